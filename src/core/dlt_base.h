@@ -1,0 +1,65 @@
+/* dltrain base types: status codes, error messages, logging, dtypes.
+ * Every module depends on this header only (plus its own). */
+#ifndef DLT_BASE_H
+#define DLT_BASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Library functions return a dlt_status and leave a one-line message that
+ * dlt_errmsg() returns (per thread, like dlerror). They never exit(). */
+typedef enum {
+    DLT_OK = 0,
+    DLT_ERR_INVALID,     /* bad argument or user input (job, shape, name) */
+    DLT_ERR_SHAPE,       /* shape rule failed */
+    DLT_ERR_DTYPE,       /* dtype mismatch */
+    DLT_ERR_NOTFOUND,    /* unknown name, missing file or dataset */
+    DLT_ERR_IO,          /* read/write failure, corrupt file */
+    DLT_ERR_NOMEM,       /* allocation failure */
+    DLT_ERR_CYCLE,       /* graph is not a DAG */
+    DLT_ERR_COMM,        /* collective failed, peer died */
+    DLT_ERR_TIMEOUT,     /* watchdog expired */
+    DLT_ERR_NONFINITE,   /* NaN/Inf detected */
+    DLT_ERR_UNSUPPORTED, /* feature not available in this build/backend */
+    DLT_ERR_INTERNAL     /* bug: an invariant did not hold */
+} dlt_status;
+
+/* Set the calling thread's error message (printf-style) and return s. */
+dlt_status dlt_seterr(dlt_status s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Prefix the current message with "prefix: " (adds context while unwinding). */
+dlt_status dlt_adderr(dlt_status s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+const char *dlt_errmsg(void);
+void dlt_clearerr(void);
+const char *dlt_status_name(dlt_status s);
+
+/* Logging: the only way library code prints. Messages go to stderr (or the
+ * sink set with dlt_log_set_sink) prefixed by "[rank R] " when the rank is set. */
+typedef enum { DLT_LOG_ERROR = 0, DLT_LOG_WARN, DLT_LOG_INFO, DLT_LOG_DEBUG } dlt_log_level;
+void dlt_log(dlt_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void dlt_log_set_level(dlt_log_level lvl);
+dlt_log_level dlt_log_get_level(void);
+void dlt_log_set_rank(int rank); /* -1: no prefix */
+typedef void (*dlt_log_sink)(dlt_log_level lvl, const char *line, void *user);
+void dlt_log_set_sink(dlt_log_sink sink, void *user); /* NULL restores stderr */
+
+/* Element types. The CPU computes in f32, i32 and u8; f16/bf16 are storage
+ * types for the GPU backend. */
+typedef enum { DLT_F32 = 0, DLT_F16, DLT_BF16, DLT_I32, DLT_I64, DLT_U8, DLT_NDTYPES } dlt_dtype;
+size_t dlt_dtype_size(dlt_dtype t);
+const char *dlt_dtype_name(dlt_dtype t);
+/* Returns DLT_OK and sets *t when name is one of "f32","f16","bf16","i32","i64","u8". */
+dlt_status dlt_dtype_parse(const char *name, dlt_dtype *t);
+
+/* Library version string, e.g. "0.1.0". */
+const char *dlt_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

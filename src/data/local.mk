@@ -1,0 +1,1 @@
+# src/data: files of this module (included by Makefile.am)

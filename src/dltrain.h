@@ -1,0 +1,10 @@
+/* dltrain: the umbrella header. Programs using libdltrain include this one. */
+#ifndef DLTRAIN_H
+#define DLTRAIN_H
+
+#include "dlt_base.h"
+#include "dlt_comm.h"
+#include "dlt_gpu.h"
+#include "dlt_train.h"
+
+#endif

@@ -1,0 +1,30 @@
+/* CUDA backend entry points visible to the rest of dltrain. Built as stubs
+ * (reporting no device) when configured --without-cuda. */
+#ifndef DLT_GPU_H
+#define DLT_GPU_H
+
+#include "dlt_base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* 1 when the library was built with the CUDA backend. */
+int dlt_gpu_built(void);
+/* Number of usable CUDA devices; 0 without CUDA, driver or device. Never fails. */
+int dlt_gpu_device_count(void);
+/* Versions as integers as the libraries report them (0 when absent). */
+typedef struct {
+    int runtime, driver, cudnn, nccl, cublas;
+} dlt_gpu_versions;
+void dlt_gpu_get_versions(dlt_gpu_versions *v);
+/* Name of device `dev` into buf ("" when absent). */
+void dlt_gpu_device_name(int dev, char *buf, size_t len);
+/* Runs y[i] += a * x[i] for i < n with a CUDA kernel compiled into the library,
+ * copying x and y through device memory. Proves the toolchain end to end. */
+dlt_status dlt_gpu_selftest_axpy(size_t n, float a, const float *x, float *y);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

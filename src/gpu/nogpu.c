@@ -1,0 +1,23 @@
+/* The GPU interface when dltrain is built without CUDA. */
+#include "dlt_gpu.h"
+
+int dlt_gpu_built(void) { return 0; }
+int dlt_gpu_device_count(void) { return 0; }
+
+void dlt_gpu_get_versions(dlt_gpu_versions *v)
+{
+    v->runtime = v->driver = v->cudnn = v->nccl = v->cublas = 0;
+}
+
+void dlt_gpu_device_name(int dev, char *buf, size_t len)
+{
+    (void)dev;
+    if (len)
+        buf[0] = '\0';
+}
+
+dlt_status dlt_gpu_selftest_axpy(size_t n, float a, const float *x, float *y)
+{
+    (void)n, (void)a, (void)x, (void)y;
+    return dlt_seterr(DLT_ERR_UNSUPPORTED, "dltrain was built without CUDA (configure --with-cuda)");
+}

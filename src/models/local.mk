@@ -1,0 +1,1 @@
+# src/models: files of this module (included by Makefile.am)

@@ -1,0 +1,1 @@
+# src/optim: files of this module (included by Makefile.am)

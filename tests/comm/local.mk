@@ -1,0 +1,1 @@
+# tests/comm: Check tests of src/comm (included by tests/local.mk)

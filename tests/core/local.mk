@@ -1,0 +1,1 @@
+# tests/core: Check tests of src/core (included by tests/local.mk)

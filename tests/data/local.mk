@@ -1,0 +1,1 @@
+# tests/data: Check tests of src/data (included by tests/local.mk)

@@ -1,0 +1,1 @@
+# tests/gpu: Check tests of src/gpu (included by tests/local.mk)

@@ -1,0 +1,1 @@
+# tests/io: Check tests of src/io (included by tests/local.mk)

@@ -1,0 +1,16 @@
+# tests: shared helpers, then one fragment per module.
+noinst_LTLIBRARIES += tests/libdlttest.la
+tests_libdlttest_la_SOURCES = tests/dlt_test.c tests/dlt_test.h
+tests_libdlttest_la_LIBADD = $(CHECK_LIBS) -lm
+EXTRA_DIST += tests/harness.sh tests/lsan.supp
+
+include tests/toolchain/local.mk
+include tests/core/local.mk
+include tests/ops/local.mk
+include tests/gpu/local.mk
+include tests/comm/local.mk
+include tests/data/local.mk
+include tests/optim/local.mk
+include tests/models/local.mk
+include tests/train/local.mk
+include tests/io/local.mk

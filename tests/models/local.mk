@@ -1,0 +1,1 @@
+# tests/models: Check tests of src/models (included by tests/local.mk)

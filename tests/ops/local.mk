@@ -1,0 +1,1 @@
+# tests/ops: Check tests of src/ops (included by tests/local.mk)

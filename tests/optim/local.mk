@@ -1,0 +1,1 @@
+# tests/optim: Check tests of src/optim (included by tests/local.mk)

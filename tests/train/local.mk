@@ -1,0 +1,1 @@
+# tests/train: Check tests of src/train (included by tests/local.mk)
