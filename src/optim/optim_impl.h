@@ -1,0 +1,65 @@
+/* Private to src/optim: the optimizer object and the per-algorithm kernels. */
+#ifndef DLT_OPTIM_IMPL_H
+#define DLT_OPTIM_IMPL_H
+
+#include "dlt_optim.h"
+
+/* State roles; a slot exists only for the roles the configuration uses. */
+enum {
+    DLT_SLOT_MOMENTUM_BUFFER = 0,
+    DLT_SLOT_EXP_AVG,
+    DLT_SLOT_EXP_AVG_SQ,
+    DLT_SLOT_MAX_EXP_AVG_SQ,
+    DLT_SLOT_SQUARE_AVG,
+    DLT_SLOT_GRAD_AVG,
+    DLT_SLOT_ACC_DELTA,
+    DLT_SLOT_SUM,
+    DLT_SLOT_NROLES
+};
+
+typedef struct {
+    char *name;
+    size_t offset, numel;
+    double lr_mult, weight_decay;
+    int frozen;
+} dlt_optim_param;
+
+struct dlt_optim {
+    dlt_optim_config cfg;
+    dlt_optim_param *params;
+    int nparams;
+    size_t total;
+    float *role[DLT_SLOT_NROLES]; /* NULL when unused */
+    int slot_role[DLT_SLOT_NROLES]; /* slot i -> role */
+    int nslots;
+    int64_t step;
+    double last_lr;
+    dlt_optim_norm_reducer reducer;
+    void *reducer_user;
+    double *sums; /* 2*nparams scratch for LAMB */
+};
+
+/* What one kernel call needs: one parameter's elements [0,n) with every
+ * pointer already offset to them. */
+typedef struct {
+    float *p;
+    const float *g;
+    float *s[DLT_SLOT_NROLES];
+    size_t n;
+    double lr, wd; /* effective for this parameter */
+    int64_t t;     /* 1-based number of this step */
+} dlt_optim_chunk;
+
+/* Element-wise update of one chunk for every algorithm except LAMB. */
+void dlt_optim_kernel(const dlt_optim_config *cfg, const dlt_optim_chunk *c);
+/* LAMB phase 1: moments, and the chunk's sums of w^2 and u^2 (adds to out[0..1]). */
+void dlt_optim_lamb_moments(const dlt_optim_config *cfg, const dlt_optim_chunk *c, double out[2]);
+/* LAMB phase 2: w -= lr * ratio * u with ratio from whole-parameter sums. */
+void dlt_optim_lamb_apply(const dlt_optim_config *cfg, const dlt_optim_chunk *c,
+                          const double sums[2]);
+
+/* Large element-wise loops go parallel; they are per-element, so the result
+ * does not depend on the thread count. */
+#define DLT_OPTIM_PAR_MIN 32768
+
+#endif
