@@ -1,1 +1,12 @@
 # src/data: files of this module (included by Makefile.am)
+libdltrain_la_SOURCES += src/data/shard_common.c src/data/shard_write.c src/data/shard_read.c \
+	src/data/shard_info.c
+pkginclude_HEADERS += src/data/dlt_data.h
+noinst_HEADERS += src/data/shard_internal.h
+libdltrain_la_SOURCES += src/data/transform.c src/data/shardset.c src/data/loader.c
+noinst_HEADERS += src/data/loader_internal.h
+libdltrain_la_SOURCES += src/data/progress.c src/data/sink.c src/data/convert_idx.c
+noinst_HEADERS += src/data/convert_internal.h
+libdltrain_la_SOURCES += src/data/convert_cifar.c src/data/convert_synthetic.c
+libdltrain_la_SOURCES += src/data/image_io.c src/data/convert_folder.c
+noinst_HEADERS += src/data/image_io.h

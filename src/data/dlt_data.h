@@ -1,0 +1,220 @@
+/* dltrain data: HDF5 shards (format v1, docs/formats.md), the dataset
+ * converters behind dlprep, and the distributed prefetching loader. */
+#ifndef DLT_DATA_H
+#define DLT_DATA_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dlt_base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DLT_SHARD_FORMAT "dltrain-shard"
+#define DLT_SHARD_VERSION 1
+#define DLT_DATA_MAX_CHANNELS 4
+
+/* ------------------------------------------------------------------ shards */
+
+typedef enum {
+    DLT_KIND_IMAGE_CLASSIFICATION = 0, /* images N×H×W×C u8, labels N i32, class_names */
+    DLT_KIND_TEXT_TOKENS,              /* tokens T i32, offsets D+1 i64, vocab */
+    DLT_KIND_DETECTION,                /* images, boxes, classes, masks, num_boxes */
+    DLT_KIND_IMAGE_PAIRS,              /* images_a NA×H×W×C, images_b NB×H×W×C */
+    DLT_NKINDS
+} dlt_shard_kind;
+
+const char *dlt_shard_kind_name(dlt_shard_kind k);
+dlt_status dlt_shard_kind_parse(const char *name, dlt_shard_kind *k);
+
+/* What a writer creates. Fields a kind does not use are ignored. */
+typedef struct {
+    dlt_shard_kind kind;
+    int h, w, c;                     /* image kinds */
+    int num_classes;                 /* classification, detection */
+    const char *const *class_names;  /* num_classes names; NULL: "0", "1", ... */
+    int max_boxes, mask_h, mask_w;   /* detection: M and the mask size */
+    int vocab_size;                  /* text-tokens */
+    const char *const *vocab;        /* vocab_size strings; NULL: "0", "1", ... */
+    const char *source;              /* free text: where the data came from */
+    int deflate;                     /* 1..9; 0: 4 */
+    int64_t chunk_samples;           /* samples per HDF5 chunk; 0: about 64 KiB per chunk */
+} dlt_shard_spec;
+
+typedef struct dlt_shard_writer dlt_shard_writer;
+
+/* Creates PATH.tmp; dlt_shard_writer_close renames it to PATH once complete. */
+dlt_status dlt_shard_writer_open(const char *path, const dlt_shard_spec *spec,
+                                 dlt_shard_writer **out);
+dlt_status dlt_shard_write_image(dlt_shard_writer *w, const uint8_t *hwc, int32_t label);
+dlt_status dlt_shard_write_document(dlt_shard_writer *w, const int32_t *tokens, int64_t n);
+/* boxes [nboxes,4] (x0,y0,x1,y1), classes [nboxes], masks [nboxes,mask_h,mask_w];
+ * slots nboxes..M-1 are written as zeros. */
+dlt_status dlt_shard_write_detection(dlt_shard_writer *w, const uint8_t *hwc, int nboxes,
+                                     const float *boxes, const int32_t *classes,
+                                     const uint8_t *masks);
+/* domain 0 = A, 1 = B */
+dlt_status dlt_shard_write_pair_image(dlt_shard_writer *w, int domain, const uint8_t *hwc);
+/* Writes the attributes (with the checksum), closes and renames; frees w. */
+dlt_status dlt_shard_writer_close(dlt_shard_writer *w);
+/* Closes and removes the temporary file; frees w. NULL is a no-op. */
+void dlt_shard_writer_abort(dlt_shard_writer *w);
+
+/* Everything the root attributes and the dataset shapes say about a shard. */
+typedef struct {
+    dlt_shard_kind kind;
+    int version;
+    int64_t num_samples;     /* images, documents, or num_a + num_b */
+    int h, w, c;
+    int num_classes;
+    char **class_names;
+    int max_boxes, mask_h, mask_w;
+    int64_t num_tokens;
+    int vocab_size;
+    char **vocab;
+    int64_t num_a, num_b;    /* image-pairs */
+    char *source;
+    uint32_t checksum;       /* as stored (CRC-32, see docs/formats.md) */
+    int in_memory;           /* datasets were read whole at open */
+    int verified;            /* the checksum was recomputed and matched */
+    int64_t data_bytes;      /* bytes the checksum covers */
+} dlt_shard_info;
+
+typedef struct {
+    int64_t inmem_threshold; /* read datasets whole when they total less; default 256 MiB */
+    int verify;              /* 0: never, 1: when read whole (default), 2: always */
+} dlt_shard_open_opts;
+
+typedef struct dlt_shard dlt_shard;
+
+/* Opens and validates a shard: every error names the file. opts may be NULL. */
+dlt_status dlt_shard_open(const char *path, const dlt_shard_open_opts *opts, dlt_shard **out);
+const dlt_shard_info *dlt_shard_get_info(const dlt_shard *s);
+const char *dlt_shard_path(const dlt_shard *s);
+/* Recomputes the checksum (reading the file if needed) and compares. */
+dlt_status dlt_shard_verify(dlt_shard *s);
+void dlt_shard_close(dlt_shard *s);
+
+/* Sample readers; safe to call from several threads at once. */
+dlt_status dlt_shard_read_image(dlt_shard *s, int64_t i, uint8_t *hwc, int32_t *label);
+/* Points *hwc at sample i when the shard is in memory; else returns DLT_ERR_UNSUPPORTED. */
+dlt_status dlt_shard_peek_image(const dlt_shard *s, int64_t i, const uint8_t **hwc);
+int32_t dlt_shard_label(const dlt_shard *s, int64_t i); /* classification; labels are kept */
+/* Document i: *n tokens; copies min(*n, cap) of them into buf (buf may be NULL). */
+dlt_status dlt_shard_read_document(dlt_shard *s, int64_t i, int32_t *buf, int64_t cap,
+                                   int64_t *n);
+dlt_status dlt_shard_read_detection(dlt_shard *s, int64_t i, uint8_t *hwc, float *boxes,
+                                    int32_t *classes, uint8_t *masks, int *nboxes);
+dlt_status dlt_shard_read_pair_image(dlt_shard *s, int domain, int64_t i, uint8_t *hwc);
+
+/* Prints a human summary of the shard at path (kind, samples, shapes, dtypes,
+ * classes, checksum status) to out. verify: recompute the checksum. */
+dlt_status dlt_shard_describe(FILE *out, const char *path, int verify);
+
+/* CRC-32 (IEEE 802.3, as zlib and Python's zlib.crc32) of a byte range, chained. */
+uint32_t dlt_crc32(uint32_t crc, const void *p, size_t n);
+
+/* ---------------------------------------------------------------- converters */
+
+typedef struct {
+    const char *out_dir;    /* created if missing */
+    const char *prefix;     /* file prefix for single-split sources; NULL: "train" */
+    const char *split;      /* "train" or "test" for sources with splits; NULL: all */
+    int num_shards;         /* per split; 0: from shard_size */
+    int64_t shard_size;     /* samples per shard; 0: about 128 MiB of data per shard */
+    double val_fraction;    /* move this fraction of the training samples to "val" shards */
+    uint64_t seed;          /* picks the validation samples (and synthetic data) */
+    int deflate;            /* 1..9; 0: 4 */
+    FILE *progress;         /* progress bar stream (redrawn on a terminal); NULL: silent */
+} dlt_convert_opts;
+
+void dlt_convert_opts_default(dlt_convert_opts *o);
+
+/* IDX pair (.gz or plain): images u8 [N,H,W] or [N,H,W,C], labels u8 [N]. */
+dlt_status dlt_convert_idx(const char *images, const char *labels, const char *source_name,
+                           const char *const *class_names, int num_classes,
+                           const dlt_convert_opts *o);
+/* Debian's dataset-fashion-mnist layout: {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz
+ * in src_dir; writes train-* and test-* shards with the 10 class names. */
+dlt_status dlt_convert_fashion_mnist(const char *src_dir, const dlt_convert_opts *o);
+/* CIFAR-10 (data_batch_*.bin, test_batch.bin) or CIFAR-100 (train.bin, test.bin) binary. */
+dlt_status dlt_convert_cifar(const char *dir, const dlt_convert_opts *o);
+/* One class per subfolder of dir (sorted names), PNG and JPEG files. resize_h/w 0:
+ * keep (all images must then share one size); channels 1 or 3. */
+dlt_status dlt_convert_image_folder(const char *dir, int resize_h, int resize_w, int channels,
+                                    const dlt_convert_opts *o);
+/* Learnable random images: each class has a fixed random template; samples add noise. */
+dlt_status dlt_convert_synthetic(int64_t num, int h, int w, int c, int classes,
+                                 const dlt_convert_opts *o);
+
+/* ------------------------------------------------------------------- loader */
+
+typedef struct {
+    const char *paths;        /* glob of image-classification shards */
+    int batch_size;           /* per rank */
+    int shuffle;              /* permute every epoch (else dataset order) */
+    uint64_t seed;
+    int drop_last;            /* 1: drop the last incomplete global batch; 0: pad by wrapping */
+    float mean[DLT_DATA_MAX_CHANNELS]; /* per channel, on pixel/255 */
+    float std[DLT_DATA_MAX_CHANNELS];
+    int crop_pad;             /* random crop after zero padding by this many pixels; 0: off */
+    int flip;                 /* random horizontal flip */
+    int prefetch;             /* batches prepared ahead; >= 1 */
+    int threads;              /* background workers; 0: prepare batches in the caller */
+    int rank, world_size;
+    int64_t inmem_threshold;  /* see dlt_shard_open_opts */
+    int verify;               /* see dlt_shard_open_opts */
+} dlt_loader_config;
+
+/* batch 32, shuffle, seed 0, drop_last, mean 0, std 1, no augmentation, prefetch 2,
+ * 1 thread, rank 0 of 1, 256 MiB threshold, verify 1. */
+void dlt_loader_config_default(dlt_loader_config *c);
+
+typedef struct {
+    float *images;      /* [size, C, H, W], normalised */
+    int32_t *labels;    /* [size] */
+    int64_t *indices;   /* [size] global sample indices */
+    int size;           /* batch_size */
+    int valid;          /* the first `valid` samples are real; the rest repeat earlier ones */
+    int64_t epoch, step;
+    int last_in_epoch;
+} dlt_batch;
+
+/* Where the next batch comes from: restoring it repeats the same batches. */
+typedef struct {
+    int64_t epoch, step;
+} dlt_loader_cursor;
+
+typedef struct dlt_loader dlt_loader;
+
+/* Opens and validates every shard the glob matches; starts the workers. */
+dlt_status dlt_loader_open(const dlt_loader_config *cfg, dlt_loader **out);
+void dlt_loader_close(dlt_loader *l);
+/* The batch stays valid until the next call to dlt_loader_next, set_cursor or close.
+ * Batches run on across epochs; batch->last_in_epoch marks an epoch's end. */
+dlt_status dlt_loader_next(dlt_loader *l, dlt_batch *batch);
+dlt_loader_cursor dlt_loader_get_cursor(const dlt_loader *l);
+dlt_status dlt_loader_set_cursor(dlt_loader *l, dlt_loader_cursor c);
+int64_t dlt_loader_num_samples(const dlt_loader *l);   /* global */
+int64_t dlt_loader_steps_per_epoch(const dlt_loader *l);
+/* shape of one sample: C, H, W */
+void dlt_loader_sample_shape(const dlt_loader *l, int *c, int *h, int *w);
+int dlt_loader_num_classes(const dlt_loader *l);
+const char *dlt_loader_class_name(const dlt_loader *l, int i);
+
+/* The pieces the loader is made of, exposed for tests and other loaders. */
+uint64_t dlt_data_hash(uint64_t a, uint64_t b);
+/* perm[0..n) = the permutation of epoch `epoch` (identity when !shuffle). */
+void dlt_data_permutation(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch, int shuffle);
+/* u8 HWC → f32 CHW with optional crop/flip drawn from (seed, epoch, index), then
+ * (x/255 - mean[c]) / std[c]. */
+void dlt_data_transform(const uint8_t *hwc, int h, int w, int c, float *chw, const float *mean,
+                        const float *std, int crop_pad, int flip, uint64_t seed,
+                        int64_t epoch, int64_t index);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

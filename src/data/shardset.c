@@ -1,0 +1,104 @@
+/* A glob of image-classification shards, validated together before training. */
+#include "loader_internal.h"
+
+#include <glob.h>
+#include <stdlib.h>
+#include <string.h>
+
+static dlt_status add_shard(dlt_shardset *s, const char *path, const dlt_shard_open_opts *o)
+{
+    dlt_shard *sh;
+    dlt_status st = dlt_shard_open(path, o, &sh);
+    if (st)
+        return st;
+    s->shards[s->nshards++] = sh;
+    const dlt_shard_info *in = dlt_shard_get_info(sh);
+    if (in->kind != DLT_KIND_IMAGE_CLASSIFICATION)
+        return dlt_seterr(DLT_ERR_INVALID, "%s: kind is %s, the image loader needs %s", path,
+                          dlt_shard_kind_name(in->kind),
+                          dlt_shard_kind_name(DLT_KIND_IMAGE_CLASSIFICATION));
+    if (s->nshards == 1) {
+        s->c = in->c, s->h = in->h, s->w = in->w, s->num_classes = in->num_classes;
+    } else {
+        const char *first = dlt_shard_path(s->shards[0]);
+        if (in->c != s->c || in->h != s->h || in->w != s->w)
+            return dlt_seterr(DLT_ERR_SHAPE, "%s: images are %dx%dx%d, but %s has %dx%dx%d",
+                              path, in->h, in->w, in->c, first, s->h, s->w, s->c);
+        if (in->num_classes != s->num_classes)
+            return dlt_seterr(DLT_ERR_SHAPE, "%s: %d classes, but %s has %d", path,
+                              in->num_classes, first, s->num_classes);
+    }
+    s->starts[s->nshards] = s->starts[s->nshards - 1] + in->num_samples;
+    return DLT_OK;
+}
+
+dlt_status dlt_shardset_open(dlt_shardset *s, const char *pattern, const dlt_shard_open_opts *o)
+{
+    memset(s, 0, sizeof *s);
+    if (!(s->pattern = strdup(pattern)))
+        return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    glob_t g;
+    memset(&g, 0, sizeof g);
+    char *list = strdup(pattern), *save = NULL;
+    int flags = 0, rc = 0;
+    if (!list)
+        return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    for (char *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+        rc = glob(p, flags, NULL, &g);
+        if (rc != 0 && rc != GLOB_NOMATCH)
+            break;
+        rc = 0;
+        flags = GLOB_APPEND;
+    }
+    free(list);
+    dlt_status st = DLT_OK;
+    if (rc != 0)
+        st = dlt_seterr(DLT_ERR_IO, "cannot expand the shard glob '%s'", pattern);
+    else if (g.gl_pathc == 0)
+        st = dlt_seterr(DLT_ERR_NOTFOUND, "no shard matches '%s'", pattern);
+    else if (!(s->shards = calloc(g.gl_pathc, sizeof *s->shards)) ||
+             !(s->starts = calloc(g.gl_pathc + 1, sizeof *s->starts)))
+        st = dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !st && i < g.gl_pathc; i++)
+        st = add_shard(s, g.gl_pathv[i], o);
+    if (g.gl_pathc || flags)
+        globfree(&g);
+    if (!st) {
+        s->n = s->starts[s->nshards];
+        if (s->n == 0)
+            st = dlt_seterr(DLT_ERR_INVALID, "the shards of '%s' hold no samples", pattern);
+    }
+    if (st)
+        dlt_shardset_close(s);
+    return st;
+}
+
+dlt_status dlt_shardset_get(const dlt_shardset *s, int64_t idx, uint8_t *scratch,
+                            const uint8_t **px, int32_t *label)
+{
+    int lo = 0, hi = s->nshards - 1;
+    while (lo < hi) { /* last shard whose start <= idx */
+        int mid = (lo + hi + 1) / 2;
+        if (s->starts[mid] <= idx)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    dlt_shard *sh = s->shards[lo];
+    int64_t i = idx - s->starts[lo];
+    *label = dlt_shard_label(sh, i);
+    if (dlt_shard_peek_image(sh, i, px) == DLT_OK)
+        return DLT_OK;
+    *px = scratch;
+    return dlt_shard_read_image(sh, i, scratch, NULL);
+}
+
+void dlt_shardset_close(dlt_shardset *s)
+{
+    for (int i = 0; i < s->nshards; i++)
+        dlt_shard_close(s->shards[i]);
+    free(s->shards);
+    free(s->starts);
+    free(s->pattern);
+    memset(s, 0, sizeof *s);
+}
