@@ -4,6 +4,8 @@
 
 #include "dlt_base.h"
 #include "dlt_comm.h"
+#include "dlt_core.h"
+#include "dlt_ops.h"
 #include "dlt_gpu.h"
 #include "dlt_train.h"
 

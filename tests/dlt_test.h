@@ -17,3 +17,24 @@ int dlt_test_run(Suite *s);
 #define DLT_TEST_SKIP 77
 
 #endif
+
+/* ---- gradient checking (tests/dlt_gradcheck.c) */
+#include "dlt_core.h"
+/* Checks d<r, y>/d wrt against central finite differences along one random
+ * direction: builds L = sum(y * r) for a fixed random r, takes dlt_grad, runs
+ * the plan, and compares sum_i <grad_i, v_i> with (L(x + eps v) - L(x - eps v)) /
+ * (2 eps), evaluated in double from f32 runs. wrt values may be inputs (filled
+ * from `inputs` values in `in_data`) or parameters (perturbed in place).
+ * Returns the two directional derivatives. */
+typedef struct {
+    int ninputs;
+    const dlt_t *inputs;
+    const void *const *in_data;
+    int training;
+} dlt_gc_feed;
+void dlt_test_gradcheck(dlt_graph *g, dlt_t y, int nwrt, const dlt_t *wrt, const dlt_gc_feed *feed,
+                        double eps, uint64_t seed, double *analytic, double *numeric);
+/* Runs y once (plan without gradients) and copies it to out. */
+void dlt_test_eval(dlt_graph *g, dlt_t y, const dlt_gc_feed *feed, float *out);
+/* |a - n| <= rtol * max(|a|, |n|) + atol, printing both on failure. */
+void dlt_test_assert_close(const char *what, double a, double n, double rtol, double atol);

@@ -1,6 +1,6 @@
 # tests: shared helpers, then one fragment per module.
 noinst_LTLIBRARIES += tests/libdlttest.la
-tests_libdlttest_la_SOURCES = tests/dlt_test.c tests/dlt_test.h
+tests_libdlttest_la_SOURCES = tests/dlt_test.c tests/dlt_gradcheck.c tests/dlt_test.h
 tests_libdlttest_la_LIBADD = $(CHECK_LIBS) -lm
 EXTRA_DIST += tests/harness.sh tests/lsan.supp
 

@@ -1,1 +1,3 @@
-# tests/core: Check tests of src/core (included by tests/local.mk)
+# tests/core: the engine (graph, autodiff, planner, executor)
+check_PROGRAMS += tests/core/test_engine
+TESTS += tests/core/test_engine

@@ -1,0 +1,172 @@
+/* Symbolic reverse-mode differentiation: appends gradient nodes to the graph
+ * using each op's gradient rule, so gradients are ordinary values and can be
+ * differentiated again. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph_impl.h"
+#include "topo.h"
+
+typedef struct {
+    dlt_t *v;
+    int n, cap;
+} contrib_list;
+
+static int push(contrib_list *l, dlt_t v)
+{
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 2;
+        dlt_t *p = realloc(l->v, (size_t)cap * sizeof *p);
+        if (!p)
+            return 0;
+        l->v = p;
+        l->cap = cap;
+    }
+    l->v[l->n++] = v;
+    return 1;
+}
+
+static int is_float(dlt_dtype t) { return t == DLT_F32 || t == DLT_F16 || t == DLT_BF16; }
+
+dlt_status dlt_grad(dlt_graph *g, dlt_t loss, int nwrt, const dlt_t *wrt, dlt_t *grads)
+{
+    dlt_status st = DLT_OK;
+    int *order = NULL, norder = 0;
+    contrib_list *contrib = NULL;
+    unsigned char *depends = NULL;
+    int nvals0 = g->nvals;
+
+    if (g->status)
+        return dlt_seterr(g->status, "%s", g->errmsg);
+    if (!dlt_valid(g, loss))
+        return dlt_seterr(DLT_ERR_INVALID, "dlt_grad: loss is not a value of this graph");
+    if (dlt_shape_numel(&g->vals[loss].shape) != 1 || g->vals[loss].shape.dtype != DLT_F32) {
+        char sh[128];
+        return dlt_seterr(DLT_ERR_SHAPE, "dlt_grad: loss '%s' must be a single f32 value, got %s",
+                          g->vals[loss].name, dlt_shape_str(&g->vals[loss].shape, sh, sizeof sh));
+    }
+    for (int i = 0; i < nwrt; i++)
+        if (!dlt_valid(g, wrt[i]))
+            return dlt_seterr(DLT_ERR_INVALID, "dlt_grad: wrt[%d] is not a value of this graph", i);
+    if ((st = dlt_topo_order(g, 1, &loss, &order, &norder)) != DLT_OK)
+        return st;
+    contrib = calloc((size_t)nvals0, sizeof *contrib);
+    depends = calloc((size_t)nvals0, 1);
+    if (!contrib || !depends) {
+        st = dlt_seterr(DLT_ERR_NOMEM, "dlt_grad: out of memory");
+        goto done;
+    }
+    /* forward: which values depend on a wrt value (only they need gradients) */
+    for (int i = 0; i < nwrt; i++)
+        if (is_float(g->vals[wrt[i]].shape.dtype))
+            depends[wrt[i]] = 1;
+    for (int k = 0; k < norder; k++) {
+        const dlt_node *nd = &g->nodes[order[k]];
+        int d = 0;
+        for (int i = 0; i < nd->nin; i++)
+            d |= depends[nd->in[i]];
+        for (int j = 0; j < nd->nout; j++)
+            depends[nd->out[j]] = (unsigned char)(d && is_float(g->vals[nd->out[j]].shape.dtype));
+    }
+    if (depends[loss]) {
+        float one = 1.0f;
+        const dlt_shape *ls = &g->vals[loss].shape;
+        dlt_t seed = dlt_constant(g, DLT_F32, ls->ndim, ls->dim, &one);
+        if (seed < 0 || !push(&contrib[loss], seed)) {
+            st = dlt_seterr(DLT_ERR_NOMEM, "dlt_grad: out of memory");
+            goto done;
+        }
+    }
+    for (int k = norder - 1; k >= 0; k--) {
+        dlt_node nd = g->nodes[order[k]]; /* copy: rules grow the graph */
+        dlt_t dy[DLT_MAX_OUT], dx[DLT_MAX_IN];
+        int any = 0, need = 0;
+        for (int j = 0; j < nd.nout; j++) {
+            contrib_list *l = &contrib[nd.out[j]];
+            dy[j] = l->n ? dlt_accum(g, l->n, l->v) : -1;
+            any |= dy[j] >= 0;
+        }
+        for (int i = 0; i < nd.nin; i++)
+            need |= depends[nd.in[i]];
+        if (!any || !need)
+            continue;
+        if (!nd.op->grad) {
+            st = dlt_seterr(DLT_ERR_UNSUPPORTED, "dlt_grad: op %s ('%s') has no gradient rule",
+                            nd.op->name, nd.name);
+            goto done;
+        }
+        for (int i = 0; i < DLT_MAX_IN; i++)
+            dx[i] = -1;
+        dlt_scope_push(g, "grad");
+        st = nd.op->grad(g, &nd, dy, dx);
+        dlt_scope_pop(g);
+        if (st == DLT_OK && g->status)
+            st = g->status;
+        if (st != DLT_OK) {
+            if (g->status)
+                dlt_seterr(g->status, "%s", g->errmsg);
+            dlt_adderr(st, "dlt_grad: gradient of %s ('%s')", nd.op->name, nd.name);
+            goto done;
+        }
+        for (int i = 0; i < nd.nin; i++) {
+            dlt_t x = nd.in[i];
+            if (dx[i] < 0 || !depends[x])
+                continue;
+            if (!dlt_shape_equal(&g->vals[dx[i]].shape, &g->vals[x].shape)) {
+                char a[128], b[128];
+                st = dlt_seterr(DLT_ERR_INTERNAL,
+                                "dlt_grad: gradient rule of %s ('%s') gave %s for input %d of shape %s",
+                                nd.op->name, nd.name, dlt_shape_str(&g->vals[dx[i]].shape, a, sizeof a),
+                                i, dlt_shape_str(&g->vals[x].shape, b, sizeof b));
+                goto done;
+            }
+            if (!push(&contrib[x], dx[i])) {
+                st = dlt_seterr(DLT_ERR_NOMEM, "dlt_grad: out of memory");
+                goto done;
+            }
+        }
+    }
+    for (int i = 0; i < nwrt; i++) {
+        contrib_list *l = &contrib[wrt[i]];
+        grads[i] = l->n ? dlt_accum(g, l->n, l->v) : dlt_zeros_like(g, wrt[i]);
+        if (grads[i] < 0) {
+            st = dlt_seterr(g->status, "%s", g->errmsg);
+            goto done;
+        }
+    }
+done:
+    if (contrib)
+        for (int i = 0; i < nvals0; i++)
+            free(contrib[i].v);
+    free(contrib);
+    free(depends);
+    free(order);
+    return st;
+}
+
+dlt_status dlt_grad_params(dlt_graph *g, dlt_t loss, int *n, dlt_t **params, dlt_t **grads)
+{
+    int np = 0;
+    for (int v = 0; v < g->nvals; v++)
+        np += g->vals[v].kind == DLT_VAL_PARAM;
+    dlt_t *p = malloc(((size_t)np + 1) * sizeof *p), *gr = malloc(((size_t)np + 1) * sizeof *gr);
+    if (!p || !gr) {
+        free(p);
+        free(gr);
+        return dlt_seterr(DLT_ERR_NOMEM, "dlt_grad_params: out of memory");
+    }
+    np = 0;
+    for (int v = 0; v < g->nvals; v++)
+        if (g->vals[v].kind == DLT_VAL_PARAM)
+            p[np++] = v;
+    dlt_status st = dlt_grad(g, loss, np, p, gr);
+    if (st != DLT_OK) {
+        free(p);
+        free(gr);
+        return st;
+    }
+    *n = np;
+    *params = p;
+    *grads = gr;
+    return DLT_OK;
+}

@@ -1,0 +1,229 @@
+/* dltrain core: shapes, the static graph, symbolic autodiff, plans and the executor.
+ *
+ * A dlt_graph holds values (tensors) and nodes (ops). Builders return value ids
+ * (dlt_t). Errors are sticky: a builder that fails returns -1, records the first
+ * error in the graph (dlt_graph_status/dlt_errmsg), and every later builder that
+ * receives -1 returns -1, so model code can build a whole network and check once. */
+#ifndef DLT_CORE_H
+#define DLT_CORE_H
+
+#include <stdio.h>
+
+#include "dlt_base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DLT_MAX_DIMS 8
+
+typedef enum { DLT_DEV_CPU = 0, DLT_DEV_CUDA = 1 } dlt_device;
+
+/* A tensor descriptor: dtype, rank, dims (row-major), device tag. */
+typedef struct {
+    dlt_dtype dtype;
+    int ndim;
+    int64_t dim[DLT_MAX_DIMS];
+    dlt_device device;
+} dlt_shape;
+
+dlt_shape dlt_shape_make(dlt_dtype dtype, int ndim, const int64_t *dims);
+int64_t dlt_shape_numel(const dlt_shape *s);
+size_t dlt_shape_bytes(const dlt_shape *s);
+int dlt_shape_equal(const dlt_shape *a, const dlt_shape *b); /* dtype and dims */
+/* "f32[8,3,32,32]" into buf; returns buf. */
+char *dlt_shape_str(const dlt_shape *s, char *buf, size_t len);
+
+typedef int32_t dlt_t; /* value id in a graph; -1 = invalid (an error happened) */
+typedef struct dlt_graph dlt_graph;
+
+/* ---------------------------------------------------------------- graph */
+dlt_graph *dlt_graph_create(uint64_t seed);
+void dlt_graph_free(dlt_graph *g);
+/* First error recorded while building (DLT_OK if none); message in dlt_graph_errmsg. */
+dlt_status dlt_graph_status(const dlt_graph *g);
+const char *dlt_graph_errmsg(const dlt_graph *g);
+uint64_t dlt_graph_seed(const dlt_graph *g);
+int dlt_graph_num_values(const dlt_graph *g);
+int dlt_graph_num_nodes(const dlt_graph *g);
+
+/* Name scopes: dotted prefixes for parameter and node names ("layer1.0.conv1"). */
+void dlt_scope_push(dlt_graph *g, const char *name);
+void dlt_scope_pushf(dlt_graph *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void dlt_scope_pop(dlt_graph *g);
+
+/* ---------------------------------------------------------------- leaves */
+typedef enum {
+    DLT_INIT_ZEROS = 0,
+    DLT_INIT_ONES,
+    DLT_INIT_CONSTANT,        /* a */
+    DLT_INIT_UNIFORM,         /* U(a, b) */
+    DLT_INIT_NORMAL,          /* N(a, b^2): mean a, std b */
+    DLT_INIT_TRUNC_NORMAL,    /* N(a, b^2) truncated to [a - 2b, a + 2b] */
+    DLT_INIT_XAVIER_UNIFORM,  /* gain */
+    DLT_INIT_XAVIER_NORMAL,   /* gain */
+    DLT_INIT_KAIMING_UNIFORM, /* mode, gain (gain = sqrt(2) for ReLU) */
+    DLT_INIT_KAIMING_NORMAL   /* mode, gain */
+} dlt_init_kind;
+typedef enum { DLT_FAN_IN = 0, DLT_FAN_OUT } dlt_fan_mode;
+typedef struct {
+    dlt_init_kind kind;
+    double a, b;
+    dlt_fan_mode mode;
+    double gain;
+} dlt_init;
+dlt_init dlt_init_const(double v);
+dlt_init dlt_init_uniform(double lo, double hi);
+dlt_init dlt_init_normal(double mean, double std);
+dlt_init dlt_init_kaiming(dlt_init_kind kind, dlt_fan_mode mode, double gain);
+dlt_init dlt_init_xavier(dlt_init_kind kind, double gain);
+/* fan_in/fan_out of a weight shape as PyTorch computes them
+ * (dim1 * receptive field, dim0 * receptive field). */
+void dlt_init_fans(const dlt_shape *s, double *fan_in, double *fan_out);
+
+/* A graph input fed each step (a batch, labels). `name` is not scoped. */
+dlt_t dlt_input(dlt_graph *g, const char *name, dlt_dtype dtype, int ndim, const int64_t *dims);
+/* A trainable f32 parameter named <scope>.<name>. Creating a name twice is an error;
+ * use dlt_param_lookup to share weights. */
+dlt_t dlt_param(dlt_graph *g, const char *name, int ndim, const int64_t *dims, dlt_init init);
+/* A non-trainable f32 buffer saved in checkpoints (batch-norm running statistics). */
+dlt_t dlt_buffer(dlt_graph *g, const char *name, int ndim, const int64_t *dims, dlt_init init);
+/* A constant; `data` (numel elements of dtype) is copied. */
+dlt_t dlt_constant(dlt_graph *g, dlt_dtype dtype, int ndim, const int64_t *dims, const void *data);
+dlt_t dlt_scalar(dlt_graph *g, float v); /* f32 constant of rank 0 */
+/* The parameter or buffer with this full dotted name, or -1 with an error. */
+dlt_t dlt_param_lookup(dlt_graph *g, const char *full_name);
+
+typedef enum {
+    DLT_VAL_TEMP = 0, /* produced by a node */
+    DLT_VAL_INPUT,
+    DLT_VAL_PARAM,
+    DLT_VAL_BUFFER,
+    DLT_VAL_CONST
+} dlt_value_kind;
+
+const dlt_shape *dlt_shape_of(const dlt_graph *g, dlt_t v);
+const char *dlt_name_of(const dlt_graph *g, dlt_t v);
+dlt_value_kind dlt_kind_of(const dlt_graph *g, dlt_t v);
+/* Set a value's display name (the node output name), e.g. "logits". Returns v. */
+dlt_t dlt_set_name(dlt_graph *g, dlt_t v, const char *name);
+
+/* Replace input `input` of node `node` (the id of the node producing a value,
+ * see dlt_producer) with v of the same shape. Graph surgery such as tying or
+ * recurrence unrolling; a rewiring that creates a cycle is reported by
+ * dlt_plan_create and dlt_grad as DLT_ERR_CYCLE. */
+dlt_status dlt_rewire(dlt_graph *g, int node, int input, dlt_t v);
+/* Id of the node that produced v, -1 for leaves (inputs, parameters, constants). */
+int dlt_producer_id(const dlt_graph *g, dlt_t v);
+
+/* ---------------------------------------------------------------- flat parameters */
+/* One parameter (or buffer) inside the flat buffers. */
+typedef struct {
+    const char *name;
+    dlt_t value;
+    size_t offset, numel;
+    dlt_shape shape;
+} dlt_param_info;
+
+/* Fix the layout of the flat parameter/gradient buffers. `order` lists parameter
+ * values in the desired layout order (the gradient reducer passes bucket order);
+ * NULL means reverse creation order, which approximates the order backward
+ * produces gradients. Allocates the buffers and runs the initializers (each
+ * parameter from its own RNG stream keyed by its name, so values do not depend on
+ * the layout). Called implicitly by the first dlt_plan_create. Building new
+ * parameters after this is an error. */
+dlt_status dlt_graph_finalize(dlt_graph *g, const dlt_t *order, int norder);
+int dlt_graph_finalized(const dlt_graph *g);
+int dlt_num_params(const dlt_graph *g);
+const dlt_param_info *dlt_param_at(const dlt_graph *g, int i); /* in layout order */
+int dlt_num_buffers(const dlt_graph *g);
+const dlt_param_info *dlt_buffer_at(const dlt_graph *g, int i);
+size_t dlt_params_numel(const dlt_graph *g); /* flat size incl. alignment padding */
+size_t dlt_buffers_numel(const dlt_graph *g);
+float *dlt_params_data(dlt_graph *g);  /* flat parameter buffer */
+float *dlt_grads_data(dlt_graph *g);   /* flat gradient buffer, same layout */
+float *dlt_buffers_data(dlt_graph *g); /* flat buffer of non-trainable buffers */
+/* Pointer to a parameter's, buffer's or constant's storage (after finalize). */
+float *dlt_param_data(dlt_graph *g, dlt_t v);
+float *dlt_param_grad(dlt_graph *g, dlt_t v);
+
+/* ---------------------------------------------------------------- autodiff */
+/* Append to the graph the nodes computing d loss / d wrt[i] into grads[i].
+ * loss must be a scalar (rank 0, or numel 1) f32 value. A wrt value the loss does
+ * not depend on gets a zeros constant. Gradients of gradients work wherever the
+ * backward ops have gradient rules of their own. */
+dlt_status dlt_grad(dlt_graph *g, dlt_t loss, int nwrt, const dlt_t *wrt, dlt_t *grads);
+/* Gradients for every trainable parameter created so far; *params and *grads are
+ * malloc'd arrays of length *n (caller frees). */
+dlt_status dlt_grad_params(dlt_graph *g, dlt_t loss, int *n, dlt_t **params, dlt_t **grads);
+
+/* ---------------------------------------------------------------- plans */
+typedef struct dlt_plan dlt_plan;
+typedef struct {
+    /* (param, grad value) pairs: each grad is computed straight into the flat
+     * gradient buffer at the parameter's offset. */
+    int ngrads;
+    const dlt_t *grad_params, *grad_values;
+    /* Add the gradients into the gradient buffer instead of overwriting it
+     * (gradient accumulation over micro-steps; the caller zeroes the buffer). */
+    int accumulate;
+    /* Debug: after a value's last use fill its arena region with NaN, so any
+     * reader of freed memory produces NaN. */
+    int poison;
+} dlt_plan_opts;
+
+dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const dlt_plan_opts *opts,
+                           dlt_plan **out);
+void dlt_plan_free(dlt_plan *p);
+
+typedef struct {
+    size_t params_bytes, grads_bytes, buffers_bytes;
+    size_t arena_bytes;      /* peak of the activation arena */
+    size_t activations_bytes; /* sum of all temporaries without reuse */
+    size_t inputs_bytes;
+    int nsteps;
+} dlt_mem_report;
+void dlt_plan_memory(const dlt_plan *p, dlt_mem_report *r);
+
+/* Storage of any value the plan holds: inputs (write before running), outputs
+ * (read after running), params, buffers, constants. NULL for values not kept. */
+void *dlt_plan_data(dlt_plan *p, dlt_t v);
+
+typedef struct {
+    int training;     /* batch norm uses batch statistics, dropout is active */
+    int64_t step;     /* the training step, keying dropout masks */
+    int profile;      /* accumulate per-node wall time */
+    /* Called after each node of the plan (the gradient reducer starts bucket
+     * reductions from here). */
+    void (*after_node)(dlt_plan *p, int step_index, void *user);
+    void *user;
+} dlt_exec_opts;
+dlt_status dlt_plan_run(dlt_plan *p, const dlt_exec_opts *opts);
+
+/* Introspection for the reducer and profilers. */
+int dlt_plan_num_steps(const dlt_plan *p);
+const char *dlt_plan_step_name(const dlt_plan *p, int i); /* node name */
+const char *dlt_plan_step_op(const dlt_plan *p, int i);   /* op name */
+double dlt_plan_step_time(const dlt_plan *p, int i);      /* seconds, summed over runs */
+/* Step index after which the gradient of parameter `param` is complete (-1 if the
+ * plan does not compute it). */
+int dlt_plan_grad_ready_step(const dlt_plan *p, dlt_t param);
+/* Check that no two values with overlapping lifetimes share arena bytes. */
+dlt_status dlt_plan_verify(const dlt_plan *p);
+
+/* ---------------------------------------------------------------- summary */
+/* Per scope: output shape, parameters and FLOPs (forward, per batch), then the
+ * plan's memory report when `p` is given. */
+void dlt_graph_summary(dlt_graph *g, const dlt_plan *p, FILE *out);
+double dlt_graph_flops(const dlt_graph *g, int nout, const dlt_t *outputs);
+
+/* ---------------------------------------------------------------- threads */
+/* Threads used by CPU kernels (OpenMP) and OpenBLAS; 0 = all cores. OpenBLAS
+ * is called outside OpenMP regions only, so the two never oversubscribe. */
+void dlt_set_num_threads(int n);
+int dlt_get_num_threads(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

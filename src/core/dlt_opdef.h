@@ -1,0 +1,102 @@
+/* The op registry interface: what an op file in src/ops/ provides, and the
+ * graph/kernel views it receives. Internal to libdltrain (not installed). */
+#ifndef DLT_OPDEF_H
+#define DLT_OPDEF_H
+
+#include "dlt_core.h"
+
+#define DLT_MAX_IN 8
+#define DLT_MAX_OUT 4
+#define DLT_ATTR_BYTES 192
+
+/* A node as op code sees it. `attr` holds the op's own POD attribute struct. */
+typedef struct dlt_node {
+    const struct dlt_op_def *op;
+    int id;
+    int nin, nout;
+    dlt_t in[DLT_MAX_IN];
+    dlt_t out[DLT_MAX_OUT];
+    _Alignas(16) unsigned char attr[DLT_ATTR_BYTES];
+    const char *name; /* scope-qualified node name */
+} dlt_node;
+
+#define DLT_ATTR(node, type) ((type *)(void *)(node)->attr)
+#define DLT_CATTR(node, type) ((const type *)(const void *)(node)->attr)
+
+/* Everything a CPU kernel gets. Pointers are to contiguous row-major storage. */
+typedef struct {
+    const dlt_node *node;
+    const dlt_shape *in_shape[DLT_MAX_IN];
+    const void *in[DLT_MAX_IN];
+    const dlt_shape *out_shape[DLT_MAX_OUT];
+    void *out[DLT_MAX_OUT];
+    void *work; /* workspace of the size the op's `workspace` rule asked for */
+    size_t work_bytes;
+    int training;
+    int64_t step;
+    uint64_t seed; /* graph seed */
+    int nthreads;
+    dlt_graph *graph; /* for side effects on buffers only */
+} dlt_kctx;
+
+typedef struct dlt_op_def {
+    const char *name;
+    int nin_min, nin_max, nout;
+    /* Fill out[0..nout-1] from the inputs' shapes and the attributes. Return a
+     * status with a short reason; the graph adds the op, node and every shape. */
+    dlt_status (*shape)(const dlt_node *n, const dlt_shape *in, dlt_shape *out);
+    /* Append gradient nodes: dy[k] is the incoming gradient of output k (-1 when
+     * none flows), dx[i] receives the gradient of input i (leave -1 for none).
+     * `n` is a copy: the graph may grow while the rule runs. NULL: not
+     * differentiable (an error if a gradient is requested through it). */
+    dlt_status (*grad)(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
+    dlt_status (*cpu)(const dlt_kctx *k);
+    /* Scratch bytes the CPU kernel needs (NULL: none). */
+    size_t (*workspace)(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out);
+    /* Forward multiply-adds x2 (NULL: counted as 0). */
+    double (*flops)(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out);
+    unsigned flags;
+} dlt_op_def;
+
+enum {
+    DLT_OP_INPLACE = 1u << 0, /* output 0 may reuse input 0's storage */
+    DLT_OP_VIEW = 1u << 1,    /* output 0 aliases input 0's storage (no kernel) */
+    DLT_OP_STATEFUL = 1u << 2 /* writes buffers (batch norm running stats) */
+};
+
+/* Add a node: checks arity and input validity, runs the shape rule (formatting
+ * errors with op, node name and shapes), creates the outputs. Returns the first
+ * output value, or -1 (sticky error). `attr` (attr_size bytes) is copied. */
+dlt_t dlt_node_add(dlt_graph *g, const dlt_op_def *op, int nin, const dlt_t *in, const void *attr,
+                   size_t attr_size);
+/* The k-th output of the node that produced v. */
+dlt_t dlt_node_output(dlt_graph *g, dlt_t v, int k);
+/* The node that produced v (NULL for leaves). Valid until the graph grows. */
+const dlt_node *dlt_producer(const dlt_graph *g, dlt_t v);
+/* Record an error on the graph (sticky) and return -1. */
+dlt_t dlt_graph_fail(dlt_graph *g, dlt_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* For kernels with side effects: the storage of a buffer value. */
+float *dlt_buffer_storage(dlt_graph *g, dlt_t v);
+
+/* Counter-based RNG shared by CPU and GPU kernels: a pure function of
+ * (seed, stream, counter), so masks are reproducible and order-independent. */
+static inline uint64_t dlt_rng_mix(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static inline uint64_t dlt_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter)
+{
+    return dlt_rng_mix(dlt_rng_mix(seed ^ dlt_rng_mix(stream + 0x9e3779b97f4a7c15ull)) +
+                       counter * 0x9e3779b97f4a7c15ull);
+}
+/* Uniform in [0, 1) with 24 random bits (exact in f32). */
+static inline float dlt_rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter)
+{
+    return (float)(dlt_rng_u64(seed, stream, counter) >> 40) * (1.0f / 16777216.0f);
+}
+uint64_t dlt_hash_str(const char *s); /* FNV-1a 64 */
+
+#endif

@@ -1,0 +1,48 @@
+/* Graph internals shared by the core's own files (not by ops). */
+#ifndef DLT_GRAPH_IMPL_H
+#define DLT_GRAPH_IMPL_H
+
+#include "dlt_opdef.h"
+
+typedef struct {
+    dlt_shape shape;
+    dlt_value_kind kind;
+    int node;      /* producer node id, -1 for leaves */
+    int out_index; /* which output of the producer */
+    char *name;
+    /* params and buffers */
+    dlt_init init;
+    size_t offset; /* in the flat buffer (valid once finalized) */
+    void *const_data;
+    int order; /* creation order among params (or buffers) */
+} dlt_value;
+
+struct dlt_graph {
+    uint64_t seed;
+    dlt_value *vals;
+    int nvals, cap_vals;
+    dlt_node *nodes;
+    int nnodes, cap_nodes;
+    char **scope;
+    int nscope, cap_scope;
+    dlt_status status;
+    char errmsg[1024];
+    int nparams_created, nbuffers_created;
+    int finalized;
+    dlt_param_info *params, *buffers; /* layout order */
+    int nparams, nbuffers;
+    float *pdata, *gdata, *bdata;
+    size_t pnumel, bnumel;
+};
+
+/* Current scope joined with `name` by '.', malloc'd. */
+char *dlt_scoped_name(const dlt_graph *g, const char *name);
+dlt_t dlt_new_value(dlt_graph *g, const dlt_shape *s, dlt_value_kind kind, const char *name);
+static inline int dlt_valid(const dlt_graph *g, dlt_t v) { return v >= 0 && v < g->nvals; }
+/* Accumulate same-shaped gradients: the op autodiff uses for fan-out. */
+dlt_t dlt_accum(dlt_graph *g, int n, const dlt_t *v);
+/* A zeros constant shaped like v (f32). */
+dlt_t dlt_zeros_like(dlt_graph *g, dlt_t v);
+void dlt_run_initializer(const dlt_value *v, uint64_t seed, float *dst);
+
+#endif

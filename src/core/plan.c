@@ -1,0 +1,410 @@
+/* The planner: picks the nodes needed for some outputs, orders them, gives every
+ * temporary an offset in one arena by liveness (with in-place reuse), and
+ * resolves every kernel's pointers once, so running a plan allocates nothing. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan_impl.h"
+#include "topo.h"
+
+#define ALIGN 64
+#define FOREVER INT_MAX
+
+static size_t align_up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
+
+/* ---------------------------------------------------------------- arena allocator */
+typedef struct {
+    region *free;
+    int nfree, cap;
+    size_t end;
+} allocator;
+
+static size_t arena_alloc(allocator *a, size_t bytes)
+{
+    int best = -1;
+    bytes = align_up(bytes ? bytes : 1);
+    for (int i = 0; i < a->nfree; i++)
+        if (a->free[i].bytes >= bytes && (best < 0 || a->free[i].bytes < a->free[best].bytes))
+            best = i;
+    if (best >= 0) {
+        size_t off = a->free[best].off;
+        a->free[best].off += bytes;
+        a->free[best].bytes -= bytes;
+        if (a->free[best].bytes == 0) {
+            memmove(&a->free[best], &a->free[best + 1], (size_t)(a->nfree - best - 1) * sizeof(region));
+            a->nfree--;
+        }
+        return off;
+    }
+    /* grow, starting inside a free block that touches the end */
+    if (a->nfree > 0 && a->free[a->nfree - 1].off + a->free[a->nfree - 1].bytes == a->end) {
+        size_t off = a->free[a->nfree - 1].off;
+        a->nfree--;
+        a->end = off + bytes;
+        return off;
+    }
+    size_t off = a->end;
+    a->end += bytes;
+    return off;
+}
+
+static int arena_free(allocator *a, size_t off, size_t bytes)
+{
+    bytes = align_up(bytes ? bytes : 1);
+    int i = 0;
+    while (i < a->nfree && a->free[i].off < off)
+        i++;
+    if (a->nfree == a->cap) {
+        int cap = a->cap ? 2 * a->cap : 64;
+        region *r = realloc(a->free, (size_t)cap * sizeof *r);
+        if (!r)
+            return 0;
+        a->free = r;
+        a->cap = cap;
+    }
+    memmove(&a->free[i + 1], &a->free[i], (size_t)(a->nfree - i) * sizeof(region));
+    a->free[i] = (region){off, bytes};
+    a->nfree++;
+    if (i + 1 < a->nfree && a->free[i].off + a->free[i].bytes == a->free[i + 1].off) {
+        a->free[i].bytes += a->free[i + 1].bytes;
+        memmove(&a->free[i + 1], &a->free[i + 2], (size_t)(a->nfree - i - 2) * sizeof(region));
+        a->nfree--;
+    }
+    if (i > 0 && a->free[i - 1].off + a->free[i - 1].bytes == a->free[i].off) {
+        a->free[i - 1].bytes += a->free[i].bytes;
+        memmove(&a->free[i], &a->free[i + 1], (size_t)(a->nfree - i - 1) * sizeof(region));
+        a->nfree--;
+    }
+    return 1;
+}
+
+/* ---------------------------------------------------------------- helpers */
+static size_t vbytes(const dlt_graph *g, dlt_t v) { return dlt_shape_bytes(&g->vals[v].shape); }
+
+static int add_poison(dlt_plan *p, int *cap, size_t off, size_t bytes)
+{
+    if (p->npoison == *cap) {
+        int c = *cap ? 2 * *cap : 64;
+        region *r = realloc(p->poison, (size_t)c * sizeof *r);
+        if (!r)
+            return 0;
+        p->poison = r;
+        *cap = c;
+    }
+    p->poison[p->npoison++] = (region){off, bytes};
+    return 1;
+}
+
+void dlt_plan_free(dlt_plan *p)
+{
+    if (!p)
+        return;
+    free(p->steps);
+    free(p->root);
+    free(p->loc);
+    free(p->off);
+    free(p->ext);
+    free(p->def);
+    free(p->last);
+    free(p->inplace_of);
+    free(p->arena);
+    free(p->inputs);
+    free(p->poison);
+    free(p->times);
+    free(p->grad_ready);
+    free(p);
+}
+
+void *dlt_plan_ptr(const dlt_plan *p, dlt_t v)
+{
+    dlt_t r = p->root[v];
+    switch (p->loc[r]) {
+    case LOC_ARENA:
+        return p->arena + p->off[r];
+    case LOC_INPUT:
+        return p->inputs + p->off[r];
+    case LOC_EXTERNAL:
+        return p->ext[r];
+    default:
+        return NULL;
+    }
+}
+
+void *dlt_plan_data(dlt_plan *p, dlt_t v)
+{
+    if (!dlt_valid(p->g, v) || v >= p->g->nvals)
+        return NULL;
+    return dlt_plan_ptr(p, v);
+}
+
+/* ---------------------------------------------------------------- planning */
+static dlt_status build_steps(dlt_plan *p, const int *order, int norder, const dlt_plan_opts *o,
+                              unsigned char *direct)
+{
+    dlt_graph *g = p->g;
+    int ngr = o ? o->ngrads : 0;
+    p->steps = calloc((size_t)(norder + ngr + 1), sizeof *p->steps);
+    if (!p->steps)
+        return dlt_seterr(DLT_ERR_NOMEM, "plan: out of memory");
+    /* which gradient values can be written straight into the gradient buffer */
+    int *bound_to = malloc(((size_t)g->nvals + 1) * sizeof *bound_to);
+    if (!bound_to)
+        return dlt_seterr(DLT_ERR_NOMEM, "plan: out of memory");
+    for (int v = 0; v < g->nvals; v++)
+        bound_to[v] = -1;
+    for (int i = 0; i < ngr; i++) {
+        dlt_t pv = o->grad_params[i], gv = o->grad_values[i];
+        if (!dlt_valid(g, pv) || g->vals[pv].kind != DLT_VAL_PARAM || !dlt_valid(g, gv)) {
+            free(bound_to);
+            return dlt_seterr(DLT_ERR_INVALID, "plan: gradient binding %d is not (parameter, value)", i);
+        }
+        if (!dlt_shape_equal(&g->vals[pv].shape, &g->vals[gv].shape)) {
+            char a[128], b[128];
+            free(bound_to);
+            return dlt_seterr(DLT_ERR_SHAPE, "plan: gradient '%s' %s does not match parameter '%s' %s",
+                              g->vals[gv].name, dlt_shape_str(&g->vals[gv].shape, a, sizeof a),
+                              g->vals[pv].name, dlt_shape_str(&g->vals[pv].shape, b, sizeof b));
+        }
+        const dlt_node *nd = dlt_producer(g, gv);
+        if (!o->accumulate && nd && !(nd->op->flags & DLT_OP_VIEW) && bound_to[gv] < 0) {
+            bound_to[gv] = i;
+            direct[i] = 1;
+        }
+    }
+    int k = 0;
+    /* leaves bound as gradients (zeros when the loss does not depend on a param) */
+    for (int i = 0; i < ngr; i++)
+        if (!direct[i] && !dlt_producer(g, o->grad_values[i]))
+            p->steps[k++] = (plan_step){.kind = o->accumulate ? STEP_ADD : STEP_COPY,
+                                        .src = o->grad_values[i], .node = i};
+    for (int j = 0; j < norder; j++) {
+        const dlt_node *nd = &g->nodes[order[j]];
+        p->steps[k++] = (plan_step){.kind = STEP_NODE, .node = order[j]};
+        for (int i = 0; i < ngr; i++) {
+            dlt_t gv = o->grad_values[i];
+            if (!direct[i] && g->vals[gv].node == nd->id)
+                p->steps[k++] = (plan_step){.kind = o->accumulate ? STEP_ADD : STEP_COPY, .src = gv,
+                                            .node = i};
+        }
+    }
+    p->nsteps = k;
+    free(bound_to);
+    return DLT_OK;
+}
+
+dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const dlt_plan_opts *o,
+                           dlt_plan **out)
+{
+    dlt_status st;
+    int *order = NULL, norder = 0, pcap = 0;
+    int ngr = o ? o->ngrads : 0;
+    allocator al = {0};
+    dlt_t *roots = NULL;
+    unsigned char *direct = NULL;
+    *out = NULL;
+    if (g->status)
+        return dlt_seterr(g->status, "%s", g->errmsg);
+    if ((st = dlt_graph_finalize(g, NULL, 0)) != DLT_OK)
+        return st;
+    dlt_plan *p = calloc(1, sizeof *p);
+    int nv = g->nvals;
+    roots = malloc(((size_t)nout + ngr + 1) * sizeof *roots);
+    direct = calloc((size_t)ngr + 1, 1);
+    if (!p || !roots || !direct) {
+        st = dlt_seterr(DLT_ERR_NOMEM, "plan: out of memory");
+        goto fail;
+    }
+    p->g = g;
+    p->do_poison = o && o->poison;
+    for (int i = 0; i < nout; i++)
+        roots[i] = outputs[i];
+    for (int i = 0; i < ngr; i++)
+        roots[nout + i] = o->grad_values[i];
+    if ((st = dlt_topo_order(g, nout + ngr, roots, &order, &norder)) != DLT_OK)
+        goto fail;
+    if ((st = build_steps(p, order, norder, o, direct)) != DLT_OK)
+        goto fail;
+    p->root = malloc((size_t)nv * sizeof *p->root);
+    p->loc = calloc((size_t)nv, 1);
+    p->off = calloc((size_t)nv, sizeof *p->off);
+    p->ext = calloc((size_t)nv, sizeof *p->ext);
+    p->def = malloc((size_t)nv * sizeof *p->def);
+    p->last = malloc((size_t)nv * sizeof *p->last);
+    p->inplace_of = malloc((size_t)nv * sizeof *p->inplace_of);
+    p->times = calloc((size_t)p->nsteps + 1, sizeof *p->times);
+    p->grad_ready = malloc((size_t)nv * sizeof *p->grad_ready);
+    if (!p->root || !p->loc || !p->off || !p->ext || !p->def || !p->last || !p->inplace_of ||
+        !p->times || !p->grad_ready) {
+        st = dlt_seterr(DLT_ERR_NOMEM, "plan: out of memory");
+        goto fail;
+    }
+    for (int v = 0; v < nv; v++) {
+        p->root[v] = v;
+        p->def[v] = -1;
+        p->last[v] = -1;
+        p->inplace_of[v] = -1;
+        p->grad_ready[v] = -1;
+        switch (g->vals[v].kind) {
+        case DLT_VAL_PARAM:
+        case DLT_VAL_BUFFER:
+        case DLT_VAL_CONST:
+            p->loc[v] = LOC_EXTERNAL;
+            p->ext[v] = dlt_param_data(g, v);
+            break;
+        default:
+            break;
+        }
+    }
+    /* views share their input's root; directly bound gradients live in the grad buffer */
+    for (int s = 0; s < p->nsteps; s++) {
+        plan_step *ps = &p->steps[s];
+        if (ps->kind != STEP_NODE)
+            continue;
+        const dlt_node *nd = &g->nodes[ps->node];
+        if (nd->op->flags & DLT_OP_VIEW)
+            p->root[nd->out[0]] = p->root[nd->in[0]];
+        for (int j = 0; j < nd->nout; j++)
+            p->def[nd->out[j]] = s;
+    }
+    for (int i = 0; i < ngr; i++) {
+        dlt_t pv = o->grad_params[i], gv = o->grad_values[i];
+        if (direct[i]) {
+            p->loc[gv] = LOC_EXTERNAL;
+            p->ext[gv] = dlt_param_grad(g, pv);
+            p->last[gv] = FOREVER;
+            p->grad_ready[pv] = p->def[gv];
+        }
+    }
+    /* lifetimes: last use of every root; outputs live to the end */
+    for (int s = 0; s < p->nsteps; s++) {
+        plan_step *ps = &p->steps[s];
+        if (ps->kind != STEP_NODE) {
+            dlt_t r = p->root[ps->src];
+            if (p->last[r] != FOREVER && p->last[r] < s)
+                p->last[r] = s;
+            ps->dst = dlt_param_grad(g, o->grad_params[ps->node]);
+            ps->numel = (size_t)dlt_shape_numel(&g->vals[ps->src].shape);
+            p->grad_ready[o->grad_params[ps->node]] = s;
+            continue;
+        }
+        const dlt_node *nd = &g->nodes[ps->node];
+        for (int i = 0; i < nd->nin; i++) {
+            dlt_t r = p->root[nd->in[i]];
+            if (p->last[r] != FOREVER && p->last[r] < s)
+                p->last[r] = s;
+            if (g->vals[r].kind == DLT_VAL_INPUT && p->loc[r] == LOC_NONE) {
+                p->loc[r] = LOC_INPUT;
+                p->off[r] = p->inputs_bytes;
+                p->inputs_bytes += align_up(vbytes(g, r));
+            }
+        }
+    }
+    for (int i = 0; i < nout; i++) {
+        dlt_t r = p->root[outputs[i]];
+        p->last[r] = FOREVER;
+        if (g->vals[r].kind == DLT_VAL_INPUT && p->loc[r] == LOC_NONE) {
+            p->loc[r] = LOC_INPUT;
+            p->off[r] = p->inputs_bytes;
+            p->inputs_bytes += align_up(vbytes(g, r));
+        }
+    }
+    /* offsets by liveness */
+    for (int s = 0; s < p->nsteps; s++) {
+        plan_step *ps = &p->steps[s];
+        int plo = p->npoison;
+        if (ps->kind == STEP_NODE) {
+            const dlt_node *nd = &g->nodes[ps->node];
+            for (int j = 0; j < nd->nout; j++) {
+                dlt_t v = nd->out[j];
+                if (p->root[v] != v || p->loc[v] != LOC_NONE)
+                    continue;
+                dlt_t r0 = nd->nin > 0 ? p->root[nd->in[0]] : -1;
+                p->act_bytes += align_up(vbytes(g, v));
+                if (j == 0 && (nd->op->flags & DLT_OP_INPLACE) && r0 >= 0 && p->loc[r0] == LOC_ARENA &&
+                    p->last[r0] == s && vbytes(g, r0) == vbytes(g, v)) {
+                    p->off[v] = p->off[r0];
+                    p->inplace_of[v] = r0;
+                    p->last[r0] = -(s + 2); /* handed over at step s: not freed below */
+                } else {
+                    p->off[v] = arena_alloc(&al, vbytes(g, v));
+                }
+                p->loc[v] = LOC_ARENA;
+            }
+            if (nd->op->workspace) {
+                const dlt_shape *ins[DLT_MAX_IN], *outs[DLT_MAX_OUT];
+                for (int i = 0; i < nd->nin; i++)
+                    ins[i] = &g->vals[nd->in[i]].shape;
+                for (int j = 0; j < nd->nout; j++)
+                    outs[j] = &g->vals[nd->out[j]].shape;
+                ps->work_bytes = nd->op->workspace(nd, ins, outs);
+                if (ps->work_bytes) {
+                    ps->work_off = arena_alloc(&al, ps->work_bytes);
+                    if (!arena_free(&al, ps->work_off, ps->work_bytes))
+                        goto nomem;
+                }
+            }
+            /* outputs nobody reads die right away */
+            for (int j = 0; j < nd->nout; j++) {
+                dlt_t v = nd->out[j];
+                if (p->root[v] == v && p->loc[v] == LOC_ARENA && p->last[v] == -1)
+                    p->last[v] = s;
+            }
+        }
+        /* free every arena root whose last use is this step */
+        for (int v = 0; v < nv; v++)
+            if (p->root[v] == v && p->loc[v] == LOC_ARENA && p->last[v] == s) {
+                if (!arena_free(&al, p->off[v], vbytes(g, v)))
+                    goto nomem;
+                if (p->do_poison && !add_poison(p, &pcap, p->off[v], vbytes(g, v)))
+                    goto nomem;
+            }
+        ps->poison_lo = plo;
+        ps->poison_hi = p->npoison;
+    }
+    for (int v = 0; v < nv; v++)
+        if (p->last[v] < -1) /* restore the hand-over step for dlt_plan_verify */
+            p->last[v] = -p->last[v] - 2;
+    p->arena_bytes = al.end;
+    p->arena = aligned_alloc(ALIGN, align_up(p->arena_bytes ? p->arena_bytes : 1));
+    p->inputs = aligned_alloc(ALIGN, align_up(p->inputs_bytes ? p->inputs_bytes : 1));
+    if (!p->arena || !p->inputs)
+        goto nomem;
+    memset(p->inputs, 0, align_up(p->inputs_bytes ? p->inputs_bytes : 1));
+    memset(p->arena, 0, align_up(p->arena_bytes ? p->arena_bytes : 1));
+    /* resolve every kernel's pointers now: the step loop only reads them */
+    for (int s = 0; s < p->nsteps; s++) {
+        plan_step *ps = &p->steps[s];
+        if (ps->kind != STEP_NODE)
+            continue;
+        const dlt_node *nd = &g->nodes[ps->node];
+        ps->k.node = nd;
+        ps->k.graph = g;
+        ps->k.seed = g->seed;
+        for (int i = 0; i < nd->nin; i++) {
+            ps->k.in_shape[i] = &g->vals[nd->in[i]].shape;
+            ps->k.in[i] = dlt_plan_ptr(p, nd->in[i]);
+        }
+        for (int j = 0; j < nd->nout; j++) {
+            ps->k.out_shape[j] = &g->vals[nd->out[j]].shape;
+            ps->k.out[j] = dlt_plan_ptr(p, nd->out[j]);
+        }
+        ps->k.work = ps->work_bytes ? p->arena + ps->work_off : NULL;
+        ps->k.work_bytes = ps->work_bytes;
+    }
+    free(al.free);
+    free(order);
+    free(roots);
+    free(direct);
+    *out = p;
+    return DLT_OK;
+nomem:
+    st = dlt_seterr(DLT_ERR_NOMEM, "plan: out of memory (arena of %zu bytes)", al.end);
+fail:
+    free(al.free);
+    free(order);
+    free(roots);
+    free(direct);
+    dlt_plan_free(p);
+    return st;
+}

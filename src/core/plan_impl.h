@@ -1,0 +1,46 @@
+/* Plan internals shared by the planner and the executor. */
+#ifndef DLT_PLAN_IMPL_H
+#define DLT_PLAN_IMPL_H
+
+#include "graph_impl.h"
+
+enum { STEP_NODE = 0, STEP_COPY, STEP_ADD };
+enum { LOC_NONE = 0, LOC_ARENA, LOC_INPUT, LOC_EXTERNAL };
+
+typedef struct {
+    int kind;
+    int node;          /* STEP_NODE */
+    dlt_t src;         /* STEP_COPY/STEP_ADD: value copied (added) into dst */
+    float *dst;
+    size_t numel;
+    size_t work_off, work_bytes;
+    int poison_lo, poison_hi; /* range in the plan's poison list */
+    dlt_kctx k;               /* prebuilt kernel context (pointers resolved) */
+} plan_step;
+
+typedef struct {
+    size_t off, bytes;
+} region;
+
+struct dlt_plan {
+    dlt_graph *g;
+    plan_step *steps;
+    int nsteps;
+    dlt_t *root;          /* storage root per value (views share their input's) */
+    unsigned char *loc;   /* LOC_* per value */
+    size_t *off;          /* arena or input-region offset per value */
+    void **ext;           /* external storage per value */
+    int *def, *last;      /* lifetime in steps (roots only) */
+    dlt_t *inplace_of;    /* root whose block this root took over, or -1 */
+    unsigned char *arena, *inputs;
+    size_t arena_bytes, inputs_bytes, act_bytes;
+    region *poison;
+    int npoison;
+    double *times;
+    int *grad_ready; /* per value: step after which the bound gradient is complete */
+    int do_poison;
+};
+
+void *dlt_plan_ptr(const dlt_plan *p, dlt_t v);
+
+#endif

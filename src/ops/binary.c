@@ -1,0 +1,138 @@
+/* Elementwise binary arithmetic with broadcasting: add, sub, mul, div; affine. */
+#include "dlt_ops.h"
+#include "ops_util.h"
+
+enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV };
+typedef struct {
+    int kind;
+} bin_attr;
+
+static dlt_status bin_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *out)
+{
+    if (in[0].dtype != DLT_F32 || in[1].dtype != DLT_F32)
+        return dlt_seterr(DLT_ERR_DTYPE, "inputs must be f32");
+    return dlt_broadcast_shape(&in[0], &in[1], &out[0]);
+}
+
+static dlt_status bin_cpu(const dlt_kctx *k)
+{
+    const float *a = k->in[0], *b = k->in[1];
+    float *y = k->out[0];
+    int kind = DLT_CATTR(k->node, bin_attr)->kind;
+    dlt_bcast_iter it;
+    dlt_bcast_init(&it, k->in_shape[0], k->in_shape[1], k->out_shape[0]);
+    int64_t cols = it.cols, sa = it.ndim ? it.sa[it.ndim - 1] : 0, sb = it.ndim ? it.sb[it.ndim - 1] : 0;
+#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (it.rows * cols > 32768)
+    for (int64_t r = 0; r < it.rows; r++) {
+        int64_t oa, ob;
+        dlt_bcast_row(&it, r, &oa, &ob);
+        const float *pa = a + oa, *pb = b + ob;
+        float *py = y + r * cols;
+        switch (kind) {
+        case BIN_ADD:
+            for (int64_t c = 0; c < cols; c++)
+                py[c] = pa[c * sa] + pb[c * sb];
+            break;
+        case BIN_SUB:
+            for (int64_t c = 0; c < cols; c++)
+                py[c] = pa[c * sa] - pb[c * sb];
+            break;
+        case BIN_MUL:
+            for (int64_t c = 0; c < cols; c++)
+                py[c] = pa[c * sa] * pb[c * sb];
+            break;
+        default:
+            for (int64_t c = 0; c < cols; c++)
+                py[c] = pa[c * sa] / pb[c * sb];
+            break;
+        }
+    }
+    return DLT_OK;
+}
+
+static dlt_status bin_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
+{
+    dlt_t a = n->in[0], b = n->in[1], y = n->out[0];
+    const dlt_shape *sa = dlt_shape_of(g, a), *sb = dlt_shape_of(g, b);
+    switch (DLT_CATTR(n, bin_attr)->kind) {
+    case BIN_ADD:
+        dx[0] = dlt_sum_to(g, dy[0], sa);
+        dx[1] = dlt_sum_to(g, dy[0], sb);
+        break;
+    case BIN_SUB:
+        dx[0] = dlt_sum_to(g, dy[0], sa);
+        dx[1] = dlt_sum_to(g, dlt_affine(g, dy[0], -1.f, 0.f), sb);
+        break;
+    case BIN_MUL:
+        dx[0] = dlt_sum_to(g, dlt_mul(g, dy[0], b), sa);
+        dx[1] = dlt_sum_to(g, dlt_mul(g, dy[0], a), sb);
+        break;
+    default: /* y = a / b: da = dy / b, db = -dy * y / b */
+        dx[0] = dlt_sum_to(g, dlt_div(g, dy[0], b), sa);
+        dx[1] = dlt_sum_to(g, dlt_affine(g, dlt_div(g, dlt_mul(g, dy[0], y), b), -1.f, 0.f), sb);
+        break;
+    }
+    return DLT_OK;
+}
+
+static double bin_flops(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
+{
+    return (double)dlt_shape_numel(out[0]);
+}
+
+static const dlt_op_def op_add = {"add", 2, 2, 1, bin_shape, bin_grad, bin_cpu, NULL, bin_flops, DLT_OP_INPLACE};
+static const dlt_op_def op_sub = {"sub", 2, 2, 1, bin_shape, bin_grad, bin_cpu, NULL, bin_flops, DLT_OP_INPLACE};
+static const dlt_op_def op_mul = {"mul", 2, 2, 1, bin_shape, bin_grad, bin_cpu, NULL, bin_flops, DLT_OP_INPLACE};
+static const dlt_op_def op_div = {"div", 2, 2, 1, bin_shape, bin_grad, bin_cpu, NULL, bin_flops, DLT_OP_INPLACE};
+
+static dlt_t binary(dlt_graph *g, const dlt_op_def *op, int kind, dlt_t a, dlt_t b)
+{
+    bin_attr at = {kind};
+    dlt_t in[2] = {a, b};
+    return dlt_node_add(g, op, 2, in, &at, sizeof at);
+}
+
+dlt_t dlt_add(dlt_graph *g, dlt_t a, dlt_t b) { return binary(g, &op_add, BIN_ADD, a, b); }
+dlt_t dlt_sub(dlt_graph *g, dlt_t a, dlt_t b) { return binary(g, &op_sub, BIN_SUB, a, b); }
+dlt_t dlt_mul(dlt_graph *g, dlt_t a, dlt_t b) { return binary(g, &op_mul, BIN_MUL, a, b); }
+dlt_t dlt_div(dlt_graph *g, dlt_t a, dlt_t b) { return binary(g, &op_div, BIN_DIV, a, b); }
+
+/* ---------------------------------------------------------------- affine */
+typedef struct {
+    float s, t;
+} affine_attr;
+
+static dlt_status affine_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *out)
+{
+    if (in[0].dtype != DLT_F32)
+        return dlt_seterr(DLT_ERR_DTYPE, "input must be f32");
+    out[0] = in[0];
+    return DLT_OK;
+}
+
+static dlt_status affine_cpu(const dlt_kctx *k)
+{
+    const affine_attr *a = DLT_CATTR(k->node, affine_attr);
+    const float *x = k->in[0];
+    float *y = k->out[0], s = a->s, t = a->t;
+    int64_t n = dlt_shape_numel(k->out_shape[0]);
+#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (n > 32768)
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] * s + t;
+    return DLT_OK;
+}
+
+static dlt_status affine_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
+{
+    dx[0] = dlt_affine(g, dy[0], DLT_CATTR(n, affine_attr)->s, 0.f);
+    return DLT_OK;
+}
+
+static const dlt_op_def op_affine = {"affine", 1, 1, 1, affine_shape, affine_grad, affine_cpu,
+                                     NULL, bin_flops, DLT_OP_INPLACE};
+
+dlt_t dlt_affine(dlt_graph *g, dlt_t a, float s, float t)
+{
+    affine_attr at = {s, t};
+    return dlt_node_add(g, &op_affine, 1, &a, &at, sizeof at);
+}

@@ -1,0 +1,136 @@
+/* Batched matrix multiply with transposes (OpenBLAS sgemm), and linear layers. */
+#include <cblas.h>
+#include <string.h>
+
+#include "dlt_ops.h"
+#include "ops_util.h"
+
+typedef struct {
+    int ta, tb;
+} mm_attr;
+
+static void mat_dims(const dlt_shape *s, int t, int64_t *rows, int64_t *cols)
+{
+    int64_t r = s->dim[s->ndim - 2], c = s->dim[s->ndim - 1];
+    *rows = t ? c : r;
+    *cols = t ? r : c;
+}
+
+static dlt_status mm_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *out)
+{
+    const mm_attr *at = DLT_CATTR(n, mm_attr);
+    int64_t m, ka, kb, nn;
+    if (in[0].dtype != DLT_F32 || in[1].dtype != DLT_F32)
+        return dlt_seterr(DLT_ERR_DTYPE, "inputs must be f32");
+    if (in[0].ndim < 2 || in[1].ndim < 2)
+        return dlt_seterr(DLT_ERR_SHAPE, "inputs must have rank >= 2");
+    mat_dims(&in[0], at->ta, &m, &ka);
+    mat_dims(&in[1], at->tb, &kb, &nn);
+    if (ka != kb)
+        return dlt_seterr(DLT_ERR_SHAPE, "inner dimensions differ (%lld vs %lld)", (long long)ka,
+                          (long long)kb);
+    dlt_shape ba = in[0], bb = in[1], bo;
+    ba.ndim -= 2, bb.ndim -= 2;
+    if (dlt_broadcast_shape(&ba, &bb, &bo) != DLT_OK)
+        return dlt_seterr(DLT_ERR_SHAPE, "batch dimensions do not broadcast");
+    out[0] = bo;
+    out[0].dim[bo.ndim] = m;
+    out[0].dim[bo.ndim + 1] = nn;
+    out[0].ndim = bo.ndim + 2;
+    return DLT_OK;
+}
+
+static dlt_status mm_cpu(const dlt_kctx *k)
+{
+    const mm_attr *at = DLT_CATTR(k->node, mm_attr);
+    const dlt_shape *sa = k->in_shape[0], *sb = k->in_shape[1], *so = k->out_shape[0];
+    const float *a = k->in[0], *b = k->in[1];
+    float *y = k->out[0];
+    int64_t m, kk, n, kb;
+    mat_dims(sa, at->ta, &m, &kk);
+    mat_dims(sb, at->tb, &kb, &n);
+    int64_t lda = sa->dim[sa->ndim - 1], ldb = sb->dim[sb->ndim - 1];
+    CBLAS_TRANSPOSE ta = at->ta ? CblasTrans : CblasNoTrans, tb = at->tb ? CblasTrans : CblasNoTrans;
+    int64_t nbatch = dlt_shape_numel(so) / (m * n);
+    if (sb->ndim == 2 && !at->ta) {
+        /* b shared by every batch: one GEMM over all rows of a */
+        cblas_sgemm(CblasRowMajor, ta, tb, (int)(m * nbatch), (int)n, (int)kk, 1.f, a, (int)lda, b,
+                    (int)ldb, 0.f, y, (int)n);
+        return DLT_OK;
+    }
+    dlt_shape ba = *sa, bb = *sb, bo = *so;
+    ba.ndim -= 2, bb.ndim -= 2, bo.ndim -= 2;
+    int64_t stra[DLT_MAX_DIMS], strb[DLT_MAX_DIMS];
+    dlt_broadcast_strides(&ba, &bo, stra);
+    dlt_broadcast_strides(&bb, &bo, strb);
+    int64_t asz = sa->dim[sa->ndim - 2] * sa->dim[sa->ndim - 1];
+    int64_t bsz = sb->dim[sb->ndim - 2] * sb->dim[sb->ndim - 1];
+    int par = nbatch >= k->nthreads && k->nthreads > 1;
+    if (par)
+        openblas_set_num_threads(1); /* parallel over batches instead */
+#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (par)
+    for (int64_t i = 0; i < nbatch; i++) {
+        int64_t oa = 0, ob = 0, r = i;
+        for (int d = bo.ndim - 1; d >= 0; d--) {
+            int64_t idx = r % bo.dim[d];
+            r /= bo.dim[d];
+            oa += idx * stra[d];
+            ob += idx * strb[d];
+        }
+        cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)kk, 1.f, a + oa * asz, (int)lda,
+                    b + ob * bsz, (int)ldb, 0.f, y + i * m * n, (int)n);
+    }
+    if (par)
+        openblas_set_num_threads(k->nthreads);
+    return DLT_OK;
+}
+
+static dlt_t fold2d(dlt_graph *g, dlt_t x)
+{
+    const dlt_shape *s = dlt_shape_of(g, x);
+    int64_t d[2] = {dlt_shape_numel(s) / s->dim[s->ndim - 1], s->dim[s->ndim - 1]};
+    return dlt_reshape(g, x, 2, d);
+}
+
+static dlt_status mm_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
+{
+    const mm_attr *at = DLT_CATTR(n, mm_attr);
+    dlt_t a = n->in[0], b = n->in[1], d = dy[0];
+    const dlt_shape *sa = dlt_shape_of(g, a), *sb = dlt_shape_of(g, b);
+    int ta = at->ta, tb = at->tb;
+    /* y = A B with A = op(a), B = op(b): dA = dy B^T, dB = A^T dy */
+    dlt_t da = ta ? dlt_matmul(g, b, d, tb, 1) : dlt_matmul(g, d, b, 0, !tb);
+    dlt_t db;
+    if (sb->ndim == 2 && sa->ndim > 2 && !ta) {
+        dlt_t a2 = fold2d(g, a), d2 = fold2d(g, d);
+        db = tb ? dlt_matmul(g, d2, a2, 1, 0) : dlt_matmul(g, a2, d2, 1, 0);
+    } else {
+        db = tb ? dlt_matmul(g, d, a, 1, ta) : dlt_matmul(g, a, d, !ta, 0);
+    }
+    dx[0] = dlt_sum_to(g, da, sa);
+    dx[1] = dlt_sum_to(g, db, sb);
+    return DLT_OK;
+}
+
+static double mm_flops(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
+{
+    const mm_attr *at = DLT_CATTR(n, mm_attr);
+    int64_t m, k;
+    mat_dims(in[0], at->ta, &m, &k);
+    return 2.0 * (double)dlt_shape_numel(out[0]) * (double)k;
+}
+
+static const dlt_op_def op_matmul = {"matmul", 2, 2, 1, mm_shape, mm_grad, mm_cpu, NULL, mm_flops, 0};
+
+dlt_t dlt_matmul(dlt_graph *g, dlt_t a, dlt_t b, int ta, int tb)
+{
+    mm_attr at = {ta != 0, tb != 0};
+    dlt_t in[2] = {a, b};
+    return dlt_node_add(g, &op_matmul, 2, in, &at, sizeof at);
+}
+
+dlt_t dlt_linear(dlt_graph *g, dlt_t x, dlt_t weight, dlt_t bias)
+{
+    dlt_t y = dlt_matmul(g, x, weight, 0, 1);
+    return bias >= 0 ? dlt_add(g, y, bias) : y;
+}
