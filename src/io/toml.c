@@ -25,7 +25,7 @@ dlt_status dlt_tp_err(const dlt_tp *p, size_t at, const char *fmt, ...)
 {
     /* recomputed from the start: errors are rare and this cannot drift */
     int line = 1;
-    size_t bol = 0;
+    size_t bol = p->n >= 3 && !memcmp(p->s, "\xEF\xBB\xBF", 3) ? 3 : 0; /* a BOM takes no column */
     if (at > p->n)
         at = p->n;
     for (size_t j = 0; j < at; j++)
@@ -233,6 +233,14 @@ static void key_text(const dlt_tp_key *k, size_t upto, char *buf, size_t cap)
     buf[o] = '\0';
 }
 
+/* "an integer", "a table": for messages */
+static const char *a_type(const dlt_toml_value *v)
+{
+    static const char *const names[] = {"a table", "an array", "a string", "an integer", "a float", "a boolean",
+                                        "an offset date-time", "a local date-time", "a local date", "a local time"};
+    return names[v->type];
+}
+
 static dlt_toml_value *new_table(const dlt_tp_part *part, unsigned flags)
 {
     dlt_toml_value *t = dlt_toml_new(DLT_TOML_TABLE);
@@ -275,16 +283,16 @@ dlt_status dlt_tp_keyval(dlt_tp *p, dlt_toml_value *t)
         }
         key_text(&k, j, kt, sizeof kt);
         if (e->value->type != DLT_TOML_TABLE) {
-            st = dlt_tp_err(p, k.parts[j].at, "key %s is already a %s (line %d), not a table", kt,
-                            dlt_toml_type_name(e->value->type), e->line);
+            st = dlt_tp_err(p, k.parts[j].at, "key '%s' (line %d) is %s, not a table", kt, e->line,
+                            a_type(e->value));
             goto done;
         }
         if (e->value->flags & DLT_TF_INLINE) {
-            st = dlt_tp_err(p, k.parts[j].at, "inline table %s (line %d) cannot be extended", kt, e->line);
+            st = dlt_tp_err(p, k.parts[j].at, "inline table '%s' (line %d) cannot be extended", kt, e->line);
             goto done;
         }
         if (!(e->value->flags & DLT_TF_DOTTED)) {
-            st = dlt_tp_err(p, k.parts[j].at, "table %s was defined with a [header] (line %d); dotted keys cannot add to it here",
+            st = dlt_tp_err(p, k.parts[j].at, "table '%s' was defined by a [header] (line %d); dotted keys cannot add to it",
                             kt, e->line);
             goto done;
         }
@@ -293,7 +301,7 @@ dlt_status dlt_tp_keyval(dlt_tp *p, dlt_toml_value *t)
     dlt_toml_entry *e = find(cur, k.parts[k.n - 1].s, k.parts[k.n - 1].len);
     if (e) {
         key_text(&k, k.n - 1, kt, sizeof kt);
-        st = dlt_tp_err(p, k.parts[k.n - 1].at, "duplicate key %s (first defined at line %d)", kt, e->line);
+        st = dlt_tp_err(p, k.parts[k.n - 1].at, "duplicate key '%s' (first defined at line %d)", kt, e->line);
         goto done;
     }
     st = add(cur, &k.parts[k.n - 1], v);
@@ -341,11 +349,10 @@ static dlt_status header(dlt_tp *p, dlt_toml_value *root, dlt_toml_value **cur)
         if (v->type == DLT_TOML_ARRAY && (v->flags & DLT_TF_AOT)) {
             t = v->arr.items[v->arr.len - 1];
         } else if (v->type != DLT_TOML_TABLE) {
-            st = dlt_tp_err(p, k.parts[j].at, "key %s is already a %s (line %d), not a table", kt,
-                            dlt_toml_type_name(v->type), e->line);
+            st = dlt_tp_err(p, k.parts[j].at, "key '%s' (line %d) is %s, not a table", kt, e->line, a_type(v));
             goto done;
         } else if (v->flags & DLT_TF_INLINE) {
-            st = dlt_tp_err(p, k.parts[j].at, "inline table %s (line %d) cannot be extended", kt, e->line);
+            st = dlt_tp_err(p, k.parts[j].at, "inline table '%s' (line %d) cannot be extended", kt, e->line);
             goto done;
         } else {
             t = v;
@@ -370,9 +377,8 @@ static dlt_status header(dlt_tp *p, dlt_toml_value *root, dlt_toml_value **cur)
         } else if (e->value->type == DLT_TOML_ARRAY && (e->value->flags & DLT_TF_AOT)) {
             arr = e->value;
         } else {
-            st = dlt_tp_err(p, last->at, "cannot append to %s with [[...]]: it is already a %s (line %d)", kt,
-                            e->value->type == DLT_TOML_ARRAY ? "static array" : dlt_toml_type_name(e->value->type),
-                            e->line);
+            st = dlt_tp_err(p, last->at, "cannot append to '%s' with [[...]]: it is %s (line %d)", kt,
+                            e->value->type == DLT_TOML_ARRAY ? "a static array" : a_type(e->value), e->line);
             goto done;
         }
         dlt_toml_value *nt = dlt_toml_new(DLT_TOML_TABLE);
@@ -404,8 +410,8 @@ static dlt_status header(dlt_tp *p, dlt_toml_value *root, dlt_toml_value **cur)
     } else if (e->value->type == DLT_TOML_TABLE) {
         st = dlt_tp_err(p, last->at, "table [%s] is already defined (line %d)", kt, e->value->line);
     } else {
-        st = dlt_tp_err(p, last->at, "key %s is already a %s (line %d), not a table", kt,
-                        dlt_toml_type_name(e->value->type), e->line);
+        st = dlt_tp_err(p, last->at, "key '%s' (line %d) is %s, not a table", kt, e->line,
+                        a_type(e->value));
     }
 done:
     dlt_tp_key_free(&k);

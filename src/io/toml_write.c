@@ -167,12 +167,21 @@ static void write_path(FILE *f, const path *p)
     key(f, p->e->key, p->e->key_len);
 }
 
-static void section(FILE *f, const dlt_toml_value *t, const path *here, bool aot_elem)
+/* A header is written when it is needed: always for an element of an array
+ * of tables, and for a table with plain keys or none at all; a table holding
+ * only sub-tables is implied by their headers. */
+static bool section(FILE *f, const dlt_toml_value *t, const path *here, bool aot_elem, bool any)
 {
-    if (here->e) {
-        fputs(aot_elem ? "\n[[" : "\n[", f);
+    size_t plain = 0;
+    for (size_t j = 0; j < t->tab.len; j++)
+        plain += !is_section(t->tab.items[j].value) && !is_aot(t->tab.items[j].value);
+    if (here->e && (aot_elem || plain || t->tab.len == 0)) {
+        if (any)
+            fputc('\n', f);
+        fputs(aot_elem ? "[[" : "[", f);
         write_path(f, here);
         fputs(aot_elem ? "]]\n" : "]\n", f);
+        any = true;
     }
     for (size_t j = 0; j < t->tab.len; j++) {
         const dlt_toml_entry *e = &t->tab.items[j];
@@ -182,16 +191,18 @@ static void section(FILE *f, const dlt_toml_value *t, const path *here, bool aot
         fputs(" = ", f);
         value(f, e->value);
         fputc('\n', f);
+        any = true;
     }
     for (size_t j = 0; j < t->tab.len; j++) {
         const dlt_toml_entry *e = &t->tab.items[j];
         path sub = {e, here};
         if (is_section(e->value))
-            section(f, e->value, &sub, false);
+            any = section(f, e->value, &sub, false, any);
         else if (is_aot(e->value))
             for (size_t m = 0; m < e->value->arr.len; m++)
-                section(f, e->value->arr.items[m], &sub, true);
+                any = section(f, e->value->arr.items[m], &sub, true, any);
     }
+    return any;
 }
 
 dlt_status dlt_toml_write(FILE *f, const dlt_toml_value *table)
@@ -199,6 +210,6 @@ dlt_status dlt_toml_write(FILE *f, const dlt_toml_value *table)
     if (!table || table->type != DLT_TOML_TABLE)
         return dlt_seterr(DLT_ERR_INVALID, "dlt_toml_write: not a table");
     path root = {NULL, NULL};
-    section(f, table, &root, false);
+    section(f, table, &root, false, false);
     return ferror(f) ? dlt_seterr(DLT_ERR_IO, "writing TOML failed") : DLT_OK;
 }

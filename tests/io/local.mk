@@ -4,3 +4,5 @@ check_PROGRAMS += tests/toml-decoder
 tests_toml_decoder_SOURCES = tests/toml-decoder.c
 TESTS += tests/io/toml_conformance.sh
 EXTRA_DIST += tests/io/toml_conformance.sh tests/fuzz/fuzz_toml.c tests/fuzz/README.md
+check_PROGRAMS += tests/io/test_toml
+TESTS += tests/io/test_toml
