@@ -39,6 +39,18 @@ dlt_t dlt_relu(dlt_graph *g, dlt_t x);
 dlt_t dlt_reshape(dlt_graph *g, dlt_t x, int ndim, const int64_t *dims); /* one dim may be -1 */
 dlt_t dlt_stop_gradient(dlt_graph *g, dlt_t x);
 
+/* ==== unary math, activations, softmax, more reductions (unary family) ==== */
+/* (unary family: add declarations here) */
+
+/* ==== convolution, pooling, upsampling (conv family) ==== */
+/* (conv family: add declarations here) */
+
+/* ==== normalisation, dropout, losses, metrics (norm family) ==== */
+/* (norm family: add declarations here) */
+
+/* ==== shape ops: permute, transpose, concat, split, slice, pad, gather (shape family) ==== */
+/* (shape family: add declarations here) */
+
 #ifdef __cplusplus
 }
 #endif

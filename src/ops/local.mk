@@ -3,3 +3,8 @@ libdltrain_la_SOURCES += src/ops/broadcast.c src/ops/binary.c src/ops/reduce.c \
 	src/ops/matmul.c src/ops/activation.c src/ops/shape.c
 pkginclude_HEADERS += src/ops/dlt_ops.h
 noinst_HEADERS += src/ops/ops_util.h
+include src/ops/unary.mk
+include src/ops/conv.mk
+include src/ops/norm.mk
+include src/ops/shape.mk
+EXTRA_DIST += src/ops/unary.mk src/ops/conv.mk src/ops/norm.mk src/ops/shape.mk

@@ -1,1 +1,6 @@
 # tests/ops: Check tests of src/ops (included by tests/local.mk)
+include tests/ops/unary.mk
+include tests/ops/conv.mk
+include tests/ops/norm.mk
+include tests/ops/shape.mk
+EXTRA_DIST += tests/ops/unary.mk tests/ops/conv.mk tests/ops/norm.mk tests/ops/shape.mk

@@ -1,0 +1,1 @@
+# src/ops/conv.mk: op family files (included by src/ops/local.mk)

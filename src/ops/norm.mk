@@ -1,0 +1,1 @@
+# src/ops/norm.mk: op family files (included by src/ops/local.mk)

@@ -1,0 +1,1 @@
+# src/ops/shape.mk: op family files (included by src/ops/local.mk)

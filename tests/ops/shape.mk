@@ -1,0 +1,1 @@
+# tests/ops/shape.mk: tests of one op family (included by tests/ops/local.mk)
