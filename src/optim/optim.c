@@ -329,23 +329,21 @@ dlt_status dlt_optim_lamb_phase2(dlt_optim *o, float *params, double lr, size_t 
 static dlt_status lamb_range(dlt_optim *o, float *params, const float *grads, double lr,
                              size_t lo, size_t hi)
 {
+    /* Checked before phase 1 so that a refused step leaves the state as it was. */
+    for (int i = 0; i < o->nparams && !o->reducer; i++) {
+        const dlt_optim_param *p = &o->params[i];
+        int touches = p->numel && p->offset < hi && p->offset + p->numel > lo;
+        if (!p->frozen && touches && (p->offset < lo || p->offset + p->numel > hi))
+            return dlt_seterr(DLT_ERR_UNSUPPORTED,
+                              "lamb: range [%zu, %zu) cuts parameter '%s'; its trust ratio "
+                              "needs whole-parameter norms: set a norm reducer or use "
+                              "dlt_optim_lamb_phase1/phase2", lo, hi, p->name);
+    }
     dlt_status st = dlt_optim_lamb_phase1(o, params, grads, lo, hi, o->sums);
     if (st)
         return st;
-    if (o->reducer) {
-        if ((st = o->reducer(o->sums, 2 * o->nparams, o->reducer_user)))
-            return dlt_adderr(st, "lamb step %lld: norm reducer", (long long)o->step + 1);
-    } else {
-        for (int i = 0; i < o->nparams; i++) {
-            const dlt_optim_param *p = &o->params[i];
-            int touches = p->numel && p->offset < hi && p->offset + p->numel > lo;
-            if (!p->frozen && touches && (p->offset < lo || p->offset + p->numel > hi))
-                return dlt_seterr(DLT_ERR_UNSUPPORTED,
-                                  "lamb: range [%zu, %zu) cuts parameter '%s'; its trust ratio "
-                                  "needs whole-parameter norms: set a norm reducer or use "
-                                  "dlt_optim_lamb_phase1/phase2", lo, hi, p->name);
-        }
-    }
+    if (o->reducer && (st = o->reducer(o->sums, 2 * o->nparams, o->reducer_user)))
+        return dlt_adderr(st, "lamb step %lld: norm reducer", (long long)o->step + 1);
     return dlt_optim_lamb_phase2(o, params, lr, lo, hi, o->sums);
 }
 

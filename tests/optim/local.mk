@@ -1,9 +1,15 @@
 # tests/optim: Check tests of src/optim (included by tests/local.mk)
-OPTIM_TEST_CPPFLAGS = $(AM_CPPFLAGS) -DOPTIM_SRCDIR='"$(abs_top_srcdir)"'
-OPTIM_TESTS = tests/optim/test_optim_traj
+OPTIM_TESTS = tests/optim/test_optim_traj tests/optim/test_optim_sched \
+	tests/optim/test_optim_misc
 check_PROGRAMS += $(OPTIM_TESTS)
 TESTS += $(OPTIM_TESTS)
-tests_optim_test_optim_traj_SOURCES = tests/optim/test_optim_traj.c \
-	tests/optim/optim_testlib.c tests/optim/optim_testlib.h
+# The fixture path for runs outside `make check` (which sets top_srcdir).
+OPTIM_TEST_CPPFLAGS = $(AM_CPPFLAGS) -DOPTIM_SRCDIR='"$(abs_top_srcdir)"'
+OPTIM_TESTLIB = tests/optim/optim_testlib.c tests/optim/optim_testlib.h
+tests_optim_test_optim_traj_SOURCES = tests/optim/test_optim_traj.c $(OPTIM_TESTLIB)
 tests_optim_test_optim_traj_CPPFLAGS = $(OPTIM_TEST_CPPFLAGS)
+tests_optim_test_optim_sched_SOURCES = tests/optim/test_optim_sched.c $(OPTIM_TESTLIB)
+tests_optim_test_optim_sched_CPPFLAGS = $(OPTIM_TEST_CPPFLAGS)
+tests_optim_test_optim_misc_SOURCES = tests/optim/test_optim_misc.c $(OPTIM_TESTLIB)
+tests_optim_test_optim_misc_CPPFLAGS = $(OPTIM_TEST_CPPFLAGS)
 EXTRA_DIST += tests/fixtures/optim.h5 tests/fixtures/optim_make_fixtures.py
