@@ -30,6 +30,10 @@ typedef struct {
     size_t offset, numel;
 } dlt_param_view;
 
+/* LAMB is You et al. 2019 (Alg. 2) with Adam's bias correction, as timm's
+ * Lamb and apex FusedLAMB: u = m_hat / (sqrt(v_hat) + eps) + wd * w,
+ * ratio = ||w|| / ||u|| per parameter (1 when either norm is 0), w -= lr *
+ * ratio * u. No gradient pre-normalisation, no ratio clamp (clip before). */
 typedef enum {
     DLT_OPTIM_SGD = 0,
     DLT_OPTIM_ADAM,
