@@ -1,1 +1,9 @@
 # tests/data: Check tests of src/data (included by tests/local.mk)
+DATA_TESTS = tests/data/test_shard
+check_PROGRAMS += $(DATA_TESTS)
+TESTS += $(DATA_TESTS)
+tests_data_test_shard_SOURCES = tests/data/test_shard.c tests/data/data_util.c tests/data/data_util.h
+DATA_TESTS2 = tests/data/test_convert
+check_PROGRAMS += $(DATA_TESTS2)
+TESTS += $(DATA_TESTS2)
+tests_data_test_convert_SOURCES = tests/data/test_convert.c tests/data/data_util.c tests/data/data_util.h
