@@ -7,3 +7,7 @@ DATA_TESTS2 = tests/data/test_convert
 check_PROGRAMS += $(DATA_TESTS2)
 TESTS += $(DATA_TESTS2)
 tests_data_test_convert_SOURCES = tests/data/test_convert.c tests/data/data_util.c tests/data/data_util.h
+DATA_TESTS3 = tests/data/test_loader
+check_PROGRAMS += $(DATA_TESTS3)
+TESTS += $(DATA_TESTS3)
+tests_data_test_loader_SOURCES = tests/data/test_loader.c tests/data/data_util.c tests/data/data_util.h
