@@ -6,3 +6,6 @@ TESTS += tests/io/toml_conformance.sh
 EXTRA_DIST += tests/io/toml_conformance.sh tests/fuzz/fuzz_toml.c tests/fuzz/README.md
 check_PROGRAMS += tests/io/test_toml
 TESTS += tests/io/test_toml
+# checkpoints
+check_PROGRAMS += tests/io/test_ckpt
+TESTS += tests/io/test_ckpt

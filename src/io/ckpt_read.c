@@ -1,0 +1,315 @@
+/* Checkpoint v1 reader, latest-checkpoint discovery and pruning. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ckpt_h5.h"
+#include "dlt_ckpt.h"
+
+static const char *shape_txt(int nd, const hsize_t *d, char *buf, size_t len)
+{
+    size_t n = (size_t)snprintf(buf, len, "[");
+    for (int i = 0; i < nd && n < len; i++)
+        n += (size_t)snprintf(buf + n, len - n, i ? ",%llu" : "%llu", (unsigned long long)d[i]);
+    if (n < len)
+        snprintf(buf + n, len - n, "]");
+    return buf;
+}
+
+/* Read `name` under loc into dst, requiring the model's shape. */
+static dlt_status read_tensor(const char *path, hid_t loc, const char *what, const char *name,
+                              const dlt_shape *s, float *dst)
+{
+    char a[128], b[128];
+    hsize_t dims[DLT_MAX_DIMS + 1], want[DLT_MAX_DIMS];
+    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0)
+        return dlt_seterr(DLT_ERR_INVALID, "%s: the model's %s '%s' is missing from the checkpoint",
+                          path, what, name);
+    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+    hid_t sp = d >= 0 ? H5Dget_space(d) : -1;
+    int nd = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    dlt_status st = DLT_OK;
+    if (nd < 0 || nd > DLT_MAX_DIMS) {
+        st = dlt_seterr(DLT_ERR_IO, "%s: %s '%s' cannot be read", path, what, name);
+        goto out;
+    }
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    for (int i = 0; i < s->ndim; i++)
+        want[i] = (hsize_t)s->dim[i];
+    int same = nd == s->ndim;
+    for (int i = 0; same && i < nd; i++)
+        same = dims[i] == want[i];
+    if (!same) {
+        st = dlt_seterr(DLT_ERR_INVALID, "%s: %s '%s' has shape %s in the checkpoint but %s in the model",
+                        path, what, name, shape_txt(nd, dims, a, sizeof a),
+                        shape_txt(s->ndim, want, b, sizeof b));
+        goto out;
+    }
+    if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
+        st = dlt_seterr(DLT_ERR_IO, "%s: reading %s '%s' failed (corrupt file?)", path, what, name);
+out:
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (d >= 0)
+        H5Dclose(d);
+    return st;
+}
+
+/* The first link name in g that is not among info[0..n-1] (into buf), or NULL. */
+static const char *find_extra(hid_t g, int n, const dlt_param_info *info, char *buf, size_t len)
+{
+    H5G_info_t gi;
+    if (H5Gget_info(g, &gi) < 0)
+        return NULL;
+    for (hsize_t k = 0; k < gi.nlinks; k++) {
+        int known = 0;
+        if (H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, k, buf, len, H5P_DEFAULT) < 0)
+            continue;
+        for (int i = 0; i < n && !known; i++)
+            known = strcmp(info[i].name, buf) == 0;
+        if (!known)
+            return buf;
+    }
+    return NULL;
+}
+
+static dlt_status read_group(const char *path, hid_t f, const char *group, const char *what, int n,
+                             const dlt_param_info *info, float *base)
+{
+    hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
+    dlt_status st = DLT_OK;
+    if (g < 0)
+        return dlt_seterr(DLT_ERR_IO, "%s: no /%s group (not a dltrain checkpoint?)", path, group);
+    for (int i = 0; st == DLT_OK && i < n; i++)
+        st = read_tensor(path, g, what, info[i].name, &info[i].shape, base + info[i].offset);
+    if (st == DLT_OK) {
+        char buf[512];
+        const char *extra = find_extra(g, n, info, buf, sizeof buf);
+        if (extra)
+            st = dlt_seterr(DLT_ERR_INVALID, "%s: the checkpoint has %s '%s' that the model lacks",
+                            path, what, extra);
+    }
+    H5Gclose(g);
+    return st;
+}
+
+static int read_scalar(hid_t g, const char *name, hid_t mtype, void *v)
+{
+    if (H5Lexists(g, name, H5P_DEFAULT) <= 0)
+        return 0;
+    hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+    int ok = d >= 0 && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0;
+    if (d >= 0)
+        H5Dclose(d);
+    return ok;
+}
+
+static dlt_status read_state(const char *path, hid_t f, dlt_ckpt_state *st)
+{
+    hid_t g = H5Gopen2(f, "state", H5P_DEFAULT);
+    if (g < 0)
+        return dlt_seterr(DLT_ERR_IO, "%s: no /state group", path);
+    int ok = read_scalar(g, "step", H5T_NATIVE_INT64, &st->step) &&
+             read_scalar(g, "epoch", H5T_NATIVE_INT64, &st->epoch) &&
+             read_scalar(g, "samples_seen", H5T_NATIVE_INT64, &st->samples_seen) &&
+             read_scalar(g, "seed", H5T_NATIVE_UINT64, &st->seed) &&
+             read_scalar(g, "optim_step", H5T_NATIVE_INT64, &st->optim_step) &&
+             read_scalar(g, "loss_scale", H5T_NATIVE_DOUBLE, &st->loss_scale) &&
+             read_scalar(g, "best_metric", H5T_NATIVE_DOUBLE, &st->best_metric);
+    if (ok && H5Lexists(g, "data_cursors", H5P_DEFAULT) > 0) {
+        hid_t d = H5Dopen2(g, "data_cursors", H5P_DEFAULT), sp = H5Dget_space(d);
+        hsize_t dims[2] = {0, 0};
+        ok = H5Sget_simple_extent_ndims(sp) == 2 && H5Sget_simple_extent_dims(sp, dims, NULL) == 2;
+        if (ok) {
+            st->cursor_len = (int)dims[1];
+            st->cursors = malloc(dims[0] * dims[1] * sizeof(int64_t) + 1);
+            ok = st->cursors && H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, st->cursors) >= 0;
+        }
+        H5Sclose(sp);
+        H5Dclose(d);
+    }
+    H5Gclose(g);
+    return ok ? DLT_OK : dlt_seterr(DLT_ERR_IO, "%s: /state is incomplete or corrupt", path);
+}
+
+static hid_t open_checked(const char *path, dlt_status *st)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        *st = access(path, R_OK) != 0
+                  ? dlt_seterr(DLT_ERR_NOTFOUND, "%s: cannot open checkpoint: %s", path, strerror(errno))
+                  : dlt_seterr(DLT_ERR_IO, "%s: not an HDF5 file or truncated", path);
+        return -1;
+    }
+    char *fmt = ckpt_attr_read_str(f, "format");
+    int64_t ver = 0;
+    if (!fmt || strcmp(fmt, DLT_CKPT_FORMAT) != 0 || !ckpt_attr_read_i64(f, "version", &ver)) {
+        *st = dlt_seterr(DLT_ERR_INVALID, "%s: not a dltrain checkpoint (format attribute '%s')", path,
+                         fmt ? fmt : "missing");
+        free(fmt);
+        H5Fclose(f);
+        return -1;
+    }
+    free(fmt);
+    if (ver != DLT_CKPT_VERSION) {
+        *st = dlt_seterr(DLT_ERR_INVALID, "%s: checkpoint version %lld, this dltrain reads version %d",
+                         path, (long long)ver, DLT_CKPT_VERSION);
+        H5Fclose(f);
+        return -1;
+    }
+    *st = DLT_OK;
+    return f;
+}
+
+dlt_status dlt_ckpt_load(const char *path, const dlt_ckpt_tensors *t, dlt_ckpt_state *st)
+{
+    ckpt_h5_quiet q;
+    dlt_status s;
+    memset(st, 0, sizeof *st);
+    ckpt_h5_quiet_begin(&q);
+    hid_t f = open_checked(path, &s);
+    if (f < 0) {
+        ckpt_h5_quiet_end(&q);
+        return s;
+    }
+    int64_t ws = 0;
+    ckpt_attr_read_i64(f, "world_size", &ws);
+    st->world_size = (int)ws;
+    st->job_text = ckpt_attr_read_str(f, "job");
+    s = read_group(path, f, "params", "parameter", t->nparams, t->params, t->param_data);
+    if (s == DLT_OK)
+        s = read_group(path, f, "buffers", "buffer", t->nbuffers, t->buffers, t->buffer_data);
+    if (s == DLT_OK && t->nslots > 0) {
+        hid_t g = H5Gopen2(f, "optim", H5P_DEFAULT);
+        char *oname = g >= 0 ? ckpt_attr_read_str(g, "optimizer") : NULL;
+        if (g < 0 || !oname || (t->optim_name && strcmp(oname, t->optim_name) != 0))
+            s = dlt_seterr(DLT_ERR_INVALID, "%s: optimizer state is for '%s', the job uses '%s'", path,
+                           oname ? oname : "none", t->optim_name ? t->optim_name : "?");
+        for (int i = 0; s == DLT_OK && i < t->nparams; i++) {
+            hid_t pg = H5Lexists(g, t->params[i].name, H5P_DEFAULT) > 0
+                           ? H5Gopen2(g, t->params[i].name, H5P_DEFAULT)
+                           : -1;
+            if (pg < 0) {
+                s = dlt_seterr(DLT_ERR_INVALID, "%s: no optimizer state for parameter '%s'", path,
+                               t->params[i].name);
+                break;
+            }
+            for (int k = 0; s == DLT_OK && k < t->nslots; k++)
+                s = read_tensor(path, pg, "optimizer slot", t->slot_names[k], &t->params[i].shape,
+                                t->slot_data[k] + t->params[i].offset);
+            H5Gclose(pg);
+        }
+        free(oname);
+        if (g >= 0)
+            H5Gclose(g);
+    }
+    if (s == DLT_OK)
+        s = read_state(path, f, st);
+    H5Fclose(f);
+    ckpt_h5_quiet_end(&q);
+    if (s != DLT_OK)
+        dlt_ckpt_state_free(st);
+    return s;
+}
+
+void dlt_ckpt_state_free(dlt_ckpt_state *st)
+{
+    free(st->cursors);
+    free(st->job_text);
+    st->cursors = NULL;
+    st->job_text = NULL;
+}
+
+dlt_status dlt_ckpt_read_job(const char *path, char **job_text)
+{
+    ckpt_h5_quiet q;
+    dlt_status s;
+    ckpt_h5_quiet_begin(&q);
+    hid_t f = open_checked(path, &s);
+    if (f >= 0) {
+        *job_text = ckpt_attr_read_str(f, "job");
+        H5Fclose(f);
+        if (!*job_text)
+            s = dlt_seterr(DLT_ERR_INVALID, "%s: the checkpoint holds no job text", path);
+    }
+    ckpt_h5_quiet_end(&q);
+    return s;
+}
+
+/* Step numbers of DIR/ckpt-NNNNNNNN.h5 files, descending. */
+static int list_steps(const char *dir, long long **steps)
+{
+    DIR *d = opendir(dir);
+    int n = 0, cap = 0;
+    *steps = NULL;
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long long s;
+        char tail[8];
+        if (sscanf(e->d_name, "ckpt-%lld.h%7s", &s, tail) != 2 || strcmp(tail, "5") != 0 ||
+            strlen(e->d_name) != 16)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            long long *p = realloc(*steps, (size_t)cap * sizeof *p);
+            if (!p)
+                break;
+            *steps = p;
+        }
+        (*steps)[n++] = s;
+    }
+    closedir(d);
+    for (int i = 1; i < n; i++) /* insertion sort, descending */
+        for (int j = i; j > 0 && (*steps)[j] > (*steps)[j - 1]; j--) {
+            long long t = (*steps)[j];
+            (*steps)[j] = (*steps)[j - 1];
+            (*steps)[j - 1] = t;
+        }
+    return n;
+}
+
+dlt_status dlt_ckpt_find_latest(const char *dir, char *path, size_t len)
+{
+    long long *steps;
+    int n = list_steps(dir, &steps);
+    if (n < 0)
+        return dlt_seterr(DLT_ERR_NOTFOUND, "%s: no such checkpoint directory", dir);
+    for (int i = 0; i < n; i++) {
+        ckpt_h5_quiet q;
+        dlt_status st;
+        snprintf(path, len, "%s/ckpt-%08lld.h5", dir, steps[i]);
+        ckpt_h5_quiet_begin(&q);
+        hid_t f = open_checked(path, &st);
+        if (f >= 0)
+            H5Fclose(f);
+        ckpt_h5_quiet_end(&q);
+        if (f >= 0) {
+            free(steps);
+            return DLT_OK;
+        }
+        dlt_log(DLT_LOG_WARN, "skipping unreadable checkpoint %s", path);
+    }
+    free(steps);
+    return dlt_seterr(DLT_ERR_NOTFOUND, "%s: no complete checkpoint", dir);
+}
+
+dlt_status dlt_ckpt_prune(const char *dir, int keep_last)
+{
+    long long *steps;
+    if (keep_last <= 0)
+        return DLT_OK;
+    int n = list_steps(dir, &steps);
+    for (int i = keep_last; i < n; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/ckpt-%08lld.h5", dir, steps[i]);
+        if (unlink(path) != 0)
+            dlt_log(DLT_LOG_WARN, "cannot remove old checkpoint %s: %s", path, strerror(errno));
+    }
+    free(steps);
+    return DLT_OK;
+}
