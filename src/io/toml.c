@@ -266,7 +266,16 @@ dlt_status dlt_tp_keyval(dlt_tp *p, dlt_toml_value *t)
     }
     p->i++;
     dlt_tp_ws(p);
-    if ((st = dlt_tp_value(p, &v)))
+    int depth = p->depth;
+    if (depth + (int)k.n > DLT_TOML_MAX_DEPTH) {
+        st = dlt_tp_err(p, k.parts[DLT_TOML_MAX_DEPTH - depth].at, "values nested too deeply (limit %d levels)",
+                        DLT_TOML_MAX_DEPTH);
+        goto done;
+    }
+    p->depth = depth + (int)k.n;
+    st = dlt_tp_value(p, &v);
+    p->depth = depth;
+    if (st)
         goto done;
     for (size_t j = 0; j + 1 < k.n; j++) {
         dlt_toml_entry *e = find(cur, k.parts[j].s, k.parts[j].len);
@@ -331,8 +340,17 @@ static dlt_status header(dlt_tp *p, dlt_toml_value *root, dlt_toml_value **cur)
     }
     p->i += aot ? 2 : 1;
     dlt_toml_value *t = root;
-    for (size_t j = 0; j + 1 < k.n; j++) {
+    int depth = 0; /* of t; an array of tables adds two levels: the array and its element */
+    for (size_t j = 0; j < k.n; j++) {
         dlt_toml_entry *e = find(t, k.parts[j].s, k.parts[j].len);
+        bool through_aot = e && e->value->type == DLT_TOML_ARRAY && (e->value->flags & DLT_TF_AOT);
+        depth += (through_aot || (aot && j + 1 == k.n)) ? 2 : 1;
+        if (depth > DLT_TOML_MAX_DEPTH) {
+            st = dlt_tp_err(p, k.parts[j].at, "tables nested too deeply (limit %d levels)", DLT_TOML_MAX_DEPTH);
+            goto done;
+        }
+        if (j + 1 == k.n)
+            break;
         if (!e) {
             dlt_toml_value *nt = new_table(&k.parts[j], DLT_TF_IMPLICIT);
             if (!nt) {
@@ -358,6 +376,7 @@ static dlt_status header(dlt_tp *p, dlt_toml_value *root, dlt_toml_value **cur)
             t = v;
         }
     }
+    p->depth = depth;
     dlt_tp_part *last = &k.parts[k.n - 1];
     dlt_toml_entry *e = find(t, last->s, last->len);
     key_text(&k, k.n - 1, kt, sizeof kt);

@@ -15,8 +15,9 @@ enum {
     DLT_TF_AOT = 16u      /* an array made by [[header]]; others are closed */
 };
 
-/* Deeper nesting of arrays/inline tables is refused so that hostile input
- * cannot exhaust the stack. */
+/* Trees deeper than this are refused so that hostile input cannot exhaust
+ * the stack of the recursive functions. The limit is on the tree, not on
+ * the syntax, so that whatever dlt_toml_write prints parses again. */
 #define DLT_TOML_MAX_DEPTH 200
 
 typedef struct {
@@ -24,7 +25,7 @@ typedef struct {
     size_t n, i;   /* input, its length, the cursor */
     int line;      /* line of the cursor */
     size_t bol;    /* offset where that line begins */
-    int depth;
+    int depth;     /* tree depth of the value being parsed (root: 0) */
 } dlt_tp;
 
 /* Formats "LINE:COL: message" for input offset `at` and returns DLT_ERR_INVALID. */

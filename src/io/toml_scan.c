@@ -562,7 +562,10 @@ static dlt_status array(dlt_tp *p, dlt_toml_value **out)
         if (dlt_tp_peek(p, 0) == ']')
             break;
         dlt_toml_value *v;
-        if ((st = dlt_tp_value(p, &v)))
+        p->depth++; /* elements sit one level below the array */
+        st = dlt_tp_value(p, &v);
+        p->depth--;
+        if (st)
             goto fail;
         if ((st = dlt_toml_array_push(a, v)))
             goto fail;
@@ -654,11 +657,8 @@ dlt_status dlt_tp_value(dlt_tp *p, dlt_toml_value **out)
     }
     if (c == '[' || c == '{') {
         if (p->depth >= DLT_TOML_MAX_DEPTH)
-            return dlt_tp_err(p, p->i, "arrays and inline tables nested too deeply (limit %d)", DLT_TOML_MAX_DEPTH);
-        p->depth++;
-        dlt_status st = c == '[' ? array(p, out) : inline_table(p, out);
-        p->depth--;
-        return st;
+            return dlt_tp_err(p, p->i, "values nested too deeply (limit %d levels)", DLT_TOML_MAX_DEPTH);
+        return c == '[' ? array(p, out) : inline_table(p, out);
     }
     if (word(p, "true") || word(p, "false")) {
         dlt_toml_value *v = dlt_tp_node(p, DLT_TOML_BOOL, p->i);

@@ -145,24 +145,60 @@ START_TEST(test_errors)
 }
 END_TEST
 
+static void expect_err(const char *doc, const char *msg)
+{
+    dlt_toml_value *v = (dlt_toml_value *)1;
+    ck_assert_int_eq(dlt_toml_parse(doc, strlen(doc), &v), DLT_ERR_INVALID);
+    ck_assert_ptr_null(v);
+    ck_assert_str_eq(dlt_errmsg(), msg);
+}
+
+/* The limit is on the depth of the tree (root 0), however it is written. */
 START_TEST(test_depth_limit)
 {
-    char doc[1024] = "a = ";
+    char doc[2048] = "a = ";
     size_t n = strlen(doc);
     for (int k = 0; k < 300; k++)
         doc[n++] = '[';
     doc[n] = '\0';
-    dlt_toml_value *v;
-    ck_assert_int_eq(dlt_toml_parse(doc, n, &v), DLT_ERR_INVALID);
-    /* the 201st '[' is refused: 4 + 200 + 1 = column 205 */
-    ck_assert_str_eq(dlt_errmsg(), "1:205: arrays and inline tables nested too deeply (limit 200)");
-    /* 200 levels are fine */
+    /* the k-th '[' is at depth k: the 200th (column 204) would hold depth 201 */
+    expect_err(doc, "1:204: values nested too deeply (limit 200 levels)");
     n = 4;
-    for (int k = 0; k < 200; k++)
+    for (int k = 0; k < 199; k++)
         doc[n++] = '[';
-    for (int k = 0; k < 200; k++)
+    for (int k = 0; k < 199; k++)
         doc[n++] = ']';
     doc[n] = '\0';
+    dlt_toml_value *v = parse_ok(doc);
+    dlt_toml_free(v);
+
+    /* dotted keys: 200 parts are fine, the 201st (column 401) is not */
+    n = 0;
+    for (int k = 0; k < 200; k++)
+        n += (size_t)sprintf(doc + n, "%sa", k ? "." : "");
+    strcpy(doc + n, " = 1");
+    v = parse_ok(doc);
+    dlt_toml_free(v);
+    sprintf(doc + n, ".b = 1");
+    expect_err(doc, "1:401: values nested too deeply (limit 200 levels)");
+    /* headers: [a.a...] with 200 parts is a table at depth 200; nothing fits inside it */
+    doc[0] = '[';
+    n = 1;
+    for (int k = 0; k < 200; k++)
+        n += (size_t)sprintf(doc + n, "%sa", k ? "." : "");
+    strcpy(doc + n, "]\nx = {}");
+    expect_err(doc, "2:1: values nested too deeply (limit 200 levels)");
+    strcpy(doc + n, ".b]");
+    expect_err(doc, "1:402: tables nested too deeply (limit 200 levels)");
+    /* an array of tables costs two levels */
+    strcpy(doc, "[[a]]\n[[a.b]]\n[a.b");
+    n = strlen(doc);
+    for (int k = 0; k < 197; k++)
+        n += (size_t)sprintf(doc + n, ".b");
+    strcpy(doc + n, "]");
+    expect_err(doc, "3:398: tables nested too deeply (limit 200 levels)");
+    doc[n - 2] = ']';
+    doc[n - 1] = '\0';
     v = parse_ok(doc);
     dlt_toml_free(v);
 }
