@@ -41,15 +41,180 @@ dlt_t dlt_stop_gradient(dlt_graph *g, dlt_t x);
 
 /* ==== unary math, activations, softmax, more reductions (unary family) ==== */
 /* (unary family: add declarations here) */
+/* Elementwise math (unary.c), f32. Derivatives of every order are available
+ * (those of gelu, sigmoid, tanh and softplus up to order 3). Conventions follow
+ * PyTorch: d|x|/dx = 0 at 0; clamp passes the gradient where min <= x <= max
+ * (use -INFINITY / INFINITY for one-sided clamps; min > max gives max); pow's
+ * derivative is 0 for exponent 0. */
+dlt_t dlt_exp(dlt_graph *g, dlt_t x);
+dlt_t dlt_ln(dlt_graph *g, dlt_t x); /* natural log (dlt_log is the logger) */
+dlt_t dlt_sqrt(dlt_graph *g, dlt_t x);
+dlt_t dlt_rsqrt(dlt_graph *g, dlt_t x); /* 1 / sqrt(x) */
+dlt_t dlt_pow(dlt_graph *g, dlt_t x, float p);
+dlt_t dlt_pow_tensor(dlt_graph *g, dlt_t a, dlt_t b); /* a ** b, broadcasting */
+dlt_t dlt_abs(dlt_graph *g, dlt_t x);
+dlt_t dlt_clamp(dlt_graph *g, dlt_t x, float min, float max);
+dlt_t dlt_neg(dlt_graph *g, dlt_t x);
+dlt_t dlt_square(dlt_graph *g, dlt_t x);
+
+/* Activations (activation.c). */
+dlt_t dlt_leaky_relu(dlt_graph *g, dlt_t x, float negative_slope); /* slope used at x <= 0 */
+dlt_t dlt_elu(dlt_graph *g, dlt_t x, float alpha);
+dlt_t dlt_selu(dlt_graph *g, dlt_t x);
+typedef enum { DLT_GELU_EXACT = 0, DLT_GELU_TANH } dlt_gelu_approx; /* torch approximate='none'|'tanh' */
+dlt_t dlt_gelu(dlt_graph *g, dlt_t x, dlt_gelu_approx approx);
+dlt_t dlt_sigmoid(dlt_graph *g, dlt_t x);
+dlt_t dlt_tanh(dlt_graph *g, dlt_t x);
+/* log(1 + exp(beta x)) / beta, and x where beta x > threshold (torch: 1, 20) */
+dlt_t dlt_softplus(dlt_graph *g, dlt_t x, float beta, float threshold);
+/* x > 0 ? x : weight[c] x with c the index on axis 1 (rank < 2: one channel);
+ * weight is [1] or [C] (a parameter, e.g. initialised to 0.25 as torch). */
+dlt_t dlt_prelu(dlt_graph *g, dlt_t x, dlt_t weight);
+
+/* Softmax and log-softmax over one axis (softmax.c), numerically stable. */
+dlt_t dlt_softmax(dlt_graph *g, dlt_t x, int axis);
+dlt_t dlt_log_softmax(dlt_graph *g, dlt_t x, int axis);
+
+/* More reductions (reduce_ext.c); axes as for dlt_sum (naxes = 0: all).
+ * max/min: the gradient flows to one element per reduced group, the first in
+ * row-major order among ties (a NaN counts as the maximum; the first NaN wins).
+ * var: sum((x - mean)^2) / (N - correction), as torch.var(correction=...)
+ * (correction 1 = unbiased); N - correction <= 0 gives inf or NaN, as torch. */
+dlt_t dlt_max(dlt_graph *g, dlt_t x, int naxes, const int *axes, int keepdim);
+dlt_t dlt_min(dlt_graph *g, dlt_t x, int naxes, const int *axes, int keepdim);
+dlt_t dlt_var(dlt_graph *g, dlt_t x, int naxes, const int *axes, int correction, int keepdim);
 
 /* ==== convolution, pooling, upsampling (conv family) ==== */
 /* (conv family: add declarations here) */
+/* Hyper-parameters as (height, width) pairs; a zeroed struct (or NULL) is
+ * stride 1, no padding, dilation 1, one group. */
+typedef struct {
+    int stride[2];         /* 0 means 1 */
+    int padding[2];        /* zeros added on each side */
+    int dilation[2];       /* 0 means 1 */
+    int groups;            /* 0 means 1; in_channels for depthwise */
+    int output_padding[2]; /* conv_transpose2d only: extra rows/columns at the end */
+} dlt_conv2d_opts;
+/* x [N, C, H, W], weight [OC, C / groups, KH, KW], bias [OC] or -1 -> [N, OC, OH, OW]
+ * with OH = (H + 2 pad - dilation (KH - 1) - 1) / stride + 1 (conv.c). */
+dlt_t dlt_conv2d(dlt_graph *g, dlt_t x, dlt_t w, dlt_t b, const dlt_conv2d_opts *o);
+/* PyTorch ConvTranspose2d: x [N, C, H, W], weight [C, OC / groups, KH, KW], bias [OC]
+ * or -1 -> [N, OC, (H - 1) stride - 2 pad + dilation (KH - 1) + output_padding + 1, ...]. */
+dlt_t dlt_conv_transpose2d(dlt_graph *g, dlt_t x, dlt_t w, dlt_t b, const dlt_conv2d_opts *o);
+/* The two halves of conv2d's backward (what dlt_grad uses): the gradient of the
+ * conv2d input (of size h x wd) from dy and w, and of the KH x KW weight from x and dy. */
+dlt_t dlt_conv2d_input_grad(dlt_graph *g, dlt_t dy, dlt_t w, int64_t h, int64_t wd,
+                            const dlt_conv2d_opts *o);
+dlt_t dlt_conv2d_weight_grad(dlt_graph *g, dlt_t x, dlt_t dy, int kh, int kw, const dlt_conv2d_opts *o);
+
+/* Pooling windows (pool.c); zeroed fields take the defaults noted. */
+typedef struct {
+    int kernel[2];   /* required */
+    int stride[2];   /* 0 means the kernel size */
+    int padding[2];  /* at most half the kernel */
+    int dilation[2]; /* 0 means 1 (max pooling only) */
+    int exclude_pad; /* average pooling: 1 divides by the in-image count
+                        (count_include_pad=False); 0 is PyTorch's default */
+} dlt_pool2d_opts;
+/* x [N, C, H, W] -> [N, C, OH, OW], floor mode; the gradient goes to the first
+ * maximum of each window. */
+dlt_t dlt_maxpool2d(dlt_graph *g, dlt_t x, const dlt_pool2d_opts *o);
+dlt_t dlt_avgpool2d(dlt_graph *g, dlt_t x, const dlt_pool2d_opts *o);
+/* x [N, C, H, W] -> [N, C] (mean over H, W). */
+dlt_t dlt_global_avgpool2d(dlt_graph *g, dlt_t x);
+/* Upsampling by integer factors (upsample.c): x [N, C, H, W] -> [N, C, H sh, W sw].
+ * Bilinear uses align_corners=False (PyTorch's default). */
+dlt_t dlt_upsample_nearest2d(dlt_graph *g, dlt_t x, int sh, int sw);
+dlt_t dlt_upsample_bilinear2d(dlt_graph *g, dlt_t x, int sh, int sw);
 
 /* ==== normalisation, dropout, losses, metrics (norm family) ==== */
 /* (norm family: add declarations here) */
+/* Batch norm over x [N, C, ...] (or [N, C]): statistics per channel. In training
+ * (dlt_exec_opts.training) it normalises with the batch mean and biased
+ * variance and, when running_mean/running_var (dlt_buffer values [C]) are
+ * given, updates them in place: r = (1 - momentum) r + momentum * batch stat
+ * (unbiased variance; torch: momentum 0.1, eps 1e-5). In eval mode it uses the
+ * running statistics (or batch statistics when none are given). gamma/beta:
+ * [C] or both -1. Second-order gradients are supported. */
+dlt_t dlt_batch_norm(dlt_graph *g, dlt_t x, dlt_t gamma, dlt_t beta, dlt_t running_mean, dlt_t running_var,
+                     float momentum, float eps);
+/* Layer norm over the last nnorm dims, which must equal normalized_shape;
+ * gamma/beta: normalized_shape (or both -1). */
+dlt_t dlt_layer_norm(dlt_graph *g, dlt_t x, int nnorm, const int64_t *normalized_shape, dlt_t gamma,
+                     dlt_t beta, float eps);
+/* Group norm of x [N, C, ...] with C divisible by num_groups; gamma/beta [C] or -1. */
+dlt_t dlt_group_norm(dlt_graph *g, dlt_t x, int num_groups, dlt_t gamma, dlt_t beta, float eps);
+/* Instance norm of x [N, C, spatial...] (group norm with C groups, no running statistics). */
+dlt_t dlt_instance_norm(dlt_graph *g, dlt_t x, dlt_t gamma, dlt_t beta, float eps);
+/* Inverted dropout with probability p in [0, 1), active in training mode only.
+ * The mask is a pure function of (graph seed, node, step, element). */
+dlt_t dlt_dropout(dlt_graph *g, dlt_t x, float p);
+
+typedef enum {
+    DLT_REDUCE_MEAN = 0,
+    DLT_REDUCE_SUM,
+    DLT_REDUCE_NONE,
+    DLT_REDUCE_BATCHMEAN /* sum / x.dim[0] (kl_div) */
+} dlt_reduction;
+/* Softmax cross-entropy, torch semantics: logits [N, C, d...] f32, labels [N, d...]
+ * i32; labels equal to ignore_index contribute nothing and mean divides by the
+ * number of the others; label_smoothing in [0, 1]. Scalar unless reduction NONE. */
+dlt_t dlt_cross_entropy(dlt_graph *g, dlt_t logits, dlt_t labels, int ignore_index, float label_smoothing,
+                        dlt_reduction reduction);
+/* x and target of the same shape; pos_weight (or -1) broadcasts to x's shape. */
+dlt_t dlt_bce_with_logits(dlt_graph *g, dlt_t x, dlt_t target, dlt_t pos_weight, dlt_reduction reduction);
+dlt_t dlt_mse_loss(dlt_graph *g, dlt_t x, dlt_t target, dlt_reduction reduction);
+dlt_t dlt_l1_loss(dlt_graph *g, dlt_t x, dlt_t target, dlt_reduction reduction);
+dlt_t dlt_smooth_l1_loss(dlt_graph *g, dlt_t x, dlt_t target, float beta, dlt_reduction reduction);
+dlt_t dlt_huber_loss(dlt_graph *g, dlt_t x, dlt_t target, float delta, dlt_reduction reduction);
+/* torch.nn.functional.kl_div(log_input, target) with log_target false
+ * (torch's recommended reduction is DLT_REDUCE_BATCHMEAN). */
+dlt_t dlt_kl_div(dlt_graph *g, dlt_t log_input, dlt_t target, dlt_reduction reduction);
+/* Metrics (no gradient), rank-0 f32: number / fraction of positions whose label
+ * is among the k largest logits (ties favour the label). */
+dlt_t dlt_topk_correct(dlt_graph *g, dlt_t logits, dlt_t labels, int k);
+dlt_t dlt_topk_accuracy(dlt_graph *g, dlt_t logits, dlt_t labels, int k);
+dlt_t dlt_accuracy(dlt_graph *g, dlt_t logits, dlt_t labels); /* top-1 fraction */
 
 /* ==== shape ops: permute, transpose, concat, split, slice, pad, gather (shape family) ==== */
 /* (shape family: add declarations here) */
+/* squeeze/unsqueeze/flatten are reshape views (shape.c). squeeze: naxes = 0
+ * drops every size-1 axis; flatten joins axes start..end (inclusive, may be
+ * negative) like torch.flatten. */
+dlt_t dlt_squeeze(dlt_graph *g, dlt_t x, int naxes, const int *axes);
+dlt_t dlt_unsqueeze(dlt_graph *g, dlt_t x, int axis);
+dlt_t dlt_flatten(dlt_graph *g, dlt_t x, int start, int end);
+/* y.dim[i] = x.dim[axes[i]] (axes: a permutation of 0..ndim-1, negatives allowed). */
+dlt_t dlt_permute(dlt_graph *g, dlt_t x, int naxes, const int *axes);
+dlt_t dlt_transpose(dlt_graph *g, dlt_t x, int axis0, int axis1);
+/* Join n tensors along axis (all other dims and the dtype equal); any n >= 1
+ * (chained above DLT_MAX_IN inputs). */
+dlt_t dlt_concat(dlt_graph *g, int n, const dlt_t *xs, int axis);
+/* Split x along axis into nparts pieces of sizes[] (NULL: equal pieces) written
+ * to out[0..nparts-1]; returns out[0] (-1 and out[] = -1 on error). */
+dlt_t dlt_split(dlt_graph *g, dlt_t x, int axis, int nparts, const int64_t *sizes, dlt_t *out);
+/* x[start:stop:step] on every axis (arrays of x's rank; NULL: 0, end, 1).
+ * Negative start/stop count from the end; DLT_SLICE_END stops at the end;
+ * step >= 1; empty or out-of-range slices are errors. */
+#define DLT_SLICE_END INT64_MAX
+dlt_t dlt_slice(dlt_graph *g, dlt_t x, const int64_t *start, const int64_t *stop, const int64_t *step);
+dlt_t dlt_slice_axis(dlt_graph *g, dlt_t x, int axis, int64_t start, int64_t stop, int64_t step);
+/* Pad every axis by before[i]/after[i] (>= 0; NULL: none) elements: with
+ * `value`, or mirrored without repeating the edge (pads smaller than the size;
+ * f32 only), as torch's "constant" and "reflect" modes. */
+typedef enum { DLT_PAD_CONSTANT = 0, DLT_PAD_REFLECT } dlt_pad_mode;
+dlt_t dlt_pad(dlt_graph *g, dlt_t x, const int64_t *before, const int64_t *after, dlt_pad_mode mode,
+              float value);
+/* numpy.take / torch.index_select generalised to any index shape: y = x with
+ * `axis` replaced by idx's dims, y[..., j..., ...] = x[..., idx[j...], ...].
+ * idx is i32 in [0, x.dim[axis]) (checked when the step runs). The gradient
+ * is a deterministic scatter-add. */
+dlt_t dlt_index_select(dlt_graph *g, dlt_t x, int axis, dlt_t idx);
+/* Rows of table [V, D] for ids (i32, any shape): [ids..., D]. */
+dlt_t dlt_embedding(dlt_graph *g, dlt_t table, dlt_t ids);
+/* torch.gather: idx (i32) has x's shape except along axis, y has idx's shape,
+ * y[..., j, ...] = x[..., idx[..., j, ...], ...]. */
+dlt_t dlt_gather(dlt_graph *g, dlt_t x, int axis, dlt_t idx);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,72 @@
+/* Dropout with inverted scaling. The mask is never stored: element i is kept
+ * when dlt_rng_uniform(seed, stream, i) >= p, with the stream mixing the
+ * builder's per-node id and the training step, so the backward op (the same
+ * op with the same attributes, applied to dy) and the GPU backend recompute
+ * exactly the same mask. Dropout is linear in x, so its gradient rule is
+ * itself and every order of differentiation works. */
+#include "dlt_ops.h"
+#include "ops_util.h"
+
+typedef struct {
+    float p;
+    uint64_t id; /* per-node stream id, shared with the backward node */
+} dropout_attr;
+
+static dlt_status dropout_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *out)
+{
+    if (in[0].dtype != DLT_F32)
+        return dlt_seterr(DLT_ERR_DTYPE, "input must be f32");
+    out[0] = in[0];
+    return DLT_OK;
+}
+
+static uint64_t dropout_stream(uint64_t id, int64_t step)
+{
+    return dlt_rng_mix(id * 0x9e3779b97f4a7c15ull ^ dlt_rng_mix((uint64_t)step + 0x632be59bd9b4e019ull));
+}
+
+static dlt_status dropout_cpu(const dlt_kctx *k)
+{
+    const dropout_attr *a = DLT_CATTR(k->node, dropout_attr);
+    const float *x = k->in[0];
+    float *y = k->out[0];
+    int64_t n = dlt_shape_numel(k->out_shape[0]);
+    if (!k->training || a->p == 0.f) {
+        if (y != x) {
+#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (n > 32768)
+            for (int64_t i = 0; i < n; i++)
+                y[i] = x[i];
+        }
+        return DLT_OK;
+    }
+    uint64_t stream = dropout_stream(a->id, k->step), seed = k->seed;
+    float p = a->p, scale = 1.0f / (1.0f - p);
+#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (n > 8192)
+    for (int64_t i = 0; i < n; i++)
+        y[i] = dlt_rng_uniform(seed, stream, (uint64_t)i) >= p ? x[i] * scale : 0.f;
+    return DLT_OK;
+}
+
+static dlt_status dropout_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
+static double dropout_flops(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
+{
+    return (double)dlt_shape_numel(out[0]);
+}
+static const dlt_op_def op_dropout = {"dropout", 1, 1, 1, dropout_shape, dropout_grad, dropout_cpu, NULL,
+                                      dropout_flops, DLT_OP_INPLACE};
+
+static dlt_status dropout_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
+{
+    dx[0] = dlt_node_add(g, &op_dropout, 1, &dy[0], n->attr, sizeof(dropout_attr));
+    return DLT_OK;
+}
+
+dlt_t dlt_dropout(dlt_graph *g, dlt_t x, float p)
+{
+    if (!(p >= 0.f && p < 1.f))
+        return dlt_graph_fail(g, DLT_ERR_INVALID, "dropout: p must be in [0, 1), got %g", (double)p);
+    if (!dlt_shape_of(g, x))
+        return -1;
+    dropout_attr a = {p, (uint64_t)dlt_graph_num_nodes(g) + 1};
+    return dlt_node_add(g, &op_dropout, 1, &x, &a, sizeof a);
+}

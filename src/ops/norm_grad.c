@@ -1,0 +1,126 @@
+/* Gradient rules of the normalisation ops, built from other ops so that they
+ * can be differentiated again.
+ *
+ * Views (all reshapes of contiguous data):
+ *   group view  batch: [A, C, S]   group: [A, G, C/G*S]  (statistics over axes gax)
+ *   stat view   batch: [1, C, 1]   group: [A, G, 1]
+ *   chan view   [A, C, S], gamma as [1, C, 1] (gamma sums over axes 0 and 2) */
+#include "dlt_ops.h"
+#include "norm_impl.h"
+
+typedef struct {
+    const dlt_norm_attr *a;
+    int64_t gv[3], sv[3], cv[3], gam[3];
+    int gax[2], ngax;
+    float invm;
+} geom;
+
+static geom geom_of(const dlt_norm_attr *a)
+{
+    geom q;
+    q.a = a;
+    q.invm = 1.0f / (float)dlt_norm_count(a);
+    q.cv[0] = a->A, q.cv[1] = a->C, q.cv[2] = a->S;
+    q.gam[0] = 1, q.gam[1] = a->C, q.gam[2] = 1;
+    if (a->kind == DLT_NORM_BATCH) {
+        q.gv[0] = a->A, q.gv[1] = a->C, q.gv[2] = a->S;
+        q.sv[0] = 1, q.sv[1] = a->C, q.sv[2] = 1;
+        q.gax[0] = 0, q.gax[1] = 2, q.ngax = 2;
+    } else {
+        q.gv[0] = a->A, q.gv[1] = a->G, q.gv[2] = a->C / a->G * a->S;
+        q.sv[0] = a->A, q.sv[1] = a->G, q.sv[2] = 1;
+        q.gax[0] = 2, q.ngax = 1;
+    }
+    return q;
+}
+
+static dlt_t r3(dlt_graph *g, dlt_t v, const int64_t *d) { return dlt_reshape(g, v, 3, d); }
+static dlt_t like(dlt_graph *g, dlt_t v, dlt_t ref)
+{
+    const dlt_shape *s = dlt_shape_of(g, ref);
+    return s ? dlt_reshape(g, v, s->ndim, s->dim) : -1;
+}
+/* per-statistic sums of a group-view tensor, in the stat view */
+static dlt_t gsum(dlt_graph *g, const geom *q, dlt_t v) { return dlt_sum(g, v, q->ngax, q->gax, 1); }
+/* per-channel sums of a tensor shaped like x, as gamma's shape */
+static dlt_t csum(dlt_graph *g, const geom *q, dlt_t v, dlt_t gamma)
+{
+    static const int ax[2] = {0, 2};
+    return like(g, dlt_sum(g, r3(g, v, q->cv), 2, ax, 0), gamma);
+}
+/* tensor shaped like x times gamma per channel, in the group view */
+static dlt_t times_gamma(dlt_graph *g, const geom *q, dlt_t v, dlt_t gamma)
+{
+    if (gamma < 0)
+        return r3(g, v, q->gv);
+    return r3(g, dlt_mul(g, r3(g, v, q->cv), r3(g, gamma, q->gam)), q->gv);
+}
+static dlt_t xhat(dlt_graph *g, const geom *q, dlt_t x, dlt_t mean, dlt_t rstd)
+{
+    return dlt_mul(g, dlt_sub(g, r3(g, x, q->gv), r3(g, mean, q->sv)), r3(g, rstd, q->sv));
+}
+static dlt_t acc(dlt_graph *g, dlt_t a, dlt_t b) { return a < 0 ? b : dlt_add(g, a, b); }
+
+/* Forward rule. With batch statistics (alpha = 1) mean and rstd depend on x:
+ * d mean/dx = 1/M, d rstd/dx = -rstd^2 * xhat / M; alpha = 0 turns both off. */
+dlt_status dlt_norm_fwd_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
+{
+    const dlt_norm_attr *a = DLT_CATTR(n, dlt_norm_attr);
+    geom q = geom_of(a);
+    dlt_t x = n->in[0], gamma = a->affine ? n->in[DLT_NORM_IN_GAMMA] : -1;
+    dlt_t mean = n->out[1], rstd = n->out[2], alpha = n->out[3], d = -1;
+    dlt_t xh = (dy[0] >= 0 && a->affine) || dy[2] >= 0 ? xhat(g, &q, x, mean, rstd) : -1;
+    if (dy[0] >= 0) {
+        d = dlt_norm_grad_node(g, a, dy[0], x, mean, rstd, alpha, gamma);
+        if (a->affine) {
+            dx[DLT_NORM_IN_GAMMA] = csum(g, &q, dlt_mul(g, r3(g, dy[0], q.gv), xh), gamma);
+            dx[DLT_NORM_IN_GAMMA + 1] = csum(g, &q, dy[0], n->in[DLT_NORM_IN_GAMMA + 1]);
+        }
+    }
+    if (dy[1] >= 0) {
+        dlt_t t = dlt_mul(g, dlt_affine(g, r3(g, dy[1], q.sv), q.invm, 0.f), alpha);
+        d = acc(g, d, like(g, dlt_broadcast_to(g, t, &(dlt_shape){DLT_F32, 3, {q.gv[0], q.gv[1], q.gv[2]}, 0}), x));
+    }
+    if (dy[2] >= 0) {
+        dlt_t rs = r3(g, rstd, q.sv);
+        dlt_t k = dlt_mul(g, dlt_mul(g, r3(g, dy[2], q.sv), dlt_mul(g, rs, rs)), alpha);
+        d = acc(g, d, like(g, dlt_mul(g, dlt_affine(g, k, -q.invm, 0.f), xh), x));
+    }
+    dx[0] = d;
+    return DLT_OK;
+}
+
+/* Rule of norm_grad(dy, x, mean, rstd, alpha[, gamma]) for an incoming v. With
+ * u = dy*gamma, T1 = sum v, T2 = sum v*xhat, S1 = sum u, S2 = sum u*xhat per
+ * group of M and L = sum v*dx:
+ *   dL/du    = norm_grad(v, x, mean, rstd, alpha)           (so ddy = gamma * that)
+ *   dL/dx    = -alpha * rstd^2 / M * (T2*u + S2*v)
+ *   dL/dmean = -sum dL/dx
+ *   dL/drstd = sum v*u - alpha*T1*S1/M - 3*alpha*T2*S2/M
+ *   dL/dgamma = per-channel sum of dy * dL/du
+ * alpha is a mode flag, not a variable: it gets no gradient. */
+dlt_status dlt_norm_grad_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
+{
+    const dlt_norm_attr *a = DLT_CATTR(n, dlt_norm_attr);
+    geom q = geom_of(a);
+    dlt_t gy = n->in[0], x = n->in[1], mean = n->in[2], rstd = n->in[3], alpha = n->in[4];
+    dlt_t gamma = a->affine ? n->in[5] : -1, v = dy[0];
+    dlt_t w = dlt_norm_grad_node(g, a, v, x, mean, rstd, alpha, -1);
+    dx[0] = gamma < 0 ? w : like(g, times_gamma(g, &q, w, gamma), x);
+    if (gamma >= 0)
+        dx[5] = csum(g, &q, dlt_mul(g, gy, w), gamma);
+
+    dlt_t xh = xhat(g, &q, x, mean, rstd);
+    dlt_t U = times_gamma(g, &q, gy, gamma), V = r3(g, v, q.gv);
+    dlt_t T1 = gsum(g, &q, V), T2 = gsum(g, &q, dlt_mul(g, V, xh));
+    dlt_t S1 = gsum(g, &q, U), S2 = gsum(g, &q, dlt_mul(g, U, xh));
+    dlt_t rs = r3(g, rstd, q.sv);
+    dlt_t kx = dlt_affine(g, dlt_mul(g, dlt_mul(g, rs, rs), alpha), -q.invm, 0.f);
+    dlt_t ddx = dlt_mul(g, kx, dlt_add(g, dlt_mul(g, T2, U), dlt_mul(g, S2, V)));
+    dx[1] = like(g, ddx, x);
+    dx[2] = like(g, dlt_affine(g, gsum(g, &q, ddx), -1.f, 0.f), mean);
+    dlt_t cross = dlt_add(g, dlt_mul(g, T1, S1), dlt_affine(g, dlt_mul(g, T2, S2), 3.f, 0.f));
+    dlt_t dr = dlt_sub(g, gsum(g, &q, dlt_mul(g, V, U)), dlt_mul(g, alpha, dlt_affine(g, cross, q.invm, 0.f)));
+    dx[3] = like(g, dr, rstd);
+    return DLT_OK;
+}

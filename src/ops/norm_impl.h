@@ -1,0 +1,33 @@
+/* Private to the norm family (norm.c, norm_grad.c): the attributes shared by
+ * the normalisation ops and their backward op. */
+#ifndef DLT_NORM_IMPL_H
+#define DLT_NORM_IMPL_H
+
+#include "dlt_opdef.h"
+
+enum { DLT_NORM_BATCH = 0, DLT_NORM_GROUP = 1 };
+
+/* x is seen as [A, C, S] (batch norm: N, C, H*W; group norm: N, C, H*W;
+ * layer norm: rows, normalized size, 1). Batch statistics are per channel
+ * (over A and S); group statistics are per (a, group of C/G channels), so
+ * each group is a contiguous block. gamma/beta are per channel. */
+typedef struct {
+    int kind, affine, running;
+    int64_t A, C, S, G;
+    float eps, momentum;
+} dlt_norm_attr;
+
+/* inputs: x [, gamma, beta] [, running_mean, running_var] */
+#define DLT_NORM_IN_GAMMA 1
+#define DLT_NORM_IN_RMEAN(a) (1 + 2 * (a)->affine)
+
+int64_t dlt_norm_nstats(const dlt_norm_attr *a); /* number of (mean, rstd) pairs */
+int64_t dlt_norm_count(const dlt_norm_attr *a);  /* elements per statistic */
+
+extern const dlt_op_def dlt_op_norm_grad;
+dlt_t dlt_norm_grad_node(dlt_graph *g, const dlt_norm_attr *a, dlt_t dy, dlt_t x, dlt_t mean, dlt_t rstd,
+                         dlt_t alpha, dlt_t gamma);
+dlt_status dlt_norm_fwd_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
+dlt_status dlt_norm_grad_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
+
+#endif
