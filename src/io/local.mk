@@ -1,5 +1,5 @@
 # src/io: files of this module (included by Makefile.am)
-libdltrain_la_SOURCES += src/io/toml.c src/io/toml_scan.c src/io/toml_tree.c src/io/toml_write.c \
+libdltrain_la_SOURCES += src/io/toml.c src/io/toml_scan.c src/io/toml_time.c src/io/toml_tree.c src/io/toml_write.c \
 	src/io/toml_impl.h
 pkginclude_HEADERS += src/io/dlt_toml.h
 # checkpoints (format v1)

@@ -1,5 +1,5 @@
 /* Internals shared by the TOML parser files (toml.c: document structure,
- * toml_scan.c: values). Not installed. */
+ * toml_scan.c and toml_time.c: values, toml_tree.c, toml_write.c). Not installed. */
 #ifndef DLT_TOML_IMPL_H
 #define DLT_TOML_IMPL_H
 
@@ -79,6 +79,11 @@ void dlt_tp_key_free(dlt_tp_key *k);
 dlt_status dlt_tp_keyval(dlt_tp *p, dlt_toml_value *t);
 /* Any value at the cursor. */
 dlt_status dlt_tp_value(dlt_tp *p, dlt_toml_value **out);
+/* Whether a date (YYYY-) or a time (HH:) starts at offset `at`, and the
+ * date-time value at the cursor. */
+bool dlt_tp_at_date(const dlt_tp *p, size_t at);
+bool dlt_tp_at_time(const dlt_tp *p, size_t at);
+dlt_status dlt_tp_datetime(dlt_tp *p, dlt_toml_value **out);
 /* A single-line basic or literal string at the cursor (for keys). */
 dlt_status dlt_tp_key_string(dlt_tp *p, char **s, size_t *len);
 

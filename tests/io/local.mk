@@ -3,7 +3,7 @@
 check_PROGRAMS += tests/toml-decoder
 # Built from the parser's sources alone: 709 process starts stay quick and
 # free of the MPI/BLAS libraries' start-up and exit-time allocations.
-tests_toml_decoder_SOURCES = tests/toml-decoder.c src/io/toml.c src/io/toml_scan.c src/io/toml_tree.c \
+tests_toml_decoder_SOURCES = tests/toml-decoder.c src/io/toml.c src/io/toml_scan.c src/io/toml_time.c src/io/toml_tree.c \
 	src/io/toml_write.c src/core/error.c
 tests_toml_decoder_LDADD = -lm
 tests_toml_decoder_CFLAGS = $(AM_CFLAGS)
