@@ -1,4 +1,5 @@
-/* Shape ops that move no data: reshape (a view) and stop_gradient. */
+/* Shape ops that move no data: reshape (a view), stop_gradient, and the
+ * squeeze/unsqueeze/flatten helpers built on reshape. */
 #include "dlt_ops.h"
 #include "ops_util.h"
 
@@ -71,3 +72,67 @@ static const dlt_op_def op_stop = {"stop_gradient", 1, 1, 1, same_shape, no_grad
                                    DLT_OP_VIEW};
 
 dlt_t dlt_stop_gradient(dlt_graph *g, dlt_t x) { return dlt_node_add(g, &op_stop, 1, &x, NULL, 0); }
+
+/* ---------------------------------------------------------------- reshape helpers */
+dlt_t dlt_squeeze(dlt_graph *g, dlt_t x, int naxes, const int *axes)
+{
+    const dlt_shape *s = dlt_shape_of(g, x);
+    if (!s)
+        return -1;
+    unsigned char drop[DLT_MAX_DIMS] = {0};
+    for (int i = 0; i < naxes; i++) {
+        int ax = dlt_axis(axes[i], s->ndim);
+        if (ax < 0)
+            return dlt_graph_fail(g, DLT_ERR_SHAPE, "squeeze: axis %d out of range for '%s' of rank %d",
+                                  axes[i], dlt_name_of(g, x), s->ndim);
+        if (s->dim[ax] != 1)
+            return dlt_graph_fail(g, DLT_ERR_SHAPE, "squeeze: axis %d of '%s' has size %lld, not 1", ax,
+                                  dlt_name_of(g, x), (long long)s->dim[ax]);
+        drop[ax] = 1;
+    }
+    int64_t d[DLT_MAX_DIMS];
+    int nd = 0;
+    for (int i = 0; i < s->ndim; i++)
+        if (!(naxes == 0 ? s->dim[i] == 1 : drop[i]))
+            d[nd++] = s->dim[i];
+    return dlt_reshape(g, x, nd, d);
+}
+
+dlt_t dlt_unsqueeze(dlt_graph *g, dlt_t x, int axis)
+{
+    const dlt_shape *s = dlt_shape_of(g, x);
+    if (!s)
+        return -1;
+    int ax = dlt_axis(axis, s->ndim + 1);
+    if (ax < 0 || s->ndim >= DLT_MAX_DIMS)
+        return dlt_graph_fail(g, DLT_ERR_SHAPE, "unsqueeze: axis %d out of range for '%s' of rank %d",
+                              axis, dlt_name_of(g, x), s->ndim);
+    int64_t d[DLT_MAX_DIMS];
+    for (int i = 0, j = 0; i <= s->ndim; i++)
+        d[i] = i == ax ? 1 : s->dim[j++];
+    return dlt_reshape(g, x, s->ndim + 1, d);
+}
+
+dlt_t dlt_flatten(dlt_graph *g, dlt_t x, int start, int end)
+{
+    const dlt_shape *s = dlt_shape_of(g, x);
+    if (!s)
+        return -1;
+    if (s->ndim == 0)
+        return dlt_reshape(g, x, 1, (const int64_t[]){1});
+    int a = dlt_axis(start, s->ndim), b = dlt_axis(end, s->ndim);
+    if (a < 0 || b < 0 || a > b)
+        return dlt_graph_fail(g, DLT_ERR_SHAPE, "flatten: axes %d..%d out of range for '%s' of rank %d",
+                              start, end, dlt_name_of(g, x), s->ndim);
+    int64_t d[DLT_MAX_DIMS];
+    int nd = 0;
+    for (int i = 0; i < a; i++)
+        d[nd++] = s->dim[i];
+    d[nd] = 1;
+    for (int i = a; i <= b; i++)
+        d[nd] *= s->dim[i];
+    nd++;
+    for (int i = b + 1; i < s->ndim; i++)
+        d[nd++] = s->dim[i];
+    return dlt_reshape(g, x, nd, d);
+}
