@@ -1,0 +1,57 @@
+/* Private to the conv family: the geometry shared by conv2d, its transpose and
+ * its weight gradient, and the three CPU kernels (conv_kernels.c). */
+#ifndef DLT_CONV_IMPL_H
+#define DLT_CONV_IMPL_H
+
+#include "dlt_opdef.h"
+
+/* Every kernel is phrased in conv2d terms: the "image" X [N, C, H, W], the
+ * "response" Y [N, OC, OH, OW] = conv2d(X, W), and W [OC, C / groups, KH, KW].
+ * conv2d computes Y, conv_transpose2d computes X (the adjoint), and
+ * conv2d_weight_grad computes W. */
+typedef struct {
+    int64_t n, c, h, w;
+    int64_t oc, oh, ow;
+    int kh, kw, sh, sw, ph, pw, dh, dw, groups;
+} conv_geom;
+
+/* The op attribute: the conv2d hyper-parameters plus, for conv_transpose2d,
+ * the image size it produces and, for conv2d_weight_grad, the kernel size. */
+typedef struct {
+    int sh, sw, ph, pw, dh, dw, groups;
+    int kh, kw;
+    int64_t xh, xw;
+} conv_attr;
+
+/* Output extent of a conv2d along one axis (may be <= 0 when the dilated kernel
+ * does not fit the padded input). */
+static inline int64_t conv_out_size(int64_t in, int k, int s, int p, int d)
+{
+    int64_t span = in + 2 * (int64_t)p - (int64_t)d * (k - 1) - 1;
+    return span < 0 ? 0 : span / s + 1;
+}
+
+/* A 1x1 kernel with unit stride and no padding: the image is the im2col matrix. */
+static inline int conv_is_pointwise(const conv_geom *q)
+{
+    return q->kh == 1 && q->kw == 1 && q->sh == 1 && q->sw == 1 && q->ph == 0 && q->pw == 0;
+}
+
+/* Workspace bytes for the three kernels (`slots` images in flight at once). */
+size_t conv_fwd_ws(const conv_geom *q, int slots);
+size_t conv_bwd_data_ws(const conv_geom *q, int slots);
+size_t conv_bwd_filter_ws(const conv_geom *q, int slots);
+/* Images processed in parallel: the thread count the plan is made for, at most N. */
+int conv_slots(int64_t n);
+
+/* y = conv2d(x, w) + bias (bias may be NULL; over OC). */
+void conv_fwd(const conv_geom *q, const float *x, const float *w, const float *bias, float *y,
+              float *work, size_t work_bytes, int nthreads);
+/* x = conv_transpose2d(y, w) + bias (bias may be NULL; over C). */
+void conv_bwd_data(const conv_geom *q, const float *y, const float *w, const float *bias, float *x,
+                   float *work, size_t work_bytes, int nthreads);
+/* w = sum over images of y_n (x) im2col(x_n): the weight gradient. */
+void conv_bwd_filter(const conv_geom *q, const float *x, const float *y, float *w, float *work,
+                     size_t work_bytes, int nthreads);
+
+#endif
