@@ -1,1 +1,8 @@
 # tests/ops/unary.mk: tests of one op family (included by tests/ops/local.mk)
+UNARY_TESTS = tests/ops/test_unary_golden
+check_PROGRAMS += $(UNARY_TESTS)
+TESTS += $(UNARY_TESTS)
+# The fixture path for runs outside `make check` (which sets top_srcdir).
+tests_ops_test_unary_golden_CPPFLAGS = $(AM_CPPFLAGS) -DUNARY_SRCDIR='"$(abs_top_srcdir)"'
+EXTRA_DIST += tests/fixtures/unary_make_fixtures.py tests/fixtures/unary_act.h5 \
+	tests/fixtures/unary_softmax.h5

@@ -1,0 +1,341 @@
+/* Elementwise unary functions: the shared derivative machinery (see
+ * unary_impl.h), the math builders (exp, log, sqrt, rsqrt, pow, abs, clamp, neg,
+ * square) and tensor ** tensor. Activation builders live in activation.c. */
+#include <limits.h>
+#include <math.h>
+
+#include "dlt_ops.h"
+#include "ops_util.h"
+#include "unary_impl.h"
+
+typedef struct {
+    int kind;
+    int order; /* 0: y = f(x); k >= 1: y = dy * f^(k)(x) */
+    float a, b;
+} ew_attr;
+
+/* Transcendental kernels cost ~10-50 ns per element: parallelise earlier than
+ * the cheap arithmetic ops do. */
+#define EW_PAR_MIN 8192
+
+static double sigm(double x)
+{
+    if (x >= 0)
+        return 1 / (1 + exp(-x));
+    double e = exp(x);
+    return e / (1 + e);
+}
+
+/* d^k/dx^k x^p = p (p-1) ... (p-k+1) x^(p-k); exactly 0 once a factor is 0 (x^0
+ * has zero derivative even at x = 0, as in PyTorch). */
+static double pow_deriv(double p, int k, double x)
+{
+    if (k == 0)
+        return pow(x, p);
+    double c = 1;
+    for (int j = 0; j < k; j++)
+        c *= p - j;
+    return c == 0 ? 0 : c * pow(x, p - k);
+}
+
+static double gelu_eval(int k, double x)
+{
+    const double inv_sqrt_2pi = 0.39894228040143267794;
+    double cdf = 0.5 * erfc(-x * M_SQRT1_2), pdf = inv_sqrt_2pi * exp(-0.5 * x * x);
+    switch (k) {
+    case 0: return x * cdf;
+    case 1: return cdf + x * pdf;
+    case 2: return pdf * (2 - x * x);
+    default: return pdf * (x * x * x - 4 * x);
+    }
+}
+
+/* 0.5 x (1 + tanh(u)), u = c (x + kappa x^3); s = 1 - tanh^2 = tanh'. */
+static double gelu_tanh_eval(int k, double x)
+{
+    const double c = 0.79788456080286535588, kappa = 0.044715;
+    double u = c * (x + kappa * x * x * x), u1 = c * (1 + 3 * kappa * x * x);
+    double u2 = 6 * c * kappa * x, u3 = 6 * c * kappa;
+    double t = tanh(u), s = 1 - t * t;
+    double h = u1 - x * t * u1 * u1 + 0.5 * x * u2; /* f'' = s h */
+    switch (k) {
+    case 0: return 0.5 * x * (1 + t);
+    case 1: return 0.5 * (1 + t) + 0.5 * x * s * u1;
+    case 2: return s * h;
+    default: {
+        double dh = 1.5 * u2 - t * u1 * u1 - x * s * u1 * u1 * u1 - 2 * x * t * u1 * u2 + 0.5 * x * u3;
+        return -2 * t * s * u1 * h + s * dh;
+    }
+    }
+}
+
+/* sigmoid and its derivatives with sm = 1 - s computed without cancellation */
+static double sigmoid_eval(int k, double x)
+{
+    double s = sigm(x), sm = sigm(-x);
+    switch (k) {
+    case 0: return s;
+    case 1: return s * sm;
+    case 2: return s * sm * (sm - s);
+    default: return s * sm * (1 - 6 * s * sm);
+    }
+}
+
+/* f^(k)(x) of every kind, in double so that f32 results are correctly rounded
+ * or nearly so (the PyTorch fixtures agree to ~1e-7). */
+static double ew_eval(int kind, int k, double a, double b, double x)
+{
+    switch (kind) {
+    case DLT_EW_EXP:
+        return exp(x);
+    case DLT_EW_LOG: {
+        if (k == 0)
+            return log(x);
+        double c = 1; /* (-1)^(k-1) (k-1)! */
+        for (int j = 1; j < k; j++)
+            c *= -j;
+        return c / pow(x, k);
+    }
+    case DLT_EW_SQRT:
+        return k == 0 ? sqrt(x) : pow_deriv(0.5, k, x);
+    case DLT_EW_RSQRT:
+        return k == 0 ? 1 / sqrt(x) : pow_deriv(-0.5, k, x);
+    case DLT_EW_POW:
+        return pow_deriv(a, k, x);
+    case DLT_EW_ABS:
+        /* PyTorch's convention: the derivative at 0 is 0 */
+        return k == 0 ? fabs(x) : k == 1 ? (x > 0 ? 1 : x < 0 ? -1 : x == 0 ? 0 : x) : 0;
+    case DLT_EW_CLAMP:
+        if (k == 0) {
+            double y = x < a ? a : x; /* NaN stays NaN; min > max gives max, as torch */
+            return y > b ? b : y;
+        }
+        return k == 1 && x >= a && x <= b ? 1 : 0; /* both ends pass the gradient */
+    case DLT_EW_SQUARE:
+        return k == 0 ? x * x : k == 1 ? 2 * x : k == 2 ? 2 : 0;
+    case DLT_EW_LEAKY_RELU:
+        return k == 0 ? (x > 0 ? x : a * x) : k == 1 ? (x > 0 ? 1 : a) : 0;
+    case DLT_EW_ELU:
+    case DLT_EW_SELU:
+        /* torch uses x <= 0 for f' but x < 0 for f'' (they differ at 0 only) */
+        if (k == 0)
+            return x > 0 ? b * x : b * a * expm1(x);
+        if (k == 1)
+            return x > 0 ? b : b * a * exp(x);
+        return x < 0 ? b * a * exp(x) : 0;
+    case DLT_EW_GELU:
+        return gelu_eval(k, x);
+    case DLT_EW_GELU_TANH:
+        return gelu_tanh_eval(k, x);
+    case DLT_EW_SIGMOID:
+        return sigmoid_eval(k, x);
+    case DLT_EW_TANH: {
+        double t = tanh(x), s = 1 - t * t;
+        return k == 0 ? t : k == 1 ? s : k == 2 ? -2 * t * s : s * (6 * t * t - 2);
+    }
+    default: { /* softplus: linear above the threshold, as torch (whose f'' is 0 already at
+                * a x == threshold); f^(k) = a^(k-1) sigmoid^(k-1)(a x) */
+        double z = a * x;
+        if (z > b || (k >= 2 && z >= b))
+            return k == 0 ? x : k == 1 ? 1 : 0;
+        return k == 0 ? log1p(exp(z)) / a : pow(a, k - 1) * sigmoid_eval(k - 1, z);
+    }
+    }
+}
+
+/* First order whose derivative is identically zero (almost everywhere): no
+ * gradient node is built from there on. */
+static int ew_zero_from(int kind, float a)
+{
+    switch (kind) {
+    case DLT_EW_ABS:
+    case DLT_EW_CLAMP:
+    case DLT_EW_LEAKY_RELU:
+        return 2;
+    case DLT_EW_SQUARE:
+        return 3;
+    case DLT_EW_POW:
+        return a >= 0 && a < 64 && a == floorf(a) ? (int)a + 1 : INT_MAX;
+    default:
+        return INT_MAX;
+    }
+}
+
+/* Highest derivative order with a closed form above. */
+static int ew_max_order(int kind)
+{
+    switch (kind) {
+    case DLT_EW_GELU:
+    case DLT_EW_GELU_TANH:
+    case DLT_EW_SIGMOID:
+    case DLT_EW_TANH:
+    case DLT_EW_SOFTPLUS:
+        return 3;
+    default:
+        return INT_MAX;
+    }
+}
+
+static dlt_status ew_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *out)
+{
+    for (int i = 0; i < n->nin; i++)
+        if (in[i].dtype != DLT_F32)
+            return dlt_seterr(DLT_ERR_DTYPE, n->nin == 1 ? "input must be f32" : "inputs must be f32");
+    if (n->nin == 2 && !dlt_shape_equal(&in[0], &in[1]))
+        return dlt_seterr(DLT_ERR_SHAPE, "inputs must have the same shape");
+    out[0] = in[n->nin - 1];
+    return DLT_OK;
+}
+
+/* Elementwise, so correct in place (out may alias dy). */
+static dlt_status ew_cpu(const dlt_kctx *k)
+{
+    const ew_attr *at = DLT_CATTR(k->node, ew_attr);
+    int nin = k->node->nin, kind = at->kind, ord = at->order;
+    const float *x = k->in[nin - 1], *dy = nin == 2 ? k->in[0] : NULL;
+    float *y = k->out[0];
+    double a = at->a, b = at->b;
+    int64_t n = dlt_shape_numel(k->out_shape[0]);
+#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (n > EW_PAR_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        double f = ew_eval(kind, ord, a, b, x[i]);
+        y[i] = (float)(dy ? dy[i] * f : f);
+    }
+    return DLT_OK;
+}
+
+static double ew_flops(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
+{
+    return (double)dlt_shape_numel(out[0]);
+}
+
+static dlt_status ew_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
+
+#define EW_FWD(nm) {nm, 1, 1, 1, ew_shape, ew_grad, ew_cpu, NULL, ew_flops, DLT_OP_INPLACE}
+#define EW_DER(nm) {nm "_grad", 2, 2, 1, ew_shape, ew_grad, ew_cpu, NULL, ew_flops, DLT_OP_INPLACE}
+#define EW_PAIR(kind, nm) [kind] = {EW_FWD(nm), EW_DER(nm)}
+
+/* [kind][0]: forward op, [kind][1]: derivative op (any order >= 1) */
+static const dlt_op_def ew_ops[DLT_EW_NKINDS][2] = {
+    EW_PAIR(DLT_EW_EXP, "exp"),
+    EW_PAIR(DLT_EW_LOG, "log"),
+    EW_PAIR(DLT_EW_SQRT, "sqrt"),
+    EW_PAIR(DLT_EW_RSQRT, "rsqrt"),
+    EW_PAIR(DLT_EW_POW, "pow"),
+    EW_PAIR(DLT_EW_ABS, "abs"),
+    EW_PAIR(DLT_EW_CLAMP, "clamp"),
+    EW_PAIR(DLT_EW_SQUARE, "square"),
+    EW_PAIR(DLT_EW_LEAKY_RELU, "leaky_relu"),
+    EW_PAIR(DLT_EW_ELU, "elu"),
+    EW_PAIR(DLT_EW_SELU, "selu"),
+    EW_PAIR(DLT_EW_GELU, "gelu"),
+    EW_PAIR(DLT_EW_GELU_TANH, "gelu_tanh"),
+    EW_PAIR(DLT_EW_SIGMOID, "sigmoid"),
+    EW_PAIR(DLT_EW_TANH, "tanh"),
+    EW_PAIR(DLT_EW_SOFTPLUS, "softplus"),
+};
+
+dlt_t dlt_ew_apply(dlt_graph *g, dlt_t x, dlt_ew_kind kind, float a, float b)
+{
+    ew_attr at = {(int)kind, 0, a, b};
+    if ((int)kind < 0 || kind >= DLT_EW_NKINDS)
+        return dlt_graph_fail(g, DLT_ERR_INTERNAL, "elementwise kind %d out of range", (int)kind);
+    return dlt_node_add(g, &ew_ops[kind][0], 1, &x, &at, sizeof at);
+}
+
+dlt_t dlt_ew_deriv(dlt_graph *g, dlt_t dy, dlt_t x, dlt_ew_kind kind, int order, float a, float b)
+{
+    ew_attr at = {(int)kind, order, a, b};
+    dlt_t in[2] = {dy, x};
+    if ((int)kind < 0 || kind >= DLT_EW_NKINDS || order < 1)
+        return dlt_graph_fail(g, DLT_ERR_INTERNAL, "elementwise kind %d order %d out of range",
+                              (int)kind, order);
+    return dlt_node_add(g, &ew_ops[kind][1], 2, in, &at, sizeof at);
+}
+
+/* y = f(x): dx = dy f'(x). y = d f^(k)(x): linear in d (same op on dy), and
+ * d/dx gives d f^(k+1)(x), so the x gradient is (dy * d) f^(k+1)(x). */
+static dlt_status ew_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
+{
+    const ew_attr *at = DLT_CATTR(n, ew_attr);
+    dlt_ew_kind kind = (dlt_ew_kind)at->kind;
+    int k = at->order, xi = n->nin - 1;
+    if (k >= 1)
+        dx[0] = dlt_ew_deriv(g, dy[0], n->in[1], kind, k, at->a, at->b);
+    if (k + 1 >= ew_zero_from(at->kind, at->a))
+        return DLT_OK; /* piecewise linear (or a polynomial) past this order */
+    if (k + 1 > ew_max_order(at->kind))
+        return dlt_seterr(DLT_ERR_UNSUPPORTED, "%s: derivatives of order %d are not implemented (at most %d)",
+                          ew_ops[kind][0].name, k + 1, ew_max_order(at->kind));
+    dlt_t d = k >= 1 ? dlt_mul(g, dy[0], n->in[0]) : dy[0];
+    dx[xi] = dlt_ew_deriv(g, d, n->in[xi], kind, k + 1, at->a, at->b);
+    return DLT_OK;
+}
+
+/* ---------------------------------------------------------------- builders */
+dlt_t dlt_exp(dlt_graph *g, dlt_t x) { return dlt_ew_apply(g, x, DLT_EW_EXP, 0, 0); }
+dlt_t dlt_ln(dlt_graph *g, dlt_t x) { return dlt_ew_apply(g, x, DLT_EW_LOG, 0, 0); }
+dlt_t dlt_sqrt(dlt_graph *g, dlt_t x) { return dlt_ew_apply(g, x, DLT_EW_SQRT, 0, 0); }
+dlt_t dlt_rsqrt(dlt_graph *g, dlt_t x) { return dlt_ew_apply(g, x, DLT_EW_RSQRT, 0, 0); }
+dlt_t dlt_abs(dlt_graph *g, dlt_t x) { return dlt_ew_apply(g, x, DLT_EW_ABS, 0, 0); }
+dlt_t dlt_square(dlt_graph *g, dlt_t x) { return dlt_ew_apply(g, x, DLT_EW_SQUARE, 0, 0); }
+dlt_t dlt_neg(dlt_graph *g, dlt_t x) { return dlt_affine(g, x, -1.f, 0.f); }
+
+dlt_t dlt_pow(dlt_graph *g, dlt_t x, float p)
+{
+    if (!isfinite(p))
+        return dlt_graph_fail(g, DLT_ERR_INVALID, "pow: exponent must be finite, got %g", (double)p);
+    return dlt_ew_apply(g, x, DLT_EW_POW, p, 0);
+}
+
+dlt_t dlt_clamp(dlt_graph *g, dlt_t x, float min, float max)
+{
+    if (isnan(min) || isnan(max))
+        return dlt_graph_fail(g, DLT_ERR_INVALID, "clamp: min and max must not be NaN");
+    return dlt_ew_apply(g, x, DLT_EW_CLAMP, min, max);
+}
+
+/* ---------------------------------------------------------------- tensor ** tensor */
+static dlt_status powt_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *out)
+{
+    if (in[0].dtype != DLT_F32 || in[1].dtype != DLT_F32)
+        return dlt_seterr(DLT_ERR_DTYPE, "inputs must be f32");
+    return dlt_broadcast_shape(&in[0], &in[1], &out[0]);
+}
+
+static dlt_status powt_cpu(const dlt_kctx *k)
+{
+    const float *a = k->in[0], *b = k->in[1];
+    float *y = k->out[0];
+    dlt_bcast_iter it;
+    dlt_bcast_init(&it, k->in_shape[0], k->in_shape[1], k->out_shape[0]);
+    int64_t cols = it.cols, sa = it.ndim ? it.sa[it.ndim - 1] : 0, sb = it.ndim ? it.sb[it.ndim - 1] : 0;
+#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (it.rows * cols > EW_PAR_MIN)
+    for (int64_t r = 0; r < it.rows; r++) {
+        int64_t oa, ob;
+        dlt_bcast_row(&it, r, &oa, &ob);
+        for (int64_t c = 0; c < cols; c++)
+            y[r * cols + c] = (float)pow(a[oa + c * sa], b[ob + c * sb]);
+    }
+    return DLT_OK;
+}
+
+/* y = a^b: da = dy b a^(b-1), db = dy y log(a). Built from differentiable ops,
+ * so every order works. At a == 0 db is NaN (0 * -inf) where torch gives 0. */
+static dlt_status powt_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
+{
+    dlt_t a = n->in[0], b = n->in[1], y = n->out[0];
+    dlt_t am1 = dlt_pow_tensor(g, a, dlt_affine(g, b, 1.f, -1.f));
+    dx[0] = dlt_sum_to(g, dlt_mul(g, dy[0], dlt_mul(g, b, am1)), dlt_shape_of(g, a));
+    dx[1] = dlt_sum_to(g, dlt_mul(g, dy[0], dlt_mul(g, y, dlt_ln(g, a))), dlt_shape_of(g, b));
+    return DLT_OK;
+}
+
+static const dlt_op_def op_powt = {"pow_tensor", 2, 2, 1, powt_shape, powt_grad, powt_cpu, NULL,
+                                   ew_flops, DLT_OP_INPLACE};
+
+dlt_t dlt_pow_tensor(dlt_graph *g, dlt_t a, dlt_t b)
+{
+    dlt_t in[2] = {a, b};
+    return dlt_node_add(g, &op_powt, 2, in, NULL, 0);
+}
