@@ -6,3 +6,5 @@ pkginclude_HEADERS += src/io/dlt_toml.h
 libdltrain_la_SOURCES += src/io/ckpt_h5.c src/io/ckpt_write.c src/io/ckpt_read.c
 pkginclude_HEADERS += src/io/dlt_ckpt.h
 noinst_HEADERS += src/io/ckpt_h5.h
+libdltrain_la_SOURCES += src/io/job.c src/io/job_schema.c
+pkginclude_HEADERS += src/io/dlt_job.h

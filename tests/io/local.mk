@@ -14,3 +14,5 @@ TESTS += tests/io/test_toml
 # checkpoints
 check_PROGRAMS += tests/io/test_ckpt
 TESTS += tests/io/test_ckpt
+check_PROGRAMS += tests/io/test_job
+TESTS += tests/io/test_job

@@ -1,0 +1,146 @@
+/* The job schema: one row per key. To add a key, add a row here (keep the
+ * section's rows together), then regenerate docs/jobs.md with
+ * `tests/io/test_job --write-reference > docs/jobs.md` (make check fails
+ * while the two differ). */
+#include "dlt_job.h"
+
+#include <string.h>
+
+static const dlt_job_key schema[] = {
+    {"model.name", DLT_JOB_STRING, "\"model\"", NULL, "run name; outputs go to <checkpoint.dir>/<model.name>/"},
+    {"model.arch", DLT_JOB_STRING, "\"mlp\"", NULL, "network: mlp, resnet20/32/44/56/110, resnet18/34/50/101/152, vgg11, vgg16"},
+    {"model.num_classes", DLT_JOB_INT, "10", "[1, inf)", "number of output classes"},
+    {"model.shortcut", DLT_JOB_STRING, "\"A\"", "A|B", "CIFAR ResNets: shortcut option A (identity, zero-padded) or B (1x1 projection)"},
+    {"model.zero_init_residual", DLT_JOB_BOOL, "false", NULL, "ResNets: zero the last batch-norm scale of each residual block"},
+    {"model.small_input", DLT_JOB_BOOL, "false", NULL, "ImageNet ResNets: 3x3 stem without max pooling, for small images"},
+    {"model.hidden", DLT_JOB_INT, "256", "[1, inf)", "mlp: width of the hidden layers"},
+    {"model.layers", DLT_JOB_INT, "2", "[0, 64]", "mlp: number of hidden layers"},
+    {"model.dropout", DLT_JOB_FLOAT, "0.0", "[0, 1)", "dropout before the classifier (vgg, mlp)"},
+
+    {"data.train", DLT_JOB_STRING, "\"\"", NULL, "training shards: an HDF5 file or a glob such as data/cifar10/train-*.h5"},
+    {"data.val", DLT_JOB_STRING, "\"\"", NULL, "validation shards (empty: no evaluation)"},
+    {"data.batch_size", DLT_JOB_INT, "32", "[1, inf)", "samples per rank per micro-step"},
+    {"data.shuffle", DLT_JOB_BOOL, "true", NULL, "reshuffle the training set every epoch"},
+    {"data.augment", DLT_JOB_STRING, "\"none\"", "none|flip|crop|flip_crop", "image augmentation of training samples"},
+    {"data.num_workers", DLT_JOB_INT, "1", "[0, 64]", "loader threads per rank (0: load on the training thread)"},
+    {"data.crop_padding", DLT_JOB_INT, "4", "[0, 64]", "zero padding before the random crop of data.augment = crop"},
+    {"data.mean", DLT_JOB_FLOATS, "[]", NULL, "per-channel mean of pixel/255 subtracted (empty: 0)"},
+    {"data.std", DLT_JOB_FLOATS, "[]", "(0, inf)", "per-channel standard deviation divided by (empty: 1)"},
+    {"data.drop_last", DLT_JOB_BOOL, "true", NULL, "drop the last incomplete batch of an epoch (else pad it, padding is not counted)"},
+    {"data.prefetch", DLT_JOB_INT, "2", "[1, 64]", "batches prepared ahead"},
+
+    {"optim.name", DLT_JOB_STRING, "\"sgd\"", "sgd|adam|adamw|rmsprop|adadelta|adagrad|lamb", "optimizer"},
+    {"optim.lr", DLT_JOB_FLOAT, "0.01", "(0, inf)", "base learning rate (the schedule scales it)"},
+    {"optim.momentum", DLT_JOB_FLOAT, "0.0", "[0, 1)", "momentum (sgd, rmsprop)"},
+    {"optim.weight_decay", DLT_JOB_FLOAT, "0.0", "[0, inf)", "L2 penalty (adamw, lamb: decoupled weight decay)"},
+    {"optim.nesterov", DLT_JOB_BOOL, "false", NULL, "Nesterov momentum (sgd)"},
+    {"optim.betas", DLT_JOB_FLOATS, "[0.9, 0.999]", "[0, 1)", "moment decay rates (adam, adamw, lamb)"},
+    {"optim.eps", DLT_JOB_FLOAT, "1e-08", "(0, inf)", "denominator guard (adam, adamw, rmsprop, adadelta, adagrad, lamb)"},
+    {"optim.no_decay", DLT_JOB_STRING, "\"\"", NULL, "comma-separated parameter name patterns without weight decay, e.g. \"*.bias,*bn*\""},
+
+    {"schedule.name", DLT_JOB_STRING, "\"constant\"",
+     "constant|step|multistep|exponential|cosine|cosine_restarts|warmup_linear|warmup_cosine|warmup_poly|one_cycle",
+     "learning-rate schedule"},
+    {"schedule.warmup_steps", DLT_JOB_INT, "0", "[0, inf)", "steps of linear warm-up from 0 to optim.lr"},
+    {"schedule.min_lr", DLT_JOB_FLOAT, "0.0", "[0, inf)", "floor of decaying schedules"},
+    {"schedule.step_size", DLT_JOB_INT, "1", "[1, inf)", "step: steps between decays"},
+    {"schedule.gamma", DLT_JOB_FLOAT, "0.1", "(0, inf)", "step, multistep, exponential: decay factor"},
+    {"schedule.milestones", DLT_JOB_FLOATS, "[]", "[0, inf)", "multistep: steps at which the rate decays"},
+
+    {"train.epochs", DLT_JOB_INT, "1", "[0, inf)", "passes over the training set (used when train.steps is 0)"},
+    {"train.steps", DLT_JOB_INT, "0", "[0, inf)", "optimizer steps to run; 0: run train.epochs"},
+    {"train.seed", DLT_JOB_INT, "0", "[0, inf)", "seed of initialisation, shuffling and augmentation"},
+    {"train.grad_clip", DLT_JOB_FLOAT, "0.0", "[0, inf)", "clip the global gradient norm to this; 0: off"},
+    {"train.accumulate", DLT_JOB_INT, "1", "[1, inf)", "micro-steps whose gradients make one optimizer step"},
+    {"train.precision", DLT_JOB_STRING, "\"fp32\"", "fp32|tf32|bf16|fp16", "compute precision on the GPU (the CPU uses fp32)"},
+    {"train.label_smoothing", DLT_JOB_FLOAT, "0.0", "[0, 1]", "classification: label smoothing of the cross-entropy"},
+    {"train.threads", DLT_JOB_INT, "0", "[0, 1024]", "CPU threads per rank; 0: the node's cores divided by its ranks"},
+    {"train.nonfinite", DLT_JOB_STRING, "\"stop\"", "stop|skip", "a NaN/Inf gradient stops the run, or skips that step"},
+
+    {"eval.every_steps", DLT_JOB_INT, "0", "[0, inf)", "evaluate every N steps; 0: at the end of every epoch"},
+
+    {"checkpoint.dir", DLT_JOB_STRING, "\"runs\"", NULL, "directory that holds <model.name>/ with checkpoints and metrics"},
+    {"checkpoint.every_steps", DLT_JOB_INT, "0", "[0, inf)", "save every N steps; 0: only at the end"},
+    {"checkpoint.every_minutes", DLT_JOB_FLOAT, "0.0", "[0, inf)", "also save after this much wall time; 0: off"},
+    {"checkpoint.keep_last", DLT_JOB_INT, "3", "[0, inf)", "checkpoints kept on disk; 0: keep all"},
+
+    {"dist.backend", DLT_JOB_STRING, "\"auto\"", "auto|mpi|nccl", "collectives: auto picks NCCL for GPU tensors, MPI for CPU tensors"},
+    {"dist.bucket_mb", DLT_JOB_FLOAT, "25.0", "(0, inf)", "gradient bucket size for overlapped all-reduce, MiB"},
+    {"dist.timeout_s", DLT_JOB_FLOAT, "300.0", "(0, inf)", "a collective that takes longer aborts the job"},
+    {"dist.zero", DLT_JOB_INT, "0", "[0, 1]", "1: shard optimizer state across ranks (ZeRO stage 1)"},
+    {"dist.debug_collectives", DLT_JOB_BOOL, "false", NULL, "check before each collective that every rank calls the same one"},
+    {"dist.check_every", DLT_JOB_INT, "0", "[0, inf)", "compare parameter checksums across ranks every N steps; 0: at start and resume"},
+
+    {"log.every_steps", DLT_JOB_INT, "10", "[1, inf)", "print and record metrics every N steps"},
+    {"log.trace", DLT_JOB_BOOL, "false", NULL, "write a Chrome-trace timeline (trace.json) of the run"},
+    {"log.tensorboard", DLT_JOB_BOOL, "false", NULL, "also write TensorBoard event files"},
+};
+
+static const struct {
+    const char *name, *doc;
+} sections[] = {
+    {"model", "What to train."},
+    {"data", "The HDF5 shards (see docs/ for the shard format) and the loader."},
+    {"optim", "The optimizer."},
+    {"schedule", "How the learning rate changes over the run."},
+    {"train", "Length and numerics of the run."},
+    {"eval", "Evaluation on `data.val`."},
+    {"checkpoint", "Checkpoints (HDF5) and where run outputs go."},
+    {"dist", "Data-parallel training across ranks."},
+    {"log", "Metrics and traces."},
+};
+
+const dlt_job_key *dlt_job_schema(size_t *n)
+{
+    *n = sizeof schema / sizeof schema[0];
+    return schema;
+}
+
+const dlt_job_key *dlt_job_schema_find(const char *key)
+{
+    for (size_t j = 0; j < sizeof schema / sizeof schema[0]; j++)
+        if (!strcmp(schema[j].key, key))
+            return &schema[j];
+    return NULL;
+}
+
+static const char *kind_name(dlt_job_kind k)
+{
+    static const char *const names[] = {"string", "integer", "float", "boolean", "array of floats"};
+    return names[k];
+}
+
+dlt_status dlt_job_write_reference(FILE *f)
+{
+    fputs("# Job file reference\n\n"
+          "<!-- Generated from src/io/job_schema.c by dlt_job_write_reference(); do not edit.\n"
+          "     Regenerate: tests/io/test_job --write-reference > docs/jobs.md -->\n\n"
+          "A job is a TOML file with the sections below; every key is optional and takes the\n"
+          "default shown. Unknown sections and keys are errors. Any key can be overridden on\n"
+          "the command line with `--set section.key=value` (the value is TOML; strings may be\n"
+          "written bare), and `dltrain --print-config` prints the resolved job.\n\n"
+          "```toml\n[optim]\nname = \"adamw\"\nlr = 3e-4\nbetas = [0.9, 0.95]\n```\n",
+          f);
+    for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++) {
+        size_t len = strlen(sections[s].name);
+        fprintf(f, "\n## [%s]\n\n%s\n\n", sections[s].name, sections[s].doc);
+        fputs("| key | type | default | allowed | description |\n|---|---|---|---|---|\n", f);
+        for (size_t j = 0; j < sizeof schema / sizeof schema[0]; j++) {
+            const dlt_job_key *k = &schema[j];
+            if (strncmp(k->key, sections[s].name, len) || k->key[len] != '.')
+                continue;
+            fprintf(f, "| `%s` | %s | `%s` | ", k->key + len + 1, kind_name(k->kind), k->def);
+            if (k->allowed && k->kind == DLT_JOB_STRING) {
+                for (const char *c = k->allowed; *c; c++)
+                    if (*c == '|')
+                        fputs(", ", f);
+                    else
+                        fputc(*c, f);
+            } else if (k->allowed) {
+                fputs(k->allowed, f);
+            }
+            fprintf(f, " | %s |\n", k->doc);
+        }
+    }
+    return ferror(f) ? dlt_seterr(DLT_ERR_IO, "writing the job reference failed") : DLT_OK;
+}
