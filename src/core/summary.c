@@ -1,6 +1,7 @@
 /* Model summary: a per-scope table of output shapes, parameter counts and
  * forward FLOPs (like Keras' summary or torchinfo), totals, and a plan's memory
- * report; and the FLOP count of the nodes some outputs depend on. */
+ * report; and the FLOP count of the nodes some outputs depend on (forward for
+ * a loss, a whole training step when the gradients are among the outputs). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,11 +129,25 @@ void dlt_graph_summary(dlt_graph *g, const dlt_plan *p, FILE *out)
         free(first_use);
         return;
     }
+    unsigned char *backward = calloc((size_t)g->nnodes + 1, 1);
+    if (!backward) {
+        fprintf(out, "summary: out of memory\n");
+        free(rows);
+        free(first_use);
+        return;
+    }
     for (int v = 0; v < g->nvals; v++)
         first_use[v] = g->nnodes;
     for (int i = 0; i < g->nnodes; i++) {
         const dlt_node *nd = &g->nodes[i];
-        if (is_grad_name(nd->name))
+        /* dlt_grad builds the accumulations of fan-out gradients outside the
+         * "grad" scope: anything computed from a gradient is backward too */
+        backward[i] = (unsigned char)is_grad_name(nd->name);
+        for (int k = 0; k < nd->nin && !backward[i]; k++) {
+            int u = g->vals[nd->in[k]].node;
+            backward[i] = (unsigned char)(u >= 0 && u < i && backward[u]);
+        }
+        if (backward[i])
             continue;
         for (int k = 0; k < nd->nin; k++)
             if (first_use[nd->in[k]] > i)
@@ -177,7 +192,7 @@ void dlt_graph_summary(dlt_graph *g, const dlt_plan *p, FILE *out)
             w1 = sl > w1 ? sl : w1;
         }
     }
-    int width = w0 + w1 + 6 + 16 + 12;
+    int width = w0 + w1 + 2 + 2 + 5 + 2 + 14 + 2 + 10;
     fprintf(out, "%-*s  %-*s  %5s  %14s  %10s\n", w0, "Scope", w1, "Output", "Nodes", "Params", "FLOPs");
     fprintf(out, "%.*s\n", width, "==========================================================================="
                                   "==========================================================================");
@@ -213,4 +228,5 @@ void dlt_graph_summary(dlt_graph *g, const dlt_plan *p, FILE *out)
     }
     free(rows);
     free(first_use);
+    free(backward);
 }

@@ -307,7 +307,7 @@ static void split_case(int nd, const int64_t *d, int axis_arg, int nparts, const
     double an, nu;
     st_assert_ok(g);
     /* quadratic in x: central differences exact up to f32 rounding, as above */
-    dlt_test_gradcheck(g, acc, 1, &x, &f, 1e-2, 5, &an, &nu);
+    dlt_test_gradcheck(g, acc, 1, &x, &f, ST_EPS, 5, &an, &nu);
     dlt_test_assert_close("split", an, nu, 1e-4, 1e-5);
     dlt_graph_free(g);
     if (use_mask) {
