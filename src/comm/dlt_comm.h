@@ -1,13 +1,26 @@
-/* Process world (MPI ranks, node-local ranks) and collectives over flat buffers. */
+/* Process world (MPI ranks, node-local ranks), collectives over flat buffers,
+ * the data-parallel gradient reducer (bucketed, overlapped with backward,
+ * optionally ZeRO-1 sharded), replica checks and metrics reduction.
+ *
+ * Never hang: every collective is waited on by a polling loop with a timeout.
+ * When it expires, or when another rank reports trouble, the ranks still alive
+ * exchange small reports, the lowest of them logs which collective (sequence
+ * number, op, size, bucket, step) was stuck and which ranks never reached a
+ * collective wait, and the job is stopped with MPI_Abort (non-zero exit). The
+ * reports cost nothing until a wait times out: the normal path sends no extra
+ * message, it only probes for a report every few polling iterations. */
 #ifndef DLT_COMM_H
 #define DLT_COMM_H
 
 #include "dlt_base.h"
+#include "dlt_core.h"
+#include "dlt_optim.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/* ---------------------------------------------------------------- world */
 typedef struct {
     int rank, size;             /* global */
     int local_rank, local_size; /* on this node (MPI_COMM_TYPE_SHARED) */
@@ -15,12 +28,30 @@ typedef struct {
     char host[256];
 } dlt_world;
 
-/* Initialise MPI (thread level FUNNELED) unless already initialised, and fill w. */
+/* Initialise MPI (thread level FUNNELED) unless already initialised, and fill w.
+ * Fails (DLT_ERR_COMM) on the singleton trap, see dlt_world_check_launch. Sets
+ * the log's rank prefix when there are several ranks. */
 dlt_status dlt_world_init(int *argc, char ***argv, dlt_world *w);
 /* Finalise MPI when dlt_world_init initialised it. */
 void dlt_world_finalize(dlt_world *w);
 /* Abort every rank with `code` (used when a rank fails, so no rank hangs). */
 void dlt_world_abort(int code);
+
+/* The singleton trap: the launcher started N > 1 tasks (SLURM_STEP_NUM_TASKS,
+ * SLURM_NTASKS, SLURM_NPROCS, OMPI_COMM_WORLD_SIZE or PMI_SIZE > 1) but MPI
+ * reports `mpi_size` == 1, i.e. each task came up as its own one-rank world
+ * (srun without --mpi=pmix, a PMI mismatch): N independent runs would follow.
+ * Returns DLT_ERR_COMM with an explanation; DLT_ALLOW_SINGLETON=1 disables it. */
+dlt_status dlt_world_check_launch(int mpi_size);
+
+/* CUDA device for this rank: local_rank % device_count, or -1 (CPU) when no
+ * device is visible. Call before any other CUDA call (it only counts devices). */
+int dlt_world_device(const dlt_world *w);
+/* CPU threads per rank: online cores / ranks on this node, at least 1. */
+int dlt_world_default_threads(const dlt_world *w);
+/* Collective: gathers host names and devices; rank 0 logs one line per rank
+ * ("rank 3 -> node02 -> cuda:1" or "cpu, 8 threads"). */
+dlt_status dlt_world_log_table(const dlt_world *w, int device, int threads);
 
 /* Self-check: every rank contributes known values to a sum all-reduce and
  * compares the result with the closed form. Returns DLT_ERR_COMM on mismatch. */
@@ -28,6 +59,152 @@ dlt_status dlt_world_selftest(const dlt_world *w, size_t n, double *max_err);
 
 /* MPI library version string (valid before MPI_Init). */
 void dlt_mpi_version(char *buf, size_t len);
+
+/* ---------------------------------------------------------------- communicator */
+typedef enum { DLT_COMM_MPI = 0, DLT_COMM_NCCL } dlt_comm_backend;
+typedef enum { DLT_COMM_F32 = 0, DLT_COMM_F64 } dlt_comm_type;
+typedef enum { DLT_COMM_SUM = 0, DLT_COMM_AVG, DLT_COMM_MAX, DLT_COMM_MIN } dlt_comm_op;
+
+typedef struct {
+    dlt_comm_backend backend; /* NCCL: buffers are device pointers (CUDA builds only) */
+    int device;               /* NCCL: the CUDA device (dlt_world_device) */
+    double timeout_s;         /* every wait; 0 = 600 */
+    /* Before each collective all-gather a fingerprint (sequence number, op,
+     * type, count, root, bucket, step) and stop at the first mismatch, naming
+     * both sides. Costs one small all-gather per collective. */
+    int debug_collectives;
+} dlt_comm_config;
+
+typedef struct dlt_comm dlt_comm;
+/* A pending non-blocking collective; zero-initialised = none. */
+typedef struct {
+    int id;
+} dlt_comm_req;
+
+/* Duplicates MPI_COMM_WORLD (collective). cfg may be NULL (MPI, 600 s). */
+dlt_status dlt_comm_create(const dlt_world *w, const dlt_comm_config *cfg, dlt_comm **out);
+void dlt_comm_free(dlt_comm *c);
+int dlt_comm_rank(const dlt_comm *c);
+int dlt_comm_size(const dlt_comm *c);
+dlt_comm_backend dlt_comm_get_backend(const dlt_comm *c);
+/* The training step, quoted by timeout and mismatch reports. */
+void dlt_comm_set_step(dlt_comm *c, int64_t step);
+void dlt_comm_set_timeout(dlt_comm *c, double timeout_s);
+/* NCCL: the compute stream (cudaStream_t) collectives are ordered after (by an
+ * event) and that waits for them; NULL = the legacy default stream. */
+void dlt_comm_set_stream(dlt_comm *c, void *stream);
+
+/* Collectives. With req == NULL the call blocks (with the timeout); otherwise
+ * it starts the operation and fills *req for dlt_comm_wait/dlt_comm_test.
+ * Buffers must stay valid and untouched until then. Every rank must call the
+ * same collectives in the same order (debug_collectives checks this). */
+dlt_status dlt_comm_allreduce(dlt_comm *c, void *buf, size_t count, dlt_comm_type t,
+                              dlt_comm_op op, dlt_comm_req *req);
+dlt_status dlt_comm_bcast(dlt_comm *c, void *buf, size_t count, dlt_comm_type t, int root,
+                          dlt_comm_req *req);
+/* recv holds size * count elements, rank r's block at r * count; send == NULL
+ * means in place (this rank's block is already in recv). */
+dlt_status dlt_comm_allgather(dlt_comm *c, const void *send, void *recv, size_t count,
+                              dlt_comm_type t, dlt_comm_req *req);
+/* send holds size * count elements (block r goes to rank r, reduced over the
+ * ranks); recv gets this rank's count elements. Equal blocks, as NCCL needs:
+ * pad with dlt_comm_shard. */
+dlt_status dlt_comm_reduce_scatter(dlt_comm *c, const void *send, void *recv, size_t count,
+                                   dlt_comm_type t, dlt_comm_op op, dlt_comm_req *req);
+dlt_status dlt_comm_barrier(dlt_comm *c, dlt_comm_req *req);
+/* Wait (polling, with the timeout) and release the request; no-op when none. */
+dlt_status dlt_comm_wait(dlt_comm *c, dlt_comm_req *req);
+/* 1 when complete (the request is then released), 0 when pending. */
+int dlt_comm_test(dlt_comm *c, dlt_comm_req *req);
+/* Drive MPI progress of every pending request (cheap; called between ops). */
+void dlt_comm_progress(dlt_comm *c);
+/* Number of collectives started so far (the sequence number of the next). */
+int64_t dlt_comm_seq(const dlt_comm *c);
+
+/* Equal blocks for `total` elements over `size` ranks: per = ceil(total/size)
+ * rounded up to `align` elements (0 or 1 = none); rank r owns
+ * [min(r*per, total), min((r+1)*per, total)), possibly empty. Returns per. */
+size_t dlt_comm_shard(size_t total, int size, int rank, size_t align, size_t *lo, size_t *hi);
+
+/* A failed rank: logs "rank R failed: msg" (from status and dlt_errmsg()),
+ * tells the other ranks, and aborts the job with a non-zero code. */
+void dlt_comm_fail(dlt_comm *c, dlt_status st) __attribute__((noreturn));
+
+/* ---------------------------------------------------------------- replicas, metrics */
+/* Rank 0's parameters and buffers to every rank, then dlt_replica_check. */
+dlt_status dlt_replica_broadcast(dlt_comm *c, dlt_graph *g);
+/* Checksums (double sum and 64-bit FNV-1a of the bytes of parameters and
+ * buffers) gathered from every rank; DLT_ERR_COMM naming the ranks that
+ * differ from rank 0. Call at start, after a resume, or every K steps. */
+dlt_status dlt_replica_check(dlt_comm *c, dlt_graph *g);
+void dlt_replica_checksum(const float *x, size_t n, double *sum, uint64_t *hash);
+/* Sum vals[0..n) over all ranks in place (loss sums, correct counts, sample
+ * counts), in host memory over MPI whatever the backend. */
+dlt_status dlt_comm_reduce_metrics(dlt_comm *c, double *vals, int n);
+
+/* ---------------------------------------------------------------- gradient reducer */
+/* How the local gradients relate to the samples (the averaging contract):
+ *   SUM  (default): each rank's loss is the SUM of its per-sample losses; the
+ *        reducer sums the gradients over ranks and divides by the global
+ *        sample count, giving the gradient of the mean loss over all samples,
+ *        exact for uneven batches and any number of micro-steps.
+ *   MEAN: each rank's gradient is that of the MEAN loss over its samples of
+ *        this (possibly accumulated) step; the reducer weights it by the
+ *        rank's sample count before summing, then divides by the global count. */
+typedef enum { DLT_GRAD_SUM = 0, DLT_GRAD_MEAN } dlt_grad_contract;
+
+typedef struct {
+    double bucket_mb;       /* 0 = 25 MiB */
+    double first_bucket_mb; /* 0 = 1 MiB (small, so the first reduce starts early) */
+    dlt_grad_contract contract;
+    int zero; /* 1: ZeRO-1, optimizer updates sharded over the ranks (MPI only) */
+} dlt_reducer_config;
+
+typedef struct dlt_reducer dlt_reducer;
+
+/* Fixes the parameter layout in bucket order (gradients laid out in the order
+ * backward produces them, see reducer.c) with dlt_graph_finalize, so call it
+ * BEFORE creating any plan of g. (params[i], grads[i]) are the training
+ * gradients (e.g. from dlt_grad_params). If g is already finalized its layout
+ * is kept and buckets follow it (correct, but less overlap). */
+dlt_status dlt_reducer_create(dlt_comm *c, dlt_graph *g, int n, const dlt_t *params,
+                              const dlt_t *grads, const dlt_reducer_config *cfg,
+                              dlt_reducer **out);
+void dlt_reducer_free(dlt_reducer *r);
+/* Fills o's gradient bindings (ngrads, grad_params, grad_values) in production
+ * order, which also makes the planner emit gradients in that order. The arrays
+ * belong to the reducer. */
+void dlt_reducer_plan_opts(const dlt_reducer *r, dlt_plan_opts *o);
+/* Installs the reducer's after_node callback in o (chaining any callback
+ * already there). Pass o to dlt_plan_run between begin and finish. */
+void dlt_reducer_exec_opts(dlt_reducer *r, dlt_exec_opts *o);
+/* Before a (micro-)step's dlt_plan_run: local_samples this rank feeds; final =
+ * 0 on non-final micro-steps of gradient accumulation (no reduction: counts
+ * are only summed locally). */
+dlt_status dlt_reducer_begin(dlt_reducer *r, dlt_plan *p, double local_samples, int final);
+/* After dlt_plan_run: starts the buckets not started yet, waits for all and
+ * divides by the global sample count. Zero: only this rank's shard of the
+ * gradient buffer holds reduced values afterwards. No-op after a non-final
+ * begin. */
+dlt_status dlt_reducer_finish(dlt_reducer *r);
+/* Optimizer step on the reduced gradients: dlt_optim_step, or with ZeRO-1
+ * dlt_optim_step_range over this rank's shards, dlt_optim_advance and an
+ * all-gather of the parameters. */
+dlt_status dlt_reducer_optim_step(dlt_reducer *r, dlt_optim *o, double lr);
+/* Global squared norm of the reduced gradients (for clipping, any mode). */
+dlt_status dlt_reducer_grad_sumsq(dlt_reducer *r, double *sumsq);
+/* Sample count of the last reduced step (over all ranks and micro-steps). */
+double dlt_reducer_global_samples(const dlt_reducer *r);
+
+/* Introspection (tests, benchmarks, the summary). */
+int dlt_reducer_num_buckets(const dlt_reducer *r);
+/* Bucket b: flat element range [lo, hi), its number of parameters. */
+void dlt_reducer_bucket(const dlt_reducer *r, int b, size_t *lo, size_t *hi, int *nparams);
+/* Plan step after which bucket b's reduction started in the last final step
+ * (-1: started before the first step, nsteps: after the run, in finish). */
+int dlt_reducer_bucket_start_step(const dlt_reducer *r, int b);
+/* Parameter-layout order chosen (n values; NULL when the layout was kept). */
+const dlt_t *dlt_reducer_layout(const dlt_reducer *r, int *n);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,5 @@
-/* MPI start-up, rank discovery and the all-reduce self-check. */
+/* MPI start-up, rank discovery (singleton trap, device, threads, rank table)
+ * and the all-reduce self-check. */
 #include "dlt_comm.h"
 
 #include <math.h>
@@ -6,6 +7,86 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "dlt_gpu.h"
+
+/* The task count a launcher announces in the environment, 0 when none. */
+static long launcher_tasks(const char **which)
+{
+    static const char *const vars[] = {"SLURM_STEP_NUM_TASKS", "SLURM_NTASKS", "SLURM_NPROCS",
+                                       "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        long n = v ? strtol(v, NULL, 10) : 0;
+        if (n > 1) {
+            *which = vars[i];
+            return n;
+        }
+    }
+    return 0;
+}
+
+dlt_status dlt_world_check_launch(int mpi_size)
+{
+    const char *which = NULL, *allow = getenv("DLT_ALLOW_SINGLETON");
+    long n = launcher_tasks(&which);
+    if (mpi_size != 1 || n <= 1 || (allow && strcmp(allow, "1") == 0))
+        return DLT_OK;
+    return dlt_seterr(DLT_ERR_COMM,
+                      "the launcher started %ld tasks (%s=%ld) but MPI reports a world of 1 rank: "
+                      "the program was started without a working PMI/PMIx connection, so each "
+                      "task would train alone (%ld independent runs). With Slurm use "
+                      "`srun --mpi=pmix` (see `srun --mpi=list`) or mpirun inside the allocation; "
+                      "check that the MPI library matches the launcher. Set DLT_ALLOW_SINGLETON=1 "
+                      "to run a single rank anyway",
+                      n, which, n, n);
+}
+
+int dlt_world_device(const dlt_world *w)
+{
+    int n = dlt_gpu_device_count();
+    return n > 0 ? w->local_rank % n : -1;
+}
+
+int dlt_world_default_threads(const dlt_world *w)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int per = (int)(cores / (w->local_size > 0 ? w->local_size : 1));
+    return per >= 1 ? per : 1;
+}
+
+dlt_status dlt_world_log_table(const dlt_world *w, int device, int threads)
+{
+    enum { HOSTLEN = 64 };
+    char mine[HOSTLEN + 2 * sizeof(int)], *all = NULL;
+    memset(mine, 0, sizeof mine);
+    memcpy(mine, w->host, strnlen(w->host, HOSTLEN - 1)); /* truncated, NUL-padded */
+    memcpy(mine + HOSTLEN, &device, sizeof device);
+    memcpy(mine + HOSTLEN + sizeof(int), &threads, sizeof threads);
+    if (w->rank == 0 && !(all = malloc(sizeof mine * (size_t)w->size)))
+        return dlt_seterr(DLT_ERR_NOMEM, "rank table: out of memory");
+    if (MPI_Gather(mine, (int)sizeof mine, MPI_BYTE, all, (int)sizeof mine, MPI_BYTE, 0,
+                   MPI_COMM_WORLD) != MPI_SUCCESS) {
+        free(all);
+        return dlt_seterr(DLT_ERR_COMM, "rank table: MPI_Gather failed");
+    }
+    if (w->rank == 0) {
+        dlt_log(DLT_LOG_INFO, "%d rank%s:", w->size, w->size == 1 ? "" : "s");
+        for (int r = 0; r < w->size; r++) {
+            const char *e = all + (size_t)r * sizeof mine;
+            int dev, thr;
+            memcpy(&dev, e + HOSTLEN, sizeof dev);
+            memcpy(&thr, e + HOSTLEN + sizeof(int), sizeof thr);
+            if (dev >= 0)
+                dlt_log(DLT_LOG_INFO, "  rank %d -> %.*s -> cuda:%d", r, HOSTLEN, e, dev);
+            else
+                dlt_log(DLT_LOG_INFO, "  rank %d -> %.*s -> cpu, %d threads", r, HOSTLEN, e, thr);
+        }
+    }
+    free(all);
+    return DLT_OK;
+}
 
 dlt_status dlt_world_init(int *argc, char ***argv, dlt_world *w)
 {
@@ -21,6 +102,8 @@ dlt_status dlt_world_init(int *argc, char ***argv, dlt_world *w)
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &w->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &w->size);
+    if (dlt_world_check_launch(w->size) != DLT_OK)
+        return DLT_ERR_COMM;
     if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, w->rank, MPI_INFO_NULL, &local) !=
         MPI_SUCCESS)
         return dlt_seterr(DLT_ERR_COMM, "MPI_Comm_split_type(MPI_COMM_TYPE_SHARED) failed");
@@ -29,6 +112,8 @@ dlt_status dlt_world_init(int *argc, char ***argv, dlt_world *w)
     MPI_Comm_free(&local);
     MPI_Get_processor_name(name, &len);
     snprintf(w->host, sizeof w->host, "%s", name);
+    if (w->size > 1)
+        dlt_log_set_rank(w->rank);
     return DLT_OK;
 }
 

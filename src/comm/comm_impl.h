@@ -1,0 +1,91 @@
+/* Private to src/comm: the communicator, its request slots, the watchdog and
+ * the NCCL backend interface. */
+#ifndef DLT_COMM_IMPL_H
+#define DLT_COMM_IMPL_H
+
+#include <mpi.h>
+
+#include "dlt_comm.h"
+
+#define COMM_MAX_REQ 256
+#define COMM_TAG_REPORT 7101 /* watchdog reports, on the watch communicator */
+
+typedef enum {
+    OP_NONE = 0,
+    OP_ALLREDUCE,
+    OP_BCAST,
+    OP_ALLGATHER,
+    OP_REDUCE_SCATTER,
+    OP_BARRIER,
+    OP_ALLGATHERV,
+    OP_REDUCE_SCATTERV,
+    OP_FINGERPRINT,
+    OP_NOPS
+} comm_opcode;
+
+/* What a collective is, for fingerprints and reports. */
+typedef struct {
+    int64_t seq, step;
+    int op, type, root, tag; /* tag: gradient bucket, -1 none */
+    int64_t count;
+} comm_desc;
+
+typedef struct {
+    int in_use;
+    comm_desc d;
+    MPI_Request mreq;
+    int on_device; /* started on the NCCL backend */
+    /* post-processing on completion: divide by the number of ranks (MPI AVG) */
+    void *avg_buf;
+    size_t avg_n;
+    int avg_type;
+} comm_req;
+
+struct comm_nccl;
+
+struct dlt_comm {
+    MPI_Comm comm, watch, dbg;
+    int rank, size;
+    dlt_comm_backend backend;
+    double timeout;
+    int debug;
+    int64_t seq, step;
+    int nextfree;
+    comm_req req[COMM_MAX_REQ];
+    int64_t *fp; /* debug fingerprints, size * 8 */
+    void *stream;
+    struct comm_nccl *nccl;
+};
+
+/* comm.c: start a collective with a bucket tag (the reducer's entry point). */
+dlt_status comm_start(dlt_comm *c, int op, const void *send, void *recv, size_t count,
+                      const int *counts, const int *displs, int type, int redop, int root, int tag,
+                      dlt_comm_req *req);
+/* Blocking collective on host memory over MPI whatever the backend. */
+dlt_status comm_host(dlt_comm *c, int op, const void *send, void *recv, size_t count, int type,
+                     int redop, int root);
+MPI_Datatype comm_mpi_type(int type);
+size_t comm_type_size(int type);
+
+/* watchdog.c */
+double comm_now(void);
+/* Polls until *mreq completes; on timeout or a peer's report stops the job. */
+void comm_wait_mpi(dlt_comm *c, MPI_Request *mreq, const comm_desc *d);
+/* Polls `done` (returns 1 when complete, -1 on a backend error) like above. */
+void comm_wait_fn(dlt_comm *c, int (*done)(dlt_comm *, comm_req *), comm_req *r);
+/* Checks, in debug mode, that every rank is about to run the same collective. */
+void comm_fingerprint(dlt_comm *c, const comm_desc *d);
+void comm_trip(dlt_comm *c, const comm_desc *d, int reason) __attribute__((noreturn));
+void comm_describe(const comm_desc *d, char *buf, size_t len);
+/* 1 when another rank has sent a report (cheap probe). */
+int comm_peer_alert(dlt_comm *c);
+
+/* nccl.c (CUDA builds; the stubs in comm.c answer UNSUPPORTED otherwise) */
+dlt_status comm_nccl_init(dlt_comm *c, int device);
+void comm_nccl_free(dlt_comm *c);
+dlt_status comm_nccl_start(dlt_comm *c, comm_req *r, const void *send, void *recv, size_t count,
+                           int type, int redop, int root);
+int comm_nccl_done(dlt_comm *c, comm_req *r); /* 1 done, 0 pending, -1 error */
+void comm_nccl_abort(dlt_comm *c);
+
+#endif

@@ -1,0 +1,405 @@
+/* The data-parallel gradient reducer: gradients laid out in buckets in the
+ * order backward produces them, each bucket all-reduced in place (or
+ * reduce-scattered, ZeRO-1) as soon as its last gradient is written, while
+ * backward goes on.
+ *
+ * Layout. The layout must be fixed (dlt_graph_finalize) before the first plan
+ * exists, so the reducer cannot ask a plan when each gradient is ready.
+ * Instead it orders the parameters by the node id of their gradient's
+ * producer: dlt_grad appends backward nodes as it walks from the loss towards
+ * the inputs, so a smaller producer id means a gradient that backward can
+ * finish earlier (the last layer's first). Binding the gradients in that order
+ * (dlt_reducer_plan_opts) also makes the planner's depth-first topological
+ * order emit them in that order; bound in creation order it would compute
+ * the first layer's gradient first and every bucket would be ready only at
+ * the end. Gradients that are leaves (zeros, for parameters the loss does not
+ * use) go last. Offset 0 of the gradient buffer is thus the first gradient
+ * produced, and bucket 0 (small, 1 MiB by default) is reduced first.
+ *
+ * Readiness. When a plan runs, a bucket is ready after the latest
+ * dlt_plan_grad_ready_step of its parameters. Buckets start strictly in index
+ * order (bucket b waits for b-1 to start), which is the same on every rank
+ * whatever the plan: MPI requires that order for non-blocking collectives. */
+#include "comm_impl.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    size_t lo, hi; /* flat element range, padding included */
+    int first, nparams;
+    int ready;      /* plan step after which every gradient in it is written */
+    int start_step; /* when its reduction started in the last final step */
+    dlt_comm_req req;
+} reducer_bucket;
+
+struct dlt_reducer {
+    dlt_comm *c;
+    dlt_graph *g;
+    dlt_reducer_config cfg;
+    int n;
+    dlt_t *params, *grads; /* bindings in production order */
+    dlt_t *layout;
+    int nlayout;
+    int nb;
+    reducer_bucket *b;
+    int *param_bucket; /* by layout index */
+    int *counts, *displs; /* ZeRO: per bucket, per rank */
+    dlt_plan *plan;
+    int nsteps;
+    int active, next;
+    double local_count, global_count, count_buf, local_weight;
+    dlt_comm_req count_req;
+    void (*chain)(dlt_plan *, int, void *);
+    void *chain_user;
+    dlt_status err;
+    char errmsg[256];
+};
+
+typedef struct {
+    dlt_t param, grad;
+    int key;
+    int idx;
+} binding;
+
+static int cmp_binding(const void *a, const void *b)
+{
+    const binding *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+void dlt_reducer_free(dlt_reducer *r)
+{
+    if (!r)
+        return;
+    free(r->params);
+    free(r->grads);
+    free(r->layout);
+    free(r->b);
+    free(r->param_bucket);
+    free(r->counts);
+    free(r->displs);
+    free(r);
+}
+
+static dlt_status make_buckets(dlt_reducer *r)
+{
+    dlt_graph *g = r->g;
+    int np = dlt_num_params(g);
+    size_t total = dlt_params_numel(g);
+    double first = r->cfg.first_bucket_mb > 0 ? r->cfg.first_bucket_mb : 1;
+    double rest = r->cfg.bucket_mb > 0 ? r->cfg.bucket_mb : 25;
+    r->b = calloc((size_t)(np > 0 ? np : 1), sizeof *r->b);
+    r->param_bucket = calloc((size_t)(np > 0 ? np : 1), sizeof *r->param_bucket);
+    if (!r->b || !r->param_bucket)
+        return dlt_seterr(DLT_ERR_NOMEM, "reducer: out of memory");
+    r->nb = 0;
+    size_t limit = (size_t)(first * 1048576.0 / sizeof(float));
+    for (int i = 0; i < np; i++) {
+        const dlt_param_info *pi = dlt_param_at(g, i);
+        size_t end = i + 1 < np ? dlt_param_at(g, i + 1)->offset : total;
+        reducer_bucket *cur = r->nb ? &r->b[r->nb - 1] : NULL;
+        if (!cur || (cur->hi - cur->lo) + (end - pi->offset) > limit) {
+            if (cur)
+                limit = (size_t)(rest * 1048576.0 / sizeof(float));
+            cur = &r->b[r->nb++];
+            cur->lo = pi->offset;
+            cur->first = i;
+        }
+        cur->hi = end;
+        cur->nparams++;
+        r->param_bucket[i] = r->nb - 1;
+    }
+    for (int b = 0; b < r->nb; b++)
+        if (r->b[b].hi - r->b[b].lo > (size_t)INT_MAX)
+            return dlt_seterr(DLT_ERR_UNSUPPORTED, "reducer: bucket %d exceeds 2^31 elements", b);
+    if (!r->cfg.zero)
+        return DLT_OK;
+    int p = r->c->size;
+    r->counts = malloc((size_t)r->nb * (size_t)p * sizeof *r->counts);
+    r->displs = malloc((size_t)r->nb * (size_t)p * sizeof *r->displs);
+    if (!r->counts || !r->displs)
+        return dlt_seterr(DLT_ERR_NOMEM, "reducer: out of memory");
+    for (int b = 0; b < r->nb; b++)
+        for (int k = 0; k < p; k++) {
+            size_t lo, hi;
+            /* shards of 16 floats (64 bytes): any bucket size works, the last
+             * ranks' shards are shorter or empty */
+            dlt_comm_shard(r->b[b].hi - r->b[b].lo, p, k, 16, &lo, &hi);
+            r->counts[b * p + k] = (int)(hi - lo);
+            r->displs[b * p + k] = (int)lo;
+        }
+    return DLT_OK;
+}
+
+dlt_status dlt_reducer_create(dlt_comm *c, dlt_graph *g, int n, const dlt_t *params,
+                              const dlt_t *grads, const dlt_reducer_config *cfg, dlt_reducer **out)
+{
+    dlt_status st = DLT_OK;
+    *out = NULL;
+    if (dlt_graph_status(g) != DLT_OK)
+        return dlt_seterr(dlt_graph_status(g), "%s", dlt_graph_errmsg(g));
+    if (n < 0 || (n > 0 && (!params || !grads)))
+        return dlt_seterr(DLT_ERR_INVALID, "reducer: bad gradient list");
+    dlt_reducer *r = calloc(1, sizeof *r);
+    binding *bs = calloc((size_t)(n > 0 ? n : 1), sizeof *bs);
+    if (!r || !bs) {
+        free(r);
+        free(bs);
+        return dlt_seterr(DLT_ERR_NOMEM, "reducer: out of memory");
+    }
+    r->c = c;
+    r->g = g;
+    if (cfg)
+        r->cfg = *cfg;
+    if (r->cfg.zero && c->backend != DLT_COMM_MPI) {
+        st = dlt_seterr(DLT_ERR_UNSUPPORTED, "reducer: ZeRO-1 is implemented for the MPI backend only");
+        goto fail;
+    }
+    for (int i = 0; i < n; i++) {
+        int pid = dlt_producer_id(g, grads[i]);
+        bs[i] = (binding){params[i], grads[i], pid >= 0 ? pid : INT_MAX, i};
+    }
+    qsort(bs, (size_t)n, sizeof *bs, cmp_binding);
+    r->n = n;
+    r->params = malloc((size_t)(n > 0 ? n : 1) * sizeof *r->params);
+    r->grads = malloc((size_t)(n > 0 ? n : 1) * sizeof *r->grads);
+    if (!r->params || !r->grads) {
+        st = dlt_seterr(DLT_ERR_NOMEM, "reducer: out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < n; i++)
+        r->params[i] = bs[i].param, r->grads[i] = bs[i].grad;
+    if (!dlt_graph_finalized(g)) {
+        if ((st = dlt_graph_finalize(g, r->params, n)) != DLT_OK)
+            goto fail;
+        r->layout = malloc((size_t)(n > 0 ? n : 1) * sizeof *r->layout);
+        if (!r->layout) {
+            st = dlt_seterr(DLT_ERR_NOMEM, "reducer: out of memory");
+            goto fail;
+        }
+        memcpy(r->layout, r->params, (size_t)n * sizeof *r->layout);
+        r->nlayout = n;
+    } else {
+        dlt_log(DLT_LOG_WARN, "reducer: the parameter layout was fixed before the reducer was "
+                              "created; buckets follow it and may overlap less with backward");
+    }
+    if ((st = make_buckets(r)) != DLT_OK)
+        goto fail;
+    free(bs);
+    *out = r;
+    return DLT_OK;
+fail:
+    free(bs);
+    dlt_reducer_free(r);
+    return st;
+}
+
+void dlt_reducer_plan_opts(const dlt_reducer *r, dlt_plan_opts *o)
+{
+    o->ngrads = r->n;
+    o->grad_params = r->params;
+    o->grad_values = r->grads;
+}
+
+static void start_bucket(dlt_reducer *r, int b, int step)
+{
+    reducer_bucket *bk = &r->b[b];
+    float *g = dlt_grads_data(r->g) + bk->lo;
+    size_t n = bk->hi - bk->lo;
+    dlt_status st;
+    if (r->cfg.contract == DLT_GRAD_MEAN && r->local_weight != 1.0)
+        for (size_t i = 0; i < n; i++)
+            g[i] = (float)(g[i] * r->local_weight);
+    if (r->cfg.zero) {
+        int p = r->c->size;
+        st = comm_start(r->c, OP_REDUCE_SCATTERV, NULL, g, n, r->counts + b * p, r->displs + b * p,
+                        DLT_COMM_F32, DLT_COMM_SUM, 0, b, &bk->req);
+    } else {
+        st = comm_start(r->c, OP_ALLREDUCE, NULL, g, n, NULL, NULL, DLT_COMM_F32, DLT_COMM_SUM, 0, b,
+                        &bk->req);
+    }
+    if (st != DLT_OK && r->err == DLT_OK) {
+        r->err = st;
+        snprintf(r->errmsg, sizeof r->errmsg, "%s", dlt_errmsg());
+    }
+    bk->start_step = step;
+}
+
+static void start_ready(dlt_reducer *r, int step, int all)
+{
+    while (r->next < r->nb && (all || r->b[r->next].ready <= step)) {
+        start_bucket(r, r->next, step);
+        r->next++;
+    }
+}
+
+static void after_node(dlt_plan *p, int step, void *user)
+{
+    dlt_reducer *r = user;
+    if (r->active) {
+        start_ready(r, step, 0);
+        dlt_comm_progress(r->c);
+    }
+    if (r->chain)
+        r->chain(p, step, r->chain_user);
+}
+
+void dlt_reducer_exec_opts(dlt_reducer *r, dlt_exec_opts *o)
+{
+    if (o->after_node != after_node) {
+        r->chain = o->after_node;
+        r->chain_user = o->user;
+    }
+    o->after_node = after_node;
+    o->user = r;
+}
+
+static void readiness(dlt_reducer *r, dlt_plan *p)
+{
+    int np = dlt_num_params(r->g);
+    for (int b = 0; b < r->nb; b++)
+        r->b[b].ready = -1;
+    for (int i = 0; i < np; i++) {
+        int s = dlt_plan_grad_ready_step(p, dlt_param_at(r->g, i)->value);
+        reducer_bucket *bk = &r->b[r->param_bucket[i]];
+        if (s > bk->ready)
+            bk->ready = s;
+    }
+    r->plan = p;
+    r->nsteps = dlt_plan_num_steps(p);
+}
+
+dlt_status dlt_reducer_begin(dlt_reducer *r, dlt_plan *p, double local_samples, int final)
+{
+    if (r->active)
+        return dlt_seterr(DLT_ERR_INVALID, "reducer: begin called twice without finish");
+    if (local_samples < 0)
+        return dlt_seterr(DLT_ERR_INVALID, "reducer: negative sample count");
+    r->local_count += local_samples;
+    if (!final)
+        return DLT_OK;
+    readiness(r, p); /* O(parameters); plans may be freed and recreated */
+    r->err = DLT_OK;
+    r->active = 1;
+    r->next = 0;
+    r->local_weight = r->local_count;
+    for (int b = 0; b < r->nb; b++)
+        r->b[b].start_step = INT_MIN;
+    /* the count first: every rank starts the same collectives in the same order */
+    r->count_buf = r->local_count;
+    dlt_status st = comm_start(r->c, OP_ALLREDUCE, NULL, &r->count_buf, 1, NULL, NULL, DLT_COMM_F64,
+                               DLT_COMM_SUM, 0, -1, &r->count_req);
+    if (st != DLT_OK) {
+        r->active = 0;
+        return st;
+    }
+    start_ready(r, -1, 0);
+    return DLT_OK;
+}
+
+dlt_status dlt_reducer_finish(dlt_reducer *r)
+{
+    if (!r->active)
+        return DLT_OK;
+    start_ready(r, r->nsteps, 1);
+    r->active = 0;
+    dlt_comm_wait(r->c, &r->count_req);
+    r->global_count = r->count_buf;
+    r->local_count = 0;
+    double inv = r->global_count > 0 ? 1.0 / r->global_count : 0;
+    float *grads = dlt_grads_data(r->g);
+    int p = r->c->size, me = r->c->rank;
+    for (int b = 0; b < r->nb; b++) {
+        reducer_bucket *bk = &r->b[b];
+        dlt_comm_wait(r->c, &bk->req);
+        float *g = grads + bk->lo;
+        size_t lo = 0, n = bk->hi - bk->lo;
+        if (r->cfg.zero) {
+            /* MPI's in-place reduce-scatter leaves this rank's block first */
+            lo = (size_t)r->displs[b * p + me];
+            n = (size_t)r->counts[b * p + me];
+            if (lo)
+                memmove(g + lo, g, n * sizeof *g);
+        }
+        for (size_t i = lo; i < lo + n; i++)
+            g[i] = (float)(g[i] * inv);
+    }
+    if (r->err != DLT_OK)
+        return dlt_seterr(r->err, "%s", r->errmsg);
+    return DLT_OK;
+}
+
+dlt_status dlt_reducer_optim_step(dlt_reducer *r, dlt_optim *o, double lr)
+{
+    float *params = dlt_params_data(r->g), *grads = dlt_grads_data(r->g);
+    if (!r->cfg.zero)
+        return dlt_optim_step(o, params, grads, lr);
+    int p = r->c->size, me = r->c->rank;
+    for (int b = 0; b < r->nb; b++) {
+        size_t lo = r->b[b].lo + (size_t)r->displs[b * p + me];
+        size_t hi = lo + (size_t)r->counts[b * p + me];
+        if (hi > lo) {
+            dlt_status st = dlt_optim_step_range(o, params, grads, lr, lo, hi);
+            if (st != DLT_OK)
+                return st;
+        }
+    }
+    dlt_optim_advance(o);
+    for (int b = 0; b < r->nb; b++) {
+        dlt_status st = comm_start(r->c, OP_ALLGATHERV, NULL, params + r->b[b].lo,
+                                   r->b[b].hi - r->b[b].lo, r->counts + b * p, r->displs + b * p,
+                                   DLT_COMM_F32, 0, 0, b, &r->b[b].req);
+        if (st != DLT_OK)
+            return st;
+    }
+    for (int b = 0; b < r->nb; b++)
+        dlt_comm_wait(r->c, &r->b[b].req);
+    return DLT_OK;
+}
+
+dlt_status dlt_reducer_grad_sumsq(dlt_reducer *r, double *sumsq)
+{
+    const float *grads = dlt_grads_data(r->g);
+    if (!r->cfg.zero) {
+        *sumsq = dlt_grad_sumsq(grads, dlt_params_numel(r->g));
+        return DLT_OK;
+    }
+    int p = r->c->size, me = r->c->rank;
+    double s = 0;
+    for (int b = 0; b < r->nb; b++)
+        s += dlt_grad_sumsq(grads + r->b[b].lo + r->displs[b * p + me], (size_t)r->counts[b * p + me]);
+    dlt_status st = dlt_comm_reduce_metrics(r->c, &s, 1);
+    *sumsq = s;
+    return st;
+}
+
+double dlt_reducer_global_samples(const dlt_reducer *r) { return r->global_count; }
+int dlt_reducer_num_buckets(const dlt_reducer *r) { return r->nb; }
+
+void dlt_reducer_bucket(const dlt_reducer *r, int b, size_t *lo, size_t *hi, int *nparams)
+{
+    int ok = b >= 0 && b < r->nb;
+    if (lo)
+        *lo = ok ? r->b[b].lo : 0;
+    if (hi)
+        *hi = ok ? r->b[b].hi : 0;
+    if (nparams)
+        *nparams = ok ? r->b[b].nparams : 0;
+}
+
+int dlt_reducer_bucket_start_step(const dlt_reducer *r, int b)
+{
+    return b >= 0 && b < r->nb ? r->b[b].start_step : INT_MIN;
+}
+
+const dlt_t *dlt_reducer_layout(const dlt_reducer *r, int *n)
+{
+    if (n)
+        *n = r->nlayout;
+    return r->layout;
+}
