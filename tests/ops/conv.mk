@@ -1,4 +1,8 @@
 # tests/ops/conv.mk: tests of one op family (included by tests/ops/local.mk)
-CONV_TESTS = tests/ops/test_conv tests/ops/test_pool tests/ops/test_conv_upsample
+CONV_TESTS = tests/ops/test_conv tests/ops/test_pool tests/ops/test_conv_upsample \
+	tests/ops/test_conv_torch
 check_PROGRAMS += $(CONV_TESTS)
 TESTS += $(CONV_TESTS)
+# The fixture path for runs outside `make check` (which sets top_srcdir).
+tests_ops_test_conv_torch_CPPFLAGS = $(AM_CPPFLAGS) -DCONV_SRCDIR='"$(abs_top_srcdir)"'
+EXTRA_DIST += tests/fixtures/conv_golden.h5 tests/fixtures/conv_make_fixtures.py
