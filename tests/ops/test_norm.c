@@ -192,11 +192,54 @@ START_TEST(second_order_matches_finite_differences)
             dlt_gc_feed f = {1, &b.x, (const void *[]){b.xd}, training};
             double an, nu;
             dlt_test_gradcheck(b.g, gr[which], nw, wrt, &f, GC_EPS, 17 + (uint64_t)_i, &an, &nu);
+            /* as above, but the gradients being differentiated have terms up to
+             * ~16 (gamma * c * (1 + 2y)), so the f32 noise of the finite
+             * difference reaches ~1e-3 absolute */
             dlt_test_assert_close(which ? "d2 via dgamma" : "d2 via dx", an, nu, 5e-3, 5e-3);
             free(cd);
             unbuild(&b);
         }
     }
+}
+END_TEST
+
+/* Inputs above the OpenMP threshold: forward and input gradient match the
+ * naive reference and are bitwise the same with 1 and 4 threads. */
+START_TEST(large_inputs_are_thread_count_independent)
+{
+    static const ncase big[2] = {{BN, 4, {8, 16, 17, 17}, 0, 1}, {GN, 4, {4, 32, 17, 17}, 8, 1}};
+    const ncase *c = &big[_i];
+    built b = build(c, 500 + (uint64_t)_i);
+    size_t n = (size_t)b.n;
+    float *cd = malloc(n * sizeof(float)), *out[2][2], *ref = malloc(n * sizeof(float));
+    dlt_test_fill_uniform(cd, n, -1, 1, 3);
+    const dlt_shape *ys = dlt_shape_of(b.g, b.y);
+    dlt_t s = dlt_sum(b.g, dlt_mul(b.g, b.y, dlt_constant(b.g, DLT_F32, ys->ndim, ys->dim, cd)), 0, NULL, 0), gx;
+    ck_assert_int_eq(dlt_grad(b.g, s, 1, &b.x, &gx), DLT_OK);
+    dlt_t outs[2] = {b.y, gx};
+    dlt_plan *p;
+    ck_assert_int_eq(dlt_plan_create(b.g, 2, outs, NULL, &p), DLT_OK);
+    int saved = dlt_get_num_threads();
+    for (int t = 0; t < 2; t++) {
+        dlt_set_num_threads(t ? 4 : 1);
+        memcpy(dlt_plan_data(p, b.x), b.xd, n * sizeof(float));
+        dlt_exec_opts eo = {.training = 1};
+        ck_assert_int_eq(dlt_plan_run(p, &eo), DLT_OK);
+        for (int k = 0; k < 2; k++) {
+            out[t][k] = malloc(n * sizeof(float));
+            memcpy(out[t][k], dlt_plan_data(p, outs[k]), n * sizeof(float));
+        }
+    }
+    dlt_set_num_threads(saved);
+    ck_assert_int_eq(memcmp(out[0][0], out[1][0], n * sizeof(float)), 0);
+    ck_assert_int_eq(memcmp(out[0][1], out[1][1], n * sizeof(float)), 0);
+    ref_norm(&b, c->kind == BN, b.xd, dlt_param_data(b.g, b.gamma), dlt_param_data(b.g, b.beta), ref);
+    ck_assert_double_le(dlt_test_max_relerr(out[0][0], ref, n, 1.0), 1e-5);
+    for (int t = 0; t < 2; t++)
+        free(out[t][0]), free(out[t][1]);
+    free(cd), free(ref);
+    dlt_plan_free(p);
+    unbuild(&b);
 }
 END_TEST
 
@@ -438,6 +481,7 @@ static Suite *suite(void)
     tcase_add_loop_test(t, forward_matches_naive, 0, NCASES);
     tcase_add_loop_test(t, gradients_match_finite_differences, 0, NCASES);
     tcase_add_loop_test(t, second_order_matches_finite_differences, 0, NCASES);
+    tcase_add_loop_test(t, large_inputs_are_thread_count_independent, 0, 2);
     tcase_add_test(t, running_statistics_after_three_steps);
     tcase_add_test(t, batch_norm_without_running_stats_uses_batch_stats);
     tcase_add_test(t, batch_norm_matches_torch);
