@@ -1,1 +1,6 @@
-# tests/comm: Check tests of src/comm (included by tests/local.mk)
+# tests/comm: Check tests of src/comm (included by tests/local.mk).
+# test_mpi_* programs run under mpirun -np 2 and 3 (tests/harness.sh);
+# test_mpi_faults.sh calls $MPIRUN itself around comm_fault (timeout 60).
+check_PROGRAMS += tests/comm/test_mpi_comm tests/comm/test_mpi_reducer tests/comm/comm_fault
+TESTS += tests/comm/test_mpi_comm tests/comm/test_mpi_reducer tests/comm/test_mpi_faults.sh
+EXTRA_DIST += tests/comm/test_mpi_faults.sh

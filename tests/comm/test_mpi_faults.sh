@@ -1,0 +1,55 @@
+#!/bin/sh
+# Failure handling end to end (tests/comm/comm_fault.c does the wrong things):
+#  - a rank stopped by SIGSTOP before a collective (timeout_s = 3): the others
+#    report it as missing and the job exits non-zero within timeout + 10 s;
+#  - a rank failing with a library error ends the whole job non-zero with its message;
+#  - mismatched collectives under debug_collectives are reported with both sides;
+#  - the singleton trap (launcher says 2 tasks, MPI sees 1) is a clear error.
+# Every mpirun is wrapped in `timeout 60`, so this never hangs `make check`.
+: "${MPIRUN:=mpirun}"
+command -v "$MPIRUN" >/dev/null 2>&1 || { echo "no $MPIRUN: SKIP"; exit 77; }
+command -v timeout >/dev/null 2>&1 || { echo "no timeout(1): SKIP"; exit 77; }
+prog=${top_builddir:-.}/tests/comm/comm_fault
+[ -x "$prog" ] || { echo "missing $prog"; exit 1; }
+out=${TMPDIR:-/tmp}/dlt_faults.$$
+trap 'rm -f "$out"' EXIT
+fail=0
+now() { date +%s.%N; }
+
+run() { # mode np
+    t0=$(now)
+    timeout 60 $MPIRUN -np "$2" --oversubscribe --bind-to none "$prog" "$1" >"$out" 2>&1
+    rc=$?
+    elapsed=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
+    echo "== $1 (np $2): exit $rc after ${elapsed} s"
+    sed 's/^/   | /' "$out" | grep -v -e '^   | *$' -e 'help message' -e 'orte_base_help' | head -20
+}
+expect() { # description grep-pattern
+    if grep -q -e "$2" "$out"; then echo "ok: $1"; else echo "FAIL: $1 (no '$2')"; fail=1; fi
+}
+
+run stop 3
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || { echo "FAIL: stopped rank: exit $rc"; fail=1; }
+lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
+lt "$elapsed" 13 || { echo "FAIL: took ${elapsed} s (limit 13)"; fail=1; }
+expect "timeout names the collective and step" "all-reduce #1 .* at step 42 did not complete within 3 s"
+expect "the stopped rank is missing" "missing ([^)]*): 1;"
+expect "the waiting ranks are listed" "waiting in it: 0 2"
+
+run error 3
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || { echo "FAIL: failed rank: exit $rc"; fail=1; }
+lt "$elapsed" 20 || { echo "FAIL: took ${elapsed} s"; fail=1; }
+expect "the failed rank's message" "rank 1 failed: I/O error: cannot read shard .*truncated file"
+
+run mismatch 2
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || { echo "FAIL: mismatch: exit $rc"; fail=1; }
+expect "mismatch names both sides" "rank 0 calls all-reduce #1 (f32 x 64.*rank 1 calls broadcast #1 (f32 x 16"
+
+SLURM_NTASKS=2 timeout 60 "$prog" launch >"$out" 2>&1
+rc=$?
+echo "== launch, SLURM_NTASKS=2 without a launcher: exit $rc"
+sed 's/^/   | /' "$out"
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || { echo "FAIL: singleton trap: exit $rc"; fail=1; }
+expect "singleton trap explained" "without a working PMI/PMIx.*--mpi=pmix"
+
+exit $fail
