@@ -45,6 +45,9 @@ void dlt_log(dlt_log_level lvl, const char *fmt, ...) __attribute__((format(prin
 void dlt_log_set_level(dlt_log_level lvl);
 dlt_log_level dlt_log_get_level(void);
 void dlt_log_set_rank(int rank); /* -1: no prefix */
+/* A progress line: redrawn in place when stderr is a terminal (final = 1 ends
+ * it with a newline), otherwise logged as one INFO line. */
+void dlt_log_status(const char *line, int final);
 typedef void (*dlt_log_sink)(dlt_log_level lvl, const char *line, void *user);
 void dlt_log_set_sink(dlt_log_sink sink, void *user); /* NULL restores stderr */
 

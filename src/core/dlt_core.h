@@ -44,6 +44,10 @@ void dlt_graph_free(dlt_graph *g);
 dlt_status dlt_graph_status(const dlt_graph *g);
 const char *dlt_graph_errmsg(const dlt_graph *g);
 uint64_t dlt_graph_seed(const dlt_graph *g);
+/* Record an error on the graph (sticky; only the first is kept) and return -1.
+ * Builders use it to reject bad arguments. */
+dlt_t dlt_graph_fail(dlt_graph *g, dlt_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 int dlt_graph_num_values(const dlt_graph *g);
 int dlt_graph_num_nodes(const dlt_graph *g);
 
@@ -218,8 +222,9 @@ void dlt_graph_summary(dlt_graph *g, const dlt_plan *p, FILE *out);
 double dlt_graph_flops(const dlt_graph *g, int nout, const dlt_t *outputs);
 
 /* ---------------------------------------------------------------- threads */
-/* Threads used by CPU kernels (OpenMP) and OpenBLAS; 0 = all cores. OpenBLAS
- * is called outside OpenMP regions only, so the two never oversubscribe. */
+/* Threads used by CPU kernels (OpenMP); 0 = all cores. OpenBLAS is kept on one
+ * thread and GEMMs are split over the OpenMP threads (dlt_gemm), so the two
+ * thread pools never oversubscribe the cores. */
 void dlt_set_num_threads(int n);
 int dlt_get_num_threads(void);
 

@@ -73,9 +73,6 @@ dlt_t dlt_node_add(dlt_graph *g, const dlt_op_def *op, int nin, const dlt_t *in,
 dlt_t dlt_node_output(dlt_graph *g, dlt_t v, int k);
 /* The node that produced v (NULL for leaves). Valid until the graph grows. */
 const dlt_node *dlt_producer(const dlt_graph *g, dlt_t v);
-/* Record an error on the graph (sticky) and return -1. */
-dlt_t dlt_graph_fail(dlt_graph *g, dlt_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 /* For kernels with side effects: the storage of a buffer value. */
 float *dlt_buffer_storage(dlt_graph *g, dlt_t v);
 
@@ -98,5 +95,12 @@ static inline float dlt_rng_uniform(uint64_t seed, uint64_t stream, uint64_t cou
     return (float)(dlt_rng_u64(seed, stream, counter) >> 40) * (1.0f / 16777216.0f);
 }
 uint64_t dlt_hash_str(const char *s); /* FNV-1a 64 */
+
+/* Row-major C = alpha op(A) op(B) + beta C for CPU kernels. OpenBLAS itself
+ * always runs on one thread (dlt_set_num_threads): this splits the output over
+ * up to `nthreads` OpenMP threads, or runs on the calling thread when called
+ * inside a parallel region. Use it instead of cblas_sgemm. */
+void dlt_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+              const float *b, int64_t ldb, float beta, float *c, int64_t ldc, int nthreads);
 
 #endif

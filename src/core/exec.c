@@ -16,7 +16,8 @@ void dlt_set_num_threads(int n)
         n = omp_get_num_procs();
     num_threads = n;
     omp_set_num_threads(n);
-    openblas_set_num_threads(n);
+    /* one thread pool: OpenBLAS stays single-threaded, dlt_gemm splits work */
+    openblas_set_num_threads(1);
 }
 
 int dlt_get_num_threads(void)

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 
 static dlt_log_level cur_level = DLT_LOG_INFO;
 static int cur_rank = -1;
@@ -37,4 +38,16 @@ void dlt_log(dlt_log_level lvl, const char *fmt, ...)
         cur_sink(lvl, msg, cur_user);
     else
         fprintf(stderr, "%s\n", msg);
+}
+
+void dlt_log_status(const char *line, int final)
+{
+    if (cur_sink || !isatty(STDERR_FILENO)) {
+        dlt_log(DLT_LOG_INFO, "%s", line);
+        return;
+    }
+    if (cur_level < DLT_LOG_INFO)
+        return;
+    fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
+    fflush(stderr);
 }

@@ -1,5 +1,4 @@
 /* Batched matrix multiply with transposes (OpenBLAS sgemm), and linear layers. */
-#include <cblas.h>
 #include <string.h>
 
 #include "dlt_ops.h"
@@ -50,12 +49,10 @@ static dlt_status mm_cpu(const dlt_kctx *k)
     mat_dims(sa, at->ta, &m, &kk);
     mat_dims(sb, at->tb, &kb, &n);
     int64_t lda = sa->dim[sa->ndim - 1], ldb = sb->dim[sb->ndim - 1];
-    CBLAS_TRANSPOSE ta = at->ta ? CblasTrans : CblasNoTrans, tb = at->tb ? CblasTrans : CblasNoTrans;
     int64_t nbatch = dlt_shape_numel(so) / (m * n);
     if (sb->ndim == 2 && !at->ta) {
         /* b shared by every batch: one GEMM over all rows of a */
-        cblas_sgemm(CblasRowMajor, ta, tb, (int)(m * nbatch), (int)n, (int)kk, 1.f, a, (int)lda, b,
-                    (int)ldb, 0.f, y, (int)n);
+        dlt_gemm(0, at->tb, m * nbatch, n, kk, 1.f, a, lda, b, ldb, 0.f, y, n, k->nthreads);
         return DLT_OK;
     }
     dlt_shape ba = *sa, bb = *sb, bo = *so;
@@ -65,9 +62,8 @@ static dlt_status mm_cpu(const dlt_kctx *k)
     dlt_broadcast_strides(&bb, &bo, strb);
     int64_t asz = sa->dim[sa->ndim - 2] * sa->dim[sa->ndim - 1];
     int64_t bsz = sb->dim[sb->ndim - 2] * sb->dim[sb->ndim - 1];
+    /* many small products: one per thread; few large ones: split each */
     int par = nbatch >= k->nthreads && k->nthreads > 1;
-    if (par)
-        openblas_set_num_threads(1); /* parallel over batches instead */
 #pragma omp parallel for schedule(static) num_threads(k->nthreads) if (par)
     for (int64_t i = 0; i < nbatch; i++) {
         int64_t oa = 0, ob = 0, r = i;
@@ -77,11 +73,9 @@ static dlt_status mm_cpu(const dlt_kctx *k)
             oa += idx * stra[d];
             ob += idx * strb[d];
         }
-        cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)kk, 1.f, a + oa * asz, (int)lda,
-                    b + ob * bsz, (int)ldb, 0.f, y + i * m * n, (int)n);
+        dlt_gemm(at->ta, at->tb, m, n, kk, 1.f, a + oa * asz, lda, b + ob * bsz, ldb, 0.f, y + i * m * n, n,
+                 par ? 1 : k->nthreads);
     }
-    if (par)
-        openblas_set_num_threads(k->nthreads);
     return DLT_OK;
 }
 

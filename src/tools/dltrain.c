@@ -1,23 +1,47 @@
-/* dltrain: the training command. */
+/* dltrain: the training command. Thin: parses arguments, loads the job and
+ * calls the library. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "dlt_job.h"
 #include "dltrain.h"
 
+enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: dltrain [--version] [--help] COMMAND\n"
+            "usage: dltrain JOB.toml [--set KEY=VALUE ...] [--resume PATH|auto] [--dry-run]\n"
+            "                        [--quiet|--verbose] [--debug-collectives]\n"
+            "       dltrain --print-config JOB.toml [--set KEY=VALUE ...]\n"
+            "       dltrain --print-job-reference\n"
+            "       dltrain selftest [N]\n"
+            "       dltrain --version | --help\n"
             "\n"
-            "Commands:\n"
-            "  selftest [N]   all-reduce N doubles (default 1048576) across the MPI ranks\n"
-            "                 and check the sums; run as: mpirun -np 2 dltrain selftest\n"
+            "Runs the training job described by JOB.toml (see docs/jobs.md) on every MPI rank:\n"
+            "    dltrain jobs/resnet20_fmnist.toml                 one process\n"
+            "    mpirun -np 8 dltrain jobs/resnet20_fmnist.toml    data-parallel over 8 ranks\n"
             "\n"
             "Options:\n"
-            "  --version      print the version of dltrain and of every enabled part\n"
-            "                 (BLAS, MPI, HDF5, CUDA runtime and driver, cuDNN, NCCL)\n"
-            "  --help         print this message\n");
+            "  --set KEY=VALUE       override a job key, e.g. --set optim.lr=2e-4 (VALUE is TOML;\n"
+            "                        strings may be bare); later --set win over earlier ones\n"
+            "  --resume PATH|auto    continue from a checkpoint; auto: the newest complete one in\n"
+            "                        <checkpoint.dir>/<model.name> (none: start from scratch)\n"
+            "  --dry-run             build the model, print the resolved job, the model summary\n"
+            "                        (layers, parameters, FLOPs) and memory per rank, and exit\n"
+            "  --print-config        print the resolved job as TOML and exit\n"
+            "  --print-job-reference print the job file reference (docs/jobs.md) and exit\n"
+            "  --quiet, --verbose    less output; or one progress line per interval on a terminal too\n"
+            "  --debug-collectives   check that every rank calls the same collective (dist.debug_collectives)\n"
+            "  selftest [N]          all-reduce N doubles (default 1048576) across the ranks and check\n"
+            "  --version             versions of dltrain, BLAS, MPI, HDF5, CUDA, cuDNN, NCCL\n"
+            "\n"
+            "Exit status: 0 done, 1 the run failed, 2 bad arguments or job file,\n"
+            "%d stopped by SIGTERM/SIGUSR1 after saving a checkpoint (requeue with --resume auto).\n",
+            DLT_EXIT_PREEMPTED);
 }
 
 static int selftest(int argc, char **argv, int n_arg)
@@ -27,29 +51,202 @@ static int selftest(int argc, char **argv, int n_arg)
     size_t n = 1u << 20;
     if (n_arg < argc && sscanf(argv[n_arg], "%zu", &n) != 1) {
         fprintf(stderr, "dltrain selftest: N must be a positive integer (got '%s')\n", argv[n_arg]);
-        return 2;
+        return EXIT_USAGE;
     }
     if (dlt_world_init(&argc, &argv, &w) != DLT_OK) {
         fprintf(stderr, "dltrain: %s\n", dlt_errmsg());
-        return 1;
+        return EXIT_RUNTIME;
     }
     dlt_status st = dlt_world_selftest(&w, n, &err);
     if (w.rank == 0) {
         if (st == DLT_OK)
-            printf("selftest: all-reduce of %zu doubles across %d rank%s: max error %g: ok\n", n,
-                   w.size, w.size > 1 ? "s" : "", err);
+            printf("selftest: all-reduce of %zu doubles across %d rank%s: max error %g: ok\n", n, w.size,
+                   w.size > 1 ? "s" : "", err);
         else
             fprintf(stderr, "dltrain: %s\n", dlt_errmsg());
     }
     dlt_world_finalize(&w);
-    return st == DLT_OK ? 0 : 1;
+    return st == DLT_OK ? 0 : EXIT_RUNTIME;
+}
+
+typedef struct {
+    const char *job_path, *resume;
+    const char **sets;
+    int nsets, dry_run, print_config, quiet, verbose, debug_collectives;
+} args;
+
+static int parse_args(int argc, char **argv, args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->sets = calloc((size_t)argc, sizeof *a->sets);
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        if (strcmp(s, "--set") == 0 || strcmp(s, "--resume") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "dltrain: %s needs a value (see dltrain --help)\n", s);
+                return 0;
+            }
+            if (s[2] == 's')
+                a->sets[a->nsets++] = argv[++i];
+            else
+                a->resume = argv[++i];
+        } else if (strncmp(s, "--set=", 6) == 0) {
+            a->sets[a->nsets++] = s + 6;
+        } else if (strncmp(s, "--resume=", 9) == 0) {
+            a->resume = s + 9;
+        } else if (strcmp(s, "--dry-run") == 0) {
+            a->dry_run = 1;
+        } else if (strcmp(s, "--print-config") == 0) {
+            a->print_config = 1;
+        } else if (strcmp(s, "--quiet") == 0 || strcmp(s, "-q") == 0) {
+            a->quiet = 1;
+        } else if (strcmp(s, "--verbose") == 0 || strcmp(s, "-v") == 0) {
+            a->verbose = 1;
+        } else if (strcmp(s, "--debug-collectives") == 0) {
+            a->debug_collectives = 1;
+        } else if (s[0] == '-') {
+            fprintf(stderr, "dltrain: unknown option '%s' (see dltrain --help)\n", s);
+            return 0;
+        } else if (!a->job_path) {
+            a->job_path = s;
+        } else {
+            fprintf(stderr, "dltrain: unexpected argument '%s' (one job file; see dltrain --help)\n", s);
+            return 0;
+        }
+    }
+    if (!a->job_path) {
+        fprintf(stderr, "dltrain: no job file given (see dltrain --help)\n");
+        return 0;
+    }
+    return 1;
+}
+
+static dlt_status load_job(const args *a, dlt_job **out)
+{
+    dlt_job *job;
+    dlt_status st = dlt_job_new(&job);
+    if (st != DLT_OK)
+        return st;
+    st = dlt_job_load_file(job, a->job_path);
+    for (int i = 0; st == DLT_OK && i < a->nsets; i++)
+        st = dlt_job_set(job, a->sets[i]);
+    if (st == DLT_OK && a->debug_collectives)
+        st = dlt_job_set(job, "dist.debug_collectives=true");
+    if (st != DLT_OK) {
+        dlt_job_free(job);
+        return st;
+    }
+    *out = job;
+    return DLT_OK;
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path)
+{
+    char buf[DLT_PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return 0;
+            *p = '/';
+        }
+    return mkdir(buf, 0777) == 0 || errno == EEXIST;
+}
+
+static char *job_text(const dlt_job *job)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return NULL;
+    dlt_job_write(f, job);
+    fclose(f);
+    return text;
+}
+
+static int train(args *a, int argc, char **argv)
+{
+    dlt_world w;
+    dlt_job *job = NULL;
+    dlt_classify_config cfg;
+    dlt_classify_result res;
+    char *text = NULL;
+    int rc = 0;
+    if (dlt_world_init(&argc, &argv, &w) != DLT_OK) {
+        fprintf(stderr, "dltrain: %s\n", dlt_errmsg());
+        return EXIT_RUNTIME;
+    }
+    if (a->quiet)
+        dlt_log_set_level(DLT_LOG_WARN);
+    /* every rank reads and checks the job; only rank 0 reports a bad one */
+    dlt_status st = load_job(a, &job);
+    if (st == DLT_OK)
+        st = dlt_classify_config_from_job(job, &cfg);
+    if (st != DLT_OK) {
+        if (w.rank == 0)
+            fprintf(stderr, "dltrain: %s\n", dlt_errmsg());
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    cfg.quiet = a->quiet, cfg.verbose = a->verbose;
+    if (a->resume)
+        snprintf(cfg.resume, sizeof cfg.resume, "%s", a->resume);
+    text = job_text(job);
+    cfg.job_text = text;
+    if (a->print_config) {
+        if (w.rank == 0)
+            dlt_job_write(stdout, job);
+        goto out;
+    }
+    if (a->dry_run) {
+        if (w.rank == 0) {
+            printf("# resolved job\n%s\n", text ? text : "");
+            st = dlt_classify_describe(&cfg, w.size, stdout);
+            if (st != DLT_OK) {
+                fprintf(stderr, "dltrain: %s\n", dlt_errmsg());
+                rc = EXIT_USAGE;
+            }
+        }
+        goto out;
+    }
+    if (w.rank == 0) {
+        char path[DLT_PATH_MAX + 16];
+        FILE *f;
+        snprintf(path, sizeof path, "%s/job.toml", cfg.run_dir);
+        if (!make_dirs(cfg.run_dir) || !(f = fopen(path, "w"))) {
+            fprintf(stderr, "dltrain: %s: cannot create the run directory: %s\n", cfg.run_dir, strerror(errno));
+            rc = EXIT_RUNTIME;
+            dlt_world_abort(rc);
+        }
+        fputs(text ? text : "", f);
+        fclose(f);
+    }
+    st = dlt_classify_run(&cfg, &res);
+    if (st != DLT_OK) {
+        /* one rank failing stops the whole job instead of leaving the others waiting */
+        fprintf(stderr, "dltrain: %s%s\n", w.size > 1 ? "" : "", dlt_errmsg());
+        rc = st == DLT_ERR_INVALID || st == DLT_ERR_NOTFOUND ? EXIT_USAGE : EXIT_RUNTIME;
+        if (w.size > 1)
+            dlt_world_abort(rc);
+    } else if (res.preempted) {
+        rc = DLT_EXIT_PREEMPTED;
+    }
+out:
+    free(text);
+    dlt_job_free(job);
+    dlt_world_finalize(&w);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
+    args a;
     if (argc < 2) {
         usage(stderr);
-        return 2;
+        return EXIT_USAGE;
     }
     if (strcmp(argv[1], "--version") == 0) {
         dlt_print_build_info(stdout, "dltrain");
@@ -59,8 +256,15 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (strcmp(argv[1], "--print-job-reference") == 0)
+        return dlt_job_write_reference(stdout) == DLT_OK ? 0 : EXIT_RUNTIME;
     if (strcmp(argv[1], "selftest") == 0)
         return selftest(argc, argv, 2);
-    fprintf(stderr, "dltrain: unknown command '%s' (see dltrain --help)\n", argv[1]);
-    return 2;
+    if (!parse_args(argc, argv, &a)) {
+        free(a.sets);
+        return EXIT_USAGE;
+    }
+    int rc = train(&a, argc, argv);
+    free(a.sets);
+    return rc;
 }

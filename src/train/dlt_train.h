@@ -5,6 +5,8 @@
 #include <stdio.h>
 
 #include "dlt_base.h"
+#include "dlt_models.h"
+#include "dlt_optim.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -13,6 +15,89 @@ extern "C" {
 /* Print "<prog> <version>" and every enabled part of the build with its version
  * (BLAS and its threads, MPI, HDF5, CUDA runtime and driver, cuBLAS, cuDNN, NCCL). */
 void dlt_print_build_info(FILE *out, const char *prog);
+
+#define DLT_PATH_MAX 1024
+#define DLT_MAX_GROUP_RULES 8
+
+/* Exit status when a run stopped on SIGTERM/SIGUSR1 after saving a checkpoint,
+ * so batch scripts can requeue (`--resume auto`). */
+#define DLT_EXIT_PREEMPTED 3
+
+/* Everything a classification run needs, resolved from the job file. */
+typedef struct {
+    char name[128];          /* run name: runs/<name> */
+    char run_dir[DLT_PATH_MAX];
+    dlt_model_spec model;
+    /* data */
+    char train_glob[DLT_PATH_MAX], val_glob[DLT_PATH_MAX];
+    int batch_size;          /* per rank */
+    int shuffle, drop_last, crop_pad, flip, loader_threads, prefetch;
+    float mean[4], std[4];
+    /* optimisation */
+    dlt_optim_config optim;
+    dlt_schedule schedule;
+    dlt_param_group_rule rules[DLT_MAX_GROUP_RULES];
+    int nrules;
+    double grad_clip;        /* global norm; 0: off */
+    int nonfinite_stop;      /* 1: stop the run on a non-finite gradient; 0: skip the step */
+    int accumulate;          /* micro-steps per optimizer step */
+    float label_smoothing;
+    /* schedule of the run */
+    int64_t epochs, steps;   /* steps overrides epochs when > 0 */
+    uint64_t seed;
+    int threads;             /* CPU threads per rank; 0: cores / local ranks */
+    /* evaluation */
+    int64_t eval_every_steps; /* 0: at the end of every epoch */
+    int eval_batch_size;
+    /* checkpoints */
+    int64_t ckpt_every_steps;
+    double ckpt_every_minutes;
+    int keep_last;
+    char resume[DLT_PATH_MAX]; /* "", "auto" or a checkpoint path */
+    /* distribution */
+    double bucket_mb;
+    double timeout_s;
+    int zero;
+    int debug_collectives;
+    int check_every;          /* replica checksum every K steps; 0: start and resume only */
+    /* logging */
+    int64_t log_every;
+    int quiet, verbose;
+    int tensorboard;
+    const char *job_text;     /* resolved job as TOML, stored in checkpoints */
+} dlt_classify_config;
+
+void dlt_classify_config_default(dlt_classify_config *c);
+struct dlt_job;
+/* Fill c from a validated job (src/io/dlt_job.h); semantic errors name the
+ * key and where its value came from ("jobs/x.toml:7: data.train ..."). */
+dlt_status dlt_classify_config_from_job(const struct dlt_job *job, dlt_classify_config *c);
+/* Set what schedules derive from the run length (cosine T_max, warm-up decay). */
+void dlt_classify_config_set_total_steps(dlt_classify_config *c, int64_t total);
+
+typedef struct {
+    int64_t steps_done;
+    double train_loss;       /* last logged global mean */
+    double test_loss, top1, top5; /* last evaluation (NaN when none ran) */
+    double best_top1;
+    double samples_per_s;
+    int preempted;           /* stopped by a signal after saving */
+    char last_ckpt[DLT_PATH_MAX];
+} dlt_classify_result;
+
+/* Runs training (and evaluation) on every rank of the MPI world; collective.
+ * Requires MPI to be initialised (dlt_world_init). */
+dlt_status dlt_classify_run(const dlt_classify_config *c, dlt_classify_result *res);
+
+/* --dry-run: open the training shards, build the model and its training plan,
+ * print the model summary and memory per rank to out. Not collective. */
+dlt_status dlt_classify_describe(const dlt_classify_config *c, int world_size, FILE *out);
+
+/* Host-side metrics of one evaluation batch: top-1/top-5 hits and the
+ * confusion matrix (classes x classes, row = true label) over the first `valid`
+ * rows of logits [n, classes]. */
+void dlt_classify_count(const float *logits, const int32_t *labels, int valid, int classes,
+                        int64_t *top1, int64_t *top5, int64_t *confusion);
 
 #ifdef __cplusplus
 }

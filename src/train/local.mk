@@ -1,3 +1,5 @@
 # src/train: training loops per task, evaluation, build information
-libdltrain_la_SOURCES += src/train/buildinfo.c
+libdltrain_la_SOURCES += src/train/buildinfo.c src/train/classify_setup.c src/train/classify_run.c \
+	src/train/report.c src/train/job_config.c
 pkginclude_HEADERS += src/train/dlt_train.h
+noinst_HEADERS += src/train/classify_impl.h src/train/report.h

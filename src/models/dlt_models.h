@@ -1,0 +1,45 @@
+/* Model builders: graph constructors for the model zoo. A model never calls a
+ * kernel; it only adds nodes and parameters (named as torchvision names them,
+ * e.g. "layer1.0.conv1.weight", so checkpoints map one to one). */
+#ifndef DLT_MODELS_H
+#define DLT_MODELS_H
+
+#include "dlt_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Image classifiers: resnet20/32/44/56/110 (CIFAR-style, He et al. 2015 §4.2),
+ * resnet18/34/50/101/152 (ImageNet-style, torchvision v1.5: stride in the 3x3
+ * conv), vgg11/vgg16 (with batch norm), mlp. */
+typedef struct {
+    char arch[32];
+    int in_channels, in_h, in_w, num_classes;
+    char shortcut;          /* CIFAR resnets: 'A' (identity, zero-padded) or 'B' (1x1 projection) */
+    int zero_init_residual; /* zero the last BN scale of each residual block */
+    int small_input;        /* ImageNet resnets: 3x3 stem without max pooling (for 32x32 inputs) */
+    int mlp_hidden, mlp_layers;
+    float bn_momentum, bn_eps;
+    float dropout;          /* vgg/mlp classifier dropout */
+} dlt_model_spec;
+
+/* Defaults for `arch` (3x32x32 inputs, 10 classes, shortcut A, BN 0.1 / 1e-5).
+ * DLT_ERR_INVALID names the known architectures when arch is unknown. */
+dlt_status dlt_model_spec_default(const char *arch, dlt_model_spec *s);
+/* Comma-separated list of architectures. */
+const char *dlt_model_archs(void);
+/* Builds the classifier on x [N, C, H, W]; returns logits [N, classes] (-1 on
+ * error, recorded in the graph). */
+dlt_t dlt_model_classifier(dlt_graph *g, const dlt_model_spec *s, dlt_t x);
+
+/* Building blocks shared by builders (named conv/bn/fc with torch's initialisers). */
+dlt_t dlt_nn_conv(dlt_graph *g, const char *name, dlt_t x, int out_c, int k, int stride, int pad,
+                  int bias);
+dlt_t dlt_nn_bn(dlt_graph *g, const char *name, dlt_t x, const dlt_model_spec *s, int zero_gamma);
+dlt_t dlt_nn_linear(dlt_graph *g, const char *name, dlt_t x, int out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

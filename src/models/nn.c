@@ -1,0 +1,54 @@
+/* Named layers with PyTorch's default initialisers. */
+#include <math.h>
+
+#include "dlt_models.h"
+#include "dlt_ops.h"
+
+dlt_t dlt_nn_conv(dlt_graph *g, const char *name, dlt_t x, int out_c, int k, int stride, int pad,
+                  int bias)
+{
+    const dlt_shape *s = dlt_shape_of(g, x);
+    if (!s || s->ndim != 4)
+        return dlt_graph_fail(g, DLT_ERR_SHAPE, "%s: conv input must be [N, C, H, W]", name);
+    int64_t ws[4] = {out_c, s->dim[1], k, k}, bs[1] = {out_c};
+    dlt_scope_push(g, name);
+    /* torchvision resnets: kaiming normal, fan_out, relu gain */
+    dlt_t w = dlt_param(g, "weight", 4, ws, dlt_init_kaiming(DLT_INIT_KAIMING_NORMAL, DLT_FAN_OUT, sqrt(2.0)));
+    double bound = 1.0 / sqrt((double)s->dim[1] * k * k);
+    dlt_t b = bias ? dlt_param(g, "bias", 1, bs, dlt_init_uniform(-bound, bound)) : -1;
+    dlt_conv2d_opts o = {.stride = {stride, stride}, .padding = {pad, pad}};
+    dlt_t y = dlt_conv2d(g, x, w, b, &o);
+    dlt_scope_pop(g);
+    return y;
+}
+
+dlt_t dlt_nn_bn(dlt_graph *g, const char *name, dlt_t x, const dlt_model_spec *s, int zero_gamma)
+{
+    const dlt_shape *xs = dlt_shape_of(g, x);
+    if (!xs)
+        return -1;
+    int64_t c[1] = {xs->dim[1]};
+    dlt_scope_push(g, name);
+    dlt_t gamma = dlt_param(g, "weight", 1, c, dlt_init_const(zero_gamma ? 0.0 : 1.0));
+    dlt_t beta = dlt_param(g, "bias", 1, c, dlt_init_const(0));
+    dlt_t rm = dlt_buffer(g, "running_mean", 1, c, dlt_init_const(0));
+    dlt_t rv = dlt_buffer(g, "running_var", 1, c, dlt_init_const(1));
+    dlt_t y = dlt_batch_norm(g, x, gamma, beta, rm, rv, s->bn_momentum, s->bn_eps);
+    dlt_scope_pop(g);
+    return y;
+}
+
+dlt_t dlt_nn_linear(dlt_graph *g, const char *name, dlt_t x, int out)
+{
+    const dlt_shape *s = dlt_shape_of(g, x);
+    if (!s)
+        return -1;
+    int64_t in = s->dim[s->ndim - 1], ws[2] = {out, in}, bs[1] = {out};
+    double bound = 1.0 / sqrt((double)in); /* torch.nn.Linear default */
+    dlt_scope_push(g, name);
+    dlt_t w = dlt_param(g, "weight", 2, ws, dlt_init_uniform(-bound, bound));
+    dlt_t b = dlt_param(g, "bias", 1, bs, dlt_init_uniform(-bound, bound));
+    dlt_t y = dlt_linear(g, x, w, b);
+    dlt_scope_pop(g);
+    return y;
+}

@@ -1,0 +1,111 @@
+/* ResNets: CIFAR-style (He et al. 2015 §4.2: 6n+2 layers, 16/32/64 filters,
+ * shortcut option A or B) and ImageNet-style (torchvision v1.5: basic and
+ * bottleneck blocks, stride in the 3x3 conv). */
+#include <stdio.h>
+
+#include "dlt_models.h"
+#include "dlt_ops.h"
+#include "resnet.h"
+
+/* Option A: subsample by the stride and zero-pad the new channels on both sides. */
+static dlt_t shortcut_a(dlt_graph *g, dlt_t x, int out_c, int stride)
+{
+    const dlt_shape *s = dlt_shape_of(g, x);
+    if (!s)
+        return -1;
+    if (stride > 1) {
+        x = dlt_slice_axis(g, x, 2, 0, s->dim[2], stride);
+        x = dlt_slice_axis(g, x, 3, 0, dlt_shape_of(g, x) ? dlt_shape_of(g, x)->dim[3] : 1, stride);
+    }
+    int64_t extra = out_c - s->dim[1];
+    if (extra > 0) {
+        int64_t before[4] = {0, extra / 2, 0, 0}, after[4] = {0, extra - extra / 2, 0, 0};
+        x = dlt_pad(g, x, before, after, DLT_PAD_CONSTANT, 0.f);
+    }
+    return x;
+}
+
+static dlt_t downsample(dlt_graph *g, dlt_t x, int out_c, int stride, const dlt_model_spec *s)
+{
+    dlt_scope_push(g, "downsample");
+    dlt_t y = dlt_nn_conv(g, "0", x, out_c, 1, stride, 0, 0);
+    y = dlt_nn_bn(g, "1", y, s, 0);
+    dlt_scope_pop(g);
+    return y;
+}
+
+/* conv3x3-bn-relu-conv3x3-bn + shortcut, relu */
+static dlt_t basic_block(dlt_graph *g, dlt_t x, int planes, int stride, int cifar, const dlt_model_spec *s)
+{
+    const dlt_shape *xs = dlt_shape_of(g, x);
+    if (!xs)
+        return -1;
+    int in_c = (int)xs->dim[1];
+    dlt_t y = dlt_relu(g, dlt_nn_bn(g, "bn1", dlt_nn_conv(g, "conv1", x, planes, 3, stride, 1, 0), s, 0));
+    y = dlt_nn_bn(g, "bn2", dlt_nn_conv(g, "conv2", y, planes, 3, 1, 1, 0), s, s->zero_init_residual);
+    dlt_t sc = x;
+    if (stride != 1 || in_c != planes)
+        sc = cifar && s->shortcut == 'A' ? shortcut_a(g, x, planes, stride) : downsample(g, x, planes, stride, s);
+    return dlt_relu(g, dlt_add(g, y, sc));
+}
+
+/* 1x1 reduce, 3x3 (stride here: v1.5), 1x1 expand x4 */
+static dlt_t bottleneck(dlt_graph *g, dlt_t x, int planes, int stride, const dlt_model_spec *s)
+{
+    const dlt_shape *xs = dlt_shape_of(g, x);
+    if (!xs)
+        return -1;
+    int in_c = (int)xs->dim[1], out_c = planes * 4;
+    dlt_t y = dlt_relu(g, dlt_nn_bn(g, "bn1", dlt_nn_conv(g, "conv1", x, planes, 1, 1, 0, 0), s, 0));
+    y = dlt_relu(g, dlt_nn_bn(g, "bn2", dlt_nn_conv(g, "conv2", y, planes, 3, stride, 1, 0), s, 0));
+    y = dlt_nn_bn(g, "bn3", dlt_nn_conv(g, "conv3", y, out_c, 1, 1, 0, 0), s, s->zero_init_residual);
+    dlt_t sc = stride != 1 || in_c != out_c ? downsample(g, x, out_c, stride, s) : x;
+    return dlt_relu(g, dlt_add(g, y, sc));
+}
+
+dlt_t dlt_resnet_cifar(dlt_graph *g, const dlt_model_spec *s, int depth, dlt_t x)
+{
+    if ((depth - 2) % 6 != 0 || depth < 8)
+        return dlt_graph_fail(g, DLT_ERR_INVALID, "CIFAR ResNet depth must be 6n+2 (got %d)", depth);
+    int n = (depth - 2) / 6;
+    dlt_t h = dlt_relu(g, dlt_nn_bn(g, "bn1", dlt_nn_conv(g, "conv1", x, 16, 3, 1, 1, 0), s, 0));
+    for (int stage = 0; stage < 3; stage++) {
+        dlt_scope_pushf(g, "layer%d", stage + 1);
+        for (int b = 0; b < n; b++) {
+            dlt_scope_pushf(g, "%d", b);
+            h = basic_block(g, h, 16 << stage, stage > 0 && b == 0 ? 2 : 1, 1, s);
+            dlt_scope_pop(g);
+        }
+        dlt_scope_pop(g);
+    }
+    return dlt_nn_linear(g, "fc", dlt_global_avgpool2d(g, h), s->num_classes);
+}
+
+dlt_t dlt_resnet_imagenet(dlt_graph *g, const dlt_model_spec *s, int depth, dlt_t x)
+{
+    static const int blocks[][4] = {{2, 2, 2, 2}, {3, 4, 6, 3}, {3, 4, 6, 3}, {3, 4, 23, 3}, {3, 8, 36, 3}};
+    int idx = depth == 18 ? 0 : depth == 34 ? 1 : depth == 50 ? 2 : depth == 101 ? 3 : depth == 152 ? 4 : -1;
+    if (idx < 0)
+        return dlt_graph_fail(g, DLT_ERR_INVALID, "ImageNet ResNet depth must be 18, 34, 50, 101 or 152 (got %d)",
+                              depth);
+    int bott = depth >= 50;
+    dlt_t h;
+    if (s->small_input) {
+        h = dlt_relu(g, dlt_nn_bn(g, "bn1", dlt_nn_conv(g, "conv1", x, 64, 3, 1, 1, 0), s, 0));
+    } else {
+        h = dlt_relu(g, dlt_nn_bn(g, "bn1", dlt_nn_conv(g, "conv1", x, 64, 7, 2, 3, 0), s, 0));
+        dlt_pool2d_opts po = {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}};
+        h = dlt_maxpool2d(g, h, &po);
+    }
+    for (int stage = 0; stage < 4; stage++) {
+        dlt_scope_pushf(g, "layer%d", stage + 1);
+        for (int b = 0; b < blocks[idx][stage]; b++) {
+            int stride = stage > 0 && b == 0 ? 2 : 1;
+            dlt_scope_pushf(g, "%d", b);
+            h = bott ? bottleneck(g, h, 64 << stage, stride, s) : basic_block(g, h, 64 << stage, stride, 0, s);
+            dlt_scope_pop(g);
+        }
+        dlt_scope_pop(g);
+    }
+    return dlt_nn_linear(g, "fc", dlt_global_avgpool2d(g, h), s->num_classes);
+}

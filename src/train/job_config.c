@@ -1,0 +1,165 @@
+/* From a validated job to the classification task's configuration. */
+#include <string.h>
+
+#include "dlt_job.h"
+#include "dlt_train.h"
+
+static dlt_status where_err(const dlt_job *job, const char *key, const char *fmt, const char *detail)
+{
+    char w[300];
+    dlt_job_where(job, key, w, sizeof w);
+    return dlt_seterr(DLT_ERR_INVALID, "%s: %s %s", w, key, detail ? detail : fmt);
+}
+
+/* A key set by the job file or --set (not left at its default). */
+static int given(const dlt_job *job, const char *key)
+{
+    char w[300];
+    dlt_job_where(job, key, w, sizeof w);
+    return strcmp(w, "default") != 0;
+}
+
+static int floats(const dlt_job *job, const char *key, double *out, int max)
+{
+    const dlt_toml_value *v = dlt_job_get(job, key);
+    int n = 0;
+    for (size_t i = 0; i < v->arr.len && n < max; i++)
+        out[n++] = v->arr.items[i]->f;
+    return n;
+}
+
+static dlt_status schedule_from_job(const dlt_job *job, dlt_classify_config *c)
+{
+    const char *name = dlt_job_string(job, "schedule.name");
+    dlt_schedule *s = &c->schedule;
+    dlt_status st = dlt_schedule_init(s, name, c->optim.lr);
+    if (st != DLT_OK)
+        return where_err(job, "schedule.name", "", dlt_errmsg());
+    s->step_size = dlt_job_int(job, "schedule.step_size");
+    s->gamma = dlt_job_float(job, "schedule.gamma");
+    s->eta_min = dlt_job_float(job, "schedule.min_lr");
+    s->warmup_steps = dlt_job_int(job, "schedule.warmup_steps");
+    double ms[DLT_SCHED_MAX_MILESTONES];
+    s->nmilestones = floats(job, "schedule.milestones", ms, DLT_SCHED_MAX_MILESTONES);
+    for (int i = 0; i < s->nmilestones; i++)
+        s->milestones[i] = (int64_t)ms[i];
+    return DLT_OK;
+}
+
+/* Steps of the whole run are only known once the data is opened; the trainer
+ * calls this again with them (cosine, warm-up and one-cycle need the total). */
+void dlt_classify_config_set_total_steps(dlt_classify_config *c, int64_t total)
+{
+    dlt_schedule *s = &c->schedule;
+    s->total_steps = total;
+    if (s->t_max <= 0)
+        s->t_max = total;
+    if (s->t_0 <= 0)
+        s->t_0 = total;
+    if (s->max_lr <= 0)
+        s->max_lr = s->base_lr;
+    if (s->lr_end <= 0)
+        s->lr_end = s->eta_min > 0 ? s->eta_min : 1e-7;
+}
+
+dlt_status dlt_classify_config_from_job(const dlt_job *job, dlt_classify_config *c)
+{
+    dlt_status st;
+    dlt_classify_config_default(c);
+    snprintf(c->name, sizeof c->name, "%s", dlt_job_string(job, "model.name"));
+    snprintf(c->run_dir, sizeof c->run_dir, "%s/%s", dlt_job_string(job, "checkpoint.dir"), c->name);
+    if ((st = dlt_model_spec_default(dlt_job_string(job, "model.arch"), &c->model)) != DLT_OK)
+        return where_err(job, "model.arch", "", dlt_errmsg());
+    c->model.num_classes = given(job, "model.num_classes") ? (int)dlt_job_int(job, "model.num_classes") : 0;
+    c->model.shortcut = dlt_job_string(job, "model.shortcut")[0];
+    c->model.zero_init_residual = dlt_job_bool(job, "model.zero_init_residual");
+    c->model.small_input = dlt_job_bool(job, "model.small_input");
+    c->model.mlp_hidden = (int)dlt_job_int(job, "model.hidden");
+    c->model.mlp_layers = (int)dlt_job_int(job, "model.layers");
+    c->model.dropout = (float)dlt_job_float(job, "model.dropout");
+
+    snprintf(c->train_glob, sizeof c->train_glob, "%s", dlt_job_string(job, "data.train"));
+    snprintf(c->val_glob, sizeof c->val_glob, "%s", dlt_job_string(job, "data.val"));
+    if (!c->train_glob[0])
+        return where_err(job, "data.train", "must name the training shards (a file or a glob)", NULL);
+    c->batch_size = (int)dlt_job_int(job, "data.batch_size");
+    c->shuffle = dlt_job_bool(job, "data.shuffle");
+    c->drop_last = dlt_job_bool(job, "data.drop_last");
+    c->prefetch = (int)dlt_job_int(job, "data.prefetch");
+    c->loader_threads = (int)dlt_job_int(job, "data.num_workers");
+    const char *aug = dlt_job_string(job, "data.augment");
+    c->flip = strstr(aug, "flip") != NULL;
+    c->crop_pad = strstr(aug, "crop") ? (int)dlt_job_int(job, "data.crop_padding") : 0;
+    double mean[16], stdv[16];
+    int nm = floats(job, "data.mean", mean, 16), ns = floats(job, "data.std", stdv, 16);
+    if (nm > 4 || ns > 4)
+        return where_err(job, nm > 4 ? "data.mean" : "data.std", "must hold at most 4 values (one per channel)",
+                         NULL);
+    for (int i = 0; i < 4; i++) {
+        c->mean[i] = (float)(nm == 0 ? 0 : mean[i < nm ? i : nm - 1]);
+        c->std[i] = (float)(ns == 0 ? 1 : stdv[i < ns ? i : ns - 1]);
+    }
+
+    const char *oname = dlt_job_string(job, "optim.name");
+    if ((st = dlt_optim_config_default(oname, &c->optim)) != DLT_OK)
+        return where_err(job, "optim.name", "", dlt_errmsg());
+    c->optim.lr = dlt_job_float(job, "optim.lr");
+    if (given(job, "optim.momentum"))
+        c->optim.momentum = dlt_job_float(job, "optim.momentum");
+    if (given(job, "optim.weight_decay"))
+        c->optim.weight_decay = dlt_job_float(job, "optim.weight_decay");
+    c->optim.nesterov = dlt_job_bool(job, "optim.nesterov");
+    if (c->optim.nesterov && c->optim.kind == DLT_OPTIM_SGD && c->optim.momentum <= 0)
+        return where_err(job, "optim.nesterov", "needs optim.momentum > 0", NULL);
+    if (given(job, "optim.betas")) {
+        double b[2] = {0.9, 0.999};
+        floats(job, "optim.betas", b, 2);
+        c->optim.beta1 = b[0], c->optim.beta2 = b[1];
+    }
+    if (given(job, "optim.eps"))
+        c->optim.eps = dlt_job_float(job, "optim.eps");
+    /* no-decay patterns become parameter-group rules */
+    static char patterns[1024];
+    snprintf(patterns, sizeof patterns, "%s", dlt_job_string(job, "optim.no_decay"));
+    c->nrules = 0;
+    for (char *save = NULL, *p = strtok_r(patterns, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            continue;
+        if (c->nrules == DLT_MAX_GROUP_RULES)
+            return where_err(job, "optim.no_decay", "holds too many patterns (at most 8)", NULL);
+        c->rules[c->nrules++] = (dlt_param_group_rule){.pattern = p, .weight_decay = 0, .set_weight_decay = 1};
+    }
+    if ((st = schedule_from_job(job, c)) != DLT_OK)
+        return st;
+
+    c->epochs = dlt_job_int(job, "train.epochs");
+    c->steps = dlt_job_int(job, "train.steps");
+    if (c->epochs == 0 && c->steps == 0)
+        return where_err(job, "train.epochs", "and train.steps are both 0: nothing to train", NULL);
+    c->seed = (uint64_t)dlt_job_int(job, "train.seed");
+    c->grad_clip = dlt_job_float(job, "train.grad_clip");
+    c->accumulate = (int)dlt_job_int(job, "train.accumulate");
+    c->label_smoothing = (float)dlt_job_float(job, "train.label_smoothing");
+    c->threads = (int)dlt_job_int(job, "train.threads");
+    c->nonfinite_stop = strcmp(dlt_job_string(job, "train.nonfinite"), "stop") == 0;
+    const char *prec = dlt_job_string(job, "train.precision");
+    if (strcmp(prec, "fp32") != 0)
+        dlt_log(DLT_LOG_WARN, "train.precision = \"%s\" applies to the GPU backend; the CPU computes in fp32", prec);
+    c->eval_every_steps = dlt_job_int(job, "eval.every_steps");
+    c->ckpt_every_steps = dlt_job_int(job, "checkpoint.every_steps");
+    c->ckpt_every_minutes = dlt_job_float(job, "checkpoint.every_minutes");
+    c->keep_last = (int)dlt_job_int(job, "checkpoint.keep_last");
+    const char *backend = dlt_job_string(job, "dist.backend");
+    if (strcmp(backend, "nccl") == 0)
+        return where_err(job, "dist.backend", "= \"nccl\" needs the CUDA backend, which does not run this job yet", NULL);
+    c->bucket_mb = dlt_job_float(job, "dist.bucket_mb");
+    c->timeout_s = dlt_job_float(job, "dist.timeout_s");
+    c->zero = (int)dlt_job_int(job, "dist.zero");
+    c->debug_collectives = dlt_job_bool(job, "dist.debug_collectives");
+    c->check_every = (int)dlt_job_int(job, "dist.check_every");
+    c->log_every = dlt_job_int(job, "log.every_steps");
+    c->tensorboard = dlt_job_bool(job, "log.tensorboard");
+    return DLT_OK;
+}

@@ -1,0 +1,180 @@
+/* Progress, evaluation and summary output of rank 0, plus metrics.jsonl. */
+#include "report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static double wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void human_time(double s, char *buf, size_t n)
+{
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else if (t >= 60)
+        snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+    else
+        snprintf(buf, n, "%lds", t);
+}
+
+static void human_bytes(double b, char *buf, size_t n)
+{
+    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int i = 0;
+    while (b >= 1024 && i < 4)
+        b /= 1024, i++;
+    snprintf(buf, n, "%.1f %s", b, u[i]);
+}
+
+/* JSON numbers: non-finite values become null */
+static void jnum(FILE *f, const char *key, double v, int comma)
+{
+    if (isfinite(v))
+        fprintf(f, "\"%s\": %.9g%s", key, v, comma ? ", " : "");
+    else
+        fprintf(f, "\"%s\": null%s", key, comma ? ", " : "");
+}
+
+void dlt_report_open(dlt_report *r, const dlt_classify_config *c, int64_t total_steps, int64_t per_epoch,
+                     int world, int nparams, size_t numel, const dlt_mem_report *mem)
+{
+    char path[DLT_PATH_MAX + 32], a[32], b[32], d[32];
+    memset(r, 0, sizeof *r);
+    r->total_steps = total_steps;
+    r->per_epoch = per_epoch;
+    r->t_start = wall();
+    r->quiet = c->quiet;
+    r->tty = isatty(STDERR_FILENO) && !c->verbose;
+    r->last_eval_top1 = r->last_eval_top5 = r->last_eval_loss = NAN;
+    r->first_step = -1;
+    if (mkdir(c->run_dir, 0777) != 0 && errno != EEXIST)
+        dlt_log(DLT_LOG_WARN, "cannot create %s: %s", c->run_dir, strerror(errno));
+    snprintf(path, sizeof path, "%s/metrics.jsonl", c->run_dir);
+    r->jsonl = fopen(path, "a");
+    if (!r->jsonl)
+        dlt_log(DLT_LOG_WARN, "cannot write %s: %s", path, strerror(errno));
+    human_bytes((double)(mem->params_bytes + mem->grads_bytes + mem->buffers_bytes), a, sizeof a);
+    human_bytes((double)mem->arena_bytes, b, sizeof b);
+    human_bytes((double)mem->activations_bytes, d, sizeof d);
+    if (!r->quiet)
+        dlt_log(DLT_LOG_INFO,
+                "%s: %s, %d parameter tensors (%zu values), %d rank%s x batch %d = %d per step; "
+                "%lld steps (%lld per epoch); memory per rank: parameters+gradients %s, activations %s "
+                "(%s without reuse)",
+                c->name, c->model.arch, nparams, numel, world, world > 1 ? "s" : "", c->batch_size,
+                c->batch_size * world * (c->accumulate > 0 ? c->accumulate : 1), (long long)total_steps,
+                (long long)per_epoch, a, b, d);
+}
+
+void dlt_report_step(dlt_report *r, int64_t step, int64_t epoch, double loss, double acc, double lr,
+                     double grad_norm, double samples_per_s)
+{
+    char eta[32] = "?";
+    double now = wall();
+    if (r->first_step < 0) {
+        r->first_step = step - 1;
+        r->t_start = now;
+    }
+    double done = (double)(step - r->first_step);
+    if (done > 0 && r->started)
+        human_time((now - r->t_start) / done * (double)(r->total_steps - step), eta, sizeof eta);
+    r->started = 1;
+    if (!r->quiet) {
+        char line[512];
+        snprintf(line, sizeof line,
+                 "step %lld/%lld  epoch %lld  loss %.4f  acc %.4f  lr %.4g  grad_norm %.3g  %.0f samples/s  ETA %s",
+                 (long long)step, (long long)r->total_steps, (long long)epoch, loss, acc, lr, grad_norm,
+                 samples_per_s, eta);
+        dlt_log_status(line, step == r->total_steps);
+    }
+    if (r->jsonl) {
+        fprintf(r->jsonl, "{\"step\": %lld, \"epoch\": %lld, ", (long long)step, (long long)epoch);
+        jnum(r->jsonl, "loss", loss, 1);
+        jnum(r->jsonl, "accuracy", acc, 1);
+        jnum(r->jsonl, "lr", lr, 1);
+        jnum(r->jsonl, "grad_norm", grad_norm, 1);
+        jnum(r->jsonl, "samples_per_s", samples_per_s, 1);
+        jnum(r->jsonl, "wall_time", now, 0);
+        fprintf(r->jsonl, "}\n");
+        fflush(r->jsonl);
+    }
+}
+
+void dlt_report_eval(dlt_report *r, int64_t step, int64_t epoch, double loss, double top1, double top5,
+                     int64_t n, const int64_t *confusion, int classes, const dlt_loader *names)
+{
+    int final = step == r->total_steps;
+    r->last_eval_loss = loss, r->last_eval_top1 = top1, r->last_eval_top5 = top5;
+    if (!r->quiet)
+        dlt_log(DLT_LOG_INFO, "eval step %lld: loss %.4f  top-1 %.4f  top-5 %.4f  (%lld samples)", (long long)step,
+                loss, top1, top5, (long long)n);
+    if (final && !r->quiet) {
+        char line[1024];
+        int off = snprintf(line, sizeof line, "confusion matrix (rows: true class, columns: predicted)");
+        dlt_log(DLT_LOG_INFO, "%s", line);
+        for (int i = 0; i < classes; i++) {
+            const char *nm = names ? dlt_loader_class_name(names, i) : NULL;
+            off = snprintf(line, sizeof line, "  %-12.12s", nm && nm[0] ? nm : "?");
+            for (int j = 0; j < classes && off < (int)sizeof line - 12; j++)
+                off += snprintf(line + off, sizeof line - (size_t)off, " %6lld", (long long)confusion[i * classes + j]);
+            dlt_log(DLT_LOG_INFO, "%s", line);
+        }
+    }
+    if (r->jsonl) {
+        fprintf(r->jsonl, "{\"step\": %lld, \"epoch\": %lld, \"eval\": {", (long long)step, (long long)epoch);
+        jnum(r->jsonl, "loss", loss, 1);
+        jnum(r->jsonl, "top1", top1, 1);
+        jnum(r->jsonl, "top5", top5, 1);
+        fprintf(r->jsonl, "\"samples\": %lld}", (long long)n);
+        if (final && confusion) {
+            fprintf(r->jsonl, ", \"confusion\": [");
+            for (int i = 0; i < classes; i++) {
+                fprintf(r->jsonl, "%s[", i ? ", " : "");
+                for (int j = 0; j < classes; j++)
+                    fprintf(r->jsonl, "%s%lld", j ? ", " : "", (long long)confusion[i * classes + j]);
+                fprintf(r->jsonl, "]");
+            }
+            fprintf(r->jsonl, "]");
+        }
+        fprintf(r->jsonl, ", ");
+        jnum(r->jsonl, "wall_time", wall(), 0);
+        fprintf(r->jsonl, "}\n");
+        fflush(r->jsonl);
+    }
+}
+
+void dlt_report_checkpoint(dlt_report *r, const char *path)
+{
+    if (!r->quiet)
+        dlt_log(DLT_LOG_INFO, "checkpoint %s", path);
+}
+
+void dlt_report_close(dlt_report *r, const dlt_classify_result *res, double seconds)
+{
+    char t[32];
+    human_time(seconds, t, sizeof t);
+    if (!r->quiet)
+        dlt_log(DLT_LOG_INFO, "done: %lld steps in %s; final train loss %.4f; test loss %.4f, top-1 %.4f, top-5 %.4f "
+                              "(best top-1 %.4f)",
+                (long long)res->steps_done, t, res->train_loss, res->test_loss, res->top1, res->top5,
+                res->best_top1);
+    if (r->jsonl)
+        fclose(r->jsonl);
+    r->jsonl = NULL;
+}
+
+void dlt_report_abandon(dlt_report *r)
+{
+    if (r->jsonl)
+        fclose(r->jsonl);
+    r->jsonl = NULL;
+}
