@@ -47,7 +47,7 @@ static int64_t ce_count(const ce_attr *a, const int32_t *lab, int64_t n, int64_t
         if (lab[i] == a->ignore_index)
             continue;
         if (lab[i] < 0 || lab[i] >= C) {
-            dlt_seterr(DLT_ERR_INVALID, "cross_entropy: label %d at %lld is outside [0, %lld)", (int)lab[i],
+            dlt_seterr(DLT_ERR_INVALID, "label %d at %lld is outside [0, %lld)", (int)lab[i],
                        (long long)i, (long long)C);
             return -1;
         }

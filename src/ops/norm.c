@@ -91,7 +91,7 @@ static dlt_status norm_cpu(const dlt_kctx *k)
         *alpha = 1.f;
     } else if (k->training || !a->running) {
         if (M < 2 && a->running && k->training)
-            return dlt_seterr(DLT_ERR_SHAPE, "batch_norm: training needs more than one value per channel");
+            return dlt_seterr(DLT_ERR_SHAPE, "training needs more than one value per channel");
 #pragma omp parallel for schedule(static) num_threads(k->nthreads) if (A * C * S > 32768)
         for (int64_t c = 0; c < C; c++) {
             double s = 0, q = 0;

@@ -425,7 +425,7 @@ START_TEST(bad_arguments_are_reported)
     ck_assert_int_eq(dlt_plan_create(g, 1, &y, NULL, &p), DLT_OK);
     ((int32_t *)dlt_plan_data(p, l))[2] = 3;
     ck_assert_int_eq(dlt_plan_run(p, NULL), DLT_ERR_INVALID);
-    ck_assert_str_eq(dlt_errmsg(), "cross_entropy 'cross_entropy': cross_entropy: label 3 at 2 is outside [0, 3)");
+    ck_assert_str_eq(dlt_errmsg(), "cross_entropy 'cross_entropy': label 3 at 2 is outside [0, 3)");
     dlt_plan_free(p);
     dlt_graph_free(g);
 }
