@@ -1,5 +1,5 @@
 # tests/ops/unary.mk: tests of one op family (included by tests/ops/local.mk)
-UNARY_TESTS = tests/ops/test_unary_golden
+UNARY_TESTS = tests/ops/test_unary_golden tests/ops/test_unary_math tests/ops/test_unary_reduce
 check_PROGRAMS += $(UNARY_TESTS)
 TESTS += $(UNARY_TESTS)
 # The fixture path for runs outside `make check` (which sets top_srcdir).
