@@ -8,7 +8,7 @@ tests_toml_decoder_SOURCES = tests/toml-decoder.c src/io/toml.c src/io/toml_scan
 tests_toml_decoder_LDADD = -lm
 tests_toml_decoder_CFLAGS = $(AM_CFLAGS)
 TESTS += tests/io/toml_conformance.sh
-EXTRA_DIST += tests/io/toml_conformance.sh tests/fuzz/fuzz_toml.c tests/fuzz/README.md
+EXTRA_DIST += tests/io/toml_conformance.sh tests/fuzz/fuzz_toml.c tests/fuzz/fuzz_job.c tests/fuzz/README.md
 check_PROGRAMS += tests/io/test_toml
 TESTS += tests/io/test_toml
 # checkpoints
