@@ -51,7 +51,8 @@ dlt_t dlt_ln(dlt_graph *g, dlt_t x); /* natural log (dlt_log is the logger) */
 dlt_t dlt_sqrt(dlt_graph *g, dlt_t x);
 dlt_t dlt_rsqrt(dlt_graph *g, dlt_t x); /* 1 / sqrt(x) */
 dlt_t dlt_pow(dlt_graph *g, dlt_t x, float p);
-dlt_t dlt_pow_tensor(dlt_graph *g, dlt_t a, dlt_t b); /* a ** b, broadcasting */
+/* a ** b with broadcasting; d/db = y log(a) is NaN at a == 0 (torch gives 0 there) */
+dlt_t dlt_pow_tensor(dlt_graph *g, dlt_t a, dlt_t b);
 dlt_t dlt_abs(dlt_graph *g, dlt_t x);
 dlt_t dlt_clamp(dlt_graph *g, dlt_t x, float min, float max);
 dlt_t dlt_neg(dlt_graph *g, dlt_t x);
