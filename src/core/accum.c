@@ -26,7 +26,7 @@ static dlt_status accum_cpu(const dlt_kctx *k)
     int64_t n = dlt_shape_numel(k->out_shape[0]);
     int nin = k->node->nin;
     float *y = k->out[0];
-#pragma omp parallel for schedule(static) num_threads(k->nthreads)
+#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (n > 32768)
     for (int64_t i = 0; i < n; i++) {
         float s = ((const float *)k->in[0])[i];
         for (int j = 1; j < nin; j++)

@@ -81,11 +81,13 @@ dlt_status dlt_grad(dlt_graph *g, dlt_t loss, int nwrt, const dlt_t *wrt, dlt_t 
         dlt_node nd = g->nodes[order[k]]; /* copy: rules grow the graph */
         dlt_t dy[DLT_MAX_OUT], dx[DLT_MAX_IN];
         int any = 0, need = 0;
+        dlt_scope_push(g, "grad"); /* fan-out sums are backward nodes too */
         for (int j = 0; j < nd.nout; j++) {
             contrib_list *l = &contrib[nd.out[j]];
             dy[j] = l->n ? dlt_accum(g, l->n, l->v) : -1;
             any |= dy[j] >= 0;
         }
+        dlt_scope_pop(g);
         for (int i = 0; i < nd.nin; i++)
             need |= depends[nd.in[i]];
         if (!any || !need)
@@ -128,7 +130,9 @@ dlt_status dlt_grad(dlt_graph *g, dlt_t loss, int nwrt, const dlt_t *wrt, dlt_t 
     }
     for (int i = 0; i < nwrt; i++) {
         contrib_list *l = &contrib[wrt[i]];
+        dlt_scope_push(g, "grad");
         grads[i] = l->n ? dlt_accum(g, l->n, l->v) : dlt_zeros_like(g, wrt[i]);
+        dlt_scope_pop(g);
         if (grads[i] < 0) {
             st = dlt_seterr(g->status, "%s", g->errmsg);
             goto done;

@@ -197,6 +197,9 @@ typedef struct {
     int training;     /* batch norm uses batch statistics, dropout is active */
     int64_t step;     /* the training step, keying dropout masks */
     int profile;      /* accumulate per-node wall time */
+    /* Mixed into the seed kernels see (dropout masks): data-parallel ranks pass
+     * their rank so each draws its own masks; 0 keeps the graph seed. */
+    uint64_t rng_stream;
     /* Called after each node of the plan (the gradient reducer starts bucket
      * reductions from here). */
     void (*after_node)(dlt_plan *p, int step_index, void *user);

@@ -47,6 +47,7 @@ dlt_status dlt_plan_run(dlt_plan *p, const dlt_exec_opts *opts)
             if (!(nd->op->flags & DLT_OP_VIEW)) {
                 ps->k.training = o->training;
                 ps->k.step = o->step;
+                ps->k.seed = o->rng_stream ? dlt_rng_u64(p->g->seed, 0x72616e6bull, o->rng_stream) : p->g->seed;
                 ps->k.nthreads = nt;
                 dlt_status st = nd->op->cpu(&ps->k);
                 if (st != DLT_OK)
@@ -96,7 +97,7 @@ double dlt_plan_step_time(const dlt_plan *p, int i)
 
 int dlt_plan_grad_ready_step(const dlt_plan *p, dlt_t param)
 {
-    return dlt_valid(p->g, param) ? p->grad_ready[param] : -1;
+    return param >= 0 && param < p->nvals ? p->grad_ready[param] : -1;
 }
 
 void dlt_plan_memory(const dlt_plan *p, dlt_mem_report *r)
@@ -114,7 +115,7 @@ void dlt_plan_memory(const dlt_plan *p, dlt_mem_report *r)
 dlt_status dlt_plan_verify(const dlt_plan *p)
 {
     const dlt_graph *g = p->g;
-    int nv = g->nvals;
+    int nv = p->nvals;
     for (int a = 0; a < nv; a++) {
         if (p->root[a] != a || p->loc[a] != LOC_ARENA)
             continue;

@@ -133,7 +133,7 @@ void *dlt_plan_ptr(const dlt_plan *p, dlt_t v)
 
 void *dlt_plan_data(dlt_plan *p, dlt_t v)
 {
-    if (!dlt_valid(p->g, v) || v >= p->g->nvals)
+    if (v < 0 || v >= p->nvals)
         return NULL;
     return dlt_plan_ptr(p, v);
 }
@@ -216,6 +216,7 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
         goto fail;
     }
     p->g = g;
+    p->nvals = nv;
     p->do_poison = o && o->poison;
     for (int i = 0; i < nout; i++)
         roots[i] = outputs[i];
@@ -378,15 +379,18 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
         if (ps->kind != STEP_NODE)
             continue;
         const dlt_node *nd = &g->nodes[ps->node];
-        ps->k.node = nd;
+        ps->node_copy = *nd;
+        ps->k.node = &ps->node_copy;
         ps->k.graph = g;
         ps->k.seed = g->seed;
         for (int i = 0; i < nd->nin; i++) {
-            ps->k.in_shape[i] = &g->vals[nd->in[i]].shape;
+            ps->in_shape[i] = g->vals[nd->in[i]].shape;
+            ps->k.in_shape[i] = &ps->in_shape[i];
             ps->k.in[i] = dlt_plan_ptr(p, nd->in[i]);
         }
         for (int j = 0; j < nd->nout; j++) {
-            ps->k.out_shape[j] = &g->vals[nd->out[j]].shape;
+            ps->out_shape[j] = g->vals[nd->out[j]].shape;
+            ps->k.out_shape[j] = &ps->out_shape[j];
             ps->k.out[j] = dlt_plan_ptr(p, nd->out[j]);
         }
         ps->k.work = ps->work_bytes ? p->arena + ps->work_off : NULL;

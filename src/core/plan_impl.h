@@ -16,6 +16,10 @@ typedef struct {
     size_t work_off, work_bytes;
     int poison_lo, poison_hi; /* range in the plan's poison list */
     dlt_kctx k;               /* prebuilt kernel context (pointers resolved) */
+    /* copies of the node and its shapes: the graph may grow (and move its
+     * arrays) after the plan is made */
+    dlt_node node_copy;
+    dlt_shape in_shape[DLT_MAX_IN], out_shape[DLT_MAX_OUT];
 } plan_step;
 
 typedef struct {
@@ -39,6 +43,7 @@ struct dlt_plan {
     double *times;
     int *grad_ready; /* per value: step after which the bound gradient is complete */
     int do_poison;
+    int nvals; /* values the graph had when planned (later ones are not ours) */
 };
 
 void *dlt_plan_ptr(const dlt_plan *p, dlt_t v);

@@ -326,7 +326,7 @@ static dlt_status train_step(run_ctx *r, double *loss_sum, double *correct, doub
         int valid = feed(r, r->train, &b);
         if ((st = dlt_reducer_begin(r->red, r->train, valid, m == k - 1)) != DLT_OK)
             return st;
-        dlt_exec_opts eo = {.training = 1, .step = r->step * k + m};
+        dlt_exec_opts eo = {.training = 1, .step = r->step * k + m, .rng_stream = (uint64_t)r->rank};
         dlt_reducer_exec_opts(r->red, &eo);
         if ((st = dlt_plan_run(r->train, &eo)) != DLT_OK)
             return st;
