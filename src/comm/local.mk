@@ -8,3 +8,4 @@ if HAVE_CUDA
 libdltrain_la_SOURCES += src/comm/nccl.c
 endif
 EXTRA_DIST += src/comm/nccl.c
+include bench/comm.mk

@@ -4,3 +4,8 @@
 check_PROGRAMS += tests/comm/test_mpi_comm tests/comm/test_mpi_reducer tests/comm/comm_fault
 TESTS += tests/comm/test_mpi_comm tests/comm/test_mpi_reducer tests/comm/test_mpi_faults.sh
 EXTRA_DIST += tests/comm/test_mpi_faults.sh
+if HAVE_CUDA
+check_PROGRAMS += tests/comm/test_mpi_nccl
+TESTS += tests/comm/test_mpi_nccl
+endif
+EXTRA_DIST += tests/comm/test_mpi_nccl.c
