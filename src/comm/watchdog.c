@@ -147,9 +147,18 @@ static void summarise(dlt_comm *c, const comm_desc *d, const int64_t *reps, cons
     char msg[1800], what[200], other[200];
     comm_describe(d, what, sizeof what);
     msg[0] = '\0';
-    if (reason == REASON_TIMEOUT)
-        append(msg, sizeof msg, "collective timed out: %s did not complete within %g s (timeout_s)",
-               what, c->timeout);
+    /* the headline uses the most telling report: a timeout anywhere (the
+     * first rank to time out alerts the others before their own expire) */
+    int timed_out = -1;
+    for (int r = 0; r < c->size && timed_out < 0; r++)
+        if (have[r] && reps[r * REP_LEN + 1] == REASON_TIMEOUT)
+            timed_out = r;
+    (void)reason;
+    if (timed_out >= 0)
+        append(msg, sizeof msg,
+               "collective timed out: %s did not complete within %g s (timeout_s; first seen on "
+               "rank %d)",
+               what, c->timeout, timed_out);
     else
         append(msg, sizeof msg, "stopping: another rank reported trouble while this rank waited in %s",
                what);
