@@ -94,8 +94,8 @@ static void allreduce_bench(double mib, int iters)
     MPI_Allreduce(MPI_IN_PLACE, &mr, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     MPI_Allreduce(MPI_IN_PLACE, &mb, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     if (world.rank == 0)
-        printf("all-reduce of %.1f MiB f32 (%d buckets), %d ranks, median of %d:\n", bytes / 1048576,
-               dlt_reducer_num_buckets(red), world.size, iters);
+        printf("all-reduce of %.1f MiB f32 (%d buckets), %d ranks, median of %d:\n",
+               bytes / 1048576, dlt_reducer_num_buckets(red), world.size, iters);
     report("raw MPI_Allreduce", bytes, mr);
     report("reducer (buckets, polled)", bytes, mb);
     free(tr), free(tb), free(raw), free(params), free(grads), free(ps);
@@ -115,7 +115,8 @@ static void mlp_bench(int iters)
     for (int l = 0; l < 3; l++) {
         int64_t ws[2] = {dims[l + 1], dims[l]}, bs[1] = {dims[l + 1]};
         dlt_scope_pushf(g, "fc%d", l + 1);
-        dlt_t w = dlt_param(g, "weight", 2, ws, dlt_init_kaiming(DLT_INIT_KAIMING_UNIFORM, DLT_FAN_IN, 1));
+        dlt_t w = dlt_param(g, "weight", 2, ws,
+                            dlt_init_kaiming(DLT_INIT_KAIMING_UNIFORM, DLT_FAN_IN, 1));
         dlt_t b = dlt_param(g, "bias", 1, bs, dlt_init_const(0));
         dlt_scope_pop(g);
         h = dlt_linear(g, h, w, b);
@@ -129,7 +130,8 @@ static void mlp_bench(int iters)
     dlt_reducer *red;
     /* DLT_BENCH_BUCKET_MB: smaller buckets start earlier in backward */
     const char *bmb = getenv("DLT_BENCH_BUCKET_MB");
-    dlt_reducer_config rc = {.bucket_mb = bmb ? atof(bmb) : 0, .first_bucket_mb = bmb ? atof(bmb) : 0};
+    dlt_reducer_config rc = {.bucket_mb = bmb ? atof(bmb) : 0,
+                             .first_bucket_mb = bmb ? atof(bmb) : 0};
     check(dlt_reducer_create(comm, g, np, params, grads, &rc, &red), "reducer");
     dlt_plan *plan;
     dlt_plan_opts po = {0};
@@ -162,7 +164,8 @@ static void mlp_bench(int iters)
     MPI_Allreduce(MPI_IN_PLACE, &md, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     if (world.rank == 0) {
         double mib = (double)dlt_params_numel(g) * 4 / 1048576;
-        printf("MLP 784-1024-1024-10, batch %d per rank, %.1f MiB of gradients, %d bucket(s), %d rank(s), "
+        printf("MLP 784-1024-1024-10, batch %d per rank, %.1f MiB of gradients, %d bucket(s), %d "
+               "rank(s), "
                "%d thread(s) each:\n",
                B, mib, dlt_reducer_num_buckets(red), world.size, dlt_get_num_threads());
         printf("  step without communication %8.2f ms\n", ml * 1e3);

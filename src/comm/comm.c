@@ -8,8 +8,14 @@
 
 #include "config.h"
 
-MPI_Datatype comm_mpi_type(int type) { return type == DLT_COMM_F64 ? MPI_DOUBLE : MPI_FLOAT; }
-size_t comm_type_size(int type) { return type == DLT_COMM_F64 ? sizeof(double) : sizeof(float); }
+MPI_Datatype comm_mpi_type(int type)
+{
+    return type == DLT_COMM_F64 ? MPI_DOUBLE : MPI_FLOAT;
+}
+size_t comm_type_size(int type)
+{
+    return type == DLT_COMM_F64 ? sizeof(double) : sizeof(float);
+}
 
 static MPI_Op mpi_op(int redop)
 {
@@ -27,9 +33,13 @@ static MPI_Op mpi_op(int redop)
 dlt_status comm_nccl_init(dlt_comm *c, int device)
 {
     (void)c, (void)device;
-    return dlt_seterr(DLT_ERR_UNSUPPORTED, "the NCCL backend needs a CUDA build (configure --with-cuda)");
+    return dlt_seterr(DLT_ERR_UNSUPPORTED,
+                      "the NCCL backend needs a CUDA build (configure --with-cuda)");
 }
-void comm_nccl_free(dlt_comm *c) { (void)c; }
+void comm_nccl_free(dlt_comm *c)
+{
+    (void)c;
+}
 dlt_status comm_nccl_start(dlt_comm *c, comm_req *r, const void *send, void *recv, size_t count,
                            int type, int redop, int root)
 {
@@ -41,7 +51,10 @@ int comm_nccl_done(dlt_comm *c, comm_req *r)
     (void)c, (void)r;
     return -1;
 }
-void comm_nccl_abort(dlt_comm *c) { (void)c; }
+void comm_nccl_abort(dlt_comm *c)
+{
+    (void)c;
+}
 #endif
 
 dlt_status dlt_comm_create(const dlt_world *w, const dlt_comm_config *cfg, dlt_comm **out)
@@ -100,13 +113,34 @@ void dlt_comm_free(dlt_comm *c)
     free(c);
 }
 
-int dlt_comm_rank(const dlt_comm *c) { return c->rank; }
-int dlt_comm_size(const dlt_comm *c) { return c->size; }
-dlt_comm_backend dlt_comm_get_backend(const dlt_comm *c) { return c->backend; }
-void dlt_comm_set_step(dlt_comm *c, int64_t step) { c->step = step; }
-void dlt_comm_set_timeout(dlt_comm *c, double t) { c->timeout = t > 0 ? t : 600; }
-void dlt_comm_set_stream(dlt_comm *c, void *stream) { c->stream = stream; }
-int64_t dlt_comm_seq(const dlt_comm *c) { return c->seq; }
+int dlt_comm_rank(const dlt_comm *c)
+{
+    return c->rank;
+}
+int dlt_comm_size(const dlt_comm *c)
+{
+    return c->size;
+}
+dlt_comm_backend dlt_comm_get_backend(const dlt_comm *c)
+{
+    return c->backend;
+}
+void dlt_comm_set_step(dlt_comm *c, int64_t step)
+{
+    c->step = step;
+}
+void dlt_comm_set_timeout(dlt_comm *c, double t)
+{
+    c->timeout = t > 0 ? t : 600;
+}
+void dlt_comm_set_stream(dlt_comm *c, void *stream)
+{
+    c->stream = stream;
+}
+int64_t dlt_comm_seq(const dlt_comm *c)
+{
+    return c->seq;
+}
 
 size_t dlt_comm_shard(size_t total, int size, int rank, size_t align, size_t *lo, size_t *hi)
 {
@@ -134,7 +168,10 @@ static comm_req *slot_alloc(dlt_comm *c)
     return NULL;
 }
 
-static int fits_int(size_t n) { return n <= (size_t)0x7fffffff; }
+static int fits_int(size_t n)
+{
+    return n <= (size_t)0x7fffffff;
+}
 
 static int mpi_start(dlt_comm *c, comm_req *r, const void *send, void *recv, size_t count,
                      const int *counts, const int *displs, int type, int redop, int root)
@@ -156,7 +193,8 @@ static int mpi_start(dlt_comm *c, comm_req *r, const void *send, void *recv, siz
     case OP_ALLGATHERV: /* in place over recv */
         return MPI_Iallgatherv(MPI_IN_PLACE, 0, dt, recv, counts, displs, dt, c->comm, &r->mreq);
     case OP_REDUCE_SCATTERV: /* in place: recv holds all, this rank's block lands first */
-        return MPI_Ireduce_scatter(MPI_IN_PLACE, recv, counts, dt, mpi_op(redop), c->comm, &r->mreq);
+        return MPI_Ireduce_scatter(MPI_IN_PLACE, recv, counts, dt, mpi_op(redop), c->comm,
+                                   &r->mreq);
     default:
         return MPI_ERR_OP;
     }
@@ -173,8 +211,13 @@ dlt_status comm_start(dlt_comm *c, int op, const void *send, void *recv, size_t 
     comm_req *r = slot_alloc(c);
     if (!r)
         return dlt_seterr(DLT_ERR_INTERNAL, "more than %d collectives pending", COMM_MAX_REQ);
-    r->d = (comm_desc){.seq = c->seq++, .step = c->step, .op = op, .type = type, .root = root,
-                       .tag = tag, .count = (int64_t)count};
+    r->d = (comm_desc){.seq = c->seq++,
+                       .step = c->step,
+                       .op = op,
+                       .type = type,
+                       .root = root,
+                       .tag = tag,
+                       .count = (int64_t)count};
     if (c->debug)
         comm_fingerprint(c, &r->d);
     int device = c->backend == DLT_COMM_NCCL && op != OP_BARRIER;
@@ -197,7 +240,8 @@ dlt_status comm_start(dlt_comm *c, int op, const void *send, void *recv, size_t 
             comm_describe(&r->d, d, sizeof d);
             return dlt_seterr(DLT_ERR_COMM, "%s: MPI error %d", d, e);
         }
-        if (redop == DLT_COMM_AVG && (op == OP_ALLREDUCE || op == OP_REDUCE_SCATTER) && c->size > 1) {
+        if (redop == DLT_COMM_AVG && (op == OP_ALLREDUCE || op == OP_REDUCE_SCATTER) &&
+            c->size > 1) {
             r->avg_buf = recv;
             r->avg_n = count;
             r->avg_type = type;
@@ -279,10 +323,13 @@ void dlt_comm_progress(dlt_comm *c)
         }
 }
 
-static int type_ok(dlt_comm_type t) { return t == DLT_COMM_F32 || t == DLT_COMM_F64; }
+static int type_ok(dlt_comm_type t)
+{
+    return t == DLT_COMM_F32 || t == DLT_COMM_F64;
+}
 
-dlt_status dlt_comm_allreduce(dlt_comm *c, void *buf, size_t count, dlt_comm_type t,
-                              dlt_comm_op op, dlt_comm_req *req)
+dlt_status dlt_comm_allreduce(dlt_comm *c, void *buf, size_t count, dlt_comm_type t, dlt_comm_op op,
+                              dlt_comm_req *req)
 {
     if (!type_ok(t) || op < DLT_COMM_SUM || op > DLT_COMM_MIN)
         return dlt_seterr(DLT_ERR_INVALID, "all-reduce: bad type or op");

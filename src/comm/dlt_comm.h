@@ -98,8 +98,8 @@ void dlt_comm_set_stream(dlt_comm *c, void *stream);
  * it starts the operation and fills *req for dlt_comm_wait/dlt_comm_test.
  * Buffers must stay valid and untouched until then. Every rank must call the
  * same collectives in the same order (debug_collectives checks this). */
-dlt_status dlt_comm_allreduce(dlt_comm *c, void *buf, size_t count, dlt_comm_type t,
-                              dlt_comm_op op, dlt_comm_req *req);
+dlt_status dlt_comm_allreduce(dlt_comm *c, void *buf, size_t count, dlt_comm_type t, dlt_comm_op op,
+                              dlt_comm_req *req);
 dlt_status dlt_comm_bcast(dlt_comm *c, void *buf, size_t count, dlt_comm_type t, int root,
                           dlt_comm_req *req);
 /* recv holds size * count elements, rank r's block at r * count; send == NULL
@@ -168,8 +168,7 @@ typedef struct dlt_reducer dlt_reducer;
  * gradients (e.g. from dlt_grad_params). If g is already finalized its layout
  * is kept and buckets follow it (correct, but less overlap). */
 dlt_status dlt_reducer_create(dlt_comm *c, dlt_graph *g, int n, const dlt_t *params,
-                              const dlt_t *grads, const dlt_reducer_config *cfg,
-                              dlt_reducer **out);
+                              const dlt_t *grads, const dlt_reducer_config *cfg, dlt_reducer **out);
 void dlt_reducer_free(dlt_reducer *r);
 /* Fills o's gradient bindings (ngrads, grad_params, grad_values) in production
  * order, which also makes the planner emit gradients in that order. The arrays

@@ -40,7 +40,8 @@ dlt_status comm_nccl_init(dlt_comm *c, int device)
     ncclResult_t r = ncclCommInitRank(&n->comm, c->size, id, c->rank);
     if (r != ncclSuccess) {
         n->comm = NULL;
-        return dlt_seterr(DLT_ERR_COMM, "nccl backend: ncclCommInitRank: %s", ncclGetErrorString(r));
+        return dlt_seterr(DLT_ERR_COMM, "nccl backend: ncclCommInitRank: %s",
+                          ncclGetErrorString(r));
     }
     if ((e = cudaStreamCreateWithFlags(&n->stream, cudaStreamNonBlocking)) != cudaSuccess)
         return cuda_err(e, "cudaStreamCreate");

@@ -23,8 +23,8 @@
 #include "comm_impl.h"
 
 #include <limits.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -45,7 +45,7 @@ struct dlt_reducer {
     int nlayout;
     int nb;
     reducer_bucket *b;
-    int *param_bucket; /* by layout index */
+    int *param_bucket;    /* by layout index */
     int *counts, *displs; /* ZeRO: per bucket, per rank */
     dlt_plan *plan;
     int nsteps;
@@ -157,7 +157,8 @@ dlt_status dlt_reducer_create(dlt_comm *c, dlt_graph *g, int n, const dlt_t *par
     if (cfg)
         r->cfg = *cfg;
     if (r->cfg.zero && c->backend != DLT_COMM_MPI) {
-        st = dlt_seterr(DLT_ERR_UNSUPPORTED, "reducer: ZeRO-1 is implemented for the MPI backend only");
+        st = dlt_seterr(DLT_ERR_UNSUPPORTED,
+                        "reducer: ZeRO-1 is implemented for the MPI backend only");
         goto fail;
     }
     for (int i = 0; i < n; i++) {
@@ -220,8 +221,8 @@ static void start_bucket(dlt_reducer *r, int b, int step)
         st = comm_start(r->c, OP_REDUCE_SCATTERV, NULL, g, n, r->counts + b * p, r->displs + b * p,
                         DLT_COMM_F32, DLT_COMM_SUM, 0, b, &bk->req);
     } else {
-        st = comm_start(r->c, OP_ALLREDUCE, NULL, g, n, NULL, NULL, DLT_COMM_F32, DLT_COMM_SUM, 0, b,
-                        &bk->req);
+        st = comm_start(r->c, OP_ALLREDUCE, NULL, g, n, NULL, NULL, DLT_COMM_F32, DLT_COMM_SUM, 0,
+                        b, &bk->req);
     }
     if (st != DLT_OK && r->err == DLT_OK) {
         r->err = st;
@@ -351,9 +352,9 @@ dlt_status dlt_reducer_optim_step(dlt_reducer *r, dlt_optim *o, double lr)
     }
     dlt_optim_advance(o);
     for (int b = 0; b < r->nb; b++) {
-        dlt_status st = comm_start(r->c, OP_ALLGATHERV, NULL, params + r->b[b].lo,
-                                   r->b[b].hi - r->b[b].lo, r->counts + b * p, r->displs + b * p,
-                                   DLT_COMM_F32, 0, 0, b, &r->b[b].req);
+        dlt_status st =
+            comm_start(r->c, OP_ALLGATHERV, NULL, params + r->b[b].lo, r->b[b].hi - r->b[b].lo,
+                       r->counts + b * p, r->displs + b * p, DLT_COMM_F32, 0, 0, b, &r->b[b].req);
         if (st != DLT_OK)
             return st;
     }
@@ -372,14 +373,21 @@ dlt_status dlt_reducer_grad_sumsq(dlt_reducer *r, double *sumsq)
     int p = r->c->size, me = r->c->rank;
     double s = 0;
     for (int b = 0; b < r->nb; b++)
-        s += dlt_grad_sumsq(grads + r->b[b].lo + r->displs[b * p + me], (size_t)r->counts[b * p + me]);
+        s += dlt_grad_sumsq(grads + r->b[b].lo + r->displs[b * p + me],
+                            (size_t)r->counts[b * p + me]);
     dlt_status st = dlt_comm_reduce_metrics(r->c, &s, 1);
     *sumsq = s;
     return st;
 }
 
-double dlt_reducer_global_samples(const dlt_reducer *r) { return r->global_count; }
-int dlt_reducer_num_buckets(const dlt_reducer *r) { return r->nb; }
+double dlt_reducer_global_samples(const dlt_reducer *r)
+{
+    return r->global_count;
+}
+int dlt_reducer_num_buckets(const dlt_reducer *r)
+{
+    return r->nb;
+}
 
 void dlt_reducer_bucket(const dlt_reducer *r, int b, size_t *lo, size_t *hi, int *nparams)
 {

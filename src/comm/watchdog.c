@@ -36,10 +36,9 @@ static void nap(double seconds)
 
 static const char *op_name(int op)
 {
-    static const char *const names[OP_NOPS] = {"?",       "all-reduce",        "broadcast",
-                                               "all-gather", "reduce-scatter", "barrier",
-                                               "all-gather(v)", "reduce-scatter(v)",
-                                               "fingerprint exchange"};
+    static const char *const names[OP_NOPS] = {
+        "?",       "all-reduce",    "broadcast",         "all-gather",          "reduce-scatter",
+        "barrier", "all-gather(v)", "reduce-scatter(v)", "fingerprint exchange"};
     return op >= 0 && op < OP_NOPS ? names[op] : "?";
 }
 
@@ -125,11 +124,17 @@ void comm_wait_fn(dlt_comm *c, int (*done)(dlt_comm *, comm_req *), comm_req *r)
 
 static void report_from(const int64_t *rep, comm_desc *d)
 {
-    *d = (comm_desc){.seq = rep[2], .step = rep[3], .op = (int)rep[4], .type = (int)rep[5],
-                     .root = (int)rep[6], .tag = (int)rep[7], .count = rep[8]};
+    *d = (comm_desc){.seq = rep[2],
+                     .step = rep[3],
+                     .op = (int)rep[4],
+                     .type = (int)rep[5],
+                     .root = (int)rep[6],
+                     .tag = (int)rep[7],
+                     .count = rep[8]};
 }
 
-static void append(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void append(char *buf, size_t len, const char *fmt, ...)
 {
     size_t n = strlen(buf);
@@ -160,8 +165,8 @@ static void summarise(dlt_comm *c, const comm_desc *d, const int64_t *reps, cons
                "rank %d)",
                what, c->timeout, timed_out);
     else
-        append(msg, sizeof msg, "stopping: another rank reported trouble while this rank waited in %s",
-               what);
+        append(msg, sizeof msg,
+               "stopping: another rank reported trouble while this rank waited in %s", what);
     append(msg, sizeof msg, "; missing (no report: stopped, dead or busy outside collectives):");
     int nmiss = 0;
     for (int r = 0; r < c->size; r++)
@@ -285,10 +290,12 @@ void comm_fingerprint(dlt_comm *c, const comm_desc *d)
         d1 = (comm_desc){f1[0], f1[6], (int)f1[1], (int)f1[2], (int)f1[4], (int)f1[5], f1[3]};
         comm_describe(&d0, a, sizeof a);
         comm_describe(&d1, b, sizeof b);
-        dlt_log(DLT_LOG_ERROR, "collective mismatch (debug_collectives): rank 0 calls %s; rank %d calls %s",
-                a, bad, b);
+        dlt_log(DLT_LOG_ERROR,
+                "collective mismatch (debug_collectives): rank 0 calls %s; rank %d calls %s", a,
+                bad, b);
     } else {
-        dlt_log(DLT_LOG_ERROR, "collective mismatch (debug_collectives): rank 0 reports the details");
+        dlt_log(DLT_LOG_ERROR,
+                "collective mismatch (debug_collectives): rank 0 reports the details");
         nap(1.0);
     }
     MPI_Abort(MPI_COMM_WORLD, 4);

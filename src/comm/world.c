@@ -15,7 +15,7 @@
 static long launcher_tasks(const char **which)
 {
     static const char *const vars[] = {"SLURM_STEP_NUM_TASKS", "SLURM_NTASKS", "SLURM_NPROCS",
-                                       "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"};
+                                       "OMPI_COMM_WORLD_SIZE", "PMI_SIZE",     "PMIX_SIZE"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const char *v = getenv(vars[i]);
         long n = v ? strtol(v, NULL, 10) : 0;
@@ -126,7 +126,10 @@ void dlt_world_finalize(dlt_world *w)
     w->initialized_mpi = 0;
 }
 
-void dlt_world_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
+void dlt_world_abort(int code)
+{
+    MPI_Abort(MPI_COMM_WORLD, code);
+}
 
 dlt_status dlt_world_selftest(const dlt_world *w, size_t n, double *max_err)
 {
@@ -137,7 +140,8 @@ dlt_status dlt_world_selftest(const dlt_world *w, size_t n, double *max_err)
     /* rank r contributes (r + 1) * (i + 1); the sum is (i + 1) * p (p + 1) / 2 */
     for (size_t i = 0; i < n; i++)
         buf[i] = (double)(w->rank + 1) * (double)(i + 1);
-    if (MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS) {
+    if (MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD) !=
+        MPI_SUCCESS) {
         free(buf);
         return dlt_seterr(DLT_ERR_COMM, "selftest: MPI_Allreduce failed");
     }

@@ -39,7 +39,8 @@ int main(int argc, char **argv)
     if (strcmp(mode, "stop") == 0 && w.rank == 1)
         raise(SIGSTOP);
     if (strcmp(mode, "error") == 0 && w.rank == 1) {
-        dlt_comm_fail(c, dlt_seterr(DLT_ERR_IO, "cannot read shard 'train-0003.h5': truncated file"));
+        dlt_comm_fail(c,
+                      dlt_seterr(DLT_ERR_IO, "cannot read shard 'train-0003.h5': truncated file"));
     }
     if (strcmp(mode, "mismatch") == 0 && w.rank != 0)
         dlt_comm_bcast(c, buf, 16, DLT_COMM_F32, 0, NULL);

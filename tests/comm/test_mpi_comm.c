@@ -139,8 +139,9 @@ START_TEST(reduce_scatter_padded)
         float *send = calloc(per * (size_t)p, sizeof *send), *recv = malloc(per * sizeof *recv);
         for (size_t j = 0; j < total; j++)
             send[j] = (float)((r + 1) * (j + 1));
-        ck_assert_int_eq(dlt_comm_reduce_scatter(comm, send, recv, per, DLT_COMM_F32, DLT_COMM_SUM, NULL),
-                         DLT_OK);
+        ck_assert_int_eq(
+            dlt_comm_reduce_scatter(comm, send, recv, per, DLT_COMM_F32, DLT_COMM_SUM, NULL),
+            DLT_OK);
         for (size_t i = 0; i < per; i++) {
             size_t j = (size_t)r * per + i;
             float want = j < total ? (float)((j + 1) * p * (p + 1) / 2) : 0.0f;
@@ -149,8 +150,8 @@ START_TEST(reduce_scatter_padded)
         ck_assert_uint_eq(hi - lo, lo + per <= total ? per : total > lo ? total - lo : 0);
         /* average, non-blocking */
         dlt_comm_req q = {0};
-        ck_assert_int_eq(dlt_comm_reduce_scatter(comm, send, recv, per, DLT_COMM_F32, DLT_COMM_AVG, &q),
-                         DLT_OK);
+        ck_assert_int_eq(
+            dlt_comm_reduce_scatter(comm, send, recv, per, DLT_COMM_F32, DLT_COMM_AVG, &q), DLT_OK);
         dlt_comm_wait(comm, &q);
         for (size_t i = 0; i < per; i++) {
             size_t j = (size_t)r * per + i;
@@ -240,7 +241,8 @@ START_TEST(world_helpers)
     dlt_log_set_sink(NULL, NULL);
     if (world.rank == 0) {
         char want_line[300];
-        snprintf(want_line, sizeof want_line, "rank %d -> %.60s -> cpu, 2 threads", p - 1, world.host);
+        snprintf(want_line, sizeof want_line, "rank %d -> %.60s -> cpu, 2 threads", p - 1,
+                 world.host);
         ck_assert_msg(strstr(table, want_line), "table:\n%s", table);
     } else {
         ck_assert_str_eq(table, "");

@@ -51,7 +51,8 @@ int main(int argc, char **argv)
         h[i] = (float)((r + 1) * (i % 5));
     cudaMemcpyAsync(d, h, N * sizeof *h, cudaMemcpyHostToDevice, s);
     dlt_comm_req q = {0};
-    CHECK(dlt_comm_allreduce(c, d, N, DLT_COMM_F32, DLT_COMM_SUM, &q) == DLT_OK, "%s", dlt_errmsg());
+    CHECK(dlt_comm_allreduce(c, d, N, DLT_COMM_F32, DLT_COMM_SUM, &q) == DLT_OK, "%s",
+          dlt_errmsg());
     dlt_comm_wait(c, &q);
     cudaMemcpyAsync(h, d, N * sizeof *h, cudaMemcpyDeviceToHost, s);
     cudaStreamSynchronize(s);

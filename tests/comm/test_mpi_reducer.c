@@ -28,7 +28,8 @@ static dlt_t fc(dlt_graph *g, const char *name, dlt_t h, int din, int dout)
 {
     int64_t ws[2] = {dout, din}, bs[1] = {dout};
     dlt_scope_push(g, name);
-    dlt_t w = dlt_param(g, "weight", 2, ws, dlt_init_kaiming(DLT_INIT_KAIMING_UNIFORM, DLT_FAN_IN, 1));
+    dlt_t w =
+        dlt_param(g, "weight", 2, ws, dlt_init_kaiming(DLT_INIT_KAIMING_UNIFORM, DLT_FAN_IN, 1));
     dlt_t b = dlt_param(g, "bias", 1, bs, dlt_init_uniform(-0.3, 0.3));
     dlt_scope_pop(g);
     return dlt_linear(g, h, w, b);
@@ -88,7 +89,10 @@ static dlt_optim *make_optim(dlt_graph *g, const char *kind)
 }
 
 /* Rank r's samples: n_r = b + r % 2 (uneven), contiguous slices of the step's global batch. */
-static int rank_count(int r, int b) { return b + r % 2; }
+static int rank_count(int r, int b)
+{
+    return b + r % 2;
+}
 static int rank_offset(int r, int b)
 {
     int off = 0;
@@ -96,7 +100,10 @@ static int rank_offset(int r, int b)
         off += rank_count(k, b);
     return off;
 }
-static int total_count(int p, int b) { return rank_offset(p, b); }
+static int total_count(int p, int b)
+{
+    return rank_offset(p, b);
+}
 
 static void global_batch(int step, int n, float *x, float *t)
 {
@@ -143,8 +150,8 @@ static model data_parallel(const dp_cfg *cfg, dlt_reducer **rout)
     int p = world.size, r = world.rank;
     int nloc = cfg->micro > 1 ? cfg->b : rank_count(r, cfg->b);
     model m = build(cfg->kind, nloc);
-    dlt_reducer_config rc = {.bucket_mb = cfg->bucket_mb, .first_bucket_mb = cfg->bucket_mb / 3,
-                             .zero = cfg->zero};
+    dlt_reducer_config rc = {
+        .bucket_mb = cfg->bucket_mb, .first_bucket_mb = cfg->bucket_mb / 3, .zero = cfg->zero};
     dlt_reducer *red;
     ck_assert_int_eq(dlt_reducer_create(comm, m.g, m.np, m.params, m.grads, &rc, &red), DLT_OK);
     dlt_plan *plan;
@@ -163,7 +170,8 @@ static model data_parallel(const dp_cfg *cfg, dlt_reducer **rout)
         for (int k = 0; k < cfg->micro; k++) {
             int off = cfg->micro > 1 ? (r * cfg->micro + k) * cfg->b : rank_offset(r, cfg->b);
             memcpy(dlt_plan_data(plan, m.x), x + (size_t)off * DIN, (size_t)nloc * DIN * sizeof *x);
-            memcpy(dlt_plan_data(plan, m.t), t + (size_t)off * DOUT, (size_t)nloc * DOUT * sizeof *t);
+            memcpy(dlt_plan_data(plan, m.t), t + (size_t)off * DOUT,
+                   (size_t)nloc * DOUT * sizeof *t);
             dlt_exec_opts eo = {.training = 1, .step = s};
             dlt_reducer_exec_opts(red, &eo);
             ck_assert_int_eq(dlt_reducer_begin(red, plan, nloc, k == cfg->micro - 1), DLT_OK);
@@ -192,7 +200,8 @@ static double compare(model *a, model *b)
         dlt_t v = dlt_param_lookup(b->g, name);
         ck_assert_int_ge(v, 0);
         size_t n = (size_t)dlt_shape_numel(dlt_shape_of(a->g, a->params[i]));
-        double e = dlt_test_max_relerr(dlt_param_data(a->g, a->params[i]), dlt_param_data(b->g, v), n, 1e-2);
+        double e = dlt_test_max_relerr(dlt_param_data(a->g, a->params[i]), dlt_param_data(b->g, v),
+                                       n, 1e-2);
         worst = e > worst ? e : worst;
     }
     return worst;
@@ -200,14 +209,16 @@ static double compare(model *a, model *b)
 
 static void equivalence(int kind, int micro)
 {
-    dp_cfg cfg = {.kind = kind, .b = 3, .micro = micro, .opt = "sgd", .lr = 0.05, .bucket_mb = 0.002};
+    dp_cfg cfg = {
+        .kind = kind, .b = 3, .micro = micro, .opt = "sgd", .lr = 0.05, .bucket_mb = 0.002};
     model dp = data_parallel(&cfg, NULL);
     if (world.rank == 0) {
         int ntot = micro > 1 ? world.size * micro * cfg.b : total_count(world.size, cfg.b);
         model ref = reference(kind, ntot, STEPS, "sgd", cfg.lr);
         double e = compare(&dp, &ref);
-        printf("equivalence: model %d, %d micro-step(s), %d ranks vs 1 process: max rel diff %.3g\n",
-               kind, micro, world.size, e);
+        printf(
+            "equivalence: model %d, %d micro-step(s), %d ranks vs 1 process: max rel diff %.3g\n",
+            kind, micro, world.size, e);
         ck_assert_msg(e <= 1e-5, "kind %d micro %d: max relative difference %g", kind, micro, e);
         /* the run moved the parameters: the comparison is not vacuous */
         model init = build(kind, 1);
@@ -219,11 +230,20 @@ static void equivalence(int kind, int micro)
     free_model(&dp);
 }
 
-START_TEST(mlp_equals_one_process_full_batch) { equivalence(0, 1); }
+START_TEST(mlp_equals_one_process_full_batch)
+{
+    equivalence(0, 1);
+}
 END_TEST
-START_TEST(shared_weight_mlp_equals_one_process) { equivalence(1, 1); }
+START_TEST(shared_weight_mlp_equals_one_process)
+{
+    equivalence(1, 1);
+}
 END_TEST
-START_TEST(accumulation_equals_one_process) { equivalence(0, 2); }
+START_TEST(accumulation_equals_one_process)
+{
+    equivalence(0, 2);
+}
 END_TEST
 
 START_TEST(layout_buckets_and_overlap)
@@ -252,7 +272,8 @@ START_TEST(layout_buckets_and_overlap)
         prev = hi;
         /* started in order, during the run for all but possibly the last */
         if (b > 0)
-            ck_assert_int_ge(dlt_reducer_bucket_start_step(red, b), dlt_reducer_bucket_start_step(red, b - 1));
+            ck_assert_int_ge(dlt_reducer_bucket_start_step(red, b),
+                             dlt_reducer_bucket_start_step(red, b - 1));
     }
     ck_assert_uint_eq(prev, dlt_params_numel(m.g));
     /* the first bucket started before backward ended (its last gradient) */
@@ -266,7 +287,8 @@ START_TEST(layout_buckets_and_overlap)
         last = s > last ? s : last;
     }
     int s0 = dlt_reducer_bucket_start_step(red, 0);
-    ck_assert_msg(s0 >= 0 && s0 < last, "first bucket started after step %d, backward ends at %d", s0, last);
+    ck_assert_msg(s0 >= 0 && s0 < last, "first bucket started after step %d, backward ends at %d",
+                  s0, last);
     ck_assert_int_lt(dlt_reducer_bucket_start_step(red, 1), last);
     dlt_plan_free(p);
     dlt_reducer_free(red);
@@ -277,14 +299,16 @@ END_TEST
 START_TEST(zero1_equals_plain_data_parallel)
 {
     for (int kind = 0; kind < 2; kind++) {
-        dp_cfg cfg = {.kind = kind, .b = 3, .micro = 1, .opt = "adam", .lr = 0.01, .bucket_mb = 0.001};
+        dp_cfg cfg = {
+            .kind = kind, .b = 3, .micro = 1, .opt = "adam", .lr = 0.01, .bucket_mb = 0.001};
         model plain = data_parallel(&cfg, NULL);
         cfg.zero = 1;
         dlt_reducer *red;
         model z = data_parallel(&cfg, &red);
         double e = compare(&z, &plain);
         if (world.rank == 0)
-            printf("zero-1 vs plain (adam), model %d, %d ranks: max rel diff %.3g\n", kind, world.size, e);
+            printf("zero-1 vs plain (adam), model %d, %d ranks: max rel diff %.3g\n", kind,
+                   world.size, e);
         ck_assert_msg(e <= 1e-5, "zero-1 vs plain: %g", e);
         double s;
         ck_assert_int_eq(dlt_reducer_grad_sumsq(red, &s), DLT_OK);
