@@ -1,10 +1,15 @@
-# bench: benchmarks, built by `make bench` only (not by `make` or `make check`).
-EXTRA_PROGRAMS = bench/conv_bench bench/step_bench
-bench_step_bench_SOURCES = bench/step_bench.c
-bench_step_bench_LDADD = libdltrain.la $(DLT_DEP_LIBS)
+# bench: benchmark programs. They are built by `make check` (so they keep
+# compiling) and by `make bench`, and never run by either: each prints figures.
+BENCH_PROGRAMS = bench/conv_bench bench/step_bench bench/comm_bench bench/loader_bench
+check_PROGRAMS += $(BENCH_PROGRAMS)
 bench_conv_bench_SOURCES = bench/conv_bench.c
 bench_conv_bench_LDADD = libdltrain.la $(DLT_DEP_LIBS)
-CLEANFILES += $(EXTRA_PROGRAMS)
+bench_step_bench_SOURCES = bench/step_bench.c
+bench_step_bench_LDADD = libdltrain.la $(DLT_DEP_LIBS)
+bench_comm_bench_SOURCES = bench/comm_bench.c
+bench_comm_bench_LDADD = libdltrain.la $(DLT_DEP_LIBS)
+bench_loader_bench_SOURCES = bench/loader_bench.c
+bench_loader_bench_LDADD = libdltrain.la $(DLT_DEP_LIBS)
 .PHONY: bench
-bench: $(EXTRA_PROGRAMS)
+bench: $(BENCH_PROGRAMS)
 EXTRA_DIST += bench/local.mk

@@ -8,4 +8,3 @@ if HAVE_CUDA
 libdltrain_la_SOURCES += src/comm/nccl.c
 endif
 EXTRA_DIST += src/comm/nccl.c
-include bench/comm.mk

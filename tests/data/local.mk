@@ -11,7 +11,3 @@ DATA_TESTS3 = tests/data/test_loader
 check_PROGRAMS += $(DATA_TESTS3)
 TESTS += $(DATA_TESTS3)
 tests_data_test_loader_SOURCES = tests/data/test_loader.c tests/data/data_util.c tests/data/data_util.h
-# The loader benchmark is built with the tests (so it keeps compiling) but not run.
-check_PROGRAMS += bench/loader_bench
-bench_loader_bench_SOURCES = bench/loader_bench.c
-bench_loader_bench_LDADD = libdltrain.la
