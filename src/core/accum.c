@@ -21,17 +21,36 @@ static dlt_status accum_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, d
     return DLT_OK;
 }
 
+/* Blocks of ACC_BLK elements are summed in a local buffer, input by input,
+ * so each pass is a vectorisable stream, and the output is written once at the
+ * end: correct even when y shares storage with an input (in place, or one value
+ * passed twice). The sum order per element is fixed: in[0] + in[1] + ... */
+#define ACC_BLK 1024
 static dlt_status accum_cpu(const dlt_kctx *k)
 {
     int64_t n = dlt_shape_numel(k->out_shape[0]);
     int nin = k->node->nin;
     float *y = k->out[0];
+    const float *const *in = (const float *const *)k->in;
+    int64_t nb = (n + ACC_BLK - 1) / ACC_BLK;
 #pragma omp parallel for schedule(static) num_threads(k->nthreads) if (n > 32768)
-    for (int64_t i = 0; i < n; i++) {
-        float s = ((const float *)k->in[0])[i];
-        for (int j = 1; j < nin; j++)
-            s += ((const float *)k->in[j])[i];
-        y[i] = s;
+    for (int64_t b = 0; b < nb; b++) {
+        float t[ACC_BLK];
+        int64_t o = b * ACC_BLK, len = n - o < ACC_BLK ? n - o : ACC_BLK;
+        const float *p0 = in[0] + o;
+#pragma omp simd
+        for (int64_t i = 0; i < len; i++)
+            t[i] = p0[i];
+        for (int j = 1; j < nin; j++) {
+            const float *pj = in[j] + o;
+#pragma omp simd
+            for (int64_t i = 0; i < len; i++)
+                t[i] += pj[i];
+        }
+        float *py = y + o;
+#pragma omp simd
+        for (int64_t i = 0; i < len; i++)
+            py[i] = t[i];
     }
     return DLT_OK;
 }
