@@ -6,8 +6,9 @@
  * came from the batch and 0 when they came from running buffers (batch norm in
  * eval mode). The backward op norm_grad is written with alpha as an input, so
  * the static backward graph is right in both modes and the mode is only read by
- * the forward kernel (k->training). Gradient rules are in norm_grad.c. */
-#include <math.h>
+ * the forward kernel (k->training). With gamma, the backward is one
+ * norm_backward node giving dx, dgamma and dbeta. Gradient rules are in
+ * norm_grad.c, CPU kernels in norm_kernels.c. */
 #include <string.h>
 
 #include "dlt_ops.h"
@@ -38,148 +39,6 @@ static dlt_status norm_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *
     return DLT_OK;
 }
 
-/* Mean and biased variance of n values at stride 1, in double (two passes). */
-static void moments(const float *x, int64_t n, double *mean, double *var)
-{
-    double s = 0, q = 0;
-    for (int64_t i = 0; i < n; i++)
-        s += x[i];
-    double m = s / (double)n;
-    for (int64_t i = 0; i < n; i++) {
-        double d = x[i] - m;
-        q += d * d;
-    }
-    *mean = m;
-    *var = q / (double)n;
-}
-
-/* y = (x - mean) * rstd * gamma[c] + beta[c] over a channel-major [A, C, S] view */
-static void apply(const dlt_norm_attr *a, const float *x, const float *mean, const float *rstd,
-                  const float *gam, const float *bet, float *y, int nthreads)
-{
-    int64_t A = a->A, C = a->C, S = a->S, cpg = a->kind == DLT_NORM_BATCH ? 1 : C / a->G;
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (A * C * S > 32768)
-    for (int64_t ac = 0; ac < A * C; ac++) {
-        int64_t c = ac % C;
-        int64_t st = a->kind == DLT_NORM_BATCH ? c : (ac / C) * a->G + c / cpg;
-        float m = mean[st], r = rstd[st];
-        float sc = gam ? gam[c] * r : r, sh = (bet ? bet[c] : 0.f) - m * sc;
-        const float *px = x + ac * S;
-        float *py = y + ac * S;
-        for (int64_t s = 0; s < S; s++)
-            py[s] = px[s] * sc + sh;
-    }
-}
-
-static dlt_status norm_cpu(const dlt_kctx *k)
-{
-    const dlt_norm_attr *a = DLT_CATTR(k->node, dlt_norm_attr);
-    const float *x = k->in[0];
-    const float *gam = a->affine ? k->in[DLT_NORM_IN_GAMMA] : NULL;
-    const float *bet = a->affine ? k->in[DLT_NORM_IN_GAMMA + 1] : NULL;
-    float *mean = k->out[1], *rstd = k->out[2], *alpha = k->out[3];
-    int64_t A = a->A, C = a->C, S = a->S, M = dlt_norm_count(a);
-    if (a->kind == DLT_NORM_GROUP) {
-        int64_t ng = A * a->G;
-#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (A * C * S > 32768)
-        for (int64_t gi = 0; gi < ng; gi++) {
-            double m, v;
-            moments(x + gi * M, M, &m, &v);
-            mean[gi] = (float)m;
-            rstd[gi] = (float)(1.0 / sqrt(v + a->eps));
-        }
-        *alpha = 1.f;
-    } else if (k->training || !a->running) {
-        if (M < 2 && a->running && k->training)
-            return dlt_seterr(DLT_ERR_SHAPE, "training needs more than one value per channel");
-#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (A * C * S > 32768)
-        for (int64_t c = 0; c < C; c++) {
-            double s = 0, q = 0;
-            for (int64_t i = 0; i < A; i++)
-                for (int64_t j = 0; j < S; j++)
-                    s += x[(i * C + c) * S + j];
-            double m = s / (double)M;
-            for (int64_t i = 0; i < A; i++)
-                for (int64_t j = 0; j < S; j++) {
-                    double d = x[(i * C + c) * S + j] - m;
-                    q += d * d;
-                }
-            mean[c] = (float)m;
-            rstd[c] = (float)(1.0 / sqrt(q / (double)M + a->eps));
-            if (a->running && k->training) {
-                /* the side effect: running statistics, unbiased variance as torch keeps it */
-                float *rm = dlt_buffer_storage(k->graph, k->node->in[DLT_NORM_IN_RMEAN(a)]);
-                float *rv = dlt_buffer_storage(k->graph, k->node->in[DLT_NORM_IN_RMEAN(a) + 1]);
-                float mo = a->momentum;
-                rm[c] = (1.f - mo) * rm[c] + mo * (float)m;
-                rv[c] = (1.f - mo) * rv[c] + mo * (float)(q / (double)(M - 1));
-            }
-        }
-        *alpha = 1.f;
-    } else {
-        const float *rm = k->in[DLT_NORM_IN_RMEAN(a)], *rv = k->in[DLT_NORM_IN_RMEAN(a) + 1];
-        for (int64_t c = 0; c < C; c++) {
-            mean[c] = rm[c];
-            rstd[c] = (float)(1.0 / sqrt((double)rv[c] + a->eps));
-        }
-        *alpha = 0.f;
-    }
-    apply(a, x, mean, rstd, gam, bet, k->out[0], k->nthreads);
-    return DLT_OK;
-}
-
-/* norm_grad(dy, x, mean, rstd, alpha[, gamma]): with u = dy * gamma and
- * xhat = (x - mean) * rstd, per group of M elements
- *   dx = rstd * (u - alpha * mean(u) - alpha * xhat * mean(u * xhat)),
- * the closed form for batch statistics (alpha = 1) and a plain scale for
- * running statistics (alpha = 0). */
-static dlt_status norm_grad_cpu(const dlt_kctx *k)
-{
-    const dlt_norm_attr *a = DLT_CATTR(k->node, dlt_norm_attr);
-    const float *dy = k->in[0], *x = k->in[1], *mean = k->in[2], *rstd = k->in[3];
-    const float *gam = a->affine ? k->in[5] : NULL;
-    float al = *(const float *)k->in[4], *dx = k->out[0];
-    int64_t A = a->A, C = a->C, S = a->S, M = dlt_norm_count(a);
-    if (a->kind == DLT_NORM_GROUP) {
-        int64_t ng = A * a->G, cpg = C / a->G;
-#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (A * C * S > 32768)
-        for (int64_t gi = 0; gi < ng; gi++) {
-            const float *px = x + gi * M, *pd = dy + gi * M;
-            float *po = dx + gi * M;
-            const float *pg = gam ? gam + (gi % a->G) * cpg : NULL;
-            double m = mean[gi], r = rstd[gi], s1 = 0, s2 = 0;
-            for (int64_t j = 0; j < M; j++) {
-                double u = pg ? (double)pd[j] * pg[j / S] : pd[j];
-                s1 += u;
-                s2 += u * (px[j] - m) * r;
-            }
-            double c1 = al * s1 / (double)M, c2 = al * s2 / (double)M;
-            for (int64_t j = 0; j < M; j++) {
-                double u = pg ? (double)pd[j] * pg[j / S] : pd[j];
-                po[j] = (float)(r * (u - c1 - (px[j] - m) * r * c2));
-            }
-        }
-        return DLT_OK;
-    }
-#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (A * C * S > 32768)
-    for (int64_t c = 0; c < C; c++) {
-        double m = mean[c], r = rstd[c], gc = gam ? gam[c] : 1.0, s1 = 0, s2 = 0;
-        for (int64_t i = 0; i < A; i++)
-            for (int64_t j = 0; j < S; j++) {
-                int64_t o = (i * C + c) * S + j;
-                s1 += dy[o];
-                s2 += (double)dy[o] * (x[o] - m);
-            }
-        double c1 = al * s1 / (double)M, c2 = al * s2 * r * r / (double)M;
-        for (int64_t i = 0; i < A; i++)
-            for (int64_t j = 0; j < S; j++) {
-                int64_t o = (i * C + c) * S + j;
-                dx[o] = (float)(gc * r * (dy[o] - c1 - (x[o] - m) * c2));
-            }
-    }
-    return DLT_OK;
-}
-
 static dlt_status norm_grad_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *out)
 {
     const dlt_norm_attr *a = DLT_CATTR(n, dlt_norm_attr);
@@ -189,6 +48,8 @@ static dlt_status norm_grad_shape(const dlt_node *n, const dlt_shape *in, dlt_sh
         dlt_shape_numel(&in[4]) != 1 || (a->affine && dlt_shape_numel(&in[5]) != a->C))
         return dlt_seterr(DLT_ERR_SHAPE, "statistics do not match the normalisation geometry");
     out[0] = in[0];
+    if (n->op->nout == 3) /* norm_backward: dgamma, dbeta */
+        out[1] = out[2] = in[5];
     return DLT_OK;
 }
 
@@ -198,12 +59,14 @@ static double norm_flops(const dlt_node *n, const dlt_shape *const *in, const dl
 }
 
 const dlt_op_def dlt_op_norm_grad = {"norm_grad", 5, 6, 1, norm_grad_shape, dlt_norm_grad_grad,
-                                     norm_grad_cpu, NULL, norm_flops, DLT_OP_INPLACE};
-static const dlt_op_def op_batch_norm = {"batch_norm", 1, 5, 4, norm_shape, dlt_norm_fwd_grad, norm_cpu,
+                                     dlt_norm_grad_cpu, NULL, norm_flops, DLT_OP_INPLACE};
+const dlt_op_def dlt_op_norm_backward = {"norm_backward", 6, 6, 3, norm_grad_shape, dlt_norm_backward_grad,
+                                         dlt_norm_grad_cpu, NULL, norm_flops, DLT_OP_INPLACE};
+static const dlt_op_def op_batch_norm = {"batch_norm", 1, 5, 4, norm_shape, dlt_norm_fwd_grad, dlt_norm_cpu,
                                          NULL, norm_flops, DLT_OP_INPLACE | DLT_OP_STATEFUL};
-static const dlt_op_def op_group_norm = {"group_norm", 1, 3, 4, norm_shape, dlt_norm_fwd_grad, norm_cpu,
+static const dlt_op_def op_group_norm = {"group_norm", 1, 3, 4, norm_shape, dlt_norm_fwd_grad, dlt_norm_cpu,
                                          NULL, norm_flops, DLT_OP_INPLACE};
-static const dlt_op_def op_layer_norm = {"layer_norm", 1, 3, 4, norm_shape, dlt_norm_fwd_grad, norm_cpu,
+static const dlt_op_def op_layer_norm = {"layer_norm", 1, 3, 4, norm_shape, dlt_norm_fwd_grad, dlt_norm_cpu,
                                          NULL, norm_flops, DLT_OP_INPLACE};
 
 dlt_t dlt_norm_grad_node(dlt_graph *g, const dlt_norm_attr *a, dlt_t dy, dlt_t x, dlt_t mean, dlt_t rstd,

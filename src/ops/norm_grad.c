@@ -62,19 +62,23 @@ static dlt_t xhat(dlt_graph *g, const geom *q, dlt_t x, dlt_t mean, dlt_t rstd)
 static dlt_t acc(dlt_graph *g, dlt_t a, dlt_t b) { return a < 0 ? b : dlt_add(g, a, b); }
 
 /* Forward rule. With batch statistics (alpha = 1) mean and rstd depend on x:
- * d mean/dx = 1/M, d rstd/dx = -rstd^2 * xhat / M; alpha = 0 turns both off. */
+ * d mean/dx = 1/M, d rstd/dx = -rstd^2 * xhat / M; alpha = 0 turns both off.
+ * With gamma, one norm_backward node gives dx, dgamma and dbeta. */
 dlt_status dlt_norm_fwd_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
     const dlt_norm_attr *a = DLT_CATTR(n, dlt_norm_attr);
     geom q = geom_of(a);
     dlt_t x = n->in[0], gamma = a->affine ? n->in[DLT_NORM_IN_GAMMA] : -1;
     dlt_t mean = n->out[1], rstd = n->out[2], alpha = n->out[3], d = -1;
-    dlt_t xh = (dy[0] >= 0 && a->affine) || dy[2] >= 0 ? xhat(g, &q, x, mean, rstd) : -1;
     if (dy[0] >= 0) {
-        d = dlt_norm_grad_node(g, a, dy[0], x, mean, rstd, alpha, gamma);
         if (a->affine) {
-            dx[DLT_NORM_IN_GAMMA] = csum(g, &q, dlt_mul(g, r3(g, dy[0], q.gv), xh), gamma);
-            dx[DLT_NORM_IN_GAMMA + 1] = csum(g, &q, dy[0], n->in[DLT_NORM_IN_GAMMA + 1]);
+            dlt_norm_attr b = *a;
+            dlt_t in[6] = {dy[0], x, mean, rstd, alpha, gamma};
+            d = dlt_node_add(g, &dlt_op_norm_backward, 6, in, &b, sizeof b);
+            dx[DLT_NORM_IN_GAMMA] = dlt_node_output(g, d, 1);
+            dx[DLT_NORM_IN_GAMMA + 1] = like(g, dlt_node_output(g, d, 2), n->in[DLT_NORM_IN_GAMMA + 1]);
+        } else {
+            d = dlt_norm_grad_node(g, a, dy[0], x, mean, rstd, alpha, -1);
         }
     }
     if (dy[1] >= 0) {
@@ -84,43 +88,78 @@ dlt_status dlt_norm_fwd_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, d
     if (dy[2] >= 0) {
         dlt_t rs = r3(g, rstd, q.sv);
         dlt_t k = dlt_mul(g, dlt_mul(g, r3(g, dy[2], q.sv), dlt_mul(g, rs, rs)), alpha);
-        d = acc(g, d, like(g, dlt_mul(g, dlt_affine(g, k, -q.invm, 0.f), xh), x));
+        d = acc(g, d, like(g, dlt_mul(g, dlt_affine(g, k, -q.invm, 0.f), xhat(g, &q, x, mean, rstd)), x));
     }
     dx[0] = d;
     return DLT_OK;
 }
 
-/* Rule of norm_grad(dy, x, mean, rstd, alpha[, gamma]) for an incoming v. With
- * u = dy*gamma, T1 = sum v, T2 = sum v*xhat, S1 = sum u, S2 = sum u*xhat per
- * group of M and L = sum v*dx:
- *   dL/du    = norm_grad(v, x, mean, rstd, alpha)           (so ddy = gamma * that)
+/* Gradient of dx = norm_grad(gy, x, mean, rstd, alpha[, gamma]) for an
+ * incoming v. With u = gy*gamma, T1 = sum v, T2 = sum v*xhat, S1 = sum u,
+ * S2 = sum u*xhat per group of M and L = sum v*dx:
+ *   dL/du    = norm_grad(v, x, mean, rstd, alpha)           (so dgy = gamma * that)
  *   dL/dx    = -alpha * rstd^2 / M * (T2*u + S2*v)
  *   dL/dmean = -sum dL/dx
  *   dL/drstd = sum v*u - alpha*T1*S1/M - 3*alpha*T2*S2/M
- *   dL/dgamma = per-channel sum of dy * dL/du
- * alpha is a mode flag, not a variable: it gets no gradient. */
+ *   dL/dgamma = per-channel sum of gy * dL/du
+ * alpha is a mode flag, not a variable: it gets no gradient. Sets dx[0..3]
+ * and dx[5] (gamma); inputs as in norm_grad. */
+static void dx_rule(dlt_graph *g, const geom *q, const dlt_t *in, dlt_t gamma, dlt_t v, dlt_t *dx)
+{
+    dlt_t gy = in[0], x = in[1], mean = in[2], rstd = in[3], alpha = in[4];
+    dlt_t w = dlt_norm_grad_node(g, q->a, v, x, mean, rstd, alpha, -1);
+    dx[0] = gamma < 0 ? w : like(g, times_gamma(g, q, w, gamma), x);
+    if (gamma >= 0)
+        dx[5] = csum(g, q, dlt_mul(g, gy, w), gamma);
+
+    dlt_t xh = xhat(g, q, x, mean, rstd);
+    dlt_t U = times_gamma(g, q, gy, gamma), V = r3(g, v, q->gv);
+    dlt_t T1 = gsum(g, q, V), T2 = gsum(g, q, dlt_mul(g, V, xh));
+    dlt_t S1 = gsum(g, q, U), S2 = gsum(g, q, dlt_mul(g, U, xh));
+    dlt_t rs = r3(g, rstd, q->sv);
+    dlt_t kx = dlt_affine(g, dlt_mul(g, dlt_mul(g, rs, rs), alpha), -q->invm, 0.f);
+    dlt_t ddx = dlt_mul(g, kx, dlt_add(g, dlt_mul(g, T2, U), dlt_mul(g, S2, V)));
+    dx[1] = like(g, ddx, x);
+    dx[2] = like(g, dlt_affine(g, gsum(g, q, ddx), -1.f, 0.f), mean);
+    dlt_t cross = dlt_add(g, dlt_mul(g, T1, S1), dlt_affine(g, dlt_mul(g, T2, S2), 3.f, 0.f));
+    dlt_t dr = dlt_sub(g, gsum(g, q, dlt_mul(g, V, U)), dlt_mul(g, alpha, dlt_affine(g, cross, q->invm, 0.f)));
+    dx[3] = like(g, dr, rstd);
+}
+
 dlt_status dlt_norm_grad_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
     const dlt_norm_attr *a = DLT_CATTR(n, dlt_norm_attr);
     geom q = geom_of(a);
-    dlt_t gy = n->in[0], x = n->in[1], mean = n->in[2], rstd = n->in[3], alpha = n->in[4];
-    dlt_t gamma = a->affine ? n->in[5] : -1, v = dy[0];
-    dlt_t w = dlt_norm_grad_node(g, a, v, x, mean, rstd, alpha, -1);
-    dx[0] = gamma < 0 ? w : like(g, times_gamma(g, &q, w, gamma), x);
-    if (gamma >= 0)
-        dx[5] = csum(g, &q, dlt_mul(g, gy, w), gamma);
+    dx_rule(g, &q, n->in, a->affine ? n->in[5] : -1, dy[0], dx);
+    return DLT_OK;
+}
 
-    dlt_t xh = xhat(g, &q, x, mean, rstd);
-    dlt_t U = times_gamma(g, &q, gy, gamma), V = r3(g, v, q.gv);
-    dlt_t T1 = gsum(g, &q, V), T2 = gsum(g, &q, dlt_mul(g, V, xh));
-    dlt_t S1 = gsum(g, &q, U), S2 = gsum(g, &q, dlt_mul(g, U, xh));
-    dlt_t rs = r3(g, rstd, q.sv);
-    dlt_t kx = dlt_affine(g, dlt_mul(g, dlt_mul(g, rs, rs), alpha), -q.invm, 0.f);
-    dlt_t ddx = dlt_mul(g, kx, dlt_add(g, dlt_mul(g, T2, U), dlt_mul(g, S2, V)));
-    dx[1] = like(g, ddx, x);
-    dx[2] = like(g, dlt_affine(g, gsum(g, &q, ddx), -1.f, 0.f), mean);
-    dlt_t cross = dlt_add(g, dlt_mul(g, T1, S1), dlt_affine(g, dlt_mul(g, T2, S2), 3.f, 0.f));
-    dlt_t dr = dlt_sub(g, gsum(g, &q, dlt_mul(g, V, U)), dlt_mul(g, alpha, dlt_affine(g, cross, q.invm, 0.f)));
-    dx[3] = like(g, dr, rstd);
+/* norm_backward(gy, x, mean, rstd, alpha, gamma) -> dx, dgamma, dbeta with
+ * dgamma[c] = sum gy*xhat and dbeta[c] = sum gy over each channel. Incoming vg
+ * (for dgamma) and vb (for dbeta), P = vg[c]*gy in the group view:
+ *   dgy += vg[c]*xhat + vb[c],  dx += P*rstd,
+ *   dmean -= sum P*rstd,  drstd += sum P*(x - mean) (sums per statistic). */
+dlt_status dlt_norm_backward_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
+{
+    const dlt_norm_attr *a = DLT_CATTR(n, dlt_norm_attr);
+    geom q = geom_of(a);
+    dlt_t gy = n->in[0], x = n->in[1], mean = n->in[2], rstd = n->in[3], gamma = n->in[5];
+    if (dy[0] >= 0)
+        dx_rule(g, &q, n->in, gamma, dy[0], dx);
+    if (dy[1] >= 0) {
+        dlt_t vg = r3(g, dy[1], q.gam), xm = dlt_sub(g, r3(g, x, q.gv), r3(g, mean, q.sv));
+        dlt_t rs = r3(g, rstd, q.sv);
+        dlt_t dgy = dlt_mul(g, r3(g, dlt_mul(g, xm, rs), q.cv), vg);
+        dlt_t P = r3(g, dlt_mul(g, r3(g, gy, q.cv), vg), q.gv), Pr = dlt_mul(g, P, rs);
+        dx[0] = acc(g, dx[0], like(g, dgy, x));
+        dx[1] = acc(g, dx[1], like(g, Pr, x));
+        dx[2] = acc(g, dx[2], like(g, dlt_affine(g, gsum(g, &q, Pr), -1.f, 0.f), mean));
+        dx[3] = acc(g, dx[3], like(g, gsum(g, &q, dlt_mul(g, P, xm)), rstd));
+    }
+    if (dy[2] >= 0) {
+        dlt_shape cs = {DLT_F32, 3, {q.cv[0], q.cv[1], q.cv[2]}, 0};
+        dlt_t vb = dlt_broadcast_to(g, r3(g, dy[2], q.gam), &cs);
+        dx[0] = acc(g, dx[0], like(g, vb, x));
+    }
     return DLT_OK;
 }

@@ -25,6 +25,14 @@ int64_t dlt_norm_nstats(const dlt_norm_attr *a); /* number of (mean, rstd) pairs
 int64_t dlt_norm_count(const dlt_norm_attr *a);  /* elements per statistic */
 
 extern const dlt_op_def dlt_op_norm_grad;
+/* norm_backward(dy, x, mean, rstd, alpha, gamma) -> dx, dgamma, dbeta: the
+ * affine backward in one node (dgamma and dbeta shaped like gamma). */
+extern const dlt_op_def dlt_op_norm_backward;
+dlt_status dlt_norm_backward_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
+
+/* CPU kernels (norm_kernels.c): the forward ops, and norm_grad/norm_backward */
+dlt_status dlt_norm_cpu(const dlt_kctx *k);
+dlt_status dlt_norm_grad_cpu(const dlt_kctx *k);
 dlt_t dlt_norm_grad_node(dlt_graph *g, const dlt_norm_attr *a, dlt_t dy, dlt_t x, dlt_t mean, dlt_t rstd,
                          dlt_t alpha, dlt_t gamma);
 dlt_status dlt_norm_fwd_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);

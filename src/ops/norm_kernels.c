@@ -1,0 +1,347 @@
+/* CPU kernels of the normalisation family: the forward (statistics, running
+ * buffers, affine map) and the backward norm_grad / norm_backward.
+ *
+ * Data is seen as [A, C, S]. Statistics are accumulated in double over blocks
+ * whose partition depends only on the shape, and the parallel loops run over
+ * independent statistics or channels, so results are bitwise independent of
+ * the thread count. Inner loops are `omp simd` so GCC vectorises them at -O2. */
+#include <math.h>
+
+#include "norm_impl.h"
+
+/* below this many elements per block, per-block bookkeeping dominates: the
+ * batch-statistics loops switch to row-major sweeps over chunks of channels */
+#define BLOCK_MIN 16
+#define CHUNK 256
+#define PAR(n) ((n) > 32768)
+
+static double block_sum(const float *x, int64_t n)
+{
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < n; i++)
+        s += x[i];
+    return s;
+}
+
+static double block_sqdev(const float *x, int64_t n, double m)
+{
+    double q = 0;
+#pragma omp simd reduction(+ : q)
+    for (int64_t i = 0; i < n; i++) {
+        double d = (double)x[i] - m;
+        q += d * d;
+    }
+    return q;
+}
+
+/* Mean and biased variance of n contiguous values (two passes, in double). */
+static void moments(const float *x, int64_t n, double *mean, double *var)
+{
+    double m = block_sum(x, n) / (double)n;
+    *mean = m;
+    *var = block_sqdev(x, n, m) / (double)n;
+}
+
+/* Per-channel mean and sum of squared deviations of [A, C, S] data: each
+ * (a, c) block of S values is reduced with two passes while it is in cache, and
+ * blocks are merged in order of a with Chan et al.'s pairwise update. */
+static void channel_moments_blocked(const float *x, int64_t A, int64_t C, int64_t S, int64_t c, double *mean,
+                                    double *sqdev)
+{
+    double n = 0, m = 0, m2 = 0;
+    for (int64_t a = 0; a < A; a++) {
+        const float *p = x + (a * C + c) * S;
+        double bm = block_sum(p, S) / (double)S, bq = block_sqdev(p, S, bm);
+        double nb = (double)S, nn = n + nb, d = bm - m;
+        m += d * nb / nn;
+        m2 += bq + d * d * n * nb / nn;
+        n = nn;
+    }
+    *mean = m;
+    *sqdev = m2;
+}
+
+/* Small S: sweep rows of C*S values for a chunk of channels at a time, two
+ * passes, accumulators per (channel, s) position, combined per channel. */
+static void channel_moments_rows(const float *x, int64_t A, int64_t C, int64_t S, int64_t c0, int64_t nc,
+                                 double *mean, double *sqdev)
+{
+    double acc[CHUNK];
+    int64_t w = nc * S, M = A * S;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int64_t j = 0; j < w; j++)
+            acc[j] = 0;
+        for (int64_t a = 0; a < A; a++) {
+            const float *p = x + (a * C + c0) * S;
+            if (pass == 0) {
+#pragma omp simd
+                for (int64_t j = 0; j < w; j++)
+                    acc[j] += p[j];
+            } else {
+                for (int64_t cc = 0; cc < nc; cc++) {
+                    double m = mean[cc];
+#pragma omp simd
+                    for (int64_t s = 0; s < S; s++) {
+                        double d = (double)p[cc * S + s] - m;
+                        acc[cc * S + s] += d * d;
+                    }
+                }
+            }
+        }
+        for (int64_t cc = 0; cc < nc; cc++) {
+            double t = 0;
+            for (int64_t s = 0; s < S; s++)
+                t += acc[cc * S + s];
+            if (pass == 0)
+                mean[cc] = t / (double)M;
+            else
+                sqdev[cc] = t;
+        }
+    }
+}
+
+/* Batch statistics per channel into mean/rstd and (training with running
+ * buffers) the running statistics, unbiased variance as torch keeps it. */
+static void batch_stats(const dlt_kctx *k, const dlt_norm_attr *a, const float *x, float *mean, float *rstd)
+{
+    int64_t A = a->A, C = a->C, S = a->S, M = dlt_norm_count(a);
+    float *rm = NULL, *rv = NULL;
+    if (a->running && k->training) {
+        rm = dlt_buffer_storage(k->graph, k->node->in[DLT_NORM_IN_RMEAN(a)]);
+        rv = dlt_buffer_storage(k->graph, k->node->in[DLT_NORM_IN_RMEAN(a) + 1]);
+    }
+    int64_t per = S >= BLOCK_MIN ? 1 : (CHUNK / S > 0 ? CHUNK / S : 1);
+    int64_t nchunks = (C + per - 1) / per;
+#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (PAR(A * C * S))
+    for (int64_t ch = 0; ch < nchunks; ch++) {
+        double m[CHUNK], v[CHUNK];
+        int64_t c0 = ch * per, nc = C - c0 < per ? C - c0 : per;
+        if (S >= BLOCK_MIN)
+            channel_moments_blocked(x, A, C, S, c0, &m[0], &v[0]);
+        else
+            channel_moments_rows(x, A, C, S, c0, nc, m, v);
+        for (int64_t cc = 0; cc < nc; cc++) {
+            int64_t c = c0 + cc;
+            mean[c] = (float)m[cc];
+            rstd[c] = (float)(1.0 / sqrt(v[cc] / (double)M + a->eps));
+            if (rm) {
+                float mo = a->momentum;
+                rm[c] = (1.f - mo) * rm[c] + mo * (float)m[cc];
+                rv[c] = (1.f - mo) * rv[c] + mo * (float)(v[cc] / (double)(M - 1));
+            }
+        }
+    }
+}
+
+/* y = x * sc + sh with sc = gamma[c] * rstd, sh = beta[c] - mean * sc */
+static void apply(const dlt_norm_attr *a, const float *x, const float *mean, const float *rstd,
+                  const float *gam, const float *bet, float *y, int nthreads)
+{
+    int64_t A = a->A, C = a->C, S = a->S, G = a->G, cpg = a->kind == DLT_NORM_BATCH ? 1 : C / G;
+    int batch = a->kind == DLT_NORM_BATCH;
+    if (S >= BLOCK_MIN) {
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (PAR(A * C * S))
+        for (int64_t ac = 0; ac < A * C; ac++) {
+            int64_t c = ac % C;
+            int64_t st = batch ? c : (ac / C) * G + c / cpg;
+            float m = mean[st], r = rstd[st];
+            float sc = gam ? gam[c] * r : r, sh = (bet ? bet[c] : 0.f) - m * sc;
+            const float *px = x + ac * S;
+            float *py = y + ac * S;
+#pragma omp simd
+            for (int64_t s = 0; s < S; s++)
+                py[s] = px[s] * sc + sh;
+        }
+        return;
+    }
+    /* short blocks (layer norm: S = 1): a row of C*S values at a time */
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (PAR(A * C * S))
+    for (int64_t i = 0; i < A; i++) {
+        for (int64_t c = 0; c < C; c++) {
+            int64_t st = batch ? c : i * G + c / cpg;
+            float m = mean[st], r = rstd[st];
+            float sc = gam ? gam[c] * r : r, sh = (bet ? bet[c] : 0.f) - m * sc;
+            const float *px = x + (i * C + c) * S;
+            float *py = y + (i * C + c) * S;
+            for (int64_t s = 0; s < S; s++)
+                py[s] = px[s] * sc + sh;
+        }
+    }
+}
+
+dlt_status dlt_norm_cpu(const dlt_kctx *k)
+{
+    const dlt_norm_attr *a = DLT_CATTR(k->node, dlt_norm_attr);
+    const float *x = k->in[0];
+    const float *gam = a->affine ? k->in[DLT_NORM_IN_GAMMA] : NULL;
+    const float *bet = a->affine ? k->in[DLT_NORM_IN_GAMMA + 1] : NULL;
+    float *mean = k->out[1], *rstd = k->out[2], *alpha = k->out[3];
+    int64_t A = a->A, C = a->C, S = a->S, M = dlt_norm_count(a);
+    if (a->kind == DLT_NORM_GROUP) {
+        int64_t ng = A * a->G;
+#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (PAR(A * C * S))
+        for (int64_t gi = 0; gi < ng; gi++) {
+            double m, v;
+            moments(x + gi * M, M, &m, &v);
+            mean[gi] = (float)m;
+            rstd[gi] = (float)(1.0 / sqrt(v + a->eps));
+        }
+        *alpha = 1.f;
+    } else if (k->training || !a->running) {
+        if (M < 2 && a->running && k->training)
+            return dlt_seterr(DLT_ERR_SHAPE, "training needs more than one value per channel");
+        batch_stats(k, a, x, mean, rstd);
+        *alpha = 1.f;
+    } else {
+        const float *rm = k->in[DLT_NORM_IN_RMEAN(a)], *rv = k->in[DLT_NORM_IN_RMEAN(a) + 1];
+        for (int64_t c = 0; c < C; c++) {
+            mean[c] = rm[c];
+            rstd[c] = (float)(1.0 / sqrt((double)rv[c] + a->eps));
+        }
+        *alpha = 0.f;
+    }
+    apply(a, x, mean, rstd, gam, bet, k->out[0], k->nthreads);
+    return DLT_OK;
+}
+
+/* ---------------------------------------------------------------- backward */
+
+/* sums of dy and dy * (x - m) over n contiguous values, in double */
+static void block_dsums(const float *dy, const float *x, int64_t n, double m, double *s1, double *s2)
+{
+    double a1 = 0, a2 = 0;
+#pragma omp simd reduction(+ : a1, a2)
+    for (int64_t i = 0; i < n; i++) {
+        a1 += dy[i];
+        a2 += (double)dy[i] * ((double)x[i] - m);
+    }
+    *s1 += a1;
+    *s2 += a2;
+}
+
+/* dx = k1 * dy - k0 - k2 * (x - m) over n values; dx may be dy (in place) */
+static void block_dx(const float *dy, const float *x, float *dx, int64_t n, float m, float k0, float k1,
+                     float k2)
+{
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = k1 * dy[i] - k0 - k2 * (x[i] - m);
+}
+
+/* Per-channel sum(dy) and sum(dy * xhat) of group statistics (dbeta, dgamma of
+ * group and layer norm): channels are independent, each sums over a in order. */
+static void group_param_grads(const dlt_kctx *k, const dlt_norm_attr *a, const float *dy, const float *x,
+                              const float *mean, const float *rstd, float *dg, float *db)
+{
+    int64_t A = a->A, C = a->C, S = a->S, G = a->G, cpg = C / G;
+    int64_t per = S >= BLOCK_MIN ? 1 : (CHUNK / S > 0 ? CHUNK / S : 1);
+    int64_t nchunks = (C + per - 1) / per;
+#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (PAR(A * C * S))
+    for (int64_t ch = 0; ch < nchunks; ch++) {
+        double s1[CHUNK], s2[CHUNK];
+        int64_t c0 = ch * per, nc = C - c0 < per ? C - c0 : per;
+        for (int64_t cc = 0; cc < nc; cc++)
+            s1[cc] = s2[cc] = 0;
+        for (int64_t i = 0; i < A; i++)
+            for (int64_t cc = 0; cc < nc; cc++) {
+                int64_t c = c0 + cc, st = i * G + c / cpg, o = (i * C + c) * S;
+                double b1 = 0, b2 = 0;
+                block_dsums(dy + o, x + o, S, mean[st], &b1, &b2);
+                s1[cc] += b1;
+                s2[cc] += b2 * rstd[st];
+            }
+        for (int64_t cc = 0; cc < nc; cc++) {
+            db[c0 + cc] = (float)s1[cc];
+            dg[c0 + cc] = (float)s2[cc];
+        }
+    }
+}
+
+/* Group statistics: each group of M = C/G*S values is contiguous. With
+ * u = dy * gamma[c]: dx = rstd * (u - al*mean(u) - al*xhat*mean(u*xhat)). */
+static void group_backward(const dlt_kctx *k, const dlt_norm_attr *a, const float *dy, const float *x,
+                           const float *mean, const float *rstd, const float *gam, float al, float *dx)
+{
+    int64_t A = a->A, C = a->C, S = a->S, G = a->G, cpg = C / G, M = dlt_norm_count(a);
+#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (PAR(A * C * S))
+    for (int64_t gi = 0; gi < A * G; gi++) {
+        const float *px = x + gi * M, *pd = dy + gi * M;
+        float *po = dx + gi * M;
+        const float *pg = gam ? gam + (gi % G) * cpg : NULL;
+        double m = mean[gi], r = rstd[gi], s1 = 0, s2 = 0;
+        for (int64_t ci = 0; ci < cpg; ci++) {
+            double b1 = 0, b2 = 0, gc = pg ? pg[ci] : 1.0;
+            block_dsums(pd + ci * S, px + ci * S, S, m, &b1, &b2);
+            s1 += gc * b1;
+            s2 += gc * b2;
+        }
+        double c1 = al * s1 / (double)M, c2 = al * s2 * r / (double)M;
+        for (int64_t ci = 0; ci < cpg; ci++) {
+            double gc = pg ? pg[ci] : 1.0;
+            block_dx(pd + ci * S, px + ci * S, po + ci * S, S, (float)m, (float)(r * c1), (float)(r * gc),
+                     (float)(r * r * c2));
+        }
+    }
+}
+
+/* Batch statistics, per channel c over A blocks of S:
+ * dx = gamma*rstd * (dy - al*mean(dy) - al*(x - m)*rstd^2*mean(dy*(x - m))),
+ * and (norm_backward) dbeta = sum(dy), dgamma = rstd * sum(dy*(x - m)). */
+static void batch_backward(const dlt_kctx *k, const dlt_norm_attr *a, const float *dy, const float *x,
+                           const float *mean, const float *rstd, const float *gam, float al, float *dx,
+                           float *dg, float *db)
+{
+    int64_t A = a->A, C = a->C, S = a->S, M = dlt_norm_count(a);
+    int64_t per = S >= BLOCK_MIN ? 1 : (CHUNK / S > 0 ? CHUNK / S : 1);
+    int64_t nchunks = (C + per - 1) / per;
+#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (PAR(A * C * S))
+    for (int64_t ch = 0; ch < nchunks; ch++) {
+        double s1[CHUNK], s2[CHUNK];
+        int64_t c0 = ch * per, nc = C - c0 < per ? C - c0 : per;
+        for (int64_t cc = 0; cc < nc; cc++)
+            s1[cc] = s2[cc] = 0;
+        for (int64_t i = 0; i < A; i++)
+            for (int64_t cc = 0; cc < nc; cc++) {
+                int64_t o = (i * C + c0 + cc) * S;
+                block_dsums(dy + o, x + o, S, mean[c0 + cc], &s1[cc], &s2[cc]);
+            }
+        float k0[CHUNK], k1[CHUNK], k2[CHUNK];
+        for (int64_t cc = 0; cc < nc; cc++) {
+            int64_t c = c0 + cc;
+            double r = rstd[c], gc = gam ? gam[c] : 1.0;
+            double c1 = al * s1[cc] / (double)M, c2 = al * s2[cc] * r * r / (double)M;
+            k0[cc] = (float)(gc * r * c1), k1[cc] = (float)(gc * r), k2[cc] = (float)(gc * r * c2);
+            if (dg) {
+                dg[c] = (float)(s2[cc] * r);
+                db[c] = (float)s1[cc];
+            }
+        }
+        for (int64_t i = 0; i < A; i++)
+            for (int64_t cc = 0; cc < nc; cc++) {
+                int64_t o = (i * C + c0 + cc) * S;
+                block_dx(dy + o, x + o, dx + o, S, mean[c0 + cc], k0[cc], k1[cc], k2[cc]);
+            }
+    }
+}
+
+/* norm_grad(dy, x, mean, rstd, alpha[, gamma]) -> dx, and norm_backward (the
+ * same inputs with gamma) -> dx, dgamma, dbeta. dx may share dy's storage: every
+ * element of dy is read by the sums before the block that overwrites it. */
+dlt_status dlt_norm_grad_cpu(const dlt_kctx *k)
+{
+    const dlt_norm_attr *a = DLT_CATTR(k->node, dlt_norm_attr);
+    const float *dy = k->in[0], *x = k->in[1], *mean = k->in[2], *rstd = k->in[3];
+    const float *gam = a->affine ? k->in[5] : NULL;
+    float al = *(const float *)k->in[4], *dx = k->out[0];
+    float *dg = k->node->nout == 3 ? k->out[1] : NULL, *db = k->node->nout == 3 ? k->out[2] : NULL;
+    if (a->kind == DLT_NORM_BATCH) {
+        batch_backward(k, a, dy, x, mean, rstd, gam, al, dx, dg, db);
+        return DLT_OK;
+    }
+    /* the parameter sums read dy, so they run before dx may overwrite it */
+    if (dg)
+        group_param_grads(k, a, dy, x, mean, rstd, dg, db);
+    group_backward(k, a, dy, x, mean, rstd, gam, al, dx);
+    return DLT_OK;
+}
