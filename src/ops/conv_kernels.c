@@ -7,7 +7,6 @@
  * With at least as many images as threads, images run in parallel with
  * single-threaded sgemm (no fork/join per GEMM); otherwise images run one
  * after another with multi-threaded sgemm. */
-#include <cblas.h>
 #include <omp.h>
 #include <string.h>
 
@@ -178,9 +177,8 @@ static void fwd_chunk(const chunk *ch, const float *x, const float *w, const flo
     const float *src = lower(ch, x);
     /* tmp [cnt OHW, OC] = col^T W^T, then transposed into NCHW */
     for (int g = 0; g < q->groups; g++)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, (int)ch->ld, (int)ocg, (int)kg, 1.f,
-                    src + g * kg * ch->ld, (int)ch->ld, w + g * ocg * kg, (int)kg, 0.f, ch->tmp + g * ocg,
-                    (int)q->oc);
+        dlt_gemm(1, 1, ch->ld, ocg, kg, 1.f, src + g * kg * ch->ld, ch->ld, w + g * ocg * kg, kg, 0.f,
+                 ch->tmp + g * ocg, q->oc, ch->nthreads);
     for (int64_t j = 0; j < ch->cnt; j++)
         for (int64_t o = 0; o < q->oc; o++) {
             const float *s = ch->tmp + j * ohw * q->oc + o;
@@ -204,9 +202,8 @@ static void bwd_data_chunk(const chunk *ch, const float *y, const float *w, cons
     if (direct && bias)
         fill_channels(x, bias, q->c, ohw);
     for (int g = 0; g < q->groups; g++)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kg, (int)ch->ld, (int)ocg, 1.f,
-                    w + g * ocg * kg, (int)kg, src + g * ocg * ch->ld, (int)ch->ld,
-                    direct && bias ? 1.f : 0.f, dst + g * kg * ch->ld, (int)ch->ld);
+        dlt_gemm(1, 0, kg, ch->ld, ocg, 1.f, w + g * ocg * kg, kg, src + g * ocg * ch->ld, ch->ld,
+                 direct && bias ? 1.f : 0.f, dst + g * kg * ch->ld, ch->ld, ch->nthreads);
     if (!direct)
         for (int64_t j = 0; j < ch->cnt; j++) {
             float *xj = x + j * q->c * q->h * q->w;
@@ -226,9 +223,8 @@ static void bwd_filter_chunk(const chunk *ch, const float *x, const float *y, fl
         dy = ch->tmp;
     }
     for (int g = 0; g < q->groups; g++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)kg, (int)ocg, (int)ch->ld, 1.f,
-                    src + g * kg * ch->ld, (int)ch->ld, dy + g * ocg * ch->ld, (int)ch->ld, beta,
-                    wt + g * kg * ocg, (int)ocg);
+        dlt_gemm(0, 1, kg, ocg, ch->ld, 1.f, src + g * kg * ch->ld, ch->ld, dy + g * ocg * ch->ld, ch->ld,
+                 beta, wt + g * kg * ocg, ocg, ch->nthreads);
 }
 
 /* How many slots (threads, each with its own buffers) run at once, and the
@@ -304,7 +300,6 @@ static void run_conv(const conv_job *j, size_t work_bytes, int nthreads)
     if (slots == 1) {
         run_range(j, 0, q->n, bc, j->work, wt, nthreads);
     } else {
-        openblas_set_num_threads(1);
 #pragma omp parallel for schedule(static, 1) num_threads(slots)
         for (int t = 0; t < slots; t++) {
             /* fixed image ranges per slot: the filter partial sums, and so the
@@ -312,7 +307,6 @@ static void run_conv(const conv_job *j, size_t work_bytes, int nthreads)
             int64_t i0 = q->n * t / slots, i1 = q->n * (t + 1) / slots;
             run_range(j, i0, i1, bc, j->work + (size_t)t * sf, wt + (size_t)t * wn, 1);
         }
-        openblas_set_num_threads(nthreads);
     }
     if (j->kind == KIND_FILTER)
         sum_transposed(q, wt, slots, j->out, nthreads);
