@@ -8,3 +8,9 @@ pkginclude_HEADERS += src/io/dlt_ckpt.h
 noinst_HEADERS += src/io/ckpt_h5.h
 libdltrain_la_SOURCES += src/io/job.c src/io/job_schema.c
 pkginclude_HEADERS += src/io/dlt_job.h
+# run outputs: TensorBoard event files, Chrome-trace timelines
+libdltrain_la_SOURCES += src/io/tfevents.c src/io/trace.c
+pkginclude_HEADERS += src/io/dlt_logio.h
+# export to other frameworks (safetensors)
+libdltrain_la_SOURCES += src/io/export_safetensors.c
+pkginclude_HEADERS += src/io/dlt_export.h

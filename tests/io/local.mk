@@ -16,3 +16,7 @@ check_PROGRAMS += tests/io/test_ckpt
 TESTS += tests/io/test_ckpt
 check_PROGRAMS += tests/io/test_job
 TESTS += tests/io/test_job
+# run outputs: TensorBoard event files, Chrome-trace timelines
+check_PROGRAMS += tests/io/test_tfevents tests/io/test_trace
+TESTS += tests/io/test_tfevents tests/io/test_trace
+EXTRA_DIST += tests/fixtures/tfevents_make_vectors.py
