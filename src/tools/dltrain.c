@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "dlt_export.h"
 #include "dlt_job.h"
 #include "dltrain.h"
 
@@ -18,6 +19,7 @@ static void usage(FILE *out)
             "                        [--quiet|--verbose] [--debug-collectives]\n"
             "       dltrain --print-config JOB.toml [--set KEY=VALUE ...]\n"
             "       dltrain --print-job-reference\n"
+            "       dltrain export CKPT.h5 [--format safetensors] [--out FILE] [--no-buffers]\n"
             "       dltrain selftest [N]\n"
             "       dltrain --version | --help\n"
             "\n"
@@ -36,12 +38,20 @@ static void usage(FILE *out)
             "  --print-job-reference print the job file reference (docs/jobs.md) and exit\n"
             "  --quiet, --verbose    less output; or one progress line per interval on a terminal too\n"
             "  --debug-collectives   check that every rank calls the same collective (dist.debug_collectives)\n"
+            "  export CKPT.h5        write the checkpoint's parameters and batch-norm buffers as\n"
+            "                        safetensors (default FILE: CKPT with .safetensors for .h5);\n"
+            "                        --no-buffers: parameters only\n"
             "  selftest [N]          all-reduce N doubles (default 1048576) across the ranks and check\n"
             "  --version             versions of dltrain, BLAS, MPI, HDF5, CUDA, cuDNN, NCCL\n"
             "\n"
-            "Exit status: 0 done, 1 the run failed, 2 bad arguments or job file,\n"
-            "%d stopped by SIGTERM/SIGUSR1 after saving a checkpoint (requeue with --resume auto).\n",
-            DLT_EXIT_PREEMPTED);
+            "Preemption: on SIGTERM or SIGUSR1 (to any rank; under Open MPI's mpirun send SIGUSR1\n"
+            "to mpirun, which forwards it) every rank finishes the current step, a checkpoint is\n"
+            "saved, and the run exits with status %d.\n"
+            "\n"
+            "Exit status: 0 done, 1 the run failed, 2 bad arguments, job file or checkpoint (e.g.\n"
+            "one whose model differs from the job's), %d stopped by SIGTERM/SIGUSR1 after saving a\n"
+            "checkpoint (requeue with --resume auto).\n",
+            DLT_EXIT_PREEMPTED, DLT_EXIT_PREEMPTED);
 }
 
 static int selftest(int argc, char **argv, int n_arg)
@@ -212,24 +222,17 @@ static int train(args *a, int argc, char **argv)
         }
         goto out;
     }
-    if (w.rank == 0) {
-        char path[DLT_PATH_MAX + 16];
-        FILE *f;
-        snprintf(path, sizeof path, "%s/job.toml", cfg.run_dir);
-        if (!make_dirs(cfg.run_dir) || !(f = fopen(path, "w"))) {
-            fprintf(stderr, "dltrain: %s: cannot create the run directory: %s\n", cfg.run_dir, strerror(errno));
-            rc = EXIT_RUNTIME;
-            dlt_world_abort(rc);
-        }
-        fputs(text ? text : "", f);
-        fclose(f);
+    if (w.rank == 0 && !make_dirs(cfg.run_dir)) {
+        fprintf(stderr, "dltrain: %s: cannot create the run directory: %s\n", cfg.run_dir, strerror(errno));
+        dlt_world_abort(EXIT_RUNTIME);
     }
     st = dlt_classify_run(&cfg, &res);
     if (st != DLT_OK) {
-        /* one rank failing stops the whole job instead of leaving the others waiting */
-        fprintf(stderr, "dltrain: %s%s\n", w.size > 1 ? "" : "", dlt_errmsg());
         rc = st == DLT_ERR_INVALID || st == DLT_ERR_NOTFOUND ? EXIT_USAGE : EXIT_RUNTIME;
-        if (w.size > 1)
+        if (w.rank == 0 || !res.error_on_all_ranks)
+            fprintf(stderr, "dltrain: %s\n", dlt_errmsg());
+        /* one rank failing stops the whole job instead of leaving the others waiting */
+        if (w.size > 1 && !res.error_on_all_ranks)
             dlt_world_abort(rc);
     } else if (res.preempted) {
         rc = DLT_EXIT_PREEMPTED;
@@ -239,6 +242,49 @@ out:
     dlt_job_free(job);
     dlt_world_finalize(&w);
     return rc;
+}
+
+static int export_ckpt(int argc, char **argv)
+{
+    const char *ckpt = NULL, *out = NULL, *format = "safetensors";
+    char def[DLT_PATH_MAX + 16];
+    dlt_export_opts o;
+    dlt_export_info info;
+    dlt_export_opts_default(&o);
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+            out = argv[++i];
+        else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
+            format = argv[++i];
+        else if (strcmp(argv[i], "--no-buffers") == 0)
+            o.buffers = 0;
+        else if (argv[i][0] != '-' && !ckpt)
+            ckpt = argv[i];
+        else {
+            fprintf(stderr, "dltrain export: unexpected argument '%s' (see dltrain --help)\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (!ckpt || strcmp(format, "safetensors") != 0) {
+        fprintf(stderr, ckpt ? "dltrain export: unknown format '%s' (known: safetensors)\n"
+                             : "dltrain export: no checkpoint given (see dltrain --help)\n",
+                format);
+        return EXIT_USAGE;
+    }
+    if (!out) {
+        size_t n = strlen(ckpt);
+        int h5 = n > 3 && strcmp(ckpt + n - 3, ".h5") == 0;
+        snprintf(def, sizeof def, "%.*s.safetensors", (int)(h5 ? n - 3 : n), ckpt);
+        out = def;
+    }
+    dlt_status st = dlt_export_safetensors(ckpt, out, &o, &info);
+    if (st != DLT_OK) {
+        fprintf(stderr, "dltrain export: %s\n", dlt_errmsg());
+        return st == DLT_ERR_INVALID || st == DLT_ERR_NOTFOUND ? EXIT_USAGE : EXIT_RUNTIME;
+    }
+    printf("%s: %d tensors of step %lld, %lld bytes\n", out, info.ntensors, (long long)info.step,
+           (long long)info.file_bytes);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -260,6 +306,8 @@ int main(int argc, char **argv)
         return dlt_job_write_reference(stdout) == DLT_OK ? 0 : EXIT_RUNTIME;
     if (strcmp(argv[1], "selftest") == 0)
         return selftest(argc, argv, 2);
+    if (strcmp(argv[1], "export") == 0)
+        return export_ckpt(argc, argv);
     if (!parse_args(argc, argv, &a)) {
         free(a.sets);
         return EXIT_USAGE;

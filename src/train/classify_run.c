@@ -7,32 +7,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "classify_impl.h"
-#include "dlt_ckpt.h"
-#include "dlt_comm.h"
-#include "dlt_data.h"
-#include "report.h"
+#include "classify_run.h"
 
 static volatile sig_atomic_t stop_signal;
 static void on_stop(int sig) { stop_signal = sig; }
 
-typedef struct {
-    const dlt_classify_config *c;
-    dlt_comm *comm;
-    int rank, world;
-    dlt_graph *g;
-    dlt_classify_graph cg;
-    dlt_plan *train, *eval;
-    dlt_reducer *red;
-    dlt_optim *opt;
-    dlt_loader *loader, *val;
-    int classes, c_in, h, w;
-    int64_t step, total_steps, samples_seen, epoch;
-    double best_top1;
-    dlt_report rep;
-    dlt_classify_config cfg; /* with the schedule completed from the run length */
-    char last_ckpt[DLT_PATH_MAX];
-} run_ctx;
 
 static double now(void)
 {
@@ -41,7 +20,7 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static dlt_status open_loader(run_ctx *r, const char *glob, int train, dlt_loader **out)
+static dlt_status open_loader(classify_run *r, const char *glob, int train, dlt_loader **out)
 {
     const dlt_classify_config *c = r->c;
     dlt_loader_config lc;
@@ -63,7 +42,7 @@ static dlt_status open_loader(run_ctx *r, const char *glob, int train, dlt_loade
 }
 
 /* Feed one batch: images, and labels with padding marked as ignored. */
-static int feed(run_ctx *r, dlt_plan *p, const dlt_batch *b)
+static int feed(classify_run *r, dlt_plan *p, const dlt_batch *b)
 {
     float *x = dlt_plan_data(p, r->cg.x);
     int32_t *l = dlt_plan_data(p, r->cg.labels);
@@ -73,7 +52,7 @@ static int feed(run_ctx *r, dlt_plan *p, const dlt_batch *b)
     return b->valid;
 }
 
-static dlt_status evaluate(run_ctx *r, double *loss, double *top1, double *top5)
+static dlt_status evaluate(classify_run *r, double *loss, double *top1, double *top5)
 {
     dlt_status st;
     int64_t nsteps = dlt_loader_steps_per_epoch(r->val);
@@ -128,119 +107,19 @@ out:
     return st;
 }
 
-/* Checkpoint tensors: graph parameters/buffers and the optimizer's slots. */
-static void ckpt_tensors(run_ctx *r, dlt_ckpt_tensors *t)
+/* <run_dir>/job.toml: the resolved job of the latest (re)start. */
+static void write_job(const dlt_classify_config *c)
 {
-    dlt_ckpt_tensors_from_graph(r->g, t);
-    t->nslots = dlt_optim_num_slots(r->opt);
-    if (t->nslots > DLT_CKPT_MAX_SLOTS)
-        t->nslots = DLT_CKPT_MAX_SLOTS;
-    for (int i = 0; i < t->nslots; i++) {
-        t->slot_names[i] = dlt_optim_slot_name(r->opt, i);
-        t->slot_data[i] = dlt_optim_slot(r->opt, i);
-    }
-    t->optim_name = dlt_optim_kind_name(dlt_optim_get_config(r->opt)->kind);
+    char path[DLT_PATH_MAX + 16];
+    FILE *f;
+    if (!c->job_text)
+        return;
+    snprintf(path, sizeof path, "%s/job.toml", c->run_dir);
+    if (!(f = fopen(path, "w")) || fputs(c->job_text, f) < 0 || fclose(f) != 0)
+        dlt_log(DLT_LOG_WARN, "cannot write %s", path);
 }
 
-static dlt_status save_checkpoint(run_ctx *r)
-{
-    dlt_status st = dlt_comm_bcast(r->comm, dlt_buffers_data(r->g), dlt_buffers_numel(r->g),
-                                   DLT_COMM_F32, 0, NULL);
-    if (st != DLT_OK)
-        return st;
-    dlt_loader_cursor cur = dlt_loader_get_cursor(r->loader);
-    int64_t mine[2] = {cur.epoch, cur.step};
-    int64_t *all = calloc((size_t)r->world * 2, sizeof *all);
-    double *tmp = calloc((size_t)r->world * 2, sizeof *tmp);
-    if (!all || !tmp) {
-        free(all), free(tmp);
-        return dlt_seterr(DLT_ERR_NOMEM, "checkpoint: out of memory");
-    }
-    tmp[r->rank * 2] = (double)mine[0], tmp[r->rank * 2 + 1] = (double)mine[1];
-    st = dlt_comm_reduce_metrics(r->comm, tmp, r->world * 2);
-    for (int i = 0; i < r->world * 2; i++)
-        all[i] = (int64_t)tmp[i];
-    free(tmp);
-    if (st == DLT_OK && r->rank == 0) {
-        dlt_ckpt_tensors t;
-        ckpt_tensors(r, &t);
-        dlt_ckpt_state cs = {.step = r->step, .epoch = r->epoch, .samples_seen = r->samples_seen,
-                             .seed = r->c->seed, .world_size = r->world,
-                             .optim_step = dlt_optim_get_step(r->opt), .cursor_len = 2,
-                             .cursors = all, .job_text = (char *)r->c->job_text,
-                             .best_metric = r->best_top1};
-        st = dlt_ckpt_save(r->c->run_dir, &t, &cs, r->last_ckpt, sizeof r->last_ckpt);
-        if (st == DLT_OK) {
-            dlt_ckpt_prune(r->c->run_dir, r->c->keep_last);
-            dlt_report_checkpoint(&r->rep, r->last_ckpt);
-        }
-    }
-    free(all);
-    /* every rank learns whether rank 0 managed to write */
-    double ok = st == DLT_OK;
-    dlt_status st2 = dlt_comm_bcast(r->comm, &ok, 1, DLT_COMM_F64, 0, NULL);
-    if (st2 != DLT_OK)
-        return st2;
-    if (!ok && st == DLT_OK)
-        return dlt_seterr(DLT_ERR_IO, "rank 0 failed to write the checkpoint");
-    return st;
-}
-
-static dlt_status resume(run_ctx *r)
-{
-    char path[DLT_PATH_MAX];
-    const char *want = r->c->resume;
-    dlt_status st;
-    if (!want[0])
-        return DLT_OK;
-    if (strcmp(want, "auto") == 0) {
-        if (dlt_ckpt_find_latest(r->c->run_dir, path, sizeof path) != DLT_OK) {
-            if (r->rank == 0)
-                dlt_log(DLT_LOG_INFO, "resume auto: no checkpoint in %s, starting from scratch", r->c->run_dir);
-            dlt_clearerr();
-            return DLT_OK;
-        }
-    } else {
-        snprintf(path, sizeof path, "%s", want);
-    }
-    dlt_ckpt_tensors t;
-    dlt_ckpt_state cs;
-    ckpt_tensors(r, &t);
-    if ((st = dlt_ckpt_load(path, &t, &cs)) != DLT_OK)
-        return st;
-    r->step = cs.step;
-    r->epoch = cs.epoch;
-    r->samples_seen = cs.samples_seen;
-    r->best_top1 = cs.best_metric;
-    dlt_optim_set_step(r->opt, cs.optim_step);
-    dlt_loader_cursor cur;
-    if (cs.world_size == r->world && cs.cursors && cs.cursor_len == 2) {
-        cur.epoch = cs.cursors[2 * r->rank];
-        cur.step = cs.cursors[2 * r->rank + 1];
-    } else {
-        /* another world size: re-derive the position from the samples seen
-         * (documented as not bitwise-exact) */
-        int64_t per_epoch = dlt_loader_steps_per_epoch(r->loader);
-        int64_t global_batch = (int64_t)r->c->batch_size * r->world * r->c->accumulate;
-        int64_t steps = global_batch > 0 ? r->samples_seen / ((int64_t)r->c->batch_size * r->world) : 0;
-        cur.epoch = per_epoch > 0 ? steps / per_epoch : 0;
-        cur.step = per_epoch > 0 ? steps % per_epoch : 0;
-        if (r->rank == 0)
-            dlt_log(DLT_LOG_WARN, "resuming a %d-rank checkpoint on %d ranks: data order and optimizer "
-                                  "state continue, but the run is not bitwise-identical",
-                    cs.world_size, r->world);
-    }
-    dlt_ckpt_state_free(&cs);
-    if ((st = dlt_loader_set_cursor(r->loader, cur)) != DLT_OK)
-        return st;
-    if (r->rank == 0)
-        dlt_log(DLT_LOG_INFO, "resumed from %s at step %lld", path, (long long)r->step);
-    snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", path);
-    /* every rank loaded the same file; prove the replicas agree */
-    return dlt_replica_check(r->comm, r->g);
-}
-
-static dlt_status setup(run_ctx *r, const dlt_world *w)
+static dlt_status setup(classify_run *r, const dlt_world *w)
 {
     const dlt_classify_config *c = r->c; /* points at r->cfg */
     dlt_status st;
@@ -302,16 +181,21 @@ static dlt_status setup(run_ctx *r, const dlt_world *w)
     dlt_classify_config_set_total_steps(&r->cfg, r->total_steps);
     if ((st = dlt_schedule_validate(&r->cfg.schedule)) != DLT_OK)
         return dlt_adderr(st, "schedule");
+    /* resume before anything is written to the run directory, so a refused
+     * checkpoint leaves job.toml and metrics.jsonl as they were */
+    if ((st = classify_resume(r)) != DLT_OK)
+        return st;
     if (r->rank == 0) {
         dlt_mem_report mr;
         dlt_plan_memory(r->train, &mr);
         dlt_report_open(&r->rep, c, r->total_steps, per_epoch, r->world, np, dlt_params_numel(r->g), &mr);
+        write_job(c);
     }
-    return resume(r);
+    return DLT_OK;
 }
 
 /* One optimizer step: accumulate micro-batches, reduce, clip, update. */
-static dlt_status train_step(run_ctx *r, double *loss_sum, double *correct, double *count, double *gnorm)
+static dlt_status train_step(classify_run *r, double *loss_sum, double *correct, double *count, double *gnorm)
 {
     const dlt_classify_config *c = r->c;
     dlt_status st;
@@ -371,7 +255,7 @@ static dlt_status train_step(run_ctx *r, double *loss_sum, double *correct, doub
     return dlt_reducer_optim_step(r->red, r->opt, dlt_schedule_lr(&c->schedule, r->step));
 }
 
-static dlt_status loop(run_ctx *r, dlt_classify_result *res)
+static dlt_status loop(classify_run *r, dlt_classify_result *res)
 {
     const dlt_classify_config *c = r->c;
     dlt_status st = DLT_OK;
@@ -411,20 +295,23 @@ static dlt_status loop(run_ctx *r, dlt_classify_result *res)
         int eval_due = r->val && ((c->eval_every_steps > 0 && r->step % c->eval_every_steps == 0) ||
                                   (c->eval_every_steps <= 0 && done_epoch) || last);
         if (eval_due) {
+            double t = now();
             if ((st = evaluate(r, &res->test_loss, &res->top1, &res->top5)) != DLT_OK)
                 return st;
             if (res->top1 > r->best_top1)
                 r->best_top1 = res->top1;
-            t_log = now(); /* evaluation time is not training throughput */
+            t_log += now() - t; /* evaluation time is not training throughput */
         }
         int ckpt_due = (c->ckpt_every_steps > 0 && r->step % c->ckpt_every_steps == 0) || flags[1] > 0 ||
                        last || flags[0] > 0;
         if (ckpt_due) {
-            if ((st = save_checkpoint(r)) != DLT_OK)
+            double t1 = now();
+            if ((st = classify_save_checkpoint(r)) != DLT_OK)
                 return st;
             t_ckpt = now();
+            t_log += t_ckpt - t1;
         }
-        if (flags[0] > 0) {
+        if (flags[0] > 0 && !last) {
             res->preempted = 1;
             if (r->rank == 0)
                 dlt_log(DLT_LOG_WARN, "stopped by a signal at step %lld; checkpoint saved, resume with --resume auto",
@@ -437,7 +324,7 @@ static dlt_status loop(run_ctx *r, dlt_classify_result *res)
 
 dlt_status dlt_classify_run(const dlt_classify_config *c, dlt_classify_result *res)
 {
-    run_ctx r;
+    classify_run r;
     dlt_world w;
     dlt_status st;
     memset(&r, 0, sizeof r);
@@ -451,6 +338,7 @@ dlt_status dlt_classify_run(const dlt_classify_config *c, dlt_classify_result *r
     struct sigaction sa, old_term, old_usr1;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop;
+    sa.sa_flags = SA_RESTART; /* file and MPI calls in progress carry on; the loop polls the flag */
     stop_signal = 0;
     sigaction(SIGTERM, &sa, &old_term);
     sigaction(SIGUSR1, &sa, &old_usr1);
@@ -460,6 +348,7 @@ dlt_status dlt_classify_run(const dlt_classify_config *c, dlt_classify_result *r
         st = loop(&r, res);
     res->steps_done = r.step;
     res->best_top1 = r.best_top1;
+    res->error_on_all_ranks = st != DLT_OK && r.error_on_all_ranks;
     snprintf(res->last_ckpt, sizeof res->last_ckpt, "%s", r.last_ckpt);
     if (st == DLT_OK && r.rank == 0)
         dlt_report_close(&r.rep, res, now() - t0);
@@ -482,7 +371,7 @@ dlt_status dlt_classify_run(const dlt_classify_config *c, dlt_classify_result *r
 
 dlt_status dlt_classify_describe(const dlt_classify_config *c, int world_size, FILE *out)
 {
-    run_ctx r;
+    classify_run r;
     dlt_status st;
     dlt_plan *p = NULL;
     memset(&r, 0, sizeof r);

@@ -82,6 +82,8 @@ typedef struct {
     double best_top1;
     double samples_per_s;
     int preempted;           /* stopped by a signal after saving */
+    int error_on_all_ranks;  /* the error is the same on every rank (e.g. a checkpoint that
+                              * does not fit the model): rank 0 alone reports it, no abort */
     char last_ckpt[DLT_PATH_MAX];
 } dlt_classify_result;
 

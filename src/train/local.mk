@@ -3,3 +3,6 @@ libdltrain_la_SOURCES += src/train/buildinfo.c src/train/classify_setup.c src/tr
 	src/train/report.c src/train/job_config.c
 pkginclude_HEADERS += src/train/dlt_train.h
 noinst_HEADERS += src/train/classify_impl.h src/train/report.h
+# checkpoint side of the classification loop (save, resume, ZeRO-1 gather)
+libdltrain_la_SOURCES += src/train/classify_ckpt.c
+noinst_HEADERS += src/train/classify_run.h

@@ -1,0 +1,214 @@
+/* The checkpoint side of the classification loop: what a checkpoint holds
+ * beyond the tensors (counters, data cursors, the job), ZeRO-1 shards made
+ * whole before saving, and resuming on the same or another world size. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classify_run.h"
+#include "dlt_ckpt.h"
+#include "dlt_job.h"
+
+/* Checkpoint tensors: graph parameters/buffers and the optimizer's slots. */
+static void ckpt_tensors(classify_run *r, dlt_ckpt_tensors *t)
+{
+    dlt_ckpt_tensors_from_graph(r->g, t);
+    t->nslots = dlt_optim_num_slots(r->opt);
+    if (t->nslots > DLT_CKPT_MAX_SLOTS)
+        t->nslots = DLT_CKPT_MAX_SLOTS;
+    for (int i = 0; i < t->nslots; i++) {
+        t->slot_names[i] = dlt_optim_slot_name(r->opt, i);
+        t->slot_data[i] = dlt_optim_slot(r->opt, i);
+    }
+    t->optim_name = dlt_optim_kind_name(dlt_optim_get_config(r->opt)->kind);
+}
+
+/* Under ZeRO-1 each rank updates, and so holds current optimizer state for,
+ * only its shard of every bucket. Checkpoints hold the whole state (so they
+ * resume on any world size and with or without ZeRO): every owner broadcasts
+ * its shards. The shards must be the reducer's: dlt_comm_shard of each bucket
+ * in 16-float blocks (src/comm/reducer.c). */
+static dlt_status gather_optim_shards(classify_run *r)
+{
+    int nslots = dlt_optim_num_slots(r->opt), nb = dlt_reducer_num_buckets(r->red);
+    if (!r->c->zero || r->world < 2)
+        return DLT_OK;
+    for (int b = 0; b < nb; b++) {
+        size_t lo, hi;
+        dlt_reducer_bucket(r->red, b, &lo, &hi, NULL);
+        for (int k = 0; k < r->world; k++) {
+            size_t slo, shi;
+            dlt_comm_shard(hi - lo, r->world, k, 16, &slo, &shi);
+            for (int s = 0; s < nslots && shi > slo; s++) {
+                dlt_status st = dlt_comm_bcast(r->comm, dlt_optim_slot(r->opt, s) + lo + slo, shi - slo,
+                                               DLT_COMM_F32, k, NULL);
+                if (st != DLT_OK)
+                    return st;
+            }
+        }
+    }
+    return DLT_OK;
+}
+
+dlt_status classify_save_checkpoint(classify_run *r)
+{
+    /* one copy of the batch-norm statistics: rank 0's, as evaluation uses */
+    dlt_status st = dlt_comm_bcast(r->comm, dlt_buffers_data(r->g), dlt_buffers_numel(r->g),
+                                   DLT_COMM_F32, 0, NULL);
+    if (st == DLT_OK)
+        st = gather_optim_shards(r);
+    if (st != DLT_OK)
+        return st;
+    dlt_loader_cursor cur = dlt_loader_get_cursor(r->loader);
+    int64_t *all = calloc((size_t)r->world * 2, sizeof *all);
+    double *tmp = calloc((size_t)r->world * 2, sizeof *tmp);
+    if (!all || !tmp) {
+        free(all), free(tmp);
+        return dlt_seterr(DLT_ERR_NOMEM, "checkpoint: out of memory");
+    }
+    tmp[r->rank * 2] = (double)cur.epoch, tmp[r->rank * 2 + 1] = (double)cur.step;
+    st = dlt_comm_reduce_metrics(r->comm, tmp, r->world * 2);
+    for (int i = 0; i < r->world * 2; i++)
+        all[i] = (int64_t)tmp[i];
+    free(tmp);
+    if (st == DLT_OK && r->rank == 0) {
+        dlt_ckpt_tensors t;
+        ckpt_tensors(r, &t);
+        dlt_ckpt_state cs = {.step = r->step, .epoch = r->epoch, .samples_seen = r->samples_seen,
+                             .seed = r->c->seed, .world_size = r->world,
+                             .optim_step = dlt_optim_get_step(r->opt), .cursor_len = 2,
+                             .cursors = all, .job_text = (char *)r->c->job_text,
+                             .best_metric = r->best_top1};
+        st = dlt_ckpt_save(r->c->run_dir, &t, &cs, r->last_ckpt, sizeof r->last_ckpt);
+        if (st == DLT_OK) {
+            dlt_ckpt_prune(r->c->run_dir, r->c->keep_last);
+            dlt_report_checkpoint(&r->rep, r->last_ckpt);
+        }
+    }
+    free(all);
+    /* every rank learns whether rank 0 managed to write */
+    double ok = st == DLT_OK;
+    dlt_status st2 = dlt_comm_bcast(r->comm, &ok, 1, DLT_COMM_F64, 0, NULL);
+    if (st2 != DLT_OK)
+        return st2;
+    if (!ok && st == DLT_OK)
+        return dlt_seterr(DLT_ERR_IO, "rank 0 failed to write the checkpoint");
+    return st;
+}
+
+/* data.batch_size of the job stored in a checkpoint; `fallback` when unknown. */
+static int64_t saved_batch_size(const char *job_text, int64_t fallback)
+{
+    dlt_job *job = NULL;
+    int64_t b = fallback;
+    if (job_text && dlt_job_new(&job) == DLT_OK &&
+        dlt_job_load(job, "checkpoint job", job_text, strlen(job_text)) == DLT_OK &&
+        dlt_job_int(job, "data.batch_size") > 0)
+        b = dlt_job_int(job, "data.batch_size");
+    dlt_job_free(job);
+    dlt_clearerr();
+    return b;
+}
+
+/* The loader position for a checkpoint written by another world size: the
+ * same epoch, and as many of its samples consumed as the old ranks had
+ * (rounded down to a whole global batch of this run). Samples near the cut may
+ * repeat or be skipped once; the run is not bitwise-identical to either. */
+static dlt_loader_cursor rederive_cursor(classify_run *r, const dlt_ckpt_state *cs)
+{
+    dlt_loader_cursor cur = {0, 0};
+    int64_t per_epoch = dlt_loader_steps_per_epoch(r->loader);
+    int64_t new_batch = (int64_t)r->c->batch_size * r->world;
+    int64_t old_batch = saved_batch_size(cs->job_text, r->c->batch_size) * (cs->world_size > 0 ? cs->world_size : 1);
+    if (cs->cursors && cs->cursor_len == 2 && cs->world_size > 0) {
+        cur.epoch = cs->cursors[0];
+        cur.step = cs->cursors[1] * old_batch / new_batch;
+    } else if (new_batch > 0 && per_epoch > 0) { /* no cursors: from the samples seen */
+        int64_t steps = cs->samples_seen / new_batch;
+        cur.epoch = steps / per_epoch;
+        cur.step = steps % per_epoch;
+    }
+    if (per_epoch > 0 && cur.step >= per_epoch)
+        cur.epoch++, cur.step = 0;
+    return cur;
+}
+
+/* Find and load the checkpoint; every rank reads the same file. */
+static dlt_status load(classify_run *r, dlt_ckpt_state *cs, char *path, size_t len, int *found)
+{
+    const char *want = r->c->resume;
+    *found = 0;
+    if (strcmp(want, "auto") == 0) {
+        if (dlt_ckpt_find_latest(r->c->run_dir, path, len) != DLT_OK) {
+            dlt_clearerr();
+            return DLT_OK;
+        }
+    } else {
+        snprintf(path, len, "%s", want);
+    }
+    dlt_ckpt_tensors t;
+    ckpt_tensors(r, &t);
+    dlt_status st = dlt_ckpt_load(path, &t, cs);
+    *found = st == DLT_OK;
+    return st;
+}
+
+dlt_status classify_resume(classify_run *r)
+{
+    char path[DLT_PATH_MAX];
+    dlt_ckpt_state cs;
+    int found = 0;
+    if (!r->c->resume[0])
+        return DLT_OK;
+    memset(&cs, 0, sizeof cs);
+    dlt_status st = load(r, &cs, path, sizeof path, &found);
+    /* A bad checkpoint (wrong model, corrupt file) fails alike on every rank:
+     * agree on it, so rank 0 alone reports it and nobody aborts; a rank that
+     * failed alone is reported by that rank. */
+    double failed[2] = {st != DLT_OK, found};
+    dlt_status cst = dlt_comm_reduce_metrics(r->comm, failed, 2);
+    if (cst != DLT_OK) {
+        dlt_ckpt_state_free(&cs);
+        return cst;
+    }
+    if (failed[0] > 0) {
+        dlt_ckpt_state_free(&cs);
+        if ((int)failed[0] == r->world) {
+            r->error_on_all_ranks = 1;
+            return st;
+        }
+        return st != DLT_OK ? st : dlt_seterr(DLT_ERR_IO, "another rank failed to load the checkpoint");
+    }
+    if (!found || (int)failed[1] != r->world) {
+        if (found || (int)failed[1] > 0)
+            return dlt_seterr(DLT_ERR_IO, "%s: not every rank found a checkpoint to resume from", r->c->run_dir);
+        if (r->rank == 0)
+            dlt_log(DLT_LOG_INFO, "resume auto: no checkpoint in %s, starting from scratch", r->c->run_dir);
+        return DLT_OK;
+    }
+    r->step = cs.step;
+    r->epoch = cs.epoch;
+    r->samples_seen = cs.samples_seen;
+    r->best_top1 = cs.best_metric;
+    dlt_optim_set_step(r->opt, cs.optim_step);
+    dlt_loader_cursor cur;
+    if (cs.world_size == r->world && cs.cursors && cs.cursor_len == 2) {
+        cur.epoch = cs.cursors[2 * r->rank];
+        cur.step = cs.cursors[2 * r->rank + 1];
+    } else {
+        cur = rederive_cursor(r, &cs);
+        if (r->rank == 0)
+            dlt_log(DLT_LOG_WARN,
+                    "resuming a %d-rank checkpoint on %d rank%s: parameters, optimizer state and the data "
+                    "position continue, but the run is not bitwise-identical to an uninterrupted one",
+                    cs.world_size, r->world, r->world > 1 ? "s" : "");
+    }
+    dlt_ckpt_state_free(&cs);
+    if ((st = dlt_loader_set_cursor(r->loader, cur)) != DLT_OK)
+        return st;
+    if (r->rank == 0)
+        dlt_log(DLT_LOG_INFO, "resumed from %s at step %lld", path, (long long)r->step);
+    snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", path);
+    /* every rank loaded the same file; prove the replicas agree */
+    return dlt_replica_check(r->comm, r->g);
+}
