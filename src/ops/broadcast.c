@@ -34,19 +34,34 @@ void dlt_broadcast_strides(const dlt_shape *in, const dlt_shape *out, int64_t *s
 
 void dlt_bcast_init(dlt_bcast_iter *it, const dlt_shape *a, const dlt_shape *b, const dlt_shape *out)
 {
-    it->ndim = out->ndim;
-    for (int i = 0; i < out->ndim; i++)
-        it->dim[i] = out->dim[i];
-    dlt_broadcast_strides(a, out, it->sa);
-    dlt_broadcast_strides(b, out, it->sb);
-    it->cols = out->ndim ? out->dim[out->ndim - 1] : 1;
+    int64_t sa[DLT_MAX_DIMS], sb[DLT_MAX_DIMS];
+    dlt_broadcast_strides(a, out, sa);
+    dlt_broadcast_strides(b, out, sb);
+    int nd = 0;
+    for (int i = 0; i < out->ndim; i++) {
+        int64_t d = out->dim[i];
+        if (d == 1)
+            continue; /* strides of a size-1 axis never matter */
+        /* merge into the previous axis when stepping it equals stepping this
+         * axis d times, for both a and b (0 == 0 * d for broadcast axes) */
+        if (nd > 0 && it->sa[nd - 1] == sa[i] * d && it->sb[nd - 1] == sb[i] * d) {
+            it->dim[nd - 1] *= d;
+            it->sa[nd - 1] = sa[i];
+            it->sb[nd - 1] = sb[i];
+            continue;
+        }
+        it->dim[nd] = d, it->sa[nd] = sa[i], it->sb[nd] = sb[i];
+        nd++;
+    }
+    it->ndim = nd;
+    it->cols = nd ? it->dim[nd - 1] : 1;
     it->rows = it->cols ? dlt_shape_numel(out) / it->cols : 0;
 }
 
 void dlt_bcast_row(const dlt_bcast_iter *it, int64_t r, int64_t *oa, int64_t *ob)
 {
     int64_t a = 0, b = 0;
-    for (int i = it->ndim - 2; i >= 0; i--) {
+    for (int i = it->ndim - 2; i >= 0 && r; i--) {
         int64_t idx = r % it->dim[i];
         r /= it->dim[i];
         a += idx * it->sa[i];
@@ -54,4 +69,20 @@ void dlt_bcast_row(const dlt_bcast_iter *it, int64_t r, int64_t *oa, int64_t *ob
     }
     *oa = a;
     *ob = b;
+}
+
+dlt_ew_split dlt_ew_split_make(int64_t rows, int64_t cols, int nthreads)
+{
+    dlt_ew_split s;
+    s.rows = rows, s.cols = cols, s.chunk = cols, s.per_row = 1;
+    /* fewer rows than ~4 per thread: cut rows into pieces of >= 4096 */
+    if (nthreads > 1 && rows < 4 * (int64_t)nthreads && cols > 8192) {
+        int64_t want = (4 * (int64_t)nthreads + rows - 1) / rows;
+        int64_t chunk = (cols + want - 1) / want;
+        chunk = chunk < 4096 ? 4096 : (chunk + 15) / 16 * 16;
+        s.chunk = chunk;
+        s.per_row = (cols + chunk - 1) / chunk;
+    }
+    s.ntasks = cols ? rows * s.per_row : 0;
+    return s;
 }

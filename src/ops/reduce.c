@@ -27,52 +27,127 @@ static dlt_status reduce_shape(const dlt_node *n, const dlt_shape *in, dlt_shape
     return DLT_OK;
 }
 
-/* Each output element sums its reduced sub-space in double, so the result does
- * not depend on the thread count. */
+/* The input as a loop nest: size-1 axes dropped, adjacent axes that are both
+ * reduced or both kept merged (the data is contiguous, so any run merges). */
+typedef struct {
+    int nk, nr;                                        /* kept / reduced axes */
+    int64_t kdim[DLT_MAX_DIMS], kstr[DLT_MAX_DIMS];  /* kept, outer to inner */
+    int64_t rdim[DLT_MAX_DIMS], rstr[DLT_MAX_DIMS];  /* reduced, outer to inner */
+    int64_t nout, nred;
+    int inner_reduced; /* the innermost axis is reduced (else kept) */
+} red_nest;
+
+static void red_nest_init(red_nest *q, const dlt_shape *s, const unsigned char *reduce)
+{
+    int64_t dim[DLT_MAX_DIMS], str[DLT_MAX_DIMS], stride = 1;
+    int red[DLT_MAX_DIMS], nd = 0;
+    for (int i = s->ndim - 1; i >= 0; i--) { /* inner to outer */
+        int64_t d = s->dim[i];
+        if (d == 1)
+            continue;
+        if (nd > 0 && red[nd - 1] == !!reduce[i] && str[nd - 1] * dim[nd - 1] == stride)
+            dim[nd - 1] *= d;
+        else
+            dim[nd] = d, str[nd] = stride, red[nd] = !!reduce[i], nd++;
+        stride *= d;
+    }
+    q->nk = q->nr = 0;
+    q->nout = q->nred = 1;
+    for (int i = nd - 1; i >= 0; i--) { /* outer to inner */
+        if (red[i])
+            q->rdim[q->nr] = dim[i], q->rstr[q->nr++] = str[i], q->nred *= dim[i];
+        else
+            q->kdim[q->nk] = dim[i], q->kstr[q->nk++] = str[i], q->nout *= dim[i];
+    }
+    q->inner_reduced = nd > 0 && red[0];
+}
+
+/* offset of index i of a mixed-radix nest of n axes */
+static inline int64_t nest_off(int n, const int64_t *dim, const int64_t *str, int64_t i)
+{
+    int64_t off = 0;
+    for (int j = n - 1; j >= 0 && i; j--) {
+        off += (i % dim[j]) * str[j];
+        i /= dim[j];
+    }
+    return off;
+}
+
+static double sum_run(const float *x, int64_t n)
+{
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < n; i++)
+        s += x[i];
+    return s;
+}
+
+#define RED_BLOCKS 1024 /* partial sums of a full reduction */
+#define RED_COLS 512     /* output columns accumulated together */
+
+/* Sums in double. Every output's summation order depends only on the shape
+ * (fixed blocks, combined in order), not on the thread count. */
 static dlt_status reduce_cpu(const dlt_kctx *k)
 {
     const reduce_attr *a = DLT_CATTR(k->node, reduce_attr);
-    const dlt_shape *s = k->in_shape[0];
     const float *x = k->in[0];
     float *y = k->out[0];
-    int64_t kdim[DLT_MAX_DIMS], kstr[DLT_MAX_DIMS], rdim[DLT_MAX_DIMS], rstr[DLT_MAX_DIMS];
-    int nk = 0, nr = 0;
-    int64_t stride = 1, nout = 1, nred = 1, str[DLT_MAX_DIMS];
-    for (int i = s->ndim - 1; i >= 0; i--) {
-        str[i] = stride;
-        stride *= s->dim[i];
+    double scale = a->scale;
+    red_nest q;
+    red_nest_init(&q, k->in_shape[0], a->reduce);
+    int64_t total = q.nout * q.nred;
+    int par = total > DLT_EW_PAR_MIN;
+    if (q.nred == 0 || q.nout == 0) {
+        for (int64_t o = 0; o < q.nout; o++)
+            y[o] = 0.f;
+        return DLT_OK;
     }
-    for (int i = 0; i < s->ndim; i++) {
-        if (a->reduce[i]) {
-            rdim[nr] = s->dim[i], rstr[nr++] = str[i];
-            nred *= s->dim[i];
-        } else {
-            kdim[nk] = s->dim[i], kstr[nk++] = str[i];
-            nout *= s->dim[i];
+    if (q.nout == 1 && q.nr <= 1) { /* everything: fixed blocks, then their sum in order */
+        double part[RED_BLOCKS];
+        int64_t bs = (q.nred + RED_BLOCKS - 1) / RED_BLOCKS;
+        bs = bs < 4096 ? 4096 : bs;
+        int64_t nb = (q.nred + bs - 1) / bs;
+#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (par)
+        for (int64_t b = 0; b < nb; b++) {
+            int64_t lo = b * bs, n = q.nred - lo < bs ? q.nred - lo : bs;
+            part[b] = sum_run(x + lo, n);
         }
+        double s = 0;
+        for (int64_t b = 0; b < nb; b++)
+            s += part[b];
+        y[0] = (float)(s * scale);
+        return DLT_OK;
     }
-    /* innermost reduced axis contiguous: a plain loop does most of the work */
-    int64_t inner = nr ? rdim[nr - 1] : 1, istr = nr ? rstr[nr - 1] : 1;
-    int64_t outer = inner ? nred / inner : 0;
-#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (nout * nred > 32768)
-    for (int64_t o = 0; o < nout; o++) {
-        int64_t base = 0, rem = o;
-        for (int i = nk - 1; i >= 0; i--) {
-            base += (rem % kdim[i]) * kstr[i];
-            rem /= kdim[i];
+    if (q.inner_reduced) { /* each output: runs of L contiguous values */
+        int64_t L = q.rdim[q.nr - 1], outer = q.nred / L;
+#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (par)
+        for (int64_t o = 0; o < q.nout; o++) {
+            const float *base = x + nest_off(q.nk, q.kdim, q.kstr, o);
+            double acc = 0;
+            for (int64_t r = 0; r < outer; r++)
+                acc += sum_run(base + nest_off(q.nr - 1, q.rdim, q.rstr, r), L);
+            y[o] = (float)(acc * scale);
         }
-        double acc = 0;
-        for (int64_t q = 0; q < outer; q++) {
-            int64_t off = base, r2 = q;
-            for (int i = nr - 2; i >= 0; i--) {
-                off += (r2 % rdim[i]) * rstr[i];
-                r2 /= rdim[i];
-            }
-            const float *p = x + off;
-            for (int64_t j = 0; j < inner; j++)
-                acc += p[j * istr];
+        return DLT_OK;
+    }
+    /* innermost axis kept: rows of K outputs accumulate contiguous vectors */
+    int64_t K = q.kdim[q.nk - 1], nrow = q.nout / K, per = (K + RED_COLS - 1) / RED_COLS;
+#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (par)
+    for (int64_t t = 0; t < nrow * per; t++) {
+        double acc[RED_COLS];
+        int64_t row = t / per, c0 = (t % per) * RED_COLS, n = K - c0 < RED_COLS ? K - c0 : RED_COLS;
+        const float *base = x + nest_off(q.nk - 1, q.kdim, q.kstr, row) + c0;
+        for (int64_t j = 0; j < n; j++)
+            acc[j] = 0;
+        for (int64_t r = 0; r < q.nred; r++) {
+            const float *p = base + nest_off(q.nr, q.rdim, q.rstr, r);
+#pragma omp simd
+            for (int64_t j = 0; j < n; j++)
+                acc[j] += p[j];
         }
-        y[o] = (float)(acc * a->scale);
+        float *py = y + row * K + c0;
+        for (int64_t j = 0; j < n; j++)
+            py[j] = (float)(acc[j] * scale);
     }
     return DLT_OK;
 }
@@ -171,13 +246,25 @@ static dlt_status bto_cpu(const dlt_kctx *k)
     float *y = k->out[0];
     dlt_bcast_iter it;
     dlt_bcast_init(&it, k->in_shape[0], k->in_shape[0], k->out_shape[0]);
-    int64_t cols = it.cols, sa = it.ndim ? it.sa[it.ndim - 1] : 0;
-#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (it.rows * cols > 32768)
-    for (int64_t r = 0; r < it.rows; r++) {
-        int64_t oa, ob;
+    int64_t sa = dlt_bcast_sa(&it);
+    dlt_ew_split sp = dlt_ew_split_make(it.rows, it.cols, k->nthreads);
+#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (it.rows * it.cols > DLT_EW_PAR_MIN)
+    for (int64_t t = 0; t < sp.ntasks; t++) {
+        int64_t r, c0, n, oa, ob;
+        dlt_ew_task(&sp, t, &r, &c0, &n);
         dlt_bcast_row(&it, r, &oa, &ob);
-        for (int64_t c = 0; c < cols; c++)
-            y[r * cols + c] = x[oa + c * sa];
+        const float *px = x + oa + c0 * sa;
+        float *py = y + r * it.cols + c0;
+        if (sa) {
+#pragma omp simd
+            for (int64_t c = 0; c < n; c++)
+                py[c] = px[c];
+        } else {
+            float v = px[0];
+#pragma omp simd
+            for (int64_t c = 0; c < n; c++)
+                py[c] = v;
+        }
     }
     return DLT_OK;
 }
