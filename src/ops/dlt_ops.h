@@ -217,6 +217,32 @@ dlt_t dlt_embedding(dlt_graph *g, dlt_t table, dlt_t ids);
  * y[..., j, ...] = x[..., idx[..., j, ...], ...]. */
 dlt_t dlt_gather(dlt_graph *g, dlt_t x, int axis, dlt_t idx);
 
+/* ==== scaled dot-product attention (attention family) ==== */
+/* (attention family: add declarations here) */
+/* Layouts of q, k, v and the output: [B, H, T, D] (torch's), or [B, T, H, D]
+ * (what a linear layer followed by a reshape gives; no permutes needed). */
+typedef enum { DLT_ATTN_BHTD = 0, DLT_ATTN_BTHD = 1 } dlt_attn_layout;
+typedef struct {
+    float scale;    /* 0: 1 / sqrt(D) */
+    int causal;     /* query i sees keys j <= i (top-left aligned, as torch's tril) */
+    float dropout;  /* on the probabilities, in training mode only */
+    dlt_attn_layout layout;
+} dlt_attention_opts;
+/* softmax(scale q k^T + mask) v, with q [B, H, Tq, D], k [B, H, Tk, D],
+ * v [B, H, Tk, Dv] -> [B, H, Tq, Dv] (or the [B, T, H, D] layout). `mask`
+ * (-1 for none) pads keys per batch: i32 [B] lengths (keys j >= len[b] are
+ * masked; len in [0, Tk], checked when the step runs), i32 [B, Tk] keep flags
+ * (0 = masked, as Hugging Face's attention_mask) or f32 [B, Tk] added to the
+ * scaled scores. A query that sees no key gives zeros (lse -inf). o: NULL =
+ * defaults. *lse (may be NULL) receives the second output, the log-sum-exp of
+ * every score row [B, H, Tq]; it is differentiable too. The CPU kernel holds
+ * at most 64 x Tk scores per thread and the backward recomputes them from q,
+ * k and lse. The backward op (attention_grad) has no gradient rule: second
+ * order through attention is not supported (dlt_grad reports it). The mask
+ * gets no gradient. */
+dlt_t dlt_attention(dlt_graph *g, dlt_t q, dlt_t k, dlt_t v, dlt_t mask, const dlt_attention_opts *o,
+                    dlt_t *lse);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,3 +8,5 @@ include src/ops/conv.mk
 include src/ops/norm.mk
 include src/ops/shape.mk
 EXTRA_DIST += src/ops/unary.mk src/ops/conv.mk src/ops/norm.mk src/ops/shape.mk
+include src/ops/attention.mk
+EXTRA_DIST += src/ops/attention.mk

@@ -4,3 +4,5 @@ include tests/ops/conv.mk
 include tests/ops/norm.mk
 include tests/ops/shape.mk
 EXTRA_DIST += tests/ops/unary.mk tests/ops/conv.mk tests/ops/norm.mk tests/ops/shape.mk
+include tests/ops/attention.mk
+EXTRA_DIST += tests/ops/attention.mk

@@ -1,0 +1,302 @@
+/* CPU kernels of scaled dot-product attention, flash-attention style: the
+ * forward keeps only the log-sum-exp of each score row, and the backward
+ * recomputes the probabilities from q, k and it. Work is split in blocks of
+ * ATTN_BQ query rows, so a thread never holds more than ATTN_BQ x Tk scores
+ * (two such blocks in the backward), never a whole B x H x Tq x Tk tensor.
+ * The forward runs one (batch, head, query block) per iteration; the
+ * backward one (batch, head) per iteration, because dk and dv of a head sum
+ * over all its query blocks and the sum order must not depend on threads.
+ * Inside a parallel loop dlt_gemm runs on the calling thread; when there are
+ * fewer items than threads the loop is serial and each GEMM is split instead. */
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "attention_impl.h"
+#include "dlt_ops.h"
+
+typedef struct {
+    attn_geom gm;
+    const attn_attr *a;
+    int mask_kind;
+    const void *mask;
+    int drop; /* dropout active */
+    uint64_t seed, stream;
+    float keep_scale;
+    int gemm_nt;
+} attn_run;
+
+static uint64_t attn_stream(uint64_t id, int64_t step)
+{
+    return dlt_rng_mix(id * 0x9e3779b97f4a7c15ull ^ dlt_rng_mix((uint64_t)step + 0x3c6ef372fe94f82bull));
+}
+
+static dlt_status attn_run_init(attn_run *r, const dlt_kctx *k, const attn_attr *a, const dlt_shape *q,
+                                const dlt_shape *kk, const dlt_shape *v, const dlt_shape *ms,
+                                const void *mask)
+{
+    memset(r, 0, sizeof *r);
+    r->gm = attn_geometry(a, q, kk, v);
+    r->a = a;
+    r->mask_kind = ms ? attn_mask_kind(ms) : ATTN_MASK_NONE;
+    r->mask = mask;
+    r->drop = k->training && a->p > 0.f;
+    r->seed = k->seed;
+    r->stream = attn_stream(a->id, k->step);
+    r->keep_scale = 1.0f / (1.0f - a->p);
+    if (r->mask_kind == ATTN_MASK_LENGTHS) {
+        const int32_t *len = mask;
+        for (int64_t b = 0; b < r->gm.B; b++)
+            if (len[b] < 0 || len[b] > r->gm.Tk)
+                return dlt_seterr(DLT_ERR_INVALID, "key length %d of batch %lld is outside [0, %lld]",
+                                  (int)len[b], (long long)b, (long long)r->gm.Tk);
+    }
+    return DLT_OK;
+}
+
+/* Threads for `items` independent iterations within the workspace's slots;
+ * small problems stay on one thread. */
+static int attn_threads(attn_run *r, const dlt_kctx *k, int64_t items, size_t slot_bytes)
+{
+    const attn_geom *gm = &r->gm;
+    int64_t slots = slot_bytes ? (int64_t)(k->work_bytes / slot_bytes) : 1;
+    int64_t nt = k->nthreads;
+    if (nt > items)
+        nt = items;
+    if (nt > slots)
+        nt = slots;
+    double work = (double)gm->B * gm->H * gm->Tq * gm->Tk * (double)(gm->D + gm->Dv);
+    if (nt < 1 || work < 65536)
+        nt = 1;
+    r->gemm_nt = nt > 1 ? 1 : k->nthreads;
+    return (int)nt;
+}
+
+/* Add the masks to one row of scores s[0..kn) of query i of batch b. */
+static void mask_row(const attn_run *r, int64_t b, int64_t i, float *s, int64_t kn)
+{
+    const attn_geom *gm = &r->gm;
+    if (r->a->causal)
+        for (int64_t j = i + 1; j < kn; j++)
+            s[j] = -INFINITY;
+    switch (r->mask_kind) {
+    case ATTN_MASK_LENGTHS: {
+        int64_t len = ((const int32_t *)r->mask)[b];
+        for (int64_t j = len; j < kn; j++)
+            s[j] = -INFINITY;
+        break;
+    }
+    case ATTN_MASK_KEEP: {
+        const int32_t *m = (const int32_t *)r->mask + b * gm->Tk;
+        for (int64_t j = 0; j < kn; j++)
+            if (!m[j])
+                s[j] = -INFINITY;
+        break;
+    }
+    case ATTN_MASK_ADD: {
+        const float *m = (const float *)r->mask + b * gm->Tk;
+        for (int64_t j = 0; j < kn; j++)
+            s[j] += m[j];
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+static inline int keep_elem(const attn_run *r, int64_t b, int64_t h, int64_t i, int64_t j)
+{
+    const attn_geom *gm = &r->gm;
+    uint64_t c = (uint64_t)(((b * gm->H + h) * gm->Tq + i) * gm->Tk + j);
+    return dlt_rng_uniform(r->seed, r->stream, c) >= r->a->p;
+}
+
+/* Keys a block of query rows [i0, i0 + rows) can see: causal rows stop at
+ * their own index (top-left aligned, as torch's tril mask). */
+static int64_t keys_for(const attn_run *r, int64_t i0, int64_t rows)
+{
+    int64_t kn = r->gm.Tk;
+    if (r->a->causal && i0 + rows < kn)
+        kn = i0 + rows;
+    return kn;
+}
+
+typedef struct {
+    const float *q, *k, *v;
+    float *o, *lse;
+} fwd_io;
+
+static void fwd_block(const attn_run *r, const fwd_io *io, int64_t b, int64_t h, int64_t i0, int64_t rows,
+                      float *S)
+{
+    const attn_geom *gm = &r->gm;
+    int64_t ldq = attn_ld(gm, gm->D), ldv = attn_ld(gm, gm->Dv), kn = keys_for(r, i0, rows);
+    const float *q = io->q + attn_base(gm, b, h, gm->Tq, gm->D) + i0 * ldq;
+    const float *k = io->k + attn_base(gm, b, h, gm->Tk, gm->D);
+    const float *v = io->v + attn_base(gm, b, h, gm->Tk, gm->Dv);
+    float *o = io->o + attn_base(gm, b, h, gm->Tq, gm->Dv) + i0 * ldv;
+    float *lse = io->lse + (b * gm->H + h) * gm->Tq + i0;
+    dlt_gemm(0, 1, rows, kn, gm->D, r->a->scale, q, ldq, k, ldq, 0.f, S, kn, r->gemm_nt);
+    for (int64_t t = 0; t < rows; t++) {
+        int64_t i = i0 + t;
+        float *s = S + t * kn;
+        mask_row(r, b, i, s, kn);
+        float m = -INFINITY;
+        for (int64_t j = 0; j < kn; j++)
+            m = s[j] > m ? s[j] : m;
+        if (m == -INFINITY) { /* every key masked: zero output, lse -inf */
+            memset(s, 0, (size_t)kn * sizeof *s);
+            lse[t] = -INFINITY;
+            continue;
+        }
+        double sum = 0;
+        for (int64_t j = 0; j < kn; j++) {
+            float e = expf(s[j] - m);
+            s[j] = e;
+            sum += e;
+        }
+        lse[t] = (float)(m + log(sum));
+        float inv = (float)(1.0 / sum);
+        if (r->drop) {
+            float ks = inv * r->keep_scale;
+            for (int64_t j = 0; j < kn; j++)
+                s[j] = keep_elem(r, b, h, i, j) ? s[j] * ks : 0.f;
+        } else {
+            for (int64_t j = 0; j < kn; j++)
+                s[j] *= inv;
+        }
+    }
+    dlt_gemm(0, 0, rows, gm->Dv, kn, 1.f, S, kn, v, ldv, 0.f, o, ldv, r->gemm_nt);
+}
+
+/* inputs q, k, v [, mask]; outputs o, lse */
+dlt_status attn_fwd_cpu(const dlt_kctx *k)
+{
+    const attn_attr *a = DLT_CATTR(k->node, attn_attr);
+    int nin = k->node->nin;
+    attn_run r;
+    dlt_status st = attn_run_init(&r, k, a, k->in_shape[0], k->in_shape[1], k->in_shape[2],
+                                  nin > 3 ? k->in_shape[3] : NULL, nin > 3 ? k->in[3] : NULL);
+    if (st != DLT_OK)
+        return st;
+    const attn_geom *gm = &r.gm;
+    fwd_io io = {k->in[0], k->in[1], k->in[2], k->out[0], k->out[1]};
+    int64_t nqb = (gm->Tq + ATTN_BQ - 1) / ATTN_BQ, items = gm->B * gm->H * nqb;
+    size_t slot = attn_slot_bytes(gm, 1);
+    int nt = attn_threads(&r, k, items, slot);
+    float *work = k->work;
+    int64_t slot_floats = (int64_t)(slot / sizeof(float));
+    /* interleaved: causal blocks late in a head have more keys than early ones */
+#pragma omp parallel for schedule(static, 1) num_threads(nt) if (nt > 1)
+    for (int64_t it = 0; it < items; it++) {
+        int64_t bh = it / nqb, i0 = (it % nqb) * ATTN_BQ;
+        int64_t rows = gm->Tq - i0 < ATTN_BQ ? gm->Tq - i0 : ATTN_BQ;
+        fwd_block(&r, &io, bh / gm->H, bh % gm->H, i0, rows, work + omp_get_thread_num() * slot_floats);
+    }
+    return DLT_OK;
+}
+
+typedef struct {
+    const float *q, *k, *v, *o, *lse, *dO, *dlse;
+    float *dq, *dk, *dv;
+} bwd_io;
+
+static void zero_rows(float *x, int64_t rows, int64_t w, int64_t ld)
+{
+    for (int64_t i = 0; i < rows; i++)
+        memset(x + i * ld, 0, (size_t)w * sizeof *x);
+}
+
+/* dS = P (dP - D) with D_i = dO_i . O_i - dlse_i (the softmax backward,
+ * including lse's own gradient P); under dropout dP is the gradient of the
+ * dropped probabilities scaled back, and A becomes the dropped P for dv. */
+static void bwd_block(const attn_run *r, const bwd_io *io, int64_t b, int64_t h, int64_t i0, int64_t rows,
+                      float *A, float *G)
+{
+    const attn_geom *gm = &r->gm;
+    int64_t ldq = attn_ld(gm, gm->D), ldv = attn_ld(gm, gm->Dv), kn = keys_for(r, i0, rows);
+    int64_t hq = attn_base(gm, b, h, gm->Tq, gm->D) + i0 * ldq, hk = attn_base(gm, b, h, gm->Tk, gm->D);
+    int64_t ho = attn_base(gm, b, h, gm->Tq, gm->Dv) + i0 * ldv, hv = attn_base(gm, b, h, gm->Tk, gm->Dv);
+    int64_t hl = (b * gm->H + h) * gm->Tq + i0;
+    const float *q = io->q + hq, *k = io->k + hk, *v = io->v + hv;
+    const float *dO = io->dO ? io->dO + ho : NULL;
+    float scale = r->a->scale;
+    dlt_gemm(0, 1, rows, kn, gm->D, scale, q, ldq, k, ldq, 0.f, A, kn, r->gemm_nt);
+    if (dO)
+        dlt_gemm(0, 1, rows, kn, gm->Dv, 1.f, dO, ldv, v, ldv, 0.f, G, kn, r->gemm_nt);
+    else
+        memset(G, 0, (size_t)(rows * kn) * sizeof *G);
+    for (int64_t t = 0; t < rows; t++) {
+        int64_t i = i0 + t;
+        float *s = A + t * kn, *gp = G + t * kn;
+        float l = io->lse[hl + t];
+        if (l == -INFINITY) {
+            memset(s, 0, (size_t)kn * sizeof *s);
+            memset(gp, 0, (size_t)kn * sizeof *gp);
+            continue;
+        }
+        mask_row(r, b, i, s, kn);
+        double d = 0;
+        if (dO) {
+            const float *oi = io->o + ho + t * ldv, *di = dO + t * ldv;
+            for (int64_t c = 0; c < gm->Dv; c++)
+                d += (double)oi[c] * di[c];
+        }
+        if (io->dlse)
+            d -= io->dlse[hl + t];
+        float D = (float)d;
+        if (r->drop) {
+            float ks = r->keep_scale;
+            for (int64_t j = 0; j < kn; j++) {
+                float p = expf(s[j] - l);
+                int keep = keep_elem(r, b, h, i, j);
+                gp[j] = p * ((keep ? gp[j] * ks : 0.f) - D);
+                s[j] = keep ? p * ks : 0.f;
+            }
+        } else {
+            for (int64_t j = 0; j < kn; j++) {
+                float p = expf(s[j] - l);
+                gp[j] = p * (gp[j] - D);
+                s[j] = p;
+            }
+        }
+    }
+    if (dO)
+        dlt_gemm(1, 0, kn, gm->Dv, rows, 1.f, A, kn, dO, ldv, 1.f, io->dv + hv, ldv, r->gemm_nt);
+    dlt_gemm(0, 0, rows, gm->D, kn, scale, G, kn, k, ldq, 0.f, io->dq + hq, ldq, r->gemm_nt);
+    dlt_gemm(1, 0, kn, gm->D, rows, scale, G, kn, q, ldq, 1.f, io->dk + hk, ldq, r->gemm_nt);
+}
+
+/* inputs q, k, v, o, lse [, dO] [, mask] [, dlse]; outputs dq, dk, dv */
+dlt_status attn_bwd_cpu(const dlt_kctx *k)
+{
+    const attn_attr *a = DLT_CATTR(k->node, attn_attr);
+    int at = 5;
+    const float *dO = a->has_do ? k->in[at++] : NULL;
+    int mi = a->has_mask ? at++ : -1;
+    const float *dlse = a->has_dlse ? k->in[at++] : NULL;
+    attn_run r;
+    dlt_status st = attn_run_init(&r, k, a, k->in_shape[0], k->in_shape[1], k->in_shape[2],
+                                  mi >= 0 ? k->in_shape[mi] : NULL, mi >= 0 ? k->in[mi] : NULL);
+    if (st != DLT_OK)
+        return st;
+    const attn_geom *gm = &r.gm;
+    bwd_io io = {k->in[0], k->in[1], k->in[2], k->in[3], k->in[4], dO, dlse, k->out[0], k->out[1], k->out[2]};
+    int64_t items = gm->B * gm->H;
+    size_t slot = attn_slot_bytes(gm, 2);
+    int nt = attn_threads(&r, k, items, slot);
+    int64_t slot_floats = (int64_t)(slot / sizeof(float)), half = slot_floats / 2;
+    float *work = k->work;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (int64_t it = 0; it < items; it++) {
+        int64_t b = it / gm->H, h = it % gm->H;
+        float *A = work + omp_get_thread_num() * slot_floats;
+        zero_rows(io.dk + attn_base(gm, b, h, gm->Tk, gm->D), gm->Tk, gm->D, attn_ld(gm, gm->D));
+        zero_rows(io.dv + attn_base(gm, b, h, gm->Tk, gm->Dv), gm->Tk, gm->Dv, attn_ld(gm, gm->Dv));
+        for (int64_t i0 = 0; i0 < gm->Tq; i0 += ATTN_BQ) {
+            int64_t rows = gm->Tq - i0 < ATTN_BQ ? gm->Tq - i0 : ATTN_BQ;
+            bwd_block(&r, &io, b, h, i0, rows, A, A + half);
+        }
+    }
+    return DLT_OK;
+}
