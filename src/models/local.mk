@@ -2,3 +2,8 @@
 libdltrain_la_SOURCES += src/models/nn.c src/models/resnet.c src/models/vgg_mlp.c src/models/registry.c
 pkginclude_HEADERS += src/models/dlt_models.h
 noinst_HEADERS += src/models/resnet.h
+# transformers (BERT, GPT-2, encoder-decoder)
+libdltrain_la_SOURCES += src/models/transformer_common.c src/models/bert.c src/models/gpt.c \
+	src/models/transformer_seq2seq.c
+pkginclude_HEADERS += src/models/dlt_transformer.h
+noinst_HEADERS += src/models/transformer_impl.h
