@@ -23,6 +23,7 @@ typedef enum {
     DLT_KIND_TEXT_TOKENS,              /* tokens T i32, offsets D+1 i64, vocab */
     DLT_KIND_DETECTION,                /* images, boxes, classes, masks, num_boxes */
     DLT_KIND_IMAGE_PAIRS,              /* images_a NA×H×W×C, images_b NB×H×W×C */
+    DLT_KIND_BERT_PRETRAINING,         /* input_ids N×L, masked LM and NSP targets, vocab */
     DLT_NKINDS
 } dlt_shard_kind;
 
@@ -36,11 +37,16 @@ typedef struct {
     int num_classes;                 /* classification, detection */
     const char *const *class_names;  /* num_classes names; NULL: "0", "1", ... */
     int max_boxes, mask_h, mask_w;   /* detection: M and the mask size */
-    int vocab_size;                  /* text-tokens */
+    int vocab_size;                  /* text kinds */
     const char *const *vocab;        /* vocab_size strings; NULL: "0", "1", ... */
     const char *source;              /* free text: where the data came from */
     int deflate;                     /* 1..9; 0: 4 */
     int64_t chunk_samples;           /* samples per HDF5 chunk; 0: about 64 KiB per chunk */
+    /* text kinds, optional: how token ids map back to text (dlt_text.h) */
+    const char *tokenizer;           /* attribute "tokenizer": "wordpiece", "bpe"; NULL: none */
+    int num_merges;                  /* BPE merges, "left right", rank order; 0: no dataset */
+    const char *const *merges;
+    int seq_len, max_predictions;    /* bert-pretraining: L and P */
 } dlt_shard_spec;
 
 typedef struct dlt_shard_writer dlt_shard_writer;
@@ -57,6 +63,13 @@ dlt_status dlt_shard_write_detection(dlt_shard_writer *w, const uint8_t *hwc, in
                                      const uint8_t *masks);
 /* domain 0 = A, 1 = B */
 dlt_status dlt_shard_write_pair_image(dlt_shard_writer *w, int domain, const uint8_t *hwc);
+/* One BERT pretraining instance: input_ids and token_type_ids [L] (padded with 0
+ * past length), masked LM positions/ids/weights [P] (weight 0 past the real ones),
+ * next_sentence_label 0 (B follows A) or 1 (B is random). */
+dlt_status dlt_shard_write_bert(dlt_shard_writer *w, const int32_t *input_ids,
+                                const uint8_t *token_type_ids, int32_t length,
+                                const int32_t *mlm_positions, const int32_t *mlm_ids,
+                                const float *mlm_weights, int32_t next_sentence_label);
 /* Writes the attributes (with the checksum), closes and renames; frees w. */
 dlt_status dlt_shard_writer_close(dlt_shard_writer *w);
 /* Closes and removes the temporary file; frees w. NULL is a no-op. */
@@ -75,6 +88,10 @@ typedef struct {
     int vocab_size;
     char **vocab;
     int64_t num_a, num_b;    /* image-pairs */
+    char *tokenizer;         /* text kinds: attribute "tokenizer", or NULL */
+    int num_merges;          /* text kinds: rows of the optional "merges" dataset */
+    char **merges;
+    int seq_len, max_predictions; /* bert-pretraining */
     char *source;
     uint32_t checksum;       /* as stored (CRC-32, see docs/formats.md) */
     int in_memory;           /* datasets were read whole at open */
@@ -105,6 +122,13 @@ int32_t dlt_shard_label(const dlt_shard *s, int64_t i); /* classification; label
 /* Document i: *n tokens; copies min(*n, cap) of them into buf (buf may be NULL). */
 dlt_status dlt_shard_read_document(dlt_shard *s, int64_t i, int32_t *buf, int64_t cap,
                                    int64_t *n);
+/* Tokens [start, start + n) of the concatenated token stream of a text-tokens shard. */
+dlt_status dlt_shard_read_tokens(dlt_shard *s, int64_t start, int64_t n, int32_t *buf);
+/* Instance i of a bert-pretraining shard; any output may be NULL. */
+dlt_status dlt_shard_read_bert(dlt_shard *s, int64_t i, int32_t *input_ids,
+                               uint8_t *token_type_ids, int32_t *length,
+                               int32_t *mlm_positions, int32_t *mlm_ids, float *mlm_weights,
+                               int32_t *next_sentence_label);
 dlt_status dlt_shard_read_detection(dlt_shard *s, int64_t i, uint8_t *hwc, float *boxes,
                                     int32_t *classes, uint8_t *masks, int *nboxes);
 dlt_status dlt_shard_read_pair_image(dlt_shard *s, int domain, int64_t i, uint8_t *hwc);

@@ -11,6 +11,7 @@ static const char *const kind_names[DLT_NKINDS] = {
     [DLT_KIND_TEXT_TOKENS] = "text-tokens",
     [DLT_KIND_DETECTION] = "detection",
     [DLT_KIND_IMAGE_PAIRS] = "image-pairs",
+    [DLT_KIND_BERT_PRETRAINING] = "bert-pretraining",
 };
 
 const char *dlt_shard_kind_name(dlt_shard_kind k)
@@ -27,7 +28,7 @@ dlt_status dlt_shard_kind_parse(const char *name, dlt_shard_kind *k)
         }
     return dlt_seterr(DLT_ERR_INVALID,
                       "unknown shard kind '%s' (expected image-classification, text-tokens, "
-                      "detection or image-pairs)",
+                      "detection, image-pairs or bert-pretraining)",
                       name);
 }
 
@@ -40,6 +41,11 @@ static const dlt_ds_desc ds_det[] = {{"images", DS_U8, 4},    {"boxes", DS_F32, 
                                      {"classes", DS_I32, 2},  {"masks", DS_U8, 4},
                                      {"num_boxes", DS_I32, 1}, {"class_names", DS_STR, 1}};
 static const dlt_ds_desc ds_pair[] = {{"images_a", DS_U8, 4}, {"images_b", DS_U8, 4}};
+static const dlt_ds_desc ds_bert[] = {
+    {"input_ids", DS_I32, 2},           {"token_type_ids", DS_U8, 2},
+    {"lengths", DS_I32, 1},             {"masked_lm_positions", DS_I32, 2},
+    {"masked_lm_ids", DS_I32, 2},       {"masked_lm_weights", DS_F32, 2},
+    {"next_sentence_labels", DS_I32, 1}, {"vocab", DS_STR, 1}};
 
 int dlt_data_kind_datasets(dlt_shard_kind k, const dlt_ds_desc **out)
 {
@@ -48,6 +54,7 @@ int dlt_data_kind_datasets(dlt_shard_kind k, const dlt_ds_desc **out)
     case DLT_KIND_TEXT_TOKENS: *out = ds_txt; return 3;
     case DLT_KIND_DETECTION: *out = ds_det; return 6;
     case DLT_KIND_IMAGE_PAIRS: *out = ds_pair; return 2;
+    case DLT_KIND_BERT_PRETRAINING: *out = ds_bert; return 8;
     default: *out = NULL; return 0;
     }
 }

@@ -34,6 +34,15 @@ dlt_status dlt_shard_describe(FILE *out, const char *path, int verify)
         fprintf(out, "  %-12s int64 [%lld]\n", "offsets", n + 1);
         print_names(out, "vocab", in->vocab, in->vocab_size);
         break;
+    case DLT_KIND_BERT_PRETRAINING:
+        fprintf(out, "  %-12s int32 [%lld, %d]\n", "input_ids", n, in->seq_len);
+        fprintf(out, "  %-12s uint8 [%lld, %d]\n", "token_type_ids", n, in->seq_len);
+        fprintf(out, "  %-12s int32 [%lld]\n", "lengths", n);
+        fprintf(out, "  %-12s int32/int32/float32 [%lld, %d]\n", "masked_lm", n,
+                in->max_predictions);
+        fprintf(out, "  %-12s int32 [%lld]\n", "next_sentence_labels", n);
+        print_names(out, "vocab", in->vocab, in->vocab_size);
+        break;
     case DLT_KIND_DETECTION:
         fprintf(out, "  %-12s uint8 [%lld, %d, %d, %d]\n", "images", n, in->h, in->w, in->c);
         fprintf(out, "  %-12s float32 [%lld, %d, 4]\n", "boxes", n, in->max_boxes);
@@ -51,6 +60,9 @@ dlt_status dlt_shard_describe(FILE *out, const char *path, int verify)
         break;
     default: break;
     }
+    if (in->tokenizer || in->num_merges)
+        fprintf(out, "  %-12s %s, %d merges\n", "tokenizer", in->tokenizer ? in->tokenizer : "?",
+                in->num_merges);
     fprintf(out, "  %-12s crc32 %08x over %lld bytes: %s\n", "checksum", in->checksum,
             (long long)in->data_bytes, in->verified ? "ok" : "not verified");
     dlt_shard_close(s);

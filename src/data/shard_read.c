@@ -25,6 +25,7 @@ struct dlt_shard {
     int32_t *labels;    /* classification: always loaded */
     int64_t *offsets;   /* text-tokens: always loaded */
     int32_t *num_boxes; /* detection: always loaded */
+    int32_t *lengths;   /* bert-pretraining: always loaded */
 };
 
 static in_ds *get_ds(dlt_shard *s, const char *name)
@@ -160,6 +161,24 @@ static dlt_status check_shapes(dlt_shard *s)
             st = expect_rows(get_ds(s, names[i]), n, "num_samples");
         break;
     }
+    case DLT_KIND_BERT_PRETRAINING: {
+        in_ds *ids = get_ds(s, "input_ids"), *mp = get_ds(s, "masked_lm_positions");
+        in->seq_len = (int)ids->dims[1], in->max_predictions = (int)mp->dims[1];
+        if (in->seq_len < 1 || in->max_predictions < 1)
+            return dlt_seterr(DLT_ERR_SHAPE, "input_ids [N,%d] / masked_lm_positions [N,%d]: "
+                              "expected non-empty rows", in->seq_len, in->max_predictions);
+        for (int i = 0; i < s->nd && !st; i++) {
+            in_ds *d = &s->d[i];
+            int want = strncmp(d->desc->name, "masked_lm_", 10) == 0 ? in->max_predictions
+                                                                      : in->seq_len;
+            if (d->rank == 2 && (int)d->dims[1] != want)
+                st = dlt_seterr(DLT_ERR_SHAPE, "dataset '%s' has rows of %d, expected %d",
+                                d->desc->name, (int)d->dims[1], want);
+            if (!st)
+                st = expect_rows(d, n, "num_samples");
+        }
+        break;
+    }
     case DLT_KIND_IMAGE_PAIRS:
         if ((st = dlt_data_attr_read_i64(s->file, "num_a", &in->num_a)) ||
             (st = dlt_data_attr_read_i64(s->file, "num_b", &in->num_b)) ||
@@ -240,6 +259,10 @@ static dlt_status read_strings(dlt_shard *s, const dlt_ds_desc *desc)
         return dlt_adderr(st, "dataset '%s'", desc->name);
     if (strcmp(desc->name, "vocab") == 0)
         s->info.vocab = v, s->info.vocab_size = (int)n;
+    else if (strcmp(desc->name, "merges") == 0) {
+        s->info.merges = v, s->info.num_merges = (int)n;
+        return DLT_OK;
+    }
     else
         s->info.class_names = v, s->info.num_classes = (int)n;
     if (n < 1)
@@ -283,6 +306,11 @@ static dlt_status compute_crc(dlt_shard *s, uint32_t *out)
         }
         free(buf);
     }
+    if (s->info.merges) {
+        int64_t b = 0;
+        crc = dlt_data_strings_crc(crc, (const char *const *)s->info.merges, s->info.num_merges,
+                                   &b);
+    }
     *out = crc;
     return DLT_OK;
 }
@@ -304,6 +332,10 @@ static dlt_status check_values(dlt_shard *s)
         if (s->num_boxes[i] < 0 || s->num_boxes[i] > in->max_boxes)
             return dlt_seterr(DLT_ERR_INVALID, "num_boxes[%lld] = %d is outside 0..%d",
                               (long long)i, s->num_boxes[i], in->max_boxes);
+    for (int64_t i = 0; s->lengths && i < in->num_samples; i++)
+        if (s->lengths[i] < 1 || s->lengths[i] > in->seq_len)
+            return dlt_seterr(DLT_ERR_INVALID, "lengths[%lld] = %d is outside 1..%d",
+                              (long long)i, s->lengths[i], in->seq_len);
     return DLT_OK;
 }
 
@@ -350,6 +382,12 @@ static dlt_status shard_load(dlt_shard *s, const dlt_shard_open_opts *o)
     }
     if ((st = check_shapes(s)))
         return st;
+    static const dlt_ds_desc merges_desc = {"merges", DS_STR, 1};
+    if (H5Lexists(s->file, "merges", H5P_DEFAULT) > 0 && (st = read_strings(s, &merges_desc)))
+        return st;
+    if (H5Aexists(s->file, "tokenizer") > 0 &&
+        (st = dlt_data_attr_read_str(s->file, "tokenizer", &s->info.tokenizer)))
+        return st;
     int64_t bytes = 0;
     for (int i = 0; i < s->nd; i++)
         bytes += (int64_t)s->d[i].dims[0] * (int64_t)s->d[i].row_bytes;
@@ -367,7 +405,10 @@ static dlt_status shard_load(dlt_shard *s, const dlt_shard_open_opts *o)
             st = reopen_cached(s, d);
         }
     }
-    void *lab = NULL, *off = NULL, *nb = NULL;
+    void *lab = NULL, *off = NULL, *nb = NULL, *len = NULL;
+    if (!st && s->info.kind == DLT_KIND_BERT_PRETRAINING)
+        st = read_whole(get_ds(s, "lengths"), &len);
+    s->lengths = len;
     if (!st && s->info.kind == DLT_KIND_IMAGE_CLASSIFICATION)
         st = read_whole(get_ds(s, "labels"), &lab);
     if (!st && s->info.kind == DLT_KIND_TEXT_TOKENS)
@@ -446,6 +487,9 @@ void dlt_shard_close(dlt_shard *s)
     dlt_h5_quiet_end(&q);
     dlt_data_strings_free(s->info.class_names, s->info.num_classes);
     dlt_data_strings_free(s->info.vocab, s->info.vocab_size);
+    dlt_data_strings_free(s->info.merges, s->info.num_merges);
+    free(s->info.tokenizer);
+    free(s->lengths);
     free(s->info.source);
     free(s->labels);
     free(s->offsets);
@@ -512,6 +556,47 @@ dlt_status dlt_shard_read_document(dlt_shard *s, int64_t i, int32_t *buf, int64_
     st = read_rows(d, a, k, buf);
     dlt_h5_quiet_end(&q);
     return st ? dlt_adderr(st, "%s", s->path) : DLT_OK;
+}
+
+dlt_status dlt_shard_read_tokens(dlt_shard *s, int64_t start, int64_t n, int32_t *buf)
+{
+    if (s->info.kind != DLT_KIND_TEXT_TOKENS)
+        return dlt_seterr(DLT_ERR_INVALID, "%s: is a %s shard, not text-tokens", s->path,
+                          dlt_shard_kind_name(s->info.kind));
+    if (start < 0 || n < 0 || start + n > s->info.num_tokens)
+        return dlt_seterr(DLT_ERR_INVALID, "%s: tokens %lld..%lld outside 0..%lld", s->path,
+                          (long long)start, (long long)(start + n),
+                          (long long)s->info.num_tokens);
+    if (n == 0)
+        return DLT_OK;
+    dlt_h5_quiet q;
+    dlt_h5_quiet_begin(&q);
+    dlt_status st = read_rows(get_ds(s, "tokens"), start, n, buf);
+    dlt_h5_quiet_end(&q);
+    return st ? dlt_adderr(st, "%s", s->path) : DLT_OK;
+}
+
+dlt_status dlt_shard_read_bert(dlt_shard *s, int64_t i, int32_t *input_ids,
+                               uint8_t *token_type_ids, int32_t *length,
+                               int32_t *mlm_positions, int32_t *mlm_ids, float *mlm_weights,
+                               int32_t *next_sentence_label)
+{
+    dlt_status st = sample_range(s, DLT_KIND_BERT_PRETRAINING, i, s->info.num_samples);
+    if (!st && length)
+        *length = s->lengths[i];
+    if (!st && input_ids)
+        st = rows_of(s, "input_ids", i, input_ids);
+    if (!st && token_type_ids)
+        st = rows_of(s, "token_type_ids", i, token_type_ids);
+    if (!st && mlm_positions)
+        st = rows_of(s, "masked_lm_positions", i, mlm_positions);
+    if (!st && mlm_ids)
+        st = rows_of(s, "masked_lm_ids", i, mlm_ids);
+    if (!st && mlm_weights)
+        st = rows_of(s, "masked_lm_weights", i, mlm_weights);
+    if (!st && next_sentence_label)
+        st = rows_of(s, "next_sentence_labels", i, next_sentence_label);
+    return st;
 }
 
 dlt_status dlt_shard_read_detection(dlt_shard *s, int64_t i, uint8_t *hwc, float *boxes,

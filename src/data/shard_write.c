@@ -26,6 +26,8 @@ struct dlt_shard_writer {
     hid_t file;
     out_ds d[DLT_MAX_DATASETS];
     int nd;
+    char **merges;
+    int64_t nmerges;
     int64_t nsamples, ntokens, num_a, num_b;
 };
 
@@ -46,6 +48,10 @@ static void row_dims(const dlt_shard_spec *s, const char *name, hsize_t *dims)
         dims[1] = (hsize_t)s->max_boxes, dims[2] = 4;
     } else if (strcmp(name, "classes") == 0) {
         dims[1] = (hsize_t)s->max_boxes;
+    } else if (strcmp(name, "input_ids") == 0 || strcmp(name, "token_type_ids") == 0) {
+        dims[1] = (hsize_t)s->seq_len;
+    } else if (strncmp(name, "masked_lm_", 10) == 0) {
+        dims[1] = (hsize_t)s->max_predictions;
     } else if (strcmp(name, "masks") == 0) {
         dims[1] = (hsize_t)s->max_boxes, dims[2] = (hsize_t)s->mask_h, dims[3] = (hsize_t)s->mask_w;
     }
@@ -133,7 +139,8 @@ static dlt_status append(out_ds *d, const void *rows, int64_t n)
 
 static dlt_status check_spec(const dlt_shard_spec *s)
 {
-    int img = s->kind != DLT_KIND_TEXT_TOKENS;
+    int text = s->kind == DLT_KIND_TEXT_TOKENS || s->kind == DLT_KIND_BERT_PRETRAINING;
+    int img = !text;
     if ((unsigned)s->kind >= DLT_NKINDS)
         return dlt_seterr(DLT_ERR_INVALID, "unknown shard kind %d", (int)s->kind);
     if (img && (s->h <= 0 || s->w <= 0 || s->c <= 0 || s->c > DLT_DATA_MAX_CHANNELS))
@@ -144,15 +151,22 @@ static dlt_status check_spec(const dlt_shard_spec *s)
         return dlt_seterr(DLT_ERR_INVALID, "num_classes must be positive");
     if (s->kind == DLT_KIND_DETECTION && (s->max_boxes <= 0 || s->mask_h <= 0 || s->mask_w <= 0))
         return dlt_seterr(DLT_ERR_INVALID, "detection needs max_boxes, mask_h and mask_w > 0");
-    if (s->kind == DLT_KIND_TEXT_TOKENS && s->vocab_size <= 0)
-        return dlt_seterr(DLT_ERR_INVALID, "text-tokens needs vocab_size > 0");
+    if (text && s->vocab_size <= 0)
+        return dlt_seterr(DLT_ERR_INVALID, "%s needs vocab_size > 0", dlt_shard_kind_name(s->kind));
+    if (s->kind == DLT_KIND_BERT_PRETRAINING &&
+        (s->seq_len < 3 || s->max_predictions < 1 || s->max_predictions > s->seq_len))
+        return dlt_seterr(DLT_ERR_INVALID, "bert-pretraining needs seq_len >= 3 and "
+                          "max_predictions in 1..seq_len (got %d and %d)", s->seq_len,
+                          s->max_predictions);
+    if (s->num_merges < 0 || (s->num_merges > 0 && !s->merges))
+        return dlt_seterr(DLT_ERR_INVALID, "num_merges %d without merges", s->num_merges);
     return DLT_OK;
 }
 
 static dlt_status copy_names(dlt_shard_writer *w)
 {
     const char *const *src = NULL;
-    if (w->spec.kind == DLT_KIND_TEXT_TOKENS)
+    if (w->spec.kind == DLT_KIND_TEXT_TOKENS || w->spec.kind == DLT_KIND_BERT_PRETRAINING)
         w->nnames = w->spec.vocab_size, src = w->spec.vocab;
     else if (w->spec.kind != DLT_KIND_IMAGE_PAIRS)
         w->nnames = w->spec.num_classes, src = w->spec.class_names;
@@ -165,6 +179,17 @@ static dlt_status copy_names(dlt_shard_writer *w)
         if (!(w->names[i] = strdup(src ? src[i] : num)))
             return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
     }
+    w->nmerges = w->spec.num_merges;
+    w->merges = calloc((size_t)w->nmerges + 1, sizeof *w->merges);
+    if (!w->merges)
+        return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < w->nmerges; i++)
+        if (!(w->merges[i] = strdup(w->spec.merges[i])))
+            return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    /* the spec's pointers are the caller's: keep only our copies */
+    w->spec.vocab = NULL, w->spec.class_names = NULL, w->spec.merges = NULL;
+    if (w->spec.tokenizer && !(w->spec.tokenizer = strdup(w->spec.tokenizer)))
+        return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
     return DLT_OK;
 }
 
@@ -206,6 +231,8 @@ static void writer_free(dlt_shard_writer *w)
     if (w->file >= 0)
         H5Fclose(w->file);
     dlt_data_strings_free(w->names, w->nnames);
+    dlt_data_strings_free(w->merges, w->nmerges);
+    free((char *)w->spec.tokenizer);
     free(w->path);
     free(w->tmp);
     free(w->source);
@@ -355,6 +382,50 @@ dlt_status dlt_shard_write_pair_image(dlt_shard_writer *w, int domain, const uin
     return done(w, st, &q);
 }
 
+dlt_status dlt_shard_write_bert(dlt_shard_writer *w, const int32_t *input_ids,
+                                const uint8_t *token_type_ids, int32_t length,
+                                const int32_t *mlm_positions, const int32_t *mlm_ids,
+                                const float *mlm_weights, int32_t next_sentence_label)
+{
+    dlt_h5_quiet q;
+    const dlt_shard_spec *s = &w->spec;
+    if (s->kind != DLT_KIND_BERT_PRETRAINING)
+        return wrong_kind(w, "a BERT instance");
+    if (length < 1 || length > s->seq_len)
+        return dlt_seterr(DLT_ERR_INVALID, "%s: length %d outside 1..%d", w->path, length,
+                          s->seq_len);
+    if (next_sentence_label != 0 && next_sentence_label != 1)
+        return dlt_seterr(DLT_ERR_INVALID, "%s: next_sentence_label %d is not 0 or 1", w->path,
+                          next_sentence_label);
+    for (int i = 0; i < s->seq_len; i++)
+        if (input_ids[i] < 0 || input_ids[i] >= s->vocab_size || token_type_ids[i] > 1)
+            return dlt_seterr(DLT_ERR_INVALID, "%s: input_ids[%d] = %d / token_type_ids = %d "
+                              "outside the vocabulary 0..%d / 0..1", w->path, i, input_ids[i],
+                              token_type_ids[i], s->vocab_size - 1);
+    for (int i = 0; i < s->max_predictions; i++)
+        if (mlm_weights[i] != 0 && (mlm_positions[i] < 0 || mlm_positions[i] >= length ||
+                                    mlm_ids[i] < 0 || mlm_ids[i] >= s->vocab_size))
+            return dlt_seterr(DLT_ERR_INVALID, "%s: masked LM prediction %d (position %d, id "
+                              "%d) outside the sequence or the vocabulary", w->path, i,
+                              mlm_positions[i], mlm_ids[i]);
+    dlt_h5_quiet_begin(&q);
+    dlt_status st = append(find_ds(w, "input_ids"), input_ids, 1);
+    if (!st)
+        st = append(find_ds(w, "token_type_ids"), token_type_ids, 1);
+    if (!st)
+        st = append(find_ds(w, "lengths"), &length, 1);
+    if (!st)
+        st = append(find_ds(w, "masked_lm_positions"), mlm_positions, 1);
+    if (!st)
+        st = append(find_ds(w, "masked_lm_ids"), mlm_ids, 1);
+    if (!st)
+        st = append(find_ds(w, "masked_lm_weights"), mlm_weights, 1);
+    if (!st)
+        st = append(find_ds(w, "next_sentence_labels"), &next_sentence_label, 1);
+    w->nsamples += !st;
+    return done(w, st, &q);
+}
+
 static dlt_status finish(dlt_shard_writer *w)
 {
     dlt_status st = DLT_OK;
@@ -377,7 +448,17 @@ static dlt_status finish(dlt_shard_writer *w)
             st = flush_ds(d);
         }
     }
+    if (!st && w->nmerges > 0) { /* optional, after the kind's datasets in the checksum */
+        int64_t b = 0;
+        uint32_t c = dlt_data_strings_crc(0, (const char *const *)w->merges, w->nmerges, &b);
+        crc = dlt_data_crc_combine(crc, c, b);
+        total += b;
+        st = dlt_data_strings_write(w->file, "merges", (const char *const *)w->merges,
+                                    w->nmerges);
+    }
     hid_t f = w->file;
+    if (!st && w->spec.tokenizer)
+        st = dlt_data_attr_write_str(f, "tokenizer", w->spec.tokenizer);
     if (!st)
         st = dlt_data_attr_write_str(f, "format", DLT_SHARD_FORMAT);
     if (!st)

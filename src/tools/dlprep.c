@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dlt_data.h"
+#include "dlt_text.h"
 #include "dltrain.h"
 
 static void usage(FILE *out)
@@ -24,6 +25,10 @@ static void usage(FILE *out)
             "                                 one class per subfolder, PNG and JPEG files\n"
             "  synthetic --num N --size HxWxC --classes K [--seed S]\n"
             "                                 learnable random images (tests, benchmarks)\n"
+            "  text INPUT... [--target gpt|bert] [--tokenizer bpe|wordpiece]\n"
+            "                                 plain-text files or folders (.txt .rst .md .html,\n"
+            "                                 optionally .gz) -> GPT token streams (text-tokens)\n"
+            "                                 or BERT pretraining instances (bert-pretraining)\n"
             "  info SHARD...                  summary of shards, checksum verified\n"
             "  verify SHARD...                verify checksums only (exit status 1 on failure)\n"
             "\n"
@@ -38,6 +43,22 @@ static void usage(FILE *out)
             "  --deflate L          compression level 1..9 (default 4)\n"
             "  --quiet              no progress bar\n"
             "\n"
+            "Text options (dlprep text):\n"
+            "  --target gpt|bert     token streams, or BERT instances (default gpt)\n"
+            "  --tokenizer T         bpe (default for gpt) or wordpiece (default for bert)\n"
+            "  --vocab-size N        vocabulary to learn (default 50257 bpe, 30522 wordpiece)\n"
+            "  --vocab-from SHARD    reuse the tokenizer stored in a text shard\n"
+            "  --docs file|blank     one document per file, or blank-line separated\n"
+            "  --ext LIST            extensions taken from folders (default txt,rst,md,text,html,htm)\n"
+            "  --cased               WordPiece: keep case and accents\n"
+            "  --seq-len L           BERT sequence length (default 128)\n"
+            "  --max-predictions P   BERT masked positions per sequence (default 20)\n"
+            "  --masked-lm-prob F    default 0.15;  --short-seq-prob F  default 0.1\n"
+            "  --dupe-factor N       BERT rounds with fresh pairs and masks (default 5)\n"
+            "  --threads N           tokenizer threads (default 4)\n"
+            "  (--shards, --shard-size: samples are documents (gpt) or instances (bert);\n"
+            "   --val-fraction holds out whole documents; --seed drives all choices)\n"
+            "\n"
             "Files are named OUT/PREFIX-00000-of-00004.h5.\n"
             "  --version      print the version of dlprep and of every enabled part\n"
             "  --help         print this message\n");
@@ -50,6 +71,8 @@ typedef struct {
     const char *src, *resize, *size;
     int channels, classes, quiet;
     long long num;
+    const char *target, *tokenizer, *docs;
+    dlt_text_prep_opts t;
 } args;
 
 static int parse_ll(const char *s, long long *v, const char *opt)
@@ -69,6 +92,7 @@ static int parse_args(int argc, char **argv, args *a)
     dlt_convert_opts_default(&a->o);
     a->o.progress = stderr;
     a->channels = 3;
+    dlt_text_prep_opts_default(&a->t);
     for (int i = 2; i < argc; i++) {
         const char *k = argv[i];
         long long v = 0;
@@ -80,6 +104,10 @@ static int parse_args(int argc, char **argv, args *a)
         }
         if (strcmp(k, "--quiet") == 0) {
             a->quiet = 1;
+            continue;
+        }
+        if (strcmp(k, "--cased") == 0) {
+            a->t.lowercase = 0;
             continue;
         }
         if (i + 1 >= argc)
@@ -97,6 +125,40 @@ static int parse_args(int argc, char **argv, args *a)
             a->resize = val;
         else if (!strcmp(k, "--size"))
             a->size = val;
+        else if (!strcmp(k, "--target"))
+            a->target = val;
+        else if (!strcmp(k, "--tokenizer"))
+            a->tokenizer = val;
+        else if (!strcmp(k, "--docs"))
+            a->docs = val;
+        else if (!strcmp(k, "--ext"))
+            a->t.extensions = val;
+        else if (!strcmp(k, "--vocab-from"))
+            a->t.vocab_from = val;
+        else if (!strcmp(k, "--masked-lm-prob") || !strcmp(k, "--short-seq-prob")) {
+            char *end;
+            double f = strtod(val, &end);
+            if (*end || end == val || !(f >= 0 && f <= 1))
+                return fprintf(stderr, "dlprep: %s expects a number in [0, 1]\n", k), -1;
+            *(k[2] == 'm' ? &a->t.bert.masked_lm_prob : &a->t.bert.short_seq_prob) = f;
+        } else if (!strcmp(k, "--vocab-size") || !strcmp(k, "--seq-len") ||
+                   !strcmp(k, "--max-predictions") || !strcmp(k, "--dupe-factor") ||
+                   !strcmp(k, "--threads")) {
+            if (parse_ll(val, &v, k))
+                return -1;
+            if (v < 1 || v > 100000000)
+                return fprintf(stderr, "dlprep: %s %lld is out of range\n", k, v), -1;
+            if (!strcmp(k, "--vocab-size"))
+                a->t.vocab_size = (int)v;
+            else if (!strcmp(k, "--seq-len"))
+                a->t.bert.seq_len = (int)v;
+            else if (!strcmp(k, "--max-predictions"))
+                a->t.bert.max_predictions = (int)v;
+            else if (!strcmp(k, "--dupe-factor"))
+                a->t.dupe_factor = (int)v;
+            else
+                a->t.threads = (int)v;
+        }
         else if (!strcmp(k, "--val-fraction")) {
             char *end;
             a->o.val_fraction = strtod(val, &end);
@@ -164,12 +226,49 @@ static int shards_cmd(const args *a, int verify_only)
     return bad;
 }
 
-static int run(const char *cmd, const args *a)
+static int text_cmd(args *a)
+{
+    dlt_text_prep_opts *t = &a->t;
+    t->target = a->target && !strcmp(a->target, "bert") ? DLT_TEXT_BERT : DLT_TEXT_GPT;
+    if (a->target && strcmp(a->target, "bert") && strcmp(a->target, "gpt"))
+        return fprintf(stderr, "dlprep text: --target expects gpt or bert\n"), 2;
+    t->tokenizer = t->target == DLT_TEXT_BERT ? DLT_TOK_WORDPIECE : DLT_TOK_BPE;
+    if (a->tokenizer && dlt_tokenizer_type_parse(a->tokenizer, &t->tokenizer))
+        return fprintf(stderr, "dlprep text: %s\n", dlt_errmsg()), 2;
+    if (a->docs && strcmp(a->docs, "file") && strcmp(a->docs, "blank"))
+        return fprintf(stderr, "dlprep text: --docs expects file or blank\n"), 2;
+    t->docs = a->docs && !strcmp(a->docs, "blank") ? DLT_DOCS_BLANK_LINE : DLT_DOCS_FILE;
+    dlt_text_prep_stats s;
+    dlt_status st = dlt_text_prep(a->pos, a->npos, t, &a->o, &s);
+    if (st) {
+        fprintf(stderr, "dlprep text: %s\n", dlt_errmsg());
+        return 1;
+    }
+    if (!a->quiet) {
+        double tps = s.encode_s > 0 ? (double)s.tokens / s.encode_s : 0;
+        fprintf(stderr, "%lld files, %.1f MB, %lld documents, %lld sentences\n"
+                "tokenizer: %s, vocabulary %d (%d merges), learnt in %.1f s\n"
+                "%lld tokens in %.1f s (%.0f tokens/s, %.1f MB/s)\n",
+                (long long)s.files, (double)s.bytes / 1e6, (long long)s.documents,
+                (long long)s.sentences, dlt_tokenizer_type_name(t->tokenizer), s.vocab_size,
+                s.num_merges, s.train_s, (long long)s.tokens, s.encode_s, tps,
+                s.encode_s > 0 ? (double)s.bytes / 1e6 / s.encode_s : 0);
+        fprintf(stderr, "%s: train %lld (%lld documents), val %lld (%lld documents), "
+                "written in %.1f s\n", t->target == DLT_TEXT_BERT ? "instances" : "documents",
+                (long long)s.train_samples, (long long)s.train_documents,
+                (long long)s.val_samples, (long long)s.val_documents, s.write_s);
+    }
+    return 0;
+}
+
+static int run(const char *cmd, args *a)
 {
     dlt_status st;
     int h = 0, w = 0, c = 0;
     if (!strcmp(cmd, "info") || !strcmp(cmd, "verify"))
         return need_pos(a, -1, cmd) ? 2 : shards_cmd(a, cmd[0] == 'v');
+    if (!strcmp(cmd, "text"))
+        return need_pos(a, -1, cmd) ? 2 : text_cmd(a);
     if (!strcmp(cmd, "fashion-mnist")) {
         if (need_pos(a, 0, cmd))
             return 2;
