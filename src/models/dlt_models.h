@@ -10,7 +10,8 @@
 extern "C" {
 #endif
 
-/* Image classifiers: resnet20/32/44/56/110 (CIFAR-style, He et al. 2015 §4.2),
+/* Image classifiers: resnet20/32/44/56/110 (CIFAR-style, He et al. 2015 §4.2;
+ * any depth 6n+2 >= 8 is accepted),
  * resnet18/34/50/101/152 (ImageNet-style, torchvision v1.5: stride in the 3x3
  * conv), vgg11/vgg16 (with batch norm), mlp. */
 typedef struct {
@@ -24,6 +25,8 @@ typedef struct {
     float dropout;          /* vgg/mlp classifier dropout */
 } dlt_model_spec;
 
+/* in_channels/in_h/in_w: when > 0, dlt_model_classifier checks that x has
+ * that shape; the network itself takes its sizes from x. */
 /* Defaults for `arch` (3x32x32 inputs, 10 classes, shortcut A, BN 0.1 / 1e-5).
  * DLT_ERR_INVALID names the known architectures when arch is unknown. */
 dlt_status dlt_model_spec_default(const char *arch, dlt_model_spec *s);
@@ -33,7 +36,9 @@ const char *dlt_model_archs(void);
  * error, recorded in the graph). */
 dlt_t dlt_model_classifier(dlt_graph *g, const dlt_model_spec *s, dlt_t x);
 
-/* Building blocks shared by builders (named conv/bn/fc with torch's initialisers). */
+/* Building blocks shared by builders: conv (kaiming normal, fan_out, relu gain;
+ * bias zero, as torchvision's resnets and vggs), batch norm (scale 1, or 0 with
+ * zero_gamma; running statistics 0 and 1), linear (torch.nn.Linear's default). */
 dlt_t dlt_nn_conv(dlt_graph *g, const char *name, dlt_t x, int out_c, int k, int stride, int pad,
                   int bias);
 dlt_t dlt_nn_bn(dlt_graph *g, const char *name, dlt_t x, const dlt_model_spec *s, int zero_gamma);

@@ -1,4 +1,4 @@
-/* Named layers with PyTorch's default initialisers. */
+/* Named layers with the initialisers torchvision's models use. */
 #include <math.h>
 
 #include "dlt_models.h"
@@ -12,10 +12,10 @@ dlt_t dlt_nn_conv(dlt_graph *g, const char *name, dlt_t x, int out_c, int k, int
         return dlt_graph_fail(g, DLT_ERR_SHAPE, "%s: conv input must be [N, C, H, W]", name);
     int64_t ws[4] = {out_c, s->dim[1], k, k}, bs[1] = {out_c};
     dlt_scope_push(g, name);
-    /* torchvision resnets: kaiming normal, fan_out, relu gain */
+    /* as torchvision's resnets and vggs initialise their convs: kaiming normal
+     * (fan_out, relu gain), bias zero */
     dlt_t w = dlt_param(g, "weight", 4, ws, dlt_init_kaiming(DLT_INIT_KAIMING_NORMAL, DLT_FAN_OUT, sqrt(2.0)));
-    double bound = 1.0 / sqrt((double)s->dim[1] * k * k);
-    dlt_t b = bias ? dlt_param(g, "bias", 1, bs, dlt_init_uniform(-bound, bound)) : -1;
+    dlt_t b = bias ? dlt_param(g, "bias", 1, bs, dlt_init_const(0)) : -1;
     dlt_conv2d_opts o = {.stride = {stride, stride}, .padding = {pad, pad}};
     dlt_t y = dlt_conv2d(g, x, w, b, &o);
     dlt_scope_pop(g);

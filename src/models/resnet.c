@@ -13,10 +13,8 @@ static dlt_t shortcut_a(dlt_graph *g, dlt_t x, int out_c, int stride)
     const dlt_shape *s = dlt_shape_of(g, x);
     if (!s)
         return -1;
-    if (stride > 1) {
-        x = dlt_slice_axis(g, x, 2, 0, s->dim[2], stride);
-        x = dlt_slice_axis(g, x, 3, 0, dlt_shape_of(g, x) ? dlt_shape_of(g, x)->dim[3] : 1, stride);
-    }
+    if (stride > 1) /* x[:, :, ::stride, ::stride], as the stride-s 3x3 conv with padding 1 samples */
+        x = dlt_slice_axis(g, dlt_slice_axis(g, x, 2, 0, DLT_SLICE_END, stride), 3, 0, DLT_SLICE_END, stride);
     int64_t extra = out_c - s->dim[1];
     if (extra > 0) {
         int64_t before[4] = {0, extra / 2, 0, 0}, after[4] = {0, extra - extra / 2, 0, 0};
@@ -67,6 +65,8 @@ dlt_t dlt_resnet_cifar(dlt_graph *g, const dlt_model_spec *s, int depth, dlt_t x
 {
     if ((depth - 2) % 6 != 0 || depth < 8)
         return dlt_graph_fail(g, DLT_ERR_INVALID, "CIFAR ResNet depth must be 6n+2 (got %d)", depth);
+    if (s->shortcut != 'A' && s->shortcut != 'B')
+        return dlt_graph_fail(g, DLT_ERR_INVALID, "CIFAR ResNet shortcut must be 'A' or 'B'");
     int n = (depth - 2) / 6;
     dlt_t h = dlt_relu(g, dlt_nn_bn(g, "bn1", dlt_nn_conv(g, "conv1", x, 16, 3, 1, 1, 0), s, 0));
     for (int stage = 0; stage < 3; stage++) {

@@ -48,6 +48,9 @@ dlt_t dlt_mlp(dlt_graph *g, const dlt_model_spec *s, dlt_t x)
     const dlt_shape *xs = dlt_shape_of(g, x);
     if (!xs)
         return -1;
+    if (s->mlp_layers < 0 || (s->mlp_layers > 0 && s->mlp_hidden < 1))
+        return dlt_graph_fail(g, DLT_ERR_INVALID, "mlp: needs layers >= 0 and hidden >= 1 (got %d, %d)",
+                              s->mlp_layers, s->mlp_hidden);
     int64_t flat[2] = {xs->dim[0], dlt_shape_numel(xs) / xs->dim[0]};
     dlt_t h = dlt_reshape(g, x, 2, flat);
     for (int i = 0; i < s->mlp_layers; i++) {

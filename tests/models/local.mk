@@ -1,7 +1,18 @@
 # tests/models: Check tests of src/models (included by tests/local.mk)
+check_PROGRAMS += tests/models/test_models
+TESTS += tests/models/test_models
+# The fixture path for runs outside `make check` (which sets top_srcdir).
+tests_models_test_models_CPPFLAGS = $(AM_CPPFLAGS) -DMODELS_SRCDIR='"$(abs_top_srcdir)"'
+EXTRA_DIST += tests/fixtures/models_golden.h5 tests/fixtures/models_make_fixtures.py
 # transformers (BERT, GPT-2, encoder-decoder)
 TF_TESTS = tests/models/test_transformer_torch
 check_PROGRAMS += $(TF_TESTS)
 TESTS += $(TF_TESTS)
 tests_models_test_transformer_torch_CPPFLAGS = $(AM_CPPFLAGS) -DTF_SRCDIR='"$(abs_top_srcdir)"'
 EXTRA_DIST += tests/fixtures/transformer_golden.h5 tests/fixtures/transformer_make_fixtures.py
+TESTS += tests/models/test_jobs.sh
+EXTRA_DIST += tests/models/test_jobs.sh
+check_PROGRAMS += tests/models/test_transformer
+TESTS += tests/models/test_transformer
+# throughput of training steps: built by `make check` (so it keeps compiling), never run by it
+check_PROGRAMS += tests/models/transformer_bench
