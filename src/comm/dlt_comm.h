@@ -202,6 +202,12 @@ void dlt_reducer_bucket(const dlt_reducer *r, int b, size_t *lo, size_t *hi, int
 /* Plan step after which bucket b's reduction started in the last final step
  * (-1: started before the first step, nsteps: after the run, in finish). */
 int dlt_reducer_bucket_start_step(const dlt_reducer *r, int b);
+/* Timing for traces (off by default, no cost then): each bucket's all-reduce
+ * start and observed completion, CLOCK_MONOTONIC seconds, in the last final
+ * step. Completion is observed between plan nodes (the reducer then tests
+ * every started bucket) or in dlt_reducer_finish. Returns 0 when unknown. */
+void dlt_reducer_set_timing(dlt_reducer *r, int on);
+int dlt_reducer_bucket_times(const dlt_reducer *r, int b, double *start, double *done);
 /* Parameter-layout order chosen (n values; NULL when the layout was kept). */
 const dlt_t *dlt_reducer_layout(const dlt_reducer *r, int *n);
 

@@ -32,6 +32,7 @@ typedef struct {
     int first, nparams;
     int ready;      /* plan step after which every gradient in it is written */
     int start_step; /* when its reduction started in the last final step */
+    double t_start, t_done; /* comm_now() at start and at observed completion (timing on) */
     dlt_comm_req req;
 } reducer_bucket;
 
@@ -54,6 +55,7 @@ struct dlt_reducer {
     dlt_comm_req count_req;
     void (*chain)(dlt_plan *, int, void *);
     void *chain_user;
+    int timing;
     dlt_status err;
     char errmsg[256];
 };
@@ -229,6 +231,17 @@ static void start_bucket(dlt_reducer *r, int b, int step)
         snprintf(r->errmsg, sizeof r->errmsg, "%s", dlt_errmsg());
     }
     bk->start_step = step;
+    if (r->timing)
+        bk->t_start = comm_now(), bk->t_done = 0;
+}
+
+/* Timing only: completion as seen between nodes (a test releases the request,
+ * so finish's wait on it returns at once). */
+static void test_started(dlt_reducer *r)
+{
+    for (int b = 0; b < r->next; b++)
+        if (r->b[b].t_done == 0 && dlt_comm_test(r->c, &r->b[b].req))
+            r->b[b].t_done = comm_now();
 }
 
 static void start_ready(dlt_reducer *r, int step, int all)
@@ -245,6 +258,8 @@ static void after_node(dlt_plan *p, int step, void *user)
     if (r->active) {
         start_ready(r, step, 0);
         dlt_comm_progress(r->c);
+        if (r->timing)
+            test_started(r);
     }
     if (r->chain)
         r->chain(p, step, r->chain_user);
@@ -318,6 +333,8 @@ dlt_status dlt_reducer_finish(dlt_reducer *r)
     for (int b = 0; b < r->nb; b++) {
         reducer_bucket *bk = &r->b[b];
         dlt_comm_wait(r->c, &bk->req);
+        if (r->timing && bk->t_done == 0)
+            bk->t_done = comm_now();
         float *g = grads + bk->lo;
         size_t lo = 0, n = bk->hi - bk->lo;
         if (r->cfg.zero) {
@@ -398,6 +415,22 @@ void dlt_reducer_bucket(const dlt_reducer *r, int b, size_t *lo, size_t *hi, int
         *hi = ok ? r->b[b].hi : 0;
     if (nparams)
         *nparams = ok ? r->b[b].nparams : 0;
+}
+
+void dlt_reducer_set_timing(dlt_reducer *r, int on)
+{
+    r->timing = on;
+}
+
+int dlt_reducer_bucket_times(const dlt_reducer *r, int b, double *start, double *done)
+{
+    if (b < 0 || b >= r->nb || !r->timing || r->b[b].t_done == 0) {
+        *start = *done = 0;
+        return 0;
+    }
+    *start = r->b[b].t_start;
+    *done = r->b[b].t_done;
+    return 1;
 }
 
 int dlt_reducer_bucket_start_step(const dlt_reducer *r, int b)

@@ -49,8 +49,9 @@ dlt_status dlt_tb_close(dlt_tb_writer *w);
 /* ---------------------------------------------------------------- Chrome trace */
 /* Spans ("ph": "X") are kept in memory and written by dlt_trace_flush, so that
  * writing never lands inside a timed region. Timestamps are seconds of
- * dlt_trace_clock (CLOCK_MONOTONIC), written as microseconds of wall-clock
- * time, so traces of ranks on different nodes line up as well as their clocks. */
+ * dlt_trace_clock (CLOCK_MONOTONIC), written as wall-clock microseconds since
+ * the last UTC midnight (otherData.ts_origin_unix_s), so traces of ranks on
+ * different nodes line up as well as their clocks. */
 typedef struct dlt_trace dlt_trace;
 
 double dlt_trace_clock(void);

@@ -72,8 +72,10 @@ static const dlt_job_key schema[] = {
     {"dist.check_every", DLT_JOB_INT, "0", "[0, inf)", "compare parameter checksums across ranks every N steps; 0: at start and resume"},
 
     {"log.every_steps", DLT_JOB_INT, "10", "[1, inf)", "print and record metrics every N steps"},
-    {"log.trace", DLT_JOB_BOOL, "false", NULL, "write a Chrome-trace timeline (trace.json) of the run"},
-    {"log.tensorboard", DLT_JOB_BOOL, "false", NULL, "also write TensorBoard event files"},
+    {"log.trace", DLT_JOB_BOOL, "false", NULL, "write a Chrome-trace timeline per rank (trace-rank<R>.json): ops, data wait, all-reduce buckets, optimizer"},
+    {"log.trace_warmup", DLT_JOB_INT, "5", "[0, inf)", "steps run before the trace starts (after a start or resume)"},
+    {"log.trace_steps", DLT_JOB_INT, "20", "[1, inf)", "steps recorded in the trace"},
+    {"log.tensorboard", DLT_JOB_BOOL, "false", NULL, "also write TensorBoard event files (events.out.tfevents.*)"},
 };
 
 static const struct {

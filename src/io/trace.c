@@ -21,7 +21,7 @@ struct dlt_trace {
     int pid;
     int nwritten;       /* events in the file, for the separating commas */
     int64_t count;      /* spans written or buffered */
-    double offset;      /* wall clock minus monotonic clock, seconds */
+    double offset;      /* wall clock since the origin minus the monotonic clock, seconds */
     span *buf;
     int n, cap;
     dlt_status err;
@@ -75,11 +75,15 @@ dlt_status dlt_trace_open(const char *path, int pid, const char *process_name, d
         free(t);
         return st;
     }
+    /* ts counts from the last UTC midnight: absolute epoch microseconds would
+     * leave doubles (and the viewers' parsers) a 0.25 us resolution */
     struct timespec rt;
     clock_gettime(CLOCK_REALTIME, &rt);
-    t->offset = (double)rt.tv_sec + 1e-9 * (double)rt.tv_nsec - dlt_trace_clock();
+    long long origin = (long long)rt.tv_sec / 86400 * 86400;
+    t->offset = (double)((long long)rt.tv_sec - origin) + 1e-9 * (double)rt.tv_nsec - dlt_trace_clock();
     t->pid = pid;
-    fputs("{\"displayTimeUnit\": \"ms\", \"traceEvents\": [", t->f);
+    fprintf(t->f, "{\"displayTimeUnit\": \"ms\", \"otherData\": {\"ts_origin_unix_s\": %lld}, \"traceEvents\": [",
+            origin);
     metadata(t, "process_name", 0, process_name);
     begin_event(t);
     fprintf(t->f, "{\"name\": \"process_sort_index\", \"ph\": \"M\", \"pid\": %d, \"tid\": 0, "

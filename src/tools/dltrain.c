@@ -211,6 +211,13 @@ static int train(args *a, int argc, char **argv)
             dlt_job_write(stdout, job);
         goto out;
     }
+    /* every rank checks the data (headers only) and agrees: bad data is bad input */
+    if ((st = dlt_classify_check_data(&cfg, w.size)) != DLT_OK) {
+        if (w.rank == 0)
+            fprintf(stderr, "dltrain: %s\n", dlt_errmsg());
+        rc = EXIT_USAGE;
+        goto out;
+    }
     if (a->dry_run) {
         if (w.rank == 0) {
             printf("# resolved job\n%s\n", text ? text : "");

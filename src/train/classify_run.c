@@ -191,6 +191,7 @@ static dlt_status setup(classify_run *r, const dlt_world *w)
         dlt_report_open(&r->rep, c, r->total_steps, per_epoch, r->world, np, dlt_params_numel(r->g), &mr);
         write_job(c);
     }
+    dlt_report_trace_open(&r->rep, c, r->rank, r->red);
     return DLT_OK;
 }
 
@@ -203,15 +204,19 @@ static dlt_status train_step(classify_run *r, double *loss_sum, double *correct,
     if (k > 1)
         memset(dlt_grads_data(r->g), 0, dlt_params_numel(r->g) * sizeof(float));
     dlt_comm_set_step(r->comm, r->step);
+    dlt_report_trace_step(&r->rep, r->step);
     for (int m = 0; m < k; m++) {
         dlt_batch b;
+        double t_data = dlt_report_trace_now(&r->rep);
         if ((st = dlt_loader_next(r->loader, &b)) != DLT_OK)
             return st;
+        dlt_report_trace_span(&r->rep, "data wait", "data", t_data);
         int valid = feed(r, r->train, &b);
         if ((st = dlt_reducer_begin(r->red, r->train, valid, m == k - 1)) != DLT_OK)
             return st;
         dlt_exec_opts eo = {.training = 1, .step = r->step * k + m, .rng_stream = (uint64_t)r->rank};
         dlt_reducer_exec_opts(r->red, &eo);
+        dlt_report_trace_plan(&r->rep, r->train, &eo);
         if ((st = dlt_plan_run(r->train, &eo)) != DLT_OK)
             return st;
         int64_t t1 = 0, t5 = 0;
@@ -224,6 +229,7 @@ static dlt_status train_step(classify_run *r, double *loss_sum, double *correct,
     }
     if ((st = dlt_reducer_finish(r->red)) != DLT_OK)
         return st;
+    dlt_report_trace_buckets(&r->rep);
     r->samples_seen += (int64_t)dlt_reducer_global_samples(r->red);
     double sumsq = 0;
     if ((st = dlt_reducer_grad_sumsq(r->red, &sumsq)) != DLT_OK)
@@ -250,9 +256,12 @@ static dlt_status train_step(classify_run *r, double *loss_sum, double *correct,
                     where);
         return DLT_OK;
     }
+    double t_opt = dlt_report_trace_now(&r->rep);
     if (c->grad_clip > 0)
         dlt_clip_grad_norm_sumsq(dlt_grads_data(r->g), dlt_params_numel(r->g), c->grad_clip, sumsq);
-    return dlt_reducer_optim_step(r->red, r->opt, dlt_schedule_lr(&c->schedule, r->step));
+    st = dlt_reducer_optim_step(r->red, r->opt, dlt_schedule_lr(&c->schedule, r->step));
+    dlt_report_trace_span(&r->rep, "optimizer step", "optimizer", t_opt);
+    return st;
 }
 
 static dlt_status loop(classify_run *r, dlt_classify_result *res)
@@ -354,6 +363,7 @@ dlt_status dlt_classify_run(const dlt_classify_config *c, dlt_classify_result *r
         dlt_report_close(&r.rep, res, now() - t0);
     else if (r.rank == 0)
         dlt_report_abandon(&r.rep);
+    dlt_report_trace_close(&r.rep);
     sigaction(SIGTERM, &old_term, NULL);
     sigaction(SIGUSR1, &old_usr1, NULL);
     dlt_plan_free(r.train);

@@ -64,6 +64,8 @@ typedef struct {
     int64_t log_every;
     int quiet, verbose;
     int tensorboard;
+    int trace;                /* Chrome-trace timeline per rank */
+    int64_t trace_warmup, trace_steps; /* steps skipped, then steps recorded */
     const char *job_text;     /* resolved job as TOML, stored in checkpoints */
 } dlt_classify_config;
 
@@ -90,6 +92,12 @@ typedef struct {
 /* Runs training (and evaluation) on every rank of the MPI world; collective.
  * Requires MPI to be initialised (dlt_world_init). */
 dlt_status dlt_classify_run(const dlt_classify_config *c, dlt_classify_result *res);
+
+/* Before a run, on every rank: the data globs match shards whose headers
+ * open, hold at least one global batch of `world_size` ranks, and agree with
+ * the model and each other (classes, sample shape). Reads no samples.
+ * DLT_ERR_INVALID with a message naming data.train, data.val or the key. */
+dlt_status dlt_classify_check_data(const dlt_classify_config *c, int world_size);
 
 /* --dry-run: open the training shards, build the model and its training plan,
  * print the model summary and memory per rank to out. Not collective. */

@@ -6,9 +6,13 @@
 
 static dlt_status where_err(const dlt_job *job, const char *key, const char *fmt, const char *detail)
 {
-    char w[300];
+    char w[300], d[512];
     dlt_job_where(job, key, w, sizeof w);
-    return dlt_seterr(DLT_ERR_INVALID, "%s: %s %s", w, key, detail ? detail : fmt);
+    /* detail is often dlt_errmsg(), the buffer dlt_seterr writes */
+    snprintf(d, sizeof d, "%s", detail ? detail : fmt);
+    if (!strcmp(w, "default")) /* a key left unset: no place to name */
+        return dlt_seterr(DLT_ERR_INVALID, "%s %s", key, d);
+    return dlt_seterr(DLT_ERR_INVALID, "%s: %s %s", w, key, d);
 }
 
 /* A key set by the job file or --set (not left at its default). */
@@ -161,5 +165,8 @@ dlt_status dlt_classify_config_from_job(const dlt_job *job, dlt_classify_config 
     c->check_every = (int)dlt_job_int(job, "dist.check_every");
     c->log_every = dlt_job_int(job, "log.every_steps");
     c->tensorboard = dlt_job_bool(job, "log.tensorboard");
+    c->trace = dlt_job_bool(job, "log.trace");
+    c->trace_warmup = dlt_job_int(job, "log.trace_warmup");
+    c->trace_steps = dlt_job_int(job, "log.trace_steps");
     return DLT_OK;
 }

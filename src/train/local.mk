@@ -6,3 +6,6 @@ noinst_HEADERS += src/train/classify_impl.h src/train/report.h
 # checkpoint side of the classification loop (save, resume, ZeRO-1 gather)
 libdltrain_la_SOURCES += src/train/classify_ckpt.c
 noinst_HEADERS += src/train/classify_run.h
+# the run's timeline (log.trace)
+libdltrain_la_SOURCES += src/train/report_trace.c
+libdltrain_la_SOURCES += src/train/classify_check.c

@@ -1,4 +1,5 @@
-/* Progress, evaluation and summary output of rank 0, plus metrics.jsonl. */
+/* Progress, evaluation and summary output of rank 0, plus metrics.jsonl and
+ * TensorBoard event files. */
 #include "report.h"
 
 #include <errno.h>
@@ -44,6 +45,21 @@ static void jnum(FILE *f, const char *key, double v, int comma)
         fprintf(f, "\"%s\": null%s", key, comma ? ", " : "");
 }
 
+/* wall_time: microseconds survive (%.9g would round to tens of seconds) */
+static void jwall(FILE *f, double t)
+{
+    fprintf(f, "\"wall_time\": %.6f", t);
+}
+
+static void tb_write(dlt_report *r, int64_t step, double wall_time, int n, const dlt_tb_scalar *s)
+{
+    if (r->tb && dlt_tb_scalars(r->tb, wall_time, step, n, s) != DLT_OK) {
+        dlt_log(DLT_LOG_WARN, "%s; TensorBoard events stopped", dlt_errmsg());
+        dlt_tb_close(r->tb);
+        r->tb = NULL;
+    }
+}
+
 void dlt_report_open(dlt_report *r, const dlt_classify_config *c, int64_t total_steps, int64_t per_epoch,
                      int world, int nparams, size_t numel, const dlt_mem_report *mem)
 {
@@ -62,6 +78,8 @@ void dlt_report_open(dlt_report *r, const dlt_classify_config *c, int64_t total_
     r->jsonl = fopen(path, "a");
     if (!r->jsonl)
         dlt_log(DLT_LOG_WARN, "cannot write %s: %s", path, strerror(errno));
+    if (c->tensorboard && dlt_tb_open(c->run_dir, wall(), &r->tb, NULL, 0) != DLT_OK)
+        dlt_log(DLT_LOG_WARN, "%s; no TensorBoard events", dlt_errmsg());
     human_bytes((double)(mem->params_bytes + mem->grads_bytes + mem->buffers_bytes), a, sizeof a);
     human_bytes((double)mem->arena_bytes, b, sizeof b);
     human_bytes((double)mem->activations_bytes, d, sizeof d);
@@ -103,16 +121,23 @@ void dlt_report_step(dlt_report *r, int64_t step, int64_t epoch, double loss, do
         jnum(r->jsonl, "lr", lr, 1);
         jnum(r->jsonl, "grad_norm", grad_norm, 1);
         jnum(r->jsonl, "samples_per_s", samples_per_s, 1);
-        jnum(r->jsonl, "wall_time", now, 0);
+        jwall(r->jsonl, now);
         fprintf(r->jsonl, "}\n");
         fflush(r->jsonl);
     }
+    dlt_tb_scalar s[5] = {{"train/loss", (float)loss},
+                          {"train/accuracy", (float)acc},
+                          {"train/lr", (float)lr},
+                          {"train/grad_norm", (float)grad_norm},
+                          {"train/samples_per_s", (float)samples_per_s}};
+    tb_write(r, step, now, 5, s);
 }
 
 void dlt_report_eval(dlt_report *r, int64_t step, int64_t epoch, double loss, double top1, double top5,
                      int64_t n, const int64_t *confusion, int classes, const dlt_loader *names)
 {
     int final = step == r->total_steps;
+    double now = wall();
     r->last_eval_loss = loss, r->last_eval_top1 = top1, r->last_eval_top5 = top5;
     if (!r->quiet)
         dlt_log(DLT_LOG_INFO, "eval step %lld: loss %.4f  top-1 %.4f  top-5 %.4f  (%lld samples)", (long long)step,
@@ -146,10 +171,12 @@ void dlt_report_eval(dlt_report *r, int64_t step, int64_t epoch, double loss, do
             fprintf(r->jsonl, "]");
         }
         fprintf(r->jsonl, ", ");
-        jnum(r->jsonl, "wall_time", wall(), 0);
+        jwall(r->jsonl, now);
         fprintf(r->jsonl, "}\n");
         fflush(r->jsonl);
     }
+    dlt_tb_scalar s[3] = {{"eval/loss", (float)loss}, {"eval/top1", (float)top1}, {"eval/top5", (float)top5}};
+    tb_write(r, step, now, 3, s);
 }
 
 void dlt_report_checkpoint(dlt_report *r, const char *path)
@@ -170,6 +197,8 @@ void dlt_report_close(dlt_report *r, const dlt_classify_result *res, double seco
     if (r->jsonl)
         fclose(r->jsonl);
     r->jsonl = NULL;
+    dlt_tb_close(r->tb);
+    r->tb = NULL;
 }
 
 void dlt_report_abandon(dlt_report *r)
@@ -177,4 +206,6 @@ void dlt_report_abandon(dlt_report *r)
     if (r->jsonl)
         fclose(r->jsonl);
     r->jsonl = NULL;
+    dlt_tb_close(r->tb);
+    r->tb = NULL;
 }

@@ -5,7 +5,9 @@
  *
  * `test_trace --check FILE [KIND...]` validates a trace written by dltrain and
  * prints how many spans each category has; it fails when the file is not
- * valid JSON or a listed category has no span (tests/train/test_cli.sh). */
+ * valid JSON or a listed category has no span (tests/train/test_cli.sh).
+ * `test_trace --jsonl FILE` checks that every line of a JSON Lines file is a
+ * JSON object and prints its keys, nested ones dotted ("eval.top1"). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -331,8 +333,13 @@ START_TEST(spans_round_trip)
     ck_assert_double_eq_tol(jget(c, "ts")->num - jget(a, "ts")->num, 1e6, 0.01);
     ck_assert_str_eq(jget(c, "name")->str, "bucket 5");
     ck_assert_int_eq((int)jget(c, "tid")->num, 7);
-    /* wall-clock microseconds: within a day of now */
-    ck_assert(fabs(jget(a, "ts")->num / 1e6 - (double)time(NULL)) < 86400);
+    /* wall-clock microseconds since the origin, a UTC midnight */
+    const jval *origin = jget(jget(doc, "otherData"), "ts_origin_unix_s");
+    ck_assert_ptr_nonnull(origin);
+    ck_assert_int_eq((long long)origin->num % 86400, 0);
+    double wall = origin->num + jget(a, "ts")->num / 1e6;
+    ck_assert(fabs(wall - (double)time(NULL)) < 60);
+    ck_assert(jget(a, "ts")->num >= 0 && jget(a, "ts")->num < 86400e6 + 60e6);
     jfree(doc);
     free(text);
     unlink(path);
@@ -414,10 +421,54 @@ static int check_file(int argc, char **argv)
     return rc;
 }
 
+static void print_keys(const jval *o, const char *prefix)
+{
+    for (int i = 0; i < o->n; i++) {
+        if (o->kids[i]->kind == J_OBJ) {
+            char p[256];
+            snprintf(p, sizeof p, "%s%s.", prefix, o->keys[i]);
+            print_keys(o->kids[i], p);
+        } else {
+            printf(" %s%s", prefix, o->keys[i]);
+        }
+    }
+}
+
+static int check_jsonl(const char *path)
+{
+    size_t len;
+    char *text = slurp(path, &len);
+    if (!text) {
+        fprintf(stderr, "%s: cannot read\n", path);
+        return 1;
+    }
+    int rc = len == 0 || text[len - 1] != '\n', line = 0;
+    for (char *p = text; p < text + len; line++) {
+        char *e = memchr(p, '\n', (size_t)(text + len - p));
+        if (!e)
+            e = text + len;
+        jval *v = jdoc(p, (size_t)(e - p));
+        if (!v || v->kind != J_OBJ) {
+            fprintf(stderr, "%s:%d: not a JSON object: %.*s\n", path, line + 1, (int)(e - p), p);
+            rc = 1;
+        } else {
+            printf("%d:", line + 1);
+            print_keys(v, "");
+            printf("\n");
+        }
+        jfree(v);
+        p = e + 1;
+    }
+    free(text);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 3 && !strcmp(argv[1], "--check"))
         return check_file(argc, argv);
+    if (argc == 3 && !strcmp(argv[1], "--jsonl"))
+        return check_jsonl(argv[2]);
     Suite *s = suite_create("trace");
     TCase *tc = tcase_create("trace");
     tcase_add_test(tc, checker_rejects_malformed);
