@@ -18,3 +18,4 @@ libdltrain_la_SOURCES += src/data/text_util.c src/data/text_pretok.c src/data/te
 noinst_HEADERS += src/data/text_corpus.h
 libdltrain_la_SOURCES += src/data/text_bert.c src/data/text_corpus.c
 libdltrain_la_SOURCES += src/data/text_prep.c
+libdltrain_la_SOURCES += src/data/text_loader.c

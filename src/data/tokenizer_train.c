@@ -144,7 +144,7 @@ static dlt_status make_words(dlt_tokenizer_trainer *t, dlt_merge_state *s, dlt_s
             int len;
             dlt_utf8_decode((const unsigned char *)sl->key + j, sl->len - j, &len);
             size_t pre = j ? 2 : 0;
-            memcpy(piece + pre, sl->key + j, (size_t)len);
+            memcpy(piece + 2, sl->key + j, (size_t)len);
             x[n++] = (int32_t)dlt_smap_get(ids, piece + (2 - pre), pre + (size_t)len, -1);
             j += (uint32_t)len;
         }

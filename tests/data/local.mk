@@ -11,3 +11,7 @@ DATA_TESTS3 = tests/data/test_loader
 check_PROGRAMS += $(DATA_TESTS3)
 TESTS += $(DATA_TESTS3)
 tests_data_test_loader_SOURCES = tests/data/test_loader.c tests/data/data_util.c tests/data/data_util.h
+DATA_TESTS4 = tests/data/test_text_tok
+check_PROGRAMS += $(DATA_TESTS4)
+TESTS += $(DATA_TESTS4)
+tests_data_test_text_tok_SOURCES = tests/data/test_text_tok.c
