@@ -15,3 +15,7 @@ DATA_TESTS4 = tests/data/test_text_tok
 check_PROGRAMS += $(DATA_TESTS4)
 TESTS += $(DATA_TESTS4)
 tests_data_test_text_tok_SOURCES = tests/data/test_text_tok.c
+DATA_TESTS5 = tests/data/test_text_prep
+check_PROGRAMS += $(DATA_TESTS5)
+TESTS += $(DATA_TESTS5)
+tests_data_test_text_prep_SOURCES = tests/data/test_text_prep.c tests/data/data_util.c tests/data/data_util.h
