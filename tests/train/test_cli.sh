@@ -194,6 +194,28 @@ if [ -n "$PYTHON3" ] || command -v python3 >/dev/null 2>&1; then
     ${PYTHON3:-python3} -m json.tool runs/cli/trace-rank0.json >/dev/null && ok "python3 -m json.tool accepts the trace" ||
         bad "python3 -m json.tool rejects the trace"
 fi
+# two ranks: one trace per rank, each gradient bucket on its own row
+: "${MPIRUN:=mpirun}"
+if command -v "$MPIRUN" >/dev/null 2>&1 && command -v timeout >/dev/null 2>&1; then
+    rm -rf runs
+    timeout 120 $MPIRUN -np 2 --oversubscribe --bind-to none "$dltrain" job.toml --set model.hidden=512 \
+        --set model.layers=2 --set dist.bucket_mb=0.25 --set log.trace=true --set log.trace_warmup=1 \
+        --set log.trace_steps=2 >out.txt 2>err.txt
+    rc=$?
+    [ $rc -eq 0 ] && ok "2 ranks: exit 0" || { bad "2 ranks: exit $rc"; tail -5 err.txt; }
+    for r in 0 1; do
+        f=runs/cli/trace-rank$r.json
+        if "$jcheck" --check $f forward backward allreduce >trace.txt && grep -q "\"pid\": $r," $f &&
+            grep -q '"cat": "allreduce", "ph": "X", "ts": [0-9.]*, "dur": [0-9.]*, "pid": [01], "tid": 101' $f; then
+            ok "rank $r: $(cat trace.txt), buckets 0 and 1 on rows 100 and 101"
+        else
+            bad "rank $r trace: $(cat trace.txt)"
+        fi
+    done
+else
+    echo "no $MPIRUN or timeout(1): 2-rank trace not checked"
+fi
+
 # quiet: no progress, errors still reported
 rm -rf runs
 "$dltrain" job.toml --quiet >out.txt 2>err.txt
