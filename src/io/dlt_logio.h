@@ -40,9 +40,11 @@ void dlt_tfrecord_frame(uint8_t *out, const uint8_t *data, size_t len);
 typedef struct dlt_tb_writer dlt_tb_writer;
 /* Creates dir/events.out.tfevents.<unix time>.<hostname> and writes the
  * "brain.Event:2" version record. path (may be NULL) receives the file name. */
-dlt_status dlt_tb_open(const char *dir, double wall_time, dlt_tb_writer **out, char *path, size_t pathlen);
+dlt_status dlt_tb_open(const char *dir, double wall_time, dlt_tb_writer **out, char *path,
+                       size_t pathlen);
 /* One event holding n scalars at `step`; flushed so TensorBoard sees it live. */
-dlt_status dlt_tb_scalars(dlt_tb_writer *w, double wall_time, int64_t step, int n, const dlt_tb_scalar *s);
+dlt_status dlt_tb_scalars(dlt_tb_writer *w, double wall_time, int64_t step, int n,
+                          const dlt_tb_scalar *s);
 /* Closes the file (NULL is a no-op). */
 dlt_status dlt_tb_close(dlt_tb_writer *w);
 
@@ -64,8 +66,8 @@ void dlt_trace_thread_name(dlt_trace *t, int tid, const char *name);
 void dlt_trace_span(dlt_trace *t, const char *name, const char *cat, int tid, double t0, double t1,
                     const char *op, int64_t step);
 /* Same, copying the name (for names built on the fly). */
-void dlt_trace_span_copy(dlt_trace *t, const char *name, const char *cat, int tid, double t0, double t1,
-                         const char *op, int64_t step);
+void dlt_trace_span_copy(dlt_trace *t, const char *name, const char *cat, int tid, double t0,
+                         double t1, const char *op, int64_t step);
 /* Writes the buffered spans. */
 dlt_status dlt_trace_flush(dlt_trace *t);
 /* Number of spans written or buffered so far. */

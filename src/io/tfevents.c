@@ -90,7 +90,7 @@ size_t dlt_tb_encode_event(uint8_t *buf, size_t cap, double wall_time, int64_t s
     memcpy(&bits, &wall_time, sizeof bits);
     put(&s, 0x09); /* field 1, fixed64 */
     put_le(&s, bits, 8);
-    if (step != 0) { /* proto3 leaves defaults out, as TensorFlow's writer does */
+    if (step != 0) {   /* proto3 leaves defaults out, as TensorFlow's writer does */
         put(&s, 0x10); /* field 2, varint; a negative step takes ten bytes */
         put_varint(&s, (uint64_t)step);
     }
@@ -137,8 +137,8 @@ void dlt_tfrecord_frame(uint8_t *out, const uint8_t *data, size_t len)
         out[12 + len + i] = (uint8_t)(c >> (8 * i));
 }
 
-static dlt_status write_event(dlt_tb_writer *w, double wall_time, int64_t step, const char *version, int n,
-                              const dlt_tb_scalar *s)
+static dlt_status write_event(dlt_tb_writer *w, double wall_time, int64_t step, const char *version,
+                              int n, const dlt_tb_scalar *s)
 {
     for (;;) {
         /* the event is encoded at offset 12, where the frame puts it */
@@ -147,7 +147,8 @@ static dlt_status write_event(dlt_tb_writer *w, double wall_time, int64_t step, 
         if (len + 16 <= w->cap) {
             dlt_tfrecord_frame(w->buf, w->buf + 12, len);
             if (fwrite(w->buf, 1, len + 16, w->f) != len + 16 || fflush(w->f) != 0)
-                return dlt_seterr(DLT_ERR_IO, "TensorBoard events: write failed: %s", strerror(errno));
+                return dlt_seterr(DLT_ERR_IO, "TensorBoard events: write failed: %s",
+                                  strerror(errno));
             return DLT_OK;
         }
         uint8_t *nb = realloc(w->buf, len + 16);
@@ -158,7 +159,8 @@ static dlt_status write_event(dlt_tb_writer *w, double wall_time, int64_t step, 
     }
 }
 
-dlt_status dlt_tb_open(const char *dir, double wall_time, dlt_tb_writer **out, char *path, size_t pathlen)
+dlt_status dlt_tb_open(const char *dir, double wall_time, dlt_tb_writer **out, char *path,
+                       size_t pathlen)
 {
     char host[256] = "localhost", name[1400];
     *out = NULL;
@@ -171,9 +173,11 @@ dlt_status dlt_tb_open(const char *dir, double wall_time, dlt_tb_writer **out, c
     /* two writers in the same second (a quick resume) get distinct files */
     for (int k = 0; k < 100 && !w->f; k++) {
         if (k == 0)
-            snprintf(name, sizeof name, "%s/events.out.tfevents.%lld.%s", dir, (long long)wall_time, host);
+            snprintf(name, sizeof name, "%s/events.out.tfevents.%lld.%s", dir, (long long)wall_time,
+                     host);
         else
-            snprintf(name, sizeof name, "%s/events.out.tfevents.%lld.%s.%d", dir, (long long)wall_time, host, k);
+            snprintf(name, sizeof name, "%s/events.out.tfevents.%lld.%s.%d", dir,
+                     (long long)wall_time, host, k);
         w->f = fopen(name, "wbx");
         if (!w->f && errno != EEXIST)
             break;
@@ -194,7 +198,8 @@ dlt_status dlt_tb_open(const char *dir, double wall_time, dlt_tb_writer **out, c
     return DLT_OK;
 }
 
-dlt_status dlt_tb_scalars(dlt_tb_writer *w, double wall_time, int64_t step, int n, const dlt_tb_scalar *s)
+dlt_status dlt_tb_scalars(dlt_tb_writer *w, double wall_time, int64_t step, int n,
+                          const dlt_tb_scalar *s)
 {
     if (!w)
         return DLT_OK;
@@ -208,5 +213,6 @@ dlt_status dlt_tb_close(dlt_tb_writer *w)
     int e = fclose(w->f);
     free(w->buf);
     free(w);
-    return e == 0 ? DLT_OK : dlt_seterr(DLT_ERR_IO, "TensorBoard events: close failed: %s", strerror(errno));
+    return e == 0 ? DLT_OK
+                  : dlt_seterr(DLT_ERR_IO, "TensorBoard events: close failed: %s", strerror(errno));
 }

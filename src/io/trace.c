@@ -19,9 +19,9 @@ typedef struct {
 struct dlt_trace {
     FILE *f;
     int pid;
-    int nwritten;       /* events in the file, for the separating commas */
-    int64_t count;      /* spans written or buffered */
-    double offset;      /* wall clock since the origin minus the monotonic clock, seconds */
+    int nwritten;  /* events in the file, for the separating commas */
+    int64_t count; /* spans written or buffered */
+    double offset; /* wall clock since the origin minus the monotonic clock, seconds */
     span *buf;
     int n, cap;
     dlt_status err;
@@ -57,8 +57,9 @@ static void begin_event(dlt_trace *t)
 static void metadata(dlt_trace *t, const char *what, int tid, const char *name)
 {
     begin_event(t);
-    fprintf(t->f, "{\"name\": \"%s\", \"ph\": \"M\", \"pid\": %d, \"tid\": %d, \"args\": {\"name\": ", what, t->pid,
-            tid);
+    fprintf(t->f,
+            "{\"name\": \"%s\", \"ph\": \"M\", \"pid\": %d, \"tid\": %d, \"args\": {\"name\": ",
+            what, t->pid, tid);
     json_string(t->f, name);
     fputs("}}", t->f);
 }
@@ -80,14 +81,18 @@ dlt_status dlt_trace_open(const char *path, int pid, const char *process_name, d
     struct timespec rt;
     clock_gettime(CLOCK_REALTIME, &rt);
     long long origin = (long long)rt.tv_sec / 86400 * 86400;
-    t->offset = (double)((long long)rt.tv_sec - origin) + 1e-9 * (double)rt.tv_nsec - dlt_trace_clock();
+    t->offset =
+        (double)((long long)rt.tv_sec - origin) + 1e-9 * (double)rt.tv_nsec - dlt_trace_clock();
     t->pid = pid;
-    fprintf(t->f, "{\"displayTimeUnit\": \"ms\", \"otherData\": {\"ts_origin_unix_s\": %lld}, \"traceEvents\": [",
+    fprintf(t->f,
+            "{\"displayTimeUnit\": \"ms\", \"otherData\": {\"ts_origin_unix_s\": %lld}, "
+            "\"traceEvents\": [",
             origin);
     metadata(t, "process_name", 0, process_name);
     begin_event(t);
-    fprintf(t->f, "{\"name\": \"process_sort_index\", \"ph\": \"M\", \"pid\": %d, \"tid\": 0, "
-                  "\"args\": {\"sort_index\": %d}}",
+    fprintf(t->f,
+            "{\"name\": \"process_sort_index\", \"ph\": \"M\", \"pid\": %d, \"tid\": 0, "
+            "\"args\": {\"sort_index\": %d}}",
             pid, pid);
     *out = t;
     return DLT_OK;
@@ -124,8 +129,8 @@ void dlt_trace_span(dlt_trace *t, const char *name, const char *cat, int tid, do
         *s = (span){name, cat, op, NULL, tid, t0, t1, step};
 }
 
-void dlt_trace_span_copy(dlt_trace *t, const char *name, const char *cat, int tid, double t0, double t1,
-                         const char *op, int64_t step)
+void dlt_trace_span_copy(dlt_trace *t, const char *name, const char *cat, int tid, double t0,
+                         double t1, const char *op, int64_t step)
 {
     span *s = t ? push(t) : NULL;
     if (!s)
@@ -148,7 +153,9 @@ dlt_status dlt_trace_flush(dlt_trace *t)
         /* ts from the wall clock, dur from the difference: sub-microsecond
          * durations survive the large wall-clock magnitude */
         double dur = (s->t1 - s->t0) * 1e6;
-        fprintf(t->f, ", \"ph\": \"X\", \"ts\": %.3f, \"dur\": %.3f, \"pid\": %d, \"tid\": %d, \"args\": {\"step\": %lld",
+        fprintf(t->f,
+                ", \"ph\": \"X\", \"ts\": %.3f, \"dur\": %.3f, \"pid\": %d, \"tid\": %d, \"args\": "
+                "{\"step\": %lld",
                 (s->t0 + t->offset) * 1e6, dur > 0 ? dur : 0, t->pid, s->tid, (long long)s->step);
         if (s->op) {
             fputs(", \"op\": ", t->f);

@@ -77,7 +77,8 @@ void dlt_report_trace_open(dlt_report *r, const dlt_classify_config *c, int rank
         int np;
         char tname[48];
         dlt_reducer_bucket(red, b, &lo, &hi, &np);
-        snprintf(rt->bucket_name[b], sizeof rt->bucket_name[b], "all-reduce bucket %d (%.2f MiB, %d tensor%s)", b,
+        snprintf(rt->bucket_name[b], sizeof rt->bucket_name[b],
+                 "all-reduce bucket %d (%.2f MiB, %d tensor%s)", b,
                  (double)(hi - lo) * sizeof(float) / 1048576.0, np, np == 1 ? "" : "s");
         snprintf(tname, sizeof tname, "all-reduce bucket %d", b);
         dlt_trace_thread_name(rt->t, TID_BUCKET0 + b, tname);
@@ -96,11 +97,13 @@ static void finish_file(dlt_report_trace *rt)
     if (dlt_trace_close(rt->t) != DLT_OK)
         dlt_log(DLT_LOG_WARN, "trace: %s", dlt_errmsg());
     else if (rt->recorded == 0)
-        dlt_log(DLT_LOG_WARN, "trace: no step recorded in %s (the run ended within log.trace_warmup = %lld steps)",
-                rt->path, (long long)rt->warmup);
+        dlt_log(
+            DLT_LOG_WARN,
+            "trace: no step recorded in %s (the run ended within log.trace_warmup = %lld steps)",
+            rt->path, (long long)rt->warmup);
     else
-        dlt_log(DLT_LOG_DEBUG, "trace: %lld spans of %lld steps in %s", (long long)n, (long long)rt->recorded,
-                rt->path);
+        dlt_log(DLT_LOG_DEBUG, "trace: %lld spans of %lld steps in %s", (long long)n,
+                (long long)rt->recorded, rt->path);
     rt->t = NULL;
 }
 
@@ -112,7 +115,8 @@ void dlt_report_trace_step(dlt_report *r, int64_t step)
     if (rt->on) {
         char name[40];
         snprintf(name, sizeof name, "step %lld", (long long)rt->step);
-        dlt_trace_span_copy(rt->t, name, "step", TID_STEPS, rt->step_t0, dlt_trace_clock(), NULL, rt->step);
+        dlt_trace_span_copy(rt->t, name, "step", TID_STEPS, rt->step_t0, dlt_trace_clock(), NULL,
+                            rt->step);
         rt->recorded++;
     }
     if (rt->first < 0)
@@ -158,8 +162,8 @@ static void on_node(dlt_plan *p, int s, void *user)
     dlt_report_trace *rt = user;
     double t = dlt_trace_clock();
     if (rt->on && s < rt->nsteps)
-        dlt_trace_span(rt->t, dlt_plan_step_name(p, s), rt->bwd[s] ? "backward" : "forward", TID_COMPUTE,
-                       rt->node_t0, t, dlt_plan_step_op(p, s), rt->step);
+        dlt_trace_span(rt->t, dlt_plan_step_name(p, s), rt->bwd[s] ? "backward" : "forward",
+                       TID_COMPUTE, rt->node_t0, t, dlt_plan_step_op(p, s), rt->step);
     rt->plan_end = t;
     if (rt->chain)
         rt->chain(p, s, rt->chain_user);
@@ -200,12 +204,13 @@ void dlt_report_trace_buckets(dlt_report *r)
         return;
     double now = dlt_trace_clock();
     if (rt->plan_end > 0)
-        dlt_trace_span(rt->t, "gradient sync wait", "allreduce_wait", TID_COMPUTE, rt->plan_end, now, NULL,
-                       rt->step);
+        dlt_trace_span(rt->t, "gradient sync wait", "allreduce_wait", TID_COMPUTE, rt->plan_end,
+                       now, NULL, rt->step);
     for (int b = 0; b < rt->nb && rt->bucket_name; b++) {
         double t0, t1;
         if (dlt_reducer_bucket_times(rt->red, b, &t0, &t1))
-            dlt_trace_span(rt->t, rt->bucket_name[b], "allreduce", TID_BUCKET0 + b, t0, t1, NULL, rt->step);
+            dlt_trace_span(rt->t, rt->bucket_name[b], "allreduce", TID_BUCKET0 + b, t0, t1, NULL,
+                           rt->step);
     }
 }
 
@@ -217,7 +222,8 @@ void dlt_report_trace_close(dlt_report *r)
     if (rt->on && rt->t) {
         char name[40];
         snprintf(name, sizeof name, "step %lld", (long long)rt->step);
-        dlt_trace_span_copy(rt->t, name, "step", TID_STEPS, rt->step_t0, dlt_trace_clock(), NULL, rt->step);
+        dlt_trace_span_copy(rt->t, name, "step", TID_STEPS, rt->step_t0, dlt_trace_clock(), NULL,
+                            rt->step);
         rt->recorded++;
     }
     finish_file(rt);

@@ -62,7 +62,8 @@ START_TEST(mask)
 }
 END_TEST
 
-static size_t frame(uint8_t *out, double wt, int64_t step, const char *ver, int n, const dlt_tb_scalar *s)
+static size_t frame(uint8_t *out, double wt, int64_t step, const char *ver, int n,
+                    const dlt_tb_scalar *s)
 {
     uint8_t ev[256];
     size_t len = dlt_tb_encode_event(ev, sizeof ev, wt, step, ver, n, s);
@@ -156,7 +157,8 @@ START_TEST(writer_file)
         uint64_t len = le64(data + off);
         ck_assert_uint_eq(le32(data + off + 8), dlt_crc32c_mask(dlt_crc32c(0, data + off, 8)));
         ck_assert_uint_le(off + 16 + len, n);
-        ck_assert_uint_eq(le32(data + off + 12 + len), dlt_crc32c_mask(dlt_crc32c(0, data + off + 12, len)));
+        ck_assert_uint_eq(le32(data + off + 12 + len),
+                          dlt_crc32c_mask(dlt_crc32c(0, data + off + 12, len)));
         off += 16 + len;
         nrec++;
     }

@@ -23,9 +23,9 @@ typedef enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ } jkind;
 typedef struct jval {
     jkind kind;
     double num;
-    char *str;         /* J_STR, unescaped */
-    int n;             /* J_ARR, J_OBJ */
-    char **keys;       /* J_OBJ */
+    char *str;   /* J_STR, unescaped */
+    int n;       /* J_ARR, J_OBJ */
+    char **keys; /* J_OBJ */
     struct jval **kids;
 } jval;
 
@@ -165,7 +165,8 @@ static jval *jparse(jparser *q)
             v->kind = J_STR;
             v->str = s;
         }
-    } else if (!strncmp(q->p, "true", 4) || !strncmp(q->p, "null", 4) || !strncmp(q->p, "false", 5)) {
+    } else if (!strncmp(q->p, "true", 4) || !strncmp(q->p, "null", 4) ||
+               !strncmp(q->p, "false", 5)) {
         v = calloc(1, sizeof *v);
         v->kind = c == 'n' ? J_NULL : J_BOOL;
         v->num = c == 't';
@@ -245,8 +246,9 @@ static char *slurp(const char *path, size_t *len)
 /* ------------------------------------------------------------ tests */
 START_TEST(checker_rejects_malformed)
 {
-    const char *bad[] = {"", "{", "[1,]", "{\"a\" 1}", "{\"a\": 1,}", "[01]", "[1.]", "[.5]", "\"a\nb\"",
-                         "[\"\\x\"]", "[1] [2]", "{1: 2}", "[tru]", "[-]", "[1e]", "{\"a\": [1, 2}"};
+    const char *bad[] = {"",      "{",    "[1,]",     "{\"a\" 1}",     "{\"a\": 1,}", "[01]",
+                         "[1.]",  "[.5]", "\"a\nb\"", "[\"\\x\"]",     "[1] [2]",     "{1: 2}",
+                         "[tru]", "[-]",  "[1e]",     "{\"a\": [1, 2}"};
     const char *good[] = {"{}", "[]", " [1, -0.5e-3, 2E+7, true, false, null, \"\\u0041\\n\"] ",
                           "{\"a\": {\"b\": [{}]}}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -288,12 +290,13 @@ START_TEST(spans_round_trip)
     dlt_trace_thread_name(t, 7, "all-reduce \"bucket\" 0");
     double base = dlt_trace_clock();
     dlt_trace_span(t, "layer1.0.conv1", "forward", 0, base, base + 0.0015, "conv2d", 11);
-    dlt_trace_span(t, "grad.fc\\x \"q\"\n", "backward", 0, base + 0.002, base + 0.0020004, NULL, 11);
+    dlt_trace_span(t, "grad.fc\\x \"q\"\n", "backward", 0, base + 0.002, base + 0.0020004, NULL,
+                   11);
     ck_assert_int_eq(dlt_trace_flush(t), DLT_OK);
     char tmp[32];
     snprintf(tmp, sizeof tmp, "bucket %d", 5);
     dlt_trace_span_copy(t, tmp, "allreduce", 7, base + 1.0, base + 1.25, NULL, 12);
-    memset(tmp, 0, sizeof tmp); /* the trace kept its own copy */
+    memset(tmp, 0, sizeof tmp);    /* the trace kept its own copy */
     for (int i = 0; i < 3000; i++) /* past the initial buffer */
         dlt_trace_span(t, "step", "step", 1, base + i, base + i + 0.5, NULL, i);
     ck_assert_int_eq(dlt_trace_count(t), 3003);
@@ -398,7 +401,8 @@ static int check_file(int argc, char **argv)
             rc = 1;
         } else if (!strcmp(ph->str, "X")) {
             const jval *ts = jget(e, "ts"), *dur = jget(e, "dur");
-            if (!ts || ts->kind != J_NUM || !dur || dur->kind != J_NUM || dur->num < 0 || !jget(e, "tid")) {
+            if (!ts || ts->kind != J_NUM || !dur || dur->kind != J_NUM || dur->num < 0 ||
+                !jget(e, "tid")) {
                 fprintf(stderr, "%s: span %d lacks ts, dur >= 0 or tid\n", argv[2], i);
                 rc = 1;
             }
