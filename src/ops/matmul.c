@@ -90,7 +90,9 @@ static dlt_status mm_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_
 {
     const mm_attr *at = DLT_CATTR(n, mm_attr);
     dlt_t a = n->in[0], b = n->in[1], d = dy[0];
-    const dlt_shape *sa = dlt_shape_of(g, a), *sb = dlt_shape_of(g, b);
+    /* copies: the builders below may grow (reallocate) the graph's values */
+    dlt_shape sac = *dlt_shape_of(g, a), sbc = *dlt_shape_of(g, b);
+    const dlt_shape *sa = &sac, *sb = &sbc;
     int ta = at->ta, tb = at->tb;
     /* y = A B with A = op(a), B = op(b): dA = dy B^T, dB = A^T dy */
     dlt_t da = ta ? dlt_matmul(g, b, d, tb, 1) : dlt_matmul(g, d, b, 0, !tb);
