@@ -7,10 +7,11 @@
 
 #include "transformer_impl.h"
 
-static dlt_t bert_embeddings(dlt_graph *g, const dlt_transformer_spec *s, dlt_t ids, dlt_t types, int64_t T,
-                             dlt_t *word_table)
+static dlt_t bert_embeddings(dlt_graph *g, const dlt_transformer_spec *s, dlt_t ids, dlt_t types,
+                             int64_t T, dlt_t *word_table)
 {
-    int64_t C = s->hidden, wd[2] = {s->vocab, C}, pd[2] = {s->max_len, C}, td[2] = {s->type_vocab, C};
+    int64_t C = s->hidden, wd[2] = {s->vocab, C}, pd[2] = {s->max_len, C},
+            td[2] = {s->type_vocab, C};
     dlt_init init = dlt_init_normal(0, s->init_std);
     dlt_scope_push(g, "embeddings");
     dlt_t wte = *word_table = dlt_param(g, "word_embeddings.weight", 2, wd, init);
@@ -60,7 +61,8 @@ static dlt_t bert_pooler(dlt_graph *g, const dlt_transformer_spec *s, dlt_t seq)
     int64_t d[2] = {ss->dim[0], ss->dim[2]};
     dlt_t cls = dlt_reshape(g, dlt_slice_axis(g, seq, 1, 0, 1, 1), 2, d);
     dlt_scope_push(g, "pooler");
-    dlt_t y = dlt_tanh(g, dlt_tf_linear(g, "dense", cls, s->hidden, dlt_init_normal(0, s->init_std)));
+    dlt_t y =
+        dlt_tanh(g, dlt_tf_linear(g, "dense", cls, s->hidden, dlt_init_normal(0, s->init_std)));
     dlt_scope_pop(g);
     return y;
 }
@@ -72,7 +74,8 @@ static dlt_t bert_mlm_head(dlt_graph *g, const dlt_transformer_spec *s, dlt_t se
     int64_t vd[1] = {s->vocab};
     dlt_scope_push(g, "predictions");
     dlt_scope_push(g, "transform");
-    dlt_t h = dlt_gelu(g, dlt_tf_linear(g, "dense", seq, s->hidden, dlt_init_normal(0, s->init_std)), s->gelu);
+    dlt_t h = dlt_gelu(
+        g, dlt_tf_linear(g, "dense", seq, s->hidden, dlt_init_normal(0, s->init_std)), s->gelu);
     h = dlt_tf_layer_norm(g, "LayerNorm", h, s->layer_norm_eps);
     dlt_scope_pop(g);
     dlt_t bias = dlt_param(g, "bias", 1, vd, dlt_init_const(0));
@@ -81,8 +84,8 @@ static dlt_t bert_mlm_head(dlt_graph *g, const dlt_transformer_spec *s, dlt_t se
     return y;
 }
 
-dlt_t dlt_bert(dlt_graph *g, const dlt_transformer_spec *s, dlt_t ids, dlt_t token_types, dlt_t mask,
-               int heads, dlt_bert_out *out)
+dlt_t dlt_bert(dlt_graph *g, const dlt_transformer_spec *s, dlt_t ids, dlt_t token_types,
+               dlt_t mask, int heads, dlt_bert_out *out)
 {
     dlt_bert_out none = {-1, -1, -1, -1};
     if (out)
@@ -95,7 +98,8 @@ dlt_t dlt_bert(dlt_graph *g, const dlt_transformer_spec *s, dlt_t ids, dlt_t tok
     if (token_types >= 0) {
         const dlt_shape *ts = dlt_shape_of(g, token_types), *is = dlt_shape_of(g, ids);
         if (!ts || !dlt_shape_equal(ts, is))
-            return dlt_graph_fail(g, DLT_ERR_SHAPE, "%s: token_types must have the shape of ids", s->arch);
+            return dlt_graph_fail(g, DLT_ERR_SHAPE, "%s: token_types must have the shape of ids",
+                                  s->arch);
     }
     dlt_scope_push(g, "bert");
     dlt_t wte;

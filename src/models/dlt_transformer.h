@@ -14,21 +14,19 @@
  *     bert.encoder.layer.<i>.intermediate.dense.{weight,bias}
  *     bert.encoder.layer.<i>.output.dense.{weight,bias}, .output.LayerNorm.{weight,bias}
  *     bert.pooler.dense.{weight,bias}
- *     cls.predictions.transform.dense.{weight,bias}, cls.predictions.transform.LayerNorm.{weight,bias}
- *     cls.predictions.bias   (the decoder weight is the word embedding, tied)
- *     cls.seq_relationship.{weight,bias}
- *   Linear weights are [out, in] as torch.nn.Linear.
- *   GPT-2 (GPT2LMHeadModel):
- *     transformer.{wte,wpe}.weight, transformer.ln_f.{weight,bias}
- *     transformer.h.<i>.ln_1/ln_2.{weight,bias}
+ *     cls.predictions.transform.dense.{weight,bias},
+ * cls.predictions.transform.LayerNorm.{weight,bias} cls.predictions.bias   (the decoder weight is
+ * the word embedding, tied) cls.seq_relationship.{weight,bias} Linear weights are [out, in] as
+ * torch.nn.Linear. GPT-2 (GPT2LMHeadModel): transformer.{wte,wpe}.weight,
+ * transformer.ln_f.{weight,bias} transformer.h.<i>.ln_1/ln_2.{weight,bias}
  *     transformer.h.<i>.attn.c_attn.{weight,bias}  (weight [C, 3C]: q, k, v columns)
  *     transformer.h.<i>.attn.c_proj, .mlp.c_fc, .mlp.c_proj
  *   GPT-2's weights are Conv1D layout [in, out] (y = x W + b), as in its
  *   checkpoints; lm_head is the transposed wte (tied).
  *   Encoder-decoder (torch.nn.TransformerEncoderLayer/DecoderLayer names):
  *     embed_tokens.weight (shared by encoder, decoder and the output projection)
- *     encoder.layers.<i>.self_attn.{in_proj_weight [3C, C], in_proj_bias, out_proj.weight, out_proj.bias}
- *     encoder.layers.<i>.{linear1,linear2,norm1,norm2}.{weight,bias}
+ *     encoder.layers.<i>.self_attn.{in_proj_weight [3C, C], in_proj_bias, out_proj.weight,
+ * out_proj.bias} encoder.layers.<i>.{linear1,linear2,norm1,norm2}.{weight,bias}
  *     decoder.layers.<i>.self_attn.*, .multihead_attn.* (cross-attention), linear1/2, norm1/2/3
  *
  * Initialisation follows the reference implementations: BERT and GPT-2 draw
@@ -50,11 +48,11 @@ typedef enum { DLT_TF_BERT = 0, DLT_TF_GPT, DLT_TF_SEQ2SEQ } dlt_tf_family;
 typedef struct {
     char arch[32];
     dlt_tf_family family;
-    int vocab;        /* shared source/target vocabulary for seq2seq */
-    int max_len;      /* positions (learned tables; checked for sinusoidal ones) */
-    int type_vocab;   /* BERT token types (segments) */
-    int layers;       /* encoder layers (BERT, seq2seq) or decoder blocks (GPT) */
-    int dec_layers;   /* seq2seq decoder layers */
+    int vocab;      /* shared source/target vocabulary for seq2seq */
+    int max_len;    /* positions (learned tables; checked for sinusoidal ones) */
+    int type_vocab; /* BERT token types (segments) */
+    int layers;     /* encoder layers (BERT, seq2seq) or decoder blocks (GPT) */
+    int dec_layers; /* seq2seq decoder layers */
     int hidden, heads, intermediate;
     float hidden_dropout; /* embeddings, residual branches (and the FFN of seq2seq) */
     float attn_dropout;   /* attention probabilities */
@@ -90,8 +88,8 @@ typedef struct {
  * mask: key padding as dlt_attention takes it (i32 [B] lengths, i32 [B, T]
  * keep flags as Hugging Face's attention_mask, f32 [B, T] additive) or -1.
  * heads: DLT_BERT_* flags (NSP implies the pooler). Returns out->sequence. */
-dlt_t dlt_bert(dlt_graph *g, const dlt_transformer_spec *s, dlt_t ids, dlt_t token_types, dlt_t mask,
-               int heads, dlt_bert_out *out);
+dlt_t dlt_bert(dlt_graph *g, const dlt_transformer_spec *s, dlt_t ids, dlt_t token_types,
+               dlt_t mask, int heads, dlt_bert_out *out);
 
 /* ---- GPT-2: ids i32 [B, T] -> logits [B, T, vocab]; *hidden (may be NULL)
  * receives the final LayerNorm's output [B, T, C]. */
@@ -100,7 +98,8 @@ dlt_t dlt_gpt(dlt_graph *g, const dlt_transformer_spec *s, dlt_t ids, dlt_t *hid
 /* ---- Encoder-decoder: src i32 [B, S], src_mask (key padding of the source,
  * as for dlt_bert, or -1), tgt i32 [B, T] (decoder input, e.g. BOS + target
  * shifted right) -> logits [B, T, vocab]. Embeddings are scaled by sqrt(C). */
-dlt_t dlt_seq2seq(dlt_graph *g, const dlt_transformer_spec *s, dlt_t src, dlt_t src_mask, dlt_t tgt);
+dlt_t dlt_seq2seq(dlt_graph *g, const dlt_transformer_spec *s, dlt_t src, dlt_t src_mask,
+                  dlt_t tgt);
 
 /* ---- Losses (scalars). Labels equal to -100 are ignored; MEAN divides by
  * the number of the others (SUM is what a data-parallel trainer divides by

@@ -32,7 +32,8 @@ static const tf_size sizes[] = {
 
 const char *dlt_transformer_archs(void)
 {
-    return "bert-tiny, bert-mini, bert-small, bert-medium, bert-base, bert-large, gpt-tiny, gpt-mini, "
+    return "bert-tiny, bert-mini, bert-small, bert-medium, bert-base, bert-large, gpt-tiny, "
+           "gpt-mini, "
            "gpt-small, gpt2, gpt2-medium, transformer-tiny, transformer-base, transformer-big";
 }
 
@@ -75,17 +76,20 @@ dlt_status dlt_transformer_spec_default(const char *arch, dlt_transformer_spec *
 
 dlt_status dlt_transformer_spec_check(const dlt_transformer_spec *s)
 {
-    if (s->vocab < 1 || s->max_len < 1 || s->layers < 1 || s->hidden < 1 || s->heads < 1 || s->intermediate < 1)
-        return dlt_seterr(DLT_ERR_INVALID, "%s: vocab, max_len, layers, hidden, heads and intermediate must be >= 1",
+    if (s->vocab < 1 || s->max_len < 1 || s->layers < 1 || s->hidden < 1 || s->heads < 1 ||
+        s->intermediate < 1)
+        return dlt_seterr(DLT_ERR_INVALID,
+                          "%s: vocab, max_len, layers, hidden, heads and intermediate must be >= 1",
                           s->arch);
     if (s->family == DLT_TF_SEQ2SEQ && s->dec_layers < 1)
         return dlt_seterr(DLT_ERR_INVALID, "%s: dec_layers must be >= 1", s->arch);
     if (s->family == DLT_TF_BERT && s->type_vocab < 1)
         return dlt_seterr(DLT_ERR_INVALID, "%s: type_vocab must be >= 1", s->arch);
     if (s->hidden % s->heads)
-        return dlt_seterr(DLT_ERR_INVALID, "%s: hidden %d is not a multiple of heads %d", s->arch, s->hidden,
-                          s->heads);
-    if (!(s->hidden_dropout >= 0 && s->hidden_dropout < 1 && s->attn_dropout >= 0 && s->attn_dropout < 1))
+        return dlt_seterr(DLT_ERR_INVALID, "%s: hidden %d is not a multiple of heads %d", s->arch,
+                          s->hidden, s->heads);
+    if (!(s->hidden_dropout >= 0 && s->hidden_dropout < 1 && s->attn_dropout >= 0 &&
+          s->attn_dropout < 1))
         return dlt_seterr(DLT_ERR_INVALID, "%s: dropouts must be in [0, 1)", s->arch);
     if (!(s->layer_norm_eps > 0) || !(s->init_std > 0))
         return dlt_seterr(DLT_ERR_INVALID, "%s: layer_norm_eps and init_std must be > 0", s->arch);
@@ -134,17 +138,18 @@ dlt_t dlt_tf_layer_norm(dlt_graph *g, const char *name, dlt_t x, float eps)
     return y;
 }
 
-dlt_t dlt_tf_heads_attention(dlt_graph *g, dlt_t q, dlt_t k, dlt_t v, int heads, dlt_t mask, int causal,
-                             float dropout)
+dlt_t dlt_tf_heads_attention(dlt_graph *g, dlt_t q, dlt_t k, dlt_t v, int heads, dlt_t mask,
+                             int causal, float dropout)
 {
     const dlt_shape *qs = dlt_shape_of(g, q), *ks = dlt_shape_of(g, k);
     if (!qs || !ks || qs->ndim != 3 || ks->ndim != 3)
         return dlt_graph_fail(g, DLT_ERR_SHAPE, "attention: q, k, v must be [B, T, C]");
     int64_t B = qs->dim[0], Tq = qs->dim[1], Tk = ks->dim[1], C = qs->dim[2];
-    int64_t dq[4] = {B, Tq, heads, C / heads}, dk[4] = {B, Tk, heads, C / heads}, dy[3] = {B, Tq, C};
+    int64_t dq[4] = {B, Tq, heads, C / heads}, dk[4] = {B, Tk, heads, C / heads},
+            dy[3] = {B, Tq, C};
     dlt_attention_opts o = {0, causal, dropout, DLT_ATTN_BTHD};
-    dlt_t y = dlt_attention(g, dlt_reshape(g, q, 4, dq), dlt_reshape(g, k, 4, dk), dlt_reshape(g, v, 4, dk),
-                            mask, &o, NULL);
+    dlt_t y = dlt_attention(g, dlt_reshape(g, q, 4, dq), dlt_reshape(g, k, 4, dk),
+                            dlt_reshape(g, v, 4, dk), mask, &o, NULL);
     return dlt_reshape(g, y, 3, dy);
 }
 
@@ -165,8 +170,8 @@ int64_t dlt_tf_check_ids(dlt_graph *g, const dlt_transformer_spec *s, dlt_t ids,
         return dlt_graph_fail(g, DLT_ERR_SHAPE, "%s: %s '%s' must be i32 [B, T]", s->arch, what,
                               dlt_name_of(g, ids));
     if (is->dim[1] > s->max_len)
-        return dlt_graph_fail(g, DLT_ERR_SHAPE, "%s: sequence length %lld exceeds max_len %d", s->arch,
-                              (long long)is->dim[1], s->max_len);
+        return dlt_graph_fail(g, DLT_ERR_SHAPE, "%s: sequence length %lld exceeds max_len %d",
+                              s->arch, (long long)is->dim[1], s->max_len);
     return is->dim[1];
 }
 
@@ -178,10 +183,11 @@ dlt_t dlt_token_loss(dlt_graph *g, dlt_t logits, dlt_t labels, dlt_reduction red
     if (!ls || !ys)
         return -1;
     if (ls->ndim != 3 || ys->ndim != 2 || ys->dim[0] != ls->dim[0] || ys->dim[1] != ls->dim[1])
-        return dlt_graph_fail(g, DLT_ERR_SHAPE, "token loss: logits must be [B, T, V] and labels [B, T]");
+        return dlt_graph_fail(g, DLT_ERR_SHAPE,
+                              "token loss: logits must be [B, T, V] and labels [B, T]");
     int64_t n = ls->dim[0] * ls->dim[1], d2[2] = {n, ls->dim[2]};
-    return dlt_cross_entropy(g, dlt_reshape(g, logits, 2, d2), dlt_reshape(g, labels, 1, &n), DLT_IGNORE_INDEX,
-                             0.f, red);
+    return dlt_cross_entropy(g, dlt_reshape(g, logits, 2, d2), dlt_reshape(g, labels, 1, &n),
+                             DLT_IGNORE_INDEX, 0.f, red);
 }
 
 dlt_t dlt_mlm_loss(dlt_graph *g, dlt_t mlm_logits, dlt_t labels, dlt_reduction red)
@@ -202,7 +208,8 @@ dlt_t dlt_causal_lm_loss(dlt_graph *g, dlt_t logits, dlt_t labels, dlt_reduction
     if (!ys)
         return -1;
     if (ys->ndim != 2 || ys->dim[1] < 2)
-        return dlt_graph_fail(g, DLT_ERR_SHAPE, "causal LM loss: labels must be [B, T] with T >= 2");
+        return dlt_graph_fail(g, DLT_ERR_SHAPE,
+                              "causal LM loss: labels must be [B, T] with T >= 2");
     int64_t before[2] = {0, 0}, after[2] = {0, 1};
     dlt_t next = dlt_slice_axis(g, labels, 1, 1, DLT_SLICE_END, 1);
     dlt_t shifted = dlt_pad(g, next, before, after, DLT_PAD_CONSTANT, (float)DLT_IGNORE_INDEX);

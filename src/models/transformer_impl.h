@@ -11,8 +11,8 @@ dlt_t dlt_tf_linear(dlt_graph *g, const char *name, dlt_t x, int out, dlt_init w
 dlt_t dlt_tf_conv1d(dlt_graph *g, const char *name, dlt_t x, int out, double std);
 dlt_t dlt_tf_layer_norm(dlt_graph *g, const char *name, dlt_t x, float eps);
 /* q [B, Tq, C], k, v [B, Tk, C] -> softmax(q k^T / sqrt(C / heads) + masks) v [B, Tq, C]. */
-dlt_t dlt_tf_heads_attention(dlt_graph *g, dlt_t q, dlt_t k, dlt_t v, int heads, dlt_t mask, int causal,
-                             float dropout);
+dlt_t dlt_tf_heads_attention(dlt_graph *g, dlt_t q, dlt_t k, dlt_t v, int heads, dlt_t mask,
+                             int causal, float dropout);
 /* Rows [0, T) of a position table [max_len, C]: [T, C] (broadcasts over the batch). */
 dlt_t dlt_tf_positions(dlt_graph *g, dlt_t table, int64_t T);
 /* Token ids [B, T]: checks rank, dtype and T <= max_len; returns T (-1 on error). */

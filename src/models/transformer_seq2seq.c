@@ -31,8 +31,8 @@ static dlt_t sinusoid(dlt_graph *g, int64_t T, int64_t C)
 /* torch.nn.MultiheadAttention with in_proj_weight/in_proj_bias and out_proj:
  * self-attention projects x once into [q | k | v]; cross-attention projects
  * the queries with the first C rows and the memory with the other 2C. */
-static dlt_t mha(dlt_graph *g, const dlt_transformer_spec *s, const char *name, dlt_t x, dlt_t mem, dlt_t mask,
-                 int causal)
+static dlt_t mha(dlt_graph *g, const dlt_transformer_spec *s, const char *name, dlt_t x, dlt_t mem,
+                 dlt_t mask, int causal)
 {
     int64_t C = s->hidden, wd[2] = {3 * C, C}, bd[1] = {3 * C};
     dlt_scope_push(g, name);
@@ -59,9 +59,11 @@ static dlt_t mha(dlt_graph *g, const dlt_transformer_spec *s, const char *name, 
     return a;
 }
 
-static dlt_t residual(dlt_graph *g, const dlt_transformer_spec *s, const char *norm, dlt_t x, dlt_t branch)
+static dlt_t residual(dlt_graph *g, const dlt_transformer_spec *s, const char *norm, dlt_t x,
+                      dlt_t branch)
 {
-    return dlt_tf_layer_norm(g, norm, dlt_add(g, x, dlt_dropout(g, branch, s->hidden_dropout)), s->layer_norm_eps);
+    return dlt_tf_layer_norm(g, norm, dlt_add(g, x, dlt_dropout(g, branch, s->hidden_dropout)),
+                             s->layer_norm_eps);
 }
 
 static dlt_t ffn(dlt_graph *g, const dlt_transformer_spec *s, dlt_t x)
@@ -85,9 +87,11 @@ dlt_t dlt_seq2seq(dlt_graph *g, const dlt_transformer_spec *s, dlt_t src, dlt_t 
     if (S < 0 || T < 0)
         return -1;
     if (dlt_shape_of(g, src)->dim[0] != dlt_shape_of(g, tgt)->dim[0])
-        return dlt_graph_fail(g, DLT_ERR_SHAPE, "%s: src and tgt must have the same batch size", s->arch);
+        return dlt_graph_fail(g, DLT_ERR_SHAPE, "%s: src and tgt must have the same batch size",
+                              s->arch);
     int64_t wd[2] = {s->vocab, s->hidden};
-    dlt_t table = dlt_param(g, "embed_tokens.weight", 2, wd, dlt_init_normal(0, pow(s->hidden, -0.5)));
+    dlt_t table =
+        dlt_param(g, "embed_tokens.weight", 2, wd, dlt_init_normal(0, pow(s->hidden, -0.5)));
     dlt_t x = embed(g, s, table, src, S);
     dlt_scope_push(g, "encoder");
     for (int i = 0; i < s->layers; i++) {

@@ -11,7 +11,8 @@
 #include "attention_impl.h"
 #include "dlt_ops.h"
 
-attn_geom attn_geometry(const attn_attr *a, const dlt_shape *q, const dlt_shape *k, const dlt_shape *v)
+attn_geom attn_geometry(const attn_attr *a, const dlt_shape *q, const dlt_shape *k,
+                        const dlt_shape *v)
 {
     attn_geom gm;
     gm.bthd = a->layout == DLT_ATTN_BTHD;
@@ -40,16 +41,20 @@ size_t attn_slot_bytes(const attn_geom *gm, int nbuf)
     return (b + 63) & ~(size_t)63;
 }
 
-static const char *layout_name(int layout) { return layout == DLT_ATTN_BTHD ? "[B, T, H, D]" : "[B, H, T, D]"; }
+static const char *layout_name(int layout)
+{
+    return layout == DLT_ATTN_BTHD ? "[B, T, H, D]" : "[B, H, T, D]";
+}
 
 /* q, k, v and the optional mask; outputs o (q's layout, last dim Dv) and lse [B, H, Tq]. */
-static dlt_status check_qkv(const attn_attr *a, const dlt_shape *q, const dlt_shape *k, const dlt_shape *v,
-                            const dlt_shape *m)
+static dlt_status check_qkv(const attn_attr *a, const dlt_shape *q, const dlt_shape *k,
+                            const dlt_shape *v, const dlt_shape *m)
 {
     if (q->dtype != DLT_F32 || k->dtype != DLT_F32 || v->dtype != DLT_F32)
         return dlt_seterr(DLT_ERR_DTYPE, "q, k and v must be f32");
     if (q->ndim != 4 || k->ndim != 4 || v->ndim != 4)
-        return dlt_seterr(DLT_ERR_SHAPE, "q, k and v must have rank 4 (%s)", layout_name(a->layout));
+        return dlt_seterr(DLT_ERR_SHAPE, "q, k and v must have rank 4 (%s)",
+                          layout_name(a->layout));
     int th = a->layout == DLT_ATTN_BTHD ? 1 : 2, hh = 3 - th;
     if (k->dim[0] != q->dim[0] || v->dim[0] != q->dim[0])
         return dlt_seterr(DLT_ERR_SHAPE, "q, k and v must have the same batch size");
@@ -62,10 +67,13 @@ static dlt_status check_qkv(const attn_attr *a, const dlt_shape *q, const dlt_sh
     if (!m)
         return DLT_OK;
     if (m->dtype != DLT_I32 && m->dtype != DLT_F32)
-        return dlt_seterr(DLT_ERR_DTYPE, "mask must be i32 (lengths or keep flags) or f32 (additive)");
+        return dlt_seterr(DLT_ERR_DTYPE,
+                          "mask must be i32 (lengths or keep flags) or f32 (additive)");
     int lengths = m->dtype == DLT_I32 && m->ndim == 1;
-    if (lengths ? m->dim[0] != q->dim[0] : (m->ndim != 2 || m->dim[0] != q->dim[0] || m->dim[1] != k->dim[th]))
-        return dlt_seterr(DLT_ERR_SHAPE, "mask must be i32 [B] lengths or [B, Tk] (B %lld, Tk %lld)",
+    if (lengths ? m->dim[0] != q->dim[0]
+                : (m->ndim != 2 || m->dim[0] != q->dim[0] || m->dim[1] != k->dim[th]))
+        return dlt_seterr(DLT_ERR_SHAPE,
+                          "mask must be i32 [B] lengths or [B, Tk] (B %lld, Tk %lld)",
                           (long long)q->dim[0], (long long)k->dim[th]);
     return DLT_OK;
 }
@@ -116,7 +124,8 @@ static double attn_flops(const dlt_node *n, const dlt_shape *const *in, const dl
     return DLT_CATTR(n, attn_attr)->causal ? f / 2 : f;
 }
 
-static double attn_bwd_flops(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
+static double attn_bwd_flops(const dlt_node *n, const dlt_shape *const *in,
+                             const dlt_shape *const *out)
 {
     attn_geom gm = attn_geometry(DLT_CATTR(n, attn_attr), in[0], in[1], in[2]);
     double f = 2.0 * (double)(gm.B * gm.H * gm.Tq * gm.Tk) * (double)(3 * gm.D + 2 * gm.Dv);
@@ -140,7 +149,8 @@ static size_t attn_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_s
     return ws_for(&gm, gm.B * gm.H * ((gm.Tq + ATTN_BQ - 1) / ATTN_BQ), 1);
 }
 
-static size_t attn_bwd_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
+static size_t attn_bwd_ws(const dlt_node *n, const dlt_shape *const *in,
+                          const dlt_shape *const *out)
 {
     attn_geom gm = attn_geometry(DLT_CATTR(n, attn_attr), in[0], in[1], in[2]);
     return ws_for(&gm, gm.B * gm.H, 2);
@@ -148,10 +158,10 @@ static size_t attn_bwd_ws(const dlt_node *n, const dlt_shape *const *in, const d
 
 static dlt_status attn_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
 
-static const dlt_op_def op_attention = {"attention", 3, 4, 2, attn_shape, attn_grad, attn_fwd_cpu, attn_ws,
-                                        attn_flops, 0};
-static const dlt_op_def op_attention_grad = {"attention_grad", 5, 8, 3, attn_bwd_shape, NULL, attn_bwd_cpu,
-                                             attn_bwd_ws, attn_bwd_flops, 0};
+static const dlt_op_def op_attention = {"attention",  3,       4,          2, attn_shape, attn_grad,
+                                        attn_fwd_cpu, attn_ws, attn_flops, 0};
+static const dlt_op_def op_attention_grad = {
+    "attention_grad", 5, 8, 3, attn_bwd_shape, NULL, attn_bwd_cpu, attn_bwd_ws, attn_bwd_flops, 0};
 
 static dlt_status attn_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
@@ -175,8 +185,8 @@ static dlt_status attn_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dl
     return DLT_OK;
 }
 
-dlt_t dlt_attention(dlt_graph *g, dlt_t q, dlt_t k, dlt_t v, dlt_t mask, const dlt_attention_opts *o,
-                    dlt_t *lse)
+dlt_t dlt_attention(dlt_graph *g, dlt_t q, dlt_t k, dlt_t v, dlt_t mask,
+                    const dlt_attention_opts *o, dlt_t *lse)
 {
     dlt_attention_opts def = {0};
     if (!o)
@@ -187,7 +197,8 @@ dlt_t dlt_attention(dlt_graph *g, dlt_t q, dlt_t k, dlt_t v, dlt_t mask, const d
         return dlt_graph_fail(g, DLT_ERR_INVALID, "attention: dropout must be in [0, 1), got %g",
                               (double)o->dropout);
     if (!(o->scale >= 0.f) || isinf(o->scale))
-        return dlt_graph_fail(g, DLT_ERR_INVALID, "attention: scale must be finite and >= 0 (0: 1/sqrt(D)), got %g",
+        return dlt_graph_fail(g, DLT_ERR_INVALID,
+                              "attention: scale must be finite and >= 0 (0: 1/sqrt(D)), got %g",
                               (double)o->scale);
     if (o->layout != DLT_ATTN_BHTD && o->layout != DLT_ATTN_BTHD)
         return dlt_graph_fail(g, DLT_ERR_INVALID, "attention: unknown layout %d", (int)o->layout);
@@ -195,7 +206,8 @@ dlt_t dlt_attention(dlt_graph *g, dlt_t q, dlt_t k, dlt_t v, dlt_t mask, const d
     if (!qs || !dlt_shape_of(g, k) || !dlt_shape_of(g, v) || (mask >= 0 && !dlt_shape_of(g, mask)))
         return -1;
     attn_attr a = {0};
-    a.scale = o->scale > 0.f ? o->scale : (qs->ndim == 4 ? (float)(1.0 / sqrt((double)qs->dim[3])) : 1.f);
+    a.scale =
+        o->scale > 0.f ? o->scale : (qs->ndim == 4 ? (float)(1.0 / sqrt((double)qs->dim[3])) : 1.f);
     a.p = o->dropout;
     a.causal = o->causal != 0;
     a.layout = o->layout;

@@ -9,11 +9,11 @@
 enum { ATTN_MASK_NONE = 0, ATTN_MASK_LENGTHS, ATTN_MASK_KEEP, ATTN_MASK_ADD };
 
 typedef struct {
-    float scale;   /* resolved: never 0 */
-    float p;       /* attention dropout */
+    float scale; /* resolved: never 0 */
+    float p;     /* attention dropout */
     int causal;
-    int layout;    /* DLT_ATTN_BHTD or DLT_ATTN_BTHD */
-    uint64_t id;   /* dropout stream id, shared by the forward and backward nodes */
+    int layout;  /* DLT_ATTN_BHTD or DLT_ATTN_BTHD */
+    uint64_t id; /* dropout stream id, shared by the forward and backward nodes */
     /* backward only: which optional inputs follow q, k, v, o, lse */
     int has_do, has_mask, has_dlse;
 } attn_attr;
@@ -30,12 +30,16 @@ static inline int64_t attn_base(const attn_geom *gm, int64_t b, int64_t h, int64
 {
     return gm->bthd ? (b * T * gm->H + h) * W : ((b * gm->H + h) * T) * W;
 }
-static inline int64_t attn_ld(const attn_geom *gm, int64_t W) { return gm->bthd ? gm->H * W : W; }
+static inline int64_t attn_ld(const attn_geom *gm, int64_t W)
+{
+    return gm->bthd ? gm->H * W : W;
+}
 
 /* Query rows per block: scores are held for one block of one head per thread. */
 #define ATTN_BQ 64
 
-attn_geom attn_geometry(const attn_attr *a, const dlt_shape *q, const dlt_shape *k, const dlt_shape *v);
+attn_geom attn_geometry(const attn_attr *a, const dlt_shape *q, const dlt_shape *k,
+                        const dlt_shape *v);
 int attn_mask_kind(const dlt_shape *m);
 /* Bytes of scratch one thread needs (nbuf score blocks of ATTN_BQ x Tk). */
 size_t attn_slot_bytes(const attn_geom *gm, int nbuf);

@@ -28,12 +28,13 @@ typedef struct {
 
 static uint64_t attn_stream(uint64_t id, int64_t step)
 {
-    return dlt_rng_mix(id * 0x9e3779b97f4a7c15ull ^ dlt_rng_mix((uint64_t)step + 0x3c6ef372fe94f82bull));
+    return dlt_rng_mix(id * 0x9e3779b97f4a7c15ull ^
+                       dlt_rng_mix((uint64_t)step + 0x3c6ef372fe94f82bull));
 }
 
-static dlt_status attn_run_init(attn_run *r, const dlt_kctx *k, const attn_attr *a, const dlt_shape *q,
-                                const dlt_shape *kk, const dlt_shape *v, const dlt_shape *ms,
-                                const void *mask)
+static dlt_status attn_run_init(attn_run *r, const dlt_kctx *k, const attn_attr *a,
+                                const dlt_shape *q, const dlt_shape *kk, const dlt_shape *v,
+                                const dlt_shape *ms, const void *mask)
 {
     memset(r, 0, sizeof *r);
     r->gm = attn_geometry(a, q, kk, v);
@@ -48,8 +49,9 @@ static dlt_status attn_run_init(attn_run *r, const dlt_kctx *k, const attn_attr 
         const int32_t *len = mask;
         for (int64_t b = 0; b < r->gm.B; b++)
             if (len[b] < 0 || len[b] > r->gm.Tk)
-                return dlt_seterr(DLT_ERR_INVALID, "key length %d of batch %lld is outside [0, %lld]",
-                                  (int)len[b], (long long)b, (long long)r->gm.Tk);
+                return dlt_seterr(DLT_ERR_INVALID,
+                                  "key length %d of batch %lld is outside [0, %lld]", (int)len[b],
+                                  (long long)b, (long long)r->gm.Tk);
     }
     return DLT_OK;
 }
@@ -126,8 +128,8 @@ typedef struct {
     float *o, *lse;
 } fwd_io;
 
-static void fwd_block(const attn_run *r, const fwd_io *io, int64_t b, int64_t h, int64_t i0, int64_t rows,
-                      float *S)
+static void fwd_block(const attn_run *r, const fwd_io *io, int64_t b, int64_t h, int64_t i0,
+                      int64_t rows, float *S)
 {
     const attn_geom *gm = &r->gm;
     int64_t ldq = attn_ld(gm, gm->D), ldv = attn_ld(gm, gm->Dv), kn = keys_for(r, i0, rows);
@@ -191,7 +193,8 @@ dlt_status attn_fwd_cpu(const dlt_kctx *k)
     for (int64_t it = 0; it < items; it++) {
         int64_t bh = it / nqb, i0 = (it % nqb) * ATTN_BQ;
         int64_t rows = gm->Tq - i0 < ATTN_BQ ? gm->Tq - i0 : ATTN_BQ;
-        fwd_block(&r, &io, bh / gm->H, bh % gm->H, i0, rows, work + omp_get_thread_num() * slot_floats);
+        fwd_block(&r, &io, bh / gm->H, bh % gm->H, i0, rows,
+                  work + omp_get_thread_num() * slot_floats);
     }
     return DLT_OK;
 }
@@ -210,13 +213,15 @@ static void zero_rows(float *x, int64_t rows, int64_t w, int64_t ld)
 /* dS = P (dP - D) with D_i = dO_i . O_i - dlse_i (the softmax backward,
  * including lse's own gradient P); under dropout dP is the gradient of the
  * dropped probabilities scaled back, and A becomes the dropped P for dv. */
-static void bwd_block(const attn_run *r, const bwd_io *io, int64_t b, int64_t h, int64_t i0, int64_t rows,
-                      float *A, float *G)
+static void bwd_block(const attn_run *r, const bwd_io *io, int64_t b, int64_t h, int64_t i0,
+                      int64_t rows, float *A, float *G)
 {
     const attn_geom *gm = &r->gm;
     int64_t ldq = attn_ld(gm, gm->D), ldv = attn_ld(gm, gm->Dv), kn = keys_for(r, i0, rows);
-    int64_t hq = attn_base(gm, b, h, gm->Tq, gm->D) + i0 * ldq, hk = attn_base(gm, b, h, gm->Tk, gm->D);
-    int64_t ho = attn_base(gm, b, h, gm->Tq, gm->Dv) + i0 * ldv, hv = attn_base(gm, b, h, gm->Tk, gm->Dv);
+    int64_t hq = attn_base(gm, b, h, gm->Tq, gm->D) + i0 * ldq,
+            hk = attn_base(gm, b, h, gm->Tk, gm->D);
+    int64_t ho = attn_base(gm, b, h, gm->Tq, gm->Dv) + i0 * ldv,
+            hv = attn_base(gm, b, h, gm->Tk, gm->Dv);
     int64_t hl = (b * gm->H + h) * gm->Tq + i0;
     const float *q = io->q + hq, *k = io->k + hk, *v = io->v + hv;
     const float *dO = io->dO ? io->dO + ho : NULL;
@@ -281,7 +286,8 @@ dlt_status attn_bwd_cpu(const dlt_kctx *k)
     if (st != DLT_OK)
         return st;
     const attn_geom *gm = &r.gm;
-    bwd_io io = {k->in[0], k->in[1], k->in[2], k->in[3], k->in[4], dO, dlse, k->out[0], k->out[1], k->out[2]};
+    bwd_io io = {k->in[0], k->in[1], k->in[2],  k->in[3],  k->in[4],
+                 dO,       dlse,     k->out[0], k->out[1], k->out[2]};
     int64_t items = gm->B * gm->H;
     size_t slot = attn_slot_bytes(gm, 2);
     int nt = attn_threads(&r, k, items, slot);

@@ -10,12 +10,16 @@
 
 /* Per layer of BERT or GPT-2: four C x C attention projections, the C x 4C
  * and 4C x C MLP and two LayerNorms: 12 C^2 + 13 C (with intermediate 4C). */
-static int64_t block_params(int64_t C, int64_t F) { return 4 * C * C + 4 * C + 2 * C * F + F + C + 4 * C; }
+static int64_t block_params(int64_t C, int64_t F)
+{
+    return 4 * C * C + 4 * C + 2 * C * F + F + C + 4 * C;
+}
 
 static int64_t gpt_formula(const dlt_transformer_spec *s)
 {
     int64_t C = s->hidden;
-    return (int64_t)s->vocab * C + (int64_t)s->max_len * C + s->layers * block_params(C, s->intermediate) + 2 * C;
+    return (int64_t)s->vocab * C + (int64_t)s->max_len * C +
+           s->layers * block_params(C, s->intermediate) + 2 * C;
 }
 
 static int64_t bert_formula(const dlt_transformer_spec *s, int heads)
@@ -57,11 +61,12 @@ static int64_t count(const char *arch, int heads)
         dlt_seq2seq(g, &s, ids, -1, ids);
     ck_assert_msg(dlt_graph_status(g) == DLT_OK, "%s", dlt_graph_errmsg(g));
     int64_t n = dlt_count_params(g);
-    int64_t want = s.family == DLT_TF_BERT ? bert_formula(&s, heads)
+    int64_t want = s.family == DLT_TF_BERT  ? bert_formula(&s, heads)
                    : s.family == DLT_TF_GPT ? gpt_formula(&s)
                                             : seq2seq_formula(&s);
     printf("%-18s heads %d: %lld parameters\n", arch, heads, (long long)n);
-    ck_assert_msg(n == want, "%s: %lld parameters, formula %lld", arch, (long long)n, (long long)want);
+    ck_assert_msg(n == want, "%s: %lld parameters, formula %lld", arch, (long long)n,
+                  (long long)want);
     dlt_graph_free(g);
     return n;
 }
@@ -76,8 +81,9 @@ START_TEST(parameter_counts)
     ck_assert_int_eq(count("bert-base", DLT_BERT_PRETRAIN), 110106428);
     ck_assert_int_eq(count("bert-base", 0), 109482240 - 768 * 768 - 768);
     ck_assert_int_eq(count("bert-large", DLT_BERT_POOLER), 335141888);
-    const char *others[] = {"bert-tiny", "bert-mini", "bert-small", "bert-medium", "gpt-tiny", "gpt-mini",
-                            "gpt-small", "transformer-tiny", "transformer-base", "transformer-big"};
+    const char *others[] = {"bert-tiny",        "bert-mini",      "bert-small", "bert-medium",
+                            "gpt-tiny",         "gpt-mini",       "gpt-small",  "transformer-tiny",
+                            "transformer-base", "transformer-big"};
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
         count(others[i], DLT_BERT_PRETRAIN);
 }
@@ -134,8 +140,9 @@ START_TEST(errors_are_reported)
 {
     dlt_transformer_spec s;
     ck_assert_int_eq(dlt_transformer_spec_default("bert-huge", &s), DLT_ERR_INVALID);
-    ck_assert_msg(strstr(dlt_errmsg(), "unknown transformer architecture 'bert-huge' (known: bert-tiny,"),
-                  "%s", dlt_errmsg());
+    ck_assert_msg(
+        strstr(dlt_errmsg(), "unknown transformer architecture 'bert-huge' (known: bert-tiny,"),
+        "%s", dlt_errmsg());
     ck_assert(dlt_transformer_spec_default("gpt-tiny", &s) == DLT_OK);
     s.heads = 3;
     ck_assert_int_eq(dlt_transformer_spec_check(&s), DLT_ERR_INVALID);
@@ -207,7 +214,8 @@ static void sgd_lowers_loss(const char *arch)
             w[i] -= 0.05f * gw[i];
     }
     printf("%s: loss %.3f -> %.3f after 30 SGD steps\n", arch, (double)first, (double)last);
-    ck_assert_msg(isfinite(last) && last < 0.7f * first, "%s: loss %g -> %g", arch, (double)first, (double)last);
+    ck_assert_msg(isfinite(last) && last < 0.7f * first, "%s: loss %g -> %g", arch, (double)first,
+                  (double)last);
     free(params), free(grads);
     dlt_plan_free(p);
     dlt_graph_free(g);
@@ -234,4 +242,7 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void) { return dlt_test_run(suite()); }
+int main(void)
+{
+    return dlt_test_run(suite());
+}

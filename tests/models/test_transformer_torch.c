@@ -26,8 +26,8 @@ static void h5read(hid_t g, const char *name, hid_t type, void *out, size_t n)
     hid_t ds = H5Dopen2(g, name, H5P_DEFAULT);
     ck_assert_msg(ds >= 0, "no dataset %s", name);
     hid_t sp = H5Dget_space(ds);
-    ck_assert_msg((size_t)H5Sget_simple_extent_npoints(sp) == n, "%s: %lld elements, want %zu", name,
-                  (long long)H5Sget_simple_extent_npoints(sp), n);
+    ck_assert_msg((size_t)H5Sget_simple_extent_npoints(sp) == n, "%s: %lld elements, want %zu",
+                  name, (long long)H5Sget_simple_extent_npoints(sp), n);
     ck_assert(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0);
     H5Sclose(sp);
     H5Dclose(ds);
@@ -66,8 +66,8 @@ typedef struct {
 
 /* Builds loss + gradients, loads the fixture's parameters and inputs, runs,
  * and compares `outs` (fixture names) and every gradient. */
-static void run_and_compare(dlt_graph *g, hid_t gr, const char *model, dlt_t loss, int nin, const named *ins,
-                            int nout, const named *outs)
+static void run_and_compare(dlt_graph *g, hid_t gr, const char *model, dlt_t loss, int nin,
+                            const named *ins, int nout, const named *outs)
 {
     ck_assert_msg(dlt_graph_status(g) == DLT_OK, "%s", dlt_graph_errmsg(g));
     int np;
@@ -85,8 +85,9 @@ static void run_and_compare(dlt_graph *g, hid_t gr, const char *model, dlt_t los
     hid_t pg = H5Gopen2(gr, "params", H5P_DEFAULT);
     H5G_info_t info;
     H5Gget_info(pg, &info);
-    ck_assert_msg((int)info.nlinks == dlt_num_params(g), "%s: %d parameters in the fixture, %d in the model", model,
-                  (int)info.nlinks, dlt_num_params(g));
+    ck_assert_msg((int)info.nlinks == dlt_num_params(g),
+                  "%s: %d parameters in the fixture, %d in the model", model, (int)info.nlinks,
+                  dlt_num_params(g));
     for (int i = 0; i < dlt_num_params(g); i++) {
         const dlt_param_info *pi = dlt_param_at(g, i);
         h5read(pg, pi->name, H5T_NATIVE_FLOAT, dlt_params_data(g) + pi->offset, pi->numel);
@@ -104,7 +105,8 @@ static void run_and_compare(dlt_graph *g, hid_t gr, const char *model, dlt_t los
     h5read(gr, "loss", H5T_NATIVE_FLOAT, &want_loss, 1);
     float got_loss = *(const float *)dlt_plan_data(p, loss);
     double el = fabs(got_loss - want_loss) / fabs(want_loss);
-    printf("%s: loss %.7f (torch %.7f, rel err %.1e)\n", model, (double)got_loss, (double)want_loss, el);
+    printf("%s: loss %.7f (torch %.7f, rel err %.1e)\n", model, (double)got_loss, (double)want_loss,
+           el);
     ck_assert_msg(el < 1e-5, "%s loss: %g vs %g", model, (double)got_loss, (double)want_loss);
 
     /* Forward: logits are O(1..10) sums of O(1) terms whose f32 rounding
@@ -155,7 +157,8 @@ static void run_and_compare(dlt_graph *g, hid_t gr, const char *model, dlt_t los
         free(want[i]);
     }
     free(want);
-    printf("%s: %d parameter gradients, worst max rel err %.2e (%s)\n", model, np, worst, worst_name);
+    printf("%s: %d parameter gradients, worst max rel err %.2e (%s)\n", model, np, worst,
+           worst_name);
     H5Gclose(gg);
     free(all), free(params), free(grads);
     dlt_plan_free(p);
@@ -168,14 +171,20 @@ START_TEST(bert_matches_torch)
     dlt_graph *g = dlt_graph_create(1);
     int64_t d[2] = {2, 8};
     dlt_t ids = dlt_input(g, "ids", DLT_I32, 2, d), tt = dlt_input(g, "token_types", DLT_I32, 2, d);
-    dlt_t mask = dlt_input(g, "mask", DLT_I32, 2, d), mlm_y = dlt_input(g, "mlm_labels", DLT_I32, 2, d);
+    dlt_t mask = dlt_input(g, "mask", DLT_I32, 2, d),
+          mlm_y = dlt_input(g, "mlm_labels", DLT_I32, 2, d);
     dlt_t nsp_y = dlt_input(g, "nsp_labels", DLT_I32, 1, d);
     dlt_bert_out o;
     dlt_bert(g, &s, ids, tt, mask, DLT_BERT_PRETRAIN, &o);
     dlt_t loss = dlt_add(g, dlt_mlm_loss(g, o.mlm_logits, mlm_y, DLT_REDUCE_MEAN),
                          dlt_nsp_loss(g, o.nsp_logits, nsp_y, DLT_REDUCE_MEAN));
-    named ins[] = {{"ids", ids}, {"token_types", tt}, {"mask", mask}, {"mlm_labels", mlm_y}, {"nsp_labels", nsp_y}};
-    named outs[] = {{"mlm_logits", o.mlm_logits}, {"nsp_logits", o.nsp_logits}, {"sequence", o.sequence}};
+    named ins[] = {{"ids", ids},
+                   {"token_types", tt},
+                   {"mask", mask},
+                   {"mlm_labels", mlm_y},
+                   {"nsp_labels", nsp_y}};
+    named outs[] = {
+        {"mlm_logits", o.mlm_logits}, {"nsp_logits", o.nsp_logits}, {"sequence", o.sequence}};
     run_and_compare(g, gr, "bert", loss, 5, ins, 3, outs);
     dlt_graph_free(g);
     H5Gclose(gr);
@@ -210,7 +219,8 @@ START_TEST(seq2seq_matches_torch)
     dlt_t tgt = dlt_input(g, "tgt", DLT_I32, 2, dt), lab = dlt_input(g, "labels", DLT_I32, 2, dt);
     dlt_t logits = dlt_seq2seq(g, &s, src, len, tgt);
     dlt_t loss = dlt_token_loss(g, logits, lab, DLT_REDUCE_MEAN);
-    named ins[] = {{"src", src}, {"src_len", len}, {"tgt", tgt}, {"labels", lab}}, outs[] = {{"logits", logits}};
+    named ins[] = {{"src", src}, {"src_len", len}, {"tgt", tgt}, {"labels", lab}},
+          outs[] = {{"logits", logits}};
     run_and_compare(g, gr, "seq2seq", loss, 4, ins, 1, outs);
     dlt_graph_free(g);
     H5Gclose(gr);
@@ -230,4 +240,7 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void) { return dlt_test_run(suite()); }
+int main(void)
+{
+    return dlt_test_run(suite());
+}

@@ -31,7 +31,8 @@ int main(int argc, char **argv)
     dlt_set_num_threads(threads);
     dlt_graph *g = dlt_graph_create(1);
     int64_t d[2] = {B, T};
-    dlt_t ids = dlt_input(g, "ids", DLT_I32, 2, d), labels = dlt_input(g, "labels", DLT_I32, 2, d), loss;
+    dlt_t ids = dlt_input(g, "ids", DLT_I32, 2, d), labels = dlt_input(g, "labels", DLT_I32, 2, d),
+          loss;
     dlt_t nsp = dlt_input(g, "nsp", DLT_I32, 1, d);
     if (s.family == DLT_TF_BERT) {
         dlt_bert_out o;
@@ -66,7 +67,8 @@ int main(int argc, char **argv)
     dlt_mem_report mr;
     dlt_plan_memory(p, &mr);
     printf("%s: %lld parameters, batch %lld x %lld, %d threads, arena %.1f MiB\n", arch,
-           (long long)dlt_count_params(g), (long long)B, (long long)T, threads, mr.arena_bytes / 1048576.0);
+           (long long)dlt_count_params(g), (long long)B, (long long)T, threads,
+           mr.arena_bytes / 1048576.0);
     dlt_exec_opts eo = {.training = 1, .profile = 1};
     dlt_plan_run(p, &eo); /* warm-up */
     double t0 = now();

@@ -32,7 +32,8 @@ static const acase cases[] = {
 
 static int64_t at(const acase *c, int64_t b, int64_t h, int64_t t, int64_t d, int64_t T, int64_t W)
 {
-    return c->layout == DLT_ATTN_BTHD ? ((b * T + t) * c->H + h) * W + d : ((b * c->H + h) * T + t) * W + d;
+    return c->layout == DLT_ATTN_BTHD ? ((b * T + t) * c->H + h) * W + d
+                                      : ((b * c->H + h) * T + t) * W + d;
 }
 
 static void dims_of(const acase *c, int64_t T, int64_t W, int64_t *d)
@@ -128,8 +129,8 @@ static dlt_gc_feed feed_of(const built *b, dlt_t *ins, const void **data, int tr
 
 /* The reference: scores, softmax and products in double, one row at a time.
  * dO/dlse (may be NULL) give dq, dk, dv (zeroed here). */
-static void naive(const acase *c, const built *b, const float *dO, const float *dlse, double *o, double *lse,
-                  double *dq, double *dk, double *dv)
+static void naive(const acase *c, const built *b, const float *dO, const float *dlse, double *o,
+                  double *lse, double *dq, double *dk, double *dv)
 {
     double scale = c->scale > 0 ? c->scale : 1.0 / sqrt((double)c->D);
     double *s = malloc((size_t)c->Tk * sizeof *s), *p = malloc((size_t)c->Tk * sizeof *p);
@@ -145,7 +146,8 @@ static void naive(const acase *c, const built *b, const float *dO, const float *
                 for (int64_t j = 0; j < c->Tk; j++) {
                     double acc = 0;
                     for (int64_t d = 0; d < c->D; d++)
-                        acc += (double)b->qd[at(c, bb, h, i, d, c->Tq, c->D)] * b->kd[at(c, bb, h, j, d, c->Tk, c->D)];
+                        acc += (double)b->qd[at(c, bb, h, i, d, c->Tq, c->D)] *
+                               b->kd[at(c, bb, h, j, d, c->Tk, c->D)];
                     s[j] = acc * scale;
                     if (c->causal && j > i)
                         s[j] = -INFINITY;
@@ -185,10 +187,13 @@ static void naive(const acase *c, const built *b, const float *dO, const float *
                 for (int64_t j = 0; j < c->Tk; j++) {
                     double ds = p[j] * (s[j] - D + (dlse ? dlse[li] : 0.0));
                     for (int64_t e = 0; e < c->Dv && dO; e++)
-                        dv[at(c, bb, h, j, e, c->Tk, c->Dv)] += p[j] * dO[at(c, bb, h, i, e, c->Tq, c->Dv)];
+                        dv[at(c, bb, h, j, e, c->Tk, c->Dv)] +=
+                            p[j] * dO[at(c, bb, h, i, e, c->Tq, c->Dv)];
                     for (int64_t d = 0; d < c->D; d++) {
-                        dq[at(c, bb, h, i, d, c->Tq, c->D)] += scale * ds * b->kd[at(c, bb, h, j, d, c->Tk, c->D)];
-                        dk[at(c, bb, h, j, d, c->Tk, c->D)] += scale * ds * b->qd[at(c, bb, h, i, d, c->Tq, c->D)];
+                        dq[at(c, bb, h, i, d, c->Tq, c->D)] +=
+                            scale * ds * b->kd[at(c, bb, h, j, d, c->Tk, c->D)];
+                        dk[at(c, bb, h, j, d, c->Tk, c->D)] +=
+                            scale * ds * b->qd[at(c, bb, h, i, d, c->Tq, c->D)];
                     }
                 }
             }
@@ -273,15 +278,16 @@ static void check_grads(int ci, int which)
     dlt_exec_opts eo = {.training = 1};
     ck_assert_msg(dlt_plan_run(p, &eo) == DLT_OK, "%s", dlt_errmsg());
     double *o = malloc(b.no * sizeof *o), *lse = malloc(b.nl * sizeof *lse);
-    double *dq = malloc(b.nq * sizeof *dq), *dk = malloc(b.nk * sizeof *dk), *dv = malloc(b.nv * sizeof *dv);
+    double *dq = malloc(b.nq * sizeof *dq), *dk = malloc(b.nk * sizeof *dk),
+           *dv = malloc(b.nv * sizeof *dv);
     naive(c, &b, which == 2 ? NULL : r1, which == 1 ? NULL : r2, o, lse, dq, dk, dv);
     /* f32 recomputation of P from lse (exp(s - lse) vs exp(s - m) / sum) and
      * f32 GEMMs: a few 1e-6 relative; gradients near zero get the floor */
     double e[3] = {relerr_d(dlt_plan_data(p, gr[0]), dq, b.nq, 1e-2),
                    relerr_d(dlt_plan_data(p, gr[1]), dk, b.nk, 1e-2),
                    relerr_d(dlt_plan_data(p, gr[2]), dv, b.nv, 1e-2)};
-    ck_assert_msg(e[0] < 5e-5 && e[1] < 5e-5 && e[2] < 5e-5, "case %d/%d: dq %g dk %g dv %g", ci, which, e[0],
-                  e[1], e[2]);
+    ck_assert_msg(e[0] < 5e-5 && e[1] < 5e-5 && e[2] < 5e-5, "case %d/%d: dq %g dk %g dv %g", ci,
+                  which, e[0], e[1], e[2]);
     free(o), free(lse), free(dq), free(dk), free(dv), free(r1), free(r2);
     dlt_plan_free(p);
     unbuild(&b);
@@ -386,7 +392,8 @@ START_TEST(thread_counts_agree)
         dlt_test_fill_uniform(r1, b.no, -1, 1, 901);
         int64_t od[4];
         dims_of(c, c->Tq, c->Dv, od);
-        dlt_t loss = dlt_sum(b.g, dlt_mul(b.g, b.y, dlt_constant(b.g, DLT_F32, 4, od, r1)), 0, NULL, 0);
+        dlt_t loss =
+            dlt_sum(b.g, dlt_mul(b.g, b.y, dlt_constant(b.g, DLT_F32, 4, od, r1)), 0, NULL, 0);
         dlt_t wrt[3] = {b.q, b.k, b.v}, outs[4];
         ck_assert(dlt_grad(b.g, loss, 3, wrt, outs + 1) == DLT_OK);
         outs[0] = b.y;
@@ -401,7 +408,8 @@ START_TEST(thread_counts_agree)
             const void *data[4];
             dlt_gc_feed f = feed_of(&b, ins, data, 1);
             for (int i = 0; i < f.ninputs; i++)
-                memcpy(dlt_plan_data(p, ins[i]), data[i], dlt_shape_bytes(dlt_shape_of(b.g, ins[i])));
+                memcpy(dlt_plan_data(p, ins[i]), data[i],
+                       dlt_shape_bytes(dlt_shape_of(b.g, ins[i])));
             dlt_exec_opts eo = {.training = 1, .step = 3};
             ck_assert(dlt_plan_run(p, &eo) == DLT_OK);
             for (int i = 0; i < 4; i++) {
@@ -426,7 +434,8 @@ END_TEST
 static void expect_error(dlt_graph *g, dlt_t y, const char *msg)
 {
     ck_assert_int_eq(y, -1);
-    ck_assert_msg(strstr(dlt_graph_errmsg(g), msg) != NULL, "got '%s', want '%s'", dlt_graph_errmsg(g), msg);
+    ck_assert_msg(strstr(dlt_graph_errmsg(g), msg) != NULL, "got '%s', want '%s'",
+                  dlt_graph_errmsg(g), msg);
 }
 
 START_TEST(bad_arguments_are_reported)
@@ -452,14 +461,30 @@ START_TEST(bad_arguments_are_reported)
         dlt_t v = dlt_input(g, "v", DLT_F32, 4, dk), m = -1;
         dlt_attention_opts o = {0};
         switch (t[i].which) {
-        case 0: k = dlt_input(g, "k2", DLT_F32, 4, dkd), v = dlt_input(g, "v2", DLT_F32, 4, dkd); break;
-        case 1: v = dlt_input(g, "v2", DLT_F32, 4, dv); break;
-        case 2: v = dlt_input(g, "v2", DLT_F32, 4, dh); break;
-        case 3: m = dlt_input(g, "m", DLT_I32, 2, bad); break;
-        case 4: q = dlt_input(g, "q2", DLT_F32, 3, d3); break;
-        case 5: o.dropout = 1; break;
-        case 6: o.scale = -1; break;
-        default: m = dlt_input(g, "m", DLT_U8, 1, one); break;
+        case 0:
+            k = dlt_input(g, "k2", DLT_F32, 4, dkd), v = dlt_input(g, "v2", DLT_F32, 4, dkd);
+            break;
+        case 1:
+            v = dlt_input(g, "v2", DLT_F32, 4, dv);
+            break;
+        case 2:
+            v = dlt_input(g, "v2", DLT_F32, 4, dh);
+            break;
+        case 3:
+            m = dlt_input(g, "m", DLT_I32, 2, bad);
+            break;
+        case 4:
+            q = dlt_input(g, "q2", DLT_F32, 3, d3);
+            break;
+        case 5:
+            o.dropout = 1;
+            break;
+        case 6:
+            o.scale = -1;
+            break;
+        default:
+            m = dlt_input(g, "m", DLT_U8, 1, one);
+            break;
         }
         expect_error(g, dlt_attention(g, q, k, v, m, &o, NULL), t[i].msg);
         dlt_graph_free(g);
@@ -474,7 +499,8 @@ START_TEST(bad_arguments_are_reported)
     int32_t len[2] = {3, 8};
     memcpy(dlt_plan_data(p, m), len, sizeof len);
     ck_assert_int_eq(dlt_plan_run(p, NULL), DLT_ERR_INVALID);
-    ck_assert_msg(strstr(dlt_errmsg(), "key length 8 of batch 1 is outside [0, 7]"), "%s", dlt_errmsg());
+    ck_assert_msg(strstr(dlt_errmsg(), "key length 8 of batch 1 is outside [0, 7]"), "%s",
+                  dlt_errmsg());
     dlt_plan_free(p);
     dlt_graph_free(g);
 }
@@ -510,4 +536,7 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void) { return dlt_test_run(suite()); }
+int main(void)
+{
+    return dlt_test_run(suite());
+}

@@ -51,10 +51,13 @@ START_TEST(matches_torch)
     int mk = (int)attr(gr, "mask"), bthd = (int)attr(gr, "layout") == 1;
     dlt_attention_opts o = {(float)attr(gr, "scale"), (int)attr(gr, "causal"), 0,
                             bthd ? DLT_ATTN_BTHD : DLT_ATTN_BHTD};
-    int64_t dq[4] = {B, bthd ? Tq : H, bthd ? H : Tq, D}, dk[4] = {B, bthd ? Tk : H, bthd ? H : Tk, D};
+    int64_t dq[4] = {B, bthd ? Tq : H, bthd ? H : Tq, D},
+            dk[4] = {B, bthd ? Tk : H, bthd ? H : Tk, D};
     int64_t dv[4] = {B, dk[1], dk[2], Dv}, dout[4] = {B, dq[1], dq[2], Dv}, dl[3] = {B, H, Tq};
-    size_t nq = (size_t)(B * H * Tq * D), nk = (size_t)(B * H * Tk * D), nv = (size_t)(B * H * Tk * Dv);
-    size_t no = (size_t)(B * H * Tq * Dv), nl = (size_t)(B * H * Tq), nm = mk == 1 ? (size_t)B : (size_t)(B * Tk);
+    size_t nq = (size_t)(B * H * Tq * D), nk = (size_t)(B * H * Tk * D),
+           nv = (size_t)(B * H * Tk * Dv);
+    size_t no = (size_t)(B * H * Tq * Dv), nl = (size_t)(B * H * Tq),
+           nm = mk == 1 ? (size_t)B : (size_t)(B * Tk);
 
     dlt_graph *g = dlt_graph_create(3);
     dlt_t q = dlt_input(g, "q", DLT_F32, 4, dq), k = dlt_input(g, "k", DLT_F32, 4, dk);
@@ -66,8 +69,9 @@ START_TEST(matches_torch)
     h5read(gr, "r1", H5T_NATIVE_FLOAT, r1, no);
     h5read(gr, "r2", H5T_NATIVE_FLOAT, r2, nl);
     dlt_t lse, y = dlt_attention(g, q, k, v, m, &o, &lse);
-    dlt_t loss = dlt_add(g, dlt_sum(g, dlt_mul(g, y, dlt_constant(g, DLT_F32, 4, dout, r1)), 0, NULL, 0),
-                         dlt_sum(g, dlt_mul(g, lse, dlt_constant(g, DLT_F32, 3, dl, r2)), 0, NULL, 0));
+    dlt_t loss =
+        dlt_add(g, dlt_sum(g, dlt_mul(g, y, dlt_constant(g, DLT_F32, 4, dout, r1)), 0, NULL, 0),
+                dlt_sum(g, dlt_mul(g, lse, dlt_constant(g, DLT_F32, 3, dl, r2)), 0, NULL, 0));
     dlt_t wrt[3] = {q, k, v}, outs[5];
     ck_assert_msg(dlt_grad(g, loss, 3, wrt, outs + 2) == DLT_OK, "%s", dlt_errmsg());
     outs[0] = y, outs[1] = lse;
@@ -112,4 +116,7 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void) { return dlt_test_run(suite()); }
+int main(void)
+{
+    return dlt_test_run(suite());
+}
