@@ -40,10 +40,10 @@ dlt_status dlt_grad(dlt_graph *g, dlt_t loss, int nwrt, const dlt_t *wrt, dlt_t 
         return dlt_seterr(g->status, "%s", g->errmsg);
     if (!dlt_valid(g, loss))
         return dlt_seterr(DLT_ERR_INVALID, "dlt_grad: loss is not a value of this graph");
-    if (dlt_shape_numel(&g->vals[loss].shape) != 1 || g->vals[loss].shape.dtype != DLT_F32) {
+    if (dlt_shape_numel(&DLT_V(g, loss).shape) != 1 || DLT_V(g, loss).shape.dtype != DLT_F32) {
         char sh[128];
         return dlt_seterr(DLT_ERR_SHAPE, "dlt_grad: loss '%s' must be a single f32 value, got %s",
-                          g->vals[loss].name, dlt_shape_str(&g->vals[loss].shape, sh, sizeof sh));
+                          DLT_V(g, loss).name, dlt_shape_str(&DLT_V(g, loss).shape, sh, sizeof sh));
     }
     for (int i = 0; i < nwrt; i++)
         if (!dlt_valid(g, wrt[i]))
@@ -58,19 +58,19 @@ dlt_status dlt_grad(dlt_graph *g, dlt_t loss, int nwrt, const dlt_t *wrt, dlt_t 
     }
     /* forward: which values depend on a wrt value (only they need gradients) */
     for (int i = 0; i < nwrt; i++)
-        if (is_float(g->vals[wrt[i]].shape.dtype))
+        if (is_float(DLT_V(g, wrt[i]).shape.dtype))
             depends[wrt[i]] = 1;
     for (int k = 0; k < norder; k++) {
-        const dlt_node *nd = &g->nodes[order[k]];
+        const dlt_node *nd = &DLT_N(g, order[k]);
         int d = 0;
         for (int i = 0; i < nd->nin; i++)
             d |= depends[nd->in[i]];
         for (int j = 0; j < nd->nout; j++)
-            depends[nd->out[j]] = (unsigned char)(d && is_float(g->vals[nd->out[j]].shape.dtype));
+            depends[nd->out[j]] = (unsigned char)(d && is_float(DLT_V(g, nd->out[j]).shape.dtype));
     }
     if (depends[loss]) {
         float one = 1.0f;
-        const dlt_shape *ls = &g->vals[loss].shape;
+        const dlt_shape *ls = &DLT_V(g, loss).shape;
         dlt_t seed = dlt_constant(g, DLT_F32, ls->ndim, ls->dim, &one);
         if (seed < 0 || !push(&contrib[loss], seed)) {
             st = dlt_seterr(DLT_ERR_NOMEM, "dlt_grad: out of memory");
@@ -78,7 +78,7 @@ dlt_status dlt_grad(dlt_graph *g, dlt_t loss, int nwrt, const dlt_t *wrt, dlt_t 
         }
     }
     for (int k = norder - 1; k >= 0; k--) {
-        dlt_node nd = g->nodes[order[k]]; /* copy: rules grow the graph */
+        dlt_node nd = DLT_N(g, order[k]); /* copy: rules grow the graph */
         dlt_t dy[DLT_MAX_OUT], dx[DLT_MAX_IN];
         int any = 0, need = 0;
         dlt_scope_push(g, "grad"); /* fan-out sums are backward nodes too */
@@ -114,12 +114,12 @@ dlt_status dlt_grad(dlt_graph *g, dlt_t loss, int nwrt, const dlt_t *wrt, dlt_t 
             dlt_t x = nd.in[i];
             if (dx[i] < 0 || !depends[x])
                 continue;
-            if (!dlt_shape_equal(&g->vals[dx[i]].shape, &g->vals[x].shape)) {
+            if (!dlt_shape_equal(&DLT_V(g, dx[i]).shape, &DLT_V(g, x).shape)) {
                 char a[128], b[128];
                 st = dlt_seterr(DLT_ERR_INTERNAL,
                                 "dlt_grad: gradient rule of %s ('%s') gave %s for input %d of shape %s",
-                                nd.op->name, nd.name, dlt_shape_str(&g->vals[dx[i]].shape, a, sizeof a),
-                                i, dlt_shape_str(&g->vals[x].shape, b, sizeof b));
+                                nd.op->name, nd.name, dlt_shape_str(&DLT_V(g, dx[i]).shape, a, sizeof a),
+                                i, dlt_shape_str(&DLT_V(g, x).shape, b, sizeof b));
                 goto done;
             }
             if (!push(&contrib[x], dx[i])) {
@@ -152,7 +152,7 @@ dlt_status dlt_grad_params(dlt_graph *g, dlt_t loss, int *n, dlt_t **params, dlt
 {
     int np = 0;
     for (int v = 0; v < g->nvals; v++)
-        np += g->vals[v].kind == DLT_VAL_PARAM;
+        np += DLT_V(g, v).kind == DLT_VAL_PARAM;
     dlt_t *p = malloc(((size_t)np + 1) * sizeof *p), *gr = malloc(((size_t)np + 1) * sizeof *gr);
     if (!p || !gr) {
         free(p);
@@ -161,7 +161,7 @@ dlt_status dlt_grad_params(dlt_graph *g, dlt_t loss, int *n, dlt_t **params, dlt
     }
     np = 0;
     for (int v = 0; v < g->nvals; v++)
-        if (g->vals[v].kind == DLT_VAL_PARAM)
+        if (DLT_V(g, v).kind == DLT_VAL_PARAM)
             p[np++] = v;
     dlt_status st = dlt_grad(g, loss, np, p, gr);
     if (st != DLT_OK) {

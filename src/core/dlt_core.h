@@ -106,6 +106,8 @@ typedef enum {
     DLT_VAL_CONST
 } dlt_value_kind;
 
+/* The pointer stays valid for the graph's lifetime (values never move), so it
+ * may be held while more nodes are added. */
 const dlt_shape *dlt_shape_of(const dlt_graph *g, dlt_t v);
 const char *dlt_name_of(const dlt_graph *g, dlt_t v);
 dlt_value_kind dlt_kind_of(const dlt_graph *g, dlt_t v);

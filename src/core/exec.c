@@ -78,7 +78,7 @@ const char *dlt_plan_step_name(const dlt_plan *p, int i)
     if (i < 0 || i >= p->nsteps)
         return "";
     const plan_step *ps = &p->steps[i];
-    return ps->kind == STEP_NODE ? p->g->nodes[ps->node].name : p->g->vals[ps->src].name;
+    return ps->kind == STEP_NODE ? DLT_N(p->g, ps->node).name : DLT_V(p->g, ps->src).name;
 }
 
 const char *dlt_plan_step_op(const dlt_plan *p, int i)
@@ -86,7 +86,7 @@ const char *dlt_plan_step_op(const dlt_plan *p, int i)
     if (i < 0 || i >= p->nsteps)
         return "";
     const plan_step *ps = &p->steps[i];
-    return ps->kind == STEP_NODE ? p->g->nodes[ps->node].op->name
+    return ps->kind == STEP_NODE ? DLT_N(p->g, ps->node).op->name
                                  : ps->kind == STEP_COPY ? "grad_copy" : "grad_add";
 }
 
@@ -119,20 +119,20 @@ dlt_status dlt_plan_verify(const dlt_plan *p)
     for (int a = 0; a < nv; a++) {
         if (p->root[a] != a || p->loc[a] != LOC_ARENA)
             continue;
-        size_t a0 = p->off[a], a1 = a0 + dlt_shape_bytes(&g->vals[a].shape);
+        size_t a0 = p->off[a], a1 = a0 + dlt_shape_bytes(&DLT_V(g, a).shape);
         int la = p->last[a] < 0 ? p->def[a] : p->last[a];
         for (int b = a + 1; b < nv; b++) {
             if (p->root[b] != b || p->loc[b] != LOC_ARENA)
                 continue;
             if (p->inplace_of[b] == a || p->inplace_of[a] == b)
                 continue;
-            size_t b0 = p->off[b], b1 = b0 + dlt_shape_bytes(&g->vals[b].shape);
+            size_t b0 = p->off[b], b1 = b0 + dlt_shape_bytes(&DLT_V(g, b).shape);
             int lb = p->last[b] < 0 ? p->def[b] : p->last[b];
             int overlap_time = p->def[a] <= lb && p->def[b] <= la;
             if (overlap_time && a0 < b1 && b0 < a1)
                 return dlt_seterr(DLT_ERR_INTERNAL,
                                   "plan: '%s' (steps %d..%d) and '%s' (steps %d..%d) share arena bytes",
-                                  g->vals[a].name, p->def[a], la, g->vals[b].name, p->def[b], lb);
+                                  DLT_V(g, a).name, p->def[a], la, DLT_V(g, b).name, p->def[b], lb);
         }
     }
     return DLT_OK;

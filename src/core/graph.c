@@ -19,15 +19,19 @@ void dlt_graph_free(dlt_graph *g)
     if (!g)
         return;
     for (int i = 0; i < g->nvals; i++) {
-        free(g->vals[i].name);
-        free(g->vals[i].const_data);
+        free(DLT_V(g, i).name);
+        free(DLT_V(g, i).const_data);
     }
     for (int i = 0; i < g->nnodes; i++)
-        free((char *)g->nodes[i].name);
+        free((char *)DLT_N(g, i).name);
     for (int i = 0; i < g->nscope; i++)
         free(g->scope[i]);
-    free(g->vals);
-    free(g->nodes);
+    for (int i = 0; i < g->nvchunks; i++)
+        free(g->vchunks[i]);
+    for (int i = 0; i < g->nnchunks; i++)
+        free(g->nchunks[i]);
+    free(g->vchunks);
+    free(g->nchunks);
     free(g->scope);
     free(g->params);
     free(g->buffers);
@@ -116,17 +120,25 @@ char *dlt_scoped_name(const dlt_graph *g, const char *name)
 }
 
 /* ---------------------------------------------------------------- values */
+/* One more chunk of `elem`-sized slots; the chunk array may move, chunks do not. */
+static int grow_chunks(void ***chunks, int *n, size_t elem)
+{
+    void **c = realloc(*chunks, (size_t)(*n + 1) * sizeof *c);
+    if (!c)
+        return 0;
+    *chunks = c;
+    c[*n] = calloc(DLT_CHUNK, elem);
+    if (!c[*n])
+        return 0;
+    (*n)++;
+    return 1;
+}
+
 dlt_t dlt_new_value(dlt_graph *g, const dlt_shape *s, dlt_value_kind kind, const char *name)
 {
-    if (g->nvals == g->cap_vals) {
-        int cap = g->cap_vals ? 2 * g->cap_vals : 256;
-        dlt_value *v = realloc(g->vals, (size_t)cap * sizeof *v);
-        if (!v)
-            return dlt_graph_fail(g, DLT_ERR_NOMEM, "out of memory adding value '%s'", name);
-        g->vals = v;
-        g->cap_vals = cap;
-    }
-    dlt_value *v = &g->vals[g->nvals];
+    if (g->nvals == g->nvchunks * DLT_CHUNK && !grow_chunks((void ***)&g->vchunks, &g->nvchunks, sizeof(dlt_value)))
+        return dlt_graph_fail(g, DLT_ERR_NOMEM, "out of memory adding value '%s'", name);
+    dlt_value *v = &DLT_V(g, g->nvals);
     memset(v, 0, sizeof *v);
     v->shape = *s;
     v->kind = kind;
@@ -139,17 +151,17 @@ dlt_t dlt_new_value(dlt_graph *g, const dlt_shape *s, dlt_value_kind kind, const
 
 const dlt_shape *dlt_shape_of(const dlt_graph *g, dlt_t v)
 {
-    return dlt_valid(g, v) ? &g->vals[v].shape : NULL;
+    return dlt_valid(g, v) ? &DLT_V(g, v).shape : NULL;
 }
 
 const char *dlt_name_of(const dlt_graph *g, dlt_t v)
 {
-    return dlt_valid(g, v) ? g->vals[v].name : "<invalid>";
+    return dlt_valid(g, v) ? DLT_V(g, v).name : "<invalid>";
 }
 
 dlt_value_kind dlt_kind_of(const dlt_graph *g, dlt_t v)
 {
-    return dlt_valid(g, v) ? g->vals[v].kind : DLT_VAL_TEMP;
+    return dlt_valid(g, v) ? DLT_V(g, v).kind : DLT_VAL_TEMP;
 }
 
 dlt_t dlt_set_name(dlt_graph *g, dlt_t v, const char *name)
@@ -159,8 +171,8 @@ dlt_t dlt_set_name(dlt_graph *g, dlt_t v, const char *name)
     char *n = dlt_scoped_name(g, name);
     if (!n)
         return dlt_graph_fail(g, DLT_ERR_NOMEM, "out of memory naming '%s'", name);
-    free(g->vals[v].name);
-    g->vals[v].name = n;
+    free(DLT_V(g, v).name);
+    DLT_V(g, v).name = n;
     return v;
 }
 
@@ -173,8 +185,8 @@ static void describe_inputs(const dlt_graph *g, int nin, const dlt_t *in, char *
         char sh[128];
         if (!dlt_valid(g, in[i]))
             continue;
-        dlt_shape_str(&g->vals[in[i]].shape, sh, sizeof sh);
-        n += (size_t)snprintf(buf + n, len - n, "%s'%s' %s", i ? ", " : "", g->vals[in[i]].name, sh);
+        dlt_shape_str(&DLT_V(g, in[i]).shape, sh, sizeof sh);
+        n += (size_t)snprintf(buf + n, len - n, "%s'%s' %s", i ? ", " : "", DLT_V(g, in[i]).name, sh);
     }
 }
 
@@ -195,16 +207,10 @@ dlt_t dlt_node_add(dlt_graph *g, const dlt_op_def *op, int nin, const dlt_t *in,
         if (!dlt_valid(g, in[i]))
             return dlt_graph_fail(g, DLT_ERR_INVALID, "%s: input %d is not a value of this graph",
                                   op->name, i);
-        in_shapes[i] = g->vals[in[i]].shape;
+        in_shapes[i] = DLT_V(g, in[i]).shape;
     }
-    if (g->nnodes == g->cap_nodes) {
-        int cap = g->cap_nodes ? 2 * g->cap_nodes : 256;
-        dlt_node *nn = realloc(g->nodes, (size_t)cap * sizeof *nn);
-        if (!nn)
-            return dlt_graph_fail(g, DLT_ERR_NOMEM, "out of memory adding %s", op->name);
-        g->nodes = nn;
-        g->cap_nodes = cap;
-    }
+    if (g->nnodes == g->nnchunks * DLT_CHUNK && !grow_chunks((void ***)&g->nchunks, &g->nnchunks, sizeof(dlt_node)))
+        return dlt_graph_fail(g, DLT_ERR_NOMEM, "out of memory adding %s", op->name);
     dlt_node node;
     memset(&node, 0, sizeof node);
     node.op = op;
@@ -235,11 +241,12 @@ dlt_t dlt_node_add(dlt_graph *g, const dlt_op_def *op, int nin, const dlt_t *in,
             free((char *)node.name);
             return -1;
         }
-        g->vals[v].node = node.id;
-        g->vals[v].out_index = k;
+        DLT_V(g, v).node = node.id;
+        DLT_V(g, v).out_index = k;
         node.out[k] = v;
     }
-    g->nodes[g->nnodes++] = node;
+    DLT_N(g, g->nnodes) = node;
+    g->nnodes++;
     return node.out[0];
 }
 
@@ -247,20 +254,20 @@ dlt_t dlt_node_output(dlt_graph *g, dlt_t v, int k)
 {
     if (!dlt_valid(g, v))
         return -1;
-    int n = g->vals[v].node;
-    if (n < 0 || k < 0 || k >= g->nodes[n].nout)
-        return dlt_graph_fail(g, DLT_ERR_INVALID, "value '%s' has no output %d", g->vals[v].name, k);
-    return g->nodes[n].out[k];
+    int n = DLT_V(g, v).node;
+    if (n < 0 || k < 0 || k >= DLT_N(g, n).nout)
+        return dlt_graph_fail(g, DLT_ERR_INVALID, "value '%s' has no output %d", DLT_V(g, v).name, k);
+    return DLT_N(g, n).out[k];
 }
 
 const dlt_node *dlt_producer(const dlt_graph *g, dlt_t v)
 {
-    if (!dlt_valid(g, v) || g->vals[v].node < 0)
+    if (!dlt_valid(g, v) || DLT_V(g, v).node < 0)
         return NULL;
-    return &g->nodes[g->vals[v].node];
+    return &DLT_N(g, DLT_V(g, v).node);
 }
 
-int dlt_producer_id(const dlt_graph *g, dlt_t v) { return dlt_valid(g, v) ? g->vals[v].node : -1; }
+int dlt_producer_id(const dlt_graph *g, dlt_t v) { return dlt_valid(g, v) ? DLT_V(g, v).node : -1; }
 
 uint64_t dlt_hash_str(const char *s)
 {

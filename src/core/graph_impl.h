@@ -17,12 +17,19 @@ typedef struct {
     int order; /* creation order among params (or buffers) */
 } dlt_value;
 
+/* Values and nodes live in fixed chunks that never move, so pointers such as
+ * dlt_shape_of's stay valid while builders grow the graph. */
+#define DLT_CHUNK_BITS 10
+#define DLT_CHUNK (1 << DLT_CHUNK_BITS)
+#define DLT_V(g, i) ((g)->vchunks[(i) >> DLT_CHUNK_BITS][(i) & (DLT_CHUNK - 1)])
+#define DLT_N(g, i) ((g)->nchunks[(i) >> DLT_CHUNK_BITS][(i) & (DLT_CHUNK - 1)])
+
 struct dlt_graph {
     uint64_t seed;
-    dlt_value *vals;
-    int nvals, cap_vals;
-    dlt_node *nodes;
-    int nnodes, cap_nodes;
+    dlt_value **vchunks;
+    int nvals, nvchunks;
+    dlt_node **nchunks;
+    int nnodes, nnchunks;
     char **scope;
     int nscope, cap_scope;
     dlt_status status;

@@ -36,8 +36,8 @@ dlt_t dlt_input(dlt_graph *g, const char *name, dlt_dtype dtype, int ndim, const
 static dlt_t find_named(const dlt_graph *g, const char *full)
 {
     for (int i = 0; i < g->nvals; i++)
-        if ((g->vals[i].kind == DLT_VAL_PARAM || g->vals[i].kind == DLT_VAL_BUFFER) &&
-            strcmp(g->vals[i].name, full) == 0)
+        if ((DLT_V(g, i).kind == DLT_VAL_PARAM || DLT_V(g, i).kind == DLT_VAL_BUFFER) &&
+            strcmp(DLT_V(g, i).name, full) == 0)
             return i;
     return -1;
 }
@@ -65,8 +65,8 @@ static dlt_t new_state(dlt_graph *g, dlt_value_kind kind, const char *name, int 
     free(full);
     if (v < 0)
         return -1;
-    g->vals[v].init = init;
-    g->vals[v].order = kind == DLT_VAL_PARAM ? g->nparams_created++ : g->nbuffers_created++;
+    DLT_V(g, v).init = init;
+    DLT_V(g, v).order = kind == DLT_VAL_PARAM ? g->nparams_created++ : g->nbuffers_created++;
     return v;
 }
 
@@ -110,7 +110,7 @@ dlt_t dlt_constant(dlt_graph *g, dlt_dtype dtype, int ndim, const int64_t *dims,
         free(copy);
         return -1;
     }
-    g->vals[v].const_data = copy;
+    DLT_V(g, v).const_data = copy;
     return v;
 }
 
@@ -120,7 +120,7 @@ dlt_t dlt_zeros_like(dlt_graph *g, dlt_t v)
 {
     if (!dlt_valid(g, v))
         return -1;
-    dlt_shape s = g->vals[v].shape;
+    dlt_shape s = DLT_V(g, v).shape;
     return dlt_constant(g, DLT_F32, s.ndim, s.dim, NULL);
 }
 
@@ -140,7 +140,7 @@ static dlt_status layout(dlt_graph *g, dlt_value_kind kind, const dlt_t *order, 
     }
     for (int i = 0; order && i < norder; i++) {
         dlt_t v = order[i];
-        if (!dlt_valid(g, v) || g->vals[v].kind != kind || placed[v])
+        if (!dlt_valid(g, v) || DLT_V(g, v).kind != kind || placed[v])
             continue;
         placed[v] = 1;
         info[k++].value = v;
@@ -148,14 +148,14 @@ static dlt_status layout(dlt_graph *g, dlt_value_kind kind, const dlt_t *order, 
     /* the rest in reverse creation order */
     for (int o = n - 1; o >= 0; o--)
         for (int v = 0; v < g->nvals; v++)
-            if (g->vals[v].kind == kind && g->vals[v].order == o && !placed[v]) {
+            if (DLT_V(g, v).kind == kind && DLT_V(g, v).order == o && !placed[v]) {
                 placed[v] = 1;
                 info[k++].value = v;
             }
     free(placed);
     size_t off = 0;
     for (int i = 0; i < k; i++) {
-        dlt_value *val = &g->vals[info[i].value];
+        dlt_value *val = &DLT_V(g, info[i].value);
         info[i].name = val->name;
         info[i].shape = val->shape;
         info[i].numel = (size_t)dlt_shape_numel(&val->shape);
@@ -186,9 +186,9 @@ dlt_status dlt_graph_finalize(dlt_graph *g, const dlt_t *order, int norder)
     if (!g->pdata || !g->gdata || !g->bdata)
         return dlt_seterr(DLT_ERR_NOMEM, "out of memory allocating %zu parameters", g->pnumel);
     for (int i = 0; i < g->nparams; i++)
-        dlt_run_initializer(&g->vals[g->params[i].value], g->seed, g->pdata + g->params[i].offset);
+        dlt_run_initializer(&DLT_V(g, g->params[i].value), g->seed, g->pdata + g->params[i].offset);
     for (int i = 0; i < g->nbuffers; i++)
-        dlt_run_initializer(&g->vals[g->buffers[i].value], g->seed, g->bdata + g->buffers[i].offset);
+        dlt_run_initializer(&DLT_V(g, g->buffers[i].value), g->seed, g->bdata + g->buffers[i].offset);
     g->finalized = 1;
     return DLT_OK;
 }
@@ -214,7 +214,7 @@ float *dlt_param_data(dlt_graph *g, dlt_t v)
 {
     if (!dlt_valid(g, v))
         return NULL;
-    dlt_value *val = &g->vals[v];
+    dlt_value *val = &DLT_V(g, v);
     if (val->kind == DLT_VAL_CONST)
         return val->const_data;
     if (!g->finalized)
@@ -228,9 +228,9 @@ float *dlt_param_data(dlt_graph *g, dlt_t v)
 
 float *dlt_param_grad(dlt_graph *g, dlt_t v)
 {
-    if (!dlt_valid(g, v) || !g->finalized || g->vals[v].kind != DLT_VAL_PARAM)
+    if (!dlt_valid(g, v) || !g->finalized || DLT_V(g, v).kind != DLT_VAL_PARAM)
         return NULL;
-    return g->gdata + g->vals[v].offset;
+    return g->gdata + DLT_V(g, v).offset;
 }
 
 float *dlt_buffer_storage(dlt_graph *g, dlt_t v) { return dlt_param_data(g, v); }

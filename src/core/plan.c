@@ -80,7 +80,7 @@ static int arena_free(allocator *a, size_t off, size_t bytes)
 }
 
 /* ---------------------------------------------------------------- helpers */
-static size_t vbytes(const dlt_graph *g, dlt_t v) { return dlt_shape_bytes(&g->vals[v].shape); }
+static size_t vbytes(const dlt_graph *g, dlt_t v) { return dlt_shape_bytes(&DLT_V(g, v).shape); }
 
 static int add_poison(dlt_plan *p, int *cap, size_t off, size_t bytes)
 {
@@ -155,16 +155,16 @@ static dlt_status build_steps(dlt_plan *p, const int *order, int norder, const d
         bound_to[v] = -1;
     for (int i = 0; i < ngr; i++) {
         dlt_t pv = o->grad_params[i], gv = o->grad_values[i];
-        if (!dlt_valid(g, pv) || g->vals[pv].kind != DLT_VAL_PARAM || !dlt_valid(g, gv)) {
+        if (!dlt_valid(g, pv) || DLT_V(g, pv).kind != DLT_VAL_PARAM || !dlt_valid(g, gv)) {
             free(bound_to);
             return dlt_seterr(DLT_ERR_INVALID, "plan: gradient binding %d is not (parameter, value)", i);
         }
-        if (!dlt_shape_equal(&g->vals[pv].shape, &g->vals[gv].shape)) {
+        if (!dlt_shape_equal(&DLT_V(g, pv).shape, &DLT_V(g, gv).shape)) {
             char a[128], b[128];
             free(bound_to);
             return dlt_seterr(DLT_ERR_SHAPE, "plan: gradient '%s' %s does not match parameter '%s' %s",
-                              g->vals[gv].name, dlt_shape_str(&g->vals[gv].shape, a, sizeof a),
-                              g->vals[pv].name, dlt_shape_str(&g->vals[pv].shape, b, sizeof b));
+                              DLT_V(g, gv).name, dlt_shape_str(&DLT_V(g, gv).shape, a, sizeof a),
+                              DLT_V(g, pv).name, dlt_shape_str(&DLT_V(g, pv).shape, b, sizeof b));
         }
         const dlt_node *nd = dlt_producer(g, gv);
         if (!o->accumulate && nd && !(nd->op->flags & DLT_OP_VIEW) && bound_to[gv] < 0) {
@@ -179,11 +179,11 @@ static dlt_status build_steps(dlt_plan *p, const int *order, int norder, const d
             p->steps[k++] = (plan_step){.kind = o->accumulate ? STEP_ADD : STEP_COPY,
                                         .src = o->grad_values[i], .node = i};
     for (int j = 0; j < norder; j++) {
-        const dlt_node *nd = &g->nodes[order[j]];
+        const dlt_node *nd = &DLT_N(g, order[j]);
         p->steps[k++] = (plan_step){.kind = STEP_NODE, .node = order[j]};
         for (int i = 0; i < ngr; i++) {
             dlt_t gv = o->grad_values[i];
-            if (!direct[i] && g->vals[gv].node == nd->id)
+            if (!direct[i] && DLT_V(g, gv).node == nd->id)
                 p->steps[k++] = (plan_step){.kind = o->accumulate ? STEP_ADD : STEP_COPY, .src = gv,
                                             .node = i};
         }
@@ -246,7 +246,7 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
         p->last[v] = -1;
         p->inplace_of[v] = -1;
         p->grad_ready[v] = -1;
-        switch (g->vals[v].kind) {
+        switch (DLT_V(g, v).kind) {
         case DLT_VAL_PARAM:
         case DLT_VAL_BUFFER:
         case DLT_VAL_CONST:
@@ -262,7 +262,7 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
         plan_step *ps = &p->steps[s];
         if (ps->kind != STEP_NODE)
             continue;
-        const dlt_node *nd = &g->nodes[ps->node];
+        const dlt_node *nd = &DLT_N(g, ps->node);
         if (nd->op->flags & DLT_OP_VIEW)
             p->root[nd->out[0]] = p->root[nd->in[0]];
         for (int j = 0; j < nd->nout; j++)
@@ -285,16 +285,16 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
             if (p->last[r] != FOREVER && p->last[r] < s)
                 p->last[r] = s;
             ps->dst = dlt_param_grad(g, o->grad_params[ps->node]);
-            ps->numel = (size_t)dlt_shape_numel(&g->vals[ps->src].shape);
+            ps->numel = (size_t)dlt_shape_numel(&DLT_V(g, ps->src).shape);
             p->grad_ready[o->grad_params[ps->node]] = s;
             continue;
         }
-        const dlt_node *nd = &g->nodes[ps->node];
+        const dlt_node *nd = &DLT_N(g, ps->node);
         for (int i = 0; i < nd->nin; i++) {
             dlt_t r = p->root[nd->in[i]];
             if (p->last[r] != FOREVER && p->last[r] < s)
                 p->last[r] = s;
-            if (g->vals[r].kind == DLT_VAL_INPUT && p->loc[r] == LOC_NONE) {
+            if (DLT_V(g, r).kind == DLT_VAL_INPUT && p->loc[r] == LOC_NONE) {
                 p->loc[r] = LOC_INPUT;
                 p->off[r] = p->inputs_bytes;
                 p->inputs_bytes += align_up(vbytes(g, r));
@@ -304,7 +304,7 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
     for (int i = 0; i < nout; i++) {
         dlt_t r = p->root[outputs[i]];
         p->last[r] = FOREVER;
-        if (g->vals[r].kind == DLT_VAL_INPUT && p->loc[r] == LOC_NONE) {
+        if (DLT_V(g, r).kind == DLT_VAL_INPUT && p->loc[r] == LOC_NONE) {
             p->loc[r] = LOC_INPUT;
             p->off[r] = p->inputs_bytes;
             p->inputs_bytes += align_up(vbytes(g, r));
@@ -315,7 +315,7 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
         plan_step *ps = &p->steps[s];
         int plo = p->npoison;
         if (ps->kind == STEP_NODE) {
-            const dlt_node *nd = &g->nodes[ps->node];
+            const dlt_node *nd = &DLT_N(g, ps->node);
             for (int j = 0; j < nd->nout; j++) {
                 dlt_t v = nd->out[j];
                 if (p->root[v] != v || p->loc[v] != LOC_NONE)
@@ -335,9 +335,9 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
             if (nd->op->workspace) {
                 const dlt_shape *ins[DLT_MAX_IN], *outs[DLT_MAX_OUT];
                 for (int i = 0; i < nd->nin; i++)
-                    ins[i] = &g->vals[nd->in[i]].shape;
+                    ins[i] = &DLT_V(g, nd->in[i]).shape;
                 for (int j = 0; j < nd->nout; j++)
-                    outs[j] = &g->vals[nd->out[j]].shape;
+                    outs[j] = &DLT_V(g, nd->out[j]).shape;
                 ps->work_bytes = nd->op->workspace(nd, ins, outs);
                 if (ps->work_bytes) {
                     ps->work_off = arena_alloc(&al, ps->work_bytes);
@@ -378,18 +378,18 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
         plan_step *ps = &p->steps[s];
         if (ps->kind != STEP_NODE)
             continue;
-        const dlt_node *nd = &g->nodes[ps->node];
+        const dlt_node *nd = &DLT_N(g, ps->node);
         ps->node_copy = *nd;
         ps->k.node = &ps->node_copy;
         ps->k.graph = g;
         ps->k.seed = g->seed;
         for (int i = 0; i < nd->nin; i++) {
-            ps->in_shape[i] = g->vals[nd->in[i]].shape;
+            ps->in_shape[i] = DLT_V(g, nd->in[i]).shape;
             ps->k.in_shape[i] = &ps->in_shape[i];
             ps->k.in[i] = dlt_plan_ptr(p, nd->in[i]);
         }
         for (int j = 0; j < nd->nout; j++) {
-            ps->out_shape[j] = g->vals[nd->out[j]].shape;
+            ps->out_shape[j] = DLT_V(g, nd->out[j]).shape;
             ps->k.out_shape[j] = &ps->out_shape[j];
             ps->k.out[j] = dlt_plan_ptr(p, nd->out[j]);
         }

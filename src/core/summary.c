@@ -13,9 +13,9 @@ static double node_flops(const dlt_graph *g, const dlt_node *nd)
     if (!nd->op->flops)
         return 0;
     for (int i = 0; i < nd->nin; i++)
-        in[i] = &g->vals[nd->in[i]].shape;
+        in[i] = &DLT_V(g, nd->in[i]).shape;
     for (int j = 0; j < nd->nout; j++)
-        out[j] = &g->vals[nd->out[j]].shape;
+        out[j] = &DLT_V(g, nd->out[j]).shape;
     return nd->op->flops(nd, in, out);
 }
 
@@ -30,15 +30,16 @@ double dlt_graph_flops(const dlt_graph *g, int nout, const dlt_t *outputs)
         return -1;
     }
     for (int r = 0; r < nout; r++) {
-        int n = dlt_valid(g, outputs[r]) ? g->vals[outputs[r]].node : -1;
+        int n = dlt_valid(g, outputs[r]) ? DLT_V(g, outputs[r]).node : -1;
         if (n >= 0 && !seen[n])
             seen[n] = 1, stack[sp++] = n;
     }
     while (sp > 0) {
-        const dlt_node *nd = &g->nodes[stack[--sp]];
+        int top = stack[--sp];
+        const dlt_node *nd = &DLT_N(g, top);
         total += node_flops(g, nd);
         for (int i = 0; i < nd->nin; i++) {
-            int u = g->vals[nd->in[i]].node;
+            int u = DLT_V(g, nd->in[i]).node;
             if (u >= 0 && !seen[u])
                 seen[u] = 1, stack[sp++] = u;
         }
@@ -139,12 +140,12 @@ void dlt_graph_summary(dlt_graph *g, const dlt_plan *p, FILE *out)
     for (int v = 0; v < g->nvals; v++)
         first_use[v] = g->nnodes;
     for (int i = 0; i < g->nnodes; i++) {
-        const dlt_node *nd = &g->nodes[i];
+        const dlt_node *nd = &DLT_N(g, i);
         /* dlt_grad builds the accumulations of fan-out gradients outside the
          * "grad" scope: anything computed from a gradient is backward too */
         backward[i] = (unsigned char)is_grad_name(nd->name);
         for (int k = 0; k < nd->nin && !backward[i]; k++) {
-            int u = g->vals[nd->in[k]].node;
+            int u = DLT_V(g, nd->in[k]).node;
             backward[i] = (unsigned char)(u >= 0 && u < i && backward[u]);
         }
         if (backward[i])
@@ -165,7 +166,7 @@ void dlt_graph_summary(dlt_graph *g, const dlt_plan *p, FILE *out)
     int64_t trainable = 0, fixed = 0;
     double flops = 0;
     for (int v = 0; v < g->nvals; v++) {
-        const dlt_value *val = &g->vals[v];
+        const dlt_value *val = &DLT_V(g, v);
         if (val->kind != DLT_VAL_PARAM && val->kind != DLT_VAL_BUFFER)
             continue;
         int64_t n = dlt_shape_numel(&val->shape);
@@ -188,7 +189,7 @@ void dlt_graph_summary(dlt_graph *g, const dlt_plan *p, FILE *out)
         int l = rows[r].len ? (int)rows[r].len : 5;
         w0 = l > w0 ? l : w0;
         if (rows[r].last >= 0) {
-            int sl = (int)strlen(dlt_shape_str(&g->vals[g->nodes[rows[r].last].out[0]].shape, sh, sizeof sh));
+            int sl = (int)strlen(dlt_shape_str(&DLT_V(g, DLT_N(g, rows[r].last).out[0]).shape, sh, sizeof sh));
             w1 = sl > w1 ? sl : w1;
         }
     }
@@ -199,7 +200,7 @@ void dlt_graph_summary(dlt_graph *g, const dlt_plan *p, FILE *out)
     for (int r = 0; r < nrows; r++) {
         const row *rw = &rows[r];
         if (rw->last >= 0)
-            dlt_shape_str(&g->vals[g->nodes[rw->last].out[0]].shape, sh, sizeof sh);
+            dlt_shape_str(&DLT_V(g, DLT_N(g, rw->last).out[0]).shape, sh, sizeof sh);
         else
             snprintf(sh, sizeof sh, "-");
         fprintf(out, "%-*.*s  %-*s  %5d  %14s  %10s\n", w0, rw->len ? (int)rw->len : 5,

@@ -23,24 +23,24 @@ dlt_status dlt_topo_order(const dlt_graph *g, int nroots, const dlt_t *roots, in
             st = dlt_seterr(DLT_ERR_INVALID, "plan output %d is not a value of this graph", r);
             goto done;
         }
-        int start = g->vals[roots[r]].node;
+        int start = DLT_V(g, roots[r]).node;
         if (start < 0 || colour[start])
             continue;
         stack[sp] = start, pos[sp] = 0, sp++;
         colour[start] = 1;
         while (sp > 0) {
             int v = stack[sp - 1];
-            const dlt_node *nd = &g->nodes[v];
+            const dlt_node *nd = &DLT_N(g, v);
             if (pos[sp - 1] < nd->nin) {
                 dlt_t in = nd->in[pos[sp - 1]++];
-                int u = g->vals[in].node;
+                int u = DLT_V(g, in).node;
                 if (u < 0 || colour[u] == 2)
                     continue;
                 if (colour[u] == 1) {
                     st = dlt_seterr(DLT_ERR_CYCLE,
                                     "the graph has a cycle: node '%s' (%s) depends on its own output "
                                     "through '%s'",
-                                    g->nodes[u].name, g->nodes[u].op->name, nd->name);
+                                    DLT_N(g, u).name, DLT_N(g, u).op->name, nd->name);
                     goto done;
                 }
                 colour[u] = 1;
@@ -65,17 +65,17 @@ done:
 
 dlt_status dlt_rewire(dlt_graph *g, int node, int input, dlt_t v)
 {
-    if (node < 0 || node >= g->nnodes || input < 0 || input >= g->nodes[node].nin)
+    if (node < 0 || node >= g->nnodes || input < 0 || input >= DLT_N(g, node).nin)
         return dlt_seterr(DLT_ERR_INVALID, "rewire: node %d has no input %d", node, input);
     if (!dlt_valid(g, v))
         return dlt_seterr(DLT_ERR_INVALID, "rewire: value %d is not in the graph", v);
-    dlt_t old = g->nodes[node].in[input];
-    if (!dlt_shape_equal(&g->vals[old].shape, &g->vals[v].shape)) {
+    dlt_t old = DLT_N(g, node).in[input];
+    if (!dlt_shape_equal(&DLT_V(g, old).shape, &DLT_V(g, v).shape)) {
         char a[128], b[128];
         return dlt_seterr(DLT_ERR_SHAPE, "rewire: node '%s' input %d is %s, '%s' is %s",
-                          g->nodes[node].name, input, dlt_shape_str(&g->vals[old].shape, a, sizeof a),
-                          g->vals[v].name, dlt_shape_str(&g->vals[v].shape, b, sizeof b));
+                          DLT_N(g, node).name, input, dlt_shape_str(&DLT_V(g, old).shape, a, sizeof a),
+                          DLT_V(g, v).name, dlt_shape_str(&DLT_V(g, v).shape, b, sizeof b));
     }
-    g->nodes[node].in[input] = v;
+    DLT_N(g, node).in[input] = v;
     return DLT_OK;
 }
