@@ -13,3 +13,4 @@ bench_loader_bench_LDADD = libdltrain.la $(DLT_DEP_LIBS)
 .PHONY: bench
 bench: $(DLT_BENCHES)
 EXTRA_DIST += bench/local.mk
+EXTRA_DIST += bench/resnet20_fmnist.sh bench/resnet20_fmnist_torch.py
