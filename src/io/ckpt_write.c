@@ -138,6 +138,20 @@ static int write_file(const char *path, const unsigned char *buf, size_t n)
     return err;
 }
 
+/* The core driver's growth step: about the whole file, so the image is
+ * allocated once; a fixed large step costs every small checkpoint the zeroing
+ * of memory it never uses (0.1 s for 64 MiB). */
+static size_t image_increment(const dlt_ckpt_tensors *t, const dlt_ckpt_state *st)
+{
+    size_t bytes = (size_t)1 << 20; /* metadata, object headers, state, job text */
+    for (int i = 0; i < t->nparams; i++)
+        bytes += (size_t)(1 + t->nslots) * (t->params[i].numel * sizeof(float) + 1024);
+    for (int i = 0; i < t->nbuffers; i++)
+        bytes += t->buffers[i].numel * sizeof(float) + 1024;
+    bytes += st->job_text ? strlen(st->job_text) : 0;
+    return bytes;
+}
+
 dlt_status dlt_ckpt_save(const char *dir, const dlt_ckpt_tensors *t, const dlt_ckpt_state *st,
                          char *path_out, size_t path_len)
 {
@@ -159,7 +173,7 @@ dlt_status dlt_ckpt_save(const char *dir, const dlt_ckpt_tensors *t, const dlt_c
      * Costs a transient copy of the checkpoint in host memory. */
     ckpt_h5_quiet_begin(&q);
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    hid_t f = fapl >= 0 && H5Pset_fapl_core(fapl, (size_t)64 << 20, 0) >= 0
+    hid_t f = fapl >= 0 && H5Pset_fapl_core(fapl, image_increment(t, st), 0) >= 0
                   ? H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)
                   : -1;
     if (fapl >= 0)

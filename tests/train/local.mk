@@ -1,4 +1,11 @@
 # tests/train: Check tests of src/train (included by tests/local.mk)
+# checkpoint export (safetensors) against hand-written expected bytes
+check_PROGRAMS += tests/train/test_export
+TESTS += tests/train/test_export
+# end-to-end checkpoint tests: dltrain and dlprep on tiny synthetic shards
+check_PROGRAMS += tests/train/ckpt_tool
+TESTS += tests/train/test_resume.sh tests/train/test_preempt.sh tests/train/test_ckpt_cli.sh
+EXTRA_DIST += tests/train/lib.sh tests/train/test_resume.sh tests/train/test_preempt.sh tests/train/test_ckpt_cli.sh
 # command-line behaviour: malformed jobs (one line, exit 2), --set, --print-config,
 # --dry-run, progress lines, metrics.jsonl, TensorBoard events, traces
 TESTS += tests/train/test_cli.sh

@@ -1,0 +1,44 @@
+#!/bin/sh
+# Exact resume through the real programs: N steps == k steps + checkpoint +
+# --resume + (N-k) steps, bitwise (/params, /buffers, /optim, /state), on 1 and
+# 2 ranks, for an MLP with dropout, accumulation, AdamW and augmentation, the
+# same with ZeRO-1, and a ResNet-20 with batch norm and evaluation in between.
+. "$top_srcdir/tests/train/lib.sh"
+make_data
+write_job
+
+# exact NP "K..." N TAG SETS...: resume from each checkpoint K of a full N-step
+# run into a fresh directory and compare the final checkpoints
+exact() {
+    np=$1 ks=$2 n=$3 tag=$4
+    shift 4
+    run "$np" job.toml --quiet --set checkpoint.dir="$tag" --set train.steps="$n" "$@" ||
+        fail "$tag: the full run failed"
+    for k in $ks; do
+        [ -f "$tag/t/$(ck "$k")" ] || fail "$tag: no checkpoint at step $k"
+        run "$np" job.toml --quiet --set checkpoint.dir="$tag-$k" --set train.steps="$n" "$@" \
+            --resume "$tag/t/$(ck "$k")" || fail "$tag: resuming from step $k failed"
+        echo "$tag: $np rank(s), $n steps == $k + resume + $((n - k)):"
+        same "$tag/t/$(ck "$n")" "$tag-$k/t/$(ck "$n")"
+    done
+}
+
+# 1 rank: 16 steps per epoch; 6 is mid-epoch, 16 the end of the first epoch
+exact 1 "6 16" 20 mlp1 --set checkpoint.every_steps=2
+# every_steps through the CLI: 2, 4, ..., 20 and nothing else (keep_last = 0)
+[ "$(ls mlp1/t | grep -c '^ckpt-')" = 10 ] || fail "checkpoint.every_steps=2 over 20 steps: $(ls mlp1/t)"
+exact 1 3 6 resnet1 --set model.arch=resnet20 --set optim.name=sgd --set optim.momentum=0.9 \
+    --set optim.nesterov=true --set checkpoint.every_steps=3 --set data.val="data/train-*.h5" \
+    --set eval.every_steps=2
+echo "1 rank: $(elapsed)"
+if have_mpi; then
+    # 2 ranks: 8 steps per epoch; 8 is an epoch boundary, 12 mid-epoch
+    exact 2 "8 12" 20 mlp2 --set checkpoint.every_steps=4
+    # ZeRO-1 over several buckets: each rank holds a shard of the optimizer state
+    exact 2 6 12 zero2 --set checkpoint.every_steps=6 --set dist.zero=1 --set dist.bucket_mb=0.001
+    exact 2 3 6 resnet2 --set model.arch=resnet20 --set optim.name=sgd --set optim.momentum=0.9 \
+        --set checkpoint.every_steps=3 --set data.val="data/train-*.h5" --set eval.every_steps=2
+else
+    echo "no mpirun: multi-rank cases skipped"
+fi
+echo "done: $(elapsed)"
