@@ -6,3 +6,6 @@ include tests/ops/shape.mk
 EXTRA_DIST += tests/ops/unary.mk tests/ops/conv.mk tests/ops/norm.mk tests/ops/shape.mk
 include tests/ops/attention.mk
 EXTRA_DIST += tests/ops/attention.mk
+# fast paths of the elementwise/reduction kernels against naive loops
+check_PROGRAMS += tests/ops/test_ew_fast
+TESTS += tests/ops/test_ew_fast
