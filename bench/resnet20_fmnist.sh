@@ -35,6 +35,8 @@ job=jobs/resnet20_fmnist.toml
 ls data/fmnist/train-*.h5 >/dev/null 2>&1 || { echo "no data/fmnist: dlprep fashion-mnist --out data/fmnist" >&2; exit 2; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dlt_bench.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
+# mpirun refuses root unless told (containers, CI)
+[ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # the same environment for both: no OpenBLAS core/cache overrides
 run() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS="$threads" "$@"; }
 cpu_per_step() { awk -v n="$2" '{ printf "%.3f", ($1 + $2) / n }' "$1"; }
