@@ -82,30 +82,28 @@ dlt_status dlt_bpe_index(dlt_tokenizer *t)
     return DLT_OK;
 }
 
+#define CACHE_MAX_PIECE 200 /* < 256: the id count fits the cache entry's low byte */
+/* Merging is quadratic in a piece's length: longer pieces (rules of '=' in text
+ * files, blobs) are encoded in chunks of this many bytes. Decoding is unaffected. */
+#define MAX_PIECE 256
+
 static dlt_status encode_piece(dlt_tokenizer *t, const unsigned char *p, size_t n, dlt_ids *out)
 {
-    int32_t stackbuf[64], *x = n <= 64 ? stackbuf : malloc(n * sizeof *x);
-    if (!x)
-        return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    int32_t stackbuf[MAX_PIECE], *x = stackbuf;
     size_t m = n;
     for (size_t i = 0; i < n; i++)
         x[i] = t->byte_id[p[i]];
     for (;;) {
         int64_t best = -1;
+        size_t at = 0;
         for (size_t i = 0; i + 1 < m; i++) {
             int64_t v = dlt_pmap_get(&t->ranks, x[i], x[i + 1], -1);
             if (v >= 0 && (best < 0 || v >> 32 < best >> 32))
-                best = v;
+                best = v, at = i;
         }
         if (best < 0)
             break;
-        int32_t id = (int32_t)(best & 0xffffffff), a = -1, b = -1;
-        /* the pair of that rank: find it again (ranks are unique per pair) */
-        for (size_t i = 0; i + 1 < m; i++)
-            if (dlt_pmap_get(&t->ranks, x[i], x[i + 1], -1) == best) {
-                a = x[i], b = x[i + 1];
-                break;
-            }
+        int32_t id = (int32_t)(best & 0xffffffff), a = x[at], b = x[at + 1];
         size_t o = 0;
         for (size_t i = 0; i < m;) {
             if (i + 1 < m && x[i] == a && x[i + 1] == b)
@@ -118,8 +116,6 @@ static dlt_status encode_piece(dlt_tokenizer *t, const unsigned char *p, size_t 
     dlt_status st = DLT_OK;
     for (size_t i = 0; i < m && !st; i++)
         st = dlt_ids_push(out, x[i]);
-    if (x != stackbuf)
-        free(x);
     return st;
 }
 
@@ -129,7 +125,6 @@ typedef struct {
     dlt_status st;
 } bpe_ctx;
 
-#define CACHE_MAX_PIECE 64
 #define CACHE_MAX_ENTRIES (1 << 20)
 
 static void bpe_piece(const char *piece, size_t n, void *user)
@@ -139,7 +134,9 @@ static void bpe_piece(const char *piece, size_t n, void *user)
     if (c->st)
         return;
     if (n > CACHE_MAX_PIECE) {
-        c->st = encode_piece(t, (const unsigned char *)piece, n, c->out);
+        for (size_t a = 0; a < n && !c->st; a += MAX_PIECE)
+            c->st = encode_piece(t, (const unsigned char *)piece + a,
+                                 n - a < MAX_PIECE ? n - a : MAX_PIECE, c->out);
         return;
     }
     int64_t v = dlt_smap_get(&t->cache, piece, n, -1);

@@ -47,6 +47,11 @@ dlt_status dlt_tokenizer_trainer_new(const dlt_tokenizer_train_opts *o,
 static void count_word(const char *w, size_t n, void *user)
 {
     dlt_tokenizer_trainer *t = user;
+    if (t->o.type == DLT_TOK_BPE && n > 256) { /* as the encoder cuts long pieces */
+        for (size_t a = 0; a < n; a += 256)
+            count_word(w + a, n - a < 256 ? n - a : 256, user);
+        return;
+    }
     dlt_smap_slot *s = t->st ? NULL : dlt_smap_put(&t->words, w, n, 0, NULL);
     if (s)
         s->val++;
