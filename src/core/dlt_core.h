@@ -173,6 +173,9 @@ typedef struct {
     /* Add the gradients into the gradient buffer instead of overwriting it
      * (gradient accumulation over micro-steps; the caller zeroes the buffer). */
     int accumulate;
+    /* Plan the order and memory only (dlt_plan_memory, summaries, --dry-run):
+     * nothing is allocated and the plan cannot run. */
+    int measure_only;
     /* Debug: after a value's last use fill its arena region with NaN, so any
      * reader of freed memory produces NaN. */
     int poison;

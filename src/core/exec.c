@@ -39,6 +39,8 @@ dlt_status dlt_plan_run(dlt_plan *p, const dlt_exec_opts *opts)
     dlt_exec_opts def = {0};
     const dlt_exec_opts *o = opts ? opts : &def;
     int nt = dlt_get_num_threads();
+    if (p->measure_only)
+        return dlt_seterr(DLT_ERR_INVALID, "this plan was made with measure_only and cannot run");
     for (int s = 0; s < p->nsteps; s++) {
         plan_step *ps = &p->steps[s];
         double t0 = o->profile ? now() : 0;

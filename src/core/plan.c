@@ -133,7 +133,7 @@ void *dlt_plan_ptr(const dlt_plan *p, dlt_t v)
 
 void *dlt_plan_data(dlt_plan *p, dlt_t v)
 {
-    if (v < 0 || v >= p->nvals)
+    if (v < 0 || v >= p->nvals || p->measure_only)
         return NULL;
     return dlt_plan_ptr(p, v);
 }
@@ -367,6 +367,15 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
         if (p->last[v] < -1) /* restore the hand-over step for dlt_plan_verify */
             p->last[v] = -p->last[v] - 2;
     p->arena_bytes = al.end;
+    if (o && o->measure_only) { /* sizes and order only: nothing to run */
+        p->measure_only = 1;
+        free(al.free);
+        free(order);
+        free(roots);
+        free(direct);
+        *out = p;
+        return DLT_OK;
+    }
     p->arena = aligned_alloc(ALIGN, align_up(p->arena_bytes ? p->arena_bytes : 1));
     p->inputs = aligned_alloc(ALIGN, align_up(p->inputs_bytes ? p->inputs_bytes : 1));
     if (!p->arena || !p->inputs)

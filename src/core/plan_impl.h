@@ -44,6 +44,7 @@ struct dlt_plan {
     int *grad_ready; /* per value: step after which the bound gradient is complete */
     int do_poison;
     int nvals; /* values the graph had when planned (later ones are not ours) */
+    int measure_only;
 };
 
 void *dlt_plan_ptr(const dlt_plan *p, dlt_t v);

@@ -175,6 +175,26 @@ START_TEST(planner_arena_does_not_grow)
 }
 END_TEST
 
+START_TEST(measure_only_plans_report_without_allocating)
+{
+    mlp m = build_mlp(16, 32, 64, 10);
+    dlt_plan *real, *meas;
+    dlt_plan_opts mo = {.measure_only = 1};
+    ck_assert_int_eq(dlt_plan_create(m.g, 1, &m.y, NULL, &real), DLT_OK);
+    ck_assert_int_eq(dlt_plan_create(m.g, 1, &m.y, &mo, &meas), DLT_OK);
+    dlt_mem_report a, b;
+    dlt_plan_memory(real, &a);
+    dlt_plan_memory(meas, &b);
+    ck_assert_uint_eq(a.arena_bytes, b.arena_bytes);
+    ck_assert_uint_eq(a.inputs_bytes, b.inputs_bytes);
+    ck_assert_ptr_null(dlt_plan_data(meas, m.x));
+    ck_assert_int_eq(dlt_plan_run(meas, NULL), DLT_ERR_INVALID);
+    dlt_plan_free(real);
+    dlt_plan_free(meas);
+    dlt_graph_free(m.g);
+}
+END_TEST
+
 START_TEST(planner_poison_keeps_results)
 {
     float a[512], b[512];
@@ -334,6 +354,7 @@ int main(void)
     tcase_add_test(tc, broadcast_and_reduce_gradients);
     tcase_add_test(tc, planner_arena_does_not_grow);
     tcase_add_test(tc, planner_poison_keeps_results);
+    tcase_add_test(tc, measure_only_plans_report_without_allocating);
     tcase_add_test(tc, training_plan_writes_flat_gradients);
     tcase_add_test(tc, error_shape_mismatch_names_everything);
     tcase_add_test(tc, error_unknown_parameter);
