@@ -101,9 +101,15 @@ static void channel_moments_rows(const float *x, int64_t A, int64_t C, int64_t S
     }
 }
 
+static void apply_channels(const float *x, float *y, int64_t A, int64_t C, int64_t S, int64_t c0, int64_t nc,
+                           const float *mean, const float *rstd, const float *gam, const float *bet);
+
 /* Batch statistics per channel into mean/rstd and (training with running
- * buffers) the running statistics, unbiased variance as torch keeps it. */
-static void batch_stats(const dlt_kctx *k, const dlt_norm_attr *a, const float *x, float *mean, float *rstd)
+ * buffers) the running statistics, unbiased variance as torch keeps it; then
+ * y for the same channels while their values are still in cache (one
+ * parallel region, one pass over memory for the statistics). */
+static void batch_stats(const dlt_kctx *k, const dlt_norm_attr *a, const float *x, float *mean, float *rstd,
+                        const float *gam, const float *bet, float *y)
 {
     int64_t A = a->A, C = a->C, S = a->S, M = dlt_norm_count(a);
     float *rm = NULL, *rv = NULL;
@@ -131,7 +137,24 @@ static void batch_stats(const dlt_kctx *k, const dlt_norm_attr *a, const float *
                 rv[c] = (1.f - mo) * rv[c] + mo * (float)(v[cc] / (double)(M - 1));
             }
         }
+        apply_channels(x, y, A, C, S, c0, nc, mean, rstd, gam, bet);
     }
+}
+
+/* y = x * sc + sh for channels [c0, c0 + nc) of batch statistics */
+static void apply_channels(const float *x, float *y, int64_t A, int64_t C, int64_t S, int64_t c0, int64_t nc,
+                           const float *mean, const float *rstd, const float *gam, const float *bet)
+{
+    for (int64_t i = 0; i < A; i++)
+        for (int64_t c = c0; c < c0 + nc; c++) {
+            float m = mean[c], r = rstd[c];
+            float sc = gam ? gam[c] * r : r, sh = (bet ? bet[c] : 0.f) - m * sc;
+            const float *px = x + (i * C + c) * S;
+            float *py = y + (i * C + c) * S;
+#pragma omp simd
+            for (int64_t s = 0; s < S; s++)
+                py[s] = px[s] * sc + sh;
+        }
 }
 
 /* y = x * sc + sh with sc = gamma[c] * rstd, sh = beta[c] - mean * sc */
@@ -191,8 +214,9 @@ dlt_status dlt_norm_cpu(const dlt_kctx *k)
     } else if (k->training || !a->running) {
         if (M < 2 && a->running && k->training)
             return dlt_seterr(DLT_ERR_SHAPE, "training needs more than one value per channel");
-        batch_stats(k, a, x, mean, rstd);
+        batch_stats(k, a, x, mean, rstd, gam, bet, k->out[0]);
         *alpha = 1.f;
+        return DLT_OK;
     } else {
         const float *rm = k->in[DLT_NORM_IN_RMEAN(a)], *rv = k->in[DLT_NORM_IN_RMEAN(a) + 1];
         for (int64_t c = 0; c < C; c++) {
