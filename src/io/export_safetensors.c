@@ -205,9 +205,10 @@ dlt_status dlt_export_safetensors(const char *ckpt_path, const char *out_path, c
     ckpt_h5_quiet_begin(&q);
     hid_t f = H5Fopen(ckpt_path, H5F_ACC_RDONLY, H5P_DEFAULT);
     char *fmt = f >= 0 ? ckpt_attr_read_str(f, "format") : NULL;
-    if (f < 0)
-        st = dlt_seterr(access(ckpt_path, R_OK) ? DLT_ERR_NOTFOUND : DLT_ERR_IO,
-                        "%s: cannot open as an HDF5 file", ckpt_path);
+    if (f < 0 && access(ckpt_path, R_OK) != 0)
+        st = dlt_seterr(DLT_ERR_NOTFOUND, "%s: %s", ckpt_path, strerror(errno));
+    else if (f < 0)
+        st = dlt_seterr(DLT_ERR_INVALID, "%s: not an HDF5 file (or truncated)", ckpt_path);
     else if (!fmt || strcmp(fmt, DLT_CKPT_FORMAT) != 0 || !ckpt_attr_read_i64(f, "version", &ver) ||
              ver != DLT_CKPT_VERSION)
         st = dlt_seterr(DLT_ERR_INVALID, "%s: not a dltrain checkpoint of version %d", ckpt_path,

@@ -2,6 +2,7 @@
  * compared with bytes written out here by hand from the safetensors spec
  * (u64 LE header length, JSON padded with spaces to 8 bytes, tensors by name,
  * raw little-endian f32), with and without buffers; errors. */
+#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,10 +175,18 @@ START_TEST(test_errors)
     FILE *f = fopen(ckpt, "w");
     fputs("not hdf5\n", f);
     fclose(f);
-    ck_assert_int_eq(dlt_export_safetensors(ckpt, out, NULL, NULL), DLT_ERR_IO);
-    ck_assert_ptr_nonnull(strstr(dlt_errmsg(), "junk.h5"));
-    /* an unwritable output leaves nothing behind */
+    ck_assert_int_eq(dlt_export_safetensors(ckpt, out, NULL, NULL), DLT_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(dlt_errmsg(), "junk.h5: not an HDF5 file"));
+    /* an HDF5 file that is not a checkpoint */
+    char plain[128];
+    snprintf(plain, sizeof plain, "%s/plain.h5", dir);
+    hid_t h = H5Fcreate(plain, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert_int_ge(h, 0);
+    H5Fclose(h);
+    ck_assert_int_eq(dlt_export_safetensors(plain, out, NULL, NULL), DLT_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(dlt_errmsg(), "plain.h5: not a dltrain checkpoint"));
     make_ckpt(1);
+    /* an unwritable output leaves nothing behind */
     ck_assert_int_ne(dlt_export_safetensors(ckpt, "/nonexistent/dir/x.safetensors", NULL, NULL), DLT_OK);
     ck_assert_ptr_nonnull(strstr(dlt_errmsg(), "/nonexistent/dir/x.safetensors"));
     ck_assert_int_ne(access(out, F_OK), 0);
