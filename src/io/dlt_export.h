@@ -18,8 +18,8 @@ void dlt_export_opts_default(dlt_export_opts *o);
 
 typedef struct {
     int ntensors;
-    int64_t step;        /* of the checkpoint */
-    int64_t header_len;  /* JSON header bytes, padding included */
+    int64_t step;       /* of the checkpoint */
+    int64_t header_len; /* JSON header bytes, padding included */
     int64_t file_bytes;
 } dlt_export_info;
 
@@ -28,8 +28,8 @@ typedef struct {
  * (tensors sorted by name: dtype "F32", shape, data_offsets; __metadata__ with
  * format "pt", step and producer), then the raw little-endian data. Written
  * to a temporary name and renamed. o and info may be NULL. */
-dlt_status dlt_export_safetensors(const char *ckpt_path, const char *out_path, const dlt_export_opts *o,
-                                  dlt_export_info *info);
+dlt_status dlt_export_safetensors(const char *ckpt_path, const char *out_path,
+                                  const dlt_export_opts *o, dlt_export_info *info);
 
 #ifdef __cplusplus
 }

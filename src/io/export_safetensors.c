@@ -25,7 +25,10 @@ typedef struct {
     int n, cap;
 } st_list;
 
-void dlt_export_opts_default(dlt_export_opts *o) { o->buffers = 1; }
+void dlt_export_opts_default(dlt_export_opts *o)
+{
+    o->buffers = 1;
+}
 
 static int by_name(const void *a, const void *b)
 {
@@ -52,11 +55,13 @@ static dlt_status add_group(const char *path, hid_t f, const char *group, st_lis
     if (g < 0 || H5Gget_info(g, &gi) < 0) {
         if (g >= 0)
             H5Gclose(g);
-        return dlt_seterr(DLT_ERR_INVALID, "%s: no /%s group (not a dltrain checkpoint?)", path, group);
+        return dlt_seterr(DLT_ERR_INVALID, "%s: no /%s group (not a dltrain checkpoint?)", path,
+                          group);
     }
     dlt_status st = DLT_OK;
     for (hsize_t k = 0; st == DLT_OK && k < gi.nlinks; k++) {
-        if (H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, k, name, sizeof name, H5P_DEFAULT) < 0) {
+        if (H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, k, name, sizeof name,
+                               H5P_DEFAULT) < 0) {
             st = dlt_seterr(DLT_ERR_IO, "%s: cannot list /%s", path, group);
             break;
         }
@@ -65,8 +70,9 @@ static dlt_status add_group(const char *path, hid_t f, const char *group, st_lis
         int nd = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
         if (d < 0 || ty < 0 || nd < 0 || nd > DLT_MAX_DIMS || H5Tget_class(ty) != H5T_FLOAT ||
             H5Tget_size(ty) != 4) {
-            st = dlt_seterr(DLT_ERR_INVALID, "%s: /%s/%s is not a float32 tensor of at most %d dimensions",
-                            path, group, name, DLT_MAX_DIMS);
+            st = dlt_seterr(DLT_ERR_INVALID,
+                            "%s: /%s/%s is not a float32 tensor of at most %d dimensions", path,
+                            group, name, DLT_MAX_DIMS);
         } else if (!grow(l)) {
             st = dlt_seterr(DLT_ERR_NOMEM, "export: out of memory");
         } else {
@@ -143,8 +149,8 @@ static char *make_header(const st_list *l, int64_t step, size_t *len)
     return buf;
 }
 
-static dlt_status write_file(const char *ckpt, hid_t f, const st_list *l, const char *hdr, size_t hlen,
-                             const char *out)
+static dlt_status write_file(const char *ckpt, hid_t f, const st_list *l, const char *hdr,
+                             size_t hlen, const char *out)
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", out, (int)getpid());
@@ -188,8 +194,8 @@ static dlt_status write_file(const char *ckpt, hid_t f, const st_list *l, const 
     return st;
 }
 
-dlt_status dlt_export_safetensors(const char *ckpt_path, const char *out_path, const dlt_export_opts *o,
-                                  dlt_export_info *info)
+dlt_status dlt_export_safetensors(const char *ckpt_path, const char *out_path,
+                                  const dlt_export_opts *o, dlt_export_info *info)
 {
     dlt_export_opts def;
     ckpt_h5_quiet q;
@@ -224,8 +230,8 @@ dlt_status dlt_export_safetensors(const char *ckpt_path, const char *out_path, c
         qsort(l.t, (size_t)l.n, sizeof *l.t, by_name);
         for (int i = 1; i < l.n && st == DLT_OK; i++)
             if (strcmp(l.t[i - 1].name, l.t[i].name) == 0)
-                st = dlt_seterr(DLT_ERR_INVALID, "%s: '%s' is both a parameter and a buffer", ckpt_path,
-                                l.t[i].name);
+                st = dlt_seterr(DLT_ERR_INVALID, "%s: '%s' is both a parameter and a buffer",
+                                ckpt_path, l.t[i].name);
     }
     if (st == DLT_OK && !(hdr = make_header(&l, step, &hlen)))
         st = dlt_seterr(DLT_ERR_NOMEM, "export: out of memory");

@@ -96,7 +96,8 @@ static int count_datasets(hid_t f, const char *group)
 
 static int cmd_cmp(int argc, char **argv)
 {
-    hid_t fa = H5Fopen(argv[2], H5F_ACC_RDONLY, H5P_DEFAULT), fb = H5Fopen(argv[3], H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t fa = H5Fopen(argv[2], H5F_ACC_RDONLY, H5P_DEFAULT),
+          fb = H5Fopen(argv[3], H5F_ACC_RDONLY, H5P_DEFAULT);
     if (fa < 0 || fb < 0)
         return printf("cannot open %s or %s\n", argv[2], argv[3]), 1;
     int rc = 0;
@@ -284,7 +285,8 @@ static int cmd_safetensors(int argc, char **argv)
             long long numel = 1;
             for (int i = 0; i < nd; i++)
                 numel *= shape[i];
-            if (off[0] != (long long)expect_off || off[1] - off[0] != 4 * numel || (size_t)off[1] > nbytes)
+            if (off[0] != (long long)expect_off || off[1] - off[0] != 4 * numel ||
+                (size_t)off[1] > nbytes)
                 return fail("data_offsets not contiguous or not matching the shape", key);
             expect_off = (size_t)off[1];
             /* the same tensor in the checkpoint: shape and bytes */
@@ -328,8 +330,8 @@ static int cmd_safetensors(int argc, char **argv)
     int want = count_datasets(f, "/params") + (with_buffers ? count_datasets(f, "/buffers") : 0);
     if (ntensors != want)
         return printf("safetensors: %d tensors, the checkpoint has %d\n", ntensors, want), 1;
-    printf("safetensors: %d tensors, %zu data bytes, header %llu bytes: match the checkpoint\n", ntensors,
-           nbytes, (unsigned long long)hl);
+    printf("safetensors: %d tensors, %zu data bytes, header %llu bytes: match the checkpoint\n",
+           ntensors, nbytes, (unsigned long long)hl);
     H5Fclose(f);
     free(b);
     return 0;
@@ -343,6 +345,7 @@ int main(int argc, char **argv)
         return cmd_get(argv);
     if (argc >= 4 && strcmp(argv[1], "safetensors") == 0)
         return cmd_safetensors(argc, argv);
-    fprintf(stderr, "usage: ckpt_tool cmp A B GROUP... | get CKPT DATASET | safetensors FILE CKPT [--no-buffers]\n");
+    fprintf(stderr, "usage: ckpt_tool cmp A B GROUP... | get CKPT DATASET | safetensors FILE CKPT "
+                    "[--no-buffers]\n");
     return 2;
 }

@@ -40,18 +40,32 @@ static void make_ckpt(int64_t step)
     pdata[1] = -0.0f; /* bytes, not values: the sign of zero must survive */
     for (int i = 0; i < 4; i++)
         bdata[i] = 1.0f + (float)i;
-    params[0] = (dlt_param_info){.name = "z.w", .offset = 0, .numel = 6,
+    params[0] = (dlt_param_info){.name = "z.w",
+                                 .offset = 0,
+                                 .numel = 6,
                                  .shape = {.dtype = DLT_F32, .ndim = 2, .dim = {2, 3}}};
-    params[1] = (dlt_param_info){.name = "a\"b", .offset = 16, .numel = 1,
-                                 .shape = {.dtype = DLT_F32, .ndim = 0}};
-    params[2] = (dlt_param_info){.name = "m.bias", .offset = 20, .numel = 2,
+    params[1] = (dlt_param_info){
+        .name = "a\"b", .offset = 16, .numel = 1, .shape = {.dtype = DLT_F32, .ndim = 0}};
+    params[2] = (dlt_param_info){.name = "m.bias",
+                                 .offset = 20,
+                                 .numel = 2,
                                  .shape = {.dtype = DLT_F32, .ndim = 1, .dim = {2}}};
-    buffers[0] = (dlt_param_info){.name = "bn.running_var", .offset = 0, .numel = 3,
+    buffers[0] = (dlt_param_info){.name = "bn.running_var",
+                                  .offset = 0,
+                                  .numel = 3,
                                   .shape = {.dtype = DLT_F32, .ndim = 1, .dim = {3}}};
-    dlt_ckpt_tensors t = {.nparams = 3, .params = params, .param_data = pdata, .nbuffers = 1,
-                          .buffers = buffers, .buffer_data = bdata, .optim_name = "sgd"};
+    dlt_ckpt_tensors t = {.nparams = 3,
+                          .params = params,
+                          .param_data = pdata,
+                          .nbuffers = 1,
+                          .buffers = buffers,
+                          .buffer_data = bdata,
+                          .optim_name = "sgd"};
     int64_t cursors[2] = {0, 5};
-    dlt_ckpt_state st = {.step = step, .world_size = 1, .cursor_len = 2, .cursors = cursors,
+    dlt_ckpt_state st = {.step = step,
+                         .world_size = 1,
+                         .cursor_len = 2,
+                         .cursors = cursors,
                          .job_text = "[model]\n"};
     ck_assert_int_eq(dlt_ckpt_save(dir, &t, &st, ckpt, sizeof ckpt), DLT_OK);
 }
@@ -78,8 +92,8 @@ static void put_f32le(unsigned char *p, float v)
 }
 
 /* The expected file: header text (unpadded) and tensors in name order. */
-static unsigned char *expected(const char *json, const float *const *data, const size_t *numel, int n,
-                               size_t *len)
+static unsigned char *expected(const char *json, const float *const *data, const size_t *numel,
+                               int n, size_t *len)
 {
     size_t h = strlen(json), padded = (h + 7) / 8 * 8, body = 0;
     for (int i = 0; i < n; i++)
@@ -149,12 +163,13 @@ START_TEST(test_no_buffers)
     ck_assert_int_eq(o.buffers, 1);
     o.buffers = 0;
     ck_assert_int_eq(dlt_export_safetensors(ckpt, out, &o, NULL), DLT_OK);
-    snprintf(json, sizeof json,
-             "{\"__metadata__\":{\"format\":\"pt\",\"producer\":\"dltrain %s\",\"step\":\"12345678\"},"
-             "\"a\\\"b\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]},"
-             "\"m.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]},"
-             "\"z.w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[12,36]}}",
-             dlt_version());
+    snprintf(
+        json, sizeof json,
+        "{\"__metadata__\":{\"format\":\"pt\",\"producer\":\"dltrain %s\",\"step\":\"12345678\"},"
+        "\"a\\\"b\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]},"
+        "\"m.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]},"
+        "\"z.w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[12,36]}}",
+        dlt_version());
     const float *data[3] = {pdata + 16, pdata + 20, pdata};
     size_t numel[3] = {1, 2, 6}, wn;
     unsigned char *want = expected(json, data, numel, 3, &wn);
@@ -168,7 +183,8 @@ START_TEST(test_errors)
 {
     setup_dir();
     snprintf(out, sizeof out, "%s/x.safetensors", dir);
-    ck_assert_int_eq(dlt_export_safetensors("/nonexistent/ckpt.h5", out, NULL, NULL), DLT_ERR_NOTFOUND);
+    ck_assert_int_eq(dlt_export_safetensors("/nonexistent/ckpt.h5", out, NULL, NULL),
+                     DLT_ERR_NOTFOUND);
     ck_assert_ptr_nonnull(strstr(dlt_errmsg(), "/nonexistent/ckpt.h5"));
     /* a file that is not HDF5 */
     snprintf(ckpt, sizeof ckpt, "%s/junk.h5", dir);
@@ -187,7 +203,8 @@ START_TEST(test_errors)
     ck_assert_ptr_nonnull(strstr(dlt_errmsg(), "plain.h5: not a dltrain checkpoint"));
     make_ckpt(1);
     /* an unwritable output leaves nothing behind */
-    ck_assert_int_ne(dlt_export_safetensors(ckpt, "/nonexistent/dir/x.safetensors", NULL, NULL), DLT_OK);
+    ck_assert_int_ne(dlt_export_safetensors(ckpt, "/nonexistent/dir/x.safetensors", NULL, NULL),
+                     DLT_OK);
     ck_assert_ptr_nonnull(strstr(dlt_errmsg(), "/nonexistent/dir/x.safetensors"));
     ck_assert_int_ne(access(out, F_OK), 0);
     rm_dir();
