@@ -8,14 +8,14 @@
 
 static const dlt_job_key schema[] = {
     {"model.name", DLT_JOB_STRING, "\"model\"", NULL, "run name; outputs go to <checkpoint.dir>/<model.name>/"},
-    {"model.arch", DLT_JOB_STRING, "\"mlp\"", NULL, "network: mlp, resnet20/32/44/56/110, resnet18/34/50/101/152, vgg11, vgg16"},
+    {"model.arch", DLT_JOB_STRING, "\"mlp\"", NULL, "network, which picks the task: mlp, resnet20/32/44/56/110, resnet18/34/50/101/152, vgg11, vgg16 (classification); bert-tiny/mini/small/medium/base/large (BERT pre-training: MLM + NSP); gpt-tiny/mini/small, gpt2, gpt2-medium (causal language model)"},
     {"model.num_classes", DLT_JOB_INT, "10", "[1, inf)", "number of output classes"},
     {"model.shortcut", DLT_JOB_STRING, "\"A\"", "A|B", "CIFAR ResNets: shortcut option A (identity, zero-padded) or B (1x1 projection)"},
     {"model.zero_init_residual", DLT_JOB_BOOL, "false", NULL, "ResNets: zero the last batch-norm scale of each residual block"},
     {"model.small_input", DLT_JOB_BOOL, "false", NULL, "ImageNet ResNets: 3x3 stem without max pooling, for small images"},
     {"model.hidden", DLT_JOB_INT, "256", "[1, inf)", "mlp: width of the hidden layers"},
     {"model.layers", DLT_JOB_INT, "2", "[0, 64]", "mlp: number of hidden layers"},
-    {"model.dropout", DLT_JOB_FLOAT, "0.0", "[0, 1)", "dropout before the classifier (vgg, mlp)"},
+    {"model.dropout", DLT_JOB_FLOAT, "0.0", "[0, 1)", "dropout before the classifier (vgg, mlp); transformers: hidden and attention dropout when set (default: the architecture's, 0.1)"},
 
     {"data.train", DLT_JOB_STRING, "\"\"", NULL, "training shards: an HDF5 file or a glob such as data/cifar10/train-*.h5"},
     {"data.val", DLT_JOB_STRING, "\"\"", NULL, "validation shards (empty: no evaluation)"},
@@ -27,6 +27,7 @@ static const dlt_job_key schema[] = {
     {"data.mean", DLT_JOB_FLOATS, "[]", NULL, "per-channel mean of pixel/255 subtracted (empty: 0)"},
     {"data.std", DLT_JOB_FLOATS, "[]", "(0, inf)", "per-channel standard deviation divided by (empty: 1)"},
     {"data.drop_last", DLT_JOB_BOOL, "true", NULL, "drop the last incomplete batch of an epoch (else pad it, padding is not counted)"},
+    {"data.seq_len", DLT_JOB_INT, "128", "[1, inf)", "causal LM: tokens per window T (inputs tokens[:, :T], targets tokens[:, 1:]; the context of dltrain generate); BERT takes the length of its shards"},
     {"data.prefetch", DLT_JOB_INT, "2", "[1, 64]", "batches prepared ahead"},
 
     {"optim.name", DLT_JOB_STRING, "\"sgd\"", "sgd|adam|adamw|rmsprop|adadelta|adagrad|lamb", "optimizer"},

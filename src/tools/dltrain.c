@@ -20,10 +20,14 @@ static void usage(FILE *out)
             "       dltrain --print-config JOB.toml [--set KEY=VALUE ...]\n"
             "       dltrain --print-job-reference\n"
             "       dltrain export CKPT.h5 [--format safetensors] [--out FILE] [--no-buffers]\n"
+            "       dltrain generate CKPT.h5 --prompt TEXT [--max-new-tokens N] [--temperature T]\n"
+            "                        [--top-k K] [--seed S] [--data GLOB] [--threads N]\n"
             "       dltrain selftest [N]\n"
             "       dltrain --version | --help\n"
             "\n"
-            "Runs the training job described by JOB.toml (see docs/jobs.md) on every MPI rank:\n"
+            "Runs the training job described by JOB.toml (see docs/jobs.md) on every MPI rank;\n"
+            "model.arch picks the task: image classifiers, bert-* (BERT pre-training), gpt*\n"
+            "(causal language model):\n"
             "    dltrain jobs/resnet20_fmnist.toml                 one process\n"
             "    mpirun -np 8 dltrain jobs/resnet20_fmnist.toml    data-parallel over 8 ranks\n"
             "\n"
@@ -41,6 +45,11 @@ static void usage(FILE *out)
             "  export CKPT.h5        write the checkpoint's parameters and batch-norm buffers as\n"
             "                        safetensors (default FILE: CKPT with .safetensors for .h5);\n"
             "                        --no-buffers: parameters only\n"
+            "  generate CKPT.h5      sample text from a GPT checkpoint: the prompt, then up to N new\n"
+            "                        tokens (default 64; stops at end of text), temperature T\n"
+            "                        (default 1; 0: greedy), the K most likely tokens (default 0:\n"
+            "                        all), seed S (default 0); the tokenizer comes from the job's\n"
+            "                        data.train shards (--data GLOB: other shards)\n"
             "  selftest [N]          all-reduce N doubles (default 1048576) across the ranks and check\n"
             "  --version             versions of dltrain, BLAS, MPI, HDF5, CUDA, cuDNN, NCCL\n"
             "\n"
@@ -181,8 +190,8 @@ static int train(args *a, int argc, char **argv)
 {
     dlt_world w;
     dlt_job *job = NULL;
-    dlt_classify_config cfg;
-    dlt_classify_result res;
+    dlt_train_config cfg;
+    dlt_train_result res;
     char *text = NULL;
     int rc = 0;
     if (dlt_world_init(&argc, &argv, &w) != DLT_OK) {
@@ -194,7 +203,7 @@ static int train(args *a, int argc, char **argv)
     /* every rank reads and checks the job; only rank 0 reports a bad one */
     dlt_status st = load_job(a, &job);
     if (st == DLT_OK)
-        st = dlt_classify_config_from_job(job, &cfg);
+        st = dlt_train_config_from_job(job, &cfg);
     if (st != DLT_OK) {
         if (w.rank == 0)
             fprintf(stderr, "dltrain: %s\n", dlt_errmsg());
@@ -212,7 +221,7 @@ static int train(args *a, int argc, char **argv)
         goto out;
     }
     /* every rank checks the data (headers only) and agrees: bad data is bad input */
-    if ((st = dlt_classify_check_data(&cfg, w.size)) != DLT_OK) {
+    if ((st = dlt_train_check_data(&cfg, w.size)) != DLT_OK) {
         if (w.rank == 0)
             fprintf(stderr, "dltrain: %s\n", dlt_errmsg());
         rc = EXIT_USAGE;
@@ -221,7 +230,7 @@ static int train(args *a, int argc, char **argv)
     if (a->dry_run) {
         if (w.rank == 0) {
             printf("# resolved job\n%s\n", text ? text : "");
-            st = dlt_classify_describe(&cfg, w.size, stdout);
+            st = dlt_train_describe(&cfg, w.size, stdout);
             if (st != DLT_OK) {
                 fprintf(stderr, "dltrain: %s\n", dlt_errmsg());
                 rc = EXIT_USAGE;
@@ -233,7 +242,7 @@ static int train(args *a, int argc, char **argv)
         fprintf(stderr, "dltrain: %s: cannot create the run directory: %s\n", cfg.run_dir, strerror(errno));
         dlt_world_abort(EXIT_RUNTIME);
     }
-    st = dlt_classify_run(&cfg, &res);
+    st = dlt_train_run(&cfg, &res);
     if (st != DLT_OK) {
         rc = st == DLT_ERR_INVALID || st == DLT_ERR_NOTFOUND ? EXIT_USAGE : EXIT_RUNTIME;
         if (w.rank == 0 || !res.error_on_all_ranks)
@@ -294,6 +303,67 @@ static int export_ckpt(int argc, char **argv)
     return 0;
 }
 
+/* A number option's value; 0 when it does not parse. */
+static int num_arg(const char *opt, const char *v, double lo, double *out)
+{
+    char *end;
+    *out = v ? strtod(v, &end) : 0;
+    if (!v || end == v || *end || !(*out >= lo)) {
+        fprintf(stderr, "dltrain generate: %s needs a number >= %g (got '%s')\n", opt, lo, v ? v : "");
+        return 0;
+    }
+    return 1;
+}
+
+static int generate(int argc, char **argv)
+{
+    dlt_generate_opts o;
+    dlt_generate_opts_default(&o);
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        double x;
+        if (strcmp(a, "--prompt") == 0 && v)
+            o.prompt = v, i++;
+        else if (strcmp(a, "--data") == 0 && v)
+            o.data_override = v, i++;
+        else if (strcmp(a, "--max-new-tokens") == 0 || strcmp(a, "--top-k") == 0 || strcmp(a, "--seed") == 0 ||
+                 strcmp(a, "--threads") == 0 || strcmp(a, "--temperature") == 0) {
+            if (!num_arg(a, v, 0, &x))
+                return EXIT_USAGE;
+            i++;
+            if (a[2] == 'm')
+                o.max_new_tokens = (int)x;
+            else if (a[2] == 't' && a[3] == 'o')
+                o.top_k = (int)x;
+            else if (a[2] == 's')
+                o.seed = (uint64_t)x;
+            else if (a[2] == 't' && a[3] == 'h')
+                o.threads = (int)x;
+            else
+                o.temperature = x;
+        } else if (a[0] != '-' && !o.ckpt) {
+            o.ckpt = a;
+        } else {
+            fprintf(stderr, "dltrain generate: unexpected argument '%s' (see dltrain --help)\n", a);
+            return EXIT_USAGE;
+        }
+    }
+    if (!o.ckpt || !o.prompt) {
+        fprintf(stderr, "dltrain generate: %s (usage: dltrain generate CKPT.h5 --prompt TEXT ...)\n",
+                o.ckpt ? "no --prompt given" : "no checkpoint given");
+        return EXIT_USAGE;
+    }
+    char *text = NULL;
+    dlt_status st = dlt_generate(&o, &text, NULL);
+    if (st != DLT_OK) {
+        fprintf(stderr, "dltrain generate: %s\n", dlt_errmsg());
+        return st == DLT_ERR_NOMEM ? EXIT_RUNTIME : EXIT_USAGE;
+    }
+    printf("%s\n", text);
+    free(text);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     args a;
@@ -315,6 +385,8 @@ int main(int argc, char **argv)
         return selftest(argc, argv, 2);
     if (strcmp(argv[1], "export") == 0)
         return export_ckpt(argc, argv);
+    if (strcmp(argv[1], "generate") == 0)
+        return generate(argc, argv);
     if (!parse_args(argc, argv, &a)) {
         free(a.sets);
         return EXIT_USAGE;

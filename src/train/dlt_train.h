@@ -1,4 +1,7 @@
-/* Training tasks and the pieces the dltrain command drives. */
+/* Training tasks and the pieces the dltrain command drives. One generic
+ * data-parallel loop (src/train/trainer.c) runs every task; the task follows
+ * from model.arch: image architectures train a classifier, bert-* BERT
+ * pre-training (MLM + NSP), gpt* a causal language model. */
 #ifndef DLT_TRAIN_H
 #define DLT_TRAIN_H
 
@@ -7,6 +10,7 @@
 #include "dlt_base.h"
 #include "dlt_models.h"
 #include "dlt_optim.h"
+#include "dlt_transformer.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -23,11 +27,22 @@ void dlt_print_build_info(FILE *out, const char *prog);
  * so batch scripts can requeue (`--resume auto`). */
 #define DLT_EXIT_PREEMPTED 3
 
-/* Everything a classification run needs, resolved from the job file. */
+typedef enum {
+    DLT_TASK_CLASSIFY = 0, /* image classifiers (dlt_model_archs) on image shards */
+    DLT_TASK_CAUSAL_LM,    /* gpt-* / gpt2* on text-tokens shards */
+    DLT_TASK_BERT          /* bert-* on bert-pretraining shards */
+} dlt_task_kind;
+const char *dlt_task_kind_name(dlt_task_kind k); /* "classification", "causal-lm", "bert-pretraining" */
+
+/* Everything a training run needs, resolved from the job file. */
 typedef struct {
     char name[128];          /* run name: runs/<name> */
     char run_dir[DLT_PATH_MAX];
-    dlt_model_spec model;
+    dlt_task_kind task;
+    char arch[32];           /* model.arch */
+    dlt_model_spec model;    /* classification */
+    dlt_transformer_spec tf; /* transformer tasks: the arch's sizes; vocab comes from the shards */
+    int seq_len;             /* causal LM: window T (inputs tokens[:, :T], targets tokens[:, 1:]) */
     /* data */
     char train_glob[DLT_PATH_MAX], val_glob[DLT_PATH_MAX];
     int batch_size;          /* per rank */
@@ -67,41 +82,66 @@ typedef struct {
     int trace;                /* Chrome-trace timeline per rank */
     int64_t trace_warmup, trace_steps; /* steps skipped, then steps recorded */
     const char *job_text;     /* resolved job as TOML, stored in checkpoints */
-} dlt_classify_config;
+} dlt_train_config;
 
-void dlt_classify_config_default(dlt_classify_config *c);
+void dlt_train_config_default(dlt_train_config *c);
 struct dlt_job;
 /* Fill c from a validated job (src/io/dlt_job.h); semantic errors name the
- * key and where its value came from ("jobs/x.toml:7: data.train ..."). */
-dlt_status dlt_classify_config_from_job(const struct dlt_job *job, dlt_classify_config *c);
+ * key and where its value came from ("jobs/x.toml:7: data.train ...").
+ * model.arch picks the task; an architecture no task trains (the
+ * encoder-decoder transformer-*) is DLT_ERR_INVALID naming it. */
+dlt_status dlt_train_config_from_job(const struct dlt_job *job, dlt_train_config *c);
 /* Set what schedules derive from the run length (cosine T_max, warm-up decay). */
-void dlt_classify_config_set_total_steps(dlt_classify_config *c, int64_t total);
+void dlt_train_config_set_total_steps(dlt_train_config *c, int64_t total);
 
 typedef struct {
     int64_t steps_done;
     double train_loss;       /* last logged global mean */
-    double test_loss, top1, top5; /* last evaluation (NaN when none ran) */
-    double best_top1;
+    double eval_loss;        /* last evaluation (NaN when none ran) */
+    double eval_metric;      /* last evaluation's key metric: top-1, perplexity, MLM accuracy */
+    double best_metric;      /* best eval_metric so far (kept in checkpoints) */
     double samples_per_s;
     int preempted;           /* stopped by a signal after saving */
     int error_on_all_ranks;  /* the error is the same on every rank (e.g. a checkpoint that
                               * does not fit the model): rank 0 alone reports it, no abort */
     char last_ckpt[DLT_PATH_MAX];
-} dlt_classify_result;
+} dlt_train_result;
 
 /* Runs training (and evaluation) on every rank of the MPI world; collective.
  * Requires MPI to be initialised (dlt_world_init). */
-dlt_status dlt_classify_run(const dlt_classify_config *c, dlt_classify_result *res);
+dlt_status dlt_train_run(const dlt_train_config *c, dlt_train_result *res);
 
 /* Before a run, on every rank: the data globs match shards whose headers
- * open, hold at least one global batch of `world_size` ranks, and agree with
- * the model and each other (classes, sample shape). Reads no samples.
- * DLT_ERR_INVALID with a message naming data.train, data.val or the key. */
-dlt_status dlt_classify_check_data(const dlt_classify_config *c, int world_size);
+ * open, are of the kind the task trains on, hold at least one global batch of
+ * `world_size` ranks, and agree with the model and each other (classes,
+ * sample shape, vocabulary). Reads no samples. DLT_ERR_INVALID with a message
+ * naming data.train, data.val or the key. */
+dlt_status dlt_train_check_data(const dlt_train_config *c, int world_size);
 
 /* --dry-run: open the training shards, build the model and its training plan,
  * print the model summary and memory per rank to out. Not collective. */
-dlt_status dlt_classify_describe(const dlt_classify_config *c, int world_size, FILE *out);
+dlt_status dlt_train_describe(const dlt_train_config *c, int world_size, FILE *out);
+
+/* dltrain generate: text from a causal-LM checkpoint. The job stored in the
+ * checkpoint gives the model (batch 1, context data.seq_len) and the shards
+ * whose tokenizer encodes the prompt and decodes the result (data_override,
+ * when set, replaces the job's data.train glob). Sampling is autoregressive
+ * with a full forward pass per token over the last seq_len tokens:
+ * temperature 0 is greedy, top_k > 0 keeps the k most likely tokens. Bad input
+ * (not a GPT checkpoint, no shards, a prompt longer than the context) is
+ * DLT_ERR_INVALID or DLT_ERR_NOTFOUND with one line of message. */
+typedef struct {
+    const char *ckpt, *prompt, *data_override;
+    int max_new_tokens;   /* default 64 */
+    double temperature;   /* default 1.0 */
+    int top_k;            /* default 0: all tokens */
+    uint64_t seed;        /* default 0 */
+    int threads;          /* 0: all cores */
+} dlt_generate_opts;
+void dlt_generate_opts_default(dlt_generate_opts *o);
+/* *text (malloc'd) holds the decoded prompt and continuation; *ntokens (may be
+ * NULL) the number of new tokens. */
+dlt_status dlt_generate(const dlt_generate_opts *o, char **text, int *ntokens);
 
 /* Host-side metrics of one evaluation batch: top-1/top-5 hits and the
  * confusion matrix (classes x classes, row = true label) over the first `valid`

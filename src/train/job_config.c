@@ -1,4 +1,5 @@
-/* From a validated job to the classification task's configuration. */
+/* From a validated job to the trainer's configuration; model.arch picks the task. */
+#include <math.h>
 #include <string.h>
 
 #include "dlt_job.h"
@@ -23,6 +24,30 @@ static int given(const dlt_job *job, const char *key)
     return strcmp(w, "default") != 0;
 }
 
+void dlt_train_config_default(dlt_train_config *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "run");
+    snprintf(c->run_dir, sizeof c->run_dir, "runs/run");
+    dlt_model_spec_default("resnet20", &c->model);
+    snprintf(c->arch, sizeof c->arch, "resnet20");
+    c->task = DLT_TASK_CLASSIFY;
+    c->seq_len = 128;
+    c->batch_size = 128;
+    c->shuffle = 1, c->drop_last = 1, c->loader_threads = 1, c->prefetch = 2;
+    for (int i = 0; i < 4; i++)
+        c->mean[i] = 0, c->std[i] = 1;
+    dlt_optim_config_default("sgd", &c->optim);
+    c->optim.lr = 0.1, c->optim.momentum = 0.9, c->optim.weight_decay = 1e-4;
+    dlt_schedule_init(&c->schedule, "constant", 0.1);
+    c->accumulate = 1;
+    c->epochs = 1;
+    c->eval_batch_size = 0;
+    c->keep_last = 3;
+    c->timeout_s = 600;
+    c->log_every = 50;
+}
+
 static int floats(const dlt_job *job, const char *key, double *out, int max)
 {
     const dlt_toml_value *v = dlt_job_get(job, key);
@@ -32,7 +57,7 @@ static int floats(const dlt_job *job, const char *key, double *out, int max)
     return n;
 }
 
-static dlt_status schedule_from_job(const dlt_job *job, dlt_classify_config *c)
+static dlt_status schedule_from_job(const dlt_job *job, dlt_train_config *c)
 {
     const char *name = dlt_job_string(job, "schedule.name");
     dlt_schedule *s = &c->schedule;
@@ -52,7 +77,7 @@ static dlt_status schedule_from_job(const dlt_job *job, dlt_classify_config *c)
 
 /* Steps of the whole run are only known once the data is opened; the trainer
  * calls this again with them (cosine, warm-up and one-cycle need the total). */
-void dlt_classify_config_set_total_steps(dlt_classify_config *c, int64_t total)
+void dlt_train_config_set_total_steps(dlt_train_config *c, int64_t total)
 {
     dlt_schedule *s = &c->schedule;
     s->total_steps = total;
@@ -66,14 +91,47 @@ void dlt_classify_config_set_total_steps(dlt_classify_config *c, int64_t total)
         s->lr_end = s->eta_min > 0 ? s->eta_min : 1e-7;
 }
 
-dlt_status dlt_classify_config_from_job(const dlt_job *job, dlt_classify_config *c)
+/* model.arch: an image classifier, or a transformer whose family has a task. */
+static dlt_status model_from_job(const dlt_job *job, dlt_train_config *c)
+{
+    const char *arch = dlt_job_string(job, "model.arch");
+    char msg[1024];
+    snprintf(c->arch, sizeof c->arch, "%s", arch);
+    if (dlt_model_spec_default(arch, &c->model) == DLT_OK) {
+        c->task = DLT_TASK_CLASSIFY;
+        return DLT_OK;
+    }
+    snprintf(msg, sizeof msg, "%s", dlt_errmsg()); /* names the image architectures */
+    dlt_model_spec_default("mlp", &c->model);
+    if (dlt_transformer_spec_default(arch, &c->tf) != DLT_OK) {
+        char both[1400];
+        snprintf(both, sizeof both, "%.1000s; transformers: %s", msg, dlt_transformer_archs());
+        return where_err(job, "model.arch", "", both);
+    }
+    if (c->tf.family == DLT_TF_SEQ2SEQ)
+        return where_err(job, "model.arch", "",
+                         "is an encoder-decoder transformer, which is not supported by a training task yet "
+                         "(bert-* trains BERT pre-training, gpt* a causal language model)");
+    c->task = c->tf.family == DLT_TF_BERT ? DLT_TASK_BERT : DLT_TASK_CAUSAL_LM;
+    /* model.dropout when given, else the architecture's (0.1) */
+    if (given(job, "model.dropout"))
+        c->tf.hidden_dropout = c->tf.attn_dropout = (float)dlt_job_float(job, "model.dropout");
+    c->seq_len = (int)dlt_job_int(job, "data.seq_len");
+    if (c->task == DLT_TASK_CAUSAL_LM && c->seq_len > c->tf.max_len) {
+        snprintf(msg, sizeof msg, "= %d is longer than %s's %d positions", c->seq_len, arch, c->tf.max_len);
+        return where_err(job, "data.seq_len", "", msg);
+    }
+    return DLT_OK;
+}
+
+dlt_status dlt_train_config_from_job(const dlt_job *job, dlt_train_config *c)
 {
     dlt_status st;
-    dlt_classify_config_default(c);
+    dlt_train_config_default(c);
     snprintf(c->name, sizeof c->name, "%s", dlt_job_string(job, "model.name"));
     snprintf(c->run_dir, sizeof c->run_dir, "%s/%s", dlt_job_string(job, "checkpoint.dir"), c->name);
-    if ((st = dlt_model_spec_default(dlt_job_string(job, "model.arch"), &c->model)) != DLT_OK)
-        return where_err(job, "model.arch", "", dlt_errmsg());
+    if ((st = model_from_job(job, c)) != DLT_OK)
+        return st;
     c->model.num_classes = given(job, "model.num_classes") ? (int)dlt_job_int(job, "model.num_classes") : 0;
     c->model.shortcut = dlt_job_string(job, "model.shortcut")[0];
     c->model.zero_init_residual = dlt_job_bool(job, "model.zero_init_residual");

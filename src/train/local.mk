@@ -1,11 +1,14 @@
-# src/train: training loops per task, evaluation, build information
-libdltrain_la_SOURCES += src/train/buildinfo.c src/train/classify_setup.c src/train/classify_run.c \
-	src/train/report.c src/train/job_config.c
+# src/train: the generic training loop, its tasks, evaluation, reporting, build information
+libdltrain_la_SOURCES += src/train/buildinfo.c src/train/report.c src/train/job_config.c
 pkginclude_HEADERS += src/train/dlt_train.h
-noinst_HEADERS += src/train/classify_impl.h src/train/report.h
-# checkpoint side of the classification loop (save, resume, ZeRO-1 gather)
-libdltrain_la_SOURCES += src/train/classify_ckpt.c
-noinst_HEADERS += src/train/classify_run.h
+noinst_HEADERS += src/train/report.h
+# one data-parallel loop (trainer.c) and its checkpoint side (save, resume, ZeRO-1 gather),
+# driven by the task interface (task.h)
+libdltrain_la_SOURCES += src/train/trainer.c src/train/trainer_ckpt.c src/train/task.c
+noinst_HEADERS += src/train/trainer.h src/train/task.h
+# tasks: image classification, causal language model (GPT), BERT pre-training
+libdltrain_la_SOURCES += src/train/task_classify.c src/train/task_lm.c src/train/task_bert.c
+# dltrain generate: sampling from a causal-LM checkpoint
+libdltrain_la_SOURCES += src/train/generate.c
 # the run's timeline (log.trace)
 libdltrain_la_SOURCES += src/train/report_trace.c
-libdltrain_la_SOURCES += src/train/classify_check.c

@@ -60,7 +60,7 @@ static void tb_write(dlt_report *r, int64_t step, double wall_time, int n, const
     }
 }
 
-void dlt_report_open(dlt_report *r, const dlt_classify_config *c, int64_t total_steps, int64_t per_epoch,
+void dlt_report_open(dlt_report *r, const dlt_train_config *c, int64_t total_steps, int64_t per_epoch,
                      int world, int nparams, size_t numel, const dlt_mem_report *mem)
 {
     char path[DLT_PATH_MAX + 32], a[32], b[32], d[32];
@@ -70,7 +70,6 @@ void dlt_report_open(dlt_report *r, const dlt_classify_config *c, int64_t total_
     r->t_start = wall();
     r->quiet = c->quiet;
     r->tty = isatty(STDERR_FILENO) && !c->verbose;
-    r->last_eval_top1 = r->last_eval_top5 = r->last_eval_loss = NAN;
     r->first_step = -1;
     if (mkdir(c->run_dir, 0777) != 0 && errno != EEXIST)
         dlt_log(DLT_LOG_WARN, "cannot create %s: %s", c->run_dir, strerror(errno));
@@ -88,13 +87,13 @@ void dlt_report_open(dlt_report *r, const dlt_classify_config *c, int64_t total_
                 "%s: %s, %d parameter tensors (%zu values), %d rank%s x batch %d = %d per step; "
                 "%lld steps (%lld per epoch); memory per rank: parameters+gradients %s, activations %s "
                 "(%s without reuse)",
-                c->name, c->model.arch, nparams, numel, world, world > 1 ? "s" : "", c->batch_size,
+                c->name, c->arch, nparams, numel, world, world > 1 ? "s" : "", c->batch_size,
                 c->batch_size * world * (c->accumulate > 0 ? c->accumulate : 1), (long long)total_steps,
                 (long long)per_epoch, a, b, d);
 }
 
-void dlt_report_step(dlt_report *r, int64_t step, int64_t epoch, double loss, double acc, double lr,
-                     double grad_norm, double samples_per_s)
+void dlt_report_step(dlt_report *r, int64_t step, int64_t epoch, const dlt_metrics *m, double lr,
+                     double grad_norm, double samples_per_s, double tokens_per_s)
 {
     char eta[32] = "?";
     double now = wall();
@@ -108,46 +107,67 @@ void dlt_report_step(dlt_report *r, int64_t step, int64_t epoch, double loss, do
     r->started = 1;
     if (!r->quiet) {
         char line[512];
-        snprintf(line, sizeof line,
-                 "step %lld/%lld  epoch %lld  loss %.4f  acc %.4f  lr %.4g  grad_norm %.3g  %.0f samples/s  ETA %s",
-                 (long long)step, (long long)r->total_steps, (long long)epoch, loss, acc, lr, grad_norm,
-                 samples_per_s, eta);
+        int off = snprintf(line, sizeof line, "step %lld/%lld  epoch %lld", (long long)step,
+                           (long long)r->total_steps, (long long)epoch);
+        for (int i = 0; i < m->n && off < (int)sizeof line; i++)
+            off += snprintf(line + off, sizeof line - (size_t)off, "  %s %.4f", m->label[i], m->val[i]);
+        if (off < (int)sizeof line && tokens_per_s >= 0)
+            snprintf(line + off, sizeof line - (size_t)off, "  lr %.4g  grad_norm %.3g  %.0f tokens/s  ETA %s",
+                     lr, grad_norm, tokens_per_s, eta);
+        else if (off < (int)sizeof line)
+            snprintf(line + off, sizeof line - (size_t)off, "  lr %.4g  grad_norm %.3g  %.0f samples/s  ETA %s",
+                     lr, grad_norm, samples_per_s, eta);
         dlt_log_status(line, step == r->total_steps);
     }
     if (r->jsonl) {
         fprintf(r->jsonl, "{\"step\": %lld, \"epoch\": %lld, ", (long long)step, (long long)epoch);
-        jnum(r->jsonl, "loss", loss, 1);
-        jnum(r->jsonl, "accuracy", acc, 1);
+        for (int i = 0; i < m->n; i++)
+            jnum(r->jsonl, m->key[i], m->val[i], 1);
         jnum(r->jsonl, "lr", lr, 1);
         jnum(r->jsonl, "grad_norm", grad_norm, 1);
         jnum(r->jsonl, "samples_per_s", samples_per_s, 1);
+        if (tokens_per_s >= 0)
+            jnum(r->jsonl, "tokens_per_s", tokens_per_s, 1);
         jwall(r->jsonl, now);
         fprintf(r->jsonl, "}\n");
         fflush(r->jsonl);
     }
-    dlt_tb_scalar s[5] = {{"train/loss", (float)loss},
-                          {"train/accuracy", (float)acc},
-                          {"train/lr", (float)lr},
-                          {"train/grad_norm", (float)grad_norm},
-                          {"train/samples_per_s", (float)samples_per_s}};
-    tb_write(r, step, now, 5, s);
+    char names[DLT_MAX_METRICS][64];
+    dlt_tb_scalar s[DLT_MAX_METRICS + 4];
+    int n = 0;
+    for (int i = 0; i < m->n; i++) {
+        snprintf(names[i], sizeof names[i], "train/%s", m->key[i]);
+        s[n++] = (dlt_tb_scalar){names[i], (float)m->val[i]};
+    }
+    s[n++] = (dlt_tb_scalar){"train/lr", (float)lr};
+    s[n++] = (dlt_tb_scalar){"train/grad_norm", (float)grad_norm};
+    s[n++] = (dlt_tb_scalar){"train/samples_per_s", (float)samples_per_s};
+    if (tokens_per_s >= 0)
+        s[n++] = (dlt_tb_scalar){"train/tokens_per_s", (float)tokens_per_s};
+    tb_write(r, step, now, n, s);
 }
 
-void dlt_report_eval(dlt_report *r, int64_t step, int64_t epoch, double loss, double top1, double top5,
-                     int64_t n, const int64_t *confusion, int classes, const dlt_loader *names)
+void dlt_report_eval(dlt_report *r, int64_t step, int64_t epoch, const dlt_metrics *m)
 {
-    int final = step == r->total_steps;
+    int final = step == r->total_steps, classes = m->classes;
+    const int64_t *confusion = m->confusion;
     double now = wall();
-    r->last_eval_loss = loss, r->last_eval_top1 = top1, r->last_eval_top5 = top5;
-    if (!r->quiet)
-        dlt_log(DLT_LOG_INFO, "eval step %lld: loss %.4f  top-1 %.4f  top-5 %.4f  (%lld samples)", (long long)step,
-                loss, top1, top5, (long long)n);
-    if (final && !r->quiet) {
+    r->last_eval = *m;
+    r->last_eval.confusion = NULL, r->last_eval.names = NULL;
+    if (!r->quiet) {
+        char line[512];
+        int off = snprintf(line, sizeof line, "eval step %lld:", (long long)step);
+        for (int i = 0; i < m->n && off < (int)sizeof line; i++)
+            off += snprintf(line + off, sizeof line - (size_t)off, "%s%s %.4f", i ? "  " : " ", m->label[i],
+                            m->val[i]);
+        dlt_log(DLT_LOG_INFO, "%s  (%lld samples)", line, (long long)m->samples);
+    }
+    if (final && confusion && !r->quiet) {
         char line[1024];
         int off = snprintf(line, sizeof line, "confusion matrix (rows: true class, columns: predicted)");
         dlt_log(DLT_LOG_INFO, "%s", line);
         for (int i = 0; i < classes; i++) {
-            const char *nm = names ? dlt_loader_class_name(names, i) : NULL;
+            const char *nm = m->names ? dlt_loader_class_name(m->names, i) : NULL;
             off = snprintf(line, sizeof line, "  %-12.12s", nm && nm[0] ? nm : "?");
             for (int j = 0; j < classes && off < (int)sizeof line - 12; j++)
                 off += snprintf(line + off, sizeof line - (size_t)off, " %6lld", (long long)confusion[i * classes + j]);
@@ -156,10 +176,9 @@ void dlt_report_eval(dlt_report *r, int64_t step, int64_t epoch, double loss, do
     }
     if (r->jsonl) {
         fprintf(r->jsonl, "{\"step\": %lld, \"epoch\": %lld, \"eval\": {", (long long)step, (long long)epoch);
-        jnum(r->jsonl, "loss", loss, 1);
-        jnum(r->jsonl, "top1", top1, 1);
-        jnum(r->jsonl, "top5", top5, 1);
-        fprintf(r->jsonl, "\"samples\": %lld}", (long long)n);
+        for (int i = 0; i < m->n; i++)
+            jnum(r->jsonl, m->key[i], m->val[i], 1);
+        fprintf(r->jsonl, "\"samples\": %lld}", (long long)m->samples);
         if (final && confusion) {
             fprintf(r->jsonl, ", \"confusion\": [");
             for (int i = 0; i < classes; i++) {
@@ -175,8 +194,13 @@ void dlt_report_eval(dlt_report *r, int64_t step, int64_t epoch, double loss, do
         fprintf(r->jsonl, "}\n");
         fflush(r->jsonl);
     }
-    dlt_tb_scalar s[3] = {{"eval/loss", (float)loss}, {"eval/top1", (float)top1}, {"eval/top5", (float)top5}};
-    tb_write(r, step, now, 3, s);
+    char names[DLT_MAX_METRICS][64];
+    dlt_tb_scalar s[DLT_MAX_METRICS];
+    for (int i = 0; i < m->n; i++) {
+        snprintf(names[i], sizeof names[i], "eval/%s", m->key[i]);
+        s[i] = (dlt_tb_scalar){names[i], (float)m->val[i]};
+    }
+    tb_write(r, step, now, m->n, s);
 }
 
 void dlt_report_checkpoint(dlt_report *r, const char *path)
@@ -185,15 +209,21 @@ void dlt_report_checkpoint(dlt_report *r, const char *path)
         dlt_log(DLT_LOG_INFO, "checkpoint %s", path);
 }
 
-void dlt_report_close(dlt_report *r, const dlt_classify_result *res, double seconds)
+void dlt_report_close(dlt_report *r, const dlt_train_result *res, double seconds)
 {
-    char t[32];
+    char t[32], ev[512] = "";
+    const dlt_metrics *m = &r->last_eval;
     human_time(seconds, t, sizeof t);
+    if (m->n > 0) {
+        int off = snprintf(ev, sizeof ev, "; test");
+        for (int i = 0; i < m->n && off < (int)sizeof ev; i++)
+            off += snprintf(ev + off, sizeof ev - (size_t)off, "%s %s %.4f", i ? "," : "", m->label[i], m->val[i]);
+        if (off < (int)sizeof ev)
+            snprintf(ev + off, sizeof ev - (size_t)off, " (best %s %.4f)", m->label[m->best], res->best_metric);
+    }
     if (!r->quiet)
-        dlt_log(DLT_LOG_INFO, "done: %lld steps in %s; final train loss %.4f; test loss %.4f, top-1 %.4f, top-5 %.4f "
-                              "(best top-1 %.4f)",
-                (long long)res->steps_done, t, res->train_loss, res->test_loss, res->top1, res->top5,
-                res->best_top1);
+        dlt_log(DLT_LOG_INFO, "done: %lld steps in %s; final train loss %.4f%s", (long long)res->steps_done, t,
+                res->train_loss, ev);
     if (r->jsonl)
         fclose(r->jsonl);
     r->jsonl = NULL;

@@ -14,32 +14,48 @@
 
 typedef struct dlt_report_trace dlt_report_trace;
 
+/* Named metrics of a task (training interval or evaluation). The first is the
+ * loss; `key` is the metrics.jsonl key (and TensorBoard's train/<key>,
+ * eval/<key>), `label` what progress lines print. */
+#define DLT_MAX_METRICS 8
+typedef struct {
+    int n;
+    const char *key[DLT_MAX_METRICS], *label[DLT_MAX_METRICS];
+    double val[DLT_MAX_METRICS];
+    int best;               /* evaluation: index of the key metric (best_metric) */
+    int64_t samples;        /* evaluation: samples evaluated */
+    const int64_t *confusion; /* evaluation, classification: classes x classes, or NULL */
+    int classes;
+    const dlt_loader *names;  /* class names, or NULL */
+} dlt_metrics;
+
 typedef struct {
     FILE *jsonl;
     dlt_tb_writer *tb;          /* NULL unless log.tensorboard */
     dlt_report_trace *trace;    /* every rank; NULL unless log.trace */
     int64_t total_steps, per_epoch;
-    double t_start, last_eval_top1, last_eval_top5, last_eval_loss;
+    double t_start;
+    dlt_metrics last_eval;      /* n = 0 until an evaluation ran */
     int quiet, tty;
     int64_t first_step; /* step at start (after a resume), for the ETA */
     int started;
 } dlt_report;
 
-void dlt_report_open(dlt_report *r, const dlt_classify_config *c, int64_t total_steps, int64_t per_epoch,
+void dlt_report_open(dlt_report *r, const dlt_train_config *c, int64_t total_steps, int64_t per_epoch,
                      int world, int nparams, size_t numel, const dlt_mem_report *mem);
-void dlt_report_step(dlt_report *r, int64_t step, int64_t epoch, double loss, double acc, double lr,
-                     double grad_norm, double samples_per_s);
-void dlt_report_eval(dlt_report *r, int64_t step, int64_t epoch, double loss, double top1, double top5,
-                     int64_t n, const int64_t *confusion, int classes, const dlt_loader *names);
+/* tokens_per_s < 0: the task has no tokens (not printed nor recorded). */
+void dlt_report_step(dlt_report *r, int64_t step, int64_t epoch, const dlt_metrics *m, double lr,
+                     double grad_norm, double samples_per_s, double tokens_per_s);
+void dlt_report_eval(dlt_report *r, int64_t step, int64_t epoch, const dlt_metrics *m);
 void dlt_report_checkpoint(dlt_report *r, const char *path);
-void dlt_report_close(dlt_report *r, const dlt_classify_result *res, double seconds);
+void dlt_report_close(dlt_report *r, const dlt_train_result *res, double seconds);
 void dlt_report_abandon(dlt_report *r);
 
 /* The timeline (log.trace). Every rank calls these; all are no-ops when the
  * trace is off or the recorded steps are done, and cost a clock read at most.
  * open: after dlt_report_open (which clears *r on rank 0). A trace that cannot
  * be written is a warning, never a failed run. */
-void dlt_report_trace_open(dlt_report *r, const dlt_classify_config *c, int rank, dlt_reducer *red);
+void dlt_report_trace_open(dlt_report *r, const dlt_train_config *c, int rank, dlt_reducer *red);
 /* At the start of each optimizer step: ends the previous step's span, writes
  * the buffered spans, and decides whether this step is recorded (after
  * log.trace_warmup steps, for log.trace_steps steps; then the file is closed). */

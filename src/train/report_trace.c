@@ -46,7 +46,7 @@ static void make_dirs(const char *path)
     mkdir(buf, 0777);
 }
 
-void dlt_report_trace_open(dlt_report *r, const dlt_classify_config *c, int rank, dlt_reducer *red)
+void dlt_report_trace_open(dlt_report *r, const dlt_train_config *c, int rank, dlt_reducer *red)
 {
     if (!c->trace)
         return;

@@ -1,16 +1,16 @@
-/* The checkpoint side of the classification loop: what a checkpoint holds
+/* The checkpoint side of the training loop: what a checkpoint holds
  * beyond the tensors (counters, data cursors, the job), ZeRO-1 shards made
  * whole before saving, and resuming on the same or another world size. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "classify_run.h"
+#include "trainer.h"
 #include "dlt_ckpt.h"
 #include "dlt_job.h"
 
 /* Checkpoint tensors: graph parameters/buffers and the optimizer's slots. */
-static void ckpt_tensors(classify_run *r, dlt_ckpt_tensors *t)
+static void ckpt_tensors(dlt_trainer *r, dlt_ckpt_tensors *t)
 {
     dlt_ckpt_tensors_from_graph(r->g, t);
     t->nslots = dlt_optim_num_slots(r->opt);
@@ -28,7 +28,7 @@ static void ckpt_tensors(classify_run *r, dlt_ckpt_tensors *t)
  * resume on any world size and with or without ZeRO): every owner broadcasts
  * its shards. The shards must be the reducer's: dlt_comm_shard of each bucket
  * in 16-float blocks (src/comm/reducer.c). */
-static dlt_status gather_optim_shards(classify_run *r)
+static dlt_status gather_optim_shards(dlt_trainer *r)
 {
     int nslots = dlt_optim_num_slots(r->opt), nb = dlt_reducer_num_buckets(r->red);
     if (!r->c->zero || r->world < 2)
@@ -50,7 +50,7 @@ static dlt_status gather_optim_shards(classify_run *r)
     return DLT_OK;
 }
 
-dlt_status classify_save_checkpoint(classify_run *r)
+dlt_status dlt_trainer_save_checkpoint(dlt_trainer *r)
 {
     /* one copy of the batch-norm statistics: rank 0's, as evaluation uses */
     dlt_status st = dlt_comm_bcast(r->comm, dlt_buffers_data(r->g), dlt_buffers_numel(r->g),
@@ -59,7 +59,7 @@ dlt_status classify_save_checkpoint(classify_run *r)
         st = gather_optim_shards(r);
     if (st != DLT_OK)
         return st;
-    dlt_loader_cursor cur = dlt_loader_get_cursor(r->loader);
+    dlt_loader_cursor cur = r->task->ops->get_cursor(r->task);
     int64_t *all = calloc((size_t)r->world * 2, sizeof *all);
     double *tmp = calloc((size_t)r->world * 2, sizeof *tmp);
     if (!all || !tmp) {
@@ -78,7 +78,7 @@ dlt_status classify_save_checkpoint(classify_run *r)
                              .seed = r->c->seed, .world_size = r->world,
                              .optim_step = dlt_optim_get_step(r->opt), .cursor_len = 2,
                              .cursors = all, .job_text = (char *)r->c->job_text,
-                             .best_metric = r->best_top1};
+                             .best_metric = r->best_metric};
         st = dlt_ckpt_save(r->c->run_dir, &t, &cs, r->last_ckpt, sizeof r->last_ckpt);
         if (st == DLT_OK) {
             dlt_ckpt_prune(r->c->run_dir, r->c->keep_last);
@@ -114,10 +114,10 @@ static int64_t saved_batch_size(const char *job_text, int64_t fallback)
  * same epoch, and as many of its samples consumed as the old ranks had
  * (rounded down to a whole global batch of this run). Samples near the cut may
  * repeat or be skipped once; the run is not bitwise-identical to either. */
-static dlt_loader_cursor rederive_cursor(classify_run *r, const dlt_ckpt_state *cs)
+static dlt_loader_cursor rederive_cursor(dlt_trainer *r, const dlt_ckpt_state *cs)
 {
     dlt_loader_cursor cur = {0, 0};
-    int64_t per_epoch = dlt_loader_steps_per_epoch(r->loader);
+    int64_t per_epoch = r->task->steps_per_epoch;
     int64_t new_batch = (int64_t)r->c->batch_size * r->world;
     int64_t old_batch = saved_batch_size(cs->job_text, r->c->batch_size) * (cs->world_size > 0 ? cs->world_size : 1);
     if (cs->cursors && cs->cursor_len == 2 && cs->world_size > 0) {
@@ -134,7 +134,7 @@ static dlt_loader_cursor rederive_cursor(classify_run *r, const dlt_ckpt_state *
 }
 
 /* Find and load the checkpoint; every rank reads the same file. */
-static dlt_status load(classify_run *r, dlt_ckpt_state *cs, char *path, size_t len, int *found)
+static dlt_status load(dlt_trainer *r, dlt_ckpt_state *cs, char *path, size_t len, int *found)
 {
     const char *want = r->c->resume;
     *found = 0;
@@ -153,7 +153,7 @@ static dlt_status load(classify_run *r, dlt_ckpt_state *cs, char *path, size_t l
     return st;
 }
 
-dlt_status classify_resume(classify_run *r)
+dlt_status dlt_trainer_resume(dlt_trainer *r)
 {
     char path[DLT_PATH_MAX];
     dlt_ckpt_state cs;
@@ -189,7 +189,7 @@ dlt_status classify_resume(classify_run *r)
     r->step = cs.step;
     r->epoch = cs.epoch;
     r->samples_seen = cs.samples_seen;
-    r->best_top1 = cs.best_metric;
+    r->best_metric = cs.best_metric;
     dlt_optim_set_step(r->opt, cs.optim_step);
     dlt_loader_cursor cur;
     if (cs.world_size == r->world && cs.cursors && cs.cursor_len == 2) {
@@ -204,7 +204,7 @@ dlt_status classify_resume(classify_run *r)
                     cs.world_size, r->world, r->world > 1 ? "s" : "");
     }
     dlt_ckpt_state_free(&cs);
-    if ((st = dlt_loader_set_cursor(r->loader, cur)) != DLT_OK)
+    if ((st = r->task->ops->set_cursor(r->task, 1, cur)) != DLT_OK)
         return st;
     if (r->rank == 0)
         dlt_log(DLT_LOG_INFO, "resumed from %s at step %lld", path, (long long)r->step);

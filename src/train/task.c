@@ -1,0 +1,128 @@
+/* The tasks by kind, and what the transformer tasks share. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "task.h"
+
+const char *dlt_task_kind_name(dlt_task_kind k)
+{
+    switch (k) {
+    case DLT_TASK_CAUSAL_LM:
+        return "causal-lm";
+    case DLT_TASK_BERT:
+        return "bert-pretraining";
+    default:
+        return "classification";
+    }
+}
+
+const dlt_task_ops *dlt_task_ops_for(dlt_task_kind k)
+{
+    switch (k) {
+    case DLT_TASK_CAUSAL_LM:
+        return &dlt_task_causal_lm;
+    case DLT_TASK_BERT:
+        return &dlt_task_bert;
+    default:
+        return &dlt_task_classify;
+    }
+}
+
+dlt_status dlt_task_open(const dlt_train_config *c, int rank, int world, dlt_task **out)
+{
+    dlt_task *t = calloc(1, sizeof *t);
+    *out = NULL;
+    if (!t)
+        return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    t->ops = dlt_task_ops_for(c->task);
+    t->c = c;
+    t->rank = rank, t->world = world > 0 ? world : 1;
+    dlt_status st = t->ops->open(t);
+    if (st != DLT_OK) {
+        dlt_task_close(t);
+        return st;
+    }
+    *out = t;
+    return DLT_OK;
+}
+
+void dlt_task_close(dlt_task *t)
+{
+    if (!t)
+        return;
+    t->ops->close(t);
+    free(t);
+}
+
+dlt_status dlt_train_check_data(const dlt_train_config *c, int world_size)
+{
+    return dlt_task_ops_for(c->task)->check(c, world_size);
+}
+
+dlt_transformer_spec dlt_task_tf_spec(const dlt_train_config *c, int vocab)
+{
+    dlt_transformer_spec s = c->tf;
+    s.vocab = vocab;
+    return s;
+}
+
+int dlt_task_argmax(const float *x, int64_t n)
+{
+    int64_t best = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (x[i] > x[best])
+            best = i;
+    return (int)best;
+}
+
+dlt_status dlt_task_text_loader(const dlt_train_config *c, const char *glob, int train, int rank, int world,
+                                int meta, dlt_text_loader **out)
+{
+    dlt_text_loader_config lc;
+    dlt_text_loader_config_default(&lc);
+    lc.paths = glob;
+    lc.batch_size = c->batch_size;
+    lc.seq_len = c->task == DLT_TASK_CAUSAL_LM ? c->seq_len : 0;
+    lc.shuffle = train ? c->shuffle : 0;
+    lc.seed = c->seed;
+    lc.drop_last = train ? c->drop_last : 0;
+    lc.rank = rank;
+    lc.world_size = world > 0 ? world : 1;
+    if (meta)
+        lc.inmem_threshold = 0, lc.verify = 0;
+    return dlt_text_loader_open(&lc, out);
+}
+
+/* One line naming the key, the shards' problem and what the task needs. */
+static dlt_status text_err(const dlt_train_config *c, const char *key, const char *what)
+{
+    char m[700];
+    snprintf(m, sizeof m, "%s", what);
+    return dlt_seterr(DLT_ERR_INVALID, "%s: %s (model.arch = %s trains %s on %s shards: dlprep text --target %s)",
+                      key, m, c->arch, c->task == DLT_TASK_BERT ? "BERT pre-training" : "a causal language model",
+                      c->task == DLT_TASK_BERT ? "bert-pretraining" : "text-tokens",
+                      c->task == DLT_TASK_BERT ? "bert" : "gpt");
+}
+
+dlt_status dlt_task_check_text(const dlt_train_config *c, int world)
+{
+    int bert = c->task == DLT_TASK_BERT;
+    dlt_text_loader *tr = NULL, *va = NULL;
+    dlt_status st = dlt_task_text_loader(c, c->train_glob, 1, 0, world, 1, &tr);
+    if (st != DLT_OK)
+        return text_err(c, "data.train", dlt_errmsg());
+    if (dlt_text_loader_is_bert(tr) != bert)
+        st = text_err(c, "data.train", bert ? "the shards hold GPT token streams" : "the shards hold BERT instances");
+    if (st == DLT_OK && c->val_glob[0]) {
+        if (dlt_task_text_loader(c, c->val_glob, 0, 0, world, 1, &va) != DLT_OK)
+            st = text_err(c, "data.val", dlt_errmsg());
+        else if (dlt_text_loader_is_bert(va) != bert)
+            st = text_err(c, "data.val", bert ? "the shards hold GPT token streams" : "the shards hold BERT instances");
+        else if (dlt_text_loader_vocab_size(va) != dlt_text_loader_vocab_size(tr))
+            st = dlt_seterr(DLT_ERR_INVALID, "data.val: the shards have a vocabulary of %d tokens, the training "
+                            "shards %d", dlt_text_loader_vocab_size(va), dlt_text_loader_vocab_size(tr));
+    }
+    dlt_text_loader_close(va);
+    dlt_text_loader_close(tr);
+    return st;
+}

@@ -1,0 +1,100 @@
+/* The task interface of the generic trainer (trainer.c). A task owns its data
+ * (loaders, cursors), builds the graph (inputs, model, the loss and how the
+ * reducer averages it), feeds batches into a plan, and turns what a plan
+ * computed into named metrics. The trainer owns everything else: the
+ * communicator, reducer, optimizer, schedule, clipping, logging, evaluation
+ * loop, checkpoints, resume, preemption and traces.
+ *
+ * Metrics travel as sums: after each micro-step (or evaluation batch) the task
+ * adds what it needs to an array of doubles (loss sums, hit counts, token
+ * counts); the trainer sums the arrays over ranks and the task divides. */
+#ifndef DLT_TASK_H
+#define DLT_TASK_H
+
+#include "dlt_comm.h"
+#include "dlt_core.h"
+#include "dlt_data.h"
+#include "dlt_text.h"
+#include "dlt_train.h"
+#include "report.h"
+
+/* Padded samples carry this label: every loss here ignores it. */
+#define DLT_IGNORE_LABEL (-100)
+#define DLT_TASK_MAX_OUTS 6
+
+typedef struct dlt_task dlt_task;
+
+/* What build() makes. */
+typedef struct {
+    dlt_t loss;                 /* scalar whose parameter gradients are reduced */
+    dlt_grad_contract contract; /* SUM: loss sums over dlt_task_batch.weight units;
+                                 * MEAN: loss is a mean over them (see dlt_comm.h) */
+    int nparams;
+    dlt_t *params, *grads;      /* dlt_grad_params (malloc'd; the trainer frees them) */
+    int nouts;                  /* plan outputs the metrics read (loss first) */
+    dlt_t outs[DLT_TASK_MAX_OUTS];
+    dlt_t flops_out;            /* forward output whose FLOPs --dry-run reports */
+} dlt_task_graph;
+
+/* One fed batch. */
+typedef struct {
+    int samples;           /* valid samples: images, windows, sequences (padding excluded) */
+    double weight;         /* what the reducer divides by: samples, or target tokens */
+    int64_t epoch;         /* loader epoch of the batch */
+    int last_in_epoch;
+} dlt_task_batch;
+
+typedef struct {
+    const char *name;
+    /* Headers only, before a run (dlt_train_check_data). */
+    dlt_status (*check)(const dlt_train_config *c, int world);
+    /* Opens the data for rank/world (validation too when data.val is set) and
+     * fills the counters of the dlt_task below. */
+    dlt_status (*open)(dlt_task *t);
+    dlt_status (*build)(dlt_task *t, dlt_graph *g, dlt_task_graph *tg);
+    /* Next batch of the training (train = 1) or validation loader into p. */
+    dlt_status (*feed)(dlt_task *t, dlt_plan *p, int train, dlt_task_batch *b);
+    /* After p ran on the batch just fed: add its metric sums. */
+    void (*accumulate)(dlt_task *t, dlt_plan *p, int train, const dlt_task_batch *b, double *sums);
+    /* Metrics from sums reduced over ranks (train: ntrain_sums, else neval_sums). */
+    void (*metrics)(const dlt_task *t, int train, const double *sums, dlt_metrics *m);
+    dlt_loader_cursor (*get_cursor)(const dlt_task *t);  /* training loader */
+    dlt_status (*set_cursor)(dlt_task *t, int train, dlt_loader_cursor c);
+    /* --dry-run: one line on the data and model ("# model ... on ..."). */
+    void (*describe)(const dlt_task *t, FILE *out);
+    void (*close)(dlt_task *t);
+} dlt_task_ops;
+
+struct dlt_task {
+    const dlt_task_ops *ops;
+    const dlt_train_config *c;
+    int rank, world;
+    /* filled by open */
+    int64_t steps_per_epoch; /* micro-batches per epoch of the training loader */
+    int64_t num_samples;     /* training samples */
+    int64_t val_steps;       /* batches of one evaluation; 0: no validation data */
+    int ntrain_sums, neval_sums;
+    int tokens_per_sample;   /* > 0: throughput is also reported in tokens/s, and every
+                              * sample weighs exactly this many (samples_seen) */
+    int best_higher;         /* the key eval metric improves upwards (accuracy) or down (perplexity) */
+    void *impl;
+};
+
+extern const dlt_task_ops dlt_task_classify, dlt_task_causal_lm, dlt_task_bert;
+const dlt_task_ops *dlt_task_ops_for(dlt_task_kind k);
+/* Creates the task of c->task for rank/world and opens its data. */
+dlt_status dlt_task_open(const dlt_train_config *c, int rank, int world, dlt_task **out);
+void dlt_task_close(dlt_task *t);
+
+/* Shared by the transformer tasks: the spec of c->tf with the shards'
+ * vocabulary and the job's dropout. */
+dlt_transformer_spec dlt_task_tf_spec(const dlt_train_config *c, int vocab);
+/* A text loader over glob for the task's batch (and GPT window); meta: headers only. */
+dlt_status dlt_task_text_loader(const dlt_train_config *c, const char *glob, int train, int rank, int world,
+                                int meta, dlt_text_loader **out);
+/* check() of the transformer tasks: shards of the right kind, one vocabulary. */
+dlt_status dlt_task_check_text(const dlt_train_config *c, int world);
+/* Index of the largest of x[0..n) (first on ties). */
+int dlt_task_argmax(const float *x, int64_t n);
+
+#endif

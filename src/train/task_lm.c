@@ -1,0 +1,152 @@
+/* The causal language-model task: GPT windows of T + 1 tokens from
+ * text-tokens shards, inputs tokens[:, :T], targets tokens[:, 1:]. The loss is
+ * the SUM of the token cross-entropies of the rank's valid windows, so the
+ * reducer (contract SUM, weight = target tokens) averages over every token of
+ * the global batch, exactly, whatever the padding. Metrics: loss per token and
+ * perplexity exp(loss), on training and validation windows. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dlt_ops.h"
+#include "task.h"
+
+typedef struct {
+    dlt_text_loader *loader, *val;
+    int T, vocab;
+    dlt_t ids, targets, logits, loss;
+} lm;
+
+static dlt_status open_task(dlt_task *t)
+{
+    const dlt_train_config *c = t->c;
+    lm *k = calloc(1, sizeof *k);
+    dlt_status st;
+    if (!k)
+        return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    t->impl = k;
+    if ((st = dlt_task_text_loader(c, c->train_glob, 1, t->rank, t->world, 0, &k->loader)) != DLT_OK)
+        return dlt_adderr(st, "data.train");
+    if (c->val_glob[0] && (st = dlt_task_text_loader(c, c->val_glob, 0, t->rank, t->world, 0, &k->val)) != DLT_OK)
+        return dlt_adderr(st, "data.val");
+    if (dlt_text_loader_is_bert(k->loader) || (k->val && dlt_text_loader_is_bert(k->val)))
+        return dlt_seterr(DLT_ERR_INVALID, "data: %s needs text-tokens shards, not BERT instances", c->arch);
+    k->T = c->seq_len;
+    k->vocab = dlt_text_loader_vocab_size(k->loader);
+    t->steps_per_epoch = dlt_text_loader_steps_per_epoch(k->loader);
+    t->num_samples = dlt_text_loader_num_samples(k->loader);
+    t->val_steps = k->val ? dlt_text_loader_steps_per_epoch(k->val) : 0;
+    t->ntrain_sums = t->neval_sums = 2; /* loss sum, target tokens */
+    t->tokens_per_sample = k->T;
+    t->best_higher = 0;                 /* perplexity */
+    return DLT_OK;
+}
+
+static dlt_status build(dlt_task *t, dlt_graph *g, dlt_task_graph *tg)
+{
+    lm *k = t->impl;
+    dlt_transformer_spec s = dlt_task_tf_spec(t->c, k->vocab);
+    int64_t d[2] = {t->c->batch_size, k->T};
+    dlt_status st = dlt_transformer_spec_check(&s);
+    if (st != DLT_OK)
+        return dlt_adderr(st, "model.arch = %s", t->c->arch);
+    k->ids = dlt_input(g, "ids", DLT_I32, 2, d);
+    k->targets = dlt_input(g, "targets", DLT_I32, 2, d);
+    k->logits = dlt_set_name(g, dlt_gpt(g, &s, k->ids, NULL), "logits");
+    k->loss = dlt_token_loss(g, k->logits, k->targets, DLT_REDUCE_SUM);
+    if (dlt_graph_status(g) != DLT_OK)
+        return dlt_seterr(dlt_graph_status(g), "%s", dlt_graph_errmsg(g));
+    tg->loss = k->loss;
+    tg->contract = DLT_GRAD_SUM;
+    tg->nouts = 1;
+    tg->outs[0] = k->loss;
+    tg->flops_out = k->logits;
+    return dlt_grad_params(g, k->loss, &tg->nparams, &tg->params, &tg->grads);
+}
+
+static dlt_status feed(dlt_task *t, dlt_plan *p, int train, dlt_task_batch *tb)
+{
+    lm *k = t->impl;
+    dlt_text_batch b;
+    dlt_status st = dlt_text_loader_next(train ? k->loader : k->val, &b);
+    if (st != DLT_OK)
+        return st;
+    int32_t *ids = dlt_plan_data(p, k->ids), *y = dlt_plan_data(p, k->targets);
+    size_t T = (size_t)k->T;
+    for (int i = 0; i < b.size; i++) {
+        const int32_t *w = b.tokens + (size_t)i * (T + 1);
+        memcpy(ids + i * T, w, T * sizeof *ids);
+        for (size_t j = 0; j < T; j++)
+            y[i * T + j] = i < b.valid ? w[j + 1] : DLT_IGNORE_LABEL;
+    }
+    tb->samples = b.valid;
+    tb->weight = (double)b.valid * (double)T;
+    tb->epoch = b.epoch;
+    tb->last_in_epoch = b.last_in_epoch;
+    return DLT_OK;
+}
+
+static void accumulate(dlt_task *t, dlt_plan *p, int train, const dlt_task_batch *b, double *sums)
+{
+    lm *k = t->impl;
+    (void)train;
+    sums[0] += *(const float *)dlt_plan_data(p, k->loss);
+    sums[1] += b->weight;
+}
+
+static void metrics(const dlt_task *t, int train, const double *sums, dlt_metrics *m)
+{
+    (void)t, (void)train;
+    double loss = sums[1] > 0 ? sums[0] / sums[1] : NAN;
+    m->n = 2;
+    m->key[0] = m->label[0] = "loss";
+    m->key[1] = "perplexity", m->label[1] = "ppl";
+    m->val[0] = loss;
+    m->val[1] = exp(loss);
+    m->best = 1;
+}
+
+static dlt_loader_cursor get_cursor(const dlt_task *t)
+{
+    return dlt_text_loader_get_cursor(((const lm *)t->impl)->loader);
+}
+
+static dlt_status set_cursor(dlt_task *t, int train, dlt_loader_cursor c)
+{
+    lm *k = t->impl;
+    return dlt_text_loader_set_cursor(train ? k->loader : k->val, c);
+}
+
+static void describe(const dlt_task *t, FILE *out)
+{
+    const lm *k = t->impl;
+    fprintf(out, "# model %s (causal LM) on windows of %d tokens, vocabulary %d, %lld windows, batch %d per rank, "
+                 "%d rank%s\n",
+            t->c->arch, k->T, k->vocab, (long long)t->num_samples, t->c->batch_size, t->world,
+            t->world > 1 ? "s" : "");
+}
+
+static void close_task(dlt_task *t)
+{
+    lm *k = t->impl;
+    if (!k)
+        return;
+    dlt_text_loader_close(k->loader);
+    dlt_text_loader_close(k->val);
+    free(k);
+    t->impl = NULL;
+}
+
+const dlt_task_ops dlt_task_causal_lm = {
+    .name = "causal-lm",
+    .check = dlt_task_check_text,
+    .open = open_task,
+    .build = build,
+    .feed = feed,
+    .accumulate = accumulate,
+    .metrics = metrics,
+    .get_cursor = get_cursor,
+    .set_cursor = set_cursor,
+    .describe = describe,
+    .close = close_task,
+};

@@ -1,0 +1,388 @@
+/* The training loop every task shares (task.h): data-parallel steps (bucketed
+ * gradient all-reduce overlapped with backward), schedule, clipping,
+ * evaluation, checkpoints, preemption and exact resume. Collective: every
+ * rank runs it. */
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "trainer.h"
+
+static volatile sig_atomic_t stop_signal;
+static void on_stop(int sig) { stop_signal = sig; }
+
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Evaluation on the validation data split over the ranks; m->val[m->best]
+ * is the key metric. */
+static dlt_status evaluate(dlt_trainer *r, dlt_metrics *m)
+{
+    dlt_task *t = r->task;
+    dlt_status st;
+    int n = 1 + t->neval_sums;
+    double *sums = calloc((size_t)n, sizeof *sums); /* samples, then the task's */
+    if (!sums)
+        return dlt_seterr(DLT_ERR_NOMEM, "evaluation: out of memory");
+    /* every rank evaluates with rank 0's batch-norm statistics */
+    if ((st = dlt_comm_bcast(r->comm, dlt_buffers_data(r->g), dlt_buffers_numel(r->g), DLT_COMM_F32, 0,
+                             NULL)) != DLT_OK)
+        goto out;
+    dlt_loader_cursor start = {0, 0};
+    if ((st = t->ops->set_cursor(t, 0, start)) != DLT_OK)
+        goto out;
+    for (int64_t s = 0; s < t->val_steps; s++) {
+        dlt_task_batch b;
+        if ((st = t->ops->feed(t, r->eval, 0, &b)) != DLT_OK)
+            goto out;
+        dlt_exec_opts eo = {.training = 0, .step = r->step};
+        if ((st = dlt_plan_run(r->eval, &eo)) != DLT_OK)
+            goto out;
+        t->ops->accumulate(t, r->eval, 0, &b, sums + 1);
+        sums[0] += b.samples;
+    }
+    if ((st = dlt_comm_reduce_metrics(r->comm, sums, n)) != DLT_OK)
+        goto out;
+    memset(m, 0, sizeof *m);
+    m->samples = (int64_t)sums[0];
+    t->ops->metrics(t, 0, sums + 1, m);
+    if (r->rank == 0)
+        dlt_report_eval(&r->rep, r->step, r->epoch, m);
+out:
+    free(sums);
+    return st;
+}
+
+/* <run_dir>/job.toml: the resolved job of the latest (re)start. */
+static void write_job(const dlt_train_config *c)
+{
+    char path[DLT_PATH_MAX + 16];
+    FILE *f;
+    if (!c->job_text)
+        return;
+    snprintf(path, sizeof path, "%s/job.toml", c->run_dir);
+    if (!(f = fopen(path, "w")) || fputs(c->job_text, f) < 0 || fclose(f) != 0)
+        dlt_log(DLT_LOG_WARN, "cannot write %s", path);
+}
+
+/* The optimizer over the flat layout the reducer fixed. */
+static dlt_status create_optimizer(dlt_trainer *r)
+{
+    const dlt_train_config *c = r->c;
+    int np = dlt_num_params(r->g);
+    dlt_param_view *views = malloc((size_t)np * sizeof *views);
+    if (!views)
+        return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < np; i++) {
+        const dlt_param_info *pi = dlt_param_at(r->g, i);
+        views[i] = (dlt_param_view){pi->name, pi->offset, pi->numel};
+    }
+    dlt_status st = dlt_optim_create(&c->optim, views, np, dlt_params_numel(r->g), c->rules, c->nrules, &r->opt);
+    free(views);
+    return st;
+}
+
+static dlt_status setup(dlt_trainer *r, const dlt_world *w)
+{
+    const dlt_train_config *c = r->c; /* points at r->cfg */
+    dlt_status st;
+    dlt_comm_config cc = {.backend = DLT_COMM_MPI, .timeout_s = c->timeout_s,
+                          .debug_collectives = c->debug_collectives};
+    if ((st = dlt_comm_create(w, &cc, &r->comm)) != DLT_OK)
+        return st;
+    r->rank = w->rank, r->world = w->size;
+    int threads = c->threads > 0 ? c->threads : dlt_world_default_threads(w);
+    dlt_set_num_threads(threads);
+    if ((st = dlt_world_log_table(w, -1, threads)) != DLT_OK)
+        return st;
+    if ((st = dlt_task_open(c, r->rank, r->world, &r->task)) != DLT_OK)
+        return st;
+    r->g = dlt_graph_create(c->seed);
+    if (!r->g)
+        return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    if ((st = r->task->ops->build(r->task, r->g, &r->tg)) != DLT_OK)
+        return st;
+    dlt_reducer_config rc = {.bucket_mb = c->bucket_mb, .contract = r->tg.contract, .zero = c->zero};
+    if ((st = dlt_reducer_create(r->comm, r->g, r->tg.nparams, r->tg.params, r->tg.grads, &rc, &r->red)) !=
+        DLT_OK)
+        return st;
+    dlt_plan_opts po = {0};
+    dlt_reducer_plan_opts(r->red, &po);
+    po.accumulate = c->accumulate > 1;
+    if ((st = dlt_plan_create(r->g, r->tg.nouts, r->tg.outs, &po, &r->train)) != DLT_OK)
+        return st;
+    if (r->task->val_steps > 0 &&
+        (st = dlt_plan_create(r->g, r->tg.nouts, r->tg.outs, NULL, &r->eval)) != DLT_OK)
+        return st;
+    if ((st = create_optimizer(r)) != DLT_OK)
+        return st;
+    if ((st = dlt_replica_broadcast(r->comm, r->g)) != DLT_OK)
+        return st;
+    int64_t per_epoch = r->task->steps_per_epoch / (c->accumulate > 0 ? c->accumulate : 1);
+    r->total_steps = c->steps > 0 ? c->steps : c->epochs * per_epoch;
+    if (r->total_steps <= 0)
+        return dlt_seterr(DLT_ERR_INVALID, "data.train: %lld samples give no full step of %d x %d samples",
+                          (long long)r->task->num_samples, r->world, c->batch_size);
+    dlt_train_config_set_total_steps(&r->cfg, r->total_steps);
+    if ((st = dlt_schedule_validate(&r->cfg.schedule)) != DLT_OK)
+        return dlt_adderr(st, "schedule");
+    /* resume before anything is written to the run directory, so a refused
+     * checkpoint leaves job.toml and metrics.jsonl as they were */
+    if ((st = dlt_trainer_resume(r)) != DLT_OK)
+        return st;
+    if (r->rank == 0) {
+        dlt_mem_report mr;
+        dlt_plan_memory(r->train, &mr);
+        dlt_report_open(&r->rep, c, r->total_steps, per_epoch, r->world, dlt_num_params(r->g),
+                        dlt_params_numel(r->g), &mr);
+        write_job(c);
+    }
+    dlt_report_trace_open(&r->rep, c, r->rank, r->red);
+    return DLT_OK;
+}
+
+/* One optimizer step: accumulate micro-batches, reduce, clip, update. sums:
+ * samples, reducer weight, then the task's training sums. */
+static dlt_status train_step(dlt_trainer *r, double *sums, double *gnorm)
+{
+    const dlt_train_config *c = r->c;
+    dlt_task *t = r->task;
+    dlt_status st;
+    int k = c->accumulate > 0 ? c->accumulate : 1;
+    if (k > 1)
+        memset(dlt_grads_data(r->g), 0, dlt_params_numel(r->g) * sizeof(float));
+    dlt_comm_set_step(r->comm, r->step);
+    dlt_report_trace_step(&r->rep, r->step);
+    for (int m = 0; m < k; m++) {
+        dlt_task_batch b;
+        double t_data = dlt_report_trace_now(&r->rep);
+        if ((st = t->ops->feed(t, r->train, 1, &b)) != DLT_OK)
+            return st;
+        dlt_report_trace_span(&r->rep, "data wait", "data", t_data);
+        if ((st = dlt_reducer_begin(r->red, r->train, b.weight, m == k - 1)) != DLT_OK)
+            return st;
+        dlt_exec_opts eo = {.training = 1, .step = r->step * k + m, .rng_stream = (uint64_t)r->rank};
+        dlt_reducer_exec_opts(r->red, &eo);
+        dlt_report_trace_plan(&r->rep, r->train, &eo);
+        if ((st = dlt_plan_run(r->train, &eo)) != DLT_OK)
+            return st;
+        t->ops->accumulate(t, r->train, 1, &b, sums + 2);
+        sums[0] += b.samples;
+        sums[1] += b.weight;
+        r->epoch = b.epoch + (b.last_in_epoch ? 1 : 0);
+    }
+    if ((st = dlt_reducer_finish(r->red)) != DLT_OK)
+        return st;
+    dlt_report_trace_buckets(&r->rep);
+    /* the reducer counts weights: samples, or tokens_per_sample tokens per sample */
+    r->samples_seen += (int64_t)(dlt_reducer_global_samples(r->red) / (t->tokens_per_sample > 0 ? t->tokens_per_sample : 1));
+    double sumsq = 0;
+    if ((st = dlt_reducer_grad_sumsq(r->red, &sumsq)) != DLT_OK)
+        return st;
+    *gnorm = sqrt(sumsq);
+    if (!isfinite(sumsq)) {
+        char where[300] = "";
+        int np = dlt_num_params(r->g), bad = -1;
+        for (int i = 0; i < np && bad < 0 && !c->zero; i++) {
+            const dlt_param_info *pi = dlt_param_at(r->g, i);
+            const float *gr = dlt_grads_data(r->g) + pi->offset;
+            for (size_t j = 0; j < pi->numel; j++)
+                if (!isfinite(gr[j])) {
+                    bad = i;
+                    snprintf(where, sizeof where, " (first in parameter '%s')", pi->name);
+                    break;
+                }
+        }
+        if (c->nonfinite_stop)
+            return dlt_seterr(DLT_ERR_NONFINITE, "step %lld: non-finite gradient%s", (long long)r->step + 1,
+                              where);
+        if (r->rank == 0)
+            dlt_log(DLT_LOG_WARN, "step %lld: non-finite gradient%s: step skipped", (long long)r->step + 1,
+                    where);
+        return DLT_OK;
+    }
+    double t_opt = dlt_report_trace_now(&r->rep);
+    if (c->grad_clip > 0)
+        dlt_clip_grad_norm_sumsq(dlt_grads_data(r->g), dlt_params_numel(r->g), c->grad_clip, sumsq);
+    st = dlt_reducer_optim_step(r->red, r->opt, dlt_schedule_lr(&c->schedule, r->step));
+    dlt_report_trace_span(&r->rep, "optimizer step", "optimizer", t_opt);
+    return st;
+}
+
+static int better(const dlt_trainer *r, double v, double best)
+{
+    if (!isfinite(v))
+        return 0;
+    if (isnan(best))
+        return 1;
+    return r->task->best_higher ? v > best : v < best;
+}
+
+static dlt_status loop(dlt_trainer *r, dlt_train_result *res)
+{
+    const dlt_train_config *c = r->c;
+    dlt_task *t = r->task;
+    dlt_status st = DLT_OK;
+    int nsums = 2 + t->ntrain_sums;
+    double sums[2 + 64], gnorm = 0, t_log = now(), t_ckpt = now();
+    int64_t log_every = c->log_every > 0 ? c->log_every : 50;
+    int64_t per_epoch = t->steps_per_epoch / (c->accumulate > 0 ? c->accumulate : 1);
+    int64_t since_log = 0;
+    if (nsums > (int)(sizeof sums / sizeof sums[0]))
+        return dlt_seterr(DLT_ERR_INVALID, "task %s: too many training metric sums", t->ops->name);
+    memset(sums, 0, sizeof sums);
+    while (r->step < r->total_steps) {
+        if ((st = train_step(r, sums, &gnorm)) != DLT_OK)
+            return st;
+        r->step++;
+        since_log++;
+        int64_t done_epoch = per_epoch > 0 && r->step % per_epoch == 0;
+        int last = r->step == r->total_steps;
+        /* one small all-reduce per step: signals and wall-clock checkpoints must
+         * be agreed by every rank */
+        double flags[2] = {stop_signal != 0,
+                           r->rank == 0 && c->ckpt_every_minutes > 0 &&
+                               now() - t_ckpt >= 60.0 * c->ckpt_every_minutes};
+        if ((st = dlt_comm_reduce_metrics(r->comm, flags, 2)) != DLT_OK)
+            return st;
+        if (since_log == log_every || last || flags[0] > 0) {
+            if ((st = dlt_comm_reduce_metrics(r->comm, sums, nsums)) != DLT_OK)
+                return st;
+            double dt = now() - t_log;
+            dlt_metrics m;
+            memset(&m, 0, sizeof m);
+            m.samples = (int64_t)sums[0];
+            t->ops->metrics(t, 1, sums + 2, &m);
+            res->train_loss = m.n > 0 ? m.val[0] : NAN;
+            res->samples_per_s = sums[0] / dt;
+            if (r->rank == 0)
+                dlt_report_step(&r->rep, r->step, r->epoch, &m, dlt_schedule_lr(&c->schedule, r->step - 1), gnorm,
+                                res->samples_per_s,
+                                t->tokens_per_sample > 0 ? sums[0] * t->tokens_per_sample / dt : -1);
+            memset(sums, 0, sizeof sums);
+            since_log = 0;
+            t_log = now();
+        }
+        if (c->check_every > 0 && r->step % c->check_every == 0 && (st = dlt_replica_check(r->comm, r->g)) != DLT_OK)
+            return st;
+        int eval_due = t->val_steps > 0 && ((c->eval_every_steps > 0 && r->step % c->eval_every_steps == 0) ||
+                                            (c->eval_every_steps <= 0 && done_epoch) || last);
+        if (eval_due) {
+            double t0 = now();
+            dlt_metrics m;
+            if ((st = evaluate(r, &m)) != DLT_OK)
+                return st;
+            res->eval_loss = m.n > 0 ? m.val[0] : NAN;
+            res->eval_metric = m.n > 0 ? m.val[m.best] : NAN;
+            if (better(r, res->eval_metric, r->best_metric))
+                r->best_metric = res->eval_metric;
+            t_log += now() - t0; /* evaluation time is not training throughput */
+        }
+        int ckpt_due = (c->ckpt_every_steps > 0 && r->step % c->ckpt_every_steps == 0) || flags[1] > 0 ||
+                       last || flags[0] > 0;
+        if (ckpt_due) {
+            double t1 = now();
+            if ((st = dlt_trainer_save_checkpoint(r)) != DLT_OK)
+                return st;
+            t_ckpt = now();
+            t_log += t_ckpt - t1;
+        }
+        if (flags[0] > 0 && !last) {
+            res->preempted = 1;
+            if (r->rank == 0)
+                dlt_log(DLT_LOG_WARN, "stopped by a signal at step %lld; checkpoint saved, resume with --resume auto",
+                        (long long)r->step);
+            break;
+        }
+    }
+    return st;
+}
+
+static void trainer_free(dlt_trainer *r)
+{
+    dlt_plan_free(r->train);
+    dlt_plan_free(r->eval);
+    dlt_reducer_free(r->red);
+    dlt_optim_free(r->opt);
+    dlt_task_close(r->task);
+    free(r->tg.params);
+    free(r->tg.grads);
+    dlt_graph_free(r->g);
+    dlt_comm_free(r->comm);
+}
+
+dlt_status dlt_train_run(const dlt_train_config *c, dlt_train_result *res)
+{
+    dlt_trainer r;
+    dlt_world w;
+    dlt_status st;
+    memset(&r, 0, sizeof r);
+    memset(res, 0, sizeof *res);
+    res->eval_loss = res->eval_metric = NAN;
+    r.cfg = *c;
+    r.c = &r.cfg;
+    /* classification keeps 0 as the floor of its accuracy; others start unknown */
+    r.best_metric = c->task == DLT_TASK_CLASSIFY ? 0 : NAN;
+    if ((st = dlt_world_init(NULL, NULL, &w)) != DLT_OK)
+        return st;
+    struct sigaction sa, old_term, old_usr1;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sa.sa_flags = SA_RESTART; /* file and MPI calls in progress carry on; the loop polls the flag */
+    stop_signal = 0;
+    sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGUSR1, &sa, &old_usr1);
+    double t0 = now();
+    st = setup(&r, &w);
+    if (st == DLT_OK)
+        st = loop(&r, res);
+    res->steps_done = r.step;
+    res->best_metric = r.best_metric;
+    res->error_on_all_ranks = st != DLT_OK && r.error_on_all_ranks;
+    snprintf(res->last_ckpt, sizeof res->last_ckpt, "%s", r.last_ckpt);
+    if (st == DLT_OK && r.rank == 0)
+        dlt_report_close(&r.rep, res, now() - t0);
+    else if (r.rank == 0)
+        dlt_report_abandon(&r.rep);
+    dlt_report_trace_close(&r.rep);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGUSR1, &old_usr1, NULL);
+    trainer_free(&r);
+    return st;
+}
+
+dlt_status dlt_train_describe(const dlt_train_config *c, int world_size, FILE *out)
+{
+    dlt_task *t = NULL;
+    dlt_graph *g = NULL;
+    dlt_task_graph tg;
+    dlt_plan *p = NULL;
+    memset(&tg, 0, sizeof tg);
+    dlt_status st = dlt_task_open(c, 0, world_size, &t);
+    if (st == DLT_OK && !(g = dlt_graph_create(c->seed)))
+        st = dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    if (st == DLT_OK)
+        st = t->ops->build(t, g, &tg);
+    if (st == DLT_OK) {
+        dlt_plan_opts po = {.ngrads = tg.nparams, .grad_params = tg.params, .grad_values = tg.grads};
+        st = dlt_plan_create(g, tg.nouts, tg.outs, &po, &p);
+    }
+    if (st == DLT_OK) {
+        t->ops->describe(t, out);
+        dlt_graph_summary(g, p, out);
+        fprintf(out, "FLOPs per sample (forward): %.4g\n", dlt_graph_flops(g, 1, &tg.flops_out) / (double)c->batch_size);
+    }
+    dlt_plan_free(p);
+    dlt_task_close(t);
+    free(tg.params);
+    free(tg.grads);
+    dlt_graph_free(g);
+    return st;
+}
