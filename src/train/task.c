@@ -1,4 +1,5 @@
 /* The tasks by kind, and what the transformer tasks share. */
+#include <glob.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,9 +105,37 @@ static dlt_status text_err(const dlt_train_config *c, const char *key, const cha
                       c->task == DLT_TASK_BERT ? "bert" : "gpt");
 }
 
+/* The kind of the first shard a glob list matches; -1 when unknown (the
+ * loader then reports the problem). */
+static int first_kind(const char *globs)
+{
+    char list[DLT_PATH_MAX], *save = NULL;
+    int kind = -1;
+    snprintf(list, sizeof list, "%s", globs);
+    char *p = strtok_r(list, ",", &save);
+    glob_t g;
+    if (!p || glob(p, 0, NULL, &g) != 0)
+        return -1;
+    dlt_shard_open_opts o = {0, 0};
+    dlt_shard *s;
+    if (g.gl_pathc > 0 && dlt_shard_open(g.gl_pathv[0], &o, &s) == DLT_OK) {
+        kind = (int)dlt_shard_get_info(s)->kind;
+        dlt_shard_close(s);
+    }
+    globfree(&g);
+    dlt_clearerr();
+    return kind;
+}
+
 dlt_status dlt_task_check_text(const dlt_train_config *c, int world)
 {
     int bert = c->task == DLT_TASK_BERT;
+    int other = bert ? DLT_KIND_TEXT_TOKENS : DLT_KIND_BERT_PRETRAINING;
+    const char *what = bert ? "the shards hold GPT token streams" : "the shards hold BERT instances";
+    if (first_kind(c->train_glob) == other)
+        return text_err(c, "data.train", what);
+    if (c->val_glob[0] && first_kind(c->val_glob) == other)
+        return text_err(c, "data.val", what);
     dlt_text_loader *tr = NULL, *va = NULL;
     dlt_status st = dlt_task_text_loader(c, c->train_glob, 1, 0, world, 1, &tr);
     if (st != DLT_OK)

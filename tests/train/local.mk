@@ -10,3 +10,7 @@ EXTRA_DIST += tests/train/lib.sh tests/train/test_resume.sh tests/train/test_pre
 # --dry-run, progress lines, metrics.jsonl, TensorBoard events, traces
 TESTS += tests/train/test_cli.sh
 EXTRA_DIST += tests/train/test_cli.sh
+# language-model tasks: gpt-tiny and bert-tiny learn, 2 ranks, exact resume,
+# dltrain generate, wrong architecture/data combinations
+TESTS += tests/train/test_lm.sh
+EXTRA_DIST += tests/train/test_lm.sh
