@@ -78,8 +78,9 @@ for sb in "$top"/jobs/*.sbatch; do
             >"$fake/srun"
         printf '#!/bin/sh\necho "scontrol $*"\n' >"$fake/scontrol"
         chmod +x "$fake/srun" "$fake/scontrol"
+        # exec: the signal must reach the script's own shell, not a subshell around it
         (cd "$top" && SLURM_JOB_ID=42 SLURM_JOB_NUM_NODES=1 SLURM_NTASKS=2 PATH="$fake:$PATH" \
-            bash "$sb" --set train.steps=1 >"$tmp/out" 2>&1) &
+            exec bash "$sb" --set train.steps=1 >"$tmp/out" 2>&1) &
         pid=$!
         i=0
         while ! grep -q '^srun' "$tmp/out" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
