@@ -10,7 +10,8 @@
 #  - dltrain generate prints text beginning with the prompt, the same for the
 #    same seed;
 #  - a wrong architecture/data combination, an encoder-decoder, a non-GPT
-#    checkpoint or a prompt longer than the context: one line, exit status 2.
+#    checkpoint or a prompt longer than the context: one line, exit status 2;
+#  - jobs/gpt_small.toml, bert_mini.toml and bert.toml build (--dry-run).
 . "$top_srcdir/tests/train/lib.sh"
 
 # ~12 KB of sentences over a small vocabulary, 4 files of paragraphs
@@ -133,6 +134,15 @@ one_line "generate: prompt beyond the context" "longer than the model's context 
 one_line "generate: no shards" "no shard matches 'none/\*.h5'" generate gpt/g/latest --prompt x --data 'none/*.h5'
 one_line "generate: no checkpoint" "nothing.h5" generate nothing.h5 --prompt x
 echo "errors: $(elapsed)"
+
+# the shipped LM jobs build their models on these shards (batch 2)
+for j in gpt_small bert_mini bert; do
+    case $j in gpt*) d=gpt ;; *) d=bert ;; esac
+    "$DLTRAIN" "$top_srcdir/jobs/$j.toml" --dry-run --set data.train="$d/train-*.h5" --set data.val="$d/val-*.h5" \
+        --set data.batch_size=2 --set data.seq_len=16 --set checkpoint.dir=dry >out.txt 2>err.txt &&
+        grep -q '^Trainable params' out.txt || { cat err.txt; fail "jobs/$j.toml: --dry-run"; }
+    echo "jobs/$j.toml: $(grep '^# model' out.txt | cut -c3-60)...; $(grep '^Trainable params' out.txt)"
+done
 
 # exact resume: dropout, accumulation, AdamW, warm-up (for each task)
 for task in gpt bert; do
