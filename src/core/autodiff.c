@@ -99,7 +99,9 @@ dlt_status dlt_grad(dlt_graph *g, dlt_t loss, int nwrt, const dlt_t *wrt, dlt_t 
         }
         for (int i = 0; i < DLT_MAX_IN; i++)
             dx[i] = -1;
-        dlt_scope_push(g, "grad");
+        /* backward nodes are named after the forward node they differentiate,
+         * e.g. "grad.layer1.0.conv1.conv2d.conv_transpose2d" */
+        dlt_scope_pushf(g, "grad.%s", nd.name);
         st = nd.op->grad(g, &nd, dy, dx);
         dlt_scope_pop(g);
         if (st == DLT_OK && g->status)
