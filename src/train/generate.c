@@ -98,8 +98,10 @@ static dlt_status load_job(const dlt_generate_opts *o, gen *s)
         (st = dlt_train_config_from_job(s->job, &s->c)) != DLT_OK)
         return dlt_adderr(st == DLT_ERR_NOMEM ? st : DLT_ERR_INVALID, "the job in %s", o->ckpt);
     if (s->c.task != DLT_TASK_CAUSAL_LM)
-        return dlt_seterr(DLT_ERR_INVALID, "%s: model.arch = %s (%s) is not a GPT model; generate needs a causal-LM "
-                          "checkpoint", o->ckpt, s->c.arch, dlt_task_kind_name(s->c.task));
+        return dlt_seterr(DLT_ERR_INVALID,
+                          "%s: model.arch = %s (%s) is not a GPT model; generate needs a causal-LM "
+                          "checkpoint",
+                          o->ckpt, s->c.arch, dlt_task_kind_name(s->c.task));
     return DLT_OK;
 }
 
@@ -110,9 +112,11 @@ static dlt_status open_tokenizer(const dlt_generate_opts *o, gen *s)
     s->c.batch_size = 1, s->c.drop_last = 0, s->c.shuffle = 0;
     dlt_status st = dlt_task_text_loader(&s->c, glob, 0, 0, 1, 1, &s->shards);
     if (st != DLT_OK)
-        return dlt_adderr(st == DLT_ERR_NOMEM ? st : DLT_ERR_NOTFOUND,
-                          "the tokenizer comes from the training shards of the job (data.train = '%s'; --data "
-                          "GLOB names others)", glob);
+        return dlt_adderr(
+            st == DLT_ERR_NOMEM ? st : DLT_ERR_NOTFOUND,
+            "the tokenizer comes from the training shards of the job (data.train = '%s'; --data "
+            "GLOB names others)",
+            glob);
     if (dlt_text_loader_is_bert(s->shards))
         return dlt_seterr(DLT_ERR_INVALID, "%s: BERT instances, not text-tokens shards", glob);
     const dlt_tokenizer *t = dlt_text_loader_tokenizer(s->shards);
@@ -163,14 +167,17 @@ dlt_status dlt_generate(const dlt_generate_opts *o, char **text, int *ntokens)
     int T = s.c.seq_len, V = s.shards ? dlt_text_loader_vocab_size(s.shards) : 0;
     int eot = s.tok ? dlt_tokenizer_specials(s.tok).eot : -1;
     if (st == DLT_OK && s.ids.n > T)
-        st = dlt_seterr(DLT_ERR_INVALID, "the prompt is %lld tokens, longer than the model's context of %d "
-                        "(data.seq_len)", (long long)s.ids.n, T);
+        st = dlt_seterr(DLT_ERR_INVALID,
+                        "the prompt is %lld tokens, longer than the model's context of %d "
+                        "(data.seq_len)",
+                        (long long)s.ids.n, T);
     int64_t nprompt = s.ids.n;
     /* an empty prompt starts after an end of text, as documents do in the shards */
     if (st == DLT_OK && nprompt == 0 && eot >= 0)
         st = dlt_ids_push(&s.ids, eot);
     else if (st == DLT_OK && nprompt == 0)
-        st = dlt_seterr(DLT_ERR_INVALID, "an empty prompt needs a tokenizer with an end-of-text token");
+        st = dlt_seterr(DLT_ERR_INVALID,
+                        "an empty prompt needs a tokenizer with an end-of-text token");
     if (st == DLT_OK)
         st = load_model(o, &s, &ids, &logits);
     if (st == DLT_OK && !(s.scratch = malloc((size_t)V * sizeof *s.scratch)))
@@ -180,7 +187,8 @@ dlt_status dlt_generate(const dlt_generate_opts *o, char **text, int *ntokens)
     while (st == DLT_OK && made < o->max_new_tokens) {
         int64_t w = s.ids.n < T ? s.ids.n : T, first = s.ids.n - w;
         int32_t *x = dlt_plan_data(s.p, ids);
-        memset(x, 0, (size_t)T * sizeof *x); /* after the window: causal attention never looks there */
+        memset(x, 0,
+               (size_t)T * sizeof *x); /* after the window: causal attention never looks there */
         memcpy(x, s.ids.ids + first, (size_t)w * sizeof *x);
         dlt_exec_opts eo = {.training = 0};
         if ((st = dlt_plan_run(s.p, &eo)) != DLT_OK)

@@ -76,8 +76,8 @@ int dlt_task_argmax(const float *x, int64_t n)
     return (int)best;
 }
 
-dlt_status dlt_task_text_loader(const dlt_train_config *c, const char *glob, int train, int rank, int world,
-                                int meta, dlt_text_loader **out)
+dlt_status dlt_task_text_loader(const dlt_train_config *c, const char *glob, int train, int rank,
+                                int world, int meta, dlt_text_loader **out)
 {
     dlt_text_loader_config lc;
     dlt_text_loader_config_default(&lc);
@@ -99,10 +99,11 @@ static dlt_status text_err(const dlt_train_config *c, const char *key, const cha
 {
     char m[700];
     snprintf(m, sizeof m, "%s", what);
-    return dlt_seterr(DLT_ERR_INVALID, "%s: %s (model.arch = %s trains %s on %s shards: dlprep text --target %s)",
-                      key, m, c->arch, c->task == DLT_TASK_BERT ? "BERT pre-training" : "a causal language model",
-                      c->task == DLT_TASK_BERT ? "bert-pretraining" : "text-tokens",
-                      c->task == DLT_TASK_BERT ? "bert" : "gpt");
+    return dlt_seterr(
+        DLT_ERR_INVALID, "%s: %s (model.arch = %s trains %s on %s shards: dlprep text --target %s)",
+        key, m, c->arch, c->task == DLT_TASK_BERT ? "BERT pre-training" : "a causal language model",
+        c->task == DLT_TASK_BERT ? "bert-pretraining" : "text-tokens",
+        c->task == DLT_TASK_BERT ? "bert" : "gpt");
 }
 
 /* The kind of the first shard a glob list matches; -1 when unknown (the
@@ -131,7 +132,8 @@ dlt_status dlt_task_check_text(const dlt_train_config *c, int world)
 {
     int bert = c->task == DLT_TASK_BERT;
     int other = bert ? DLT_KIND_TEXT_TOKENS : DLT_KIND_BERT_PRETRAINING;
-    const char *what = bert ? "the shards hold GPT token streams" : "the shards hold BERT instances";
+    const char *what =
+        bert ? "the shards hold GPT token streams" : "the shards hold BERT instances";
     if (first_kind(c->train_glob) == other)
         return text_err(c, "data.train", what);
     if (c->val_glob[0] && first_kind(c->val_glob) == other)
@@ -141,15 +143,21 @@ dlt_status dlt_task_check_text(const dlt_train_config *c, int world)
     if (st != DLT_OK)
         return text_err(c, "data.train", dlt_errmsg());
     if (dlt_text_loader_is_bert(tr) != bert)
-        st = text_err(c, "data.train", bert ? "the shards hold GPT token streams" : "the shards hold BERT instances");
+        st =
+            text_err(c, "data.train",
+                     bert ? "the shards hold GPT token streams" : "the shards hold BERT instances");
     if (st == DLT_OK && c->val_glob[0]) {
         if (dlt_task_text_loader(c, c->val_glob, 0, 0, world, 1, &va) != DLT_OK)
             st = text_err(c, "data.val", dlt_errmsg());
         else if (dlt_text_loader_is_bert(va) != bert)
-            st = text_err(c, "data.val", bert ? "the shards hold GPT token streams" : "the shards hold BERT instances");
+            st = text_err(c, "data.val",
+                          bert ? "the shards hold GPT token streams"
+                               : "the shards hold BERT instances");
         else if (dlt_text_loader_vocab_size(va) != dlt_text_loader_vocab_size(tr))
-            st = dlt_seterr(DLT_ERR_INVALID, "data.val: the shards have a vocabulary of %d tokens, the training "
-                            "shards %d", dlt_text_loader_vocab_size(va), dlt_text_loader_vocab_size(tr));
+            st = dlt_seterr(DLT_ERR_INVALID,
+                            "data.val: the shards have a vocabulary of %d tokens, the training "
+                            "shards %d",
+                            dlt_text_loader_vocab_size(va), dlt_text_loader_vocab_size(tr));
     }
     dlt_text_loader_close(va);
     dlt_text_loader_close(tr);

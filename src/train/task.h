@@ -30,17 +30,17 @@ typedef struct {
     dlt_grad_contract contract; /* SUM: loss sums over dlt_task_batch.weight units;
                                  * MEAN: loss is a mean over them (see dlt_comm.h) */
     int nparams;
-    dlt_t *params, *grads;      /* dlt_grad_params (malloc'd; the trainer frees them) */
-    int nouts;                  /* plan outputs the metrics read (loss first) */
+    dlt_t *params, *grads; /* dlt_grad_params (malloc'd; the trainer frees them) */
+    int nouts;             /* plan outputs the metrics read (loss first) */
     dlt_t outs[DLT_TASK_MAX_OUTS];
-    dlt_t flops_out;            /* forward output whose FLOPs --dry-run reports */
+    dlt_t flops_out; /* forward output whose FLOPs --dry-run reports */
 } dlt_task_graph;
 
 /* One fed batch. */
 typedef struct {
-    int samples;           /* valid samples: images, windows, sequences (padding excluded) */
-    double weight;         /* what the reducer divides by: samples, or target tokens */
-    int64_t epoch;         /* loader epoch of the batch */
+    int samples;   /* valid samples: images, windows, sequences (padding excluded) */
+    double weight; /* what the reducer divides by: samples, or target tokens */
+    int64_t epoch; /* loader epoch of the batch */
     int last_in_epoch;
 } dlt_task_batch;
 
@@ -58,7 +58,7 @@ typedef struct {
     void (*accumulate)(dlt_task *t, dlt_plan *p, int train, const dlt_task_batch *b, double *sums);
     /* Metrics from sums reduced over ranks (train: ntrain_sums, else neval_sums). */
     void (*metrics)(const dlt_task *t, int train, const double *sums, dlt_metrics *m);
-    dlt_loader_cursor (*get_cursor)(const dlt_task *t);  /* training loader */
+    dlt_loader_cursor (*get_cursor)(const dlt_task *t); /* training loader */
     dlt_status (*set_cursor)(dlt_task *t, int train, dlt_loader_cursor c);
     /* --dry-run: one line on the data and model ("# model ... on ..."). */
     void (*describe)(const dlt_task *t, FILE *out);
@@ -74,9 +74,9 @@ struct dlt_task {
     int64_t num_samples;     /* training samples */
     int64_t val_steps;       /* batches of one evaluation; 0: no validation data */
     int ntrain_sums, neval_sums;
-    int tokens_per_sample;   /* > 0: throughput is also reported in tokens/s, and every
-                              * sample weighs exactly this many (samples_seen) */
-    int best_higher;         /* the key eval metric improves upwards (accuracy) or down (perplexity) */
+    int tokens_per_sample; /* > 0: throughput is also reported in tokens/s, and every
+                            * sample weighs exactly this many (samples_seen) */
+    int best_higher; /* the key eval metric improves upwards (accuracy) or down (perplexity) */
     void *impl;
 };
 
@@ -90,8 +90,8 @@ void dlt_task_close(dlt_task *t);
  * vocabulary and the job's dropout. */
 dlt_transformer_spec dlt_task_tf_spec(const dlt_train_config *c, int vocab);
 /* A text loader over glob for the task's batch (and GPT window); meta: headers only. */
-dlt_status dlt_task_text_loader(const dlt_train_config *c, const char *glob, int train, int rank, int world,
-                                int meta, dlt_text_loader **out);
+dlt_status dlt_task_text_loader(const dlt_train_config *c, const char *glob, int train, int rank,
+                                int world, int meta, dlt_text_loader **out);
 /* check() of the transformer tasks: shards of the right kind, one vocabulary. */
 dlt_status dlt_task_check_text(const dlt_train_config *c, int world);
 /* Index of the largest of x[0..n) (first on ties). */

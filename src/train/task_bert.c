@@ -41,12 +41,15 @@ static dlt_status open_task(dlt_task *t)
     if (!k)
         return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
     t->impl = k;
-    if ((st = dlt_task_text_loader(c, c->train_glob, 1, t->rank, t->world, 0, &k->loader)) != DLT_OK)
+    if ((st = dlt_task_text_loader(c, c->train_glob, 1, t->rank, t->world, 0, &k->loader)) !=
+        DLT_OK)
         return dlt_adderr(st, "data.train");
-    if (c->val_glob[0] && (st = dlt_task_text_loader(c, c->val_glob, 0, t->rank, t->world, 0, &k->val)) != DLT_OK)
+    if (c->val_glob[0] &&
+        (st = dlt_task_text_loader(c, c->val_glob, 0, t->rank, t->world, 0, &k->val)) != DLT_OK)
         return dlt_adderr(st, "data.val");
     if (!dlt_text_loader_is_bert(k->loader) || (k->val && !dlt_text_loader_is_bert(k->val)))
-        return dlt_seterr(DLT_ERR_INVALID, "data: %s needs bert-pretraining shards, not token streams", c->arch);
+        return dlt_seterr(DLT_ERR_INVALID,
+                          "data: %s needs bert-pretraining shards, not token streams", c->arch);
     k->vocab = dlt_text_loader_vocab_size(k->loader);
     t->steps_per_epoch = dlt_text_loader_steps_per_epoch(k->loader);
     t->num_samples = dlt_text_loader_num_samples(k->loader);
@@ -78,8 +81,9 @@ static dlt_status build(dlt_task *t, dlt_graph *g, dlt_task_graph *tg)
     if ((st = seq_len(k, &k->L)) != DLT_OK)
         return st;
     if (k->L > s.max_len)
-        return dlt_seterr(DLT_ERR_INVALID, "data.train: sequences of %d tokens, longer than %s's %d positions",
-                          k->L, t->c->arch, s.max_len);
+        return dlt_seterr(DLT_ERR_INVALID,
+                          "data.train: sequences of %d tokens, longer than %s's %d positions", k->L,
+                          t->c->arch, s.max_len);
     int64_t d[2] = {t->c->batch_size, k->L};
     k->ids = dlt_input(g, "input_ids", DLT_I32, 2, d);
     k->types = dlt_input(g, "token_type_ids", DLT_I32, 2, d);
@@ -114,7 +118,8 @@ static dlt_status feed(dlt_task *t, dlt_plan *p, int train, dlt_task_batch *tb)
     if (st != DLT_OK)
         return st;
     size_t L = (size_t)k->L, P = (size_t)b.max_predictions, n = (size_t)b.size * L;
-    int32_t *ids = dlt_plan_data(p, k->ids), *tt = dlt_plan_data(p, k->types), *mask = dlt_plan_data(p, k->mask);
+    int32_t *ids = dlt_plan_data(p, k->ids), *tt = dlt_plan_data(p, k->types),
+            *mask = dlt_plan_data(p, k->mask);
     int32_t *y = dlt_plan_data(p, k->mlm_labels), *nsp = dlt_plan_data(p, k->nsp_labels);
     memcpy(ids, b.input_ids, n * sizeof *ids);
     memcpy(tt, b.token_type_ids, n * sizeof *tt);
@@ -197,8 +202,10 @@ static dlt_status set_cursor(dlt_task *t, int train, dlt_loader_cursor c)
 static void describe(const dlt_task *t, FILE *out)
 {
     const bert *k = t->impl;
-    fprintf(out, "# model %s (BERT pre-training: MLM + NSP) on sequences of %d tokens, vocabulary %d, %lld instances, "
-                 "batch %d per rank, %d rank%s\n",
+    fprintf(out,
+            "# model %s (BERT pre-training: MLM + NSP) on sequences of %d tokens, vocabulary %d, "
+            "%lld instances, "
+            "batch %d per rank, %d rank%s\n",
             t->c->arch, k->L, k->vocab, (long long)t->num_samples, t->c->batch_size, t->world,
             t->world > 1 ? "s" : "");
 }

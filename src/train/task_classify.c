@@ -38,8 +38,8 @@ void dlt_classify_count(const float *logits, const int32_t *labels, int valid, i
 }
 
 /* meta: headers and shapes only (checks before a run). */
-static dlt_status open_loader(const dlt_train_config *c, const char *glob, int train, int rank, int world,
-                              int meta, dlt_loader **out)
+static dlt_status open_loader(const dlt_train_config *c, const char *glob, int train, int rank,
+                              int world, int meta, dlt_loader **out)
 {
     dlt_loader_config lc;
     dlt_loader_config_default(&lc);
@@ -76,7 +76,8 @@ static dlt_status check(const dlt_train_config *c, int world)
     int ct, ht, wt, k = dlt_loader_num_classes(tr);
     dlt_loader_sample_shape(tr, &ct, &ht, &wt);
     if (c->model.num_classes > 0 && c->model.num_classes != k)
-        st = dlt_seterr(DLT_ERR_INVALID, "model.num_classes = %d but the training shards have %d classes",
+        st = dlt_seterr(DLT_ERR_INVALID,
+                        "model.num_classes = %d but the training shards have %d classes",
                         c->model.num_classes, k);
     if (st == DLT_OK && c->val_glob[0]) {
         if ((st = open_loader(c, c->val_glob, 0, 0, world, 1, &va)) != DLT_OK) {
@@ -91,7 +92,8 @@ static dlt_status check(const dlt_train_config *c, int world)
                                 "shards %dx%dx%d",
                                 hv, wv, cv, ht, wt, ct);
             else if (dlt_loader_num_classes(va) > k)
-                st = dlt_seterr(DLT_ERR_INVALID, "data.val: the shards have %d classes, the training shards %d",
+                st = dlt_seterr(DLT_ERR_INVALID,
+                                "data.val: the shards have %d classes, the training shards %d",
                                 dlt_loader_num_classes(va), k);
         }
     }
@@ -110,18 +112,20 @@ static dlt_status open_task(dlt_task *t)
     t->impl = k;
     if ((st = open_loader(c, c->train_glob, 1, t->rank, t->world, 0, &k->loader)) != DLT_OK)
         return dlt_adderr(st, "data.train");
-    if (c->val_glob[0] && (st = open_loader(c, c->val_glob, 0, t->rank, t->world, 0, &k->val)) != DLT_OK)
+    if (c->val_glob[0] &&
+        (st = open_loader(c, c->val_glob, 0, t->rank, t->world, 0, &k->val)) != DLT_OK)
         return dlt_adderr(st, "data.val");
     dlt_loader_sample_shape(k->loader, &k->c_in, &k->h, &k->w);
     k->classes = dlt_loader_num_classes(k->loader);
     if (c->model.num_classes > 0 && c->model.num_classes != k->classes)
-        return dlt_seterr(DLT_ERR_INVALID, "model.num_classes = %d but the training shards have %d classes",
+        return dlt_seterr(DLT_ERR_INVALID,
+                          "model.num_classes = %d but the training shards have %d classes",
                           c->model.num_classes, k->classes);
     t->steps_per_epoch = dlt_loader_steps_per_epoch(k->loader);
     t->num_samples = dlt_loader_num_samples(k->loader);
     t->val_steps = k->val ? dlt_loader_steps_per_epoch(k->val) : 0;
-    t->ntrain_sums = 2;                            /* loss sum, top-1 hits */
-    t->neval_sums = 3 + k->classes * k->classes;   /* loss sum, top-1, top-5, confusion */
+    t->ntrain_sums = 2;                          /* loss sum, top-1 hits */
+    t->neval_sums = 3 + k->classes * k->classes; /* loss sum, top-1, top-5, confusion */
     t->best_higher = 1;
     if (k->val && !(k->confusion = calloc((size_t)k->classes * k->classes, sizeof *k->confusion)))
         return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
@@ -140,7 +144,8 @@ static dlt_status build(dlt_task *t, dlt_graph *g, dlt_task_graph *tg)
     k->logits = dlt_set_name(g, dlt_model_classifier(g, &spec, k->x), "logits");
     /* a SUM over the rank's valid samples (padding carries label -100): the
      * reducer divides by the global sample count */
-    k->loss = dlt_cross_entropy(g, k->logits, k->labels, DLT_IGNORE_LABEL, c->label_smoothing, DLT_REDUCE_SUM);
+    k->loss = dlt_cross_entropy(g, k->logits, k->labels, DLT_IGNORE_LABEL, c->label_smoothing,
+                                DLT_REDUCE_SUM);
     if (dlt_graph_status(g) != DLT_OK)
         return dlt_seterr(dlt_graph_status(g), "%s", dlt_graph_errmsg(g));
     tg->loss = k->loss;
@@ -175,8 +180,8 @@ static void accumulate(dlt_task *t, dlt_plan *p, int train, const dlt_task_batch
 {
     classify *k = t->impl;
     int64_t t1 = 0, t5 = 0;
-    dlt_classify_count(dlt_plan_data(p, k->logits), dlt_plan_data(p, k->labels), b->samples, k->classes, &t1,
-                       &t5, train ? NULL : k->confusion);
+    dlt_classify_count(dlt_plan_data(p, k->logits), dlt_plan_data(p, k->labels), b->samples,
+                       k->classes, &t1, &t5, train ? NULL : k->confusion);
     sums[0] += *(const float *)dlt_plan_data(p, k->loss);
     sums[1] += (double)t1;
     if (!train) {
@@ -228,8 +233,9 @@ static dlt_status set_cursor(dlt_task *t, int train, dlt_loader_cursor c)
 static void describe(const dlt_task *t, FILE *out)
 {
     const classify *k = t->impl;
-    fprintf(out, "# model %s on %dx%dx%d inputs, %d classes, batch %d per rank, %d rank%s\n", t->c->arch, k->c_in,
-            k->h, k->w, k->classes, t->c->batch_size, t->world, t->world > 1 ? "s" : "");
+    fprintf(out, "# model %s on %dx%dx%d inputs, %d classes, batch %d per rank, %d rank%s\n",
+            t->c->arch, k->c_in, k->h, k->w, k->classes, t->c->batch_size, t->world,
+            t->world > 1 ? "s" : "");
 }
 
 static void close_task(dlt_task *t)

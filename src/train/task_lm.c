@@ -25,12 +25,15 @@ static dlt_status open_task(dlt_task *t)
     if (!k)
         return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
     t->impl = k;
-    if ((st = dlt_task_text_loader(c, c->train_glob, 1, t->rank, t->world, 0, &k->loader)) != DLT_OK)
+    if ((st = dlt_task_text_loader(c, c->train_glob, 1, t->rank, t->world, 0, &k->loader)) !=
+        DLT_OK)
         return dlt_adderr(st, "data.train");
-    if (c->val_glob[0] && (st = dlt_task_text_loader(c, c->val_glob, 0, t->rank, t->world, 0, &k->val)) != DLT_OK)
+    if (c->val_glob[0] &&
+        (st = dlt_task_text_loader(c, c->val_glob, 0, t->rank, t->world, 0, &k->val)) != DLT_OK)
         return dlt_adderr(st, "data.val");
     if (dlt_text_loader_is_bert(k->loader) || (k->val && dlt_text_loader_is_bert(k->val)))
-        return dlt_seterr(DLT_ERR_INVALID, "data: %s needs text-tokens shards, not BERT instances", c->arch);
+        return dlt_seterr(DLT_ERR_INVALID, "data: %s needs text-tokens shards, not BERT instances",
+                          c->arch);
     k->T = c->seq_len;
     k->vocab = dlt_text_loader_vocab_size(k->loader);
     t->steps_per_epoch = dlt_text_loader_steps_per_epoch(k->loader);
@@ -38,7 +41,7 @@ static dlt_status open_task(dlt_task *t)
     t->val_steps = k->val ? dlt_text_loader_steps_per_epoch(k->val) : 0;
     t->ntrain_sums = t->neval_sums = 2; /* loss sum, target tokens */
     t->tokens_per_sample = k->T;
-    t->best_higher = 0;                 /* perplexity */
+    t->best_higher = 0; /* perplexity */
     return DLT_OK;
 }
 
@@ -120,8 +123,10 @@ static dlt_status set_cursor(dlt_task *t, int train, dlt_loader_cursor c)
 static void describe(const dlt_task *t, FILE *out)
 {
     const lm *k = t->impl;
-    fprintf(out, "# model %s (causal LM) on windows of %d tokens, vocabulary %d, %lld windows, batch %d per rank, "
-                 "%d rank%s\n",
+    fprintf(out,
+            "# model %s (causal LM) on windows of %d tokens, vocabulary %d, %lld windows, batch %d "
+            "per rank, "
+            "%d rank%s\n",
             t->c->arch, k->T, k->vocab, (long long)t->num_samples, t->c->batch_size, t->world,
             t->world > 1 ? "s" : "");
 }

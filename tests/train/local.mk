@@ -14,3 +14,5 @@ EXTRA_DIST += tests/train/test_cli.sh
 # dltrain generate, wrong architecture/data combinations
 TESTS += tests/train/test_lm.sh
 EXTRA_DIST += tests/train/test_lm.sh
+# test_lm.sh (and tests/models/test_jobs.sh) build the shipped jobs: ship them
+EXTRA_DIST += jobs
