@@ -83,6 +83,21 @@ learns() {
     echo "$1: training loss $first -> $last over 30 steps; eval: $(grep '"eval"' "$1/g/metrics.jsonl" |
         sed 's/.*"eval": {\([^}]*\)}.*/\1/')"
 }
+# before any learning (weights ~ N(0, 0.02^2): logits ~ 0) the per-token loss
+# is about ln V (within 0.2: the logits' spread adds a little), the MLM loss ln V
+# and the NSP loss ln 2 (within 0.02): the losses are means per target token /
+# masked token / sequence, whatever the batch and padding
+vocab() { "$DLPREP" info "$1"/train-*.h5 | sed -n 's/^ *vocab *\([0-9]*\):.*/\1/p' | head -1; }
+run 1 gpt.toml --quiet --set checkpoint.dir=init --set train.steps=1 --set optim.lr=1e-12 || fail "gpt: 1 step"
+run 1 bert.toml --quiet --set checkpoint.dir=init-bert --set train.steps=1 --set optim.lr=1e-12 --set data.val= ||
+    fail "bert: 1 step"
+l=$(losses init/g/metrics.jsonl)
+m=$(sed -n 's/.*"mlm_loss": \([0-9.e+-]*\), "nsp_loss": \([0-9.e+-]*\),.*/\1 \2/p' init-bert/g/metrics.jsonl)
+awk -v l="$l" -v V="$(vocab gpt)" -v m="$m" -v W="$(vocab bert)" 'BEGIN { split(m, b, " ")
+    printf "initial losses: gpt %.4f (ln %d = %.4f), mlm %.4f (ln %d = %.4f), nsp %.4f (ln 2 = %.4f)\n",
+        l, V, log(V), b[1], W, log(W), b[2], log(2)
+    d1 = l - log(V); d2 = b[1] - log(W); d3 = b[2] - log(2)
+    exit !(d1 * d1 < 0.04 && d2 * d2 < 0.04 && d3 * d3 < 0.0004) }' || fail "initial losses are not ln V / ln 2"
 learns gpt gpt.toml
 grep -q '"perplexity": [0-9]' gpt/g/metrics.jsonl && grep -q '"tokens_per_s": [0-9]' gpt/g/metrics.jsonl ||
     fail "gpt: no perplexity or tokens_per_s in metrics.jsonl"
