@@ -16,7 +16,3 @@ check_PROGRAMS += tests/models/test_transformer
 TESTS += tests/models/test_transformer
 # throughput of training steps: built by `make check` (so it keeps compiling), never run by it
 check_PROGRAMS += tests/models/transformer_bench
-check_PROGRAMS += tests/models/test_transformer
-TESTS += tests/models/test_transformer
-# throughput of training steps: built by `make check` (so it keeps compiling), never run by it
-check_PROGRAMS += tests/models/transformer_bench
