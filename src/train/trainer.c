@@ -371,7 +371,9 @@ dlt_status dlt_train_describe(const dlt_train_config *c, int world_size, FILE *o
     if (st == DLT_OK)
         st = t->ops->build(t, g, &tg);
     if (st == DLT_OK) {
-        dlt_plan_opts po = {.ngrads = tg.nparams, .grad_params = tg.params, .grad_values = tg.grads};
+        /* sizes only: a dry run must not allocate the activations */
+        dlt_plan_opts po = {.ngrads = tg.nparams, .grad_params = tg.params, .grad_values = tg.grads,
+                            .measure_only = 1};
         st = dlt_plan_create(g, tg.nouts, tg.outs, &po, &p);
     }
     if (st == DLT_OK) {
