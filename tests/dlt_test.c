@@ -2,6 +2,7 @@
 #include "dlt_test.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static uint64_t splitmix64(uint64_t *s)
@@ -51,4 +52,26 @@ int dlt_test_run(Suite *s)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+hid_t dlt_test_fixture_open(const char *name)
+{
+    const char *top = getenv("top_srcdir");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/fixtures/%s", top ? top : DLT_TEST_SRCDIR, name);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert_msg(f >= 0, "cannot open fixture %s", path);
+    return f;
+}
+
+void dlt_test_h5_read(hid_t loc, const char *name, hid_t type, void *out, size_t n)
+{
+    hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
+    ck_assert_msg(ds >= 0, "fixture dataset %s missing", name);
+    hid_t sp = H5Dget_space(ds);
+    ck_assert_msg((size_t)H5Sget_simple_extent_npoints(sp) == n, "fixture dataset %s: %lld elements, want %zu",
+                  name, (long long)H5Sget_simple_extent_npoints(sp), n);
+    ck_assert(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0);
+    H5Sclose(sp);
+    H5Dclose(ds);
 }

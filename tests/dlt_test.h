@@ -18,6 +18,15 @@ int dlt_test_run(Suite *s);
 
 #endif
 
+/* ---- PyTorch fixtures (HDF5 files in tests/fixtures, made by the scripts beside them) */
+#include <hdf5.h>
+/* Opens tests/fixtures/<name> under $top_srcdir (the harness exports it; else the
+ * source tree the tests were built from), failing the test when it is missing. */
+hid_t dlt_test_fixture_open(const char *name);
+/* Reads dataset `name` (n elements) of loc as `type` into out; fails the test when
+ * it is missing or has another element count. */
+void dlt_test_h5_read(hid_t loc, const char *name, hid_t type, void *out, size_t n);
+
 /* ---- gradient checking (tests/dlt_gradcheck.c) */
 #include "dlt_core.h"
 /* Checks d<r, y>/d wrt against central finite differences along one random

@@ -11,28 +11,6 @@
 #include "dlt_test.h"
 #include "dlt_transformer.h"
 
-static hid_t open_fixture(void)
-{
-    const char *top = getenv("top_srcdir");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tests/fixtures/transformer_golden.h5", top ? top : TF_SRCDIR);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    ck_assert_msg(f >= 0, "cannot open %s", path);
-    return f;
-}
-
-static void h5read(hid_t g, const char *name, hid_t type, void *out, size_t n)
-{
-    hid_t ds = H5Dopen2(g, name, H5P_DEFAULT);
-    ck_assert_msg(ds >= 0, "no dataset %s", name);
-    hid_t sp = H5Dget_space(ds);
-    ck_assert_msg((size_t)H5Sget_simple_extent_npoints(sp) == n, "%s: %lld elements, want %zu",
-                  name, (long long)H5Sget_simple_extent_npoints(sp), n);
-    ck_assert(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0);
-    H5Sclose(sp);
-    H5Dclose(ds);
-}
-
 static int attr_int(hid_t g, const char *name)
 {
     long long v = 0;
@@ -90,19 +68,19 @@ static void run_and_compare(dlt_graph *g, hid_t gr, const char *model, dlt_t los
                   dlt_num_params(g));
     for (int i = 0; i < dlt_num_params(g); i++) {
         const dlt_param_info *pi = dlt_param_at(g, i);
-        h5read(pg, pi->name, H5T_NATIVE_FLOAT, dlt_params_data(g) + pi->offset, pi->numel);
+        dlt_test_h5_read(pg, pi->name, H5T_NATIVE_FLOAT, dlt_params_data(g) + pi->offset, pi->numel);
     }
     H5Gclose(pg);
     for (int i = 0; i < nin; i++) {
         const dlt_shape *s = dlt_shape_of(g, ins[i].v);
-        h5read(gr, ins[i].name, s->dtype == DLT_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT,
+        dlt_test_h5_read(gr, ins[i].name, s->dtype == DLT_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT,
                dlt_plan_data(p, ins[i].v), (size_t)dlt_shape_numel(s));
     }
     dlt_exec_opts eo = {.training = 1}; /* dropouts are 0: training mode must match too */
     ck_assert_msg(dlt_plan_run(p, &eo) == DLT_OK, "%s", dlt_errmsg());
 
     float want_loss;
-    h5read(gr, "loss", H5T_NATIVE_FLOAT, &want_loss, 1);
+    dlt_test_h5_read(gr, "loss", H5T_NATIVE_FLOAT, &want_loss, 1);
     float got_loss = *(const float *)dlt_plan_data(p, loss);
     double el = fabs(got_loss - want_loss) / fabs(want_loss);
     printf("%s: loss %.7f (torch %.7f, rel err %.1e)\n", model, (double)got_loss, (double)want_loss,
@@ -116,7 +94,7 @@ static void run_and_compare(dlt_graph *g, hid_t gr, const char *model, dlt_t los
     for (int i = 0; i < nout; i++) {
         size_t n = (size_t)dlt_shape_numel(dlt_shape_of(g, outs[i].v));
         float *want = malloc(n * sizeof *want);
-        h5read(gr, outs[i].name, H5T_NATIVE_FLOAT, want, n);
+        dlt_test_h5_read(gr, outs[i].name, H5T_NATIVE_FLOAT, want, n);
         double mx = 0;
         for (size_t j = 0; j < n; j++)
             mx = fabs(want[j]) > mx ? fabs(want[j]) : mx;
@@ -139,7 +117,7 @@ static void run_and_compare(dlt_graph *g, hid_t gr, const char *model, dlt_t los
     for (int i = 0; i < np; i++) {
         size_t n = (size_t)dlt_shape_numel(dlt_shape_of(g, params[i]));
         want[i] = malloc(n * sizeof **want);
-        h5read(gg, dlt_name_of(g, params[i]), H5T_NATIVE_FLOAT, want[i], n);
+        dlt_test_h5_read(gg, dlt_name_of(g, params[i]), H5T_NATIVE_FLOAT, want[i], n);
         for (size_t j = 0; j < n; j++)
             gmax = fabs(want[i][j]) > gmax ? fabs(want[i][j]) : gmax;
     }
@@ -166,7 +144,7 @@ static void run_and_compare(dlt_graph *g, hid_t gr, const char *model, dlt_t los
 
 START_TEST(bert_matches_torch)
 {
-    hid_t f = open_fixture(), gr = H5Gopen2(f, "bert", H5P_DEFAULT);
+    hid_t f = dlt_test_fixture_open("transformer_golden.h5"), gr = H5Gopen2(f, "bert", H5P_DEFAULT);
     dlt_transformer_spec s = spec_of(gr, "bert-tiny");
     dlt_graph *g = dlt_graph_create(1);
     int64_t d[2] = {2, 8};
@@ -194,7 +172,7 @@ END_TEST
 
 START_TEST(gpt_matches_torch)
 {
-    hid_t f = open_fixture(), gr = H5Gopen2(f, "gpt", H5P_DEFAULT);
+    hid_t f = dlt_test_fixture_open("transformer_golden.h5"), gr = H5Gopen2(f, "gpt", H5P_DEFAULT);
     dlt_transformer_spec s = spec_of(gr, "gpt-tiny");
     dlt_graph *g = dlt_graph_create(1);
     int64_t d[2] = {2, 8};
@@ -211,7 +189,7 @@ END_TEST
 
 START_TEST(seq2seq_matches_torch)
 {
-    hid_t f = open_fixture(), gr = H5Gopen2(f, "seq2seq", H5P_DEFAULT);
+    hid_t f = dlt_test_fixture_open("transformer_golden.h5"), gr = H5Gopen2(f, "seq2seq", H5P_DEFAULT);
     dlt_transformer_spec s = spec_of(gr, "transformer-tiny");
     dlt_graph *g = dlt_graph_create(1);
     int64_t ds[2] = {2, 7}, dt[2] = {2, 6};

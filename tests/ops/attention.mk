@@ -3,5 +3,4 @@ ATTN_TESTS = tests/ops/test_attention tests/ops/test_attention_torch
 check_PROGRAMS += $(ATTN_TESTS)
 TESTS += $(ATTN_TESTS)
 # The fixture path for runs outside `make check` (which sets top_srcdir).
-tests_ops_test_attention_torch_CPPFLAGS = $(AM_CPPFLAGS) -DATTN_SRCDIR='"$(abs_top_srcdir)"'
 EXTRA_DIST += tests/fixtures/attention_golden.h5 tests/fixtures/attention_make_fixtures.py

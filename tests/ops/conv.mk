@@ -4,5 +4,4 @@ CONV_TESTS = tests/ops/test_conv tests/ops/test_pool tests/ops/test_conv_upsampl
 check_PROGRAMS += $(CONV_TESTS)
 TESTS += $(CONV_TESTS)
 # The fixture path for runs outside `make check` (which sets top_srcdir).
-tests_ops_test_conv_torch_CPPFLAGS = $(AM_CPPFLAGS) -DCONV_SRCDIR='"$(abs_top_srcdir)"'
 EXTRA_DIST += tests/fixtures/conv_golden.h5 tests/fixtures/conv_make_fixtures.py

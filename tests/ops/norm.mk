@@ -3,7 +3,4 @@ NORM_TESTS = tests/ops/test_norm tests/ops/test_norm_dropout tests/ops/test_loss
 check_PROGRAMS += $(NORM_TESTS)
 TESTS += $(NORM_TESTS)
 # The fixture path for runs outside `make check` (which sets top_srcdir).
-NORM_TEST_CPPFLAGS = $(AM_CPPFLAGS) -DNORM_SRCDIR='"$(abs_top_srcdir)"'
-tests_ops_test_norm_CPPFLAGS = $(NORM_TEST_CPPFLAGS)
-tests_ops_test_loss_CPPFLAGS = $(NORM_TEST_CPPFLAGS)
 EXTRA_DIST += tests/fixtures/norm_fixtures.h5 tests/fixtures/norm_make_fixtures.py

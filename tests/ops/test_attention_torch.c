@@ -10,27 +10,6 @@
 #include "dlt_ops.h"
 #include "dlt_test.h"
 
-static hid_t open_fixture(void)
-{
-    const char *top = getenv("top_srcdir");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tests/fixtures/attention_golden.h5", top ? top : ATTN_SRCDIR);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    ck_assert_msg(f >= 0, "cannot open %s", path);
-    return f;
-}
-
-static void h5read(hid_t g, const char *name, hid_t type, void *out, size_t n)
-{
-    hid_t ds = H5Dopen2(g, name, H5P_DEFAULT);
-    ck_assert_msg(ds >= 0, "no dataset %s", name);
-    hid_t sp = H5Dget_space(ds);
-    ck_assert_int_eq((long long)H5Sget_simple_extent_npoints(sp), (long long)n);
-    ck_assert(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0);
-    H5Sclose(sp);
-    H5Dclose(ds);
-}
-
 static double attr(hid_t g, const char *name)
 {
     double v = 0;
@@ -45,7 +24,7 @@ static const char *const names[] = {"plain", "causal_keep", "additive_blocks", "
 
 START_TEST(matches_torch)
 {
-    hid_t f = open_fixture(), gr = H5Gopen2(f, names[_i], H5P_DEFAULT);
+    hid_t f = dlt_test_fixture_open("attention_golden.h5"), gr = H5Gopen2(f, names[_i], H5P_DEFAULT);
     int64_t B = (int64_t)attr(gr, "B"), H = (int64_t)attr(gr, "H"), Tq = (int64_t)attr(gr, "Tq");
     int64_t Tk = (int64_t)attr(gr, "Tk"), D = (int64_t)attr(gr, "D"), Dv = (int64_t)attr(gr, "Dv");
     int mk = (int)attr(gr, "mask"), bthd = (int)attr(gr, "layout") == 1;
@@ -66,8 +45,8 @@ START_TEST(matches_torch)
     if (mk)
         m = dlt_input(g, "mask", mk == 3 ? DLT_F32 : DLT_I32, mk == 1 ? 1 : 2, md);
     float *r1 = malloc(no * sizeof *r1), *r2 = malloc(nl * sizeof *r2);
-    h5read(gr, "r1", H5T_NATIVE_FLOAT, r1, no);
-    h5read(gr, "r2", H5T_NATIVE_FLOAT, r2, nl);
+    dlt_test_h5_read(gr, "r1", H5T_NATIVE_FLOAT, r1, no);
+    dlt_test_h5_read(gr, "r2", H5T_NATIVE_FLOAT, r2, nl);
     dlt_t lse, y = dlt_attention(g, q, k, v, m, &o, &lse);
     dlt_t loss =
         dlt_add(g, dlt_sum(g, dlt_mul(g, y, dlt_constant(g, DLT_F32, 4, dout, r1)), 0, NULL, 0),
@@ -77,11 +56,11 @@ START_TEST(matches_torch)
     outs[0] = y, outs[1] = lse;
     dlt_plan *p = NULL;
     ck_assert_msg(dlt_plan_create(g, 5, outs, NULL, &p) == DLT_OK, "%s", dlt_errmsg());
-    h5read(gr, "q", H5T_NATIVE_FLOAT, dlt_plan_data(p, q), nq);
-    h5read(gr, "k", H5T_NATIVE_FLOAT, dlt_plan_data(p, k), nk);
-    h5read(gr, "v", H5T_NATIVE_FLOAT, dlt_plan_data(p, v), nv);
+    dlt_test_h5_read(gr, "q", H5T_NATIVE_FLOAT, dlt_plan_data(p, q), nq);
+    dlt_test_h5_read(gr, "k", H5T_NATIVE_FLOAT, dlt_plan_data(p, k), nk);
+    dlt_test_h5_read(gr, "v", H5T_NATIVE_FLOAT, dlt_plan_data(p, v), nv);
     if (mk)
-        h5read(gr, "mask", mk == 3 ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT32, dlt_plan_data(p, m), nm);
+        dlt_test_h5_read(gr, "mask", mk == 3 ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT32, dlt_plan_data(p, m), nm);
     dlt_exec_opts eo = {.training = 1};
     ck_assert_msg(dlt_plan_run(p, &eo) == DLT_OK, "%s", dlt_errmsg());
 
@@ -89,7 +68,7 @@ START_TEST(matches_torch)
     size_t sz[5] = {no, nl, nq, nk, nv};
     for (int i = 0; i < 5; i++) {
         float *want = malloc(sz[i] * sizeof *want);
-        h5read(gr, ds[i], H5T_NATIVE_FLOAT, want, sz[i]);
+        dlt_test_h5_read(gr, ds[i], H5T_NATIVE_FLOAT, want, sz[i]);
         /* f32 against a double reference: ~1e-6 relative. Entries are sums of
          * O(1) terms; where they cancel to near zero the f32 rounding of the
          * terms (~1e-7 absolute) dominates, hence the floor of 1e-2 (1e-5

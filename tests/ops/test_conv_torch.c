@@ -10,10 +10,6 @@
 #include "dlt_ops.h"
 #include "dlt_test.h"
 
-#ifndef CONV_SRCDIR
-#define CONV_SRCDIR "."
-#endif
-
 enum { K_CONV, K_CONVT, K_MAX, K_AVG, K_NEAREST, K_BILINEAR };
 static const struct {
     const char *name;
@@ -28,16 +24,6 @@ static const struct {
     {"bilinear_4x1", K_BILINEAR},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
-
-static hid_t open_fixture(void)
-{
-    char path[1024];
-    const char *top = getenv("top_srcdir");
-    snprintf(path, sizeof path, "%s/tests/fixtures/conv_golden.h5", top ? top : CONV_SRCDIR);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    ck_assert_msg(f >= 0, "cannot open %s", path);
-    return f;
-}
 
 static int has(hid_t grp, const char *name) { return H5Lexists(grp, name, H5P_DEFAULT) > 0; }
 
@@ -106,7 +92,7 @@ static dlt_t build_op(dlt_graph *g, int kind, const int *p, const dlt_t *in, int
 START_TEST(matches_pytorch)
 {
     static const char *names[3] = {"x", "w", "b"};
-    hid_t f = open_fixture();
+    hid_t f = dlt_test_fixture_open("conv_golden.h5");
     hid_t grp = H5Gopen2(f, cases[_i].name, H5P_DEFAULT);
     ck_assert_msg(grp >= 0, "no group %s", cases[_i].name);
     int kind = cases[_i].kind, params[9] = {0};

@@ -133,17 +133,6 @@ START_TEST(cross_entropy_gradients)
 END_TEST
 
 /* ---------------------------------------------------------------- PyTorch fixtures */
-static void h5read(hid_t f, const char *name, hid_t type, void *out, size_t n)
-{
-    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
-    ck_assert_msg(ds >= 0, "fixture dataset %s missing", name);
-    hid_t sp = H5Dget_space(ds);
-    ck_assert_int_eq((long long)H5Sget_simple_extent_npoints(sp), (long long)n);
-    ck_assert(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0);
-    H5Sclose(sp);
-    H5Dclose(ds);
-}
-
 START_TEST(cross_entropy_matches_torch)
 {
     static const struct {
@@ -156,11 +145,8 @@ START_TEST(cross_entropy_matches_torch)
     } fx[] = {{"ce1", 2, {7, 5}, -100, 0.1f, DLT_REDUCE_MEAN},
               {"ce2", 3, {2, 4, 3}, 2, 0.2f, DLT_REDUCE_MEAN},
               {"ce3", 2, {5, 6}, -100, 0.0f, DLT_REDUCE_SUM}};
-    const char *top = getenv("top_srcdir");
-    char path[1024], nm[64];
-    snprintf(path, sizeof path, "%s/tests/fixtures/norm_fixtures.h5", top ? top : NORM_SRCDIR);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    ck_assert_msg(f >= 0, "cannot open %s", path);
+    char nm[64];
+    hid_t f = dlt_test_fixture_open("norm_fixtures.h5");
     for (int k = 0; k < 3; k++) {
         int64_t nz = 1, ld[2] = {fx[k].dim[0], fx[k].dim[2]};
         for (int i = 0; i < fx[k].ndim; i++)
@@ -169,13 +155,13 @@ START_TEST(cross_entropy_matches_torch)
         float *z = malloc((size_t)nz * sizeof *z), *dz = malloc((size_t)nz * sizeof *dz), loss;
         int32_t *lab = malloc((size_t)nl * sizeof *lab);
         snprintf(nm, sizeof nm, "%s/logits", fx[k].grp);
-        h5read(f, nm, H5T_NATIVE_FLOAT, z, (size_t)nz);
+        dlt_test_h5_read(f, nm, H5T_NATIVE_FLOAT, z, (size_t)nz);
         snprintf(nm, sizeof nm, "%s/labels", fx[k].grp);
-        h5read(f, nm, H5T_NATIVE_INT32, lab, (size_t)nl);
+        dlt_test_h5_read(f, nm, H5T_NATIVE_INT32, lab, (size_t)nl);
         snprintf(nm, sizeof nm, "%s/loss", fx[k].grp);
-        h5read(f, nm, H5T_NATIVE_FLOAT, &loss, 1);
+        dlt_test_h5_read(f, nm, H5T_NATIVE_FLOAT, &loss, 1);
         snprintf(nm, sizeof nm, "%s/dlogits", fx[k].grp);
-        h5read(f, nm, H5T_NATIVE_FLOAT, dz, (size_t)nz);
+        dlt_test_h5_read(f, nm, H5T_NATIVE_FLOAT, dz, (size_t)nz);
         dlt_graph *g = dlt_graph_create(1);
         dlt_t zi = dlt_input(g, "logits", DLT_F32, fx[k].ndim, fx[k].dim);
         dlt_t li = dlt_input(g, "labels", DLT_I32, fx[k].ndim - 1, ld);

@@ -309,31 +309,10 @@ START_TEST(batch_norm_without_running_stats_uses_batch_stats)
 END_TEST
 
 /* ---------------------------------------------------------------- PyTorch fixtures */
-static void h5read(hid_t f, const char *name, hid_t type, void *out, size_t n)
-{
-    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
-    ck_assert_msg(ds >= 0, "fixture dataset %s missing", name);
-    hid_t sp = H5Dget_space(ds);
-    ck_assert_int_eq((long long)H5Sget_simple_extent_npoints(sp), (long long)n);
-    ck_assert(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0);
-    H5Sclose(sp);
-    H5Dclose(ds);
-}
-
-static hid_t fixtures(void)
-{
-    const char *top = getenv("top_srcdir");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/fixtures/norm_fixtures.h5", top ? top : NORM_SRCDIR);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    ck_assert_msg(f >= 0, "cannot open %s", path);
-    return f;
-}
-
 static void fcheck(const char *what, const float *got, hid_t f, const char *ds, size_t n)
 {
     float *want = malloc(n * sizeof *want);
-    h5read(f, ds, H5T_NATIVE_FLOAT, want, n);
+    dlt_test_h5_read(f, ds, H5T_NATIVE_FLOAT, want, n);
     /* 1e-5 relative; values near zero come from cancelling O(1) terms (the
      * closed-form gradients), so the floor 1e-2 allows 1e-7 absolute: an f32
      * ulp of those terms */
@@ -347,7 +326,7 @@ static void fcheck(const char *what, const float *got, hid_t f, const char *ds, 
  * upstream dy against torch. */
 static void torch_norm_case(const char *grp, int kind, int ndim, const int64_t *dim)
 {
-    hid_t f = fixtures();
+    hid_t f = dlt_test_fixture_open("norm_fixtures.h5");
     char nm[64];
     int64_t n = 1, C = kind == LN ? dim[1] * dim[2] : dim[1];
     for (int i = 0; i < ndim; i++)
@@ -367,9 +346,9 @@ static void torch_norm_case(const char *grp, int kind, int ndim, const int64_t *
     }
     float *dy = malloc((size_t)n * sizeof *dy), *xd = malloc((size_t)n * sizeof *xd);
     snprintf(nm, sizeof nm, "%s/dy", grp);
-    h5read(f, nm, H5T_NATIVE_FLOAT, dy, (size_t)n);
+    dlt_test_h5_read(f, nm, H5T_NATIVE_FLOAT, dy, (size_t)n);
     snprintf(nm, sizeof nm, "%s/x", grp);
-    h5read(f, nm, H5T_NATIVE_FLOAT, xd, (size_t)n);
+    dlt_test_h5_read(f, nm, H5T_NATIVE_FLOAT, xd, (size_t)n);
     dlt_t dyc = dlt_constant(g, DLT_F32, ndim, dim, dy);
     dlt_t loss = dlt_sum(g, dlt_mul(g, y, dyc), 0, NULL, 0);
     dlt_t wrt[3] = {x, gamma, beta}, gr[3];
@@ -379,14 +358,14 @@ static void torch_norm_case(const char *grp, int kind, int ndim, const int64_t *
     ck_assert_msg(dlt_plan_create(g, 4, outs, NULL, &p) == DLT_OK, "%s", dlt_errmsg());
     memcpy(dlt_plan_data(p, x), xd, (size_t)n * sizeof(float));
     snprintf(nm, sizeof nm, "%s/gamma", grp);
-    h5read(f, nm, H5T_NATIVE_FLOAT, dlt_param_data(g, gamma), (size_t)C);
+    dlt_test_h5_read(f, nm, H5T_NATIVE_FLOAT, dlt_param_data(g, gamma), (size_t)C);
     snprintf(nm, sizeof nm, "%s/beta", grp);
-    h5read(f, nm, H5T_NATIVE_FLOAT, dlt_param_data(g, beta), (size_t)C);
+    dlt_test_h5_read(f, nm, H5T_NATIVE_FLOAT, dlt_param_data(g, beta), (size_t)C);
     if (kind == BN) {
         snprintf(nm, sizeof nm, "%s/rm0", grp);
-        h5read(f, nm, H5T_NATIVE_FLOAT, dlt_param_data(g, rm), (size_t)C);
+        dlt_test_h5_read(f, nm, H5T_NATIVE_FLOAT, dlt_param_data(g, rm), (size_t)C);
         snprintf(nm, sizeof nm, "%s/rv0", grp);
-        h5read(f, nm, H5T_NATIVE_FLOAT, dlt_param_data(g, rv), (size_t)C);
+        dlt_test_h5_read(f, nm, H5T_NATIVE_FLOAT, dlt_param_data(g, rv), (size_t)C);
     }
     for (int mode = 1; mode >= (strcmp(grp, "bn") == 0 ? 0 : 1); mode--) {
         dlt_exec_opts eo = {.training = mode};
