@@ -3,3 +3,6 @@ check_PROGRAMS += tests/core/test_engine
 TESTS += tests/core/test_engine
 check_PROGRAMS += tests/core/test_summary
 TESTS += tests/core/test_summary
+check_PROGRAMS += tests/core/test_second_order_torch
+TESTS += tests/core/test_second_order_torch
+EXTRA_DIST += tests/fixtures/second_order.h5 tests/fixtures/second_order_make_fixtures.py
