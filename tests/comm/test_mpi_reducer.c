@@ -1,6 +1,7 @@
 /* The gradient reducer: N ranks with uneven per-rank batches train the same
  * parameters as one process with the whole batch (an MLP with two hidden
- * layers, an MLP with a shared weight, gradient accumulation), bucket layout
+ * layers, an MLP with a shared weight, a small CNN with a cross-entropy loss,
+ * gradient accumulation), bucket layout
  * and overlap with backward, and ZeRO-1 against plain data parallelism. The
  * one-process reference runs on rank 0 inside the test. */
 #include <math.h>
@@ -16,6 +17,18 @@ static dlt_world world;
 static dlt_comm *comm;
 
 enum { DIN = 6, DOUT = 3, STEPS = 4 };
+/* the CNN (kind 2): [n, CC, CH, CH] images, NCLS classes */
+enum { CNN = 2, CC = 2, CH = 8, NCLS = 3 };
+
+/* floats of input, and 4-byte elements of target (f32 or i32 labels), per sample */
+static int x_per(int kind)
+{
+    return kind == CNN ? CC * CH * CH : DIN;
+}
+static int t_per(int kind)
+{
+    return kind == CNN ? 1 : DOUT;
+}
 
 typedef struct {
     dlt_graph *g;
@@ -35,10 +48,47 @@ static dlt_t fc(dlt_graph *g, const char *name, dlt_t h, int din, int dout)
     return dlt_linear(g, h, w, b);
 }
 
-/* kind 0: 6-16-12-3 MLP; kind 1: 6-8, then the same 8x8 weight twice, 8-3.
- * loss = SUM over samples of squared errors (the reducer's SUM contract). */
+static dlt_t conv(dlt_graph *g, const char *name, dlt_t h, int cin, int cout, int stride)
+{
+    int64_t ws[4] = {cout, cin, 3, 3}, bs[1] = {cout};
+    dlt_scope_push(g, name);
+    dlt_t w =
+        dlt_param(g, "weight", 4, ws, dlt_init_kaiming(DLT_INIT_KAIMING_UNIFORM, DLT_FAN_IN, 1));
+    dlt_t b = dlt_param(g, "bias", 1, bs, dlt_init_uniform(-0.3, 0.3));
+    dlt_scope_pop(g);
+    dlt_conv2d_opts o = {.stride = {stride, stride}, .padding = {1, 1}};
+    return dlt_conv2d(g, h, w, b, &o);
+}
+
+/* [n, 2, 8, 8] -> conv 3x3 (2->4) -> relu -> conv 3x3 stride 2 (4->8) -> relu
+ * -> avg pool 2x2 -> flatten [n, 32] -> linear -> 3 logits; loss = SUM over
+ * samples of the cross-entropy. No batch norm: its batch statistics would
+ * differ between a per-rank batch and the whole batch. */
+static model build_cnn(int n)
+{
+    model m;
+    m.g = dlt_graph_create(11);
+    int64_t xs[4] = {n, CC, CH, CH}, ts[1] = {n};
+    m.x = dlt_input(m.g, "x", DLT_F32, 4, xs);
+    m.t = dlt_input(m.g, "t", DLT_I32, 1, ts);
+    dlt_t h = dlt_relu(m.g, conv(m.g, "conv1", m.x, CC, 4, 1));
+    h = dlt_relu(m.g, conv(m.g, "conv2", h, 4, 8, 2));
+    dlt_pool2d_opts po = {.kernel = {2, 2}};
+    h = dlt_flatten(m.g, dlt_avgpool2d(m.g, h, &po), 1, -1);
+    dlt_t y = fc(m.g, "fc", h, 8 * (CH / 4) * (CH / 4), NCLS);
+    m.loss = dlt_cross_entropy(m.g, y, m.t, -100, 0.f, DLT_REDUCE_SUM);
+    ck_assert_msg(dlt_graph_status(m.g) == DLT_OK, "%s", dlt_graph_errmsg(m.g));
+    ck_assert_int_eq(dlt_grad_params(m.g, m.loss, &m.np, &m.params, &m.grads), DLT_OK);
+    return m;
+}
+
+/* kind 0: 6-16-12-3 MLP; kind 1: 6-8, then the same 8x8 weight twice, 8-3;
+ * kind 2: build_cnn. MLP loss = SUM over samples of squared errors (the
+ * reducer's SUM contract). */
 static model build(int kind, int n)
 {
+    if (kind == CNN)
+        return build_cnn(n);
     model m;
     m.g = dlt_graph_create(11);
     int64_t xs[2] = {n, DIN}, ts[2] = {n, DOUT};
@@ -105,10 +155,30 @@ static int total_count(int p, int b)
     return rank_offset(p, b);
 }
 
-static void global_batch(int step, int n, float *x, float *t)
+/* The step's global batch: x (n x_per floats) and t (n t_per floats, or n
+ * i32 labels for the CNN). */
+static void global_batch(int kind, int step, int n, float *x, void *t)
 {
-    dlt_test_fill_uniform(x, (size_t)n * DIN, -1, 1, 1000 + (uint64_t)step);
-    dlt_test_fill_uniform(t, (size_t)n * DOUT, -1, 1, 2000 + (uint64_t)step);
+    dlt_test_fill_uniform(x, (size_t)n * (size_t)x_per(kind), -1, 1, 1000 + (uint64_t)step);
+    float *u = malloc((size_t)n * (size_t)t_per(kind) * sizeof *u);
+    float hi = kind == CNN ? NCLS : 1;
+    dlt_test_fill_uniform(u, (size_t)n * (size_t)t_per(kind), kind == CNN ? 0 : -1, hi,
+                          2000 + (uint64_t)step);
+    if (kind == CNN)
+        for (int i = 0; i < n; i++)
+            ((int32_t *)t)[i] = u[i] < NCLS - 1 ? (int32_t)u[i] : NCLS - 1;
+    else
+        memcpy(t, u, (size_t)n * DOUT * sizeof *u);
+    free(u);
+}
+
+/* Samples [off, off + n) of a global batch into the plan's inputs. */
+static void feed(dlt_plan *p, const model *m, int kind, const float *x, const void *t, int off,
+                 int n)
+{
+    size_t xb = (size_t)x_per(kind) * sizeof(float), tb = (size_t)t_per(kind) * 4;
+    memcpy(dlt_plan_data(p, m->x), (const char *)x + (size_t)off * xb, (size_t)n * xb);
+    memcpy(dlt_plan_data(p, m->t), (const char *)t + (size_t)off * tb, (size_t)n * tb);
 }
 
 /* One process, whole batch: gradient of the mean loss, then the optimizer. */
@@ -119,11 +189,11 @@ static model reference(int kind, int ntot, int steps, const char *opt, double lr
     dlt_plan_opts po = {.ngrads = m.np, .grad_params = m.params, .grad_values = m.grads};
     ck_assert_int_eq(dlt_plan_create(m.g, 1, &m.loss, &po, &p), DLT_OK);
     dlt_optim *o = make_optim(m.g, opt);
-    float *x = malloc((size_t)ntot * DIN * sizeof *x), *t = malloc((size_t)ntot * DOUT * sizeof *t);
+    float *x = malloc((size_t)ntot * (size_t)x_per(kind) * sizeof *x);
+    void *t = malloc((size_t)ntot * (size_t)t_per(kind) * 4);
     for (int s = 0; s < steps; s++) {
-        global_batch(s, ntot, x, t);
-        memcpy(dlt_plan_data(p, m.x), x, (size_t)ntot * DIN * sizeof *x);
-        memcpy(dlt_plan_data(p, m.t), t, (size_t)ntot * DOUT * sizeof *t);
+        global_batch(kind, s, ntot, x, t);
+        feed(p, &m, kind, x, t, 0, ntot);
         ck_assert_int_eq(dlt_plan_run(p, NULL), DLT_OK);
         float *gr = dlt_grads_data(m.g);
         for (size_t i = 0; i < dlt_params_numel(m.g); i++)
@@ -161,17 +231,16 @@ static model data_parallel(const dp_cfg *cfg, dlt_reducer **rout)
     ck_assert_int_eq(dlt_replica_broadcast(comm, m.g), DLT_OK);
     dlt_optim *o = make_optim(m.g, cfg->opt);
     int ntot = cfg->micro > 1 ? p * cfg->micro * cfg->b : total_count(p, cfg->b);
-    float *x = malloc((size_t)ntot * DIN * sizeof *x), *t = malloc((size_t)ntot * DOUT * sizeof *t);
+    float *x = malloc((size_t)ntot * (size_t)x_per(cfg->kind) * sizeof *x);
+    void *t = malloc((size_t)ntot * (size_t)t_per(cfg->kind) * 4);
     for (int s = 0; s < STEPS; s++) {
-        global_batch(s, ntot, x, t);
+        global_batch(cfg->kind, s, ntot, x, t);
         dlt_comm_set_step(comm, s);
         if (cfg->micro > 1)
             memset(dlt_grads_data(m.g), 0, dlt_params_numel(m.g) * sizeof(float));
         for (int k = 0; k < cfg->micro; k++) {
             int off = cfg->micro > 1 ? (r * cfg->micro + k) * cfg->b : rank_offset(r, cfg->b);
-            memcpy(dlt_plan_data(plan, m.x), x + (size_t)off * DIN, (size_t)nloc * DIN * sizeof *x);
-            memcpy(dlt_plan_data(plan, m.t), t + (size_t)off * DOUT,
-                   (size_t)nloc * DOUT * sizeof *t);
+            feed(plan, &m, cfg->kind, x, t, off, nloc);
             dlt_exec_opts eo = {.training = 1, .step = s};
             dlt_reducer_exec_opts(red, &eo);
             ck_assert_int_eq(dlt_reducer_begin(red, plan, nloc, k == cfg->micro - 1), DLT_OK);
@@ -243,6 +312,12 @@ END_TEST
 START_TEST(accumulation_equals_one_process)
 {
     equivalence(0, 2);
+}
+END_TEST
+START_TEST(cnn_equals_one_process_full_batch)
+{
+    equivalence(CNN, 1);
+    equivalence(CNN, 2);
 }
 END_TEST
 
@@ -338,6 +413,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, mlp_equals_one_process_full_batch);
     tcase_add_test(tc, shared_weight_mlp_equals_one_process);
     tcase_add_test(tc, accumulation_equals_one_process);
+    tcase_add_test(tc, cnn_equals_one_process_full_batch);
     tcase_add_test(tc, layout_buckets_and_overlap);
     tcase_add_test(tc, zero1_equals_plain_data_parallel);
     suite_add_tcase(s, tc);
