@@ -16,3 +16,6 @@ TESTS += tests/train/test_lm.sh
 EXTRA_DIST += tests/train/test_lm.sh
 # test_lm.sh (and tests/models/test_jobs.sh) build the shipped jobs: ship them
 EXTRA_DIST += jobs
+# a tiny ResNet memorises 256 randomly labelled images on 2 ranks (top-1 = 1)
+TESTS += tests/train/test_overfit.sh
+EXTRA_DIST += tests/train/test_overfit.sh
