@@ -51,6 +51,10 @@ int dlt_world_device(const dlt_world *w)
 
 int dlt_world_default_threads(const dlt_world *w)
 {
+    /* an explicit OMP_NUM_THREADS (set by the user or the batch system) wins */
+    const char *env = getenv("OMP_NUM_THREADS");
+    if (env && atoi(env) > 0)
+        return atoi(env);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int per = (int)(cores / (w->local_size > 0 ? w->local_size : 1));
     return per >= 1 ? per : 1;

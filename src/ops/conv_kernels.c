@@ -234,6 +234,12 @@ static void bwd_filter_chunk(const chunk *ch, const float *x, const float *y, fl
 static int pick_slots(const conv_geom *q, int nthreads, size_t work_bytes, int filter, int64_t *bc)
 {
     int t = nthreads < q->n ? nthreads : (int)q->n;
+    /* below ~1 MFLOP per thread a parallel region costs more than it saves
+     * (and stalls badly on a loaded machine) */
+    double flops = 2.0 * (double)q->n * (double)q->oc * (double)(q->oh * q->ow) * (double)col_rows(q) /
+                   (double)q->groups;
+    if (flops < 1e6 * t)
+        t = flops >= 2e6 ? (int)(flops / 1e6) : 1;
     for (t = t < 1 ? 1 : t; t >= 1; t--) {
         for (*bc = chunk_of(q, t); *bc > 1 && ws_bytes(q, t, *bc, filter) > work_bytes; (*bc)--)
             ;

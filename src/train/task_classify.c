@@ -12,7 +12,8 @@ typedef struct {
     dlt_loader *loader, *val;
     int classes, c_in, h, w;
     dlt_t x, labels, logits, loss;
-    int64_t *confusion; /* evaluation scratch: classes x classes */
+    int64_t *confusion;       /* evaluation scratch of one batch: classes x classes */
+    int64_t *confusion_total; /* the last evaluation's totals, reported */
 } classify;
 
 void dlt_classify_count(const float *logits, const int32_t *labels, int valid, int classes,
@@ -127,7 +128,8 @@ static dlt_status open_task(dlt_task *t)
     t->ntrain_sums = 2;                          /* loss sum, top-1 hits */
     t->neval_sums = 3 + k->classes * k->classes; /* loss sum, top-1, top-5, confusion */
     t->best_higher = 1;
-    if (k->val && !(k->confusion = calloc((size_t)k->classes * k->classes, sizeof *k->confusion)))
+    if (k->val && (!(k->confusion = calloc((size_t)k->classes * k->classes, sizeof *k->confusion)) ||
+                   !(k->confusion_total = calloc((size_t)k->classes * k->classes, sizeof *k->confusion))))
         return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
     return DLT_OK;
 }
@@ -212,9 +214,11 @@ static void metrics(const dlt_task *t, int train, const double *sums, dlt_metric
     m->val[1] = n > 0 ? sums[1] / n : NAN;
     m->val[2] = n > 0 ? sums[2] / n : NAN;
     m->best = 1;
+    /* totals go to their own array: the scratch must start the next
+     * evaluation at zero */
     for (int i = 0; i < k->classes * k->classes; i++)
-        k->confusion[i] = (int64_t)sums[3 + i];
-    m->confusion = k->confusion;
+        k->confusion_total[i] = (int64_t)sums[3 + i];
+    m->confusion = k->confusion_total;
     m->classes = k->classes;
     m->names = k->val;
 }
@@ -246,6 +250,7 @@ static void close_task(dlt_task *t)
     dlt_loader_close(k->loader);
     dlt_loader_close(k->val);
     free(k->confusion);
+    free(k->confusion_total);
     free(k);
     t->impl = NULL;
 }

@@ -52,7 +52,7 @@ steps = 200
 seed = 1
 threads = 1
 [eval]
-every_steps = 100000
+every_steps = 100   # two evaluations: the second must not count the first
 [checkpoint]
 dir = "runs"
 keep_last = 1
