@@ -13,4 +13,12 @@ bench_loader_bench_LDADD = libdltrain.la $(DLT_DEP_LIBS)
 .PHONY: bench
 bench: $(DLT_BENCHES)
 EXTRA_DIST += bench/local.mk
-EXTRA_DIST += bench/resnet20_fmnist.sh bench/resnet20_fmnist_torch.py
+EXTRA_DIST += bench/resnet20_fmnist.sh bench/reference/resnet20_fmnist_torch.py
+# transformer training-step throughput (moved from tests/models)
+check_PROGRAMS += bench/transformer_bench
+bench_transformer_bench_SOURCES = bench/transformer_bench.c
+bench_transformer_bench_LDADD = libdltrain.la $(DLT_DEP_LIBS)
+bench: bench/transformer_bench
+# language models against PyTorch
+EXTRA_DIST += bench/lm_bench.sh bench/reference/lm_common.py
+EXTRA_DIST += bench/reference/bert_mini_torch.py bench/reference/gpt_torch.py

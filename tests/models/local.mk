@@ -13,5 +13,3 @@ TESTS += tests/models/test_jobs.sh
 EXTRA_DIST += tests/models/test_jobs.sh
 check_PROGRAMS += tests/models/test_transformer
 TESTS += tests/models/test_transformer
-# throughput of training steps: built by `make check` (so it keeps compiling), never run by it
-check_PROGRAMS += tests/models/transformer_bench

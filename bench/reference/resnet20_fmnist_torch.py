@@ -3,8 +3,8 @@
 schedule, batch and augmentation of jobs/resnet20_fmnist.toml, on the same
 shards (h5py), so dltrain's speed and accuracy have a baseline.
 
-  bench/resnet20_fmnist_torch.py --steps 200 --threads 2      # speed only
-  bench/resnet20_fmnist_torch.py --epochs 30 --threads 2      # full schedule, test accuracy
+  bench/reference/resnet20_fmnist_torch.py --steps 200 --threads 2      # speed only
+  bench/reference/resnet20_fmnist_torch.py --epochs 30 --threads 2      # full schedule, test accuracy
 
 ResNet-20 (He et al. 2015 §4.2, option A shortcuts) on 1x28x28; SGD lr 0.1,
 momentum 0.9, Nesterov, weight decay 5e-4 except biases and batch norm;

@@ -1,6 +1,6 @@
 /* Training-step throughput of a transformer on random tokens (not a test:
- * `make tests/models/transformer_bench`, then
- * `transformer_bench [arch] [batch] [seq] [threads] [steps]`, defaults
+ * `make bench/transformer_bench` or `make bench`, then
+ * `bench/transformer_bench [arch] [batch] [seq] [threads] [steps]`, defaults
  * bert-mini 8 128 2 5). Forward + backward of the pre-training loss
  * (BERT: MLM on 15% of positions + NSP; GPT: next token), gradients into
  * the flat buffer; no optimizer. Prints tokens/s and the slowest ops. */
