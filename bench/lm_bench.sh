@@ -100,11 +100,18 @@ print(" ".join(shlex.quote(str(x)) for x in ["--lr", o["lr"], "--betas", *o["bet
         --set eval.every_steps="$steps" --set checkpoint.every_steps="$steps" \
         --set train.threads="$per" --set checkpoint.dir="$tmp/runs" >"$tmp/dlt_$m.out" 2>&1 ||
         { cat "$tmp/dlt_$m.out"; return 1; }
+    # dltrain in PyTorch's layout: one rank with all the threads and the global batch
+    timed "$tmp/t_one_$m" "$build/dltrain" "$job" --quiet \
+        --set data.train="$tmp/$m/train-*.h5" --set data.val= --set data.batch_size="$gb" \
+        --set train.steps="$steps" --set schedule.warmup_steps="$warmup" --set log.every_steps="$every" \
+        --set checkpoint.every_steps="$steps" --set train.threads="$threads" \
+        --set checkpoint.dir="$tmp/one" >"$tmp/one_$m.out" 2>&1 || { cat "$tmp/one_$m.out"; return 1; }
     timed "$tmp/t_pt_$m" "$py" "$script" --train "$tmp/$m/train-*.h5" --val "$tmp/$m/val-*.h5" \
         --steps "$steps" --warmup "$warmup" --log-every "$every" --batch "$gb" --threads "$threads" \
         --metrics "$tmp/pt_$m.jsonl" "$@" >"$tmp/pt_$m.out" 2>&1 || { cat "$tmp/pt_$m.out"; return 1; }
     /usr/bin/python3 - "$m" "$L" "$ranks" "$steps" "$tmp/runs/$name/metrics.jsonl" "$tmp/pt_$m.jsonl" \
-        "$tmp/t_dlt_$m" "$tmp/t_pt_$m" "$tmp/pt_$m.out" <<'EOF'
+        "$tmp/t_dlt_$m" "$tmp/t_pt_$m" "$tmp/pt_$m.out" "$tmp/one/$name/metrics.jsonl" "$tmp/t_one_$m" \
+        "$threads" <<'EOF'
 import json, math, sys
 m, L, ranks, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 dl = [json.loads(s) for s in open(sys.argv[5])]
@@ -138,10 +145,16 @@ tl = rate(tr, "samples_per_s", 1.0) * L          # samples/s of the whole run ->
 tp = rate(pt, "tokens_per_s", 1.0)
 cd, wd = cpu(sys.argv[7])
 cp, wp = cpu(sys.argv[8])
-print("%-34s %12s %12s %11s %9s" % ("", "tokens/s/run", "tokens/s/rank", "CPU s/step", "wall s"))
-print("%-34s %12.0f %12.0f %11.2f %9.0f" % ("dltrain %d ranks" % ranks, tl, tl / ranks, cd, wd))
-print("%-34s %12.0f %12.0f %11.2f %9.0f" % ("pytorch 1 process", tp, tp, cp, wp))
-print("ratio dltrain / pytorch (tokens/s per run): %.2f; CPU s/step pytorch / dltrain: %.2f" % (tl / tp, cp / cd))
+one = [d for d in (json.loads(s) for s in open(sys.argv[10])) if "loss" in d]
+t1 = rate(one, "samples_per_s", 1.0) * L
+c1, w1 = cpu(sys.argv[11])
+T = int(sys.argv[12])
+print("%-30s %13s %13s %11s %8s" % ("", "tokens/s/run", "tokens/s/rank", "CPU s/step", "wall s"))
+print("%-30s %13.0f %13.0f %11.2f %8.0f" % ("dltrain %d ranks x %d thread(s)" % (ranks, max(T // ranks, 1)), tl, tl / ranks, cd, wd))
+print("%-30s %13.0f %13.0f %11.2f %8.0f" % ("dltrain 1 rank x %d threads" % T, t1, t1, c1, w1))
+print("%-30s %13.0f %13.0f %11.2f %8.0f" % ("pytorch 1 process x %d threads" % T, tp, tp, cp, wp))
+print("ratio dltrain / pytorch, tokens/s per run: %.2f (%d ranks), %.2f (1 rank); CPU s/step and wall s: whole"
+      " runs, start-up and validation included" % (tl / tp, ranks, t1 / tp))
 pl = open(sys.argv[9]).read().strip().splitlines()[-1]
 val = pl.split(", val ", 1)[1] if ", val " in pl else "n/a"
 if ev:
