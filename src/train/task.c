@@ -163,3 +163,25 @@ dlt_status dlt_task_check_text(const dlt_train_config *c, int world)
     dlt_text_loader_close(tr);
     return st;
 }
+
+dlt_loader_cursor dlt_task_text_get_cursor(const dlt_task *t)
+{
+    return dlt_text_loader_get_cursor(((const dlt_text_loaders *)t->impl)->loader);
+}
+
+dlt_status dlt_task_text_set_cursor(dlt_task *t, int train, dlt_loader_cursor c)
+{
+    dlt_text_loaders *k = t->impl;
+    return dlt_text_loader_set_cursor(train ? k->loader : k->val, c);
+}
+
+void dlt_task_text_close(dlt_task *t)
+{
+    dlt_text_loaders *k = t->impl;
+    if (!k)
+        return;
+    dlt_text_loader_close(k->loader);
+    dlt_text_loader_close(k->val);
+    free(k);
+    t->impl = NULL;
+}

@@ -92,6 +92,14 @@ dlt_transformer_spec dlt_task_tf_spec(const dlt_train_config *c, int vocab);
 /* A text loader over glob for the task's batch (and GPT window); meta: headers only. */
 dlt_status dlt_task_text_loader(const dlt_train_config *c, const char *glob, int train, int rank,
                                 int world, int meta, dlt_text_loader **out);
+/* The first member of a text task's state: its training and validation loaders,
+ * which the shared cursor and close functions below use. */
+typedef struct {
+    dlt_text_loader *loader, *val;
+} dlt_text_loaders;
+dlt_loader_cursor dlt_task_text_get_cursor(const dlt_task *t);
+dlt_status dlt_task_text_set_cursor(dlt_task *t, int train, dlt_loader_cursor c);
+void dlt_task_text_close(dlt_task *t); /* closes both loaders, frees the state */
 /* check() of the transformer tasks: shards of the right kind, one vocabulary. */
 dlt_status dlt_task_check_text(const dlt_train_config *c, int world);
 /* Index of the largest of x[0..n) (first on ties). */

@@ -25,7 +25,7 @@
 #include "task.h"
 
 typedef struct {
-    dlt_text_loader *loader, *val;
+    dlt_text_loaders io; /* first: the shared cursor/close helpers read it */
     int L, vocab;
     dlt_t ids, types, mask, mlm_labels, nsp_labels;
     dlt_t loss, mlm_loss, nsp_loss, mlm_logits, nsp_logits;
@@ -41,19 +41,19 @@ static dlt_status open_task(dlt_task *t)
     if (!k)
         return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
     t->impl = k;
-    if ((st = dlt_task_text_loader(c, c->train_glob, 1, t->rank, t->world, 0, &k->loader)) !=
+    if ((st = dlt_task_text_loader(c, c->train_glob, 1, t->rank, t->world, 0, &k->io.loader)) !=
         DLT_OK)
         return dlt_adderr(st, "data.train");
     if (c->val_glob[0] &&
-        (st = dlt_task_text_loader(c, c->val_glob, 0, t->rank, t->world, 0, &k->val)) != DLT_OK)
+        (st = dlt_task_text_loader(c, c->val_glob, 0, t->rank, t->world, 0, &k->io.val)) != DLT_OK)
         return dlt_adderr(st, "data.val");
-    if (!dlt_text_loader_is_bert(k->loader) || (k->val && !dlt_text_loader_is_bert(k->val)))
+    if (!dlt_text_loader_is_bert(k->io.loader) || (k->io.val && !dlt_text_loader_is_bert(k->io.val)))
         return dlt_seterr(DLT_ERR_INVALID,
                           "data: %s needs bert-pretraining shards, not token streams", c->arch);
-    k->vocab = dlt_text_loader_vocab_size(k->loader);
-    t->steps_per_epoch = dlt_text_loader_steps_per_epoch(k->loader);
-    t->num_samples = dlt_text_loader_num_samples(k->loader);
-    t->val_steps = k->val ? dlt_text_loader_steps_per_epoch(k->val) : 0;
+    k->vocab = dlt_text_loader_vocab_size(k->io.loader);
+    t->steps_per_epoch = dlt_text_loader_steps_per_epoch(k->io.loader);
+    t->num_samples = dlt_text_loader_num_samples(k->io.loader);
+    t->val_steps = k->io.val ? dlt_text_loader_steps_per_epoch(k->io.val) : 0;
     t->ntrain_sums = t->neval_sums = NSUMS;
     t->best_higher = 1; /* MLM accuracy */
     return DLT_OK;
@@ -62,11 +62,11 @@ static dlt_status open_task(dlt_task *t)
 /* The shards' sequence length: one batch tells (the loader keeps it private). */
 static dlt_status seq_len(bert *k, int *L)
 {
-    dlt_loader_cursor c = dlt_text_loader_get_cursor(k->loader);
+    dlt_loader_cursor c = dlt_text_loader_get_cursor(k->io.loader);
     dlt_text_batch b;
-    dlt_status st = dlt_text_loader_next(k->loader, &b);
+    dlt_status st = dlt_text_loader_next(k->io.loader, &b);
     if (st == DLT_OK)
-        st = dlt_text_loader_set_cursor(k->loader, c);
+        st = dlt_text_loader_set_cursor(k->io.loader, c);
     *L = b.seq_len;
     return st;
 }
@@ -114,7 +114,7 @@ static dlt_status feed(dlt_task *t, dlt_plan *p, int train, dlt_task_batch *tb)
 {
     bert *k = t->impl;
     dlt_text_batch b;
-    dlt_status st = dlt_text_loader_next(train ? k->loader : k->val, &b);
+    dlt_status st = dlt_text_loader_next(train ? k->io.loader : k->io.val, &b);
     if (st != DLT_OK)
         return st;
     size_t L = (size_t)k->L, P = (size_t)b.max_predictions, n = (size_t)b.size * L;
@@ -188,17 +188,6 @@ static void metrics(const dlt_task *t, int train, const double *sums, dlt_metric
     m->best = 3;
 }
 
-static dlt_loader_cursor get_cursor(const dlt_task *t)
-{
-    return dlt_text_loader_get_cursor(((const bert *)t->impl)->loader);
-}
-
-static dlt_status set_cursor(dlt_task *t, int train, dlt_loader_cursor c)
-{
-    bert *k = t->impl;
-    return dlt_text_loader_set_cursor(train ? k->loader : k->val, c);
-}
-
 static void describe(const dlt_task *t, FILE *out)
 {
     const bert *k = t->impl;
@@ -210,17 +199,6 @@ static void describe(const dlt_task *t, FILE *out)
             t->world > 1 ? "s" : "");
 }
 
-static void close_task(dlt_task *t)
-{
-    bert *k = t->impl;
-    if (!k)
-        return;
-    dlt_text_loader_close(k->loader);
-    dlt_text_loader_close(k->val);
-    free(k);
-    t->impl = NULL;
-}
-
 const dlt_task_ops dlt_task_bert = {
     .name = "bert-pretraining",
     .check = dlt_task_check_text,
@@ -229,8 +207,8 @@ const dlt_task_ops dlt_task_bert = {
     .feed = feed,
     .accumulate = accumulate,
     .metrics = metrics,
-    .get_cursor = get_cursor,
-    .set_cursor = set_cursor,
+    .get_cursor = dlt_task_text_get_cursor,
+    .set_cursor = dlt_task_text_set_cursor,
     .describe = describe,
-    .close = close_task,
+    .close = dlt_task_text_close,
 };

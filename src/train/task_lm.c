@@ -12,7 +12,7 @@
 #include "task.h"
 
 typedef struct {
-    dlt_text_loader *loader, *val;
+    dlt_text_loaders io; /* first: the shared cursor/close helpers read it */
     int T, vocab;
     dlt_t ids, targets, logits, loss;
 } lm;
@@ -25,20 +25,20 @@ static dlt_status open_task(dlt_task *t)
     if (!k)
         return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
     t->impl = k;
-    if ((st = dlt_task_text_loader(c, c->train_glob, 1, t->rank, t->world, 0, &k->loader)) !=
+    if ((st = dlt_task_text_loader(c, c->train_glob, 1, t->rank, t->world, 0, &k->io.loader)) !=
         DLT_OK)
         return dlt_adderr(st, "data.train");
     if (c->val_glob[0] &&
-        (st = dlt_task_text_loader(c, c->val_glob, 0, t->rank, t->world, 0, &k->val)) != DLT_OK)
+        (st = dlt_task_text_loader(c, c->val_glob, 0, t->rank, t->world, 0, &k->io.val)) != DLT_OK)
         return dlt_adderr(st, "data.val");
-    if (dlt_text_loader_is_bert(k->loader) || (k->val && dlt_text_loader_is_bert(k->val)))
+    if (dlt_text_loader_is_bert(k->io.loader) || (k->io.val && dlt_text_loader_is_bert(k->io.val)))
         return dlt_seterr(DLT_ERR_INVALID, "data: %s needs text-tokens shards, not BERT instances",
                           c->arch);
     k->T = c->seq_len;
-    k->vocab = dlt_text_loader_vocab_size(k->loader);
-    t->steps_per_epoch = dlt_text_loader_steps_per_epoch(k->loader);
-    t->num_samples = dlt_text_loader_num_samples(k->loader);
-    t->val_steps = k->val ? dlt_text_loader_steps_per_epoch(k->val) : 0;
+    k->vocab = dlt_text_loader_vocab_size(k->io.loader);
+    t->steps_per_epoch = dlt_text_loader_steps_per_epoch(k->io.loader);
+    t->num_samples = dlt_text_loader_num_samples(k->io.loader);
+    t->val_steps = k->io.val ? dlt_text_loader_steps_per_epoch(k->io.val) : 0;
     t->ntrain_sums = t->neval_sums = 2; /* loss sum, target tokens */
     t->tokens_per_sample = k->T;
     t->best_higher = 0; /* perplexity */
@@ -71,7 +71,7 @@ static dlt_status feed(dlt_task *t, dlt_plan *p, int train, dlt_task_batch *tb)
 {
     lm *k = t->impl;
     dlt_text_batch b;
-    dlt_status st = dlt_text_loader_next(train ? k->loader : k->val, &b);
+    dlt_status st = dlt_text_loader_next(train ? k->io.loader : k->io.val, &b);
     if (st != DLT_OK)
         return st;
     int32_t *ids = dlt_plan_data(p, k->ids), *y = dlt_plan_data(p, k->targets);
@@ -109,17 +109,6 @@ static void metrics(const dlt_task *t, int train, const double *sums, dlt_metric
     m->best = 1;
 }
 
-static dlt_loader_cursor get_cursor(const dlt_task *t)
-{
-    return dlt_text_loader_get_cursor(((const lm *)t->impl)->loader);
-}
-
-static dlt_status set_cursor(dlt_task *t, int train, dlt_loader_cursor c)
-{
-    lm *k = t->impl;
-    return dlt_text_loader_set_cursor(train ? k->loader : k->val, c);
-}
-
 static void describe(const dlt_task *t, FILE *out)
 {
     const lm *k = t->impl;
@@ -131,17 +120,6 @@ static void describe(const dlt_task *t, FILE *out)
             t->world > 1 ? "s" : "");
 }
 
-static void close_task(dlt_task *t)
-{
-    lm *k = t->impl;
-    if (!k)
-        return;
-    dlt_text_loader_close(k->loader);
-    dlt_text_loader_close(k->val);
-    free(k);
-    t->impl = NULL;
-}
-
 const dlt_task_ops dlt_task_causal_lm = {
     .name = "causal-lm",
     .check = dlt_task_check_text,
@@ -150,8 +128,8 @@ const dlt_task_ops dlt_task_causal_lm = {
     .feed = feed,
     .accumulate = accumulate,
     .metrics = metrics,
-    .get_cursor = get_cursor,
-    .set_cursor = set_cursor,
+    .get_cursor = dlt_task_text_get_cursor,
+    .set_cursor = dlt_task_text_set_cursor,
     .describe = describe,
-    .close = close_task,
+    .close = dlt_task_text_close,
 };
