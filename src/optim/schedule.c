@@ -178,6 +178,11 @@ double dlt_schedule_lr(const dlt_schedule *s, int64_t step)
     case DLT_SCHED_COSINE_RESTARTS: return cosine_restarts(s, step);
     case DLT_SCHED_WARMUP_LINEAR:
     case DLT_SCHED_WARMUP_COSINE:
+        /* eta_min (job key schedule.min_lr) floors the decay after warm-up;
+         * 0 gives HF's schedules exactly */
+        if (step >= s->warmup_steps && s->eta_min > 0)
+            return s->eta_min + (s->base_lr - s->eta_min) * warmup_factor(s, step);
+        return s->base_lr * warmup_factor(s, step);
     case DLT_SCHED_WARMUP_POLY: return s->base_lr * warmup_factor(s, step);
     case DLT_SCHED_ONE_CYCLE: return one_cycle(s, step);
     default: return s->base_lr;

@@ -152,6 +152,24 @@ START_TEST(errors)
 }
 END_TEST
 
+/* schedule.min_lr (eta_min) floors the decay of the warm-up schedules, by hand:
+ * base 1, floor 0.1, warm-up 2, total 10. */
+START_TEST(warmup_schedules_respect_the_floor)
+{
+    static const char *const kinds[] = {"warmup_linear", "warmup_cosine"};
+    for (int i = 0; i < 2; i++) {
+        dlt_schedule s;
+        ck_assert_int_eq(dlt_schedule_init(&s, kinds[i], 1.0), DLT_OK);
+        s.warmup_steps = 2, s.total_steps = 10, s.eta_min = 0.1;
+        ck_assert_int_eq(dlt_schedule_validate(&s), DLT_OK);
+        ck_assert_double_eq_tol(dlt_schedule_lr(&s, 1), 0.5, 1e-12);  /* warm-up: no floor */
+        ck_assert_double_eq_tol(dlt_schedule_lr(&s, 2), 1.0, 1e-12);
+        ck_assert_double_eq_tol(dlt_schedule_lr(&s, 6), 0.55, 1e-12); /* 0.1 + 0.9 * 0.5 */
+        ck_assert_double_eq_tol(dlt_schedule_lr(&s, 10), 0.1, 1e-12);
+    }
+}
+END_TEST
+
 int main(void)
 {
     mlp_load(&pb);
@@ -160,6 +178,7 @@ int main(void)
     tcase_add_loop_test(tc, schedule_vs_pytorch, 0, NCASES);
     tcase_add_test(tc, closed_forms);
     tcase_add_test(tc, errors);
+    tcase_add_test(tc, warmup_schedules_respect_the_floor);
     suite_add_tcase(s, tc);
     return dlt_test_run(s);
 }
