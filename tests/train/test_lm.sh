@@ -193,4 +193,10 @@ if have_mpi; then
 else
     echo "no mpirun: 2-rank cases skipped"
 fi
+# the resolved job records the dropout that runs (the architecture's 0.1 when unset)
+"$DLTRAIN" --print-config "$top_srcdir/jobs/bert_mini.toml" | grep -qx 'dropout = 0.1' ||
+    fail "bert_mini: --print-config does not record the architecture's dropout"
+"$DLTRAIN" --print-config "$top_srcdir/jobs/bert_mini.toml" --set model.dropout=0.2 | grep -qx 'dropout = 0.2' ||
+    fail "bert_mini: --set model.dropout is not recorded"
+echo "resolved job records the transformer's dropout"
 echo "done: $(elapsed)"
