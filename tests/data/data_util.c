@@ -69,3 +69,13 @@ int dt_contains(const char *msg, ...)
     va_end(ap);
     return ok;
 }
+
+void dt_join_piece(const char *p, size_t n, void *user)
+{
+    char *out = user;
+    size_t k = strlen(out);
+    if (k)
+        out[k++] = '|';
+    memcpy(out + k, p, n);
+    out[k + n] = '\0';
+}

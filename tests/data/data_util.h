@@ -16,5 +16,8 @@ void dt_write_cls_shard(const char *path, int64_t first, int64_t n, int h, int w
                         int classes);
 /* Does msg contain all of the given substrings? (NULL-terminated list) */
 int dt_contains(const char *msg, ...);
+/* Text-piece callback: appends the piece to the NUL-terminated buffer `user`,
+ * separated from earlier pieces by '|'. */
+void dt_join_piece(const char *p, size_t n, void *user);
 
 #endif

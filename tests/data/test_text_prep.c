@@ -12,22 +12,12 @@
 
 #define OK(x) ck_assert_msg((x) == DLT_OK, "%s", dlt_errmsg())
 
-static void join_piece(const char *p, size_t n, void *user)
-{
-    char *out = user;
-    size_t k = strlen(out);
-    if (k)
-        out[k++] = '|';
-    memcpy(out + k, p, n);
-    out[k + n] = '\0';
-}
-
 START_TEST(sentences)
 {
     char out[512] = "";
     const char *s = "Dr. Smith went home. He said \"Hi!\" Then J. R. left at 5 p.m. today. "
                     "Was it e.g. fine?  Yes.";
-    dlt_text_split_sentences(s, strlen(s), join_piece, out);
+    dlt_text_split_sentences(s, strlen(s), dt_join_piece, out);
     ck_assert_str_eq(out, "Dr. Smith went home.|He said \"Hi!\"|Then J. R. left at 5 p.m. "
                           "today.|Was it e.g. fine?|Yes.");
 }

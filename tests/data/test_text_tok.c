@@ -5,34 +5,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data_util.h"
 #include "dlt_test.h"
 #include "dlt_text.h"
 
 #define OK(x) ck_assert_msg((x) == DLT_OK, "%s", dlt_errmsg())
-
-static void join_piece(const char *p, size_t n, void *user)
-{
-    char *out = user;
-    size_t k = strlen(out);
-    if (k)
-        out[k++] = '|';
-    memcpy(out + k, p, n);
-    out[k + n] = '\0';
-}
 
 START_TEST(basic_tokenizer)
 {
     char out[512] = "";
     OK(dlt_text_basic_tokenize("H\xc3\xa9llo, WORLD! \xc3\x87" "a va?\x01 na\xc3\xafve \xc3\x86X",
                                strlen("H\xc3\xa9llo, WORLD! \xc3\x87" "a va?\x01 na\xc3\xafve \xc3\x86X"),
-                               1, join_piece, out));
+                               1, dt_join_piece, out));
     ck_assert_str_eq(out, "hello|,|world|!|ca|va|?|naive|\xc3\xa6x");
     out[0] = '\0';
     const char *cjk = "\xe6\x88\x91\xe7\x88\xb1NLP e\xcc\x81t\xc3\xa9";
-    OK(dlt_text_basic_tokenize(cjk, strlen(cjk), 1, join_piece, out));
+    OK(dlt_text_basic_tokenize(cjk, strlen(cjk), 1, dt_join_piece, out));
     ck_assert_str_eq(out, "\xe6\x88\x91|\xe7\x88\xb1|nlp|ete");
     out[0] = '\0';
-    OK(dlt_text_basic_tokenize("Don't STOP", 10, 0, join_piece, out));
+    OK(dlt_text_basic_tokenize("Don't STOP", 10, 0, dt_join_piece, out));
     ck_assert_str_eq(out, "Don|'|t|STOP");
 }
 END_TEST
@@ -41,7 +32,7 @@ START_TEST(gpt2_pretokenizer)
 {
     char out[512] = "";
     const char *s = "Hello world's  test\n\n123abc!!  ";
-    dlt_text_gpt2_pretokenize(s, strlen(s), join_piece, out);
+    dlt_text_gpt2_pretokenize(s, strlen(s), dt_join_piece, out);
     ck_assert_str_eq(out, "Hello| world|'s| | test|\n|\n|123|abc|!!|  ");
     ck_assert_uint_eq(dlt_text_byte_to_unicode('!'), '!');
     ck_assert_uint_eq(dlt_text_byte_to_unicode(' '), 0x120); /* Ġ */
