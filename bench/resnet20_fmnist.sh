@@ -16,7 +16,8 @@
 #                  ratio (goal: >= 92% top-1); hours on 2 cores
 #
 # Run from the top of the source tree after building (DLT_BUILD names the build
-# folder, default .): needs data/fmnist (dlprep fashion-mnist --out data/fmnist).
+# folder, default .; DLT_BENCH_KEEP=DIR keeps the full run's folder there):
+# needs data/fmnist (dlprep fashion-mnist --out data/fmnist).
 # DLT_TORCH_PYTHON names the Python with torch and h5py (default /usr/bin/python3,
 # Debian's python3-torch); its torch version is printed.
 # Wall-clock images/s depend on what else runs: the load average is printed
@@ -95,11 +96,27 @@ fi
 if [ $full = 1 ]; then
     per=$((threads / 2 > 0 ? threads / 2 : 1))
     echo "== full schedule: 30 epochs, dltrain 2 ranks x $per thread(s) x batch 64, pytorch 1 process x batch 128"
+    echo "   started $(date -u '+%F %T') UTC, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    s0=$(date +%s)
     run mpirun -np 2 --oversubscribe --bind-to none "$dltrain" "$job" --quiet \
         --set train.threads="$per" --set checkpoint.dir="$tmp/full" >"$tmp/full.out" 2>&1 || { cat "$tmp/full.out"; exit 1; }
+    s1=$(date +%s)
+    m="$tmp"/full/resnet20_fmnist/metrics.jsonl
+    # test top-1 after every epoch, then the run's training images/s (per run and per rank)
+    grep '"eval"' "$m" | sed -n 's/.*"epoch": \([0-9]*\), "eval": {[^}]*"top1": \([0-9.e+-]*\).*/\1 \2/p' |
+        awk '{ printf "   dltrain epoch %2d: test top-1 %.4f\n", $1, $2 }'
+    r=$(dlt_rate "$m")
+    echo "   dltrain: $((s1 - s0)) s wall, $r images/s per run, $(awk -v r="$r" 'BEGIN { printf "%.1f", r / 2 }') per rank"
+    [ -n "$DLT_BENCH_KEEP" ] && cp -r "$tmp/full/resnet20_fmnist" "$DLT_BENCH_KEEP" && echo "   run folder kept in $DLT_BENCH_KEEP"
     run "$py" bench/reference/resnet20_fmnist_torch.py --epochs 30 --batch 128 --threads "$threads" \
         >"$tmp/ptfull.out" 2>&1 || { cat "$tmp/ptfull.out"; exit 1; }
-    a=$(grep '"eval"' "$tmp"/full/resnet20_fmnist/metrics.jsonl | tail -1 | sed -n 's/.*"top1": \([0-9.e+-]*\).*/\1/p')
+    s2=$(date +%s)
+    echo "   $(cat "$tmp/ptfull.out") ($((s2 - s1)) s wall)"
+    a=$(grep '"eval"' "$m" | tail -1 | sed -n 's/.*"top1": \([0-9.e+-]*\).*/\1/p')
     b=$(sed -n 's/.*test top-1 \([0-9.]*\).*/\1/p' "$tmp/ptfull.out")
-    awk -v a="$a" -v b="$b" 'BEGIN { printf "test top-1: dltrain %.4f, pytorch %.4f, ratio dltrain / pytorch %.4f (goal: >= 0.92)\n", a, b, a / b }'
+    p=$(sed -n 's/.*: \([0-9.]*\) images\/s.*/\1/p' "$tmp/ptfull.out")
+    awk -v a="$a" -v b="$b" -v r="$r" -v p="$p" 'BEGIN {
+        printf "test top-1: dltrain %.4f, pytorch %.4f, ratio dltrain / pytorch %.4f (goal: >= 0.92)\n", a, b, a / b
+        printf "images/s over the full run: dltrain %.1f, pytorch %.1f, ratio %.2f\n", r, p, r / p }'
+    echo "== finished $(date -u '+%F %T') UTC, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 fi
