@@ -1,9 +1,14 @@
-/* Private to the norm family (norm.c, norm_grad.c): the attributes shared by
- * the normalisation ops and their backward op. */
+/* Private to the norm family (norm.c, norm_grad.c, norm_kernels.c and the GPU
+ * kernels in src/gpu/k_norm.cu, so it compiles as C and C++): the attributes
+ * shared by the normalisation ops and their backward op. */
 #ifndef DLT_NORM_IMPL_H
 #define DLT_NORM_IMPL_H
 
 #include "dlt_opdef.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 enum { DLT_NORM_BATCH = 0, DLT_NORM_GROUP = 1 };
 
@@ -38,4 +43,7 @@ dlt_t dlt_norm_grad_node(dlt_graph *g, const dlt_norm_attr *a, dlt_t dy, dlt_t x
 dlt_status dlt_norm_fwd_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
 dlt_status dlt_norm_grad_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
 
+#ifdef __cplusplus
+}
+#endif
 #endif
