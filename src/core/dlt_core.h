@@ -36,6 +36,7 @@ char *dlt_shape_str(const dlt_shape *s, char *buf, size_t len);
 
 typedef int32_t dlt_t; /* value id in a graph; -1 = invalid (an error happened) */
 typedef struct dlt_graph dlt_graph;
+typedef struct dlt_backend dlt_backend; /* a device backend (dlt_backend.h, dlt_gpu_backend) */
 
 /* ---------------------------------------------------------------- graph */
 dlt_graph *dlt_graph_create(uint64_t seed);
@@ -149,7 +150,28 @@ size_t dlt_buffers_numel(const dlt_graph *g);
 float *dlt_params_data(dlt_graph *g);  /* flat parameter buffer */
 float *dlt_grads_data(dlt_graph *g);   /* flat gradient buffer, same layout */
 float *dlt_buffers_data(dlt_graph *g); /* flat buffer of non-trainable buffers */
-/* Pointer to a parameter's, buffer's or constant's storage (after finalize). */
+/* ---------------------------------------------------------------- devices */
+/* Place the graph on a device backend (dlt_gpu_backend): its parameters,
+ * gradients and buffers live in device memory, every plan's arena too, and
+ * plans run the backend's kernels. Call before dlt_graph_finalize; NULL = CPU.
+ * The host pointers above (dlt_params_data & co.) are then host mirrors that
+ * dlt_graph_download/upload move explicitly (initial values are uploaded by
+ * finalize); on a CPU graph both calls do nothing. */
+dlt_status dlt_graph_set_backend(dlt_graph *g, dlt_backend *b);
+dlt_backend *dlt_graph_get_backend(const dlt_graph *g);
+enum { DLT_SYNC_PARAMS = 1, DLT_SYNC_GRADS = 2, DLT_SYNC_BUFFERS = 4, DLT_SYNC_ALL = 7 };
+/* Device -> host mirrors; returns when the copies are done. */
+dlt_status dlt_graph_download(dlt_graph *g, unsigned what);
+/* Host mirrors -> device (queued on the device's stream; the host data may be
+ * changed once this returns). */
+dlt_status dlt_graph_upload(dlt_graph *g, unsigned what);
+/* The flat buffers where kernels see them: device memory on a device graph,
+ * the host buffers on the CPU. */
+float *dlt_params_dev(dlt_graph *g);
+float *dlt_grads_dev(dlt_graph *g);
+float *dlt_buffers_dev(dlt_graph *g);
+
+/* Pointer to a parameter's, buffer's or constant's (host) storage (after finalize). */
 float *dlt_param_data(dlt_graph *g, dlt_t v);
 float *dlt_param_grad(dlt_graph *g, dlt_t v);
 
@@ -195,7 +217,10 @@ typedef struct {
 void dlt_plan_memory(const dlt_plan *p, dlt_mem_report *r);
 
 /* Storage of any value the plan holds: inputs (write before running), outputs
- * (read after running), params, buffers, constants. NULL for values not kept. */
+ * (read after running), params, buffers, constants. NULL for values not kept.
+ * Always host memory: on a device graph, inputs are page-locked staging that
+ * dlt_plan_run uploads first, outputs are host copies it downloads last, and
+ * parameters/buffers are the graph's host mirrors (see dlt_graph_download). */
 void *dlt_plan_data(dlt_plan *p, dlt_t v);
 
 typedef struct {

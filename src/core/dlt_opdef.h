@@ -5,6 +5,20 @@
 
 #include "dlt_core.h"
 
+#ifdef __cplusplus
+extern "C" {
+#define DLT_ALIGNAS(n) alignas(n)
+#else
+#define DLT_ALIGNAS(n) _Alignas(n)
+#endif
+
+/* Functions shared by CPU code and CUDA kernels (the RNG below, per-element math). */
+#ifdef __CUDACC__
+#define DLT_HD __host__ __device__
+#else
+#define DLT_HD
+#endif
+
 #define DLT_MAX_IN 8
 #define DLT_MAX_OUT 4
 #define DLT_ATTR_BYTES 192
@@ -16,14 +30,15 @@ typedef struct dlt_node {
     int nin, nout;
     dlt_t in[DLT_MAX_IN];
     dlt_t out[DLT_MAX_OUT];
-    _Alignas(16) unsigned char attr[DLT_ATTR_BYTES];
+    DLT_ALIGNAS(16) unsigned char attr[DLT_ATTR_BYTES];
     const char *name; /* scope-qualified node name */
 } dlt_node;
 
 #define DLT_ATTR(node, type) ((type *)(void *)(node)->attr)
 #define DLT_CATTR(node, type) ((const type *)(const void *)(node)->attr)
 
-/* Everything a CPU kernel gets. Pointers are to contiguous row-major storage. */
+/* Everything a kernel gets. Pointers are to contiguous row-major storage: host
+ * memory for CPU kernels, device memory for a backend's (GPU) kernels. */
 typedef struct {
     const dlt_node *node;
     const dlt_shape *in_shape[DLT_MAX_IN];
@@ -37,6 +52,7 @@ typedef struct {
     uint64_t seed; /* graph seed */
     int nthreads;
     dlt_graph *graph; /* for side effects on buffers only */
+    void *dev;        /* the backend's context (GPU: struct dlt_gpu *), NULL on the CPU */
 } dlt_kctx;
 
 typedef struct dlt_op_def {
@@ -78,19 +94,19 @@ float *dlt_buffer_storage(dlt_graph *g, dlt_t v);
 
 /* Counter-based RNG shared by CPU and GPU kernels: a pure function of
  * (seed, stream, counter), so masks are reproducible and order-independent. */
-static inline uint64_t dlt_rng_mix(uint64_t z)
+static inline DLT_HD uint64_t dlt_rng_mix(uint64_t z)
 {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
-static inline uint64_t dlt_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter)
+static inline DLT_HD uint64_t dlt_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter)
 {
     return dlt_rng_mix(dlt_rng_mix(seed ^ dlt_rng_mix(stream + 0x9e3779b97f4a7c15ull)) +
                        counter * 0x9e3779b97f4a7c15ull);
 }
 /* Uniform in [0, 1) with 24 random bits (exact in f32). */
-static inline float dlt_rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter)
+static inline DLT_HD float dlt_rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter)
 {
     return (float)(dlt_rng_u64(seed, stream, counter) >> 40) * (1.0f / 16777216.0f);
 }
@@ -103,4 +119,7 @@ uint64_t dlt_hash_str(const char *s); /* FNV-1a 64 */
 void dlt_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
               const float *b, int64_t ldb, float beta, float *c, int64_t ldc, int nthreads);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

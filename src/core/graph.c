@@ -18,6 +18,7 @@ void dlt_graph_free(dlt_graph *g)
 {
     if (!g)
         return;
+    dlt_device_free(g);
     for (int i = 0; i < g->nvals; i++) {
         free(DLT_V(g, i).name);
         free(DLT_V(g, i).const_data);

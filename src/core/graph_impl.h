@@ -2,7 +2,7 @@
 #ifndef DLT_GRAPH_IMPL_H
 #define DLT_GRAPH_IMPL_H
 
-#include "dlt_opdef.h"
+#include "dlt_backend.h"
 
 typedef struct {
     dlt_shape shape;
@@ -14,6 +14,7 @@ typedef struct {
     dlt_init init;
     size_t offset; /* in the flat buffer (valid once finalized) */
     void *const_data;
+    void *const_dev; /* constants on a device graph: their device copy (made by the first plan) */
     int order; /* creation order among params (or buffers) */
 } dlt_value;
 
@@ -38,8 +39,10 @@ struct dlt_graph {
     int finalized;
     dlt_param_info *params, *buffers; /* layout order */
     int nparams, nbuffers;
-    float *pdata, *gdata, *bdata;
+    float *pdata, *gdata, *bdata; /* host storage (on a device graph: host mirrors) */
     size_t pnumel, bnumel;
+    dlt_backend *be;              /* NULL: CPU */
+    float *d_pdata, *d_gdata, *d_bdata; /* device storage (== host storage on the CPU) */
 };
 
 /* Current scope joined with `name` by '.', malloc'd. */
@@ -51,5 +54,10 @@ dlt_t dlt_accum(dlt_graph *g, int n, const dlt_t *v);
 /* A zeros constant shaped like v (f32). */
 dlt_t dlt_zeros_like(dlt_graph *g, dlt_t v);
 void dlt_run_initializer(const dlt_value *v, uint64_t seed, float *dst);
+/* Device graphs (device.c): allocate and fill the device copies at finalize,
+ * free them, and the device storage of a parameter/buffer/constant value. */
+dlt_status dlt_device_finalize(dlt_graph *g);
+void dlt_device_free(dlt_graph *g);
+void *dlt_device_value_ptr(dlt_graph *g, dlt_t v);
 
 #endif

@@ -190,7 +190,7 @@ dlt_status dlt_graph_finalize(dlt_graph *g, const dlt_t *order, int norder)
     for (int i = 0; i < g->nbuffers; i++)
         dlt_run_initializer(&DLT_V(g, g->buffers[i].value), g->seed, g->bdata + g->buffers[i].offset);
     g->finalized = 1;
-    return DLT_OK;
+    return dlt_device_finalize(g);
 }
 
 int dlt_graph_finalized(const dlt_graph *g) { return g->finalized; }
@@ -233,4 +233,5 @@ float *dlt_param_grad(dlt_graph *g, dlt_t v)
     return g->gdata + DLT_V(g, v).offset;
 }
 
-float *dlt_buffer_storage(dlt_graph *g, dlt_t v) { return dlt_param_data(g, v); }
+/* Kernels see the storage of the graph's device (device memory on a GPU graph). */
+float *dlt_buffer_storage(dlt_graph *g, dlt_t v) { return dlt_device_value_ptr(g, v); }

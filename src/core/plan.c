@@ -100,6 +100,15 @@ void dlt_plan_free(dlt_plan *p)
 {
     if (!p)
         return;
+    if (p->be) {
+        p->be->release(p->be->ctx, p->arena);
+        p->be->release(p->be->ctx, p->inputs);
+        p->be->release_host(p->be->ctx, p->inputs_host);
+        p->be->release_host(p->be->ctx, p->outs_host);
+        p->arena = p->inputs = NULL;
+    }
+    free(p->outs);
+    free(p->outs_off);
     free(p->steps);
     free(p->root);
     free(p->loc);
@@ -135,7 +144,82 @@ void *dlt_plan_data(dlt_plan *p, dlt_t v)
 {
     if (v < 0 || v >= p->nvals || p->measure_only)
         return NULL;
-    return dlt_plan_ptr(p, v);
+    if (!p->be)
+        return dlt_plan_ptr(p, v);
+    dlt_t r = p->root[v];
+    if (p->loc[r] == LOC_INPUT)
+        return p->inputs_host + p->off[r];
+    if (p->outs_off[r] != (size_t)-1)
+        return p->outs_host + p->outs_off[r];
+    switch (DLT_V(p->g, r).kind) {
+    case DLT_VAL_PARAM:
+    case DLT_VAL_BUFFER:
+    case DLT_VAL_CONST:
+        return dlt_param_data(p->g, r);
+    default:
+        return NULL;
+    }
+}
+
+/* Device plans: each node's backend kernel; one error names every op missing. */
+static dlt_status find_kernels(dlt_plan *p, dlt_workspace_fn *ws)
+{
+    dlt_graph *g = p->g;
+    char missing[512] = "";
+    int nmiss = 0;
+    for (int s = 0; s < p->nsteps; s++) {
+        plan_step *ps = &p->steps[s];
+        ws[s] = NULL;
+        if (ps->kind != STEP_NODE)
+            continue;
+        const dlt_node *nd = &DLT_N(g, ps->node);
+        if (nd->op->flags & DLT_OP_VIEW)
+            continue;
+        if (p->be->kernel(p->be->ctx, nd->op, &ps->dev_fn, &ws[s]))
+            continue;
+        if (!strstr(missing, nd->op->name)) {
+            size_t len = strlen(missing);
+            snprintf(missing + len, sizeof missing - len, "%s%s ('%s')", nmiss ? ", " : "", nd->op->name,
+                     nd->name);
+            nmiss++;
+        }
+    }
+    if (nmiss)
+        return dlt_seterr(DLT_ERR_UNSUPPORTED, "plan: the %s backend has no kernel for %s", p->be->name, missing);
+    return DLT_OK;
+}
+
+/* Device plans: device arena and inputs, host staging for inputs and outputs. */
+static dlt_status alloc_device(dlt_plan *p, int nout, const dlt_t *outputs)
+{
+    dlt_backend *be = p->be;
+    dlt_graph *g = p->g;
+    dlt_status st;
+    p->outs = malloc(((size_t)nout + 1) * sizeof *p->outs);
+    p->outs_off = malloc(((size_t)p->nvals + 1) * sizeof *p->outs_off);
+    if (!p->outs || !p->outs_off)
+        return dlt_seterr(DLT_ERR_NOMEM, "plan: out of memory");
+    for (int v = 0; v < p->nvals; v++)
+        p->outs_off[v] = (size_t)-1;
+    for (int i = 0; i < nout; i++) {
+        dlt_t r = p->root[outputs[i]];
+        if ((p->loc[r] != LOC_ARENA && p->loc[r] != LOC_EXTERNAL) || p->outs_off[r] != (size_t)-1)
+            continue;
+        if (p->loc[r] == LOC_EXTERNAL && DLT_V(g, r).kind != DLT_VAL_TEMP)
+            continue; /* parameters, buffers, constants: the graph's host mirrors */
+        p->outs[p->nouts++] = r;
+        p->outs_off[r] = p->outs_bytes;
+        p->outs_bytes += align_up(vbytes(g, r));
+    }
+    if ((st = be->alloc(be->ctx, align_up(p->arena_bytes ? p->arena_bytes : 1), (void **)&p->arena)) ||
+        (st = be->alloc(be->ctx, align_up(p->inputs_bytes ? p->inputs_bytes : 1), (void **)&p->inputs)) ||
+        (st = be->alloc_host(be->ctx, align_up(p->inputs_bytes ? p->inputs_bytes : 1), (void **)&p->inputs_host)) ||
+        (st = be->alloc_host(be->ctx, align_up(p->outs_bytes ? p->outs_bytes : 1), (void **)&p->outs_host)))
+        return dlt_adderr(st, "plan (arena of %zu bytes)", p->arena_bytes);
+    if ((st = be->memset(be->ctx, p->arena, 0, align_up(p->arena_bytes ? p->arena_bytes : 1))) ||
+        (st = be->memset(be->ctx, p->inputs, 0, align_up(p->inputs_bytes ? p->inputs_bytes : 1))))
+        return st;
+    return DLT_OK;
 }
 
 /* ---------------------------------------------------------------- planning */
@@ -202,6 +286,7 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
     allocator al = {0};
     dlt_t *roots = NULL;
     unsigned char *direct = NULL;
+    dlt_workspace_fn *devws = NULL;
     *out = NULL;
     if (g->status)
         return dlt_seterr(g->status, "%s", g->errmsg);
@@ -226,6 +311,15 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
         goto fail;
     if ((st = build_steps(p, order, norder, o, direct)) != DLT_OK)
         goto fail;
+    p->be = g->be;
+    if (p->be) {
+        if (!(devws = calloc((size_t)p->nsteps + 1, sizeof *devws))) {
+            st = dlt_seterr(DLT_ERR_NOMEM, "plan: out of memory");
+            goto fail;
+        }
+        if ((st = find_kernels(p, devws)) != DLT_OK)
+            goto fail;
+    }
     p->root = malloc((size_t)nv * sizeof *p->root);
     p->loc = calloc((size_t)nv, 1);
     p->off = calloc((size_t)nv, sizeof *p->off);
@@ -251,7 +345,7 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
         case DLT_VAL_BUFFER:
         case DLT_VAL_CONST:
             p->loc[v] = LOC_EXTERNAL;
-            p->ext[v] = dlt_param_data(g, v);
+            p->ext[v] = NULL; /* resolved below for the values this plan uses */
             break;
         default:
             break;
@@ -272,7 +366,7 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
         dlt_t pv = o->grad_params[i], gv = o->grad_values[i];
         if (direct[i]) {
             p->loc[gv] = LOC_EXTERNAL;
-            p->ext[gv] = dlt_param_grad(g, pv);
+            p->ext[gv] = dlt_grads_dev(g) + DLT_V(g, pv).offset;
             p->last[gv] = FOREVER;
             p->grad_ready[pv] = p->def[gv];
         }
@@ -284,7 +378,7 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
             dlt_t r = p->root[ps->src];
             if (p->last[r] != FOREVER && p->last[r] < s)
                 p->last[r] = s;
-            ps->dst = dlt_param_grad(g, o->grad_params[ps->node]);
+            ps->dst = dlt_grads_dev(g) + DLT_V(g, o->grad_params[ps->node]).offset;
             ps->numel = (size_t)dlt_shape_numel(&DLT_V(g, ps->src).shape);
             p->grad_ready[o->grad_params[ps->node]] = s;
             continue;
@@ -332,13 +426,14 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
                 }
                 p->loc[v] = LOC_ARENA;
             }
-            if (nd->op->workspace) {
+            dlt_workspace_fn wsfn = p->be ? devws[s] : nd->op->workspace;
+            if (wsfn) {
                 const dlt_shape *ins[DLT_MAX_IN], *outs[DLT_MAX_OUT];
                 for (int i = 0; i < nd->nin; i++)
                     ins[i] = &DLT_V(g, nd->in[i]).shape;
                 for (int j = 0; j < nd->nout; j++)
                     outs[j] = &DLT_V(g, nd->out[j]).shape;
-                ps->work_bytes = nd->op->workspace(nd, ins, outs);
+                ps->work_bytes = wsfn(nd, ins, outs);
                 if (ps->work_bytes) {
                     ps->work_off = arena_alloc(&al, ps->work_bytes);
                     if (!arena_free(&al, ps->work_off, ps->work_bytes))
@@ -373,15 +468,29 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
         free(order);
         free(roots);
         free(direct);
+        free(devws);
         *out = p;
         return DLT_OK;
     }
-    p->arena = aligned_alloc(ALIGN, align_up(p->arena_bytes ? p->arena_bytes : 1));
-    p->inputs = aligned_alloc(ALIGN, align_up(p->inputs_bytes ? p->inputs_bytes : 1));
-    if (!p->arena || !p->inputs)
-        goto nomem;
-    memset(p->inputs, 0, align_up(p->inputs_bytes ? p->inputs_bytes : 1));
-    memset(p->arena, 0, align_up(p->arena_bytes ? p->arena_bytes : 1));
+    /* the storage of the leaves (device graphs: the device copies of those this
+     * plan reads, so unused constants are never copied) */
+    for (int v = 0; v < nv; v++)
+        if (p->loc[v] == LOC_EXTERNAL && !p->ext[v] && (!p->be || p->last[v] >= 0) &&
+            !(p->ext[v] = dlt_device_value_ptr(g, v))) {
+            st = dlt_seterr(DLT_ERR_NOMEM, "plan: no storage for '%s'", DLT_V(g, v).name);
+            goto fail;
+        }
+    if (p->be) {
+        if ((st = alloc_device(p, nout, outputs)) != DLT_OK)
+            goto fail;
+    } else {
+        p->arena = aligned_alloc(ALIGN, align_up(p->arena_bytes ? p->arena_bytes : 1));
+        p->inputs = aligned_alloc(ALIGN, align_up(p->inputs_bytes ? p->inputs_bytes : 1));
+        if (!p->arena || !p->inputs)
+            goto nomem;
+        memset(p->inputs, 0, align_up(p->inputs_bytes ? p->inputs_bytes : 1));
+        memset(p->arena, 0, align_up(p->arena_bytes ? p->arena_bytes : 1));
+    }
     /* resolve every kernel's pointers now: the step loop only reads them */
     for (int s = 0; s < p->nsteps; s++) {
         plan_step *ps = &p->steps[s];
@@ -404,11 +513,13 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
         }
         ps->k.work = ps->work_bytes ? p->arena + ps->work_off : NULL;
         ps->k.work_bytes = ps->work_bytes;
+        ps->k.dev = p->be ? p->be->ctx : NULL;
     }
     free(al.free);
     free(order);
     free(roots);
     free(direct);
+    free(devws);
     *out = p;
     return DLT_OK;
 nomem:
@@ -418,6 +529,7 @@ fail:
     free(order);
     free(roots);
     free(direct);
+    free(devws);
     dlt_plan_free(p);
     return st;
 }

@@ -16,6 +16,7 @@ typedef struct {
     size_t work_off, work_bytes;
     int poison_lo, poison_hi; /* range in the plan's poison list */
     dlt_kctx k;               /* prebuilt kernel context (pointers resolved) */
+    dlt_kernel_fn dev_fn;     /* device plans: the backend's kernel */
     /* copies of the node and its shapes: the graph may grow (and move its
      * arrays) after the plan is made */
     dlt_node node_copy;
@@ -45,6 +46,15 @@ struct dlt_plan {
     int do_poison;
     int nvals; /* values the graph had when planned (later ones are not ours) */
     int measure_only;
+    /* device plans: arena and inputs are device memory; inputs_host is the
+     * page-locked staging dlt_plan_data hands out, uploaded at the start of a
+     * run; outputs are downloaded into outs_host at its end */
+    dlt_backend *be;
+    unsigned char *inputs_host, *outs_host;
+    size_t outs_bytes;
+    int nouts;
+    dlt_t *outs;     /* plan outputs (roots) copied back */
+    size_t *outs_off; /* per value: offset in outs_host, (size_t)-1 if none */
 };
 
 void *dlt_plan_ptr(const dlt_plan *p, dlt_t v);

@@ -3,7 +3,7 @@
 #ifndef DLT_GPU_H
 #define DLT_GPU_H
 
-#include "dlt_base.h"
+#include "dlt_core.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -23,6 +23,17 @@ void dlt_gpu_device_name(int dev, char *buf, size_t len);
 /* Runs y[i] += a * x[i] for i < n with a CUDA kernel compiled into the library,
  * copying x and y through device memory. Proves the toolchain end to end. */
 dlt_status dlt_gpu_selftest_axpy(size_t n, float a, const float *x, float *y);
+
+/* A device opened for training: compute stream, cuBLAS/cuDNN handles and the
+ * backend the core uses (dlt_graph_set_backend). One per process and device. */
+typedef struct dlt_gpu dlt_gpu;
+dlt_status dlt_gpu_open(int device, dlt_gpu **out);
+void dlt_gpu_close(dlt_gpu *gpu);
+struct dlt_backend *dlt_gpu_backend(dlt_gpu *gpu);
+/* Allow TF32 tensor cores for f32 GEMMs and convolutions (precision = "tf32"). */
+void dlt_gpu_set_tf32(dlt_gpu *gpu, int on);
+/* The compute stream (a cudaStream_t) the kernels run on. */
+void *dlt_gpu_stream(dlt_gpu *gpu);
 
 #ifdef __cplusplus
 }

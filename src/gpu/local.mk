@@ -1,8 +1,21 @@
 # src/gpu: CUDA backend. Without CUDA, nogpu.c answers "no device".
+# Kernel families (one table each, see gpu_impl.h); one line per family so
+# kernel work in different families never touches the same line.
+GPU_K_CORE = src/gpu/k_core.cu
+GPU_K_ELEMENTWISE = src/gpu/k_elementwise.cu
+GPU_K_REDUCE = src/gpu/k_reduce.cu
+GPU_K_CONV = src/gpu/k_conv.cu
+GPU_K_SHAPE = src/gpu/k_shape.cu
+GPU_K_NORM = src/gpu/k_norm.cu
+GPU_K_ATTENTION = src/gpu/k_attention.cu
+GPU_KERNELS = $(GPU_K_CORE) $(GPU_K_ELEMENTWISE) $(GPU_K_REDUCE) $(GPU_K_CONV) $(GPU_K_SHAPE) \
+	$(GPU_K_NORM) $(GPU_K_ATTENTION)
+GPU_SOURCES = src/gpu/gpu.c src/gpu/backend.c src/gpu/selftest.cu $(GPU_KERNELS)
 pkginclude_HEADERS += src/gpu/dlt_gpu.h
+noinst_HEADERS += src/gpu/gpu_impl.h
 if HAVE_CUDA
-libdltrain_la_SOURCES += src/gpu/gpu.c src/gpu/selftest.cu
+libdltrain_la_SOURCES += $(GPU_SOURCES)
 else
 libdltrain_la_SOURCES += src/gpu/nogpu.c
 endif
-EXTRA_DIST += src/gpu/gpu.c src/gpu/selftest.cu src/gpu/nogpu.c
+EXTRA_DIST += $(GPU_SOURCES) src/gpu/nogpu.c

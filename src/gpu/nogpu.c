@@ -21,3 +21,15 @@ dlt_status dlt_gpu_selftest_axpy(size_t n, float a, const float *x, float *y)
     (void)n, (void)a, (void)x, (void)y;
     return dlt_seterr(DLT_ERR_UNSUPPORTED, "dltrain was built without CUDA (configure --with-cuda)");
 }
+
+dlt_status dlt_gpu_open(int device, dlt_gpu **out)
+{
+    (void)device;
+    *out = NULL;
+    return dlt_seterr(DLT_ERR_UNSUPPORTED, "dltrain was built without CUDA (configure --with-cuda)");
+}
+
+void dlt_gpu_close(dlt_gpu *gpu) { (void)gpu; }
+struct dlt_backend *dlt_gpu_backend(dlt_gpu *gpu) { (void)gpu; return NULL; }
+void dlt_gpu_set_tf32(dlt_gpu *gpu, int on) { (void)gpu, (void)on; }
+void *dlt_gpu_stream(dlt_gpu *gpu) { (void)gpu; return NULL; }

@@ -1,1 +1,13 @@
-# tests/gpu: Check tests of src/gpu (included by tests/local.mk)
+# tests/gpu: every GPU kernel against the CPU kernel (tests/gpu/gpu_check.h).
+# They exit 77 (SKIP) without a CUDA device. One line per kernel family.
+GPU_T_CORE = tests/gpu/test_gpu_core
+GPU_T_ELEMENTWISE =
+GPU_T_REDUCE =
+GPU_T_CONV =
+GPU_T_NORM =
+GPU_T_SHAPE =
+GPU_T_ATTENTION =
+GPU_TESTS = $(GPU_T_CORE) $(GPU_T_ELEMENTWISE) $(GPU_T_REDUCE) $(GPU_T_CONV) $(GPU_T_NORM) \
+	$(GPU_T_SHAPE) $(GPU_T_ATTENTION)
+check_PROGRAMS += $(GPU_TESTS)
+TESTS += $(GPU_TESTS)

@@ -1,0 +1,56 @@
+/* The backend interface: what a device backend (src/gpu) gives the core so that
+ * graphs and plans can live in its memory and run its kernels. The core knows
+ * nothing about CUDA; it calls these functions only. A graph without a backend
+ * runs on the CPU (the ops' own `cpu` kernels, host memory).
+ *
+ * Every call that moves data or runs a kernel is ordered on the backend's
+ * compute stream and may return before the work is done; `sync` waits for it.
+ * Errors are returned as a status with dlt_errmsg set (a failed launch or an
+ * out-of-memory names the op or the size). */
+#ifndef DLT_BACKEND_H
+#define DLT_BACKEND_H
+
+#include "dlt_opdef.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A backend kernel has the CPU kernel's signature; k->dev is the backend context
+ * and every pointer in k is device memory. */
+typedef dlt_status (*dlt_kernel_fn)(const dlt_kctx *k);
+/* Device scratch bytes a kernel needs (same arguments as dlt_op_def.workspace). */
+typedef size_t (*dlt_workspace_fn)(const dlt_node *n, const dlt_shape *const *in,
+                                   const dlt_shape *const *out);
+
+struct dlt_backend {
+    const char *name; /* "cuda:0" */
+    void *ctx;        /* passed to every call and to kernels as dlt_kctx.dev */
+    /* device memory (zeroed is not promised) */
+    dlt_status (*alloc)(void *ctx, size_t bytes, void **ptr);
+    void (*release)(void *ctx, void *ptr);
+    /* page-locked host memory for staging (NULL-safe release) */
+    dlt_status (*alloc_host)(void *ctx, size_t bytes, void **ptr);
+    void (*release_host)(void *ctx, void *ptr);
+    /* asynchronous copies on the compute stream: host -> device, device -> host,
+     * device -> device */
+    dlt_status (*upload)(void *ctx, void *dst, const void *src, size_t bytes);
+    dlt_status (*download)(void *ctx, void *dst, const void *src, size_t bytes);
+    dlt_status (*copy)(void *ctx, void *dst, const void *src, size_t bytes);
+    dlt_status (*memset)(void *ctx, void *dst, int byte, size_t bytes);
+    /* dst[i] += src[i] (f32) */
+    dlt_status (*add)(void *ctx, float *dst, const float *src, size_t n);
+    /* wait for everything queued on the compute stream */
+    dlt_status (*sync)(void *ctx);
+    /* The kernel for an op (and its workspace rule, NULL for none); returns 0
+     * when the backend has no kernel for it. */
+    int (*kernel)(void *ctx, const dlt_op_def *op, dlt_kernel_fn *fn, dlt_workspace_fn *ws);
+    /* Profiling: elapsed seconds of the work queued since the last call
+     * (waits for it). */
+    double (*elapsed)(void *ctx);
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,254 @@
+/* The CUDA backend: one device context (stream, cuBLAS, cuDNN) and the
+ * dlt_backend functions the core calls for memory, copies and kernels. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu_impl.h"
+
+dlt_status dlt_gpu_add_f32(struct dlt_gpu *g, float *dst, const float *src, size_t n); /* k_core.cu */
+
+static const char *node_desc(const dlt_kctx *k, char *buf, size_t len)
+{
+    if (k && k->node)
+        snprintf(buf, len, "%s '%s': ", k->node->op->name, k->node->name ? k->node->name : "");
+    else
+        buf[0] = '\0';
+    return buf;
+}
+
+dlt_status dlt_gpu_check(cudaError_t e, const dlt_kctx *k, const char *what)
+{
+    char b[256];
+    if (e == cudaSuccess)
+        return DLT_OK;
+    (void)cudaGetLastError();
+    return dlt_seterr(e == cudaErrorMemoryAllocation ? DLT_ERR_NOMEM : DLT_ERR_INTERNAL, "%s%s: %s",
+                      node_desc(k, b, sizeof b), what, cudaGetErrorString(e));
+}
+
+dlt_status dlt_gpu_check_cublas(cublasStatus_t s, const dlt_kctx *k, const char *what)
+{
+    char b[256];
+    if (s == CUBLAS_STATUS_SUCCESS)
+        return DLT_OK;
+    return dlt_seterr(DLT_ERR_INTERNAL, "%s%s: %s", node_desc(k, b, sizeof b), what, cublasGetStatusString(s));
+}
+
+dlt_status dlt_gpu_check_cudnn(cudnnStatus_t s, const dlt_kctx *k, const char *what)
+{
+    char b[256];
+    if (s == CUDNN_STATUS_SUCCESS)
+        return DLT_OK;
+    return dlt_seterr(DLT_ERR_INTERNAL, "%s%s: %s", node_desc(k, b, sizeof b), what, cudnnGetErrorString(s));
+}
+
+dlt_status dlt_gpu_launched(const dlt_kctx *k, const char *kernel)
+{
+    return dlt_gpu_check(cudaGetLastError(), k, kernel);
+}
+
+/* ---------------------------------------------------------------- backend functions */
+static dlt_status be_alloc(void *ctx, size_t bytes, void **ptr)
+{
+    (void)ctx;
+    *ptr = NULL;
+    cudaError_t e = cudaMalloc(ptr, bytes ? bytes : 1);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        *ptr = NULL;
+        return dlt_seterr(DLT_ERR_NOMEM, "GPU: cannot allocate %zu bytes of device memory: %s", bytes,
+                          cudaGetErrorString(e));
+    }
+    return DLT_OK;
+}
+
+static void be_release(void *ctx, void *ptr)
+{
+    (void)ctx;
+    if (ptr)
+        cudaFree(ptr);
+}
+
+static dlt_status be_alloc_host(void *ctx, size_t bytes, void **ptr)
+{
+    (void)ctx;
+    *ptr = NULL;
+    cudaError_t e = cudaMallocHost(ptr, bytes ? bytes : 1);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        *ptr = NULL;
+        return dlt_seterr(DLT_ERR_NOMEM, "GPU: cannot allocate %zu bytes of pinned host memory: %s", bytes,
+                          cudaGetErrorString(e));
+    }
+    memset(*ptr, 0, bytes ? bytes : 1);
+    return DLT_OK;
+}
+
+static void be_release_host(void *ctx, void *ptr)
+{
+    (void)ctx;
+    if (ptr)
+        cudaFreeHost(ptr);
+}
+
+static dlt_status copy_kind(struct dlt_gpu *g, void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind,
+                            const char *what)
+{
+    if (!bytes)
+        return DLT_OK;
+    return dlt_gpu_check(cudaMemcpyAsync(dst, src, bytes, kind, g->stream), NULL, what);
+}
+
+static dlt_status be_upload(void *ctx, void *dst, const void *src, size_t bytes)
+{
+    return copy_kind(ctx, dst, src, bytes, cudaMemcpyHostToDevice, "copy to the GPU");
+}
+
+static dlt_status be_download(void *ctx, void *dst, const void *src, size_t bytes)
+{
+    return copy_kind(ctx, dst, src, bytes, cudaMemcpyDeviceToHost, "copy from the GPU");
+}
+
+static dlt_status be_copy(void *ctx, void *dst, const void *src, size_t bytes)
+{
+    return copy_kind(ctx, dst, src, bytes, cudaMemcpyDeviceToDevice, "copy on the GPU");
+}
+
+static dlt_status be_memset(void *ctx, void *dst, int byte, size_t bytes)
+{
+    struct dlt_gpu *g = ctx;
+    if (!bytes)
+        return DLT_OK;
+    return dlt_gpu_check(cudaMemsetAsync(dst, byte, bytes, g->stream), NULL, "cudaMemsetAsync");
+}
+
+static dlt_status be_add(void *ctx, float *dst, const float *src, size_t n)
+{
+    return dlt_gpu_add_f32(ctx, dst, src, n);
+}
+
+static dlt_status be_sync(void *ctx)
+{
+    struct dlt_gpu *g = ctx;
+    return dlt_gpu_check(cudaStreamSynchronize(g->stream), NULL, "GPU work failed");
+}
+
+static const dlt_gpu_kernel *const families[] = {
+    dlt_gpu_kernels_core, dlt_gpu_kernels_elementwise, dlt_gpu_kernels_reduce,
+    dlt_gpu_kernels_conv, dlt_gpu_kernels_norm, dlt_gpu_kernels_shape, dlt_gpu_kernels_attention,
+};
+
+static int be_kernel(void *ctx, const dlt_op_def *op, dlt_kernel_fn *fn, dlt_workspace_fn *ws)
+{
+    (void)ctx;
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
+        for (const dlt_gpu_kernel *k = families[f]; k->op; k++)
+            if (strcmp(k->op, op->name) == 0) {
+                *fn = k->fn;
+                *ws = k->ws;
+                return 1;
+            }
+    return 0;
+}
+
+static double be_elapsed(void *ctx)
+{
+    struct dlt_gpu *g = ctx;
+    float ms = 0;
+    if (!g->timing) {
+        cudaEventRecord(g->t0, g->stream);
+        g->timing = 1;
+        return 0;
+    }
+    cudaEventRecord(g->t1, g->stream);
+    if (cudaEventSynchronize(g->t1) != cudaSuccess || cudaEventElapsedTime(&ms, g->t0, g->t1) != cudaSuccess) {
+        (void)cudaGetLastError();
+        ms = 0;
+    }
+    cudaEventRecord(g->t0, g->stream);
+    return 1e-3 * ms;
+}
+
+/* ---------------------------------------------------------------- context */
+dlt_status dlt_gpu_open(int device, dlt_gpu **out)
+{
+    struct cudaDeviceProp prop;
+    dlt_status st;
+    *out = NULL;
+    int n = dlt_gpu_device_count();
+    if (n == 0)
+        return dlt_seterr(DLT_ERR_UNSUPPORTED, "no CUDA device (driver or GPU missing)");
+    if (device < 0 || device >= n)
+        return dlt_seterr(DLT_ERR_INVALID, "CUDA device %d does not exist (this node has %d)", device, n);
+    dlt_gpu *g = calloc(1, sizeof *g);
+    if (!g)
+        return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    g->device = device;
+    if ((st = dlt_gpu_check(cudaSetDevice(device), NULL, "cudaSetDevice")) ||
+        (st = dlt_gpu_check(cudaGetDeviceProperties(&prop, device), NULL, "cudaGetDeviceProperties")) ||
+        (st = dlt_gpu_check(cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking), NULL,
+                            "cudaStreamCreate")) ||
+        (st = dlt_gpu_check(cudaEventCreate(&g->t0), NULL, "cudaEventCreate")) ||
+        (st = dlt_gpu_check(cudaEventCreate(&g->t1), NULL, "cudaEventCreate")) ||
+        (st = dlt_gpu_check_cublas(cublasCreate(&g->cublas), NULL, "cublasCreate")) ||
+        (st = dlt_gpu_check_cublas(cublasSetStream(g->cublas, g->stream), NULL, "cublasSetStream")) ||
+        (st = dlt_gpu_check_cublas(cublasLtCreate(&g->cublaslt), NULL, "cublasLtCreate")) ||
+        (st = dlt_gpu_check_cudnn(cudnnCreate(&g->cudnn), NULL, "cudnnCreate")) ||
+        (st = dlt_gpu_check_cudnn(cudnnSetStream(g->cudnn, g->stream), NULL, "cudnnSetStream"))) {
+        dlt_gpu_close(g);
+        return st;
+    }
+    g->sm_count = prop.multiProcessorCount;
+    g->smem_per_block = prop.sharedMemPerBlock;
+    dlt_gpu_set_tf32(g, 0);
+    static char names[16][16];
+    snprintf(names[device & 15], sizeof names[0], "cuda:%d", device);
+    g->backend = (dlt_backend){
+        .name = names[device & 15],
+        .ctx = g,
+        .alloc = be_alloc,
+        .release = be_release,
+        .alloc_host = be_alloc_host,
+        .release_host = be_release_host,
+        .upload = be_upload,
+        .download = be_download,
+        .copy = be_copy,
+        .memset = be_memset,
+        .add = be_add,
+        .sync = be_sync,
+        .kernel = be_kernel,
+        .elapsed = be_elapsed,
+    };
+    *out = g;
+    return DLT_OK;
+}
+
+void dlt_gpu_close(dlt_gpu *g)
+{
+    if (!g)
+        return;
+    if (g->stream)
+        cudaStreamSynchronize(g->stream);
+    if (g->cudnn)
+        cudnnDestroy(g->cudnn);
+    if (g->cublaslt)
+        cublasLtDestroy(g->cublaslt);
+    if (g->cublas)
+        cublasDestroy(g->cublas);
+    if (g->t0)
+        cudaEventDestroy(g->t0);
+    if (g->t1)
+        cudaEventDestroy(g->t1);
+    if (g->stream)
+        cudaStreamDestroy(g->stream);
+    free(g);
+}
+
+dlt_backend *dlt_gpu_backend(dlt_gpu *g) { return g ? &g->backend : NULL; }
+void *dlt_gpu_stream(dlt_gpu *g) { return g ? (void *)g->stream : NULL; }
+
+void dlt_gpu_set_tf32(dlt_gpu *g, int on)
+{
+    g->tf32 = on;
+    cublasSetMathMode(g->cublas, on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
+}

@@ -1,0 +1,73 @@
+/* CUDA backend internals shared by the backend (backend.c) and the kernel files
+ * src/gpu/k_NAME.cu (compiled as C++ by nvcc; C linkage throughout). */
+#ifndef DLT_GPU_IMPL_H
+#define DLT_GPU_IMPL_H
+
+#include <cublasLt.h>
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include "dlt_backend.h"
+#include "dlt_gpu.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One per process and device (a rank drives one GPU). Kernels get it as
+ * (dlt_gpu *)k->dev and queue all their work on `stream`. */
+struct dlt_gpu {
+    int device;
+    int sm_count;
+    size_t smem_per_block;
+    cudaStream_t stream;      /* compute: every kernel, copy and library call */
+    cublasHandle_t cublas;    /* bound to `stream` */
+    cublasLtHandle_t cublaslt;
+    cudnnHandle_t cudnn;      /* bound to `stream` */
+    int tf32;                 /* 1: cuBLAS/cuDNN may use TF32 tensor cores for f32 */
+    cudaEvent_t t0, t1;       /* profiling (dlt_backend.elapsed) */
+    int timing;
+    dlt_backend backend;      /* the core's view of this device (ctx = this) */
+};
+
+/* Kernel tables: each kernel family file exports one, terminated by {NULL}.
+ * registry.c searches them by op name. */
+typedef struct {
+    const char *op; /* dlt_op_def.name */
+    dlt_kernel_fn fn;
+    dlt_workspace_fn ws; /* device scratch bytes, NULL: none */
+} dlt_gpu_kernel;
+
+extern const dlt_gpu_kernel dlt_gpu_kernels_elementwise[]; /* k_elementwise */
+extern const dlt_gpu_kernel dlt_gpu_kernels_reduce[];      /* k_reduce: matmul, reductions, softmax, losses */
+extern const dlt_gpu_kernel dlt_gpu_kernels_conv[];        /* k_conv: conv, pooling, upsample */
+extern const dlt_gpu_kernel dlt_gpu_kernels_norm[];        /* k_norm: batch/group/layer norm */
+extern const dlt_gpu_kernel dlt_gpu_kernels_shape[];       /* k_shape: shape ops, gather, embedding */
+extern const dlt_gpu_kernel dlt_gpu_kernels_attention[];   /* k_attention: attention */
+extern const dlt_gpu_kernel dlt_gpu_kernels_core[];        /* k_core.cu: accum */
+
+/* The context a kernel runs in. */
+static inline struct dlt_gpu *dlt_gpu_of(const dlt_kctx *k) { return (struct dlt_gpu *)k->dev; }
+
+/* Status from a CUDA runtime / cuBLAS / cuDNN result, naming the op and node
+ * (k may be NULL). DLT_OK when the call succeeded. */
+dlt_status dlt_gpu_check(cudaError_t e, const dlt_kctx *k, const char *what);
+dlt_status dlt_gpu_check_cublas(cublasStatus_t s, const dlt_kctx *k, const char *what);
+dlt_status dlt_gpu_check_cudnn(cudnnStatus_t s, const dlt_kctx *k, const char *what);
+/* After a kernel launch: cudaGetLastError() as a status. */
+dlt_status dlt_gpu_launched(const dlt_kctx *k, const char *kernel);
+
+/* Blocks for a grid-stride loop over n elements (at most 32 blocks per SM). */
+static inline unsigned dlt_gpu_blocks(const struct dlt_gpu *g, int64_t n, int threads)
+{
+    int64_t b = (n + threads - 1) / threads, cap = (int64_t)g->sm_count * 32;
+    if (b < 1)
+        b = 1;
+    return (unsigned)(b < cap ? b : cap);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,4 @@
+// GPU kernels: attention family (see gpu_impl.h). Placeholder table until the kernels land.
+#include "gpu_impl.h"
+
+extern "C" const dlt_gpu_kernel dlt_gpu_kernels_attention[] = {{NULL, NULL, NULL}};
