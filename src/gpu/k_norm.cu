@@ -56,6 +56,20 @@ static __device__ double2 block_sum2(double a, double b)
     return make_double2(sa[0], sb[0]);
 }
 
+// The CPU's float expressions, each operation rounded on its own (no fused
+// multiply-add, which the CPU build does not use), so y and dx match it bit
+// for bit given the same statistics.
+static __device__ __forceinline__ float apply_rn(float x, float m, float r, const float *gam, const float *bet,
+                                                 int64_t c)
+{
+    float sc = gam ? __fmul_rn(gam[c], r) : r, sh = __fsub_rn(bet ? bet[c] : 0.f, __fmul_rn(m, sc));
+    return __fadd_rn(__fmul_rn(x, sc), sh);
+}
+static __device__ __forceinline__ float dx_rn(float dy, float x, float m, float k0, float k1, float k2)
+{
+    return __fsub_rn(__fsub_rn(__fmul_rn(k1, dy), k0), __fmul_rn(k2, __fsub_rn(x, m)));
+}
+
 static __global__ void set_scalar_kernel(float *p, float v) { *p = v; }
 
 static dlt_status set_scalar(const dlt_kctx *k, float *p, float v)
@@ -103,9 +117,7 @@ static __global__ void group_fwd_kernel(const float *x, float *y, float *mean, f
             *alpha = 1.f;
     }
     for (IT j = threadIdx.x; j < M; j += blockDim.x) {
-        int64_t c = c0 + (int64_t)(S == 1 ? j : j / S);
-        float sc = gam ? gam[c] * rf : rf, sh = (bet ? bet[c] : 0.f) - mf * sc;
-        py[j] = px[j] * sc + sh;
+        py[j] = apply_rn(px[j], mf, rf, gam, bet, c0 + (int64_t)(S == 1 ? j : j / S));
     }
 }
 
@@ -133,7 +145,7 @@ static __global__ void group_dx_kernel(const float *dy, const float *x, const fl
     const float mf = (float)m, k0 = (float)(r * c1), k2 = (float)(r * r * c2);
     for (IT j = threadIdx.x; j < M; j += blockDim.x) {
         float k1 = (float)(r * (gam ? (double)gam[c0 + (int64_t)(S == 1 ? j : j / S)] : 1.0));
-        po[j] = k1 * pd[j] - k0 - k2 * (px[j] - mf);
+        po[j] = dx_rn(pd[j], px[j], mf, k0, k1, k2);
     }
 }
 
@@ -323,9 +335,7 @@ static __global__ void batch_apply_kernel(const float *x, float *y, const float 
 {
     for (IT i = (IT)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (IT)gridDim.x * blockDim.x) {
         IT c = (i / S) % C;
-        float m = mean[c], r = rstd[c];
-        float sc = gam ? gam[c] * r : r, sh = (bet ? bet[c] : 0.f) - m * sc;
-        y[i] = x[i] * sc + sh;
+        y[i] = apply_rn(x[i], mean[c], rstd[c], gam, bet, (int64_t)c);
     }
 }
 
@@ -357,7 +367,7 @@ static __global__ void batch_dx_kernel(const float *dy, const float *x, const fl
 {
     for (IT i = (IT)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (IT)gridDim.x * blockDim.x) {
         IT c = (i / S) % C;
-        dx[i] = coef[C + c] * dy[i] - coef[c] - coef[2 * C + c] * (x[i] - mean[c]);
+        dx[i] = dx_rn(dy[i], x[i], mean[c], coef[c], coef[C + c], coef[2 * C + c]);
     }
 }
 
