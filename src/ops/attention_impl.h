@@ -1,9 +1,14 @@
-/* Private to the attention family (attention.c, attention_kernels.c): the
- * attributes shared by the forward and backward ops and the CPU kernels. */
+/* Private to the attention family (attention.c, attention_kernels.c and the
+ * CUDA kernels in src/gpu/k_attention.cu): the attributes shared by the
+ * forward and backward ops and the kernels. Compiles as C and as C++. */
 #ifndef DLT_ATTENTION_IMPL_H
 #define DLT_ATTENTION_IMPL_H
 
 #include "dlt_opdef.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* How the optional key-padding mask input is read (fixed by its dtype/shape). */
 enum { ATTN_MASK_NONE = 0, ATTN_MASK_LENGTHS, ATTN_MASK_KEEP, ATTN_MASK_ADD };
@@ -35,6 +40,14 @@ static inline int64_t attn_ld(const attn_geom *gm, int64_t W)
     return gm->bthd ? gm->H * W : W;
 }
 
+/* The dropout stream of one node at one step: the forward and backward
+ * nodes share it (and CPU and GPU kernels), so their masks agree. */
+static inline DLT_HD uint64_t attn_stream(uint64_t id, int64_t step)
+{
+    return dlt_rng_mix(id * 0x9e3779b97f4a7c15ull ^
+                       dlt_rng_mix((uint64_t)step + 0x3c6ef372fe94f82bull));
+}
+
 /* Query rows per block: scores are held for one block of one head per thread. */
 #define ATTN_BQ 64
 
@@ -47,4 +60,7 @@ size_t attn_slot_bytes(const attn_geom *gm, int nbuf);
 dlt_status attn_fwd_cpu(const dlt_kctx *k);
 dlt_status attn_bwd_cpu(const dlt_kctx *k);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -26,12 +26,6 @@ typedef struct {
     int gemm_nt;
 } attn_run;
 
-static uint64_t attn_stream(uint64_t id, int64_t step)
-{
-    return dlt_rng_mix(id * 0x9e3779b97f4a7c15ull ^
-                       dlt_rng_mix((uint64_t)step + 0x3c6ef372fe94f82bull));
-}
-
 static dlt_status attn_run_init(attn_run *r, const dlt_kctx *k, const attn_attr *a,
                                 const dlt_shape *q, const dlt_shape *kk, const dlt_shape *v,
                                 const dlt_shape *ms, const void *mask)
