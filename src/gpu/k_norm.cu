@@ -244,7 +244,7 @@ static int64_t nparts(const dlt_norm_attr *a)
 }
 
 // Workspace: C*P part sums, then (batch backward) three coefficients per channel.
-static size_t norm_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
+static size_t norm_ws(const dlt_node *n, const dlt_shape *const *, const dlt_shape *const *)
 {
     const dlt_norm_attr *a = DLT_CATTR(n, dlt_norm_attr);
     if (a->kind == DLT_NORM_GROUP && n->nout != 3)
