@@ -2,7 +2,7 @@
 # Kernel families (one table each, see gpu_impl.h); one line per family so
 # kernel work in different families never touches the same line.
 GPU_K_CORE = src/gpu/k_core.cu
-GPU_K_ELEMENTWISE = src/gpu/k_elementwise.cu
+GPU_K_ELEMENTWISE = src/gpu/k_elementwise.cu src/gpu/k_elementwise_bin.cu
 GPU_K_REDUCE = src/gpu/k_reduce.cu
 GPU_K_CONV = src/gpu/k_conv.cu
 GPU_K_SHAPE = src/gpu/k_shape.cu

@@ -1,11 +1,7 @@
 /* Elementwise binary arithmetic with broadcasting: add, sub, mul, div; affine. */
 #include "dlt_ops.h"
+#include "binary_impl.h"
 #include "ops_util.h"
-
-enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV };
-typedef struct {
-    int kind;
-} bin_attr;
 
 static dlt_status bin_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *out)
 {
@@ -119,9 +115,6 @@ dlt_t dlt_mul(dlt_graph *g, dlt_t a, dlt_t b) { return binary(g, &op_mul, BIN_MU
 dlt_t dlt_div(dlt_graph *g, dlt_t a, dlt_t b) { return binary(g, &op_div, BIN_DIV, a, b); }
 
 /* ---------------------------------------------------------------- affine */
-typedef struct {
-    float s, t;
-} affine_attr;
 
 static dlt_status affine_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *out)
 {

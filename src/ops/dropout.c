@@ -5,12 +5,8 @@
  * exactly the same mask. Dropout is linear in x, so its gradient rule is
  * itself and every order of differentiation works. */
 #include "dlt_ops.h"
+#include "dropout_impl.h"
 #include "ops_util.h"
-
-typedef struct {
-    float p;
-    uint64_t id; /* per-node stream id, shared with the backward node */
-} dropout_attr;
 
 static dlt_status dropout_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *out)
 {
@@ -18,11 +14,6 @@ static dlt_status dropout_shape(const dlt_node *n, const dlt_shape *in, dlt_shap
         return dlt_seterr(DLT_ERR_DTYPE, "input must be f32");
     out[0] = in[0];
     return DLT_OK;
-}
-
-static uint64_t dropout_stream(uint64_t id, int64_t step)
-{
-    return dlt_rng_mix(id * 0x9e3779b97f4a7c15ull ^ dlt_rng_mix((uint64_t)step + 0x632be59bd9b4e019ull));
 }
 
 static dlt_status dropout_cpu(const dlt_kctx *k)
@@ -39,7 +30,7 @@ static dlt_status dropout_cpu(const dlt_kctx *k)
         }
         return DLT_OK;
     }
-    uint64_t stream = dropout_stream(a->id, k->step), seed = k->seed;
+    uint64_t stream = dlt_dropout_stream(a->id, k->step), seed = k->seed;
     float p = a->p, scale = 1.0f / (1.0f - p);
 #pragma omp parallel for schedule(static) num_threads(k->nthreads) if (n > 8192)
     for (int64_t i = 0; i < n; i++)

@@ -6,142 +6,13 @@
 
 #include "dlt_ops.h"
 #include "ops_util.h"
-#include "unary_impl.h"
+#include "unary_math.h"
 
-typedef struct {
-    int kind;
-    int order; /* 0: y = f(x); k >= 1: y = dy * f^(k)(x) */
-    float a, b;
-} ew_attr;
+typedef dlt_ew_attr ew_attr;
 
 /* Transcendental kernels cost ~10-50 ns per element: parallelise earlier than
  * the cheap arithmetic ops do. */
 #define EW_PAR_MIN 8192
-
-static double sigm(double x)
-{
-    if (x >= 0)
-        return 1 / (1 + exp(-x));
-    double e = exp(x);
-    return e / (1 + e);
-}
-
-/* d^k/dx^k x^p = p (p-1) ... (p-k+1) x^(p-k); exactly 0 once a factor is 0 (x^0
- * has zero derivative even at x = 0, as in PyTorch). */
-static double pow_deriv(double p, int k, double x)
-{
-    if (k == 0)
-        return pow(x, p);
-    double c = 1;
-    for (int j = 0; j < k; j++)
-        c *= p - j;
-    return c == 0 ? 0 : c * pow(x, p - k);
-}
-
-static double gelu_eval(int k, double x)
-{
-    const double inv_sqrt_2pi = 0.39894228040143267794;
-    double cdf = 0.5 * erfc(-x * M_SQRT1_2), pdf = inv_sqrt_2pi * exp(-0.5 * x * x);
-    switch (k) {
-    case 0: return x * cdf;
-    case 1: return cdf + x * pdf;
-    case 2: return pdf * (2 - x * x);
-    default: return pdf * (x * x * x - 4 * x);
-    }
-}
-
-/* 0.5 x (1 + tanh(u)), u = c (x + kappa x^3); s = 1 - tanh^2 = tanh'. */
-static double gelu_tanh_eval(int k, double x)
-{
-    const double c = 0.79788456080286535588, kappa = 0.044715;
-    double u = c * (x + kappa * x * x * x), u1 = c * (1 + 3 * kappa * x * x);
-    double u2 = 6 * c * kappa * x, u3 = 6 * c * kappa;
-    double t = tanh(u), s = 1 - t * t;
-    double h = u1 - x * t * u1 * u1 + 0.5 * x * u2; /* f'' = s h */
-    switch (k) {
-    case 0: return 0.5 * x * (1 + t);
-    case 1: return 0.5 * (1 + t) + 0.5 * x * s * u1;
-    case 2: return s * h;
-    default: {
-        double dh = 1.5 * u2 - t * u1 * u1 - x * s * u1 * u1 * u1 - 2 * x * t * u1 * u2 + 0.5 * x * u3;
-        return -2 * t * s * u1 * h + s * dh;
-    }
-    }
-}
-
-/* sigmoid and its derivatives with sm = 1 - s computed without cancellation */
-static double sigmoid_eval(int k, double x)
-{
-    double s = sigm(x), sm = sigm(-x);
-    switch (k) {
-    case 0: return s;
-    case 1: return s * sm;
-    case 2: return s * sm * (sm - s);
-    default: return s * sm * (1 - 6 * s * sm);
-    }
-}
-
-/* f^(k)(x) of every kind, in double so that f32 results are correctly rounded
- * or nearly so (the PyTorch fixtures agree to ~1e-7). */
-static double ew_eval(int kind, int k, double a, double b, double x)
-{
-    switch (kind) {
-    case DLT_EW_EXP:
-        return exp(x);
-    case DLT_EW_LOG: {
-        if (k == 0)
-            return log(x);
-        double c = 1; /* (-1)^(k-1) (k-1)! */
-        for (int j = 1; j < k; j++)
-            c *= -j;
-        return c / pow(x, k);
-    }
-    case DLT_EW_SQRT:
-        return k == 0 ? sqrt(x) : pow_deriv(0.5, k, x);
-    case DLT_EW_RSQRT:
-        return k == 0 ? 1 / sqrt(x) : pow_deriv(-0.5, k, x);
-    case DLT_EW_POW:
-        return pow_deriv(a, k, x);
-    case DLT_EW_ABS:
-        /* PyTorch's convention: the derivative at 0 is 0 */
-        return k == 0 ? fabs(x) : k == 1 ? (x > 0 ? 1 : x < 0 ? -1 : x == 0 ? 0 : x) : 0;
-    case DLT_EW_CLAMP:
-        if (k == 0) {
-            double y = x < a ? a : x; /* NaN stays NaN; min > max gives max, as torch */
-            return y > b ? b : y;
-        }
-        return k == 1 && x >= a && x <= b ? 1 : 0; /* both ends pass the gradient */
-    case DLT_EW_SQUARE:
-        return k == 0 ? x * x : k == 1 ? 2 * x : k == 2 ? 2 : 0;
-    case DLT_EW_LEAKY_RELU:
-        return k == 0 ? (x > 0 ? x : a * x) : k == 1 ? (x > 0 ? 1 : a) : 0;
-    case DLT_EW_ELU:
-    case DLT_EW_SELU:
-        /* torch uses x <= 0 for f' but x < 0 for f'' (they differ at 0 only) */
-        if (k == 0)
-            return x > 0 ? b * x : b * a * expm1(x);
-        if (k == 1)
-            return x > 0 ? b : b * a * exp(x);
-        return x < 0 ? b * a * exp(x) : 0;
-    case DLT_EW_GELU:
-        return gelu_eval(k, x);
-    case DLT_EW_GELU_TANH:
-        return gelu_tanh_eval(k, x);
-    case DLT_EW_SIGMOID:
-        return sigmoid_eval(k, x);
-    case DLT_EW_TANH: {
-        double t = tanh(x), s = 1 - t * t;
-        return k == 0 ? t : k == 1 ? s : k == 2 ? -2 * t * s : s * (6 * t * t - 2);
-    }
-    default: { /* softplus: linear above the threshold, as torch (whose f'' is 0 already at
-                * a x == threshold); f^(k) = a^(k-1) sigmoid^(k-1)(a x) */
-        double z = a * x;
-        if (z > b || (k >= 2 && z >= b))
-            return k == 0 ? x : k == 1 ? 1 : 0;
-        return k == 0 ? log1p(exp(z)) / a : pow(a, k - 1) * sigmoid_eval(k - 1, z);
-    }
-    }
-}
 
 /* First order whose derivative is identically zero (almost everywhere): no
  * gradient node is built from there on. */
@@ -198,7 +69,7 @@ static dlt_status ew_cpu(const dlt_kctx *k)
     int64_t n = dlt_shape_numel(k->out_shape[0]);
 #pragma omp parallel for schedule(static) num_threads(k->nthreads) if (n > EW_PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
-        double f = ew_eval(kind, ord, a, b, x[i]);
+        double f = dlt_ew_eval(kind, ord, a, b, x[i]);
         y[i] = (float)(dy ? dy[i] * f : f);
     }
     return DLT_OK;

@@ -30,9 +30,24 @@ typedef enum {
     DLT_EW_NKINDS
 } dlt_ew_kind;
 
+/* Attributes of the forward op "<name>" and its derivative op "<name>_grad". */
+typedef struct {
+    int kind;  /* dlt_ew_kind */
+    int order; /* 0: y = f(x); k >= 1: y = dy * f^(k)(x) */
+    float a, b;
+} dlt_ew_attr;
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* y = f(x) for kind (with parameters a, b). */
 dlt_t dlt_ew_apply(dlt_graph *g, dlt_t x, dlt_ew_kind kind, float a, float b);
 /* dy * f^(order)(x), order >= 1. */
 dlt_t dlt_ew_deriv(dlt_graph *g, dlt_t dy, dlt_t x, dlt_ew_kind kind, int order, float a, float b);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,7 +1,7 @@
 # tests/gpu: every GPU kernel against the CPU kernel (tests/gpu/gpu_check.h).
 # They exit 77 (SKIP) without a CUDA device. One line per kernel family.
 GPU_T_CORE = tests/gpu/test_gpu_core
-GPU_T_ELEMENTWISE =
+GPU_T_ELEMENTWISE = tests/gpu/test_gpu_elementwise
 GPU_T_REDUCE =
 GPU_T_CONV =
 GPU_T_NORM = tests/gpu/test_gpu_norm
