@@ -7,16 +7,12 @@
 
 #include "dlt_ops.h"
 #include "ops_util.h"
+#include "shape_impl.h"
 #include "shape_util.h"
 
 /* columns per scatter task: long enough rows for the vector unit, enough tasks
  * to share among threads */
 #define SCATTER_BLOCK 64
-
-typedef struct {
-    int axis;
-    int64_t n; /* size of `axis` in the indexed tensor (for the adjoints' output) */
-} idx_attr;
 
 static dlt_status check_indices(const int32_t *idx, int64_t m, int64_t n)
 {

@@ -6,14 +6,10 @@
 
 #include "dlt_ops.h"
 #include "ops_util.h"
+#include "shape_impl.h"
 #include "shape_util.h"
 
 /* ---------------------------------------------------------------- permute */
-typedef struct {
-    int nperm;
-    int perm[DLT_MAX_DIMS];
-} permute_attr;
-
 static dlt_status permute_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *out)
 {
     const permute_attr *a = DLT_CATTR(n, permute_attr);
@@ -104,13 +100,6 @@ dlt_t dlt_transpose(dlt_graph *g, dlt_t x, int axis0, int axis1)
 }
 
 /* ---------------------------------------------------------------- concat / split */
-/* Both view tensors as [outer, n, inner] around `axis`. */
-typedef struct {
-    int axis;
-    int nparts;
-    int64_t sizes[DLT_MAX_IN]; /* split: part sizes along axis */
-} cat_attr;
-
 static dlt_status concat_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *out)
 {
     int ax = DLT_CATTR(n, cat_attr)->axis;

@@ -8,17 +8,11 @@
 
 #include "dlt_ops.h"
 #include "ops_util.h"
+#include "shape_impl.h"
 #include "shape_util.h"
 
 /* ---------------------------------------------------------------- slice */
-/* As the caller gave them, for every axis of the input (192 bytes, the limit). */
-typedef struct {
-    int64_t start[DLT_MAX_DIMS], stop[DLT_MAX_DIMS], step[DLT_MAX_DIMS];
-} slice_attr;
-
-/* Python-style negative indices; DLT_SLICE_END stops at the end. Fills the
- * normalised start and the output length, or returns an error. */
-static dlt_status slice_norm(const slice_attr *a, const dlt_shape *s, int64_t *start, int64_t *len)
+dlt_status dlt_slice_norm(const slice_attr *a, const dlt_shape *s, int64_t *start, int64_t *len)
 {
     for (int i = 0; i < s->ndim; i++) {
         int64_t n = s->dim[i], b = a->start[i], e = a->stop[i], st = a->step[i];
@@ -43,7 +37,7 @@ static dlt_status slice_norm(const slice_attr *a, const dlt_shape *s, int64_t *s
 static dlt_status slice_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *out)
 {
     int64_t start[DLT_MAX_DIMS], len[DLT_MAX_DIMS];
-    dlt_status st = slice_norm(DLT_CATTR(n, slice_attr), &in[0], start, len);
+    dlt_status st = dlt_slice_norm(DLT_CATTR(n, slice_attr), &in[0], start, len);
     if (st != DLT_OK)
         return st;
     out[0] = in[0];
@@ -58,7 +52,7 @@ static dlt_status slice_cpu(const dlt_kctx *k)
     const dlt_shape *si = k->in_shape[0], *so = k->out_shape[0];
     int64_t start[DLT_MAX_DIMS], len[DLT_MAX_DIMS], istr[DLT_MAX_DIMS], sstr[DLT_MAX_DIMS],
         ostr[DLT_MAX_DIMS], off = 0;
-    slice_norm(a, si, start, len);
+    dlt_slice_norm(a, si, start, len);
     dlt_dense_strides(si, istr);
     dlt_dense_strides(so, ostr);
     for (int i = 0; i < si->ndim; i++) {
@@ -72,13 +66,6 @@ static dlt_status slice_cpu(const dlt_kctx *k)
 }
 
 /* ---------------------------------------------------------------- strided pad */
-/* out = value everywhere, out[start + i * step] = x[i]. */
-typedef struct {
-    int64_t start[DLT_MAX_DIMS], out[DLT_MAX_DIMS];
-    int32_t step[DLT_MAX_DIMS];
-    float value;
-} spad_attr;
-
 static dlt_t spad(dlt_graph *g, dlt_t x, const spad_attr *a);
 
 static dlt_status spad_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *out)
@@ -166,7 +153,7 @@ static dlt_status slice_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, d
     spad_attr a;
     int64_t len[DLT_MAX_DIMS];
     memset(&a, 0, sizeof a);
-    slice_norm(sa, s, a.start, len);
+    dlt_slice_norm(sa, s, a.start, len);
     for (int i = 0; i < s->ndim; i++) {
         a.step[i] = len[i] > 1 ? (int32_t)sa->step[i] : 1; /* step < size when it matters */
         a.out[i] = s->dim[i];
@@ -228,10 +215,6 @@ dlt_t dlt_slice_axis(dlt_graph *g, dlt_t x, int axis, int64_t start, int64_t sto
 }
 
 /* ---------------------------------------------------------------- reflect pad */
-typedef struct {
-    int64_t before[DLT_MAX_DIMS], after[DLT_MAX_DIMS];
-} rpad_attr;
-
 static dlt_status rpad_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *out)
 {
     const rpad_attr *a = DLT_CATTR(n, rpad_attr);
@@ -259,28 +242,6 @@ static dlt_status rpad_grad_shape(const dlt_node *n, const dlt_shape *in, dlt_sh
     return DLT_OK;
 }
 
-static int64_t reflect(int64_t o, int64_t b, int64_t n)
-{
-    int64_t s = o - b;
-    if (s < 0)
-        s = -s;
-    if (s > n - 1)
-        s = 2 * (n - 1) - s;
-    return s;
-}
-
-/* Output positions whose reflection is j (at most 3). */
-static int preimages(int64_t j, int64_t n, int64_t b, int64_t a, int64_t *o)
-{
-    int c = 0;
-    if (j >= 1 && j <= b)
-        o[c++] = b - j;
-    o[c++] = j + b;
-    if (j >= n - 1 - a && j <= n - 2)
-        o[c++] = b + 2 * (n - 1) - j;
-    return c;
-}
-
 static dlt_status rpad_cpu(const dlt_kctx *k)
 {
     const rpad_attr *a = DLT_CATTR(k->node, rpad_attr);
@@ -299,12 +260,12 @@ static dlt_status rpad_cpu(const dlt_kctx *k)
     for (int64_t r = 0; r < rows; r++) {
         int64_t off = 0, rem = r;
         for (int i = nd - 2; i >= 0; i--) {
-            off += reflect(rem % so->dim[i], a->before[i], si->dim[i]) * istr[i];
+            off += dlt_reflect_index(rem % so->dim[i], a->before[i], si->dim[i]) * istr[i];
             rem /= so->dim[i];
         }
         float *py = y + r * cols;
         for (int64_t c = 0; c < cols; c++)
-            py[c] = x[off + reflect(c, b, n)];
+            py[c] = x[off + dlt_reflect_index(c, b, n)];
     }
     return DLT_OK;
 }
@@ -329,7 +290,7 @@ static dlt_status rpad_grad_cpu(const dlt_kctx *k)
         /* mirror images of this row's outer index on every outer axis */
         int64_t pre[DLT_MAX_DIMS][3], cnt[DLT_MAX_DIMS], ctr[DLT_MAX_DIMS], rem = r;
         for (int i = nd - 2; i >= 0; i--) {
-            cnt[i] = preimages(rem % sx->dim[i], sx->dim[i], a->before[i], a->after[i], pre[i]);
+            cnt[i] = dlt_reflect_preimages(rem % sx->dim[i], sx->dim[i], a->before[i], a->after[i], pre[i]);
             ctr[i] = 0;
             rem /= sx->dim[i];
         }
@@ -343,7 +304,7 @@ static dlt_status rpad_grad_cpu(const dlt_kctx *k)
             const float *py = dy + off;
             for (int64_t c = 0; c < cols; c++) {
                 int64_t o[3];
-                int m = preimages(c, n, b, af, o);
+                int m = dlt_reflect_preimages(c, n, b, af, o);
                 float s = px[c];
                 for (int q = 0; q < m; q++)
                     s += py[o[q]];

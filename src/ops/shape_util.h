@@ -4,6 +4,10 @@
 
 #include "dlt_opdef.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Copy an ndim-dimensional block of `dims` elements of `esz` bytes: element
  * (i0, ..., in) moves from src + sum(i * sstr) to dst + sum(i * dstr) (strides
  * in elements, may be any non-negative values). Adjacent axes that are
@@ -18,4 +22,7 @@ int64_t dlt_dims_prod(const dlt_shape *s, int lo, int hi);
 /* dtypes that the CPU moves (every dtype; arithmetic kernels need f32). */
 int dlt_shape_is_float(dlt_dtype t);
 
+#ifdef __cplusplus
+}
+#endif
 #endif
