@@ -6,7 +6,7 @@ GPU_T_REDUCE =
 GPU_T_CONV =
 GPU_T_NORM = tests/gpu/test_gpu_norm
 GPU_T_SHAPE = tests/gpu/test_gpu_shape
-GPU_T_ATTENTION =
+GPU_T_ATTENTION = tests/gpu/test_gpu_attention
 GPU_TESTS = $(GPU_T_CORE) $(GPU_T_ELEMENTWISE) $(GPU_T_REDUCE) $(GPU_T_CONV) $(GPU_T_NORM) \
 	$(GPU_T_SHAPE) $(GPU_T_ATTENTION)
 check_PROGRAMS += $(GPU_TESTS)
