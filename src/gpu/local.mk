@@ -4,7 +4,7 @@
 GPU_K_CORE = src/gpu/k_core.cu
 GPU_K_ELEMENTWISE = src/gpu/k_elementwise.cu src/gpu/k_elementwise_bin.cu
 GPU_K_REDUCE = src/gpu/k_reduce.cu
-GPU_K_CONV = src/gpu/k_conv.cu
+GPU_K_CONV = src/gpu/k_conv.cu src/gpu/k_conv_pool.cu
 GPU_K_SHAPE = src/gpu/k_shape.cu src/gpu/k_shape_gather.cu
 GPU_K_NORM = src/gpu/k_norm.cu
 GPU_K_ATTENTION = src/gpu/k_attention.cu src/gpu/k_attention_bwd.cu src/gpu/k_attention.h

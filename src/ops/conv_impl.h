@@ -1,9 +1,15 @@
 /* Private to the conv family: the geometry shared by conv2d, its transpose and
- * its weight gradient, and the three CPU kernels (conv_kernels.c). */
+ * its weight gradient, the three CPU kernels (conv_kernels.c), and the pooling
+ * and upsampling attributes. Included by the GPU kernels (src/gpu/k_conv*.cu)
+ * too, so it compiles as C and as C++. */
 #ifndef DLT_CONV_IMPL_H
 #define DLT_CONV_IMPL_H
 
 #include "dlt_opdef.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* Every kernel is phrased in conv2d terms: the "image" X [N, C, H, W], the
  * "response" Y [N, OC, OH, OW] = conv2d(X, W), and W [OC, C / groups, KH, KW].
@@ -22,6 +28,17 @@ typedef struct {
     int kh, kw;
     int64_t xh, xw;
 } conv_attr;
+
+/* pool.c: the window of maxpool2d / avgpool2d and their backward ops. */
+typedef struct {
+    int kh, kw, sh, sw, ph, pw, dh, dw, exclude_pad;
+    int64_t xh, xw; /* the pooled image size (backward ops) */
+} pool_attr;
+
+/* upsample.c: the integer scale factors. */
+typedef struct {
+    int sh, sw;
+} up_attr;
 
 /* Output extent of a conv2d along one axis (may be <= 0 when the dilated kernel
  * does not fit the padded input). */
@@ -54,4 +71,7 @@ void conv_bwd_data(const conv_geom *q, const float *y, const float *w, const flo
 void conv_bwd_filter(const conv_geom *q, const float *x, const float *y, float *w, float *work,
                      size_t work_bytes, int nthreads);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -6,13 +6,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "conv_impl.h"
 #include "dlt_ops.h"
 #include "ops_util.h"
-
-typedef struct {
-    int kh, kw, sh, sw, ph, pw, dh, dw, exclude_pad;
-    int64_t xh, xw; /* the pooled image size (backward ops) */
-} pool_attr;
 
 typedef struct {
     int64_t planes, h, w, oh, ow;

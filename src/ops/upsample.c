@@ -3,12 +3,9 @@
  * so the backward's gradient is the forward again. */
 #include <string.h>
 
+#include "conv_impl.h"
 #include "dlt_ops.h"
 #include "ops_util.h"
-
-typedef struct {
-    int sh, sw;
-} up_attr;
 
 static dlt_status up_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *out)
 {

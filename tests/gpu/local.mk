@@ -3,7 +3,7 @@
 GPU_T_CORE = tests/gpu/test_gpu_core
 GPU_T_ELEMENTWISE = tests/gpu/test_gpu_elementwise
 GPU_T_REDUCE =
-GPU_T_CONV =
+GPU_T_CONV = tests/gpu/test_gpu_conv
 GPU_T_NORM = tests/gpu/test_gpu_norm
 GPU_T_SHAPE = tests/gpu/test_gpu_shape
 GPU_T_ATTENTION = tests/gpu/test_gpu_attention
