@@ -10,7 +10,8 @@
 #include "conv_impl.h"
 #include "gpu_impl.h"
 
-namespace {
+namespace
+{
 
 enum conv_kind { K_FWD, K_DATA, K_FILTER };
 
@@ -25,9 +26,18 @@ const size_t WS_FALLBACK = size_t(64) << 20;
 // response would exceed this many elements run in chunks of images.
 const int64_t MAX_ELEMS = INT_MAX;
 
-int64_t x_numel(const conv_geom &q) { return q.n * q.c * q.h * q.w; }
-int64_t y_numel(const conv_geom &q) { return q.n * q.oc * q.oh * q.ow; }
-int64_t w_numel(const conv_geom &q) { return q.oc * (q.c / q.groups) * q.kh * q.kw; }
+int64_t x_numel(const conv_geom &q)
+{
+    return q.n * q.c * q.h * q.w;
+}
+int64_t y_numel(const conv_geom &q)
+{
+    return q.n * q.oc * q.oh * q.ow;
+}
+int64_t w_numel(const conv_geom &q)
+{
+    return q.oc * (q.c / q.groups) * q.kh * q.kw;
+}
 
 // Images per cuDNN call (0: a single image is too large).
 int64_t chunk_images(const conv_geom &q)
@@ -43,9 +53,9 @@ int64_t chunk_images(const conv_geom &q)
 conv_geom geom_of(const dlt_node *n, const dlt_shape *xs, const dlt_shape *ws, const dlt_shape *ys)
 {
     const conv_attr *a = DLT_CATTR(n, conv_attr);
-    conv_geom q = {xs->dim[0], xs->dim[1], xs->dim[2], xs->dim[3], ys->dim[1], ys->dim[2], ys->dim[3],
-                   (int)ws->dim[2], (int)ws->dim[3], a->sh, a->sw, a->ph, a->pw, a->dh, a->dw,
-                   a->groups};
+    conv_geom q = {xs->dim[0], xs->dim[1],      xs->dim[2],      xs->dim[3], ys->dim[1], ys->dim[2],
+                   ys->dim[3], (int)ws->dim[2], (int)ws->dim[3], a->sh,      a->sw,      a->ph,
+                   a->pw,      a->dh,           a->dw,           a->groups};
     return q;
 }
 
@@ -80,12 +90,13 @@ cudnnStatus_t make_desc(conv_desc &d, const conv_geom &q, int64_t n)
         (s = cudnnCreateFilterDescriptor(&d.w)) != CUDNN_STATUS_SUCCESS ||
         (s = cudnnCreateConvolutionDescriptor(&d.conv)) != CUDNN_STATUS_SUCCESS)
         return s;
-    if ((s = cudnnSetTensor4dDescriptor(d.x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)n, (int)q.c, (int)q.h,
-                                        (int)q.w)) != CUDNN_STATUS_SUCCESS ||
+    if ((s = cudnnSetTensor4dDescriptor(d.x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)n, (int)q.c,
+                                        (int)q.h, (int)q.w)) != CUDNN_STATUS_SUCCESS ||
         (s = cudnnSetTensor4dDescriptor(d.y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)n, (int)q.oc,
                                         (int)q.oh, (int)q.ow)) != CUDNN_STATUS_SUCCESS ||
         (s = cudnnSetFilter4dDescriptor(d.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, (int)q.oc,
-                                        (int)(q.c / q.groups), q.kh, q.kw)) != CUDNN_STATUS_SUCCESS ||
+                                        (int)(q.c / q.groups), q.kh, q.kw)) !=
+            CUDNN_STATUS_SUCCESS ||
         (s = cudnnSetConvolution2dDescriptor(d.conv, q.ph, q.pw, q.sh, q.sw, q.dh, q.dw,
                                              CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT)) !=
             CUDNN_STATUS_SUCCESS ||
@@ -104,7 +115,10 @@ cudnnStatus_t make_desc(conv_desc &d, const conv_geom &q, int64_t n)
 // Without TF32 only FMA kernels (true f32); with it cuDNN's default math,
 // which for f32 data means TF32 tensor cores. (ALLOW_CONVERSION would also
 // permit down-conversion to f16, which is not what "tf32" asks for.)
-cudnnMathType_t math_of(int tf32) { return tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH; }
+cudnnMathType_t math_of(int tf32)
+{
+    return tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+}
 
 // One heuristic result, whatever the kind.
 struct cand {
@@ -131,20 +145,20 @@ cudnnStatus_t heuristics(cudnnHandle_t h, int kind, const conv_desc &d, cand *c,
     *nc = 0;
     if (kind == K_FWD) {
         cudnnConvolutionFwdAlgoPerf_t p[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-        s = cudnnGetConvolutionForwardAlgorithm_v7(h, d.x, d.w, d.conv, d.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
-                                                   &np, p);
+        s = cudnnGetConvolutionForwardAlgorithm_v7(h, d.x, d.w, d.conv, d.y,
+                                                   CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &np, p);
         if (s == CUDNN_STATUS_SUCCESS)
             *nc = copy_perf(p, np, c);
     } else if (kind == K_DATA) {
         cudnnConvolutionBwdDataAlgoPerf_t p[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-        s = cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.w, d.y, d.conv, d.x,
-                                                        CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &np, p);
+        s = cudnnGetConvolutionBackwardDataAlgorithm_v7(
+            h, d.w, d.y, d.conv, d.x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &np, p);
         if (s == CUDNN_STATUS_SUCCESS)
             *nc = copy_perf(p, np, c);
     } else {
         cudnnConvolutionBwdFilterAlgoPerf_t p[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-        s = cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.x, d.y, d.conv, d.w,
-                                                          CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &np, p);
+        s = cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+            h, d.x, d.y, d.conv, d.w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &np, p);
         if (s == CUDNN_STATUS_SUCCESS)
             *nc = copy_perf(p, np, c);
     }
@@ -154,13 +168,13 @@ cudnnStatus_t heuristics(cudnnHandle_t h, int kind, const conv_desc &d, cand *c,
 cudnnStatus_t ws_size(cudnnHandle_t h, int kind, const conv_desc &d, int algo, size_t *bytes)
 {
     if (kind == K_FWD)
-        return cudnnGetConvolutionForwardWorkspaceSize(h, d.x, d.w, d.conv, d.y, (cudnnConvolutionFwdAlgo_t)algo,
-                                                       bytes);
+        return cudnnGetConvolutionForwardWorkspaceSize(h, d.x, d.w, d.conv, d.y,
+                                                       (cudnnConvolutionFwdAlgo_t)algo, bytes);
     if (kind == K_DATA)
-        return cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w, d.y, d.conv, d.x,
-                                                            (cudnnConvolutionBwdDataAlgo_t)algo, bytes);
-    return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.x, d.y, d.conv, d.w,
-                                                          (cudnnConvolutionBwdFilterAlgo_t)algo, bytes);
+        return cudnnGetConvolutionBackwardDataWorkspaceSize(
+            h, d.w, d.y, d.conv, d.x, (cudnnConvolutionBwdDataAlgo_t)algo, bytes);
+    return cudnnGetConvolutionBackwardFilterWorkspaceSize(
+        h, d.x, d.y, d.conv, d.w, (cudnnConvolutionBwdFilterAlgo_t)algo, bytes);
 }
 
 struct choice {
@@ -187,7 +201,8 @@ cudnnStatus_t choose(cudnnHandle_t h, int kind, conv_desc &d, int tf32, size_t c
     c[nc++] = cand{0, CUDNN_STATUS_SUCCESS, 0, CUDNN_DETERMINISTIC, math_of(tf32)};
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < nc; i++) {
-            if (c[i].status != CUDNN_STATUS_SUCCESS || (pass == 0 && c[i].det != CUDNN_DETERMINISTIC))
+            if (c[i].status != CUDNN_STATUS_SUCCESS ||
+                (pass == 0 && c[i].det != CUDNN_DETERMINISTIC))
                 continue;
             // without TF32 an entry that needs tensor-op math is not an option
             if (!tf32 && c[i].math != CUDNN_FMA_MATH && c[i].math != CUDNN_DEFAULT_MATH)
@@ -304,7 +319,8 @@ size_t conv_ws_of(int kind, const conv_geom &q)
             return WS_FALLBACK;
         for (int tf32 = 0; tf32 < 2; tf32++) {
             choice ch;
-            if (lookup(plan_handle[dev], kind, dev, tf32, q, sizes[i], WS_CAP, d, &ch) != CUDNN_STATUS_SUCCESS)
+            if (lookup(plan_handle[dev], kind, dev, tf32, q, sizes[i], WS_CAP, d, &ch) !=
+                CUDNN_STATUS_SUCCESS)
                 return WS_FALLBACK;
             if (ch.ws > need)
                 need = ch.ws;
@@ -315,7 +331,8 @@ size_t conv_ws_of(int kind, const conv_geom &q)
 
 // ------------------------------------------------------------------ bias
 // out[i] = (add ? out[i] : 0) + (bias ? bias[channel of i] : 0) over [N, C, HW].
-__global__ void bias_kernel(int64_t total, int64_t hw, int64_t nch, const float *bias, float *out, int add)
+__global__ void bias_kernel(int64_t total, int64_t hw, int64_t nch, const float *bias, float *out,
+                            int add)
 {
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
          i += (int64_t)gridDim.x * blockDim.x) {
@@ -324,28 +341,30 @@ __global__ void bias_kernel(int64_t total, int64_t hw, int64_t nch, const float 
     }
 }
 
-dlt_status bias_apply(const dlt_kctx *k, int64_t total, int64_t hw, int64_t nch, const float *bias, float *out,
-                      int add)
+dlt_status bias_apply(const dlt_kctx *k, int64_t total, int64_t hw, int64_t nch, const float *bias,
+                      float *out, int add)
 {
     struct dlt_gpu *g = dlt_gpu_of(k);
     if (total == 0 || (add && !bias))
         return DLT_OK;
-    bias_kernel<<<dlt_gpu_blocks(g, total, 256), 256, 0, g->stream>>>(total, hw, nch, bias, out, add);
+    bias_kernel<<<dlt_gpu_blocks(g, total, 256), 256, 0, g->stream>>>(total, hw, nch, bias, out,
+                                                                      add);
     return dlt_gpu_launched(k, "conv bias_kernel");
 }
 
 // ------------------------------------------------------------------ running
-cudnnStatus_t launch(struct dlt_gpu *g, int kind, const conv_desc &d, const choice &ch, const float *a,
-                     const float *b, float *out, void *work, int accumulate)
+cudnnStatus_t launch(struct dlt_gpu *g, int kind, const conv_desc &d, const choice &ch,
+                     const float *a, const float *b, float *out, void *work, int accumulate)
 {
     const float one = 1.f, zero = 0.f;
     if (kind == K_FWD)
-        return cudnnConvolutionForward(g->cudnn, &one, d.x, a, d.w, b, d.conv, (cudnnConvolutionFwdAlgo_t)ch.algo,
-                                       work, ch.ws, &zero, d.y, out);
+        return cudnnConvolutionForward(g->cudnn, &one, d.x, a, d.w, b, d.conv,
+                                       (cudnnConvolutionFwdAlgo_t)ch.algo, work, ch.ws, &zero, d.y,
+                                       out);
     if (kind == K_DATA)
         return cudnnConvolutionBackwardData(g->cudnn, &one, d.w, b, d.y, a, d.conv,
-                                            (cudnnConvolutionBwdDataAlgo_t)ch.algo, work, ch.ws, &zero, d.x,
-                                            out);
+                                            (cudnnConvolutionBwdDataAlgo_t)ch.algo, work, ch.ws,
+                                            &zero, d.x, out);
     return cudnnConvolutionBackwardFilter(g->cudnn, &one, d.x, a, d.y, b, d.conv,
                                           (cudnnConvolutionBwdFilterAlgo_t)ch.algo, work, ch.ws,
                                           accumulate ? &one : &zero, d.w, out);
@@ -372,11 +391,12 @@ dlt_status prepare(const dlt_kctx *k, int kind, const conv_geom &q, int64_t n, c
 
 // Should the chosen algorithm refuse to run after all, algorithm 0 (no
 // workspace) replaces it, in the cache too.
-cudnnStatus_t launch_or_fallback(const dlt_kctx *k, int kind, const conv_geom &q, chunk_plan &p, const float *a,
-                                 const float *b, float *out, int accumulate)
+cudnnStatus_t launch_or_fallback(const dlt_kctx *k, int kind, const conv_geom &q, chunk_plan &p,
+                                 const float *a, const float *b, float *out, int accumulate)
 {
     struct dlt_gpu *g = dlt_gpu_of(k);
-    cudnnStatus_t s = launch(g, kind, p.d, p.ch, a, b, out, p.ch.ws ? k->work : nullptr, accumulate);
+    cudnnStatus_t s =
+        launch(g, kind, p.d, p.ch, a, b, out, p.ch.ws ? k->work : nullptr, accumulate);
     if (s == CUDNN_STATUS_SUCCESS || p.ch.algo == 0)
         return s;
     choice c0{0, math_of(g->tf32), 0};
@@ -397,11 +417,13 @@ cudnnStatus_t launch_or_fallback(const dlt_kctx *k, int kind, const conv_geom &q
 // One op on the whole batch, in chunks of images: a and b are the op's two
 // inputs, out its output (K_FWD: x, w -> y; K_DATA: y, w -> x; K_FILTER:
 // x, y -> w, accumulated over chunks).
-dlt_status run_conv(const dlt_kctx *k, int kind, const conv_geom &q, const float *a, const float *b, float *out)
+dlt_status run_conv(const dlt_kctx *k, int kind, const conv_geom &q, const float *a, const float *b,
+                    float *out)
 {
     int64_t nb = chunk_images(q);
     if (nb < 1 || w_numel(q) > MAX_ELEMS)
-        return dlt_seterr(DLT_ERR_UNSUPPORTED, "%s: one image or the weight has more than %lld elements (cuDNN)",
+        return dlt_seterr(DLT_ERR_UNSUPPORTED,
+                          "%s: one image or the weight has more than %lld elements (cuDNN)",
                           k->node->op->name, (long long)MAX_ELEMS);
     int64_t xs = q.c * q.h * q.w, ys = q.oc * q.oh * q.ow;
     chunk_plan full, last; // every chunk has nb images but the last
@@ -419,9 +441,10 @@ dlt_status run_conv(const dlt_kctx *k, int kind, const conv_geom &q, const float
         else
             s = launch_or_fallback(k, kind, q, p, a + i0 * xs, b + i0 * ys, out, i0 > 0);
         if (s != CUDNN_STATUS_SUCCESS)
-            return dlt_gpu_check_cudnn(s, k, kind == K_FWD    ? "cudnnConvolutionForward"
-                                             : kind == K_DATA ? "cudnnConvolutionBackwardData"
-                                                              : "cudnnConvolutionBackwardFilter");
+            return dlt_gpu_check_cudnn(s, k,
+                                       kind == K_FWD    ? "cudnnConvolutionForward"
+                                       : kind == K_DATA ? "cudnnConvolutionBackwardData"
+                                                        : "cudnnConvolutionBackwardFilter");
     }
     return DLT_OK;
 }

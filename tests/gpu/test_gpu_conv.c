@@ -30,12 +30,14 @@ static int build_conv(dlt_graph *g, dlt_t *outs, void *user)
     const conv_case *t = user;
     int groups = t->o.groups ? t->o.groups : 1;
     int64_t xd[4] = {t->n, t->c, t->h, t->w};
-    int64_t wd[4] = {t->transpose ? t->c : t->oc, (t->transpose ? t->oc : t->c) / groups, t->kh, t->kw};
+    int64_t wd[4] = {t->transpose ? t->c : t->oc, (t->transpose ? t->oc : t->c) / groups, t->kh,
+                     t->kw};
     int64_t bd[1] = {t->oc};
     dlt_t x = gc_input(g, "x", 4, xd, -1, 1);
     dlt_t w = dlt_param(g, "w", 4, wd, dlt_init_uniform(-0.5, 0.5));
     dlt_t b = t->bias ? dlt_param(g, "b", 1, bd, dlt_init_uniform(-1, 1)) : -1;
-    dlt_t y = t->transpose ? dlt_conv_transpose2d(g, x, w, b, &t->o) : dlt_conv2d(g, x, w, b, &t->o);
+    dlt_t y =
+        t->transpose ? dlt_conv_transpose2d(g, x, w, b, &t->o) : dlt_conv2d(g, x, w, b, &t->o);
     if (!t->second) {
         outs[0] = y;
         return 1;
@@ -103,13 +105,14 @@ static void conv_cases(void)
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
         const conv_case *t = &cs[i];
         char name[200];
-        snprintf(name, sizeof name,
-                 "%s%s x[%lld,%lld,%lld,%lld] oc %lld k %dx%d s %d,%d p %d,%d d %d,%d g %d op %d,%d%s",
-                 t->transpose ? "conv_transpose2d" : "conv2d", t->second ? " (2nd order)" : "",
-                 (long long)t->n, (long long)t->c, (long long)t->h, (long long)t->w, (long long)t->oc, t->kh,
-                 t->kw, t->o.stride[0], t->o.stride[1], t->o.padding[0], t->o.padding[1], t->o.dilation[0],
-                 t->o.dilation[1], t->o.groups, t->o.output_padding[0], t->o.output_padding[1],
-                 t->bias ? " bias" : "");
+        snprintf(
+            name, sizeof name,
+            "%s%s x[%lld,%lld,%lld,%lld] oc %lld k %dx%d s %d,%d p %d,%d d %d,%d g %d op %d,%d%s",
+            t->transpose ? "conv_transpose2d" : "conv2d", t->second ? " (2nd order)" : "",
+            (long long)t->n, (long long)t->c, (long long)t->h, (long long)t->w, (long long)t->oc,
+            t->kh, t->kw, t->o.stride[0], t->o.stride[1], t->o.padding[0], t->o.padding[1],
+            t->o.dilation[0], t->o.dilation[1], t->o.groups, t->o.output_padding[0],
+            t->o.output_padding[1], t->bias ? " bias" : "");
         gc_check(name, build_conv, (void *)t, TOL_CONV);
     }
     for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) {
@@ -134,7 +137,8 @@ static int build_pool(dlt_graph *g, dlt_t *outs, void *user)
     int64_t xd[4] = {t->n, t->c, t->h, t->w};
     dlt_t x = gc_input(g, "x", 4, xd, -1, 1);
     if (t->ties)
-        x = dlt_add(g, dlt_param(g, "p", 4, xd, dlt_init_const(0.25)), dlt_clamp(g, x, -0.3f, 0.3f));
+        x = dlt_add(g, dlt_param(g, "p", 4, xd, dlt_init_const(0.25)),
+                    dlt_clamp(g, x, -0.3f, 0.3f));
     dlt_t y = t->avg ? dlt_avgpool2d(g, x, &t->o) : dlt_maxpool2d(g, x, &t->o);
     int k = 0;
     outs[k++] = y;
@@ -155,7 +159,8 @@ static void pool_cases(void)
         {2, 3, 13, 13, {{3, 3}, {2, 2}, {1, 1}, {0, 0}, 0}, 0, 0, 0},
         {2, 3, 12, 16, {{2, 2}, {0, 0}, {0, 0}, {0, 0}, 0}, 0, 0, 0},
         {3, 2, 11, 14, {{2, 3}, {1, 2}, {1, 1}, {2, 1}, 0}, 0, 0, 0},
-        {1, 5, 2, 5, {{2, 2}, {1, 1}, {1, 0}, {3, 1}, 0}, 0, 0, 0}, /* windows wholly in the padding */
+        {1, 5, 2, 5, {{2, 2}, {1, 1}, {1, 0}, {3, 1}, 0}, 0, 0, 0}, /* windows wholly in the padding
+                                                                     */
         {2, 4, 9, 10, {{3, 3}, {1, 1}, {1, 1}, {0, 0}, 0}, 0, 1, 0},
         {2, 3, 8, 9, {{2, 3}, {2, 1}, {1, 1}, {1, 2}, 0}, 0, 1, 0},
         {1, 1, 1, 7, {{1, 3}, {1, 2}, {0, 1}, {0, 0}, 0}, 0, 0, 0},
@@ -172,11 +177,13 @@ static void pool_cases(void)
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
         const pool_case *t = &cs[i];
         char name[200];
-        snprintf(name, sizeof name, "%s%s%s x[%lld,%lld,%lld,%lld] k %dx%d s %d,%d p %d,%d d %d,%d%s",
-                 t->avg ? "avgpool2d" : "maxpool2d", t->ties ? " (ties)" : "", t->second ? " (2nd order)" : "",
-                 (long long)t->n, (long long)t->c, (long long)t->h, (long long)t->w, t->o.kernel[0],
-                 t->o.kernel[1], t->o.stride[0], t->o.stride[1], t->o.padding[0], t->o.padding[1],
-                 t->o.dilation[0], t->o.dilation[1], t->o.exclude_pad ? " exclude_pad" : "");
+        snprintf(name, sizeof name,
+                 "%s%s%s x[%lld,%lld,%lld,%lld] k %dx%d s %d,%d p %d,%d d %d,%d%s",
+                 t->avg ? "avgpool2d" : "maxpool2d", t->ties ? " (ties)" : "",
+                 t->second ? " (2nd order)" : "", (long long)t->n, (long long)t->c, (long long)t->h,
+                 (long long)t->w, t->o.kernel[0], t->o.kernel[1], t->o.stride[0], t->o.stride[1],
+                 t->o.padding[0], t->o.padding[1], t->o.dilation[0], t->o.dilation[1],
+                 t->o.exclude_pad ? " exclude_pad" : "");
         gc_check(name, build_pool, (void *)t, TOL_EXACT);
     }
 }
@@ -192,7 +199,8 @@ static int build_up(dlt_graph *g, dlt_t *outs, void *user)
     const up_case *t = user;
     int64_t xd[4] = {t->n, t->c, t->h, t->w};
     dlt_t x = gc_input(g, "x", 4, xd, -1, 1);
-    dlt_t y = t->bilinear ? dlt_upsample_bilinear2d(g, x, t->sh, t->sw) : dlt_upsample_nearest2d(g, x, t->sh, t->sw);
+    dlt_t y = t->bilinear ? dlt_upsample_bilinear2d(g, x, t->sh, t->sw)
+                          : dlt_upsample_nearest2d(g, x, t->sh, t->sw);
     outs[0] = y;
     if (!t->second)
         return 1;
@@ -206,17 +214,17 @@ static int build_up(dlt_graph *g, dlt_t *outs, void *user)
 static void up_cases(void)
 {
     static const up_case cs[] = {
-        {2, 3, 5, 7, 2, 2, 0, 0}, {2, 3, 5, 7, 2, 3, 0, 0},  {1, 2, 1, 1, 3, 4, 0, 0},
-        {2, 3, 4, 6, 2, 2, 0, 1}, {2, 3, 5, 7, 2, 2, 1, 0},  {2, 3, 5, 7, 3, 1, 1, 0},
-        {1, 2, 1, 6, 4, 3, 1, 0}, {2, 1, 9, 3, 1, 5, 1, 0},  {1, 4, 17, 19, 2, 2, 1, 0},
+        {2, 3, 5, 7, 2, 2, 0, 0}, {2, 3, 5, 7, 2, 3, 0, 0}, {1, 2, 1, 1, 3, 4, 0, 0},
+        {2, 3, 4, 6, 2, 2, 0, 1}, {2, 3, 5, 7, 2, 2, 1, 0}, {2, 3, 5, 7, 3, 1, 1, 0},
+        {1, 2, 1, 6, 4, 3, 1, 0}, {2, 1, 9, 3, 1, 5, 1, 0}, {1, 4, 17, 19, 2, 2, 1, 0},
         {1, 2, 3, 2, 7, 8, 1, 0}, {2, 3, 4, 6, 2, 3, 1, 1},
     };
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
         const up_case *t = &cs[i];
         char name[160];
         snprintf(name, sizeof name, "upsample_%s2d%s x[%lld,%lld,%lld,%lld] scale %d,%d",
-                 t->bilinear ? "bilinear" : "nearest", t->second ? " (2nd order)" : "", (long long)t->n,
-                 (long long)t->c, (long long)t->h, (long long)t->w, t->sh, t->sw);
+                 t->bilinear ? "bilinear" : "nearest", t->second ? " (2nd order)" : "",
+                 (long long)t->n, (long long)t->c, (long long)t->h, (long long)t->w, t->sh, t->sw);
         gc_check(name, build_up, (void *)t, TOL_EXACT);
     }
 }
