@@ -46,7 +46,8 @@ static inline DLT_HD dlt_ew_real dlt_ew_pow_deriv(dlt_ew_real p, int k, dlt_ew_r
 static inline DLT_HD dlt_ew_real dlt_ew_gelu(int k, dlt_ew_real x)
 {
     const dlt_ew_real inv_sqrt_2pi = DLT_EW_C(0.39894228040143267794);
-    dlt_ew_real cdf = DLT_EW_C(0.5) * DLT_EW_M(erfc)(-x * DLT_EW_C(M_SQRT1_2));
+    const dlt_ew_real inv_sqrt_2 = DLT_EW_C(0.70710678118654752440); /* M_SQRT1_2 */
+    dlt_ew_real cdf = DLT_EW_C(0.5) * DLT_EW_M(erfc)(-x * inv_sqrt_2);
     dlt_ew_real pdf = inv_sqrt_2pi * DLT_EW_M(exp)(-DLT_EW_C(0.5) * x * x);
     switch (k) {
     case 0: return x * cdf;
