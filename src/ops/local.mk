@@ -2,7 +2,7 @@
 libdltrain_la_SOURCES += src/ops/broadcast.c src/ops/binary.c src/ops/reduce.c \
 	src/ops/matmul.c src/ops/activation.c src/ops/shape.c
 pkginclude_HEADERS += src/ops/dlt_ops.h
-noinst_HEADERS += src/ops/ops_util.h
+noinst_HEADERS += src/ops/ops_util.h src/ops/reduce_impl.h
 include src/ops/unary.mk
 include src/ops/conv.mk
 include src/ops/norm.mk

@@ -9,12 +9,6 @@
 #include "loss_impl.h"
 #include "ops_util.h"
 
-typedef struct {
-    int ignore_index;
-    float smoothing;
-    int reduction; /* dlt_reduction: MEAN, SUM or NONE */
-} ce_attr;
-
 /* logits [N, C, d...] are seen as [N, C, P]; labels [N, d...] as [N, P] */
 static void ce_dims(const dlt_shape *s, int64_t *N, int64_t *C, int64_t *P)
 {

@@ -3,10 +3,7 @@
 
 #include "dlt_ops.h"
 #include "ops_util.h"
-
-typedef struct {
-    int ta, tb;
-} mm_attr;
+#include "reduce_impl.h"
 
 static void mat_dims(const dlt_shape *s, int t, int64_t *rows, int64_t *cols)
 {

@@ -4,10 +4,7 @@
  * favour). Labels outside [0, C) count as wrong. */
 #include "dlt_ops.h"
 #include "ops_util.h"
-
-typedef struct {
-    int k, fraction;
-} topk_attr;
+#include "reduce_impl.h"
 
 static dlt_status topk_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *out)
 {

@@ -4,12 +4,7 @@
 
 #include "dlt_ops.h"
 #include "ops_util.h"
-
-typedef struct {
-    unsigned char reduce[DLT_MAX_DIMS]; /* 1 on reduced axes of the input */
-    int keepdim;
-    float scale; /* 1 for sum, 1/count for mean */
-} reduce_attr;
+#include "reduce_impl.h"
 
 static dlt_status reduce_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *out)
 {

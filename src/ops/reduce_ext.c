@@ -5,12 +5,7 @@
 
 #include "dlt_ops.h"
 #include "ops_util.h"
-
-typedef struct {
-    unsigned char reduce[DLT_MAX_DIMS]; /* 1 on reduced axes of x */
-    int keepdim;
-    int correction; /* var only */
-} rx_attr;
+#include "reduce_impl.h"
 
 /* Output o's group: elements base(o) + off(q) + j istr, q < outer, j < inner,
  * visited in row-major order of the reduced axes (that order defines "first"). */

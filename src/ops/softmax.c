@@ -4,10 +4,7 @@
 
 #include "dlt_ops.h"
 #include "ops_util.h"
-
-typedef struct {
-    int axis; /* normalised, 0 <= axis < ndim */
-} sm_attr;
+#include "reduce_impl.h"
 
 /* x viewed as [outer, n, inner] around the axis: row r = (o, i) reads
  * x[o n inner + j inner + i] for j < n. */

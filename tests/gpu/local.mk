@@ -2,7 +2,7 @@
 # They exit 77 (SKIP) without a CUDA device. One line per kernel family.
 GPU_T_CORE = tests/gpu/test_gpu_core
 GPU_T_ELEMENTWISE = tests/gpu/test_gpu_elementwise
-GPU_T_REDUCE =
+GPU_T_REDUCE = tests/gpu/test_gpu_reduce
 GPU_T_CONV = tests/gpu/test_gpu_conv
 GPU_T_NORM = tests/gpu/test_gpu_norm
 GPU_T_SHAPE = tests/gpu/test_gpu_shape
