@@ -11,7 +11,8 @@
 
 #include "k_reduce.h"
 
-namespace dlt_kred {
+namespace dlt_kred
+{
 
 const int kMaxPart = 1024; // partial sums of a scalar loss (workspace is fixed by the shape)
 
@@ -31,7 +32,10 @@ static CeGeom ce_geom(const dlt_shape *s)
 
 // a warp (or block) per position when its C classes are contiguous (P = 1),
 // else one thread per position (neighbouring positions are neighbours in memory)
-static int pos_team(const CeGeom &gm) { return gm.P == 1 && gm.C > 32 ? (gm.C >= 4096 ? kThreads : 32) : 1; }
+static int pos_team(const CeGeom &gm)
+{
+    return gm.P == 1 && gm.C > 32 ? (gm.C >= 4096 ? kThreads : 32) : 1;
+}
 
 // log-sum-exp of the C logits of one position at stride P; the max ignores
 // NaN as the CPU's fmax does
@@ -90,7 +94,8 @@ __global__ void ce_kernel(CeGeom gm, ce_attr a, const float *z, const int32_t *l
     }
 }
 
-__global__ void ce_finish(const double *part_loss, const double *part_cnt, int nb, int mean, float *y)
+__global__ void ce_finish(const double *part_loss, const double *part_cnt, int nb, int mean,
+                          float *y)
 {
     double s = 0, c = 0;
     for (int i = threadIdx.x; i < nb; i += blockDim.x)
@@ -140,7 +145,8 @@ dlt_status ce_cuda(const dlt_kctx *k)
 
 // ---------------------------------------------------------------- backward, HVP
 // Labels that are not ignore_index, into *cnt (zeroed before).
-__global__ void ce_count_kernel(int64_t npos, int ignore_index, const int32_t *lab, unsigned long long *cnt)
+__global__ void ce_count_kernel(int64_t npos, int ignore_index, const int32_t *lab,
+                                unsigned long long *cnt)
 {
     long long mine = 0;
     for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < npos;
@@ -154,8 +160,9 @@ __global__ void ce_count_kernel(int64_t npos, int ignore_index, const int32_t *l
 // v == NULL: cross_entropy_grad = scale (softmax - q), q the smoothed one-hot.
 // else cross_entropy_hvp = scale s (v - <s, v>), s = softmax.
 template <int TEAM>
-__global__ void ce_bwd_kernel(CeGeom gm, ce_attr a, const float *dy, const float *z, const int32_t *lab,
-                              const unsigned long long *cnt, const float *v, float *out)
+__global__ void ce_bwd_kernel(CeGeom gm, ce_attr a, const float *dy, const float *z,
+                              const int32_t *lab, const unsigned long long *cnt, const float *v,
+                              float *out)
 {
     double eps = a.smoothing;
     for (int64_t t = team_id<TEAM>(); t < gm.npos; t += team_count<TEAM>()) {
@@ -221,8 +228,8 @@ static dlt_status ce_bwd(const dlt_kctx *k, int hvp)
         st = dlt_gpu_check(cudaMemsetAsync(cnt, 0, sizeof *cnt, g->stream), k, "cudaMemsetAsync");
         if (st != DLT_OK)
             return st;
-        ce_count_kernel<<<dlt_gpu_blocks(g, gm.npos, kThreads), kThreads, 0, g->stream>>>(gm.npos, a.ignore_index,
-                                                                                          lab, cnt);
+        ce_count_kernel<<<dlt_gpu_blocks(g, gm.npos, kThreads), kThreads, 0, g->stream>>>(
+            gm.npos, a.ignore_index, lab, cnt);
         if ((st = dlt_gpu_launched(k, "ce_count_kernel")) != DLT_OK)
             return st;
     }
@@ -237,14 +244,22 @@ static dlt_status ce_bwd(const dlt_kctx *k, int hvp)
     return dlt_gpu_launched(k, "ce_bwd_kernel");
 }
 
-dlt_status ce_grad_cuda(const dlt_kctx *k) { return ce_bwd(k, 0); }
-dlt_status ce_hvp_cuda(const dlt_kctx *k) { return ce_bwd(k, 1); }
+dlt_status ce_grad_cuda(const dlt_kctx *k)
+{
+    return ce_bwd(k, 0);
+}
+dlt_status ce_hvp_cuda(const dlt_kctx *k)
+{
+    return ce_bwd(k, 1);
+}
 
 // ---------------------------------------------------------------- pointwise_loss
 // y may alias x (DLT_OP_INPLACE): one thread reads and writes each index.
-__global__ void pw_kernel(int64_t n, int fn, double beta, const float *x, const float *t, const float *p, float *y)
+__global__ void pw_kernel(int64_t n, int fn, double beta, const float *x, const float *t,
+                          const float *p, float *y)
 {
-    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
         y[i] = pw_eval(fn, beta, x[i], t[i], p ? (double)p[i] : 1.0);
 }
 
@@ -257,7 +272,8 @@ dlt_status pw_cuda(const dlt_kctx *k)
         return DLT_OK;
     const float *p = k->node->nin > 2 ? (const float *)k->in[2] : NULL;
     pw_kernel<<<dlt_gpu_blocks(g, n, kThreads), kThreads, 0, g->stream>>>(
-        n, a->fn, (double)a->beta, (const float *)k->in[0], (const float *)k->in[1], p, (float *)k->out[0]);
+        n, a->fn, (double)a->beta, (const float *)k->in[0], (const float *)k->in[1], p,
+        (float *)k->out[0]);
     return dlt_gpu_launched(k, "pw_kernel");
 }
 

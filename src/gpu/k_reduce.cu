@@ -9,9 +9,13 @@
 
 #include "k_reduce.h"
 
-namespace dlt_kred {
+namespace dlt_kred
+{
 
-static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t ceil_div(int64_t a, int64_t b)
+{
+    return (a + b - 1) / b;
+}
 
 void geom_make(const dlt_shape *s, const unsigned char *reduce, Geom *gm)
 {
@@ -133,8 +137,8 @@ __global__ void sum_cols_kernel(int64_t outer, int64_t r, int64_t inner, int64_t
 
 // inner == 1: a team per segment (row o, chunk s) reads it contiguously.
 template <int TEAM, typename TI, typename TO>
-__global__ void sum_rows_kernel(int64_t nseg, int64_t r, int64_t S, int64_t chunk, const TI *x, TO *y,
-                                double scale)
+__global__ void sum_rows_kernel(int64_t nseg, int64_t r, int64_t S, int64_t chunk, const TI *x,
+                                TO *y, double scale)
 {
     for (int64_t t = team_id<TEAM>(); t < nseg; t += team_count<TEAM>()) {
         int64_t s = t % S, o = t / S;
@@ -150,29 +154,32 @@ __global__ void sum_rows_kernel(int64_t nseg, int64_t r, int64_t S, int64_t chun
 }
 
 template <typename TI, typename TO>
-static dlt_status sum_launch(const dlt_kctx *k, const TI *x, TO *y, int64_t outer, int64_t r, int64_t inner,
-                             int64_t S, int64_t chunk, double scale)
+static dlt_status sum_launch(const dlt_kctx *k, const TI *x, TO *y, int64_t outer, int64_t r,
+                             int64_t inner, int64_t S, int64_t chunk, double scale)
 {
     struct dlt_gpu *g = dlt_gpu_of(k);
     if (inner == 1 && chunk > 16) {
         int64_t nseg = outer * S;
         if (chunk > 1024) {
-            sum_rows_kernel<kThreads, TI, TO><<<team_blocks(g, nseg, kThreads), kThreads, 0, g->stream>>>(
-                nseg, r, S, chunk, x, y, scale);
+            sum_rows_kernel<kThreads, TI, TO>
+                <<<team_blocks(g, nseg, kThreads), kThreads, 0, g->stream>>>(nseg, r, S, chunk, x,
+                                                                             y, scale);
         } else {
-            sum_rows_kernel<32, TI, TO><<<team_blocks(g, nseg, 32), kThreads, 0, g->stream>>>(nseg, r, S,
-                                                                                               chunk, x, y, scale);
+            sum_rows_kernel<32, TI, TO><<<team_blocks(g, nseg, 32), kThreads, 0, g->stream>>>(
+                nseg, r, S, chunk, x, y, scale);
         }
         return dlt_gpu_launched(k, "sum_rows_kernel");
     }
-    sum_cols_kernel<TI, TO><<<dlt_gpu_blocks(g, outer * S * inner, kThreads), kThreads, 0, g->stream>>>(
-        outer, r, inner, S, chunk, x, y, scale);
+    sum_cols_kernel<TI, TO>
+        <<<dlt_gpu_blocks(g, outer * S * inner, kThreads), kThreads, 0, g->stream>>>(
+            outer, r, inner, S, chunk, x, y, scale);
     return dlt_gpu_launched(k, "sum_cols_kernel");
 }
 
 // The same with the element types chosen at run time (float or double).
-static dlt_status sum_launch_any(const dlt_kctx *k, const void *x, int xd, void *y, int yd, int64_t outer,
-                                 int64_t r, int64_t inner, int64_t S, int64_t chunk, double scale)
+static dlt_status sum_launch_any(const dlt_kctx *k, const void *x, int xd, void *y, int yd,
+                                 int64_t outer, int64_t r, int64_t inner, int64_t S, int64_t chunk,
+                                 double scale)
 {
     if (xd && yd)
         return sum_launch(k, (const double *)x, (double *)y, outer, r, inner, S, chunk, scale);
@@ -183,8 +190,8 @@ static dlt_status sum_launch_any(const dlt_kctx *k, const void *x, int xd, void 
     return sum_launch(k, (const float *)x, (float *)y, outer, r, inner, S, chunk, scale);
 }
 
-dlt_status sum_run(const dlt_kctx *k, const SumPlan *pl, const void *x, int x_double, float *y, double scale,
-                   void *work)
+dlt_status sum_run(const dlt_kctx *k, const SumPlan *pl, const void *x, int x_double, float *y,
+                   double scale, void *work)
 {
     struct dlt_gpu *g = dlt_gpu_of(k);
     if (pl->nout == 0)
@@ -195,8 +202,8 @@ dlt_status sum_run(const dlt_kctx *k, const SumPlan *pl, const void *x, int x_do
     if (pl->np == 0) // only size-1 axes reduced: a scaled copy
         return sum_launch_any(k, x, x_double, y, 0, pl->nout, 1, 1, 1, 1, scale);
     if (pl->bytes > 0 && (!work || k->work_bytes < pl->bytes))
-        return dlt_seterr(DLT_ERR_INTERNAL, "%s: workspace of %zu bytes, %zu needed", k->node->op->name,
-                          k->work_bytes, pl->bytes);
+        return dlt_seterr(DLT_ERR_INTERNAL, "%s: workspace of %zu bytes, %zu needed",
+                          k->node->op->name, k->work_bytes, pl->bytes);
     double *buf[2] = {(double *)work, (double *)work + pl->buf_elems[0]};
     double *part = (double *)work + pl->buf_elems[0] + pl->buf_elems[1];
     const void *src = x;
@@ -208,7 +215,8 @@ dlt_status sum_run(const dlt_kctx *k, const SumPlan *pl, const void *x, int x_do
         double sc = last ? scale : 1.0;
         dlt_status st;
         if (p->S > 1) {
-            st = sum_launch_any(k, src, src_d, part, 1, p->outer, p->r, p->inner, p->S, p->chunk, 1.0);
+            st = sum_launch_any(k, src, src_d, part, 1, p->outer, p->r, p->inner, p->S, p->chunk,
+                                1.0);
             if (st == DLT_OK)
                 st = sum_launch_any(k, part, 1, dst, !last, p->outer, p->S, p->inner, 1, p->S, sc);
         } else {
@@ -274,16 +282,20 @@ static dlt_status bto_cuda(const dlt_kctx *k)
     unsigned nb = dlt_gpu_blocks(g, n, kThreads);
     switch (esz) {
     case 1:
-        bcast_kernel<<<nb, kThreads, 0, g->stream>>>(n, m, (const uint8_t *)k->in[0], (uint8_t *)k->out[0]);
+        bcast_kernel<<<nb, kThreads, 0, g->stream>>>(n, m, (const uint8_t *)k->in[0],
+                                                     (uint8_t *)k->out[0]);
         break;
     case 2:
-        bcast_kernel<<<nb, kThreads, 0, g->stream>>>(n, m, (const uint16_t *)k->in[0], (uint16_t *)k->out[0]);
+        bcast_kernel<<<nb, kThreads, 0, g->stream>>>(n, m, (const uint16_t *)k->in[0],
+                                                     (uint16_t *)k->out[0]);
         break;
     case 4:
-        bcast_kernel<<<nb, kThreads, 0, g->stream>>>(n, m, (const uint32_t *)k->in[0], (uint32_t *)k->out[0]);
+        bcast_kernel<<<nb, kThreads, 0, g->stream>>>(n, m, (const uint32_t *)k->in[0],
+                                                     (uint32_t *)k->out[0]);
         break;
     case 8:
-        bcast_kernel<<<nb, kThreads, 0, g->stream>>>(n, m, (const uint64_t *)k->in[0], (uint64_t *)k->out[0]);
+        bcast_kernel<<<nb, kThreads, 0, g->stream>>>(n, m, (const uint64_t *)k->in[0],
+                                                     (uint64_t *)k->out[0]);
         break;
     default:
         return dlt_seterr(DLT_ERR_UNSUPPORTED, "broadcast_to: %zu-byte elements", esz);
@@ -296,18 +308,20 @@ static dlt_status bto_cuda(const dlt_kctx *k)
 // row-major buffer read column-major is the transpose: so cuBLAS gets b
 // first with op = tb, then a with op = ta, m and n swapped.
 static dlt_status gemm_batched(const dlt_kctx *k, int ta, int tb, int64_t m, int64_t n, int64_t kk,
-                               const float *a, int64_t lda, int64_t sa, const float *b, int64_t ldb, int64_t sb,
-                               float *y, int64_t count)
+                               const float *a, int64_t lda, int64_t sa, const float *b, int64_t ldb,
+                               int64_t sb, float *y, int64_t count)
 {
     struct dlt_gpu *g = dlt_gpu_of(k);
-    if (m > INT_MAX || n > INT_MAX || kk > INT_MAX || lda > INT_MAX || ldb > INT_MAX || count > INT_MAX)
+    if (m > INT_MAX || n > INT_MAX || kk > INT_MAX || lda > INT_MAX || ldb > INT_MAX ||
+        count > INT_MAX)
         return dlt_seterr(DLT_ERR_UNSUPPORTED, "matmul: a dimension exceeds cuBLAS's int range");
     const float alpha = 1.f, beta = 0.f;
     cublasComputeType_t ct = g->tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
     cublasStatus_t s = cublasGemmStridedBatchedEx(
-        g->cublas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, (int)n, (int)m, (int)kk,
-        &alpha, b, CUDA_R_32F, (int)ldb, (long long)sb, a, CUDA_R_32F, (int)lda, (long long)sa, &beta, y,
-        CUDA_R_32F, (int)n, (long long)(m * n), (int)count, ct, CUBLAS_GEMM_DEFAULT);
+        g->cublas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, (int)n, (int)m,
+        (int)kk, &alpha, b, CUDA_R_32F, (int)ldb, (long long)sb, a, CUDA_R_32F, (int)lda,
+        (long long)sa, &beta, y, CUDA_R_32F, (int)n, (long long)(m * n), (int)count, ct,
+        CUBLAS_GEMM_DEFAULT);
     return dlt_gpu_check_cublas(s, k, "cublasGemmStridedBatchedEx");
 }
 
@@ -325,7 +339,8 @@ dlt_status mm_cuda(const dlt_kctx *k)
     if (ny == 0)
         return DLT_OK;
     if (kk == 0) // an empty inner product: y = 0
-        return dlt_gpu_check(cudaMemsetAsync(y, 0, (size_t)ny * sizeof(float), g->stream), k, "cudaMemsetAsync");
+        return dlt_gpu_check(cudaMemsetAsync(y, 0, (size_t)ny * sizeof(float), g->stream), k,
+                             "cudaMemsetAsync");
     // Batch axes as a loop nest: size-1 axes dropped, axes merged where both
     // a's and b's matrix strides continue (0 stays 0); the innermost becomes
     // cuBLAS's batch, the rest a host loop (usually of one iteration).
@@ -348,7 +363,8 @@ dlt_status mm_cuda(const dlt_kctx *k)
     }
     int64_t asz = ra * ca, bsz = rb * cb, count = nd ? dim[nd - 1] : 1;
     int64_t sA = nd ? xa[nd - 1] * asz : 0, sB = nd ? xb[nd - 1] * bsz : 0;
-    if (nd == 1 && !at->ta && sB == 0 && sA == asz && m * count <= INT_MAX) // b shared, a's stacked: one GEMM
+    if (nd == 1 && !at->ta && sB == 0 && sA == asz &&
+        m * count <= INT_MAX) // b shared, a's stacked: one GEMM
         return gemm_batched(k, 0, at->tb, m * count, n, kk, a, ca, 0, b, cb, 0, y, 1);
     int64_t nloop = ny / (m * n) / count;
     for (int64_t l = 0; l < nloop; l++) {
@@ -359,8 +375,8 @@ dlt_status mm_cuda(const dlt_kctx *k)
             oa += idx * xa[d];
             ob += idx * xb[d];
         }
-        dlt_status st = gemm_batched(k, at->ta, at->tb, m, n, kk, a + oa * asz, ca, sA, b + ob * bsz, cb, sB,
-                                     y + l * count * m * n, count);
+        dlt_status st = gemm_batched(k, at->ta, at->tb, m, n, kk, a + oa * asz, ca, sA,
+                                     b + ob * bsz, cb, sB, y + l * count * m * n, count);
         if (st != DLT_OK)
             return st;
     }

@@ -14,7 +14,8 @@ extern "C" {
 #include "loss_impl.h"
 #include "reduce_impl.h"
 
-namespace dlt_kred {
+namespace dlt_kred
+{
 
 const int kThreads = 256; // every kernel of the family runs blocks of this size
 
@@ -65,13 +66,19 @@ template <typename T> __device__ inline T block_max(T v)
 }
 
 // A team of TEAM threads (1, 32 or kThreads = the block) shares one group.
-// rank: this thread's index in its team; team_id / nteams: the grid's teams.
-template <int TEAM> __device__ inline int team_rank() { return TEAM == 1 ? 0 : (int)(threadIdx.x % TEAM); }
+// rank: this thread's index in its team; team_id / team_count: the grid's teams.
+template <int TEAM> __device__ inline int team_rank()
+{
+    return TEAM == 1 ? 0 : (int)(threadIdx.x % TEAM);
+}
 template <int TEAM> __device__ inline int64_t team_id()
 {
     return ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / TEAM;
 }
-template <int TEAM> __device__ inline int64_t team_count() { return (int64_t)gridDim.x * blockDim.x / TEAM; }
+template <int TEAM> __device__ inline int64_t team_count()
+{
+    return (int64_t)gridDim.x * blockDim.x / TEAM;
+}
 
 template <int TEAM, typename T> __device__ inline T team_sum(T v)
 {
@@ -131,7 +138,7 @@ struct SumPlan {
     SumPass p[DLT_MAX_DIMS];
     int64_t nout, nred;
     size_t buf_elems[2], part_elems; // doubles: ping-pong buffers, split partials
-    size_t bytes;                     // workspace
+    size_t bytes;                    // workspace
 };
 void sum_plan(const dlt_shape *s, const unsigned char *reduce, SumPlan *pl);
 // y = scale * sum(x) over the plan's axes; x is float or (x_double) double.

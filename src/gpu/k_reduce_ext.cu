@@ -7,7 +7,8 @@
 
 #include "k_reduce.h"
 
-namespace dlt_kred {
+namespace dlt_kred
+{
 
 // A team size for groups of nred elements: one thread per group when the
 // innermost axis is kept (neighbouring groups are neighbours in memory) and
@@ -99,8 +100,8 @@ __global__ void argmax_kernel(Geom gm, const float *x, const float *v, float *y,
     }
 }
 
-static dlt_status argmax_launch(const dlt_kctx *k, const Geom &gm, const float *x, const float *v, float *y,
-                                int grad)
+static dlt_status argmax_launch(const dlt_kctx *k, const Geom &gm, const float *x, const float *v,
+                                float *y, int grad)
 {
     struct dlt_gpu *g = dlt_gpu_of(k);
     int team = team_for(gm.nout, gm.nred, gm.nk > 0 && gm.kstr[gm.nk - 1] == 1);
@@ -122,7 +123,8 @@ dlt_status max_cuda(const dlt_kctx *k)
     geom_make(k->in_shape[nin - 1], DLT_CATTR(k->node, rx_attr)->reduce, &gm);
     if (gm.nout == 0)
         return DLT_OK;
-    return argmax_launch(k, gm, (const float *)k->in[nin - 1], (const float *)k->in[0], (float *)k->out[0], 0);
+    return argmax_launch(k, gm, (const float *)k->in[nin - 1], (const float *)k->in[0],
+                         (float *)k->out[0], 0);
 }
 
 // max_grad(dy, x): dy[o] at each group's argmax, 0 elsewhere
@@ -134,10 +136,12 @@ dlt_status max_grad_cuda(const dlt_kctx *k)
     size_t bytes = (size_t)dlt_shape_numel(k->out_shape[0]) * sizeof(float);
     if (bytes == 0)
         return DLT_OK;
-    dlt_status st = dlt_gpu_check(cudaMemsetAsync(k->out[0], 0, bytes, g->stream), k, "cudaMemsetAsync");
+    dlt_status st =
+        dlt_gpu_check(cudaMemsetAsync(k->out[0], 0, bytes, g->stream), k, "cudaMemsetAsync");
     if (st != DLT_OK || gm.nout == 0)
         return st;
-    return argmax_launch(k, gm, (const float *)k->in[1], (const float *)k->in[0], (float *)k->out[0], 1);
+    return argmax_launch(k, gm, (const float *)k->in[1], (const float *)k->in[0],
+                         (float *)k->out[0], 1);
 }
 
 // ---------------------------------------------------------------- var
@@ -191,7 +195,8 @@ dlt_status var_cuda(const dlt_kctx *k)
 enum { SM_FWD, SM_LOG_FWD, SM_BWD, SM_LOG_BWD };
 
 template <int TEAM, int MODE>
-__global__ void sm_kernel(int64_t rows, int64_t n, int64_t inner, const float *a, const float *b, float *y)
+__global__ void sm_kernel(int64_t rows, int64_t n, int64_t inner, const float *a, const float *b,
+                          float *y)
 {
     for (int64_t t = team_id<TEAM>(); t < rows; t += team_count<TEAM>()) {
         int64_t base = (t / inner) * n * inner + t % inner;
@@ -220,11 +225,13 @@ __global__ void sm_kernel(int64_t rows, int64_t n, int64_t inner, const float *a
         } else { // a = dy, b = the forward output
             double s = 0;
             for (int64_t j = j0; j < n; j += TEAM)
-                s += MODE == SM_LOG_BWD ? (double)pa[j * inner] : (double)pa[j * inner] * pb[j * inner];
+                s += MODE == SM_LOG_BWD ? (double)pa[j * inner]
+                                        : (double)pa[j * inner] * pb[j * inner];
             s = team_sum<TEAM>(s);
             for (int64_t j = j0; j < n; j += TEAM) {
                 double d = pa[j * inner], v = pb[j * inner];
-                py[j * inner] = (float)(MODE == SM_LOG_BWD ? d - (double)expf((float)v) * s : v * (d - s));
+                py[j * inner] =
+                    (float)(MODE == SM_LOG_BWD ? d - (double)expf((float)v) * s : v * (d - s));
             }
         }
     }
@@ -258,17 +265,29 @@ template <int MODE> static dlt_status sm_launch(const dlt_kctx *k)
     return dlt_gpu_launched(k, "sm_kernel");
 }
 
-dlt_status softmax_cuda(const dlt_kctx *k) { return sm_launch<SM_FWD>(k); }
-dlt_status log_softmax_cuda(const dlt_kctx *k) { return sm_launch<SM_LOG_FWD>(k); }
-dlt_status softmax_grad_cuda(const dlt_kctx *k) { return sm_launch<SM_BWD>(k); }
-dlt_status log_softmax_grad_cuda(const dlt_kctx *k) { return sm_launch<SM_LOG_BWD>(k); }
+dlt_status softmax_cuda(const dlt_kctx *k)
+{
+    return sm_launch<SM_FWD>(k);
+}
+dlt_status log_softmax_cuda(const dlt_kctx *k)
+{
+    return sm_launch<SM_LOG_FWD>(k);
+}
+dlt_status softmax_grad_cuda(const dlt_kctx *k)
+{
+    return sm_launch<SM_BWD>(k);
+}
+dlt_status log_softmax_grad_cuda(const dlt_kctx *k)
+{
+    return sm_launch<SM_LOG_BWD>(k);
+}
 
 // ---------------------------------------------------------------- topk_correct
 // Hits are counted in integers (exact in any order): a block total per block,
 // added to one counter; a last kernel writes the count or the fraction.
 template <int TEAM>
-__global__ void topk_kernel(int64_t npos, int64_t C, int64_t P, int kk, const float *z, const int32_t *lab,
-                            unsigned long long *hits)
+__global__ void topk_kernel(int64_t npos, int64_t C, int64_t P, int kk, const float *z,
+                            const int32_t *lab, unsigned long long *hits)
 {
     long long mine = 0;
     for (int64_t t = team_id<TEAM>(); t < npos; t += team_count<TEAM>()) {
@@ -310,7 +329,8 @@ dlt_status topk_cuda(const dlt_kctx *k)
     unsigned long long *hits = (unsigned long long *)k->work;
     if (!hits || k->work_bytes < sizeof *hits)
         return dlt_seterr(DLT_ERR_INTERNAL, "topk_correct: no workspace");
-    dlt_status st = dlt_gpu_check(cudaMemsetAsync(hits, 0, sizeof *hits, g->stream), k, "cudaMemsetAsync");
+    dlt_status st =
+        dlt_gpu_check(cudaMemsetAsync(hits, 0, sizeof *hits, g->stream), k, "cudaMemsetAsync");
     if (st != DLT_OK)
         return st;
     const float *z = (const float *)k->in[0];

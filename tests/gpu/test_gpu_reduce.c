@@ -18,14 +18,16 @@
 #define TOL_MM 2e-5 /* long f32 dot products in a different summation order */
 
 /* Input names carry their case tag: gc_input keeps the first range per name. */
-static dlt_t in_f(dlt_graph *g, const char *tag, const char *name, int ndim, const int64_t *d, float lo, float hi)
+static dlt_t in_f(dlt_graph *g, const char *tag, const char *name, int ndim, const int64_t *d,
+                  float lo, float hi)
 {
     char b[64];
     snprintf(b, sizeof b, "%s_%s", name, tag);
     return gc_input(g, b, ndim, d, lo, hi);
 }
 
-static dlt_t in_i(dlt_graph *g, const char *tag, const char *name, int ndim, const int64_t *d, int lo, int hi)
+static dlt_t in_i(dlt_graph *g, const char *tag, const char *name, int ndim, const int64_t *d,
+                  int lo, int hi)
 {
     char b[64];
     snprintf(b, sizeof b, "%s_%s", name, tag);
@@ -59,7 +61,8 @@ typedef struct {
 static int build_mm(dlt_graph *g, dlt_t *outs, void *user)
 {
     const mmcase *c = user;
-    dlt_t a = in_f(g, c->tag, "a", c->na, c->a, -1, 1), b = in_f(g, c->tag, "b", c->nb, c->b, -1, 1);
+    dlt_t a = in_f(g, c->tag, "a", c->na, c->a, -1, 1),
+          b = in_f(g, c->tag, "b", c->nb, c->b, -1, 1);
     outs[0] = dlt_matmul(g, a, b, c->ta, c->tb);
     return 1;
 }
@@ -73,11 +76,11 @@ static void test_matmul(void)
         {"tt", 2, 2, {50, 37}, {29, 50}, 1, 1},
         {"batch", 3, 3, {3, 17, 33}, {3, 33, 20}, 0, 0},
         {"batch_tt", 3, 3, {3, 33, 17}, {3, 20, 33}, 1, 1},
-        {"shared_b", 4, 2, {2, 5, 13, 7}, {7, 9}, 0, 0},          /* one GEMM over all rows */
+        {"shared_b", 4, 2, {2, 5, 13, 7}, {7, 9}, 0, 0}, /* one GEMM over all rows */
         {"shared_bt", 4, 2, {2, 5, 13, 7}, {9, 7}, 0, 1},
-        {"shared_b_ta", 3, 2, {4, 7, 13}, {7, 9}, 1, 0},          /* batched, b stride 0 */
-        {"shared_a", 2, 3, {6, 8}, {5, 8, 3}, 0, 0},              /* a stride 0 */
-        {"bcast", 4, 3, {4, 1, 6, 8}, {3, 8, 5}, 0, 0},           /* a host loop of batched calls */
+        {"shared_b_ta", 3, 2, {4, 7, 13}, {7, 9}, 1, 0}, /* batched, b stride 0 */
+        {"shared_a", 2, 3, {6, 8}, {5, 8, 3}, 0, 0},     /* a stride 0 */
+        {"bcast", 4, 3, {4, 1, 6, 8}, {3, 8, 5}, 0, 0},  /* a host loop of batched calls */
         {"bcast_t", 4, 4, {1, 3, 8, 6}, {2, 1, 5, 8}, 1, 1},
         {"vec", 2, 2, {1, 64}, {64, 1}, 0, 0},
         {"k1", 3, 3, {2, 9, 1}, {2, 1, 11}, 0, 0},
@@ -101,23 +104,24 @@ static int build_sum(dlt_graph *g, dlt_t *outs, void *user)
 {
     const redcase *c = user;
     dlt_t x = in_f(g, c->tag, "x", c->ndim, c->d, -1, 2);
-    outs[0] = c->mean ? dlt_mean(g, x, c->naxes, c->axes, c->keepdim) : dlt_sum(g, x, c->naxes, c->axes, c->keepdim);
+    outs[0] = c->mean ? dlt_mean(g, x, c->naxes, c->axes, c->keepdim)
+                      : dlt_sum(g, x, c->naxes, c->axes, c->keepdim);
     return 1;
 }
 
 static void test_sum(void)
 {
     static const redcase cs[] = {
-        {"all", 2, {1000, 37}, 0, {0}, 0, 0},            /* one long row, split */
-        {"all_big", 1, {300001}, 0, {0}, 0, 1},          /* mean, split in 74 chunks */
-        {"rows", 2, {300, 5}, 1, {-1}, 0, 0},            /* short rows: one thread each */
-        {"rows_long", 2, {4, 5000}, 1, {1}, 1, 0},       /* a block per row */
-        {"rows_mid", 2, {70, 333}, 1, {1}, 0, 1},        /* a warp per row */
-        {"cols", 2, {513, 70}, 1, {0}, 0, 0},            /* columns, split */
-        {"cols_big", 2, {20000, 3}, 1, {0}, 1, 0},       /* three columns, many chunks */
-        {"bias", 4, {6, 7, 5, 9}, 3, {0, 2, 3}, 1, 0},   /* two passes */
-        {"mixed", 4, {3, 4, 5, 6}, 2, {1, 3}, 0, 1},     /* two passes, kept between */
-        {"size1", 3, {5, 1, 3}, 1, {1}, 0, 1},           /* only a size-1 axis: a copy */
+        {"all", 2, {1000, 37}, 0, {0}, 0, 0},          /* one long row, split */
+        {"all_big", 1, {300001}, 0, {0}, 0, 1},        /* mean, split in 74 chunks */
+        {"rows", 2, {300, 5}, 1, {-1}, 0, 0},          /* short rows: one thread each */
+        {"rows_long", 2, {4, 5000}, 1, {1}, 1, 0},     /* a block per row */
+        {"rows_mid", 2, {70, 333}, 1, {1}, 0, 1},      /* a warp per row */
+        {"cols", 2, {513, 70}, 1, {0}, 0, 0},          /* columns, split */
+        {"cols_big", 2, {20000, 3}, 1, {0}, 1, 0},     /* three columns, many chunks */
+        {"bias", 4, {6, 7, 5, 9}, 3, {0, 2, 3}, 1, 0}, /* two passes */
+        {"mixed", 4, {3, 4, 5, 6}, 2, {1, 3}, 0, 1},   /* two passes, kept between */
+        {"size1", 3, {5, 1, 3}, 1, {1}, 0, 1},         /* only a size-1 axis: a copy */
         {"none", 3, {2, 1, 4}, 2, {0, 1}, 1, 0},
         {"alt", 5, {3, 2, 4, 3, 5}, 3, {0, 2, 4}, 0, 0}, /* three passes */
     };
@@ -143,7 +147,8 @@ static int build_max(dlt_graph *g, dlt_t *outs, void *user)
 {
     const redcase *c = user;
     dlt_t x = in_f(g, c->tag, "x", c->ndim, c->d, -2, 2);
-    outs[0] = c->mean ? dlt_min(g, x, c->naxes, c->axes, c->keepdim) : dlt_max(g, x, c->naxes, c->axes, c->keepdim);
+    outs[0] = c->mean ? dlt_min(g, x, c->naxes, c->axes, c->keepdim)
+                      : dlt_max(g, x, c->naxes, c->axes, c->keepdim);
     return 1;
 }
 
@@ -175,11 +180,9 @@ static int build_var(dlt_graph *g, dlt_t *outs, void *user)
 static void test_max_var(void)
 {
     static const redcase mx[] = {
-        {"mid", 3, {7, 33, 5}, 1, {1}, 0, 0},
-        {"last", 2, {40, 100}, 1, {-1}, 1, 0},
-        {"all", 1, {3000}, 0, {0}, 0, 0},
-        {"outer", 3, {4, 6, 50}, 2, {0, 2}, 1, 0},
-        {"first", 2, {64, 1100}, 1, {0}, 0, 0},  /* groups along the outer axis: a thread each */
+        {"mid", 3, {7, 33, 5}, 1, {1}, 0, 0},   {"last", 2, {40, 100}, 1, {-1}, 1, 0},
+        {"all", 1, {3000}, 0, {0}, 0, 0},       {"outer", 3, {4, 6, 50}, 2, {0, 2}, 1, 0},
+        {"first", 2, {64, 1100}, 1, {0}, 0, 0}, /* groups along the outer axis: a thread each */
         {"min", 3, {5, 9, 3}, 1, {2}, 0, 1},
     };
     for (size_t i = 0; i < sizeof mx / sizeof mx[0]; i++) {
@@ -240,16 +243,11 @@ static int build_sm(dlt_graph *g, dlt_t *outs, void *user)
 static void test_softmax(void)
 {
     static const smcase cs[] = {
-        {"last", 2, {37, 100}, -1, 0, 0},
-        {"mid", 3, {4, 7, 9}, 1, 0, 0},
-        {"first", 3, {5, 3, 4}, 0, 0, 0},
-        {"long", 2, {3, 3000}, 1, 0, 0},
-        {"one", 2, {6, 1}, 1, 0, 0},
-        {"log_last", 2, {37, 100}, -1, 1, 0},
-        {"log_mid", 4, {2, 6, 5, 3}, 1, 1, 0},
-        {"log_long", 2, {2, 5000}, -1, 1, 0},
-        {"second", 2, {9, 40}, -1, 0, 1},
-        {"second_mid", 3, {3, 5, 4}, 1, 0, 1},
+        {"last", 2, {37, 100}, -1, 0, 0},      {"mid", 3, {4, 7, 9}, 1, 0, 0},
+        {"first", 3, {5, 3, 4}, 0, 0, 0},      {"long", 2, {3, 3000}, 1, 0, 0},
+        {"one", 2, {6, 1}, 1, 0, 0},           {"log_last", 2, {37, 100}, -1, 1, 0},
+        {"log_mid", 4, {2, 6, 5, 3}, 1, 1, 0}, {"log_long", 2, {2, 5000}, -1, 1, 0},
+        {"second", 2, {9, 40}, -1, 0, 1},      {"second_mid", 3, {3, 5, 4}, 1, 0, 1},
         {"log_second", 2, {9, 40}, -1, 1, 1},
     };
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
@@ -362,8 +360,9 @@ static int build_pw(dlt_graph *g, dlt_t *outs, void *user)
         outs[0] = L;
         return 1;
     }
-    dlt_t s = c->red == DLT_REDUCE_NONE ? dlt_sum(g, dlt_mul(g, L, in_f(g, c->tag, "w", 3, d, -1, 1)), 0, NULL, 0)
-                                        : L;
+    dlt_t s = c->red == DLT_REDUCE_NONE
+                  ? dlt_sum(g, dlt_mul(g, L, in_f(g, c->tag, "w", 3, d, -1, 1)), 0, NULL, 0)
+                  : L;
     dlt_t gr[2], wrt[2] = {x, t};
     if (dlt_grad(g, s, 2, wrt, gr) != DLT_OK)
         return 0;
@@ -420,10 +419,8 @@ static int build_topk(dlt_graph *g, dlt_t *outs, void *user)
 static void test_topk(void)
 {
     static const tkcase cs[] = {
-        {"top1", 2, {50, 10}, 1, 0},
-        {"top3_frac", 2, {50, 10}, 3, 1},
-        {"spatial", 4, {3, 6, 4, 5}, 2, 1},
-        {"wide", 2, {70, 100}, 5, 0},
+        {"top1", 2, {50, 10}, 1, 0},        {"top3_frac", 2, {50, 10}, 3, 1},
+        {"spatial", 4, {3, 6, 4, 5}, 2, 1}, {"wide", 2, {70, 100}, 5, 0},
         {"vocab", 2, {9, 5000}, 1, 1},
     };
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
