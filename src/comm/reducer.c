@@ -21,6 +21,7 @@
  * order (bucket b waits for b-1 to start), which is the same on every rank
  * whatever the plan: MPI requires that order for non-blocking collectives. */
 #include "comm_impl.h"
+#include "dlt_backend.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -209,15 +210,30 @@ void dlt_reducer_plan_opts(const dlt_reducer *r, dlt_plan_opts *o)
     o->grad_values = r->grads;
 }
 
+/* g[i] *= a where the gradients live (a device graph's buffers are device
+ * memory and its collectives NCCL's). */
+static dlt_status scale_grads(dlt_reducer *r, float *g, double a, size_t n)
+{
+    dlt_backend *be = dlt_graph_get_backend(r->g);
+    if (be)
+        return be->scale(be->ctx, g, (float)a, n);
+    for (size_t i = 0; i < n; i++)
+        g[i] = (float)(g[i] * a);
+    return DLT_OK;
+}
+
 static void start_bucket(dlt_reducer *r, int b, int step)
 {
     reducer_bucket *bk = &r->b[b];
-    float *g = dlt_grads_data(r->g) + bk->lo;
+    float *g = dlt_grads_dev(r->g) + bk->lo;
     size_t n = bk->hi - bk->lo;
-    dlt_status st;
+    dlt_status st = DLT_OK;
     if (r->cfg.contract == DLT_GRAD_MEAN && r->local_weight != 1.0)
-        for (size_t i = 0; i < n; i++)
-            g[i] = (float)(g[i] * r->local_weight);
+        st = scale_grads(r, g, r->local_weight, n);
+    if (st != DLT_OK && r->err == DLT_OK) {
+        r->err = st;
+        snprintf(r->errmsg, sizeof r->errmsg, "%s", dlt_errmsg());
+    }
     if (r->cfg.zero) {
         int p = r->c->size;
         st = comm_start(r->c, OP_REDUCE_SCATTERV, NULL, g, n, r->counts + b * p, r->displs + b * p,
@@ -328,7 +344,7 @@ dlt_status dlt_reducer_finish(dlt_reducer *r)
     r->global_count = r->count_buf;
     r->local_count = 0;
     double inv = r->global_count > 0 ? 1.0 / r->global_count : 0;
-    float *grads = dlt_grads_data(r->g);
+    float *grads = dlt_grads_dev(r->g);
     int p = r->c->size, me = r->c->rank;
     for (int b = 0; b < r->nb; b++) {
         reducer_bucket *bk = &r->b[b];
@@ -344,8 +360,11 @@ dlt_status dlt_reducer_finish(dlt_reducer *r)
             if (lo)
                 memmove(g + lo, g, n * sizeof *g);
         }
-        for (size_t i = lo; i < lo + n; i++)
-            g[i] = (float)(g[i] * inv);
+        dlt_status st = scale_grads(r, g + lo, inv, n);
+        if (st != DLT_OK && r->err == DLT_OK) {
+            r->err = st;
+            snprintf(r->errmsg, sizeof r->errmsg, "%s", dlt_errmsg());
+        }
     }
     if (r->err != DLT_OK)
         return dlt_seterr(r->err, "%s", r->errmsg);
@@ -354,7 +373,7 @@ dlt_status dlt_reducer_finish(dlt_reducer *r)
 
 dlt_status dlt_reducer_optim_step(dlt_reducer *r, dlt_optim *o, double lr)
 {
-    float *params = dlt_params_data(r->g), *grads = dlt_grads_data(r->g);
+    float *params = dlt_params_dev(r->g), *grads = dlt_grads_dev(r->g);
     if (!r->cfg.zero)
         return dlt_optim_step(o, params, grads, lr);
     int p = r->c->size, me = r->c->rank;
@@ -382,7 +401,10 @@ dlt_status dlt_reducer_optim_step(dlt_reducer *r, dlt_optim *o, double lr)
 
 dlt_status dlt_reducer_grad_sumsq(dlt_reducer *r, double *sumsq)
 {
-    const float *grads = dlt_grads_data(r->g);
+    const float *grads = dlt_grads_dev(r->g);
+    dlt_backend *be = dlt_graph_get_backend(r->g);
+    if (be && !r->cfg.zero)
+        return be->sumsq(be->ctx, grads, dlt_params_numel(r->g), sumsq);
     if (!r->cfg.zero) {
         *sumsq = dlt_grad_sumsq(grads, dlt_params_numel(r->g));
         return DLT_OK;

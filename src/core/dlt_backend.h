@@ -40,6 +40,10 @@ struct dlt_backend {
     dlt_status (*memset)(void *ctx, void *dst, int byte, size_t bytes);
     /* dst[i] += src[i] (f32) */
     dlt_status (*add)(void *ctx, float *dst, const float *src, size_t n);
+    /* x[i] *= a (f32) */
+    dlt_status (*scale)(void *ctx, float *x, float a, size_t n);
+    /* *out = sum of x[i]^2 accumulated in double (waits for the result) */
+    dlt_status (*sumsq)(void *ctx, const float *x, size_t n, double *out);
     /* wait for everything queued on the compute stream */
     dlt_status (*sync)(void *ctx);
     /* The kernel for an op (and its workspace rule, NULL for none); returns 0
@@ -48,6 +52,9 @@ struct dlt_backend {
     /* Profiling: elapsed seconds of the work queued since the last call
      * (waits for it). */
     double (*elapsed)(void *ctx);
+    /* Named extensions for modules that are not ops (e.g. "optim_step", whose
+     * type the optimizer defines); NULL when the backend has none by that name. */
+    void *(*symbol)(void *ctx, const char *name);
 };
 
 #ifdef __cplusplus

@@ -10,6 +10,13 @@
 extern "C" {
 #endif
 
+/* Functions shared by CPU code and CUDA kernels (per-element math, the RNG). */
+#ifdef __CUDACC__
+#define DLT_HD __host__ __device__
+#else
+#define DLT_HD
+#endif
+
 /* Library functions return a dlt_status and leave a one-line message that
  * dlt_errmsg() returns (per thread, like dlerror). They never exit(). */
 typedef enum {

@@ -12,13 +12,6 @@ extern "C" {
 #define DLT_ALIGNAS(n) _Alignas(n)
 #endif
 
-/* Functions shared by CPU code and CUDA kernels (the RNG below, per-element math). */
-#ifdef __CUDACC__
-#define DLT_HD __host__ __device__
-#else
-#define DLT_HD
-#endif
-
 #define DLT_MAX_IN 8
 #define DLT_MAX_OUT 4
 #define DLT_ATTR_BYTES 192

@@ -4,8 +4,13 @@
 #include <string.h>
 
 #include "gpu_impl.h"
+#include "optim_elem.h"
 
-dlt_status dlt_gpu_add_f32(struct dlt_gpu *g, float *dst, const float *src, size_t n); /* k_core.cu */
+/* k_core.cu */
+dlt_status dlt_gpu_add_f32(struct dlt_gpu *g, float *dst, const float *src, size_t n);
+dlt_status dlt_gpu_scale_f32(struct dlt_gpu *g, float *x, float a, size_t n);
+dlt_status dlt_gpu_sumsq_f32(struct dlt_gpu *g, const float *x, size_t n, double *out);
+dlt_status dlt_gpu_optim_step(void *ctx, const dlt_optim_dev_args *a);               /* k_optim.cu */
 
 static const char *node_desc(const dlt_kctx *k, char *buf, size_t len)
 {
@@ -127,6 +132,13 @@ static dlt_status be_add(void *ctx, float *dst, const float *src, size_t n)
     return dlt_gpu_add_f32(ctx, dst, src, n);
 }
 
+static dlt_status be_scale(void *ctx, float *x, float a, size_t n) { return dlt_gpu_scale_f32(ctx, x, a, n); }
+
+static dlt_status be_sumsq(void *ctx, const float *x, size_t n, double *out)
+{
+    return dlt_gpu_sumsq_f32(ctx, x, n, out);
+}
+
 static dlt_status be_sync(void *ctx)
 {
     struct dlt_gpu *g = ctx;
@@ -169,6 +181,14 @@ static double be_elapsed(void *ctx)
     return 1e-3 * ms;
 }
 
+static void *be_symbol(void *ctx, const char *name)
+{
+    (void)ctx;
+    if (strcmp(name, "optim_step") == 0)
+        return (void *)(dlt_optim_dev_step_fn)dlt_gpu_optim_step;
+    return NULL;
+}
+
 /* ---------------------------------------------------------------- context */
 dlt_status dlt_gpu_open(int device, dlt_gpu **out)
 {
@@ -194,7 +214,10 @@ dlt_status dlt_gpu_open(int device, dlt_gpu **out)
         (st = dlt_gpu_check_cublas(cublasSetStream(g->cublas, g->stream), NULL, "cublasSetStream")) ||
         (st = dlt_gpu_check_cublas(cublasLtCreate(&g->cublaslt), NULL, "cublasLtCreate")) ||
         (st = dlt_gpu_check_cudnn(cudnnCreate(&g->cudnn), NULL, "cudnnCreate")) ||
-        (st = dlt_gpu_check_cudnn(cudnnSetStream(g->cudnn, g->stream), NULL, "cudnnSetStream"))) {
+        (st = dlt_gpu_check_cudnn(cudnnSetStream(g->cudnn, g->stream), NULL, "cudnnSetStream")) ||
+        (st = dlt_gpu_check(cudaMalloc((void **)&g->d_partial, DLT_GPU_PARTIALS * sizeof(double)), NULL,
+                            "cudaMalloc")) ||
+        (st = dlt_gpu_check(cudaMallocHost((void **)&g->h_result, sizeof(double)), NULL, "cudaMallocHost"))) {
         dlt_gpu_close(g);
         return st;
     }
@@ -215,9 +238,12 @@ dlt_status dlt_gpu_open(int device, dlt_gpu **out)
         .copy = be_copy,
         .memset = be_memset,
         .add = be_add,
+        .scale = be_scale,
+        .sumsq = be_sumsq,
         .sync = be_sync,
         .kernel = be_kernel,
         .elapsed = be_elapsed,
+        .symbol = be_symbol,
     };
     *out = g;
     return DLT_OK;
@@ -229,6 +255,10 @@ void dlt_gpu_close(dlt_gpu *g)
         return;
     if (g->stream)
         cudaStreamSynchronize(g->stream);
+    if (g->d_partial)
+        cudaFree(g->d_partial);
+    if (g->h_result)
+        cudaFreeHost(g->h_result);
     if (g->cudnn)
         cudnnDestroy(g->cudnn);
     if (g->cublaslt)

@@ -27,9 +27,13 @@ struct dlt_gpu {
     cudnnHandle_t cudnn;      /* bound to `stream` */
     int tf32;                 /* 1: cuBLAS/cuDNN may use TF32 tensor cores for f32 */
     cudaEvent_t t0, t1;       /* profiling (dlt_backend.elapsed) */
+    double *d_partial;        /* DLT_GPU_PARTIALS doubles: block partial sums (sumsq) */
+    double *h_result;         /* pinned: one double read back */
     int timing;
     dlt_backend backend;      /* the core's view of this device (ctx = this) */
 };
+
+#define DLT_GPU_PARTIALS 1024
 
 /* Kernel tables: each kernel family file exports one, terminated by {NULL}.
  * registry.c searches them by op name. */

@@ -48,6 +48,83 @@ extern "C" dlt_status dlt_gpu_add_f32(struct dlt_gpu *g, float *dst, const float
     return dlt_gpu_launched(NULL, "add_kernel");
 }
 
+static __global__ void scale_kernel(int64_t n, float *x, float a)
+{
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
+        x[i] *= a;
+}
+
+extern "C" dlt_status dlt_gpu_scale_f32(struct dlt_gpu *g, float *x, float a, size_t n)
+{
+    if (n == 0)
+        return DLT_OK;
+    scale_kernel<<<dlt_gpu_blocks(g, (int64_t)n, 256), 256, 0, g->stream>>>((int64_t)n, x, a);
+    return dlt_gpu_launched(NULL, "scale_kernel");
+}
+
+// Sum of squares in double: each block reduces a grid-stride share into
+// partial[blockIdx.x] (fixed order, so the result is deterministic), then one
+// block sums the partials.
+static __device__ double block_sum(double v, double *sh)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        v += __shfl_down_sync(0xffffffffu, v, o);
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (lane == 0)
+        sh[warp] = v;
+    __syncthreads();
+    v = threadIdx.x < (blockDim.x >> 5) ? sh[threadIdx.x] : 0.0;
+    if (warp == 0)
+        for (int o = 16; o > 0; o >>= 1)
+            v += __shfl_down_sync(0xffffffffu, v, o);
+    return v;
+}
+
+static __global__ void sumsq_partial(int64_t n, const float *x, double *partial)
+{
+    __shared__ double sh[32];
+    double s = 0;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
+        s += (double)x[i] * (double)x[i];
+    s = block_sum(s, sh);
+    if (threadIdx.x == 0)
+        partial[blockIdx.x] = s;
+}
+
+static __global__ void sum_partials(int np, const double *partial, double *out)
+{
+    __shared__ double sh[32];
+    double s = 0;
+    for (int i = threadIdx.x; i < np; i += blockDim.x)
+        s += partial[i];
+    s = block_sum(s, sh);
+    if (threadIdx.x == 0)
+        *out = s;
+}
+
+extern "C" dlt_status dlt_gpu_sumsq_f32(struct dlt_gpu *g, const float *x, size_t n, double *out)
+{
+    unsigned blocks = dlt_gpu_blocks(g, (int64_t)n, 256);
+    dlt_status st;
+    if (blocks > DLT_GPU_PARTIALS - 1) /* the last slot holds the total */
+        blocks = DLT_GPU_PARTIALS - 1;
+    sumsq_partial<<<blocks, 256, 0, g->stream>>>((int64_t)n, x, g->d_partial);
+    if ((st = dlt_gpu_launched(NULL, "sumsq_partial")) != DLT_OK)
+        return st;
+    sum_partials<<<1, 256, 0, g->stream>>>((int)blocks, g->d_partial, g->d_partial + DLT_GPU_PARTIALS - 1);
+    if ((st = dlt_gpu_launched(NULL, "sum_partials")) != DLT_OK)
+        return st;
+    if ((st = dlt_gpu_check(cudaMemcpyAsync(g->h_result, g->d_partial + DLT_GPU_PARTIALS - 1, sizeof(double),
+                                            cudaMemcpyDeviceToHost, g->stream),
+                            NULL, "sumsq result")) != DLT_OK ||
+        (st = dlt_gpu_check(cudaStreamSynchronize(g->stream), NULL, "sumsq")) != DLT_OK)
+        return st;
+    *out = *g->h_result;
+    return DLT_OK;
+}
+
 extern "C" const dlt_gpu_kernel dlt_gpu_kernels_core[] = {
     {"accum", accum_cuda, NULL},
     {NULL, NULL, NULL},

@@ -134,6 +134,16 @@ dlt_status dlt_optim_lamb_phase1(dlt_optim *o, const float *params, const float 
 dlt_status dlt_optim_lamb_phase2(dlt_optim *o, float *params, double lr, size_t lo, size_t hi,
                                  const double *sums);
 
+/* Run the optimizer on a device backend (dlt_gpu_backend): its state moves to
+ * device memory (one fused kernel per step updates every parameter), step()
+ * then takes the device flat buffers (dlt_params_dev/dlt_grads_dev), and the
+ * slots below become host mirrors moved by dlt_optim_download/upload (around
+ * checkpoints). Every algorithm but LAMB; step_range (ZeRO-1) stays on the CPU. */
+struct dlt_backend;
+dlt_status dlt_optim_to_device(dlt_optim *o, struct dlt_backend *be);
+dlt_status dlt_optim_download(dlt_optim *o); /* device state -> host slots, waits */
+dlt_status dlt_optim_upload(dlt_optim *o);   /* host slots -> device state */
+
 /* Named state slots (exp_avg, exp_avg_sq, max_exp_avg_sq, momentum_buffer,
  * square_avg, grad_avg, acc_delta, sum), each `total` floats. */
 int dlt_optim_num_slots(const dlt_optim *o);

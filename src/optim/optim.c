@@ -249,6 +249,7 @@ void dlt_optim_free(dlt_optim *o)
         return;
     for (int i = 0; i < o->nparams && o->params; i++)
         free(o->params[i].name);
+    dlt_optim_dev_free(o);
     for (int r = 0; r < DLT_SLOT_NROLES; r++)
         free(o->role[r]);
     free(o->params);
@@ -353,6 +354,8 @@ dlt_status dlt_optim_step_range(dlt_optim *o, float *params, const float *grads,
     dlt_status st = check_step_args(o, params, grads, lr, lo, hi);
     if (st)
         return st;
+    if (o->be)
+        return dlt_seterr(DLT_ERR_UNSUPPORTED, "optimizer on a device: ranged (ZeRO-1) steps are not supported");
     if (o->cfg.kind == DLT_OPTIM_LAMB)
         return lamb_range(o, params, grads, lr, lo, hi);
     for (int i = 0; i < o->nparams; i++) {
@@ -374,7 +377,9 @@ dlt_status dlt_optim_step(dlt_optim *o, float *params, const float *grads, doubl
 {
     if (!o)
         return dlt_seterr(DLT_ERR_INVALID, "optimizer step: NULL optimizer");
-    dlt_status st = dlt_optim_step_range(o, params, grads, lr, 0, o->total);
+    dlt_status st = o->be ? check_step_args(o, params, grads, lr, 0, o->total) : DLT_OK;
+    if (st == DLT_OK)
+        st = o->be ? dlt_optim_dev_step(o, params, grads, lr) : dlt_optim_step_range(o, params, grads, lr, 0, o->total);
     if (st == DLT_OK)
         o->step++;
     return st;

@@ -3,6 +3,7 @@
 #define DLT_OPTIM_IMPL_H
 
 #include "dlt_optim.h"
+#include "optim_elem.h"
 
 /* State roles; a slot exists only for the roles the configuration uses. */
 enum {
@@ -37,7 +38,19 @@ struct dlt_optim {
     dlt_optim_norm_reducer reducer;
     void *reducer_user;
     double *sums; /* 2*nparams scratch for LAMB */
+    /* on a device (optim_dev.c): role[] are then host mirrors of d_role[] */
+    struct dlt_backend *be;
+    float *d_role[DLT_SLOT_NROLES];
+    dlt_optim_coef *coef, *d_coef; /* per parameter, refreshed every step */
+    uint64_t *d_seg; /* offsets then lengths, 2 * nparams */
+    int32_t *d_tile_seg;
+    uint64_t *d_tile_start;
+    int64_t ntiles;
+    dlt_optim_dev_step_fn dev_step;
 };
+/* The fused device step over every parameter (optim_dev.c). */
+dlt_status dlt_optim_dev_step(dlt_optim *o, float *params, const float *grads, double lr);
+void dlt_optim_dev_free(dlt_optim *o);
 
 /* What one kernel call needs: one parameter's elements [0,n) with every
  * pointer already offset to them. */
@@ -50,6 +63,8 @@ typedef struct {
     int64_t t;     /* 1-based number of this step */
 } dlt_optim_chunk;
 
+/* The coefficients of one parameter's update at step t (1-based). */
+void dlt_optim_coef_init(const dlt_optim_config *cfg, double lr, double wd, int64_t t, dlt_optim_coef *k);
 /* Element-wise update of one chunk for every algorithm except LAMB. */
 void dlt_optim_kernel(const dlt_optim_config *cfg, const dlt_optim_chunk *c);
 /* LAMB phase 1: moments, and the chunk's sums of w^2 and u^2 (adds to out[0..1]). */

@@ -35,6 +35,8 @@ typedef enum {
 const char *dlt_task_kind_name(dlt_task_kind k); /* "classification", "causal-lm", "bert-pretraining" */
 
 /* Everything a training run needs, resolved from the job file. */
+enum { DLT_TRAIN_CPU = 0, DLT_TRAIN_CUDA, DLT_TRAIN_AUTO };
+
 typedef struct {
     char name[128];          /* run name: runs/<name> */
     char run_dir[DLT_PATH_MAX];
@@ -61,6 +63,8 @@ typedef struct {
     int64_t epochs, steps;   /* steps overrides epochs when > 0 */
     uint64_t seed;
     int threads;             /* CPU threads per rank; 0: cores / local ranks */
+    int device;              /* DLT_TRAIN_CPU, DLT_TRAIN_CUDA or DLT_TRAIN_AUTO */
+    int tf32;                /* GPU: TF32 tensor cores for f32 GEMMs and convolutions */
     /* evaluation */
     int64_t eval_every_steps; /* 0: at the end of every epoch */
     int eval_batch_size;

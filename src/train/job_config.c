@@ -206,16 +206,28 @@ dlt_status dlt_train_config_from_job(const dlt_job *job, dlt_train_config *c)
     c->label_smoothing = (float)dlt_job_float(job, "train.label_smoothing");
     c->threads = (int)dlt_job_int(job, "train.threads");
     c->nonfinite_stop = strcmp(dlt_job_string(job, "train.nonfinite"), "stop") == 0;
+    const char *dev = dlt_job_string(job, "train.device");
+    c->device = strcmp(dev, "cuda") == 0 ? DLT_TRAIN_CUDA : strcmp(dev, "auto") == 0 ? DLT_TRAIN_AUTO : DLT_TRAIN_CPU;
     const char *prec = dlt_job_string(job, "train.precision");
-    if (strcmp(prec, "fp32") != 0)
+    int mixed = strcmp(prec, "bf16") == 0 || strcmp(prec, "fp16") == 0;
+    if (mixed && c->device != DLT_TRAIN_CPU)
+        return where_err(job, "train.precision", "mixed precision (bf16/fp16) is not available on the GPU yet: use fp32 or tf32",
+                         NULL);
+    c->tf32 = strcmp(prec, "tf32") == 0;
+    if (strcmp(prec, "fp32") != 0 && c->device == DLT_TRAIN_CPU)
         dlt_log(DLT_LOG_WARN, "train.precision = \"%s\" applies to the GPU backend; the CPU computes in fp32", prec);
     c->eval_every_steps = dlt_job_int(job, "eval.every_steps");
     c->ckpt_every_steps = dlt_job_int(job, "checkpoint.every_steps");
     c->ckpt_every_minutes = dlt_job_float(job, "checkpoint.every_minutes");
     c->keep_last = (int)dlt_job_int(job, "checkpoint.keep_last");
+    /* GPU tensors are reduced with NCCL, CPU tensors with MPI */
     const char *backend = dlt_job_string(job, "dist.backend");
-    if (strcmp(backend, "nccl") == 0)
-        return where_err(job, "dist.backend", "= \"nccl\" needs the CUDA backend, which does not run this job yet", NULL);
+    if (strcmp(backend, "nccl") == 0 && c->device == DLT_TRAIN_CPU)
+        return where_err(job, "dist.backend", "= \"nccl\" needs train.device = \"cuda\" (or \"auto\" on a GPU node)",
+                         NULL);
+    if (strcmp(backend, "mpi") == 0 && c->device == DLT_TRAIN_CUDA)
+        return where_err(job, "dist.backend", "= \"mpi\" reduces host memory: GPU training uses \"nccl\" (or \"auto\")",
+                         NULL);
     c->bucket_mb = dlt_job_float(job, "dist.bucket_mb");
     c->timeout_s = dlt_job_float(job, "dist.timeout_s");
     c->zero = (int)dlt_job_int(job, "dist.zero");

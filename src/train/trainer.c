@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dlt_backend.h"
 #include "trainer.h"
 
 static volatile sig_atomic_t stop_signal;
@@ -32,8 +33,7 @@ static dlt_status evaluate(dlt_trainer *r, dlt_metrics *m)
     if (!sums)
         return dlt_seterr(DLT_ERR_NOMEM, "evaluation: out of memory");
     /* every rank evaluates with rank 0's batch-norm statistics */
-    if ((st = dlt_comm_bcast(r->comm, dlt_buffers_data(r->g), dlt_buffers_numel(r->g), DLT_COMM_F32, 0,
-                             NULL)) != DLT_OK)
+    if ((st = dlt_trainer_bcast_buffers(r)) != DLT_OK)
         goto out;
     dlt_loader_cursor start = {0, 0};
     if ((st = t->ops->set_cursor(t, 0, start)) != DLT_OK)
@@ -86,27 +86,56 @@ static dlt_status create_optimizer(dlt_trainer *r)
     }
     dlt_status st = dlt_optim_create(&c->optim, views, np, dlt_params_numel(r->g), c->rules, c->nrules, &r->opt);
     free(views);
+    if (st == DLT_OK && r->gpu)
+        st = dlt_optim_to_device(r->opt, dlt_gpu_backend(r->gpu));
     return st;
+}
+
+/* train.device: the rank's GPU (local rank modulo the node's GPUs), or none. */
+static dlt_status choose_device(const dlt_train_config *c, const dlt_world *w, int *dev)
+{
+    *dev = -1;
+    if (c->device == DLT_TRAIN_CPU)
+        return DLT_OK;
+    *dev = dlt_world_device(w);
+    if (*dev < 0 && c->device == DLT_TRAIN_CUDA)
+        return dlt_seterr(DLT_ERR_UNSUPPORTED, "train.device = \"cuda\": %s",
+                          dlt_gpu_built() ? "no CUDA device is visible on this node"
+                                          : "dltrain was built without CUDA (configure --with-cuda)");
+    return DLT_OK;
 }
 
 static dlt_status setup(dlt_trainer *r, const dlt_world *w)
 {
     const dlt_train_config *c = r->c; /* points at r->cfg */
     dlt_status st;
-    dlt_comm_config cc = {.backend = DLT_COMM_MPI, .timeout_s = c->timeout_s,
-                          .debug_collectives = c->debug_collectives};
+    int dev;
+    if ((st = choose_device(c, w, &dev)) != DLT_OK)
+        return st;
+    /* GPU tensors are reduced with NCCL (on its own stream, ordered after the
+     * compute stream by events), CPU tensors with MPI */
+    dlt_comm_config cc = {.backend = dev >= 0 ? DLT_COMM_NCCL : DLT_COMM_MPI, .device = dev,
+                          .timeout_s = c->timeout_s, .debug_collectives = c->debug_collectives};
     if ((st = dlt_comm_create(w, &cc, &r->comm)) != DLT_OK)
         return st;
     r->rank = w->rank, r->world = w->size;
+    if (dev >= 0) {
+        if ((st = dlt_gpu_open(dev, &r->gpu)) != DLT_OK)
+            return st;
+        dlt_gpu_set_tf32(r->gpu, c->tf32);
+        dlt_comm_set_stream(r->comm, dlt_gpu_stream(r->gpu));
+    }
     int threads = c->threads > 0 ? c->threads : dlt_world_default_threads(w);
     dlt_set_num_threads(threads);
-    if ((st = dlt_world_log_table(w, -1, threads)) != DLT_OK)
+    if ((st = dlt_world_log_table(w, dev, threads)) != DLT_OK)
         return st;
     if ((st = dlt_task_open(c, r->rank, r->world, &r->task)) != DLT_OK)
         return st;
     r->g = dlt_graph_create(c->seed);
     if (!r->g)
         return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    if (r->gpu && (st = dlt_graph_set_backend(r->g, dlt_gpu_backend(r->gpu))) != DLT_OK)
+        return st;
     if ((st = r->task->ops->build(r->task, r->g, &r->tg)) != DLT_OK)
         return st;
     dlt_reducer_config rc = {.bucket_mb = c->bucket_mb, .contract = r->tg.contract, .zero = c->zero};
@@ -123,7 +152,7 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
         return st;
     if ((st = create_optimizer(r)) != DLT_OK)
         return st;
-    if ((st = dlt_replica_broadcast(r->comm, r->g)) != DLT_OK)
+    if ((st = dlt_replica_broadcast(r->comm, r->g)) != DLT_OK || (st = dlt_trainer_to_device(r, 0)) != DLT_OK)
         return st;
     int64_t per_epoch = r->task->steps_per_epoch / (c->accumulate > 0 ? c->accumulate : 1);
     r->total_steps = c->steps > 0 ? c->steps : c->epochs * per_epoch;
@@ -190,6 +219,8 @@ static dlt_status train_step(dlt_trainer *r, double *sums, double *gnorm)
     if (!isfinite(sumsq)) {
         char where[300] = "";
         int np = dlt_num_params(r->g), bad = -1;
+        if (r->gpu && (st = dlt_graph_download(r->g, DLT_SYNC_GRADS)) != DLT_OK)
+            return st;
         for (int i = 0; i < np && bad < 0 && !c->zero; i++) {
             const dlt_param_info *pi = dlt_param_at(r->g, i);
             const float *gr = dlt_grads_data(r->g) + pi->offset;
@@ -209,8 +240,15 @@ static dlt_status train_step(dlt_trainer *r, double *sums, double *gnorm)
         return DLT_OK;
     }
     double t_opt = dlt_report_trace_now(&r->rep);
-    if (c->grad_clip > 0)
+    if (c->grad_clip > 0 && r->gpu) {
+        /* torch.nn.utils.clip_grad_norm_'s coefficient, applied on the device */
+        float coef = (float)(c->grad_clip / (sqrt(sumsq) + 1e-6));
+        dlt_backend *be = dlt_gpu_backend(r->gpu);
+        if ((coef < 1.0f || isnan(coef)) && (st = be->scale(be->ctx, dlt_grads_dev(r->g), coef, dlt_params_numel(r->g))) != DLT_OK)
+            return st;
+    } else if (c->grad_clip > 0) {
         dlt_clip_grad_norm_sumsq(dlt_grads_data(r->g), dlt_params_numel(r->g), c->grad_clip, sumsq);
+    }
     st = dlt_reducer_optim_step(r->red, r->opt, dlt_schedule_lr(&c->schedule, r->step));
     dlt_report_trace_span(&r->rep, "optimizer step", "optimizer", t_opt);
     return st;
@@ -270,7 +308,8 @@ static dlt_status loop(dlt_trainer *r, dlt_train_result *res)
             since_log = 0;
             t_log = now();
         }
-        if (c->check_every > 0 && r->step % c->check_every == 0 && (st = dlt_replica_check(r->comm, r->g)) != DLT_OK)
+        if (c->check_every > 0 && r->step % c->check_every == 0 &&
+            ((st = dlt_trainer_to_host(r, 0)) != DLT_OK || (st = dlt_replica_check(r->comm, r->g)) != DLT_OK))
             return st;
         int eval_due = t->val_steps > 0 && ((c->eval_every_steps > 0 && r->step % c->eval_every_steps == 0) ||
                                             (c->eval_every_steps <= 0 && done_epoch) || last);
@@ -316,6 +355,7 @@ static void trainer_free(dlt_trainer *r)
     free(r->tg.grads);
     dlt_graph_free(r->g);
     dlt_comm_free(r->comm);
+    dlt_gpu_close(r->gpu);
 }
 
 dlt_status dlt_train_run(const dlt_train_config *c, dlt_train_result *res)

@@ -5,6 +5,7 @@
 
 #include "dlt_comm.h"
 #include "dlt_data.h"
+#include "dlt_gpu.h"
 #include "report.h"
 #include "task.h"
 
@@ -18,6 +19,7 @@ typedef struct {
     dlt_plan *train, *eval;
     dlt_reducer *red;
     dlt_optim *opt;
+    dlt_gpu *gpu; /* the rank's GPU when it trains there, else NULL */
     int64_t step, total_steps, samples_seen, epoch;
     double best_metric;
     dlt_report rep;
@@ -26,6 +28,13 @@ typedef struct {
     int error_on_all_ranks;  /* the failure is the same on every rank (see resume) */
 } dlt_trainer;
 
+/* Collective: rank 0's batch-norm statistics to every rank (where they live:
+ * device memory on a GPU). */
+dlt_status dlt_trainer_bcast_buffers(dlt_trainer *r);
+/* A GPU run: the model (and optimizer state) between device and host mirrors
+ * (no-ops on the CPU). */
+dlt_status dlt_trainer_to_host(dlt_trainer *r, int with_optim);
+dlt_status dlt_trainer_to_device(dlt_trainer *r, int with_optim);
 /* Collective: save <run_dir>/ckpt-<step>.h5 (rank 0 writes), prune, report. */
 dlt_status dlt_trainer_save_checkpoint(dlt_trainer *r);
 /* Collective: load c->resume ("", "auto" or a path) into the model, optimizer,

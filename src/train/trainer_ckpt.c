@@ -50,13 +50,39 @@ static dlt_status gather_optim_shards(dlt_trainer *r)
     return DLT_OK;
 }
 
+dlt_status dlt_trainer_bcast_buffers(dlt_trainer *r)
+{
+    return dlt_comm_bcast(r->comm, dlt_buffers_dev(r->g), dlt_buffers_numel(r->g), DLT_COMM_F32, 0, NULL);
+}
+
+dlt_status dlt_trainer_to_host(dlt_trainer *r, int with_optim)
+{
+    if (!r->gpu)
+        return DLT_OK;
+    dlt_status st = dlt_graph_download(r->g, DLT_SYNC_PARAMS | DLT_SYNC_BUFFERS);
+    if (st == DLT_OK && with_optim)
+        st = dlt_optim_download(r->opt);
+    return st;
+}
+
+dlt_status dlt_trainer_to_device(dlt_trainer *r, int with_optim)
+{
+    if (!r->gpu)
+        return DLT_OK;
+    dlt_status st = dlt_graph_upload(r->g, DLT_SYNC_PARAMS | DLT_SYNC_BUFFERS);
+    if (st == DLT_OK && with_optim)
+        st = dlt_optim_upload(r->opt);
+    return st;
+}
+
 dlt_status dlt_trainer_save_checkpoint(dlt_trainer *r)
 {
     /* one copy of the batch-norm statistics: rank 0's, as evaluation uses */
-    dlt_status st = dlt_comm_bcast(r->comm, dlt_buffers_data(r->g), dlt_buffers_numel(r->g),
-                                   DLT_COMM_F32, 0, NULL);
+    dlt_status st = dlt_trainer_bcast_buffers(r);
     if (st == DLT_OK)
         st = gather_optim_shards(r);
+    if (st == DLT_OK)
+        st = dlt_trainer_to_host(r, 1);
     if (st != DLT_OK)
         return st;
     dlt_loader_cursor cur = r->task->ops->get_cursor(r->task);
@@ -209,6 +235,8 @@ dlt_status dlt_trainer_resume(dlt_trainer *r)
     if (r->rank == 0)
         dlt_log(DLT_LOG_INFO, "resumed from %s at step %lld", path, (long long)r->step);
     snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", path);
+    if ((st = dlt_trainer_to_device(r, 1)) != DLT_OK)
+        return st;
     /* every rank loaded the same file; prove the replicas agree */
     return dlt_replica_check(r->comm, r->g);
 }

@@ -6,3 +6,6 @@ TESTS += tests/core/test_summary
 check_PROGRAMS += tests/core/test_second_order_torch
 TESTS += tests/core/test_second_order_torch
 EXTRA_DIST += tests/fixtures/second_order.h5 tests/fixtures/second_order_make_fixtures.py
+# the device-backend path of the core, on a host-memory stand-in for a GPU
+check_PROGRAMS += tests/core/test_backend
+TESTS += tests/core/test_backend

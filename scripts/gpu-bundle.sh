@@ -1,0 +1,48 @@
+#!/bin/sh
+# Build the GPU test suite and benchmark for a machine that has an NVIDIA GPU,
+# its driver and the CUDA toolkit (at /usr/local/cuda) but none of dltrain's
+# other dependencies (Open MPI, HDF5, OpenBLAS, Check, libpng ...): the shared
+# libraries the programs need travel with them, taken from this machine's
+# Debian packages.
+#
+#   scripts/gpu-bundle.sh [ARCH]     (default 90: H100/H200; "80 90" for both)
+#
+# Writes gpu-bundle.tar.xz at the top of the tree: bin/ (the GPU tests,
+# bench/gpu_bench, dltrain), lib/ (libdltrain and the Debian libraries),
+# bench/reference/resnet_gpu_torch.py. Run scripts/gpu-check.sh there.
+set -e
+top=$(cd "$(dirname "$0")/.." && pwd)
+arch=${1:-90}
+build=$top/_gpu_build
+stage=$top/_gpu_stage
+mkdir -p "$build"
+cd "$build"
+if [ ! -f Makefile ]; then
+    [ -x "$top/configure" ] || (cd "$top" && autoreconf -fi)
+    "$top/configure" --with-cuda --with-cuda-arch="$arch" >configure.log 2>&1 ||
+        { tail -n 20 configure.log; exit 1; }
+fi
+tests=$(sed -n 's/^GPU_T_[A-Z]* = *//p' "$top/tests/gpu/local.mk" | tr ' ' '\n' | grep . | tr '\n' ' ')
+make -j"$(nproc)" libdltrain.la dltrain bench/gpu_bench $tests >make.log 2>&1 || { tail -n 30 make.log; exit 1; }
+rm -rf "$stage"
+mkdir -p "$stage/bin" "$stage/lib" "$stage/bench/reference"
+# libtool keeps the real programs in .libs/ (the top-level files are wrappers)
+for p in dltrain bench/gpu_bench $tests; do
+    real=$(dirname "$p")/.libs/$(basename "$p")
+    [ -f "$real" ] || real=$p
+    cp "$real" "$stage/bin/"
+done
+cp -L .libs/libdltrain.so.* "$stage/lib/" 2>/dev/null || cp -L .libs/libdltrain.so "$stage/lib/"
+# every library the programs load, except the C library, the driver and CUDA
+# (the GPU machine has its own, matching its driver)
+for f in "$stage"/bin/* "$stage"/lib/libdltrain.so*; do
+    LD_LIBRARY_PATH=$build/.libs ldd "$f" 2>/dev/null
+done | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u |
+    grep -v -E '/(libc|libm|libdl|libpthread|librt|libresolv|ld-linux[^/]*|libcuda|libnvidia[^/]*)\.so' |
+    grep -v -E '^/usr/local/cuda' | grep -v libdltrain | while read -r lib; do
+    cp -L "$lib" "$stage/lib/$(basename "$lib")"
+done
+cp "$top/bench/reference/resnet_gpu_torch.py" "$stage/bench/reference/"
+strip --strip-unneeded "$stage"/bin/* "$stage"/lib/* 2>/dev/null || true
+(cd "$stage" && tar cf - bin lib bench | xz -T0 -6 >"$top/gpu-bundle.tar.xz")
+echo "gpu-bundle.tar.xz: $(du -h "$top/gpu-bundle.tar.xz" | cut -f1) ($(ls "$stage/bin" | wc -l) programs, $(ls "$stage/lib" | wc -l) libraries, arch $arch)"

@@ -1,0 +1,43 @@
+#!/bin/sh
+# On a GPU machine: unpack gpu-bundle.tar.xz (made by scripts/gpu-bundle.sh),
+# run every GPU test (each op and whole models against the CPU backend) and
+# the GPU benchmark beside PyTorch, and write one log: $OUT/gpu-check.log
+# (or ./gpu-check.log). Exit status: the number of failed tests (0: all
+# passed). Needs the CUDA driver and toolkit libraries; for the PyTorch
+# comparison, a python3 with torch (optional: skipped without it).
+top=$(cd "$(dirname "$0")/.." && pwd)
+dir=${OUT:-$top}
+log=$dir/gpu-check.log
+work=$(mktemp -d "${TMPDIR:-/tmp}/dlt_gpu.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+: >"$log"
+say() { echo "$*" | tee -a "$log"; }
+xz -dc "$top/gpu-bundle.tar.xz" | (cd "$work" && tar xf -) || { say "cannot unpack gpu-bundle.tar.xz"; exit 1; }
+cuda=${CUDA_HOME:-/usr/local/cuda}
+export LD_LIBRARY_PATH="$work/lib:$cuda/lib64:${LD_LIBRARY_PATH:-}"
+say "== $(date -u '+%F %T') UTC on $(uname -n)"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | tee -a "$log"
+"$work/bin/dltrain" --version 2>&1 | tee -a "$log"
+failed=0
+for t in "$work"/bin/test_gpu_*; do
+    say "== $(basename "$t")"
+    timeout 600 "$t" >>"$log" 2>&1
+    rc=$?
+    say "   exit $rc"
+    [ $rc = 0 ] || failed=$((failed + 1))
+done
+say "== benchmark (dltrain; same GPU, same run)"
+timeout 300 "$work/bin/gpu_bench" resnet50 256 20 3 224 224 tf32 >>"$log" 2>&1 || say "   resnet50 benchmark failed ($?)"
+timeout 300 "$work/bin/gpu_bench" resnet20 128 100 1 28 28 fp32 >>"$log" 2>&1 || say "   resnet20 benchmark failed ($?)"
+py=${DLT_TORCH_PYTHON:-python3}
+if "$py" -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
+    say "== benchmark (PyTorch $("$py" -c 'import torch; print(torch.__version__)'))"
+    timeout 400 "$py" "$work/bench/reference/resnet_gpu_torch.py" --arch resnet50 --batch 256 --steps 20 >>"$log" 2>&1 ||
+        say "   pytorch resnet50 failed"
+    timeout 300 "$py" "$work/bench/reference/resnet_gpu_torch.py" --arch resnet20 --batch 128 --steps 100 >>"$log" 2>&1 ||
+        say "   pytorch resnet20 failed"
+else
+    say "== no python3 with CUDA torch: PyTorch comparison skipped"
+fi
+say "== $failed GPU test program(s) failed"
+exit $failed

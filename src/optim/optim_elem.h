@@ -1,0 +1,140 @@
+/* The per-element update rules, shared by the CPU loops (kernels.c) and the
+ * fused GPU kernel (src/gpu/k_optim.cu), so both compute the same expressions:
+ * double arithmetic, state rounded to float where PyTorch stores it.
+ * Also the argument block of the device step. C and C++ (nvcc) compatible. */
+#ifndef DLT_OPTIM_ELEM_H
+#define DLT_OPTIM_ELEM_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dlt_base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Everything one parameter's update needs, precomputed per step. */
+typedef struct {
+    double lr, wd, sign;
+    double mu, damp;              /* sgd, rmsprop (mu) */
+    int nesterov, first;          /* sgd */
+    double b1, b2, eps;           /* adam(w), rmsprop/adadelta/adagrad (eps) */
+    double step_size, bc2_sqrt, decay; /* adam(w) */
+    int decoupled;                /* adamw */
+    double alpha;                 /* rmsprop */
+    double rho;                   /* adadelta */
+    double clr;                   /* adagrad: lr after lr_decay */
+} dlt_optim_coef;
+
+static inline DLT_HD void dlt_sgd_elem(const dlt_optim_coef *c, float *p, float g, float *buf)
+{
+    double d = c->sign * (double)g;
+    if (c->wd != 0)
+        d += c->wd * (double)*p;
+    if (c->mu != 0) {
+        /* PyTorch's buffer starts as a copy of the first d_p, undamped. */
+        float b = c->first ? (float)d : (float)(c->mu * (double)*buf + (1 - c->damp) * d);
+        *buf = b;
+        d = c->nesterov ? d + c->mu * (double)b : (double)b;
+    }
+    *p = (float)((double)*p - c->lr * d);
+}
+
+/* Adam (L2 weight decay folded into the gradient) and AdamW (decoupled). */
+static inline DLT_HD void dlt_adam_elem(const dlt_optim_coef *c, float *p, float g, float *m, float *v,
+                                        float *vmax)
+{
+    double gi = c->sign * (double)g;
+    double pi = *p;
+    if (c->decoupled)
+        pi = (float)(pi * c->decay);
+    else if (c->wd != 0)
+        gi += c->wd * pi;
+    float mi = (float)(c->b1 * (double)*m + (1 - c->b1) * gi);
+    float vi = (float)(c->b2 * (double)*v + (1 - c->b2) * gi * gi);
+    *m = mi, *v = vi;
+    double vd = vi;
+    if (vmax) {
+        if (*vmax > vi)
+            vd = *vmax;
+        else
+            *vmax = vi;
+    }
+    double denom = sqrt(vd) / c->bc2_sqrt + c->eps;
+    *p = (float)(pi - c->step_size * (double)mi / denom);
+}
+
+static inline DLT_HD void dlt_rmsprop_elem(const dlt_optim_coef *c, float *p, float g, float *sq, float *ga,
+                                           float *buf)
+{
+    double gi = c->sign * (double)g;
+    if (c->wd != 0)
+        gi += c->wd * (double)*p;
+    float si = (float)(c->alpha * (double)*sq + (1 - c->alpha) * gi * gi);
+    *sq = si;
+    double avg;
+    if (ga) {
+        float gai = (float)(c->alpha * (double)*ga + (1 - c->alpha) * gi);
+        *ga = gai;
+        avg = sqrt((double)(float)((double)si - (double)gai * (double)gai));
+    } else {
+        avg = sqrt((double)si);
+    }
+    avg += c->eps;
+    if (buf) {
+        float b = (float)(c->mu * (double)*buf + gi / avg);
+        *buf = b;
+        *p = (float)((double)*p - c->lr * (double)b);
+    } else {
+        *p = (float)((double)*p - c->lr * gi / avg);
+    }
+}
+
+static inline DLT_HD void dlt_adadelta_elem(const dlt_optim_coef *c, float *p, float g, float *sq, float *acc)
+{
+    double gi = c->sign * (double)g;
+    if (c->wd != 0)
+        gi += c->wd * (double)*p;
+    float si = (float)(c->rho * (double)*sq + (1 - c->rho) * gi * gi);
+    *sq = si;
+    double delta = sqrt((double)*acc + c->eps) / sqrt((double)si + c->eps) * gi;
+    *acc = (float)(c->rho * (double)*acc + (1 - c->rho) * delta * delta);
+    *p = (float)((double)*p - c->lr * delta);
+}
+
+static inline DLT_HD void dlt_adagrad_elem(const dlt_optim_coef *c, float *p, float g, float *sum)
+{
+    double gi = c->sign * (double)g;
+    if (c->wd != 0)
+        gi += c->wd * (double)*p;
+    float si = (float)((double)*sum + gi * gi);
+    *sum = si;
+    *p = (float)((double)*p - c->clr * gi / (sqrt((double)si) + c->eps));
+}
+
+/* ---- the fused device step (one launch over every parameter) */
+#define DLT_OPTIM_NSLOTS 8
+#define DLT_OPTIM_TILE 4096
+typedef struct {
+    int kind;                      /* dlt_optim_kind (not LAMB) */
+    float *params;                 /* device flat buffers */
+    const float *grads;
+    float *slot[DLT_OPTIM_NSLOTS]; /* by role (optim_impl.h), NULL when unused */
+    int amsgrad, centered;
+    /* per parameter (device arrays): coefficients of this step, element ranges */
+    const dlt_optim_coef *coef;
+    const uint64_t *seg_off, *seg_len;
+    /* per tile: its parameter and first element (tiles never straddle parameters) */
+    const int32_t *tile_seg;
+    const uint64_t *tile_start;
+    int64_t ntiles;
+} dlt_optim_dev_args;
+/* The backend symbol "optim_step" has this type. */
+typedef dlt_status (*dlt_optim_dev_step_fn)(void *ctx, const dlt_optim_dev_args *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,287 @@
+/* The device-backend path of the core without a GPU: a "host device" backend
+ * whose memory is separate malloc'd blocks (filled with garbage, never the
+ * host mirrors) and whose kernels are the ops' CPU kernels. A graph placed on
+ * it must train bit for bit like the same graph on the CPU: staging of inputs
+ * and outputs, constants, gradient binding (direct, copied, accumulated),
+ * buffers written by kernels (batch norm), evaluation plans, host mirrors after
+ * download/upload, and the fused optimizer path (tiles, per-parameter
+ * coefficients) through the backend's "optim_step" symbol. */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dlt_backend.h"
+#include "dlt_models.h"
+#include "dlt_ops.h"
+#include "dlt_optim.h"
+#include "dlt_test.h"
+#include "optim_impl.h"
+
+static int nallocs;
+
+static dlt_status h_alloc(void *ctx, size_t bytes, void **p)
+{
+    (void)ctx;
+    *p = malloc(bytes ? bytes : 1);
+    if (!*p)
+        return dlt_seterr(DLT_ERR_NOMEM, "host device: out of memory");
+    memset(*p, 0xab, bytes ? bytes : 1); /* device memory is not zeroed */
+    nallocs++;
+    return DLT_OK;
+}
+static void h_release(void *ctx, void *p)
+{
+    (void)ctx;
+    if (p)
+        nallocs--;
+    free(p);
+}
+static dlt_status h_alloc_host(void *ctx, size_t bytes, void **p)
+{
+    (void)ctx;
+    *p = calloc(1, bytes ? bytes : 1);
+    return *p ? DLT_OK : dlt_seterr(DLT_ERR_NOMEM, "host device: out of memory");
+}
+static void h_release_host(void *ctx, void *p)
+{
+    (void)ctx;
+    free(p);
+}
+static dlt_status h_copy(void *ctx, void *dst, const void *src, size_t n)
+{
+    (void)ctx;
+    if (n)
+        memmove(dst, src, n);
+    return DLT_OK;
+}
+static dlt_status h_memset(void *ctx, void *dst, int b, size_t n)
+{
+    (void)ctx;
+    memset(dst, b, n);
+    return DLT_OK;
+}
+static dlt_status h_add(void *ctx, float *dst, const float *src, size_t n)
+{
+    (void)ctx;
+    for (size_t i = 0; i < n; i++)
+        dst[i] += src[i];
+    return DLT_OK;
+}
+static dlt_status h_scale(void *ctx, float *x, float a, size_t n)
+{
+    (void)ctx;
+    for (size_t i = 0; i < n; i++)
+        x[i] *= a;
+    return DLT_OK;
+}
+static dlt_status h_sumsq(void *ctx, const float *x, size_t n, double *out)
+{
+    (void)ctx;
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)x[i] * x[i];
+    *out = s;
+    return DLT_OK;
+}
+static dlt_status h_sync(void *ctx)
+{
+    (void)ctx;
+    return DLT_OK;
+}
+static int h_kernel(void *ctx, const dlt_op_def *op, dlt_kernel_fn *fn, dlt_workspace_fn *ws)
+{
+    (void)ctx;
+    if (strcmp(op->name, "topk_correct") == 0)
+        return 0; /* pretend this backend lacks one op: plans using it are refused */
+    *fn = op->cpu;
+    *ws = op->workspace;
+    return 1;
+}
+static double h_elapsed(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+/* The fused step as k_optim.cu runs it: block = tile, one coefficient set. */
+static dlt_status h_optim_step(void *ctx, const dlt_optim_dev_args *a)
+{
+    (void)ctx;
+    for (int64_t t = 0; t < a->ntiles; t++) {
+        int s = a->tile_seg[t];
+        const dlt_optim_coef c = a->coef[s];
+        uint64_t end = a->seg_off[s] + a->seg_len[s], start = a->tile_start[t];
+        uint64_t stop = start + DLT_OPTIM_TILE < end ? start + DLT_OPTIM_TILE : end;
+        for (uint64_t i = start; i < stop; i++) {
+            if (a->kind == DLT_OPTIM_SGD) {
+                float *buf = a->slot[DLT_SLOT_MOMENTUM_BUFFER];
+                dlt_sgd_elem(&c, &a->params[i], a->grads[i], buf ? &buf[i] : NULL);
+            } else if (a->kind == DLT_OPTIM_ADAM || a->kind == DLT_OPTIM_ADAMW) {
+                float *vmax = a->amsgrad ? a->slot[DLT_SLOT_MAX_EXP_AVG_SQ] + i : NULL;
+                dlt_adam_elem(&c, &a->params[i], a->grads[i], &a->slot[DLT_SLOT_EXP_AVG][i],
+                              &a->slot[DLT_SLOT_EXP_AVG_SQ][i], vmax);
+            } else {
+                return dlt_seterr(DLT_ERR_UNSUPPORTED, "host device: optimizer kind %d", a->kind);
+            }
+        }
+    }
+    return DLT_OK;
+}
+static void *h_symbol(void *ctx, const char *name)
+{
+    (void)ctx;
+    return strcmp(name, "optim_step") == 0 ? (void *)(dlt_optim_dev_step_fn)h_optim_step : NULL;
+}
+
+static dlt_backend hostdev = {
+    .name = "hostdev", .ctx = NULL, .alloc = h_alloc, .release = h_release, .alloc_host = h_alloc_host,
+    .release_host = h_release_host, .upload = h_copy, .download = h_copy, .copy = h_copy, .memset = h_memset,
+    .add = h_add, .scale = h_scale, .sumsq = h_sumsq, .sync = h_sync, .kernel = h_kernel, .elapsed = h_elapsed,
+    .symbol = h_symbol,
+};
+
+typedef struct {
+    float loss[4], eval_loss;
+    float *params, *buffers, *slot;
+    size_t np, nb;
+} run_out;
+
+/* ResNet-8-ish classifier (BN, shortcut B, dropout-free) or an MLP with
+ * dropout; `accum` micro-steps per optimizer step; Adam(W) or SGD. */
+static void run(int on_dev, const char *arch, int accum, const char *opt, run_out *r)
+{
+    dlt_graph *g = dlt_graph_create(21);
+    dlt_model_spec s;
+    ck_assert_int_eq(dlt_model_spec_default(arch, &s), DLT_OK);
+    s.in_channels = 1, s.in_h = 12, s.in_w = 12, s.num_classes = 5;
+    if (strcmp(arch, "mlp") == 0)
+        s.dropout = 0.25f;
+    if (on_dev)
+        ck_assert_int_eq(dlt_graph_set_backend(g, &hostdev), DLT_OK);
+    int64_t xs[4] = {6, 1, 12, 12}, ys[1] = {6};
+    dlt_t x = dlt_input(g, "x", DLT_F32, 4, xs), y = dlt_input(g, "y", DLT_I32, 1, ys);
+    dlt_t logits = dlt_model_classifier(g, &s, x);
+    dlt_t loss = dlt_cross_entropy(g, logits, y, -100, 0.1f, DLT_REDUCE_MEAN);
+    int np;
+    dlt_t *ps, *gs;
+    ck_assert_int_eq(dlt_grad_params(g, loss, &np, &ps, &gs), DLT_OK);
+    dlt_plan *tp, *ep;
+    dlt_plan_opts po = {.ngrads = np, .grad_params = ps, .grad_values = gs, .accumulate = accum > 1};
+    ck_assert_msg(dlt_plan_create(g, 1, &loss, &po, &tp) == DLT_OK, "%s", dlt_errmsg());
+    ck_assert_int_eq(dlt_plan_create(g, 1, &loss, NULL, &ep), DLT_OK);
+    dlt_optim_config oc;
+    dlt_optim_config_default(opt, &oc);
+    oc.momentum = strcmp(opt, "sgd") == 0 ? 0.9 : 0;
+    oc.weight_decay = 1e-2;
+    oc.lr = 0.05;
+    dlt_param_view *views = calloc((size_t)dlt_num_params(g) + 1, sizeof *views);
+    for (int i = 0; i < dlt_num_params(g); i++) {
+        const dlt_param_info *pi = dlt_param_at(g, i);
+        views[i] = (dlt_param_view){pi->name, pi->offset, pi->numel};
+    }
+    dlt_param_group_rule rules[1] = {{.pattern = "*bias", .set_weight_decay = 1, .lr_mult = 2}};
+    dlt_optim *o;
+    ck_assert_int_eq(dlt_optim_create(&oc, views, dlt_num_params(g), dlt_params_numel(g), rules, 1, &o), DLT_OK);
+    if (on_dev)
+        ck_assert_msg(dlt_optim_to_device(o, &hostdev) == DLT_OK, "%s", dlt_errmsg());
+    for (int step = 0; step < 4; step++) {
+        if (accum > 1) {
+            memset(dlt_grads_data(g), 0, dlt_params_numel(g) * sizeof(float));
+            ck_assert_int_eq(dlt_graph_upload(g, DLT_SYNC_GRADS), DLT_OK);
+        }
+        for (int m = 0; m < accum; m++) {
+            float *xd = dlt_plan_data(tp, x);
+            int32_t *yd = dlt_plan_data(tp, y);
+            for (int i = 0; i < 6 * 144; i++)
+                xd[i] = dlt_rng_uniform(3, (uint64_t)(step * accum + m), (uint64_t)i) * 2 - 1;
+            for (int i = 0; i < 6; i++)
+                yd[i] = (i + step + m) % 5;
+            dlt_exec_opts eo = {.training = 1, .step = step * accum + m, .rng_stream = 1};
+            ck_assert_msg(dlt_plan_run(tp, &eo) == DLT_OK, "%s", dlt_errmsg());
+        }
+        r->loss[step] = *(float *)dlt_plan_data(tp, loss);
+        ck_assert_int_eq(dlt_optim_step(o, dlt_params_dev(g), dlt_grads_dev(g), 0.05), DLT_OK);
+    }
+    float *xd = dlt_plan_data(ep, x);
+    int32_t *yd = dlt_plan_data(ep, y);
+    for (int i = 0; i < 6 * 144; i++)
+        xd[i] = 0.01f * (float)(i % 37) - 0.2f;
+    for (int i = 0; i < 6; i++)
+        yd[i] = i % 5;
+    dlt_exec_opts eo = {.training = 0};
+    ck_assert_int_eq(dlt_plan_run(ep, &eo), DLT_OK);
+    r->eval_loss = *(float *)dlt_plan_data(ep, loss);
+    ck_assert_int_eq(dlt_graph_download(g, DLT_SYNC_ALL), DLT_OK);
+    ck_assert_int_eq(dlt_optim_download(o), DLT_OK);
+    r->np = dlt_params_numel(g), r->nb = dlt_buffers_numel(g);
+    r->params = malloc(r->np * sizeof(float));
+    r->buffers = malloc((r->nb + 1) * sizeof(float));
+    r->slot = malloc(r->np * sizeof(float));
+    memcpy(r->params, dlt_params_data(g), r->np * sizeof(float));
+    memcpy(r->buffers, dlt_buffers_data(g), r->nb * sizeof(float));
+    memcpy(r->slot, dlt_optim_slot(o, 0), r->np * sizeof(float));
+    free(views), free(ps), free(gs);
+    dlt_optim_free(o);
+    dlt_plan_free(tp);
+    dlt_plan_free(ep);
+    dlt_graph_free(g);
+}
+
+static void same_run(const char *arch, int accum, const char *opt)
+{
+    run_out a, b;
+    run(0, arch, accum, opt, &a);
+    run(1, arch, accum, opt, &b);
+    for (int s = 0; s < 4; s++)
+        ck_assert_msg(a.loss[s] == b.loss[s], "%s step %d loss: cpu %.9g device %.9g", arch, s, a.loss[s], b.loss[s]);
+    ck_assert_msg(isfinite(a.loss[3]) && a.loss[3] != a.loss[0], "%s: the model trains", arch);
+    ck_assert_msg(a.eval_loss == b.eval_loss, "%s eval loss: cpu %.9g device %.9g", arch, a.eval_loss, b.eval_loss);
+    ck_assert_int_eq(memcmp(a.params, b.params, a.np * sizeof(float)), 0);
+    ck_assert_int_eq(memcmp(a.buffers, b.buffers, a.nb * sizeof(float)), 0);
+    ck_assert_int_eq(memcmp(a.slot, b.slot, a.np * sizeof(float)), 0);
+    ck_assert_int_eq(nallocs, 0); /* every device block released */
+    free(a.params), free(a.buffers), free(a.slot);
+    free(b.params), free(b.buffers), free(b.slot);
+}
+
+START_TEST(resnet_bn_sgd) { same_run("resnet20", 1, "sgd"); }
+END_TEST
+START_TEST(mlp_dropout_adamw_accumulate) { same_run("mlp", 3, "adamw"); }
+END_TEST
+
+START_TEST(missing_kernel_refused)
+{
+    dlt_graph *g = dlt_graph_create(1);
+    dlt_graph_set_backend(g, &hostdev);
+    int64_t d[2] = {4, 3}, l[1] = {4};
+    dlt_t x = dlt_input(g, "x", DLT_F32, 2, d), y = dlt_input(g, "y", DLT_I32, 1, l);
+    dlt_t c = dlt_topk_correct(g, x, y, 1);
+    dlt_plan *p;
+    ck_assert_int_eq(dlt_plan_create(g, 1, &c, NULL, &p), DLT_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(dlt_errmsg(), "hostdev backend has no kernel for topk_correct"), "%s", dlt_errmsg());
+    dlt_graph_free(g);
+    /* the layout is fixed once finalized: no moving a graph afterwards */
+    g = dlt_graph_create(1);
+    dlt_param(g, "w", 2, d, dlt_init_const(1));
+    ck_assert_int_eq(dlt_graph_finalize(g, NULL, 0), DLT_OK);
+    ck_assert_int_eq(dlt_graph_set_backend(g, &hostdev), DLT_ERR_INVALID);
+    dlt_graph_free(g);
+    ck_assert_int_eq(nallocs, 0);
+}
+END_TEST
+
+int main(void)
+{
+    /* the executor runs backend kernels with nthreads = 1; CPU results are
+     * bitwise reproducible for a fixed thread count, so compare at one */
+    dlt_set_num_threads(1);
+    Suite *s = suite_create("backend");
+    TCase *tc = tcase_create("hostdev");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, resnet_bn_sgd);
+    tcase_add_test(tc, mlp_dropout_adamw_accumulate);
+    tcase_add_test(tc, missing_kernel_refused);
+    suite_add_tcase(s, tc);
+    return dlt_test_run(s);
+}
