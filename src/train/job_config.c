@@ -211,7 +211,7 @@ dlt_status dlt_train_config_from_job(const dlt_job *job, dlt_train_config *c)
     const char *prec = dlt_job_string(job, "train.precision");
     int mixed = strcmp(prec, "bf16") == 0 || strcmp(prec, "fp16") == 0;
     if (mixed && c->device != DLT_TRAIN_CPU)
-        return where_err(job, "train.precision", "mixed precision (bf16/fp16) is not available on the GPU yet: use fp32 or tf32",
+        return where_err(job, "train.precision", "is mixed precision (bf16/fp16), which the GPU backend does not have yet: use fp32 or tf32",
                          NULL);
     c->tf32 = strcmp(prec, "tf32") == 0;
     if (strcmp(prec, "fp32") != 0 && c->device == DLT_TRAIN_CPU)

@@ -99,7 +99,7 @@ static dlt_status choose_device(const dlt_train_config *c, const dlt_world *w, i
         return DLT_OK;
     *dev = dlt_world_device(w);
     if (*dev < 0 && c->device == DLT_TRAIN_CUDA)
-        return dlt_seterr(DLT_ERR_UNSUPPORTED, "train.device = \"cuda\": %s",
+        return dlt_seterr(DLT_ERR_INVALID, "train.device = \"cuda\": %s",
                           dlt_gpu_built() ? "no CUDA device is visible on this node"
                                           : "dltrain was built without CUDA (configure --with-cuda)");
     return DLT_OK;
