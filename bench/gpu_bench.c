@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "dlt_gpu.h"
+#include "bench_ops.h"
 #include "dltrain.h"
 
 static double now(void)
@@ -24,39 +25,6 @@ static int fail(const char *what)
 {
     fprintf(stderr, "gpu_bench: %s: %s\n", what, dlt_errmsg());
     return 1;
-}
-
-/* device milliseconds per op kind, largest first */
-typedef struct {
-    const char *op;
-    double t;
-    int n;
-} op_row;
-
-static void op_table(const dlt_plan *p, double total)
-{
-    op_row rows[96];
-    int nr = 0;
-    for (int i = 0; i < dlt_plan_num_steps(p); i++) {
-        const char *op = dlt_plan_step_op(p, i);
-        int k = 0;
-        while (k < nr && strcmp(rows[k].op, op) != 0)
-            k++;
-        if (k == nr && nr < 96)
-            rows[nr].op = op, rows[nr].t = 0, rows[nr++].n = 0;
-        if (k < nr)
-            rows[k].t += dlt_plan_step_time(p, i), rows[k].n++;
-    }
-    for (int i = 0; i < nr; i++)
-        for (int j = i + 1; j < nr; j++)
-            if (rows[j].t > rows[i].t) {
-                op_row tmp = rows[i];
-                rows[i] = rows[j];
-                rows[j] = tmp;
-            }
-    printf("%-26s %9s %6s %7s\n", "op (one profiled step)", "ms", "nodes", "share");
-    for (int i = 0; i < nr && i < 20; i++)
-        printf("%-26s %9.3f %6d %6.1f%%\n", rows[i].op, 1e3 * rows[i].t, rows[i].n, 100 * rows[i].t / total);
 }
 
 int main(int argc, char **argv)
@@ -132,7 +100,8 @@ int main(int argc, char **argv)
     double total = 0;
     for (int i = 0; i < dlt_plan_num_steps(p); i++)
         total += dlt_plan_step_time(p, i);
-    op_table(p, total);
+    printf("device time per op kind (one profiled step):\n");
+    bench_print_ops(p, 1, total, 20);
     free(views);
     free(params), free(grads);
     dlt_optim_free(o);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_ops.h"
 #include "dltrain.h"
 
 static double now(void)
@@ -66,34 +67,7 @@ int main(int argc, char **argv)
            "(%.1f GFLOP/s counting backward as 2x forward)\n",
            arch, batch, c, h, w, dlt_get_num_threads(), t / steps, batch * steps / t, flops / 1e9,
            3 * flops * steps / t / 1e9);
-    /* time per op kind */
-    typedef struct {
-        const char *op;
-        double t;
-        int n;
-    } row;
-    row rows[64];
-    int nr = 0;
-    for (int i = 0; i < dlt_plan_num_steps(p); i++) {
-        const char *op = dlt_plan_step_op(p, i);
-        int k = 0;
-        while (k < nr && strcmp(rows[k].op, op) != 0)
-            k++;
-        if (k == nr && nr < 64)
-            rows[nr++] = (row){op, 0, 0};
-        if (k < nr)
-            rows[k].t += dlt_plan_step_time(p, i), rows[k].n++;
-    }
-    for (int i = 0; i < nr; i++)
-        for (int j = i + 1; j < nr; j++)
-            if (rows[j].t > rows[i].t) {
-                row tmp = rows[i];
-                rows[i] = rows[j];
-                rows[j] = tmp;
-            }
-    printf("%-22s %8s %6s %7s\n", "op", "ms/step", "nodes", "share");
-    for (int i = 0; i < nr && i < 15; i++)
-        printf("%-22s %8.2f %6d %6.1f%%\n", rows[i].op, 1e3 * rows[i].t / steps, rows[i].n, 100 * rows[i].t / t);
+    bench_print_ops(p, steps, t, 15);
     free(params), free(grads);
     dlt_plan_free(p);
     dlt_graph_free(g);

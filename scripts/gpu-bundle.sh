@@ -7,13 +7,15 @@
 #
 #   scripts/gpu-bundle.sh [ARCH]     (default 90: H100/H200; "80 90" for both)
 #
-# Writes gpu-bundle.tar.xz at the top of the tree: bin/ (the GPU tests,
+# DLT_GPU_BUILD=DIR bundles an existing CUDA build folder instead (its own
+# architectures). Writes gpu-bundle.tar.xz at the top of the tree: bin/ (the GPU tests,
 # bench/gpu_bench, dltrain), lib/ (libdltrain and the Debian libraries),
 # bench/reference/resnet_gpu_torch.py. Run scripts/gpu-check.sh there.
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 arch=${1:-90}
-build=$top/_gpu_build
+build=${DLT_GPU_BUILD:-$top/_gpu_build}
+case $build in /*) ;; *) build=$top/$build ;; esac
 stage=$top/_gpu_stage
 mkdir -p "$build"
 cd "$build"
