@@ -24,3 +24,4 @@ bench: bench/transformer_bench
 # language models against PyTorch
 EXTRA_DIST += bench/lm_bench.sh bench/reference/lm_common.py
 EXTRA_DIST += bench/reference/bert_mini_torch.py bench/reference/gpt_torch.py
+EXTRA_DIST += bench/results
