@@ -365,15 +365,21 @@ dlt_status dlt_comm_barrier(dlt_comm *c, dlt_comm_req *req)
     return comm_start(c, OP_BARRIER, NULL, NULL, 0, NULL, NULL, DLT_COMM_F32, 0, 0, -1, req);
 }
 
-dlt_status comm_host(dlt_comm *c, int op, const void *send, void *recv, size_t count, int type,
-                     int redop, int root)
+dlt_status comm_start_host(dlt_comm *c, int op, const void *send, void *recv, size_t count, int type,
+                           int redop, int root, int tag, dlt_comm_req *req)
 {
     /* host memory: always MPI, whatever the backend of the gradients */
     dlt_comm_backend b = c->backend;
     c->backend = DLT_COMM_MPI;
-    dlt_status st = comm_start(c, op, send, recv, count, NULL, NULL, type, redop, root, -1, NULL);
+    dlt_status st = comm_start(c, op, send, recv, count, NULL, NULL, type, redop, root, tag, req);
     c->backend = b;
     return st;
+}
+
+dlt_status comm_host(dlt_comm *c, int op, const void *send, void *recv, size_t count, int type,
+                     int redop, int root)
+{
+    return comm_start_host(c, op, send, recv, count, type, redop, root, -1, NULL);
 }
 
 dlt_status dlt_comm_reduce_metrics(dlt_comm *c, double *vals, int n)

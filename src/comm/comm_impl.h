@@ -61,6 +61,9 @@ struct dlt_comm {
 dlt_status comm_start(dlt_comm *c, int op, const void *send, void *recv, size_t count,
                       const int *counts, const int *displs, int type, int redop, int root, int tag,
                       dlt_comm_req *req);
+/* A collective on host memory over MPI whatever the backend (req NULL: blocking). */
+dlt_status comm_start_host(dlt_comm *c, int op, const void *send, void *recv, size_t count, int type,
+                           int redop, int root, int tag, dlt_comm_req *req);
 /* Blocking collective on host memory over MPI whatever the backend. */
 dlt_status comm_host(dlt_comm *c, int op, const void *send, void *recv, size_t count, int type,
                      int redop, int root);

@@ -324,8 +324,9 @@ dlt_status dlt_reducer_begin(dlt_reducer *r, dlt_plan *p, double local_samples, 
         r->b[b].start_step = INT_MIN;
     /* the count first: every rank starts the same collectives in the same order */
     r->count_buf = r->local_count;
-    dlt_status st = comm_start(r->c, OP_ALLREDUCE, NULL, &r->count_buf, 1, NULL, NULL, DLT_COMM_F64,
-                               DLT_COMM_SUM, 0, -1, &r->count_req);
+    /* a host number: MPI even when the gradients go through NCCL */
+    dlt_status st = comm_start_host(r->c, OP_ALLREDUCE, NULL, &r->count_buf, 1, DLT_COMM_F64, DLT_COMM_SUM, 0,
+                                    -1, &r->count_req);
     if (st != DLT_OK) {
         r->active = 0;
         return st;

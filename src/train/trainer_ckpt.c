@@ -112,9 +112,10 @@ dlt_status dlt_trainer_save_checkpoint(dlt_trainer *r)
         }
     }
     free(all);
-    /* every rank learns whether rank 0 managed to write */
-    double ok = st == DLT_OK;
-    dlt_status st2 = dlt_comm_bcast(r->comm, &ok, 1, DLT_COMM_F64, 0, NULL);
+    /* every rank learns whether rank 0 managed to write (a host number: the
+     * metrics path, MPI even when gradients go through NCCL) */
+    double ok = r->rank == 0 ? st == DLT_OK : 0;
+    dlt_status st2 = dlt_comm_reduce_metrics(r->comm, &ok, 1);
     if (st2 != DLT_OK)
         return st2;
     if (!ok && st == DLT_OK)

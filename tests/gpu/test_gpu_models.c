@@ -11,6 +11,7 @@
 
 #include "dlt_gpu.h"
 #include "dlt_models.h"
+#include "dlt_opdef.h"
 #include "dlt_optim.h"
 #include "dlt_transformer.h"
 #include "gpu_check.h"
