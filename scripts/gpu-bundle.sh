@@ -34,7 +34,8 @@ for p in dltrain bench/gpu_bench $tests; do
     [ -f "$real" ] || real=$p
     cp "$real" "$stage/bin/"
 done
-cp -L .libs/libdltrain.so.* "$stage/lib/" 2>/dev/null || cp -L .libs/libdltrain.so "$stage/lib/"
+soname=$(objdump -p .libs/libdltrain.so | sed -n 's/^ *SONAME *//p')
+cp -L ".libs/$soname" "$stage/lib/"
 # every library the programs load, except the C library, the driver and CUDA
 # (the GPU machine has its own, matching its driver)
 for f in "$stage"/bin/* "$stage"/lib/libdltrain.so*; do
@@ -47,4 +48,5 @@ done
 cp "$top/bench/reference/resnet_gpu_torch.py" "$stage/bench/reference/"
 strip --strip-unneeded "$stage"/bin/* "$stage"/lib/* 2>/dev/null || true
 (cd "$stage" && tar cf - bin lib bench | xz -T0 -6 >"$top/gpu-bundle.tar.xz")
-echo "gpu-bundle.tar.xz: $(du -h "$top/gpu-bundle.tar.xz" | cut -f1) ($(ls "$stage/bin" | wc -l) programs, $(ls "$stage/lib" | wc -l) libraries, arch $arch)"
+archs=$(sed -n 's/^NVCC_GENCODE = //p' Makefile | grep -o 'code=sm_[0-9]*' | sed 's/code=sm_//' | tr '\n' ' ')
+echo "gpu-bundle.tar.xz: $(du -h "$top/gpu-bundle.tar.xz" | cut -f1) ($(ls "$stage/bin" | wc -l) programs, $(ls "$stage/lib" | wc -l) libraries, sm ${archs% })"
