@@ -216,7 +216,7 @@ static dlt_status scale_grads(dlt_reducer *r, float *g, double a, size_t n)
 {
     dlt_backend *be = dlt_graph_get_backend(r->g);
     if (be)
-        return be->scale(be->ctx, g, (float)a, n);
+        return be->scale(be->ctx, g, a, n);
     for (size_t i = 0; i < n; i++)
         g[i] = (float)(g[i] * a);
     return DLT_OK;

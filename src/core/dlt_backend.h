@@ -40,8 +40,8 @@ struct dlt_backend {
     dlt_status (*memset)(void *ctx, void *dst, int byte, size_t bytes);
     /* dst[i] += src[i] (f32) */
     dlt_status (*add)(void *ctx, float *dst, const float *src, size_t n);
-    /* x[i] *= a (f32) */
-    dlt_status (*scale)(void *ctx, float *x, float a, size_t n);
+    /* x[i] = (float)(x[i] * a), the product in double as the CPU forms it */
+    dlt_status (*scale)(void *ctx, float *x, double a, size_t n);
     /* *out = sum of x[i]^2 accumulated in double (waits for the result) */
     dlt_status (*sumsq)(void *ctx, const float *x, size_t n, double *out);
     /* wait for everything queued on the compute stream */

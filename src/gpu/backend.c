@@ -8,7 +8,7 @@
 
 /* k_core.cu */
 dlt_status dlt_gpu_add_f32(struct dlt_gpu *g, float *dst, const float *src, size_t n);
-dlt_status dlt_gpu_scale_f32(struct dlt_gpu *g, float *x, float a, size_t n);
+dlt_status dlt_gpu_scale_f32(struct dlt_gpu *g, float *x, double a, size_t n);
 dlt_status dlt_gpu_sumsq_f32(struct dlt_gpu *g, const float *x, size_t n, double *out);
 dlt_status dlt_gpu_optim_step(void *ctx, const dlt_optim_dev_args *a);               /* k_optim.cu */
 
@@ -132,7 +132,7 @@ static dlt_status be_add(void *ctx, float *dst, const float *src, size_t n)
     return dlt_gpu_add_f32(ctx, dst, src, n);
 }
 
-static dlt_status be_scale(void *ctx, float *x, float a, size_t n) { return dlt_gpu_scale_f32(ctx, x, a, n); }
+static dlt_status be_scale(void *ctx, float *x, double a, size_t n) { return dlt_gpu_scale_f32(ctx, x, a, n); }
 
 static dlt_status be_sumsq(void *ctx, const float *x, size_t n, double *out)
 {

@@ -48,14 +48,14 @@ extern "C" dlt_status dlt_gpu_add_f32(struct dlt_gpu *g, float *dst, const float
     return dlt_gpu_launched(NULL, "add_kernel");
 }
 
-static __global__ void scale_kernel(int64_t n, float *x, float a)
+static __global__ void scale_kernel(int64_t n, float *x, double a)
 {
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x)
-        x[i] *= a;
+        x[i] = (float)((double)x[i] * a);
 }
 
-extern "C" dlt_status dlt_gpu_scale_f32(struct dlt_gpu *g, float *x, float a, size_t n)
+extern "C" dlt_status dlt_gpu_scale_f32(struct dlt_gpu *g, float *x, double a, size_t n)
 {
     if (n == 0)
         return DLT_OK;

@@ -86,17 +86,25 @@ static dlt_status create_optimizer(dlt_trainer *r)
     }
     dlt_status st = dlt_optim_create(&c->optim, views, np, dlt_params_numel(r->g), c->rules, c->nrules, &r->opt);
     free(views);
-    if (st == DLT_OK && r->gpu)
-        st = dlt_optim_to_device(r->opt, dlt_gpu_backend(r->gpu));
+    if (st == DLT_OK && r->be)
+        st = dlt_optim_to_device(r->opt, r->be);
     return st;
 }
 
-/* train.device: the rank's GPU (local rank modulo the node's GPUs), or none. */
-static dlt_status choose_device(const dlt_train_config *c, const dlt_world *w, int *dev)
+/* train.device: the rank's GPU (local rank modulo the node's GPUs), or none.
+ * Tests set DLT_TEST_STANDIN_DEVICE=1 to run a "cuda" job on the stand-in
+ * device (host memory, CPU kernels, MPI): *standin = 1, *dev = -1. */
+static dlt_status choose_device(const dlt_train_config *c, const dlt_world *w, int *dev, int *standin)
 {
+    const char *env = getenv("DLT_TEST_STANDIN_DEVICE");
     *dev = -1;
+    *standin = 0;
     if (c->device == DLT_TRAIN_CPU)
         return DLT_OK;
+    if (env && strcmp(env, "1") == 0) {
+        *standin = 1;
+        return DLT_OK;
+    }
     *dev = dlt_world_device(w);
     if (*dev < 0 && c->device == DLT_TRAIN_CUDA)
         return dlt_seterr(DLT_ERR_INVALID, "train.device = \"cuda\": %s",
@@ -109,8 +117,8 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
 {
     const dlt_train_config *c = r->c; /* points at r->cfg */
     dlt_status st;
-    int dev;
-    if ((st = choose_device(c, w, &dev)) != DLT_OK)
+    int dev, standin;
+    if ((st = choose_device(c, w, &dev, &standin)) != DLT_OK)
         return st;
     /* GPU tensors are reduced with NCCL (on its own stream, ordered after the
      * compute stream by events), CPU tensors with MPI */
@@ -124,6 +132,9 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
             return st;
         dlt_gpu_set_tf32(r->gpu, c->tf32);
         dlt_comm_set_stream(r->comm, dlt_gpu_stream(r->gpu));
+        r->be = dlt_gpu_backend(r->gpu);
+    } else if (standin) {
+        r->be = dlt_standin_backend();
     }
     int threads = c->threads > 0 ? c->threads : dlt_world_default_threads(w);
     dlt_set_num_threads(threads);
@@ -134,7 +145,7 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
     r->g = dlt_graph_create(c->seed);
     if (!r->g)
         return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
-    if (r->gpu && (st = dlt_graph_set_backend(r->g, dlt_gpu_backend(r->gpu))) != DLT_OK)
+    if (r->be && (st = dlt_graph_set_backend(r->g, r->be)) != DLT_OK)
         return st;
     if ((st = r->task->ops->build(r->task, r->g, &r->tg)) != DLT_OK)
         return st;
@@ -183,10 +194,14 @@ static dlt_status train_step(dlt_trainer *r, double *sums, double *gnorm)
 {
     const dlt_train_config *c = r->c;
     dlt_task *t = r->task;
-    dlt_status st;
+    dlt_status st = DLT_OK;
     int k = c->accumulate > 0 ? c->accumulate : 1;
-    if (k > 1)
+    if (k > 1 && r->be) /* accumulation adds into the gradient buffer: clear it where it lives */
+        st = r->be->memset(r->be->ctx, dlt_grads_dev(r->g), 0, dlt_params_numel(r->g) * sizeof(float));
+    else if (k > 1)
         memset(dlt_grads_data(r->g), 0, dlt_params_numel(r->g) * sizeof(float));
+    if (st != DLT_OK)
+        return st;
     dlt_comm_set_step(r->comm, r->step);
     dlt_report_trace_step(&r->rep, r->step);
     for (int m = 0; m < k; m++) {
@@ -219,7 +234,7 @@ static dlt_status train_step(dlt_trainer *r, double *sums, double *gnorm)
     if (!isfinite(sumsq)) {
         char where[300] = "";
         int np = dlt_num_params(r->g), bad = -1;
-        if (r->gpu && (st = dlt_graph_download(r->g, DLT_SYNC_GRADS)) != DLT_OK)
+        if (r->be && (st = dlt_graph_download(r->g, DLT_SYNC_GRADS)) != DLT_OK)
             return st;
         for (int i = 0; i < np && bad < 0 && !c->zero; i++) {
             const dlt_param_info *pi = dlt_param_at(r->g, i);
@@ -240,11 +255,11 @@ static dlt_status train_step(dlt_trainer *r, double *sums, double *gnorm)
         return DLT_OK;
     }
     double t_opt = dlt_report_trace_now(&r->rep);
-    if (c->grad_clip > 0 && r->gpu) {
+    if (c->grad_clip > 0 && r->be) {
         /* torch.nn.utils.clip_grad_norm_'s coefficient, applied on the device */
         float coef = (float)(c->grad_clip / (sqrt(sumsq) + 1e-6));
-        dlt_backend *be = dlt_gpu_backend(r->gpu);
-        if ((coef < 1.0f || isnan(coef)) && (st = be->scale(be->ctx, dlt_grads_dev(r->g), coef, dlt_params_numel(r->g))) != DLT_OK)
+        if ((coef < 1.0f || isnan(coef)) &&
+            (st = r->be->scale(r->be->ctx, dlt_grads_dev(r->g), (double)coef, dlt_params_numel(r->g))) != DLT_OK)
             return st;
     } else if (c->grad_clip > 0) {
         dlt_clip_grad_norm_sumsq(dlt_grads_data(r->g), dlt_params_numel(r->g), c->grad_clip, sumsq);

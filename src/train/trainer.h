@@ -19,7 +19,8 @@ typedef struct {
     dlt_plan *train, *eval;
     dlt_reducer *red;
     dlt_optim *opt;
-    dlt_gpu *gpu; /* the rank's GPU when it trains there, else NULL */
+    dlt_gpu *gpu;    /* the rank's GPU when it trains there, else NULL */
+    dlt_backend *be; /* the device the model lives on (the GPU, or the test stand-in), NULL: CPU */
     int64_t step, total_steps, samples_seen, epoch;
     double best_metric;
     dlt_report rep;

@@ -57,7 +57,7 @@ dlt_status dlt_trainer_bcast_buffers(dlt_trainer *r)
 
 dlt_status dlt_trainer_to_host(dlt_trainer *r, int with_optim)
 {
-    if (!r->gpu)
+    if (!r->be)
         return DLT_OK;
     dlt_status st = dlt_graph_download(r->g, DLT_SYNC_PARAMS | DLT_SYNC_BUFFERS);
     if (st == DLT_OK && with_optim)
@@ -67,7 +67,7 @@ dlt_status dlt_trainer_to_host(dlt_trainer *r, int with_optim)
 
 dlt_status dlt_trainer_to_device(dlt_trainer *r, int with_optim)
 {
-    if (!r->gpu)
+    if (!r->be)
         return DLT_OK;
     dlt_status st = dlt_graph_upload(r->g, DLT_SYNC_PARAMS | DLT_SYNC_BUFFERS);
     if (st == DLT_OK && with_optim)

@@ -1,7 +1,7 @@
-/* The device-backend path of the core without a GPU: a "host device" backend
- * whose memory is separate malloc'd blocks (filled with garbage, never the
- * host mirrors) and whose kernels are the ops' CPU kernels. A graph placed on
- * it must train bit for bit like the same graph on the CPU: staging of inputs
+/* The device-backend path of the core without a GPU, on the library's
+ * stand-in device (dlt_standin_backend: memory in separate host blocks filled
+ * with garbage, never the host mirrors; the ops' CPU kernels). A graph placed
+ * on it must train bit for bit like the same graph on the CPU: staging of inputs
  * and outputs, constants, gradient binding (direct, copied, accumulated),
  * buffers written by kernels (batch norm), evaluation plans, host mirrors after
  * download/upload, and the fused optimizer path (tiles, per-parameter
@@ -16,130 +16,32 @@
 #include "dlt_ops.h"
 #include "dlt_optim.h"
 #include "dlt_test.h"
-#include "optim_impl.h"
+#include "dlt_gpu.h"
 
+/* The library's stand-in device, with its allocations counted (every block
+ * must be released) and one op's kernel withheld (plans using it are refused). */
 static int nallocs;
+static dlt_backend hostdev, *standin;
 
-static dlt_status h_alloc(void *ctx, size_t bytes, void **p)
+static dlt_status counted_alloc(void *ctx, size_t bytes, void **p)
 {
-    (void)ctx;
-    *p = malloc(bytes ? bytes : 1);
-    if (!*p)
-        return dlt_seterr(DLT_ERR_NOMEM, "host device: out of memory");
-    memset(*p, 0xab, bytes ? bytes : 1); /* device memory is not zeroed */
-    nallocs++;
-    return DLT_OK;
+    dlt_status st = standin->alloc(ctx, bytes, p);
+    nallocs += st == DLT_OK;
+    return st;
 }
-static void h_release(void *ctx, void *p)
+
+static void counted_release(void *ctx, void *p)
 {
-    (void)ctx;
-    if (p)
-        nallocs--;
-    free(p);
+    nallocs -= p != NULL;
+    standin->release(ctx, p);
 }
-static dlt_status h_alloc_host(void *ctx, size_t bytes, void **p)
+
+static int kernel_but_topk(void *ctx, const dlt_op_def *op, dlt_kernel_fn *fn, dlt_workspace_fn *ws)
 {
-    (void)ctx;
-    *p = calloc(1, bytes ? bytes : 1);
-    return *p ? DLT_OK : dlt_seterr(DLT_ERR_NOMEM, "host device: out of memory");
-}
-static void h_release_host(void *ctx, void *p)
-{
-    (void)ctx;
-    free(p);
-}
-static dlt_status h_copy(void *ctx, void *dst, const void *src, size_t n)
-{
-    (void)ctx;
-    if (n)
-        memmove(dst, src, n);
-    return DLT_OK;
-}
-static dlt_status h_memset(void *ctx, void *dst, int b, size_t n)
-{
-    (void)ctx;
-    memset(dst, b, n);
-    return DLT_OK;
-}
-static dlt_status h_add(void *ctx, float *dst, const float *src, size_t n)
-{
-    (void)ctx;
-    for (size_t i = 0; i < n; i++)
-        dst[i] += src[i];
-    return DLT_OK;
-}
-static dlt_status h_scale(void *ctx, float *x, float a, size_t n)
-{
-    (void)ctx;
-    for (size_t i = 0; i < n; i++)
-        x[i] *= a;
-    return DLT_OK;
-}
-static dlt_status h_sumsq(void *ctx, const float *x, size_t n, double *out)
-{
-    (void)ctx;
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)x[i] * x[i];
-    *out = s;
-    return DLT_OK;
-}
-static dlt_status h_sync(void *ctx)
-{
-    (void)ctx;
-    return DLT_OK;
-}
-static int h_kernel(void *ctx, const dlt_op_def *op, dlt_kernel_fn *fn, dlt_workspace_fn *ws)
-{
-    (void)ctx;
     if (strcmp(op->name, "topk_correct") == 0)
-        return 0; /* pretend this backend lacks one op: plans using it are refused */
-    *fn = op->cpu;
-    *ws = op->workspace;
-    return 1;
+        return 0;
+    return standin->kernel(ctx, op, fn, ws);
 }
-static double h_elapsed(void *ctx)
-{
-    (void)ctx;
-    return 0;
-}
-
-/* The fused step as k_optim.cu runs it: block = tile, one coefficient set. */
-static dlt_status h_optim_step(void *ctx, const dlt_optim_dev_args *a)
-{
-    (void)ctx;
-    for (int64_t t = 0; t < a->ntiles; t++) {
-        int s = a->tile_seg[t];
-        const dlt_optim_coef c = a->coef[s];
-        uint64_t end = a->seg_off[s] + a->seg_len[s], start = a->tile_start[t];
-        uint64_t stop = start + DLT_OPTIM_TILE < end ? start + DLT_OPTIM_TILE : end;
-        for (uint64_t i = start; i < stop; i++) {
-            if (a->kind == DLT_OPTIM_SGD) {
-                float *buf = a->slot[DLT_SLOT_MOMENTUM_BUFFER];
-                dlt_sgd_elem(&c, &a->params[i], a->grads[i], buf ? &buf[i] : NULL);
-            } else if (a->kind == DLT_OPTIM_ADAM || a->kind == DLT_OPTIM_ADAMW) {
-                float *vmax = a->amsgrad ? a->slot[DLT_SLOT_MAX_EXP_AVG_SQ] + i : NULL;
-                dlt_adam_elem(&c, &a->params[i], a->grads[i], &a->slot[DLT_SLOT_EXP_AVG][i],
-                              &a->slot[DLT_SLOT_EXP_AVG_SQ][i], vmax);
-            } else {
-                return dlt_seterr(DLT_ERR_UNSUPPORTED, "host device: optimizer kind %d", a->kind);
-            }
-        }
-    }
-    return DLT_OK;
-}
-static void *h_symbol(void *ctx, const char *name)
-{
-    (void)ctx;
-    return strcmp(name, "optim_step") == 0 ? (void *)(dlt_optim_dev_step_fn)h_optim_step : NULL;
-}
-
-static dlt_backend hostdev = {
-    .name = "hostdev", .ctx = NULL, .alloc = h_alloc, .release = h_release, .alloc_host = h_alloc_host,
-    .release_host = h_release_host, .upload = h_copy, .download = h_copy, .copy = h_copy, .memset = h_memset,
-    .add = h_add, .scale = h_scale, .sumsq = h_sumsq, .sync = h_sync, .kernel = h_kernel, .elapsed = h_elapsed,
-    .symbol = h_symbol,
-};
 
 typedef struct {
     float loss[4], eval_loss;
@@ -276,6 +178,12 @@ int main(void)
     /* the executor runs backend kernels with nthreads = 1; CPU results are
      * bitwise reproducible for a fixed thread count, so compare at one */
     dlt_set_num_threads(1);
+    standin = dlt_standin_backend();
+    hostdev = *standin;
+    hostdev.name = "hostdev";
+    hostdev.alloc = counted_alloc;
+    hostdev.release = counted_release;
+    hostdev.kernel = kernel_but_topk;
     Suite *s = suite_create("backend");
     TCase *tc = tcase_create("hostdev");
     tcase_set_timeout(tc, 120);

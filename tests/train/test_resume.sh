@@ -2,7 +2,8 @@
 # Exact resume through the real programs: N steps == k steps + checkpoint +
 # --resume + (N-k) steps, bitwise (/params, /buffers, /optim, /state), on 1 and
 # 2 ranks, for an MLP with dropout, accumulation, AdamW and augmentation, the
-# same with ZeRO-1, and a ResNet-20 with batch norm and evaluation in between.
+# same with ZeRO-1, and a ResNet-20 with batch norm and evaluation in between;
+# and the device path of the trainer (stand-in device) against the CPU runs.
 . "$top_srcdir/tests/train/lib.sh"
 make_data
 write_job
@@ -30,6 +31,17 @@ exact 1 "6 16" 20 mlp1 --set checkpoint.every_steps=2
 exact 1 3 6 resnet1 --set model.arch=resnet20 --set optim.name=sgd --set optim.momentum=0.9 \
     --set optim.nesterov=true --set checkpoint.every_steps=3 --set data.val="data/train-*.h5" \
     --set eval.every_steps=2
+# the trainer's device path on the stand-in device (host memory, the CPU
+# kernels; tests/core/test_backend): exact resume, and the same bits as the
+# CPU runs above (parameters, buffers, optimizer state, counters)
+export DLT_TEST_STANDIN_DEVICE=1
+exact 1 6 20 dev1 --set train.device=cuda --set checkpoint.every_steps=2
+same "mlp1/t/$(ck 20)" "dev1/t/$(ck 20)"
+exact 1 3 6 devres1 --set train.device=cuda --set model.arch=resnet20 --set optim.name=sgd \
+    --set optim.momentum=0.9 --set optim.nesterov=true --set checkpoint.every_steps=3 \
+    --set data.val="data/train-*.h5" --set eval.every_steps=2
+same "resnet1/t/$(ck 6)" "devres1/t/$(ck 6)"
+unset DLT_TEST_STANDIN_DEVICE
 echo "1 rank: $(elapsed)"
 if have_mpi; then
     # 2 ranks: 8 steps per epoch; 8 is an epoch boundary, 12 mid-epoch
@@ -38,6 +50,11 @@ if have_mpi; then
     exact 2 6 12 zero2 --set checkpoint.every_steps=6 --set dist.zero=1 --set dist.bucket_mb=0.001
     exact 2 3 6 resnet2 --set model.arch=resnet20 --set optim.name=sgd --set optim.momentum=0.9 \
         --set checkpoint.every_steps=3 --set data.val="data/train-*.h5" --set eval.every_steps=2
+    # the device path with the gradient reducer (2 ranks, stand-in device)
+    export DLT_TEST_STANDIN_DEVICE=1
+    exact 2 12 20 dev2 --set train.device=cuda --set checkpoint.every_steps=4
+    same "mlp2/t/$(ck 20)" "dev2/t/$(ck 20)"
+    unset DLT_TEST_STANDIN_DEVICE
 else
     echo "no mpirun: multi-rank cases skipped"
 fi
