@@ -4,7 +4,6 @@
  * e.g. env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE bench/step_bench resnet20 64 10 1 28 28 */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "bench_ops.h"
