@@ -163,6 +163,15 @@ static int be_kernel(void *ctx, const dlt_op_def *op, dlt_kernel_fn *fn, dlt_wor
     return 0;
 }
 
+int dlt_gpu_has_kernel(const char *op)
+{
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
+        for (const dlt_gpu_kernel *k = families[f]; k->op; k++)
+            if (strcmp(k->op, op) == 0)
+                return 1;
+    return 0;
+}
+
 static double be_elapsed(void *ctx)
 {
     struct dlt_gpu *g = ctx;

@@ -1,6 +1,6 @@
 # tests/gpu: every GPU kernel against the CPU kernel (tests/gpu/gpu_check.h).
 # They exit 77 (SKIP) without a CUDA device. One line per kernel family.
-GPU_T_CORE = tests/gpu/test_gpu_core tests/gpu/test_gpu_models
+GPU_T_CORE = tests/gpu/test_gpu_core tests/gpu/test_gpu_models tests/gpu/test_gpu_coverage
 GPU_T_ELEMENTWISE = tests/gpu/test_gpu_elementwise
 GPU_T_REDUCE = tests/gpu/test_gpu_reduce
 GPU_T_CONV = tests/gpu/test_gpu_conv
