@@ -46,6 +46,10 @@ struct dlt_backend {
     dlt_status (*sumsq)(void *ctx, const float *x, size_t n, double *out);
     /* wait for everything queued on the compute stream */
     dlt_status (*sync)(void *ctx);
+    /* Errors kernels met in their input and could only record (an index out
+     * of range: the CPU refuses it, a GPU kernel notes the first); clears
+     * them. Called after each run (waits). NULL: the backend has none. */
+    dlt_status (*check)(void *ctx);
     /* The kernel for an op (and its workspace rule, NULL for none); returns 0
      * when the backend has no kernel for it. */
     int (*kernel)(void *ctx, const dlt_op_def *op, dlt_kernel_fn *fn, dlt_workspace_fn *ws);

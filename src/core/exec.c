@@ -84,7 +84,9 @@ static dlt_status run_device(dlt_plan *p, const dlt_exec_opts *o)
                                dlt_shape_bytes(&DLT_V(p->g, r).shape))) != DLT_OK)
             return st;
     }
-    return be->sync(cx);
+    if ((st = be->sync(cx)) != DLT_OK)
+        return st;
+    return be->check ? be->check(cx) : DLT_OK;
 }
 
 dlt_status dlt_plan_run(dlt_plan *p, const dlt_exec_opts *opts)

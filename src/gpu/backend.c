@@ -10,6 +10,7 @@
 dlt_status dlt_gpu_add_f32(struct dlt_gpu *g, float *dst, const float *src, size_t n);
 dlt_status dlt_gpu_scale_f32(struct dlt_gpu *g, float *x, double a, size_t n);
 dlt_status dlt_gpu_sumsq_f32(struct dlt_gpu *g, const float *x, size_t n, double *out);
+dlt_status dlt_gpu_shape_index_error(struct dlt_gpu *g); /* k_shape_gather.cu */
 dlt_status dlt_gpu_optim_step(void *ctx, const dlt_optim_dev_args *a);               /* k_optim.cu */
 
 static const char *node_desc(const dlt_kctx *k, char *buf, size_t len)
@@ -139,6 +140,8 @@ static dlt_status be_sumsq(void *ctx, const float *x, size_t n, double *out)
     return dlt_gpu_sumsq_f32(ctx, x, n, out);
 }
 
+static dlt_status be_check(void *ctx) { return dlt_gpu_shape_index_error(ctx); }
+
 static dlt_status be_sync(void *ctx)
 {
     struct dlt_gpu *g = ctx;
@@ -250,6 +253,7 @@ dlt_status dlt_gpu_open(int device, dlt_gpu **out)
         .scale = be_scale,
         .sumsq = be_sumsq,
         .sync = be_sync,
+        .check = be_check,
         .kernel = be_kernel,
         .elapsed = be_elapsed,
         .symbol = be_symbol,
