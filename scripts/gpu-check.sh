@@ -40,10 +40,16 @@ dlt timeout 300 "$work/bin/gpu_bench" resnet20 128 100 1 28 28 fp32 >>"$log" 2>&
 py=${DLT_TORCH_PYTHON:-python3}
 if "$py" -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
     say "== benchmark (PyTorch $("$py" -c 'import torch; print(torch.__version__)'))"
+    # AMP (bf16) + channels-last + torch.compile as the issue asks, and the same
+    # precision as dltrain's run (tf32 / fp32) for a like-for-like ratio
     timeout 400 "$py" "$work/bench/reference/resnet_gpu_torch.py" --arch resnet50 --batch 256 --steps 20 >>"$log" 2>&1 ||
         say "   pytorch resnet50 failed"
+    timeout 400 "$py" "$work/bench/reference/resnet_gpu_torch.py" --arch resnet50 --batch 256 --steps 20 --tf32 \
+        >>"$log" 2>&1 || say "   pytorch resnet50 tf32 failed"
     timeout 300 "$py" "$work/bench/reference/resnet_gpu_torch.py" --arch resnet20 --batch 128 --steps 100 >>"$log" 2>&1 ||
         say "   pytorch resnet20 failed"
+    timeout 300 "$py" "$work/bench/reference/resnet_gpu_torch.py" --arch resnet20 --batch 128 --steps 100 --fp32 \
+        >>"$log" 2>&1 || say "   pytorch resnet20 fp32 failed"
 else
     say "== no python3 with CUDA torch: PyTorch comparison skipped"
 fi

@@ -83,11 +83,15 @@ def main():
     ap.add_argument("--arch", default="resnet50", choices=["resnet50", "resnet20"])
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--fp32", action="store_true", help="no autocast (TF32 off)")
+    ap.add_argument("--fp32", action="store_true", help="no autocast, no TF32")
+    ap.add_argument("--tf32", action="store_true", help="no autocast, TF32 for matmuls and convolutions "
+                    "(dltrain's precision = \"tf32\")")
     ap.add_argument("--no-compile", action="store_true")
     a = ap.parse_args()
     dev = torch.device("cuda")
     torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = a.tf32
+    torch.backends.cudnn.allow_tf32 = a.tf32 or not a.fp32
     if a.arch == "resnet50":
         model, shape, classes = ResNet50(), (a.batch, 3, 224, 224), 1000
     else:
@@ -97,7 +101,8 @@ def main():
     x = torch.randn(shape, device=dev).to(memory_format=torch.channels_last)
     y = torch.randint(0, classes, (a.batch,), device=dev)
     fwd = model
-    mode = "fp32" if a.fp32 else "bf16 autocast"
+    amp = not (a.fp32 or a.tf32)
+    mode = "tf32" if a.tf32 else "fp32" if a.fp32 else "bf16 autocast"
     if not a.no_compile:
         try:
             fwd = torch.compile(model)
@@ -106,7 +111,7 @@ def main():
             print("torch.compile unavailable (%s): eager" % e)
 
     def step():
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=not a.fp32):
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
             loss = F.cross_entropy(fwd(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
