@@ -11,6 +11,7 @@ dlt_status dlt_gpu_add_f32(struct dlt_gpu *g, float *dst, const float *src, size
 dlt_status dlt_gpu_scale_f32(struct dlt_gpu *g, float *x, double a, size_t n);
 dlt_status dlt_gpu_sumsq_f32(struct dlt_gpu *g, const float *x, size_t n, double *out);
 dlt_status dlt_gpu_shape_index_error(struct dlt_gpu *g); /* k_shape_gather.cu */
+dlt_status dlt_gpu_loss_label_error(struct dlt_gpu *g);  /* k_loss.cu */
 dlt_status dlt_gpu_optim_step(void *ctx, const dlt_optim_dev_args *a);               /* k_optim.cu */
 
 static const char *node_desc(const dlt_kctx *k, char *buf, size_t len)
@@ -140,7 +141,11 @@ static dlt_status be_sumsq(void *ctx, const float *x, size_t n, double *out)
     return dlt_gpu_sumsq_f32(ctx, x, n, out);
 }
 
-static dlt_status be_check(void *ctx) { return dlt_gpu_shape_index_error(ctx); }
+static dlt_status be_check(void *ctx)
+{
+    dlt_status st = dlt_gpu_shape_index_error(ctx);
+    return st != DLT_OK ? st : dlt_gpu_loss_label_error(ctx);
+}
 
 static dlt_status be_sync(void *ctx)
 {

@@ -6,10 +6,43 @@
 // fixed order and writes a partial, and one block adds the partials up. Label
 // counts are integers (exact in any order). A label outside [0, C) that is not
 // ignore_index makes the CPU kernel fail; here it cannot be reported without
-// a synchronisation, so it turns that position's loss and gradient into NaN.
+// a synchronisation, so it turns that position's loss and gradient into NaN,
+// and the forward kernel records the first such label in a device flag that
+// the backend's check() reads after the run (dlt_gpu_loss_label_error).
 #include <math.h>
 
 #include "k_reduce.h"
+
+static __device__ unsigned long long bad_label_pos; // position + 1 of the first bad label; 0: none
+static __device__ int bad_label_val;
+
+static __device__ void note_bad_label(int64_t pos, int v)
+{
+    if (atomicCAS(&bad_label_pos, 0ull, (unsigned long long)pos + 1) == 0ull)
+        bad_label_val = v;
+}
+
+// Synchronises the stream: for checks after a run, not for kernels.
+extern "C" dlt_status dlt_gpu_loss_label_error(struct dlt_gpu *g)
+{
+    static const unsigned long long none = 0;
+    unsigned long long pos = 0;
+    int val = 0;
+    cudaError_t e = cudaMemcpyFromSymbolAsync(&pos, bad_label_pos, sizeof pos, 0, cudaMemcpyDeviceToHost, g->stream);
+    if (e == cudaSuccess)
+        e = cudaMemcpyFromSymbolAsync(&val, bad_label_val, sizeof val, 0, cudaMemcpyDeviceToHost, g->stream);
+    if (e == cudaSuccess)
+        e = cudaStreamSynchronize(g->stream);
+    if (e == cudaSuccess && pos)
+        e = cudaMemcpyToSymbolAsync(bad_label_pos, &none, sizeof none, 0, cudaMemcpyHostToDevice, g->stream);
+    if (e != cudaSuccess)
+        return dlt_gpu_check(e, NULL, "reading the label error flag");
+    if (!pos)
+        return DLT_OK;
+    return dlt_seterr(DLT_ERR_INVALID,
+                      "cross_entropy: label %d at position %lld is out of range (the GPU kernel gave NaN)", val,
+                      (long long)(pos - 1));
+}
 
 namespace dlt_kred
 {
@@ -72,9 +105,11 @@ __global__ void ce_kernel(CeGeom gm, ce_attr a, const float *z, const int32_t *l
                     sz += zi[c * gm.P];
                 sz = team_sum<TEAM>(sz);
             }
-            if (l < 0 || l >= gm.C)
+            if (l < 0 || l >= gm.C) {
                 v = NAN;
-            else
+                if (team_rank<TEAM>() == 0)
+                    note_bad_label(t, l);
+            } else
                 v = (1 - eps) * (lse - zi[(int64_t)l * gm.P]) + eps * (lse - sz / (double)gm.C);
         }
         if (team_rank<TEAM>() != 0)
