@@ -96,11 +96,47 @@ static double h_elapsed(void *ctx)
     return 0;
 }
 
+/* LAMB in k_optim.cu's three phases: per-tile sums (here serial within the
+ * tile: the GPU's block tree adds in another order, so the two agree to
+ * rounding), per-parameter sums of the tiles in order, then the update. */
+static void h_lamb(const dlt_optim_dev_args *a)
+{
+    float *m = a->slot[DLT_SLOT_EXP_AVG], *v = a->slot[DLT_SLOT_EXP_AVG_SQ];
+    for (int64_t t = 0; t < a->ntiles; t++) {
+        int s = a->tile_seg[t];
+        uint64_t end = a->seg_off[s] + a->seg_len[s], start = a->tile_start[t];
+        uint64_t stop = start + DLT_OPTIM_TILE < end ? start + DLT_OPTIM_TILE : end;
+        double ww = 0, uu = 0;
+        for (uint64_t i = start; i < stop; i++)
+            dlt_lamb_moments_elem(&a->coef[s], a->params[i], a->grads[i], &m[i], &v[i], &ww, &uu);
+        a->tile_sums[2 * t] = ww, a->tile_sums[2 * t + 1] = uu;
+    }
+    for (int s = 0; s < a->nsegs; s++) {
+        double ww = 0, uu = 0;
+        for (int64_t t = a->seg_tile0[s], e = t + a->seg_ntiles[s]; t < e; t++)
+            ww += a->tile_sums[2 * t], uu += a->tile_sums[2 * t + 1];
+        a->seg_sums[2 * s] = ww, a->seg_sums[2 * s + 1] = uu;
+    }
+    for (int64_t t = 0; t < a->ntiles; t++) {
+        int s = a->tile_seg[t];
+        const dlt_optim_coef *c = &a->coef[s];
+        double step = dlt_lamb_step(c, a->seg_sums[2 * s], a->seg_sums[2 * s + 1], a->lamb_skip_adapt && c->wd == 0);
+        uint64_t end = a->seg_off[s] + a->seg_len[s], start = a->tile_start[t];
+        uint64_t stop = start + DLT_OPTIM_TILE < end ? start + DLT_OPTIM_TILE : end;
+        for (uint64_t i = start; i < stop; i++)
+            dlt_lamb_apply_elem(c, step, &a->params[i], m[i], v[i]);
+    }
+}
+
 /* The fused step exactly as k_optim.cu runs it: a tile at a time, one
  * coefficient set per tile. */
 static dlt_status h_optim_step(void *ctx, const dlt_optim_dev_args *a)
 {
     (void)ctx;
+    if (a->kind == DLT_OPTIM_LAMB) {
+        h_lamb(a);
+        return DLT_OK;
+    }
     for (int64_t t = 0; t < a->ntiles; t++) {
         int s = a->tile_seg[t];
         const dlt_optim_coef c = a->coef[s];

@@ -138,7 +138,9 @@ dlt_status dlt_optim_lamb_phase2(dlt_optim *o, float *params, double lr, size_t 
  * device memory (one fused kernel per step updates every parameter), step()
  * then takes the device flat buffers (dlt_params_dev/dlt_grads_dev), and the
  * slots below become host mirrors moved by dlt_optim_download/upload (around
- * checkpoints). Every algorithm but LAMB; step_range (ZeRO-1) stays on the CPU. */
+ * checkpoints). Every algorithm (LAMB's norms: per-tile partial sums added in a
+ * fixed order, so it agrees with the CPU to rounding, not bit for bit);
+ * step_range (ZeRO-1) stays on the CPU. */
 struct dlt_backend;
 dlt_status dlt_optim_to_device(dlt_optim *o, struct dlt_backend *be);
 dlt_status dlt_optim_download(dlt_optim *o); /* device state -> host slots, waits */

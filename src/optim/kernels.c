@@ -26,6 +26,7 @@ void dlt_optim_coef_init(const dlt_optim_config *cfg, double lr, double wd, int6
     k->eps = cfg->eps;
     k->step_size = lr / bc1;
     k->bc2_sqrt = sqrt(bc2);
+    k->bc1 = bc1;
     k->decay = 1 - lr * wd;
     k->decoupled = cfg->kind == DLT_OPTIM_ADAMW;
     k->alpha = cfg->alpha;
@@ -108,30 +109,16 @@ void dlt_optim_kernel(const dlt_optim_config *cfg, const dlt_optim_chunk *c)
  *   ratio = ||w|| / ||u||, or 1 when either norm is 0
  *   w -= lr * ratio * u
  * No gradient pre-normalisation and no trust-ratio clamp (clip beforehand). */
-static double lamb_u(const dlt_optim_config *cfg, double m, double v, double w, double wd,
-                     double bc1, double bc2_sqrt)
-{
-    return (m / bc1) / (sqrt(v) / bc2_sqrt + cfg->eps) + wd * w;
-}
-
 void dlt_optim_lamb_moments(const dlt_optim_config *cfg, const dlt_optim_chunk *c, double out[2])
 {
-    const double b1 = cfg->beta1, b2 = cfg->beta2, wd = c->wd;
-    const double bc1 = 1 - pow(b1, (double)c->t), bc2_sqrt = sqrt(1 - pow(b2, (double)c->t));
-    const double sign = cfg->maximize ? -1.0 : 1.0;
+    dlt_optim_coef k;
+    dlt_optim_coef_init(cfg, c->lr, c->wd, c->t, &k);
     float *m = c->s[DLT_SLOT_EXP_AVG], *v = c->s[DLT_SLOT_EXP_AVG_SQ];
     const float *p = c->p, *g = c->g;
     /* Serial so the sums are the same for any thread count. */
     double ww = 0, uu = 0;
-    for (size_t i = 0; i < c->n; i++) {
-        double gi = sign * (double)g[i];
-        float mi = (float)(b1 * (double)m[i] + (1 - b1) * gi);
-        float vi = (float)(b2 * (double)v[i] + (1 - b2) * gi * gi);
-        m[i] = mi, v[i] = vi;
-        double w = p[i], u = lamb_u(cfg, mi, vi, w, wd, bc1, bc2_sqrt);
-        ww += w * w;
-        uu += u * u;
-    }
+    for (size_t i = 0; i < c->n; i++)
+        dlt_lamb_moments_elem(&k, p[i], g[i], &m[i], &v[i], &ww, &uu);
     out[0] += ww;
     out[1] += uu;
 }
@@ -140,18 +127,12 @@ void dlt_optim_lamb_apply(const dlt_optim_config *cfg, const dlt_optim_chunk *c,
                           const double sums[2])
 {
     const size_t n = c->n;
-    const double b1 = cfg->beta1, b2 = cfg->beta2, wd = c->wd;
-    const double bc1 = 1 - pow(b1, (double)c->t), bc2_sqrt = sqrt(1 - pow(b2, (double)c->t));
-    const double wn = sqrt(sums[0]), un = sqrt(sums[1]);
-    double ratio = wn > 0 && un > 0 ? wn / un : 1.0;
-    if (cfg->lamb_skip_adapt_no_decay && wd == 0)
-        ratio = 1.0;
-    const double step = c->lr * ratio;
+    dlt_optim_coef k;
+    dlt_optim_coef_init(cfg, c->lr, c->wd, c->t, &k);
+    const double step = dlt_lamb_step(&k, sums[0], sums[1], cfg->lamb_skip_adapt_no_decay && c->wd == 0);
     float *p = c->p;
     const float *m = c->s[DLT_SLOT_EXP_AVG], *v = c->s[DLT_SLOT_EXP_AVG_SQ];
     PFOR
-    for (size_t i = 0; i < n; i++) {
-        double w = p[i];
-        p[i] = (float)(w - step * lamb_u(cfg, m[i], v[i], w, wd, bc1, bc2_sqrt));
-    }
+    for (size_t i = 0; i < n; i++)
+        dlt_lamb_apply_elem(&k, step, &p[i], m[i], v[i]);
 }

@@ -21,6 +21,9 @@ void dlt_optim_dev_free(dlt_optim *o)
     be->release(be->ctx, o->d_seg);
     be->release(be->ctx, o->d_tile_seg);
     be->release(be->ctx, o->d_tile_start);
+    be->release(be->ctx, o->d_tile_sums);
+    be->release(be->ctx, o->d_seg_sums);
+    be->release(be->ctx, o->d_seg_tiles);
     free(o->coef);
     o->be = NULL;
 }
@@ -38,8 +41,6 @@ dlt_status dlt_optim_to_device(dlt_optim *o, dlt_backend *be)
     dlt_status st = DLT_OK;
     if (!be || o->be)
         return o->be == be ? DLT_OK : dlt_seterr(DLT_ERR_INVALID, "optimizer: already on another device");
-    if (o->cfg.kind == DLT_OPTIM_LAMB)
-        return dlt_seterr(DLT_ERR_UNSUPPORTED, "optimizer lamb: not available on the %s device yet", be->name);
     dlt_optim_dev_step_fn fn = be->symbol ? (dlt_optim_dev_step_fn)be->symbol(be->ctx, "optim_step") : NULL;
     if (!fn)
         return dlt_seterr(DLT_ERR_UNSUPPORTED, "optimizer: the %s backend has no optimizer kernel", be->name);
@@ -49,10 +50,11 @@ dlt_status dlt_optim_to_device(dlt_optim *o, dlt_backend *be)
         if (!o->params[i].frozen)
             ntiles += (int64_t)((o->params[i].numel + DLT_OPTIM_TILE - 1) / DLT_OPTIM_TILE);
     uint64_t *seg = malloc(2 * (size_t)(o->nparams + 1) * sizeof *seg);
+    int64_t *segt = malloc(2 * (size_t)(o->nparams + 1) * sizeof *segt);
     int32_t *tseg = malloc((size_t)(ntiles + 1) * sizeof *tseg);
     uint64_t *tstart = malloc((size_t)(ntiles + 1) * sizeof *tstart);
     o->coef = calloc((size_t)o->nparams + 1, sizeof *o->coef);
-    if (!seg || !tseg || !tstart || !o->coef) {
+    if (!seg || !segt || !tseg || !tstart || !o->coef) {
         st = dlt_seterr(DLT_ERR_NOMEM, "optimizer: out of memory");
         goto out;
     }
@@ -61,10 +63,12 @@ dlt_status dlt_optim_to_device(dlt_optim *o, dlt_backend *be)
         const dlt_optim_param *p = &o->params[i];
         seg[i] = p->offset;
         seg[o->nparams + i] = p->numel;
+        segt[i] = t;
         for (size_t a = 0; !p->frozen && a < p->numel; a += DLT_OPTIM_TILE) {
             tseg[t] = i;
             tstart[t++] = p->offset + a;
         }
+        segt[o->nparams + i] = t - segt[i];
     }
     o->be = be;
     o->dev_step = fn;
@@ -81,10 +85,18 @@ dlt_status dlt_optim_to_device(dlt_optim *o, dlt_backend *be)
         st = upload_new(be, tstart, (size_t)ntiles * sizeof *tstart, (void **)&o->d_tile_start);
     if (st == DLT_OK)
         st = be->alloc(be->ctx, ((size_t)o->nparams + 1) * sizeof *o->coef, (void **)&o->d_coef);
+    if (st == DLT_OK && o->cfg.kind == DLT_OPTIM_LAMB) {
+        st = upload_new(be, segt, 2 * (size_t)o->nparams * sizeof *segt, (void **)&o->d_seg_tiles);
+        if (st == DLT_OK)
+            st = be->alloc(be->ctx, 2 * ((size_t)ntiles + 1) * sizeof(double), (void **)&o->d_tile_sums);
+        if (st == DLT_OK)
+            st = be->alloc(be->ctx, 2 * ((size_t)o->nparams + 1) * sizeof(double), (void **)&o->d_seg_sums);
+    }
     if (st == DLT_OK)
         st = be->sync(be->ctx); /* the staging arrays are freed below */
 out:
     free(seg);
+    free(segt);
     free(tseg);
     free(tstart);
     if (st != DLT_OK)
@@ -117,6 +129,12 @@ dlt_status dlt_optim_dev_step(dlt_optim *o, float *params, const float *grads, d
     a.tile_seg = o->d_tile_seg;
     a.tile_start = o->d_tile_start;
     a.ntiles = o->ntiles;
+    a.tile_sums = o->d_tile_sums;
+    a.seg_sums = o->d_seg_sums;
+    a.seg_tile0 = o->d_seg_tiles;
+    a.seg_ntiles = o->d_seg_tiles ? o->d_seg_tiles + o->nparams : NULL;
+    a.nsegs = o->nparams;
+    a.lamb_skip_adapt = o->cfg.lamb_skip_adapt_no_decay;
     if ((st = o->dev_step(be->ctx, &a)) != DLT_OK)
         return dlt_adderr(st, "optimizer step %lld", (long long)t);
     o->last_lr = lr;

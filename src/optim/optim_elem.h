@@ -21,7 +21,8 @@ typedef struct {
     double mu, damp;              /* sgd, rmsprop (mu) */
     int nesterov, first;          /* sgd */
     double b1, b2, eps;           /* adam(w), rmsprop/adadelta/adagrad (eps) */
-    double step_size, bc2_sqrt, decay; /* adam(w) */
+    double step_size, bc2_sqrt, decay; /* adam(w); lamb: bc2_sqrt */
+    double bc1;                   /* lamb: 1 - beta1^t */
     int decoupled;                /* adamw */
     double alpha;                 /* rmsprop */
     double rho;                   /* adadelta */
@@ -114,7 +115,41 @@ static inline DLT_HD void dlt_adagrad_elem(const dlt_optim_coef *c, float *p, fl
     *p = (float)((double)*p - c->clr * gi / (sqrt((double)si) + c->eps));
 }
 
-/* ---- the fused device step (one launch over every parameter) */
+/* LAMB: u = (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps) + wd * w */
+static inline DLT_HD double dlt_lamb_u(const dlt_optim_coef *c, double m, double v, double w)
+{
+    return (m / c->bc1) / (sqrt(v) / c->bc2_sqrt + c->eps) + c->wd * w;
+}
+
+/* LAMB phase 1 for one element: the moments, and w^2 and u^2 added to *ww, *uu. */
+static inline DLT_HD void dlt_lamb_moments_elem(const dlt_optim_coef *c, float w, float g, float *m, float *v,
+                                                double *ww, double *uu)
+{
+    double gi = c->sign * (double)g;
+    float mi = (float)(c->b1 * (double)*m + (1 - c->b1) * gi);
+    float vi = (float)(c->b2 * (double)*v + (1 - c->b2) * gi * gi);
+    *m = mi, *v = vi;
+    double u = dlt_lamb_u(c, mi, vi, w);
+    *ww += (double)w * (double)w;
+    *uu += u * u;
+}
+
+/* LAMB phase 2: w -= lr * ratio * u, ratio from whole-parameter sums (1 when a
+ * norm is 0, or when `no_adapt`). */
+static inline DLT_HD double dlt_lamb_step(const dlt_optim_coef *c, double ww, double uu, int no_adapt)
+{
+    double wn = sqrt(ww), un = sqrt(uu);
+    double ratio = wn > 0 && un > 0 ? wn / un : 1.0;
+    return c->lr * (no_adapt ? 1.0 : ratio);
+}
+
+static inline DLT_HD void dlt_lamb_apply_elem(const dlt_optim_coef *c, double step, float *p, float m, float v)
+{
+    double w = *p;
+    *p = (float)(w - step * dlt_lamb_u(c, m, v, w));
+}
+
+/* ---- the fused device step (one launch over every parameter; LAMB: three) */
 #define DLT_OPTIM_NSLOTS 8
 #define DLT_OPTIM_TILE 4096
 typedef struct {
@@ -130,6 +165,12 @@ typedef struct {
     const int32_t *tile_seg;
     const uint64_t *tile_start;
     int64_t ntiles;
+    /* LAMB: per tile (w^2, u^2) partial sums, then per parameter the sums of its
+     * tiles in tile order (tiles [seg_tile0[s], + seg_ntiles[s])) */
+    double *tile_sums, *seg_sums;
+    const int64_t *seg_tile0, *seg_ntiles;
+    int nsegs;
+    int lamb_skip_adapt; /* no trust ratio where the weight decay is 0 */
 } dlt_optim_dev_args;
 /* The backend symbol "optim_step" has this type. */
 typedef dlt_status (*dlt_optim_dev_step_fn)(void *ctx, const dlt_optim_dev_args *a);

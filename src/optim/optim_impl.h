@@ -46,6 +46,8 @@ struct dlt_optim {
     int32_t *d_tile_seg;
     uint64_t *d_tile_start;
     int64_t ntiles;
+    double *d_tile_sums, *d_seg_sums; /* LAMB: 2 * ntiles, 2 * nparams */
+    int64_t *d_seg_tiles;             /* LAMB: first tile, then tile count, per parameter */
     dlt_optim_dev_step_fn dev_step;
 };
 /* The fused device step over every parameter (optim_dev.c). */

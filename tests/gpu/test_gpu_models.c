@@ -57,9 +57,10 @@ static int build_transformer(dlt_graph *g, dlt_t *outs, void *user)
     return 2;
 }
 
-/* Three SGD steps of ResNet-20 on the same batch: CPU graph + CPU optimizer
- * against GPU graph + fused GPU optimizer. */
-static int train_steps(void)
+/* Three steps of ResNet-20 on the same batch (SGD with Nesterov momentum, or
+ * LAMB whose per-parameter norms the GPU adds per tile): CPU graph + CPU
+ * optimizer against GPU graph + fused GPU optimizer. */
+static int train_steps(const char *opt)
 {
     dlt_gpu *gpu = NULL;
     float loss[2][3];
@@ -84,8 +85,10 @@ static int train_steps(void)
         dlt_plan_opts po = {.ngrads = np, .grad_params = ps, .grad_values = gs};
         ok = ok && dlt_plan_create(g, 1, &l, &po, &p) == DLT_OK;
         dlt_optim_config oc;
-        dlt_optim_config_default("sgd", &oc);
-        oc.momentum = 0.9, oc.nesterov = 1, oc.weight_decay = 5e-4;
+        dlt_optim_config_default(opt, &oc);
+        if (!strcmp(opt, "sgd"))
+            oc.momentum = 0.9, oc.nesterov = 1;
+        oc.weight_decay = 5e-4;
         dlt_param_view *views = calloc((size_t)np + 1, sizeof *views);
         for (int i = 0; ok && i < dlt_num_params(g); i++) {
             const dlt_param_info *pi = dlt_param_at(g, i);
@@ -111,7 +114,7 @@ static int train_steps(void)
         if (ok)
             ok = dlt_graph_download(g, DLT_SYNC_PARAMS) == DLT_OK;
         if (!ok)
-            printf("FAIL resnet20 training steps (%s): %s\n", side ? "GPU" : "CPU", dlt_errmsg());
+            printf("FAIL resnet20 %s training steps (%s): %s\n", opt, side ? "GPU" : "CPU", dlt_errmsg());
         n = dlt_params_numel(g);
         params[side] = malloc(n * sizeof(float) + 1);
         if (ok)
@@ -135,8 +138,8 @@ static int train_steps(void)
         ok = ok && le < 1e-4;
     }
     ok = ok && perr < 1e-4;
-    printf("%s resnet20: 3 SGD steps on the GPU follow the CPU (parameters rel err %.2e, tol 1e-4)\n",
-           ok ? "ok  " : "FAIL", perr);
+    printf("%s resnet20: 3 %s steps on the GPU follow the CPU (parameters rel err %.2e, tol 1e-4)\n",
+           ok ? "ok  " : "FAIL", opt, perr);
     free(params[0]);
     free(params[1]);
     dlt_gpu_close(gpu);
@@ -154,6 +157,7 @@ int main(void)
     gc_check("mlp logits and gradients", build_classifier, &mlp, 1e-5);
     gc_check("bert-tiny MLM + NSP logits and gradients", build_transformer, (void *)"bert-tiny", 1e-4);
     gc_check("gpt-tiny logits and gradients", build_transformer, (void *)"gpt-tiny", 1e-4);
-    int ok = train_steps();
+    int ok = train_steps("sgd");
+    ok &= train_steps("lamb");
     return gc_finish() || !ok;
 }
