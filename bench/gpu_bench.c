@@ -2,7 +2,7 @@
  * forward, backward and the fused SGD step on the device, images/s, and the
  * device time per op kind of one profiled step. Prints figures; asserts
  * nothing. Exits 77 without a CUDA device.
- *   bench/gpu_bench [ARCH] [BATCH] [STEPS] [C H W] [PRECISION]
+ *   bench/gpu_bench [ARCH] [BATCH] [STEPS] [C H W] [PRECISION: fp32|tf32|bf16]
  * e.g. bench/gpu_bench resnet50 256 30 3 224 224 tf32
  *      bench/gpu_bench resnet20 128 100 1 28 28 fp32 */
 #include <stdio.h>
@@ -42,6 +42,7 @@ int main(int argc, char **argv)
     if (dlt_gpu_open(0, &gpu) != DLT_OK)
         return fail("opening the GPU");
     dlt_gpu_set_tf32(gpu, strcmp(prec, "tf32") == 0);
+    dlt_gpu_set_bf16_gemm(gpu, strcmp(prec, "bf16") == 0); /* bf16 GEMMs, TF32 convolutions */
     dlt_gpu_device_name(0, name, sizeof name);
     dlt_model_spec s;
     if (dlt_model_spec_default(arch, &s) != DLT_OK)

@@ -295,6 +295,13 @@ void dlt_gpu_close(dlt_gpu *g)
 dlt_backend *dlt_gpu_backend(dlt_gpu *g) { return g ? &g->backend : NULL; }
 void *dlt_gpu_stream(dlt_gpu *g) { return g ? (void *)g->stream : NULL; }
 
+void dlt_gpu_set_bf16_gemm(dlt_gpu *g, int on)
+{
+    g->bf16 = on;
+    if (on)
+        dlt_gpu_set_tf32(g, 1);
+}
+
 void dlt_gpu_set_tf32(dlt_gpu *g, int on)
 {
     g->tf32 = on;

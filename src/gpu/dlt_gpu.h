@@ -36,6 +36,10 @@ void dlt_gpu_close(dlt_gpu *gpu);
 struct dlt_backend *dlt_gpu_backend(dlt_gpu *gpu);
 /* Allow TF32 tensor cores for f32 GEMMs and convolutions (precision = "tf32"). */
 void dlt_gpu_set_tf32(dlt_gpu *gpu, int on);
+/* precision = "bf16" as far as it goes today: GEMMs on bf16 tensor cores
+ * (inputs rounded to bf16 inside cuBLAS, fp32 accumulation and output),
+ * convolutions in TF32; tensors, gradients and their reduction stay f32. */
+void dlt_gpu_set_bf16_gemm(dlt_gpu *gpu, int on);
 /* The compute stream (a cudaStream_t) the kernels run on. */
 void *dlt_gpu_stream(dlt_gpu *gpu);
 

@@ -26,6 +26,7 @@ struct dlt_gpu {
     cublasLtHandle_t cublaslt;
     cudnnHandle_t cudnn;      /* bound to `stream` */
     int tf32;                 /* 1: cuBLAS/cuDNN may use TF32 tensor cores for f32 */
+    int bf16;                 /* 1: GEMMs round their f32 inputs to bf16 (fp32 accumulation) */
     cudaEvent_t t0, t1;       /* profiling (dlt_backend.elapsed) */
     double *d_partial;        /* DLT_GPU_PARTIALS doubles: block partial sums (sumsq) */
     double *h_result;         /* pinned: one double read back */

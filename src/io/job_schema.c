@@ -54,7 +54,7 @@ static const dlt_job_key schema[] = {
     {"train.grad_clip", DLT_JOB_FLOAT, "0.0", "[0, inf)", "clip the global gradient norm to this; 0: off"},
     {"train.accumulate", DLT_JOB_INT, "1", "[1, inf)", "micro-steps whose gradients make one optimizer step"},
     {"train.device", DLT_JOB_STRING, "\"cpu\"", "cpu|cuda|auto", "where each rank trains: the CPU, its GPU (local rank modulo the node's GPUs), or a GPU when one is visible"},
-    {"train.precision", DLT_JOB_STRING, "\"fp32\"", "fp32|tf32|bf16|fp16", "compute precision on the GPU: fp32, or tf32 tensor cores for GEMMs and convolutions (bf16/fp16: not yet); the CPU uses fp32"},
+    {"train.precision", DLT_JOB_STRING, "\"fp32\"", "fp32|tf32|bf16|fp16", "compute precision on the GPU: fp32; tf32 tensor cores for GEMMs and convolutions; bf16 tensor-core GEMMs with TF32 convolutions (storage stays fp32); fp16: not yet. The CPU uses fp32"},
     {"train.label_smoothing", DLT_JOB_FLOAT, "0.0", "[0, 1]", "classification: label smoothing of the cross-entropy"},
     {"train.threads", DLT_JOB_INT, "0", "[0, 1024]", "CPU threads per rank; 0: the node's cores divided by its ranks"},
     {"train.nonfinite", DLT_JOB_STRING, "\"stop\"", "stop|skip", "a NaN/Inf gradient stops the run, or skips that step"},

@@ -65,6 +65,7 @@ typedef struct {
     int threads;             /* CPU threads per rank; 0: cores / local ranks */
     int device;              /* DLT_TRAIN_CPU, DLT_TRAIN_CUDA or DLT_TRAIN_AUTO */
     int tf32;                /* GPU: TF32 tensor cores for f32 GEMMs and convolutions */
+    int bf16;                /* GPU: bf16 tensor-core GEMMs (dlt_gpu_set_bf16_gemm) */
     /* evaluation */
     int64_t eval_every_steps; /* 0: at the end of every epoch */
     int eval_batch_size;

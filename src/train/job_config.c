@@ -209,11 +209,12 @@ dlt_status dlt_train_config_from_job(const dlt_job *job, dlt_train_config *c)
     const char *dev = dlt_job_string(job, "train.device");
     c->device = strcmp(dev, "cuda") == 0 ? DLT_TRAIN_CUDA : strcmp(dev, "auto") == 0 ? DLT_TRAIN_AUTO : DLT_TRAIN_CPU;
     const char *prec = dlt_job_string(job, "train.precision");
-    int mixed = strcmp(prec, "bf16") == 0 || strcmp(prec, "fp16") == 0;
-    if (mixed && c->device != DLT_TRAIN_CPU)
-        return where_err(job, "train.precision", "is mixed precision (bf16/fp16), which the GPU backend does not have yet: use fp32 or tf32",
-                         NULL);
-    c->tf32 = strcmp(prec, "tf32") == 0;
+    if (strcmp(prec, "fp16") == 0 && c->device != DLT_TRAIN_CPU)
+        return where_err(job, "train.precision",
+                         "= \"fp16\" needs loss scaling and f16 storage, which the GPU backend does not have yet: "
+                         "use bf16, tf32 or fp32", NULL);
+    c->bf16 = strcmp(prec, "bf16") == 0;
+    c->tf32 = strcmp(prec, "tf32") == 0 || c->bf16;
     if (strcmp(prec, "fp32") != 0 && c->device == DLT_TRAIN_CPU)
         dlt_log(DLT_LOG_WARN, "train.precision = \"%s\" applies to the GPU backend; the CPU computes in fp32", prec);
     c->eval_every_steps = dlt_job_int(job, "eval.every_steps");

@@ -131,6 +131,10 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
         if ((st = dlt_gpu_open(dev, &r->gpu)) != DLT_OK)
             return st;
         dlt_gpu_set_tf32(r->gpu, c->tf32);
+        dlt_gpu_set_bf16_gemm(r->gpu, c->bf16);
+        if (c->bf16 && r->rank == 0)
+            dlt_log(DLT_LOG_INFO, "train.precision = \"bf16\": bf16 tensor-core GEMMs, TF32 convolutions; "
+                                  "tensors, gradients and optimizer state stay fp32");
         dlt_comm_set_stream(r->comm, dlt_gpu_stream(r->gpu));
         r->be = dlt_gpu_backend(r->gpu);
     } else if (standin) {
