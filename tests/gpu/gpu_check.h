@@ -12,6 +12,10 @@
 #include "dlt_core.h"
 #include "dlt_ops.h"
 
+/* Before gc_init: run the "GPU" side on backend b (named `what`) instead of
+ * opening a CUDA device (the CPU emulation of the kernels, tests/gpu/emu). */
+struct dlt_backend;
+void gc_use_backend(struct dlt_backend *b, const char *what);
 /* Returns 1 when a GPU is usable (opens it once), else 0: the test exits 77. */
 int gc_init(void);
 /* A builder: make inputs and the op(s); write up to 4 outputs to outs and

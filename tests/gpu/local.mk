@@ -7,7 +7,70 @@ GPU_T_CONV = tests/gpu/test_gpu_conv
 GPU_T_NORM = tests/gpu/test_gpu_norm
 GPU_T_SHAPE = tests/gpu/test_gpu_shape
 GPU_T_ATTENTION = tests/gpu/test_gpu_attention
+GPU_T_EMU = tests/gpu/emu_core tests/gpu/emu_elementwise tests/gpu/emu_reduce tests/gpu/emu_conv \
+	tests/gpu/emu_norm tests/gpu/emu_shape tests/gpu/emu_attention
 GPU_TESTS = $(GPU_T_CORE) $(GPU_T_ELEMENTWISE) $(GPU_T_REDUCE) $(GPU_T_CONV) $(GPU_T_NORM) \
-	$(GPU_T_SHAPE) $(GPU_T_ATTENTION)
+	$(GPU_T_SHAPE) $(GPU_T_ATTENTION) $(GPU_T_EMU)
 check_PROGRAMS += $(GPU_TESTS)
 TESTS += $(GPU_TESTS)
+
+# ---------------------------------------------------------------- emulated
+# tests/gpu/emu_<family>: the same cases (test_gpu_<family>.c) with the "GPU"
+# side running the CUDA kernel sources of src/gpu on the CPU: cu2cc turns each
+# .cu into C++ for the host compiler, tests/gpu/emu/cuda_emu.h stands in for
+# CUDA, cuBLAS and cuDNN (no CUDA headers needed), emu_backend.cc is the device.
+# Built with and without CUDA. k_conv.cu (cuDNN) is not emulated: convolutions
+# run their CPU kernel there, pooling and upsampling (k_conv_pool.cu) are emulated.
+EMU_GEN = tests/gpu/emu/k_core.cc tests/gpu/emu/k_optim.cc tests/gpu/emu/k_elementwise.cc \
+	tests/gpu/emu/k_elementwise_bin.cc tests/gpu/emu/k_reduce.cc tests/gpu/emu/k_reduce_ext.cc \
+	tests/gpu/emu/k_loss.cc tests/gpu/emu/k_norm.cc tests/gpu/emu/k_shape.cc \
+	tests/gpu/emu/k_shape_gather.cc tests/gpu/emu/k_conv_pool.cc tests/gpu/emu/k_attention.cc \
+	tests/gpu/emu/k_attention_bwd.cc
+EMU_CU2CC = $(AM_V_GEN)$(MKDIR_P) tests/gpu/emu && \
+	{ printf '\043line 1 "%s"\n' $<; sed -f $(srcdir)/tests/gpu/emu/cu2cc.sed $< | \
+	  $(AWK) -f $(srcdir)/tests/gpu/emu/cu2cc.awk; } > $@-t && mv $@-t $@
+EMU_CU2CC_DEPS = $(srcdir)/tests/gpu/emu/cu2cc.sed $(srcdir)/tests/gpu/emu/cu2cc.awk
+$(EMU_GEN): tests/gpu/emu/%.cc: $(top_srcdir)/src/gpu/%.cu $(EMU_CU2CC_DEPS)
+	$(EMU_CU2CC)
+noinst_LTLIBRARIES += tests/gpu/libcudaemu.la
+tests_gpu_libcudaemu_la_SOURCES = tests/gpu/emu/emu_runtime.cc tests/gpu/emu/emu_backend.cc \
+	tests/gpu/emu/cuda_emu.h tests/gpu/emu/emu_rename.h tests/gpu/emu/cuda_runtime.h \
+	tests/gpu/emu/cublas_v2.h tests/gpu/emu/cublasLt.h tests/gpu/emu/cudnn.h
+nodist_tests_gpu_libcudaemu_la_SOURCES = $(EMU_GEN)
+# The stand-in CUDA headers first; the kernels' #pragma unroll means nothing to g++.
+tests_gpu_libcudaemu_la_CPPFLAGS = -include $(top_srcdir)/tests/gpu/emu/emu_rename.h \
+	-I$(top_srcdir)/tests/gpu/emu $(AM_CPPFLAGS) -I$(top_srcdir)/src/optim -I$(top_srcdir)/tests/gpu
+tests_gpu_libcudaemu_la_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-unknown-pragmas -fvisibility=hidden
+CLEANFILES += $(EMU_GEN)
+EXTRA_DIST += $(EMU_CU2CC_DEPS)
+EMU_CPPFLAGS = $(AM_CPPFLAGS) -Dgc_init=emu_gc_init -Ddlt_gpu_open=emu_gpu_open -Ddlt_gpu_close=emu_gpu_close \
+	-Ddlt_gpu_backend=emu_gpu_backend
+EMU_LDADD = tests/gpu/libcudaemu.la $(LDADD)
+tests_gpu_emu_core_SOURCES = tests/gpu/test_gpu_core.c
+tests_gpu_emu_core_CPPFLAGS = $(EMU_CPPFLAGS)
+tests_gpu_emu_core_LDADD = $(EMU_LDADD)
+tests_gpu_emu_core_LINK = $(CXXLINK)
+tests_gpu_emu_elementwise_SOURCES = tests/gpu/test_gpu_elementwise.c
+tests_gpu_emu_elementwise_CPPFLAGS = $(EMU_CPPFLAGS)
+tests_gpu_emu_elementwise_LDADD = $(EMU_LDADD)
+tests_gpu_emu_elementwise_LINK = $(CXXLINK)
+tests_gpu_emu_reduce_SOURCES = tests/gpu/test_gpu_reduce.c
+tests_gpu_emu_reduce_CPPFLAGS = $(EMU_CPPFLAGS)
+tests_gpu_emu_reduce_LDADD = $(EMU_LDADD)
+tests_gpu_emu_reduce_LINK = $(CXXLINK)
+tests_gpu_emu_conv_SOURCES = tests/gpu/test_gpu_conv.c
+tests_gpu_emu_conv_CPPFLAGS = $(EMU_CPPFLAGS)
+tests_gpu_emu_conv_LDADD = $(EMU_LDADD)
+tests_gpu_emu_conv_LINK = $(CXXLINK)
+tests_gpu_emu_norm_SOURCES = tests/gpu/test_gpu_norm.c
+tests_gpu_emu_norm_CPPFLAGS = $(EMU_CPPFLAGS)
+tests_gpu_emu_norm_LDADD = $(EMU_LDADD)
+tests_gpu_emu_norm_LINK = $(CXXLINK)
+tests_gpu_emu_shape_SOURCES = tests/gpu/test_gpu_shape.c
+tests_gpu_emu_shape_CPPFLAGS = $(EMU_CPPFLAGS)
+tests_gpu_emu_shape_LDADD = $(EMU_LDADD)
+tests_gpu_emu_shape_LINK = $(CXXLINK)
+tests_gpu_emu_attention_SOURCES = tests/gpu/test_gpu_attention.c
+tests_gpu_emu_attention_CPPFLAGS = $(EMU_CPPFLAGS)
+tests_gpu_emu_attention_LDADD = $(EMU_LDADD)
+tests_gpu_emu_attention_LINK = $(CXXLINK)

@@ -1,0 +1,222 @@
+/* A dlt_backend whose device memory is host memory and whose kernels are the
+ * CUDA kernels of src/gpu run by the emulation (cuda_emu.h). Linked into the
+ * tests/gpu/emu_* programs, it makes gpu_check.c compare the real kernel
+ * sources against the CPU kernels without a GPU. */
+#include <stdlib.h>
+#include <string.h>
+
+extern "C" {
+#include "gpu_check.h"
+}
+#include "gpu_impl.h"
+#include "optim_elem.h"
+
+extern "C" {
+dlt_status dlt_gpu_add_f32(struct dlt_gpu *g, float *dst, const float *src, size_t n);
+dlt_status dlt_gpu_scale_f32(struct dlt_gpu *g, float *x, double a, size_t n);
+dlt_status dlt_gpu_sumsq_f32(struct dlt_gpu *g, const float *x, size_t n, double *out);
+dlt_status dlt_gpu_shape_index_error(struct dlt_gpu *g);
+dlt_status dlt_gpu_loss_label_error(struct dlt_gpu *g);
+dlt_status dlt_gpu_optim_step(void *ctx, const dlt_optim_dev_args *a);
+dlt_status dlt_gpu_maxpool2d(const dlt_kctx *k);
+dlt_status dlt_gpu_maxpool2d_backward(const dlt_kctx *k);
+dlt_status dlt_gpu_maxpool2d_gather(const dlt_kctx *k);
+dlt_status dlt_gpu_avgpool2d(const dlt_kctx *k);
+dlt_status dlt_gpu_avgpool2d_backward(const dlt_kctx *k);
+dlt_status dlt_gpu_upsample_nearest2d(const dlt_kctx *k);
+dlt_status dlt_gpu_upsample_nearest2d_backward(const dlt_kctx *k);
+dlt_status dlt_gpu_upsample_bilinear2d(const dlt_kctx *k);
+dlt_status dlt_gpu_upsample_bilinear2d_backward(const dlt_kctx *k);
+}
+
+static const char *node_desc(const dlt_kctx *k, char *buf, size_t len)
+{
+    if (k && k->node)
+        snprintf(buf, len, "%s '%s': ", k->node->op->name, k->node->name ? k->node->name : "");
+    else
+        buf[0] = '\0';
+    return buf;
+}
+
+extern "C" dlt_status dlt_gpu_check(cudaError_t e, const dlt_kctx *k, const char *what)
+{
+    char b[256];
+    if (e == cudaSuccess)
+        return DLT_OK;
+    (void)cudaGetLastError();
+    return dlt_seterr(DLT_ERR_INTERNAL, "emulated GPU: %s%s: %s", node_desc(k, b, sizeof b), what,
+                      cudaGetErrorString(e));
+}
+
+extern "C" dlt_status dlt_gpu_check_cublas(cublasStatus_t s, const dlt_kctx *k, const char *what)
+{
+    char b[256];
+    return s == CUBLAS_STATUS_SUCCESS ? DLT_OK
+                                      : dlt_seterr(DLT_ERR_INTERNAL, "emulated GPU: %s%s: cuBLAS status %d",
+                                                   node_desc(k, b, sizeof b), what, (int)s);
+}
+
+extern "C" dlt_status dlt_gpu_check_cudnn(cudnnStatus_t s, const dlt_kctx *k, const char *what)
+{
+    char b[256];
+    return s == CUDNN_STATUS_SUCCESS ? DLT_OK
+                                     : dlt_seterr(DLT_ERR_INTERNAL, "emulated GPU: %s%s: cuDNN status %d",
+                                                  node_desc(k, b, sizeof b), what, (int)s);
+}
+
+extern "C" dlt_status dlt_gpu_launched(const dlt_kctx *k, const char *kernel)
+{
+    return dlt_gpu_check(cudaGetLastError(), k, kernel);
+}
+
+/* k_conv.cu needs cuDNN, which is not emulated: its pooling and upsampling
+ * kernels (k_conv_pool.cu) are listed here; convolutions run the CPU kernel
+ * (see conv_on_cpu). */
+static const dlt_gpu_kernel conv_pool[] = {
+    {"maxpool2d", dlt_gpu_maxpool2d, NULL},
+    {"maxpool2d_backward", dlt_gpu_maxpool2d_backward, NULL},
+    {"maxpool2d_gather", dlt_gpu_maxpool2d_gather, NULL},
+    {"avgpool2d", dlt_gpu_avgpool2d, NULL},
+    {"avgpool2d_backward", dlt_gpu_avgpool2d_backward, NULL},
+    {"upsample_nearest2d", dlt_gpu_upsample_nearest2d, NULL},
+    {"upsample_nearest2d_backward", dlt_gpu_upsample_nearest2d_backward, NULL},
+    {"upsample_bilinear2d", dlt_gpu_upsample_bilinear2d, NULL},
+    {"upsample_bilinear2d_backward", dlt_gpu_upsample_bilinear2d_backward, NULL},
+    {NULL, NULL, NULL},
+};
+static const char *const conv_on_cpu[] = {"conv2d", "conv_transpose2d", "conv2d_weight_grad"};
+
+static const dlt_gpu_kernel *const families[] = {
+    dlt_gpu_kernels_core,  dlt_gpu_kernels_elementwise, dlt_gpu_kernels_reduce,    conv_pool,
+    dlt_gpu_kernels_norm, dlt_gpu_kernels_shape,       dlt_gpu_kernels_attention,
+};
+
+static dlt_status e_alloc(void *, size_t bytes, void **p)
+{
+    *p = malloc(bytes ? bytes : 1);
+    if (!*p)
+        return dlt_seterr(DLT_ERR_NOMEM, "emulated GPU: cannot allocate %zu bytes", bytes);
+    memset(*p, 0xab, bytes ? bytes : 1); /* device memory is not zeroed */
+    return DLT_OK;
+}
+
+static void e_release(void *, void *p) { free(p); }
+
+static dlt_status e_alloc_host(void *, size_t bytes, void **p)
+{
+    *p = calloc(1, bytes ? bytes : 1);
+    return *p ? DLT_OK : dlt_seterr(DLT_ERR_NOMEM, "emulated GPU: cannot allocate %zu bytes", bytes);
+}
+
+static dlt_status e_copy(void *, void *dst, const void *src, size_t n)
+{
+    if (n)
+        memmove(dst, src, n);
+    return DLT_OK;
+}
+
+static dlt_status e_memset(void *, void *dst, int b, size_t n)
+{
+    memset(dst, b, n);
+    return DLT_OK;
+}
+
+static dlt_status e_add(void *ctx, float *dst, const float *src, size_t n)
+{
+    return dlt_gpu_add_f32((struct dlt_gpu *)ctx, dst, src, n);
+}
+
+static dlt_status e_scale(void *ctx, float *x, double a, size_t n)
+{
+    return dlt_gpu_scale_f32((struct dlt_gpu *)ctx, x, a, n);
+}
+
+static dlt_status e_sumsq(void *ctx, const float *x, size_t n, double *out)
+{
+    return dlt_gpu_sumsq_f32((struct dlt_gpu *)ctx, x, n, out);
+}
+
+static dlt_status e_sync(void *) { return DLT_OK; }
+
+static dlt_status e_check(void *ctx)
+{
+    dlt_status st = dlt_gpu_shape_index_error((struct dlt_gpu *)ctx);
+    return st != DLT_OK ? st : dlt_gpu_loss_label_error((struct dlt_gpu *)ctx);
+}
+
+static int e_kernel(void *, const dlt_op_def *op, dlt_kernel_fn *fn, dlt_workspace_fn *ws)
+{
+    for (const dlt_gpu_kernel *f : families)
+        for (const dlt_gpu_kernel *k = f; k->op; k++)
+            if (strcmp(k->op, op->name) == 0) {
+                *fn = k->fn;
+                *ws = k->ws;
+                return 1;
+            }
+    for (const char *name : conv_on_cpu)
+        if (strcmp(name, op->name) == 0) {
+            *fn = op->cpu;
+            *ws = op->workspace;
+            return 1;
+        }
+    return 0;
+}
+
+static double e_elapsed(void *) { return 0; }
+
+static void *e_symbol(void *, const char *name)
+{
+    return strcmp(name, "optim_step") == 0 ? (void *)(dlt_optim_dev_step_fn)dlt_gpu_optim_step : NULL;
+}
+
+static double partials[DLT_GPU_PARTIALS], result;
+
+/* An H100-like device with few SMs: grid-stride loops then cover their range
+ * with few blocks, and every block's threads run as fibers. */
+static struct dlt_gpu *emu_device()
+{
+    static struct dlt_gpu g;
+    g.device = 0;
+    g.sm_count = 2;
+    g.smem_per_block = 48 * 1024;
+    g.d_partial = partials;
+    g.h_result = &result;
+    g.backend.name = "emulated-cuda";
+    g.backend.ctx = &g;
+    g.backend.alloc = e_alloc;
+    g.backend.release = e_release;
+    g.backend.alloc_host = e_alloc_host;
+    g.backend.release_host = e_release;
+    g.backend.upload = e_copy;
+    g.backend.download = e_copy;
+    g.backend.copy = e_copy;
+    g.backend.memset = e_memset;
+    g.backend.add = e_add;
+    g.backend.scale = e_scale;
+    g.backend.sumsq = e_sumsq;
+    g.backend.sync = e_sync;
+    g.backend.check = e_check;
+    g.backend.kernel = e_kernel;
+    g.backend.elapsed = e_elapsed;
+    g.backend.symbol = e_symbol;
+    return &g;
+}
+
+/* The emu_* tests are built with -Dgc_init=emu_gc_init: their cases then run
+ * on this device instead of a GPU. */
+extern "C" int emu_gc_init(void)
+{
+    gc_use_backend(&emu_device()->backend, "CUDA kernels emulated on the CPU");
+    return gc_init();
+}
+
+/* The tests that open the device themselves (flat buffers, running
+ * statistics) also get -Ddlt_gpu_open=emu_gpu_open etc. */
+extern "C" dlt_status emu_gpu_open(int device, dlt_gpu **out)
+{
+    (void)device;
+    *out = emu_device();
+    return DLT_OK;
+}
+extern "C" void emu_gpu_close(dlt_gpu *) {}
+extern "C" dlt_backend *emu_gpu_backend(dlt_gpu *g) { return &g->backend; }
