@@ -83,7 +83,9 @@ for sb in "$top"/jobs/*.sbatch; do
             exec bash "$sb" --set train.steps=1 >"$tmp/out" 2>&1) &
         pid=$!
         i=0
-        while ! grep -q '^srun' "$tmp/out" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+        # up to 60 s for the script to reach srun (make check runs tests in parallel
+        # on a loaded machine; signalling before the traps are set would kill it)
+        while ! grep -q '^srun' "$tmp/out" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
         kill -USR1 $pid
         wait $pid
         rc=$?
