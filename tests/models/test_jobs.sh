@@ -78,7 +78,9 @@ for sb in "$top"/jobs/*.sbatch; do
             >"$fake/srun"
         printf '#!/bin/sh\necho "scontrol $*"\n' >"$fake/scontrol"
         chmod +x "$fake/srun" "$fake/scontrol"
-        # exec: the signal must reach the script's own shell, not a subshell around it
+        # exec: the signal must reach the script's own shell, not a subshell around it;
+        # no stale output of the previous script may look like this one's "srun" line
+        rm -f "$tmp/out"
         (cd "$top" && SLURM_JOB_ID=42 SLURM_JOB_NUM_NODES=1 SLURM_NTASKS=2 PATH="$fake:$PATH" \
             exec bash "$sb" --set train.steps=1 >"$tmp/out" 2>&1) &
         pid=$!
