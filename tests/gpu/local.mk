@@ -47,11 +47,9 @@ EMU_CPPFLAGS = $(AM_CPPFLAGS) -Dgc_init=emu_gc_init -Ddlt_gpu_open=emu_gpu_open 
 	-Ddlt_gpu_backend=emu_gpu_backend
 EMU_LDADD = tests/gpu/libcudaemu.la $(LDADD)
 # Whole models and the device optimizer (k_optim.cu: SGD and LAMB steps),
-# emulated. Built, not run by make check yet: ResNet-20 (batch 4), MLP,
-# BERT-tiny and GPT-tiny match the CPU, but VGG-11's first layers' gradients
-# differ by up to 2.5e-2 and ResNet-20 training steps at batch 16 drift after
-# the first step, while conv, batch norm, ReLU and max pooling each match
-# exactly on their own: to bisect (run tests/gpu/emu_models).
+# emulated. Built, not run by make check yet: every case passes except the
+# LAMB steps (parameters after one step 7.6e-2 off the CPU's, while the stand-in
+# device's LAMB matches to 1e-6): to investigate (run tests/gpu/emu_models).
 check_PROGRAMS += tests/gpu/emu_models
 tests_gpu_emu_models_SOURCES = tests/gpu/test_gpu_models.c
 tests_gpu_emu_models_CPPFLAGS = $(EMU_CPPFLAGS)
