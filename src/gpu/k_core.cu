@@ -1,5 +1,8 @@
 // GPU kernels of the core's own op (accum) and the backend's f32 add.
 #include "gpu_impl.h"
+#include "k_reduce.h"
+
+using dlt_kred::block_sum; /* the reduce family's deterministic block sum */
 
 // y = in[0] + in[1] + ... in that order per element (the CPU's order), so the
 // result is the same when y is one of the inputs.
@@ -66,40 +69,23 @@ extern "C" dlt_status dlt_gpu_scale_f32(struct dlt_gpu *g, float *x, double a, s
 // Sum of squares in double: each block reduces a grid-stride share into
 // partial[blockIdx.x] (fixed order, so the result is deterministic), then one
 // block sums the partials.
-static __device__ double block_sum(double v, double *sh)
-{
-    for (int o = 16; o > 0; o >>= 1)
-        v += __shfl_down_sync(0xffffffffu, v, o);
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    if (lane == 0)
-        sh[warp] = v;
-    __syncthreads();
-    v = threadIdx.x < (blockDim.x >> 5) ? sh[threadIdx.x] : 0.0;
-    if (warp == 0)
-        for (int o = 16; o > 0; o >>= 1)
-            v += __shfl_down_sync(0xffffffffu, v, o);
-    return v;
-}
-
 static __global__ void sumsq_partial(int64_t n, const float *x, double *partial)
 {
-    __shared__ double sh[32];
     double s = 0;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x)
         s += (double)x[i] * (double)x[i];
-    s = block_sum(s, sh);
+    s = block_sum(s);
     if (threadIdx.x == 0)
         partial[blockIdx.x] = s;
 }
 
 static __global__ void sum_partials(int np, const double *partial, double *out)
 {
-    __shared__ double sh[32];
     double s = 0;
     for (int i = threadIdx.x; i < np; i += blockDim.x)
         s += partial[i];
-    s = block_sum(s, sh);
+    s = block_sum(s);
     if (threadIdx.x == 0)
         *out = s;
 }
