@@ -41,8 +41,11 @@ int main(int argc, char **argv)
     }
     if (dlt_gpu_open(0, &gpu) != DLT_OK)
         return fail("opening the GPU");
-    dlt_gpu_set_tf32(gpu, strcmp(prec, "tf32") == 0);
-    dlt_gpu_set_bf16_gemm(gpu, strcmp(prec, "bf16") == 0); /* bf16 GEMMs, TF32 convolutions */
+    /* bf16: bf16 GEMMs, TF32 convolutions; fp16: f16 GEMMs and convolutions (dlt_gpu.h) */
+    dlt_gpu_set_precision(gpu, !strcmp(prec, "fp16")   ? DLT_PREC_FP16
+                               : !strcmp(prec, "bf16") ? DLT_PREC_BF16
+                               : !strcmp(prec, "tf32") ? DLT_PREC_TF32
+                                                       : DLT_PREC_FP32);
     dlt_gpu_device_name(0, name, sizeof name);
     dlt_model_spec s;
     if (dlt_model_spec_default(arch, &s) != DLT_OK)

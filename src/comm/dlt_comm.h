@@ -186,6 +186,8 @@ dlt_status dlt_reducer_begin(dlt_reducer *r, dlt_plan *p, double local_samples, 
  * gradient buffer holds reduced values afterwards. No-op after a non-final
  * begin. */
 dlt_status dlt_reducer_finish(dlt_reducer *r);
+/* finish also multiplies the gradients by f (1 / loss scale; default 1). */
+void dlt_reducer_set_unscale(dlt_reducer *r, double f);
 /* Optimizer step on the reduced gradients: dlt_optim_step, or with ZeRO-1
  * dlt_optim_step_range over this rank's shards, dlt_optim_advance and an
  * all-gather of the parameters. */

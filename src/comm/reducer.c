@@ -53,6 +53,7 @@ struct dlt_reducer {
     int nsteps;
     int active, next;
     double local_count, global_count, count_buf, local_weight;
+    double unscale; /* finish also multiplies by this: 1 / loss scale */
     dlt_comm_req count_req;
     void (*chain)(dlt_plan *, int, void *);
     void *chain_user;
@@ -156,6 +157,7 @@ dlt_status dlt_reducer_create(dlt_comm *c, dlt_graph *g, int n, const dlt_t *par
         return dlt_seterr(DLT_ERR_NOMEM, "reducer: out of memory");
     }
     r->c = c;
+    r->unscale = 1.0;
     r->g = g;
     if (cfg)
         r->cfg = *cfg;
@@ -202,6 +204,8 @@ fail:
     dlt_reducer_free(r);
     return st;
 }
+
+void dlt_reducer_set_unscale(dlt_reducer *r, double f) { r->unscale = f; }
 
 void dlt_reducer_plan_opts(const dlt_reducer *r, dlt_plan_opts *o)
 {
@@ -344,7 +348,9 @@ dlt_status dlt_reducer_finish(dlt_reducer *r)
     dlt_comm_wait(r->c, &r->count_req);
     r->global_count = r->count_buf;
     r->local_count = 0;
-    double inv = r->global_count > 0 ? 1.0 / r->global_count : 0;
+    /* with a power-of-two loss scale S, (g S) * ((1/S) / count) rounds exactly
+     * as g * (1 / count) does */
+    double inv = r->global_count > 0 ? r->unscale / r->global_count : 0;
     float *grads = dlt_grads_dev(r->g);
     int p = r->c->size, me = r->c->rank;
     for (int b = 0; b < r->nb; b++) {

@@ -240,7 +240,7 @@ dlt_status dlt_gpu_open(int device, dlt_gpu **out)
     }
     g->sm_count = prop.multiProcessorCount;
     g->smem_per_block = prop.sharedMemPerBlock;
-    dlt_gpu_set_tf32(g, 0);
+    dlt_gpu_set_precision(g, DLT_PREC_FP32);
     static char names[16][16];
     snprintf(names[device & 15], sizeof names[0], "cuda:%d", device);
     g->backend = (dlt_backend){
@@ -295,15 +295,15 @@ void dlt_gpu_close(dlt_gpu *g)
 dlt_backend *dlt_gpu_backend(dlt_gpu *g) { return g ? &g->backend : NULL; }
 void *dlt_gpu_stream(dlt_gpu *g) { return g ? (void *)g->stream : NULL; }
 
-void dlt_gpu_set_bf16_gemm(dlt_gpu *g, int on)
+void dlt_gpu_set_precision(dlt_gpu *g, dlt_precision p)
 {
-    g->bf16 = on;
-    if (on)
-        dlt_gpu_set_tf32(g, 1);
-}
-
-void dlt_gpu_set_tf32(dlt_gpu *g, int on)
-{
-    g->tf32 = on;
-    cublasSetMathMode(g->cublas, on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
+    static const cublasComputeType_t gemm[] = {CUBLAS_COMPUTE_32F, CUBLAS_COMPUTE_32F_FAST_TF32,
+                                               CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_COMPUTE_32F_FAST_16F};
+    if ((int)p < 0 || p > DLT_PREC_FP16)
+        p = DLT_PREC_FP32;
+    g->precision = p;
+    g->gemm_compute = gemm[p];
+    /* cuDNN has no bf16 conversion of f32 data: bf16 convolutions run in TF32 */
+    g->conv_math = p == DLT_PREC_FP16 ? 2 : p == DLT_PREC_FP32 ? 0 : 1;
+    cublasSetMathMode(g->cublas, p == DLT_PREC_FP32 ? CUBLAS_DEFAULT_MATH : CUBLAS_TF32_TENSOR_OP_MATH);
 }

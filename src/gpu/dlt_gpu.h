@@ -34,12 +34,19 @@ typedef struct dlt_gpu dlt_gpu;
 dlt_status dlt_gpu_open(int device, dlt_gpu **out);
 void dlt_gpu_close(dlt_gpu *gpu);
 struct dlt_backend *dlt_gpu_backend(dlt_gpu *gpu);
-/* Allow TF32 tensor cores for f32 GEMMs and convolutions (precision = "tf32"). */
-void dlt_gpu_set_tf32(dlt_gpu *gpu, int on);
-/* precision = "bf16" as far as it goes today: GEMMs on bf16 tensor cores
- * (inputs rounded to bf16 inside cuBLAS, fp32 accumulation and output),
- * convolutions in TF32; tensors, gradients and their reduction stay f32. */
-void dlt_gpu_set_bf16_gemm(dlt_gpu *gpu, int on);
+/* Compute precision of GEMMs and convolutions (train.precision). Tensors,
+ * gradients, their reduction and the optimizer state stay f32 in every mode:
+ *   FP32  true f32 (FMA) everywhere;
+ *   TF32  TF32 tensor cores for GEMMs and convolutions;
+ *   BF16  GEMMs on bf16 tensor cores (cuBLAS rounds the f32 inputs to bf16 and
+ *         accumulates in f32), convolutions in TF32 (cuDNN converts f32 data
+ *         to f16 only, never to bf16);
+ *   FP16  GEMMs on f16 tensor cores (inputs rounded to f16, f32 accumulation),
+ *         convolutions allowed to convert their data to f16. Small gradients
+ *         flush to zero in f16: train with loss scaling (the trainer's
+ *         dynamic scaler is on by default with fp16). */
+typedef enum { DLT_PREC_FP32 = 0, DLT_PREC_TF32, DLT_PREC_BF16, DLT_PREC_FP16 } dlt_precision;
+void dlt_gpu_set_precision(dlt_gpu *gpu, dlt_precision p);
 /* The compute stream (a cudaStream_t) the kernels run on. */
 void *dlt_gpu_stream(dlt_gpu *gpu);
 

@@ -25,8 +25,10 @@ struct dlt_gpu {
     cublasHandle_t cublas;    /* bound to `stream` */
     cublasLtHandle_t cublaslt;
     cudnnHandle_t cudnn;      /* bound to `stream` */
-    int tf32;                 /* 1: cuBLAS/cuDNN may use TF32 tensor cores for f32 */
-    int bf16;                 /* 1: GEMMs round their f32 inputs to bf16 (fp32 accumulation) */
+    int precision;            /* dlt_precision (dlt_gpu_set_precision) */
+    cublasComputeType_t gemm_compute; /* of f32 GEMMs: 32F, or FAST_TF32/16BF/16F (inputs
+                                       * rounded inside cuBLAS, f32 accumulation) */
+    int conv_math;            /* cuDNN math level (k_conv.cu): 0 FMA, 1 TF32, 2 may convert to f16 */
     cudaEvent_t t0, t1;       /* profiling (dlt_backend.elapsed) */
     double *d_partial;        /* DLT_GPU_PARTIALS doubles: block partial sums (sumsq) */
     double *h_result;         /* pinned: one double read back */

@@ -112,12 +112,28 @@ cudnnStatus_t make_desc(conv_desc &d, const conv_geom &q, int64_t n)
 }
 
 // ------------------------------------------------------------------ algorithms
-// Without TF32 only FMA kernels (true f32); with it cuDNN's default math,
-// which for f32 data means TF32 tensor cores. (ALLOW_CONVERSION would also
-// permit down-conversion to f16, which is not what "tf32" asks for.)
-cudnnMathType_t math_of(int tf32)
+// The math a context allows (dlt_gpu.conv_math): 0 = FMA kernels only (true
+// f32); 1 = cuDNN's default math, which for f32 data means TF32 tensor cores;
+// 2 = also down-conversion of the f32 data to f16 for tensor cores
+// (precision = "fp16"). Level 1 never takes a candidate that converts to f16.
+enum { MATH_FMA = 0, MATH_TF32 = 1, MATH_F16 = 2, MATH_LEVELS = 3 };
+cudnnMathType_t math_of(int level)
 {
-    return tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+    return level == MATH_F16 ? CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION
+           : level == MATH_TF32 ? CUDNN_DEFAULT_MATH
+                                : CUDNN_FMA_MATH;
+}
+
+// Whether a heuristic candidate's math type is allowed at `level`, and the
+// math type to run it with.
+bool math_allowed(int level, cudnnMathType_t m, cudnnMathType_t *use)
+{
+    if (level == MATH_FMA) {
+        *use = CUDNN_FMA_MATH;
+        return m == CUDNN_FMA_MATH || m == CUDNN_DEFAULT_MATH;
+    }
+    *use = m;
+    return level == MATH_F16 || m != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
 }
 
 // One heuristic result, whatever the kind.
@@ -187,27 +203,26 @@ struct choice {
 // preferring deterministic algorithms (so runs repeat bit for bit), then any,
 // among those whose workspace fits `cap`; algorithm 0 (implicit GEMM, no
 // workspace) last. Leaves d's math type set to the choice's.
-cudnnStatus_t choose(cudnnHandle_t h, int kind, conv_desc &d, int tf32, size_t cap, choice *out)
+cudnnStatus_t choose(cudnnHandle_t h, int kind, conv_desc &d, int level, size_t cap, choice *out)
 {
     cand c[MAX_CAND + 1];
     int nc = 0;
-    cudnnStatus_t s = cudnnSetConvolutionMathType(d.conv, math_of(tf32));
+    cudnnStatus_t s = cudnnSetConvolutionMathType(d.conv, math_of(level));
     if (s != CUDNN_STATUS_SUCCESS)
         return s;
     if (heuristics(h, kind, d, c, &nc) != CUDNN_STATUS_SUCCESS)
         nc = 0;
     if (nc > MAX_CAND)
         nc = MAX_CAND;
-    c[nc++] = cand{0, CUDNN_STATUS_SUCCESS, 0, CUDNN_DETERMINISTIC, math_of(tf32)};
+    c[nc++] = cand{0, CUDNN_STATUS_SUCCESS, 0, CUDNN_DETERMINISTIC, math_of(level)};
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < nc; i++) {
             if (c[i].status != CUDNN_STATUS_SUCCESS ||
                 (pass == 0 && c[i].det != CUDNN_DETERMINISTIC))
                 continue;
-            // without TF32 an entry that needs tensor-op math is not an option
-            if (!tf32 && c[i].math != CUDNN_FMA_MATH && c[i].math != CUDNN_DEFAULT_MATH)
+            cudnnMathType_t m;
+            if (!math_allowed(level, c[i].math, &m))
                 continue;
-            cudnnMathType_t m = tf32 ? c[i].math : CUDNN_FMA_MATH;
             size_t bytes = 0;
             if (cudnnSetConvolutionMathType(d.conv, m) != CUDNN_STATUS_SUCCESS ||
                 ws_size(h, kind, d, c[i].algo, &bytes) != CUDNN_STATUS_SUCCESS || bytes > cap)
@@ -223,7 +238,7 @@ cudnnStatus_t choose(cudnnHandle_t h, int kind, conv_desc &d, int tf32, size_t c
 // lookup) in a small process-wide table; all of it, and the plan-time handles,
 // under one mutex.
 struct conv_key {
-    int kind, device, tf32, pad_;
+    int kind, device, level, pad_;
     int64_t n, c, h, w, oc, oh, ow;
     int kh, kw, sh, sw, ph, pw, dh, dw, groups, pad2_;
     size_t cap;
@@ -242,11 +257,11 @@ int cache_used, cache_next;
 cudnnHandle_t plan_handle[MAX_DEVICES];
 int plan_handle_failed[MAX_DEVICES];
 
-conv_key key_of(int kind, int device, int tf32, const conv_geom &q, int64_t n, size_t cap)
+conv_key key_of(int kind, int device, int level, const conv_geom &q, int64_t n, size_t cap)
 {
     conv_key k;
     memset(&k, 0, sizeof k); // the padding takes part in memcmp
-    k.kind = kind, k.device = device, k.tf32 = tf32;
+    k.kind = kind, k.device = device, k.level = level;
     k.n = n, k.c = q.c, k.h = q.h, k.w = q.w, k.oc = q.oc, k.oh = q.oh, k.ow = q.ow;
     k.kh = q.kh, k.kw = q.kw, k.sh = q.sh, k.sw = q.sw, k.ph = q.ph, k.pw = q.pw, k.dh = q.dh,
     k.dw = q.dw, k.groups = q.groups;
@@ -272,23 +287,23 @@ void cache_put(const conv_key &k, const choice &ch)
 
 // The choice for n images of q (d is set up for them; its math type is set to
 // the choice's). Caller holds cache_mu.
-cudnnStatus_t lookup(cudnnHandle_t h, int kind, int device, int tf32, const conv_geom &q, int64_t n,
+cudnnStatus_t lookup(cudnnHandle_t h, int kind, int device, int level, const conv_geom &q, int64_t n,
                      size_t cap, conv_desc &d, choice *out)
 {
-    conv_key k = key_of(kind, device, tf32, q, n, cap);
+    conv_key k = key_of(kind, device, level, q, n, cap);
     const choice *hit = cache_find(k);
     if (hit) {
         *out = *hit;
         return cudnnSetConvolutionMathType(d.conv, out->math);
     }
-    cudnnStatus_t s = choose(h, kind, d, tf32, cap, out);
+    cudnnStatus_t s = choose(h, kind, d, level, cap, out);
     if (s == CUDNN_STATUS_SUCCESS)
         cache_put(k, *out);
     return s;
 }
 
-// Plan time: the workspace of the choice for the full and the last chunk, with
-// and without TF32 (the plan does not know the device's setting).
+// Plan time: the workspace of the choice for the full and the last chunk, at
+// every math level (the plan does not know the device's setting).
 size_t conv_ws_of(int kind, const conv_geom &q)
 {
     int64_t nb = chunk_images(q);
@@ -317,9 +332,9 @@ size_t conv_ws_of(int kind, const conv_geom &q)
         conv_desc d;
         if (make_desc(d, q, sizes[i]) != CUDNN_STATUS_SUCCESS)
             return WS_FALLBACK;
-        for (int tf32 = 0; tf32 < 2; tf32++) {
+        for (int level = 0; level < MATH_LEVELS; level++) {
             choice ch;
-            if (lookup(plan_handle[dev], kind, dev, tf32, q, sizes[i], WS_CAP, d, &ch) !=
+            if (lookup(plan_handle[dev], kind, dev, level, q, sizes[i], WS_CAP, d, &ch) !=
                 CUDNN_STATUS_SUCCESS)
                 return WS_FALLBACK;
             if (ch.ws > need)
@@ -384,7 +399,7 @@ dlt_status prepare(const dlt_kctx *k, int kind, const conv_geom &q, int64_t n, c
     cudnnStatus_t s = make_desc(p.d, q, n);
     if (s == CUDNN_STATUS_SUCCESS) {
         std::lock_guard<std::mutex> lock(cache_mu);
-        s = lookup(g->cudnn, kind, g->device, g->tf32, q, n, k->work_bytes, p.d, &p.ch);
+        s = lookup(g->cudnn, kind, g->device, g->conv_math, q, n, k->work_bytes, p.d, &p.ch);
     }
     return dlt_gpu_check_cudnn(s, k, "choosing the cuDNN convolution algorithm");
 }
@@ -399,14 +414,14 @@ cudnnStatus_t launch_or_fallback(const dlt_kctx *k, int kind, const conv_geom &q
         launch(g, kind, p.d, p.ch, a, b, out, p.ch.ws ? k->work : nullptr, accumulate);
     if (s == CUDNN_STATUS_SUCCESS || p.ch.algo == 0)
         return s;
-    choice c0{0, math_of(g->tf32), 0};
+    choice c0{0, math_of(g->conv_math), 0};
     if (cudnnSetConvolutionMathType(p.d.conv, c0.math) != CUDNN_STATUS_SUCCESS ||
         ws_size(g->cudnn, kind, p.d, 0, &c0.ws) != CUDNN_STATUS_SUCCESS || c0.ws > k->work_bytes)
         return s;
     p.ch = c0;
     {
         std::lock_guard<std::mutex> lock(cache_mu);
-        conv_key key = key_of(kind, g->device, g->tf32, q, p.n, k->work_bytes);
+        conv_key key = key_of(kind, g->device, g->conv_math, q, p.n, k->work_bytes);
         choice *hit = cache_find(key);
         if (hit)
             *hit = c0;

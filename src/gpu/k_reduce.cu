@@ -316,9 +316,7 @@ static dlt_status gemm_batched(const dlt_kctx *k, int ta, int tb, int64_t m, int
         count > INT_MAX)
         return dlt_seterr(DLT_ERR_UNSUPPORTED, "matmul: a dimension exceeds cuBLAS's int range");
     const float alpha = 1.f, beta = 0.f;
-    cublasComputeType_t ct = g->bf16 ? CUBLAS_COMPUTE_32F_FAST_16BF
-                             : g->tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32
-                                       : CUBLAS_COMPUTE_32F;
+    cublasComputeType_t ct = g->gemm_compute;
     cublasStatus_t s = cublasGemmStridedBatchedEx(
         g->cublas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, (int)n, (int)m,
         (int)kk, &alpha, b, CUDA_R_32F, (int)ldb, (long long)sb, a, CUDA_R_32F, (int)lda,

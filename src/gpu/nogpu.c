@@ -31,8 +31,7 @@ dlt_status dlt_gpu_open(int device, dlt_gpu **out)
 
 void dlt_gpu_close(dlt_gpu *gpu) { (void)gpu; }
 struct dlt_backend *dlt_gpu_backend(dlt_gpu *gpu) { (void)gpu; return NULL; }
-void dlt_gpu_set_tf32(dlt_gpu *gpu, int on) { (void)gpu, (void)on; }
-void dlt_gpu_set_bf16_gemm(dlt_gpu *gpu, int on) { (void)gpu, (void)on; }
+void dlt_gpu_set_precision(dlt_gpu *gpu, dlt_precision p) { (void)gpu, (void)p; }
 void *dlt_gpu_stream(dlt_gpu *gpu) { (void)gpu; return NULL; }
 
 int dlt_gpu_has_kernel(const char *op)

@@ -119,6 +119,10 @@ static dlt_status read_state(const char *path, hid_t f, dlt_ckpt_state *st)
              read_scalar(g, "optim_step", H5T_NATIVE_INT64, &st->optim_step) &&
              read_scalar(g, "loss_scale", H5T_NATIVE_DOUBLE, &st->loss_scale) &&
              read_scalar(g, "best_metric", H5T_NATIVE_DOUBLE, &st->best_metric);
+    /* absent before loss scaling existed: 0 */
+    st->loss_scale_growth = 0;
+    if (ok && H5Lexists(g, "loss_scale_growth", H5P_DEFAULT) > 0)
+        ok = read_scalar(g, "loss_scale_growth", H5T_NATIVE_INT64, &st->loss_scale_growth);
     if (ok && H5Lexists(g, "data_cursors", H5P_DEFAULT) > 0) {
         hid_t d = H5Dopen2(g, "data_cursors", H5P_DEFAULT), sp = H5Dget_space(d);
         hsize_t dims[2] = {0, 0};

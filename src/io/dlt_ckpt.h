@@ -19,7 +19,8 @@ typedef struct {
     int64_t step, epoch, samples_seen;
     uint64_t seed;
     int world_size;
-    double loss_scale;     /* 0 when no loss scaling */
+    double loss_scale;     /* dynamic loss scaling's scale; 0 when none */
+    int64_t loss_scale_growth; /* its clean steps since the scale last changed */
     int64_t optim_step;    /* optimizer bias-correction step */
     /* data cursors: world_size rows of cursor_len int64 each */
     int cursor_len;

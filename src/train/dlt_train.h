@@ -37,6 +37,13 @@ const char *dlt_task_kind_name(dlt_task_kind k); /* "classification", "causal-lm
 /* Everything a training run needs, resolved from the job file. */
 enum { DLT_TRAIN_CPU = 0, DLT_TRAIN_CUDA, DLT_TRAIN_AUTO };
 
+/* train.loss_scale: the loss is multiplied by S before backward and the
+ * gradients by 1/S after their reduction, so small f16 gradients do not
+ * flush to zero. Dynamic (torch.cuda.amp.GradScaler): a step whose gradients
+ * overflow is skipped and S halves; S doubles after loss_scale_window clean
+ * steps. */
+enum { DLT_LOSS_SCALE_NONE = 0, DLT_LOSS_SCALE_STATIC, DLT_LOSS_SCALE_DYNAMIC };
+
 typedef struct {
     char name[128];          /* run name: runs/<name> */
     char run_dir[DLT_PATH_MAX];
@@ -64,8 +71,10 @@ typedef struct {
     uint64_t seed;
     int threads;             /* CPU threads per rank; 0: cores / local ranks */
     int device;              /* DLT_TRAIN_CPU, DLT_TRAIN_CUDA or DLT_TRAIN_AUTO */
-    int tf32;                /* GPU: TF32 tensor cores for f32 GEMMs and convolutions */
-    int bf16;                /* GPU: bf16 tensor-core GEMMs (dlt_gpu_set_bf16_gemm) */
+    int precision;           /* GPU GEMM/convolution math: dlt_precision (dlt_gpu.h) */
+    int loss_scaling;        /* DLT_LOSS_SCALE_NONE, _STATIC or _DYNAMIC */
+    double loss_scale;       /* the static scale, or the dynamic scaler's first */
+    int64_t loss_scale_window; /* dynamic: steps without inf/NaN before the scale doubles */
     /* evaluation */
     int64_t eval_every_steps; /* 0: at the end of every epoch */
     int eval_batch_size;

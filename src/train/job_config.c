@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "dlt_gpu.h"
 #include "dlt_job.h"
 #include "dlt_train.h"
 
@@ -46,6 +47,7 @@ void dlt_train_config_default(dlt_train_config *c)
     c->keep_last = 3;
     c->timeout_s = 600;
     c->log_every = 50;
+    c->loss_scale = 65536, c->loss_scale_window = 2000;
 }
 
 static int floats(const dlt_job *job, const char *key, double *out, int max)
@@ -209,14 +211,24 @@ dlt_status dlt_train_config_from_job(const dlt_job *job, dlt_train_config *c)
     const char *dev = dlt_job_string(job, "train.device");
     c->device = strcmp(dev, "cuda") == 0 ? DLT_TRAIN_CUDA : strcmp(dev, "auto") == 0 ? DLT_TRAIN_AUTO : DLT_TRAIN_CPU;
     const char *prec = dlt_job_string(job, "train.precision");
-    if (strcmp(prec, "fp16") == 0 && c->device != DLT_TRAIN_CPU)
-        return where_err(job, "train.precision",
-                         "= \"fp16\" needs loss scaling and f16 storage, which the GPU backend does not have yet: "
-                         "use bf16, tf32 or fp32", NULL);
-    c->bf16 = strcmp(prec, "bf16") == 0;
-    c->tf32 = strcmp(prec, "tf32") == 0 || c->bf16;
-    if (strcmp(prec, "fp32") != 0 && c->device == DLT_TRAIN_CPU)
-        dlt_log(DLT_LOG_WARN, "train.precision = \"%s\" applies to the GPU backend; the CPU computes in fp32", prec);
+    c->precision = !strcmp(prec, "fp16")   ? DLT_PREC_FP16
+                   : !strcmp(prec, "bf16") ? DLT_PREC_BF16
+                   : !strcmp(prec, "tf32") ? DLT_PREC_TF32
+                                           : DLT_PREC_FP32;
+    double ls = dlt_job_float(job, "train.loss_scale");
+    c->loss_scaling = ls > 0 ? DLT_LOSS_SCALE_STATIC
+                      : c->precision == DLT_PREC_FP16 ? DLT_LOSS_SCALE_DYNAMIC
+                                                      : DLT_LOSS_SCALE_NONE;
+    c->loss_scale = ls > 0 ? ls : dlt_job_float(job, "train.loss_scale_init");
+    /* the scale multiplies an f32 loss: it must be a finite f32 */
+    if (!isfinite((float)c->loss_scale))
+        return where_err(job, ls > 0 ? "train.loss_scale" : "train.loss_scale_init",
+                         "is beyond the f32 range (at most 3.4e38)", NULL);
+    c->loss_scale_window = dlt_job_int(job, "train.loss_scale_window");
+    /* after the errors: a refused job prints one line */
+    if (c->precision != DLT_PREC_FP32 && c->device == DLT_TRAIN_CPU)
+        dlt_log(DLT_LOG_WARN, "train.precision = \"%s\" applies to the GPU backend; the CPU computes in fp32%s", prec,
+                c->precision == DLT_PREC_FP16 ? " (loss scaling still applies)" : "");
     c->eval_every_steps = dlt_job_int(job, "eval.every_steps");
     c->ckpt_every_steps = dlt_job_int(job, "checkpoint.every_steps");
     c->ckpt_every_minutes = dlt_job_float(job, "checkpoint.every_minutes");

@@ -111,6 +111,10 @@ void dlt_report_step(dlt_report *r, int64_t step, int64_t epoch, const dlt_metri
                            (long long)r->total_steps, (long long)epoch);
         for (int i = 0; i < m->n && off < (int)sizeof line; i++)
             off += snprintf(line + off, sizeof line - (size_t)off, "  %s %.4f", m->label[i], m->val[i]);
+        if (off < (int)sizeof line && r->loss_scale > 0)
+            off += snprintf(line + off, sizeof line - (size_t)off, "  scale %g", r->loss_scale);
+        if (off < (int)sizeof line && r->skipped_steps > 0)
+            off += snprintf(line + off, sizeof line - (size_t)off, " (%lld skipped)", (long long)r->skipped_steps);
         if (off < (int)sizeof line && tokens_per_s >= 0)
             snprintf(line + off, sizeof line - (size_t)off, "  lr %.4g  grad_norm %.3g  %.0f tokens/s  ETA %s",
                      lr, grad_norm, tokens_per_s, eta);
@@ -126,6 +130,10 @@ void dlt_report_step(dlt_report *r, int64_t step, int64_t epoch, const dlt_metri
         jnum(r->jsonl, "lr", lr, 1);
         jnum(r->jsonl, "grad_norm", grad_norm, 1);
         jnum(r->jsonl, "samples_per_s", samples_per_s, 1);
+        if (r->loss_scale > 0) {
+            jnum(r->jsonl, "loss_scale", r->loss_scale, 1);
+            jnum(r->jsonl, "skipped_steps", (double)r->skipped_steps, 1);
+        }
         if (tokens_per_s >= 0)
             jnum(r->jsonl, "tokens_per_s", tokens_per_s, 1);
         jwall(r->jsonl, now);

@@ -39,6 +39,8 @@ typedef struct {
     int quiet, tty;
     int64_t first_step; /* step at start (after a resume), for the ETA */
     int started;
+    double loss_scale;      /* dynamic loss scaling: the current scale (step lines); 0: none */
+    int64_t skipped_steps;  /* steps the loss scaler skipped so far */
 } dlt_report;
 
 void dlt_report_open(dlt_report *r, const dlt_train_config *c, int64_t total_steps, int64_t per_epoch,

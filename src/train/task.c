@@ -17,6 +17,22 @@ const char *dlt_task_kind_name(dlt_task_kind k)
     }
 }
 
+dlt_status dlt_task_grads(const dlt_task *t, dlt_graph *g, dlt_task_graph *tg)
+{
+    dlt_t obj = tg->loss;
+    tg->loss_scale = -1;
+    if (t->c->loss_scaling != DLT_LOSS_SCALE_NONE) {
+        /* backward starts from d(loss * S)/d(loss) = S: every gradient is S
+         * times the true one (exactly, for a power of two without overflow) */
+        const dlt_shape *ls = dlt_shape_of(g, tg->loss);
+        tg->loss_scale = dlt_input(g, "loss_scale", DLT_F32, ls->ndim, ls->dim);
+        obj = dlt_mul(g, tg->loss, tg->loss_scale);
+        if (dlt_graph_status(g) != DLT_OK)
+            return dlt_seterr(dlt_graph_status(g), "%s", dlt_graph_errmsg(g));
+    }
+    return dlt_grad_params(g, obj, &tg->nparams, &tg->params, &tg->grads);
+}
+
 const dlt_task_ops *dlt_task_ops_for(dlt_task_kind k)
 {
     switch (k) {

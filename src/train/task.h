@@ -34,6 +34,7 @@ typedef struct {
     int nouts;             /* plan outputs the metrics read (loss first) */
     dlt_t outs[DLT_TASK_MAX_OUTS];
     dlt_t flops_out; /* forward output whose FLOPs --dry-run reports */
+    dlt_t loss_scale; /* f32 input the trainer sets to the loss scale each step; -1: none */
 } dlt_task_graph;
 
 /* One fed batch. */
@@ -85,6 +86,11 @@ const dlt_task_ops *dlt_task_ops_for(dlt_task_kind k);
 /* Creates the task of c->task for rank/world and opens its data. */
 dlt_status dlt_task_open(const dlt_train_config *c, int rank, int world, dlt_task **out);
 void dlt_task_close(dlt_task *t);
+
+/* The end of every build(): the parameter gradients of tg->loss (set
+ * tg->params/grads/nparams), through a "loss_scale" input when the job scales
+ * its loss (tg->loss_scale; -1 otherwise). tg->loss itself stays unscaled. */
+dlt_status dlt_task_grads(const dlt_task *t, dlt_graph *g, dlt_task_graph *tg);
 
 /* Shared by the transformer tasks: the spec of c->tf with the shards'
  * vocabulary and the job's dropout. */

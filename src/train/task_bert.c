@@ -107,7 +107,7 @@ static dlt_status build(dlt_task *t, dlt_graph *g, dlt_task_graph *tg)
     tg->outs[0] = obj, tg->outs[1] = k->mlm_loss, tg->outs[2] = k->nsp_loss;
     tg->outs[3] = k->mlm_logits, tg->outs[4] = k->nsp_logits;
     tg->flops_out = k->mlm_logits;
-    return dlt_grad_params(g, obj, &tg->nparams, &tg->params, &tg->grads);
+    return dlt_task_grads(t, g, tg);
 }
 
 static dlt_status feed(dlt_task *t, dlt_plan *p, int train, dlt_task_batch *tb)

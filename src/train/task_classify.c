@@ -155,7 +155,7 @@ static dlt_status build(dlt_task *t, dlt_graph *g, dlt_task_graph *tg)
     tg->nouts = 2;
     tg->outs[0] = k->loss, tg->outs[1] = k->logits;
     tg->flops_out = k->logits;
-    return dlt_grad_params(g, k->loss, &tg->nparams, &tg->params, &tg->grads);
+    return dlt_task_grads(t, g, tg);
 }
 
 /* Images, and labels with padding marked as ignored. */

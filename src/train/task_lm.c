@@ -64,7 +64,7 @@ static dlt_status build(dlt_task *t, dlt_graph *g, dlt_task_graph *tg)
     tg->nouts = 1;
     tg->outs[0] = k->loss;
     tg->flops_out = k->logits;
-    return dlt_grad_params(g, k->loss, &tg->nparams, &tg->params, &tg->grads);
+    return dlt_task_grads(t, g, tg);
 }
 
 static dlt_status feed(dlt_task *t, dlt_plan *p, int train, dlt_task_batch *tb)

@@ -130,11 +130,12 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
     if (dev >= 0) {
         if ((st = dlt_gpu_open(dev, &r->gpu)) != DLT_OK)
             return st;
-        dlt_gpu_set_tf32(r->gpu, c->tf32);
-        dlt_gpu_set_bf16_gemm(r->gpu, c->bf16);
-        if (c->bf16 && r->rank == 0)
-            dlt_log(DLT_LOG_INFO, "train.precision = \"bf16\": bf16 tensor-core GEMMs, TF32 convolutions; "
-                                  "tensors, gradients and optimizer state stay fp32");
+        dlt_gpu_set_precision(r->gpu, (dlt_precision)c->precision);
+        if (c->precision >= DLT_PREC_BF16 && r->rank == 0)
+            dlt_log(DLT_LOG_INFO, "train.precision = \"%s\": %s tensor-core GEMMs, %s convolutions; "
+                                  "tensors, gradients and optimizer state stay fp32",
+                    c->precision == DLT_PREC_BF16 ? "bf16" : "fp16", c->precision == DLT_PREC_BF16 ? "bf16" : "fp16",
+                    c->precision == DLT_PREC_BF16 ? "TF32" : "fp16");
         dlt_comm_set_stream(r->comm, dlt_gpu_stream(r->gpu));
         r->be = dlt_gpu_backend(r->gpu);
     } else if (standin) {
@@ -167,6 +168,10 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
         return st;
     if ((st = create_optimizer(r)) != DLT_OK)
         return st;
+    dlt_loss_scaler_init(&r->scaler);
+    r->scaler.enabled = c->loss_scaling != DLT_LOSS_SCALE_NONE;
+    r->scaler.scale = (float)c->loss_scale; /* an f32, like GradScaler's */
+    r->scaler.growth_interval = (int)(c->loss_scale_window < INT32_MAX ? c->loss_scale_window : INT32_MAX);
     if ((st = dlt_replica_broadcast(r->comm, r->g)) != DLT_OK || (st = dlt_trainer_to_device(r, 0)) != DLT_OK)
         return st;
     int64_t per_epoch = r->task->steps_per_epoch / (c->accumulate > 0 ? c->accumulate : 1);
@@ -192,6 +197,26 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
     return DLT_OK;
 }
 
+/* Dynamic loss scaling (torch.cuda.amp.GradScaler's rule): inf/NaN gradients
+ * at a scale above 1 skip the step and halve the scale; every
+ * loss_scale_window clean steps double it. At scale 1 or below a non-finite
+ * gradient is not an overflow of the scaling: train.nonfinite decides. */
+static int overflowed(dlt_trainer *r, double sumsq)
+{
+    int dynamic = r->c->loss_scaling == DLT_LOSS_SCALE_DYNAMIC, bad = !isfinite(sumsq);
+    if (!dynamic || (bad && r->scaler.scale <= 1.0))
+        return 0;
+    double before = r->scaler.scale;
+    dlt_loss_scaler_update(&r->scaler, bad);
+    if (bad) {
+        r->skipped_steps++;
+        if (r->rank == 0)
+            dlt_log(DLT_LOG_DEBUG, "step %lld: inf/NaN gradients at loss scale %g: step skipped, scale %g",
+                    (long long)r->step + 1, before, r->scaler.scale);
+    }
+    return bad;
+}
+
 /* One optimizer step: accumulate micro-batches, reduce, clip, update. sums:
  * samples, reducer weight, then the task's training sums. */
 static dlt_status train_step(dlt_trainer *r, double *sums, double *gnorm)
@@ -214,6 +239,8 @@ static dlt_status train_step(dlt_trainer *r, double *sums, double *gnorm)
         if ((st = t->ops->feed(t, r->train, 1, &b)) != DLT_OK)
             return st;
         dlt_report_trace_span(&r->rep, "data wait", "data", t_data);
+        if (r->tg.loss_scale >= 0)
+            *(float *)dlt_plan_data(r->train, r->tg.loss_scale) = (float)dlt_loss_scaler_get(&r->scaler);
         if ((st = dlt_reducer_begin(r->red, r->train, b.weight, m == k - 1)) != DLT_OK)
             return st;
         dlt_exec_opts eo = {.training = 1, .step = r->step * k + m, .rng_stream = (uint64_t)r->rank};
@@ -226,6 +253,7 @@ static dlt_status train_step(dlt_trainer *r, double *sums, double *gnorm)
         sums[1] += b.weight;
         r->epoch = b.epoch + (b.last_in_epoch ? 1 : 0);
     }
+    dlt_reducer_set_unscale(r->red, 1.0 / dlt_loss_scaler_get(&r->scaler));
     if ((st = dlt_reducer_finish(r->red)) != DLT_OK)
         return st;
     dlt_report_trace_buckets(&r->rep);
@@ -235,6 +263,8 @@ static dlt_status train_step(dlt_trainer *r, double *sums, double *gnorm)
     if ((st = dlt_reducer_grad_sumsq(r->red, &sumsq)) != DLT_OK)
         return st;
     *gnorm = sqrt(sumsq);
+    if (overflowed(r, sumsq))
+        return DLT_OK;
     if (!isfinite(sumsq)) {
         char where[300] = "";
         int np = dlt_num_params(r->g), bad = -1;
@@ -319,6 +349,8 @@ static dlt_status loop(dlt_trainer *r, dlt_train_result *res)
             t->ops->metrics(t, 1, sums + 2, &m);
             res->train_loss = m.n > 0 ? m.val[0] : NAN;
             res->samples_per_s = sums[0] / dt;
+            r->rep.loss_scale = r->c->loss_scaling == DLT_LOSS_SCALE_DYNAMIC ? r->scaler.scale : 0;
+            r->rep.skipped_steps = r->skipped_steps;
             if (r->rank == 0)
                 dlt_report_step(&r->rep, r->step, r->epoch, &m, dlt_schedule_lr(&c->schedule, r->step - 1), gnorm,
                                 res->samples_per_s,

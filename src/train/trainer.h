@@ -22,6 +22,8 @@ typedef struct {
     dlt_gpu *gpu;    /* the rank's GPU when it trains there, else NULL */
     dlt_backend *be; /* the device the model lives on (the GPU, or the test stand-in), NULL: CPU */
     int64_t step, total_steps, samples_seen, epoch;
+    dlt_loss_scaler scaler; /* train.loss_scale (disabled: scale 1) */
+    int64_t skipped_steps;  /* by the dynamic loss scaler, this run */
     double best_metric;
     dlt_report rep;
     dlt_train_config cfg; /* with the schedule completed from the run length */

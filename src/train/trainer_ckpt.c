@@ -104,7 +104,9 @@ dlt_status dlt_trainer_save_checkpoint(dlt_trainer *r)
                              .seed = r->c->seed, .world_size = r->world,
                              .optim_step = dlt_optim_get_step(r->opt), .cursor_len = 2,
                              .cursors = all, .job_text = (char *)r->c->job_text,
-                             .best_metric = r->best_metric};
+                             .best_metric = r->best_metric,
+                             .loss_scale = r->c->loss_scaling == DLT_LOSS_SCALE_DYNAMIC ? r->scaler.scale : 0,
+                             .loss_scale_growth = r->scaler.growth_tracker};
         st = dlt_ckpt_save(r->c->run_dir, &t, &cs, r->last_ckpt, sizeof r->last_ckpt);
         if (st == DLT_OK) {
             dlt_ckpt_prune(r->c->run_dir, r->c->keep_last);
@@ -218,6 +220,12 @@ dlt_status dlt_trainer_resume(dlt_trainer *r)
     r->samples_seen = cs.samples_seen;
     r->best_metric = cs.best_metric;
     dlt_optim_set_step(r->opt, cs.optim_step);
+    /* the dynamic scaler continues where it was; a checkpoint without one
+     * (another precision) leaves it at train.loss_scale_init */
+    if (r->c->loss_scaling == DLT_LOSS_SCALE_DYNAMIC && cs.loss_scale > 0) {
+        r->scaler.scale = cs.loss_scale;
+        r->scaler.growth_tracker = (int)cs.loss_scale_growth;
+    }
     dlt_loader_cursor cur;
     if (cs.world_size == r->world && cs.cursors && cs.cursor_len == 2) {
         cur.epoch = cs.cursors[2 * r->rank];

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlt_backend.h"
 #include "dlt_gpu.h"
 #include "dlt_opdef.h"
 
@@ -194,7 +195,7 @@ static void free_result(gc_result *r)
         free(r->data[i]);
 }
 
-static int run_case(const char *name, gc_build_fn build, void *user, double tol, int training)
+static int run_case(const char *name, gc_build_fn build, void *user, double tol, double min_err, int training)
 {
     gc_result cpu, dev;
     int pass = 0;
@@ -207,6 +208,7 @@ static int run_case(const char *name, gc_build_fn build, void *user, double tol,
     }
     int ok_c = run_side(0, build, user, training, &cpu);
     int ok_g = ok_c && run_side(1, build, user, training, &dev);
+    double worst = 0;
     if (ok_c && ok_g && cpu.n == dev.n) {
         pass = 1;
         for (int i = 0; i < cpu.n; i++) {
@@ -231,10 +233,18 @@ static int run_case(const char *name, gc_build_fn build, void *user, double tol,
             }
             int ok = err <= tol;
             pass &= ok;
+            worst = fmax(worst, err);
             size_t len = strlen(line);
             snprintf(line + len, sizeof line - len, "%s %s %.2e%s", len ? "," : "", cpu.label[i], err,
                      ok ? "" : " (!)");
         }
+    }
+    if (min_err > 0) {
+        int lossy = worst >= min_err;
+        size_t len = strlen(line);
+        snprintf(line + len, sizeof line - len, "; worst %.2e, must be >= %.0e (reduced precision in effect)%s", worst,
+                 min_err, lossy ? "" : " (!)");
+        pass &= lossy;
     }
     printf("%s %s [tol %.0e]:%s\n", pass ? "ok  " : "FAIL", name, tol, line);
     if (!pass)
@@ -248,12 +258,22 @@ static int run_case(const char *name, gc_build_fn build, void *user, double tol,
 
 int gc_check(const char *name, gc_build_fn build, void *user, double tol)
 {
-    return run_case(name, build, user, tol, 1);
+    return run_case(name, build, user, tol, 0, 1);
+}
+
+int gc_check_lossy(const char *name, gc_build_fn build, void *user, double tol, double min_err)
+{
+    return run_case(name, build, user, tol, min_err, 1);
+}
+
+dlt_gpu *gc_gpu(void)
+{
+    return alt ? (dlt_gpu *)alt->ctx : gpu;
 }
 
 int gc_check_eval(const char *name, gc_build_fn build, void *user, double tol)
 {
-    return run_case(name, build, user, tol, 0);
+    return run_case(name, build, user, tol, 0, 0);
 }
 
 int gc_finish(void)

@@ -29,6 +29,15 @@ dlt_t gc_input_int(dlt_graph *g, const char *name, int ndim, const int64_t *dims
 int gc_check(const char *name, gc_build_fn build, void *user, double tol);
 /* Same, with training off (eval mode: batch norm uses running statistics). */
 int gc_check_eval(const char *name, gc_build_fn build, void *user, double tol);
+/* Same, for a reduced-precision mode (gc_gpu + dlt_gpu_set_precision): also
+ * fails unless some tensor's error reaches min_err, i.e. the mode really
+ * rounded something. */
+int gc_check_lossy(const char *name, gc_build_fn build, void *user, double tol, double min_err);
+/* The device the "GPU" side runs on (to set its precision); with
+ * gc_use_backend, the backend's context, which must be a dlt_gpu (the
+ * emulator's is). */
+typedef struct dlt_gpu dlt_gpu;
+dlt_gpu *gc_gpu(void);
 /* Exit status for main: 0 when every case passed, 1 otherwise. Frees the GPU. */
 int gc_finish(void);
 

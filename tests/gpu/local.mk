@@ -44,7 +44,7 @@ tests_gpu_libcudaemu_la_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-unknown-pragmas
 CLEANFILES += $(EMU_GEN)
 EXTRA_DIST += $(EMU_CU2CC_DEPS)
 EMU_CPPFLAGS = $(AM_CPPFLAGS) -Dgc_init=emu_gc_init -Ddlt_gpu_open=emu_gpu_open -Ddlt_gpu_close=emu_gpu_close \
-	-Ddlt_gpu_backend=emu_gpu_backend
+	-Ddlt_gpu_backend=emu_gpu_backend -Ddlt_gpu_set_precision=emu_gpu_set_precision
 EMU_LDADD = tests/gpu/libcudaemu.la $(LDADD)
 # Whole models and the device optimizer (k_optim.cu: SGD, AdamW, LAMB steps).
 tests_gpu_emu_models_SOURCES = tests/gpu/test_gpu_models.c

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlt_gpu.h"
 #include "dlt_opdef.h"
 #include "gpu_check.h"
 
@@ -90,6 +91,27 @@ static void test_matmul(void)
         snprintf(name, sizeof name, "matmul %s", cs[i].tag);
         gc_check(name, build_mm, (void *)&cs[i], TOL_MM);
     }
+}
+
+/* The reduced-precision GEMMs (train.precision): within the rounding of their
+ * inputs (bf16: 8 significant bits, f16 and tf32: 11), and visibly rounded
+ * (a GEMM big enough for cuBLAS to take tensor cores). */
+static void test_matmul_precision(void)
+{
+    static const mmcase c = {"prec", 2, 2, {192, 256}, {256, 160}, 0, 0};
+    static const struct {
+        dlt_precision p;
+        const char *name;
+        double tol;
+    } modes[] = {{DLT_PREC_TF32, "tf32", 3e-3}, {DLT_PREC_BF16, "bf16", 1e-2}, {DLT_PREC_FP16, "fp16", 3e-3}};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "matmul 192x256x160 in %s", modes[i].name);
+        dlt_gpu_set_precision(gc_gpu(), modes[i].p);
+        gc_check_lossy(name, build_mm, (void *)&c, modes[i].tol, 2e-5);
+    }
+    dlt_gpu_set_precision(gc_gpu(), DLT_PREC_FP32);
+    gc_check("matmul 192x256x160 back in fp32", build_mm, (void *)&c, TOL_MM);
 }
 
 /* ---------------------------------------------------------------- sum, mean, broadcast_to */
@@ -435,6 +457,7 @@ int main(void)
     if (!gc_init())
         return 77;
     test_matmul();
+    test_matmul_precision();
     test_sum();
     gc_check("broadcast_to", build_bto, NULL, TOL);
     test_max_var();

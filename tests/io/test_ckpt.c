@@ -66,7 +66,7 @@ static dlt_ckpt_state state(int64_t step)
 {
     static int64_t cursors[6] = {1, 100, 7, 1, 104, 8};
     dlt_ckpt_state st = {.step = step, .epoch = 1, .samples_seen = 1234, .seed = 0xfeedfacecafeull,
-                         .world_size = 2, .loss_scale = 65536, .optim_step = step,
+                         .world_size = 2, .loss_scale = 65536, .loss_scale_growth = 1999, .optim_step = step,
                          .cursor_len = 3, .cursors = cursors, .job_text = "[model]\nname = \"mlp\"\n",
                          .best_metric = 0.5};
     return st;
@@ -100,6 +100,7 @@ START_TEST(round_trip_restores_everything)
     ck_assert_int_eq(back.cursor_len, 3);
     ck_assert_int_eq(back.cursors[4], 104);
     ck_assert_double_eq(back.loss_scale, 65536);
+    ck_assert_int_eq(back.loss_scale_growth, 1999);
     ck_assert_str_eq(back.job_text, "[model]\nname = \"mlp\"\n");
     /* the tensor is stored in its real shape, readable by any HDF5 tool */
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);

@@ -6,6 +6,9 @@ TESTS += tests/train/test_export
 check_PROGRAMS += tests/train/ckpt_tool
 TESTS += tests/train/test_resume.sh tests/train/test_preempt.sh tests/train/test_ckpt_cli.sh
 EXTRA_DIST += tests/train/lib.sh tests/train/test_resume.sh tests/train/test_preempt.sh tests/train/test_ckpt_cli.sh
+# loss scaling (train.precision = "fp16"): exact against fp32, growth, overflow skips, resume
+TESTS += tests/train/test_loss_scale.sh
+EXTRA_DIST += tests/train/test_loss_scale.sh
 # command-line behaviour: malformed jobs (one line, exit 2), --set, --print-config,
 # --dry-run, progress lines, metrics.jsonl, TensorBoard events, traces
 TESTS += tests/train/test_cli.sh

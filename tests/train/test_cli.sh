@@ -116,8 +116,8 @@ expect_usage "unknown option" "unknown option '--bogus'" job.toml --bogus
 expect_usage "two job files" "unexpected argument" job.toml job.toml
 expect_usage "--set without a value" '^dltrain: --set needs a value' job.toml --set
 expect_usage "NCCL for CPU tensors" 'dist.backend = "nccl" needs train.device = "cuda"' job.toml --set dist.backend=nccl
-expect_usage "fp16 on the GPU (not yet)" 'train.precision = "fp16" needs loss scaling and f16 storage' \
-    job.toml --set train.device=cuda --set train.precision=fp16
+expect_usage "loss scale beyond f32" 'train.loss_scale_init is beyond the f32 range' \
+    job.toml --set train.precision=fp16 --set train.loss_scale_init=1e39
 # train.device = "cuda" where no GPU is visible: one line saying so (on a GPU
 # node the same job trains there: covered by tests/gpu)
 if "$dltrain" --version 2>&1 | grep -q 'no CUDA device\|CUDA *: not built'; then

@@ -179,6 +179,7 @@ static struct dlt_gpu *emu_device()
     g.device = 0;
     g.sm_count = 2;
     g.smem_per_block = 48 * 1024;
+    g.gemm_compute = CUBLAS_COMPUTE_32F;
     g.d_partial = partials;
     g.h_result = &result;
     g.backend.name = "emulated-cuda";
@@ -219,4 +220,14 @@ extern "C" dlt_status emu_gpu_open(int device, dlt_gpu **out)
     return DLT_OK;
 }
 extern "C" void emu_gpu_close(dlt_gpu *) {}
+/* As backend.c's, without cuBLAS's math mode (the emulated GEMM follows
+ * gemm_compute); convolutions run the CPU kernel whatever conv_math says. */
+extern "C" void emu_gpu_set_precision(dlt_gpu *g, dlt_precision p)
+{
+    static const cublasComputeType_t gemm[] = {CUBLAS_COMPUTE_32F, CUBLAS_COMPUTE_32F_FAST_TF32,
+                                               CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_COMPUTE_32F_FAST_16F};
+    g->precision = p;
+    g->gemm_compute = gemm[(int)p < 0 || p > DLT_PREC_FP16 ? 0 : (int)p];
+    g->conv_math = p == DLT_PREC_FP16 ? 2 : p == DLT_PREC_FP32 ? 0 : 1;
+}
 extern "C" dlt_backend *emu_gpu_backend(dlt_gpu *g) { return &g->backend; }

@@ -1,6 +1,7 @@
 /* The CUDA emulation's runtime (see cuda_emu.h): launches, fibers, barriers,
  * the runtime calls the kernels make, and a reference GEMM for cuBLAS. */
 #undef _FORTIFY_SOURCE /* its longjmp check rejects jumps between fiber stacks */
+#include <cmath>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,11 +254,30 @@ cudaError_t cudaGetDevice(int *dev)
     return cudaSuccess;
 }
 
+/* What the tensor cores see of an f32 input under a FAST compute type: x
+ * rounded to nearest even at 10 (tf32, f16) or 7 (bf16) mantissa bits; f16
+ * also has a range: overflow to inf at 65520, subnormal steps of 2^-24. */
+static float tensor_core_input(float x, cublasComputeType_t ct)
+{
+    if (ct == CUBLAS_COMPUTE_32F || !std::isfinite(x) || x == 0.f)
+        return x;
+    int mant = ct == CUBLAS_COMPUTE_32F_FAST_16BF ? 7 : 10, e;
+    double ax = std::fabs((double)x);
+    if (ct == CUBLAS_COMPUTE_32F_FAST_16F && ax >= 65520.0)
+        return x > 0 ? INFINITY : -INFINITY;
+    std::frexp(ax, &e); /* ax = f * 2^e, f in [0.5, 1): the leading bit is 2^(e-1) */
+    int q = e - 1 - mant;
+    if (ct == CUBLAS_COMPUTE_32F_FAST_16F && q < -24)
+        q = -24;
+    double quantum = std::ldexp(1.0, q);
+    return (float)(std::nearbyint((double)x / quantum) * quantum);
+}
+
 cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m,
                                           int n, int k, const void *alpha, const void *a, cudaDataType at,
                                           int lda, long long sa, const void *b, cudaDataType bt, int ldb,
                                           long long sb, const void *beta, void *c, cudaDataType ct, int ldc,
-                                          long long sc, int count, cublasComputeType_t, cublasGemmAlgo_t)
+                                          long long sc, int count, cublasComputeType_t comp, cublasGemmAlgo_t)
 {
     if (at != CUDA_R_32F || bt != CUDA_R_32F || ct != CUDA_R_32F || m < 0 || n < 0 || k < 0 || count < 0 ||
         ldc < (m > 1 ? m : 1) || lda < (ta == CUBLAS_OP_N ? (m > 1 ? m : 1) : (k > 1 ? k : 1)) ||
@@ -273,7 +293,7 @@ cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOperation_t ta, 
                 for (int l = 0; l < k; l++) {
                     float x = ta == CUBLAS_OP_N ? A[i + (long long)l * lda] : A[l + (long long)i * lda];
                     float y = tb == CUBLAS_OP_N ? B[l + (long long)j * ldb] : B[j + (long long)l * ldb];
-                    acc += (double)x * y;
+                    acc += (double)tensor_core_input(x, comp) * tensor_core_input(y, comp);
                 }
                 float *p = &C[i + (long long)j * ldc];
                 *p = (float)(al * acc + (be == 0 ? 0.0 : (double)be * *p)); /* beta 0: C is not read */
