@@ -19,12 +19,12 @@ TESTS += $(GPU_TESTS)
 # side running the CUDA kernel sources of src/gpu on the CPU: cu2cc turns each
 # .cu into C++ for the host compiler, tests/gpu/emu/cuda_emu.h stands in for
 # CUDA, cuBLAS and cuDNN (no CUDA headers needed), emu_backend.cc is the device.
-# Built with and without CUDA. k_conv.cu (cuDNN) is not emulated: convolutions
-# run their CPU kernel there, pooling and upsampling (k_conv_pool.cu) are emulated.
+# Built with and without CUDA. cuDNN's convolutions are emulated by loops
+# (emu_cudnn.cc) behind k_conv.cu's own descriptor and algorithm logic.
 EMU_GEN = tests/gpu/emu/k_core.cc tests/gpu/emu/k_optim.cc tests/gpu/emu/k_elementwise.cc \
 	tests/gpu/emu/k_elementwise_bin.cc tests/gpu/emu/k_reduce.cc tests/gpu/emu/k_reduce_ext.cc \
 	tests/gpu/emu/k_loss.cc tests/gpu/emu/k_norm.cc tests/gpu/emu/k_shape.cc \
-	tests/gpu/emu/k_shape_gather.cc tests/gpu/emu/k_conv_pool.cc tests/gpu/emu/k_attention.cc \
+	tests/gpu/emu/k_shape_gather.cc tests/gpu/emu/k_conv.cc tests/gpu/emu/k_conv_pool.cc tests/gpu/emu/k_attention.cc \
 	tests/gpu/emu/k_attention_bwd.cc
 EMU_CU2CC = $(AM_V_GEN)$(MKDIR_P) tests/gpu/emu && \
 	{ printf '\043line 1 "%s"\n' $<; sed -f $(srcdir)/tests/gpu/emu/cu2cc.sed $< | \
@@ -33,7 +33,7 @@ EMU_CU2CC_DEPS = $(srcdir)/tests/gpu/emu/cu2cc.sed $(srcdir)/tests/gpu/emu/cu2cc
 $(EMU_GEN): tests/gpu/emu/%.cc: $(top_srcdir)/src/gpu/%.cu $(EMU_CU2CC_DEPS)
 	$(EMU_CU2CC)
 noinst_LTLIBRARIES += tests/gpu/libcudaemu.la
-tests_gpu_libcudaemu_la_SOURCES = tests/gpu/emu/emu_runtime.cc tests/gpu/emu/emu_backend.cc \
+tests_gpu_libcudaemu_la_SOURCES = tests/gpu/emu/emu_runtime.cc tests/gpu/emu/emu_backend.cc tests/gpu/emu/emu_cudnn.cc \
 	tests/gpu/emu/cuda_emu.h tests/gpu/emu/emu_rename.h tests/gpu/emu/cuda_runtime.h \
 	tests/gpu/emu/cublas_v2.h tests/gpu/emu/cublasLt.h tests/gpu/emu/cudnn.h
 nodist_tests_gpu_libcudaemu_la_SOURCES = $(EMU_GEN)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "dlt_opdef.h"
+#include "dlt_gpu.h"
 #include "gpu_check.h"
 
 /* cuDNN may pick Winograd or FFT algorithms; their f32 error is larger than
@@ -120,6 +121,19 @@ static void conv_cases(void)
         snprintf(name, sizeof name, "conv2d_input_grad + conv2d_weight_grad #%zu", i);
         gc_check(name, build_halves, (void *)&hs[i], TOL_CONV);
     }
+    /* train.precision: tf32 (bf16 also runs convolutions in TF32) and fp16
+     * tensor cores, within their rounding and visibly rounded */
+    static const struct {
+        dlt_precision p;
+        const char *name;
+    } modes[] = {{DLT_PREC_TF32, "tf32"}, {DLT_PREC_BF16, "bf16 (TF32 convolutions)"}, {DLT_PREC_FP16, "fp16"}};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        char name[120];
+        snprintf(name, sizeof name, "conv2d x[8,16,32,32] oc 32 k 3x3 in %s", modes[i].name);
+        dlt_gpu_set_precision(gc_gpu(), modes[i].p);
+        gc_check_lossy(name, build_conv, (void *)&cs[8], 5e-3, 2e-5);
+    }
+    dlt_gpu_set_precision(gc_gpu(), DLT_PREC_FP32);
 }
 
 /* ------------------------------------------------------------------ pooling */

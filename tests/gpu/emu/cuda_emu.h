@@ -59,7 +59,12 @@ typedef struct emu_cublas *cublasHandle_t;
 typedef struct emu_cublaslt *cublasLtHandle_t;
 typedef struct emu_cudnn *cudnnHandle_t;
 typedef enum { CUBLAS_STATUS_SUCCESS = 0, CUBLAS_STATUS_INVALID_VALUE = 7 } cublasStatus_t;
-typedef enum { CUDNN_STATUS_SUCCESS = 0 } cudnnStatus_t;
+typedef enum {
+    CUDNN_STATUS_SUCCESS = 0,
+    CUDNN_STATUS_BAD_PARAM = 3,
+    CUDNN_STATUS_NOT_SUPPORTED = 9,
+    CUDNN_STATUS_EXECUTION_FAILED = 11
+} cudnnStatus_t;
 typedef enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 } cublasOperation_t;
 typedef enum {
     CUBLAS_COMPUTE_32F = 68,
@@ -85,6 +90,9 @@ cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t h, cublasOperation_t ta
                                           long long sb, const void *beta, void *c, cudaDataType ct, int ldc,
                                           long long sc, int count, cublasComputeType_t comp,
                                           cublasGemmAlgo_t algo);
+/* x as the tensor cores read it under compute type ct (FAST_TF32/16BF/16F:
+ * rounded to nearest even; 32F: unchanged). Also cuDNN's math types. */
+float emu_tensor_core_input(float x, cublasComputeType_t ct);
 }
 
 template <class T>

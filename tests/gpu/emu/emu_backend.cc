@@ -18,15 +18,6 @@ dlt_status dlt_gpu_sumsq_f32(struct dlt_gpu *g, const float *x, size_t n, double
 dlt_status dlt_gpu_shape_index_error(struct dlt_gpu *g);
 dlt_status dlt_gpu_loss_label_error(struct dlt_gpu *g);
 dlt_status dlt_gpu_optim_step(void *ctx, const dlt_optim_dev_args *a);
-dlt_status dlt_gpu_maxpool2d(const dlt_kctx *k);
-dlt_status dlt_gpu_maxpool2d_backward(const dlt_kctx *k);
-dlt_status dlt_gpu_maxpool2d_gather(const dlt_kctx *k);
-dlt_status dlt_gpu_avgpool2d(const dlt_kctx *k);
-dlt_status dlt_gpu_avgpool2d_backward(const dlt_kctx *k);
-dlt_status dlt_gpu_upsample_nearest2d(const dlt_kctx *k);
-dlt_status dlt_gpu_upsample_nearest2d_backward(const dlt_kctx *k);
-dlt_status dlt_gpu_upsample_bilinear2d(const dlt_kctx *k);
-dlt_status dlt_gpu_upsample_bilinear2d_backward(const dlt_kctx *k);
 }
 
 static const char *node_desc(const dlt_kctx *k, char *buf, size_t len)
@@ -69,25 +60,10 @@ extern "C" dlt_status dlt_gpu_launched(const dlt_kctx *k, const char *kernel)
     return dlt_gpu_check(cudaGetLastError(), k, kernel);
 }
 
-/* k_conv.cu needs cuDNN, which is not emulated: its pooling and upsampling
- * kernels (k_conv_pool.cu) are listed here; convolutions run the CPU kernel
- * (see conv_on_cpu). */
-static const dlt_gpu_kernel conv_pool[] = {
-    {"maxpool2d", dlt_gpu_maxpool2d, NULL},
-    {"maxpool2d_backward", dlt_gpu_maxpool2d_backward, NULL},
-    {"maxpool2d_gather", dlt_gpu_maxpool2d_gather, NULL},
-    {"avgpool2d", dlt_gpu_avgpool2d, NULL},
-    {"avgpool2d_backward", dlt_gpu_avgpool2d_backward, NULL},
-    {"upsample_nearest2d", dlt_gpu_upsample_nearest2d, NULL},
-    {"upsample_nearest2d_backward", dlt_gpu_upsample_nearest2d_backward, NULL},
-    {"upsample_bilinear2d", dlt_gpu_upsample_bilinear2d, NULL},
-    {"upsample_bilinear2d_backward", dlt_gpu_upsample_bilinear2d_backward, NULL},
-    {NULL, NULL, NULL},
-};
-static const char *const conv_on_cpu[] = {"conv2d", "conv_transpose2d", "conv2d_weight_grad"};
-
+/* Every family of the CUDA backend, convolutions through the emulated cuDNN
+ * (emu_cudnn.cc). */
 static const dlt_gpu_kernel *const families[] = {
-    dlt_gpu_kernels_core,  dlt_gpu_kernels_elementwise, dlt_gpu_kernels_reduce,    conv_pool,
+    dlt_gpu_kernels_core,  dlt_gpu_kernels_elementwise, dlt_gpu_kernels_reduce,    dlt_gpu_kernels_conv,
     dlt_gpu_kernels_norm, dlt_gpu_kernels_shape,       dlt_gpu_kernels_attention,
 };
 
@@ -153,12 +129,6 @@ static int e_kernel(void *, const dlt_op_def *op, dlt_kernel_fn *fn, dlt_workspa
                 *ws = k->ws;
                 return 1;
             }
-    for (const char *name : conv_on_cpu)
-        if (strcmp(name, op->name) == 0) {
-            *fn = op->cpu;
-            *ws = op->workspace;
-            return 1;
-        }
     return 0;
 }
 
@@ -180,6 +150,8 @@ static struct dlt_gpu *emu_device()
     g.sm_count = 2;
     g.smem_per_block = 48 * 1024;
     g.gemm_compute = CUBLAS_COMPUTE_32F;
+    if (!g.cudnn)
+        cudnnCreate(&g.cudnn);
     g.d_partial = partials;
     g.h_result = &result;
     g.backend.name = "emulated-cuda";
@@ -221,7 +193,7 @@ extern "C" dlt_status emu_gpu_open(int device, dlt_gpu **out)
 }
 extern "C" void emu_gpu_close(dlt_gpu *) {}
 /* As backend.c's, without cuBLAS's math mode (the emulated GEMM follows
- * gemm_compute); convolutions run the CPU kernel whatever conv_math says. */
+ * gemm_compute, the emulated cuDNN the math type k_conv.cu sets). */
 extern "C" void emu_gpu_set_precision(dlt_gpu *g, dlt_precision p)
 {
     static const cublasComputeType_t gemm[] = {CUBLAS_COMPUTE_32F, CUBLAS_COMPUTE_32F_FAST_TF32,

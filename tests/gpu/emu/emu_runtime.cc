@@ -257,7 +257,7 @@ cudaError_t cudaGetDevice(int *dev)
 /* What the tensor cores see of an f32 input under a FAST compute type: x
  * rounded to nearest even at 10 (tf32, f16) or 7 (bf16) mantissa bits; f16
  * also has a range: overflow to inf at 65520, subnormal steps of 2^-24. */
-static float tensor_core_input(float x, cublasComputeType_t ct)
+float emu_tensor_core_input(float x, cublasComputeType_t ct)
 {
     if (ct == CUBLAS_COMPUTE_32F || !std::isfinite(x) || x == 0.f)
         return x;
@@ -293,7 +293,7 @@ cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOperation_t ta, 
                 for (int l = 0; l < k; l++) {
                     float x = ta == CUBLAS_OP_N ? A[i + (long long)l * lda] : A[l + (long long)i * lda];
                     float y = tb == CUBLAS_OP_N ? B[l + (long long)j * ldb] : B[j + (long long)l * ldb];
-                    acc += (double)tensor_core_input(x, comp) * tensor_core_input(y, comp);
+                    acc += (double)emu_tensor_core_input(x, comp) * emu_tensor_core_input(y, comp);
                 }
                 float *p = &C[i + (long long)j * ldc];
                 *p = (float)(al * acc + (be == 0 ? 0.0 : (double)be * *p)); /* beta 0: C is not read */
