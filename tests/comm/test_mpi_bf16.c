@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dlt_bf16.h"
 #include "dlt_backend.h"
+#include "dlt_bf16.h"
 #include "dlt_comm.h"
 #include "dlt_gpu.h"
 #include "dlt_ops.h"
@@ -79,10 +79,14 @@ static void run(const run_cfg *cfg, float *out, unsigned char *valid)
     dlt_t *params, *grads;
     ck_assert_int_eq(dlt_grad_params(g, loss, &np, &params, &grads), DLT_OK);
     /* 262- and 1048-float buckets: 4 or 5 collectives */
-    dlt_reducer_config rc = {.bucket_mb = 0.004, .first_bucket_mb = 0.001, .contract = cfg->contract,
-                             .zero = cfg->zero, .bf16 = cfg->bf16};
+    dlt_reducer_config rc = {.bucket_mb = 0.004,
+                             .first_bucket_mb = 0.001,
+                             .contract = cfg->contract,
+                             .zero = cfg->zero,
+                             .bf16 = cfg->bf16};
     dlt_reducer *red;
-    ck_assert_msg(dlt_reducer_create(comm, g, np, params, grads, &rc, &red) == DLT_OK, "%s", dlt_errmsg());
+    ck_assert_msg(dlt_reducer_create(comm, g, np, params, grads, &rc, &red) == DLT_OK, "%s",
+                  dlt_errmsg());
     ck_assert_int_ge(dlt_reducer_num_buckets(red), 4);
     dlt_plan *plan;
     dlt_plan_opts po = {0};
@@ -187,15 +191,17 @@ START_TEST(exact_values_give_the_exact_mean)
                     n++;
                     ck_assert_msg(memcmp(&got[i], &want[i], sizeof *got) == 0,
                                   "%s contract, zero %d, %s: element %zu is %a, the exact mean %a",
-                                  contract ? "MEAN" : "SUM", zero, bf16 ? "bf16" : "f32", i, got[i], want[i]);
+                                  contract ? "MEAN" : "SUM", zero, bf16 ? "bf16" : "f32", i, got[i],
+                                  want[i]);
                 }
                 ck_assert_uint_gt(n, zero ? total / (size_t)world.size / 2 : total - 1);
                 if (!zero)
                     assert_same_on_every_rank(got, "exact values");
                 if (world.rank == 0)
-                    printf("ok   %s %s contract%s, %d ranks: %zu gradients equal the exact mean bit for bit\n",
-                           bf16 ? "bf16" : "f32 ", contract ? "MEAN" : "SUM ", zero ? ", ZeRO-1" : "        ",
-                           world.size, n);
+                    printf("ok   %s %s contract%s, %d ranks: %zu gradients equal the exact mean "
+                           "bit for bit\n",
+                           bf16 ? "bf16" : "f32 ", contract ? "MEAN" : "SUM ",
+                           zero ? ", ZeRO-1" : "        ", world.size, n);
             }
     }
     free(got), free(want), free(mean), free(am), free(valid);
@@ -236,17 +242,21 @@ START_TEST(random_values_within_the_bf16_bound)
             n++;
             double bound = P * unit * (1 + 0x1p-6) * am[i];
             double e = fabs((double)b[i] - mean[i]);
-            ck_assert_msg(e <= bound, "zero %d: element %zu: bf16 result %.9g, mean %.9g: error %.3g > bound %.3g",
-                          zero, i, b[i], mean[i], e, bound);
+            ck_assert_msg(
+                e <= bound,
+                "zero %d: element %zu: bf16 result %.9g, mean %.9g: error %.3g > bound %.3g", zero,
+                i, b[i], mean[i], e, bound);
             worst = fmax(worst, e / bound);
             worst_f32 = fmax(worst_f32, fabs((double)f[i] - mean[i]) / bound);
             differ += b[i] != f[i];
         }
-        ck_assert_msg(differ > n / 4, "zero %d: bf16 and f32 reductions differ in only %zu of %zu", zero, differ, n);
+        ck_assert_msg(differ > n / 4, "zero %d: bf16 and f32 reductions differ in only %zu of %zu",
+                      zero, differ, n);
         if (!zero)
             assert_same_on_every_rank(b, "random values");
         if (world.rank == 0)
-            printf("ok   bf16 random%s, %d ranks: max error %.3f of the bound (f32: %.2g), %zu of %zu differ from f32\n",
+            printf("ok   bf16 random%s, %d ranks: max error %.3f of the bound (f32: %.2g), %zu of "
+                   "%zu differ from f32\n",
                    zero ? ", ZeRO-1" : "", world.size, worst, worst_f32, differ, n);
     }
     free(b), free(f), free(mean), free(am), free(valid);
@@ -264,11 +274,12 @@ START_TEST(standin_device_equals_host)
             run(&cfg, h, NULL);
             cfg.be = dlt_standin_backend();
             run(&cfg, d, NULL);
-            ck_assert_msg(memcmp(h, d, total * sizeof *h) == 0, "kind %d contract %d: stand-in differs from host",
-                          kind, contract);
+            ck_assert_msg(memcmp(h, d, total * sizeof *h) == 0,
+                          "kind %d contract %d: stand-in differs from host", kind, contract);
         }
     if (world.rank == 0)
-        printf("ok   bf16 on the stand-in device equals the host path bit for bit, %d ranks\n", world.size);
+        printf("ok   bf16 on the stand-in device equals the host path bit for bit, %d ranks\n",
+               world.size);
     /* a device backend without the conversion kernels is refused at create */
     dlt_backend bare = *dlt_standin_backend();
     bare.symbol = NULL;
@@ -300,7 +311,8 @@ START_TEST(bf16_collectives)
         buf[i] = dlt_f32_to_bf16((float)(me + 1) * ldexpf(1, i % 9 - 4));
     ck_assert_int_eq(dlt_comm_allreduce(comm, buf, N, DLT_COMM_BF16, DLT_COMM_SUM, NULL), DLT_OK);
     for (int i = 0; i < N; i++)
-        ck_assert_float_eq(dlt_bf16_to_f32(buf[i]), (float)(p * (p + 1) / 2) * ldexpf(1, i % 9 - 4));
+        ck_assert_float_eq(dlt_bf16_to_f32(buf[i]),
+                           (float)(p * (p + 1) / 2) * ldexpf(1, i % 9 - 4));
     /* every pair's sum is rounded to bf16: with 3 ranks 3 + 3 * 2^-7 is a tie
      * between two bf16 values (rounded to even), so the sum is not exact */
     dlt_bf16 one = dlt_f32_to_bf16(1.0f + 0x1p-7f);
@@ -311,7 +323,8 @@ START_TEST(bf16_collectives)
     ck_assert_float_eq(dlt_bf16_to_f32(one), s);
     for (int i = 0; i < p * N; i++)
         send[i] = dlt_f32_to_bf16((float)(i % 8 + me));
-    ck_assert_int_eq(dlt_comm_reduce_scatter(comm, send, recv, N, DLT_COMM_BF16, DLT_COMM_SUM, NULL), DLT_OK);
+    ck_assert_int_eq(
+        dlt_comm_reduce_scatter(comm, send, recv, N, DLT_COMM_BF16, DLT_COMM_SUM, NULL), DLT_OK);
     for (int i = 0; i < N; i++) {
         float v = 0; /* small integers: every partial sum is exact */
         for (int r = 0; r < p; r++)
@@ -322,14 +335,19 @@ START_TEST(bf16_collectives)
     ck_assert_int_eq(dlt_comm_bcast(comm, &pi, 1, DLT_COMM_BF16, 1, NULL), DLT_OK);
     ck_assert_uint_eq(pi, 0x4049);
     int64_t seq = dlt_comm_seq(comm);
-    ck_assert_int_eq(dlt_comm_allreduce(comm, buf, N, DLT_COMM_BF16, DLT_COMM_MAX, NULL), DLT_ERR_UNSUPPORTED);
-    ck_assert_str_eq(dlt_errmsg(), "all-reduce of bf16 elements: only SUM is implemented (got MAX)");
-    ck_assert_int_eq(dlt_comm_reduce_scatter(comm, send, recv, N, DLT_COMM_BF16, DLT_COMM_AVG, NULL),
+    ck_assert_int_eq(dlt_comm_allreduce(comm, buf, N, DLT_COMM_BF16, DLT_COMM_MAX, NULL),
                      DLT_ERR_UNSUPPORTED);
-    ck_assert_str_eq(dlt_errmsg(), "reduce-scatter of bf16 elements: only SUM is implemented (got AVG)");
+    ck_assert_str_eq(dlt_errmsg(),
+                     "all-reduce of bf16 elements: only SUM is implemented (got MAX)");
+    ck_assert_int_eq(
+        dlt_comm_reduce_scatter(comm, send, recv, N, DLT_COMM_BF16, DLT_COMM_AVG, NULL),
+        DLT_ERR_UNSUPPORTED);
+    ck_assert_str_eq(dlt_errmsg(),
+                     "reduce-scatter of bf16 elements: only SUM is implemented (got AVG)");
     ck_assert_int_eq(dlt_comm_seq(comm), seq);
     if (me == 0)
-        printf("ok   bf16 all-reduce, reduce-scatter, broadcast; MAX and AVG refused, %d ranks\n", p);
+        printf("ok   bf16 all-reduce, reduce-scatter, broadcast; MAX and AVG refused, %d ranks\n",
+               p);
 }
 END_TEST
 

@@ -63,8 +63,8 @@ START_TEST(hand_computed_cases)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint16_t got = conv(cases[i].f32);
-        ck_assert_msg(got == cases[i].bf16, "0x%08x -> 0x%04x, expected 0x%04x (%s)", cases[i].f32, got,
-                      cases[i].bf16, cases[i].why);
+        ck_assert_msg(got == cases[i].bf16, "0x%08x -> 0x%04x, expected 0x%04x (%s)", cases[i].f32,
+                      got, cases[i].bf16, cases[i].why);
     }
     /* bf16 -> f32 puts the 16 bits on top */
     ck_assert_float_eq(dlt_bf16_to_f32(0x3f80), 1.0f);
@@ -108,7 +108,8 @@ static uint16_t reference(uint32_t bits)
     double dl = fabs((double)x - (double)dlt_bf16_to_f32(lo));
     /* away from zero past the largest finite value: infinity, at the distance
      * that value's next step would have */
-    double vh = (hi & 0x7fff) == 0x7f80 ? copysign(ldexp(1.0, 128), x) : (double)dlt_bf16_to_f32(hi);
+    double vh =
+        (hi & 0x7fff) == 0x7f80 ? copysign(ldexp(1.0, 128), x) : (double)dlt_bf16_to_f32(hi);
     double dh = fabs(vh - (double)x);
     if (dl != dh)
         return dl < dh ? lo : hi;
