@@ -1,4 +1,4 @@
-/* The communicator: collectives over flat f32/f64 buffers, blocking or with
+/* The communicator: collectives over flat f32/f64/bf16 buffers, blocking or with
  * request handles, on MPI (host memory) or NCCL (device memory). Requests live
  * in a fixed table so the step loop never allocates. */
 #include "comm_impl.h"
@@ -7,18 +7,39 @@
 #include <string.h>
 
 #include "config.h"
+#include "dlt_bf16.h"
 
+/* bf16 travels as MPI_UINT16_T (MPI has no bfloat16 before 4.1 and Open MPI
+ * none at all); only the user-defined bf16_sum ever reduces it. */
 MPI_Datatype comm_mpi_type(int type)
 {
-    return type == DLT_COMM_F64 ? MPI_DOUBLE : MPI_FLOAT;
+    return type == DLT_COMM_F64 ? MPI_DOUBLE : type == DLT_COMM_BF16 ? MPI_UINT16_T : MPI_FLOAT;
 }
 size_t comm_type_size(int type)
 {
-    return type == DLT_COMM_F64 ? sizeof(double) : sizeof(float);
+    return type == DLT_COMM_F64 ? sizeof(double) : type == DLT_COMM_BF16 ? sizeof(dlt_bf16) : sizeof(float);
+}
+const char *comm_type_name(int type)
+{
+    return type == DLT_COMM_F64 ? "f64" : type == DLT_COMM_BF16 ? "bf16" : "f32";
 }
 
-static MPI_Op mpi_op(int redop)
+/* inout[i] = in[i] + inout[i]: the addition in f32 (exact for two bf16 values
+ * of similar magnitude), rounded to bf16 once per pair, which is what NCCL's
+ * bf16 sum does at each step of its ring or tree. */
+static void bf16_sum(void *in, void *inout, int *len, MPI_Datatype *dt)
 {
+    const dlt_bf16 *a = in;
+    dlt_bf16 *b = inout;
+    (void)dt;
+    for (int i = 0; i < *len; i++)
+        b[i] = dlt_f32_to_bf16(dlt_bf16_to_f32(a[i]) + dlt_bf16_to_f32(b[i]));
+}
+
+static MPI_Op mpi_op(const dlt_comm *c, int type, int redop)
+{
+    if (type == DLT_COMM_BF16)
+        return c->bf16_sum; /* comm_start refused every other op */
     switch (redop) {
     case DLT_COMM_MAX:
         return MPI_MAX;
@@ -66,6 +87,7 @@ dlt_status dlt_comm_create(const dlt_world *w, const dlt_comm_config *cfg, dlt_c
     dlt_comm *c = calloc(1, sizeof *c);
     if (!c)
         return dlt_seterr(DLT_ERR_NOMEM, "comm: out of memory");
+    c->bf16_sum = MPI_OP_NULL;
     c->rank = w->rank;
     c->size = w->size;
     c->backend = cfg->backend;
@@ -81,6 +103,11 @@ dlt_status dlt_comm_create(const dlt_world *w, const dlt_comm_config *cfg, dlt_c
     if (!c->fp) {
         dlt_comm_free(c);
         return dlt_seterr(DLT_ERR_NOMEM, "comm: out of memory");
+    }
+    if (MPI_Op_create(bf16_sum, 1, &c->bf16_sum) != MPI_SUCCESS) {
+        c->bf16_sum = MPI_OP_NULL;
+        dlt_comm_free(c);
+        return dlt_seterr(DLT_ERR_COMM, "comm: MPI_Op_create (bf16 sum) failed");
     }
     if (c->backend == DLT_COMM_NCCL) {
         dlt_status st = comm_nccl_init(c, cfg->device);
@@ -109,6 +136,8 @@ void dlt_comm_free(dlt_comm *c)
         MPI_Comm_free(&c->watch);
     if (c->dbg)
         MPI_Comm_free(&c->dbg);
+    if (c->bf16_sum != MPI_OP_NULL)
+        MPI_Op_free(&c->bf16_sum);
     free(c->fp);
     free(c);
 }
@@ -180,20 +209,20 @@ static int mpi_start(dlt_comm *c, comm_req *r, const void *send, void *recv, siz
     int n = (int)count;
     switch (r->d.op) {
     case OP_ALLREDUCE:
-        return MPI_Iallreduce(MPI_IN_PLACE, recv, n, dt, mpi_op(redop), c->comm, &r->mreq);
+        return MPI_Iallreduce(MPI_IN_PLACE, recv, n, dt, mpi_op(c, type, redop), c->comm, &r->mreq);
     case OP_BCAST:
         return MPI_Ibcast(recv, n, dt, root, c->comm, &r->mreq);
     case OP_ALLGATHER:
         return MPI_Iallgather(send ? send : MPI_IN_PLACE, send ? n : 0, dt, recv, n, dt, c->comm,
                               &r->mreq);
     case OP_REDUCE_SCATTER:
-        return MPI_Ireduce_scatter_block(send, recv, n, dt, mpi_op(redop), c->comm, &r->mreq);
+        return MPI_Ireduce_scatter_block(send, recv, n, dt, mpi_op(c, type, redop), c->comm, &r->mreq);
     case OP_BARRIER:
         return MPI_Ibarrier(c->comm, &r->mreq);
     case OP_ALLGATHERV: /* in place over recv */
         return MPI_Iallgatherv(MPI_IN_PLACE, 0, dt, recv, counts, displs, dt, c->comm, &r->mreq);
     case OP_REDUCE_SCATTERV: /* in place: recv holds all, this rank's block lands first */
-        return MPI_Ireduce_scatter(MPI_IN_PLACE, recv, counts, dt, mpi_op(redop), c->comm,
+        return MPI_Ireduce_scatter(MPI_IN_PLACE, recv, counts, dt, mpi_op(c, type, redop), c->comm,
                                    &r->mreq);
     default:
         return MPI_ERR_OP;
@@ -208,6 +237,11 @@ dlt_status comm_start(dlt_comm *c, int op, const void *send, void *recv, size_t 
         return dlt_seterr(DLT_ERR_UNSUPPORTED, "collective of %zu elements is too large", count);
     if (root < 0 || root >= c->size)
         return dlt_seterr(DLT_ERR_INVALID, "collective root %d outside 0..%d", root, c->size - 1);
+    if (type == DLT_COMM_BF16 && redop != DLT_COMM_SUM &&
+        (op == OP_ALLREDUCE || op == OP_REDUCE_SCATTER || op == OP_REDUCE_SCATTERV))
+        return dlt_seterr(DLT_ERR_UNSUPPORTED, "%s of bf16 elements: only SUM is implemented (got %s)",
+                          op == OP_ALLREDUCE ? "all-reduce" : "reduce-scatter",
+                          redop == DLT_COMM_AVG ? "AVG" : redop == DLT_COMM_MAX ? "MAX" : "MIN");
     comm_req *r = slot_alloc(c);
     if (!r)
         return dlt_seterr(DLT_ERR_INTERNAL, "more than %d collectives pending", COMM_MAX_REQ);
@@ -325,7 +359,7 @@ void dlt_comm_progress(dlt_comm *c)
 
 static int type_ok(dlt_comm_type t)
 {
-    return t == DLT_COMM_F32 || t == DLT_COMM_F64;
+    return t == DLT_COMM_F32 || t == DLT_COMM_F64 || t == DLT_COMM_BF16;
 }
 
 dlt_status dlt_comm_allreduce(dlt_comm *c, void *buf, size_t count, dlt_comm_type t, dlt_comm_op op,

@@ -55,6 +55,7 @@ struct dlt_comm {
     int64_t *fp; /* debug fingerprints, size * 8 */
     void *stream;
     struct comm_nccl *nccl;
+    MPI_Op bf16_sum; /* user-defined SUM over bf16 (MPI_UINT16_T) elements */
 };
 
 /* comm.c: start a collective with a bucket tag (the reducer's entry point). */
@@ -69,6 +70,7 @@ dlt_status comm_host(dlt_comm *c, int op, const void *send, void *recv, size_t c
                      int redop, int root);
 MPI_Datatype comm_mpi_type(int type);
 size_t comm_type_size(int type);
+const char *comm_type_name(int type); /* "f32", "f64", "bf16" */
 
 /* watchdog.c */
 double comm_now(void);

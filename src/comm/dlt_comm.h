@@ -62,7 +62,10 @@ void dlt_mpi_version(char *buf, size_t len);
 
 /* ---------------------------------------------------------------- communicator */
 typedef enum { DLT_COMM_MPI = 0, DLT_COMM_NCCL } dlt_comm_backend;
-typedef enum { DLT_COMM_F32 = 0, DLT_COMM_F64 } dlt_comm_type;
+/* BF16: 2-byte elements (dlt_bf16.h). Reductions on bf16 take SUM only: MPI
+ * adds each pair in f32 and rounds the result to bf16 (as NCCL does per
+ * step, with ncclBfloat16); other ops are refused. */
+typedef enum { DLT_COMM_F32 = 0, DLT_COMM_F64, DLT_COMM_BF16 } dlt_comm_type;
 typedef enum { DLT_COMM_SUM = 0, DLT_COMM_AVG, DLT_COMM_MAX, DLT_COMM_MIN } dlt_comm_op;
 
 typedef struct {
@@ -158,6 +161,15 @@ typedef struct {
     double first_bucket_mb; /* 0 = 1 MiB (small, so the first reduce starts early) */
     dlt_grad_contract contract;
     int zero; /* 1: ZeRO-1, optimizer updates sharded over the ranks (MPI only) */
+    /* 1: all-reduce (or reduce-scatter, ZeRO-1) the gradients in bf16, half
+     * the bytes of f32, like PyTorch DDP's bf16_compress_hook: per bucket the
+     * f32 gradients (pre-scaled as in f32) are rounded to a bf16 shadow of the
+     * gradient buffer, summed across ranks in bf16, and converted back into the
+     * f32 gradients before the division by the global count. Each value loses
+     * up to 2^-8 of its magnitude in the rounding and each of the P-1 additions
+     * as much again. A device graph converts on the device (the backend's
+     * "f32_to_bf16" / "bf16_to_f32" symbols). 0 = f32, unchanged. */
+    int bf16;
 } dlt_reducer_config;
 
 typedef struct dlt_reducer dlt_reducer;

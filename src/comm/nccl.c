@@ -89,7 +89,7 @@ dlt_status comm_nccl_start(dlt_comm *c, comm_req *r, const void *send, void *rec
                            int type, int redop, int root)
 {
     struct comm_nccl *n = c->nccl;
-    ncclDataType_t dt = type == DLT_COMM_F64 ? ncclFloat64 : ncclFloat32;
+    ncclDataType_t dt = type == DLT_COMM_F64 ? ncclFloat64 : type == DLT_COMM_BF16 ? ncclBfloat16 : ncclFloat32;
     cudaStream_t compute = (cudaStream_t)c->stream;
     cudaError_t e;
     ncclResult_t res;

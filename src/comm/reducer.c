@@ -19,9 +19,16 @@
  * Readiness. When a plan runs, a bucket is ready after the latest
  * dlt_plan_grad_ready_step of its parameters. Buckets start strictly in index
  * order (bucket b waits for b-1 to start), which is the same on every rank
- * whatever the plan: MPI requires that order for non-blocking collectives. */
+ * whatever the plan: MPI requires that order for non-blocking collectives.
+ *
+ * bf16 (cfg.bf16). Each bucket is rounded into the same range of a bf16
+ * shadow of the gradient buffer after its pre-scale, the collective runs on
+ * the shadow, and finish converts it back before the post-scale; the shadow
+ * is allocated once (device memory for a device graph, converted there by
+ * the backend's kernels) so the step loop allocates nothing. */
 #include "comm_impl.h"
 #include "dlt_backend.h"
+#include "dlt_bf16.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -60,6 +67,12 @@ struct dlt_reducer {
     int timing;
     dlt_status err;
     char errmsg[256];
+    /* bf16: the shadow (dlt_params_numel elements) and, for a device graph,
+     * the backend that owns it and its conversion kernels */
+    dlt_bf16 *shadow;
+    dlt_backend *be;
+    dlt_f32_to_bf16_fn to_bf16;
+    dlt_bf16_to_f32_fn from_bf16;
 };
 
 typedef struct {
@@ -80,6 +93,10 @@ void dlt_reducer_free(dlt_reducer *r)
 {
     if (!r)
         return;
+    if (r->be)
+        r->be->release(r->be->ctx, r->shadow);
+    else
+        free(r->shadow);
     free(r->params);
     free(r->grads);
     free(r->layout);
@@ -140,6 +157,29 @@ static dlt_status make_buckets(dlt_reducer *r)
     return DLT_OK;
 }
 
+static dlt_status make_shadow(dlt_reducer *r)
+{
+    size_t total = dlt_params_numel(r->g), bytes = (total ? total : 1) * sizeof(dlt_bf16);
+    dlt_backend *be = dlt_graph_get_backend(r->g);
+    if (!be) {
+        r->shadow = malloc(bytes);
+        return r->shadow ? DLT_OK
+                         : dlt_seterr(DLT_ERR_NOMEM, "reducer: cannot allocate the bf16 gradient shadow (%zu bytes)",
+                                      bytes);
+    }
+    r->to_bf16 = be->symbol ? (dlt_f32_to_bf16_fn)be->symbol(be->ctx, "f32_to_bf16") : NULL;
+    r->from_bf16 = be->symbol ? (dlt_bf16_to_f32_fn)be->symbol(be->ctx, "bf16_to_f32") : NULL;
+    if (!r->to_bf16 || !r->from_bf16)
+        return dlt_seterr(DLT_ERR_UNSUPPORTED,
+                          "reducer: bf16 gradient reduction needs the %s backend's f32_to_bf16 and "
+                          "bf16_to_f32 kernels, which it lacks",
+                          be->name);
+    dlt_status st = be->alloc(be->ctx, bytes, (void **)&r->shadow);
+    if (st == DLT_OK)
+        r->be = be;
+    return st;
+}
+
 dlt_status dlt_reducer_create(dlt_comm *c, dlt_graph *g, int n, const dlt_t *params,
                               const dlt_t *grads, const dlt_reducer_config *cfg, dlt_reducer **out)
 {
@@ -196,6 +236,8 @@ dlt_status dlt_reducer_create(dlt_comm *c, dlt_graph *g, int n, const dlt_t *par
     }
     if ((st = make_buckets(r)) != DLT_OK)
         goto fail;
+    if (r->cfg.bf16 && (st = make_shadow(r)) != DLT_OK)
+        goto fail;
     free(bs);
     *out = r;
     return DLT_OK;
@@ -226,6 +268,25 @@ static dlt_status scale_grads(dlt_reducer *r, float *g, double a, size_t n)
     return DLT_OK;
 }
 
+/* The bf16 conversions where the gradients live. */
+static dlt_status to_bf16(dlt_reducer *r, dlt_bf16 *dst, const float *src, size_t n)
+{
+    if (r->to_bf16)
+        return r->to_bf16(r->be->ctx, dst, src, n);
+    for (size_t i = 0; i < n; i++)
+        dst[i] = dlt_f32_to_bf16(src[i]);
+    return DLT_OK;
+}
+
+static dlt_status from_bf16(dlt_reducer *r, float *dst, const dlt_bf16 *src, size_t n)
+{
+    if (r->from_bf16)
+        return r->from_bf16(r->be->ctx, dst, src, n);
+    for (size_t i = 0; i < n; i++)
+        dst[i] = dlt_bf16_to_f32(src[i]);
+    return DLT_OK;
+}
+
 static void start_bucket(dlt_reducer *r, int b, int step)
 {
     reducer_bucket *bk = &r->b[b];
@@ -234,17 +295,26 @@ static void start_bucket(dlt_reducer *r, int b, int step)
     dlt_status st = DLT_OK;
     if (r->cfg.contract == DLT_GRAD_MEAN && r->local_weight != 1.0)
         st = scale_grads(r, g, r->local_weight, n);
+    void *buf = g;
+    int type = DLT_COMM_F32;
+    if (r->cfg.bf16) {
+        buf = r->shadow + bk->lo;
+        type = DLT_COMM_BF16;
+        if (st == DLT_OK)
+            st = to_bf16(r, buf, g, n);
+    }
     if (st != DLT_OK && r->err == DLT_OK) {
         r->err = st;
         snprintf(r->errmsg, sizeof r->errmsg, "%s", dlt_errmsg());
     }
+    /* started even after an error: every rank must run the same collectives */
     if (r->cfg.zero) {
         int p = r->c->size;
-        st = comm_start(r->c, OP_REDUCE_SCATTERV, NULL, g, n, r->counts + b * p, r->displs + b * p,
-                        DLT_COMM_F32, DLT_COMM_SUM, 0, b, &bk->req);
+        st = comm_start(r->c, OP_REDUCE_SCATTERV, NULL, buf, n, r->counts + b * p, r->displs + b * p,
+                        type, DLT_COMM_SUM, 0, b, &bk->req);
     } else {
-        st = comm_start(r->c, OP_ALLREDUCE, NULL, g, n, NULL, NULL, DLT_COMM_F32, DLT_COMM_SUM, 0,
-                        b, &bk->req);
+        st = comm_start(r->c, OP_ALLREDUCE, NULL, buf, n, NULL, NULL, type, DLT_COMM_SUM, 0, b,
+                        &bk->req);
     }
     if (st != DLT_OK && r->err == DLT_OK) {
         r->err = st;
@@ -360,14 +430,18 @@ dlt_status dlt_reducer_finish(dlt_reducer *r)
             bk->t_done = comm_now();
         float *g = grads + bk->lo;
         size_t lo = 0, n = bk->hi - bk->lo;
+        dlt_status st = DLT_OK;
         if (r->cfg.zero) {
             /* MPI's in-place reduce-scatter leaves this rank's block first */
             lo = (size_t)r->displs[b * p + me];
             n = (size_t)r->counts[b * p + me];
-            if (lo)
+            if (lo && !r->cfg.bf16)
                 memmove(g + lo, g, n * sizeof *g);
         }
-        dlt_status st = scale_grads(r, g + lo, inv, n);
+        if (r->cfg.bf16)
+            st = from_bf16(r, g + lo, r->shadow + bk->lo, n);
+        if (st == DLT_OK)
+            st = scale_grads(r, g + lo, inv, n);
         if (st != DLT_OK && r->err == DLT_OK) {
             r->err = st;
             snprintf(r->errmsg, sizeof r->errmsg, "%s", dlt_errmsg());

@@ -48,7 +48,7 @@ void comm_describe(const comm_desc *d, char *buf, size_t len)
     if (d->op != OP_BARRIER && d->op != OP_FINGERPRINT && n > 0 && (size_t)n < len) {
         double mib = (double)d->count * (double)comm_type_size(d->type) / (1024.0 * 1024.0);
         n += snprintf(buf + n, len - (size_t)n, " (%s x %lld, %.3g MiB",
-                      d->type == DLT_COMM_F64 ? "f64" : "f32", (long long)d->count, mib);
+                      comm_type_name(d->type), (long long)d->count, mib);
         if (d->op == OP_BCAST && (size_t)n < len)
             n += snprintf(buf + n, len - (size_t)n, ", root %d", d->root);
         if (d->tag >= 0 && (size_t)n < len)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dlt_backend.h"
+#include "dlt_bf16.h"
 #include "dlt_gpu.h"
 #include "optim_impl.h"
 
@@ -173,10 +174,34 @@ static dlt_status h_optim_step(void *ctx, const dlt_optim_dev_args *a)
     return DLT_OK;
 }
 
+/* The bf16 conversions of k_core.cu, element by element with the same
+ * functions (dlt_bf16.h). */
+static dlt_status h_f32_to_bf16(void *ctx, dlt_bf16 *dst, const float *src, size_t n)
+{
+    (void)ctx;
+    for (size_t i = 0; i < n; i++)
+        dst[i] = dlt_f32_to_bf16(src[i]);
+    return DLT_OK;
+}
+
+static dlt_status h_bf16_to_f32(void *ctx, float *dst, const dlt_bf16 *src, size_t n)
+{
+    (void)ctx;
+    for (size_t i = 0; i < n; i++)
+        dst[i] = dlt_bf16_to_f32(src[i]);
+    return DLT_OK;
+}
+
 static void *h_symbol(void *ctx, const char *name)
 {
     (void)ctx;
-    return strcmp(name, "optim_step") == 0 ? (void *)(dlt_optim_dev_step_fn)h_optim_step : NULL;
+    if (strcmp(name, "optim_step") == 0)
+        return (void *)(dlt_optim_dev_step_fn)h_optim_step;
+    if (strcmp(name, "f32_to_bf16") == 0)
+        return (void *)(dlt_f32_to_bf16_fn)h_f32_to_bf16;
+    if (strcmp(name, "bf16_to_f32") == 0)
+        return (void *)(dlt_bf16_to_f32_fn)h_bf16_to_f32;
+    return NULL;
 }
 
 static dlt_backend hostdev = {

@@ -1,4 +1,6 @@
-// GPU kernels of the core's own op (accum) and the backend's f32 add.
+// GPU kernels of the core's own op (accum), the backend's f32 add, scale and
+// sum of squares, and its bf16 conversions (the bf16 gradient reduction).
+#include "dlt_bf16.h"
 #include "gpu_impl.h"
 #include "k_reduce.h"
 
@@ -109,6 +111,40 @@ extern "C" dlt_status dlt_gpu_sumsq_f32(struct dlt_gpu *g, const float *x, size_
         return st;
     *out = *g->h_result;
     return DLT_OK;
+}
+
+// The backend symbols "f32_to_bf16" and "bf16_to_f32" (dlt_bf16.h): the same
+// per-element functions as the host, so every backend rounds alike.
+static __global__ void f32_to_bf16_kernel(int64_t n, dlt_bf16 *dst, const float *src)
+{
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
+        dst[i] = dlt_f32_to_bf16(src[i]);
+}
+
+static __global__ void bf16_to_f32_kernel(int64_t n, float *dst, const dlt_bf16 *src)
+{
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
+        dst[i] = dlt_bf16_to_f32(src[i]);
+}
+
+extern "C" dlt_status dlt_gpu_f32_to_bf16(void *ctx, dlt_bf16 *dst, const float *src, size_t n)
+{
+    struct dlt_gpu *g = (struct dlt_gpu *)ctx;
+    if (n == 0)
+        return DLT_OK;
+    f32_to_bf16_kernel<<<dlt_gpu_blocks(g, (int64_t)n, 256), 256, 0, g->stream>>>((int64_t)n, dst, src);
+    return dlt_gpu_launched(NULL, "f32_to_bf16_kernel");
+}
+
+extern "C" dlt_status dlt_gpu_bf16_to_f32(void *ctx, float *dst, const dlt_bf16 *src, size_t n)
+{
+    struct dlt_gpu *g = (struct dlt_gpu *)ctx;
+    if (n == 0)
+        return DLT_OK;
+    bf16_to_f32_kernel<<<dlt_gpu_blocks(g, (int64_t)n, 256), 256, 0, g->stream>>>((int64_t)n, dst, src);
+    return dlt_gpu_launched(NULL, "bf16_to_f32_kernel");
 }
 
 extern "C" const dlt_gpu_kernel dlt_gpu_kernels_core[] = {

@@ -3,6 +3,9 @@
 # test_mpi_faults.sh calls $MPIRUN itself around comm_fault (timeout 60).
 check_PROGRAMS += tests/comm/test_mpi_comm tests/comm/test_mpi_reducer tests/comm/comm_fault
 TESTS += tests/comm/test_mpi_comm tests/comm/test_mpi_reducer tests/comm/test_mpi_faults.sh
+# bf16 gradient reduction and bf16 collectives (host and stand-in device)
+check_PROGRAMS += tests/comm/test_mpi_bf16
+TESTS += tests/comm/test_mpi_bf16
 EXTRA_DIST += tests/comm/test_mpi_faults.sh
 if HAVE_CUDA
 check_PROGRAMS += tests/comm/test_mpi_nccl

@@ -1,5 +1,6 @@
 /* The NCCL backend on device buffers (CUDA builds): all-reduce sum/average,
- * broadcast, all-gather, reduce-scatter against hand-computed values, and the
+ * broadcast, all-gather, reduce-scatter (f32, and bf16 sums: ncclBfloat16)
+ * against hand-computed values, and the
  * reducer-facing ordering (results visible to the compute stream after wait).
  * SKIP (77, on every rank) unless each rank on a node has a GPU of its own. */
 #include <cuda_runtime.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "dlt_bf16.h"
 #include "dlt_comm.h"
 #include "dlt_gpu.h"
 
@@ -77,6 +79,30 @@ int main(int argc, char **argv)
     cudaStreamSynchronize(s);
     for (size_t j = 0; j < per * (size_t)p; j++)
         CHECK(h[j] == (float)(j * (p + 1) / 2.0), "rs+ag[%zu] = %g", j, h[j]);
+    /* bf16 sums of small integers times powers of two: exact whatever the
+     * order NCCL adds in; reduce-scatter of bf16; MAX on bf16 refused */
+    dlt_bf16 hb[N], *db = (dlt_bf16 *)d, *db2 = (dlt_bf16 *)d2;
+    for (int i = 0; i < N; i++)
+        hb[i] = dlt_f32_to_bf16((float)((r + 1) * (i % 5)) * (i % 3 ? 0.25f : 64.0f));
+    cudaMemcpyAsync(db, hb, N * sizeof *hb, cudaMemcpyHostToDevice, s);
+    CHECK(dlt_comm_allreduce(c, db, N, DLT_COMM_BF16, DLT_COMM_SUM, NULL) == DLT_OK, "%s", dlt_errmsg());
+    cudaMemcpyAsync(hb, db, N * sizeof *hb, cudaMemcpyDeviceToHost, s);
+    cudaStreamSynchronize(s);
+    for (int i = 0; i < N; i++)
+        CHECK(dlt_bf16_to_f32(hb[i]) == (float)((i % 5) * p * (p + 1) / 2) * (i % 3 ? 0.25f : 64.0f),
+              "bf16 allreduce[%d] = %g", i, dlt_bf16_to_f32(hb[i]));
+    for (int j = 0; j < N; j++)
+        hb[j] = dlt_f32_to_bf16((float)((r + 1) * (j % 7)));
+    cudaMemcpyAsync(db, hb, N * sizeof *hb, cudaMemcpyHostToDevice, s);
+    CHECK(dlt_comm_reduce_scatter(c, db, db2, per, DLT_COMM_BF16, DLT_COMM_SUM, NULL) == DLT_OK, "%s",
+          dlt_errmsg());
+    cudaMemcpyAsync(hb, db2, per * sizeof *hb, cudaMemcpyDeviceToHost, s);
+    cudaStreamSynchronize(s);
+    for (size_t j = 0; j < per; j++)
+        CHECK(dlt_bf16_to_f32(hb[j]) == (float)(((size_t)r * per + j) % 7 * (size_t)(p * (p + 1) / 2)),
+              "bf16 reduce-scatter[%zu] = %g", j, dlt_bf16_to_f32(hb[j]));
+    CHECK(dlt_comm_allreduce(c, db, N, DLT_COMM_BF16, DLT_COMM_MAX, NULL) == DLT_ERR_UNSUPPORTED,
+          "bf16 MAX was not refused");
     MPI_Allreduce(MPI_IN_PLACE, &fails, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     if (r == 0)
         printf("nccl backend, %d ranks: %s\n", p, fails ? "FAILED" : "ok");

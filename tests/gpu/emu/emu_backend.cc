@@ -8,6 +8,7 @@
 extern "C" {
 #include "gpu_check.h"
 }
+#include "dlt_bf16.h"
 #include "gpu_impl.h"
 #include "optim_elem.h"
 
@@ -18,6 +19,8 @@ dlt_status dlt_gpu_sumsq_f32(struct dlt_gpu *g, const float *x, size_t n, double
 dlt_status dlt_gpu_shape_index_error(struct dlt_gpu *g);
 dlt_status dlt_gpu_loss_label_error(struct dlt_gpu *g);
 dlt_status dlt_gpu_optim_step(void *ctx, const dlt_optim_dev_args *a);
+dlt_status dlt_gpu_f32_to_bf16(void *ctx, dlt_bf16 *dst, const float *src, size_t n);
+dlt_status dlt_gpu_bf16_to_f32(void *ctx, float *dst, const dlt_bf16 *src, size_t n);
 }
 
 static const char *node_desc(const dlt_kctx *k, char *buf, size_t len)
@@ -136,7 +139,13 @@ static double e_elapsed(void *) { return 0; }
 
 static void *e_symbol(void *, const char *name)
 {
-    return strcmp(name, "optim_step") == 0 ? (void *)(dlt_optim_dev_step_fn)dlt_gpu_optim_step : NULL;
+    if (strcmp(name, "optim_step") == 0)
+        return (void *)(dlt_optim_dev_step_fn)dlt_gpu_optim_step;
+    if (strcmp(name, "f32_to_bf16") == 0)
+        return (void *)(dlt_f32_to_bf16_fn)dlt_gpu_f32_to_bf16;
+    if (strcmp(name, "bf16_to_f32") == 0)
+        return (void *)(dlt_bf16_to_f32_fn)dlt_gpu_bf16_to_f32;
+    return NULL;
 }
 
 static double partials[DLT_GPU_PARTIALS], result;
