@@ -72,6 +72,7 @@ static const dlt_job_key schema[] = {
     {"dist.backend", DLT_JOB_STRING, "\"auto\"", "auto|mpi|nccl", "collectives: auto picks NCCL for GPU tensors, MPI for CPU tensors"},
     {"dist.bucket_mb", DLT_JOB_FLOAT, "25.0", "(0, inf)", "gradient bucket size for overlapped all-reduce, MiB"},
     {"dist.timeout_s", DLT_JOB_FLOAT, "300.0", "(0, inf)", "a collective that takes longer aborts the job"},
+    {"dist.reduce_dtype", DLT_JOB_STRING, "\"fp32\"", "fp32|bf16", "gradients travel as fp32, or rounded to bf16 (half the bytes; summed in bf16 like DDP's bf16_compress_hook)"},
     {"dist.zero", DLT_JOB_INT, "0", "[0, 1]", "1: shard optimizer state across ranks (ZeRO stage 1)"},
     {"dist.debug_collectives", DLT_JOB_BOOL, "false", NULL, "check before each collective that every rank calls the same one"},
     {"dist.check_every", DLT_JOB_INT, "0", "[0, inf)", "compare parameter checksums across ranks every N steps; 0: at start and resume"},

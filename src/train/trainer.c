@@ -154,7 +154,8 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
         return st;
     if ((st = r->task->ops->build(r->task, r->g, &r->tg)) != DLT_OK)
         return st;
-    dlt_reducer_config rc = {.bucket_mb = c->bucket_mb, .contract = r->tg.contract, .zero = c->zero};
+    dlt_reducer_config rc = {.bucket_mb = c->bucket_mb, .contract = r->tg.contract, .zero = c->zero,
+                             .bf16 = c->reduce_bf16};
     if ((st = dlt_reducer_create(r->comm, r->g, r->tg.nparams, r->tg.params, r->tg.grads, &rc, &r->red)) !=
         DLT_OK)
         return st;

@@ -48,6 +48,10 @@ if have_mpi; then
     exact 2 "8 12" 20 mlp2 --set checkpoint.every_steps=4
     # ZeRO-1 over several buckets: each rank holds a shard of the optimizer state
     exact 2 6 12 zero2 --set checkpoint.every_steps=6 --set dist.zero=1 --set dist.bucket_mb=0.001
+    # gradients reduced in bf16: resumes exactly, and trains differently from fp32
+    exact 2 12 20 bf16red --set checkpoint.every_steps=4 --set dist.reduce_dtype=bf16
+    "$TOOL" cmp "mlp2/t/$(ck 20)" "bf16red/t/$(ck 20)" /params >/dev/null 2>&1 &&
+        fail "dist.reduce_dtype = bf16 gave the fp32 reduction's parameters"
     exact 2 3 6 resnet2 --set model.arch=resnet20 --set optim.name=sgd --set optim.momentum=0.9 \
         --set checkpoint.every_steps=3 --set data.val="data/train-*.h5" --set eval.every_steps=2
     # the device path with the gradient reducer (2 ranks, stand-in device)
