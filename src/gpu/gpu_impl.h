@@ -28,6 +28,8 @@ struct dlt_gpu {
     int tf32;                 /* 1: cuBLAS/cuDNN may use TF32 tensor cores for f32 */
     int bf16;                 /* 1: GEMMs round their f32 inputs to bf16 (fp32 accumulation) */
     cudaEvent_t t0, t1;       /* profiling (dlt_backend.elapsed) */
+    cudaStream_t xfer;        /* transfer: prefetches of the next batch (dlt_backend.prefetch) */
+    cudaEvent_t ev[DLT_EV_COUNT]; /* dlt_backend.record / wait_host (no timing) */
     double *d_partial;        /* DLT_GPU_PARTIALS doubles: block partial sums (sumsq) */
     double *h_result;         /* pinned: one double read back */
     int timing;

@@ -9,3 +9,4 @@ EXTRA_DIST += tests/fixtures/second_order.h5 tests/fixtures/second_order_make_fi
 # the device-backend path of the core, on a host-memory stand-in for a GPU
 check_PROGRAMS += tests/core/test_backend
 TESTS += tests/core/test_backend
+tests_core_test_backend_SOURCES = tests/core/test_backend.c tests/core/lazydev.c tests/core/lazydev.h
