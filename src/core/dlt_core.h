@@ -242,7 +242,8 @@ typedef struct {
      * backend without events: the run is synchronous). */
     int async;
 } dlt_exec_opts;
-/* Run the plan. A run still pending on this plan (async) is waited for first. */
+/* Run the plan. A run still pending on this plan (async) is waited for first
+ * (dlt_plan_wait; its error, if any, is returned and nothing new is queued). */
 dlt_status dlt_plan_run(dlt_plan *p, const dlt_exec_opts *opts);
 
 /* Overlapping the next batch's upload with compute (device plans; on the CPU
