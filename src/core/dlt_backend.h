@@ -59,6 +59,35 @@ struct dlt_backend {
     /* Named extensions for modules that are not ops (e.g. "optim_step", whose
      * type the optimizer defines); NULL when the backend has none by that name. */
     void *(*symbol)(void *ctx, const char *name);
+
+    /* Overlap of the next batch's upload with compute (dlt_plan_prefetch,
+     * dlt_exec_opts.async): a transfer stream beside the compute stream and the
+     * DLT_EV_* events below. A backend sets all four or none; with none the
+     * core uploads prefetched batches on the compute stream and runs plans
+     * synchronously. An event holds its latest mark, whichever plan made it,
+     * so waiting for it waits at least for the caller's own mark. */
+    /* Mark event `ev` (DLT_EV_OUTPUTS, _DONE or _CONSUMED) on the compute
+     * stream: it is passed when the work queued before it is done. */
+    dlt_status (*record)(void *ctx, int ev);
+    /* Block the host until the latest mark of `ev` (any DLT_EV_*) is passed;
+     * returns at once for an event never marked. */
+    dlt_status (*wait_host)(void *ctx, int ev);
+    /* On the transfer stream: wait for the latest DLT_EV_CONSUMED mark (the
+     * device staging is no longer needed by a run queued before), copy `bytes`
+     * from pinned host memory `src` to device memory `dst`, mark
+     * DLT_EV_PREFETCHED. `src` must stay unchanged until that mark is passed. */
+    dlt_status (*prefetch)(void *ctx, void *dst, const void *src, size_t bytes);
+    /* Make the compute stream wait for the latest DLT_EV_PREFETCHED mark. */
+    dlt_status (*join_prefetch)(void *ctx);
+};
+
+/* The events of dlt_backend.record / wait_host. */
+enum {
+    DLT_EV_OUTPUTS = 0, /* compute: a run's outputs are in host memory */
+    DLT_EV_DONE,        /* compute: the end of a run */
+    DLT_EV_CONSUMED,    /* compute: a run has copied its plan's device staging */
+    DLT_EV_PREFETCHED,  /* transfer: the end of the latest prefetch copy */
+    DLT_EV_COUNT
 };
 
 #ifdef __cplusplus

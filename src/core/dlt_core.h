@@ -219,8 +219,9 @@ void dlt_plan_memory(const dlt_plan *p, dlt_mem_report *r);
 /* Storage of any value the plan holds: inputs (write before running), outputs
  * (read after running), params, buffers, constants. NULL for values not kept.
  * Always host memory: on a device graph, inputs are page-locked staging that
- * dlt_plan_run uploads first, outputs are host copies it downloads last, and
- * parameters/buffers are the graph's host mirrors (see dlt_graph_download). */
+ * dlt_plan_run uploads first (or dlt_plan_prefetch ahead of it), outputs are
+ * host copies it downloads once written, and parameters/buffers are the
+ * graph's host mirrors (see dlt_graph_download). */
 void *dlt_plan_data(dlt_plan *p, dlt_t v);
 
 typedef struct {
@@ -234,8 +235,36 @@ typedef struct {
      * reductions from here). */
     void (*after_node)(dlt_plan *p, int step_index, void *user);
     void *user;
+    /* Device plans: return once everything is queued. The outputs are
+     * downloaded right after the last step that writes one (the backward goes
+     * on on the device); dlt_plan_wait_outputs waits for them, dlt_plan_wait
+     * for the whole run and its error check. Ignored on the CPU (and on a
+     * backend without events: the run is synchronous). */
+    int async;
 } dlt_exec_opts;
+/* Run the plan. A run still pending on this plan (async) is waited for first
+ * (dlt_plan_wait; its error, if any, is returned and nothing new is queued). */
 dlt_status dlt_plan_run(dlt_plan *p, const dlt_exec_opts *opts);
+
+/* Overlapping the next batch's upload with compute (device plans; on the CPU
+ * all three return DLT_OK at once). The host staging of the inputs
+ * (dlt_plan_data) is read by the device from a run's start until its outputs
+ * are ready, and by a prefetch until dlt_plan_wait returns or the outputs of
+ * the run that consumed it are ready: write the next batch only after those.
+ * A trainer's step k:  run(k, async); wait_outputs; read outputs; write batch
+ * k+1; prefetch (its upload overlaps the backward of k); wait; optimizer;
+ * run(k+1) starts from the prefetched copy. */
+/* Copy the current inputs in the host staging to a device staging area on
+ * the backend's transfer stream (after the runs queued before have taken
+ * their own batch from it); the next run takes its inputs from there instead
+ * of the host. The device staging is allocated by the first call. */
+dlt_status dlt_plan_prefetch(dlt_plan *p);
+/* Block until the outputs of the last run are in host memory (dlt_plan_data). */
+dlt_status dlt_plan_wait_outputs(dlt_plan *p);
+/* Block until the last run (and a pending prefetch's copy) is done, then
+ * report errors that kernels could only record (e.g. an index out of range).
+ * A no-op when nothing is pending; dlt_plan_free waits too. */
+dlt_status dlt_plan_wait(dlt_plan *p);
 
 /* Introspection for the reducer and profilers. */
 int dlt_plan_num_steps(const dlt_plan *p);

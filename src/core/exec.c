@@ -1,4 +1,5 @@
-/* The executor: runs a plan's steps in order on the CPU backend. */
+/* The executor: runs a plan's steps in order on the CPU backend (device plans:
+ * exec_device.c). */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -39,56 +40,6 @@ static uint64_t run_seed(const dlt_plan *p, const dlt_exec_opts *o)
     return o->rng_stream ? dlt_rng_u64(p->g->seed, 0x72616e6bull, o->rng_stream) : p->g->seed;
 }
 
-/* A device plan: the same steps queued on the backend's stream. Inputs go up
- * first, outputs come down last, and the run returns when they are on the host.
- * Profiling waits after every step (so the times are the device's). */
-static dlt_status run_device(dlt_plan *p, const dlt_exec_opts *o)
-{
-    dlt_backend *be = p->be;
-    void *cx = be->ctx;
-    dlt_status st;
-    if ((st = be->upload(cx, p->inputs, p->inputs_host, p->inputs_bytes)) != DLT_OK)
-        return st;
-    if (o->profile)
-        (void)be->elapsed(cx);
-    for (int s = 0; s < p->nsteps; s++) {
-        plan_step *ps = &p->steps[s];
-        if (ps->kind == STEP_NODE) {
-            const dlt_node *nd = ps->k.node;
-            if (!(nd->op->flags & DLT_OP_VIEW)) {
-                ps->k.training = o->training;
-                ps->k.step = o->step;
-                ps->k.seed = run_seed(p, o);
-                ps->k.nthreads = 1;
-                if ((st = ps->dev_fn(&ps->k)) != DLT_OK)
-                    return dlt_adderr(st, "%s '%s'", nd->op->name, nd->name);
-            }
-        } else {
-            const float *src = dlt_plan_ptr(p, ps->src);
-            st = ps->kind == STEP_COPY ? be->copy(cx, ps->dst, src, ps->numel * sizeof(float))
-                                       : be->add(cx, ps->dst, src, ps->numel);
-            if (st != DLT_OK)
-                return st;
-        }
-        for (int i = ps->poison_lo; i < ps->poison_hi; i++)
-            if ((st = be->memset(cx, p->arena + p->poison[i].off, 0xff, p->poison[i].bytes)) != DLT_OK)
-                return st;
-        if (o->profile)
-            p->times[s] += be->elapsed(cx);
-        if (o->after_node)
-            o->after_node(p, s, o->user);
-    }
-    for (int i = 0; i < p->nouts; i++) {
-        dlt_t r = p->outs[i];
-        if ((st = be->download(cx, p->outs_host + p->outs_off[r], dlt_plan_ptr(p, r),
-                               dlt_shape_bytes(&DLT_V(p->g, r).shape))) != DLT_OK)
-            return st;
-    }
-    if ((st = be->sync(cx)) != DLT_OK)
-        return st;
-    return be->check ? be->check(cx) : DLT_OK;
-}
-
 dlt_status dlt_plan_run(dlt_plan *p, const dlt_exec_opts *opts)
 {
     dlt_exec_opts def = {0};
@@ -96,8 +47,8 @@ dlt_status dlt_plan_run(dlt_plan *p, const dlt_exec_opts *opts)
     int nt = dlt_get_num_threads();
     if (p->measure_only)
         return dlt_seterr(DLT_ERR_INVALID, "this plan was made with measure_only and cannot run");
-    if (p->be)
-        return run_device(p, o);
+    if (p->be) /* exec_device.c */
+        return dlt_exec_device(p, o, run_seed(p, o));
     for (int s = 0; s < p->nsteps; s++) {
         plan_step *ps = &p->steps[s];
         double t0 = o->profile ? now() : 0;

@@ -101,6 +101,7 @@ void dlt_plan_free(dlt_plan *p)
     if (!p)
         return;
     if (p->be) {
+        dlt_exec_device_free(p); /* waits for queued work first */
         p->be->release(p->be->ctx, p->arena);
         p->be->release(p->be->ctx, p->inputs);
         p->be->release_host(p->be->ctx, p->inputs_host);
@@ -211,6 +212,12 @@ static dlt_status alloc_device(dlt_plan *p, int nout, const dlt_t *outputs)
         p->outs_off[r] = p->outs_bytes;
         p->outs_bytes += align_up(vbytes(g, r));
     }
+    /* an output's root is written by its producer only (outputs live to the
+     * end: nothing takes their block over) */
+    p->out_step = -1;
+    for (int i = 0; i < p->nouts; i++)
+        if (p->def[p->outs[i]] > p->out_step)
+            p->out_step = p->def[p->outs[i]];
     if ((st = be->alloc(be->ctx, align_up(p->arena_bytes ? p->arena_bytes : 1), (void **)&p->arena)) ||
         (st = be->alloc(be->ctx, align_up(p->inputs_bytes ? p->inputs_bytes : 1), (void **)&p->inputs)) ||
         (st = be->alloc_host(be->ctx, align_up(p->inputs_bytes ? p->inputs_bytes : 1), (void **)&p->inputs_host)) ||

@@ -55,8 +55,19 @@ struct dlt_plan {
     int nouts;
     dlt_t *outs;     /* plan outputs (roots) copied back */
     size_t *outs_off; /* per value: offset in outs_host, (size_t)-1 if none */
+    int out_step;     /* the last step writing an output (-1: none): downloads follow it */
+    /* overlap (exec_device.c): the device staging dlt_plan_prefetch fills
+     * (allocated by its first call) and what is still queued */
+    unsigned char *inputs_stage;
+    int staged;        /* a prefetch is waiting for the next run */
+    int xfer_busy;     /* a prefetch copy may still read inputs_host */
+    int run_pending;   /* an async run whose end has not been waited for */
+    int outs_pending;  /* ... whose outputs have not been waited for */
 };
 
 void *dlt_plan_ptr(const dlt_plan *p, dlt_t v);
+/* exec_device.c: a run of a device plan; the waits dlt_plan_free needs */
+dlt_status dlt_exec_device(dlt_plan *p, const dlt_exec_opts *o, uint64_t seed);
+void dlt_exec_device_free(dlt_plan *p);
 
 #endif

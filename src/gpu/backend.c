@@ -1,5 +1,6 @@
-/* The CUDA backend: one device context (stream, cuBLAS, cuDNN) and the
- * dlt_backend functions the core calls for memory, copies and kernels. */
+/* The CUDA backend: one device context (compute and transfer streams, cuBLAS,
+ * cuDNN) and the dlt_backend functions the core calls for memory, copies,
+ * events and kernels. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -201,6 +202,58 @@ static double be_elapsed(void *ctx)
     return 1e-3 * ms;
 }
 
+/* ---------------------------------------------------------------- overlap */
+static dlt_status be_record(void *ctx, int ev)
+{
+    struct dlt_gpu *g = ctx;
+    if (ev < 0 || ev >= DLT_EV_COUNT || ev == DLT_EV_PREFETCHED)
+        return dlt_seterr(DLT_ERR_INVALID, "GPU: event %d is not one the compute stream marks", ev);
+    return dlt_gpu_check(cudaEventRecord(g->ev[ev], g->stream), NULL, "cudaEventRecord");
+}
+
+static dlt_status be_wait_host(void *ctx, int ev)
+{
+    struct dlt_gpu *g = ctx;
+    if (ev < 0 || ev >= DLT_EV_COUNT)
+        return dlt_seterr(DLT_ERR_INVALID, "GPU: no event %d (expected 0..%d)", ev, DLT_EV_COUNT - 1);
+    return dlt_gpu_check(cudaEventSynchronize(g->ev[ev]), NULL, "GPU work failed");
+}
+
+/* The copy waits until the runs queued before have taken the device staging
+ * (their CONSUMED mark), so it may overlap what they do after that. */
+static dlt_status be_prefetch(void *ctx, void *dst, const void *src, size_t bytes)
+{
+    struct dlt_gpu *g = ctx;
+    dlt_status st;
+    if ((st = dlt_gpu_check(cudaStreamWaitEvent(g->xfer, g->ev[DLT_EV_CONSUMED], 0), NULL,
+                            "cudaStreamWaitEvent (transfer stream)")) != DLT_OK)
+        return st;
+    if (bytes && (st = dlt_gpu_check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, g->xfer), NULL,
+                                     "prefetch to the GPU")) != DLT_OK)
+        return st;
+    return dlt_gpu_check(cudaEventRecord(g->ev[DLT_EV_PREFETCHED], g->xfer), NULL, "cudaEventRecord (transfer stream)");
+}
+
+static dlt_status be_join_prefetch(void *ctx)
+{
+    struct dlt_gpu *g = ctx;
+    return dlt_gpu_check(cudaStreamWaitEvent(g->stream, g->ev[DLT_EV_PREFETCHED], 0), NULL,
+                         "cudaStreamWaitEvent (compute stream)");
+}
+
+static dlt_status create_overlap(struct dlt_gpu *g)
+{
+    dlt_status st;
+    if ((st = dlt_gpu_check(cudaStreamCreateWithFlags(&g->xfer, cudaStreamNonBlocking), NULL,
+                            "cudaStreamCreate (transfer stream)")) != DLT_OK)
+        return st;
+    for (int i = 0; i < DLT_EV_COUNT; i++)
+        if ((st = dlt_gpu_check(cudaEventCreateWithFlags(&g->ev[i], cudaEventDisableTiming), NULL,
+                                "cudaEventCreate")) != DLT_OK)
+            return st;
+    return DLT_OK;
+}
+
 static void *be_symbol(void *ctx, const char *name)
 {
     (void)ctx;
@@ -241,7 +294,8 @@ dlt_status dlt_gpu_open(int device, dlt_gpu **out)
         (st = dlt_gpu_check_cudnn(cudnnSetStream(g->cudnn, g->stream), NULL, "cudnnSetStream")) ||
         (st = dlt_gpu_check(cudaMalloc((void **)&g->d_partial, DLT_GPU_PARTIALS * sizeof(double)), NULL,
                             "cudaMalloc")) ||
-        (st = dlt_gpu_check(cudaMallocHost((void **)&g->h_result, sizeof(double)), NULL, "cudaMallocHost"))) {
+        (st = dlt_gpu_check(cudaMallocHost((void **)&g->h_result, sizeof(double)), NULL, "cudaMallocHost")) ||
+        (st = create_overlap(g))) {
         dlt_gpu_close(g);
         return st;
     }
@@ -269,6 +323,10 @@ dlt_status dlt_gpu_open(int device, dlt_gpu **out)
         .kernel = be_kernel,
         .elapsed = be_elapsed,
         .symbol = be_symbol,
+        .record = be_record,
+        .wait_host = be_wait_host,
+        .prefetch = be_prefetch,
+        .join_prefetch = be_join_prefetch,
     };
     *out = g;
     return DLT_OK;
@@ -280,6 +338,8 @@ void dlt_gpu_close(dlt_gpu *g)
         return;
     if (g->stream)
         cudaStreamSynchronize(g->stream);
+    if (g->xfer)
+        cudaStreamSynchronize(g->xfer);
     if (g->d_partial)
         cudaFree(g->d_partial);
     if (g->h_result)
@@ -294,6 +354,11 @@ void dlt_gpu_close(dlt_gpu *g)
         cudaEventDestroy(g->t0);
     if (g->t1)
         cudaEventDestroy(g->t1);
+    for (int i = 0; i < DLT_EV_COUNT; i++)
+        if (g->ev[i])
+            cudaEventDestroy(g->ev[i]);
+    if (g->xfer)
+        cudaStreamDestroy(g->xfer);
     if (g->stream)
         cudaStreamDestroy(g->stream);
     free(g);

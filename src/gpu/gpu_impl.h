@@ -30,6 +30,8 @@ struct dlt_gpu {
                                        * rounded inside cuBLAS, f32 accumulation) */
     int conv_math;            /* cuDNN math level (k_conv.cu): 0 FMA, 1 TF32, 2 may convert to f16 */
     cudaEvent_t t0, t1;       /* profiling (dlt_backend.elapsed) */
+    cudaStream_t xfer;        /* transfer: prefetches of the next batch (dlt_backend.prefetch) */
+    cudaEvent_t ev[DLT_EV_COUNT]; /* dlt_backend.record / wait_host (no timing) */
     double *d_partial;        /* DLT_GPU_PARTIALS doubles: block partial sums (sumsq) */
     double *h_result;         /* pinned: one double read back */
     int timing;

@@ -9,6 +9,7 @@ EXTRA_DIST += tests/fixtures/second_order.h5 tests/fixtures/second_order_make_fi
 # the device-backend path of the core, on a host-memory stand-in for a GPU
 check_PROGRAMS += tests/core/test_backend
 TESTS += tests/core/test_backend
+tests_core_test_backend_SOURCES = tests/core/test_backend.c tests/core/lazydev.c tests/core/lazydev.h
 # the bf16 conversions (src/core/dlt_bf16.h) the bf16 gradient reduction uses
 check_PROGRAMS += tests/core/test_bf16
 TESTS += tests/core/test_bf16

@@ -17,6 +17,7 @@
 #include "dlt_optim.h"
 #include "dlt_test.h"
 #include "dlt_gpu.h"
+#include "lazydev.h"
 
 /* The library's stand-in device, with its allocations counted (every block
  * must be released) and one op's kernel withheld (plans using it are refused). */
@@ -197,6 +198,330 @@ START_TEST(missing_kernel_refused)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- overlap */
+/* Asynchronous runs and prefetching (dlt_exec_opts.async, dlt_plan_prefetch)
+ * on five devices: the stand-in (every copy done at the call), the stand-in
+ * without the overlap members (the core's fallback), and the late-running
+ * device of lazydev.h with eager and with lazy transfers and without overlap
+ * members. Every result must equal the CPU graph's plain loop bit for bit. */
+enum { NDEV = 5, NSTEPS = 4, NB = 6, NCLS = 5, NPIX = 144 };
+static const char *const dev_names[NDEV] = {"stand-in", "stand-in without overlap", "lazy, eager transfers",
+                                            "lazy, lazy transfers", "lazy without overlap"};
+
+static dlt_backend *open_dev(int i)
+{
+    static dlt_backend plain;
+    if (i == 0)
+        return &hostdev;
+    if (i == 1) {
+        plain = hostdev;
+        plain.record = plain.wait_host = NULL;
+        plain.prefetch = NULL;
+        plain.join_prefetch = NULL;
+        return &plain;
+    }
+    return lazydev_create(&hostdev, i == 2 ? LAZYDEV_EAGER_TRANSFER : i == 3 ? 0 : LAZYDEV_NO_OVERLAP);
+}
+
+static void close_dev(int i, dlt_backend *b)
+{
+    if (i >= 2) {
+        ck_assert_msg(lazydev_early_releases(b) == 0, "%s: memory released under queued work", dev_names[i]);
+        lazydev_destroy(b);
+    }
+    ck_assert_int_eq(nallocs, 0);
+}
+
+/* An MLP with dropout on a batch and its labels; the plan computes the loss
+ * and the logits, gradients straight into the flat buffer. */
+typedef struct {
+    dlt_graph *g;
+    dlt_plan *p;
+    dlt_t x, y, logits, loss;
+} net;
+
+static void net_build(net *n, dlt_backend *be)
+{
+    dlt_model_spec s;
+    n->g = dlt_graph_create(5);
+    if (be)
+        ck_assert_int_eq(dlt_graph_set_backend(n->g, be), DLT_OK);
+    ck_assert_int_eq(dlt_model_spec_default("mlp", &s), DLT_OK);
+    s.in_channels = 1, s.in_h = 12, s.in_w = 12, s.num_classes = NCLS, s.mlp_hidden = 24, s.dropout = 0.25f;
+    int64_t xs[4] = {NB, 1, 12, 12}, ys[1] = {NB};
+    n->x = dlt_input(n->g, "x", DLT_F32, 4, xs);
+    n->y = dlt_input(n->g, "y", DLT_I32, 1, ys);
+    n->logits = dlt_model_classifier(n->g, &s, n->x);
+    n->loss = dlt_cross_entropy(n->g, n->logits, n->y, -100, 0, DLT_REDUCE_MEAN);
+    int np;
+    dlt_t *ps, *gs, outs[2] = {n->loss, n->logits};
+    ck_assert_int_eq(dlt_grad_params(n->g, n->loss, &np, &ps, &gs), DLT_OK);
+    dlt_plan_opts po = {.ngrads = np, .grad_params = ps, .grad_values = gs};
+    ck_assert_msg(dlt_plan_create(n->g, 2, outs, &po, &n->p) == DLT_OK, "%s", dlt_errmsg());
+    free(ps), free(gs);
+}
+
+static void net_free(net *n)
+{
+    dlt_plan_free(n->p);
+    dlt_graph_free(n->g);
+}
+
+/* batch k into the plan's host staging */
+static void feed(net *n, int k)
+{
+    float *x = dlt_plan_data(n->p, n->x);
+    int32_t *y = dlt_plan_data(n->p, n->y);
+    for (int i = 0; i < NB * NPIX; i++)
+        x[i] = dlt_rng_uniform(9, (uint64_t)k, (uint64_t)i) * 2 - 1;
+    for (int i = 0; i < NB; i++)
+        y[i] = (int32_t)((i * 3 + k) % NCLS);
+}
+
+/* what a reader must never get: NaN pixels, labels out of range */
+static void feed_garbage(net *n)
+{
+    memset(dlt_plan_data(n->p, n->x), 0xff, NB * NPIX * sizeof(float));
+    int32_t *y = dlt_plan_data(n->p, n->y);
+    for (int i = 0; i < NB; i++)
+        y[i] = 1000;
+}
+
+static dlt_exec_opts step_opts(int k, int async)
+{
+    return (dlt_exec_opts){.training = 1, .step = k, .rng_stream = 1, .async = async};
+}
+
+/* p -= lr * grad, through the backend's scale and add on a device (queued
+ * after the run like an optimizer step), the same arithmetic on the CPU */
+static void sgd(net *n)
+{
+    dlt_backend *be = dlt_graph_get_backend(n->g);
+    size_t np = dlt_params_numel(n->g);
+    if (be) {
+        ck_assert_int_eq(be->scale(be->ctx, dlt_grads_dev(n->g), -0.1, np), DLT_OK);
+        ck_assert_int_eq(be->add(be->ctx, dlt_params_dev(n->g), dlt_grads_dev(n->g), np), DLT_OK);
+        return;
+    }
+    float *p = dlt_params_data(n->g), *gr = dlt_grads_data(n->g);
+    for (size_t i = 0; i < np; i++) {
+        gr[i] = (float)(gr[i] * -0.1);
+        p[i] += gr[i];
+    }
+}
+
+typedef struct {
+    float loss[NSTEPS], logits[NSTEPS][NB * NCLS];
+    float *params;
+    size_t np;
+} trace;
+
+static void record_outputs(net *n, trace *t, int k)
+{
+    t->loss[k] = *(float *)dlt_plan_data(n->p, n->loss);
+    memcpy(t->logits[k], dlt_plan_data(n->p, n->logits), sizeof t->logits[k]);
+}
+
+static void record_params(net *n, trace *t)
+{
+    ck_assert_int_eq(dlt_graph_download(n->g, DLT_SYNC_PARAMS), DLT_OK);
+    t->np = dlt_params_numel(n->g);
+    t->params = malloc(t->np * sizeof(float));
+    memcpy(t->params, dlt_params_data(n->g), t->np * sizeof(float));
+}
+
+/* The reference: the CPU graph, feed / run / read / step. */
+static void plain_loop(trace *t)
+{
+    net n;
+    net_build(&n, NULL);
+    for (int k = 0; k < NSTEPS; k++) {
+        feed(&n, k);
+        dlt_exec_opts eo = step_opts(k, 0);
+        ck_assert_int_eq(dlt_plan_run(n.p, &eo), DLT_OK);
+        record_outputs(&n, t, k);
+        sgd(&n);
+    }
+    record_params(&n, t);
+    net_free(&n);
+}
+
+static void same_trace(const trace *a, const trace *b, const char *dev)
+{
+    for (int k = 0; k < NSTEPS; k++) {
+        ck_assert_msg(a->loss[k] == b->loss[k], "%s step %d loss: cpu %.9g device %.9g", dev, k, a->loss[k],
+                      b->loss[k]);
+        ck_assert_msg(memcmp(a->logits[k], b->logits[k], sizeof a->logits[k]) == 0, "%s step %d logits", dev, k);
+    }
+    ck_assert_msg(isfinite(a->loss[NSTEPS - 1]) && a->loss[NSTEPS - 1] != a->loss[0], "the model trains");
+    ck_assert_int_eq(a->np, b->np);
+    ck_assert_msg(memcmp(a->params, b->params, a->np * sizeof(float)) == 0, "%s: parameters after the steps", dev);
+}
+
+/* On the late-running devices with overlap: how much is still queued. */
+static void expect_queued(int dev, dlt_backend *be, int some, const char *when)
+{
+    if (dev == 2 || dev == 3)
+        ck_assert_msg((lazydev_queued(be) > 0) == some, "%s: %s work queued %s", dev_names[dev],
+                      some ? "some" : "no", when);
+    else if (dev == 4) /* no events: runs are synchronous */
+        ck_assert_msg(lazydev_queued(be) == 0, "%s: work queued %s", dev_names[dev], when);
+}
+
+/* (a) async runs: outputs after wait_outputs (the backward still queued),
+ * everything after wait; the same numbers as synchronous runs. */
+START_TEST(async_runs)
+{
+    trace ref, t;
+    plain_loop(&ref);
+    dlt_backend *be = open_dev(_i);
+    net n;
+    net_build(&n, be);
+    for (int k = 0; k < NSTEPS; k++) {
+        feed(&n, k);
+        dlt_exec_opts eo = step_opts(k, 1);
+        ck_assert_msg(dlt_plan_run(n.p, &eo) == DLT_OK, "%s", dlt_errmsg());
+        expect_queued(_i, be, 1, "after an async run");
+        ck_assert_int_eq(dlt_plan_wait_outputs(n.p), DLT_OK);
+        expect_queued(_i, be, 1, "after wait_outputs (the backward)");
+        record_outputs(&n, &t, k);
+        ck_assert_int_eq(dlt_plan_wait(n.p), DLT_OK);
+        expect_queued(_i, be, 0, "after wait");
+        ck_assert_int_eq(dlt_plan_wait(n.p), DLT_OK); /* idempotent */
+        sgd(&n);
+    }
+    record_params(&n, &t);
+    same_trace(&ref, &t, dev_names[_i]);
+    /* a run while one is pending waits for it first: one run queued at a time */
+    dlt_exec_opts eo = step_opts(0, 1);
+    ck_assert_int_eq(dlt_plan_run(n.p, &eo), DLT_OK);
+    size_t one = _i == 2 || _i == 3 ? lazydev_queued(be) : 0;
+    ck_assert_int_eq(dlt_plan_run(n.p, &eo), DLT_OK);
+    if (_i == 2 || _i == 3)
+        ck_assert_msg(lazydev_queued(be) == one, "%s: %zu operations queued after two runs, %zu after one",
+                      dev_names[_i], lazydev_queued(be), one);
+    net_free(&n);
+    close_dev(_i, be);
+    free(ref.params), free(t.params);
+}
+END_TEST
+
+/* (b) a prefetched batch is the one the next run uses, whatever the host
+ * staging holds by then; and a prefetch queued right behind an async run
+ * leaves that run its own batch. */
+START_TEST(prefetch_used)
+{
+    trace ref, t;
+    plain_loop(&ref);
+    dlt_backend *be = open_dev(_i);
+    net n;
+    net_build(&n, be);
+    /* the CPU loop stepped between runs: so does this one; run 0 is queued
+     * straight behind its prefetch (no wait in between) */
+    feed(&n, 0);
+    ck_assert_int_eq(dlt_plan_prefetch(n.p), DLT_OK);
+    dlt_exec_opts eo = step_opts(0, 0);
+    ck_assert_msg(dlt_plan_run(n.p, &eo) == DLT_OK, "%s", dlt_errmsg());
+    record_outputs(&n, &t, 0);
+    sgd(&n);
+    /* the next run uploads the host staging again (no prefetch pending) */
+    feed(&n, 1);
+    eo = step_opts(1, 1);
+    ck_assert_int_eq(dlt_plan_run(n.p, &eo), DLT_OK);
+    ck_assert_int_eq(dlt_plan_wait_outputs(n.p), DLT_OK);
+    record_outputs(&n, &t, 1);
+    feed(&n, 2);
+    ck_assert_int_eq(dlt_plan_prefetch(n.p), DLT_OK);
+    ck_assert_int_eq(dlt_plan_wait(n.p), DLT_OK);
+    feed_garbage(&n);
+    sgd(&n);
+    eo = step_opts(2, 1);
+    ck_assert_int_eq(dlt_plan_run(n.p, &eo), DLT_OK);
+    /* batch 3 prefetched while run 2 may not have taken batch 2 yet */
+    if (be->wait_host)
+        ck_assert_int_eq(be->wait_host(be->ctx, DLT_EV_PREFETCHED), DLT_OK); /* batch 2's copy is done */
+    else
+        ck_assert_int_eq(dlt_plan_wait(n.p), DLT_OK);
+    feed(&n, 3);
+    ck_assert_int_eq(dlt_plan_prefetch(n.p), DLT_OK);
+    ck_assert_int_eq(dlt_plan_wait_outputs(n.p), DLT_OK);
+    record_outputs(&n, &t, 2);
+    ck_assert_int_eq(dlt_plan_wait(n.p), DLT_OK);
+    feed_garbage(&n);
+    sgd(&n);
+    eo = step_opts(3, 0);
+    ck_assert_int_eq(dlt_plan_run(n.p, &eo), DLT_OK);
+    record_outputs(&n, &t, 3);
+    sgd(&n);
+    record_params(&n, &t);
+    same_trace(&ref, &t, dev_names[_i]);
+    net_free(&n);
+    close_dev(_i, be);
+    free(ref.params), free(t.params);
+}
+END_TEST
+
+/* (c) the trainer's step: run k queued, its outputs read, batch k+1 written
+ * and prefetched while the backward of k runs, then the rest of k waited for
+ * and the parameters stepped. */
+START_TEST(trainer_overlap)
+{
+    trace ref, t;
+    plain_loop(&ref);
+    dlt_backend *be = open_dev(_i);
+    net n;
+    net_build(&n, be);
+    feed(&n, 0);
+    for (int k = 0; k < NSTEPS; k++) {
+        dlt_exec_opts eo = step_opts(k, 1);
+        ck_assert_msg(dlt_plan_run(n.p, &eo) == DLT_OK, "%s", dlt_errmsg());
+        ck_assert_int_eq(dlt_plan_wait_outputs(n.p), DLT_OK);
+        expect_queued(_i, be, 1, "while the backward runs");
+        record_outputs(&n, &t, k);
+        if (k + 1 < NSTEPS) {
+            feed(&n, k + 1);
+            ck_assert_int_eq(dlt_plan_prefetch(n.p), DLT_OK);
+        }
+        ck_assert_int_eq(dlt_plan_wait(n.p), DLT_OK);
+        expect_queued(_i, be, 0, "after wait");
+        if (k + 1 < NSTEPS)
+            feed_garbage(&n); /* the prefetched copy is what run k+1 uses */
+        sgd(&n);
+    }
+    record_params(&n, &t);
+    same_trace(&ref, &t, dev_names[_i]);
+    net_free(&n);
+    close_dev(_i, be);
+    free(ref.params), free(t.params);
+}
+END_TEST
+
+/* (d) freeing a plan with a run and a prefetch queued waits for them first
+ * (the late devices count releases under queued work; ASan and the block
+ * count see the rest); a CPU plan takes the calls as no-ops. */
+START_TEST(free_pending)
+{
+    dlt_backend *be = open_dev(_i);
+    net n;
+    net_build(&n, be);
+    feed(&n, 0);
+    dlt_exec_opts eo = step_opts(0, 1);
+    ck_assert_int_eq(dlt_plan_run(n.p, &eo), DLT_OK);
+    feed(&n, 1); /* a misuse (the run may still read it): must not crash */
+    ck_assert_int_eq(dlt_plan_prefetch(n.p), DLT_OK);
+    dlt_plan_free(n.p);
+    n.p = NULL;
+    expect_queued(_i, be, 0, "after freeing the plan");
+    dlt_graph_free(n.g);
+    close_dev(_i, be);
+    net_build(&n, NULL);
+    ck_assert_int_eq(dlt_plan_prefetch(n.p), DLT_OK);
+    ck_assert_int_eq(dlt_plan_wait_outputs(n.p), DLT_OK);
+    ck_assert_int_eq(dlt_plan_wait(n.p), DLT_OK);
+    net_free(&n);
+}
+END_TEST
+
 int main(void)
 {
     /* the executor runs backend kernels with nthreads = 1; CPU results are
@@ -216,5 +541,12 @@ int main(void)
     tcase_add_test(tc, mlp_dropout_adamw_accumulate);
     tcase_add_test(tc, missing_kernel_refused);
     suite_add_tcase(s, tc);
+    TCase *ov = tcase_create("overlap");
+    tcase_set_timeout(ov, 120);
+    tcase_add_loop_test(ov, async_runs, 0, NDEV);
+    tcase_add_loop_test(ov, prefetch_used, 0, NDEV);
+    tcase_add_loop_test(ov, trainer_overlap, 0, NDEV);
+    tcase_add_loop_test(ov, free_pending, 0, NDEV);
+    suite_add_tcase(s, ov);
     return dlt_test_run(s);
 }

@@ -2,8 +2,9 @@
  * gradients, buffers, plans, inputs and outputs straight (accum, gradient
  * copies and accumulation into the flat gradient buffer), checked against
  * the same graph on the CPU; the backend's bf16 conversion kernels (the bf16
- * gradient reduction) against the host functions. Exits 77 without a CUDA
- * device. */
+ * gradient reduction) against the host functions; asynchronous runs and
+ * prefetched batches on the transfer stream give the plain loop's numbers.
+ * Exits 77 without a CUDA device. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "dlt_backend.h"
 #include "dlt_bf16.h"
 #include "dlt_gpu.h"
+#include "dlt_models.h"
 #include "gpu_check.h"
 
 /* fan-out: x used three times, so autodiff adds the contributions (accum) */
@@ -178,6 +180,179 @@ static int bf16_conversions(void)
     if (db)
         be->release(be->ctx, db);
     free(hf), free(hf2), free(hb), free(hb2);
+/* ---------------------------------------------------------------- overlap */
+enum { OV_STEPS = 4, OV_NB = 64, OV_NCLS = 10, OV_PIX = 256 };
+enum { OV_PLAIN, OV_TRAINER, OV_RACE };
+static const char *const ov_mode[] = {"plain loop", "trainer overlap", "prefetch behind a queued run"};
+
+typedef struct {
+    float loss[OV_STEPS], logits[OV_STEPS][OV_NB * OV_NCLS];
+    float *params;
+    size_t np;
+} ov_trace;
+
+static void ov_feed(dlt_plan *p, dlt_t x, dlt_t y, int k, int garbage)
+{
+    float *xd = dlt_plan_data(p, x);
+    int32_t *yd = dlt_plan_data(p, y);
+    for (int i = 0; i < OV_NB * OV_PIX; i++)
+        xd[i] = garbage ? NAN : dlt_rng_uniform(11, (uint64_t)k, (uint64_t)i) * 2 - 1;
+    for (int i = 0; i < OV_NB; i++)
+        yd[i] = garbage ? 1000 : (int32_t)((i * 7 + k) % OV_NCLS);
+}
+
+/* p -= 0.1 * grad: the backend's scale and add on the device (queued on the
+ * compute stream like an optimizer step), the same arithmetic on the CPU */
+static int ov_sgd(dlt_graph *g)
+{
+    dlt_backend *be = dlt_graph_get_backend(g);
+    size_t n = dlt_params_numel(g);
+    if (!be) {
+        float *p = dlt_params_data(g), *gr = dlt_grads_data(g);
+        for (size_t i = 0; i < n; i++) {
+            gr[i] = (float)(gr[i] * -0.1);
+            p[i] += gr[i];
+        }
+        return 1;
+    }
+    return be->scale(be->ctx, dlt_grads_dev(g), -0.1, n) == DLT_OK &&
+           be->add(be->ctx, dlt_params_dev(g), dlt_grads_dev(g), n) == DLT_OK;
+}
+
+/* Work for the compute stream that changes nothing (x * 1 is exact): what
+ * the host queues next meets a run that has not started. */
+static int ov_busy(dlt_graph *g)
+{
+    dlt_backend *be = dlt_graph_get_backend(g);
+    for (int r = 0; r < 300; r++)
+        if (be->scale(be->ctx, dlt_grads_dev(g), 1.0, dlt_params_numel(g)) != DLT_OK)
+            return 0;
+    return 1;
+}
+
+#define OV_TRY(c)                                                  \
+    do {                                                           \
+        if (!(c)) {                                                \
+            printf("FAIL %s: %s: %s\n", ov_mode[mode], #c, dlt_errmsg()); \
+            ok = 0;                                                \
+            goto out;                                              \
+        }                                                          \
+    } while (0)
+
+/* A batch-64 MLP classifier (dropout, labels) trained OV_STEPS steps. */
+static int ov_drive(dlt_backend *be, int mode, ov_trace *t)
+{
+    int ok = 1, np;
+    dlt_model_spec s;
+    dlt_t *ps = NULL, *gs = NULL;
+    dlt_plan *p = NULL;
+    dlt_graph *g = dlt_graph_create(5);
+    if (be)
+        dlt_graph_set_backend(g, be);
+    dlt_model_spec_default("mlp", &s);
+    s.in_channels = 1, s.in_h = 16, s.in_w = 16, s.num_classes = OV_NCLS, s.mlp_hidden = 128, s.dropout = 0.1f;
+    int64_t xs[4] = {OV_NB, 1, 16, 16}, ys[1] = {OV_NB};
+    dlt_t x = dlt_input(g, "x", DLT_F32, 4, xs), y = dlt_input(g, "y", DLT_I32, 1, ys);
+    dlt_t logits = dlt_model_classifier(g, &s, x);
+    dlt_t loss = dlt_cross_entropy(g, logits, y, -100, 0, DLT_REDUCE_MEAN);
+    dlt_t outs[2] = {loss, logits};
+    OV_TRY(dlt_grad_params(g, loss, &np, &ps, &gs) == DLT_OK);
+    dlt_plan_opts po = {.ngrads = np, .grad_params = ps, .grad_values = gs};
+    OV_TRY(dlt_plan_create(g, 2, outs, &po, &p) == DLT_OK);
+    ov_feed(p, x, y, 0, 0);
+    if (mode == OV_RACE)
+        OV_TRY(dlt_plan_prefetch(p) == DLT_OK);
+    for (int k = 0; k < OV_STEPS; k++) {
+        int next = k + 1 < OV_STEPS;
+        dlt_exec_opts eo = {.training = 1, .step = k, .rng_stream = 1, .async = mode != OV_PLAIN};
+        if (mode == OV_RACE) /* the compute stream busy: run k starts late */
+            OV_TRY(ov_busy(g));
+        OV_TRY(dlt_plan_run(p, &eo) == DLT_OK);
+        if (mode == OV_RACE && next) {
+            /* batch k+1 prefetched while run k has likely not taken batch k */
+            OV_TRY(be->wait_host(be->ctx, DLT_EV_PREFETCHED) == DLT_OK); /* batch k read */
+            ov_feed(p, x, y, k + 1, 0);
+            OV_TRY(dlt_plan_prefetch(p) == DLT_OK);
+        }
+        OV_TRY(dlt_plan_wait_outputs(p) == DLT_OK);
+        t->loss[k] = *(float *)dlt_plan_data(p, loss);
+        memcpy(t->logits[k], dlt_plan_data(p, logits), sizeof t->logits[k]);
+        if (mode == OV_TRAINER && next) {
+            ov_feed(p, x, y, k + 1, 0); /* overlaps the backward of k */
+            OV_TRY(dlt_plan_prefetch(p) == DLT_OK);
+        }
+        OV_TRY(dlt_plan_wait(p) == DLT_OK);
+        if (next) /* plain: the next batch; else garbage: run k+1 must use its prefetched copy */
+            ov_feed(p, x, y, k + 1, mode != OV_PLAIN);
+        OV_TRY(ov_sgd(g));
+    }
+    OV_TRY(dlt_graph_download(g, DLT_SYNC_PARAMS) == DLT_OK);
+    t->np = dlt_params_numel(g);
+    t->params = malloc(t->np * sizeof(float));
+    memcpy(t->params, dlt_params_data(g), t->np * sizeof(float));
+out:
+    free(ps), free(gs);
+    dlt_plan_free(p);
+    dlt_graph_free(g);
+    return ok;
+}
+static double ov_err(const float *a, const float *b, size_t n)
+{
+    double e = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]) / fmax(1, fabs(a[i]));
+        e = d > e || isnan(d) ? d : e;
+    }
+    return e;
+}
+
+/* (loss, logits, parameters) of run b against run a */
+static double ov_compare(const ov_trace *a, const ov_trace *b)
+{
+    double e = ov_err(a->params, b->params, a->np);
+    for (int k = 0; k < OV_STEPS; k++) {
+        double l = ov_err(&a->loss[k], &b->loss[k], 1), g = ov_err(a->logits[k], b->logits[k], OV_NB * OV_NCLS);
+        e = l > e || isnan(l) ? l : e;
+        e = g > e || isnan(g) ? g : e;
+    }
+    return e;
+}
+
+/* The plain loop on the device against the CPU; the overlapped loops on the
+ * device against the plain one (same kernels in the same order: equal but
+ * for kernels whose atomics add in varying order). */
+static int overlap(void)
+{
+    ov_trace t[4]; /* CPU plain, device plain, trainer, race */
+    memset(t, 0, sizeof t);
+    dlt_gpu *gpu = NULL;
+    int ok = 1;
+    if (dlt_gpu_open(0, &gpu) != DLT_OK) {
+        printf("FAIL overlap: %s\n", dlt_errmsg());
+        return 0;
+    }
+    dlt_backend *be = dlt_gpu_backend(gpu);
+    ok = ov_drive(NULL, OV_PLAIN, &t[0]) && ov_drive(be, OV_PLAIN, &t[1]);
+    if (ok) {
+        double e = ov_compare(&t[0], &t[1]);
+        int pass = e < 1e-4 && t[0].loss[OV_STEPS - 1] != t[0].loss[0];
+        printf("%s overlap: %s on the device vs the CPU: rel err %.2e (loss %.6f -> %.6f)\n", pass ? "ok  " : "FAIL",
+               ov_mode[OV_PLAIN], e, t[0].loss[0], t[0].loss[OV_STEPS - 1]);
+        ok = pass;
+    }
+    for (int m = OV_TRAINER; m <= OV_RACE && ok; m++) {
+        if (!ov_drive(be, m, &t[m + 1])) {
+            ok = 0;
+            break;
+        }
+        double e = ov_compare(&t[1], &t[m + 1]);
+        int pass = e < 1e-5;
+        printf("%s overlap: %s vs the plain loop on the device: rel err %.2e%s\n", pass ? "ok  " : "FAIL", ov_mode[m],
+               e, e == 0 ? " (bitwise)" : "");
+        ok = pass;
+    }
+    for (int i = 0; i < 4; i++)
+        free(t[i].params);
     dlt_gpu_close(gpu);
     return ok;
 }
@@ -188,6 +363,7 @@ int main(void)
         return 77;
     int ok = flat_buffers();
     ok = bf16_conversions() && ok;
+    ok = overlap() && ok;
     gc_check("fan-out accum", build_fanout, NULL, 1e-5);
     return gc_finish() || !ok;
 }

@@ -1,0 +1,186 @@
+/* Running a device plan: the steps queued on the backend's compute stream,
+ * inputs uploaded first (or taken from a prefetched device copy), outputs
+ * downloaded as soon as the last of them is written, and the waits for an
+ * asynchronous run (dlt_exec_opts.async) and a prefetch. */
+#include "plan_impl.h"
+
+/* A backend with a transfer stream and events (dlt_backend.h: all or none).
+ * Without them a prefetch is an upload on the compute stream and every run is
+ * synchronous: correct, only not overlapped. */
+static int overlap(const dlt_backend *be)
+{
+    return be->record && be->wait_host && be->prefetch && be->join_prefetch;
+}
+
+/* run_pending / outs_pending: 0 nothing queued; MARKED: the end (outputs) is
+ * marked by an event; QUEUED: work is queued without that mark (a run that
+ * failed half-way, or a backend without events), so only a full sync waits
+ * for it. */
+enum { MARKED = 1, QUEUED = 2 };
+
+static dlt_status wait_for(dlt_backend *be, int state, int ev)
+{
+    if (state == MARKED)
+        return be->wait_host(be->ctx, ev);
+    return be->sync(be->ctx);
+}
+
+dlt_status dlt_plan_wait_outputs(dlt_plan *p)
+{
+    if (!p->be || !p->outs_pending)
+        return DLT_OK;
+    dlt_status st = wait_for(p->be, p->outs_pending, DLT_EV_OUTPUTS);
+    p->outs_pending = 0;
+    return st;
+}
+
+dlt_status dlt_plan_wait(dlt_plan *p)
+{
+    dlt_backend *be = p->be;
+    dlt_status st = DLT_OK, st2;
+    if (!be)
+        return DLT_OK;
+    if (p->run_pending) {
+        st = wait_for(be, p->run_pending, DLT_EV_DONE);
+        p->run_pending = p->outs_pending = 0;
+        /* the error flags kernels raised in this run (it may also see those of
+         * work queued after it: they are reported once, by the first check) */
+        if (st == DLT_OK && be->check)
+            st = be->check(be->ctx);
+    }
+    if (p->xfer_busy) {
+        st2 = wait_for(be, overlap(be) ? MARKED : QUEUED, DLT_EV_PREFETCHED);
+        p->xfer_busy = 0;
+        if (st == DLT_OK)
+            st = st2;
+    }
+    return st;
+}
+
+dlt_status dlt_plan_prefetch(dlt_plan *p)
+{
+    dlt_backend *be = p->be;
+    dlt_status st;
+    if (p->measure_only)
+        return dlt_seterr(DLT_ERR_INVALID, "this plan was made with measure_only and cannot prefetch");
+    if (!be)
+        return DLT_OK; /* CPU plans read dlt_plan_data directly */
+    size_t bytes = p->inputs_bytes ? p->inputs_bytes : 1;
+    if (!p->inputs_stage && (st = be->alloc(be->ctx, bytes, (void **)&p->inputs_stage)) != DLT_OK)
+        return dlt_adderr(st, "plan: device staging of the inputs (%zu bytes)", bytes);
+    /* without a transfer stream the compute stream orders the copy after the
+     * runs queued before, which is all the safety the device staging needs */
+    st = overlap(be) ? be->prefetch(be->ctx, p->inputs_stage, p->inputs_host, p->inputs_bytes)
+                     : be->upload(be->ctx, p->inputs_stage, p->inputs_host, p->inputs_bytes);
+    if (st != DLT_OK)
+        return dlt_adderr(st, "plan: prefetching the inputs");
+    p->staged = 1;
+    p->xfer_busy = 1;
+    return DLT_OK;
+}
+
+void dlt_exec_device_free(dlt_plan *p)
+{
+    /* nothing queued may touch the memory about to be released; an error of
+     * that run has nobody left to report to */
+    if (p->run_pending || p->xfer_busy)
+        (void)dlt_plan_wait(p);
+    if (p->inputs_stage)
+        p->be->release(p->be->ctx, p->inputs_stage);
+    p->inputs_stage = NULL;
+}
+
+/* The inputs into the plan's input region: the prefetched device copy (a fast
+ * device-to-device copy once the transfer is done) or the host staging. */
+static dlt_status take_inputs(dlt_plan *p)
+{
+    dlt_backend *be = p->be;
+    dlt_status st;
+    if (!p->staged)
+        return be->upload(be->ctx, p->inputs, p->inputs_host, p->inputs_bytes);
+    p->staged = 0;
+    if (overlap(be) && (st = be->join_prefetch(be->ctx)) != DLT_OK)
+        return st;
+    if ((st = be->copy(be->ctx, p->inputs, p->inputs_stage, p->inputs_bytes)) != DLT_OK)
+        return st;
+    /* the next prefetch may overwrite the device staging after this */
+    return overlap(be) ? be->record(be->ctx, DLT_EV_CONSUMED) : DLT_OK;
+}
+
+static dlt_status download_outputs(dlt_plan *p, int marks)
+{
+    dlt_backend *be = p->be;
+    dlt_status st;
+    for (int i = 0; i < p->nouts; i++) {
+        dlt_t r = p->outs[i];
+        if ((st = be->download(be->ctx, p->outs_host + p->outs_off[r], dlt_plan_ptr(p, r),
+                               dlt_shape_bytes(&DLT_V(p->g, r).shape))) != DLT_OK)
+            return st;
+    }
+    if (!marks)
+        return DLT_OK;
+    if ((st = be->record(be->ctx, DLT_EV_OUTPUTS)) != DLT_OK)
+        return st;
+    p->outs_pending = MARKED;
+    return DLT_OK;
+}
+
+/* Profiling waits after every step (so the times are the device's) and keeps
+ * the downloads at the end, out of the steps' times. */
+dlt_status dlt_exec_device(dlt_plan *p, const dlt_exec_opts *o, uint64_t seed)
+{
+    dlt_backend *be = p->be;
+    void *cx = be->ctx;
+    dlt_status st;
+    int marks = o->async && overlap(be);
+    int out_step = o->profile ? p->nsteps - 1 : p->out_step;
+    /* the outputs and the error flags of a pending run are not overwritten
+     * unseen: wait for it (and report its error) first */
+    if (p->run_pending && (st = dlt_plan_wait(p)) != DLT_OK)
+        return st;
+    p->run_pending = p->outs_pending = QUEUED;
+    if ((st = take_inputs(p)) != DLT_OK)
+        return st;
+    if (out_step < 0 && (st = download_outputs(p, marks)) != DLT_OK)
+        return st;
+    if (o->profile)
+        (void)be->elapsed(cx);
+    for (int s = 0; s < p->nsteps; s++) {
+        plan_step *ps = &p->steps[s];
+        if (ps->kind == STEP_NODE) {
+            const dlt_node *nd = ps->k.node;
+            if (!(nd->op->flags & DLT_OP_VIEW)) {
+                ps->k.training = o->training;
+                ps->k.step = o->step;
+                ps->k.seed = seed;
+                ps->k.nthreads = 1;
+                if ((st = ps->dev_fn(&ps->k)) != DLT_OK)
+                    return dlt_adderr(st, "%s '%s'", nd->op->name, nd->name);
+            }
+        } else {
+            const float *src = dlt_plan_ptr(p, ps->src);
+            st = ps->kind == STEP_COPY ? be->copy(cx, ps->dst, src, ps->numel * sizeof(float))
+                                       : be->add(cx, ps->dst, src, ps->numel);
+            if (st != DLT_OK)
+                return st;
+        }
+        for (int i = ps->poison_lo; i < ps->poison_hi; i++)
+            if ((st = be->memset(cx, p->arena + p->poison[i].off, 0xff, p->poison[i].bytes)) != DLT_OK)
+                return st;
+        if (o->profile)
+            p->times[s] += be->elapsed(cx);
+        if (o->after_node)
+            o->after_node(p, s, o->user);
+        if (s == out_step && (st = download_outputs(p, marks)) != DLT_OK)
+            return st;
+    }
+    if (marks) {
+        if ((st = be->record(cx, DLT_EV_DONE)) != DLT_OK)
+            return st;
+        p->run_pending = MARKED;
+        return DLT_OK;
+    }
+    /* synchronous: as before, the run returns with its outputs on the host and
+     * its errors checked */
+    return dlt_plan_wait(p);
+}
