@@ -89,97 +89,6 @@ static int flat_buffers(void)
     return ok;
 }
 
-/* f32 bit patterns that stress the rounding: ties either way, just off the
- * halfway point, the overflow to infinity, NaNs whose payload sits in the low
- * half, denormals, signed zeros; then splitmix64 bits. */
-static uint32_t pattern(size_t i)
-{
-    static const uint32_t special[] = {
-        0x3f808000u, 0x3f818000u, 0x3f807fffu, 0x3f808001u, 0xbf808000u, 0x3fffffffu, 0x7f7fffffu,
-        0x7f7f8000u, 0xff7fffffu, 0x7f800000u, 0xff800000u, 0x7fc00000u, 0x7f800001u, 0x7fffffffu,
-        0xffc00001u, 0x00000000u, 0x80000000u, 0x00000001u, 0x80000001u, 0x00008000u, 0x00018000u,
-        0x007fffffu, 0x00800000u};
-    if (i < sizeof special / sizeof special[0])
-        return special[i];
-    uint64_t z = (uint64_t)i * 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    /* every third pattern near the halfway point of its low half */
-    return i % 3 ? (uint32_t)z : ((uint32_t)z & 0xffff0000u) | (0x7ffeu + (uint32_t)(z >> 40) % 4);
-}
-
-/* The backend's "f32_to_bf16" and "bf16_to_f32" against dlt_bf16.h on the
- * host, bit for bit, on sizes around block multiples and at an offset of one
- * element (the reducer converts buckets at any element offset); the element
- * after the range must stay untouched. */
-static int bf16_conversions(void)
-{
-    static const size_t sizes[] = {1, 23, 255, 256, 257, 4097, 65536 + 77};
-    dlt_gpu *gpu = NULL;
-    if (dlt_gpu_open(0, &gpu) != DLT_OK) {
-        printf("FAIL bf16 conversions: %s\n", dlt_errmsg());
-        return 0;
-    }
-    dlt_backend *be = dlt_gpu_backend(gpu);
-    dlt_f32_to_bf16_fn to = be->symbol ? (dlt_f32_to_bf16_fn)be->symbol(be->ctx, "f32_to_bf16") : NULL;
-    dlt_bf16_to_f32_fn from = be->symbol ? (dlt_bf16_to_f32_fn)be->symbol(be->ctx, "bf16_to_f32") : NULL;
-    int ok = to && from;
-    size_t checked = 0, bad = 0, nmax = sizes[sizeof sizes / sizeof sizes[0] - 1] + 2;
-    float *hf = malloc(nmax * sizeof *hf), *hf2 = malloc(nmax * sizeof *hf2);
-    dlt_bf16 *hb = malloc(nmax * sizeof *hb), *hb2 = malloc(nmax * sizeof *hb2);
-    float *df = NULL;
-    dlt_bf16 *db = NULL;
-    ok = ok && be->alloc(be->ctx, nmax * sizeof *df, (void **)&df) == DLT_OK &&
-         be->alloc(be->ctx, nmax * sizeof *db, (void **)&db) == DLT_OK;
-    for (size_t s = 0; ok && s < sizeof sizes / sizeof sizes[0]; s++) {
-        size_t n = sizes[s];
-        for (size_t i = 0; i < n + 2; i++) {
-            uint32_t u = pattern(i + 1000 * s);
-            memcpy(&hf[i], &u, sizeof u);
-            hb[i] = (dlt_bf16)(i * 40503u + s); /* every bf16 value, NaNs and infinities included */
-        }
-        /* f32 -> bf16 of elements [1, n + 1), the guards at 0 and n + 1 kept */
-        ok = be->upload(be->ctx, df, hf, (n + 2) * sizeof *df) == DLT_OK &&
-             be->memset(be->ctx, db, 0x5a, (n + 2) * sizeof *db) == DLT_OK &&
-             to(be->ctx, db + 1, df + 1, n) == DLT_OK &&
-             be->download(be->ctx, hb2, db, (n + 2) * sizeof *db) == DLT_OK &&
-             /* bf16 -> f32 */
-             be->upload(be->ctx, db, hb, (n + 2) * sizeof *db) == DLT_OK &&
-             be->memset(be->ctx, df, 0x5a, (n + 2) * sizeof *df) == DLT_OK &&
-             from(be->ctx, df + 1, db + 1, n) == DLT_OK &&
-             be->download(be->ctx, hf2, df, (n + 2) * sizeof *df) == DLT_OK && be->sync(be->ctx) == DLT_OK;
-        if (!ok) {
-            printf("FAIL bf16 conversions, %zu elements: %s\n", n, dlt_errmsg());
-            break;
-        }
-        for (size_t i = 0; i < n + 2; i++) {
-            int in = i >= 1 && i <= n;
-            dlt_bf16 wb = in ? dlt_f32_to_bf16(hf[i]) : 0x5a5a;
-            float wf = in ? dlt_bf16_to_f32(hb[i]) : 0;
-            if (!in)
-                memset(&wf, 0x5a, sizeof wf);
-            if (hb2[i] != wb || memcmp(&hf2[i], &wf, sizeof wf) != 0) {
-                if (bad++ < 5) {
-                    uint32_t gu, wu, xu;
-                    memcpy(&gu, &hf2[i], 4), memcpy(&wu, &wf, 4), memcpy(&xu, &hf[i], 4);
-                    printf("     %zu elements, [%zu]: f32 0x%08x -> 0x%04x (host 0x%04x); bf16 0x%04x -> 0x%08x "
-                           "(host 0x%08x)\n",
-                           n, i, xu, hb2[i], wb, hb[i], gu, wu);
-                }
-            }
-        }
-        checked += n;
-    }
-    ok = ok && bad == 0;
-    printf("%s bf16 conversions (f32_to_bf16, bf16_to_f32), sizes 1 to %zu at an odd offset: %zu elements each "
-           "way, %zu differ from the host\n",
-           ok ? "ok  " : "FAIL", sizes[sizeof sizes / sizeof sizes[0] - 1], checked, bad);
-    if (df)
-        be->release(be->ctx, df);
-    if (db)
-        be->release(be->ctx, db);
-    free(hf), free(hf2), free(hb), free(hb2);
 /* ---------------------------------------------------------------- overlap */
 enum { OV_STEPS = 4, OV_NB = 64, OV_NCLS = 10, OV_PIX = 256 };
 enum { OV_PLAIN, OV_TRAINER, OV_RACE };
@@ -353,6 +262,101 @@ static int overlap(void)
     }
     for (int i = 0; i < 4; i++)
         free(t[i].params);
+    dlt_gpu_close(gpu);
+    return ok;
+}
+
+/* f32 bit patterns that stress the rounding: ties either way, just off the
+ * halfway point, the overflow to infinity, NaNs whose payload sits in the low
+ * half, denormals, signed zeros; then splitmix64 bits. */
+static uint32_t pattern(size_t i)
+{
+    static const uint32_t special[] = {
+        0x3f808000u, 0x3f818000u, 0x3f807fffu, 0x3f808001u, 0xbf808000u, 0x3fffffffu, 0x7f7fffffu,
+        0x7f7f8000u, 0xff7fffffu, 0x7f800000u, 0xff800000u, 0x7fc00000u, 0x7f800001u, 0x7fffffffu,
+        0xffc00001u, 0x00000000u, 0x80000000u, 0x00000001u, 0x80000001u, 0x00008000u, 0x00018000u,
+        0x007fffffu, 0x00800000u};
+    if (i < sizeof special / sizeof special[0])
+        return special[i];
+    uint64_t z = (uint64_t)i * 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    /* every third pattern near the halfway point of its low half */
+    return i % 3 ? (uint32_t)z : ((uint32_t)z & 0xffff0000u) | (0x7ffeu + (uint32_t)(z >> 40) % 4);
+}
+
+/* The backend's "f32_to_bf16" and "bf16_to_f32" against dlt_bf16.h on the
+ * host, bit for bit, on sizes around block multiples and at an offset of one
+ * element (the reducer converts buckets at any element offset); the element
+ * after the range must stay untouched. */
+static int bf16_conversions(void)
+{
+    static const size_t sizes[] = {1, 23, 255, 256, 257, 4097, 65536 + 77};
+    dlt_gpu *gpu = NULL;
+    if (dlt_gpu_open(0, &gpu) != DLT_OK) {
+        printf("FAIL bf16 conversions: %s\n", dlt_errmsg());
+        return 0;
+    }
+    dlt_backend *be = dlt_gpu_backend(gpu);
+    dlt_f32_to_bf16_fn to = be->symbol ? (dlt_f32_to_bf16_fn)be->symbol(be->ctx, "f32_to_bf16") : NULL;
+    dlt_bf16_to_f32_fn from = be->symbol ? (dlt_bf16_to_f32_fn)be->symbol(be->ctx, "bf16_to_f32") : NULL;
+    int ok = to && from;
+    size_t checked = 0, bad = 0, nmax = sizes[sizeof sizes / sizeof sizes[0] - 1] + 2;
+    float *hf = malloc(nmax * sizeof *hf), *hf2 = malloc(nmax * sizeof *hf2);
+    dlt_bf16 *hb = malloc(nmax * sizeof *hb), *hb2 = malloc(nmax * sizeof *hb2);
+    float *df = NULL;
+    dlt_bf16 *db = NULL;
+    ok = ok && be->alloc(be->ctx, nmax * sizeof *df, (void **)&df) == DLT_OK &&
+         be->alloc(be->ctx, nmax * sizeof *db, (void **)&db) == DLT_OK;
+    for (size_t s = 0; ok && s < sizeof sizes / sizeof sizes[0]; s++) {
+        size_t n = sizes[s];
+        for (size_t i = 0; i < n + 2; i++) {
+            uint32_t u = pattern(i + 1000 * s);
+            memcpy(&hf[i], &u, sizeof u);
+            hb[i] = (dlt_bf16)(i * 40503u + s); /* every bf16 value, NaNs and infinities included */
+        }
+        /* f32 -> bf16 of elements [1, n + 1), the guards at 0 and n + 1 kept */
+        ok = be->upload(be->ctx, df, hf, (n + 2) * sizeof *df) == DLT_OK &&
+             be->memset(be->ctx, db, 0x5a, (n + 2) * sizeof *db) == DLT_OK &&
+             to(be->ctx, db + 1, df + 1, n) == DLT_OK &&
+             be->download(be->ctx, hb2, db, (n + 2) * sizeof *db) == DLT_OK &&
+             /* bf16 -> f32 */
+             be->upload(be->ctx, db, hb, (n + 2) * sizeof *db) == DLT_OK &&
+             be->memset(be->ctx, df, 0x5a, (n + 2) * sizeof *df) == DLT_OK &&
+             from(be->ctx, df + 1, db + 1, n) == DLT_OK &&
+             be->download(be->ctx, hf2, df, (n + 2) * sizeof *df) == DLT_OK && be->sync(be->ctx) == DLT_OK;
+        if (!ok) {
+            printf("FAIL bf16 conversions, %zu elements: %s\n", n, dlt_errmsg());
+            break;
+        }
+        for (size_t i = 0; i < n + 2; i++) {
+            int in = i >= 1 && i <= n;
+            dlt_bf16 wb = in ? dlt_f32_to_bf16(hf[i]) : 0x5a5a;
+            float wf = in ? dlt_bf16_to_f32(hb[i]) : 0;
+            if (!in)
+                memset(&wf, 0x5a, sizeof wf);
+            if (hb2[i] != wb || memcmp(&hf2[i], &wf, sizeof wf) != 0) {
+                if (bad++ < 5) {
+                    uint32_t gu, wu, xu;
+                    memcpy(&gu, &hf2[i], 4), memcpy(&wu, &wf, 4), memcpy(&xu, &hf[i], 4);
+                    printf("     %zu elements, [%zu]: f32 0x%08x -> 0x%04x (host 0x%04x); bf16 0x%04x -> 0x%08x "
+                           "(host 0x%08x)\n",
+                           n, i, xu, hb2[i], wb, hb[i], gu, wu);
+                }
+            }
+        }
+        checked += n;
+    }
+    ok = ok && bad == 0;
+    printf("%s bf16 conversions (f32_to_bf16, bf16_to_f32), sizes 1 to %zu at an odd offset: %zu elements each "
+           "way, %zu differ from the host\n",
+           ok ? "ok  " : "FAIL", sizes[sizeof sizes / sizeof sizes[0] - 1], checked, bad);
+    if (df)
+        be->release(be->ctx, df);
+    if (db)
+        be->release(be->ctx, db);
+    free(hf), free(hf2), free(hb), free(hb2);
     dlt_gpu_close(gpu);
     return ok;
 }
