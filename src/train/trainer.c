@@ -218,6 +218,37 @@ static int overflowed(dlt_trainer *r, double sumsq)
     return bad;
 }
 
+/* The next training micro-batch into the train plan's staging, with the
+ * current loss scale. */
+static dlt_status feed_train(dlt_trainer *r, dlt_task_batch *b)
+{
+    double t_data = dlt_report_trace_now(&r->rep);
+    dlt_status st = r->task->ops->feed(r->task, r->train, 1, b);
+    if (st != DLT_OK)
+        return st;
+    dlt_report_trace_span(&r->rep, "data wait", "data", t_data);
+    r->next_scale = (float)dlt_loss_scaler_get(&r->scaler);
+    if (r->tg.loss_scale >= 0)
+        *(float *)dlt_plan_data(r->train, r->tg.loss_scale) = r->next_scale;
+    return DLT_OK;
+}
+
+/* The micro-batch to run: the one fed ahead, its loss scale renewed (and the
+ * staging uploaded again) should the scaler have changed since, or a fresh one. */
+static dlt_status take_batch(dlt_trainer *r, dlt_task_batch *b)
+{
+    if (!r->have_next)
+        return feed_train(r, b);
+    *b = r->next;
+    r->have_next = 0;
+    float scale = (float)dlt_loss_scaler_get(&r->scaler);
+    if (r->tg.loss_scale < 0 || scale == r->next_scale)
+        return DLT_OK;
+    /* the last dlt_plan_wait covered the prefetch that read the staging */
+    *(float *)dlt_plan_data(r->train, r->tg.loss_scale) = r->next_scale = scale;
+    return dlt_plan_prefetch(r->train);
+}
+
 /* One optimizer step: accumulate micro-batches, reduce, clip, update. sums:
  * samples, reducer weight, then the task's training sums. */
 static dlt_status train_step(dlt_trainer *r, double *sums, double *gnorm)
@@ -236,20 +267,28 @@ static dlt_status train_step(dlt_trainer *r, double *sums, double *gnorm)
     dlt_report_trace_step(&r->rep, r->step);
     for (int m = 0; m < k; m++) {
         dlt_task_batch b;
-        double t_data = dlt_report_trace_now(&r->rep);
-        if ((st = t->ops->feed(t, r->train, 1, &b)) != DLT_OK)
+        if ((st = take_batch(r, &b)) != DLT_OK)
             return st;
-        dlt_report_trace_span(&r->rep, "data wait", "data", t_data);
-        if (r->tg.loss_scale >= 0)
-            *(float *)dlt_plan_data(r->train, r->tg.loss_scale) = (float)dlt_loss_scaler_get(&r->scaler);
         if ((st = dlt_reducer_begin(r->red, r->train, b.weight, m == k - 1)) != DLT_OK)
             return st;
-        dlt_exec_opts eo = {.training = 1, .step = r->step * k + m, .rng_stream = (uint64_t)r->rank};
+        /* on a device the run is queued; the host waits for the forward's
+         * outputs, then feeds and uploads the next micro-batch while the
+         * backward (and the gradient all-reduce) runs */
+        dlt_exec_opts eo = {.training = 1, .step = r->step * k + m, .rng_stream = (uint64_t)r->rank,
+                            .async = r->be != NULL};
         dlt_reducer_exec_opts(r->red, &eo);
         dlt_report_trace_plan(&r->rep, r->train, &eo);
-        if ((st = dlt_plan_run(r->train, &eo)) != DLT_OK)
+        if ((st = dlt_plan_run(r->train, &eo)) != DLT_OK || (st = dlt_plan_wait_outputs(r->train)) != DLT_OK)
             return st;
         t->ops->accumulate(t, r->train, 1, &b, sums + 2);
+        if (r->be && (m + 1 < k || r->step + 1 < r->total_steps)) {
+            r->cursor_next = t->ops->get_cursor(t);
+            if ((st = feed_train(r, &r->next)) != DLT_OK || (st = dlt_plan_prefetch(r->train)) != DLT_OK)
+                return st;
+            r->have_next = 1;
+        }
+        if ((st = dlt_plan_wait(r->train)) != DLT_OK)
+            return st;
         sums[0] += b.samples;
         sums[1] += b.weight;
         r->epoch = b.epoch + (b.last_in_epoch ? 1 : 0);

@@ -23,6 +23,14 @@ typedef struct {
     dlt_backend *be; /* the device the model lives on (the GPU, or the test stand-in), NULL: CPU */
     int64_t step, total_steps, samples_seen, epoch;
     dlt_loss_scaler scaler; /* train.loss_scale (disabled: scale 1) */
+    /* On a device the next micro-batch is fed and uploaded while this one's
+     * backward runs: it sits in the train plan's staging (have_next), fed
+     * with loss scale next_scale, and the checkpointed data position is the
+     * one before it (cursor_next). */
+    int have_next;
+    dlt_task_batch next;
+    float next_scale;
+    dlt_loader_cursor cursor_next;
     int64_t skipped_steps;  /* by the dynamic loss scaler, this run */
     double best_metric;
     dlt_report rep;

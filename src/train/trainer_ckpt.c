@@ -85,7 +85,8 @@ dlt_status dlt_trainer_save_checkpoint(dlt_trainer *r)
         st = dlt_trainer_to_host(r, 1);
     if (st != DLT_OK)
         return st;
-    dlt_loader_cursor cur = r->task->ops->get_cursor(r->task);
+    /* a batch fed ahead (trainer.h) is not consumed yet */
+    dlt_loader_cursor cur = r->have_next ? r->cursor_next : r->task->ops->get_cursor(r->task);
     int64_t *all = calloc((size_t)r->world * 2, sizeof *all);
     double *tmp = calloc((size_t)r->world * 2, sizeof *tmp);
     if (!all || !tmp) {
