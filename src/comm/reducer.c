@@ -357,6 +357,10 @@ static void after_node(dlt_plan *p, int step, void *user)
 
 void dlt_reducer_exec_opts(dlt_reducer *r, dlt_exec_opts *o)
 {
+    /* one rank has nothing to overlap: finish starts every bucket, and a plan
+     * without a callback between its steps can run as one CUDA graph */
+    if (r->c->size == 1)
+        return;
     if (o->after_node != after_node) {
         r->chain = o->after_node;
         r->chain_user = o->user;

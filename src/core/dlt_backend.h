@@ -79,6 +79,16 @@ struct dlt_backend {
     dlt_status (*prefetch)(void *ctx, void *dst, const void *src, size_t bytes);
     /* Make the compute stream wait for the latest DLT_EV_PREFETCHED mark. */
     dlt_status (*join_prefetch)(void *ctx);
+    /* Graphs (dlt_exec_opts.graph; all four or none). capture_begin: from now
+     * on the compute stream's work (kernels, copies, memsets, record) is
+     * recorded, not run; capture_end: stop and return the recording as a
+     * launchable graph in *graph, or an error (then the recorded work is
+     * dropped: none of it ran); graph_launch: queue a graph on the compute
+     * stream; graph_free: release one (NULL-safe). */
+    dlt_status (*capture_begin)(void *ctx);
+    dlt_status (*capture_end)(void *ctx, void **graph);
+    dlt_status (*graph_launch)(void *ctx, void *graph);
+    void (*graph_free)(void *ctx, void *graph);
 };
 
 /* The events of dlt_backend.record / wait_host. */

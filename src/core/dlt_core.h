@@ -241,6 +241,13 @@ typedef struct {
      * for the whole run and its error check. Ignored on the CPU (and on a
      * backend without events: the run is synchronous). */
     int async;
+    /* Device plans: replay the run from a captured CUDA graph (one launch
+     * instead of one per kernel). The first run of a plan runs as usual, the
+     * second is captured, later ones launch the capture; a change of
+     * `training` or `async` captures again. Ignored where it cannot hold: a
+     * backend without graphs, profiling, an after_node callback (it acts
+     * between steps), a plan that draws random numbers (dlt_plan_graphable). */
+    int graph;
 } dlt_exec_opts;
 /* Run the plan. A run still pending on this plan (async) is waited for first
  * (dlt_plan_wait; its error, if any, is returned and nothing new is queued). */
@@ -265,6 +272,11 @@ dlt_status dlt_plan_wait_outputs(dlt_plan *p);
  * report errors that kernels could only record (e.g. an index out of range).
  * A no-op when nothing is pending; dlt_plan_free waits too. */
 dlt_status dlt_plan_wait(dlt_plan *p);
+
+/* Whether dlt_exec_opts.graph can apply to p: a device plan on a backend
+ * with graphs whose ops draw no random numbers (dropout keys its masks by the
+ * run's step). Writes why not into why (may be NULL). */
+int dlt_plan_graphable(const dlt_plan *p, char *why, size_t len);
 
 /* Introspection for the reducer and profilers. */
 int dlt_plan_num_steps(const dlt_plan *p);

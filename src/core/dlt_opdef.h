@@ -70,7 +70,9 @@ typedef struct dlt_op_def {
 enum {
     DLT_OP_INPLACE = 1u << 0, /* output 0 may reuse input 0's storage */
     DLT_OP_VIEW = 1u << 1,    /* output 0 aliases input 0's storage (no kernel) */
-    DLT_OP_STATEFUL = 1u << 2 /* writes buffers (batch norm running stats) */
+    DLT_OP_STATEFUL = 1u << 2, /* writes buffers (batch norm running stats) */
+    DLT_OP_RANDOM = 1u << 3    /* draws from the counter RNG with the run's seed and step
+                                * (dropout): a captured CUDA graph cannot replay it */
 };
 
 /* Add a node: checks arity and input validity, runs the shape rule (formatting

@@ -2,6 +2,8 @@
  * inputs uploaded first (or taken from a prefetched device copy), outputs
  * downloaded as soon as the last of them is written, and the waits for an
  * asynchronous run (dlt_exec_opts.async) and a prefetch. */
+#include <stdio.h>
+
 #include "plan_impl.h"
 
 /* A backend with a transfer stream and events (dlt_backend.h: all or none).
@@ -88,6 +90,9 @@ void dlt_exec_device_free(dlt_plan *p)
     if (p->inputs_stage)
         p->be->release(p->be->ctx, p->inputs_stage);
     p->inputs_stage = NULL;
+    if (p->graph)
+        p->be->graph_free(p->be->ctx, p->graph);
+    p->graph = NULL;
 }
 
 /* The inputs into the plan's input region: the prefetched device copy (a fast
@@ -125,26 +130,35 @@ static dlt_status download_outputs(dlt_plan *p, int marks)
     return DLT_OK;
 }
 
-/* Profiling waits after every step (so the times are the device's) and keeps
- * the downloads at the end, out of the steps' times. */
-dlt_status dlt_exec_device(dlt_plan *p, const dlt_exec_opts *o, uint64_t seed)
+int dlt_plan_graphable(const dlt_plan *p, char *why, size_t len)
+{
+    const char *no = NULL;
+    char op[160] = "";
+    if (!p->be)
+        no = "a CPU plan";
+    else if (!p->be->capture_begin || !p->be->capture_end || !p->be->graph_launch || !p->be->graph_free)
+        no = "the backend has no graphs";
+    for (int s = 0; !no && s < p->nsteps; s++) {
+        const dlt_node *nd = p->steps[s].kind == STEP_NODE ? p->steps[s].k.node : NULL;
+        if (nd && (nd->op->flags & DLT_OP_RANDOM)) {
+            snprintf(op, sizeof op, "op %s ('%s') draws random numbers per step", nd->op->name, nd->name);
+            no = op;
+        }
+    }
+    if (why && len)
+        snprintf(why, len, "%s", no ? no : "");
+    return !no;
+}
+
+/* The steps of a run (and the output downloads among them) on the compute
+ * stream: run, or recorded while a capture is open. */
+static dlt_status queue_steps(dlt_plan *p, const dlt_exec_opts *o, uint64_t seed, int marks, int out_step)
 {
     dlt_backend *be = p->be;
     void *cx = be->ctx;
     dlt_status st;
-    int marks = o->async && overlap(be);
-    int out_step = o->profile ? p->nsteps - 1 : p->out_step;
-    /* the outputs and the error flags of a pending run are not overwritten
-     * unseen: wait for it (and report its error) first */
-    if (p->run_pending && (st = dlt_plan_wait(p)) != DLT_OK)
-        return st;
-    p->run_pending = p->outs_pending = QUEUED;
-    if ((st = take_inputs(p)) != DLT_OK)
-        return st;
     if (out_step < 0 && (st = download_outputs(p, marks)) != DLT_OK)
         return st;
-    if (o->profile)
-        (void)be->elapsed(cx);
     for (int s = 0; s < p->nsteps; s++) {
         plan_step *ps = &p->steps[s];
         if (ps->kind == STEP_NODE) {
@@ -174,6 +188,79 @@ dlt_status dlt_exec_device(dlt_plan *p, const dlt_exec_opts *o, uint64_t seed)
         if (s == out_step && (st = download_outputs(p, marks)) != DLT_OK)
             return st;
     }
+    return DLT_OK;
+}
+
+/* A run from a CUDA graph: the second eligible run is captured (the first
+ * warms up what must not happen during a capture: cuDNN's algorithm choice,
+ * lazy module loading, shared-memory opt-ins), later ones launch it. Per-run
+ * values a kernel takes as arguments (training, step, seed) are frozen in the
+ * capture: training and async (the outputs mark) key it, and plans whose
+ * kernels use step and seed are not graphable. A failed capture is reported
+ * once and the plan runs without graphs from then on. */
+static dlt_status graph_run(dlt_plan *p, const dlt_exec_opts *o, uint64_t seed, int marks, int out_step)
+{
+    dlt_backend *be = p->be;
+    dlt_status st, st2;
+    if (p->graph && (p->graph_training != o->training || p->graph_marks != marks)) {
+        be->graph_free(be->ctx, p->graph);
+        p->graph = NULL;
+    }
+    if (!p->graph && !p->graph_warm) {
+        p->graph_warm = 1;
+        return queue_steps(p, o, seed, marks, out_step);
+    }
+    if (!p->graph) {
+        void *gr = NULL;
+        if ((st = be->capture_begin(be->ctx)) != DLT_OK)
+            return st;
+        st = queue_steps(p, o, seed, marks, out_step);
+        st2 = be->capture_end(be->ctx, &gr);
+        if (st != DLT_OK) { /* the run's own error: nothing of it ran */
+            be->graph_free(be->ctx, gr);
+            return st;
+        }
+        if (st2 != DLT_OK) {
+            dlt_log(DLT_LOG_WARN, "CUDA graph capture failed, running without graphs: %s", dlt_errmsg());
+            dlt_clearerr();
+            p->graph_failed = 1;
+            return queue_steps(p, o, seed, marks, out_step);
+        }
+        p->graph = gr;
+        p->graph_training = o->training;
+        p->graph_marks = marks;
+    }
+    if ((st = be->graph_launch(be->ctx, p->graph)) != DLT_OK)
+        return st;
+    if (marks) /* the capture holds the outputs mark */
+        p->outs_pending = MARKED;
+    return DLT_OK;
+}
+
+/* Profiling waits after every step (so the times are the device's) and keeps
+ * the downloads at the end, out of the steps' times. */
+dlt_status dlt_exec_device(dlt_plan *p, const dlt_exec_opts *o, uint64_t seed)
+{
+    dlt_backend *be = p->be;
+    void *cx = be->ctx;
+    dlt_status st;
+    int marks = o->async && overlap(be);
+    int out_step = o->profile ? p->nsteps - 1 : p->out_step;
+    if (o->graph && !p->graph_check)
+        p->graph_check = dlt_plan_graphable(p, NULL, 0) ? 1 : 2;
+    int use_graph = o->graph && p->graph_check == 1 && !o->profile && !o->after_node && !p->graph_failed;
+    /* the outputs and the error flags of a pending run are not overwritten
+     * unseen: wait for it (and report its error) first */
+    if (p->run_pending && (st = dlt_plan_wait(p)) != DLT_OK)
+        return st;
+    p->run_pending = p->outs_pending = QUEUED;
+    if ((st = take_inputs(p)) != DLT_OK)
+        return st;
+    if (o->profile)
+        (void)be->elapsed(cx);
+    st = use_graph ? graph_run(p, o, seed, marks, out_step) : queue_steps(p, o, seed, marks, out_step);
+    if (st != DLT_OK)
+        return st;
     if (marks) {
         if ((st = be->record(cx, DLT_EV_DONE)) != DLT_OK)
             return st;

@@ -63,6 +63,11 @@ struct dlt_plan {
     int xfer_busy;     /* a prefetch copy may still read inputs_host */
     int run_pending;   /* an async run whose end has not been waited for */
     int outs_pending;  /* ... whose outputs have not been waited for */
+    /* CUDA graph (dlt_exec_opts.graph): the capture, what it was made for,
+     * and whether a run to warm up was seen (or capture failed: never again) */
+    void *graph;
+    int graph_training, graph_marks, graph_warm, graph_failed;
+    int graph_check; /* dlt_plan_graphable, once: 0 not asked yet, 1 yes, 2 no */
 };
 
 void *dlt_plan_ptr(const dlt_plan *p, dlt_t v);

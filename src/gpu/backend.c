@@ -208,7 +208,53 @@ static dlt_status be_record(void *ctx, int ev)
     struct dlt_gpu *g = ctx;
     if (ev < 0 || ev >= DLT_EV_COUNT || ev == DLT_EV_PREFETCHED)
         return dlt_seterr(DLT_ERR_INVALID, "GPU: event %d is not one the compute stream marks", ev);
+    /* inside a capture a plain record only orders streams: External makes it
+     * a node of the graph that marks the event each time the graph runs */
+    if (g->capturing)
+        return dlt_gpu_check(cudaEventRecordWithFlags(g->ev[ev], g->stream, cudaEventRecordExternal), NULL,
+                             "cudaEventRecordWithFlags (capture)");
     return dlt_gpu_check(cudaEventRecord(g->ev[ev], g->stream), NULL, "cudaEventRecord");
+}
+
+/* CUDA graphs: stream capture of the compute stream (thread-local mode: other
+ * threads' CUDA calls are not affected), instantiated once. */
+static dlt_status be_capture_begin(void *ctx)
+{
+    struct dlt_gpu *g = ctx;
+    dlt_status st = dlt_gpu_check(cudaStreamBeginCapture(g->stream, cudaStreamCaptureModeThreadLocal), NULL,
+                                  "cudaStreamBeginCapture");
+    g->capturing = st == DLT_OK;
+    return st;
+}
+
+static dlt_status be_capture_end(void *ctx, void **graph)
+{
+    struct dlt_gpu *g = ctx;
+    cudaGraph_t gr = NULL;
+    cudaGraphExec_t exec = NULL;
+    *graph = NULL;
+    g->capturing = 0;
+    dlt_status st = dlt_gpu_check(cudaStreamEndCapture(g->stream, &gr), NULL, "cudaStreamEndCapture");
+    if (st == DLT_OK)
+        st = dlt_gpu_check(cudaGraphInstantiate(&exec, gr, 0), NULL, "cudaGraphInstantiate");
+    if (gr)
+        cudaGraphDestroy(gr);
+    if (st == DLT_OK)
+        *graph = exec;
+    return st;
+}
+
+static dlt_status be_graph_launch(void *ctx, void *graph)
+{
+    struct dlt_gpu *g = ctx;
+    return dlt_gpu_check(cudaGraphLaunch((cudaGraphExec_t)graph, g->stream), NULL, "cudaGraphLaunch");
+}
+
+static void be_graph_free(void *ctx, void *graph)
+{
+    (void)ctx;
+    if (graph)
+        cudaGraphExecDestroy((cudaGraphExec_t)graph);
 }
 
 static dlt_status be_wait_host(void *ctx, int ev)
@@ -327,6 +373,10 @@ dlt_status dlt_gpu_open(int device, dlt_gpu **out)
         .wait_host = be_wait_host,
         .prefetch = be_prefetch,
         .join_prefetch = be_join_prefetch,
+        .capture_begin = be_capture_begin,
+        .capture_end = be_capture_end,
+        .graph_launch = be_graph_launch,
+        .graph_free = be_graph_free,
     };
     *out = g;
     return DLT_OK;

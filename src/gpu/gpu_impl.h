@@ -35,6 +35,7 @@ struct dlt_gpu {
     double *d_partial;        /* DLT_GPU_PARTIALS doubles: block partial sums (sumsq) */
     double *h_result;         /* pinned: one double read back */
     int timing;
+    int capturing;            /* a CUDA-graph capture of `stream` is open */
     dlt_backend backend;      /* the core's view of this device (ctx = this) */
 };
 

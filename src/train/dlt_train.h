@@ -87,7 +87,8 @@ typedef struct {
     double bucket_mb;
     double timeout_s;
     int zero;
-    int reduce_bf16;          /* dist.reduce_dtype = "bf16": gradients all-reduced in bf16 */
+    int reduce_bf16;
+    int cuda_graphs;          /* train.cuda_graphs: plans replayed from CUDA graphs where they can be */          /* dist.reduce_dtype = "bf16": gradients all-reduced in bf16 */
     int debug_collectives;
     int check_every;          /* replica checksum every K steps; 0: start and resume only */
     /* logging */

@@ -244,6 +244,7 @@ dlt_status dlt_train_config_from_job(const dlt_job *job, dlt_train_config *c)
     c->bucket_mb = dlt_job_float(job, "dist.bucket_mb");
     c->timeout_s = dlt_job_float(job, "dist.timeout_s");
     c->zero = (int)dlt_job_int(job, "dist.zero");
+    c->cuda_graphs = dlt_job_bool(job, "train.cuda_graphs");
     c->reduce_bf16 = strcmp(dlt_job_string(job, "dist.reduce_dtype"), "bf16") == 0;
     c->debug_collectives = dlt_job_bool(job, "dist.debug_collectives");
     c->check_every = (int)dlt_job_int(job, "dist.check_every");

@@ -42,7 +42,7 @@ static dlt_status evaluate(dlt_trainer *r, dlt_metrics *m)
         dlt_task_batch b;
         if ((st = t->ops->feed(t, r->eval, 0, &b)) != DLT_OK)
             goto out;
-        dlt_exec_opts eo = {.training = 0, .step = r->step};
+        dlt_exec_opts eo = {.training = 0, .step = r->step, .graph = r->c->cuda_graphs};
         if ((st = dlt_plan_run(r->eval, &eo)) != DLT_OK)
             goto out;
         t->ops->accumulate(t, r->eval, 0, &b, sums + 1);
@@ -169,6 +169,16 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
         return st;
     if ((st = create_optimizer(r)) != DLT_OK)
         return st;
+    if (c->cuda_graphs && r->rank == 0) {
+        char why[200] = "";
+        if (!dlt_plan_graphable(r->train, why, sizeof why))
+            dlt_log(DLT_LOG_WARN, "train.cuda_graphs: not used: %s", why);
+        else if (r->world > 1)
+            dlt_log(DLT_LOG_WARN, "train.cuda_graphs: not used for training on %d ranks (the gradient all-reduce "
+                                  "starts between the backward's kernels); evaluation uses them", r->world);
+        else
+            dlt_log(DLT_LOG_INFO, "train.cuda_graphs: each step after the second is one graph launch");
+    }
     dlt_loss_scaler_init(&r->scaler);
     r->scaler.enabled = c->loss_scaling != DLT_LOSS_SCALE_NONE;
     r->scaler.scale = (float)c->loss_scale; /* an f32, like GradScaler's */
@@ -275,7 +285,7 @@ static dlt_status train_step(dlt_trainer *r, double *sums, double *gnorm)
          * outputs, then feeds and uploads the next micro-batch while the
          * backward (and the gradient all-reduce) runs */
         dlt_exec_opts eo = {.training = 1, .step = r->step * k + m, .rng_stream = (uint64_t)r->rank,
-                            .async = r->be != NULL};
+                            .async = r->be != NULL, .graph = c->cuda_graphs};
         dlt_reducer_exec_opts(r->red, &eo);
         dlt_report_trace_plan(&r->rep, r->train, &eo);
         if ((st = dlt_plan_run(r->train, &eo)) != DLT_OK || (st = dlt_plan_wait_outputs(r->train)) != DLT_OK)

@@ -13,6 +13,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <tuple>
 #include <utility>
 
@@ -52,6 +54,11 @@ enum cudaMemcpyKind { cudaMemcpyHostToHost, cudaMemcpyHostToDevice, cudaMemcpyDe
 enum cudaDeviceAttr { cudaDevAttrMaxSharedMemoryPerBlockOptin = 97 };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 enum cudaDataType { CUDA_R_32F = 0 };
+typedef struct emu_graph *cudaGraph_t;
+typedef struct emu_graph *cudaGraphExec_t;
+enum cudaStreamCaptureMode { cudaStreamCaptureModeGlobal = 0, cudaStreamCaptureModeThreadLocal = 1,
+                             cudaStreamCaptureModeRelaxed = 2 };
+enum { cudaErrorStreamCaptureUnsupported = 900, cudaErrorIllegalState = 401 };
 typedef cudaDataType cudaDataType_t;
 
 /* ---------------------------------------------------------------- cuBLAS / cuDNN stubs */
@@ -83,6 +90,15 @@ cudaError_t cudaStreamSynchronize(cudaStream_t s);
 cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int dev);
 cudaError_t cudaFuncSetAttribute(const void *fn, cudaFuncAttribute a, int v);
 cudaError_t cudaGetDevice(int *dev);
+/* Stream capture: between Begin and End the work below (launches, async
+ * copies and memsets, cuBLAS and cuDNN calls) is recorded instead of run; an
+ * instantiated graph runs the record in order on each launch. */
+cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *graph);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph, unsigned long long flags);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
+cudaError_t cudaGraphDestroy(cudaGraph_t graph);
 /* Column-major like cuBLAS; accumulates in double. */
 cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
                                           int n, int k, const void *alpha, const void *a, cudaDataType at,
@@ -94,6 +110,9 @@ cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t h, cublasOperation_t ta
  * rounded to nearest even; 32F: unchanged). Also cuDNN's math types. */
 float emu_tensor_core_input(float x, cublasComputeType_t ct);
 }
+/* Whether a capture is open, and how emulated work is recorded during one. */
+bool emu_capturing(void);
+void emu_defer(std::function<void()> work);
 
 template <class T>
 static inline cudaError_t cudaMemcpyFromSymbolAsync(void *dst, const T &sym, size_t n, size_t off,
@@ -194,9 +213,18 @@ template <class L> struct emu_launcher {
     template <class... A> void operator()(A &&...a) const
     {
         typedef std::tuple<typename std::decay<A>::type...> Tup;
-        const Tup args(std::forward<A>(a)...);
-        emu_call<L, Tup> call{l, &args};
-        emu_launch(c, emu_call<L, Tup>::run, &call);
+        /* the arguments are copied at the launch, as the CUDA runtime does */
+        std::shared_ptr<const Tup> args = std::make_shared<const Tup>(std::forward<A>(a)...);
+        L fn = l;
+        emu_cfg cfg = c;
+        auto run = [fn, cfg, args]() {
+            emu_call<L, Tup> call{fn, args.get()};
+            emu_launch(cfg, emu_call<L, Tup>::run, &call);
+        };
+        if (emu_capturing())
+            emu_defer(run);
+        else
+            run();
     }
 };
 

@@ -87,17 +87,15 @@ static dlt_status e_alloc_host(void *, size_t bytes, void **p)
     return *p ? DLT_OK : dlt_seterr(DLT_ERR_NOMEM, "emulated GPU: cannot allocate %zu bytes", bytes);
 }
 
+/* through the emulated runtime, so that a capture records them */
 static dlt_status e_copy(void *, void *dst, const void *src, size_t n)
 {
-    if (n)
-        memmove(dst, src, n);
-    return DLT_OK;
+    return dlt_gpu_check(cudaMemcpyAsync(dst, src, n, cudaMemcpyDefault, nullptr), NULL, "cudaMemcpyAsync");
 }
 
 static dlt_status e_memset(void *, void *dst, int b, size_t n)
 {
-    memset(dst, b, n);
-    return DLT_OK;
+    return dlt_gpu_check(cudaMemsetAsync(dst, b, n, nullptr), NULL, "cudaMemsetAsync");
 }
 
 static dlt_status e_add(void *ctx, float *dst, const float *src, size_t n)
@@ -140,6 +138,39 @@ static double e_elapsed(void *) { return 0; }
 /* Overlap: the emulated streams run every call to its end, so a prefetch is
  * a plain copy and there is never anything to wait for. */
 static dlt_status e_record(void *, int) { return DLT_OK; }
+
+/* CUDA graphs as backend.c makes them, on the emulated stream capture */
+static dlt_status e_capture_begin(void *)
+{
+    return dlt_gpu_check(cudaStreamBeginCapture(nullptr, cudaStreamCaptureModeThreadLocal), NULL,
+                         "cudaStreamBeginCapture");
+}
+
+static dlt_status e_capture_end(void *, void **graph)
+{
+    cudaGraph_t gr = nullptr;
+    cudaGraphExec_t exec = nullptr;
+    *graph = nullptr;
+    dlt_status st = dlt_gpu_check(cudaStreamEndCapture(nullptr, &gr), NULL, "cudaStreamEndCapture");
+    if (st == DLT_OK)
+        st = dlt_gpu_check(cudaGraphInstantiate(&exec, gr, 0), NULL, "cudaGraphInstantiate");
+    if (gr)
+        cudaGraphDestroy(gr);
+    if (st == DLT_OK)
+        *graph = exec;
+    return st;
+}
+
+static dlt_status e_graph_launch(void *, void *graph)
+{
+    return dlt_gpu_check(cudaGraphLaunch((cudaGraphExec_t)graph, nullptr), NULL, "cudaGraphLaunch");
+}
+
+static void e_graph_free(void *, void *graph)
+{
+    if (graph)
+        cudaGraphExecDestroy((cudaGraphExec_t)graph);
+}
 static dlt_status e_join(void *) { return DLT_OK; }
 
 static void *e_symbol(void *, const char *name)
@@ -190,6 +221,10 @@ static struct dlt_gpu *emu_device()
     g.backend.wait_host = e_record;
     g.backend.prefetch = e_copy;
     g.backend.join_prefetch = e_join;
+    g.backend.capture_begin = e_capture_begin;
+    g.backend.capture_end = e_capture_end;
+    g.backend.graph_launch = e_graph_launch;
+    g.backend.graph_free = e_graph_free;
     return &g;
 }
 

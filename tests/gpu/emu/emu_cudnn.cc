@@ -91,16 +91,31 @@ template <class P> void candidates(const emu_tensor_desc *x, const emu_conv_desc
     }
 }
 
-// Checks the call and prepares the workspace: NaN bytes, before any operand is read.
-cudnnStatus_t begin(int algo, const emu_tensor_desc *x, void *ws, size_t ws_bytes)
+// Checks the call's algorithm and workspace.
+cudnnStatus_t check_ws(int algo, const emu_tensor_desc *x, void *ws, size_t ws_bytes)
 {
     if (algo < 0 || algo >= kAlgos)
         return CUDNN_STATUS_NOT_SUPPORTED;
     size_t need = ws_of(algo, x);
     if (need > 0 && (!ws || ws_bytes < need))
         return CUDNN_STATUS_BAD_PARAM;
-    if (need > 0)
-        memset(ws, 0xff, need);
+    return CUDNN_STATUS_SUCCESS;
+}
+
+// Runs a checked call now, or records it in an open capture (the
+// descriptors' contents and the scalars are taken at the call, as cuDNN
+// does). The workspace is filled with NaN bytes before any operand is read.
+template <class F> cudnnStatus_t run_or_record(void *ws, size_t need, F compute)
+{
+    auto work = [=]() {
+        if (need > 0)
+            memset(ws, 0xff, need);
+        compute();
+    };
+    if (emu_capturing())
+        emu_defer(work);
+    else
+        work();
     return CUDNN_STATUS_SUCCESS;
 }
 
@@ -149,9 +164,9 @@ template <class F> void each_tap(const emu_tensor_desc *x, const emu_filter_desc
 }
 
 // out = alpha * acc + beta * out (beta 0: out is not read, as in cuDNN)
-void store(float *out, const std::vector<double> &acc, const void *alpha, const void *beta)
+void store(float *out, const std::vector<double> &acc, float alpha, float beta)
 {
-    double a = *(const float *)alpha, b = *(const float *)beta;
+    double a = alpha, b = beta;
     for (size_t i = 0; i < acc.size(); i++)
         out[i] = (float)(a * acc[i] + (b == 0 ? 0.0 : b * out[i]));
 }
@@ -316,15 +331,20 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t, const void *alpha, cudnnTen
 {
     if (!consistent(xd, wd, cd, yd))
         return CUDNN_STATUS_BAD_PARAM;
-    cudnnStatus_t s = begin((int)a, xd, ws, ws_bytes);
+    cudnnStatus_t s = check_ws((int)a, xd, ws, ws_bytes);
     if (s != CUDNN_STATUS_SUCCESS)
         return s;
-    std::vector<float> xv = rounded((const float *)x, numel(xd), cd->math),
-                       wv = rounded((const float *)w, numel(wd), cd->math);
-    std::vector<double> acc(numel(yd), 0.0);
-    each_tap(xd, wd, cd, yd, [&](size_t xi, size_t wi, size_t yi) { acc[yi] += (double)xv[xi] * wv[wi]; });
-    store((float *)y, acc, alpha, beta);
-    return CUDNN_STATUS_SUCCESS;
+    emu_tensor_desc X = *xd, Y = *yd;
+    emu_filter_desc W = *wd;
+    emu_conv_desc C = *cd;
+    float al = *(const float *)alpha, be = *(const float *)beta;
+    return run_or_record(ws, ws_of((int)a, xd), [=]() {
+        std::vector<float> xv = rounded((const float *)x, numel(&X), C.math),
+                           wv = rounded((const float *)w, numel(&W), C.math);
+        std::vector<double> acc(numel(&Y), 0.0);
+        each_tap(&X, &W, &C, &Y, [&](size_t xi, size_t wi, size_t yi) { acc[yi] += (double)xv[xi] * wv[wi]; });
+        store((float *)y, acc, al, be);
+    });
 }
 
 cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t, const void *alpha, cudnnFilterDescriptor_t wd,
@@ -335,15 +355,20 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t, const void *alpha, cud
 {
     if (!consistent(dxd, wd, cd, dyd))
         return CUDNN_STATUS_BAD_PARAM;
-    cudnnStatus_t s = begin((int)a, dxd, ws, ws_bytes);
+    cudnnStatus_t s = check_ws((int)a, dxd, ws, ws_bytes);
     if (s != CUDNN_STATUS_SUCCESS)
         return s;
-    std::vector<float> yv = rounded((const float *)dy, numel(dyd), cd->math),
-                       wv = rounded((const float *)w, numel(wd), cd->math);
-    std::vector<double> acc(numel(dxd), 0.0);
-    each_tap(dxd, wd, cd, dyd, [&](size_t xi, size_t wi, size_t yi) { acc[xi] += (double)yv[yi] * wv[wi]; });
-    store((float *)dx, acc, alpha, beta);
-    return CUDNN_STATUS_SUCCESS;
+    emu_tensor_desc X = *dxd, Y = *dyd;
+    emu_filter_desc W = *wd;
+    emu_conv_desc C = *cd;
+    float al = *(const float *)alpha, be = *(const float *)beta;
+    return run_or_record(ws, ws_of((int)a, dxd), [=]() {
+        std::vector<float> yv = rounded((const float *)dy, numel(&Y), C.math),
+                           wv = rounded((const float *)w, numel(&W), C.math);
+        std::vector<double> acc(numel(&X), 0.0);
+        each_tap(&X, &W, &C, &Y, [&](size_t xi, size_t wi, size_t yi) { acc[xi] += (double)yv[yi] * wv[wi]; });
+        store((float *)dx, acc, al, be);
+    });
 }
 
 cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t, const void *alpha, cudnnTensorDescriptor_t xd,
@@ -354,15 +379,20 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t, const void *alpha, c
 {
     if (!consistent(xd, dwd, cd, dyd))
         return CUDNN_STATUS_BAD_PARAM;
-    cudnnStatus_t s = begin((int)a, xd, ws, ws_bytes);
+    cudnnStatus_t s = check_ws((int)a, xd, ws, ws_bytes);
     if (s != CUDNN_STATUS_SUCCESS)
         return s;
-    std::vector<float> xv = rounded((const float *)x, numel(xd), cd->math),
-                       yv = rounded((const float *)dy, numel(dyd), cd->math);
-    std::vector<double> acc(numel(dwd), 0.0);
-    each_tap(xd, dwd, cd, dyd, [&](size_t xi, size_t wi, size_t yi) { acc[wi] += (double)xv[xi] * yv[yi]; });
-    store((float *)dw, acc, alpha, beta);
-    return CUDNN_STATUS_SUCCESS;
+    emu_tensor_desc X = *xd, Y = *dyd;
+    emu_filter_desc W = *dwd;
+    emu_conv_desc C = *cd;
+    float al = *(const float *)alpha, be = *(const float *)beta;
+    return run_or_record(ws, ws_of((int)a, xd), [=]() {
+        std::vector<float> xv = rounded((const float *)x, numel(&X), C.math),
+                           yv = rounded((const float *)dy, numel(&Y), C.math);
+        std::vector<double> acc(numel(&W), 0.0);
+        each_tap(&X, &W, &C, &Y, [&](size_t xi, size_t wi, size_t yi) { acc[wi] += (double)xv[xi] * yv[yi]; });
+        store((float *)dw, acc, al, be);
+    });
 }
 
 } // extern "C"

@@ -2,6 +2,7 @@
  * the runtime calls the kernels make, and a reference GEMM for cuBLAS. */
 #undef _FORTIFY_SOURCE /* its longjmp check rejects jumps between fiber stacks */
 #include <cmath>
+#include <vector>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,14 +219,19 @@ const char *cudaGetErrorString(cudaError_t e)
 
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, cudaMemcpyKind, cudaStream_t)
 {
-    if (n)
+    if (n && emu_capturing())
+        emu_defer([=]() { memmove(dst, src, n); });
+    else if (n)
         memmove(dst, src, n);
     return cudaSuccess;
 }
 
 cudaError_t cudaMemsetAsync(void *dst, int byte, size_t n, cudaStream_t)
 {
-    memset(dst, byte, n);
+    if (emu_capturing())
+        emu_defer([=]() { memset(dst, byte, n); });
+    else
+        memset(dst, byte, n);
     return cudaSuccess;
 }
 
@@ -257,6 +263,55 @@ cudaError_t cudaGetDevice(int *dev)
 /* What the tensor cores see of an f32 input under a FAST compute type: x
  * rounded to nearest even at 10 (tf32, f16) or 7 (bf16) mantissa bits; f16
  * also has a range: overflow to inf at 65520, subnormal steps of 2^-24. */
+struct emu_graph {
+    std::vector<std::function<void()>> work;
+};
+static emu_graph *capture; /* the open capture, or NULL */
+
+cudaError_t cudaStreamBeginCapture(cudaStream_t, cudaStreamCaptureMode)
+{
+    if (capture)
+        return last_error = cudaErrorIllegalState;
+    capture = new emu_graph;
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamEndCapture(cudaStream_t, cudaGraph_t *graph)
+{
+    if (!capture)
+        return last_error = cudaErrorIllegalState;
+    *graph = capture;
+    capture = nullptr;
+    return cudaSuccess;
+}
+
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph, unsigned long long)
+{
+    *exec = new emu_graph(*graph);
+    return cudaSuccess;
+}
+
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t)
+{
+    if (capture) /* a graph launched into a capture would nest: not emulated */
+        return last_error = cudaErrorStreamCaptureUnsupported;
+    for (auto &w : exec->work)
+        w();
+    return cudaSuccess;
+}
+
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec)
+{
+    delete exec;
+    return cudaSuccess;
+}
+
+cudaError_t cudaGraphDestroy(cudaGraph_t graph)
+{
+    delete graph;
+    return cudaSuccess;
+}
+
 float emu_tensor_core_input(float x, cublasComputeType_t ct)
 {
     if (ct == CUBLAS_COMPUTE_32F || !std::isfinite(x) || x == 0.f)
@@ -273,17 +328,16 @@ float emu_tensor_core_input(float x, cublasComputeType_t ct)
     return (float)(std::nearbyint((double)x / quantum) * quantum);
 }
 
-cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m,
-                                          int n, int k, const void *alpha, const void *a, cudaDataType at,
+static cublasStatus_t gemm_now(cublasOperation_t ta, cublasOperation_t tb, int m,
+                                          int n, int k, float al, const void *a, cudaDataType at,
                                           int lda, long long sa, const void *b, cudaDataType bt, int ldb,
-                                          long long sb, const void *beta, void *c, cudaDataType ct, int ldc,
-                                          long long sc, int count, cublasComputeType_t comp, cublasGemmAlgo_t)
+                                          long long sb, float be, void *c, cudaDataType ct, int ldc,
+                                          long long sc, int count, cublasComputeType_t comp)
 {
     if (at != CUDA_R_32F || bt != CUDA_R_32F || ct != CUDA_R_32F || m < 0 || n < 0 || k < 0 || count < 0 ||
         ldc < (m > 1 ? m : 1) || lda < (ta == CUBLAS_OP_N ? (m > 1 ? m : 1) : (k > 1 ? k : 1)) ||
         ldb < (tb == CUBLAS_OP_N ? (k > 1 ? k : 1) : (n > 1 ? n : 1)))
         return CUBLAS_STATUS_INVALID_VALUE;
-    const float al = *(const float *)alpha, be = *(const float *)beta;
     for (int s = 0; s < count; s++) {
         const float *A = (const float *)a + s * sa, *B = (const float *)b + s * sb;
         float *C = (float *)c + s * sc;
@@ -302,4 +356,26 @@ cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOperation_t ta, 
     return CUBLAS_STATUS_SUCCESS;
 }
 
+cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m,
+                                          int n, int k, const void *alpha, const void *a, cudaDataType at,
+                                          int lda, long long sa, const void *b, cudaDataType bt, int ldb,
+                                          long long sb, const void *beta, void *c, cudaDataType ct, int ldc,
+                                          long long sc, int count, cublasComputeType_t comp, cublasGemmAlgo_t)
+{
+    /* alpha and beta are host scalars: read at the call, as cuBLAS does */
+    float al = *(const float *)alpha, be = *(const float *)beta;
+    if (!emu_capturing())
+        return gemm_now(ta, tb, m, n, k, al, a, at, lda, sa, b, bt, ldb, sb, be, c, ct, ldc, sc, count, comp);
+    /* recorded: the arguments are checked now (count 0 runs nothing) */
+    cublasStatus_t st = gemm_now(ta, tb, m, n, k, al, a, at, lda, sa, b, bt, ldb, sb, be, c, ct, ldc, sc, 0, comp);
+    if (st != CUBLAS_STATUS_SUCCESS || count < 0)
+        return st != CUBLAS_STATUS_SUCCESS ? st : CUBLAS_STATUS_INVALID_VALUE;
+    emu_defer([=]() { gemm_now(ta, tb, m, n, k, al, a, at, lda, sa, b, bt, ldb, sb, be, c, ct, ldc, sc, count, comp); });
+    return CUBLAS_STATUS_SUCCESS;
+}
+
 } // extern "C"
+
+bool emu_capturing(void) { return capture != nullptr; }
+
+void emu_defer(std::function<void()> work) { capture->work.push_back(std::move(work)); }
