@@ -2,9 +2,11 @@
  * forward, backward and the fused SGD step on the device, images/s, and the
  * device time per op kind of one profiled step. Prints figures; asserts
  * nothing. Exits 77 without a CUDA device.
- *   bench/gpu_bench [ARCH] [BATCH] [STEPS] [C H W] [PRECISION: fp32|tf32|bf16]
+ *   bench/gpu_bench [ARCH] [BATCH] [STEPS] [C H W] [PRECISION: fp32|tf32|bf16|fp16] [graph]
+ * Runs are asynchronous as in the trainer (the optimizer step is queued behind
+ * the backward); "graph" replays each step from a CUDA graph (train.cuda_graphs).
  * e.g. bench/gpu_bench resnet50 256 30 3 224 224 tf32
- *      bench/gpu_bench resnet20 128 100 1 28 28 fp32 */
+ *      bench/gpu_bench resnet20 128 100 1 28 28 fp32 graph */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +85,8 @@ int main(int argc, char **argv)
         xd[i] = (float)((i * 7919) % 255) / 255.f - 0.5f;
     for (int i = 0; i < batch; i++)
         yd[i] = i % s.num_classes;
-    dlt_exec_opts eo = {.training = 1};
+    int graph = argc > 8 && strcmp(argv[8], "graph") == 0;
+    dlt_exec_opts eo = {.training = 1, .async = 1, .graph = graph};
     for (int i = 0; i < 3; i++) /* warm-up: cuDNN algorithm choice, caches */
         if (dlt_plan_run(p, &eo) != DLT_OK || dlt_optim_step(o, dlt_params_dev(g), dlt_grads_dev(g), 0.01))
             return fail("warm-up step");
@@ -96,9 +99,12 @@ int main(int argc, char **argv)
     if (dlt_graph_download(g, DLT_SYNC_PARAMS) != DLT_OK) /* waits for the last optimizer step */
         return fail("sync");
     double t = now() - t0;
-    printf("dltrain %s on %s, batch %d, %dx%dx%d, %s: %.2f ms/step, %.1f images/s (%d steps, loss %.4f)\n", arch,
-           name, batch, c, h, w, prec, 1e3 * t / steps, batch * steps / t, steps, *(float *)dlt_plan_data(p, loss));
-    eo.profile = 1;
+    if (dlt_plan_wait(p) != DLT_OK)
+        return fail("last step");
+    printf("dltrain %s on %s, batch %d, %dx%dx%d, %s%s: %.2f ms/step, %.1f images/s (%d steps, loss %.4f)\n", arch,
+           name, batch, c, h, w, prec, graph ? ", CUDA graphs" : "", 1e3 * t / steps, batch * steps / t, steps,
+           *(float *)dlt_plan_data(p, loss));
+    eo.profile = 1, eo.async = 0, eo.graph = 0;
     if (dlt_plan_run(p, &eo) != DLT_OK)
         return fail("profiled step");
     double total = 0;

@@ -1,13 +1,15 @@
 #!/bin/sh
 # Compile a .cu file with nvcc into a libtool object (OUT.lo plus .libs/OUT.o),
 # since libtool has no tag for nvcc. Usage: nvcc-lt.sh OUT.lo NVCC ARGS... -c SRC
+# Also writes OUT.Pcu, the headers OUT.lo depends on (Makefile.am includes
+# them), so editing a header rebuilds the kernels that use it.
 set -e
 lo=$1
 shift
 dir=$(dirname "$lo")
 base=$(basename "$lo" .lo)
 mkdir -p "$dir/.libs"
-"$@" -Xcompiler -fPIC -o "$dir/.libs/$base.o"
+"$@" -Xcompiler -fPIC -MD -MF "$dir/$base.Pcu" -MT "$lo" -o "$dir/.libs/$base.o"
 cp "$dir/.libs/$base.o" "$dir/$base.o"
 cat > "$lo" <<LO
 # $base.lo - a libtool object file

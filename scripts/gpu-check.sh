@@ -39,6 +39,7 @@ dlt timeout 300 "$work/bin/gpu_bench" resnet50 256 20 3 224 224 tf32 >>"$log" 2>
 dlt timeout 300 "$work/bin/gpu_bench" resnet50 256 20 3 224 224 bf16 >>"$log" 2>&1 || say "   resnet50 bf16 benchmark failed ($?)"
 dlt timeout 300 "$work/bin/gpu_bench" resnet50 256 20 3 224 224 fp16 >>"$log" 2>&1 || say "   resnet50 fp16 benchmark failed ($?)"
 dlt timeout 300 "$work/bin/gpu_bench" resnet20 128 100 1 28 28 fp32 >>"$log" 2>&1 || say "   resnet20 benchmark failed ($?)"
+dlt timeout 300 "$work/bin/gpu_bench" resnet20 128 100 1 28 28 fp32 graph >>"$log" 2>&1 || say "   resnet20 graph benchmark failed ($?)"
 py=${DLT_TORCH_PYTHON:-python3}
 if "$py" -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
     say "== benchmark (PyTorch $("$py" -c 'import torch; print(torch.__version__)'))"
