@@ -244,9 +244,10 @@ typedef struct {
     /* Device plans: replay the run from a captured CUDA graph (one launch
      * instead of one per kernel). The first run of a plan runs as usual, the
      * second is captured, later ones launch the capture; a change of
-     * `training` or `async` captures again. Ignored where it cannot hold: a
-     * backend without graphs, profiling, an after_node callback (it acts
-     * between steps), a plan that draws random numbers (dlt_plan_graphable). */
+     * `training` or `async` captures again (the step and seed reach kernels
+     * through device memory, dlt_kctx.run_dev). Ignored where it cannot
+     * hold: a backend without graphs (dlt_plan_graphable), profiling, an
+     * after_node callback (it acts between steps). */
     int graph;
 } dlt_exec_opts;
 /* Run the plan. A run still pending on this plan (async) is waited for first
@@ -274,8 +275,7 @@ dlt_status dlt_plan_wait_outputs(dlt_plan *p);
 dlt_status dlt_plan_wait(dlt_plan *p);
 
 /* Whether dlt_exec_opts.graph can apply to p: a device plan on a backend
- * with graphs whose ops draw no random numbers (dropout keys its masks by the
- * run's step). Writes why not into why (may be NULL). */
+ * with graphs. Writes why not into why (may be NULL). */
 int dlt_plan_graphable(const dlt_plan *p, char *why, size_t len);
 
 /* Introspection for the reducer and profilers. */

@@ -46,6 +46,11 @@ typedef struct {
     int nthreads;
     dlt_graph *graph; /* for side effects on buffers only */
     void *dev;        /* the backend's context (GPU: struct dlt_gpu *), NULL on the CPU */
+    /* Device plans: {seed, step} of the current run in device memory, written
+     * before each run. Device kernels that draw random numbers read them
+     * there (not seed/step above), so a run replayed from a captured CUDA
+     * graph draws that run's numbers. NULL on the CPU. */
+    const uint64_t *run_dev;
 } dlt_kctx;
 
 typedef struct dlt_op_def {
@@ -70,9 +75,7 @@ typedef struct dlt_op_def {
 enum {
     DLT_OP_INPLACE = 1u << 0, /* output 0 may reuse input 0's storage */
     DLT_OP_VIEW = 1u << 1,    /* output 0 aliases input 0's storage (no kernel) */
-    DLT_OP_STATEFUL = 1u << 2, /* writes buffers (batch norm running stats) */
-    DLT_OP_RANDOM = 1u << 3    /* draws from the counter RNG with the run's seed and step
-                                * (dropout): a captured CUDA graph cannot replay it */
+    DLT_OP_STATEFUL = 1u << 2 /* writes buffers (batch norm running stats) */
 };
 
 /* Add a node: checks arity and input validity, runs the shape rule (formatting

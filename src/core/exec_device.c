@@ -132,19 +132,10 @@ static dlt_status download_outputs(dlt_plan *p, int marks)
 
 int dlt_plan_graphable(const dlt_plan *p, char *why, size_t len)
 {
-    const char *no = NULL;
-    char op[160] = "";
-    if (!p->be)
-        no = "a CPU plan";
-    else if (!p->be->capture_begin || !p->be->capture_end || !p->be->graph_launch || !p->be->graph_free)
-        no = "the backend has no graphs";
-    for (int s = 0; !no && s < p->nsteps; s++) {
-        const dlt_node *nd = p->steps[s].kind == STEP_NODE ? p->steps[s].k.node : NULL;
-        if (nd && (nd->op->flags & DLT_OP_RANDOM)) {
-            snprintf(op, sizeof op, "op %s ('%s') draws random numbers per step", nd->op->name, nd->name);
-            no = op;
-        }
-    }
+    const char *no = !p->be ? "a CPU plan"
+                     : !p->be->capture_begin || !p->be->capture_end || !p->be->graph_launch || !p->be->graph_free
+                         ? "the backend has no graphs"
+                         : NULL;
     if (why && len)
         snprintf(why, len, "%s", no ? no : "");
     return !no;
@@ -193,10 +184,10 @@ static dlt_status queue_steps(dlt_plan *p, const dlt_exec_opts *o, uint64_t seed
 
 /* A run from a CUDA graph: the second eligible run is captured (the first
  * warms up what must not happen during a capture: cuDNN's algorithm choice,
- * lazy module loading, shared-memory opt-ins), later ones launch it. Per-run
- * values a kernel takes as arguments (training, step, seed) are frozen in the
- * capture: training and async (the outputs mark) key it, and plans whose
- * kernels use step and seed are not graphable. A failed capture is reported
+ * lazy module loading, shared-memory opt-ins), later ones launch it. Values a
+ * kernel takes as arguments are frozen in the capture: training and async
+ * (the outputs mark) key it; seed and step reach random kernels through
+ * dlt_kctx.run_dev, uploaded before each run. A failed capture is reported
  * once and the plan runs without graphs from then on. */
 static dlt_status graph_run(dlt_plan *p, const dlt_exec_opts *o, uint64_t seed, int marks, int out_step)
 {
@@ -246,14 +237,16 @@ dlt_status dlt_exec_device(dlt_plan *p, const dlt_exec_opts *o, uint64_t seed)
     dlt_status st;
     int marks = o->async && overlap(be);
     int out_step = o->profile ? p->nsteps - 1 : p->out_step;
-    if (o->graph && !p->graph_check)
-        p->graph_check = dlt_plan_graphable(p, NULL, 0) ? 1 : 2;
-    int use_graph = o->graph && p->graph_check == 1 && !o->profile && !o->after_node && !p->graph_failed;
+    int use_graph = o->graph && !o->profile && !o->after_node && !p->graph_failed && dlt_plan_graphable(p, NULL, 0);
     /* the outputs and the error flags of a pending run are not overwritten
      * unseen: wait for it (and report its error) first */
     if (p->run_pending && (st = dlt_plan_wait(p)) != DLT_OK)
         return st;
     p->run_pending = p->outs_pending = QUEUED;
+    /* the run's RNG key where device kernels read it (outside any graph) */
+    p->run_host[0] = seed, p->run_host[1] = (uint64_t)o->step;
+    if ((st = be->upload(cx, p->run_dev, p->run_host, 2 * sizeof(uint64_t))) != DLT_OK)
+        return st;
     if ((st = take_inputs(p)) != DLT_OK)
         return st;
     if (o->profile)

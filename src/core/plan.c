@@ -106,6 +106,9 @@ void dlt_plan_free(dlt_plan *p)
         p->be->release(p->be->ctx, p->inputs);
         p->be->release_host(p->be->ctx, p->inputs_host);
         p->be->release_host(p->be->ctx, p->outs_host);
+        if (p->run_dev)
+            p->be->release(p->be->ctx, p->run_dev);
+        p->be->release_host(p->be->ctx, p->run_host);
         p->arena = p->inputs = NULL;
     }
     free(p->outs);
@@ -221,7 +224,9 @@ static dlt_status alloc_device(dlt_plan *p, int nout, const dlt_t *outputs)
     if ((st = be->alloc(be->ctx, align_up(p->arena_bytes ? p->arena_bytes : 1), (void **)&p->arena)) ||
         (st = be->alloc(be->ctx, align_up(p->inputs_bytes ? p->inputs_bytes : 1), (void **)&p->inputs)) ||
         (st = be->alloc_host(be->ctx, align_up(p->inputs_bytes ? p->inputs_bytes : 1), (void **)&p->inputs_host)) ||
-        (st = be->alloc_host(be->ctx, align_up(p->outs_bytes ? p->outs_bytes : 1), (void **)&p->outs_host)))
+        (st = be->alloc_host(be->ctx, align_up(p->outs_bytes ? p->outs_bytes : 1), (void **)&p->outs_host)) ||
+        (st = be->alloc(be->ctx, 2 * sizeof(uint64_t), (void **)&p->run_dev)) ||
+        (st = be->alloc_host(be->ctx, 2 * sizeof(uint64_t), (void **)&p->run_host)))
         return dlt_adderr(st, "plan (arena of %zu bytes)", p->arena_bytes);
     if ((st = be->memset(be->ctx, p->arena, 0, align_up(p->arena_bytes ? p->arena_bytes : 1))) ||
         (st = be->memset(be->ctx, p->inputs, 0, align_up(p->inputs_bytes ? p->inputs_bytes : 1))))
@@ -521,6 +526,7 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
         ps->k.work = ps->work_bytes ? p->arena + ps->work_off : NULL;
         ps->k.work_bytes = ps->work_bytes;
         ps->k.dev = p->be ? p->be->ctx : NULL;
+        ps->k.run_dev = p->run_dev;
     }
     free(al.free);
     free(order);

@@ -66,8 +66,8 @@ struct dlt_plan {
     /* CUDA graph (dlt_exec_opts.graph): the capture, what it was made for,
      * and whether a run to warm up was seen (or capture failed: never again) */
     void *graph;
+    uint64_t *run_dev, *run_host; /* {seed, step} of the run: device copy, pinned staging (dlt_kctx.run_dev) */
     int graph_training, graph_marks, graph_warm, graph_failed;
-    int graph_check; /* dlt_plan_graphable, once: 0 not asked yet, 1 yes, 2 no */
 };
 
 void *dlt_plan_ptr(const dlt_plan *p, dlt_t v);

@@ -16,6 +16,7 @@ static __global__ void __launch_bounds__(FA_THREADS)
                  const float *__restrict__ v, float *__restrict__ o, float *__restrict__ lse,
                  int64_t nqb)
 {
+    fa_rng(a);
     extern __shared__ float sm[];
     const int D = a.D, Dv = a.Dv, ldk = D | 1;
     float *Qs = sm;
@@ -135,6 +136,7 @@ static __global__ void __launch_bounds__(FA_THREADS)
     fa_fwd_rows(attn_dev a, const float *__restrict__ q, const float *__restrict__ k,
                 const float *__restrict__ v, float *__restrict__ o, float *__restrict__ lse)
 {
+    fa_rng(a);
     const int lane = threadIdx.x & 31;
     const int64_t nrows = a.B * a.H * a.Tq;
     const int64_t wstep = (int64_t)gridDim.x * (FA_THREADS / 32);
@@ -219,6 +221,8 @@ extern "C" dlt_status fa_setup(attn_dev *a, const dlt_kctx *k, const dlt_shape *
     a->keep_scale = 1.0f / (1.0f - at->p);
     a->seed = k->seed;
     a->stream = attn_stream(at->id, k->step);
+    a->run = k->run_dev;
+    a->id = at->id;
     return DLT_OK;
 }
 

@@ -30,8 +30,21 @@ struct attn_dev {
     const void *mask;
     int drop;
     float p, keep_scale;
-    uint64_t seed, stream;
+    uint64_t seed, stream; // set on the device by fa_rng
+    const uint64_t *run;   // dlt_kctx.run_dev: {seed, step} of the run
+    uint64_t id;           // the op's RNG id (attn_attr.id)
 };
+
+// The dropout key of this run, read on the device from dlt_kctx.run_dev at
+// the start of every kernel that draws (so a CUDA graph replays each run's
+// masks): the CPU's seed and attn_stream(id, step).
+static __device__ __forceinline__ void fa_rng(attn_dev &a)
+{
+    if (a.drop && a.run) {
+        a.seed = a.run[0];
+        a.stream = attn_stream(a.id, (int64_t)a.run[1]);
+    }
+}
 
 // Offset of row t of head (b, h) in a tensor of T rows of width W (either layout).
 static __device__ __forceinline__ int64_t fa_row(const attn_dev &a, int64_t b, int64_t h,

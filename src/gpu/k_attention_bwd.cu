@@ -74,6 +74,7 @@ static __global__ void __launch_bounds__(FA_THREADS)
                 const float *__restrict__ dO, const float *__restrict__ dl,
                 float *__restrict__ dq, int64_t nqb)
 {
+    fa_rng(a);
     extern __shared__ float sm[];
     const int D = a.D, Dv = a.Dv, ldk = D | 1, ldv = Dv | 1;
     float *Qs = sm;
@@ -176,6 +177,7 @@ static __global__ void __launch_bounds__(FA_THREADS)
                   const float *__restrict__ dO, const float *__restrict__ dl,
                   float *__restrict__ dk, float *__restrict__ dv, int64_t nkb)
 {
+    fa_rng(a);
     extern __shared__ float sm[];
     const int D = a.D, Dv = a.Dv, ldq = D | 1, ldo = Dv | 1;
     float *Ks = sm;
@@ -274,6 +276,7 @@ static __global__ void __launch_bounds__(FA_THREADS)
                const float *__restrict__ v, const float *__restrict__ lse,
                const float *__restrict__ dO, const float *__restrict__ dl, float *__restrict__ dq)
 {
+    fa_rng(a);
     const int lane = threadIdx.x & 31;
     const int64_t nrows = a.B * a.H * a.Tq;
     const int64_t wstep = (int64_t)gridDim.x * (FA_THREADS / 32);
@@ -320,6 +323,7 @@ static __global__ void __launch_bounds__(FA_THREADS)
                  const float *__restrict__ dO, const float *__restrict__ dl,
                  float *__restrict__ dk, float *__restrict__ dv)
 {
+    fa_rng(a);
     const int lane = threadIdx.x & 31;
     const int64_t nrows = a.B * a.H * a.Tk;
     const int64_t wstep = (int64_t)gridDim.x * (FA_THREADS / 32);

@@ -189,13 +189,17 @@ dlt_status prelu_cuda(const dlt_kctx *k)
 }
 
 // ---------------------------------------------------------------- dropout
-// The CPU's mask exactly: element i kept when dlt_rng_uniform(seed, stream, i) >= p.
+// The CPU's mask exactly: element i kept when dlt_rng_uniform(seed, stream, i) >= p,
+// with seed and step read from the device (dlt_kctx.run_dev), so that a CUDA
+// graph replays each run's mask.
 struct DropoutF {
-    uint64_t seed, stream;
+    const uint64_t *run;
+    uint64_t id;
     float p, scale;
     __device__ float operator()(int64_t i, float x, float) const
     {
-        return dlt_rng_uniform(seed, stream, (uint64_t)i) >= p ? x * scale : 0.f;
+        uint64_t stream = dlt_dropout_stream(id, (int64_t)run[1]);
+        return dlt_rng_uniform(run[0], stream, (uint64_t)i) >= p ? x * scale : 0.f;
     }
 };
 
@@ -212,9 +216,11 @@ dlt_status dropout_cuda(const dlt_kctx *k)
                                              dlt_gpu_of(k)->stream),
                              k, "dropout copy");
     }
+    if (!k->run_dev)
+        return dlt_seterr(DLT_ERR_INTERNAL, "dropout: no run key on the device (not a device plan)");
     DropoutF f;
-    f.seed = k->seed;
-    f.stream = dlt_dropout_stream(a->id, k->step);
+    f.run = k->run_dev;
+    f.id = a->id;
     f.p = a->p;
     f.scale = 1.0f / (1.0f - a->p);
     return map_launch<1>(k, "dropout_kernel", n, x, (const float *)NULL, y, f);

@@ -60,7 +60,7 @@ static const dlt_job_key schema[] = {
     {"train.loss_scale_window", DLT_JOB_INT, "2000", "[1, inf)", "dynamic loss scaling: steps without inf/NaN gradients before the scale doubles (an overflow skips the step and halves it)"},
     {"train.label_smoothing", DLT_JOB_FLOAT, "0.0", "[0, 1]", "classification: label smoothing of the cross-entropy"},
     {"train.threads", DLT_JOB_INT, "0", "[0, 1024]", "CPU threads per rank; 0: the node's cores divided by its ranks"},
-    {"train.cuda_graphs", DLT_JOB_BOOL, "false", NULL, "GPU: replay each step's kernels from a captured CUDA graph (one rank, models without dropout)"},
+    {"train.cuda_graphs", DLT_JOB_BOOL, "false", NULL, "GPU: replay each step's kernels from a captured CUDA graph (training on one rank; evaluation on any)"},
     {"train.nonfinite", DLT_JOB_STRING, "\"stop\"", "stop|skip", "a NaN/Inf gradient stops the run, or skips that step"},
 
     {"eval.every_steps", DLT_JOB_INT, "0", "[0, inf)", "evaluate every N steps; 0: at the end of every epoch"},

@@ -159,9 +159,9 @@ static size_t attn_bwd_ws(const dlt_node *n, const dlt_shape *const *in,
 static dlt_status attn_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
 
 static const dlt_op_def op_attention = {"attention",  3,       4,          2, attn_shape, attn_grad,
-                                        attn_fwd_cpu, attn_ws, attn_flops, DLT_OP_RANDOM};
+                                        attn_fwd_cpu, attn_ws, attn_flops, 0};
 static const dlt_op_def op_attention_grad = {
-    "attention_grad", 5, 8, 3, attn_bwd_shape, NULL, attn_bwd_cpu, attn_bwd_ws, attn_bwd_flops, DLT_OP_RANDOM};
+    "attention_grad", 5, 8, 3, attn_bwd_shape, NULL, attn_bwd_cpu, attn_bwd_ws, attn_bwd_flops, 0};
 
 static dlt_status attn_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {

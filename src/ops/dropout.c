@@ -44,7 +44,7 @@ static double dropout_flops(const dlt_node *n, const dlt_shape *const *in, const
     return (double)dlt_shape_numel(out[0]);
 }
 static const dlt_op_def op_dropout = {"dropout", 1, 1, 1, dropout_shape, dropout_grad, dropout_cpu, NULL,
-                                      dropout_flops, DLT_OP_INPLACE | DLT_OP_RANDOM};
+                                      dropout_flops, DLT_OP_INPLACE};
 
 static dlt_status dropout_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
