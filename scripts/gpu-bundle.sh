@@ -24,6 +24,13 @@ if [ ! -f Makefile ]; then
     "$top/configure" --with-cuda --with-cuda-arch="$arch" >configure.log 2>&1 ||
         { tail -n 20 configure.log; exit 1; }
 fi
+# .cu objects built before nvcc-lt.sh wrote header dependencies (*.Pcu) may
+# hold an old struct layout: rebuild them
+for lo in src/gpu/*.lo; do
+    if [ -f "$top/src/gpu/$(basename "$lo" .lo).cu" ] && [ ! -f "${lo%.lo}.Pcu" ]; then
+        rm -f "$lo"
+    fi
+done
 # the real-GPU test programs (test_gpu_*; the emu_* ones run in make check here)
 tests=$(sed -n 's/^GPU_T_[A-Z]* = *//p' "$top/tests/gpu/local.mk" | tr ' ' '\n' | grep '^tests/gpu/test_gpu_' | tr '\n' ' ')
 make -j"$(nproc)" libdltrain.la dltrain bench/gpu_bench $tests >make.log 2>&1 || { tail -n 30 make.log; exit 1; }
