@@ -100,6 +100,12 @@ typedef struct {
     const char *job_text;     /* resolved job as TOML, stored in checkpoints */
 } dlt_train_config;
 
+/* Tests: the device a "cuda" job runs on under DLT_TEST_STANDIN_DEVICE=1
+ * instead of the stand-in (dlt_standin_backend), e.g. the emulated CUDA
+ * kernels (tests/gpu/emu_dltrain). NULL: the stand-in. */
+struct dlt_backend;
+void dlt_train_set_test_device(struct dlt_backend *be);
+
 void dlt_train_config_default(dlt_train_config *c);
 struct dlt_job;
 /* Fill c from a validated job (src/io/dlt_job.h); semantic errors name the

@@ -91,9 +91,15 @@ static dlt_status create_optimizer(dlt_trainer *r)
     return st;
 }
 
+/* The device tests put in place of a GPU (dlt_train_set_test_device). */
+static dlt_backend *test_device;
+
+void dlt_train_set_test_device(dlt_backend *be) { test_device = be; }
+
 /* train.device: the rank's GPU (local rank modulo the node's GPUs), or none.
  * Tests set DLT_TEST_STANDIN_DEVICE=1 to run a "cuda" job on the stand-in
- * device (host memory, CPU kernels, MPI): *standin = 1, *dev = -1. */
+ * device (host memory, CPU kernels, MPI) or the test device:
+ * *standin = 1, *dev = -1. */
 static dlt_status choose_device(const dlt_train_config *c, const dlt_world *w, int *dev, int *standin)
 {
     const char *env = getenv("DLT_TEST_STANDIN_DEVICE");
@@ -139,7 +145,7 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
         dlt_comm_set_stream(r->comm, dlt_gpu_stream(r->gpu));
         r->be = dlt_gpu_backend(r->gpu);
     } else if (standin) {
-        r->be = dlt_standin_backend();
+        r->be = test_device ? test_device : dlt_standin_backend();
     }
     int threads = c->threads > 0 ? c->threads : dlt_world_default_threads(w);
     dlt_set_num_threads(threads);

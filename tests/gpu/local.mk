@@ -52,6 +52,14 @@ tests_gpu_emu_models_SOURCES = tests/gpu/test_gpu_models.c
 tests_gpu_emu_models_CPPFLAGS = $(EMU_CPPFLAGS)
 tests_gpu_emu_models_LDADD = $(EMU_LDADD)
 tests_gpu_emu_models_LINK = $(CXXLINK)
+# the trainer end to end on the emulated kernels (dltrain's main renamed)
+check_PROGRAMS += tests/gpu/emu_dltrain
+tests_gpu_emu_dltrain_SOURCES = tests/gpu/emu_dltrain.c tests/gpu/emu_dltrain.h src/tools/dltrain.c
+tests_gpu_emu_dltrain_CPPFLAGS = $(EMU_CPPFLAGS) -Dmain=dltrain_main -include $(srcdir)/tests/gpu/emu_dltrain.h
+tests_gpu_emu_dltrain_LDADD = $(EMU_LDADD)
+tests_gpu_emu_dltrain_LINK = $(CXXLINK)
+TESTS += tests/gpu/test_emu_train.sh
+EXTRA_DIST += tests/gpu/test_emu_train.sh
 tests_gpu_emu_graphs_SOURCES = tests/gpu/test_gpu_graphs.c
 tests_gpu_emu_graphs_CPPFLAGS = $(EMU_CPPFLAGS)
 tests_gpu_emu_graphs_LDADD = $(EMU_LDADD)
