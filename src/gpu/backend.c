@@ -12,8 +12,6 @@
 dlt_status dlt_gpu_add_f32(struct dlt_gpu *g, float *dst, const float *src, size_t n);
 dlt_status dlt_gpu_scale_f32(struct dlt_gpu *g, float *x, double a, size_t n);
 dlt_status dlt_gpu_sumsq_f32(struct dlt_gpu *g, const float *x, size_t n, double *out);
-dlt_status dlt_gpu_shape_index_error(struct dlt_gpu *g); /* k_shape_gather.cu */
-dlt_status dlt_gpu_loss_label_error(struct dlt_gpu *g);  /* k_loss.cu */
 dlt_status dlt_gpu_optim_step(void *ctx, const dlt_optim_dev_args *a);               /* k_optim.cu */
 dlt_status dlt_gpu_f32_to_bf16(void *ctx, dlt_bf16 *dst, const float *src, size_t n); /* k_core.cu */
 dlt_status dlt_gpu_bf16_to_f32(void *ctx, float *dst, const dlt_bf16 *src, size_t n);
@@ -145,10 +143,23 @@ static dlt_status be_sumsq(void *ctx, const float *x, size_t n, double *out)
     return dlt_gpu_sumsq_f32(ctx, x, n, out);
 }
 
+/* The input-error flag (gpu_flag.h): one copy and one wait; cleared when raised. */
 static dlt_status be_check(void *ctx)
 {
-    dlt_status st = dlt_gpu_shape_index_error(ctx);
-    return st != DLT_OK ? st : dlt_gpu_loss_label_error(ctx);
+    struct dlt_gpu *g = ctx;
+    dlt_status st;
+    if ((st = dlt_gpu_check(cudaMemcpyAsync(g->h_flag, g->d_flag, sizeof *g->h_flag, cudaMemcpyDeviceToHost,
+                                            g->stream),
+                            NULL, "reading the input-error flag")) != DLT_OK ||
+        (st = dlt_gpu_check(cudaStreamSynchronize(g->stream), NULL, "GPU work failed")) != DLT_OK)
+        return st;
+    if (!g->h_flag->pos)
+        return DLT_OK;
+    dlt_gpu_flag f = *g->h_flag;
+    if ((st = dlt_gpu_check(cudaMemsetAsync(g->d_flag, 0, sizeof *g->d_flag, g->stream), NULL,
+                            "clearing the input-error flag")) != DLT_OK)
+        return st;
+    return dlt_gpu_flag_error(&f);
 }
 
 static dlt_status be_sync(void *ctx)
@@ -341,6 +352,9 @@ dlt_status dlt_gpu_open(int device, dlt_gpu **out)
         (st = dlt_gpu_check(cudaMalloc((void **)&g->d_partial, DLT_GPU_PARTIALS * sizeof(double)), NULL,
                             "cudaMalloc")) ||
         (st = dlt_gpu_check(cudaMallocHost((void **)&g->h_result, sizeof(double)), NULL, "cudaMallocHost")) ||
+        (st = dlt_gpu_check(cudaMalloc((void **)&g->d_flag, sizeof *g->d_flag), NULL, "cudaMalloc")) ||
+        (st = dlt_gpu_check(cudaMemset(g->d_flag, 0, sizeof *g->d_flag), NULL, "cudaMemset")) ||
+        (st = dlt_gpu_check(cudaMallocHost((void **)&g->h_flag, sizeof *g->h_flag), NULL, "cudaMallocHost")) ||
         (st = create_overlap(g))) {
         dlt_gpu_close(g);
         return st;
@@ -394,6 +408,10 @@ void dlt_gpu_close(dlt_gpu *g)
         cudaFree(g->d_partial);
     if (g->h_result)
         cudaFreeHost(g->h_result);
+    if (g->d_flag)
+        cudaFree(g->d_flag);
+    if (g->h_flag)
+        cudaFreeHost(g->h_flag);
     if (g->cudnn)
         cudnnDestroy(g->cudnn);
     if (g->cublaslt)

@@ -10,6 +10,7 @@
 
 #include "dlt_backend.h"
 #include "dlt_gpu.h"
+#include "gpu_flag.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -34,6 +35,8 @@ struct dlt_gpu {
     cudaEvent_t ev[DLT_EV_COUNT]; /* dlt_backend.record / wait_host (no timing) */
     double *d_partial;        /* DLT_GPU_PARTIALS doubles: block partial sums (sumsq) */
     double *h_result;         /* pinned: one double read back */
+    dlt_gpu_flag *d_flag;     /* input errors kernels met (gpu_flag.h), zeroed */
+    dlt_gpu_flag *h_flag;     /* pinned: where check() reads it */
     int timing;
     int capturing;            /* a CUDA-graph capture of `stream` is open */
     dlt_backend backend;      /* the core's view of this device (ctx = this) */

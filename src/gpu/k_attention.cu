@@ -223,6 +223,7 @@ extern "C" dlt_status fa_setup(attn_dev *a, const dlt_kctx *k, const dlt_shape *
     a->stream = attn_stream(at->id, k->step);
     a->run = k->run_dev;
     a->id = at->id;
+    a->flag = dlt_gpu_of(k)->d_flag;
     return DLT_OK;
 }
 

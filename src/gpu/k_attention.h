@@ -33,6 +33,7 @@ struct attn_dev {
     uint64_t seed, stream; // set on the device by fa_rng
     const uint64_t *run;   // dlt_kctx.run_dev: {seed, step} of the run
     uint64_t id;           // the op's RNG id (attn_attr.id)
+    dlt_gpu_flag *flag;    // the device's input-error flag (a key length out of range)
 };
 
 // The dropout key of this run, read on the device from dlt_kctx.run_dev at
@@ -54,8 +55,9 @@ static __device__ __forceinline__ int64_t fa_row(const attn_dev &a, int64_t b, i
 }
 
 // The scaled score of query i and key j (j < Tk) after the causal and padding
-// masks, in the CPU's order (causal first, then the mask). Out-of-range
-// lengths are clamped: the GPU cannot report them (the CPU kernel does).
+// masks, in the CPU's order (causal first, then the mask). A key length
+// outside [0, Tk] acts clamped and is noted in the input-error flag (the CPU
+// kernel refuses it).
 static __device__ __forceinline__ float fa_mask(const attn_dev &a, int64_t b, int64_t i,
                                                  int64_t j, float s)
 {
@@ -63,7 +65,9 @@ static __device__ __forceinline__ float fa_mask(const attn_dev &a, int64_t b, in
         s = -INFINITY;
     switch (a.mask_kind) {
     case ATTN_MASK_LENGTHS: {
-        int64_t len = ((const int32_t *)a.mask)[b];
+        int32_t len = ((const int32_t *)a.mask)[b];
+        if (len < 0 || len > a.Tk)
+            dlt_gpu_note(a.flag, b, len, DLT_BAD_KEY_LENGTH);
         if (j >= len)
             s = -INFINITY;
         break;

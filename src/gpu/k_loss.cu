@@ -7,42 +7,11 @@
 // counts are integers (exact in any order). A label outside [0, C) that is not
 // ignore_index makes the CPU kernel fail; here it cannot be reported without
 // a synchronisation, so it turns that position's loss and gradient into NaN,
-// and the forward kernel records the first such label in a device flag that
-// the backend's check() reads after the run (dlt_gpu_loss_label_error).
+// and the forward kernel notes the first such label in the device's
+// input-error flag (gpu_flag.h) that the backend's check() reports.
 #include <math.h>
 
 #include "k_reduce.h"
-
-static __device__ unsigned long long bad_label_pos; // position + 1 of the first bad label; 0: none
-static __device__ int bad_label_val;
-
-static __device__ void note_bad_label(int64_t pos, int v)
-{
-    if (atomicCAS(&bad_label_pos, 0ull, (unsigned long long)pos + 1) == 0ull)
-        bad_label_val = v;
-}
-
-// Synchronises the stream: for checks after a run, not for kernels.
-extern "C" dlt_status dlt_gpu_loss_label_error(struct dlt_gpu *g)
-{
-    static const unsigned long long none = 0;
-    unsigned long long pos = 0;
-    int val = 0;
-    cudaError_t e = cudaMemcpyFromSymbolAsync(&pos, bad_label_pos, sizeof pos, 0, cudaMemcpyDeviceToHost, g->stream);
-    if (e == cudaSuccess)
-        e = cudaMemcpyFromSymbolAsync(&val, bad_label_val, sizeof val, 0, cudaMemcpyDeviceToHost, g->stream);
-    if (e == cudaSuccess)
-        e = cudaStreamSynchronize(g->stream);
-    if (e == cudaSuccess && pos)
-        e = cudaMemcpyToSymbolAsync(bad_label_pos, &none, sizeof none, 0, cudaMemcpyHostToDevice, g->stream);
-    if (e != cudaSuccess)
-        return dlt_gpu_check(e, NULL, "reading the label error flag");
-    if (!pos)
-        return DLT_OK;
-    return dlt_seterr(DLT_ERR_INVALID,
-                      "cross_entropy: label %d at position %lld is out of range (the GPU kernel gave NaN)", val,
-                      (long long)(pos - 1));
-}
 
 namespace dlt_kred
 {
@@ -90,7 +59,7 @@ template <int TEAM> __device__ inline double team_lse(const float *zi, int64_t C
 // loss sum and of the number of counted labels.
 template <int TEAM>
 __global__ void ce_kernel(CeGeom gm, ce_attr a, const float *z, const int32_t *lab, float *y_none,
-                          double *part_loss, double *part_cnt)
+                          double *part_loss, double *part_cnt, dlt_gpu_flag *flag)
 {
     double eps = a.smoothing, my_loss = 0, my_cnt = 0;
     for (int64_t t = team_id<TEAM>(); t < gm.npos; t += team_count<TEAM>()) {
@@ -108,7 +77,7 @@ __global__ void ce_kernel(CeGeom gm, ce_attr a, const float *z, const int32_t *l
             if (l < 0 || l >= gm.C) {
                 v = NAN;
                 if (team_rank<TEAM>() == 0)
-                    note_bad_label(t, l);
+                    dlt_gpu_note(flag, t, l, DLT_BAD_LABEL);
             } else
                 v = (1 - eps) * (lse - zi[(int64_t)l * gm.P]) + eps * (lse - sz / (double)gm.C);
         }
@@ -166,11 +135,11 @@ dlt_status ce_cuda(const dlt_kctx *k)
         nb = kMaxPart;
     float *yn = none ? y : NULL;
     if (team == 1)
-        ce_kernel<1><<<nb, kThreads, 0, g->stream>>>(gm, a, z, lab, yn, pl, pc);
+        ce_kernel<1><<<nb, kThreads, 0, g->stream>>>(gm, a, z, lab, yn, pl, pc, g->d_flag);
     else if (team == 32)
-        ce_kernel<32><<<nb, kThreads, 0, g->stream>>>(gm, a, z, lab, yn, pl, pc);
+        ce_kernel<32><<<nb, kThreads, 0, g->stream>>>(gm, a, z, lab, yn, pl, pc, g->d_flag);
     else
-        ce_kernel<kThreads><<<nb, kThreads, 0, g->stream>>>(gm, a, z, lab, yn, pl, pc);
+        ce_kernel<kThreads><<<nb, kThreads, 0, g->stream>>>(gm, a, z, lab, yn, pl, pc, g->d_flag);
     dlt_status st = dlt_gpu_launched(k, "ce_kernel");
     if (st != DLT_OK || none)
         return st;

@@ -11,50 +11,9 @@
 
 // ---------------------------------------------------------------- take / gather
 // The CPU fails the step on an index out of [0, n) before writing anything. A
-// kernel cannot report that synchronously, so here such an index reads as zeros
-// (take, embedding, gather) or adds nothing (take_grad, scatter_add), and the
-// first one met is kept in a device flag that dlt_gpu_shape_index_error reads
-// and clears from the host.
-enum { BAD_TAKE = 1, BAD_TAKE_GRAD, BAD_GATHER, BAD_SCATTER };
-static __device__ unsigned long long bad_pos; // position + 1 of the first bad index; 0: none
-static __device__ int bad_val, bad_op;
-
-static __device__ void note_bad_index(int64_t pos, int v, int op)
-{
-    if (atomicCAS(&bad_pos, 0ull, (unsigned long long)pos + 1) == 0ull) {
-        bad_val = v;
-        bad_op = op;
-    }
-}
-
-// Synchronises the stream: for checks after a step, not for kernels.
-extern "C" dlt_status dlt_gpu_shape_index_error(struct dlt_gpu *g)
-{
-    static const char *const ops[] = {"?", "take", "take_grad", "gather", "scatter_add"};
-    static const unsigned long long none = 0;
-    unsigned long long pos = 0;
-    int val = 0, op = 0;
-    cudaError_t e =
-        cudaMemcpyFromSymbolAsync(&pos, bad_pos, sizeof pos, 0, cudaMemcpyDeviceToHost, g->stream);
-    if (e == cudaSuccess)
-        e = cudaMemcpyFromSymbolAsync(&val, bad_val, sizeof val, 0, cudaMemcpyDeviceToHost,
-                                      g->stream);
-    if (e == cudaSuccess)
-        e = cudaMemcpyFromSymbolAsync(&op, bad_op, sizeof op, 0, cudaMemcpyDeviceToHost, g->stream);
-    if (e == cudaSuccess)
-        e = cudaStreamSynchronize(g->stream);
-    if (e == cudaSuccess && pos)
-        e = cudaMemcpyToSymbolAsync(bad_pos, &none, sizeof none, 0, cudaMemcpyHostToDevice,
-                                    g->stream);
-    if (e != cudaSuccess)
-        return dlt_gpu_check(e, NULL, "reading the index error flag");
-    if (!pos)
-        return DLT_OK;
-    return dlt_seterr(DLT_ERR_INVALID,
-                      "%s: index %d at position %lld is out of range (the GPU kernel %s)",
-                      ops[op >= 1 && op <= 4 ? op : 0], val, (long long)(pos - 1),
-                      op == BAD_TAKE || op == BAD_GATHER ? "wrote zeros" : "skipped it");
-}
+// kernel cannot, so here such an index reads as zeros (take, embedding,
+// gather) or adds nothing (take_grad, scatter_add), and the first one met is
+// noted in the device's input-error flag (gpu_flag.h) that check() reports.
 
 // The widest word (16, 8, 4, 2 or 1 bytes) that divides a row of `bytes` and
 // both base addresses: take copies whole rows.
@@ -69,7 +28,7 @@ static size_t row_word(int64_t bytes, const void *a, const void *b)
 // y [outer, m, inner] = rows idx[j] of x [outer, n, inner]; inner counts T words.
 template <typename T>
 static __global__ void take_kernel(int64_t total, int64_t m, int64_t n, int64_t inner, const T *x,
-                                   const int32_t *idx, T *y)
+                                   const int32_t *idx, T *y, dlt_gpu_flag *flag)
 {
     for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total;
          e += (int64_t)gridDim.x * blockDim.x) {
@@ -77,7 +36,7 @@ static __global__ void take_kernel(int64_t total, int64_t m, int64_t n, int64_t 
         int v = idx[j];
         if (v < 0 || v >= n) {
             if (c == 0)
-                note_bad_index(j, v, BAD_TAKE);
+                dlt_gpu_note(flag, j, v, DLT_BAD_TAKE);
             y[e] = T{};
         } else {
             y[e] = x[(o * n + v) * inner + c];
@@ -90,7 +49,7 @@ static dlt_status launch_take(const dlt_kctx *k, int64_t total, int64_t m, int64
 {
     struct dlt_gpu *g = dlt_gpu_of(k);
     take_kernel<T><<<dlt_gpu_blocks(g, total, THREADS), THREADS, 0, g->stream>>>(
-        total, m, n, inner, (const T *)k->in[0], (const int32_t *)k->in[1], (T *)k->out[0]);
+        total, m, n, inner, (const T *)k->in[0], (const int32_t *)k->in[1], (T *)k->out[0], g->d_flag);
     return dlt_gpu_launched(k, "take_kernel");
 }
 
@@ -123,7 +82,7 @@ extern "C" dlt_status dlt_gpu_shape_take(const dlt_kctx *k)
 // atomicAdd, so the order of the adds, and the last bits of a sum, may differ
 // from the CPU's (which adds in index order) and between runs.
 static __global__ void take_grad_kernel(int64_t total, int64_t m, int64_t n, int64_t inner,
-                                        const float *dy, const int32_t *idx, float *dx)
+                                        const float *dy, const int32_t *idx, float *dx, dlt_gpu_flag *flag)
 {
     for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total;
          e += (int64_t)gridDim.x * blockDim.x) {
@@ -131,7 +90,7 @@ static __global__ void take_grad_kernel(int64_t total, int64_t m, int64_t n, int
         int v = idx[j];
         if (v < 0 || v >= n) {
             if (c == 0)
-                note_bad_index(j, v, BAD_TAKE_GRAD);
+                dlt_gpu_note(flag, j, v, DLT_BAD_TAKE_GRAD);
             continue;
         }
         atomicAdd(&dx[(o * n + v) * inner + c], dy[e]);
@@ -153,21 +112,21 @@ extern "C" dlt_status dlt_gpu_shape_take_grad(const dlt_kctx *k)
     if (st != DLT_OK || total <= 0)
         return st;
     take_grad_kernel<<<dlt_gpu_blocks(g, total, THREADS), THREADS, 0, g->stream>>>(
-        total, m, n, inner, (const float *)k->in[0], (const int32_t *)k->in[1], (float *)k->out[0]);
+        total, m, n, inner, (const float *)k->in[0], (const int32_t *)k->in[1], (float *)k->out[0], g->d_flag);
     return dlt_gpu_launched(k, "take_grad_kernel");
 }
 
 // y[o, j, i] = x[o, idx[o, j, i], i]: x [outer, n, inner], idx and y [outer, m, inner].
 template <typename T>
 static __global__ void gather_kernel(int64_t total, int64_t m, int64_t n, int64_t inner, const T *x,
-                                     const int32_t *idx, T *y)
+                                     const int32_t *idx, T *y, dlt_gpu_flag *flag)
 {
     for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total;
          e += (int64_t)gridDim.x * blockDim.x) {
         int64_t o = e / (m * inner), i = e % inner;
         int v = idx[e];
         if (v < 0 || v >= n) {
-            note_bad_index(e, v, BAD_GATHER);
+            dlt_gpu_note(flag, e, v, DLT_BAD_GATHER);
             y[e] = T{};
         } else {
             y[e] = x[(o * n + v) * inner + i];
@@ -181,7 +140,7 @@ static dlt_status launch_gather(const dlt_kctx *k, int64_t total, int64_t m, int
 {
     struct dlt_gpu *g = dlt_gpu_of(k);
     gather_kernel<T><<<dlt_gpu_blocks(g, total, THREADS), THREADS, 0, g->stream>>>(
-        total, m, n, inner, (const T *)k->in[0], (const int32_t *)k->in[1], (T *)k->out[0]);
+        total, m, n, inner, (const T *)k->in[0], (const int32_t *)k->in[1], (T *)k->out[0], g->d_flag);
     return dlt_gpu_launched(k, "gather_kernel");
 }
 
@@ -207,14 +166,14 @@ extern "C" dlt_status dlt_gpu_shape_gather(const dlt_kctx *k)
 
 // dx[o, idx[o, j, i], i] += dy[o, j, i] (atomics: see take_grad_kernel)
 static __global__ void scatter_add_kernel(int64_t total, int64_t m, int64_t n, int64_t inner,
-                                          const float *dy, const int32_t *idx, float *dx)
+                                          const float *dy, const int32_t *idx, float *dx, dlt_gpu_flag *flag)
 {
     for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total;
          e += (int64_t)gridDim.x * blockDim.x) {
         int64_t o = e / (m * inner), i = e % inner;
         int v = idx[e];
         if (v < 0 || v >= n) {
-            note_bad_index(e, v, BAD_SCATTER);
+            dlt_gpu_note(flag, e, v, DLT_BAD_SCATTER);
             continue;
         }
         atomicAdd(&dx[(o * n + v) * inner + i], dy[e]);
@@ -237,6 +196,6 @@ extern "C" dlt_status dlt_gpu_shape_scatter_add(const dlt_kctx *k)
         return st;
     scatter_add_kernel<<<dlt_gpu_blocks(g, total, THREADS), THREADS, 0, g->stream>>>(
         total, m, a->n, inner, (const float *)k->in[0], (const int32_t *)k->in[1],
-        (float *)k->out[0]);
+        (float *)k->out[0], g->d_flag);
     return dlt_gpu_launched(k, "scatter_add_kernel");
 }

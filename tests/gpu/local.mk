@@ -1,6 +1,7 @@
 # tests/gpu: every GPU kernel against the CPU kernel (tests/gpu/gpu_check.h).
 # They exit 77 (SKIP) without a CUDA device. One line per kernel family.
-GPU_T_CORE = tests/gpu/test_gpu_core tests/gpu/test_gpu_models tests/gpu/test_gpu_coverage tests/gpu/test_gpu_graphs
+GPU_T_CORE = tests/gpu/test_gpu_core tests/gpu/test_gpu_models tests/gpu/test_gpu_coverage tests/gpu/test_gpu_graphs \
+	tests/gpu/test_gpu_errors
 GPU_T_ELEMENTWISE = tests/gpu/test_gpu_elementwise
 GPU_T_REDUCE = tests/gpu/test_gpu_reduce
 GPU_T_CONV = tests/gpu/test_gpu_conv
@@ -9,7 +10,7 @@ GPU_T_SHAPE = tests/gpu/test_gpu_shape
 GPU_T_ATTENTION = tests/gpu/test_gpu_attention
 GPU_T_EMU = tests/gpu/emu_core tests/gpu/emu_elementwise tests/gpu/emu_reduce tests/gpu/emu_conv \
 	tests/gpu/emu_norm tests/gpu/emu_shape tests/gpu/emu_attention tests/gpu/emu_models \
-	tests/gpu/emu_graphs
+	tests/gpu/emu_graphs tests/gpu/emu_errors
 GPU_TESTS = $(GPU_T_CORE) $(GPU_T_ELEMENTWISE) $(GPU_T_REDUCE) $(GPU_T_CONV) $(GPU_T_NORM) \
 	$(GPU_T_SHAPE) $(GPU_T_ATTENTION) $(GPU_T_EMU)
 check_PROGRAMS += $(GPU_TESTS)
@@ -60,6 +61,10 @@ tests_gpu_emu_dltrain_LDADD = $(EMU_LDADD)
 tests_gpu_emu_dltrain_LINK = $(CXXLINK)
 TESTS += tests/gpu/test_emu_train.sh
 EXTRA_DIST += tests/gpu/test_emu_train.sh
+tests_gpu_emu_errors_SOURCES = tests/gpu/test_gpu_errors.c
+tests_gpu_emu_errors_CPPFLAGS = $(EMU_CPPFLAGS)
+tests_gpu_emu_errors_LDADD = $(EMU_LDADD)
+tests_gpu_emu_errors_LINK = $(CXXLINK)
 tests_gpu_emu_graphs_SOURCES = tests/gpu/test_gpu_graphs.c
 tests_gpu_emu_graphs_CPPFLAGS = $(EMU_CPPFLAGS)
 tests_gpu_emu_graphs_LDADD = $(EMU_LDADD)

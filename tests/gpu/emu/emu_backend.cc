@@ -16,8 +16,6 @@ extern "C" {
 dlt_status dlt_gpu_add_f32(struct dlt_gpu *g, float *dst, const float *src, size_t n);
 dlt_status dlt_gpu_scale_f32(struct dlt_gpu *g, float *x, double a, size_t n);
 dlt_status dlt_gpu_sumsq_f32(struct dlt_gpu *g, const float *x, size_t n, double *out);
-dlt_status dlt_gpu_shape_index_error(struct dlt_gpu *g);
-dlt_status dlt_gpu_loss_label_error(struct dlt_gpu *g);
 dlt_status dlt_gpu_optim_step(void *ctx, const dlt_optim_dev_args *a);
 dlt_status dlt_gpu_f32_to_bf16(void *ctx, dlt_bf16 *dst, const float *src, size_t n);
 dlt_status dlt_gpu_bf16_to_f32(void *ctx, float *dst, const dlt_bf16 *src, size_t n);
@@ -115,10 +113,15 @@ static dlt_status e_sumsq(void *ctx, const float *x, size_t n, double *out)
 
 static dlt_status e_sync(void *) { return DLT_OK; }
 
+/* As backend.c's: read the input-error flag, clear it when raised. */
 static dlt_status e_check(void *ctx)
 {
-    dlt_status st = dlt_gpu_shape_index_error((struct dlt_gpu *)ctx);
-    return st != DLT_OK ? st : dlt_gpu_loss_label_error((struct dlt_gpu *)ctx);
+    struct dlt_gpu *g = (struct dlt_gpu *)ctx;
+    *g->h_flag = *g->d_flag;
+    if (!g->h_flag->pos)
+        return DLT_OK;
+    memset(g->d_flag, 0, sizeof *g->d_flag);
+    return dlt_gpu_flag_error(g->h_flag);
 }
 
 static int e_kernel(void *, const dlt_op_def *op, dlt_kernel_fn *fn, dlt_workspace_fn *ws)
@@ -185,6 +188,7 @@ static void *e_symbol(void *, const char *name)
 }
 
 static double partials[DLT_GPU_PARTIALS], result;
+static dlt_gpu_flag flag_dev, flag_host;
 
 /* An H100-like device with few SMs: grid-stride loops then cover their range
  * with few blocks, and every block's threads run as fibers. */
@@ -199,6 +203,8 @@ static struct dlt_gpu *emu_device()
         cudnnCreate(&g.cudnn);
     g.d_partial = partials;
     g.h_result = &result;
+    g.d_flag = &flag_dev;
+    g.h_flag = &flag_host;
     g.backend.name = "emulated-cuda";
     g.backend.ctx = &g;
     g.backend.alloc = e_alloc;
