@@ -174,6 +174,41 @@ void store(float *out, const std::vector<double> &acc, float alpha, float beta)
 size_t numel(const emu_tensor_desc *d) { return (size_t)d->n * d->c * d->h * d->w; }
 size_t numel(const emu_filter_desc *d) { return (size_t)d->k * d->c * d->h * d->w; }
 
+// The three convolutions: FWD y = conv(x, w); DATA dx from dy and w; FILTER
+// dw from x and dy. a and b are the call's two operands in that order, out
+// its result; the descriptors are the forward's (x, w, conv, y).
+enum conv_kind { FWD, DATA, FILTER };
+
+cudnnStatus_t conv_call(conv_kind kind, const emu_tensor_desc *xd, const emu_filter_desc *wd,
+                        const emu_conv_desc *cd, const emu_tensor_desc *yd, int algo, void *ws, size_t ws_bytes,
+                        const void *alpha, const void *beta, const float *a, const float *b, float *out)
+{
+    if (!consistent(xd, wd, cd, yd))
+        return CUDNN_STATUS_BAD_PARAM;
+    cudnnStatus_t s = check_ws(algo, xd, ws, ws_bytes);
+    if (s != CUDNN_STATUS_SUCCESS)
+        return s;
+    emu_tensor_desc X = *xd, Y = *yd;
+    emu_filter_desc W = *wd;
+    emu_conv_desc C = *cd;
+    float al = *(const float *)alpha, be = *(const float *)beta;
+    return run_or_record(ws, ws_of(algo, xd), [=]() {
+        size_t na = kind == DATA ? numel(&Y) : numel(&X), nb = kind == FILTER ? numel(&Y) : numel(&W);
+        size_t nout = kind == FWD ? numel(&Y) : kind == DATA ? numel(&X) : numel(&W);
+        std::vector<float> av = rounded(a, na, C.math), bv = rounded(b, nb, C.math);
+        std::vector<double> acc(nout, 0.0);
+        each_tap(&X, &W, &C, &Y, [&](size_t xi, size_t wi, size_t yi) {
+            if (kind == FWD)
+                acc[yi] += (double)av[xi] * bv[wi];
+            else if (kind == DATA)
+                acc[xi] += (double)av[yi] * bv[wi];
+            else
+                acc[wi] += (double)av[xi] * bv[yi];
+        });
+        store(out, acc, al, be);
+    });
+}
+
 } // namespace
 
 extern "C" {
@@ -329,22 +364,8 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t, const void *alpha, cudnnTen
                                       cudnnConvolutionDescriptor_t cd, cudnnConvolutionFwdAlgo_t a, void *ws,
                                       size_t ws_bytes, const void *beta, cudnnTensorDescriptor_t yd, void *y)
 {
-    if (!consistent(xd, wd, cd, yd))
-        return CUDNN_STATUS_BAD_PARAM;
-    cudnnStatus_t s = check_ws((int)a, xd, ws, ws_bytes);
-    if (s != CUDNN_STATUS_SUCCESS)
-        return s;
-    emu_tensor_desc X = *xd, Y = *yd;
-    emu_filter_desc W = *wd;
-    emu_conv_desc C = *cd;
-    float al = *(const float *)alpha, be = *(const float *)beta;
-    return run_or_record(ws, ws_of((int)a, xd), [=]() {
-        std::vector<float> xv = rounded((const float *)x, numel(&X), C.math),
-                           wv = rounded((const float *)w, numel(&W), C.math);
-        std::vector<double> acc(numel(&Y), 0.0);
-        each_tap(&X, &W, &C, &Y, [&](size_t xi, size_t wi, size_t yi) { acc[yi] += (double)xv[xi] * wv[wi]; });
-        store((float *)y, acc, al, be);
-    });
+    return conv_call(FWD, xd, wd, cd, yd, (int)a, ws, ws_bytes, alpha, beta, (const float *)x, (const float *)w,
+                     (float *)y);
 }
 
 cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t, const void *alpha, cudnnFilterDescriptor_t wd,
@@ -353,22 +374,8 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t, const void *alpha, cud
                                            void *ws, size_t ws_bytes, const void *beta,
                                            cudnnTensorDescriptor_t dxd, void *dx)
 {
-    if (!consistent(dxd, wd, cd, dyd))
-        return CUDNN_STATUS_BAD_PARAM;
-    cudnnStatus_t s = check_ws((int)a, dxd, ws, ws_bytes);
-    if (s != CUDNN_STATUS_SUCCESS)
-        return s;
-    emu_tensor_desc X = *dxd, Y = *dyd;
-    emu_filter_desc W = *wd;
-    emu_conv_desc C = *cd;
-    float al = *(const float *)alpha, be = *(const float *)beta;
-    return run_or_record(ws, ws_of((int)a, dxd), [=]() {
-        std::vector<float> yv = rounded((const float *)dy, numel(&Y), C.math),
-                           wv = rounded((const float *)w, numel(&W), C.math);
-        std::vector<double> acc(numel(&X), 0.0);
-        each_tap(&X, &W, &C, &Y, [&](size_t xi, size_t wi, size_t yi) { acc[xi] += (double)yv[yi] * wv[wi]; });
-        store((float *)dx, acc, al, be);
-    });
+    return conv_call(DATA, dxd, wd, cd, dyd, (int)a, ws, ws_bytes, alpha, beta, (const float *)dy, (const float *)w,
+                     (float *)dx);
 }
 
 cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t, const void *alpha, cudnnTensorDescriptor_t xd,
@@ -377,22 +384,8 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t, const void *alpha, c
                                              void *ws, size_t ws_bytes, const void *beta,
                                              cudnnFilterDescriptor_t dwd, void *dw)
 {
-    if (!consistent(xd, dwd, cd, dyd))
-        return CUDNN_STATUS_BAD_PARAM;
-    cudnnStatus_t s = check_ws((int)a, xd, ws, ws_bytes);
-    if (s != CUDNN_STATUS_SUCCESS)
-        return s;
-    emu_tensor_desc X = *xd, Y = *dyd;
-    emu_filter_desc W = *dwd;
-    emu_conv_desc C = *cd;
-    float al = *(const float *)alpha, be = *(const float *)beta;
-    return run_or_record(ws, ws_of((int)a, xd), [=]() {
-        std::vector<float> xv = rounded((const float *)x, numel(&X), C.math),
-                           yv = rounded((const float *)dy, numel(&Y), C.math);
-        std::vector<double> acc(numel(&W), 0.0);
-        each_tap(&X, &W, &C, &Y, [&](size_t xi, size_t wi, size_t yi) { acc[wi] += (double)xv[xi] * yv[yi]; });
-        store((float *)dw, acc, al, be);
-    });
+    return conv_call(FILTER, xd, dwd, cd, dyd, (int)a, ws, ws_bytes, alpha, beta, (const float *)x,
+                     (const float *)dy, (float *)dw);
 }
 
 } // extern "C"
