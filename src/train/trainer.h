@@ -39,6 +39,10 @@ typedef struct {
     int error_on_all_ranks;  /* the failure is the same on every rank (see resume) */
 } dlt_trainer;
 
+/* Collective: one optimizer step (trainer_step.c). sums: samples, reducer
+ * weight, then the task's training sums (added to); *gnorm: the global
+ * gradient norm. */
+dlt_status dlt_trainer_step(dlt_trainer *r, double *sums, double *gnorm);
 /* Collective: rank 0's batch-norm statistics to every rank (where they live:
  * device memory on a GPU). */
 dlt_status dlt_trainer_bcast_buffers(dlt_trainer *r);
