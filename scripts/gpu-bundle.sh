@@ -9,7 +9,8 @@
 #
 # DLT_GPU_BUILD=DIR bundles an existing CUDA build folder instead (its own
 # architectures). Writes gpu-bundle.tar.xz at the top of the tree: bin/ (the GPU tests,
-# bench/gpu_bench, dltrain), lib/ (libdltrain and the Debian libraries),
+# bench/gpu_bench, dltrain, dlprep, ckpt_tool), lib/ (libdltrain and the Debian
+# libraries), ompi/ (Open MPI's runtime: orted and its plugins),
 # bench/reference/resnet_gpu_torch.py. Run scripts/gpu-check.sh there.
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,20 +34,33 @@ for lo in src/gpu/*.lo; do
 done
 # the real-GPU test programs (test_gpu_*; the emu_* ones run in make check here)
 tests=$(sed -n 's/^GPU_T_[A-Z]* = *//p' "$top/tests/gpu/local.mk" | tr ' ' '\n' | grep '^tests/gpu/test_gpu_' | tr '\n' ' ')
-make -j"$(nproc)" libdltrain.la dltrain bench/gpu_bench $tests >make.log 2>&1 || { tail -n 30 make.log; exit 1; }
+progs="dltrain dlprep bench/gpu_bench tests/train/ckpt_tool $tests"
+make -j"$(nproc)" libdltrain.la $progs >make.log 2>&1 || { tail -n 30 make.log; exit 1; }
 rm -rf "$stage"
 mkdir -p "$stage/bin" "$stage/lib" "$stage/bench/reference"
 # libtool keeps the real programs in .libs/ (the top-level files are wrappers)
-for p in dltrain bench/gpu_bench $tests; do
+for p in $progs; do
     real=$(dirname "$p")/.libs/$(basename "$p")
     [ -f "$real" ] || real=$p
     cp "$real" "$stage/bin/"
 done
 soname=$(objdump -p .libs/libdltrain.so | sed -n 's/^ *SONAME *//p')
 cp -L ".libs/$soname" "$stage/lib/"
+# Open MPI's runtime, relocated (gpu-check.sh sets OPAL_* and PMIX_*): even one
+# process (a singleton) starts orted, and the machine has no Open MPI
+ompi=/usr/lib/x86_64-linux-gnu/openmpi pmix=/usr/lib/x86_64-linux-gnu/pmix2
+mkdir -p "$stage/ompi/bin" "$stage/ompi/lib/openmpi3" "$stage/ompi/share/openmpi" "$stage/ompi/etc" \
+    "$stage/ompi/pmix" "$stage/ompi/share/pmix"
+cp /usr/bin/orted /usr/bin/orterun "$stage/ompi/bin/"
+cp -L "$ompi"/lib/openmpi3/*.so "$stage/ompi/lib/openmpi3/"
+cp -r /usr/share/openmpi/. "$stage/ompi/share/openmpi/"
+cp /etc/openmpi/* "$stage/ompi/etc/"
+cp -L "$pmix"/lib/pmix/*.so "$stage/ompi/pmix/"
+cp -r "$pmix"/share/pmix/. "$stage/ompi/share/pmix/"
 # every library the programs load, except the C library, the driver and CUDA
 # (the GPU machine has its own, matching its driver)
-for f in "$stage"/bin/* "$stage"/lib/libdltrain.so*; do
+for f in "$stage"/bin/* "$stage"/lib/libdltrain.so* "$stage"/ompi/bin/* "$stage"/ompi/lib/openmpi3/*.so \
+    "$stage"/ompi/pmix/*.so; do
     LD_LIBRARY_PATH=$build/.libs ldd "$f" 2>/dev/null
 done | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u |
     grep -v -E '/(libc|libm|libdl|libpthread|librt|libresolv|ld-linux[^/]*|libcuda|libnvidia[^/]*)\.so' |
@@ -55,6 +69,6 @@ done | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u |
 done
 cp "$top/bench/reference/resnet_gpu_torch.py" "$stage/bench/reference/"
 strip --strip-unneeded "$stage"/bin/* "$stage"/lib/* 2>/dev/null || true
-(cd "$stage" && tar cf - bin lib bench | xz -T0 -6 >"$top/gpu-bundle.tar.xz")
+(cd "$stage" && tar cf - bin lib bench ompi | xz -T0 -6 >"$top/gpu-bundle.tar.xz")
 archs=$(sed -n 's/^NVCC_GENCODE = //p' Makefile | grep -o 'code=sm_[0-9]*' | sed 's/code=sm_//' | tr '\n' ' ')
 echo "gpu-bundle.tar.xz: $(du -h "$top/gpu-bundle.tar.xz" | cut -f1) ($(ls "$stage/bin" | wc -l) programs, $(ls "$stage/lib" | wc -l) libraries, sm ${archs% })"
