@@ -42,7 +42,7 @@ nodist_tests_gpu_libcudaemu_la_SOURCES = $(EMU_GEN)
 # The stand-in CUDA headers first; the kernels' #pragma unroll means nothing to g++.
 tests_gpu_libcudaemu_la_CPPFLAGS = -include $(top_srcdir)/tests/gpu/emu/emu_rename.h \
 	-I$(top_srcdir)/tests/gpu/emu $(AM_CPPFLAGS) -I$(top_srcdir)/src/optim -I$(top_srcdir)/tests/gpu
-tests_gpu_libcudaemu_la_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-unknown-pragmas -fvisibility=hidden
+tests_gpu_libcudaemu_la_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-unknown-pragmas -fvisibility=hidden $(SAN_CFLAGS)
 CLEANFILES += $(EMU_GEN)
 EXTRA_DIST += $(EMU_CU2CC_DEPS)
 EMU_CPPFLAGS = $(AM_CPPFLAGS) -Dgc_init=emu_gc_init -Ddlt_gpu_open=emu_gpu_open -Ddlt_gpu_close=emu_gpu_close \

@@ -10,6 +10,10 @@
 
 #include "cuda_emu.h"
 
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 uint3 threadIdx, blockIdx;
 dim3 blockDim, gridDim;
 char *emu_dyn_smem;
@@ -28,6 +32,7 @@ struct fiber {
     int group;     /* barrier waited on, -1: runnable */
     unsigned gen;  /* that barrier's generation when the wait began */
     bool done;
+    void *asan_fake; /* AddressSanitizer's fake stack while switched away */
 };
 
 struct group {
@@ -46,10 +51,30 @@ void *body_ctx;
 cudaError_t last_error;
 size_t smem_optin; /* largest cudaFuncSetAttribute opt-in */
 
+/* AddressSanitizer is told of every switch between the scheduler's stack and
+ * a fiber's (so it checks the fibers' stacks as stacks); no-ops otherwise. */
+#ifdef __SANITIZE_ADDRESS__
+void *main_fake;
+const void *main_bottom;
+size_t main_size;
+void leaving_main(int t) { __sanitizer_start_switch_fiber(&main_fake, fibers[t].stack, kStack); }
+void entered_fiber(int t) { __sanitizer_finish_switch_fiber(fibers[t].asan_fake, &main_bottom, &main_size); }
+void leaving_fiber(int t) { __sanitizer_start_switch_fiber(&fibers[t].asan_fake, main_bottom, main_size); }
+void entered_main() { __sanitizer_finish_switch_fiber(main_fake, nullptr, nullptr); }
+#else
+void leaving_main(int) {}
+void entered_fiber(int) {}
+void leaving_fiber(int) {}
+void entered_main() {}
+#endif
+
 void to_scheduler()
 {
-    if (!_setjmp(fibers[cur].jb))
+    if (!_setjmp(fibers[cur].jb)) {
+        leaving_fiber(cur);
         _longjmp(sched, 1);
+    }
+    entered_fiber(cur);
 }
 
 void arrive(int g)
@@ -77,8 +102,12 @@ void leave(int g)
 
 void fiber_main()
 {
-    if (!_setjmp(fibers[cur].jb))
+    entered_fiber(cur);
+    if (!_setjmp(fibers[cur].jb)) {
+        leaving_fiber(cur);
         swapcontext(&fibers[cur].uc, &boot);
+    }
+    entered_fiber(cur); /* resumed by the scheduler */
     for (;;) {
         body(body_ctx);
         fiber &f = fibers[cur];
@@ -105,14 +134,19 @@ void start_fiber(int t)
     f.uc.uc_link = nullptr;
     makecontext(&f.uc, fiber_main, 0);
     cur = t;
+    leaving_main(t);
     swapcontext(&boot, &f.uc);
+    entered_main();
 }
 
 /* Out of line: no local of the scheduler loop lives across the jumps. */
 __attribute__((noinline)) void resume(int t)
 {
-    if (!_setjmp(sched))
+    if (!_setjmp(sched)) {
+        leaving_main(t);
         _longjmp(fibers[t].jb, 1);
+    }
+    entered_main();
 }
 
 void run_block()
