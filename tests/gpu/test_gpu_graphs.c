@@ -2,9 +2,10 @@
  * with running statistics, GEMM, cross-entropy) trained and evaluated with
  * graphs gives the same bits as without them, its inputs changing every step;
  * graphs are captured where expected (the second run, again when training
- * switches) and launched after; an MLP with dropout, whose masks change every
- * step, matches too; so does the trainer's overlapped loop (async runs,
- * prefetched batches) with graphs. Without a CUDA
+ * switches) and launched after; an MLP with dropout and gpt-tiny with
+ * dropout in its residuals and attention, whose masks change every step,
+ * match too; so does the trainer's overlapped loop (async runs, prefetched
+ * batches) with graphs. Without a CUDA
  * device it exits 77; tests/gpu/emu_graphs runs it on the emulated kernels
  * (whose runtime records and replays captures). */
 #include <math.h>
@@ -15,9 +16,10 @@
 #include "dlt_backend.h"
 #include "dlt_gpu.h"
 #include "dlt_models.h"
+#include "dlt_transformer.h"
 #include "gpu_check.h"
 
-enum { STEPS = 6, EVAL_AFTER = 3, NB = 4, SIDE = 12, NCLS = 10 };
+enum { STEPS = 6, EVAL_AFTER = 3, NB = 4, SIDE = 12, NCLS = 10, T = 9, VOCAB = 23 };
 
 /* The device's backend with counting capture and launch (the graph keeps a
  * pointer to it: static). */
@@ -40,19 +42,54 @@ static dlt_status count_launch(void *ctx, void *graph)
 }
 
 typedef struct {
-    float loss[STEPS + 1], logits[STEPS + 1][NB * NCLS];
+    float loss[STEPS + 1], logits[STEPS + 1][NB * T * VOCAB];
     float *params, *buffers;
     size_t np, nbuf;
 } trace;
 
-static void feed(dlt_plan *p, dlt_t x, dlt_t y, int k)
+/* Batch k: images and labels, or (gpt) token ids and their next tokens. */
+static void feed(dlt_plan *p, dlt_t x, dlt_t y, int k, int gpt)
 {
-    float *xd = dlt_plan_data(p, x);
     int32_t *yd = dlt_plan_data(p, y);
+    if (gpt) {
+        int32_t *xd = dlt_plan_data(p, x);
+        for (int i = 0; i < NB * T; i++) {
+            xd[i] = (int32_t)(dlt_rng_u64(23, (uint64_t)k, (uint64_t)i) % VOCAB);
+            yd[i] = (int32_t)((xd[i] * 7 + 3) % VOCAB);
+        }
+        return;
+    }
+    float *xd = dlt_plan_data(p, x);
     for (int i = 0; i < NB * SIDE * SIDE; i++)
         xd[i] = dlt_rng_uniform(23, (uint64_t)k, (uint64_t)i) * 2 - 1;
     for (int i = 0; i < NB; i++)
         yd[i] = (int32_t)((i * 3 + k) % NCLS);
+}
+
+/* The model under test: a classifier of the zoo on images, or gpt-tiny (its
+ * dropout on the residual branches and the attention probabilities). */
+static dlt_t build(dlt_graph *g, const char *arch, float dropout, dlt_t *x, dlt_t *y, dlt_t *loss)
+{
+    if (!strcmp(arch, "gpt-tiny")) {
+        dlt_transformer_spec s;
+        dlt_transformer_spec_default(arch, &s);
+        s.vocab = VOCAB, s.max_len = 16, s.hidden_dropout = s.attn_dropout = dropout;
+        int64_t d[2] = {NB, T};
+        *x = dlt_input(g, "ids", DLT_I32, 2, d);
+        *y = dlt_input(g, "targets", DLT_I32, 2, d);
+        dlt_t logits = dlt_gpt(g, &s, *x, NULL);
+        *loss = dlt_token_loss(g, logits, *y, DLT_REDUCE_MEAN);
+        return logits;
+    }
+    dlt_model_spec s;
+    dlt_model_spec_default(arch, &s);
+    s.in_channels = 1, s.in_h = SIDE, s.in_w = SIDE, s.num_classes = NCLS, s.dropout = dropout;
+    int64_t xs[4] = {NB, 1, SIDE, SIDE}, ys[1] = {NB};
+    *x = dlt_input(g, "x", DLT_F32, 4, xs);
+    *y = dlt_input(g, "y", DLT_I32, 1, ys);
+    dlt_t logits = dlt_model_classifier(g, &s, *x);
+    *loss = dlt_cross_entropy(g, logits, *y, -100, 0, DLT_REDUCE_MEAN);
+    return logits;
 }
 
 /* p -= 0.05 * grad on the device, between runs (an optimizer step) */
@@ -69,41 +106,36 @@ static int sgd(dlt_graph *g)
  * overlapped: the trainer's loop (async runs, next batch prefetched). */
 static int drive(const char *arch, float dropout, int graph, int overlapped, trace *t)
 {
-    int ok = 0, np;
-    dlt_model_spec s;
-    dlt_t *ps = NULL, *gs = NULL;
+    int ok = 0, np, gpt = !strcmp(arch, "gpt-tiny");
+    dlt_t *ps = NULL, *gs = NULL, x, y, loss;
     dlt_plan *p = NULL;
     dlt_graph *g = dlt_graph_create(9);
     dlt_graph_set_backend(g, &counted);
-    dlt_model_spec_default(arch, &s);
-    s.in_channels = 1, s.in_h = SIDE, s.in_w = SIDE, s.num_classes = NCLS, s.dropout = dropout;
-    int64_t xs[4] = {NB, 1, SIDE, SIDE}, ys[1] = {NB};
-    dlt_t x = dlt_input(g, "x", DLT_F32, 4, xs), y = dlt_input(g, "y", DLT_I32, 1, ys);
-    dlt_t logits = dlt_model_classifier(g, &s, x);
-    dlt_t loss = dlt_cross_entropy(g, logits, y, -100, 0, DLT_REDUCE_MEAN);
+    dlt_t logits = build(g, arch, dropout, &x, &y, &loss);
+    size_t nlogits = dlt_shape_numel(dlt_shape_of(g, logits));
     dlt_t outs[2] = {loss, logits};
     if (dlt_grad_params(g, loss, &np, &ps, &gs) != DLT_OK)
         goto out;
     dlt_plan_opts po = {.ngrads = np, .grad_params = ps, .grad_values = gs};
     if (dlt_plan_create(g, 2, outs, &po, &p) != DLT_OK)
         goto out;
-    feed(p, x, y, 0);
+    feed(p, x, y, 0, gpt);
     for (int k = 0; k <= STEPS; k++) {
         int eval = k == EVAL_AFTER, last = k == STEPS;
         dlt_exec_opts eo = {.training = !eval, .step = k, .rng_stream = 2, .async = overlapped, .graph = graph};
         if (dlt_plan_run(p, &eo) != DLT_OK || dlt_plan_wait_outputs(p) != DLT_OK)
             goto out;
         t->loss[k] = *(float *)dlt_plan_data(p, loss);
-        memcpy(t->logits[k], dlt_plan_data(p, logits), sizeof t->logits[k]);
+        memcpy(t->logits[k], dlt_plan_data(p, logits), nlogits * sizeof(float));
         if (overlapped && !last) {
-            feed(p, x, y, k + 1);
+            feed(p, x, y, k + 1, gpt);
             if (dlt_plan_prefetch(p) != DLT_OK)
                 goto out;
         }
         if (dlt_plan_wait(p) != DLT_OK)
             goto out;
         if (!overlapped && !last)
-            feed(p, x, y, k + 1);
+            feed(p, x, y, k + 1, gpt);
         if (!eval && !sgd(g))
             goto out;
     }
@@ -190,5 +222,7 @@ int main(void)
     /* dropout keys its masks by the step, which its kernel reads from the
      * device: a frozen step would repeat the first captured run's masks */
     ok = check("mlp with dropout (masks change every step)", "mlp", 0.25f, 0, 3, 6) && ok;
+    /* and so do the attention kernels (forward and backward) */
+    ok = check("gpt-tiny with dropout in the residuals and the attention", "gpt-tiny", 0.2f, 0, 3, 6) && ok;
     return gc_finish() || !ok;
 }
