@@ -205,14 +205,18 @@ static dlt_status graph_run(dlt_plan *p, const dlt_exec_opts *o, uint64_t seed, 
         void *gr = NULL;
         if ((st = be->capture_begin(be->ctx)) != DLT_OK)
             return st;
+        char why[256] = "";
         st = queue_steps(p, o, seed, marks, out_step);
+        if (st != DLT_OK) /* a library call refused inside the capture, or the run's own error */
+            snprintf(why, sizeof why, "%s", dlt_errmsg());
         st2 = be->capture_end(be->ctx, &gr);
-        if (st != DLT_OK) { /* the run's own error: nothing of it ran */
+        if (st2 != DLT_OK && st == DLT_OK)
+            snprintf(why, sizeof why, "%s", dlt_errmsg());
+        if (st != DLT_OK || st2 != DLT_OK) {
+            /* nothing of the captured work ran: run it plainly (a real error
+             * shows again there and is returned) */
             be->graph_free(be->ctx, gr);
-            return st;
-        }
-        if (st2 != DLT_OK) {
-            dlt_log(DLT_LOG_WARN, "CUDA graph capture failed, running without graphs: %s", dlt_errmsg());
+            dlt_log(DLT_LOG_WARN, "CUDA graph capture failed, running without graphs: %s", why);
             dlt_clearerr();
             p->graph_failed = 1;
             return queue_steps(p, o, seed, marks, out_step);

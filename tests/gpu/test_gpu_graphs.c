@@ -5,7 +5,8 @@
  * switches) and launched after; an MLP with dropout and gpt-tiny with
  * dropout in its residuals and attention, whose masks change every step,
  * match too; so does the trainer's overlapped loop (async runs, prefetched
- * batches) with graphs. Without a CUDA
+ * batches) with graphs; and a capture that fails leaves the run going on
+ * without graphs, with the same bits. Without a CUDA
  * device it exits 77; tests/gpu/emu_graphs runs it on the emulated kernels
  * (whose runtime records and replays captures). */
 #include <math.h>
@@ -26,11 +27,17 @@ enum { STEPS = 6, EVAL_AFTER = 3, NB = 4, SIDE = 12, NCLS = 10, T = 9, VOCAB = 2
 static dlt_backend counted;
 static dlt_status (*real_end)(void *, void **);
 static dlt_status (*real_launch)(void *, void *);
-static int captures, launches;
+static int captures, launches, refuse_captures;
 
+/* refuse_captures: every capture fails (as one a library refused would) */
 static dlt_status count_end(void *ctx, void **graph)
 {
     dlt_status st = real_end(ctx, graph);
+    if (st == DLT_OK && refuse_captures) {
+        counted.graph_free(ctx, *graph);
+        *graph = NULL;
+        return dlt_seterr(DLT_ERR_INTERNAL, "test: capture refused");
+    }
     captures += st == DLT_OK;
     return st;
 }
@@ -224,5 +231,9 @@ int main(void)
     ok = check("mlp with dropout (masks change every step)", "mlp", 0.25f, 0, 3, 6) && ok;
     /* and so do the attention kernels (forward and backward) */
     ok = check("gpt-tiny with dropout in the residuals and the attention", "gpt-tiny", 0.2f, 0, 3, 6) && ok;
+    /* a failed capture: the run goes on without graphs, from then on */
+    refuse_captures = 1;
+    ok = check("resnet20, its capture refused (runs on without graphs)", "resnet20", 0, 0, 0, 0) && ok;
+    refuse_captures = 0;
     return gc_finish() || !ok;
 }
