@@ -124,6 +124,19 @@ if want bench; then
     else
         say "== no python3 with CUDA torch: PyTorch comparison skipped"
     fi
+    # images/s of the first log line matching a pattern, and the issue's ratios
+    ips() { sed -n "/$1/s/.*, \([0-9.]*\) images\/s.*/\1/p" "$log" | head -n 1; }
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
+    say "== summary: images/s, dltrain vs PyTorch on this GPU"
+    for pair in "resnet50 bf16|^dltrain resnet50 .*, bf16:|^pytorch .* resnet50 .*bf16 autocast" \
+        "resnet50 fp16|^dltrain resnet50 .*, fp16:|^pytorch .* resnet50 .*bf16 autocast" \
+        "resnet50 tf32|^dltrain resnet50 .*, tf32:|^pytorch .* resnet50 .*, tf32" \
+        "resnet20 fp32|^dltrain resnet20 .*, fp32:|^pytorch .* resnet20 .*, fp32" \
+        "resnet20 fp32 graphs|^dltrain resnet20 .*, fp32, CUDA graphs:|^pytorch .* resnet20 .*bf16 autocast"; do
+        name=${pair%%|*} rest=${pair#*|}
+        d=$(ips "${rest%%|*}") t=$(ips "${rest#*|}")
+        say "   $name: dltrain ${d:-?}, PyTorch ${t:-?}, ratio $(ratio "$d" "$t")"
+    done
 fi
 say "== $failed GPU test program(s) failed, $skipped skipped"
 [ $skipped = 0 ] || failed=$((failed + skipped)) # here a skip means the GPU was not usable
