@@ -186,10 +186,17 @@ dlt_status dlt_ckpt_load(const char *path, const dlt_ckpt_tensors *t, dlt_ckpt_s
     s = read_group(path, f, "params", "parameter", t->nparams, t->params, t->param_data);
     if (s == DLT_OK)
         s = read_group(path, f, "buffers", "buffer", t->nbuffers, t->buffers, t->buffer_data);
+    /* another optimizer's state is refused even when the job's keeps none
+     * (plain SGD): resuming must not drop Adam's moments silently */
+    hid_t g = s == DLT_OK && (t->nslots > 0 || t->optim_name) && H5Lexists(f, "optim", H5P_DEFAULT) > 0
+                  ? H5Gopen2(f, "optim", H5P_DEFAULT)
+                  : -1;
+    char *oname = g >= 0 ? ckpt_attr_read_str(g, "optimizer") : NULL;
+    if (s == DLT_OK && t->optim_name && oname && strcmp(oname, t->optim_name) != 0)
+        s = dlt_seterr(DLT_ERR_INVALID, "%s: optimizer state is for '%s', the job uses '%s'", path, oname,
+                       t->optim_name);
     if (s == DLT_OK && t->nslots > 0) {
-        hid_t g = H5Gopen2(f, "optim", H5P_DEFAULT);
-        char *oname = g >= 0 ? ckpt_attr_read_str(g, "optimizer") : NULL;
-        if (g < 0 || !oname || (t->optim_name && strcmp(oname, t->optim_name) != 0))
+        if (g < 0 || !oname)
             s = dlt_seterr(DLT_ERR_INVALID, "%s: optimizer state is for '%s', the job uses '%s'", path,
                            oname ? oname : "none", t->optim_name ? t->optim_name : "?");
         for (int i = 0; s == DLT_OK && i < t->nparams; i++) {
@@ -206,10 +213,10 @@ dlt_status dlt_ckpt_load(const char *path, const dlt_ckpt_tensors *t, dlt_ckpt_s
                                 t->slot_data[k] + t->params[i].offset);
             H5Gclose(pg);
         }
-        free(oname);
-        if (g >= 0)
-            H5Gclose(g);
     }
+    free(oname);
+    if (g >= 0)
+        H5Gclose(g);
     if (s == DLT_OK)
         s = read_state(path, f, st);
     H5Fclose(f);

@@ -46,6 +46,14 @@ cksum runs/t/* >>after.txt
 cmp -s before.txt after.txt || { diff before.txt after.txt; fail "a refused resume changed the run directory"; }
 echo "mismatch: refused with status 2: $msg"
 
+# ---- another optimizer: refused, also when the job's keeps no state (plain SGD)
+run 1 job.toml --quiet $SETS --set checkpoint.dir=opt --set optim.name=sgd --set optim.momentum=0 \
+    --resume "$c20" >opt.out 2>opt.err
+rc=$?
+msg="dltrain: $c20: optimizer state is for 'adamw', the job uses 'sgd'"
+[ $rc -eq 2 ] && grep -qxF "$msg" opt.err || { cat opt.out opt.err; fail "AdamW state into plain SGD: status $rc"; }
+echo "another optimizer: refused: $msg"
+
 # ---- another world size: the 2-rank checkpoint of step 20 continues on 1 rank
 if [ $np = 2 ]; then
     run 1 job.toml $SETS --set checkpoint.dir=ws --resume "$c20" >ws.out 2>&1 || { cat ws.out; fail "2 -> 1 ranks"; }
