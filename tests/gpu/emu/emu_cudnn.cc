@@ -73,9 +73,13 @@ cublasComputeType_t rounding_of(cudnnMathType_t m)
                                                         : CUBLAS_COMPUTE_32F_FAST_TF32;
 }
 
-template <class P> void candidates(const emu_tensor_desc *x, const emu_conv_desc *c, int filter, int max,
-                                   int *n, P *p)
+// The heuristic list for a checked call (x, w, c, y: the forward's descriptors).
+template <class P>
+cudnnStatus_t candidates(const emu_tensor_desc *x, const emu_filter_desc *w, const emu_conv_desc *c,
+                         const emu_tensor_desc *y, int filter, int max, int *n, P *p)
 {
+    if (!consistent(x, w, c, y))
+        return CUDNN_STATUS_BAD_PARAM;
     static const int order[kAlgos] = {2, 1, 0};
     *n = 0;
     for (int i = 0; i < kAlgos && *n < max; i++) {
@@ -89,6 +93,19 @@ template <class P> void candidates(const emu_tensor_desc *x, const emu_conv_desc
         q.mathType = c->math;
         p[(*n)++] = q;
     }
+    return CUDNN_STATUS_SUCCESS;
+}
+
+// The workspace of `algo` for a checked call.
+cudnnStatus_t ws_query(const emu_tensor_desc *x, const emu_filter_desc *w, const emu_conv_desc *c,
+                       const emu_tensor_desc *y, int algo, size_t *bytes)
+{
+    if (!consistent(x, w, c, y))
+        return CUDNN_STATUS_BAD_PARAM;
+    if (algo < 0 || algo >= kAlgos)
+        return CUDNN_STATUS_NOT_SUPPORTED;
+    *bytes = ws_of(algo, x);
+    return CUDNN_STATUS_SUCCESS;
 }
 
 // Checks the call's algorithm and workspace.
@@ -288,10 +305,7 @@ cudnnStatus_t cudnnGetConvolutionForwardAlgorithm_v7(cudnnHandle_t, cudnnTensorD
                                                      cudnnTensorDescriptor_t y, int max, int *n,
                                                      cudnnConvolutionFwdAlgoPerf_t *p)
 {
-    if (!consistent(x, w, c, y))
-        return CUDNN_STATUS_BAD_PARAM;
-    candidates(x, c, 0, max, n, p);
-    return CUDNN_STATUS_SUCCESS;
+    return candidates(x, w, c, y, 0, max, n, p);
 }
 
 cudnnStatus_t cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnnHandle_t, cudnnFilterDescriptor_t w,
@@ -300,10 +314,7 @@ cudnnStatus_t cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnnHandle_t, cudnnFi
                                                           cudnnTensorDescriptor_t dx, int max, int *n,
                                                           cudnnConvolutionBwdDataAlgoPerf_t *p)
 {
-    if (!consistent(dx, w, c, dy))
-        return CUDNN_STATUS_BAD_PARAM;
-    candidates(dx, c, 0, max, n, p);
-    return CUDNN_STATUS_SUCCESS;
+    return candidates(dx, w, c, dy, 0, max, n, p);
 }
 
 cudnnStatus_t cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnnHandle_t, cudnnTensorDescriptor_t x,
@@ -312,10 +323,7 @@ cudnnStatus_t cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnnHandle_t, cudnn
                                                             cudnnFilterDescriptor_t dw, int max, int *n,
                                                             cudnnConvolutionBwdFilterAlgoPerf_t *p)
 {
-    if (!consistent(x, dw, c, dy))
-        return CUDNN_STATUS_BAD_PARAM;
-    candidates(x, c, 1, max, n, p);
-    return CUDNN_STATUS_SUCCESS;
+    return candidates(x, dw, c, dy, 1, max, n, p);
 }
 
 cudnnStatus_t cudnnGetConvolutionForwardWorkspaceSize(cudnnHandle_t, cudnnTensorDescriptor_t x,
@@ -323,12 +331,7 @@ cudnnStatus_t cudnnGetConvolutionForwardWorkspaceSize(cudnnHandle_t, cudnnTensor
                                                       cudnnTensorDescriptor_t y, cudnnConvolutionFwdAlgo_t a,
                                                       size_t *bytes)
 {
-    if (!consistent(x, w, c, y))
-        return CUDNN_STATUS_BAD_PARAM;
-    if ((int)a < 0 || (int)a >= kAlgos)
-        return CUDNN_STATUS_NOT_SUPPORTED;
-    *bytes = ws_of((int)a, x);
-    return CUDNN_STATUS_SUCCESS;
+    return ws_query(x, w, c, y, (int)a, bytes);
 }
 
 cudnnStatus_t cudnnGetConvolutionBackwardDataWorkspaceSize(cudnnHandle_t, cudnnFilterDescriptor_t w,
@@ -337,12 +340,7 @@ cudnnStatus_t cudnnGetConvolutionBackwardDataWorkspaceSize(cudnnHandle_t, cudnnF
                                                            cudnnTensorDescriptor_t dx,
                                                            cudnnConvolutionBwdDataAlgo_t a, size_t *bytes)
 {
-    if (!consistent(dx, w, c, dy))
-        return CUDNN_STATUS_BAD_PARAM;
-    if ((int)a < 0 || (int)a >= kAlgos)
-        return CUDNN_STATUS_NOT_SUPPORTED;
-    *bytes = ws_of((int)a, dx);
-    return CUDNN_STATUS_SUCCESS;
+    return ws_query(dx, w, c, dy, (int)a, bytes);
 }
 
 cudnnStatus_t cudnnGetConvolutionBackwardFilterWorkspaceSize(cudnnHandle_t, cudnnTensorDescriptor_t x,
@@ -351,12 +349,7 @@ cudnnStatus_t cudnnGetConvolutionBackwardFilterWorkspaceSize(cudnnHandle_t, cudn
                                                              cudnnFilterDescriptor_t dw,
                                                              cudnnConvolutionBwdFilterAlgo_t a, size_t *bytes)
 {
-    if (!consistent(x, dw, c, dy))
-        return CUDNN_STATUS_BAD_PARAM;
-    if ((int)a < 0 || (int)a >= kAlgos)
-        return CUDNN_STATUS_NOT_SUPPORTED;
-    *bytes = ws_of((int)a, x);
-    return CUDNN_STATUS_SUCCESS;
+    return ws_query(x, dw, c, dy, (int)a, bytes);
 }
 
 cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t, const void *alpha, cudnnTensorDescriptor_t xd,
