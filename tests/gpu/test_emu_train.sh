@@ -6,19 +6,11 @@
 # evaluation, train like the CPU (losses within rounding), resume exactly,
 # give the same bits with CUDA graphs, with the batch overlap, with a static
 # loss scale, and on 2 ranks (fp32 and bf16 gradient reduction).
+# room for the emulated kernels under the sanitizers (about 20 times slower:
+# a ResNet-20 run takes 2 minutes there)
+RUN_TIMEOUT=900
 . "$top_srcdir/tests/train/lib.sh"
 DLTRAIN=$top_builddir/tests/gpu/emu_dltrain
-# as lib.sh's run, with room for the emulated kernels under the sanitizers
-# (about 20 times slower: a ResNet-20 run takes 2 minutes there)
-run() {
-    np=$1
-    shift
-    if [ "$np" = 1 ]; then
-        timeout 900 "$DLTRAIN" "$@"
-    else
-        timeout 900 $MPIRUN -np "$np" --oversubscribe --bind-to none "$DLTRAIN" "$@"
-    fi
-}
 make_data
 write_job
 

@@ -17,14 +17,15 @@ ck() { printf 'ckpt-%08d.h5' "$1"; }
 have_mpi() { command -v "${MPIRUN%% *}" >/dev/null 2>&1; }
 need_mpi() { have_mpi || { echo "SKIP: no mpirun"; exit 77; }; }
 
-# run NP ARGS...: dltrain on NP ranks (1: no launcher)
+# run NP ARGS...: dltrain on NP ranks (1: no launcher), killed after RUN_TIMEOUT s
+RUN_TIMEOUT=${RUN_TIMEOUT:-120}
 run() {
     np=$1
     shift
     if [ "$np" = 1 ]; then
-        timeout 120 "$DLTRAIN" "$@"
+        timeout "$RUN_TIMEOUT" "$DLTRAIN" "$@"
     else
-        timeout 120 $MPIRUN -np "$np" --oversubscribe --bind-to none "$DLTRAIN" "$@"
+        timeout "$RUN_TIMEOUT" $MPIRUN -np "$np" --oversubscribe --bind-to none "$DLTRAIN" "$@"
     fi
 }
 
