@@ -19,7 +19,11 @@
 #include <string.h>
 #include <time.h>
 
-enum { REASON_TIMEOUT = 0, REASON_ALERT, REASON_BACKEND, REASON_FAILED, REP_LEN = 10 };
+/* Why a rank sends its report: its wait timed out; it saw another's report
+ * while waiting (alert); its GPU backend failed; it failed itself
+ * (dlt_comm_fail); or it found its collective complete but reports queued:
+ * it was stopped or slow while the others gave up on it (late). */
+enum { REASON_TIMEOUT = 0, REASON_ALERT, REASON_BACKEND, REASON_FAILED, REASON_LATE, REP_LEN = 10 };
 
 double comm_now(void)
 {
@@ -74,8 +78,16 @@ static void poll_until(dlt_comm *c, int (*done)(dlt_comm *, void *), void *arg, 
     double t0 = comm_now(), t = t0;
     for (long it = 1;; it++) {
         int s = done(c, arg);
-        if (s > 0)
+        if (s > 0) {
+            /* A rank that was stopped (SIGSTOP, a debugger, swapped out) and is
+             * continued while the others abort may find its collective
+             * complete: the others had contributed before they gave up. It
+             * must not carry on as if all were well (log a step, save a
+             * checkpoint) while they report it missing. */
+            if (comm_peer_alert(c))
+                comm_trip(c, d, REASON_LATE);
             return;
+        }
         if (s < 0)
             comm_trip(c, d, REASON_BACKEND);
         if ((it & 63) == 0) {
@@ -177,7 +189,7 @@ static void summarise(dlt_comm *c, const comm_desc *d, const int64_t *reps, cons
     append(msg, sizeof msg, "; waiting in it:");
     for (int r = 0; r < c->size; r++)
         if (have[r] && reps[r * REP_LEN + 2] == d->seq && reps[r * REP_LEN + 4] == d->op &&
-            reps[r * REP_LEN + 1] != REASON_FAILED)
+            reps[r * REP_LEN + 1] != REASON_FAILED && reps[r * REP_LEN + 1] != REASON_LATE)
             append(msg, sizeof msg, " %d", r);
     for (int r = 0; r < c->size; r++) {
         if (!have[r])
@@ -187,12 +199,31 @@ static void summarise(dlt_comm *c, const comm_desc *d, const int64_t *reps, cons
         report_from(e, &od);
         if (e[1] == REASON_FAILED)
             append(msg, sizeof msg, "; rank %d failed (its own message says why)", r);
+        else if (e[1] == REASON_LATE)
+            append(msg, sizeof msg, "; rank %d was not responding and answered late", r);
         else if (e[2] != d->seq || e[4] != d->op) {
             comm_describe(&od, other, sizeof other);
             append(msg, sizeof msg, "; rank %d waits in %s instead", r, other);
         }
     }
     dlt_log(DLT_LOG_ERROR, "%s", msg);
+}
+
+/* Who prints the summary: the lowest rank that started the stop (timed out
+ * or lost its backend) among the reports this rank holds, else the lowest
+ * reporting rank that neither failed (it printed its own message) nor came
+ * late. Every rank receives the starters' reports, so all name the same
+ * printer, also a rank that was stopped and wakes up to find reports queued
+ * from ranks that gave up on it. */
+static int report_printer(const dlt_comm *c, const int64_t *reps, const char *have)
+{
+    for (int r = 0; r < c->size; r++)
+        if (have[r] && (reps[r * REP_LEN + 1] == REASON_TIMEOUT || reps[r * REP_LEN + 1] == REASON_BACKEND))
+            return r;
+    for (int r = 0; r < c->size; r++)
+        if (have[r] && reps[r * REP_LEN + 1] != REASON_FAILED && reps[r * REP_LEN + 1] != REASON_LATE)
+            return r;
+    return c->rank;
 }
 
 void comm_trip(dlt_comm *c, const comm_desc *d, int reason)
@@ -235,16 +266,20 @@ void comm_trip(dlt_comm *c, const comm_desc *d, int reason)
         have[src] = 1;
         memcpy(reps + src * REP_LEN, rep, sizeof rep);
     }
-    int printer = 0;
-    while (!have[printer])
-        printer++;
+    int printer = report_printer(c, reps, have);
     if (c->rank == printer) {
         summarise(c, d, reps, have, reason);
     } else {
         char what[200];
         comm_describe(d, what, sizeof what);
-        dlt_log(DLT_LOG_ERROR, "watchdog: stopping in %s (rank %d reports the details)", what,
-                printer);
+        if (reason == REASON_LATE)
+            dlt_log(DLT_LOG_ERROR,
+                    "watchdog: this rank was not responding (stopped or busy) while the others waited "
+                    "for it; it has now finished %s, but the job is stopping (rank %d reports the details)",
+                    what, printer);
+        else
+            dlt_log(DLT_LOG_ERROR, "watchdog: stopping in %s (rank %d reports the details)", what,
+                    printer);
         nap(1.0); /* let the printer's message out before the job is killed */
     }
     MPI_Abort(MPI_COMM_WORLD, 3);

@@ -1,6 +1,8 @@
 /* Helper for test_mpi_faults.sh: a small job that goes wrong on purpose.
  *   comm_fault stop      rank 1 stops itself (SIGSTOP) before an all-reduce;
  *                        the others must report it and the job must end (timeout 3 s)
+ *   comm_fault stop0     the same with rank 0 stopped (the lowest rank reports, and
+ *                        every rank names the same rank as the missing one)
  *   comm_fault error     rank 1 fails with a library error while the others wait
  *   comm_fault mismatch  debug_collectives: rank 0 all-reduces, the others broadcast
  *   comm_fault launch    dlt_world_init only (the singleton-trap check)
@@ -25,7 +27,7 @@ int main(int argc, char **argv)
         dlt_world_finalize(&w);
         return 0;
     }
-    dlt_comm_config cfg = {.timeout_s = strcmp(mode, "stop") == 0 ? 3 : 60,
+    dlt_comm_config cfg = {.timeout_s = strncmp(mode, "stop", 4) == 0 ? 3 : 60,
                            .debug_collectives = strcmp(mode, "mismatch") == 0};
     dlt_comm *c;
     if (dlt_comm_create(&w, &cfg, &c) != DLT_OK) {
@@ -36,7 +38,7 @@ int main(int argc, char **argv)
     dlt_comm_set_step(c, 41);
     dlt_comm_allreduce(c, buf, 64, DLT_COMM_F32, DLT_COMM_SUM, NULL); /* all arrive */
     dlt_comm_set_step(c, 42);
-    if (strcmp(mode, "stop") == 0 && w.rank == 1)
+    if ((strcmp(mode, "stop") == 0 && w.rank == 1) || (strcmp(mode, "stop0") == 0 && w.rank == 0))
         raise(SIGSTOP);
     if (strcmp(mode, "error") == 0 && w.rank == 1) {
         dlt_comm_fail(c,

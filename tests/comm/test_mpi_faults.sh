@@ -2,6 +2,9 @@
 # Failure handling end to end (tests/comm/comm_fault.c does the wrong things):
 #  - a rank stopped by SIGSTOP before a collective (timeout_s = 3): the others
 #    report it as missing and the job exits non-zero within timeout + 10 s;
+#  - the same with rank 0 stopped: the ranks agree on who is missing and who
+#    reports, and rank 0, continued by the abort, does not carry on as if its
+#    collective had succeeded;
 #  - a rank failing with a library error ends the whole job non-zero with its message;
 #  - mismatched collectives under debug_collectives are reported with both sides;
 #  - the singleton trap (launcher says 2 tasks, MPI sees 1) is a clear error.
@@ -35,6 +38,23 @@ lt "$elapsed" 13 || { echo "FAIL: took ${elapsed} s (limit 13)"; fail=1; }
 expect "timeout names the collective and step" "all-reduce #1 .* at step 42 did not complete within 3 s"
 expect "the stopped rank is missing" "missing ([^)]*): 1;"
 expect "the waiting ranks are listed" "waiting in it: 0 2"
+
+run stop0 3
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || { echo "FAIL: stopped rank 0: exit $rc"; fail=1; }
+expect "stopped rank 0 is missing" "missing ([^)]*): 0;"
+printer=$(sed -n 's/.*\[rank \([0-9]\)\] error: collective timed out.*/\1/p' "$out" | head -n 1)
+if [ -z "$printer" ]; then
+    echo "FAIL: stopped rank 0: no summary"; fail=1
+elif grep "watchdog:" "$out" | grep -v "rank $printer reports the details" | grep -q .; then
+    echo "FAIL: stopped rank 0: the ranks name different reporters"; fail=1
+else
+    echo "ok: every rank names rank $printer as the reporter"
+fi
+if grep -q "finished without an error" "$out"; then
+    echo "FAIL: stopped rank 0 carried on after the others gave up on it"; fail=1
+else
+    echo "ok: stopped rank 0 does not carry on"
+fi
 
 run error 3
 [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || { echo "FAIL: failed rank: exit $rc"; fail=1; }
