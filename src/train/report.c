@@ -36,6 +36,16 @@ static void human_bytes(double b, char *buf, size_t n)
     snprintf(buf, n, "%.1f %s", b, u[i]);
 }
 
+/* Rates: whole numbers from 100 up, else three significant digits (a slow
+ * model's 0.42 samples/s is not "0"). */
+static void human_rate(double v, char *buf, size_t n)
+{
+    if (!(v >= 100))
+        snprintf(buf, n, "%.3g", v);
+    else
+        snprintf(buf, n, "%.0f", v);
+}
+
 /* JSON numbers: non-finite values become null */
 static void jnum(FILE *f, const char *key, double v, int comma)
 {
@@ -51,6 +61,28 @@ static void jwall(FILE *f, double t)
     fprintf(f, "\"wall_time\": %.6f", t);
 }
 
+/* Ends a metrics.jsonl line and makes sure it reached the file: a full disk
+ * or a failing file system loses lines, and the user is told (the first
+ * time, then when writing works again, and in the final line). */
+static void jsonl_end(dlt_report *r, const char *what, int64_t step)
+{
+    fprintf(r->jsonl, "}\n");
+    int bad = fflush(r->jsonl) != 0 || ferror(r->jsonl);
+    int err = errno;
+    if (bad) {
+        if (r->jsonl_lost++ == 0 || r->jsonl_ok)
+            dlt_log(DLT_LOG_WARN, "%s: cannot write the %s line of step %lld: %s; metrics are being lost",
+                    r->jsonl_path, what, (long long)step, strerror(err));
+        r->jsonl_ok = 0;
+        clearerr(r->jsonl);
+    } else if (!r->jsonl_ok) {
+        if (r->jsonl_lost > 0)
+            dlt_log(DLT_LOG_WARN, "%s: writing again from step %lld (%lld line%s lost)", r->jsonl_path,
+                    (long long)step, (long long)r->jsonl_lost, r->jsonl_lost == 1 ? "" : "s");
+        r->jsonl_ok = 1;
+    }
+}
+
 static void tb_write(dlt_report *r, int64_t step, double wall_time, int n, const dlt_tb_scalar *s)
 {
     if (r->tb && dlt_tb_scalars(r->tb, wall_time, step, n, s) != DLT_OK) {
@@ -63,7 +95,7 @@ static void tb_write(dlt_report *r, int64_t step, double wall_time, int n, const
 void dlt_report_open(dlt_report *r, const dlt_train_config *c, int64_t total_steps, int64_t per_epoch,
                      int world, int nparams, size_t numel, const dlt_mem_report *mem)
 {
-    char path[DLT_PATH_MAX + 32], a[32], b[32], d[32];
+    char a[32], b[32], d[32];
     memset(r, 0, sizeof *r);
     r->total_steps = total_steps;
     r->per_epoch = per_epoch;
@@ -71,12 +103,13 @@ void dlt_report_open(dlt_report *r, const dlt_train_config *c, int64_t total_ste
     r->quiet = c->quiet;
     r->tty = isatty(STDERR_FILENO) && !c->verbose;
     r->first_step = -1;
+    r->jsonl_ok = 1;
     if (mkdir(c->run_dir, 0777) != 0 && errno != EEXIST)
         dlt_log(DLT_LOG_WARN, "cannot create %s: %s", c->run_dir, strerror(errno));
-    snprintf(path, sizeof path, "%s/metrics.jsonl", c->run_dir);
-    r->jsonl = fopen(path, "a");
+    snprintf(r->jsonl_path, sizeof r->jsonl_path, "%s/metrics.jsonl", c->run_dir);
+    r->jsonl = fopen(r->jsonl_path, "a");
     if (!r->jsonl)
-        dlt_log(DLT_LOG_WARN, "cannot write %s: %s", path, strerror(errno));
+        dlt_log(DLT_LOG_WARN, "cannot write %s: %s", r->jsonl_path, strerror(errno));
     if (c->tensorboard && dlt_tb_open(c->run_dir, wall(), &r->tb, NULL, 0) != DLT_OK)
         dlt_log(DLT_LOG_WARN, "%s; no TensorBoard events", dlt_errmsg());
     human_bytes((double)(mem->params_bytes + mem->grads_bytes + mem->buffers_bytes), a, sizeof a);
@@ -92,19 +125,23 @@ void dlt_report_open(dlt_report *r, const dlt_train_config *c, int64_t total_ste
                 (long long)per_epoch, a, b, d);
 }
 
+void dlt_report_begin(dlt_report *r, int64_t step)
+{
+    r->first_step = step;
+    r->t_start = wall();
+}
+
 void dlt_report_step(dlt_report *r, int64_t step, int64_t epoch, const dlt_metrics *m, double lr,
                      double grad_norm, double samples_per_s, double tokens_per_s)
 {
-    char eta[32] = "?";
+    char eta[32] = "?", rate[32];
     double now = wall();
-    if (r->first_step < 0) {
-        r->first_step = step - 1;
-        r->t_start = now;
-    }
+    if (r->first_step < 0)
+        dlt_report_begin(r, step - 1);
     double done = (double)(step - r->first_step);
-    if (done > 0 && r->started)
+    if (done > 0 && now > r->t_start)
         human_time((now - r->t_start) / done * (double)(r->total_steps - step), eta, sizeof eta);
-    r->started = 1;
+    human_rate(tokens_per_s >= 0 ? tokens_per_s : samples_per_s, rate, sizeof rate);
     if (!r->quiet) {
         char line[512];
         int off = snprintf(line, sizeof line, "step %lld/%lld  epoch %lld", (long long)step,
@@ -116,11 +153,11 @@ void dlt_report_step(dlt_report *r, int64_t step, int64_t epoch, const dlt_metri
         if (off < (int)sizeof line && r->skipped_steps > 0)
             off += snprintf(line + off, sizeof line - (size_t)off, " (%lld skipped)", (long long)r->skipped_steps);
         if (off < (int)sizeof line && tokens_per_s >= 0)
-            snprintf(line + off, sizeof line - (size_t)off, "  lr %.4g  grad_norm %.3g  %.0f tokens/s  ETA %s",
-                     lr, grad_norm, tokens_per_s, eta);
+            snprintf(line + off, sizeof line - (size_t)off, "  lr %.4g  grad_norm %.3g  %s tokens/s  ETA %s",
+                     lr, grad_norm, rate, eta);
         else if (off < (int)sizeof line)
-            snprintf(line + off, sizeof line - (size_t)off, "  lr %.4g  grad_norm %.3g  %.0f samples/s  ETA %s",
-                     lr, grad_norm, samples_per_s, eta);
+            snprintf(line + off, sizeof line - (size_t)off, "  lr %.4g  grad_norm %.3g  %s samples/s  ETA %s",
+                     lr, grad_norm, rate, eta);
         dlt_log_status(line, step == r->total_steps);
     }
     if (r->jsonl) {
@@ -137,8 +174,7 @@ void dlt_report_step(dlt_report *r, int64_t step, int64_t epoch, const dlt_metri
         if (tokens_per_s >= 0)
             jnum(r->jsonl, "tokens_per_s", tokens_per_s, 1);
         jwall(r->jsonl, now);
-        fprintf(r->jsonl, "}\n");
-        fflush(r->jsonl);
+        jsonl_end(r, "step", step);
     }
     char names[DLT_MAX_METRICS][64];
     dlt_tb_scalar s[DLT_MAX_METRICS + 4];
@@ -199,8 +235,7 @@ void dlt_report_eval(dlt_report *r, int64_t step, int64_t epoch, const dlt_metri
         }
         fprintf(r->jsonl, ", ");
         jwall(r->jsonl, now);
-        fprintf(r->jsonl, "}\n");
-        fflush(r->jsonl);
+        jsonl_end(r, "evaluation", step);
     }
     char names[DLT_MAX_METRICS][64];
     dlt_tb_scalar s[DLT_MAX_METRICS];
@@ -232,8 +267,11 @@ void dlt_report_close(dlt_report *r, const dlt_train_result *res, double seconds
     if (!r->quiet)
         dlt_log(DLT_LOG_INFO, "done: %lld steps in %s; final train loss %.4f%s", (long long)res->steps_done, t,
                 res->train_loss, ev);
-    if (r->jsonl)
-        fclose(r->jsonl);
+    if (r->jsonl_lost > 0)
+        dlt_log(DLT_LOG_WARN, "%s: %lld line%s could not be written", r->jsonl_path, (long long)r->jsonl_lost,
+                r->jsonl_lost == 1 ? "" : "s");
+    if (r->jsonl && fclose(r->jsonl) != 0)
+        dlt_log(DLT_LOG_WARN, "%s: %s", r->jsonl_path, strerror(errno));
     r->jsonl = NULL;
     dlt_tb_close(r->tb);
     r->tb = NULL;

@@ -38,13 +38,18 @@ typedef struct {
     dlt_metrics last_eval;      /* n = 0 until an evaluation ran */
     int quiet, tty;
     int64_t first_step; /* step at start (after a resume), for the ETA */
-    int started;
+    char jsonl_path[DLT_PATH_MAX + 32];
+    int64_t jsonl_lost;     /* metrics.jsonl lines that could not be written */
+    int jsonl_ok;           /* the last line reached the file */
     double loss_scale;      /* dynamic loss scaling: the current scale (step lines); 0: none */
     int64_t skipped_steps;  /* steps the loss scaler skipped so far */
 } dlt_report;
 
 void dlt_report_open(dlt_report *r, const dlt_train_config *c, int64_t total_steps, int64_t per_epoch,
                      int world, int nparams, size_t numel, const dlt_mem_report *mem);
+/* The first step is about to run (step = steps done before it: 0, or the
+ * resumed step): the ETA counts from here. */
+void dlt_report_begin(dlt_report *r, int64_t step);
 /* tokens_per_s < 0: the task has no tokens (not printed nor recorded). */
 void dlt_report_step(dlt_report *r, int64_t step, int64_t epoch, const dlt_metrics *m, double lr,
                      double grad_norm, double samples_per_s, double tokens_per_s);

@@ -232,15 +232,15 @@ static dlt_status loop(dlt_trainer *r, dlt_train_result *res)
     double sums[2 + 64], gnorm = 0, t_log = now(), t_ckpt = now();
     int64_t log_every = c->log_every > 0 ? c->log_every : 50;
     int64_t per_epoch = t->steps_per_epoch / (c->accumulate > 0 ? c->accumulate : 1);
-    int64_t since_log = 0;
     if (nsums > (int)(sizeof sums / sizeof sums[0]))
         return dlt_seterr(DLT_ERR_INVALID, "task %s: too many training metric sums", t->ops->name);
     memset(sums, 0, sizeof sums);
+    if (r->rank == 0)
+        dlt_report_begin(&r->rep, r->step);
     while (r->step < r->total_steps) {
         if ((st = dlt_trainer_step(r, sums, &gnorm)) != DLT_OK)
             return st;
         r->step++;
-        since_log++;
         int64_t done_epoch = per_epoch > 0 && r->step % per_epoch == 0;
         int last = r->step == r->total_steps;
         /* one small all-reduce per step: signals and wall-clock checkpoints must
@@ -250,7 +250,8 @@ static dlt_status loop(dlt_trainer *r, dlt_train_result *res)
                                now() - t_ckpt >= 60.0 * c->ckpt_every_minutes};
         if ((st = dlt_comm_reduce_metrics(r->comm, flags, 2)) != DLT_OK)
             return st;
-        if (since_log == log_every || last || flags[0] > 0) {
+        /* on the grid of log.every_steps, also after a resume */
+        if (r->step % log_every == 0 || last || flags[0] > 0) {
             if ((st = dlt_comm_reduce_metrics(r->comm, sums, nsums)) != DLT_OK)
                 return st;
             double dt = now() - t_log;
@@ -267,7 +268,6 @@ static dlt_status loop(dlt_trainer *r, dlt_train_result *res)
                                 res->samples_per_s,
                                 t->tokens_per_sample > 0 ? sums[0] * t->tokens_per_sample / dt : -1);
             memset(sums, 0, sizeof sums);
-            since_log = 0;
             t_log = now();
         }
         if (c->check_every > 0 && r->step % c->check_every == 0 &&

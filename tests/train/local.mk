@@ -22,3 +22,7 @@ EXTRA_DIST += jobs
 # a tiny ResNet memorises 256 randomly labelled images on 2 ranks (top-1 = 1)
 TESTS += tests/train/test_overfit.sh
 EXTRA_DIST += tests/train/test_overfit.sh
+# progress lines and metrics.jsonl: ETA from the first line, rates under 1/s,
+# the log grid after a resume, lost metrics lines on a full disk
+TESTS += tests/train/test_progress.sh
+EXTRA_DIST += tests/train/test_progress.sh
