@@ -419,7 +419,9 @@ dlt_status dlt_reducer_finish(dlt_reducer *r)
         return DLT_OK;
     start_ready(r, r->nsteps, 1);
     r->active = 0;
-    dlt_comm_wait(r->c, &r->count_req);
+    dlt_status wst = dlt_comm_wait(r->c, &r->count_req);
+    if (wst != DLT_OK)
+        return wst;
     r->global_count = r->count_buf;
     r->local_count = 0;
     /* with a power-of-two loss scale S, (g S) * ((1/S) / count) rounds exactly
@@ -429,7 +431,8 @@ dlt_status dlt_reducer_finish(dlt_reducer *r)
     int p = r->c->size, me = r->c->rank;
     for (int b = 0; b < r->nb; b++) {
         reducer_bucket *bk = &r->b[b];
-        dlt_comm_wait(r->c, &bk->req);
+        if ((wst = dlt_comm_wait(r->c, &bk->req)) != DLT_OK)
+            return wst;
         if (r->timing && bk->t_done == 0)
             bk->t_done = comm_now();
         float *g = grads + bk->lo;
@@ -479,8 +482,11 @@ dlt_status dlt_reducer_optim_step(dlt_reducer *r, dlt_optim *o, double lr)
         if (st != DLT_OK)
             return st;
     }
-    for (int b = 0; b < r->nb; b++)
-        dlt_comm_wait(r->c, &r->b[b].req);
+    for (int b = 0; b < r->nb; b++) {
+        dlt_status st = dlt_comm_wait(r->c, &r->b[b].req);
+        if (st != DLT_OK)
+            return st;
+    }
     return DLT_OK;
 }
 

@@ -5,7 +5,8 @@
 #include <hdf5.h>
 
 #include "config.h"
-#include "dltrain.h"
+#include "dlt_comm.h"
+#include "dlt_gpu.h"
 
 static void cuda_ver(char *buf, size_t len, int v)
 {
