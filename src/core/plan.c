@@ -289,49 +289,14 @@ static dlt_status build_steps(dlt_plan *p, const int *order, int norder, const d
     return DLT_OK;
 }
 
-dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const dlt_plan_opts *o,
-                           dlt_plan **out)
+/* ---------------------------------------------------------------- phases of dlt_plan_create */
+
+/* Per-value tables, every value unplaced; leaves (parameters, buffers,
+ * constants) are external, their storage resolved by bind_storage. */
+static dlt_status alloc_tables(dlt_plan *p)
 {
-    dlt_status st;
-    int *order = NULL, norder = 0, pcap = 0;
-    int ngr = o ? o->ngrads : 0;
-    allocator al = {0};
-    dlt_t *roots = NULL;
-    unsigned char *direct = NULL;
-    dlt_workspace_fn *devws = NULL;
-    *out = NULL;
-    if (g->status)
-        return dlt_seterr(g->status, "%s", g->errmsg);
-    if ((st = dlt_graph_finalize(g, NULL, 0)) != DLT_OK)
-        return st;
-    dlt_plan *p = calloc(1, sizeof *p);
-    int nv = g->nvals;
-    roots = malloc(((size_t)nout + ngr + 1) * sizeof *roots);
-    direct = calloc((size_t)ngr + 1, 1);
-    if (!p || !roots || !direct) {
-        st = dlt_seterr(DLT_ERR_NOMEM, "plan: out of memory");
-        goto fail;
-    }
-    p->g = g;
-    p->nvals = nv;
-    p->do_poison = o && o->poison;
-    for (int i = 0; i < nout; i++)
-        roots[i] = outputs[i];
-    for (int i = 0; i < ngr; i++)
-        roots[nout + i] = o->grad_values[i];
-    if ((st = dlt_topo_order(g, nout + ngr, roots, &order, &norder)) != DLT_OK)
-        goto fail;
-    if ((st = build_steps(p, order, norder, o, direct)) != DLT_OK)
-        goto fail;
-    p->be = g->be;
-    if (p->be) {
-        if (!(devws = calloc((size_t)p->nsteps + 1, sizeof *devws))) {
-            st = dlt_seterr(DLT_ERR_NOMEM, "plan: out of memory");
-            goto fail;
-        }
-        if ((st = find_kernels(p, devws)) != DLT_OK)
-            goto fail;
-    }
+    const dlt_graph *g = p->g;
+    int nv = p->nvals;
     p->root = malloc((size_t)nv * sizeof *p->root);
     p->loc = calloc((size_t)nv, 1);
     p->off = calloc((size_t)nv, sizeof *p->off);
@@ -342,10 +307,8 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
     p->times = calloc((size_t)p->nsteps + 1, sizeof *p->times);
     p->grad_ready = malloc((size_t)nv * sizeof *p->grad_ready);
     if (!p->root || !p->loc || !p->off || !p->ext || !p->def || !p->last || !p->inplace_of ||
-        !p->times || !p->grad_ready) {
-        st = dlt_seterr(DLT_ERR_NOMEM, "plan: out of memory");
-        goto fail;
-    }
+        !p->times || !p->grad_ready)
+        return dlt_seterr(DLT_ERR_NOMEM, "plan: out of memory");
     for (int v = 0; v < nv; v++) {
         p->root[v] = v;
         p->def[v] = -1;
@@ -357,13 +320,33 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
         case DLT_VAL_BUFFER:
         case DLT_VAL_CONST:
             p->loc[v] = LOC_EXTERNAL;
-            p->ext[v] = NULL; /* resolved below for the values this plan uses */
+            p->ext[v] = NULL;
             break;
         default:
             break;
         }
     }
-    /* views share their input's root; directly bound gradients live in the grad buffer */
+    return DLT_OK;
+}
+
+/* An input the plan reads gets its slot in the input area (once). */
+static void place_input(dlt_plan *p, dlt_t r)
+{
+    if (DLT_V(p->g, r).kind == DLT_VAL_INPUT && p->loc[r] == LOC_NONE) {
+        p->loc[r] = LOC_INPUT;
+        p->off[r] = p->inputs_bytes;
+        p->inputs_bytes += align_up(vbytes(p->g, r));
+    }
+}
+
+/* Roots and definitions (views share their input's root; directly bound
+ * gradients live in the gradient buffer), then lifetimes: the last step that
+ * reads every root; outputs live to the end. */
+static void lifetimes(dlt_plan *p, int nout, const dlt_t *outputs, const dlt_plan_opts *o,
+                      const unsigned char *direct)
+{
+    dlt_graph *g = p->g;
+    int ngr = o ? o->ngrads : 0;
     for (int s = 0; s < p->nsteps; s++) {
         plan_step *ps = &p->steps[s];
         if (ps->kind != STEP_NODE)
@@ -383,7 +366,6 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
             p->grad_ready[pv] = p->def[gv];
         }
     }
-    /* lifetimes: last use of every root; outputs live to the end */
     for (int s = 0; s < p->nsteps; s++) {
         plan_step *ps = &p->steps[s];
         if (ps->kind != STEP_NODE) {
@@ -400,23 +382,23 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
             dlt_t r = p->root[nd->in[i]];
             if (p->last[r] != FOREVER && p->last[r] < s)
                 p->last[r] = s;
-            if (DLT_V(g, r).kind == DLT_VAL_INPUT && p->loc[r] == LOC_NONE) {
-                p->loc[r] = LOC_INPUT;
-                p->off[r] = p->inputs_bytes;
-                p->inputs_bytes += align_up(vbytes(g, r));
-            }
+            place_input(p, r);
         }
     }
     for (int i = 0; i < nout; i++) {
         dlt_t r = p->root[outputs[i]];
         p->last[r] = FOREVER;
-        if (DLT_V(g, r).kind == DLT_VAL_INPUT && p->loc[r] == LOC_NONE) {
-            p->loc[r] = LOC_INPUT;
-            p->off[r] = p->inputs_bytes;
-            p->inputs_bytes += align_up(vbytes(g, r));
-        }
+        place_input(p, r);
     }
-    /* offsets by liveness */
+}
+
+/* Arena offsets by liveness, in step order: outputs are allocated (or take
+ * over their first input's block in place), workspaces live for their step
+ * only, and every root is freed after its last use. */
+static dlt_status assign_offsets(dlt_plan *p, allocator *al, dlt_workspace_fn *devws)
+{
+    dlt_graph *g = p->g;
+    int pcap = 0;
     for (int s = 0; s < p->nsteps; s++) {
         plan_step *ps = &p->steps[s];
         int plo = p->npoison;
@@ -434,7 +416,7 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
                     p->inplace_of[v] = r0;
                     p->last[r0] = -(s + 2); /* handed over at step s: not freed below */
                 } else {
-                    p->off[v] = arena_alloc(&al, vbytes(g, v));
+                    p->off[v] = arena_alloc(al, vbytes(g, v));
                 }
                 p->loc[v] = LOC_ARENA;
             }
@@ -447,9 +429,9 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
                     outs[j] = &DLT_V(g, nd->out[j]).shape;
                 ps->work_bytes = wsfn(nd, ins, outs);
                 if (ps->work_bytes) {
-                    ps->work_off = arena_alloc(&al, ps->work_bytes);
-                    if (!arena_free(&al, ps->work_off, ps->work_bytes))
-                        goto nomem;
+                    ps->work_off = arena_alloc(al, ps->work_bytes);
+                    if (!arena_free(al, ps->work_off, ps->work_bytes))
+                        return DLT_ERR_NOMEM;
                 }
             }
             /* outputs nobody reads die right away */
@@ -460,50 +442,51 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
             }
         }
         /* free every arena root whose last use is this step */
-        for (int v = 0; v < nv; v++)
+        for (int v = 0; v < p->nvals; v++)
             if (p->root[v] == v && p->loc[v] == LOC_ARENA && p->last[v] == s) {
-                if (!arena_free(&al, p->off[v], vbytes(g, v)))
-                    goto nomem;
+                if (!arena_free(al, p->off[v], vbytes(g, v)))
+                    return DLT_ERR_NOMEM;
                 if (p->do_poison && !add_poison(p, &pcap, p->off[v], vbytes(g, v)))
-                    goto nomem;
+                    return DLT_ERR_NOMEM;
             }
         ps->poison_lo = plo;
         ps->poison_hi = p->npoison;
     }
-    for (int v = 0; v < nv; v++)
+    for (int v = 0; v < p->nvals; v++)
         if (p->last[v] < -1) /* restore the hand-over step for dlt_plan_verify */
             p->last[v] = -p->last[v] - 2;
-    p->arena_bytes = al.end;
-    if (o && o->measure_only) { /* sizes and order only: nothing to run */
-        p->measure_only = 1;
-        free(al.free);
-        free(order);
-        free(roots);
-        free(direct);
-        free(devws);
-        *out = p;
-        return DLT_OK;
-    }
-    /* the storage of the leaves (device graphs: the device copies of those this
-     * plan reads, so unused constants are never copied) */
-    for (int v = 0; v < nv; v++)
+    p->arena_bytes = al->end;
+    return DLT_OK;
+}
+
+/* The storage of the leaves (device graphs: the device copies of those this
+ * plan reads, so unused constants are never copied), the arena and the input
+ * area. */
+static dlt_status bind_storage(dlt_plan *p, int nout, const dlt_t *outputs)
+{
+    dlt_graph *g = p->g;
+    for (int v = 0; v < p->nvals; v++)
         if (p->loc[v] == LOC_EXTERNAL && !p->ext[v] && (!p->be || p->last[v] >= 0) &&
-            !(p->ext[v] = dlt_device_value_ptr(g, v))) {
-            st = dlt_seterr(DLT_ERR_NOMEM, "plan: no storage for '%s'", DLT_V(g, v).name);
-            goto fail;
-        }
-    if (p->be) {
-        if ((st = alloc_device(p, nout, outputs)) != DLT_OK)
-            goto fail;
-    } else {
-        p->arena = aligned_alloc(ALIGN, align_up(p->arena_bytes ? p->arena_bytes : 1));
-        p->inputs = aligned_alloc(ALIGN, align_up(p->inputs_bytes ? p->inputs_bytes : 1));
-        if (!p->arena || !p->inputs)
-            goto nomem;
-        memset(p->inputs, 0, align_up(p->inputs_bytes ? p->inputs_bytes : 1));
-        memset(p->arena, 0, align_up(p->arena_bytes ? p->arena_bytes : 1));
-    }
-    /* resolve every kernel's pointers now: the step loop only reads them */
+            !(p->ext[v] = dlt_device_value_ptr(g, v)))
+            return dlt_seterr(DLT_ERR_NOMEM, "plan: no storage for '%s'", DLT_V(g, v).name);
+    if (p->be)
+        return alloc_device(p, nout, outputs);
+    size_t arena = align_up(p->arena_bytes ? p->arena_bytes : 1);
+    size_t inputs = align_up(p->inputs_bytes ? p->inputs_bytes : 1);
+    p->arena = aligned_alloc(ALIGN, arena);
+    p->inputs = aligned_alloc(ALIGN, inputs);
+    if (!p->arena || !p->inputs)
+        return dlt_seterr(DLT_ERR_NOMEM, "plan: out of memory (arena of %zu bytes)", p->arena_bytes);
+    memset(p->inputs, 0, inputs);
+    memset(p->arena, 0, arena);
+    return DLT_OK;
+}
+
+/* Every kernel's pointers and shapes, resolved once: the step loop only reads
+ * them. */
+static void resolve_kernels(dlt_plan *p)
+{
+    dlt_graph *g = p->g;
     for (int s = 0; s < p->nsteps; s++) {
         plan_step *ps = &p->steps[s];
         if (ps->kind != STEP_NODE)
@@ -528,21 +511,75 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
         ps->k.dev = p->be ? p->be->ctx : NULL;
         ps->k.run_dev = p->run_dev;
     }
+}
+
+/* The phases in order: finalize the graph; the steps (the nodes the outputs
+ * and gradients need, topologically ordered, plus gradient copies); the
+ * backend's kernels; per-value tables; lifetimes; arena offsets; storage;
+ * kernel pointers. measure_only stops after the offsets. */
+dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const dlt_plan_opts *o,
+                           dlt_plan **out)
+{
+    dlt_status st;
+    int *order = NULL, norder = 0;
+    int ngr = o ? o->ngrads : 0;
+    allocator al = {0};
+    dlt_t *roots = NULL;
+    unsigned char *direct = NULL;
+    dlt_workspace_fn *devws = NULL;
+    *out = NULL;
+    if (g->status)
+        return dlt_seterr(g->status, "%s", g->errmsg);
+    if ((st = dlt_graph_finalize(g, NULL, 0)) != DLT_OK)
+        return st;
+    dlt_plan *p = calloc(1, sizeof *p);
+    roots = malloc(((size_t)nout + ngr + 1) * sizeof *roots);
+    direct = calloc((size_t)ngr + 1, 1);
+    if (!p || !roots || !direct) {
+        st = dlt_seterr(DLT_ERR_NOMEM, "plan: out of memory");
+        goto out;
+    }
+    p->g = g;
+    p->nvals = g->nvals;
+    p->do_poison = o && o->poison;
+    for (int i = 0; i < nout; i++)
+        roots[i] = outputs[i];
+    for (int i = 0; i < ngr; i++)
+        roots[nout + i] = o->grad_values[i];
+    if ((st = dlt_topo_order(g, nout + ngr, roots, &order, &norder)) != DLT_OK ||
+        (st = build_steps(p, order, norder, o, direct)) != DLT_OK)
+        goto out;
+    p->be = g->be;
+    if (p->be) {
+        if (!(devws = calloc((size_t)p->nsteps + 1, sizeof *devws))) {
+            st = dlt_seterr(DLT_ERR_NOMEM, "plan: out of memory");
+            goto out;
+        }
+        if ((st = find_kernels(p, devws)) != DLT_OK)
+            goto out;
+    }
+    if ((st = alloc_tables(p)) != DLT_OK)
+        goto out;
+    lifetimes(p, nout, outputs, o, direct);
+    if (assign_offsets(p, &al, devws) != DLT_OK) {
+        st = dlt_seterr(DLT_ERR_NOMEM, "plan: out of memory (arena of %zu bytes)", al.end);
+        goto out;
+    }
+    if (o && o->measure_only) /* sizes and order only: nothing to run */
+        p->measure_only = 1;
+    else if ((st = bind_storage(p, nout, outputs)) != DLT_OK)
+        goto out;
+    else
+        resolve_kernels(p);
+out:
     free(al.free);
     free(order);
     free(roots);
     free(direct);
     free(devws);
-    *out = p;
-    return DLT_OK;
-nomem:
-    st = dlt_seterr(DLT_ERR_NOMEM, "plan: out of memory (arena of %zu bytes)", al.end);
-fail:
-    free(al.free);
-    free(order);
-    free(roots);
-    free(direct);
-    free(devws);
-    dlt_plan_free(p);
+    if (st != DLT_OK)
+        dlt_plan_free(p);
+    else
+        *out = p;
     return st;
 }
