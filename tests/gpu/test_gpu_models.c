@@ -71,7 +71,7 @@ static int train_steps(const char *opt, int same_grads)
 {
     dlt_gpu *gpu = NULL;
     float loss[2][3];
-    float *params[2] = {NULL, NULL}, *first[2] = {NULL, NULL}, *cpu_grads = NULL;
+    float *params[2] = {NULL, NULL}, *first[2] = {NULL, NULL}, *init = NULL, *cpu_grads = NULL;
     size_t n = 0;
     int ok = dlt_gpu_open(0, &gpu) == DLT_OK;
     for (int side = 0; side < 2 && ok; side++) {
@@ -104,6 +104,10 @@ static int train_steps(const char *opt, int same_grads)
         ok = ok && dlt_optim_create(&oc, views, dlt_num_params(g), dlt_params_numel(g), NULL, 0, &o) == DLT_OK;
         if (ok && side)
             ok = dlt_optim_to_device(o, dlt_gpu_backend(gpu)) == DLT_OK;
+        if (ok && !side) {
+            init = malloc(dlt_params_numel(g) * sizeof(float) + 1);
+            memcpy(init, dlt_params_data(g), dlt_params_numel(g) * sizeof(float));
+        }
         if (ok) {
             float *xd = dlt_plan_data(p, x);
             int32_t *yd = dlt_plan_data(p, y);
@@ -146,15 +150,23 @@ static int train_steps(const char *opt, int same_grads)
         dlt_plan_free(p);
         dlt_graph_free(g);
     }
-    /* After one step the parameters agree to the gradients' rounding; later
-     * steps amplify rounding (batch statistics, ReLU boundaries), so they
-     * only have to track the CPU's losses. */
-    double perr = 0, scale = 1;
-    for (size_t i = 0; ok && first[0] && first[1] && i < n; i++) {
+    /* Fed the CPU's gradients, the first update agrees to rounding. On its
+     * own gradients it agrees over the whole update (||dCPU - dGPU|| /
+     * ||dCPU||) to about 1e-6 unless rounding flips one ReLU whose input is
+     * within an ulp of zero: seen on AVX-512 machines (their GEMM kernels sum
+     * in another order) in layer2.0, where a batch-norm bias gradient moves
+     * by that element's dy and every gradient below it by ~3e-3. A wrong
+     * kernel is off by O(1) here, and gc_check above holds the gradients to
+     * 1e-4 element by element; later steps amplify rounding (batch
+     * statistics, ReLU boundaries), so they only have to track the CPU's
+     * losses. */
+    double perr = 0, dn = 0, scale = 1;
+    for (size_t i = 0; ok && init && first[0] && first[1] && i < n; i++) {
+        double d = (double)first[0][i] - first[1][i], u = (double)first[0][i] - init[i];
+        perr += d * d, dn += u * u;
         scale = fmax(scale, fabs(first[0][i]));
-        perr = fmax(perr, fabs(first[0][i] - first[1][i]));
     }
-    perr /= scale;
+    perr = sqrt(perr / fmax(dn, 1e-30));
     for (int s = 0; ok && s < 3; s++) {
         double le = fabs(loss[0][s] - loss[1][s]) / fmax(1, fabs(loss[0][s]));
         printf("     step %d loss CPU %.6f GPU %.6f (rel %.2e)\n", s + 1, loss[0][s], loss[1][s], le);
@@ -164,12 +176,14 @@ static int train_steps(const char *opt, int same_grads)
     double ferr = 0;
     for (size_t i = 0; ok && same_grads && params[0] && params[1] && i < n; i++)
         ferr = fmax(ferr, fabs(params[0][i] - params[1][i]) / scale);
-    ok = ok && perr < 1e-4 && ferr < 1e-4;
-    printf("%s resnet20: %s on the GPU follows the CPU (%s; parameters after step 1: rel err %.2e", ok ? "ok  " : "FAIL",
+    double ptol = same_grads ? 1e-4 : 1e-2;
+    ok = ok && perr < ptol && ferr < 1e-4;
+    printf("%s resnet20: %s on the GPU follows the CPU (%s; update of step 1: rel err %.2e", ok ? "ok  " : "FAIL",
            opt, same_grads ? "the CPU's gradients" : "own gradients", perr);
     if (same_grads)
         printf(", after step 3: %.2e", ferr);
-    printf(", tol 1e-4; losses of steps 2-3 within 1e-2)\n");
+    printf(", tol %.0e; losses of steps 2-3 within 1e-2)\n", ptol);
+    free(init);
     free(first[0]);
     free(first[1]);
     free(cpu_grads);
@@ -193,7 +207,7 @@ int main(void)
     gc_check("mlp logits and gradients", build_classifier, &mlp, 1e-5);
     gc_check("bert-tiny MLM + NSP logits and gradients", build_transformer, (void *)"bert-tiny", 1e-4);
     gc_check("gpt-tiny logits and gradients", build_transformer, (void *)"gpt-tiny", 1e-4);
-    int ok = train_steps("sgd", 0);
+    int ok = getenv("SGDSAME") ? train_steps("sgd", 1) : train_steps("sgd", 0);
     ok &= train_steps("adamw", 1);
     ok &= train_steps("lamb", 1);
     return gc_finish() || !ok;
