@@ -22,3 +22,8 @@ EXTRA_DIST += jobs
 # a tiny ResNet memorises 256 randomly labelled images on 2 ranks (top-1 = 1)
 TESTS += tests/train/test_overfit.sh
 EXTRA_DIST += tests/train/test_overfit.sh
+# a real one-node Slurm (munge, slurmctld, slurmd on localhost): srun --mpi=pmix,
+# the shipped CPU batch script preempted by its warning signal (requeued, resumed,
+# bitwise equal), a plain scancel (not requeued), a too short --time (refused)
+TESTS += tests/train/test_slurm.sh
+EXTRA_DIST += tests/train/test_slurm.sh
