@@ -49,6 +49,10 @@ if [ -n "$left" ] && [ "$left" -lt $((WARN_S + MIN_WORK_S)) ]; then
     exit 2
 fi
 
+# this piece's lines of the output file start after the earlier pieces' lines
+out=$(scontrol show job "$id" 2>/dev/null | sed -n 's/^ *StdOut=//p')
+first_line=$(($(cat "$out" 2>/dev/null | wc -l) + 1))
+
 relay() { log "caught SIG$1: relaying it to the ranks"; kill -s "$1" "$srun_pid" 2>/dev/null; }
 trap 'relay USR1' USR1
 trap 'relay TERM' TERM
@@ -68,8 +72,11 @@ info=$(scontrol show job "$id" 2>/dev/null)
 requeue=0
 case $rc in
 3) requeue=1 ;;
-4) if echo "$info" | grep -q 'PreemptTime=[0-9]'; then
-       log "the SIGTERM was Slurm's preemption"
+4) # Slurm's preemption sends SIGTERM like scancel; slurmstepd says which it was
+   # in this piece's part of the output file, and a GraceTime preemption sets PreemptTime
+   if tail -n +"$first_line" "$out" 2>/dev/null | grep -q 'CANCELLED AT .* DUE TO PREEMPTION' ||
+       echo "$info" | grep -q 'PreemptTime=[0-9]'; then
+       log "stopped by Slurm's preemption"
        requeue=1
    else
        log "stopped by SIGTERM (scancel): checkpoint saved, not requeueing"
@@ -77,14 +84,13 @@ case $rc in
 esac
 if [ $requeue = 1 ]; then
     # every piece's rank 0 says where it stopped; the output file holds them all
-    out=$(echo "$info" | sed -n 's/^ *StdOut=//p')
     steps=$(grep -o 'stopped by SIG[A-Z0-9]* at step [0-9]*' "$out" 2>/dev/null | awk '{ print $NF }' | tail -n 2)
     set -- $steps
     if [ $# -eq 2 ] && [ "$2" -le "$1" ]; then
         log "no progress: stopped at step $2 again (previous piece: step $1); not requeueing"
         exit "$rc"
     fi
-    log "checkpoint saved${2:+ at step ${2:-$1}}: requeueing"
-    scontrol requeue "$id" || log "scontrol requeue $id failed"
+    log "checkpoint saved (step $(echo "$steps" | tail -n 1)): requeueing"
+    scontrol requeue "$id" 2>/dev/null || log "scontrol requeue $id: not requeued now (already by Slurm?)"
 fi
 exit "$rc"

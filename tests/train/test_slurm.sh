@@ -9,6 +9,8 @@
 #    it checkpoints, exits 3, is requeued, resumes at the step it stopped at
 #    and finishes equal to an uninterrupted run, bitwise;
 #  - a plain scancel (SIGTERM): checkpoint saved, status 4, not requeued;
+#  - preemption by a job in a higher-priority partition (PreemptMode=REQUEUE:
+#    SIGTERM like scancel, told apart by the script): requeued once, resumed;
 #  - a --time shorter than the warning time plus a minute: refused, not requeued.
 # SKIP (77) only where the Slurm or munge programs are missing; daemons that
 # do not start are a failure (their logs are printed). Every daemon started
@@ -96,7 +98,10 @@ KillWait=10
 MinJobAge=600
 JobRequeue=1
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
-PartitionName=test Nodes=localhost Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
+PreemptType=preempt/partition_prio
+PreemptMode=REQUEUE
+PartitionName=test Nodes=localhost Default=YES PriorityTier=1 MaxTime=INFINITE State=UP OverSubscribe=NO
+PartitionName=urgent Nodes=localhost PriorityTier=10 MaxTime=INFINITE State=UP OverSubscribe=NO
 CONF
 export SLURM_CONF=$S/slurm.conf
 slurmctld -D -i -f "$S/slurm.conf" >"$S/slurmctld.out.log" 2>&1 &
@@ -190,7 +195,30 @@ sleep 2
 [ "$(field JobState "$id")" = CANCELLED ] || die "after scancel the job is $(field JobState "$id")"
 echo "scancel: stopped at step $stop with its checkpoint, not requeued: $(elapsed)"
 
-# 3. a time limit too short for any progress before the warning: refused
+# 3. Slurm's own preemption: requeued (by Slurm, once), resumed where it stopped
+id=$(submit low "$SCRIPT" $SETS --set checkpoint.dir=low --set train.steps=1000000)
+out=slurm-low-$id.out
+wait_ckpt low/t
+hid=$(submit urgent -p urgent -n "$cpus" --wrap true)
+wait_state "$hid" COMPLETED 30
+i=0
+until grep -q "resumed from" "$out"; do
+    [ $i -lt 150 ] || { cat "$out"; die "the preempted job did not resume within 30 s"; }
+    sleep 0.2
+    i=$((i + 1))
+done
+scancel "$id"
+wait_state "$id" CANCELLED 30
+sleep 1
+grep -v 'checkpoint low\|] step ' "$out"
+stop=$(sed -n 's/.*stopped by SIGTERM at step \([0-9]*\).*/\1/p' "$out" | head -n 1)
+[ -n "$stop" ] || die "no 'stopped by SIGTERM' in $out"
+grep -q "stopped by Slurm's preemption" "$out" || die "the preemption was not recognised"
+grep -q "resumed from low/t/$(ck "$stop") at step $stop" "$out" || die "did not resume at step $stop"
+[ "$(field Restarts "$id")" = 1 ] || die "preempted job restarted $(field Restarts "$id") times, expected 1"
+echo "preemption: stopped at step $stop, requeued once, resumed there: $(elapsed)"
+
+# 4. a time limit too short for any progress before the warning: refused
 id=$(submit short --time=2 "$SCRIPT" $SETS --set checkpoint.dir=short)
 out=slurm-short-$id.out
 wait_state "$id" FAILED 30
