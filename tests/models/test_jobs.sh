@@ -5,7 +5,8 @@
 # by `dlprep synthetic` (ImageNet-sized jobs run with batch 2, so the plan stays
 # small). Every jobs/*.sbatch must parse (sh -n), name an existing job and hand
 # it to jobs/slurm-run.sh, which resumes automatically, requeues on exit status 3
-# (SIGUSR1) and not on 4 (SIGTERM). tests/train/test_slurm.sh runs one on a real Slurm.
+# (SIGUSR1) and not on 4 (SIGTERM) nor after a piece without progress.
+# tests/train/test_slurm.sh runs one on a real Slurm.
 top=${top_srcdir:-.}
 bin=${top_builddir:-.}
 dltrain=$bin/dltrain
@@ -115,6 +116,23 @@ exit 0
             echo "FAIL: $name: SIGTERM did not end in exit 4 without a requeue (exit $rc)"; sed 's/^/   | /' "$tmp/out"; ok=0
         fi
     done
+    # a piece that stopped where the previous one did made no progress: no requeue
+    if [ $ok = 1 ] && [ "$name" = resnet20_fmnist_cpu.sbatch ]; then
+        printf '#!/bin/sh\ntrap "echo stopped by SIGUSR1 at step 7; exit 3" USR1\necho "srun $*"\nwhile :; do sleep 0.1; done\n' \
+            >"$fake/srun"
+        printf '#!/bin/sh\necho "scontrol $*"\n[ "$1" != show ] || echo "   StdOut=%s"\n' "$tmp/out" >"$fake/scontrol"
+        echo "[rank 0] warning: stopped by SIGUSR1 at step 7; checkpoint saved" >"$tmp/out"
+        (cd "$top" && SLURM_JOB_ID=42 SLURM_JOB_NUM_NODES=1 SLURM_NTASKS=2 PATH="$fake:$PATH" DLTRAIN=dltrain \
+            exec bash "$sb" >>"$tmp/out" 2>&1) &
+        pid=$!
+        i=0
+        while ! grep -q '^srun' "$tmp/out" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+        kill -USR1 $pid
+        wait $pid
+        if grep -q 'scontrol requeue' "$tmp/out" || ! grep -q 'no progress: stopped at step 7 again' "$tmp/out"; then
+            echo "FAIL: $name: a piece without progress was requeued"; sed 's/^/   | /' "$tmp/out"; ok=0
+        fi
+    fi
     if [ $ok = 1 ]; then echo "ok: $name ($job; SIGUSR1 -> exit 3 -> requeue; SIGTERM -> exit 4, no requeue)"; else fail=1; fi
 done
 exit $fail
