@@ -15,7 +15,7 @@
 # SKIP (77) only where the Slurm or munge programs are missing; daemons that
 # do not start are a failure (their logs are printed). Every daemon started
 # here is stopped on every exit path.
-for p in munged slurmctld slurmd srun sbatch scontrol squeue scancel; do
+for p in munged slurmctld slurmd srun sbatch scontrol squeue scancel sinfo; do
     command -v $p >/dev/null 2>&1 || { echo "SKIP: no $p (Debian: slurmctld slurmd slurm-client munge)"; exit 77; }
 done
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: the daemons need root"; exit 77; }
