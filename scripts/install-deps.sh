@@ -17,4 +17,5 @@ apt-get install -y -q --no-install-recommends \
     check libsubunit-dev \
     libpng-dev libjpeg-dev zlib1g-dev \
     python3 \
+    slurmctld slurmd slurm-client munge \
     dataset-fashion-mnist

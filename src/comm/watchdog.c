@@ -233,7 +233,7 @@ void comm_trip(dlt_comm *c, const comm_desc *d, int reason)
     MPI_Request *sreq = calloc((size_t)c->size, sizeof *sreq);
     if (!reps || !have || !sreq) {
         dlt_log(DLT_LOG_ERROR, "watchdog: out of memory; aborting");
-        MPI_Abort(MPI_COMM_WORLD, 3);
+        MPI_Abort(MPI_COMM_WORLD, DLT_EXIT_WATCHDOG);
     }
     if (reason == REASON_BACKEND)
         comm_nccl_abort(c);
@@ -282,7 +282,7 @@ void comm_trip(dlt_comm *c, const comm_desc *d, int reason)
                     printer);
         nap(1.0); /* let the printer's message out before the job is killed */
     }
-    MPI_Abort(MPI_COMM_WORLD, 3);
+    MPI_Abort(MPI_COMM_WORLD, DLT_EXIT_WATCHDOG); /* never 3: a hang must not be requeued */
     abort(); /* not reached */
 }
 
@@ -299,7 +299,7 @@ void dlt_comm_fail(dlt_comm *c, dlt_status st)
                 MPI_Request_free(&q);
             }
     }
-    MPI_Abort(MPI_COMM_WORLD, 2);
+    MPI_Abort(MPI_COMM_WORLD, dlt_exit_for(st));
     abort(); /* not reached */
 }
 
@@ -333,6 +333,6 @@ void comm_fingerprint(dlt_comm *c, const comm_desc *d)
                 "collective mismatch (debug_collectives): rank 0 reports the details");
         nap(1.0);
     }
-    MPI_Abort(MPI_COMM_WORLD, 4);
+    MPI_Abort(MPI_COMM_WORLD, DLT_EXIT_MISMATCH);
     abort();
 }

@@ -45,6 +45,28 @@ const char *dlt_errmsg(void);
 void dlt_clearerr(void);
 const char *dlt_status_name(dlt_status s);
 
+/* Exit statuses of dltrain (and of every rank the watchdog aborts), one table
+ * for the CLI, comm's MPI_Abort and the Slurm scripts (README "Exit status").
+ * Only DLT_EXIT_REQUEUE asks a batch script to requeue. */
+typedef enum {
+    DLT_EXIT_OK = 0,
+    DLT_EXIT_FAILED = 1,   /* the run failed (I/O, memory, non-finite loss, ...) */
+    DLT_EXIT_USAGE = 2,    /* bad arguments, job file, data or checkpoint */
+    DLT_EXIT_REQUEUE = 3,  /* SIGUSR1 (Slurm's warning signal): checkpoint saved, requeue me */
+    DLT_EXIT_STOPPED = 4,  /* SIGTERM (scancel, kill): checkpoint saved, do not requeue */
+    DLT_EXIT_WATCHDOG = 5, /* a rank hung, stopped or died: the watchdog aborted the job */
+    DLT_EXIT_MISMATCH = 6  /* ranks called different collectives (debug_collectives) */
+} dlt_exit_status;
+
+/* The exit status for an error: bad input (INVALID, NOTFOUND) is DLT_EXIT_USAGE,
+ * everything else DLT_EXIT_FAILED. */
+static inline int dlt_exit_for(dlt_status s)
+{
+    return s == DLT_OK ? DLT_EXIT_OK
+           : s == DLT_ERR_INVALID || s == DLT_ERR_NOTFOUND ? DLT_EXIT_USAGE
+                                                           : DLT_EXIT_FAILED;
+}
+
 /* Logging: the only way library code prints. Messages go to stderr (or the
  * sink set with dlt_log_set_sink) prefixed by "[rank R] " when the rank is set. */
 typedef enum { DLT_LOG_ERROR = 0, DLT_LOG_WARN, DLT_LOG_INFO, DLT_LOG_DEBUG } dlt_log_level;

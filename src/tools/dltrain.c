@@ -1,6 +1,7 @@
 /* dltrain: the training command. Thin: parses arguments, loads the job and
  * calls the library. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,7 @@
 #include "dlt_job.h"
 #include "dltrain.h"
 
-enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+enum { EXIT_RUNTIME = DLT_EXIT_FAILED, EXIT_USAGE = DLT_EXIT_USAGE };
 
 static void usage(FILE *out)
 {
@@ -53,14 +54,22 @@ static void usage(FILE *out)
             "  selftest [N]          all-reduce N doubles (default 1048576) across the ranks and check\n"
             "  --version             versions of dltrain, BLAS, MPI, HDF5, CUDA, cuDNN, NCCL\n"
             "\n"
-            "Preemption: on SIGTERM or SIGUSR1 (to any rank; under Open MPI's mpirun send SIGUSR1\n"
-            "to mpirun, which forwards it) every rank finishes the current step, a checkpoint is\n"
-            "saved, and the run exits with status %d.\n"
+            "Stopping: on SIGUSR1 or SIGTERM (to any rank; under Open MPI's mpirun send SIGUSR1\n"
+            "to mpirun, which forwards it) every rank finishes the current step and a checkpoint\n"
+            "is saved. SIGUSR1 is the warning signal of a batch system (Slurm: --signal=B:USR1@120,\n"
+            "relayed by jobs/slurm-run.sh) and asks to be requeued; SIGTERM (scancel, kill) stops\n"
+            "for good. The first signal decides; repeated signals are absorbed.\n"
             "\n"
-            "Exit status: 0 done, 1 the run failed, 2 bad arguments, job file or checkpoint (e.g.\n"
-            "one whose model differs from the job's), %d stopped by SIGTERM/SIGUSR1 after saving a\n"
-            "checkpoint (requeue with --resume auto).\n",
-            DLT_EXIT_PREEMPTED, DLT_EXIT_PREEMPTED);
+            "Exit status:\n"
+            "  %d  done\n"
+            "  %d  the run failed (the failing rank's message is printed)\n"
+            "  %d  bad arguments, job file, data or checkpoint (one line naming what)\n"
+            "  %d  stopped by SIGUSR1 after saving a checkpoint: requeue, --resume auto continues\n"
+            "  %d  stopped by SIGTERM after saving a checkpoint: do not requeue\n"
+            "  %d  the watchdog aborted: a rank hung, was stopped or died (not requeued)\n"
+            "  %d  ranks called different collectives (--debug-collectives)\n",
+            DLT_EXIT_OK, DLT_EXIT_FAILED, DLT_EXIT_USAGE, DLT_EXIT_REQUEUE, DLT_EXIT_STOPPED,
+            DLT_EXIT_WATCHDOG, DLT_EXIT_MISMATCH);
 }
 
 static int selftest(int argc, char **argv, int n_arg)
@@ -254,14 +263,14 @@ static int train(args *a, int argc, char **argv)
     }
     st = dlt_train_run(&cfg, &res);
     if (st != DLT_OK) {
-        rc = st == DLT_ERR_INVALID || st == DLT_ERR_NOTFOUND ? EXIT_USAGE : EXIT_RUNTIME;
+        rc = dlt_exit_for(st);
         if (w.rank == 0 || !res.error_on_all_ranks)
             fprintf(stderr, "dltrain: %s\n", dlt_errmsg());
         /* one rank failing stops the whole job instead of leaving the others waiting */
         if (w.size > 1 && !res.error_on_all_ranks)
             dlt_world_abort(rc);
     } else if (res.preempted) {
-        rc = DLT_EXIT_PREEMPTED;
+        rc = res.stop_signal == SIGUSR1 ? DLT_EXIT_REQUEUE : DLT_EXIT_STOPPED;
     }
 out:
     free(text);

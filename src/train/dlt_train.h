@@ -23,10 +23,6 @@ void dlt_print_build_info(FILE *out, const char *prog);
 #define DLT_PATH_MAX 1024
 #define DLT_MAX_GROUP_RULES 8
 
-/* Exit status when a run stopped on SIGTERM/SIGUSR1 after saving a checkpoint,
- * so batch scripts can requeue (`--resume auto`). */
-#define DLT_EXIT_PREEMPTED 3
-
 typedef enum {
     DLT_TASK_CLASSIFY = 0, /* image classifiers (dlt_model_archs) on image shards */
     DLT_TASK_CAUSAL_LM,    /* gpt-* / gpt2* on text-tokens shards */
@@ -124,6 +120,7 @@ typedef struct {
     double best_metric;      /* best eval_metric so far (kept in checkpoints) */
     double samples_per_s;
     int preempted;           /* stopped by a signal after saving */
+    int stop_signal;         /* that signal, agreed by all ranks: SIGUSR1, or SIGTERM if any rank had it first */
     int error_on_all_ranks;  /* the error is the same on every rank (e.g. a checkpoint that
                               * does not fit the model): rank 0 alone reports it, no abort */
     char last_ckpt[DLT_PATH_MAX];

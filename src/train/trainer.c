@@ -11,8 +11,15 @@
 #include "dlt_backend.h"
 #include "trainer.h"
 
+/* The first stop signal decides what the stop means (SIGUSR1: requeue,
+ * SIGTERM: stop); repeats are absorbed, e.g. Slurm's TERM to every task
+ * after the batch script relayed one. */
 static volatile sig_atomic_t stop_signal;
-static void on_stop(int sig) { stop_signal = sig; }
+static void on_stop(int sig)
+{
+    if (!stop_signal)
+        stop_signal = sig;
+}
 
 
 static double now(void)
@@ -245,10 +252,11 @@ static dlt_status loop(dlt_trainer *r, dlt_train_result *res)
         int last = r->step == r->total_steps;
         /* one small all-reduce per step: signals and wall-clock checkpoints must
          * be agreed by every rank */
-        double flags[2] = {stop_signal != 0,
+        double flags[3] = {stop_signal != 0,
                            r->rank == 0 && c->ckpt_every_minutes > 0 &&
-                               now() - t_ckpt >= 60.0 * c->ckpt_every_minutes};
-        if ((st = dlt_comm_reduce_metrics(r->comm, flags, 2)) != DLT_OK)
+                               now() - t_ckpt >= 60.0 * c->ckpt_every_minutes,
+                           stop_signal == SIGTERM};
+        if ((st = dlt_comm_reduce_metrics(r->comm, flags, 3)) != DLT_OK)
             return st;
         /* on the grid of log.every_steps, also after a resume */
         if (r->step % log_every == 0 || last || flags[0] > 0) {
@@ -297,9 +305,11 @@ static dlt_status loop(dlt_trainer *r, dlt_train_result *res)
         }
         if (flags[0] > 0 && !last) {
             res->preempted = 1;
+            /* a SIGTERM on any rank wins: a user's cancel is never turned into a requeue */
+            res->stop_signal = flags[2] > 0 ? SIGTERM : SIGUSR1;
             if (r->rank == 0)
-                dlt_log(DLT_LOG_WARN, "stopped by a signal at step %lld; checkpoint saved, resume with --resume auto",
-                        (long long)r->step);
+                dlt_log(DLT_LOG_WARN, "stopped by %s at step %lld; checkpoint saved, resume with --resume auto",
+                        res->stop_signal == SIGTERM ? "SIGTERM" : "SIGUSR1", (long long)r->step);
             break;
         }
     }
@@ -354,8 +364,13 @@ dlt_status dlt_train_run(const dlt_train_config *c, dlt_train_result *res)
     else if (r.rank == 0)
         dlt_report_abandon(&r.rep);
     dlt_report_trace_close(&r.rep);
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGUSR1, &old_usr1, NULL);
+    /* once a stop was asked for, the handlers stay until the process exits: a
+     * second signal during shutdown (MPI_Finalize) must not turn the
+     * checkpointed exit into death by signal */
+    if (!stop_signal) {
+        sigaction(SIGTERM, &old_term, NULL);
+        sigaction(SIGUSR1, &old_usr1, NULL);
+    }
     trainer_free(&r);
     return st;
 }

@@ -3,8 +3,10 @@
 # `dltrain --print-config`, and `dltrain --dry-run` (model built on the shard
 # shape, summary, memory plan) on synthetic shards of its dataset's shape made
 # by `dlprep synthetic` (ImageNet-sized jobs run with batch 2, so the plan stays
-# small). Every jobs/*.sbatch must parse (sh -n), name an existing job, resume
-# automatically and requeue on exit status 3.
+# small). Every jobs/*.sbatch must parse (sh -n), name an existing job and hand
+# it to jobs/slurm-run.sh, which resumes automatically, requeues on exit status 3
+# (SIGUSR1) and not on 4 (SIGTERM) nor after a piece without progress.
+# tests/train/test_slurm.sh runs one on a real Slurm.
 top=${top_srcdir:-.}
 bin=${top_builddir:-.}
 dltrain=$bin/dltrain
@@ -65,36 +67,72 @@ for sb in "$top"/jobs/*.sbatch; do
     sh -n "$sb" || ok=0
     job=$(sed -n 's|^JOB=\${JOB:-\(jobs/[^}]*\)}.*|\1|p' "$sb")
     [ -n "$job" ] && [ -f "$top/$job" ] || { echo "FAIL: $name: JOB=\${JOB:-jobs/...} must name an existing job"; ok=0; }
-    grep -q -- '--resume auto' "$sb" || { echo "FAIL: $name: does not run with --resume auto"; ok=0; }
-    grep -q 'scontrol requeue' "$sb" || { echo "FAIL: $name: does not requeue"; ok=0; }
+    grep -q 'jobs/slurm-run.sh' "$sb" || { echo "FAIL: $name: does not run jobs/slurm-run.sh"; ok=0; }
     grep -q -- '--signal=B:USR1@' "$sb" || { echo "FAIL: $name: no #SBATCH --signal=B:USR1@..."; ok=0; }
-    grep -q 'srun --mpi=pmix' "$sb" || { echo "FAIL: $name: does not launch with srun --mpi=pmix"; ok=0; }
-    # the preemption path with stand-ins for srun and scontrol: SIGUSR1 to the
-    # script reaches the "ranks", which exit 3, and the script requeues
-    if [ $ok = 1 ] && command -v bash >/dev/null 2>&1; then
+    grep -q -- '--requeue' "$sb" || { echo "FAIL: $name: no #SBATCH --requeue"; ok=0; }
+    ! grep -q -- '--job-name' "$sb" || { echo "FAIL: $name: a fixed --job-name names every output file"; ok=0; }
+    # the stop paths with stand-ins for srun, squeue, scontrol and dltrain: the
+    # signal to the script reaches the "ranks", which exit 3 (USR1) or 4 (TERM);
+    # the script requeues on 3 only
+    for sig in USR1 TERM; do
+        [ $ok = 1 ] && command -v bash >/dev/null 2>&1 || break
         fake=$tmp/fake
         mkdir -p "$fake"
-        printf '#!/bin/sh\ntrap "echo ranks got USR1; exit 3" USR1\necho "srun $*"\nwhile :; do sleep 0.1; done\n' \
+        printf '#!/bin/sh
+trap "echo ranks got USR1; exit 3" USR1
+trap "echo ranks got TERM; exit 4" TERM
+echo "srun $*"
+while :; do sleep 0.1; done
+' \
             >"$fake/srun"
-        printf '#!/bin/sh\necho "scontrol $*"\n' >"$fake/scontrol"
-        chmod +x "$fake/srun" "$fake/scontrol"
+        printf '#!/bin/sh
+echo "scontrol $*"
+' >"$fake/scontrol"
+        printf '#!/bin/sh
+' >"$fake/squeue"
+        printf '#!/bin/sh
+exit 0
+' >"$fake/dltrain"
+        chmod +x "$fake/srun" "$fake/scontrol" "$fake/squeue" "$fake/dltrain"
         # exec: the signal must reach the script's own shell, not a subshell around it;
         # no stale output of the previous script may look like this one's "srun" line
         rm -f "$tmp/out"
-        (cd "$top" && SLURM_JOB_ID=42 SLURM_JOB_NUM_NODES=1 SLURM_NTASKS=2 PATH="$fake:$PATH" \
+        (cd "$top" && SLURM_JOB_ID=42 SLURM_JOB_NUM_NODES=1 SLURM_NTASKS=2 PATH="$fake:$PATH" DLTRAIN=dltrain \
             exec bash "$sb" --set train.steps=1 >"$tmp/out" 2>&1) &
         pid=$!
         i=0
         # up to 60 s for the script to reach srun (make check runs tests in parallel
         # on a loaded machine; signalling before the traps are set would kill it)
         while ! grep -q '^srun' "$tmp/out" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-        kill -USR1 $pid
+        kill -$sig $pid
         wait $pid
         rc=$?
-        if [ $rc -ne 3 ] || ! grep -q 'scontrol requeue 42' "$tmp/out" || ! grep -q -- '--resume auto --set train.steps=1' "$tmp/out"; then
+        grep -q -- '--mpi=pmix .*--resume auto .*--set train.steps=1' "$tmp/out" ||
+            { echo "FAIL: $name: srun --mpi=pmix ... --resume auto ARGS not run"; ok=0; }
+        if [ $sig = USR1 ] && { [ $rc -ne 3 ] || ! grep -q 'scontrol requeue 42' "$tmp/out"; }; then
             echo "FAIL: $name: SIGUSR1 did not end in exit 3 and a requeue (exit $rc)"; sed 's/^/   | /' "$tmp/out"; ok=0
         fi
+        if [ $sig = TERM ] && { [ $rc -ne 4 ] || grep -q 'scontrol requeue' "$tmp/out"; }; then
+            echo "FAIL: $name: SIGTERM did not end in exit 4 without a requeue (exit $rc)"; sed 's/^/   | /' "$tmp/out"; ok=0
+        fi
+    done
+    # a piece that stopped where the previous one did made no progress: no requeue
+    if [ $ok = 1 ] && [ "$name" = resnet20_fmnist_cpu.sbatch ]; then
+        printf '#!/bin/sh\ntrap "echo stopped by SIGUSR1 at step 7; exit 3" USR1\necho "srun $*"\nwhile :; do sleep 0.1; done\n' \
+            >"$fake/srun"
+        printf '#!/bin/sh\necho "scontrol $*"\n[ "$1" != show ] || echo "   StdOut=%s"\n' "$tmp/out" >"$fake/scontrol"
+        echo "[rank 0] warning: stopped by SIGUSR1 at step 7; checkpoint saved" >"$tmp/out"
+        (cd "$top" && SLURM_JOB_ID=42 SLURM_JOB_NUM_NODES=1 SLURM_NTASKS=2 PATH="$fake:$PATH" DLTRAIN=dltrain \
+            exec bash "$sb" >>"$tmp/out" 2>&1) &
+        pid=$!
+        i=0
+        while ! grep -q '^srun' "$tmp/out" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+        kill -USR1 $pid
+        wait $pid
+        if grep -q 'scontrol requeue' "$tmp/out" || ! grep -q 'no progress: stopped at step 7 again' "$tmp/out"; then
+            echo "FAIL: $name: a piece without progress was requeued"; sed 's/^/   | /' "$tmp/out"; ok=0
+        fi
     fi
-    if [ $ok = 1 ]; then echo "ok: $name ($job; SIGUSR1 -> exit 3 -> requeue)"; else fail=1; fi
+    if [ $ok = 1 ]; then echo "ok: $name ($job; SIGUSR1 -> exit 3 -> requeue; SIGTERM -> exit 4, no requeue)"; else fail=1; fi
 done
 exit $fail

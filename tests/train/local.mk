@@ -26,3 +26,8 @@ EXTRA_DIST += tests/train/test_overfit.sh
 # the log grid after a resume, lost metrics lines on a full disk
 TESTS += tests/train/test_progress.sh
 EXTRA_DIST += tests/train/test_progress.sh
+# a real one-node Slurm (munge, slurmctld, slurmd on localhost): srun --mpi=pmix,
+# the shipped CPU batch script preempted by its warning signal (requeued, resumed,
+# bitwise equal), a plain scancel (not requeued), a too short --time (refused)
+TESTS += tests/train/test_slurm.sh
+EXTRA_DIST += tests/train/test_slurm.sh

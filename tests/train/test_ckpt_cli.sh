@@ -10,7 +10,8 @@ write_job
 SETS="--set optim.lr=0.05 --set model.dropout=0 --set checkpoint.every_steps=20 --set train.steps=60
       --set log.every_steps=10"
 
-"$DLTRAIN" --help | grep -q "3 stopped by SIGTERM/SIGUSR1" || fail "dltrain --help does not document exit status 3"
+"$DLTRAIN" --help | grep -q "3  stopped by SIGUSR1" || fail "dltrain --help does not document exit status 3"
+"$DLTRAIN" --help | grep -q "4  stopped by SIGTERM" || fail "dltrain --help does not document exit status 4"
 
 # ---- a 2-rank run (1 rank without mpirun) to work on
 np=2
