@@ -347,7 +347,7 @@ dlt_status dlt_ckpt_read_job(const char *path, char **job_text)
 }
 
 /* Step numbers of DIR/ckpt-NNNNNNNN.h5 files, descending. */
-static int list_steps(const char *dir, long long **steps)
+static int list_steps(const char *dir, int64_t **steps)
 {
     DIR *d = opendir(dir);
     int n = 0, cap = 0;
@@ -363,7 +363,7 @@ static int list_steps(const char *dir, long long **steps)
             continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 16;
-            long long *p = realloc(*steps, (size_t)cap * sizeof *p);
+            int64_t *p = realloc(*steps, (size_t)cap * sizeof *p);
             if (!p)
                 break;
             *steps = p;
@@ -373,7 +373,7 @@ static int list_steps(const char *dir, long long **steps)
     closedir(d);
     for (int i = 1; i < n; i++) /* insertion sort, descending */
         for (int j = i; j > 0 && (*steps)[j] > (*steps)[j - 1]; j--) {
-            long long t = (*steps)[j];
+            int64_t t = (*steps)[j];
             (*steps)[j] = (*steps)[j - 1];
             (*steps)[j - 1] = t;
         }
@@ -382,14 +382,14 @@ static int list_steps(const char *dir, long long **steps)
 
 dlt_status dlt_ckpt_find_latest(const char *dir, char *path, size_t len)
 {
-    long long *steps;
+    int64_t *steps;
     int n = list_steps(dir, &steps);
     if (n < 0)
         return dlt_seterr(DLT_ERR_NOTFOUND, "%s: no such checkpoint directory", dir);
     for (int i = 0; i < n; i++) {
         ckpt_h5_quiet q;
         dlt_status st;
-        snprintf(path, len, "%s/ckpt-%08lld.h5", dir, steps[i]);
+        snprintf(path, len, "%s/ckpt-%08lld.h5", dir, (long long)steps[i]);
         ckpt_h5_quiet_begin(&q);
         hid_t f = open_checked(path, &st);
         if (f >= 0)
@@ -405,15 +405,19 @@ dlt_status dlt_ckpt_find_latest(const char *dir, char *path, size_t len)
     return dlt_seterr(DLT_ERR_NOTFOUND, "%s: no complete checkpoint", dir);
 }
 
-dlt_status dlt_ckpt_prune(const char *dir, int keep_last)
+int dlt_ckpt_list(const char *dir, int64_t **steps) { return list_steps(dir, steps); }
+
+dlt_status dlt_ckpt_prune(const char *dir, int keep_last, int64_t upto)
 {
-    long long *steps;
+    int64_t *steps;
     if (keep_last <= 0)
         return DLT_OK;
-    int n = list_steps(dir, &steps);
-    for (int i = keep_last; i < n; i++) {
+    int n = list_steps(dir, &steps), first = 0;
+    while (upto >= 0 && first < n && steps[first] > upto)
+        first++;
+    for (int i = first + keep_last; i < n; i++) {
         char path[4200];
-        snprintf(path, sizeof path, "%s/ckpt-%08lld.h5", dir, steps[i]);
+        snprintf(path, sizeof path, "%s/ckpt-%08lld.h5", dir, (long long)steps[i]);
         if (unlink(path) != 0)
             dlt_log(DLT_LOG_WARN, "cannot remove old checkpoint %s: %s", path, strerror(errno));
     }

@@ -15,7 +15,7 @@ enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: dltrain JOB.toml [--set KEY=VALUE ...] [--resume PATH|auto] [--dry-run]\n"
+            "usage: dltrain JOB.toml [--set KEY=VALUE ...] [--resume PATH|auto [--resume-changed]] [--dry-run]\n"
             "                        [--quiet|--verbose] [--debug-collectives]\n"
             "       dltrain --print-config JOB.toml [--set KEY=VALUE ...]\n"
             "       dltrain --print-job-reference\n"
@@ -35,7 +35,13 @@ static void usage(FILE *out)
             "  --set KEY=VALUE       override a job key, e.g. --set optim.lr=2e-4 (VALUE is TOML;\n"
             "                        strings may be bare); later --set win over earlier ones\n"
             "  --resume PATH|auto    continue from a checkpoint; auto: the newest complete one in\n"
-            "                        <checkpoint.dir>/<model.name> (none: start from scratch)\n"
+            "                        <checkpoint.dir>/<model.name> (none: start from scratch; damaged\n"
+            "                        ones are skipped with a warning and kept as *.damaged; all\n"
+            "                        damaged: refused). A finished run resumed says so and exits 0\n"
+            "                        writing nothing; an unfinished one continues with this job,\n"
+            "                        listing the keys that differ from the checkpoint's\n"
+            "  --resume-changed      accept a finished run's checkpoint whose job differs (refused\n"
+            "                        otherwise, naming the keys: old -> new)\n"
             "  --dry-run             build the model, print the resolved job, the model summary\n"
             "                        (layers, parameters, FLOPs) and memory per rank, and exit\n"
             "  --print-config        print the resolved job as TOML and exit\n"
@@ -52,6 +58,9 @@ static void usage(FILE *out)
             "                        data.train shards (--data GLOB: other shards)\n"
             "  selftest [N]          all-reduce N doubles (default 1048576) across the ranks and check\n"
             "  --version             versions of dltrain, BLAS, MPI, HDF5, CUDA, cuDNN, NCCL\n"
+            "\n"
+            "One run per run directory: a second run into <checkpoint.dir>/<model.name> while one\n"
+            "is running is refused (status 2) naming the holder of <run dir>/.lock.\n"
             "\n"
             "Preemption: on SIGTERM or SIGUSR1 (to any rank; under Open MPI's mpirun send SIGUSR1\n"
             "to mpirun, which forwards it) every rank finishes the current step, a checkpoint is\n"
@@ -91,7 +100,7 @@ static int selftest(int argc, char **argv, int n_arg)
 typedef struct {
     const char *job_path, *resume;
     const char **sets;
-    int nsets, dry_run, print_config, quiet, verbose, debug_collectives;
+    int nsets, dry_run, print_config, quiet, verbose, debug_collectives, resume_changed;
 } args;
 
 static int parse_args(int argc, char **argv, args *a)
@@ -113,6 +122,8 @@ static int parse_args(int argc, char **argv, args *a)
             a->sets[a->nsets++] = s + 6;
         } else if (strncmp(s, "--resume=", 9) == 0) {
             a->resume = s + 9;
+        } else if (strcmp(s, "--resume-changed") == 0) {
+            a->resume_changed = 1;
         } else if (strcmp(s, "--dry-run") == 0) {
             a->dry_run = 1;
         } else if (strcmp(s, "--print-config") == 0) {
@@ -223,6 +234,7 @@ static int train(args *a, int argc, char **argv)
     }
     if (a->resume)
         snprintf(cfg.resume, sizeof cfg.resume, "%s", a->resume);
+    cfg.resume_changed = a->resume_changed;
     text = job_text(job);
     cfg.job_text = text;
     if (a->print_config) {

@@ -159,7 +159,7 @@ START_TEST(prune_keeps_the_newest)
     for (int step = 10; step <= 40; step += 10) {
         dlt_ckpt_state st = state(step);
         ck_assert_int_eq(dlt_ckpt_save(dir, &t, &st, NULL, 0), DLT_OK);
-        ck_assert_int_eq(dlt_ckpt_prune(dir, 2), DLT_OK);
+        ck_assert_int_eq(dlt_ckpt_prune(dir, 2, -1), DLT_OK);
     }
     char p[256], path[256];
     for (int step = 10; step <= 40; step += 10) {
