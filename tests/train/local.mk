@@ -22,3 +22,7 @@ EXTRA_DIST += jobs
 # a tiny ResNet memorises 256 randomly labelled images on 2 ranks (top-1 = 1)
 TESTS += tests/train/test_overfit.sh
 EXTRA_DIST += tests/train/test_overfit.sh
+# one run per run directory (lock), damaged checkpoints refused or fallen back past,
+# finished runs resumed
+TESTS += tests/train/test_run_guard.sh
+EXTRA_DIST += tests/train/test_run_guard.sh
