@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +19,8 @@ dlt_status dlt_run_lock_acquire(const char *dir, dlt_run_lock *lk)
     char path[4200], holder[256] = "", host[128] = "?", since[64];
     lk->fd = -1;
     snprintf(path, sizeof path, "%s/.lock", dir);
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) /* dltrain makes the parents */
+        return dlt_seterr(DLT_ERR_IO, "%s: cannot create the run directory: %s", dir, strerror(errno));
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
         return dlt_seterr(DLT_ERR_IO, "%s: cannot open the run lock: %s", path, strerror(errno));
