@@ -28,20 +28,23 @@ int dlt_job_diff_text(const char *old_text, const char *new_text, char *buf, siz
     const dlt_job_key *keys = dlt_job_schema(&nkeys);
     buf[0] = '\0';
     if (dlt_job_new(&a) == DLT_OK && dlt_job_new(&b) == DLT_OK &&
-        dlt_job_load(a, "checkpoint job", old_text ? old_text : "", old_text ? strlen(old_text) : 0) == DLT_OK &&
-        dlt_job_load(b, "job", new_text ? new_text : "", new_text ? strlen(new_text) : 0) == DLT_OK) {
+        dlt_job_load(a, "checkpoint job", old_text ? old_text : "",
+                     old_text ? strlen(old_text) : 0) == DLT_OK &&
+        dlt_job_load(b, "job", new_text ? new_text : "", new_text ? strlen(new_text) : 0) ==
+            DLT_OK) {
         n = 0;
         for (size_t i = 0; i < nkeys; i++) {
             const dlt_toml_value *x = dlt_job_get(a, keys[i].key), *y = dlt_job_get(b, keys[i].key);
             /* where and how often results are written changes no result */
-            if (strncmp(keys[i].key, "log.", 4) == 0 || strncmp(keys[i].key, "checkpoint.", 11) == 0 ||
-                dlt_toml_equal(x, y))
+            if (strncmp(keys[i].key, "log.", 4) == 0 ||
+                strncmp(keys[i].key, "checkpoint.", 11) == 0 || dlt_toml_equal(x, y))
                 continue;
             char vx[128], vy[128];
             value_text(x, vx, sizeof vx);
             value_text(y, vy, sizeof vy);
             if (n < 8 && off < len)
-                off += (size_t)snprintf(buf + off, len - off, "%s%s %s -> %s", n ? ", " : "", keys[i].key, vx, vy);
+                off += (size_t)snprintf(buf + off, len - off, "%s%s %s -> %s", n ? ", " : "",
+                                        keys[i].key, vx, vy);
             n++;
         }
         if (n > 8 && off < len)

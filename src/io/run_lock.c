@@ -20,7 +20,8 @@ dlt_status dlt_run_lock_acquire(const char *dir, dlt_run_lock *lk)
     lk->fd = -1;
     snprintf(path, sizeof path, "%s/.lock", dir);
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) /* dltrain makes the parents */
-        return dlt_seterr(DLT_ERR_IO, "%s: cannot create the run directory: %s", dir, strerror(errno));
+        return dlt_seterr(DLT_ERR_IO, "%s: cannot create the run directory: %s", dir,
+                          strerror(errno));
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
         return dlt_seterr(DLT_ERR_IO, "%s: cannot open the run lock: %s", path, strerror(errno));
@@ -31,9 +32,11 @@ dlt_status dlt_run_lock_acquire(const char *dir, dlt_run_lock *lk)
         int err = errno;
         close(fd);
         if (err == EWOULDBLOCK)
-            return dlt_seterr(DLT_ERR_INVALID, "%s: another run is using this run directory (%s); one run per "
-                              "run directory: wait for it, or set another model.name or checkpoint.dir", dir,
-                              holder[0] ? holder : "holder unknown");
+            return dlt_seterr(
+                DLT_ERR_INVALID,
+                "%s: another run is using this run directory (%s); one run per "
+                "run directory: wait for it, or set another model.name or checkpoint.dir",
+                dir, holder[0] ? holder : "holder unknown");
         return dlt_seterr(DLT_ERR_IO, "%s: cannot lock: %s", path, strerror(err));
     }
     if (holder[0])
