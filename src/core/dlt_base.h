@@ -88,6 +88,10 @@ const char *dlt_dtype_name(dlt_dtype t);
 /* Returns DLT_OK and sets *t when name is one of "f32","f16","bf16","i32","i64","u8". */
 dlt_status dlt_dtype_parse(const char *name, dlt_dtype *t);
 
+/* CRC-32 (IEEE 802.3, as zlib and Python's zlib.crc32) of a byte range, chained
+ * (start with crc = 0). Shards and checkpoints carry it (docs/formats.md). */
+uint32_t dlt_crc32(uint32_t crc, const void *p, size_t n);
+
 /* Library version string, e.g. "0.1.0". */
 const char *dlt_version(void);
 

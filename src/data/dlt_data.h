@@ -137,9 +137,6 @@ dlt_status dlt_shard_read_pair_image(dlt_shard *s, int domain, int64_t i, uint8_
  * classes, checksum status) to out. verify: recompute the checksum. */
 dlt_status dlt_shard_describe(FILE *out, const char *path, int verify);
 
-/* CRC-32 (IEEE 802.3, as zlib and Python's zlib.crc32) of a byte range, chained. */
-uint32_t dlt_crc32(uint32_t crc, const void *p, size_t n);
-
 /* ---------------------------------------------------------------- converters */
 
 typedef struct {

@@ -308,19 +308,6 @@ void dlt_data_strings_free(char **s, int64_t n)
     free(s);
 }
 
-uint32_t dlt_crc32(uint32_t crc, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    /* crc32_z takes size_t, but keep to uInt-sized pieces for older zlibs */
-    while (n > 0) {
-        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        crc = (uint32_t)crc32(crc, b, k);
-        b += k;
-        n -= k;
-    }
-    return crc;
-}
-
 uint32_t dlt_data_strings_crc(uint32_t crc, const char *const *s, int64_t n, int64_t *bytes)
 {
     for (int64_t i = 0; i < n; i++) {

@@ -32,7 +32,8 @@ static int write_tensor(hid_t loc, const char *name, const dlt_shape *s, const f
     hid_t d = sp >= 0 ? H5Dcreate2(loc, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT,
                                    H5P_DEFAULT)
                       : -1;
-    int ok = d >= 0 && H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0;
+    int ok = d >= 0 && H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0 &&
+             ckpt_attr_write_crc(d, data, (size_t)dlt_shape_numel(s) * sizeof(float));
     if (d >= 0)
         ok &= H5Dclose(d) >= 0;
     if (sp >= 0)
@@ -40,11 +41,12 @@ static int write_tensor(hid_t loc, const char *name, const dlt_shape *s, const f
     return ok;
 }
 
+/* 8-byte scalars (int64, uint64, f64) */
 static int write_scalar(hid_t loc, const char *name, hid_t ftype, hid_t mtype, const void *v)
 {
     hid_t sp = H5Screate(H5S_SCALAR);
     hid_t d = sp >= 0 ? H5Dcreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
-    int ok = d >= 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0;
+    int ok = d >= 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0 && ckpt_attr_write_crc(d, v, 8);
     if (d >= 0)
         H5Dclose(d);
     if (sp >= 0)
@@ -69,7 +71,8 @@ static int write_state(hid_t f, const dlt_ckpt_state *st)
         hsize_t dims[2] = {(hsize_t)st->world_size, (hsize_t)st->cursor_len};
         hid_t sp = H5Screate_simple(2, dims, NULL);
         hid_t d = H5Dcreate2(g, "data_cursors", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        ok = d >= 0 && H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, st->cursors) >= 0;
+        ok = d >= 0 && H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, st->cursors) >= 0 &&
+             ckpt_attr_write_crc(d, st->cursors, (size_t)st->world_size * (size_t)st->cursor_len * sizeof(int64_t));
         if (d >= 0)
             H5Dclose(d);
         H5Sclose(sp);
@@ -185,7 +188,10 @@ dlt_status dlt_ckpt_save(const char *dir, const dlt_ckpt_tensors *t, const dlt_c
          ckpt_attr_write_str(f, "dltrain_version", dlt_version()) &&
          ckpt_attr_write_i64(f, "world_size", st->world_size) &&
          ckpt_attr_write_i64(f, "step", st->step) && ckpt_attr_write_str(f, "created", created) &&
-         ckpt_attr_write_str(f, "job", st->job_text ? st->job_text : "");
+         ckpt_attr_write_str(f, "job", st->job_text ? st->job_text : "") &&
+         ckpt_attr_write_str(f, "checksum_algorithm", "crc32") &&
+         ckpt_attr_write_i64(f, "job_crc32",
+                             dlt_crc32(0, st->job_text ? st->job_text : "", st->job_text ? strlen(st->job_text) : 0));
     ok = ok && write_group(f, "params", t->nparams, t->params, t->param_data);
     ok = ok && write_group(f, "buffers", t->nbuffers, t->buffers, t->buffer_data);
     ok = ok && write_optim(f, t);

@@ -55,7 +55,9 @@ void dlt_ckpt_tensors_from_graph(dlt_graph *g, dlt_ckpt_tensors *t);
 dlt_status dlt_ckpt_save(const char *dir, const dlt_ckpt_tensors *t, const dlt_ckpt_state *st,
                          char *path_out, size_t path_len);
 
-/* Read a checkpoint into the same tensor layout. Every parameter, buffer and slot
+/* Read a checkpoint into the same tensor layout. Errors: DLT_ERR_IO (or
+ * NOTFOUND) when the file is damaged: unreadable, a checksum mismatch, /state
+ * values no run can have; DLT_ERR_INVALID when it does not fit the model. Every parameter, buffer and slot
  * of `t` must be present with the same shape, and the checkpoint must not hold
  * parameters the model lacks; otherwise a message names the first mismatch.
  * st->cursors and st->job_text are malloc'd (free with dlt_ckpt_state_free). */
@@ -69,8 +71,24 @@ dlt_status dlt_ckpt_read_job(const char *path, char **job_text);
  * fail to open as checkpoints are skipped). DLT_ERR_NOTFOUND when none. */
 dlt_status dlt_ckpt_find_latest(const char *dir, char *path, size_t len);
 
-/* Delete all but the newest `keep_last` checkpoints in DIR (0 keeps all). */
-dlt_status dlt_ckpt_prune(const char *dir, int keep_last);
+/* Delete all but the newest `keep_last` checkpoints in DIR (0 keeps all)
+ * among those of step <= `upto` (files of later steps, e.g. damaged ones a
+ * resume fell back past, are never counted nor deleted; < 0: all). */
+dlt_status dlt_ckpt_prune(const char *dir, int keep_last, int64_t upto);
+
+/* Steps of DIR/ckpt-NNNNNNNN.h5, newest first (malloc'd): their number, or
+ * -1 when DIR cannot be read. */
+int dlt_ckpt_list(const char *dir, int64_t **steps);
+
+/* One run per run directory (src/io/run_lock.c): an exclusive lock on
+ * DIR/.lock recording "pid P on HOST since TIME". A lock held by a live run
+ * is DLT_ERR_INVALID naming DIR and the holder; the kernel releases it when
+ * the holder ends in any way, so a dead run's lock is taken over (and said). */
+typedef struct {
+    int fd;
+} dlt_run_lock;
+dlt_status dlt_run_lock_acquire(const char *dir, dlt_run_lock *lk);
+void dlt_run_lock_release(dlt_run_lock *lk); /* fd < 0: no-op */
 
 #ifdef __cplusplus
 }

@@ -66,6 +66,11 @@ void dlt_job_where(const dlt_job *job, const char *key, char *buf, size_t n);
 
 /* The resolved job as a TOML document (every key, schema order). */
 dlt_status dlt_job_write(FILE *f, const dlt_job *job);
+/* The keys in which two job texts differ, as "optim.lr 0.01 -> 0.02, ..."
+ * (log.* and checkpoint.* keys, which change no result, are not compared)
+ * (the first 8, then "and N more") into buf: their number, or -1 when a
+ * text does not load as a job of this schema. */
+int dlt_job_diff_text(const char *old_text, const char *new_text, char *buf, size_t len);
 /* docs/jobs.md: the reference of every section and key. */
 dlt_status dlt_job_write_reference(FILE *f);
 

@@ -150,7 +150,7 @@ static char *make_header(const st_list *l, int64_t step, size_t *len)
 }
 
 static dlt_status write_file(const char *ckpt, hid_t f, const st_list *l, const char *hdr,
-                             size_t hlen, const char *out)
+                             size_t hlen, const char *out, int crc)
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", out, (int)getpid());
@@ -173,7 +173,11 @@ static dlt_status write_file(const char *ckpt, hid_t f, const st_list *l, const 
             st = dlt_seterr(DLT_ERR_IO, "%s: reading /%s failed", ckpt, where);
             ok = 0;
         } else {
-            ok = fwrite(buf, 4, t->numel, o) == t->numel;
+            char grp[16];
+            snprintf(grp, sizeof grp, "/%s", t->group);
+            /* a corrupt value is refused here as on resume */
+            st = ckpt_check_crc(ckpt, d, grp, t->name, buf, t->numel * 4, crc);
+            ok = st == DLT_OK && fwrite(buf, 4, t->numel, o) == t->numel;
         }
         if (d >= 0)
             H5Dclose(d);
@@ -236,7 +240,7 @@ dlt_status dlt_export_safetensors(const char *ckpt_path, const char *out_path,
     if (st == DLT_OK && !(hdr = make_header(&l, step, &hlen)))
         st = dlt_seterr(DLT_ERR_NOMEM, "export: out of memory");
     if (st == DLT_OK)
-        st = write_file(ckpt_path, f, &l, hdr, hlen, out_path);
+        st = write_file(ckpt_path, f, &l, hdr, hlen, out_path, ckpt_has_checksums(f));
     if (st == DLT_OK && info) {
         info->ntensors = l.n;
         info->step = step;

@@ -6,7 +6,7 @@ pkginclude_HEADERS += src/io/dlt_toml.h
 libdltrain_la_SOURCES += src/io/ckpt_h5.c src/io/ckpt_write.c src/io/ckpt_read.c
 pkginclude_HEADERS += src/io/dlt_ckpt.h
 noinst_HEADERS += src/io/ckpt_h5.h
-libdltrain_la_SOURCES += src/io/job.c src/io/job_schema.c
+libdltrain_la_SOURCES += src/io/job.c src/io/job_schema.c src/io/job_diff.c src/io/run_lock.c
 pkginclude_HEADERS += src/io/dlt_job.h
 # run outputs: TensorBoard event files, Chrome-trace timelines
 libdltrain_la_SOURCES += src/io/tfevents.c src/io/trace.c

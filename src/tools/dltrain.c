@@ -16,7 +16,7 @@ enum { EXIT_RUNTIME = DLT_EXIT_FAILED, EXIT_USAGE = DLT_EXIT_USAGE };
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: dltrain JOB.toml [--set KEY=VALUE ...] [--resume PATH|auto] [--dry-run]\n"
+            "usage: dltrain JOB.toml [--set KEY=VALUE ...] [--resume PATH|auto [--resume-changed]] [--dry-run]\n"
             "                        [--quiet|--verbose] [--debug-collectives]\n"
             "       dltrain --print-config JOB.toml [--set KEY=VALUE ...]\n"
             "       dltrain --print-job-reference\n"
@@ -36,7 +36,13 @@ static void usage(FILE *out)
             "  --set KEY=VALUE       override a job key, e.g. --set optim.lr=2e-4 (VALUE is TOML;\n"
             "                        strings may be bare); later --set win over earlier ones\n"
             "  --resume PATH|auto    continue from a checkpoint; auto: the newest complete one in\n"
-            "                        <checkpoint.dir>/<model.name> (none: start from scratch)\n"
+            "                        <checkpoint.dir>/<model.name> (none: start from scratch; damaged\n"
+            "                        ones are skipped with a warning and kept as *.damaged; all\n"
+            "                        damaged: refused). A finished run resumed says so and exits 0\n"
+            "                        writing nothing; an unfinished one continues with this job,\n"
+            "                        listing the keys that differ from the checkpoint's\n"
+            "  --resume-changed      accept a finished run's checkpoint whose job differs (refused\n"
+            "                        otherwise, naming the keys: old -> new)\n"
             "  --dry-run             build the model, print the resolved job, the model summary\n"
             "                        (layers, parameters, FLOPs) and memory per rank, and exit\n"
             "  --print-config        print the resolved job as TOML and exit\n"
@@ -59,6 +65,9 @@ static void usage(FILE *out)
             "is saved. SIGUSR1 is the warning signal of a batch system (Slurm: --signal=B:USR1@120,\n"
             "relayed by jobs/slurm-run.sh) and asks to be requeued; SIGTERM (scancel, kill) stops\n"
             "for good. The first signal decides; repeated signals are absorbed.\n"
+            "\n"
+            "One run per run directory: a second run into <checkpoint.dir>/<model.name> while one\n"
+            "is running is refused (status 2) naming the holder of <run dir>/.lock.\n"
             "\n"
             "Exit status:\n"
             "  %d  done\n"
@@ -100,7 +109,7 @@ static int selftest(int argc, char **argv, int n_arg)
 typedef struct {
     const char *job_path, *resume;
     const char **sets;
-    int nsets, dry_run, print_config, quiet, verbose, debug_collectives;
+    int nsets, dry_run, print_config, quiet, verbose, debug_collectives, resume_changed;
 } args;
 
 static int parse_args(int argc, char **argv, args *a)
@@ -122,6 +131,8 @@ static int parse_args(int argc, char **argv, args *a)
             a->sets[a->nsets++] = s + 6;
         } else if (strncmp(s, "--resume=", 9) == 0) {
             a->resume = s + 9;
+        } else if (strcmp(s, "--resume-changed") == 0) {
+            a->resume_changed = 1;
         } else if (strcmp(s, "--dry-run") == 0) {
             a->dry_run = 1;
         } else if (strcmp(s, "--print-config") == 0) {
@@ -232,6 +243,7 @@ static int train(args *a, int argc, char **argv)
     }
     if (a->resume)
         snprintf(cfg.resume, sizeof cfg.resume, "%s", a->resume);
+    cfg.resume_changed = a->resume_changed;
     text = job_text(job);
     cfg.job_text = text;
     if (a->print_config) {

@@ -79,6 +79,7 @@ typedef struct {
     double ckpt_every_minutes;
     int keep_last;
     char resume[DLT_PATH_MAX]; /* "", "auto" or a checkpoint path */
+    int resume_changed;        /* --resume-changed: a finished run's checkpoint may hold another job */
     /* distribution */
     double bucket_mb;
     double timeout_s;
@@ -121,6 +122,7 @@ typedef struct {
     double samples_per_s;
     int preempted;           /* stopped by a signal after saving */
     int stop_signal;         /* that signal, agreed by all ranks: SIGUSR1, or SIGTERM if any rank had it first */
+    int already_finished;    /* resumed a checkpoint at or past the last step: nothing ran or was written */
     int error_on_all_ranks;  /* the error is the same on every rank (e.g. a checkpoint that
                               * does not fit the model): rank 0 alone reports it, no abort */
     char last_ckpt[DLT_PATH_MAX];

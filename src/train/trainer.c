@@ -140,6 +140,17 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
     if ((st = dlt_comm_create(w, &cc, &r->comm)) != DLT_OK)
         return st;
     r->rank = w->rank, r->world = w->size;
+    /* one run per run directory, before anything there is read or written;
+     * the ranks agree, so a refusal is one line from rank 0 and no hang */
+    dlt_status lst = r->rank == 0 ? dlt_run_lock_acquire(c->run_dir, &r->lock) : DLT_OK;
+    double locked[2] = {lst != DLT_OK, lst};
+    if ((st = dlt_comm_reduce_metrics(r->comm, locked, 2)) != DLT_OK)
+        return st;
+    if (locked[0] > 0) {
+        r->error_on_all_ranks = 1; /* rank 0 reports it */
+        return r->rank == 0 ? lst
+                            : dlt_seterr((dlt_status)(int)locked[1], "%s: cannot lock the run directory", c->run_dir);
+    }
     if (dev >= 0) {
         if ((st = dlt_gpu_open(dev, &r->gpu)) != DLT_OK)
             return st;
@@ -208,7 +219,7 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
         return dlt_adderr(st, "schedule");
     /* resume before anything is written to the run directory, so a refused
      * checkpoint leaves job.toml and metrics.jsonl as they were */
-    if ((st = dlt_trainer_resume(r)) != DLT_OK)
+    if ((st = dlt_trainer_resume(r)) != DLT_OK || r->finished)
         return st;
     if (r->rank == 0) {
         dlt_mem_report mr;
@@ -336,6 +347,7 @@ dlt_status dlt_train_run(const dlt_train_config *c, dlt_train_result *res)
     dlt_world w;
     dlt_status st;
     memset(&r, 0, sizeof r);
+    r.lock.fd = -1;
     memset(res, 0, sizeof *res);
     res->eval_loss = res->eval_metric = NAN;
     r.cfg = *c;
@@ -353,13 +365,21 @@ dlt_status dlt_train_run(const dlt_train_config *c, dlt_train_result *res)
     sigaction(SIGUSR1, &sa, &old_usr1);
     double t0 = now();
     st = setup(&r, &w);
-    if (st == DLT_OK)
+    if (st == DLT_OK && !r.finished)
         st = loop(&r, res);
     res->steps_done = r.step;
     res->best_metric = r.best_metric;
     res->error_on_all_ranks = st != DLT_OK && r.error_on_all_ranks;
     snprintf(res->last_ckpt, sizeof res->last_ckpt, "%s", r.last_ckpt);
-    if (st == DLT_OK && r.rank == 0)
+    res->already_finished = st == DLT_OK && r.finished;
+    if (res->already_finished && r.rank == 0) {
+        char best[64] = "";
+        if (r.task->val_steps > 0 && isfinite(r.best_metric))
+            snprintf(best, sizeof best, "; best evaluation metric %.4f", r.best_metric);
+        /* no final loss: none was computed */
+        dlt_log(DLT_LOG_INFO, "%s: the run had already finished at step %lld (%s%s); nothing to do", c->run_dir,
+                (long long)r.step, r.last_ckpt, best);
+    } else if (st == DLT_OK && r.rank == 0)
         dlt_report_close(&r.rep, res, now() - t0);
     else if (r.rank == 0)
         dlt_report_abandon(&r.rep);
@@ -372,6 +392,7 @@ dlt_status dlt_train_run(const dlt_train_config *c, dlt_train_result *res)
         sigaction(SIGUSR1, &old_usr1, NULL);
     }
     trainer_free(&r);
+    dlt_run_lock_release(&r.lock);
     return st;
 }
 

@@ -3,6 +3,7 @@
 #ifndef DLT_TRAINER_H
 #define DLT_TRAINER_H
 
+#include "dlt_ckpt.h"
 #include "dlt_comm.h"
 #include "dlt_data.h"
 #include "dlt_gpu.h"
@@ -37,6 +38,8 @@ typedef struct {
     dlt_train_config cfg; /* with the schedule completed from the run length */
     char last_ckpt[DLT_PATH_MAX];
     int error_on_all_ranks;  /* the failure is the same on every rank (see resume) */
+    dlt_run_lock lock;       /* rank 0: <run_dir>/.lock, held for the run */
+    int finished;            /* the resumed checkpoint is at or past total_steps */
 } dlt_trainer;
 
 /* Collective: one optimizer step (trainer_step.c). sums: samples, reducer

@@ -1,9 +1,11 @@
 /* The checkpoint side of the training loop: what a checkpoint holds
  * beyond the tensors (counters, data cursors, the job), ZeRO-1 shards made
  * whole before saving, and resuming on the same or another world size. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "trainer.h"
 #include "dlt_ckpt.h"
@@ -110,7 +112,7 @@ dlt_status dlt_trainer_save_checkpoint(dlt_trainer *r)
                              .loss_scale_growth = r->scaler.growth_tracker};
         st = dlt_ckpt_save(r->c->run_dir, &t, &cs, r->last_ckpt, sizeof r->last_ckpt);
         if (st == DLT_OK) {
-            dlt_ckpt_prune(r->c->run_dir, r->c->keep_last);
+            dlt_ckpt_prune(r->c->run_dir, r->c->keep_last, r->step);
             dlt_report_checkpoint(&r->rep, r->last_ckpt);
         }
     }
@@ -163,35 +165,118 @@ static dlt_loader_cursor rederive_cursor(dlt_trainer *r, const dlt_ckpt_state *c
     return cur;
 }
 
-/* Find and load the checkpoint; every rank reads the same file. */
-static dlt_status load(dlt_trainer *r, dlt_ckpt_state *cs, char *path, size_t len, int *found)
+#define MAX_SKIPPED 8
+
+/* A checkpoint's job against this run's: a finished run with another job is
+ * refused unless --resume-changed (the user most likely meant a new run); an
+ * unfinished one continues with the new job (as Lightning and torchrun users
+ * expect: more steps, another learning rate), and the changes are logged. */
+static dlt_status check_job(dlt_trainer *r, const char *path, const dlt_ckpt_state *cs, char *diff, size_t len)
+{
+    int n = dlt_job_diff_text(cs->job_text, r->c->job_text, diff, len);
+    if (n < 0)
+        snprintf(diff, len, "the stored job does not load with this dltrain's job schema");
+    r->finished = cs->step >= r->total_steps;
+    if (n != 0 && r->finished && !r->c->resume_changed)
+        return dlt_seterr(DLT_ERR_INVALID,
+                          "%s: the run finished at step %lld with another job (%s); not resuming it: pass "
+                          "--resume-changed to accept, or set another model.name or checkpoint.dir for a new run",
+                          path, (long long)cs->step, diff);
+    if (n == 0)
+        diff[0] = '\0';
+    return DLT_OK;
+}
+
+/* Find and load the checkpoint; every rank reads the same files. --resume
+ * auto goes from the newest checkpoint to older ones past damaged files
+ * (their names into skipped[]), never past one that does not fit the model,
+ * and refuses to start from scratch when every file is damaged. */
+static dlt_status load(dlt_trainer *r, dlt_ckpt_state *cs, char *path, size_t len, int *found,
+                       char skipped[][DLT_PATH_MAX], int *nskipped)
 {
     const char *want = r->c->resume;
-    *found = 0;
-    if (strcmp(want, "auto") == 0) {
-        if (dlt_ckpt_find_latest(r->c->run_dir, path, len) != DLT_OK) {
-            dlt_clearerr();
-            return DLT_OK;
-        }
-    } else {
-        snprintf(path, len, "%s", want);
-    }
     dlt_ckpt_tensors t;
     ckpt_tensors(r, &t);
-    dlt_status st = dlt_ckpt_load(path, &t, cs);
-    *found = st == DLT_OK;
-    return st;
+    *found = 0;
+    *nskipped = 0;
+    if (strcmp(want, "auto") != 0) {
+        snprintf(path, len, "%s", want);
+        dlt_status st = dlt_ckpt_load(path, &t, cs);
+        *found = st == DLT_OK;
+        return st;
+    }
+    int64_t *steps = NULL;
+    int n = dlt_ckpt_list(r->c->run_dir, &steps);
+    dlt_status st = DLT_OK;
+    char first_err[1024] = "";
+    for (int i = 0; i < n; i++) {
+        if (snprintf(path, len, "%s/ckpt-%08lld.h5", r->c->run_dir, (long long)steps[i]) >= (int)len)
+            continue;
+        st = dlt_ckpt_load(path, &t, cs);
+        if (st == DLT_OK) {
+            *found = 1;
+            break;
+        }
+        if (st != DLT_ERR_IO && st != DLT_ERR_NOTFOUND)
+            break; /* the job's model does not fit: an older file would not either */
+        if (!first_err[0])
+            snprintf(first_err, sizeof first_err, "%s", dlt_errmsg());
+        if (r->rank == 0)
+            dlt_log(DLT_LOG_WARN, "resume auto: skipping a damaged checkpoint: %s", dlt_errmsg());
+        if (*nskipped < MAX_SKIPPED)
+            snprintf(skipped[(*nskipped)++], DLT_PATH_MAX, "%s", path);
+    }
+    free(steps);
+    if (st != DLT_OK && !*found && first_err[0] && (st == DLT_ERR_IO || st == DLT_ERR_NOTFOUND))
+        return dlt_seterr(DLT_ERR_INVALID,
+                          "%s: none of its %d checkpoint%s can be resumed (newest: %s); not starting from "
+                          "scratch over them: move them out of the directory to start afresh",
+                          r->c->run_dir, n, n > 1 ? "s" : "", first_err);
+    if (st != DLT_OK)
+        return st;
+    if (!*found)
+        return DLT_OK;
+    if (*nskipped > 0 && r->rank == 0)
+        dlt_log(DLT_LOG_WARN, "resume auto: falling back to %s, the newest checkpoint that is intact", path);
+    return DLT_OK;
+}
+
+/* Damaged files a resume fell back past: renamed to <name>.damaged (never
+ * deleted), so that neither later saves of the same step nor keep_last
+ * pruning replace or count them. */
+static void set_aside(char skipped[][DLT_PATH_MAX], int n)
+{
+    for (int i = 0; i < n; i++) {
+        char to[DLT_PATH_MAX + 16];
+        if (snprintf(to, sizeof to, "%s.damaged", skipped[i]) >= (int)sizeof to)
+            continue;
+        for (int k = 1; k < 100 && access(to, F_OK) == 0; k++)
+            if (snprintf(to, sizeof to, "%s.damaged.%d", skipped[i], k) >= (int)sizeof to)
+                break;
+        if (rename(skipped[i], to) == 0)
+            dlt_log(DLT_LOG_WARN, "resume auto: kept the damaged %s as %s", skipped[i], to);
+        else
+            dlt_log(DLT_LOG_WARN, "resume auto: cannot rename the damaged %s: %s", skipped[i], strerror(errno));
+    }
 }
 
 dlt_status dlt_trainer_resume(dlt_trainer *r)
 {
-    char path[DLT_PATH_MAX];
+    char path[DLT_PATH_MAX], diff[1024] = "", skipped[MAX_SKIPPED][DLT_PATH_MAX];
     dlt_ckpt_state cs;
-    int found = 0;
+    int found = 0, nskipped = 0;
     if (!r->c->resume[0])
         return DLT_OK;
     memset(&cs, 0, sizeof cs);
-    dlt_status st = load(r, &cs, path, sizeof path, &found);
+    dlt_status st = load(r, &cs, path, sizeof path, &found, skipped, &nskipped);
+    if (st == DLT_OK && found)
+        st = check_job(r, path, &cs, diff, sizeof diff);
+    /* a damaged checkpoint given by path is bad input, like a mismatched one */
+    if (st == DLT_ERR_IO) {
+        char msg[1200];
+        snprintf(msg, sizeof msg, "%s", dlt_errmsg());
+        st = dlt_seterr(DLT_ERR_INVALID, "%s", msg);
+    }
     /* A bad checkpoint (wrong model, corrupt file) fails alike on every rank:
      * agree on it, so rank 0 alone reports it and nobody aborts; a rank that
      * failed alone is reported by that rank. */
@@ -216,6 +301,18 @@ dlt_status dlt_trainer_resume(dlt_trainer *r)
             dlt_log(DLT_LOG_INFO, "resume auto: no checkpoint in %s, starting from scratch", r->c->run_dir);
         return DLT_OK;
     }
+    if (r->rank == 0)
+        set_aside(skipped, nskipped);
+    if (r->finished) {
+        /* nothing to train: the caller writes nothing and reports the end */
+        r->step = cs.step;
+        r->best_metric = cs.best_metric;
+        snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", path);
+        dlt_ckpt_state_free(&cs);
+        return DLT_OK;
+    }
+    if (diff[0] && r->rank == 0)
+        dlt_log(DLT_LOG_WARN, "resuming %s (step %lld) with a changed job: %s", path, (long long)cs.step, diff);
     r->step = cs.step;
     r->epoch = cs.epoch;
     r->samples_seen = cs.samples_seen;

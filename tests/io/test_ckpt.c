@@ -149,6 +149,48 @@ START_TEST(mismatched_model_is_refused)
 }
 END_TEST
 
+/* a flipped value is refused naming file and dataset; without checksums
+ * (a file from before them) the same file loads */
+START_TEST(checksums_catch_a_flipped_value)
+{
+    make_dir();
+    dlt_graph *g = model(1, 5, 0), *h = model(2, 5, 0);
+    slots s1, s2;
+    dlt_ckpt_tensors t1, t2;
+    char path[256];
+    tensors(g, &s1, &t1);
+    tensors(h, &s2, &t2);
+    dlt_ckpt_state st = state(3), back;
+    ck_assert_int_eq(dlt_ckpt_save(dir, &t1, &st, path, sizeof path), DLT_OK);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    char name[600];
+    snprintf(name, sizeof name, "/optim/%s/exp_avg", t1.params[0].name);
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    float v[1024];
+    ck_assert_int_le(t1.params[0].numel, 1024);
+    H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    v[0] = v[0] * 2 + 1;
+    H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    H5Dclose(d);
+    H5Fclose(f);
+    ck_assert_int_eq(dlt_ckpt_load(path, &t2, &back), DLT_ERR_IO);
+    ck_assert_msg(strstr(dlt_errmsg(), name) && strstr(dlt_errmsg(), "checksum mismatch") &&
+                      strstr(dlt_errmsg(), path),
+                  "%s", dlt_errmsg());
+    f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Adelete(f, "checksum_algorithm");
+    H5Adelete(f, "job_crc32");
+    H5Adelete_by_name(f, name, "crc32", H5P_DEFAULT);
+    H5Fclose(f);
+    ck_assert_msg(dlt_ckpt_load(path, &t2, &back) == DLT_OK, "%s", dlt_errmsg());
+    ck_assert_float_eq(s2.m[t1.params[0].offset], s1.m[t1.params[0].offset] * 2 + 1);
+    dlt_ckpt_state_free(&back);
+    free(s1.m), free(s1.v), free(s2.m), free(s2.v);
+    dlt_graph_free(g), dlt_graph_free(h);
+    rm_dir();
+}
+END_TEST
+
 START_TEST(prune_keeps_the_newest)
 {
     make_dir();
@@ -159,7 +201,7 @@ START_TEST(prune_keeps_the_newest)
     for (int step = 10; step <= 40; step += 10) {
         dlt_ckpt_state st = state(step);
         ck_assert_int_eq(dlt_ckpt_save(dir, &t, &st, NULL, 0), DLT_OK);
-        ck_assert_int_eq(dlt_ckpt_prune(dir, 2), DLT_OK);
+        ck_assert_int_eq(dlt_ckpt_prune(dir, 2, -1), DLT_OK);
     }
     char p[256], path[256];
     for (int step = 10; step <= 40; step += 10) {
@@ -168,6 +210,15 @@ START_TEST(prune_keeps_the_newest)
     }
     ck_assert_int_eq(dlt_ckpt_find_latest(dir, path, sizeof path), DLT_OK);
     ck_assert_ptr_nonnull(strstr(path, "ckpt-00000040.h5"));
+    /* a run that went back to step 30 (past a damaged 40) saves 32: pruning
+     * counts only steps up to 32, so 40 stays and the good 30 is kept */
+    dlt_ckpt_state st32 = state(32);
+    ck_assert_int_eq(dlt_ckpt_save(dir, &t, &st32, NULL, 0), DLT_OK);
+    ck_assert_int_eq(dlt_ckpt_prune(dir, 2, 32), DLT_OK);
+    for (int step = 30; step <= 40; step++) {
+        snprintf(p, sizeof p, "%s/ckpt-%08d.h5", dir, step);
+        ck_assert_int_eq(access(p, F_OK) == 0, step == 30 || step == 32 || step == 40);
+    }
     free(s.m), free(s.v);
     dlt_graph_free(g);
     rm_dir();
@@ -232,6 +283,7 @@ int main(void)
     tcase_add_test(tc, round_trip_restores_everything);
     tcase_add_test(tc, mismatched_model_is_refused);
     tcase_add_test(tc, prune_keeps_the_newest);
+    tcase_add_test(tc, checksums_catch_a_flipped_value);
     tcase_add_test(tc, full_disk_and_truncation_keep_earlier_checkpoints);
     suite_add_tcase(s, tc);
     return dlt_test_run(s);

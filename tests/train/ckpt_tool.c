@@ -2,6 +2,15 @@
  *   ckpt_tool cmp A.h5 B.h5 GROUP...     every dataset under each GROUP of A and B,
  *                                        byte for byte (exit 1 at the first difference)
  *   ckpt_tool get CKPT.h5 DATASET        print a scalar dataset (e.g. /state/step)
+ *   ckpt_tool flip CKPT.h5 DATASET INDEX  flip the lowest bit of element INDEX in place
+ *                                        (its crc32 attribute is left as it was)
+ *   ckpt_tool set CKPT.h5 DATASET VALUE [--fix-crc]
+ *                                        overwrite a scalar dataset (an integer, or a
+ *                                        number for float datasets); --fix-crc also
+ *                                        rewrites its crc32 attribute to match
+ *   ckpt_tool setattr CKPT.h5 NAME VALUE overwrite an integer root attribute
+ *   ckpt_tool strip-crc CKPT.h5          remove every checksum (a file as written
+ *                                        before checkpoints carried them)
  *   ckpt_tool safetensors FILE CKPT.h5 [--no-buffers]
  *                                        parse FILE independently of the exporter and
  *                                        compare every tensor with the checkpoint
@@ -11,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 typedef struct {
     const char *other; /* file B */
@@ -139,6 +149,102 @@ static int cmd_get(char **argv)
         printf("%lld\n", v);
     }
     H5Tclose(t), H5Dclose(d), H5Fclose(f);
+    return 0;
+}
+
+/* crc32 attribute of d: zlib's CRC-32 of the stored bytes, computed here
+ * independently of libdltrain */
+static int write_crc(hid_t d)
+{
+    size_t n;
+    hid_t t;
+    unsigned char *b = read_raw(d, &n, &t);
+    H5Tclose(t);
+    if (!b)
+        return 0;
+    unsigned v = (unsigned)crc32(0, b, (uInt)n);
+    free(b);
+    if (H5Aexists(d, "crc32") > 0)
+        H5Adelete(d, "crc32");
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(d, "crc32", H5T_STD_U32LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = a >= 0 && H5Awrite(a, H5T_NATIVE_UINT, &v) >= 0;
+    H5Aclose(a), H5Sclose(sp);
+    return ok;
+}
+
+static int cmd_flip(char **argv)
+{
+    hid_t f = H5Fopen(argv[2], H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t d = f >= 0 ? H5Dopen2(f, argv[3], H5P_DEFAULT) : -1;
+    if (d < 0)
+        return printf("%s: no dataset %s\n", argv[2], argv[3]), 1;
+    size_t n, i = (size_t)atoll(argv[4]);
+    hid_t t;
+    unsigned char *b = read_raw(d, &n, &t);
+    size_t es = H5Tget_size(t);
+    if (!b || (i + 1) * es > n)
+        return printf("%s: no element %zu\n", argv[3], i), 1;
+    b[i * es] ^= 1; /* little-endian: the lowest bit of the value */
+    int ok = H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, b) >= 0;
+    free(b);
+    H5Tclose(t), H5Dclose(d), H5Fclose(f);
+    return ok ? 0 : (printf("%s: write failed\n", argv[3]), 1);
+}
+
+static int cmd_set(int argc, char **argv)
+{
+    hid_t f = H5Fopen(argv[2], H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t d = f >= 0 ? H5Dopen2(f, argv[3], H5P_DEFAULT) : -1;
+    if (d < 0)
+        return printf("%s: no dataset %s\n", argv[2], argv[3]), 1;
+    hid_t t = H5Dget_type(d);
+    int ok;
+    if (H5Tget_class(t) == H5T_FLOAT) {
+        double v = strtod(argv[4], NULL);
+        ok = H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) >= 0;
+    } else {
+        long long v = strtoll(argv[4], NULL, 0);
+        ok = H5Dwrite(d, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) >= 0;
+    }
+    if (ok && argc > 5 && strcmp(argv[5], "--fix-crc") == 0)
+        ok = write_crc(d);
+    H5Tclose(t), H5Dclose(d), H5Fclose(f);
+    return ok ? 0 : (printf("%s: write failed\n", argv[3]), 1);
+}
+
+static int cmd_setattr(char **argv)
+{
+    hid_t f = H5Fopen(argv[2], H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t a = f >= 0 ? H5Aopen(f, argv[3], H5P_DEFAULT) : -1;
+    long long v = strtoll(argv[4], NULL, 0);
+    int ok = a >= 0 && H5Awrite(a, H5T_NATIVE_LLONG, &v) >= 0;
+    if (a >= 0)
+        H5Aclose(a);
+    if (f >= 0)
+        H5Fclose(f);
+    return ok ? 0 : (printf("%s: cannot set attribute %s\n", argv[2], argv[3]), 1);
+}
+
+static herr_t strip_one(hid_t loc, const char *name, const H5O_info_t *info, void *data)
+{
+    (void)data;
+    if (info->type == H5O_TYPE_DATASET && H5Aexists_by_name(loc, name, "crc32", H5P_DEFAULT) > 0)
+        H5Adelete_by_name(loc, name, "crc32", H5P_DEFAULT);
+    return 0;
+}
+
+static int cmd_strip(char **argv)
+{
+    hid_t f = H5Fopen(argv[2], H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0)
+        return printf("cannot open %s\n", argv[2]), 1;
+    H5Ovisit(f, H5_INDEX_NAME, H5_ITER_INC, strip_one, NULL);
+    if (H5Aexists(f, "checksum_algorithm") > 0)
+        H5Adelete(f, "checksum_algorithm");
+    if (H5Aexists(f, "job_crc32") > 0)
+        H5Adelete(f, "job_crc32");
+    H5Fclose(f);
     return 0;
 }
 
@@ -343,9 +449,18 @@ int main(int argc, char **argv)
         return cmd_cmp(argc, argv);
     if (argc == 4 && strcmp(argv[1], "get") == 0)
         return cmd_get(argv);
+    if (argc == 5 && strcmp(argv[1], "flip") == 0)
+        return cmd_flip(argv);
+    if (argc >= 5 && strcmp(argv[1], "set") == 0)
+        return cmd_set(argc, argv);
+    if (argc == 5 && strcmp(argv[1], "setattr") == 0)
+        return cmd_setattr(argv);
+    if (argc == 3 && strcmp(argv[1], "strip-crc") == 0)
+        return cmd_strip(argv);
     if (argc >= 4 && strcmp(argv[1], "safetensors") == 0)
         return cmd_safetensors(argc, argv);
-    fprintf(stderr, "usage: ckpt_tool cmp A B GROUP... | get CKPT DATASET | safetensors FILE CKPT "
-                    "[--no-buffers]\n");
+    fprintf(stderr, "usage: ckpt_tool cmp A B GROUP... | get CKPT DATASET | flip CKPT DATASET INDEX |\n"
+                    "       set CKPT DATASET VALUE [--fix-crc] | setattr CKPT NAME VALUE | strip-crc CKPT |\n"
+                    "       safetensors FILE CKPT [--no-buffers]\n");
     return 2;
 }

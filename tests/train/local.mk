@@ -31,3 +31,7 @@ EXTRA_DIST += tests/train/test_progress.sh
 # bitwise equal), a plain scancel (not requeued), a too short --time (refused)
 TESTS += tests/train/test_slurm.sh
 EXTRA_DIST += tests/train/test_slurm.sh
+# one run per run directory (lock), damaged checkpoints refused or fallen back past,
+# finished runs resumed
+TESTS += tests/train/test_run_guard.sh
+EXTRA_DIST += tests/train/test_run_guard.sh

@@ -129,6 +129,11 @@ one_line() {
         { cat err.txt; fail "$name: exit $rc, expected 2 and one line matching '$pat'"; }
     echo "ok: $name: $(cat err.txt)"
 }
+# a damaged checkpoint: generate goes through the verifying reader
+cp -L gpt/g/latest dmg.h5 && p=$(h5ls dmg.h5/params | awk 'NR == 1 { print $1 }') &&
+    "$TOOL" flip dmg.h5 "/params/$p" 0 || fail "damaging a GPT checkpoint"
+one_line "generate from a damaged checkpoint" "^dltrain generate: dmg.h5: /params/$p: checksum mismatch" \
+    generate dmg.h5 --prompt "The cat"
 "$DLPREP" synthetic --num 40 --size 4x4x1 --classes 2 --out img --quiet || fail "dlprep synthetic"
 one_line "gpt on image shards" "data.train: .*image-classification.*model.arch = gpt-tiny" \
     gpt.toml --set data.train='img/train-*.h5' --set data.val=
