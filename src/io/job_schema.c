@@ -13,7 +13,7 @@
 #include <string.h>
 
 static const dlt_job_key schema[] = {
-    {"model.name", DLT_JOB_STRING, "\"model\"", NULL, "run name; outputs go to <checkpoint.dir>/<model.name>/"},
+    {"model.name", DLT_JOB_STRING, "\"model\"", NULL, "run name, one folder name (not empty, no '/', not . or .., at most 127 bytes); outputs go to <checkpoint.dir>/<model.name>/"},
     {"model.arch", DLT_JOB_STRING, "\"mlp\"", NULL, "network, which picks the task: mlp, resnet20/32/44/56/110, resnet18/34/50/101/152, vgg11, vgg16 (classification); bert-tiny/mini/small/medium/base/large (BERT pre-training: MLM + NSP); gpt-tiny/mini/small, gpt2, gpt2-medium (causal language model)"},
     {"model.num_classes", DLT_JOB_INT, "10", "[1, 1048576]", "number of output classes"},
     {"model.shortcut", DLT_JOB_STRING, "\"A\"", "A|B", "CIFAR ResNets: shortcut option A (identity, zero-padded) or B (1x1 projection)"},
@@ -30,8 +30,8 @@ static const dlt_job_key schema[] = {
     {"data.augment", DLT_JOB_STRING, "\"none\"", "none|flip|crop|flip_crop", "image augmentation of training samples"},
     {"data.num_workers", DLT_JOB_INT, "1", "[0, 64]", "loader threads per rank (0: load on the training thread)"},
     {"data.crop_padding", DLT_JOB_INT, "4", "[0, 64]", "zero padding before the random crop of data.augment = crop"},
-    {"data.mean", DLT_JOB_FLOATS, "[]", "(-inf, inf)", "per-channel mean of pixel/255 subtracted (empty: 0)"},
-    {"data.std", DLT_JOB_FLOATS, "[]", "(0, inf)", "per-channel standard deviation divided by (empty: 1)"},
+    {"data.mean", DLT_JOB_FLOATS, "[]", "(-inf, inf)", "per-channel mean of pixel/255 subtracted: one value per channel of the shards, or one for all (empty: 0)"},
+    {"data.std", DLT_JOB_FLOATS, "[]", "(0, inf)", "per-channel standard deviation divided by: one value per channel of the shards, or one for all (empty: 1)"},
     {"data.drop_last", DLT_JOB_BOOL, "true", NULL, "drop the last incomplete batch of an epoch (else pad it, padding is not counted)"},
     {"data.seq_len", DLT_JOB_INT, "128", "[1, 1048576]", "causal LM: tokens per window T (inputs tokens[:, :T], targets tokens[:, 1:]; the context of dltrain generate); BERT takes the length of its shards"},
     {"data.prefetch", DLT_JOB_INT, "2", "[1, 64]", "batches prepared ahead"},
@@ -71,7 +71,7 @@ static const dlt_job_key schema[] = {
 
     {"eval.every_steps", DLT_JOB_INT, "0", "[0, 1000000000000]", "evaluate every N steps; 0: at the end of every epoch"},
 
-    {"checkpoint.dir", DLT_JOB_STRING, "\"runs\"", NULL, "directory that holds <model.name>/ with checkpoints and metrics"},
+    {"checkpoint.dir", DLT_JOB_STRING, "\"runs\"", NULL, "directory that holds <model.name>/ with checkpoints and metrics (not empty; \".\": the current directory)"},
     {"checkpoint.every_steps", DLT_JOB_INT, "0", "[0, 1000000000000]", "save every N steps; 0: only at the end"},
     {"checkpoint.every_minutes", DLT_JOB_FLOAT, "0.0", "[0, inf)", "also save after this much wall time; 0: off"},
     {"checkpoint.keep_last", DLT_JOB_INT, "3", "[0, 1000000]", "checkpoints kept on disk; 0: keep all"},
