@@ -373,6 +373,8 @@ dlt_status dlt_job_load(dlt_job *job, const char *file, const char *text, size_t
 
 dlt_status dlt_job_load_file(dlt_job *job, const char *path)
 {
+    if (dlt_check_regular_file(path) != DLT_OK)
+        return dlt_adderr(DLT_ERR_INVALID, "%s: not a job file", path);
     FILE *f = fopen(path, "rb");
     if (!f)
         return dlt_seterr(DLT_ERR_NOTFOUND, "%s: cannot open job file", path);
