@@ -128,10 +128,11 @@ expect_usage "epochs near 2^63" 'epochs.toml:17: train.epochs must be >= 0 and <
 variant 's/^steps = 6$/steps = 9223372036854775808/' overflow.toml
 expect_usage "integer beyond int64" 'overflow.toml:16:9: integer does not fit in 64 bits' overflow.toml
 mkdir -p sub
-variant 's|^name = "cli"$|name = "../../escaped"|' sub/escape.toml
+esc=escaped-${dir##*/} # runs/../../$esc is next to this test's folder
+variant "s|^name = \"cli\"\$|name = \"../../$esc\"|" sub/escape.toml
 expect_usage "model.name escaping checkpoint.dir" \
     "sub/escape.toml:2: model.name must be a plain folder name inside checkpoint.dir" sub/escape.toml
-[ ! -e ../escaped ] && [ ! -e escaped ] || bad "model.name = ../../escaped created a folder"
+[ ! -e "../$esc" ] || { rm -rf "../$esc"; bad "model.name = ../../$esc created a folder"; }
 for n in "/tmp/dlt-abs" "/" "" "." ".."; do
     variant "s|^name = \"cli\"\$|name = \"$n\"|" name.toml
     expect_usage "model.name = \"$n\"" "name.toml:2: model.name must " name.toml
