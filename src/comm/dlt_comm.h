@@ -134,6 +134,14 @@ size_t dlt_comm_shard(size_t total, int size, int rank, size_t align, size_t *lo
 void dlt_comm_fail(dlt_comm *c, dlt_status st) __attribute__((noreturn));
 
 /* ---------------------------------------------------------------- replicas, metrics */
+/* Collective, before anything else is exchanged: every rank describes what
+ * it runs as lines "key<TAB>value" (the resolved job, parameter names and
+ * shapes, bucket sizes, step count). One all-gather of a 64-bit hash of the
+ * text proves they agree; only on a mismatch is rank 0's text broadcast and
+ * the first differing rank names the first differing line. Every rank then
+ * returns DLT_ERR_INVALID with the same message, e.g. "rank 1 differs from
+ * rank 0: data.batch_size 16 vs 8 (...)", and nobody hangs. */
+dlt_status dlt_comm_agree(dlt_comm *c, const char *text);
 /* Rank 0's parameters and buffers to every rank, then dlt_replica_check. */
 dlt_status dlt_replica_broadcast(dlt_comm *c, dlt_graph *g);
 /* Checksums (double sum and 64-bit FNV-1a of the bytes of parameters and

@@ -43,6 +43,12 @@ dlt_status dlt_adderr(dlt_status s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 const char *dlt_errmsg(void);
 void dlt_clearerr(void);
+/* Input files (jobs, shards, checkpoints) must be regular files: opening a
+ * FIFO blocks until a writer comes, a directory or a device is no input.
+ * DLT_ERR_INVALID "is a FIFO (named pipe), not a regular file" (no path: the
+ * caller names it) for those; DLT_OK otherwise, also when path does not exist
+ * (the caller's open reports that). */
+dlt_status dlt_check_regular_file(const char *path);
 const char *dlt_status_name(dlt_status s);
 
 /* Exit statuses of dltrain (and of every rank the watchdog aborts), one table

@@ -1,9 +1,11 @@
-/* Per-thread error messages and status names. */
+/* Per-thread error messages and status names; the check that refuses
+ * non-regular input files before an open could block on them. */
 #include "dlt_base.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define DLT_ERRMSG_MAX 1024
 static _Thread_local char errbuf[DLT_ERRMSG_MAX];
@@ -53,4 +55,18 @@ const char *dlt_status_name(dlt_status s)
     if ((unsigned)s < sizeof names / sizeof names[0])
         return names[s];
     return "unknown status";
+}
+
+dlt_status dlt_check_regular_file(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0 || S_ISREG(sb.st_mode))
+        return DLT_OK;
+    const char *what = S_ISFIFO(sb.st_mode)   ? "a FIFO (named pipe)"
+                       : S_ISDIR(sb.st_mode)  ? "a directory"
+                       : S_ISCHR(sb.st_mode)  ? "a character device"
+                       : S_ISBLK(sb.st_mode)  ? "a block device"
+                       : S_ISSOCK(sb.st_mode) ? "a socket"
+                                              : "not a file";
+    return dlt_seterr(DLT_ERR_INVALID, "is %s, not a regular file", what);
 }

@@ -224,6 +224,8 @@ int64_t dlt_loader_steps_per_epoch(const dlt_loader *l);
 void dlt_loader_sample_shape(const dlt_loader *l, int *c, int *h, int *w);
 int dlt_loader_num_classes(const dlt_loader *l);
 const char *dlt_loader_class_name(const dlt_loader *l, int i);
+/* The first shard the glob matched (sorted), for messages about the data. */
+const char *dlt_loader_first_path(const dlt_loader *l);
 
 /* The pieces the loader is made of, exposed for tests and other loaders. */
 uint64_t dlt_data_hash(uint64_t a, uint64_t b);

@@ -333,6 +333,8 @@ void dlt_loader_sample_shape(const dlt_loader *l, int *c, int *h, int *w)
 
 int dlt_loader_num_classes(const dlt_loader *l) { return l->set.num_classes; }
 
+const char *dlt_loader_first_path(const dlt_loader *l) { return dlt_shard_path(l->set.shards[0]); }
+
 const char *dlt_loader_class_name(const dlt_loader *l, int i)
 {
     const dlt_shard_info *in = dlt_shard_get_info(l->set.shards[0]);

@@ -360,6 +360,8 @@ static dlt_status reopen_cached(dlt_shard *s, in_ds *d)
 static dlt_status shard_load(dlt_shard *s, const dlt_shard_open_opts *o)
 {
     dlt_status st;
+    if ((st = dlt_check_regular_file(s->path)) != DLT_OK)
+        return st;
     if (access(s->path, R_OK) != 0)
         return dlt_seterr(errno == ENOENT ? DLT_ERR_NOTFOUND : DLT_ERR_IO, "cannot open: %s",
                           strerror(errno));

@@ -227,6 +227,10 @@ static dlt_status read_root(const char *path, hid_t f, dlt_ckpt_state *st, int c
 
 static hid_t open_checked(const char *path, dlt_status *st)
 {
+    if ((*st = dlt_check_regular_file(path)) != DLT_OK) {
+        dlt_adderr(*st, "%s: cannot open checkpoint", path);
+        return -1;
+    }
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
         *st = access(path, R_OK) != 0

@@ -33,7 +33,8 @@ typedef struct {
     const char *key;     /* "section.name" */
     dlt_job_kind kind;
     const char *def;     /* the default, written as a TOML value */
-    const char *allowed; /* strings: "a|b|c"; numbers: an interval "[0, 1)", "(0, inf)"; NULL: any */
+    const char *allowed; /* strings: "a|b|c"; numbers: an interval "[0, 1)", "(0, inf)",
+                          * finite for integers (compared as int64); NULL: any */
     const char *doc;     /* one line */
 } dlt_job_key;
 

@@ -123,7 +123,8 @@ static void describe(const dlt_toml_value *v, char *buf, size_t n)
     buf[n - 1] = '\0';
 }
 
-/* "must be >= 0 and < 1" from an interval "[0, 1)"; false when x is inside. */
+/* "must be >= 0 and < 1" from an interval "[0, 1)"; false when x is inside.
+ * NaN is never inside; "(-inf, inf)" asks for a finite number. */
 static bool out_of_range(const char *interval, double x, char *buf, size_t n)
 {
     char lo_c = interval[0];
@@ -136,11 +137,50 @@ static bool out_of_range(const char *interval, double x, char *buf, size_t n)
     bool ok = (lo_c == '[' ? x >= lo : x > lo) && (hi_c == ']' ? x <= hi : x < hi);
     if (ok)
         return false;
+    if (isinf(lo) && isinf(hi)) {
+        snprintf(buf, n, "must be finite");
+        return true;
+    }
     size_t o = (size_t)snprintf(buf, n, "must be");
     if (!isinf(lo))
         o += (size_t)snprintf(buf + o, o < n ? n - o : 0, " %s %g", lo_c == '[' ? ">=" : ">", lo);
     if (!isinf(hi))
         snprintf(buf + o, o < n ? n - o : 0, "%s %s %g", isinf(lo) ? "" : " and", hi_c == ']' ? "<=" : "<", hi);
+    return true;
+}
+
+/* One end of an integer interval: "inf"/"-inf" is no bound (the int64
+ * limit), else the exact integer written. */
+static int64_t int_bound(const char *s, char **end, int64_t unbounded)
+{
+    while (*s == ' ')
+        s++;
+    if (!strncmp(s, "inf", 3) || !strncmp(s, "-inf", 4)) {
+        *end = (char *)s + (*s == '-' ? 4 : 3);
+        return unbounded;
+    }
+    return strtoll(s, end, 10);
+}
+
+/* out_of_range for an integer key: compared as int64, exact up to 2^63 - 1
+ * (a double would round 2^63 - 1 up to 2^63). */
+static bool out_of_range_int(const char *interval, int64_t x, char *buf, size_t n)
+{
+    char lo_c = interval[0], *end;
+    int64_t lo = int_bound(interval + 1, &end, INT64_MIN);
+    int64_t hi = int_bound(end + 1, &end, INT64_MAX);
+    while (*end == ' ')
+        end++;
+    char hi_c = *end;
+    bool ok = (lo_c == '[' ? x >= lo : x > lo) && (hi_c == ']' ? x <= hi : x < hi);
+    if (ok)
+        return false;
+    size_t o = (size_t)snprintf(buf, n, "must be");
+    if (lo != INT64_MIN)
+        o += (size_t)snprintf(buf + o, o < n ? n - o : 0, " %s %lld", lo_c == '[' ? ">=" : ">", (long long)lo);
+    if (hi != INT64_MAX || hi_c == ')')
+        snprintf(buf + o, o < n ? n - o : 0, "%s %s %lld", lo == INT64_MIN ? "" : " and", hi_c == ']' ? "<=" : "<",
+                 (long long)hi);
     return true;
 }
 
@@ -213,8 +253,9 @@ static dlt_status check(const dlt_job_key *k, const dlt_toml_value *v, const cha
         }
         list[o] = '\0';
         st = dlt_seterr(DLT_ERR_INVALID, "%s%s must be one of %s (got %s)", where, k->key, list, got);
-    } else if (k->allowed && (k->kind == DLT_JOB_INT || k->kind == DLT_JOB_FLOAT) &&
-               out_of_range(k->allowed, k->kind == DLT_JOB_INT ? (double)c->i : c->f, why, sizeof why)) {
+    } else if (k->allowed && k->kind == DLT_JOB_INT && out_of_range_int(k->allowed, c->i, why, sizeof why)) {
+        st = dlt_seterr(DLT_ERR_INVALID, "%s%s %s (got %s)", where, k->key, why, got);
+    } else if (k->allowed && k->kind == DLT_JOB_FLOAT && out_of_range(k->allowed, c->f, why, sizeof why)) {
         st = dlt_seterr(DLT_ERR_INVALID, "%s%s %s (got %s)", where, k->key, why, got);
     }
     if (st) {
@@ -332,6 +373,8 @@ dlt_status dlt_job_load(dlt_job *job, const char *file, const char *text, size_t
 
 dlt_status dlt_job_load_file(dlt_job *job, const char *path)
 {
+    if (dlt_check_regular_file(path) != DLT_OK)
+        return dlt_adderr(DLT_ERR_INVALID, "%s: not a job file", path);
     FILE *f = fopen(path, "rb");
     if (!f)
         return dlt_seterr(DLT_ERR_NOTFOUND, "%s: cannot open job file", path);

@@ -1,33 +1,39 @@
 /* The job schema: one row per key. To add a key, add a row here (keep the
  * section's rows together), then regenerate docs/jobs.md with
  * `tests/io/test_job --write-reference > docs/jobs.md` (make check fails
- * while the two differ). */
+ * while the two differ).
+ *
+ * Every integer key has a finite range, checked exactly (as int64, not as a
+ * double) when a job is loaded: its maximum is that of the C type its value
+ * lands in (an int: 2147483647) or a smaller meaningful one. Step counts stop
+ * at 10^12 so that products of steps, batches and ranks stay inside int64;
+ * sizes (batch, width, classes, sequence) at 2^20. */
 #include "dlt_job.h"
 
 #include <string.h>
 
 static const dlt_job_key schema[] = {
-    {"model.name", DLT_JOB_STRING, "\"model\"", NULL, "run name; outputs go to <checkpoint.dir>/<model.name>/"},
+    {"model.name", DLT_JOB_STRING, "\"model\"", NULL, "run name, one folder name (not empty, no '/', not . or .., at most 127 bytes); outputs go to <checkpoint.dir>/<model.name>/"},
     {"model.arch", DLT_JOB_STRING, "\"mlp\"", NULL, "network, which picks the task: mlp, resnet20/32/44/56/110, resnet18/34/50/101/152, vgg11, vgg16 (classification); bert-tiny/mini/small/medium/base/large (BERT pre-training: MLM + NSP); gpt-tiny/mini/small, gpt2, gpt2-medium (causal language model)"},
-    {"model.num_classes", DLT_JOB_INT, "10", "[1, inf)", "number of output classes"},
+    {"model.num_classes", DLT_JOB_INT, "10", "[1, 1048576]", "number of output classes"},
     {"model.shortcut", DLT_JOB_STRING, "\"A\"", "A|B", "CIFAR ResNets: shortcut option A (identity, zero-padded) or B (1x1 projection)"},
     {"model.zero_init_residual", DLT_JOB_BOOL, "false", NULL, "ResNets: zero the last batch-norm scale of each residual block"},
     {"model.small_input", DLT_JOB_BOOL, "false", NULL, "ImageNet ResNets: 3x3 stem without max pooling, for small images"},
-    {"model.hidden", DLT_JOB_INT, "256", "[1, inf)", "mlp: width of the hidden layers"},
+    {"model.hidden", DLT_JOB_INT, "256", "[1, 1048576]", "mlp: width of the hidden layers"},
     {"model.layers", DLT_JOB_INT, "2", "[0, 64]", "mlp: number of hidden layers"},
     {"model.dropout", DLT_JOB_FLOAT, "0.0", "[0, 1)", "dropout before the classifier (vgg, mlp); transformers: hidden and attention dropout when set (default: the architecture's, 0.1)"},
 
     {"data.train", DLT_JOB_STRING, "\"\"", NULL, "training shards: an HDF5 file or a glob such as data/cifar10/train-*.h5"},
     {"data.val", DLT_JOB_STRING, "\"\"", NULL, "validation shards (empty: no evaluation)"},
-    {"data.batch_size", DLT_JOB_INT, "32", "[1, inf)", "samples per rank per micro-step"},
+    {"data.batch_size", DLT_JOB_INT, "32", "[1, 1048576]", "samples per rank per micro-step"},
     {"data.shuffle", DLT_JOB_BOOL, "true", NULL, "reshuffle the training set every epoch"},
     {"data.augment", DLT_JOB_STRING, "\"none\"", "none|flip|crop|flip_crop", "image augmentation of training samples"},
     {"data.num_workers", DLT_JOB_INT, "1", "[0, 64]", "loader threads per rank (0: load on the training thread)"},
     {"data.crop_padding", DLT_JOB_INT, "4", "[0, 64]", "zero padding before the random crop of data.augment = crop"},
-    {"data.mean", DLT_JOB_FLOATS, "[]", NULL, "per-channel mean of pixel/255 subtracted (empty: 0)"},
-    {"data.std", DLT_JOB_FLOATS, "[]", "(0, inf)", "per-channel standard deviation divided by (empty: 1)"},
+    {"data.mean", DLT_JOB_FLOATS, "[]", "(-inf, inf)", "per-channel mean of pixel/255 subtracted: one value per channel of the shards, or one for all (empty: 0)"},
+    {"data.std", DLT_JOB_FLOATS, "[]", "(0, inf)", "per-channel standard deviation divided by: one value per channel of the shards, or one for all (empty: 1)"},
     {"data.drop_last", DLT_JOB_BOOL, "true", NULL, "drop the last incomplete batch of an epoch (else pad it, padding is not counted)"},
-    {"data.seq_len", DLT_JOB_INT, "128", "[1, inf)", "causal LM: tokens per window T (inputs tokens[:, :T], targets tokens[:, 1:]; the context of dltrain generate); BERT takes the length of its shards"},
+    {"data.seq_len", DLT_JOB_INT, "128", "[1, 1048576]", "causal LM: tokens per window T (inputs tokens[:, :T], targets tokens[:, 1:]; the context of dltrain generate); BERT takes the length of its shards"},
     {"data.prefetch", DLT_JOB_INT, "2", "[1, 64]", "batches prepared ahead"},
 
     {"optim.name", DLT_JOB_STRING, "\"sgd\"", "sgd|adam|adamw|rmsprop|adadelta|adagrad|lamb", "optimizer"},
@@ -42,33 +48,33 @@ static const dlt_job_key schema[] = {
     {"schedule.name", DLT_JOB_STRING, "\"constant\"",
      "constant|step|multistep|exponential|cosine|cosine_restarts|warmup_linear|warmup_cosine|warmup_poly|one_cycle",
      "learning-rate schedule"},
-    {"schedule.warmup_steps", DLT_JOB_INT, "0", "[0, inf)", "steps of linear warm-up from 0 to optim.lr"},
+    {"schedule.warmup_steps", DLT_JOB_INT, "0", "[0, 1000000000000]", "steps of linear warm-up from 0 to optim.lr"},
     {"schedule.min_lr", DLT_JOB_FLOAT, "0.0", "[0, inf)", "floor of decaying schedules"},
-    {"schedule.step_size", DLT_JOB_INT, "1", "[1, inf)", "step: steps between decays"},
+    {"schedule.step_size", DLT_JOB_INT, "1", "[1, 1000000000000]", "step: steps between decays"},
     {"schedule.gamma", DLT_JOB_FLOAT, "0.1", "(0, inf)", "step, multistep, exponential: decay factor"},
-    {"schedule.milestones", DLT_JOB_FLOATS, "[]", "[0, inf)", "multistep: steps at which the rate decays"},
+    {"schedule.milestones", DLT_JOB_FLOATS, "[]", "[0, 1000000000000]", "multistep: steps at which the rate decays"},
 
-    {"train.epochs", DLT_JOB_INT, "1", "[0, inf)", "passes over the training set (used when train.steps is 0)"},
-    {"train.steps", DLT_JOB_INT, "0", "[0, inf)", "optimizer steps to run; 0: run train.epochs"},
-    {"train.seed", DLT_JOB_INT, "0", "[0, inf)", "seed of initialisation, shuffling and augmentation"},
+    {"train.epochs", DLT_JOB_INT, "1", "[0, 1000000]", "passes over the training set (used when train.steps is 0)"},
+    {"train.steps", DLT_JOB_INT, "0", "[0, 1000000000000]", "optimizer steps to run; 0: run train.epochs"},
+    {"train.seed", DLT_JOB_INT, "0", "[0, 9223372036854775807]", "seed of initialisation, shuffling and augmentation"},
     {"train.grad_clip", DLT_JOB_FLOAT, "0.0", "[0, inf)", "clip the global gradient norm to this; 0: off"},
-    {"train.accumulate", DLT_JOB_INT, "1", "[1, inf)", "micro-steps whose gradients make one optimizer step"},
+    {"train.accumulate", DLT_JOB_INT, "1", "[1, 1048576]", "micro-steps whose gradients make one optimizer step"},
     {"train.device", DLT_JOB_STRING, "\"cpu\"", "cpu|cuda|auto", "where each rank trains: the CPU, its GPU (local rank modulo the node's GPUs), or a GPU when one is visible"},
     {"train.precision", DLT_JOB_STRING, "\"fp32\"", "fp32|tf32|bf16|fp16", "compute precision on the GPU: fp32; tf32 tensor cores for GEMMs and convolutions; bf16 tensor-core GEMMs with TF32 convolutions; fp16 tensor-core GEMMs and convolutions with dynamic loss scaling. Tensors, gradients and optimizer state stay fp32. The CPU computes in fp32"},
     {"train.loss_scale", DLT_JOB_FLOAT, "0.0", "[0, inf)", "0: dynamic loss scaling when precision = \"fp16\", none otherwise; > 0: this static loss scale (any precision; 1 turns scaling off)"},
     {"train.loss_scale_init", DLT_JOB_FLOAT, "65536.0", "(0, inf)", "first scale of dynamic loss scaling"},
-    {"train.loss_scale_window", DLT_JOB_INT, "2000", "[1, inf)", "dynamic loss scaling: steps without inf/NaN gradients before the scale doubles (an overflow skips the step and halves it)"},
+    {"train.loss_scale_window", DLT_JOB_INT, "2000", "[1, 2147483647]", "dynamic loss scaling: steps without inf/NaN gradients before the scale doubles (an overflow skips the step and halves it)"},
     {"train.label_smoothing", DLT_JOB_FLOAT, "0.0", "[0, 1]", "classification: label smoothing of the cross-entropy"},
     {"train.threads", DLT_JOB_INT, "0", "[0, 1024]", "CPU threads per rank; 0: the node's cores divided by its ranks"},
     {"train.cuda_graphs", DLT_JOB_BOOL, "false", NULL, "GPU: replay each step's kernels from a captured CUDA graph (training on one rank; evaluation on any)"},
     {"train.nonfinite", DLT_JOB_STRING, "\"stop\"", "stop|skip", "a NaN/Inf gradient stops the run, or skips that step"},
 
-    {"eval.every_steps", DLT_JOB_INT, "0", "[0, inf)", "evaluate every N steps; 0: at the end of every epoch"},
+    {"eval.every_steps", DLT_JOB_INT, "0", "[0, 1000000000000]", "evaluate every N steps; 0: at the end of every epoch"},
 
-    {"checkpoint.dir", DLT_JOB_STRING, "\"runs\"", NULL, "directory that holds <model.name>/ with checkpoints and metrics"},
-    {"checkpoint.every_steps", DLT_JOB_INT, "0", "[0, inf)", "save every N steps; 0: only at the end"},
+    {"checkpoint.dir", DLT_JOB_STRING, "\"runs\"", NULL, "directory that holds <model.name>/ with checkpoints and metrics (not empty; \".\": the current directory)"},
+    {"checkpoint.every_steps", DLT_JOB_INT, "0", "[0, 1000000000000]", "save every N steps; 0: only at the end"},
     {"checkpoint.every_minutes", DLT_JOB_FLOAT, "0.0", "[0, inf)", "also save after this much wall time; 0: off"},
-    {"checkpoint.keep_last", DLT_JOB_INT, "3", "[0, inf)", "checkpoints kept on disk; 0: keep all"},
+    {"checkpoint.keep_last", DLT_JOB_INT, "3", "[0, 1000000]", "checkpoints kept on disk; 0: keep all"},
 
     {"dist.backend", DLT_JOB_STRING, "\"auto\"", "auto|mpi|nccl", "collectives: auto picks NCCL for GPU tensors, MPI for CPU tensors"},
     {"dist.bucket_mb", DLT_JOB_FLOAT, "25.0", "(0, inf)", "gradient bucket size for overlapped all-reduce, MiB"},
@@ -76,12 +82,12 @@ static const dlt_job_key schema[] = {
     {"dist.reduce_dtype", DLT_JOB_STRING, "\"fp32\"", "fp32|bf16", "gradients travel as fp32, or rounded to bf16 (half the bytes; summed in bf16 like DDP's bf16_compress_hook)"},
     {"dist.zero", DLT_JOB_INT, "0", "[0, 1]", "1: shard optimizer state across ranks (ZeRO stage 1)"},
     {"dist.debug_collectives", DLT_JOB_BOOL, "false", NULL, "check before each collective that every rank calls the same one"},
-    {"dist.check_every", DLT_JOB_INT, "0", "[0, inf)", "compare parameter checksums across ranks every N steps; 0: at start and resume"},
+    {"dist.check_every", DLT_JOB_INT, "0", "[0, 2147483647]", "compare parameter checksums across ranks every N steps; 0: at start and resume"},
 
-    {"log.every_steps", DLT_JOB_INT, "10", "[1, inf)", "print and record metrics every N steps"},
+    {"log.every_steps", DLT_JOB_INT, "10", "[1, 1000000000000]", "print and record metrics every N steps"},
     {"log.trace", DLT_JOB_BOOL, "false", NULL, "write a Chrome-trace timeline per rank (trace-rank<R>.json): ops, data wait, all-reduce buckets, optimizer"},
-    {"log.trace_warmup", DLT_JOB_INT, "5", "[0, inf)", "steps run before the trace starts (after a start or resume)"},
-    {"log.trace_steps", DLT_JOB_INT, "20", "[1, inf)", "steps recorded in the trace"},
+    {"log.trace_warmup", DLT_JOB_INT, "5", "[0, 1000000000000]", "steps run before the trace starts (after a start or resume)"},
+    {"log.trace_steps", DLT_JOB_INT, "20", "[1, 1000000]", "steps recorded in the trace"},
     {"log.tensorboard", DLT_JOB_BOOL, "false", NULL, "also write TensorBoard event files (events.out.tfevents.*)"},
 };
 

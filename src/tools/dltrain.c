@@ -241,6 +241,13 @@ static int train(args *a, int argc, char **argv)
         if (dlt_job_set(job, set) != DLT_OK)
             dlt_clearerr();
     }
+    if (a->resume && strlen(a->resume) >= sizeof cfg.resume) {
+        if (w.rank == 0)
+            fprintf(stderr, "dltrain: --resume: the path is %zu bytes long, at most %zu\n", strlen(a->resume),
+                    sizeof cfg.resume - 1);
+        rc = EXIT_USAGE;
+        goto out;
+    }
     if (a->resume)
         snprintf(cfg.resume, sizeof cfg.resume, "%s", a->resume);
     cfg.resume_changed = a->resume_changed;

@@ -53,6 +53,8 @@ typedef struct {
     int batch_size;          /* per rank */
     int shuffle, drop_last, crop_pad, flip, loader_threads, prefetch;
     float mean[4], std[4];
+    int nmean, nstd;         /* values given: 0 (none), 1 (every channel) or one per channel */
+    char mean_where[300], std_where[300]; /* dlt_job_where of data.mean, data.std, for messages */
     /* optimisation */
     dlt_optim_config optim;
     dlt_schedule schedule;

@@ -126,12 +126,56 @@ static dlt_status model_from_job(const dlt_job *job, dlt_train_config *c)
     return DLT_OK;
 }
 
+/* Room a run folder leaves in a DLT_PATH_MAX buffer for the names of the
+ * files inside it (ckpt-<step>.h5.tmp, trace-rank<R>.json, TensorBoard's
+ * events.out.tfevents.<time>.<host>.<pid>). */
+#define RUN_FILE_ROOM 160
+
+/* model.name is one folder inside checkpoint.dir, never a way out of it;
+ * no path is cut to fit its buffer. */
+static dlt_status paths_from_job(const dlt_job *job, dlt_train_config *c)
+{
+    const char *name = dlt_job_string(job, "model.name"), *dir = dlt_job_string(job, "checkpoint.dir");
+    char m[200];
+    if (!name[0])
+        return where_err(job, "model.name", "must not be empty (it names the run folder in checkpoint.dir)", NULL);
+    if (!strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '/')) {
+        snprintf(m, sizeof m, "must be a plain folder name inside checkpoint.dir, without '/', '.' or '..' (got \"%.100s\")",
+                 name);
+        return where_err(job, "model.name", "", m);
+    }
+    if (strlen(name) >= sizeof c->name) {
+        snprintf(m, sizeof m, "is %zu bytes long, at most %zu", strlen(name), sizeof c->name - 1);
+        return where_err(job, "model.name", "", m);
+    }
+    if (!dir[0])
+        return where_err(job, "checkpoint.dir", "must not be empty (\".\" is the current directory)", NULL);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    size_t n = (size_t)snprintf(c->run_dir, sizeof c->run_dir, "%s/%s", dir, name);
+    if (n + RUN_FILE_ROOM >= sizeof c->run_dir) {
+        snprintf(m, sizeof m, "with model.name makes a run folder path of %zu bytes, at most %zu", n,
+                 sizeof c->run_dir - RUN_FILE_ROOM - 1);
+        return where_err(job, "checkpoint.dir", "", m);
+    }
+    static const char *const globs[] = {"data.train", "data.val"};
+    for (int i = 0; i < 2; i++) {
+        const char *g = dlt_job_string(job, globs[i]);
+        if (strlen(g) >= DLT_PATH_MAX) {
+            snprintf(m, sizeof m, "is %zu bytes long, at most %d", strlen(g), DLT_PATH_MAX - 1);
+            return where_err(job, globs[i], "", m);
+        }
+    }
+    snprintf(c->train_glob, sizeof c->train_glob, "%s", dlt_job_string(job, "data.train"));
+    snprintf(c->val_glob, sizeof c->val_glob, "%s", dlt_job_string(job, "data.val"));
+    return DLT_OK;
+}
+
 dlt_status dlt_train_config_from_job(const dlt_job *job, dlt_train_config *c)
 {
     dlt_status st;
     dlt_train_config_default(c);
-    snprintf(c->name, sizeof c->name, "%s", dlt_job_string(job, "model.name"));
-    snprintf(c->run_dir, sizeof c->run_dir, "%s/%s", dlt_job_string(job, "checkpoint.dir"), c->name);
+    if ((st = paths_from_job(job, c)) != DLT_OK)
+        return st;
     if ((st = model_from_job(job, c)) != DLT_OK)
         return st;
     c->model.num_classes = given(job, "model.num_classes") ? (int)dlt_job_int(job, "model.num_classes") : 0;
@@ -142,8 +186,6 @@ dlt_status dlt_train_config_from_job(const dlt_job *job, dlt_train_config *c)
     c->model.mlp_layers = (int)dlt_job_int(job, "model.layers");
     c->model.dropout = (float)dlt_job_float(job, "model.dropout");
 
-    snprintf(c->train_glob, sizeof c->train_glob, "%s", dlt_job_string(job, "data.train"));
-    snprintf(c->val_glob, sizeof c->val_glob, "%s", dlt_job_string(job, "data.val"));
     if (!c->train_glob[0])
         return where_err(job, "data.train", "must name the training shards (a file or a glob)", NULL);
     c->batch_size = (int)dlt_job_int(job, "data.batch_size");
@@ -163,6 +205,10 @@ dlt_status dlt_train_config_from_job(const dlt_job *job, dlt_train_config *c)
         c->mean[i] = (float)(nm == 0 ? 0 : mean[i < nm ? i : nm - 1]);
         c->std[i] = (float)(ns == 0 ? 1 : stdv[i < ns ? i : ns - 1]);
     }
+    /* checked against the shards' channels when they are opened */
+    c->nmean = nm, c->nstd = ns;
+    dlt_job_where(job, "data.mean", c->mean_where, sizeof c->mean_where);
+    dlt_job_where(job, "data.std", c->std_where, sizeof c->std_where);
 
     const char *oname = dlt_job_string(job, "optim.name");
     if ((st = dlt_optim_config_default(oname, &c->optim)) != DLT_OK)

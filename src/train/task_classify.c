@@ -66,6 +66,23 @@ static dlt_status open_loader(const dlt_train_config *c, const char *glob, int t
     return dlt_loader_open(&lc, out);
 }
 
+/* data.mean and data.std hold one value for every channel, or one for all
+ * of them: a count that fits other images is refused, not repeated. */
+static dlt_status check_norm(const dlt_train_config *c, const dlt_loader *l)
+{
+    int ch, h, w;
+    dlt_loader_sample_shape(l, &ch, &h, &w);
+    const int n[2] = {c->nmean, c->nstd};
+    const char *key[2] = {"data.mean", "data.std"}, *where[2] = {c->mean_where, c->std_where};
+    for (int i = 0; i < 2; i++)
+        if (n[i] > 1 && n[i] != ch)
+            return dlt_seterr(DLT_ERR_INVALID,
+                              "%s: %s holds %d values, but %s holds %dx%dx%d images (HxWxC) of %d channel%s: "
+                              "give one value per channel, or one for all",
+                              where[i], key[i], n[i], dlt_loader_first_path(l), h, w, ch, ch, ch == 1 ? "" : "s");
+    return DLT_OK;
+}
+
 static dlt_status check(const dlt_train_config *c, int world)
 {
     dlt_loader *tr = NULL, *va = NULL;
@@ -80,6 +97,8 @@ static dlt_status check(const dlt_train_config *c, int world)
         st = dlt_seterr(DLT_ERR_INVALID,
                         "model.num_classes = %d but the training shards have %d classes",
                         c->model.num_classes, k);
+    if (st == DLT_OK)
+        st = check_norm(c, tr);
     if (st == DLT_OK && c->val_glob[0]) {
         if ((st = open_loader(c, c->val_glob, 0, 0, world, 1, &va)) != DLT_OK) {
             dlt_adderr(st, "data.val");
@@ -122,6 +141,8 @@ static dlt_status open_task(dlt_task *t)
         return dlt_seterr(DLT_ERR_INVALID,
                           "model.num_classes = %d but the training shards have %d classes",
                           c->model.num_classes, k->classes);
+    if ((st = check_norm(c, k->loader)) != DLT_OK)
+        return st;
     t->steps_per_epoch = dlt_loader_steps_per_epoch(k->loader);
     t->num_samples = dlt_loader_num_samples(k->loader);
     t->val_steps = k->val ? dlt_loader_steps_per_epoch(k->val) : 0;

@@ -207,6 +207,8 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
     r->scaler.enabled = c->loss_scaling != DLT_LOSS_SCALE_NONE;
     r->scaler.scale = (float)c->loss_scale; /* an f32, like GradScaler's */
     r->scaler.growth_interval = (int)(c->loss_scale_window < INT32_MAX ? c->loss_scale_window : INT32_MAX);
+    if ((st = dlt_trainer_agree(r)) != DLT_OK)
+        return st;
     if ((st = dlt_replica_broadcast(r->comm, r->g)) != DLT_OK || (st = dlt_trainer_to_device(r, 0)) != DLT_OK)
         return st;
     int64_t per_epoch = r->task->steps_per_epoch / (c->accumulate > 0 ? c->accumulate : 1);

@@ -53,6 +53,10 @@ dlt_status dlt_trainer_bcast_buffers(dlt_trainer *r);
  * (no-ops on the CPU). */
 dlt_status dlt_trainer_to_host(dlt_trainer *r, int with_optim);
 dlt_status dlt_trainer_to_device(dlt_trainer *r, int with_optim);
+/* Collective, before the replica is broadcast: every rank runs the same job,
+ * graph (parameter names and shapes, flat layout, buckets) and step count,
+ * else DLT_ERR_INVALID naming the first difference (trainer_agree.c). */
+dlt_status dlt_trainer_agree(dlt_trainer *r);
 /* Collective: save <run_dir>/ckpt-<step>.h5 (rank 0 writes), prune, report. */
 dlt_status dlt_trainer_save_checkpoint(dlt_trainer *r);
 /* Collective: load c->resume ("", "auto" or a path) into the model, optimizer,

@@ -86,7 +86,7 @@ START_TEST(test_errors)
     load_err("[optim]\n\nlr = -0.1\n", "jobs/x.toml:3: optim.lr must be > 0 (got -0.1)");
     load_err("[optim]\nmomentum = 1\n", "jobs/x.toml:2: optim.momentum must be >= 0 and < 1 (got 1)");
     load_err("[dist]\nzero = 2\n", "jobs/x.toml:2: dist.zero must be >= 0 and <= 1 (got 2)");
-    load_err("[data]\nbatch_size = 0\n", "jobs/x.toml:2: data.batch_size must be >= 1 (got 0)");
+    load_err("[data]\nbatch_size = 0\n", "jobs/x.toml:2: data.batch_size must be >= 1 and <= 1048576 (got 0)");
     load_err("[data]\nbatch_size = 32.5\n", "jobs/x.toml:2: data.batch_size must be an integer (got 32.5)");
     load_err("[data]\nshuffle = \"yes\"\n", "jobs/x.toml:2: data.shuffle must be true or false (got \"yes\")");
     load_err("[model]\nname = 3\n", "jobs/x.toml:2: model.name must be a string (got 3)");
@@ -170,6 +170,69 @@ START_TEST(test_write)
 }
 END_TEST
 
+/* Every integer key has a finite range, the C type its value lands in at
+ * most, checked exactly: one above the maximum is refused with file:line,
+ * the maximum itself loads (2^63 - 1 too, which a double would round up). */
+START_TEST(test_int_ranges)
+{
+    size_t n;
+    const dlt_job_key *schema = dlt_job_schema(&n);
+    char text[256], msg[512];
+    int nint = 0;
+    for (size_t j = 0; j < n; j++) {
+        const dlt_job_key *k = &schema[j];
+        if (k->kind != DLT_JOB_INT)
+            continue;
+        nint++;
+        ck_assert_msg(k->allowed && k->allowed[0] == '[' && !strstr(k->allowed, "inf"), "%s: no finite range",
+                      k->key);
+        long long lo, hi;
+        ck_assert_int_eq(sscanf(k->allowed, "[%lld, %lld]", &lo, &hi), 2);
+        const char *dot = strchr(k->key, '.');
+        snprintf(text, sizeof text, "[%.*s]\n%s = %lld\n", (int)(dot - k->key), k->key, dot + 1, hi);
+        dlt_job *job = job_new();
+        load_ok(job, text);
+        ck_assert_int_eq(dlt_job_int(job, k->key), hi);
+        dlt_job_free(job);
+        if (hi == INT64_MAX)
+            continue;
+        snprintf(text, sizeof text, "[%.*s]\n%s = %lld\n", (int)(dot - k->key), k->key, dot + 1, hi + 1);
+        snprintf(msg, sizeof msg, "jobs/x.toml:2: %s must be >= %lld and <= %lld (got %lld)", k->key, lo, hi, hi + 1);
+        load_err(text, msg);
+    }
+    ck_assert_int_ge(nint, 20);
+    /* cut to 32 bits before: 4294967424 = 2^32 + 128 trained as 128 */
+    load_err("[data]\nbatch_size = 4294967424\n",
+             "jobs/x.toml:2: data.batch_size must be >= 1 and <= 1048576 (got 4294967424)");
+    load_err("[train]\n\nepochs = 9223372036854775807\n",
+             "jobs/x.toml:3: train.epochs must be >= 0 and <= 1000000 (got 9223372036854775807)");
+    load_err("[train]\nsteps = -9223372036854775808\n",
+             "jobs/x.toml:2: train.steps must be >= 0 and <= 1000000000000 (got -9223372036854775808)");
+    load_err("[schedule]\nmilestones = [10, 1e19]\n",
+             "jobs/x.toml:2: schedule.milestones[1] must be >= 0 and <= 1e+12 (got 1e+19)");
+    /* integers beyond int64 are the parser's: still with file:line */
+    load_err("[train]\nsteps = 9223372036854775808\n",
+             "jobs/x.toml:2:9: integer does not fit in 64 bits (range -9223372036854775808 to 9223372036854775807)");
+    load_err("[train]\nseed = -9223372036854775809\n",
+             "jobs/x.toml:2:8: integer does not fit in 64 bits (range -9223372036854775808 to 9223372036854775807)");
+    dlt_job *job = job_new();
+    ck_assert_int_eq(dlt_job_set(job, "train.steps=1000000000001"), DLT_ERR_INVALID);
+    ck_assert_str_eq(dlt_errmsg(), "--set train.steps must be >= 0 and <= 1000000000000 (got 1000000000001)");
+    dlt_job_free(job);
+}
+END_TEST
+
+/* data.mean and data.std: finite numbers (TOML has nan and inf) */
+START_TEST(test_finite)
+{
+    load_err("[data]\nmean = [0.5, nan]\n", "jobs/x.toml:2: data.mean[1] must be finite (got nan)");
+    load_err("[data]\nmean = [-inf]\n", "jobs/x.toml:2: data.mean[0] must be finite (got -inf)");
+    load_err("[data]\nstd = [0.2, inf]\n", "jobs/x.toml:2: data.std[1] must be > 0 (got inf)");
+    load_err("[data]\nstd = [nan]\n", "jobs/x.toml:2: data.std[0] must be > 0 (got nan)");
+    load_err("[data]\nstd = [0.0]\n", "jobs/x.toml:2: data.std[0] must be > 0 (got 0)");
+}
+END_TEST
+
 /* docs/jobs.md is generated from the schema; this keeps the two equal. */
 START_TEST(test_reference_doc)
 {
@@ -206,6 +269,8 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_set);
     tcase_add_test(tc, test_write);
+    tcase_add_test(tc, test_int_ranges);
+    tcase_add_test(tc, test_finite);
     tcase_add_test(tc, test_reference_doc);
     suite_add_tcase(s, tc);
     return dlt_test_run(s);

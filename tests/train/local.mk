@@ -19,6 +19,10 @@ TESTS += tests/train/test_lm.sh
 EXTRA_DIST += tests/train/test_lm.sh
 # test_lm.sh (and tests/models/test_jobs.sh) build the shipped jobs: ship them
 EXTRA_DIST += jobs
+# inputs that blocked or died inside MPI: FIFOs as job, shard or checkpoint;
+# ranks launched with other jobs or data (MPMD mpirun) name the difference
+TESTS += tests/train/test_inputs.sh
+EXTRA_DIST += tests/train/test_inputs.sh
 # a tiny ResNet memorises 256 randomly labelled images on 2 ranks (top-1 = 1)
 TESTS += tests/train/test_overfit.sh
 EXTRA_DIST += tests/train/test_overfit.sh

@@ -118,6 +118,46 @@ expect_usage "--set without a value" '^dltrain: --set needs a value' job.toml --
 expect_usage "NCCL for CPU tensors" 'dist.backend = "nccl" needs train.device = "cuda"' job.toml --set dist.backend=nccl
 expect_usage "loss scale beyond f32" 'train.loss_scale_init is beyond the f32 range' \
     job.toml --set train.precision=fp16 --set train.loss_scale_init=1e39
+# integers beyond their C type or meaningful maximum, and paths that would
+# escape checkpoint.dir or be cut to fit a buffer: one file:line error each
+variant 's/^batch_size = 8$/batch_size = 4294967424/' big.toml
+expect_usage "batch size beyond 32 bits" \
+    'big.toml:10: data.batch_size must be >= 1 and <= 1048576 (got 4294967424)' big.toml
+variant 's/^steps = 6$/steps = 0\nepochs = 9223372036854775807/' epochs.toml
+expect_usage "epochs near 2^63" 'epochs.toml:17: train.epochs must be >= 0 and <= 1000000' epochs.toml
+variant 's/^steps = 6$/steps = 9223372036854775808/' overflow.toml
+expect_usage "integer beyond int64" 'overflow.toml:16:9: integer does not fit in 64 bits' overflow.toml
+mkdir -p sub
+esc=escaped-${dir##*/} # runs/../../$esc is next to this test's folder
+variant "s|^name = \"cli\"\$|name = \"../../$esc\"|" sub/escape.toml
+expect_usage "model.name escaping checkpoint.dir" \
+    "sub/escape.toml:2: model.name must be a plain folder name inside checkpoint.dir" sub/escape.toml
+[ ! -e "../$esc" ] || { rm -rf "../$esc"; bad "model.name = ../../$esc created a folder"; }
+for n in "/tmp/dlt-abs" "/" "" "." ".."; do
+    variant "s|^name = \"cli\"\$|name = \"$n\"|" name.toml
+    expect_usage "model.name = \"$n\"" "name.toml:2: model.name must " name.toml
+done
+variant "s|^name = \"cli\"\$|name = \"$(printf 'n%.0s' $(seq 300))\"|" long.toml
+expect_usage "model.name too long" "long.toml:2: model.name is 300 bytes long, at most 127" long.toml
+variant 's|^dir = "runs"$|dir = ""|' root.toml
+expect_usage "empty checkpoint.dir" 'root.toml:[0-9]*: checkpoint.dir must not be empty' root.toml
+variant "s|^dir = \"runs\"\$|dir = \"runs/$(printf 'd%.0s' $(seq 1000))\"|" longdir.toml
+expect_usage "run folder path too long" 'longdir.toml:[0-9]*: checkpoint.dir with model.name makes a run folder path of 1009 bytes' \
+    longdir.toml
+variant "s|^train = .*|train = \"d/$(printf 'g%.0s' $(seq 1100))*\"|" longglob.toml
+expect_usage "data glob too long" 'longglob.toml:8: data.train is 1103 bytes long, at most 1023' longglob.toml
+expect_usage "--resume path too long" '^dltrain: --resume: the path is 1100 bytes long' job.toml \
+    --resume "$(printf 'r%.0s' $(seq 1100))"
+# normalisation: finite, one value per channel of the shards (1 here), also for --dry-run
+variant 's/^batch_size = 8$/batch_size = 8\nmean = [0.5, nan]/' nan.toml
+expect_usage "NaN in data.mean" 'nan.toml:11: data.mean\[1\] must be finite (got nan)' nan.toml
+variant 's/^batch_size = 8$/batch_size = 8\nstd = [inf]/' inf.toml
+expect_usage "inf in data.std" 'inf.toml:11: data.std\[0\] must be > 0 (got inf)' inf.toml --dry-run
+variant 's/^batch_size = 8$/batch_size = 8\nstd = [0.2, 0.2, 0.2]/' chan.toml
+expect_usage "data.std of 3 channels for 1-channel shards" \
+    'chan.toml:11: data.std holds 3 values, but d/train-00000-of-00001.h5 holds 6x6x1 images' chan.toml --dry-run
+expect_usage "data.mean of 3 channels for 1-channel shards (--set)" \
+    '^dltrain: --set: data.mean holds 3 values, but d/train-00000-of-00001.h5' job.toml --set 'data.mean=[0.1, 0.2, 0.3]'
 # train.device = "cuda" where no GPU is visible: one line saying so (on a GPU
 # node the same job trains there: covered by tests/gpu)
 if "$dltrain" --version 2>&1 | grep -q 'no CUDA device\|CUDA *: not built'; then
