@@ -44,7 +44,7 @@ typedef struct {
 } dlt_report;
 
 void dlt_report_open(dlt_report *r, const dlt_train_config *c, int64_t total_steps, int64_t per_epoch,
-                     int world, int nparams, size_t numel, const dlt_mem_report *mem);
+                     int world, int nparams, int64_t numel, const dlt_mem_report *mem);
 /* tokens_per_s < 0: the task has no tokens (not printed nor recorded). */
 void dlt_report_step(dlt_report *r, int64_t step, int64_t epoch, const dlt_metrics *m, double lr,
                      double grad_norm, double samples_per_s, double tokens_per_s);
