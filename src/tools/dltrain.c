@@ -204,6 +204,8 @@ static int train(args *a, int argc, char **argv)
     dlt_status st = load_job(a, &job);
     if (st == DLT_OK)
         st = dlt_train_config_from_job(job, &cfg);
+    if (st == DLT_OK && w.rank == 0)
+        dlt_train_job_warn_ignored(job);
     if (st != DLT_OK) {
         if (w.rank == 0)
             fprintf(stderr, "dltrain: %s\n", dlt_errmsg());
