@@ -22,3 +22,7 @@ EXTRA_DIST += jobs
 # a tiny ResNet memorises 256 randomly labelled images on 2 ranks (top-1 = 1)
 TESTS += tests/train/test_overfit.sh
 EXTRA_DIST += tests/train/test_overfit.sh
+# what checkpoints and exports say about the model: /model, best_metric's metric,
+# true parameter counts, resolved jobs without other architectures' keys
+TESTS += tests/train/test_model_meta.sh
+EXTRA_DIST += tests/train/test_model_meta.sh
