@@ -166,8 +166,8 @@ dlt_status dlt_job_write_reference(FILE *f)
           "any 6n+2), `resnet-imagenet` (resnet18/34/50/101/152), `vgg`, `mlp`, `transformer`\n"
           "(bert-*, gpt*), `bert`, `gpt`. The resolved job (`--print-config`, `<run>/job.toml`, the\n"
           "checkpoint's `job`) leaves out keys that do not apply; setting one in a job file or with\n"
-          "`--set` is not an error (a job may switch `model.arch` with `--set`), but dltrain warns\n"
-          "that it is ignored, naming where it was set.\n",
+          "`--set` is not an error (a job may switch `model.arch` with `--set`), but a run and\n"
+          "`--dry-run` warn that it is ignored, naming where it was set.\n",
           f);
     for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++) {
         size_t len = strlen(sections[s].name);

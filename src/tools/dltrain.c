@@ -204,8 +204,6 @@ static int train(args *a, int argc, char **argv)
     dlt_status st = load_job(a, &job);
     if (st == DLT_OK)
         st = dlt_train_config_from_job(job, &cfg);
-    if (st == DLT_OK && w.rank == 0)
-        dlt_train_job_warn_ignored(job);
     if (st != DLT_OK) {
         if (w.rank == 0)
             fprintf(stderr, "dltrain: %s\n", dlt_errmsg());
@@ -239,6 +237,8 @@ static int train(args *a, int argc, char **argv)
         rc = EXIT_USAGE;
         goto out;
     }
+    if (w.rank == 0) /* after the checks: a refused job prints one line */
+        dlt_train_job_warn_ignored(job);
     if (a->dry_run) {
         if (w.rank == 0) {
             printf("# resolved job\n%s\n", text ? text : "");

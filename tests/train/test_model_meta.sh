@@ -77,12 +77,16 @@ threads = 1
 dir = "runs"
 JOB
 "$DLTRAIN" --print-config gpt.toml >p.toml 2>p.err || { cat p.err; fail "--print-config gpt"; }
+"$DLTRAIN" gpt.toml --dry-run >dry.out 2>p.err || { cat p.err; fail "--dry-run gpt"; }
 for k in num_classes shortcut zero_init_residual small_input hidden layers augment label_smoothing mean std; do
     ! grep -q "^$k = " p.toml || fail "--print-config of a gpt job has $k"
 done
 grep -qx 'seq_len = 16' p.toml || fail "--print-config lost data.seq_len"
 grep -qx 'warning: gpt.toml:4: model.num_classes does not apply to model.arch = "gpt-tiny" (only to classifier); ignored' \
     p.err || { cat p.err; fail "no warning for model.num_classes in a gpt job"; }
+grep -q "^# resolved job" dry.out && ! grep -q "^num_classes" dry.out || fail "--dry-run's resolved job has num_classes"
+"$DLTRAIN" gpt.toml --set data.train=nothing >bad.out 2>bad.err
+[ $? = 2 ] && [ "$(wc -l <bad.err)" = 1 ] || { cat bad.err; fail "a refused gpt job prints more than one line"; }
 run 1 gpt.toml >g.out 2>&1 || { cat g.out; fail "gpt-tiny run"; }
 c=runs/g/$(ck 1)
 ! grep -q "^shortcut" runs/g/job.toml || fail "job.toml of a gpt run has model.shortcut"
