@@ -295,6 +295,36 @@ dlt_status dlt_plan_verify(const dlt_plan *p);
 void dlt_graph_summary(dlt_graph *g, const dlt_plan *p, FILE *out);
 double dlt_graph_flops(const dlt_graph *g, int nout, const dlt_t *outputs);
 
+/* ---------------------------------------------------------------- key/values */
+/* A short ordered list of named settings (a model's resolved architecture):
+ * builders describe themselves with it; checkpoints, exports and --dry-run
+ * print it without knowing what the keys mean. */
+#define DLT_KV_MAX 40
+typedef enum { DLT_KV_INT = 0, DLT_KV_FLOAT, DLT_KV_STRING, DLT_KV_BOOL } dlt_kv_kind;
+typedef struct {
+    char key[32];
+    dlt_kv_kind kind;
+    int64_t i;    /* INT, BOOL (0/1) */
+    double f;     /* FLOAT */
+    char s[128];  /* STRING */
+} dlt_kv;
+typedef struct {
+    int n;
+    dlt_kv kv[DLT_KV_MAX];
+} dlt_kvlist;
+/* Appends (silently drops what does not fit: the lists are fixed by code). */
+void dlt_kv_int(dlt_kvlist *l, const char *key, int64_t v);
+void dlt_kv_bool(dlt_kvlist *l, const char *key, int v);
+/* Stores the shortest decimal that reads back as the float v (1e-12f is
+ * 1e-12, not 9.99999996e-13), so configs print as they were written. */
+void dlt_kv_float(dlt_kvlist *l, const char *key, float v);
+void dlt_kv_str(dlt_kvlist *l, const char *key, const char *v);
+/* "16,32,64" from n ints. */
+void dlt_kv_ints(dlt_kvlist *l, const char *key, const int *v, int n);
+/* The value as text: integers, floats (%.9g of the stored double), true/false. */
+void dlt_kv_format(const dlt_kv *kv, char *buf, size_t n);
+const dlt_kv *dlt_kv_find(const dlt_kvlist *l, const char *key);
+
 /* ---------------------------------------------------------------- threads */
 /* Threads used by CPU kernels (OpenMP); 0 = all cores. OpenBLAS is kept on one
  * thread and GEMMs are split over the OpenMP threads (dlt_gemm), so the two

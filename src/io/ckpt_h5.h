@@ -4,7 +4,7 @@
 
 #include <hdf5.h>
 
-#include "dlt_base.h"
+#include "dlt_core.h"
 
 /* Silence HDF5's own error printing for the calling scope (errors are reported
  * through dlt_status); restore with ckpt_h5_quiet_end. */
@@ -30,6 +30,11 @@ dlt_status ckpt_check_crc(const char *path, hid_t d, const char *grp, const char
  * checksum_algorithm); files from before checksums have none and load as
  * they did. */
 int ckpt_has_checksums(hid_t f);
+/* /model's attributes and /state/best_metric's (ckpt_meta.c) */
+int ckpt_write_meta(hid_t f, const dlt_kvlist *model, const char *best_name, int best_higher);
+/* Calls fn(key, value as text, user) for each attribute of /model in the
+ * order written; 0 when the file has no /model (older checkpoints). */
+int ckpt_read_model(hid_t f, void (*fn)(const char *key, const char *value, void *user), void *user);
 /* malloc'd string or NULL */
 char *ckpt_attr_read_str(hid_t loc, const char *name);
 int ckpt_attr_read_i64(hid_t loc, const char *name, int64_t *v);

@@ -196,6 +196,7 @@ dlt_status dlt_ckpt_save(const char *dir, const dlt_ckpt_tensors *t, const dlt_c
     ok = ok && write_group(f, "buffers", t->nbuffers, t->buffers, t->buffer_data);
     ok = ok && write_optim(f, t);
     ok = ok && write_state(f, st);
+    ok = ok && ckpt_write_meta(f, st->model, st->best_metric_name, st->best_higher_is_better);
     unsigned char *image = NULL;
     ssize_t size = 0;
     if (f >= 0) {

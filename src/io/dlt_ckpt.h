@@ -26,7 +26,14 @@ typedef struct {
     int cursor_len;
     int64_t *cursors;      /* owned by the caller on save; malloc'd by load */
     char *job_text;        /* TOML text of the job; malloc'd by load */
-    double best_metric;    /* best evaluation metric so far (classification: accuracy) */
+    double best_metric;    /* best evaluation metric so far: the task's key metric */
+    /* On save only (NULL/0: not recorded): best_metric's metrics key ("top1",
+     * "perplexity", "mlm_accuracy") and direction, attributes of
+     * /state/best_metric; the model's resolved architecture, attributes of
+     * /model (docs/models.md). */
+    const char *best_metric_name;
+    int best_higher_is_better;
+    const dlt_kvlist *model;
 } dlt_ckpt_state;
 
 /* The tensors a checkpoint holds: parameters and buffers in their real shapes

@@ -26,7 +26,8 @@ typedef struct {
 /* Write the parameters (and buffers) of a checkpoint v1 file as a safetensors
  * file (docs/formats.md): 8-byte little-endian header length, a JSON header
  * (tensors sorted by name: dtype "F32", shape, data_offsets; __metadata__ with
- * format "pt", step and producer), then the raw little-endian data. Written
+ * format "pt", producer, step, then the checkpoint's /model attributes as
+ * strings: the architecture, docs/models.md), then the raw little-endian data. Written
  * to a temporary name and renamed. o and info may be NULL. */
 dlt_status dlt_export_safetensors(const char *ckpt_path, const char *out_path,
                                   const dlt_export_opts *o, dlt_export_info *info);

@@ -41,6 +41,8 @@ typedef struct {
 /* The schema rows, in the order they are printed. */
 const dlt_job_key *dlt_job_schema(size_t *n);
 const dlt_job_key *dlt_job_schema_find(const char *key);
+/* The model families a key applies to ("vgg|mlp|transformer"); NULL: all. */
+const char *dlt_job_key_families(const char *key);
 
 typedef struct dlt_job dlt_job;
 
@@ -65,7 +67,15 @@ const char *dlt_job_string(const dlt_job *job, const char *key);
  * "--set" or "default". */
 void dlt_job_where(const dlt_job *job, const char *key, char *buf, size_t n);
 
-/* The resolved job as a TOML document (every key, schema order). */
+/* The families of the job's model.arch, space-separated ("classifier resnet
+ * resnet-cifar"), which the caller knows from the model zoo; NULL (the
+ * default): every key applies. */
+void dlt_job_set_families(dlt_job *job, const char *families);
+/* Whether a key applies to the job's model.arch (see dlt_job_set_families). */
+bool dlt_job_applies(const dlt_job *job, const char *key);
+
+/* The resolved job as a TOML document (schema order; only the keys that
+ * apply to the job's model.arch once its families are set). */
 dlt_status dlt_job_write(FILE *f, const dlt_job *job);
 /* The keys in which two job texts differ, as "optim.lr 0.01 -> 0.02, ..."
  * (log.* and checkpoint.* keys, which change no result, are not compared)

@@ -115,8 +115,14 @@ static void json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
-/* The JSON header, padded with spaces to a multiple of 8 bytes. */
-static char *make_header(const st_list *l, int64_t step, size_t *len)
+static void add_meta(const char *key, const char *value, void *user)
+{
+    dlt_kv_str(user, key, value);
+}
+
+/* The JSON header, padded with spaces to a multiple of 8 bytes. `model`: the
+ * checkpoint's /model attributes, which follow format, producer and step. */
+static char *make_header(const st_list *l, int64_t step, const dlt_kvlist *model, size_t *len)
 {
     char *buf = NULL;
     size_t n = 0, off = 0;
@@ -127,7 +133,14 @@ static char *make_header(const st_list *l, int64_t step, size_t *len)
     char producer[64];
     snprintf(producer, sizeof producer, "dltrain %s", dlt_version());
     json_string(f, producer);
-    fprintf(f, ",\"step\":\"%lld\"}", (long long)step);
+    fprintf(f, ",\"step\":\"%lld\"", (long long)step);
+    for (int i = 0; i < model->n; i++) {
+        fputc(',', f);
+        json_string(f, model->kv[i].key);
+        fputc(':', f);
+        json_string(f, model->kv[i].s);
+    }
+    fputc('}', f);
     for (int i = 0; i < l->n; i++) {
         const st_tensor *t = &l->t[i];
         fputc(',', f);
@@ -204,6 +217,7 @@ dlt_status dlt_export_safetensors(const char *ckpt_path, const char *out_path,
     dlt_export_opts def;
     ckpt_h5_quiet q;
     st_list l = {0};
+    dlt_kvlist model = {0};
     int64_t step = 0, ver = 0;
     char *hdr = NULL;
     size_t hlen = 0;
@@ -226,6 +240,7 @@ dlt_status dlt_export_safetensors(const char *ckpt_path, const char *out_path,
     free(fmt);
     if (st == DLT_OK) {
         ckpt_attr_read_i64(f, "step", &step);
+        ckpt_read_model(f, add_meta, &model);
         st = add_group(ckpt_path, f, "params", &l);
     }
     if (st == DLT_OK && o->buffers)
@@ -237,7 +252,7 @@ dlt_status dlt_export_safetensors(const char *ckpt_path, const char *out_path,
                 st = dlt_seterr(DLT_ERR_INVALID, "%s: '%s' is both a parameter and a buffer",
                                 ckpt_path, l.t[i].name);
     }
-    if (st == DLT_OK && !(hdr = make_header(&l, step, &hlen)))
+    if (st == DLT_OK && !(hdr = make_header(&l, step, &model, &hlen)))
         st = dlt_seterr(DLT_ERR_NOMEM, "export: out of memory");
     if (st == DLT_OK)
         st = write_file(ckpt_path, f, &l, hdr, hlen, out_path, ckpt_has_checksums(f));

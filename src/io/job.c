@@ -14,6 +14,7 @@
 struct dlt_job {
     dlt_toml_value *root;
     char file[256];
+    char families[128]; /* of model.arch; "" before dlt_job_set_families: all keys apply */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -330,7 +331,7 @@ dlt_status dlt_job_load(dlt_job *job, const char *file, const char *text, size_t
         return dlt_seterr(DLT_ERR_INVALID, "%s:%s", file, msg);
     }
     /* validate everything into a copy first so that a bad file changes nothing */
-    dlt_job staged = {dlt_toml_clone(job->root), ""};
+    dlt_job staged = {dlt_toml_clone(job->root), "", ""};
     dlt_status st = staged.root ? DLT_OK : dlt_seterr(DLT_ERR_NOMEM, "out of memory");
     char name[160], hint[96], where[300];
     for (size_t s = 0; !st && s < doc->tab.len; s++) {
@@ -484,4 +485,46 @@ void dlt_job_where(const dlt_job *job, const char *key, char *buf, size_t n)
         snprintf(buf, n, "%s", e && e->line == SET_LINE ? "--set" : "default");
 }
 
-dlt_status dlt_job_write(FILE *f, const dlt_job *job) { return dlt_toml_write(f, job->root); }
+void dlt_job_set_families(dlt_job *job, const char *families)
+{
+    snprintf(job->families, sizeof job->families, "%s", families ? families : "");
+}
+
+bool dlt_job_applies(const dlt_job *job, const char *key)
+{
+    const char *fam = dlt_job_key_families(key);
+    if (!fam || !job->families[0])
+        return true;
+    for (const char *a = fam;;) {
+        size_t n = strcspn(a, "|");
+        for (const char *h = job->families; *h;) {
+            size_t m = strcspn(h, " ");
+            if (m == n && !memcmp(a, h, n))
+                return true;
+            h += m;
+            h += strspn(h, " ");
+        }
+        if (!a[n])
+            return false;
+        a += n + 1;
+    }
+}
+
+dlt_status dlt_job_write(FILE *f, const dlt_job *job)
+{
+    dlt_toml_value *out = dlt_toml_clone(job->root);
+    if (!out)
+        return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    size_t n;
+    const dlt_job_key *schema = dlt_job_schema(&n);
+    for (size_t j = 0; j < n; j++) {
+        if (dlt_job_applies(job, schema[j].key))
+            continue;
+        const char *dot = strchr(schema[j].key, '.');
+        const dlt_toml_entry *s = dlt_toml_get_entry(out, schema[j].key, (size_t)(dot - schema[j].key));
+        dlt_toml_table_remove(s->value, dot + 1, strlen(dot + 1));
+    }
+    dlt_status st = dlt_toml_write(f, out);
+    dlt_toml_free(out);
+    return st;
+}

@@ -91,6 +91,38 @@ static const dlt_job_key schema[] = {
     {"log.tensorboard", DLT_JOB_BOOL, "false", NULL, "also write TensorBoard event files (events.out.tfevents.*)"},
 };
 
+/* Keys that only some architectures read, by the families of model.arch
+ * they apply to ("a|b": either). The families are the model zoo's
+ * (dlt_arch_families): classifier, resnet, resnet-cifar, resnet-imagenet,
+ * vgg, mlp, transformer, bert, gpt. Keys not listed apply to every job. A
+ * resolved job (--print-config, job.toml, the checkpoint's job) leaves out
+ * the keys that do not apply to its model.arch. */
+static const struct {
+    const char *key, *families;
+} applies[] = {
+    {"model.num_classes", "classifier"},
+    {"model.shortcut", "resnet-cifar"},
+    {"model.zero_init_residual", "resnet"},
+    {"model.small_input", "resnet-imagenet"},
+    {"model.hidden", "mlp"},
+    {"model.layers", "mlp"},
+    {"model.dropout", "vgg|mlp|transformer"},
+    {"data.augment", "classifier"},
+    {"data.crop_padding", "classifier"},
+    {"data.mean", "classifier"},
+    {"data.std", "classifier"},
+    {"data.seq_len", "gpt"},
+    {"train.label_smoothing", "classifier"},
+};
+
+const char *dlt_job_key_families(const char *key)
+{
+    for (size_t j = 0; j < sizeof applies / sizeof applies[0]; j++)
+        if (!strcmp(applies[j].key, key))
+            return applies[j].families;
+    return NULL;
+}
+
 static const struct {
     const char *name, *doc;
 } sections[] = {
@@ -134,12 +166,19 @@ dlt_status dlt_job_write_reference(FILE *f)
           "default shown. Unknown sections and keys are errors. Any key can be overridden on\n"
           "the command line with `--set section.key=value` (the value is TOML; strings may be\n"
           "written bare), and `dltrain --print-config` prints the resolved job.\n\n"
-          "```toml\n[optim]\nname = \"adamw\"\nlr = 3e-4\nbetas = [0.9, 0.95]\n```\n",
+          "```toml\n[optim]\nname = \"adamw\"\nlr = 3e-4\nbetas = [0.9, 0.95]\n```\n\n"
+          "Some keys apply only to some architectures (column \"for\"): `model.arch` belongs to\n"
+          "families: `classifier` (mlp, vgg*, resnet*), `resnet`, `resnet-cifar` (resnet20/32/44/56/110,\n"
+          "any 6n+2), `resnet-imagenet` (resnet18/34/50/101/152), `vgg`, `mlp`, `transformer`\n"
+          "(bert-*, gpt*), `bert`, `gpt`. The resolved job (`--print-config`, `<run>/job.toml`, the\n"
+          "checkpoint's `job`) leaves out keys that do not apply; setting one in a job file or with\n"
+          "`--set` is not an error (a job may switch `model.arch` with `--set`), but a run and\n"
+          "`--dry-run` warn that it is ignored, naming where it was set.\n",
           f);
     for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++) {
         size_t len = strlen(sections[s].name);
         fprintf(f, "\n## [%s]\n\n%s\n\n", sections[s].name, sections[s].doc);
-        fputs("| key | type | default | allowed | description |\n|---|---|---|---|---|\n", f);
+        fputs("| key | type | default | allowed | for | description |\n|---|---|---|---|---|---|\n", f);
         for (size_t j = 0; j < sizeof schema / sizeof schema[0]; j++) {
             const dlt_job_key *k = &schema[j];
             if (strncmp(k->key, sections[s].name, len) || k->key[len] != '.')
@@ -154,6 +193,13 @@ dlt_status dlt_job_write_reference(FILE *f)
             } else if (k->allowed) {
                 fputs(k->allowed, f);
             }
+            const char *fam = dlt_job_key_families(k->key);
+            fputs(" | ", f);
+            for (const char *c = fam ? fam : "all"; *c; c++)
+                if (*c == '|')
+                    fputs(", ", f);
+                else
+                    fputc(*c, f);
             fprintf(f, " | %s |\n", k->doc);
         }
     }

@@ -3,7 +3,7 @@ libdltrain_la_SOURCES += src/io/toml.c src/io/toml_scan.c src/io/toml_time.c src
 	src/io/toml_impl.h
 pkginclude_HEADERS += src/io/dlt_toml.h
 # checkpoints (format v1)
-libdltrain_la_SOURCES += src/io/ckpt_h5.c src/io/ckpt_write.c src/io/ckpt_read.c
+libdltrain_la_SOURCES += src/io/ckpt_h5.c src/io/ckpt_meta.c src/io/ckpt_write.c src/io/ckpt_read.c
 pkginclude_HEADERS += src/io/dlt_ckpt.h
 noinst_HEADERS += src/io/ckpt_h5.h
 libdltrain_la_SOURCES += src/io/job.c src/io/job_schema.c src/io/job_diff.c src/io/run_lock.c

@@ -36,6 +36,14 @@ const char *dlt_model_archs(void);
  * error, recorded in the graph). */
 dlt_t dlt_model_classifier(dlt_graph *g, const dlt_model_spec *s, dlt_t x);
 
+/* The resolved settings of a classifier (after the task filled in the input
+ * shape and classes) as key/values; docs/models.md documents each key. */
+void dlt_model_describe(const dlt_model_spec *s, dlt_kvlist *kv);
+/* The families `arch` belongs to, space-separated, e.g. "classifier resnet
+ * resnet-cifar" or "transformer gpt" (the names a job key's "applies to"
+ * uses); NULL for an unknown arch. */
+const char *dlt_arch_families(const char *arch);
+
 /* Building blocks shared by builders: conv (kaiming normal, fan_out, relu gain;
  * bias zero, as torchvision's resnets and vggs), batch norm (scale 1, or 0 with
  * zero_gamma; running statistics 0 and 1), linear (torch.nn.Linear's default). */

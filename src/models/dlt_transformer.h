@@ -73,6 +73,9 @@ typedef struct {
  * DLT_ERR_INVALID lists the known names when arch is unknown. */
 dlt_status dlt_transformer_spec_default(const char *arch, dlt_transformer_spec *s);
 const char *dlt_transformer_archs(void);
+/* The spec as key/values (docs/models.md maps them onto BertConfig and
+ * GPT2Config). */
+void dlt_transformer_describe(const dlt_transformer_spec *s, dlt_kvlist *kv);
 /* Checks a spec (positive sizes, heads dividing hidden, dropouts in [0, 1)). */
 dlt_status dlt_transformer_spec_check(const dlt_transformer_spec *s);
 

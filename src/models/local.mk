@@ -1,5 +1,5 @@
 # src/models: graph builders (model zoo)
-libdltrain_la_SOURCES += src/models/nn.c src/models/resnet.c src/models/vgg_mlp.c src/models/registry.c
+libdltrain_la_SOURCES += src/models/nn.c src/models/resnet.c src/models/vgg_mlp.c src/models/registry.c src/models/describe.c
 pkginclude_HEADERS += src/models/dlt_models.h
 noinst_HEADERS += src/models/resnet.h
 # transformers (BERT, GPT-2, encoder-decoder)

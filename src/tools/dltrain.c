@@ -265,6 +265,8 @@ static int train(args *a, int argc, char **argv)
         rc = EXIT_USAGE;
         goto out;
     }
+    if (w.rank == 0) /* after the checks: a refused job prints one line */
+        dlt_train_job_warn_ignored(job);
     if (a->dry_run) {
         if (w.rank == 0) {
             printf("# resolved job\n%s\n", text ? text : "");

@@ -111,7 +111,11 @@ struct dlt_job;
  * key and where its value came from ("jobs/x.toml:7: data.train ...").
  * model.arch picks the task; an architecture no task trains (the
  * encoder-decoder transformer-*) is DLT_ERR_INVALID naming it. */
-dlt_status dlt_train_config_from_job(const struct dlt_job *job, dlt_train_config *c);
+dlt_status dlt_train_config_from_job(struct dlt_job *job, dlt_train_config *c);
+/* Warns (one line each, naming where it was set) about keys the job sets that
+ * do not apply to its model.arch; they are ignored and left out of the
+ * resolved job (which dlt_train_config_from_job scopes to the arch). */ 
+void dlt_train_job_warn_ignored(const struct dlt_job *job);
 /* Set what schedules derive from the run length (cosine T_max, warm-up decay). */
 void dlt_train_config_set_total_steps(dlt_train_config *c, int64_t total);
 

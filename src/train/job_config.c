@@ -170,7 +170,20 @@ static dlt_status paths_from_job(const dlt_job *job, dlt_train_config *c)
     return DLT_OK;
 }
 
-dlt_status dlt_train_config_from_job(const dlt_job *job, dlt_train_config *c)
+void dlt_train_job_warn_ignored(const dlt_job *job)
+{
+    size_t n;
+    const dlt_job_key *schema = dlt_job_schema(&n);
+    for (size_t j = 0; j < n; j++)
+        if (given(job, schema[j].key) && !dlt_job_applies(job, schema[j].key)) {
+            char w[300];
+            dlt_job_where(job, schema[j].key, w, sizeof w);
+            dlt_log(DLT_LOG_WARN, "%s: %s does not apply to model.arch = \"%s\" (only to %s); ignored", w,
+                    schema[j].key, dlt_job_string(job, "model.arch"), dlt_job_key_families(schema[j].key));
+        }
+}
+
+dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
 {
     dlt_status st;
     dlt_train_config_default(c);
@@ -178,6 +191,7 @@ dlt_status dlt_train_config_from_job(const dlt_job *job, dlt_train_config *c)
         return st;
     if ((st = model_from_job(job, c)) != DLT_OK)
         return st;
+    dlt_job_set_families(job, dlt_arch_families(c->arch));
     c->model.num_classes = given(job, "model.num_classes") ? (int)dlt_job_int(job, "model.num_classes") : 0;
     c->model.shortcut = dlt_job_string(job, "model.shortcut")[0];
     c->model.zero_init_residual = dlt_job_bool(job, "model.zero_init_residual");

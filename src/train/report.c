@@ -93,7 +93,7 @@ static void tb_write(dlt_report *r, int64_t step, double wall_time, int n, const
 }
 
 void dlt_report_open(dlt_report *r, const dlt_train_config *c, int64_t total_steps, int64_t per_epoch,
-                     int world, int nparams, size_t numel, const dlt_mem_report *mem)
+                     int world, int nparams, int64_t numel, const dlt_mem_report *mem)
 {
     char a[32], b[32], d[32];
     memset(r, 0, sizeof *r);
@@ -117,10 +117,10 @@ void dlt_report_open(dlt_report *r, const dlt_train_config *c, int64_t total_ste
     human_bytes((double)mem->activations_bytes, d, sizeof d);
     if (!r->quiet)
         dlt_log(DLT_LOG_INFO,
-                "%s: %s, %d parameter tensors (%zu values), %d rank%s x batch %d = %d per step; "
+                "%s: %s, %lld parameters in %d tensors, %d rank%s x batch %d = %d per step; "
                 "%lld steps (%lld per epoch); memory per rank: parameters+gradients %s, activations %s "
                 "(%s without reuse)",
-                c->name, c->arch, nparams, numel, world, world > 1 ? "s" : "", c->batch_size,
+                c->name, c->arch, (long long)numel, nparams, world, world > 1 ? "s" : "", c->batch_size,
                 c->batch_size * world * (c->accumulate > 0 ? c->accumulate : 1), (long long)total_steps,
                 (long long)per_epoch, a, b, d);
 }

@@ -46,7 +46,7 @@ typedef struct {
 } dlt_report;
 
 void dlt_report_open(dlt_report *r, const dlt_train_config *c, int64_t total_steps, int64_t per_epoch,
-                     int world, int nparams, size_t numel, const dlt_mem_report *mem);
+                     int world, int nparams, int64_t numel, const dlt_mem_report *mem);
 /* The first step is about to run (step = steps done before it: 0, or the
  * resumed step): the ETA counts from here. */
 void dlt_report_begin(dlt_report *r, int64_t step);

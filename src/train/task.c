@@ -19,6 +19,8 @@ const char *dlt_task_kind_name(dlt_task_kind k)
 
 dlt_status dlt_task_grads(const dlt_task *t, dlt_graph *g, dlt_task_graph *tg)
 {
+    /* the true count (PyTorch's sum of numel), not the flat buffer's padded size */
+    dlt_kv_int(&tg->model, "num_parameters", dlt_count_params(g));
     dlt_t obj = tg->loss;
     tg->loss_scale = -1;
     if (t->c->loss_scaling != DLT_LOSS_SCALE_NONE) {

@@ -35,6 +35,7 @@ typedef struct {
     dlt_t outs[DLT_TASK_MAX_OUTS];
     dlt_t flops_out; /* forward output whose FLOPs --dry-run reports */
     dlt_t loss_scale; /* f32 input the trainer sets to the loss scale each step; -1: none */
+    dlt_kvlist model; /* the resolved architecture (dlt_model_describe, dlt_transformer_describe) */
 } dlt_task_graph;
 
 /* One fed batch. */
@@ -78,6 +79,7 @@ struct dlt_task {
     int tokens_per_sample; /* > 0: throughput is also reported in tokens/s, and every
                             * sample weighs exactly this many (samples_seen) */
     int best_higher; /* the key eval metric improves upwards (accuracy) or down (perplexity) */
+    const char *best_key; /* its metrics key ("top1", "perplexity", "mlm_accuracy") */
     void *impl;
 };
 

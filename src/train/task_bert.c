@@ -55,7 +55,8 @@ static dlt_status open_task(dlt_task *t)
     t->num_samples = dlt_text_loader_num_samples(k->io.loader);
     t->val_steps = k->io.val ? dlt_text_loader_steps_per_epoch(k->io.val) : 0;
     t->ntrain_sums = t->neval_sums = NSUMS;
-    t->best_higher = 1; /* MLM accuracy */
+    t->best_higher = 1;
+    t->best_key = "mlm_accuracy";
     return DLT_OK;
 }
 
@@ -107,6 +108,7 @@ static dlt_status build(dlt_task *t, dlt_graph *g, dlt_task_graph *tg)
     tg->outs[0] = obj, tg->outs[1] = k->mlm_loss, tg->outs[2] = k->nsp_loss;
     tg->outs[3] = k->mlm_logits, tg->outs[4] = k->nsp_logits;
     tg->flops_out = k->mlm_logits;
+    dlt_transformer_describe(&s, &tg->model);
     return dlt_task_grads(t, g, tg);
 }
 

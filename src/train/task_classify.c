@@ -149,6 +149,7 @@ static dlt_status open_task(dlt_task *t)
     t->ntrain_sums = 2;                          /* loss sum, top-1 hits */
     t->neval_sums = 3 + k->classes * k->classes; /* loss sum, top-1, top-5, confusion */
     t->best_higher = 1;
+    t->best_key = "top1";
     if (k->val && (!(k->confusion = calloc((size_t)k->classes * k->classes, sizeof *k->confusion)) ||
                    !(k->confusion_total = calloc((size_t)k->classes * k->classes, sizeof *k->confusion))))
         return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
@@ -176,6 +177,7 @@ static dlt_status build(dlt_task *t, dlt_graph *g, dlt_task_graph *tg)
     tg->nouts = 2;
     tg->outs[0] = k->loss, tg->outs[1] = k->logits;
     tg->flops_out = k->logits;
+    dlt_model_describe(&spec, &tg->model);
     return dlt_task_grads(t, g, tg);
 }
 

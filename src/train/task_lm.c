@@ -41,7 +41,8 @@ static dlt_status open_task(dlt_task *t)
     t->val_steps = k->io.val ? dlt_text_loader_steps_per_epoch(k->io.val) : 0;
     t->ntrain_sums = t->neval_sums = 2; /* loss sum, target tokens */
     t->tokens_per_sample = k->T;
-    t->best_higher = 0; /* perplexity */
+    t->best_higher = 0;
+    t->best_key = "perplexity";
     return DLT_OK;
 }
 
@@ -64,6 +65,7 @@ static dlt_status build(dlt_task *t, dlt_graph *g, dlt_task_graph *tg)
     tg->nouts = 1;
     tg->outs[0] = k->loss;
     tg->flops_out = k->logits;
+    dlt_transformer_describe(&s, &tg->model);
     return dlt_task_grads(t, g, tg);
 }
 

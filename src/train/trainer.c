@@ -227,7 +227,7 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
         dlt_mem_report mr;
         dlt_plan_memory(r->train, &mr);
         dlt_report_open(&r->rep, c, r->total_steps, per_epoch, r->world, dlt_num_params(r->g),
-                        dlt_params_numel(r->g), &mr);
+                        dlt_count_params(r->g), &mr);
         write_job(c);
     }
     dlt_report_trace_open(&r->rep, c, r->rank, r->red);
@@ -418,6 +418,12 @@ dlt_status dlt_train_describe(const dlt_train_config *c, int world_size, FILE *o
     }
     if (st == DLT_OK) {
         t->ops->describe(t, out);
+        fprintf(out, "# architecture (/model of the checkpoints, docs/models.md)\n");
+        for (int i = 0; i < tg.model.n; i++) {
+            char v[160];
+            dlt_kv_format(&tg.model.kv[i], v, sizeof v);
+            fprintf(out, "  %-20s %s\n", tg.model.kv[i].key, v);
+        }
         dlt_graph_summary(g, p, out);
         fprintf(out, "FLOPs per sample (forward): %.4g\n", dlt_graph_flops(g, 1, &tg.flops_out) / (double)c->batch_size);
     }

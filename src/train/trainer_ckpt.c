@@ -108,6 +108,8 @@ dlt_status dlt_trainer_save_checkpoint(dlt_trainer *r)
                              .optim_step = dlt_optim_get_step(r->opt), .cursor_len = 2,
                              .cursors = all, .job_text = (char *)r->c->job_text,
                              .best_metric = r->best_metric,
+                             .best_metric_name = r->task->best_key,
+                             .best_higher_is_better = r->task->best_higher, .model = &r->tg.model,
                              .loss_scale = r->c->loss_scaling == DLT_LOSS_SCALE_DYNAMIC ? r->scaler.scale : 0,
                              .loss_scale_growth = r->scaler.growth_tracker};
         st = dlt_ckpt_save(r->c->run_dir, &t, &cs, r->last_ckpt, sizeof r->last_ckpt);

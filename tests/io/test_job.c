@@ -222,6 +222,52 @@ START_TEST(test_int_ranges)
 }
 END_TEST
 
+static char *written(const dlt_job *job)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_int_eq(dlt_job_write(f, job), DLT_OK);
+    fclose(f);
+    return buf;
+}
+
+/* Once the caller says which families model.arch belongs to, the resolved
+ * job leaves out the keys of other architectures (a GPT job has no
+ * model.shortcut), and the text still loads, also into an unscoped job. */
+START_TEST(test_write_scoped)
+{
+    dlt_job *job = job_new();
+    load_ok(job, "[model]\narch = 'gpt-tiny'\nshortcut = 'B'\n[data]\nseq_len = 64\n");
+    ck_assert(dlt_job_applies(job, "model.shortcut")); /* unscoped: everything applies */
+    dlt_job_set_families(job, "transformer gpt");
+    ck_assert(!dlt_job_applies(job, "model.shortcut"));
+    ck_assert(!dlt_job_applies(job, "model.num_classes"));
+    ck_assert(dlt_job_applies(job, "model.dropout"));   /* vgg|mlp|transformer */
+    ck_assert(dlt_job_applies(job, "data.seq_len"));    /* gpt */
+    ck_assert(dlt_job_applies(job, "optim.lr"));        /* every arch */
+    char *buf = written(job);
+    const char *gone[] = {"num_classes", "shortcut", "zero_init_residual", "small_input", "hidden =",
+                          "layers =", "label_smoothing", "augment", "crop_padding", "mean =", "std ="};
+    for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
+        ck_assert_msg(!strstr(buf, gone[i]), "%s in a gpt job:\n%s", gone[i], buf);
+    ck_assert_ptr_nonnull(strstr(buf, "[model]\nname = \"model\"\narch = \"gpt-tiny\"\ndropout = 0.0\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "seq_len = 64\n"));
+    dlt_job *again = job_new();
+    load_ok(again, buf);
+    ck_assert_str_eq(dlt_job_string(again, "model.shortcut"), "A"); /* the default again */
+    free(buf);
+    /* a CIFAR ResNet keeps shortcut, drops the mlp's and the transformers' keys */
+    dlt_job_set_families(again, "classifier resnet resnet-cifar");
+    buf = written(again);
+    ck_assert_ptr_nonnull(strstr(buf, "num_classes = 10\nshortcut = \"A\"\nzero_init_residual = false\n"));
+    ck_assert(!strstr(buf, "seq_len") && !strstr(buf, "small_input") && !strstr(buf, "dropout"));
+    free(buf);
+    dlt_job_free(again);
+    dlt_job_free(job);
+}
+END_TEST
+
 /* data.mean and data.std: finite numbers (TOML has nan and inf) */
 START_TEST(test_finite)
 {
@@ -241,7 +287,7 @@ START_TEST(test_reference_doc)
     FILE *f = open_memstream(&want, &want_len);
     ck_assert_int_eq(dlt_job_write_reference(f), DLT_OK);
     fclose(f);
-    ck_assert_ptr_nonnull(strstr(want, "| `lr` | float | `0.01` | (0, inf) | base learning rate"));
+    ck_assert_ptr_nonnull(strstr(want, "| `lr` | float | `0.01` | (0, inf) | all | base learning rate"));
     ck_assert_ptr_nonnull(strstr(want, "| `name` | string | `\"sgd\"` | sgd, adam, adamw"));
     const char *src = getenv("top_srcdir");
     char path[4096];
@@ -271,6 +317,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_write);
     tcase_add_test(tc, test_int_ranges);
     tcase_add_test(tc, test_finite);
+    tcase_add_test(tc, test_write_scoped);
     tcase_add_test(tc, test_reference_doc);
     suite_add_tcase(s, tc);
     return dlt_test_run(s);

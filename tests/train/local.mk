@@ -39,3 +39,7 @@ EXTRA_DIST += tests/train/test_slurm.sh
 # finished runs resumed
 TESTS += tests/train/test_run_guard.sh
 EXTRA_DIST += tests/train/test_run_guard.sh
+# what checkpoints and exports say about the model: /model, best_metric's metric,
+# true parameter counts, resolved jobs without other architectures' keys
+TESTS += tests/train/test_model_meta.sh
+EXTRA_DIST += tests/train/test_model_meta.sh

@@ -33,7 +33,7 @@ static void rm_dir(void)
 static float pdata[24], bdata[4];
 static dlt_param_info params[3], buffers[1];
 
-static void make_ckpt(int64_t step)
+static void make_ckpt(int64_t step, const dlt_kvlist *model)
 {
     for (int i = 0; i < 24; i++)
         pdata[i] = (float)i * 0.25f - 1.5f;
@@ -66,7 +66,8 @@ static void make_ckpt(int64_t step)
                          .world_size = 1,
                          .cursor_len = 2,
                          .cursors = cursors,
-                         .job_text = "[model]\n"};
+                         .job_text = "[model]\n",
+                         .model = model};
     ck_assert_int_eq(dlt_ckpt_save(dir, &t, &st, ckpt, sizeof ckpt), DLT_OK);
 }
 
@@ -127,13 +128,20 @@ START_TEST(test_whole_file)
 {
     char json[1024];
     setup_dir();
-    make_ckpt(7);
+    /* the model's key/values follow step in the writer's order, as strings */
+    dlt_kvlist model = {0};
+    dlt_kv_str(&model, "arch", "t\"iny");
+    dlt_kv_int(&model, "layers", 2);
+    dlt_kv_float(&model, "layer_norm_eps", 1e-12f);
+    dlt_kv_bool(&model, "tied_lm_head", 1);
+    make_ckpt(7, &model);
     snprintf(out, sizeof out, "%s/model.safetensors", dir);
     dlt_export_info info;
     ck_assert_int_eq(dlt_export_safetensors(ckpt, out, NULL, &info), DLT_OK);
     /* strcmp order: "a\"b" < "bn.running_var" < "m.bias" < "z.w" */
     snprintf(json, sizeof json,
-             "{\"__metadata__\":{\"format\":\"pt\",\"producer\":\"dltrain %s\",\"step\":\"7\"},"
+             "{\"__metadata__\":{\"format\":\"pt\",\"producer\":\"dltrain %s\",\"step\":\"7\","
+             "\"arch\":\"t\\\"iny\",\"layers\":\"2\",\"layer_norm_eps\":\"1e-12\",\"tied_lm_head\":\"true\"},"
              "\"a\\\"b\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]},"
              "\"bn.running_var\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[4,16]},"
              "\"m.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[16,24]},"
@@ -156,7 +164,7 @@ START_TEST(test_no_buffers)
 {
     char json[1024];
     setup_dir();
-    make_ckpt(12345678);
+    make_ckpt(12345678, NULL);
     snprintf(out, sizeof out, "%s/p.st", dir);
     dlt_export_opts o;
     dlt_export_opts_default(&o);
@@ -201,7 +209,7 @@ START_TEST(test_errors)
     H5Fclose(h);
     ck_assert_int_eq(dlt_export_safetensors(plain, out, NULL, NULL), DLT_ERR_INVALID);
     ck_assert_ptr_nonnull(strstr(dlt_errmsg(), "plain.h5: not a dltrain checkpoint"));
-    make_ckpt(1);
+    make_ckpt(1, NULL);
     /* an unwritable output leaves nothing behind */
     ck_assert_int_ne(dlt_export_safetensors(ckpt, "/nonexistent/dir/x.safetensors", NULL, NULL),
                      DLT_OK);
