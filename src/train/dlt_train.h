@@ -154,6 +154,10 @@ dlt_status dlt_train_describe(const dlt_train_config *c, int world_size, FILE *o
  * DLT_ERR_INVALID or DLT_ERR_NOTFOUND with one line of message. */
 typedef struct {
     const char *ckpt, *prompt, *data_override;
+    /* instead of prompt: start from these token ids (checked against the
+     * vocabulary); NULL: encode prompt */
+    const int32_t *prompt_ids;
+    int64_t nprompt_ids;
     int max_new_tokens;   /* default 64 */
     double temperature;   /* default 1.0 */
     int top_k;            /* default 0: all tokens */
@@ -164,6 +168,28 @@ void dlt_generate_opts_default(dlt_generate_opts *o);
 /* *text (malloc'd) holds the decoded prompt and continuation; *ntokens (may be
  * NULL) the number of new tokens. */
 dlt_status dlt_generate(const dlt_generate_opts *o, char **text, int *ntokens);
+/* The same, with the token ids: ids[0..nprompt) the prompt as the model saw
+ * it (an empty prompt: the end-of-text id it starts after), then the new
+ * tokens; text decodes them (without that leading end of text). */
+typedef struct {
+    char *text;
+    int32_t *ids;
+    int64_t nids, nprompt;
+} dlt_generate_result;
+dlt_status dlt_generate_ids(const dlt_generate_opts *o, dlt_generate_result *r);
+void dlt_generate_result_free(dlt_generate_result *r);
+
+/* dltrain export: the tokenizer of a transformer checkpoint's shards (the
+ * job's data.train, or data_override) written into the folder dir as Hugging
+ * Face's files (dlt_tokenizer_write_hf; model_max_length: the model's
+ * positions). A checkpoint of an image classifier writes nothing (written = 0). */
+typedef struct {
+    int written, vocab_size, num_merges;
+    const char *type; /* "bpe", "wordpiece" */
+    char files[160];  /* the names written, comma-separated */
+} dlt_tokenizer_export_info;
+dlt_status dlt_export_tokenizer(const char *ckpt, const char *data_override, const char *dir,
+                                dlt_tokenizer_export_info *info);
 
 /* Host-side metrics of one evaluation batch: top-1/top-5 hits and the
  * confusion matrix (classes x classes, row = true label) over the first `valid`

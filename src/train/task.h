@@ -108,6 +108,11 @@ dlt_status dlt_task_text_set_cursor(dlt_task *t, int train, dlt_loader_cursor c)
 void dlt_task_text_close(dlt_task *t); /* closes both loaders, frees the state */
 /* check() of the transformer tasks: shards of the right kind, one vocabulary. */
 dlt_status dlt_task_check_text(const dlt_train_config *c, int world);
+/* The job stored in a checkpoint, resolved (generate, predict, export):
+ * *job and *text are the caller's to free (also on error). */
+struct dlt_job;
+dlt_status dlt_task_config_from_ckpt(const char *ckpt, struct dlt_job **job, char **text,
+                                     dlt_train_config *c);
 /* Index of the largest of x[0..n) (first on ties). */
 int dlt_task_argmax(const float *x, int64_t n);
 

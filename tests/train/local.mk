@@ -22,3 +22,9 @@ EXTRA_DIST += jobs
 # a tiny ResNet memorises 256 randomly labelled images on 2 ranks (top-1 = 1)
 TESTS += tests/train/test_overfit.sh
 EXTRA_DIST += tests/train/test_overfit.sh
+# what a checkpoint gives back: generate --ids, the exported tokenizer (checked by an
+# independent GPT-2 BPE, hf_tok_check), dltrain predict
+check_PROGRAMS += tests/train/hf_tok_check
+tests_train_hf_tok_check_LDADD =
+TESTS += tests/train/test_predict.sh
+EXTRA_DIST += tests/train/test_predict.sh
