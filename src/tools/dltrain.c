@@ -23,6 +23,7 @@ static void usage(FILE *out)
             "                        [--data GLOB] [--no-tokenizer]\n"
             "       dltrain generate CKPT.h5 --prompt TEXT|--prompt-ids IDS [--ids] [--max-new-tokens N]\n"
             "                        [--temperature T] [--top-k K] [--seed S] [--data GLOB] [--threads N]\n"
+            "       dltrain predict CKPT.h5 [--data GLOB] [--out FILE] [--batch N] [--threads N] [--logits]\n"
             "       dltrain selftest [N]\n"
             "       dltrain --version | --help\n"
             "\n"
@@ -58,6 +59,13 @@ static void usage(FILE *out)
             "                        \"464 3797\": start from token ids; --ids: print the token ids\n"
             "                        (prompt, then the new ones) on one line instead of the text\n"
             "                        (--max-new-tokens 0 --ids: tokenize; --prompt-ids: detokenize)\n"
+            "  predict CKPT.h5       run the checkpoint's model (as evaluation does) over every sample\n"
+            "                        of the shards GLOB (default: the job's data.val) and write an\n"
+            "                        HDF5 file FILE (default: CKPT with .predictions.h5; see\n"
+            "                        docs/formats.md): classifiers: logits, pred, label per image; GPT:\n"
+            "                        loss and next-token predictions per window; BERT: MLM and NSP\n"
+            "                        predictions and labels; --logits: GPT/BERT per-token logits too;\n"
+            "                        prints the evaluation metrics; batch N (default: the job's)\n"
             "  selftest [N]          all-reduce N doubles (default 1048576) across the ranks and check\n"
             "  --version             versions of dltrain, BLAS, MPI, HDF5, CUDA, cuDNN, NCCL\n"
             "\n"
@@ -445,6 +453,54 @@ static int generate(int argc, char **argv)
     return 0;
 }
 
+static int predict(int argc, char **argv)
+{
+    dlt_predict_opts o = {0};
+    char def[DLT_PATH_MAX + 32];
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        double x;
+        if (strcmp(a, "--data") == 0 && v)
+            o.data = v, i++;
+        else if (strcmp(a, "--out") == 0 && v)
+            o.out = v, i++;
+        else if (strcmp(a, "--logits") == 0)
+            o.logits = 1;
+        else if (strcmp(a, "--batch") == 0 || strcmp(a, "--threads") == 0) {
+            if (!num_arg(a, v, 1, &x) || x > 1 << 20)
+                return EXIT_USAGE;
+            i++;
+            *(a[2] == 'b' ? &o.batch : &o.threads) = (int)x;
+        } else if (a[0] != '-' && !o.ckpt) {
+            o.ckpt = a;
+        } else {
+            fprintf(stderr, "dltrain predict: unexpected argument '%s' (see dltrain --help)\n", a);
+            return EXIT_USAGE;
+        }
+    }
+    if (!o.ckpt) {
+        fprintf(stderr, "dltrain predict: no checkpoint given (usage: dltrain predict CKPT.h5 --data GLOB ...)\n");
+        return EXIT_USAGE;
+    }
+    if (!o.out) {
+        size_t n = strlen(o.ckpt);
+        int h5 = n > 3 && strcmp(o.ckpt + n - 3, ".h5") == 0;
+        snprintf(def, sizeof def, "%.*s.predictions.h5", (int)(h5 ? n - 3 : n), o.ckpt);
+        o.out = def;
+    }
+    dlt_predict_result r;
+    dlt_status st = dlt_predict(&o, &r);
+    if (st != DLT_OK) {
+        fprintf(stderr, "dltrain predict: %s\n", dlt_errmsg());
+        return st == DLT_ERR_INVALID || st == DLT_ERR_NOTFOUND ? EXIT_USAGE : EXIT_RUNTIME;
+    }
+    printf("%s: %lld samples, step %lld", o.out, (long long)r.samples, (long long)r.step);
+    for (int i = 0; i < r.n; i++)
+        printf(", %s %.9g", r.key[i], r.val[i]);
+    printf("\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     args a;
@@ -468,6 +524,8 @@ int main(int argc, char **argv)
         return export_ckpt(argc, argv);
     if (strcmp(argv[1], "generate") == 0)
         return generate(argc, argv);
+    if (strcmp(argv[1], "predict") == 0)
+        return predict(argc, argv);
     if (!parse_args(argc, argv, &a)) {
         free(a.sets);
         return EXIT_USAGE;

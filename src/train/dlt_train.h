@@ -179,6 +179,28 @@ typedef struct {
 dlt_status dlt_generate_ids(const dlt_generate_opts *o, dlt_generate_result *r);
 void dlt_generate_result_free(dlt_generate_result *r);
 
+/* dltrain predict: the checkpoint's model (its job's task, built and planned
+ * as the trainer's evaluation does, with the checkpoint's parameters and
+ * buffers) over every sample of the shards `data` (NULL: the job's data.val),
+ * in order, each once; per-sample rows go to the prediction file `out`
+ * (docs/formats.md), the task's evaluation metrics to r. One process, CPU.
+ * Bad input (no shards, shards of another kind, a model that does not fit
+ * them) is DLT_ERR_INVALID or DLT_ERR_NOTFOUND with one line of message. */
+typedef struct {
+    const char *ckpt, *data, *out;
+    int batch;   /* samples per forward pass; 0: the job's data.batch_size */
+    int threads; /* 0: the job's train.threads, else all cores */
+    int logits;  /* GPT and BERT: also the per-token logits (large) */
+} dlt_predict_opts;
+typedef struct {
+    int64_t samples, step;
+    const char *task; /* dlt_task_kind_name */
+    int n;            /* metrics: the task's evaluation metrics */
+    const char *key[8];
+    double val[8];
+} dlt_predict_result;
+dlt_status dlt_predict(const dlt_predict_opts *o, dlt_predict_result *r);
+
 /* dltrain export: the tokenizer of a transformer checkpoint's shards (the
  * job's data.train, or data_override) written into the folder dir as Hugging
  * Face's files (dlt_tokenizer_write_hf; model_max_length: the model's

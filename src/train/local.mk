@@ -12,5 +12,7 @@ libdltrain_la_SOURCES += src/train/task_classify.c src/train/task_lm.c src/train
 libdltrain_la_SOURCES += src/train/generate.c
 # dltrain export: the tokenizer beside the weights
 libdltrain_la_SOURCES += src/train/export_tokenizer.c
+# dltrain predict: a checkpoint's model over shards, per-sample rows into an HDF5 file
+libdltrain_la_SOURCES += src/train/predict.c
 # the run's timeline (log.trace)
 libdltrain_la_SOURCES += src/train/report_trace.c

@@ -94,6 +94,14 @@ int dlt_task_argmax(const float *x, int64_t n)
     return (int)best;
 }
 
+int32_t *dlt_task_argmax_rows(const float *x, int64_t n, int64_t k)
+{
+    int32_t *a = malloc((size_t)(n > 0 ? n : 1) * sizeof *a);
+    for (int64_t i = 0; a && i < n; i++)
+        a[i] = dlt_task_argmax(x + i * k, k);
+    return a;
+}
+
 dlt_status dlt_task_text_loader(const dlt_train_config *c, const char *glob, int train, int rank,
                                 int world, int meta, dlt_text_loader **out)
 {
