@@ -349,12 +349,12 @@ static int export_ckpt(int argc, char **argv)
 }
 
 /* A number option's value; 0 when it does not parse. */
-static int num_arg(const char *opt, const char *v, double lo, double *out)
+static int num_arg(const char *cmd, const char *opt, const char *v, double lo, double *out)
 {
     char *end;
     *out = v ? strtod(v, &end) : 0;
     if (!v || end == v || *end || !(*out >= lo)) {
-        fprintf(stderr, "dltrain generate: %s needs a number >= %g (got '%s')\n", opt, lo, v ? v : "");
+        fprintf(stderr, "dltrain %s: %s needs a number >= %g (got '%s')\n", cmd, opt, lo, v ? v : "");
         return 0;
     }
     return 1;
@@ -408,7 +408,7 @@ static int generate(int argc, char **argv)
             o.data_override = v, i++;
         else if (strcmp(a, "--max-new-tokens") == 0 || strcmp(a, "--top-k") == 0 || strcmp(a, "--seed") == 0 ||
                  strcmp(a, "--threads") == 0 || strcmp(a, "--temperature") == 0) {
-            if (!num_arg(a, v, 0, &x))
+            if (!num_arg("generate", a, v, 0, &x))
                 return EXIT_USAGE;
             i++;
             if (a[2] == 'm')
@@ -467,7 +467,7 @@ static int predict(int argc, char **argv)
         else if (strcmp(a, "--logits") == 0)
             o.logits = 1;
         else if (strcmp(a, "--batch") == 0 || strcmp(a, "--threads") == 0) {
-            if (!num_arg(a, v, 1, &x) || x > 1 << 20)
+            if (!num_arg("predict", a, v, 1, &x) || x > 1 << 20)
                 return EXIT_USAGE;
             i++;
             *(a[2] == 'b' ? &o.batch : &o.threads) = (int)x;

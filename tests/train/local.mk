@@ -24,7 +24,7 @@ TESTS += tests/train/test_overfit.sh
 EXTRA_DIST += tests/train/test_overfit.sh
 # what a checkpoint gives back: generate --ids, the exported tokenizer (checked by an
 # independent GPT-2 BPE, hf_tok_check), dltrain predict
-check_PROGRAMS += tests/train/hf_tok_check
+check_PROGRAMS += tests/train/hf_tok_check tests/train/pred_check
 tests_train_hf_tok_check_LDADD =
 TESTS += tests/train/test_predict.sh
 EXTRA_DIST += tests/train/test_predict.sh

@@ -129,3 +129,95 @@ one_line "export: --data matches nothing" "no shard matches 'none/\*.h5'" export
     fail "export --no-tokenizer"
 [ -e ex2/vocab.json ] && fail "export --no-tokenizer wrote vocab.json"
 echo "generate/export: $(elapsed)"
+
+# ---- predict
+PC=$top_builddir/tests/train/pred_check
+[ -x "$PC" ] || fail "missing $PC (make tests/train/pred_check)"
+# last_eval RUN KEY: KEY of the run's last evaluation record
+last_eval() { grep '"eval"' "$1/metrics.jsonl" | tail -1 | sed -n "s/.*\"$2\": \([-0-9.e+]*\).*/\1/p"; }
+# summary KEY: KEY of predict's summary line in out.txt
+summary() { sed -n "s/.*, $1 \([-0-9.e+a-z]*\).*/\1/p" out.txt; }
+# a one-layer classifier (logits = W x + b) stopped early (top-1 well below 1):
+# 21 validation images, batch 8, so the last batch is padded with 3
+"$DLPREP" synthetic --num 60 --size 4x4x1 --classes 3 --seed 2 --val-fraction 0.35 --out img --quiet ||
+    fail "dlprep synthetic"
+cat >mlp.toml <<'JOB'
+[model]
+name = "m"
+arch = "mlp"
+layers = 0
+[data]
+train = "img/train-*.h5"
+val = "img/val-*.h5"
+batch_size = 8
+mean = [0.5]
+std = [0.25]
+[optim]
+lr = 0.002
+[train]
+steps = 2
+threads = 1
+[checkpoint]
+dir = "runs"
+JOB
+run 1 mlp.toml --quiet || fail "mlp: training"
+M=runs/m/$(ck 2)
+"$DLTRAIN" predict "$M" --data 'img/val-*.h5' --out m.h5 >out.txt 2>err.txt || fail "predict: $(cat err.txt)"
+echo "predict: $(cat out.txt)"
+[ "$(wc -l <out.txt)" -eq 1 ] && [ ! -s err.txt ] || fail "predict: more than one line: $(cat out.txt err.txt)"
+grep -q '^m.h5: 21 samples, step 2, loss ' out.txt || fail "predict: summary '$(cat out.txt)'"
+for k in loss top1 top5; do
+    [ "$(summary $k)" = "$(last_eval runs/m $k)" ] ||
+        fail "predict: $k $(summary $k), the run's evaluation of the same checkpoint $(last_eval runs/m $k)"
+done
+awk -v a="$(summary top1)" 'BEGIN { exit !(a > 0.2 && a < 0.95) }' || fail "mlp: top-1 $(summary top1) is trivial"
+"$PC" linear m.h5 "$M" img/val-00000-of-00001.h5 0.5 0.25 >chk.txt || fail "predict: $(cat chk.txt)"
+echo "independent: $(cat chk.txt)"
+grep -q "top1 $(summary top1)\$" chk.txt || fail "predict: top1 $(summary top1), by hand: $(cat chk.txt)"
+h5dump -a step -a format -a data m.h5 | grep -q 'img/val-\*.h5' || fail "predict: attributes"
+# other batch sizes (21 = 3 x 7; 5 pads 4): the same predictions, each sample once
+for b in 7 5 32; do
+    "$DLTRAIN" predict "$M" --data 'img/val-*.h5' --out m$b.h5 --batch $b >out.txt || fail "predict --batch $b"
+    "$PC" linear m$b.h5 "$M" img/val-00000-of-00001.h5 0.5 0.25 >chk.txt || fail "predict --batch $b: $(cat chk.txt)"
+    [ "$(summary top1)" = "$(last_eval runs/m top1)" ] || fail "predict --batch $b: top1 $(summary top1)"
+done
+echo "predict --batch 7, 5, 32: the same logits, 21 samples each"
+
+# GPT: the evaluation's loss and perplexity; per-window losses average to it
+"$DLTRAIN" predict "$G" --data 'gpt/val-*.h5' --out g.h5 --logits >out.txt 2>err.txt || fail "predict gpt: $(cat err.txt)"
+echo "predict: $(cat out.txt)"
+for k in loss perplexity; do
+    [ "$(summary $k)" = "$(last_eval runs/g $k)" ] ||
+        fail "predict gpt: $k $(summary $k), the run's evaluation $(last_eval runs/g $k)"
+done
+n=$(last_eval runs/g samples)
+grep -q "^g.h5: $n samples" out.txt || fail "predict gpt: not the $n windows evaluation saw"
+awk -v a="$("$PC" mean g.h5 loss)" -v b="$(summary loss)" 'BEGIN { d = a - b; exit !(d * d < 1e-10 * b * b) }' ||
+    fail "predict gpt: per-window losses average to $("$PC" mean g.h5 loss), not $(summary loss)"
+h5ls g.h5 | grep -q "^logits *Dataset {$n/Inf, 16, 300}" || fail "predict gpt --logits: $(h5ls g.h5)"
+# BERT: MLM and NSP accuracies, from the file as from the summary
+"$DLTRAIN" predict runs/b/$(ck 8) --data 'bert/val-*.h5' --out b.h5 >out.txt 2>err.txt ||
+    fail "predict bert: $(cat err.txt)"
+echo "predict: $(cat out.txt)"
+for k in loss mlm_accuracy nsp_accuracy; do
+    [ "$(summary $k)" = "$(last_eval runs/b $k)" ] ||
+        fail "predict bert: $k $(summary $k), the run's evaluation $(last_eval runs/b $k)"
+done
+for k in mlm nsp; do
+    awk -v a="$("$PC" top1 b.h5 ${k}_pred ${k}_label)" -v b="$(summary ${k}_accuracy)" \
+        'BEGIN { d = a - b; exit !(d * d < 1e-14) }' || fail "predict bert: ${k}_pred/${k}_label give another accuracy"
+done
+h5ls b.h5 | grep -q mlm_logits && fail "predict bert: MLM logits without --logits"
+
+# bad input: one line, exit 2, no file
+one_line "predict: gpt on image shards" "image-classification" predict "$G" --data 'img/val-*.h5' --out bad.h5
+one_line "predict: classifier on text shards" "data" predict "$M" --data 'gpt/val-*.h5' --out bad.h5
+one_line "predict: bert on GPT shards" "the shards hold GPT token streams" predict runs/b/$(ck 8) \
+    --data 'gpt/val-*.h5' --out bad.h5
+one_line "predict: no shards" "no shard matches 'none/\*.h5'" predict "$M" --data 'none/*.h5' --out bad.h5
+one_line "predict: no checkpoint" "nothing.h5" predict nothing.h5 --data 'img/val-*.h5' --out bad.h5
+"$DLPREP" synthetic --num 20 --size 4x4x1 --classes 5 --seed 2 --out img5 --quiet || fail "dlprep synthetic"
+one_line "predict: another class count" "head" predict "$M" --data 'img5/*.h5' --out bad.h5
+one_line "predict: batch 0" "batch needs a number >= 1" predict "$M" --batch 0
+ls bad.h5* >/dev/null 2>&1 && fail "predict: a failed run left $(ls bad.h5*)"
+echo "done: $(elapsed)"
