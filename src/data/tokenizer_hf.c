@@ -48,8 +48,8 @@ static dlt_status out_close(out_file *o, dlt_status st)
         if (st == DLT_OK)
             st = dlt_seterr(DLT_ERR_IO, "%s: write failed: %s", o->tmp, strerror(errno));
     if (st == DLT_OK && rename(o->tmp, o->path) != 0)
-        st = dlt_seterr(DLT_ERR_IO, "%s: cannot rename to %s: %s", o->tmp, o->path,
-                        strerror(errno));
+        st =
+            dlt_seterr(DLT_ERR_IO, "%s: cannot rename to %s: %s", o->tmp, o->path, strerror(errno));
     if (st != DLT_OK)
         remove(o->tmp);
     return st;
@@ -105,10 +105,11 @@ static dlt_status write_configs(const dlt_tokenizer *t, const char *dir, int max
             json_str(o.f, eot);
         }
     } else {
-        fprintf(o.f, "  \"do_lower_case\": %s,\n  \"strip_accents\": null,\n"
-                     "  \"tokenize_chinese_chars\": true,\n  \"unk_token\": \"[UNK]\",\n"
-                     "  \"sep_token\": \"[SEP]\",\n  \"pad_token\": \"[PAD]\",\n"
-                     "  \"cls_token\": \"[CLS]\",\n  \"mask_token\": \"[MASK]\"",
+        fprintf(o.f,
+                "  \"do_lower_case\": %s,\n  \"strip_accents\": null,\n"
+                "  \"tokenize_chinese_chars\": true,\n  \"unk_token\": \"[UNK]\",\n"
+                "  \"sep_token\": \"[SEP]\",\n  \"pad_token\": \"[PAD]\",\n"
+                "  \"cls_token\": \"[CLS]\",\n  \"mask_token\": \"[MASK]\"",
                 t->lowercase ? "true" : "false");
     }
     fputs("\n}\n", o.f);
@@ -132,8 +133,8 @@ static dlt_status write_configs(const dlt_tokenizer *t, const char *dir, int max
     return out_close(&o, st);
 }
 
-dlt_status dlt_tokenizer_write_hf(const dlt_tokenizer *t, const char *dir, int max_len,
-                                  char *files, size_t len)
+dlt_status dlt_tokenizer_write_hf(const dlt_tokenizer *t, const char *dir, int max_len, char *files,
+                                  size_t len)
 {
     dlt_status st;
     if (t->type == DLT_TOK_BPE) {

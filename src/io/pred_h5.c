@@ -40,7 +40,8 @@ dlt_status dlt_pred_file_create(const char *path, dlt_pred_file **out)
     f->f = H5Fcreate(f->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     ckpt_h5_quiet_end(&q);
     if (f->f < 0) {
-        dlt_status st = dlt_seterr(DLT_ERR_IO, "%s: cannot create (does its folder exist?)", f->tmp);
+        dlt_status st =
+            dlt_seterr(DLT_ERR_IO, "%s: cannot create (does its folder exist?)", f->tmp);
         free(f);
         return st;
     }
@@ -58,7 +59,8 @@ static dlt_status new_set(dlt_pred_file *f, const char *name, dlt_dtype type, in
                           const int64_t *row_dim, pred_set **out)
 {
     if (f->nsets == MAX_SETS || ndim < 0 || ndim > 3 || strlen(name) >= sizeof f->sets[0].name)
-        return dlt_seterr(DLT_ERR_INVALID, "%s: dataset '%s': too many or of rank > 4", f->path, name);
+        return dlt_seterr(DLT_ERR_INVALID, "%s: dataset '%s': too many or of rank > 4", f->path,
+                          name);
     pred_set *s = &f->sets[f->nsets];
     memset(s, 0, sizeof *s);
     snprintf(s->name, sizeof s->name, "%s", name);
@@ -93,7 +95,8 @@ dlt_status dlt_pred_file_append(dlt_pred_file *f, const char *name, dlt_dtype ty
             s = &f->sets[i];
     if (!s && (st = new_set(f, name, type, ndim, row_dim, &s)) != DLT_OK)
         return st;
-    if (s->type != type || s->ndim != ndim || memcmp(s->row, row_dim, (size_t)ndim * sizeof *row_dim))
+    if (s->type != type || s->ndim != ndim ||
+        memcmp(s->row, row_dim, (size_t)ndim * sizeof *row_dim))
         return dlt_seterr(DLT_ERR_INVALID, "%s: rows of '%s' change shape", f->path, name);
     if (n <= 0)
         return DLT_OK;
@@ -159,7 +162,8 @@ dlt_status dlt_pred_file_finish(dlt_pred_file *f)
     if (!close_all(f))
         st = dlt_seterr(DLT_ERR_IO, "%s: cannot close (disk full?)", f->tmp);
     else if (rename(f->tmp, f->path) != 0)
-        st = dlt_seterr(DLT_ERR_IO, "%s: cannot rename to %s: %s", f->tmp, f->path, strerror(errno));
+        st =
+            dlt_seterr(DLT_ERR_IO, "%s: cannot rename to %s: %s", f->tmp, f->path, strerror(errno));
     if (st != DLT_OK)
         remove(f->tmp);
     free(f);

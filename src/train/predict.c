@@ -63,7 +63,10 @@ static dlt_status configure(const dlt_predict_opts *o, pred *s, const char **glo
     if (o->batch > 0)
         c->batch_size = o->batch;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    dlt_set_num_threads(o->threads > 0 ? o->threads : c->threads > 0 ? c->threads : cores > 0 ? (int)cores : 1);
+    dlt_set_num_threads(o->threads > 0   ? o->threads
+                        : c->threads > 0 ? c->threads
+                        : cores > 0      ? (int)cores
+                                         : 1);
     if ((st = dlt_task_ops_for(c->task)->check(c, 1)) != DLT_OK)
         return dlt_adderr(DLT_ERR_INVALID, "--data '%s' for the %s of %s", *glob, c->arch, o->ckpt);
     return DLT_OK;

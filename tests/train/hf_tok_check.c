@@ -45,7 +45,8 @@ static int put_utf8(unsigned c, char *o)
         return o[0] = (char)c, 1;
     if (c < 0x800)
         return o[0] = (char)(0xC0 | c >> 6), o[1] = (char)(0x80 | (c & 63)), 2;
-    o[0] = (char)(0xE0 | c >> 12), o[1] = (char)(0x80 | (c >> 6 & 63)), o[2] = (char)(0x80 | (c & 63));
+    o[0] = (char)(0xE0 | c >> 12), o[1] = (char)(0x80 | (c >> 6 & 63)),
+    o[2] = (char)(0x80 | (c & 63));
     return 3;
 }
 
@@ -63,11 +64,21 @@ static char *json_string(const char **p)
         }
         s++;
         switch (*s) {
-        case 'n': *w++ = '\n'; break;
-        case 't': *w++ = '\t'; break;
-        case 'r': *w++ = '\r'; break;
-        case 'b': *w++ = '\b'; break;
-        case 'f': *w++ = '\f'; break;
+        case 'n':
+            *w++ = '\n';
+            break;
+        case 't':
+            *w++ = '\t';
+            break;
+        case 'r':
+            *w++ = '\r';
+            break;
+        case 'b':
+            *w++ = '\b';
+            break;
+        case 'f':
+            *w++ = '\f';
+            break;
         case 'u': {
             unsigned c;
             if (sscanf(s + 1, "%4x", &c) != 1)
@@ -76,7 +87,8 @@ static char *json_string(const char **p)
             s += 4;
             break;
         }
-        default: *w++ = *s;
+        default:
+            *w++ = *s;
         }
         s++;
     }
@@ -139,7 +151,8 @@ static void bytes_to_unicode(void)
 {
     int n = 0;
     for (int b = 0; b < 256; b++) {
-        int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+        int printable =
+            (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
         byte_tok[b][put_utf8(printable ? (unsigned)b : 256u + (unsigned)n++, byte_tok[b])] = 0;
     }
 }
@@ -156,7 +169,8 @@ static int rank_of(const char *a, const char *b)
 {
     size_t la = strlen(a);
     for (int r = 0; r < nmerges; r++)
-        if (strncmp(merges[r], a, la) == 0 && merges[r][la] == ' ' && strcmp(merges[r] + la + 1, b) == 0)
+        if (strncmp(merges[r], a, la) == 0 && merges[r][la] == ' ' &&
+            strcmp(merges[r] + la + 1, b) == 0)
             return r;
     return -1;
 }

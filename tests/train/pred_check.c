@@ -58,7 +58,8 @@ static int linear(char **a)
     if (id[1] * id[2] * id[3] != D || bd[0] != C)
         die("the checkpoint's head does not fit the images", NULL);
     if (pd[0] != N || qd[0] != N || yd[0] != N || pd[1] != C) {
-        printf("pred_check: %llu rows of logits [*, %llu], %llu preds, %llu labels; the shard holds %llu "
+        printf("pred_check: %llu rows of logits [*, %llu], %llu preds, %llu labels; the shard "
+               "holds %llu "
                "samples of %llu classes\n",
                (unsigned long long)pd[0], (unsigned long long)pd[1], (unsigned long long)qd[0],
                (unsigned long long)yd[0], (unsigned long long)N, (unsigned long long)C);
@@ -76,14 +77,14 @@ static int linear(char **a)
                 best = c;
         }
         if (pred[i] != (double)best || y[i] != lab[i]) {
-            printf("pred_check: sample %llu: pred %g (argmax %llu), label %g (shard %g)\n", (unsigned long long)i,
-                   pred[i], (unsigned long long)best, y[i], lab[i]);
+            printf("pred_check: sample %llu: pred %g (argmax %llu), label %g (shard %g)\n",
+                   (unsigned long long)i, pred[i], (unsigned long long)best, y[i], lab[i]);
             return 1;
         }
         hits += pred[i] == y[i];
     }
-    printf("%llu samples, logits within %.2g of x W^T + b, top1 %.9g\n", (unsigned long long)N, worst,
-           (double)hits / (double)N);
+    printf("%llu samples, logits within %.2g of x W^T + b, top1 %.9g\n", (unsigned long long)N,
+           worst, (double)hits / (double)N);
     return worst < 1e-5 ? 0 : 1;
 }
 
@@ -101,7 +102,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc == 5 && strcmp(argv[1], "top1") == 0) {
-        double *p = read_all(argv[2], argv[3], d, &r), *y = read_all(argv[2], argv[4], e, &r2), n = 0, h = 0;
+        double *p = read_all(argv[2], argv[3], d, &r), *y = read_all(argv[2], argv[4], e, &r2),
+               n = 0, h = 0;
         hsize_t m = 1;
         for (int i = 0; i < r; i++)
             m *= d[i];
