@@ -89,6 +89,14 @@ dlt_status dlt_tokenizer_clone(const dlt_tokenizer *t, dlt_tokenizer **out);
 dlt_status dlt_tokenizer_decode(const dlt_tokenizer *t, const int32_t *ids, int64_t n,
                                 char **out, size_t *len);
 
+/* Writes t into the folder dir as the files Hugging Face's tokenizers load
+ * (docs/formats.md): BPE as GPT-2's vocab.json + merges.txt, WordPiece as
+ * vocab.txt, with tokenizer_config.json (the class; model_max_length = max_len
+ * when > 0) and special_tokens_map.json; each written to a temporary name and
+ * renamed. files (may be NULL) gets the names written, comma-separated. */
+dlt_status dlt_tokenizer_write_hf(const dlt_tokenizer *t, const char *dir, int max_len,
+                                  char *files, size_t len);
+
 /* The pieces behind the tokenizers, exposed for tests. A callback gets each piece. */
 typedef void (*dlt_text_piece_fn)(const char *piece, size_t n, void *user);
 /* BERT's basic tokenizer: drops control characters, splits on whitespace and

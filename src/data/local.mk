@@ -14,7 +14,8 @@ noinst_HEADERS += src/data/image_io.h
 pkginclude_HEADERS += src/data/dlt_text.h
 noinst_HEADERS += src/data/text_internal.h
 libdltrain_la_SOURCES += src/data/text_util.c src/data/text_pretok.c src/data/text_merges.c \
-	src/data/tokenizer.c src/data/tokenizer_bpe.c src/data/tokenizer_train.c
+	src/data/tokenizer.c src/data/tokenizer_bpe.c src/data/tokenizer_train.c \
+	src/data/tokenizer_hf.c
 noinst_HEADERS += src/data/text_corpus.h
 libdltrain_la_SOURCES += src/data/text_bert.c src/data/text_corpus.c
 libdltrain_la_SOURCES += src/data/text_prep.c

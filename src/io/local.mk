@@ -14,3 +14,6 @@ pkginclude_HEADERS += src/io/dlt_logio.h
 # export to other frameworks (safetensors)
 libdltrain_la_SOURCES += src/io/export_safetensors.c
 pkginclude_HEADERS += src/io/dlt_export.h
+# prediction files of dltrain predict
+libdltrain_la_SOURCES += src/io/pred_h5.c
+pkginclude_HEADERS += src/io/dlt_predfile.h

@@ -21,8 +21,10 @@ static void usage(FILE *out)
             "       dltrain --print-config JOB.toml [--set KEY=VALUE ...]\n"
             "       dltrain --print-job-reference\n"
             "       dltrain export CKPT.h5 [--format safetensors] [--out FILE] [--no-buffers]\n"
-            "       dltrain generate CKPT.h5 --prompt TEXT [--max-new-tokens N] [--temperature T]\n"
-            "                        [--top-k K] [--seed S] [--data GLOB] [--threads N]\n"
+            "                        [--data GLOB] [--no-tokenizer]\n"
+            "       dltrain generate CKPT.h5 --prompt TEXT|--prompt-ids IDS [--ids] [--max-new-tokens N]\n"
+            "                        [--temperature T] [--top-k K] [--seed S] [--data GLOB] [--threads N]\n"
+            "       dltrain predict CKPT.h5 [--data GLOB] [--out FILE] [--batch N] [--threads N] [--logits]\n"
             "       dltrain selftest [N]\n"
             "       dltrain --version | --help\n"
             "\n"
@@ -51,12 +53,26 @@ static void usage(FILE *out)
             "  --debug-collectives   check that every rank calls the same collective (dist.debug_collectives)\n"
             "  export CKPT.h5        write the checkpoint's parameters and batch-norm buffers as\n"
             "                        safetensors (default FILE: CKPT with .safetensors for .h5);\n"
-            "                        --no-buffers: parameters only\n"
+            "                        --no-buffers: parameters only; GPT and BERT checkpoints also\n"
+            "                        get their tokenizer beside FILE as Hugging Face files (GPT:\n"
+            "                        vocab.json, merges.txt; BERT: vocab.txt; tokenizer_config.json)\n"
+            "                        from the job's data.train shards (--data GLOB: other shards;\n"
+            "                        --no-tokenizer: none)\n"
             "  generate CKPT.h5      sample text from a GPT checkpoint: the prompt, then up to N new\n"
             "                        tokens (default 64; stops at end of text), temperature T\n"
             "                        (default 1; 0: greedy), the K most likely tokens (default 0:\n"
             "                        all), seed S (default 0); the tokenizer comes from the job's\n"
-            "                        data.train shards (--data GLOB: other shards)\n"
+            "                        data.train shards (--data GLOB: other shards); --prompt-ids\n"
+            "                        \"464 3797\": start from token ids; --ids: print the token ids\n"
+            "                        (prompt, then the new ones) on one line instead of the text\n"
+            "                        (--max-new-tokens 0 --ids: tokenize; --prompt-ids: detokenize)\n"
+            "  predict CKPT.h5       run the checkpoint's model (as evaluation does) over every sample\n"
+            "                        of the shards GLOB (default: the job's data.val) and write an\n"
+            "                        HDF5 file FILE (default: CKPT with .predictions.h5; see\n"
+            "                        docs/formats.md): classifiers: logits, pred, label per image; GPT:\n"
+            "                        loss and next-token predictions per window; BERT: MLM and NSP\n"
+            "                        predictions and labels; --logits: GPT/BERT per-token logits too;\n"
+            "                        prints the evaluation metrics; batch N (default: the job's)\n"
             "  selftest [N]          all-reduce N doubles (default 1048576) across the ranks and check\n"
             "  --version             versions of dltrain, BLAS, MPI, HDF5, CUDA, cuDNN, NCCL\n"
             "\n"
@@ -302,14 +318,19 @@ out:
 
 static int export_ckpt(int argc, char **argv)
 {
-    const char *ckpt = NULL, *out = NULL, *format = "safetensors";
-    char def[DLT_PATH_MAX + 16];
+    const char *ckpt = NULL, *out = NULL, *format = "safetensors", *data = NULL;
+    char def[DLT_PATH_MAX + 16], dir[DLT_PATH_MAX + 16];
+    int tokenizer = 1;
     dlt_export_opts o;
     dlt_export_info info;
     dlt_export_opts_default(&o);
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
             out = argv[++i];
+        else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
+            data = argv[++i];
+        else if (strcmp(argv[i], "--no-tokenizer") == 0)
+            tokenizer = 0;
         else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
             format = argv[++i];
         else if (strcmp(argv[i], "--no-buffers") == 0)
@@ -333,42 +354,91 @@ static int export_ckpt(int argc, char **argv)
         snprintf(def, sizeof def, "%.*s.safetensors", (int)(h5 ? n - 3 : n), ckpt);
         out = def;
     }
-    dlt_status st = dlt_export_safetensors(ckpt, out, &o, &info);
+    /* the tokenizer first: a bad --data leaves nothing half-exported */
+    dlt_tokenizer_export_info ti = {0};
+    const char *slash = strrchr(out, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - out) : 1, slash ? out : ".");
+    dlt_status st = tokenizer ? dlt_export_tokenizer(ckpt, data, dir[0] ? dir : "/", &ti) : DLT_OK;
+    if (st != DLT_OK && (data || st == DLT_ERR_IO || st == DLT_ERR_NOMEM)) {
+        fprintf(stderr, "dltrain export: %s\n", dlt_errmsg());
+        return st == DLT_ERR_NOMEM || st == DLT_ERR_IO ? EXIT_RUNTIME : EXIT_USAGE;
+    }
+    if (st != DLT_OK) /* the weights are still worth having */
+        fprintf(stderr, "dltrain export: warning: no tokenizer written: %s\n", dlt_errmsg());
+    st = dlt_export_safetensors(ckpt, out, &o, &info);
     if (st != DLT_OK) {
         fprintf(stderr, "dltrain export: %s\n", dlt_errmsg());
         return st == DLT_ERR_INVALID || st == DLT_ERR_NOTFOUND ? EXIT_USAGE : EXIT_RUNTIME;
     }
     printf("%s: %d tensors of step %lld, %lld bytes\n", out, info.ntensors, (long long)info.step,
            (long long)info.file_bytes);
+    if (ti.written)
+        printf("%s: tokenizer (%s, %d tokens, %d merges): %s\n", dir, ti.type, ti.vocab_size,
+               ti.num_merges, ti.files);
     return 0;
 }
 
 /* A number option's value; 0 when it does not parse. */
-static int num_arg(const char *opt, const char *v, double lo, double *out)
+static int num_arg(const char *cmd, const char *opt, const char *v, double lo, double *out)
 {
     char *end;
     *out = v ? strtod(v, &end) : 0;
     if (!v || end == v || *end || !(*out >= lo)) {
-        fprintf(stderr, "dltrain generate: %s needs a number >= %g (got '%s')\n", opt, lo, v ? v : "");
+        fprintf(stderr, "dltrain %s: %s needs a number >= %g (got '%s')\n", cmd, opt, lo, v ? v : "");
         return 0;
     }
     return 1;
 }
 
+/* --prompt-ids "464 3797 ...": ids separated by spaces or commas; NULL and a
+ * message when one is no integer. */
+static int32_t *parse_ids(const char *v, int64_t *n)
+{
+    int32_t *ids = malloc((strlen(v) / 2 + 1) * sizeof *ids);
+    *n = 0;
+    for (const char *p = v; ids && *p;) {
+        if (*p == ' ' || *p == ',' || *p == '\t' || *p == '\n') {
+            p++;
+            continue;
+        }
+        char *end;
+        errno = 0;
+        long x = strtol(p, &end, 10);
+        if (end == p || errno || x < 0 || x > INT32_MAX || (*end && !strchr(" ,\t\n", *end))) {
+            fprintf(stderr, "dltrain generate: --prompt-ids needs token ids (integers >= 0) separated by "
+                            "spaces or commas (got '%s')\n", v);
+            free(ids);
+            return NULL;
+        }
+        ids[(*n)++] = (int32_t)x;
+        p = end;
+    }
+    return ids;
+}
+
 static int generate(int argc, char **argv)
 {
     dlt_generate_opts o;
+    int print_ids = 0;
+    int32_t *pids = NULL;
     dlt_generate_opts_default(&o);
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double x;
         if (strcmp(a, "--prompt") == 0 && v)
             o.prompt = v, i++;
+        else if (strcmp(a, "--ids") == 0)
+            print_ids = 1;
+        else if (strcmp(a, "--prompt-ids") == 0 && v && !pids) {
+            if (!(pids = parse_ids(v, &o.nprompt_ids)))
+                return EXIT_USAGE;
+            o.prompt_ids = pids, i++;
+        }
         else if (strcmp(a, "--data") == 0 && v)
             o.data_override = v, i++;
         else if (strcmp(a, "--max-new-tokens") == 0 || strcmp(a, "--top-k") == 0 || strcmp(a, "--seed") == 0 ||
                  strcmp(a, "--threads") == 0 || strcmp(a, "--temperature") == 0) {
-            if (!num_arg(a, v, 0, &x))
+            if (!num_arg("generate", a, v, 0, &x))
                 return EXIT_USAGE;
             i++;
             if (a[2] == 'm')
@@ -385,22 +455,79 @@ static int generate(int argc, char **argv)
             o.ckpt = a;
         } else {
             fprintf(stderr, "dltrain generate: unexpected argument '%s' (see dltrain --help)\n", a);
+            free(pids);
             return EXIT_USAGE;
         }
     }
-    if (!o.ckpt || !o.prompt) {
+    if (!o.ckpt || !o.prompt == !pids) {
         fprintf(stderr, "dltrain generate: %s (usage: dltrain generate CKPT.h5 --prompt TEXT ...)\n",
-                o.ckpt ? "no --prompt given" : "no checkpoint given");
+                !o.ckpt ? "no checkpoint given"
+                : pids  ? "--prompt and --prompt-ids exclude each other"
+                        : "no --prompt or --prompt-ids given");
+        free(pids);
         return EXIT_USAGE;
     }
-    char *text = NULL;
-    dlt_status st = dlt_generate(&o, &text, NULL);
+    dlt_generate_result r;
+    dlt_status st = dlt_generate_ids(&o, &r);
+    free(pids);
     if (st != DLT_OK) {
         fprintf(stderr, "dltrain generate: %s\n", dlt_errmsg());
         return st == DLT_ERR_NOMEM ? EXIT_RUNTIME : EXIT_USAGE;
     }
-    printf("%s\n", text);
-    free(text);
+    if (print_ids) /* prompt then continuation, as Hugging Face's generate() returns them */
+        for (int64_t i = 0; i < r.nids; i++)
+            printf("%d%c", r.ids[i], i + 1 < r.nids ? ' ' : '\n');
+    else
+        printf("%s\n", r.text);
+    dlt_generate_result_free(&r);
+    return 0;
+}
+
+static int predict(int argc, char **argv)
+{
+    dlt_predict_opts o = {0};
+    char def[DLT_PATH_MAX + 32];
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        double x;
+        if (strcmp(a, "--data") == 0 && v)
+            o.data = v, i++;
+        else if (strcmp(a, "--out") == 0 && v)
+            o.out = v, i++;
+        else if (strcmp(a, "--logits") == 0)
+            o.logits = 1;
+        else if (strcmp(a, "--batch") == 0 || strcmp(a, "--threads") == 0) {
+            if (!num_arg("predict", a, v, 1, &x) || x > 1 << 20)
+                return EXIT_USAGE;
+            i++;
+            *(a[2] == 'b' ? &o.batch : &o.threads) = (int)x;
+        } else if (a[0] != '-' && !o.ckpt) {
+            o.ckpt = a;
+        } else {
+            fprintf(stderr, "dltrain predict: unexpected argument '%s' (see dltrain --help)\n", a);
+            return EXIT_USAGE;
+        }
+    }
+    if (!o.ckpt) {
+        fprintf(stderr, "dltrain predict: no checkpoint given (usage: dltrain predict CKPT.h5 --data GLOB ...)\n");
+        return EXIT_USAGE;
+    }
+    if (!o.out) {
+        size_t n = strlen(o.ckpt);
+        int h5 = n > 3 && strcmp(o.ckpt + n - 3, ".h5") == 0;
+        snprintf(def, sizeof def, "%.*s.predictions.h5", (int)(h5 ? n - 3 : n), o.ckpt);
+        o.out = def;
+    }
+    dlt_predict_result r;
+    dlt_status st = dlt_predict(&o, &r);
+    if (st != DLT_OK) {
+        fprintf(stderr, "dltrain predict: %s\n", dlt_errmsg());
+        return st == DLT_ERR_INVALID || st == DLT_ERR_NOTFOUND ? EXIT_USAGE : EXIT_RUNTIME;
+    }
+    printf("%s: %lld samples, step %lld", o.out, (long long)r.samples, (long long)r.step);
+    for (int i = 0; i < r.n; i++)
+        printf(", %s %.9g", r.key[i], r.val[i]);
+    printf("\n");
     return 0;
 }
 
@@ -427,6 +554,8 @@ int main(int argc, char **argv)
         return export_ckpt(argc, argv);
     if (strcmp(argv[1], "generate") == 0)
         return generate(argc, argv);
+    if (strcmp(argv[1], "predict") == 0)
+        return predict(argc, argv);
     if (!parse_args(argc, argv, &a)) {
         free(a.sets);
         return EXIT_USAGE;

@@ -159,6 +159,10 @@ dlt_status dlt_train_describe(const dlt_train_config *c, int world_size, FILE *o
  * DLT_ERR_INVALID or DLT_ERR_NOTFOUND with one line of message. */
 typedef struct {
     const char *ckpt, *prompt, *data_override;
+    /* instead of prompt: start from these token ids (checked against the
+     * vocabulary); NULL: encode prompt */
+    const int32_t *prompt_ids;
+    int64_t nprompt_ids;
     int max_new_tokens;   /* default 64 */
     double temperature;   /* default 1.0 */
     int top_k;            /* default 0: all tokens */
@@ -169,6 +173,50 @@ void dlt_generate_opts_default(dlt_generate_opts *o);
 /* *text (malloc'd) holds the decoded prompt and continuation; *ntokens (may be
  * NULL) the number of new tokens. */
 dlt_status dlt_generate(const dlt_generate_opts *o, char **text, int *ntokens);
+/* The same, with the token ids: ids[0..nprompt) the prompt as the model saw
+ * it (an empty prompt: the end-of-text id it starts after), then the new
+ * tokens; text decodes them (without that leading end of text). */
+typedef struct {
+    char *text;
+    int32_t *ids;
+    int64_t nids, nprompt;
+} dlt_generate_result;
+dlt_status dlt_generate_ids(const dlt_generate_opts *o, dlt_generate_result *r);
+void dlt_generate_result_free(dlt_generate_result *r);
+
+/* dltrain predict: the checkpoint's model (its job's task, built and planned
+ * as the trainer's evaluation does, with the checkpoint's parameters and
+ * buffers) over every sample of the shards `data` (NULL: the job's data.val),
+ * in order, each once; per-sample rows go to the prediction file `out`
+ * (docs/formats.md), the task's evaluation metrics to r. One process, CPU.
+ * Bad input (no shards, shards of another kind, a model that does not fit
+ * them) is DLT_ERR_INVALID or DLT_ERR_NOTFOUND with one line of message. */
+typedef struct {
+    const char *ckpt, *data, *out;
+    int batch;   /* samples per forward pass; 0: the job's data.batch_size */
+    int threads; /* 0: the job's train.threads, else all cores */
+    int logits;  /* GPT and BERT: also the per-token logits (large) */
+} dlt_predict_opts;
+typedef struct {
+    int64_t samples, step;
+    const char *task; /* dlt_task_kind_name */
+    int n;            /* metrics: the task's evaluation metrics */
+    const char *key[8];
+    double val[8];
+} dlt_predict_result;
+dlt_status dlt_predict(const dlt_predict_opts *o, dlt_predict_result *r);
+
+/* dltrain export: the tokenizer of a transformer checkpoint's shards (the
+ * job's data.train, or data_override) written into the folder dir as Hugging
+ * Face's files (dlt_tokenizer_write_hf; model_max_length: the model's
+ * positions). A checkpoint of an image classifier writes nothing (written = 0). */
+typedef struct {
+    int written, vocab_size, num_merges;
+    const char *type; /* "bpe", "wordpiece" */
+    char files[160];  /* the names written, comma-separated */
+} dlt_tokenizer_export_info;
+dlt_status dlt_export_tokenizer(const char *ckpt, const char *data_override, const char *dir,
+                                dlt_tokenizer_export_info *info);
 
 /* Host-side metrics of one evaluation batch: top-1/top-5 hits and the
  * confusion matrix (classes x classes, row = true label) over the first `valid`

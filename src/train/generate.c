@@ -88,15 +88,9 @@ static void gen_free(gen *s)
 /* The checkpoint's job, which must train a causal LM. */
 static dlt_status load_job(const dlt_generate_opts *o, gen *s)
 {
-    dlt_status st = dlt_ckpt_read_job(o->ckpt, &s->job_text);
+    dlt_status st = dlt_task_config_from_ckpt(o->ckpt, &s->job, &s->job_text, &s->c);
     if (st != DLT_OK)
         return st;
-    if (!s->job_text || !s->job_text[0])
-        return dlt_seterr(DLT_ERR_INVALID, "%s: the checkpoint holds no job", o->ckpt);
-    if ((st = dlt_job_new(&s->job)) != DLT_OK ||
-        (st = dlt_job_load(s->job, o->ckpt, s->job_text, strlen(s->job_text))) != DLT_OK ||
-        (st = dlt_train_config_from_job(s->job, &s->c)) != DLT_OK)
-        return dlt_adderr(st == DLT_ERR_NOMEM ? st : DLT_ERR_INVALID, "the job in %s", o->ckpt);
     if (s->c.task != DLT_TASK_CAUSAL_LM)
         return dlt_seterr(DLT_ERR_INVALID,
                           "%s: model.arch = %s (%s) is not a GPT model; generate needs a causal-LM "
@@ -149,24 +143,60 @@ static dlt_status load_model(const dlt_generate_opts *o, gen *s, dlt_t *ids, dlt
     return st;
 }
 
+/* The prompt's ids: given, or the tokenizer's encoding of the text. */
+static dlt_status prompt_ids(const dlt_generate_opts *o, gen *s)
+{
+    if (!o->prompt_ids)
+        return dlt_tokenizer_encode(s->tok, o->prompt ? o->prompt : "",
+                                    o->prompt ? strlen(o->prompt) : 0, &s->ids);
+    int V = dlt_tokenizer_vocab_size(s->tok);
+    for (int64_t i = 0; i < o->nprompt_ids; i++) {
+        if (o->prompt_ids[i] < 0 || o->prompt_ids[i] >= V)
+            return dlt_seterr(DLT_ERR_INVALID,
+                              "--prompt-ids: token %lld is id %d, outside the vocabulary 0..%d",
+                              (long long)i + 1, o->prompt_ids[i], V - 1);
+        dlt_status st = dlt_ids_push(&s->ids, o->prompt_ids[i]);
+        if (st != DLT_OK)
+            return st;
+    }
+    return DLT_OK;
+}
+
+void dlt_generate_result_free(dlt_generate_result *r)
+{
+    free(r->text);
+    free(r->ids);
+    memset(r, 0, sizeof *r);
+}
+
 dlt_status dlt_generate(const dlt_generate_opts *o, char **text, int *ntokens)
+{
+    dlt_generate_result r;
+    dlt_status st = dlt_generate_ids(o, &r);
+    *text = r.text;
+    if (ntokens)
+        *ntokens = (int)(r.nids - r.nprompt);
+    free(r.ids);
+    return st;
+}
+
+dlt_status dlt_generate_ids(const dlt_generate_opts *o, dlt_generate_result *r)
 {
     gen s;
     dlt_t ids = -1, logits = -1;
     memset(&s, 0, sizeof s);
-    *text = NULL;
-    if (ntokens)
-        *ntokens = 0;
+    memset(r, 0, sizeof *r);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     dlt_set_num_threads(o->threads > 0 ? o->threads : cores > 0 ? (int)cores : 1);
     dlt_status st = load_job(o, &s);
     if (st == DLT_OK)
         st = open_tokenizer(o, &s);
     if (st == DLT_OK)
-        st = dlt_tokenizer_encode(s.tok, o->prompt, strlen(o->prompt), &s.ids);
+        st = prompt_ids(o, &s);
     int T = s.c.seq_len, V = s.shards ? dlt_text_loader_vocab_size(s.shards) : 0;
     int eot = s.tok ? dlt_tokenizer_specials(s.tok).eot : -1;
-    if (st == DLT_OK && s.ids.n > T)
+    /* no new tokens: tokenize or detokenize only, with no model to run */
+    if (st == DLT_OK && s.ids.n > T && o->max_new_tokens > 0)
         st = dlt_seterr(DLT_ERR_INVALID,
                         "the prompt is %lld tokens, longer than the model's context of %d "
                         "(data.seq_len)",
@@ -178,7 +208,7 @@ dlt_status dlt_generate(const dlt_generate_opts *o, char **text, int *ntokens)
     else if (st == DLT_OK && nprompt == 0)
         st = dlt_seterr(DLT_ERR_INVALID,
                         "an empty prompt needs a tokenizer with an end-of-text token");
-    if (st == DLT_OK)
+    if (st == DLT_OK && o->max_new_tokens > 0)
         st = load_model(o, &s, &ids, &logits);
     if (st == DLT_OK && !(s.scratch = malloc((size_t)V * sizeof *s.scratch)))
         st = dlt_seterr(DLT_ERR_NOMEM, "out of memory");
@@ -203,10 +233,12 @@ dlt_status dlt_generate(const dlt_generate_opts *o, char **text, int *ntokens)
     }
     if (st == DLT_OK) {
         int64_t skip = nprompt == 0 ? 1 : 0; /* the end-of-text that started an empty prompt */
-        st = dlt_tokenizer_decode(s.tok, s.ids.ids + skip, s.ids.n - skip, text, NULL);
+        st = dlt_tokenizer_decode(s.tok, s.ids.ids + skip, s.ids.n - skip, &r->text, NULL);
     }
-    if (ntokens)
-        *ntokens = made;
+    if (st == DLT_OK) {
+        r->ids = s.ids.ids, r->nids = s.ids.n, r->nprompt = s.ids.n - made;
+        memset(&s.ids, 0, sizeof s.ids);
+    }
     gen_free(&s);
     return st;
 }

@@ -11,5 +11,9 @@ noinst_HEADERS += src/train/trainer.h src/train/task.h
 libdltrain_la_SOURCES += src/train/task_classify.c src/train/task_lm.c src/train/task_bert.c
 # dltrain generate: sampling from a causal-LM checkpoint
 libdltrain_la_SOURCES += src/train/generate.c
+# dltrain export: the tokenizer beside the weights
+libdltrain_la_SOURCES += src/train/export_tokenizer.c
+# dltrain predict: a checkpoint's model over shards, per-sample rows into an HDF5 file
+libdltrain_la_SOURCES += src/train/predict.c
 # the run's timeline (log.trace)
 libdltrain_la_SOURCES += src/train/report_trace.c

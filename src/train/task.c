@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlt_ckpt.h"
+#include "dlt_job.h"
 #include "task.h"
 
 const char *dlt_task_kind_name(dlt_task_kind k)
@@ -92,6 +94,14 @@ int dlt_task_argmax(const float *x, int64_t n)
         if (x[i] > x[best])
             best = i;
     return (int)best;
+}
+
+int32_t *dlt_task_argmax_rows(const float *x, int64_t n, int64_t k)
+{
+    int32_t *a = malloc((size_t)(n > 0 ? n : 1) * sizeof *a);
+    for (int64_t i = 0; a && i < n; i++)
+        a[i] = dlt_task_argmax(x + i * k, k);
+    return a;
 }
 
 dlt_status dlt_task_text_loader(const dlt_train_config *c, const char *glob, int train, int rank,
@@ -202,4 +212,20 @@ void dlt_task_text_close(dlt_task *t)
     dlt_text_loader_close(k->val);
     free(k);
     t->impl = NULL;
+}
+
+dlt_status dlt_task_config_from_ckpt(const char *ckpt, dlt_job **job, char **text,
+                                     dlt_train_config *c)
+{
+    *job = NULL;
+    dlt_status st = dlt_ckpt_read_job(ckpt, text);
+    if (st != DLT_OK)
+        return st;
+    if (!*text || !(*text)[0])
+        return dlt_seterr(DLT_ERR_INVALID, "%s: the checkpoint holds no job", ckpt);
+    if ((st = dlt_job_new(job)) != DLT_OK ||
+        (st = dlt_job_load(*job, ckpt, *text, strlen(*text))) != DLT_OK ||
+        (st = dlt_train_config_from_job(*job, c)) != DLT_OK)
+        return dlt_adderr(st == DLT_ERR_NOMEM ? st : DLT_ERR_INVALID, "the job in %s", ckpt);
+    return DLT_OK;
 }

@@ -14,6 +14,7 @@
 #include "dlt_comm.h"
 #include "dlt_core.h"
 #include "dlt_data.h"
+#include "dlt_predfile.h"
 #include "dlt_text.h"
 #include "dlt_train.h"
 #include "report.h"
@@ -36,6 +37,8 @@ typedef struct {
     dlt_t flops_out; /* forward output whose FLOPs --dry-run reports */
     dlt_t loss_scale; /* f32 input the trainer sets to the loss scale each step; -1: none */
     dlt_kvlist model; /* the resolved architecture (dlt_model_describe, dlt_transformer_describe) */
+    dlt_t pred_out;   /* one more output predict() reads, or -1 (predict.c sets -1 before
+                       * build; the trainer's plans ignore it) */
 } dlt_task_graph;
 
 /* One fed batch. */
@@ -62,6 +65,12 @@ typedef struct {
     void (*metrics)(const dlt_task *t, int train, const double *sums, dlt_metrics *m);
     dlt_loader_cursor (*get_cursor)(const dlt_task *t); /* training loader */
     dlt_status (*set_cursor)(dlt_task *t, int train, dlt_loader_cursor c);
+    /* dltrain predict (predict.c): after p, a plan of outs and pred_out, ran
+     * on the evaluation batch just fed, append the rows of its valid samples
+     * to the prediction file (docs/formats.md); logits: also the per-token
+     * logits of the transformer tasks. */
+    dlt_status (*predict)(dlt_task *t, dlt_plan *p, const dlt_task_batch *b, int logits,
+                          dlt_pred_file *f);
     /* --dry-run: one line on the data and model ("# model ... on ..."). */
     void (*describe)(const dlt_task *t, FILE *out);
     void (*close)(dlt_task *t);
@@ -110,6 +119,13 @@ dlt_status dlt_task_text_set_cursor(dlt_task *t, int train, dlt_loader_cursor c)
 void dlt_task_text_close(dlt_task *t); /* closes both loaders, frees the state */
 /* check() of the transformer tasks: shards of the right kind, one vocabulary. */
 dlt_status dlt_task_check_text(const dlt_train_config *c, int world);
+/* The job stored in a checkpoint, resolved (generate, predict, export):
+ * *job and *text are the caller's to free (also on error). */
+struct dlt_job;
+dlt_status dlt_task_config_from_ckpt(const char *ckpt, struct dlt_job **job, char **text,
+                                     dlt_train_config *c);
+/* predict(): the argmax of each of the n rows of x[n, k] into a malloc'd array. */
+int32_t *dlt_task_argmax_rows(const float *x, int64_t n, int64_t k);
 /* Index of the largest of x[0..n) (first on ties). */
 int dlt_task_argmax(const float *x, int64_t n);
 

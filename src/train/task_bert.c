@@ -190,6 +190,36 @@ static void metrics(const dlt_task *t, int train, const double *sums, dlt_metric
     m->best = 3;
 }
 
+/* Per sequence: its ids, the MLM prediction at every position and the label
+ * where a token was masked (-100 elsewhere), the NSP logits, prediction and
+ * label; with logits the MLM logits [L, V]. */
+static dlt_status predict(dlt_task *t, dlt_plan *p, const dlt_task_batch *b, int logits,
+                          dlt_pred_file *f)
+{
+    bert *k = t->impl;
+    const float *ml = dlt_plan_data(p, k->mlm_logits), *nl = dlt_plan_data(p, k->nsp_logits);
+    int64_t n = b->samples, L = k->L, two = 2, lv[2] = {L, k->vocab};
+    int32_t *mp = dlt_task_argmax_rows(ml, n * L, k->vocab), *np = dlt_task_argmax_rows(nl, n, 2);
+    dlt_status st = mp && np ? DLT_OK : dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    if (st == DLT_OK)
+        st = dlt_pred_file_append(f, "input_ids", DLT_I32, 1, &L, dlt_plan_data(p, k->ids), n);
+    if (st == DLT_OK)
+        st = dlt_pred_file_append(f, "mlm_pred", DLT_I32, 1, &L, mp, n);
+    if (st == DLT_OK)
+        st = dlt_pred_file_append(f, "mlm_label", DLT_I32, 1, &L, dlt_plan_data(p, k->mlm_labels), n);
+    if (st == DLT_OK)
+        st = dlt_pred_file_append(f, "nsp_logits", DLT_F32, 1, &two, nl, n);
+    if (st == DLT_OK)
+        st = dlt_pred_file_append(f, "nsp_pred", DLT_I32, 0, NULL, np, n);
+    if (st == DLT_OK)
+        st = dlt_pred_file_append(f, "nsp_label", DLT_I32, 0, NULL, dlt_plan_data(p, k->nsp_labels), n);
+    if (st == DLT_OK && logits)
+        st = dlt_pred_file_append(f, "mlm_logits", DLT_F32, 2, lv, ml, n);
+    free(mp);
+    free(np);
+    return st;
+}
+
 static void describe(const dlt_task *t, FILE *out)
 {
     const bert *k = t->impl;
@@ -211,6 +241,7 @@ const dlt_task_ops dlt_task_bert = {
     .metrics = metrics,
     .get_cursor = dlt_task_text_get_cursor,
     .set_cursor = dlt_task_text_set_cursor,
+    .predict = predict,
     .describe = describe,
     .close = dlt_task_text_close,
 };

@@ -246,6 +246,27 @@ static void metrics(const dlt_task *t, int train, const double *sums, dlt_metric
     m->names = k->val;
 }
 
+/* logits [N, C], the predicted class and the shard's label of each sample */
+static dlt_status predict(dlt_task *t, dlt_plan *p, const dlt_task_batch *b, int logits,
+                          dlt_pred_file *f)
+{
+    classify *k = t->impl;
+    const float *l = dlt_plan_data(p, k->logits);
+    int64_t C = k->classes;
+    int32_t *pred = dlt_task_argmax_rows(l, b->samples, C);
+    (void)logits;
+    if (!pred)
+        return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    dlt_status st = dlt_pred_file_append(f, "logits", DLT_F32, 1, &C, l, b->samples);
+    if (st == DLT_OK)
+        st = dlt_pred_file_append(f, "pred", DLT_I32, 0, NULL, pred, b->samples);
+    if (st == DLT_OK)
+        st = dlt_pred_file_append(f, "label", DLT_I32, 0, NULL, dlt_plan_data(p, k->labels),
+                                  b->samples);
+    free(pred);
+    return st;
+}
+
 static dlt_loader_cursor get_cursor(const dlt_task *t)
 {
     return dlt_loader_get_cursor(((const classify *)t->impl)->loader);
@@ -288,6 +309,7 @@ const dlt_task_ops dlt_task_classify = {
     .metrics = metrics,
     .get_cursor = get_cursor,
     .set_cursor = set_cursor,
+    .predict = predict,
     .describe = describe,
     .close = close_task,
 };

@@ -66,6 +66,7 @@ static dlt_status build(dlt_task *t, dlt_graph *g, dlt_task_graph *tg)
     tg->outs[0] = k->loss;
     tg->flops_out = k->logits;
     dlt_transformer_describe(&s, &tg->model);
+    tg->pred_out = k->logits;
     return dlt_task_grads(t, g, tg);
 }
 
@@ -111,6 +112,45 @@ static void metrics(const dlt_task *t, int train, const double *sums, dlt_metric
     m->best = 1;
 }
 
+/* Per window: its tokens, the mean cross-entropy of its T predictions (as
+ * the loss: natural log), the most likely next token at each position, and
+ * with logits the logits [T, V]. */
+static dlt_status predict(dlt_task *t, dlt_plan *p, const dlt_task_batch *b, int logits,
+                          dlt_pred_file *f)
+{
+    lm *k = t->impl;
+    const float *l = dlt_plan_data(p, k->logits);
+    const int32_t *y = dlt_plan_data(p, k->targets);
+    int64_t n = b->samples, T = k->T, V = k->vocab, tv[2] = {T, V};
+    int32_t *pred = dlt_task_argmax_rows(l, n * T, V);
+    float *loss = malloc((size_t)(n > 0 ? n : 1) * sizeof *loss);
+    dlt_status st = pred && loss ? DLT_OK : dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; st == DLT_OK && i < n; i++) {
+        double sum = 0;
+        for (int64_t j = 0; j < T; j++) {
+            const float *r = l + (i * T + j) * V;
+            double mx = r[pred[i * T + j]], z = 0;
+            for (int64_t v = 0; v < V; v++)
+                z += exp((double)r[v] - mx);
+            sum += mx + log(z) - r[y[i * T + j]];
+        }
+        loss[i] = (float)(sum / (double)T);
+    }
+    if (st == DLT_OK)
+        st = dlt_pred_file_append(f, "input_ids", DLT_I32, 1, &T, dlt_plan_data(p, k->ids), n);
+    if (st == DLT_OK)
+        st = dlt_pred_file_append(f, "target_ids", DLT_I32, 1, &T, y, n);
+    if (st == DLT_OK)
+        st = dlt_pred_file_append(f, "loss", DLT_F32, 0, NULL, loss, n);
+    if (st == DLT_OK)
+        st = dlt_pred_file_append(f, "pred", DLT_I32, 1, &T, pred, n);
+    if (st == DLT_OK && logits)
+        st = dlt_pred_file_append(f, "logits", DLT_F32, 2, tv, l, n);
+    free(pred);
+    free(loss);
+    return st;
+}
+
 static void describe(const dlt_task *t, FILE *out)
 {
     const lm *k = t->impl;
@@ -132,6 +172,7 @@ const dlt_task_ops dlt_task_causal_lm = {
     .metrics = metrics,
     .get_cursor = dlt_task_text_get_cursor,
     .set_cursor = dlt_task_text_set_cursor,
+    .predict = predict,
     .describe = describe,
     .close = dlt_task_text_close,
 };

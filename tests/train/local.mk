@@ -43,3 +43,9 @@ EXTRA_DIST += tests/train/test_run_guard.sh
 # true parameter counts, resolved jobs without other architectures' keys
 TESTS += tests/train/test_model_meta.sh
 EXTRA_DIST += tests/train/test_model_meta.sh
+# what a checkpoint gives back: generate --ids, the exported tokenizer (checked by an
+# independent GPT-2 BPE, hf_tok_check), dltrain predict
+check_PROGRAMS += tests/train/hf_tok_check tests/train/pred_check
+tests_train_hf_tok_check_LDADD =
+TESTS += tests/train/test_predict.sh
+EXTRA_DIST += tests/train/test_predict.sh
