@@ -14,30 +14,7 @@
 #  - jobs/gpt_small.toml, bert_mini.toml and bert.toml build (--dry-run).
 . "$top_srcdir/tests/train/lib.sh"
 
-# ~12 KB of sentences over a small vocabulary, 4 files of paragraphs
-awk 'BEGIN {
-    split("the a cat dog bird mat park tree sat ran sang on in to and while green tall small old", w, " ")
-    s = 7
-    for (f = 0; f < 4; f++) {
-        out = "text" f ".txt"
-        for (p = 0; p < 14; p++) {
-            line = ""
-            for (k = 0; k < 5; k++) {
-                s = (s * 1103515245 + 12345) % 2147483648
-                i = int(s / 65536) % 12
-                line = line toupper(substr(w[i + 1], 1, 1)) substr(w[i + 1], 2) " " w[i + 2] " " w[i + 3] " " \
-                       w[i + 4] " " w[i + 5] " " w[i + 6] ". "
-            }
-            print line > out
-            print "" > out
-        }
-    }
-}' || fail "awk"
-"$DLPREP" text text0.txt text1.txt text2.txt text3.txt --target gpt --vocab-size 300 --out gpt \
-    --val-fraction 0.25 --seed 1 --quiet || fail "dlprep text --target gpt"
-"$DLPREP" text text0.txt text1.txt text2.txt text3.txt --target bert --vocab-size 200 --seq-len 32 \
-    --max-predictions 5 --dupe-factor 2 --docs blank --out bert --val-fraction 0.2 --seed 1 --quiet ||
-    fail "dlprep text --target bert"
+make_text_shards
 
 cat >gpt.toml <<'JOB'
 [model]
