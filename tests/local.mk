@@ -21,3 +21,6 @@ include tests/io/local.mk
 # table and the known violations in the script)
 TESTS += tests/test_layering.sh
 EXTRA_DIST += tests/test_layering.sh
+# libdltrain.so exports the dlt_ API only (nm -D)
+TESTS += tests/test_exports.sh
+EXTRA_DIST += tests/test_exports.sh
