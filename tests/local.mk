@@ -16,3 +16,11 @@ include tests/optim/local.mk
 include tests/models/local.mk
 include tests/train/local.mk
 include tests/io/local.mk
+
+# the module layering of DESIGN.md over src/'s #include lines (allowed-dependency
+# table and the known violations in the script)
+TESTS += tests/test_layering.sh
+EXTRA_DIST += tests/test_layering.sh
+# libdltrain.so exports the dlt_ API only (nm -D)
+TESTS += tests/test_exports.sh
+EXTRA_DIST += tests/test_exports.sh

@@ -202,7 +202,7 @@ extern "C" dlt_status fa_setup(attn_dev *a, const dlt_kctx *k, const dlt_shape *
                                const void *mask)
 {
     const attn_attr *at = DLT_CATTR(k->node, attn_attr);
-    attn_geom gm = attn_geometry(at, k->in_shape[0], k->in_shape[1], k->in_shape[2]);
+    attn_geom gm = dlt_attn_geometry(at, k->in_shape[0], k->in_shape[1], k->in_shape[2]);
     if (gm.D > INT32_MAX / FA_ROWS || gm.Dv > INT32_MAX / FA_ROWS)
         return dlt_seterr(DLT_ERR_SHAPE, "attention: head size too large for the GPU kernel");
     a->B = gm.B;
@@ -214,7 +214,7 @@ extern "C" dlt_status fa_setup(attn_dev *a, const dlt_kctx *k, const dlt_shape *
     a->bthd = gm.bthd;
     a->scale = at->scale;
     a->causal = at->causal;
-    a->mask_kind = mask_shape ? attn_mask_kind(mask_shape) : ATTN_MASK_NONE;
+    a->mask_kind = mask_shape ? dlt_attn_mask_kind(mask_shape) : ATTN_MASK_NONE;
     a->mask = mask;
     a->drop = k->training && at->p > 0.f;
     a->p = at->p;

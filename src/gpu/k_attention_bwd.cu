@@ -417,7 +417,7 @@ extern "C" size_t fa_backward_ws(const dlt_node *n, const dlt_shape *const *in,
                                  const dlt_shape *const *out)
 {
     (void)out;
-    attn_geom gm = attn_geometry(DLT_CATTR(n, attn_attr), in[0], in[1], in[2]);
+    attn_geom gm = dlt_attn_geometry(DLT_CATTR(n, attn_attr), in[0], in[1], in[2]);
     return ((size_t)(gm.B * gm.H * gm.Tq) * sizeof(float) + 255) & ~(size_t)255;
 }
 

@@ -11,8 +11,8 @@
 #include "attention_impl.h"
 #include "dlt_ops.h"
 
-attn_geom attn_geometry(const attn_attr *a, const dlt_shape *q, const dlt_shape *k,
-                        const dlt_shape *v)
+attn_geom dlt_attn_geometry(const attn_attr *a, const dlt_shape *q, const dlt_shape *k,
+                            const dlt_shape *v)
 {
     attn_geom gm;
     gm.bthd = a->layout == DLT_ATTN_BTHD;
@@ -26,7 +26,7 @@ attn_geom attn_geometry(const attn_attr *a, const dlt_shape *q, const dlt_shape 
     return gm;
 }
 
-int attn_mask_kind(const dlt_shape *m)
+int dlt_attn_mask_kind(const dlt_shape *m)
 {
     if (m->dtype == DLT_F32)
         return ATTN_MASK_ADD;
@@ -84,7 +84,7 @@ static dlt_status attn_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *
     dlt_status st = check_qkv(a, &in[0], &in[1], &in[2], n->nin > 3 ? &in[3] : NULL);
     if (st != DLT_OK)
         return st;
-    attn_geom gm = attn_geometry(a, &in[0], &in[1], &in[2]);
+    attn_geom gm = dlt_attn_geometry(a, &in[0], &in[1], &in[2]);
     out[0] = in[0];
     out[0].dim[3] = gm.Dv;
     int64_t ld[3] = {gm.B, gm.H, gm.Tq};
@@ -103,7 +103,7 @@ static dlt_status attn_bwd_shape(const dlt_node *n, const dlt_shape *in, dlt_sha
     dlt_status st = check_qkv(a, &in[0], &in[1], &in[2], m);
     if (st != DLT_OK)
         return st;
-    attn_geom gm = attn_geometry(a, &in[0], &in[1], &in[2]);
+    attn_geom gm = dlt_attn_geometry(a, &in[0], &in[1], &in[2]);
     int64_t ld[3] = {gm.B, gm.H, gm.Tq};
     dlt_shape os[2] = {in[0], dlt_shape_make(DLT_F32, 3, ld)};
     os[0].dim[3] = gm.Dv;
@@ -119,7 +119,7 @@ static dlt_status attn_bwd_shape(const dlt_node *n, const dlt_shape *in, dlt_sha
 
 static double attn_flops(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
 {
-    attn_geom gm = attn_geometry(DLT_CATTR(n, attn_attr), in[0], in[1], in[2]);
+    attn_geom gm = dlt_attn_geometry(DLT_CATTR(n, attn_attr), in[0], in[1], in[2]);
     double f = 2.0 * (double)(gm.B * gm.H * gm.Tq * gm.Tk) * (double)(gm.D + gm.Dv);
     return DLT_CATTR(n, attn_attr)->causal ? f / 2 : f;
 }
@@ -127,7 +127,7 @@ static double attn_flops(const dlt_node *n, const dlt_shape *const *in, const dl
 static double attn_bwd_flops(const dlt_node *n, const dlt_shape *const *in,
                              const dlt_shape *const *out)
 {
-    attn_geom gm = attn_geometry(DLT_CATTR(n, attn_attr), in[0], in[1], in[2]);
+    attn_geom gm = dlt_attn_geometry(DLT_CATTR(n, attn_attr), in[0], in[1], in[2]);
     double f = 2.0 * (double)(gm.B * gm.H * gm.Tq * gm.Tk) * (double)(3 * gm.D + 2 * gm.Dv);
     return DLT_CATTR(n, attn_attr)->causal ? f / 2 : f;
 }
@@ -145,14 +145,14 @@ static size_t ws_for(const attn_geom *gm, int64_t items, int nbuf)
 
 static size_t attn_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
 {
-    attn_geom gm = attn_geometry(DLT_CATTR(n, attn_attr), in[0], in[1], in[2]);
+    attn_geom gm = dlt_attn_geometry(DLT_CATTR(n, attn_attr), in[0], in[1], in[2]);
     return ws_for(&gm, gm.B * gm.H * ((gm.Tq + ATTN_BQ - 1) / ATTN_BQ), 1);
 }
 
 static size_t attn_bwd_ws(const dlt_node *n, const dlt_shape *const *in,
                           const dlt_shape *const *out)
 {
-    attn_geom gm = attn_geometry(DLT_CATTR(n, attn_attr), in[0], in[1], in[2]);
+    attn_geom gm = dlt_attn_geometry(DLT_CATTR(n, attn_attr), in[0], in[1], in[2]);
     return ws_for(&gm, gm.B * gm.H, 2);
 }
 

@@ -51,9 +51,9 @@ static inline DLT_HD uint64_t attn_stream(uint64_t id, int64_t step)
 /* Query rows per block: scores are held for one block of one head per thread. */
 #define ATTN_BQ 64
 
-attn_geom attn_geometry(const attn_attr *a, const dlt_shape *q, const dlt_shape *k,
-                        const dlt_shape *v);
-int attn_mask_kind(const dlt_shape *m);
+attn_geom dlt_attn_geometry(const attn_attr *a, const dlt_shape *q, const dlt_shape *k,
+                            const dlt_shape *v);
+int dlt_attn_mask_kind(const dlt_shape *m);
 /* Bytes of scratch one thread needs (nbuf score blocks of ATTN_BQ x Tk). */
 size_t attn_slot_bytes(const attn_geom *gm, int nbuf);
 

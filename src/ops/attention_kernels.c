@@ -31,9 +31,9 @@ static dlt_status attn_run_init(attn_run *r, const dlt_kctx *k, const attn_attr 
                                 const dlt_shape *ms, const void *mask)
 {
     memset(r, 0, sizeof *r);
-    r->gm = attn_geometry(a, q, kk, v);
+    r->gm = dlt_attn_geometry(a, q, kk, v);
     r->a = a;
-    r->mask_kind = ms ? attn_mask_kind(ms) : ATTN_MASK_NONE;
+    r->mask_kind = ms ? dlt_attn_mask_kind(ms) : ATTN_MASK_NONE;
     r->mask = mask;
     r->drop = k->training && a->p > 0.f;
     r->seed = k->seed;

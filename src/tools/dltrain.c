@@ -247,16 +247,9 @@ static int train(args *a, int argc, char **argv)
         goto out;
     }
     cfg.quiet = a->quiet, cfg.verbose = a->verbose;
-    /* the resolved job must say what runs: a transformer without model.dropout
-     * uses its architecture's dropout, so record that value */
-    char where[64];
-    dlt_job_where(job, "model.dropout", where, sizeof where);
-    if (cfg.task != DLT_TASK_CLASSIFY && strcmp(where, "default") == 0) {
-        char set[64];
-        snprintf(set, sizeof set, "model.dropout=%.7g", (double)cfg.tf.hidden_dropout);
-        if (dlt_job_set(job, set) != DLT_OK)
-            dlt_clearerr();
-    }
+    /* the resolved job must say what runs (a transformer's default dropout) */
+    if (dlt_train_job_record_defaults(job, &cfg) != DLT_OK)
+        dlt_clearerr();
     if (a->resume && strlen(a->resume) >= sizeof cfg.resume) {
         if (w.rank == 0)
             fprintf(stderr, "dltrain: --resume: the path is %zu bytes long, at most %zu\n", strlen(a->resume),

@@ -60,6 +60,10 @@ typedef struct {
     dlt_schedule schedule;
     dlt_param_group_rule rules[DLT_MAX_GROUP_RULES];
     int nrules;
+    /* optim.no_decay as given, cut into the rules' patterns: rules[].pattern
+     * point into this config's copy (a struct copy of the config still points
+     * into the original's, which must outlive it) */
+    char rule_patterns[1024];
     double grad_clip;        /* global norm; 0: off */
     int nonfinite_stop;      /* 1: stop the run on a non-finite gradient; 0: skip the step */
     int accumulate;          /* micro-steps per optimizer step */
@@ -112,6 +116,11 @@ struct dlt_job;
  * model.arch picks the task; an architecture no task trains (the
  * encoder-decoder transformer-*) is DLT_ERR_INVALID naming it. */
 dlt_status dlt_train_config_from_job(struct dlt_job *job, dlt_train_config *c);
+/* Records in the job the values the run takes from its architecture rather
+ * than from the job (a transformer's dropout when model.dropout is unset), so
+ * that the resolved job says what runs. After dlt_train_config_from_job(job, c);
+ * an error is dlt_job_set's. */
+dlt_status dlt_train_job_record_defaults(struct dlt_job *job, const dlt_train_config *c);
 /* Warns (one line each, naming where it was set) about keys the job sets that
  * do not apply to its model.arch; they are ignored and left out of the
  * resolved job (which dlt_train_config_from_job scopes to the arch). */ 

@@ -242,11 +242,11 @@ dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
     }
     if (given(job, "optim.eps"))
         c->optim.eps = dlt_job_float(job, "optim.eps");
-    /* no-decay patterns become parameter-group rules */
-    static char patterns[1024];
-    snprintf(patterns, sizeof patterns, "%s", dlt_job_string(job, "optim.no_decay"));
+    /* no-decay patterns become parameter-group rules, cut out of the
+     * config's own copy of the list (rules[].pattern point into it) */
+    snprintf(c->rule_patterns, sizeof c->rule_patterns, "%s", dlt_job_string(job, "optim.no_decay"));
     c->nrules = 0;
-    for (char *save = NULL, *p = strtok_r(patterns, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+    for (char *save = NULL, *p = strtok_r(c->rule_patterns, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
         while (*p == ' ')
             p++;
         if (!*p)
@@ -314,4 +314,16 @@ dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
     c->trace_warmup = dlt_job_int(job, "log.trace_warmup");
     c->trace_steps = dlt_job_int(job, "log.trace_steps");
     return DLT_OK;
+}
+
+/* Job policy: the resolved job (--print-config, checkpoints) must say what
+ * runs, so a transformer whose job leaves model.dropout unset records its
+ * architecture's dropout there. Image classifiers keep the key's default. */
+dlt_status dlt_train_job_record_defaults(dlt_job *job, const dlt_train_config *c)
+{
+    if (c->task == DLT_TASK_CLASSIFY || given(job, "model.dropout"))
+        return DLT_OK;
+    char set[64];
+    snprintf(set, sizeof set, "model.dropout=%.7g", (double)c->tf.hidden_dropout);
+    return dlt_job_set(job, set);
 }
