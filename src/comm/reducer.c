@@ -442,8 +442,10 @@ dlt_status dlt_reducer_finish(dlt_reducer *r)
             /* MPI's in-place reduce-scatter leaves this rank's block first */
             lo = (size_t)r->displs[b * p + me];
             n = (size_t)r->counts[b * p + me];
-            if (lo && !r->cfg.bf16)
-                memmove(g + lo, g, n * sizeof *g);
+            /* n <= the block size <= lo: the block and its place never overlap */
+            dlt_backend *be = dlt_graph_get_backend(r->g);
+            if (lo && n && !r->cfg.bf16)
+                st = be ? be->copy(be->ctx, g + lo, g, n * sizeof *g) : (memmove(g + lo, g, n * sizeof *g), DLT_OK);
         }
         if (r->cfg.bf16)
             st = from_bf16(r, g + lo, r->shadow + bk->lo, n);
@@ -501,11 +503,16 @@ dlt_status dlt_reducer_grad_sumsq(dlt_reducer *r, double *sumsq)
         return DLT_OK;
     }
     int p = r->c->size, me = r->c->rank;
-    double s = 0;
-    for (int b = 0; b < r->nb; b++)
-        s += dlt_grad_sumsq(grads + r->b[b].lo + r->displs[b * p + me],
-                            (size_t)r->counts[b * p + me]);
-    dlt_status st = dlt_comm_reduce_metrics(r->c, &s, 1);
+    double s = 0, part;
+    dlt_status st = DLT_OK;
+    for (int b = 0; b < r->nb; b++) {
+        const float *x = grads + r->b[b].lo + r->displs[b * p + me];
+        size_t n = (size_t)r->counts[b * p + me];
+        if (be && n && (st = be->sumsq(be->ctx, x, n, &part)) != DLT_OK)
+            return st;
+        s += be ? (n ? part : 0) : dlt_grad_sumsq(x, n);
+    }
+    st = dlt_comm_reduce_metrics(r->c, &s, 1);
     *sumsq = s;
     return st;
 }

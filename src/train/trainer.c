@@ -424,6 +424,12 @@ dlt_status dlt_train_describe(const dlt_train_config *c, int world_size, FILE *o
         st = dlt_seterr(DLT_ERR_NOMEM, "out of memory");
     if (st == DLT_OK)
         st = t->ops->build(t, g, &tg);
+    /* ZeRO-1's shards follow the reducer's buckets: lay the parameters out as
+     * the run does (a reducer without communicator: layout and buckets only) */
+    dlt_reducer *red = NULL;
+    dlt_reducer_config rc = {.bucket_mb = c->bucket_mb, .contract = tg.contract};
+    if (st == DLT_OK && c->zero)
+        st = dlt_reducer_create(NULL, g, tg.nparams, tg.params, tg.grads, &rc, &red);
     if (st == DLT_OK) {
         /* sizes only: a dry run must not allocate the activations */
         dlt_plan_opts po = {.ngrads = tg.nparams, .grad_params = tg.params, .grad_values = tg.grads,
@@ -440,7 +446,14 @@ dlt_status dlt_train_describe(const dlt_train_config *c, int world_size, FILE *o
         }
         dlt_graph_summary(g, p, out);
         fprintf(out, "FLOPs per sample (forward): %.4g\n", dlt_graph_flops(g, 1, &tg.flops_out) / (double)c->batch_size);
+        char line[200];
+        int nslots = dlt_optim_config_num_slots(&c->optim);
+        size_t full = (size_t)nslots * dlt_params_numel(g) * sizeof(float);
+        dlt_optim_memory_line(line, sizeof line, red ? dlt_zero_state_bytes(red, world_size, 0, nslots) : full, full,
+                              c->zero, world_size);
+        fprintf(out, "%s\n", line);
     }
+    dlt_reducer_free(red);
     dlt_plan_free(p);
     dlt_task_close(t);
     free(tg.params);
