@@ -168,7 +168,7 @@ typedef struct {
     double bucket_mb;       /* 0 = 25 MiB */
     double first_bucket_mb; /* 0 = 1 MiB (small, so the first reduce starts early) */
     dlt_grad_contract contract;
-    int zero; /* 1: ZeRO-1, optimizer updates sharded over the ranks (MPI only) */
+    int zero; /* 1: ZeRO-1, optimizer updates and state sharded over the ranks (MPI or NCCL) */
     /* 1: all-reduce (or reduce-scatter, ZeRO-1) the gradients in bf16, half
      * the bytes of f32, like PyTorch DDP's bf16_compress_hook: per bucket the
      * f32 gradients (pre-scaled as in f32) are rounded to a bf16 shadow of the

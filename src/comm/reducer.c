@@ -201,11 +201,6 @@ dlt_status dlt_reducer_create(dlt_comm *c, dlt_graph *g, int n, const dlt_t *par
     r->g = g;
     if (cfg)
         r->cfg = *cfg;
-    if (r->cfg.zero && c->backend != DLT_COMM_MPI) {
-        st = dlt_seterr(DLT_ERR_UNSUPPORTED,
-                        "reducer: ZeRO-1 is implemented for the MPI backend only");
-        goto fail;
-    }
     for (int i = 0; i < n; i++) {
         int pid = dlt_producer_id(g, grads[i]);
         bs[i] = (binding){params[i], grads[i], pid >= 0 ? pid : INT_MAX, i};
@@ -439,16 +434,17 @@ dlt_status dlt_reducer_finish(dlt_reducer *r)
         size_t lo = 0, n = bk->hi - bk->lo;
         dlt_status st = DLT_OK;
         if (r->cfg.zero) {
-            /* MPI's in-place reduce-scatter leaves this rank's block first */
             lo = (size_t)r->displs[b * p + me];
             n = (size_t)r->counts[b * p + me];
-            /* n <= the block size <= lo: the block and its place never overlap */
+            /* MPI's in-place reduce-scatter leaves this rank's block first
+             * (NCCL's, in its place); n <= the block size <= lo: the block and
+             * its place never overlap */
             dlt_backend *be = dlt_graph_get_backend(r->g);
-            if (lo && n && !r->cfg.bf16)
+            if (r->c->backend == DLT_COMM_MPI && lo && n && !r->cfg.bf16)
                 st = be ? be->copy(be->ctx, g + lo, g, n * sizeof *g) : (memmove(g + lo, g, n * sizeof *g), DLT_OK);
         }
         if (r->cfg.bf16)
-            st = from_bf16(r, g + lo, r->shadow + bk->lo, n);
+            st = from_bf16(r, g + lo, r->shadow + bk->lo + (r->c->backend == DLT_COMM_MPI ? 0 : lo), n);
         if (st == DLT_OK)
             st = scale_grads(r, g + lo, inv, n);
         if (st != DLT_OK && r->err == DLT_OK) {
