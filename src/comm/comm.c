@@ -62,9 +62,10 @@ void comm_nccl_free(dlt_comm *c)
     (void)c;
 }
 dlt_status comm_nccl_start(dlt_comm *c, comm_req *r, const void *send, void *recv, size_t count,
-                           int type, int redop, int root)
+                           const int *counts, const int *displs, int type, int redop, int root)
 {
     (void)c, (void)r, (void)send, (void)recv, (void)count, (void)type, (void)redop, (void)root;
+    (void)counts, (void)displs;
     return dlt_seterr(DLT_ERR_UNSUPPORTED, "the NCCL backend needs a CUDA build");
 }
 int comm_nccl_done(dlt_comm *c, comm_req *r)
@@ -256,11 +257,7 @@ dlt_status comm_start(dlt_comm *c, int op, const void *send, void *recv, size_t 
         comm_fingerprint(c, &r->d);
     int device = c->backend == DLT_COMM_NCCL && op != OP_BARRIER;
     if (device) {
-        if (op == OP_ALLGATHERV || op == OP_REDUCE_SCATTERV) {
-            r->in_use = 0;
-            return dlt_seterr(DLT_ERR_UNSUPPORTED, "uneven collectives are MPI-only");
-        }
-        dlt_status st = comm_nccl_start(c, r, send, recv, count, type, redop, root);
+        dlt_status st = comm_nccl_start(c, r, send, recv, count, counts, displs, type, redop, root);
         if (st != DLT_OK) {
             r->in_use = 0;
             return st;

@@ -88,8 +88,11 @@ int comm_peer_alert(dlt_comm *c);
 /* nccl.c (CUDA builds; the stubs in comm.c answer UNSUPPORTED otherwise) */
 dlt_status comm_nccl_init(dlt_comm *c, int device);
 void comm_nccl_free(dlt_comm *c);
+/* The uneven collectives (counts/displs per rank) run in place as grouped
+ * ncclReduce / ncclBroadcast calls, one per rank's block: a reduce-scatterv
+ * leaves each rank's block at its own displacement (MPI's, first). */
 dlt_status comm_nccl_start(dlt_comm *c, comm_req *r, const void *send, void *recv, size_t count,
-                           int type, int redop, int root);
+                           const int *counts, const int *displs, int type, int redop, int root);
 int comm_nccl_done(dlt_comm *c, comm_req *r); /* 1 done, 0 pending, -1 error */
 void comm_nccl_abort(dlt_comm *c);
 

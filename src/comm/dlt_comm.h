@@ -168,7 +168,7 @@ typedef struct {
     double bucket_mb;       /* 0 = 25 MiB */
     double first_bucket_mb; /* 0 = 1 MiB (small, so the first reduce starts early) */
     dlt_grad_contract contract;
-    int zero; /* 1: ZeRO-1, optimizer updates sharded over the ranks (MPI only) */
+    int zero; /* 1: ZeRO-1, optimizer updates and state sharded over the ranks (MPI or NCCL) */
     /* 1: all-reduce (or reduce-scatter, ZeRO-1) the gradients in bf16, half
      * the bytes of f32, like PyTorch DDP's bf16_compress_hook: per bucket the
      * f32 gradients (pre-scaled as in f32) are rounded to a bf16 shadow of the
@@ -184,7 +184,8 @@ typedef struct dlt_reducer dlt_reducer;
 
 /* Fixes the parameter layout in bucket order (gradients laid out in the order
  * backward produces them, see reducer.c) with dlt_graph_finalize, so call it
- * BEFORE creating any plan of g. (params[i], grads[i]) are the training
+ * BEFORE creating any plan of g. c may be NULL without zero and bf16 (layout
+ * and buckets only, as --dry-run uses them; nothing can be reduced then). (params[i], grads[i]) are the training
  * gradients (e.g. from dlt_grad_params). If g is already finalized its layout
  * is kept and buckets follow it (correct, but less overlap). */
 dlt_status dlt_reducer_create(dlt_comm *c, dlt_graph *g, int n, const dlt_t *params,

@@ -86,7 +86,7 @@ static ncclRedOp_t nccl_op(int redop)
 }
 
 dlt_status comm_nccl_start(dlt_comm *c, comm_req *r, const void *send, void *recv, size_t count,
-                           int type, int redop, int root)
+                           const int *counts, const int *displs, int type, int redop, int root)
 {
     struct comm_nccl *n = c->nccl;
     ncclDataType_t dt = type == DLT_COMM_F64 ? ncclFloat64 : type == DLT_COMM_BF16 ? ncclBfloat16 : ncclFloat32;
@@ -111,6 +111,23 @@ dlt_status comm_nccl_start(dlt_comm *c, comm_req *r, const void *send, void *rec
         break;
     case OP_REDUCE_SCATTER:
         res = ncclReduceScatter(send, recv, count, dt, nccl_op(redop), n->comm, n->stream);
+        break;
+    case OP_REDUCE_SCATTERV: /* in place over recv: block k reduced into its place on rank k */
+    case OP_ALLGATHERV:      /* in place over recv: block k from rank k */
+        res = ncclGroupStart();
+        for (int k = 0; k < c->size && res == ncclSuccess; k++) {
+            void *blk = (char *)recv + (size_t)displs[k] * es;
+            if (counts[k] == 0)
+                continue;
+            res = r->d.op == OP_ALLGATHERV
+                      ? ncclBroadcast(blk, blk, (size_t)counts[k], dt, k, n->comm, n->stream)
+                      : ncclReduce(blk, blk, (size_t)counts[k], dt, nccl_op(redop), k, n->comm, n->stream);
+        }
+        {
+            ncclResult_t end = ncclGroupEnd();
+            if (res == ncclSuccess)
+                res = end;
+        }
         break;
     default:
         return dlt_seterr(DLT_ERR_UNSUPPORTED, "nccl backend: unsupported collective");

@@ -201,11 +201,6 @@ dlt_status dlt_reducer_create(dlt_comm *c, dlt_graph *g, int n, const dlt_t *par
     r->g = g;
     if (cfg)
         r->cfg = *cfg;
-    if (r->cfg.zero && c->backend != DLT_COMM_MPI) {
-        st = dlt_seterr(DLT_ERR_UNSUPPORTED,
-                        "reducer: ZeRO-1 is implemented for the MPI backend only");
-        goto fail;
-    }
     for (int i = 0; i < n; i++) {
         int pid = dlt_producer_id(g, grads[i]);
         bs[i] = (binding){params[i], grads[i], pid >= 0 ? pid : INT_MAX, i};
@@ -439,14 +434,17 @@ dlt_status dlt_reducer_finish(dlt_reducer *r)
         size_t lo = 0, n = bk->hi - bk->lo;
         dlt_status st = DLT_OK;
         if (r->cfg.zero) {
-            /* MPI's in-place reduce-scatter leaves this rank's block first */
             lo = (size_t)r->displs[b * p + me];
             n = (size_t)r->counts[b * p + me];
-            if (lo && !r->cfg.bf16)
-                memmove(g + lo, g, n * sizeof *g);
+            /* MPI's in-place reduce-scatter leaves this rank's block first
+             * (NCCL's, in its place); n <= the block size <= lo: the block and
+             * its place never overlap */
+            dlt_backend *be = dlt_graph_get_backend(r->g);
+            if (r->c->backend == DLT_COMM_MPI && lo && n && !r->cfg.bf16)
+                st = be ? be->copy(be->ctx, g + lo, g, n * sizeof *g) : (memmove(g + lo, g, n * sizeof *g), DLT_OK);
         }
         if (r->cfg.bf16)
-            st = from_bf16(r, g + lo, r->shadow + bk->lo, n);
+            st = from_bf16(r, g + lo, r->shadow + bk->lo + (r->c->backend == DLT_COMM_MPI ? 0 : lo), n);
         if (st == DLT_OK)
             st = scale_grads(r, g + lo, inv, n);
         if (st != DLT_OK && r->err == DLT_OK) {
@@ -501,11 +499,16 @@ dlt_status dlt_reducer_grad_sumsq(dlt_reducer *r, double *sumsq)
         return DLT_OK;
     }
     int p = r->c->size, me = r->c->rank;
-    double s = 0;
-    for (int b = 0; b < r->nb; b++)
-        s += dlt_grad_sumsq(grads + r->b[b].lo + r->displs[b * p + me],
-                            (size_t)r->counts[b * p + me]);
-    dlt_status st = dlt_comm_reduce_metrics(r->c, &s, 1);
+    double s = 0, part;
+    dlt_status st = DLT_OK;
+    for (int b = 0; b < r->nb; b++) {
+        const float *x = grads + r->b[b].lo + r->displs[b * p + me];
+        size_t n = (size_t)r->counts[b * p + me];
+        if (be && n && (st = be->sumsq(be->ctx, x, n, &part)) != DLT_OK)
+            return st;
+        s += be ? (n ? part : 0) : dlt_grad_sumsq(x, n);
+    }
+    st = dlt_comm_reduce_metrics(r->c, &s, 1);
     *sumsq = s;
     return st;
 }

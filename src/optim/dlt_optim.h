@@ -5,7 +5,8 @@
  * with the same layout. A dlt_param_view names one parameter inside them.
  * Optimizer state is a set of named "slots", each a float buffer of `total`
  * elements laid out like the parameters, so checkpoints and ZeRO-1 shards
- * address state by the same flat ranges as the parameters.
+ * address state by the same flat ranges as the parameters; a sharded
+ * optimizer (ZeRO-1) stores only its owned ranges, one after the other.
  *
  * Update formulas are PyTorch 1.13's torch.optim single-tensor paths
  * (foreach=False, capturable=False); per-element arithmetic is done in double
@@ -94,10 +95,38 @@ int dlt_glob_match(const char *pattern, const char *name);
 typedef struct dlt_optim dlt_optim; /* opaque */
 
 /* params: nparams views (copied, names too) into flat buffers of `total`
- * floats; views must lie inside [0,total) and not overlap. rules may be NULL. */
+ * floats; views must lie inside [0,total) and not overlap. rules may be NULL.
+ * The optimizer holds state for every element (slots laid out like the
+ * parameters). */
 dlt_status dlt_optim_create(const dlt_optim_config *cfg, const dlt_param_view *params,
                             int nparams, size_t total, const dlt_param_group_rule *rules,
                             int nrules, dlt_optim **out);
+
+/* ZeRO-1: an optimizer that holds state for the flat elements of `owned`
+ * only (this rank's shards; sorted, disjoint, inside [0,total); empty ranges
+ * are dropped, nowned may be 0). Each slot then stores the owned ranges one
+ * after the other (compact: dlt_optim_state_numel elements, range k from
+ * dlt_optim_owned's state_off on), and steps take only ranges inside one
+ * owned range (on a device: exactly an owned range). dlt_optim_step steps
+ * every owned range. dlt_optim_create is this with the one range [0,total). */
+typedef struct {
+    size_t lo, hi;
+} dlt_optim_range;
+dlt_status dlt_optim_create_sharded(const dlt_optim_config *cfg, const dlt_param_view *params,
+                                    int nparams, size_t total, const dlt_param_group_rule *rules,
+                                    int nrules, const dlt_optim_range *owned, int nowned,
+                                    dlt_optim **out);
+/* Owned range k (non-empty, in flat order): [*lo, *hi), stored from element
+ * *state_off of every slot; zeros when k is out of range. */
+int dlt_optim_num_owned(const dlt_optim *o);
+void dlt_optim_owned(const dlt_optim *o, int k, size_t *lo, size_t *hi, size_t *state_off);
+/* Elements per slot (the owned ranges' total), and the state's bytes
+ * (slots x elements x 4) on this rank. */
+size_t dlt_optim_state_numel(const dlt_optim *o);
+size_t dlt_optim_state_bytes(const dlt_optim *o);
+/* Number of state slots an optimizer with this configuration keeps (Adam 2,
+ * AMSGrad 3, SGD with momentum 1, ...), without creating one. */
+int dlt_optim_config_num_slots(const dlt_optim_config *cfg);
 void dlt_optim_free(dlt_optim *o);
 
 /* One optimizer step over the whole buffer with learning rate lr (multiplied
@@ -106,8 +135,10 @@ dlt_status dlt_optim_step(dlt_optim *o, float *params, const float *grads, doubl
 
 /* ZeRO-1: updates only flat elements [lo,hi) (a parameter may be cut) as step
  * number get_step()+1, and does NOT advance the step count: after all ranges
- * of this step are done, call dlt_optim_advance() once. params/grads/slots
- * are always full-size flat buffers indexed by the global offset.
+ * of this step are done, call dlt_optim_advance() once. params/grads are
+ * always full-size flat buffers indexed by the global offset; [lo,hi) must lie
+ * inside one owned range (any range of an unsharded optimizer), and its state
+ * is found there.
  * LAMB needs whole-parameter norms: if every parameter touching [lo,hi) lies
  * wholly inside it, step_range computes them itself; otherwise it needs the
  * norm reducer below (or use the two-phase API), else DLT_ERR_UNSUPPORTED. */
@@ -135,19 +166,25 @@ dlt_status dlt_optim_lamb_phase2(dlt_optim *o, float *params, double lr, size_t 
                                  const double *sums);
 
 /* Run the optimizer on a device backend (dlt_gpu_backend): its state moves to
- * device memory (one fused kernel per step updates every parameter), step()
- * then takes the device flat buffers (dlt_params_dev/dlt_grads_dev), and the
- * slots below become host mirrors moved by dlt_optim_download/upload (around
- * checkpoints). Every algorithm (LAMB's norms: per-tile partial sums added in a
- * fixed order, so it agrees with the CPU to rounding, not bit for bit);
- * step_range (ZeRO-1) stays on the CPU. */
+ * device memory (one fused kernel per owned range and step updates every
+ * parameter piece in it), step() and step_range() then take the device flat
+ * buffers (dlt_params_dev/dlt_grads_dev), and the slots below become host
+ * mirrors moved by dlt_optim_download/upload (around checkpoints). Every
+ * algorithm (LAMB's norms: per-tile partial sums added in a fixed order, so it
+ * agrees with the CPU to rounding, not bit for bit; a sharded LAMB refuses
+ * owned ranges that cut a parameter, its norms would be partial). */
 struct dlt_backend;
 dlt_status dlt_optim_to_device(dlt_optim *o, struct dlt_backend *be);
 dlt_status dlt_optim_download(dlt_optim *o); /* device state -> host slots, waits */
 dlt_status dlt_optim_upload(dlt_optim *o);   /* host slots -> device state */
+/* Slot i where the steps use it: the device state on a device, else the
+ * host slot (dlt_optim_slot); dlt_optim_state_numel elements. */
+float *dlt_optim_slot_dev(dlt_optim *o, int i);
 
 /* Named state slots (exp_avg, exp_avg_sq, max_exp_avg_sq, momentum_buffer,
- * square_avg, grad_avg, acc_delta, sum), each `total` floats. */
+ * square_avg, grad_avg, acc_delta, sum), each dlt_optim_state_numel floats:
+ * `total`, laid out like the parameters, unless sharded (see
+ * dlt_optim_create_sharded). */
 int dlt_optim_num_slots(const dlt_optim *o);
 const char *dlt_optim_slot_name(const dlt_optim *o, int i);
 float *dlt_optim_slot(dlt_optim *o, int i);

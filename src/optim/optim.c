@@ -155,12 +155,52 @@ static int uses_role(const dlt_optim_config *c, int role)
     }
 }
 
+int dlt_optim_config_num_slots(const dlt_optim_config *cfg)
+{
+    int n = 0;
+    for (int r = 0; r < DLT_SLOT_NROLES && cfg; r++)
+        n += uses_role(cfg, r);
+    return n;
+}
+
+/* The owned ranges, without the empty ones, each with its place in the
+ * compact state; DLT_ERR_INVALID unless sorted, disjoint and inside [0,total). */
+static dlt_status set_owned(dlt_optim *o, const dlt_optim_range *owned, int nowned)
+{
+    o->own = calloc((size_t)(nowned > 0 ? nowned : 1), sizeof *o->own);
+    if (!o->own)
+        return dlt_seterr(DLT_ERR_NOMEM, "optimizer: out of memory");
+    size_t prev = 0;
+    for (int k = 0; k < nowned; k++) {
+        const dlt_optim_range *w = &owned[k];
+        if (w->lo > w->hi || w->hi > o->total || w->lo < prev)
+            return dlt_seterr(DLT_ERR_INVALID,
+                              "optimizer: owned range %d [%zu, %zu) is not sorted, disjoint and inside "
+                              "[0, %zu)", k, w->lo, w->hi, o->total);
+        prev = w->hi;
+        if (w->lo == w->hi)
+            continue;
+        o->own[o->nown++] = (dlt_optim_own){.lo = w->lo, .hi = w->hi, .state_off = o->state_n};
+        o->state_n += w->hi - w->lo;
+    }
+    return DLT_OK;
+}
+
 dlt_status dlt_optim_create(const dlt_optim_config *cfg, const dlt_param_view *params,
                             int nparams, size_t total, const dlt_param_group_rule *rules,
                             int nrules, dlt_optim **out)
 {
+    const dlt_optim_range all = {0, total};
+    return dlt_optim_create_sharded(cfg, params, nparams, total, rules, nrules, &all, 1, out);
+}
+
+dlt_status dlt_optim_create_sharded(const dlt_optim_config *cfg, const dlt_param_view *params,
+                                    int nparams, size_t total, const dlt_param_group_rule *rules,
+                                    int nrules, const dlt_optim_range *owned, int nowned,
+                                    dlt_optim **out)
+{
     if (!cfg || !out || nparams < 0 || nrules < 0 || (nparams > 0 && !params) ||
-        (nrules > 0 && !rules))
+        (nrules > 0 && !rules) || nowned < 0 || (nowned > 0 && !owned))
         return dlt_seterr(DLT_ERR_INVALID, "dlt_optim_create: invalid arguments");
     *out = NULL;
     dlt_status st = check_config(cfg);
@@ -215,28 +255,32 @@ dlt_status dlt_optim_create(const dlt_optim_config *cfg, const dlt_param_view *p
             break;
         }
     }
-    if ((st = check_layout(o))) {
+    if ((st = check_layout(o)) || (st = set_owned(o, owned, nowned))) {
         dlt_optim_free(o);
         return st;
     }
     for (int r = 0; r < DLT_SLOT_NROLES; r++) {
         if (!uses_role(cfg, r))
             continue;
-        o->role[r] = calloc(total ? total : 1, sizeof(float));
+        o->role[r] = calloc(o->state_n ? o->state_n : 1, sizeof(float));
         if (!o->role[r]) {
             dlt_optim_free(o);
             return dlt_seterr(DLT_ERR_NOMEM, "optimizer: out of memory for %zu-element state",
-                              total);
+                              o->state_n);
         }
         o->slot_role[o->nslots++] = r;
     }
     if (o->role[DLT_SLOT_SUM] && cfg->initial_accumulator_value != 0) {
         float init = (float)cfg->initial_accumulator_value;
-        for (int i = 0; i < nparams; i++) {
-            const dlt_optim_param *p = &o->params[i];
-            if (!p->frozen)
-                for (size_t j = 0; j < p->numel; j++)
-                    o->role[DLT_SLOT_SUM][p->offset + j] = init;
+        for (int k = 0; k < o->nown; k++) {
+            const dlt_optim_own *w = &o->own[k];
+            for (int i = 0; i < nparams; i++) {
+                const dlt_optim_param *p = &o->params[i];
+                size_t a = p->offset > w->lo ? p->offset : w->lo;
+                size_t b = p->offset + p->numel < w->hi ? p->offset + p->numel : w->hi;
+                for (size_t j = a; !p->frozen && j < b; j++)
+                    o->role[DLT_SLOT_SUM][w->state_off + (j - w->lo)] = init;
+            }
         }
     }
     *out = o;
@@ -253,12 +297,28 @@ void dlt_optim_free(dlt_optim *o)
     for (int r = 0; r < DLT_SLOT_NROLES; r++)
         free(o->role[r]);
     free(o->params);
+    free(o->own);
     free(o->sums);
     free(o);
 }
 
-/* The piece of parameter p inside [lo,hi); 0 when empty or frozen. */
-static int make_chunk(const dlt_optim *o, const dlt_optim_param *p, float *params,
+/* The owned range holding [lo,hi) (lo < hi), or -1. */
+static int owner_of(const dlt_optim *o, size_t lo, size_t hi)
+{
+    int a = 0, b = o->nown;
+    while (a < b) { /* the first range ending after lo */
+        int m = a + (b - a) / 2;
+        if (o->own[m].hi <= lo)
+            a = m + 1;
+        else
+            b = m;
+    }
+    return a < o->nown && o->own[a].lo <= lo && hi <= o->own[a].hi ? a : -1;
+}
+
+/* The piece of parameter p inside [lo,hi) (inside owned range w, or empty);
+ * 0 when empty or frozen. */
+static int make_chunk(const dlt_optim *o, const dlt_optim_own *w, const dlt_optim_param *p, float *params,
                       const float *grads, double lr, size_t lo, size_t hi, dlt_optim_chunk *c)
 {
     size_t a = p->offset > lo ? p->offset : lo;
@@ -268,7 +328,7 @@ static int make_chunk(const dlt_optim *o, const dlt_optim_param *p, float *param
     c->p = params + a;
     c->g = grads ? grads + a : NULL;
     for (int r = 0; r < DLT_SLOT_NROLES; r++)
-        c->s[r] = o->role[r] ? o->role[r] + a : NULL;
+        c->s[r] = o->role[r] ? o->role[r] + w->state_off + (a - w->lo) : NULL;
     c->n = b - a;
     c->lr = lr * p->lr_mult;
     c->wd = p->weight_decay;
@@ -288,7 +348,18 @@ static dlt_status check_step_args(const dlt_optim *o, const float *params, const
         return dlt_seterr(DLT_ERR_INVALID,
                           "optimizer step: range [%zu, %zu) is not inside [0, %zu)", lo, hi,
                           o->total);
+    if (lo < hi && owner_of(o, lo, hi) < 0)
+        return dlt_seterr(DLT_ERR_INVALID,
+                          "optimizer step: range [%zu, %zu) is not inside one range whose state this "
+                          "optimizer holds", lo, hi);
     return DLT_OK;
+}
+
+/* The owned range of a checked, non-empty [lo,hi); a stand-in for empty ones. */
+static const dlt_optim_own *own_of(const dlt_optim *o, size_t lo, size_t hi)
+{
+    static const dlt_optim_own none = {0};
+    return lo < hi ? &o->own[owner_of(o, lo, hi)] : &none;
 }
 
 dlt_status dlt_optim_lamb_phase1(dlt_optim *o, const float *params, const float *grads,
@@ -299,11 +370,12 @@ dlt_status dlt_optim_lamb_phase1(dlt_optim *o, const float *params, const float 
         return st;
     if (o->cfg.kind != DLT_OPTIM_LAMB || !sums)
         return dlt_seterr(DLT_ERR_INVALID, "lamb phase 1: not a LAMB optimizer, or NULL sums");
+    const dlt_optim_own *w = own_of(o, lo, hi);
     for (int i = 0; i < o->nparams; i++) {
         dlt_optim_chunk c;
         sums[2 * i] = sums[2 * i + 1] = 0;
         /* Only reads the parameters: the cast lets one chunk type serve both phases. */
-        if (make_chunk(o, &o->params[i], (float *)params, grads, 0, lo, hi, &c))
+        if (make_chunk(o, w, &o->params[i], (float *)params, grads, 0, lo, hi, &c))
             dlt_optim_lamb_moments(&o->cfg, &c, &sums[2 * i]);
     }
     return DLT_OK;
@@ -318,9 +390,10 @@ dlt_status dlt_optim_lamb_phase2(dlt_optim *o, float *params, double lr, size_t 
         return st;
     if (o->cfg.kind != DLT_OPTIM_LAMB || !sums)
         return dlt_seterr(DLT_ERR_INVALID, "lamb phase 2: not a LAMB optimizer, or NULL sums");
+    const dlt_optim_own *w = own_of(o, lo, hi);
     for (int i = 0; i < o->nparams; i++) {
         dlt_optim_chunk c;
-        if (make_chunk(o, &o->params[i], params, NULL, lr, lo, hi, &c))
+        if (make_chunk(o, w, &o->params[i], params, NULL, lr, lo, hi, &c))
             dlt_optim_lamb_apply(&o->cfg, &c, &sums[2 * i]);
     }
     o->last_lr = lr;
@@ -354,13 +427,23 @@ dlt_status dlt_optim_step_range(dlt_optim *o, float *params, const float *grads,
     dlt_status st = check_step_args(o, params, grads, lr, lo, hi);
     if (st)
         return st;
-    if (o->be)
-        return dlt_seterr(DLT_ERR_UNSUPPORTED, "optimizer on a device: ranged (ZeRO-1) steps are not supported");
+    if (o->be) {
+        /* the device kernel steps whole owned ranges */
+        int k = lo < hi ? owner_of(o, lo, hi) : -1;
+        if (lo < hi && (o->own[k].lo != lo || o->own[k].hi != hi))
+            return dlt_seterr(DLT_ERR_UNSUPPORTED,
+                              "optimizer on a device: range [%zu, %zu) is not one of the owned ranges", lo, hi);
+        st = lo < hi ? dlt_optim_dev_step(o, k, params, grads, lr) : DLT_OK;
+        if (st == DLT_OK)
+            o->last_lr = lr;
+        return st;
+    }
     if (o->cfg.kind == DLT_OPTIM_LAMB)
         return lamb_range(o, params, grads, lr, lo, hi);
+    const dlt_optim_own *w = own_of(o, lo, hi);
     for (int i = 0; i < o->nparams; i++) {
         dlt_optim_chunk c;
-        if (make_chunk(o, &o->params[i], params, grads, lr, lo, hi, &c))
+        if (make_chunk(o, w, &o->params[i], params, grads, lr, lo, hi, &c))
             dlt_optim_kernel(&o->cfg, &c);
     }
     o->last_lr = lr;
@@ -377,9 +460,15 @@ dlt_status dlt_optim_step(dlt_optim *o, float *params, const float *grads, doubl
 {
     if (!o)
         return dlt_seterr(DLT_ERR_INVALID, "optimizer step: NULL optimizer");
-    dlt_status st = o->be ? check_step_args(o, params, grads, lr, 0, o->total) : DLT_OK;
-    if (st == DLT_OK)
-        st = o->be ? dlt_optim_dev_step(o, params, grads, lr) : dlt_optim_step_range(o, params, grads, lr, 0, o->total);
+    dlt_status st = DLT_OK;
+    /* every owned range ([0,total) unless sharded); an empty optimizer still
+     * checks its arguments */
+    if (o->nown == 0)
+        st = check_step_args(o, params, grads, lr, 0, 0);
+    for (int k = 0; k < o->nown && st == DLT_OK; k++)
+        st = dlt_optim_step_range(o, params, grads, lr, o->own[k].lo, o->own[k].hi);
+    if (st == DLT_OK && o->nown == 0)
+        o->last_lr = lr;
     if (st == DLT_OK)
         o->step++;
     return st;
@@ -412,6 +501,20 @@ float *dlt_optim_slot_by_name(dlt_optim *o, const char *name)
 }
 
 size_t dlt_optim_total(const dlt_optim *o) { return o->total; }
+size_t dlt_optim_state_numel(const dlt_optim *o) { return o->state_n; }
+size_t dlt_optim_state_bytes(const dlt_optim *o) { return (size_t)o->nslots * o->state_n * sizeof(float); }
+int dlt_optim_num_owned(const dlt_optim *o) { return o->nown; }
+
+void dlt_optim_owned(const dlt_optim *o, int k, size_t *lo, size_t *hi, size_t *state_off)
+{
+    int ok = k >= 0 && k < o->nown;
+    if (lo)
+        *lo = ok ? o->own[k].lo : 0;
+    if (hi)
+        *hi = ok ? o->own[k].hi : 0;
+    if (state_off)
+        *state_off = ok ? o->own[k].state_off : 0;
+}
 int64_t dlt_optim_get_step(const dlt_optim *o) { return o->step; }
 void dlt_optim_set_step(dlt_optim *o, int64_t step) { o->step = step; }
 double dlt_optim_last_lr(const dlt_optim *o) { return o->last_lr; }

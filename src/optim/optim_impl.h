@@ -25,12 +25,27 @@ typedef struct {
     int frozen;
 } dlt_optim_param;
 
+/* The flat parameter elements [lo, hi) whose state this optimizer holds,
+ * stored from element `state_off` of every slot (ZeRO-1: this rank's shards;
+ * otherwise one range [0, total) at 0, so slots are laid out like the
+ * parameters). On a device: its pieces (parameters cut to the range) are the
+ * kernel's segments from piece `seg0` on, `nseg` of them, with `ntiles` tiles
+ * from tile `tile0` on, every offset relative to lo. */
+typedef struct {
+    size_t lo, hi, state_off;
+    int seg0, nseg;
+    int64_t tile0, ntiles;
+} dlt_optim_own;
+
 struct dlt_optim {
     dlt_optim_config cfg;
     dlt_optim_param *params;
     int nparams;
     size_t total;
-    float *role[DLT_SLOT_NROLES]; /* NULL when unused */
+    dlt_optim_own *own; /* sorted, disjoint, non-empty */
+    int nown;
+    size_t state_n;     /* elements per slot: the owned ranges' total */
+    float *role[DLT_SLOT_NROLES]; /* state_n floats each; NULL when unused */
     int slot_role[DLT_SLOT_NROLES]; /* slot i -> role */
     int nslots;
     int64_t step;
@@ -41,17 +56,19 @@ struct dlt_optim {
     /* on a device (optim_dev.c): role[] are then host mirrors of d_role[] */
     struct dlt_backend *be;
     float *d_role[DLT_SLOT_NROLES];
-    dlt_optim_coef *coef, *d_coef; /* per parameter, refreshed every step */
-    uint64_t *d_seg; /* offsets then lengths, 2 * nparams */
-    int32_t *d_tile_seg;
+    dlt_optim_coef *coef, *d_coef; /* per piece, refreshed every step */
+    int nseg;        /* pieces of parameters in owned ranges (see dlt_optim_own) */
+    int *seg_param;  /* the parameter of each piece */
+    uint64_t *d_seg; /* offsets then lengths, 2 * nseg */
+    int32_t *d_tile_seg; /* relative to the range's first piece */
     uint64_t *d_tile_start;
     int64_t ntiles;
-    double *d_tile_sums, *d_seg_sums; /* LAMB: 2 * ntiles, 2 * nparams */
-    int64_t *d_seg_tiles;             /* LAMB: first tile, then tile count, per parameter */
+    double *d_tile_sums, *d_seg_sums; /* LAMB: 2 * ntiles, 2 * nseg */
+    int64_t *d_seg_tiles;             /* LAMB: first tile (relative), then tile count, per piece */
     dlt_optim_dev_step_fn dev_step;
 };
-/* The fused device step over every parameter (optim_dev.c). */
-dlt_status dlt_optim_dev_step(dlt_optim *o, float *params, const float *grads, double lr);
+/* The fused device step over the owned range own[k] (optim_dev.c). */
+dlt_status dlt_optim_dev_step(dlt_optim *o, int k, float *params, const float *grads, double lr);
 void dlt_optim_dev_free(dlt_optim *o);
 
 /* What one kernel call needs: one parameter's elements [0,n) with every

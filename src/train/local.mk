@@ -4,7 +4,7 @@ pkginclude_HEADERS += src/train/dlt_train.h
 noinst_HEADERS += src/train/report.h
 # one data-parallel loop (trainer.c) and its checkpoint side (save, resume, ZeRO-1 gather),
 # driven by the task interface (task.h)
-libdltrain_la_SOURCES += src/train/trainer.c src/train/trainer_step.c src/train/trainer_ckpt.c src/train/task.c \
+libdltrain_la_SOURCES += src/train/trainer.c src/train/trainer_step.c src/train/trainer_ckpt.c src/train/trainer_zero.c src/train/task.c \
 	src/train/trainer_agree.c
 noinst_HEADERS += src/train/trainer.h src/train/task.h
 # tasks: image classification, causal language model (GPT), BERT pre-training

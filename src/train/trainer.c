@@ -79,20 +79,28 @@ static void write_job(const dlt_train_config *c)
         dlt_log(DLT_LOG_WARN, "cannot write %s", path);
 }
 
-/* The optimizer over the flat layout the reducer fixed. */
+/* The optimizer over the flat layout the reducer fixed; with ZeRO-1 it holds
+ * state for this rank's shards only. */
 static dlt_status create_optimizer(dlt_trainer *r)
 {
     const dlt_train_config *c = r->c;
-    int np = dlt_num_params(r->g);
-    dlt_param_view *views = malloc((size_t)np * sizeof *views);
-    if (!views)
-        return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
-    for (int i = 0; i < np; i++) {
+    int np = dlt_num_params(r->g), nown = 0;
+    dlt_optim_range *own = NULL;
+    dlt_param_view *views = malloc((size_t)(np > 0 ? np : 1) * sizeof *views);
+    dlt_status st = views ? DLT_OK : dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < np && views; i++) {
         const dlt_param_info *pi = dlt_param_at(r->g, i);
         views[i] = (dlt_param_view){pi->name, pi->offset, pi->numel};
     }
-    dlt_status st = dlt_optim_create(&c->optim, views, np, dlt_params_numel(r->g), c->rules, c->nrules, &r->opt);
+    if (st == DLT_OK && c->zero)
+        st = dlt_zero_ranges(r->red, r->world, r->rank, &own, &nown);
+    if (st == DLT_OK && c->zero)
+        st = dlt_optim_create_sharded(&c->optim, views, np, dlt_params_numel(r->g), c->rules, c->nrules, own, nown,
+                                      &r->opt);
+    else if (st == DLT_OK)
+        st = dlt_optim_create(&c->optim, views, np, dlt_params_numel(r->g), c->rules, c->nrules, &r->opt);
     free(views);
+    free(own);
     if (st == DLT_OK && r->be)
         st = dlt_optim_to_device(r->opt, r->be);
     return st;
@@ -228,6 +236,12 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
         dlt_plan_memory(r->train, &mr);
         dlt_report_open(&r->rep, c, r->total_steps, per_epoch, r->world, dlt_num_params(r->g),
                         dlt_count_params(r->g), &mr);
+        /* rank 0's shards are the largest (dlt_comm_shard) */
+        char line[200];
+        size_t full = (size_t)dlt_optim_num_slots(r->opt) * dlt_params_numel(r->g) * sizeof(float);
+        dlt_optim_memory_line(line, sizeof line, dlt_optim_state_bytes(r->opt), full, c->zero, r->world);
+        if (!c->quiet)
+            dlt_log(DLT_LOG_INFO, "%s", line);
         write_job(c);
     }
     dlt_report_trace_open(&r->rep, c, r->rank, r->red);
@@ -410,6 +424,12 @@ dlt_status dlt_train_describe(const dlt_train_config *c, int world_size, FILE *o
         st = dlt_seterr(DLT_ERR_NOMEM, "out of memory");
     if (st == DLT_OK)
         st = t->ops->build(t, g, &tg);
+    /* ZeRO-1's shards follow the reducer's buckets: lay the parameters out as
+     * the run does (a reducer without communicator: layout and buckets only) */
+    dlt_reducer *red = NULL;
+    dlt_reducer_config rc = {.bucket_mb = c->bucket_mb, .contract = tg.contract};
+    if (st == DLT_OK && c->zero)
+        st = dlt_reducer_create(NULL, g, tg.nparams, tg.params, tg.grads, &rc, &red);
     if (st == DLT_OK) {
         /* sizes only: a dry run must not allocate the activations */
         dlt_plan_opts po = {.ngrads = tg.nparams, .grad_params = tg.params, .grad_values = tg.grads,
@@ -426,7 +446,14 @@ dlt_status dlt_train_describe(const dlt_train_config *c, int world_size, FILE *o
         }
         dlt_graph_summary(g, p, out);
         fprintf(out, "FLOPs per sample (forward): %.4g\n", dlt_graph_flops(g, 1, &tg.flops_out) / (double)c->batch_size);
+        char line[200];
+        int nslots = dlt_optim_config_num_slots(&c->optim);
+        size_t full = (size_t)nslots * dlt_params_numel(g) * sizeof(float);
+        dlt_optim_memory_line(line, sizeof line, red ? dlt_zero_state_bytes(red, world_size, 0, nslots) : full, full,
+                              c->zero, world_size);
+        fprintf(out, "%s\n", line);
     }
+    dlt_reducer_free(red);
     dlt_plan_free(p);
     dlt_task_close(t);
     free(tg.params);

@@ -63,4 +63,23 @@ dlt_status dlt_trainer_save_checkpoint(dlt_trainer *r);
  * counters and data cursor. */
 dlt_status dlt_trainer_resume(dlt_trainer *r);
 
+/* ZeRO-1 (trainer_zero.c). The flat ranges whose optimizer state `rank` holds:
+ * its shard of each of the reducer's buckets (*n = buckets; empty shards
+ * included; free *out). */
+dlt_status dlt_zero_ranges(const dlt_reducer *red, int world, int rank, dlt_optim_range **out, int *n);
+/* Bytes of optimizer state rank `rank` holds with nslots slots. */
+size_t dlt_zero_state_bytes(const dlt_reducer *red, int world, int rank, int nslots);
+/* "optimizer state 1.03 MiB (1081344 bytes) per rank (ZeRO-1 over 2 ranks;
+ * 2.06 MiB, 2162688 bytes unsharded)", or without the parenthesis (zero 0). */
+void dlt_optim_memory_line(char *buf, size_t len, size_t per_rank, size_t unsharded, int zero, int world);
+/* Buffers for the whole (unsharded) optimizer state: one array per slot of
+ * dlt_optim_total floats, zeroed; free with dlt_trainer_free_full_state. */
+dlt_status dlt_trainer_full_state(dlt_trainer *r, float ***full);
+void dlt_trainer_free_full_state(dlt_trainer *r, float **full);
+/* Collective, after dlt_trainer_to_host(r, 1): every rank's shards into
+ * full[] on rank 0 (the other ranks' full is not used; may be NULL). */
+dlt_status dlt_trainer_zero_gather(dlt_trainer *r, float *const *full);
+/* A loaded whole state into this rank's shards (host slots; upload after). */
+void dlt_trainer_zero_scatter(dlt_trainer *r, float *const *full);
+
 #endif

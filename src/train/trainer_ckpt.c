@@ -1,6 +1,7 @@
 /* The checkpoint side of the training loop: what a checkpoint holds
  * beyond the tensors (counters, data cursors, the job), ZeRO-1 shards made
- * whole before saving, and resuming on the same or another world size. */
+ * whole before saving (trainer_zero.c), and resuming on the same or another
+ * world size. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +12,11 @@
 #include "dlt_ckpt.h"
 #include "dlt_job.h"
 
-/* Checkpoint tensors: graph parameters/buffers and the optimizer's slots. */
-static void ckpt_tensors(dlt_trainer *r, dlt_ckpt_tensors *t)
+/* Checkpoint tensors: graph parameters/buffers and the optimizer's slots:
+ * the whole state, `full` (see trainer_zero.c) where the optimizer holds only
+ * this rank's shards (ZeRO-1), so checkpoints resume on any world size and
+ * with or without ZeRO. */
+static void ckpt_tensors(dlt_trainer *r, dlt_ckpt_tensors *t, float *const *full)
 {
     dlt_ckpt_tensors_from_graph(r->g, t);
     t->nslots = dlt_optim_num_slots(r->opt);
@@ -20,36 +24,9 @@ static void ckpt_tensors(dlt_trainer *r, dlt_ckpt_tensors *t)
         t->nslots = DLT_CKPT_MAX_SLOTS;
     for (int i = 0; i < t->nslots; i++) {
         t->slot_names[i] = dlt_optim_slot_name(r->opt, i);
-        t->slot_data[i] = dlt_optim_slot(r->opt, i);
+        t->slot_data[i] = full ? full[i] : dlt_optim_slot(r->opt, i);
     }
     t->optim_name = dlt_optim_kind_name(dlt_optim_get_config(r->opt)->kind);
-}
-
-/* Under ZeRO-1 each rank updates, and so holds current optimizer state for,
- * only its shard of every bucket. Checkpoints hold the whole state (so they
- * resume on any world size and with or without ZeRO): every owner broadcasts
- * its shards. The shards must be the reducer's: dlt_comm_shard of each bucket
- * in 16-float blocks (src/comm/reducer.c). */
-static dlt_status gather_optim_shards(dlt_trainer *r)
-{
-    int nslots = dlt_optim_num_slots(r->opt), nb = dlt_reducer_num_buckets(r->red);
-    if (!r->c->zero || r->world < 2)
-        return DLT_OK;
-    for (int b = 0; b < nb; b++) {
-        size_t lo, hi;
-        dlt_reducer_bucket(r->red, b, &lo, &hi, NULL);
-        for (int k = 0; k < r->world; k++) {
-            size_t slo, shi;
-            dlt_comm_shard(hi - lo, r->world, k, 16, &slo, &shi);
-            for (int s = 0; s < nslots && shi > slo; s++) {
-                dlt_status st = dlt_comm_bcast(r->comm, dlt_optim_slot(r->opt, s) + lo + slo, shi - slo,
-                                               DLT_COMM_F32, k, NULL);
-                if (st != DLT_OK)
-                    return st;
-            }
-        }
-    }
-    return DLT_OK;
 }
 
 dlt_status dlt_trainer_bcast_buffers(dlt_trainer *r)
@@ -81,18 +58,33 @@ dlt_status dlt_trainer_save_checkpoint(dlt_trainer *r)
 {
     /* one copy of the batch-norm statistics: rank 0's, as evaluation uses */
     dlt_status st = dlt_trainer_bcast_buffers(r);
-    if (st == DLT_OK)
-        st = gather_optim_shards(r);
+    float **full = NULL; /* ZeRO-1: the whole optimizer state, on rank 0 */
     if (st == DLT_OK)
         st = dlt_trainer_to_host(r, 1);
-    if (st != DLT_OK)
+    if (st == DLT_OK && r->c->zero && r->rank == 0)
+        st = dlt_trainer_full_state(r, &full);
+    /* every rank takes part even when rank 0 is out of memory: the collectives must match */
+    if (r->c->zero) {
+        double bad = st != DLT_OK;
+        dlt_status cst = dlt_comm_reduce_metrics(r->comm, &bad, 1);
+        if (cst == DLT_OK && bad > 0 && st == DLT_OK)
+            cst = dlt_seterr(DLT_ERR_NOMEM, "checkpoint: rank 0 cannot hold the whole optimizer state");
+        if (st == DLT_OK && cst != DLT_OK)
+            st = cst;
+        if (st == DLT_OK)
+            st = dlt_trainer_zero_gather(r, full);
+    }
+    if (st != DLT_OK) {
+        dlt_trainer_free_full_state(r, full);
         return st;
+    }
     /* a batch fed ahead (trainer.h) is not consumed yet */
     dlt_loader_cursor cur = r->have_next ? r->cursor_next : r->task->ops->get_cursor(r->task);
     int64_t *all = calloc((size_t)r->world * 2, sizeof *all);
     double *tmp = calloc((size_t)r->world * 2, sizeof *tmp);
     if (!all || !tmp) {
         free(all), free(tmp);
+        dlt_trainer_free_full_state(r, full);
         return dlt_seterr(DLT_ERR_NOMEM, "checkpoint: out of memory");
     }
     tmp[r->rank * 2] = (double)cur.epoch, tmp[r->rank * 2 + 1] = (double)cur.step;
@@ -102,7 +94,7 @@ dlt_status dlt_trainer_save_checkpoint(dlt_trainer *r)
     free(tmp);
     if (st == DLT_OK && r->rank == 0) {
         dlt_ckpt_tensors t;
-        ckpt_tensors(r, &t);
+        ckpt_tensors(r, &t, full);
         dlt_ckpt_state cs = {.step = r->step, .epoch = r->epoch, .samples_seen = r->samples_seen,
                              .seed = r->c->seed, .world_size = r->world,
                              .optim_step = dlt_optim_get_step(r->opt), .cursor_len = 2,
@@ -119,6 +111,7 @@ dlt_status dlt_trainer_save_checkpoint(dlt_trainer *r)
         }
     }
     free(all);
+    dlt_trainer_free_full_state(r, full);
     /* every rank learns whether rank 0 managed to write (a host number: the
      * metrics path, MPI even when gradients go through NCCL) */
     double ok = r->rank == 0 ? st == DLT_OK : 0;
@@ -193,12 +186,12 @@ static dlt_status check_job(dlt_trainer *r, const char *path, const dlt_ckpt_sta
  * auto goes from the newest checkpoint to older ones past damaged files
  * (their names into skipped[]), never past one that does not fit the model,
  * and refuses to start from scratch when every file is damaged. */
-static dlt_status load(dlt_trainer *r, dlt_ckpt_state *cs, char *path, size_t len, int *found,
+static dlt_status load(dlt_trainer *r, float *const *full, dlt_ckpt_state *cs, char *path, size_t len, int *found,
                        char skipped[][DLT_PATH_MAX], int *nskipped)
 {
     const char *want = r->c->resume;
     dlt_ckpt_tensors t;
-    ckpt_tensors(r, &t);
+    ckpt_tensors(r, &t, full);
     *found = 0;
     *nskipped = 0;
     if (strcmp(want, "auto") != 0) {
@@ -270,7 +263,14 @@ dlt_status dlt_trainer_resume(dlt_trainer *r)
     if (!r->c->resume[0])
         return DLT_OK;
     memset(&cs, 0, sizeof cs);
-    dlt_status st = load(r, &cs, path, sizeof path, &found, skipped, &nskipped);
+    /* ZeRO-1: the file holds the whole optimizer state; each rank keeps its shards */
+    float **full = NULL;
+    dlt_status st = r->c->zero ? dlt_trainer_full_state(r, &full) : DLT_OK;
+    if (st == DLT_OK)
+        st = load(r, full, &cs, path, sizeof path, &found, skipped, &nskipped);
+    if (st == DLT_OK && found && full)
+        dlt_trainer_zero_scatter(r, full);
+    dlt_trainer_free_full_state(r, full);
     if (st == DLT_OK && found)
         st = check_job(r, path, &cs, diff, sizeof diff);
     /* a damaged checkpoint given by path is bad input, like a mismatched one */

@@ -4,8 +4,8 @@ check_PROGRAMS += tests/train/test_export
 TESTS += tests/train/test_export
 # end-to-end checkpoint tests: dltrain and dlprep on tiny synthetic shards
 check_PROGRAMS += tests/train/ckpt_tool
-TESTS += tests/train/test_resume.sh tests/train/test_preempt.sh tests/train/test_ckpt_cli.sh
-EXTRA_DIST += tests/train/lib.sh tests/train/test_resume.sh tests/train/test_preempt.sh tests/train/test_ckpt_cli.sh
+TESTS += tests/train/test_resume.sh tests/train/test_zero_mem.sh tests/train/test_preempt.sh tests/train/test_ckpt_cli.sh
+EXTRA_DIST += tests/train/lib.sh tests/train/test_resume.sh tests/train/test_zero_mem.sh tests/train/test_preempt.sh tests/train/test_ckpt_cli.sh
 # loss scaling (train.precision = "fp16"): exact against fp32, growth, overflow skips, resume
 TESTS += tests/train/test_loss_scale.sh
 EXTRA_DIST += tests/train/test_loss_scale.sh

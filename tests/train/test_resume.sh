@@ -2,7 +2,7 @@
 # Exact resume through the real programs: N steps == k steps + checkpoint +
 # --resume + (N-k) steps, bitwise (/params, /buffers, /optim, /state), on 1 and
 # 2 ranks, for an MLP with dropout, accumulation, AdamW and augmentation, the
-# same with ZeRO-1, and a ResNet-20 with batch norm and evaluation in between;
+# same with ZeRO-1 (also resumed without ZeRO and on 3 ranks), and a ResNet-20 with batch norm and evaluation in between;
 # and the device path of the trainer (stand-in device) against the CPU runs.
 . "$top_srcdir/tests/train/lib.sh"
 make_data
@@ -48,6 +48,19 @@ if have_mpi; then
     exact 2 "8 12" 20 mlp2 --set checkpoint.every_steps=4
     # ZeRO-1 over several buckets: each rank holds a shard of the optimizer state
     exact 2 6 12 zero2 --set checkpoint.every_steps=6 --set dist.zero=1 --set dist.bucket_mb=0.001
+    # checkpoints hold the whole optimizer state: a ZeRO checkpoint resumes
+    # without ZeRO (2 ranks: the same sums, so the same bits as the ZeRO run),
+    # and on 3 ranks with ZeRO (other shards; not bitwise, it must run)
+    run 2 job.toml --quiet --set checkpoint.dir=unzero2 --set train.steps=12 --set dist.bucket_mb=0.001 \
+        --resume "zero2/t/$(ck 6)" || fail "resuming a ZeRO checkpoint without ZeRO failed"
+    same "zero2/t/$(ck 12)" "unzero2/t/$(ck 12)"
+    if run 3 job.toml --quiet --set checkpoint.dir=zero3 --set train.steps=12 --set dist.zero=1 \
+        --set dist.bucket_mb=0.001 --resume "zero2/t/$(ck 6)" 2>zero3.err; then
+        [ -f "zero3/t/$(ck 12)" ] || fail "zero3: no final checkpoint"
+    else
+        cat zero3.err
+        fail "resuming a 2-rank ZeRO checkpoint on 3 ranks with ZeRO failed"
+    fi
     # gradients reduced in bf16: resumes exactly, and trains differently from fp32
     exact 2 12 20 bf16red --set checkpoint.every_steps=4 --set dist.reduce_dtype=bf16
     "$TOOL" cmp "mlp2/t/$(ck 20)" "bf16red/t/$(ck 20)" /params >/dev/null 2>&1 &&
@@ -58,6 +71,11 @@ if have_mpi; then
     export DLT_TEST_STANDIN_DEVICE=1
     exact 2 12 20 dev2 --set train.device=cuda --set checkpoint.every_steps=4
     same "mlp2/t/$(ck 20)" "dev2/t/$(ck 20)"
+    # ZeRO-1 on a device: the optimizer's shards in device memory, stepped by
+    # the device kernel per shard; the same bits as the CPU's ZeRO run
+    exact 2 6 12 devzero2 --set train.device=cuda --set checkpoint.every_steps=6 --set dist.zero=1 \
+        --set dist.bucket_mb=0.001
+    same "zero2/t/$(ck 12)" "devzero2/t/$(ck 12)"
     unset DLT_TEST_STANDIN_DEVICE
 else
     echo "no mpirun: multi-rank cases skipped"
