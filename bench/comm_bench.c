@@ -11,7 +11,8 @@
  *      no communication, and the overhead (run with -np 1 for the
  *      single-process figure).
  * Usage: mpirun -np N bench/comm_bench [MiB ...]   (default 25 100)
- * Environment: DLT_BENCH_ITERS (5), DLT_BENCH_BUCKET_MB (MLP buckets; 25/1). */
+ * Environment: DLT_BENCH_ITERS (5), DLT_BENCH_BUCKET_MB (MLP buckets; 25/1),
+ * DLT_BENCH_BATCH (MLP samples per rank; 64). */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,10 +144,12 @@ static void allreduce_bench(double mib, int iters)
     dlt_graph_free(g);
 }
 
-/* 784-1024-1024-10 MLP, per-rank batch 64, sum-of-squares loss. */
+/* 784-1024-1024-10 MLP, per-rank batch 64 (DLT_BENCH_BATCH), sum-of-squares loss. */
 static void mlp_bench(int iters)
 {
-    enum { B = 64, DIN = 784, H = 1024, DOUT = 10 };
+    enum { DIN = 784, H = 1024, DOUT = 10 };
+    /* DLT_BENCH_BATCH: more samples per rank, more backward to hide the reduction behind */
+    const int B = getenv("DLT_BENCH_BATCH") && atoi(getenv("DLT_BENCH_BATCH")) > 0 ? atoi(getenv("DLT_BENCH_BATCH")) : 64;
     dlt_graph *g = dlt_graph_create(5);
     int64_t xs[2] = {B, DIN}, ts[2] = {B, DOUT};
     dlt_t x = dlt_input(g, "x", DLT_F32, 2, xs), t = dlt_input(g, "t", DLT_F32, 2, ts), h = x;
