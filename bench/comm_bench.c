@@ -1,12 +1,18 @@
-/* Data-parallel benchmarks (run under mpirun; prints figures, asserts nothing):
+/* Data-parallel benchmarks (run under mpirun; prints figures, asserts nothing),
+ * every figure beside its reference in the same run, the rounds interleaved:
  *   1. all-reduce throughput of the gradient reducer (buckets: first 1 MiB, then
- *      25 MiB, non-blocking, polled) beside one raw MPI_Allreduce of the same
- *      total size; algbw = bytes / time, busbw = algbw * 2 (n - 1) / n, as
- *      nccl-tests define them;
+ *      25 MiB, non-blocking, polled, divided by the sample count) beside one raw
+ *      MPI_Allreduce of the same total size, and the ratio of their bus
+ *      bandwidths; algbw = bytes / time, busbw = algbw * 2 (n - 1) / n, as
+ *      nccl-tests define them. "ring" is the reducer as it runs (src/comm/ring.c),
+ *      "MPI_Iallreduce" the same reducer with ring_min_bytes < 0 (each bucket
+ *      through Open MPI's non-blocking all-reduce and a separate division pass);
  *   2. step time of an MLP trained with the reducer beside the same step with
- *      no communication (run with -np 1 for the single-process figure).
+ *      no communication, and the overhead (run with -np 1 for the
+ *      single-process figure).
  * Usage: mpirun -np N bench/comm_bench [MiB ...]   (default 25 100)
- * Environment: DLT_BENCH_ITERS (5), DLT_BENCH_BUCKET_MB (MLP buckets; 25/1). */
+ * Environment: DLT_BENCH_ITERS (5), DLT_BENCH_BUCKET_MB (MLP buckets; 25/1),
+ * DLT_BENCH_BATCH (MLP samples per rank; 64). */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +23,7 @@
 
 static dlt_world world;
 static dlt_comm *comm;
+static dlt_comm *comm_mpi; /* ring_min_bytes < 0: every all-reduce MPI's */
 
 static void check(dlt_status st, const char *what)
 {
@@ -24,6 +31,18 @@ static void check(dlt_status st, const char *what)
         fprintf(stderr, "%s: %s\n", what, dlt_errmsg());
         dlt_comm_fail(comm, st);
     }
+}
+
+static const char *load_average(void)
+{
+    static char buf[128] = "unknown\n";
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (!fgets(buf, sizeof buf, f))
+            snprintf(buf, sizeof buf, "unknown\n");
+        fclose(f);
+    }
+    return buf;
 }
 
 static double median(double *t, int n)
@@ -36,12 +55,21 @@ static double median(double *t, int n)
     return t[n / 2];
 }
 
-static void report(const char *what, double bytes, double t)
+static void report(const char *what, double bytes, double t, double t_raw)
 {
     int p = world.size;
     double alg = bytes / t / 1e9, bus = alg * 2.0 * (p - 1) / p;
     if (world.rank == 0)
-        printf("  %-30s %8.2f ms  algbw %6.2f GB/s  busbw %6.2f GB/s\n", what, t * 1e3, alg, bus);
+        printf("  %-36s %8.2f ms  algbw %6.2f GB/s  busbw %6.2f GB/s  %5.2fx raw\n", what, t * 1e3, alg,
+               bus, t_raw / t);
+}
+
+/* The slowest rank's median. */
+static double slowest_median(double *t, int n)
+{
+    double m = median(t, n);
+    MPI_Allreduce(MPI_IN_PLACE, &m, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    return m;
 }
 
 /* A graph whose parameters total `mib` MiB; loss = sum of all parameters, so
@@ -63,8 +91,13 @@ static void allreduce_bench(double mib, int iters)
     int np;
     dlt_t *params, *grads;
     check(dlt_grad_params(g, loss, &np, &params, &grads), "grad");
-    dlt_reducer *red;
+    dlt_reducer *red, *red_mpi;
     check(dlt_reducer_create(comm, g, np, params, grads, NULL, &red), "reducer");
+    /* the layout is fixed now: the second reducer keeps it (and says so) */
+    dlt_log_level lvl = dlt_log_get_level();
+    dlt_log_set_level(DLT_LOG_ERROR);
+    check(dlt_reducer_create(comm_mpi, g, np, params, grads, NULL, &red_mpi), "reducer");
+    dlt_log_set_level(lvl);
     dlt_plan *plan;
     dlt_plan_opts po = {0};
     dlt_reducer_plan_opts(red, &po);
@@ -75,6 +108,7 @@ static void allreduce_bench(double mib, int iters)
     float *raw = malloc(n * sizeof *raw);
     memcpy(raw, dlt_grads_data(g), n * sizeof *raw);
     double *tr = malloc((size_t)iters * sizeof *tr), *tb = malloc((size_t)iters * sizeof *tb);
+    double *tm = malloc((size_t)iters * sizeof *tm);
     for (int it = -2; it < iters; it++) { /* two warm-up rounds */
         MPI_Barrier(MPI_COMM_WORLD);
         double t0 = MPI_Wtime();
@@ -86,28 +120,36 @@ static void allreduce_bench(double mib, int iters)
         check(dlt_reducer_begin(red, plan, 1, 1), "begin");
         check(dlt_reducer_finish(red), "finish");
         double t3 = MPI_Wtime();
+        MPI_Barrier(MPI_COMM_WORLD);
+        double t4 = MPI_Wtime();
+        check(dlt_reducer_begin(red_mpi, plan, 1, 1), "begin");
+        check(dlt_reducer_finish(red_mpi), "finish");
+        double t5 = MPI_Wtime();
         if (it >= 0)
-            tr[it] = t1 - t0, tb[it] = t3 - t2;
+            tr[it] = t1 - t0, tb[it] = t3 - t2, tm[it] = t5 - t4;
     }
     /* the slowest rank's median defines the time */
-    double mr = median(tr, iters), mb = median(tb, iters);
-    MPI_Allreduce(MPI_IN_PLACE, &mr, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    MPI_Allreduce(MPI_IN_PLACE, &mb, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    double mr = slowest_median(tr, iters), mb = slowest_median(tb, iters);
+    double mm = slowest_median(tm, iters);
     if (world.rank == 0)
         printf("all-reduce of %.1f MiB f32 (%d buckets), %d ranks, median of %d:\n",
                bytes / 1048576, dlt_reducer_num_buckets(red), world.size, iters);
-    report("raw MPI_Allreduce", bytes, mr);
-    report("reducer (buckets, polled)", bytes, mb);
-    free(tr), free(tb), free(raw), free(params), free(grads), free(ps);
+    report("raw MPI_Allreduce", bytes, mr, mr);
+    report("reducer (ring)", bytes, mb, mr);
+    report("reducer (MPI_Iallreduce, before)", bytes, mm, mr);
+    free(tr), free(tb), free(tm), free(raw), free(params), free(grads), free(ps);
     dlt_plan_free(plan);
     dlt_reducer_free(red);
+    dlt_reducer_free(red_mpi);
     dlt_graph_free(g);
 }
 
-/* 784-1024-1024-10 MLP, per-rank batch 64, sum-of-squares loss. */
+/* 784-1024-1024-10 MLP, per-rank batch 64 (DLT_BENCH_BATCH), sum-of-squares loss. */
 static void mlp_bench(int iters)
 {
-    enum { B = 64, DIN = 784, H = 1024, DOUT = 10 };
+    enum { DIN = 784, H = 1024, DOUT = 10 };
+    /* DLT_BENCH_BATCH: more samples per rank, more backward to hide the reduction behind */
+    const int B = getenv("DLT_BENCH_BATCH") && atoi(getenv("DLT_BENCH_BATCH")) > 0 ? atoi(getenv("DLT_BENCH_BATCH")) : 64;
     dlt_graph *g = dlt_graph_create(5);
     int64_t xs[2] = {B, DIN}, ts[2] = {B, DOUT};
     dlt_t x = dlt_input(g, "x", DLT_F32, 2, xs), t = dlt_input(g, "t", DLT_F32, 2, ts), h = x;
@@ -127,12 +169,16 @@ static void mlp_bench(int iters)
     int np;
     dlt_t *params, *grads;
     check(dlt_grad_params(g, loss, &np, &params, &grads), "grad");
-    dlt_reducer *red;
+    dlt_reducer *red, *red_mpi;
     /* DLT_BENCH_BUCKET_MB: smaller buckets start earlier in backward */
     const char *bmb = getenv("DLT_BENCH_BUCKET_MB");
     dlt_reducer_config rc = {.bucket_mb = bmb ? atof(bmb) : 0,
                              .first_bucket_mb = bmb ? atof(bmb) : 0};
     check(dlt_reducer_create(comm, g, np, params, grads, &rc, &red), "reducer");
+    dlt_log_level lvl = dlt_log_get_level();
+    dlt_log_set_level(DLT_LOG_ERROR);
+    check(dlt_reducer_create(comm_mpi, g, np, params, grads, &rc, &red_mpi), "reducer");
+    dlt_log_set_level(lvl);
     dlt_plan *plan;
     dlt_plan_opts po = {0};
     dlt_reducer_plan_opts(red, &po);
@@ -143,6 +189,7 @@ static void mlp_bench(int iters)
     for (int i = 0; i < B * DOUT; i++)
         td[i] = (float)(i % 3);
     double *tl = malloc((size_t)iters * sizeof *tl), *td2 = malloc((size_t)iters * sizeof *td2);
+    double *tm = malloc((size_t)iters * sizeof *tm);
     for (int it = -2; it < iters; it++) {
         MPI_Barrier(MPI_COMM_WORLD);
         double t0 = MPI_Wtime();
@@ -156,25 +203,35 @@ static void mlp_bench(int iters)
         check(dlt_plan_run(plan, &eo), "run");
         check(dlt_reducer_finish(red), "finish");
         double t3 = MPI_Wtime();
+        MPI_Barrier(MPI_COMM_WORLD);
+        double t4 = MPI_Wtime();
+        dlt_exec_opts em = {.training = 1};
+        dlt_reducer_exec_opts(red_mpi, &em);
+        check(dlt_reducer_begin(red_mpi, plan, B, 1), "begin");
+        check(dlt_plan_run(plan, &em), "run");
+        check(dlt_reducer_finish(red_mpi), "finish");
+        double t5 = MPI_Wtime();
         if (it >= 0)
-            tl[it] = t1 - t0, td2[it] = t3 - t2;
+            tl[it] = t1 - t0, td2[it] = t3 - t2, tm[it] = t5 - t4;
     }
-    double ml = median(tl, iters), md = median(td2, iters);
-    MPI_Allreduce(MPI_IN_PLACE, &ml, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    MPI_Allreduce(MPI_IN_PLACE, &md, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    double ml = slowest_median(tl, iters), md = slowest_median(td2, iters);
+    double mm = slowest_median(tm, iters);
     if (world.rank == 0) {
         double mib = (double)dlt_params_numel(g) * 4 / 1048576;
         printf("MLP 784-1024-1024-10, batch %d per rank, %.1f MiB of gradients, %d bucket(s), %d "
                "rank(s), "
                "%d thread(s) each:\n",
                B, mib, dlt_reducer_num_buckets(red), world.size, dlt_get_num_threads());
-        printf("  step without communication %8.2f ms\n", ml * 1e3);
-        printf("  step with the reducer      %8.2f ms  (overhead %+.1f%%)\n", md * 1e3,
+        printf("  step without communication             %8.2f ms\n", ml * 1e3);
+        printf("  step with the reducer (ring)           %8.2f ms  (overhead %+.1f%%)\n", md * 1e3,
                100.0 * (md - ml) / ml);
+        printf("  step with the reducer (MPI_Iallreduce) %8.2f ms  (overhead %+.1f%%)\n", mm * 1e3,
+               100.0 * (mm - ml) / ml);
     }
-    free(tl), free(td2), free(params), free(grads);
+    free(tl), free(td2), free(tm), free(params), free(grads);
     dlt_plan_free(plan);
     dlt_reducer_free(red);
+    dlt_reducer_free(red_mpi);
     dlt_graph_free(g);
 }
 
@@ -186,6 +243,10 @@ int main(int argc, char **argv)
     }
     dlt_set_num_threads(dlt_world_default_threads(&world));
     check(dlt_comm_create(&world, NULL, &comm), "comm");
+    dlt_comm_config before = {.ring_min_bytes = -1};
+    check(dlt_comm_create(&world, &before, &comm_mpi), "comm");
+    if (world.rank == 0)
+        printf("load average: %s", load_average());
     check(dlt_world_log_table(&world, -1, dlt_get_num_threads()), "rank table");
     int iters = getenv("DLT_BENCH_ITERS") ? atoi(getenv("DLT_BENCH_ITERS")) : 5;
     if (iters < 1)
@@ -198,6 +259,7 @@ int main(int argc, char **argv)
         allreduce_bench(100, iters);
     }
     mlp_bench(iters * 4);
+    dlt_comm_free(comm_mpi);
     dlt_comm_free(comm);
     dlt_world_finalize(&world);
     return 0;

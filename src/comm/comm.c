@@ -94,9 +94,11 @@ dlt_status dlt_comm_create(const dlt_world *w, const dlt_comm_config *cfg, dlt_c
     c->backend = cfg->backend;
     c->timeout = cfg->timeout_s > 0 ? cfg->timeout_s : 600;
     c->debug = cfg->debug_collectives;
+    c->ring_min = cfg->ring_min_bytes < 0 ? -1 : cfg->ring_min_bytes > 0 ? cfg->ring_min_bytes : COMM_RING_MIN_BYTES;
     if (MPI_Comm_dup(MPI_COMM_WORLD, &c->comm) != MPI_SUCCESS ||
         MPI_Comm_dup(MPI_COMM_WORLD, &c->watch) != MPI_SUCCESS ||
-        MPI_Comm_dup(MPI_COMM_WORLD, &c->dbg) != MPI_SUCCESS) {
+        MPI_Comm_dup(MPI_COMM_WORLD, &c->dbg) != MPI_SUCCESS ||
+        MPI_Comm_dup(MPI_COMM_WORLD, &c->ring) != MPI_SUCCESS) {
         free(c);
         return dlt_seterr(DLT_ERR_COMM, "comm: MPI_Comm_dup failed");
     }
@@ -131,6 +133,9 @@ void dlt_comm_free(dlt_comm *c)
             dlt_comm_wait(c, &q);
         }
     comm_nccl_free(c);
+    comm_ring_free(c);
+    if (c->ring)
+        MPI_Comm_free(&c->ring);
     if (c->comm)
         MPI_Comm_free(&c->comm);
     if (c->watch)
@@ -230,6 +235,47 @@ static int mpi_start(dlt_comm *c, comm_req *r, const void *send, void *recv, siz
     }
 }
 
+/* A slot for a new collective, described (and fingerprinted in debug mode). */
+static comm_req *new_req(dlt_comm *c, int op, int type, int root, int tag, size_t count)
+{
+    comm_req *r = slot_alloc(c);
+    if (!r)
+        return NULL;
+    r->d = (comm_desc){.seq = c->seq++,
+                       .step = c->step,
+                       .op = op,
+                       .type = type,
+                       .root = root,
+                       .tag = tag,
+                       .count = (int64_t)count};
+    if (c->debug)
+        comm_fingerprint(c, &r->d);
+    return r;
+}
+
+static dlt_status ring_or_mpi(dlt_comm *c, comm_req *r, const void *send, void *recv, size_t count,
+                              const int *counts, const int *displs, int type, int redop, int root)
+{
+    if (comm_ring_eligible(c, r->d.op, type, redop, count)) {
+        if (redop == DLT_COMM_AVG) /* fused: the chunk this rank reduces last */
+            r->scale = 1, r->scale_const = 1.0 / c->size;
+        return comm_ring_start(c, r, recv, count);
+    }
+    int e = mpi_start(c, r, send, recv, count, counts, displs, type, redop, root);
+    if (e != MPI_SUCCESS) {
+        char d[160];
+        comm_describe(&r->d, d, sizeof d);
+        return dlt_seterr(DLT_ERR_COMM, "%s: MPI error %d", d, e);
+    }
+    if (redop == DLT_COMM_AVG && (r->d.op == OP_ALLREDUCE || r->d.op == OP_REDUCE_SCATTER) &&
+        c->size > 1) {
+        r->avg_buf = recv;
+        r->avg_n = count;
+        r->avg_type = type;
+    }
+    return DLT_OK;
+}
+
 dlt_status comm_start(dlt_comm *c, int op, const void *send, void *recv, size_t count,
                       const int *counts, const int *displs, int type, int redop, int root, int tag,
                       dlt_comm_req *req)
@@ -243,18 +289,9 @@ dlt_status comm_start(dlt_comm *c, int op, const void *send, void *recv, size_t 
         return dlt_seterr(DLT_ERR_UNSUPPORTED, "%s of bf16 elements: only SUM is implemented (got %s)",
                           op == OP_ALLREDUCE ? "all-reduce" : "reduce-scatter",
                           redop == DLT_COMM_AVG ? "AVG" : redop == DLT_COMM_MAX ? "MAX" : "MIN");
-    comm_req *r = slot_alloc(c);
+    comm_req *r = new_req(c, op, type, root, tag, count);
     if (!r)
         return dlt_seterr(DLT_ERR_INTERNAL, "more than %d collectives pending", COMM_MAX_REQ);
-    r->d = (comm_desc){.seq = c->seq++,
-                       .step = c->step,
-                       .op = op,
-                       .type = type,
-                       .root = root,
-                       .tag = tag,
-                       .count = (int64_t)count};
-    if (c->debug)
-        comm_fingerprint(c, &r->d);
     int device = c->backend == DLT_COMM_NCCL && op != OP_BARRIER;
     if (device) {
         dlt_status st = comm_nccl_start(c, r, send, recv, count, counts, displs, type, redop, root);
@@ -264,18 +301,10 @@ dlt_status comm_start(dlt_comm *c, int op, const void *send, void *recv, size_t 
         }
         r->on_device = 1;
     } else {
-        int e = mpi_start(c, r, send, recv, count, counts, displs, type, redop, root);
-        if (e != MPI_SUCCESS) {
+        dlt_status st = ring_or_mpi(c, r, send, recv, count, counts, displs, type, redop, root);
+        if (st != DLT_OK) {
             r->in_use = 0;
-            char d[160];
-            comm_describe(&r->d, d, sizeof d);
-            return dlt_seterr(DLT_ERR_COMM, "%s: MPI error %d", d, e);
-        }
-        if (redop == DLT_COMM_AVG && (op == OP_ALLREDUCE || op == OP_REDUCE_SCATTER) &&
-            c->size > 1) {
-            r->avg_buf = recv;
-            r->avg_n = count;
-            r->avg_type = type;
+            return st;
         }
     }
     dlt_comm_req q = {(int)(r - c->req) + 1};
@@ -284,6 +313,27 @@ dlt_status comm_start(dlt_comm *c, int op, const void *send, void *recv, size_t 
         return DLT_OK;
     }
     return dlt_comm_wait(c, &q);
+}
+
+dlt_status comm_allreduce_scaled(dlt_comm *c, float *buf, size_t count, int tag, const double *num,
+                                 const double *den, dlt_comm_req *gate, dlt_comm_req *req)
+{
+    if (c->size < 2 || !fits_int(count))
+        return dlt_seterr(DLT_ERR_INTERNAL, "scaled all-reduce: needs 2 or more ranks and < 2^31 elements");
+    comm_req *r = new_req(c, OP_ALLREDUCE, DLT_COMM_F32, 0, tag, count);
+    if (!r)
+        return dlt_seterr(DLT_ERR_INTERNAL, "more than %d collectives pending", COMM_MAX_REQ);
+    r->scale = 1;
+    r->scale_num = num;
+    r->scale_den = den;
+    r->scale_gate = gate;
+    dlt_status st = comm_ring_start(c, r, buf, count);
+    if (st != DLT_OK) {
+        r->in_use = 0;
+        return st;
+    }
+    req->id = (int)(r - c->req) + 1;
+    return DLT_OK;
 }
 
 static void finish_req(dlt_comm *c, comm_req *r)
@@ -315,6 +365,8 @@ dlt_status dlt_comm_wait(dlt_comm *c, dlt_comm_req *req)
         return DLT_OK;
     if (r->on_device)
         comm_wait_fn(c, comm_nccl_done, r);
+    else if (r->ring)
+        comm_wait_fn(c, comm_ring_done, r);
     else
         comm_wait_mpi(c, &r->mreq, &r->d);
     finish_req(c, r);
@@ -333,6 +385,8 @@ int dlt_comm_test(dlt_comm *c, dlt_comm_req *req)
         if (d < 0)
             comm_trip(c, &r->d, 2);
         flag = d;
+    } else if (r->ring) {
+        flag = comm_ring_done(c, r);
     } else {
         MPI_Test(&r->mreq, &flag, MPI_STATUS_IGNORE);
     }
@@ -345,6 +399,7 @@ int dlt_comm_test(dlt_comm *c, dlt_comm_req *req)
 
 void dlt_comm_progress(dlt_comm *c)
 {
+    comm_ring_progress(c);
     /* one MPI_Test on a pending host request drives the progress engine for all */
     for (int i = 0; i < COMM_MAX_REQ; i++)
         if (c->req[i].in_use && !c->req[i].on_device && c->req[i].mreq != MPI_REQUEST_NULL) {

@@ -39,6 +39,22 @@ typedef struct {
     void *avg_buf;
     size_t avg_n;
     int avg_type;
+    /* A ring all-reduce (ring.c), run in start order, one at a time: */
+    int ring;            /* 1: this request is one */
+    int ring_step;       /* the step whose messages are posted next or pending, 0 .. 2 (P-1) */
+    int ring_posted;     /* its messages are posted */
+    int ring_done;       /* complete, waiting to be released by wait/test */
+    void *ring_buf;      /* the caller's buffer, reduced in place */
+    void *ring_tmp;      /* where the current reduce-scatter step receives (c->scratch) */
+    MPI_Request rq[2];   /* send, receive of the current step */
+    /* Fused post-scale: the reduced chunk this rank owns is multiplied by f
+     * in the last reduce-scatter step: f = scale_const, or with scale_den set
+     * f = *scale_num / *scale_den (0 when *scale_den <= 0), read once
+     * scale_gate (the request that fills them; may be NULL) completed. */
+    int scale;
+    double scale_const;
+    const double *scale_num, *scale_den;
+    dlt_comm_req *scale_gate;
 } comm_req;
 
 struct comm_nccl;
@@ -56,6 +72,17 @@ struct dlt_comm {
     void *stream;
     struct comm_nccl *nccl;
     MPI_Op bf16_sum; /* user-defined SUM over bf16 (MPI_UINT16_T) elements */
+    /* ring.c: its communicator (point-to-point messages apart from every
+     * other), the FIFO of pending ring requests (slot indices; only the head
+     * moves), and the reduce-scatter receive buffer, grow-only; when it grows
+     * while the head's receive targets it, the old one is kept in `retired`
+     * until that step is reduced. */
+    MPI_Comm ring;
+    long ring_min; /* dlt_comm_config.ring_min_bytes resolved; < 0: no ring */
+    int ringq[COMM_MAX_REQ];
+    int rq_head, rq_len;
+    void *scratch, *retired, *scratch_busy;
+    size_t scratch_bytes;
 };
 
 /* comm.c: start a collective with a bucket tag (the reducer's entry point). */
@@ -68,6 +95,12 @@ dlt_status comm_start_host(dlt_comm *c, int op, const void *send, void *recv, si
 /* Blocking collective on host memory over MPI whatever the backend. */
 dlt_status comm_host(dlt_comm *c, int op, const void *send, void *recv, size_t count, int type,
                      int redop, int root);
+/* Sum all-reduce of f32 host memory over MPI (ring.c) whose result is
+ * multiplied, fused into the reduction, by *num / *den (0 when *den <= 0) as
+ * soon as `gate` (the request filling *num and *den, or NULL) completes: the
+ * reducer's division by the global sample count. Needs 2 or more ranks. */
+dlt_status comm_allreduce_scaled(dlt_comm *c, float *buf, size_t count, int tag, const double *num,
+                                 const double *den, dlt_comm_req *gate, dlt_comm_req *req);
 MPI_Datatype comm_mpi_type(int type);
 size_t comm_type_size(int type);
 const char *comm_type_name(int type); /* "f32", "f64", "bf16" */
@@ -84,6 +117,18 @@ void comm_trip(dlt_comm *c, const comm_desc *d, int reason) __attribute__((noret
 void comm_describe(const comm_desc *d, char *buf, size_t len);
 /* 1 when another rank has sent a report (cheap probe). */
 int comm_peer_alert(dlt_comm *c);
+
+/* ring.c: the all-reduce of host buffers of c->ring_min bytes or more
+ * (SUM and AVG), bandwidth-optimal where MPI_Iallreduce in place is not. */
+#define COMM_RING_MIN_BYTES (32 * 1024) /* the default of ring_min */
+int comm_ring_eligible(const dlt_comm *c, int op, int type, int redop, size_t count);
+/* Queues r (slot filled, d set) over buf; grows the scratch buffer. */
+dlt_status comm_ring_start(dlt_comm *c, comm_req *r, void *buf, size_t count);
+/* Drives the queue; 1 when r is complete, 0 pending, -1 on an MPI error. */
+int comm_ring_done(dlt_comm *c, comm_req *r);
+/* Drives the queue as far as it can go without waiting. */
+void comm_ring_progress(dlt_comm *c);
+void comm_ring_free(dlt_comm *c);
 
 /* nccl.c (CUDA builds; the stubs in comm.c answer UNSUPPORTED otherwise) */
 dlt_status comm_nccl_init(dlt_comm *c, int device);

@@ -76,6 +76,13 @@ typedef struct {
      * type, count, root, bucket, step) and stop at the first mismatch, naming
      * both sides. Costs one small all-gather per collective. */
     int debug_collectives;
+    /* All-reduces (SUM, AVG) of host buffers of this many bytes or more run
+     * as a ring over point-to-point messages with the gradient reducer's
+     * division fused in (src/comm/ring.c), because MPI_Iallreduce in place is
+     * a reduce plus a broadcast in Open MPI; smaller ones, and every other
+     * collective, are MPI's. 0 = 32 KiB; < 0 = never (everything MPI's, the
+     * reducer dividing in a pass of its own: for measurements). */
+    long ring_min_bytes;
 } dlt_comm_config;
 
 typedef struct dlt_comm dlt_comm;
@@ -207,7 +214,9 @@ dlt_status dlt_reducer_begin(dlt_reducer *r, dlt_plan *p, double local_samples, 
  * gradient buffer holds reduced values afterwards. No-op after a non-final
  * begin. */
 dlt_status dlt_reducer_finish(dlt_reducer *r);
-/* finish also multiplies the gradients by f (1 / loss scale; default 1). */
+/* finish also multiplies the gradients by f (1 / loss scale; default 1).
+ * Set it before the final micro-step's begin: over MPI the multiplication
+ * is fused into the all-reduce of each bucket, which may run during backward. */
 void dlt_reducer_set_unscale(dlt_reducer *r, double f);
 /* Optimizer step on the reduced gradients: dlt_optim_step, or with ZeRO-1
  * dlt_optim_step_range over this rank's shards, dlt_optim_advance and an

@@ -40,6 +40,7 @@ typedef struct {
     int first, nparams;
     int ready;      /* plan step after which every gradient in it is written */
     int start_step; /* when its reduction started in the last final step */
+    int scaled;     /* its all-reduce also divides by the count (comm_allreduce_scaled) */
     double t_start, t_done; /* comm_now() at start and at observed completion (timing on) */
     dlt_comm_req req;
 } reducer_bucket;
@@ -233,6 +234,9 @@ dlt_status dlt_reducer_create(dlt_comm *c, dlt_graph *g, int n, const dlt_t *par
         goto fail;
     if (r->cfg.bf16 && (st = make_shadow(r)) != DLT_OK)
         goto fail;
+    for (int b = 0; b < r->nb; b++)
+        r->b[b].scaled = !r->cfg.zero && !r->cfg.bf16 && !dlt_graph_get_backend(g) &&
+                         c->backend == DLT_COMM_MPI && c->size > 1 && c->ring_min >= 0;
     free(bs);
     *out = r;
     return DLT_OK;
@@ -307,6 +311,10 @@ static void start_bucket(dlt_reducer *r, int b, int step)
         int p = r->c->size;
         st = comm_start(r->c, OP_REDUCE_SCATTERV, NULL, buf, n, r->counts + b * p, r->displs + b * p,
                         type, DLT_COMM_SUM, 0, b, &bk->req);
+    } else if (bk->scaled) {
+        /* host f32 over MPI: the ring all-reduce applies finish's unscale /
+         * global count in its last reduction (no pass of its own) */
+        st = comm_allreduce_scaled(r->c, g, n, b, &r->unscale, &r->count_buf, &r->count_req, &bk->req);
     } else {
         st = comm_start(r->c, OP_ALLREDUCE, NULL, buf, n, NULL, NULL, type, DLT_COMM_SUM, 0, b,
                         &bk->req);
@@ -445,7 +453,7 @@ dlt_status dlt_reducer_finish(dlt_reducer *r)
         }
         if (r->cfg.bf16)
             st = from_bf16(r, g + lo, r->shadow + bk->lo + (r->c->backend == DLT_COMM_MPI ? 0 : lo), n);
-        if (st == DLT_OK)
+        if (st == DLT_OK && !bk->scaled)
             st = scale_grads(r, g + lo, inv, n);
         if (st != DLT_OK && r->err == DLT_OK) {
             r->err = st;

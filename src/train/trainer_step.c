@@ -74,6 +74,8 @@ dlt_status dlt_trainer_step(dlt_trainer *r, double *sums, double *gnorm)
         return st;
     dlt_comm_set_step(r->comm, r->step);
     dlt_report_trace_step(&r->rep, r->step);
+    /* before begin: the buckets' all-reduces apply it as they complete */
+    dlt_reducer_set_unscale(r->red, 1.0 / dlt_loss_scaler_get(&r->scaler));
     for (int m = 0; m < k; m++) {
         dlt_task_batch b;
         if ((st = take_batch(r, &b)) != DLT_OK)
@@ -102,7 +104,6 @@ dlt_status dlt_trainer_step(dlt_trainer *r, double *sums, double *gnorm)
         sums[1] += b.weight;
         r->epoch = b.epoch + (b.last_in_epoch ? 1 : 0);
     }
-    dlt_reducer_set_unscale(r->red, 1.0 / dlt_loss_scaler_get(&r->scaler));
     if ((st = dlt_reducer_finish(r->red)) != DLT_OK)
         return st;
     dlt_report_trace_buckets(&r->rep);

@@ -1,12 +1,14 @@
 /* Collectives against hand-computed values (sum, average, max/min, broadcast,
  * all-gather, reduce-scatter with padded uneven blocks, barrier, blocking and
  * non-blocking), metrics, replica broadcast/check, and the world helpers
- * (singleton trap, device, threads, rank table). Run under 2 and 3 ranks. */
+ * (singleton trap, device, threads, rank table), and the ring all-reduce.
+ * Run under 2 and 3 ranks. */
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "dlt_bf16.h"
 #include "dlt_comm.h"
 #include "dlt_gpu.h"
 #include "dlt_test.h"
@@ -217,6 +219,79 @@ static void sink(dlt_log_level lvl, const char *line, void *user)
     strcat(table, "\n");
 }
 
+/* Rank r's element i: a value with a full mantissa (sums round). */
+static float ring_val(int r, size_t i)
+{
+    uint32_t h = (uint32_t)(i * 2654435761u) ^ (uint32_t)(r * 40503u + 7u);
+    h ^= h >> 13;
+    h *= 0x5bd1e995u;
+    h ^= h >> 15;
+    return ((float)(h & 0xffffff) / 16777216.0f - 0.5f) * (float)(1 + r);
+}
+
+/* The ring all-reduce (ring_min_bytes = 1: every SUM/AVG all-reduce takes
+ * it) against MPI_Allreduce: small integers exactly for any rank count; with
+ * 2 ranks arbitrary values bit for bit (a + b is MPI's sum too); every rank
+ * holds the same bits; several requests in flight, waited out of order and
+ * growing the scratch buffer while one is pending. */
+START_TEST(ring_allreduce)
+{
+    int p = world.size, r = world.rank;
+    dlt_comm_config cfg = {.ring_min_bytes = 1};
+    dlt_comm *rc;
+    ck_assert_int_eq(dlt_comm_create(&world, &cfg, &rc), DLT_OK);
+    static const size_t sizes[] = {1, 2, 5, 17, 1000, 70001};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        size_t n = sizes[si];
+        float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), *want = malloc(n * sizeof *want);
+        double *d = malloc(n * sizeof *d);
+        dlt_bf16 *h = malloc(n * sizeof *h);
+        for (size_t i = 0; i < n; i++) {
+            a[i] = (float)((r + 1) * (int)(i % 11)) - 3.0f;
+            b[i] = want[i] = ring_val(r, i);
+            d[i] = (double)ring_val(r, i) * 1e-3;
+            h[i] = dlt_f32_to_bf16((float)(r + 1) * (float)(i % 5));
+        }
+        dlt_comm_req qa = {0}, qb = {0}, qd = {0}, qh = {0};
+        ck_assert_int_eq(dlt_comm_allreduce(rc, a, n, DLT_COMM_F32, DLT_COMM_SUM, &qa), DLT_OK);
+        ck_assert_int_eq(dlt_comm_allreduce(rc, b, n, DLT_COMM_F32, DLT_COMM_AVG, &qb), DLT_OK);
+        ck_assert_int_eq(dlt_comm_allreduce(rc, d, n, DLT_COMM_F64, DLT_COMM_SUM, &qd), DLT_OK);
+        ck_assert_int_eq(dlt_comm_allreduce(rc, h, n, DLT_COMM_BF16, DLT_COMM_SUM, &qh), DLT_OK);
+        ck_assert_int_eq(dlt_comm_wait(rc, &qh), DLT_OK);
+        ck_assert_int_eq(dlt_comm_wait(rc, &qd), DLT_OK);
+        ck_assert_int_eq(dlt_comm_wait(rc, &qa), DLT_OK);
+        while (!dlt_comm_test(rc, &qb))
+            dlt_comm_progress(rc);
+        MPI_Allreduce(MPI_IN_PLACE, want, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_float_eq(a[i], (float)((int)(i % 11) * p * (p + 1) / 2 - 3 * p));
+            ck_assert_float_eq(dlt_bf16_to_f32(h[i]), (float)((int)(i % 5) * p * (p + 1) / 2));
+            double sd = 0;
+            for (int k = 0; k < p; k++)
+                sd += (double)ring_val(k, i) * 1e-3;
+            ck_assert_double_eq_tol(d[i], sd, 1e-15);
+            if (p == 2) /* the AVG's division as the separate pass did it */
+                ck_assert_float_eq(b[i], (float)(want[i] * (1.0 / p)));
+            else
+                ck_assert_float_eq_tol(b[i], want[i] / (float)p, 1e-6f * (float)p);
+        }
+        /* every rank the same bits */
+        uint64_t hs[2] = {0, 0}, *all = malloc((size_t)p * sizeof hs);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t u;
+            memcpy(&u, &b[i], sizeof u);
+            hs[0] = hs[0] * 1099511628211u + u;
+            hs[1] = hs[1] * 1099511628211u + (uint64_t)(d[i] * 1e15);
+        }
+        MPI_Allgather(hs, 2, MPI_UINT64_T, all, 2, MPI_UINT64_T, MPI_COMM_WORLD);
+        for (int k = 0; k < p; k++)
+            ck_assert(all[2 * k] == hs[0] && all[2 * k + 1] == hs[1]);
+        free(all), free(a), free(b), free(want), free(d), free(h);
+    }
+    dlt_comm_free(rc);
+}
+END_TEST
+
 START_TEST(world_helpers)
 {
     int p = world.size;
@@ -271,6 +346,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, reduce_scatter_padded);
     tcase_add_test(tc, metrics_sum);
     tcase_add_test(tc, replica_broadcast_and_check);
+    tcase_add_test(tc, ring_allreduce);
     tcase_add_test(tc, world_helpers);
     suite_add_tcase(s, tc);
     int rc = dlt_test_run(s);

@@ -2,7 +2,8 @@
 # Failure handling end to end (tests/comm/comm_fault.c does the wrong things):
 #  - a rank stopped by SIGSTOP before a collective (timeout_s = 3): the others
 #    report it as missing and the job exits with status 5 (DLT_EXIT_WATCHDOG,
-#    never 3, which batch scripts requeue) within timeout + 10 s;
+#    never 3, which batch scripts requeue) within timeout + 10 s; the same in
+#    a ring all-reduce (large host buffers, point-to-point messages);
 #  - a rank failing with a library error (I/O) ends the whole job with status 1
 #    and its message;
 #  - mismatched collectives under debug_collectives are reported with both
@@ -46,6 +47,13 @@ lt "$elapsed" 13 || { echo "FAIL: took ${elapsed} s (limit 13)"; fail=1; }
 expect "timeout names the collective and step" "all-reduce #1 .* at step 42 did not complete within 3 s"
 expect "the stopped rank is missing" "missing ([^)]*): 1;"
 expect "the waiting ranks are listed" "waiting in it: 0 2"
+
+run stopbig 3
+status "stopped rank in a ring all-reduce (watchdog)" 5
+lt "$elapsed" 13 || { echo "FAIL: took ${elapsed} s (limit 13)"; fail=1; }
+expect "timeout names the ring all-reduce and step" "all-reduce #1 (f32 x 65536, .* at step 42 did not complete within 3 s"
+expect "the stopped rank is missing (ring)" "missing ([^)]*): 1;"
+expect "the waiting ranks are listed (ring)" "waiting in it: 0 2"
 
 run stop0 3
 status "stopped rank 0" 5
