@@ -18,6 +18,7 @@
 #include "dlt_test.h"
 #include "dlt_gpu.h"
 #include "lazydev.h"
+#include "standin.h"
 
 /* The library's stand-in device, with its allocations counted (every block
  * must be released) and one op's kernel withheld (plans using it are refused). */

@@ -49,3 +49,8 @@ check_PROGRAMS += tests/train/hf_tok_check tests/train/pred_check
 tests_train_hf_tok_check_LDADD =
 TESTS += tests/train/test_predict.sh
 EXTRA_DIST += tests/train/test_predict.sh
+# dltrain with the stand-in device behind DLT_TEST_STANDIN_DEVICE=1
+# (test_resume.sh, test_loss_scale.sh): the trainer's device path without a GPU
+check_PROGRAMS += tests/train/standin_dltrain
+tests_train_standin_dltrain_SOURCES = tests/train/standin_dltrain.c src/tools/dltrain.c
+tests_train_standin_dltrain_CPPFLAGS = $(AM_CPPFLAGS) -Dmain=dltrain_main -include $(srcdir)/tests/gpu/emu_dltrain.h
