@@ -1,6 +1,7 @@
 # tests: shared helpers, then one fragment per module.
 noinst_LTLIBRARIES += tests/libdlttest.la
 tests_libdlttest_la_SOURCES = tests/dlt_test.c tests/dlt_gradcheck.c tests/dlt_test.h \
+	tests/standin.c tests/standin.h \
 	tests/gpu/gpu_check.c tests/gpu/gpu_check.h
 tests_libdlttest_la_CPPFLAGS = $(AM_CPPFLAGS) -DDLT_TEST_SRCDIR='"$(abs_top_srcdir)"'
 tests_libdlttest_la_LIBADD = $(CHECK_LIBS) $(HDF5_LIBS) -lm

@@ -235,7 +235,7 @@ dlt_status dlt_reducer_create(dlt_comm *c, dlt_graph *g, int n, const dlt_t *par
     if (r->cfg.bf16 && (st = make_shadow(r)) != DLT_OK)
         goto fail;
     for (int b = 0; b < r->nb; b++)
-        r->b[b].scaled = !r->cfg.zero && !r->cfg.bf16 && !dlt_graph_get_backend(g) &&
+        r->b[b].scaled = !r->cfg.zero && !r->cfg.bf16 && dlt_graph_get_backend(g)->host_memory &&
                          c->backend == DLT_COMM_MPI && c->size > 1 && c->ring_min >= 0;
     free(bs);
     *out = r;

@@ -1,12 +1,15 @@
-/* Graphs on a device backend: the device copies of the flat parameter,
- * gradient and buffer storage and of constants, and the explicit moves between
- * them and their host mirrors. */
+/* A graph's backend and its storage there: on a device backend, the device
+ * copies of the flat parameter, gradient and buffer storage and of constants,
+ * and the explicit moves between them and their host mirrors; on a backend
+ * whose memory is host memory (the CPU), the host storage itself. */
 #include <string.h>
 
 #include "graph_impl.h"
 
 dlt_status dlt_graph_set_backend(dlt_graph *g, dlt_backend *b)
 {
+    if (!b)
+        b = dlt_cpu_backend();
     if (g->finalized && b != g->be)
         return dlt_seterr(DLT_ERR_INVALID, "the device of a graph is chosen before its parameters are laid out");
     g->be = b;
@@ -15,9 +18,9 @@ dlt_status dlt_graph_set_backend(dlt_graph *g, dlt_backend *b)
 
 dlt_backend *dlt_graph_get_backend(const dlt_graph *g) { return g->be; }
 
-float *dlt_params_dev(dlt_graph *g) { return g->be ? g->d_pdata : g->pdata; }
-float *dlt_grads_dev(dlt_graph *g) { return g->be ? g->d_gdata : g->gdata; }
-float *dlt_buffers_dev(dlt_graph *g) { return g->be ? g->d_bdata : g->bdata; }
+float *dlt_params_dev(dlt_graph *g) { return g->d_pdata; }
+float *dlt_grads_dev(dlt_graph *g) { return g->d_gdata; }
+float *dlt_buffers_dev(dlt_graph *g) { return g->d_bdata; }
 
 static dlt_status alloc_copy(dlt_backend *be, size_t numel, float **out)
 {
@@ -28,8 +31,10 @@ dlt_status dlt_device_finalize(dlt_graph *g)
 {
     dlt_backend *be = g->be;
     dlt_status st;
-    if (!be)
+    if (be->host_memory) { /* no mirrors: the host storage is the graph's */
+        g->d_pdata = g->pdata, g->d_gdata = g->gdata, g->d_bdata = g->bdata;
         return DLT_OK;
+    }
     if ((st = alloc_copy(be, g->pnumel, &g->d_pdata)) || (st = alloc_copy(be, g->pnumel, &g->d_gdata)) ||
         (st = alloc_copy(be, g->bnumel, &g->d_bdata)))
         return st;
@@ -41,7 +46,7 @@ dlt_status dlt_device_finalize(dlt_graph *g)
 void dlt_device_free(dlt_graph *g)
 {
     dlt_backend *be = g->be;
-    if (!be)
+    if (be->host_memory)
         return;
     be->release(be->ctx, g->d_pdata);
     be->release(be->ctx, g->d_gdata);
@@ -61,7 +66,7 @@ static dlt_status move(dlt_graph *g, unsigned what, int up)
     } parts[3] = {{DLT_SYNC_PARAMS, g->pdata, g->d_pdata, g->pnumel},
                   {DLT_SYNC_GRADS, g->gdata, g->d_gdata, g->pnumel},
                   {DLT_SYNC_BUFFERS, g->bdata, g->d_bdata, g->bnumel}};
-    if (!be || !g->finalized)
+    if (be->host_memory || !g->finalized)
         return DLT_OK;
     for (int i = 0; i < 3; i++) {
         if (!(what & parts[i].bit) || !parts[i].numel)
@@ -81,7 +86,7 @@ dlt_status dlt_graph_upload(dlt_graph *g, unsigned what) { return move(g, what, 
 void *dlt_device_value_ptr(dlt_graph *g, dlt_t v)
 {
     dlt_value *val = &DLT_V(g, v);
-    if (!g->be)
+    if (g->be->host_memory)
         return dlt_param_data(g, v);
     switch (val->kind) {
     case DLT_VAL_PARAM:

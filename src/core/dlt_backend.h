@@ -1,7 +1,8 @@
-/* The backend interface: what a device backend (src/gpu) gives the core so that
- * graphs and plans can live in its memory and run its kernels. The core knows
- * nothing about CUDA; it calls these functions only. A graph without a backend
- * runs on the CPU (the ops' own `cpu` kernels, host memory).
+/* The backend interface: what a backend gives the core so that graphs and
+ * plans can live in its memory and run its kernels. Every graph has one: the
+ * CPU backend (cpu_backend.c: host memory, the ops' own `cpu` kernels) unless
+ * a device backend (src/gpu) is set. The core knows nothing about CUDA; it
+ * calls these functions only.
  *
  * Every call that moves data or runs a kernel is ordered on the backend's
  * compute stream and may return before the work is done; `sync` waits for it.
@@ -24,8 +25,15 @@ typedef size_t (*dlt_workspace_fn)(const dlt_node *n, const dlt_shape *const *in
                                    const dlt_shape *const *out);
 
 struct dlt_backend {
-    const char *name; /* "cuda:0" */
+    const char *name; /* "cuda:0", "cpu" */
     void *ctx;        /* passed to every call and to kernels as dlt_kctx.dev */
+    /* 1: its memory is host memory that host code may read and write as its
+     * own (the CPU backend). A graph then keeps no host mirrors (its device
+     * buffers are its host buffers), a plan hands out its arena and inputs
+     * themselves (dlt_plan_data) and prefetches nothing, and an optimizer
+     * keeps its state where it is. 0: device memory, reached by the copies
+     * below only (a GPU, or the tests' stand-in device). */
+    int host_memory;
     /* device memory (zeroed is not promised) */
     dlt_status (*alloc)(void *ctx, size_t bytes, void **ptr);
     void (*release)(void *ctx, void *ptr);
@@ -53,6 +61,8 @@ struct dlt_backend {
     /* The kernel for an op (and its workspace rule, NULL for none); returns 0
      * when the backend has no kernel for it. */
     int (*kernel)(void *ctx, const dlt_op_def *op, dlt_kernel_fn *fn, dlt_workspace_fn *ws);
+    /* Threads a kernel may use (dlt_kctx.nthreads); NULL: 1. */
+    int (*threads)(void *ctx);
     /* Profiling: elapsed seconds of the work queued since the last call
      * (waits for it). */
     double (*elapsed)(void *ctx);
@@ -90,6 +100,13 @@ struct dlt_backend {
     dlt_status (*graph_launch)(void *ctx, void *graph);
     void (*graph_free)(void *ctx, void *graph);
 };
+
+/* The CPU backend (cpu_backend.c), the backend of every graph no other is
+ * set for; never freed. */
+dlt_backend *dlt_cpu_backend(void);
+/* Sum of x[i]^2 in double over chunks fixed by n alone, added in order: the
+ * same bits for any thread count (the CPU backend's sumsq, dlt_grad_sumsq). */
+double dlt_host_sumsq(const float *x, size_t n);
 
 /* The events of dlt_backend.record / wait_host. */
 enum {

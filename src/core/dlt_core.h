@@ -151,12 +151,14 @@ float *dlt_params_data(dlt_graph *g);  /* flat parameter buffer */
 float *dlt_grads_data(dlt_graph *g);   /* flat gradient buffer, same layout */
 float *dlt_buffers_data(dlt_graph *g); /* flat buffer of non-trainable buffers */
 /* ---------------------------------------------------------------- devices */
-/* Place the graph on a device backend (dlt_gpu_backend): its parameters,
- * gradients and buffers live in device memory, every plan's arena too, and
- * plans run the backend's kernels. Call before dlt_graph_finalize; NULL = CPU.
- * The host pointers above (dlt_params_data & co.) are then host mirrors that
- * dlt_graph_download/upload move explicitly (initial values are uploaded by
- * finalize); on a CPU graph both calls do nothing. */
+/* Place the graph on a backend: a device (dlt_gpu_backend) keeps its
+ * parameters, gradients and buffers in device memory, every plan's arena too,
+ * and plans run its kernels. Call before dlt_graph_finalize; NULL = the CPU
+ * backend, which every graph has until another is set (get_backend never
+ * returns NULL). On a device the host pointers above (dlt_params_data & co.)
+ * are host mirrors that dlt_graph_download/upload move explicitly (initial
+ * values are uploaded by finalize); on the CPU (a backend with host memory)
+ * they are the storage itself and both calls do nothing. */
 dlt_status dlt_graph_set_backend(dlt_graph *g, dlt_backend *b);
 dlt_backend *dlt_graph_get_backend(const dlt_graph *g);
 enum { DLT_SYNC_PARAMS = 1, DLT_SYNC_GRADS = 2, DLT_SYNC_BUFFERS = 4, DLT_SYNC_ALL = 7 };

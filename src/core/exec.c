@@ -1,5 +1,5 @@
-/* The executor: runs a plan's steps in order on the CPU backend (device plans:
- * exec_device.c). */
+/* The executor's entry (the run itself, for every backend: exec_run.c), the
+ * CPU's thread count, and what a plan tells about its steps. */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -28,13 +28,6 @@ int dlt_get_num_threads(void)
     return num_threads;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static uint64_t run_seed(const dlt_plan *p, const dlt_exec_opts *o)
 {
     return o->rng_stream ? dlt_rng_u64(p->g->seed, 0x72616e6bull, o->rng_stream) : p->g->seed;
@@ -44,41 +37,9 @@ dlt_status dlt_plan_run(dlt_plan *p, const dlt_exec_opts *opts)
 {
     dlt_exec_opts def = {0};
     const dlt_exec_opts *o = opts ? opts : &def;
-    int nt = dlt_get_num_threads();
     if (p->measure_only)
         return dlt_seterr(DLT_ERR_INVALID, "this plan was made with measure_only and cannot run");
-    if (p->be) /* exec_device.c */
-        return dlt_exec_device(p, o, run_seed(p, o));
-    for (int s = 0; s < p->nsteps; s++) {
-        plan_step *ps = &p->steps[s];
-        double t0 = o->profile ? now() : 0;
-        if (ps->kind == STEP_NODE) {
-            const dlt_node *nd = ps->k.node;
-            if (!(nd->op->flags & DLT_OP_VIEW)) {
-                ps->k.training = o->training;
-                ps->k.step = o->step;
-                ps->k.seed = run_seed(p, o);
-                ps->k.nthreads = nt;
-                dlt_status st = nd->op->cpu(&ps->k);
-                if (st != DLT_OK)
-                    return dlt_adderr(st, "%s '%s'", nd->op->name, nd->name);
-            }
-        } else {
-            const float *src = dlt_plan_ptr(p, ps->src);
-            if (ps->kind == STEP_COPY)
-                memcpy(ps->dst, src, ps->numel * sizeof(float));
-            else
-                for (size_t i = 0; i < ps->numel; i++)
-                    ps->dst[i] += src[i];
-        }
-        for (int i = ps->poison_lo; i < ps->poison_hi; i++)
-            memset(p->arena + p->poison[i].off, 0xff, p->poison[i].bytes); /* NaN pattern */
-        if (o->profile)
-            p->times[s] += now() - t0;
-        if (o->after_node)
-            o->after_node(p, s, o->user);
-    }
-    return DLT_OK;
+    return dlt_exec_run(p, o, run_seed(p, o));
 }
 
 int dlt_plan_num_steps(const dlt_plan *p) { return p->nsteps; }

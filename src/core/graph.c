@@ -9,8 +9,10 @@
 dlt_graph *dlt_graph_create(uint64_t seed)
 {
     dlt_graph *g = calloc(1, sizeof *g);
-    if (g)
+    if (g) {
         g->seed = seed;
+        g->be = dlt_cpu_backend();
+    }
     return g;
 }
 

@@ -41,8 +41,10 @@ struct dlt_graph {
     int nparams, nbuffers;
     float *pdata, *gdata, *bdata; /* host storage (on a device graph: host mirrors) */
     size_t pnumel, bnumel;
-    dlt_backend *be;              /* NULL: CPU */
-    float *d_pdata, *d_gdata, *d_bdata; /* device storage (== host storage on the CPU) */
+    dlt_backend *be;              /* never NULL: dlt_cpu_backend() unless a device is set */
+    /* storage on the backend, set by finalize: device memory, or the host
+     * storage above itself on a host-memory backend (no mirrors) */
+    float *d_pdata, *d_gdata, *d_bdata;
 };
 
 /* Current scope joined with `name` by '.', malloc'd. */
@@ -54,8 +56,9 @@ dlt_t dlt_accum(dlt_graph *g, int n, const dlt_t *v);
 /* A zeros constant shaped like v (f32). */
 dlt_t dlt_zeros_like(dlt_graph *g, dlt_t v);
 void dlt_run_initializer(const dlt_value *v, uint64_t seed, float *dst);
-/* Device graphs (device.c): allocate and fill the device copies at finalize,
- * free them, and the device storage of a parameter/buffer/constant value. */
+/* Storage on the graph's backend (device.c): allocate and fill the device
+ * copies at finalize (or alias the host storage on a host-memory backend),
+ * free them, and the backend storage of a parameter/buffer/constant value. */
 dlt_status dlt_device_finalize(dlt_graph *g);
 void dlt_device_free(dlt_graph *g);
 void *dlt_device_value_ptr(dlt_graph *g, dlt_t v);

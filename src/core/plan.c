@@ -100,17 +100,16 @@ void dlt_plan_free(dlt_plan *p)
 {
     if (!p)
         return;
-    if (p->be) {
-        dlt_exec_device_free(p); /* waits for queued work first */
-        p->be->release(p->be->ctx, p->arena);
-        p->be->release(p->be->ctx, p->inputs);
-        p->be->release_host(p->be->ctx, p->inputs_host);
-        p->be->release_host(p->be->ctx, p->outs_host);
-        if (p->run_dev)
-            p->be->release(p->be->ctx, p->run_dev);
-        p->be->release_host(p->be->ctx, p->run_host);
-        p->arena = p->inputs = NULL;
-    }
+    dlt_backend *be = p->be;
+    dlt_exec_free(p); /* waits for queued work first */
+    if (p->inputs_host != p->inputs) /* a host-memory plan has no staging */
+        be->release_host(be->ctx, p->inputs_host);
+    be->release(be->ctx, p->arena);
+    be->release(be->ctx, p->inputs);
+    be->release_host(be->ctx, p->outs_host);
+    if (p->run_dev)
+        be->release(be->ctx, p->run_dev);
+    be->release_host(be->ctx, p->run_host);
     free(p->outs);
     free(p->outs_off);
     free(p->steps);
@@ -121,8 +120,6 @@ void dlt_plan_free(dlt_plan *p)
     free(p->def);
     free(p->last);
     free(p->inplace_of);
-    free(p->arena);
-    free(p->inputs);
     free(p->poison);
     free(p->times);
     free(p->grad_ready);
@@ -148,7 +145,7 @@ void *dlt_plan_data(dlt_plan *p, dlt_t v)
 {
     if (v < 0 || v >= p->nvals || p->measure_only)
         return NULL;
-    if (!p->be)
+    if (p->be->host_memory) /* the plan's own storage */
         return dlt_plan_ptr(p, v);
     dlt_t r = p->root[v];
     if (p->loc[r] == LOC_INPUT)
@@ -165,7 +162,7 @@ void *dlt_plan_data(dlt_plan *p, dlt_t v)
     }
 }
 
-/* Device plans: each node's backend kernel; one error names every op missing. */
+/* Each node's kernel on the plan's backend; one error names every op missing. */
 static dlt_status find_kernels(dlt_plan *p, dlt_workspace_fn *ws)
 {
     dlt_graph *g = p->g;
@@ -193,8 +190,10 @@ static dlt_status find_kernels(dlt_plan *p, dlt_workspace_fn *ws)
     return DLT_OK;
 }
 
-/* Device plans: device arena and inputs, host staging for inputs and outputs. */
-static dlt_status alloc_device(dlt_plan *p, int nout, const dlt_t *outputs)
+/* The arena and inputs on the backend and, on a device, host staging for
+ * inputs and outputs (a host-memory plan hands out the inputs and outputs
+ * themselves: nothing is staged or copied). */
+static dlt_status alloc_storage(dlt_plan *p, int nout, const dlt_t *outputs)
 {
     dlt_backend *be = p->be;
     dlt_graph *g = p->g;
@@ -205,7 +204,7 @@ static dlt_status alloc_device(dlt_plan *p, int nout, const dlt_t *outputs)
         return dlt_seterr(DLT_ERR_NOMEM, "plan: out of memory");
     for (int v = 0; v < p->nvals; v++)
         p->outs_off[v] = (size_t)-1;
-    for (int i = 0; i < nout; i++) {
+    for (int i = 0; i < nout && !be->host_memory; i++) {
         dlt_t r = p->root[outputs[i]];
         if ((p->loc[r] != LOC_ARENA && p->loc[r] != LOC_EXTERNAL) || p->outs_off[r] != (size_t)-1)
             continue;
@@ -222,10 +221,14 @@ static dlt_status alloc_device(dlt_plan *p, int nout, const dlt_t *outputs)
         if (p->def[p->outs[i]] > p->out_step)
             p->out_step = p->def[p->outs[i]];
     if ((st = be->alloc(be->ctx, align_up(p->arena_bytes ? p->arena_bytes : 1), (void **)&p->arena)) ||
-        (st = be->alloc(be->ctx, align_up(p->inputs_bytes ? p->inputs_bytes : 1), (void **)&p->inputs)) ||
-        (st = be->alloc_host(be->ctx, align_up(p->inputs_bytes ? p->inputs_bytes : 1), (void **)&p->inputs_host)) ||
-        (st = be->alloc_host(be->ctx, align_up(p->outs_bytes ? p->outs_bytes : 1), (void **)&p->outs_host)) ||
-        (st = be->alloc(be->ctx, 2 * sizeof(uint64_t), (void **)&p->run_dev)) ||
+        (st = be->alloc(be->ctx, align_up(p->inputs_bytes ? p->inputs_bytes : 1), (void **)&p->inputs)))
+        return dlt_adderr(st, "plan (arena of %zu bytes)", p->arena_bytes);
+    if (be->host_memory)
+        p->inputs_host = p->inputs;
+    else if ((st = be->alloc_host(be->ctx, align_up(p->inputs_bytes ? p->inputs_bytes : 1), (void **)&p->inputs_host)) ||
+             (st = be->alloc_host(be->ctx, align_up(p->outs_bytes ? p->outs_bytes : 1), (void **)&p->outs_host)))
+        return dlt_adderr(st, "plan (staging of %zu input bytes)", p->inputs_bytes);
+    if ((st = be->alloc(be->ctx, 2 * sizeof(uint64_t), (void **)&p->run_dev)) ||
         (st = be->alloc_host(be->ctx, 2 * sizeof(uint64_t), (void **)&p->run_host)))
         return dlt_adderr(st, "plan (arena of %zu bytes)", p->arena_bytes);
     if ((st = be->memset(be->ctx, p->arena, 0, align_up(p->arena_bytes ? p->arena_bytes : 1))) ||
@@ -420,7 +423,7 @@ static dlt_status assign_offsets(dlt_plan *p, allocator *al, dlt_workspace_fn *d
                 }
                 p->loc[v] = LOC_ARENA;
             }
-            dlt_workspace_fn wsfn = p->be ? devws[s] : nd->op->workspace;
+            dlt_workspace_fn wsfn = devws[s];
             if (wsfn) {
                 const dlt_shape *ins[DLT_MAX_IN], *outs[DLT_MAX_OUT];
                 for (int i = 0; i < nd->nin; i++)
@@ -460,26 +463,16 @@ static dlt_status assign_offsets(dlt_plan *p, allocator *al, dlt_workspace_fn *d
 }
 
 /* The storage of the leaves (device graphs: the device copies of those this
- * plan reads, so unused constants are never copied), the arena and the input
- * area. */
+ * plan reads, so unused constants are never copied; host memory: all, so
+ * dlt_plan_data finds every parameter), the arena and the input area. */
 static dlt_status bind_storage(dlt_plan *p, int nout, const dlt_t *outputs)
 {
     dlt_graph *g = p->g;
     for (int v = 0; v < p->nvals; v++)
-        if (p->loc[v] == LOC_EXTERNAL && !p->ext[v] && (!p->be || p->last[v] >= 0) &&
+        if (p->loc[v] == LOC_EXTERNAL && !p->ext[v] && (p->be->host_memory || p->last[v] >= 0) &&
             !(p->ext[v] = dlt_device_value_ptr(g, v)))
             return dlt_seterr(DLT_ERR_NOMEM, "plan: no storage for '%s'", DLT_V(g, v).name);
-    if (p->be)
-        return alloc_device(p, nout, outputs);
-    size_t arena = align_up(p->arena_bytes ? p->arena_bytes : 1);
-    size_t inputs = align_up(p->inputs_bytes ? p->inputs_bytes : 1);
-    p->arena = aligned_alloc(ALIGN, arena);
-    p->inputs = aligned_alloc(ALIGN, inputs);
-    if (!p->arena || !p->inputs)
-        return dlt_seterr(DLT_ERR_NOMEM, "plan: out of memory (arena of %zu bytes)", p->arena_bytes);
-    memset(p->inputs, 0, inputs);
-    memset(p->arena, 0, arena);
-    return DLT_OK;
+    return alloc_storage(p, nout, outputs);
 }
 
 /* Every kernel's pointers and shapes, resolved once: the step loop only reads
@@ -508,7 +501,7 @@ static void resolve_kernels(dlt_plan *p)
         }
         ps->k.work = ps->work_bytes ? p->arena + ps->work_off : NULL;
         ps->k.work_bytes = ps->work_bytes;
-        ps->k.dev = p->be ? p->be->ctx : NULL;
+        ps->k.dev = p->be->ctx;
         ps->k.run_dev = p->run_dev;
     }
 }
@@ -540,6 +533,7 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
         goto out;
     }
     p->g = g;
+    p->be = g->be;
     p->nvals = g->nvals;
     p->do_poison = o && o->poison;
     for (int i = 0; i < nout; i++)
@@ -549,15 +543,12 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
     if ((st = dlt_topo_order(g, nout + ngr, roots, &order, &norder)) != DLT_OK ||
         (st = build_steps(p, order, norder, o, direct)) != DLT_OK)
         goto out;
-    p->be = g->be;
-    if (p->be) {
-        if (!(devws = calloc((size_t)p->nsteps + 1, sizeof *devws))) {
-            st = dlt_seterr(DLT_ERR_NOMEM, "plan: out of memory");
-            goto out;
-        }
-        if ((st = find_kernels(p, devws)) != DLT_OK)
-            goto out;
+    if (!(devws = calloc((size_t)p->nsteps + 1, sizeof *devws))) {
+        st = dlt_seterr(DLT_ERR_NOMEM, "plan: out of memory");
+        goto out;
     }
+    if ((st = find_kernels(p, devws)) != DLT_OK)
+        goto out;
     if ((st = alloc_tables(p)) != DLT_OK)
         goto out;
     lifetimes(p, nout, outputs, o, direct);

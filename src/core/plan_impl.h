@@ -16,7 +16,7 @@ typedef struct {
     size_t work_off, work_bytes;
     int poison_lo, poison_hi; /* range in the plan's poison list */
     dlt_kctx k;               /* prebuilt kernel context (pointers resolved) */
-    dlt_kernel_fn dev_fn;     /* device plans: the backend's kernel */
+    dlt_kernel_fn dev_fn;     /* the backend's kernel */
     /* copies of the node and its shapes: the graph may grow (and move its
      * arrays) after the plan is made */
     dlt_node node_copy;
@@ -46,9 +46,11 @@ struct dlt_plan {
     int do_poison;
     int nvals; /* values the graph had when planned (later ones are not ours) */
     int measure_only;
-    /* device plans: arena and inputs are device memory; inputs_host is the
+    /* arena and inputs are the backend's memory; inputs_host is the
      * page-locked staging dlt_plan_data hands out, uploaded at the start of a
-     * run; outputs are downloaded into outs_host at its end */
+     * run; outputs are downloaded into outs_host at its end. On a host-memory
+     * backend inputs_host is inputs itself and no output is staged (nouts 0,
+     * outs_host NULL). */
     dlt_backend *be;
     unsigned char *inputs_host, *outs_host;
     size_t outs_bytes;
@@ -56,7 +58,7 @@ struct dlt_plan {
     dlt_t *outs;     /* plan outputs (roots) copied back */
     size_t *outs_off; /* per value: offset in outs_host, (size_t)-1 if none */
     int out_step;     /* the last step writing an output (-1: none): downloads follow it */
-    /* overlap (exec_device.c): the device staging dlt_plan_prefetch fills
+    /* overlap (exec_run.c): the device staging dlt_plan_prefetch fills
      * (allocated by its first call) and what is still queued */
     unsigned char *inputs_stage;
     int staged;        /* a prefetch is waiting for the next run */
@@ -71,8 +73,8 @@ struct dlt_plan {
 };
 
 void *dlt_plan_ptr(const dlt_plan *p, dlt_t v);
-/* exec_device.c: a run of a device plan; the waits dlt_plan_free needs */
-dlt_status dlt_exec_device(dlt_plan *p, const dlt_exec_opts *o, uint64_t seed);
-void dlt_exec_device_free(dlt_plan *p);
+/* exec_run.c: a run of a plan; the waits dlt_plan_free needs */
+dlt_status dlt_exec_run(dlt_plan *p, const dlt_exec_opts *o, uint64_t seed);
+void dlt_exec_free(dlt_plan *p);
 
 #endif

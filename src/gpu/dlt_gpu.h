@@ -50,13 +50,6 @@ void dlt_gpu_set_precision(dlt_gpu *gpu, dlt_precision p);
 /* The compute stream (a cudaStream_t) the kernels run on. */
 void *dlt_gpu_stream(dlt_gpu *gpu);
 
-/* A stand-in device for tests (any build): its memory is separate host blocks
- * and its kernels are the CPU ones, so a graph, optimizer or training run
- * placed on it exercises the whole device path and must match the CPU bit for
- * bit at one thread. The trainer uses it when DLT_TEST_STANDIN_DEVICE=1 and
- * train.device is "cuda". */
-struct dlt_backend *dlt_standin_backend(void);
-
 #ifdef __cplusplus
 }
 #endif

@@ -12,7 +12,7 @@ GPU_KERNELS = $(GPU_K_CORE) $(GPU_K_ELEMENTWISE) $(GPU_K_REDUCE) $(GPU_K_CONV) $
 	$(GPU_K_NORM) $(GPU_K_ATTENTION)
 GPU_SOURCES = src/gpu/gpu.c src/gpu/backend.c src/gpu/selftest.cu src/gpu/k_optim.cu $(GPU_KERNELS)
 pkginclude_HEADERS += src/gpu/dlt_gpu.h
-libdltrain_la_SOURCES += src/gpu/hostdev.c src/gpu/gpu_flag.c
+libdltrain_la_SOURCES += src/gpu/gpu_flag.c
 noinst_HEADERS += src/gpu/gpu_impl.h src/gpu/gpu_flag.h
 if HAVE_CUDA
 libdltrain_la_SOURCES += $(GPU_SOURCES)

@@ -2,33 +2,12 @@
  * flat gradient buffer. */
 #include <math.h>
 
+#include "dlt_backend.h"
 #include "dlt_optim.h"
 
-#define SUMSQ_MIN_CHUNK 65536
-#define SUMSQ_MAX_CHUNKS 256
-
-double dlt_grad_sumsq(const float *x, size_t n)
-{
-    /* The chunking depends on n only, and the chunk sums are added in order,
-     * so the total is bitwise the same for any number of threads. */
-    size_t chunk = (n + SUMSQ_MAX_CHUNKS - 1) / SUMSQ_MAX_CHUNKS;
-    if (chunk < SUMSQ_MIN_CHUNK)
-        chunk = SUMSQ_MIN_CHUNK;
-    const long nchunks = (long)((n + chunk - 1) / chunk);
-    double part[SUMSQ_MAX_CHUNKS];
-#pragma omp parallel for schedule(static) if (nchunks > 1)
-    for (long c = 0; c < nchunks; c++) {
-        size_t lo = (size_t)c * chunk, hi = lo + chunk < n ? lo + chunk : n;
-        double s = 0;
-        for (size_t i = lo; i < hi; i++)
-            s += (double)x[i] * (double)x[i];
-        part[c] = s;
-    }
-    double total = 0;
-    for (long c = 0; c < nchunks; c++)
-        total += part[c];
-    return total;
-}
+/* the CPU backend's deterministic sum (one arithmetic for the reducer, the
+ * trainer and the clip) */
+double dlt_grad_sumsq(const float *x, size_t n) { return dlt_host_sumsq(x, n); }
 
 static void scale(float *g, size_t n, float coef)
 {

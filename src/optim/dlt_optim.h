@@ -172,7 +172,9 @@ dlt_status dlt_optim_lamb_phase2(dlt_optim *o, float *params, double lr, size_t 
  * mirrors moved by dlt_optim_download/upload (around checkpoints). Every
  * algorithm (LAMB's norms: per-tile partial sums added in a fixed order, so it
  * agrees with the CPU to rounding, not bit for bit; a sharded LAMB refuses
- * owned ranges that cut a parameter, its norms would be partial). */
+ * owned ranges that cut a parameter, its norms would be partial). On a backend
+ * whose memory is host memory (the CPU backend) nothing moves: the optimizer
+ * steps its host state with the CPU rules, as without a backend. */
 struct dlt_backend;
 dlt_status dlt_optim_to_device(dlt_optim *o, struct dlt_backend *be);
 dlt_status dlt_optim_download(dlt_optim *o); /* device state -> host slots, waits */

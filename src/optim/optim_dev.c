@@ -75,6 +75,8 @@ static dlt_status count_pieces(dlt_optim *o)
 dlt_status dlt_optim_to_device(dlt_optim *o, dlt_backend *be)
 {
     dlt_status st = DLT_OK;
+    if (be && be->host_memory) /* the CPU: the state is already where the parameters are */
+        return o->be ? dlt_seterr(DLT_ERR_INVALID, "optimizer: already on another device") : DLT_OK;
     if (!be || o->be)
         return o->be == be ? DLT_OK : dlt_seterr(DLT_ERR_INVALID, "optimizer: already on another device");
     dlt_optim_dev_step_fn fn = be->symbol ? (dlt_optim_dev_step_fn)be->symbol(be->ctx, "optim_step") : NULL;

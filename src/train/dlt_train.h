@@ -103,11 +103,14 @@ typedef struct {
     const char *job_text;     /* resolved job as TOML, stored in checkpoints */
 } dlt_train_config;
 
-/* Tests: the device a "cuda" job runs on under DLT_TEST_STANDIN_DEVICE=1
- * instead of the stand-in (dlt_standin_backend), e.g. the emulated CUDA
- * kernels (tests/gpu/emu_dltrain). NULL: the stand-in. */
+/* The device a "cuda" or "auto" job runs on instead of a GPU, for programs
+ * that bring their own backend (the tests' stand-in device and emulated CUDA
+ * kernels: tests/train/standin_dltrain, tests/gpu/emu_dltrain); its gradients
+ * are reduced with MPI. NULL (the default): the rank's GPU, if any. Jobs with
+ * train.device = "cpu" run on the CPU backend either way. Process-wide: set
+ * it before the run starts. */
 struct dlt_backend;
-void dlt_train_set_test_device(struct dlt_backend *be);
+void dlt_train_set_device_backend(struct dlt_backend *be);
 
 void dlt_train_config_default(dlt_train_config *c);
 struct dlt_job;

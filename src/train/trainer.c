@@ -101,29 +101,27 @@ static dlt_status create_optimizer(dlt_trainer *r)
         st = dlt_optim_create(&c->optim, views, np, dlt_params_numel(r->g), c->rules, c->nrules, &r->opt);
     free(views);
     free(own);
-    if (st == DLT_OK && r->be)
+    if (st == DLT_OK)
         st = dlt_optim_to_device(r->opt, r->be);
     return st;
 }
 
-/* The device tests put in place of a GPU (dlt_train_set_test_device). */
-static dlt_backend *test_device;
+/* The backend a program hands in place of a GPU (dlt_train_set_device_backend). */
+static dlt_backend *given_device;
 
-void dlt_train_set_test_device(dlt_backend *be) { test_device = be; }
+void dlt_train_set_device_backend(dlt_backend *be) { given_device = be; }
 
-/* train.device: the rank's GPU (local rank modulo the node's GPUs), or none.
- * Tests set DLT_TEST_STANDIN_DEVICE=1 to run a "cuda" job on the stand-in
- * device (host memory, CPU kernels, MPI) or the test device:
- * *standin = 1, *dev = -1. */
-static dlt_status choose_device(const dlt_train_config *c, const dlt_world *w, int *dev, int *standin)
+/* train.device: the rank's GPU (local rank modulo the node's GPUs), or none;
+ * a device backend the program gave runs a "cuda" or "auto" job instead
+ * (*given = 1, *dev = -1: reduced with MPI). */
+static dlt_status choose_device(const dlt_train_config *c, const dlt_world *w, int *dev, int *given)
 {
-    const char *env = getenv("DLT_TEST_STANDIN_DEVICE");
     *dev = -1;
-    *standin = 0;
+    *given = 0;
     if (c->device == DLT_TRAIN_CPU)
         return DLT_OK;
-    if (env && strcmp(env, "1") == 0) {
-        *standin = 1;
+    if (given_device) {
+        *given = 1;
         return DLT_OK;
     }
     *dev = dlt_world_device(w);
@@ -138,8 +136,8 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
 {
     const dlt_train_config *c = r->c; /* points at r->cfg */
     dlt_status st;
-    int dev, standin;
-    if ((st = choose_device(c, w, &dev, &standin)) != DLT_OK)
+    int dev, given;
+    if ((st = choose_device(c, w, &dev, &given)) != DLT_OK)
         return st;
     /* GPU tensors are reduced with NCCL (on its own stream, ordered after the
      * compute stream by events), CPU tensors with MPI */
@@ -170,8 +168,8 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
                     c->precision == DLT_PREC_BF16 ? "TF32" : "fp16");
         dlt_comm_set_stream(r->comm, dlt_gpu_stream(r->gpu));
         r->be = dlt_gpu_backend(r->gpu);
-    } else if (standin) {
-        r->be = test_device ? test_device : dlt_standin_backend();
+    } else {
+        r->be = given ? given_device : dlt_cpu_backend();
     }
     int threads = c->threads > 0 ? c->threads : dlt_world_default_threads(w);
     dlt_set_num_threads(threads);
@@ -182,7 +180,7 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
     r->g = dlt_graph_create(c->seed);
     if (!r->g)
         return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
-    if (r->be && (st = dlt_graph_set_backend(r->g, r->be)) != DLT_OK)
+    if ((st = dlt_graph_set_backend(r->g, r->be)) != DLT_OK)
         return st;
     if ((st = r->task->ops->build(r->task, r->g, &r->tg)) != DLT_OK)
         return st;

@@ -21,7 +21,7 @@ typedef struct {
     dlt_reducer *red;
     dlt_optim *opt;
     dlt_gpu *gpu;    /* the rank's GPU when it trains there, else NULL */
-    dlt_backend *be; /* the device the model lives on (the GPU, or the test stand-in), NULL: CPU */
+    dlt_backend *be; /* where the model lives: the GPU, a device the program gave, or the CPU backend */
     int64_t step, total_steps, samples_seen, epoch;
     dlt_loss_scaler scaler; /* train.loss_scale (disabled: scale 1) */
     /* On a device the next micro-batch is fed and uploaded while this one's

@@ -36,8 +36,6 @@ dlt_status dlt_trainer_bcast_buffers(dlt_trainer *r)
 
 dlt_status dlt_trainer_to_host(dlt_trainer *r, int with_optim)
 {
-    if (!r->be)
-        return DLT_OK;
     dlt_status st = dlt_graph_download(r->g, DLT_SYNC_PARAMS | DLT_SYNC_BUFFERS);
     if (st == DLT_OK && with_optim)
         st = dlt_optim_download(r->opt);
@@ -46,8 +44,6 @@ dlt_status dlt_trainer_to_host(dlt_trainer *r, int with_optim)
 
 dlt_status dlt_trainer_to_device(dlt_trainer *r, int with_optim)
 {
-    if (!r->be)
-        return DLT_OK;
     dlt_status st = dlt_graph_upload(r->g, DLT_SYNC_PARAMS | DLT_SYNC_BUFFERS);
     if (st == DLT_OK && with_optim)
         st = dlt_optim_upload(r->opt);

@@ -66,10 +66,8 @@ dlt_status dlt_trainer_step(dlt_trainer *r, double *sums, double *gnorm)
     dlt_task *t = r->task;
     dlt_status st = DLT_OK;
     int k = c->accumulate > 0 ? c->accumulate : 1;
-    if (k > 1 && r->be) /* accumulation adds into the gradient buffer: clear it where it lives */
+    if (k > 1) /* accumulation adds into the gradient buffer: clear it where it lives */
         st = r->be->memset(r->be->ctx, dlt_grads_dev(r->g), 0, dlt_params_numel(r->g) * sizeof(float));
-    else if (k > 1)
-        memset(dlt_grads_data(r->g), 0, dlt_params_numel(r->g) * sizeof(float));
     if (st != DLT_OK)
         return st;
     dlt_comm_set_step(r->comm, r->step);
@@ -86,13 +84,13 @@ dlt_status dlt_trainer_step(dlt_trainer *r, double *sums, double *gnorm)
          * outputs, then feeds and uploads the next micro-batch while the
          * backward (and the gradient all-reduce) runs */
         dlt_exec_opts eo = {.training = 1, .step = r->step * k + m, .rng_stream = (uint64_t)r->rank,
-                            .async = r->be != NULL, .graph = c->cuda_graphs};
+                            .async = 1, .graph = c->cuda_graphs};
         dlt_reducer_exec_opts(r->red, &eo);
         dlt_report_trace_plan(&r->rep, r->train, &eo);
         if ((st = dlt_plan_run(r->train, &eo)) != DLT_OK || (st = dlt_plan_wait_outputs(r->train)) != DLT_OK)
             return st;
         t->ops->accumulate(t, r->train, 1, &b, sums + 2);
-        if (r->be && (m + 1 < k || r->step + 1 < r->total_steps)) {
+        if (!r->be->host_memory && (m + 1 < k || r->step + 1 < r->total_steps)) {
             r->cursor_next = t->ops->get_cursor(t);
             if ((st = feed_train(r, &r->next)) != DLT_OK || (st = dlt_plan_prefetch(r->train)) != DLT_OK)
                 return st;
@@ -118,7 +116,7 @@ dlt_status dlt_trainer_step(dlt_trainer *r, double *sums, double *gnorm)
     if (!isfinite(sumsq)) {
         char where[300] = "";
         int np = dlt_num_params(r->g), bad = -1;
-        if (r->be && (st = dlt_graph_download(r->g, DLT_SYNC_GRADS)) != DLT_OK)
+        if ((st = dlt_graph_download(r->g, DLT_SYNC_GRADS)) != DLT_OK)
             return st;
         for (int i = 0; i < np && bad < 0 && !c->zero; i++) {
             const dlt_param_info *pi = dlt_param_at(r->g, i);
@@ -139,14 +137,14 @@ dlt_status dlt_trainer_step(dlt_trainer *r, double *sums, double *gnorm)
         return DLT_OK;
     }
     double t_opt = dlt_report_trace_now(&r->rep);
-    if (c->grad_clip > 0 && r->be) {
-        /* torch.nn.utils.clip_grad_norm_'s coefficient, applied on the device */
+    if (c->grad_clip > 0) {
+        /* torch.nn.utils.clip_grad_norm_'s coefficient, applied where the
+         * gradients live (a float product is exact in double, so scaling in
+         * double rounds as the float multiply does) */
         float coef = (float)(c->grad_clip / (sqrt(sumsq) + 1e-6));
         if ((coef < 1.0f || isnan(coef)) &&
             (st = r->be->scale(r->be->ctx, dlt_grads_dev(r->g), (double)coef, dlt_params_numel(r->g))) != DLT_OK)
             return st;
-    } else if (c->grad_clip > 0) {
-        dlt_clip_grad_norm_sumsq(dlt_grads_data(r->g), dlt_params_numel(r->g), c->grad_clip, sumsq);
     }
     st = dlt_reducer_optim_step(r->red, r->opt, dlt_schedule_lr(&c->schedule, r->step));
     dlt_report_trace_span(&r->rep, "optimizer step", "optimizer", t_opt);

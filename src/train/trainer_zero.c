@@ -69,9 +69,7 @@ dlt_status dlt_trainer_zero_gather(dlt_trainer *r, float *const *full)
      * for a device model (NCCL, or the stand-in's memory over MPI) */
     size_t bytes = (most ? most : 1) * sizeof(float);
     void *scratch = NULL;
-    dlt_status st = r->be ? r->be->alloc(r->be->ctx, bytes, &scratch) : DLT_OK;
-    if (!r->be && !(scratch = malloc(bytes)))
-        st = dlt_seterr(DLT_ERR_NOMEM, "checkpoint: out of memory");
+    dlt_status st = r->be->alloc(r->be->ctx, bytes, &scratch);
     size_t mine = 0; /* this rank's shards, one after the other (the optimizer's compact state) */
     for (int b = 0; b < nb && st == DLT_OK; b++)
         for (int k = 0; k < r->world && st == DLT_OK; k++) {
@@ -84,18 +82,13 @@ dlt_status dlt_trainer_zero_gather(dlt_trainer *r, float *const *full)
                 float *dst = full[s] + lo;
                 if (k == 0) /* the host mirror, downloaded before */
                     memcpy(dst, dlt_optim_slot(r->opt, s) + mine, n * sizeof(float));
-                else if (!r->be)
-                    memcpy(dst, scratch, n * sizeof(float));
                 else if ((st = r->be->download(r->be->ctx, dst, scratch, n * sizeof(float))) == DLT_OK)
                     st = r->be->sync(r->be->ctx);
             }
             if (k == r->rank)
                 mine += n;
         }
-    if (r->be)
-        r->be->release(r->be->ctx, scratch);
-    else
-        free(scratch);
+    r->be->release(r->be->ctx, scratch);
     return st;
 }
 

@@ -15,6 +15,7 @@
 #include "dlt_bf16.h"
 #include "dlt_comm.h"
 #include "dlt_gpu.h"
+#include "standin.h"
 #include "dlt_ops.h"
 #include "dlt_test.h"
 

@@ -18,6 +18,7 @@
 #include "dlt_test.h"
 #include "dlt_gpu.h"
 #include "lazydev.h"
+#include "standin.h"
 
 /* The library's stand-in device, with its allocations counted (every block
  * must be released) and one op's kernel withheld (plans using it are refused). */
@@ -522,6 +523,60 @@ START_TEST(free_pending)
 }
 END_TEST
 
+/* Every graph has a backend: the CPU one unless another is set (NULL sets it
+ * back). Its memory is host memory, so the graph keeps no mirrors and a plan
+ * hands out its own storage; the run is the CPU kernels in order. */
+START_TEST(cpu_is_a_backend)
+{
+    dlt_graph *g = dlt_graph_create(1);
+    dlt_backend *cpu = dlt_cpu_backend();
+    ck_assert_ptr_eq(dlt_graph_get_backend(g), cpu);
+    ck_assert_int_eq(cpu->host_memory, 1);
+    ck_assert_int_eq(dlt_graph_set_backend(g, &hostdev), DLT_OK);
+    ck_assert_int_eq(dlt_graph_set_backend(g, NULL), DLT_OK);
+    ck_assert_ptr_eq(dlt_graph_get_backend(g), cpu);
+    int64_t d[2] = {2, 3};
+    dlt_t x = dlt_input(g, "x", DLT_F32, 2, d), w = dlt_param(g, "w", 2, d, dlt_init_const(2));
+    int ax[2] = {0, 1};
+    dlt_t y = dlt_mul(g, x, w), loss = dlt_sum(g, y, 2, ax, 0);
+    dlt_t gw;
+    ck_assert_int_eq(dlt_grad(g, loss, 1, &w, &gw), DLT_OK);
+    dlt_plan_opts po = {.ngrads = 1, .grad_params = &w, .grad_values = &gw};
+    dlt_t outs[2] = {y, loss};
+    dlt_plan *p;
+    ck_assert_int_eq(dlt_plan_create(g, 2, outs, &po, &p), DLT_OK);
+    /* no mirrors: the device buffers are the host buffers */
+    ck_assert_ptr_eq(dlt_params_dev(g), dlt_params_data(g));
+    ck_assert_ptr_eq(dlt_grads_dev(g), dlt_grads_data(g));
+    ck_assert_ptr_eq(dlt_plan_data(p, w), dlt_param_data(g, w));
+    float *xs = dlt_plan_data(p, x);
+    for (int i = 0; i < 6; i++)
+        xs[i] = (float)i;
+    ck_assert_int_eq(dlt_plan_prefetch(p), DLT_OK); /* nothing to stage */
+    dlt_exec_opts eo = {.training = 1, .async = 1};
+    ck_assert_int_eq(dlt_plan_run(p, &eo), DLT_OK);
+    ck_assert_int_eq(dlt_plan_wait(p), DLT_OK);
+    const float *ys = dlt_plan_data(p, y), *gr = dlt_grads_data(g);
+    for (int i = 0; i < 6; i++) {
+        ck_assert_float_eq(ys[i], 2.0f * (float)i);
+        ck_assert_float_eq(gr[i], (float)i);
+    }
+    ck_assert_float_eq(*(const float *)dlt_plan_data(p, loss), 30.0f);
+    char why[64];
+    ck_assert_int_eq(dlt_plan_graphable(p, why, sizeof why), 0);
+    /* graph moves are no-ops: the host data is the data */
+    ck_assert_int_eq(dlt_graph_download(g, DLT_SYNC_ALL), DLT_OK);
+    ck_assert_int_eq(dlt_graph_upload(g, DLT_SYNC_ALL), DLT_OK);
+    ck_assert_float_eq(dlt_params_data(g)[0], 2.0f);
+    /* the deterministic sum of squares the reducer and the clip share */
+    double ss = -1;
+    ck_assert_int_eq(cpu->sumsq(cpu->ctx, gr, 6, &ss), DLT_OK);
+    ck_assert(ss == 55.0 && dlt_host_sumsq(gr, 6) == 55.0);
+    dlt_plan_free(p);
+    dlt_graph_free(g);
+}
+END_TEST
+
 int main(void)
 {
     /* the executor runs backend kernels with nthreads = 1; CPU results are
@@ -540,6 +595,7 @@ int main(void)
     tcase_add_test(tc, resnet_lamb);
     tcase_add_test(tc, mlp_dropout_adamw_accumulate);
     tcase_add_test(tc, missing_kernel_refused);
+    tcase_add_test(tc, cpu_is_a_backend);
     suite_add_tcase(s, tc);
     TCase *ov = tcase_create("overlap");
     tcase_set_timeout(ov, 120);

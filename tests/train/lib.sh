@@ -2,6 +2,9 @@
 # make check exports top_builddir, top_srcdir and MPIRUN.
 : "${top_builddir:?run through make check}" "${top_srcdir:?}"
 DLTRAIN=$top_builddir/dltrain
+PLAIN_DLTRAIN=$DLTRAIN
+# dltrain with the stand-in device under DLT_TEST_STANDIN_DEVICE=1
+STANDIN_DLTRAIN=$top_builddir/tests/train/standin_dltrain
 DLPREP=$top_builddir/dlprep
 TOOL=$top_builddir/tests/train/ckpt_tool
 : "${MPIRUN:=mpirun}"

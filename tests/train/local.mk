@@ -53,3 +53,8 @@ EXTRA_DIST += tests/train/test_predict.sh
 # dropout recorded in the resolved job (dlt_train_job_record_defaults)
 check_PROGRAMS += tests/train/test_job_config
 TESTS += tests/train/test_job_config
+# dltrain with the stand-in device behind DLT_TEST_STANDIN_DEVICE=1
+# (test_resume.sh, test_loss_scale.sh): the trainer's device path without a GPU
+check_PROGRAMS += tests/train/standin_dltrain
+tests_train_standin_dltrain_SOURCES = tests/train/standin_dltrain.c src/tools/dltrain.c
+tests_train_standin_dltrain_CPPFLAGS = $(AM_CPPFLAGS) -Dmain=dltrain_main -include $(srcdir)/tests/gpu/emu_dltrain.h

@@ -55,8 +55,9 @@ run 1 job.toml --quiet --set checkpoint.dir=div --set train.precision=fp16 --set
 grep -q "non-finite gradient" div.txt || fail "diverging run: $(cat div.txt)"
 
 # the trainer's device path (stand-in device): the scale travels as an input
-DLT_TEST_STANDIN_DEVICE=1 run 1 job.toml --quiet --set checkpoint.dir=dev --set train.device=cuda \
-    --set train.precision=fp16 --set train.loss_scale_window=3 2>/dev/null || fail "stand-in fp16 run"
+DLT_TEST_STANDIN_DEVICE=1 DLTRAIN=$STANDIN_DLTRAIN run 1 job.toml --quiet --set checkpoint.dir=dev \
+    --set train.device=cuda --set train.precision=fp16 --set train.loss_scale_window=3 2>/dev/null ||
+    fail "stand-in fp16 run"
 same "f16/t/$(ck 20)" "dev/t/$(ck 20)"
 if have_mpi; then
     run 2 job.toml --quiet --set checkpoint.dir=f32x2 || fail "2-rank fp32 run"

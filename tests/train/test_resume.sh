@@ -33,8 +33,10 @@ exact 1 3 6 resnet1 --set model.arch=resnet20 --set optim.name=sgd --set optim.m
     --set eval.every_steps=2
 # the trainer's device path on the stand-in device (host memory, the CPU
 # kernels; tests/core/test_backend): exact resume, and the same bits as the
-# CPU runs above (parameters, buffers, optimizer state, counters)
+# CPU runs above (parameters, buffers, optimizer state, counters); the
+# tests' dltrain brings the stand-in (the library has no test hooks)
 export DLT_TEST_STANDIN_DEVICE=1
+DLTRAIN=$STANDIN_DLTRAIN
 exact 1 6 20 dev1 --set train.device=cuda --set checkpoint.every_steps=2
 same "mlp1/t/$(ck 20)" "dev1/t/$(ck 20)"
 exact 1 3 6 devres1 --set train.device=cuda --set model.arch=resnet20 --set optim.name=sgd \
@@ -42,6 +44,7 @@ exact 1 3 6 devres1 --set train.device=cuda --set model.arch=resnet20 --set opti
     --set data.val="data/train-*.h5" --set eval.every_steps=2
 same "resnet1/t/$(ck 6)" "devres1/t/$(ck 6)"
 unset DLT_TEST_STANDIN_DEVICE
+DLTRAIN=$PLAIN_DLTRAIN
 echo "1 rank: $(elapsed)"
 if have_mpi; then
     # 2 ranks: 8 steps per epoch; 8 is an epoch boundary, 12 mid-epoch
@@ -69,6 +72,7 @@ if have_mpi; then
         --set checkpoint.every_steps=3 --set data.val="data/train-*.h5" --set eval.every_steps=2
     # the device path with the gradient reducer (2 ranks, stand-in device)
     export DLT_TEST_STANDIN_DEVICE=1
+    DLTRAIN=$STANDIN_DLTRAIN
     exact 2 12 20 dev2 --set train.device=cuda --set checkpoint.every_steps=4
     same "mlp2/t/$(ck 20)" "dev2/t/$(ck 20)"
     # ZeRO-1 on a device: the optimizer's shards in device memory, stepped by
@@ -77,6 +81,7 @@ if have_mpi; then
         --set dist.bucket_mb=0.001
     same "zero2/t/$(ck 12)" "devzero2/t/$(ck 12)"
     unset DLT_TEST_STANDIN_DEVICE
+    DLTRAIN=$PLAIN_DLTRAIN
 else
     echo "no mpirun: multi-rank cases skipped"
 fi

@@ -1,17 +1,17 @@
-/* The stand-in device: a dlt_backend whose "device memory" is separate host
- * blocks (filled with garbage when allocated, never the host mirrors) and
- * whose kernels are the ops' CPU kernels, so the whole device path of the
- * core, the optimizer and the trainer (staging, mirrors, uploads and
- * downloads, fused optimizer tiles) runs and is tested without a GPU: a graph
- * on it must train bit for bit like the same graph on the CPU with one thread.
- * Built with and without CUDA. */
+/* The stand-in device (tests only, any build): a dlt_backend whose "device
+ * memory" is separate host blocks (filled with garbage when allocated, never
+ * the host mirrors: host_memory = 0) and whose kernels are the ops' CPU
+ * kernels, so the whole device path of the core, the optimizer and the
+ * trainer (staging, mirrors, uploads and downloads, fused optimizer tiles)
+ * runs and is tested without a GPU: a graph on it must train bit for bit like
+ * the same graph on the CPU with one thread. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "dlt_backend.h"
 #include "dlt_bf16.h"
-#include "dlt_gpu.h"
 #include "optim_impl.h"
+#include "standin.h"
 
 static dlt_status h_alloc(void *ctx, size_t bytes, void **p)
 {

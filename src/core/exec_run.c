@@ -1,7 +1,10 @@
-/* Running a device plan: the steps queued on the backend's compute stream,
- * inputs uploaded first (or taken from a prefetched device copy), outputs
- * downloaded as soon as the last of them is written, and the waits for an
- * asynchronous run (dlt_exec_opts.async) and a prefetch. */
+/* The executor, one for every backend: a plan's steps queued on the
+ * backend's compute stream, inputs uploaded first (or taken from a prefetched
+ * device copy), outputs downloaded as soon as the last of them is written,
+ * and the waits for an asynchronous run (dlt_exec_opts.async) and a prefetch.
+ * On the CPU backend every call is done when it returns and the uploads and
+ * downloads are no-ops (a host-memory plan's inputs and outputs are its own
+ * storage), so a run is the steps' kernels in order. */
 #include <stdio.h>
 
 #include "plan_impl.h"
@@ -29,7 +32,7 @@ static dlt_status wait_for(dlt_backend *be, int state, int ev)
 
 dlt_status dlt_plan_wait_outputs(dlt_plan *p)
 {
-    if (!p->be || !p->outs_pending)
+    if (!p->outs_pending)
         return DLT_OK;
     dlt_status st = wait_for(p->be, p->outs_pending, DLT_EV_OUTPUTS);
     p->outs_pending = 0;
@@ -40,8 +43,6 @@ dlt_status dlt_plan_wait(dlt_plan *p)
 {
     dlt_backend *be = p->be;
     dlt_status st = DLT_OK, st2;
-    if (!be)
-        return DLT_OK;
     if (p->run_pending) {
         st = wait_for(be, p->run_pending, DLT_EV_DONE);
         p->run_pending = p->outs_pending = 0;
@@ -65,8 +66,8 @@ dlt_status dlt_plan_prefetch(dlt_plan *p)
     dlt_status st;
     if (p->measure_only)
         return dlt_seterr(DLT_ERR_INVALID, "this plan was made with measure_only and cannot prefetch");
-    if (!be)
-        return DLT_OK; /* CPU plans read dlt_plan_data directly */
+    if (be->host_memory)
+        return DLT_OK; /* the next run reads its inputs where they were written */
     size_t bytes = p->inputs_bytes ? p->inputs_bytes : 1;
     if (!p->inputs_stage && (st = be->alloc(be->ctx, bytes, (void **)&p->inputs_stage)) != DLT_OK)
         return dlt_adderr(st, "plan: device staging of the inputs (%zu bytes)", bytes);
@@ -81,7 +82,7 @@ dlt_status dlt_plan_prefetch(dlt_plan *p)
     return DLT_OK;
 }
 
-void dlt_exec_device_free(dlt_plan *p)
+void dlt_exec_free(dlt_plan *p)
 {
     /* nothing queued may touch the memory about to be released; an error of
      * that run has nobody left to report to */
@@ -132,8 +133,7 @@ static dlt_status download_outputs(dlt_plan *p, int marks)
 
 int dlt_plan_graphable(const dlt_plan *p, char *why, size_t len)
 {
-    const char *no = !p->be ? "a CPU plan"
-                     : !p->be->capture_begin || !p->be->capture_end || !p->be->graph_launch || !p->be->graph_free
+    const char *no = !p->be->capture_begin || !p->be->capture_end || !p->be->graph_launch || !p->be->graph_free
                          ? "the backend has no graphs"
                          : NULL;
     if (why && len)
@@ -147,6 +147,7 @@ static dlt_status queue_steps(dlt_plan *p, const dlt_exec_opts *o, uint64_t seed
 {
     dlt_backend *be = p->be;
     void *cx = be->ctx;
+    int nt = be->threads ? be->threads(cx) : 1;
     dlt_status st;
     if (out_step < 0 && (st = download_outputs(p, marks)) != DLT_OK)
         return st;
@@ -158,7 +159,7 @@ static dlt_status queue_steps(dlt_plan *p, const dlt_exec_opts *o, uint64_t seed
                 ps->k.training = o->training;
                 ps->k.step = o->step;
                 ps->k.seed = seed;
-                ps->k.nthreads = 1;
+                ps->k.nthreads = nt;
                 if ((st = ps->dev_fn(&ps->k)) != DLT_OK)
                     return dlt_adderr(st, "%s '%s'", nd->op->name, nd->name);
             }
@@ -234,7 +235,7 @@ static dlt_status graph_run(dlt_plan *p, const dlt_exec_opts *o, uint64_t seed, 
 
 /* Profiling waits after every step (so the times are the device's) and keeps
  * the downloads at the end, out of the steps' times. */
-dlt_status dlt_exec_device(dlt_plan *p, const dlt_exec_opts *o, uint64_t seed)
+dlt_status dlt_exec_run(dlt_plan *p, const dlt_exec_opts *o, uint64_t seed)
 {
     dlt_backend *be = p->be;
     void *cx = be->ctx;
