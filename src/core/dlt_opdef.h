@@ -4,6 +4,7 @@
 #define DLT_OPDEF_H
 
 #include "dlt_core.h"
+#include "dlt_op_list.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,7 +54,16 @@ typedef struct {
     const uint64_t *run_dev;
 } dlt_kctx;
 
+/* Op ids: indices of dlt_op_table and of every backend's kernel array. */
+typedef enum {
+#define DLT_OP_ENUM_(id, name, family) DLT_OP_##id,
+    DLT_OP_LIST(DLT_OP_ENUM_)
+#undef DLT_OP_ENUM_
+    DLT_OP_COUNT
+} dlt_op_id;
+
 typedef struct dlt_op_def {
+    dlt_op_id id; /* its line in dlt_op_list.h: dlt_op_table[id] == this def */
     const char *name;
     int nin_min, nin_max, nout;
     /* Fill out[0..nout-1] from the inputs' shapes and the attributes. Return a
@@ -77,6 +87,15 @@ enum {
     DLT_OP_VIEW = 1u << 1,    /* output 0 aliases input 0's storage (no kernel) */
     DLT_OP_STATEFUL = 1u << 2 /* writes buffers (batch norm running stats) */
 };
+
+/* Every op's definition (dlt_op_def_<name>, in its family's file), and the
+ * table of all of them indexed by id (src/ops/op_table.c). */
+#define DLT_OP_EXTERN_(id, name, family) extern const dlt_op_def dlt_op_def_##name;
+DLT_OP_LIST(DLT_OP_EXTERN_)
+#undef DLT_OP_EXTERN_
+extern const dlt_op_def *const dlt_op_table[DLT_OP_COUNT];
+/* The family (file stem in src/ops) of op `id` ("" when out of range). */
+const char *dlt_op_family(int id);
 
 /* Add a node: checks arity and input validity, runs the shape rule (formatting
  * errors with op, node name and shapes), creates the outputs. Returns the first

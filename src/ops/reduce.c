@@ -166,8 +166,17 @@ static double reduce_flops(const dlt_node *n, const dlt_shape *const *in, const 
     return (double)dlt_shape_numel(in[0]);
 }
 
-static const dlt_op_def op_sum = {"sum", 1, 1, 1, reduce_shape, reduce_grad, reduce_cpu, NULL,
-                                  reduce_flops, 0};
+const dlt_op_def dlt_op_def_sum = {
+    .id = DLT_OP_SUM,
+    .name = "sum",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = reduce_shape,
+    .grad = reduce_grad,
+    .cpu = reduce_cpu,
+    .flops = reduce_flops,
+};
 
 static dlt_t reduce(dlt_graph *g, dlt_t x, int naxes, const int *axes, int keepdim, int mean)
 {
@@ -192,7 +201,7 @@ static dlt_t reduce(dlt_graph *g, dlt_t x, int naxes, const int *axes, int keepd
             count *= s->dim[i];
     }
     a.scale = mean ? 1.0f / (float)count : 1.0f;
-    return dlt_node_add(g, &op_sum, 1, &x, &a, sizeof a);
+    return dlt_node_add(g, &dlt_op_def_sum, 1, &x, &a, sizeof a);
 }
 
 dlt_t dlt_sum(dlt_graph *g, dlt_t x, int naxes, const int *axes, int keepdim)
@@ -270,7 +279,16 @@ static dlt_status bto_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt
     return DLT_OK;
 }
 
-static const dlt_op_def op_bto = {"broadcast_to", 1, 1, 1, bto_shape, bto_grad, bto_cpu, NULL, NULL, 0};
+const dlt_op_def dlt_op_def_broadcast_to = {
+    .id = DLT_OP_BROADCAST_TO,
+    .name = "broadcast_to",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = bto_shape,
+    .grad = bto_grad,
+    .cpu = bto_cpu,
+};
 
 dlt_t dlt_broadcast_to(dlt_graph *g, dlt_t x, const dlt_shape *shape)
 {
@@ -281,5 +299,5 @@ dlt_t dlt_broadcast_to(dlt_graph *g, dlt_t x, const dlt_shape *shape)
         return x;
     dlt_shape t = *shape;
     t.dtype = s->dtype;
-    return dlt_node_add(g, &op_bto, 1, &x, &t, sizeof t);
+    return dlt_node_add(g, &dlt_op_def_broadcast_to, 1, &x, &t, sizeof t);
 }
