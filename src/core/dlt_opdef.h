@@ -45,7 +45,11 @@ typedef struct {
     int64_t step;
     uint64_t seed; /* graph seed */
     int nthreads;
-    dlt_graph *graph; /* for side effects on buffers only */
+    /* DLT_OP_STATEFUL ops: state[i] is the writable storage of input i when
+     * that input is a buffer (batch norm: the running statistics), NULL for
+     * other inputs and other ops. Resolved by the plan, in the memory of the
+     * kernel's backend (host or device) like in[]; kernels never see the graph. */
+    void *state[DLT_MAX_IN];
     void *dev;        /* the backend's context (GPU: struct dlt_gpu *), NULL on the CPU */
     /* Device plans: {seed, step} of the current run in device memory, written
      * before each run. Device kernels that draw random numbers read them
@@ -106,8 +110,6 @@ dlt_t dlt_node_add(dlt_graph *g, const dlt_op_def *op, int nin, const dlt_t *in,
 dlt_t dlt_node_output(dlt_graph *g, dlt_t v, int k);
 /* The node that produced v (NULL for leaves). Valid until the graph grows. */
 const dlt_node *dlt_producer(const dlt_graph *g, dlt_t v);
-/* For kernels with side effects: the storage of a buffer value. */
-float *dlt_buffer_storage(dlt_graph *g, dlt_t v);
 
 /* Counter-based RNG shared by CPU and GPU kernels: a pure function of
  * (seed, stream, counter), so masks are reproducible and order-independent. */

@@ -419,8 +419,8 @@ static dlt_status norm_cuda(const dlt_kctx *k)
         if (M < 2 && a->running && k->training)
             return dlt_seterr(DLT_ERR_SHAPE, "training needs more than one value per channel");
         if (a->running && k->training) {
-            rm = dlt_buffer_storage(k->graph, k->node->in[DLT_NORM_IN_RMEAN(a)]);
-            rv = dlt_buffer_storage(k->graph, k->node->in[DLT_NORM_IN_RMEAN(a) + 1]);
+            rm = (float *)k->state[DLT_NORM_IN_RMEAN(a)];
+            rv = (float *)k->state[DLT_NORM_IN_RMEAN(a) + 1];
             if (!rm || !rv)
                 return dlt_seterr(DLT_ERR_INTERNAL, "batch_norm: no storage for the running statistics");
         }
