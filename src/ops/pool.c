@@ -176,13 +176,7 @@ static dlt_status gather_cpu(const dlt_kctx *k)
 static float avg_window(const pool_attr *a, const pool_geom *q, int64_t oh, int64_t ow, int64_t *h0,
                         int64_t *h1, int64_t *w0, int64_t *w1)
 {
-    int64_t hs = oh * a->sh - a->ph, ws = ow * a->sw - a->pw;
-    *h0 = hs < 0 ? 0 : hs;
-    *w0 = ws < 0 ? 0 : ws;
-    *h1 = hs + a->kh < q->h ? hs + a->kh : q->h;
-    *w1 = ws + a->kw < q->w ? ws + a->kw : q->w;
-    /* floor mode keeps every window inside the padded image: the full kernel */
-    int64_t cnt = a->exclude_pad ? (*h1 - *h0) * (*w1 - *w0) : (int64_t)a->kh * a->kw;
+    int64_t cnt = dlt_avgpool_window(a, q->h, q->w, oh, ow, h0, h1, w0, w1);
     return cnt > 0 ? 1.f / (float)cnt : 0.f;
 }
 

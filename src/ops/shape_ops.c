@@ -39,11 +39,8 @@ static dlt_status permute_cpu(const dlt_kctx *k)
 {
     const permute_attr *a = DLT_CATTR(k->node, permute_attr);
     const dlt_shape *si = k->in_shape[0], *so = k->out_shape[0];
-    int64_t istr[DLT_MAX_DIMS], sstr[DLT_MAX_DIMS], ostr[DLT_MAX_DIMS];
-    dlt_dense_strides(si, istr);
-    dlt_dense_strides(so, ostr);
-    for (int i = 0; i < so->ndim; i++)
-        sstr[i] = istr[a->perm[i]];
+    int64_t sstr[DLT_MAX_DIMS], ostr[DLT_MAX_DIMS];
+    dlt_permute_geom(a, si, so, sstr, ostr);
     dlt_strided_copy(dlt_dtype_size(si->dtype), so->ndim, so->dim, k->in[0], sstr, k->out[0], ostr,
                      k->nthreads);
     return DLT_OK;
