@@ -19,33 +19,7 @@ static int64_t ceil_div(int64_t a, int64_t b)
 
 void geom_make(const dlt_shape *s, const unsigned char *reduce, Geom *gm)
 {
-    int64_t dim[DLT_MAX_DIMS], str[DLT_MAX_DIMS], stride = 1;
-    int red[DLT_MAX_DIMS], nd = 0;
-    memset(gm, 0, sizeof *gm);
-    gm->nout = gm->nred = 1;
-    for (int i = 0; i < s->ndim; i++) {
-        if (reduce[i])
-            gm->nred *= s->dim[i];
-        else
-            gm->nout *= s->dim[i];
-    }
-    // inner to outer; a run merges when it continues the previous one in memory
-    for (int i = s->ndim - 1; i >= 0; i--) {
-        int64_t d = s->dim[i];
-        if (d == 1)
-            continue;
-        if (nd > 0 && red[nd - 1] == !!reduce[i] && str[nd - 1] * dim[nd - 1] == stride)
-            dim[nd - 1] *= d;
-        else
-            dim[nd] = d, str[nd] = stride, red[nd] = !!reduce[i], nd++;
-        stride *= d;
-    }
-    for (int i = nd - 1; i >= 0; i--) { // outer to inner
-        if (red[i])
-            gm->rdim[gm->nr] = dim[i], gm->rstr[gm->nr++] = str[i];
-        else
-            gm->kdim[gm->nk] = dim[i], gm->kstr[gm->nk++] = str[i];
-    }
+    dlt_red_nest_init(gm, s, reduce);
 }
 
 // ---------------------------------------------------------------- sum
