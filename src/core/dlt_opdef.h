@@ -60,7 +60,7 @@ typedef struct {
 
 /* Op ids: indices of dlt_op_table and of every backend's kernel array. */
 typedef enum {
-#define DLT_OP_ENUM_(id, name, family) DLT_OP_##id,
+#define DLT_OP_ENUM_(id, name, family, cuda) DLT_OP_##id,
     DLT_OP_LIST(DLT_OP_ENUM_)
 #undef DLT_OP_ENUM_
     DLT_OP_COUNT
@@ -94,12 +94,15 @@ enum {
 
 /* Every op's definition (dlt_op_def_<name>, in its family's file), and the
  * table of all of them indexed by id (src/ops/op_table.c). */
-#define DLT_OP_EXTERN_(id, name, family) extern const dlt_op_def dlt_op_def_##name;
+#define DLT_OP_EXTERN_(id, name, family, cuda) extern const dlt_op_def dlt_op_def_##name;
 DLT_OP_LIST(DLT_OP_EXTERN_)
 #undef DLT_OP_EXTERN_
 extern const dlt_op_def *const dlt_op_table[DLT_OP_COUNT];
-/* The family (file stem in src/ops) of op `id` ("" when out of range). */
+/* The family of op `id`: the stem of its file in src/ops ("" when out of range). */
 const char *dlt_op_family(int id);
+/* The stem of the file of op `id`'s CUDA kernel, src/gpu/k_<stem>.cu ("" when
+ * out of range). */
+const char *dlt_op_cuda_file(int id);
 
 /* Add a node: checks arity and input validity, runs the shape rule (formatting
  * errors with op, node name and shapes), creates the outputs. Returns the first

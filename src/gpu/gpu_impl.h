@@ -53,7 +53,7 @@ typedef struct {
     dlt_workspace_fn ws; /* device scratch bytes, NULL: none */
 } dlt_gpu_kernel;
 
-extern const dlt_gpu_kernel dlt_gpu_kernels_elementwise[]; /* k_elementwise */
+extern const dlt_gpu_kernel dlt_gpu_kernels_elementwise[]; /* k_unary, k_binary */
 extern const dlt_gpu_kernel dlt_gpu_kernels_reduce[];      /* k_reduce: matmul, reductions, softmax, losses */
 extern const dlt_gpu_kernel dlt_gpu_kernels_conv[];        /* k_conv: conv, pooling, upsample */
 extern const dlt_gpu_kernel dlt_gpu_kernels_norm[];        /* k_norm: batch/group/layer norm */

@@ -2,7 +2,7 @@
 // conv2d_weight_grad run on cuDNN's legacy convolution API (NCHW f32): they are
 // cuDNN's forward, backward-data and backward-filter convolutions of the same
 // geometry (conv_impl.h phrases all three in conv2d terms). Pooling and
-// upsampling are in k_conv_pool.cu; this file holds the family's table.
+// upsampling are in k_pool.cu; this file holds the family's table.
 #include <climits>
 #include <cstring>
 #include <mutex>
@@ -526,7 +526,7 @@ size_t wgrad_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *
 
 } // namespace
 
-// k_conv_pool.cu
+// k_pool.cu
 extern "C" {
 dlt_status dlt_gpu_maxpool2d(const dlt_kctx *k);
 dlt_status dlt_gpu_maxpool2d_backward(const dlt_kctx *k);

@@ -35,7 +35,7 @@ typedef struct {
     int64_t xh, xw; /* the pooled image size (backward ops) */
 } pool_attr;
 
-/* Average pooling, CPU (pool.c) and CUDA (k_conv_pool.cu) alike: the window
+/* Average pooling, CPU (pool.c) and CUDA (k_pool.cu) alike: the window
  * of output (oh, ow) clipped to an h x w image, [h0, h1) x [w0, w1), and the
  * count its sum is divided by (0: an empty window). Floor mode keeps every
  * window inside the padded image, so without exclude_pad it is the full kernel. */

@@ -23,10 +23,10 @@ TESTS += $(GPU_TESTS)
 # CUDA, cuBLAS and cuDNN (no CUDA headers needed), emu_backend.cc is the device.
 # Built with and without CUDA. cuDNN's convolutions are emulated by loops
 # (emu_cudnn.cc) behind k_conv.cu's own descriptor and algorithm logic.
-EMU_GEN = tests/gpu/emu/k_core.cc tests/gpu/emu/k_optim.cc tests/gpu/emu/k_elementwise.cc \
-	tests/gpu/emu/k_elementwise_bin.cc tests/gpu/emu/k_reduce.cc tests/gpu/emu/k_reduce_ext.cc \
+EMU_GEN = tests/gpu/emu/k_core.cc tests/gpu/emu/k_optim.cc tests/gpu/emu/k_unary.cc \
+	tests/gpu/emu/k_binary.cc tests/gpu/emu/k_reduce.cc tests/gpu/emu/k_reduce_ext.cc \
 	tests/gpu/emu/k_loss.cc tests/gpu/emu/k_norm.cc tests/gpu/emu/k_shape.cc \
-	tests/gpu/emu/k_shape_gather.cc tests/gpu/emu/k_conv.cc tests/gpu/emu/k_conv_pool.cc tests/gpu/emu/k_attention.cc \
+	tests/gpu/emu/k_shape_gather.cc tests/gpu/emu/k_conv.cc tests/gpu/emu/k_pool.cc tests/gpu/emu/k_attention.cc \
 	tests/gpu/emu/k_attention_bwd.cc
 EMU_CU2CC = $(AM_V_GEN)$(MKDIR_P) tests/gpu/emu && \
 	{ printf '\043line 1 "%s"\n' $<; sed -f $(srcdir)/tests/gpu/emu/cu2cc.sed $< | \

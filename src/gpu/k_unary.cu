@@ -1,6 +1,6 @@
 // GPU kernels of the elementwise family: the unary kinds and their derivatives
 // (unary.c, the math shared through unary_math.h), relu, prelu, dropout,
-// affine; the binary ops are in k_elementwise_bin.cu. Every kernel here is a
+// affine; the binary ops are in k_binary.cu. Every kernel here is a
 // map over contiguous f32 tensors of the same size: y[i] = f(i, in0[i], in1[i]).
 #include "gpu_impl.h"
 
