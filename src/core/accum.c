@@ -60,7 +60,8 @@ static double accum_flops(const dlt_node *n, const dlt_shape *const *in, const d
     return (double)(n->nin - 1) * (double)dlt_shape_numel(out[0]);
 }
 
-const dlt_op_def dlt_op_accum = {
+const dlt_op_def dlt_op_def_accum = {
+    .id = DLT_OP_ACCUM,
     .name = "accum",
     .nin_min = 1,
     .nin_max = DLT_MAX_IN,
@@ -76,14 +77,14 @@ dlt_t dlt_accum(dlt_graph *g, int n, const dlt_t *v)
 {
     if (n == 1)
         return v[0];
-    dlt_t acc = dlt_node_add(g, &dlt_op_accum, n < DLT_MAX_IN ? n : DLT_MAX_IN, v, NULL, 0);
+    dlt_t acc = dlt_node_add(g, &dlt_op_def_accum, n < DLT_MAX_IN ? n : DLT_MAX_IN, v, NULL, 0);
     for (int i = DLT_MAX_IN; i < n && acc >= 0; i += DLT_MAX_IN - 1) {
         dlt_t chunk[DLT_MAX_IN];
         int m = 1;
         chunk[0] = acc;
         for (int j = i; j < n && m < DLT_MAX_IN; j++)
             chunk[m++] = v[j];
-        acc = dlt_node_add(g, &dlt_op_accum, m, chunk, NULL, 0);
+        acc = dlt_node_add(g, &dlt_op_def_accum, m, chunk, NULL, 0);
     }
     return acc;
 }

@@ -4,6 +4,7 @@
 #define DLT_OPDEF_H
 
 #include "dlt_core.h"
+#include "dlt_op_list.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -44,7 +45,11 @@ typedef struct {
     int64_t step;
     uint64_t seed; /* graph seed */
     int nthreads;
-    dlt_graph *graph; /* for side effects on buffers only */
+    /* DLT_OP_STATEFUL ops: state[i] is the writable storage of input i when
+     * that input is a buffer (batch norm: the running statistics), NULL for
+     * other inputs and other ops. Resolved by the plan, in the memory of the
+     * kernel's backend (host or device) like in[]; kernels never see the graph. */
+    void *state[DLT_MAX_IN];
     void *dev;        /* the backend's context (GPU: struct dlt_gpu *), NULL on the CPU */
     /* Device plans: {seed, step} of the current run in device memory, written
      * before each run. Device kernels that draw random numbers read them
@@ -53,7 +58,16 @@ typedef struct {
     const uint64_t *run_dev;
 } dlt_kctx;
 
+/* Op ids: indices of dlt_op_table and of every backend's kernel array. */
+typedef enum {
+#define DLT_OP_ENUM_(id, name, family, cuda) DLT_OP_##id,
+    DLT_OP_LIST(DLT_OP_ENUM_)
+#undef DLT_OP_ENUM_
+    DLT_OP_COUNT
+} dlt_op_id;
+
 typedef struct dlt_op_def {
+    dlt_op_id id; /* its line in dlt_op_list.h: dlt_op_table[id] == this def */
     const char *name;
     int nin_min, nin_max, nout;
     /* Fill out[0..nout-1] from the inputs' shapes and the attributes. Return a
@@ -78,6 +92,18 @@ enum {
     DLT_OP_STATEFUL = 1u << 2 /* writes buffers (batch norm running stats) */
 };
 
+/* Every op's definition (dlt_op_def_<name>, in its family's file), and the
+ * table of all of them indexed by id (src/ops/op_table.c). */
+#define DLT_OP_EXTERN_(id, name, family, cuda) extern const dlt_op_def dlt_op_def_##name;
+DLT_OP_LIST(DLT_OP_EXTERN_)
+#undef DLT_OP_EXTERN_
+extern const dlt_op_def *const dlt_op_table[DLT_OP_COUNT];
+/* The family of op `id`: the stem of its file in src/ops ("" when out of range). */
+const char *dlt_op_family(int id);
+/* The stem of the file of op `id`'s CUDA kernel, src/gpu/k_<stem>.cu ("" when
+ * out of range). */
+const char *dlt_op_cuda_file(int id);
+
 /* Add a node: checks arity and input validity, runs the shape rule (formatting
  * errors with op, node name and shapes), creates the outputs. Returns the first
  * output value, or -1 (sticky error). `attr` (attr_size bytes) is copied. */
@@ -87,8 +113,6 @@ dlt_t dlt_node_add(dlt_graph *g, const dlt_op_def *op, int nin, const dlt_t *in,
 dlt_t dlt_node_output(dlt_graph *g, dlt_t v, int k);
 /* The node that produced v (NULL for leaves). Valid until the graph grows. */
 const dlt_node *dlt_producer(const dlt_graph *g, dlt_t v);
-/* For kernels with side effects: the storage of a buffer value. */
-float *dlt_buffer_storage(dlt_graph *g, dlt_t v);
 
 /* Counter-based RNG shared by CPU and GPU kernels: a pure function of
  * (seed, stream, counter), so masks are reproducible and order-independent. */

@@ -232,6 +232,3 @@ float *dlt_param_grad(dlt_graph *g, dlt_t v)
         return NULL;
     return g->gdata + DLT_V(g, v).offset;
 }
-
-/* Kernels see the storage of the graph's device (device memory on a GPU graph). */
-float *dlt_buffer_storage(dlt_graph *g, dlt_t v) { return dlt_device_value_ptr(g, v); }

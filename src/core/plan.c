@@ -487,12 +487,13 @@ static void resolve_kernels(dlt_plan *p)
         const dlt_node *nd = &DLT_N(g, ps->node);
         ps->node_copy = *nd;
         ps->k.node = &ps->node_copy;
-        ps->k.graph = g;
         ps->k.seed = g->seed;
         for (int i = 0; i < nd->nin; i++) {
             ps->in_shape[i] = DLT_V(g, nd->in[i]).shape;
             ps->k.in_shape[i] = &ps->in_shape[i];
             ps->k.in[i] = dlt_plan_ptr(p, nd->in[i]);
+            if ((nd->op->flags & DLT_OP_STATEFUL) && DLT_V(g, nd->in[i]).kind == DLT_VAL_BUFFER)
+                ps->k.state[i] = dlt_device_value_ptr(g, nd->in[i]);
         }
         for (int j = 0; j < nd->nout; j++) {
             ps->out_shape[j] = DLT_V(g, nd->out[j]).shape;

@@ -1,6 +1,7 @@
 /* The CUDA backend: one device context (compute and transfer streams, cuBLAS,
  * cuDNN) and the dlt_backend functions the core calls for memory, copies,
  * events and kernels. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,26 +174,37 @@ static const dlt_gpu_kernel *const families[] = {
     dlt_gpu_kernels_conv, dlt_gpu_kernels_norm, dlt_gpu_kernels_shape, dlt_gpu_kernels_attention,
 };
 
+/* The families' lists by op id, built once (the lists are constant). */
+static dlt_gpu_kernel kernels[DLT_OP_COUNT];
+static int kernels_bad; /* an id listed twice or out of range */
+static pthread_once_t kernels_once = PTHREAD_ONCE_INIT;
+
+static void kernels_build(void)
+{
+    kernels_bad = dlt_gpu_kernel_index(families, (int)(sizeof families / sizeof families[0]), kernels) != 0;
+}
+
+static const dlt_gpu_kernel *kernel_of(int id)
+{
+    pthread_once(&kernels_once, kernels_build);
+    return id >= 0 && id < DLT_OP_COUNT && kernels[id].fn ? &kernels[id] : NULL;
+}
+
 static int be_kernel(void *ctx, const dlt_op_def *op, dlt_kernel_fn *fn, dlt_workspace_fn *ws)
 {
     (void)ctx;
-    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
-        for (const dlt_gpu_kernel *k = families[f]; k->op; k++)
-            if (strcmp(k->op, op->name) == 0) {
-                *fn = k->fn;
-                *ws = k->ws;
-                return 1;
-            }
-    return 0;
+    const dlt_gpu_kernel *k = kernel_of(op->id);
+    if (!k)
+        return 0;
+    *fn = k->fn;
+    *ws = k->ws;
+    return 1;
 }
 
-int dlt_gpu_has_kernel(const char *op)
+int dlt_gpu_has_kernel(int op)
 {
-    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
-        for (const dlt_gpu_kernel *k = families[f]; k->op; k++)
-            if (strcmp(k->op, op) == 0)
-                return 1;
-    return 0;
+    const dlt_gpu_kernel *k = kernel_of(op);
+    return kernels_bad ? -1 : k != NULL;
 }
 
 static double be_elapsed(void *ctx)

@@ -24,9 +24,10 @@ void dlt_gpu_device_name(int dev, char *buf, size_t len);
  * copying x and y through device memory. Proves the toolchain end to end. */
 dlt_status dlt_gpu_selftest_axpy(size_t n, float a, const float *x, float *y);
 
-/* 1 when the CUDA backend has a kernel for the op named `op` (dlt_op_def.name);
- * needs no device. 0 without CUDA. */
-int dlt_gpu_has_kernel(const char *op);
+/* 1 when the CUDA backend has a kernel for op `op` (a dlt_op_id, the index of
+ * dlt_op_table); needs no device. 0 without CUDA or for an id out of range;
+ * -1 when the backend's kernel lists are themselves wrong (an op listed twice). */
+int dlt_gpu_has_kernel(int op);
 
 /* A device opened for training: compute stream, cuBLAS/cuDNN handles and the
  * backend the core uses (dlt_graph_set_backend). One per process and device. */

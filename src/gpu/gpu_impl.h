@@ -44,21 +44,40 @@ struct dlt_gpu {
 
 #define DLT_GPU_PARTIALS 1024
 
-/* Kernel tables: each kernel family file exports one, terminated by {NULL}.
- * registry.c searches them by op name. */
+/* Kernel lists: each kernel family file exports one, entries by op id
+ * (dlt_op_list.h), terminated by {DLT_OP_COUNT}. The backend indexes them into
+ * one array by id (dlt_gpu_kernel_index). */
 typedef struct {
-    const char *op; /* dlt_op_def.name */
+    int op; /* dlt_op_id */
     dlt_kernel_fn fn;
     dlt_workspace_fn ws; /* device scratch bytes, NULL: none */
 } dlt_gpu_kernel;
 
-extern const dlt_gpu_kernel dlt_gpu_kernels_elementwise[]; /* k_elementwise */
+extern const dlt_gpu_kernel dlt_gpu_kernels_elementwise[]; /* k_unary, k_binary */
 extern const dlt_gpu_kernel dlt_gpu_kernels_reduce[];      /* k_reduce: matmul, reductions, softmax, losses */
 extern const dlt_gpu_kernel dlt_gpu_kernels_conv[];        /* k_conv: conv, pooling, upsample */
 extern const dlt_gpu_kernel dlt_gpu_kernels_norm[];        /* k_norm: batch/group/layer norm */
 extern const dlt_gpu_kernel dlt_gpu_kernels_shape[];       /* k_shape: shape ops, gather, embedding */
 extern const dlt_gpu_kernel dlt_gpu_kernels_attention[];   /* k_attention: attention */
 extern const dlt_gpu_kernel dlt_gpu_kernels_core[];        /* k_core.cu: accum */
+
+/* by_op[id] = the entry for op id from the `n` lists (fn NULL where none has
+ * one). Returns 0, or -1 when an entry's id is out of range or listed twice. */
+static inline int dlt_gpu_kernel_index(const dlt_gpu_kernel *const *lists, int n, dlt_gpu_kernel *by_op)
+{
+    int bad = 0;
+    for (int id = 0; id < DLT_OP_COUNT; id++)
+        by_op[id].op = id, by_op[id].fn = NULL, by_op[id].ws = NULL;
+    for (int f = 0; f < n; f++)
+        for (const dlt_gpu_kernel *e = lists[f]; e->op != DLT_OP_COUNT; e++) {
+            if (e->op < 0 || by_op[e->op].fn) {
+                bad = 1;
+                continue;
+            }
+            by_op[e->op] = *e;
+        }
+    return bad ? -1 : 0;
+}
 
 /* The context a kernel runs in. */
 static inline struct dlt_gpu *dlt_gpu_of(const dlt_kctx *k) { return (struct dlt_gpu *)k->dev; }

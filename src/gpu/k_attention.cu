@@ -302,7 +302,7 @@ static dlt_status attention_cuda(const dlt_kctx *k)
 }
 
 extern "C" const dlt_gpu_kernel dlt_gpu_kernels_attention[] = {
-    {"attention", attention_cuda, NULL},
-    {"attention_grad", fa_backward_cuda, fa_backward_ws},
-    {NULL, NULL, NULL},
+    {DLT_OP_ATTENTION, attention_cuda, NULL},
+    {DLT_OP_ATTENTION_GRAD, fa_backward_cuda, fa_backward_ws},
+    {DLT_OP_COUNT, NULL, NULL},
 };

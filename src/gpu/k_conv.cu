@@ -2,7 +2,7 @@
 // conv2d_weight_grad run on cuDNN's legacy convolution API (NCHW f32): they are
 // cuDNN's forward, backward-data and backward-filter convolutions of the same
 // geometry (conv_impl.h phrases all three in conv2d terms). Pooling and
-// upsampling are in k_conv_pool.cu; this file holds the family's table.
+// upsampling are in k_pool.cu; this file holds the family's table.
 #include <climits>
 #include <cstring>
 #include <mutex>
@@ -526,7 +526,7 @@ size_t wgrad_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *
 
 } // namespace
 
-// k_conv_pool.cu
+// k_pool.cu
 extern "C" {
 dlt_status dlt_gpu_maxpool2d(const dlt_kctx *k);
 dlt_status dlt_gpu_maxpool2d_backward(const dlt_kctx *k);
@@ -540,17 +540,17 @@ dlt_status dlt_gpu_upsample_bilinear2d_backward(const dlt_kctx *k);
 }
 
 extern "C" const dlt_gpu_kernel dlt_gpu_kernels_conv[] = {
-    {"conv2d", conv_cuda, conv_ws},
-    {"conv_transpose2d", convt_cuda, convt_ws},
-    {"conv2d_weight_grad", wgrad_cuda, wgrad_ws},
-    {"maxpool2d", dlt_gpu_maxpool2d, NULL},
-    {"maxpool2d_backward", dlt_gpu_maxpool2d_backward, NULL},
-    {"maxpool2d_gather", dlt_gpu_maxpool2d_gather, NULL},
-    {"avgpool2d", dlt_gpu_avgpool2d, NULL},
-    {"avgpool2d_backward", dlt_gpu_avgpool2d_backward, NULL},
-    {"upsample_nearest2d", dlt_gpu_upsample_nearest2d, NULL},
-    {"upsample_nearest2d_backward", dlt_gpu_upsample_nearest2d_backward, NULL},
-    {"upsample_bilinear2d", dlt_gpu_upsample_bilinear2d, NULL},
-    {"upsample_bilinear2d_backward", dlt_gpu_upsample_bilinear2d_backward, NULL},
-    {NULL, NULL, NULL},
+    {DLT_OP_CONV2D, conv_cuda, conv_ws},
+    {DLT_OP_CONV_TRANSPOSE2D, convt_cuda, convt_ws},
+    {DLT_OP_CONV2D_WEIGHT_GRAD, wgrad_cuda, wgrad_ws},
+    {DLT_OP_MAXPOOL2D, dlt_gpu_maxpool2d, NULL},
+    {DLT_OP_MAXPOOL2D_BACKWARD, dlt_gpu_maxpool2d_backward, NULL},
+    {DLT_OP_MAXPOOL2D_GATHER, dlt_gpu_maxpool2d_gather, NULL},
+    {DLT_OP_AVGPOOL2D, dlt_gpu_avgpool2d, NULL},
+    {DLT_OP_AVGPOOL2D_BACKWARD, dlt_gpu_avgpool2d_backward, NULL},
+    {DLT_OP_UPSAMPLE_NEAREST2D, dlt_gpu_upsample_nearest2d, NULL},
+    {DLT_OP_UPSAMPLE_NEAREST2D_BACKWARD, dlt_gpu_upsample_nearest2d_backward, NULL},
+    {DLT_OP_UPSAMPLE_BILINEAR2D, dlt_gpu_upsample_bilinear2d, NULL},
+    {DLT_OP_UPSAMPLE_BILINEAR2D_BACKWARD, dlt_gpu_upsample_bilinear2d_backward, NULL},
+    {DLT_OP_COUNT, NULL, NULL},
 };

@@ -148,6 +148,6 @@ extern "C" dlt_status dlt_gpu_bf16_to_f32(void *ctx, float *dst, const dlt_bf16 
 }
 
 extern "C" const dlt_gpu_kernel dlt_gpu_kernels_core[] = {
-    {"accum", accum_cuda, NULL},
-    {NULL, NULL, NULL},
+    {DLT_OP_ACCUM, accum_cuda, NULL},
+    {DLT_OP_COUNT, NULL, NULL},
 };

@@ -419,8 +419,8 @@ static dlt_status norm_cuda(const dlt_kctx *k)
         if (M < 2 && a->running && k->training)
             return dlt_seterr(DLT_ERR_SHAPE, "training needs more than one value per channel");
         if (a->running && k->training) {
-            rm = dlt_buffer_storage(k->graph, k->node->in[DLT_NORM_IN_RMEAN(a)]);
-            rv = dlt_buffer_storage(k->graph, k->node->in[DLT_NORM_IN_RMEAN(a) + 1]);
+            rm = (float *)k->state[DLT_NORM_IN_RMEAN(a)];
+            rv = (float *)k->state[DLT_NORM_IN_RMEAN(a) + 1];
             if (!rm || !rv)
                 return dlt_seterr(DLT_ERR_INTERNAL, "batch_norm: no storage for the running statistics");
         }
@@ -508,7 +508,7 @@ static dlt_status norm_grad_cuda(const dlt_kctx *k)
 }
 
 extern "C" const dlt_gpu_kernel dlt_gpu_kernels_norm[] = {
-    {"batch_norm", norm_cuda, norm_ws},        {"group_norm", norm_cuda, norm_ws},
-    {"layer_norm", norm_cuda, norm_ws},        {"norm_grad", norm_grad_cuda, norm_ws},
-    {"norm_backward", norm_grad_cuda, norm_ws}, {NULL, NULL, NULL},
+    {DLT_OP_BATCH_NORM, norm_cuda, norm_ws},        {DLT_OP_GROUP_NORM, norm_cuda, norm_ws},
+    {DLT_OP_LAYER_NORM, norm_cuda, norm_ws},        {DLT_OP_NORM_GRAD, norm_grad_cuda, norm_ws},
+    {DLT_OP_NORM_BACKWARD, norm_grad_cuda, norm_ws}, {DLT_OP_COUNT, NULL, NULL},
 };

@@ -19,33 +19,7 @@ static int64_t ceil_div(int64_t a, int64_t b)
 
 void geom_make(const dlt_shape *s, const unsigned char *reduce, Geom *gm)
 {
-    int64_t dim[DLT_MAX_DIMS], str[DLT_MAX_DIMS], stride = 1;
-    int red[DLT_MAX_DIMS], nd = 0;
-    memset(gm, 0, sizeof *gm);
-    gm->nout = gm->nred = 1;
-    for (int i = 0; i < s->ndim; i++) {
-        if (reduce[i])
-            gm->nred *= s->dim[i];
-        else
-            gm->nout *= s->dim[i];
-    }
-    // inner to outer; a run merges when it continues the previous one in memory
-    for (int i = s->ndim - 1; i >= 0; i--) {
-        int64_t d = s->dim[i];
-        if (d == 1)
-            continue;
-        if (nd > 0 && red[nd - 1] == !!reduce[i] && str[nd - 1] * dim[nd - 1] == stride)
-            dim[nd - 1] *= d;
-        else
-            dim[nd] = d, str[nd] = stride, red[nd] = !!reduce[i], nd++;
-        stride *= d;
-    }
-    for (int i = nd - 1; i >= 0; i--) { // outer to inner
-        if (red[i])
-            gm->rdim[gm->nr] = dim[i], gm->rstr[gm->nr++] = str[i];
-        else
-            gm->kdim[gm->nk] = dim[i], gm->kstr[gm->nk++] = str[i];
-    }
+    dlt_red_nest_init(gm, s, reduce);
 }
 
 // ---------------------------------------------------------------- sum
@@ -388,21 +362,21 @@ dlt_status mm_cuda(const dlt_kctx *k)
 using namespace dlt_kred;
 
 extern "C" const dlt_gpu_kernel dlt_gpu_kernels_reduce[] = {
-    {"matmul", mm_cuda, NULL},
-    {"sum", sum_cuda, sum_ws},
-    {"broadcast_to", bto_cuda, NULL},
-    {"max", max_cuda, NULL},
-    {"max_pick", max_cuda, NULL},
-    {"max_grad", max_grad_cuda, NULL},
-    {"var", var_cuda, NULL},
-    {"softmax", softmax_cuda, NULL},
-    {"log_softmax", log_softmax_cuda, NULL},
-    {"softmax_grad", softmax_grad_cuda, NULL},
-    {"log_softmax_grad", log_softmax_grad_cuda, NULL},
-    {"topk_correct", topk_cuda, topk_ws},
-    {"cross_entropy", ce_cuda, ce_ws},
-    {"cross_entropy_grad", ce_grad_cuda, ce_grad_ws},
-    {"cross_entropy_hvp", ce_hvp_cuda, ce_grad_ws},
-    {"pointwise_loss", pw_cuda, NULL},
-    {NULL, NULL, NULL},
+    {DLT_OP_MATMUL, mm_cuda, NULL},
+    {DLT_OP_SUM, sum_cuda, sum_ws},
+    {DLT_OP_BROADCAST_TO, bto_cuda, NULL},
+    {DLT_OP_MAX, max_cuda, NULL},
+    {DLT_OP_MAX_PICK, max_cuda, NULL},
+    {DLT_OP_MAX_GRAD, max_grad_cuda, NULL},
+    {DLT_OP_VAR, var_cuda, NULL},
+    {DLT_OP_SOFTMAX, softmax_cuda, NULL},
+    {DLT_OP_LOG_SOFTMAX, log_softmax_cuda, NULL},
+    {DLT_OP_SOFTMAX_GRAD, softmax_grad_cuda, NULL},
+    {DLT_OP_LOG_SOFTMAX_GRAD, log_softmax_grad_cuda, NULL},
+    {DLT_OP_TOPK_CORRECT, topk_cuda, topk_ws},
+    {DLT_OP_CROSS_ENTROPY, ce_cuda, ce_ws},
+    {DLT_OP_CROSS_ENTROPY_GRAD, ce_grad_cuda, ce_grad_ws},
+    {DLT_OP_CROSS_ENTROPY_HVP, ce_hvp_cuda, ce_grad_ws},
+    {DLT_OP_POINTWISE_LOSS, pw_cuda, NULL},
+    {DLT_OP_COUNT, NULL, NULL},
 };

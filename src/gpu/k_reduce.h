@@ -109,11 +109,8 @@ inline unsigned team_blocks(const struct dlt_gpu *g, int64_t ngroups, int team)
 // ---- reduce groups of an arbitrary layout (max, var): kept and reduced axes
 // with size-1 axes dropped and contiguous runs merged; the reduced axes in
 // row-major order (so increasing index = increasing offset).
-struct Geom {
-    int nk, nr;
-    int64_t kdim[DLT_MAX_DIMS], kstr[DLT_MAX_DIMS], rdim[DLT_MAX_DIMS], rstr[DLT_MAX_DIMS];
-    int64_t nout, nred;
-};
+// The nest is reduce_impl.h's, shared with the CPU kernels.
+typedef dlt_red_nest Geom;
 void geom_make(const dlt_shape *s, const unsigned char *reduce, Geom *gm);
 
 __device__ inline int64_t mixed_off(int n, const int64_t *dim, const int64_t *str, int64_t i)

@@ -238,11 +238,8 @@ static dlt_status permute_cuda(const dlt_kctx *k)
 {
     const permute_attr *a = DLT_CATTR(k->node, permute_attr);
     const dlt_shape *si = k->in_shape[0], *so = k->out_shape[0];
-    int64_t istr[DLT_MAX_DIMS], sstr[DLT_MAX_DIMS], ostr[DLT_MAX_DIMS];
-    dlt_dense_strides(si, istr);
-    dlt_dense_strides(so, ostr);
-    for (int i = 0; i < so->ndim; i++)
-        sstr[i] = istr[a->perm[i]];
+    int64_t sstr[DLT_MAX_DIMS], ostr[DLT_MAX_DIMS];
+    dlt_permute_geom(a, si, so, sstr, ostr);
     return gpu_strided_copy(k, dlt_dtype_size(si->dtype), so->ndim, so->dim, k->in[0], sstr,
                             k->out[0], ostr);
 }
@@ -290,17 +287,10 @@ static dlt_status slice_cuda(const dlt_kctx *k)
 {
     const slice_attr *a = DLT_CATTR(k->node, slice_attr);
     const dlt_shape *si = k->in_shape[0], *so = k->out_shape[0];
-    int64_t start[DLT_MAX_DIMS], len[DLT_MAX_DIMS], istr[DLT_MAX_DIMS], sstr[DLT_MAX_DIMS],
-        ostr[DLT_MAX_DIMS], off = 0;
-    dlt_status st = dlt_slice_norm(a, si, start, len); // checked by the shape rule already
+    int64_t sstr[DLT_MAX_DIMS], ostr[DLT_MAX_DIMS], off;
+    dlt_status st = dlt_slice_geom(a, si, so, &off, sstr, ostr); // checked by the shape rule already
     if (st != DLT_OK)
         return st;
-    dlt_dense_strides(si, istr);
-    dlt_dense_strides(so, ostr);
-    for (int i = 0; i < si->ndim; i++) {
-        off += start[i] * istr[i];
-        sstr[i] = istr[i] * a->step[i];
-    }
     size_t esz = dlt_dtype_size(si->dtype);
     return gpu_strided_copy(k, esz, so->ndim, so->dim, (const char *)k->in[0] + (size_t)off * esz,
                             sstr, k->out[0], ostr);
@@ -346,17 +336,12 @@ static dlt_status spad_cuda(const dlt_kctx *k)
 {
     const spad_attr *a = DLT_CATTR(k->node, spad_attr);
     const dlt_shape *si = k->in_shape[0], *so = k->out_shape[0];
-    int64_t istr[DLT_MAX_DIMS], ostr[DLT_MAX_DIMS], dstr[DLT_MAX_DIMS], off = 0;
+    int64_t istr[DLT_MAX_DIMS], dstr[DLT_MAX_DIMS], off;
     size_t esz = dlt_dtype_size(si->dtype);
     dlt_status st = fill_value(k, k->out[0], so->dtype, dlt_shape_numel(so), a->value);
     if (st != DLT_OK)
         return st;
-    dlt_dense_strides(si, istr);
-    dlt_dense_strides(so, ostr);
-    for (int i = 0; i < si->ndim; i++) {
-        off += a->start[i] * ostr[i];
-        dstr[i] = ostr[i] * a->step[i];
-    }
+    dlt_pad_geom(a, si, so, &off, istr, dstr);
     return gpu_strided_copy(k, esz, si->ndim, si->dim, k->in[0], istr,
                             (char *)k->out[0] + (size_t)off * esz, dstr);
 }
@@ -460,19 +445,19 @@ static dlt_status rpad_grad_cuda(const dlt_kctx *k)
 }
 
 extern "C" const dlt_gpu_kernel dlt_gpu_kernels_shape[] = {
-    {"permute", permute_cuda, NULL},
-    {"concat", concat_cuda, NULL},
-    {"split2", split_cuda, NULL},
-    {"split3", split_cuda, NULL},
-    {"split4", split_cuda, NULL},
-    {"slice", slice_cuda, NULL},
-    {"pad", spad_cuda, NULL},
-    {"pad_reflect", rpad_cuda, NULL},
-    {"pad_reflect_grad", rpad_grad_cuda, NULL},
-    {"take", dlt_gpu_shape_take, NULL},
-    {"embedding", dlt_gpu_shape_take, NULL},
-    {"take_grad", dlt_gpu_shape_take_grad, NULL},
-    {"gather", dlt_gpu_shape_gather, NULL},
-    {"scatter_add", dlt_gpu_shape_scatter_add, NULL},
-    {NULL, NULL, NULL},
+    {DLT_OP_PERMUTE, permute_cuda, NULL},
+    {DLT_OP_CONCAT, concat_cuda, NULL},
+    {DLT_OP_SPLIT2, split_cuda, NULL},
+    {DLT_OP_SPLIT3, split_cuda, NULL},
+    {DLT_OP_SPLIT4, split_cuda, NULL},
+    {DLT_OP_SLICE, slice_cuda, NULL},
+    {DLT_OP_PAD, spad_cuda, NULL},
+    {DLT_OP_PAD_REFLECT, rpad_cuda, NULL},
+    {DLT_OP_PAD_REFLECT_GRAD, rpad_grad_cuda, NULL},
+    {DLT_OP_TAKE, dlt_gpu_shape_take, NULL},
+    {DLT_OP_EMBEDDING, dlt_gpu_shape_take, NULL},
+    {DLT_OP_TAKE_GRAD, dlt_gpu_shape_take_grad, NULL},
+    {DLT_OP_GATHER, dlt_gpu_shape_gather, NULL},
+    {DLT_OP_SCATTER_ADD, dlt_gpu_shape_scatter_add, NULL},
+    {DLT_OP_COUNT, NULL, NULL},
 };

@@ -2,9 +2,9 @@
 # Kernel families (one table each, see gpu_impl.h); one line per family so
 # kernel work in different families never touches the same line.
 GPU_K_CORE = src/gpu/k_core.cu
-GPU_K_ELEMENTWISE = src/gpu/k_elementwise.cu src/gpu/k_elementwise_bin.cu
+GPU_K_ELEMENTWISE = src/gpu/k_unary.cu src/gpu/k_binary.cu
 GPU_K_REDUCE = src/gpu/k_reduce.cu src/gpu/k_reduce_ext.cu src/gpu/k_loss.cu src/gpu/k_reduce.h
-GPU_K_CONV = src/gpu/k_conv.cu src/gpu/k_conv_pool.cu
+GPU_K_CONV = src/gpu/k_conv.cu src/gpu/k_pool.cu
 GPU_K_SHAPE = src/gpu/k_shape.cu src/gpu/k_shape_gather.cu
 GPU_K_NORM = src/gpu/k_norm.cu
 GPU_K_ATTENTION = src/gpu/k_attention.cu src/gpu/k_attention_bwd.cu src/gpu/k_attention.h

@@ -51,27 +51,47 @@ static dlt_status relu_grad_cpu(const dlt_kctx *k)
 }
 
 static dlt_status relu_grad_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
-static const dlt_op_def op_relu_grad = {"relu_grad", 2, 2, 1, same_shape_f32, relu_grad_grad,
-                                        relu_grad_cpu, NULL, numel_flops, DLT_OP_INPLACE};
+const dlt_op_def dlt_op_def_relu_grad = {
+    .id = DLT_OP_RELU_GRAD,
+    .name = "relu_grad",
+    .nin_min = 2,
+    .nin_max = 2,
+    .nout = 1,
+    .shape = same_shape_f32,
+    .grad = relu_grad_grad,
+    .cpu = relu_grad_cpu,
+    .flops = numel_flops,
+    .flags = DLT_OP_INPLACE,
+};
 
 static dlt_status relu_grad_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
     dlt_t in[2] = {dy[0], n->in[1]};
-    dx[0] = dlt_node_add(g, &op_relu_grad, 2, in, NULL, 0);
+    dx[0] = dlt_node_add(g, &dlt_op_def_relu_grad, 2, in, NULL, 0);
     return DLT_OK;
 }
 
 static dlt_status relu_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
     dlt_t in[2] = {dy[0], n->in[0]};
-    dx[0] = dlt_node_add(g, &op_relu_grad, 2, in, NULL, 0);
+    dx[0] = dlt_node_add(g, &dlt_op_def_relu_grad, 2, in, NULL, 0);
     return DLT_OK;
 }
 
-static const dlt_op_def op_relu = {"relu", 1, 1, 1, same_shape_f32, relu_grad, relu_cpu, NULL,
-                                   numel_flops, DLT_OP_INPLACE};
+const dlt_op_def dlt_op_def_relu = {
+    .id = DLT_OP_RELU,
+    .name = "relu",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = same_shape_f32,
+    .grad = relu_grad,
+    .cpu = relu_cpu,
+    .flops = numel_flops,
+    .flags = DLT_OP_INPLACE,
+};
 
-dlt_t dlt_relu(dlt_graph *g, dlt_t x) { return dlt_node_add(g, &op_relu, 1, &x, NULL, 0); }
+dlt_t dlt_relu(dlt_graph *g, dlt_t x) { return dlt_node_add(g, &dlt_op_def_relu, 1, &x, NULL, 0); }
 
 /* ---------------------------------------------------------------- elementwise activations
  * (the shared derivative machinery is in unary.c) */
@@ -171,10 +191,30 @@ static dlt_t prelu_wsum(dlt_graph *g, dlt_t t, dlt_t w)
 }
 
 static dlt_status prelu_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
-static const dlt_op_def op_prelu = {"prelu", 2, 2, 1, prelu_shape, prelu_grad, prelu_cpu, NULL,
-                                    numel_flops, DLT_OP_INPLACE};
-static const dlt_op_def op_prelu_dx = {"prelu_dx", 3, 3, 1, prelu_shape, prelu_grad, prelu_cpu, NULL,
-                                       numel_flops, DLT_OP_INPLACE};
+const dlt_op_def dlt_op_def_prelu = {
+    .id = DLT_OP_PRELU,
+    .name = "prelu",
+    .nin_min = 2,
+    .nin_max = 2,
+    .nout = 1,
+    .shape = prelu_shape,
+    .grad = prelu_grad,
+    .cpu = prelu_cpu,
+    .flops = numel_flops,
+    .flags = DLT_OP_INPLACE,
+};
+const dlt_op_def dlt_op_def_prelu_dx = {
+    .id = DLT_OP_PRELU_DX,
+    .name = "prelu_dx",
+    .nin_min = 3,
+    .nin_max = 3,
+    .nout = 1,
+    .shape = prelu_shape,
+    .grad = prelu_grad,
+    .cpu = prelu_cpu,
+    .flops = numel_flops,
+    .flags = DLT_OP_INPLACE,
+};
 
 /* prelu(x, w): dx = prelu_dx(dy, x, w), dw = sum(dy * min(x, 0)).
  * prelu_dx(d, x, w): linear in d; piecewise constant in x; dw = sum(dy * d [x <= 0]). */
@@ -182,7 +222,7 @@ static dlt_status prelu_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, d
 {
     int nin = n->nin;
     dlt_t x = n->in[nin - 2], w = n->in[nin - 1], in[3] = {dy[0], x, w}, wpart;
-    dx[0] = dlt_node_add(g, &op_prelu_dx, 3, in, NULL, 0);
+    dx[0] = dlt_node_add(g, &dlt_op_def_prelu_dx, 3, in, NULL, 0);
     if (nin == 2)
         wpart = dlt_clamp(g, x, -INFINITY, 0.f);
     else
@@ -194,5 +234,5 @@ static dlt_status prelu_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, d
 dlt_t dlt_prelu(dlt_graph *g, dlt_t x, dlt_t weight)
 {
     dlt_t in[2] = {x, weight};
-    return dlt_node_add(g, &op_prelu, 2, in, NULL, 0);
+    return dlt_node_add(g, &dlt_op_def_prelu, 2, in, NULL, 0);
 }

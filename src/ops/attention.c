@@ -158,10 +158,29 @@ static size_t attn_bwd_ws(const dlt_node *n, const dlt_shape *const *in,
 
 static dlt_status attn_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
 
-static const dlt_op_def op_attention = {"attention",  3,       4,          2, attn_shape, attn_grad,
-                                        attn_fwd_cpu, attn_ws, attn_flops, 0};
-static const dlt_op_def op_attention_grad = {
-    "attention_grad", 5, 8, 3, attn_bwd_shape, NULL, attn_bwd_cpu, attn_bwd_ws, attn_bwd_flops, 0};
+const dlt_op_def dlt_op_def_attention = {
+    .id = DLT_OP_ATTENTION,
+    .name = "attention",
+    .nin_min = 3,
+    .nin_max = 4,
+    .nout = 2,
+    .shape = attn_shape,
+    .grad = attn_grad,
+    .cpu = attn_fwd_cpu,
+    .workspace = attn_ws,
+    .flops = attn_flops,
+};
+const dlt_op_def dlt_op_def_attention_grad = {
+    .id = DLT_OP_ATTENTION_GRAD,
+    .name = "attention_grad",
+    .nin_min = 5,
+    .nin_max = 8,
+    .nout = 3,
+    .shape = attn_bwd_shape,
+    .cpu = attn_bwd_cpu,
+    .workspace = attn_bwd_ws,
+    .flops = attn_bwd_flops,
+};
 
 static dlt_status attn_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
@@ -177,7 +196,7 @@ static dlt_status attn_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dl
         in[nin++] = n->in[3];
     if (a.has_dlse)
         in[nin++] = dy[1];
-    dlt_t dq = dlt_node_add(g, &op_attention_grad, nin, in, &a, sizeof a);
+    dlt_t dq = dlt_node_add(g, &dlt_op_def_attention_grad, nin, in, &a, sizeof a);
     if (dq < 0)
         return dlt_graph_status(g);
     for (int i = 0; i < 3; i++)
@@ -213,7 +232,7 @@ dlt_t dlt_attention(dlt_graph *g, dlt_t q, dlt_t k, dlt_t v, dlt_t mask,
     a.layout = o->layout;
     a.id = (uint64_t)dlt_graph_num_nodes(g) + 1;
     dlt_t in[4] = {q, k, v, mask};
-    dlt_t y = dlt_node_add(g, &op_attention, mask >= 0 ? 4 : 3, in, &a, sizeof a);
+    dlt_t y = dlt_node_add(g, &dlt_op_def_attention, mask >= 0 ? 4 : 3, in, &a, sizeof a);
     if (y >= 0 && lse)
         *lse = dlt_node_output(g, y, 1);
     return y;

@@ -97,10 +97,54 @@ static double bin_flops(const dlt_node *n, const dlt_shape *const *in, const dlt
     return (double)dlt_shape_numel(out[0]);
 }
 
-static const dlt_op_def op_add = {"add", 2, 2, 1, bin_shape, bin_grad, bin_cpu, NULL, bin_flops, DLT_OP_INPLACE};
-static const dlt_op_def op_sub = {"sub", 2, 2, 1, bin_shape, bin_grad, bin_cpu, NULL, bin_flops, DLT_OP_INPLACE};
-static const dlt_op_def op_mul = {"mul", 2, 2, 1, bin_shape, bin_grad, bin_cpu, NULL, bin_flops, DLT_OP_INPLACE};
-static const dlt_op_def op_div = {"div", 2, 2, 1, bin_shape, bin_grad, bin_cpu, NULL, bin_flops, DLT_OP_INPLACE};
+const dlt_op_def dlt_op_def_add = {
+    .id = DLT_OP_ADD,
+    .name = "add",
+    .nin_min = 2,
+    .nin_max = 2,
+    .nout = 1,
+    .shape = bin_shape,
+    .grad = bin_grad,
+    .cpu = bin_cpu,
+    .flops = bin_flops,
+    .flags = DLT_OP_INPLACE,
+};
+const dlt_op_def dlt_op_def_sub = {
+    .id = DLT_OP_SUB,
+    .name = "sub",
+    .nin_min = 2,
+    .nin_max = 2,
+    .nout = 1,
+    .shape = bin_shape,
+    .grad = bin_grad,
+    .cpu = bin_cpu,
+    .flops = bin_flops,
+    .flags = DLT_OP_INPLACE,
+};
+const dlt_op_def dlt_op_def_mul = {
+    .id = DLT_OP_MUL,
+    .name = "mul",
+    .nin_min = 2,
+    .nin_max = 2,
+    .nout = 1,
+    .shape = bin_shape,
+    .grad = bin_grad,
+    .cpu = bin_cpu,
+    .flops = bin_flops,
+    .flags = DLT_OP_INPLACE,
+};
+const dlt_op_def dlt_op_def_div = {
+    .id = DLT_OP_DIV,
+    .name = "div",
+    .nin_min = 2,
+    .nin_max = 2,
+    .nout = 1,
+    .shape = bin_shape,
+    .grad = bin_grad,
+    .cpu = bin_cpu,
+    .flops = bin_flops,
+    .flags = DLT_OP_INPLACE,
+};
 
 static dlt_t binary(dlt_graph *g, const dlt_op_def *op, int kind, dlt_t a, dlt_t b)
 {
@@ -109,10 +153,10 @@ static dlt_t binary(dlt_graph *g, const dlt_op_def *op, int kind, dlt_t a, dlt_t
     return dlt_node_add(g, op, 2, in, &at, sizeof at);
 }
 
-dlt_t dlt_add(dlt_graph *g, dlt_t a, dlt_t b) { return binary(g, &op_add, BIN_ADD, a, b); }
-dlt_t dlt_sub(dlt_graph *g, dlt_t a, dlt_t b) { return binary(g, &op_sub, BIN_SUB, a, b); }
-dlt_t dlt_mul(dlt_graph *g, dlt_t a, dlt_t b) { return binary(g, &op_mul, BIN_MUL, a, b); }
-dlt_t dlt_div(dlt_graph *g, dlt_t a, dlt_t b) { return binary(g, &op_div, BIN_DIV, a, b); }
+dlt_t dlt_add(dlt_graph *g, dlt_t a, dlt_t b) { return binary(g, &dlt_op_def_add, BIN_ADD, a, b); }
+dlt_t dlt_sub(dlt_graph *g, dlt_t a, dlt_t b) { return binary(g, &dlt_op_def_sub, BIN_SUB, a, b); }
+dlt_t dlt_mul(dlt_graph *g, dlt_t a, dlt_t b) { return binary(g, &dlt_op_def_mul, BIN_MUL, a, b); }
+dlt_t dlt_div(dlt_graph *g, dlt_t a, dlt_t b) { return binary(g, &dlt_op_def_div, BIN_DIV, a, b); }
 
 /* ---------------------------------------------------------------- affine */
 
@@ -142,11 +186,21 @@ static dlt_status affine_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, 
     return DLT_OK;
 }
 
-static const dlt_op_def op_affine = {"affine", 1, 1, 1, affine_shape, affine_grad, affine_cpu,
-                                     NULL, bin_flops, DLT_OP_INPLACE};
+const dlt_op_def dlt_op_def_affine = {
+    .id = DLT_OP_AFFINE,
+    .name = "affine",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = affine_shape,
+    .grad = affine_grad,
+    .cpu = affine_cpu,
+    .flops = bin_flops,
+    .flags = DLT_OP_INPLACE,
+};
 
 dlt_t dlt_affine(dlt_graph *g, dlt_t a, float s, float t)
 {
     affine_attr at = {s, t};
-    return dlt_node_add(g, &op_affine, 1, &a, &at, sizeof at);
+    return dlt_node_add(g, &dlt_op_def_affine, 1, &a, &at, sizeof at);
 }

@@ -1,5 +1,5 @@
 /* Attributes of the elementwise binary ops (binary.c), shared with the CUDA
- * kernels (src/gpu/k_elementwise_bin.cu). Internal to libdltrain. */
+ * kernels (src/gpu/k_binary.cu). Internal to libdltrain. */
 #ifndef DLT_BINARY_IMPL_H
 #define DLT_BINARY_IMPL_H
 

@@ -215,12 +215,42 @@ static dlt_status conv_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dl
 static dlt_status convt_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
 static dlt_status wgrad_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
 
-static const dlt_op_def op_conv2d = {"conv2d", 2, 3, 1, conv_shape, conv_grad, conv_cpu, conv_ws,
-                                     conv_flops, 0};
-static const dlt_op_def op_convt = {"conv_transpose2d", 2, 3, 1, convt_shape, convt_grad, convt_cpu,
-                                    convt_ws, convt_flops, 0};
-static const dlt_op_def op_wgrad = {"conv2d_weight_grad", 2, 2, 1, wgrad_shape, wgrad_grad, wgrad_cpu,
-                                    wgrad_ws, wgrad_flops, 0};
+const dlt_op_def dlt_op_def_conv2d = {
+    .id = DLT_OP_CONV2D,
+    .name = "conv2d",
+    .nin_min = 2,
+    .nin_max = 3,
+    .nout = 1,
+    .shape = conv_shape,
+    .grad = conv_grad,
+    .cpu = conv_cpu,
+    .workspace = conv_ws,
+    .flops = conv_flops,
+};
+const dlt_op_def dlt_op_def_conv_transpose2d = {
+    .id = DLT_OP_CONV_TRANSPOSE2D,
+    .name = "conv_transpose2d",
+    .nin_min = 2,
+    .nin_max = 3,
+    .nout = 1,
+    .shape = convt_shape,
+    .grad = convt_grad,
+    .cpu = convt_cpu,
+    .workspace = convt_ws,
+    .flops = convt_flops,
+};
+const dlt_op_def dlt_op_def_conv2d_weight_grad = {
+    .id = DLT_OP_CONV2D_WEIGHT_GRAD,
+    .name = "conv2d_weight_grad",
+    .nin_min = 2,
+    .nin_max = 2,
+    .nout = 1,
+    .shape = wgrad_shape,
+    .grad = wgrad_grad,
+    .cpu = wgrad_cpu,
+    .workspace = wgrad_ws,
+    .flops = wgrad_flops,
+};
 
 static dlt_t add3(dlt_graph *g, const dlt_op_def *op, dlt_t a, dlt_t b, dlt_t c, const conv_attr *at)
 {
@@ -240,8 +270,8 @@ static dlt_status conv_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dl
     const dlt_shape *xs = dlt_shape_of(g, n->in[0]), *ws = dlt_shape_of(g, n->in[1]);
     a.xh = xs->dim[2], a.xw = xs->dim[3];
     a.kh = (int)ws->dim[2], a.kw = (int)ws->dim[3];
-    dx[0] = add3(g, &op_convt, dy[0], n->in[1], -1, &a);
-    dx[1] = add3(g, &op_wgrad, n->in[0], dy[0], -1, &a);
+    dx[0] = add3(g, &dlt_op_def_conv_transpose2d, dy[0], n->in[1], -1, &a);
+    dx[1] = add3(g, &dlt_op_def_conv2d_weight_grad, n->in[0], dy[0], -1, &a);
     if (n->nin == 3)
         dx[2] = bias_grad(g, dy[0]);
     return DLT_OK;
@@ -253,8 +283,8 @@ static dlt_status convt_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, d
     conv_attr a = *DLT_CATTR(n, conv_attr);
     const dlt_shape *ws = dlt_shape_of(g, n->in[1]);
     a.kh = (int)ws->dim[2], a.kw = (int)ws->dim[3];
-    dx[0] = add3(g, &op_conv2d, dy[0], n->in[1], -1, &a);
-    dx[1] = add3(g, &op_wgrad, dy[0], n->in[0], -1, &a);
+    dx[0] = add3(g, &dlt_op_def_conv2d, dy[0], n->in[1], -1, &a);
+    dx[1] = add3(g, &dlt_op_def_conv2d_weight_grad, dy[0], n->in[0], -1, &a);
     if (n->nin == 3)
         dx[2] = bias_grad(g, dy[0]);
     return DLT_OK;
@@ -266,8 +296,8 @@ static dlt_status wgrad_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, d
     conv_attr a = *DLT_CATTR(n, conv_attr);
     const dlt_shape *xs = dlt_shape_of(g, n->in[0]);
     a.xh = xs->dim[2], a.xw = xs->dim[3];
-    dx[0] = add3(g, &op_convt, n->in[1], dy[0], -1, &a);
-    dx[1] = add3(g, &op_conv2d, n->in[0], dy[0], -1, &a);
+    dx[0] = add3(g, &dlt_op_def_conv_transpose2d, n->in[1], dy[0], -1, &a);
+    dx[1] = add3(g, &dlt_op_def_conv2d, n->in[0], dy[0], -1, &a);
     return DLT_OK;
 }
 
@@ -302,7 +332,7 @@ dlt_t dlt_conv2d(dlt_graph *g, dlt_t x, dlt_t w, dlt_t b, const dlt_conv2d_opts 
         return -1;
     if (o && (o->output_padding[0] || o->output_padding[1]))
         return dlt_graph_fail(g, DLT_ERR_INVALID, "conv2d: output_padding is for conv_transpose2d");
-    return add3(g, &op_conv2d, x, w, b, &a);
+    return add3(g, &dlt_op_def_conv2d, x, w, b, &a);
 }
 
 dlt_t dlt_conv_transpose2d(dlt_graph *g, dlt_t x, dlt_t w, dlt_t b, const dlt_conv2d_opts *o)
@@ -321,7 +351,7 @@ dlt_t dlt_conv_transpose2d(dlt_graph *g, dlt_t x, dlt_t w, dlt_t b, const dlt_co
         a.xh = (xs->dim[2] - 1) * a.sh - 2 * (int64_t)a.ph + (int64_t)a.dh * (ws->dim[2] - 1) + oph + 1;
         a.xw = (xs->dim[3] - 1) * a.sw - 2 * (int64_t)a.pw + (int64_t)a.dw * (ws->dim[3] - 1) + opw + 1;
     }
-    return add3(g, &op_convt, x, w, b, &a);
+    return add3(g, &dlt_op_def_conv_transpose2d, x, w, b, &a);
 }
 
 dlt_t dlt_conv2d_input_grad(dlt_graph *g, dlt_t dy, dlt_t w, int64_t h, int64_t wd,
@@ -331,7 +361,7 @@ dlt_t dlt_conv2d_input_grad(dlt_graph *g, dlt_t dy, dlt_t w, int64_t h, int64_t 
     if (dlt_graph_status(g) != DLT_OK || !attr_from(g, "conv2d_input_grad", o, &a))
         return -1;
     a.xh = h, a.xw = wd;
-    return add3(g, &op_convt, dy, w, -1, &a);
+    return add3(g, &dlt_op_def_conv_transpose2d, dy, w, -1, &a);
 }
 
 dlt_t dlt_conv2d_weight_grad(dlt_graph *g, dlt_t x, dlt_t dy, int kh, int kw, const dlt_conv2d_opts *o)
@@ -342,5 +372,5 @@ dlt_t dlt_conv2d_weight_grad(dlt_graph *g, dlt_t x, dlt_t dy, int kh, int kw, co
     if (kh <= 0 || kw <= 0)
         return dlt_graph_fail(g, DLT_ERR_INVALID, "conv2d_weight_grad: kernel size must be positive");
     a.kh = kh, a.kw = kw;
-    return add3(g, &op_wgrad, x, dy, -1, &a);
+    return add3(g, &dlt_op_def_conv2d_weight_grad, x, dy, -1, &a);
 }

@@ -35,6 +35,21 @@ typedef struct {
     int64_t xh, xw; /* the pooled image size (backward ops) */
 } pool_attr;
 
+/* Average pooling, CPU (pool.c) and CUDA (k_pool.cu) alike: the window
+ * of output (oh, ow) clipped to an h x w image, [h0, h1) x [w0, w1), and the
+ * count its sum is divided by (0: an empty window). Floor mode keeps every
+ * window inside the padded image, so without exclude_pad it is the full kernel. */
+static inline DLT_HD int64_t dlt_avgpool_window(const pool_attr *a, int64_t h, int64_t w, int64_t oh, int64_t ow,
+                                                int64_t *h0, int64_t *h1, int64_t *w0, int64_t *w1)
+{
+    int64_t hs = oh * a->sh - a->ph, ws = ow * a->sw - a->pw;
+    *h0 = hs < 0 ? 0 : hs;
+    *w0 = ws < 0 ? 0 : ws;
+    *h1 = hs + a->kh < h ? hs + a->kh : h;
+    *w1 = ws + a->kw < w ? ws + a->kw : w;
+    return a->exclude_pad ? (*h1 - *h0) * (*w1 - *w0) : (int64_t)a->kh * a->kw;
+}
+
 /* upsample.c: the integer scale factors. */
 typedef struct {
     int sh, sw;

@@ -43,12 +43,22 @@ static double dropout_flops(const dlt_node *n, const dlt_shape *const *in, const
 {
     return (double)dlt_shape_numel(out[0]);
 }
-static const dlt_op_def op_dropout = {"dropout", 1, 1, 1, dropout_shape, dropout_grad, dropout_cpu, NULL,
-                                      dropout_flops, DLT_OP_INPLACE};
+const dlt_op_def dlt_op_def_dropout = {
+    .id = DLT_OP_DROPOUT,
+    .name = "dropout",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = dropout_shape,
+    .grad = dropout_grad,
+    .cpu = dropout_cpu,
+    .flops = dropout_flops,
+    .flags = DLT_OP_INPLACE,
+};
 
 static dlt_status dropout_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
-    dx[0] = dlt_node_add(g, &op_dropout, 1, &dy[0], n->attr, sizeof(dropout_attr));
+    dx[0] = dlt_node_add(g, &dlt_op_def_dropout, 1, &dy[0], n->attr, sizeof(dropout_attr));
     return DLT_OK;
 }
 
@@ -59,5 +69,5 @@ dlt_t dlt_dropout(dlt_graph *g, dlt_t x, float p)
     if (!dlt_shape_of(g, x))
         return -1;
     dropout_attr a = {p, (uint64_t)dlt_graph_num_nodes(g) + 1};
-    return dlt_node_add(g, &op_dropout, 1, &x, &a, sizeof a);
+    return dlt_node_add(g, &dlt_op_def_dropout, 1, &x, &a, sizeof a);
 }

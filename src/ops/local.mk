@@ -1,5 +1,5 @@
 # src/ops: one file per op family (shape rule, gradient rule, CPU kernel)
-libdltrain_la_SOURCES += src/ops/broadcast.c src/ops/binary.c src/ops/reduce.c \
+libdltrain_la_SOURCES += src/ops/op_table.c src/ops/broadcast.c src/ops/binary.c src/ops/reduce.c \
 	src/ops/matmul.c src/ops/activation.c src/ops/shape.c
 pkginclude_HEADERS += src/ops/dlt_ops.h
 noinst_HEADERS += src/ops/ops_util.h src/ops/reduce_impl.h

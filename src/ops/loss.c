@@ -187,10 +187,27 @@ static double ce_flops(const dlt_node *n, const dlt_shape *const *in, const dlt_
 {
     return 4.0 * (double)dlt_shape_numel(in[n->nin - 2]);
 }
-static const dlt_op_def op_ce_hvp = {"cross_entropy_hvp", 4, 4, 1, ce_grad_shape, NULL, ce_hvp_cpu, NULL,
-                                     ce_flops, 0};
-static const dlt_op_def op_ce_grad = {"cross_entropy_grad", 3, 3, 1, ce_grad_shape, ce_grad_grad,
-                                      ce_grad_cpu, NULL, ce_flops, 0};
+const dlt_op_def dlt_op_def_cross_entropy_hvp = {
+    .id = DLT_OP_CROSS_ENTROPY_HVP,
+    .name = "cross_entropy_hvp",
+    .nin_min = 4,
+    .nin_max = 4,
+    .nout = 1,
+    .shape = ce_grad_shape,
+    .cpu = ce_hvp_cpu,
+    .flops = ce_flops,
+};
+const dlt_op_def dlt_op_def_cross_entropy_grad = {
+    .id = DLT_OP_CROSS_ENTROPY_GRAD,
+    .name = "cross_entropy_grad",
+    .nin_min = 3,
+    .nin_max = 3,
+    .nout = 1,
+    .shape = ce_grad_shape,
+    .grad = ce_grad_grad,
+    .cpu = ce_grad_cpu,
+    .flops = ce_flops,
+};
 
 /* Second order: <v, scale * (s - q)> is linear in dy (d dy = <v, grad at dy = 1>
  * summed over classes and, for scalar reductions, positions) and its logits
@@ -208,23 +225,34 @@ static dlt_status ce_grad_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy,
     dlt_t one = dlt_constant(g, DLT_F32, ys->ndim, ys->dim, ones);
     free(ones);
     dlt_t in1[3] = {one, z, lab};
-    dlt_t unit = dlt_node_add(g, &op_ce_grad, 3, in1, n->attr, sizeof(ce_attr));
+    dlt_t unit = dlt_node_add(g, &dlt_op_def_cross_entropy_grad, 3, in1, n->attr, sizeof(ce_attr));
     dlt_t prod = dlt_mul(g, dy[0], unit);
     int ax = 1;
     dx[0] = ys->ndim ? dlt_sum(g, prod, 1, &ax, 0) : dlt_sum(g, prod, 0, NULL, 0);
     dlt_t in2[4] = {dy[0], gy, z, lab};
-    dx[1] = dlt_node_add(g, &op_ce_hvp, 4, in2, n->attr, sizeof(ce_attr));
+    dx[1] = dlt_node_add(g, &dlt_op_def_cross_entropy_hvp, 4, in2, n->attr, sizeof(ce_attr));
     return DLT_OK;
 }
 
 static dlt_status ce_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
     dlt_t in[3] = {dy[0], n->in[0], n->in[1]};
-    dx[0] = dlt_node_add(g, &op_ce_grad, 3, in, n->attr, sizeof(ce_attr));
+    dx[0] = dlt_node_add(g, &dlt_op_def_cross_entropy_grad, 3, in, n->attr, sizeof(ce_attr));
     return DLT_OK;
 }
 
-static const dlt_op_def op_ce = {"cross_entropy", 2, 2, 1, ce_shape, ce_grad, ce_cpu, ce_work, ce_flops, 0};
+const dlt_op_def dlt_op_def_cross_entropy = {
+    .id = DLT_OP_CROSS_ENTROPY,
+    .name = "cross_entropy",
+    .nin_min = 2,
+    .nin_max = 2,
+    .nout = 1,
+    .shape = ce_shape,
+    .grad = ce_grad,
+    .cpu = ce_cpu,
+    .workspace = ce_work,
+    .flops = ce_flops,
+};
 
 dlt_t dlt_cross_entropy(dlt_graph *g, dlt_t logits, dlt_t labels, int ignore_index, float label_smoothing,
                         dlt_reduction reduction)
@@ -244,7 +272,7 @@ dlt_t dlt_cross_entropy(dlt_graph *g, dlt_t logits, dlt_t labels, int ignore_ind
         return dlt_graph_fail(g, DLT_ERR_INVALID, "cross_entropy: reduction must be mean, sum or none");
     ce_attr a = {ignore_index, label_smoothing, (int)reduction};
     dlt_t in[2] = {logits, labels};
-    return dlt_node_add(g, &op_ce, 2, in, &a, sizeof a);
+    return dlt_node_add(g, &dlt_op_def_cross_entropy, 2, in, &a, sizeof a);
 }
 
 /* ---------------------------------------------------------------- regression and BCE builders */

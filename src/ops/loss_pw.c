@@ -66,13 +66,23 @@ static double pw_flops(const dlt_node *n, const dlt_shape *const *in, const dlt_
 {
     return 4.0 * (double)dlt_shape_numel(out[0]);
 }
-static const dlt_op_def op_pw = {"pointwise_loss", 2, 3, 1, pw_shape, pw_grad, pw_cpu, NULL, pw_flops,
-                                 DLT_OP_INPLACE};
+const dlt_op_def dlt_op_def_pointwise_loss = {
+    .id = DLT_OP_POINTWISE_LOSS,
+    .name = "pointwise_loss",
+    .nin_min = 2,
+    .nin_max = 3,
+    .nout = 1,
+    .shape = pw_shape,
+    .grad = pw_grad,
+    .cpu = pw_cpu,
+    .flops = pw_flops,
+    .flags = DLT_OP_INPLACE,
+};
 
 static dlt_t pw_node(dlt_graph *g, int fn, float beta, int nin, const dlt_t *in)
 {
     pw_attr a = {fn, beta};
-    return dlt_node_add(g, &op_pw, nin, in, &a, sizeof a);
+    return dlt_node_add(g, &dlt_op_def_pointwise_loss, nin, in, &a, sizeof a);
 }
 
 static dlt_status pw_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)

@@ -113,13 +113,23 @@ static double mm_flops(const dlt_node *n, const dlt_shape *const *in, const dlt_
     return 2.0 * (double)dlt_shape_numel(out[0]) * (double)k;
 }
 
-static const dlt_op_def op_matmul = {"matmul", 2, 2, 1, mm_shape, mm_grad, mm_cpu, NULL, mm_flops, 0};
+const dlt_op_def dlt_op_def_matmul = {
+    .id = DLT_OP_MATMUL,
+    .name = "matmul",
+    .nin_min = 2,
+    .nin_max = 2,
+    .nout = 1,
+    .shape = mm_shape,
+    .grad = mm_grad,
+    .cpu = mm_cpu,
+    .flops = mm_flops,
+};
 
 dlt_t dlt_matmul(dlt_graph *g, dlt_t a, dlt_t b, int ta, int tb)
 {
     mm_attr at = {ta != 0, tb != 0};
     dlt_t in[2] = {a, b};
-    return dlt_node_add(g, &op_matmul, 2, in, &at, sizeof at);
+    return dlt_node_add(g, &dlt_op_def_matmul, 2, in, &at, sizeof at);
 }
 
 dlt_t dlt_linear(dlt_graph *g, dlt_t x, dlt_t weight, dlt_t bias)

@@ -43,7 +43,15 @@ static dlt_status topk_cpu(const dlt_kctx *k)
     return DLT_OK;
 }
 
-static const dlt_op_def op_topk = {"topk_correct", 2, 2, 1, topk_shape, NULL, topk_cpu, NULL, NULL, 0};
+const dlt_op_def dlt_op_def_topk_correct = {
+    .id = DLT_OP_TOPK_CORRECT,
+    .name = "topk_correct",
+    .nin_min = 2,
+    .nin_max = 2,
+    .nout = 1,
+    .shape = topk_shape,
+    .cpu = topk_cpu,
+};
 
 static dlt_t topk(dlt_graph *g, dlt_t logits, dlt_t labels, int k, int fraction)
 {
@@ -59,7 +67,7 @@ static dlt_t topk(dlt_graph *g, dlt_t logits, dlt_t labels, int k, int fraction)
         return dlt_graph_fail(g, DLT_ERR_INVALID, "topk_correct: k = %d is outside [1, classes]", k);
     topk_attr a = {k, fraction};
     dlt_t in[2] = {logits, labels};
-    return dlt_node_add(g, &op_topk, 2, in, &a, sizeof a);
+    return dlt_node_add(g, &dlt_op_def_topk_correct, 2, in, &a, sizeof a);
 }
 
 dlt_t dlt_topk_correct(dlt_graph *g, dlt_t logits, dlt_t labels, int k) { return topk(g, logits, labels, k, 0); }

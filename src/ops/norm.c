@@ -58,16 +58,66 @@ static double norm_flops(const dlt_node *n, const dlt_shape *const *in, const dl
     return 8.0 * (double)dlt_shape_numel(in[0]);
 }
 
-const dlt_op_def dlt_op_norm_grad = {"norm_grad", 5, 6, 1, norm_grad_shape, dlt_norm_grad_grad,
-                                     dlt_norm_grad_cpu, NULL, norm_flops, DLT_OP_INPLACE};
-const dlt_op_def dlt_op_norm_backward = {"norm_backward", 6, 6, 3, norm_grad_shape, dlt_norm_backward_grad,
-                                         dlt_norm_grad_cpu, NULL, norm_flops, DLT_OP_INPLACE};
-static const dlt_op_def op_batch_norm = {"batch_norm", 1, 5, 4, norm_shape, dlt_norm_fwd_grad, dlt_norm_cpu,
-                                         NULL, norm_flops, DLT_OP_INPLACE | DLT_OP_STATEFUL};
-static const dlt_op_def op_group_norm = {"group_norm", 1, 3, 4, norm_shape, dlt_norm_fwd_grad, dlt_norm_cpu,
-                                         NULL, norm_flops, DLT_OP_INPLACE};
-static const dlt_op_def op_layer_norm = {"layer_norm", 1, 3, 4, norm_shape, dlt_norm_fwd_grad, dlt_norm_cpu,
-                                         NULL, norm_flops, DLT_OP_INPLACE};
+const dlt_op_def dlt_op_def_norm_grad = {
+    .id = DLT_OP_NORM_GRAD,
+    .name = "norm_grad",
+    .nin_min = 5,
+    .nin_max = 6,
+    .nout = 1,
+    .shape = norm_grad_shape,
+    .grad = dlt_norm_grad_grad,
+    .cpu = dlt_norm_grad_cpu,
+    .flops = norm_flops,
+    .flags = DLT_OP_INPLACE,
+};
+const dlt_op_def dlt_op_def_norm_backward = {
+    .id = DLT_OP_NORM_BACKWARD,
+    .name = "norm_backward",
+    .nin_min = 6,
+    .nin_max = 6,
+    .nout = 3,
+    .shape = norm_grad_shape,
+    .grad = dlt_norm_backward_grad,
+    .cpu = dlt_norm_grad_cpu,
+    .flops = norm_flops,
+    .flags = DLT_OP_INPLACE,
+};
+const dlt_op_def dlt_op_def_batch_norm = {
+    .id = DLT_OP_BATCH_NORM,
+    .name = "batch_norm",
+    .nin_min = 1,
+    .nin_max = 5,
+    .nout = 4,
+    .shape = norm_shape,
+    .grad = dlt_norm_fwd_grad,
+    .cpu = dlt_norm_cpu,
+    .flops = norm_flops,
+    .flags = DLT_OP_INPLACE | DLT_OP_STATEFUL,
+};
+const dlt_op_def dlt_op_def_group_norm = {
+    .id = DLT_OP_GROUP_NORM,
+    .name = "group_norm",
+    .nin_min = 1,
+    .nin_max = 3,
+    .nout = 4,
+    .shape = norm_shape,
+    .grad = dlt_norm_fwd_grad,
+    .cpu = dlt_norm_cpu,
+    .flops = norm_flops,
+    .flags = DLT_OP_INPLACE,
+};
+const dlt_op_def dlt_op_def_layer_norm = {
+    .id = DLT_OP_LAYER_NORM,
+    .name = "layer_norm",
+    .nin_min = 1,
+    .nin_max = 3,
+    .nout = 4,
+    .shape = norm_shape,
+    .grad = dlt_norm_fwd_grad,
+    .cpu = dlt_norm_cpu,
+    .flops = norm_flops,
+    .flags = DLT_OP_INPLACE,
+};
 
 dlt_t dlt_norm_grad_node(dlt_graph *g, const dlt_norm_attr *a, dlt_t dy, dlt_t x, dlt_t mean, dlt_t rstd,
                          dlt_t alpha, dlt_t gamma)
@@ -75,7 +125,7 @@ dlt_t dlt_norm_grad_node(dlt_graph *g, const dlt_norm_attr *a, dlt_t dy, dlt_t x
     dlt_norm_attr b = *a;
     b.affine = gamma >= 0;
     dlt_t in[6] = {dy, x, mean, rstd, alpha, gamma};
-    return dlt_node_add(g, &dlt_op_norm_grad, b.affine ? 6 : 5, in, &b, sizeof b);
+    return dlt_node_add(g, &dlt_op_def_norm_grad, b.affine ? 6 : 5, in, &b, sizeof b);
 }
 
 /* ---------------------------------------------------------------- builders */
@@ -155,7 +205,7 @@ dlt_t dlt_batch_norm(dlt_graph *g, dlt_t x, dlt_t gamma, dlt_t beta, dlt_t runni
         in[nin++] = running_mean;
         in[nin++] = running_var;
     }
-    return dlt_node_add(g, &op_batch_norm, nin, in, &a, sizeof a);
+    return dlt_node_add(g, &dlt_op_def_batch_norm, nin, in, &a, sizeof a);
 }
 
 dlt_t dlt_group_norm(dlt_graph *g, dlt_t x, int num_groups, dlt_t gamma, dlt_t beta, float eps)
@@ -177,7 +227,7 @@ dlt_t dlt_group_norm(dlt_graph *g, dlt_t x, int num_groups, dlt_t gamma, dlt_t b
     int nin = pack_affine(g, "group_norm", &a, gamma, beta, in, 1);
     if (nin < 0)
         return -1;
-    return dlt_node_add(g, &op_group_norm, nin, in, &a, sizeof a);
+    return dlt_node_add(g, &dlt_op_def_group_norm, nin, in, &a, sizeof a);
 }
 
 dlt_t dlt_instance_norm(dlt_graph *g, dlt_t x, dlt_t gamma, dlt_t beta, float eps)
@@ -222,5 +272,5 @@ dlt_t dlt_layer_norm(dlt_graph *g, dlt_t x, int nnorm, const int64_t *normalized
     int nin = pack_affine(g, "layer_norm", &a, gamma, beta, in, 1);
     if (nin < 0)
         return -1;
-    return dlt_node_add(g, &op_layer_norm, nin, in, &a, sizeof a);
+    return dlt_node_add(g, &dlt_op_def_layer_norm, nin, in, &a, sizeof a);
 }

@@ -74,7 +74,7 @@ dlt_status dlt_norm_fwd_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, d
         if (a->affine) {
             dlt_norm_attr b = *a;
             dlt_t in[6] = {dy[0], x, mean, rstd, alpha, gamma};
-            d = dlt_node_add(g, &dlt_op_norm_backward, 6, in, &b, sizeof b);
+            d = dlt_node_add(g, &dlt_op_def_norm_backward, 6, in, &b, sizeof b);
             dx[DLT_NORM_IN_GAMMA] = dlt_node_output(g, d, 1);
             dx[DLT_NORM_IN_GAMMA + 1] = like(g, dlt_node_output(g, d, 2), n->in[DLT_NORM_IN_GAMMA + 1]);
         } else {

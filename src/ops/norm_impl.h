@@ -29,10 +29,9 @@ typedef struct {
 int64_t dlt_norm_nstats(const dlt_norm_attr *a); /* number of (mean, rstd) pairs */
 int64_t dlt_norm_count(const dlt_norm_attr *a);  /* elements per statistic */
 
-extern const dlt_op_def dlt_op_norm_grad;
-/* norm_backward(dy, x, mean, rstd, alpha, gamma) -> dx, dgamma, dbeta: the
- * affine backward in one node (dgamma and dbeta shaped like gamma). */
-extern const dlt_op_def dlt_op_norm_backward;
+/* dlt_op_def_norm_backward: norm_backward(dy, x, mean, rstd, alpha, gamma) ->
+ * dx, dgamma, dbeta, the affine backward in one node (dgamma and dbeta shaped
+ * like gamma). */
 dlt_status dlt_norm_backward_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
 
 /* CPU kernels (norm_kernels.c): the forward ops, and norm_grad/norm_backward */

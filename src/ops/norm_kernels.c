@@ -114,8 +114,8 @@ static void batch_stats(const dlt_kctx *k, const dlt_norm_attr *a, const float *
     int64_t A = a->A, C = a->C, S = a->S, M = dlt_norm_count(a);
     float *rm = NULL, *rv = NULL;
     if (a->running && k->training) {
-        rm = dlt_buffer_storage(k->graph, k->node->in[DLT_NORM_IN_RMEAN(a)]);
-        rv = dlt_buffer_storage(k->graph, k->node->in[DLT_NORM_IN_RMEAN(a) + 1]);
+        rm = k->state[DLT_NORM_IN_RMEAN(a)];
+        rv = k->state[DLT_NORM_IN_RMEAN(a) + 1];
     }
     int64_t per = S >= BLOCK_MIN ? 1 : (CHUNK / S > 0 ? CHUNK / S : 1);
     int64_t nchunks = (C + per - 1) / per;

@@ -176,13 +176,7 @@ static dlt_status gather_cpu(const dlt_kctx *k)
 static float avg_window(const pool_attr *a, const pool_geom *q, int64_t oh, int64_t ow, int64_t *h0,
                         int64_t *h1, int64_t *w0, int64_t *w1)
 {
-    int64_t hs = oh * a->sh - a->ph, ws = ow * a->sw - a->pw;
-    *h0 = hs < 0 ? 0 : hs;
-    *w0 = ws < 0 ? 0 : ws;
-    *h1 = hs + a->kh < q->h ? hs + a->kh : q->h;
-    *w1 = ws + a->kw < q->w ? ws + a->kw : q->w;
-    /* floor mode keeps every window inside the padded image: the full kernel */
-    int64_t cnt = a->exclude_pad ? (*h1 - *h0) * (*w1 - *w0) : (int64_t)a->kh * a->kw;
+    int64_t cnt = dlt_avgpool_window(a, q->h, q->w, oh, ow, h0, h1, w0, w1);
     return cnt > 0 ? 1.f / (float)cnt : 0.f;
 }
 
@@ -254,16 +248,59 @@ static dlt_status gather_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, 
 static dlt_status avgpool_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
 static dlt_status avgpool_bwd_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
 
-static const dlt_op_def op_maxpool = {"maxpool2d", 1, 1, 2, maxpool_shape, maxpool_grad,
-                                      maxpool_cpu, NULL, window_flops, 0};
-static const dlt_op_def op_maxpool_bwd = {"maxpool2d_backward", 2, 2, 1, pool_bwd_shape,
-                                          maxpool_bwd_grad, maxpool_bwd_cpu, NULL, NULL, 0};
-static const dlt_op_def op_gather = {"maxpool2d_gather", 2, 2, 1, gather_shape, gather_grad,
-                                     gather_cpu, NULL, NULL, 0};
-static const dlt_op_def op_avgpool = {"avgpool2d", 1, 1, 1, avgpool_shape, avgpool_grad,
-                                      avgpool_cpu, NULL, window_flops, 0};
-static const dlt_op_def op_avgpool_bwd = {"avgpool2d_backward", 1, 1, 1, pool_bwd_shape,
-                                          avgpool_bwd_grad, avgpool_bwd_cpu, NULL, window_flops_in, 0};
+const dlt_op_def dlt_op_def_maxpool2d = {
+    .id = DLT_OP_MAXPOOL2D,
+    .name = "maxpool2d",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 2,
+    .shape = maxpool_shape,
+    .grad = maxpool_grad,
+    .cpu = maxpool_cpu,
+    .flops = window_flops,
+};
+const dlt_op_def dlt_op_def_maxpool2d_backward = {
+    .id = DLT_OP_MAXPOOL2D_BACKWARD,
+    .name = "maxpool2d_backward",
+    .nin_min = 2,
+    .nin_max = 2,
+    .nout = 1,
+    .shape = pool_bwd_shape,
+    .grad = maxpool_bwd_grad,
+    .cpu = maxpool_bwd_cpu,
+};
+const dlt_op_def dlt_op_def_maxpool2d_gather = {
+    .id = DLT_OP_MAXPOOL2D_GATHER,
+    .name = "maxpool2d_gather",
+    .nin_min = 2,
+    .nin_max = 2,
+    .nout = 1,
+    .shape = gather_shape,
+    .grad = gather_grad,
+    .cpu = gather_cpu,
+};
+const dlt_op_def dlt_op_def_avgpool2d = {
+    .id = DLT_OP_AVGPOOL2D,
+    .name = "avgpool2d",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = avgpool_shape,
+    .grad = avgpool_grad,
+    .cpu = avgpool_cpu,
+    .flops = window_flops,
+};
+const dlt_op_def dlt_op_def_avgpool2d_backward = {
+    .id = DLT_OP_AVGPOOL2D_BACKWARD,
+    .name = "avgpool2d_backward",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = pool_bwd_shape,
+    .grad = avgpool_bwd_grad,
+    .cpu = avgpool_bwd_cpu,
+    .flops = window_flops_in,
+};
 
 static dlt_t add2(dlt_graph *g, const dlt_op_def *op, int nin, dlt_t a, dlt_t b, const pool_attr *at)
 {
@@ -283,33 +320,33 @@ static dlt_status maxpool_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy,
 {
     pool_attr a = with_image(g, n, n->in[0]);
     if (dy[0] >= 0)
-        dx[0] = add2(g, &op_maxpool_bwd, 2, dy[0], n->out[1], &a);
+        dx[0] = add2(g, &dlt_op_def_maxpool2d_backward, 2, dy[0], n->out[1], &a);
     return DLT_OK;
 }
 
 static dlt_status maxpool_bwd_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
-    dx[0] = add2(g, &op_gather, 2, dy[0], n->in[1], DLT_CATTR(n, pool_attr));
+    dx[0] = add2(g, &dlt_op_def_maxpool2d_gather, 2, dy[0], n->in[1], DLT_CATTR(n, pool_attr));
     return DLT_OK;
 }
 
 static dlt_status gather_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
     pool_attr a = with_image(g, n, n->in[0]);
-    dx[0] = add2(g, &op_maxpool_bwd, 2, dy[0], n->in[1], &a);
+    dx[0] = add2(g, &dlt_op_def_maxpool2d_backward, 2, dy[0], n->in[1], &a);
     return DLT_OK;
 }
 
 static dlt_status avgpool_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
     pool_attr a = with_image(g, n, n->in[0]);
-    dx[0] = add2(g, &op_avgpool_bwd, 1, dy[0], -1, &a);
+    dx[0] = add2(g, &dlt_op_def_avgpool2d_backward, 1, dy[0], -1, &a);
     return DLT_OK;
 }
 
 static dlt_status avgpool_bwd_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
-    dx[0] = add2(g, &op_avgpool, 1, dy[0], -1, DLT_CATTR(n, pool_attr));
+    dx[0] = add2(g, &dlt_op_def_avgpool2d, 1, dy[0], -1, DLT_CATTR(n, pool_attr));
     return DLT_OK;
 }
 
@@ -347,7 +384,7 @@ dlt_t dlt_maxpool2d(dlt_graph *g, dlt_t x, const dlt_pool2d_opts *o)
     pool_attr a;
     if (dlt_graph_status(g) != DLT_OK || !attr_from(g, "maxpool2d", o, 1, &a))
         return -1;
-    return dlt_node_add(g, &op_maxpool, 1, &x, &a, sizeof a);
+    return dlt_node_add(g, &dlt_op_def_maxpool2d, 1, &x, &a, sizeof a);
 }
 
 dlt_t dlt_avgpool2d(dlt_graph *g, dlt_t x, const dlt_pool2d_opts *o)
@@ -355,7 +392,7 @@ dlt_t dlt_avgpool2d(dlt_graph *g, dlt_t x, const dlt_pool2d_opts *o)
     pool_attr a;
     if (dlt_graph_status(g) != DLT_OK || !attr_from(g, "avgpool2d", o, 0, &a))
         return -1;
-    return dlt_node_add(g, &op_avgpool, 1, &x, &a, sizeof a);
+    return dlt_node_add(g, &dlt_op_def_avgpool2d, 1, &x, &a, sizeof a);
 }
 
 dlt_t dlt_global_avgpool2d(dlt_graph *g, dlt_t x)

@@ -22,41 +22,6 @@ static dlt_status reduce_shape(const dlt_node *n, const dlt_shape *in, dlt_shape
     return DLT_OK;
 }
 
-/* The input as a loop nest: size-1 axes dropped, adjacent axes that are both
- * reduced or both kept merged (the data is contiguous, so any run merges). */
-typedef struct {
-    int nk, nr;                                        /* kept / reduced axes */
-    int64_t kdim[DLT_MAX_DIMS], kstr[DLT_MAX_DIMS];  /* kept, outer to inner */
-    int64_t rdim[DLT_MAX_DIMS], rstr[DLT_MAX_DIMS];  /* reduced, outer to inner */
-    int64_t nout, nred;
-    int inner_reduced; /* the innermost axis is reduced (else kept) */
-} red_nest;
-
-static void red_nest_init(red_nest *q, const dlt_shape *s, const unsigned char *reduce)
-{
-    int64_t dim[DLT_MAX_DIMS], str[DLT_MAX_DIMS], stride = 1;
-    int red[DLT_MAX_DIMS], nd = 0;
-    for (int i = s->ndim - 1; i >= 0; i--) { /* inner to outer */
-        int64_t d = s->dim[i];
-        if (d == 1)
-            continue;
-        if (nd > 0 && red[nd - 1] == !!reduce[i] && str[nd - 1] * dim[nd - 1] == stride)
-            dim[nd - 1] *= d;
-        else
-            dim[nd] = d, str[nd] = stride, red[nd] = !!reduce[i], nd++;
-        stride *= d;
-    }
-    q->nk = q->nr = 0;
-    q->nout = q->nred = 1;
-    for (int i = nd - 1; i >= 0; i--) { /* outer to inner */
-        if (red[i])
-            q->rdim[q->nr] = dim[i], q->rstr[q->nr++] = str[i], q->nred *= dim[i];
-        else
-            q->kdim[q->nk] = dim[i], q->kstr[q->nk++] = str[i], q->nout *= dim[i];
-    }
-    q->inner_reduced = nd > 0 && red[0];
-}
-
 /* offset of index i of a mixed-radix nest of n axes */
 static inline int64_t nest_off(int n, const int64_t *dim, const int64_t *str, int64_t i)
 {
@@ -88,8 +53,8 @@ static dlt_status reduce_cpu(const dlt_kctx *k)
     const float *x = k->in[0];
     float *y = k->out[0];
     double scale = a->scale;
-    red_nest q;
-    red_nest_init(&q, k->in_shape[0], a->reduce);
+    dlt_red_nest q;
+    dlt_red_nest_init(&q, k->in_shape[0], a->reduce);
     int64_t total = q.nout * q.nred;
     int par = total > DLT_EW_PAR_MIN;
     if (q.nred == 0 || q.nout == 0) {
@@ -166,8 +131,17 @@ static double reduce_flops(const dlt_node *n, const dlt_shape *const *in, const 
     return (double)dlt_shape_numel(in[0]);
 }
 
-static const dlt_op_def op_sum = {"sum", 1, 1, 1, reduce_shape, reduce_grad, reduce_cpu, NULL,
-                                  reduce_flops, 0};
+const dlt_op_def dlt_op_def_sum = {
+    .id = DLT_OP_SUM,
+    .name = "sum",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = reduce_shape,
+    .grad = reduce_grad,
+    .cpu = reduce_cpu,
+    .flops = reduce_flops,
+};
 
 static dlt_t reduce(dlt_graph *g, dlt_t x, int naxes, const int *axes, int keepdim, int mean)
 {
@@ -192,7 +166,7 @@ static dlt_t reduce(dlt_graph *g, dlt_t x, int naxes, const int *axes, int keepd
             count *= s->dim[i];
     }
     a.scale = mean ? 1.0f / (float)count : 1.0f;
-    return dlt_node_add(g, &op_sum, 1, &x, &a, sizeof a);
+    return dlt_node_add(g, &dlt_op_def_sum, 1, &x, &a, sizeof a);
 }
 
 dlt_t dlt_sum(dlt_graph *g, dlt_t x, int naxes, const int *axes, int keepdim)
@@ -270,7 +244,16 @@ static dlt_status bto_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt
     return DLT_OK;
 }
 
-static const dlt_op_def op_bto = {"broadcast_to", 1, 1, 1, bto_shape, bto_grad, bto_cpu, NULL, NULL, 0};
+const dlt_op_def dlt_op_def_broadcast_to = {
+    .id = DLT_OP_BROADCAST_TO,
+    .name = "broadcast_to",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = bto_shape,
+    .grad = bto_grad,
+    .cpu = bto_cpu,
+};
 
 dlt_t dlt_broadcast_to(dlt_graph *g, dlt_t x, const dlt_shape *shape)
 {
@@ -281,5 +264,5 @@ dlt_t dlt_broadcast_to(dlt_graph *g, dlt_t x, const dlt_shape *shape)
         return x;
     dlt_shape t = *shape;
     t.dtype = s->dtype;
-    return dlt_node_add(g, &op_bto, 1, &x, &t, sizeof t);
+    return dlt_node_add(g, &dlt_op_def_broadcast_to, 1, &x, &t, sizeof t);
 }

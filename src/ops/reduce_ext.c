@@ -150,18 +150,46 @@ static dlt_status max_grad_cpu(const dlt_kctx *k)
 }
 
 static dlt_status max_grad_rule(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
-static const dlt_op_def op_max = {"max", 1, 1, 1, rx_shape, max_grad_rule, max_cpu, NULL, rx_flops, 0};
-static const dlt_op_def op_max_pick = {"max_pick", 2, 2, 1, rx_shape, max_grad_rule, max_cpu, NULL,
-                                       rx_flops, 0};
-static const dlt_op_def op_max_grad = {"max_grad", 2, 2, 1, rx_shape, max_grad_rule, max_grad_cpu, NULL,
-                                       rx_flops, 0};
+const dlt_op_def dlt_op_def_max = {
+    .id = DLT_OP_MAX,
+    .name = "max",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = rx_shape,
+    .grad = max_grad_rule,
+    .cpu = max_cpu,
+    .flops = rx_flops,
+};
+const dlt_op_def dlt_op_def_max_pick = {
+    .id = DLT_OP_MAX_PICK,
+    .name = "max_pick",
+    .nin_min = 2,
+    .nin_max = 2,
+    .nout = 1,
+    .shape = rx_shape,
+    .grad = max_grad_rule,
+    .cpu = max_cpu,
+    .flops = rx_flops,
+};
+const dlt_op_def dlt_op_def_max_grad = {
+    .id = DLT_OP_MAX_GRAD,
+    .name = "max_grad",
+    .nin_min = 2,
+    .nin_max = 2,
+    .nout = 1,
+    .shape = rx_shape,
+    .grad = max_grad_rule,
+    .cpu = max_grad_cpu,
+    .flops = rx_flops,
+};
 
 /* All three are linear in their first input and piecewise constant in x:
  * max / max_pick scatter back with max_grad, max_grad gathers with max_pick. */
 static dlt_status max_grad_rule(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
     dlt_t in[2] = {dy[0], n->in[n->nin - 1]};
-    const dlt_op_def *op = n->op == &op_max_grad ? &op_max_pick : &op_max_grad;
+    const dlt_op_def *op = n->op == &dlt_op_def_max_grad ? &dlt_op_def_max_pick : &dlt_op_def_max_grad;
     dx[0] = dlt_node_add(g, op, 2, in, n->attr, sizeof(rx_attr));
     return DLT_OK;
 }
@@ -225,7 +253,17 @@ static double var_flops(const dlt_node *n, const dlt_shape *const *in, const dlt
     return 3.0 * (double)dlt_shape_numel(in[0]);
 }
 
-static const dlt_op_def op_var = {"var", 1, 1, 1, rx_shape, var_grad, var_cpu, NULL, var_flops, 0};
+const dlt_op_def dlt_op_def_var = {
+    .id = DLT_OP_VAR,
+    .name = "var",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = rx_shape,
+    .grad = var_grad,
+    .cpu = var_cpu,
+    .flops = var_flops,
+};
 
 /* ---------------------------------------------------------------- builders */
 static dlt_t rx_build(dlt_graph *g, const dlt_op_def *op, dlt_t x, int naxes, const int *axes,
@@ -252,7 +290,7 @@ static dlt_t rx_build(dlt_graph *g, const dlt_op_def *op, dlt_t x, int naxes, co
 
 dlt_t dlt_max(dlt_graph *g, dlt_t x, int naxes, const int *axes, int keepdim)
 {
-    return rx_build(g, &op_max, x, naxes, axes, keepdim, 0);
+    return rx_build(g, &dlt_op_def_max, x, naxes, axes, keepdim, 0);
 }
 
 dlt_t dlt_min(dlt_graph *g, dlt_t x, int naxes, const int *axes, int keepdim)
@@ -264,5 +302,5 @@ dlt_t dlt_var(dlt_graph *g, dlt_t x, int naxes, const int *axes, int correction,
 {
     if (correction < 0)
         return dlt_graph_fail(g, DLT_ERR_INVALID, "var: correction must be >= 0, got %d", correction);
-    return rx_build(g, &op_var, x, naxes, axes, keepdim, correction);
+    return rx_build(g, &dlt_op_def_var, x, naxes, axes, keepdim, correction);
 }

@@ -41,8 +41,16 @@ static dlt_status reshape_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy,
     return DLT_OK;
 }
 
-static const dlt_op_def op_reshape = {"reshape", 1, 1, 1, reshape_shape, reshape_grad, NULL, NULL,
-                                      NULL, DLT_OP_VIEW};
+const dlt_op_def dlt_op_def_reshape = {
+    .id = DLT_OP_RESHAPE,
+    .name = "reshape",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = reshape_shape,
+    .grad = reshape_grad,
+    .flags = DLT_OP_VIEW,
+};
 
 dlt_t dlt_reshape(dlt_graph *g, dlt_t x, int ndim, const int64_t *dims)
 {
@@ -54,7 +62,7 @@ dlt_t dlt_reshape(dlt_graph *g, dlt_t x, int ndim, const int64_t *dims)
     dlt_shape t = dlt_shape_make(s->dtype, ndim, dims);
     if (dlt_shape_equal(s, &t))
         return x;
-    return dlt_node_add(g, &op_reshape, 1, &x, &t, sizeof t);
+    return dlt_node_add(g, &dlt_op_def_reshape, 1, &x, &t, sizeof t);
 }
 
 static dlt_status same_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *out)
@@ -68,10 +76,18 @@ static dlt_status no_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_
     return DLT_OK; /* nothing flows back: the input gets a zero gradient */
 }
 
-static const dlt_op_def op_stop = {"stop_gradient", 1, 1, 1, same_shape, no_grad, NULL, NULL, NULL,
-                                   DLT_OP_VIEW};
+const dlt_op_def dlt_op_def_stop_gradient = {
+    .id = DLT_OP_STOP_GRADIENT,
+    .name = "stop_gradient",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = same_shape,
+    .grad = no_grad,
+    .flags = DLT_OP_VIEW,
+};
 
-dlt_t dlt_stop_gradient(dlt_graph *g, dlt_t x) { return dlt_node_add(g, &op_stop, 1, &x, NULL, 0); }
+dlt_t dlt_stop_gradient(dlt_graph *g, dlt_t x) { return dlt_node_add(g, &dlt_op_def_stop_gradient, 1, &x, NULL, 0); }
 
 /* ---------------------------------------------------------------- reshape helpers */
 dlt_t dlt_squeeze(dlt_graph *g, dlt_t x, int naxes, const int *axes)

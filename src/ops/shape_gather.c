@@ -123,19 +123,45 @@ static double scatter_flops(const dlt_node *n, const dlt_shape *const *in, const
 static dlt_status take_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
 static dlt_status take_grad_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
 
-static const dlt_op_def op_take = {"take", 2, 2, 1, take_shape, take_grad, take_cpu, NULL, NULL, 0};
+const dlt_op_def dlt_op_def_take = {
+    .id = DLT_OP_TAKE,
+    .name = "take",
+    .nin_min = 2,
+    .nin_max = 2,
+    .nout = 1,
+    .shape = take_shape,
+    .grad = take_grad,
+    .cpu = take_cpu,
+};
 /* the same op under the name models and summaries use for token lookups */
-static const dlt_op_def op_embedding = {"embedding", 2, 2, 1, take_shape, take_grad, take_cpu, NULL,
-                                        NULL, 0};
-static const dlt_op_def op_take_grad = {"take_grad", 2, 2, 1, take_grad_shape, take_grad_grad,
-                                        take_grad_cpu, NULL, scatter_flops, 0};
+const dlt_op_def dlt_op_def_embedding = {
+    .id = DLT_OP_EMBEDDING,
+    .name = "embedding",
+    .nin_min = 2,
+    .nin_max = 2,
+    .nout = 1,
+    .shape = take_shape,
+    .grad = take_grad,
+    .cpu = take_cpu,
+};
+const dlt_op_def dlt_op_def_take_grad = {
+    .id = DLT_OP_TAKE_GRAD,
+    .name = "take_grad",
+    .nin_min = 2,
+    .nin_max = 2,
+    .nout = 1,
+    .shape = take_grad_shape,
+    .grad = take_grad_grad,
+    .cpu = take_grad_cpu,
+    .flops = scatter_flops,
+};
 
 static dlt_status take_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
     idx_attr a = *DLT_CATTR(n, idx_attr);
     a.n = dlt_shape_of(g, n->in[0])->dim[a.axis];
     dlt_t in[2] = {dy[0], n->in[1]};
-    dx[0] = dlt_node_add(g, &op_take_grad, 2, in, &a, sizeof a);
+    dx[0] = dlt_node_add(g, &dlt_op_def_take_grad, 2, in, &a, sizeof a);
     return DLT_OK;
 }
 
@@ -143,7 +169,7 @@ static dlt_status take_grad_grad(dlt_graph *g, const dlt_node *n, const dlt_t *d
 {
     idx_attr a = *DLT_CATTR(n, idx_attr);
     dlt_t in[2] = {dy[0], n->in[1]};
-    dx[0] = dlt_node_add(g, &op_take, 2, in, &a, sizeof a);
+    dx[0] = dlt_node_add(g, &dlt_op_def_take, 2, in, &a, sizeof a);
     return DLT_OK;
 }
 
@@ -158,7 +184,7 @@ dlt_t dlt_index_select(dlt_graph *g, dlt_t x, int axis, dlt_t idx)
                               axis, dlt_name_of(g, x), s->ndim);
     a.n = s->dim[a.axis];
     dlt_t in[2] = {x, idx};
-    return dlt_node_add(g, &op_take, 2, in, &a, sizeof a);
+    return dlt_node_add(g, &dlt_op_def_take, 2, in, &a, sizeof a);
 }
 
 dlt_t dlt_embedding(dlt_graph *g, dlt_t table, dlt_t ids)
@@ -171,7 +197,7 @@ dlt_t dlt_embedding(dlt_graph *g, dlt_t table, dlt_t ids)
                               dlt_name_of(g, table), s->ndim);
     idx_attr a = {0, s->dim[0]};
     dlt_t in[2] = {table, ids};
-    return dlt_node_add(g, &op_embedding, 2, in, &a, sizeof a);
+    return dlt_node_add(g, &dlt_op_def_embedding, 2, in, &a, sizeof a);
 }
 
 /* ---------------------------------------------------------------- gather */
@@ -260,22 +286,39 @@ static dlt_status scatter_cpu(const dlt_kctx *k)
 static dlt_status gather_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
 static dlt_status scatter_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
 
-static const dlt_op_def op_gather = {"gather", 2, 2, 1, gather_shape, gather_grad, gather_cpu, NULL,
-                                     NULL, 0};
-static const dlt_op_def op_scatter_add = {"scatter_add", 2, 2, 1, scatter_shape, scatter_grad,
-                                          scatter_cpu, NULL, scatter_flops, 0};
+const dlt_op_def dlt_op_def_gather = {
+    .id = DLT_OP_GATHER,
+    .name = "gather",
+    .nin_min = 2,
+    .nin_max = 2,
+    .nout = 1,
+    .shape = gather_shape,
+    .grad = gather_grad,
+    .cpu = gather_cpu,
+};
+const dlt_op_def dlt_op_def_scatter_add = {
+    .id = DLT_OP_SCATTER_ADD,
+    .name = "scatter_add",
+    .nin_min = 2,
+    .nin_max = 2,
+    .nout = 1,
+    .shape = scatter_shape,
+    .grad = scatter_grad,
+    .cpu = scatter_cpu,
+    .flops = scatter_flops,
+};
 
 static dlt_status gather_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
     dlt_t in[2] = {dy[0], n->in[1]};
-    dx[0] = dlt_node_add(g, &op_scatter_add, 2, in, n->attr, sizeof(idx_attr));
+    dx[0] = dlt_node_add(g, &dlt_op_def_scatter_add, 2, in, n->attr, sizeof(idx_attr));
     return DLT_OK;
 }
 
 static dlt_status scatter_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
     dlt_t in[2] = {dy[0], n->in[1]};
-    dx[0] = dlt_node_add(g, &op_gather, 2, in, n->attr, sizeof(idx_attr));
+    dx[0] = dlt_node_add(g, &dlt_op_def_gather, 2, in, n->attr, sizeof(idx_attr));
     return DLT_OK;
 }
 
@@ -290,5 +333,5 @@ dlt_t dlt_gather(dlt_graph *g, dlt_t x, int axis, dlt_t idx)
                               dlt_name_of(g, x), s->ndim);
     a.n = s->dim[a.axis];
     dlt_t in[2] = {x, idx};
-    return dlt_node_add(g, &op_gather, 2, in, &a, sizeof a);
+    return dlt_node_add(g, &dlt_op_def_gather, 2, in, &a, sizeof a);
 }

@@ -5,6 +5,7 @@
 #define DLT_SHAPE_IMPL_H
 
 #include "dlt_opdef.h"
+#include "shape_util.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -50,6 +51,57 @@ typedef struct {
  * normalised start and the output length per axis of s, or returns an error
  * (shape_slice.c). */
 dlt_status dlt_slice_norm(const slice_attr *a, const dlt_shape *s, int64_t *start, int64_t *len);
+
+/* Permute, slice and pad are each one strided block copy (dlt_strided_copy on
+ * the CPU, gpu_strided_copy in src/gpu/k_shape.cu). Their geometry, shared by
+ * both backends: host code, the kernels only get the strides. */
+
+/* permute: output element (i...) reads the input at strides sstr (the input
+ * stride of axis perm[d] for output axis d); ostr: the output's dense strides. */
+static inline void dlt_permute_geom(const permute_attr *a, const dlt_shape *si, const dlt_shape *so,
+                                    int64_t *sstr, int64_t *ostr)
+{
+    int64_t istr[DLT_MAX_DIMS];
+    dlt_dense_strides(si, istr);
+    dlt_dense_strides(so, ostr);
+    for (int i = 0; i < so->ndim; i++)
+        sstr[i] = istr[a->perm[i]];
+}
+
+/* slice: the output (dense strides ostr) reads the input from element *off
+ * on, at strides sstr (the input's times the step). Errors as dlt_slice_norm
+ * (which the shape rule has already checked). */
+static inline dlt_status dlt_slice_geom(const slice_attr *a, const dlt_shape *si, const dlt_shape *so,
+                                        int64_t *off, int64_t *sstr, int64_t *ostr)
+{
+    int64_t start[DLT_MAX_DIMS], len[DLT_MAX_DIMS], istr[DLT_MAX_DIMS];
+    dlt_status st = dlt_slice_norm(a, si, start, len);
+    *off = 0;
+    if (st != DLT_OK)
+        return st;
+    dlt_dense_strides(si, istr);
+    dlt_dense_strides(so, ostr);
+    for (int i = 0; i < si->ndim; i++) {
+        *off += start[i] * istr[i];
+        sstr[i] = istr[i] * a->step[i];
+    }
+    return DLT_OK;
+}
+
+/* pad (strided): the input (dense strides istr) is written into the output
+ * from element *off on, at strides dstr (the output's times the step). */
+static inline void dlt_pad_geom(const spad_attr *a, const dlt_shape *si, const dlt_shape *so, int64_t *off,
+                                int64_t *istr, int64_t *dstr)
+{
+    int64_t ostr[DLT_MAX_DIMS];
+    dlt_dense_strides(si, istr);
+    dlt_dense_strides(so, ostr);
+    *off = 0;
+    for (int i = 0; i < si->ndim; i++) {
+        *off += a->start[i] * ostr[i];
+        dstr[i] = ostr[i] * a->step[i];
+    }
+}
 
 /* Reflect padding: the input position (of n) that output position o reads,
  * with b elements padded before. */

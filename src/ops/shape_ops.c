@@ -39,11 +39,8 @@ static dlt_status permute_cpu(const dlt_kctx *k)
 {
     const permute_attr *a = DLT_CATTR(k->node, permute_attr);
     const dlt_shape *si = k->in_shape[0], *so = k->out_shape[0];
-    int64_t istr[DLT_MAX_DIMS], sstr[DLT_MAX_DIMS], ostr[DLT_MAX_DIMS];
-    dlt_dense_strides(si, istr);
-    dlt_dense_strides(so, ostr);
-    for (int i = 0; i < so->ndim; i++)
-        sstr[i] = istr[a->perm[i]];
+    int64_t sstr[DLT_MAX_DIMS], ostr[DLT_MAX_DIMS];
+    dlt_permute_geom(a, si, so, sstr, ostr);
     dlt_strided_copy(dlt_dtype_size(si->dtype), so->ndim, so->dim, k->in[0], sstr, k->out[0], ostr,
                      k->nthreads);
     return DLT_OK;
@@ -59,8 +56,16 @@ static dlt_status permute_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy,
     return DLT_OK;
 }
 
-static const dlt_op_def op_permute = {"permute", 1, 1, 1, permute_shape, permute_grad, permute_cpu,
-                                      NULL, NULL, 0};
+const dlt_op_def dlt_op_def_permute = {
+    .id = DLT_OP_PERMUTE,
+    .name = "permute",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = permute_shape,
+    .grad = permute_grad,
+    .cpu = permute_cpu,
+};
 
 dlt_t dlt_permute(dlt_graph *g, dlt_t x, int naxes, const int *axes)
 {
@@ -80,7 +85,7 @@ dlt_t dlt_permute(dlt_graph *g, dlt_t x, int naxes, const int *axes)
     }
     if (identity)
         return x;
-    return dlt_node_add(g, &op_permute, 1, &x, &a, sizeof a);
+    return dlt_node_add(g, &dlt_op_def_permute, 1, &x, &a, sizeof a);
 }
 
 dlt_t dlt_transpose(dlt_graph *g, dlt_t x, int axis0, int axis1)
@@ -197,12 +202,47 @@ static dlt_status split_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, d
     return DLT_OK;
 }
 
-static const dlt_op_def op_concat = {"concat", 2, DLT_MAX_IN, 1, concat_shape, concat_grad,
-                                     concat_cpu, NULL, NULL, 0};
+const dlt_op_def dlt_op_def_concat = {
+    .id = DLT_OP_CONCAT,
+    .name = "concat",
+    .nin_min = 2,
+    .nin_max = DLT_MAX_IN,
+    .nout = 1,
+    .shape = concat_shape,
+    .grad = concat_grad,
+    .cpu = concat_cpu,
+};
 /* One op per output count, since an op's output count is fixed. */
-static const dlt_op_def op_split2 = {"split2", 1, 1, 2, split_shape, split_grad, split_cpu, NULL, NULL, 0};
-static const dlt_op_def op_split3 = {"split3", 1, 1, 3, split_shape, split_grad, split_cpu, NULL, NULL, 0};
-static const dlt_op_def op_split4 = {"split4", 1, 1, 4, split_shape, split_grad, split_cpu, NULL, NULL, 0};
+const dlt_op_def dlt_op_def_split2 = {
+    .id = DLT_OP_SPLIT2,
+    .name = "split2",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 2,
+    .shape = split_shape,
+    .grad = split_grad,
+    .cpu = split_cpu,
+};
+const dlt_op_def dlt_op_def_split3 = {
+    .id = DLT_OP_SPLIT3,
+    .name = "split3",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 3,
+    .shape = split_shape,
+    .grad = split_grad,
+    .cpu = split_cpu,
+};
+const dlt_op_def dlt_op_def_split4 = {
+    .id = DLT_OP_SPLIT4,
+    .name = "split4",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 4,
+    .shape = split_shape,
+    .grad = split_grad,
+    .cpu = split_cpu,
+};
 
 static int same_outside(const dlt_shape *a, const dlt_shape *b, int ax)
 {
@@ -246,7 +286,7 @@ dlt_t dlt_concat(dlt_graph *g, int n, const dlt_t *xs, int axis)
     memset(&a, 0, sizeof a);
     a.axis = ax;
     int m = n < DLT_MAX_IN ? n : DLT_MAX_IN;
-    dlt_t acc = dlt_node_add(g, &op_concat, m, xs, &a, sizeof a);
+    dlt_t acc = dlt_node_add(g, &dlt_op_def_concat, m, xs, &a, sizeof a);
     /* more than DLT_MAX_IN inputs: chain, each node taking the previous result first */
     for (int i = m; i < n && acc >= 0;) {
         dlt_t chunk[DLT_MAX_IN];
@@ -254,7 +294,7 @@ dlt_t dlt_concat(dlt_graph *g, int n, const dlt_t *xs, int axis)
         chunk[c++] = acc;
         while (i < n && c < DLT_MAX_IN)
             chunk[c++] = xs[i++];
-        acc = dlt_node_add(g, &op_concat, c, chunk, &a, sizeof a);
+        acc = dlt_node_add(g, &dlt_op_def_concat, c, chunk, &a, sizeof a);
     }
     return acc;
 }
@@ -293,7 +333,7 @@ dlt_t dlt_split(dlt_graph *g, dlt_t x, int axis, int nparts, const int64_t *size
     }
     /* at most DLT_MAX_OUT outputs per node: the last output of a full node is the
      * remainder, split again */
-    static const dlt_op_def *const ops[] = {NULL, NULL, &op_split2, &op_split3, &op_split4};
+    static const dlt_op_def *const ops[] = {NULL, NULL, &dlt_op_def_split2, &dlt_op_def_split3, &dlt_op_def_split4};
     dlt_t rest = x;
     for (int p = 0; p < nparts;) {
         int left = nparts - p, k = left <= DLT_MAX_OUT ? left : DLT_MAX_OUT;

@@ -50,15 +50,10 @@ static dlt_status slice_cpu(const dlt_kctx *k)
 {
     const slice_attr *a = DLT_CATTR(k->node, slice_attr);
     const dlt_shape *si = k->in_shape[0], *so = k->out_shape[0];
-    int64_t start[DLT_MAX_DIMS], len[DLT_MAX_DIMS], istr[DLT_MAX_DIMS], sstr[DLT_MAX_DIMS],
-        ostr[DLT_MAX_DIMS], off = 0;
-    dlt_slice_norm(a, si, start, len);
-    dlt_dense_strides(si, istr);
-    dlt_dense_strides(so, ostr);
-    for (int i = 0; i < si->ndim; i++) {
-        off += start[i] * istr[i];
-        sstr[i] = istr[i] * a->step[i];
-    }
+    int64_t sstr[DLT_MAX_DIMS], ostr[DLT_MAX_DIMS], off;
+    dlt_status st = dlt_slice_geom(a, si, so, &off, sstr, ostr);
+    if (st != DLT_OK)
+        return st;
     size_t esz = dlt_dtype_size(si->dtype);
     dlt_strided_copy(esz, so->ndim, so->dim, (const char *)k->in[0] + (size_t)off * esz, sstr, k->out[0],
                      ostr, k->nthreads);
@@ -119,15 +114,10 @@ static dlt_status spad_cpu(const dlt_kctx *k)
 {
     const spad_attr *a = DLT_CATTR(k->node, spad_attr);
     const dlt_shape *si = k->in_shape[0], *so = k->out_shape[0];
-    int64_t istr[DLT_MAX_DIMS], ostr[DLT_MAX_DIMS], dstr[DLT_MAX_DIMS], off = 0;
+    int64_t istr[DLT_MAX_DIMS], dstr[DLT_MAX_DIMS], off;
     size_t esz = dlt_dtype_size(si->dtype);
     fill_value(k->out[0], so->dtype, dlt_shape_numel(so), a->value, k->nthreads);
-    dlt_dense_strides(si, istr);
-    dlt_dense_strides(so, ostr);
-    for (int i = 0; i < si->ndim; i++) {
-        off += a->start[i] * ostr[i];
-        dstr[i] = ostr[i] * a->step[i];
-    }
+    dlt_pad_geom(a, si, so, &off, istr, dstr);
     dlt_strided_copy(esz, si->ndim, si->dim, k->in[0], istr, (char *)k->out[0] + (size_t)off * esz, dstr,
                      k->nthreads);
     return DLT_OK;
@@ -167,13 +157,32 @@ static double zero_flops(const dlt_node *n, const dlt_shape *const *in, const dl
     return 0;
 }
 
-static const dlt_op_def op_slice = {"slice", 1, 1, 1, slice_shape, slice_grad, slice_cpu, NULL,
-                                    zero_flops, 0};
-static const dlt_op_def op_pad = {"pad", 1, 1, 1, spad_shape, spad_grad, spad_cpu, NULL, zero_flops, 0};
+const dlt_op_def dlt_op_def_slice = {
+    .id = DLT_OP_SLICE,
+    .name = "slice",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = slice_shape,
+    .grad = slice_grad,
+    .cpu = slice_cpu,
+    .flops = zero_flops,
+};
+const dlt_op_def dlt_op_def_pad = {
+    .id = DLT_OP_PAD,
+    .name = "pad",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = spad_shape,
+    .grad = spad_grad,
+    .cpu = spad_cpu,
+    .flops = zero_flops,
+};
 
 static dlt_t spad(dlt_graph *g, dlt_t x, const spad_attr *a)
 {
-    return dlt_node_add(g, &op_pad, 1, &x, a, sizeof *a);
+    return dlt_node_add(g, &dlt_op_def_pad, 1, &x, a, sizeof *a);
 }
 
 dlt_t dlt_slice(dlt_graph *g, dlt_t x, const int64_t *start, const int64_t *stop, const int64_t *step)
@@ -193,7 +202,7 @@ dlt_t dlt_slice(dlt_graph *g, dlt_t x, const int64_t *start, const int64_t *stop
     }
     if (identity)
         return x;
-    return dlt_node_add(g, &op_slice, 1, &x, &a, sizeof a);
+    return dlt_node_add(g, &dlt_op_def_slice, 1, &x, &a, sizeof a);
 }
 
 dlt_t dlt_slice_axis(dlt_graph *g, dlt_t x, int axis, int64_t start, int64_t stop, int64_t step)
@@ -323,20 +332,37 @@ static dlt_status rpad_grad_cpu(const dlt_kctx *k)
 static dlt_status rpad_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
 static dlt_status rpad_grad_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
 
-static const dlt_op_def op_rpad = {"pad_reflect", 1, 1, 1, rpad_shape, rpad_grad, rpad_cpu, NULL,
-                                   zero_flops, 0};
-static const dlt_op_def op_rpad_grad = {"pad_reflect_grad", 1, 1, 1, rpad_grad_shape, rpad_grad_grad,
-                                        rpad_grad_cpu, NULL, NULL, 0};
+const dlt_op_def dlt_op_def_pad_reflect = {
+    .id = DLT_OP_PAD_REFLECT,
+    .name = "pad_reflect",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = rpad_shape,
+    .grad = rpad_grad,
+    .cpu = rpad_cpu,
+    .flops = zero_flops,
+};
+const dlt_op_def dlt_op_def_pad_reflect_grad = {
+    .id = DLT_OP_PAD_REFLECT_GRAD,
+    .name = "pad_reflect_grad",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = rpad_grad_shape,
+    .grad = rpad_grad_grad,
+    .cpu = rpad_grad_cpu,
+};
 
 static dlt_status rpad_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
-    dx[0] = dlt_node_add(g, &op_rpad_grad, 1, &dy[0], n->attr, sizeof(rpad_attr));
+    dx[0] = dlt_node_add(g, &dlt_op_def_pad_reflect_grad, 1, &dy[0], n->attr, sizeof(rpad_attr));
     return DLT_OK;
 }
 
 static dlt_status rpad_grad_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
-    dx[0] = dlt_node_add(g, &op_rpad, 1, &dy[0], n->attr, sizeof(rpad_attr));
+    dx[0] = dlt_node_add(g, &dlt_op_def_pad_reflect, 1, &dy[0], n->attr, sizeof(rpad_attr));
     return DLT_OK;
 }
 
@@ -363,7 +389,7 @@ dlt_t dlt_pad(dlt_graph *g, dlt_t x, const int64_t *before, const int64_t *after
             a.before[i] = before ? before[i] : 0;
             a.after[i] = after ? after[i] : 0;
         }
-        return dlt_node_add(g, &op_rpad, 1, &x, &a, sizeof a);
+        return dlt_node_add(g, &dlt_op_def_pad_reflect, 1, &x, &a, sizeof a);
     }
     if (mode != DLT_PAD_CONSTANT)
         return dlt_graph_fail(g, DLT_ERR_INVALID, "pad: unknown mode %d", (int)mode);

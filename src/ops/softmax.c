@@ -110,19 +110,59 @@ static dlt_status log_softmax_grad_cpu(const dlt_kctx *k) { return sm_bwd(k, 1);
 static dlt_status sm_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
 static dlt_status sm_grad_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
 
-static const dlt_op_def op_softmax = {"softmax", 1, 1, 1, sm_shape, sm_grad, softmax_cpu, NULL,
-                                      sm_flops, DLT_OP_INPLACE};
-static const dlt_op_def op_log_softmax = {"log_softmax", 1, 1, 1, sm_shape, sm_grad, log_softmax_cpu,
-                                          NULL, sm_flops, DLT_OP_INPLACE};
-static const dlt_op_def op_softmax_grad = {"softmax_grad", 2, 2, 1, sm_shape, sm_grad_grad,
-                                           softmax_grad_cpu, NULL, sm_flops, DLT_OP_INPLACE};
-static const dlt_op_def op_log_softmax_grad = {"log_softmax_grad", 2, 2, 1, sm_shape, sm_grad_grad,
-                                               log_softmax_grad_cpu, NULL, sm_flops, DLT_OP_INPLACE};
+const dlt_op_def dlt_op_def_softmax = {
+    .id = DLT_OP_SOFTMAX,
+    .name = "softmax",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = sm_shape,
+    .grad = sm_grad,
+    .cpu = softmax_cpu,
+    .flops = sm_flops,
+    .flags = DLT_OP_INPLACE,
+};
+const dlt_op_def dlt_op_def_log_softmax = {
+    .id = DLT_OP_LOG_SOFTMAX,
+    .name = "log_softmax",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = sm_shape,
+    .grad = sm_grad,
+    .cpu = log_softmax_cpu,
+    .flops = sm_flops,
+    .flags = DLT_OP_INPLACE,
+};
+const dlt_op_def dlt_op_def_softmax_grad = {
+    .id = DLT_OP_SOFTMAX_GRAD,
+    .name = "softmax_grad",
+    .nin_min = 2,
+    .nin_max = 2,
+    .nout = 1,
+    .shape = sm_shape,
+    .grad = sm_grad_grad,
+    .cpu = softmax_grad_cpu,
+    .flops = sm_flops,
+    .flags = DLT_OP_INPLACE,
+};
+const dlt_op_def dlt_op_def_log_softmax_grad = {
+    .id = DLT_OP_LOG_SOFTMAX_GRAD,
+    .name = "log_softmax_grad",
+    .nin_min = 2,
+    .nin_max = 2,
+    .nout = 1,
+    .shape = sm_shape,
+    .grad = sm_grad_grad,
+    .cpu = log_softmax_grad_cpu,
+    .flops = sm_flops,
+    .flags = DLT_OP_INPLACE,
+};
 
 static dlt_status sm_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
     dlt_t in[2] = {dy[0], n->out[0]};
-    const dlt_op_def *op = n->op == &op_softmax ? &op_softmax_grad : &op_log_softmax_grad;
+    const dlt_op_def *op = n->op == &dlt_op_def_softmax ? &dlt_op_def_softmax_grad : &dlt_op_def_log_softmax_grad;
     dx[0] = dlt_node_add(g, op, 2, in, n->attr, sizeof(sm_attr));
     return DLT_OK;
 }
@@ -138,9 +178,9 @@ static dlt_status sm_grad_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy,
 {
     int axis = DLT_CATTR(n, sm_attr)->axis;
     dlt_t G = dy[0], d = n->in[0], y = n->in[1];
-    if (n->op == &op_softmax_grad) {
+    if (n->op == &dlt_op_def_softmax_grad) {
         dlt_t in[2] = {G, y};
-        dx[0] = dlt_node_add(g, &op_softmax_grad, 2, in, n->attr, sizeof(sm_attr));
+        dx[0] = dlt_node_add(g, &dlt_op_def_softmax_grad, 2, in, n->attr, sizeof(sm_attr));
         dlt_t s = dlt_sum(g, dlt_mul(g, d, y), 1, &axis, 1);
         dlt_t t = dlt_sum(g, dlt_mul(g, G, y), 1, &axis, 1);
         dx[1] = dlt_sub(g, dlt_mul(g, G, dlt_sub(g, d, s)), dlt_mul(g, d, t));
@@ -164,8 +204,8 @@ static dlt_t softmax_like(dlt_graph *g, const dlt_op_def *op, dlt_t x, int axis)
     return dlt_node_add(g, op, 1, &x, &a, sizeof a);
 }
 
-dlt_t dlt_softmax(dlt_graph *g, dlt_t x, int axis) { return softmax_like(g, &op_softmax, x, axis); }
+dlt_t dlt_softmax(dlt_graph *g, dlt_t x, int axis) { return softmax_like(g, &dlt_op_def_softmax, x, axis); }
 dlt_t dlt_log_softmax(dlt_graph *g, dlt_t x, int axis)
 {
-    return softmax_like(g, &op_log_softmax, x, axis);
+    return softmax_like(g, &dlt_op_def_log_softmax, x, axis);
 }

@@ -82,28 +82,58 @@ static double ew_flops(const dlt_node *n, const dlt_shape *const *in, const dlt_
 
 static dlt_status ew_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
 
-#define EW_FWD(nm) {nm, 1, 1, 1, ew_shape, ew_grad, ew_cpu, NULL, ew_flops, DLT_OP_INPLACE}
-#define EW_DER(nm) {nm "_grad", 2, 2, 1, ew_shape, ew_grad, ew_cpu, NULL, ew_flops, DLT_OP_INPLACE}
-#define EW_PAIR(kind, nm) [kind] = {EW_FWD(nm), EW_DER(nm)}
+#define EW_DEF(ID, nm, nmin)                                                                              \
+    const dlt_op_def dlt_op_def_##nm = {                                                                  \
+        .id = DLT_OP_##ID,                                                                                \
+        .name = #nm,                                                                                      \
+        .nin_min = nmin,                                                                                  \
+        .nin_max = nmin,                                                                                  \
+        .nout = 1,                                                                                        \
+        .shape = ew_shape,                                                                                \
+        .grad = ew_grad,                                                                                  \
+        .cpu = ew_cpu,                                                                                    \
+        .flops = ew_flops,                                                                                \
+        .flags = DLT_OP_INPLACE,                                                                          \
+    };
+/* the forward op "<name>" (x) and its derivative op "<name>_grad" (dy, x) */
+#define EW_DEFS(ID, nm) EW_DEF(ID, nm, 1) EW_DEF(ID##_GRAD, nm##_grad, 2)
+EW_DEFS(EXP, exp)
+EW_DEFS(LOG, log)
+EW_DEFS(SQRT, sqrt)
+EW_DEFS(RSQRT, rsqrt)
+EW_DEFS(POW, pow)
+EW_DEFS(ABS, abs)
+EW_DEFS(CLAMP, clamp)
+EW_DEFS(SQUARE, square)
+EW_DEFS(LEAKY_RELU, leaky_relu)
+EW_DEFS(ELU, elu)
+EW_DEFS(SELU, selu)
+EW_DEFS(GELU, gelu)
+EW_DEFS(GELU_TANH, gelu_tanh)
+EW_DEFS(SIGMOID, sigmoid)
+EW_DEFS(TANH, tanh)
+EW_DEFS(SOFTPLUS, softplus)
+
+#define EW_PAIR(kind, nm) [kind] = {&dlt_op_def_##nm, &dlt_op_def_##nm##_grad}
 
 /* [kind][0]: forward op, [kind][1]: derivative op (any order >= 1) */
-static const dlt_op_def ew_ops[DLT_EW_NKINDS][2] = {
-    EW_PAIR(DLT_EW_EXP, "exp"),
-    EW_PAIR(DLT_EW_LOG, "log"),
-    EW_PAIR(DLT_EW_SQRT, "sqrt"),
-    EW_PAIR(DLT_EW_RSQRT, "rsqrt"),
-    EW_PAIR(DLT_EW_POW, "pow"),
-    EW_PAIR(DLT_EW_ABS, "abs"),
-    EW_PAIR(DLT_EW_CLAMP, "clamp"),
-    EW_PAIR(DLT_EW_SQUARE, "square"),
-    EW_PAIR(DLT_EW_LEAKY_RELU, "leaky_relu"),
-    EW_PAIR(DLT_EW_ELU, "elu"),
-    EW_PAIR(DLT_EW_SELU, "selu"),
-    EW_PAIR(DLT_EW_GELU, "gelu"),
-    EW_PAIR(DLT_EW_GELU_TANH, "gelu_tanh"),
-    EW_PAIR(DLT_EW_SIGMOID, "sigmoid"),
-    EW_PAIR(DLT_EW_TANH, "tanh"),
-    EW_PAIR(DLT_EW_SOFTPLUS, "softplus"),
+static const dlt_op_def *const ew_ops[DLT_EW_NKINDS][2] = {
+    EW_PAIR(DLT_EW_EXP, exp),
+    EW_PAIR(DLT_EW_LOG, log),
+    EW_PAIR(DLT_EW_SQRT, sqrt),
+    EW_PAIR(DLT_EW_RSQRT, rsqrt),
+    EW_PAIR(DLT_EW_POW, pow),
+    EW_PAIR(DLT_EW_ABS, abs),
+    EW_PAIR(DLT_EW_CLAMP, clamp),
+    EW_PAIR(DLT_EW_SQUARE, square),
+    EW_PAIR(DLT_EW_LEAKY_RELU, leaky_relu),
+    EW_PAIR(DLT_EW_ELU, elu),
+    EW_PAIR(DLT_EW_SELU, selu),
+    EW_PAIR(DLT_EW_GELU, gelu),
+    EW_PAIR(DLT_EW_GELU_TANH, gelu_tanh),
+    EW_PAIR(DLT_EW_SIGMOID, sigmoid),
+    EW_PAIR(DLT_EW_TANH, tanh),
+    EW_PAIR(DLT_EW_SOFTPLUS, softplus),
 };
 
 dlt_t dlt_ew_apply(dlt_graph *g, dlt_t x, dlt_ew_kind kind, float a, float b)
@@ -111,7 +141,7 @@ dlt_t dlt_ew_apply(dlt_graph *g, dlt_t x, dlt_ew_kind kind, float a, float b)
     ew_attr at = {(int)kind, 0, a, b};
     if ((int)kind < 0 || kind >= DLT_EW_NKINDS)
         return dlt_graph_fail(g, DLT_ERR_INTERNAL, "elementwise kind %d out of range", (int)kind);
-    return dlt_node_add(g, &ew_ops[kind][0], 1, &x, &at, sizeof at);
+    return dlt_node_add(g, ew_ops[kind][0], 1, &x, &at, sizeof at);
 }
 
 dlt_t dlt_ew_deriv(dlt_graph *g, dlt_t dy, dlt_t x, dlt_ew_kind kind, int order, float a, float b)
@@ -121,7 +151,7 @@ dlt_t dlt_ew_deriv(dlt_graph *g, dlt_t dy, dlt_t x, dlt_ew_kind kind, int order,
     if ((int)kind < 0 || kind >= DLT_EW_NKINDS || order < 1)
         return dlt_graph_fail(g, DLT_ERR_INTERNAL, "elementwise kind %d order %d out of range",
                               (int)kind, order);
-    return dlt_node_add(g, &ew_ops[kind][1], 2, in, &at, sizeof at);
+    return dlt_node_add(g, ew_ops[kind][1], 2, in, &at, sizeof at);
 }
 
 /* y = f(x): dx = dy f'(x). y = d f^(k)(x): linear in d (same op on dy), and
@@ -137,7 +167,7 @@ static dlt_status ew_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_
         return DLT_OK; /* piecewise linear (or a polynomial) past this order */
     if (k + 1 > ew_max_order(at->kind))
         return dlt_seterr(DLT_ERR_UNSUPPORTED, "%s: derivatives of order %d are not implemented (at most %d)",
-                          ew_ops[kind][0].name, k + 1, ew_max_order(at->kind));
+                          ew_ops[kind][0]->name, k + 1, ew_max_order(at->kind));
     dlt_t d = k >= 1 ? dlt_mul(g, dy[0], n->in[0]) : dy[0];
     dx[xi] = dlt_ew_deriv(g, d, n->in[xi], kind, k + 1, at->a, at->b);
     return DLT_OK;
@@ -202,11 +232,21 @@ static dlt_status powt_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dl
     return DLT_OK;
 }
 
-static const dlt_op_def op_powt = {"pow_tensor", 2, 2, 1, powt_shape, powt_grad, powt_cpu, NULL,
-                                   ew_flops, DLT_OP_INPLACE};
+const dlt_op_def dlt_op_def_pow_tensor = {
+    .id = DLT_OP_POW_TENSOR,
+    .name = "pow_tensor",
+    .nin_min = 2,
+    .nin_max = 2,
+    .nout = 1,
+    .shape = powt_shape,
+    .grad = powt_grad,
+    .cpu = powt_cpu,
+    .flops = ew_flops,
+    .flags = DLT_OP_INPLACE,
+};
 
 dlt_t dlt_pow_tensor(dlt_graph *g, dlt_t a, dlt_t b)
 {
     dlt_t in[2] = {a, b};
-    return dlt_node_add(g, &op_powt, 2, in, NULL, 0);
+    return dlt_node_add(g, &dlt_op_def_pow_tensor, 2, in, NULL, 0);
 }

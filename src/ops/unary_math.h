@@ -1,5 +1,5 @@
 /* Scalar math of the elementwise kinds (unary_impl.h): f^(k)(x) for every kind,
- * shared by the CPU kernel (unary.c) and the CUDA kernel (k_elementwise.cu) so
+ * shared by the CPU kernel (unary.c) and the CUDA kernel (k_unary.cu) so
  * both evaluate one definition. The CPU computes in double, so that f32 results
  * are correctly rounded or nearly so (the PyTorch fixtures agree to ~1e-7); a
  * file may define DLT_EW_FLOAT to 1 before including this header to get the same

@@ -164,14 +164,49 @@ static dlt_status nearest_bwd_grad(dlt_graph *g, const dlt_node *n, const dlt_t 
 static dlt_status bilinear_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
 static dlt_status bilinear_bwd_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
 
-static const dlt_op_def op_nearest = {"upsample_nearest2d", 1, 1, 1, up_shape, nearest_grad,
-                                      nearest_cpu, NULL, NULL, 0};
-static const dlt_op_def op_nearest_bwd = {"upsample_nearest2d_backward", 1, 1, 1, down_shape,
-                                          nearest_bwd_grad, nearest_bwd_cpu, NULL, large_flops, 0};
-static const dlt_op_def op_bilinear = {"upsample_bilinear2d", 1, 1, 1, up_shape, bilinear_grad,
-                                       bilinear_cpu, NULL, large_flops, 0};
-static const dlt_op_def op_bilinear_bwd = {"upsample_bilinear2d_backward", 1, 1, 1, down_shape,
-                                           bilinear_bwd_grad, bilinear_bwd_cpu, NULL, large_flops, 0};
+const dlt_op_def dlt_op_def_upsample_nearest2d = {
+    .id = DLT_OP_UPSAMPLE_NEAREST2D,
+    .name = "upsample_nearest2d",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = up_shape,
+    .grad = nearest_grad,
+    .cpu = nearest_cpu,
+};
+const dlt_op_def dlt_op_def_upsample_nearest2d_backward = {
+    .id = DLT_OP_UPSAMPLE_NEAREST2D_BACKWARD,
+    .name = "upsample_nearest2d_backward",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = down_shape,
+    .grad = nearest_bwd_grad,
+    .cpu = nearest_bwd_cpu,
+    .flops = large_flops,
+};
+const dlt_op_def dlt_op_def_upsample_bilinear2d = {
+    .id = DLT_OP_UPSAMPLE_BILINEAR2D,
+    .name = "upsample_bilinear2d",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = up_shape,
+    .grad = bilinear_grad,
+    .cpu = bilinear_cpu,
+    .flops = large_flops,
+};
+const dlt_op_def dlt_op_def_upsample_bilinear2d_backward = {
+    .id = DLT_OP_UPSAMPLE_BILINEAR2D_BACKWARD,
+    .name = "upsample_bilinear2d_backward",
+    .nin_min = 1,
+    .nin_max = 1,
+    .nout = 1,
+    .shape = down_shape,
+    .grad = bilinear_bwd_grad,
+    .cpu = bilinear_bwd_cpu,
+    .flops = large_flops,
+};
 
 static dlt_t add1(dlt_graph *g, const dlt_op_def *op, dlt_t x, const dlt_node *n)
 {
@@ -180,25 +215,25 @@ static dlt_t add1(dlt_graph *g, const dlt_op_def *op, dlt_t x, const dlt_node *n
 
 static dlt_status nearest_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
-    dx[0] = add1(g, &op_nearest_bwd, dy[0], n);
+    dx[0] = add1(g, &dlt_op_def_upsample_nearest2d_backward, dy[0], n);
     return DLT_OK;
 }
 
 static dlt_status nearest_bwd_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
-    dx[0] = add1(g, &op_nearest, dy[0], n);
+    dx[0] = add1(g, &dlt_op_def_upsample_nearest2d, dy[0], n);
     return DLT_OK;
 }
 
 static dlt_status bilinear_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
-    dx[0] = add1(g, &op_bilinear_bwd, dy[0], n);
+    dx[0] = add1(g, &dlt_op_def_upsample_bilinear2d_backward, dy[0], n);
     return DLT_OK;
 }
 
 static dlt_status bilinear_bwd_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
-    dx[0] = add1(g, &op_bilinear, dy[0], n);
+    dx[0] = add1(g, &dlt_op_def_upsample_bilinear2d, dy[0], n);
     return DLT_OK;
 }
 
@@ -215,10 +250,10 @@ static dlt_t build(dlt_graph *g, const dlt_op_def *op, dlt_t x, int sh, int sw)
 
 dlt_t dlt_upsample_nearest2d(dlt_graph *g, dlt_t x, int sh, int sw)
 {
-    return build(g, &op_nearest, x, sh, sw);
+    return build(g, &dlt_op_def_upsample_nearest2d, x, sh, sw);
 }
 
 dlt_t dlt_upsample_bilinear2d(dlt_graph *g, dlt_t x, int sh, int sw)
 {
-    return build(g, &op_bilinear, x, sh, sw);
+    return build(g, &dlt_op_def_upsample_bilinear2d, x, sh, sw);
 }

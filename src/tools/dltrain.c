@@ -20,6 +20,7 @@ static void usage(FILE *out)
             "                        [--quiet|--verbose] [--debug-collectives]\n"
             "       dltrain --print-config JOB.toml [--set KEY=VALUE ...]\n"
             "       dltrain --print-job-reference\n"
+            "       dltrain --list-ops\n"
             "       dltrain export CKPT.h5 [--format safetensors] [--out FILE] [--no-buffers]\n"
             "                        [--data GLOB] [--no-tokenizer]\n"
             "       dltrain generate CKPT.h5 --prompt TEXT|--prompt-ids IDS [--ids] [--max-new-tokens N]\n"
@@ -75,6 +76,8 @@ static void usage(FILE *out)
             "                        prints the evaluation metrics; batch N (default: the job's)\n"
             "  selftest [N]          all-reduce N doubles (default 1048576) across the ranks and check\n"
             "  --version             versions of dltrain, BLAS, MPI, HDF5, CUDA, cuDNN, NCCL\n"
+            "  --list-ops            every op (name, family) with the backends that have a kernel for\n"
+            "                        it (cpu, cuda) and whether it has a gradient rule (grad)\n"
             "\n"
             "Stopping: on SIGUSR1 or SIGTERM (to any rank; under Open MPI's mpirun send SIGUSR1\n"
             "to mpirun, which forwards it) every rank finishes the current step and a checkpoint\n"
@@ -541,6 +544,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--print-job-reference") == 0)
         return dlt_job_write_reference(stdout) == DLT_OK ? 0 : EXIT_RUNTIME;
+    if (strcmp(argv[1], "--list-ops") == 0) {
+        dlt_print_ops(stdout);
+        return 0;
+    }
     if (strcmp(argv[1], "selftest") == 0)
         return selftest(argc, argv, 2);
     if (strcmp(argv[1], "export") == 0)

@@ -19,6 +19,10 @@ extern "C" {
 /* Print "<prog> <version>" and every enabled part of the build with its version
  * (BLAS and its threads, MPI, HDF5, CUDA runtime and driver, cuBLAS, cuDNN, NCCL). */
 void dlt_print_build_info(FILE *out, const char *prog);
+/* Print every op of the op table, one row each: name, family, whether the CPU
+ * and CUDA backends have a kernel for it, and whether it has a gradient rule
+ * (dltrain --list-ops). */
+void dlt_print_ops(FILE *out);
 
 #define DLT_PATH_MAX 1024
 #define DLT_MAX_GROUP_RULES 8

@@ -1,5 +1,7 @@
 # src/train: the generic training loop, its tasks, evaluation, reporting, build information
 libdltrain_la_SOURCES += src/train/buildinfo.c src/train/report.c src/train/job_config.c
+# dltrain --list-ops: the op table with its backends
+libdltrain_la_SOURCES += src/train/oplist.c
 pkginclude_HEADERS += src/train/dlt_train.h
 noinst_HEADERS += src/train/report.h
 # one data-parallel loop (trainer.c) and its checkpoint side (save, resume, ZeRO-1 gather),

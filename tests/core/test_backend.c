@@ -40,7 +40,7 @@ static void counted_release(void *ctx, void *p)
 
 static int kernel_but_topk(void *ctx, const dlt_op_def *op, dlt_kernel_fn *fn, dlt_workspace_fn *ws)
 {
-    if (strcmp(op->name, "topk_correct") == 0)
+    if (op->id == DLT_OP_TOPK_CORRECT)
         return 0;
     return standin->kernel(ctx, op, fn, ws);
 }

@@ -10,7 +10,7 @@ GPU_T_SHAPE = tests/gpu/test_gpu_shape
 GPU_T_ATTENTION = tests/gpu/test_gpu_attention
 GPU_T_EMU = tests/gpu/emu_core tests/gpu/emu_elementwise tests/gpu/emu_reduce tests/gpu/emu_conv \
 	tests/gpu/emu_norm tests/gpu/emu_shape tests/gpu/emu_attention tests/gpu/emu_models \
-	tests/gpu/emu_graphs tests/gpu/emu_errors
+	tests/gpu/emu_graphs tests/gpu/emu_errors tests/gpu/emu_coverage
 GPU_TESTS = $(GPU_T_CORE) $(GPU_T_ELEMENTWISE) $(GPU_T_REDUCE) $(GPU_T_CONV) $(GPU_T_NORM) \
 	$(GPU_T_SHAPE) $(GPU_T_ATTENTION) $(GPU_T_EMU)
 check_PROGRAMS += $(GPU_TESTS)
@@ -23,10 +23,10 @@ TESTS += $(GPU_TESTS)
 # CUDA, cuBLAS and cuDNN (no CUDA headers needed), emu_backend.cc is the device.
 # Built with and without CUDA. cuDNN's convolutions are emulated by loops
 # (emu_cudnn.cc) behind k_conv.cu's own descriptor and algorithm logic.
-EMU_GEN = tests/gpu/emu/k_core.cc tests/gpu/emu/k_optim.cc tests/gpu/emu/k_elementwise.cc \
-	tests/gpu/emu/k_elementwise_bin.cc tests/gpu/emu/k_reduce.cc tests/gpu/emu/k_reduce_ext.cc \
+EMU_GEN = tests/gpu/emu/k_core.cc tests/gpu/emu/k_optim.cc tests/gpu/emu/k_unary.cc \
+	tests/gpu/emu/k_binary.cc tests/gpu/emu/k_reduce.cc tests/gpu/emu/k_reduce_ext.cc \
 	tests/gpu/emu/k_loss.cc tests/gpu/emu/k_norm.cc tests/gpu/emu/k_shape.cc \
-	tests/gpu/emu/k_shape_gather.cc tests/gpu/emu/k_conv.cc tests/gpu/emu/k_conv_pool.cc tests/gpu/emu/k_attention.cc \
+	tests/gpu/emu/k_shape_gather.cc tests/gpu/emu/k_conv.cc tests/gpu/emu/k_pool.cc tests/gpu/emu/k_attention.cc \
 	tests/gpu/emu/k_attention_bwd.cc
 EMU_CU2CC = $(AM_V_GEN)$(MKDIR_P) tests/gpu/emu && \
 	{ printf '\043line 1 "%s"\n' $<; sed -f $(srcdir)/tests/gpu/emu/cu2cc.sed $< | \
@@ -61,6 +61,11 @@ tests_gpu_emu_dltrain_LDADD = $(EMU_LDADD)
 tests_gpu_emu_dltrain_LINK = $(CXXLINK)
 TESTS += tests/gpu/test_emu_train.sh
 EXTRA_DIST += tests/gpu/test_emu_train.sh
+# the op table against the emulated kernel lists (the same lists as the CUDA build's)
+tests_gpu_emu_coverage_SOURCES = tests/gpu/test_gpu_coverage.c
+tests_gpu_emu_coverage_CPPFLAGS = $(EMU_CPPFLAGS) -Ddlt_gpu_has_kernel=emu_gpu_has_kernel -Ddlt_gpu_built=emu_gpu_built
+tests_gpu_emu_coverage_LDADD = $(EMU_LDADD)
+tests_gpu_emu_coverage_LINK = $(CXXLINK)
 tests_gpu_emu_errors_SOURCES = tests/gpu/test_gpu_errors.c
 tests_gpu_emu_errors_CPPFLAGS = $(EMU_CPPFLAGS)
 tests_gpu_emu_errors_LDADD = $(EMU_LDADD)

@@ -1,4 +1,4 @@
-/* GPU elementwise kernels (src/gpu/k_elementwise*.cu) against the CPU: every
+/* GPU elementwise kernels (src/gpu/k_unary.cu, k_binary.cu) against the CPU: every
  * unary kind forward and through its derivative ops of order 1 to 3, relu,
  * prelu, dropout (masks bit for bit), affine, and add/sub/mul/div/pow_tensor
  * over every broadcast path of the GPU kernel (same shape, a scalar either

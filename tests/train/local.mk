@@ -13,6 +13,9 @@ EXTRA_DIST += tests/train/test_loss_scale.sh
 # --dry-run, progress lines, metrics.jsonl, TensorBoard events, traces
 TESTS += tests/train/test_cli.sh
 EXTRA_DIST += tests/train/test_cli.sh
+# dltrain --list-ops: the op table's rows against dlt_op_list.h and known facts
+TESTS += tests/train/test_list_ops.sh
+EXTRA_DIST += tests/train/test_list_ops.sh
 # language-model tasks: gpt-tiny and bert-tiny learn, 2 ranks, exact resume,
 # dltrain generate, wrong architecture/data combinations
 TESTS += tests/train/test_lm.sh

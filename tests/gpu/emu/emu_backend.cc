@@ -124,16 +124,27 @@ static dlt_status e_check(void *ctx)
     return dlt_gpu_flag_error(g->h_flag);
 }
 
+/* The families' lists by op id, as backend.c indexes them (built once). */
+struct kernel_table {
+    dlt_gpu_kernel by_op[DLT_OP_COUNT];
+    int bad;
+    kernel_table() { bad = dlt_gpu_kernel_index(families, (int)(sizeof families / sizeof families[0]), by_op); }
+};
+
+static const kernel_table &kernel_tab()
+{
+    static const kernel_table t;
+    return t;
+}
+
 static int e_kernel(void *, const dlt_op_def *op, dlt_kernel_fn *fn, dlt_workspace_fn *ws)
 {
-    for (const dlt_gpu_kernel *f : families)
-        for (const dlt_gpu_kernel *k = f; k->op; k++)
-            if (strcmp(k->op, op->name) == 0) {
-                *fn = k->fn;
-                *ws = k->ws;
-                return 1;
-            }
-    return 0;
+    const kernel_table &t = kernel_tab();
+    if (op->id < 0 || op->id >= DLT_OP_COUNT || !t.by_op[op->id].fn)
+        return 0;
+    *fn = t.by_op[op->id].fn;
+    *ws = t.by_op[op->id].ws;
+    return 1;
 }
 
 static double e_elapsed(void *) { return 0; }
@@ -251,6 +262,16 @@ extern "C" dlt_status emu_gpu_open(int device, dlt_gpu **out)
     return DLT_OK;
 }
 extern "C" void emu_gpu_close(dlt_gpu *) {}
+/* As backend.c's dlt_gpu_has_kernel over the emulated lists; -1 when the lists
+ * themselves are wrong (an id listed twice or out of range). */
+extern "C" int emu_gpu_built(void) { return 1; }
+extern "C" int emu_gpu_has_kernel(int op)
+{
+    const kernel_table &t = kernel_tab();
+    if (t.bad)
+        return -1;
+    return op >= 0 && op < DLT_OP_COUNT && t.by_op[op].fn != NULL;
+}
 /* As backend.c's, without cuBLAS's math mode (the emulated GEMM follows
  * gemm_compute, the emulated cuDNN the math type k_conv.cu sets). */
 extern "C" void emu_gpu_set_precision(dlt_gpu *g, dlt_precision p)

@@ -1,6 +1,6 @@
 // GPU kernels of the elementwise family: the unary kinds and their derivatives
 // (unary.c, the math shared through unary_math.h), relu, prelu, dropout,
-// affine; the binary ops are in k_elementwise_bin.cu. Every kernel here is a
+// affine; the binary ops are in k_binary.cu. Every kernel here is a
 // map over contiguous f32 tensors of the same size: y[i] = f(i, in0[i], in1[i]).
 #include "gpu_impl.h"
 
@@ -243,35 +243,35 @@ dlt_status affine_cuda(const dlt_kctx *k)
 
 } // namespace
 
-#define EW_ENTRIES(nm) {nm, ew_cuda, NULL}, {nm "_grad", ew_cuda, NULL}
+#define EW_ENTRIES(ID) {DLT_OP_##ID, ew_cuda, NULL}, {DLT_OP_##ID##_GRAD, ew_cuda, NULL}
 
 extern "C" const dlt_gpu_kernel dlt_gpu_kernels_elementwise[] = {
-    EW_ENTRIES("exp"),
-    EW_ENTRIES("log"),
-    EW_ENTRIES("sqrt"),
-    EW_ENTRIES("rsqrt"),
-    EW_ENTRIES("pow"),
-    EW_ENTRIES("abs"),
-    EW_ENTRIES("clamp"),
-    EW_ENTRIES("square"),
-    EW_ENTRIES("leaky_relu"),
-    EW_ENTRIES("elu"),
-    EW_ENTRIES("selu"),
-    EW_ENTRIES("gelu"),
-    EW_ENTRIES("gelu_tanh"),
-    EW_ENTRIES("sigmoid"),
-    EW_ENTRIES("tanh"),
-    EW_ENTRIES("softplus"),
-    {"pow_tensor", dlt_gpu_ew_pow_tensor, NULL},
-    {"relu", relu_cuda, NULL},
-    {"relu_grad", relu_grad_cuda, NULL},
-    {"prelu", prelu_cuda, NULL},
-    {"prelu_dx", prelu_cuda, NULL},
-    {"add", dlt_gpu_ew_binary, NULL},
-    {"sub", dlt_gpu_ew_binary, NULL},
-    {"mul", dlt_gpu_ew_binary, NULL},
-    {"div", dlt_gpu_ew_binary, NULL},
-    {"affine", affine_cuda, NULL},
-    {"dropout", dropout_cuda, NULL},
-    {NULL, NULL, NULL},
+    EW_ENTRIES(EXP),
+    EW_ENTRIES(LOG),
+    EW_ENTRIES(SQRT),
+    EW_ENTRIES(RSQRT),
+    EW_ENTRIES(POW),
+    EW_ENTRIES(ABS),
+    EW_ENTRIES(CLAMP),
+    EW_ENTRIES(SQUARE),
+    EW_ENTRIES(LEAKY_RELU),
+    EW_ENTRIES(ELU),
+    EW_ENTRIES(SELU),
+    EW_ENTRIES(GELU),
+    EW_ENTRIES(GELU_TANH),
+    EW_ENTRIES(SIGMOID),
+    EW_ENTRIES(TANH),
+    EW_ENTRIES(SOFTPLUS),
+    {DLT_OP_POW_TENSOR, dlt_gpu_ew_pow_tensor, NULL},
+    {DLT_OP_RELU, relu_cuda, NULL},
+    {DLT_OP_RELU_GRAD, relu_grad_cuda, NULL},
+    {DLT_OP_PRELU, prelu_cuda, NULL},
+    {DLT_OP_PRELU_DX, prelu_cuda, NULL},
+    {DLT_OP_ADD, dlt_gpu_ew_binary, NULL},
+    {DLT_OP_SUB, dlt_gpu_ew_binary, NULL},
+    {DLT_OP_MUL, dlt_gpu_ew_binary, NULL},
+    {DLT_OP_DIV, dlt_gpu_ew_binary, NULL},
+    {DLT_OP_AFFINE, affine_cuda, NULL},
+    {DLT_OP_DROPOUT, dropout_cuda, NULL},
+    {DLT_OP_COUNT, NULL, NULL},
 };

@@ -175,12 +175,7 @@ struct maxpool_gather_op {
 HD inline float avg_inv(const pool_attr &a, const geom2 &q, int64_t oy, int64_t ox, int64_t *h0,
                         int64_t *h1, int64_t *w0, int64_t *w1)
 {
-    int64_t hs = oy * a.sh - a.ph, ws = ox * a.sw - a.pw;
-    *h0 = hs < 0 ? 0 : hs;
-    *w0 = ws < 0 ? 0 : ws;
-    *h1 = hs + a.kh < q.h ? hs + a.kh : q.h;
-    *w1 = ws + a.kw < q.w ? ws + a.kw : q.w;
-    int64_t cnt = a.exclude_pad ? (*h1 - *h0) * (*w1 - *w0) : (int64_t)a.kh * a.kw;
+    int64_t cnt = dlt_avgpool_window(&a, q.h, q.w, oy, ox, h0, h1, w0, w1);
     return cnt > 0 ? div_rn(1.f, (float)cnt) : 0.f;
 }
 
