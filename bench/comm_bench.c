@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "dlt_comm.h"
+#include "dlt_dist.h"
 #include "dlt_ops.h"
 
 static dlt_world world;
@@ -91,16 +92,16 @@ static void allreduce_bench(double mib, int iters)
     int np;
     dlt_t *params, *grads;
     check(dlt_grad_params(g, loss, &np, &params, &grads), "grad");
-    dlt_reducer *red, *red_mpi;
-    check(dlt_reducer_create(comm, g, np, params, grads, NULL, &red), "reducer");
+    dlt_dist *dist, *dist_mpi;
+    check(dlt_dist_create(comm, g, np, params, grads, NULL, &dist), "reducer");
     /* the layout is fixed now: the second reducer keeps it (and says so) */
     dlt_log_level lvl = dlt_log_get_level();
     dlt_log_set_level(DLT_LOG_ERROR);
-    check(dlt_reducer_create(comm_mpi, g, np, params, grads, NULL, &red_mpi), "reducer");
+    check(dlt_dist_create(comm_mpi, g, np, params, grads, NULL, &dist_mpi), "reducer");
     dlt_log_set_level(lvl);
     dlt_plan *plan;
     dlt_plan_opts po = {0};
-    dlt_reducer_plan_opts(red, &po);
+    dlt_dist_plan_opts(dist, &po);
     check(dlt_plan_create(g, 1, &loss, &po, &plan), "plan");
     check(dlt_plan_run(plan, NULL), "run");
     size_t n = dlt_params_numel(g);
@@ -117,13 +118,13 @@ static void allreduce_bench(double mib, int iters)
         MPI_Barrier(MPI_COMM_WORLD);
         double t2 = MPI_Wtime();
         /* every bucket is ready at once: all start in finish, then are waited for */
-        check(dlt_reducer_begin(red, plan, 1, 1), "begin");
-        check(dlt_reducer_finish(red), "finish");
+        check(dlt_dist_begin(dist, plan, 1, 1), "begin");
+        check(dlt_dist_finish(dist), "finish");
         double t3 = MPI_Wtime();
         MPI_Barrier(MPI_COMM_WORLD);
         double t4 = MPI_Wtime();
-        check(dlt_reducer_begin(red_mpi, plan, 1, 1), "begin");
-        check(dlt_reducer_finish(red_mpi), "finish");
+        check(dlt_dist_begin(dist_mpi, plan, 1, 1), "begin");
+        check(dlt_dist_finish(dist_mpi), "finish");
         double t5 = MPI_Wtime();
         if (it >= 0)
             tr[it] = t1 - t0, tb[it] = t3 - t2, tm[it] = t5 - t4;
@@ -133,14 +134,14 @@ static void allreduce_bench(double mib, int iters)
     double mm = slowest_median(tm, iters);
     if (world.rank == 0)
         printf("all-reduce of %.1f MiB f32 (%d buckets), %d ranks, median of %d:\n",
-               bytes / 1048576, dlt_reducer_num_buckets(red), world.size, iters);
+               bytes / 1048576, dlt_reducer_num_buckets(dlt_dist_reducer(dist)), world.size, iters);
     report("raw MPI_Allreduce", bytes, mr, mr);
     report("reducer (ring)", bytes, mb, mr);
     report("reducer (MPI_Iallreduce, before)", bytes, mm, mr);
     free(tr), free(tb), free(tm), free(raw), free(params), free(grads), free(ps);
     dlt_plan_free(plan);
-    dlt_reducer_free(red);
-    dlt_reducer_free(red_mpi);
+    dlt_dist_free(dist);
+    dlt_dist_free(dist_mpi);
     dlt_graph_free(g);
 }
 
@@ -169,19 +170,19 @@ static void mlp_bench(int iters)
     int np;
     dlt_t *params, *grads;
     check(dlt_grad_params(g, loss, &np, &params, &grads), "grad");
-    dlt_reducer *red, *red_mpi;
+    dlt_dist *dist, *dist_mpi;
     /* DLT_BENCH_BUCKET_MB: smaller buckets start earlier in backward */
     const char *bmb = getenv("DLT_BENCH_BUCKET_MB");
     dlt_reducer_config rc = {.bucket_mb = bmb ? atof(bmb) : 0,
                              .first_bucket_mb = bmb ? atof(bmb) : 0};
-    check(dlt_reducer_create(comm, g, np, params, grads, &rc, &red), "reducer");
+    check(dlt_dist_create(comm, g, np, params, grads, &rc, &dist), "reducer");
     dlt_log_level lvl = dlt_log_get_level();
     dlt_log_set_level(DLT_LOG_ERROR);
-    check(dlt_reducer_create(comm_mpi, g, np, params, grads, &rc, &red_mpi), "reducer");
+    check(dlt_dist_create(comm_mpi, g, np, params, grads, &rc, &dist_mpi), "reducer");
     dlt_log_set_level(lvl);
     dlt_plan *plan;
     dlt_plan_opts po = {0};
-    dlt_reducer_plan_opts(red, &po);
+    dlt_dist_plan_opts(dist, &po);
     check(dlt_plan_create(g, 1, &loss, &po, &plan), "plan");
     float *xd = dlt_plan_data(plan, x), *td = dlt_plan_data(plan, t);
     for (int i = 0; i < B * DIN; i++)
@@ -198,18 +199,18 @@ static void mlp_bench(int iters)
         MPI_Barrier(MPI_COMM_WORLD);
         double t2 = MPI_Wtime();
         dlt_exec_opts eo = {.training = 1};
-        dlt_reducer_exec_opts(red, &eo);
-        check(dlt_reducer_begin(red, plan, B, 1), "begin");
+        dlt_dist_exec_opts(dist, &eo);
+        check(dlt_dist_begin(dist, plan, B, 1), "begin");
         check(dlt_plan_run(plan, &eo), "run");
-        check(dlt_reducer_finish(red), "finish");
+        check(dlt_dist_finish(dist), "finish");
         double t3 = MPI_Wtime();
         MPI_Barrier(MPI_COMM_WORLD);
         double t4 = MPI_Wtime();
         dlt_exec_opts em = {.training = 1};
-        dlt_reducer_exec_opts(red_mpi, &em);
-        check(dlt_reducer_begin(red_mpi, plan, B, 1), "begin");
+        dlt_dist_exec_opts(dist_mpi, &em);
+        check(dlt_dist_begin(dist_mpi, plan, B, 1), "begin");
         check(dlt_plan_run(plan, &em), "run");
-        check(dlt_reducer_finish(red_mpi), "finish");
+        check(dlt_dist_finish(dist_mpi), "finish");
         double t5 = MPI_Wtime();
         if (it >= 0)
             tl[it] = t1 - t0, td2[it] = t3 - t2, tm[it] = t5 - t4;
@@ -221,7 +222,7 @@ static void mlp_bench(int iters)
         printf("MLP 784-1024-1024-10, batch %d per rank, %.1f MiB of gradients, %d bucket(s), %d "
                "rank(s), "
                "%d thread(s) each:\n",
-               B, mib, dlt_reducer_num_buckets(red), world.size, dlt_get_num_threads());
+               B, mib, dlt_reducer_num_buckets(dlt_dist_reducer(dist)), world.size, dlt_get_num_threads());
         printf("  step without communication             %8.2f ms\n", ml * 1e3);
         printf("  step with the reducer (ring)           %8.2f ms  (overhead %+.1f%%)\n", md * 1e3,
                100.0 * (md - ml) / ml);
@@ -230,8 +231,8 @@ static void mlp_bench(int iters)
     }
     free(tl), free(td2), free(tm), free(params), free(grads);
     dlt_plan_free(plan);
-    dlt_reducer_free(red);
-    dlt_reducer_free(red_mpi);
+    dlt_dist_free(dist);
+    dlt_dist_free(dist_mpi);
     dlt_graph_free(g);
 }
 

@@ -5,6 +5,7 @@
 #include "dlt_base.h"
 #include "dlt_comm.h"
 #include "dlt_core.h"
+#include "dlt_dist.h"
 #include "dlt_ops.h"
 #include "dlt_optim.h"
 #include "dlt_data.h"

@@ -1,6 +1,9 @@
 /* Process world (MPI ranks, node-local ranks), collectives over flat buffers,
- * the data-parallel gradient reducer (bucketed, overlapped with backward,
- * optionally ZeRO-1 sharded), replica checks and metrics reduction.
+ * the data-parallel gradient reducer over caller-given flat ranges of one
+ * gradient buffer (bucketed, overlapped with backward through a readiness
+ * signal, optionally ZeRO-1 sharded), replica checks over flat buffers and
+ * metrics reduction. Comm knows buffers, ranges, element types and streams
+ * only: whoever owns a graph (src/dist) maps it onto these.
  *
  * Never hang: every collective is waited on by a polling loop with a timeout.
  * When it expires, or when another rank reports trouble, the ranks still alive
@@ -13,8 +16,6 @@
 #define DLT_COMM_H
 
 #include "dlt_base.h"
-#include "dlt_core.h"
-#include "dlt_optim.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -44,9 +45,10 @@ void dlt_world_abort(int code);
  * Returns DLT_ERR_COMM with an explanation; DLT_ALLOW_SINGLETON=1 disables it. */
 dlt_status dlt_world_check_launch(int mpi_size);
 
-/* CUDA device for this rank: local_rank % device_count, or -1 (CPU) when no
- * device is visible. Call before any other CUDA call (it only counts devices). */
-int dlt_world_device(const dlt_world *w);
+/* CUDA device for this rank: local_rank % device_count, or -1 (CPU) when
+ * device_count <= 0. The caller counts the devices (dlt_gpu_device_count,
+ * before any other CUDA call): comm does not call into the GPU module. */
+int dlt_world_device(const dlt_world *w, int device_count);
 /* CPU threads per rank: online cores / ranks on this node, at least 1. */
 int dlt_world_default_threads(const dlt_world *w);
 /* Collective: gathers host names and devices; rank 0 logs one line per rank
@@ -149,12 +151,16 @@ void dlt_comm_fail(dlt_comm *c, dlt_status st) __attribute__((noreturn));
  * returns DLT_ERR_INVALID with the same message, e.g. "rank 1 differs from
  * rank 0: data.batch_size 16 vs 8 (...)", and nobody hangs. */
 dlt_status dlt_comm_agree(dlt_comm *c, const char *text);
-/* Rank 0's parameters and buffers to every rank, then dlt_replica_check. */
-dlt_status dlt_replica_broadcast(dlt_comm *c, dlt_graph *g);
-/* Checksums (double sum and 64-bit FNV-1a of the bytes of parameters and
+/* Rank 0's flat host buffers to every rank over MPI (params: np floats, the
+ * trainable parameters; buffers: nb floats, the non-trainable ones, may be
+ * empty), then dlt_replica_check_flat. src/dist does it for a graph. */
+dlt_status dlt_replica_broadcast_flat(dlt_comm *c, float *params, size_t np, float *buffers,
+                                      size_t nb);
+/* Checksums (double sum and 64-bit FNV-1a of the bytes of the parameters and
  * buffers) gathered from every rank; DLT_ERR_COMM naming the ranks that
  * differ from rank 0. Call at start, after a resume, or every K steps. */
-dlt_status dlt_replica_check(dlt_comm *c, dlt_graph *g);
+dlt_status dlt_replica_check_flat(dlt_comm *c, const float *params, size_t np,
+                                  const float *buffers, size_t nb);
 void dlt_replica_checksum(const float *x, size_t n, double *sum, uint64_t *hash);
 /* Sum vals[0..n) over all ranks in place (loss sums, correct counts, sample
  * counts), in host memory over MPI whatever the backend. */
@@ -182,66 +188,98 @@ typedef struct {
      * gradient buffer, summed across ranks in bf16, and converted back into the
      * f32 gradients before the division by the global count. Each value loses
      * up to 2^-8 of its magnitude in the rounding and each of the P-1 additions
-     * as much again. A device graph converts on the device (the backend's
-     * "f32_to_bf16" / "bf16_to_f32" symbols). 0 = f32, unchanged. */
+     * as much again. Device gradients convert on the device
+     * (dlt_reducer_devops). 0 = f32, unchanged. */
     int bf16;
 } dlt_reducer_config;
 
 typedef struct dlt_reducer dlt_reducer;
 
-/* Fixes the parameter layout in bucket order (gradients laid out in the order
- * backward produces them, see reducer.c) with dlt_graph_finalize, so call it
- * BEFORE creating any plan of g. c may be NULL without zero and bf16 (layout
- * and buckets only, as --dry-run uses them; nothing can be reduced then). (params[i], grads[i]) are the training
- * gradients (e.g. from dlt_grad_params). If g is already finalized its layout
- * is kept and buckets follow it (correct, but less overlap). */
-dlt_status dlt_reducer_create(dlt_comm *c, dlt_graph *g, int n, const dlt_t *params,
-                              const dlt_t *grads, const dlt_reducer_config *cfg, dlt_reducer **out);
+/* A flat element range [lo, hi) of the gradient buffer. */
+typedef struct {
+    size_t lo, hi;
+} dlt_comm_range;
+
+/* Where the gradients live when that is not host memory (a device graph's
+ * buffers, reduced with NCCL): the caller (src/dist, from the graph's
+ * backend) fills these with kernels that work on that memory. ctx is passed
+ * to each. scale: x[i] *= a. to_bf16 / from_bf16 (needed only with
+ * cfg.bf16): round-to-nearest-even conversions that match dlt_bf16.h bit for
+ * bit. alloc / release: memory of the same kind for the bf16 shadow. All are
+ * queued in the order the caller's stream runs them. */
+typedef struct {
+    void *ctx;
+    dlt_status (*scale)(void *ctx, float *x, double a, size_t n);
+    /* dst = src, `bytes` bytes that do not overlap (ZeRO-1 moves this rank's
+     * block to its place after MPI's in-place reduce-scatter) */
+    dlt_status (*copy)(void *ctx, void *dst, const void *src, size_t bytes);
+    dlt_status (*to_bf16)(void *ctx, uint16_t *dst, const float *src, size_t n);
+    dlt_status (*from_bf16)(void *ctx, float *dst, const uint16_t *src, size_t n);
+    dlt_status (*alloc)(void *ctx, size_t bytes, void **ptr);
+    void (*release)(void *ctx, void *ptr);
+} dlt_reducer_devops;
+
+/* A reducer over ranges[0..n) of the flat f32 gradient buffer `grads`
+ * (host memory; device memory when dev != NULL). The ranges are given in
+ * the order backward produces them (range 0 first) and lie in increasing,
+ * non-overlapping order in the buffer, so the first bucket is reduced first.
+ * Consecutive ranges that touch (ranges[i].hi == ranges[i+1].lo) are
+ * grouped into buckets of up to cfg's sizes, reduced in place; a gap starts
+ * a new bucket, and elements outside every range are never read or written
+ * (a reducer over a subset of the parameters, e.g. one GAN phase). The
+ * reducer keeps grads and copies ranges; dev is copied, may be NULL (host).
+ * cfg may be NULL (defaults). c may be NULL without zero and bf16 (buckets
+ * only, as --dry-run uses them; nothing can be reduced then). */
+dlt_status dlt_reducer_create(dlt_comm *c, float *grads, int n, const dlt_comm_range *ranges,
+                              const dlt_reducer_config *cfg, const dlt_reducer_devops *dev,
+                              dlt_reducer **out);
 void dlt_reducer_free(dlt_reducer *r);
-/* Fills o's gradient bindings (ngrads, grad_params, grad_values) in production
- * order, which also makes the planner emit gradients in that order. The arrays
- * belong to the reducer. */
-void dlt_reducer_plan_opts(const dlt_reducer *r, dlt_plan_opts *o);
-/* Installs the reducer's after_node callback in o (chaining any callback
- * already there). Pass o to dlt_plan_run between begin and finish. */
-void dlt_reducer_exec_opts(dlt_reducer *r, dlt_exec_opts *o);
-/* Before a (micro-)step's dlt_plan_run: local_samples this rank feeds; final =
+/* Before a (micro-)step's backward: local_samples this rank feeds; final =
  * 0 on non-final micro-steps of gradient accumulation (no reduction: counts
- * are only summed locally). */
-dlt_status dlt_reducer_begin(dlt_reducer *r, dlt_plan *p, double local_samples, int final);
-/* After dlt_plan_run: starts the buckets not started yet, waits for all and
- * divides by the global sample count. Zero: only this rank's shard of the
- * gradient buffer holds reduced values afterwards. No-op after a non-final
- * begin. */
+ * are only summed locally). A final begin starts the sample-count all-reduce
+ * and arms the readiness signal. */
+dlt_status dlt_reducer_begin(dlt_reducer *r, double local_samples, int final);
+/* Readiness signal, between a final begin and finish: range i's gradients
+ * are complete. Buckets start strictly in index order as soon as all their
+ * ranges are ready and the bucket before has started, which is the same on
+ * every rank whatever the caller's plan: MPI requires that order for
+ * non-blocking collectives. Marking a range twice, or outside a step, does
+ * nothing. Errors are kept and returned by finish (every rank must still
+ * start the same collectives). */
+void dlt_reducer_ready(dlt_reducer *r, int i);
+/* Between begin and finish (e.g. after each plan node): drives MPI progress
+ * of the started buckets and, with timing on, observes their completion. */
+void dlt_reducer_poll(dlt_reducer *r);
+/* Buckets started so far in this step (index order: buckets [0, k)). */
+int dlt_reducer_num_started(const dlt_reducer *r);
+/* After backward: starts the buckets not started yet, waits for all and
+ * divides by the global sample count. Zero: only this rank's shard of each
+ * bucket holds reduced values afterwards. No-op after a non-final begin. */
 dlt_status dlt_reducer_finish(dlt_reducer *r);
 /* finish also multiplies the gradients by f (1 / loss scale; default 1).
  * Set it before the final micro-step's begin: over MPI the multiplication
  * is fused into the all-reduce of each bucket, which may run during backward. */
 void dlt_reducer_set_unscale(dlt_reducer *r, double f);
-/* Optimizer step on the reduced gradients: dlt_optim_step, or with ZeRO-1
- * dlt_optim_step_range over this rank's shards, dlt_optim_advance and an
- * all-gather of the parameters. */
-dlt_status dlt_reducer_optim_step(dlt_reducer *r, dlt_optim *o, double lr);
-/* Global squared norm of the reduced gradients (for clipping, any mode). */
-dlt_status dlt_reducer_grad_sumsq(dlt_reducer *r, double *sumsq);
 /* Sample count of the last reduced step (over all ranks and micro-steps). */
 double dlt_reducer_global_samples(const dlt_reducer *r);
+/* ZeRO-1 (cfg.zero): bucket b's elements this rank updates, [*lo, *hi)
+ * absolute in the buffer, possibly empty; without ZeRO the whole bucket. */
+void dlt_reducer_shard(const dlt_reducer *r, int b, size_t *lo, size_t *hi);
+/* ZeRO-1: after each rank updated its shards of buf (a buffer with the
+ * gradients' layout, e.g. the parameters, host memory), every rank gets all
+ * of them (one all-gather per bucket). DLT_ERR_INVALID without ZeRO. */
+dlt_status dlt_reducer_allgather_shards(dlt_reducer *r, float *buf);
 
 /* Introspection (tests, benchmarks, the summary). */
 int dlt_reducer_num_buckets(const dlt_reducer *r);
-/* Bucket b: flat element range [lo, hi), its number of parameters. */
+/* Bucket b: flat element range [lo, hi), its number of ranges. */
 void dlt_reducer_bucket(const dlt_reducer *r, int b, size_t *lo, size_t *hi, int *nparams);
-/* Plan step after which bucket b's reduction started in the last final step
- * (-1: started before the first step, nsteps: after the run, in finish). */
-int dlt_reducer_bucket_start_step(const dlt_reducer *r, int b);
 /* Timing for traces (off by default, no cost then): each bucket's all-reduce
  * start and observed completion, CLOCK_MONOTONIC seconds, in the last final
- * step. Completion is observed between plan nodes (the reducer then tests
- * every started bucket) or in dlt_reducer_finish. Returns 0 when unknown. */
+ * step. Completion is observed in dlt_reducer_poll (which then tests every
+ * started bucket) or in dlt_reducer_finish. Returns 0 when unknown. */
 void dlt_reducer_set_timing(dlt_reducer *r, int on);
 int dlt_reducer_bucket_times(const dlt_reducer *r, int b, double *start, double *done);
-/* Parameter-layout order chosen (n values; NULL when the layout was kept). */
-const dlt_t *dlt_reducer_layout(const dlt_reducer *r, int *n);
 
 #ifdef __cplusplus
 }

@@ -1,33 +1,21 @@
-/* The data-parallel gradient reducer: gradients laid out in buckets in the
- * order backward produces them, each bucket all-reduced in place (or
- * reduce-scattered, ZeRO-1) as soon as its last gradient is written, while
- * backward goes on.
+/* The data-parallel gradient reducer over caller-given flat ranges of one
+ * gradient buffer: ranges grouped in buckets, each bucket all-reduced in
+ * place (or reduce-scattered, ZeRO-1) as soon as its last range is reported
+ * ready, while backward goes on. The caller (src/dist for a graph) decides
+ * the layout and translates its plan into readiness signals; see dist.c for
+ * why the ranges are laid out in the order backward produces them.
  *
- * Layout. The layout must be fixed (dlt_graph_finalize) before the first plan
- * exists, so the reducer cannot ask a plan when each gradient is ready.
- * Instead it orders the parameters by the node id of their gradient's
- * producer: dlt_grad appends backward nodes as it walks from the loss towards
- * the inputs, so a smaller producer id means a gradient that backward can
- * finish earlier (the last layer's first). Binding the gradients in that order
- * (dlt_reducer_plan_opts) also makes the planner's depth-first topological
- * order emit them in that order; bound in creation order it would compute
- * the first layer's gradient first and every bucket would be ready only at
- * the end. Gradients that are leaves (zeros, for parameters the loss does not
- * use) go last. Offset 0 of the gradient buffer is thus the first gradient
- * produced, and bucket 0 (small, 1 MiB by default) is reduced first.
- *
- * Readiness. When a plan runs, a bucket is ready after the latest
- * dlt_plan_grad_ready_step of its parameters. Buckets start strictly in index
- * order (bucket b waits for b-1 to start), which is the same on every rank
- * whatever the plan: MPI requires that order for non-blocking collectives.
+ * Readiness. A bucket is ready when every one of its ranges was marked
+ * ready in this step. Buckets start strictly in index order (bucket b waits
+ * for b-1 to start), which is the same on every rank whatever the caller's
+ * plan: MPI requires that order for non-blocking collectives.
  *
  * bf16 (cfg.bf16). Each bucket is rounded into the same range of a bf16
  * shadow of the gradient buffer after its pre-scale, the collective runs on
  * the shadow, and finish converts it back before the post-scale; the shadow
- * is allocated once (device memory for a device graph, converted there by
- * the backend's kernels) so the step loop allocates nothing. */
+ * is allocated once (with the caller's device operations for device
+ * gradients) so the step loop allocates nothing. */
 #include "comm_impl.h"
-#include "dlt_backend.h"
 #include "dlt_bf16.h"
 
 #include <limits.h>
@@ -36,10 +24,9 @@
 #include <string.h>
 
 typedef struct {
-    size_t lo, hi; /* flat element range, padding included */
-    int first, nparams;
-    int ready;      /* plan step after which every gradient in it is written */
-    int start_step; /* when its reduction started in the last final step */
+    size_t lo, hi; /* flat element range: its ranges, padding between them included */
+    int first, nranges;
+    int pending;    /* ranges not marked ready yet in this step */
     int scaled;     /* its all-reduce also divides by the count (comm_allreduce_scaled) */
     double t_start, t_done; /* comm_now() at start and at observed completion (timing on) */
     dlt_comm_req req;
@@ -47,62 +34,39 @@ typedef struct {
 
 struct dlt_reducer {
     dlt_comm *c;
-    dlt_graph *g;
+    float *grads; /* the caller's buffer (not owned) */
     dlt_reducer_config cfg;
+    dlt_reducer_devops dev; /* meaningful when on_dev */
+    int on_dev;
     int n;
-    dlt_t *params, *grads; /* bindings in production order */
-    dlt_t *layout;
-    int nlayout;
+    dlt_comm_range *ranges;
+    int *range_bucket;
+    unsigned char *marked; /* by range: ready in this step */
     int nb;
     reducer_bucket *b;
-    int *param_bucket;    /* by layout index */
     int *counts, *displs; /* ZeRO: per bucket, per rank */
-    dlt_plan *plan;
-    int nsteps;
     int active, next;
     double local_count, global_count, count_buf, local_weight;
     double unscale; /* finish also multiplies by this: 1 / loss scale */
     dlt_comm_req count_req;
-    void (*chain)(dlt_plan *, int, void *);
-    void *chain_user;
     int timing;
     dlt_status err;
     char errmsg[256];
-    /* bf16: the shadow (dlt_params_numel elements) and, for a device graph,
-     * the backend that owns it and its conversion kernels */
-    dlt_bf16 *shadow;
-    dlt_backend *be;
-    dlt_f32_to_bf16_fn to_bf16;
-    dlt_bf16_to_f32_fn from_bf16;
+    dlt_bf16 *shadow; /* bf16: as many elements as the last range's end */
 };
-
-typedef struct {
-    dlt_t param, grad;
-    int key;
-    int idx;
-} binding;
-
-static int cmp_binding(const void *a, const void *b)
-{
-    const binding *x = a, *y = b;
-    if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
-    return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
 
 void dlt_reducer_free(dlt_reducer *r)
 {
     if (!r)
         return;
-    if (r->be)
-        r->be->release(r->be->ctx, r->shadow);
+    if (r->on_dev && r->shadow)
+        r->dev.release(r->dev.ctx, r->shadow);
     else
         free(r->shadow);
-    free(r->params);
-    free(r->grads);
-    free(r->layout);
+    free(r->ranges);
+    free(r->range_bucket);
+    free(r->marked);
     free(r->b);
-    free(r->param_bucket);
     free(r->counts);
     free(r->displs);
     free(r);
@@ -110,31 +74,31 @@ void dlt_reducer_free(dlt_reducer *r)
 
 static dlt_status make_buckets(dlt_reducer *r)
 {
-    dlt_graph *g = r->g;
-    int np = dlt_num_params(g);
-    size_t total = dlt_params_numel(g);
+    int n = r->n;
     double first = r->cfg.first_bucket_mb > 0 ? r->cfg.first_bucket_mb : 1;
     double rest = r->cfg.bucket_mb > 0 ? r->cfg.bucket_mb : 25;
-    r->b = calloc((size_t)(np > 0 ? np : 1), sizeof *r->b);
-    r->param_bucket = calloc((size_t)(np > 0 ? np : 1), sizeof *r->param_bucket);
-    if (!r->b || !r->param_bucket)
+    r->b = calloc((size_t)(n > 0 ? n : 1), sizeof *r->b);
+    r->range_bucket = calloc((size_t)(n > 0 ? n : 1), sizeof *r->range_bucket);
+    r->marked = calloc((size_t)(n > 0 ? n : 1), sizeof *r->marked);
+    if (!r->b || !r->range_bucket || !r->marked)
         return dlt_seterr(DLT_ERR_NOMEM, "reducer: out of memory");
     r->nb = 0;
     size_t limit = (size_t)(first * 1048576.0 / sizeof(float));
-    for (int i = 0; i < np; i++) {
-        const dlt_param_info *pi = dlt_param_at(g, i);
-        size_t end = i + 1 < np ? dlt_param_at(g, i + 1)->offset : total;
+    for (int i = 0; i < n; i++) {
+        const dlt_comm_range *rg = &r->ranges[i];
         reducer_bucket *cur = r->nb ? &r->b[r->nb - 1] : NULL;
-        if (!cur || (cur->hi - cur->lo) + (end - pi->offset) > limit) {
+        /* a gap between ranges (a subset of the parameters) ends a bucket:
+         * each bucket is reduced in place as one contiguous block */
+        if (!cur || cur->hi != rg->lo || (cur->hi - cur->lo) + (rg->hi - rg->lo) > limit) {
             if (cur)
                 limit = (size_t)(rest * 1048576.0 / sizeof(float));
             cur = &r->b[r->nb++];
-            cur->lo = pi->offset;
+            cur->lo = rg->lo;
             cur->first = i;
         }
-        cur->hi = end;
-        cur->nparams++;
-        r->param_bucket[i] = r->nb - 1;
+        cur->hi = rg->hi;
+        cur->nranges++;
+        r->range_bucket[i] = r->nb - 1;
     }
     for (int b = 0; b < r->nb; b++)
         if (r->b[b].hi - r->b[b].lo > (size_t)INT_MAX)
@@ -142,8 +106,8 @@ static dlt_status make_buckets(dlt_reducer *r)
     if (!r->cfg.zero)
         return DLT_OK;
     int p = r->c->size;
-    r->counts = malloc((size_t)r->nb * (size_t)p * sizeof *r->counts);
-    r->displs = malloc((size_t)r->nb * (size_t)p * sizeof *r->displs);
+    r->counts = malloc((size_t)(r->nb > 0 ? r->nb : 1) * (size_t)p * sizeof *r->counts);
+    r->displs = malloc((size_t)(r->nb > 0 ? r->nb : 1) * (size_t)p * sizeof *r->displs);
     if (!r->counts || !r->displs)
         return dlt_seterr(DLT_ERR_NOMEM, "reducer: out of memory");
     for (int b = 0; b < r->nb; b++)
@@ -160,108 +124,84 @@ static dlt_status make_buckets(dlt_reducer *r)
 
 static dlt_status make_shadow(dlt_reducer *r)
 {
-    size_t total = dlt_params_numel(r->g), bytes = (total ? total : 1) * sizeof(dlt_bf16);
-    dlt_backend *be = dlt_graph_get_backend(r->g);
-    if (!be) {
+    size_t total = r->n > 0 ? r->ranges[r->n - 1].hi : 0;
+    size_t bytes = (total ? total : 1) * sizeof(dlt_bf16);
+    if (!r->on_dev) {
         r->shadow = malloc(bytes);
         return r->shadow ? DLT_OK
                          : dlt_seterr(DLT_ERR_NOMEM, "reducer: cannot allocate the bf16 gradient shadow (%zu bytes)",
                                       bytes);
     }
-    r->to_bf16 = be->symbol ? (dlt_f32_to_bf16_fn)be->symbol(be->ctx, "f32_to_bf16") : NULL;
-    r->from_bf16 = be->symbol ? (dlt_bf16_to_f32_fn)be->symbol(be->ctx, "bf16_to_f32") : NULL;
-    if (!r->to_bf16 || !r->from_bf16)
+    if (!r->dev.to_bf16 || !r->dev.from_bf16 || !r->dev.alloc || !r->dev.release)
         return dlt_seterr(DLT_ERR_UNSUPPORTED,
-                          "reducer: bf16 gradient reduction needs the %s backend's f32_to_bf16 and "
-                          "bf16_to_f32 kernels, which it lacks",
-                          be->name);
-    dlt_status st = be->alloc(be->ctx, bytes, (void **)&r->shadow);
-    if (st == DLT_OK)
-        r->be = be;
-    return st;
+                          "reducer: bf16 gradient reduction of device gradients needs the device's "
+                          "f32_to_bf16 and bf16_to_f32 kernels");
+    return r->dev.alloc(r->dev.ctx, bytes, (void **)&r->shadow);
 }
 
-dlt_status dlt_reducer_create(dlt_comm *c, dlt_graph *g, int n, const dlt_t *params,
-                              const dlt_t *grads, const dlt_reducer_config *cfg, dlt_reducer **out)
+static dlt_status check_args(dlt_comm *c, float *grads, int n, const dlt_comm_range *ranges,
+                             const dlt_reducer_config *cfg, const dlt_reducer_devops *dev)
 {
-    dlt_status st = DLT_OK;
+    if (n < 0 || (n > 0 && (!ranges || !grads)))
+        return dlt_seterr(DLT_ERR_INVALID, "reducer: bad gradient range list");
+    for (int i = 0; i < n; i++)
+        if (ranges[i].hi < ranges[i].lo || (i > 0 && ranges[i].lo < ranges[i - 1].hi))
+            return dlt_seterr(DLT_ERR_INVALID,
+                              "reducer: gradient range %d [%zu, %zu) is empty-reversed or overlaps "
+                              "the one before (ranges go in increasing buffer order)",
+                              i, ranges[i].lo, ranges[i].hi);
+    if (dev && !dev->scale)
+        return dlt_seterr(DLT_ERR_INVALID, "reducer: device operations without scale");
+    return DLT_OK;
+}
+
+dlt_status dlt_reducer_create(dlt_comm *c, float *grads, int n, const dlt_comm_range *ranges,
+                              const dlt_reducer_config *cfg, const dlt_reducer_devops *dev,
+                              dlt_reducer **out)
+{
+    dlt_status st;
     *out = NULL;
-    if (dlt_graph_status(g) != DLT_OK)
-        return dlt_seterr(dlt_graph_status(g), "%s", dlt_graph_errmsg(g));
-    if (n < 0 || (n > 0 && (!params || !grads)))
-        return dlt_seterr(DLT_ERR_INVALID, "reducer: bad gradient list");
+    if ((st = check_args(c, grads, n, ranges, cfg, dev)) != DLT_OK)
+        return st;
     dlt_reducer *r = calloc(1, sizeof *r);
-    binding *bs = calloc((size_t)(n > 0 ? n : 1), sizeof *bs);
-    if (!r || !bs) {
-        free(r);
-        free(bs);
+    if (!r)
         return dlt_seterr(DLT_ERR_NOMEM, "reducer: out of memory");
-    }
     r->c = c;
+    r->grads = grads;
     r->unscale = 1.0;
-    r->g = g;
     if (cfg)
         r->cfg = *cfg;
-    for (int i = 0; i < n; i++) {
-        int pid = dlt_producer_id(g, grads[i]);
-        bs[i] = (binding){params[i], grads[i], pid >= 0 ? pid : INT_MAX, i};
-    }
-    qsort(bs, (size_t)n, sizeof *bs, cmp_binding);
+    if (dev)
+        r->dev = *dev, r->on_dev = 1;
     r->n = n;
-    r->params = malloc((size_t)(n > 0 ? n : 1) * sizeof *r->params);
-    r->grads = malloc((size_t)(n > 0 ? n : 1) * sizeof *r->grads);
-    if (!r->params || !r->grads) {
+    r->ranges = malloc((size_t)(n > 0 ? n : 1) * sizeof *r->ranges);
+    if (!r->ranges) {
         st = dlt_seterr(DLT_ERR_NOMEM, "reducer: out of memory");
         goto fail;
     }
-    for (int i = 0; i < n; i++)
-        r->params[i] = bs[i].param, r->grads[i] = bs[i].grad;
-    if (!dlt_graph_finalized(g)) {
-        if ((st = dlt_graph_finalize(g, r->params, n)) != DLT_OK)
-            goto fail;
-        r->layout = malloc((size_t)(n > 0 ? n : 1) * sizeof *r->layout);
-        if (!r->layout) {
-            st = dlt_seterr(DLT_ERR_NOMEM, "reducer: out of memory");
-            goto fail;
-        }
-        memcpy(r->layout, r->params, (size_t)n * sizeof *r->layout);
-        r->nlayout = n;
-    } else {
-        dlt_log(DLT_LOG_WARN, "reducer: the parameter layout was fixed before the reducer was "
-                              "created; buckets follow it and may overlap less with backward");
-    }
+    if (n > 0)
+        memcpy(r->ranges, ranges, (size_t)n * sizeof *r->ranges);
     if ((st = make_buckets(r)) != DLT_OK)
         goto fail;
     if (r->cfg.bf16 && (st = make_shadow(r)) != DLT_OK)
         goto fail;
     for (int b = 0; b < r->nb; b++)
-        r->b[b].scaled = !r->cfg.zero && !r->cfg.bf16 && dlt_graph_get_backend(g)->host_memory &&
-                         c->backend == DLT_COMM_MPI && c->size > 1 && c->ring_min >= 0;
-    free(bs);
+        r->b[b].scaled = !r->cfg.zero && !r->cfg.bf16 && !r->on_dev && c && c->backend == DLT_COMM_MPI &&
+                         c->size > 1 && c->ring_min >= 0;
     *out = r;
     return DLT_OK;
 fail:
-    free(bs);
     dlt_reducer_free(r);
     return st;
 }
 
 void dlt_reducer_set_unscale(dlt_reducer *r, double f) { r->unscale = f; }
 
-void dlt_reducer_plan_opts(const dlt_reducer *r, dlt_plan_opts *o)
-{
-    o->ngrads = r->n;
-    o->grad_params = r->params;
-    o->grad_values = r->grads;
-}
-
-/* g[i] *= a where the gradients live (a device graph's buffers are device
- * memory and its collectives NCCL's). */
+/* g[i] *= a where the gradients live. */
 static dlt_status scale_grads(dlt_reducer *r, float *g, double a, size_t n)
 {
-    dlt_backend *be = dlt_graph_get_backend(r->g);
-    if (be)
-        return be->scale(be->ctx, g, a, n);
+    if (r->on_dev)
+        return r->dev.scale(r->dev.ctx, g, a, n);
     for (size_t i = 0; i < n; i++)
         g[i] = (float)(g[i] * a);
     return DLT_OK;
@@ -270,8 +210,8 @@ static dlt_status scale_grads(dlt_reducer *r, float *g, double a, size_t n)
 /* The bf16 conversions where the gradients live. */
 static dlt_status to_bf16(dlt_reducer *r, dlt_bf16 *dst, const float *src, size_t n)
 {
-    if (r->to_bf16)
-        return r->to_bf16(r->be->ctx, dst, src, n);
+    if (r->on_dev)
+        return r->dev.to_bf16(r->dev.ctx, dst, src, n);
     for (size_t i = 0; i < n; i++)
         dst[i] = dlt_f32_to_bf16(src[i]);
     return DLT_OK;
@@ -279,17 +219,25 @@ static dlt_status to_bf16(dlt_reducer *r, dlt_bf16 *dst, const float *src, size_
 
 static dlt_status from_bf16(dlt_reducer *r, float *dst, const dlt_bf16 *src, size_t n)
 {
-    if (r->from_bf16)
-        return r->from_bf16(r->be->ctx, dst, src, n);
+    if (r->on_dev)
+        return r->dev.from_bf16(r->dev.ctx, dst, src, n);
     for (size_t i = 0; i < n; i++)
         dst[i] = dlt_bf16_to_f32(src[i]);
     return DLT_OK;
 }
 
-static void start_bucket(dlt_reducer *r, int b, int step)
+static void keep_error(dlt_reducer *r, dlt_status st)
+{
+    if (st != DLT_OK && r->err == DLT_OK) {
+        r->err = st;
+        snprintf(r->errmsg, sizeof r->errmsg, "%s", dlt_errmsg());
+    }
+}
+
+static void start_bucket(dlt_reducer *r, int b)
 {
     reducer_bucket *bk = &r->b[b];
-    float *g = dlt_grads_dev(r->g) + bk->lo;
+    float *g = r->grads + bk->lo;
     size_t n = bk->hi - bk->lo;
     dlt_status st = DLT_OK;
     if (r->cfg.contract == DLT_GRAD_MEAN && r->local_weight != 1.0)
@@ -302,10 +250,7 @@ static void start_bucket(dlt_reducer *r, int b, int step)
         if (st == DLT_OK)
             st = to_bf16(r, buf, g, n);
     }
-    if (st != DLT_OK && r->err == DLT_OK) {
-        r->err = st;
-        snprintf(r->errmsg, sizeof r->errmsg, "%s", dlt_errmsg());
-    }
+    keep_error(r, st);
     /* started even after an error: every rank must run the same collectives */
     if (r->cfg.zero) {
         int p = r->c->size;
@@ -319,75 +264,48 @@ static void start_bucket(dlt_reducer *r, int b, int step)
         st = comm_start(r->c, OP_ALLREDUCE, NULL, buf, n, NULL, NULL, type, DLT_COMM_SUM, 0, b,
                         &bk->req);
     }
-    if (st != DLT_OK && r->err == DLT_OK) {
-        r->err = st;
-        snprintf(r->errmsg, sizeof r->errmsg, "%s", dlt_errmsg());
-    }
-    bk->start_step = step;
+    keep_error(r, st);
     if (r->timing)
         bk->t_start = comm_now(), bk->t_done = 0;
 }
 
-/* Timing only: completion as seen between nodes (a test releases the request,
- * so finish's wait on it returns at once). */
-static void test_started(dlt_reducer *r)
+static void start_ready(dlt_reducer *r, int all)
 {
+    while (r->next < r->nb && (all || r->b[r->next].pending == 0)) {
+        start_bucket(r, r->next);
+        r->next++;
+    }
+}
+
+void dlt_reducer_ready(dlt_reducer *r, int i)
+{
+    if (!r->active || i < 0 || i >= r->n || r->marked[i])
+        return;
+    r->marked[i] = 1;
+    r->b[r->range_bucket[i]].pending--;
+    start_ready(r, 0);
+}
+
+void dlt_reducer_poll(dlt_reducer *r)
+{
+    if (!r->active)
+        return;
+    dlt_comm_progress(r->c);
+    if (!r->timing)
+        return;
+    /* completion as seen between the caller's work (a test releases the
+     * request, so finish's wait on it returns at once) */
     for (int b = 0; b < r->next; b++)
         if (r->b[b].t_done == 0 && dlt_comm_test(r->c, &r->b[b].req))
             r->b[b].t_done = comm_now();
 }
 
-static void start_ready(dlt_reducer *r, int step, int all)
+int dlt_reducer_num_started(const dlt_reducer *r)
 {
-    while (r->next < r->nb && (all || r->b[r->next].ready <= step)) {
-        start_bucket(r, r->next, step);
-        r->next++;
-    }
+    return r->next;
 }
 
-static void after_node(dlt_plan *p, int step, void *user)
-{
-    dlt_reducer *r = user;
-    if (r->active) {
-        start_ready(r, step, 0);
-        dlt_comm_progress(r->c);
-        if (r->timing)
-            test_started(r);
-    }
-    if (r->chain)
-        r->chain(p, step, r->chain_user);
-}
-
-void dlt_reducer_exec_opts(dlt_reducer *r, dlt_exec_opts *o)
-{
-    /* one rank has nothing to overlap: finish starts every bucket, and a plan
-     * without a callback between its steps can run as one CUDA graph */
-    if (r->c->size == 1)
-        return;
-    if (o->after_node != after_node) {
-        r->chain = o->after_node;
-        r->chain_user = o->user;
-    }
-    o->after_node = after_node;
-    o->user = r;
-}
-
-static void readiness(dlt_reducer *r, dlt_plan *p)
-{
-    int np = dlt_num_params(r->g);
-    for (int b = 0; b < r->nb; b++)
-        r->b[b].ready = -1;
-    for (int i = 0; i < np; i++) {
-        int s = dlt_plan_grad_ready_step(p, dlt_param_at(r->g, i)->value);
-        reducer_bucket *bk = &r->b[r->param_bucket[i]];
-        if (s > bk->ready)
-            bk->ready = s;
-    }
-    r->plan = p;
-    r->nsteps = dlt_plan_num_steps(p);
-}
-
-dlt_status dlt_reducer_begin(dlt_reducer *r, dlt_plan *p, double local_samples, int final)
+dlt_status dlt_reducer_begin(dlt_reducer *r, double local_samples, int final)
 {
     if (r->active)
         return dlt_seterr(DLT_ERR_INVALID, "reducer: begin called twice without finish");
@@ -396,23 +314,21 @@ dlt_status dlt_reducer_begin(dlt_reducer *r, dlt_plan *p, double local_samples, 
     r->local_count += local_samples;
     if (!final)
         return DLT_OK;
-    readiness(r, p); /* O(parameters); plans may be freed and recreated */
     r->err = DLT_OK;
-    r->active = 1;
     r->next = 0;
     r->local_weight = r->local_count;
     for (int b = 0; b < r->nb; b++)
-        r->b[b].start_step = INT_MIN;
+        r->b[b].pending = r->b[b].nranges;
+    if (r->n > 0)
+        memset(r->marked, 0, (size_t)r->n);
     /* the count first: every rank starts the same collectives in the same order */
     r->count_buf = r->local_count;
     /* a host number: MPI even when the gradients go through NCCL */
     dlt_status st = comm_start_host(r->c, OP_ALLREDUCE, NULL, &r->count_buf, 1, DLT_COMM_F64, DLT_COMM_SUM, 0,
                                     -1, &r->count_req);
-    if (st != DLT_OK) {
-        r->active = 0;
+    if (st != DLT_OK)
         return st;
-    }
-    start_ready(r, -1, 0);
+    r->active = 1;
     return DLT_OK;
 }
 
@@ -420,7 +336,7 @@ dlt_status dlt_reducer_finish(dlt_reducer *r)
 {
     if (!r->active)
         return DLT_OK;
-    start_ready(r, r->nsteps, 1);
+    start_ready(r, 1);
     r->active = 0;
     dlt_status wst = dlt_comm_wait(r->c, &r->count_req);
     if (wst != DLT_OK)
@@ -430,7 +346,6 @@ dlt_status dlt_reducer_finish(dlt_reducer *r)
     /* with a power-of-two loss scale S, (g S) * ((1/S) / count) rounds exactly
      * as g * (1 / count) does */
     double inv = r->global_count > 0 ? r->unscale / r->global_count : 0;
-    float *grads = dlt_grads_dev(r->g);
     int p = r->c->size, me = r->c->rank;
     for (int b = 0; b < r->nb; b++) {
         reducer_bucket *bk = &r->b[b];
@@ -438,7 +353,7 @@ dlt_status dlt_reducer_finish(dlt_reducer *r)
             return wst;
         if (r->timing && bk->t_done == 0)
             bk->t_done = comm_now();
-        float *g = grads + bk->lo;
+        float *g = r->grads + bk->lo;
         size_t lo = 0, n = bk->hi - bk->lo;
         dlt_status st = DLT_OK;
         if (r->cfg.zero) {
@@ -447,43 +362,44 @@ dlt_status dlt_reducer_finish(dlt_reducer *r)
             /* MPI's in-place reduce-scatter leaves this rank's block first
              * (NCCL's, in its place); n <= the block size <= lo: the block and
              * its place never overlap */
-            dlt_backend *be = dlt_graph_get_backend(r->g);
             if (r->c->backend == DLT_COMM_MPI && lo && n && !r->cfg.bf16)
-                st = be ? be->copy(be->ctx, g + lo, g, n * sizeof *g) : (memmove(g + lo, g, n * sizeof *g), DLT_OK);
+                st = r->on_dev ? r->dev.copy(r->dev.ctx, g + lo, g, n * sizeof *g)
+                               : (memmove(g + lo, g, n * sizeof *g), DLT_OK);
         }
         if (r->cfg.bf16)
             st = from_bf16(r, g + lo, r->shadow + bk->lo + (r->c->backend == DLT_COMM_MPI ? 0 : lo), n);
         if (st == DLT_OK && !bk->scaled)
             st = scale_grads(r, g + lo, inv, n);
-        if (st != DLT_OK && r->err == DLT_OK) {
-            r->err = st;
-            snprintf(r->errmsg, sizeof r->errmsg, "%s", dlt_errmsg());
-        }
+        keep_error(r, st);
     }
     if (r->err != DLT_OK)
         return dlt_seterr(r->err, "%s", r->errmsg);
     return DLT_OK;
 }
 
-dlt_status dlt_reducer_optim_step(dlt_reducer *r, dlt_optim *o, double lr)
+void dlt_reducer_shard(const dlt_reducer *r, int b, size_t *lo, size_t *hi)
 {
-    float *params = dlt_params_dev(r->g), *grads = dlt_grads_dev(r->g);
-    if (!r->cfg.zero)
-        return dlt_optim_step(o, params, grads, lr);
-    int p = r->c->size, me = r->c->rank;
-    for (int b = 0; b < r->nb; b++) {
-        size_t lo = r->b[b].lo + (size_t)r->displs[b * p + me];
-        size_t hi = lo + (size_t)r->counts[b * p + me];
-        if (hi > lo) {
-            dlt_status st = dlt_optim_step_range(o, params, grads, lr, lo, hi);
-            if (st != DLT_OK)
-                return st;
-        }
+    if (b < 0 || b >= r->nb) {
+        *lo = *hi = 0;
+        return;
     }
-    dlt_optim_advance(o);
+    if (!r->cfg.zero) {
+        *lo = r->b[b].lo, *hi = r->b[b].hi;
+        return;
+    }
+    int p = r->c->size, me = r->c->rank;
+    *lo = r->b[b].lo + (size_t)r->displs[b * p + me];
+    *hi = *lo + (size_t)r->counts[b * p + me];
+}
+
+dlt_status dlt_reducer_allgather_shards(dlt_reducer *r, float *buf)
+{
+    if (!r->cfg.zero)
+        return dlt_seterr(DLT_ERR_INVALID, "reducer: all-gather of shards without ZeRO-1");
+    int p = r->c->size;
     for (int b = 0; b < r->nb; b++) {
         dlt_status st =
-            comm_start(r->c, OP_ALLGATHERV, NULL, params + r->b[b].lo, r->b[b].hi - r->b[b].lo,
+            comm_start(r->c, OP_ALLGATHERV, NULL, buf + r->b[b].lo, r->b[b].hi - r->b[b].lo,
                        r->counts + b * p, r->displs + b * p, DLT_COMM_F32, 0, 0, b, &r->b[b].req);
         if (st != DLT_OK)
             return st;
@@ -494,31 +410,6 @@ dlt_status dlt_reducer_optim_step(dlt_reducer *r, dlt_optim *o, double lr)
             return st;
     }
     return DLT_OK;
-}
-
-dlt_status dlt_reducer_grad_sumsq(dlt_reducer *r, double *sumsq)
-{
-    const float *grads = dlt_grads_dev(r->g);
-    dlt_backend *be = dlt_graph_get_backend(r->g);
-    if (be && !r->cfg.zero)
-        return be->sumsq(be->ctx, grads, dlt_params_numel(r->g), sumsq);
-    if (!r->cfg.zero) {
-        *sumsq = dlt_grad_sumsq(grads, dlt_params_numel(r->g));
-        return DLT_OK;
-    }
-    int p = r->c->size, me = r->c->rank;
-    double s = 0, part;
-    dlt_status st = DLT_OK;
-    for (int b = 0; b < r->nb; b++) {
-        const float *x = grads + r->b[b].lo + r->displs[b * p + me];
-        size_t n = (size_t)r->counts[b * p + me];
-        if (be && n && (st = be->sumsq(be->ctx, x, n, &part)) != DLT_OK)
-            return st;
-        s += be ? (n ? part : 0) : dlt_grad_sumsq(x, n);
-    }
-    st = dlt_comm_reduce_metrics(r->c, &s, 1);
-    *sumsq = s;
-    return st;
 }
 
 double dlt_reducer_global_samples(const dlt_reducer *r)
@@ -538,7 +429,7 @@ void dlt_reducer_bucket(const dlt_reducer *r, int b, size_t *lo, size_t *hi, int
     if (hi)
         *hi = ok ? r->b[b].hi : 0;
     if (nparams)
-        *nparams = ok ? r->b[b].nparams : 0;
+        *nparams = ok ? r->b[b].nranges : 0;
 }
 
 void dlt_reducer_set_timing(dlt_reducer *r, int on)
@@ -555,16 +446,4 @@ int dlt_reducer_bucket_times(const dlt_reducer *r, int b, double *start, double 
     *start = r->b[b].t_start;
     *done = r->b[b].t_done;
     return 1;
-}
-
-int dlt_reducer_bucket_start_step(const dlt_reducer *r, int b)
-{
-    return b >= 0 && b < r->nb ? r->b[b].start_step : INT_MIN;
-}
-
-const dlt_t *dlt_reducer_layout(const dlt_reducer *r, int *n)
-{
-    if (n)
-        *n = r->nlayout;
-    return r->layout;
 }

@@ -1,9 +1,11 @@
 /* Replica consistency: that every rank runs the same job and model (before
  * anything is broadcast), rank 0's parameters and buffers to every rank, and
  * a checksum exchange that proves the replicas agree (at start, after a
- * resume, or every K steps). Works on host buffers over MPI. */
+ * resume, or every K steps). Works on flat host buffers over MPI; src/dist
+ * applies it to a graph's parameters and buffers. */
 #include "comm_impl.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,28 +26,26 @@ void dlt_replica_checksum(const float *x, size_t n, double *sum, uint64_t *hash)
     *hash = h;
 }
 
-dlt_status dlt_replica_broadcast(dlt_comm *c, dlt_graph *g)
+dlt_status dlt_replica_broadcast_flat(dlt_comm *c, float *params, size_t np, float *buffers,
+                                      size_t nb)
 {
-    dlt_status st;
-    if ((st = dlt_graph_finalize(g, NULL, 0)) != DLT_OK)
-        return st;
-    st = comm_host(c, OP_BCAST, NULL, dlt_params_data(g), dlt_params_numel(g), DLT_COMM_F32, 0, 0);
-    if (st == DLT_OK && dlt_buffers_numel(g) > 0)
-        st = comm_host(c, OP_BCAST, NULL, dlt_buffers_data(g), dlt_buffers_numel(g), DLT_COMM_F32,
-                       0, 0);
+    dlt_status st = comm_host(c, OP_BCAST, NULL, params, np, DLT_COMM_F32, 0, 0);
+    if (st == DLT_OK && nb > 0)
+        st = comm_host(c, OP_BCAST, NULL, buffers, nb, DLT_COMM_F32, 0, 0);
     if (st != DLT_OK)
         return dlt_adderr(st, "broadcasting rank 0's parameters");
-    return dlt_replica_check(c, g);
+    return dlt_replica_check_flat(c, params, np, buffers, nb);
 }
 
-dlt_status dlt_replica_check(dlt_comm *c, dlt_graph *g)
+dlt_status dlt_replica_check_flat(dlt_comm *c, const float *params, size_t np,
+                                  const float *buffers, size_t nb)
 {
     double mine[4], *all = malloc((size_t)c->size * sizeof mine);
     uint64_t hp, hb;
     if (!all)
         return dlt_seterr(DLT_ERR_NOMEM, "replica check: out of memory");
-    dlt_replica_checksum(dlt_params_data(g), dlt_params_numel(g), &mine[0], &hp);
-    dlt_replica_checksum(dlt_buffers_data(g), dlt_buffers_numel(g), &mine[2], &hb);
+    dlt_replica_checksum(params, np, &mine[0], &hp);
+    dlt_replica_checksum(buffers, nb, &mine[2], &hb);
     memcpy(&mine[1], &hp, sizeof hp); /* bits travel unchanged in a gather */
     memcpy(&mine[3], &hb, sizeof hb);
     dlt_status st = comm_host(c, OP_ALLGATHER, mine, all, 4, DLT_COMM_F64, 0, 0);

@@ -9,8 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dlt_gpu.h"
-
 /* The task count a launcher announces in the environment, 0 when none. */
 static long launcher_tasks(const char **which)
 {
@@ -43,10 +41,9 @@ dlt_status dlt_world_check_launch(int mpi_size)
                       n, which, n, n);
 }
 
-int dlt_world_device(const dlt_world *w)
+int dlt_world_device(const dlt_world *w, int device_count)
 {
-    int n = dlt_gpu_device_count();
-    return n > 0 ? w->local_rank % n : -1;
+    return device_count > 0 ? w->local_rank % device_count : -1;
 }
 
 int dlt_world_default_threads(const dlt_world *w)

@@ -71,11 +71,11 @@ void dlt_report_trace_step(dlt_report *r, int64_t step);
 double dlt_report_trace_now(const dlt_report *r);
 /* A span from `since` (dlt_report_trace_now) to now on the compute thread. */
 void dlt_report_trace_span(dlt_report *r, const char *name, const char *cat, double since);
-/* Before dlt_plan_run, after dlt_reducer_exec_opts: times every plan node
+/* Before dlt_plan_run, after dlt_dist_exec_opts: times every plan node
  * (spans named by node, with the op; category forward or backward), chaining
  * the callback already installed in o. */
 void dlt_report_trace_plan(dlt_report *r, dlt_plan *p, dlt_exec_opts *o);
-/* After dlt_reducer_finish: one span per gradient bucket from the start of its
+/* After dlt_dist_finish: one span per gradient bucket from the start of its
  * all-reduce to its observed completion, and the wait in finish. */
 void dlt_report_trace_buckets(dlt_report *r);
 /* Every rank, at the end of the run (also after a failure). */

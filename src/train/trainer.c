@@ -124,7 +124,7 @@ static dlt_status choose_device(const dlt_train_config *c, const dlt_world *w, i
         *given = 1;
         return DLT_OK;
     }
-    *dev = dlt_world_device(w);
+    *dev = dlt_world_device(w, dlt_gpu_device_count());
     if (*dev < 0 && c->device == DLT_TRAIN_CUDA)
         return dlt_seterr(DLT_ERR_INVALID, "train.device = \"cuda\": %s",
                           dlt_gpu_built() ? "no CUDA device is visible on this node"
@@ -186,11 +186,12 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
         return st;
     dlt_reducer_config rc = {.bucket_mb = c->bucket_mb, .contract = r->tg.contract, .zero = c->zero,
                              .bf16 = c->reduce_bf16};
-    if ((st = dlt_reducer_create(r->comm, r->g, r->tg.nparams, r->tg.params, r->tg.grads, &rc, &r->red)) !=
+    if ((st = dlt_dist_create(r->comm, r->g, r->tg.nparams, r->tg.params, r->tg.grads, &rc, &r->dist)) !=
         DLT_OK)
         return st;
+    r->red = dlt_dist_reducer(r->dist);
     dlt_plan_opts po = {0};
-    dlt_reducer_plan_opts(r->red, &po);
+    dlt_dist_plan_opts(r->dist, &po);
     po.accumulate = c->accumulate > 1;
     if ((st = dlt_plan_create(r->g, r->tg.nouts, r->tg.outs, &po, &r->train)) != DLT_OK)
         return st;
@@ -215,7 +216,7 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
     r->scaler.growth_interval = (int)(c->loss_scale_window < INT32_MAX ? c->loss_scale_window : INT32_MAX);
     if ((st = dlt_trainer_agree(r)) != DLT_OK)
         return st;
-    if ((st = dlt_replica_broadcast(r->comm, r->g)) != DLT_OK || (st = dlt_trainer_to_device(r, 0)) != DLT_OK)
+    if ((st = dlt_dist_replica_broadcast(r->comm, r->g)) != DLT_OK || (st = dlt_trainer_to_device(r, 0)) != DLT_OK)
         return st;
     int64_t per_epoch = r->task->steps_per_epoch / (c->accumulate > 0 ? c->accumulate : 1);
     r->total_steps = c->steps > 0 ? c->steps : c->epochs * per_epoch;
@@ -304,7 +305,7 @@ static dlt_status loop(dlt_trainer *r, dlt_train_result *res)
             t_log = now();
         }
         if (c->check_every > 0 && r->step % c->check_every == 0 &&
-            ((st = dlt_trainer_to_host(r, 0)) != DLT_OK || (st = dlt_replica_check(r->comm, r->g)) != DLT_OK))
+            ((st = dlt_trainer_to_host(r, 0)) != DLT_OK || (st = dlt_dist_replica_check(r->comm, r->g)) != DLT_OK))
             return st;
         int eval_due = t->val_steps > 0 && ((c->eval_every_steps > 0 && r->step % c->eval_every_steps == 0) ||
                                             (c->eval_every_steps <= 0 && done_epoch) || last);
@@ -345,7 +346,7 @@ static void trainer_free(dlt_trainer *r)
 {
     dlt_plan_free(r->train);
     dlt_plan_free(r->eval);
-    dlt_reducer_free(r->red);
+    dlt_dist_free(r->dist);
     dlt_optim_free(r->opt);
     dlt_task_close(r->task);
     free(r->tg.params);
@@ -424,10 +425,11 @@ dlt_status dlt_train_describe(const dlt_train_config *c, int world_size, FILE *o
         st = t->ops->build(t, g, &tg);
     /* ZeRO-1's shards follow the reducer's buckets: lay the parameters out as
      * the run does (a reducer without communicator: layout and buckets only) */
+    dlt_dist *dist = NULL;
     dlt_reducer *red = NULL;
     dlt_reducer_config rc = {.bucket_mb = c->bucket_mb, .contract = tg.contract};
-    if (st == DLT_OK && c->zero)
-        st = dlt_reducer_create(NULL, g, tg.nparams, tg.params, tg.grads, &rc, &red);
+    if (st == DLT_OK && c->zero && (st = dlt_dist_create(NULL, g, tg.nparams, tg.params, tg.grads, &rc, &dist)) == DLT_OK)
+        red = dlt_dist_reducer(dist);
     if (st == DLT_OK) {
         /* sizes only: a dry run must not allocate the activations */
         dlt_plan_opts po = {.ngrads = tg.nparams, .grad_params = tg.params, .grad_values = tg.grads,
@@ -451,7 +453,7 @@ dlt_status dlt_train_describe(const dlt_train_config *c, int world_size, FILE *o
                               c->zero, world_size);
         fprintf(out, "%s\n", line);
     }
-    dlt_reducer_free(red);
+    dlt_dist_free(dist);
     dlt_plan_free(p);
     dlt_task_close(t);
     free(tg.params);

@@ -6,6 +6,7 @@
 #include "dlt_ckpt.h"
 #include "dlt_comm.h"
 #include "dlt_data.h"
+#include "dlt_dist.h"
 #include "dlt_gpu.h"
 #include "report.h"
 #include "task.h"
@@ -18,7 +19,8 @@ typedef struct {
     dlt_graph *g;
     dlt_task_graph tg;
     dlt_plan *train, *eval;
-    dlt_reducer *red;
+    dlt_dist *dist;   /* the graph's data parallelism (layout, readiness, optimizer step) */
+    dlt_reducer *red; /* dist's reducer (borrowed): buckets, shards, timing */
     dlt_optim *opt;
     dlt_gpu *gpu;    /* the rank's GPU when it trains there, else NULL */
     dlt_backend *be; /* where the model lives: the GPU, a device the program gave, or the CPU backend */

@@ -343,5 +343,5 @@ dlt_status dlt_trainer_resume(dlt_trainer *r)
     if ((st = dlt_trainer_to_device(r, 1)) != DLT_OK)
         return st;
     /* every rank loaded the same file; prove the replicas agree */
-    return dlt_replica_check(r->comm, r->g);
+    return dlt_dist_replica_check(r->comm, r->g);
 }

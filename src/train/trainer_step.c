@@ -78,14 +78,14 @@ dlt_status dlt_trainer_step(dlt_trainer *r, double *sums, double *gnorm)
         dlt_task_batch b;
         if ((st = take_batch(r, &b)) != DLT_OK)
             return st;
-        if ((st = dlt_reducer_begin(r->red, r->train, b.weight, m == k - 1)) != DLT_OK)
+        if ((st = dlt_dist_begin(r->dist, r->train, b.weight, m == k - 1)) != DLT_OK)
             return st;
         /* on a device the run is queued; the host waits for the forward's
          * outputs, then feeds and uploads the next micro-batch while the
          * backward (and the gradient all-reduce) runs */
         dlt_exec_opts eo = {.training = 1, .step = r->step * k + m, .rng_stream = (uint64_t)r->rank,
                             .async = 1, .graph = c->cuda_graphs};
-        dlt_reducer_exec_opts(r->red, &eo);
+        dlt_dist_exec_opts(r->dist, &eo);
         dlt_report_trace_plan(&r->rep, r->train, &eo);
         if ((st = dlt_plan_run(r->train, &eo)) != DLT_OK || (st = dlt_plan_wait_outputs(r->train)) != DLT_OK)
             return st;
@@ -102,13 +102,13 @@ dlt_status dlt_trainer_step(dlt_trainer *r, double *sums, double *gnorm)
         sums[1] += b.weight;
         r->epoch = b.epoch + (b.last_in_epoch ? 1 : 0);
     }
-    if ((st = dlt_reducer_finish(r->red)) != DLT_OK)
+    if ((st = dlt_dist_finish(r->dist)) != DLT_OK)
         return st;
     dlt_report_trace_buckets(&r->rep);
     /* the reducer counts weights: samples, or tokens_per_sample tokens per sample */
     r->samples_seen += (int64_t)(dlt_reducer_global_samples(r->red) / (t->tokens_per_sample > 0 ? t->tokens_per_sample : 1));
     double sumsq = 0;
-    if ((st = dlt_reducer_grad_sumsq(r->red, &sumsq)) != DLT_OK)
+    if ((st = dlt_dist_grad_sumsq(r->dist, &sumsq)) != DLT_OK)
         return st;
     *gnorm = sqrt(sumsq);
     if (overflowed(r, sumsq))
@@ -146,7 +146,7 @@ dlt_status dlt_trainer_step(dlt_trainer *r, double *sums, double *gnorm)
             (st = r->be->scale(r->be->ctx, dlt_grads_dev(r->g), (double)coef, dlt_params_numel(r->g))) != DLT_OK)
             return st;
     }
-    st = dlt_reducer_optim_step(r->red, r->opt, dlt_schedule_lr(&c->schedule, r->step));
+    st = dlt_dist_optim_step(r->dist, r->opt, dlt_schedule_lr(&c->schedule, r->step));
     dlt_report_trace_span(&r->rep, "optimizer step", "optimizer", t_opt);
     return st;
 }

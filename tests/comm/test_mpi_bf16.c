@@ -14,6 +14,7 @@
 #include "dlt_backend.h"
 #include "dlt_bf16.h"
 #include "dlt_comm.h"
+#include "dlt_dist.h"
 #include "dlt_gpu.h"
 #include "standin.h"
 #include "dlt_ops.h"
@@ -85,13 +86,13 @@ static void run(const run_cfg *cfg, float *out, unsigned char *valid)
                              .contract = cfg->contract,
                              .zero = cfg->zero,
                              .bf16 = cfg->bf16};
-    dlt_reducer *red;
-    ck_assert_msg(dlt_reducer_create(comm, g, np, params, grads, &rc, &red) == DLT_OK, "%s",
+    dlt_dist *dist;
+    ck_assert_msg(dlt_dist_create(comm, g, np, params, grads, &rc, &dist) == DLT_OK, "%s",
                   dlt_errmsg());
-    ck_assert_int_ge(dlt_reducer_num_buckets(red), 4);
+    ck_assert_int_ge(dlt_reducer_num_buckets(dlt_dist_reducer(dist)), 4);
     dlt_plan *plan;
     dlt_plan_opts po = {0};
-    dlt_reducer_plan_opts(red, &po);
+    dlt_dist_plan_opts(dist, &po);
     ck_assert_int_eq(dlt_plan_create(g, 1, &loss, &po, &plan), DLT_OK);
     for (int k = 0; k < K; k++) {
         float *x = dlt_plan_data(plan, xs[k]);
@@ -99,18 +100,18 @@ static void run(const run_cfg *cfg, float *out, unsigned char *valid)
             x[i] = grad_value(cfg->kind, me, k, i);
     }
     dlt_exec_opts eo = {.training = 1};
-    dlt_reducer_exec_opts(red, &eo);
-    ck_assert_int_eq(dlt_reducer_begin(red, plan, rank_samples(cfg->kind, me, p), 1), DLT_OK);
+    dlt_dist_exec_opts(dist, &eo);
+    ck_assert_int_eq(dlt_dist_begin(dist, plan, rank_samples(cfg->kind, me, p), 1), DLT_OK);
     ck_assert_int_eq(dlt_plan_run(plan, &eo), DLT_OK);
-    ck_assert_msg(dlt_reducer_finish(red) == DLT_OK, "%s", dlt_errmsg());
+    ck_assert_msg(dlt_dist_finish(dist) == DLT_OK, "%s", dlt_errmsg());
     if (cfg->be)
         ck_assert_int_eq(dlt_graph_download(g, DLT_SYNC_GRADS), DLT_OK);
     /* this rank's reduced ranges in the flat buffer */
     size_t numel = dlt_params_numel(g);
     unsigned char *mine = calloc(numel, 1);
-    for (int b = 0; b < dlt_reducer_num_buckets(red); b++) {
+    for (int b = 0; b < dlt_reducer_num_buckets(dlt_dist_reducer(dist)); b++) {
         size_t lo, hi, slo = 0, shi;
-        dlt_reducer_bucket(red, b, &lo, &hi, NULL);
+        dlt_reducer_bucket(dlt_dist_reducer(dist), b, &lo, &hi, NULL);
         shi = hi - lo;
         if (cfg->zero)
             dlt_comm_shard(hi - lo, p, me, 16, &slo, &shi);
@@ -129,7 +130,7 @@ static void run(const run_cfg *cfg, float *out, unsigned char *valid)
     }
     free(mine);
     dlt_plan_free(plan);
-    dlt_reducer_free(red);
+    dlt_dist_free(dist);
     free(params);
     free(grads);
     dlt_graph_free(g);
@@ -291,9 +292,9 @@ START_TEST(standin_device_equals_host)
     dlt_t loss = dlt_sum(g, dlt_mul(g, x, w), 0, NULL, 0), gw;
     ck_assert_int_eq(dlt_grad(g, loss, 1, &w, &gw), DLT_OK);
     dlt_reducer_config rc = {.bf16 = 1};
-    dlt_reducer *red = NULL;
-    ck_assert_int_eq(dlt_reducer_create(comm, g, 1, &w, &gw, &rc, &red), DLT_ERR_UNSUPPORTED);
-    ck_assert_ptr_null(red);
+    dlt_dist *dist = NULL;
+    ck_assert_int_eq(dlt_dist_create(comm, g, 1, &w, &gw, &rc, &dist), DLT_ERR_UNSUPPORTED);
+    ck_assert_ptr_null(dist);
     ck_assert_msg(strstr(dlt_errmsg(), "f32_to_bf16") != NULL, "%s", dlt_errmsg());
     dlt_graph_free(g);
     free(h), free(d);

@@ -10,6 +10,7 @@
 
 #include "dlt_bf16.h"
 #include "dlt_comm.h"
+#include "dlt_dist.h"
 #include "dlt_gpu.h"
 #include "dlt_test.h"
 
@@ -189,7 +190,7 @@ START_TEST(replica_broadcast_and_check)
     float w0 = pd[0];
     pd[3] += (float)r; /* replicas differ before the broadcast */
     bd[1] = (float)r;
-    ck_assert_int_eq(dlt_replica_broadcast(comm, g), DLT_OK);
+    ck_assert_int_eq(dlt_dist_replica_broadcast(comm, g), DLT_OK);
     ck_assert_float_eq(pd[0], w0);
     ck_assert_float_eq(bd[1], 0.0f);
     double s;
@@ -199,10 +200,10 @@ START_TEST(replica_broadcast_and_check)
     dlt_replica_checksum(pd, dlt_params_numel(g), &s, &h1);
     ck_assert(h0 != h1);
     pd[5] = -pd[5];
-    ck_assert_int_eq(dlt_replica_check(comm, g), DLT_OK);
+    ck_assert_int_eq(dlt_dist_replica_check(comm, g), DLT_OK);
     if (r == 1)
         bd[2] = 1e-30f; /* one bit-level difference in a buffer */
-    dlt_status st = dlt_replica_check(comm, g);
+    dlt_status st = dlt_dist_replica_check(comm, g);
     if (world.size > 1) {
         ck_assert_int_eq(st, DLT_ERR_COMM);
         ck_assert_ptr_nonnull(strstr(dlt_errmsg(), "rank 1"));
@@ -306,7 +307,7 @@ START_TEST(world_helpers)
     unsetenv("DLT_ALLOW_SINGLETON");
     unsetenv("SLURM_NTASKS");
     int ndev = dlt_gpu_device_count();
-    ck_assert_int_eq(dlt_world_device(&world), ndev > 0 ? world.local_rank % ndev : -1);
+    ck_assert_int_eq(dlt_world_device(&world, ndev), ndev > 0 ? world.local_rank % ndev : -1);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int want = (int)(cores / world.local_size);
     ck_assert_int_eq(dlt_world_default_threads(&world), want > 0 ? want : 1);

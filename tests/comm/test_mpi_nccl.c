@@ -35,7 +35,7 @@ int main(int argc, char **argv)
         dlt_world_finalize(&w);
         return 77;
     }
-    int p = w.size, r = w.rank, dev = dlt_world_device(&w);
+    int p = w.size, r = w.rank, dev = dlt_world_device(&w, ndev);
     dlt_comm_config cfg = {.backend = DLT_COMM_NCCL, .device = dev, .timeout_s = 60};
     dlt_comm *c;
     if (dlt_comm_create(&w, &cfg, &c) != DLT_OK) {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "dlt_comm.h"
+#include "dlt_dist.h"
 #include "dlt_ops.h"
 #include "dlt_test.h"
 
@@ -215,20 +216,20 @@ typedef struct {
 /* Data-parallel training. micro == 1: rank r feeds rank_count(r, b) samples
  * (uneven). micro > 1: gradient accumulation over micro micro-batches of b
  * samples each (accumulate plan, reduction on the final one only). */
-static model data_parallel(const dp_cfg *cfg, dlt_reducer **rout)
+static model data_parallel(const dp_cfg *cfg, dlt_dist **rout)
 {
     int p = world.size, r = world.rank;
     int nloc = cfg->micro > 1 ? cfg->b : rank_count(r, cfg->b);
     model m = build(cfg->kind, nloc);
     dlt_reducer_config rc = {
         .bucket_mb = cfg->bucket_mb, .first_bucket_mb = cfg->bucket_mb / 3, .zero = cfg->zero};
-    dlt_reducer *red;
-    ck_assert_int_eq(dlt_reducer_create(comm, m.g, m.np, m.params, m.grads, &rc, &red), DLT_OK);
+    dlt_dist *dist;
+    ck_assert_int_eq(dlt_dist_create(comm, m.g, m.np, m.params, m.grads, &rc, &dist), DLT_OK);
     dlt_plan *plan;
     dlt_plan_opts po = {.accumulate = cfg->micro > 1};
-    dlt_reducer_plan_opts(red, &po);
+    dlt_dist_plan_opts(dist, &po);
     ck_assert_int_eq(dlt_plan_create(m.g, 1, &m.loss, &po, &plan), DLT_OK);
-    ck_assert_int_eq(dlt_replica_broadcast(comm, m.g), DLT_OK);
+    ck_assert_int_eq(dlt_dist_replica_broadcast(comm, m.g), DLT_OK);
     dlt_optim *o = make_optim(m.g, cfg->opt);
     int ntot = cfg->micro > 1 ? p * cfg->micro * cfg->b : total_count(p, cfg->b);
     float *x = malloc((size_t)ntot * (size_t)x_per(cfg->kind) * sizeof *x);
@@ -242,22 +243,22 @@ static model data_parallel(const dp_cfg *cfg, dlt_reducer **rout)
             int off = cfg->micro > 1 ? (r * cfg->micro + k) * cfg->b : rank_offset(r, cfg->b);
             feed(plan, &m, cfg->kind, x, t, off, nloc);
             dlt_exec_opts eo = {.training = 1, .step = s};
-            dlt_reducer_exec_opts(red, &eo);
-            ck_assert_int_eq(dlt_reducer_begin(red, plan, nloc, k == cfg->micro - 1), DLT_OK);
+            dlt_dist_exec_opts(dist, &eo);
+            ck_assert_int_eq(dlt_dist_begin(dist, plan, nloc, k == cfg->micro - 1), DLT_OK);
             ck_assert_int_eq(dlt_plan_run(plan, &eo), DLT_OK);
-            ck_assert_int_eq(dlt_reducer_finish(red), DLT_OK);
+            ck_assert_int_eq(dlt_dist_finish(dist), DLT_OK);
         }
-        ck_assert_double_eq(dlt_reducer_global_samples(red), ntot);
-        ck_assert_int_eq(dlt_reducer_optim_step(red, o, cfg->lr), DLT_OK);
+        ck_assert_double_eq(dlt_reducer_global_samples(dlt_dist_reducer(dist)), ntot);
+        ck_assert_int_eq(dlt_dist_optim_step(dist, o, cfg->lr), DLT_OK);
     }
-    ck_assert_int_eq(dlt_replica_check(comm, m.g), DLT_OK);
+    ck_assert_int_eq(dlt_dist_replica_check(comm, m.g), DLT_OK);
     free(x), free(t);
     dlt_optim_free(o);
     dlt_plan_free(plan);
     if (rout)
-        *rout = red;
+        *rout = dist;
     else
-        dlt_reducer_free(red);
+        dlt_dist_free(dist);
     return m;
 }
 
@@ -325,48 +326,48 @@ START_TEST(layout_buckets_and_overlap)
 {
     /* 131-float buckets (the first 43) over 400 floats of parameters and padding */
     dp_cfg cfg = {.kind = 0, .b = 3, .micro = 1, .opt = "sgd", .lr = 0.01, .bucket_mb = 0.0005};
-    dlt_reducer *red;
-    model m = data_parallel(&cfg, &red);
+    dlt_dist *dist;
+    model m = data_parallel(&cfg, &dist);
     /* gradients laid out in production order: the last layer first */
     ck_assert_int_eq(strncmp(dlt_param_at(m.g, 0)->name, "fc3.", 4), 0);
     ck_assert_int_eq(strncmp(dlt_param_at(m.g, dlt_num_params(m.g) - 1)->name, "fc1.", 4), 0);
     int nl;
-    ck_assert_ptr_nonnull(dlt_reducer_layout(red, &nl));
+    ck_assert_ptr_nonnull(dlt_dist_layout(dist, &nl));
     ck_assert_int_eq(nl, 6);
-    int nb = dlt_reducer_num_buckets(red);
+    int nb = dlt_reducer_num_buckets(dlt_dist_reducer(dist));
     ck_assert_int_ge(nb, 3);
     /* buckets tile the flat buffer; each within its size limit unless one parameter */
     size_t prev = 0;
     for (int b = 0; b < nb; b++) {
         size_t lo, hi;
         int np;
-        dlt_reducer_bucket(red, b, &lo, &hi, &np);
+        dlt_reducer_bucket(dlt_dist_reducer(dist), b, &lo, &hi, &np);
         ck_assert_uint_eq(lo, prev);
         double limit = (b == 0 ? cfg.bucket_mb / 3 : cfg.bucket_mb) * 1048576 / 4;
         ck_assert(np == 1 || (double)(hi - lo) <= limit);
         prev = hi;
         /* started in order, during the run for all but possibly the last */
         if (b > 0)
-            ck_assert_int_ge(dlt_reducer_bucket_start_step(red, b),
-                             dlt_reducer_bucket_start_step(red, b - 1));
+            ck_assert_int_ge(dlt_dist_bucket_start_step(dist, b),
+                             dlt_dist_bucket_start_step(dist, b - 1));
     }
     ck_assert_uint_eq(prev, dlt_params_numel(m.g));
     /* the first bucket started before backward ended (its last gradient) */
     dlt_plan *p;
     dlt_plan_opts po = {0};
-    dlt_reducer_plan_opts(red, &po);
+    dlt_dist_plan_opts(dist, &po);
     ck_assert_int_eq(dlt_plan_create(m.g, 1, &m.loss, &po, &p), DLT_OK);
     int last = -1;
     for (int i = 0; i < m.np; i++) {
         int s = dlt_plan_grad_ready_step(p, m.params[i]);
         last = s > last ? s : last;
     }
-    int s0 = dlt_reducer_bucket_start_step(red, 0);
+    int s0 = dlt_dist_bucket_start_step(dist, 0);
     ck_assert_msg(s0 >= 0 && s0 < last, "first bucket started after step %d, backward ends at %d",
                   s0, last);
-    ck_assert_int_lt(dlt_reducer_bucket_start_step(red, 1), last);
+    ck_assert_int_lt(dlt_dist_bucket_start_step(dist, 1), last);
     dlt_plan_free(p);
-    dlt_reducer_free(red);
+    dlt_dist_free(dist);
     free_model(&m);
 }
 END_TEST
@@ -378,17 +379,17 @@ START_TEST(zero1_equals_plain_data_parallel)
             .kind = kind, .b = 3, .micro = 1, .opt = "adam", .lr = 0.01, .bucket_mb = 0.001};
         model plain = data_parallel(&cfg, NULL);
         cfg.zero = 1;
-        dlt_reducer *red;
-        model z = data_parallel(&cfg, &red);
+        dlt_dist *dist;
+        model z = data_parallel(&cfg, &dist);
         double e = compare(&z, &plain);
         if (world.rank == 0)
             printf("zero-1 vs plain (adam), model %d, %d ranks: max rel diff %.3g\n", kind,
                    world.size, e);
         ck_assert_msg(e <= 1e-5, "zero-1 vs plain: %g", e);
         double s;
-        ck_assert_int_eq(dlt_reducer_grad_sumsq(red, &s), DLT_OK);
+        ck_assert_int_eq(dlt_dist_grad_sumsq(dist, &s), DLT_OK);
         ck_assert(isfinite(s) && s > 0);
-        dlt_reducer_free(red);
+        dlt_dist_free(dist);
         free_model(&plain);
         free_model(&z);
     }

@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "dlt_backend.h"
-#include "dlt_gpu.h"
 #include "dlt_test.h"
+#include "standin.h"
 #include "optim_testlib.h"
 
 static mlp_problem pb;
