@@ -4,7 +4,8 @@
 // that parameter's coefficients once.
 #include "gpu_impl.h"
 #include "k_reduce.h"
-#include "optim_impl.h"
+#include "dlt_optim.h"
+#include "optim_elem.h"
 
 using dlt_kred::block_sum;
 

@@ -16,6 +16,19 @@ extern "C" {
 #endif
 
 /* Everything one parameter's update needs, precomputed per step. */
+/* State roles (the slots of dlt_optim_dev_args and of the optimizer); a slot exists only for the roles the configuration uses. */
+enum {
+    DLT_SLOT_MOMENTUM_BUFFER = 0,
+    DLT_SLOT_EXP_AVG,
+    DLT_SLOT_EXP_AVG_SQ,
+    DLT_SLOT_MAX_EXP_AVG_SQ,
+    DLT_SLOT_SQUARE_AVG,
+    DLT_SLOT_GRAD_AVG,
+    DLT_SLOT_ACC_DELTA,
+    DLT_SLOT_SUM,
+    DLT_SLOT_NROLES
+};
+
 typedef struct {
     double lr, wd, sign;
     double mu, damp;              /* sgd, rmsprop (mu) */

@@ -5,18 +5,8 @@
 #include "dlt_optim.h"
 #include "optim_elem.h"
 
-/* State roles; a slot exists only for the roles the configuration uses. */
-enum {
-    DLT_SLOT_MOMENTUM_BUFFER = 0,
-    DLT_SLOT_EXP_AVG,
-    DLT_SLOT_EXP_AVG_SQ,
-    DLT_SLOT_MAX_EXP_AVG_SQ,
-    DLT_SLOT_SQUARE_AVG,
-    DLT_SLOT_GRAD_AVG,
-    DLT_SLOT_ACC_DELTA,
-    DLT_SLOT_SUM,
-    DLT_SLOT_NROLES
-};
+/* State roles (DLT_SLOT_*) are in optim_elem.h: the device step indexes by them. */
+
 
 typedef struct {
     char *name;
