@@ -94,25 +94,7 @@ struct maxpool_op {
     {
         int64_t ohw = q.oh * q.ow, p = o / ohw, r = o % ohw, oy = r / q.ow, ox = r % q.ow;
         const float *xp = x + p * q.h * q.w;
-        float best = -INFINITY;
-        int64_t bi = -1;
-        for (int i = 0; i < a.kh; i++) {
-            int64_t ih = oy * a.sh - a.ph + (int64_t)i * a.dh;
-            if (ih < 0 || ih >= q.h)
-                continue;
-            for (int j = 0; j < a.kw; j++) {
-                int64_t iw = ox * a.sw - a.pw + (int64_t)j * a.dw;
-                if (iw < 0 || iw >= q.w)
-                    continue;
-                float v = xp[ih * q.w + iw];
-                if (bi < 0 || v > best || isnan(v)) {
-                    best = v;
-                    bi = ih * q.w + iw;
-                }
-            }
-        }
-        y[o] = bi < 0 ? 0.f : best;
-        idx[o] = (int32_t)bi;
+        idx[o] = (int32_t)dlt_maxpool_window(&a, xp, q.h, q.w, oy, ox, &y[o]);
     }
 };
 

@@ -6,6 +6,7 @@
 #define DLT_CONV_IMPL_H
 
 #include "dlt_opdef.h"
+#include <math.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,6 +49,34 @@ static inline DLT_HD int64_t dlt_avgpool_window(const pool_attr *a, int64_t h, i
     *h1 = hs + a->kh < h ? hs + a->kh : h;
     *w1 = ws + a->kw < w ? ws + a->kw : w;
     return a->exclude_pad ? (*h1 - *h0) * (*w1 - *w0) : (int64_t)a->kh * a->kw;
+}
+
+/* Max pooling's window of output (oh, ow) over one h x w plane xp: the
+ * in-plane index of its first maximum in row-major order (a NaN counts as the
+ * maximum, the first NaN wins: PyTorch's rule), its value in *best; -1 (and
+ * *best = 0) for a window wholly in the padding. */
+static inline DLT_HD int64_t dlt_maxpool_window(const pool_attr *a, const float *xp, int64_t h, int64_t w,
+                                                int64_t oh, int64_t ow, float *best)
+{
+    float b = -INFINITY;
+    int64_t bi = -1;
+    for (int i = 0; i < a->kh; i++) {
+        int64_t ih = oh * a->sh - a->ph + (int64_t)i * a->dh;
+        if (ih < 0 || ih >= h)
+            continue;
+        for (int j = 0; j < a->kw; j++) {
+            int64_t iw = ow * a->sw - a->pw + (int64_t)j * a->dw;
+            if (iw < 0 || iw >= w)
+                continue;
+            float v = xp[ih * w + iw];
+            if (bi < 0 || v > b || isnan(v)) {
+                b = v;
+                bi = ih * w + iw;
+            }
+        }
+    }
+    *best = bi < 0 ? 0.f : b;
+    return bi;
 }
 
 /* upsample.c: the integer scale factors. */

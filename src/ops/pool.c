@@ -111,27 +111,8 @@ static dlt_status maxpool_cpu(const dlt_kctx *k)
         const float *xp = x + p * q.h * q.w;
         for (int64_t oh = 0; oh < q.oh; oh++)
             for (int64_t ow = 0; ow < q.ow; ow++) {
-                float best = -INFINITY;
-                int64_t bi = -1;
-                for (int i = 0; i < a->kh; i++) {
-                    int64_t ih = oh * a->sh - a->ph + (int64_t)i * a->dh;
-                    if (ih < 0 || ih >= q.h)
-                        continue;
-                    for (int j = 0; j < a->kw; j++) {
-                        int64_t iw = ow * a->sw - a->pw + (int64_t)j * a->dw;
-                        if (iw < 0 || iw >= q.w)
-                            continue;
-                        float v = xp[ih * q.w + iw];
-                        /* PyTorch's rule: first maximum, NaN wins */
-                        if (bi < 0 || v > best || isnan(v)) {
-                            best = v;
-                            bi = ih * q.w + iw;
-                        }
-                    }
-                }
                 int64_t o = (p * q.oh + oh) * q.ow + ow;
-                y[o] = bi < 0 ? 0.f : best;
-                idx[o] = (int32_t)bi;
+                idx[o] = (int32_t)dlt_maxpool_window(a, xp, q.h, q.w, oh, ow, &y[o]);
             }
     }
     return DLT_OK;
