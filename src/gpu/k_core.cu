@@ -3,7 +3,7 @@
 // conversions (the bf16 gradient reduction).
 #include "dlt_bf16.h"
 #include "gpu_impl.h"
-#include "k_reduce.h"
+#include "k_reduce.cuh"
 
 using dlt_kred::block_sum; /* the reduce family's deterministic block sum */
 

@@ -10,7 +10,7 @@
 // input-error flag (gpu_flag.h) that the backend's check() reports.
 #include <math.h>
 
-#include "k_reduce.h"
+#include "k_reduce.cuh"
 
 namespace dlt_kred
 {

@@ -1,6 +1,6 @@
 // GPU kernel of the loss_pw family (loss_pw.c): pointwise_loss, every
 // function code through the CPU's own pw_eval (loss_impl.h).
-#include "k_reduce.h"
+#include "k_reduce.cuh"
 
 namespace dlt_kred
 {

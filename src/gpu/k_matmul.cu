@@ -2,7 +2,7 @@
 // the backend's compute type (dlt_gpu.gemm_compute).
 #include <limits.h>
 
-#include "k_reduce.h"
+#include "k_reduce.cuh"
 
 namespace dlt_kred
 {

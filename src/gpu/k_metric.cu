@@ -1,6 +1,6 @@
 // GPU kernel of the metric family (metric.c): topk_correct, each position's
-// class scores compared by a team (k_reduce.h).
-#include "k_reduce.h"
+// class scores compared by a team (k_reduce.cuh).
+#include "k_reduce.cuh"
 
 namespace dlt_kred
 {

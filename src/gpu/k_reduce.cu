@@ -1,13 +1,12 @@
 // GPU kernels of the reduce family (reduce.c): sum (and mean, its scale) and
-// broadcast_to, and the sum plan other files reuse (k_reduce.h, which has the
-// shared reductions of k_reduce_ext, k_softmax, k_metric, k_loss, k_loss_pw,
-// k_core and k_optim). Every sum is deterministic: fixed splits chosen from the shape
-// alone, partial sums combined in a fixed order, no atomics.
+// broadcast_to, and the sum plan other files reuse (k_reduce.cuh, which has
+// the shared reductions). Every sum is deterministic: fixed splits chosen from
+// the shape alone, partial sums combined in a fixed order, no atomics.
 #include <algorithm>
 #include <limits.h>
 #include <string.h>
 
-#include "k_reduce.h"
+#include "k_reduce.cuh"
 
 namespace dlt_kred
 {

@@ -4,7 +4,7 @@
 // not vary from run to run.
 #include <math.h>
 
-#include "k_reduce.h"
+#include "k_reduce.cuh"
 
 namespace dlt_kred
 {

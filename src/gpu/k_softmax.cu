@@ -1,9 +1,9 @@
 // GPU kernels of the softmax family (softmax.c): softmax / log_softmax and
 // their backward ops over any axis, each row reduced by a team (one thread, a
-// warp or a block, k_reduce.h) in a fixed order.
+// warp or a block, k_reduce.cuh) in a fixed order.
 #include <math.h>
 
-#include "k_reduce.h"
+#include "k_reduce.cuh"
 
 namespace dlt_kred
 {

@@ -7,12 +7,12 @@ GPU_K_CORE = src/gpu/k_accum.cu
 GPU_K_ELEMENTWISE = src/gpu/k_unary.cu src/gpu/k_activation.cu src/gpu/k_binary.cu src/gpu/k_dropout.cu \
 	src/gpu/k_map.cuh src/gpu/k_bcast.cuh
 GPU_K_REDUCE = src/gpu/k_matmul.cu src/gpu/k_reduce.cu src/gpu/k_reduce_ext.cu src/gpu/k_softmax.cu \
-	src/gpu/k_metric.cu src/gpu/k_loss.cu src/gpu/k_loss_pw.cu src/gpu/k_reduce.h
+	src/gpu/k_metric.cu src/gpu/k_loss.cu src/gpu/k_loss_pw.cu src/gpu/k_reduce.cuh
 GPU_K_CONV = src/gpu/k_conv.cu src/gpu/k_pool.cu src/gpu/k_upsample.cu src/gpu/k_pool.cuh
 GPU_K_SHAPE = src/gpu/k_shape.cu src/gpu/k_shape_ops.cu src/gpu/k_shape_slice.cu src/gpu/k_shape_gather.cu \
 	src/gpu/k_shape.cuh
 GPU_K_NORM = src/gpu/k_norm.cu
-GPU_K_ATTENTION = src/gpu/k_attention.cu src/gpu/k_attention_bwd.cu src/gpu/k_attention.h
+GPU_K_ATTENTION = src/gpu/k_attention.cu src/gpu/k_attention_bwd.cu src/gpu/k_attention.cuh
 GPU_KERNELS = $(GPU_K_CORE) $(GPU_K_ELEMENTWISE) $(GPU_K_REDUCE) $(GPU_K_CONV) $(GPU_K_SHAPE) \
 	$(GPU_K_NORM) $(GPU_K_ATTENTION)
 GPU_SOURCES = src/gpu/gpu.c src/gpu/backend.c src/gpu/selftest.cu src/gpu/k_core.cu src/gpu/k_optim.cu $(GPU_KERNELS)

@@ -31,9 +31,10 @@ EMU_GEN = tests/gpu/emu/k_core.cc tests/gpu/emu/k_optim.cc tests/gpu/emu/k_accum
 	tests/gpu/emu/k_shape_ops.cc tests/gpu/emu/k_shape_slice.cc tests/gpu/emu/k_shape_gather.cc \
 	tests/gpu/emu/k_conv.cc tests/gpu/emu/k_pool.cc tests/gpu/emu/k_upsample.cc \
 	tests/gpu/emu/k_attention.cc tests/gpu/emu/k_attention_bwd.cc
-# The k_<topic>.cuh headers those include, converted alike (they launch
+# The k_<topic>.cuh headers those include, converted alike (some launch
 # kernels too); found beside the generated .cc before src/gpu's.
-EMU_GEN_H = tests/gpu/emu/k_map.cuh tests/gpu/emu/k_bcast.cuh tests/gpu/emu/k_pool.cuh tests/gpu/emu/k_shape.cuh
+EMU_GEN_H = tests/gpu/emu/k_map.cuh tests/gpu/emu/k_bcast.cuh tests/gpu/emu/k_pool.cuh tests/gpu/emu/k_shape.cuh \
+	tests/gpu/emu/k_reduce.cuh tests/gpu/emu/k_attention.cuh
 EMU_CU2CC = $(AM_V_GEN)$(MKDIR_P) tests/gpu/emu && \
 	{ printf '\043line 1 "%s"\n' $<; sed -f $(srcdir)/tests/gpu/emu/cu2cc.sed $< | \
 	  $(AWK) -f $(srcdir)/tests/gpu/emu/cu2cc.awk; } > $@-t && mv $@-t $@

@@ -3,8 +3,8 @@
 // use the block sum): deterministic warp/block reductions, a "team" (1 thread,
 // a warp or a whole block) that reduces one group of elements, and the sum
 // plan (k_reduce.cu). C++ only.
-#ifndef DLT_K_REDUCE_H
-#define DLT_K_REDUCE_H
+#ifndef DLT_K_REDUCE_CUH
+#define DLT_K_REDUCE_CUH
 
 #include "dlt_ops.h"
 #include "gpu_impl.h"
