@@ -54,9 +54,11 @@ typedef struct {
 } dlt_gpu_kernel;
 
 /* Every kernel file, src/gpu/k_<name>.cu, that lists kernels: its list is
- * dlt_gpu_kernels_<name>. One per op family (dlt_op_list.h's `cuda` column
- * names the file of each op); k_core.cu, k_optim.cu and selftest.cu list no
- * op. backend.c and the emulator (tests/gpu/emu) index these lists. */
+ * dlt_gpu_kernels_<name>. One per op family with kernels (dlt_op_list.h's
+ * `cuda` column names each op's file); k_shape.cu (the shape family's shared
+ * copy: its own ops are views), k_attention_bwd.cu (listed by k_attention.cu),
+ * k_core.cu, k_optim.cu and selftest.cu list none. backend.c and the emulator
+ * (tests/gpu/emu, which renames each list in emu_rename.h) index these lists. */
 #define DLT_GPU_KERNEL_LISTS(X)                                                                \
     X(accum) X(unary) X(activation) X(binary) X(dropout) X(matmul) X(reduce) X(reduce_ext)     \
     X(softmax) X(metric) X(loss) X(loss_pw) X(conv) X(pool) X(upsample) X(norm) X(shape_ops)   \
