@@ -10,6 +10,12 @@ dir=$(dirname "$lo")
 base=$(basename "$lo" .lo)
 mkdir -p "$dir/.libs"
 "$@" -Xcompiler -fPIC -MD -MF "$dir/$base.Pcu" -MT "$lo" -o "$dir/.libs/$base.o"
+# As gcc's -MP: an empty rule for every header, so that a header renamed or
+# removed later does not stop make before this object is rebuilt.
+awk 'NR == 1 { sub(/^[^:]*:/, "") } { for (i = 1; i <= NF; i++) if ($i != "\\" && n++) print $i ":" }' \
+    "$dir/$base.Pcu" >"$dir/$base.Pcu-t"
+cat "$dir/$base.Pcu-t" >>"$dir/$base.Pcu"
+rm -f "$dir/$base.Pcu-t"
 cp "$dir/.libs/$base.o" "$dir/$base.o"
 cat > "$lo" <<LO
 # $base.lo - a libtool object file

@@ -26,11 +26,18 @@ if [ ! -f Makefile ]; then
         { tail -n 20 configure.log; exit 1; }
 fi
 # .cu objects built before nvcc-lt.sh wrote header dependencies (*.Pcu) may
-# hold an old struct layout: rebuild them
+# hold an old struct layout, and a .Pcu written before nvcc-lt.sh added empty
+# rules for headers stops make when it names a header since renamed: rebuild them
 for lo in src/gpu/*.lo; do
     if [ -f "$top/src/gpu/$(basename "$lo" .lo).cu" ] && [ ! -f "${lo%.lo}.Pcu" ]; then
         rm -f "$lo"
     fi
+done
+for pcu in src/gpu/*.Pcu; do
+    [ -f "$pcu" ] || continue
+    for h in $(grep -o '[^ :\\]*\.\(cu\)\{0,1\}h\>' "$pcu"); do
+        [ -f "$h" ] || { rm -f "$pcu" "${pcu%.Pcu}.lo"; break; }
+    done
 done
 # the real-GPU test programs (test_gpu_*; the emu_* ones run in make check here)
 tests=$(sed -n 's/^GPU_T_[A-Z]* = *//p' "$top/tests/gpu/local.mk" | tr ' ' '\n' | grep '^tests/gpu/test_gpu_' | tr '\n' ' ')

@@ -169,10 +169,9 @@ static dlt_status be_sync(void *ctx)
     return dlt_gpu_check(cudaStreamSynchronize(g->stream), NULL, "GPU work failed");
 }
 
-static const dlt_gpu_kernel *const families[] = {
-    dlt_gpu_kernels_core, dlt_gpu_kernels_elementwise, dlt_gpu_kernels_reduce,
-    dlt_gpu_kernels_conv, dlt_gpu_kernels_norm, dlt_gpu_kernels_shape, dlt_gpu_kernels_attention,
-};
+#define LIST_(name) dlt_gpu_kernels_##name,
+static const dlt_gpu_kernel *const families[] = {DLT_GPU_KERNEL_LISTS(LIST_)};
+#undef LIST_
 
 /* The families' lists by op id, built once (the lists are constant). */
 static dlt_gpu_kernel kernels[DLT_OP_COUNT];

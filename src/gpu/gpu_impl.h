@@ -53,13 +53,20 @@ typedef struct {
     dlt_workspace_fn ws; /* device scratch bytes, NULL: none */
 } dlt_gpu_kernel;
 
-extern const dlt_gpu_kernel dlt_gpu_kernels_elementwise[]; /* k_unary, k_binary */
-extern const dlt_gpu_kernel dlt_gpu_kernels_reduce[];      /* k_reduce: matmul, reductions, softmax, losses */
-extern const dlt_gpu_kernel dlt_gpu_kernels_conv[];        /* k_conv: conv, pooling, upsample */
-extern const dlt_gpu_kernel dlt_gpu_kernels_norm[];        /* k_norm: batch/group/layer norm */
-extern const dlt_gpu_kernel dlt_gpu_kernels_shape[];       /* k_shape: shape ops, gather, embedding */
-extern const dlt_gpu_kernel dlt_gpu_kernels_attention[];   /* k_attention: attention */
-extern const dlt_gpu_kernel dlt_gpu_kernels_core[];        /* k_core.cu: accum */
+/* Every kernel file, src/gpu/k_<name>.cu, that lists kernels: its list is
+ * dlt_gpu_kernels_<name>. One per op family with kernels (dlt_op_list.h's
+ * `cuda` column names each op's file); k_shape.cu (the shape family's shared
+ * copy: its own ops are views), k_attention_bwd.cu (listed by k_attention.cu),
+ * k_core.cu, k_optim.cu and selftest.cu list none. backend.c and the emulator
+ * (tests/gpu/emu, which renames each list in emu_rename.h) index these lists. */
+#define DLT_GPU_KERNEL_LISTS(X)                                                                \
+    X(accum) X(unary) X(activation) X(binary) X(dropout) X(matmul) X(reduce) X(reduce_ext)     \
+    X(softmax) X(metric) X(loss) X(loss_pw) X(conv) X(pool) X(upsample) X(norm) X(shape_ops)   \
+    X(shape_slice) X(shape_gather) X(attention)
+
+#define DLT_GPU_KERNEL_LIST_DECL_(name) extern const dlt_gpu_kernel dlt_gpu_kernels_##name[];
+DLT_GPU_KERNEL_LISTS(DLT_GPU_KERNEL_LIST_DECL_)
+#undef DLT_GPU_KERNEL_LIST_DECL_
 
 /* by_op[id] = the entry for op id from the `n` lists (fn NULL where none has
  * one). Returns 0, or -1 when an entry's id is out of range or listed twice. */

@@ -4,7 +4,7 @@
 // the log-sum-exp of every score row (-inf and o = 0 for a row that sees no
 // key). The forward streams K/V tiles through shared memory with an online
 // softmax; the backward (k_attention_bwd.cu) recomputes P from lse.
-#include "k_attention.h"
+#include "k_attention.cuh"
 
 // ---------------------------------------------------------------- tiled forward
 // Block: FA_ROWS query rows of one (b, h); lane = key within a FA_COLS tile.

@@ -4,7 +4,7 @@
 // dq = scale dS K, dk = scale dS^T Q, dv = dropped(P)^T dO.
 // Three deterministic passes, no atomics: Dl per row; dq per query tile
 // (looping over key tiles); dk and dv per key tile (looping over query tiles).
-#include "k_attention.h"
+#include "k_attention.cuh"
 
 // One warp per row: the CPU also sums dO . O in double.
 static __global__ void __launch_bounds__(FA_THREADS)

@@ -1,8 +1,7 @@
 // GPU kernels of the conv family. conv2d, conv_transpose2d and
 // conv2d_weight_grad run on cuDNN's legacy convolution API (NCHW f32): they are
 // cuDNN's forward, backward-data and backward-filter convolutions of the same
-// geometry (conv_impl.h phrases all three in conv2d terms). Pooling and
-// upsampling are in k_pool.cu; this file holds the family's table.
+// geometry (conv_impl.h phrases all three in conv2d terms).
 #include <climits>
 #include <cstring>
 #include <mutex>
@@ -526,31 +525,9 @@ size_t wgrad_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *
 
 } // namespace
 
-// k_pool.cu
-extern "C" {
-dlt_status dlt_gpu_maxpool2d(const dlt_kctx *k);
-dlt_status dlt_gpu_maxpool2d_backward(const dlt_kctx *k);
-dlt_status dlt_gpu_maxpool2d_gather(const dlt_kctx *k);
-dlt_status dlt_gpu_avgpool2d(const dlt_kctx *k);
-dlt_status dlt_gpu_avgpool2d_backward(const dlt_kctx *k);
-dlt_status dlt_gpu_upsample_nearest2d(const dlt_kctx *k);
-dlt_status dlt_gpu_upsample_nearest2d_backward(const dlt_kctx *k);
-dlt_status dlt_gpu_upsample_bilinear2d(const dlt_kctx *k);
-dlt_status dlt_gpu_upsample_bilinear2d_backward(const dlt_kctx *k);
-}
-
 extern "C" const dlt_gpu_kernel dlt_gpu_kernels_conv[] = {
     {DLT_OP_CONV2D, conv_cuda, conv_ws},
     {DLT_OP_CONV_TRANSPOSE2D, convt_cuda, convt_ws},
     {DLT_OP_CONV2D_WEIGHT_GRAD, wgrad_cuda, wgrad_ws},
-    {DLT_OP_MAXPOOL2D, dlt_gpu_maxpool2d, NULL},
-    {DLT_OP_MAXPOOL2D_BACKWARD, dlt_gpu_maxpool2d_backward, NULL},
-    {DLT_OP_MAXPOOL2D_GATHER, dlt_gpu_maxpool2d_gather, NULL},
-    {DLT_OP_AVGPOOL2D, dlt_gpu_avgpool2d, NULL},
-    {DLT_OP_AVGPOOL2D_BACKWARD, dlt_gpu_avgpool2d_backward, NULL},
-    {DLT_OP_UPSAMPLE_NEAREST2D, dlt_gpu_upsample_nearest2d, NULL},
-    {DLT_OP_UPSAMPLE_NEAREST2D_BACKWARD, dlt_gpu_upsample_nearest2d_backward, NULL},
-    {DLT_OP_UPSAMPLE_BILINEAR2D, dlt_gpu_upsample_bilinear2d, NULL},
-    {DLT_OP_UPSAMPLE_BILINEAR2D_BACKWARD, dlt_gpu_upsample_bilinear2d_backward, NULL},
     {DLT_OP_COUNT, NULL, NULL},
 };

@@ -1,48 +1,17 @@
-// GPU kernels of the core's own op (accum), the backend's f32 add, scale and
-// sum of squares, and its bf16 conversions (the bf16 gradient reduction).
+// GPU kernels of the backend itself (no op; accum, the core's op, is in
+// k_accum.cu): the f32 add, scale and sum of squares, and the bf16
+// conversions (the bf16 gradient reduction).
 #include "dlt_bf16.h"
 #include "gpu_impl.h"
-#include "k_reduce.h"
+#include "k_reduce.cuh"
 
 using dlt_kred::block_sum; /* the reduce family's deterministic block sum */
-
-// y = in[0] + in[1] + ... in that order per element (the CPU's order), so the
-// result is the same when y is one of the inputs.
-struct accum_args {
-    const float *in[DLT_MAX_IN];
-    int nin;
-};
-
-static __global__ void accum_kernel(int64_t n, accum_args a, float *y)
-{
-    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
-         i += (int64_t)gridDim.x * blockDim.x) {
-        float t = a.in[0][i];
-        for (int j = 1; j < a.nin; j++)
-            t += a.in[j][i];
-        y[i] = t;
-    }
-}
 
 static __global__ void add_kernel(int64_t n, float *dst, const float *src)
 {
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x)
         dst[i] += src[i];
-}
-
-static dlt_status accum_cuda(const dlt_kctx *k)
-{
-    struct dlt_gpu *g = dlt_gpu_of(k);
-    int64_t n = dlt_shape_numel(k->out_shape[0]);
-    accum_args a;
-    a.nin = k->node->nin;
-    for (int j = 0; j < a.nin; j++)
-        a.in[j] = (const float *)k->in[j];
-    if (n == 0)
-        return DLT_OK;
-    accum_kernel<<<dlt_gpu_blocks(g, n, 256), 256, 0, g->stream>>>(n, a, (float *)k->out[0]);
-    return dlt_gpu_launched(k, "accum_kernel");
 }
 
 extern "C" dlt_status dlt_gpu_add_f32(struct dlt_gpu *g, float *dst, const float *src, size_t n)
@@ -146,8 +115,3 @@ extern "C" dlt_status dlt_gpu_bf16_to_f32(void *ctx, float *dst, const dlt_bf16 
     bf16_to_f32_kernel<<<dlt_gpu_blocks(g, (int64_t)n, 256), 256, 0, g->stream>>>((int64_t)n, dst, src);
     return dlt_gpu_launched(NULL, "bf16_to_f32_kernel");
 }
-
-extern "C" const dlt_gpu_kernel dlt_gpu_kernels_core[] = {
-    {DLT_OP_ACCUM, accum_cuda, NULL},
-    {DLT_OP_COUNT, NULL, NULL},
-};

@@ -3,7 +3,7 @@
 // One block per tile; a tile lies inside one parameter, so the block reads
 // that parameter's coefficients once.
 #include "gpu_impl.h"
-#include "k_reduce.h"
+#include "k_reduce.cuh"
 #include "dlt_optim.h"
 #include "optim_elem.h"
 

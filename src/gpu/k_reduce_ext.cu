@@ -1,11 +1,10 @@
-// GPU kernels of the reduce family: max (max_pick, max_grad) and var over any
-// axes (reduce_ext.c), softmax / log_softmax and their backward ops over any
-// axis (softmax.c), topk_correct (metric.c). Each group of elements is reduced
+// GPU kernels of the reduce_ext family (reduce_ext.c): max (max_pick,
+// max_grad) and var over any axes. Each group of elements is reduced
 // by a team (one thread, a warp or a block) in a fixed order, so results do
 // not vary from run to run.
 #include <math.h>
 
-#include "k_reduce.h"
+#include "k_reduce.cuh"
 
 namespace dlt_kred
 {
@@ -187,168 +186,14 @@ dlt_status var_cuda(const dlt_kctx *k)
         var_kernel<kThreads><<<nb, kThreads, 0, g->stream>>>(gm, div, x, y);
     return dlt_gpu_launched(k, "var_kernel");
 }
-
-// ---------------------------------------------------------------- softmax
-// x as [outer, n, inner]: row t = (o, i) is x[o n inner + j inner + i], j < n.
-// Each thread writes only elements it read itself, after the row's sums: the
-// output may alias an input (DLT_OP_INPLACE).
-enum { SM_FWD, SM_LOG_FWD, SM_BWD, SM_LOG_BWD };
-
-template <int TEAM, int MODE>
-__global__ void sm_kernel(int64_t rows, int64_t n, int64_t inner, const float *a, const float *b,
-                          float *y)
-{
-    for (int64_t t = team_id<TEAM>(); t < rows; t += team_count<TEAM>()) {
-        int64_t base = (t / inner) * n * inner + t % inner;
-        const float *pa = a + base, *pb = b + base;
-        float *py = y + base;
-        int64_t j0 = team_rank<TEAM>();
-        if (MODE == SM_FWD || MODE == SM_LOG_FWD) {
-            float m = -INFINITY; // NaN never wins a > comparison (the CPU's max)
-            for (int64_t j = j0; j < n; j += TEAM) {
-                float v = pa[j * inner];
-                m = v > m ? v : m;
-            }
-            m = team_max<TEAM>(m);
-            double sum = 0;
-            for (int64_t j = j0; j < n; j += TEAM)
-                sum += (double)expf(pa[j * inner] - m);
-            sum = team_sum<TEAM>(sum);
-            if (MODE == SM_FWD) {
-                for (int64_t j = j0; j < n; j += TEAM)
-                    py[j * inner] = (float)((double)expf(pa[j * inner] - m) / sum);
-            } else {
-                double lse = (double)m + log(sum);
-                for (int64_t j = j0; j < n; j += TEAM)
-                    py[j * inner] = (float)((double)pa[j * inner] - lse);
-            }
-        } else { // a = dy, b = the forward output
-            double s = 0;
-            for (int64_t j = j0; j < n; j += TEAM)
-                s += MODE == SM_LOG_BWD ? (double)pa[j * inner]
-                                        : (double)pa[j * inner] * pb[j * inner];
-            s = team_sum<TEAM>(s);
-            for (int64_t j = j0; j < n; j += TEAM) {
-                double d = pa[j * inner], v = pb[j * inner];
-                py[j * inner] =
-                    (float)(MODE == SM_LOG_BWD ? d - (double)expf((float)v) * s : v * (d - s));
-            }
-        }
-    }
-}
-
-template <int MODE> static dlt_status sm_launch(const dlt_kctx *k)
-{
-    struct dlt_gpu *g = dlt_gpu_of(k);
-    const dlt_shape *s = k->in_shape[0];
-    int axis = DLT_CATTR(k->node, sm_attr)->axis;
-    int64_t n = s->dim[axis], inner = 1, rows = 1;
-    for (int i = 0; i < s->ndim; i++) {
-        if (i > axis)
-            inner *= s->dim[i];
-        if (i != axis)
-            rows *= s->dim[i];
-    }
-    if (rows == 0 || n == 0 || inner == 0)
-        return DLT_OK;
-    const float *a = (const float *)k->in[0];
-    const float *b = k->node->nin > 1 ? (const float *)k->in[1] : a;
-    float *y = (float *)k->out[0];
-    int team = inner > 1 ? 1 : n >= 2048 ? kThreads : 32;
-    unsigned nb = team_blocks(g, rows, team);
-    if (team == 1)
-        sm_kernel<1, MODE><<<nb, kThreads, 0, g->stream>>>(rows, n, inner, a, b, y);
-    else if (team == 32)
-        sm_kernel<32, MODE><<<nb, kThreads, 0, g->stream>>>(rows, n, inner, a, b, y);
-    else
-        sm_kernel<kThreads, MODE><<<nb, kThreads, 0, g->stream>>>(rows, n, inner, a, b, y);
-    return dlt_gpu_launched(k, "sm_kernel");
-}
-
-dlt_status softmax_cuda(const dlt_kctx *k)
-{
-    return sm_launch<SM_FWD>(k);
-}
-dlt_status log_softmax_cuda(const dlt_kctx *k)
-{
-    return sm_launch<SM_LOG_FWD>(k);
-}
-dlt_status softmax_grad_cuda(const dlt_kctx *k)
-{
-    return sm_launch<SM_BWD>(k);
-}
-dlt_status log_softmax_grad_cuda(const dlt_kctx *k)
-{
-    return sm_launch<SM_LOG_BWD>(k);
-}
-
-// ---------------------------------------------------------------- topk_correct
-// Hits are counted in integers (exact in any order): a block total per block,
-// added to one counter; a last kernel writes the count or the fraction.
-template <int TEAM>
-__global__ void topk_kernel(int64_t npos, int64_t C, int64_t P, int kk, const float *z,
-                            const int32_t *lab, unsigned long long *hits)
-{
-    long long mine = 0;
-    for (int64_t t = team_id<TEAM>(); t < npos; t += team_count<TEAM>()) {
-        int32_t y = lab[t];
-        if (y < 0 || y >= C) // the same label for the whole team
-            continue;
-        const float *zi = z + (t / P) * C * P + t % P;
-        float zy = zi[(int64_t)y * P];
-        long long above = 0;
-        for (int64_t c = team_rank<TEAM>(); c < C; c += TEAM)
-            above += zi[c * P] > zy;
-        above = team_sum<TEAM>(above);
-        if (team_rank<TEAM>() == 0 && above < kk)
-            mine++;
-    }
-    mine = block_sum(mine);
-    if (threadIdx.x == 0 && mine)
-        atomicAdd(hits, (unsigned long long)mine);
-}
-
-__global__ void topk_finish(const unsigned long long *hits, int64_t npos, int fraction, float *y)
-{
-    double h = (double)*hits;
-    *y = fraction ? (float)(h / (double)npos) : (float)h;
-}
-
-size_t topk_ws(const dlt_node *, const dlt_shape *const *, const dlt_shape *const *)
-{
-    return sizeof(unsigned long long);
-}
-
-dlt_status topk_cuda(const dlt_kctx *k)
-{
-    struct dlt_gpu *g = dlt_gpu_of(k);
-    const topk_attr *a = DLT_CATTR(k->node, topk_attr);
-    const dlt_shape *s = k->in_shape[0];
-    int64_t N = s->dim[0], C = s->dim[1], NC = N * C;
-    int64_t P = NC ? dlt_shape_numel(s) / NC : 0, npos = N * P;
-    unsigned long long *hits = (unsigned long long *)k->work;
-    if (!hits || k->work_bytes < sizeof *hits)
-        return dlt_seterr(DLT_ERR_INTERNAL, "topk_correct: no workspace");
-    dlt_status st =
-        dlt_gpu_check(cudaMemsetAsync(hits, 0, sizeof *hits, g->stream), k, "cudaMemsetAsync");
-    if (st != DLT_OK)
-        return st;
-    const float *z = (const float *)k->in[0];
-    const int32_t *lab = (const int32_t *)k->in[1];
-    if (npos > 0) {
-        int team = P == 1 && C > 32 ? (C >= 4096 ? kThreads : 32) : 1;
-        unsigned nb = team_blocks(g, npos, team);
-        if (team == 1)
-            topk_kernel<1><<<nb, kThreads, 0, g->stream>>>(npos, C, P, a->k, z, lab, hits);
-        else if (team == 32)
-            topk_kernel<32><<<nb, kThreads, 0, g->stream>>>(npos, C, P, a->k, z, lab, hits);
-        else
-            topk_kernel<kThreads><<<nb, kThreads, 0, g->stream>>>(npos, C, P, a->k, z, lab, hits);
-        if ((st = dlt_gpu_launched(k, "topk_kernel")) != DLT_OK)
-            return st;
-    }
-    topk_finish<<<1, 1, 0, g->stream>>>(hits, npos, a->fraction, (float *)k->out[0]);
-    return dlt_gpu_launched(k, "topk_finish");
-}
-
 } // namespace dlt_kred
+
+using namespace dlt_kred;
+
+extern "C" const dlt_gpu_kernel dlt_gpu_kernels_reduce_ext[] = {
+    {DLT_OP_MAX, max_cuda, NULL},
+    {DLT_OP_MAX_PICK, max_cuda, NULL},
+    {DLT_OP_MAX_GRAD, max_grad_cuda, NULL},
+    {DLT_OP_VAR, var_cuda, NULL},
+    {DLT_OP_COUNT, NULL, NULL},
+};

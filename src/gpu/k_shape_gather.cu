@@ -1,6 +1,6 @@
 // GPU kernels of the shape family's indexing ops (src/ops/shape_gather.c):
 // take (index_select) and embedding, their adjoint take_grad, gather (torch.gather)
-// and its adjoint scatter_add. Registered in k_shape.cu's table.
+// and its adjoint scatter_add.
 #include <stdint.h>
 
 #include "gpu_impl.h"
@@ -199,3 +199,12 @@ extern "C" dlt_status dlt_gpu_shape_scatter_add(const dlt_kctx *k)
         (float *)k->out[0], g->d_flag);
     return dlt_gpu_launched(k, "scatter_add_kernel");
 }
+
+extern "C" const dlt_gpu_kernel dlt_gpu_kernels_shape_gather[] = {
+    {DLT_OP_TAKE, dlt_gpu_shape_take, NULL},
+    {DLT_OP_EMBEDDING, dlt_gpu_shape_take, NULL},
+    {DLT_OP_TAKE_GRAD, dlt_gpu_shape_take_grad, NULL},
+    {DLT_OP_GATHER, dlt_gpu_shape_gather, NULL},
+    {DLT_OP_SCATTER_ADD, dlt_gpu_shape_scatter_add, NULL},
+    {DLT_OP_COUNT, NULL, NULL},
+};

@@ -1,5 +1,6 @@
 /* Attributes of the elementwise binary ops (binary.c), shared with the CUDA
- * kernels (src/gpu/k_binary.cu). Internal to libdltrain. */
+ * kernels (src/gpu/k_binary.cu,
+ * k_bcast.cuh). Internal to libdltrain. */
 #ifndef DLT_BINARY_IMPL_H
 #define DLT_BINARY_IMPL_H
 

@@ -1,7 +1,7 @@
 /* Private to the conv family: the geometry shared by conv2d, its transpose and
  * its weight gradient, the three CPU kernels (conv_kernels.c), and the pooling
- * and upsampling attributes. Included by the GPU kernels (src/gpu/k_conv*.cu)
- * too, so it compiles as C and as C++. */
+ * and upsampling attributes. Included by the GPU kernels (src/gpu/k_conv.cu,
+ * k_pool.cu, k_upsample.cu) too, so it compiles as C and as C++. */
 #ifndef DLT_CONV_IMPL_H
 #define DLT_CONV_IMPL_H
 

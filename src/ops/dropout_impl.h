@@ -1,5 +1,5 @@
 /* Dropout's attributes and mask stream (dropout.c), shared with the CUDA kernel
- * (src/gpu/k_unary.cu) so that both draw the same mask. Internal to
+ * (src/gpu/k_dropout.cu) so that both draw the same mask. Internal to
  * libdltrain. */
 #ifndef DLT_DROPOUT_IMPL_H
 #define DLT_DROPOUT_IMPL_H

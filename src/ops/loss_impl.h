@@ -1,6 +1,6 @@
 /* Private to the loss family: elementwise loss nodes (loss_pw.c) that the
  * builders in loss.c reduce, and the attributes and per-element math that the
- * CPU kernels share with the CUDA kernels (src/gpu/k_reduce*.cu), so this
+ * CPU kernels share with the CUDA kernels (src/gpu/k_loss*.cu), so this
  * header compiles as C and as C++ (nvcc). */
 #ifndef DLT_LOSS_IMPL_H
 #define DLT_LOSS_IMPL_H

@@ -1,4 +1,4 @@
-/* Private to the shape family (src/ops/shape_*.c and src/gpu/k_shape.cu): the
+/* Private to the shape family (src/ops/shape_*.c and src/gpu/k_shape*.cu): the
  * ops' attribute structs and the index rules both kernels must share. C and
  * C++ (nvcc) alike. */
 #ifndef DLT_SHAPE_IMPL_H

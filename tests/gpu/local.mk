@@ -23,17 +23,27 @@ TESTS += $(GPU_TESTS)
 # CUDA, cuBLAS and cuDNN (no CUDA headers needed), emu_backend.cc is the device.
 # Built with and without CUDA. cuDNN's convolutions are emulated by loops
 # (emu_cudnn.cc) behind k_conv.cu's own descriptor and algorithm logic.
-EMU_GEN = tests/gpu/emu/k_core.cc tests/gpu/emu/k_optim.cc tests/gpu/emu/k_unary.cc \
-	tests/gpu/emu/k_binary.cc tests/gpu/emu/k_reduce.cc tests/gpu/emu/k_reduce_ext.cc \
-	tests/gpu/emu/k_loss.cc tests/gpu/emu/k_norm.cc tests/gpu/emu/k_shape.cc \
-	tests/gpu/emu/k_shape_gather.cc tests/gpu/emu/k_conv.cc tests/gpu/emu/k_pool.cc tests/gpu/emu/k_attention.cc \
-	tests/gpu/emu/k_attention_bwd.cc
+EMU_GEN = tests/gpu/emu/k_core.cc tests/gpu/emu/k_optim.cc tests/gpu/emu/k_accum.cc \
+	tests/gpu/emu/k_unary.cc tests/gpu/emu/k_activation.cc tests/gpu/emu/k_binary.cc \
+	tests/gpu/emu/k_dropout.cc tests/gpu/emu/k_matmul.cc tests/gpu/emu/k_reduce.cc \
+	tests/gpu/emu/k_reduce_ext.cc tests/gpu/emu/k_softmax.cc tests/gpu/emu/k_metric.cc \
+	tests/gpu/emu/k_loss.cc tests/gpu/emu/k_loss_pw.cc tests/gpu/emu/k_norm.cc tests/gpu/emu/k_shape.cc \
+	tests/gpu/emu/k_shape_ops.cc tests/gpu/emu/k_shape_slice.cc tests/gpu/emu/k_shape_gather.cc \
+	tests/gpu/emu/k_conv.cc tests/gpu/emu/k_pool.cc tests/gpu/emu/k_upsample.cc \
+	tests/gpu/emu/k_attention.cc tests/gpu/emu/k_attention_bwd.cc
+# The k_<topic>.cuh headers those include, converted alike (some launch
+# kernels too); found beside the generated .cc before src/gpu's.
+EMU_GEN_H = tests/gpu/emu/k_map.cuh tests/gpu/emu/k_bcast.cuh tests/gpu/emu/k_pool.cuh tests/gpu/emu/k_shape.cuh \
+	tests/gpu/emu/k_reduce.cuh tests/gpu/emu/k_attention.cuh
 EMU_CU2CC = $(AM_V_GEN)$(MKDIR_P) tests/gpu/emu && \
 	{ printf '\043line 1 "%s"\n' $<; sed -f $(srcdir)/tests/gpu/emu/cu2cc.sed $< | \
 	  $(AWK) -f $(srcdir)/tests/gpu/emu/cu2cc.awk; } > $@-t && mv $@-t $@
 EMU_CU2CC_DEPS = $(srcdir)/tests/gpu/emu/cu2cc.sed $(srcdir)/tests/gpu/emu/cu2cc.awk
 $(EMU_GEN): tests/gpu/emu/%.cc: $(top_srcdir)/src/gpu/%.cu $(EMU_CU2CC_DEPS)
 	$(EMU_CU2CC)
+$(EMU_GEN_H): tests/gpu/emu/%.cuh: $(top_srcdir)/src/gpu/%.cuh $(EMU_CU2CC_DEPS)
+	$(EMU_CU2CC)
+$(EMU_GEN): $(EMU_GEN_H)
 noinst_LTLIBRARIES += tests/gpu/libcudaemu.la
 tests_gpu_libcudaemu_la_SOURCES = tests/gpu/emu/emu_runtime.cc tests/gpu/emu/emu_backend.cc tests/gpu/emu/emu_cudnn.cc \
 	tests/gpu/emu/cuda_emu.h tests/gpu/emu/emu_rename.h tests/gpu/emu/cuda_runtime.h \
@@ -43,7 +53,7 @@ nodist_tests_gpu_libcudaemu_la_SOURCES = $(EMU_GEN)
 tests_gpu_libcudaemu_la_CPPFLAGS = -include $(top_srcdir)/tests/gpu/emu/emu_rename.h \
 	-I$(top_srcdir)/tests/gpu/emu $(AM_CPPFLAGS) -I$(top_srcdir)/src/optim -I$(top_srcdir)/tests/gpu
 tests_gpu_libcudaemu_la_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-unknown-pragmas -fvisibility=hidden $(SAN_CFLAGS)
-CLEANFILES += $(EMU_GEN)
+CLEANFILES += $(EMU_GEN) $(EMU_GEN_H)
 EXTRA_DIST += $(EMU_CU2CC_DEPS)
 EMU_CPPFLAGS = $(AM_CPPFLAGS) -Dgc_init=emu_gc_init -Ddlt_gpu_open=emu_gpu_open -Ddlt_gpu_close=emu_gpu_close \
 	-Ddlt_gpu_backend=emu_gpu_backend -Ddlt_gpu_set_precision=emu_gpu_set_precision

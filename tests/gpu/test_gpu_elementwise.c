@@ -1,10 +1,11 @@
-/* GPU elementwise kernels (src/gpu/k_unary.cu, k_binary.cu) against the CPU: every
- * unary kind forward and through its derivative ops of order 1 to 3, relu,
- * prelu, dropout (masks bit for bit), affine, and add/sub/mul/div/pow_tensor
- * over every broadcast path of the GPU kernel (same shape, a scalar either
- * side, one axis either side: bias, channel scale, per row; and the general
- * strided kernel up to 8 axes). Sizes are not multiples of 4 so the float4
- * tails run. Exits 77 without a CUDA device. */
+/* GPU elementwise kernels (src/gpu/k_unary.cu, k_activation.cu, k_binary.cu,
+ * k_dropout.cu) against the CPU: every unary kind forward and through its
+ * derivative ops of order 1 to 3, relu, prelu, dropout (masks bit for bit),
+ * affine, and add/sub/mul/div/pow_tensor over every broadcast path of the GPU
+ * kernel (same shape, a scalar either side, one axis either side: bias,
+ * channel scale, per row; and the general strided kernel up to 8 axes). Sizes
+ * are not multiples of 4 so the float4 tails run. Exits 77 without a CUDA
+ * device. */
 #include <math.h>
 #include <stdio.h>
 

@@ -1,11 +1,12 @@
-/* GPU reduce-family kernels (src/gpu/k_reduce*.cu, k_loss.cu) against the CPU:
- * matmul (transposes, batches, broadcast batch axes), sum/mean over any axes
- * (the split and multi-pass paths), broadcast_to, max (ties and NaN through a
- * constant input), var, softmax / log_softmax on any axis with first and
- * second order, cross_entropy (ignore_index, smoothing, every reduction,
- * spatial, its HVP through a gradient built in the case), every pointwise
- * loss kind with first and second order, topk_correct (ties, labels out of
- * range). Exits 77 without a CUDA device. */
+/* GPU reduce-family kernels (src/gpu/k_matmul.cu, k_reduce*.cu, k_softmax.cu,
+ * k_metric.cu, k_loss*.cu) against the CPU: matmul (transposes, batches,
+ * broadcast batch axes), sum/mean over any axes (the split and multi-pass
+ * paths), broadcast_to, max (ties and NaN through a constant input), var,
+ * softmax / log_softmax on any axis with first and second order,
+ * cross_entropy (ignore_index, smoothing, every reduction, spatial, its HVP
+ * through a gradient built in the case), every pointwise loss kind with first
+ * and second order, topk_correct (ties, labels out of range). Exits 77
+ * without a CUDA device. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

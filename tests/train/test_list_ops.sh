@@ -6,7 +6,7 @@
 # reshape is a view). With CUDA built, every op with a CPU kernel says cuda
 # yes; without, the cuda column says "-". Every family names a file in
 # src/ops (src/core for accum) that defines the op, and every CUDA source named
-# exists.
+# is the family's own, src/gpu/k_<family>.cu, and lists the op.
 bld=${top_builddir:-.}
 src=${top_srcdir:-.}
 dltrain=$bld/dltrain
@@ -38,11 +38,14 @@ row() { # op family cpu cuda grad source
     [ "$got" = "$*" ] && ok "$*" || bad "row '$got', expected '$*'"
 }
 row conv2d conv yes $cuda yes src/gpu/k_conv.cu
-row accum accum yes $cuda yes src/gpu/k_core.cu
-row relu_grad activation yes $cuda yes src/gpu/k_unary.cu
-row topk_correct metric yes $cuda no src/gpu/k_reduce_ext.cu
+row accum accum yes $cuda yes src/gpu/k_accum.cu
+row relu_grad activation yes $cuda yes src/gpu/k_activation.cu
+row topk_correct metric yes $cuda no src/gpu/k_metric.cu
 row cross_entropy_hvp loss yes $cuda no src/gpu/k_loss.cu
-row attention_grad attention yes $cuda no src/gpu/k_attention_bwd.cu
+row pointwise_loss loss_pw yes $cuda yes src/gpu/k_loss_pw.cu
+row upsample_bilinear2d upsample yes $cuda yes src/gpu/k_upsample.cu
+row pad_reflect shape_slice yes $cuda yes src/gpu/k_shape_slice.cu
+row attention_grad attention yes $cuda no src/gpu/k_attention.cu
 row reshape shape view view yes -
 row stop_gradient shape view view yes -
 
@@ -54,9 +57,12 @@ for r in $(grep -v '^#' "$out" | tail -n +2 | awk '{print $1 ":" $2 ":" $6}'); d
     f=$src/src/ops/$fam.c
     [ "$fam" = accum ] && f=$src/src/core/accum.c
     grep -q "dlt_op_def_$op = \|EW_DEFS([A-Z_]*, ${op%_grad})" "$f" 2>/dev/null || { bad "$op: not defined in $f"; nf=1; }
-    [ "$cu" = - ] || [ -f "$src/$cu" ] || { bad "$op: no $cu"; nf=1; }
+    [ "$cu" = - ] || [ "$cu" = "src/gpu/k_$fam.cu" ] || { bad "$op: CUDA source $cu, not its family's"; nf=1; }
+    id=$(echo "$op" | tr a-z A-Z)
+    [ "$cu" = - ] || grep -q "{DLT_OP_$id, \|EW_ENTRIES(${id%_GRAD})" "$src/$cu" 2>/dev/null ||
+        { bad "$op: not in the kernel list of $cu"; nf=1; }
 done
-[ $nf = 0 ] && ok "every op defined in its family's file, every CUDA source present"
+[ $nf = 0 ] && ok "every op defined in its family's file, listed in its family's CUDA source"
 
 # every op with a CPU kernel has a CUDA kernel where CUDA is built (the
 # coverage test's rule, seen from the command line)

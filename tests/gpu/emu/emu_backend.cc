@@ -63,10 +63,9 @@ extern "C" dlt_status dlt_gpu_launched(const dlt_kctx *k, const char *kernel)
 
 /* Every family of the CUDA backend, convolutions through the emulated cuDNN
  * (emu_cudnn.cc). */
-static const dlt_gpu_kernel *const families[] = {
-    dlt_gpu_kernels_core,  dlt_gpu_kernels_elementwise, dlt_gpu_kernels_reduce,    dlt_gpu_kernels_conv,
-    dlt_gpu_kernels_norm, dlt_gpu_kernels_shape,       dlt_gpu_kernels_attention,
-};
+#define LIST_(name) dlt_gpu_kernels_##name,
+static const dlt_gpu_kernel *const families[] = {DLT_GPU_KERNEL_LISTS(LIST_)};
+#undef LIST_
 
 static dlt_status e_alloc(void *, size_t bytes, void **p)
 {

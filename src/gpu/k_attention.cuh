@@ -1,8 +1,8 @@
 // Shared by the attention kernel files (k_attention.cu: forward, host glue and
 // table; k_attention_bwd.cu: backward). Device code only sees attn_dev, a
 // by-value copy of everything a kernel needs, so no host structure is read.
-#ifndef DLT_K_ATTENTION_H
-#define DLT_K_ATTENTION_H
+#ifndef DLT_K_ATTENTION_CUH
+#define DLT_K_ATTENTION_CUH
 
 #include <math.h>
 

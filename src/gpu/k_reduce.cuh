@@ -1,9 +1,10 @@
-// Shared by the reduce family's kernel files (k_reduce.cu, k_reduce_ext.cu,
-// k_loss.cu): deterministic warp/block reductions, a "team" (1 thread, a
-// warp or a whole block) that reduces one group of elements, and the kernel
-// functions that k_reduce.cu lists in the family's table. C++ only.
-#ifndef DLT_K_REDUCE_H
-#define DLT_K_REDUCE_H
+// Shared by the kernel files that reduce (k_reduce.cu, k_reduce_ext.cu,
+// k_softmax.cu, k_metric.cu, k_loss.cu, k_loss_pw.cu; k_core.cu and k_optim.cu
+// use the block sum): deterministic warp/block reductions, a "team" (1 thread,
+// a warp or a whole block) that reduces one group of elements, and the sum
+// plan (k_reduce.cu). C++ only.
+#ifndef DLT_K_REDUCE_CUH
+#define DLT_K_REDUCE_CUH
 
 #include "dlt_ops.h"
 #include "gpu_impl.h"
@@ -141,24 +142,6 @@ void sum_plan(const dlt_shape *s, const unsigned char *reduce, SumPlan *pl);
 // y = scale * sum(x) over the plan's axes; x is float or (x_double) double.
 dlt_status sum_run(const dlt_kctx *k, const SumPlan *pl, const void *x, int x_double, float *y,
                    double scale, void *work);
-
-// ---- kernel functions (one per table entry)
-dlt_status mm_cuda(const dlt_kctx *k);
-dlt_status max_cuda(const dlt_kctx *k);
-dlt_status max_grad_cuda(const dlt_kctx *k);
-dlt_status var_cuda(const dlt_kctx *k);
-dlt_status softmax_cuda(const dlt_kctx *k);
-dlt_status log_softmax_cuda(const dlt_kctx *k);
-dlt_status softmax_grad_cuda(const dlt_kctx *k);
-dlt_status log_softmax_grad_cuda(const dlt_kctx *k);
-dlt_status topk_cuda(const dlt_kctx *k);
-size_t topk_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out);
-dlt_status ce_cuda(const dlt_kctx *k);
-size_t ce_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out);
-dlt_status ce_grad_cuda(const dlt_kctx *k);
-dlt_status ce_hvp_cuda(const dlt_kctx *k);
-size_t ce_grad_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out);
-dlt_status pw_cuda(const dlt_kctx *k);
 
 } // namespace dlt_kred
 
