@@ -204,3 +204,13 @@ void check_case(const char *name, const float *traj, const double *losses)
                   e.normrel, OPTIM_NORMREL_TOL, e.rel, OPTIM_ELEMREL_TOL);
     ck_assert_msg(e.loss_rel <= 1e-6, "%s: loss rel err %g", name, e.loss_rel);
 }
+
+void optim_tweak_sgdm(dlt_optim_config *c) { c->momentum = 0.9, c->nesterov = 1, c->weight_decay = 0.01; }
+void optim_tweak_ams(dlt_optim_config *c) { c->amsgrad = 1, c->weight_decay = 0.01; }
+void optim_tweak_rms(dlt_optim_config *c) { c->centered = 1, c->momentum = 0.5, c->weight_decay = 0.01; }
+void optim_tweak_ada(dlt_optim_config *c) { c->lr_decay = 0.1, c->initial_accumulator_value = 0.2; }
+
+const optim_case optim_tweaked[OPTIM_NTWEAKED] = {
+    {"sgd", optim_tweak_sgdm}, {"adam", optim_tweak_ams}, {"adamw", optim_tweak_ams}, {"rmsprop", optim_tweak_rms},
+    {"adadelta", NULL}, {"adagrad", optim_tweak_ada}, {"lamb", NULL},
+};

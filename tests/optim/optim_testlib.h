@@ -74,4 +74,18 @@ void check_case(const char *name, const float *traj, const double *losses);
 #define OPTIM_NORMREL_TOL 1e-6
 #define OPTIM_ELEMREL_TOL 5e-5
 
+/* Every algorithm once, with the options that exercise its state slots
+ * (momentum + Nesterov, AMSGrad, centered RMSprop with momentum, Adagrad's
+ * decay and initial accumulator): the cases of the ranged and sharded steps. */
+void optim_tweak_sgdm(dlt_optim_config *c); /* momentum 0.9, Nesterov, weight decay */
+void optim_tweak_ams(dlt_optim_config *c);  /* AMSGrad, weight decay */
+void optim_tweak_rms(dlt_optim_config *c);  /* centered, momentum 0.5, weight decay */
+void optim_tweak_ada(dlt_optim_config *c);  /* Adagrad's lr decay and initial accumulator */
+typedef struct {
+    const char *name;
+    void (*tweak)(dlt_optim_config *); /* NULL: the defaults */
+} optim_case;
+#define OPTIM_NTWEAKED 7
+extern const optim_case optim_tweaked[OPTIM_NTWEAKED];
+
 #endif

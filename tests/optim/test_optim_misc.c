@@ -266,27 +266,15 @@ END_TEST
 
 /* ---------------------------------------------------------------- ranges */
 
-static void t_sgdm(dlt_optim_config *c) { c->momentum = 0.9, c->nesterov = 1, c->weight_decay = 0.01; }
-static void t_ams(dlt_optim_config *c) { c->amsgrad = 1, c->weight_decay = 0.01; }
-static void t_rms(dlt_optim_config *c) { c->centered = 1, c->momentum = 0.5, c->weight_decay = 0.01; }
-static void t_ada(dlt_optim_config *c) { c->lr_decay = 0.1, c->initial_accumulator_value = 0.2; }
-
-static const struct {
-    const char *name;
-    void (*tweak)(dlt_optim_config *);
-} range_cases[] = {
-    {"sgd", t_sgdm}, {"adam", t_ams}, {"adamw", t_ams}, {"rmsprop", t_rms},
-    {"adadelta", NULL}, {"adagrad", t_ada}, {"lamb", NULL},
-};
 
 /* The split at 30 cuts fc1.weight (0..32): ZeRO shards ignore parameter
  * boundaries. Element-wise optimizers must agree bitwise; LAMB's norms are
  * summed in another order, so it agrees to rounding. */
 START_TEST(step_range_halves)
 {
-    const char *name = range_cases[_i].name;
-    dlt_optim *full = make(name, range_cases[_i].tweak, NULL, 0);
-    dlt_optim *half = make(name, range_cases[_i].tweak, NULL, 0);
+    const char *name = optim_tweaked[_i].name;
+    dlt_optim *full = make(name, optim_tweaked[_i].tweak, NULL, 0);
+    dlt_optim *half = make(name, optim_tweaked[_i].tweak, NULL, 0);
     const size_t mid = 30;
     float p1[MLP_TOTAL], p2[MLP_TOTAL], g[MLP_TOTAL];
     memcpy(p1, pb.init, sizeof p1);
@@ -375,7 +363,7 @@ END_TEST
 
 START_TEST(resume_exact)
 {
-    dlt_optim *a = make("adam", t_ams, NULL, 0), *b = make("adam", t_ams, NULL, 0);
+    dlt_optim *a = make("adam", optim_tweak_ams, NULL, 0), *b = make("adam", optim_tweak_ams, NULL, 0);
     float p[MLP_TOTAL], q[MLP_TOTAL], g[MLP_TOTAL];
     memcpy(p, pb.init, sizeof p);
     for (int s = 0; s < 20; s++) {
@@ -469,13 +457,13 @@ START_TEST(slots_and_errors)
         const char *slots;
     } want[] = {
         {"sgd", NULL, ""},
-        {"sgd", t_sgdm, "momentum_buffer,"},
+        {"sgd", optim_tweak_sgdm, "momentum_buffer,"},
         {"adam", NULL, "exp_avg,exp_avg_sq,"},
-        {"adamw", t_ams, "exp_avg,exp_avg_sq,max_exp_avg_sq,"},
+        {"adamw", optim_tweak_ams, "exp_avg,exp_avg_sq,max_exp_avg_sq,"},
         {"rmsprop", NULL, "square_avg,"},
-        {"rmsprop", t_rms, "momentum_buffer,square_avg,grad_avg,"},
+        {"rmsprop", optim_tweak_rms, "momentum_buffer,square_avg,grad_avg,"},
         {"adadelta", NULL, "square_avg,acc_delta,"},
-        {"adagrad", t_ada, "sum,"},
+        {"adagrad", optim_tweak_ada, "sum,"},
         {"lamb", NULL, "exp_avg,exp_avg_sq,"},
     };
     for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
@@ -540,7 +528,7 @@ int main(void)
     tcase_add_test(tc, glob);
     tcase_add_test(tc, groups_decay_and_frozen);
     tcase_add_test(tc, accumulation);
-    tcase_add_loop_test(tc, step_range_halves, 0, (int)(sizeof range_cases / sizeof range_cases[0]));
+    tcase_add_loop_test(tc, step_range_halves, 0, OPTIM_NTWEAKED);
     tcase_add_test(tc, lamb_reducer);
     tcase_add_test(tc, resume_exact);
     tcase_add_test(tc, loss_scaler);

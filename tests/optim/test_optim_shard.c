@@ -17,18 +17,6 @@
 
 static mlp_problem pb;
 
-static void t_sgdm(dlt_optim_config *c) { c->momentum = 0.9, c->nesterov = 1, c->weight_decay = 0.01; }
-static void t_ams(dlt_optim_config *c) { c->amsgrad = 1, c->weight_decay = 0.01; }
-static void t_rms(dlt_optim_config *c) { c->centered = 1, c->momentum = 0.5, c->weight_decay = 0.01; }
-static void t_ada(dlt_optim_config *c) { c->lr_decay = 0.1, c->initial_accumulator_value = 0.2; }
-
-static const struct {
-    const char *name;
-    void (*tweak)(dlt_optim_config *);
-} cases[] = {
-    {"sgd", t_sgdm}, {"adam", t_ams}, {"adamw", t_ams}, {"rmsprop", t_rms},
-    {"adadelta", NULL}, {"adagrad", t_ada}, {"lamb", NULL},
-};
 
 /* Rank A and rank B, interleaved; 10 and 30 cut fc1.weight [0,32), 45 cuts
  * fc2.weight [40,64). LAMB needs whole parameters: its split follows them. */
@@ -38,9 +26,9 @@ static const dlt_optim_range lamb_a[] = {{0, 32}, {40, 64}}, lamb_b[] = {{32, 40
 static dlt_optim *make(int c, const dlt_optim_range *own, int nown)
 {
     dlt_optim_config cfg;
-    ck_assert_int_eq(dlt_optim_config_default(cases[c].name, &cfg), DLT_OK);
-    if (cases[c].tweak)
-        cases[c].tweak(&cfg);
+    ck_assert_int_eq(dlt_optim_config_default(optim_tweaked[c].name, &cfg), DLT_OK);
+    if (optim_tweaked[c].tweak)
+        optim_tweaked[c].tweak(&cfg);
     dlt_optim *o = NULL;
     dlt_status st = own ? dlt_optim_create_sharded(&cfg, mlp_views, MLP_NPARAMS, MLP_TOTAL, NULL, 0, own, nown, &o)
                         : dlt_optim_create(&cfg, mlp_views, MLP_NPARAMS, MLP_TOTAL, NULL, 0, &o);
@@ -80,7 +68,7 @@ static void same_state(dlt_optim *o, dlt_optim *full)
  * host memory, so the flat buffers are used as they are). */
 static void sharded_vs_full(int c, int on_dev)
 {
-    int lamb = strcmp(cases[c].name, "lamb") == 0;
+    int lamb = strcmp(optim_tweaked[c].name, "lamb") == 0;
     dlt_optim *full = make(c, NULL, 0);
     dlt_optim *a = make(c, lamb ? lamb_a : own_a, 2), *b = make(c, lamb ? lamb_b : own_b, 2);
     if (on_dev) {
@@ -114,7 +102,7 @@ static void sharded_vs_full(int c, int on_dev)
     same_state(a, full);
     same_state(b, full);
     ck_assert_uint_eq(dlt_optim_state_numel(a) + dlt_optim_state_numel(b), MLP_TOTAL);
-    printf("%-8s %s: 2 shards of %zu + %zu elements x %d slots == unsharded, bit for bit\n", cases[c].name,
+    printf("%-8s %s: 2 shards of %zu + %zu elements x %d slots == unsharded, bit for bit\n", optim_tweaked[c].name,
            on_dev ? "stand-in device" : "host", dlt_optim_state_numel(a), dlt_optim_state_numel(b),
            dlt_optim_num_slots(a));
     dlt_optim_free(full);
@@ -184,7 +172,7 @@ int main(void)
     mlp_load(&pb);
     Suite *s = suite_create("optim_shard");
     TCase *tc = tcase_create("shard");
-    int n = (int)(sizeof cases / sizeof cases[0]);
+    int n = OPTIM_NTWEAKED;
     tcase_add_loop_test(tc, host_shards_equal_full, 0, n);
     tcase_add_loop_test(tc, device_shards_equal_full, 0, n);
     tcase_add_test(tc, sizes_and_refusals);
