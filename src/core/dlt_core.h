@@ -89,7 +89,7 @@ void dlt_init_fans(const dlt_shape *s, double *fan_in, double *fan_out);
 /* A graph input fed each step (a batch, labels). `name` is not scoped. */
 dlt_t dlt_input(dlt_graph *g, const char *name, dlt_dtype dtype, int ndim, const int64_t *dims);
 /* A trainable f32 parameter named <scope>.<name>. Creating a name twice is an error;
- * use dlt_param_lookup to share weights. */
+ * use dlt_param_lookup, or reuse mode below, to share weights. */
 dlt_t dlt_param(dlt_graph *g, const char *name, int ndim, const int64_t *dims, dlt_init init);
 /* A non-trainable f32 buffer saved in checkpoints (batch-norm running statistics). */
 dlt_t dlt_buffer(dlt_graph *g, const char *name, int ndim, const int64_t *dims, dlt_init init);
@@ -98,6 +98,13 @@ dlt_t dlt_constant(dlt_graph *g, dlt_dtype dtype, int ndim, const int64_t *dims,
 dlt_t dlt_scalar(dlt_graph *g, float v); /* f32 constant of rank 0 */
 /* The parameter or buffer with this full dotted name, or -1 with an error. */
 dlt_t dlt_param_lookup(dlt_graph *g, const char *full_name);
+/* Reuse mode (on != 0): dlt_param and dlt_buffer return the existing value of
+ * that scoped name instead of creating one, and fail unless it exists with the
+ * same kind and shape (the initializer is ignored). Calling a builder again in
+ * reuse mode applies the same module to another input, as calling a torch
+ * module twice: a GAN's discriminator on real images, fakes and interpolates.
+ * Returns the previous mode. */
+int dlt_graph_set_reuse(dlt_graph *g, int on);
 
 typedef enum {
     DLT_VAL_TEMP = 0, /* produced by a node */

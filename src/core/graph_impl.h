@@ -36,6 +36,7 @@ struct dlt_graph {
     dlt_status status;
     char errmsg[1024];
     int nparams_created, nbuffers_created;
+    int reuse; /* dlt_graph_set_reuse: parameters/buffers are looked up, not created */
     int finalized;
     dlt_param_info *params, *buffers; /* layout order */
     int nparams, nbuffers;

@@ -54,7 +54,22 @@ static dlt_t new_state(dlt_graph *g, dlt_value_kind kind, const char *name, int 
     char *full = dlt_scoped_name(g, name);
     if (!full)
         return dlt_graph_fail(g, DLT_ERR_NOMEM, "out of memory");
-    if (find_named(g, full) >= 0) {
+    dlt_t have = find_named(g, full);
+    if (g->reuse) {
+        dlt_shape want = dlt_shape_make(DLT_F32, ndim, dims);
+        if (have < 0)
+            dlt_graph_fail(g, DLT_ERR_NOTFOUND, "%s '%s' to reuse does not exist", what, full);
+        else if (DLT_V(g, have).kind != kind || !dlt_shape_equal(&DLT_V(g, have).shape, &want)) {
+            char a[64], b[64];
+            dlt_shape_str(&DLT_V(g, have).shape, a, sizeof a);
+            dlt_shape_str(&want, b, sizeof b);
+            have = dlt_graph_fail(g, DLT_ERR_SHAPE, "%s '%s' reused as %s %s, but it is a %s %s", what,
+                                  full, what, b, DLT_V(g, have).kind == DLT_VAL_PARAM ? "parameter" : "buffer", a);
+        }
+        free(full);
+        return have;
+    }
+    if (have >= 0) {
         dlt_graph_fail(g, DLT_ERR_INVALID,
                        "%s '%s' already exists (use dlt_param_lookup to share weights)", what, full);
         free(full);
@@ -78,6 +93,13 @@ dlt_t dlt_param(dlt_graph *g, const char *name, int ndim, const int64_t *dims, d
 dlt_t dlt_buffer(dlt_graph *g, const char *name, int ndim, const int64_t *dims, dlt_init init)
 {
     return new_state(g, DLT_VAL_BUFFER, name, ndim, dims, init);
+}
+
+int dlt_graph_set_reuse(dlt_graph *g, int on)
+{
+    int prev = g->reuse;
+    g->reuse = on != 0;
+    return prev;
 }
 
 dlt_t dlt_param_lookup(dlt_graph *g, const char *full_name)

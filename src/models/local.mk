@@ -7,3 +7,6 @@ libdltrain_la_SOURCES += src/models/transformer_common.c src/models/bert.c src/m
 	src/models/transformer_seq2seq.c
 pkginclude_HEADERS += src/models/dlt_transformer.h
 noinst_HEADERS += src/models/transformer_impl.h
+# generative models (GANs, CycleGAN, VAE)
+libdltrain_la_SOURCES += src/models/gan.c
+pkginclude_HEADERS += src/models/dlt_gen.h

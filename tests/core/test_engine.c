@@ -287,6 +287,45 @@ START_TEST(error_duplicate_parameter)
 }
 END_TEST
 
+/* Reuse mode: the same scoped names give the same values (a module applied
+ * twice), and only names that exist with that kind and shape. */
+START_TEST(reuse_shares_parameters)
+{
+    dlt_graph *g = dlt_graph_create(1);
+    int64_t s[1] = {3}, s2[1] = {4};
+    dlt_scope_push(g, "d");
+    dlt_t w = dlt_param(g, "w", 1, s, dlt_init_const(1));
+    dlt_t rm = dlt_buffer(g, "rm", 1, s, dlt_init_const(0));
+    ck_assert_int_eq(dlt_graph_set_reuse(g, 1), 0);
+    ck_assert_int_eq(dlt_param(g, "w", 1, s, dlt_init_const(5)), w);
+    ck_assert_int_eq(dlt_buffer(g, "rm", 1, s, dlt_init_const(5)), rm);
+    ck_assert_int_eq(dlt_graph_status(g), DLT_OK);
+    ck_assert_int_eq(dlt_graph_set_reuse(g, 0), 1);
+    dlt_scope_pop(g);
+    ck_assert_int_eq(dlt_num_params(g), 1);
+
+    dlt_graph_set_reuse(g, 1);
+    dlt_scope_push(g, "d");
+    ck_assert_int_eq(dlt_param(g, "w", 1, s2, dlt_init_const(1)), -1);
+    ck_assert_str_eq(dlt_graph_errmsg(g), "parameter 'd.w' reused as parameter f32[4], but it is a parameter f32[3]");
+    dlt_graph_free(g);
+
+    g = dlt_graph_create(1);
+    dlt_buffer(g, "rm", 1, s, dlt_init_const(0));
+    dlt_graph_set_reuse(g, 1);
+    ck_assert_int_eq(dlt_param(g, "rm", 1, s, dlt_init_const(1)), -1);
+    ck_assert_str_eq(dlt_graph_errmsg(g), "parameter 'rm' reused as parameter f32[3], but it is a buffer f32[3]");
+    dlt_graph_free(g);
+
+    g = dlt_graph_create(1);
+    dlt_graph_set_reuse(g, 1);
+    ck_assert_int_eq(dlt_param(g, "w", 1, s, dlt_init_const(1)), -1);
+    ck_assert_int_eq(dlt_graph_status(g), DLT_ERR_NOTFOUND);
+    ck_assert_str_eq(dlt_graph_errmsg(g), "parameter 'w' to reuse does not exist");
+    dlt_graph_free(g);
+}
+END_TEST
+
 START_TEST(error_cycle)
 {
     dlt_graph *g = dlt_graph_create(1);
@@ -359,6 +398,7 @@ int main(void)
     tcase_add_test(tc, error_shape_mismatch_names_everything);
     tcase_add_test(tc, error_unknown_parameter);
     tcase_add_test(tc, error_duplicate_parameter);
+    tcase_add_test(tc, reuse_shares_parameters);
     tcase_add_test(tc, error_cycle);
     tcase_add_test(tc, error_dtype_mismatch);
     tcase_add_test(tc, initializers_follow_their_laws);
