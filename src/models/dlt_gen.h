@@ -28,6 +28,7 @@ typedef struct {
     int num_classes;         /* > 0: both networks see the class label (CGAN) */
     int g_width, d_width;    /* base widths: ngf/ndf of DCGAN (64), gan-mlp's first
                               * hidden layer (256) */
+    char g_norm;             /* generator normalisation: 'b'atch (the papers'), 'n'one */
     char d_norm;             /* discriminator normalisation: 'b'atch, 'l'ayer, 'n'one */
     float leaky;             /* LeakyReLU slope in the discriminator (0.2) */
     float bn_momentum, bn_eps;

@@ -8,9 +8,9 @@
  *   generator (w = g_width, 256):            discriminator (w = d_width, 256):
  *     [z | emb(y)]                             [flatten(x) | emb(y)]
  *     fc0: Linear(w)        ReLU               fc0: Linear(2w)  LeakyReLU(0.2)
- *     fc1: Linear(2w)  bn1  ReLU               fc1: Linear(w)   LeakyReLU(0.2)
- *     fc2: Linear(4w)  bn2  ReLU               fc2: Linear(1)   -> logit [N]
- *     fc3: Linear(C*H*W)    tanh -> [N, C, H, W]
+ *     fc1: Linear(2w)  bn1  ReLU               (bn*: with g_norm 'b')               fc1: Linear(w)
+ * LeakyReLU(0.2) fc2: Linear(4w)  bn2  ReLU               fc2: Linear(1)   -> logit [N] fc3:
+ * Linear(C*H*W)    tanh -> [N, C, H, W]
  */
 #include <stdio.h>
 #include <string.h>
@@ -44,7 +44,7 @@ dlt_status dlt_gan_spec_default(const char *arch, dlt_gan_spec *s)
     s->img_c = 1, s->img_h = 28, s->img_w = 28;
     s->z_dim = 100;
     s->g_width = 256, s->d_width = 256;
-    s->d_norm = 'n';
+    s->g_norm = 'b', s->d_norm = 'n';
     s->leaky = 0.2f;
     s->bn_momentum = 0.1f, s->bn_eps = 1e-5f;
     return DLT_OK;
@@ -70,8 +70,8 @@ static dlt_t with_label(dlt_graph *g, const dlt_gan_spec *s, dlt_t x, dlt_t labe
 static dlt_t bn1d(dlt_graph *g, const dlt_gan_spec *s, const char *name, dlt_t x)
 {
     const dlt_shape *xs = dlt_shape_of(g, x);
-    if (!xs)
-        return -1;
+    if (!xs || s->g_norm != 'b')
+        return xs ? x : -1;
     int64_t c[1] = {xs->dim[1]};
     dlt_scope_push(g, name);
     dlt_t gamma = dlt_param(g, "weight", 1, c, dlt_init_const(1));
@@ -174,6 +174,7 @@ void dlt_gan_describe(const dlt_gan_spec *s, dlt_kvlist *kv)
     dlt_kv_int(kv, "num_classes", s->num_classes);
     dlt_kv_int(kv, "g_width", s->g_width);
     dlt_kv_int(kv, "d_width", s->d_width);
+    dlt_kv_str(kv, "g_norm", s->g_norm == 'b' ? "batch" : "none");
     dlt_kv_str(kv, "d_norm", s->d_norm == 'b' ? "batch" : s->d_norm == 'l' ? "layer" : "none");
     dlt_kv_float(kv, "leaky_relu_slope", s->leaky);
     dlt_kv_float(kv, "bn_momentum", s->bn_momentum);
