@@ -5,12 +5,17 @@
  * a learned label embedding, as wide as the number of classes, concatenated
  * to the noise and to the flattened image).
  *
- *   generator (w = g_width, 256):            discriminator (w = d_width, 256):
- *     [z | emb(y)]                             [flatten(x) | emb(y)]
- *     fc0: Linear(w)        ReLU               fc0: Linear(2w)  LeakyReLU(0.2)
- *     fc1: Linear(2w)  bn1  ReLU               (bn*: with g_norm 'b')               fc1: Linear(w)
- * LeakyReLU(0.2) fc2: Linear(4w)  bn2  ReLU               fc2: Linear(1)   -> logit [N] fc3:
- * Linear(C*H*W)    tanh -> [N, C, H, W]
+ * generator (w = g_width, 256; bn1/bn2 when g_norm is 'b'):
+ *   [z | emb(y)]
+ *   fc0: Linear(w)            ReLU
+ *   fc1: Linear(2w)     bn1   ReLU
+ *   fc2: Linear(4w)     bn2   ReLU
+ *   fc3: Linear(C*H*W)        tanh  -> [N, C, H, W]
+ * discriminator (w = d_width, 256):
+ *   [flatten(x) | emb(y)]
+ *   fc0: Linear(2w)           LeakyReLU(0.2)
+ *   fc1: Linear(w)            LeakyReLU(0.2)
+ *   fc2: Linear(1)                  -> logit [N]
  */
 #include <stdio.h>
 #include <string.h>
