@@ -1,5 +1,6 @@
 /* The GAN architectures (dlt_gen.h): their names and defaults, the
- * dispatch to each builder, and gan-mlp, the fully connected GAN of
+ * dispatch to each builder (gan-mlp here; dcgan, cgan, wgan and wgan-gp in
+ * dcgan.c, whose header has their tables), and gan-mlp, the fully connected GAN of
  * Goodfellow et al. 2014 (ReLU generator with batch norm, LeakyReLU
  * discriminator; Mirza & Osindero 2014's conditioning when num_classes > 0:
  * a learned label embedding, as wide as the number of classes, concatenated
@@ -20,15 +21,21 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dlt_gen.h"
 #include "dlt_models.h"
+#include "gan_impl.h"
 #include "dlt_ops.h"
 
-static const char *const gan_archs[] = {"gan-mlp"};
+static const char *const gan_archs[] = {"gan-mlp", "dcgan", "cgan", "wgan", "wgan-gp"};
 
 const char *dlt_gan_archs(void)
 {
-    return "gan-mlp";
+    return "gan-mlp, dcgan, cgan, wgan, wgan-gp";
+}
+
+/* The convolutional (DCGAN-family) architectures. */
+static int is_conv(const char *arch)
+{
+    return strcmp(arch, "gan-mlp") != 0;
 }
 
 int dlt_gan_is_arch(const char *arch)
@@ -52,22 +59,37 @@ dlt_status dlt_gan_spec_default(const char *arch, dlt_gan_spec *s)
     s->g_norm = 'b', s->d_norm = 'n';
     s->leaky = 0.2f;
     s->bn_momentum = 0.1f, s->bn_eps = 1e-5f;
+    if (is_conv(arch)) {
+        /* Radford et al.: ngf = ndf = 64, batch norm in both networks (also
+         * Arjovsky et al.'s WGAN critic); Gulrajani et al. take batch norm out
+         * of the critic, layer norm being their suggested replacement. */
+        s->g_width = 64, s->d_width = 64;
+        s->d_norm = strcmp(arch, "wgan-gp") == 0 ? 'l' : 'b';
+        if (strcmp(arch, "cgan") == 0)
+            s->num_classes = 10;
+    }
     return DLT_OK;
 }
 
-/* [x | emb(label)]: the label's learned embedding (torch.nn.Embedding's
- * N(0, 1) initialisation) appended to the features of x [N, F]. */
-static dlt_t with_label(dlt_graph *g, const dlt_gan_spec *s, dlt_t x, dlt_t label)
+/* emb(label) [N, num_classes]: the label's learned embedding
+ * (torch.nn.Embedding's N(0, 1) initialisation). */
+dlt_t dlt_gan_label_emb(dlt_graph *g, const dlt_gan_spec *s, dlt_t label)
 {
-    if (s->num_classes <= 0)
-        return x;
     if (label < 0)
         return dlt_graph_fail(g, DLT_ERR_INVALID,
                               "%s: a conditional model (num_classes %d) needs the label", s->arch,
                               s->num_classes);
     int64_t es[2] = {s->num_classes, s->num_classes};
     dlt_t table = dlt_param(g, "label_emb.weight", 2, es, dlt_init_normal(0, 1));
-    dlt_t xs[2] = {x, dlt_embedding(g, table, label)};
+    return dlt_embedding(g, table, label);
+}
+
+/* [x | emb(label)] for x [N, F]. */
+dlt_t dlt_gan_with_label(dlt_graph *g, const dlt_gan_spec *s, dlt_t x, dlt_t label)
+{
+    if (s->num_classes <= 0)
+        return x;
+    dlt_t xs[2] = {x, dlt_gan_label_emb(g, s, label)};
     return dlt_concat(g, 2, xs, 1);
 }
 
@@ -91,7 +113,7 @@ static dlt_t bn1d(dlt_graph *g, const dlt_gan_spec *s, const char *name, dlt_t x
 static dlt_t mlp_generator(dlt_graph *g, const dlt_gan_spec *s, dlt_t z, dlt_t label)
 {
     int w = s->g_width;
-    dlt_t h = with_label(g, s, z, label);
+    dlt_t h = dlt_gan_with_label(g, s, z, label);
     h = dlt_relu(g, dlt_nn_linear(g, "fc0", h, w));
     h = dlt_relu(g, bn1d(g, s, "bn1", dlt_nn_linear(g, "fc1", h, 2 * w)));
     h = dlt_relu(g, bn1d(g, s, "bn2", dlt_nn_linear(g, "fc2", h, 4 * w)));
@@ -103,7 +125,7 @@ static dlt_t mlp_generator(dlt_graph *g, const dlt_gan_spec *s, dlt_t z, dlt_t l
 static dlt_t mlp_discriminator(dlt_graph *g, const dlt_gan_spec *s, dlt_t x, dlt_t label)
 {
     int w = s->d_width;
-    dlt_t h = with_label(g, s, dlt_flatten(g, x, 1, 3), label);
+    dlt_t h = dlt_gan_with_label(g, s, dlt_flatten(g, x, 1, 3), label);
     h = dlt_leaky_relu(g, dlt_nn_linear(g, "fc0", h, 2 * w), s->leaky);
     h = dlt_leaky_relu(g, dlt_nn_linear(g, "fc1", h, w), s->leaky);
     h = dlt_nn_linear(g, "fc2", h, 1);
@@ -150,8 +172,11 @@ dlt_t dlt_gan_generator(dlt_graph *g, const dlt_gan_spec *s, dlt_t z, dlt_t labe
                               dlt_gan_archs());
     if (!check_in(g, s, z, 0, label, "generator"))
         return -1;
+    if (strcmp(s->arch, "cgan") == 0 && s->num_classes <= 0)
+        return dlt_graph_fail(g, DLT_ERR_INVALID, "cgan: num_classes must be > 0 (got %d)",
+                              s->num_classes);
     dlt_scope_push(g, "generator");
-    dlt_t y = mlp_generator(g, s, z, label);
+    dlt_t y = is_conv(s->arch) ? dlt_dcgan_generator(g, s, z, label) : mlp_generator(g, s, z, label);
     dlt_scope_pop(g);
     return y;
 }
@@ -163,8 +188,12 @@ dlt_t dlt_gan_discriminator(dlt_graph *g, const dlt_gan_spec *s, dlt_t x, dlt_t 
                               dlt_gan_archs());
     if (!check_in(g, s, x, 1, label, "discriminator"))
         return -1;
+    if (strcmp(s->arch, "cgan") == 0 && s->num_classes <= 0)
+        return dlt_graph_fail(g, DLT_ERR_INVALID, "cgan: num_classes must be > 0 (got %d)",
+                              s->num_classes);
     dlt_scope_push(g, "discriminator");
-    dlt_t y = mlp_discriminator(g, s, x, label);
+    dlt_t y = is_conv(s->arch) ? dlt_dcgan_discriminator(g, s, x, label)
+                               : mlp_discriminator(g, s, x, label);
     dlt_scope_pop(g);
     return y;
 }

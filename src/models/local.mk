@@ -8,5 +8,6 @@ libdltrain_la_SOURCES += src/models/transformer_common.c src/models/bert.c src/m
 pkginclude_HEADERS += src/models/dlt_transformer.h
 noinst_HEADERS += src/models/transformer_impl.h
 # generative models (GANs, CycleGAN, VAE)
-libdltrain_la_SOURCES += src/models/gan.c
+libdltrain_la_SOURCES += src/models/gan.c src/models/dcgan.c src/models/cyclegan.c src/models/vae.c
+noinst_HEADERS += src/models/gan_impl.h
 pkginclude_HEADERS += src/models/dlt_gen.h
