@@ -22,8 +22,8 @@
 #include <string.h>
 
 #include "dlt_models.h"
-#include "gan_impl.h"
 #include "dlt_ops.h"
+#include "gan_impl.h"
 
 static const char *const gan_archs[] = {"gan-mlp", "dcgan", "cgan", "wgan", "wgan-gp"};
 
@@ -176,7 +176,8 @@ dlt_t dlt_gan_generator(dlt_graph *g, const dlt_gan_spec *s, dlt_t z, dlt_t labe
         return dlt_graph_fail(g, DLT_ERR_INVALID, "cgan: num_classes must be > 0 (got %d)",
                               s->num_classes);
     dlt_scope_push(g, "generator");
-    dlt_t y = is_conv(s->arch) ? dlt_dcgan_generator(g, s, z, label) : mlp_generator(g, s, z, label);
+    dlt_t y =
+        is_conv(s->arch) ? dlt_dcgan_generator(g, s, z, label) : mlp_generator(g, s, z, label);
     dlt_scope_pop(g);
     return y;
 }

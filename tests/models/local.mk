@@ -13,3 +13,7 @@ TESTS += tests/models/test_jobs.sh
 EXTRA_DIST += tests/models/test_jobs.sh
 check_PROGRAMS += tests/models/test_transformer
 TESTS += tests/models/test_transformer
+# generative models (GANs, CycleGAN, VAE) against PyTorch
+check_PROGRAMS += tests/models/test_gen_models
+TESTS += tests/models/test_gen_models
+EXTRA_DIST += tests/fixtures/gen_models.h5 tests/fixtures/gen_make_fixtures.py
