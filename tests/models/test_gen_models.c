@@ -363,6 +363,64 @@ START_TEST(golden_vs_pytorch)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- WGAN-GP */
+
+/* The WGAN-GP critic (layer norm) differentiated twice: the penalty
+ * P = mean_i (||dD/dx_i|| - 1)^2, D = sum of the critic's outputs, and
+ * dP/d(every parameter) against torch.autograd.grad(create_graph=True). */
+START_TEST(wgan_gp_penalty)
+{
+    const char *cname = "wgangp32_d";
+    hid_t f = dlt_test_fixture_open("gen_models.h5"), grp = H5Gopen2(f, cname, H5P_DEFAULT);
+    gcase c = {.g = dlt_graph_create(1)};
+    dlt_graph *g = c.g;
+    build_gan(&c, grp, "gan-d");
+    dlt_t x = c.in[0].v, gx;
+    ck_assert_str_eq(c.in[0].name, "x");
+    ck_assert_msg(dlt_grad(g, dlt_sum(g, c.out[0].v, 0, NULL, 0), 1, &x, &gx) == DLT_OK, "%s",
+                  dlt_errmsg());
+    int axes[3] = {1, 2, 3};
+    dlt_t norm = dlt_sqrt(g, dlt_sum(g, dlt_square(g, gx), 3, axes, 0));
+    dlt_t pen = dlt_mean(g, dlt_square(g, dlt_affine(g, norm, 1.f, -1.f)), 0, NULL, 0);
+    int np;
+    dlt_t *params, *grads;
+    ck_assert_msg(dlt_grad_params(g, pen, &np, &params, &grads) == DLT_OK, "%s", dlt_errmsg());
+    dlt_plan_opts po = {.ngrads = np, .grad_params = params, .grad_values = grads};
+    dlt_plan *p = NULL;
+    ck_assert_msg(dlt_plan_create(g, 1, &pen, &po, &p) == DLT_OK, "%s", dlt_errmsg());
+    char path[256];
+    for (int i = 0; i < np; i++) {
+        snprintf(path, sizeof path, "params/%s", dlt_name_of(g, params[i]));
+        dlt_test_h5_read(grp, path, H5T_NATIVE_FLOAT, dlt_param_data(g, params[i]),
+                         numel(g, params[i]));
+    }
+    snprintf(path, sizeof path, "%s/x", cname);
+    hash_uniform(path, dlt_plan_data(p, x), numel(g, x));
+    dlt_exec_opts eo = {.training = 1};
+    ck_assert_msg(dlt_plan_run(p, &eo) == DLT_OK, "%s", dlt_errmsg());
+    float want;
+    dlt_test_h5_read(grp, "gp/P", H5T_NATIVE_FLOAT, &want, 1);
+    double e_p = fabs(*(float *)dlt_plan_data(p, pen) - want) / fabs(want), e_grad = 0;
+    ck_assert_msg(e_p < TOL, "P = %g, PyTorch %g", *(float *)dlt_plan_data(p, pen), want);
+    for (int i = 0; i < np; i++) {
+        size_t n = numel(g, params[i]);
+        float *ref = malloc(n * sizeof *ref);
+        snprintf(path, sizeof path, "gp/grad/%s", dlt_name_of(g, params[i]));
+        dlt_test_h5_read(grp, path, H5T_NATIVE_FLOAT, ref, n);
+        double e = scaled_err(dlt_param_grad(g, params[i]), ref, n);
+        ck_assert_msg(e < TOL, "%s error %.3g", path, e);
+        e_grad = fmax(e_grad, e);
+        free(ref);
+    }
+    printf("wgan-gp penalty  P = %.6f: error %.2g, dP/dparams max error %.2g (%d tensors)\n", want,
+           e_p, e_grad, np);
+    free(params), free(grads);
+    dlt_plan_free(p);
+    dlt_graph_free(g);
+    H5Gclose(grp), H5Fclose(f);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- full-size counts */
 
 static int64_t gan_count(const char *arch, int c, int hw, int z, int width, int gen)
@@ -485,6 +543,7 @@ int main(void)
     TCase *tc = tcase_create("gen");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, golden_vs_pytorch, 0, (int)(sizeof cases / sizeof cases[0]));
+    tcase_add_test(tc, wgan_gp_penalty);
     tcase_add_test(tc, full_size_counts);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);
