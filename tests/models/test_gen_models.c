@@ -230,10 +230,24 @@ static void build_vae(gcase *c, hid_t grp)
     add_out(c, "logits", logits);
 }
 
-static const char *const cases[] = {"mlp_g",           "mlp_d",        "mlp_cond_g",   "mlp_cond_d",
-                                    "dcgan28_g",       "dcgan28_d",    "dcgan32_g",    "dcgan32_d",
-                                    "dcgan64_g",       "cgan28_g",     "cgan28_d",     "wgangp32_d",
-                                    "dcgan32_d_twice", "cyclegan28_g", "cyclegan32_d", "vae28"};
+static const char *const cases[] = {"mlp_g",
+                                    "mlp_d",
+                                    "mlp_cond_g",
+                                    "mlp_cond_d",
+                                    "dcgan28_g",
+                                    "dcgan28_d",
+                                    "dcgan32_g",
+                                    "dcgan32_d",
+                                    "dcgan64_g",
+                                    "cgan28_g",
+                                    "cgan28_d",
+                                    "wgangp32_d",
+                                    "wgangp28_d_nonorm",
+                                    "dcgan28_g_nonorm",
+                                    "dcgan32_d_twice",
+                                    "cyclegan28_g",
+                                    "cyclegan32_d",
+                                    "vae28"};
 
 START_TEST(golden_vs_pytorch)
 {
@@ -365,12 +379,14 @@ END_TEST
 
 /* ---------------------------------------------------------------- WGAN-GP */
 
-/* The WGAN-GP critic (layer norm) differentiated twice: the penalty
+static const char *const gp_cases[] = {"wgangp32_d", "wgangp28_d_nonorm"};
+
+/* The WGAN-GP critic (layer norm, or none) differentiated twice: the penalty
  * P = mean_i (||dD/dx_i|| - 1)^2, D = sum of the critic's outputs, and
  * dP/d(every parameter) against torch.autograd.grad(create_graph=True). */
 START_TEST(wgan_gp_penalty)
 {
-    const char *cname = "wgangp32_d";
+    const char *cname = gp_cases[_i];
     hid_t f = dlt_test_fixture_open("gen_models.h5"), grp = H5Gopen2(f, cname, H5P_DEFAULT);
     gcase c = {.g = dlt_graph_create(1)};
     dlt_graph *g = c.g;
@@ -412,8 +428,8 @@ START_TEST(wgan_gp_penalty)
         e_grad = fmax(e_grad, e);
         free(ref);
     }
-    printf("wgan-gp penalty  P = %.6f: error %.2g, dP/dparams max error %.2g (%d tensors)\n", want,
-           e_p, e_grad, np);
+    printf("%-16s penalty P = %.6f: error %.2g, dP/dparams max error %.2g (%d tensors)\n", cname,
+           want, e_p, e_grad, np);
     free(params), free(grads);
     dlt_plan_free(p);
     dlt_graph_free(g);
@@ -543,7 +559,7 @@ int main(void)
     TCase *tc = tcase_create("gen");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, golden_vs_pytorch, 0, (int)(sizeof cases / sizeof cases[0]));
-    tcase_add_test(tc, wgan_gp_penalty);
+    tcase_add_loop_test(tc, wgan_gp_penalty, 0, (int)(sizeof gp_cases / sizeof gp_cases[0]));
     tcase_add_test(tc, full_size_counts);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);
