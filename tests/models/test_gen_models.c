@@ -244,7 +244,7 @@ static const char *const cases[] = {"mlp_g",
                                     "wgangp32_d",
                                     "wgangp28_d_nonorm",
                                     "dcgan28_g_nonorm",
-                                    "dcgan32_d_twice",
+                                    "cgan32_d_twice",
                                     "cyclegan28_g",
                                     "cyclegan32_d",
                                     "vae28"};
@@ -508,6 +508,112 @@ START_TEST(full_size_counts)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- initialisation */
+
+/* Mean and standard deviation of a parameter's initial values. */
+static void moments(const float *d, size_t n, double *mean, double *sd)
+{
+    double s = 0, s2 = 0;
+    for (size_t i = 0; i < n; i++)
+        s += d[i];
+    *mean = s / (double)n;
+    for (size_t i = 0; i < n; i++)
+        s2 += (d[i] - *mean) * (d[i] - *mean);
+    *sd = sqrt(s2 / (double)n);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* Every parameter of the finalized graph drawn as the papers say: conv
+ * weights (rank 4) N(0, 0.02), batch-norm scales (rank 1 weights) N(1, 0.02),
+ * biases 0, label embeddings N(0, 1) — means within 5 standard errors,
+ * standard deviations within 5 / sqrt(2n) relative (the sample deviation's
+ * own spread), so a wrong scale or distribution family fails. */
+static void check_normal_init(dlt_graph *g, const char *what)
+{
+    ck_assert_int_eq(dlt_graph_finalize(g, NULL, 0), DLT_OK);
+    for (int i = 0; i < dlt_num_params(g); i++) {
+        const dlt_param_info *p = dlt_param_at(g, i);
+        const float *d = dlt_param_data(g, p->value);
+        double mean, sd, want_mean = 0, want_sd = 0.02, n = (double)p->numel;
+        moments(d, p->numel, &mean, &sd);
+        if (ends_with(p->name, "bias") && p->shape.ndim == 1) {
+            want_sd = 0;
+        } else if (strstr(p->name, "label_emb")) {
+            want_sd = 1;
+        } else if (p->shape.ndim == 1) {
+            want_mean = 1;
+        } else {
+            ck_assert_int_eq(p->shape.ndim, 4);
+        }
+        ck_assert_msg(fabs(mean - want_mean) <= 5 * want_sd / sqrt(n) + 1e-12,
+                      "%s %s: mean %g, want %g", what, p->name, mean, want_mean);
+        ck_assert_msg(fabs(sd - want_sd) <= 5 * want_sd / sqrt(2 * n) + 1e-12,
+                      "%s %s: sd %g, want %g", what, p->name, sd, want_sd);
+    }
+}
+
+START_TEST(initialisation)
+{
+    dlt_gan_spec s;
+    ck_assert_int_eq(dlt_gan_spec_default("cgan", &s), DLT_OK);
+    s.img_c = 3, s.img_h = s.img_w = 64;
+    dlt_graph *g = dlt_graph_create(7);
+    int64_t zs[2] = {2, s.z_dim}, xs[4] = {2, 3, 64, 64}, ls[1] = {2};
+    dlt_t label = dlt_input(g, "label", DLT_I32, 1, ls);
+    dlt_gan_generator(g, &s, dlt_input(g, "z", DLT_F32, 2, zs), label);
+    ck_assert_msg(dlt_gan_discriminator(g, &s, dlt_input(g, "x", DLT_F32, 4, xs), label) >= 0, "%s",
+                  dlt_graph_errmsg(g));
+    check_normal_init(g, "cgan");
+    dlt_graph_free(g);
+
+    dlt_cyclegan_spec cs;
+    dlt_cyclegan_spec_default(&cs, 3, 128, 128);
+    g = dlt_graph_create(7);
+    int64_t cx[4] = {1, 3, 128, 128};
+    dlt_t x = dlt_input(g, "x", DLT_F32, 4, cx);
+    dlt_cyclegan_generator(g, &cs, x, "G_AB");
+    ck_assert_msg(dlt_cyclegan_discriminator(g, &cs, x, "D_A") >= 0, "%s", dlt_graph_errmsg(g));
+    check_normal_init(g, "cyclegan");
+    dlt_graph_free(g);
+
+    /* the VAE: torch's defaults, U(-b, b) with b = 1 / sqrt(fan_in) (transposed
+     * convs: fan_in = out_channels k k), so sd = b / sqrt(3) */
+    dlt_vae_spec vs;
+    dlt_vae_spec_default(&vs);
+    g = dlt_graph_create(7);
+    int64_t vx[4] = {2, 1, 28, 28};
+    dlt_t mu, logvar;
+    dlt_vae_encoder(g, &vs, dlt_input(g, "x", DLT_F32, 4, vx), &mu, &logvar);
+    ck_assert_msg(dlt_vae_decoder(g, &vs, mu) >= 0, "%s", dlt_graph_errmsg(g));
+    ck_assert_int_eq(dlt_graph_finalize(g, NULL, 0), DLT_OK);
+    static const struct {
+        const char *name;
+        double fan_in;
+    } fans[] = {{"encoder.conv1.weight", 16},   {"encoder.conv2.bias", 32 * 16},
+                {"encoder.fc.weight", 64 * 49}, {"encoder.fc_mu.bias", 256},
+                {"decoder.fc2.weight", 256},    {"decoder.deconv1.weight", 32 * 16},
+                {"decoder.deconv2.bias", 16}};
+    for (size_t i = 0; i < sizeof fans / sizeof fans[0]; i++) {
+        dlt_t v = dlt_param_lookup(g, fans[i].name);
+        ck_assert_msg(v >= 0, "%s", fans[i].name);
+        size_t n = numel(g, v);
+        const float *d = dlt_param_data(g, v);
+        double b = 1 / sqrt(fans[i].fan_in), mean, sd;
+        moments(d, n, &mean, &sd);
+        for (size_t k = 0; k < n; k++)
+            ck_assert_msg(fabs(d[k]) <= b, "%s: %g outside +-%g", fans[i].name, d[k], b);
+        ck_assert_msg(fabs(sd - b / sqrt(3)) <= 5 * (b / sqrt(3)) / sqrt(n), "%s: sd %g, want %g",
+                      fans[i].name, sd, b / sqrt(3));
+    }
+    dlt_graph_free(g);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- errors */
 
 static void expect_gan_error(const char *arch, int hw, int num_classes, int with_label,
@@ -561,6 +667,7 @@ int main(void)
     tcase_add_loop_test(tc, golden_vs_pytorch, 0, (int)(sizeof cases / sizeof cases[0]));
     tcase_add_loop_test(tc, wgan_gp_penalty, 0, (int)(sizeof gp_cases / sizeof gp_cases[0]));
     tcase_add_test(tc, full_size_counts);
+    tcase_add_test(tc, initialisation);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);
     return dlt_test_run(s);
