@@ -58,6 +58,7 @@
  * wgan / wgan-gp are the same networks; the critic's output is unbounded and
  * the task decides the loss. */
 #include <stdio.h>
+#include <string.h>
 
 #include "dlt_ops.h"
 #include "gan_impl.h"
@@ -83,14 +84,16 @@ static int geom_of(dlt_graph *g, const dlt_gan_spec *s, dcgan_geom *q)
     return 1;
 }
 
+/* norm must be one of the letters in allowed ('b'atch, 'l'ayer, 'n'one). */
 static int check_norm(dlt_graph *g, const dlt_gan_spec *s, char norm, const char *field,
                       const char *allowed)
 {
-    for (const char *a = allowed; *a; a++)
-        if (*a == norm)
-            return 1;
-    dlt_graph_fail(g, DLT_ERR_INVALID, "%s: %s must be one of '%s' (got '%c')", s->arch, field,
-                   allowed, norm ? norm : '0');
+    if (norm && strchr(allowed, norm))
+        return 1;
+    dlt_graph_fail(g, DLT_ERR_INVALID, "%s: %s must be %s (got code %d)", s->arch, field,
+                   strchr(allowed, 'l') ? "'b' (batch), 'l' (layer) or 'n' (none)"
+                                        : "'b' (batch) or 'n' (none)",
+                   norm);
     return 0;
 }
 

@@ -637,6 +637,16 @@ START_TEST(errors)
     expect_gan_error("cgan", 28, 10, 0,
                      "cgan: a conditional model (num_classes 10) needs the label");
     expect_gan_error("cgan", 28, 0, 0, "cgan: num_classes must be > 0");
+    dlt_gan_spec bs;
+    ck_assert_int_eq(dlt_gan_spec_default("wgan-gp", &bs), DLT_OK);
+    bs.d_norm = 'i';
+    dlt_graph *gb = dlt_graph_create(1);
+    int64_t bx[4] = {2, 1, 28, 28};
+    ck_assert_int_lt(dlt_gan_discriminator(gb, &bs, dlt_input(gb, "x", DLT_F32, 4, bx), -1), 0);
+    ck_assert_ptr_nonnull(
+        strstr(dlt_graph_errmsg(gb),
+               "wgan-gp: d_norm must be 'b' (batch), 'l' (layer) or 'n' (none) (got code 105)"));
+    dlt_graph_free(gb);
 
     dlt_cyclegan_spec cs;
     dlt_cyclegan_spec_default(&cs, 1, 30, 30);
