@@ -78,6 +78,11 @@ static int geom_of(dlt_graph *g, const dlt_gan_spec *s, dcgan_geom *q)
                        s->arch, s->img_h, s->img_w);
         return 0;
     }
+    if (s->g_width <= 0 || s->d_width <= 0) {
+        dlt_graph_fail(g, DLT_ERR_INVALID, "%s: g_width and d_width must be > 0 (got %d, %d)",
+                       s->arch, s->g_width, s->d_width);
+        return 0;
+    }
     q->start = h == 28 ? 7 : 4;
     q->stages = h == 28 ? 2 : h == 32 ? 3 : 4;
     q->widest = h == 64 ? 8 : 4;
@@ -161,7 +166,7 @@ dlt_t dlt_dcgan_generator(dlt_graph *g, const dlt_gan_spec *s, dlt_t z, dlt_t la
         if (s->g_norm != 'n')
             h = norm_layer(g, s, s->g_norm, idx++, h);
         h = dlt_relu(g, h);
-        idx++;
+        idx++; /* the ReLU's slot in the Sequential */
         c /= 2;
     }
     return dlt_tanh(g, h);
@@ -192,7 +197,7 @@ dlt_t dlt_dcgan_discriminator(dlt_graph *g, const dlt_gan_spec *s, dlt_t x, dlt_
         if (normed)
             h = norm_layer(g, s, s->d_norm, idx++, h);
         h = dlt_leaky_relu(g, h, s->leaky);
-        idx++;
+        idx++; /* the LeakyReLU's slot */
     }
     h = conv_layer(g, idx, h, 0, 1, q.start, 1, 0, s->d_norm != 'b');
     int64_t n[1] = {-1};
