@@ -56,8 +56,10 @@ dlt_status dlt_fashion_mnist_class(const char *name, int *id)
     for (int k = 0; k < 10; k++)
         snprintf(all + strlen(all), sizeof all - strlen(all), "%s%d %s", k ? ", " : "", k,
                  dlt_fmnist_class_names[k]);
-    return dlt_seterr(DLT_ERR_INVALID, "%s Fashion-MNIST class '%s' (expected an id or a name: "
-                      "%s)", matches ? "ambiguous" : "unknown", name, all);
+    return dlt_seterr(DLT_ERR_INVALID,
+                      "%s Fashion-MNIST class '%s' (expected an id or a name: "
+                      "%s)",
+                      matches ? "ambiguous" : "unknown", name, all);
 }
 
 typedef struct {
@@ -112,9 +114,8 @@ static dlt_status convert_split(const char *src_dir, const char *split, const ch
             st = dlt_seterr(DLT_ERR_INVALID, "%s: no images of class %d (%s)", lb, cls[d],
                             dlt_fmnist_class_names[cls[d]]);
     if (!st) {
-        snprintf(source, sizeof source, "fashion-mnist %s (IDX): A = %s (%d), B = %s (%d)",
-                 split, dlt_fmnist_class_names[cls[0]], cls[0], dlt_fmnist_class_names[cls[1]],
-                 cls[1]);
+        snprintf(source, sizeof source, "fashion-mnist %s (IDX): A = %s (%d), B = %s (%d)", split,
+                 dlt_fmnist_class_names[cls[0]], cls[0], dlt_fmnist_class_names[cls[1]], cls[1]);
         dlt_shard_spec spec = {0};
         spec.kind = DLT_KIND_IMAGE_PAIRS;
         spec.h = p.shape.h, spec.w = p.shape.w, spec.c = p.shape.c;
@@ -138,9 +139,10 @@ dlt_status dlt_convert_fashion_mnist_pair(const char *src_dir, const char *class
     if ((st = dlt_fashion_mnist_class(class_b ? class_b : "ankle-boot", &cls[1])))
         return dlt_adderr(st, "--b");
     if (cls[0] == cls[1])
-        return dlt_seterr(DLT_ERR_INVALID, "--a and --b are both class %d (%s): the two "
-                          "domains need two different classes", cls[0],
-                          dlt_fmnist_class_names[cls[0]]);
+        return dlt_seterr(DLT_ERR_INVALID,
+                          "--a and --b are both class %d (%s): the two "
+                          "domains need two different classes",
+                          cls[0], dlt_fmnist_class_names[cls[0]]);
     int any = 0;
     for (int i = 0; i < 2; i++) {
         if (o->split && strcmp(o->split, split[i]) != 0)
@@ -153,7 +155,6 @@ dlt_status dlt_convert_fashion_mnist_pair(const char *src_dir, const char *class
         any = 1;
     }
     if (!any)
-        return dlt_seterr(DLT_ERR_INVALID, "unknown split '%s' (expected train or test)",
-                          o->split);
+        return dlt_seterr(DLT_ERR_INVALID, "unknown split '%s' (expected train or test)", o->split);
     return DLT_OK;
 }

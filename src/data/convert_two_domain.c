@@ -11,8 +11,8 @@
 typedef struct {
     const char *dir[2];
     dlt_strlist files[2];
-    int h, w, c;   /* the shards' image size */
-    int resize;    /* --size given: resize every image to h x w */
+    int h, w, c;      /* the shards' image size */
+    int resize;       /* --size given: resize every image to h x w */
     char first[8400]; /* the image that fixed the size when not resizing */
 } folders;
 
@@ -40,10 +40,10 @@ static dlt_status list(folders *f, int d)
 {
     dlt_status st = dlt_data_list_dir(f->dir[d], 0, &f->files[d]);
     if (st)
-        return dlt_adderr(st, "domain %c", "AB"[d]);
+        return dlt_adderr(st, "domain %c", 'A' + d);
     if (f->files[d].n == 0)
-        return dlt_seterr(DLT_ERR_NOTFOUND, "domain %c: %s: no .png/.jpg/.jpeg files",
-                          "AB"[d], f->dir[d]);
+        return dlt_seterr(DLT_ERR_NOTFOUND, "domain %c: %s: no .png/.jpg/.jpeg files", 'A' + d,
+                          f->dir[d]);
     return DLT_OK;
 }
 
@@ -53,8 +53,7 @@ dlt_status dlt_convert_two_domain(const char *dir_a, const char *dir_b, int size
     if (!dir_a || !dir_b)
         return dlt_seterr(DLT_ERR_INVALID, "two-domain: needs both folders (--a DIR --b DIR)");
     if (channels != 1 && channels != 3)
-        return dlt_seterr(DLT_ERR_INVALID, "two-domain: channels must be 1 or 3, not %d",
-                          channels);
+        return dlt_seterr(DLT_ERR_INVALID, "two-domain: channels must be 1 or 3, not %d", channels);
     if ((size_h > 0) != (size_w > 0) || size_h < 0 || size_w < 0)
         return dlt_seterr(DLT_ERR_INVALID, "two-domain: --size needs both H and W > 0");
     folders f;

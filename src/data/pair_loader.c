@@ -56,11 +56,11 @@ dlt_status dlt_pair_loader_open(const dlt_loader_config *cfg, dlt_pair_loader **
         return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
     for (int d = 0; d < 2; d++) {
         dlt_loader_config c = *cfg;
-        c.seed = dlt_data_hash(cfg->seed, (uint64_t)"AB"[d]);
+        c.seed = dlt_data_hash(cfg->seed, (uint64_t)('A' + d));
         dlt_status st = dlt_loader_open_domain(&c, d, &l->d[d]);
         if (st) {
             dlt_pair_loader_close(l);
-            return dlt_adderr(st, "domain %c", "AB"[d]);
+            return dlt_adderr(st, "domain %c", 'A' + d);
         }
         l->steps[d] = dlt_loader_steps_per_epoch(l->d[d]);
     }
@@ -87,7 +87,7 @@ dlt_status dlt_pair_loader_next(dlt_pair_loader *l, dlt_pair_batch *b)
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", dlt_errmsg());
             seek(l, l->seq);
-            return dlt_seterr(st, "domain %c: %s", "AB"[d], msg);
+            return dlt_seterr(st, "domain %c: %s", 'A' + d, msg);
         }
     }
     l->seq++;
@@ -109,10 +109,11 @@ dlt_status dlt_pair_loader_set_cursor(dlt_pair_loader *l, dlt_loader_cursor c)
 {
     int64_t steps = l->steps[l->big];
     if (c.epoch < 0 || c.step < 0 || c.step >= steps || c.epoch > (INT64_MAX - c.step) / steps)
-        return dlt_seterr(DLT_ERR_INVALID, "two-domain loader cursor (epoch %lld, step %lld) "
+        return dlt_seterr(DLT_ERR_INVALID,
+                          "two-domain loader cursor (epoch %lld, step %lld) "
                           "is outside 0..%lld steps per epoch (did the batch size, world size "
-                          "or data change?)", (long long)c.epoch, (long long)c.step,
-                          (long long)steps - 1);
+                          "or data change?)",
+                          (long long)c.epoch, (long long)c.step, (long long)steps - 1);
     return seek(l, c.epoch * steps + c.step);
 }
 
@@ -121,9 +122,15 @@ int64_t dlt_pair_loader_num_images(const dlt_pair_loader *l, int domain)
     return domain == 0 || domain == 1 ? dlt_loader_num_samples(l->d[domain]) : 0;
 }
 
-int64_t dlt_pair_loader_steps_per_epoch(const dlt_pair_loader *l) { return l->steps[l->big]; }
+int64_t dlt_pair_loader_steps_per_epoch(const dlt_pair_loader *l)
+{
+    return l->steps[l->big];
+}
 
-int dlt_pair_loader_epoch_domain(const dlt_pair_loader *l) { return l->big; }
+int dlt_pair_loader_epoch_domain(const dlt_pair_loader *l)
+{
+    return l->big;
+}
 
 void dlt_pair_loader_sample_shape(const dlt_pair_loader *l, int *c, int *h, int *w)
 {

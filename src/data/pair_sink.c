@@ -64,21 +64,22 @@ static dlt_status write_part(job *j, const char *prefix, int64_t *const idx[2], 
 }
 
 dlt_status dlt_pairs_write(const dlt_convert_opts *o, const char *prefix,
-                           const dlt_shard_spec *spec, const int64_t num[2],
-                           dlt_pair_fetch fetch, void *user)
+                           const dlt_shard_spec *spec, const int64_t num[2], dlt_pair_fetch fetch,
+                           void *user)
 {
     if (!(o->val_fraction >= 0 && o->val_fraction < 1))
-        return dlt_seterr(DLT_ERR_INVALID, "--val-fraction %g must be in [0, 1)",
-                          o->val_fraction);
+        return dlt_seterr(DLT_ERR_INVALID, "--val-fraction %g must be in [0, 1)", o->val_fraction);
     int64_t nval[2], nmain[2];
     for (int d = 0; d < 2; d++) {
         if (num[d] <= 0)
-            return dlt_seterr(DLT_ERR_INVALID, "no images in domain %c", "AB"[d]);
+            return dlt_seterr(DLT_ERR_INVALID, "no images in domain %c", 'A' + d);
         nval[d] = (int64_t)(o->val_fraction * (double)num[d] + 0.5);
         nmain[d] = num[d] - nval[d];
         if (o->val_fraction > 0 && (nval[d] == 0 || nmain[d] == 0))
-            return dlt_seterr(DLT_ERR_INVALID, "--val-fraction %g of the %lld images of domain "
-                              "%c leaves %s", o->val_fraction, (long long)num[d], "AB"[d],
+            return dlt_seterr(DLT_ERR_INVALID,
+                              "--val-fraction %g of the %lld images of domain "
+                              "%c leaves %s",
+                              o->val_fraction, (long long)num[d], 'A' + d,
                               nval[d] ? "no training images" : "no validation images");
     }
     dlt_status st = dlt_data_mkdirs(o->out_dir);
@@ -88,14 +89,14 @@ dlt_status dlt_pairs_write(const dlt_convert_opts *o, const char *prefix,
     int64_t *idx[2] = {malloc((size_t)num[0] * sizeof(int64_t)),
                        malloc((size_t)num[1] * sizeof(int64_t))};
     uint8_t *is_val[2] = {calloc((size_t)num[0], 1), calloc((size_t)num[1], 1)};
-    job j = {o, spec, fetch, user, malloc((size_t)spec->h * (size_t)spec->w * (size_t)spec->c),
-             {0}};
+    size_t img = (size_t)spec->h * (size_t)spec->w * (size_t)spec->c;
+    job j = {o, spec, fetch, user, malloc(img), {0}};
     if (!idx[0] || !idx[1] || !is_val[0] || !is_val[1] || !j.img)
         st = dlt_seterr(DLT_ERR_NOMEM, "out of memory");
     for (int d = 0; d < 2 && !st; d++) {
         /* the validation images: the first nval of a seeded permutation per domain */
-        dlt_data_permutation(idx[d], num[d], dlt_data_hash(o->seed ^ 0x76616cull, (uint64_t)d),
-                             0, 1);
+        dlt_data_permutation(idx[d], num[d], dlt_data_hash(o->seed ^ 0x76616cull, (uint64_t)d), 0,
+                             1);
         for (int64_t i = 0; i < nval[d]; i++)
             is_val[d][idx[d][i]] = 1;
         int64_t m = 0, v = nmain[d];

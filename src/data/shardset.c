@@ -76,7 +76,7 @@ dlt_status dlt_shardset_open_domain(dlt_shardset *s, const char *pattern, int do
         s->n = s->starts[s->nshards];
         if (s->n == 0 && domain >= 0)
             st = dlt_seterr(DLT_ERR_INVALID, "the shards of '%s' hold no images of domain %c",
-                            pattern, "AB"[domain]);
+                            pattern, 'A' + domain);
         else if (s->n == 0)
             st = dlt_seterr(DLT_ERR_INVALID, "the shards of '%s' hold no samples", pattern);
     }

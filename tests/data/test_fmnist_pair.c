@@ -66,8 +66,8 @@ START_TEST(fmnist_pair_counts)
         ck_assert_int_eq(in->num_a, sp[i].n);
         ck_assert_int_eq(in->num_b, sp[i].n);
         ck_assert(in->h == 28 && in->w == 28 && in->c == 1);
-        ck_assert_msg(dt_contains(in->source, "A = Sneaker (7)", "B = Ankle boot (9)", NULL),
-                      "%s", in->source);
+        ck_assert_msg(dt_contains(in->source, "A = Sneaker (7)", "B = Ankle boot (9)", NULL), "%s",
+                      in->source);
         for (int d = 0; d < 2; d++) {
             int64_t n;
             uint8_t *want = idx_class(sp[i].stem, d ? 9 : 7, &n), img[784];
@@ -84,8 +84,8 @@ START_TEST(fmnist_pair_counts)
     /* a missing source names the file */
     ck_assert_int_eq(dlt_convert_fashion_mnist_pair("/nonexistent", "bag", "coat", &o),
                      DLT_ERR_NOTFOUND);
-    ck_assert_msg(dt_contains(dlt_errmsg(), "/nonexistent/train-labels-idx1-ubyte.gz", NULL),
-                  "%s", dlt_errmsg());
+    ck_assert_msg(dt_contains(dlt_errmsg(), "/nonexistent/train-labels-idx1-ubyte.gz", NULL), "%s",
+                  dlt_errmsg());
     dt_rmrf(dir);
     free(dir);
 }

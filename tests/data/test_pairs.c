@@ -89,8 +89,8 @@ static void make_folders(void)
 static void convert_folders(int h, int w, int channels)
 {
     char a[4400], b[4400];
-    OK(dlt_convert_two_domain(path_of(a, sizeof a, dir, "a"), path_of(b, sizeof b, dir, "b"), h,
-                              w, channels, &opts));
+    OK(dlt_convert_two_domain(path_of(a, sizeof a, dir, "a"), path_of(b, sizeof b, dir, "b"), h, w,
+                              channels, &opts));
 }
 
 START_TEST(two_domain_png)
@@ -222,8 +222,8 @@ START_TEST(two_domain_errors)
                   dlt_errmsg());
     mkdir(e, 0777);
     ck_assert_int_eq(dlt_convert_two_domain(e, b, 0, 0, 3, &opts), DLT_ERR_NOTFOUND);
-    ck_assert_msg(dt_contains(dlt_errmsg(), "domain A", e, "no .png/.jpg/.jpeg files", NULL),
-                  "%s", dlt_errmsg());
+    ck_assert_msg(dt_contains(dlt_errmsg(), "domain A", e, "no .png/.jpg/.jpeg files", NULL), "%s",
+                  dlt_errmsg());
     ck_assert_int_eq(dlt_convert_two_domain(a, b, 0, 0, 2, &opts), DLT_ERR_INVALID);
     ck_assert_msg(dt_contains(dlt_errmsg(), "channels", "1 or 3", NULL), "%s", dlt_errmsg());
     ck_assert_int_eq(dlt_convert_two_domain(a, b, 8, 0, 3, &opts), DLT_ERR_INVALID);
@@ -242,10 +242,10 @@ START_TEST(fmnist_class_names)
     static const struct {
         const char *name;
         int id;
-    } ok[] = {{"7", 7},          {"0", 0},     {"sneaker", 7},     {"Sneaker", 7},
-              {"sneakers", 7},   {"ankle-boot", 9}, {"Ankle boot", 9}, {"ankle boots", 9},
-              {"t-shirt", 0},    {"T-shirt/top", 0}, {"shirt", 6},   {"bag", 8},
-              {"trousers", 1},   {"coat", 4}};
+    } ok[] = {{"7", 7},        {"0", 0},           {"sneaker", 7},    {"Sneaker", 7},
+              {"sneakers", 7}, {"ankle-boot", 9},  {"Ankle boot", 9}, {"ankle boots", 9},
+              {"t-shirt", 0},  {"T-shirt/top", 0}, {"shirt", 6},      {"bag", 8},
+              {"trousers", 1}, {"coat", 4}};
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
         int id = -1;
         OK(dlt_fashion_mnist_class(ok[i].name, &id));
@@ -262,8 +262,7 @@ START_TEST(fmnist_class_names)
     /* the converter checks the names before touching any file */
     ck_assert_int_eq(dlt_convert_fashion_mnist_pair("/nonexistent", "sneaker", "7", &opts),
                      DLT_ERR_INVALID);
-    ck_assert_msg(dt_contains(dlt_errmsg(), "both class 7", "Sneaker", NULL), "%s",
-                  dlt_errmsg());
+    ck_assert_msg(dt_contains(dlt_errmsg(), "both class 7", "Sneaker", NULL), "%s", dlt_errmsg());
     ck_assert_int_eq(dlt_convert_fashion_mnist_pair("/nonexistent", "sneaker", "hat", &opts),
                      DLT_ERR_INVALID);
     ck_assert_msg(dt_contains(dlt_errmsg(), "--b", "'hat'", NULL), "%s", dlt_errmsg());
@@ -387,8 +386,7 @@ START_TEST(pair_loader_epochs)
             ck_assert_int_eq(sum, W * B);
         }
         for (int i = 0; i < LA; i++) /* every A image exactly once per epoch */
-            ck_assert_msg(count_a[i] == 1, "epoch %d: A image %d seen %d times", e, i,
-                          count_a[i]);
+            ck_assert_msg(count_a[i] == 1, "epoch %d: A image %d seen %d times", e, i, count_a[i]);
     }
     ck_assert_int_gt(differs, 0);
     for (int r = 0; r < W; r++)
@@ -461,8 +459,8 @@ START_TEST(pair_loader_normalise)
             const float *x = (d ? b.b : b.a) + k * IMG;
             for (int p = 0; p < IMG; p++) { /* C = 1: HWC and CHW agree */
                 ck_assert(x[p] >= -1.0f && x[p] <= 1.0f);
-                ck_assert_msg(fabs(x[p] - (img[p] / 127.5 - 1.0)) < 1e-6, "%g vs byte %d",
-                              x[p], img[p]);
+                ck_assert_msg(fabs(x[p] - (img[p] / 127.5 - 1.0)) < 1e-6, "%g vs byte %d", x[p],
+                              img[p]);
             }
         }
     dlt_pair_loader_close(l);
@@ -485,7 +483,8 @@ START_TEST(pair_loader_resume)
     c.flip = 1, c.crop_pad = 1; /* augmentation is part of what must repeat */
     dlt_pair_loader *l;
     OK(dlt_pair_loader_open(&c, &l));
-    float *a = malloc(STEPS * 3 * IMG * sizeof(float)), *bb = malloc(STEPS * 3 * IMG * sizeof(float));
+    float *a = malloc(STEPS * 3 * IMG * sizeof(float)),
+          *bb = malloc(STEPS * 3 * IMG * sizeof(float));
     int64_t ia[STEPS][3], ib[STEPS][3], ep[STEPS], stp[STEPS];
     dlt_loader_cursor cut = {0, 0};
     for (int t = 0; t < STEPS; t++) {
@@ -526,7 +525,7 @@ START_TEST(pair_loader_resume)
         for (int k = CUT; k < STEPS; k++) {
             OK(dlt_pair_loader_next(l, &b));
             dlt_pair_batch want = {a + k * 3 * IMG, bb + k * 3 * IMG, ia[k], ib[k], 3, 3, 3,
-                                   ep[k], stp[k], 0};
+                                   ep[k],           stp[k],           0};
             same_batch(&b, &want);
         }
         dlt_pair_loader_close(l);
@@ -543,8 +542,9 @@ START_TEST(pair_loader_errors)
     /* B's 7 images are fewer than one global batch of 2 x 4 */
     c.batch_size = 4;
     ck_assert_int_eq(dlt_pair_loader_open(&c, &l), DLT_ERR_INVALID);
-    ck_assert_msg(dt_contains(dlt_errmsg(), "domain B", "7 samples", "fewer than one global batch",
-                              NULL), "%s", dlt_errmsg());
+    ck_assert_msg(
+        dt_contains(dlt_errmsg(), "domain B", "7 samples", "fewer than one global batch", NULL),
+        "%s", dlt_errmsg());
     /* a cursor past the epoch */
     c = lcfg(0, 2);
     OK(dlt_pair_loader_open(&c, &l));
@@ -559,7 +559,8 @@ START_TEST(pair_loader_errors)
     c.paths = p;
     ck_assert_int_eq(dlt_pair_loader_open(&c, &l), DLT_ERR_INVALID);
     ck_assert_msg(dt_contains(dlt_errmsg(), "cls-00000", "image-classification",
-                              "two-domain loader needs image-pairs", NULL), "%s", dlt_errmsg());
+                              "two-domain loader needs image-pairs", NULL),
+                  "%s", dlt_errmsg());
     dlt_loader *il;
     c.paths = glob_pat;
     ck_assert_int_eq(dlt_loader_open(&c, &il), DLT_ERR_INVALID);
