@@ -2,11 +2,13 @@
  * CycleGAN trains on them.
  *
  * It is two image loaders (loader.c) over the same files, one per domain
- * (dlt_loader_open_domain), advanced in lock step: each next() takes batch
- * number seq from both. Each domain therefore has the image loader's sampler:
- * its own permutation per pass (seeded with hash(seed, 'A') or hash(seed, 'B'),
- * so the two orders are independent), rank r's k-th image of its step t at
- * position (t * W + r) * b + k, prefetching workers.
+ * (dlt_loader_open_domain; B's reads the shards A's opened, so each file is
+ * opened, verified and held in memory once), advanced in lock step: each
+ * next() takes batch number seq from both. Each domain therefore has the
+ * image loader's sampler: its own permutation per pass (seeded with
+ * hash(seed, 'A') or hash(seed, 'B'), so the two orders are independent),
+ * rank r's k-th image of its step t at position (t * W + r) * b + k, and
+ * prefetching workers.
  *
  * An epoch is one pass over the larger domain (A when equal), as CycleGAN's
  * unaligned dataset defines its length as max(|A|, |B|). The smaller domain
@@ -57,7 +59,7 @@ dlt_status dlt_pair_loader_open(const dlt_loader_config *cfg, dlt_pair_loader **
     for (int d = 0; d < 2; d++) {
         dlt_loader_config c = *cfg;
         c.seed = dlt_data_hash(cfg->seed, (uint64_t)('A' + d));
-        dlt_status st = dlt_loader_open_domain(&c, d, &l->d[d]);
+        dlt_status st = dlt_loader_open_domain(&c, d, d ? l->d[0] : NULL, &l->d[d]);
         if (st) {
             dlt_pair_loader_close(l);
             return dlt_adderr(st, "domain %c", 'A' + d);
@@ -73,8 +75,8 @@ void dlt_pair_loader_close(dlt_pair_loader *l)
 {
     if (!l)
         return;
+    dlt_loader_close(l->d[1]); /* B borrows A's shards */
     dlt_loader_close(l->d[0]);
-    dlt_loader_close(l->d[1]);
     free(l);
 }
 

@@ -306,13 +306,13 @@ static void write_pairs(const char *name, int nshards, const int (*sizes)[2])
     snprintf(glob_pat, sizeof glob_pat, "%s/%s-*.h5", dir, name);
 }
 
-/* 12 A images over shards of 7 and 5; 7 B images over shards of 2 and 5 */
+/* 12 A images over shards of 7, 0 and 5; 7 B images over shards of 2, 3 and 2 */
 enum { LA = 12, LB = 7 };
 static void setup_pairs(void)
 {
-    static const int sizes[2][2] = {{7, 2}, {5, 5}};
+    static const int sizes[3][2] = {{7, 2}, {0, 3}, {5, 2}};
     setup();
-    write_pairs("p", 2, sizes);
+    write_pairs("p", 3, sizes);
 }
 
 static dlt_loader_config lcfg(int rank, int world)
