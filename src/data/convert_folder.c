@@ -56,7 +56,8 @@ dlt_status dlt_data_list_dir(const char *dir, int want_dirs, dlt_strlist *out)
         }
     }
     closedir(d);
-    qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
+    if (out->n > 1) /* qsort's base may not be NULL, even for no elements */
+        qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
     return DLT_OK;
 }
 
