@@ -11,6 +11,9 @@ pkginclude_HEADERS += src/io/dlt_job.h
 # run outputs: TensorBoard event files, Chrome-trace timelines
 libdltrain_la_SOURCES += src/io/tfevents.c src/io/trace.c
 pkginclude_HEADERS += src/io/dlt_logio.h
+# run outputs: PNG files and sample grids (also TensorBoard image summaries)
+libdltrain_la_SOURCES += src/io/png_write.c
+pkginclude_HEADERS += src/io/dlt_png.h
 # export to other frameworks (safetensors)
 libdltrain_la_SOURCES += src/io/export_safetensors.c
 pkginclude_HEADERS += src/io/dlt_export.h

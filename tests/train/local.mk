@@ -61,3 +61,8 @@ TESTS += tests/train/test_job_config
 check_PROGRAMS += tests/train/standin_dltrain
 tests_train_standin_dltrain_SOURCES = tests/train/standin_dltrain.c src/tools/dltrain.c
 tests_train_standin_dltrain_CPPFLAGS = $(AM_CPPFLAGS) -Dmain=dltrain_main -include $(srcdir)/tests/gpu/emu_dltrain.h
+# FID: statistics, PSD square root and distance against numpy/scipy float64
+# references (tests/fixtures/fid_make_fixtures.py), degenerate and hand cases
+check_PROGRAMS += tests/train/test_fid
+TESTS += tests/train/test_fid
+EXTRA_DIST += tests/fixtures/fid.h5 tests/fixtures/fid_make_fixtures.py
