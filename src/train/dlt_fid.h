@@ -54,14 +54,18 @@ dlt_status dlt_sqrtm_psd(const double *s, int d, double *a);
 typedef struct dlt_fid_net dlt_fid_net;
 
 typedef struct {
-    int batch;                   /* images per forward pass; <= 0: 100 */
-    int channels, height, width; /* input images; 0: 1 x 28 x 28 (Fashion-MNIST) */
-    int threads;                 /* > 0: dlt_set_num_threads(threads) at open */
+    int batch; /* images per forward pass; <= 0: 100 */
+    /* input images; 0: the sizes the checkpoint's /model records (the
+     * classifier's training images; 1 x 28 x 28 for Fashion-MNIST), or
+     * 1 x 28 x 28 for a checkpoint without /model */
+    int channels, height, width;
+    int threads; /* > 0: dlt_set_num_threads(threads) at open */
 } dlt_fid_net_opts;
 
 /* Opens a classifier checkpoint written by the trainer (an image
  * architecture, e.g. resnet20 trained on Fashion-MNIST shards): builds the
- * classifier its job describes (model.arch, shortcut, num_classes, ...) for
+ * classifier its job describes (model.arch, shortcut, ...; the number of
+ * classes from the checkpoint's /model, dlt_ckpt_model.h) for
  * [batch, channels, height, width] inputs on the CPU, loads its parameters
  * and batch-norm statistics, and keeps an evaluation plan (training = 0:
  * running statistics, no dropout) whose output is the penultimate value

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dlt_ckpt.h"
+#include "dlt_ckpt_model.h"
 #include "dlt_fid.h"
 #include "dlt_job.h"
 #include "task.h"
@@ -40,8 +41,28 @@ const char *dlt_fid_net_arch(const dlt_fid_net *net)
     return net->arch;
 }
 
+/* The sizes the checkpoint's /model records (the job leaves them to the
+ * shards: the stored job spells num_classes' default, not the shards' count). */
+typedef struct {
+    int in_channels, image_height, image_width, num_classes;
+} model_sizes;
+
+static void model_attr(const char *key, const char *value, void *user)
+{
+    model_sizes *m = user;
+    int v = atoi(value);
+    if (strcmp(key, "in_channels") == 0)
+        m->in_channels = v;
+    else if (strcmp(key, "image_height") == 0)
+        m->image_height = v;
+    else if (strcmp(key, "image_width") == 0)
+        m->image_width = v;
+    else if (strcmp(key, "num_classes") == 0)
+        m->num_classes = v;
+}
+
 /* The job's classifier, its normalisation, and the graph with its plan. */
-static dlt_status build(const char *ckpt, dlt_fid_net *net)
+static dlt_status build(const char *ckpt, const model_sizes *m, dlt_fid_net *net)
 {
     dlt_job *job = NULL;
     char *text = NULL;
@@ -65,7 +86,9 @@ static dlt_status build(const char *ckpt, dlt_fid_net *net)
     }
     dlt_model_spec spec = c.model;
     spec.in_channels = net->c, spec.in_h = net->h, spec.in_w = net->w;
-    if (spec.num_classes <= 0)
+    if (m->num_classes > 0)
+        spec.num_classes = m->num_classes;
+    else if (spec.num_classes <= 0)
         spec.num_classes = 10; /* the schema's default; a mismatch is caught at load */
     snprintf(net->arch, sizeof net->arch, "%s", spec.arch);
     if (!(net->g = dlt_graph_create(c.seed)))
@@ -91,17 +114,19 @@ dlt_status dlt_fid_net_open(const char *ckpt, const dlt_fid_net_opts *o, dlt_fid
     dlt_fid_net *net = calloc(1, sizeof *net);
     if (!net)
         return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    /* older checkpoints without /model: the opts, else 1x28x28 and the job's classes */
+    model_sizes m = {0, 0, 0, 0};
+    dlt_status st = dlt_ckpt_read_model(ckpt, model_attr, &m);
     net->batch = o && o->batch > 0 ? o->batch : 100;
-    net->c = o && o->channels > 0 ? o->channels : 1;
-    net->h = o && o->height > 0 ? o->height : 28;
-    net->w = o && o->width > 0 ? o->width : 28;
+    net->c = o && o->channels > 0 ? o->channels : m.in_channels > 0 ? m.in_channels : 1;
+    net->h = o && o->height > 0 ? o->height : m.image_height > 0 ? m.image_height : 28;
+    net->w = o && o->width > 0 ? o->width : m.image_width > 0 ? m.image_width : 28;
     if (o && o->threads > 0)
         dlt_set_num_threads(o->threads);
-    dlt_status st = DLT_OK;
-    if (net->c > 4)
+    if (st == DLT_OK && net->c > 4)
         st = dlt_seterr(DLT_ERR_INVALID, "FID features: at most 4 channels (got %d)", net->c);
     if (st == DLT_OK)
-        st = build(ckpt, net);
+        st = build(ckpt, &m, net);
     if (st == DLT_OK) {
         /* parameters and batch-norm statistics; no optimizer state */
         dlt_ckpt_tensors t;
