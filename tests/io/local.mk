@@ -23,3 +23,4 @@ EXTRA_DIST += tests/fixtures/tfevents_make_vectors.py
 # sample grids, PNG files and TensorBoard image summaries
 check_PROGRAMS += tests/io/test_png
 TESTS += tests/io/test_png
+EXTRA_DIST += tests/fixtures/grid.h5 tests/fixtures/grid_make_fixtures.py

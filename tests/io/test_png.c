@@ -4,9 +4,10 @@
  * 0.7 (rounds up to b + 1), away from the ties where f32 and exact arithmetic
  * could differ, plus hand-computed values (-1 -> 0, 0 -> 128, 0.5 -> 191,
  * out-of-range and NaN). The layout is checked by a naive walk over grid
- * pixels (which image, if any, covers each). PNGs are read back through the
- * image-folder converter's decoder (src/data/image_io.c); event records are
- * walked and decoded by the small protobuf reader below. */
+ * pixels (which image, if any, covers each), and whole grids against
+ * torchvision's make_grid + save_image (tests/fixtures/grid_make_fixtures.py). PNGs are read back
+ * through the image-folder converter's decoder (src/data/image_io.c); event records are walked and
+ * decoded by the small protobuf reader below. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +124,65 @@ START_TEST(grid_layout)
     o = (dlt_grid_opts){.lo = 1.f, .hi = 0.f};
     ck_assert_int_eq(dlt_image_grid(x, N, 1, H, W, &o, &g), DLT_ERR_INVALID);
     ck_assert_ptr_nonnull(strstr(dlt_errmsg(), "range"));
+}
+END_TEST
+
+/* torchvision's make_grid + save_image bytes (tests/fixtures/grid_make_fixtures.py) */
+static void torchvision_case(const char *name)
+{
+    hid_t f = dlt_test_fixture_open("grid.h5");
+    hid_t g = H5Gopen2(f, name, H5P_DEFAULT);
+    ck_assert_int_ge(g, 0);
+    hid_t d = H5Dopen2(g, "x", H5P_DEFAULT), sp = H5Dget_space(d);
+    hsize_t xd[4], gd[3];
+    ck_assert_int_eq(H5Sget_simple_extent_dims(sp, xd, NULL), 4);
+    H5Sclose(sp);
+    H5Dclose(d);
+    d = H5Dopen2(g, "grid", H5P_DEFAULT), sp = H5Dget_space(d);
+    ck_assert_int_eq(H5Sget_simple_extent_dims(sp, gd, NULL), 3);
+    H5Sclose(sp);
+    H5Dclose(d);
+    int cols, pad;
+    double lo, hi;
+    hid_t a = H5Aopen(g, "cols", H5P_DEFAULT);
+    H5Aread(a, H5T_NATIVE_INT, &cols), H5Aclose(a);
+    a = H5Aopen(g, "pad", H5P_DEFAULT);
+    H5Aread(a, H5T_NATIVE_INT, &pad), H5Aclose(a);
+    a = H5Aopen(g, "lo", H5P_DEFAULT);
+    H5Aread(a, H5T_NATIVE_DOUBLE, &lo), H5Aclose(a);
+    a = H5Aopen(g, "hi", H5P_DEFAULT);
+    H5Aread(a, H5T_NATIVE_DOUBLE, &hi), H5Aclose(a);
+    size_t nx = xd[0] * xd[1] * xd[2] * xd[3], ng = gd[0] * gd[1] * gd[2];
+    float *x = malloc(nx * sizeof *x);
+    uint8_t *want = malloc(ng);
+    dlt_test_h5_read(g, "x", H5T_NATIVE_FLOAT, x, nx);
+    dlt_test_h5_read(g, "grid", H5T_NATIVE_UINT8, want, ng);
+    H5Gclose(g);
+    H5Fclose(f);
+    dlt_grid_opts o = {.cols = cols, .pad = pad, .lo = (float)lo, .hi = (float)hi};
+    dlt_image8 im;
+    ck_assert_int_eq(dlt_image_grid(x, (int)xd[0], (int)xd[1], (int)xd[2], (int)xd[3], &o, &im),
+                     DLT_OK);
+    ck_assert_int_eq(im.h, (int)gd[0]);
+    ck_assert_int_eq(im.w, (int)gd[1]);
+    ck_assert_int_eq(im.c, (int)gd[2]);
+    int diff = 0;
+    for (size_t i = 0; i < ng; i++)
+        diff += im.px[i] != want[i];
+    printf("%s: %dx%dx%d grid, %d of %zu bytes differ from torchvision's\n", name, im.h, im.w, im.c,
+           diff, ng);
+    ck_assert_int_eq(diff, 0);
+    dlt_image8_free(&im);
+    free(x);
+    free(want);
+}
+
+START_TEST(grid_torchvision)
+{
+    torchvision_case("gray_tanh");
+    torchvision_case("rgb_unit");
+    torchvision_case("gray_wide");
+    torchvision_case("rgb_range");
 }
 END_TEST
 
@@ -407,6 +467,7 @@ int main(void)
     TCase *tc = tcase_create("png");
     tcase_add_test(tc, grid_values);
     tcase_add_test(tc, grid_layout);
+    tcase_add_test(tc, grid_torchvision);
     tcase_add_test(tc, png_files);
     tcase_add_test(tc, tb_image_event);
     tcase_add_test(tc, tb_image_file);
