@@ -3,16 +3,12 @@
 #include "image_io.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-typedef struct {
-    char **v;
-    int n, cap;
-} strlist;
-
-static int push(strlist *l, const char *s)
+static int push(dlt_strlist *l, const char *s)
 {
     if (l->n == l->cap) {
         int cap = l->cap ? 2 * l->cap : 16;
@@ -24,7 +20,7 @@ static int push(strlist *l, const char *s)
     return (l->v[l->n] = strdup(s)) ? l->n++, 0 : -1;
 }
 
-static void strlist_free(strlist *l)
+void dlt_strlist_free(dlt_strlist *l)
 {
     for (int i = 0; i < l->n; i++)
         free(l->v[i]);
@@ -37,12 +33,12 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Entries of dir that are directories (want_dirs) or supported image files, sorted. */
-static dlt_status list_dir(const char *dir, int want_dirs, strlist *out)
+dlt_status dlt_data_list_dir(const char *dir, int want_dirs, dlt_strlist *out)
 {
     DIR *d = opendir(dir);
     if (!d)
-        return dlt_seterr(DLT_ERR_NOTFOUND, "%s: cannot open directory", dir);
+        return dlt_seterr(errno == ENOENT ? DLT_ERR_NOTFOUND : DLT_ERR_IO,
+                          "%s: cannot open directory (%s)", dir, strerror(errno));
     struct dirent *e;
     char path[4200];
     while ((e = readdir(d))) {
@@ -60,12 +56,13 @@ static dlt_status list_dir(const char *dir, int want_dirs, strlist *out)
         }
     }
     closedir(d);
-    qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
+    if (out->n > 1) /* qsort's base may not be NULL, even for no elements */
+        qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
     return DLT_OK;
 }
 
-static dlt_status convert(const char *dir, const strlist *classes, strlist *files, int64_t total,
-                          int rh, int rw, int channels, const dlt_convert_opts *o)
+static dlt_status convert(const char *dir, const dlt_strlist *classes, dlt_strlist *files,
+                          int64_t total, int rh, int rw, int channels, const dlt_convert_opts *o)
 {
     char path[8400], source[4200];
     dlt_image im;
@@ -127,18 +124,18 @@ dlt_status dlt_convert_image_folder(const char *dir, int resize_h, int resize_w,
                           channels);
     if ((resize_h > 0) != (resize_w > 0))
         return dlt_seterr(DLT_ERR_INVALID, "image-folder: --resize needs both H and W");
-    strlist classes = {0};
-    dlt_status st = list_dir(dir, 1, &classes);
+    dlt_strlist classes = {0};
+    dlt_status st = dlt_data_list_dir(dir, 1, &classes);
     if (!st && classes.n == 0)
         st = dlt_seterr(DLT_ERR_NOTFOUND, "%s: no class subfolders", dir);
-    strlist *files = st ? NULL : calloc((size_t)classes.n, sizeof *files);
+    dlt_strlist *files = st ? NULL : calloc((size_t)classes.n, sizeof *files);
     if (!st && !files)
         st = dlt_seterr(DLT_ERR_NOMEM, "out of memory");
     int64_t total = 0;
     char sub[4200];
     for (int k = 0; !st && k < classes.n; k++) {
         snprintf(sub, sizeof sub, "%s/%s", dir, classes.v[k]);
-        st = list_dir(sub, 0, &files[k]);
+        st = dlt_data_list_dir(sub, 0, &files[k]);
         total += files[k].n;
     }
     if (!st && total == 0)
@@ -147,8 +144,8 @@ dlt_status dlt_convert_image_folder(const char *dir, int resize_h, int resize_w,
     if (!st)
         st = convert(dir, &classes, files, total, resize_h, resize_w, channels, o);
     for (int k = 0; files && k < classes.n; k++)
-        strlist_free(&files[k]);
+        dlt_strlist_free(&files[k]);
     free(files);
-    strlist_free(&classes);
+    dlt_strlist_free(&classes);
     return st;
 }

@@ -120,9 +120,40 @@ dlt_status dlt_convert_idx(const char *images, const char *labels, const char *s
                        class_names, num_classes, o);
 }
 
-static const char *const fmnist_classes[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress",
-                                               "Coat",        "Sandal",  "Shirt",    "Sneaker",
-                                               "Bag",         "Ankle boot"};
+dlt_status dlt_idx_scan(const char *images, const char *labels, dlt_idx_fn fn, void *user)
+{
+    idx_file xi, xl;
+    uint8_t *lab = NULL, *img = NULL;
+    dlt_status st = idx_open(&xl, labels, 1, 1);
+    if (!st)
+        st = idx_open(&xi, images, 3, 4);
+    else
+        memset(&xi, 0, sizeof xi);
+    dlt_idx_shape sh = {xl.dims[0], (int)xi.dims[1], (int)xi.dims[2],
+                        xi.ndims == 4 ? (int)xi.dims[3] : 1};
+    if (!st && xi.dims[0] != sh.n)
+        st = dlt_seterr(DLT_ERR_SHAPE, "%s has %lld images but %s has %lld labels", images,
+                        (long long)xi.dims[0], labels, (long long)sh.n);
+    size_t sz = (size_t)sh.h * (size_t)sh.w * (size_t)sh.c;
+    if (!st && (!(lab = malloc((size_t)sh.n)) || !(img = malloc(sz))))
+        st = dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    if (!st)
+        st = read_exact(xl.f, lab, (size_t)sh.n, labels);
+    for (int64_t i = 0; !st && i < sh.n; i++) {
+        st = read_exact(xi.f, img, sz, images);
+        if (!st)
+            st = fn(user, &sh, i, img, lab[i]);
+    }
+    idx_close(&xi);
+    idx_close(&xl);
+    free(lab);
+    free(img);
+    return st;
+}
+
+const char *const dlt_fmnist_class_names[10] = {
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 
 dlt_status dlt_convert_fashion_mnist(const char *src_dir, const dlt_convert_opts *o)
 {
@@ -138,7 +169,7 @@ dlt_status dlt_convert_fashion_mnist(const char *src_dir, const dlt_convert_opts
         dlt_convert_opts oi = *o;
         if (i == 1)
             oi.val_fraction = 0; /* validation is carved from train only */
-        dlt_status st = idx_convert(im, lb, split[i], source, fmnist_classes, 10, &oi);
+        dlt_status st = idx_convert(im, lb, split[i], source, dlt_fmnist_class_names, 10, &oi);
         if (st)
             return st;
         any = 1;

@@ -35,4 +35,34 @@ void dlt_sink_abort(dlt_sink *s);       /* removes unfinished files; frees s */
 /* mkdir -p */
 dlt_status dlt_data_mkdirs(const char *dir);
 
+/* Image-pairs output (pair_sink.c): writes num[0] images of domain A and num[1]
+ * of domain B, fetched by index in source order, into OUT/PREFIX-*.h5 (each
+ * shard a balanced slice of both domains); o->val_fraction of each domain,
+ * chosen by o->seed, goes to val-* shards. spec: an image-pairs spec. */
+typedef dlt_status (*dlt_pair_fetch)(void *user, int domain, int64_t i, uint8_t *hwc);
+dlt_status dlt_pairs_write(const dlt_convert_opts *o, const char *prefix,
+                           const dlt_shard_spec *spec, const int64_t num[2],
+                           dlt_pair_fetch fetch, void *user);
+
+/* Folder listing (convert_folder.c): the entries of dir that are directories
+ * (want_dirs) or .png/.jpg/.jpeg files, sorted by name; hidden entries skipped. */
+typedef struct {
+    char **v;
+    int n, cap;
+} dlt_strlist;
+dlt_status dlt_data_list_dir(const char *dir, int want_dirs, dlt_strlist *out);
+void dlt_strlist_free(dlt_strlist *l);
+
+/* IDX reading (convert_idx.c): calls fn for every image of an IDX pair in
+ * order; fn's status other than DLT_OK stops the scan and is returned. */
+typedef struct {
+    int64_t n; /* images */
+    int h, w, c;
+} dlt_idx_shape;
+typedef dlt_status (*dlt_idx_fn)(void *user, const dlt_idx_shape *shape, int64_t i,
+                                  const uint8_t *hwc, int label);
+dlt_status dlt_idx_scan(const char *images, const char *labels, dlt_idx_fn fn, void *user);
+/* The ten class names, in label order ("T-shirt/top" ... "Ankle boot"). */
+extern const char *const dlt_fmnist_class_names[10];
+
 #endif

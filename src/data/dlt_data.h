@@ -132,6 +132,10 @@ dlt_status dlt_shard_read_bert(dlt_shard *s, int64_t i, int32_t *input_ids,
 dlt_status dlt_shard_read_detection(dlt_shard *s, int64_t i, uint8_t *hwc, float *boxes,
                                     int32_t *classes, uint8_t *masks, int *nboxes);
 dlt_status dlt_shard_read_pair_image(dlt_shard *s, int domain, int64_t i, uint8_t *hwc);
+/* Points *hwc at image i of domain 0 (A) or 1 (B) when the shard is in memory;
+ * else returns DLT_ERR_UNSUPPORTED. */
+dlt_status dlt_shard_peek_pair_image(const dlt_shard *s, int domain, int64_t i,
+                                     const uint8_t **hwc);
 
 /* Prints a human summary of the shard at path (kind, samples, shapes, dtypes,
  * classes, checksum status) to out. verify: recompute the checksum. */
@@ -169,11 +173,26 @@ dlt_status dlt_convert_image_folder(const char *dir, int resize_h, int resize_w,
 /* Learnable random images: each class has a fixed random template; samples add noise. */
 dlt_status dlt_convert_synthetic(int64_t num, int h, int w, int c, int classes,
                                  const dlt_convert_opts *o);
+/* Two unpaired image domains (CycleGAN's trainA/trainB) into image-pairs shards
+ * OUT/PREFIX-*.h5: the PNG and JPEG files directly in dir_a are domain A, those in
+ * dir_b domain B, each in sorted name order. size_h/w 0: keep (every image of both
+ * folders must then share one size); else bilinear resize. channels 1 or 3.
+ * o->val_fraction moves that fraction of each domain to val-* shards. */
+dlt_status dlt_convert_two_domain(const char *dir_a, const char *dir_b, int size_h, int size_w,
+                                  int channels, const dlt_convert_opts *o);
+/* Fashion-MNIST class name or id -> 0..9: "7", "sneaker", "Ankle boot", "ankle-boot",
+ * "t-shirt" (case, spaces and punctuation ignored; a unique prefix will do). */
+dlt_status dlt_fashion_mnist_class(const char *name, int *id);
+/* Two Fashion-MNIST classes of Debian's dataset-fashion-mnist (layout as
+ * dlt_convert_fashion_mnist) as domains A and B, train-* and test-* image-pairs
+ * shards (o->split: one of them). NULL classes: sneaker (7) and ankle boot (9). */
+dlt_status dlt_convert_fashion_mnist_pair(const char *src_dir, const char *class_a,
+                                          const char *class_b, const dlt_convert_opts *o);
 
 /* ------------------------------------------------------------------- loader */
 
 typedef struct {
-    const char *paths;        /* glob of image-classification shards */
+    const char *paths;        /* glob of image-classification shards (image-pairs: pair loader) */
     int batch_size;           /* per rank */
     int shuffle;              /* permute every epoch (else dataset order) */
     uint64_t seed;
@@ -226,6 +245,42 @@ int dlt_loader_num_classes(const dlt_loader *l);
 const char *dlt_loader_class_name(const dlt_loader *l, int i);
 /* The first shard the glob matched (sorted), for messages about the data. */
 const char *dlt_loader_first_path(const dlt_loader *l);
+
+/* ------------------------------------------------------- two-domain loader */
+
+/* Unpaired batches of two image domains from image-pairs shards (CycleGAN):
+ * a batch of A and a batch of B, drawn independently, each domain with its own
+ * shuffled order per pass (seeded by hash(seed, 'A') and hash(seed, 'B')),
+ * per-rank disjoint as the image loader's. An epoch is one pass over the larger
+ * domain (A when equal); the smaller one cycles through fresh passes meanwhile.
+ * The cursor is the image loader's (epoch, step): it fixes both streams. */
+typedef struct {
+    float *a, *b;                   /* [size, C, H, W] each, normalised */
+    int64_t *indices_a, *indices_b; /* [size] image indices within their domain */
+    int size;                       /* batch_size */
+    int valid_a, valid_b;           /* real images first; the rest repeat (pad mode) */
+    int64_t epoch, step;            /* of the larger domain's passes */
+    int last_in_epoch;
+} dlt_pair_batch;
+
+typedef struct dlt_pair_loader dlt_pair_loader;
+
+/* dlt_loader_config_default with mean = std = 0.5 for every channel, so pixels
+ * come out as x/127.5 - 1 in [-1, 1] (GAN generators end in tanh). */
+void dlt_pair_loader_config_default(dlt_loader_config *c);
+/* cfg->paths: a glob of image-pairs shards; the other fields as for dlt_loader_open,
+ * applied to both domains. */
+dlt_status dlt_pair_loader_open(const dlt_loader_config *cfg, dlt_pair_loader **out);
+void dlt_pair_loader_close(dlt_pair_loader *l);
+/* The batch stays valid until the next call to next, set_cursor or close. */
+dlt_status dlt_pair_loader_next(dlt_pair_loader *l, dlt_pair_batch *batch);
+dlt_loader_cursor dlt_pair_loader_get_cursor(const dlt_pair_loader *l);
+dlt_status dlt_pair_loader_set_cursor(dlt_pair_loader *l, dlt_loader_cursor c);
+int64_t dlt_pair_loader_num_images(const dlt_pair_loader *l, int domain); /* 0 = A, 1 = B */
+int64_t dlt_pair_loader_steps_per_epoch(const dlt_pair_loader *l);
+int dlt_pair_loader_epoch_domain(const dlt_pair_loader *l); /* the larger: 0 = A, 1 = B */
+void dlt_pair_loader_sample_shape(const dlt_pair_loader *l, int *c, int *h, int *w);
+const char *dlt_pair_loader_first_path(const dlt_pair_loader *l);
 
 /* The pieces the loader is made of, exposed for tests and other loaders. */
 uint64_t dlt_data_hash(uint64_t a, uint64_t b);

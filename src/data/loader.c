@@ -28,6 +28,8 @@ typedef struct {
 
 struct dlt_loader {
     dlt_loader_config cfg;
+    int domain; /* -1, or the image-pairs domain this loader serves (loader_internal.h) */
+    const dlt_loader *share; /* whose shards a domain loader borrows, or NULL */
     dlt_shardset set;
     int64_t steps; /* per epoch */
     int64_t *perm[2];
@@ -187,7 +189,8 @@ static dlt_status loader_init(dlt_loader *l)
 {
     dlt_loader_config *c = &l->cfg;
     dlt_shard_open_opts so = {c->inmem_threshold, c->verify};
-    dlt_status st = dlt_shardset_open(&l->set, c->paths, &so);
+    dlt_status st = l->share ? dlt_shardset_view(&l->set, &l->share->set, l->domain)
+                             : dlt_shardset_open_domain(&l->set, c->paths, l->domain, &so);
     if (st)
         return st;
     int64_t global = (int64_t)c->batch_size * c->world_size;
@@ -214,6 +217,12 @@ static dlt_status loader_init(dlt_loader *l)
 
 dlt_status dlt_loader_open(const dlt_loader_config *cfg, dlt_loader **out)
 {
+    return dlt_loader_open_domain(cfg, -1, NULL, out);
+}
+
+dlt_status dlt_loader_open_domain(const dlt_loader_config *cfg, int domain,
+                                  const dlt_loader *share, dlt_loader **out)
+{
     *out = NULL;
     dlt_status st = check_config(cfg);
     if (st)
@@ -222,6 +231,8 @@ dlt_status dlt_loader_open(const dlt_loader_config *cfg, dlt_loader **out)
     if (!l)
         return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
     l->cfg = *cfg;
+    l->domain = domain;
+    l->share = share;
     pthread_mutex_init(&l->mu, NULL);
     pthread_mutex_init(&l->perm_mu, NULL);
     pthread_cond_init(&l->work, NULL);

@@ -9,6 +9,9 @@ libdltrain_la_SOURCES += src/data/progress.c src/data/sink.c src/data/convert_id
 noinst_HEADERS += src/data/convert_internal.h
 libdltrain_la_SOURCES += src/data/convert_cifar.c src/data/convert_synthetic.c
 libdltrain_la_SOURCES += src/data/image_io.c src/data/convert_folder.c
+# two unpaired image domains (image-pairs shards): converters and loader
+libdltrain_la_SOURCES += src/data/pair_sink.c src/data/convert_two_domain.c \
+	src/data/convert_fmnist_pair.c src/data/pair_loader.c
 noinst_HEADERS += src/data/image_io.h
 # text: tokenizers, the dlprep text pipeline, the text loader
 pkginclude_HEADERS += src/data/dlt_text.h

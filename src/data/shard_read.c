@@ -626,3 +626,19 @@ dlt_status dlt_shard_read_pair_image(dlt_shard *s, int domain, int64_t i, uint8_
         st = dlt_seterr(DLT_ERR_INVALID, "%s: domain must be 0 (A) or 1 (B)", s->path);
     return st ? st : rows_of(s, domain ? "images_b" : "images_a", i, hwc);
 }
+
+dlt_status dlt_shard_peek_pair_image(const dlt_shard *s, int domain, int64_t i,
+                                     const uint8_t **hwc)
+{
+    int64_t n = domain ? s->info.num_b : s->info.num_a;
+    dlt_status st = sample_range(s, DLT_KIND_IMAGE_PAIRS, i, n);
+    if (!st && domain != 0 && domain != 1)
+        st = dlt_seterr(DLT_ERR_INVALID, "%s: domain must be 0 (A) or 1 (B)", s->path);
+    if (st)
+        return st;
+    const in_ds *d = &s->d[domain]; /* "images_a", then "images_b" (the kind's table) */
+    if (!d->mem)
+        return DLT_ERR_UNSUPPORTED;
+    *hwc = d->mem + (size_t)i * d->row_bytes;
+    return DLT_OK;
+}

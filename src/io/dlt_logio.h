@@ -1,7 +1,7 @@
 /* Run-output writers: TensorBoard event files (TFRecord framing of hand-encoded
- * `Event` protocol buffers) and Chrome-trace timelines (Trace Event Format JSON,
- * viewable in Perfetto or chrome://tracing). Both only write files; what goes
- * into them is decided by the trainer (src/train/report.c). */
+ * `Event` protocol buffers: scalars and PNG images) and Chrome-trace timelines
+ * (Trace Event Format JSON, viewable in Perfetto or chrome://tracing). Both only write files;
+ * what goes into them is decided by the trainer (src/train/report.c). */
 #ifndef DLT_LOGIO_H
 #define DLT_LOGIO_H
 
@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "dlt_base.h"
+#include "dlt_png.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -47,6 +48,28 @@ dlt_status dlt_tb_scalars(dlt_tb_writer *w, double wall_time, int64_t step, int 
                           const dlt_tb_scalar *s);
 /* Closes the file (NULL is a no-op). */
 dlt_status dlt_tb_close(dlt_tb_writer *w);
+
+/* An image summary: encoded PNG bytes and what TensorBoard's Images tab needs
+ * to know of them (summary.proto's Summary.Image). */
+typedef struct {
+    const char *tag;
+    int height, width;
+    int colorspace; /* channels: 1 grayscale, 3 RGB (2 gray + alpha, 4 RGBA) */
+    const uint8_t *png;
+    size_t png_len;
+} dlt_tb_png;
+/* Encodes an Event (wall_time = 1, step = 2 when not 0, summary = 5) whose
+ * Summary holds one Value {tag = 1, image = 4: Image {height = 1, width = 2,
+ * colorspace = 3, encoded_image_string = 4}}. Returns the encoded length, as
+ * dlt_tb_encode_event does (a result above cap means: retry larger). */
+size_t dlt_tb_encode_image_event(uint8_t *buf, size_t cap, double wall_time, int64_t step,
+                                 const dlt_tb_png *im);
+/* One event holding the image summary `im` at `step`, flushed. NULL w: no-op. */
+dlt_status dlt_tb_image_png(dlt_tb_writer *w, double wall_time, int64_t step, const dlt_tb_png *im);
+/* The same for an 8-bit image (a sample grid from dlt_image_grid): encodes it
+ * as PNG (dlt_png_encode) and writes it under `tag`. */
+dlt_status dlt_tb_image(dlt_tb_writer *w, double wall_time, int64_t step, const char *tag,
+                        const dlt_image8 *im);
 
 /* ---------------------------------------------------------------- Chrome trace */
 /* Spans ("ph": "X") are kept in memory and written by dlt_trace_flush, so that

@@ -95,8 +95,9 @@ dlt_status dlt_pred_file_append(dlt_pred_file *f, const char *name, dlt_dtype ty
             s = &f->sets[i];
     if (!s && (st = new_set(f, name, type, ndim, row_dim, &s)) != DLT_OK)
         return st;
+    /* per-sample scalars (ndim 0) come with row_dim NULL: nothing to compare */
     if (s->type != type || s->ndim != ndim ||
-        memcmp(s->row, row_dim, (size_t)ndim * sizeof *row_dim))
+        (ndim > 0 && memcmp(s->row, row_dim, (size_t)ndim * sizeof *row_dim)))
         return dlt_seterr(DLT_ERR_INVALID, "%s: rows of '%s' change shape", f->path, name);
     if (n <= 0)
         return DLT_OK;

@@ -1,5 +1,6 @@
 /* TensorBoard event files: TFRecord framing of Event protocol buffers, encoded
- * by hand (a handful of fields does not justify a protobuf dependency). */
+ * by hand (a handful of fields does not justify a protobuf dependency):
+ * scalar summaries, and image summaries holding PNG bytes. */
 #include "dlt_logio.h"
 
 #include <errno.h>
@@ -137,13 +138,28 @@ void dlt_tfrecord_frame(uint8_t *out, const uint8_t *data, size_t len)
         out[12 + len + i] = (uint8_t)(c >> (8 * i));
 }
 
-static dlt_status write_event(dlt_tb_writer *w, double wall_time, int64_t step, const char *version,
-                              int n, const dlt_tb_scalar *s)
+/* What one record holds: scalars (with the file version), or an image. */
+typedef struct {
+    double wall_time;
+    int64_t step;
+    const char *version;
+    int n;
+    const dlt_tb_scalar *s;
+    const dlt_tb_png *im;
+} event_args;
+
+static size_t encode(uint8_t *buf, size_t cap, const event_args *a)
+{
+    if (a->im)
+        return dlt_tb_encode_image_event(buf, cap, a->wall_time, a->step, a->im);
+    return dlt_tb_encode_event(buf, cap, a->wall_time, a->step, a->version, a->n, a->s);
+}
+
+static dlt_status write_record(dlt_tb_writer *w, const event_args *a)
 {
     for (;;) {
         /* the event is encoded at offset 12, where the frame puts it */
-        size_t len = dlt_tb_encode_event(w->buf ? w->buf + 12 : NULL, w->cap > 16 ? w->cap - 16 : 0,
-                                         wall_time, step, version, n, s);
+        size_t len = encode(w->buf ? w->buf + 12 : NULL, w->cap > 16 ? w->cap - 16 : 0, a);
         if (len + 16 <= w->cap) {
             dlt_tfrecord_frame(w->buf, w->buf + 12, len);
             if (fwrite(w->buf, 1, len + 16, w->f) != len + 16 || fflush(w->f) != 0)
@@ -157,6 +173,13 @@ static dlt_status write_event(dlt_tb_writer *w, double wall_time, int64_t step, 
         w->buf = nb;
         w->cap = len + 16;
     }
+}
+
+static dlt_status write_event(dlt_tb_writer *w, double wall_time, int64_t step, const char *version,
+                              int n, const dlt_tb_scalar *s)
+{
+    event_args a = {wall_time, step, version, n, s, NULL};
+    return write_record(w, &a);
 }
 
 dlt_status dlt_tb_open(const char *dir, double wall_time, dlt_tb_writer **out, char *path,
@@ -215,4 +238,89 @@ dlt_status dlt_tb_close(dlt_tb_writer *w)
     free(w);
     return e == 0 ? DLT_OK
                   : dlt_seterr(DLT_ERR_IO, "TensorBoard events: close failed: %s", strerror(errno));
+}
+
+/* Summary.Image {height = 1, width = 2, colorspace = 3 (varints),
+ * encoded_image_string = 4 (bytes)}; zero fields are left out (proto3). */
+static size_t image_len(const dlt_tb_png *im)
+{
+    size_t n = 1 + varint_len(im->png_len) + im->png_len;
+    if (im->height)
+        n += 1 + varint_len((uint64_t)im->height);
+    if (im->width)
+        n += 1 + varint_len((uint64_t)im->width);
+    if (im->colorspace)
+        n += 1 + varint_len((uint64_t)im->colorspace);
+    return n;
+}
+
+size_t dlt_tb_encode_image_event(uint8_t *buf, size_t cap, double wall_time, int64_t step,
+                                 const dlt_tb_png *im)
+{
+    sink s = {buf, cap, 0};
+    uint64_t bits;
+    memcpy(&bits, &wall_time, sizeof bits);
+    put(&s, 0x09); /* Event.wall_time = 1, fixed64 */
+    put_le(&s, bits, 8);
+    if (step != 0) {
+        put(&s, 0x10); /* Event.step = 2, varint */
+        put_varint(&s, (uint64_t)step);
+    }
+    size_t tl = strlen(im->tag), il = image_len(im);
+    /* the Summary.Value's length */
+    size_t vl = 1 + varint_len(tl) + tl + 1 + varint_len(il) + il;
+    put(&s, 0x2a); /* Event.summary = 5 */
+    put_varint(&s, 1 + varint_len(vl) + vl);
+    put(&s, 0x0a); /* Summary.value = 1 */
+    put_varint(&s, vl);
+    put(&s, 0x0a); /* Value.tag = 1 */
+    put_varint(&s, tl);
+    put_bytes(&s, im->tag, tl);
+    put(&s, 0x22); /* Value.image = 4, length-delimited */
+    put_varint(&s, il);
+    if (im->height) {
+        put(&s, 0x08); /* Image.height = 1 */
+        put_varint(&s, (uint64_t)im->height);
+    }
+    if (im->width) {
+        put(&s, 0x10); /* Image.width = 2 */
+        put_varint(&s, (uint64_t)im->width);
+    }
+    if (im->colorspace) {
+        put(&s, 0x18); /* Image.colorspace = 3 */
+        put_varint(&s, (uint64_t)im->colorspace);
+    }
+    put(&s, 0x22); /* Image.encoded_image_string = 4 */
+    put_varint(&s, im->png_len);
+    put_bytes(&s, im->png, im->png_len);
+    return s.n;
+}
+
+dlt_status dlt_tb_image_png(dlt_tb_writer *w, double wall_time, int64_t step, const dlt_tb_png *im)
+{
+    if (!w)
+        return DLT_OK;
+    if (!im || !im->tag || !im->png || im->height < 0 || im->width < 0 || im->colorspace < 0)
+        return dlt_seterr(DLT_ERR_INVALID,
+                          "TensorBoard image '%s': expected a tag, PNG bytes and "
+                          "non-negative sizes",
+                          im && im->tag ? im->tag : "(null)");
+    event_args a = {wall_time, step, NULL, 0, NULL, im};
+    return write_record(w, &a);
+}
+
+dlt_status dlt_tb_image(dlt_tb_writer *w, double wall_time, int64_t step, const char *tag,
+                        const dlt_image8 *im)
+{
+    if (!w)
+        return DLT_OK;
+    uint8_t *png;
+    size_t len;
+    dlt_status st = dlt_png_encode(im, &png, &len);
+    if (st != DLT_OK)
+        return dlt_adderr(st, "TensorBoard image '%s'", tag ? tag : "(null)");
+    dlt_tb_png p = {tag, im->h, im->w, im->c, png, len};
+    st = dlt_tb_image_png(w, wall_time, step, &p);
+    free(png);
+    return st;
 }

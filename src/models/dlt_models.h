@@ -35,6 +35,14 @@ const char *dlt_model_archs(void);
 /* Builds the classifier on x [N, C, H, W]; returns logits [N, classes] (-1 on
  * error, recorded in the graph). */
 dlt_t dlt_model_classifier(dlt_graph *g, const dlt_model_spec *s, dlt_t x);
+/* The same graph (the same nodes and parameters, in the same order), and in
+ * *features (may be NULL; -1 on error) the penultimate value: the input of the
+ * final linear layer, [N, F]. ResNets: the global-average-pooled output of the
+ * last stage (F = 64 for the CIFAR-style ones, 512 or 2048 for ImageNet's);
+ * vgg: the pooled features (before classifier dropout); mlp: the last hidden
+ * layer's activations (before dropout; the flattened input when it has none).
+ * Feature extractors (FID, src/train/fid_features.c) plan this value. */
+dlt_t dlt_model_classifier_features(dlt_graph *g, const dlt_model_spec *s, dlt_t x, dlt_t *features);
 
 /* The resolved settings of a classifier (after the task filled in the input
  * shape and classes) as key/values; docs/models.md documents each key. */

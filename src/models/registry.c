@@ -80,14 +80,27 @@ static int check_input(dlt_graph *g, const dlt_model_spec *s, dlt_t x)
 
 dlt_t dlt_model_classifier(dlt_graph *g, const dlt_model_spec *s, dlt_t x)
 {
+    return dlt_model_classifier_features(g, s, x, NULL);
+}
+
+dlt_t dlt_model_classifier_features(dlt_graph *g, const dlt_model_spec *s, dlt_t x, dlt_t *features)
+{
+    if (features)
+        *features = -1;
     if (!known_arch(s->arch))
         return dlt_graph_fail(g, DLT_ERR_INVALID, "unknown model '%s' (known: %s)", s->arch, dlt_model_archs());
     if (!check_input(g, s, x))
         return -1;
     int depth = resnet_depth(s->arch);
+    dlt_t y;
     if (depth)
-        return imagenet_depth(depth) ? dlt_resnet_imagenet(g, s, depth, x) : dlt_resnet_cifar(g, s, depth, x);
-    if (strcmp(s->arch, "mlp") == 0)
-        return dlt_mlp(g, s, x);
-    return dlt_vgg(g, s, atoi(s->arch + 3), x);
+        y = imagenet_depth(depth) ? dlt_resnet_imagenet(g, s, depth, x, features)
+                                  : dlt_resnet_cifar(g, s, depth, x, features);
+    else if (strcmp(s->arch, "mlp") == 0)
+        y = dlt_mlp(g, s, x, features);
+    else
+        y = dlt_vgg(g, s, atoi(s->arch + 3), x, features);
+    if (features && (y < 0 || dlt_graph_status(g) != DLT_OK))
+        *features = -1; /* the graph's first error says why */
+    return y;
 }

@@ -61,7 +61,17 @@ static dlt_t bottleneck(dlt_graph *g, dlt_t x, int planes, int stride, const dlt
     return dlt_relu(g, dlt_add(g, y, sc));
 }
 
-dlt_t dlt_resnet_cifar(dlt_graph *g, const dlt_model_spec *s, int depth, dlt_t x)
+/* The pooled features the final linear layer reads; features (may be NULL)
+ * receives them. */
+static dlt_t pool_fc(dlt_graph *g, const dlt_model_spec *s, dlt_t h, dlt_t *features)
+{
+    dlt_t pooled = dlt_global_avgpool2d(g, h);
+    if (features)
+        *features = pooled;
+    return dlt_nn_linear(g, "fc", pooled, s->num_classes);
+}
+
+dlt_t dlt_resnet_cifar(dlt_graph *g, const dlt_model_spec *s, int depth, dlt_t x, dlt_t *features)
 {
     if ((depth - 2) % 6 != 0 || depth < 8)
         return dlt_graph_fail(g, DLT_ERR_INVALID, "CIFAR ResNet depth must be 6n+2 (got %d)", depth);
@@ -78,10 +88,10 @@ dlt_t dlt_resnet_cifar(dlt_graph *g, const dlt_model_spec *s, int depth, dlt_t x
         }
         dlt_scope_pop(g);
     }
-    return dlt_nn_linear(g, "fc", dlt_global_avgpool2d(g, h), s->num_classes);
+    return pool_fc(g, s, h, features);
 }
 
-dlt_t dlt_resnet_imagenet(dlt_graph *g, const dlt_model_spec *s, int depth, dlt_t x)
+dlt_t dlt_resnet_imagenet(dlt_graph *g, const dlt_model_spec *s, int depth, dlt_t x, dlt_t *features)
 {
     static const int blocks[][4] = {{2, 2, 2, 2}, {3, 4, 6, 3}, {3, 4, 6, 3}, {3, 4, 23, 3}, {3, 8, 36, 3}};
     int idx = depth == 18 ? 0 : depth == 34 ? 1 : depth == 50 ? 2 : depth == 101 ? 3 : depth == 152 ? 4 : -1;
@@ -107,5 +117,5 @@ dlt_t dlt_resnet_imagenet(dlt_graph *g, const dlt_model_spec *s, int depth, dlt_
         }
         dlt_scope_pop(g);
     }
-    return dlt_nn_linear(g, "fc", dlt_global_avgpool2d(g, h), s->num_classes);
+    return pool_fc(g, s, h, features);
 }

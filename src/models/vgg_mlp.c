@@ -6,7 +6,7 @@
 #include "dlt_ops.h"
 #include "resnet.h"
 
-dlt_t dlt_vgg(dlt_graph *g, const dlt_model_spec *s, int depth, dlt_t x)
+dlt_t dlt_vgg(dlt_graph *g, const dlt_model_spec *s, int depth, dlt_t x, dlt_t *features)
 {
     /* channel counts; 0 = max pooling (torchvision cfg "A" and "D") */
     static const int cfg11[] = {64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0, -1};
@@ -38,12 +38,14 @@ dlt_t dlt_vgg(dlt_graph *g, const dlt_model_spec *s, int depth, dlt_t x)
     }
     dlt_scope_pop(g);
     h = dlt_global_avgpool2d(g, h);
+    if (features) /* before dropout: what evaluation's linear layer reads */
+        *features = h;
     if (s->dropout > 0)
         h = dlt_dropout(g, h, s->dropout);
     return dlt_nn_linear(g, "classifier", h, s->num_classes);
 }
 
-dlt_t dlt_mlp(dlt_graph *g, const dlt_model_spec *s, dlt_t x)
+dlt_t dlt_mlp(dlt_graph *g, const dlt_model_spec *s, dlt_t x, dlt_t *features)
 {
     const dlt_shape *xs = dlt_shape_of(g, x);
     if (!xs)
@@ -53,10 +55,14 @@ dlt_t dlt_mlp(dlt_graph *g, const dlt_model_spec *s, dlt_t x)
                               s->mlp_layers, s->mlp_hidden);
     int64_t flat[2] = {xs->dim[0], dlt_shape_numel(xs) / xs->dim[0]};
     dlt_t h = dlt_reshape(g, x, 2, flat);
+    if (features) /* no hidden layer: the flattened input */
+        *features = h;
     for (int i = 0; i < s->mlp_layers; i++) {
         char name[16];
         snprintf(name, sizeof name, "fc%d", i + 1);
         h = dlt_relu(g, dlt_nn_linear(g, name, h, s->mlp_hidden));
+        if (features) /* the last hidden layer's activations, before dropout */
+            *features = h;
         if (s->dropout > 0)
             h = dlt_dropout(g, h, s->dropout);
     }

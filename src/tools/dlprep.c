@@ -23,6 +23,13 @@ static void usage(FILE *out)
             "  cifar DIR                      CIFAR-10 or CIFAR-100 binary version\n"
             "  image-folder DIR [--resize HxW] [--channels 1|3]\n"
             "                                 one class per subfolder, PNG and JPEG files\n"
+            "  two-domain --a DIR_A --b DIR_B [--size HxW] [--channels 1|3]\n"
+            "                                 two unpaired image domains (CycleGAN's trainA,\n"
+            "                                 trainB): the PNG/JPEG files in each folder\n"
+            "                                 -> image-pairs shards\n"
+            "  fashion-mnist-pair [--src DIR] [--a CLASS --b CLASS]\n"
+            "                                 two Fashion-MNIST classes as domains A and B\n"
+            "                                 (names or ids; default sneaker <-> ankle-boot)\n"
             "  synthetic --num N --size HxWxC --classes K [--seed S]\n"
             "                                 learnable random images (tests, benchmarks)\n"
             "  text INPUT... [--target gpt|bert] [--tokenizer bpe|wordpiece]\n"
@@ -68,7 +75,7 @@ typedef struct {
     dlt_convert_opts o;
     const char *pos[64];
     int npos;
-    const char *src, *resize, *size;
+    const char *src, *resize, *size, *dom_a, *dom_b;
     int channels, classes, quiet;
     long long num;
     const char *target, *tokenizer, *docs;
@@ -125,6 +132,10 @@ static int parse_args(int argc, char **argv, args *a)
             a->resize = val;
         else if (!strcmp(k, "--size"))
             a->size = val;
+        else if (!strcmp(k, "--a"))
+            a->dom_a = val;
+        else if (!strcmp(k, "--b"))
+            a->dom_b = val;
         else if (!strcmp(k, "--target"))
             a->target = val;
         else if (!strcmp(k, "--tokenizer"))
@@ -290,6 +301,25 @@ static int run(const char *cmd, args *a)
             return 2;
         }
         st = dlt_convert_image_folder(a->pos[0], h, w, a->channels, &a->o);
+    } else if (!strcmp(cmd, "two-domain")) {
+        int end = 0;
+        if (need_pos(a, 0, cmd))
+            return 2;
+        if (!a->dom_a || !a->dom_b) {
+            fprintf(stderr, "dlprep two-domain: --a DIR_A and --b DIR_B are both required\n");
+            return 2;
+        }
+        if (a->size && (sscanf(a->size, "%dx%d%n", &h, &w, &end) != 2 || a->size[end] ||
+                        h <= 0 || w <= 0)) {
+            fprintf(stderr, "dlprep two-domain: --size expects HxW, e.g. 64x64\n");
+            return 2;
+        }
+        st = dlt_convert_two_domain(a->dom_a, a->dom_b, h, w, a->channels, &a->o);
+    } else if (!strcmp(cmd, "fashion-mnist-pair")) {
+        if (need_pos(a, 0, cmd))
+            return 2;
+        st = dlt_convert_fashion_mnist_pair(
+            a->src ? a->src : "/usr/share/datasets/fashion-mnist", a->dom_a, a->dom_b, &a->o);
     } else if (!strcmp(cmd, "synthetic")) {
         if (need_pos(a, 0, cmd))
             return 2;

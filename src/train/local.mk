@@ -19,3 +19,7 @@ libdltrain_la_SOURCES += src/train/export_tokenizer.c
 libdltrain_la_SOURCES += src/train/predict.c
 # the run's timeline (log.trace)
 libdltrain_la_SOURCES += src/train/report_trace.c
+# FID: the Fréchet distance of Gaussian fits (LAPACK dsyev) and a classifier
+# checkpoint's penultimate features (docs/metrics.md, FID-FMNIST)
+libdltrain_la_SOURCES += src/train/fid.c src/train/fid_features.c
+pkginclude_HEADERS += src/train/dlt_fid.h

@@ -19,3 +19,9 @@ DATA_TESTS5 = tests/data/test_text_prep
 check_PROGRAMS += $(DATA_TESTS5)
 TESTS += $(DATA_TESTS5)
 tests_data_test_text_prep_SOURCES = tests/data/test_text_prep.c tests/data/data_util.c tests/data/data_util.h
+DATA_TESTS6 = tests/data/test_pairs tests/data/test_fmnist_pair
+check_PROGRAMS += $(DATA_TESTS6)
+TESTS += $(DATA_TESTS6)
+tests_data_test_pairs_SOURCES = tests/data/test_pairs.c tests/data/data_util.c tests/data/data_util.h
+tests_data_test_fmnist_pair_SOURCES = tests/data/test_fmnist_pair.c tests/data/data_util.c \
+	tests/data/data_util.h

@@ -61,3 +61,13 @@ TESTS += tests/train/test_job_config
 check_PROGRAMS += tests/train/standin_dltrain
 tests_train_standin_dltrain_SOURCES = tests/train/standin_dltrain.c src/tools/dltrain.c
 tests_train_standin_dltrain_CPPFLAGS = $(AM_CPPFLAGS) -Dmain=dltrain_main -include $(srcdir)/tests/gpu/emu_dltrain.h
+# FID: statistics, PSD square root and distance against numpy/scipy float64
+# references (tests/fixtures/fid_make_fixtures.py), degenerate and hand cases
+check_PROGRAMS += tests/train/test_fid
+TESTS += tests/train/test_fid
+EXTRA_DIST += tests/fixtures/fid.h5 tests/fixtures/fid_make_fixtures.py
+# FID's feature extractor on a ResNet-20 checkpoint trained here for 3 steps:
+# the classifier's own pooled activations, its logits, dltrain predict's logits
+check_PROGRAMS += tests/train/fid_check
+TESTS += tests/train/test_fid_features.sh
+EXTRA_DIST += tests/train/test_fid_features.sh
