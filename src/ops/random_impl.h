@@ -52,15 +52,32 @@ static inline DLT_HD float dlt_random_uniform_at(const random_attr *a, uint64_t 
     return y < a->p1 ? y : a->hi_below;
 }
 
-/* The 128-bit product a b as hi:lo, from 32-bit halves: exact integer
- * arithmetic, the same on every machine. */
-static inline DLT_HD uint64_t dlt_random_mul128(uint64_t a, uint64_t b, uint64_t *lo)
+/* The 128-bit product a b as hi:lo from 32-bit halves: the portable way. */
+static inline DLT_HD uint64_t dlt_random_mul128_halves(uint64_t a, uint64_t b, uint64_t *lo)
 {
     uint64_t a0 = a & 0xffffffffu, a1 = a >> 32, b0 = b & 0xffffffffu, b1 = b >> 32;
     uint64_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0;
     uint64_t mid = (p00 >> 32) + (p01 & 0xffffffffu) + (p10 & 0xffffffffu); /* < 3 2^32 */
     *lo = (mid << 32) | (p00 & 0xffffffffu);
     return a1 * b1 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
+}
+
+/* The same product the fast way where there is one: exact integer
+ * arithmetic, so the device's __umul64hi, the host compiler's 128-bit
+ * integers and the halves above all give the same bits. */
+static inline DLT_HD uint64_t dlt_random_mul128(uint64_t a, uint64_t b, uint64_t *lo)
+{
+#if defined(__CUDA_ARCH__)
+    *lo = a * b;
+    return __umul64hi(a, b);
+#elif defined(__SIZEOF_INT128__)
+    __extension__ typedef unsigned __int128 u128;
+    u128 p = (u128)a * b;
+    *lo = (uint64_t)p;
+    return (uint64_t)(p >> 64);
+#else
+    return dlt_random_mul128_halves(a, b, lo);
+#endif
 }
 
 /* floor(a b / 2^s), 0 < s < 64, for products whose quotient fits 64 bits. */
@@ -81,12 +98,11 @@ static inline DLT_HD uint64_t dlt_random_neglog2_q48(uint64_t m)
         if (m >> (e + s))
             e += s;
     uint64_t x = m << (62 - e), f = 0;
-    for (int k = 47; k >= 0; k--) {
+    for (int k = 47; k >= 0; k--) { /* branch-free: the bits are random */
         x = dlt_random_mulshr(x, x, 62);
-        if (x >> 63) {
-            x >>= 1;
-            f |= 1ull << k;
-        }
+        uint64_t bit = x >> 63;
+        x >>= bit;
+        f |= bit << k;
     }
     return ((uint64_t)(32 - e) << 48) - f;
 }
@@ -98,12 +114,9 @@ static inline DLT_HD uint64_t dlt_random_isqrt(uint64_t v)
     while (bit > w)
         bit >>= 2;
     for (; bit; bit >>= 2) {
-        if (w >= r + bit) {
-            w -= r + bit;
-            r = (r >> 1) + bit;
-        } else {
-            r >>= 1;
-        }
+        uint64_t t = r + bit, take = 0 - (uint64_t)(w >= t); /* all ones when the digit is 1 */
+        w -= t & take;
+        r = (r >> 1) + (bit & take);
     }
     return v - r * r > r ? r + 1 : r;
 }
