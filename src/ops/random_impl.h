@@ -40,12 +40,13 @@ typedef struct {
  * the same numbers for the same (seed, step) (a resumed run). */
 static inline DLT_HD uint64_t dlt_random_stream(uint64_t id, int64_t step)
 {
-    return dlt_rng_mix(id * 0xd1342543de82ef95ull ^ dlt_rng_mix((uint64_t)step + 0x2545f4914f6cdd1dull));
+    return dlt_rng_mix(id * 0xd1342543de82ef95ull ^
+                       dlt_rng_mix((uint64_t)step + 0x2545f4914f6cdd1dull));
 }
 
 /* Uniform on [lo, hi): never hi itself. */
-static inline DLT_HD float dlt_random_uniform_at(const random_attr *a, uint64_t seed, uint64_t stream,
-                                                 uint64_t i)
+static inline DLT_HD float dlt_random_uniform_at(const random_attr *a, uint64_t seed,
+                                                 uint64_t stream, uint64_t i)
 {
     float u = (float)(dlt_rng_u64(seed, stream, i) >> 40) * (1.0f / 16777216.0f);
     float y = fmaf(a->width, u, a->p0);
@@ -129,23 +130,23 @@ static inline DLT_HD uint64_t dlt_random_sincos_q62(uint64_t x, int want_sin)
 {
     uint64_t x2 = dlt_random_mulshr(x, x, 62);
     if (want_sin) {
-        uint64_t s = 3526632ull;                                    /* 1/15! */
-        s = 740592679ull - dlt_random_mulshr(x2, s, 62);            /* 1/13! */
-        s = 115532457973ull - dlt_random_mulshr(x2, s, 62);         /* 1/11! */
-        s = 12708570377060ull - dlt_random_mulshr(x2, s, 62);       /* 1/9! */
-        s = 915017067148291ull - dlt_random_mulshr(x2, s, 62);      /* 1/7! */
-        s = 38430716820228233ull - dlt_random_mulshr(x2, s, 62);    /* 1/5! */
-        s = 768614336404564651ull - dlt_random_mulshr(x2, s, 62);   /* 1/3! */
+        uint64_t s = 3526632ull;                                  /* 1/15! */
+        s = 740592679ull - dlt_random_mulshr(x2, s, 62);          /* 1/13! */
+        s = 115532457973ull - dlt_random_mulshr(x2, s, 62);       /* 1/11! */
+        s = 12708570377060ull - dlt_random_mulshr(x2, s, 62);     /* 1/9! */
+        s = 915017067148291ull - dlt_random_mulshr(x2, s, 62);    /* 1/7! */
+        s = 38430716820228233ull - dlt_random_mulshr(x2, s, 62);  /* 1/5! */
+        s = 768614336404564651ull - dlt_random_mulshr(x2, s, 62); /* 1/3! */
         s = (1ull << 62) - dlt_random_mulshr(x2, s, 62);
         return dlt_random_mulshr(x, s, 62);
     }
-    uint64_t c = 52899477ull;                                       /* 1/14! */
-    c = 9627704831ull - dlt_random_mulshr(x2, c, 62);               /* 1/12! */
-    c = 1270857037706ull - dlt_random_mulshr(x2, c, 62);            /* 1/10! */
-    c = 114377133393536ull - dlt_random_mulshr(x2, c, 62);          /* 1/8! */
-    c = 6405119470038039ull - dlt_random_mulshr(x2, c, 62);         /* 1/6! */
-    c = 192153584101141163ull - dlt_random_mulshr(x2, c, 62);       /* 1/4! */
-    c = 2305843009213693952ull - dlt_random_mulshr(x2, c, 62);      /* 1/2! */
+    uint64_t c = 52899477ull;                                  /* 1/14! */
+    c = 9627704831ull - dlt_random_mulshr(x2, c, 62);          /* 1/12! */
+    c = 1270857037706ull - dlt_random_mulshr(x2, c, 62);       /* 1/10! */
+    c = 114377133393536ull - dlt_random_mulshr(x2, c, 62);     /* 1/8! */
+    c = 6405119470038039ull - dlt_random_mulshr(x2, c, 62);    /* 1/6! */
+    c = 192153584101141163ull - dlt_random_mulshr(x2, c, 62);  /* 1/4! */
+    c = 2305843009213693952ull - dlt_random_mulshr(x2, c, 62); /* 1/2! */
     return (1ull << 62) - dlt_random_mulshr(x2, c, 62);
 }
 
@@ -160,7 +161,8 @@ static inline DLT_HD uint64_t dlt_random_sincos_q62(uint64_t x, int want_sin)
 static inline DLT_HD int64_t dlt_random_std_normal_q60(uint64_t w)
 {
     uint64_t l = dlt_random_neglog2_q48((w >> 32) + 1);
-    uint64_t r = dlt_random_isqrt(dlt_random_mulshr(l, 6393154322601327830ull, 52)); /* 2 ln 2 in Q62 */
+    uint64_t r =
+        dlt_random_isqrt(dlt_random_mulshr(l, 6393154322601327830ull, 52)); /* 2 ln 2 in Q62 */
     uint32_t b = (uint32_t)w;
     int o = (int)(b >> 29);
     uint64_t t = b & 0x1fffffffu;
@@ -178,8 +180,8 @@ static inline DLT_HD float dlt_random_std_normal(uint64_t w)
 }
 
 /* Normal with mean p0 and standard deviation p1. */
-static inline DLT_HD float dlt_random_normal_at(const random_attr *a, uint64_t seed, uint64_t stream,
-                                                uint64_t i)
+static inline DLT_HD float dlt_random_normal_at(const random_attr *a, uint64_t seed,
+                                                uint64_t stream, uint64_t i)
 {
     return fmaf(a->p1, dlt_random_std_normal(dlt_rng_u64(seed, stream, i)), a->p0);
 }

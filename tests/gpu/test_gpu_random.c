@@ -70,7 +70,8 @@ static int steps(int device, float *out, int64_t n)
         if (dlt_plan_run(p, &eo) != DLT_OK || dlt_plan_wait(p) != DLT_OK)
             goto out;
         for (int j = 0; j < 2; j++)
-            memcpy(out + ((int64_t)k * 2 + j) * n, dlt_plan_data(p, v[j]), (size_t)n * sizeof(float));
+            memcpy(out + ((int64_t)k * 2 + j) * n, dlt_plan_data(p, v[j]),
+                   (size_t)n * sizeof(float));
     }
     ok = 1;
 out:
@@ -89,9 +90,11 @@ static int steps_with_graphs(void)
         return 0;
     int same = memcmp(cpu, dev, sizeof cpu) == 0, fresh = 1;
     for (int k = 1; k <= STEPS; k++) /* each step draws anew */
-        fresh &= memcmp(cpu + (int64_t)(k - 1) * 2 * N, cpu + (int64_t)k * 2 * N, 2 * N * sizeof(float)) != 0;
+        fresh &= memcmp(cpu + (int64_t)(k - 1) * 2 * N, cpu + (int64_t)k * 2 * N,
+                        2 * N * sizeof(float)) != 0;
     int ok = same && fresh;
-    printf("%s random_normal and random_uniform [37,111], steps 100..%d with graphs (eval at 102): %s%s\n",
+    printf("%s random_normal and random_uniform [37,111], steps 100..%d with graphs (eval at 102): "
+           "%s%s\n",
            ok ? "ok  " : "FAIL", 100 + STEPS, same ? "the CPU's bits" : "differ from the CPU",
            fresh ? ", new numbers every step" : ", a step repeated the previous numbers");
     return ok;
@@ -115,15 +118,19 @@ int main(void)
     char name[160];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const rcase *c = &cases[i];
-        int len = snprintf(name, sizeof name, "%s(%g, %g) [", c->normal ? "random_normal" : "random_uniform",
-                           (double)c->a, (double)c->b);
+        int len =
+            snprintf(name, sizeof name, "%s(%g, %g) [",
+                     c->normal ? "random_normal" : "random_uniform", (double)c->a, (double)c->b);
         for (int d = 0; d < c->ndim; d++)
-            len += snprintf(name + len, sizeof name - (size_t)len, "%s%lld", d ? "," : "", (long long)c->dims[d]);
+            len += snprintf(name + len, sizeof name - (size_t)len, "%s%lld", d ? "," : "",
+                            (long long)c->dims[d]);
         snprintf(name + len, sizeof name - (size_t)len, "], two nodes");
         gc_check(name, build_random, (void *)c, 0);
     }
-    gc_check_eval("random_normal(0.5, 2) [3,7,1001] in an evaluation run", build_random, (void *)&cases[2], 0);
-    gc_check_eval("random_uniform(-1.5, 2.5) [3,7,1001] in an evaluation run", build_random, (void *)&cases[5], 0);
+    gc_check_eval("random_normal(0.5, 2) [3,7,1001] in an evaluation run", build_random,
+                  (void *)&cases[2], 0);
+    gc_check_eval("random_uniform(-1.5, 2.5) [3,7,1001] in an evaluation run", build_random,
+                  (void *)&cases[5], 0);
     /* the mixes' gradients are sums in the harness's loss: float rounding */
     gc_check("WGAN-GP mix eps real + (1 - eps)(real + noise) [6,3,5,7]", build_mix, NULL, 1e-6);
     int ok = steps_with_graphs();
