@@ -95,9 +95,12 @@ static int random_attr_init(dlt_graph *g, const char *op, int ndim, const int64_
 {
     if (dlt_graph_status(g) != DLT_OK)
         return 0;
-    if (ndim < 0 || ndim > DLT_MAX_DIMS || (ndim > 0 && !dims)) {
-        dlt_graph_fail(g, DLT_ERR_INVALID, "%s: rank %d is outside 0..%d (or no dims given)", op,
-                       ndim, DLT_MAX_DIMS);
+    if (ndim < 0 || ndim > DLT_MAX_DIMS) {
+        dlt_graph_fail(g, DLT_ERR_INVALID, "%s: rank %d is outside 0..%d", op, ndim, DLT_MAX_DIMS);
+        return 0;
+    }
+    if (ndim > 0 && !dims) {
+        dlt_graph_fail(g, DLT_ERR_INVALID, "%s: rank %d but no dims given", op, ndim);
         return 0;
     }
     *a = (random_attr){.ndim = ndim, .id = (uint64_t)dlt_graph_num_nodes(g) + 1};

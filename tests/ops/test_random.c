@@ -480,7 +480,8 @@ START_TEST(bad_arguments_are_reported)
         "within the f32 "
         "range",
         "random_normal: dimension 1 is 0 (must be > 0)",
-        "random_uniform: rank 9 is outside 0..8 (or no dims given)",
+        "random_uniform: rank 9 is outside 0..8",
+        "random_normal: rank 2 but no dims given",
     };
     dlt_graph *g = dlt_graph_create(1);
     dlt_t v = 0;
@@ -506,8 +507,11 @@ START_TEST(bad_arguments_are_reported)
     case 6:
         v = dlt_random_normal(g, 2, z, 0.f, 1.f);
         break;
-    default:
+    case 7:
         v = dlt_random_uniform(g, 9, d, 0.f, 1.f);
+        break;
+    default:
+        v = dlt_random_normal(g, 2, NULL, 0.f, 1.f);
         break;
     }
     ck_assert_int_eq(v, -1);
@@ -554,7 +558,7 @@ static Suite *suite(void)
     tcase_add_test(t, thread_count_changes_no_bit);
     tcase_add_test(t, gradient_flows_around_not_through);
     tcase_add_test(t, per_sample_broadcast);
-    tcase_add_loop_test(t, bad_arguments_are_reported, 0, 8);
+    tcase_add_loop_test(t, bad_arguments_are_reported, 0, 9);
     tcase_add_test(t, scalar_and_zero_std);
     suite_add_tcase(s, t);
     return s;
