@@ -67,6 +67,14 @@ static dlt_status h_scale(void *ctx, float *x, double a, size_t n)
     return DLT_OK;
 }
 
+static dlt_status h_clamp(void *ctx, float *x, float lo, float hi, size_t n)
+{
+    (void)ctx;
+    for (size_t i = 0; i < n; i++)
+        x[i] = dlt_clamp_elem(x[i], lo, hi);
+    return DLT_OK;
+}
+
 static dlt_status h_sumsq(void *ctx, const float *x, size_t n, double *out)
 {
     (void)ctx;
@@ -231,6 +239,7 @@ static dlt_backend hostdev = {
     .memset = h_memset,
     .add = h_add,
     .scale = h_scale,
+    .clamp = h_clamp,
     .sumsq = h_sumsq,
     .sync = h_sync,
     .kernel = h_kernel,

@@ -5,7 +5,7 @@
  * mirrors (its "device" buffers are its host buffers) and a CPU plan hands
  * out its own storage. Work is done when a call returns: there are no
  * streams, events or graphs to offer. The arithmetic is the one the CPU has
- * always done (element order of add and scale, the chunked sum of squares),
+ * always done (element order of add, scale and clamp, the chunked sum of squares),
  * so CPU runs stay bit for bit what they were. */
 #include <omp.h>
 #include <stdlib.h>
@@ -66,6 +66,16 @@ static dlt_status c_scale(void *ctx, float *x, double a, size_t n)
 #pragma omp parallel for schedule(static) if (n >= 32768)
     for (size_t i = 0; i < n; i++)
         x[i] = (float)(x[i] * a);
+    return DLT_OK;
+}
+
+/* WGAN's weight clipping: element by element, like scale. */
+static dlt_status c_clamp(void *ctx, float *x, float lo, float hi, size_t n)
+{
+    (void)ctx;
+#pragma omp parallel for schedule(static) if (n >= 32768)
+    for (size_t i = 0; i < n; i++)
+        x[i] = dlt_clamp_elem(x[i], lo, hi);
     return DLT_OK;
 }
 
@@ -174,6 +184,7 @@ static dlt_backend cpu = {
     .memset = c_memset,
     .add = c_add,
     .scale = c_scale,
+    .clamp = c_clamp,
     .sumsq = c_sumsq,
     .sync = c_sync,
     .kernel = c_kernel,

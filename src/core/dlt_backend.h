@@ -50,6 +50,10 @@ struct dlt_backend {
     dlt_status (*add)(void *ctx, float *dst, const float *src, size_t n);
     /* x[i] = (float)(x[i] * a), the product in double as the CPU forms it */
     dlt_status (*scale)(void *ctx, float *x, double a, size_t n);
+    /* x[i] = min(max(x[i], lo), hi) (f32, in place): WGAN's weight clipping
+     * after an optimizer step. A NaN stays NaN; lo > hi gives hi (as
+     * dlt_clamp); x is device memory, like scale's. */
+    dlt_status (*clamp)(void *ctx, float *x, float lo, float hi, size_t n);
     /* *out = sum of x[i]^2 accumulated in double (waits for the result) */
     dlt_status (*sumsq)(void *ctx, const float *x, size_t n, double *out);
     /* wait for everything queued on the compute stream */
@@ -100,6 +104,14 @@ struct dlt_backend {
     dlt_status (*graph_launch)(void *ctx, void *graph);
     void (*graph_free)(void *ctx, void *graph);
 };
+
+/* The element rule of dlt_backend.clamp, for every backend's loop and kernel:
+ * a NaN fails both comparisons and passes through; lo > hi gives hi. */
+static inline DLT_HD float dlt_clamp_elem(float v, float lo, float hi)
+{
+    v = v < lo ? lo : v;
+    return v > hi ? hi : v;
+}
 
 /* The CPU backend (cpu_backend.c), the backend of every graph no other is
  * set for; never freed. */

@@ -59,6 +59,9 @@
     X(DIV, div, binary, binary)                                                                             \
     X(AFFINE, affine, binary, binary)                                                                       \
     X(DROPOUT, dropout, dropout, dropout)                                                                   \
+    /* random tensors drawn in the graph (no inputs) */                                                    \
+    X(RANDOM_NORMAL, random_normal, random, random)                                                         \
+    X(RANDOM_UNIFORM, random_uniform, random, random)                                                       \
     X(MATMUL, matmul, matmul, matmul)                                                                       \
     X(SUM, sum, reduce, reduce)                                                                             \
     X(BROADCAST_TO, broadcast_to, reduce, reduce)                                                           \

@@ -12,6 +12,7 @@
 /* k_core.cu */
 dlt_status dlt_gpu_add_f32(struct dlt_gpu *g, float *dst, const float *src, size_t n);
 dlt_status dlt_gpu_scale_f32(struct dlt_gpu *g, float *x, double a, size_t n);
+dlt_status dlt_gpu_clamp_f32(struct dlt_gpu *g, float *x, float lo, float hi, size_t n);
 dlt_status dlt_gpu_sumsq_f32(struct dlt_gpu *g, const float *x, size_t n, double *out);
 dlt_status dlt_gpu_optim_step(void *ctx, const dlt_optim_dev_args *a);               /* k_optim.cu */
 dlt_status dlt_gpu_f32_to_bf16(void *ctx, dlt_bf16 *dst, const float *src, size_t n); /* k_core.cu */
@@ -138,6 +139,11 @@ static dlt_status be_add(void *ctx, float *dst, const float *src, size_t n)
 }
 
 static dlt_status be_scale(void *ctx, float *x, double a, size_t n) { return dlt_gpu_scale_f32(ctx, x, a, n); }
+
+static dlt_status be_clamp(void *ctx, float *x, float lo, float hi, size_t n)
+{
+    return dlt_gpu_clamp_f32(ctx, x, lo, hi, n);
+}
 
 static dlt_status be_sumsq(void *ctx, const float *x, size_t n, double *out)
 {
@@ -388,6 +394,7 @@ dlt_status dlt_gpu_open(int device, dlt_gpu **out)
         .memset = be_memset,
         .add = be_add,
         .scale = be_scale,
+        .clamp = be_clamp,
         .sumsq = be_sumsq,
         .sync = be_sync,
         .check = be_check,

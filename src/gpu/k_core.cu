@@ -1,5 +1,5 @@
 // GPU kernels of the backend itself (no op; accum, the core's op, is in
-// k_accum.cu): the f32 add, scale and sum of squares, and the bf16
+// k_accum.cu): the f32 add, scale, clamp and sum of squares, and the bf16
 // conversions (the bf16 gradient reduction).
 #include "dlt_bf16.h"
 #include "gpu_impl.h"
@@ -35,6 +35,23 @@ extern "C" dlt_status dlt_gpu_scale_f32(struct dlt_gpu *g, float *x, double a, s
         return DLT_OK;
     scale_kernel<<<dlt_gpu_blocks(g, (int64_t)n, 256), 256, 0, g->stream>>>((int64_t)n, x, a);
     return dlt_gpu_launched(NULL, "scale_kernel");
+}
+
+// WGAN's weight clipping: the host's element rule (dlt_backend.h), so the
+// bits are the CPU backend's, NaN passing through.
+static __global__ void clamp_kernel(int64_t n, float *x, float lo, float hi)
+{
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
+        x[i] = dlt_clamp_elem(x[i], lo, hi);
+}
+
+extern "C" dlt_status dlt_gpu_clamp_f32(struct dlt_gpu *g, float *x, float lo, float hi, size_t n)
+{
+    if (n == 0)
+        return DLT_OK;
+    clamp_kernel<<<dlt_gpu_blocks(g, (int64_t)n, 256), 256, 0, g->stream>>>((int64_t)n, x, lo, hi);
+    return dlt_gpu_launched(NULL, "clamp_kernel");
 }
 
 // Sum of squares in double: each block reduces a grid-stride share into

@@ -150,6 +150,17 @@ dlt_t dlt_instance_norm(dlt_graph *g, dlt_t x, dlt_t gamma, dlt_t beta, float ep
 /* Inverted dropout with probability p in [0, 1), active in training mode only.
  * The mask is a pure function of (graph seed, node, step, element). */
 dlt_t dlt_dropout(dlt_graph *g, dlt_t x, float p);
+/* Random f32 tensors of shape dims (random.c), drawn on the graph's backend
+ * at every run, in training and evaluation runs alike (noise is not
+ * dropout): element i is a pure function of (graph seed, node, step, i), so
+ * each step draws new numbers, the same seed, step and rank draw the same
+ * ones (a resumed run), and CPU and CUDA give the same bits. No inputs and
+ * no gradient (a leaf for dlt_grad). Normal: Box-Muller, mean + std z with
+ * |z| < 6.67 (never inf or NaN; std >= 0). Uniform: on [lo, hi), never hi.
+ * For a per-sample value (WGAN-GP's interpolation weight epsilon) pass dims
+ * [N, 1, 1, 1] and let the binary ops broadcast it over [N, C, H, W]. */
+dlt_t dlt_random_normal(dlt_graph *g, int ndim, const int64_t *dims, float mean, float std);
+dlt_t dlt_random_uniform(dlt_graph *g, int ndim, const int64_t *dims, float lo, float hi);
 
 typedef enum {
     DLT_REDUCE_MEAN = 0,

@@ -10,3 +10,5 @@ include src/ops/shape.mk
 EXTRA_DIST += src/ops/unary.mk src/ops/conv.mk src/ops/norm.mk src/ops/shape.mk
 include src/ops/attention.mk
 EXTRA_DIST += src/ops/attention.mk
+include src/ops/random.mk
+EXTRA_DIST += src/ops/random.mk

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OP_COPY, OP_MEMSET, OP_ADD, OP_SCALE, OP_KERNEL, OP_WAIT };
+enum { OP_COPY, OP_MEMSET, OP_ADD, OP_SCALE, OP_CLAMP, OP_KERNEL, OP_WAIT };
 
 typedef struct {
     int kind;
@@ -14,6 +14,7 @@ typedef struct {
     size_t n;
     int byte;
     double a;
+    float lo, hi;    /* OP_CLAMP */
     dlt_kctx k;      /* OP_KERNEL: the context as it was at the call */
     int other;       /* OP_WAIT: until queue `other` has run `pos` operations */
     size_t pos;
@@ -93,6 +94,10 @@ static void run_op(lazydev *d, op *o)
     case OP_SCALE:
         for (size_t i = 0; i < o->n; i++)
             ((float *)o->dst)[i] = (float)(((float *)o->dst)[i] * o->a);
+        break;
+    case OP_CLAMP:
+        for (size_t i = 0; i < o->n; i++)
+            ((float *)o->dst)[i] = dlt_clamp_elem(((float *)o->dst)[i], o->lo, o->hi);
         break;
     case OP_KERNEL:
         st = o->k.node->op->cpu(&o->k);
@@ -240,6 +245,12 @@ static dlt_status l_scale(void *ctx, float *x, double a, size_t n)
     return DLT_OK;
 }
 
+static dlt_status l_clamp(void *ctx, float *x, float lo, float hi, size_t n)
+{
+    push(ctx, COMPUTE, (op){.kind = OP_CLAMP, .dst = x, .lo = lo, .hi = hi, .n = n});
+    return DLT_OK;
+}
+
 static dlt_status l_sync(void *ctx)
 {
     lazydev *d = ctx;
@@ -343,6 +354,7 @@ dlt_backend *lazydev_create(dlt_backend *base, int flags)
         .memset = l_memset,
         .add = l_add,
         .scale = l_scale,
+        .clamp = l_clamp,
         .sumsq = l_sumsq,
         .sync = l_sync,
         .kernel = l_kernel,

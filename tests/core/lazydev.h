@@ -1,6 +1,6 @@
 /* A test device whose streams run late, to catch missing orderings and waits
  * in the core without a GPU. It wraps a stand-in-like backend (its memory and
- * its CPU kernels) and queues every copy, memset, add, scale and kernel
+ * its CPU kernels) and queues every copy, memset, add, scale, clamp and kernel
  * instead of running it, on a compute and a transfer queue:
  *   - the compute queue runs only when the host waits for it (sync, sumsq,
  *     wait_host of a compute event, elapsed);

@@ -7,6 +7,7 @@
  * download/upload, and the fused optimizer path (tiles, per-parameter
  * coefficients) through the backend's "optim_step" symbol. */
 #include <check.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -577,6 +578,56 @@ START_TEST(cpu_is_a_backend)
 }
 END_TEST
 
+/* The clamp member (WGAN's weight clipping) of every backend in the tree
+ * but the CUDA one (tests/gpu/test_gpu_core checks that against the CPU's):
+ * the CPU backend (its threaded path too), the stand-in device and the lazy
+ * device, against a naive loop: NaN kept (its payload too), infinities,
+ * the bounds themselves and their neighbours, one-sided and inverted ranges
+ * (lo > hi gives hi, as dlt_clamp). */
+static float clamp_naive(float v, float lo, float hi)
+{
+    return isnan(v) ? v : fminf(fmaxf(v, lo), hi);
+}
+
+START_TEST(clamp_every_backend)
+{
+    static const float ranges[][2] = {{-0.01f, 0.01f}, {-INFINITY, 0.5f}, {-2.f, INFINITY}, {1.f, -1.f}, {3.f, 3.f}};
+    enum { N = 70001 }; /* past the CPU backend's threading threshold */
+    dlt_backend *lazy = lazydev_create(standin, 0);
+    dlt_backend *bes[3] = {dlt_cpu_backend(), standin, lazy};
+    dlt_backend *be = bes[_i];
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y), *dev = NULL;
+    ck_assert_int_eq(be->alloc(be->ctx, N * sizeof *dev, (void **)&dev), DLT_OK);
+    for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
+        float lo = ranges[r][0], hi = ranges[r][1];
+        const float special[] = {NAN, -NAN, INFINITY, -INFINITY, lo, hi, nextafterf(lo, -INFINITY),
+                                 nextafterf(lo, INFINITY), nextafterf(hi, -INFINITY), nextafterf(hi, INFINITY),
+                                 0.f, -0.f, 1e-45f, FLT_MAX, -FLT_MAX};
+        const int ns = (int)(sizeof special / sizeof special[0]);
+        dlt_test_fill_uniform(x, N, -4, 4, 40 + r);
+        for (int i = 0; i < ns; i++)
+            x[i] = special[i];
+        uint32_t payload = 0x7fc0beefu; /* a NaN with a payload */
+        memcpy(&x[ns], &payload, sizeof payload);
+        ck_assert_int_eq(be->upload(be->ctx, dev, x, N * sizeof *x), DLT_OK);
+        ck_assert_int_eq(be->clamp(be->ctx, dev, lo, hi, N), DLT_OK);
+        ck_assert_int_eq(be->download(be->ctx, y, dev, N * sizeof *y), DLT_OK);
+        ck_assert_int_eq(be->sync(be->ctx), DLT_OK);
+        for (int i = 0; i < N; i++) {
+            float want = clamp_naive(x[i], lo, hi);
+            if (isnan(want))
+                ck_assert_msg(memcmp(&y[i], &x[i], sizeof y[i]) == 0, "%s [%d]: NaN not kept", be->name, i);
+            else
+                ck_assert_msg(y[i] == want, "%s [%d]: clamp(%g, %g, %g) = %g, want %g", be->name, i, (double)x[i],
+                              (double)lo, (double)hi, (double)y[i], (double)want);
+        }
+    }
+    be->release(be->ctx, dev);
+    lazydev_destroy(lazy);
+    free(x), free(y);
+}
+END_TEST
+
 int main(void)
 {
     /* the executor runs backend kernels with nthreads = 1; CPU results are
@@ -596,6 +647,7 @@ int main(void)
     tcase_add_test(tc, mlp_dropout_adamw_accumulate);
     tcase_add_test(tc, missing_kernel_refused);
     tcase_add_test(tc, cpu_is_a_backend);
+    tcase_add_loop_test(tc, clamp_every_backend, 0, 3);
     suite_add_tcase(s, tc);
     TCase *ov = tcase_create("overlap");
     tcase_set_timeout(ov, 120);

@@ -8,11 +8,12 @@ GPU_T_CONV = tests/gpu/test_gpu_conv
 GPU_T_NORM = tests/gpu/test_gpu_norm
 GPU_T_SHAPE = tests/gpu/test_gpu_shape
 GPU_T_ATTENTION = tests/gpu/test_gpu_attention
+GPU_T_RANDOM = tests/gpu/test_gpu_random
 GPU_T_EMU = tests/gpu/emu_core tests/gpu/emu_elementwise tests/gpu/emu_reduce tests/gpu/emu_conv \
 	tests/gpu/emu_norm tests/gpu/emu_shape tests/gpu/emu_attention tests/gpu/emu_models \
-	tests/gpu/emu_graphs tests/gpu/emu_errors tests/gpu/emu_coverage
+	tests/gpu/emu_graphs tests/gpu/emu_errors tests/gpu/emu_coverage tests/gpu/emu_random
 GPU_TESTS = $(GPU_T_CORE) $(GPU_T_ELEMENTWISE) $(GPU_T_REDUCE) $(GPU_T_CONV) $(GPU_T_NORM) \
-	$(GPU_T_SHAPE) $(GPU_T_ATTENTION) $(GPU_T_EMU)
+	$(GPU_T_SHAPE) $(GPU_T_ATTENTION) $(GPU_T_RANDOM) $(GPU_T_EMU)
 check_PROGRAMS += $(GPU_TESTS)
 TESTS += $(GPU_TESTS)
 
@@ -30,7 +31,7 @@ EMU_GEN = tests/gpu/emu/k_core.cc tests/gpu/emu/k_optim.cc tests/gpu/emu/k_accum
 	tests/gpu/emu/k_loss.cc tests/gpu/emu/k_loss_pw.cc tests/gpu/emu/k_norm.cc tests/gpu/emu/k_shape.cc \
 	tests/gpu/emu/k_shape_ops.cc tests/gpu/emu/k_shape_slice.cc tests/gpu/emu/k_shape_gather.cc \
 	tests/gpu/emu/k_conv.cc tests/gpu/emu/k_pool.cc tests/gpu/emu/k_upsample.cc \
-	tests/gpu/emu/k_attention.cc tests/gpu/emu/k_attention_bwd.cc
+	tests/gpu/emu/k_attention.cc tests/gpu/emu/k_attention_bwd.cc tests/gpu/emu/k_random.cc
 # The k_<topic>.cuh headers those include, converted alike (some launch
 # kernels too); found beside the generated .cc before src/gpu's.
 EMU_GEN_H = tests/gpu/emu/k_map.cuh tests/gpu/emu/k_bcast.cuh tests/gpu/emu/k_pool.cuh tests/gpu/emu/k_shape.cuh \
@@ -112,3 +113,7 @@ tests_gpu_emu_attention_SOURCES = tests/gpu/test_gpu_attention.c
 tests_gpu_emu_attention_CPPFLAGS = $(EMU_CPPFLAGS)
 tests_gpu_emu_attention_LDADD = $(EMU_LDADD)
 tests_gpu_emu_attention_LINK = $(CXXLINK)
+tests_gpu_emu_random_SOURCES = tests/gpu/test_gpu_random.c
+tests_gpu_emu_random_CPPFLAGS = $(EMU_CPPFLAGS)
+tests_gpu_emu_random_LDADD = $(EMU_LDADD)
+tests_gpu_emu_random_LINK = $(CXXLINK)

@@ -2,7 +2,8 @@
  * gradients, buffers, plans, inputs and outputs straight (accum, gradient
  * copies and accumulation into the flat gradient buffer), checked against
  * the same graph on the CPU; the backend's bf16 conversion kernels (the bf16
- * gradient reduction) against the host functions; asynchronous runs and
+ * gradient reduction) against the host functions; its clamp (WGAN's weight
+ * clipping) against the CPU backend's; asynchronous runs and
  * prefetched batches on the transfer stream give the plain loop's numbers.
  * Exits 77 without a CUDA device. */
 #include <math.h>
@@ -361,12 +362,66 @@ static int bf16_conversions(void)
     return ok;
 }
 
+/* The backend's clamp (WGAN's weight clipping) against the CPU backend's, bit
+ * for bit, on the bit patterns above (NaNs with payloads, infinities,
+ * denormals, signed zeros) and the bounds and their neighbours, for a
+ * symmetric, a one-sided and an inverted range, at an odd offset; the
+ * elements around the range stay untouched. */
+static int clamp_ranges(void)
+{
+    static const float ranges[][2] = {{-0.01f, 0.01f}, {-INFINITY, 0.f}, {0.5f, INFINITY}, {1.f, -1.f}};
+    const size_t n = 65536 + 77;
+    dlt_gpu *gpu = NULL;
+    if (dlt_gpu_open(0, &gpu) != DLT_OK) {
+        printf("FAIL clamp: %s\n", dlt_errmsg());
+        return 0;
+    }
+    dlt_backend *be = dlt_gpu_backend(gpu), *cpu = dlt_cpu_backend();
+    float *h = malloc((n + 2) * sizeof *h), *want = malloc((n + 2) * sizeof *want);
+    float *got = malloc((n + 2) * sizeof *got), *d = NULL;
+    int ok = be->clamp && be->alloc(be->ctx, (n + 2) * sizeof *d, (void **)&d) == DLT_OK;
+    size_t bad = 0;
+    for (size_t r = 0; ok && r < sizeof ranges / sizeof ranges[0]; r++) {
+        float lo = ranges[r][0], hi = ranges[r][1];
+        for (size_t i = 0; i < n + 2; i++) {
+            uint32_t u = pattern(i + 7 * r);
+            memcpy(&h[i], &u, sizeof u);
+        }
+        const float edges[] = {lo, hi, nextafterf(lo, -INFINITY), nextafterf(lo, INFINITY),
+                               nextafterf(hi, -INFINITY), nextafterf(hi, INFINITY)};
+        for (size_t e = 0; e < sizeof edges / sizeof edges[0]; e++)
+            h[100 + e] = edges[e];
+        memcpy(want, h, (n + 2) * sizeof *h);
+        ok = cpu->clamp(cpu->ctx, want + 1, lo, hi, n) == DLT_OK &&
+             be->upload(be->ctx, d, h, (n + 2) * sizeof *d) == DLT_OK &&
+             be->clamp(be->ctx, d + 1, lo, hi, n) == DLT_OK &&
+             be->download(be->ctx, got, d, (n + 2) * sizeof *d) == DLT_OK && be->sync(be->ctx) == DLT_OK;
+        for (size_t i = 0; ok && i < n + 2; i++)
+            if (memcmp(&got[i], &want[i], sizeof got[i]) != 0 && bad++ < 5) {
+                uint32_t x, g, w;
+                memcpy(&x, &h[i], 4), memcpy(&g, &got[i], 4), memcpy(&w, &want[i], 4);
+                printf("     clamp [%g, %g] [%zu]: 0x%08x -> 0x%08x (CPU 0x%08x)\n", (double)lo, (double)hi, i, x, g,
+                       w);
+            }
+    }
+    ok = ok && bad == 0;
+    printf("%s clamp [-0.01, 0.01], [-inf, 0], [0.5, inf], [1, -1] on %zu elements at an odd offset: %zu differ from "
+           "the CPU backend's\n",
+           ok ? "ok  " : "FAIL", n, bad);
+    if (d)
+        be->release(be->ctx, d);
+    free(h), free(want), free(got);
+    dlt_gpu_close(gpu);
+    return ok;
+}
+
 int main(void)
 {
     if (!gc_init())
         return 77;
     int ok = flat_buffers();
     ok = bf16_conversions() && ok;
+    ok = clamp_ranges() && ok;
     ok = overlap() && ok;
     gc_check("fan-out accum", build_fanout, NULL, 1e-5);
     return gc_finish() || !ok;

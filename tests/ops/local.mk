@@ -9,3 +9,5 @@ EXTRA_DIST += tests/ops/attention.mk
 # fast paths of the elementwise/reduction kernels against naive loops
 check_PROGRAMS += tests/ops/test_ew_fast
 TESTS += tests/ops/test_ew_fast
+include tests/ops/random.mk
+EXTRA_DIST += tests/ops/random.mk

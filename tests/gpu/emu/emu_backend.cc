@@ -15,6 +15,7 @@ extern "C" {
 extern "C" {
 dlt_status dlt_gpu_add_f32(struct dlt_gpu *g, float *dst, const float *src, size_t n);
 dlt_status dlt_gpu_scale_f32(struct dlt_gpu *g, float *x, double a, size_t n);
+dlt_status dlt_gpu_clamp_f32(struct dlt_gpu *g, float *x, float lo, float hi, size_t n);
 dlt_status dlt_gpu_sumsq_f32(struct dlt_gpu *g, const float *x, size_t n, double *out);
 dlt_status dlt_gpu_optim_step(void *ctx, const dlt_optim_dev_args *a);
 dlt_status dlt_gpu_f32_to_bf16(void *ctx, dlt_bf16 *dst, const float *src, size_t n);
@@ -103,6 +104,11 @@ static dlt_status e_add(void *ctx, float *dst, const float *src, size_t n)
 static dlt_status e_scale(void *ctx, float *x, double a, size_t n)
 {
     return dlt_gpu_scale_f32((struct dlt_gpu *)ctx, x, a, n);
+}
+
+static dlt_status e_clamp(void *ctx, float *x, float lo, float hi, size_t n)
+{
+    return dlt_gpu_clamp_f32((struct dlt_gpu *)ctx, x, lo, hi, n);
 }
 
 static dlt_status e_sumsq(void *ctx, const float *x, size_t n, double *out)
@@ -227,6 +233,7 @@ static struct dlt_gpu *emu_device()
     g.backend.memset = e_memset;
     g.backend.add = e_add;
     g.backend.scale = e_scale;
+    g.backend.clamp = e_clamp;
     g.backend.sumsq = e_sumsq;
     g.backend.sync = e_sync;
     g.backend.check = e_check;

@@ -7,6 +7,7 @@
 #define dlt_gpu_kernels_activation emu_gpu_kernels_activation
 #define dlt_gpu_kernels_binary emu_gpu_kernels_binary
 #define dlt_gpu_kernels_dropout emu_gpu_kernels_dropout
+#define dlt_gpu_kernels_random emu_gpu_kernels_random
 #define dlt_gpu_kernels_matmul emu_gpu_kernels_matmul
 #define dlt_gpu_kernels_reduce emu_gpu_kernels_reduce
 #define dlt_gpu_kernels_reduce_ext emu_gpu_kernels_reduce_ext
