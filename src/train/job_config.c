@@ -93,12 +93,67 @@ void dlt_train_config_set_total_steps(dlt_train_config *c, int64_t total)
         s->lr_end = s->eta_min > 0 ? s->eta_min : 1e-7;
 }
 
+/* [gan] and [phase]: the GAN's sizes and losses, and the overrides of its
+ * phases "d" and "g" (keys phase.<name>_<key>; what is unset inherits, see
+ * dlt_phase_config). */
+static dlt_status gan_from_job(const dlt_job *job, dlt_train_config *c)
+{
+    static const char *const names[] = {"d", "g"};
+    const char *loss = dlt_job_string(job, "gan.loss");
+    snprintf(c->gan_loss, sizeof c->gan_loss, "%s", strcmp(loss, "auto") ? loss : "");
+    c->gp_lambda = dlt_job_float(job, "gan.gp_lambda");
+    c->gan.z_dim = (int)dlt_job_int(job, "gan.z_dim");
+    if (dlt_job_int(job, "gan.g_width") > 0)
+        c->gan.g_width = (int)dlt_job_int(job, "gan.g_width");
+    if (dlt_job_int(job, "gan.d_width") > 0)
+        c->gan.d_width = (int)dlt_job_int(job, "gan.d_width");
+    const char *gn = dlt_job_string(job, "gan.g_norm");
+    if (strcmp(gn, "auto"))
+        c->gan.g_norm = gn[0] == 'b' ? 'b' : 'n';
+    c->nphase_cfg = 2;
+    for (int p = 0; p < 2; p++) {
+        dlt_phase_config *pc = &c->phase[p];
+        char key[64];
+        memset(pc, 0, sizeof *pc);
+        snprintf(pc->name, sizeof pc->name, "%s", names[p]);
+#define PKEY(k) (snprintf(key, sizeof key, "phase.%s_%s", names[p], k), key)
+        const char *on = dlt_job_string(job, PKEY("optim"));
+        if (on[0]) {
+            dlt_optim_config tmp;
+            if (dlt_optim_config_default(on, &tmp) != DLT_OK)
+                return where_err(job, key, "", dlt_errmsg());
+            snprintf(pc->optim, sizeof pc->optim, "%s", on);
+        }
+        pc->lr = dlt_job_float(job, PKEY("lr"));
+        if (given(job, PKEY("betas"))) {
+            double b[2] = {0.9, 0.999};
+            if (floats(job, key, b, 2) != 2)
+                return where_err(job, key, "must hold two values", NULL);
+            pc->beta1 = b[0], pc->beta2 = b[1], pc->set_betas = 1;
+        }
+        if ((pc->set_grad_clip = given(job, PKEY("grad_clip"))))
+            pc->grad_clip = dlt_job_float(job, key);
+        if (given(job, PKEY("accumulate")))
+            pc->accumulate = (int)dlt_job_int(job, key);
+        if (given(job, PKEY("repeat")))
+            pc->repeat = (int)dlt_job_int(job, key);
+        if ((pc->set_clip_value = given(job, PKEY("clip_value"))))
+            pc->clip_value = dlt_job_float(job, key);
+#undef PKEY
+    }
+    return DLT_OK;
+}
+
 /* model.arch: an image classifier, or a transformer whose family has a task. */
 static dlt_status model_from_job(const dlt_job *job, dlt_train_config *c)
 {
     const char *arch = dlt_job_string(job, "model.arch");
     char msg[1024];
     snprintf(c->arch, sizeof c->arch, "%s", arch);
+    if (dlt_gan_is_arch(arch)) {
+        c->task = DLT_TASK_GAN;
+        return dlt_gan_spec_default(arch, &c->gan);
+    }
     if (dlt_model_spec_default(arch, &c->model) == DLT_OK) {
         c->task = DLT_TASK_CLASSIFY;
         return DLT_OK;
@@ -191,7 +246,9 @@ dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
         return st;
     if ((st = model_from_job(job, c)) != DLT_OK)
         return st;
-    dlt_job_set_families(job, dlt_arch_families(c->arch));
+    dlt_job_set_families(job, c->task == DLT_TASK_GAN ? "gan" : dlt_arch_families(c->arch));
+    if (c->task == DLT_TASK_GAN && (st = gan_from_job(job, c)) != DLT_OK)
+        return st;
     c->model.num_classes = given(job, "model.num_classes") ? (int)dlt_job_int(job, "model.num_classes") : 0;
     c->model.shortcut = dlt_job_string(job, "model.shortcut")[0];
     c->model.zero_init_residual = dlt_job_bool(job, "model.zero_init_residual");
@@ -257,6 +314,10 @@ dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
     }
     if ((st = schedule_from_job(job, c)) != DLT_OK)
         return st;
+    static const char *const optim_keys[] = {"optim.name", "optim.lr", "optim.momentum", "optim.weight_decay",
+                                             "optim.nesterov", "optim.betas", "optim.eps"};
+    for (size_t i = 0; i < sizeof optim_keys / sizeof optim_keys[0]; i++)
+        c->optim_given |= given(job, optim_keys[i]);
 
     c->epochs = dlt_job_int(job, "train.epochs");
     c->steps = dlt_job_int(job, "train.steps");
@@ -321,7 +382,7 @@ dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
  * architecture's dropout there. Image classifiers keep the key's default. */
 dlt_status dlt_train_job_record_defaults(dlt_job *job, const dlt_train_config *c)
 {
-    if (c->task == DLT_TASK_CLASSIFY || given(job, "model.dropout"))
+    if (c->task == DLT_TASK_CLASSIFY || c->task == DLT_TASK_GAN || given(job, "model.dropout"))
         return DLT_OK;
     char set[64];
     snprintf(set, sizeof set, "model.dropout=%.7g", (double)c->tf.hidden_dropout);

@@ -132,6 +132,8 @@ static dlt_status choose_device(const dlt_train_config *c, const dlt_world *w, i
     return DLT_OK;
 }
 
+static dlt_status setup_single(dlt_trainer *r);
+
 static dlt_status setup(dlt_trainer *r, const dlt_world *w)
 {
     const dlt_train_config *c = r->c; /* points at r->cfg */
@@ -184,25 +186,14 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
         return st;
     if ((st = r->task->ops->build(r->task, r->g, &r->tg)) != DLT_OK)
         return st;
-    dlt_reducer_config rc = {.bucket_mb = c->bucket_mb, .contract = r->tg.contract, .zero = c->zero,
-                             .bf16 = c->reduce_bf16};
-    if ((st = dlt_dist_create(r->comm, r->g, r->tg.nparams, r->tg.params, r->tg.grads, &rc, &r->dist)) !=
-        DLT_OK)
+    if (r->tg.nphases > 0 && (st = dlt_trainer_phases_setup(r)) != DLT_OK)
         return st;
-    r->red = dlt_dist_reducer(r->dist);
-    dlt_plan_opts po = {0};
-    dlt_dist_plan_opts(r->dist, &po);
-    po.accumulate = c->accumulate > 1;
-    if ((st = dlt_plan_create(r->g, r->tg.nouts, r->tg.outs, &po, &r->train)) != DLT_OK)
+    if (r->nphases == 0 && (st = setup_single(r)) != DLT_OK)
         return st;
-    if (r->task->val_steps > 0 &&
-        (st = dlt_plan_create(r->g, r->tg.nouts, r->tg.outs, NULL, &r->eval)) != DLT_OK)
-        return st;
-    if ((st = create_optimizer(r)) != DLT_OK)
-        return st;
+    dlt_plan *first = r->nphases > 0 ? r->ph[0].plan : r->train;
     if (c->cuda_graphs && r->rank == 0) {
         char why[200] = "";
-        if (!dlt_plan_graphable(r->train, why, sizeof why))
+        if (!dlt_plan_graphable(first, why, sizeof why))
             dlt_log(DLT_LOG_WARN, "train.cuda_graphs: not used: %s", why);
         else if (r->world > 1)
             dlt_log(DLT_LOG_WARN, "train.cuda_graphs: not used for training on %d ranks (the gradient all-reduce "
@@ -218,7 +209,7 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
         return st;
     if ((st = dlt_dist_replica_broadcast(r->comm, r->g)) != DLT_OK || (st = dlt_trainer_to_device(r, 0)) != DLT_OK)
         return st;
-    int64_t per_epoch = r->task->steps_per_epoch / (c->accumulate > 0 ? c->accumulate : 1);
+    int64_t per_epoch = r->task->steps_per_epoch / dlt_trainer_batches_per_step(c, r);
     r->total_steps = c->steps > 0 ? c->steps : c->epochs * per_epoch;
     if (r->total_steps <= 0)
         return dlt_seterr(DLT_ERR_INVALID, "data.train: %lld samples give no full step of %d x %d samples",
@@ -232,19 +223,50 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
         return st;
     if (r->rank == 0) {
         dlt_mem_report mr;
-        dlt_plan_memory(r->train, &mr);
+        dlt_plan_memory(first, &mr);
         dlt_report_open(&r->rep, c, r->total_steps, per_epoch, r->world, dlt_num_params(r->g),
                         dlt_count_params(r->g), &mr);
         /* rank 0's shards are the largest (dlt_comm_shard) */
         char line[200];
-        size_t full = (size_t)dlt_optim_num_slots(r->opt) * dlt_params_numel(r->g) * sizeof(float);
-        dlt_optim_memory_line(line, sizeof line, dlt_optim_state_bytes(r->opt), full, c->zero, r->world);
-        if (!c->quiet)
-            dlt_log(DLT_LOG_INFO, "%s", line);
+        for (int k = 0; k < r->nphases && !c->quiet; k++) {
+            dlt_optim *o = r->ph[k].opt;
+            size_t bytes = dlt_optim_state_bytes(o);
+            dlt_optim_memory_line(line, sizeof line, bytes, bytes, 0, r->world);
+            dlt_log(DLT_LOG_INFO, "phase %s: %s x %d per iteration, %s", r->ph[k].def->name,
+                    dlt_optim_kind_name(r->ph[k].optim.kind), r->ph[k].repeat, line);
+        }
+        if (r->nphases == 0) {
+            size_t full = (size_t)dlt_optim_num_slots(r->opt) * dlt_params_numel(r->g) * sizeof(float);
+            dlt_optim_memory_line(line, sizeof line, dlt_optim_state_bytes(r->opt), full, c->zero, r->world);
+            if (!c->quiet)
+                dlt_log(DLT_LOG_INFO, "%s", line);
+        }
         write_job(c);
     }
-    dlt_report_trace_open(&r->rep, c, r->rank, r->red);
+    dlt_report_trace_open(&r->rep, c, r->rank, r->nphases > 0 ? r->ph[0].red : r->red);
     return DLT_OK;
+}
+
+/* A single-phase task: one reducer over every parameter, its plan and optimizer. */
+static dlt_status setup_single(dlt_trainer *r)
+{
+    const dlt_train_config *c = r->c;
+    dlt_status st;
+    dlt_reducer_config rc = {.bucket_mb = c->bucket_mb, .contract = r->tg.contract, .zero = c->zero,
+                             .bf16 = c->reduce_bf16};
+    if ((st = dlt_dist_create(r->comm, r->g, r->tg.nparams, r->tg.params, r->tg.grads, &rc, &r->dist)) !=
+        DLT_OK)
+        return st;
+    r->red = dlt_dist_reducer(r->dist);
+    dlt_plan_opts po = {0};
+    dlt_dist_plan_opts(r->dist, &po);
+    po.accumulate = c->accumulate > 1;
+    if ((st = dlt_plan_create(r->g, r->tg.nouts, r->tg.outs, &po, &r->train)) != DLT_OK)
+        return st;
+    if (r->task->val_steps > 0 &&
+        (st = dlt_plan_create(r->g, r->tg.nouts, r->tg.outs, NULL, &r->eval)) != DLT_OK)
+        return st;
+    return create_optimizer(r);
 }
 
 static int better(const dlt_trainer *r, double v, double best)
@@ -264,14 +286,15 @@ static dlt_status loop(dlt_trainer *r, dlt_train_result *res)
     int nsums = 2 + t->ntrain_sums;
     double sums[2 + 64], gnorm = 0, t_log = now(), t_ckpt = now();
     int64_t log_every = c->log_every > 0 ? c->log_every : 50;
-    int64_t per_epoch = t->steps_per_epoch / (c->accumulate > 0 ? c->accumulate : 1);
+    int64_t per_epoch = t->steps_per_epoch / dlt_trainer_batches_per_step(c, r);
     if (nsums > (int)(sizeof sums / sizeof sums[0]))
         return dlt_seterr(DLT_ERR_INVALID, "task %s: too many training metric sums", t->ops->name);
     memset(sums, 0, sizeof sums);
     if (r->rank == 0)
         dlt_report_begin(&r->rep, r->step);
     while (r->step < r->total_steps) {
-        if ((st = dlt_trainer_step(r, sums, &gnorm)) != DLT_OK)
+        if ((st = r->nphases > 0 ? dlt_trainer_phased_step(r, sums, &gnorm) : dlt_trainer_step(r, sums, &gnorm)) !=
+            DLT_OK)
             return st;
         r->step++;
         int64_t done_epoch = per_epoch > 0 && r->step % per_epoch == 0;
@@ -344,6 +367,7 @@ static dlt_status loop(dlt_trainer *r, dlt_train_result *res)
 
 static void trainer_free(dlt_trainer *r)
 {
+    dlt_trainer_phases_free(r);
     dlt_plan_free(r->train);
     dlt_plan_free(r->eval);
     dlt_dist_free(r->dist);

@@ -11,6 +11,22 @@
 #include "report.h"
 #include "task.h"
 
+/* One phase of a phased task (trainer_phase.c): its resolved settings and
+ * its own reducer, plan and optimizer over its contiguous flat range. */
+typedef struct {
+    const dlt_task_phase *def; /* the task's (in dlt_trainer.tg) */
+    dlt_optim_config optim;
+    dlt_schedule schedule; /* the job's schedule over the phase's lr */
+    double grad_clip, clip_value;
+    int accumulate, repeat;
+    dlt_dist *dist;
+    dlt_reducer *red; /* dist's (borrowed) */
+    dlt_plan *plan;
+    dlt_optim *opt; /* state for [lo, hi) only */
+    size_t lo, hi;  /* the phase's parameters in the flat buffers */
+    double gnorm;   /* of its last update */
+} dlt_trainer_phase;
+
 typedef struct {
     const dlt_train_config *c;
     dlt_comm *comm;
@@ -22,6 +38,10 @@ typedef struct {
     dlt_dist *dist;   /* the graph's data parallelism (layout, readiness, optimizer step) */
     dlt_reducer *red; /* dist's reducer (borrowed): buckets, shards, timing */
     dlt_optim *opt;
+    /* a phased task (tg.nphases > 0): dist, red, train and opt above stay
+     * NULL and each phase has its own */
+    int nphases;
+    dlt_trainer_phase ph[DLT_TASK_MAX_PHASES];
     dlt_gpu *gpu;    /* the rank's GPU when it trains there, else NULL */
     dlt_backend *be; /* where the model lives: the GPU, a device the program gave, or the CPU backend */
     int64_t step, total_steps, samples_seen, epoch;
@@ -48,6 +68,29 @@ typedef struct {
  * weight, then the task's training sums (added to); *gnorm: the global
  * gradient norm. */
 dlt_status dlt_trainer_step(dlt_trainer *r, double *sums, double *gnorm);
+/* Phased tasks (trainer_phase.c). After build(): resolves each phase's
+ * settings (task defaults, [phase] overrides), lays the parameters out so
+ * that each phase owns one contiguous range, and creates its reducer, plan
+ * and optimizer. */
+dlt_status dlt_trainer_phases_setup(dlt_trainer *r);
+/* Collective: one iteration: every phase in order, `repeat` updates each. */
+dlt_status dlt_trainer_phased_step(dlt_trainer *r, double *sums, double *gnorm);
+void dlt_trainer_phases_free(dlt_trainer *r);
+/* Training batches one step (iteration) consumes: train.accumulate, or the
+ * first phase's repeat x accumulate. */
+int64_t dlt_trainer_batches_per_step(const dlt_train_config *c, const dlt_trainer *r);
+/* The optimizer state of every phase in one parameter-shaped view for a
+ * checkpoint: per slot name (the union over the phases), a buffer of the
+ * whole flat size holding each phase's state in its range and zeros
+ * elsewhere (free with dlt_trainer_free_full_state's rule: nslots arrays).
+ * *name: the optimizer, or "d:rmsprop,g:adam" when the phases differ. */
+dlt_status dlt_trainer_phase_state(dlt_trainer *r, int *nslots, const char **slot_names, float ***full,
+                                   char *name, size_t len);
+/* The loaded union view back into each phase's optimizer (host slots). */
+void dlt_trainer_phase_state_scatter(dlt_trainer *r, float *const *full, const char *const *slot_names, int nslots);
+/* Each phase's optimizer: host mirrors to/from the device. */
+dlt_status dlt_trainer_phases_optim_sync(dlt_trainer *r, int to_device);
+
 /* Collective: rank 0's batch-norm statistics to every rank (where they live:
  * device memory on a GPU). */
 dlt_status dlt_trainer_bcast_buffers(dlt_trainer *r);
