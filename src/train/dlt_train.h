@@ -142,6 +142,11 @@ typedef struct {
  * it before the run starts. */
 struct dlt_backend;
 void dlt_train_set_device_backend(struct dlt_backend *be);
+/* Tests: after n phase updates of a phased task (counted from the start of
+ * the run; 0: never) every rank behaves as if a SIGTERM had arrived then:
+ * a deterministic stop between phases (tests/train/standin_dltrain reads it
+ * from DLT_TEST_STOP_AFTER_UPDATES). Process-wide. */
+void dlt_train_set_stop_after(int64_t n);
 
 void dlt_train_config_default(dlt_train_config *c);
 struct dlt_job;

@@ -22,6 +22,25 @@ static void on_stop(int sig)
 }
 
 
+/* dlt_train_set_stop_after: phase updates left before a simulated SIGTERM. */
+static int64_t stop_after;
+
+void dlt_train_set_stop_after(int64_t n) { stop_after = n; }
+
+void dlt_trainer_count_update(void)
+{
+    if (stop_after > 0 && --stop_after == 0 && !stop_signal)
+        stop_signal = SIGTERM;
+}
+
+dlt_status dlt_trainer_stop_agreed(dlt_trainer *r, int *stop, int *term)
+{
+    double flags[2] = {stop_signal != 0, stop_signal == SIGTERM};
+    dlt_status st = dlt_comm_reduce_metrics(r->comm, flags, 2);
+    *stop = flags[0] > 0, *term = flags[1] > 0;
+    return st;
+}
+
 static double now(void)
 {
     struct timespec ts;
@@ -278,6 +297,15 @@ static int better(const dlt_trainer *r, double v, double best)
     return r->task->best_higher ? v > best : v < best;
 }
 
+/* The lr progress lines show: the schedule's, or the first phase's. */
+static double phase_lr(const dlt_trainer *r, int64_t step)
+{
+    dlt_schedule s = r->c->schedule;
+    if (r->nphases > 0)
+        s.base_lr = r->ph[0].optim.lr;
+    return dlt_schedule_lr(&s, step);
+}
+
 static dlt_status loop(dlt_trainer *r, dlt_train_result *res)
 {
     const dlt_train_config *c = r->c;
@@ -296,6 +324,18 @@ static dlt_status loop(dlt_trainer *r, dlt_train_result *res)
         if ((st = r->nphases > 0 ? dlt_trainer_phased_step(r, sums, &gnorm) : dlt_trainer_step(r, sums, &gnorm)) !=
             DLT_OK)
             return st;
+        if (r->stopped_mid) { /* between phases: the iteration is not done */
+            if ((st = dlt_trainer_save_checkpoint(r)) != DLT_OK)
+                return st;
+            res->preempted = 1;
+            res->stop_signal = r->stop_term ? SIGTERM : SIGUSR1;
+            if (r->rank == 0)
+                dlt_log(DLT_LOG_WARN, "stopped by %s in step %lld after %lld phase updates; checkpoint saved, "
+                                      "resume with --resume auto",
+                        res->stop_signal == SIGTERM ? "SIGTERM" : "SIGUSR1", (long long)r->step + 1,
+                        (long long)r->pos);
+            break;
+        }
         r->step++;
         int64_t done_epoch = per_epoch > 0 && r->step % per_epoch == 0;
         int last = r->step == r->total_steps;
@@ -321,7 +361,7 @@ static dlt_status loop(dlt_trainer *r, dlt_train_result *res)
             r->rep.loss_scale = r->c->loss_scaling == DLT_LOSS_SCALE_DYNAMIC ? r->scaler.scale : 0;
             r->rep.skipped_steps = r->skipped_steps;
             if (r->rank == 0)
-                dlt_report_step(&r->rep, r->step, r->epoch, &m, dlt_schedule_lr(&c->schedule, r->step - 1), gnorm,
+                dlt_report_step(&r->rep, r->step, r->epoch, &m, phase_lr(r, r->step - 1), gnorm,
                                 res->samples_per_s,
                                 t->tokens_per_sample > 0 ? sums[0] * t->tokens_per_sample / dt : -1);
             memset(sums, 0, sizeof sums);

@@ -42,6 +42,9 @@ typedef struct {
      * NULL and each phase has its own */
     int nphases;
     dlt_trainer_phase ph[DLT_TASK_MAX_PHASES];
+    int64_t pos;     /* phase updates done in iteration step + 1 (a stop between phases) */
+    int stopped_mid; /* the last phased step stopped between phases (pos > 0) */
+    int stop_term;   /* ... and the agreed stop was a SIGTERM somewhere */
     dlt_gpu *gpu;    /* the rank's GPU when it trains there, else NULL */
     dlt_backend *be; /* where the model lives: the GPU, a device the program gave, or the CPU backend */
     int64_t step, total_steps, samples_seen, epoch;
@@ -76,6 +79,11 @@ dlt_status dlt_trainer_phases_setup(dlt_trainer *r);
 /* Collective: one iteration: every phase in order, `repeat` updates each. */
 dlt_status dlt_trainer_phased_step(dlt_trainer *r, double *sums, double *gnorm);
 void dlt_trainer_phases_free(dlt_trainer *r);
+/* Collective (trainer.c): whether any rank was asked to stop (a signal, or
+ * the tests' dlt_train_set_stop_after), *term: a SIGTERM among them. */
+dlt_status dlt_trainer_stop_agreed(dlt_trainer *r, int *stop, int *term);
+/* One phase update done (the tests' dlt_train_set_stop_after counts them). */
+void dlt_trainer_count_update(void);
 /* Training batches one step (iteration) consumes: train.accumulate, or the
  * first phase's repeat x accumulate. */
 int64_t dlt_trainer_batches_per_step(const dlt_train_config *c, const dlt_trainer *r);

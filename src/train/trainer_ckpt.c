@@ -142,7 +142,8 @@ dlt_status dlt_trainer_save_checkpoint(dlt_trainer *r)
                              .best_metric_name = r->task->best_key,
                              .best_higher_is_better = r->task->best_higher, .model = &r->tg.model,
                              .loss_scale = r->c->loss_scaling == DLT_LOSS_SCALE_DYNAMIC ? r->scaler.scale : 0,
-                             .loss_scale_growth = r->scaler.growth_tracker};
+                             .loss_scale_growth = r->scaler.growth_tracker,
+                             .phased = r->nphases > 0, .phase_position = r->pos};
         st = dlt_ckpt_save(r->c->run_dir, &t, &cs, r->last_ckpt, sizeof r->last_ckpt);
         if (st == DLT_OK) {
             dlt_ckpt_prune(r->c->run_dir, r->c->keep_last, r->step);
@@ -369,6 +370,7 @@ dlt_status dlt_trainer_resume(dlt_trainer *r)
     r->epoch = cs.epoch;
     r->samples_seen = cs.samples_seen;
     r->best_metric = cs.best_metric;
+    r->pos = r->nphases > 0 ? cs.phase_position : 0;
     if (r->nphases > 0)
         dlt_trainer_phase_state_scatter(r, pv.full, pv.names, pv.nslots);
     else

@@ -249,24 +249,52 @@ static dlt_status phase_update(dlt_trainer *r, int k, int64_t key0, double *sums
     return st;
 }
 
+/* Updates of phase k among the first `pos` updates of an iteration. */
+static int64_t updates_of(const dlt_trainer *r, int k, int64_t pos)
+{
+    for (int q = 0; q < k; q++)
+        pos -= r->ph[q].repeat;
+    return pos < 0 ? 0 : pos < r->ph[k].repeat ? pos : r->ph[k].repeat;
+}
+
 dlt_status dlt_trainer_phased_step(dlt_trainer *r, double *sums, double *gnorm)
 {
     dlt_status st;
-    int64_t per_iter = 0;
-    for (int k = 0; k < r->nphases; k++)
+    int64_t per_iter = 0, nupd = 0, u = 0;
+    for (int k = 0; k < r->nphases; k++) {
         per_iter += (int64_t)r->ph[k].repeat * r->ph[k].accumulate;
+        nupd += r->ph[k].repeat;
+    }
     dlt_comm_set_step(r->comm, r->step);
     dlt_report_trace_step(&r->rep, r->step);
+    r->stopped_mid = 0;
     int64_t key = r->step * per_iter; /* s U + base_p + j acc_p (+ m in phase_update) */
     double sq = 0;
     for (int k = 0; k < r->nphases; k++) {
-        for (int j = 0; j < r->ph[k].repeat; j++) {
-            if ((st = phase_update(r, k, key, sums)) != DLT_OK)
-                return st;
+        for (int j = 0; j < r->ph[k].repeat; j++, u++) {
+            /* a resumed iteration skips the updates its checkpoint holds */
+            if (u >= r->pos) {
+                if ((st = phase_update(r, k, key, sums)) != DLT_OK)
+                    return st;
+                dlt_trainer_count_update();
+                /* between two updates a stop is agreed here (at the end of
+                 * the iteration the loop agrees on it) */
+                if (u + 1 < nupd) {
+                    int stop, term;
+                    if ((st = dlt_trainer_stop_agreed(r, &stop, &term)) != DLT_OK)
+                        return st;
+                    if (stop) {
+                        r->pos = u + 1;
+                        r->stopped_mid = 1, r->stop_term = term;
+                        return DLT_OK;
+                    }
+                }
+            }
             key += r->ph[k].accumulate;
         }
         sq += r->ph[k].gnorm * r->ph[k].gnorm;
     }
+    r->pos = 0;
     *gnorm = sqrt(sq); /* of each phase's last update, together */
     return DLT_OK;
 }
@@ -353,7 +381,7 @@ void dlt_trainer_phase_state_scatter(dlt_trainer *r, float *const *full, const c
                     memcpy(dlt_optim_slot(o, s) + off, full[i] + lo, (hi - lo) * sizeof(float));
             }
         }
-        /* s iterations meant s * repeat updates (no update is ever skipped) */
-        dlt_optim_set_step(o, r->step * r->ph[k].repeat);
+        /* s iterations and pos updates into the next (no update is ever skipped) */
+        dlt_optim_set_step(o, r->step * r->ph[k].repeat + updates_of(r, k, r->pos));
     }
 }
