@@ -366,6 +366,16 @@ dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
     c->timeout_s = dlt_job_float(job, "dist.timeout_s");
     c->zero = (int)dlt_job_int(job, "dist.zero");
     c->cuda_graphs = dlt_job_bool(job, "train.cuda_graphs");
+    /* what phased training (trainer_phase.c) does not do */
+    if (c->task == DLT_TASK_GAN && c->zero)
+        return where_err(job, "dist.zero", "= 1: ZeRO-1 is not supported with phased training (GANs)", NULL);
+    if (c->task == DLT_TASK_GAN && c->loss_scaling != DLT_LOSS_SCALE_NONE)
+        return where_err(job, given(job, "train.loss_scale") ? "train.loss_scale" : "train.precision",
+                         ": loss scaling is not supported with phased training (GANs)", NULL);
+    if (c->task == DLT_TASK_GAN && !c->nonfinite_stop)
+        return where_err(job, "train.nonfinite",
+                         "= \"skip\" is not supported with phased training (GANs): a skipped update would "
+                         "desynchronise the phases", NULL);
     c->reduce_bf16 = strcmp(dlt_job_string(job, "dist.reduce_dtype"), "bf16") == 0;
     c->debug_collectives = dlt_job_bool(job, "dist.debug_collectives");
     c->check_every = (int)dlt_job_int(job, "dist.check_every");
