@@ -475,6 +475,76 @@ dlt_status dlt_train_run(const dlt_train_config *c, dlt_train_result *res)
     return st;
 }
 
+/* --dry-run of a phased task: the layout as the run fixes it (one range per
+ * phase), and per phase its parameters, optimizer, repeat count, plan memory
+ * and optimizer state. */
+static dlt_status describe_phases(const dlt_train_config *c, dlt_task *t, dlt_graph *g, dlt_task_graph *tg,
+                                  int world_size, FILE *out)
+{
+    dlt_trainer_phase ph[DLT_TASK_MAX_PHASES];
+    dlt_dist *dists[DLT_TASK_MAX_PHASES] = {0};
+    dlt_plan *plans[DLT_TASK_MAX_PHASES] = {0};
+    int n[DLT_TASK_MAX_PHASES];
+    const dlt_t *params[DLT_TASK_MAX_PHASES], *grads[DLT_TASK_MAX_PHASES];
+    dlt_status st = DLT_OK;
+    memset(ph, 0, sizeof ph);
+    for (int k = 0; k < tg->nphases && st == DLT_OK; k++) {
+        st = dlt_trainer_phase_resolve(c, &tg->phases[k], &ph[k]);
+        n[k] = tg->phases[k].nparams, params[k] = tg->phases[k].params, grads[k] = tg->phases[k].grads;
+    }
+    dlt_reducer_config rc = {.bucket_mb = c->bucket_mb, .contract = tg->contract};
+    if (st == DLT_OK)
+        st = dlt_dist_create_groups(NULL, g, tg->nphases, n, params, grads, &rc, dists);
+    for (int k = 0; k < tg->nphases && st == DLT_OK; k++) {
+        dlt_plan_opts po = {.measure_only = 1};
+        dlt_dist_plan_opts(dists[k], &po);
+        st = dlt_plan_create(g, tg->phases[k].nouts, tg->phases[k].outs, &po, &plans[k]);
+    }
+    if (st == DLT_OK) {
+        t->ops->describe(t, out);
+        fprintf(out, "# architecture (/model of the checkpoints, docs/models.md)\n");
+        for (int i = 0; i < tg->model.n; i++) {
+            char v[160];
+            dlt_kv_format(&tg->model.kv[i], v, sizeof v);
+            fprintf(out, "  %-20s %s\n", tg->model.kv[i].key, v);
+        }
+        dlt_graph_summary(g, plans[0], out);
+        fprintf(out, "FLOPs per sample (forward): %.4g\n", dlt_graph_flops(g, 1, &tg->flops_out) / (double)c->batch_size);
+        fprintf(out, "# phases, in the order of an iteration\n");
+        for (int k = 0; k < tg->nphases; k++) {
+            size_t lo, hi, count = 0;
+            dlt_dist_range(dists[k], &lo, &hi);
+            for (int i = 0; i < dlt_num_params(g); i++) {
+                const dlt_param_info *pi = dlt_param_at(g, i);
+                count += pi->offset >= lo && pi->offset < hi ? pi->numel : 0;
+            }
+            dlt_mem_report mr;
+            dlt_plan_memory(plans[k], &mr);
+            char line[200];
+            size_t bytes = (size_t)dlt_optim_config_num_slots(&ph[k].optim) * (hi - lo) * sizeof(float);
+            dlt_optim_memory_line(line, sizeof line, bytes, bytes, 0, world_size);
+            fprintf(out, "phase %s: %zu parameters (%d tensors, flat [%zu, %zu)), %s lr %g, x %d per iteration, "
+                         "accumulate %d, grad_clip %g, clip_value %g; activations %.1f KiB; %s\n",
+                    ph[k].def->name, count, tg->phases[k].nparams, lo, hi, dlt_optim_kind_name(ph[k].optim.kind),
+                    ph[k].optim.lr, ph[k].repeat, ph[k].accumulate, ph[k].grad_clip, ph[k].clip_value,
+                    (double)mr.arena_bytes / 1024, line);
+        }
+    }
+    for (int k = 0; k < DLT_TASK_MAX_PHASES; k++) {
+        dlt_plan_free(plans[k]);
+        dlt_dist_free(dists[k]);
+    }
+    return st;
+}
+
+static void free_phase_lists(dlt_task_graph *tg)
+{
+    for (int k = 0; k < tg->nphases; k++) {
+        free(tg->phases[k].params);
+        free(tg->phases[k].grads);
+    }
+}
+
 dlt_status dlt_train_describe(const dlt_train_config *c, int world_size, FILE *out)
 {
     dlt_task *t = NULL;
@@ -487,6 +557,14 @@ dlt_status dlt_train_describe(const dlt_train_config *c, int world_size, FILE *o
         st = dlt_seterr(DLT_ERR_NOMEM, "out of memory");
     if (st == DLT_OK)
         st = t->ops->build(t, g, &tg);
+    if (st == DLT_OK && tg.nphases > 0) {
+        st = describe_phases(c, t, g, &tg, world_size, out);
+        free_phase_lists(&tg);
+        dlt_task_close(t);
+        dlt_graph_free(g);
+        return st;
+    }
+    free_phase_lists(&tg); /* a build that failed half-way */
     /* ZeRO-1's shards follow the reducer's buckets: lay the parameters out as
      * the run does (a reducer without communicator: layout and buckets only) */
     dlt_dist *dist = NULL;

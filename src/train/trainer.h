@@ -76,6 +76,9 @@ dlt_status dlt_trainer_step(dlt_trainer *r, double *sums, double *gnorm);
  * that each phase owns one contiguous range, and creates its reducer, plan
  * and optimizer. */
 dlt_status dlt_trainer_phases_setup(dlt_trainer *r);
+/* One phase's settings from the task's default d and the job (see
+ * trainer_phase.c, Settings); sets ph->def = d. */
+dlt_status dlt_trainer_phase_resolve(const dlt_train_config *c, const dlt_task_phase *d, dlt_trainer_phase *ph);
 /* Collective: one iteration: every phase in order, `repeat` updates each. */
 dlt_status dlt_trainer_phased_step(dlt_trainer *r, double *sums, double *gnorm);
 void dlt_trainer_phases_free(dlt_trainer *r);

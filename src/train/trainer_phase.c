@@ -61,12 +61,9 @@ static const dlt_phase_config *job_phase(const dlt_train_config *c, const char *
     return NULL;
 }
 
-/* Resolves phase k's settings (see Settings above). */
-static dlt_status resolve(dlt_trainer *r, int k)
+dlt_status dlt_trainer_phase_resolve(const dlt_train_config *c, const dlt_task_phase *d, dlt_trainer_phase *ph)
 {
-    const dlt_train_config *c = r->c;
-    dlt_trainer_phase *ph = &r->ph[k];
-    const dlt_task_phase *d = ph->def;
+    ph->def = d;
     const dlt_phase_config *pc = job_phase(c, d->name);
     ph->optim = c->optim_given ? c->optim : d->optim;
     ph->repeat = d->repeat > 0 ? d->repeat : 1;
@@ -146,7 +143,7 @@ dlt_status dlt_trainer_phases_setup(dlt_trainer *r)
     dlt_dist *dists[DLT_TASK_MAX_PHASES];
     for (int k = 0; k < r->nphases; k++) {
         r->ph[k].def = &tg->phases[k];
-        if ((st = resolve(r, k)) != DLT_OK)
+        if ((st = dlt_trainer_phase_resolve(c, &tg->phases[k], &r->ph[k])) != DLT_OK)
             return st;
         n[k] = tg->phases[k].nparams, params[k] = tg->phases[k].params, grads[k] = tg->phases[k].grads;
     }

@@ -195,7 +195,7 @@ static int cmd_cmp(int argc, char **argv)
             return printf("%s: no such group in both files\n", argv[i]), 1;
         H5Ovisit(ga, H5_INDEX_NAME, H5_ITER_INC, cmp_one, &c);
         int nb = only ? c.count : count_datasets(fb, argv[i]);
-        if (!c.bad && c.count == 0) {
+        if (!c.bad && only && c.count == 0) {
             printf("%s: no dataset to compare\n", argv[i]);
             c.bad = 1;
         }
