@@ -16,6 +16,7 @@
 #   (d) WGAN weight clipping: every critic weight within [-0.01, 0.01] and
 #       some at the bound after one iteration; the generator not clipped
 #   (e) bad [phase] keys: one line, exit 2
+#   (f) on the emulated CUDA kernels, the CPU's parameters (to rounding)
 . "$top_srcdir/tests/train/lib.sh"
 "$DLPREP" synthetic --num 96 --size 8x8x1 --classes 4 --seed 5 --out data --quiet || fail "dlprep synthetic"
 cat >job.toml <<'JOB'
@@ -129,5 +130,26 @@ if have_mpi; then
     "$TOOL" cmp one/g/$(ck 2) two/g/$(ck 2) /params --tol 1e-6 || fail "(a) 2 ranks x 8 differ from 1 rank x 16"
 else
     echo "(a) skipped: no mpirun"
+fi
+# (f) the emulated CUDA kernels (tests/gpu/emu_dltrain, when built): in-graph
+# noise keyed by global sample, the critic's clamp and double backward on the
+# device path give the CPU's parameters (to rounding; no generator batch norm,
+# whose preceding biases get rounding-level gradients that Adam and RMSprop
+# amplify to a step either way)
+EMU=$top_builddir/tests/gpu/emu_dltrain
+if [ -x "$EMU" ]; then
+    for loss in wasserstein wasserstein-gp; do
+        F="--quiet --set gan.loss=$loss --set gan.g_norm=none --set train.steps=2"
+        DLTRAIN=$EMU
+        export DLT_TEST_STANDIN_DEVICE=1
+        run 1 job.toml $F --set train.device=cuda --set checkpoint.dir=emu-$loss >f.out 2>&1 ||
+            { cat f.out; fail "(f) $loss on the emulated GPU"; }
+        unset DLT_TEST_STANDIN_DEVICE
+        DLTRAIN=$PLAIN_DLTRAIN
+        run 1 job.toml $F --set checkpoint.dir=cpu-$loss >f.out 2>&1 || { cat f.out; fail "(f) $loss on the CPU"; }
+        "$TOOL" cmp emu-$loss/g/$(ck 2) cpu-$loss/g/$(ck 2) /params --tol 1e-6 || fail "(f) $loss: emulated GPU != CPU"
+    done
+else
+    echo "(f) skipped: tests/gpu/emu_dltrain not built"
 fi
 echo "PASS ($(($(date +%s) - t_start)) s)"
