@@ -52,7 +52,8 @@ typedef struct {
     dlt_task_batch last;
 } gan_task;
 
-static dlt_status open_loader(const dlt_train_config *c, int rank, int world, int meta, dlt_loader **out)
+static dlt_status open_loader(const dlt_train_config *c, int rank, int world, int meta,
+                              dlt_loader **out)
 {
     dlt_loader_config lc;
     dlt_loader_config_default(&lc);
@@ -79,10 +80,13 @@ static dlt_status open_loader(const dlt_train_config *c, int rank, int world, in
 /* gan.loss, or the architecture's. */
 static int loss_kind(const dlt_train_config *c)
 {
-    const char *l = c->gan_loss[0] ? c->gan_loss : !strcmp(c->arch, "wgan") ? "wasserstein"
-                                                : !strcmp(c->arch, "wgan-gp") ? "wasserstein-gp"
-                                                                              : "bce";
-    return !strcmp(l, "wasserstein") ? LOSS_WASSERSTEIN : !strcmp(l, "wasserstein-gp") ? LOSS_WASSERSTEIN_GP : LOSS_BCE;
+    const char *l = c->gan_loss[0]                ? c->gan_loss
+                    : !strcmp(c->arch, "wgan")    ? "wasserstein"
+                    : !strcmp(c->arch, "wgan-gp") ? "wasserstein-gp"
+                                                  : "bce";
+    return !strcmp(l, "wasserstein")      ? LOSS_WASSERSTEIN
+           : !strcmp(l, "wasserstein-gp") ? LOSS_WASSERSTEIN_GP
+                                          : LOSS_BCE;
 }
 
 static dlt_status check(const dlt_train_config *c, int world)
@@ -122,7 +126,10 @@ static dlt_status open_task(dlt_task *t)
     return DLT_OK;
 }
 
-static dlt_t mean_all(dlt_graph *g, dlt_t x) { return dlt_mean(g, x, 0, NULL, 0); }
+static dlt_t mean_all(dlt_graph *g, dlt_t x)
+{
+    return dlt_mean(g, x, 0, NULL, 0);
+}
 
 static dlt_t bce_const(dlt_graph *g, dlt_t logits, int n, float target)
 {
@@ -139,7 +146,8 @@ static dlt_t bce_const(dlt_graph *g, dlt_t logits, int n, float target)
 
 /* WGAN-GP's penalty mean_i (||grad_xhat D(xhat)_i|| - 1)^2 on interpolates
  * between the real batch x and the (stopped) fakes. */
-static dlt_t gradient_penalty(dlt_graph *g, const dlt_gan_spec *s, dlt_t x, dlt_t fake, dlt_t label, int64_t first)
+static dlt_t gradient_penalty(dlt_graph *g, const dlt_gan_spec *s, dlt_t x, dlt_t fake, dlt_t label,
+                              int64_t first)
 {
     const dlt_shape *xs = dlt_shape_of(g, x);
     int64_t ed[4] = {xs->dim[0], 1, 1, 1};
@@ -148,11 +156,14 @@ static dlt_t gradient_penalty(dlt_graph *g, const dlt_gan_spec *s, dlt_t x, dlt_
     dlt_t xhat = dlt_add(g, dlt_mul(g, eps, x), dlt_mul(g, dlt_sub(g, one, eps), fake));
     dlt_t d_hat = dlt_gan_discriminator(g, s, xhat, label);
     dlt_t gr = -1;
-    if (dlt_graph_status(g) != DLT_OK || dlt_grad(g, dlt_sum(g, d_hat, 0, NULL, 0), 1, &xhat, &gr) != DLT_OK)
-        return dlt_graph_fail(g, DLT_ERR_INVALID, "wasserstein-gp: gradient of the critic: %s", dlt_errmsg());
+    if (dlt_graph_status(g) != DLT_OK ||
+        dlt_grad(g, dlt_sum(g, d_hat, 0, NULL, 0), 1, &xhat, &gr) != DLT_OK)
+        return dlt_graph_fail(g, DLT_ERR_INVALID, "wasserstein-gp: gradient of the critic: %s",
+                              dlt_errmsg());
     int axes[3] = {1, 2, 3};
     /* + 1e-12 under the root: a zero gradient would give an infinite derivative */
-    dlt_t norm = dlt_sqrt(g, dlt_add(g, dlt_sum(g, dlt_square(g, gr), 3, axes, 0), dlt_scalar(g, 1e-12f)));
+    dlt_t norm =
+        dlt_sqrt(g, dlt_add(g, dlt_sum(g, dlt_square(g, gr), 3, axes, 0), dlt_scalar(g, 1e-12f)));
     return mean_all(g, dlt_square(g, dlt_sub(g, norm, one)));
 }
 
@@ -210,20 +221,24 @@ static dlt_status build(dlt_task *t, dlt_graph *g, dlt_task_graph *tg)
         k->loss_d = dlt_sub(g, k->d_gz, k->d_x);
         if (k->loss == LOSS_WASSERSTEIN_GP) {
             k->gp = gradient_penalty(g, s, k->x, fake, k->labels_d, first);
-            k->loss_d = dlt_add(g, k->loss_d, dlt_mul(g, k->gp, dlt_scalar(g, (float)c->gp_lambda)));
+            k->loss_d =
+                dlt_add(g, k->loss_d, dlt_mul(g, k->gp, dlt_scalar(g, (float)c->gp_lambda)));
         }
     }
     /* phase g: fresh noise through G and the shared D */
     dlt_t z2 = dlt_random_normal_samples(g, 2, zd, 0.0f, 1.0f, first);
-    dlt_t d_gen = dlt_gan_discriminator(g, s, dlt_gan_generator(g, s, z2, k->labels_g), k->labels_g);
+    dlt_t d_gen =
+        dlt_gan_discriminator(g, s, dlt_gan_generator(g, s, z2, k->labels_g), k->labels_g);
     dlt_graph_set_reuse(g, was);
     k->loss_g = k->loss == LOSS_BCE ? bce_const(g, d_gen, B, 1.0f) : dlt_neg(g, mean_all(g, d_gen));
     if (dlt_graph_status(g) != DLT_OK)
         return dlt_seterr(dlt_graph_status(g), "%s", dlt_graph_errmsg(g));
     dlt_kv_int(&tg->model, "num_parameters", dlt_count_params(g));
     dlt_gan_describe(s, &tg->model);
-    dlt_kv_str(&tg->model, "loss", k->loss == LOSS_BCE ? "bce" : k->loss == LOSS_WASSERSTEIN ? "wasserstein"
-                                                                                             : "wasserstein-gp");
+    dlt_kv_str(&tg->model, "loss",
+               k->loss == LOSS_BCE           ? "bce"
+               : k->loss == LOSS_WASSERSTEIN ? "wasserstein"
+                                             : "wasserstein-gp");
     tg->contract = DLT_GRAD_MEAN;
     tg->loss_scale = -1;
     tg->loss = k->loss_d;
@@ -284,7 +299,8 @@ static dlt_status feed(dlt_task *t, dlt_plan *p, int train, dlt_task_batch *tb)
     dlt_status st = dlt_loader_next(k->loader, &b);
     if (st != DLT_OK)
         return st;
-    memcpy(dlt_plan_data(p, k->x), b.images, (size_t)b.size * k->c_in * k->h * k->w * sizeof(float));
+    memcpy(dlt_plan_data(p, k->x), b.images,
+           (size_t)b.size * k->c_in * k->h * k->w * sizeof(float));
     for (int i = 0; i < b.size; i++)
         k->last_labels[i] = b.labels[i] >= 0 && b.labels[i] < k->classes ? b.labels[i] : 0;
     if (k->labels_d >= 0)
@@ -297,7 +313,10 @@ static dlt_status feed(dlt_task *t, dlt_plan *p, int train, dlt_task_batch *tb)
     return DLT_OK;
 }
 
-static double out_f(dlt_plan *p, dlt_t v) { return v >= 0 ? *(const float *)dlt_plan_data(p, v) : 0; }
+static double out_f(dlt_plan *p, dlt_t v)
+{
+    return v >= 0 ? *(const float *)dlt_plan_data(p, v) : 0;
+}
 
 static void accumulate(dlt_task *t, dlt_plan *p, int train, const dlt_task_batch *b, double *sums)
 {
@@ -337,7 +356,10 @@ static void metrics(const dlt_task *t, int train, const double *sums, dlt_metric
     }
 }
 
-static dlt_loader_cursor get_cursor(const dlt_task *t) { return dlt_loader_get_cursor(((const gan_task *)t->impl)->loader); }
+static dlt_loader_cursor get_cursor(const dlt_task *t)
+{
+    return dlt_loader_get_cursor(((const gan_task *)t->impl)->loader);
+}
 
 static dlt_status set_cursor(dlt_task *t, int train, dlt_loader_cursor c)
 {
@@ -347,7 +369,8 @@ static dlt_status set_cursor(dlt_task *t, int train, dlt_loader_cursor c)
     return dlt_loader_set_cursor(k->loader, c);
 }
 
-static dlt_status predict(dlt_task *t, dlt_plan *p, const dlt_task_batch *b, int logits, dlt_pred_file *f)
+static dlt_status predict(dlt_task *t, dlt_plan *p, const dlt_task_batch *b, int logits,
+                          dlt_pred_file *f)
 {
     (void)t, (void)p, (void)b, (void)logits, (void)f;
     return dlt_seterr(DLT_ERR_UNSUPPORTED, "dltrain predict: a GAN has no per-sample predictions");
@@ -356,9 +379,12 @@ static dlt_status predict(dlt_task *t, dlt_plan *p, const dlt_task_batch *b, int
 static void describe(const dlt_task *t, FILE *out)
 {
     const gan_task *k = t->impl;
-    fprintf(out, "# model %s (GAN, loss %s) on %dx%dx%d images, batch %d per rank, %d rank%s\n", t->c->arch,
-            k->loss == LOSS_BCE ? "bce" : k->loss == LOSS_WASSERSTEIN ? "wasserstein" : "wasserstein-gp", k->c_in,
-            k->h, k->w, t->c->batch_size, t->world, t->world > 1 ? "s" : "");
+    fprintf(out, "# model %s (GAN, loss %s) on %dx%dx%d images, batch %d per rank, %d rank%s\n",
+            t->c->arch,
+            k->loss == LOSS_BCE           ? "bce"
+            : k->loss == LOSS_WASSERSTEIN ? "wasserstein"
+                                          : "wasserstein-gp",
+            k->c_in, k->h, k->w, t->c->batch_size, t->world, t->world > 1 ? "s" : "");
 }
 
 static void close_task(dlt_task *t)

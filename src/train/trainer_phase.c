@@ -61,7 +61,8 @@ static const dlt_phase_config *job_phase(const dlt_train_config *c, const char *
     return NULL;
 }
 
-dlt_status dlt_trainer_phase_resolve(const dlt_train_config *c, const dlt_task_phase *d, dlt_trainer_phase *ph)
+dlt_status dlt_trainer_phase_resolve(const dlt_train_config *c, const dlt_task_phase *d,
+                                     dlt_trainer_phase *ph)
 {
     ph->def = d;
     const dlt_phase_config *pc = job_phase(c, d->name);
@@ -108,8 +109,8 @@ static dlt_status create_optimizer(dlt_trainer *r, dlt_trainer_phase *ph)
             views[nv++] = (dlt_param_view){pi->name, pi->offset, pi->numel};
     }
     dlt_optim_range own = {ph->lo, ph->hi};
-    dlt_status st = dlt_optim_create_sharded(&ph->optim, views, nv, dlt_params_numel(r->g), c->rules, c->nrules,
-                                             &own, ph->hi > ph->lo, &ph->opt);
+    dlt_status st = dlt_optim_create_sharded(&ph->optim, views, nv, dlt_params_numel(r->g),
+                                             c->rules, c->nrules, &own, ph->hi > ph->lo, &ph->opt);
     free(views);
     if (st == DLT_OK)
         st = dlt_optim_to_device(ph->opt, r->be);
@@ -122,20 +123,26 @@ dlt_status dlt_trainer_phases_setup(dlt_trainer *r)
     dlt_task_graph *tg = &r->tg;
     dlt_status st;
     if (c->zero)
-        return dlt_seterr(DLT_ERR_UNSUPPORTED, "dist.zero = 1: ZeRO-1 is not supported with phased training (%s)",
+        return dlt_seterr(DLT_ERR_UNSUPPORTED,
+                          "dist.zero = 1: ZeRO-1 is not supported with phased training (%s)",
                           c->arch);
     if (c->loss_scaling != DLT_LOSS_SCALE_NONE)
-        return dlt_seterr(DLT_ERR_UNSUPPORTED, "loss scaling (train.precision = \"fp16\" or train.loss_scale) is "
-                                               "not supported with phased training (%s)", c->arch);
+        return dlt_seterr(DLT_ERR_UNSUPPORTED,
+                          "loss scaling (train.precision = \"fp16\" or train.loss_scale) is "
+                          "not supported with phased training (%s)",
+                          c->arch);
     if (!c->nonfinite_stop)
-        return dlt_seterr(DLT_ERR_UNSUPPORTED, "train.nonfinite = \"skip\" is not supported with phased training "
-                                               "(%s): a skipped update would desynchronise the phases", c->arch);
+        return dlt_seterr(DLT_ERR_UNSUPPORTED,
+                          "train.nonfinite = \"skip\" is not supported with phased training "
+                          "(%s): a skipped update would desynchronise the phases",
+                          c->arch);
     for (int i = 0; i < c->nphase_cfg; i++) {
         int known = 0;
         for (int k = 0; k < tg->nphases; k++)
             known |= !strcmp(tg->phases[k].name, c->phase[i].name);
         if (!known)
-            return dlt_seterr(DLT_ERR_INVALID, "[phase]: the task has no phase '%s'", c->phase[i].name);
+            return dlt_seterr(DLT_ERR_INVALID, "[phase]: the task has no phase '%s'",
+                              c->phase[i].name);
     }
     r->nphases = tg->nphases;
     int n[DLT_TASK_MAX_PHASES];
@@ -145,10 +152,13 @@ dlt_status dlt_trainer_phases_setup(dlt_trainer *r)
         r->ph[k].def = &tg->phases[k];
         if ((st = dlt_trainer_phase_resolve(c, &tg->phases[k], &r->ph[k])) != DLT_OK)
             return st;
-        n[k] = tg->phases[k].nparams, params[k] = tg->phases[k].params, grads[k] = tg->phases[k].grads;
+        n[k] = tg->phases[k].nparams, params[k] = tg->phases[k].params,
+        grads[k] = tg->phases[k].grads;
     }
-    dlt_reducer_config rc = {.bucket_mb = c->bucket_mb, .contract = tg->contract, .bf16 = c->reduce_bf16};
-    if ((st = dlt_dist_create_groups(r->comm, r->g, r->nphases, n, params, grads, &rc, dists)) != DLT_OK)
+    dlt_reducer_config rc = {
+        .bucket_mb = c->bucket_mb, .contract = tg->contract, .bf16 = c->reduce_bf16};
+    if ((st = dlt_dist_create_groups(r->comm, r->g, r->nphases, n, params, grads, &rc, dists)) !=
+        DLT_OK)
         return st;
     for (int k = 0; k < r->nphases; k++) {
         dlt_trainer_phase *ph = &r->ph[k];
@@ -194,7 +204,8 @@ static dlt_status phase_update(dlt_trainer *r, int k, int64_t key0, double *sums
     dlt_status st = DLT_OK;
     size_t n = ph->hi - ph->lo;
     int acc = ph->accumulate;
-    if (acc > 1 && (st = be->memset(be->ctx, dlt_grads_dev(r->g) + ph->lo, 0, n * sizeof(float))) != DLT_OK)
+    if (acc > 1 &&
+        (st = be->memset(be->ctx, dlt_grads_dev(r->g) + ph->lo, 0, n * sizeof(float))) != DLT_OK)
         return st;
     dlt_reducer_set_unscale(ph->red, 1.0);
     t->phase = k;
@@ -209,7 +220,8 @@ static dlt_status phase_update(dlt_trainer *r, int k, int64_t key0, double *sums
             return st;
         dlt_exec_opts eo = {.training = 1, .step = key0 + m, .rng_stream = (uint64_t)r->rank};
         dlt_dist_exec_opts(ph->dist, &eo);
-        if ((st = dlt_plan_run(ph->plan, &eo)) != DLT_OK || (st = dlt_plan_wait(ph->plan)) != DLT_OK)
+        if ((st = dlt_plan_run(ph->plan, &eo)) != DLT_OK ||
+            (st = dlt_plan_wait(ph->plan)) != DLT_OK)
             return dlt_adderr(st, "phase %s", ph->def->name);
         t->ops->accumulate(t, ph->plan, 1, &b, sums + 2);
         if (b.samples > 0) { /* a batch of the training data */
@@ -227,12 +239,13 @@ static dlt_status phase_update(dlt_trainer *r, int k, int64_t key0, double *sums
         return st;
     ph->gnorm = sqrt(sumsq);
     if (!isfinite(sumsq))
-        return dlt_seterr(DLT_ERR_NONFINITE, "step %lld: non-finite gradient in phase %s", (long long)r->step + 1,
-                          ph->def->name);
+        return dlt_seterr(DLT_ERR_NONFINITE, "step %lld: non-finite gradient in phase %s",
+                          (long long)r->step + 1, ph->def->name);
     if (ph->grad_clip > 0) {
         /* clip_grad_norm_'s coefficient over this phase's gradients */
         float coef = (float)(ph->grad_clip / (ph->gnorm + 1e-6));
-        if (coef < 1.0f && (st = be->scale(be->ctx, dlt_grads_dev(r->g) + ph->lo, (double)coef, n)) != DLT_OK)
+        if (coef < 1.0f &&
+            (st = be->scale(be->ctx, dlt_grads_dev(r->g) + ph->lo, (double)coef, n)) != DLT_OK)
             return st;
     }
     dlt_schedule s = r->c->schedule;
@@ -242,7 +255,8 @@ static dlt_status phase_update(dlt_trainer *r, int k, int64_t key0, double *sums
     /* WGAN's weight clipping, where the parameters live (alignment padding
      * in the range is zero and stays zero) */
     if (ph->clip_value > 0)
-        st = be->clamp(be->ctx, dlt_params_dev(r->g) + ph->lo, (float)-ph->clip_value, (float)ph->clip_value, n);
+        st = be->clamp(be->ctx, dlt_params_dev(r->g) + ph->lo, (float)-ph->clip_value,
+                       (float)ph->clip_value, n);
     return st;
 }
 
@@ -299,7 +313,8 @@ dlt_status dlt_trainer_phased_step(dlt_trainer *r, double *sums, double *gnorm)
 dlt_status dlt_trainer_phases_optim_sync(dlt_trainer *r, int to_device)
 {
     for (int k = 0; k < r->nphases; k++) {
-        dlt_status st = to_device ? dlt_optim_upload(r->ph[k].opt) : dlt_optim_download(r->ph[k].opt);
+        dlt_status st =
+            to_device ? dlt_optim_upload(r->ph[k].opt) : dlt_optim_download(r->ph[k].opt);
         if (st != DLT_OK)
             return st;
     }
@@ -314,8 +329,8 @@ static int slot_index(const char *const *names, int n, const char *name)
     return -1;
 }
 
-dlt_status dlt_trainer_phase_state(dlt_trainer *r, int *nslots, const char **slot_names, float ***full, char *name,
-                                   size_t len)
+dlt_status dlt_trainer_phase_state(dlt_trainer *r, int *nslots, const char **slot_names,
+                                   float ***full, char *name, size_t len)
 {
     size_t total = dlt_params_numel(r->g);
     int ns = 0, same = 1;
@@ -326,8 +341,10 @@ dlt_status dlt_trainer_phase_state(dlt_trainer *r, int *nslots, const char **slo
         for (int s = 0; s < dlt_optim_num_slots(o); s++)
             if (slot_index(slot_names, ns, dlt_optim_slot_name(o, s)) < 0) {
                 if (ns == DLT_CKPT_MAX_SLOTS)
-                    return dlt_seterr(DLT_ERR_UNSUPPORTED, "checkpoint: the phases keep more than %d kinds of "
-                                                           "optimizer state", DLT_CKPT_MAX_SLOTS);
+                    return dlt_seterr(DLT_ERR_UNSUPPORTED,
+                                      "checkpoint: the phases keep more than %d kinds of "
+                                      "optimizer state",
+                                      DLT_CKPT_MAX_SLOTS);
                 slot_names[ns++] = dlt_optim_slot_name(o, s);
             }
     }
@@ -356,8 +373,8 @@ dlt_status dlt_trainer_phase_state(dlt_trainer *r, int *nslots, const char **slo
             size_t lo, hi, off;
             dlt_optim_owned(o, q, &lo, &hi, &off);
             for (int s = 0; s < dlt_optim_num_slots(o); s++)
-                memcpy(f[slot_index(slot_names, ns, dlt_optim_slot_name(o, s))] + lo, dlt_optim_slot(o, s) + off,
-                       (hi - lo) * sizeof(float));
+                memcpy(f[slot_index(slot_names, ns, dlt_optim_slot_name(o, s))] + lo,
+                       dlt_optim_slot(o, s) + off, (hi - lo) * sizeof(float));
         }
     }
     *nslots = ns;
@@ -365,7 +382,8 @@ dlt_status dlt_trainer_phase_state(dlt_trainer *r, int *nslots, const char **slo
     return DLT_OK;
 }
 
-void dlt_trainer_phase_state_scatter(dlt_trainer *r, float *const *full, const char *const *slot_names, int nslots)
+void dlt_trainer_phase_state_scatter(dlt_trainer *r, float *const *full,
+                                     const char *const *slot_names, int nslots)
 {
     for (int k = 0; k < r->nphases; k++) {
         dlt_optim *o = r->ph[k].opt;

@@ -59,7 +59,8 @@ int main(int argc, char **argv)
     memset(&tg, 0, sizeof tg);
     dlt_trainer_phase ph;
     memset(&ph, 0, sizeof ph);
-    if (t->ops->build(t, g, &tg) != DLT_OK || dlt_trainer_phase_resolve(&c, &tg.phases[0], &ph) != DLT_OK) {
+    if (t->ops->build(t, g, &tg) != DLT_OK ||
+        dlt_trainer_phase_resolve(&c, &tg.phases[0], &ph) != DLT_OK) {
         fprintf(stderr, "gan_export: %s\n", dlt_errmsg());
         return 1;
     }
@@ -75,7 +76,8 @@ int main(int argc, char **argv)
     outs[nr] = dlt_mul(g, images, dlt_scalar(g, 1.0f));
     dlt_plan *p = NULL;
     hid_t f = -1;
-    int ok = dlt_graph_finalize(g, NULL, 0) == DLT_OK && dlt_plan_create(g, nr + 1, outs, NULL, &p) == DLT_OK &&
+    int ok = dlt_graph_finalize(g, NULL, 0) == DLT_OK &&
+             dlt_plan_create(g, nr + 1, outs, NULL, &p) == DLT_OK &&
              (f = H5Fcreate(argv[2], H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) >= 0;
     char name[320];
     for (int i = 0; ok && i < dlt_num_params(g); i++) {
