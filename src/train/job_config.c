@@ -5,6 +5,7 @@
 #include "dlt_gpu.h"
 #include "dlt_job.h"
 #include "dlt_train.h"
+#include "trainer.h"
 
 static dlt_status where_err(const dlt_job *job, const char *key, const char *fmt, const char *detail)
 {
@@ -390,9 +391,55 @@ dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
 /* Job policy: the resolved job (--print-config, checkpoints) must say what
  * runs, so a transformer whose job leaves model.dropout unset records its
  * architecture's dropout there. Image classifiers keep the key's default. */
+/* A GAN's resolved job says what each phase runs: gan.loss when "auto",
+ * and every [phase] key left unset takes the phase's resolved value (the
+ * task's defaults, global optim keys, train.grad_clip / accumulate). */
+static dlt_status record_gan(dlt_job *job, const dlt_train_config *c)
+{
+    char set[160], key[64];
+    dlt_status st = DLT_OK;
+    if (!given(job, "gan.loss")) {
+        snprintf(set, sizeof set, "gan.loss=\"%s\"", dlt_task_gan_loss(c));
+        st = dlt_job_set(job, set);
+    }
+    dlt_task_phase def[2];
+    memset(def, 0, sizeof def);
+    dlt_task_gan_phase_defaults(c, def);
+    for (int p = 0; p < 2 && st == DLT_OK; p++) {
+        dlt_trainer_phase ph;
+        memset(&ph, 0, sizeof ph);
+        if ((st = dlt_trainer_phase_resolve(c, &def[p], &ph)) != DLT_OK)
+            return st;
+        const char *n = def[p].name;
+        const dlt_optim_config *o = &ph.optim;
+        int betas = o->kind == DLT_OPTIM_ADAM || o->kind == DLT_OPTIM_ADAMW || o->kind == DLT_OPTIM_LAMB;
+#define REC(k, ...)                                                                                \
+    do {                                                                                           \
+        snprintf(key, sizeof key, "phase.%.15s_%.20s", n, k);                                      \
+        if (st == DLT_OK && !given(job, key)) {                                                    \
+            int at = snprintf(set, sizeof set, "%s=", key);                                        \
+            snprintf(set + at, sizeof set - (size_t)at, __VA_ARGS__);                              \
+            st = dlt_job_set(job, set);                                                            \
+        }                                                                                          \
+    } while (0)
+        REC("optim", "\"%s\"", dlt_optim_kind_name(o->kind));
+        REC("lr", "%.9g", o->lr);
+        if (betas)
+            REC("betas", "[%.9g, %.9g]", o->beta1, o->beta2);
+        REC("grad_clip", "%.9g", ph.grad_clip);
+        REC("accumulate", "%d", ph.accumulate);
+        REC("repeat", "%d", ph.repeat);
+        REC("clip_value", "%.9g", ph.clip_value);
+#undef REC
+    }
+    return st;
+}
+
 dlt_status dlt_train_job_record_defaults(dlt_job *job, const dlt_train_config *c)
 {
-    if (c->task == DLT_TASK_CLASSIFY || c->task == DLT_TASK_GAN || given(job, "model.dropout"))
+    if (c->task == DLT_TASK_GAN)
+        return record_gan(job, c);
+    if (c->task == DLT_TASK_CLASSIFY || given(job, "model.dropout"))
         return DLT_OK;
     char set[64];
     snprintf(set, sizeof set, "model.dropout=%.7g", (double)c->tf.hidden_dropout);

@@ -119,6 +119,11 @@ struct dlt_task {
 
 extern const dlt_task_ops dlt_task_classify, dlt_task_causal_lm, dlt_task_bert, dlt_task_gan;
 const dlt_task_ops *dlt_task_ops_for(dlt_task_kind k);
+/* The GAN task (task_gan.c): its loss ("bce", "wasserstein",
+ * "wasserstein-gp": gan.loss or the architecture's), and its phases' names
+ * and defaults (ph[0] "d", ph[1] "g": optimizer, repeat, clip value). */
+const char *dlt_task_gan_loss(const dlt_train_config *c);
+void dlt_task_gan_phase_defaults(const dlt_train_config *c, dlt_task_phase *ph);
 /* Creates the task of c->task for rank/world and opens its data. */
 dlt_status dlt_task_open(const dlt_train_config *c, int rank, int world, dlt_task **out);
 void dlt_task_close(dlt_task *t);

@@ -77,16 +77,42 @@ static dlt_status open_loader(const dlt_train_config *c, int rank, int world, in
     return dlt_loader_open(&lc, out);
 }
 
-/* gan.loss, or the architecture's. */
+const char *dlt_task_gan_loss(const dlt_train_config *c)
+{
+    return c->gan_loss[0]                ? c->gan_loss
+           : !strcmp(c->arch, "wgan")    ? "wasserstein"
+           : !strcmp(c->arch, "wgan-gp") ? "wasserstein-gp"
+                                         : "bce";
+}
+
 static int loss_kind(const dlt_train_config *c)
 {
-    const char *l = c->gan_loss[0]                ? c->gan_loss
-                    : !strcmp(c->arch, "wgan")    ? "wasserstein"
-                    : !strcmp(c->arch, "wgan-gp") ? "wasserstein-gp"
-                                                  : "bce";
+    const char *l = dlt_task_gan_loss(c);
     return !strcmp(l, "wasserstein")      ? LOSS_WASSERSTEIN
            : !strcmp(l, "wasserstein-gp") ? LOSS_WASSERSTEIN_GP
                                           : LOSS_BCE;
+}
+
+/* The papers' settings: Adam 2e-4 (0.5, 0.999) for the BCE GANs (DCGAN),
+ * RMSprop 5e-5 with the critic clipped to 0.01 and n_critic 5 (WGAN), Adam
+ * 1e-4 (0.0, 0.9) and n_critic 5 (WGAN-GP). */
+void dlt_task_gan_phase_defaults(const dlt_train_config *c, dlt_task_phase *ph)
+{
+    int loss = loss_kind(c);
+    for (int p = 0; p < 2; p++) {
+        snprintf(ph[p].name, sizeof ph[p].name, "%s", p == 0 ? "d" : "g");
+        if (loss == LOSS_WASSERSTEIN) {
+            dlt_optim_config_default("rmsprop", &ph[p].optim);
+            ph[p].optim.lr = 5e-5;
+        } else {
+            dlt_optim_config_default("adam", &ph[p].optim);
+            ph[p].optim.lr = loss == LOSS_BCE ? 2e-4 : 1e-4;
+            ph[p].optim.beta1 = loss == LOSS_BCE ? 0.5 : 0.0;
+            ph[p].optim.beta2 = loss == LOSS_BCE ? 0.999 : 0.9;
+        }
+        ph[p].repeat = p == 0 && loss != LOSS_BCE ? 5 : 1;
+        ph[p].clip_value = p == 0 && loss == LOSS_WASSERSTEIN ? 0.01 : 0;
+    }
 }
 
 static dlt_status check(const dlt_train_config *c, int world)

@@ -108,6 +108,11 @@ gmax=$("$TOOL" maxabs w/g/$(ck 1) /params generator.) || fail "(d) maxabs"
 [ "$dmax" = "0.00999999978" ] || fail "(d) largest |critic weight| $dmax, expected the f32 of 0.01 (some clamped)"
 awk -v g="$gmax" 'BEGIN { exit !(g > 0.02) }' || fail "(d) largest |generator weight| $gmax: clamped too?"
 echo "(d) wasserstein: critic weights within [-0.01, 0.01] (largest $dmax), generator's up to $gmax"
+# the resolved job says what ran: the architecture's phase settings
+for kv in 'loss = "wasserstein"' 'd_optim = "rmsprop"' 'd_lr = 5e-05' 'd_repeat = 5' 'd_clip_value = 0.01' \
+    'g_repeat = 1' 'g_clip_value = 0.0'; do
+    grep -qx "$kv" w/g/job.toml || fail "(d) the resolved job lacks '$kv'"
+done
 
 # (e) bad [phase] keys: one line, exit 2
 bad_key() {
