@@ -15,7 +15,7 @@
 static const dlt_job_key schema[] = {
     {"model.name", DLT_JOB_STRING, "\"model\"", NULL, "run name, one folder name (not empty, no '/', not . or .., at most 127 bytes); outputs go to <checkpoint.dir>/<model.name>/"},
     {"model.arch", DLT_JOB_STRING, "\"mlp\"", NULL, "network, which picks the task: mlp, resnet20/32/44/56/110, resnet18/34/50/101/152, vgg11, vgg16 (classification); bert-tiny/mini/small/medium/base/large (BERT pre-training: MLM + NSP); gpt-tiny/mini/small, gpt2, gpt2-medium (causal language model); gan-mlp (GAN: phased discriminator and generator steps)"},
-    {"model.num_classes", DLT_JOB_INT, "10", "[1, 1048576]", "number of output classes"},
+    {"model.num_classes", DLT_JOB_INT, "10", "[1, 1048576]", "number of output classes; GANs: when set, both networks are conditioned on the class label (Mirza & Osindero), which must be the shards' class count"},
     {"model.shortcut", DLT_JOB_STRING, "\"A\"", "A|B", "CIFAR ResNets: shortcut option A (identity, zero-padded) or B (1x1 projection)"},
     {"model.zero_init_residual", DLT_JOB_BOOL, "false", NULL, "ResNets: zero the last batch-norm scale of each residual block"},
     {"model.small_input", DLT_JOB_BOOL, "false", NULL, "ImageNet ResNets: 3x3 stem without max pooling, for small images"},
@@ -122,7 +122,7 @@ static const dlt_job_key schema[] = {
 static const struct {
     const char *key, *families;
 } applies[] = {
-    {"model.num_classes", "classifier"},
+    {"model.num_classes", "classifier|gan"},
     {"model.shortcut", "resnet-cifar"},
     {"model.zero_init_residual", "resnet"},
     {"model.small_input", "resnet-imagenet"},

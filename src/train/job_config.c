@@ -104,6 +104,8 @@ static dlt_status gan_from_job(const dlt_job *job, dlt_train_config *c)
     snprintf(c->gan_loss, sizeof c->gan_loss, "%s", strcmp(loss, "auto") ? loss : "");
     c->gp_lambda = dlt_job_float(job, "gan.gp_lambda");
     c->gan.z_dim = (int)dlt_job_int(job, "gan.z_dim");
+    if (given(job, "model.num_classes")) /* conditional (checked against the shards by the task) */
+        c->gan.num_classes = (int)dlt_job_int(job, "model.num_classes");
     if (dlt_job_int(job, "gan.g_width") > 0)
         c->gan.g_width = (int)dlt_job_int(job, "gan.g_width");
     if (dlt_job_int(job, "gan.d_width") > 0)

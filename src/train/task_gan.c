@@ -3,7 +3,9 @@
  * discriminator's update on a batch of real images, `repeat` times
  * (n_critic), then "g", the generator's update. Images come from image
  * shards scaled to [-1, 1] (x/255 - 0.5) / 0.5, the range of the
- * generator's tanh; labels feed the conditional models.
+ * generator's tanh; labels feed the conditional models (the real batch's in
+ * phase d; in phase g classes hashed from the seed, the run's step key and
+ * the global sample index).
  *
  * Noise is drawn IN the graph (dlt_random_normal_samples, never uploaded),
  * keyed by the GLOBAL sample index (rank x local batch + i) and the phase
@@ -48,8 +50,6 @@ typedef struct {
     dlt_gan_spec spec;
     dlt_t x, labels_d, labels_g;
     dlt_t loss_d, loss_g, d_x, d_gz, gp;
-    int32_t *last_labels; /* the last real batch's labels (the conditional g phase) */
-    dlt_task_batch last;
 } gan_task;
 
 static dlt_status open_loader(const dlt_train_config *c, int rank, int world, int meta,
@@ -123,8 +123,13 @@ static dlt_status check(const dlt_train_config *c, int world)
         dlt_adderr(st, "data.train");
         return DLT_ERR_INVALID;
     }
+    int k = dlt_loader_num_classes(l);
+    if (c->gan.num_classes > 0 && c->gan.num_classes != k)
+        st = dlt_seterr(DLT_ERR_INVALID,
+                        "model.num_classes = %d but the training shards have %d classes",
+                        c->gan.num_classes, k);
     dlt_loader_close(l);
-    return DLT_OK;
+    return st;
 }
 
 static dlt_status open_task(dlt_task *t)
@@ -140,8 +145,6 @@ static dlt_status open_task(dlt_task *t)
     dlt_loader_sample_shape(k->loader, &k->c_in, &k->h, &k->w);
     k->classes = dlt_loader_num_classes(k->loader);
     k->loss = loss_kind(c);
-    if (!(k->last_labels = calloc((size_t)c->batch_size, sizeof *k->last_labels)))
-        return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
     t->steps_per_epoch = dlt_loader_steps_per_epoch(k->loader);
     t->num_samples = dlt_loader_num_samples(k->loader);
     t->val_steps = 0; /* no validation loop: FID and sample grids are separate tools */
@@ -219,8 +222,10 @@ static dlt_status build(dlt_task *t, dlt_graph *g, dlt_task_graph *tg)
     dlt_gan_spec *s = &k->spec;
     *s = c->gan;
     s->img_c = k->c_in, s->img_h = k->h, s->img_w = k->w;
-    if (s->num_classes > 0)
-        s->num_classes = k->classes;
+    if (s->num_classes > 0 && s->num_classes != k->classes)
+        return dlt_seterr(DLT_ERR_INVALID,
+                          "model.num_classes = %d but the training shards have %d classes",
+                          s->num_classes, k->classes);
     int B = c->batch_size;
     int64_t first = (int64_t)t->rank * B; /* this rank's first global sample */
     int64_t xd[4] = {B, k->c_in, k->h, k->w}, ld[1] = {B}, zd[2] = {B, s->z_dim};
@@ -305,8 +310,22 @@ static dlt_status build(dlt_task *t, dlt_graph *g, dlt_task_graph *tg)
     return st;
 }
 
+/* The class the conditional generator's phase asks for at global sample
+ * index i of the run keyed `key`: a hash of (seed, key, i), so it depends on
+ * neither the rank's share of the batch nor what was fed before (a run
+ * resumed between phases asks for the same classes). */
+static int32_t g_label(uint64_t seed, int64_t key, int64_t i, int classes)
+{
+    uint64_t z =
+        seed ^ ((uint64_t)key * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)i * 0xd1342543de82ef95ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull; /* splitmix64's finaliser */
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (int32_t)(z % (uint64_t)classes);
+}
+
 /* Phase d: the next real batch (and its labels); phase g: no data (the
- * conditional generator takes the labels of the last real batch). */
+ * conditional generator's classes from g_label). */
 static dlt_status feed(dlt_task *t, dlt_plan *p, int train, dlt_task_batch *tb)
 {
     gan_task *k = t->impl;
@@ -314,11 +333,11 @@ static dlt_status feed(dlt_task *t, dlt_plan *p, int train, dlt_task_batch *tb)
     (void)train;
     if (t->phase != 0) {
         int32_t *gl = k->labels_g >= 0 ? dlt_plan_data(p, k->labels_g) : NULL;
-        if (gl)
-            memcpy(gl, k->last_labels, (size_t)c->batch_size * sizeof *gl);
-        *tb = k->last;
-        tb->samples = 0; /* no training data consumed */
-        tb->weight = c->batch_size;
+        for (int i = 0; gl && i < c->batch_size; i++)
+            gl[i] =
+                g_label(c->seed, t->phase_step, (int64_t)t->rank * c->batch_size + i, k->classes);
+        memset(tb, 0, sizeof *tb);
+        tb->weight = c->batch_size; /* no training data consumed (samples 0) */
         return DLT_OK;
     }
     dlt_batch b;
@@ -327,15 +346,13 @@ static dlt_status feed(dlt_task *t, dlt_plan *p, int train, dlt_task_batch *tb)
         return st;
     memcpy(dlt_plan_data(p, k->x), b.images,
            (size_t)b.size * k->c_in * k->h * k->w * sizeof(float));
-    for (int i = 0; i < b.size; i++)
-        k->last_labels[i] = b.labels[i] >= 0 && b.labels[i] < k->classes ? b.labels[i] : 0;
-    if (k->labels_d >= 0)
-        memcpy(dlt_plan_data(p, k->labels_d), k->last_labels, (size_t)b.size * sizeof(int32_t));
+    int32_t *l = k->labels_d >= 0 ? dlt_plan_data(p, k->labels_d) : NULL;
+    for (int i = 0; l && i < b.size; i++)
+        l[i] = b.labels[i] >= 0 && b.labels[i] < k->classes ? b.labels[i] : 0;
     tb->samples = b.valid;
     tb->weight = b.valid;
     tb->epoch = b.epoch;
     tb->last_in_epoch = b.last_in_epoch;
-    k->last = *tb;
     return DLT_OK;
 }
 
@@ -419,7 +436,6 @@ static void close_task(dlt_task *t)
     if (!k)
         return;
     dlt_loader_close(k->loader);
-    free(k->last_labels);
     free(k);
     t->impl = NULL;
 }

@@ -349,13 +349,11 @@ dlt_status dlt_trainer_phase_state(dlt_trainer *r, int *nslots, const char **slo
             }
     }
     size_t at = 0;
-    name[0] = '\0';
-    for (int k = 0; k < r->nphases && at < len; k++)
-        if (same)
-            at += (size_t)snprintf(name, len, "%s", dlt_optim_kind_name(r->ph[0].optim.kind));
-        else
-            at += (size_t)snprintf(name + at, len - at, "%s%s:%s", k ? "," : "", r->ph[k].def->name,
-                                   dlt_optim_kind_name(r->ph[k].optim.kind));
+    /* the common algorithm, or "d:rmsprop,g:adam" */
+    snprintf(name, len, "%s", dlt_optim_kind_name(r->ph[0].optim.kind));
+    for (int k = 0; k < r->nphases && !same && at < len; k++)
+        at += (size_t)snprintf(name + at, len - at, "%s%s:%s", k ? "," : "", r->ph[k].def->name,
+                               dlt_optim_kind_name(r->ph[k].optim.kind));
     float **f = calloc((size_t)(ns > 0 ? ns : 1), sizeof *f);
     if (!f)
         return dlt_seterr(DLT_ERR_NOMEM, "checkpoint: out of memory");

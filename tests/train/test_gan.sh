@@ -4,11 +4,12 @@
 # task_gan.c).
 #   (a) 2 ranks x batch 8 against 1 rank x batch 16 (no generator batch
 #       norm: per-rank statistics differ by design): parameters after 2
-#       iterations of WGAN-GP (double backward, n_critic 5) within 1e-6
+#       iterations of WGAN-GP (double backward, n_critic 5), unconditional and
+#       conditional, within 1e-6
 #   (b) exact resume, bitwise (every dataset of /params /buffers /optim
 #       /state): 4 iterations in one run == 2, then resumed; == stopped
 #       between phases (DLT_TEST_STOP_AFTER_UPDATES), then resumed; for
-#       wasserstein-gp, and bce on the stand-in device (the device path)
+#       wasserstein-gp, a conditional bce GAN, and bce on the stand-in device
 #   (c) a phase updates only its own parameters: the discriminator after
 #       iteration 1's d update equals the discriminator after iteration 1
 #       (the g update left it bitwise unchanged), and the generator after
@@ -78,6 +79,10 @@ STOP=3 MIDSTEP=1 MIDPOS=1
 export DLT_TEST_STANDIN_DEVICE=1
 resume_case bce --set train.device=cuda
 unset DLT_TEST_STANDIN_DEVICE
+# conditional (labels into both networks; the g phase's classes hashed from
+# the step key and global sample index): the same between phases
+STOP=3 MIDSTEP=1 MIDPOS=1
+resume_case cond --set model.num_classes=4
 # the device path computes the CPU's numbers
 run 1 job.toml --quiet --set checkpoint.dir=bce-cpu >cpu.out 2>&1 || { cat cpu.out; fail "bce on the CPU"; }
 same bce-full/g/$(ck 4) bce-cpu/g/$(ck 4)
@@ -133,6 +138,10 @@ if have_mpi; then
     run 1 job.toml $A --set data.batch_size=16 --set checkpoint.dir=one >a.out 2>&1 || { cat a.out; fail "(a) 1 rank"; }
     run 2 job.toml $A --set data.batch_size=8 --set checkpoint.dir=two >a.out 2>&1 || { cat a.out; fail "(a) 2 ranks"; }
     "$TOOL" cmp one/g/$(ck 2) two/g/$(ck 2) /params --tol 1e-6 || fail "(a) 2 ranks x 8 differ from 1 rank x 16"
+    A="$A --set model.num_classes=4"
+    run 1 job.toml $A --set data.batch_size=16 --set checkpoint.dir=onec >a.out 2>&1 || { cat a.out; fail "(a) cond 1 rank"; }
+    run 2 job.toml $A --set data.batch_size=8 --set checkpoint.dir=twoc >a.out 2>&1 || { cat a.out; fail "(a) cond 2 ranks"; }
+    "$TOOL" cmp onec/g/$(ck 2) twoc/g/$(ck 2) /params --tol 1e-6 || fail "(a) conditional: 2 ranks x 8 != 1 rank x 16"
 else
     echo "(a) skipped: no mpirun"
 fi
