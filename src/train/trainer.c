@@ -300,10 +300,7 @@ static int better(const dlt_trainer *r, double v, double best)
 /* The lr progress lines show: the schedule's, or the first phase's. */
 static double phase_lr(const dlt_trainer *r, int64_t step)
 {
-    dlt_schedule s = r->c->schedule;
-    if (r->nphases > 0)
-        s.base_lr = r->ph[0].optim.lr;
-    return dlt_schedule_lr(&s, step);
+    return r->nphases > 0 ? dlt_trainer_phase_lr(r, 0, step) : dlt_schedule_lr(&r->c->schedule, step);
 }
 
 static dlt_status loop(dlt_trainer *r, dlt_train_result *res)

@@ -87,6 +87,8 @@ void dlt_trainer_phases_free(dlt_trainer *r);
 dlt_status dlt_trainer_stop_agreed(dlt_trainer *r, int *stop, int *term);
 /* One phase update done (the tests' dlt_train_set_stop_after counts them). */
 void dlt_trainer_count_update(void);
+/* Phase k's lr at iteration `step`: the job's schedule over its lr. */
+double dlt_trainer_phase_lr(const dlt_trainer *r, int k, int64_t step);
 /* Training batches one step (iteration) consumes: train.accumulate, or the
  * first phase's repeat x accumulate. */
 int64_t dlt_trainer_batches_per_step(const dlt_train_config *c, const dlt_trainer *r);

@@ -45,6 +45,17 @@
 #include "dlt_backend.h"
 #include "trainer.h"
 
+double dlt_trainer_phase_lr(const dlt_trainer *r, int k, int64_t step)
+{
+    dlt_schedule s = r->c->schedule;
+    /* the job's schedule with the phase's lr as its base (one_cycle: its peak,
+     * which the job's schedule took from optim.lr) */
+    if (s.kind == DLT_SCHED_ONE_CYCLE && s.max_lr == s.base_lr)
+        s.max_lr = r->ph[k].optim.lr;
+    s.base_lr = r->ph[k].optim.lr;
+    return dlt_schedule_lr(&s, step);
+}
+
 int64_t dlt_trainer_batches_per_step(const dlt_train_config *c, const dlt_trainer *r)
 {
     if (r && r->nphases > 0)
@@ -248,9 +259,7 @@ static dlt_status phase_update(dlt_trainer *r, int k, int64_t key0, double *sums
             (st = be->scale(be->ctx, dlt_grads_dev(r->g) + ph->lo, (double)coef, n)) != DLT_OK)
             return st;
     }
-    dlt_schedule s = r->c->schedule;
-    s.base_lr = ph->optim.lr;
-    if ((st = dlt_dist_optim_step(ph->dist, ph->opt, dlt_schedule_lr(&s, r->step))) != DLT_OK)
+    if ((st = dlt_dist_optim_step(ph->dist, ph->opt, dlt_trainer_phase_lr(r, k, r->step))) != DLT_OK)
         return st;
     /* WGAN's weight clipping, where the parameters live (alignment padding
      * in the range is zero and stays zero) */
