@@ -370,8 +370,6 @@ dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
     c->zero = (int)dlt_job_int(job, "dist.zero");
     c->cuda_graphs = dlt_job_bool(job, "train.cuda_graphs");
     /* what phased training (trainer_phase.c) does not do */
-    if (c->task == DLT_TASK_GAN && c->zero)
-        return where_err(job, "dist.zero", "= 1: ZeRO-1 is not supported with phased training (GANs)", NULL);
     if (c->task == DLT_TASK_GAN && c->loss_scaling != DLT_LOSS_SCALE_NONE)
         return where_err(job, given(job, "train.loss_scale") ? "train.loss_scale" : "train.precision",
                          ": loss scaling is not supported with phased training (GANs)", NULL);

@@ -249,8 +249,8 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
         char line[200];
         for (int k = 0; k < r->nphases && !c->quiet; k++) {
             dlt_optim *o = r->ph[k].opt;
-            size_t bytes = dlt_optim_state_bytes(o);
-            dlt_optim_memory_line(line, sizeof line, bytes, bytes, 0, r->world);
+            size_t full = (size_t)dlt_optim_num_slots(o) * (r->ph[k].hi - r->ph[k].lo) * sizeof(float);
+            dlt_optim_memory_line(line, sizeof line, dlt_optim_state_bytes(o), full, c->zero, r->world);
             dlt_log(DLT_LOG_INFO, "phase %s: %s x %d per iteration, %s", r->ph[k].def->name,
                     dlt_optim_kind_name(r->ph[k].optim.kind), r->ph[k].repeat, line);
         }
@@ -518,8 +518,12 @@ static dlt_status describe_phases(const dlt_train_config *c, dlt_task *t, dlt_gr
             dlt_mem_report mr;
             dlt_plan_memory(plans[k], &mr);
             char line[200];
-            size_t bytes = (size_t)dlt_optim_config_num_slots(&ph[k].optim) * (hi - lo) * sizeof(float);
-            dlt_optim_memory_line(line, sizeof line, bytes, bytes, 0, world_size);
+            int nslots = dlt_optim_config_num_slots(&ph[k].optim);
+            size_t bytes = (size_t)nslots * (hi - lo) * sizeof(float);
+            dlt_optim_memory_line(line, sizeof line,
+                                  c->zero ? dlt_zero_state_bytes(dlt_dist_reducer(dists[k]), world_size, 0, nslots)
+                                          : bytes,
+                                  bytes, c->zero, world_size);
             fprintf(out, "phase %s: %zu parameters (%d tensors, flat [%zu, %zu)), %s lr %g, x %d per iteration, "
                          "accumulate %d, grad_clip %g, clip_value %g; activations %.1f KiB; %s\n",
                     ph[k].def->name, count, tg->phases[k].nparams, lo, hi, dlt_optim_kind_name(ph[k].optim.kind),

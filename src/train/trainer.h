@@ -99,7 +99,12 @@ int64_t dlt_trainer_batches_per_step(const dlt_train_config *c, const dlt_traine
  * *name: the optimizer, or "d:rmsprop,g:adam" when the phases differ. */
 dlt_status dlt_trainer_phase_state(dlt_trainer *r, int *nslots, const char **slot_names, float ***full,
                                    char *name, size_t len);
-/* The loaded union view back into each phase's optimizer (host slots). */
+/* Collective, ZeRO-1: every phase's shards of the other ranks into the
+ * union view on rank 0 (dlt_zero_gather per phase). */
+dlt_status dlt_trainer_phase_gather(dlt_trainer *r, float *const *full, const char *const *slot_names,
+                                    int nslots);
+/* The loaded union view back into each phase's optimizer (host slots; each
+ * rank its own shards under ZeRO-1). */
 void dlt_trainer_phase_state_scatter(dlt_trainer *r, float *const *full, const char *const *slot_names, int nslots);
 /* Each phase's optimizer: host mirrors to/from the device. */
 dlt_status dlt_trainer_phases_optim_sync(dlt_trainer *r, int to_device);
@@ -137,6 +142,9 @@ void dlt_trainer_free_full_state(dlt_trainer *r, float **full);
 /* Collective, after dlt_trainer_to_host(r, 1): every rank's shards into
  * full[] on rank 0 (the other ranks' full is not used; may be NULL). */
 dlt_status dlt_trainer_zero_gather(dlt_trainer *r, float *const *full);
+/* The same for any reducer and its optimizer (a phase's): full[s] is opt's
+ * slot s on rank 0. */
+dlt_status dlt_zero_gather(dlt_trainer *r, const dlt_reducer *red, dlt_optim *opt, float *const *full);
 /* A loaded whole state into this rank's shards (host slots; upload after). */
 void dlt_trainer_zero_scatter(dlt_trainer *r, float *const *full);
 

@@ -94,10 +94,12 @@ dlt_status dlt_trainer_save_checkpoint(dlt_trainer *r)
     float **full = NULL; /* ZeRO-1: the whole optimizer state, on rank 0 */
     if (st == DLT_OK)
         st = dlt_trainer_to_host(r, 1);
-    if (st == DLT_OK && r->c->zero && r->rank == 0)
+    /* (a phased task gathers each phase's shards below) */
+    int zero1 = r->c->zero && r->nphases == 0;
+    if (st == DLT_OK && zero1 && r->rank == 0)
         st = dlt_trainer_full_state(r, &full);
     /* every rank takes part even when rank 0 is out of memory: the collectives must match */
-    if (r->c->zero) {
+    if (zero1) {
         double bad = st != DLT_OK;
         dlt_status cst = dlt_comm_reduce_metrics(r->comm, &bad, 1);
         if (cst == DLT_OK && bad > 0 && st == DLT_OK)
@@ -127,10 +129,23 @@ dlt_status dlt_trainer_save_checkpoint(dlt_trainer *r)
     free(tmp);
     phase_view pv = {0};
     dlt_ckpt_tensors t;
-    if (st == DLT_OK && r->rank == 0) {
+    if (st == DLT_OK && r->nphases > 0) {
+        /* every rank: its phases' state; ZeRO-1: each phase's shards gathered
+         * to rank 0 (collective: every rank takes part, also after a failure) */
+        ckpt_tensors(r, &t, NULL);
+        st = phase_tensors(r, &t, &pv);
+        if (r->c->zero) {
+            double bad = st != DLT_OK;
+            dlt_status cst = dlt_comm_reduce_metrics(r->comm, &bad, 1);
+            if (st == DLT_OK && cst == DLT_OK && bad > 0)
+                cst = dlt_seterr(DLT_ERR_NOMEM, "checkpoint: another rank cannot hold the optimizer state");
+            if (st == DLT_OK)
+                st = cst;
+            if (st == DLT_OK)
+                st = dlt_trainer_phase_gather(r, pv.full, pv.names, pv.nslots);
+        }
+    } else if (st == DLT_OK && r->rank == 0) {
         ckpt_tensors(r, &t, full);
-        if (r->nphases > 0)
-            st = phase_tensors(r, &t, &pv);
     }
     if (st == DLT_OK && r->rank == 0) {
         dlt_ckpt_state cs = {.step = r->step, .epoch = r->epoch, .samples_seen = r->samples_seen,
@@ -311,7 +326,7 @@ dlt_status dlt_trainer_resume(dlt_trainer *r)
     memset(&cs, 0, sizeof cs);
     /* ZeRO-1: the file holds the whole optimizer state; each rank keeps its shards */
     float **full = NULL;
-    dlt_status st = r->c->zero ? dlt_trainer_full_state(r, &full) : DLT_OK;
+    dlt_status st = r->c->zero && r->nphases == 0 ? dlt_trainer_full_state(r, &full) : DLT_OK;
     phase_view pv = {0}; /* a phased task: its optimizers' state, loaded after r->step is known */
     if (st == DLT_OK)
         st = load(r, full, &pv, &cs, path, sizeof path, &found, skipped, &nskipped);

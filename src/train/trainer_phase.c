@@ -33,7 +33,11 @@
  * noise differ between runs) that depends only on (s, p, j, m): a resumed
  * run draws the same numbers.
  *
- * Not supported with phases (refused in one line): ZeRO-1 (dist.zero), loss
+ * ZeRO-1 (dist.zero) works per phase: each phase's optimizer holds this
+ * rank's shard of each of its buckets, and a checkpoint gathers every
+ * phase's shards into the one view on rank 0.
+ *
+ * Not supported with phases (refused in one line): loss
  * scaling (train.precision fp16 or train.loss_scale) and train.nonfinite =
  * "skip" (a skipped update would shift the phases' optimizer step counts,
  * which a checkpoint derives from the iteration: step s means s repeat_p
@@ -119,9 +123,15 @@ static dlt_status create_optimizer(dlt_trainer *r, dlt_trainer_phase *ph)
         if (pi->offset >= ph->lo && pi->offset < ph->hi && nv < n)
             views[nv++] = (dlt_param_view){pi->name, pi->offset, pi->numel};
     }
-    dlt_optim_range own = {ph->lo, ph->hi};
-    dlt_status st = dlt_optim_create_sharded(&ph->optim, views, nv, dlt_params_numel(r->g),
-                                             c->rules, c->nrules, &own, ph->hi > ph->lo, &ph->opt);
+    /* the phase's one range, or with ZeRO-1 this rank's shard of each of its buckets */
+    dlt_optim_range one = {ph->lo, ph->hi}, *own = &one;
+    int nown = ph->hi > ph->lo;
+    dlt_status st = c->zero ? dlt_zero_ranges(ph->red, r->world, r->rank, &own, &nown) : DLT_OK;
+    if (st == DLT_OK)
+        st = dlt_optim_create_sharded(&ph->optim, views, nv, dlt_params_numel(r->g), c->rules,
+                                      c->nrules, own, nown, &ph->opt);
+    if (own != &one)
+        free(own);
     free(views);
     if (st == DLT_OK)
         st = dlt_optim_to_device(ph->opt, r->be);
@@ -133,10 +143,6 @@ dlt_status dlt_trainer_phases_setup(dlt_trainer *r)
     const dlt_train_config *c = r->c;
     dlt_task_graph *tg = &r->tg;
     dlt_status st;
-    if (c->zero)
-        return dlt_seterr(DLT_ERR_UNSUPPORTED,
-                          "dist.zero = 1: ZeRO-1 is not supported with phased training (%s)",
-                          c->arch);
     if (c->loss_scaling != DLT_LOSS_SCALE_NONE)
         return dlt_seterr(DLT_ERR_UNSUPPORTED,
                           "loss scaling (train.precision = \"fp16\" or train.loss_scale) is "
@@ -166,8 +172,10 @@ dlt_status dlt_trainer_phases_setup(dlt_trainer *r)
         n[k] = tg->phases[k].nparams, params[k] = tg->phases[k].params,
         grads[k] = tg->phases[k].grads;
     }
-    dlt_reducer_config rc = {
-        .bucket_mb = c->bucket_mb, .contract = tg->contract, .bf16 = c->reduce_bf16};
+    dlt_reducer_config rc = {.bucket_mb = c->bucket_mb,
+                             .contract = tg->contract,
+                             .zero = c->zero,
+                             .bf16 = c->reduce_bf16};
     if ((st = dlt_dist_create_groups(r->comm, r->g, r->nphases, n, params, grads, &rc, dists)) !=
         DLT_OK)
         return st;
@@ -259,7 +267,8 @@ static dlt_status phase_update(dlt_trainer *r, int k, int64_t key0, double *sums
             (st = be->scale(be->ctx, dlt_grads_dev(r->g) + ph->lo, (double)coef, n)) != DLT_OK)
             return st;
     }
-    if ((st = dlt_dist_optim_step(ph->dist, ph->opt, dlt_trainer_phase_lr(r, k, r->step))) != DLT_OK)
+    if ((st = dlt_dist_optim_step(ph->dist, ph->opt, dlt_trainer_phase_lr(r, k, r->step))) !=
+        DLT_OK)
         return st;
     /* WGAN's weight clipping, where the parameters live (alignment padding
      * in the range is zero and stays zero) */
@@ -386,6 +395,23 @@ dlt_status dlt_trainer_phase_state(dlt_trainer *r, int *nslots, const char **slo
     }
     *nslots = ns;
     *full = f;
+    return DLT_OK;
+}
+
+dlt_status dlt_trainer_phase_gather(dlt_trainer *r, float *const *full,
+                                    const char *const *slot_names, int nslots)
+{
+    for (int k = 0; k < r->nphases; k++) {
+        dlt_optim *o = r->ph[k].opt;
+        float *pf[DLT_CKPT_MAX_SLOTS] = {0};
+        for (int s = 0; s < dlt_optim_num_slots(o) && s < DLT_CKPT_MAX_SLOTS; s++) {
+            int i = slot_index(slot_names, nslots, dlt_optim_slot_name(o, s));
+            pf[s] = i >= 0 ? full[i] : NULL;
+        }
+        dlt_status st = dlt_zero_gather(r, r->ph[k].red, o, pf);
+        if (st != DLT_OK)
+            return st;
+    }
     return DLT_OK;
 }
 

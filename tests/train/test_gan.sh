@@ -16,6 +16,8 @@
 #       iteration 2's d update equals the generator after iteration 1
 #   (d) WGAN weight clipping: every critic weight within [-0.01, 0.01] and
 #       some at the bound after one iteration; the generator not clipped
+#       ZeRO-1 per phase on 2 ranks: bitwise as without, and across a stop
+#       between phases
 #   (e) bad [phase] keys: one line, exit 2
 #   (f) on the emulated CUDA kernels, the CPU's parameters (to rounding)
 . "$top_srcdir/tests/train/lib.sh"
@@ -130,7 +132,7 @@ bad_key() {
 bad_key phase.critic_repeat=5 "phase.critic_repeat: unknown key"
 bad_key phase.d_repeat=0 "phase.d_repeat"
 bad_key phase.g_optim=nadam "phase.g_optim"
-bad_key dist.zero=1 "ZeRO-1"
+bad_key train.nonfinite=skip "train.nonfinite"
 
 # (a) 2 ranks x 8 == 1 rank x 16 (the same global batches: no shuffling)
 if have_mpi; then
@@ -142,6 +144,21 @@ if have_mpi; then
     run 1 job.toml $A --set data.batch_size=16 --set checkpoint.dir=onec >a.out 2>&1 || { cat a.out; fail "(a) cond 1 rank"; }
     run 2 job.toml $A --set data.batch_size=8 --set checkpoint.dir=twoc >a.out 2>&1 || { cat a.out; fail "(a) cond 2 ranks"; }
     "$TOOL" cmp onec/g/$(ck 2) twoc/g/$(ck 2) /params --tol 1e-6 || fail "(a) conditional: 2 ranks x 8 != 1 rank x 16"
+    # ZeRO-1 per phase (several buckets per phase): the same bits as without it,
+    # also stopped between phases and resumed (the shards gathered and cut again)
+    Z="--quiet $GP --set gan.g_norm=none --set dist.bucket_mb=0.005 --set data.batch_size=8"
+    run 2 job.toml $Z --set checkpoint.dir=z0 >a.out 2>&1 || { cat a.out; fail "(a) 2 ranks"; }
+    run 2 job.toml $Z --set dist.zero=1 --set checkpoint.dir=z1 >a.out 2>&1 || { cat a.out; fail "(a) ZeRO-1"; }
+    "$TOOL" cmp z0/g/$(ck 4) z1/g/$(ck 4) /params /optim || fail "(a) ZeRO-1 changed the result"
+    export DLT_TEST_STOP_AFTER_UPDATES=9
+    run 2 job.toml $Z --set dist.zero=1 --set checkpoint.dir=zm >a.out 2>&1
+    rc=$?
+    unset DLT_TEST_STOP_AFTER_UPDATES
+    [ $rc -eq 4 ] || { cat a.out; fail "(a) ZeRO-1 stopped between phases: exit $rc"; }
+    run 2 job.toml $Z --set dist.zero=1 --set checkpoint.dir=zm --resume auto >a.out 2>&1 ||
+        { cat a.out; fail "(a) ZeRO-1 resumed"; }
+    same z1/g/$(ck 4) zm/g/$(ck 4)
+    echo "(a) ZeRO-1 per phase: bitwise as without; stopped after 9 updates and resumed: bitwise"
 else
     echo "(a) skipped: no mpirun"
 fi
