@@ -63,6 +63,8 @@ typedef struct {
     int repeat;           /* 0: the task's default */
     double clip_value;    /* set_clip_value; 0: no clipping */
     int set_clip_value;
+    dlt_schedule schedule; /* set_schedule: phase.<name>_schedule with the job's schedule.* values */
+    int set_schedule;
 } dlt_phase_config;
 
 typedef struct {

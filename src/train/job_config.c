@@ -60,13 +60,14 @@ static int floats(const dlt_job *job, const char *key, double *out, int max)
     return n;
 }
 
-static dlt_status schedule_from_job(const dlt_job *job, dlt_train_config *c)
+/* The schedule `name` (named by job key `key`) with the job's schedule.*
+ * parameters: the job's own, or a phase's (phase.<p>_schedule). */
+static dlt_status schedule_named(const dlt_job *job, const char *key, const char *name, double lr,
+                                 dlt_schedule *s)
 {
-    const char *name = dlt_job_string(job, "schedule.name");
-    dlt_schedule *s = &c->schedule;
-    dlt_status st = dlt_schedule_init(s, name, c->optim.lr);
+    dlt_status st = dlt_schedule_init(s, name, lr);
     if (st != DLT_OK)
-        return where_err(job, "schedule.name", "", dlt_errmsg());
+        return where_err(job, key, "", dlt_errmsg());
     s->step_size = dlt_job_int(job, "schedule.step_size");
     s->gamma = dlt_job_float(job, "schedule.gamma");
     s->eta_min = dlt_job_float(job, "schedule.min_lr");
@@ -78,11 +79,25 @@ static dlt_status schedule_from_job(const dlt_job *job, dlt_train_config *c)
     return DLT_OK;
 }
 
+static dlt_status schedule_from_job(const dlt_job *job, dlt_train_config *c)
+{
+    dlt_status st = schedule_named(job, "schedule.name", dlt_job_string(job, "schedule.name"), c->optim.lr,
+                                   &c->schedule);
+    for (int p = 0; p < c->nphase_cfg && st == DLT_OK; p++) {
+        char key[64];
+        snprintf(key, sizeof key, "phase.%.15s_schedule", c->phase[p].name);
+        const char *name = dlt_job_string(job, key);
+        /* its base lr is the phase's, set when the phase is resolved */
+        if ((c->phase[p].set_schedule = name[0] != '\0'))
+            st = schedule_named(job, key, name, c->optim.lr, &c->phase[p].schedule);
+    }
+    return st;
+}
+
 /* Steps of the whole run are only known once the data is opened; the trainer
  * calls this again with them (cosine, warm-up and one-cycle need the total). */
-void dlt_train_config_set_total_steps(dlt_train_config *c, int64_t total)
+static void set_total(dlt_schedule *s, int64_t total)
 {
-    dlt_schedule *s = &c->schedule;
     s->total_steps = total;
     if (s->t_max <= 0)
         s->t_max = total;
@@ -92,6 +107,14 @@ void dlt_train_config_set_total_steps(dlt_train_config *c, int64_t total)
         s->max_lr = s->base_lr;
     if (s->lr_end <= 0)
         s->lr_end = s->eta_min > 0 ? s->eta_min : 1e-7;
+}
+
+void dlt_train_config_set_total_steps(dlt_train_config *c, int64_t total)
+{
+    set_total(&c->schedule, total);
+    for (int p = 0; p < c->nphase_cfg; p++)
+        if (c->phase[p].set_schedule)
+            set_total(&c->phase[p].schedule, total);
 }
 
 /* [gan] and [phase]: the GAN's sizes and losses, and the overrides of its

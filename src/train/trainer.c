@@ -236,6 +236,9 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
     dlt_train_config_set_total_steps(&r->cfg, r->total_steps);
     if ((st = dlt_schedule_validate(&r->cfg.schedule)) != DLT_OK)
         return dlt_adderr(st, "schedule");
+    for (int p = 0; p < r->cfg.nphase_cfg; p++)
+        if (r->cfg.phase[p].set_schedule && (st = dlt_schedule_validate(&r->cfg.phase[p].schedule)) != DLT_OK)
+            return dlt_adderr(st, "phase.%s_schedule", r->cfg.phase[p].name);
     /* resume before anything is written to the run directory, so a refused
      * checkpoint leaves job.toml and metrics.jsonl as they were */
     if ((st = dlt_trainer_resume(r)) != DLT_OK || r->finished)

@@ -49,17 +49,6 @@
 #include "dlt_backend.h"
 #include "trainer.h"
 
-double dlt_trainer_phase_lr(const dlt_trainer *r, int k, int64_t step)
-{
-    dlt_schedule s = r->c->schedule;
-    /* the job's schedule with the phase's lr as its base (one_cycle: its peak,
-     * which the job's schedule took from optim.lr) */
-    if (s.kind == DLT_SCHED_ONE_CYCLE && s.max_lr == s.base_lr)
-        s.max_lr = r->ph[k].optim.lr;
-    s.base_lr = r->ph[k].optim.lr;
-    return dlt_schedule_lr(&s, step);
-}
-
 int64_t dlt_trainer_batches_per_step(const dlt_train_config *c, const dlt_trainer *r)
 {
     if (r && r->nphases > 0)
@@ -74,6 +63,18 @@ static const dlt_phase_config *job_phase(const dlt_train_config *c, const char *
         if (!strcmp(c->phase[i].name, name))
             return &c->phase[i];
     return NULL;
+}
+
+double dlt_trainer_phase_lr(const dlt_trainer *r, int k, int64_t step)
+{
+    const dlt_phase_config *pc = job_phase(r->c, r->ph[k].def->name);
+    dlt_schedule s = pc && pc->set_schedule ? pc->schedule : r->c->schedule;
+    /* the job's schedule with the phase's lr as its base (one_cycle: its peak,
+     * which the job's schedule took from optim.lr) */
+    if (s.kind == DLT_SCHED_ONE_CYCLE && s.max_lr == s.base_lr)
+        s.max_lr = r->ph[k].optim.lr;
+    s.base_lr = r->ph[k].optim.lr;
+    return dlt_schedule_lr(&s, step);
 }
 
 dlt_status dlt_trainer_phase_resolve(const dlt_train_config *c, const dlt_task_phase *d,

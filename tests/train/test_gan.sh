@@ -18,7 +18,7 @@
 #       some at the bound after one iteration; the generator not clipped
 #       ZeRO-1 per phase on 2 ranks: bitwise as without, and across a stop
 #       between phases
-#   (e) bad [phase] keys: one line, exit 2
+#   (e) bad [phase] keys: one line, exit 2; a phase's own schedule
 #   (f) on the emulated CUDA kernels, the CPU's parameters (to rounding)
 . "$top_srcdir/tests/train/lib.sh"
 "$DLPREP" synthetic --num 96 --size 8x8x1 --classes 4 --seed 5 --out data --quiet || fail "dlprep synthetic"
@@ -133,6 +133,16 @@ bad_key phase.critic_repeat=5 "phase.critic_repeat: unknown key"
 bad_key phase.d_repeat=0 "phase.d_repeat"
 bad_key phase.g_optim=nadam "phase.g_optim"
 bad_key train.nonfinite=skip "train.nonfinite"
+bad_key phase.g_schedule=bogus "phase.g_schedule"
+
+# a phase's own schedule over its own lr (the progress lr is the first phase's):
+# step decay by 0.5 every step from phase.d_lr = 1e-3
+run 1 job.toml --quiet --set checkpoint.dir=sch --set train.steps=3 --set phase.d_schedule=step \
+    --set schedule.step_size=1 --set schedule.gamma=0.5 --set phase.d_lr=0.001 --set log.every_steps=1 >s.out 2>&1 ||
+    { cat s.out; fail "phase.d_schedule"; }
+lrs=$(sed -n 's/.*"lr": \([0-9.e-]*\).*/\1/p' sch/g/metrics.jsonl | tr '\n' ' ')
+[ "$lrs" = "0.001 0.0005 0.00025 " ] || fail "phase.d_schedule: lr $lrs, expected 0.001 0.0005 0.00025"
+echo "phase.d_schedule = step: lr $lrs"
 
 # (a) 2 ranks x 8 == 1 rank x 16 (the same global batches: no shuffling)
 if have_mpi; then
