@@ -144,6 +144,18 @@ lrs=$(sed -n 's/.*"lr": \([0-9.e-]*\).*/\1/p' sch/g/metrics.jsonl | tr '\n' ' ')
 [ "$lrs" = "0.001 0.0005 0.00025 " ] || fail "phase.d_schedule: lr $lrs, expected 0.001 0.0005 0.00025"
 echo "phase.d_schedule = step: lr $lrs"
 
+# --dry-run: each phase's parameters (the critic: 64x16 + 16, 16x8 + 8, 8 + 1 = 1185,
+# its flat range padded to 1216), optimizer, repeat count and memory
+"$PLAIN_DLTRAIN" job.toml --dry-run --set gan.loss=wasserstein >dry.out 2>&1 || { cat dry.out; fail "--dry-run"; }
+grep -q "^phase d: 1185 parameters (6 tensors, flat \[0, 1216)), rmsprop lr 5e-05, x 5 per iteration.*clip_value 0.01.*optimizer state" dry.out &&
+    grep -q "^phase g: .*rmsprop lr 5e-05, x 1 per iteration" dry.out || { cat dry.out; fail "--dry-run phases"; }
+# TensorBoard scalars of both phases
+run 1 job.toml --quiet --set checkpoint.dir=tb --set train.steps=1 --set log.tensorboard=true >tb.out 2>&1 ||
+    { cat tb.out; fail "tensorboard"; }
+for k in d_loss g_loss d_x d_g_z; do
+    grep -aq "train/$k" tb/g/events.out.tfevents.* || fail "no train/$k in the TensorBoard events"
+done
+
 # (a) 2 ranks x 8 == 1 rank x 16 (the same global batches: no shuffling)
 if have_mpi; then
     A="--quiet $GP --set data.shuffle=false --set gan.g_norm=none --set train.steps=2"
