@@ -6,7 +6,8 @@
 #include "gpu_impl.h"
 #include "random_impl.h"
 
-namespace {
+namespace
+{
 
 const int kThreads = 256;
 
@@ -34,9 +35,15 @@ template <bool NORMAL> dlt_status random_launch(const dlt_kctx *k, const char *n
     return dlt_gpu_launched(k, name);
 }
 
-dlt_status random_normal_cuda(const dlt_kctx *k) { return random_launch<true>(k, "random_normal_kernel"); }
+dlt_status random_normal_cuda(const dlt_kctx *k)
+{
+    return random_launch<true>(k, "random_normal_kernel");
+}
 
-dlt_status random_uniform_cuda(const dlt_kctx *k) { return random_launch<false>(k, "random_uniform_kernel"); }
+dlt_status random_uniform_cuda(const dlt_kctx *k)
+{
+    return random_launch<false>(k, "random_uniform_kernel");
+}
 
 } // namespace
 

@@ -57,7 +57,8 @@ static dlt_status random_uniform_cpu(const dlt_kctx *k)
     return DLT_OK;
 }
 
-static double random_flops(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
+static double random_flops(const dlt_node *n, const dlt_shape *const *in,
+                           const dlt_shape *const *out)
 {
     (void)n, (void)in;
     return (double)dlt_shape_numel(out[0]);
@@ -89,13 +90,17 @@ const dlt_op_def dlt_op_def_random_uniform = {
 
 /* The attributes both builders share: the shape, checked as dlt_input checks
  * it, and this node's stream id (unique in the graph: the node's index + 1). */
-static int random_attr_init(dlt_graph *g, const char *op, int ndim, const int64_t *dims, random_attr *a)
+static int random_attr_init(dlt_graph *g, const char *op, int ndim, const int64_t *dims,
+                            random_attr *a)
 {
     if (dlt_graph_status(g) != DLT_OK)
         return 0;
-    if (ndim < 0 || ndim > DLT_MAX_DIMS || (ndim > 0 && !dims)) {
-        dlt_graph_fail(g, DLT_ERR_INVALID, "%s: rank %d is outside 0..%d (or no dims given)", op, ndim,
-                       DLT_MAX_DIMS);
+    if (ndim < 0 || ndim > DLT_MAX_DIMS) {
+        dlt_graph_fail(g, DLT_ERR_INVALID, "%s: rank %d is outside 0..%d", op, ndim, DLT_MAX_DIMS);
+        return 0;
+    }
+    if (ndim > 0 && !dims) {
+        dlt_graph_fail(g, DLT_ERR_INVALID, "%s: rank %d but no dims given", op, ndim);
         return 0;
     }
     *a = (random_attr){.ndim = ndim, .id = (uint64_t)dlt_graph_num_nodes(g) + 1};
@@ -152,10 +157,11 @@ static dlt_t random_uniform(dlt_graph *g, int ndim, const int64_t *dims, float l
         return -1;
     float width = hi - lo;
     if (!isfinite(lo) || !isfinite(hi) || !(lo < hi) || !isfinite(width))
-        return dlt_graph_fail(g, DLT_ERR_INVALID,
-                              "random_uniform: [lo, hi) = [%g, %g) must be finite and non-empty, with "
-                              "hi - lo within the f32 range",
-                              (double)lo, (double)hi);
+        return dlt_graph_fail(
+            g, DLT_ERR_INVALID,
+            "random_uniform: [lo, hi) = [%g, %g) must be finite and non-empty, with "
+            "hi - lo within the f32 range",
+            (double)lo, (double)hi);
     a.p0 = lo, a.p1 = hi, a.width = width;
     a.hi_below = nextafterf(hi, -INFINITY); /* >= lo, as lo < hi */
     return dlt_node_add(g, &dlt_op_def_random_uniform, 0, NULL, &a, sizeof a);

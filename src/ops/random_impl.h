@@ -51,27 +51,45 @@ static inline DLT_HD uint64_t dlt_random_seed(const random_attr *a, uint64_t run
  * the same numbers for the same (seed, step) (a resumed run). */
 static inline DLT_HD uint64_t dlt_random_stream(uint64_t id, int64_t step)
 {
-    return dlt_rng_mix(id * 0xd1342543de82ef95ull ^ dlt_rng_mix((uint64_t)step + 0x2545f4914f6cdd1dull));
+    return dlt_rng_mix(id * 0xd1342543de82ef95ull ^
+                       dlt_rng_mix((uint64_t)step + 0x2545f4914f6cdd1dull));
 }
 
 /* Uniform on [lo, hi): never hi itself. */
-static inline DLT_HD float dlt_random_uniform_at(const random_attr *a, uint64_t seed, uint64_t stream,
-                                                 uint64_t i)
+static inline DLT_HD float dlt_random_uniform_at(const random_attr *a, uint64_t seed,
+                                                 uint64_t stream, uint64_t i)
 {
     float u = (float)(dlt_rng_u64(seed, stream, i) >> 40) * (1.0f / 16777216.0f);
     float y = fmaf(a->width, u, a->p0);
     return y < a->p1 ? y : a->hi_below;
 }
 
-/* The 128-bit product a b as hi:lo, from 32-bit halves: exact integer
- * arithmetic, the same on every machine. */
-static inline DLT_HD uint64_t dlt_random_mul128(uint64_t a, uint64_t b, uint64_t *lo)
+/* The 128-bit product a b as hi:lo from 32-bit halves: the portable way. */
+static inline DLT_HD uint64_t dlt_random_mul128_halves(uint64_t a, uint64_t b, uint64_t *lo)
 {
     uint64_t a0 = a & 0xffffffffu, a1 = a >> 32, b0 = b & 0xffffffffu, b1 = b >> 32;
     uint64_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0;
     uint64_t mid = (p00 >> 32) + (p01 & 0xffffffffu) + (p10 & 0xffffffffu); /* < 3 2^32 */
     *lo = (mid << 32) | (p00 & 0xffffffffu);
     return a1 * b1 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
+}
+
+/* The same product the fast way where there is one: exact integer
+ * arithmetic, so the device's __umul64hi, the host compiler's 128-bit
+ * integers and the halves above all give the same bits. */
+static inline DLT_HD uint64_t dlt_random_mul128(uint64_t a, uint64_t b, uint64_t *lo)
+{
+#if defined(__CUDA_ARCH__)
+    *lo = a * b;
+    return __umul64hi(a, b);
+#elif defined(__SIZEOF_INT128__)
+    __extension__ typedef unsigned __int128 u128;
+    u128 p = (u128)a * b;
+    *lo = (uint64_t)p;
+    return (uint64_t)(p >> 64);
+#else
+    return dlt_random_mul128_halves(a, b, lo);
+#endif
 }
 
 /* floor(a b / 2^s), 0 < s < 64, for products whose quotient fits 64 bits. */
@@ -92,12 +110,11 @@ static inline DLT_HD uint64_t dlt_random_neglog2_q48(uint64_t m)
         if (m >> (e + s))
             e += s;
     uint64_t x = m << (62 - e), f = 0;
-    for (int k = 47; k >= 0; k--) {
+    for (int k = 47; k >= 0; k--) { /* branch-free: the bits are random */
         x = dlt_random_mulshr(x, x, 62);
-        if (x >> 63) {
-            x >>= 1;
-            f |= 1ull << k;
-        }
+        uint64_t bit = x >> 63;
+        x >>= bit;
+        f |= bit << k;
     }
     return ((uint64_t)(32 - e) << 48) - f;
 }
@@ -109,12 +126,9 @@ static inline DLT_HD uint64_t dlt_random_isqrt(uint64_t v)
     while (bit > w)
         bit >>= 2;
     for (; bit; bit >>= 2) {
-        if (w >= r + bit) {
-            w -= r + bit;
-            r = (r >> 1) + bit;
-        } else {
-            r >>= 1;
-        }
+        uint64_t t = r + bit, take = 0 - (uint64_t)(w >= t); /* all ones when the digit is 1 */
+        w -= t & take;
+        r = (r >> 1) + (bit & take);
     }
     return v - r * r > r ? r + 1 : r;
 }
@@ -127,23 +141,23 @@ static inline DLT_HD uint64_t dlt_random_sincos_q62(uint64_t x, int want_sin)
 {
     uint64_t x2 = dlt_random_mulshr(x, x, 62);
     if (want_sin) {
-        uint64_t s = 3526632ull;                                    /* 1/15! */
-        s = 740592679ull - dlt_random_mulshr(x2, s, 62);            /* 1/13! */
-        s = 115532457973ull - dlt_random_mulshr(x2, s, 62);         /* 1/11! */
-        s = 12708570377060ull - dlt_random_mulshr(x2, s, 62);       /* 1/9! */
-        s = 915017067148291ull - dlt_random_mulshr(x2, s, 62);      /* 1/7! */
-        s = 38430716820228233ull - dlt_random_mulshr(x2, s, 62);    /* 1/5! */
-        s = 768614336404564651ull - dlt_random_mulshr(x2, s, 62);   /* 1/3! */
+        uint64_t s = 3526632ull;                                  /* 1/15! */
+        s = 740592679ull - dlt_random_mulshr(x2, s, 62);          /* 1/13! */
+        s = 115532457973ull - dlt_random_mulshr(x2, s, 62);       /* 1/11! */
+        s = 12708570377060ull - dlt_random_mulshr(x2, s, 62);     /* 1/9! */
+        s = 915017067148291ull - dlt_random_mulshr(x2, s, 62);    /* 1/7! */
+        s = 38430716820228233ull - dlt_random_mulshr(x2, s, 62);  /* 1/5! */
+        s = 768614336404564651ull - dlt_random_mulshr(x2, s, 62); /* 1/3! */
         s = (1ull << 62) - dlt_random_mulshr(x2, s, 62);
         return dlt_random_mulshr(x, s, 62);
     }
-    uint64_t c = 52899477ull;                                       /* 1/14! */
-    c = 9627704831ull - dlt_random_mulshr(x2, c, 62);               /* 1/12! */
-    c = 1270857037706ull - dlt_random_mulshr(x2, c, 62);            /* 1/10! */
-    c = 114377133393536ull - dlt_random_mulshr(x2, c, 62);          /* 1/8! */
-    c = 6405119470038039ull - dlt_random_mulshr(x2, c, 62);         /* 1/6! */
-    c = 192153584101141163ull - dlt_random_mulshr(x2, c, 62);       /* 1/4! */
-    c = 2305843009213693952ull - dlt_random_mulshr(x2, c, 62);      /* 1/2! */
+    uint64_t c = 52899477ull;                                  /* 1/14! */
+    c = 9627704831ull - dlt_random_mulshr(x2, c, 62);          /* 1/12! */
+    c = 1270857037706ull - dlt_random_mulshr(x2, c, 62);       /* 1/10! */
+    c = 114377133393536ull - dlt_random_mulshr(x2, c, 62);     /* 1/8! */
+    c = 6405119470038039ull - dlt_random_mulshr(x2, c, 62);    /* 1/6! */
+    c = 192153584101141163ull - dlt_random_mulshr(x2, c, 62);  /* 1/4! */
+    c = 2305843009213693952ull - dlt_random_mulshr(x2, c, 62); /* 1/2! */
     return (1ull << 62) - dlt_random_mulshr(x2, c, 62);
 }
 
@@ -158,7 +172,8 @@ static inline DLT_HD uint64_t dlt_random_sincos_q62(uint64_t x, int want_sin)
 static inline DLT_HD int64_t dlt_random_std_normal_q60(uint64_t w)
 {
     uint64_t l = dlt_random_neglog2_q48((w >> 32) + 1);
-    uint64_t r = dlt_random_isqrt(dlt_random_mulshr(l, 6393154322601327830ull, 52)); /* 2 ln 2 in Q62 */
+    uint64_t r =
+        dlt_random_isqrt(dlt_random_mulshr(l, 6393154322601327830ull, 52)); /* 2 ln 2 in Q62 */
     uint32_t b = (uint32_t)w;
     int o = (int)(b >> 29);
     uint64_t t = b & 0x1fffffffu;
@@ -176,8 +191,8 @@ static inline DLT_HD float dlt_random_std_normal(uint64_t w)
 }
 
 /* Normal with mean p0 and standard deviation p1. */
-static inline DLT_HD float dlt_random_normal_at(const random_attr *a, uint64_t seed, uint64_t stream,
-                                                uint64_t i)
+static inline DLT_HD float dlt_random_normal_at(const random_attr *a, uint64_t seed,
+                                                uint64_t stream, uint64_t i)
 {
     return fmaf(a->p1, dlt_random_std_normal(dlt_rng_u64(seed, stream, i)), a->p0);
 }

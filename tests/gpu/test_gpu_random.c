@@ -52,6 +52,18 @@ static int build_mix(dlt_graph *g, dlt_t *outs, void *user)
 /* ---------------------------------------------------------------- steps with graphs */
 enum { STEPS = 5 };
 
+/* The device's backend with its graph launches counted (static: the graph
+ * keeps a pointer to it). */
+static dlt_backend counted;
+static dlt_status (*real_launch)(void *, void *);
+static int launches;
+
+static dlt_status count_launch(void *ctx, void *graph)
+{
+    launches++;
+    return real_launch(ctx, graph);
+}
+
 /* outs[k] of a run at each step 0..STEPS (training off at step 2): on the
  * device with graphs, or on the CPU. */
 static int steps(int device, float *out, int64_t n)
@@ -60,7 +72,7 @@ static int steps(int device, float *out, int64_t n)
     int64_t d[2] = {37, 111};
     dlt_plan *p = NULL;
     dlt_graph *g = dlt_graph_create(2024);
-    if (device && dlt_graph_set_backend(g, dlt_gpu_backend(gc_gpu())) != DLT_OK)
+    if (device && dlt_graph_set_backend(g, &counted) != DLT_OK)
         goto out;
     dlt_t v[2] = {dlt_random_normal(g, 2, d, 1.f, 3.f), dlt_random_uniform(g, 2, d, -2.f, 5.f)};
     if (dlt_plan_create(g, 2, v, NULL, &p) != DLT_OK)
@@ -70,7 +82,8 @@ static int steps(int device, float *out, int64_t n)
         if (dlt_plan_run(p, &eo) != DLT_OK || dlt_plan_wait(p) != DLT_OK)
             goto out;
         for (int j = 0; j < 2; j++)
-            memcpy(out + ((int64_t)k * 2 + j) * n, dlt_plan_data(p, v[j]), (size_t)n * sizeof(float));
+            memcpy(out + ((int64_t)k * 2 + j) * n, dlt_plan_data(p, v[j]),
+                   (size_t)n * sizeof(float));
     }
     ok = 1;
 out:
@@ -85,15 +98,28 @@ static int steps_with_graphs(void)
 {
     enum { N = 37 * 111 };
     static float cpu[(STEPS + 1) * 2 * N], dev[(STEPS + 1) * 2 * N];
+    dlt_backend *be = dlt_gpu_backend(gc_gpu());
+    if (!be->graph_launch) {
+        printf("FAIL: the device has no graph support\n");
+        return 0;
+    }
+    counted = *be;
+    real_launch = be->graph_launch;
+    counted.graph_launch = count_launch;
     if (!steps(0, cpu, N) || !steps(1, dev, N))
         return 0;
     int same = memcmp(cpu, dev, sizeof cpu) == 0, fresh = 1;
     for (int k = 1; k <= STEPS; k++) /* each step draws anew */
-        fresh &= memcmp(cpu + (int64_t)(k - 1) * 2 * N, cpu + (int64_t)k * 2 * N, 2 * N * sizeof(float)) != 0;
-    int ok = same && fresh;
-    printf("%s random_normal and random_uniform [37,111], steps 100..%d with graphs (eval at 102): %s%s\n",
+        fresh &= memcmp(cpu + (int64_t)(k - 1) * 2 * N, cpu + (int64_t)k * 2 * N,
+                        2 * N * sizeof(float)) != 0;
+    /* run 0 warms up, run 1 is captured; from then on every run is a launch
+     * (runs 2 and 3 capture again: training changes) */
+    int ok = same && fresh && launches == STEPS;
+    printf("%s random_normal and random_uniform [37,111], steps 100..%d with graphs (eval at 102): "
+           "%s%s; %d graph launches (expected %d)\n",
            ok ? "ok  " : "FAIL", 100 + STEPS, same ? "the CPU's bits" : "differ from the CPU",
-           fresh ? ", new numbers every step" : ", a step repeated the previous numbers");
+           fresh ? ", new numbers every step" : ", a step repeated the previous numbers", launches,
+           (int)STEPS);
     return ok;
 }
 
@@ -115,15 +141,19 @@ int main(void)
     char name[160];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const rcase *c = &cases[i];
-        int len = snprintf(name, sizeof name, "%s(%g, %g) [", c->normal ? "random_normal" : "random_uniform",
-                           (double)c->a, (double)c->b);
+        int len =
+            snprintf(name, sizeof name, "%s(%g, %g) [",
+                     c->normal ? "random_normal" : "random_uniform", (double)c->a, (double)c->b);
         for (int d = 0; d < c->ndim; d++)
-            len += snprintf(name + len, sizeof name - (size_t)len, "%s%lld", d ? "," : "", (long long)c->dims[d]);
+            len += snprintf(name + len, sizeof name - (size_t)len, "%s%lld", d ? "," : "",
+                            (long long)c->dims[d]);
         snprintf(name + len, sizeof name - (size_t)len, "], two nodes");
         gc_check(name, build_random, (void *)c, 0);
     }
-    gc_check_eval("random_normal(0.5, 2) [3,7,1001] in an evaluation run", build_random, (void *)&cases[2], 0);
-    gc_check_eval("random_uniform(-1.5, 2.5) [3,7,1001] in an evaluation run", build_random, (void *)&cases[5], 0);
+    gc_check_eval("random_normal(0.5, 2) [3,7,1001] in an evaluation run", build_random,
+                  (void *)&cases[2], 0);
+    gc_check_eval("random_uniform(-1.5, 2.5) [3,7,1001] in an evaluation run", build_random,
+                  (void *)&cases[5], 0);
     /* the mixes' gradients are sums in the harness's loss: float rounding */
     gc_check("WGAN-GP mix eps real + (1 - eps)(real + noise) [6,3,5,7]", build_mix, NULL, 1e-6);
     int ok = steps_with_graphs();
