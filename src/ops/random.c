@@ -126,7 +126,8 @@ static int globalize(dlt_graph *g, const char *op, random_attr *a, int64_t first
     for (int i = 1; i < a->ndim; i++)
         per *= a->dim[i];
     if (a->ndim < 1) {
-        dlt_graph_fail(g, DLT_ERR_INVALID, "%s: a per-sample draw needs a batch dimension (rank >= 1)", op);
+        dlt_graph_fail(g, DLT_ERR_INVALID,
+                       "%s: a per-sample draw needs a batch dimension (rank >= 1)", op);
         return 0;
     }
     a->global = 1;
@@ -135,10 +136,12 @@ static int globalize(dlt_graph *g, const char *op, random_attr *a, int64_t first
     return 1;
 }
 
-static dlt_t random_normal(dlt_graph *g, int ndim, const int64_t *dims, float mean, float std, int64_t first)
+static dlt_t random_normal(dlt_graph *g, int ndim, const int64_t *dims, float mean, float std,
+                           int64_t first)
 {
     random_attr a;
-    if (!random_attr_init(g, "random_normal", ndim, dims, &a) || !globalize(g, "random_normal", &a, first))
+    if (!random_attr_init(g, "random_normal", ndim, dims, &a) ||
+        !globalize(g, "random_normal", &a, first))
         return -1;
     /* |z| < 6.67, so mean + std z stays finite when this bound does */
     if (!isfinite(mean) || !(std >= 0.f) || !(fabs((double)mean) + 7.0 * (double)std <= FLT_MAX))
@@ -150,10 +153,12 @@ static dlt_t random_normal(dlt_graph *g, int ndim, const int64_t *dims, float me
     return dlt_node_add(g, &dlt_op_def_random_normal, 0, NULL, &a, sizeof a);
 }
 
-static dlt_t random_uniform(dlt_graph *g, int ndim, const int64_t *dims, float lo, float hi, int64_t first)
+static dlt_t random_uniform(dlt_graph *g, int ndim, const int64_t *dims, float lo, float hi,
+                            int64_t first)
 {
     random_attr a;
-    if (!random_attr_init(g, "random_uniform", ndim, dims, &a) || !globalize(g, "random_uniform", &a, first))
+    if (!random_attr_init(g, "random_uniform", ndim, dims, &a) ||
+        !globalize(g, "random_uniform", &a, first))
         return -1;
     float width = hi - lo;
     if (!isfinite(lo) || !isfinite(hi) || !(lo < hi) || !isfinite(width))
