@@ -15,7 +15,7 @@
 static const dlt_job_key schema[] = {
     {"model.name", DLT_JOB_STRING, "\"model\"", NULL, "run name, one folder name (not empty, no '/', not . or .., at most 127 bytes); outputs go to <checkpoint.dir>/<model.name>/"},
     {"model.arch", DLT_JOB_STRING, "\"mlp\"", NULL, "network, which picks the task: mlp, resnet20/32/44/56/110, resnet18/34/50/101/152, vgg11, vgg16 (classification); bert-tiny/mini/small/medium/base/large (BERT pre-training: MLM + NSP); gpt-tiny/mini/small, gpt2, gpt2-medium (causal language model); gan-mlp (GAN: phased discriminator and generator steps)"},
-    {"model.num_classes", DLT_JOB_INT, "10", "[1, 1048576]", "number of output classes; GANs: when set, both networks are conditioned on the class label (Mirza & Osindero), which must be the shards' class count"},
+    {"model.num_classes", DLT_JOB_INT, "10", "[1, 1048576]", "number of output classes"},
     {"model.shortcut", DLT_JOB_STRING, "\"A\"", "A|B", "CIFAR ResNets: shortcut option A (identity, zero-padded) or B (1x1 projection)"},
     {"model.zero_init_residual", DLT_JOB_BOOL, "false", NULL, "ResNets: zero the last batch-norm scale of each residual block"},
     {"model.small_input", DLT_JOB_BOOL, "false", NULL, "ImageNet ResNets: 3x3 stem without max pooling, for small images"},
@@ -86,7 +86,8 @@ static const dlt_job_key schema[] = {
 
     {"gan.loss", DLT_JOB_STRING, "\"auto\"", "auto|bce|wasserstein|wasserstein-gp", "GAN losses: bce (non-saturating; gan-mlp, dcgan, cgan), wasserstein (WGAN critic, weight clipping), wasserstein-gp (gradient penalty); auto: the architecture's"},
     {"gan.gp_lambda", DLT_JOB_FLOAT, "10.0", "[0, inf)", "wasserstein-gp: weight of the gradient penalty"},
-    {"gan.z_dim", DLT_JOB_INT, "100", "[1, 1048576]", "noise features of the generator's input"},
+    {"gan.num_classes", DLT_JOB_INT, "0", "[0, 1048576]", "> 0: both networks are conditioned on the class label (Mirza & Osindero), the shards' class count; 0: unconditional (unset: the architecture's)"},
+    {"gan.z_dim", DLT_JOB_INT, "100", "[1, 1048576]", "noise features of the generator's input (unset: the architecture's)"},
     {"gan.g_width", DLT_JOB_INT, "0", "[0, 1048576]", "generator base width (gan-mlp: first hidden layer; dcgan: ngf); 0: the architecture's"},
     {"gan.d_width", DLT_JOB_INT, "0", "[0, 1048576]", "discriminator base width; 0: the architecture's"},
     {"gan.g_norm", DLT_JOB_STRING, "\"auto\"", "auto|batch|none", "generator normalisation: the architecture's (batch), or none (data-parallel equivalence: per-rank batch statistics differ by design)"},
@@ -124,7 +125,7 @@ static const dlt_job_key schema[] = {
 static const struct {
     const char *key, *families;
 } applies[] = {
-    {"model.num_classes", "classifier|gan"},
+    {"model.num_classes", "classifier"},
     {"model.shortcut", "resnet-cifar"},
     {"model.zero_init_residual", "resnet"},
     {"model.small_input", "resnet-imagenet"},
@@ -139,6 +140,7 @@ static const struct {
     {"train.label_smoothing", "classifier"},
     {"gan.loss", "gan"},
     {"gan.gp_lambda", "gan"},
+    {"gan.num_classes", "gan"},
     {"gan.z_dim", "gan"},
     {"gan.g_width", "gan"},
     {"gan.d_width", "gan"},

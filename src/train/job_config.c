@@ -126,9 +126,12 @@ static dlt_status gan_from_job(const dlt_job *job, dlt_train_config *c)
     const char *loss = dlt_job_string(job, "gan.loss");
     snprintf(c->gan_loss, sizeof c->gan_loss, "%s", strcmp(loss, "auto") ? loss : "");
     c->gp_lambda = dlt_job_float(job, "gan.gp_lambda");
-    c->gan.z_dim = (int)dlt_job_int(job, "gan.z_dim");
-    if (given(job, "model.num_classes")) /* conditional (checked against the shards by the task) */
-        c->gan.num_classes = (int)dlt_job_int(job, "model.num_classes");
+    /* unset: the architecture's (recorded in the resolved job: record_gan) */
+    if (given(job, "gan.z_dim"))
+        c->gan.z_dim = (int)dlt_job_int(job, "gan.z_dim");
+    /* conditional when > 0 (checked against the shards by the task) */
+    if (given(job, "gan.num_classes"))
+        c->gan.num_classes = (int)dlt_job_int(job, "gan.num_classes");
     if (dlt_job_int(job, "gan.g_width") > 0)
         c->gan.g_width = (int)dlt_job_int(job, "gan.g_width");
     if (dlt_job_int(job, "gan.d_width") > 0)
@@ -151,11 +154,13 @@ static dlt_status gan_from_job(const dlt_job *job, dlt_train_config *c)
             snprintf(pc->optim, sizeof pc->optim, "%s", on);
         }
         pc->lr = dlt_job_float(job, PKEY("lr"));
-        if (given(job, PKEY("betas"))) {
+        if (given(job, PKEY("betas"))) { /* [] (as the resolved job writes it): inherit */
             double b[2] = {0.9, 0.999};
-            if (floats(job, key, b, 2) != 2)
-                return where_err(job, key, "must hold two values", NULL);
-            pc->beta1 = b[0], pc->beta2 = b[1], pc->set_betas = 1;
+            size_t nb = dlt_job_get(job, key)->arr.len;
+            floats(job, key, b, 2);
+            if (nb != 2 && nb != 0)
+                return where_err(job, key, "must hold two values (or none: inherit)", NULL);
+            pc->beta1 = b[0], pc->beta2 = b[1], pc->set_betas = nb == 2;
         }
         if ((pc->set_grad_clip = given(job, PKEY("grad_clip"))))
             pc->grad_clip = dlt_job_float(job, key);
@@ -423,6 +428,14 @@ static dlt_status record_gan(dlt_job *job, const dlt_train_config *c)
     dlt_status st = DLT_OK;
     if (!given(job, "gan.loss")) {
         snprintf(set, sizeof set, "gan.loss=\"%s\"", dlt_task_gan_loss(c));
+        st = dlt_job_set(job, set);
+    }
+    if (st == DLT_OK && !given(job, "gan.z_dim")) {
+        snprintf(set, sizeof set, "gan.z_dim=%d", c->gan.z_dim);
+        st = dlt_job_set(job, set);
+    }
+    if (st == DLT_OK && !given(job, "gan.num_classes")) {
+        snprintf(set, sizeof set, "gan.num_classes=%d", c->gan.num_classes);
         st = dlt_job_set(job, set);
     }
     dlt_task_phase def[2];

@@ -126,7 +126,7 @@ static dlt_status check(const dlt_train_config *c, int world)
     int k = dlt_loader_num_classes(l);
     if (c->gan.num_classes > 0 && c->gan.num_classes != k)
         st = dlt_seterr(DLT_ERR_INVALID,
-                        "model.num_classes = %d but the training shards have %d classes",
+                        "gan.num_classes = %d but the training shards have %d classes",
                         c->gan.num_classes, k);
     dlt_loader_close(l);
     return st;
@@ -224,7 +224,7 @@ static dlt_status build(dlt_task *t, dlt_graph *g, dlt_task_graph *tg)
     s->img_c = k->c_in, s->img_h = k->h, s->img_w = k->w;
     if (s->num_classes > 0 && s->num_classes != k->classes)
         return dlt_seterr(DLT_ERR_INVALID,
-                          "model.num_classes = %d but the training shards have %d classes",
+                          "gan.num_classes = %d but the training shards have %d classes",
                           s->num_classes, k->classes);
     int B = c->batch_size;
     int64_t first = (int64_t)t->rank * B; /* this rank's first global sample */

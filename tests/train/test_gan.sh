@@ -84,7 +84,7 @@ unset DLT_TEST_STANDIN_DEVICE
 # conditional (labels into both networks; the g phase's classes hashed from
 # the step key and global sample index): the same between phases
 STOP=3 MIDSTEP=1 MIDPOS=1
-resume_case cond --set model.num_classes=4
+resume_case cond --set gan.num_classes=4
 # the device path computes the CPU's numbers
 run 1 job.toml --quiet --set checkpoint.dir=bce-cpu >cpu.out 2>&1 || { cat cpu.out; fail "bce on the CPU"; }
 same bce-full/g/$(ck 4) bce-cpu/g/$(ck 4)
@@ -135,6 +135,15 @@ bad_key phase.g_optim=nadam "phase.g_optim"
 bad_key train.nonfinite=skip "train.nonfinite"
 bad_key phase.g_schedule=bogus "phase.g_schedule"
 
+# the resolved job is a fixed point: run again as a job file it resolves to itself
+# (the architecture's values it records do not change what runs)
+for sets in "" "--set gan.num_classes=4 --set gan.loss=wasserstein"; do
+    "$PLAIN_DLTRAIN" job.toml $sets --print-config >r1.toml 2>r.err || { cat r.err; fail "--print-config"; }
+    "$PLAIN_DLTRAIN" r1.toml --print-config >r2.toml 2>r.err || { cat r.err; fail "--print-config of the resolved job"; }
+    cmp -s r1.toml r2.toml || { diff r1.toml r2.toml; fail "the resolved job ($sets) does not resolve to itself"; }
+done
+grep -qx "num_classes = 4" r1.toml && grep -qx "d_repeat = 5" r1.toml || fail "the resolved job lacks the recorded values"
+
 # a phase's own schedule over its own lr (the progress lr is the first phase's):
 # step decay by 0.5 every step from phase.d_lr = 1e-3
 run 1 job.toml --quiet --set checkpoint.dir=sch --set train.steps=3 --set phase.d_schedule=step \
@@ -162,7 +171,7 @@ if have_mpi; then
     run 1 job.toml $A --set data.batch_size=16 --set checkpoint.dir=one >a.out 2>&1 || { cat a.out; fail "(a) 1 rank"; }
     run 2 job.toml $A --set data.batch_size=8 --set checkpoint.dir=two >a.out 2>&1 || { cat a.out; fail "(a) 2 ranks"; }
     "$TOOL" cmp one/g/$(ck 2) two/g/$(ck 2) /params --tol 1e-6 || fail "(a) 2 ranks x 8 differ from 1 rank x 16"
-    A="$A --set model.num_classes=4"
+    A="$A --set gan.num_classes=4"
     run 1 job.toml $A --set data.batch_size=16 --set checkpoint.dir=onec >a.out 2>&1 || { cat a.out; fail "(a) cond 1 rank"; }
     run 2 job.toml $A --set data.batch_size=8 --set checkpoint.dir=twoc >a.out 2>&1 || { cat a.out; fail "(a) cond 2 ranks"; }
     "$TOOL" cmp onec/g/$(ck 2) twoc/g/$(ck 2) /params --tol 1e-6 || fail "(a) conditional: 2 ranks x 8 != 1 rank x 16"
