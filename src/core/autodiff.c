@@ -65,8 +65,10 @@ dlt_status dlt_grad(dlt_graph *g, dlt_t loss, int nwrt, const dlt_t *wrt, dlt_t 
         int d = 0;
         for (int i = 0; i < nd->nin; i++)
             d |= depends[nd->in[i]];
+        /* |=: a wrt value produced by a node (not a leaf: WGAN-GP's
+         * interpolates) depends on itself whatever its inputs do */
         for (int j = 0; j < nd->nout; j++)
-            depends[nd->out[j]] = (unsigned char)(d && is_float(DLT_V(g, nd->out[j]).shape.dtype));
+            depends[nd->out[j]] |= (unsigned char)(d && is_float(DLT_V(g, nd->out[j]).shape.dtype));
     }
     if (depends[loss]) {
         float one = 1.0f;

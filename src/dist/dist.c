@@ -166,11 +166,11 @@ static dlt_status device_ops(dlt_dist *d, dlt_reducer_devops *ops, int *on_dev)
     return DLT_OK;
 }
 
-dlt_status dlt_dist_create(dlt_comm *c, dlt_graph *g, int n, const dlt_t *params, const dlt_t *grads,
+/* A dist with its bindings ordered, before the layout is fixed. */
+static dlt_status dist_new(dlt_comm *c, dlt_graph *g, int n, const dlt_t *params, const dlt_t *grads,
                            const dlt_reducer_config *cfg, dlt_dist **out)
 {
     dlt_status st;
-    dlt_comm_range *ranges = NULL;
     *out = NULL;
     if (dlt_graph_status(g) != DLT_OK)
         return dlt_seterr(dlt_graph_status(g), "%s", dlt_graph_errmsg(g));
@@ -183,12 +183,25 @@ dlt_status dlt_dist_create(dlt_comm *c, dlt_graph *g, int n, const dlt_t *params
     d->g = g;
     if (cfg)
         d->cfg = *cfg;
+    if ((st = order_bindings(d, n, params, grads)) != DLT_OK) {
+        dlt_dist_free(d);
+        return st;
+    }
+    *out = d;
+    return DLT_OK;
+}
+
+/* The reducer over d's ranges, once the layout is fixed. Frees d on error. */
+static dlt_status dist_finish_create(dlt_dist *d)
+{
+    dlt_status st;
+    dlt_comm_range *ranges = NULL;
     dlt_reducer_devops ops;
     int on_dev;
-    if ((st = order_bindings(d, n, params, grads)) != DLT_OK || (st = fix_layout(d)) != DLT_OK ||
-        (st = make_ranges(d, &ranges)) != DLT_OK || (st = device_ops(d, &ops, &on_dev)) != DLT_OK)
+    dlt_graph *g = d->g;
+    if ((st = make_ranges(d, &ranges)) != DLT_OK || (st = device_ops(d, &ops, &on_dev)) != DLT_OK)
         goto fail;
-    if ((st = dlt_reducer_create(c, dlt_grads_dev(g), d->nr, ranges, &d->cfg, on_dev ? &ops : NULL,
+    if ((st = dlt_reducer_create(d->c, dlt_grads_dev(g), d->nr, ranges, &d->cfg, on_dev ? &ops : NULL,
                                  &d->red)) != DLT_OK)
         goto fail;
     int nb = dlt_reducer_num_buckets(d->red);
@@ -201,12 +214,106 @@ dlt_status dlt_dist_create(dlt_comm *c, dlt_graph *g, int n, const dlt_t *params
     for (int b = 0; b < nb; b++)
         d->start_step[b] = INT_MIN;
     free(ranges);
-    *out = d;
     return DLT_OK;
 fail:
     free(ranges);
     dlt_dist_free(d);
     return st;
+}
+
+dlt_status dlt_dist_create(dlt_comm *c, dlt_graph *g, int n, const dlt_t *params, const dlt_t *grads,
+                           const dlt_reducer_config *cfg, dlt_dist **out)
+{
+    dlt_dist *d;
+    dlt_status st = dist_new(c, g, n, params, grads, cfg, &d);
+    if (st != DLT_OK)
+        return st;
+    if ((st = fix_layout(d)) != DLT_OK) {
+        dlt_dist_free(d);
+        return st;
+    }
+    if ((st = dist_finish_create(d)) != DLT_OK)
+        return st;
+    *out = d;
+    return DLT_OK;
+}
+
+/* Groups (the phases of a GAN): each group's bindings in production order
+ * as above, the groups one after the other, so group k's parameters tile
+ * one contiguous range of the flat buffers (alignment padding after its
+ * last parameter included) and its reducer's buckets stay inside it. A
+ * parameter in two groups is refused: the ranges would overlap. */
+dlt_status dlt_dist_create_groups(dlt_comm *c, dlt_graph *g, int ngroups, const int *n, const dlt_t *const *params,
+                                  const dlt_t *const *grads, const dlt_reducer_config *cfg, dlt_dist **out)
+{
+    dlt_status st = DLT_OK;
+    int total = 0;
+    dlt_t *order = NULL;
+    for (int k = 0; k < ngroups; k++)
+        out[k] = NULL;
+    if (dlt_graph_finalized(g))
+        return dlt_seterr(DLT_ERR_INVALID, "reducer groups: the parameter layout is already fixed");
+    for (int k = 0; k < ngroups && st == DLT_OK; k++) {
+        st = dist_new(c, g, n[k], params[k], grads[k], cfg, &out[k]);
+        total += st == DLT_OK ? n[k] : 0;
+    }
+    if (st == DLT_OK && !(order = malloc((size_t)(total > 0 ? total : 1) * sizeof *order)))
+        st = dlt_seterr(DLT_ERR_NOMEM, "reducer: out of memory");
+    int at = 0;
+    for (int k = 0; k < ngroups && st == DLT_OK; k++) {
+        memcpy(order + at, out[k]->params, (size_t)n[k] * sizeof *order);
+        at += n[k];
+    }
+    if (st == DLT_OK) {
+        dlt_t *sorted = malloc((size_t)(total > 0 ? total : 1) * sizeof *sorted);
+        if (!sorted)
+            st = dlt_seterr(DLT_ERR_NOMEM, "reducer: out of memory");
+        else {
+            memcpy(sorted, order, (size_t)total * sizeof *sorted);
+            qsort(sorted, (size_t)total, sizeof *sorted, cmp_value);
+            for (int i = 1; i < total && st == DLT_OK; i++)
+                if (sorted[i] == sorted[i - 1])
+                    st = dlt_seterr(DLT_ERR_INVALID, "reducer groups: parameter '%s' is in two groups",
+                                    dlt_name_of(g, sorted[i]));
+            free(sorted);
+        }
+    }
+    if (st == DLT_OK)
+        st = dlt_graph_finalize(g, order, total);
+    for (int k = 0; k < ngroups && st == DLT_OK; k++) {
+        dlt_dist *d = out[k];
+        if (!(d->layout = malloc((size_t)(d->n > 0 ? d->n : 1) * sizeof *d->layout)))
+            st = dlt_seterr(DLT_ERR_NOMEM, "reducer: out of memory");
+        else {
+            memcpy(d->layout, d->params, (size_t)d->n * sizeof *d->layout);
+            d->nlayout = d->n;
+            st = dist_finish_create(d);
+            if (st != DLT_OK)
+                out[k] = NULL; /* freed by dist_finish_create */
+        }
+    }
+    free(order);
+    if (st != DLT_OK)
+        for (int k = 0; k < ngroups; k++) {
+            dlt_dist_free(out[k]);
+            out[k] = NULL;
+        }
+    return st;
+}
+
+void dlt_dist_range(const dlt_dist *d, size_t *lo, size_t *hi)
+{
+    dlt_reducer *red = d->red;
+    int nb = dlt_reducer_num_buckets(red);
+    *lo = *hi = 0;
+    for (int b = 0; b < nb; b++) {
+        size_t l, h;
+        dlt_reducer_bucket(red, b, &l, &h, NULL);
+        if (b == 0 || l < *lo)
+            *lo = l;
+        if (b == 0 || h > *hi)
+            *hi = h;
+    }
 }
 
 dlt_reducer *dlt_dist_reducer(const dlt_dist *d)

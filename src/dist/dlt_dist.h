@@ -33,6 +33,19 @@ typedef struct dlt_dist dlt_dist;
  * the result. */
 dlt_status dlt_dist_create(dlt_comm *c, dlt_graph *g, int n, const dlt_t *params, const dlt_t *grads,
                            const dlt_reducer_config *cfg, dlt_dist **out);
+/* Several reducers over disjoint parameter groups (the phases of a GAN),
+ * out[k] over group k's n[k] (params[k][i], grads[k][i]) pairs. Fixes the
+ * layout for all groups at once, so that each group's parameters form ONE
+ * contiguous range of the flat buffers (ordered inside it as
+ * dlt_dist_create orders them, for bucket overlap): its gradients reduce
+ * with no copy and its optimizer owns one range. The groups lie in the
+ * order given; parameters in no group go after them. g must not be
+ * finalized yet. */
+dlt_status dlt_dist_create_groups(dlt_comm *c, dlt_graph *g, int ngroups, const int *n, const dlt_t *const *params,
+                                  const dlt_t *const *grads, const dlt_reducer_config *cfg, dlt_dist **out);
+/* The flat range [*lo, *hi) d's buckets cover (its group's range; the whole
+ * buffer for a dist over every parameter). */
+void dlt_dist_range(const dlt_dist *d, size_t *lo, size_t *hi);
 void dlt_dist_free(dlt_dist *d);
 /* The comm reducer it drives (owned by d): unscale, global samples,
  * buckets, ZeRO shards and timing live there. */

@@ -14,11 +14,11 @@ const int kThreads = 256;
 template <bool NORMAL>
 __global__ void random_kernel(int64_t n, const uint64_t *run, random_attr a, float *y)
 {
-    uint64_t seed = run[0], stream = dlt_random_stream(a.id, (int64_t)run[1]);
+    uint64_t seed = dlt_random_seed(&a, run[0]), stream = dlt_random_stream(a.id, (int64_t)run[1]);
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x)
-        y[i] = NORMAL ? dlt_random_normal_at(&a, seed, stream, (uint64_t)i)
-                      : dlt_random_uniform_at(&a, seed, stream, (uint64_t)i);
+        y[i] = NORMAL ? dlt_random_normal_at(&a, seed, stream, a.base + (uint64_t)i)
+                      : dlt_random_uniform_at(&a, seed, stream, a.base + (uint64_t)i);
 }
 
 template <bool NORMAL> dlt_status random_launch(const dlt_kctx *k, const char *name)

@@ -185,6 +185,11 @@ static dlt_status read_state(const char *path, hid_t f, dlt_ckpt_state *st, int 
     st->loss_scale_growth = 0;
     if (s == DLT_OK && H5Lexists(g, "loss_scale_growth", H5P_DEFAULT) > 0)
         s = read_scalar(path, g, "loss_scale_growth", H5T_NATIVE_INT64, &st->loss_scale_growth, crc);
+    st->phased = 0, st->phase_position = 0;
+    if (s == DLT_OK && H5Lexists(g, "phase_position", H5P_DEFAULT) > 0) {
+        st->phased = 1;
+        s = read_scalar(path, g, "phase_position", H5T_NATIVE_INT64, &st->phase_position, crc);
+    }
     if (s == DLT_OK && H5Lexists(g, "data_cursors", H5P_DEFAULT) > 0)
         s = read_cursors(path, g, st, crc);
     H5Gclose(g);
@@ -200,6 +205,8 @@ static dlt_status read_state(const char *path, hid_t f, dlt_ckpt_state *st, int 
         s = check_count(path, "/state/optim_step", st->optim_step);
     if (s == DLT_OK)
         s = check_count(path, "/state/loss_scale_growth", st->loss_scale_growth);
+    if (s == DLT_OK)
+        s = check_count(path, "/state/phase_position", st->phase_position);
     if (s == DLT_OK && !(st->loss_scale >= 0 && st->loss_scale < 1e38))
         s = dlt_seterr(DLT_ERR_IO, "%s: /state/loss_scale is %g (expected a finite value >= 0): the checkpoint is "
                        "corrupt", path, st->loss_scale);

@@ -67,6 +67,8 @@ static int write_state(hid_t f, const dlt_ckpt_state *st)
              write_scalar(g, "loss_scale", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &st->loss_scale) &&
              write_scalar(g, "loss_scale_growth", H5T_STD_I64LE, H5T_NATIVE_INT64, &st->loss_scale_growth) &&
              write_scalar(g, "best_metric", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &st->best_metric);
+    if (ok && st->phased)
+        ok = write_scalar(g, "phase_position", H5T_STD_I64LE, H5T_NATIVE_INT64, &st->phase_position);
     if (ok && st->cursor_len > 0 && st->world_size > 0) {
         hsize_t dims[2] = {(hsize_t)st->world_size, (hsize_t)st->cursor_len};
         hid_t sp = H5Screate_simple(2, dims, NULL);

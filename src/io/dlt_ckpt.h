@@ -34,6 +34,12 @@ typedef struct {
     const char *best_metric_name;
     int best_higher_is_better;
     const dlt_kvlist *model;
+    /* Phased training (a GAN): phased = 1 writes /state/phase_position, the
+     * phase updates done in iteration step + 1 (a checkpoint written between
+     * phases); a load sets phased when the file has it. Absent in
+     * single-phase checkpoints. */
+    int phased;
+    int64_t phase_position;
 } dlt_ckpt_state;
 
 /* The tensors a checkpoint holds: parameters and buffers in their real shapes

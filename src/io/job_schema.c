@@ -14,7 +14,7 @@
 
 static const dlt_job_key schema[] = {
     {"model.name", DLT_JOB_STRING, "\"model\"", NULL, "run name, one folder name (not empty, no '/', not . or .., at most 127 bytes); outputs go to <checkpoint.dir>/<model.name>/"},
-    {"model.arch", DLT_JOB_STRING, "\"mlp\"", NULL, "network, which picks the task: mlp, resnet20/32/44/56/110, resnet18/34/50/101/152, vgg11, vgg16 (classification); bert-tiny/mini/small/medium/base/large (BERT pre-training: MLM + NSP); gpt-tiny/mini/small, gpt2, gpt2-medium (causal language model)"},
+    {"model.arch", DLT_JOB_STRING, "\"mlp\"", NULL, "network, which picks the task: mlp, resnet20/32/44/56/110, resnet18/34/50/101/152, vgg11, vgg16 (classification); bert-tiny/mini/small/medium/base/large (BERT pre-training: MLM + NSP); gpt-tiny/mini/small, gpt2, gpt2-medium (causal language model); gan-mlp (GAN: phased discriminator and generator steps)"},
     {"model.num_classes", DLT_JOB_INT, "10", "[1, 1048576]", "number of output classes"},
     {"model.shortcut", DLT_JOB_STRING, "\"A\"", "A|B", "CIFAR ResNets: shortcut option A (identity, zero-padded) or B (1x1 projection)"},
     {"model.zero_init_residual", DLT_JOB_BOOL, "false", NULL, "ResNets: zero the last batch-norm scale of each residual block"},
@@ -84,6 +84,31 @@ static const dlt_job_key schema[] = {
     {"dist.debug_collectives", DLT_JOB_BOOL, "false", NULL, "check before each collective that every rank calls the same one"},
     {"dist.check_every", DLT_JOB_INT, "0", "[0, 2147483647]", "compare parameter checksums across ranks every N steps; 0: at start and resume"},
 
+    {"gan.loss", DLT_JOB_STRING, "\"auto\"", "auto|bce|wasserstein|wasserstein-gp", "GAN losses: bce (non-saturating; gan-mlp, dcgan, cgan), wasserstein (WGAN critic, weight clipping), wasserstein-gp (gradient penalty); auto: the architecture's"},
+    {"gan.gp_lambda", DLT_JOB_FLOAT, "10.0", "[0, inf)", "wasserstein-gp: weight of the gradient penalty"},
+    {"gan.num_classes", DLT_JOB_INT, "0", "[0, 1048576]", "> 0: both networks are conditioned on the class label (Mirza & Osindero), the shards' class count; 0: unconditional (unset: the architecture's)"},
+    {"gan.z_dim", DLT_JOB_INT, "100", "[1, 1048576]", "noise features of the generator's input (unset: the architecture's)"},
+    {"gan.g_width", DLT_JOB_INT, "0", "[0, 1048576]", "generator base width (gan-mlp: first hidden layer; dcgan: ngf); 0: the architecture's"},
+    {"gan.d_width", DLT_JOB_INT, "0", "[0, 1048576]", "discriminator base width; 0: the architecture's"},
+    {"gan.g_norm", DLT_JOB_STRING, "\"auto\"", "auto|batch|none", "generator normalisation: the architecture's (batch), or none (data-parallel equivalence: per-rank batch statistics differ by design)"},
+
+    {"phase.d_optim", DLT_JOB_STRING, "\"\"", NULL, "discriminator (critic) phase: optimizer (sgd, adam, rmsprop, ...); empty: optim.name when any optim key is set, else the architecture's"},
+    {"phase.d_lr", DLT_JOB_FLOAT, "0.0", "[0, inf)", "discriminator (critic) phase: learning rate; 0: inherit (as d_optim)"},
+    {"phase.d_betas", DLT_JOB_FLOATS, "[]", "[0, 1)", "discriminator (critic) phase: moment decay rates (adam, adamw, lamb); empty: inherit"},
+    {"phase.d_schedule", DLT_JOB_STRING, "\"\"", NULL, "discriminator (critic) phase: learning-rate schedule (a schedule.name, with the schedule.* values) over its lr; empty: schedule.name"},
+    {"phase.d_grad_clip", DLT_JOB_FLOAT, "0.0", "[0, inf)", "discriminator (critic) phase: clip its gradient norm to this (unset: train.grad_clip)"},
+    {"phase.d_accumulate", DLT_JOB_INT, "1", "[1, 1048576]", "discriminator (critic) phase: micro-steps per update (unset: train.accumulate)"},
+    {"phase.d_repeat", DLT_JOB_INT, "1", "[1, 1000]", "discriminator (critic) phase: updates per iteration (n_critic; unset: the architecture's, 5 for wgan and wgan-gp)"},
+    {"phase.d_clip_value", DLT_JOB_FLOAT, "0.0", "[0, inf)", "discriminator (critic) phase: clamp its parameters to [-c, c] after each update (WGAN: 0.01); 0: off (unset: the loss's)"},
+    {"phase.g_optim", DLT_JOB_STRING, "\"\"", NULL, "generator phase: optimizer (sgd, adam, rmsprop, ...); empty: optim.name when any optim key is set, else the architecture's"},
+    {"phase.g_lr", DLT_JOB_FLOAT, "0.0", "[0, inf)", "generator phase: learning rate; 0: inherit (as g_optim)"},
+    {"phase.g_betas", DLT_JOB_FLOATS, "[]", "[0, 1)", "generator phase: moment decay rates (adam, adamw, lamb); empty: inherit"},
+    {"phase.g_schedule", DLT_JOB_STRING, "\"\"", NULL, "generator phase: learning-rate schedule (a schedule.name, with the schedule.* values) over its lr; empty: schedule.name"},
+    {"phase.g_grad_clip", DLT_JOB_FLOAT, "0.0", "[0, inf)", "generator phase: clip its gradient norm to this (unset: train.grad_clip)"},
+    {"phase.g_accumulate", DLT_JOB_INT, "1", "[1, 1048576]", "generator phase: micro-steps per update (unset: train.accumulate)"},
+    {"phase.g_repeat", DLT_JOB_INT, "1", "[1, 1000]", "generator phase: updates per iteration (n_critic; unset: the architecture's, 5 for wgan and wgan-gp)"},
+    {"phase.g_clip_value", DLT_JOB_FLOAT, "0.0", "[0, inf)", "generator phase: clamp its parameters to [-c, c] after each update (WGAN: 0.01); 0: off (unset: the loss's)"},
+
     {"log.every_steps", DLT_JOB_INT, "10", "[1, 1000000000000]", "print and record metrics every N steps"},
     {"log.trace", DLT_JOB_BOOL, "false", NULL, "write a Chrome-trace timeline per rank (trace-rank<R>.json): ops, data wait, all-reduce buckets, optimizer"},
     {"log.trace_warmup", DLT_JOB_INT, "5", "[0, 1000000000000]", "steps run before the trace starts (after a start or resume)"},
@@ -113,6 +138,29 @@ static const struct {
     {"data.std", "classifier"},
     {"data.seq_len", "gpt"},
     {"train.label_smoothing", "classifier"},
+    {"gan.loss", "gan"},
+    {"gan.gp_lambda", "gan"},
+    {"gan.num_classes", "gan"},
+    {"gan.z_dim", "gan"},
+    {"gan.g_width", "gan"},
+    {"gan.d_width", "gan"},
+    {"gan.g_norm", "gan"},
+    {"phase.d_optim", "gan"},
+    {"phase.d_lr", "gan"},
+    {"phase.d_betas", "gan"},
+    {"phase.d_schedule", "gan"},
+    {"phase.d_grad_clip", "gan"},
+    {"phase.d_accumulate", "gan"},
+    {"phase.d_repeat", "gan"},
+    {"phase.d_clip_value", "gan"},
+    {"phase.g_optim", "gan"},
+    {"phase.g_lr", "gan"},
+    {"phase.g_betas", "gan"},
+    {"phase.g_schedule", "gan"},
+    {"phase.g_grad_clip", "gan"},
+    {"phase.g_accumulate", "gan"},
+    {"phase.g_repeat", "gan"},
+    {"phase.g_clip_value", "gan"},
 };
 
 const char *dlt_job_key_families(const char *key)
@@ -133,6 +181,8 @@ static const struct {
     {"train", "Length and numerics of the run."},
     {"eval", "Evaluation on `data.val`."},
     {"checkpoint", "Checkpoints (HDF5) and where run outputs go."},
+    {"gan", "GAN training (model.arch gan-mlp; src/train/task_gan.c): losses and model sizes."},
+    {"phase", "Per-phase overrides of a phased task (GANs: phase `d`, the discriminator or critic, then `g`, the generator, each iteration). Keys are `<phase>_<key>`; a phase name the task does not have is an unknown key."},
     {"dist", "Data-parallel training across ranks."},
     {"log", "Metrics and traces."},
 };
@@ -170,7 +220,7 @@ dlt_status dlt_job_write_reference(FILE *f)
           "Some keys apply only to some architectures (column \"for\"): `model.arch` belongs to\n"
           "families: `classifier` (mlp, vgg*, resnet*), `resnet`, `resnet-cifar` (resnet20/32/44/56/110,\n"
           "any 6n+2), `resnet-imagenet` (resnet18/34/50/101/152), `vgg`, `mlp`, `transformer`\n"
-          "(bert-*, gpt*), `bert`, `gpt`. The resolved job (`--print-config`, `<run>/job.toml`, the\n"
+          "(bert-*, gpt*), `bert`, `gpt`, `gan` (gan-mlp). The resolved job (`--print-config`, `<run>/job.toml`, the\n"
           "checkpoint's `job`) leaves out keys that do not apply; setting one in a job file or with\n"
           "`--set` is not an error (a job may switch `model.arch` with `--set`), but a run and\n"
           "`--dry-run` warn that it is ignored, naming where it was set.\n",

@@ -161,6 +161,16 @@ dlt_t dlt_dropout(dlt_graph *g, dlt_t x, float p);
  * [N, 1, 1, 1] and let the binary ops broadcast it over [N, C, H, W]. */
 dlt_t dlt_random_normal(dlt_graph *g, int ndim, const int64_t *dims, float mean, float std);
 dlt_t dlt_random_uniform(dlt_graph *g, int ndim, const int64_t *dims, float lo, float hi);
+/* The same draws keyed by GLOBAL sample index, for data parallelism: dims[0]
+ * is this rank's batch and first_sample the global index of its first
+ * sample (rank x local batch); element i draws counter first_sample x
+ * (elements per sample) + i from the graph seed alone (the run's rank
+ * stream is not mixed in). So R ranks x batch b draw together exactly what
+ * 1 rank x R b draws for the same step (a GAN's noise, WGAN-GP's epsilon). */
+dlt_t dlt_random_normal_samples(dlt_graph *g, int ndim, const int64_t *dims, float mean, float std,
+                                int64_t first_sample);
+dlt_t dlt_random_uniform_samples(dlt_graph *g, int ndim, const int64_t *dims, float lo, float hi,
+                                 int64_t first_sample);
 
 typedef enum {
     DLT_REDUCE_MEAN = 0,

@@ -38,10 +38,10 @@ static dlt_status random_normal_cpu(const dlt_kctx *k)
     const random_attr *a = DLT_CATTR(k->node, random_attr);
     float *y = k->out[0];
     int64_t n = dlt_shape_numel(k->out_shape[0]);
-    uint64_t seed = k->seed, stream = dlt_random_stream(a->id, k->step);
+    uint64_t seed = dlt_random_seed(a, k->seed), stream = dlt_random_stream(a->id, k->step);
 #pragma omp parallel for schedule(static) num_threads(k->nthreads) if (n > 4096)
     for (int64_t i = 0; i < n; i++)
-        y[i] = dlt_random_normal_at(a, seed, stream, (uint64_t)i);
+        y[i] = dlt_random_normal_at(a, seed, stream, a->base + (uint64_t)i);
     return DLT_OK;
 }
 
@@ -50,10 +50,10 @@ static dlt_status random_uniform_cpu(const dlt_kctx *k)
     const random_attr *a = DLT_CATTR(k->node, random_attr);
     float *y = k->out[0];
     int64_t n = dlt_shape_numel(k->out_shape[0]);
-    uint64_t seed = k->seed, stream = dlt_random_stream(a->id, k->step);
+    uint64_t seed = dlt_random_seed(a, k->seed), stream = dlt_random_stream(a->id, k->step);
 #pragma omp parallel for schedule(static) num_threads(k->nthreads) if (n > 8192)
     for (int64_t i = 0; i < n; i++)
-        y[i] = dlt_random_uniform_at(a, seed, stream, (uint64_t)i);
+        y[i] = dlt_random_uniform_at(a, seed, stream, a->base + (uint64_t)i);
     return DLT_OK;
 }
 
@@ -115,10 +115,33 @@ static int random_attr_init(dlt_graph *g, const char *op, int ndim, const int64_
     return 1;
 }
 
-dlt_t dlt_random_normal(dlt_graph *g, int ndim, const int64_t *dims, float mean, float std)
+/* The global keying of the _samples builders (first_sample >= 0): the
+ * graph's seed, and the counters of samples [first, first + dims[0]) of the
+ * global batch. */
+static int globalize(dlt_graph *g, const char *op, random_attr *a, int64_t first_sample)
+{
+    if (first_sample < 0)
+        return 1;
+    int64_t per = 1;
+    for (int i = 1; i < a->ndim; i++)
+        per *= a->dim[i];
+    if (a->ndim < 1) {
+        dlt_graph_fail(g, DLT_ERR_INVALID,
+                       "%s: a per-sample draw needs a batch dimension (rank >= 1)", op);
+        return 0;
+    }
+    a->global = 1;
+    a->gseed = dlt_graph_seed(g);
+    a->base = (uint64_t)first_sample * (uint64_t)per;
+    return 1;
+}
+
+static dlt_t random_normal(dlt_graph *g, int ndim, const int64_t *dims, float mean, float std,
+                           int64_t first)
 {
     random_attr a;
-    if (!random_attr_init(g, "random_normal", ndim, dims, &a))
+    if (!random_attr_init(g, "random_normal", ndim, dims, &a) ||
+        !globalize(g, "random_normal", &a, first))
         return -1;
     /* |z| < 6.67, so mean + std z stays finite when this bound does */
     if (!isfinite(mean) || !(std >= 0.f) || !(fabs((double)mean) + 7.0 * (double)std <= FLT_MAX))
@@ -130,10 +153,12 @@ dlt_t dlt_random_normal(dlt_graph *g, int ndim, const int64_t *dims, float mean,
     return dlt_node_add(g, &dlt_op_def_random_normal, 0, NULL, &a, sizeof a);
 }
 
-dlt_t dlt_random_uniform(dlt_graph *g, int ndim, const int64_t *dims, float lo, float hi)
+static dlt_t random_uniform(dlt_graph *g, int ndim, const int64_t *dims, float lo, float hi,
+                            int64_t first)
 {
     random_attr a;
-    if (!random_attr_init(g, "random_uniform", ndim, dims, &a))
+    if (!random_attr_init(g, "random_uniform", ndim, dims, &a) ||
+        !globalize(g, "random_uniform", &a, first))
         return -1;
     float width = hi - lo;
     if (!isfinite(lo) || !isfinite(hi) || !(lo < hi) || !isfinite(width))
@@ -145,4 +170,32 @@ dlt_t dlt_random_uniform(dlt_graph *g, int ndim, const int64_t *dims, float lo, 
     a.p0 = lo, a.p1 = hi, a.width = width;
     a.hi_below = nextafterf(hi, -INFINITY); /* >= lo, as lo < hi */
     return dlt_node_add(g, &dlt_op_def_random_uniform, 0, NULL, &a, sizeof a);
+}
+
+dlt_t dlt_random_normal(dlt_graph *g, int ndim, const int64_t *dims, float mean, float std)
+{
+    return random_normal(g, ndim, dims, mean, std, -1);
+}
+
+dlt_t dlt_random_uniform(dlt_graph *g, int ndim, const int64_t *dims, float lo, float hi)
+{
+    return random_uniform(g, ndim, dims, lo, hi, -1);
+}
+
+dlt_t dlt_random_normal_samples(dlt_graph *g, int ndim, const int64_t *dims, float mean, float std,
+                                int64_t first_sample)
+{
+    if (first_sample < 0)
+        return dlt_graph_fail(g, DLT_ERR_INVALID, "random_normal: first sample %lld is negative",
+                              (long long)first_sample);
+    return random_normal(g, ndim, dims, mean, std, first_sample);
+}
+
+dlt_t dlt_random_uniform_samples(dlt_graph *g, int ndim, const int64_t *dims, float lo, float hi,
+                                 int64_t first_sample)
+{
+    if (first_sample < 0)
+        return dlt_graph_fail(g, DLT_ERR_INVALID, "random_uniform: first sample %lld is negative",
+                              (long long)first_sample);
+    return random_uniform(g, ndim, dims, lo, hi, first_sample);
 }

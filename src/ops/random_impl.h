@@ -34,7 +34,18 @@ typedef struct {
     float width;    /* uniform: hi - lo as the builder rounded it */
     float hi_below; /* uniform: the largest float below hi */
     uint64_t id;    /* per-node stream id */
+    /* dlt_random_*_samples: the counter of element i is base + i (base = the
+     * rank's first global sample times the elements per sample), and the
+     * seed the graph's own (gseed) instead of the run's rank-mixed one */
+    uint64_t base, gseed;
+    int global;
 } random_attr;
+
+/* The seed and first counter of a node at a run whose seed is run_seed. */
+static inline DLT_HD uint64_t dlt_random_seed(const random_attr *a, uint64_t run_seed)
+{
+    return a->global ? a->gseed : run_seed;
+}
 
 /* The RNG stream of a random node at a run's step: new numbers every step,
  * the same numbers for the same (seed, step) (a resumed run). */

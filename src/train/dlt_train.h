@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "dlt_base.h"
+#include "dlt_gen.h"
 #include "dlt_models.h"
 #include "dlt_optim.h"
 #include "dlt_transformer.h"
@@ -30,7 +31,8 @@ void dlt_print_ops(FILE *out);
 typedef enum {
     DLT_TASK_CLASSIFY = 0, /* image classifiers (dlt_model_archs) on image shards */
     DLT_TASK_CAUSAL_LM,    /* gpt-* / gpt2* on text-tokens shards */
-    DLT_TASK_BERT          /* bert-* on bert-pretraining shards */
+    DLT_TASK_BERT,         /* bert-* on bert-pretraining shards */
+    DLT_TASK_GAN           /* GANs (dlt_gan_archs) on image shards: phased steps (task_gan.c) */
 } dlt_task_kind;
 const char *dlt_task_kind_name(dlt_task_kind k); /* "classification", "causal-lm", "bert-pretraining" */
 
@@ -44,6 +46,27 @@ enum { DLT_TRAIN_CPU = 0, DLT_TRAIN_CUDA, DLT_TRAIN_AUTO };
  * steps. */
 enum { DLT_LOSS_SCALE_NONE = 0, DLT_LOSS_SCALE_STATIC, DLT_LOSS_SCALE_DYNAMIC };
 
+/* Training phases (a GAN's discriminator and generator steps): the job's
+ * [phase.<name>] overrides of one phase. Unset fields inherit: the task's
+ * default for the phase (its architecture's optimizer, n_critic, weight
+ * clipping), then the job's global keys. */
+#define DLT_MAX_PHASES 4
+typedef struct {
+    char name[16];
+    char optim[16];       /* "": inherit */
+    double lr;            /* 0: inherit */
+    double beta1, beta2;  /* set_betas */
+    int set_betas;
+    double grad_clip;     /* set_grad_clip */
+    int set_grad_clip;
+    int accumulate;       /* 0: train.accumulate */
+    int repeat;           /* 0: the task's default */
+    double clip_value;    /* set_clip_value; 0: no clipping */
+    int set_clip_value;
+    dlt_schedule schedule; /* set_schedule: phase.<name>_schedule with the job's schedule.* values */
+    int set_schedule;
+} dlt_phase_config;
+
 typedef struct {
     char name[128];          /* run name: runs/<name> */
     char run_dir[DLT_PATH_MAX];
@@ -51,6 +74,12 @@ typedef struct {
     char arch[32];           /* model.arch */
     dlt_model_spec model;    /* classification */
     dlt_transformer_spec tf; /* transformer tasks: the arch's sizes; vocab comes from the shards */
+    dlt_gan_spec gan;        /* GAN task: the arch's spec (img shape from the shards) */
+    char gan_loss[24];       /* "", bce, wasserstein, wasserstein-gp ("": the arch's) */
+    double gp_lambda;        /* wasserstein-gp's penalty weight */
+    int optim_given;         /* the job set an optim.* key (GAN phases inherit it then) */
+    int nphase_cfg;
+    dlt_phase_config phase[DLT_MAX_PHASES];
     int seq_len;             /* causal LM: window T (inputs tokens[:, :T], targets tokens[:, 1:]) */
     /* data */
     char train_glob[DLT_PATH_MAX], val_glob[DLT_PATH_MAX];
@@ -115,6 +144,11 @@ typedef struct {
  * it before the run starts. */
 struct dlt_backend;
 void dlt_train_set_device_backend(struct dlt_backend *be);
+/* Tests: after n phase updates of a phased task (counted from the start of
+ * the run; 0: never) every rank behaves as if a SIGTERM had arrived then:
+ * a deterministic stop between phases (tests/train/standin_dltrain reads it
+ * from DLT_TEST_STOP_AFTER_UPDATES). Process-wide. */
+void dlt_train_set_stop_after(int64_t n);
 
 void dlt_train_config_default(dlt_train_config *c);
 struct dlt_job;

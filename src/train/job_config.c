@@ -5,6 +5,7 @@
 #include "dlt_gpu.h"
 #include "dlt_job.h"
 #include "dlt_train.h"
+#include "trainer.h"
 
 static dlt_status where_err(const dlt_job *job, const char *key, const char *fmt, const char *detail)
 {
@@ -59,13 +60,14 @@ static int floats(const dlt_job *job, const char *key, double *out, int max)
     return n;
 }
 
-static dlt_status schedule_from_job(const dlt_job *job, dlt_train_config *c)
+/* The schedule `name` (named by job key `key`) with the job's schedule.*
+ * parameters: the job's own, or a phase's (phase.<p>_schedule). */
+static dlt_status schedule_named(const dlt_job *job, const char *key, const char *name, double lr,
+                                 dlt_schedule *s)
 {
-    const char *name = dlt_job_string(job, "schedule.name");
-    dlt_schedule *s = &c->schedule;
-    dlt_status st = dlt_schedule_init(s, name, c->optim.lr);
+    dlt_status st = dlt_schedule_init(s, name, lr);
     if (st != DLT_OK)
-        return where_err(job, "schedule.name", "", dlt_errmsg());
+        return where_err(job, key, "", dlt_errmsg());
     s->step_size = dlt_job_int(job, "schedule.step_size");
     s->gamma = dlt_job_float(job, "schedule.gamma");
     s->eta_min = dlt_job_float(job, "schedule.min_lr");
@@ -77,11 +79,25 @@ static dlt_status schedule_from_job(const dlt_job *job, dlt_train_config *c)
     return DLT_OK;
 }
 
+static dlt_status schedule_from_job(const dlt_job *job, dlt_train_config *c)
+{
+    dlt_status st = schedule_named(job, "schedule.name", dlt_job_string(job, "schedule.name"), c->optim.lr,
+                                   &c->schedule);
+    for (int p = 0; p < c->nphase_cfg && st == DLT_OK; p++) {
+        char key[64];
+        snprintf(key, sizeof key, "phase.%.15s_schedule", c->phase[p].name);
+        const char *name = dlt_job_string(job, key);
+        /* its base lr is the phase's, set when the phase is resolved */
+        if ((c->phase[p].set_schedule = name[0] != '\0'))
+            st = schedule_named(job, key, name, c->optim.lr, &c->phase[p].schedule);
+    }
+    return st;
+}
+
 /* Steps of the whole run are only known once the data is opened; the trainer
  * calls this again with them (cosine, warm-up and one-cycle need the total). */
-void dlt_train_config_set_total_steps(dlt_train_config *c, int64_t total)
+static void set_total(dlt_schedule *s, int64_t total)
 {
-    dlt_schedule *s = &c->schedule;
     s->total_steps = total;
     if (s->t_max <= 0)
         s->t_max = total;
@@ -93,12 +109,82 @@ void dlt_train_config_set_total_steps(dlt_train_config *c, int64_t total)
         s->lr_end = s->eta_min > 0 ? s->eta_min : 1e-7;
 }
 
+void dlt_train_config_set_total_steps(dlt_train_config *c, int64_t total)
+{
+    set_total(&c->schedule, total);
+    for (int p = 0; p < c->nphase_cfg; p++)
+        if (c->phase[p].set_schedule)
+            set_total(&c->phase[p].schedule, total);
+}
+
+/* [gan] and [phase]: the GAN's sizes and losses, and the overrides of its
+ * phases "d" and "g" (keys phase.<name>_<key>; what is unset inherits, see
+ * dlt_phase_config). */
+static dlt_status gan_from_job(const dlt_job *job, dlt_train_config *c)
+{
+    static const char *const names[] = {"d", "g"};
+    const char *loss = dlt_job_string(job, "gan.loss");
+    snprintf(c->gan_loss, sizeof c->gan_loss, "%s", strcmp(loss, "auto") ? loss : "");
+    c->gp_lambda = dlt_job_float(job, "gan.gp_lambda");
+    /* unset: the architecture's (recorded in the resolved job: record_gan) */
+    if (given(job, "gan.z_dim"))
+        c->gan.z_dim = (int)dlt_job_int(job, "gan.z_dim");
+    /* conditional when > 0 (checked against the shards by the task) */
+    if (given(job, "gan.num_classes"))
+        c->gan.num_classes = (int)dlt_job_int(job, "gan.num_classes");
+    if (dlt_job_int(job, "gan.g_width") > 0)
+        c->gan.g_width = (int)dlt_job_int(job, "gan.g_width");
+    if (dlt_job_int(job, "gan.d_width") > 0)
+        c->gan.d_width = (int)dlt_job_int(job, "gan.d_width");
+    const char *gn = dlt_job_string(job, "gan.g_norm");
+    if (strcmp(gn, "auto"))
+        c->gan.g_norm = gn[0] == 'b' ? 'b' : 'n';
+    c->nphase_cfg = 2;
+    for (int p = 0; p < 2; p++) {
+        dlt_phase_config *pc = &c->phase[p];
+        char key[64];
+        memset(pc, 0, sizeof *pc);
+        snprintf(pc->name, sizeof pc->name, "%s", names[p]);
+#define PKEY(k) (snprintf(key, sizeof key, "phase.%s_%s", names[p], k), key)
+        const char *on = dlt_job_string(job, PKEY("optim"));
+        if (on[0]) {
+            dlt_optim_config tmp;
+            if (dlt_optim_config_default(on, &tmp) != DLT_OK)
+                return where_err(job, key, "", dlt_errmsg());
+            snprintf(pc->optim, sizeof pc->optim, "%s", on);
+        }
+        pc->lr = dlt_job_float(job, PKEY("lr"));
+        if (given(job, PKEY("betas"))) { /* [] (as the resolved job writes it): inherit */
+            double b[2] = {0.9, 0.999};
+            size_t nb = dlt_job_get(job, key)->arr.len;
+            floats(job, key, b, 2);
+            if (nb != 2 && nb != 0)
+                return where_err(job, key, "must hold two values (or none: inherit)", NULL);
+            pc->beta1 = b[0], pc->beta2 = b[1], pc->set_betas = nb == 2;
+        }
+        if ((pc->set_grad_clip = given(job, PKEY("grad_clip"))))
+            pc->grad_clip = dlt_job_float(job, key);
+        if (given(job, PKEY("accumulate")))
+            pc->accumulate = (int)dlt_job_int(job, key);
+        if (given(job, PKEY("repeat")))
+            pc->repeat = (int)dlt_job_int(job, key);
+        if ((pc->set_clip_value = given(job, PKEY("clip_value"))))
+            pc->clip_value = dlt_job_float(job, key);
+#undef PKEY
+    }
+    return DLT_OK;
+}
+
 /* model.arch: an image classifier, or a transformer whose family has a task. */
 static dlt_status model_from_job(const dlt_job *job, dlt_train_config *c)
 {
     const char *arch = dlt_job_string(job, "model.arch");
     char msg[1024];
     snprintf(c->arch, sizeof c->arch, "%s", arch);
+    if (dlt_gan_is_arch(arch)) {
+        c->task = DLT_TASK_GAN;
+        return dlt_gan_spec_default(arch, &c->gan);
+    }
     if (dlt_model_spec_default(arch, &c->model) == DLT_OK) {
         c->task = DLT_TASK_CLASSIFY;
         return DLT_OK;
@@ -191,7 +277,9 @@ dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
         return st;
     if ((st = model_from_job(job, c)) != DLT_OK)
         return st;
-    dlt_job_set_families(job, dlt_arch_families(c->arch));
+    dlt_job_set_families(job, c->task == DLT_TASK_GAN ? "gan" : dlt_arch_families(c->arch));
+    if (c->task == DLT_TASK_GAN && (st = gan_from_job(job, c)) != DLT_OK)
+        return st;
     c->model.num_classes = given(job, "model.num_classes") ? (int)dlt_job_int(job, "model.num_classes") : 0;
     c->model.shortcut = dlt_job_string(job, "model.shortcut")[0];
     c->model.zero_init_residual = dlt_job_bool(job, "model.zero_init_residual");
@@ -257,6 +345,10 @@ dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
     }
     if ((st = schedule_from_job(job, c)) != DLT_OK)
         return st;
+    static const char *const optim_keys[] = {"optim.name", "optim.lr", "optim.momentum", "optim.weight_decay",
+                                             "optim.nesterov", "optim.betas", "optim.eps"};
+    for (size_t i = 0; i < sizeof optim_keys / sizeof optim_keys[0]; i++)
+        c->optim_given |= given(job, optim_keys[i]);
 
     c->epochs = dlt_job_int(job, "train.epochs");
     c->steps = dlt_job_int(job, "train.steps");
@@ -305,6 +397,14 @@ dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
     c->timeout_s = dlt_job_float(job, "dist.timeout_s");
     c->zero = (int)dlt_job_int(job, "dist.zero");
     c->cuda_graphs = dlt_job_bool(job, "train.cuda_graphs");
+    /* what phased training (trainer_phase.c) does not do */
+    if (c->task == DLT_TASK_GAN && c->loss_scaling != DLT_LOSS_SCALE_NONE)
+        return where_err(job, given(job, "train.loss_scale") ? "train.loss_scale" : "train.precision",
+                         ": loss scaling is not supported with phased training (GANs)", NULL);
+    if (c->task == DLT_TASK_GAN && !c->nonfinite_stop)
+        return where_err(job, "train.nonfinite",
+                         "= \"skip\" is not supported with phased training (GANs): a skipped update would "
+                         "desynchronise the phases", NULL);
     c->reduce_bf16 = strcmp(dlt_job_string(job, "dist.reduce_dtype"), "bf16") == 0;
     c->debug_collectives = dlt_job_bool(job, "dist.debug_collectives");
     c->check_every = (int)dlt_job_int(job, "dist.check_every");
@@ -319,8 +419,62 @@ dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
 /* Job policy: the resolved job (--print-config, checkpoints) must say what
  * runs, so a transformer whose job leaves model.dropout unset records its
  * architecture's dropout there. Image classifiers keep the key's default. */
+/* A GAN's resolved job says what each phase runs: gan.loss when "auto",
+ * and every [phase] key left unset takes the phase's resolved value (the
+ * task's defaults, global optim keys, train.grad_clip / accumulate). */
+static dlt_status record_gan(dlt_job *job, const dlt_train_config *c)
+{
+    char set[160], key[64];
+    dlt_status st = DLT_OK;
+    if (!given(job, "gan.loss")) {
+        snprintf(set, sizeof set, "gan.loss=\"%s\"", dlt_task_gan_loss(c));
+        st = dlt_job_set(job, set);
+    }
+    if (st == DLT_OK && !given(job, "gan.z_dim")) {
+        snprintf(set, sizeof set, "gan.z_dim=%d", c->gan.z_dim);
+        st = dlt_job_set(job, set);
+    }
+    if (st == DLT_OK && !given(job, "gan.num_classes")) {
+        snprintf(set, sizeof set, "gan.num_classes=%d", c->gan.num_classes);
+        st = dlt_job_set(job, set);
+    }
+    dlt_task_phase def[2];
+    memset(def, 0, sizeof def);
+    dlt_task_gan_phase_defaults(c, def);
+    for (int p = 0; p < 2 && st == DLT_OK; p++) {
+        dlt_trainer_phase ph;
+        memset(&ph, 0, sizeof ph);
+        if ((st = dlt_trainer_phase_resolve(c, &def[p], &ph)) != DLT_OK)
+            return st;
+        const char *n = def[p].name;
+        const dlt_optim_config *o = &ph.optim;
+        int betas = o->kind == DLT_OPTIM_ADAM || o->kind == DLT_OPTIM_ADAMW || o->kind == DLT_OPTIM_LAMB;
+#define REC(k, ...)                                                                                \
+    do {                                                                                           \
+        snprintf(key, sizeof key, "phase.%.15s_%.20s", n, k);                                      \
+        if (st == DLT_OK && !given(job, key)) {                                                    \
+            int at = snprintf(set, sizeof set, "%s=", key);                                        \
+            snprintf(set + at, sizeof set - (size_t)at, __VA_ARGS__);                              \
+            st = dlt_job_set(job, set);                                                            \
+        }                                                                                          \
+    } while (0)
+        REC("optim", "\"%s\"", dlt_optim_kind_name(o->kind));
+        REC("lr", "%.9g", o->lr);
+        if (betas)
+            REC("betas", "[%.9g, %.9g]", o->beta1, o->beta2);
+        REC("grad_clip", "%.9g", ph.grad_clip);
+        REC("accumulate", "%d", ph.accumulate);
+        REC("repeat", "%d", ph.repeat);
+        REC("clip_value", "%.9g", ph.clip_value);
+#undef REC
+    }
+    return st;
+}
+
 dlt_status dlt_train_job_record_defaults(dlt_job *job, const dlt_train_config *c)
 {
+    if (c->task == DLT_TASK_GAN)
+        return record_gan(job, c);
     if (c->task == DLT_TASK_CLASSIFY || given(job, "model.dropout"))
         return DLT_OK;
     char set[64];

@@ -7,10 +7,10 @@ noinst_HEADERS += src/train/report.h
 # one data-parallel loop (trainer.c) and its checkpoint side (save, resume, ZeRO-1 gather),
 # driven by the task interface (task.h)
 libdltrain_la_SOURCES += src/train/trainer.c src/train/trainer_step.c src/train/trainer_ckpt.c src/train/trainer_zero.c src/train/task.c \
-	src/train/trainer_agree.c
+	src/train/trainer_agree.c src/train/trainer_phase.c
 noinst_HEADERS += src/train/trainer.h src/train/task.h
-# tasks: image classification, causal language model (GPT), BERT pre-training
-libdltrain_la_SOURCES += src/train/task_classify.c src/train/task_lm.c src/train/task_bert.c
+# tasks: image classification, causal language model (GPT), BERT pre-training, GANs (phased)
+libdltrain_la_SOURCES += src/train/task_classify.c src/train/task_lm.c src/train/task_bert.c src/train/task_gan.c
 # dltrain generate: sampling from a causal-LM checkpoint
 libdltrain_la_SOURCES += src/train/generate.c
 # dltrain export: the tokenizer beside the weights

@@ -14,6 +14,8 @@ const char *dlt_task_kind_name(dlt_task_kind k)
         return "causal-lm";
     case DLT_TASK_BERT:
         return "bert-pretraining";
+    case DLT_TASK_GAN:
+        return "gan";
     default:
         return "classification";
     }
@@ -44,6 +46,8 @@ const dlt_task_ops *dlt_task_ops_for(dlt_task_kind k)
         return &dlt_task_causal_lm;
     case DLT_TASK_BERT:
         return &dlt_task_bert;
+    case DLT_TASK_GAN:
+        return &dlt_task_gan;
     default:
         return &dlt_task_classify;
     }

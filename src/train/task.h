@@ -25,8 +25,31 @@
 
 typedef struct dlt_task dlt_task;
 
+/* One phase of a phased step (a GAN's discriminator and generator
+ * updates): its own loss, the parameters it updates (gradients w.r.t. them
+ * only: a generator loss that flows through the discriminator gives the
+ * discriminator no gradient), plan outputs, and the task's defaults for
+ * what the job may override ([phase], dlt_phase_config). */
+typedef struct {
+    char name[16];
+    dlt_t loss;
+    int nparams;
+    dlt_t *params, *grads; /* dlt_grad over params only (malloc'd; the trainer frees them) */
+    int nouts;             /* plan outputs accumulate() reads in this phase */
+    dlt_t outs[DLT_TASK_MAX_OUTS];
+    dlt_optim_config optim; /* the architecture's optimizer for this phase */
+    int repeat;             /* updates per iteration (n_critic) */
+    double clip_value;      /* > 0: parameters clamped to [-c, c] after each update */
+} dlt_task_phase;
+#define DLT_TASK_MAX_PHASES DLT_MAX_PHASES
+
 /* What build() makes. */
 typedef struct {
+    /* > 0: a phased task (task_gan.c): each iteration runs phases[0..n) in
+     * order, phases[k].repeat times each, and loss/params/grads/contract
+     * below are unused except contract (how every phase's loss averages). */
+    int nphases;
+    dlt_task_phase phases[DLT_TASK_MAX_PHASES];
     dlt_t loss;                 /* scalar whose parameter gradients are reduced */
     dlt_grad_contract contract; /* SUM: loss sums over dlt_task_batch.weight units;
                                  * MEAN: loss is a mean over them (see dlt_comm.h) */
@@ -89,11 +112,18 @@ struct dlt_task {
                             * sample weighs exactly this many (samples_seen) */
     int best_higher; /* the key eval metric improves upwards (accuracy) or down (perplexity) */
     const char *best_key; /* its metrics key ("top1", "perplexity", "mlm_accuracy") */
+    int phase; /* phased tasks: the phase whose plan feed/accumulate see (set by the trainer) */
+    int64_t phase_step; /* ... and its exec step key (trainer_phase.c) */
     void *impl;
 };
 
-extern const dlt_task_ops dlt_task_classify, dlt_task_causal_lm, dlt_task_bert;
+extern const dlt_task_ops dlt_task_classify, dlt_task_causal_lm, dlt_task_bert, dlt_task_gan;
 const dlt_task_ops *dlt_task_ops_for(dlt_task_kind k);
+/* The GAN task (task_gan.c): its loss ("bce", "wasserstein",
+ * "wasserstein-gp": gan.loss or the architecture's), and its phases' names
+ * and defaults (ph[0] "d", ph[1] "g": optimizer, repeat, clip value). */
+const char *dlt_task_gan_loss(const dlt_train_config *c);
+void dlt_task_gan_phase_defaults(const dlt_train_config *c, dlt_task_phase *ph);
 /* Creates the task of c->task for rank/world and opens its data. */
 dlt_status dlt_task_open(const dlt_train_config *c, int rank, int world, dlt_task **out);
 void dlt_task_close(dlt_task *t);

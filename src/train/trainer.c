@@ -22,6 +22,25 @@ static void on_stop(int sig)
 }
 
 
+/* dlt_train_set_stop_after: phase updates left before a simulated SIGTERM. */
+static int64_t stop_after;
+
+void dlt_train_set_stop_after(int64_t n) { stop_after = n; }
+
+void dlt_trainer_count_update(void)
+{
+    if (stop_after > 0 && --stop_after == 0 && !stop_signal)
+        stop_signal = SIGTERM;
+}
+
+dlt_status dlt_trainer_stop_agreed(dlt_trainer *r, int *stop, int *term)
+{
+    double flags[2] = {stop_signal != 0, stop_signal == SIGTERM};
+    dlt_status st = dlt_comm_reduce_metrics(r->comm, flags, 2);
+    *stop = flags[0] > 0, *term = flags[1] > 0;
+    return st;
+}
+
 static double now(void)
 {
     struct timespec ts;
@@ -132,6 +151,8 @@ static dlt_status choose_device(const dlt_train_config *c, const dlt_world *w, i
     return DLT_OK;
 }
 
+static dlt_status setup_single(dlt_trainer *r);
+
 static dlt_status setup(dlt_trainer *r, const dlt_world *w)
 {
     const dlt_train_config *c = r->c; /* points at r->cfg */
@@ -184,25 +205,14 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
         return st;
     if ((st = r->task->ops->build(r->task, r->g, &r->tg)) != DLT_OK)
         return st;
-    dlt_reducer_config rc = {.bucket_mb = c->bucket_mb, .contract = r->tg.contract, .zero = c->zero,
-                             .bf16 = c->reduce_bf16};
-    if ((st = dlt_dist_create(r->comm, r->g, r->tg.nparams, r->tg.params, r->tg.grads, &rc, &r->dist)) !=
-        DLT_OK)
+    if (r->tg.nphases > 0 && (st = dlt_trainer_phases_setup(r)) != DLT_OK)
         return st;
-    r->red = dlt_dist_reducer(r->dist);
-    dlt_plan_opts po = {0};
-    dlt_dist_plan_opts(r->dist, &po);
-    po.accumulate = c->accumulate > 1;
-    if ((st = dlt_plan_create(r->g, r->tg.nouts, r->tg.outs, &po, &r->train)) != DLT_OK)
+    if (r->nphases == 0 && (st = setup_single(r)) != DLT_OK)
         return st;
-    if (r->task->val_steps > 0 &&
-        (st = dlt_plan_create(r->g, r->tg.nouts, r->tg.outs, NULL, &r->eval)) != DLT_OK)
-        return st;
-    if ((st = create_optimizer(r)) != DLT_OK)
-        return st;
+    dlt_plan *first = r->nphases > 0 ? r->ph[0].plan : r->train;
     if (c->cuda_graphs && r->rank == 0) {
         char why[200] = "";
-        if (!dlt_plan_graphable(r->train, why, sizeof why))
+        if (!dlt_plan_graphable(first, why, sizeof why))
             dlt_log(DLT_LOG_WARN, "train.cuda_graphs: not used: %s", why);
         else if (r->world > 1)
             dlt_log(DLT_LOG_WARN, "train.cuda_graphs: not used for training on %d ranks (the gradient all-reduce "
@@ -218,7 +228,7 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
         return st;
     if ((st = dlt_dist_replica_broadcast(r->comm, r->g)) != DLT_OK || (st = dlt_trainer_to_device(r, 0)) != DLT_OK)
         return st;
-    int64_t per_epoch = r->task->steps_per_epoch / (c->accumulate > 0 ? c->accumulate : 1);
+    int64_t per_epoch = r->task->steps_per_epoch / dlt_trainer_batches_per_step(c, r);
     r->total_steps = c->steps > 0 ? c->steps : c->epochs * per_epoch;
     if (r->total_steps <= 0)
         return dlt_seterr(DLT_ERR_INVALID, "data.train: %lld samples give no full step of %d x %d samples",
@@ -226,25 +236,59 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
     dlt_train_config_set_total_steps(&r->cfg, r->total_steps);
     if ((st = dlt_schedule_validate(&r->cfg.schedule)) != DLT_OK)
         return dlt_adderr(st, "schedule");
+    for (int p = 0; p < r->cfg.nphase_cfg; p++)
+        if (r->cfg.phase[p].set_schedule && (st = dlt_schedule_validate(&r->cfg.phase[p].schedule)) != DLT_OK)
+            return dlt_adderr(st, "phase.%s_schedule", r->cfg.phase[p].name);
     /* resume before anything is written to the run directory, so a refused
      * checkpoint leaves job.toml and metrics.jsonl as they were */
     if ((st = dlt_trainer_resume(r)) != DLT_OK || r->finished)
         return st;
     if (r->rank == 0) {
         dlt_mem_report mr;
-        dlt_plan_memory(r->train, &mr);
+        dlt_plan_memory(first, &mr);
         dlt_report_open(&r->rep, c, r->total_steps, per_epoch, r->world, dlt_num_params(r->g),
                         dlt_count_params(r->g), &mr);
         /* rank 0's shards are the largest (dlt_comm_shard) */
         char line[200];
-        size_t full = (size_t)dlt_optim_num_slots(r->opt) * dlt_params_numel(r->g) * sizeof(float);
-        dlt_optim_memory_line(line, sizeof line, dlt_optim_state_bytes(r->opt), full, c->zero, r->world);
-        if (!c->quiet)
-            dlt_log(DLT_LOG_INFO, "%s", line);
+        for (int k = 0; k < r->nphases && !c->quiet; k++) {
+            dlt_optim *o = r->ph[k].opt;
+            size_t full = (size_t)dlt_optim_num_slots(o) * (r->ph[k].hi - r->ph[k].lo) * sizeof(float);
+            dlt_optim_memory_line(line, sizeof line, dlt_optim_state_bytes(o), full, c->zero, r->world);
+            dlt_log(DLT_LOG_INFO, "phase %s: %s x %d per iteration, %s", r->ph[k].def->name,
+                    dlt_optim_kind_name(r->ph[k].optim.kind), r->ph[k].repeat, line);
+        }
+        if (r->nphases == 0) {
+            size_t full = (size_t)dlt_optim_num_slots(r->opt) * dlt_params_numel(r->g) * sizeof(float);
+            dlt_optim_memory_line(line, sizeof line, dlt_optim_state_bytes(r->opt), full, c->zero, r->world);
+            if (!c->quiet)
+                dlt_log(DLT_LOG_INFO, "%s", line);
+        }
         write_job(c);
     }
-    dlt_report_trace_open(&r->rep, c, r->rank, r->red);
+    dlt_report_trace_open(&r->rep, c, r->rank, r->nphases > 0 ? r->ph[0].red : r->red);
     return DLT_OK;
+}
+
+/* A single-phase task: one reducer over every parameter, its plan and optimizer. */
+static dlt_status setup_single(dlt_trainer *r)
+{
+    const dlt_train_config *c = r->c;
+    dlt_status st;
+    dlt_reducer_config rc = {.bucket_mb = c->bucket_mb, .contract = r->tg.contract, .zero = c->zero,
+                             .bf16 = c->reduce_bf16};
+    if ((st = dlt_dist_create(r->comm, r->g, r->tg.nparams, r->tg.params, r->tg.grads, &rc, &r->dist)) !=
+        DLT_OK)
+        return st;
+    r->red = dlt_dist_reducer(r->dist);
+    dlt_plan_opts po = {0};
+    dlt_dist_plan_opts(r->dist, &po);
+    po.accumulate = c->accumulate > 1;
+    if ((st = dlt_plan_create(r->g, r->tg.nouts, r->tg.outs, &po, &r->train)) != DLT_OK)
+        return st;
+    if (r->task->val_steps > 0 &&
+        (st = dlt_plan_create(r->g, r->tg.nouts, r->tg.outs, NULL, &r->eval)) != DLT_OK)
+        return st;
+    return create_optimizer(r);
 }
 
 static int better(const dlt_trainer *r, double v, double best)
@@ -256,6 +300,12 @@ static int better(const dlt_trainer *r, double v, double best)
     return r->task->best_higher ? v > best : v < best;
 }
 
+/* The lr progress lines show: the schedule's, or the first phase's. */
+static double phase_lr(const dlt_trainer *r, int64_t step)
+{
+    return r->nphases > 0 ? dlt_trainer_phase_lr(r, 0, step) : dlt_schedule_lr(&r->c->schedule, step);
+}
+
 static dlt_status loop(dlt_trainer *r, dlt_train_result *res)
 {
     const dlt_train_config *c = r->c;
@@ -264,15 +314,28 @@ static dlt_status loop(dlt_trainer *r, dlt_train_result *res)
     int nsums = 2 + t->ntrain_sums;
     double sums[2 + 64], gnorm = 0, t_log = now(), t_ckpt = now();
     int64_t log_every = c->log_every > 0 ? c->log_every : 50;
-    int64_t per_epoch = t->steps_per_epoch / (c->accumulate > 0 ? c->accumulate : 1);
+    int64_t per_epoch = t->steps_per_epoch / dlt_trainer_batches_per_step(c, r);
     if (nsums > (int)(sizeof sums / sizeof sums[0]))
         return dlt_seterr(DLT_ERR_INVALID, "task %s: too many training metric sums", t->ops->name);
     memset(sums, 0, sizeof sums);
     if (r->rank == 0)
         dlt_report_begin(&r->rep, r->step);
     while (r->step < r->total_steps) {
-        if ((st = dlt_trainer_step(r, sums, &gnorm)) != DLT_OK)
+        if ((st = r->nphases > 0 ? dlt_trainer_phased_step(r, sums, &gnorm) : dlt_trainer_step(r, sums, &gnorm)) !=
+            DLT_OK)
             return st;
+        if (r->stopped_mid) { /* between phases: the iteration is not done */
+            if ((st = dlt_trainer_save_checkpoint(r)) != DLT_OK)
+                return st;
+            res->preempted = 1;
+            res->stop_signal = r->stop_term ? SIGTERM : SIGUSR1;
+            if (r->rank == 0)
+                dlt_log(DLT_LOG_WARN, "stopped by %s in step %lld after %lld phase updates; checkpoint saved, "
+                                      "resume with --resume auto",
+                        res->stop_signal == SIGTERM ? "SIGTERM" : "SIGUSR1", (long long)r->step + 1,
+                        (long long)r->pos);
+            break;
+        }
         r->step++;
         int64_t done_epoch = per_epoch > 0 && r->step % per_epoch == 0;
         int last = r->step == r->total_steps;
@@ -298,7 +361,7 @@ static dlt_status loop(dlt_trainer *r, dlt_train_result *res)
             r->rep.loss_scale = r->c->loss_scaling == DLT_LOSS_SCALE_DYNAMIC ? r->scaler.scale : 0;
             r->rep.skipped_steps = r->skipped_steps;
             if (r->rank == 0)
-                dlt_report_step(&r->rep, r->step, r->epoch, &m, dlt_schedule_lr(&c->schedule, r->step - 1), gnorm,
+                dlt_report_step(&r->rep, r->step, r->epoch, &m, phase_lr(r, r->step - 1), gnorm,
                                 res->samples_per_s,
                                 t->tokens_per_sample > 0 ? sums[0] * t->tokens_per_sample / dt : -1);
             memset(sums, 0, sizeof sums);
@@ -344,6 +407,7 @@ static dlt_status loop(dlt_trainer *r, dlt_train_result *res)
 
 static void trainer_free(dlt_trainer *r)
 {
+    dlt_trainer_phases_free(r);
     dlt_plan_free(r->train);
     dlt_plan_free(r->eval);
     dlt_dist_free(r->dist);
@@ -411,6 +475,80 @@ dlt_status dlt_train_run(const dlt_train_config *c, dlt_train_result *res)
     return st;
 }
 
+/* --dry-run of a phased task: the layout as the run fixes it (one range per
+ * phase), and per phase its parameters, optimizer, repeat count, plan memory
+ * and optimizer state. */
+static dlt_status describe_phases(const dlt_train_config *c, dlt_task *t, dlt_graph *g, dlt_task_graph *tg,
+                                  int world_size, FILE *out)
+{
+    dlt_trainer_phase ph[DLT_TASK_MAX_PHASES];
+    dlt_dist *dists[DLT_TASK_MAX_PHASES] = {0};
+    dlt_plan *plans[DLT_TASK_MAX_PHASES] = {0};
+    int n[DLT_TASK_MAX_PHASES];
+    const dlt_t *params[DLT_TASK_MAX_PHASES], *grads[DLT_TASK_MAX_PHASES];
+    dlt_status st = DLT_OK;
+    memset(ph, 0, sizeof ph);
+    for (int k = 0; k < tg->nphases && st == DLT_OK; k++) {
+        st = dlt_trainer_phase_resolve(c, &tg->phases[k], &ph[k]);
+        n[k] = tg->phases[k].nparams, params[k] = tg->phases[k].params, grads[k] = tg->phases[k].grads;
+    }
+    dlt_reducer_config rc = {.bucket_mb = c->bucket_mb, .contract = tg->contract};
+    if (st == DLT_OK)
+        st = dlt_dist_create_groups(NULL, g, tg->nphases, n, params, grads, &rc, dists);
+    for (int k = 0; k < tg->nphases && st == DLT_OK; k++) {
+        dlt_plan_opts po = {.measure_only = 1};
+        dlt_dist_plan_opts(dists[k], &po);
+        st = dlt_plan_create(g, tg->phases[k].nouts, tg->phases[k].outs, &po, &plans[k]);
+    }
+    if (st == DLT_OK) {
+        t->ops->describe(t, out);
+        fprintf(out, "# architecture (/model of the checkpoints, docs/models.md)\n");
+        for (int i = 0; i < tg->model.n; i++) {
+            char v[160];
+            dlt_kv_format(&tg->model.kv[i], v, sizeof v);
+            fprintf(out, "  %-20s %s\n", tg->model.kv[i].key, v);
+        }
+        dlt_graph_summary(g, plans[0], out);
+        fprintf(out, "FLOPs per sample (forward): %.4g\n", dlt_graph_flops(g, 1, &tg->flops_out) / (double)c->batch_size);
+        fprintf(out, "# phases, in the order of an iteration\n");
+        for (int k = 0; k < tg->nphases; k++) {
+            size_t lo, hi, count = 0;
+            dlt_dist_range(dists[k], &lo, &hi);
+            for (int i = 0; i < dlt_num_params(g); i++) {
+                const dlt_param_info *pi = dlt_param_at(g, i);
+                count += pi->offset >= lo && pi->offset < hi ? pi->numel : 0;
+            }
+            dlt_mem_report mr;
+            dlt_plan_memory(plans[k], &mr);
+            char line[200];
+            int nslots = dlt_optim_config_num_slots(&ph[k].optim);
+            size_t bytes = (size_t)nslots * (hi - lo) * sizeof(float);
+            dlt_optim_memory_line(line, sizeof line,
+                                  c->zero ? dlt_zero_state_bytes(dlt_dist_reducer(dists[k]), world_size, 0, nslots)
+                                          : bytes,
+                                  bytes, c->zero, world_size);
+            fprintf(out, "phase %s: %zu parameters (%d tensors, flat [%zu, %zu)), %s lr %g, x %d per iteration, "
+                         "accumulate %d, grad_clip %g, clip_value %g; activations %.1f KiB; %s\n",
+                    ph[k].def->name, count, tg->phases[k].nparams, lo, hi, dlt_optim_kind_name(ph[k].optim.kind),
+                    ph[k].optim.lr, ph[k].repeat, ph[k].accumulate, ph[k].grad_clip, ph[k].clip_value,
+                    (double)mr.arena_bytes / 1024, line);
+        }
+    }
+    for (int k = 0; k < DLT_TASK_MAX_PHASES; k++) {
+        dlt_plan_free(plans[k]);
+        dlt_dist_free(dists[k]);
+    }
+    return st;
+}
+
+static void free_phase_lists(dlt_task_graph *tg)
+{
+    for (int k = 0; k < tg->nphases; k++) {
+        free(tg->phases[k].params);
+        free(tg->phases[k].grads);
+    }
+}
+
 dlt_status dlt_train_describe(const dlt_train_config *c, int world_size, FILE *out)
 {
     dlt_task *t = NULL;
@@ -423,6 +561,14 @@ dlt_status dlt_train_describe(const dlt_train_config *c, int world_size, FILE *o
         st = dlt_seterr(DLT_ERR_NOMEM, "out of memory");
     if (st == DLT_OK)
         st = t->ops->build(t, g, &tg);
+    if (st == DLT_OK && tg.nphases > 0) {
+        st = describe_phases(c, t, g, &tg, world_size, out);
+        free_phase_lists(&tg);
+        dlt_task_close(t);
+        dlt_graph_free(g);
+        return st;
+    }
+    free_phase_lists(&tg); /* a build that failed half-way */
     /* ZeRO-1's shards follow the reducer's buckets: lay the parameters out as
      * the run does (a reducer without communicator: layout and buckets only) */
     dlt_dist *dist = NULL;

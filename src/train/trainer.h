@@ -11,6 +11,22 @@
 #include "report.h"
 #include "task.h"
 
+/* One phase of a phased task (trainer_phase.c): its resolved settings and
+ * its own reducer, plan and optimizer over its contiguous flat range. */
+typedef struct {
+    const dlt_task_phase *def; /* the task's (in dlt_trainer.tg) */
+    dlt_optim_config optim;
+    dlt_schedule schedule; /* the job's schedule over the phase's lr */
+    double grad_clip, clip_value;
+    int accumulate, repeat;
+    dlt_dist *dist;
+    dlt_reducer *red; /* dist's (borrowed) */
+    dlt_plan *plan;
+    dlt_optim *opt; /* state for [lo, hi) only */
+    size_t lo, hi;  /* the phase's parameters in the flat buffers */
+    double gnorm;   /* of its last update */
+} dlt_trainer_phase;
+
 typedef struct {
     const dlt_train_config *c;
     dlt_comm *comm;
@@ -22,6 +38,13 @@ typedef struct {
     dlt_dist *dist;   /* the graph's data parallelism (layout, readiness, optimizer step) */
     dlt_reducer *red; /* dist's reducer (borrowed): buckets, shards, timing */
     dlt_optim *opt;
+    /* a phased task (tg.nphases > 0): dist, red, train and opt above stay
+     * NULL and each phase has its own */
+    int nphases;
+    dlt_trainer_phase ph[DLT_TASK_MAX_PHASES];
+    int64_t pos;     /* phase updates done in iteration step + 1 (a stop between phases) */
+    int stopped_mid; /* the last phased step stopped between phases (pos > 0) */
+    int stop_term;   /* ... and the agreed stop was a SIGTERM somewhere */
     dlt_gpu *gpu;    /* the rank's GPU when it trains there, else NULL */
     dlt_backend *be; /* where the model lives: the GPU, a device the program gave, or the CPU backend */
     int64_t step, total_steps, samples_seen, epoch;
@@ -48,6 +71,44 @@ typedef struct {
  * weight, then the task's training sums (added to); *gnorm: the global
  * gradient norm. */
 dlt_status dlt_trainer_step(dlt_trainer *r, double *sums, double *gnorm);
+/* Phased tasks (trainer_phase.c). After build(): resolves each phase's
+ * settings (task defaults, [phase] overrides), lays the parameters out so
+ * that each phase owns one contiguous range, and creates its reducer, plan
+ * and optimizer. */
+dlt_status dlt_trainer_phases_setup(dlt_trainer *r);
+/* One phase's settings from the task's default d and the job (see
+ * trainer_phase.c, Settings); sets ph->def = d. */
+dlt_status dlt_trainer_phase_resolve(const dlt_train_config *c, const dlt_task_phase *d, dlt_trainer_phase *ph);
+/* Collective: one iteration: every phase in order, `repeat` updates each. */
+dlt_status dlt_trainer_phased_step(dlt_trainer *r, double *sums, double *gnorm);
+void dlt_trainer_phases_free(dlt_trainer *r);
+/* Collective (trainer.c): whether any rank was asked to stop (a signal, or
+ * the tests' dlt_train_set_stop_after), *term: a SIGTERM among them. */
+dlt_status dlt_trainer_stop_agreed(dlt_trainer *r, int *stop, int *term);
+/* One phase update done (the tests' dlt_train_set_stop_after counts them). */
+void dlt_trainer_count_update(void);
+/* Phase k's lr at iteration `step`: the job's schedule over its lr. */
+double dlt_trainer_phase_lr(const dlt_trainer *r, int k, int64_t step);
+/* Training batches one step (iteration) consumes: train.accumulate, or the
+ * first phase's repeat x accumulate. */
+int64_t dlt_trainer_batches_per_step(const dlt_train_config *c, const dlt_trainer *r);
+/* The optimizer state of every phase in one parameter-shaped view for a
+ * checkpoint: per slot name (the union over the phases), a buffer of the
+ * whole flat size holding each phase's state in its range and zeros
+ * elsewhere (free with dlt_trainer_free_full_state's rule: nslots arrays).
+ * *name: the optimizer, or "d:rmsprop,g:adam" when the phases differ. */
+dlt_status dlt_trainer_phase_state(dlt_trainer *r, int *nslots, const char **slot_names, float ***full,
+                                   char *name, size_t len);
+/* Collective, ZeRO-1: every phase's shards of the other ranks into the
+ * union view on rank 0 (dlt_zero_gather per phase). */
+dlt_status dlt_trainer_phase_gather(dlt_trainer *r, float *const *full, const char *const *slot_names,
+                                    int nslots);
+/* The loaded union view back into each phase's optimizer (host slots; each
+ * rank its own shards under ZeRO-1). */
+void dlt_trainer_phase_state_scatter(dlt_trainer *r, float *const *full, const char *const *slot_names, int nslots);
+/* Each phase's optimizer: host mirrors to/from the device. */
+dlt_status dlt_trainer_phases_optim_sync(dlt_trainer *r, int to_device);
+
 /* Collective: rank 0's batch-norm statistics to every rank (where they live:
  * device memory on a GPU). */
 dlt_status dlt_trainer_bcast_buffers(dlt_trainer *r);
@@ -81,6 +142,9 @@ void dlt_trainer_free_full_state(dlt_trainer *r, float **full);
 /* Collective, after dlt_trainer_to_host(r, 1): every rank's shards into
  * full[] on rank 0 (the other ranks' full is not used; may be NULL). */
 dlt_status dlt_trainer_zero_gather(dlt_trainer *r, float *const *full);
+/* The same for any reducer and its optimizer (a phase's): full[s] is opt's
+ * slot s on rank 0. */
+dlt_status dlt_zero_gather(dlt_trainer *r, const dlt_reducer *red, dlt_optim *opt, float *const *full);
 /* A loaded whole state into this rank's shards (host slots; upload after). */
 void dlt_trainer_zero_scatter(dlt_trainer *r, float *const *full);
 

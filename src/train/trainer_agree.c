@@ -59,13 +59,19 @@ dlt_status dlt_trainer_agree(dlt_trainer *r)
         fputc('\n', f);
     }
     fprintf(f, "flat parameters\t%zu\nflat buffers\t%zu\n", dlt_params_numel(r->g), dlt_buffers_numel(r->g));
-    for (int b = 0; b < dlt_reducer_num_buckets(r->red); b++) {
-        size_t lo, hi;
-        int np;
-        dlt_reducer_bucket(r->red, b, &lo, &hi, &np);
-        fprintf(f, "gradient bucket %d\t[%zu, %zu) of %d parameters\n", b, lo, hi, np);
+    for (int k = 0; k < (r->nphases > 0 ? r->nphases : 1); k++) {
+        dlt_reducer *red = r->nphases > 0 ? r->ph[k].red : r->red;
+        if (r->nphases > 0)
+            fprintf(f, "phase %s\t%s x %d\n", r->ph[k].def->name, dlt_optim_kind_name(r->ph[k].optim.kind),
+                    r->ph[k].repeat);
+        for (int b = 0; b < dlt_reducer_num_buckets(red); b++) {
+            size_t lo, hi;
+            int np;
+            dlt_reducer_bucket(red, b, &lo, &hi, &np);
+            fprintf(f, "gradient bucket %d\t[%zu, %zu) of %d parameters\n", b, lo, hi, np);
+        }
     }
-    int64_t per_epoch = r->task->steps_per_epoch / (c->accumulate > 0 ? c->accumulate : 1);
+    int64_t per_epoch = r->task->steps_per_epoch / dlt_trainer_batches_per_step(c, r);
     fprintf(f, "steps per epoch\t%lld\nsteps\t%lld\nvalidation steps\t%lld\n", (long long)per_epoch,
             (long long)(c->steps > 0 ? c->steps : c->epochs * per_epoch), (long long)r->task->val_steps);
     if (fclose(f) != 0 || !text) {

@@ -19,6 +19,8 @@
 static void ckpt_tensors(dlt_trainer *r, dlt_ckpt_tensors *t, float *const *full)
 {
     dlt_ckpt_tensors_from_graph(r->g, t);
+    if (r->nphases > 0)
+        return; /* phase_tensors */
     t->nslots = dlt_optim_num_slots(r->opt);
     if (t->nslots > DLT_CKPT_MAX_SLOTS)
         t->nslots = DLT_CKPT_MAX_SLOTS;
@@ -29,6 +31,37 @@ static void ckpt_tensors(dlt_trainer *r, dlt_ckpt_tensors *t, float *const *full
     t->optim_name = dlt_optim_kind_name(dlt_optim_get_config(r->opt)->kind);
 }
 
+/* A phased task: every phase's optimizer state in one parameter-shaped view
+ * (dlt_trainer_phase_state): /optim/<parameter>/<slot> as for one
+ * optimizer, each parameter's state from the phase that updates it. */
+typedef struct {
+    int nslots;
+    const char *names[DLT_CKPT_MAX_SLOTS];
+    float **full;
+    char optim[64];
+} phase_view;
+
+static dlt_status phase_tensors(dlt_trainer *r, dlt_ckpt_tensors *t, phase_view *v)
+{
+    memset(v, 0, sizeof *v);
+    dlt_status st = dlt_trainer_phase_state(r, &v->nslots, v->names, &v->full, v->optim, sizeof v->optim);
+    if (st != DLT_OK)
+        return st;
+    t->nslots = v->nslots;
+    for (int i = 0; i < v->nslots; i++)
+        t->slot_names[i] = v->names[i], t->slot_data[i] = v->full[i];
+    t->optim_name = v->optim;
+    return DLT_OK;
+}
+
+static void phase_view_free(phase_view *v)
+{
+    for (int i = 0; v->full && i < v->nslots; i++)
+        free(v->full[i]);
+    free(v->full);
+    v->full = NULL;
+}
+
 dlt_status dlt_trainer_bcast_buffers(dlt_trainer *r)
 {
     return dlt_comm_bcast(r->comm, dlt_buffers_dev(r->g), dlt_buffers_numel(r->g), DLT_COMM_F32, 0, NULL);
@@ -37,7 +70,9 @@ dlt_status dlt_trainer_bcast_buffers(dlt_trainer *r)
 dlt_status dlt_trainer_to_host(dlt_trainer *r, int with_optim)
 {
     dlt_status st = dlt_graph_download(r->g, DLT_SYNC_PARAMS | DLT_SYNC_BUFFERS);
-    if (st == DLT_OK && with_optim)
+    if (st == DLT_OK && with_optim && r->nphases > 0)
+        st = dlt_trainer_phases_optim_sync(r, 0);
+    else if (st == DLT_OK && with_optim)
         st = dlt_optim_download(r->opt);
     return st;
 }
@@ -45,7 +80,9 @@ dlt_status dlt_trainer_to_host(dlt_trainer *r, int with_optim)
 dlt_status dlt_trainer_to_device(dlt_trainer *r, int with_optim)
 {
     dlt_status st = dlt_graph_upload(r->g, DLT_SYNC_PARAMS | DLT_SYNC_BUFFERS);
-    if (st == DLT_OK && with_optim)
+    if (st == DLT_OK && with_optim && r->nphases > 0)
+        st = dlt_trainer_phases_optim_sync(r, 1);
+    else if (st == DLT_OK && with_optim)
         st = dlt_optim_upload(r->opt);
     return st;
 }
@@ -57,10 +94,12 @@ dlt_status dlt_trainer_save_checkpoint(dlt_trainer *r)
     float **full = NULL; /* ZeRO-1: the whole optimizer state, on rank 0 */
     if (st == DLT_OK)
         st = dlt_trainer_to_host(r, 1);
-    if (st == DLT_OK && r->c->zero && r->rank == 0)
+    /* (a phased task gathers each phase's shards below) */
+    int zero1 = r->c->zero && r->nphases == 0;
+    if (st == DLT_OK && zero1 && r->rank == 0)
         st = dlt_trainer_full_state(r, &full);
     /* every rank takes part even when rank 0 is out of memory: the collectives must match */
-    if (r->c->zero) {
+    if (zero1) {
         double bad = st != DLT_OK;
         dlt_status cst = dlt_comm_reduce_metrics(r->comm, &bad, 1);
         if (cst == DLT_OK && bad > 0 && st == DLT_OK)
@@ -88,18 +127,38 @@ dlt_status dlt_trainer_save_checkpoint(dlt_trainer *r)
     for (int i = 0; i < r->world * 2; i++)
         all[i] = (int64_t)tmp[i];
     free(tmp);
-    if (st == DLT_OK && r->rank == 0) {
-        dlt_ckpt_tensors t;
+    phase_view pv = {0};
+    dlt_ckpt_tensors t;
+    if (st == DLT_OK && r->nphases > 0) {
+        /* every rank: its phases' state; ZeRO-1: each phase's shards gathered
+         * to rank 0 (collective: every rank takes part, also after a failure) */
+        ckpt_tensors(r, &t, NULL);
+        st = phase_tensors(r, &t, &pv);
+        if (r->c->zero) {
+            double bad = st != DLT_OK;
+            dlt_status cst = dlt_comm_reduce_metrics(r->comm, &bad, 1);
+            if (st == DLT_OK && cst == DLT_OK && bad > 0)
+                cst = dlt_seterr(DLT_ERR_NOMEM, "checkpoint: another rank cannot hold the optimizer state");
+            if (st == DLT_OK)
+                st = cst;
+            if (st == DLT_OK)
+                st = dlt_trainer_phase_gather(r, pv.full, pv.names, pv.nslots);
+        }
+    } else if (st == DLT_OK && r->rank == 0) {
         ckpt_tensors(r, &t, full);
+    }
+    if (st == DLT_OK && r->rank == 0) {
         dlt_ckpt_state cs = {.step = r->step, .epoch = r->epoch, .samples_seen = r->samples_seen,
                              .seed = r->c->seed, .world_size = r->world,
-                             .optim_step = dlt_optim_get_step(r->opt), .cursor_len = 2,
+                             .optim_step = dlt_optim_get_step(r->nphases > 0 ? r->ph[0].opt : r->opt),
+                             .cursor_len = 2,
                              .cursors = all, .job_text = (char *)r->c->job_text,
                              .best_metric = r->best_metric,
                              .best_metric_name = r->task->best_key,
                              .best_higher_is_better = r->task->best_higher, .model = &r->tg.model,
                              .loss_scale = r->c->loss_scaling == DLT_LOSS_SCALE_DYNAMIC ? r->scaler.scale : 0,
-                             .loss_scale_growth = r->scaler.growth_tracker};
+                             .loss_scale_growth = r->scaler.growth_tracker,
+                             .phased = r->nphases > 0, .phase_position = r->pos};
         st = dlt_ckpt_save(r->c->run_dir, &t, &cs, r->last_ckpt, sizeof r->last_ckpt);
         if (st == DLT_OK) {
             dlt_ckpt_prune(r->c->run_dir, r->c->keep_last, r->step);
@@ -107,6 +166,7 @@ dlt_status dlt_trainer_save_checkpoint(dlt_trainer *r)
         }
     }
     free(all);
+    phase_view_free(&pv);
     dlt_trainer_free_full_state(r, full);
     /* every rank learns whether rank 0 managed to write (a host number: the
      * metrics path, MPI even when gradients go through NCCL) */
@@ -182,12 +242,17 @@ static dlt_status check_job(dlt_trainer *r, const char *path, const dlt_ckpt_sta
  * auto goes from the newest checkpoint to older ones past damaged files
  * (their names into skipped[]), never past one that does not fit the model,
  * and refuses to start from scratch when every file is damaged. */
-static dlt_status load(dlt_trainer *r, float *const *full, dlt_ckpt_state *cs, char *path, size_t len, int *found,
-                       char skipped[][DLT_PATH_MAX], int *nskipped)
+static dlt_status load(dlt_trainer *r, float *const *full, phase_view *pv, dlt_ckpt_state *cs, char *path,
+                       size_t len, int *found, char skipped[][DLT_PATH_MAX], int *nskipped)
 {
     const char *want = r->c->resume;
     dlt_ckpt_tensors t;
     ckpt_tensors(r, &t, full);
+    if (r->nphases > 0) {
+        dlt_status pst = phase_tensors(r, &t, pv);
+        if (pst != DLT_OK)
+            return pst;
+    }
     *found = 0;
     *nskipped = 0;
     if (strcmp(want, "auto") != 0) {
@@ -261,9 +326,10 @@ dlt_status dlt_trainer_resume(dlt_trainer *r)
     memset(&cs, 0, sizeof cs);
     /* ZeRO-1: the file holds the whole optimizer state; each rank keeps its shards */
     float **full = NULL;
-    dlt_status st = r->c->zero ? dlt_trainer_full_state(r, &full) : DLT_OK;
+    dlt_status st = r->c->zero && r->nphases == 0 ? dlt_trainer_full_state(r, &full) : DLT_OK;
+    phase_view pv = {0}; /* a phased task: its optimizers' state, loaded after r->step is known */
     if (st == DLT_OK)
-        st = load(r, full, &cs, path, sizeof path, &found, skipped, &nskipped);
+        st = load(r, full, &pv, &cs, path, sizeof path, &found, skipped, &nskipped);
     if (st == DLT_OK && found && full)
         dlt_trainer_zero_scatter(r, full);
     dlt_trainer_free_full_state(r, full);
@@ -282,10 +348,12 @@ dlt_status dlt_trainer_resume(dlt_trainer *r)
     dlt_status cst = dlt_comm_reduce_metrics(r->comm, failed, 2);
     if (cst != DLT_OK) {
         dlt_ckpt_state_free(&cs);
+        phase_view_free(&pv);
         return cst;
     }
     if (failed[0] > 0) {
         dlt_ckpt_state_free(&cs);
+        phase_view_free(&pv);
         if ((int)failed[0] == r->world) {
             r->error_on_all_ranks = 1;
             return st;
@@ -293,6 +361,7 @@ dlt_status dlt_trainer_resume(dlt_trainer *r)
         return st != DLT_OK ? st : dlt_seterr(DLT_ERR_IO, "another rank failed to load the checkpoint");
     }
     if (!found || (int)failed[1] != r->world) {
+        phase_view_free(&pv);
         if (found || (int)failed[1] > 0)
             return dlt_seterr(DLT_ERR_IO, "%s: not every rank found a checkpoint to resume from", r->c->run_dir);
         if (r->rank == 0)
@@ -307,6 +376,7 @@ dlt_status dlt_trainer_resume(dlt_trainer *r)
         r->best_metric = cs.best_metric;
         snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", path);
         dlt_ckpt_state_free(&cs);
+        phase_view_free(&pv);
         return DLT_OK;
     }
     if (diff[0] && r->rank == 0)
@@ -315,7 +385,12 @@ dlt_status dlt_trainer_resume(dlt_trainer *r)
     r->epoch = cs.epoch;
     r->samples_seen = cs.samples_seen;
     r->best_metric = cs.best_metric;
-    dlt_optim_set_step(r->opt, cs.optim_step);
+    r->pos = r->nphases > 0 ? cs.phase_position : 0;
+    if (r->nphases > 0)
+        dlt_trainer_phase_state_scatter(r, pv.full, pv.names, pv.nslots);
+    else
+        dlt_optim_set_step(r->opt, cs.optim_step);
+    phase_view_free(&pv);
     /* the dynamic scaler continues where it was; a checkpoint without one
      * (another precision) leaves it at train.loss_scale_init */
     if (r->c->loss_scaling == DLT_LOSS_SCALE_DYNAMIC && cs.loss_scale > 0) {
@@ -335,6 +410,7 @@ dlt_status dlt_trainer_resume(dlt_trainer *r)
                     cs.world_size, r->world, r->world > 1 ? "s" : "");
     }
     dlt_ckpt_state_free(&cs);
+    phase_view_free(&pv);
     if ((st = r->task->ops->set_cursor(r->task, 1, cur)) != DLT_OK)
         return st;
     if (r->rank == 0)

@@ -59,10 +59,15 @@ void dlt_optim_memory_line(char *buf, size_t len, size_t per_rank, size_t unshar
 
 dlt_status dlt_trainer_zero_gather(dlt_trainer *r, float *const *full)
 {
-    int nslots = dlt_optim_num_slots(r->opt), nb = dlt_reducer_num_buckets(r->red);
+    return dlt_zero_gather(r, r->red, r->opt, full);
+}
+
+dlt_status dlt_zero_gather(dlt_trainer *r, const dlt_reducer *red, dlt_optim *opt, float *const *full)
+{
+    int nslots = dlt_optim_num_slots(opt), nb = dlt_reducer_num_buckets(red);
     size_t most = 0, lo, hi;
     for (int b = 0; b < nb; b++) {
-        shard_of(r->red, r->world, 0, b, &lo, &hi);
+        shard_of(red, r->world, 0, b, &lo, &hi);
         most = hi - lo > most ? hi - lo : most;
     }
     /* the other ranks' shards arrive where the collectives run: device memory
@@ -73,15 +78,15 @@ dlt_status dlt_trainer_zero_gather(dlt_trainer *r, float *const *full)
     size_t mine = 0; /* this rank's shards, one after the other (the optimizer's compact state) */
     for (int b = 0; b < nb && st == DLT_OK; b++)
         for (int k = 0; k < r->world && st == DLT_OK; k++) {
-            shard_of(r->red, r->world, k, b, &lo, &hi);
+            shard_of(red, r->world, k, b, &lo, &hi);
             size_t n = hi - lo;
             for (int s = 0; s < nslots && n && st == DLT_OK; s++) {
-                float *src = k == r->rank ? dlt_optim_slot_dev(r->opt, s) + mine : scratch;
+                float *src = k == r->rank ? dlt_optim_slot_dev(opt, s) + mine : scratch;
                 if ((st = dlt_comm_bcast(r->comm, src, n, DLT_COMM_F32, k, NULL)) != DLT_OK || r->rank != 0)
                     continue;
                 float *dst = full[s] + lo;
                 if (k == 0) /* the host mirror, downloaded before */
-                    memcpy(dst, dlt_optim_slot(r->opt, s) + mine, n * sizeof(float));
+                    memcpy(dst, dlt_optim_slot(opt, s) + mine, n * sizeof(float));
                 else if ((st = r->be->download(r->be->ctx, dst, scratch, n * sizeof(float))) == DLT_OK)
                     st = r->be->sync(r->be->ctx);
             }

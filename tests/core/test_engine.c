@@ -137,6 +137,34 @@ START_TEST(broadcast_and_reduce_gradients)
 }
 END_TEST
 
+/* The gradient w.r.t. a value a node produced (not a leaf), as WGAN-GP takes
+ * it at its interpolates: d sum(y^2) / dy = 2 y for y = 3 x + 1, against the
+ * hand-computed values (it used to come out as zeros). */
+START_TEST(gradient_wrt_a_produced_value)
+{
+    dlt_graph *g = dlt_graph_create(1);
+    int64_t xs[1] = {4};
+    dlt_t x = dlt_input(g, "x", DLT_F32, 1, xs);
+    dlt_t y = dlt_affine(g, x, 3.0f, 1.0f);
+    dlt_t gy, gx;
+    ck_assert_int_eq(dlt_grad(g, dlt_sum(g, dlt_square(g, y), 0, NULL, 0), 1, &y, &gy), DLT_OK);
+    ck_assert_int_eq(dlt_grad(g, dlt_sum(g, dlt_square(g, y), 0, NULL, 0), 1, &x, &gx), DLT_OK);
+    dlt_t outs[2] = {gy, gx};
+    dlt_plan *p;
+    ck_assert_int_eq(dlt_plan_create(g, 2, outs, NULL, &p), DLT_OK);
+    const float xv[4] = {-1.0f, 0.0f, 0.5f, 2.0f};
+    memcpy(dlt_plan_data(p, x), xv, sizeof xv);
+    ck_assert_int_eq(dlt_plan_run(p, NULL), DLT_OK);
+    const float *a = dlt_plan_data(p, gy), *b = dlt_plan_data(p, gx);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_float_eq(a[i], 2.0f * (3.0f * xv[i] + 1.0f));
+        ck_assert_float_eq(b[i], 6.0f * (3.0f * xv[i] + 1.0f));
+    }
+    dlt_plan_free(p);
+    dlt_graph_free(g);
+}
+END_TEST
+
 /* A chain of N equal layers: the arena stays the same size as N grows. */
 static size_t chain_arena(int nlayers, int poison, float *out)
 {
@@ -402,6 +430,7 @@ int main(void)
     tcase_add_test(tc, error_cycle);
     tcase_add_test(tc, error_dtype_mismatch);
     tcase_add_test(tc, initializers_follow_their_laws);
+    tcase_add_test(tc, gradient_wrt_a_produced_value);
     suite_add_tcase(s, tc);
     return dlt_test_run(s);
 }

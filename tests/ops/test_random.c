@@ -462,6 +462,43 @@ START_TEST(per_sample_broadcast)
 }
 END_TEST
 
+/* Data-parallel noise (dlt_random_*_samples): rank r of R with batch b draws
+ * what one rank with batch R b draws for samples [r b, (r + 1) b): counter
+ * first x (elements per sample) + i from the graph seed, whatever the run's
+ * rank stream. Against the reference word for uniform (bitwise) and the other
+ * half of a doubled batch for normal. */
+START_TEST(global_sample_keying)
+{
+    int64_t big[2] = {8, 3}, half[2] = {4, 3};
+    for (int normal = 0; normal < 2; normal++) {
+        dlt_graph *g1 = dlt_graph_create(9), *g2 = dlt_graph_create(9);
+        dlt_t a = normal ? dlt_random_normal_samples(g1, 2, big, 0.f, 1.f, 0)
+                         : dlt_random_uniform_samples(g1, 2, big, -1.f, 1.f, 0);
+        dlt_t b = normal ? dlt_random_normal_samples(g2, 2, half, 0.f, 1.f, 4)
+                         : dlt_random_uniform_samples(g2, 2, half, -1.f, 1.f, 4);
+        dlt_plan *p1, *p2;
+        ck_assert_int_eq(dlt_plan_create(g1, 1, &a, NULL, &p1), DLT_OK);
+        ck_assert_int_eq(dlt_plan_create(g2, 1, &b, NULL, &p2), DLT_OK);
+        dlt_exec_opts e1 = {.training = 1, .step = 6, .rng_stream = 0}, e2 = {.training = 1, .step = 6, .rng_stream = 1};
+        ck_assert_int_eq(dlt_plan_run(p1, &e1), DLT_OK);
+        ck_assert_int_eq(dlt_plan_run(p2, &e2), DLT_OK);
+        const float *x = dlt_plan_data(p1, a), *y = dlt_plan_data(p2, b);
+        for (int i = 0; i < 12; i++) {
+            ck_assert_msg(memcmp(&x[12 + i], &y[i], sizeof(float)) == 0, "element %d: %g vs %g", i, x[12 + i], y[i]);
+            if (!normal) /* node id 1: the graph's first node */
+                ck_assert_float_eq(x[i], ref_uniform(ref_word(9, 1, 6, (uint64_t)i), -1.f, 1.f));
+        }
+        ck_assert(memcmp(x, y, 12 * sizeof(float)) != 0); /* the first half is not the second */
+        dlt_plan_free(p1), dlt_plan_free(p2);
+        dlt_graph_free(g1), dlt_graph_free(g2);
+    }
+    dlt_graph *g = dlt_graph_create(1);
+    ck_assert_int_lt(dlt_random_normal_samples(g, 2, big, 0.f, 1.f, -1), 0);
+    ck_assert_msg(strstr(dlt_graph_errmsg(g), "first sample -1"), "%s", dlt_graph_errmsg(g));
+    dlt_graph_free(g);
+}
+END_TEST
+
 START_TEST(bad_arguments_are_reported)
 {
     int64_t d[2] = {3, 4}, z[2] = {3, 0};
@@ -558,6 +595,7 @@ static Suite *suite(void)
     tcase_add_test(t, thread_count_changes_no_bit);
     tcase_add_test(t, gradient_flows_around_not_through);
     tcase_add_test(t, per_sample_broadcast);
+    tcase_add_test(t, global_sample_keying);
     tcase_add_loop_test(t, bad_arguments_are_reported, 0, 9);
     tcase_add_test(t, scalar_and_zero_std);
     suite_add_tcase(s, t);

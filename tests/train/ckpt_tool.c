@@ -1,6 +1,12 @@
 /* Test helper for the end-to-end checkpoint scripts (tests/train/test_*.sh):
  *   ckpt_tool cmp A.h5 B.h5 GROUP...     every dataset under each GROUP of A and B,
  *                                        byte for byte (exit 1 at the first difference)
+ *   ckpt_tool cmp A.h5 B.h5 GROUP... [--only PREFIX] [--tol T]
+ *                                        only datasets whose name (in GROUP) starts
+ *                                        with PREFIX; f32 data within T (|a - b| <=
+ *                                        T (1 + |b|)) instead of byte for byte
+ *   ckpt_tool maxabs CKPT.h5 GROUP PREFIX the largest |x| over the f32 datasets of
+ *                                        GROUP whose name starts with PREFIX
  *   ckpt_tool get CKPT.h5 DATASET        print a scalar dataset (e.g. /state/step)
  *   ckpt_tool flip CKPT.h5 DATASET INDEX  flip the lowest bit of element INDEX in place
  *                                        (its crc32 attribute is left as it was)
@@ -16,6 +22,7 @@
  *                                        compare every tensor with the checkpoint
  * Independent of libdltrain: HDF5 and a small JSON reader only. */
 #include <hdf5.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +34,27 @@ typedef struct {
     hid_t fb;
     int count, bad;
     size_t bytes;
+    const char *only; /* name prefix, or NULL */
+    double tol;       /* < 0: byte for byte */
+    double maxdiff;
 } cmp_ctx;
+
+/* f32 arrays of n elements within c->tol of each other (relative to 1 + |b|). */
+static int close_f32(cmp_ctx *c, const char *name, const unsigned char *a, const unsigned char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float x, y;
+        memcpy(&x, a + 4 * i, 4), memcpy(&y, b + 4 * i, 4);
+        double d = fabs((double)x - (double)y);
+        if (d > c->maxdiff)
+            c->maxdiff = d;
+        if (!(d <= c->tol * (1 + fabs((double)y)))) {
+            printf("%s: element %zu differs beyond %g: %.9g vs %.9g\n", name, i, c->tol, x, y);
+            return 0;
+        }
+    }
+    return 1;
+}
 
 static unsigned char *read_raw(hid_t d, size_t *n, hid_t *type_out)
 {
@@ -47,7 +74,7 @@ static unsigned char *read_raw(hid_t d, size_t *n, hid_t *type_out)
 static herr_t cmp_one(hid_t loc, const char *name, const H5O_info_t *info, void *data)
 {
     cmp_ctx *c = data;
-    if (info->type != H5O_TYPE_DATASET || c->bad)
+    if (info->type != H5O_TYPE_DATASET || c->bad || (c->only && strncmp(name, c->only, strlen(c->only))))
         return 0;
     c->count++;
     hid_t da = H5Dopen2(loc, name, H5P_DEFAULT);
@@ -64,6 +91,8 @@ static herr_t cmp_one(hid_t loc, const char *name, const H5O_info_t *info, void 
     if (!a || !b || na != nb || H5Tequal(ta, tb) <= 0) {
         printf("%s: different type or size (%zu vs %zu bytes)\n", name, na, nb);
         c->bad = 1;
+    } else if (c->tol >= 0 && H5Tget_class(ta) == H5T_FLOAT && H5Tget_size(ta) == 4) {
+        c->bad = !close_f32(c, name, a, b, na / 4);
     } else if (memcmp(a, b, na) != 0) {
         size_t i = 0;
         while (a[i] == b[i])
@@ -104,26 +133,79 @@ static int count_datasets(hid_t f, const char *group)
     return n;
 }
 
+static herr_t maxabs_one(hid_t loc, const char *name, const H5O_info_t *info, void *data)
+{
+    cmp_ctx *c = data;
+    if (info->type != H5O_TYPE_DATASET || strncmp(name, c->only, strlen(c->only)))
+        return 0;
+    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+    size_t n;
+    hid_t t;
+    unsigned char *a = read_raw(d, &n, &t);
+    if (a && H5Tget_class(t) == H5T_FLOAT && H5Tget_size(t) == 4) {
+        c->count++;
+        for (size_t i = 0; i < n / 4; i++) {
+            float x;
+            memcpy(&x, a + 4 * i, 4);
+            if (fabs((double)x) > c->maxdiff || x != x)
+                c->maxdiff = x != x ? INFINITY : fabs((double)x);
+        }
+    }
+    free(a);
+    H5Tclose(t), H5Dclose(d);
+    return 0;
+}
+
+static int cmd_maxabs(char **argv)
+{
+    hid_t f = H5Fopen(argv[2], H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t g = f >= 0 ? H5Gopen2(f, argv[3], H5P_DEFAULT) : -1;
+    if (g < 0)
+        return printf("cannot open %s:%s\n", argv[2], argv[3]), 1;
+    cmp_ctx c = {.only = argv[4]};
+    H5Ovisit(g, H5_INDEX_NAME, H5_ITER_INC, maxabs_one, &c);
+    H5Gclose(g), H5Fclose(f);
+    if (c.count == 0)
+        return printf("%s: no f32 dataset under %s starting with %s\n", argv[2], argv[3], argv[4]), 1;
+    printf("%.9g\n", c.maxdiff);
+    return 0;
+}
+
 static int cmd_cmp(int argc, char **argv)
 {
+    const char *only = NULL;
+    double tol = -1;
+    while (argc > 5 && (!strcmp(argv[argc - 2], "--only") || !strcmp(argv[argc - 2], "--tol"))) {
+        if (!strcmp(argv[argc - 2], "--only"))
+            only = argv[argc - 1];
+        else
+            tol = atof(argv[argc - 1]);
+        argc -= 2;
+    }
     hid_t fa = H5Fopen(argv[2], H5F_ACC_RDONLY, H5P_DEFAULT),
           fb = H5Fopen(argv[3], H5F_ACC_RDONLY, H5P_DEFAULT);
     if (fa < 0 || fb < 0)
         return printf("cannot open %s or %s\n", argv[2], argv[3]), 1;
     int rc = 0;
     for (int i = 4; i < argc && !rc; i++) {
-        cmp_ctx c = {.other = argv[3]};
+        cmp_ctx c = {.other = argv[3], .only = only, .tol = tol};
         hid_t ga = H5Gopen2(fa, argv[i], H5P_DEFAULT);
         c.fb = H5Gopen2(fb, argv[i], H5P_DEFAULT);
         if (ga < 0 || c.fb < 0)
             return printf("%s: no such group in both files\n", argv[i]), 1;
         H5Ovisit(ga, H5_INDEX_NAME, H5_ITER_INC, cmp_one, &c);
-        int nb = count_datasets(fb, argv[i]);
+        int nb = only ? c.count : count_datasets(fb, argv[i]);
+        if (!c.bad && only && c.count == 0) {
+            printf("%s: no dataset to compare\n", argv[i]);
+            c.bad = 1;
+        }
         if (!c.bad && nb != c.count) {
             printf("%s: %d datasets in %s, %d in %s\n", argv[i], c.count, argv[2], nb, argv[3]);
             c.bad = 1;
         }
-        if (!c.bad)
+        if (!c.bad && tol >= 0)
+            printf("%s: %d datasets within %g (largest difference %.3g)\n", argv[i], c.count, tol, c.maxdiff);
+        else if (!c.bad)
             printf("%s: %d datasets, %zu bytes identical\n", argv[i], c.count, c.bytes);
         rc = c.bad;
         H5Gclose(ga), H5Gclose(c.fb);
@@ -447,6 +529,8 @@ int main(int argc, char **argv)
 {
     if (argc >= 5 && strcmp(argv[1], "cmp") == 0)
         return cmd_cmp(argc, argv);
+    if (argc == 5 && strcmp(argv[1], "maxabs") == 0)
+        return cmd_maxabs(argv);
     if (argc == 4 && strcmp(argv[1], "get") == 0)
         return cmd_get(argv);
     if (argc == 5 && strcmp(argv[1], "flip") == 0)
@@ -459,7 +543,7 @@ int main(int argc, char **argv)
         return cmd_strip(argv);
     if (argc >= 4 && strcmp(argv[1], "safetensors") == 0)
         return cmd_safetensors(argc, argv);
-    fprintf(stderr, "usage: ckpt_tool cmp A B GROUP... | get CKPT DATASET | flip CKPT DATASET INDEX |\n"
+    fprintf(stderr, "usage: ckpt_tool cmp A B GROUP... [--only PREFIX] [--tol T] | maxabs CKPT GROUP PREFIX | get CKPT DATASET | flip CKPT DATASET INDEX |\n"
                     "       set CKPT DATASET VALUE [--fix-crc] | setattr CKPT NAME VALUE | strip-crc CKPT |\n"
                     "       safetensors FILE CKPT [--no-buffers]\n");
     return 2;

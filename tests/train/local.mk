@@ -52,6 +52,17 @@ check_PROGRAMS += tests/train/hf_tok_check tests/train/pred_check
 tests_train_hf_tok_check_LDADD =
 TESTS += tests/train/test_predict.sh
 EXTRA_DIST += tests/train/test_predict.sh
+# phased training (GANs): 2 ranks x b == 1 rank x 2b, exact resume at and between
+# phases (also on the stand-in device), phases touch only their parameters, WGAN
+# weight clipping, bad [phase] keys
+TESTS += tests/train/test_gan.sh
+EXTRA_DIST += tests/train/test_gan.sh
+# one gan-mlp iteration against PyTorch (tests/fixtures/gan_step.h5, whose inputs
+# gan_export writes: the initial parameters, real batches and in-graph noise)
+check_PROGRAMS += tests/train/gan_export
+TESTS += tests/train/test_gan_torch.sh
+EXTRA_DIST += tests/train/test_gan_torch.sh tests/fixtures/gan_step_bce.h5 tests/fixtures/gan_step_wgan_gp.h5 \
+	tests/fixtures/gan_step_make_fixtures.py
 # dlt_train_config_from_job: per-config optim.no_decay patterns; the architecture's
 # dropout recorded in the resolved job (dlt_train_job_record_defaults)
 check_PROGRAMS += tests/train/test_job_config
