@@ -188,9 +188,10 @@ static dlt_status feed(dlt_task *t, dlt_plan *p, int train, dlt_task_batch *tb)
         return st;
     memcpy(dlt_plan_data(p, k->x), b.images,
            (size_t)b.size * k->c_in * k->h * k->w * sizeof(float));
-    /* the loss is a mean over the valid samples; padding weighs nothing */
+    /* the loss is a mean over the valid samples; padding weighs nothing (a
+     * plan without the loss, vae_export's, has no such input) */
     float *w = dlt_plan_data(p, k->weight);
-    for (int i = 0; i < b.size; i++)
+    for (int i = 0; w && i < b.size; i++)
         w[i] = i < b.valid ? 1.0f / (float)b.valid : 0.0f;
     tb->samples = b.valid;
     tb->weight = b.valid;
