@@ -14,7 +14,9 @@
 #       ranks the second rank's share of it is empty) reported as `elbo` =
 #       -(bce + kl), equal on 1 and 2 ranks, the same at two evaluations of the
 #       same parameters (fixed evaluation keys), kept as the checkpoint's best
-#       metric
+#       metric; dltrain predict reproduces it
+#   (e) shards of sides not divisible by 4, validation images of another shape:
+#       one line, exit 2
 . "$top_srcdir/tests/train/lib.sh"
 FIX=$top_srcdir/tests/fixtures
 "$DLPREP" synthetic --num 96 --size 8x8x1 --classes 4 --seed 5 --out data --quiet || fail "dlprep synthetic"
@@ -106,4 +108,15 @@ run 1 job.toml $R --set train.steps=2 --set checkpoint.dir=cut >c.out 2>&1 || { 
 run 1 job.toml $R --set train.steps=4 --set checkpoint.dir=cut --resume auto >c.out 2>&1 || { cat c.out; fail "(c) resumed"; }
 same full/v/$(ck 4) cut/v/$(ck 4)
 echo "(c) 4 steps == 2 + 2 resumed, bitwise"
+# (e) shards the VAE cannot take: one line naming the key, exit 2
+"$DLPREP" synthetic --num 40 --size 6x6x1 --classes 2 --seed 1 --out d6 --quiet || fail "dlprep synthetic 6x6"
+bad_data() {
+    "$PLAIN_DLTRAIN" job.toml --set "$1" >e.out 2>e.err
+    rc=$?
+    [ $rc -eq 2 ] && [ "$(wc -l <e.err)" -eq 1 ] && grep -q "$2" e.err ||
+        { cat e.out e.err; fail "(e) --set $1: exit $rc, expected 2 and one line matching '$2'"; }
+    echo "(e) --set $1: $(cat e.err)"
+}
+bad_data 'data.train=d6/train-*.h5' "data.train: .* 6x6x1 images .* multiples of 4"
+bad_data 'data.val=d6/train-*.h5' "data.val: the shards hold 6x6x1 images"
 echo "PASS ($(elapsed))"
