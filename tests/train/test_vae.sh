@@ -17,6 +17,8 @@
 #       metric; dltrain predict reproduces it
 #   (e) shards of sides not divisible by 4, validation images of another shape:
 #       one line, exit 2
+#   (f) the stand-in device: bitwise the CPU's run; the emulated CUDA kernels:
+#       the CPU's parameters and ELBO within 1e-6
 . "$top_srcdir/tests/train/lib.sh"
 FIX=$top_srcdir/tests/fixtures
 "$DLPREP" synthetic --num 96 --size 8x8x1 --classes 4 --seed 5 --out data --quiet || fail "dlprep synthetic"
@@ -108,6 +110,31 @@ run 1 job.toml $R --set train.steps=2 --set checkpoint.dir=cut >c.out 2>&1 || { 
 run 1 job.toml $R --set train.steps=4 --set checkpoint.dir=cut --resume auto >c.out 2>&1 || { cat c.out; fail "(c) resumed"; }
 same full/v/$(ck 4) cut/v/$(ck 4)
 echo "(c) 4 steps == 2 + 2 resumed, bitwise"
+# (f) the device path: the stand-in device (dltrain's device code over the CPU
+# kernels) gives the CPU's bits; the emulated CUDA kernels (tests/gpu/emu_dltrain,
+# when built: in-graph eps keyed by global sample, convolutions, the losses)
+# the CPU's parameters and test-set ELBO to rounding
+F="--quiet --set data.val=val/train-*.h5 --set train.steps=4 --set eval.every_steps=2"
+run 1 job.toml $F --set checkpoint.dir=f-cpu >f.out 2>&1 || { cat f.out; fail "(f) CPU"; }
+for prog in "$STANDIN_DLTRAIN" "$top_builddir/tests/gpu/emu_dltrain"; do
+    [ -x "$prog" ] || { echo "(f) skipped: $prog not built"; continue; }
+    tag=$(basename "$prog")
+    DLTRAIN=$prog
+    export DLT_TEST_STANDIN_DEVICE=1
+    run 1 job.toml $F --set train.device=cuda --set checkpoint.dir="f-$tag" >f.out 2>&1 || { cat f.out; fail "(f) $tag"; }
+    unset DLT_TEST_STANDIN_DEVICE
+    DLTRAIN=$PLAIN_DLTRAIN
+    if [ "$tag" = standin_dltrain ]; then
+        same f-cpu/v/$(ck 4) "f-$tag/v/$(ck 4)"
+    else
+        "$TOOL" cmp f-cpu/v/$(ck 4) "f-$tag/v/$(ck 4)" /params /optim --tol 1e-6 || fail "(f) $tag != CPU"
+    fi
+    a=$(jkey "$(grep '"eval"' f-cpu/v/metrics.jsonl | tail -1)" elbo)
+    b=$(jkey "$(grep '"eval"' "f-$tag/v/metrics.jsonl" | tail -1)" elbo)
+    close "$b" "$a" 1e-6 || fail "(f) $tag: test-set ELBO $b, the CPU's $a"
+    echo "(f) $tag: the CPU's parameters, test-set ELBO $b (CPU $a)"
+done
+
 # (e) shards the VAE cannot take: one line naming the key, exit 2
 "$DLPREP" synthetic --num 40 --size 6x6x1 --classes 2 --seed 1 --out d6 --quiet || fail "dlprep synthetic 6x6"
 bad_data() {
