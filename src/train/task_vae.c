@@ -28,7 +28,9 @@
  * DLT_TASK_EVAL_KEY + the evaluation batch's index instead of the training
  * step (eval_fixed_key), so every evaluation of a run, and dltrain predict on
  * the same shards and batch, draws the same eps for the same image: the
- * metric moves only with the parameters. */
+ * metric moves only with the parameters. After each evaluation of the
+ * trainer, rank 0 writes its first images over their reconstructions to
+ * <run_dir>/samples/vae-recon.png (vae_grid.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,7 @@
 #include "dlt_gen.h"
 #include "dlt_ops.h"
 #include "task.h"
+#include "vae_grid.h"
 
 /* Metric sums: per-sample terms over the valid samples. */
 enum { S_BCE = 0, S_KL, S_N };
@@ -48,7 +51,15 @@ typedef struct {
     dlt_t mu, logvar, logits; /* [B, z_dim], [B, z_dim], [B, C, H, W] */
     dlt_t bce, kl, loss;      /* [B], [B], scalar */
     float *scratch;           /* predict(): one row of values per sample */
+    /* the reconstruction grid: rank 0's first evaluation images and logits */
+    float *grid_x, *grid_logits;
+    int grid_n;
+    int64_t eval_batches; /* batches of the evaluation in progress */
+    int predicting;       /* dltrain predict: no grid into the run folder */
 } vae_task;
+
+/* Images of the reconstruction grid (one row of them, one of reconstructions). */
+#define GRID_MAX 8
 
 /* meta: headers and shapes only (checks before a run). */
 static dlt_status open_loader(const dlt_train_config *c, const char *glob, int train, int rank,
@@ -142,6 +153,11 @@ static dlt_status open_task(dlt_task *t)
     t->best_higher = 1;
     t->best_key = "elbo";
     t->eval_fixed_key = 1;
+    size_t grid = (size_t)GRID_MAX * k->c_in * k->h * k->w;
+    if (t->rank == 0 && k->val &&
+        (!(k->grid_x = malloc(grid * sizeof(float))) ||
+         !(k->grid_logits = malloc(grid * sizeof(float)))))
+        return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
     return DLT_OK;
 }
 
@@ -172,8 +188,9 @@ static dlt_status build(dlt_task *t, dlt_graph *g, dlt_task_graph *tg)
         return dlt_seterr(dlt_graph_status(g), "%s", dlt_graph_errmsg(g));
     tg->loss = k->loss;
     tg->contract = DLT_GRAD_MEAN;
-    tg->nouts = 4;
+    tg->nouts = 5;
     tg->outs[0] = k->loss, tg->outs[1] = k->bce, tg->outs[2] = k->kl, tg->outs[3] = k->mu;
+    tg->outs[4] = k->logits; /* the reconstruction grid */
     tg->flops_out = k->logits;
     dlt_vae_describe(s, &tg->model);
     return dlt_task_grads(t, g, tg);
@@ -204,17 +221,23 @@ static void accumulate(dlt_task *t, dlt_plan *p, int train, const dlt_task_batch
 {
     vae_task *k = t->impl;
     const float *bce = dlt_plan_data(p, k->bce), *kl = dlt_plan_data(p, k->kl);
-    (void)train;
     for (int i = 0; i < b->samples; i++) {
         sums[S_BCE] += bce[i];
         sums[S_KL] += kl[i];
     }
+    if (train || t->rank != 0 || k->eval_batches++ > 0 || !k->grid_x)
+        return;
+    /* the first images of the evaluation, for the grid metrics() writes */
+    size_t per = (size_t)k->c_in * k->h * k->w;
+    k->grid_n = b->samples < GRID_MAX ? b->samples : GRID_MAX;
+    memcpy(k->grid_x, dlt_plan_data(p, k->x), (size_t)k->grid_n * per * sizeof(float));
+    memcpy(k->grid_logits, dlt_plan_data(p, k->logits), (size_t)k->grid_n * per * sizeof(float));
 }
 
 /* Per image over every rank's samples: -ELBO = bce + kl. */
 static void metrics(const dlt_task *t, int train, const double *sums, dlt_metrics *m)
 {
-    (void)t;
+    vae_task *k = t->impl;
     double n = (double)m->samples;
     double bce = n > 0 ? sums[S_BCE] / n : NAN, kl = n > 0 ? sums[S_KL] / n : NAN;
     m->n = train ? 3 : 4;
@@ -226,6 +249,16 @@ static void metrics(const dlt_task *t, int train, const double *sums, dlt_metric
         m->key[3] = m->label[3] = "elbo";
         m->val[3] = -(bce + kl);
         m->best = 3;
+        /* rank 0 after an evaluation of the trainer: its first images and
+         * their reconstructions, <run_dir>/samples/vae-recon.png */
+        if (k->grid_n > 0 && !k->predicting) {
+            dlt_status st = dlt_vae_recon_grid(t->c->run_dir, k->grid_x, k->grid_logits, k->grid_n,
+                                               k->c_in, k->h, k->w);
+            if (st != DLT_OK)
+                dlt_log(DLT_LOG_WARN, "the VAE's reconstruction grid: %s", dlt_errmsg());
+        }
+        k->grid_n = 0;
+        k->eval_batches = 0;
     }
 }
 
@@ -237,6 +270,7 @@ static dlt_status predict(dlt_task *t, dlt_plan *p, const dlt_task_batch *b, int
     const float *bce = dlt_plan_data(p, k->bce), *kl = dlt_plan_data(p, k->kl);
     int64_t Z = k->spec.z_dim;
     (void)logits;
+    k->predicting = 1;
     if (!k->scratch && !(k->scratch = malloc((size_t)t->c->batch_size * sizeof *k->scratch)))
         return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
     for (int i = 0; i < b->samples; i++)
@@ -278,6 +312,8 @@ static void close_task(dlt_task *t)
     dlt_loader_close(k->loader);
     dlt_loader_close(k->val);
     free(k->scratch);
+    free(k->grid_x);
+    free(k->grid_logits);
     free(k);
     t->impl = NULL;
 }

@@ -14,7 +14,8 @@
 #       ranks the second rank's share of it is empty) reported as `elbo` =
 #       -(bce + kl), equal on 1 and 2 ranks, the same at two evaluations of the
 #       same parameters (fixed evaluation keys), kept as the checkpoint's best
-#       metric; dltrain predict reproduces it
+#       metric; dltrain predict reproduces it; the reconstruction grid PNG of
+#       the evaluation (not rewritten by predict)
 #   (e) shards of sides not divisible by 4, validation images of another shape:
 #       one line, exit 2
 #   (f) the stand-in device: bitwise the CPU's run; the emulated CUDA kernels:
@@ -88,12 +89,20 @@ close "$(jkey "$ev" elbo)" "$(awk -v l="$(jkey "$ev" loss)" 'BEGIN { printf "%.9
 # the best metric is the ELBO (higher is better)
 best=$("$TOOL" get one/v/$(ck 2) /state/best_metric) || fail "(d) no best_metric"
 close "$best" "$(jkey "$ev" elbo)" 1e-6 || fail "(d) best_metric $best, last elbo $(jkey "$ev" elbo)"
+# the reconstruction grid of the last evaluation: 8 images of 8x8 over their
+# reconstructions, padding 2: an 82 x 22 PNG (IHDR width and height, big-endian)
+png=one/v/samples/vae-recon.png
+[ -f "$png" ] || fail "(d) no $png"
+[ "$(od -An -tx1 -j16 -N8 "$png" | tr -d ' \n')" = 0000005200000016 ] ||
+    fail "(d) $png is not 82 x 22: $(od -An -tx1 -j16 -N8 "$png")"
+rm "$png"
 # dltrain predict on the checkpoint (the job's data.val, its batch): the
 # evaluation's numbers, and one row per image whose mean is the ELBO
 "$DLTRAIN" predict one/v/$(ck 2) --out p.h5 >p.out 2>&1 || { cat p.out; fail "(d) predict"; }
 pe=$(sed -n 's/.*, elbo \([-0-9.e+]*\).*/\1/p' p.out)
 [ "$pe" = "$(jkey "$ev" elbo)" ] || fail "(d) predict: elbo $pe, the run's evaluation $(jkey "$ev" elbo): $(cat p.out)"
 echo "(d) predict: $(cat p.out)"
+[ ! -e "$png" ] || fail "(d) dltrain predict wrote $png into the run folder"
 # the same parameters evaluated at three steps give the same ELBO (fixed
 # evaluation keys): after the first step the lr is 1e-33 (step decay by 1e-30),
 # which moves no parameter
