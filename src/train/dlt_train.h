@@ -1,7 +1,8 @@
 /* Training tasks and the pieces the dltrain command drives. One generic
  * data-parallel loop (src/train/trainer.c) runs every task; the task follows
  * from model.arch: image architectures train a classifier, bert-* BERT
- * pre-training (MLM + NSP), gpt* a causal language model. */
+ * pre-training (MLM + NSP), gpt* a causal language model, the GAN
+ * architectures phased GAN training, vae the variational autoencoder. */
 #ifndef DLT_TRAIN_H
 #define DLT_TRAIN_H
 
