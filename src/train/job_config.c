@@ -205,8 +205,9 @@ static dlt_status model_from_job(const dlt_job *job, dlt_train_config *c)
     snprintf(msg, sizeof msg, "%s", dlt_errmsg()); /* names the image architectures */
     dlt_model_spec_default("mlp", &c->model);
     if (dlt_transformer_spec_default(arch, &c->tf) != DLT_OK) {
-        char both[1400];
-        snprintf(both, sizeof both, "%.1000s; transformers: %s", msg, dlt_transformer_archs());
+        char both[1600];
+        snprintf(both, sizeof both, "%.1000s; transformers: %s; generative: %s, vae", msg,
+                 dlt_transformer_archs(), dlt_gan_archs());
         return where_err(job, "model.arch", "", both);
     }
     if (c->tf.family == DLT_TF_SEQ2SEQ)
