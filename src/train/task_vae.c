@@ -12,10 +12,13 @@
  *   z          = mu + exp(logvar / 2) eps            (dlt_vae_sample)
  *   bce_i      = sum over the pixels of BCE_with_logits(decoder(z)_i, x_i)
  *   kl_i       = -1/2 sum_j (1 + logvar_ij - mu_ij^2 - exp(logvar_ij))
- *   loss       = sum_i w_i (bce_i + kl_i),  w_i = 1 / valid for the valid
- *                samples, 0 for a padded batch's repeats
+ *   loss       = sum_i w_i (bce_i + kl_i),  w_i = 1 / (valid x A) for the
+ *                valid samples, 0 for a padded batch's repeats
  * so the loss is the negative ELBO (a single-sample estimate) averaged over
- * the rank's valid samples: for a full batch exactly dlt_vae_loss. The
+ * the rank's valid samples: for a full batch exactly dlt_vae_loss. Under
+ * gradient accumulation over A micro-steps (train.accumulate) it is divided
+ * by A, so the accumulated gradient is the mean of the micro-batches' (the
+ * usual loss / accumulation_steps, as the BERT task does). The
  * reducer averages the ranks weighted by their valid samples
  * (DLT_GRAD_MEAN), which gives the mean over the global batch.
  *
@@ -208,8 +211,9 @@ static dlt_status feed(dlt_task *t, dlt_plan *p, int train, dlt_task_batch *tb)
     /* the loss is a mean over the valid samples; padding weighs nothing (a
      * plan without the loss, vae_export's, has no such input) */
     float *w = dlt_plan_data(p, k->weight);
+    float acc = train && t->c->accumulate > 1 ? (float)t->c->accumulate : 1.0f;
     for (int i = 0; w && i < b.size; i++)
-        w[i] = i < b.valid ? 1.0f / (float)b.valid : 0.0f;
+        w[i] = i < b.valid ? 1.0f / ((float)b.valid * acc) : 0.0f;
     tb->samples = b.valid;
     tb->weight = b.valid;
     tb->epoch = b.epoch;

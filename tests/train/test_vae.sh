@@ -7,7 +7,8 @@
 #       reports for this very job): the progress line's loss, bce and kl
 #       within 1e-5 relative, every parameter after one Adam step within 1e-5
 #   (b) 2 ranks x batch 8 == 1 rank x batch 16 (eps keyed by global sample
-#       index): parameters after 2 steps within 1e-6
+#       index): parameters after 2 steps within 1e-6; 2 accumulated
+#       micro-batches of 8 average their gradients (norms as batch 16's)
 #   (c) exact resume, bitwise (/params /buffers /optim /state): 4 steps with
 #       evaluations == 2 steps, then resumed
 #   (d) the test-set ELBO (data.val: 100 images, a padded last batch; on 2
@@ -66,6 +67,20 @@ done
 echo "(a) every parameter after one Adam step within 1e-5 of PyTorch"
 
 V="--quiet --set data.val=val/train-*.h5 --set train.steps=2"
+# gradient accumulation: 2 micro-batches of 8 (the samples of a batch of 16;
+# each micro-step draws its own eps, so the numbers are not the same) average,
+# not sum, the micro-batches' gradients: every step's gradient norm within 10%
+# of the batch of 16's (a sum would double it)
+G="--quiet --set train.steps=3 --set log.every_steps=1"
+run 1 job.toml $G --set data.batch_size=16 --set checkpoint.dir=acc1 >b.out 2>&1 || { cat b.out; fail "(b) batch 16"; }
+run 1 job.toml $G --set data.batch_size=8 --set train.accumulate=2 --set checkpoint.dir=acc2 >b.out 2>&1 ||
+    { cat b.out; fail "(b) accumulate 2"; }
+gn() { sed -n 's/.*"grad_norm": \([-0-9.e+]*\).*/\1/p' "$1/v/metrics.jsonl" | tr '\n' ' '; }
+g1=$(gn acc1) g2=$(gn acc2)
+awk -v a="$g1" -v b="$g2" 'BEGIN { n = split(a, x, " "); m = split(b, y, " "); if (n != 3 || m != 3) exit 1;
+    for (i = 1; i <= 3; i++) { r = y[i] / x[i]; if (r < 0.9 || r > 1.1) exit 1 } }' ||
+    fail "(b) accumulate 2: gradient norms $g2, batch 16: $g1"
+echo "(b) train.accumulate = 2 x batch 8: gradient norms $g2 (batch 16: $g1)"
 # (b) and (d): 2 ranks x 8 == 1 rank x 16, and the same test-set ELBO
 if have_mpi; then
     run 1 job.toml $V --set data.batch_size=16 --set checkpoint.dir=one >b.out 2>&1 || { cat b.out; fail "(b) 1 rank"; }
