@@ -63,7 +63,8 @@ EXTRA_DIST += tests/train/test_gan.sh
 check_PROGRAMS += tests/train/gan_export
 TESTS += tests/train/test_gan_torch.sh
 EXTRA_DIST += tests/train/test_gan_torch.sh tests/fixtures/gan_step_bce.h5 tests/fixtures/gan_step_wgan_gp.h5 \
-	tests/fixtures/gan_step_dcgan.h5 tests/fixtures/gan_step_dcgan_wgan_gp.h5 tests/fixtures/gan_step_make_fixtures.py
+	tests/fixtures/gan_step_dcgan.h5 tests/fixtures/gan_step_dcgan_wgan_gp.h5 \
+	tests/fixtures/gan_step_dcgan_sgd.h5 tests/fixtures/gan_step_make_fixtures.py
 # dlt_train_config_from_job: per-config optim.no_decay patterns; the architecture's
 # dropout recorded in the resolved job (dlt_train_job_record_defaults)
 check_PROGRAMS += tests/train/test_job_config

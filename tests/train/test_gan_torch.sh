@@ -10,6 +10,8 @@
 #            BCE, Adam 2e-4 (0.5, 0.999), all from model.arch = "dcgan"
 #   dcgan_wgan_gp: the same networks from model.arch = "wgan-gp": layer-norm
 #            critic, generator batch norm, penalty 10, Adam 1e-4 (0.0, 0.9), n_critic 5
+#   dcgan_sgd: dcgan with plain SGD 0.1 in both phases: the parameters carry
+#            0.1 x each gradient, so the gradients' sizes are checked too
 # Every parameter and batch-norm buffer after the iteration within 1e-5
 # (|a - b| <= 1e-5 (1 + |b|); the biases right before batch norm within one
 # Adam step, see below), and the progress line's d_loss (mean of the d
@@ -21,8 +23,8 @@
 # is a ratio in which the gradients' relative rounding mostly cancels. Note
 # that Adam's FIRST step is lr sign(g) but for |g| near eps: the one-update
 # phases (bce, dcgan) check the gradients' signs, the 5 critic updates of the
-# WGAN-GP cases their relative sizes too, and the losses and running
-# statistics the forward passes.
+# WGAN-GP cases their relative sizes, dcgan_sgd their values to 1e-4 absolute
+# (1e-5 / lr), and the losses and running statistics the forward passes.
 . "$top_srcdir/tests/train/lib.sh"
 FIX=$top_srcdir/tests/fixtures
 "$DLPREP" synthetic --num 96 --size 8x8x1 --classes 4 --seed 5 --out data --quiet || fail "dlprep synthetic"
@@ -89,4 +91,6 @@ sed -e 's|^z_dim = 8$|z_dim = 4|' -e 's|^batch_size = 8$|batch_size = 4|' -e 's|
 job=job28.toml
 check dcgan --set model.arch=dcgan
 check dcgan_wgan_gp --set model.arch=wgan-gp
+check dcgan_sgd --set model.arch=dcgan --set phase.d_optim=sgd --set phase.d_lr=0.1 \
+    --set phase.g_optim=sgd --set phase.g_lr=0.1
 echo "PASS ($(($(date +%s) - t_start)) s)"
