@@ -57,12 +57,14 @@ EXTRA_DIST += tests/train/test_predict.sh
 # weight clipping, bad [phase] keys
 TESTS += tests/train/test_gan.sh
 EXTRA_DIST += tests/train/test_gan.sh
-# one gan-mlp iteration against PyTorch (tests/fixtures/gan_step.h5, whose inputs
-# gan_export writes: the initial parameters, real batches and in-graph noise)
+# one gan-mlp, DCGAN and WGAN-GP iteration against PyTorch (tests/fixtures/
+# gan_step_*.h5, whose inputs gan_export writes: the initial parameters, real
+# batches and in-graph noise)
 check_PROGRAMS += tests/train/gan_export
 TESTS += tests/train/test_gan_torch.sh
 EXTRA_DIST += tests/train/test_gan_torch.sh tests/fixtures/gan_step_bce.h5 tests/fixtures/gan_step_wgan_gp.h5 \
-	tests/fixtures/gan_step_make_fixtures.py
+	tests/fixtures/gan_step_dcgan.h5 tests/fixtures/gan_step_dcgan_wgan_gp.h5 \
+	tests/fixtures/gan_step_dcgan_sgd.h5 tests/fixtures/gan_step_make_fixtures.py
 # dlt_train_config_from_job: per-config optim.no_decay patterns; the architecture's
 # dropout recorded in the resolved job (dlt_train_job_record_defaults)
 check_PROGRAMS += tests/train/test_job_config
