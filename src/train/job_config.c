@@ -175,12 +175,33 @@ static dlt_status gan_from_job(const dlt_job *job, dlt_train_config *c)
     return DLT_OK;
 }
 
+/* [cyclegan]: the loss weights, the pool and the networks' sizes (0: the
+ * reference's; n_blocks 0: its rule by image size, applied in the task). */
+static void cyclegan_from_job(const dlt_job *job, dlt_train_config *c)
+{
+    c->cyc_lambda = dlt_job_float(job, "cyclegan.lambda_cycle");
+    c->cyc_lambda_id = dlt_job_float(job, "cyclegan.lambda_identity");
+    c->cyc_pool = (int)dlt_job_int(job, "cyclegan.pool_size");
+    c->cyclegan.n_blocks = (int)dlt_job_int(job, "cyclegan.n_blocks");
+    if (dlt_job_int(job, "cyclegan.g_width") > 0)
+        c->cyclegan.g_width = (int)dlt_job_int(job, "cyclegan.g_width");
+    if (dlt_job_int(job, "cyclegan.d_width") > 0)
+        c->cyclegan.d_width = (int)dlt_job_int(job, "cyclegan.d_width");
+    if (dlt_job_int(job, "cyclegan.d_layers") > 0)
+        c->cyclegan.d_layers = (int)dlt_job_int(job, "cyclegan.d_layers");
+}
+
 /* model.arch: an image classifier, or a transformer whose family has a task. */
 static dlt_status model_from_job(const dlt_job *job, dlt_train_config *c)
 {
     const char *arch = dlt_job_string(job, "model.arch");
     char msg[1024];
     snprintf(c->arch, sizeof c->arch, "%s", arch);
+    if (!strcmp(arch, "cyclegan")) { /* the shapes come from the shards (task_cyclegan.c) */
+        c->task = DLT_TASK_CYCLEGAN;
+        dlt_cyclegan_spec_default(&c->cyclegan, 1, 28, 28);
+        return DLT_OK;
+    }
     if (dlt_gan_is_arch(arch)) {
         c->task = DLT_TASK_GAN;
         return dlt_gan_spec_default(arch, &c->gan);
@@ -280,6 +301,10 @@ dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
     dlt_job_set_families(job, c->task == DLT_TASK_GAN ? "gan" : dlt_arch_families(c->arch));
     if (c->task == DLT_TASK_GAN && (st = gan_from_job(job, c)) != DLT_OK)
         return st;
+    if (c->task == DLT_TASK_CYCLEGAN) {
+        dlt_job_set_families(job, "cyclegan");
+        cyclegan_from_job(job, c);
+    }
     c->model.num_classes = given(job, "model.num_classes") ? (int)dlt_job_int(job, "model.num_classes") : 0;
     c->model.shortcut = dlt_job_string(job, "model.shortcut")[0];
     c->model.zero_init_residual = dlt_job_bool(job, "model.zero_init_residual");
@@ -475,7 +500,7 @@ dlt_status dlt_train_job_record_defaults(dlt_job *job, const dlt_train_config *c
 {
     if (c->task == DLT_TASK_GAN)
         return record_gan(job, c);
-    if (c->task == DLT_TASK_CLASSIFY || given(job, "model.dropout"))
+    if (c->task == DLT_TASK_CLASSIFY || c->task == DLT_TASK_CYCLEGAN || given(job, "model.dropout"))
         return DLT_OK;
     char set[64];
     snprintf(set, sizeof set, "model.dropout=%.7g", (double)c->tf.hidden_dropout);

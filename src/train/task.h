@@ -118,6 +118,7 @@ struct dlt_task {
 };
 
 extern const dlt_task_ops dlt_task_classify, dlt_task_causal_lm, dlt_task_bert, dlt_task_gan;
+extern const dlt_task_ops dlt_task_cyclegan; /* task_cyclegan.c */
 const dlt_task_ops *dlt_task_ops_for(dlt_task_kind k);
 /* The GAN task (task_gan.c): its loss ("bce", "wasserstein",
  * "wasserstein-gp": gan.loss or the architecture's), and its phases' names
