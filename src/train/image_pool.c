@@ -15,7 +15,7 @@ dlt_status dlt_image_pool_init(dlt_image_pool *p, int capacity, int64_t numel)
                           capacity, (long long)numel);
     p->capacity = capacity;
     p->numel = numel;
-    if (capacity > 0 && !(p->images = malloc((size_t)capacity * (size_t)numel * sizeof(float))))
+    if (capacity > 0 && !(p->images = calloc((size_t)capacity * (size_t)numel, sizeof(float))))
         return dlt_seterr(DLT_ERR_NOMEM, "image pool: out of memory for %d images", capacity);
     return DLT_OK;
 }

@@ -97,6 +97,13 @@ typedef struct {
     /* --dry-run: one line on the data and model ("# model ... on ..."). */
     void (*describe)(const dlt_task *t, FILE *out);
     void (*close)(dlt_task *t);
+    /* Optional (NULL: none): host state of the task's own that a checkpoint
+     * keeps per rank (/state/task_state; CycleGAN's image pools): its size
+     * in floats (the same on every rank), a copy of it, and its restore from
+     * this rank's row of a checkpoint (n: the row's length). */
+    int64_t (*state_len)(const dlt_task *t);
+    void (*state_get)(const dlt_task *t, float *out);
+    dlt_status (*state_set)(dlt_task *t, const float *in, int64_t n);
 } dlt_task_ops;
 
 struct dlt_task {

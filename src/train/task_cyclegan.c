@@ -104,10 +104,10 @@ static dlt_status open_task(dlt_task *t)
     dlt_pair_loader_sample_shape(k->loader, &k->c_in, &k->h, &k->w);
     k->numel = (int64_t)k->c_in * k->h * k->w;
     size_t n = (size_t)c->batch_size * (size_t)k->numel;
-    k->real_a = malloc(n * sizeof(float));
-    k->real_b = malloc(n * sizeof(float));
-    k->fakes_a = malloc(n * sizeof(float));
-    k->fakes_b = malloc(n * sizeof(float));
+    k->real_a = calloc(n, sizeof(float));
+    k->real_b = calloc(n, sizeof(float));
+    k->fakes_a = calloc(n, sizeof(float));
+    k->fakes_b = calloc(n, sizeof(float));
     if (!k->real_a || !k->real_b || !k->fakes_a || !k->fakes_b)
         return dlt_seterr(DLT_ERR_NOMEM, "cyclegan: out of memory for the batch copies");
     if ((st = dlt_image_pool_init(&k->pa, c->cyc_pool, k->numel)) != DLT_OK ||
@@ -346,6 +346,65 @@ static void describe(const dlt_task *t, FILE *out)
             t->world, t->world > 1 ? "s" : "");
 }
 
+/* The state a checkpoint keeps per rank (/state/task_state, docs/formats.md),
+ * floats: [count_a, count_b, pool_size, image floats, batch], the pending
+ * batch and its fakes (real_a, real_b, fakes_a, fakes_b: batch x image
+ * floats each; what phase d of an iteration stopped between its phases
+ * needs), then pool A and pool B (pool_size x image floats each, the first
+ * count valid). Counts and sizes are exact in floats (< 2^24). */
+enum { ST_HEAD = 5 };
+
+static int64_t state_len(const dlt_task *t)
+{
+    const cyclegan_task *k = t->impl;
+    return ST_HEAD + (4 * (int64_t)t->c->batch_size + 2 * (int64_t)k->pa.capacity) * k->numel;
+}
+
+static void state_get(const dlt_task *t, float *out)
+{
+    const cyclegan_task *k = t->impl;
+    size_t bn = (size_t)t->c->batch_size * (size_t)k->numel,
+           pn = (size_t)k->pa.capacity * (size_t)k->numel;
+    out[0] = (float)k->pa.count, out[1] = (float)k->pb.count, out[2] = (float)k->pa.capacity;
+    out[3] = (float)k->numel, out[4] = (float)t->c->batch_size;
+    float *o = out + ST_HEAD;
+    memcpy(o, k->real_a, bn * sizeof(float));
+    memcpy(o + bn, k->real_b, bn * sizeof(float));
+    memcpy(o + 2 * bn, k->fakes_a, bn * sizeof(float));
+    memcpy(o + 3 * bn, k->fakes_b, bn * sizeof(float));
+    if (pn) {
+        memcpy(o + 4 * bn, k->pa.images, pn * sizeof(float));
+        memcpy(o + 4 * bn + pn, k->pb.images, pn * sizeof(float));
+    }
+}
+
+static dlt_status state_set(dlt_task *t, const float *in, int64_t n)
+{
+    cyclegan_task *k = t->impl;
+    size_t bn = (size_t)t->c->batch_size * (size_t)k->numel,
+           pn = (size_t)k->pa.capacity * (size_t)k->numel;
+    if (n != state_len(t) || in[2] != (float)k->pa.capacity || in[3] != (float)k->numel ||
+        in[4] != (float)t->c->batch_size)
+        return dlt_seterr(
+            DLT_ERR_INVALID,
+            "/state/task_state: the checkpoint's CycleGAN pools hold %.0f images of %.0f "
+            "floats with batch %.0f (%lld floats); this run has pool_size %d, %lld, "
+            "batch %d: resume with the same cyclegan.pool_size, data and batch size",
+            n >= ST_HEAD ? in[2] : -1.0, n >= ST_HEAD ? in[3] : -1.0, n >= ST_HEAD ? in[4] : -1.0,
+            (long long)n, k->pa.capacity, (long long)k->numel, t->c->batch_size);
+    const float *s = in + ST_HEAD;
+    memcpy(k->real_a, s, bn * sizeof(float));
+    memcpy(k->real_b, s + bn, bn * sizeof(float));
+    memcpy(k->fakes_a, s + 2 * bn, bn * sizeof(float));
+    memcpy(k->fakes_b, s + 3 * bn, bn * sizeof(float));
+    dlt_status st = dlt_image_pool_restore(&k->pa, (int)in[0], k->numel, s + 4 * bn,
+                                           "/state/task_state (pool A)");
+    if (st == DLT_OK)
+        st = dlt_image_pool_restore(&k->pb, (int)in[1], k->numel, s + 4 * bn + pn,
+                                    "/state/task_state (pool B)");
+    return st;
+}
+
 static void close_task(dlt_task *t)
 {
     cyclegan_task *k = t->impl;
@@ -372,4 +431,7 @@ const dlt_task_ops dlt_task_cyclegan = {
     .predict = predict,
     .describe = describe,
     .close = close_task,
+    .state_len = state_len,
+    .state_get = state_get,
+    .state_set = state_set,
 };
