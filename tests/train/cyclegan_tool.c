@@ -8,7 +8,10 @@
  *       seed, graph) and writes /params/<name> (the initial values:
  *       initializers are keyed by name, not by layout) and /batch/a, /batch/b
  *       (the first pair batch phase g is fed), the inputs of the PyTorch
- *       fixture (tests/fixtures/cyclegan_make_fixtures.py). */
+ *       fixture (tests/fixtures/cyclegan_make_fixtures.py)
+ *   cyclegan_tool counts CKPT.h5 RANK
+ *       prints the images rank RANK's pools A and B hold in the checkpoint
+ *       (/state/task_state[RANK, 0..1], task_cyclegan.c's layout) */
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,12 +138,40 @@ static int export(const char *jobfile, const char *out)
     return ok ? 0 : 1;
 }
 
+static int counts(const char *path, int rank)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = f >= 0 ? H5Dopen2(f, "/state/task_state", H5P_DEFAULT) : -1;
+    hid_t sp = d >= 0 ? H5Dget_space(d) : -1;
+    hsize_t start[2] = {(hsize_t)rank, 0}, cnt[2] = {1, 2}, md[1] = {2};
+    float v[2] = {-1, -1};
+    hid_t ms = H5Screate_simple(1, md, NULL);
+    int ok = sp >= 0 && H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, cnt, NULL) >= 0 &&
+             H5Dread(d, H5T_NATIVE_FLOAT, ms, sp, H5P_DEFAULT, v) >= 0;
+    H5Sclose(ms);
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (d >= 0)
+        H5Dclose(d);
+    if (f >= 0)
+        H5Fclose(f);
+    if (!ok)
+        return fprintf(stderr, "cyclegan_tool counts: %s: no /state/task_state row %d\n", path,
+                       rank),
+               1;
+    printf("%.0f %.0f\n", v[0], v[1]);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && !strcmp(argv[1], "counts"))
+        return counts(argv[2], atoi(argv[3]));
     if (argc == 5 && !strcmp(argv[1], "shards"))
         return shards(argv[2], atoi(argv[3]), atoi(argv[4]));
     if (argc == 4 && !strcmp(argv[1], "export"))
         return export(argv[2], argv[3]);
-    fprintf(stderr, "usage: cyclegan_tool shards OUT.h5 NA NB | export JOB.toml OUT.h5\n");
+    fprintf(stderr, "usage: cyclegan_tool shards OUT.h5 NA NB | export JOB.toml OUT.h5 | counts "
+                    "CKPT.h5 RANK\n");
     return 2;
 }
