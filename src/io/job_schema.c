@@ -235,7 +235,7 @@ dlt_status dlt_job_write_reference(FILE *f)
           "Some keys apply only to some architectures (column \"for\"): `model.arch` belongs to\n"
           "families: `classifier` (mlp, vgg*, resnet*), `resnet`, `resnet-cifar` (resnet20/32/44/56/110,\n"
           "any 6n+2), `resnet-imagenet` (resnet18/34/50/101/152), `vgg`, `mlp`, `transformer`\n"
-          "(bert-*, gpt*), `bert`, `gpt`, `gan` (gan-mlp). The resolved job (`--print-config`, `<run>/job.toml`, the\n"
+          "(bert-*, gpt*), `bert`, `gpt`, `gan` (gan-mlp), `cyclegan`. The resolved job (`--print-config`, `<run>/job.toml`, the\n"
           "checkpoint's `job`) leaves out keys that do not apply; setting one in a job file or with\n"
           "`--set` is not an error (a job may switch `model.arch` with `--set`), but a run and\n"
           "`--dry-run` warn that it is ignored, naming where it was set.\n",
