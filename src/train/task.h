@@ -104,6 +104,9 @@ typedef struct {
     int64_t (*state_len)(const dlt_task *t);
     void (*state_get)(const dlt_task *t, float *out);
     dlt_status (*state_set)(dlt_task *t, const float *in, int64_t n);
+    /* Optional: after the last step of a run that was not stopped early, on
+     * every rank (CycleGAN's translation grids, rank 0). */
+    dlt_status (*finish)(dlt_task *t);
 } dlt_task_ops;
 
 struct dlt_task {

@@ -31,12 +31,15 @@
  * own, as each process of the reference does), their choices from the
  * counter-based RNG keyed by (seed, the d run's step key, rank, domain), so
  * a run is reproducible for a fixed world size. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dlt_gen.h"
 #include "dlt_ops.h"
+#include "dlt_png.h"
 #include "image_pool.h"
 #include "task.h"
 
@@ -50,9 +53,11 @@ typedef struct {
     int c_in, h, w;
     int64_t numel; /* floats per image */
     dlt_t a, b, pool_a, pool_b;
-    dlt_t loss_g, gan_g, cyc, idt, fake_a, fake_b, loss_d;
-    /* host copies: the g batch (for phase d) and its fakes (through the pools) */
-    float *real_a, *real_b, *fakes_a, *fakes_b;
+    dlt_t loss_g, gan_g, cyc, idt, fakes, recs, loss_d;
+    /* host copies: the g batch (for phase d), its fakes (through the pools)
+     * and reconstructions (the translation grids; have_recs: copied) */
+    float *real_a, *real_b, *fakes_a, *fakes_b, *recs_h;
+    int have_recs;
     dlt_image_pool pa, pb;
 } cyclegan_task;
 
@@ -108,7 +113,8 @@ static dlt_status open_task(dlt_task *t)
     k->real_b = calloc(n, sizeof(float));
     k->fakes_a = calloc(n, sizeof(float));
     k->fakes_b = calloc(n, sizeof(float));
-    if (!k->real_a || !k->real_b || !k->fakes_a || !k->fakes_b)
+    k->recs_h = calloc(2 * n, sizeof(float));
+    if (!k->real_a || !k->real_b || !k->fakes_a || !k->fakes_b || !k->recs_h)
         return dlt_seterr(DLT_ERR_NOMEM, "cyclegan: out of memory for the batch copies");
     if ((st = dlt_image_pool_init(&k->pa, c->cyc_pool, k->numel)) != DLT_OK ||
         (st = dlt_image_pool_init(&k->pb, c->cyc_pool, k->numel)) != DLT_OK)
@@ -200,7 +206,10 @@ static dlt_status build(dlt_task *t, dlt_graph *g, dlt_task_graph *tg)
     dlt_t la = dlt_mul(g, dlt_add(g, lsgan(g, d_real_a, 1.0f), lsgan(g, dp_a, 0.0f)), half);
     dlt_t lb = dlt_mul(g, dlt_add(g, lsgan(g, d_real_b, 1.0f), lsgan(g, dp_b, 0.0f)), half);
     k->loss_d = dlt_add(g, la, lb);
-    k->fake_a = fake_a, k->fake_b = fake_b;
+    /* the g plan's image outputs, A's then B's along the batch */
+    dlt_t fk[2] = {fake_a, fake_b}, rc[2] = {rec_a, rec_b};
+    k->fakes = dlt_concat(g, 2, fk, 0);
+    k->recs = dlt_concat(g, 2, rc, 0);
     if (dlt_graph_status(g) != DLT_OK)
         return dlt_seterr(dlt_graph_status(g), "%s", dlt_graph_errmsg(g));
     dlt_kv_int(&tg->model, "num_parameters", dlt_count_params(g));
@@ -216,7 +225,7 @@ static dlt_status build(dlt_task *t, dlt_graph *g, dlt_task_graph *tg)
     pg->loss = k->loss_g, pd->loss = k->loss_d;
     pg->nouts = 6;
     pg->outs[0] = k->loss_g, pg->outs[1] = k->gan_g, pg->outs[2] = k->cyc;
-    pg->outs[3] = k->idt, pg->outs[4] = fake_a, pg->outs[5] = fake_b;
+    pg->outs[3] = k->idt, pg->outs[4] = k->fakes, pg->outs[5] = k->recs;
     pd->nouts = 1;
     pd->outs[0] = k->loss_d;
     tg->nouts = 4;
@@ -284,8 +293,11 @@ static void accumulate(dlt_task *t, dlt_plan *p, int train, const dlt_task_batch
     (void)train, (void)b;
     if (t->phase == 0) {
         size_t n = (size_t)t->c->batch_size * (size_t)k->numel;
-        memcpy(k->fakes_a, dlt_plan_data(p, k->fake_a), n * sizeof(float));
-        memcpy(k->fakes_b, dlt_plan_data(p, k->fake_b), n * sizeof(float));
+        const float *f = dlt_plan_data(p, k->fakes);
+        memcpy(k->fakes_a, f, n * sizeof(float));
+        memcpy(k->fakes_b, f + n, n * sizeof(float));
+        memcpy(k->recs_h, dlt_plan_data(p, k->recs), 2 * n * sizeof(float));
+        k->have_recs = 1;
         sums[S_GLOSS] += out_f(p, k->loss_g);
         sums[S_GAN] += out_f(p, k->gan_g);
         sums[S_CYC] += out_f(p, k->cyc);
@@ -405,6 +417,50 @@ static dlt_status state_set(dlt_task *t, const float *in, int64_t n)
     return st;
 }
 
+/* One translation grid: rows real, translated, reconstructed of up to 8
+ * images of the last g batch, at <run_dir>/samples/<name>. */
+static dlt_status write_grid(const dlt_task *t, const char *name, const float *real,
+                             const float *fake, const float *rec)
+{
+    const cyclegan_task *k = t->impl;
+    int n = t->c->batch_size < 8 ? t->c->batch_size : 8;
+    size_t in = (size_t)k->numel * sizeof(float);
+    float *x = malloc(3 * (size_t)n * in);
+    if (!x)
+        return dlt_seterr(DLT_ERR_NOMEM, "cyclegan: out of memory for the sample grid");
+    memcpy(x, real, (size_t)n * in);
+    memcpy((char *)x + (size_t)n * in, fake, (size_t)n * in);
+    memcpy((char *)x + 2 * (size_t)n * in, rec, (size_t)n * in);
+    dlt_grid_opts o = {.cols = n};
+    dlt_image8 im = {0};
+    char path[DLT_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/samples/%s", t->c->run_dir, name);
+    dlt_status st = dlt_image_grid(x, 3 * n, k->c_in, k->h, k->w, &o, &im);
+    if (st == DLT_OK)
+        st = dlt_png_write(path, &im);
+    dlt_image8_free(&im);
+    free(x);
+    return st;
+}
+
+/* The end of the run: the translation grids A->B->A and B->A->B of the last
+ * g batch (rank 0; none when this process ran no g update). */
+static dlt_status finish(dlt_task *t)
+{
+    cyclegan_task *k = t->impl;
+    if (t->rank != 0 || !k->have_recs)
+        return DLT_OK;
+    char dir[DLT_PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s/samples", t->c->run_dir);
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return dlt_seterr(DLT_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+    size_t n = (size_t)t->c->batch_size * (size_t)k->numel;
+    dlt_status st = write_grid(t, "translate_a2b2a.png", k->real_a, k->fakes_b, k->recs_h);
+    if (st == DLT_OK)
+        st = write_grid(t, "translate_b2a2b.png", k->real_b, k->fakes_a, k->recs_h + n);
+    return st;
+}
+
 static void close_task(dlt_task *t)
 {
     cyclegan_task *k = t->impl;
@@ -413,7 +469,7 @@ static void close_task(dlt_task *t)
     dlt_pair_loader_close(k->loader);
     dlt_image_pool_free(&k->pa);
     dlt_image_pool_free(&k->pb);
-    free(k->real_a), free(k->real_b), free(k->fakes_a), free(k->fakes_b);
+    free(k->real_a), free(k->real_b), free(k->fakes_a), free(k->fakes_b), free(k->recs_h);
     free(k);
     t->impl = NULL;
 }
@@ -434,4 +490,5 @@ const dlt_task_ops dlt_task_cyclegan = {
     .state_len = state_len,
     .state_get = state_get,
     .state_set = state_set,
+    .finish = finish,
 };

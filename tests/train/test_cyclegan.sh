@@ -13,6 +13,9 @@
 #       4 iterations == 2 + resumed 2
 #   (c) the pool's rule is tests/train/test_image_pool (a C unit test)
 #   (d) ordinary image shards refused in one line naming image-pairs, exit 2
+#   (e) the translation grids at the end of the run: <run>/samples/
+#       translate_a2b2a.png and translate_b2a2b.png, 2 columns (the batch) x 3
+#       rows (real, translated, reconstructed) of 28x28 with padding 2: 62x92
 # The fixture was made from this job with
 #   cyclegan_tool export job.toml exp.h5
 #   tests/fixtures/cyclegan_make_fixtures.py exp.h5 cyclegan_losses.h5 1 2 10 0.5
@@ -58,6 +61,16 @@ for key in loss_g gan_g cycle identity loss_d; do
         printf "(a) %-8s dltrain %s  torch %.9g  rel err %.2g\n", k, g, w, r
         exit !(g != "" && r < 2e-5) }' || fail "(a) $key: $got vs $want"
 done
+
+# (e) the translation grids of the run in (a)
+for g in a2b2a b2a2b; do
+    png=a/c/samples/translate_$g.png
+    [ -f "$png" ] || fail "(e) no $png"
+    # IHDR: width and height, big-endian, at bytes 16..23
+    wh=$(od -An -tu1 -j16 -N8 "$png" | awk '{ printf "%dx%d", $3 * 256 + $4, $7 * 256 + $8 }')
+    [ "$wh" = 62x92 ] || fail "(e) $png is $wh, expected 62x92"
+done
+echo "(e) translation grids 62x92 (2 x 3 images of 28x28, padding 2)"
 
 # (b) exact resume with a full pool: at an iteration boundary, between phases
 DLTRAIN=$STANDIN_DLTRAIN
