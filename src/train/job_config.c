@@ -444,29 +444,13 @@ dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
 /* Job policy: the resolved job (--print-config, checkpoints) must say what
  * runs, so a transformer whose job leaves model.dropout unset records its
  * architecture's dropout there. Image classifiers keep the key's default. */
-/* A GAN's resolved job says what each phase runs: gan.loss when "auto",
- * and every [phase] key left unset takes the phase's resolved value (the
- * task's defaults, global optim keys, train.grad_clip / accumulate). */
-static dlt_status record_gan(dlt_job *job, const dlt_train_config *c)
+/* Every [phase] key left unset takes the phase's resolved value (the task's
+ * defaults def[0..n), global optim keys, train.grad_clip / accumulate). */
+static dlt_status record_phases(dlt_job *job, const dlt_train_config *c, const dlt_task_phase *def, int nphases)
 {
     char set[160], key[64];
     dlt_status st = DLT_OK;
-    if (!given(job, "gan.loss")) {
-        snprintf(set, sizeof set, "gan.loss=\"%s\"", dlt_task_gan_loss(c));
-        st = dlt_job_set(job, set);
-    }
-    if (st == DLT_OK && !given(job, "gan.z_dim")) {
-        snprintf(set, sizeof set, "gan.z_dim=%d", c->gan.z_dim);
-        st = dlt_job_set(job, set);
-    }
-    if (st == DLT_OK && !given(job, "gan.num_classes")) {
-        snprintf(set, sizeof set, "gan.num_classes=%d", c->gan.num_classes);
-        st = dlt_job_set(job, set);
-    }
-    dlt_task_phase def[2];
-    memset(def, 0, sizeof def);
-    dlt_task_gan_phase_defaults(c, def);
-    for (int p = 0; p < 2 && st == DLT_OK; p++) {
+    for (int p = 0; p < nphases && st == DLT_OK; p++) {
         dlt_trainer_phase ph;
         memset(&ph, 0, sizeof ph);
         if ((st = dlt_trainer_phase_resolve(c, &def[p], &ph)) != DLT_OK)
@@ -496,11 +480,42 @@ static dlt_status record_gan(dlt_job *job, const dlt_train_config *c)
     return st;
 }
 
+/* A GAN's resolved job says what each phase runs: gan.loss when "auto",
+ * and every [phase] key left unset takes the phase's resolved value (the
+ * task's defaults, global optim keys, train.grad_clip / accumulate). */
+static dlt_status record_gan(dlt_job *job, const dlt_train_config *c)
+{
+    char set[160];
+    dlt_status st = DLT_OK;
+    if (!given(job, "gan.loss")) {
+        snprintf(set, sizeof set, "gan.loss=\"%s\"", dlt_task_gan_loss(c));
+        st = dlt_job_set(job, set);
+    }
+    if (st == DLT_OK && !given(job, "gan.z_dim")) {
+        snprintf(set, sizeof set, "gan.z_dim=%d", c->gan.z_dim);
+        st = dlt_job_set(job, set);
+    }
+    if (st == DLT_OK && !given(job, "gan.num_classes")) {
+        snprintf(set, sizeof set, "gan.num_classes=%d", c->gan.num_classes);
+        st = dlt_job_set(job, set);
+    }
+    dlt_task_phase def[2];
+    memset(def, 0, sizeof def);
+    dlt_task_gan_phase_defaults(c, def);
+    return st == DLT_OK ? record_phases(job, c, def, 2) : st;
+}
+
 dlt_status dlt_train_job_record_defaults(dlt_job *job, const dlt_train_config *c)
 {
     if (c->task == DLT_TASK_GAN)
         return record_gan(job, c);
-    if (c->task == DLT_TASK_CLASSIFY || c->task == DLT_TASK_CYCLEGAN || given(job, "model.dropout"))
+    if (c->task == DLT_TASK_CYCLEGAN) {
+        dlt_task_phase def[2];
+        memset(def, 0, sizeof def);
+        dlt_task_cyclegan_phase_defaults(def);
+        return record_phases(job, c, def, 2);
+    }
+    if (c->task == DLT_TASK_CLASSIFY || given(job, "model.dropout"))
         return DLT_OK;
     char set[64];
     snprintf(set, sizeof set, "model.dropout=%.7g", (double)c->tf.hidden_dropout);

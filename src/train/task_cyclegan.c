@@ -129,6 +129,19 @@ static dlt_status open_task(dlt_task *t)
     return DLT_OK;
 }
 
+void dlt_task_cyclegan_phase_defaults(dlt_task_phase *ph)
+{
+    for (int p = 0; p < 2; p++) {
+        snprintf(ph[p].name, sizeof ph[p].name, "%s", p == 0 ? "g" : "d");
+        dlt_optim_config_default("adam", &ph[p].optim);
+        ph[p].optim.lr = 2e-4;
+        ph[p].optim.beta1 = 0.5;
+        ph[p].optim.beta2 = 0.999;
+        ph[p].repeat = 1;
+        ph[p].clip_value = 0;
+    }
+}
+
 /* The least-squares GAN term mean((x - target)^2) over the patch map. */
 static dlt_t lsgan(dlt_graph *g, dlt_t logits, float target)
 {
@@ -220,8 +233,7 @@ static dlt_status build(dlt_task *t, dlt_graph *g, dlt_task_graph *tg)
     tg->flops_out = k->loss_g;
     tg->nphases = 2;
     dlt_task_phase *pg = &tg->phases[0], *pd = &tg->phases[1];
-    snprintf(pg->name, sizeof pg->name, "g");
-    snprintf(pd->name, sizeof pd->name, "d");
+    dlt_task_cyclegan_phase_defaults(tg->phases);
     pg->loss = k->loss_g, pd->loss = k->loss_d;
     pg->nouts = 6;
     pg->outs[0] = k->loss_g, pg->outs[1] = k->gan_g, pg->outs[2] = k->cyc;
@@ -230,16 +242,6 @@ static dlt_status build(dlt_task *t, dlt_graph *g, dlt_task_graph *tg)
     pd->outs[0] = k->loss_d;
     tg->nouts = 4;
     memcpy(tg->outs, pg->outs, sizeof tg->outs);
-    /* the reference's optimizers: Adam 2e-4 (0.5, 0.999) for both phases */
-    for (int p = 0; p < 2; p++) {
-        dlt_task_phase *ph = &tg->phases[p];
-        dlt_optim_config_default("adam", &ph->optim);
-        ph->optim.lr = 2e-4;
-        ph->optim.beta1 = 0.5;
-        ph->optim.beta2 = 0.999;
-        ph->repeat = 1;
-        ph->clip_value = 0;
-    }
     dlt_status st = phase_params(g, "G_AB", "G_BA", pg);
     if (st == DLT_OK)
         st = phase_params(g, "D_A", "D_B", pd);

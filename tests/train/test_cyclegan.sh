@@ -16,6 +16,8 @@
 #   (e) the translation grids at the end of the run: <run>/samples/
 #       translate_a2b2a.png and translate_b2a2b.png, 2 columns (the batch) x 3
 #       rows (real, translated, reconstructed) of 28x28 with padding 2: 62x92
+#   (f) the resolved job records both phases' settings (the reference's Adam
+#       2e-4, betas (0.5, 0.999)) and a [phase] override
 # The fixture was made from this job with
 #   cyclegan_tool export job.toml exp.h5
 #   tests/fixtures/cyclegan_make_fixtures.py exp.h5 cyclegan_losses.h5 1 2 10 0.5
@@ -108,4 +110,10 @@ rc=$?
 [ $rc -eq 2 ] || { cat d.out; fail "(d) image shards: exit $rc, expected 2"; }
 [ "$(wc -l <d.out)" -eq 1 ] && grep -q "image-pairs" d.out || { cat d.out; fail "(d) expected one line naming image-pairs"; }
 echo "(d) $(cat d.out)"
+# (f) the resolved job's phases
+"$DLTRAIN" job.toml --print-config --set phase.d_lr=1e-4 >f.out 2>&1 || { cat f.out; fail "(f) --print-config"; }
+for want in 'g_optim = "adam"' 'g_lr = 0.0002' 'g_betas = [0.5, 0.999]' 'd_lr = 0.0001' 'd_betas = [0.5, 0.999]' 'g_repeat = 1'; do
+    grep -qxF "$want" f.out || { cat f.out; fail "(f) no '$want' in the resolved job"; }
+done
+echo "(f) the resolved job records the phases (Adam 2e-4, (0.5, 0.999); d_lr overridden)"
 echo "PASS ($(($(date +%s) - t_start)) s)"
