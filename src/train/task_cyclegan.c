@@ -45,6 +45,7 @@
 
 /* Training sums (summed over ranks): per run of g its loss, adversarial,
  * cycle and identity parts and a count; per run of d its loss and a count. */
+enum { GRID_N = 8 }; /* images per row of the translation grids */
 enum { S_GLOSS = 0, S_GAN, S_CYC, S_IDT, S_GRUNS, S_DLOSS, S_DRUNS, S_N };
 
 typedef struct {
@@ -55,9 +56,11 @@ typedef struct {
     dlt_t a, b, pool_a, pool_b;
     dlt_t loss_g, gan_g, cyc, idt, fakes, recs, loss_d;
     /* host copies: the g batch (for phase d), its fakes (through the pools)
-     * and reconstructions (the translation grids; have_recs: copied) */
-    float *real_a, *real_b, *fakes_a, *fakes_b, *recs_h;
-    int have_recs;
+     * and, for the translation grids, the images of the last GRID_N samples
+     * of g batches: rows real_a, fake_b, rec_a, real_b, fake_a, rec_b of
+     * GRID_N images each, grid_n filled, slot grid_next written next */
+    float *real_a, *real_b, *fakes_a, *fakes_b, *grid;
+    int grid_n, grid_next;
     dlt_image_pool pa, pb;
 } cyclegan_task;
 
@@ -113,8 +116,8 @@ static dlt_status open_task(dlt_task *t)
     k->real_b = calloc(n, sizeof(float));
     k->fakes_a = calloc(n, sizeof(float));
     k->fakes_b = calloc(n, sizeof(float));
-    k->recs_h = calloc(2 * n, sizeof(float));
-    if (!k->real_a || !k->real_b || !k->fakes_a || !k->fakes_b || !k->recs_h)
+    k->grid = calloc(6 * GRID_N * (size_t)k->numel, sizeof(float));
+    if (!k->real_a || !k->real_b || !k->fakes_a || !k->fakes_b || !k->grid)
         return dlt_seterr(DLT_ERR_NOMEM, "cyclegan: out of memory for the batch copies");
     if ((st = dlt_image_pool_init(&k->pa, c->cyc_pool, k->numel)) != DLT_OK ||
         (st = dlt_image_pool_init(&k->pb, c->cyc_pool, k->numel)) != DLT_OK)
@@ -283,6 +286,21 @@ static dlt_status feed(dlt_task *t, dlt_plan *p, int train, dlt_task_batch *tb)
     return DLT_OK;
 }
 
+/* The g batch just run into the grid rows (recs: rec_a's batch, then rec_b's). */
+static void grid_add(cyclegan_task *k, int batch, const float *recs)
+{
+    size_t in = (size_t)k->numel;
+    const float *src[6] = {k->real_a, k->fakes_b, recs, k->real_b, k->fakes_a, recs + batch * in};
+    for (int i = 0; i < batch; i++) {
+        for (int r = 0; r < 6; r++)
+            memcpy(k->grid + ((size_t)r * GRID_N + (size_t)k->grid_next) * in, src[r] + i * in,
+                   in * sizeof(float));
+        k->grid_next = (k->grid_next + 1) % GRID_N;
+        if (k->grid_n < GRID_N)
+            k->grid_n++;
+    }
+}
+
 static double out_f(dlt_plan *p, dlt_t v)
 {
     return *(const float *)dlt_plan_data(p, v);
@@ -298,8 +316,7 @@ static void accumulate(dlt_task *t, dlt_plan *p, int train, const dlt_task_batch
         const float *f = dlt_plan_data(p, k->fakes);
         memcpy(k->fakes_a, f, n * sizeof(float));
         memcpy(k->fakes_b, f + n, n * sizeof(float));
-        memcpy(k->recs_h, dlt_plan_data(p, k->recs), 2 * n * sizeof(float));
-        k->have_recs = 1;
+        grid_add(k, t->c->batch_size, dlt_plan_data(p, k->recs));
         sums[S_GLOSS] += out_f(p, k->loss_g);
         sums[S_GAN] += out_f(p, k->gan_g);
         sums[S_CYC] += out_f(p, k->cyc);
@@ -419,20 +436,19 @@ static dlt_status state_set(dlt_task *t, const float *in, int64_t n)
     return st;
 }
 
-/* One translation grid: rows real, translated, reconstructed of up to 8
- * images of the last g batch, at <run_dir>/samples/<name>. */
-static dlt_status write_grid(const dlt_task *t, const char *name, const float *real,
-                             const float *fake, const float *rec)
+/* One translation grid at <run_dir>/samples/<name>: grid rows row0 ..
+ * row0 + 2 (real, translated, reconstructed), grid_n images each. */
+static dlt_status write_grid(const dlt_task *t, const char *name, int row0)
 {
     const cyclegan_task *k = t->impl;
-    int n = t->c->batch_size < 8 ? t->c->batch_size : 8;
-    size_t in = (size_t)k->numel * sizeof(float);
-    float *x = malloc(3 * (size_t)n * in);
+    int n = k->grid_n;
+    size_t in = (size_t)k->numel;
+    float *x = malloc(3 * (size_t)n * in * sizeof(float));
     if (!x)
         return dlt_seterr(DLT_ERR_NOMEM, "cyclegan: out of memory for the sample grid");
-    memcpy(x, real, (size_t)n * in);
-    memcpy((char *)x + (size_t)n * in, fake, (size_t)n * in);
-    memcpy((char *)x + 2 * (size_t)n * in, rec, (size_t)n * in);
+    for (int r = 0; r < 3; r++)
+        memcpy(x + (size_t)r * n * in, k->grid + (size_t)(row0 + r) * GRID_N * in,
+               (size_t)n * in * sizeof(float));
     dlt_grid_opts o = {.cols = n};
     dlt_image8 im = {0};
     char path[DLT_PATH_MAX + 64];
@@ -445,21 +461,21 @@ static dlt_status write_grid(const dlt_task *t, const char *name, const float *r
     return st;
 }
 
-/* The end of the run: the translation grids A->B->A and B->A->B of the last
- * g batch (rank 0; none when this process ran no g update). */
+/* The end of the run: the translation grids A->B->A and B->A->B of the
+ * last GRID_N samples the g phase saw on rank 0 (none when this process ran
+ * no g update). */
 static dlt_status finish(dlt_task *t)
 {
     cyclegan_task *k = t->impl;
-    if (t->rank != 0 || !k->have_recs)
+    if (t->rank != 0 || k->grid_n == 0)
         return DLT_OK;
     char dir[DLT_PATH_MAX + 16];
     snprintf(dir, sizeof dir, "%s/samples", t->c->run_dir);
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return dlt_seterr(DLT_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
-    size_t n = (size_t)t->c->batch_size * (size_t)k->numel;
-    dlt_status st = write_grid(t, "translate_a2b2a.png", k->real_a, k->fakes_b, k->recs_h);
+    dlt_status st = write_grid(t, "translate_a2b2a.png", 0);
     if (st == DLT_OK)
-        st = write_grid(t, "translate_b2a2b.png", k->real_b, k->fakes_a, k->recs_h + n);
+        st = write_grid(t, "translate_b2a2b.png", 3);
     return st;
 }
 
@@ -471,7 +487,7 @@ static void close_task(dlt_task *t)
     dlt_pair_loader_close(k->loader);
     dlt_image_pool_free(&k->pa);
     dlt_image_pool_free(&k->pb);
-    free(k->real_a), free(k->real_b), free(k->fakes_a), free(k->fakes_b), free(k->recs_h);
+    free(k->real_a), free(k->real_b), free(k->fakes_a), free(k->fakes_b), free(k->grid);
     free(k);
     t->impl = NULL;
 }

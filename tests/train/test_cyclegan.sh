@@ -14,8 +14,9 @@
 #   (c) the pool's rule is tests/train/test_image_pool (a C unit test)
 #   (d) ordinary image shards refused in one line naming image-pairs, exit 2
 #   (e) the translation grids at the end of the run: <run>/samples/
-#       translate_a2b2a.png and translate_b2a2b.png, 2 columns (the batch) x 3
-#       rows (real, translated, reconstructed) of 28x28 with padding 2: 62x92
+#       translate_a2b2a.png and translate_b2a2b.png, rows real, translated,
+#       reconstructed of the last 8 samples phase g saw (28x28, padding 2):
+#       after 1 iteration of batch 2, 2 columns (62x92); after 6, 8 (242x92)
 #   (f) the resolved job records both phases' settings (the reference's Adam
 #       2e-4, betas (0.5, 0.999)) and a [phase] override
 # The fixture was made from this job with
@@ -64,19 +65,23 @@ for key in loss_g gan_g cycle identity loss_d; do
         exit !(g != "" && r < 2e-5) }' || fail "(a) $key: $got vs $want"
 done
 
-# (e) the translation grids of the run in (a)
-for g in a2b2a b2a2b; do
-    png=a/c/samples/translate_$g.png
-    [ -f "$png" ] || fail "(e) no $png"
-    # IHDR: width and height, big-endian, at bytes 16..23
-    wh=$(od -An -tu1 -j16 -N8 "$png" | awk '{ printf "%dx%d", $3 * 256 + $4, $7 * 256 + $8 }')
-    [ "$wh" = 62x92 ] || fail "(e) $png is $wh, expected 62x92"
-done
-echo "(e) translation grids 62x92 (2 x 3 images of 28x28, padding 2)"
+# (e) the translation grids: grid_size RUN WIDTHxHEIGHT
+grid_size() {
+    for g in a2b2a b2a2b; do
+        png=$1/c/samples/translate_$g.png
+        [ -f "$png" ] || fail "(e) no $png"
+        # IHDR: width and height, big-endian, at bytes 16..23
+        wh=$(od -An -tu1 -j16 -N8 "$png" | awk '{ printf "%dx%d", $3 * 256 + $4, $7 * 256 + $8 }')
+        [ "$wh" = "$2" ] || fail "(e) $png is $wh, expected $2"
+    done
+}
+grid_size a 62x92
 
 # (b) exact resume with a full pool: at an iteration boundary, between phases
 DLTRAIN=$STANDIN_DLTRAIN
 run 1 job.toml --quiet --set checkpoint.dir=full >b.out 2>&1 || { cat b.out; fail "(b) full run"; }
+grid_size full 242x92
+echo "(e) translation grids: 62x92 after 1 iteration (2 x 3 images), 242x92 after 6 (8 x 3)"
 run 1 job.toml --quiet --set checkpoint.dir=cut --set train.steps=3 >b.out 2>&1 || { cat b.out; fail "(b) first half"; }
 [ "$("$CGT" counts "cut/c/$(ck 3)" 0)" = "3 3" ] || fail "(b) pools not full at step 3: $("$CGT" counts "cut/c/$(ck 3)" 0)"
 run 1 job.toml --quiet --set checkpoint.dir=cut --resume auto >b.out 2>&1 || { cat b.out; fail "(b) resumed"; }
