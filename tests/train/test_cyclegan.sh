@@ -17,6 +17,13 @@
 #       translate_a2b2a.png and translate_b2a2b.png, rows real, translated,
 #       reconstructed of the last 8 samples phase g saw (28x28, padding 2):
 #       after 1 iteration of batch 2, 2 columns (62x92); after 6, 8 (242x92)
+#   (g) without pools (pool_size 0) 2 ranks x batch 1 train what 1 rank x
+#       batch 2 trains: after 3 iterations every weight within 1e-5 (Adam steps
+#       of 2e-4 scale the rounding of tiny gradients up), and the
+#       biases not followed by instance norm (the output convolutions, the
+#       discriminators' first); a bias that instance norm follows has a zero
+#       true gradient, whose rounding noise Adam scales into full steps, so
+#       those are not compared
 #   (f) the resolved job records both phases' settings (the reference's Adam
 #       2e-4, betas (0.5, 0.999)) and a [phase] override
 # The fixture was made from this job with
@@ -106,6 +113,26 @@ if have_mpi; then
         { cat b.out; fail "(b) 2 ranks, resumed"; }
     same "f2/c/$(ck 4)" "c2/c/$(ck 4)"
     echo "(b) 2 ranks: 4 iterations == 2 + 2, bitwise (each rank's pools in /state/task_state)"
+fi
+
+# (g) data parallelism without pools (the pools are per rank by design)
+if have_mpi; then
+    run 1 job.toml --quiet --set cyclegan.pool_size=0 --set train.steps=3 --set checkpoint.dir=g1 >g.out 2>&1 ||
+        { cat g.out; fail "(g) 1 rank"; }
+    run 2 job.toml --quiet --set cyclegan.pool_size=0 --set train.steps=3 --set data.batch_size=1 \
+        --set checkpoint.dir=g2 >g.out 2>&1 || { cat g.out; fail "(g) 2 ranks"; }
+    # n_blocks 1: the generators' output convolution is model.18, the
+    # 2-layer PatchGAN's model.8
+    n=0
+    for p in $(h5ls -r "g1/c/$(ck 3)/params" | awk '{ sub("^/", "", $1); print $1 }'); do
+        case $p in
+        *.weight | G_AB.model.18.bias | G_BA.model.18.bias | D_?.model.0.bias | D_?.model.8.bias) ;;
+        *) continue ;;
+        esac
+        "$TOOL" cmp "g1/c/$(ck 3)" "g2/c/$(ck 3)" /params --only "$p" --tol 1e-5 >g.out 2>&1 || { cat g.out; fail "(g) $p"; }
+        n=$((n + 1))
+    done
+    echo "(g) 2 ranks x batch 1 == 1 rank x batch 2 without pools: $n tensors within 1e-5 (an Adam step is 2e-4)"
 fi
 
 # (d) image-classification shards are no image pairs
