@@ -117,28 +117,12 @@ void dlt_train_config_set_total_steps(dlt_train_config *c, int64_t total)
             set_total(&c->phase[p].schedule, total);
 }
 
-/* [gan] and [phase]: the GAN's sizes and losses, and the overrides of its
- * phases "d" and "g" (keys phase.<name>_<key>; what is unset inherits, see
+/* [phase]: the overrides of a phased task's phases "d" and "g" (GANs,
+ * CycleGAN; keys phase.<name>_<key>; what is unset inherits, see
  * dlt_phase_config). */
-static dlt_status gan_from_job(const dlt_job *job, dlt_train_config *c)
+static dlt_status phases_from_job(const dlt_job *job, dlt_train_config *c)
 {
     static const char *const names[] = {"d", "g"};
-    const char *loss = dlt_job_string(job, "gan.loss");
-    snprintf(c->gan_loss, sizeof c->gan_loss, "%s", strcmp(loss, "auto") ? loss : "");
-    c->gp_lambda = dlt_job_float(job, "gan.gp_lambda");
-    /* unset: the architecture's (recorded in the resolved job: record_gan) */
-    if (given(job, "gan.z_dim"))
-        c->gan.z_dim = (int)dlt_job_int(job, "gan.z_dim");
-    /* conditional when > 0 (checked against the shards by the task) */
-    if (given(job, "gan.num_classes"))
-        c->gan.num_classes = (int)dlt_job_int(job, "gan.num_classes");
-    if (dlt_job_int(job, "gan.g_width") > 0)
-        c->gan.g_width = (int)dlt_job_int(job, "gan.g_width");
-    if (dlt_job_int(job, "gan.d_width") > 0)
-        c->gan.d_width = (int)dlt_job_int(job, "gan.d_width");
-    const char *gn = dlt_job_string(job, "gan.g_norm");
-    if (strcmp(gn, "auto"))
-        c->gan.g_norm = gn[0] == 'b' ? 'b' : 'n';
     c->nphase_cfg = 2;
     for (int p = 0; p < 2; p++) {
         dlt_phase_config *pc = &c->phase[p];
@@ -173,6 +157,30 @@ static dlt_status gan_from_job(const dlt_job *job, dlt_train_config *c)
 #undef PKEY
     }
     return DLT_OK;
+}
+
+/* [gan] and [phase]: the GAN's sizes and losses, and the overrides of its
+ * phases "d" and "g" (keys phase.<name>_<key>; what is unset inherits, see
+ * dlt_phase_config). */
+static dlt_status gan_from_job(const dlt_job *job, dlt_train_config *c)
+{
+    const char *loss = dlt_job_string(job, "gan.loss");
+    snprintf(c->gan_loss, sizeof c->gan_loss, "%s", strcmp(loss, "auto") ? loss : "");
+    c->gp_lambda = dlt_job_float(job, "gan.gp_lambda");
+    /* unset: the architecture's (recorded in the resolved job: record_gan) */
+    if (given(job, "gan.z_dim"))
+        c->gan.z_dim = (int)dlt_job_int(job, "gan.z_dim");
+    /* conditional when > 0 (checked against the shards by the task) */
+    if (given(job, "gan.num_classes"))
+        c->gan.num_classes = (int)dlt_job_int(job, "gan.num_classes");
+    if (dlt_job_int(job, "gan.g_width") > 0)
+        c->gan.g_width = (int)dlt_job_int(job, "gan.g_width");
+    if (dlt_job_int(job, "gan.d_width") > 0)
+        c->gan.d_width = (int)dlt_job_int(job, "gan.d_width");
+    const char *gn = dlt_job_string(job, "gan.g_norm");
+    if (strcmp(gn, "auto"))
+        c->gan.g_norm = gn[0] == 'b' ? 'b' : 'n';
+    return phases_from_job(job, c);
 }
 
 /* [cyclegan]: the loss weights, the pool and the networks' sizes (0: the
@@ -304,6 +312,8 @@ dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
     if (c->task == DLT_TASK_CYCLEGAN) {
         dlt_job_set_families(job, "cyclegan");
         cyclegan_from_job(job, c);
+        if ((st = phases_from_job(job, c)) != DLT_OK)
+            return st;
     }
     c->model.num_classes = given(job, "model.num_classes") ? (int)dlt_job_int(job, "model.num_classes") : 0;
     c->model.shortcut = dlt_job_string(job, "model.shortcut")[0];
@@ -423,10 +433,11 @@ dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
     c->zero = (int)dlt_job_int(job, "dist.zero");
     c->cuda_graphs = dlt_job_bool(job, "train.cuda_graphs");
     /* what phased training (trainer_phase.c) does not do */
-    if (c->task == DLT_TASK_GAN && c->loss_scaling != DLT_LOSS_SCALE_NONE)
+    int phased = c->task == DLT_TASK_GAN || c->task == DLT_TASK_CYCLEGAN;
+    if (phased && c->loss_scaling != DLT_LOSS_SCALE_NONE)
         return where_err(job, given(job, "train.loss_scale") ? "train.loss_scale" : "train.precision",
                          ": loss scaling is not supported with phased training (GANs)", NULL);
-    if (c->task == DLT_TASK_GAN && !c->nonfinite_stop)
+    if (phased && !c->nonfinite_stop)
         return where_err(job, "train.nonfinite",
                          "= \"skip\" is not supported with phased training (GANs): a skipped update would "
                          "desynchronise the phases", NULL);

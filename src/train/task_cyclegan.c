@@ -30,7 +30,13 @@
  * Pools: cyclegan.pool_size images per domain per rank (each rank keeps its
  * own, as each process of the reference does), their choices from the
  * counter-based RNG keyed by (seed, the d run's step key, rank, domain), so
- * a run is reproducible for a fixed world size. */
+ * a run is reproducible for a fixed world size. The pools and the pending
+ * batch with its fakes are this task's own state (state_len/get/set), which
+ * checkpoints keep per rank: a resume, also between g and d, is exact.
+ *
+ * At the end of a run rank 0 writes the translation grids (finish):
+ * <run_dir>/samples/translate_a2b2a.png and translate_b2a2b.png, rows real,
+ * translated, reconstructed of the last GRID_N samples phase g saw. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -43,9 +49,9 @@
 #include "image_pool.h"
 #include "task.h"
 
+enum { GRID_N = 8 }; /* images per row of the translation grids */
 /* Training sums (summed over ranks): per run of g its loss, adversarial,
  * cycle and identity parts and a count; per run of d its loss and a count. */
-enum { GRID_N = 8 }; /* images per row of the translation grids */
 enum { S_GLOSS = 0, S_GAN, S_CYC, S_IDT, S_GRUNS, S_DLOSS, S_DRUNS, S_N };
 
 typedef struct {
@@ -89,11 +95,19 @@ static dlt_status open_loader(const dlt_train_config *c, int rank, int world, in
 
 static dlt_status check(const dlt_train_config *c, int world)
 {
+    /* phase d trains on the one batch phase g ran and its fakes */
+    int more = c->accumulate > 1;
+    for (int i = 0; i < c->nphase_cfg; i++)
+        more |= c->phase[i].accumulate > 1 || c->phase[i].repeat > 1;
+    if (more)
+        return dlt_seterr(DLT_ERR_UNSUPPORTED,
+                          "cyclegan: train.accumulate, phase.<g|d>_accumulate and "
+                          "phase.<g|d>_repeat must be 1 (phase d trains on phase g's batch)");
     dlt_pair_loader *l = NULL;
     dlt_status st = open_loader(c, 0, world, 1, &l);
     if (st != DLT_OK)
         return dlt_adderr(st, "data.train (cyclegan needs image-pairs shards: dlprep "
-                              "fashion-mnist-pair or image-pairs)");
+                              "fashion-mnist-pair or two-domain)");
     dlt_pair_loader_close(l);
     return DLT_OK;
 }
@@ -108,7 +122,7 @@ static dlt_status open_task(dlt_task *t)
     t->impl = k;
     if ((st = open_loader(c, t->rank, t->world, 0, &k->loader)) != DLT_OK)
         return dlt_adderr(st, "data.train (cyclegan needs image-pairs shards: dlprep "
-                              "fashion-mnist-pair or image-pairs)");
+                              "fashion-mnist-pair or two-domain)");
     dlt_pair_loader_sample_shape(k->loader, &k->c_in, &k->h, &k->w);
     k->numel = (int64_t)k->c_in * k->h * k->w;
     size_t n = (size_t)c->batch_size * (size_t)k->numel;

@@ -25,7 +25,9 @@
 #       true gradient, whose rounding noise Adam scales into full steps, so
 #       those are not compared
 #   (f) the resolved job records both phases' settings (the reference's Adam
-#       2e-4, betas (0.5, 0.999)) and a [phase] override
+#       2e-4, betas (0.5, 0.999)) and a [phase] override, which the run
+#       applies (phase d's lr in its Adam state: bias-corrected first step
+#       of size lr); repeats and accumulation refused in one line
 # The fixture was made from this job with
 #   cyclegan_tool export job.toml exp.h5
 #   tests/fixtures/cyclegan_make_fixtures.py exp.h5 cyclegan_losses.h5 1 2 10 0.5
@@ -147,5 +149,17 @@ echo "(d) $(cat d.out)"
 for want in 'g_optim = "adam"' 'g_lr = 0.0002' 'g_betas = [0.5, 0.999]' 'd_lr = 0.0001' 'd_betas = [0.5, 0.999]' 'g_repeat = 1'; do
     grep -qxF "$want" f.out || { cat f.out; fail "(f) no '$want' in the resolved job"; }
 done
-echo "(f) the resolved job records the phases (Adam 2e-4, (0.5, 0.999); d_lr overridden)"
+run 1 job.toml --quiet --set phase.d_lr=1e-3 --set train.steps=1 --set checkpoint.dir=f >f.out 2>&1 ||
+    { cat f.out; fail "(f) d_lr run"; }
+# after one Adam step every element moved by lr (|m_hat / sqrt(v_hat)| = 1, up
+# to eps) from its initial value: the output bias of D_A (0 at the start)
+# and of G_AB
+awk -v d="$("$TOOL" maxabs "f/c/$(ck 1)" /params D_A.model.8.bias)" \
+    -v g="$("$TOOL" maxabs "f/c/$(ck 1)" /params G_AB.model.18.bias)" \
+    'BEGIN { printf "(f) after one update: |D_A.model.8.bias| %s (d_lr 1e-3), |G_AB.model.18.bias| %s (g_lr 2e-4)\n", d, g
+             exit !(d > 0.99e-3 && d < 1.01e-3 && g > 1.98e-4 && g < 2.02e-4) }' || fail "(f) phase learning rates not applied"
+run 1 job.toml --quiet --set phase.d_repeat=2 --set checkpoint.dir=f2 >f.out 2>&1
+rc=$?
+[ $rc -eq 2 ] && [ "$(wc -l <f.out)" -eq 1 ] && grep -q "repeat must be 1" f.out || { cat f.out; fail "(f) d_repeat 2: exit $rc"; }
+echo "(f) the resolved job records the phases (Adam 2e-4, (0.5, 0.999); d_lr overridden and applied); $(cat f.out)"
 echo "PASS ($(($(date +%s) - t_start)) s)"
