@@ -1,7 +1,8 @@
 /* Training tasks and the pieces the dltrain command drives. One generic
  * data-parallel loop (src/train/trainer.c) runs every task; the task follows
  * from model.arch: image architectures train a classifier, bert-* BERT
- * pre-training (MLM + NSP), gpt* a causal language model. */
+ * pre-training (MLM + NSP), gpt* a causal language model, the GAN
+ * architectures phased GAN training, vae the variational autoencoder. */
 #ifndef DLT_TRAIN_H
 #define DLT_TRAIN_H
 
@@ -33,6 +34,7 @@ typedef enum {
     DLT_TASK_CAUSAL_LM,    /* gpt-* / gpt2* on text-tokens shards */
     DLT_TASK_BERT,         /* bert-* on bert-pretraining shards */
     DLT_TASK_GAN,          /* GANs (dlt_gan_archs) on image shards: phased steps (task_gan.c) */
+    DLT_TASK_VAE,          /* the variational autoencoder ("vae") on image shards (task_vae.c) */
     DLT_TASK_CYCLEGAN      /* cyclegan on image-pairs shards: phases g, d (task_cyclegan.c) */
 } dlt_task_kind;
 const char *dlt_task_kind_name(dlt_task_kind k); /* "classification", "causal-lm", "bert-pretraining" */
@@ -78,6 +80,7 @@ typedef struct {
     dlt_gan_spec gan;        /* GAN task: the arch's spec (img shape from the shards) */
     char gan_loss[24];       /* "", bce, wasserstein, wasserstein-gp ("": the arch's) */
     double gp_lambda;        /* wasserstein-gp's penalty weight */
+    dlt_vae_spec vae;        /* VAE task: vae.* sizes (img shape from the shards) */
     dlt_cyclegan_spec cyclegan; /* cyclegan: widths, blocks (img shape from the shards) */
     double cyc_lambda, cyc_lambda_id; /* cyclegan.lambda_cycle, lambda_identity (x lambda_cycle) */
     int cyc_pool;            /* cyclegan.pool_size: generated images kept per domain per rank */

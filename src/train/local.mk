@@ -11,6 +11,9 @@ libdltrain_la_SOURCES += src/train/trainer.c src/train/trainer_step.c src/train/
 noinst_HEADERS += src/train/trainer.h src/train/task.h
 # tasks: image classification, causal language model (GPT), BERT pre-training, GANs (phased)
 libdltrain_la_SOURCES += src/train/task_classify.c src/train/task_lm.c src/train/task_bert.c src/train/task_gan.c
+# the VAE task (model.arch = "vae")
+libdltrain_la_SOURCES += src/train/task_vae.c src/train/vae_grid.c
+noinst_HEADERS += src/train/vae_grid.h
 # CycleGAN (phased, two domains): the task and its history pool of generated images
 libdltrain_la_SOURCES += src/train/task_cyclegan.c src/train/image_pool.c
 noinst_HEADERS += src/train/image_pool.h

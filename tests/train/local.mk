@@ -82,6 +82,12 @@ EXTRA_DIST += tests/fixtures/fid.h5 tests/fixtures/fid_make_fixtures.py
 check_PROGRAMS += tests/train/fid_check
 TESTS += tests/train/test_fid_features.sh
 EXTRA_DIST += tests/train/test_fid_features.sh
+# the VAE task: the first step against PyTorch (tests/fixtures/vae_step.h5, whose
+# inputs vae_export writes), 2 ranks x b == 1 rank x 2b, exact resume, the
+# test-set ELBO on 1 and 2 ranks
+check_PROGRAMS += tests/train/vae_export
+TESTS += tests/train/test_vae.sh
+EXTRA_DIST += tests/train/test_vae.sh tests/fixtures/vae_step.h5 tests/fixtures/vae_make_fixtures.py
 # CycleGAN's image pool against a naive reference of the ImagePool rule
 check_PROGRAMS += tests/train/test_image_pool
 TESTS += tests/train/test_image_pool
