@@ -163,6 +163,34 @@ static dlt_status read_cursors(const char *path, hid_t g, dlt_ckpt_state *st, in
     return s;
 }
 
+/* /state/task_state [world_size, n] f32 (a task's per-rank state) */
+static dlt_status read_task_state(const char *path, hid_t g, dlt_ckpt_state *st, int crc)
+{
+    hid_t d = H5Dopen2(g, "task_state", H5P_DEFAULT), sp = d >= 0 ? H5Dget_space(d) : -1;
+    hsize_t dims[2] = {0, 0};
+    dlt_status s = DLT_OK;
+    if (sp < 0 || H5Sget_simple_extent_ndims(sp) != 2 || H5Sget_simple_extent_dims(sp, dims, NULL) != 2 ||
+        dims[0] != (hsize_t)st->world_size || dims[1] < 1)
+        s = dlt_seterr(DLT_ERR_IO, "%s: /state/task_state is not a [world_size = %d, n] array: the checkpoint is "
+                       "corrupt", path, st->world_size);
+    size_t n = (size_t)(dims[0] * dims[1]);
+    if (s == DLT_OK) {
+        st->task_state_len = (int64_t)dims[1];
+        st->task_state = malloc(n * sizeof(float));
+        if (!st->task_state)
+            s = dlt_seterr(DLT_ERR_NOMEM, "%s: out of memory for /state/task_state", path);
+        else if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, st->task_state) < 0)
+            s = dlt_seterr(DLT_ERR_IO, "%s: /state/task_state cannot be read: the checkpoint is corrupt", path);
+        else
+            s = ckpt_check_crc(path, d, "/state", "task_state", st->task_state, n * sizeof(float), crc);
+    }
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (d >= 0)
+        H5Dclose(d);
+    return s;
+}
+
 static dlt_status read_state(const char *path, hid_t f, dlt_ckpt_state *st, int crc)
 {
     hid_t g = H5Gopen2(f, "state", H5P_DEFAULT);
@@ -192,6 +220,9 @@ static dlt_status read_state(const char *path, hid_t f, dlt_ckpt_state *st, int 
     }
     if (s == DLT_OK && H5Lexists(g, "data_cursors", H5P_DEFAULT) > 0)
         s = read_cursors(path, g, st, crc);
+    st->task_state_len = 0, st->task_state = NULL;
+    if (s == DLT_OK && H5Lexists(g, "task_state", H5P_DEFAULT) > 0)
+        s = read_task_state(path, g, st, crc);
     H5Gclose(g);
     /* values no run can have: refused even where a checksum matches (a
      * writer's bug, or a file from before checksums) */
@@ -332,8 +363,10 @@ void dlt_ckpt_state_free(dlt_ckpt_state *st)
 {
     free(st->cursors);
     free(st->job_text);
+    free(st->task_state);
     st->cursors = NULL;
     st->job_text = NULL;
+    st->task_state = NULL;
 }
 
 dlt_status dlt_ckpt_read_job(const char *path, char **job_text)

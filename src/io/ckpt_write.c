@@ -79,6 +79,17 @@ static int write_state(hid_t f, const dlt_ckpt_state *st)
             H5Dclose(d);
         H5Sclose(sp);
     }
+    if (ok && st->task_state_len > 0 && st->world_size > 0) {
+        hsize_t dims[2] = {(hsize_t)st->world_size, (hsize_t)st->task_state_len};
+        hid_t sp = H5Screate_simple(2, dims, NULL);
+        hid_t d = H5Dcreate2(g, "task_state", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        ok = d >= 0 && H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, st->task_state) >= 0 &&
+             ckpt_attr_write_crc(d, st->task_state,
+                                 (size_t)st->world_size * (size_t)st->task_state_len * sizeof(float));
+        if (d >= 0)
+            H5Dclose(d);
+        H5Sclose(sp);
+    }
     H5Gclose(g);
     return ok;
 }

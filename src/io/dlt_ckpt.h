@@ -40,6 +40,11 @@ typedef struct {
      * single-phase checkpoints. */
     int phased;
     int64_t phase_position;
+    /* A task's own per-rank state (CycleGAN's image pools): world_size rows
+     * of task_state_len floats, /state/task_state; 0: absent. Owned by the
+     * caller on save; malloc'd by load. */
+    int64_t task_state_len;
+    float *task_state;
 } dlt_ckpt_state;
 
 /* The tensors a checkpoint holds: parameters and buffers in their real shapes

@@ -34,7 +34,8 @@ typedef enum {
     DLT_TASK_CAUSAL_LM,    /* gpt-* / gpt2* on text-tokens shards */
     DLT_TASK_BERT,         /* bert-* on bert-pretraining shards */
     DLT_TASK_GAN,          /* GANs (dlt_gan_archs) on image shards: phased steps (task_gan.c) */
-    DLT_TASK_VAE           /* the variational autoencoder ("vae") on image shards (task_vae.c) */
+    DLT_TASK_VAE,          /* the variational autoencoder ("vae") on image shards (task_vae.c) */
+    DLT_TASK_CYCLEGAN      /* cyclegan on image-pairs shards: phases g, d (task_cyclegan.c) */
 } dlt_task_kind;
 const char *dlt_task_kind_name(dlt_task_kind k); /* "classification", "causal-lm", "bert-pretraining" */
 
@@ -80,6 +81,9 @@ typedef struct {
     char gan_loss[24];       /* "", bce, wasserstein, wasserstein-gp ("": the arch's) */
     double gp_lambda;        /* wasserstein-gp's penalty weight */
     dlt_vae_spec vae;        /* VAE task: vae.* sizes (img shape from the shards) */
+    dlt_cyclegan_spec cyclegan; /* cyclegan: widths, blocks (img shape from the shards) */
+    double cyc_lambda, cyc_lambda_id; /* cyclegan.lambda_cycle, lambda_identity (x lambda_cycle) */
+    int cyc_pool;            /* cyclegan.pool_size: generated images kept per domain per rank */
     int optim_given;         /* the job set an optim.* key (GAN phases inherit it then) */
     int nphase_cfg;
     dlt_phase_config phase[DLT_MAX_PHASES];

@@ -117,28 +117,12 @@ void dlt_train_config_set_total_steps(dlt_train_config *c, int64_t total)
             set_total(&c->phase[p].schedule, total);
 }
 
-/* [gan] and [phase]: the GAN's sizes and losses, and the overrides of its
- * phases "d" and "g" (keys phase.<name>_<key>; what is unset inherits, see
+/* [phase]: the overrides of a phased task's phases "d" and "g" (GANs,
+ * CycleGAN; keys phase.<name>_<key>; what is unset inherits, see
  * dlt_phase_config). */
-static dlt_status gan_from_job(const dlt_job *job, dlt_train_config *c)
+static dlt_status phases_from_job(const dlt_job *job, dlt_train_config *c)
 {
     static const char *const names[] = {"d", "g"};
-    const char *loss = dlt_job_string(job, "gan.loss");
-    snprintf(c->gan_loss, sizeof c->gan_loss, "%s", strcmp(loss, "auto") ? loss : "");
-    c->gp_lambda = dlt_job_float(job, "gan.gp_lambda");
-    /* unset: the architecture's (recorded in the resolved job: record_gan) */
-    if (given(job, "gan.z_dim"))
-        c->gan.z_dim = (int)dlt_job_int(job, "gan.z_dim");
-    /* conditional when > 0 (checked against the shards by the task) */
-    if (given(job, "gan.num_classes"))
-        c->gan.num_classes = (int)dlt_job_int(job, "gan.num_classes");
-    if (dlt_job_int(job, "gan.g_width") > 0)
-        c->gan.g_width = (int)dlt_job_int(job, "gan.g_width");
-    if (dlt_job_int(job, "gan.d_width") > 0)
-        c->gan.d_width = (int)dlt_job_int(job, "gan.d_width");
-    const char *gn = dlt_job_string(job, "gan.g_norm");
-    if (strcmp(gn, "auto"))
-        c->gan.g_norm = gn[0] == 'b' ? 'b' : 'n';
     c->nphase_cfg = 2;
     for (int p = 0; p < 2; p++) {
         dlt_phase_config *pc = &c->phase[p];
@@ -175,6 +159,46 @@ static dlt_status gan_from_job(const dlt_job *job, dlt_train_config *c)
     return DLT_OK;
 }
 
+/* [gan] and [phase]: the GAN's sizes and losses, and the overrides of its
+ * phases "d" and "g" (keys phase.<name>_<key>; what is unset inherits, see
+ * dlt_phase_config). */
+static dlt_status gan_from_job(const dlt_job *job, dlt_train_config *c)
+{
+    const char *loss = dlt_job_string(job, "gan.loss");
+    snprintf(c->gan_loss, sizeof c->gan_loss, "%s", strcmp(loss, "auto") ? loss : "");
+    c->gp_lambda = dlt_job_float(job, "gan.gp_lambda");
+    /* unset: the architecture's (recorded in the resolved job: record_gan) */
+    if (given(job, "gan.z_dim"))
+        c->gan.z_dim = (int)dlt_job_int(job, "gan.z_dim");
+    /* conditional when > 0 (checked against the shards by the task) */
+    if (given(job, "gan.num_classes"))
+        c->gan.num_classes = (int)dlt_job_int(job, "gan.num_classes");
+    if (dlt_job_int(job, "gan.g_width") > 0)
+        c->gan.g_width = (int)dlt_job_int(job, "gan.g_width");
+    if (dlt_job_int(job, "gan.d_width") > 0)
+        c->gan.d_width = (int)dlt_job_int(job, "gan.d_width");
+    const char *gn = dlt_job_string(job, "gan.g_norm");
+    if (strcmp(gn, "auto"))
+        c->gan.g_norm = gn[0] == 'b' ? 'b' : 'n';
+    return phases_from_job(job, c);
+}
+
+/* [cyclegan]: the loss weights, the pool and the networks' sizes (0: the
+ * reference's; n_blocks 0: its rule by image size, applied in the task). */
+static void cyclegan_from_job(const dlt_job *job, dlt_train_config *c)
+{
+    c->cyc_lambda = dlt_job_float(job, "cyclegan.lambda_cycle");
+    c->cyc_lambda_id = dlt_job_float(job, "cyclegan.lambda_identity");
+    c->cyc_pool = (int)dlt_job_int(job, "cyclegan.pool_size");
+    c->cyclegan.n_blocks = (int)dlt_job_int(job, "cyclegan.n_blocks");
+    if (dlt_job_int(job, "cyclegan.g_width") > 0)
+        c->cyclegan.g_width = (int)dlt_job_int(job, "cyclegan.g_width");
+    if (dlt_job_int(job, "cyclegan.d_width") > 0)
+        c->cyclegan.d_width = (int)dlt_job_int(job, "cyclegan.d_width");
+    if (dlt_job_int(job, "cyclegan.d_layers") > 0)
+        c->cyclegan.d_layers = (int)dlt_job_int(job, "cyclegan.d_layers");
+}
+
 /* [vae]: the VAE's sizes (the image shape comes from the shards). */
 static void vae_from_job(const dlt_job *job, dlt_train_config *c)
 {
@@ -189,6 +213,11 @@ static dlt_status model_from_job(const dlt_job *job, dlt_train_config *c)
     const char *arch = dlt_job_string(job, "model.arch");
     char msg[1024];
     snprintf(c->arch, sizeof c->arch, "%s", arch);
+    if (!strcmp(arch, "cyclegan")) { /* the shapes come from the shards (task_cyclegan.c) */
+        c->task = DLT_TASK_CYCLEGAN;
+        dlt_cyclegan_spec_default(&c->cyclegan, 1, 28, 28);
+        return DLT_OK;
+    }
     if (dlt_gan_is_arch(arch)) {
         c->task = DLT_TASK_GAN;
         return dlt_gan_spec_default(arch, &c->gan);
@@ -296,6 +325,12 @@ dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
         return st;
     if (c->task == DLT_TASK_VAE)
         vae_from_job(job, c);
+    if (c->task == DLT_TASK_CYCLEGAN) {
+        dlt_job_set_families(job, "cyclegan");
+        cyclegan_from_job(job, c);
+        if ((st = phases_from_job(job, c)) != DLT_OK)
+            return st;
+    }
     c->model.num_classes = given(job, "model.num_classes") ? (int)dlt_job_int(job, "model.num_classes") : 0;
     c->model.shortcut = dlt_job_string(job, "model.shortcut")[0];
     c->model.zero_init_residual = dlt_job_bool(job, "model.zero_init_residual");
@@ -414,10 +449,11 @@ dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
     c->zero = (int)dlt_job_int(job, "dist.zero");
     c->cuda_graphs = dlt_job_bool(job, "train.cuda_graphs");
     /* what phased training (trainer_phase.c) does not do */
-    if (c->task == DLT_TASK_GAN && c->loss_scaling != DLT_LOSS_SCALE_NONE)
+    int phased = c->task == DLT_TASK_GAN || c->task == DLT_TASK_CYCLEGAN;
+    if (phased && c->loss_scaling != DLT_LOSS_SCALE_NONE)
         return where_err(job, given(job, "train.loss_scale") ? "train.loss_scale" : "train.precision",
                          ": loss scaling is not supported with phased training (GANs)", NULL);
-    if (c->task == DLT_TASK_GAN && !c->nonfinite_stop)
+    if (phased && !c->nonfinite_stop)
         return where_err(job, "train.nonfinite",
                          "= \"skip\" is not supported with phased training (GANs): a skipped update would "
                          "desynchronise the phases", NULL);
@@ -435,29 +471,13 @@ dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
 /* Job policy: the resolved job (--print-config, checkpoints) must say what
  * runs, so a transformer whose job leaves model.dropout unset records its
  * architecture's dropout there. Image classifiers keep the key's default. */
-/* A GAN's resolved job says what each phase runs: gan.loss when "auto",
- * and every [phase] key left unset takes the phase's resolved value (the
- * task's defaults, global optim keys, train.grad_clip / accumulate). */
-static dlt_status record_gan(dlt_job *job, const dlt_train_config *c)
+/* Every [phase] key left unset takes the phase's resolved value (the task's
+ * defaults def[0..n), global optim keys, train.grad_clip / accumulate). */
+static dlt_status record_phases(dlt_job *job, const dlt_train_config *c, const dlt_task_phase *def, int nphases)
 {
     char set[160], key[64];
     dlt_status st = DLT_OK;
-    if (!given(job, "gan.loss")) {
-        snprintf(set, sizeof set, "gan.loss=\"%s\"", dlt_task_gan_loss(c));
-        st = dlt_job_set(job, set);
-    }
-    if (st == DLT_OK && !given(job, "gan.z_dim")) {
-        snprintf(set, sizeof set, "gan.z_dim=%d", c->gan.z_dim);
-        st = dlt_job_set(job, set);
-    }
-    if (st == DLT_OK && !given(job, "gan.num_classes")) {
-        snprintf(set, sizeof set, "gan.num_classes=%d", c->gan.num_classes);
-        st = dlt_job_set(job, set);
-    }
-    dlt_task_phase def[2];
-    memset(def, 0, sizeof def);
-    dlt_task_gan_phase_defaults(c, def);
-    for (int p = 0; p < 2 && st == DLT_OK; p++) {
+    for (int p = 0; p < nphases && st == DLT_OK; p++) {
         dlt_trainer_phase ph;
         memset(&ph, 0, sizeof ph);
         if ((st = dlt_trainer_phase_resolve(c, &def[p], &ph)) != DLT_OK)
@@ -487,10 +507,41 @@ static dlt_status record_gan(dlt_job *job, const dlt_train_config *c)
     return st;
 }
 
+/* A GAN's resolved job says what each phase runs: gan.loss when "auto",
+ * and every [phase] key left unset takes the phase's resolved value (the
+ * task's defaults, global optim keys, train.grad_clip / accumulate). */
+static dlt_status record_gan(dlt_job *job, const dlt_train_config *c)
+{
+    char set[160];
+    dlt_status st = DLT_OK;
+    if (!given(job, "gan.loss")) {
+        snprintf(set, sizeof set, "gan.loss=\"%s\"", dlt_task_gan_loss(c));
+        st = dlt_job_set(job, set);
+    }
+    if (st == DLT_OK && !given(job, "gan.z_dim")) {
+        snprintf(set, sizeof set, "gan.z_dim=%d", c->gan.z_dim);
+        st = dlt_job_set(job, set);
+    }
+    if (st == DLT_OK && !given(job, "gan.num_classes")) {
+        snprintf(set, sizeof set, "gan.num_classes=%d", c->gan.num_classes);
+        st = dlt_job_set(job, set);
+    }
+    dlt_task_phase def[2];
+    memset(def, 0, sizeof def);
+    dlt_task_gan_phase_defaults(c, def);
+    return st == DLT_OK ? record_phases(job, c, def, 2) : st;
+}
+
 dlt_status dlt_train_job_record_defaults(dlt_job *job, const dlt_train_config *c)
 {
     if (c->task == DLT_TASK_GAN)
         return record_gan(job, c);
+    if (c->task == DLT_TASK_CYCLEGAN) {
+        dlt_task_phase def[2];
+        memset(def, 0, sizeof def);
+        dlt_task_cyclegan_phase_defaults(def);
+        return record_phases(job, c, def, 2);
+    }
     if (c->task == DLT_TASK_CLASSIFY || c->task == DLT_TASK_VAE || given(job, "model.dropout"))
         return DLT_OK;
     char set[64];

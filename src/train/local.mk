@@ -14,6 +14,9 @@ libdltrain_la_SOURCES += src/train/task_classify.c src/train/task_lm.c src/train
 # the VAE task (model.arch = "vae")
 libdltrain_la_SOURCES += src/train/task_vae.c src/train/vae_grid.c
 noinst_HEADERS += src/train/vae_grid.h
+# CycleGAN (phased, two domains): the task and its history pool of generated images
+libdltrain_la_SOURCES += src/train/task_cyclegan.c src/train/image_pool.c
+noinst_HEADERS += src/train/image_pool.h
 # dltrain generate: sampling from a causal-LM checkpoint
 libdltrain_la_SOURCES += src/train/generate.c
 # dltrain export: the tokenizer beside the weights

@@ -18,6 +18,8 @@ const char *dlt_task_kind_name(dlt_task_kind k)
         return "gan";
     case DLT_TASK_VAE:
         return "vae";
+    case DLT_TASK_CYCLEGAN:
+        return "cyclegan";
     default:
         return "classification";
     }
@@ -52,6 +54,8 @@ const dlt_task_ops *dlt_task_ops_for(dlt_task_kind k)
         return &dlt_task_gan;
     case DLT_TASK_VAE:
         return &dlt_task_vae;
+    case DLT_TASK_CYCLEGAN:
+        return &dlt_task_cyclegan;
     default:
         return &dlt_task_classify;
     }

@@ -100,6 +100,16 @@ typedef struct {
     /* --dry-run: one line on the data and model ("# model ... on ..."). */
     void (*describe)(const dlt_task *t, FILE *out);
     void (*close)(dlt_task *t);
+    /* Optional (NULL: none): host state of the task's own that a checkpoint
+     * keeps per rank (/state/task_state; CycleGAN's image pools): its size
+     * in floats (the same on every rank), a copy of it, and its restore from
+     * this rank's row of a checkpoint (n: the row's length). */
+    int64_t (*state_len)(const dlt_task *t);
+    void (*state_get)(const dlt_task *t, float *out);
+    dlt_status (*state_set)(dlt_task *t, const float *in, int64_t n);
+    /* Optional: after the last step of a run that was not stopped early, on
+     * every rank (CycleGAN's translation grids, rank 0). */
+    dlt_status (*finish)(dlt_task *t);
 } dlt_task_ops;
 
 struct dlt_task {
@@ -127,6 +137,10 @@ struct dlt_task {
 
 extern const dlt_task_ops dlt_task_classify, dlt_task_causal_lm, dlt_task_bert, dlt_task_gan;
 extern const dlt_task_ops dlt_task_vae;
+extern const dlt_task_ops dlt_task_cyclegan; /* task_cyclegan.c */
+/* CycleGAN's phases, ph[0] "g" then ph[1] "d": names and the reference's
+ * optimizer (Adam 2e-4, betas (0.5, 0.999)), repeat 1. */
+void dlt_task_cyclegan_phase_defaults(dlt_task_phase *ph);
 const dlt_task_ops *dlt_task_ops_for(dlt_task_kind k);
 /* The GAN task (task_gan.c): its loss ("bce", "wasserstein",
  * "wasserstein-gp": gan.loss or the architecture's), and its phases' names

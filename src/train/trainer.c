@@ -448,6 +448,8 @@ dlt_status dlt_train_run(const dlt_train_config *c, dlt_train_result *res)
     st = setup(&r, &w);
     if (st == DLT_OK && !r.finished)
         st = loop(&r, res);
+    if (st == DLT_OK && !r.finished && !res->preempted && r.task->ops->finish)
+        st = r.task->ops->finish(r.task);
     res->steps_done = r.step;
     res->best_metric = r.best_metric;
     res->error_on_all_ranks = st != DLT_OK && r.error_on_all_ranks;

@@ -4,6 +4,7 @@
  * world size. */
 #include <errno.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -87,6 +88,68 @@ dlt_status dlt_trainer_to_device(dlt_trainer *r, int with_optim)
     return st;
 }
 
+/* The task's own per-rank state (task.h state_len/get/set) as one
+ * [world, n] array on rank 0 (*out, malloc'd; NULL elsewhere). Collective:
+ * a sum of doubles in which every rank fills only its own row (exact for
+ * floats), over the host metrics path whatever the backend. */
+static dlt_status gather_task_state(dlt_trainer *r, float **out, int64_t *len)
+{
+    const dlt_task_ops *o = r->task->ops;
+    *out = NULL, *len = 0;
+    if (!o->state_len || !o->state_get)
+        return DLT_OK;
+    int64_t n = o->state_len(r->task);
+    if (n <= 0)
+        return DLT_OK;
+    if (n > INT_MAX / r->world)
+        return dlt_seterr(DLT_ERR_UNSUPPORTED, "checkpoint: the task state (%lld floats per rank) is too large",
+                          (long long)n);
+    size_t tot = (size_t)n * (size_t)r->world;
+    double *all = calloc(tot, sizeof *all);
+    float *mine = malloc((size_t)n * sizeof *mine);
+    dlt_status st = all && mine ? DLT_OK : dlt_seterr(DLT_ERR_NOMEM, "checkpoint: out of memory for the task state");
+    if (st == DLT_OK) {
+        o->state_get(r->task, mine);
+        for (int64_t i = 0; i < n; i++)
+            all[(size_t)r->rank * (size_t)n + (size_t)i] = mine[i];
+    }
+    /* every rank takes part (a rank out of memory sends zeros and fails after) */
+    dlt_status cst = dlt_comm_reduce_metrics(r->comm, all ? all : (double[1]){0}, all ? (int)tot : 0);
+    if (st == DLT_OK)
+        st = cst;
+    free(mine);
+    if (st == DLT_OK && r->rank == 0) {
+        float *f = malloc(tot * sizeof *f);
+        if (!f)
+            st = dlt_seterr(DLT_ERR_NOMEM, "checkpoint: out of memory for the task state");
+        for (size_t i = 0; f && i < tot; i++)
+            f[i] = (float)all[i];
+        *out = f;
+        *len = n;
+    }
+    free(all);
+    return st;
+}
+
+/* This rank's row of /state/task_state into the task. */
+static dlt_status restore_task_state(dlt_trainer *r, const dlt_ckpt_state *cs)
+{
+    const dlt_task_ops *o = r->task->ops;
+    if (!o->state_set)
+        return DLT_OK;
+    if (!cs->task_state || cs->world_size != r->world) {
+        if (r->rank == 0)
+            dlt_log(DLT_LOG_WARN,
+                    "resume: the checkpoint holds no task state for %d rank%s (%s): the %s task starts "
+                    "its own state afresh, the run is not bitwise-identical to an uninterrupted one",
+                    r->world, r->world > 1 ? "s" : "", cs->task_state ? "another world size" : "none saved",
+                    o->name);
+        return DLT_OK;
+    }
+    return o->state_set(r->task, cs->task_state + (size_t)r->rank * (size_t)cs->task_state_len,
+                        cs->task_state_len);
+}
+
 dlt_status dlt_trainer_save_checkpoint(dlt_trainer *r)
 {
     /* one copy of the batch-norm statistics: rank 0's, as evaluation uses */
@@ -127,6 +190,11 @@ dlt_status dlt_trainer_save_checkpoint(dlt_trainer *r)
     for (int i = 0; i < r->world * 2; i++)
         all[i] = (int64_t)tmp[i];
     free(tmp);
+    /* the task's own per-rank state, gathered to rank 0 (collective) */
+    float *task_state = NULL;
+    int64_t task_len = 0;
+    if (st == DLT_OK)
+        st = gather_task_state(r, &task_state, &task_len);
     phase_view pv = {0};
     dlt_ckpt_tensors t;
     if (st == DLT_OK && r->nphases > 0) {
@@ -158,7 +226,8 @@ dlt_status dlt_trainer_save_checkpoint(dlt_trainer *r)
                              .best_higher_is_better = r->task->best_higher, .model = &r->tg.model,
                              .loss_scale = r->c->loss_scaling == DLT_LOSS_SCALE_DYNAMIC ? r->scaler.scale : 0,
                              .loss_scale_growth = r->scaler.growth_tracker,
-                             .phased = r->nphases > 0, .phase_position = r->pos};
+                             .phased = r->nphases > 0, .phase_position = r->pos,
+                             .task_state_len = task_len, .task_state = task_state};
         st = dlt_ckpt_save(r->c->run_dir, &t, &cs, r->last_ckpt, sizeof r->last_ckpt);
         if (st == DLT_OK) {
             dlt_ckpt_prune(r->c->run_dir, r->c->keep_last, r->step);
@@ -166,6 +235,7 @@ dlt_status dlt_trainer_save_checkpoint(dlt_trainer *r)
         }
     }
     free(all);
+    free(task_state);
     phase_view_free(&pv);
     dlt_trainer_free_full_state(r, full);
     /* every rank learns whether rank 0 managed to write (a host number: the
@@ -396,6 +466,11 @@ dlt_status dlt_trainer_resume(dlt_trainer *r)
     if (r->c->loss_scaling == DLT_LOSS_SCALE_DYNAMIC && cs.loss_scale > 0) {
         r->scaler.scale = cs.loss_scale;
         r->scaler.growth_tracker = (int)cs.loss_scale_growth;
+    }
+    if ((st = restore_task_state(r, &cs)) != DLT_OK) {
+        dlt_ckpt_state_free(&cs);
+        phase_view_free(&pv);
+        return st;
     }
     dlt_loader_cursor cur;
     if (cs.world_size == r->world && cs.cursors && cs.cursor_len == 2) {

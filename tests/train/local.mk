@@ -90,3 +90,11 @@ EXTRA_DIST += tests/train/test_fid_features.sh
 check_PROGRAMS += tests/train/vae_export
 TESTS += tests/train/test_vae.sh
 EXTRA_DIST += tests/train/test_vae.sh tests/fixtures/vae_step.h5 tests/fixtures/vae_make_fixtures.py
+# CycleGAN's image pool against a naive reference of the ImagePool rule
+check_PROGRAMS += tests/train/test_image_pool
+TESTS += tests/train/test_image_pool
+# CycleGAN (task_cyclegan.c): losses against PyTorch, exact resume with a non-empty pool,
+# a bad data kind; cyclegan_tool writes its shards and the fixture's inputs
+check_PROGRAMS += tests/train/cyclegan_tool
+TESTS += tests/train/test_cyclegan.sh
+EXTRA_DIST += tests/train/test_cyclegan.sh tests/fixtures/cyclegan_losses.h5 tests/fixtures/cyclegan_make_fixtures.py
