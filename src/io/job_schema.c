@@ -91,6 +91,7 @@ static const dlt_job_key schema[] = {
     {"gan.g_width", DLT_JOB_INT, "0", "[0, 1048576]", "generator base width (gan-mlp: first hidden layer; dcgan: ngf); 0: the architecture's"},
     {"gan.d_width", DLT_JOB_INT, "0", "[0, 1048576]", "discriminator base width; 0: the architecture's"},
     {"gan.g_norm", DLT_JOB_STRING, "\"auto\"", "auto|batch|none", "generator normalisation: the architecture's (batch), or none (data-parallel equivalence: per-rank batch statistics differ by design)"},
+    {"gan.sample_every", DLT_JOB_INT, "500", "[0, 1000000000]", "sample grids of the generator (evaluation mode, fixed noise) every N steps into <run_dir>/samples/step-<N>.png and TensorBoard; 0: only at the end"},
 
     {"phase.d_optim", DLT_JOB_STRING, "\"\"", NULL, "discriminator (critic) phase: optimizer (sgd, adam, rmsprop, ...); empty: optim.name when any optim key is set, else the architecture's"},
     {"phase.d_lr", DLT_JOB_FLOAT, "0.0", "[0, inf)", "discriminator (critic) phase: learning rate; 0: inherit (as d_optim)"},
@@ -145,6 +146,7 @@ static const struct {
     {"gan.g_width", "gan"},
     {"gan.d_width", "gan"},
     {"gan.g_norm", "gan"},
+    {"gan.sample_every", "gan"},
     {"phase.d_optim", "gan"},
     {"phase.d_lr", "gan"},
     {"phase.d_betas", "gan"},

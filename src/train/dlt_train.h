@@ -77,6 +77,7 @@ typedef struct {
     dlt_gan_spec gan;        /* GAN task: the arch's spec (img shape from the shards) */
     char gan_loss[24];       /* "", bce, wasserstein, wasserstein-gp ("": the arch's) */
     double gp_lambda;        /* wasserstein-gp's penalty weight */
+    int64_t gan_sample_every; /* sample grids every N steps (and at the end); 0: at the end only */
     int optim_given;         /* the job set an optim.* key (GAN phases inherit it then) */
     int nphase_cfg;
     dlt_phase_config phase[DLT_MAX_PHASES];

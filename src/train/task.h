@@ -94,6 +94,10 @@ typedef struct {
      * logits of the transformer tasks. */
     dlt_status (*predict)(dlt_task *t, dlt_plan *p, const dlt_task_batch *b, int logits,
                           dlt_pred_file *f);
+    /* Optional (NULL: none); every rank calls it after iteration `step` of
+     * training (last: the run's final one) with g, the training graph; tb:
+     * rank 0's TensorBoard writer, else NULL. The GAN task's sample grids. */
+    dlt_status (*after_step)(dlt_task *t, dlt_graph *g, int64_t step, int last, dlt_tb_writer *tb);
     /* --dry-run: one line on the data and model ("# model ... on ..."). */
     void (*describe)(const dlt_task *t, FILE *out);
     void (*close)(dlt_task *t);

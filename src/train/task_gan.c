@@ -35,6 +35,7 @@
 
 #include "dlt_gen.h"
 #include "dlt_ops.h"
+#include "gan_sample.h"
 #include "task.h"
 
 enum { LOSS_BCE = 0, LOSS_WASSERSTEIN, LOSS_WASSERSTEIN_GP };
@@ -50,6 +51,7 @@ typedef struct {
     dlt_gan_spec spec;
     dlt_t x, labels_d, labels_g;
     dlt_t loss_d, loss_g, d_x, d_gz, gp;
+    dlt_gan_sampler *sampler; /* rank 0's sample grids, made at the first one */
 } gan_task;
 
 static dlt_status open_loader(const dlt_train_config *c, int rank, int world, int meta,
@@ -419,6 +421,26 @@ static dlt_status predict(dlt_task *t, dlt_plan *p, const dlt_task_batch *b, int
     return dlt_seterr(DLT_ERR_UNSUPPORTED, "dltrain predict: a GAN has no per-sample predictions");
 }
 
+/* Sample grids every gan.sample_every steps and at the end (rank 0; the
+ * generator's parameters and running statistics from the training graph). */
+static dlt_status after_step(dlt_task *t, dlt_graph *g, int64_t step, int last, dlt_tb_writer *tb)
+{
+    gan_task *k = t->impl;
+    int64_t every = t->c->gan_sample_every;
+    if (t->rank != 0 || !(last || (every > 0 && step % every == 0)))
+        return DLT_OK;
+    dlt_status st = DLT_OK;
+    if (!k->sampler)
+        st = dlt_gan_sampler_create(&k->spec, DLT_GAN_SAMPLE_N, -1, t->c->seed, &k->sampler);
+    if (st == DLT_OK)
+        st = dlt_graph_download(g, DLT_SYNC_PARAMS | DLT_SYNC_BUFFERS);
+    if (st == DLT_OK)
+        st = dlt_gan_sampler_load(k->sampler, g);
+    if (st == DLT_OK)
+        st = dlt_gan_sampler_write(k->sampler, t->c->run_dir, step, tb);
+    return st;
+}
+
 static void describe(const dlt_task *t, FILE *out)
 {
     const gan_task *k = t->impl;
@@ -436,6 +458,7 @@ static void close_task(dlt_task *t)
     if (!k)
         return;
     dlt_loader_close(k->loader);
+    dlt_gan_sampler_free(k->sampler);
     free(k);
     t->impl = NULL;
 }
@@ -451,6 +474,7 @@ const dlt_task_ops dlt_task_gan = {
     .get_cursor = get_cursor,
     .set_cursor = set_cursor,
     .predict = predict,
+    .after_step = after_step,
     .describe = describe,
     .close = close_task,
 };

@@ -383,6 +383,8 @@ static dlt_status loop(dlt_trainer *r, dlt_train_result *res)
                 r->best_metric = res->eval_metric;
             t_log += now() - t0; /* evaluation time is not training throughput */
         }
+        if (t->ops->after_step && (st = t->ops->after_step(t, r->g, r->step, last, r->rank == 0 ? r->rep.tb : NULL)) != DLT_OK)
+            return st;
         int ckpt_due = (c->ckpt_every_steps > 0 && r->step % c->ckpt_every_steps == 0) || flags[1] > 0 ||
                        last || flags[0] > 0;
         if (ckpt_due) {

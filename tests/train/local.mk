@@ -82,3 +82,7 @@ EXTRA_DIST += tests/fixtures/fid.h5 tests/fixtures/fid_make_fixtures.py
 check_PROGRAMS += tests/train/fid_check
 TESTS += tests/train/test_fid_features.sh
 EXTRA_DIST += tests/train/test_fid_features.sh
+# GAN sample grids during training and dltrain sample (png_check decodes with libpng)
+check_PROGRAMS += tests/train/png_check
+TESTS += tests/train/test_gan_sample.sh
+EXTRA_DIST += tests/train/test_gan_sample.sh
