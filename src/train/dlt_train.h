@@ -78,6 +78,9 @@ typedef struct {
     char gan_loss[24];       /* "", bce, wasserstein, wasserstein-gp ("": the arch's) */
     double gp_lambda;        /* wasserstein-gp's penalty weight */
     int64_t gan_sample_every; /* sample grids every N steps (and at the end); 0: at the end only */
+    char gan_fid_classifier[DLT_PATH_MAX]; /* FID's classifier checkpoint; "": no FID */
+    char gan_fid_data[DLT_PATH_MAX];       /* FID's real images ("": data.val) */
+    int64_t gan_fid_samples;               /* generated images per FID */
     int optim_given;         /* the job set an optim.* key (GAN phases inherit it then) */
     int nphase_cfg;
     dlt_phase_config phase[DLT_MAX_PHASES];

@@ -92,19 +92,33 @@ dlt_status dlt_gan_sampler_load(dlt_gan_sampler *sm, dlt_graph *src)
     return st;
 }
 
-dlt_status dlt_gan_sampler_grid(dlt_gan_sampler *sm, dlt_image8 *grid)
+dlt_status dlt_gan_sampler_run(dlt_gan_sampler *sm, int64_t key, const float **images)
 {
     /* evaluation mode: batch norm uses (and keeps) its running statistics */
-    dlt_exec_opts eo = {.training = 0, .step = DLT_GAN_SAMPLE_KEY};
+    dlt_exec_opts eo = {.training = 0, .step = key};
     dlt_status st = dlt_plan_run(sm->p, &eo);
     if (st == DLT_OK)
         st = dlt_plan_wait(sm->p);
     if (st != DLT_OK)
-        return dlt_adderr(st, "sample grid");
+        return dlt_adderr(st, "generator samples");
+    *images = dlt_plan_data(sm->p, sm->images);
+    return DLT_OK;
+}
+
+int32_t *dlt_gan_sampler_labels(dlt_gan_sampler *sm)
+{
+    return sm->labels >= 0 ? dlt_plan_data(sm->p, sm->labels) : NULL;
+}
+
+dlt_status dlt_gan_sampler_grid(dlt_gan_sampler *sm, dlt_image8 *grid)
+{
+    const float *x;
+    dlt_status st = dlt_gan_sampler_run(sm, DLT_GAN_SAMPLE_KEY, &x);
+    if (st != DLT_OK)
+        return st;
     dlt_grid_opts go = {.cols = DLT_GAN_SAMPLE_COLS};
     const dlt_gan_spec *s = &sm->spec;
-    return dlt_image_grid(dlt_plan_data(sm->p, sm->images), sm->n, s->img_c, s->img_h, s->img_w,
-                          &go, grid);
+    return dlt_image_grid(x, sm->n, s->img_c, s->img_h, s->img_w, &go, grid);
 }
 
 dlt_status dlt_gan_sampler_write(dlt_gan_sampler *sm, const char *run_dir, int64_t step,

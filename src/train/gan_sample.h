@@ -5,10 +5,12 @@
 #ifndef DLT_TRAIN_GAN_SAMPLE_H
 #define DLT_TRAIN_GAN_SAMPLE_H
 
+#include "dlt_comm.h"
 #include "dlt_gan_sample.h"
 #include "dlt_gen.h"
 #include "dlt_logio.h"
 #include "dlt_png.h"
+#include "dlt_train.h"
 
 typedef struct dlt_gan_sampler dlt_gan_sampler;
 
@@ -26,6 +28,25 @@ dlt_status dlt_gan_sampler_grid(dlt_gan_sampler *sm, dlt_image8 *grid);
  * and, when tb is not NULL, as TensorBoard image "samples" at `step`. */
 dlt_status dlt_gan_sampler_write(dlt_gan_sampler *sm, const char *run_dir, int64_t step,
                                  dlt_tb_writer *tb);
+/* One run of the generator (evaluation mode) with noise keyed by exec step
+ * `key`: its images [n, C, H, W] (the plan's storage, valid until the next
+ * run). Conditional models take the labels written into
+ * dlt_gan_sampler_labels (NULL for unconditional ones) before the run. */
+dlt_status dlt_gan_sampler_run(dlt_gan_sampler *sm, int64_t key, const float **images);
+int32_t *dlt_gan_sampler_labels(dlt_gan_sampler *sm);
 void dlt_gan_sampler_free(dlt_gan_sampler *sm);
+
+/* FID-FMNIST during training (gan_fid.c, docs/metrics.md): gan.fid_samples
+ * generated images split over the ranks, their classifier features'
+ * sums reduced over the ranks, against the real images' statistics (rank 0,
+ * computed once). */
+typedef struct dlt_gan_fid dlt_gan_fid;
+/* Opens the classifier gan.fid_classifier for images of spec s. */
+dlt_status dlt_gan_fid_open(const dlt_train_config *c, const dlt_gan_spec *s, dlt_gan_fid **out);
+/* Collective: generates this rank's share with the generator of src (host
+ * storage), sums the features over the ranks; *fid on rank 0 (NAN elsewhere). */
+dlt_status dlt_gan_fid_compute(dlt_gan_fid *f, dlt_graph *src, dlt_comm *comm, int rank, int world,
+                               double *fid);
+void dlt_gan_fid_free(dlt_gan_fid *f);
 
 #endif

@@ -86,3 +86,6 @@ EXTRA_DIST += tests/train/test_fid_features.sh
 check_PROGRAMS += tests/train/png_check
 TESTS += tests/train/test_gan_sample.sh
 EXTRA_DIST += tests/train/test_gan_sample.sh
+# FID-FMNIST at a GAN run's checkpoints: finite, 1 rank == 2 ranks
+TESTS += tests/train/test_gan_fid.sh
+EXTRA_DIST += tests/train/test_gan_fid.sh
