@@ -14,9 +14,11 @@
  * added over the ranks (dlt_comm_reduce_metrics), and rank 0 forms
  *   mu = S1 / N,  sigma = (S2 - N mu mu^T) / (N - 1)
  * (numpy.cov's unbiased estimate; only the order of the additions depends on
- * the split). The real images (gan.fid_data, else data.val) are read once,
- * on rank 0, through a loader scaled to [-1, 1] as the GAN task's, and their
- * statistics kept for the run (dlt_fid_stats). */
+ * the split). The real images (every shard gan.fid_data, else data.val,
+ * matches) are read once, on rank 0, as 8-bit pixels normalised as the
+ * classifier's loader did, and their statistics kept for the run
+ * (dlt_fid_stats). */
+#include <glob.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,54 +84,71 @@ dlt_status dlt_gan_fid_open(const dlt_train_config *c, const dlt_gan_spec *s, dl
     return DLT_OK;
 }
 
-/* The real images' mean and covariance, read once (rank 0). */
+/* Features of the 8-bit images of one shard, appended at rows[*got...]
+ * (*cap rows allocated, grown as needed). */
+static dlt_status shard_features(dlt_gan_fid *f, const char *path, float **rows, int64_t *got,
+                                 int64_t *cap)
+{
+    dlt_shard *sh = NULL;
+    dlt_status st = dlt_shard_open(path, NULL, &sh);
+    if (st != DLT_OK)
+        return st;
+    const dlt_shard_info *in = dlt_shard_get_info(sh);
+    const dlt_gan_spec *s = &f->spec;
+    size_t d = (size_t)f->d, px = (size_t)in->h * in->w * in->c;
+    uint8_t *img = NULL;
+    if (in->kind != DLT_KIND_IMAGE_CLASSIFICATION || in->c != s->img_c || in->h != s->img_h ||
+        in->w != s->img_w)
+        st = dlt_seterr(DLT_ERR_INVALID, "%s: not %dx%dx%d images, which the generator makes", path,
+                        s->img_c, s->img_h, s->img_w);
+    if (st == DLT_OK && *got + in->num_samples > *cap) {
+        int64_t nc = *got + in->num_samples;
+        float *r = realloc(*rows, (size_t)nc * d * sizeof *r);
+        if (!r)
+            st = dlt_seterr(DLT_ERR_NOMEM, "out of memory for %lld feature rows", (long long)nc);
+        else
+            *rows = r, *cap = nc;
+    }
+    if (st == DLT_OK && !(img = malloc((size_t)CHUNK * px)))
+        st = dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; st == DLT_OK && i < in->num_samples; i += CHUNK) {
+        int64_t m = in->num_samples - i < CHUNK ? in->num_samples - i : CHUNK;
+        for (int64_t k = 0; st == DLT_OK && k < m; k++)
+            st = dlt_shard_read_image(sh, i + k, img + (size_t)k * px, NULL);
+        if (st == DLT_OK)
+            st = dlt_fid_net_features_u8(f->net, img, m, *rows + (size_t)*got * d);
+        *got += st == DLT_OK ? m : 0;
+    }
+    free(img);
+    dlt_shard_close(sh);
+    return st;
+}
+
+/* The real images' mean and covariance, read once (rank 0): every image of
+ * every shard the glob matches, its 8-bit pixels normalised as the
+ * classifier's loader did (dlt_fid_net_features_u8, docs/metrics.md). */
 static dlt_status real_stats(dlt_gan_fid *f)
 {
     const dlt_train_config *c = f->c;
-    const char *glob = c->gan_fid_data[0] ? c->gan_fid_data : c->val_glob;
-    if (!glob[0])
-        return dlt_seterr(DLT_ERR_INVALID,
-                          "gan.fid_classifier is set but neither gan.fid_data nor data.val names "
-                          "the real images");
-    dlt_loader_config lc;
-    dlt_loader_config_default(&lc);
-    lc.paths = glob, lc.batch_size = CHUNK, lc.shuffle = 0, lc.drop_last = 0, lc.threads = 0;
-    for (int i = 0; i < 4; i++)
-        lc.mean[i] = 0.5f, lc.std[i] = 0.5f; /* [-1, 1], as the generated images */
-    dlt_loader *l = NULL;
-    float *all = NULL;
-    dlt_status st = dlt_loader_open(&lc, &l);
-    int ch = 0, h = 0, w = 0;
-    if (st == DLT_OK) {
-        dlt_loader_sample_shape(l, &ch, &h, &w);
-        if (ch != f->spec.img_c || h != f->spec.img_h || w != f->spec.img_w)
-            st = dlt_seterr(DLT_ERR_INVALID, "%s: %dx%dx%d images, the generator makes %dx%dx%d",
-                            glob, ch, h, w, f->spec.img_c, f->spec.img_h, f->spec.img_w);
-    }
-    int64_t n = st == DLT_OK ? dlt_loader_num_samples(l) : 0, got = 0;
+    const char *pattern = c->gan_fid_data[0] ? c->gan_fid_data : c->val_glob;
+    glob_t gl;
+    float *rows = NULL;
+    int64_t got = 0, cap = 0;
     size_t d = (size_t)f->d;
-    if (st == DLT_OK && n < 2)
-        st = dlt_seterr(DLT_ERR_INVALID, "%s: FID needs at least 2 real images", glob);
-    if (st == DLT_OK && !(all = malloc((size_t)n * d * sizeof *all)))
-        st = dlt_seterr(DLT_ERR_NOMEM, "out of memory for %lld feature rows", (long long)n);
-    for (int64_t k = 0; st == DLT_OK && k < dlt_loader_steps_per_epoch(l); k++) {
-        dlt_batch b;
-        if ((st = dlt_loader_next(l, &b)) != DLT_OK)
-            break;
-        int v = b.valid < n - got ? b.valid : (int)(n - got);
-        st = dlt_fid_net_features(f->net, b.images, v, -1.0f, 1.0f, all + (size_t)got * d);
-        got += v;
-    }
-    if (st == DLT_OK && got != n)
-        st = dlt_seterr(DLT_ERR_INTERNAL, "%s: read %lld of %lld images", glob, (long long)got,
-                        (long long)n);
+    if (glob(pattern, 0, NULL, &gl) != 0)
+        return dlt_seterr(DLT_ERR_NOTFOUND, "FID's real images: no shard matches '%s'", pattern);
+    dlt_status st = DLT_OK;
+    for (size_t i = 0; st == DLT_OK && i < gl.gl_pathc; i++)
+        st = shard_features(f, gl.gl_pathv[i], &rows, &got, &cap);
+    globfree(&gl);
+    if (st == DLT_OK && got < 2)
+        st = dlt_seterr(DLT_ERR_INVALID, "%s: FID needs at least 2 real images", pattern);
     if (st == DLT_OK &&
         (!(f->mu_r = malloc(d * sizeof(double))) || !(f->sig_r = malloc(d * d * sizeof(double)))))
         st = dlt_seterr(DLT_ERR_NOMEM, "out of memory");
     if (st == DLT_OK)
-        st = dlt_fid_stats(all, n, f->d, f->mu_r, f->sig_r);
-    free(all);
-    dlt_loader_close(l);
+        st = dlt_fid_stats(rows, got, f->d, f->mu_r, f->sig_r);
+    free(rows);
     return st == DLT_OK ? st : dlt_adderr(st, "FID's real images");
 }
 
