@@ -27,8 +27,8 @@
 #include "dlt_fid.h"
 #include "gan_sample.h"
 
-#define CHUNK 100
-#define FID_KEY (-1000)
+#define CHUNK DLT_GAN_FID_CHUNK
+#define FID_KEY DLT_GAN_FID_KEY
 
 struct dlt_gan_fid {
     const dlt_train_config *c;

@@ -184,36 +184,49 @@ static dlt_status load_gan(const char *ckpt, const dlt_train_config *c, const dl
     return st;
 }
 
-dlt_status dlt_gan_sample_ckpt(const dlt_gan_sample_opts *o, int *h, int *w)
+dlt_status dlt_gan_sampler_from_ckpt(const char *ckpt, int n, int label, int has_seed,
+                                     uint64_t seed, dlt_gan_sampler **out)
 {
     dlt_job *job = NULL;
     char *text = NULL;
     dlt_train_config c;
     dlt_graph *g = NULL;
+    *out = NULL;
+    dlt_status st = dlt_task_config_from_ckpt(ckpt, &job, &text, &c);
+    dlt_gan_spec s = c.gan;
+    if (st == DLT_OK && c.task != DLT_TASK_GAN)
+        st = dlt_seterr(DLT_ERR_INVALID, "%s: model.arch = %s is not a GAN (one of %s)", ckpt,
+                        c.arch, dlt_gan_archs());
+    if (st == DLT_OK)
+        st = dlt_ckpt_read_model(ckpt, model_attr, &s);
+    if (st == DLT_OK && (s.img_c <= 0 || s.img_h <= 0 || s.img_w <= 0))
+        st = dlt_seterr(DLT_ERR_INVALID, "%s: /model records no image shape", ckpt);
+    if (st == DLT_OK && label >= 0 && s.num_classes <= 0)
+        st = dlt_seterr(DLT_ERR_INVALID, "--label %d: %s is unconditional (gan.num_classes = 0)",
+                        label, c.arch);
+    if (st == DLT_OK && label >= s.num_classes && s.num_classes > 0)
+        st = dlt_seterr(DLT_ERR_INVALID, "--label %d: the model has classes 0..%d", label,
+                        s.num_classes - 1);
+    if (st == DLT_OK)
+        st = load_gan(ckpt, &c, &s, &g);
+    if (st == DLT_OK)
+        st = dlt_gan_sampler_create(&s, n, label, has_seed ? seed : c.seed, out);
+    if (st == DLT_OK && (st = dlt_gan_sampler_load(*out, g)) != DLT_OK) {
+        dlt_gan_sampler_free(*out);
+        *out = NULL;
+    }
+    dlt_graph_free(g);
+    dlt_job_free(job);
+    free(text);
+    return st;
+}
+
+dlt_status dlt_gan_sample_ckpt(const dlt_gan_sample_opts *o, int *h, int *w)
+{
     dlt_gan_sampler *sm = NULL;
     dlt_image8 im = {0};
     int n = o->n > 0 ? o->n : DLT_GAN_SAMPLE_N;
-    dlt_status st = dlt_task_config_from_ckpt(o->ckpt, &job, &text, &c);
-    dlt_gan_spec s = c.gan;
-    if (st == DLT_OK && c.task != DLT_TASK_GAN)
-        st = dlt_seterr(DLT_ERR_INVALID, "%s: model.arch = %s is not a GAN (one of %s)", o->ckpt,
-                        c.arch, dlt_gan_archs());
-    if (st == DLT_OK)
-        st = dlt_ckpt_read_model(o->ckpt, model_attr, &s);
-    if (st == DLT_OK && (s.img_c <= 0 || s.img_h <= 0 || s.img_w <= 0))
-        st = dlt_seterr(DLT_ERR_INVALID, "%s: /model records no image shape", o->ckpt);
-    if (st == DLT_OK && o->label >= 0 && s.num_classes <= 0)
-        st = dlt_seterr(DLT_ERR_INVALID, "--label %d: %s is unconditional (gan.num_classes = 0)",
-                        o->label, c.arch);
-    if (st == DLT_OK && o->label >= s.num_classes && s.num_classes > 0)
-        st = dlt_seterr(DLT_ERR_INVALID, "--label %d: the model has classes 0..%d", o->label,
-                        s.num_classes - 1);
-    if (st == DLT_OK)
-        st = load_gan(o->ckpt, &c, &s, &g);
-    if (st == DLT_OK)
-        st = dlt_gan_sampler_create(&s, n, o->label, o->has_seed ? o->seed : c.seed, &sm);
-    if (st == DLT_OK)
-        st = dlt_gan_sampler_load(sm, g);
+    dlt_status st = dlt_gan_sampler_from_ckpt(o->ckpt, n, o->label, o->has_seed, o->seed, &sm);
     if (st == DLT_OK)
         st = dlt_gan_sampler_grid(sm, &im);
     if (st == DLT_OK)
@@ -224,8 +237,5 @@ dlt_status dlt_gan_sample_ckpt(const dlt_gan_sample_opts *o, int *h, int *w)
         *w = im.w;
     dlt_image8_free(&im);
     dlt_gan_sampler_free(sm);
-    dlt_graph_free(g);
-    dlt_job_free(job);
-    free(text);
     return st;
 }

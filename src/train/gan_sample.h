@@ -35,11 +35,19 @@ dlt_status dlt_gan_sampler_write(dlt_gan_sampler *sm, const char *run_dir, int64
 dlt_status dlt_gan_sampler_run(dlt_gan_sampler *sm, int64_t key, const float **images);
 int32_t *dlt_gan_sampler_labels(dlt_gan_sampler *sm);
 void dlt_gan_sampler_free(dlt_gan_sampler *sm);
+/* The sampler of n samples for a GAN checkpoint: its job's generator, the
+ * image shape from /model, the parameters and buffers from the file; graph
+ * seed: the job's unless has_seed. label as above, checked against the
+ * model (errors name the checkpoint or the label). */
+dlt_status dlt_gan_sampler_from_ckpt(const char *ckpt, int n, int label, int has_seed,
+                                     uint64_t seed, dlt_gan_sampler **out);
 
 /* FID-FMNIST during training (gan_fid.c, docs/metrics.md): gan.fid_samples
  * generated images split over the ranks, their classifier features'
  * sums reduced over the ranks, against the real images' statistics (rank 0,
  * computed once). */
+#define DLT_GAN_FID_CHUNK 100   /* generated images per chunk */
+#define DLT_GAN_FID_KEY (-1000) /* chunk j: exec step key DLT_GAN_FID_KEY - j */
 typedef struct dlt_gan_fid dlt_gan_fid;
 /* Opens the classifier gan.fid_classifier for images of spec s. */
 dlt_status dlt_gan_fid_open(const dlt_train_config *c, const dlt_gan_spec *s, dlt_gan_fid **out);

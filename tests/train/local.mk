@@ -87,5 +87,6 @@ check_PROGRAMS += tests/train/png_check
 TESTS += tests/train/test_gan_sample.sh
 EXTRA_DIST += tests/train/test_gan_sample.sh
 # FID-FMNIST at a GAN run's checkpoints: finite, 1 rank == 2 ranks
+check_PROGRAMS += tests/train/gan_fid_check
 TESTS += tests/train/test_gan_fid.sh
 EXTRA_DIST += tests/train/test_gan_fid.sh

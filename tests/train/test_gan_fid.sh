@@ -8,7 +8,9 @@
 #   (a) 1 rank: an eval record with a finite fid > 0 at steps 1 and 2 in
 #       metrics.jsonl, the eval line on stdout, eval/fid in TensorBoard
 #   (b) 2 ranks x batch 4: the same fid values within 1e-6 relative (the
-#       generated set and its statistics do not depend on the split)
+#       generated set and its statistics do not depend on the split), and
+#       gan_fid_check recomputes the final one from the checkpoint on one
+#       process (two-pass statistics of all rows, shard read directly)
 #   (c) no real images (no data.val, no gan.fid_data) or a missing
 #       classifier: one line, exit 2, before training
 . "$top_srcdir/tests/train/lib.sh"
@@ -81,6 +83,9 @@ fids two/g/metrics.jsonl >b.fid
 paste a.fid b.fid | awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 1e-6 * $1) { print "1 rank " $1 ", 2 ranks " $2; exit 1 } }' ||
     fail "FID differs between 1 and 2 ranks"
 echo "(b) 2 ranks: fid $(tr '\n' ' ' <b.fid)(within 1e-6 relative)"
+# the 2-rank run's final FID recomputed from its checkpoint on one process
+"$top_builddir/tests/train/gan_fid_check" "two/g/$(ck 2)" "runs/c/$(ck 3)" data/train-00000-of-00001.h5 250 \
+    "$(tail -1 b.fid)" || fail "gan_fid_check"
 
 # (c) nothing to compare with
 run 1 job.toml --set checkpoint.dir=none --set data.val= --set train.steps=1 >c.out 2>&1
