@@ -3,6 +3,8 @@
  *   png_check A.png          prints "WIDTH HEIGHT CHANNELS MIN MAX" of A
  *   png_check A.png B.png    exit 0 when both decode to the same size and
  *                            pixels, else prints how many bytes differ, exit 1
+ *   png_check A.png B.png W H  the same for the top-left W x H pixels of
+ *                            each (same channels, both at least that big)
  * Exit 2 when a file does not decode. */
 #include <png.h>
 #include <stdio.h>
@@ -39,11 +41,11 @@ static int decode(const char *path, image *im)
 int main(int argc, char **argv)
 {
     image a = {0}, b = {0};
-    if (argc < 2 || argc > 3) {
-        fprintf(stderr, "usage: png_check A.png [B.png]\n");
+    if (argc != 2 && argc != 3 && argc != 5) {
+        fprintf(stderr, "usage: png_check A.png [B.png [W H]]\n");
         return 2;
     }
-    if (!decode(argv[1], &a) || (argc == 3 && !decode(argv[2], &b))) {
+    if (!decode(argv[1], &a) || (argc >= 3 && !decode(argv[2], &b))) {
         free(a.px);
         return 2;
     }
@@ -56,6 +58,20 @@ int main(int argc, char **argv)
             hi = a.px[i] > hi ? a.px[i] : hi;
         }
         printf("%u %u %d %d %d\n", (unsigned)a.w, (unsigned)a.h, a.c, lo, hi);
+    } else if (argc == 5) {
+        png_uint_32 w = (png_uint_32)atoi(argv[3]), h = (png_uint_32)atoi(argv[4]);
+        if (a.c != b.c || w > a.w || w > b.w || h > a.h || h > b.h) {
+            printf("the region %ux%u is not in both images\n", (unsigned)w, (unsigned)h);
+            rc = 1;
+        }
+        size_t diff = 0;
+        for (png_uint_32 y = 0; !rc && y < h; y++)
+            for (size_t x = 0; x < (size_t)w * a.c; x++)
+                diff += a.px[(size_t)y * a.w * a.c + x] != b.px[(size_t)y * b.w * b.c + x];
+        if (diff) {
+            printf("%zu bytes of the %ux%u region differ\n", diff, (unsigned)w, (unsigned)h);
+            rc = 1;
+        }
     } else if (a.w != b.w || a.h != b.h || a.c != b.c) {
         printf("%s is %ux%ux%d, %s is %ux%ux%d\n", argv[1], (unsigned)a.w, (unsigned)a.h, a.c,
                argv[2], (unsigned)b.w, (unsigned)b.h, b.c);

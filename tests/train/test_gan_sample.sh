@@ -7,7 +7,9 @@
 #       pixels square, gray, not blank
 #   (b) dltrain sample of each checkpoint (no --seed) reproduces the grid the
 #       run wrote at that step pixel for pixel; --seed 4 draws other noise;
-#       --n 10 gives 2 rows (82 x 22)
+#       --n 10 gives 2 rows (82 x 22) holding the 64-grid's first 10 images
+#       (evaluation mode: the generator's batch norm uses running statistics,
+#       so an image does not depend on the batch it is drawn in)
 #   (c) a run stopped after 2 iterations and resumed writes the same final
 #       grid as the uninterrupted run
 #   (d) log.tensorboard: the events file holds an image summary "samples"
@@ -68,7 +70,12 @@ done
 out=$("$PNG" n10.png) || fail "n10.png does not decode"
 set -- $out
 [ "$1 $2" = "82 22" ] || fail "--n 10: ${1}x$2, expected 82x22"
-echo "(b) dltrain sample == the run's grids at steps 2 and 3; --seed 4 differs; --n 10: 82x22"
+# evaluation mode: an image does not depend on the others drawn with it, so
+# the 10 images are the 64-grid's first 10 (its first row, 82 x 12 pixels,
+# and the first two images of the second, 22 x 22)
+"$PNG" n10.png s3.png 82 12 && "$PNG" n10.png s3.png 22 22 ||
+    fail "--n 10 drew other images than the first 10 of the 64 (batch statistics?)"
+echo "(b) dltrain sample == the run's grids at steps 2 and 3; --seed 4 differs; --n 10: 82x22, the first 10 of the 64"
 
 # (c) resumed: the same final grid
 run 1 job.toml --quiet --set checkpoint.dir=cut --set train.steps=2 >c.out 2>&1 || { cat c.out; fail "first half"; }
