@@ -14,7 +14,7 @@
 
 static const dlt_job_key schema[] = {
     {"model.name", DLT_JOB_STRING, "\"model\"", NULL, "run name, one folder name (not empty, no '/', not . or .., at most 127 bytes); outputs go to <checkpoint.dir>/<model.name>/"},
-    {"model.arch", DLT_JOB_STRING, "\"mlp\"", NULL, "network, which picks the task: mlp, resnet20/32/44/56/110, resnet18/34/50/101/152, vgg11, vgg16 (classification); bert-tiny/mini/small/medium/base/large (BERT pre-training: MLM + NSP); gpt-tiny/mini/small, gpt2, gpt2-medium (causal language model); gan-mlp (GAN: phased discriminator and generator steps)"},
+    {"model.arch", DLT_JOB_STRING, "\"mlp\"", NULL, "network, which picks the task: mlp, resnet20/32/44/56/110, resnet18/34/50/101/152, vgg11, vgg16 (classification); bert-tiny/mini/small/medium/base/large (BERT pre-training: MLM + NSP); gpt-tiny/mini/small, gpt2, gpt2-medium (causal language model); gan-mlp (GAN: phased discriminator and generator steps); vae (variational autoencoder: negative ELBO)"},
     {"model.num_classes", DLT_JOB_INT, "10", "[1, 1048576]", "number of output classes"},
     {"model.shortcut", DLT_JOB_STRING, "\"A\"", "A|B", "CIFAR ResNets: shortcut option A (identity, zero-padded) or B (1x1 projection)"},
     {"model.zero_init_residual", DLT_JOB_BOOL, "false", NULL, "ResNets: zero the last batch-norm scale of each residual block"},
@@ -96,6 +96,10 @@ static const dlt_job_key schema[] = {
     {"gan.fid_samples", DLT_JOB_INT, "10000", "[2, 100000000]", "generated images of each FID (split over the ranks)"},
     {"gan.fid_data", DLT_JOB_STRING, "\"\"", NULL, "shards of the real images FID compares with (empty: data.val)"},
 
+    {"vae.z_dim", DLT_JOB_INT, "20", "[1, 1048576]", "latent size of the VAE"},
+    {"vae.width", DLT_JOB_INT, "32", "[1, 1048576]", "conv channels of the encoder and decoder: width, then 2 width"},
+    {"vae.hidden", DLT_JOB_INT, "256", "[1, 1048576]", "fully connected hidden layer between the convs and the latent"},
+
     {"phase.d_optim", DLT_JOB_STRING, "\"\"", NULL, "discriminator (critic) phase: optimizer (sgd, adam, rmsprop, ...); empty: optim.name when any optim key is set, else the architecture's"},
     {"phase.d_lr", DLT_JOB_FLOAT, "0.0", "[0, inf)", "discriminator (critic) phase: learning rate; 0: inherit (as d_optim)"},
     {"phase.d_betas", DLT_JOB_FLOATS, "[]", "[0, 1)", "discriminator (critic) phase: moment decay rates (adam, adamw, lamb); empty: inherit"},
@@ -169,6 +173,9 @@ static const struct {
     {"phase.g_accumulate", "gan"},
     {"phase.g_repeat", "gan"},
     {"phase.g_clip_value", "gan"},
+    {"vae.z_dim", "vae"},
+    {"vae.width", "vae"},
+    {"vae.hidden", "vae"},
 };
 
 const char *dlt_job_key_families(const char *key)
@@ -190,6 +197,7 @@ static const struct {
     {"eval", "Evaluation on `data.val`."},
     {"checkpoint", "Checkpoints (HDF5) and where run outputs go."},
     {"gan", "GAN training (model.arch gan-mlp; src/train/task_gan.c): losses and model sizes."},
+    {"vae", "VAE training (model.arch vae; src/train/task_vae.c, src/models/vae.c): the model's sizes. Pixels are scaled to [0, 1] (Bernoulli targets) whatever data.mean and data.std say."},
     {"phase", "Per-phase overrides of a phased task (GANs: phase `d`, the discriminator or critic, then `g`, the generator, each iteration). Keys are `<phase>_<key>`; a phase name the task does not have is an unknown key."},
     {"dist", "Data-parallel training across ranks."},
     {"log", "Metrics and traces."},
@@ -228,7 +236,7 @@ dlt_status dlt_job_write_reference(FILE *f)
           "Some keys apply only to some architectures (column \"for\"): `model.arch` belongs to\n"
           "families: `classifier` (mlp, vgg*, resnet*), `resnet`, `resnet-cifar` (resnet20/32/44/56/110,\n"
           "any 6n+2), `resnet-imagenet` (resnet18/34/50/101/152), `vgg`, `mlp`, `transformer`\n"
-          "(bert-*, gpt*), `bert`, `gpt`, `gan` (gan-mlp). The resolved job (`--print-config`, `<run>/job.toml`, the\n"
+          "(bert-*, gpt*), `bert`, `gpt`, `gan` (gan-mlp), `vae`. The resolved job (`--print-config`, `<run>/job.toml`, the\n"
           "checkpoint's `job`) leaves out keys that do not apply; setting one in a job file or with\n"
           "`--set` is not an error (a job may switch `model.arch` with `--set`), but a run and\n"
           "`--dry-run` warn that it is ignored, naming where it was set.\n",

@@ -33,6 +33,8 @@ const char *dlt_arch_families(const char *arch)
         return ts.family == DLT_TF_BERT ? "transformer bert" : ts.family == DLT_TF_GPT ? "transformer gpt"
                                                                                         : "transformer seq2seq";
     dlt_clearerr();
+    if (!strcmp(arch, "vae"))
+        return "vae";
     return NULL;
 }
 

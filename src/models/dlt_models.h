@@ -49,7 +49,7 @@ dlt_t dlt_model_classifier_features(dlt_graph *g, const dlt_model_spec *s, dlt_t
 void dlt_model_describe(const dlt_model_spec *s, dlt_kvlist *kv);
 /* The families `arch` belongs to, space-separated, e.g. "classifier resnet
  * resnet-cifar" or "transformer gpt" (the names a job key's "applies to"
- * uses); NULL for an unknown arch. */
+ * uses), "vae" for the variational autoencoder; NULL for an unknown arch. */
 const char *dlt_arch_families(const char *arch);
 
 /* Building blocks shared by builders: conv (kaiming normal, fan_out, relu gain;

@@ -1,7 +1,8 @@
 /* Training tasks and the pieces the dltrain command drives. One generic
  * data-parallel loop (src/train/trainer.c) runs every task; the task follows
  * from model.arch: image architectures train a classifier, bert-* BERT
- * pre-training (MLM + NSP), gpt* a causal language model. */
+ * pre-training (MLM + NSP), gpt* a causal language model, the GAN
+ * architectures phased GAN training, vae the variational autoencoder. */
 #ifndef DLT_TRAIN_H
 #define DLT_TRAIN_H
 
@@ -32,7 +33,8 @@ typedef enum {
     DLT_TASK_CLASSIFY = 0, /* image classifiers (dlt_model_archs) on image shards */
     DLT_TASK_CAUSAL_LM,    /* gpt-* / gpt2* on text-tokens shards */
     DLT_TASK_BERT,         /* bert-* on bert-pretraining shards */
-    DLT_TASK_GAN           /* GANs (dlt_gan_archs) on image shards: phased steps (task_gan.c) */
+    DLT_TASK_GAN,          /* GANs (dlt_gan_archs) on image shards: phased steps (task_gan.c) */
+    DLT_TASK_VAE           /* the variational autoencoder ("vae") on image shards (task_vae.c) */
 } dlt_task_kind;
 const char *dlt_task_kind_name(dlt_task_kind k); /* "classification", "causal-lm", "bert-pretraining" */
 
@@ -81,6 +83,7 @@ typedef struct {
     char gan_fid_classifier[DLT_PATH_MAX]; /* FID's classifier checkpoint; "": no FID */
     char gan_fid_data[DLT_PATH_MAX];       /* FID's real images ("": data.val) */
     int64_t gan_fid_samples;               /* generated images per FID */
+    dlt_vae_spec vae;        /* VAE task: vae.* sizes (img shape from the shards) */
     int optim_given;         /* the job set an optim.* key (GAN phases inherit it then) */
     int nphase_cfg;
     dlt_phase_config phase[DLT_MAX_PHASES];

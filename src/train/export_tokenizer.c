@@ -17,7 +17,8 @@ dlt_status dlt_export_tokenizer(const char *ckpt, const char *data_override, con
     dlt_text_loader *l = NULL;
     memset(info, 0, sizeof *info);
     dlt_status st = dlt_task_config_from_ckpt(ckpt, &job, &text, &c);
-    if (st != DLT_OK || c.task == DLT_TASK_CLASSIFY || c.task == DLT_TASK_GAN) /* image models have no tokenizer */
+    if (st != DLT_OK || c.task == DLT_TASK_CLASSIFY || c.task == DLT_TASK_GAN ||
+        c.task == DLT_TASK_VAE) /* image models have no tokenizer */
         goto out;
     const char *glob = data_override && data_override[0] ? data_override : c.train_glob;
     c.batch_size = 1, c.drop_last = 0, c.shuffle = 0;

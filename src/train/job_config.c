@@ -180,6 +180,14 @@ static dlt_status gan_from_job(const dlt_job *job, dlt_train_config *c)
     return DLT_OK;
 }
 
+/* [vae]: the VAE's sizes (the image shape comes from the shards). */
+static void vae_from_job(const dlt_job *job, dlt_train_config *c)
+{
+    c->vae.z_dim = (int)dlt_job_int(job, "vae.z_dim");
+    c->vae.width = (int)dlt_job_int(job, "vae.width");
+    c->vae.hidden = (int)dlt_job_int(job, "vae.hidden");
+}
+
 /* model.arch: an image classifier, or a transformer whose family has a task. */
 static dlt_status model_from_job(const dlt_job *job, dlt_train_config *c)
 {
@@ -190,6 +198,11 @@ static dlt_status model_from_job(const dlt_job *job, dlt_train_config *c)
         c->task = DLT_TASK_GAN;
         return dlt_gan_spec_default(arch, &c->gan);
     }
+    if (!strcmp(arch, "vae")) { /* sizes from vae.* (vae_from_job), images from the shards */
+        c->task = DLT_TASK_VAE;
+        dlt_vae_spec_default(&c->vae);
+        return DLT_OK;
+    }
     if (dlt_model_spec_default(arch, &c->model) == DLT_OK) {
         c->task = DLT_TASK_CLASSIFY;
         return DLT_OK;
@@ -197,8 +210,9 @@ static dlt_status model_from_job(const dlt_job *job, dlt_train_config *c)
     snprintf(msg, sizeof msg, "%s", dlt_errmsg()); /* names the image architectures */
     dlt_model_spec_default("mlp", &c->model);
     if (dlt_transformer_spec_default(arch, &c->tf) != DLT_OK) {
-        char both[1400];
-        snprintf(both, sizeof both, "%.1000s; transformers: %s", msg, dlt_transformer_archs());
+        char both[1600];
+        snprintf(both, sizeof both, "%.1000s; transformers: %s; generative: %s, vae", msg,
+                 dlt_transformer_archs(), dlt_gan_archs());
         return where_err(job, "model.arch", "", both);
     }
     if (c->tf.family == DLT_TF_SEQ2SEQ)
@@ -285,6 +299,8 @@ dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
     dlt_job_set_families(job, c->task == DLT_TASK_GAN ? "gan" : dlt_arch_families(c->arch));
     if (c->task == DLT_TASK_GAN && (st = gan_from_job(job, c)) != DLT_OK)
         return st;
+    if (c->task == DLT_TASK_VAE)
+        vae_from_job(job, c);
     c->model.num_classes = given(job, "model.num_classes") ? (int)dlt_job_int(job, "model.num_classes") : 0;
     c->model.shortcut = dlt_job_string(job, "model.shortcut")[0];
     c->model.zero_init_residual = dlt_job_bool(job, "model.zero_init_residual");
@@ -480,7 +496,7 @@ dlt_status dlt_train_job_record_defaults(dlt_job *job, const dlt_train_config *c
 {
     if (c->task == DLT_TASK_GAN)
         return record_gan(job, c);
-    if (c->task == DLT_TASK_CLASSIFY || given(job, "model.dropout"))
+    if (c->task == DLT_TASK_CLASSIFY || c->task == DLT_TASK_VAE || given(job, "model.dropout"))
         return DLT_OK;
     char set[64];
     snprintf(set, sizeof set, "model.dropout=%.7g", (double)c->tf.hidden_dropout);

@@ -11,6 +11,9 @@ libdltrain_la_SOURCES += src/train/trainer.c src/train/trainer_step.c src/train/
 noinst_HEADERS += src/train/trainer.h src/train/task.h
 # tasks: image classification, causal language model (GPT), BERT pre-training, GANs (phased)
 libdltrain_la_SOURCES += src/train/task_classify.c src/train/task_lm.c src/train/task_bert.c src/train/task_gan.c
+# the VAE task (model.arch = "vae")
+libdltrain_la_SOURCES += src/train/task_vae.c src/train/vae_grid.c
+noinst_HEADERS += src/train/vae_grid.h
 # dltrain generate: sampling from a causal-LM checkpoint
 libdltrain_la_SOURCES += src/train/generate.c
 # dltrain export: the tokenizer beside the weights

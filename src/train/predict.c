@@ -142,7 +142,7 @@ dlt_status dlt_predict(const dlt_predict_opts *o, dlt_predict_result *r)
     /* the evaluation loop of trainer.c, on one rank */
     for (int64_t i = 0; st == DLT_OK && i < t->val_steps; i++) {
         dlt_task_batch b;
-        dlt_exec_opts eo = {.training = 0, .step = r->step};
+        dlt_exec_opts eo = {.training = 0, .step = t->eval_fixed_key ? DLT_TASK_EVAL_KEY + i : r->step};
         if ((st = t->ops->feed(t, s.p, 0, &b)) != DLT_OK || (st = dlt_plan_run(s.p, &eo)) != DLT_OK)
             break;
         t->ops->accumulate(t, s.p, 0, &b, s.sums + 1);

@@ -16,6 +16,8 @@ const char *dlt_task_kind_name(dlt_task_kind k)
         return "bert-pretraining";
     case DLT_TASK_GAN:
         return "gan";
+    case DLT_TASK_VAE:
+        return "vae";
     default:
         return "classification";
     }
@@ -48,6 +50,8 @@ const dlt_task_ops *dlt_task_ops_for(dlt_task_kind k)
         return &dlt_task_bert;
     case DLT_TASK_GAN:
         return &dlt_task_gan;
+    case DLT_TASK_VAE:
+        return &dlt_task_vae;
     default:
         return &dlt_task_classify;
     }

@@ -22,6 +22,9 @@
 /* Padded samples carry this label: every loss here ignores it. */
 #define DLT_IGNORE_LABEL (-100)
 #define DLT_TASK_MAX_OUTS 6
+/* The first evaluation step key of tasks with eval_fixed_key (beyond any
+ * training step: train.steps stops at 10^12). */
+#define DLT_TASK_EVAL_KEY ((int64_t)1 << 62)
 
 typedef struct dlt_task dlt_task;
 
@@ -121,10 +124,16 @@ struct dlt_task {
     const char *best_key; /* its metrics key ("top1", "perplexity", "mlm_accuracy") */
     int phase; /* phased tasks: the phase whose plan feed/accumulate see (set by the trainer) */
     int64_t phase_step; /* ... and its exec step key (trainer_phase.c) */
+    /* Set by open(): evaluation batch s (and dltrain predict's) runs with the
+     * step key DLT_TASK_EVAL_KEY + s instead of the training step, so the
+     * in-graph random draws of an evaluation (the VAE's eps) are the same at
+     * every evaluation of the run: its metric is reproducible. */
+    int eval_fixed_key;
     void *impl;
 };
 
 extern const dlt_task_ops dlt_task_classify, dlt_task_causal_lm, dlt_task_bert, dlt_task_gan;
+extern const dlt_task_ops dlt_task_vae;
 const dlt_task_ops *dlt_task_ops_for(dlt_task_kind k);
 /* The GAN task (task_gan.c): its loss ("bce", "wasserstein",
  * "wasserstein-gp": gan.loss or the architecture's), and its phases' names

@@ -68,7 +68,9 @@ static dlt_status evaluate(dlt_trainer *r, dlt_metrics *m)
         dlt_task_batch b;
         if ((st = t->ops->feed(t, r->eval, 0, &b)) != DLT_OK)
             goto out;
-        dlt_exec_opts eo = {.training = 0, .step = r->step, .graph = r->c->cuda_graphs};
+        dlt_exec_opts eo = {.training = 0,
+                            .step = t->eval_fixed_key ? DLT_TASK_EVAL_KEY + s : r->step,
+                            .graph = r->c->cuda_graphs};
         if ((st = dlt_plan_run(r->eval, &eo)) != DLT_OK)
             goto out;
         t->ops->accumulate(t, r->eval, 0, &b, sums + 1);

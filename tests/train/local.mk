@@ -90,3 +90,9 @@ EXTRA_DIST += tests/train/test_gan_sample.sh
 check_PROGRAMS += tests/train/gan_fid_check
 TESTS += tests/train/test_gan_fid.sh
 EXTRA_DIST += tests/train/test_gan_fid.sh
+# the VAE task: the first step against PyTorch (tests/fixtures/vae_step.h5, whose
+# inputs vae_export writes), 2 ranks x b == 1 rank x 2b, exact resume, the
+# test-set ELBO on 1 and 2 ranks
+check_PROGRAMS += tests/train/vae_export
+TESTS += tests/train/test_vae.sh
+EXTRA_DIST += tests/train/test_vae.sh tests/fixtures/vae_step.h5 tests/fixtures/vae_make_fixtures.py
