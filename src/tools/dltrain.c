@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "dlt_export.h"
+#include "dlt_gan_sample.h"
 #include "dlt_job.h"
 #include "dltrain.h"
 
@@ -26,6 +27,7 @@ static void usage(FILE *out)
             "       dltrain generate CKPT.h5 --prompt TEXT|--prompt-ids IDS [--ids] [--max-new-tokens N]\n"
             "                        [--temperature T] [--top-k K] [--seed S] [--data GLOB] [--threads N]\n"
             "       dltrain predict CKPT.h5 [--data GLOB] [--out FILE] [--batch N] [--threads N] [--logits]\n"
+            "       dltrain sample CKPT.h5 --out GRID.png [--n N] [--label K] [--seed S]\n"
             "       dltrain selftest [N]\n"
             "       dltrain --version | --help\n"
             "\n"
@@ -74,6 +76,11 @@ static void usage(FILE *out)
             "                        loss and next-token predictions per window; BERT: MLM and NSP\n"
             "                        predictions and labels; --logits: GPT/BERT per-token logits too;\n"
             "                        prints the evaluation metrics; batch N (default: the job's)\n"
+            "  sample CKPT.h5        draw N images (default 64) from a GAN checkpoint's generator in\n"
+            "                        evaluation mode and write their grid (8 columns) as a PNG; the\n"
+            "                        run's fixed noise (seed S: the job's unless given), so without\n"
+            "                        --seed it is the grid the run wrote at that step; conditional\n"
+            "                        models: every image of class K (default: row r of class r mod K)\n"
             "  selftest [N]          all-reduce N doubles (default 1048576) across the ranks and check\n"
             "  --version             versions of dltrain, BLAS, MPI, HDF5, CUDA, cuDNN, NCCL\n"
             "  --list-ops            every op (name, family) with the backends that have a kernel for\n"
@@ -527,6 +534,46 @@ static int predict(int argc, char **argv)
     return 0;
 }
 
+static int sample(int argc, char **argv)
+{
+    dlt_gan_sample_opts o = {.label = -1};
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        double x;
+        if (strcmp(a, "--out") == 0 && v)
+            o.out = v, i++;
+        else if (strcmp(a, "--n") == 0 || strcmp(a, "--label") == 0 || strcmp(a, "--seed") == 0) {
+            if (!num_arg("sample", a, v, a[2] == 'n' ? 1 : 0, &x) || (a[2] != 's' && x > 1 << 20))
+                return EXIT_USAGE;
+            i++;
+            if (a[2] == 'n')
+                o.n = (int)x;
+            else if (a[2] == 'l')
+                o.label = (int)x;
+            else
+                o.seed = (uint64_t)x, o.has_seed = 1;
+        } else if (a[0] != '-' && !o.ckpt) {
+            o.ckpt = a;
+        } else {
+            fprintf(stderr, "dltrain sample: unexpected argument '%s' (see dltrain --help)\n", a);
+            return EXIT_USAGE;
+        }
+    }
+    if (!o.ckpt || !o.out) {
+        fprintf(stderr, "dltrain sample: %s (usage: dltrain sample CKPT.h5 --out GRID.png ...)\n",
+                !o.ckpt ? "no checkpoint given" : "no --out given");
+        return EXIT_USAGE;
+    }
+    int h = 0, w = 0;
+    dlt_status st = dlt_gan_sample_ckpt(&o, &h, &w);
+    if (st != DLT_OK) {
+        fprintf(stderr, "dltrain sample: %s\n", dlt_errmsg());
+        return st == DLT_ERR_INVALID || st == DLT_ERR_NOTFOUND ? EXIT_USAGE : EXIT_RUNTIME;
+    }
+    printf("%s: %d images, %dx%d pixels\n", o.out, o.n > 0 ? o.n : DLT_GAN_SAMPLE_N, w, h);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     args a;
@@ -556,6 +603,8 @@ int main(int argc, char **argv)
         return generate(argc, argv);
     if (strcmp(argv[1], "predict") == 0)
         return predict(argc, argv);
+    if (strcmp(argv[1], "sample") == 0)
+        return sample(argc, argv);
     if (!parse_args(argc, argv, &a)) {
         free(a.sets);
         return EXIT_USAGE;

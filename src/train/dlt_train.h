@@ -80,6 +80,10 @@ typedef struct {
     dlt_gan_spec gan;        /* GAN task: the arch's spec (img shape from the shards) */
     char gan_loss[24];       /* "", bce, wasserstein, wasserstein-gp ("": the arch's) */
     double gp_lambda;        /* wasserstein-gp's penalty weight */
+    int64_t gan_sample_every; /* sample grids every N steps (and at the end); 0: at the end only */
+    char gan_fid_classifier[DLT_PATH_MAX]; /* FID's classifier checkpoint; "": no FID */
+    char gan_fid_data[DLT_PATH_MAX];       /* FID's real images ("": data.val) */
+    int64_t gan_fid_samples;               /* generated images per FID */
     dlt_vae_spec vae;        /* VAE task: vae.* sizes (img shape from the shards) */
     dlt_cyclegan_spec cyclegan; /* cyclegan: widths, blocks (img shape from the shards) */
     double cyc_lambda, cyc_lambda_id; /* cyclegan.lambda_cycle, lambda_identity (x lambda_cycle) */

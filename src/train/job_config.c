@@ -167,6 +167,11 @@ static dlt_status gan_from_job(const dlt_job *job, dlt_train_config *c)
     const char *loss = dlt_job_string(job, "gan.loss");
     snprintf(c->gan_loss, sizeof c->gan_loss, "%s", strcmp(loss, "auto") ? loss : "");
     c->gp_lambda = dlt_job_float(job, "gan.gp_lambda");
+    c->gan_sample_every = dlt_job_int(job, "gan.sample_every");
+    snprintf(c->gan_fid_classifier, sizeof c->gan_fid_classifier, "%s",
+             dlt_job_string(job, "gan.fid_classifier"));
+    snprintf(c->gan_fid_data, sizeof c->gan_fid_data, "%s", dlt_job_string(job, "gan.fid_data"));
+    c->gan_fid_samples = dlt_job_int(job, "gan.fid_samples");
     /* unset: the architecture's (recorded in the resolved job: record_gan) */
     if (given(job, "gan.z_dim"))
         c->gan.z_dim = (int)dlt_job_int(job, "gan.z_dim");

@@ -29,3 +29,9 @@ libdltrain_la_SOURCES += src/train/report_trace.c
 # checkpoint's penultimate features (docs/metrics.md, FID-FMNIST)
 libdltrain_la_SOURCES += src/train/fid.c src/train/fid_features.c
 pkginclude_HEADERS += src/train/dlt_fid.h
+# GAN sample grids: during training (the GAN task's after_step) and dltrain sample
+libdltrain_la_SOURCES += src/train/gan_sample.c
+# FID-FMNIST at a GAN run's checkpoints
+libdltrain_la_SOURCES += src/train/gan_fid.c
+pkginclude_HEADERS += src/train/dlt_gan_sample.h
+noinst_HEADERS += src/train/gan_sample.h

@@ -97,6 +97,13 @@ typedef struct {
      * logits of the transformer tasks. */
     dlt_status (*predict)(dlt_task *t, dlt_plan *p, const dlt_task_batch *b, int logits,
                           dlt_pred_file *f);
+    /* Optional (NULL: none), collective: every rank calls it after
+     * iteration `step` of training (last: the run's final one) with g, the
+     * training graph; tb: rank 0's TensorBoard writer, else NULL. Metrics it
+     * puts in *m (m->n > 0; rank 0's count) are reported as an evaluation.
+     * The GAN task's sample grids and FID. */
+    dlt_status (*after_step)(dlt_task *t, dlt_graph *g, dlt_comm *comm, int64_t step, int last,
+                             dlt_tb_writer *tb, dlt_metrics *m);
     /* --dry-run: one line on the data and model ("# model ... on ..."). */
     void (*describe)(const dlt_task *t, FILE *out);
     void (*close)(dlt_task *t);

@@ -33,8 +33,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlt_ckpt_model.h"
 #include "dlt_gen.h"
 #include "dlt_ops.h"
+#include "gan_sample.h"
 #include "task.h"
 
 enum { LOSS_BCE = 0, LOSS_WASSERSTEIN, LOSS_WASSERSTEIN_GP };
@@ -50,6 +52,9 @@ typedef struct {
     dlt_gan_spec spec;
     dlt_t x, labels_d, labels_g;
     dlt_t loss_d, loss_g, d_x, d_gz, gp;
+    dlt_gan_sampler *sampler; /* rank 0's sample grids, made at the first one */
+    dlt_gan_fid *fid;         /* FID (gan.fid_classifier), opened at the first one */
+    double fid_value;
 } gan_task;
 
 static dlt_status open_loader(const dlt_train_config *c, int rank, int world, int meta,
@@ -115,8 +120,21 @@ void dlt_task_gan_phase_defaults(const dlt_train_config *c, dlt_task_phase *ph)
     }
 }
 
+static void no_attr(const char *key, const char *value, void *user)
+{
+    (void)key, (void)value, (void)user;
+}
+
 static dlt_status check(const dlt_train_config *c, int world)
 {
+    if (c->gan_fid_classifier[0] && !c->gan_fid_data[0] && !c->val_glob[0])
+        return dlt_seterr(DLT_ERR_INVALID,
+                          "gan.fid_classifier is set but neither gan.fid_data nor data.val names "
+                          "the real images");
+    /* a missing classifier fails now, not at the first checkpoint */
+    if (c->gan_fid_classifier[0] &&
+        dlt_ckpt_read_model(c->gan_fid_classifier, no_attr, NULL) != DLT_OK)
+        return dlt_adderr(DLT_ERR_INVALID, "gan.fid_classifier");
     dlt_loader *l = NULL;
     dlt_status st = open_loader(c, 0, world, 1, &l);
     if (st != DLT_OK) {
@@ -419,6 +437,39 @@ static dlt_status predict(dlt_task *t, dlt_plan *p, const dlt_task_batch *b, int
     return dlt_seterr(DLT_ERR_UNSUPPORTED, "dltrain predict: a GAN has no per-sample predictions");
 }
 
+/* Sample grids every gan.sample_every steps and at the end (rank 0), FID at
+ * every checkpoint of checkpoint.every_steps and at the end (every rank:
+ * gan_fid.c); the generator's parameters and running statistics come from
+ * the training graph. */
+static dlt_status after_step(dlt_task *t, dlt_graph *g, dlt_comm *comm, int64_t step, int last,
+                             dlt_tb_writer *tb, dlt_metrics *m)
+{
+    gan_task *k = t->impl;
+    const dlt_train_config *c = t->c;
+    int64_t every = c->gan_sample_every, ck = c->ckpt_every_steps;
+    int grid = t->rank == 0 && (last || (every > 0 && step % every == 0));
+    int fid = c->gan_fid_classifier[0] && (last || (ck > 0 && step % ck == 0));
+    dlt_status st = DLT_OK;
+    if (grid || fid)
+        st = dlt_graph_download(g, DLT_SYNC_PARAMS | DLT_SYNC_BUFFERS);
+    if (st == DLT_OK && grid && !k->sampler)
+        st = dlt_gan_sampler_create(&k->spec, DLT_GAN_SAMPLE_N, -1, c->seed, &k->sampler);
+    if (st == DLT_OK && grid)
+        st = dlt_gan_sampler_load(k->sampler, g);
+    if (st == DLT_OK && grid)
+        st = dlt_gan_sampler_write(k->sampler, c->run_dir, step, tb);
+    if (st == DLT_OK && fid && !k->fid)
+        st = dlt_gan_fid_open(c, &k->spec, &k->fid);
+    if (st == DLT_OK && fid) {
+        st = dlt_gan_fid_compute(k->fid, g, comm, t->rank, t->world, &k->fid_value);
+        m->n = 1;
+        m->key[0] = m->label[0] = "fid";
+        m->val[0] = k->fid_value;
+        m->samples = c->gan_fid_samples;
+    }
+    return st;
+}
+
 static void describe(const dlt_task *t, FILE *out)
 {
     const gan_task *k = t->impl;
@@ -436,6 +487,8 @@ static void close_task(dlt_task *t)
     if (!k)
         return;
     dlt_loader_close(k->loader);
+    dlt_gan_sampler_free(k->sampler);
+    dlt_gan_fid_free(k->fid);
     free(k);
     t->impl = NULL;
 }
@@ -451,6 +504,7 @@ const dlt_task_ops dlt_task_gan = {
     .get_cursor = get_cursor,
     .set_cursor = set_cursor,
     .predict = predict,
+    .after_step = after_step,
     .describe = describe,
     .close = close_task,
 };

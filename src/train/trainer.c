@@ -385,6 +385,17 @@ static dlt_status loop(dlt_trainer *r, dlt_train_result *res)
                 r->best_metric = res->eval_metric;
             t_log += now() - t0; /* evaluation time is not training throughput */
         }
+        if (t->ops->after_step) { /* the task's own outputs: sample grids, FID */
+            dlt_metrics m;
+            memset(&m, 0, sizeof m);
+            double t0 = now();
+            if ((st = t->ops->after_step(t, r->g, r->comm, r->step, last, r->rank == 0 ? r->rep.tb : NULL, &m)) !=
+                DLT_OK)
+                return st;
+            if (m.n > 0 && r->rank == 0)
+                dlt_report_eval(&r->rep, r->step, r->epoch, &m);
+            t_log += now() - t0; /* not training throughput */
+        }
         int ckpt_due = (c->ckpt_every_steps > 0 && r->step % c->ckpt_every_steps == 0) || flags[1] > 0 ||
                        last || flags[0] > 0;
         if (ckpt_due) {

@@ -84,6 +84,14 @@ EXTRA_DIST += tests/fixtures/fid.h5 tests/fixtures/fid_make_fixtures.py
 check_PROGRAMS += tests/train/fid_check
 TESTS += tests/train/test_fid_features.sh
 EXTRA_DIST += tests/train/test_fid_features.sh
+# GAN sample grids during training and dltrain sample (png_check decodes with libpng)
+check_PROGRAMS += tests/train/png_check
+TESTS += tests/train/test_gan_sample.sh
+EXTRA_DIST += tests/train/test_gan_sample.sh
+# FID-FMNIST at a GAN run's checkpoints: finite, 1 rank == 2 ranks
+check_PROGRAMS += tests/train/gan_fid_check
+TESTS += tests/train/test_gan_fid.sh
+EXTRA_DIST += tests/train/test_gan_fid.sh
 # the VAE task: the first step against PyTorch (tests/fixtures/vae_step.h5, whose
 # inputs vae_export writes), 2 ranks x b == 1 rank x 2b, exact resume, the
 # test-set ELBO on 1 and 2 ranks
