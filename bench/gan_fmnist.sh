@@ -91,8 +91,13 @@ elif [ -z "$fid" ] || [ ! -f "$fid" ]; then
 else
     echo "== FID-FMNIST of dltrain's generator, $fid_iters iterations (every 500)"
     dlt2 --set train.steps="$fid_iters" --set log.every_steps=100 --set checkpoint.dir="$tmp/fid" \
-        --set gan.fid_classifier="$fid" --set gan.fid_every_steps=500 >"$tmp/fid.out" 2>&1 ||
+        --set gan.fid_classifier="$fid" --set gan.fid_data='data/fmnist/test-*.h5' \
+        --set checkpoint.every_steps=500 --set gan.sample_every=0 >"$tmp/fid.out" 2>&1 ||
         { cat "$tmp/fid.out"; exit 1; }
-    grep '"fid' "$tmp/fid/dcgan_fmnist/metrics.jsonl" |
-        sed -n 's/.*"step": \([0-9]*\).*"fid[a-z_]*": \([0-9.e+-]*\).*/   iteration \1: FID-FMNIST \2/p'
+    grep '"eval"' "$tmp/fid/dcgan_fmnist/metrics.jsonl" |
+        sed -n 's/.*"step": \([0-9]*\).*"fid": \([0-9.e+-]*\).*/   iteration \1: FID-FMNIST \2/p'
+    # the final sample grid (fixed noise, evaluation mode) next to the figures
+    last=$(ls "$tmp/fid/dcgan_fmnist/samples/"step-*.png | tail -1)
+    mkdir -p bench/results && cp "$last" bench/results/dcgan_fmnist_samples.png &&
+        echo "final sample grid: bench/results/dcgan_fmnist_samples.png"
 fi
