@@ -240,7 +240,7 @@ static dlt_status model_from_job(const dlt_job *job, dlt_train_config *c)
     dlt_model_spec_default("mlp", &c->model);
     if (dlt_transformer_spec_default(arch, &c->tf) != DLT_OK) {
         char both[1600];
-        snprintf(both, sizeof both, "%.1000s; transformers: %s; generative: %s, vae", msg,
+        snprintf(both, sizeof both, "%.1000s; transformers: %s; generative: %s, cyclegan, vae", msg,
                  dlt_transformer_archs(), dlt_gan_archs());
         return where_err(job, "model.arch", "", both);
     }
