@@ -46,9 +46,10 @@ static const dlt_job_key schema[] = {
     {"optim.no_decay", DLT_JOB_STRING, "\"\"", NULL, "comma-separated parameter name patterns without weight decay, e.g. \"*.bias,*bn*\""},
 
     {"schedule.name", DLT_JOB_STRING, "\"constant\"",
-     "constant|step|multistep|exponential|cosine|cosine_restarts|warmup_linear|warmup_cosine|warmup_poly|one_cycle",
+     "constant|step|multistep|exponential|cosine|cosine_restarts|warmup_linear|warmup_cosine|warmup_poly|one_cycle|hold_linear",
      "learning-rate schedule"},
     {"schedule.warmup_steps", DLT_JOB_INT, "0", "[0, 1000000000000]", "steps of linear warm-up from 0 to optim.lr"},
+    {"schedule.hold_steps", DLT_JOB_INT, "0", "[0, 1000000000000]", "hold_linear: steps at optim.lr before the linear decay (CycleGAN's n_epochs); 0: half of the run"},
     {"schedule.min_lr", DLT_JOB_FLOAT, "0.0", "[0, inf)", "floor of decaying schedules"},
     {"schedule.step_size", DLT_JOB_INT, "1", "[1, 1000000000000]", "step: steps between decays"},
     {"schedule.gamma", DLT_JOB_FLOAT, "0.1", "(0, inf)", "step, multistep, exponential: decay factor"},

@@ -219,6 +219,7 @@ typedef enum {
     DLT_SCHED_WARMUP_COSINE,    /* HF get_cosine_schedule_with_warmup(num_cycles) */
     DLT_SCHED_WARMUP_POLY,      /* HF get_polynomial_decay_schedule_with_warmup(lr_end, power) */
     DLT_SCHED_ONE_CYCLE,        /* OneCycleLR(max_lr, total_steps, pct_start, 'cos', ...) */
+    DLT_SCHED_HOLD_LINEAR,      /* CycleGAN/pix2pix 'linear': constant, then linear decay */
     DLT_SCHED_NKINDS
 } dlt_schedule_kind;
 
@@ -242,10 +243,11 @@ typedef struct {
     double num_cycles;          /* warmup_cosine, default 0.5 */
     double lr_end, power;       /* warmup_poly: defaults 1e-7, 1.0 */
     double max_lr, pct_start, div_factor, final_div_factor; /* one_cycle: 0.3, 25, 1e4 */
+    int64_t hold_steps;         /* hold_linear: steps at the base lr (0: half of total_steps) */
 } dlt_schedule;
 
 /* name: "constant","step","multistep","exponential","cosine","cosine_restarts",
- * "warmup_linear","warmup_cosine","warmup_poly","one_cycle". Fills defaults
+ * "warmup_linear","warmup_cosine","warmup_poly","one_cycle","hold_linear". Fills defaults
  * (PyTorch's / HF's where they have them); the caller sets the rest and
  * calls dlt_schedule_validate(). */
 dlt_status dlt_schedule_init(dlt_schedule *s, const char *name, double base_lr);

@@ -1,14 +1,15 @@
 /* Learning-rate schedules as closed forms of the step (PyTorch's
  * _get_closed_form_lr where it has one; HF transformers' lambdas for the
- * warm-up schedules), so a resumed run needs only the step count. */
+ * warm-up schedules; the CycleGAN reference's lambda for hold_linear), so a
+ * resumed run needs only the step count. */
 #include <math.h>
 #include <string.h>
 
 #include "dlt_optim.h"
 
 static const char *const sched_names[DLT_SCHED_NKINDS] = {
-    "constant", "step", "multistep", "exponential", "cosine", "cosine_restarts",
-    "warmup_linear", "warmup_cosine", "warmup_poly", "one_cycle"};
+    "constant",      "step",          "multistep",   "exponential", "cosine",     "cosine_restarts",
+    "warmup_linear", "warmup_cosine", "warmup_poly", "one_cycle",   "hold_linear"};
 
 const char *dlt_schedule_kind_name(dlt_schedule_kind k)
 {
@@ -26,7 +27,8 @@ dlt_status dlt_schedule_init(dlt_schedule *s, const char *name, double base_lr)
         return dlt_seterr(DLT_ERR_NOTFOUND,
                           "unknown lr schedule '%s' (expected constant, step, multistep, "
                           "exponential, cosine, cosine_restarts, warmup_linear, warmup_cosine, "
-                          "warmup_poly or one_cycle)", name);
+                          "warmup_poly, one_cycle or hold_linear)",
+                          name);
     memset(s, 0, sizeof *s);
     s->kind = (dlt_schedule_kind)k;
     s->base_lr = base_lr;
@@ -74,8 +76,10 @@ dlt_status dlt_schedule_validate(const dlt_schedule *s)
     case DLT_SCHED_WARMUP_COSINE:
     case DLT_SCHED_WARMUP_POLY:
         if (s->warmup_steps < 0 || s->total_steps < 0)
-            return dlt_seterr(DLT_ERR_INVALID, "%s schedule: warmup_steps and total_steps "
-                              "must be >= 0", n);
+            return dlt_seterr(DLT_ERR_INVALID,
+                              "%s schedule: warmup_steps and total_steps "
+                              "must be >= 0",
+                              n);
         if (s->kind == DLT_SCHED_WARMUP_POLY && s->total_steps <= s->warmup_steps)
             return dlt_seterr(DLT_ERR_INVALID,
                               "warmup_poly schedule: total_steps must exceed warmup_steps");
@@ -91,9 +95,17 @@ dlt_status dlt_schedule_validate(const dlt_schedule *s)
             return dlt_seterr(DLT_ERR_INVALID, "one_cycle schedule: pct_start must be in [0, 1]");
         if (!(s->max_lr >= 0) || !(s->div_factor > 0) || !(s->final_div_factor > 0))
             return dlt_seterr(DLT_ERR_INVALID, "one_cycle schedule: max_lr >= 0, div_factor > 0 "
-                              "and final_div_factor > 0 are required");
+                                               "and final_div_factor > 0 are required");
         break;
-    default: break;
+    case DLT_SCHED_HOLD_LINEAR:
+        if (s->total_steps <= 0 || s->hold_steps < 0 || s->hold_steps > s->total_steps)
+            return dlt_seterr(DLT_ERR_INVALID,
+                              "hold_linear schedule: total_steps must be > 0 and "
+                              "hold_steps within [0, total_steps] (got %lld of %lld)",
+                              (long long)s->hold_steps, (long long)s->total_steps);
+        break;
+    default:
+        break;
     }
     return DLT_OK;
 }
@@ -163,19 +175,23 @@ double dlt_schedule_lr(const dlt_schedule *s, int64_t step)
     if (step < 0)
         step = 0;
     switch (s->kind) {
-    case DLT_SCHED_CONSTANT: return s->base_lr;
-    case DLT_SCHED_STEP: return s->base_lr * pow(s->gamma, (double)(step / s->step_size));
+    case DLT_SCHED_CONSTANT:
+        return s->base_lr;
+    case DLT_SCHED_STEP:
+        return s->base_lr * pow(s->gamma, (double)(step / s->step_size));
     case DLT_SCHED_MULTISTEP: {
         int passed = 0; /* bisect_right: a milestone at `step` already applies */
         while (passed < s->nmilestones && s->milestones[passed] <= step)
             passed++;
         return s->base_lr * pow(s->gamma, passed);
     }
-    case DLT_SCHED_EXPONENTIAL: return s->base_lr * pow(s->gamma, (double)step);
+    case DLT_SCHED_EXPONENTIAL:
+        return s->base_lr * pow(s->gamma, (double)step);
     case DLT_SCHED_COSINE:
-        return s->eta_min + (s->base_lr - s->eta_min) *
-                                (1 + cos(M_PI * (double)step / (double)s->t_max)) / 2;
-    case DLT_SCHED_COSINE_RESTARTS: return cosine_restarts(s, step);
+        return s->eta_min +
+               (s->base_lr - s->eta_min) * (1 + cos(M_PI * (double)step / (double)s->t_max)) / 2;
+    case DLT_SCHED_COSINE_RESTARTS:
+        return cosine_restarts(s, step);
     case DLT_SCHED_WARMUP_LINEAR:
     case DLT_SCHED_WARMUP_COSINE:
         /* eta_min (job key schedule.min_lr) floors the decay after warm-up;
@@ -183,8 +199,20 @@ double dlt_schedule_lr(const dlt_schedule *s, int64_t step)
         if (step >= s->warmup_steps && s->eta_min > 0)
             return s->eta_min + (s->base_lr - s->eta_min) * warmup_factor(s, step);
         return s->base_lr * warmup_factor(s, step);
-    case DLT_SCHED_WARMUP_POLY: return s->base_lr * warmup_factor(s, step);
-    case DLT_SCHED_ONE_CYCLE: return one_cycle(s, step);
-    default: return s->base_lr;
+    case DLT_SCHED_WARMUP_POLY:
+        return s->base_lr * warmup_factor(s, step);
+    case DLT_SCHED_ONE_CYCLE:
+        return one_cycle(s, step);
+    case DLT_SCHED_HOLD_LINEAR: {
+        /* The CycleGAN reference's lambda with steps for epochs: the base lr
+         * for H = hold_steps steps, then 1 - (step + 1 - H) / (D + 1) over the
+         * D = total - H decay steps (its last step still at lr / (D + 1)),
+         * never below 0 past the end. */
+        const int64_t h = s->hold_steps, d = s->total_steps - h;
+        double f = 1.0 - (double)(step + 1 > h ? step + 1 - h : 0) / (double)(d + 1);
+        return s->base_lr * (f > 0 ? f : 0);
+    }
+    default:
+        return s->base_lr;
     }
 }

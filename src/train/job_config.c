@@ -72,6 +72,7 @@ static dlt_status schedule_named(const dlt_job *job, const char *key, const char
     s->gamma = dlt_job_float(job, "schedule.gamma");
     s->eta_min = dlt_job_float(job, "schedule.min_lr");
     s->warmup_steps = dlt_job_int(job, "schedule.warmup_steps");
+    s->hold_steps = dlt_job_int(job, "schedule.hold_steps");
     double ms[DLT_SCHED_MAX_MILESTONES];
     s->nmilestones = floats(job, "schedule.milestones", ms, DLT_SCHED_MAX_MILESTONES);
     for (int i = 0; i < s->nmilestones; i++)
@@ -107,6 +108,8 @@ static void set_total(dlt_schedule *s, int64_t total)
         s->max_lr = s->base_lr;
     if (s->lr_end <= 0)
         s->lr_end = s->eta_min > 0 ? s->eta_min : 1e-7;
+    if (s->kind == DLT_SCHED_HOLD_LINEAR && s->hold_steps <= 0)
+        s->hold_steps = total / 2;
 }
 
 void dlt_train_config_set_total_steps(dlt_train_config *c, int64_t total)

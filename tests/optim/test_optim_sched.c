@@ -120,6 +120,17 @@ START_TEST(closed_forms)
     double a = dlt_schedule_lr(&s, 37);
     dlt_schedule_lr(&s, 99);
     ck_assert(dlt_schedule_lr(&s, 37) == a);
+    /* hold_linear, the CycleGAN reference's LambdaLR with n_epochs = 3 held
+     * and n_epochs_decay = 4 (steps for epochs): 1 - max(0, e + 1 - 3) / 5,
+     * by hand: 1, 1, 1, 0.8, 0.6, 0.4, 0.2, then 0 past the end. */
+    dlt_schedule_init(&s, "hold_linear", 2.0);
+    s.hold_steps = 3, s.total_steps = 7;
+    ck_assert_int_eq(dlt_schedule_validate(&s), DLT_OK);
+    const double hold_want[] = {1, 1, 1, 0.8, 0.6, 0.4, 0.2, 0, 0};
+    for (int e = 0; e < 9; e++)
+        ck_assert_double_eq_tol(dlt_schedule_lr(&s, e), 2.0 * hold_want[e], 1e-15);
+    s.hold_steps = 0; /* decays from the first step: 1 - (e + 1) / 8 */
+    ck_assert_double_eq_tol(dlt_schedule_lr(&s, 0), 2.0 * 7 / 8, 1e-15);
     /* Multistep: a milestone applies from its own step on. */
     dlt_schedule_init(&s, "multistep", 1.0);
     s.milestones[0] = 2, s.milestones[1] = 2, s.nmilestones = 2;
@@ -149,6 +160,11 @@ START_TEST(errors)
     dlt_schedule_init(&s, "one_cycle", 0.1);
     s.total_steps = 10, s.pct_start = 1.5;
     ck_assert_int_eq(dlt_schedule_validate(&s), DLT_ERR_INVALID);
+    dlt_schedule_init(&s, "hold_linear", 0.1);
+    s.total_steps = 10, s.hold_steps = 11;
+    ck_assert_int_eq(dlt_schedule_validate(&s), DLT_ERR_INVALID);
+    ck_assert_str_eq(dlt_errmsg(), "hold_linear schedule: total_steps must be > 0 and hold_steps "
+                                   "within [0, total_steps] (got 11 of 10)");
 }
 END_TEST
 
