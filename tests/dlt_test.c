@@ -69,9 +69,27 @@ void dlt_test_h5_read(hid_t loc, const char *name, hid_t type, void *out, size_t
     hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
     ck_assert_msg(ds >= 0, "fixture dataset %s missing", name);
     hid_t sp = H5Dget_space(ds);
-    ck_assert_msg((size_t)H5Sget_simple_extent_npoints(sp) == n, "fixture dataset %s: %lld elements, want %zu",
-                  name, (long long)H5Sget_simple_extent_npoints(sp), n);
+    ck_assert_msg((size_t)H5Sget_simple_extent_npoints(sp) == n,
+                  "fixture dataset %s: %lld elements, want %zu", name,
+                  (long long)H5Sget_simple_extent_npoints(sp), n);
     ck_assert(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0);
     H5Sclose(sp);
     H5Dclose(ds);
+}
+
+int dlt_test_h5_write_f32(hid_t loc, const char *name, const dlt_shape *s, const float *data)
+{
+    hsize_t d[DLT_MAX_DIMS];
+    for (int i = 0; i < s->ndim; i++)
+        d[i] = (hsize_t)s->dim[i];
+    hid_t sp = H5Screate_simple(s->ndim, d, NULL);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t ds = H5Dcreate2(loc, name, H5T_IEEE_F32LE, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = ds >= 0 && H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0;
+    if (ds >= 0)
+        H5Dclose(ds);
+    H5Pclose(lcpl);
+    H5Sclose(sp);
+    return ok;
 }

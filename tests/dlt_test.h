@@ -29,6 +29,9 @@ void dlt_test_h5_read(hid_t loc, const char *name, hid_t type, void *out, size_t
 
 /* ---- gradient checking (tests/dlt_gradcheck.c) */
 #include "dlt_core.h"
+/* Writes data (an f32 tensor of shape s) as dataset `name` of loc, creating the
+ * groups on its path; 1 on success (tools writing fixture inputs). */
+int dlt_test_h5_write_f32(hid_t loc, const char *name, const dlt_shape *s, const float *data);
 /* Checks d<r, y>/d wrt against central finite differences along one random
  * direction: builds L = sum(y * r) for a fixed random r, takes dlt_grad, runs
  * the plan, and compares sum_i <grad_i, v_i> with (L(x + eps v) - L(x - eps v)) /

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "dlt_job.h"
+#include "dlt_test.h"
 #include "task.h"
 
 enum { SIDE = 28 };
@@ -55,23 +56,6 @@ static int shards(const char *path, int na, int nb)
     if (st != DLT_OK)
         fprintf(stderr, "cyclegan_tool shards: %s\n", dlt_errmsg());
     return st == DLT_OK ? 0 : 1;
-}
-
-static int put(hid_t loc, const char *name, const dlt_shape *s, const float *data)
-{
-    hsize_t d[DLT_MAX_DIMS];
-    for (int i = 0; i < s->ndim; i++)
-        d[i] = (hsize_t)s->dim[i];
-    hid_t sp = H5Screate_simple(s->ndim, d, NULL);
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t ds = H5Dcreate2(loc, name, H5T_IEEE_F32LE, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-    int ok = ds >= 0 && H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0;
-    if (ds >= 0)
-        H5Dclose(ds);
-    H5Pclose(lcpl);
-    H5Sclose(sp);
-    return ok;
 }
 
 static dlt_t input_named(dlt_graph *g, const char *name)
@@ -114,15 +98,15 @@ static int export(const char *jobfile, const char *out)
     for (int i = 0; ok && i < dlt_num_params(g); i++) {
         const dlt_param_info *pi = dlt_param_at(g, i);
         snprintf(name, sizeof name, "params/%s", pi->name);
-        ok = put(f, name, &pi->shape, dlt_params_data(g) + pi->offset);
+        ok = dlt_test_h5_write_f32(f, name, &pi->shape, dlt_params_data(g) + pi->offset);
     }
     dlt_task_batch b;
     t->phase = 0, t->phase_step = 0;
     ok = ok && t->ops->feed(t, p, 1, &b) == DLT_OK;
     dlt_exec_opts eo = {.training = 1, .step = 0};
     ok = ok && dlt_plan_run(p, &eo) == DLT_OK;
-    ok = ok && put(f, "batch/a", dlt_shape_of(g, outs[0]), dlt_plan_data(p, outs[0]));
-    ok = ok && put(f, "batch/b", dlt_shape_of(g, outs[1]), dlt_plan_data(p, outs[1]));
+    ok = ok && dlt_test_h5_write_f32(f, "batch/a", dlt_shape_of(g, outs[0]), dlt_plan_data(p, outs[0]));
+    ok = ok && dlt_test_h5_write_f32(f, "batch/b", dlt_shape_of(g, outs[1]), dlt_plan_data(p, outs[1]));
     if (f >= 0)
         H5Fclose(f);
     if (!ok)

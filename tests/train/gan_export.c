@@ -18,26 +18,10 @@
 #include <string.h>
 
 #include "dlt_job.h"
+#include "dlt_test.h"
 #include "dlt_ops.h"
 #include "task.h"
 #include "trainer.h"
-
-static int put(hid_t loc, const char *name, const dlt_shape *s, const float *data)
-{
-    hsize_t d[DLT_MAX_DIMS];
-    for (int i = 0; i < s->ndim; i++)
-        d[i] = (hsize_t)s->dim[i];
-    hid_t sp = H5Screate_simple(s->ndim, d, NULL);
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t ds = H5Dcreate2(loc, name, H5T_IEEE_F32LE, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-    int ok = ds >= 0 && H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0;
-    if (ds >= 0)
-        H5Dclose(ds);
-    H5Pclose(lcpl);
-    H5Sclose(sp);
-    return ok;
-}
 
 int main(int argc, char **argv)
 {
@@ -83,12 +67,12 @@ int main(int argc, char **argv)
     for (int i = 0; ok && i < dlt_num_params(g); i++) {
         const dlt_param_info *pi = dlt_param_at(g, i);
         snprintf(name, sizeof name, "params/%s", pi->name);
-        ok = put(f, name, &pi->shape, dlt_params_data(g) + pi->offset);
+        ok = dlt_test_h5_write_f32(f, name, &pi->shape, dlt_params_data(g) + pi->offset);
     }
     for (int i = 0; ok && i < dlt_num_buffers(g); i++) {
         const dlt_param_info *pi = dlt_buffer_at(g, i);
         snprintf(name, sizeof name, "buffers/%s", pi->name);
-        ok = put(f, name, &pi->shape, dlt_buffers_data(g) + pi->offset);
+        ok = dlt_test_h5_write_f32(f, name, &pi->shape, dlt_buffers_data(g) + pi->offset);
     }
     /* the runs of iteration 1: d (repeat_d times, one batch each), then g */
     for (int k = 0; ok && k <= ph.repeat; k++) {
@@ -99,11 +83,11 @@ int main(int argc, char **argv)
         ok = ok && dlt_plan_run(p, &eo) == DLT_OK;
         if (ok && t->phase == 0) {
             snprintf(name, sizeof name, "run%d/images", k);
-            ok = put(f, name, dlt_shape_of(g, outs[nr]), dlt_plan_data(p, outs[nr]));
+            ok = dlt_test_h5_write_f32(f, name, dlt_shape_of(g, outs[nr]), dlt_plan_data(p, outs[nr]));
         }
         for (int i = 0; ok && i < nr; i++) {
             snprintf(name, sizeof name, "run%d/random%d", k, i);
-            ok = put(f, name, dlt_shape_of(g, outs[i]), dlt_plan_data(p, outs[i]));
+            ok = dlt_test_h5_write_f32(f, name, dlt_shape_of(g, outs[i]), dlt_plan_data(p, outs[i]));
         }
     }
     if (ok) {

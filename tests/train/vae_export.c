@@ -16,25 +16,9 @@
 #include <string.h>
 
 #include "dlt_job.h"
+#include "dlt_test.h"
 #include "dlt_ops.h"
 #include "task.h"
-
-static int put(hid_t loc, const char *name, const dlt_shape *s, const float *data)
-{
-    hsize_t d[DLT_MAX_DIMS];
-    for (int i = 0; i < s->ndim; i++)
-        d[i] = (hsize_t)s->dim[i];
-    hid_t sp = H5Screate_simple(s->ndim, d, NULL);
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t ds = H5Dcreate2(loc, name, H5T_IEEE_F32LE, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-    int ok = ds >= 0 && H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0;
-    if (ds >= 0)
-        H5Dclose(ds);
-    H5Pclose(lcpl);
-    H5Sclose(sp);
-    return ok;
-}
 
 int main(int argc, char **argv)
 {
@@ -81,14 +65,14 @@ int main(int argc, char **argv)
     for (int i = 0; ok && i < dlt_num_params(g); i++) {
         const dlt_param_info *pi = dlt_param_at(g, i);
         snprintf(name, sizeof name, "params/%s", pi->name);
-        ok = put(f, name, &pi->shape, dlt_params_data(g) + pi->offset);
+        ok = dlt_test_h5_write_f32(f, name, &pi->shape, dlt_params_data(g) + pi->offset);
     }
     dlt_task_batch b;
     ok = ok && t->ops->feed(t, p, 1, &b) == DLT_OK;
     dlt_exec_opts eo = {.training = 1, .step = 0};
     ok = ok && dlt_plan_run(p, &eo) == DLT_OK;
-    ok = ok && put(f, "images", dlt_shape_of(g, outs[1]), dlt_plan_data(p, outs[1]));
-    ok = ok && put(f, "eps", dlt_shape_of(g, outs[0]), dlt_plan_data(p, outs[0]));
+    ok = ok && dlt_test_h5_write_f32(f, "images", dlt_shape_of(g, outs[1]), dlt_plan_data(p, outs[1]));
+    ok = ok && dlt_test_h5_write_f32(f, "eps", dlt_shape_of(g, outs[0]), dlt_plan_data(p, outs[0]));
     if (f >= 0)
         H5Fclose(f);
     if (!ok)
