@@ -93,3 +93,28 @@ int dlt_test_h5_write_f32(hid_t loc, const char *name, const dlt_shape *s, const
     H5Sclose(sp);
     return ok;
 }
+
+int dlt_test_h5_attr_int(hid_t loc, const char *name)
+{
+    long long v = 0;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    ck_assert_msg(a >= 0, "no attribute %s", name);
+    ck_assert_int_ge(H5Aread(a, H5T_NATIVE_LLONG, &v), 0);
+    H5Aclose(a);
+    return (int)v;
+}
+
+void dlt_test_h5_attr_str(hid_t loc, const char *name, char *out, size_t len)
+{
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    ck_assert_msg(a >= 0, "no attribute %s", name);
+    hid_t t = H5Aget_type(a), mt = H5Tcopy(H5T_C_S1);
+    ck_assert(H5Tis_variable_str(t) > 0);
+    H5Tset_size(mt, H5T_VARIABLE);
+    H5Tset_cset(mt, H5Tget_cset(t)); /* h5py writes UTF-8 */
+    char *s = NULL;
+    ck_assert_int_ge(H5Aread(a, mt, &s), 0);
+    snprintf(out, len, "%s", s);
+    H5free_memory(s);
+    H5Tclose(mt), H5Tclose(t), H5Aclose(a);
+}

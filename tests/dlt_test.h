@@ -26,6 +26,10 @@ hid_t dlt_test_fixture_open(const char *name);
 /* Reads dataset `name` (n elements) of loc as `type` into out; fails the test when
  * it is missing or has another element count. */
 void dlt_test_h5_read(hid_t loc, const char *name, hid_t type, void *out, size_t n);
+/* Integer and variable-length string attributes of a fixture (h5py writes both);
+ * fail the test when missing. */
+int dlt_test_h5_attr_int(hid_t loc, const char *name);
+void dlt_test_h5_attr_str(hid_t loc, const char *name, char *out, size_t len);
 
 /* ---- gradient checking (tests/dlt_gradcheck.c) */
 #include "dlt_core.h"

@@ -43,31 +43,6 @@ static void hash_uniform(const char *name, float *out, size_t n)
     }
 }
 
-static int attr_int(hid_t loc, const char *name)
-{
-    int v = 0;
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    ck_assert_msg(a >= 0, "no attribute %s", name);
-    ck_assert_int_ge(H5Aread(a, H5T_NATIVE_INT, &v), 0);
-    H5Aclose(a);
-    return v;
-}
-
-static void attr_str(hid_t loc, const char *name, char *out, size_t len)
-{
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    ck_assert_msg(a >= 0, "no attribute %s", name);
-    hid_t t = H5Aget_type(a), mt = H5Tcopy(H5T_C_S1);
-    ck_assert(H5Tis_variable_str(t) > 0);
-    H5Tset_size(mt, H5T_VARIABLE);
-    H5Tset_cset(mt, H5Tget_cset(t)); /* h5py writes UTF-8 */
-    char *s = NULL;
-    ck_assert_int_ge(H5Aread(a, mt, &s), 0);
-    snprintf(out, len, "%s", s);
-    H5free_memory(s);
-    H5Tclose(mt), H5Tclose(t), H5Aclose(a);
-}
-
 static size_t numel(const dlt_graph *g, dlt_t v)
 {
     return (size_t)dlt_shape_numel(dlt_shape_of(g, v));
@@ -241,16 +216,16 @@ static void build_gan(gcase *c, hid_t grp, const char *kind)
 {
     dlt_gan_spec s;
     char arch[32], gn[4], dn[4];
-    attr_str(grp, "arch", arch, sizeof arch);
+    dlt_test_h5_attr_str(grp, "arch", arch, sizeof arch);
     ck_assert_int_eq(dlt_gan_spec_default(arch, &s), DLT_OK);
-    attr_str(grp, "g_norm", gn, sizeof gn);
-    attr_str(grp, "d_norm", dn, sizeof dn);
-    s.img_c = attr_int(grp, "img_c"), s.img_h = attr_int(grp, "img_h"),
-    s.img_w = attr_int(grp, "img_w");
-    s.z_dim = attr_int(grp, "z_dim"), s.num_classes = attr_int(grp, "num_classes");
-    s.g_width = attr_int(grp, "g_width"), s.d_width = attr_int(grp, "d_width");
+    dlt_test_h5_attr_str(grp, "g_norm", gn, sizeof gn);
+    dlt_test_h5_attr_str(grp, "d_norm", dn, sizeof dn);
+    s.img_c = dlt_test_h5_attr_int(grp, "img_c"), s.img_h = dlt_test_h5_attr_int(grp, "img_h"),
+    s.img_w = dlt_test_h5_attr_int(grp, "img_w");
+    s.z_dim = dlt_test_h5_attr_int(grp, "z_dim"), s.num_classes = dlt_test_h5_attr_int(grp, "num_classes");
+    s.g_width = dlt_test_h5_attr_int(grp, "g_width"), s.d_width = dlt_test_h5_attr_int(grp, "d_width");
     s.g_norm = gn[0], s.d_norm = dn[0];
-    int64_t b = attr_int(grp, "batch"), lab[1] = {b};
+    int64_t b = dlt_test_h5_attr_int(grp, "batch"), lab[1] = {b};
     dlt_t label = s.num_classes > 0 ? add_input(c, "label", DLT_I32, 1, lab) : -1;
     if (strcmp(kind, "gan-g") == 0) {
         int64_t zs[2] = {b, s.z_dim};
@@ -263,7 +238,7 @@ static void build_gan(gcase *c, hid_t grp, const char *kind)
     dlt_t y = dlt_gan_discriminator(c->g, &s, add_input(c, "x", DLT_F32, 4, xs), label);
     add_out(c, "out", y);
     c->loss = weighted(c, y, "r");
-    if (attr_int(grp, "twice")) {
+    if (dlt_test_h5_attr_int(grp, "twice")) {
         /* the fakes after the reals: the same module again, its own batch statistics */
         int64_t xs2[4] = {b - 1, s.img_c, s.img_h, s.img_w}, lab2[1] = {b - 1};
         dlt_t label2 = s.num_classes > 0 ? add_input(c, "label2", DLT_I32, 1, lab2) : -1;
@@ -279,12 +254,12 @@ static void build_gan(gcase *c, hid_t grp, const char *kind)
 static void build_cyclegan(gcase *c, hid_t grp, const char *kind)
 {
     dlt_cyclegan_spec s;
-    dlt_cyclegan_spec_default(&s, attr_int(grp, "img_c"), attr_int(grp, "img_h"),
-                              attr_int(grp, "img_w"));
-    s.g_width = attr_int(grp, "g_width"), s.d_width = attr_int(grp, "d_width");
-    s.n_blocks = attr_int(grp, "n_blocks"), s.d_layers = attr_int(grp, "d_layers");
+    dlt_cyclegan_spec_default(&s, dlt_test_h5_attr_int(grp, "img_c"), dlt_test_h5_attr_int(grp, "img_h"),
+                              dlt_test_h5_attr_int(grp, "img_w"));
+    s.g_width = dlt_test_h5_attr_int(grp, "g_width"), s.d_width = dlt_test_h5_attr_int(grp, "d_width");
+    s.n_blocks = dlt_test_h5_attr_int(grp, "n_blocks"), s.d_layers = dlt_test_h5_attr_int(grp, "d_layers");
     int gen = strcmp(kind, "cyclegan-g") == 0;
-    int64_t xs[4] = {attr_int(grp, "batch"), gen ? attr_int(grp, "in_c") : s.img_c, s.img_h,
+    int64_t xs[4] = {dlt_test_h5_attr_int(grp, "batch"), gen ? dlt_test_h5_attr_int(grp, "in_c") : s.img_c, s.img_h,
                      s.img_w};
     dlt_t x = add_input(c, "x", DLT_F32, 4, xs);
     dlt_t y = gen ? dlt_cyclegan_generator(c->g, &s, x, "G_AB")
@@ -297,11 +272,11 @@ static void build_vae(gcase *c, hid_t grp)
 {
     dlt_vae_spec s;
     dlt_vae_spec_default(&s);
-    s.img_c = attr_int(grp, "img_c"), s.img_h = attr_int(grp, "img_h"),
-    s.img_w = attr_int(grp, "img_w");
-    s.z_dim = attr_int(grp, "z_dim"), s.width = attr_int(grp, "width"),
-    s.hidden = attr_int(grp, "hidden");
-    int64_t b = attr_int(grp, "batch"), xs[4] = {b, s.img_c, s.img_h, s.img_w},
+    s.img_c = dlt_test_h5_attr_int(grp, "img_c"), s.img_h = dlt_test_h5_attr_int(grp, "img_h"),
+    s.img_w = dlt_test_h5_attr_int(grp, "img_w");
+    s.z_dim = dlt_test_h5_attr_int(grp, "z_dim"), s.width = dlt_test_h5_attr_int(grp, "width"),
+    s.hidden = dlt_test_h5_attr_int(grp, "hidden");
+    int64_t b = dlt_test_h5_attr_int(grp, "batch"), xs[4] = {b, s.img_c, s.img_h, s.img_w},
             es[2] = {b, s.z_dim};
     dlt_t x = add_input(c, "x", DLT_F32, 4, xs), eps = add_input(c, "eps", DLT_F32, 2, es), mu,
           logvar;
@@ -339,7 +314,7 @@ START_TEST(golden_vs_pytorch)
     hid_t f = dlt_test_fixture_open("gen_models.h5"), grp = H5Gopen2(f, cname, H5P_DEFAULT);
     ck_assert_msg(grp >= 0, "no case %s", cname);
     char kind[32], path[256];
-    attr_str(grp, "kind", kind, sizeof kind);
+    dlt_test_h5_attr_str(grp, "kind", kind, sizeof kind);
     gcase c = {.g = dlt_graph_create(1)};
     dlt_graph *g = c.g;
     if (strncmp(kind, "gan-", 4) == 0)
@@ -351,7 +326,7 @@ START_TEST(golden_vs_pytorch)
     ck_assert_msg(c.loss >= 0, "%s: %s", cname, dlt_graph_errmsg(g));
 
     /* as many parameters as PyTorch's module, and the fixture has each by name */
-    int64_t np_torch = attr_int(grp, "nparams");
+    int64_t np_torch = dlt_test_h5_attr_int(grp, "nparams");
     ck_assert_msg(count_params(g) == np_torch, "%s: %lld parameters, PyTorch %lld", cname,
                   (long long)count_params(g), (long long)np_torch);
 
@@ -538,7 +513,7 @@ START_TEST(full_size_counts)
         {"vae_default", vae_count()},
     };
     for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
-        int64_t want = attr_int(grp, k[i].key);
+        int64_t want = dlt_test_h5_attr_int(grp, k[i].key);
         printf("%-14s %9lld parameters (PyTorch %lld)\n", k[i].key, (long long)k[i].ours,
                (long long)want);
         ck_assert_msg(k[i].ours == want, "%s: %lld parameters, PyTorch %lld", k[i].key,

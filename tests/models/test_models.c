@@ -151,30 +151,6 @@ static float *read_f32(hid_t loc, const char *name, size_t *n)
 }
 static char *read_text(hid_t loc, const char *name) { return read_ds(loc, name, H5T_NATIVE_UCHAR, 1, NULL); }
 
-static int attr_int(hid_t loc, const char *name)
-{
-    int v = 0;
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    ck_assert_msg(a >= 0, "no attribute %s", name);
-    ck_assert_int_ge(H5Aread(a, H5T_NATIVE_INT, &v), 0);
-    H5Aclose(a);
-    return v;
-}
-static void attr_str(hid_t loc, const char *name, char *out, size_t len)
-{
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    ck_assert_msg(a >= 0, "no attribute %s", name);
-    hid_t t = H5Aget_type(a), mt = H5Tcopy(H5T_C_S1);
-    ck_assert(H5Tis_variable_str(t) > 0);
-    H5Tset_size(mt, H5T_VARIABLE);
-    H5Tset_cset(mt, H5Tget_cset(t)); /* h5py writes UTF-8 */
-    char *s = NULL;
-    ck_assert_int_ge(H5Aread(a, mt, &s), 0);
-    snprintf(out, len, "%s", s);
-    H5free_memory(s);
-    H5Tclose(mt), H5Tclose(t), H5Aclose(a);
-}
-
 /* ---------------------------------------------------------------- names */
 
 /* "name d0,d1,..." lines of torchvision's state_dict; 1 if `name` is there with `s`'s dims. */
@@ -480,15 +456,15 @@ START_TEST(golden_vs_pytorch)
     hid_t f = open_fixture(), grp = H5Gopen2(f, cname, H5P_DEFAULT);
     ck_assert_msg(grp >= 0, "no case %s", cname);
     char arch[32], shortcut[4];
-    attr_str(grp, "arch", arch, sizeof arch);
-    attr_str(grp, "shortcut", shortcut, sizeof shortcut);
-    int batch = attr_int(grp, "batch"), c = attr_int(grp, "in_c"), h = attr_int(grp, "in_h"),
-        w = attr_int(grp, "in_w"), classes = attr_int(grp, "classes");
+    dlt_test_h5_attr_str(grp, "arch", arch, sizeof arch);
+    dlt_test_h5_attr_str(grp, "shortcut", shortcut, sizeof shortcut);
+    int batch = dlt_test_h5_attr_int(grp, "batch"), c = dlt_test_h5_attr_int(grp, "in_c"), h = dlt_test_h5_attr_int(grp, "in_h"),
+        w = dlt_test_h5_attr_int(grp, "in_w"), classes = dlt_test_h5_attr_int(grp, "classes");
 
     dlt_model_spec s;
     ck_assert_int_eq(dlt_model_spec_default(arch, &s), DLT_OK);
     s.in_channels = c, s.in_h = h, s.in_w = w, s.num_classes = classes, s.shortcut = shortcut[0];
-    s.small_input = attr_int(grp, "small_input");
+    s.small_input = dlt_test_h5_attr_int(grp, "small_input");
     dlt_graph *g = dlt_graph_create(1);
     int64_t xs[4] = {batch, c, h, w}, ls[1] = {batch};
     dlt_t x = dlt_input(g, "x", DLT_F32, 4, xs), lab = dlt_input(g, "labels", DLT_I32, 1, ls);

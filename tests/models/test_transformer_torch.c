@@ -11,28 +11,18 @@
 #include "dlt_test.h"
 #include "dlt_transformer.h"
 
-static int attr_int(hid_t g, const char *name)
-{
-    long long v = 0;
-    hid_t a = H5Aopen(g, name, H5P_DEFAULT);
-    ck_assert_msg(a >= 0, "no attribute %s", name);
-    ck_assert(H5Aread(a, H5T_NATIVE_LLONG, &v) >= 0);
-    H5Aclose(a);
-    return (int)v;
-}
-
 static dlt_transformer_spec spec_of(hid_t gr, const char *arch)
 {
     dlt_transformer_spec s;
     ck_assert(dlt_transformer_spec_default(arch, &s) == DLT_OK);
-    s.vocab = attr_int(gr, "vocab");
-    s.max_len = attr_int(gr, "max_len");
-    s.type_vocab = attr_int(gr, "type_vocab");
-    s.layers = attr_int(gr, "layers");
-    s.dec_layers = attr_int(gr, "dec_layers");
-    s.hidden = attr_int(gr, "hidden");
-    s.heads = attr_int(gr, "heads");
-    s.intermediate = attr_int(gr, "intermediate");
+    s.vocab = dlt_test_h5_attr_int(gr, "vocab");
+    s.max_len = dlt_test_h5_attr_int(gr, "max_len");
+    s.type_vocab = dlt_test_h5_attr_int(gr, "type_vocab");
+    s.layers = dlt_test_h5_attr_int(gr, "layers");
+    s.dec_layers = dlt_test_h5_attr_int(gr, "dec_layers");
+    s.hidden = dlt_test_h5_attr_int(gr, "hidden");
+    s.heads = dlt_test_h5_attr_int(gr, "heads");
+    s.intermediate = dlt_test_h5_attr_int(gr, "intermediate");
     s.hidden_dropout = s.attn_dropout = 0;
     return s;
 }
