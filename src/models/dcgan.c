@@ -60,6 +60,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dlt_models.h"
 #include "dlt_ops.h"
 #include "gan_impl.h"
 
@@ -129,12 +130,7 @@ static dlt_t norm_layer(dlt_graph *g, const dlt_gan_spec *s, char norm, int idx,
     dlt_scope_pushf(g, "main.%d", idx);
     dlt_t y;
     if (norm == 'b') {
-        int64_t c[1] = {xs->dim[1]};
-        dlt_t gamma = dlt_param(g, "weight", 1, c, dlt_init_normal(1, 0.02));
-        dlt_t beta = dlt_param(g, "bias", 1, c, dlt_init_const(0));
-        dlt_t rm = dlt_buffer(g, "running_mean", 1, c, dlt_init_const(0));
-        dlt_t rv = dlt_buffer(g, "running_var", 1, c, dlt_init_const(1));
-        y = dlt_batch_norm(g, x, gamma, beta, rm, rv, s->bn_momentum, s->bn_eps);
+        y = dlt_nn_batch_norm(g, NULL, x, s->bn_momentum, s->bn_eps, dlt_init_normal(1, 0.02));
     } else {
         const int64_t *chw = xs->dim + 1;
         dlt_t gamma = dlt_param(g, "weight", 3, chw, dlt_init_const(1));

@@ -58,6 +58,11 @@ const char *dlt_arch_families(const char *arch);
 dlt_t dlt_nn_conv(dlt_graph *g, const char *name, dlt_t x, int out_c, int k, int stride, int pad,
                   int bias);
 dlt_t dlt_nn_bn(dlt_graph *g, const char *name, dlt_t x, const dlt_model_spec *s, int zero_gamma);
+/* Batch norm of x [N, C, ...] with its parameters (scale from gamma_init, bias
+ * zero) and running statistics (0 and 1) under the scope `name` (NULL: the
+ * current scope); dlt_nn_bn is this with the spec's momentum and eps. */
+dlt_t dlt_nn_batch_norm(dlt_graph *g, const char *name, dlt_t x, float momentum, float eps,
+                        dlt_init gamma_init);
 dlt_t dlt_nn_linear(dlt_graph *g, const char *name, dlt_t x, int out);
 
 #ifdef __cplusplus

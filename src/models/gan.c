@@ -99,15 +99,7 @@ static dlt_t bn1d(dlt_graph *g, const dlt_gan_spec *s, const char *name, dlt_t x
     const dlt_shape *xs = dlt_shape_of(g, x);
     if (!xs || s->g_norm != 'b')
         return xs ? x : -1;
-    int64_t c[1] = {xs->dim[1]};
-    dlt_scope_push(g, name);
-    dlt_t gamma = dlt_param(g, "weight", 1, c, dlt_init_const(1));
-    dlt_t beta = dlt_param(g, "bias", 1, c, dlt_init_const(0));
-    dlt_t rm = dlt_buffer(g, "running_mean", 1, c, dlt_init_const(0));
-    dlt_t rv = dlt_buffer(g, "running_var", 1, c, dlt_init_const(1));
-    dlt_t y = dlt_batch_norm(g, x, gamma, beta, rm, rv, s->bn_momentum, s->bn_eps);
-    dlt_scope_pop(g);
-    return y;
+    return dlt_nn_batch_norm(g, name, x, s->bn_momentum, s->bn_eps, dlt_init_const(1));
 }
 
 static dlt_t mlp_generator(dlt_graph *g, const dlt_gan_spec *s, dlt_t z, dlt_t label)

@@ -22,20 +22,28 @@ dlt_t dlt_nn_conv(dlt_graph *g, const char *name, dlt_t x, int out_c, int k, int
     return y;
 }
 
-dlt_t dlt_nn_bn(dlt_graph *g, const char *name, dlt_t x, const dlt_model_spec *s, int zero_gamma)
+dlt_t dlt_nn_batch_norm(dlt_graph *g, const char *name, dlt_t x, float momentum, float eps,
+                        dlt_init gamma_init)
 {
     const dlt_shape *xs = dlt_shape_of(g, x);
     if (!xs)
         return -1;
     int64_t c[1] = {xs->dim[1]};
-    dlt_scope_push(g, name);
-    dlt_t gamma = dlt_param(g, "weight", 1, c, dlt_init_const(zero_gamma ? 0.0 : 1.0));
+    if (name)
+        dlt_scope_push(g, name);
+    dlt_t gamma = dlt_param(g, "weight", 1, c, gamma_init);
     dlt_t beta = dlt_param(g, "bias", 1, c, dlt_init_const(0));
     dlt_t rm = dlt_buffer(g, "running_mean", 1, c, dlt_init_const(0));
     dlt_t rv = dlt_buffer(g, "running_var", 1, c, dlt_init_const(1));
-    dlt_t y = dlt_batch_norm(g, x, gamma, beta, rm, rv, s->bn_momentum, s->bn_eps);
-    dlt_scope_pop(g);
+    dlt_t y = dlt_batch_norm(g, x, gamma, beta, rm, rv, momentum, eps);
+    if (name)
+        dlt_scope_pop(g);
     return y;
+}
+
+dlt_t dlt_nn_bn(dlt_graph *g, const char *name, dlt_t x, const dlt_model_spec *s, int zero_gamma)
+{
+    return dlt_nn_batch_norm(g, name, x, s->bn_momentum, s->bn_eps, dlt_init_const(zero_gamma ? 0.0 : 1.0));
 }
 
 dlt_t dlt_nn_linear(dlt_graph *g, const char *name, dlt_t x, int out)
