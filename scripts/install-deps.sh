@@ -15,7 +15,7 @@ apt-get install -y -q --no-install-recommends \
     libhdf5-dev hdf5-tools \
     libopenblas-dev \
     check libsubunit-dev \
-    libpng-dev libjpeg-dev zlib1g-dev \
+    libpng-dev libjpeg-dev zlib1g-dev libcjson-dev \
     python3 \
     slurmctld slurmd slurm-client munge \
     dataset-fashion-mnist
