@@ -23,6 +23,12 @@ typedef struct {
     int mlp_hidden, mlp_layers;
     float bn_momentum, bn_eps;
     float dropout;          /* vgg/mlp classifier dropout */
+    /* ImageNet resnets as detection backbones (src/models/maskrcnn.c): */
+    char norm;              /* 'b' batch norm (0 reads as 'b'), 'f' frozen batch norm
+                               (torchvision's FrozenBatchNorm2d), 'g' group norm, 32 groups */
+    int frozen_stages;      /* leading stages built frozen (dlt_graph_set_frozen): 1 = the
+                               stem, 2 = stem and layer1, ... 5 = all (torchvision's
+                               trainable_backbone_layers = 5 - frozen_stages) */
 } dlt_model_spec;
 
 /* in_channels/in_h/in_w: when > 0, dlt_model_classifier checks that x has
@@ -58,6 +64,15 @@ const char *dlt_arch_families(const char *arch);
 dlt_t dlt_nn_conv(dlt_graph *g, const char *name, dlt_t x, int out_c, int k, int stride, int pad,
                   int bias);
 dlt_t dlt_nn_bn(dlt_graph *g, const char *name, dlt_t x, const dlt_model_spec *s, int zero_gamma);
+/* The spec's normalisation (s->norm) under `name`: batch norm as dlt_nn_bn,
+ * frozen batch norm as dlt_nn_frozen_bn (eps = s->bn_eps), or group norm with
+ * 32 groups (torch.nn.GroupNorm: weight 1 (or 0 with zero_gamma), bias 0). */
+dlt_t dlt_nn_norm(dlt_graph *g, const char *name, dlt_t x, const dlt_model_spec *s, int zero_gamma);
+/* torchvision's FrozenBatchNorm2d: y = x * scale + shift per channel with
+ * scale = weight / sqrt(running_var + eps), shift = bias - running_mean *
+ * scale, all four buffers (weight 1, bias 0, mean 0, var 1 until a
+ * checkpoint sets them): an affine map in training and evaluation alike. */
+dlt_t dlt_nn_frozen_bn(dlt_graph *g, const char *name, dlt_t x, float eps);
 /* Batch norm of x [N, C, ...] with its parameters (scale from gamma_init, bias
  * zero) and running statistics (0 and 1) under the scope `name` (NULL: the
  * current scope); dlt_nn_bn is this with the spec's momentum and eps. */
