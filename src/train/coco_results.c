@@ -1,6 +1,7 @@
-/* COCO results JSON (dlt_coco.h): the reader that gives detections what
- * pycocotools' loadRes gives them (area, box, mask), and the writer of
- * detections with compressed RLE masks. */
+/* COCO results JSON (dlt_coco.h): the reader (cJSON) that gives detections
+ * what pycocotools' loadRes gives them (area, box, mask), and the writer of
+ * detections with compressed RLE masks, one result per line, numbers printed
+ * so that they read back exactly. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -128,79 +129,83 @@ dlt_status dlt_coco_results_load(const char *path, const dlt_coco_gt *gt, dlt_co
     return DLT_OK;
 }
 
-/* One result object; NULL when out of memory or a mask fails (message set). */
-static cJSON *result_json(const dlt_coco_gt *gt, const dlt_coco_det *d, int64_t i)
+/* The shortest of %.15g, %.16g and %.17g that reads back as v (cJSON's
+ * printer only checks to within a relative DBL_EPSILON). */
+static void put_number(FILE *f, double v)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON *box = cJSON_CreateDoubleArray(d->bbox, 4);
-    if (!o || !box || !cJSON_AddNumberToObject(o, "image_id", (double)d->image_id) ||
-        !cJSON_AddNumberToObject(o, "category_id", (double)d->category_id) ||
-        !cJSON_AddItemToObject(o, "bbox", box) || !cJSON_AddNumberToObject(o, "score", d->score)) {
-        cJSON_Delete(o), cJSON_Delete(box);
-        dlt_seterr(DLT_ERR_NOMEM, "COCO results: out of memory");
-        return NULL;
+    char buf[32];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
     }
-    if (!d->rle && !d->mask)
-        return o;
-    dlt_coco_rle enc = {0};
-    const dlt_coco_rle *rle = d->rle;
-    if (!rle) {
-        int h, w;
-        if (dlt_coco_gt_image_size(gt, d->image_id, &h, &w) != DLT_OK ||
-            dlt_coco_rle_encode(d->mask, h, w, &enc) != DLT_OK) {
-            dlt_adderr(DLT_ERR_INVALID, "COCO results: detection %lld", (long long)i);
-            cJSON_Delete(o);
-            return NULL;
+    fputs(buf, f);
+}
+
+/* One result object as a line of JSON; the counts string's characters are
+ * '0'..'o', of which only the backslash needs escaping. */
+static dlt_status put_result(FILE *f, const dlt_coco_gt *gt, const dlt_coco_det *d, int64_t i)
+{
+    for (int k = 0; k < 4; k++)
+        if (!isfinite(d->bbox[k]))
+            return dlt_seterr(DLT_ERR_NONFINITE, "detection %lld: bbox[%d] is %g", (long long)i, k,
+                              d->bbox[k]);
+    if (!isfinite(d->score))
+        return dlt_seterr(DLT_ERR_NONFINITE, "detection %lld: score is %g", (long long)i, d->score);
+    fprintf(f, "{\"image_id\":%lld,\"category_id\":%lld,\"bbox\":[", (long long)d->image_id,
+            (long long)d->category_id);
+    for (int k = 0; k < 4; k++) {
+        put_number(f, d->bbox[k]);
+        fputs(k < 3 ? "," : "],\"score\":", f);
+    }
+    put_number(f, d->score);
+    if (d->rle || d->mask) {
+        dlt_coco_rle enc = {0};
+        const dlt_coco_rle *rle = d->rle;
+        dlt_status st;
+        if (!rle) {
+            int h, w;
+            if ((st = dlt_coco_gt_image_size(gt, d->image_id, &h, &w)) != DLT_OK ||
+                (st = dlt_coco_rle_encode(d->mask, h, w, &enc)) != DLT_OK)
+                return dlt_adderr(st, "detection %lld", (long long)i);
+            rle = &enc;
         }
-        rle = &enc;
+        char *counts = NULL;
+        st = dlt_coco_rle_to_string(rle, &counts);
+        if (st == DLT_OK) {
+            fprintf(f, ",\"segmentation\":{\"size\":[%d,%d],\"counts\":\"", rle->h, rle->w);
+            for (const char *c = counts; *c; c++) {
+                if (*c == '\\')
+                    fputc('\\', f);
+                fputc(*c, f);
+            }
+            fputs("\"}", f);
+        }
+        free(counts);
+        dlt_coco_rle_free(&enc);
+        if (st != DLT_OK)
+            return st;
     }
-    char *counts = NULL;
-    cJSON *seg = cJSON_CreateObject();
-    int size[2] = {rle->h, rle->w};
-    cJSON *sz = cJSON_CreateIntArray(size, 2);
-    int ok = seg && sz && dlt_coco_rle_to_string(rle, &counts) == DLT_OK &&
-             cJSON_AddItemToObject(seg, "size", sz);
-    if (!ok)
-        cJSON_Delete(sz);
-    ok = ok && cJSON_AddStringToObject(seg, "counts", counts) &&
-         cJSON_AddItemToObject(o, "segmentation", seg);
-    free(counts);
-    dlt_coco_rle_free(&enc);
-    if (!ok) {
-        cJSON_Delete(seg), cJSON_Delete(o);
-        dlt_seterr(DLT_ERR_NOMEM, "COCO results: out of memory");
-        return NULL;
-    }
-    return o;
+    fputc('}', f);
+    return DLT_OK;
 }
 
 dlt_status dlt_coco_results_write(const char *path, const dlt_coco_gt *gt, const dlt_coco_det *dets,
                                   int64_t n)
 {
-    cJSON *root = cJSON_CreateArray();
-    if (!root)
-        return dlt_seterr(DLT_ERR_NOMEM, "%s: out of memory", path);
-    for (int64_t i = 0; i < n; i++) {
-        cJSON *o = result_json(gt, &dets[i], i);
-        if (!o) {
-            cJSON_Delete(root);
-            return dlt_adderr(DLT_ERR_INVALID, "%s", path);
-        }
-        cJSON_AddItemToArray(root, o);
-    }
-    char *text = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (!text)
-        return dlt_seterr(DLT_ERR_NOMEM, "%s: out of memory printing the results", path);
     FILE *f = fopen(path, "wb");
-    if (!f) {
-        int e = errno;
-        free(text);
-        return dlt_seterr(DLT_ERR_IO, "%s: cannot create: %s", path, strerror(e));
+    if (!f)
+        return dlt_seterr(DLT_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    dlt_status st = DLT_OK;
+    fputc('[', f);
+    for (int64_t i = 0; i < n && st == DLT_OK; i++) {
+        fputs(i ? ",\n" : "\n", f);
+        st = put_result(f, gt, &dets[i], i);
     }
-    size_t len = strlen(text);
-    int ok = fwrite(text, 1, len, f) == len && fputc('\n', f) != EOF;
-    ok = (fclose(f) == 0) && ok;
-    free(text);
-    return ok ? DLT_OK : dlt_seterr(DLT_ERR_IO, "%s: write failed", path);
+    fputs("\n]\n", f);
+    int bad = ferror(f);
+    bad = fclose(f) != 0 || bad;
+    if (st != DLT_OK)
+        return dlt_adderr(st, "%s", path);
+    return bad ? dlt_seterr(DLT_ERR_IO, "%s: write failed", path) : DLT_OK;
 }
