@@ -18,6 +18,8 @@ dlt_status coco_json_fail(const char *path, const char *ctx, const char *field, 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (!ctx && !field)
+        return dlt_seterr(DLT_ERR_INVALID, "%s: %s", path, msg);
     return dlt_seterr(DLT_ERR_INVALID, "%s: %s%s%s: %s", path, ctx ? ctx : "",
                       ctx && field ? "." : "", field ? field : "", msg);
 }

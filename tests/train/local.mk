@@ -120,3 +120,7 @@ EXTRA_DIST += tests/fixtures/coco_eval_make_fixtures.py tests/fixtures/coco_eval
 	tests/fixtures/coco_eval_gt1.json tests/fixtures/coco_eval_gt2.json tests/fixtures/coco_eval_gt3.json \
 	tests/fixtures/coco_eval_dt1.json tests/fixtures/coco_eval_dt2.json tests/fixtures/coco_eval_dt3.json \
 	tests/fixtures/coco_eval_dt1_segm.json tests/fixtures/coco_eval_dt2_box.json
+# dltrain coco-eval: pycocotools' summarize() lines, bad arguments and files
+TESTS += tests/train/test_coco_cli.sh
+EXTRA_DIST += tests/train/test_coco_cli.sh tests/fixtures/coco_eval_summary1_bbox.txt \
+	tests/fixtures/coco_eval_summary1_segm.txt
