@@ -171,6 +171,31 @@ START_TEST(hand_case)
     ck_assert_ptr_nonnull(strstr(dlt_errmsg(), "image 6"));
     dlt_coco_gt_free(gt);
     unlink(path);
+
+    /* a regular box A [0, 0, 10, 10] inside a crowd region C [0, 0, 40, 40]
+     * and one detection [0, 0, 10, 12]: IoU 100 / 120 with A, 120 / 120 with
+     * C. Up to t = .80 it matches A (a regular match ends the search before
+     * the ignored C, although C's IoU is higher): a true positive; from .85
+     * on only C qualifies: ignored. AP = 7 / 10 thresholds, AR the same. */
+    const char *gtj2 =
+        "{\"images\":[{\"id\":1,\"height\":50,\"width\":50}],\"categories\":[{\"id\":3}],"
+        "\"annotations\":[{\"id\":7,\"image_id\":1,\"category_id\":3,\"bbox\":[0,0,40,40],"
+        "\"area\":1600,\"iscrowd\":1},{\"id\":8,\"image_id\":1,\"category_id\":3,\"bbox\":"
+        "[0,0,10,10],\"area\":100,\"iscrowd\":0}]}";
+    strcpy(path, "/tmp/coco_gt_XXXXXX");
+    fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, gtj2, strlen(gtj2)), (ssize_t)strlen(gtj2));
+    close(fd);
+    ck_assert_int_eq(dlt_coco_gt_load(path, &gt), DLT_OK);
+    dlt_coco_det one = {
+        .image_id = 1, .category_id = 3, .bbox = {0, 0, 10, 12}, .score = .5, .area = -1};
+    ck_assert_int_eq(dlt_coco_evaluate(gt, &one, 1, DLT_COCO_BBOX, s), DLT_OK);
+    printf("regular match before a better crowd: AP %.17g, AR100 %.17g\n", s[0], s[8]);
+    ck_assert_double_eq_tol(s[0], 0.7, 1e-12);
+    ck_assert_double_eq_tol(s[8], 0.7, 1e-12);
+    dlt_coco_gt_free(gt);
+    unlink(path);
 }
 END_TEST
 
