@@ -79,7 +79,7 @@ static int by_merged_score(const void *a, const void *b) /* stable mergesort ord
 
 static double det_area(const dlt_coco_det *d)
 {
-    return d->area < 0 ? d->bbox[2] * d->bbox[3] : d->area;
+    return d->has_area ? d->area : d->bbox[2] * d->bbox[3];
 }
 
 /* The IoU matrix of a cell (computeIoU). */

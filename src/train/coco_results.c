@@ -79,7 +79,7 @@ static dlt_status read_result(const char *path, const dlt_coco_gt *gt, const cJS
     if (box_mode) {
         d->area = d->bbox[2] * d->bbox[3];
     } else {
-        d->area = (double)dlt_coco_rle_area(rle);
+        d->area = (double)dlt_coco_rle_area(rle), d->has_area = 1;
         if (!bb)
             dlt_coco_rle_bbox(rle, d->bbox);
     }

@@ -101,11 +101,13 @@ typedef struct {
     int64_t image_id, category_id;
     double bbox[4]; /* x, y, w, h */
     double score;
-    /* detection area for the area ranges; < 0: bbox[2] * bbox[3], which is
-     * what pycocotools' loadRes takes for results that carry a box (as the
-     * writer below writes them); put dlt_coco_rle_area here for the mask
-     * area loadRes takes for mask-only results */
+    /* the area the area ranges see: `area` when has_area, else bbox[2] *
+     * bbox[3], which is what pycocotools' loadRes takes for results that
+     * carry a box (as the writer below writes them); for the mask area that
+     * loadRes takes for mask-only results set area = dlt_coco_rle_area and
+     * has_area = 1 (a zero-initialised detection has the box area) */
     double area;
+    int has_area;
     /* segm evaluation: the mask as an RLE of the image's size, or else as a
      * row-major bitmap [h * w] of the image's size; both NULL: no mask */
     const dlt_coco_rle *rle;
