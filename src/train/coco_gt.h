@@ -39,8 +39,8 @@ dlt_status coco_json_number(const char *path, const char *ctx, const cJSON *obj,
 dlt_status coco_json_id(const char *path, const char *ctx, const cJSON *obj, const char *name,
                         int64_t *out);
 /* A segmentation as pycocotools' annToRLE reads it, for an h x w image:
- * polygons [[x0, y0, ...], ...] (rasterised, merged by union; a first list of
- * 4 numbers makes every list a box x, y, w, h, as frPyObjects does), an
+ * polygons [[x0, y0, ...], ...] (rasterised, merged by union; the first of at
+ * least 3 points, each of an even count of numbers), an
  * uncompressed RLE {"size": [h, w], "counts": [...]} or a compressed one
  * {"size": [h, w], "counts": "..."}. */
 dlt_status coco_json_segm(const char *path, const char *ctx, const cJSON *seg, int h, int w,

@@ -129,27 +129,21 @@ static dlt_status segm_polygons(const char *path, const char *ctx, const cJSON *
     if (!parts)
         return dlt_seterr(DLT_ERR_NOMEM, "%s: out of memory", path);
     dlt_status st = DLT_OK;
-    int boxes = 0;
     for (int i = 0; i < n && st == DLT_OK; i++) {
         double *v;
         int k = number_array(cJSON_GetArrayItem(seg, i), &v);
-        if (i == 0)
-            boxes = k == 4; /* frPyObjects: a first list of 4 numbers means boxes */
-        if (k < 0 || (boxes && k != 4) || (!boxes && (k % 2 != 0 || k < (i == 0 ? 6 : 2)))) {
-            st = coco_json_fail(path, ctx, "segmentation", "polygon %d: expected %s", i,
-                                boxes ? "4 numbers (x, y, w, h: the first list has 4)"
-                                      : "an even number of numbers x0, y0, x1, y1, ... (at "
-                                        "least 6 in the first)");
+        /* pycocotools' frPyObjects takes a first list of 4 numbers for boxes
+         * and then fails (frBbox wants an array), one of fewer for no
+         * polygon at all; it drops the odd last number of a polygon: all refused */
+        if (k < 0 || k % 2 != 0 || k < (i == 0 ? 6 : 2)) {
+            st = coco_json_fail(path, ctx, "segmentation",
+                                "polygon %d: expected an even number of numbers x0, y0, x1, "
+                                "y1, ... (at least 6 in the first polygon)",
+                                i);
             free(v);
             break;
         }
-        if (boxes) {
-            double xs = v[0], xe = xs + v[2], ys = v[1], ye = ys + v[3];
-            double xy[8] = {xs, ys, xs, ye, xe, ye, xe, ys};
-            st = dlt_coco_rle_from_poly(xy, 4, h, w, &parts[i]);
-        } else {
-            st = dlt_coco_rle_from_poly(v, k / 2, h, w, &parts[i]);
-        }
+        st = dlt_coco_rle_from_poly(v, k / 2, h, w, &parts[i]);
         if (st != DLT_OK)
             st = dlt_adderr(st, "%s: %s.segmentation: polygon %d", path, ctx, i);
         free(v);

@@ -247,6 +247,10 @@ START_TEST(malformed_json)
     expect_gt_error("{" IMG "," ANN("\"bbox\":[1,2,3,4],\"area\":4,\"iscrowd\":0,"
                                     "\"segmentation\":[[1,2,3]]") "," CAT "}",
                     "annotations[0].segmentation: polygon 0");
+    /* 4 numbers first: pycocotools' frPyObjects takes them for a box and fails */
+    expect_gt_error("{" IMG "," ANN("\"bbox\":[1,2,3,4],\"area\":4,\"iscrowd\":0,"
+                                    "\"segmentation\":[[1,2,3,4]]") "," CAT "}",
+                    "annotations[0].segmentation: polygon 0");
     expect_gt_error("{\"images\":[{\"id\":1.5,\"height\":10,\"width\":10}]," ANN(
                         "\"bbox\":[1,2,3,4],\"area\":4,\"iscrowd\":0") "," CAT "}",
                     "images[0].id: expected an integer id");
