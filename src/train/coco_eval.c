@@ -50,7 +50,8 @@ static void linspace(double lo, double hi, int n, double *out)
  * and detections (indices into dets, by score, at most MAXDET) with their
  * IoUs [nd][ng]. */
 typedef struct {
-    int64_t *g, ng, *d, nd, nd_all;
+    const int64_t *g;
+    int64_t ng, *d, nd, nd_all;
     double *iou;
 } cell;
 
@@ -64,7 +65,8 @@ typedef struct {
 
 typedef struct {
     double score;
-    int64_t img, rank; /* cell (by image) and position in it */
+    int64_t img, rank; /* cell (by image) and position in it; sorting a cell's
+                          detections: img is the detection's index */
 } merged_det;
 
 static int by_merged_score(const void *a, const void *b) /* stable mergesort order */
@@ -354,7 +356,7 @@ static dlt_status eval_category(const eval_ctx *x, int64_t k, double *precision,
     for (int64_t i = 0; i < I && st == DLT_OK; i++) {
         cell *c = &cells[i];
         int64_t b = k * I + i;
-        c->g = (int64_t *)x->gl + x->gs[b], c->ng = x->gs[b + 1] - x->gs[b];
+        c->g = x->gl + x->gs[b], c->ng = x->gs[b + 1] - x->gs[b];
         c->nd_all = x->ds[b + 1] - x->ds[b];
         c->nd = c->nd_all < MAXDET ? c->nd_all : MAXDET;
         c->d = malloc((size_t)(c->nd_all ? c->nd_all : 1) * sizeof *c->d);
