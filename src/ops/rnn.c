@@ -321,12 +321,14 @@ dlt_t dlt_categorical_sample(dlt_graph *g, dlt_t logits, const dlt_categorical_o
         return -1;
     float t = o->temperature == 0.f ? 1.f : o->temperature;
     if (!(t > 0.f) || isinf(t))
-        return dlt_graph_fail(g, DLT_ERR_INVALID,
-                              "categorical_sample: temperature must be finite and > 0 (0: 1), got %g",
-                              (double)o->temperature);
+        return dlt_graph_fail(
+            g, DLT_ERR_INVALID,
+            "categorical_sample: temperature must be finite and > 0 (0: 1), got %g",
+            (double)o->temperature);
     cat_attr_t a = {.temp = t, .id = (uint64_t)dlt_graph_num_nodes(g) + 1};
     if (o->global && o->first_sample < 0)
-        return dlt_graph_fail(g, DLT_ERR_INVALID, "categorical_sample: first sample %lld is negative",
+        return dlt_graph_fail(g, DLT_ERR_INVALID,
+                              "categorical_sample: first sample %lld is negative",
                               (long long)o->first_sample);
     if (o->global) {
         a.global = 1;
@@ -361,7 +363,8 @@ dlt_t dlt_categorical_entropy(dlt_graph *g, dlt_t logits)
         return -1;
     if (s->ndim != 2) {
         char a[128];
-        return dlt_graph_fail(g, DLT_ERR_SHAPE, "categorical_entropy: logits '%s' %s must be [N, K]",
+        return dlt_graph_fail(g, DLT_ERR_SHAPE,
+                              "categorical_entropy: logits '%s' %s must be [N, K]",
                               dlt_name_of(g, logits), dlt_shape_str(s, a, sizeof a));
     }
     /* H = -sum_k p_k log p_k, p = softmax: both from the logits, so the

@@ -30,10 +30,9 @@
  * u = (word >> 40) 2^-24 in [0, 1), and the index the first k with
  * S_k > target (where u S rounds up to S: the last k with w_k > 0). Products
  * quotients and sums go through dlt_rnn_mul/div/add, which on the device are
- * the never-contracted, always IEEE __fmul_rn/__fdiv_rn/__fadd_rn, so nvcc cannot fuse them into FMAs
- * the host would not do. w_k is 0 below x_k = -80 (a probability below
- * e^-80 of the largest one), so every w_k and S_k is a normal float and
- * flush-to-zero cannot matter either. */
+ * the never-contracted, always IEEE __fmul_rn/__fdiv_rn/__fadd_rn, so nvcc cannot fuse them into
+ * FMAs the host would not do. w_k is 0 below x_k = -80 (a probability below e^-80 of the largest
+ * one), so every w_k and S_k is a normal float and flush-to-zero cannot matter either. */
 #ifndef DLT_RNN_IMPL_H
 #define DLT_RNN_IMPL_H
 
@@ -49,8 +48,8 @@ typedef struct {
 } rnn_grad_attr;
 
 typedef struct {
-    float temp;     /* temperature: the divisor of (l - max) */
-    uint64_t id;    /* per-node stream id */
+    float temp;  /* temperature: the divisor of (l - max) */
+    uint64_t id; /* per-node stream id */
     /* global keying (first_sample >= 0): row r is sample base + r of the
      * graph's own seed gseed, the same on every rank */
     uint64_t base, gseed;
@@ -106,8 +105,8 @@ static inline DLT_HD float dlt_gru_fwd(const float *gi, const float *gh, const f
 }
 
 static inline DLT_HD void dlt_gru_bwd(const float *gi, const float *gh, const float *h_prev,
-                                      const float *dh, int64_t H, int64_t n, int64_t j,
-                                      float *dgi, float *dgh, float *dh_prev)
+                                      const float *dh, int64_t H, int64_t n, int64_t j, float *dgi,
+                                      float *dgh, float *dh_prev)
 {
     const float *x = gi + n * 3 * H, *y = gh + n * 3 * H;
     float r = dlt_rnn_sigmoid(x[j] + y[j]), z = dlt_rnn_sigmoid(x[H + j] + y[H + j]);
