@@ -11,3 +11,5 @@ noinst_HEADERS += src/models/transformer_impl.h
 libdltrain_la_SOURCES += src/models/gan.c src/models/dcgan.c src/models/cyclegan.c src/models/vae.c
 noinst_HEADERS += src/models/gan_impl.h
 pkginclude_HEADERS += src/models/dlt_gen.h
+# recurrent layers (LSTM, GRU) over the rnn family's cells
+libdltrain_la_SOURCES += src/models/rnn.c
