@@ -1,0 +1,2 @@
+#include "dlt_test.h"
+int main(void) { return 0; }
