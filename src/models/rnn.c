@@ -103,8 +103,8 @@ dlt_t dlt_nn_rnn_step(dlt_graph *g, const dlt_rnn *r, dlt_t x, dlt_t *h, dlt_t *
 }
 
 /* The per-layer states of a [L, N, H] initial state (-1: zeros, left -1). */
-static int split_state(dlt_graph *g, const char *what, dlt_t v, int L, int64_t N, int64_t H,
-                       dlt_t *out)
+static int split_state(dlt_graph *g, const char *layer, const char *what, dlt_t v, int L, int64_t N,
+                       int64_t H, dlt_t *out)
 {
     for (int l = 0; l < L; l++)
         out[l] = -1;
@@ -115,9 +115,9 @@ static int split_state(dlt_graph *g, const char *what, dlt_t v, int L, int64_t N
         return 0;
     if (s->ndim != 3 || s->dim[0] != L || s->dim[1] != N || s->dim[2] != H) {
         char b[128];
-        dlt_graph_fail(g, DLT_ERR_SHAPE, "rnn: %s '%s' %s must be [%d, %lld, %lld] (layers, N, H)",
-                       what, dlt_name_of(g, v), dlt_shape_str(s, b, sizeof b), L, (long long)N,
-                       (long long)H);
+        dlt_graph_fail(g, DLT_ERR_SHAPE, "%s: %s '%s' %s must be [%d, %lld, %lld] (layers, N, H)",
+                       layer, what, dlt_name_of(g, v), dlt_shape_str(s, b, sizeof b), L,
+                       (long long)N, (long long)H);
         return 0;
     }
     int64_t d2[2] = {N, H};
@@ -144,7 +144,8 @@ static dlt_t stack(dlt_graph *g, int n, const dlt_t *v, int64_t N, int64_t H)
 static dlt_t run_seq(dlt_graph *g, const char *name, dlt_rnn_mode mode, dlt_t x, int hidden,
                      int layers, dlt_t h0, dlt_t c0, dlt_t *hn, dlt_t *cn)
 {
-    const char *what = mode == DLT_RNN_LSTM ? "lstm" : "gru";
+    char what[160];
+    snprintf(what, sizeof what, "%s '%s'", mode == DLT_RNN_LSTM ? "lstm" : "gru", name ? name : "");
     if (hn)
         *hn = -1;
     if (cn)
@@ -154,16 +155,16 @@ static dlt_t run_seq(dlt_graph *g, const char *name, dlt_rnn_mode mode, dlt_t x,
         return -1;
     if (s->ndim != 3) {
         char b[128];
-        return dlt_graph_fail(g, DLT_ERR_SHAPE, "%s '%s': input '%s' %s must be [T, N, I]", what,
-                              name ? name : "", dlt_name_of(g, x), dlt_shape_str(s, b, sizeof b));
+        return dlt_graph_fail(g, DLT_ERR_SHAPE, "%s: input '%s' %s must be [T, N, I]", what,
+                              dlt_name_of(g, x), dlt_shape_str(s, b, sizeof b));
     }
     int64_t T = s->dim[0], N = s->dim[1], I = s->dim[2];
     dlt_rnn r;
     if (dlt_nn_rnn_create(g, name, mode, (int)I, hidden, layers, &r) != DLT_OK)
         return -1;
     dlt_t h[DLT_RNN_MAX_LAYERS], c[DLT_RNN_MAX_LAYERS];
-    if (!split_state(g, "h0", h0, layers, N, hidden, h) ||
-        (mode == DLT_RNN_LSTM && !split_state(g, "c0", c0, layers, N, hidden, c)))
+    if (!split_state(g, what, "h0", h0, layers, N, hidden, h) ||
+        (mode == DLT_RNN_LSTM && !split_state(g, what, "c0", c0, layers, N, hidden, c)))
         return -1;
     dlt_t *xs = malloc((size_t)T * 2 * sizeof *xs), *ys = xs ? xs + T : NULL;
     if (!xs)
