@@ -5,10 +5,14 @@
  * steps of an LSTM and a GRU with their matmuls and parameters; and
  * categorical_sample, whose indices must be the CPU's exactly (tolerance 0
  * for integers): small and large K, a temperature, peaked rows where u S
- * often rounds to S, per-rank and global keying. Exits 77 without a CUDA
+ * often rounds to S, per-rank and global keying; then a device plan run for
+ * several steps with CUDA graphs, whose replays must draw each step's
+ * indices (the kernel reads the step from the device). Exits 77 without a CUDA
  * device; tests/gpu/emu_rnn runs it on the emulated kernels. */
 #include <stdio.h>
+#include <string.h>
 
+#include "dlt_backend.h"
 #include "dlt_gpu.h"
 #include "gpu_check.h"
 
@@ -82,6 +86,77 @@ static int build_cat(dlt_graph *g, dlt_t *outs, void *user)
     return 2;
 }
 
+/* ---------------------------------------------------------------- steps with graphs */
+enum { STEPS = 5, SN = 300, SK = 6 };
+
+static dlt_backend counted; /* the device's backend with graph launches counted */
+static dlt_status (*real_launch)(void *, void *);
+static int launches;
+
+static dlt_status count_launch(void *ctx, void *graph)
+{
+    launches++;
+    return real_launch(ctx, graph);
+}
+
+/* The indices at steps 100..100+STEPS, on the device with graphs or on the CPU. */
+static int steps(int device, int32_t *out)
+{
+    int ok = 0;
+    int64_t d[2] = {SN, SK};
+    dlt_plan *p = NULL;
+    dlt_graph *g = dlt_graph_create(2026);
+    if (device && dlt_graph_set_backend(g, &counted) != DLT_OK)
+        goto out;
+    float logits[SN * SK];
+    for (int i = 0; i < SN * SK; i++)
+        logits[i] = (float)((i * 7919) % 13) * 0.25f - 1.5f;
+    dlt_t x = dlt_constant(g, DLT_F32, 2, d, logits);
+    dlt_t y = dlt_categorical_sample(g, x, NULL);
+    if (dlt_plan_create(g, 1, &y, NULL, &p) != DLT_OK)
+        goto out;
+    for (int k = 0; k <= STEPS; k++) {
+        dlt_exec_opts eo = {.training = 1, .step = 100 + k, .graph = device};
+        if (dlt_plan_run(p, &eo) != DLT_OK || dlt_plan_wait(p) != DLT_OK)
+            goto out;
+        memcpy(out + (int64_t)k * SN, dlt_plan_data(p, y), SN * sizeof(int32_t));
+    }
+    ok = 1;
+out:
+    if (!ok)
+        printf("FAIL %s steps run: %s\n", device ? "device" : "CPU", dlt_errmsg());
+    dlt_plan_free(p);
+    dlt_graph_free(g);
+    return ok;
+}
+
+static int steps_with_graphs(void)
+{
+    static int32_t cpu[(STEPS + 1) * SN], dev[(STEPS + 1) * SN];
+    dlt_backend *be = dlt_gpu_backend(gc_gpu());
+    if (!be->graph_launch) {
+        printf("FAIL: the device has no graph support\n");
+        return 0;
+    }
+    counted = *be;
+    real_launch = be->graph_launch;
+    counted.graph_launch = count_launch;
+    if (!steps(0, cpu) || !steps(1, dev))
+        return 0;
+    int same = memcmp(cpu, dev, sizeof cpu) == 0, fresh = 1;
+    for (int k = 1; k <= STEPS; k++)
+        fresh &= memcmp(cpu + (k - 1) * SN, cpu + k * SN, SN * sizeof(int32_t)) != 0;
+    /* run 0 warms up, run 1 is captured and launched, runs 2.. launch it again */
+    int ok = same && fresh && launches == STEPS;
+    printf("%s categorical_sample [%d,%d], steps 100..%d with graphs: %s%s; %d graph launches "
+           "(expected %d)\n",
+           ok ? "ok  " : "FAIL", SN, SK, 100 + STEPS,
+           same ? "the CPU's indices" : "differ from the CPU",
+           fresh ? ", new indices every step" : ", a step repeated the previous indices", launches,
+           STEPS);
+    return ok;
+}
+
 int main(void)
 {
     if (!gc_init())
@@ -117,5 +192,6 @@ int main(void)
                  c->global ? "global" : "per-rank");
         gc_check(name, build_cat, (void *)c, 0);
     }
-    return gc_finish();
+    int ok = steps_with_graphs();
+    return gc_finish() || !ok;
 }
