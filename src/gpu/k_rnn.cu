@@ -46,8 +46,8 @@ __global__ void gru_grad_kernel(int64_t N, int64_t H, const float *gi, const flo
         dlt_gru_bwd(gi, gh, hp, dh, H, e / H, e % H, dgi, dgh, dhp);
 }
 
-__global__ void cat_kernel(int64_t N, int64_t K, const uint64_t *run, cat_attr_t a, const float *x,
-                           int32_t *y)
+__global__ void cat_kernel(int64_t N, int64_t K, const uint64_t *run, rnn_sample_attr a,
+                           const float *x, int32_t *y)
 {
     uint64_t seed = a.global ? a.gseed : run[0], stream = dlt_cat_stream(a.id, (int64_t)run[1]);
     for (int64_t r = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; r < N;
@@ -127,7 +127,7 @@ dlt_status cat_cuda(const dlt_kctx *k)
         return dlt_seterr(DLT_ERR_INTERNAL,
                           "categorical_sample: no run key on the device (not a device plan)");
     cat_kernel<<<dlt_gpu_blocks(g, N, kThreads), kThreads, 0, g->stream>>>(
-        N, K, k->run_dev, *DLT_CATTR(k->node, cat_attr_t), (const float *)k->in[0],
+        N, K, k->run_dev, *DLT_CATTR(k->node, rnn_sample_attr), (const float *)k->in[0],
         (int32_t *)k->out[0]);
     return dlt_gpu_launched(k, "categorical_sample_kernel");
 }

@@ -193,8 +193,8 @@ static dlt_status gru_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt
 /* transcendentals counted as one flop each, as elsewhere */
 static double lstm_flops(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
 {
-    (void)n, (void)in;
-    return 12.0 * (double)dlt_shape_numel(out[0]);
+    (void)n, (void)out;
+    return 12.0 * (double)dlt_shape_numel(in[1]);
 }
 
 static double gru_flops(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
@@ -276,7 +276,7 @@ static dlt_status cat_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *o
 /* Row by row from its own counter: the thread count changes no bit. */
 static dlt_status cat_cpu(const dlt_kctx *k)
 {
-    const cat_attr_t *a = DLT_CATTR(k->node, cat_attr_t);
+    const rnn_sample_attr *a = DLT_CATTR(k->node, rnn_sample_attr);
     const float *x = k->in[0];
     int32_t *y = k->out[0];
     int64_t N = rows(k, 0), K = hid(k, 0);
@@ -325,7 +325,7 @@ dlt_t dlt_categorical_sample(dlt_graph *g, dlt_t logits, const dlt_categorical_o
             g, DLT_ERR_INVALID,
             "categorical_sample: temperature must be finite and > 0 (0: 1), got %g",
             (double)o->temperature);
-    cat_attr_t a = {.temp = t, .id = (uint64_t)dlt_graph_num_nodes(g) + 1};
+    rnn_sample_attr a = {.temp = t, .id = (uint64_t)dlt_graph_num_nodes(g) + 1};
     if (o->global && o->first_sample < 0)
         return dlt_graph_fail(g, DLT_ERR_INVALID,
                               "categorical_sample: first sample %lld is negative",

@@ -54,7 +54,7 @@ typedef struct {
      * graph's own seed gseed, the same on every rank */
     uint64_t base, gseed;
     int global;
-} cat_attr_t;
+} rnn_sample_attr;
 
 static inline DLT_HD float dlt_rnn_sigmoid(float x)
 {
@@ -85,13 +85,13 @@ static inline DLT_HD void dlt_lstm_bwd(const float *gates, const float *c_prev, 
     float i = dlt_rnn_sigmoid(a[j]), f = dlt_rnn_sigmoid(a[H + j]);
     float g = tanhf(a[2 * H + j]), o = dlt_rnn_sigmoid(a[3 * H + j]);
     float cp = c_prev[n * H + j], tc = tanhf(f * cp + i * g);
-    float gh = dh ? dh[n * H + j] : 0.f, dC = dc ? dc[n * H + j] : 0.f;
-    dC += gh * o * (1.f - tc * tc);
+    float dhj = dh ? dh[n * H + j] : 0.f, dC = dc ? dc[n * H + j] : 0.f;
+    dC += dhj * o * (1.f - tc * tc);
     float *d = dgates + n * 4 * H;
     d[j] = dC * g * i * (1.f - i);
     d[H + j] = dC * cp * f * (1.f - f);
     d[2 * H + j] = dC * i * (1.f - g * g);
-    d[3 * H + j] = gh * tc * o * (1.f - o);
+    d[3 * H + j] = dhj * tc * o * (1.f - o);
     dc_prev[n * H + j] = dC * f;
 }
 
@@ -182,7 +182,7 @@ static inline DLT_HD uint64_t dlt_cat_stream(uint64_t id, int64_t step)
 
 /* Row r of logits [.., K] (x points at its first element): the sampled index,
  * or -1 when a logit is not finite. */
-static inline DLT_HD int32_t dlt_cat_sample_row(const cat_attr_t *a, const float *x, int64_t K,
+static inline DLT_HD int32_t dlt_cat_sample_row(const rnn_sample_attr *a, const float *x, int64_t K,
                                                 uint64_t seed, uint64_t stream, uint64_t counter)
 {
     float m = x[0];

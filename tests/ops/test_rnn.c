@@ -236,7 +236,7 @@ START_TEST(sampler_exp)
         worst = fmax(worst, fabs(got - ref) / ref);
     }
     printf("sampler exp on [-80, 0]: max relative error %.2e (2^-23 = %.2e)\n", worst, 0x1p-23);
-    ck_assert(worst < 2 * 0x1p-24 * 2);
+    ck_assert(worst < 0x1p-22); /* 2 ulp of the result, at most */
     ck_assert(dlt_rnn_exp(-80.5f) == 0.f && dlt_rnn_exp(0.f) == 1.f);
 }
 END_TEST
@@ -388,7 +388,7 @@ START_TEST(sample_keys)
 {
     enum { N = 1000, K = 9 }; /* N K > 8192: the CPU kernel runs in parallel */
     float *x = urand(N * K, -2.f, 2.f, 5);
-    int32_t a[N], b[N];
+    int32_t a[N], b[N], c[N];
     snet s = smake(77, N, K, NULL);
     memcpy(a, srun(&s, x, 5, 0, 1), sizeof a);
     /* the same step again, with 4 threads; a new graph with the same seed
@@ -407,12 +407,12 @@ START_TEST(sample_keys)
      * batch of 1000 are what a rank with first_sample 500 draws */
     dlt_categorical_opts o = {.global = 1, .first_sample = 0};
     s = smake(77, N, K, &o);
-    memcpy(a, srun(&s, x, 5, 0, 0), sizeof a);
-    ck_assert(!differ(a, srun(&s, x, 5, 1, 0), N));
+    memcpy(c, srun(&s, x, 5, 0, 0), sizeof c);
+    ck_assert(!differ(c, srun(&s, x, 5, 1, 0), N));
     o.first_sample = N / 2;
     s2 = smake(77, N / 2, K, &o);
     memcpy(b, srun(&s2, x + N / 2 * K, 5, 3, 0), sizeof(int32_t) * (N / 2));
-    ck_assert(!differ(a + N / 2, b, N / 2));
+    ck_assert(!differ(c + N / 2, b, N / 2));
     sfree(&s), sfree(&s2);
 
     /* a row with a non-finite logit gives -1; the others are unaffected */
@@ -422,7 +422,9 @@ START_TEST(sample_keys)
     const int32_t *y = srun(&s, x, 5, 0, 0);
     ck_assert_int_eq(y[3], -1);
     ck_assert_int_eq(y[7], -1);
-    ck_assert_int_eq(y[4], a[4]); /* a: seed 77 step 5 rank 0 (global with first 0 differs) */
+    for (int n = 0; n < N; n++) /* a: seed 77, step 5, rank 0 */
+        if (n != 3 && n != 7)
+            ck_assert_int_eq(y[n], a[n]);
     sfree(&s);
     free(x);
 }
