@@ -26,18 +26,17 @@ dlt_status dlt_nn_rnn_create(dlt_graph *g, const char *name, dlt_rnn_mode mode, 
                    .input_size = input_size,
                    .hidden_size = hidden_size,
                    .num_layers = num_layers};
+    const char *what = name ? name : "rnn";
     if (dlt_graph_status(g) != DLT_OK)
         return dlt_graph_status(g);
     if (mode != DLT_RNN_LSTM && mode != DLT_RNN_GRU)
-        return (
-            dlt_graph_fail(g, DLT_ERR_INVALID, "%s: unknown recurrent mode %d", name, (int)mode),
-            dlt_graph_status(g));
-    if (input_size < 1 || hidden_size < 1 || num_layers < 1 || num_layers > DLT_RNN_MAX_LAYERS)
-        return (
-            dlt_graph_fail(g, DLT_ERR_INVALID,
-                           "%s: input size %d and hidden size %d must be >= 1, layers %d in 1..%d",
-                           name, input_size, hidden_size, num_layers, DLT_RNN_MAX_LAYERS),
-            dlt_graph_status(g));
+        dlt_graph_fail(g, DLT_ERR_INVALID, "%s: unknown recurrent mode %d", what, (int)mode);
+    else if (input_size < 1 || hidden_size < 1 || num_layers < 1 || num_layers > DLT_RNN_MAX_LAYERS)
+        dlt_graph_fail(g, DLT_ERR_INVALID,
+                       "%s: input size %d and hidden size %d must be >= 1, layers %d in 1..%d",
+                       what, input_size, hidden_size, num_layers, DLT_RNN_MAX_LAYERS);
+    if (dlt_graph_status(g) != DLT_OK)
+        return dlt_graph_status(g);
     int64_t m = mode == DLT_RNN_LSTM ? 4 : 3, H = hidden_size;
     double bound = 1.0 / sqrt((double)hidden_size); /* torch's reset_parameters */
     dlt_init init = dlt_init_uniform(-bound, bound);
@@ -84,6 +83,8 @@ dlt_t dlt_nn_rnn_step(dlt_graph *g, const dlt_rnn *r, dlt_t x, dlt_t *h, dlt_t *
     }
     int64_t N = s->dim[0];
     int lstm = r->mode == DLT_RNN_LSTM;
+    if (!h)
+        return dlt_graph_fail(g, DLT_ERR_INVALID, "rnn step: no hidden states (h) given");
     if (lstm && !c)
         return dlt_graph_fail(g, DLT_ERR_INVALID, "rnn step: an LSTM needs its cell states (c)");
     for (int l = 0; l < r->num_layers; l++) {
