@@ -8,8 +8,8 @@
  * (a resumed run), new ones for another step, seed or rank, global keying
  * equal across ranks and batch splits, the same bits with 1 and 4 threads,
  * non-finite rows; its exp against libm; log-prob and entropy builders
- * against naive values; a controller that feeds back its own samples; and
- * shape errors. */
+ * against naive values; a controller that feeds back its own samples; no
+ * second order through the cells; and shape errors. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -543,6 +543,22 @@ START_TEST(controller_feeds_back_samples)
 }
 END_TEST
 
+/* Second order through the cells is not supported: dlt_grad says so. */
+START_TEST(no_second_order)
+{
+    dlt_graph *g = dlt_graph_create(1);
+    dlt_t gates = dlt_input(g, "gates", DLT_F32, 2, (const int64_t[]){2, 8});
+    dlt_t cp = dlt_input(g, "c_prev", DLT_F32, 2, (const int64_t[]){2, 2});
+    dlt_t h = dlt_lstm_cell(g, gates, cp, NULL), dg, d2;
+    ck_assert_int_eq(dlt_grad(g, dlt_sum(g, h, 0, NULL, 0), 1, &gates, &dg), DLT_OK);
+    dlt_status st = dlt_grad(g, dlt_sum(g, dlt_square(g, dg), 0, NULL, 0), 1, &gates, &d2);
+    printf("second order through lstm_cell: %s\n", dlt_errmsg());
+    ck_assert_int_ne(st, DLT_OK);
+    ck_assert_msg(strstr(dlt_errmsg(), "lstm_cell_grad") != NULL, "%s", dlt_errmsg());
+    dlt_graph_free(g);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- errors */
 static void expect_error(dlt_graph *g, dlt_t v, const char *what)
 {
@@ -603,6 +619,7 @@ int main(void)
     tcase_add_test(tc, sample_keys);
     tcase_add_test(tc, log_prob_and_entropy);
     tcase_add_test(tc, controller_feeds_back_samples);
+    tcase_add_test(tc, no_second_order);
     tcase_add_test(tc, shape_errors);
     suite_add_tcase(s, tc);
     return dlt_test_run(s);
