@@ -112,6 +112,12 @@
     X(GATHER, gather, shape_gather, shape_gather)                                                           \
     X(SCATTER_ADD, scatter_add, shape_gather, shape_gather)                                                 \
     X(ATTENTION, attention, attention, attention)                                                           \
-    X(ATTENTION_GRAD, attention_grad, attention, attention)
+    X(ATTENTION_GRAD, attention_grad, attention, attention)                                                 \
+    /* recurrent cells and categorical sampling (rnn family) */                                            \
+    X(LSTM_CELL, lstm_cell, rnn, rnn)                                                                       \
+    X(LSTM_CELL_GRAD, lstm_cell_grad, rnn, rnn)                                                             \
+    X(GRU_CELL, gru_cell, rnn, rnn)                                                                         \
+    X(GRU_CELL_GRAD, gru_cell_grad, rnn, rnn)                                                               \
+    X(CATEGORICAL_SAMPLE, categorical_sample, rnn, rnn)
 
 #endif

@@ -80,6 +80,34 @@ dlt_t dlt_nn_batch_norm(dlt_graph *g, const char *name, dlt_t x, float momentum,
                         dlt_init gamma_init);
 dlt_t dlt_nn_linear(dlt_graph *g, const char *name, dlt_t x, int out);
 
+/* Recurrent layers (rnn.c), torch.nn.LSTM / torch.nn.GRU with
+ * batch_first = False: parameters weight_ih_l<l>, weight_hh_l<l>,
+ * bias_ih_l<l>, bias_hh_l<l> under the scope `name` (NULL: the current one),
+ * uniform in +-1/sqrt(hidden) as torch initialises them. */
+#define DLT_RNN_MAX_LAYERS 8
+typedef enum { DLT_RNN_LSTM = 0, DLT_RNN_GRU } dlt_rnn_mode;
+typedef struct {
+    dlt_rnn_mode mode;
+    int input_size, hidden_size, num_layers;
+    dlt_t w_ih[DLT_RNN_MAX_LAYERS], w_hh[DLT_RNN_MAX_LAYERS];
+    dlt_t b_ih[DLT_RNN_MAX_LAYERS], b_hh[DLT_RNN_MAX_LAYERS];
+} dlt_rnn;
+/* Create (or, in reuse mode, find) a recurrent layer's parameters. */
+dlt_status dlt_nn_rnn_create(dlt_graph *g, const char *name, dlt_rnn_mode mode, int input_size,
+                             int hidden_size, int num_layers, dlt_rnn *r);
+/* One time step of every layer on x [N, input_size]: h[l] (and for an LSTM
+ * c[l]), l < num_layers, hold the states before the step ([N, H], -1:
+ * zeros) and receive those after it. Returns the top layer's new h. Build a
+ * sequence whose next input depends on this output by calling it again. */
+dlt_t dlt_nn_rnn_step(dlt_graph *g, const dlt_rnn *r, dlt_t x, dlt_t *h, dlt_t *c);
+/* The layers over a sequence x [T, N, I] (T static): returns the top layer's
+ * outputs [T, N, H]; h0, c0: initial states [layers, N, H] or -1 (zeros);
+ * *hn, *cn (may be NULL): the final states [layers, N, H]. */
+dlt_t dlt_nn_lstm(dlt_graph *g, const char *name, dlt_t x, int hidden, int layers, dlt_t h0,
+                  dlt_t c0, dlt_t *hn, dlt_t *cn);
+dlt_t dlt_nn_gru(dlt_graph *g, const char *name, dlt_t x, int hidden, int layers, dlt_t h0,
+                 dlt_t *hn);
+
 #ifdef __cplusplus
 }
 #endif

@@ -14,3 +14,5 @@ pkginclude_HEADERS += src/models/dlt_gen.h
 # Mask R-CNN's networks (ResNet-FPN backbone, RPN, box and mask heads)
 libdltrain_la_SOURCES += src/models/maskrcnn.c
 pkginclude_HEADERS += src/models/dlt_maskrcnn.h
+# recurrent layers (LSTM, GRU) over the rnn family's cells
+libdltrain_la_SOURCES += src/models/rnn.c
