@@ -41,3 +41,6 @@ libdltrain_la_SOURCES += src/train/coco_eval.c src/train/coco_rle.c src/train/co
 	src/train/coco_json.c src/train/coco_gt.c src/train/coco_results.c
 pkginclude_HEADERS += src/train/dlt_coco.h
 noinst_HEADERS += src/train/coco_gt.h
+# detection post-processing (masks pasted into images as torchvision does)
+libdltrain_la_SOURCES += src/train/det_post.c
+pkginclude_HEADERS += src/train/dlt_det_post.h

@@ -123,3 +123,7 @@ EXTRA_DIST += tests/fixtures/coco_eval_make_fixtures.py tests/fixtures/coco_eval
 	tests/fixtures/coco_eval_dt1_segm.json tests/fixtures/coco_eval_dt2_box.json \
 	tests/fixtures/coco_eval_summary1_bbox.txt tests/fixtures/coco_eval_summary1_segm.txt \
 	tests/train/test_coco_cli.sh
+# detection post-processing against torchvision
+check_PROGRAMS += tests/train/test_det_post
+TESTS += tests/train/test_det_post
+EXTRA_DIST += tests/fixtures/det_post.h5 tests/fixtures/det_post_make_fixtures.py
