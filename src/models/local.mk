@@ -11,3 +11,6 @@ noinst_HEADERS += src/models/transformer_impl.h
 libdltrain_la_SOURCES += src/models/gan.c src/models/dcgan.c src/models/cyclegan.c src/models/vae.c
 noinst_HEADERS += src/models/gan_impl.h
 pkginclude_HEADERS += src/models/dlt_gen.h
+# child networks from a description (NAS specs)
+libdltrain_la_SOURCES += src/models/spec.c src/models/spec_text.c
+pkginclude_HEADERS += src/models/dlt_spec.h

@@ -35,3 +35,6 @@ libdltrain_la_SOURCES += src/train/gan_sample.c
 libdltrain_la_SOURCES += src/train/gan_fid.c
 pkginclude_HEADERS += src/train/dlt_gan_sample.h
 noinst_HEADERS += src/train/gan_sample.h
+# [model.spec] tables to child-network specs, and specs back to job files (model.arch = "spec")
+libdltrain_la_SOURCES += src/train/spec_toml.c
+pkginclude_HEADERS += src/train/dlt_spec_toml.h
