@@ -10,7 +10,7 @@
 
 typedef struct {
     const char *file;
-    dlt_spec *out;
+    int lines; /* 0: the tree's lines mean nothing (a --set value is parsed alone) */
 } reader;
 
 /* "FILE:LINE: " + message; without a line "FILE: ", without a file nothing. */
@@ -21,7 +21,7 @@ static dlt_status fail(const reader *r, int line, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (r->file && r->file[0] && line > 0)
+    if (r->file && r->file[0] && line > 0 && r->lines)
         return dlt_seterr(DLT_ERR_INVALID, "%s:%d: %s", r->file, line, msg);
     if (r->file && r->file[0])
         return dlt_seterr(DLT_ERR_INVALID, "%s: %s", r->file, msg);
@@ -140,9 +140,9 @@ static dlt_status layer(const reader *r, const dlt_toml_value *t, int i, dlt_spe
     return DLT_OK;
 }
 
-dlt_status dlt_spec_from_toml(const dlt_toml_value *table, const char *file, dlt_spec *out)
+static dlt_status from_toml(const dlt_toml_value *table, const char *file, int lines, dlt_spec *out)
 {
-    reader r = {file, out};
+    reader r = {file, lines};
     memset(out, 0, sizeof *out);
     if (!table || table->type != DLT_TOML_TABLE)
         return fail(&r, table ? table->line : 0, "model.spec must be a table (got %s)",
@@ -185,6 +185,11 @@ dlt_status dlt_spec_from_toml(const dlt_toml_value *table, const char *file, dlt
     return DLT_OK;
 }
 
+dlt_status dlt_spec_from_toml(const dlt_toml_value *table, const char *file, dlt_spec *out)
+{
+    return from_toml(table, file, 1, out);
+}
+
 dlt_status dlt_spec_from_job(const dlt_job *job, dlt_spec *out)
 {
     char where[300];
@@ -197,7 +202,7 @@ dlt_status dlt_spec_from_job(const dlt_job *job, dlt_spec *out)
     if (!strcmp(where, "default"))
         return dlt_seterr(DLT_ERR_INVALID, "model.arch = \"spec\" needs a [model.spec] table with layers "
                                            "(docs/models.md, \"spec\")");
-    return dlt_spec_from_toml(dlt_job_get(job, "model.spec"), where, out);
+    return from_toml(dlt_job_get(job, "model.spec"), where, strcmp(where, "--set") != 0, out);
 }
 
 dlt_status dlt_spec_write_job(FILE *f, const dlt_job *base, const dlt_spec *s)
