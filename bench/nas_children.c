@@ -100,7 +100,8 @@ int main(int argc, char **argv)
     int n = argc > 1 ? atoi(argv[1]) : 1000, batch = argc > 2 ? atoi(argv[2]) : 4;
     int layers = argc > 3 ? atoi(argv[3]) : 8, size = argc > 4 ? atoi(argv[4]) : 16;
     if (n < 1 || batch < 1 || layers < 1 || layers > DLT_SPEC_MAX_LAYERS || size < 1) {
-        fprintf(stderr, "usage: nas_children [N] [BATCH] [LAYERS 1..%d] [SIZE]\n", DLT_SPEC_MAX_LAYERS);
+        fprintf(stderr, "usage: nas_children [N] [BATCH] [LAYERS 1..%d] [SIZE]\n",
+                DLT_SPEC_MAX_LAYERS);
         return 2;
     }
     dlt_spec_space sp;
@@ -124,13 +125,17 @@ int main(int argc, char **argv)
     malloc_trim(0);
     trimmed = rss_kib();
 #endif
-    printf("nas_children: %d children (%d layers, batch %d, 1x%dx%d, Zoph & Le kernels/filters, strides 1/2, ENAS "
+    printf("nas_children: %d children (%d layers, batch %d, 1x%dx%d, Zoph & Le kernels/filters, "
+           "strides 1/2, ENAS "
            "ops), %d failed\n",
            n, layers, batch, size, size, fails);
-    printf("  mean parameters %.0f, forward FLOPs per sample %.3g\n", (double)t.params / n, t.flops / n);
-    printf("  per child: %.2f ms total = build+grad %.2f ms, plan %.2f ms, forward+backward %.2f ms, free %.2f ms\n",
+    printf("  mean parameters %.0f, forward FLOPs per sample %.3g\n", (double)t.params / n,
+           t.flops / n);
+    printf("  per child: %.2f ms total = build+grad %.2f ms, plan %.2f ms, forward+backward %.2f "
+           "ms, free %.2f ms\n",
            1e3 * total / n, 1e3 * t.build / n, 1e3 * t.plan / n, 1e3 * t.run / n, 1e3 * t.free / n);
-    printf("  RSS: %ld KiB before, %ld KiB after 10 children, %ld KiB after %d (%+ld KiB since the 10th), %ld KiB "
+    printf("  RSS: %ld KiB before, %ld KiB after 10 children, %ld KiB after %d (%+ld KiB since the "
+           "10th), %ld KiB "
            "after malloc_trim\n",
            rss0, rss10, rss1, n, rss1 - rss10, trimmed);
     return fails != 0;

@@ -48,7 +48,13 @@ extern "C" {
 #define DLT_SPEC_MAX_FILTERS 4096
 #define DLT_SPEC_MAX_STRIDE 4
 
-typedef enum { DLT_SPEC_CONV = 0, DLT_SPEC_SEPCONV, DLT_SPEC_MAXPOOL, DLT_SPEC_AVGPOOL, DLT_SPEC_NOPS } dlt_spec_op;
+typedef enum {
+    DLT_SPEC_CONV = 0,
+    DLT_SPEC_SEPCONV,
+    DLT_SPEC_MAXPOOL,
+    DLT_SPEC_AVGPOOL,
+    DLT_SPEC_NOPS
+} dlt_spec_op;
 
 typedef struct {
     dlt_spec_op op;
@@ -79,20 +85,21 @@ dlt_status dlt_spec_check(const dlt_spec *s);
  * needs at least s x s pixels left ("model.spec.layers[5].stride = 2: the
  * image is 1x1 here (28x28 at the input); the strides would collapse it below
  * 1x1"). On success *out_h, *out_w (may be NULL) get the last layer's size. */
-dlt_status dlt_spec_check_shape(const dlt_spec *s, int in_c, int in_h, int in_w, int *out_h, int *out_w);
+dlt_status dlt_spec_check_shape(const dlt_spec *s, int in_c, int in_h, int in_w, int *out_h,
+                                int *out_w);
 
 /* Builds the network on x [N, C, H, W] under the current scope and returns
  * the logits [N, num_classes]; *features (may be NULL) gets the pooled
  * features the classifier reads [N, last filters]. An invalid spec fails the
  * graph with dlt_spec_check_shape's message (-1). */
-dlt_t dlt_spec_build(dlt_graph *g, const dlt_spec *s, dlt_t x, int num_classes, float bn_momentum, float bn_eps,
-                     dlt_t *features);
+dlt_t dlt_spec_build(dlt_graph *g, const dlt_spec *s, dlt_t x, int num_classes, float bn_momentum,
+                     float bn_eps, dlt_t *features);
 
 /* Size of a spec on a C x H x W input with `classes` outputs: trainable
  * parameters and forward FLOPs per sample (the graph's own FLOP rules, from
  * a batch-1 graph built and freed here). */
-dlt_status dlt_spec_measure(const dlt_spec *s, int in_c, int in_h, int in_w, int classes, int64_t *params,
-                            double *flops);
+dlt_status dlt_spec_measure(const dlt_spec *s, int in_c, int in_h, int in_w, int classes,
+                            int64_t *params, double *flops);
 
 /* The spec as TOML. Inline: one line, `{ stem_filters = 32, layers = [{
  * kernel = 3, filters = 36, stride = 1 }, ...] }` (a value for --set
@@ -124,7 +131,8 @@ typedef struct {
 void dlt_spec_space_default(dlt_spec_space *sp);
 /* A spec drawn from `sp` with a counter-based generator keyed by seed (the
  * same seed gives the same spec), valid for an in_h x in_w input. */
-dlt_status dlt_spec_random(const dlt_spec_space *sp, uint64_t seed, int in_h, int in_w, dlt_spec *out);
+dlt_status dlt_spec_random(const dlt_spec_space *sp, uint64_t seed, int in_h, int in_w,
+                           dlt_spec *out);
 
 #ifdef __cplusplus
 }

@@ -78,10 +78,12 @@ int dlt_spec_snprint(char *buf, size_t n, const dlt_spec *s)
 dlt_status dlt_spec_write_toml(FILE *f, const dlt_spec *s)
 {
     char line[256];
-    fprintf(f, "[model]\narch = \"spec\"\n\n[model.spec]\nstem_filters = %d\nlayers = [\n", s->stem_filters);
+    fprintf(f, "[model]\narch = \"spec\"\n\n[model.spec]\nstem_filters = %d\nlayers = [\n",
+            s->stem_filters);
     for (int i = 0; i < s->nlayers && i < DLT_SPEC_MAX_LAYERS; i++) {
         size_t o = 0;
-        layer_text(line, sizeof line, &o, &s->layer[i]); /* at most ~200 bytes: 64 skips of 2 digits */
+        layer_text(line, sizeof line, &o,
+                   &s->layer[i]); /* at most ~200 bytes: 64 skips of 2 digits */
         fprintf(f, "  %s,%s# %d\n", line, o < 40 ? "  " : " ", i);
     }
     fputs("]\n", f);
@@ -113,16 +115,23 @@ static uint64_t draw(uint64_t seed, uint64_t *k)
     return z ^ (z >> 31);
 }
 
-static int pick(uint64_t seed, uint64_t *k, const int *list, int n) { return list[draw(seed, k) % (uint64_t)n]; }
+static int pick(uint64_t seed, uint64_t *k, const int *list, int n)
+{
+    return list[draw(seed, k) % (uint64_t)n];
+}
 
-dlt_status dlt_spec_random(const dlt_spec_space *sp, uint64_t seed, int in_h, int in_w, dlt_spec *out)
+dlt_status dlt_spec_random(const dlt_spec_space *sp, uint64_t seed, int in_h, int in_w,
+                           dlt_spec *out)
 {
     memset(out, 0, sizeof *out);
-    if (sp->nlayers < 1 || sp->nlayers > DLT_SPEC_MAX_LAYERS || sp->nkernels < 1 || sp->nkernels > 8 ||
-        sp->nfilters < 1 || sp->nfilters > 8 || sp->nstrides < 1 || sp->nstrides > 4)
+    if (sp->nlayers < 1 || sp->nlayers > DLT_SPEC_MAX_LAYERS || sp->nkernels < 1 ||
+        sp->nkernels > 8 || sp->nfilters < 1 || sp->nfilters > 8 || sp->nstrides < 1 ||
+        sp->nstrides > 4)
         return dlt_seterr(DLT_ERR_INVALID,
-                          "spec space: %d layers (1..%d), %d kernels (1..8), %d filter counts (1..8), %d strides (1..4)",
-                          sp->nlayers, DLT_SPEC_MAX_LAYERS, sp->nkernels, sp->nfilters, sp->nstrides);
+                          "spec space: %d layers (1..%d), %d kernels (1..8), %d filter counts "
+                          "(1..8), %d strides (1..4)",
+                          sp->nlayers, DLT_SPEC_MAX_LAYERS, sp->nkernels, sp->nfilters,
+                          sp->nstrides);
     uint64_t k = 0;
     int h = in_h, w = in_w;
     out->nlayers = sp->nlayers;

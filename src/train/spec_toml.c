@@ -31,25 +31,33 @@ static dlt_status fail(const reader *r, int line, const char *fmt, ...)
 static const char *type_article(const dlt_toml_value *v)
 {
     switch (v->type) {
-    case DLT_TOML_TABLE: return "a table";
-    case DLT_TOML_ARRAY: return "an array";
-    case DLT_TOML_STRING: return "a string";
-    case DLT_TOML_FLOAT: return "a float";
-    case DLT_TOML_BOOL: return "a boolean";
-    case DLT_TOML_INT: return "an integer";
-    default: return "a date or time";
+    case DLT_TOML_TABLE:
+        return "a table";
+    case DLT_TOML_ARRAY:
+        return "an array";
+    case DLT_TOML_STRING:
+        return "a string";
+    case DLT_TOML_FLOAT:
+        return "a float";
+    case DLT_TOML_BOOL:
+        return "a boolean";
+    case DLT_TOML_INT:
+        return "an integer";
+    default:
+        return "a date or time";
     }
 }
 
 /* An integer field in [lo, hi]; odd_only for kernels. `path` names it. */
-static dlt_status int_field(const reader *r, const dlt_toml_value *v, int line, const char *path, int lo, int hi,
-                            int odd_only, int *out)
+static dlt_status int_field(const reader *r, const dlt_toml_value *v, int line, const char *path,
+                            int lo, int hi, int odd_only, int *out)
 {
     if (v->type != DLT_TOML_INT)
         return fail(r, line, "%s must be an integer (got %s)", path, type_article(v));
     if (v->i < lo || v->i > hi || (odd_only && v->i % 2 == 0)) {
         if (odd_only)
-            return fail(r, line, "%s = %lld: must be odd, %d..%d (\"same\" padding)", path, (long long)v->i, lo, hi);
+            return fail(r, line, "%s = %lld: must be odd, %d..%d (\"same\" padding)", path,
+                        (long long)v->i, lo, hi);
         return fail(r, line, "%s = %lld: must be %d..%d", path, (long long)v->i, lo, hi);
     }
     *out = (int)v->i;
@@ -57,29 +65,34 @@ static dlt_status int_field(const reader *r, const dlt_toml_value *v, int line, 
 }
 
 /* skip = [j, ...]: earlier layers 0..i-2, each once. */
-static dlt_status skips(const reader *r, const dlt_toml_value *v, int i, const char *lpath, uint64_t *mask)
+static dlt_status skips(const reader *r, const dlt_toml_value *v, int i, const char *lpath,
+                        uint64_t *mask)
 {
     if (v->type != DLT_TOML_ARRAY)
-        return fail(r, v->line, "%s.skip must be an array of layer indices (got %s)", lpath, type_article(v));
+        return fail(r, v->line, "%s.skip must be an array of layer indices (got %s)", lpath,
+                    type_article(v));
     for (size_t k = 0; k < v->arr.len; k++) {
         const dlt_toml_value *x = v->arr.items[k];
         int line = x->line > 0 ? x->line : v->line;
         if (x->type != DLT_TOML_INT)
-            return fail(r, line, "%s.skip[%zu] must be an integer (got %s)", lpath, k, type_article(x));
+            return fail(r, line, "%s.skip[%zu] must be an integer (got %s)", lpath, k,
+                        type_article(x));
         if (x->i < 0 || x->i > i - 2) {
             if (i < 2)
                 return fail(r, line,
-                            "%s.skip[%zu] = %lld: layer %d can skip from no layer (the previous layer is always "
+                            "%s.skip[%zu] = %lld: layer %d can skip from no layer (the previous "
+                            "layer is always "
                             "the input)",
                             lpath, k, (long long)x->i, i);
             return fail(r, line,
-                        "%s.skip[%zu] = %lld: a skip must name an earlier layer (0..%d; the previous layer is "
+                        "%s.skip[%zu] = %lld: a skip must name an earlier layer (0..%d; the "
+                        "previous layer is "
                         "always the input)",
                         lpath, k, (long long)x->i, i - 2);
         }
         if (*mask >> x->i & 1)
-            return fail(r, line, "%s.skip[%zu] = %lld: layer %lld is named twice", lpath, k, (long long)x->i,
-                        (long long)x->i);
+            return fail(r, line, "%s.skip[%zu] = %lld: layer %lld is named twice", lpath, k,
+                        (long long)x->i, (long long)x->i);
         *mask |= 1ULL << x->i;
     }
     return DLT_OK;
@@ -90,8 +103,8 @@ static dlt_status layer(const reader *r, const dlt_toml_value *t, int i, dlt_spe
     char lpath[64], path[96];
     snprintf(lpath, sizeof lpath, "model.spec.layers[%d]", i);
     if (t->type != DLT_TOML_TABLE)
-        return fail(r, t->line, "%s must be a table such as { kernel = 3, filters = 36 } (got %s)", lpath,
-                    type_article(t));
+        return fail(r, t->line, "%s must be a table such as { kernel = 3, filters = 36 } (got %s)",
+                    lpath, type_article(t));
     memset(l, 0, sizeof *l);
     l->stride = 1;
     int kernel = 0, have_h = 0, have_w = 0;
@@ -103,8 +116,10 @@ static dlt_status layer(const reader *r, const dlt_toml_value *t, int i, dlt_spe
         if (!strcmp(e->key, "op")) {
             int op = v->type == DLT_TOML_STRING ? dlt_spec_op_find(v->str.ptr) : -1;
             if (op < 0)
-                st = fail(r, e->line, "%s must be one of conv, sepconv, maxpool, avgpool (got %s%s%s)", path,
-                          v->type == DLT_TOML_STRING ? "\"" : "", v->type == DLT_TOML_STRING ? v->str.ptr : type_article(v),
+                st = fail(r, e->line,
+                          "%s must be one of conv, sepconv, maxpool, avgpool (got %s%s%s)", path,
+                          v->type == DLT_TOML_STRING ? "\"" : "",
+                          v->type == DLT_TOML_STRING ? v->str.ptr : type_article(v),
                           v->type == DLT_TOML_STRING ? "\"" : "");
             else
                 l->op = (dlt_spec_op)op;
@@ -123,7 +138,9 @@ static dlt_status layer(const reader *r, const dlt_toml_value *t, int i, dlt_spe
         } else if (!strcmp(e->key, "skip")) {
             st = skips(r, v, i, lpath, &l->skip);
         } else {
-            st = fail(r, e->line, "%s: unknown key (a layer has op, kernel, kernel_h, kernel_w, filters, stride, skip)",
+            st = fail(r, e->line,
+                      "%s: unknown key (a layer has op, kernel, kernel_h, kernel_w, filters, "
+                      "stride, skip)",
                       path);
         }
     }
@@ -152,24 +169,28 @@ static dlt_status from_toml(const dlt_toml_value *table, const char *file, int l
     for (size_t k = 0; k < table->tab.len; k++) {
         const dlt_toml_entry *e = &table->tab.items[k];
         if (!strcmp(e->key, "stem_filters")) {
-            dlt_status st = int_field(&r, e->value, e->line, "model.spec.stem_filters", 0, DLT_SPEC_MAX_FILTERS, 0,
-                                      &out->stem_filters);
+            dlt_status st = int_field(&r, e->value, e->line, "model.spec.stem_filters", 0,
+                                      DLT_SPEC_MAX_FILTERS, 0, &out->stem_filters);
             if (st != DLT_OK)
                 return st;
         } else if (!strcmp(e->key, "layers")) {
             layers = e->value;
             layers_line = e->line;
         } else {
-            return fail(&r, e->line, "model.spec.%s: unknown key (a spec has stem_filters, layers)", e->key);
+            return fail(&r, e->line, "model.spec.%s: unknown key (a spec has stem_filters, layers)",
+                        e->key);
         }
     }
     if (!layers)
-        return fail(&r, table->line, "model.spec.layers: missing (a list of layers, e.g. [{ kernel = 3, filters = 36 }])");
+        return fail(
+            &r, table->line,
+            "model.spec.layers: missing (a list of layers, e.g. [{ kernel = 3, filters = 36 }])");
     if (layers->type != DLT_TOML_ARRAY)
-        return fail(&r, layers_line, "model.spec.layers must be an array of tables (got %s)", type_article(layers));
+        return fail(&r, layers_line, "model.spec.layers must be an array of tables (got %s)",
+                    type_article(layers));
     if (layers->arr.len < 1 || layers->arr.len > DLT_SPEC_MAX_LAYERS)
-        return fail(&r, layers_line, "model.spec.layers: %zu layers; a spec has 1..%d", layers->arr.len,
-                    DLT_SPEC_MAX_LAYERS);
+        return fail(&r, layers_line, "model.spec.layers: %zu layers; a spec has 1..%d",
+                    layers->arr.len, DLT_SPEC_MAX_LAYERS);
     out->nlayers = (int)layers->arr.len;
     for (int i = 0; i < out->nlayers; i++) {
         const dlt_toml_value *t = layers->arr.items[i];
@@ -200,8 +221,9 @@ dlt_status dlt_spec_from_job(const dlt_job *job, dlt_spec *out)
     if (colon && colon[1] >= '0' && colon[1] <= '9')
         *colon = '\0';
     if (!strcmp(where, "default"))
-        return dlt_seterr(DLT_ERR_INVALID, "model.arch = \"spec\" needs a [model.spec] table with layers "
-                                           "(docs/models.md, \"spec\")");
+        return dlt_seterr(DLT_ERR_INVALID,
+                          "model.arch = \"spec\" needs a [model.spec] table with layers "
+                          "(docs/models.md, \"spec\")");
     return from_toml(dlt_job_get(job, "model.spec"), where, strcmp(where, "--set") != 0, out);
 }
 

@@ -36,14 +36,15 @@ static void refused(const char *text, const char *want)
 
 START_TEST(test_parse_good)
 {
-    static const char *const text = "[model.spec]\n"
-                                    "stem_filters = 32\n"
-                                    "layers = [\n"
-                                    "  { kernel = 3, filters = 36 },\n"
-                                    "  { kernel_h = 5, kernel_w = 1, filters = 48, stride = 2 },\n"
-                                    "  { op = \"sepconv\", kernel = 7, filters = 24, skip = [0] },\n"
-                                    "  { op = \"maxpool\", kernel = 3, filters = 64, skip = [1, 0] },\n"
-                                    "]\n";
+    static const char *const text =
+        "[model.spec]\n"
+        "stem_filters = 32\n"
+        "layers = [\n"
+        "  { kernel = 3, filters = 36 },\n"
+        "  { kernel_h = 5, kernel_w = 1, filters = 48, stride = 2 },\n"
+        "  { op = \"sepconv\", kernel = 7, filters = 24, skip = [0] },\n"
+        "  { op = \"maxpool\", kernel = 3, filters = 64, skip = [1, 0] },\n"
+        "]\n";
     dlt_spec s;
     ck_assert_msg(parse(text, &s) == DLT_OK, "%s", dlt_errmsg());
     ck_assert_int_eq(s.nlayers, 4);
@@ -62,11 +63,12 @@ START_TEST(test_parse_good)
         ck_assert_uint_eq(l->skip, want[i].skip);
     }
     /* the same as an array of tables */
-    static const char *const aot = "[model.spec]\nstem_filters = 32\n"
-                                   "[[model.spec.layers]]\nkernel = 3\nfilters = 36\n"
-                                   "[[model.spec.layers]]\nkernel_h = 5\nkernel_w = 1\nfilters = 48\nstride = 2\n"
-                                   "[[model.spec.layers]]\nop = \"sepconv\"\nkernel = 7\nfilters = 24\nskip = [0]\n"
-                                   "[[model.spec.layers]]\nop = \"maxpool\"\nkernel = 3\nfilters = 64\nskip = [0, 1]\n";
+    static const char *const aot =
+        "[model.spec]\nstem_filters = 32\n"
+        "[[model.spec.layers]]\nkernel = 3\nfilters = 36\n"
+        "[[model.spec.layers]]\nkernel_h = 5\nkernel_w = 1\nfilters = 48\nstride = 2\n"
+        "[[model.spec.layers]]\nop = \"sepconv\"\nkernel = 7\nfilters = 24\nskip = [0]\n"
+        "[[model.spec.layers]]\nop = \"maxpool\"\nkernel = 3\nfilters = 64\nskip = [0, 1]\n";
     dlt_spec s2;
     ck_assert_msg(parse(aot, &s2) == DLT_OK, "%s", dlt_errmsg());
     ck_assert(memcmp(&s, &s2, sizeof s) == 0);
@@ -77,43 +79,57 @@ START_TEST(test_parse_bad)
 {
     /* line 1 is [model.spec]; the layers start on line 3 */
 #define HEAD "[model.spec]\nlayers = [\n"
-    refused(HEAD "{ kernel = 3, filters = 8 },\n{ kernel = 3, filters = 8 },\n{ kernel = 3, filters = 8 },\n"
-                 "{ kernel = 3, filters = 8, skip = [5] }]\n",
-            "job.toml:6: model.spec.layers[3].skip[0] = 5: a skip must name an earlier layer (0..1; the previous "
-            "layer is always the input)");
+    refused(
+        HEAD
+        "{ kernel = 3, filters = 8 },\n{ kernel = 3, filters = 8 },\n{ kernel = 3, filters = 8 },\n"
+        "{ kernel = 3, filters = 8, skip = [5] }]\n",
+        "job.toml:6: model.spec.layers[3].skip[0] = 5: a skip must name an earlier layer (0..1; "
+        "the previous "
+        "layer is always the input)");
     refused(HEAD "{ kernel = 3, filters = 8 },\n{ kernel = 3, filters = 8 },\n"
                  "{ kernel = 3, filters = 8, skip = [0, 2] }]\n",
-            "job.toml:5: model.spec.layers[2].skip[1] = 2: a skip must name an earlier layer (0..0; the previous "
+            "job.toml:5: model.spec.layers[2].skip[1] = 2: a skip must name an earlier layer "
+            "(0..0; the previous "
             "layer is always the input)");
     refused(HEAD "{ kernel = 3, filters = 8 },\n{ kernel = 3, filters = 8, skip = [0] }]\n",
-            "job.toml:4: model.spec.layers[1].skip[0] = 0: layer 1 can skip from no layer (the previous layer is "
+            "job.toml:4: model.spec.layers[1].skip[0] = 0: layer 1 can skip from no layer (the "
+            "previous layer is "
             "always the input)");
-    refused(HEAD "{ kernel = 3, filters = 8 },\n{ kernel = 3, filters = 8 },\n{ kernel = 3, filters = 8 },\n"
-                 "{ kernel = 3, filters = 8, skip = [1, 1] }]\n",
-            "job.toml:6: model.spec.layers[3].skip[1] = 1: layer 1 is named twice");
+    refused(
+        HEAD
+        "{ kernel = 3, filters = 8 },\n{ kernel = 3, filters = 8 },\n{ kernel = 3, filters = 8 },\n"
+        "{ kernel = 3, filters = 8, skip = [1, 1] }]\n",
+        "job.toml:6: model.spec.layers[3].skip[1] = 1: layer 1 is named twice");
     refused(HEAD "{ kernel = 0, filters = 8 }]\n",
             "job.toml:3: model.spec.layers[0].kernel = 0: must be odd, 1..15 (\"same\" padding)");
     refused(HEAD "{ kernel = 3, filters = 8 },\n{ kernel_h = 4, kernel_w = 3, filters = 8 }]\n",
             "job.toml:4: model.spec.layers[1].kernel_h = 4: must be odd, 1..15 (\"same\" padding)");
-    refused(HEAD "{ kernel = 3, filters = 0 }]\n", "job.toml:3: model.spec.layers[0].filters = 0: must be 1..4096");
+    refused(HEAD "{ kernel = 3, filters = 0 }]\n",
+            "job.toml:3: model.spec.layers[0].filters = 0: must be 1..4096");
     refused(HEAD "{ kernel = 3, filters = 8, stride = 0 }]\n",
             "job.toml:3: model.spec.layers[0].stride = 0: must be 1..4");
     refused(HEAD "{ kernel = 3 }]\n", "job.toml:3: model.spec.layers[0]: missing filters");
-    refused(HEAD "{ filters = 3 }]\n", "job.toml:3: model.spec.layers[0]: missing kernel (or kernel_h and kernel_w)");
+    refused(HEAD "{ filters = 3 }]\n",
+            "job.toml:3: model.spec.layers[0]: missing kernel (or kernel_h and kernel_w)");
     refused(HEAD "{ kernel = 3, kernel_w = 3, filters = 3 }]\n",
             "job.toml:3: model.spec.layers[0]: give kernel, or kernel_h and kernel_w, not both");
     refused(HEAD "{ kernel = 3, filter = 3 }]\n",
-            "job.toml:3: model.spec.layers[0].filter: unknown key (a layer has op, kernel, kernel_h, kernel_w, "
+            "job.toml:3: model.spec.layers[0].filter: unknown key (a layer has op, kernel, "
+            "kernel_h, kernel_w, "
             "filters, stride, skip)");
     refused(HEAD "{ op = \"conv7\", kernel = 3, filters = 3 }]\n",
-            "job.toml:3: model.spec.layers[0].op must be one of conv, sepconv, maxpool, avgpool (got \"conv7\")");
+            "job.toml:3: model.spec.layers[0].op must be one of conv, sepconv, maxpool, avgpool "
+            "(got \"conv7\")");
     refused(HEAD "{ kernel = 3.0, filters = 3 }]\n",
             "job.toml:3: model.spec.layers[0].kernel must be an integer (got a float)");
-    refused(HEAD "3]\n", "job.toml:3: model.spec.layers[0] must be a table such as { kernel = 3, filters = 36 } "
-                         "(got an integer)");
-    refused("[model.spec]\nlayers = []\n", "job.toml:2: model.spec.layers: 0 layers; a spec has 1..64");
-    refused("[model.spec]\nstem_filters = 8\n", "job.toml:1: model.spec.layers: missing (a list of layers, e.g. "
-                                                "[{ kernel = 3, filters = 36 }])");
+    refused(HEAD "3]\n",
+            "job.toml:3: model.spec.layers[0] must be a table such as { kernel = 3, filters = 36 } "
+            "(got an integer)");
+    refused("[model.spec]\nlayers = []\n",
+            "job.toml:2: model.spec.layers: 0 layers; a spec has 1..64");
+    refused("[model.spec]\nstem_filters = 8\n",
+            "job.toml:1: model.spec.layers: missing (a list of layers, e.g. "
+            "[{ kernel = 3, filters = 36 }])");
     refused("[model.spec]\nstem = 8\nlayers = []\n",
             "job.toml:2: model.spec.stem: unknown key (a spec has stem_filters, layers)");
     /* too many layers */
@@ -144,22 +160,29 @@ START_TEST(test_check_struct)
     s.nlayers = 4;
     s.layer[3] = s.layer[0];
     ck_assert_int_eq(dlt_spec_check_shape(&s, 1, 5, 5, NULL, NULL), DLT_ERR_SHAPE);
-    ck_assert_str_eq(dlt_errmsg(), "model.spec.layers[3].stride = 2: the image is 1x1 here (5x5 at the input); the "
-                                   "strides would collapse it below 1x1");
+    ck_assert_str_eq(
+        dlt_errmsg(),
+        "model.spec.layers[3].stride = 2: the image is 1x1 here (5x5 at the input); the "
+        "strides would collapse it below 1x1");
     s.layer[3].stride = 1;
     s.layer[2].skip = 1ULL << 2; /* the same layer */
     ck_assert_int_eq(dlt_spec_check(&s), DLT_ERR_INVALID);
-    ck_assert_str_eq(dlt_errmsg(), "model.spec.layers[2].skip names layer 2: a skip must name an earlier layer (0..0; "
-                                   "the previous layer is always the input)");
+    ck_assert_str_eq(
+        dlt_errmsg(),
+        "model.spec.layers[2].skip names layer 2: a skip must name an earlier layer (0..0; "
+        "the previous layer is always the input)");
     s.layer[2].skip = 0;
     s.layer[3].skip = 1ULL << 9; /* a later layer */
     ck_assert_int_eq(dlt_spec_check(&s), DLT_ERR_INVALID);
-    ck_assert_str_eq(dlt_errmsg(), "model.spec.layers[3].skip names layer 9: a skip must name an earlier layer (0..1; "
-                                   "the previous layer is always the input)");
+    ck_assert_str_eq(
+        dlt_errmsg(),
+        "model.spec.layers[3].skip names layer 9: a skip must name an earlier layer (0..1; "
+        "the previous layer is always the input)");
     s.layer[3].skip = 0;
     s.layer[1].kernel_w = 0;
     ck_assert_int_eq(dlt_spec_check(&s), DLT_ERR_INVALID);
-    ck_assert_str_eq(dlt_errmsg(), "model.spec.layers[1].kernel_w = 0: must be odd, 1..15 (\"same\" padding)");
+    ck_assert_str_eq(dlt_errmsg(),
+                     "model.spec.layers[1].kernel_w = 0: must be odd, 1..15 (\"same\" padding)");
     s.layer[1].kernel_w = 3;
     s.layer[0].filters = 0;
     ck_assert_int_eq(dlt_spec_check(&s), DLT_ERR_INVALID);
@@ -175,8 +198,9 @@ START_TEST(test_check_struct)
     int64_t xs[4] = {2, 1, 5, 5};
     dlt_t y = dlt_spec_build(g, &s, dlt_input(g, "x", DLT_F32, 4, xs), 10, 0.1f, 1e-5f, NULL);
     ck_assert_int_eq(y, -1);
-    ck_assert_str_eq(dlt_graph_errmsg(g), "model.spec.layers[3].stride = 2: the image is 1x1 here (5x5 at the input); "
-                                          "the strides would collapse it below 1x1");
+    ck_assert_str_eq(dlt_graph_errmsg(g),
+                     "model.spec.layers[3].stride = 2: the image is 1x1 here (5x5 at the input); "
+                     "the strides would collapse it below 1x1");
     dlt_graph_free(g);
 }
 END_TEST
@@ -203,16 +227,17 @@ START_TEST(test_count_and_shapes)
     s.layer[3] = (dlt_spec_layer){DLT_SPEC_AVGPOOL, 3, 3, 6, 2, 2};
     s.layer[4] = (dlt_spec_layer){DLT_SPEC_CONV, 1, 1, 20, 1, 1 | 4};
     int64_t bn = 0, want = 0;
-    want += 8 * 1 * 9, bn += 8;           /* stem */
-    want += 12 * 8 * 9, bn += 12;         /* L0 */
-    want += 16 * 12 * 15, bn += 16;       /* L1 */
-    want += 28 * 9 + 10 * 28, bn += 10;   /* L2: depthwise on 28 channels, pointwise */
-    want += 6 * 26, bn += 6;              /* L3: the 1x1 before the pool */
-    want += 20 * 28, bn += 20;            /* L4 */
-    want += 2 * bn + 10 * 20 + 10;        /* BN scale and shift; fc */
+    want += 8 * 1 * 9, bn += 8;         /* stem */
+    want += 12 * 8 * 9, bn += 12;       /* L0 */
+    want += 16 * 12 * 15, bn += 16;     /* L1 */
+    want += 28 * 9 + 10 * 28, bn += 10; /* L2: depthwise on 28 channels, pointwise */
+    want += 6 * 26, bn += 6;            /* L3: the 1x1 before the pool */
+    want += 20 * 28, bn += 20;          /* L4 */
+    want += 2 * bn + 10 * 20 + 10;      /* BN scale and shift; fc */
     dlt_graph *g = dlt_graph_create(1);
     int64_t xs[4] = {3, 1, 28, 28};
-    dlt_t feat, y = dlt_spec_build(g, &s, dlt_input(g, "x", DLT_F32, 4, xs), 10, 0.1f, 1e-5f, &feat);
+    dlt_t feat,
+        y = dlt_spec_build(g, &s, dlt_input(g, "x", DLT_F32, 4, xs), 10, 0.1f, 1e-5f, &feat);
     ck_assert_msg(y >= 0, "%s", dlt_graph_errmsg(g));
     ck_assert_int_eq(count_params(g), want);
     const dlt_shape *ys = dlt_shape_of(g, y), *fs = dlt_shape_of(g, feat);
@@ -231,10 +256,12 @@ START_TEST(test_count_and_shapes)
     ck_assert_int_eq(params, want);
     /* 2 x multiply-adds of the convs and the classifier; batch norm, ReLU,
      * pooling and concatenation add a little on top */
-    double macs = 8 * 9.0 * 784 + 12 * 8 * 9.0 * 784 + 16 * 12 * 15.0 * 196 + (28 * 9.0 + 28 * 10) * 196 +
-                  6 * 26.0 * 196 + 20 * 28.0 * 49 + 200;
-    printf("hand count %lld parameters; FLOPs %.0f (convs and fc: %.0f)\n", (long long)want, flops, 2 * macs);
-    ck_assert_msg(flops >= 2 * macs && flops < 2.5 * macs, "flops %.0f, convs %.0f", flops, 2 * macs);
+    double macs = 8 * 9.0 * 784 + 12 * 8 * 9.0 * 784 + 16 * 12 * 15.0 * 196 +
+                  (28 * 9.0 + 28 * 10) * 196 + 6 * 26.0 * 196 + 20 * 28.0 * 49 + 200;
+    printf("hand count %lld parameters; FLOPs %.0f (convs and fc: %.0f)\n", (long long)want, flops,
+           2 * macs);
+    ck_assert_msg(flops >= 2 * macs && flops < 2.5 * macs, "flops %.0f, convs %.0f", flops,
+                  2 * macs);
 }
 END_TEST
 
@@ -271,9 +298,12 @@ START_TEST(test_write_read)
     ck_assert_msg(dlt_spec_from_job(j2, &back) == DLT_OK, "%s", dlt_errmsg());
     ck_assert(memcmp(&s, &back, sizeof s) == 0);
     /* a bad --set names no line */
-    ck_assert_int_eq(dlt_job_set(j2, "model.spec={ layers = [{ kernel = 2, filters = 3 }] }"), DLT_OK);
+    ck_assert_int_eq(dlt_job_set(j2, "model.spec={ layers = [{ kernel = 2, filters = 3 }] }"),
+                     DLT_OK);
     ck_assert_int_eq(dlt_spec_from_job(j2, &back), DLT_ERR_INVALID);
-    ck_assert_str_eq(dlt_errmsg(), "--set: model.spec.layers[0].kernel = 2: must be odd, 1..15 (\"same\" padding)");
+    ck_assert_str_eq(
+        dlt_errmsg(),
+        "--set: model.spec.layers[0].kernel = 2: must be odd, 1..15 (\"same\" padding)");
     dlt_job_free(j2);
 
     /* a base job keeps its other keys */
@@ -299,15 +329,19 @@ END_TEST
 /* A job's spec error names the file and line of the element. */
 START_TEST(test_job_error_line)
 {
-    static const char *const text = "[model]\narch = \"spec\"\n\n[model.spec]\nlayers = [\n"
-                                    "  { kernel = 3, filters = 8 },\n  { kernel = 3, filters = 8, skip = [1] },\n]\n";
+    static const char *const text =
+        "[model]\narch = \"spec\"\n\n[model.spec]\nlayers = [\n"
+        "  { kernel = 3, filters = 8 },\n  { kernel = 3, filters = 8, skip = [1] },\n]\n";
     dlt_job *job;
     ck_assert_int_eq(dlt_job_new(&job), DLT_OK);
-    ck_assert_msg(dlt_job_load(job, "jobs/x.toml", text, strlen(text)) == DLT_OK, "%s", dlt_errmsg());
+    ck_assert_msg(dlt_job_load(job, "jobs/x.toml", text, strlen(text)) == DLT_OK, "%s",
+                  dlt_errmsg());
     dlt_spec s;
     ck_assert_int_eq(dlt_spec_from_job(job, &s), DLT_ERR_INVALID);
-    ck_assert_str_eq(dlt_errmsg(), "jobs/x.toml:7: model.spec.layers[1].skip[0] = 1: layer 1 can skip from no layer "
-                                   "(the previous layer is always the input)");
+    ck_assert_str_eq(
+        dlt_errmsg(),
+        "jobs/x.toml:7: model.spec.layers[1].skip[0] = 1: layer 1 can skip from no layer "
+        "(the previous layer is always the input)");
     /* a table is required: model.spec = 3 is the job's error */
     ck_assert_int_eq(dlt_job_load(job, "jobs/y.toml", "[model]\nspec = 3\n", 17), DLT_ERR_INVALID);
     ck_assert_str_eq(dlt_errmsg(), "jobs/y.toml:2: model.spec must be a table (got 3)");

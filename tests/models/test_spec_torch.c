@@ -21,7 +21,10 @@
  * layer, skip or padding is off by O(1) */
 #define TOL 1e-4
 
-static size_t numel(const dlt_graph *g, dlt_t v) { return (size_t)dlt_shape_numel(dlt_shape_of(g, v)); }
+static size_t numel(const dlt_graph *g, dlt_t v)
+{
+    return (size_t)dlt_shape_numel(dlt_shape_of(g, v));
+}
 
 /* Worst error on the scale of the reference's largest magnitude. */
 static double scaled_err(const float *a, const float *b, size_t n)
@@ -39,7 +42,8 @@ static void read_spec(hid_t f, dlt_spec *s)
     snprintf(doc, sizeof doc, "spec = %s\n", text);
     dlt_toml_value *t = NULL;
     ck_assert_msg(dlt_toml_parse(doc, strlen(doc), &t) == DLT_OK, "%s", dlt_errmsg());
-    ck_assert_msg(dlt_spec_from_toml(dlt_toml_get(t, "spec"), "nas_spec.h5", s) == DLT_OK, "%s", dlt_errmsg());
+    ck_assert_msg(dlt_spec_from_toml(dlt_toml_get(t, "spec"), "nas_spec.h5", s) == DLT_OK, "%s",
+                  dlt_errmsg());
     dlt_toml_free(t);
 }
 
@@ -119,8 +123,9 @@ START_TEST(test_spec_vs_torch)
         ck_assert_msg(e < TOL, "dL/d%s: error %.3g", dlt_name_of(g, v[i]), e);
         e_grad = fmax(e_grad, e);
     }
-    printf("spec vs PyTorch: %d tensors, %zu parameters; logits error %.2g, dL/dparams %.2g, dL/dx %.2g\n", n,
-           off[n], e_logits, e_grad, e_x);
+    printf("spec vs PyTorch: %d tensors, %zu parameters; logits error %.2g, dL/dparams %.2g, dL/dx "
+           "%.2g\n",
+           n, off[n], e_logits, e_grad, e_x);
     free(want);
     free(ref);
     free(params);
