@@ -77,13 +77,12 @@ int dlt_spec_snprint(char *buf, size_t n, const dlt_spec *s)
 
 dlt_status dlt_spec_write_toml(FILE *f, const dlt_spec *s)
 {
-    char line[256];
+    char line[512]; /* a layer: at most ~330 bytes (63 skips of up to 2 digits) */
     fprintf(f, "[model]\narch = \"spec\"\n\n[model.spec]\nstem_filters = %d\nlayers = [\n",
             s->stem_filters);
     for (int i = 0; i < s->nlayers && i < DLT_SPEC_MAX_LAYERS; i++) {
         size_t o = 0;
-        layer_text(line, sizeof line, &o,
-                   &s->layer[i]); /* at most ~200 bytes: 64 skips of 2 digits */
+        layer_text(line, sizeof line, &o, &s->layer[i]);
         fprintf(f, "  %s,%s# %d\n", line, o < 40 ? "  " : " ", i);
     }
     fputs("]\n", f);

@@ -323,6 +323,22 @@ START_TEST(test_write_read)
     free(text);
     dlt_job_free(j3);
     dlt_job_free(job);
+
+    /* the longest layer line: 64 layers, the last skipping from all 62 it may */
+    dlt_spec big = {.nlayers = 64};
+    for (int i = 0; i < 64; i++)
+        big.layer[i] = (dlt_spec_layer){DLT_SPEC_AVGPOOL, 15, 13, 4096, 1, 0};
+    big.layer[63].skip = (1ULL << 62) - 1;
+    text = NULL;
+    m = open_memstream(&text, &len);
+    ck_assert_int_eq(dlt_spec_write_toml(m, &big), DLT_OK);
+    fclose(m);
+    ck_assert_int_eq(dlt_job_new(&job), DLT_OK);
+    ck_assert_msg(dlt_job_load(job, "big.toml", text, len) == DLT_OK, "%s", dlt_errmsg());
+    ck_assert_msg(dlt_spec_from_job(job, &back) == DLT_OK, "%s", dlt_errmsg());
+    ck_assert(memcmp(&big, &back, sizeof big) == 0);
+    free(text);
+    dlt_job_free(job);
 }
 END_TEST
 
