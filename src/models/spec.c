@@ -209,8 +209,8 @@ dlt_t dlt_spec_build(dlt_graph *g, const dlt_spec *s, dlt_t x, int num_classes, 
         const dlt_spec_layer *l = &s->layer[i];
         dlt_t in[DLT_SPEC_MAX_LAYERS];
         int n = 0;
-        dlt_scope_pushf(g, "layers.%d",
-                        i); /* the skips' pooling belongs to the layer that reads them */
+        /* the skips' pooling belongs to the layer that reads them */
+        dlt_scope_pushf(g, "layers.%d", i);
         in[n++] = prev;
         for (int j = 0; j + 1 < i; j++)
             if (l->skip >> j & 1) {
