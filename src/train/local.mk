@@ -44,3 +44,6 @@ noinst_HEADERS += src/train/coco_gt.h
 # detection post-processing (masks pasted into images as torchvision does)
 libdltrain_la_SOURCES += src/train/det_post.c
 pkginclude_HEADERS += src/train/dlt_det_post.h
+# [model.spec] tables to child-network specs, and specs back to job files (model.arch = "spec")
+libdltrain_la_SOURCES += src/train/spec_toml.c
+pkginclude_HEADERS += src/train/dlt_spec_toml.h
