@@ -112,6 +112,15 @@
     X(GATHER, gather, shape_gather, shape_gather)                                                           \
     X(SCATTER_ADD, scatter_add, shape_gather, shape_gather)                                                 \
     X(ATTENTION, attention, attention, attention)                                                           \
-    X(ATTENTION_GRAD, attention_grad, attention, attention)
+    X(ATTENTION_GRAD, attention_grad, attention, attention)                                                 \
+    /* detection boxes (box family) */                                                                      \
+    X(BOX_IOU, box_iou, box, box)                                                                           \
+    X(BOX_ENCODE, box_encode, box, box)                                                                     \
+    X(BOX_DECODE, box_decode, box, box)                                                                     \
+    X(BOX_DECODE_GRAD, box_decode_grad, box, box)                                                           \
+    X(BOX_TOPK, box_topk, box, box)                                                                         \
+    X(BOX_NMS, box_nms, box, box)                                                                           \
+    X(BOX_MATCH, box_match, box, box)                                                                       \
+    X(BOX_SAMPLE, box_sample, box, box)
 
 #endif

@@ -12,3 +12,6 @@ include src/ops/attention.mk
 EXTRA_DIST += src/ops/attention.mk
 include src/ops/random.mk
 EXTRA_DIST += src/ops/random.mk
+# box family (detection boxes)
+include src/ops/box.mk
+EXTRA_DIST += src/ops/box.mk

@@ -1,0 +1,4 @@
+# tests/ops/box.mk: tests of the box family (included by tests/ops/local.mk)
+BOX_TESTS = tests/ops/test_box
+check_PROGRAMS += $(BOX_TESTS)
+TESTS += $(BOX_TESTS)
