@@ -328,6 +328,24 @@ dlt_status dlt_anchor_grid(int nsizes, const float *sizes, int nratios, const fl
                            float *out);
 dlt_t dlt_anchors(dlt_graph *g, int nsizes, const float *sizes, int nratios, const float *ratios,
                   int64_t grid_h, int64_t grid_w, int64_t image_h, int64_t image_w);
+/* Mask R-CNN's losses (box_loss.c), torchvision's with the sampled elements
+ * as f32 0/1 masks; every count is clamped to >= 1 (nothing sampled: 0, not
+ * torchvision's NaN). RPN: objectness [B, A] logits, deltas and targets
+ * [B, A, 4], pos and neg [B, A] (dlt_box_sample's masks) -> the objectness
+ * BCE averaged over the sampled, returned, and in *box_loss (may be NULL)
+ * smooth-L1 (beta 1/9) summed over the positives / #sampled. RoI heads:
+ * class_logits [R, C], box_regression [R, 4C], labels i32 [R] in [0, C)
+ * (0 background), targets [R, 4] (encoded with 10, 10, 5, 5), sampled
+ * f32 [R] -> cross-entropy averaged over the sampled, returned; *box_loss:
+ * smooth-L1 (beta 1/9) of the label's deltas summed over the sampled
+ * positives / #sampled; *mask_loss (with mask_logits [R, C, M, M] and
+ * mask_targets [R, M, M]; both may be -1 / NULL): BCE of the label's mask
+ * channel averaged over the positives' M x M pixels. */
+dlt_t dlt_rpn_losses(dlt_graph *g, dlt_t objectness, dlt_t deltas, dlt_t targets, dlt_t pos,
+                     dlt_t neg, dlt_t *box_loss);
+dlt_t dlt_roi_losses(dlt_graph *g, dlt_t class_logits, dlt_t box_regression, dlt_t labels,
+                     dlt_t targets, dlt_t sampled, dlt_t mask_logits, dlt_t mask_targets,
+                     dlt_t *box_loss, dlt_t *mask_loss);
 
 #ifdef __cplusplus
 }

@@ -416,6 +416,100 @@ START_TEST(sampler_is_uniform)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- losses */
+/* Feed data to input x of plan p. */
+static void feed(dlt_plan *p, dlt_t x, const void *data, size_t bytes)
+{
+    memcpy(dlt_plan_data(p, x), data, bytes);
+}
+
+static float scalar(dlt_plan *p, dlt_t v)
+{
+    return *(const float *)dlt_plan_data(p, v);
+}
+
+START_TEST(rpn_losses_match_torchvision)
+{
+    hid_t f = dlt_test_fixture_open("box.h5");
+    float *obj = read_f32(f, "rpn_loss/objectness", 100), *dl = read_f32(f, "rpn_loss/deltas", 400),
+          *tg = read_f32(f, "rpn_loss/targets", 400), *pos = read_f32(f, "rpn_loss/pos", 100),
+          *neg = read_f32(f, "rpn_loss/neg", 100), *wo = read_f32(f, "rpn_loss/objectness_loss", 1),
+          *wb = read_f32(f, "rpn_loss/box_loss", 1),
+          *go = read_f32(f, "rpn_loss/grad_objectness", 100),
+          *gd = read_f32(f, "rpn_loss/grad_deltas", 400);
+    dlt_graph *g = dlt_graph_create(1);
+    int64_t d2[2] = {2, 50}, d3[3] = {2, 50, 4};
+    dlt_t o = dlt_input(g, "objectness", DLT_F32, 2, d2),
+          d = dlt_input(g, "deltas", DLT_F32, 3, d3);
+    dlt_t lb,
+        lo = dlt_rpn_losses(g, o, d, cf(g, 3, d3, tg), cf(g, 2, d2, pos), cf(g, 2, d2, neg), &lb);
+    dlt_t wrt[2] = {o, d}, gr[2];
+    ck_assert_int_eq(dlt_grad(g, dlt_add(g, lo, lb), 2, wrt, gr), DLT_OK);
+    dlt_t outs[4] = {lo, lb, gr[0], gr[1]};
+    dlt_plan *p = NULL;
+    ck_assert_int_eq(dlt_plan_create(g, 4, outs, NULL, &p), DLT_OK);
+    feed(p, o, obj, 100 * sizeof(float));
+    feed(p, d, dl, 400 * sizeof(float));
+    dlt_exec_opts eo = {.training = 1};
+    ck_assert_int_eq(dlt_plan_run(p, &eo), DLT_OK);
+    ck_assert_int_eq(dlt_plan_wait(p), DLT_OK);
+    float got[2] = {scalar(p, lo), scalar(p, lb)}, want[2] = {wo[0], wb[0]};
+    assert_close("rpn objectness + box loss", got, want, 2, 1e-6);
+    assert_close("  d/d objectness", dlt_plan_data(p, gr[0]), go, 100, 1e-6);
+    assert_close("  d/d deltas", dlt_plan_data(p, gr[1]), gd, 400, 1e-6);
+    dlt_plan_free(p);
+    dlt_graph_free(g);
+    free(obj), free(dl), free(tg), free(pos), free(neg), free(wo), free(wb), free(go), free(gd);
+    H5Fclose(f);
+}
+END_TEST
+
+START_TEST(roi_losses_match_torchvision)
+{
+    enum { R = 40, C = 5, M = 7 };
+    hid_t f = dlt_test_fixture_open("box.h5");
+    float *lg = read_f32(f, "roi_loss/class_logits", R * C),
+          *rg = read_f32(f, "roi_loss/box_regression", R * C * 4),
+          *tg = read_f32(f, "roi_loss/targets", R * 4), *sm = read_f32(f, "roi_loss/sampled", R),
+          *ml = read_f32(f, "roi_loss/mask_logits", R * C * M * M),
+          *mt = read_f32(f, "roi_loss/mask_targets", R * M * M),
+          *wc = read_f32(f, "roi_loss/class_loss", 1), *wb = read_f32(f, "roi_loss/box_loss", 1),
+          *wm = read_f32(f, "roi_loss/mask_loss", 1),
+          *gl = read_f32(f, "roi_loss/grad_class_logits", R * C),
+          *gb = read_f32(f, "roi_loss/grad_box_regression", R * C * 4),
+          *gm = read_f32(f, "roi_loss/grad_mask_logits", R * C * M * M);
+    int32_t *lab = read_i32(f, "roi_loss/labels", R);
+    dlt_graph *g = dlt_graph_create(1);
+    int64_t dl[2] = {R, C}, dr[2] = {R, 4 * C}, dt[2] = {R, 4}, ds[1] = {R}, dm[4] = {R, C, M, M},
+            dmt[3] = {R, M, M};
+    dlt_t l = dlt_input(g, "class_logits", DLT_F32, 2, dl), r = dlt_input(g, "reg", DLT_F32, 2, dr),
+          m = dlt_input(g, "mask_logits", DLT_F32, 4, dm), lb, lm;
+    dlt_t lc = dlt_roi_losses(g, l, r, dlt_constant(g, DLT_I32, 1, ds, lab), cf(g, 2, dt, tg),
+                              cf(g, 1, ds, sm), m, cf(g, 3, dmt, mt), &lb, &lm);
+    dlt_t wrt[3] = {l, r, m}, gr[3];
+    ck_assert_int_eq(dlt_grad(g, dlt_add(g, dlt_add(g, lc, lb), lm), 3, wrt, gr), DLT_OK);
+    dlt_t outs[6] = {lc, lb, lm, gr[0], gr[1], gr[2]};
+    dlt_plan *p = NULL;
+    ck_assert_int_eq(dlt_plan_create(g, 6, outs, NULL, &p), DLT_OK);
+    feed(p, l, lg, sizeof(float) * R * C);
+    feed(p, r, rg, sizeof(float) * R * C * 4);
+    feed(p, m, ml, sizeof(float) * R * C * M * M);
+    dlt_exec_opts eo = {.training = 1};
+    ck_assert_int_eq(dlt_plan_run(p, &eo), DLT_OK);
+    ck_assert_int_eq(dlt_plan_wait(p), DLT_OK);
+    float got[3] = {scalar(p, lc), scalar(p, lb), scalar(p, lm)}, want[3] = {wc[0], wb[0], wm[0]};
+    assert_close("roi class + box + mask loss", got, want, 3, 1e-6);
+    assert_close("  d/d class logits", dlt_plan_data(p, gr[0]), gl, R * C, 1e-6);
+    assert_close("  d/d box regression", dlt_plan_data(p, gr[1]), gb, R * C * 4, 1e-6);
+    assert_close("  d/d mask logits", dlt_plan_data(p, gr[2]), gm, R * C * M * M, 1e-6);
+    dlt_plan_free(p);
+    dlt_graph_free(g);
+    free(lg), free(rg), free(tg), free(sm), free(ml), free(mt), free(wc), free(wb), free(wm);
+    free(gl), free(gb), free(gm), free(lab);
+    H5Fclose(f);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- errors */
 START_TEST(bad_shapes_are_reported)
 {
@@ -461,6 +555,8 @@ static Suite *suite(void)
     tcase_add_loop_test(t, matcher_matches_torchvision, 0, 3);
     tcase_add_test(t, sampler_invariants);
     tcase_add_test(t, sampler_is_uniform);
+    tcase_add_test(t, rpn_losses_match_torchvision);
+    tcase_add_test(t, roi_losses_match_torchvision);
     tcase_add_test(t, bad_shapes_are_reported);
     suite_add_tcase(s, t);
     return s;
