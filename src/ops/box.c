@@ -473,9 +473,9 @@ dlt_status dlt_anchor_grid(int nsizes, const float *sizes, int nratios, const fl
             return dlt_seterr(DLT_ERR_INVALID, "anchors: aspect ratio %d is %g (must be > 0)", i,
                               (double)ratios[i]);
     int na = nsizes * nratios;
-    float base[4 * 64 * 64];
-    if (na > 64 * 64)
-        return dlt_seterr(DLT_ERR_INVALID, "anchors: %d sizes x ratios (at most 4096)", na);
+    float base[4 * 256];
+    if (na > 256)
+        return dlt_seterr(DLT_ERR_INVALID, "anchors: %d sizes x ratios (at most 256)", na);
     for (int r = 0; r < nratios; r++) {
         float hr = sqrtf(ratios[r]), wr = 1.f / hr;
         for (int s = 0; s < nsizes; s++) {
