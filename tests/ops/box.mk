@@ -2,3 +2,4 @@
 BOX_TESTS = tests/ops/test_box
 check_PROGRAMS += $(BOX_TESTS)
 TESTS += $(BOX_TESTS)
+EXTRA_DIST += tests/fixtures/box.h5 tests/fixtures/box_make_fixtures.py
