@@ -38,6 +38,8 @@ dlt_status dlt_box_sample_cpu(const dlt_kctx *k);
 size_t dlt_box_topk_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out);
 size_t dlt_box_nms_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out);
 size_t dlt_box_match_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out);
+size_t dlt_box_sample_ws(const dlt_node *n, const dlt_shape *const *in,
+                         const dlt_shape *const *out);
 
 /* Constants for differentiation: no input gets a gradient. */
 static dlt_status box_no_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
@@ -315,6 +317,7 @@ const dlt_op_def dlt_op_def_box_sample = {
     .shape = sample_shape,
     .grad = box_no_grad,
     .cpu = dlt_box_sample_cpu,
+    .workspace = dlt_box_sample_ws,
 };
 
 /* ---------------------------------------------------------------- builders */

@@ -21,6 +21,8 @@ dlt_status dlt_box_sample_cpu(const dlt_kctx *k);
 size_t dlt_box_topk_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out);
 size_t dlt_box_nms_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out);
 size_t dlt_box_match_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out);
+size_t dlt_box_sample_ws(const dlt_node *n, const dlt_shape *const *in,
+                         const dlt_shape *const *out);
 
 static int64_t last_dim(const dlt_shape *s)
 {
@@ -225,25 +227,31 @@ dlt_status dlt_box_match_cpu(const dlt_kctx *k)
 }
 
 /* ---------------------------------------------------------------- sampler */
-/* The smallest t with at least m eligible keys <= t (m >= 1, at least m
- * eligible): a binary search over the 64-bit keys, as the GPU does it. */
-static uint64_t kth_key(const int32_t *lab, int64_t na, int positive, int64_t m, uint64_t seed,
-                        uint64_t stream, uint64_t sample)
+/* The m-th smallest key of the eligible elements (m >= 1, at least m
+ * eligible), sorted in w. The keys are distinct (their low bits are the
+ * element's index), so this is also the smallest t with m eligible keys
+ * <= t, which the GPU finds by binary search. */
+static int u64_cmp(const void *pa, const void *pb)
 {
-    uint64_t lo = 0, hi = UINT64_MAX;
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        int64_t c = 0;
-        for (int64_t a = 0; a < na; a++)
-            if ((positive ? lab[a] >= 1 : lab[a] == 0) &&
-                dlt_box_sample_key(seed, stream, sample, na, a) <= mid)
-                c++;
-        if (c >= m)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return lo;
+    uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+    return a < b ? -1 : a > b;
+}
+
+static uint64_t kth_key(const int32_t *lab, int64_t na, int positive, int64_t m, uint64_t seed,
+                        uint64_t stream, uint64_t sample, uint64_t *w)
+{
+    int64_t n = 0;
+    for (int64_t a = 0; a < na; a++)
+        if (positive ? lab[a] >= 1 : lab[a] == 0)
+            w[n++] = dlt_box_sample_key(seed, stream, sample, na, a);
+    qsort(w, (size_t)n, sizeof *w, u64_cmp);
+    return w[m - 1];
+}
+
+size_t dlt_box_sample_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
+{
+    (void)n, (void)out;
+    return (size_t)dlt_shape_numel(in[0]) * sizeof(uint64_t);
 }
 
 /* torchvision's counts: num_pos = min(#positive, int(batch fraction)),
@@ -265,8 +273,9 @@ dlt_status dlt_box_sample_cpu(const dlt_kctx *k)
             np += l[a] >= 1, nn += l[a] == 0;
         np = np < s->num_pos ? np : s->num_pos;
         nn = nn < s->batch_per_image - np ? nn : s->batch_per_image - np;
-        uint64_t tp = np ? kth_key(l, na, 1, np, s->gseed, stream, sample) : 0;
-        uint64_t tn = nn ? kth_key(l, na, 0, nn, s->gseed, stream, sample) : 0;
+        uint64_t *w = (uint64_t *)k->work + b * na;
+        uint64_t tp = np ? kth_key(l, na, 1, np, s->gseed, stream, sample, w) : 0;
+        uint64_t tn = nn ? kth_key(l, na, 0, nn, s->gseed, stream, sample, w) : 0;
         for (int64_t a = 0; a < na; a++) {
             uint64_t key = dlt_box_sample_key(s->gseed, stream, sample, na, a);
             pos[b * na + a] = np && l[a] >= 1 && key <= tp ? 1.f : 0.f;

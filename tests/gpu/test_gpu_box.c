@@ -3,12 +3,15 @@
  * deltas random inputs), topk with many ties (rows longer than a block, k
  * beyond one scan chunk), NMS with classes, padding and duplicate boxes (the
  * kept lists equal: integer outputs match exactly), the matcher with and
- * without low-quality matches, and the sampler (the same draw from the
- * step the device reads). Exits 77 without a CUDA device;
+ * without low-quality matches, the sampler, and the losses (existing ops
+ * composed) with their gradients. Then the sampler run for several steps
+ * with CUDA graphs: the kernel reads the step from the device, so every
+ * replayed run must draw that step's subset, the CPU's. Exits 77 without a CUDA device;
  * tests/gpu/emu_box runs it on the emulated kernels. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dlt_backend.h"
 #include "dlt_gpu.h"
@@ -131,6 +134,83 @@ static int build_sample(dlt_graph *g, dlt_t *outs, void *user)
     return 2;
 }
 
+/* Mask R-CNN's losses (box_loss.c: existing ops over 0/1 masks) and their
+ * gradients: the RPN's, and the RoI heads' class, box and mask terms. */
+static int build_losses(dlt_graph *g, dlt_t *outs, void *user)
+{
+    (void)user;
+    int64_t d2[2] = {2, 300}, d3[3] = {2, 300, 4}, dl[2] = {64, 6}, dr[2] = {64, 24},
+            dt[2] = {64, 4}, ds[1] = {64}, dm[4] = {64, 6, 14, 14}, dmt[3] = {64, 14, 14};
+    dlt_t lab = gc_input_int(g, "labels", 2, d2, -1, 1), neg;
+    dlt_t pos = dlt_box_sample(g, lab, 64, 0.25f, 0, &neg);
+    outs[0] = dlt_rpn_losses(g, gc_input(g, "objectness", 2, d2, -3.f, 3.f),
+                             gc_input(g, "deltas", 3, d3, -1.f, 1.f),
+                             gc_input(g, "targets", 3, d3, -1.f, 1.f), pos, neg, &outs[1]);
+    dlt_t sampled = dlt_affine(g, gc_input(g, "coin", 1, ds, 0.f, 1.f), 0.f, 1.f);
+    dlt_t lb, lm;
+    outs[2] = dlt_roi_losses(g, gc_input(g, "class_logits", 2, dl, -2.f, 2.f),
+                             gc_input(g, "box_regression", 2, dr, -1.f, 1.f),
+                             gc_input_int(g, "roi_labels", 1, ds, 0, 5),
+                             gc_input(g, "roi_targets", 2, dt, -1.f, 1.f), sampled,
+                             gc_input(g, "mask_logits", 4, dm, -3.f, 3.f),
+                             gc_input(g, "mask_targets", 3, dmt, 0.f, 1.f), &lb, &lm);
+    outs[3] = dlt_add(g, lb, lm); /* at most 4 outputs */
+    return 4;
+}
+
+/* ---------------------------------------------------------------- steps with graphs */
+enum { STEPS = 4, SN = 3 * 1500 };
+
+/* box_sample's two masks at steps 100..100 + STEPS on the device with CUDA
+ * graphs (the kernel reads the step from the device) or on the CPU. */
+static int sample_steps(int device, float *out)
+{
+    int ok = 0;
+    int64_t d[2] = {3, 1500};
+    dlt_plan *p = NULL;
+    dlt_graph *g = dlt_graph_create(77);
+    int32_t *lab = malloc(SN * sizeof *lab);
+    for (int i = 0; i < SN; i++)
+        lab[i] = i % 11 == 0 ? 1 : i % 4 == 0 ? -1 : 0;
+    if (device && dlt_graph_set_backend(g, dlt_gpu_backend(gc_gpu())) != DLT_OK)
+        goto out;
+    dlt_t v[2];
+    v[0] = dlt_box_sample(g, dlt_constant(g, DLT_I32, 2, d, lab), 128, 0.25f, 6, &v[1]);
+    if (dlt_plan_create(g, 2, v, NULL, &p) != DLT_OK)
+        goto out;
+    for (int k = 0; k <= STEPS; k++) {
+        dlt_exec_opts eo = {.training = 1, .step = 100 + k, .graph = device};
+        if (dlt_plan_run(p, &eo) != DLT_OK || dlt_plan_wait(p) != DLT_OK)
+            goto out;
+        for (int j = 0; j < 2; j++)
+            memcpy(out + ((int64_t)k * 2 + j) * SN, dlt_plan_data(p, v[j]), SN * sizeof(float));
+    }
+    ok = 1;
+out:
+    if (!ok)
+        printf("FAIL %s sampler steps: %s\n", device ? "device" : "CPU", dlt_errmsg());
+    free(lab);
+    dlt_plan_free(p);
+    dlt_graph_free(g);
+    return ok;
+}
+
+static int sampler_steps_with_graphs(void)
+{
+    static float cpu[(STEPS + 1) * 2 * SN], dev[(STEPS + 1) * 2 * SN];
+    if (!sample_steps(0, cpu) || !sample_steps(1, dev))
+        return 0;
+    int same = memcmp(cpu, dev, sizeof cpu) == 0, fresh = 1;
+    for (int k = 1; k <= STEPS; k++)
+        fresh &= memcmp(cpu + (int64_t)(k - 1) * 2 * SN, cpu + (int64_t)k * 2 * SN,
+                        2 * SN * sizeof(float)) != 0;
+    int ok = same && fresh;
+    printf("%s box_sample [3,1500], steps 100..%d with graphs: %s%s\n", ok ? "ok  " : "FAIL",
+           100 + STEPS, same ? "the CPU's draws" : "differ from the CPU",
+           fresh ? ", a new draw every step" : ", a step repeated the previous draw");
+    return ok;
+}
+
 int main(void)
 {
     if (!gc_init())
@@ -159,5 +239,8 @@ int main(void)
              0);
     gc_check("box_match [2,5,600] counts 5, 3", build_match, (void *)&allow[1], 0);
     gc_check("box_sample [3,2000] 256 per image, fraction 0.5", build_sample, NULL, 0);
-    return gc_finish();
+    /* sums over many terms: float rounding of the existing ops' kernels */
+    gc_check("rpn and roi losses (class, box, mask) with gradients", build_losses, NULL, 1e-5);
+    int ok = sampler_steps_with_graphs();
+    return gc_finish() || !ok;
 }
