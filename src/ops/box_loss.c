@@ -69,9 +69,8 @@ dlt_t dlt_roi_losses(dlt_graph *g, dlt_t class_logits, dlt_t box_regression, dlt
     if (dlt_graph_status(g) != DLT_OK)
         return -1;
     const dlt_shape *sl = dlt_shape_of(g, class_logits);
-    if (sl->ndim != 2)
-        return dlt_graph_fail(g, DLT_ERR_SHAPE,
-                              "roi losses: class logits must be [R, C], got rank %d", sl->ndim);
+    if (!sl || sl->ndim != 2)
+        return dlt_graph_fail(g, DLT_ERR_SHAPE, "roi losses: class logits must be [R, C]");
     int64_t r = sl->dim[0], c = sl->dim[1];
     dlt_t n = count(g, sampled);
     dlt_t ce = dlt_cross_entropy(g, class_logits, labels, -100, 0.f, DLT_REDUCE_NONE);
