@@ -91,6 +91,22 @@ static int build_topk(dlt_graph *g, dlt_t *outs, void *user)
     return 2;
 }
 
+/* NaN (the largest), -0 and +0 (equal: index order), infinities */
+static int build_topk_special(dlt_graph *g, dlt_t *outs, void *user)
+{
+    (void)user;
+    enum { N = 700 };
+    float x[2 * N];
+    for (int i = 0; i < 2 * N; i++) {
+        static const float special[6] = {-0.f, 0.f, NAN, INFINITY, -INFINITY, 0.5f};
+        x[i] = i % 5 == 0 ? special[(i / 5) % 6]
+                          : floorf(4.f * dlt_rng_uniform(9, 0, (uint64_t)i)) / 4.f - 0.5f;
+    }
+    int64_t d[2] = {2, N};
+    dlt_topk(g, dlt_constant(g, DLT_F32, 2, d, x), 400, &outs[0]);
+    return 1;
+}
+
 typedef struct {
     int classes, valid;
     float thr;
@@ -226,6 +242,8 @@ int main(void)
                  (long long)tk[i].rows, (long long)tk[i].n, tk[i].n > 100 ? " (ties)" : "");
         gc_check(name, build_topk, (void *)&tk[i], 0);
     }
+    gc_check("topk k=400 of [2,700] with NaN, -0, +0, infinities (indices)", build_topk_special,
+             NULL, 0);
     static const nms_case nc[] = {
         {1, 1, 0.5f, 400, 100}, {0, 0, 0.3f, 400, 50}, {1, 0, 0.7f, 300, 300}, {0, 1, 0.f, 50, 10}};
     for (size_t i = 0; i < sizeof nc / sizeof nc[0]; i++) {

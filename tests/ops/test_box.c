@@ -324,6 +324,23 @@ START_TEST(matcher_matches_torchvision)
 }
 END_TEST
 
+/* No ground truth (count 0): every anchor negative (torchvision raises);
+ * counts above G are clamped to G. */
+START_TEST(matcher_empty_and_clamped_counts)
+{
+    float q[2 * 2 * 3] = {0.9f, 0.1f, 0.5f, 0.2f, 0.8f, 0.5f, 0.9f, 0.1f, 0.5f, 0.2f, 0.8f, 0.5f};
+    const int32_t cnt[2] = {0, 7}, want[6] = {-1, -1, -1, 0, 1, -2};
+    dlt_graph *g = dlt_graph_create(1);
+    int64_t dq[3] = {2, 2, 3}, dc[1] = {2};
+    dlt_t m =
+        dlt_box_match(g, cf(g, 3, dq, q), dlt_constant(g, DLT_I32, 1, dc, cnt), 0.7f, 0.3f, 0);
+    dlt_plan *p = run(g, 1, &m, 0);
+    ck_assert(memcmp(dlt_plan_data(p, m), want, sizeof want) == 0);
+    dlt_plan_free(p);
+    dlt_graph_free(g);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- sampler */
 enum { SB = 3, SA = 500 };
 
@@ -553,6 +570,7 @@ static Suite *suite(void)
     tcase_add_test(t, topk_nan_and_signed_zero);
     tcase_add_loop_test(t, nms_matches_torchvision, 0, 3);
     tcase_add_loop_test(t, matcher_matches_torchvision, 0, 3);
+    tcase_add_test(t, matcher_empty_and_clamped_counts);
     tcase_add_test(t, sampler_invariants);
     tcase_add_test(t, sampler_is_uniform);
     tcase_add_test(t, rpn_losses_match_torchvision);
