@@ -112,6 +112,10 @@
     X(GATHER, gather, shape_gather, shape_gather)                                                           \
     X(SCATTER_ADD, scatter_add, shape_gather, shape_gather)                                                 \
     X(ATTENTION, attention, attention, attention)                                                           \
-    X(ATTENTION_GRAD, attention_grad, attention, attention)
+    X(ATTENTION_GRAD, attention_grad, attention, attention)                                                 \
+    /* roi family: RoIAlign, its backward, FPN level assignment */                                         \
+    X(ROI_ALIGN, roi_align, roi, roi)                                                                       \
+    X(ROI_ALIGN_BACKWARD, roi_align_backward, roi, roi)                                                     \
+    X(ROI_LEVEL, roi_level, roi, roi)
 
 #endif

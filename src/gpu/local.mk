@@ -17,6 +17,9 @@ GPU_KERNELS = $(GPU_K_CORE) $(GPU_K_ELEMENTWISE) $(GPU_K_REDUCE) $(GPU_K_CONV) $
 	$(GPU_K_NORM) $(GPU_K_ATTENTION)
 GPU_K_RANDOM = src/gpu/k_random.cu
 GPU_KERNELS += $(GPU_K_RANDOM)
+# roi family
+GPU_K_ROI = src/gpu/k_roi.cu
+GPU_KERNELS += $(GPU_K_ROI)
 GPU_SOURCES = src/gpu/gpu.c src/gpu/backend.c src/gpu/selftest.cu src/gpu/k_core.cu src/gpu/k_optim.cu $(GPU_KERNELS)
 pkginclude_HEADERS += src/gpu/dlt_gpu.h
 libdltrain_la_SOURCES += src/gpu/gpu_flag.c

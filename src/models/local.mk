@@ -11,3 +11,6 @@ noinst_HEADERS += src/models/transformer_impl.h
 libdltrain_la_SOURCES += src/models/gan.c src/models/dcgan.c src/models/cyclegan.c src/models/vae.c
 noinst_HEADERS += src/models/gan_impl.h
 pkginclude_HEADERS += src/models/dlt_gen.h
+# the multi-scale RoI pooler (roi family ops)
+libdltrain_la_SOURCES += src/models/fpn_pool.c
+pkginclude_HEADERS += src/models/dlt_fpn_pool.h

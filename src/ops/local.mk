@@ -12,3 +12,6 @@ include src/ops/attention.mk
 EXTRA_DIST += src/ops/attention.mk
 include src/ops/random.mk
 EXTRA_DIST += src/ops/random.mk
+# roi family
+include src/ops/roi.mk
+EXTRA_DIST += src/ops/roi.mk

@@ -117,3 +117,12 @@ tests_gpu_emu_random_SOURCES = tests/gpu/test_gpu_random.c
 tests_gpu_emu_random_CPPFLAGS = $(EMU_CPPFLAGS)
 tests_gpu_emu_random_LDADD = $(EMU_LDADD)
 tests_gpu_emu_random_LINK = $(CXXLINK)
+# roi family: RoIAlign, its backward and the level mapper against the CPU
+GPU_T_ROI = tests/gpu/test_gpu_roi tests/gpu/emu_roi
+check_PROGRAMS += $(GPU_T_ROI)
+TESTS += $(GPU_T_ROI)
+EMU_GEN += tests/gpu/emu/k_roi.cc
+tests_gpu_emu_roi_SOURCES = tests/gpu/test_gpu_roi.c
+tests_gpu_emu_roi_CPPFLAGS = $(EMU_CPPFLAGS)
+tests_gpu_emu_roi_LDADD = $(EMU_LDADD)
+tests_gpu_emu_roi_LINK = $(CXXLINK)
