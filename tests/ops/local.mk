@@ -11,3 +11,6 @@ check_PROGRAMS += tests/ops/test_ew_fast
 TESTS += tests/ops/test_ew_fast
 include tests/ops/random.mk
 EXTRA_DIST += tests/ops/random.mk
+# roi family
+include tests/ops/roi.mk
+EXTRA_DIST += tests/ops/roi.mk
