@@ -50,8 +50,8 @@ __global__ void align_kernel(int64_t n, int64_t c, roi_attr a, roi_src s, roi_ma
         }
         int64_t h = m.h[lev], w = m.w[lev];
         roi_bins q = roi_bins_of(&a, box, a.scale[lev]);
-        y[e] = roi_bin_value(&q, (int)(ij / a.pw), (int)(ij % a.pw), m.x[lev] + (b * c + ch) * h * w,
-                             h, w);
+        y[e] = roi_bin_value(&q, (int)(ij / a.pw), (int)(ij % a.pw),
+                             m.x[lev] + (b * c + ch) * h * w, h, w);
     }
 }
 
@@ -82,7 +82,8 @@ __global__ void align_bwd_kernel(int64_t n, roi_attr a, roi_src s, const float *
     }
 }
 
-__global__ void level_kernel(int64_t n, int64_t cols, roi_level_attr a, const float *boxes, int32_t *lv)
+__global__ void level_kernel(int64_t n, int64_t cols, roi_level_attr a, const float *boxes,
+                             int32_t *lv)
 {
     for (int64_t r = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; r < n;
          r += (int64_t)gridDim.x * blockDim.x)
@@ -115,7 +116,8 @@ dlt_status roi_align_backward_cuda(const dlt_kctx *k)
     size_t bytes = dlt_shape_bytes(k->out_shape[0]);
     if (bytes == 0)
         return DLT_OK;
-    dlt_status st = dlt_gpu_check(cudaMemsetAsync(k->out[0], 0, bytes, g->stream), k, "cudaMemsetAsync");
+    dlt_status st =
+        dlt_gpu_check(cudaMemsetAsync(k->out[0], 0, bytes, g->stream), k, "cudaMemsetAsync");
     int64_t n = dlt_shape_numel(k->in_shape[0]);
     if (st != DLT_OK || n == 0)
         return st;

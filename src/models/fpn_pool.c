@@ -59,8 +59,8 @@ dlt_t dlt_fpn_pool(dlt_graph *g, int nlev, const dlt_t *feats, dlt_t rois, dlt_t
     for (int l = 0; l < nlev; l++) {
         const dlt_shape *s = dlt_shape_of(g, feats[l]);
         if (!s || s->ndim != 4)
-            return dlt_graph_fail(g, DLT_ERR_SHAPE,
-                                  "fpn_pool: feature map %d must be [B, C, H, W]", l);
+            return dlt_graph_fail(g, DLT_ERR_SHAPE, "fpn_pool: feature map %d must be [B, C, H, W]",
+                                  l);
         scales[l] = infer_scale(s->dim[2], o->image_h);
     }
     dlt_roi_align_opts ro = {.out_h = o->out_size,

@@ -255,7 +255,8 @@ static dlt_status align_bwd_cpu(const dlt_kctx *k)
             roi_bins q = roi_bins_of(a, box, a->scale[0]);
             for (int i = 0; i < a->ph; i++)
                 for (int j = 0; j < a->pw; j++) {
-                    const float *g = dy + r * c * bins + i * a->pw + j; /* channel ch: g[ch * bins] */
+                    const float *g =
+                        dy + r * c * bins + i * a->pw + j; /* channel ch: g[ch * bins] */
                     for (int iy = 0; iy < q.gh; iy++) {
                         float sy = roi_coord(q.y0, i, q.bh, iy, q.gh);
                         for (int ix = 0; ix < q.gw; ix++) {
@@ -289,7 +290,8 @@ static dlt_status level_cpu(const dlt_kctx *k)
 /* Per output element: 4 multiplies and 4 adds per sample (of the taps'
  * weights), counted at the fixed sampling ratio (2 per axis when adaptive,
  * a guess: the count depends on the data). */
-static double align_flops(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
+static double align_flops(const dlt_node *n, const dlt_shape *const *in,
+                          const dlt_shape *const *out)
 {
     (void)in;
     const roi_attr *a = DLT_CATTR(n, roi_attr);
@@ -352,15 +354,15 @@ static int opts_ok(dlt_graph *g, const char *op, const dlt_roi_align_opts *o)
         return 0;
     }
     if (o->out_h <= 0 || o->out_w <= 0) {
-        dlt_graph_fail(g, DLT_ERR_INVALID, "%s: output size %d x %d must be positive", op,
-                       o->out_h, o->out_w);
+        dlt_graph_fail(g, DLT_ERR_INVALID, "%s: output size %d x %d must be positive", op, o->out_h,
+                       o->out_w);
         return 0;
     }
     return 1;
 }
 
-static dlt_t align_add(dlt_graph *g, int nlev, const dlt_t *feats, const float *scales,
-                       dlt_t rois, dlt_t batch_idx, dlt_t level, const dlt_roi_align_opts *o)
+static dlt_t align_add(dlt_graph *g, int nlev, const dlt_t *feats, const float *scales, dlt_t rois,
+                       dlt_t batch_idx, dlt_t level, const dlt_roi_align_opts *o)
 {
     roi_attr a = {.nlev = nlev,
                   .ph = o->out_h,
@@ -387,8 +389,7 @@ static dlt_t align_add(dlt_graph *g, int nlev, const dlt_t *feats, const float *
     return dlt_node_add(g, &dlt_op_def_roi_align, m, in, &a, sizeof a);
 }
 
-dlt_t dlt_roi_align(dlt_graph *g, dlt_t x, dlt_t rois, dlt_t batch_idx,
-                    const dlt_roi_align_opts *o)
+dlt_t dlt_roi_align(dlt_graph *g, dlt_t x, dlt_t rois, dlt_t batch_idx, const dlt_roi_align_opts *o)
 {
     if (!opts_ok(g, "roi_align", o))
         return -1;
@@ -414,8 +415,9 @@ dlt_t dlt_roi_level(dlt_graph *g, dlt_t rois, const dlt_roi_level_opts *o)
     if (dlt_graph_status(g) != DLT_OK)
         return -1;
     if (!o || o->k_min > o->k_max || !(o->canonical_scale > 0.f) || !isfinite(o->eps))
-        return dlt_graph_fail(g, DLT_ERR_INVALID,
-                              "roi_level: need k_min <= k_max, canonical scale > 0 and a finite eps");
+        return dlt_graph_fail(
+            g, DLT_ERR_INVALID,
+            "roi_level: need k_min <= k_max, canonical scale > 0 and a finite eps");
     const dlt_shape *s = dlt_shape_of(g, rois);
     roi_level_attr a = {.k_min = o->k_min,
                         .k_max = o->k_max,

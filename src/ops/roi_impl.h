@@ -24,17 +24,17 @@
 
 #include "dlt_opdef.h"
 
-#define DLT_ROI_MAX_LEVELS 4 /* feature maps of one roi_align (the backward has <= 4 outputs) */
+#define DLT_ROI_MAX_LEVELS 4   /* feature maps of one roi_align (the backward has <= 4 outputs) */
 #define DLT_ROI_MAX_GRID 65536 /* adaptive sampling points per bin and axis, at most */
 
 typedef struct {
-    int nlev;      /* roi_align: feature maps (inputs 0..nlev-1), 1..4 */
-    int ph, pw;    /* output bins */
-    int sampling;  /* > 0: sampling x sampling points per bin; <= 0: adaptive */
-    int aligned;   /* -0.5 pixel shift, no minimum roi size */
-    int has_bidx;  /* rois [R,4] and an i32 batch index [R]; else rois [R,5] */
-    int has_level; /* an i32 level input [R] (after the batch index) */
-    int select;    /* one map with a level input: only the rois at this level */
+    int nlev;                        /* roi_align: feature maps (inputs 0..nlev-1), 1..4 */
+    int ph, pw;                      /* output bins */
+    int sampling;                    /* > 0: sampling x sampling points per bin; <= 0: adaptive */
+    int aligned;                     /* -0.5 pixel shift, no minimum roi size */
+    int has_bidx;                    /* rois [R,4] and an i32 batch index [R]; else rois [R,5] */
+    int has_level;                   /* an i32 level input [R] (after the batch index) */
+    int select;                      /* one map with a level input: only the rois at this level */
     float scale[DLT_ROI_MAX_LEVELS]; /* spatial scale of each map */
     int64_t b, c, h, w;              /* roi_align_backward: the input's shape */
 } roi_attr;

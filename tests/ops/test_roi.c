@@ -167,7 +167,8 @@ static void run_pool_case(const char *name)
     char nm[16];
     for (int l = 0; l < 4; l++) {
         snprintf(nm, sizeof nm, "f%d", l);
-        dlt_test_h5_read(pool, nm, H5T_NATIVE_FLOAT, dlt_plan_data(p, feats[l]), numel(g, feats[l]));
+        dlt_test_h5_read(pool, nm, H5T_NATIVE_FLOAT, dlt_plan_data(p, feats[l]),
+                         numel(g, feats[l]));
     }
     dlt_test_h5_read(pool, "rois", H5T_NATIVE_FLOAT, dlt_plan_data(p, rois), NPOOL * 5);
     dlt_test_h5_read(grp, "dy", H5T_NATIVE_FLOAT, dlt_plan_data(p, dy), numel(g, dy));
@@ -218,8 +219,8 @@ END_TEST
 /* Rois on a 7 x 9 map (and its 4 x 5, 2 x 3, 1 x 2 coarser levels), some
  * partly outside, one tiny. */
 static const float small_rois[5 * 6] = {
-    0, 1.2f, 0.7f, 6.3f, 5.1f, 1, -1.5f, 2.2f, 4.4f, 8.9f, 0, 5.5f, 3.3f, 11.0f, 6.8f,
-    1, 2.1f, 1.9f, 2.4f, 2.2f, 1, 0.0f, 0.0f, 8.0f, 6.0f,  0, 3.6f, -0.8f, 7.7f, 1.9f,
+    0, 1.2f, 0.7f, 6.3f, 5.1f, 1, -1.5f, 2.2f, 4.4f, 8.9f, 0, 5.5f, 3.3f,  11.0f, 6.8f,
+    1, 2.1f, 1.9f, 2.4f, 2.2f, 1, 0.0f,  0.0f, 8.0f, 6.0f, 0, 3.6f, -0.8f, 7.7f,  1.9f,
 };
 
 static float *rand_buf(size_t n, uint64_t seed)
@@ -236,8 +237,11 @@ START_TEST(roi_align_gradient_matches_finite_differences)
     dlt_graph *g = dlt_graph_create(3);
     dlt_t x = dlt_input(g, "x", DLT_F32, 4, (const int64_t[]){2, 2, 7, 9});
     dlt_t r = dlt_constant(g, DLT_F32, 2, (const int64_t[]){6, 5}, small_rois);
-    dlt_roi_align_opts o = {.out_h = 2, .out_w = 3, .spatial_scale = 1.f,
-                            .sampling_ratio = _i == 0 ? 2 : 0, .aligned = _i};
+    dlt_roi_align_opts o = {.out_h = 2,
+                            .out_w = 3,
+                            .spatial_scale = 1.f,
+                            .sampling_ratio = _i == 0 ? 2 : 0,
+                            .aligned = _i};
     dlt_t y = dlt_roi_align(g, x, r, -1, &o);
     ck_assert_msg(y >= 0, "%s", dlt_graph_errmsg(g));
     float *xd = rand_buf(numel(g, x), 5);
@@ -258,8 +262,8 @@ END_TEST
  * takes, e.g. a gradient penalty through the pooler). */
 START_TEST(fused_levels_and_backward_match_finite_differences)
 {
-    static const float rois[5 * 5] = {0, 1, 1, 7, 6,     1, 2, 3, 30, 29, 0, 0, 0, 16, 16,
-                                      1, 5, 5, 29, 13.5f, 0, -4, 3, 64, 60};
+    static const float rois[5 * 5] = {0,  1,  1, 7, 6, 1,  2,     3, 30, 29, 0,  0, 0,
+                                      16, 16, 1, 5, 5, 29, 13.5f, 0, -4, 3,  64, 60};
     dlt_graph *g = dlt_graph_create(3);
     dlt_t feats[4];
     for (int l = 0; l < 4; l++) {
@@ -424,7 +428,8 @@ START_TEST(bad_shapes_give_one_clear_line)
     rois = dlt_input(g, "rois", DLT_F32, 2, (const int64_t[]){10, 5});
     dlt_roi_level_opts lo = {2, 3, 224.f, 4, 1e-6f};
     dlt_t lv = dlt_roi_level(g, rois, &lo);
-    expect_error(g, dlt_roi_align_levels(g, 2, f2, (const float[]){0.25f, 0.125f}, rois, -1, lv, &o),
+    expect_error(g,
+                 dlt_roi_align_levels(g, 2, f2, (const float[]){0.25f, 0.125f}, rois, -1, lv, &o),
                  "B and C must agree");
     dlt_graph_free(g);
 
