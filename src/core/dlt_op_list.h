@@ -113,6 +113,12 @@
     X(SCATTER_ADD, scatter_add, shape_gather, shape_gather)                                                 \
     X(ATTENTION, attention, attention, attention)                                                           \
     X(ATTENTION_GRAD, attention_grad, attention, attention)                                                 \
+    /* recurrent cells and categorical sampling (rnn family) */                                            \
+    X(LSTM_CELL, lstm_cell, rnn, rnn)                                                                       \
+    X(LSTM_CELL_GRAD, lstm_cell_grad, rnn, rnn)                                                             \
+    X(GRU_CELL, gru_cell, rnn, rnn)                                                                         \
+    X(GRU_CELL_GRAD, gru_cell_grad, rnn, rnn)                                                               \
+    X(CATEGORICAL_SAMPLE, categorical_sample, rnn, rnn)                                                     \
     /* roi family: RoIAlign, its backward, FPN level assignment */                                         \
     X(ROI_ALIGN, roi_align, roi, roi)                                                                       \
     X(ROI_ALIGN_BACKWARD, roi_align_backward, roi, roi)                                                     \

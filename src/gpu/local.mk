@@ -17,6 +17,9 @@ GPU_KERNELS = $(GPU_K_CORE) $(GPU_K_ELEMENTWISE) $(GPU_K_REDUCE) $(GPU_K_CONV) $
 	$(GPU_K_NORM) $(GPU_K_ATTENTION)
 GPU_K_RANDOM = src/gpu/k_random.cu
 GPU_KERNELS += $(GPU_K_RANDOM)
+# rnn family: recurrent cells, categorical sampling
+GPU_K_RNN = src/gpu/k_rnn.cu
+GPU_KERNELS += $(GPU_K_RNN)
 # roi family
 GPU_K_ROI = src/gpu/k_roi.cu
 GPU_KERNELS += $(GPU_K_ROI)

@@ -264,6 +264,38 @@ typedef struct {
 dlt_t dlt_attention(dlt_graph *g, dlt_t q, dlt_t k, dlt_t v, dlt_t mask, const dlt_attention_opts *o,
                     dlt_t *lse);
 
+/* ==== recurrent cells, categorical sampling (rnn family) ==== */
+/* The pointwise part of one torch.nn.LSTM step, fused (rnn.c): gates [N, 4H]
+ * = x W_ih^T + b_ih + h W_hh^T + b_hh in torch's order i, f, g, o, c_prev
+ * [N, H]; returns h = o tanh(c) and writes c = f c_prev + i g to *c (may be
+ * NULL). Differentiable through any number of steps (not twice). */
+dlt_t dlt_lstm_cell(dlt_graph *g, dlt_t gates, dlt_t c_prev, dlt_t *c);
+/* One torch.nn.GRU step's pointwise part: gi = x W_ih^T + b_ih and
+ * gh = h_prev W_hh^T + b_hh, both [N, 3H] in torch's order r, z, n;
+ * returns h = (1 - z) n + z h_prev with n = tanh(gi_n + r gh_n). */
+dlt_t dlt_gru_cell(dlt_graph *g, dlt_t gi, dlt_t gh, dlt_t h_prev);
+typedef struct {
+    float temperature; /* > 0; 0: 1. Samples softmax(logits / temperature) */
+    /* 0: draws keyed by the run's seed, which mixes in the rank (each rank
+     * draws its own). 1: keyed by the graph's seed alone, row r drawing
+     * counter first_sample + r (>= 0), so every rank with the same graph
+     * seed draws the same indices (a controller replicated on every rank). */
+    int global;
+    int64_t first_sample;
+} dlt_categorical_opts;
+/* One index per row of logits [N, K] -> i32 [N], drawn from
+ * softmax(logits / T) by inverse CDF on one counter-based uniform per row, a
+ * pure function of (seed, node, step, rank or first_sample, row): CPU and
+ * CUDA draw the same indices, a resumed run continues exactly. A row with a
+ * non-finite logit gives -1. No gradient. o: NULL = temperature 1, per-rank
+ * draws. */
+dlt_t dlt_categorical_sample(dlt_graph *g, dlt_t logits, const dlt_categorical_opts *o);
+/* log softmax(logits)[n, idx[n]] -> [N] (idx i32 [N], e.g. the samples): the
+ * log-probability of the choices, differentiable in the logits (REINFORCE);
+ * for a temperature, pass the scaled logits. */
+dlt_t dlt_categorical_log_prob(dlt_graph *g, dlt_t logits, dlt_t idx);
+/* -sum_k p_k log p_k of p = softmax(logits) per row: [N, K] -> [N]. */
+dlt_t dlt_categorical_entropy(dlt_graph *g, dlt_t logits);
 /* ==== RoIAlign and FPN level assignment (roi family, src/ops/roi.c) ==== */
 /* torchvision.ops.roi_align: x [B, C, H, W], rois f32 [R, 5] (batch index,
  * x1, y1, x2, y2) with batch_idx = -1, or boxes f32 [R, 4] with an i32

@@ -12,6 +12,9 @@ include src/ops/attention.mk
 EXTRA_DIST += src/ops/attention.mk
 include src/ops/random.mk
 EXTRA_DIST += src/ops/random.mk
+# rnn family: recurrent cells, categorical sampling
+include src/ops/rnn.mk
+EXTRA_DIST += src/ops/rnn.mk
 # roi family
 include src/ops/roi.mk
 EXTRA_DIST += src/ops/roi.mk

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "dlt_coco.h"
 #include "dlt_export.h"
 #include "dlt_gan_sample.h"
 #include "dlt_job.h"
@@ -28,6 +29,7 @@ static void usage(FILE *out)
             "                        [--temperature T] [--top-k K] [--seed S] [--data GLOB] [--threads N]\n"
             "       dltrain predict CKPT.h5 [--data GLOB] [--out FILE] [--batch N] [--threads N] [--logits]\n"
             "       dltrain sample CKPT.h5 --out GRID.png [--n N] [--label K] [--seed S]\n"
+            "       dltrain coco-eval --gt GT.json --dt RESULTS.json [--iou bbox|segm]\n"
             "       dltrain selftest [N]\n"
             "       dltrain --version | --help\n"
             "\n"
@@ -82,6 +84,9 @@ static void usage(FILE *out)
             "                        run's fixed noise (seed S: the job's unless given), so without\n"
             "                        --seed it is the grid the run wrote at that step; conditional\n"
             "                        models: every image of class K (default: row r of class r mod K)\n"
+            "  coco-eval             COCO box (default) or mask AP/AR of a COCO results file against\n"
+            "                        COCO instances ground truth, as pycocotools' COCOeval computes\n"
+            "                        and prints them (12 lines; docs/metrics.md)\n"
             "  selftest [N]          all-reduce N doubles (default 1048576) across the ranks and check\n"
             "  --version             versions of dltrain, BLAS, MPI, HDF5, CUDA, cuDNN, NCCL\n"
             "  --list-ops            every op (name, family) with the backends that have a kernel for\n"
@@ -575,6 +580,46 @@ static int sample(int argc, char **argv)
     return 0;
 }
 
+/* dltrain coco-eval: COCOeval's 12 numbers of a results file (dlt_coco.h) */
+static int coco_eval(int argc, char **argv)
+{
+    const char *gt_path = NULL, *dt_path = NULL, *iou = "bbox";
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (v && (strcmp(a, "--gt") == 0 || strcmp(a, "--dt") == 0 || strcmp(a, "--iou") == 0)) {
+            *(a[2] == 'g' ? &gt_path : a[2] == 'd' ? &dt_path : &iou) = v;
+            i++;
+        } else {
+            fprintf(stderr, "dltrain coco-eval: unexpected argument '%s' (see dltrain --help)\n",
+                    a);
+            return EXIT_USAGE;
+        }
+    }
+    if (!gt_path || !dt_path || (strcmp(iou, "bbox") != 0 && strcmp(iou, "segm") != 0)) {
+        fprintf(stderr,
+                "dltrain coco-eval: %s (usage: dltrain coco-eval --gt GT.json --dt "
+                "RESULTS.json [--iou bbox|segm])\n",
+                !gt_path ? "no --gt given" : !dt_path ? "no --dt given" : "--iou is bbox or segm");
+        return EXIT_USAGE;
+    }
+    dlt_coco_gt *gt = NULL;
+    dlt_coco_det *dets = NULL;
+    int64_t n = 0;
+    double stats[DLT_COCO_NSTATS];
+    dlt_status st = dlt_coco_gt_load(gt_path, &gt);
+    if (st == DLT_OK)
+        st = dlt_coco_results_load(dt_path, gt, &dets, &n);
+    if (st == DLT_OK)
+        st = dlt_coco_evaluate(gt, dets, n, iou[0] == 's' ? DLT_COCO_SEGM : DLT_COCO_BBOX, stats);
+    if (st == DLT_OK)
+        dlt_coco_print_stats(stdout, stats);
+    else
+        fprintf(stderr, "dltrain coco-eval: %s\n", dlt_errmsg());
+    dlt_coco_dets_free(dets, n);
+    dlt_coco_gt_free(gt);
+    return dlt_exit_for(st);
+}
+
 int main(int argc, char **argv)
 {
     args a;
@@ -606,6 +651,8 @@ int main(int argc, char **argv)
         return predict(argc, argv);
     if (strcmp(argv[1], "sample") == 0)
         return sample(argc, argv);
+    if (strcmp(argv[1], "coco-eval") == 0)
+        return coco_eval(argc, argv);
     if (!parse_args(argc, argv, &a)) {
         free(a.sets);
         return EXIT_USAGE;
