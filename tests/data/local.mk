@@ -25,3 +25,7 @@ TESTS += $(DATA_TESTS6)
 tests_data_test_pairs_SOURCES = tests/data/test_pairs.c tests/data/data_util.c tests/data/data_util.h
 tests_data_test_fmnist_pair_SOURCES = tests/data/test_fmnist_pair.c tests/data/data_util.c \
 	tests/data/data_util.h
+DATA_TESTS7 = tests/data/test_det
+check_PROGRAMS += $(DATA_TESTS7)
+TESTS += $(DATA_TESTS7)
+tests_data_test_det_SOURCES = tests/data/test_det.c tests/data/data_util.c tests/data/data_util.h
