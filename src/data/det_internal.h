@@ -44,4 +44,23 @@ int dlt_det_mask_box(const uint8_t *m, int h, int w, float box[4]);
 /* counts: at most h*w + 1 entries; returns their number. */
 int64_t dlt_det_mask_rle(const uint8_t *m, int h, int w, uint32_t *counts);
 
+/* Detection shard output of the converters: `total` samples into
+ * OUT/PREFIX-0000s-of-0000S.h5, shard s holding samples [s*N/S, (s+1)*N/S)
+ * (S from o->num_shards, else o->shard_size, else about 128 MiB per shard). */
+typedef struct {
+    char *dir, *prefix;
+    dlt_shard_spec spec;
+    int64_t total, done;
+    int nshards, cur;
+    dlt_shard_writer *w;
+} dlt_det_sink;
+
+dlt_status dlt_det_sink_open(dlt_det_sink *s, const dlt_convert_opts *o, const char *prefix,
+                             const dlt_shard_spec *spec, int64_t total);
+dlt_status dlt_det_sink_add(dlt_det_sink *s, const dlt_det_sample *x);
+/* The file sample i went to: "PREFIX-0000s-of-0000S.h5" and its row. */
+void dlt_det_sink_name(const dlt_det_sink *s, int64_t i, char *name, size_t cap, int64_t *row);
+dlt_status dlt_det_sink_close(dlt_det_sink *s);
+void dlt_det_sink_abort(dlt_det_sink *s); /* removes the unfinished file */
+
 #endif
