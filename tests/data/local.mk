@@ -29,3 +29,8 @@ DATA_TESTS7 = tests/data/test_det
 check_PROGRAMS += $(DATA_TESTS7)
 TESTS += $(DATA_TESTS7)
 tests_data_test_det_SOURCES = tests/data/test_det.c tests/data/data_util.c tests/data/data_util.h
+DATA_TESTS8 = tests/data/test_coco
+check_PROGRAMS += $(DATA_TESTS8)
+TESTS += $(DATA_TESTS8)
+tests_data_test_coco_SOURCES = tests/data/test_coco.c tests/data/data_util.c tests/data/data_util.h
+tests_data_test_coco_CPPFLAGS = $(AM_CPPFLAGS) -DDLT_TEST_SRCDIR='"$(abs_top_srcdir)"'
