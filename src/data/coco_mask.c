@@ -126,15 +126,15 @@ static int64_t walk_edge(int xs, int ys, int xe, int ye, int *px, int *py, int64
     return m;
 }
 
-void dlt_coco_poly_fill(const double *xy, int k, int h, int w, uint8_t *out)
+dlt_status dlt_coco_poly_fill(const double *xy, int k, int h, int w, uint8_t *out)
 {
     const double scale = 5;
     if (k < 1 || h < 1 || w < 1)
-        return;
+        return DLT_OK;
     int *gx = malloc(((size_t)k + 1) * sizeof *gx), *gy = malloc(((size_t)k + 1) * sizeof *gy);
     if (!gx || !gy) {
         free(gx), free(gy);
-        return;
+        return dlt_seterr(DLT_ERR_NOMEM, "out of memory rasterising a polygon");
     }
     for (int j = 0; j < k; j++)
         gx[j] = (int)(scale * xy[2 * j] + .5), gy[j] = (int)(scale * xy[2 * j + 1] + .5);
@@ -148,7 +148,7 @@ void dlt_coco_poly_fill(const double *xy, int k, int h, int w, uint8_t *out)
     int64_t *tog = malloc(((size_t)npts + 1) * sizeof *tog);
     if (!px || !py || !tog) {
         free(gx), free(gy), free(px), free(py), free(tog);
-        return;
+        return dlt_seterr(DLT_ERR_NOMEM, "out of memory rasterising a polygon");
     }
     int64_t m = 0;
     for (int j = 0; j < k; j++)
@@ -185,4 +185,5 @@ void dlt_coco_poly_fill(const double *xy, int k, int h, int w, uint8_t *out)
         for (int64_t p = pos; p < total; p++)
             out[(p % h) * w + p / h] = 1;
     free(gx), free(gy), free(px), free(py), free(tog);
+    return DLT_OK;
 }

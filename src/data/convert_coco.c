@@ -171,10 +171,10 @@ static dlt_status read_categories(coco *c)
     return DLT_OK;
 }
 
-static const coco *sort_ctx;
-static int cmp_id(const void *a, const void *b)
+static int cmp_id(const void *a, const void *b, void *ctx)
 {
-    int64_t x = sort_ctx->im[*(const int64_t *)a].id, y = sort_ctx->im[*(const int64_t *)b].id;
+    const coco *c = ctx;
+    int64_t x = c->im[*(const int64_t *)a].id, y = c->im[*(const int64_t *)b].id;
     return (x > y) - (x < y);
 }
 
@@ -230,8 +230,7 @@ static dlt_status read_images(coco *c, int max_size)
         c->order[i] = i;
         i++;
     }
-    sort_ctx = c;
-    qsort(c->order, (size_t)c->nim, sizeof *c->order, cmp_id);
+    qsort_r(c->order, (size_t)c->nim, sizeof *c->order, cmp_id, c);
     for (i = 1; i < c->nim; i++)
         if (c->im[c->order[i]].id == c->im[c->order[i - 1]].id)
             return bad(c, "images", (int)c->order[i], "duplicate image id");
@@ -312,8 +311,10 @@ static dlt_status decode_segmentation(const coco *c, const cJSON *a, int ai, int
                 }
                 xy[j++] = v->valuedouble;
             }
-            dlt_coco_poly_fill(xy, k / 2, h, w, m);
+            dlt_status st = dlt_coco_poly_fill(xy, k / 2, h, w, m);
             free(xy);
+            if (st)
+                return st;
         }
         return DLT_OK;
     }

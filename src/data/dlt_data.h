@@ -322,7 +322,7 @@ dlt_status dlt_convert_coco(const char *images_dir, const char *annotations, int
 /* COCO masks, exposed for tests: polygon (xy[2k], pycocotools' rasteriser) and
  * RLE (counts[n] column-major runs, first of zeros) -> h×w row-major 0/1 mask,
  * OR-ed into out. The compressed counts string decodes into *counts (malloc'd). */
-void dlt_coco_poly_fill(const double *xy, int k, int h, int w, uint8_t *out);
+dlt_status dlt_coco_poly_fill(const double *xy, int k, int h, int w, uint8_t *out);
 dlt_status dlt_coco_rle_fill(const uint32_t *counts, int64_t n, int h, int w, uint8_t *out);
 dlt_status dlt_coco_rle_decode_string(const char *s, uint32_t **counts, int64_t *n);
 

@@ -56,7 +56,7 @@ START_TEST(polygons_as_pycocotools)
     int64_t pixels = 0;
     for (size_t q = 0; q < nq; q++) {
         memset(m, 0, sizeof m);
-        dlt_coco_poly_fill(xy + off[q], (int)(off[q + 1] - off[q]) / 2, H, W, m);
+        OK(dlt_coco_poly_fill(xy + off[q], (int)(off[q + 1] - off[q]) / 2, H, W, m));
         int bad = 0;
         for (int i = 0; i < H * W; i++)
             bad += m[i] != want[q * H * W + i], pixels += m[i];
