@@ -21,12 +21,15 @@
 
 void dlt_det_resized_size(int h, int w, int min_size, int max_size, int *rh, int *rw)
 {
+    /* As torchvision computes it: the scale in float32, where `size / tensor` is
+     * torch's reciprocal-then-multiply (so 800 / 480 rounds to 1.66666675, not
+     * 1.66666663), then the output size floor(in * scale) in double. */
     float mn = (float)(h < w ? h : w), mx = (float)(h < w ? w : h);
-    float s = (float)min_size / mn;
-    if (s * mx > (float)max_size)
-        s = (float)max_size / mx;
-    *rh = (int)floorf((float)h * s);
-    *rw = (int)floorf((float)w * s);
+    float rmn = 1.0f / mn, rmx = 1.0f / mx;
+    float a = rmn * (float)min_size, b = rmx * (float)max_size;
+    double s = a < b ? a : b;
+    *rh = (int)floor((double)h * s);
+    *rw = (int)floor((double)w * s);
     if (*rh < 1)
         *rh = 1;
     if (*rw < 1)

@@ -382,8 +382,9 @@ int64_t dlt_det_loader_steps_per_epoch(const dlt_det_loader *l);
 void dlt_det_loader_shape(const dlt_det_loader *l, int *c, int *h, int *w, int *max_boxes);
 int dlt_det_loader_num_classes(const dlt_det_loader *l); /* with the background */
 const char *dlt_det_loader_class_name(const dlt_det_loader *l, int i);
-/* The resized size of an h×w image: torchvision's rule (floor(h * s), floor(w * s)
- * with s = min(min_size / min(h, w), max_size / max(h, w))). */
+/* The resized size of an h×w image, exactly as torchvision computes it: s =
+ * min(min_size / min(h, w), max_size / max(h, w)) in float32, then floor(h * s),
+ * floor(w * s) (tests/fixtures/det_resize.h5 holds torchvision's answers). */
 void dlt_det_resized_size(int h, int w, int min_size, int max_size, int *rh, int *rw);
 
 /* The pieces the loader is made of, exposed for tests and other loaders. */

@@ -255,12 +255,77 @@ START_TEST(loader_resize)
     dlt_det_resized_size(20, 30, 40, 45, &rh, &rw);
     ck_assert_int_eq(rh, 30);
     ck_assert_int_eq(rw, 45);
-    dlt_det_resized_size(480, 640, 800, 1333, &rh, &rw);
-    ck_assert_int_eq(rh, 800);
-    ck_assert_int_eq(rw, 1066); /* floor(640 * 800 / 480) */
-    dlt_det_resized_size(100, 1000, 800, 1333, &rh, &rw);
-    ck_assert_int_eq(rh, 133);
-    ck_assert_int_eq(rw, 1333);
+}
+END_TEST
+
+/* torchvision's GeneralizedRCNNTransform (tests/fixtures/det_resize.h5): the
+ * resize rule on a table of sizes, and a batch of two images of different
+ * shapes with boxes and masks (min_size 50, max_size 60, ImageNet mean/std). */
+START_TEST(loader_vs_torchvision)
+{
+    hid_t f = dlt_test_fixture_open("det_resize.h5");
+    int32_t rows[12 * 6];
+    dlt_test_h5_read(f, "sizes", H5T_NATIVE_INT32, rows, 12 * 6);
+    for (int r = 0; r < 12; r++) {
+        const int32_t *x = rows + 6 * r;
+        int rh, rw;
+        dlt_det_resized_size(x[0], x[1], x[2], x[3], &rh, &rw);
+        ck_assert_msg(rh == x[4] && rw == x[5], "%dx%d (%d, %d): %dx%d, torchvision %dx%d", x[0],
+                      x[1], x[2], x[3], rh, rw, x[4], x[5]);
+    }
+    enum { H = 30, W = 32, B = 64 };
+    static uint8_t img[2 * H * W * 3], masks[2 * 3 * H * W], wm[2 * 3 * B * B];
+    static float wimg[2 * 3 * B * B];
+    float boxes[2 * 3 * 4], wb[2 * 3 * 4];
+    int32_t sizes[4], ws[4], cls[3] = {1, 2, 1};
+    dlt_test_h5_read(f, "in/images", H5T_NATIVE_UINT8, img, sizeof img);
+    dlt_test_h5_read(f, "in/masks", H5T_NATIVE_UINT8, masks, sizeof masks);
+    dlt_test_h5_read(f, "in/boxes", H5T_NATIVE_FLOAT, boxes, 24);
+    dlt_test_h5_read(f, "in/sizes", H5T_NATIVE_INT32, sizes, 4);
+    dlt_test_h5_read(f, "out/images", H5T_NATIVE_FLOAT, wimg, 2 * 3 * B * B);
+    dlt_test_h5_read(f, "out/masks", H5T_NATIVE_UINT8, wm, sizeof wm);
+    dlt_test_h5_read(f, "out/boxes", H5T_NATIVE_FLOAT, wb, 24);
+    dlt_test_h5_read(f, "out/image_sizes", H5T_NATIVE_INT32, ws, 4);
+    H5Fclose(f);
+    dlt_shard_spec spec = {0};
+    spec.kind = DLT_KIND_DETECTION;
+    spec.h = spec.mask_h = H, spec.w = spec.mask_w = W, spec.c = 3, spec.num_classes = 3;
+    spec.max_boxes = 3;
+    dlt_shard_writer *w;
+    OK(dlt_shard_writer_open(path, &spec, &w));
+    for (int i = 0; i < 2; i++) {
+        dlt_det_sample x = {img + i * H * W * 3,
+                            sizes[2 * i],
+                            sizes[2 * i + 1],
+                            0,
+                            0,
+                            i,
+                            3,
+                            boxes + i * 12,
+                            cls,
+                            NULL,
+                            masks + i * 3 * H * W};
+        OK(dlt_shard_write_det(w, &x));
+    }
+    OK(dlt_shard_writer_close(w));
+    dlt_det_loader_config cfg;
+    dlt_det_loader_config_default(&cfg);
+    cfg.base.paths = path, cfg.base.batch_size = 2, cfg.base.shuffle = 0, cfg.base.threads = 0;
+    cfg.min_size = 50, cfg.max_size = 60;
+    dlt_det_loader *l;
+    OK(dlt_det_loader_open(&cfg, &l));
+    int c, bh, bw, m;
+    dlt_det_loader_shape(l, &c, &bh, &bw, &m);
+    ck_assert_int_eq(bh, B);
+    ck_assert_int_eq(bw, B);
+    dlt_det_batch b;
+    OK(dlt_det_loader_next(l, &b));
+    ck_assert_mem_eq(b.image_sizes, ws, sizeof ws);
+    double err = dlt_test_max_abserr(b.images, wimg, 2 * 3 * B * B);
+    ck_assert_msg(err < 2e-5, "images differ from torchvision by %g", err);
+    ck_assert_msg(dlt_test_max_abserr(b.boxes, wb, 24) < 1e-4, "boxes differ");
+    ck_assert_mem_eq(b.masks, wm, sizeof wm);
+    dlt_det_loader_close(l);
 }
 END_TEST
 
@@ -349,6 +414,7 @@ int main(void)
     tcase_add_test(tc, shard_roundtrip);
     tcase_add_test(tc, loader_shapes_flip);
     tcase_add_test(tc, loader_resize);
+    tcase_add_test(tc, loader_vs_torchvision);
     tcase_add_test(tc, loader_sharding);
     tcase_add_test(tc, loader_crowd_and_errors);
     suite_add_tcase(s, tc);
