@@ -492,6 +492,10 @@ static void coco_free(coco *c)
 dlt_status dlt_convert_coco(const char *images_dir, const char *annotations, int max_size,
                             int max_boxes, const dlt_convert_opts *o)
 {
+    if (o->val_fraction > 0)
+        return dlt_seterr(DLT_ERR_INVALID,
+                          "coco: --val-fraction is not supported (COCO files "
+                          "are split already: convert each with its own --prefix)");
     coco c;
     memset(&c, 0, sizeof c);
     c.file = annotations;
@@ -535,13 +539,15 @@ dlt_status dlt_convert_coco(const char *images_dir, const char *annotations, int
         st = dlt_det_sink_open(&sink, o, o->prefix ? o->prefix : "train", &spec, c.nim);
         open = !st;
     }
-    dlt_progress pr;
-    dlt_progress_start(&pr, o->progress, "coco", c.nim);
-    for (int i = 0; !st && i < c.nim; i++) {
-        st = convert_image(&c, images_dir, i, &wk, &sink);
-        dlt_progress_add(&pr, 1);
+    if (!st) {
+        dlt_progress pr;
+        dlt_progress_start(&pr, o->progress, "coco", c.nim);
+        for (int i = 0; !st && i < c.nim; i++) {
+            st = convert_image(&c, images_dir, i, &wk, &sink);
+            dlt_progress_add(&pr, 1);
+        }
+        dlt_progress_end(&pr);
     }
-    dlt_progress_end(&pr);
     if (open && !st)
         st = dlt_det_sink_close(&sink);
     else if (open)
