@@ -526,8 +526,8 @@ dlt_status dlt_convert_coco(const char *images_dir, const char *annotations, int
                         wk.M);
     dlt_det_sink sink;
     int open = 0;
+    char source[4200]; /* the sink opens its files later: keep the spec's strings alive */
     if (!st) {
-        char source[4200];
         snprintf(source, sizeof source, "coco %s (images %s, max_size %d)", annotations, images_dir,
                  max_size);
         dlt_shard_spec spec = {0};

@@ -46,7 +46,8 @@ int64_t dlt_det_mask_rle(const uint8_t *m, int h, int w, uint32_t *counts);
 
 /* Detection shard output of the converters: `total` samples into
  * OUT/PREFIX-0000s-of-0000S.h5, shard s holding samples [s*N/S, (s+1)*N/S)
- * (S from o->num_shards, else o->shard_size, else about 128 MiB per shard). */
+ * (S from o->num_shards, else o->shard_size, else about 128 MiB per shard).
+ * The spec is copied, not its strings: source and class_names must outlive the sink. */
 typedef struct {
     char *dir, *prefix;
     dlt_shard_spec spec;
