@@ -17,6 +17,7 @@
 #include "det_internal.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 void dlt_det_resized_size(int h, int w, int min_size, int max_size, int *rh, int *rw)
@@ -36,8 +37,15 @@ void dlt_det_resized_size(int h, int w, int min_size, int max_size, int *rh, int
         *rw = 1;
 }
 
+/* Per output column: the two source columns and the weight of the second,
+ * with the flip folded in (output column xo shows resized column rw-1-xo). */
+typedef struct {
+    int x0, x1;
+    float wx;
+} col_tap;
+
 static void resize_image(const dlt_det_stored *in, int rh, int rw, int flip, const float *mean,
-                         const float *std, const dlt_det_out *out)
+                         const float *std, const dlt_det_out *out, col_tap *tap)
 {
     int C = in->C;
     size_t plane = (size_t)out->bh * (size_t)out->bw;
@@ -45,6 +53,15 @@ static void resize_image(const dlt_det_stored *in, int rh, int rw, int flip, con
     float scale[DLT_DATA_MAX_CHANNELS], bias[DLT_DATA_MAX_CHANNELS];
     for (int k = 0; k < C; k++)
         scale[k] = 1.0f / (255.0f * std[k]), bias[k] = -mean[k] / std[k];
+    for (int xo = 0; xo < rw; xo++) {
+        int x = flip ? rw - 1 - xo : xo;
+        float fx = ((float)x + 0.5f) * sx - 0.5f;
+        if (fx < 0)
+            fx = 0;
+        tap[xo].x0 = (int)fx;
+        tap[xo].x1 = tap[xo].x0 + 1 < in->w ? tap[xo].x0 + 1 : in->w - 1;
+        tap[xo].wx = fx - (float)tap[xo].x0;
+    }
     memset(out->image, 0, (size_t)C * plane * sizeof(float));
     for (int y = 0; y < rh; y++) {
         float fy = ((float)y + 0.5f) * sy - 0.5f;
@@ -52,41 +69,45 @@ static void resize_image(const dlt_det_stored *in, int rh, int rw, int flip, con
             fy = 0;
         int y0 = (int)fy, y1 = y0 + 1 < in->h ? y0 + 1 : in->h - 1;
         float wy = fy - (float)y0;
-        for (int xo = 0; xo < rw; xo++) {
-            int x = flip ? rw - 1 - xo : xo;
-            float fx = ((float)x + 0.5f) * sx - 0.5f;
-            if (fx < 0)
-                fx = 0;
-            int x0 = (int)fx, x1 = x0 + 1 < in->w ? x0 + 1 : in->w - 1;
-            float wx = fx - (float)x0;
-            const uint8_t *r0 = in->hwc + (size_t)y0 * (size_t)in->W * (size_t)C;
-            const uint8_t *r1 = in->hwc + (size_t)y1 * (size_t)in->W * (size_t)C;
-            for (int k = 0; k < C; k++) {
-                float a = r0[(size_t)x0 * C + k], b = r0[(size_t)x1 * C + k];
-                float d = r1[(size_t)x0 * C + k], e = r1[(size_t)x1 * C + k];
+        const uint8_t *r0 = in->hwc + (size_t)y0 * (size_t)in->W * (size_t)C;
+        const uint8_t *r1 = in->hwc + (size_t)y1 * (size_t)in->W * (size_t)C;
+        for (int k = 0; k < C; k++) {
+            float *dst = out->image + (size_t)k * plane + (size_t)y * out->bw;
+            for (int xo = 0; xo < rw; xo++) {
+                const col_tap *t = &tap[xo];
+                float wx = t->wx;
+                float a = r0[(size_t)t->x0 * C + k], b = r0[(size_t)t->x1 * C + k];
+                float d = r1[(size_t)t->x0 * C + k], e = r1[(size_t)t->x1 * C + k];
                 float v = (a * (1 - wx) + b * wx) * (1 - wy) + (d * (1 - wx) + e * wx) * wy;
-                out->image[(size_t)k * plane + (size_t)y * out->bw + xo] = v * scale[k] + bias[k];
+                dst[xo] = v * scale[k] + bias[k];
             }
         }
     }
 }
 
-static void resize_mask(const uint8_t *m, const dlt_det_stored *in, int rh, int rw, int flip,
+/* Source column of each output column for the nearest-neighbour masks. */
+static void mask_columns(const dlt_det_stored *in, int rw, int flip, int *xs)
+{
+    float sx = (float)in->w / (float)rw;
+    for (int xo = 0; xo < rw; xo++) {
+        int x = flip ? rw - 1 - xo : xo;
+        int v = (int)floorf((float)x * sx);
+        xs[xo] = v > in->w - 1 ? in->w - 1 : v;
+    }
+}
+
+static void resize_mask(const uint8_t *m, const dlt_det_stored *in, int rh, int rw, const int *xs,
                         uint8_t *dst, int bw)
 {
-    float sy = (float)in->h / (float)rh, sx = (float)in->w / (float)rw;
+    float sy = (float)in->h / (float)rh;
     for (int y = 0; y < rh; y++) {
         int ys = (int)floorf((float)y * sy);
         if (ys > in->h - 1)
             ys = in->h - 1;
         const uint8_t *row = m + (size_t)ys * (size_t)in->W;
-        for (int xo = 0; xo < rw; xo++) {
-            int x = flip ? rw - 1 - xo : xo;
-            int xs = (int)floorf((float)x * sx);
-            if (xs > in->w - 1)
-                xs = in->w - 1;
-            dst[(size_t)y * (size_t)bw + xo] = row[xs] != 0;
-        }
+        uint8_t *d = dst + (size_t)y * (size_t)bw;
+        for (int xo = 0; xo < rw; xo++)
+            d[xo] = row[xs[xo]] != 0;
     }
 }
 
@@ -101,7 +122,14 @@ dlt_status dlt_det_transform(const dlt_det_stored *in, int min_size, int max_siz
                           "an image of %dx%d resizes to %dx%d, larger than the "
                           "batch shape %dx%d",
                           in->h, in->w, rh, rw, out->bh, out->bw);
-    resize_image(in, rh, rw, flip, mean, std, out);
+    col_tap *tap = malloc((size_t)rw * sizeof *tap);
+    int *xs = malloc((size_t)rw * sizeof *xs);
+    if (!tap || !xs) {
+        free(tap), free(xs);
+        return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    }
+    resize_image(in, rh, rw, flip, mean, std, out, tap);
+    mask_columns(in, rw, flip, xs);
     float ry = (float)rh / (float)in->h, rx = (float)rw / (float)in->w;
     size_t mplane = (size_t)out->bh * (size_t)out->bw;
     memset(out->boxes, 0, (size_t)M * 4 * sizeof(float));
@@ -126,10 +154,11 @@ dlt_status dlt_det_transform(const dlt_det_stored *in, int min_size, int max_siz
         out->box_valid[n] = 1;
         out->iscrowd[n] = (uint8_t)crowd;
         if (out->masks && in->masks)
-            resize_mask(in->masks + (size_t)i * (size_t)in->H * (size_t)in->W, in, rh, rw, flip,
+            resize_mask(in->masks + (size_t)i * (size_t)in->H * (size_t)in->W, in, rh, rw, xs,
                         out->masks + (size_t)n * mplane, out->bw);
         n++;
     }
+    free(tap), free(xs);
     *out->num_boxes = n;
     out->image_size[0] = rh, out->image_size[1] = rw;
     return DLT_OK;
