@@ -65,7 +65,7 @@ typedef struct {
     X(shape_slice) X(shape_gather) X(attention)                                              \
     X(random)                                                                                  \
     X(rnn)                                                                                     \
-    X(box)                                                                                 \
+    X(box)                                                                                     \
     X(roi)
 
 #define DLT_GPU_KERNEL_LIST_DECL_(name) extern const dlt_gpu_kernel dlt_gpu_kernels_##name[];
