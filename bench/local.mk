@@ -25,3 +25,8 @@ bench: bench/transformer_bench
 EXTRA_DIST += bench/lm_bench.sh bench/reference/lm_common.py
 EXTRA_DIST += bench/reference/bert_mini_torch.py bench/reference/gpt_torch.py
 EXTRA_DIST += bench/results
+# the vectorised elementwise math per ISA path against the libm path
+check_PROGRAMS += bench/vmath_bench
+bench_vmath_bench_SOURCES = bench/vmath_bench.c
+bench_vmath_bench_LDADD = libdltrain.la $(DLT_DEP_LIBS)
+bench: bench/vmath_bench
