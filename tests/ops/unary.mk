@@ -9,3 +9,6 @@ EXTRA_DIST += tests/fixtures/unary_make_fixtures.py tests/fixtures/unary_act.h5 
 # the vectorised f32 math on every ISA path this CPU runs (src/ops/vmath.h)
 check_PROGRAMS += tests/ops/test_vmath
 TESTS += tests/ops/test_vmath
+# the op tests above once per DLT_CPU_ISA path (needs dltrain for --version)
+TESTS += tests/ops/test_vmath_paths.sh
+EXTRA_DIST += tests/ops/test_vmath_paths.sh
