@@ -21,13 +21,17 @@
  *   P a degree-10 Chebyshev least-squares fit (relative error 4e-9). erf(z) =
  *   1 - erfc(z) for |z| >= 0.5, its Taylor series below.
  * - GELU: Phi(x) = h E for x < 0 and 1 - h E for x >= 0 with E = exp(-x^2/2)
- *   and h = g(|x|/sqrt 2)/2. x^2/2 is formed exactly in double and passed to exp
- *   as hi + lo: in the tails a rounded x^2 would cost x^2 ulp.
+ *   and h = g(|x|/sqrt 2)/2; for |x| < 0.8 Phi's Taylor series instead. x^2/2
+ *   is formed exactly in double and passed to exp as hi + lo: in the tails a
+ *   rounded x^2 would cost ~x^2/2 ulp.
  * - GELU (tanh): 0.5 (1 + tanh u) = sigmoid(2u), so f = x sigmoid(2u) and f' =
- *   sigmoid(2u) + 2 x sigmoid(2u) sigmoid(-2u) u', with 2u formed in double
- *   (hi + lo) for the same reason.
+ *   sigmoid(2u) + 2 x sigmoid(2u) sigmoid(-2u) u' (no 1 + tanh cancellation in
+ *   the left tail), with 2u formed in double (hi + lo) for the same reason, and
+ *   e^-|2u| kept as m 2^k so that x e^-|2u| is rounded once near FLT_MIN.
  * Special values: NaN propagates, exp/expm1 overflow to inf and underflow to 0,
- * log(0) = -inf, log(x < 0) = NaN, tanh/erf/expm1 keep -0. */
+ * log(0) = -inf, log(x < 0) = NaN, tanh/erf/expm1/GELU keep -0; GELU(-inf) is
+ * NaN as in the libm path, but the GELU derivatives at -inf/+inf are their
+ * limits 0 and 1 (the libm path gives NaN there). */
 #ifndef DLT_VMATH_MATH_H
 #define DLT_VMATH_MATH_H
 
