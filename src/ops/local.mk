@@ -12,5 +12,3 @@ include src/ops/attention.mk
 EXTRA_DIST += src/ops/attention.mk
 include src/ops/random.mk
 EXTRA_DIST += src/ops/random.mk
-include src/ops/vmath.mk
-EXTRA_DIST += src/ops/vmath.mk
