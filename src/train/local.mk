@@ -47,3 +47,7 @@ pkginclude_HEADERS += src/train/dlt_det_post.h
 # [model.spec] tables to child-network specs, and specs back to job files (model.arch = "spec")
 libdltrain_la_SOURCES += src/train/spec_toml.c
 pkginclude_HEADERS += src/train/dlt_spec_toml.h
+# Mask R-CNN evaluation on the host: detections back to the source images, pasted masks,
+# RLE, COCOeval box and mask metrics, results JSON
+libdltrain_la_SOURCES += src/train/maskrcnn_eval.c
+pkginclude_HEADERS += src/train/dlt_maskrcnn_eval.h

@@ -127,3 +127,9 @@ EXTRA_DIST += tests/fixtures/coco_eval_make_fixtures.py tests/fixtures/coco_eval
 check_PROGRAMS += tests/train/test_det_post
 TESTS += tests/train/test_det_post
 EXTRA_DIST += tests/fixtures/det_post.h5 tests/fixtures/det_post_make_fixtures.py
+# Mask R-CNN evaluation (maskrcnn_eval.c) against torchvision and pycocotools
+check_PROGRAMS += tests/train/test_maskrcnn_eval
+TESTS += tests/train/test_maskrcnn_eval
+tests_train_test_maskrcnn_eval_CPPFLAGS = $(AM_CPPFLAGS) -DDLT_TEST_SRCDIR='"$(abs_top_srcdir)"'
+EXTRA_DIST += tests/fixtures/maskrcnn_eval.h5 tests/fixtures/maskrcnn_eval_gt.json \
+	tests/fixtures/maskrcnn_eval_make_fixtures.py
