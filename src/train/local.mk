@@ -51,3 +51,6 @@ pkginclude_HEADERS += src/train/dlt_spec_toml.h
 # RLE, COCOeval box and mask metrics, results JSON
 libdltrain_la_SOURCES += src/train/maskrcnn_eval.c
 pkginclude_HEADERS += src/train/dlt_maskrcnn_eval.h
+# Mask R-CNN's test-time selection on the host: postprocess_detections, maskrcnn_inference
+libdltrain_la_SOURCES += src/train/det_infer.c
+pkginclude_HEADERS += src/train/dlt_det_infer.h

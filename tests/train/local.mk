@@ -133,3 +133,7 @@ TESTS += tests/train/test_maskrcnn_eval
 tests_train_test_maskrcnn_eval_CPPFLAGS = $(AM_CPPFLAGS) -DDLT_TEST_SRCDIR='"$(abs_top_srcdir)"'
 EXTRA_DIST += tests/fixtures/maskrcnn_eval.h5 tests/fixtures/maskrcnn_eval_gt.json \
 	tests/fixtures/maskrcnn_eval_make_fixtures.py
+# Mask R-CNN's test-time selection (det_infer.c) against torchvision
+check_PROGRAMS += tests/train/test_det_infer
+TESTS += tests/train/test_det_infer
+EXTRA_DIST += tests/fixtures/det_infer.h5 tests/fixtures/det_infer_make_fixtures.py
