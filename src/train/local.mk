@@ -54,3 +54,6 @@ pkginclude_HEADERS += src/train/dlt_maskrcnn_eval.h
 # Mask R-CNN's test-time selection on the host: postprocess_detections, maskrcnn_inference
 libdltrain_la_SOURCES += src/train/det_infer.c
 pkginclude_HEADERS += src/train/dlt_det_infer.h
+# Pictures of detections: boxes, labels, scores and masks on an image or a batch's grid
+libdltrain_la_SOURCES += src/train/det_picture.c
+pkginclude_HEADERS += src/train/dlt_det_picture.h

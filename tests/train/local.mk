@@ -137,3 +137,6 @@ EXTRA_DIST += tests/fixtures/maskrcnn_eval.h5 tests/fixtures/maskrcnn_eval_gt.js
 check_PROGRAMS += tests/train/test_det_infer
 TESTS += tests/train/test_det_infer
 EXTRA_DIST += tests/fixtures/det_infer.h5 tests/fixtures/det_infer_make_fixtures.py
+# Pictures of detections (det_picture.c): pixels at the places the drawing rules give
+check_PROGRAMS += tests/train/test_det_picture
+TESTS += tests/train/test_det_picture
