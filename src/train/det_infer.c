@@ -11,7 +11,9 @@
  *
  * torchvision's batched_nms offsets each class's boxes by label * (max + 1)
  * instead of comparing classes (its "coordinate trick"); the kept set is the
- * same up to the rounding of IoUs that sit on the threshold. */
+ * same up to the rounding of IoUs that sit on the threshold. The RPN's
+ * filter_proposals (dlt_rpn_filter_proposals) works the same way with the
+ * FPN level as the class. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +149,86 @@ dlt_status dlt_det_postprocess(const dlt_det_infer_opts *o, int64_t R, const flo
                 gone[j] = 1;
     }
     free(cs), free(gone);
+    *count = kept;
+    return DLT_OK;
+}
+
+void dlt_rpn_infer_opts_default(dlt_rpn_infer_opts *o)
+{
+    *o = (dlt_rpn_infer_opts){.pre_nms_top_n = 1000,
+                              .post_nms_top_n = 1000,
+                              .nms_thresh = 0.7f,
+                              .min_size = 1e-3f,
+                              .score_thresh = 0.f};
+}
+
+dlt_status dlt_rpn_filter_proposals(const dlt_rpn_infer_opts *o, int nlev, const int64_t *per_level,
+                                    const float *objectness, const float *proposals, int im_h,
+                                    int im_w, float *out, float *out_scores, float *out_valid,
+                                    int *count)
+{
+    int P = o->post_nms_top_n;
+    *count = 0;
+    int64_t total = 0, most = 0;
+    for (int l = 0; l < nlev; l++) {
+        total += per_level[l];
+        most = per_level[l] > most ? per_level[l] : most;
+    }
+    if (nlev < 1 || P < 0 || o->pre_nms_top_n < 1 || im_h < 1 || im_w < 1)
+        return dlt_seterr(DLT_ERR_INVALID,
+                          "proposal filtering: %d levels, top %d per level, %d kept, image %dx%d",
+                          nlev, o->pre_nms_top_n, P, im_h, im_w);
+    memset(out, 0, sizeof *out * 4 * (size_t)P);
+    memset(out_valid, 0, sizeof *out_valid * (size_t)P);
+    if (out_scores)
+        memset(out_scores, 0, sizeof *out_scores * (size_t)P);
+    cand *lv = malloc(sizeof *lv * (size_t)(most > 0 ? most : 1));
+    cand *cs = malloc(sizeof *cs * (size_t)(total > 0 ? total : 1));
+    uint8_t *gone = calloc((size_t)(total > 0 ? total : 1), 1);
+    if (!lv || !cs || !gone) {
+        free(lv), free(cs), free(gone);
+        return dlt_seterr(DLT_ERR_NOMEM, "proposal filtering: out of memory for %lld anchors",
+                          (long long)total);
+    }
+    int64_t n = 0, base = 0;
+    for (int l = 0; l < nlev; l++) {
+        for (int64_t a = 0; a < per_level[l]; a++)
+            lv[a] = (cand){.score = objectness[base + a], .order = a};
+        qsort(lv, (size_t)per_level[l], sizeof *lv, by_score); /* by logit, stable */
+        int64_t top = per_level[l] < o->pre_nms_top_n ? per_level[l] : o->pre_nms_top_n;
+        for (int64_t t = 0; t < top; t++) {
+            int64_t a = base + lv[t].order;
+            cand *k = &cs[n];
+            const float *p = proposals + 4 * a;
+            k->box[0] = clampf(p[0], (float)im_w), k->box[2] = clampf(p[2], (float)im_w);
+            k->box[1] = clampf(p[1], (float)im_h), k->box[3] = clampf(p[3], (float)im_h);
+            k->score = 1.f / (1.f + expf(-objectness[a]));
+            k->label = l, k->order = n;
+            if (!(k->box[2] - k->box[0] >= o->min_size && k->box[3] - k->box[1] >= o->min_size))
+                continue;
+            if (!(k->score >= o->score_thresh))
+                continue;
+            n++;
+        }
+        base += per_level[l];
+    }
+    qsort(cs, (size_t)n, sizeof *cs, by_score);
+    int kept = 0;
+    for (int64_t i = 0; i < n && kept < P; i++) {
+        if (gone[i])
+            continue;
+        const cand *k = &cs[i];
+        memcpy(out + 4 * kept, k->box, sizeof k->box);
+        out_valid[kept] = 1.f;
+        if (out_scores)
+            out_scores[kept] = k->score;
+        kept++;
+        for (int64_t j = i + 1; j < n; j++)
+            if (!gone[j] && cs[j].label == k->label &&
+                (double)iou(k->box, cs[j].box) > o->nms_thresh)
+                gone[j] = 1;
+    }
+    free(lv), free(cs), free(gone);
     *count = kept;
     return DLT_OK;
 }

@@ -43,6 +43,31 @@ dlt_status dlt_det_postprocess(const dlt_det_infer_opts *o, int64_t R, const flo
                                float *scores, int32_t *labels, int32_t *from, float *det_valid,
                                int *count);
 
+/* torchvision's RegionProposalNetwork.filter_proposals at test time for
+ * one image of im_h x im_w: objectness logits [A] and the decoded proposals
+ * [A, 4] of all anchors, level after level (nlev levels of per_level[l]
+ * anchors, each in torchvision's (row, column, anchor) order) -> the best
+ * pre_nms_top_n per level by logit (ties: lower index first), sigmoid
+ * scores, boxes clipped to the image, sides < min_size (1e-3) dropped,
+ * scores below score_thresh (0) dropped, NMS at nms_thresh (0.7) within each
+ * level, then the first post_nms_top_n in score order: out [P, 4] (P =
+ * post_nms_top_n), out_scores [P] (may be NULL), out_valid [P] (1, then 0
+ * with zero boxes past *count). */
+typedef struct {
+    int pre_nms_top_n;  /* per level: 1000 at test time (2000 in training) */
+    int post_nms_top_n; /* 1000 at test time (2000 in training) */
+    float nms_thresh;   /* 0.7 */
+    float min_size;     /* 1e-3 */
+    float score_thresh; /* 0 */
+} dlt_rpn_infer_opts;
+
+void dlt_rpn_infer_opts_default(dlt_rpn_infer_opts *o); /* torchvision's test-time values */
+
+dlt_status dlt_rpn_filter_proposals(const dlt_rpn_infer_opts *o, int nlev, const int64_t *per_level,
+                                    const float *objectness, const float *proposals, int im_h,
+                                    int im_w, float *out, float *out_scores, float *out_valid,
+                                    int *count);
+
 /* maskrcnn_inference: mask_logits [D, C, M, M] -> out [D, M, M] the
  * sigmoid of channel labels[d] (labels outside [0, C) give zeros). */
 void dlt_det_mask_probs(const float *mask_logits, int d, int c, int m, const int32_t *labels,

@@ -136,7 +136,8 @@ EXTRA_DIST += tests/fixtures/maskrcnn_eval.h5 tests/fixtures/maskrcnn_eval_gt.js
 # Mask R-CNN's test-time selection (det_infer.c) against torchvision
 check_PROGRAMS += tests/train/test_det_infer
 TESTS += tests/train/test_det_infer
-EXTRA_DIST += tests/fixtures/det_infer.h5 tests/fixtures/det_infer_make_fixtures.py
+EXTRA_DIST += tests/fixtures/det_infer.h5 tests/fixtures/det_infer_make_fixtures.py \
+	tests/fixtures/rpn_infer.h5 tests/fixtures/rpn_infer_make_fixtures.py
 # Pictures of detections (det_picture.c): pixels at the places the drawing rules give
 check_PROGRAMS += tests/train/test_det_picture
 TESTS += tests/train/test_det_picture

@@ -2,7 +2,9 @@
  * torchvision's RoIHeads.postprocess_detections and maskrcnn_inference
  * (tests/fixtures/det_infer.h5, made by det_infer_make_fixtures.py): two
  * images with padded proposal slots, all survivors (D = 100) and a truncated
- * list (D = 8); boxes, scores, labels in order, and the masks' sigmoids. */
+ * list (D = 8); boxes, scores, labels in order, and the masks' sigmoids;
+ * the RPN's filter_proposals (rpn_infer.h5, rpn_infer_make_fixtures.py) with
+ * truncating and with the test-time top-n. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,12 +122,61 @@ START_TEST(nothing_above_the_threshold)
 }
 END_TEST
 
+START_TEST(rpn_filter_vs_torchvision)
+{
+    enum { A = 395 };
+    hid_t f = dlt_test_fixture_open("rpn_infer.h5");
+    static float obj[2 * A], props[2 * A * 4];
+    int64_t per_level[3];
+    int32_t sizes[4];
+    dlt_test_h5_read(f, "objectness", H5T_NATIVE_FLOAT, obj, 2 * A);
+    dlt_test_h5_read(f, "proposals", H5T_NATIVE_FLOAT, props, 2 * A * 4);
+    dlt_test_h5_read(f, "per_level", H5T_NATIVE_INT64, per_level, 3);
+    dlt_test_h5_read(f, "sizes", H5T_NATIVE_INT32, sizes, 4);
+    const int pre[2] = {100, 1000}, post[2] = {60, 1000};
+    for (int t = 0; t < 2; t++)
+        for (int b = 0; b < 2; b++) {
+            dlt_rpn_infer_opts o;
+            dlt_rpn_infer_opts_default(&o);
+            o.pre_nms_top_n = pre[t], o.post_nms_top_n = post[t];
+            int P = post[t], n;
+            float *out = malloc(sizeof(float) * 4 * P), *sc = malloc(sizeof(float) * P),
+                  *v = malloc(sizeof(float) * P);
+            ck_assert_int_eq(dlt_rpn_filter_proposals(&o, 3, per_level, obj + b * A,
+                                                      props + b * A * 4, sizes[2 * b],
+                                                      sizes[2 * b + 1], out, sc, v, &n),
+                             DLT_OK);
+            char name[64];
+            float *wb = malloc(sizeof(float) * 4 * (n + 1)), *ws = malloc(sizeof(float) * (n + 1));
+            snprintf(name, sizeof name, "p%d_%d_scores", pre[t], b);
+            dlt_test_h5_read(f, name, H5T_NATIVE_FLOAT, ws, (size_t)n); /* fails on another count */
+            snprintf(name, sizeof name, "p%d_%d_boxes", pre[t], b);
+            dlt_test_h5_read(f, name, H5T_NATIVE_FLOAT, wb, (size_t)n * 4);
+            /* the clipped boxes are the inputs' values: exact; sigmoid to rounding */
+            for (int k = 0; k < n; k++) {
+                ck_assert_float_eq(v[k], 1.f);
+                for (int c = 0; c < 4; c++)
+                    ck_assert_float_eq(out[4 * k + c], wb[4 * k + c]);
+            }
+            double e = dlt_test_max_abserr(sc, ws, (size_t)n);
+            ck_assert(e < 1e-6);
+            for (int k = n; k < P; k++)
+                ck_assert(v[k] == 0.f && out[4 * k] == 0.f);
+            printf("rpn image %d, top %4d / %4d: %3d proposals, max |score| diff %.2g\n", b, pre[t],
+                   post[t], n, e);
+            free(out), free(sc), free(v), free(wb), free(ws);
+        }
+    H5Fclose(f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("det_infer");
     TCase *tc = tcase_create("det_infer");
     tcase_add_test(tc, postprocess_vs_torchvision);
     tcase_add_test(tc, nothing_above_the_threshold);
+    tcase_add_test(tc, rpn_filter_vs_torchvision);
     suite_add_tcase(s, tc);
     return dlt_test_run(s);
 }
