@@ -45,13 +45,12 @@ static int by_score(const void *pa, const void *pb)
     return a->order < b->order ? -1 : a->order > b->order;
 }
 
-/* decode_single of deltas d (already per class) against proposal p */
-static void decode(const dlt_det_infer_opts *o, const float *d, const float *p, float *y)
+void dlt_det_decode_box(const float wt[4], float clip, const float *d, const float *p, float *y)
 {
     float w = p[2] - p[0], h = p[3] - p[1];
     float cx = p[0] + 0.5f * w, cy = p[1] + 0.5f * h;
-    float dx = d[0] / o->weights[0], dy = d[1] / o->weights[1];
-    float dw = fminf(d[2] / o->weights[2], o->clip), dh = fminf(d[3] / o->weights[3], o->clip);
+    float dx = d[0] / wt[0], dy = d[1] / wt[1];
+    float dw = fminf(d[2] / wt[2], clip), dh = fminf(d[3] / wt[3], clip);
     float px = dx * w + cx, py = dy * h + cy;
     float pw = expf(dw) * w, ph = expf(dh) * h;
     float hw = 0.5f * pw, hh = 0.5f * ph;
@@ -117,7 +116,8 @@ dlt_status dlt_det_postprocess(const dlt_det_infer_opts *o, int64_t R, const flo
             if (!(s > o->score_thresh))
                 continue;
             cand *k = &cs[n];
-            decode(o, box_regression + (r * C + c) * 4, proposals + 4 * r, k->box);
+            dlt_det_decode_box(o->weights, o->clip, box_regression + (r * C + c) * 4,
+                               proposals + 4 * r, k->box);
             k->box[0] = clampf(k->box[0], (float)im_w), k->box[2] = clampf(k->box[2], (float)im_w);
             k->box[1] = clampf(k->box[1], (float)im_h), k->box[3] = clampf(k->box[3], (float)im_h);
             if (!(k->box[2] - k->box[0] >= o->min_size && k->box[3] - k->box[1] >= o->min_size))

@@ -43,6 +43,11 @@ dlt_status dlt_det_postprocess(const dlt_det_infer_opts *o, int64_t R, const flo
                                float *scores, int32_t *labels, int32_t *from, float *det_valid,
                                int *count);
 
+/* torchvision's BoxCoder.decode_single for one box p (x1, y1, x2, y2) and its
+ * deltas d: weights w (RPN 1, 1, 1, 1; box head 10, 10, 5, 5), dw and dh
+ * clamped at clip (log(1000 / 16)) before exp -> y. */
+void dlt_det_decode_box(const float w[4], float clip, const float *d, const float *p, float *y);
+
 /* torchvision's RegionProposalNetwork.filter_proposals at test time for
  * one image of im_h x im_w: objectness logits [A] and the decoded proposals
  * [A, 4] of all anchors, level after level (nlev levels of per_level[l]

@@ -57,3 +57,6 @@ pkginclude_HEADERS += src/train/dlt_det_infer.h
 # Pictures of detections: boxes, labels, scores and masks on an image or a batch's grid
 libdltrain_la_SOURCES += src/train/det_picture.c
 pkginclude_HEADERS += src/train/dlt_det_picture.h
+# Mask R-CNN inference: three plans (RPN, box head, mask head) with the host selection between
+libdltrain_la_SOURCES += src/train/maskrcnn_infer.c
+pkginclude_HEADERS += src/train/dlt_maskrcnn_infer.h

@@ -141,3 +141,7 @@ EXTRA_DIST += tests/fixtures/det_infer.h5 tests/fixtures/det_infer_make_fixtures
 # Pictures of detections (det_picture.c): pixels at the places the drawing rules give
 check_PROGRAMS += tests/train/test_det_picture
 TESTS += tests/train/test_det_picture
+# Mask R-CNN inference end to end (maskrcnn_infer.c) against torchvision's MaskRCNN
+check_PROGRAMS += tests/train/test_maskrcnn_infer
+TESTS += tests/train/test_maskrcnn_infer
+EXTRA_DIST += tests/fixtures/maskrcnn_infer.h5 tests/fixtures/maskrcnn_infer_make_fixtures.py
