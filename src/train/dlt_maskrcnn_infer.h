@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "dlt_det_infer.h"
+#include "dlt_det_picture.h"
 #include "dlt_maskrcnn.h"
 
 #ifdef __cplusplus
@@ -51,6 +52,44 @@ dlt_graph *dlt_mrcnn_infer_graph(dlt_mrcnn_infer *m);
 dlt_status dlt_mrcnn_infer_run(dlt_mrcnn_infer *m, const float *images, const int32_t *image_sizes,
                                float *boxes, float *scores, int32_t *labels, float *valid,
                                float *masks);
+
+/* ---- one image, as `dltrain detect` sees it (maskrcnn_detect.c) */
+/* torchvision's GeneralizedRCNNTransform as the detection loader computes it
+ * (det_transform.c): the RGB bytes (HWC, h x w) resized by bilinear
+ * interpolation (align_corners = False) to dlt_det_resized_size's rh x rw,
+ * then (v / 255 - mean) / std with ImageNet's mean and std, at the top-left of
+ * a zero canvas ph x pw (rh, rw rounded up to multiples of 32). *out [3, ph,
+ * pw] is malloc'd. */
+dlt_status dlt_mrcnn_transform(const uint8_t *rgb, int h, int w, int min_size, int max_size,
+                               float **out, int *rh, int *rw, int *ph, int *pw);
+
+/* Fills the parameters and buffers of an inference graph (a checkpoint's, or
+ * a test's); user is passed through. */
+typedef dlt_status (*dlt_mrcnn_load_fn)(dlt_graph *g, void *user);
+
+typedef struct {
+    int min_size, max_size;   /* the transform's (800, 1333; the job's) */
+    dlt_det_draw_opts draw;   /* score_min: the detections drawn */
+    const char *const *names; /* class names (NULL: numbers) */
+} dlt_mrcnn_detect_opts;
+
+/* Detections of one image in its own pixels: n of them, boxes [n, 4], scores,
+ * labels, masks [n, h, w] (pasted probabilities); malloc'd. */
+typedef struct {
+    int n, h, w;
+    float *boxes, *scores, *masks;
+    int32_t *labels;
+} dlt_mrcnn_found;
+void dlt_mrcnn_found_free(dlt_mrcnn_found *f);
+
+/* The network of spec s on one RGB image im (im->c = 3): transform, the
+ * inference graph for its padded size with the weights from load, the three
+ * plans, boxes mapped back to im's pixels (resize_boxes) and masks pasted
+ * there; found (may be NULL) receives the detections, picture (may be NULL)
+ * a copy of im with those scoring >= o->draw.score_min drawn (masks > 0.5). */
+dlt_status dlt_mrcnn_detect(const dlt_maskrcnn_spec *s, dlt_mrcnn_load_fn load, void *user,
+                            const dlt_image8 *im, const dlt_mrcnn_detect_opts *o,
+                            dlt_mrcnn_found *found, dlt_image8 *picture);
 
 #ifdef __cplusplus
 }

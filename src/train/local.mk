@@ -60,3 +60,4 @@ pkginclude_HEADERS += src/train/dlt_det_picture.h
 # Mask R-CNN inference: three plans (RPN, box head, mask head) with the host selection between
 libdltrain_la_SOURCES += src/train/maskrcnn_infer.c
 pkginclude_HEADERS += src/train/dlt_maskrcnn_infer.h
+libdltrain_la_SOURCES += src/train/maskrcnn_detect.c

@@ -98,12 +98,87 @@ START_TEST(maskrcnn_eval_vs_torchvision)
 }
 END_TEST
 
+static dlt_status hashed(dlt_graph *g, void *user)
+{
+    (void)user;
+    for (int i = 0; i < dlt_num_params(g); i++) {
+        const dlt_param_info *pi = dlt_param_at(g, i);
+        dlt_test_hash_param(pi->name, &pi->shape, dlt_param_data(g, pi->value));
+    }
+    for (int i = 0; i < dlt_num_buffers(g); i++) {
+        const dlt_param_info *bi = dlt_buffer_at(g, i);
+        dlt_test_hash_param(bi->name, &bi->shape, dlt_param_data(g, bi->value));
+    }
+    return DLT_OK;
+}
+
+/* One 40x48 image of bytes through dlt_mrcnn_detect: the transform (resize to
+ * 53x64, pad to 64x64), inference, boxes and masks in the image's pixels as
+ * torchvision returns them; the picture has the best box's outline. */
+START_TEST(detect_one_image_vs_torchvision)
+{
+    enum { PH = 40, PW = 48 };
+    dlt_maskrcnn_spec s;
+    dlt_maskrcnn_spec_default(&s);
+    s.depth = 18, s.num_classes = 5, s.fpn_channels = 32, s.representation = 64,
+    s.mask_channels = 32;
+    hid_t f = dlt_test_fixture_open("maskrcnn_infer.h5");
+    dlt_image8 im = {.h = PH, .w = PW, .c = 3, .px = malloc(PH * PW * 3)};
+    dlt_test_h5_read(f, "photo", H5T_NATIVE_UINT8, im.px, PH * PW * 3);
+    dlt_mrcnn_detect_opts o = {.min_size = 64, .max_size = 64};
+    dlt_det_draw_opts_default(&o.draw);
+    dlt_mrcnn_found got;
+    dlt_image8 pic;
+    ck_assert_msg(dlt_mrcnn_detect(&s, hashed, NULL, &im, &o, &got, &pic) == DLT_OK, "%s",
+                  dlt_errmsg());
+    int64_t n = count_of(f, "photo_scores");
+    printf("photo: %d detections (torchvision %lld)\n", got.n, (long long)n);
+    ck_assert_int_eq(got.n, n);
+    float *ws = malloc(sizeof(float) * n), *wb = malloc(sizeof(float) * 4 * n),
+          *wm = malloc(sizeof(float) * n * PH * PW);
+    int64_t *wl = malloc(sizeof(int64_t) * n);
+    dlt_test_h5_read(f, "photo_scores", H5T_NATIVE_FLOAT, ws, (size_t)n);
+    dlt_test_h5_read(f, "photo_boxes", H5T_NATIVE_FLOAT, wb, (size_t)n * 4);
+    dlt_test_h5_read(f, "photo_labels", H5T_NATIVE_INT64, wl, (size_t)n);
+    dlt_test_h5_read(f, "photo_masks", H5T_NATIVE_FLOAT, wm, (size_t)n * PH * PW);
+    double eb = 0, es = 0, em = 0;
+    int same = 0;
+    for (int k = 0; k < n; k++) {
+        same += got.labels[k] == wl[k];
+        es = fmax(es, fabs(got.scores[k] - ws[k]));
+        for (int j = 0; j < 4; j++)
+            eb = fmax(eb, fabs(got.boxes[4 * k + j] - wb[4 * k + j]));
+        em = fmax(em, dlt_test_max_abserr(got.masks + (size_t)k * PH * PW, wm + (size_t)k * PH * PW,
+                                          PH * PW));
+    }
+    printf("  %d labels the same in order, max |box| diff %.3g, |score| diff %.3g, |mask| diff "
+           "%.3g\n",
+           same, eb, es, em);
+    ck_assert_int_eq(same, n);
+    ck_assert_msg(eb < 0.03 && es < 5e-4 && em < 5e-3, "photo differs");
+    /* the picture: the image with the best detection's outline in its class colour */
+    ck_assert_int_eq(pic.h, PH);
+    ck_assert_int_eq(pic.w, PW);
+    uint8_t rgb[3];
+    dlt_draw_palette(got.labels[0], rgb);
+    int x1 = (int)floorf(got.boxes[0]), y2 = (int)ceilf(got.boxes[3]) - 1;
+    const uint8_t *p = pic.px + ((size_t)y2 * PW + x1) * 3;
+    ck_assert(got.scores[0] >= o.draw.score_min);
+    ck_assert(p[0] == rgb[0] && p[1] == rgb[1] && p[2] == rgb[2]);
+    dlt_image8_free(&pic), dlt_image8_free(&im);
+    dlt_mrcnn_found_free(&got);
+    free(ws), free(wb), free(wm), free(wl);
+    H5Fclose(f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("maskrcnn_infer");
     TCase *tc = tcase_create("maskrcnn_infer");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, maskrcnn_eval_vs_torchvision);
+    tcase_add_test(tc, detect_one_image_vs_torchvision);
     suite_add_tcase(su, tc);
     return dlt_test_run(su);
 }
