@@ -11,6 +11,8 @@
 #include "dlt_export.h"
 #include "dlt_gan_sample.h"
 #include "dlt_job.h"
+#include "dlt_maskrcnn_infer.h"
+#include "image_io.h"
 #include "dltrain.h"
 #include "vmath.h"
 
@@ -31,6 +33,7 @@ static void usage(FILE *out)
             "       dltrain predict CKPT.h5 [--data GLOB] [--out FILE] [--batch N] [--threads N] [--logits]\n"
             "       dltrain sample CKPT.h5 --out GRID.png [--n N] [--label K] [--seed S]\n"
             "       dltrain coco-eval --gt GT.json --dt RESULTS.json [--iou bbox|segm]\n"
+            "       dltrain detect CKPT.h5 IMAGE.png [--out OUT.png] [--score S]\n"
             "       dltrain selftest [N]\n"
             "       dltrain --version | --help\n"
             "\n"
@@ -88,6 +91,9 @@ static void usage(FILE *out)
             "  coco-eval             COCO box (default) or mask AP/AR of a COCO results file against\n"
             "                        COCO instances ground truth, as pycocotools' COCOeval computes\n"
             "                        and prints them (12 lines; docs/metrics.md)\n"
+            "  detect CKPT.h5 IMG    a Mask R-CNN checkpoint's detections on one image: printed, and\n"
+            "                        drawn (boxes, labels, scores, masks at --score, default 0.5)\n"
+            "                        into --out (default detections.png)\n"
             "  selftest [N]          all-reduce N doubles (default 1048576) across the ranks and check\n"
             "  --version             versions of dltrain, BLAS, MPI, HDF5, CUDA, cuDNN, NCCL\n"
             "  --list-ops            every op (name, family) with the backends that have a kernel for\n"
@@ -581,6 +587,78 @@ static int sample(int argc, char **argv)
     return 0;
 }
 
+/* dltrain detect: a Mask R-CNN checkpoint's detections on one image, printed
+ * and drawn (dlt_maskrcnn_infer.h) */
+static int detect(int argc, char **argv)
+{
+    const char *ckpt = NULL, *image = NULL, *out = "detections.png";
+    double score = 0.5;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--out") == 0 && v) {
+            out = v, i++;
+        } else if (strcmp(a, "--score") == 0) {
+            if (!num_arg("detect", a, v, 0, &score) || score > 1)
+                return EXIT_USAGE;
+            i++;
+        } else if (a[0] != '-' && !ckpt) {
+            ckpt = a;
+        } else if (a[0] != '-' && !image) {
+            image = a;
+        } else {
+            fprintf(stderr, "dltrain detect: unexpected argument '%s' (see dltrain --help)\n", a);
+            return EXIT_USAGE;
+        }
+    }
+    if (!ckpt || !image) {
+        fprintf(stderr,
+                "dltrain detect: %s (usage: dltrain detect CKPT.h5 IMAGE.png [--out OUT.png] "
+                "[--score S])\n",
+                !ckpt ? "no checkpoint given" : "no image given");
+        return EXIT_USAGE;
+    }
+    dlt_maskrcnn_spec s;
+    dlt_mrcnn_detect_opts o = {0};
+    char **names = NULL;
+    int nnames = 0;
+    dlt_det_draw_opts_default(&o.draw);
+    o.draw.score_min = (float)score;
+    dlt_image im = {0};
+    dlt_image8 pic = {0};
+    dlt_mrcnn_found f = {0};
+    dlt_status st = dlt_mrcnn_ckpt_spec(ckpt, &s, &o.min_size, &o.max_size, &names, &nnames);
+    o.names = (const char *const *)names;
+    if (st == DLT_OK)
+        st = dlt_image_load(image, 3, &im);
+    dlt_image8 rgb = {.h = im.h, .w = im.w, .c = 3, .px = im.px};
+    if (st == DLT_OK)
+        st = dlt_mrcnn_detect(&s, dlt_mrcnn_load_ckpt, (void *)ckpt, &rgb, &o, &f, &pic);
+    if (st == DLT_OK)
+        st = dlt_png_write(out, &pic);
+    if (st == DLT_OK) {
+        int shown = 0;
+        for (int k = 0; k < f.n; k++) {
+            if (f.scores[k] < o.draw.score_min)
+                continue;
+            const float *b = f.boxes + 4 * k;
+            const char *name = names && f.labels[k] < nnames ? names[f.labels[k]] : NULL;
+            printf("%-12s %.3f  %.1f %.1f %.1f %.1f\n", name ? name : "?", (double)f.scores[k],
+                   (double)b[0], (double)b[1], (double)b[2], (double)b[3]);
+            shown++;
+        }
+        printf("%s: %d detections at score >= %.2f (%d in all)\n", out, shown, score, f.n);
+    } else {
+        fprintf(stderr, "dltrain detect: %s\n", dlt_errmsg());
+    }
+    for (int i = 0; i < nnames; i++)
+        free(names[i]);
+    free(names);
+    dlt_image_free(&im), dlt_image8_free(&pic), dlt_mrcnn_found_free(&f);
+    return st == DLT_OK                                        ? 0
+           : st == DLT_ERR_INVALID || st == DLT_ERR_NOTFOUND ? EXIT_USAGE
+                                                             : EXIT_RUNTIME;
+}
+
 /* dltrain coco-eval: COCOeval's 12 numbers of a results file (dlt_coco.h) */
 static int coco_eval(int argc, char **argv)
 {
@@ -655,6 +733,8 @@ int main(int argc, char **argv)
         return sample(argc, argv);
     if (strcmp(argv[1], "coco-eval") == 0)
         return coco_eval(argc, argv);
+    if (strcmp(argv[1], "detect") == 0)
+        return detect(argc, argv);
     if (!parse_args(argc, argv, &a)) {
         free(a.sets);
         return EXIT_USAGE;

@@ -91,6 +91,17 @@ dlt_status dlt_mrcnn_detect(const dlt_maskrcnn_spec *s, dlt_mrcnn_load_fn load, 
                             const dlt_image8 *im, const dlt_mrcnn_detect_opts *o,
                             dlt_mrcnn_found *found, dlt_image8 *picture);
 
+/* ---- a checkpoint's network (maskrcnn_detect.c) */
+/* The spec, the transform's sizes and the class names (*names: *nnames
+ * malloc'd strings, NULL when the checkpoint has none) a Mask R-CNN
+ * checkpoint was trained with. The task's checkpoint keys arrive with the
+ * Mask R-CNN task: until then DLT_ERR_UNSUPPORTED naming the file. */
+dlt_status dlt_mrcnn_ckpt_spec(const char *ckpt, dlt_maskrcnn_spec *s, int *min_size, int *max_size,
+                               char ***names, int *nnames);
+/* A dlt_mrcnn_load_fn for a checkpoint: user is the path; every parameter
+ * and buffer by name (dlt_ckpt_load). */
+dlt_status dlt_mrcnn_load_ckpt(dlt_graph *g, void *user);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlt_ckpt.h"
 #include "dlt_data.h"
 #include "dlt_det_post.h"
 #include "dlt_maskrcnn_infer.h"
@@ -127,5 +128,27 @@ dlt_status dlt_mrcnn_detect(const dlt_maskrcnn_spec *s, dlt_mrcnn_load_fn load, 
         *found = f;
     else
         dlt_mrcnn_found_free(&f);
+    return st;
+}
+
+dlt_status dlt_mrcnn_ckpt_spec(const char *ckpt, dlt_maskrcnn_spec *s, int *min_size, int *max_size,
+                               char ***names, int *nnames)
+{
+    dlt_maskrcnn_spec_default(s);
+    *min_size = 800, *max_size = 1333, *names = NULL, *nnames = 0;
+    /* filled at the merge with the task: its job keys -> s, sizes, names */
+    return dlt_seterr(DLT_ERR_UNSUPPORTED,
+                      "%s: reading a Mask R-CNN checkpoint's model needs the maskrcnn task", ckpt);
+}
+
+dlt_status dlt_mrcnn_load_ckpt(dlt_graph *g, void *user)
+{
+    dlt_ckpt_tensors t;
+    dlt_ckpt_state cs;
+    memset(&cs, 0, sizeof cs);
+    dlt_ckpt_tensors_from_graph(g, &t);
+    t.nslots = 0;
+    dlt_status st = dlt_ckpt_load((const char *)user, &t, &cs);
+    dlt_ckpt_state_free(&cs);
     return st;
 }

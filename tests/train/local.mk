@@ -145,3 +145,6 @@ TESTS += tests/train/test_det_picture
 check_PROGRAMS += tests/train/test_maskrcnn_infer
 TESTS += tests/train/test_maskrcnn_infer
 EXTRA_DIST += tests/fixtures/maskrcnn_infer.h5 tests/fixtures/maskrcnn_infer_make_fixtures.py
+# dltrain detect's arguments and errors
+TESTS += tests/train/test_detect_cli.sh
+EXTRA_DIST += tests/train/test_detect_cli.sh

@@ -1,0 +1,128 @@
+#!/bin/sh
+# Mask R-CNN on detection-synth (jobs/maskrcnn_synth.toml): dltrain on 2 ranks
+# for a fixed number of steps beside torchvision's Mask R-CNN with the same
+# backbone, image sizes, schedule, global batch and threads
+# (bench/reference/maskrcnn_synth.py: ONE process with the global batch and
+# as many threads as both ranks together), on the same shards and machine:
+# training images/s, and box and mask AP / AP50 on the val split, each scored
+# by `dltrain coco-eval` from a COCO results file against the data set's
+# instances_val.json (the same evaluator for both), with the ratios
+# dltrain / torchvision. Prints figures; asserts nothing.
+#
+#   bench/maskrcnn_synth.sh [--data DIR] [--steps N] [--batch B] [--threads T]
+#                           [--depth 18|50] [--lr LR] [--ref-only]
+#     --data DIR    detection-synth shards + instances_val.json (default
+#                   data/detsynth: dlprep detection-synth --out data/detsynth)
+#     --steps N     training steps of both (default 300; 5 start-up steps untimed)
+#     --batch B     global batch (default 4: 2 ranks x 2)
+#     --threads T   threads in all, split between the 2 ranks (default: all cores)
+#     --depth D     backbone ResNet depth (default 18)
+#     --lr LR       SGD learning rate after the warm-up (default 0.02)
+#     --ref-only    run the torchvision half only
+#
+# The dltrain half needs the Mask R-CNN task (task = "maskrcnn",
+# jobs/maskrcnn_synth.toml) and its evaluation writing a COCO results file
+# (dlt_mrcnn_eval_finish: box and mask per detection) into the run folder as
+# val_results*.json; until those are merged it stops with a line saying so.
+# The job's model and schedule keys must match the flags here (depth, lr,
+# warm-up 100, frozen BN, all stages trainable, canvas-sized images); the
+# script passes steps, batch and threads with --set. Mask AP and AP50 do not
+# depend on which area a results file gives (only APs/m/l do).
+#
+# Run from the top of the source tree after building (DLT_BUILD names the
+# build folder, default .). DLT_TORCH_PYTHON names the Python with torch,
+# torchvision and h5py (default /usr/bin/python3).
+data=data/detsynth
+steps=300
+batch=4
+threads=$(nproc 2>/dev/null || echo 2)
+depth=18
+lr=0.02
+ref_only=0
+while [ $# -gt 0 ]; do
+    case $1 in
+    --data) data=$2; shift ;;
+    --steps) steps=$2; shift ;;
+    --batch) batch=$2; shift ;;
+    --threads) threads=$2; shift ;;
+    --depth) depth=$2; shift ;;
+    --lr) lr=$2; shift ;;
+    --ref-only) ref_only=1 ;;
+    *) echo "usage: $0 [--data DIR] [--steps N] [--batch B] [--threads T] [--depth D] [--lr LR] [--ref-only]" >&2
+       exit 2 ;;
+    esac
+    shift
+done
+build=${DLT_BUILD:-.}
+py=${DLT_TORCH_PYTHON:-/usr/bin/python3}
+dltrain=$build/dltrain
+job=jobs/maskrcnn_synth.toml
+gt=$data/instances_val.json
+[ -x "$dltrain" ] || { echo "no $dltrain (set DLT_BUILD to the build folder)" >&2; exit 2; }
+ls "$data"/train-*.h5 >/dev/null 2>&1 && [ -f "$gt" ] ||
+    { echo "no shards or $gt in $data: dlprep detection-synth --out $data" >&2; exit 2; }
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/dlt_bench.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+[ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+run() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS="$threads" "$@"; }
+per=$((threads / 2 > 0 ? threads / 2 : 1))
+
+# AP and AP50 (the first two of COCOeval's lines) of a results file
+# (n/a n/a, with coco-eval's message on stderr, when it refuses the file: e.g. no detections)
+ap() {
+    if out=$("$dltrain" coco-eval --gt "$gt" --dt "$1" --iou "$2" 2>"$tmp/ce.err"); then
+        echo "$out" | awk 'NR <= 2 { printf "%s%.4f", (NR > 1 ? " " : ""), $NF }'
+    else
+        sed 's/^/   /' "$tmp/ce.err" >&2
+        echo "n/a n/a"
+    fi
+}
+
+echo "== $(uname -n): $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "   $steps steps of global batch $batch, ResNet-$depth-FPN, $threads threads; $data"
+row() { printf '%-34s %9s %9s %9s %9s %9s\n' "$@"; }
+row "" "images/s" "box AP" "box AP50" "mask AP" "mask AP50"
+
+dlt_ips= dlt_box= dlt_segm=
+if [ "$ref_only" = 0 ]; then
+    if [ ! -f "$job" ]; then
+        echo "dltrain: no $job yet (the Mask R-CNN task is not merged): skipped"
+    elif ! command -v mpirun >/dev/null 2>&1; then
+        echo "dltrain: no mpirun (the job runs on 2 ranks): skipped"
+    else
+        run mpirun -np 2 --oversubscribe --bind-to none "$dltrain" "$job" --quiet \
+            --set train.threads="$per" --set train.steps="$steps" \
+            --set data.batch_size=$((batch / 2)) --set log.every_steps=5 \
+            --set checkpoint.dir="$tmp" >"$tmp/dlt.out" 2>&1 || { cat "$tmp/dlt.out"; exit 1; }
+        m=$(ls "$tmp"/*/metrics.jsonl 2>/dev/null | head -1)
+        dlt_ips=$(awk -F'"samples_per_s": ' 'NR > 1 && $2 != "" { split($2, a, ","); s += 1 / a[1]; n++ }
+            END { if (n) printf "%.2f", n / s; else print "n/a" }' "$m")
+        res=$(ls "$tmp"/*/val_results*.json 2>/dev/null | tail -1)
+        if [ -n "$res" ]; then
+            dlt_box=$(ap "$res" bbox) dlt_segm=$(ap "$res" segm)
+        else
+            echo "dltrain: no val_results*.json in the run folder (evaluation not merged)"
+        fi
+        set -- $dlt_box $dlt_segm
+        row "dltrain 2 ranks x $per thread(s)" "$dlt_ips" "${1:-n/a}" "${2:-n/a}" "${3:-n/a}" "${4:-n/a}"
+    fi
+fi
+
+run "$py" bench/reference/maskrcnn_synth.py --data "$data" --iters "$steps" --skip 5 \
+    --batch "$batch" --threads "$threads" --depth "$depth" --lr "$lr" --out "$tmp/ref" \
+    >"$tmp/pt.out" 2>&1 || { cat "$tmp/pt.out"; exit 1; }
+pt_ips=$(sed -n 's/^torchvision: \([0-9.]*\) images\/s.*/\1/p' "$tmp/pt.out")
+pt_box=$(ap "$tmp/ref/results_bbox.json" bbox)
+pt_segm=$(ap "$tmp/ref/results_segm.json" segm)
+set -- $pt_box $pt_segm
+row "torchvision 1 process x $threads" "$pt_ips" "$1" "$2" "$3" "$4"
+if [ -n "$dlt_ips" ] && [ -n "$dlt_box" ]; then
+    set -- $dlt_ips $dlt_box $dlt_segm $pt_ips $pt_box $pt_segm
+    row "ratio dltrain / torchvision" \
+        "$(awk -v a="$1" -v b="$6" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')" \
+        "$(awk -v a="$2" -v b="$7" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')" \
+        "$(awk -v a="$3" -v b="$8" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')" \
+        "$(awk -v a="$4" -v b="$9" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')" \
+        "$(awk -v a="$5" -v b="${10}" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')"
+fi
+echo "   load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
