@@ -46,6 +46,13 @@ typedef struct {
 
 typedef struct dlt_mrcnn_eval dlt_mrcnn_eval;
 
+/* The ground truth beside a split's shards, as dlprep detection-synth writes
+ * it (the shards do not name it): for shards DIR/PREFIX-... (a file or a
+ * glob pattern such as "data/detsynth/val-*.h5"), DIR/instances_PREFIX.json;
+ * DLT_ERR_NOTFOUND naming that path when there is no such file. *out is
+ * malloc'd. */
+dlt_status dlt_mrcnn_eval_gt_beside(const char *shards, char **out);
+
 /* Loads the ground truth (COCO instances JSON). Category ids are the labels
  * unless dlt_mrcnn_eval_set_categories says otherwise. */
 dlt_status dlt_mrcnn_eval_open(const char *gt_json, dlt_mrcnn_eval **out);

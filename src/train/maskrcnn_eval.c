@@ -4,8 +4,10 @@
  * The evaluator owns the ground truth, a growing array of dlt_coco_det and,
  * beside it, one RLE per detection (det[i].rle points into rles[i]; both
  * arrays grow together, so the pointers are refreshed after each realloc). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dlt_det_post.h"
 #include "dlt_maskrcnn_eval.h"
@@ -19,6 +21,35 @@ struct dlt_mrcnn_eval {
     int ncats;
     int masks; /* 1 while every detection so far had a mask */
 };
+
+dlt_status dlt_mrcnn_eval_gt_beside(const char *shards, char **out)
+{
+    *out = NULL;
+    const char *slash = strrchr(shards, '/');
+    const char *base = slash ? slash + 1 : shards;
+    const char *dash = strchr(base, '-');
+    if (!dash || dash == base)
+        return dlt_seterr(DLT_ERR_INVALID,
+                          "%s: expected shards named PREFIX-... (e.g. val-*.h5) to find the "
+                          "ground truth instances_PREFIX.json beside them",
+                          shards);
+    int dir = slash ? (int)(slash - shards) : 1;
+    size_t n = (size_t)dir + (size_t)(dash - base) + 32;
+    char *p = malloc(n);
+    if (!p)
+        return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    snprintf(p, n, "%.*s/instances_%.*s.json", dir, slash ? shards : ".", (int)(dash - base), base);
+    if (access(p, R_OK) != 0) {
+        dlt_status st = dlt_seterr(DLT_ERR_NOTFOUND,
+                                   "%s: no COCO ground truth for the shards %s (dlprep "
+                                   "detection-synth writes it beside them)",
+                                   p, shards);
+        free(p);
+        return st;
+    }
+    *out = p;
+    return DLT_OK;
+}
 
 dlt_status dlt_mrcnn_eval_open(const char *gt_json, dlt_mrcnn_eval **out)
 {

@@ -188,12 +188,38 @@ START_TEST(refuses_unknown_images_and_sizes)
 }
 END_TEST
 
+START_TEST(ground_truth_beside_the_shards)
+{
+    char *p = NULL;
+    char pat[4200];
+    snprintf(pat, sizeof pat, "%s/tests/fixtures/maskrcnn-*.h5", DLT_TEST_SRCDIR);
+    /* no instances_maskrcnn.json there */
+    ck_assert_int_eq(dlt_mrcnn_eval_gt_beside(pat, &p), DLT_ERR_NOTFOUND);
+    ck_assert_ptr_null(p);
+    ck_assert_int_eq(dlt_mrcnn_eval_gt_beside("noprefix.h5", &p), DLT_ERR_INVALID);
+    char dir[] = "/tmp/dlt_gt_besideXXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char json[4200];
+    snprintf(json, sizeof json, "%s/instances_val.json", dir);
+    FILE *f = fopen(json, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    snprintf(pat, sizeof pat, "%s/val-*.h5", dir);
+    ck_assert_int_eq(dlt_mrcnn_eval_gt_beside(pat, &p), DLT_OK);
+    ck_assert_str_eq(p, json);
+    free(p);
+    unlink(json);
+    rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("maskrcnn_eval");
     TCase *tc = tcase_create("maskrcnn_eval");
     tcase_add_test(tc, eval_vs_pycocotools);
     tcase_add_test(tc, refuses_unknown_images_and_sizes);
+    tcase_add_test(tc, ground_truth_beside_the_shards);
     suite_add_tcase(s, tc);
     return dlt_test_run(s);
 }
