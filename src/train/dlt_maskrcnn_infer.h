@@ -3,17 +3,19 @@
  * (dlt_maskrcnn.h's networks, torchvision's parameter names) with the
  * selection on the host in between (dlt_det_infer.h), once per batch:
  *
- *   plan 1: backbone + RPN head -> objectness and deltas of every level;
+ *   plan 1: backbone + RPN head -> objectness and deltas of every level, and
+ *           the pyramid P2..P5;
  *   host:   anchors (torchvision's AnchorGenerator: sizes 32..512, one per
  *           level, ratios 0.5, 1, 2), decode (1, 1, 1, 1), filter_proposals;
- *   plan 2: backbone + box RoI pool (7 x 7) + box head on the proposals;
+ *   plan 2: box RoI pool (7 x 7) of the pyramid + box head on the proposals;
  *   host:   postprocess_detections (D per image with validity);
- *   plan 3: backbone + mask RoI pool (14 x 14) + mask head on the detections;
+ *   plan 3: mask RoI pool (14 x 14) of the pyramid + mask head on the
+ *           detections;
  *   host:   the label's mask channel through a sigmoid -> [B, D, 28, 28].
  *
- * Each plan recomputes the backbone (the graph has no way yet to keep a
- * value across plans); outputs are in the batch's pixels, ready for
- * dlt_mrcnn_eval_add and dlt_det_grid (dlt_mrcnn_dets). */
+ * The pyramid goes from plan 1's outputs into plans 2 and 3's inputs (host
+ * copies; the backbone runs once). Outputs are in the batch's pixels, ready
+ * for dlt_mrcnn_eval_add and dlt_det_grid (dlt_mrcnn_dets). */
 #ifndef DLT_MASKRCNN_INFER_H
 #define DLT_MASKRCNN_INFER_H
 

@@ -1,15 +1,18 @@
 /* Mask R-CNN inference (dlt_maskrcnn_infer.h): one graph, three plans, the
  * selection on the host in between.
  *
- * The graph has the images x [B, 3, H, W] and two roi inputs, proposals
- * [B P, 5] and detections [B D, 5] (batch index, x1, y1, x2, y2; batch index
- * -1 marks an empty slot, which pools to zeros). Plan 1 outputs the RPN
- * head's objectness [B, A, H_l, W_l] and deltas [B, 4A, H_l, W_l] of the five
- * levels, plan 2 the box head's class logits [B P, C] and box regression
- * [B P, 4C], plan 3 the mask logits [B D, C, 28, 28]. The anchors of all
+ * The graph has the images x [B, 3, H, W], the pyramid P2..P5 as inputs of
+ * the heads, and two roi inputs, proposals [B P, 5] and detections [B D, 5]
+ * (batch index, x1, y1, x2, y2; batch index -1 marks an empty slot, which
+ * pools to zeros). Plan 1 outputs the RPN head's objectness [B, A, H_l, W_l]
+ * and deltas [B, 4A, H_l, W_l] of the five levels and the backbone's pyramid,
+ * which the host copies into the heads' inputs; plan 2 outputs the box
+ * head's class logits [B P, C] and box regression [B P, 4C], plan 3 the mask
+ * logits [B D, C, 28, 28]. The anchors of all
  * levels are computed once at create, in torchvision's (level, row, column,
  * anchor) order, the order filter_proposals ranks them in. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +26,7 @@ struct dlt_mrcnn_infer {
     dlt_mrcnn_infer_config c;
     dlt_graph *g;
     dlt_t x, props, dets, obj[NLEV], deltas[NLEV], cls, box, mask;
+    dlt_t feats[4], fin[4]; /* P2..P5 out of plan 1, and as inputs of plans 2 and 3 */
     dlt_plan *p_rpn, *p_box, *p_mask;
     int64_t per_level[NLEV], total; /* anchors per image */
     float *anchors;                 /* [total, 4] */
@@ -53,11 +57,20 @@ static dlt_status build(dlt_mrcnn_infer *m)
     if (dlt_maskrcnn_backbone(g, &c->spec, m->x, feats) < 0 ||
         dlt_maskrcnn_rpn_head(g, &c->spec, feats, NLEV, m->obj, m->deltas) < 0)
         return dlt_seterr(DLT_ERR_INVALID, "Mask R-CNN inference: %s", dlt_graph_errmsg(g));
+    /* the heads read the pyramid from inputs that plan 1's outputs fill, so
+     * that plans 2 and 3 do not run the backbone again */
+    for (int l = 0; l < 4; l++) {
+        const dlt_shape *fs = dlt_shape_of(g, feats[l]);
+        char name[16];
+        snprintf(name, sizeof name, "pyramid%d", l);
+        m->feats[l] = feats[l];
+        m->fin[l] = dlt_input(g, name, DLT_F32, fs->ndim, fs->dim);
+    }
     dlt_fpn_pool_opts bo = dlt_fpn_pool_box(c->height, c->width),
                       mo = dlt_fpn_pool_mask(c->height, c->width);
-    dlt_t pooled = dlt_fpn_pool(g, 4, feats, m->props, -1, &bo, NULL);
+    dlt_t pooled = dlt_fpn_pool(g, 4, m->fin, m->props, -1, &bo, NULL);
     m->cls = dlt_maskrcnn_box_head(g, &c->spec, pooled, &m->box);
-    dlt_t mp = dlt_fpn_pool(g, 4, feats, m->dets, -1, &mo, NULL);
+    dlt_t mp = dlt_fpn_pool(g, 4, m->fin, m->dets, -1, &mo, NULL);
     m->mask = dlt_maskrcnn_mask_head(g, &c->spec, mp);
     if (m->cls < 0 || m->box < 0 || m->mask < 0)
         return dlt_seterr(DLT_ERR_INVALID, "Mask R-CNN inference: %s", dlt_graph_errmsg(g));
@@ -87,9 +100,10 @@ static dlt_status build(dlt_mrcnn_infer *m)
             return st;
         at += m->per_level[l];
     }
-    dlt_t outs[2 * NLEV];
+    dlt_t outs[2 * NLEV + 4];
     memcpy(outs, m->obj, sizeof m->obj), memcpy(outs + NLEV, m->deltas, sizeof m->deltas);
-    dlt_status st = dlt_plan_create(g, 2 * NLEV, outs, NULL, &m->p_rpn);
+    memcpy(outs + 2 * NLEV, m->feats, sizeof m->feats);
+    dlt_status st = dlt_plan_create(g, 2 * NLEV + 4, outs, NULL, &m->p_rpn);
     if (st == DLT_OK)
         st = dlt_plan_create(g, 2, (const dlt_t[]){m->cls, m->box}, NULL, &m->p_box);
     if (st == DLT_OK)
@@ -191,8 +205,13 @@ dlt_status dlt_mrcnn_infer_run(dlt_mrcnn_infer *m, const float *images, const in
         if (st != DLT_OK)
             return st;
     }
-    /* plan 2: the box head on the proposals */
-    memcpy(dlt_plan_data(m->p_box, m->x), images, nx * sizeof(float));
+    /* plan 2: the box head on the proposals, from plan 1's pyramid */
+    for (int l = 0; l < 4; l++) {
+        size_t n = (size_t)dlt_shape_numel(dlt_shape_of(m->g, m->feats[l])) * sizeof(float);
+        const void *src = dlt_plan_data(m->p_rpn, m->feats[l]);
+        memcpy(dlt_plan_data(m->p_box, m->fin[l]), src, n);
+        memcpy(dlt_plan_data(m->p_mask, m->fin[l]), src, n);
+    }
     float *pr = dlt_plan_data(m->p_box, m->props);
     for (int b = 0; b < B; b++)
         to_rois(pr + (size_t)b * P * 5, m->props_host + (size_t)b * P * 4,
@@ -211,7 +230,6 @@ dlt_status dlt_mrcnn_infer_run(dlt_mrcnn_infer *m, const float *images, const in
             return st;
     }
     /* plan 3: the mask head on the detections */
-    memcpy(dlt_plan_data(m->p_mask, m->x), images, nx * sizeof(float));
     float *dr = dlt_plan_data(m->p_mask, m->dets);
     for (int b = 0; b < B; b++)
         to_rois(dr + (size_t)b * D * 5, boxes + (size_t)b * D * 4, valid + (size_t)b * D, D, b);
