@@ -71,7 +71,9 @@ const dlt_coco_det *dlt_mrcnn_eval_det(const dlt_mrcnn_eval *e, int64_t i);
  * NULL; DLT_ERR_INVALID when detections came without masks); results_json
  * (may be NULL) receives all detections as a COCO results JSON, each with its
  * box and mask. Masks are evaluated with their own areas, as pycocotools'
- * loadRes does for mask-only results (torchvision's reference). No
+ * loadRes does for mask-only results (torchvision's reference); the file,
+ * read back by loadRes or dltrain coco-eval, gives the box areas instead,
+ * which moves APs/m/l of segm only. No
  * detections: every number is 0 where the ground truth has objects. */
 dlt_status dlt_mrcnn_eval_finish(dlt_mrcnn_eval *e, const char *results_json,
                                  double box[DLT_COCO_NSTATS], double segm[DLT_COCO_NSTATS]);
