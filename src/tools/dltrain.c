@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "dlt_export.h"
+#include "dlt_fid.h"
 #include "dlt_gan_sample.h"
 #include "dlt_job.h"
 #include "dltrain.h"
@@ -28,6 +29,7 @@ static void usage(FILE *out)
             "                        [--temperature T] [--top-k K] [--seed S] [--data GLOB] [--threads N]\n"
             "       dltrain predict CKPT.h5 [--data GLOB] [--out FILE] [--batch N] [--threads N] [--logits]\n"
             "       dltrain sample CKPT.h5 --out GRID.png [--n N] [--label K] [--seed S]\n"
+            "       dltrain fid SET1 SET2 --classifier CKPT.h5 [--n N] [--threads N]\n"
             "       dltrain selftest [N]\n"
             "       dltrain --version | --help\n"
             "\n"
@@ -82,6 +84,11 @@ static void usage(FILE *out)
             "                        run's fixed noise (seed S: the job's unless given), so without\n"
             "                        --seed it is the grid the run wrote at that step; conditional\n"
             "                        models: every image of class K (default: row r of class r mod K)\n"
+            "  fid SET1 SET2         FID-FMNIST (docs/metrics.md) between two image sets, each a shard\n"
+            "                        glob (its first N images) or a GAN checkpoint (N images drawn as\n"
+            "                        FID during training draws them), with the features of the\n"
+            "                        classifier checkpoint CKPT (N default 10000); prints\n"
+            "                        FID-FMNIST <value> (<n1> vs <n2> images)\n"
             "  selftest [N]          all-reduce N doubles (default 1048576) across the ranks and check\n"
             "  --version             versions of dltrain, BLAS, MPI, HDF5, CUDA, cuDNN, NCCL\n"
             "  --list-ops            every op (name, family) with the backends that have a kernel for\n"
@@ -575,6 +582,45 @@ static int sample(int argc, char **argv)
     return 0;
 }
 
+static int fid(int argc, char **argv)
+{
+    dlt_fid_sets_opts o = {0};
+    int nsets = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        double x;
+        if (strcmp(a, "--classifier") == 0 && v)
+            o.classifier = v, i++;
+        else if (strcmp(a, "--n") == 0 || strcmp(a, "--threads") == 0) {
+            if (!num_arg("fid", a, v, a[2] == 'n' ? 2 : 1, &x) || x > 1e9)
+                return EXIT_USAGE;
+            i++;
+            if (a[2] == 'n')
+                o.n = (int64_t)x;
+            else
+                o.threads = (int)x;
+        } else if (a[0] != '-' && nsets < 2) {
+            o.set[nsets++] = a;
+        } else {
+            fprintf(stderr, "dltrain fid: unexpected argument '%s' (see dltrain --help)\n", a);
+            return EXIT_USAGE;
+        }
+    }
+    if (nsets < 2 || !o.classifier) {
+        fprintf(stderr, "dltrain fid: %s (usage: dltrain fid SET1 SET2 --classifier CKPT.h5 [--n N])\n",
+                nsets < 2 ? "two image sets needed" : "no --classifier given");
+        return EXIT_USAGE;
+    }
+    dlt_fid_sets_result r;
+    dlt_status st = dlt_fid_sets(&o, &r);
+    if (st != DLT_OK) {
+        fprintf(stderr, "dltrain fid: %s\n", dlt_errmsg());
+        return st == DLT_ERR_INVALID || st == DLT_ERR_NOTFOUND ? EXIT_USAGE : EXIT_RUNTIME;
+    }
+    printf("FID-FMNIST %.9g (%lld vs %lld images)\n", r.fid, (long long)r.n[0], (long long)r.n[1]);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     args a;
@@ -606,6 +652,8 @@ int main(int argc, char **argv)
         return predict(argc, argv);
     if (strcmp(argv[1], "sample") == 0)
         return sample(argc, argv);
+    if (strcmp(argv[1], "fid") == 0)
+        return fid(argc, argv);
     if (!parse_args(argc, argv, &a)) {
         free(a.sets);
         return EXIT_USAGE;

@@ -110,6 +110,11 @@ int32_t *dlt_gan_sampler_labels(dlt_gan_sampler *sm)
     return sm->labels >= 0 ? dlt_plan_data(sm->p, sm->labels) : NULL;
 }
 
+const dlt_gan_spec *dlt_gan_sampler_spec(const dlt_gan_sampler *sm)
+{
+    return &sm->spec;
+}
+
 dlt_status dlt_gan_sampler_grid(dlt_gan_sampler *sm, dlt_image8 *grid)
 {
     const float *x;

@@ -34,6 +34,8 @@ dlt_status dlt_gan_sampler_write(dlt_gan_sampler *sm, const char *run_dir, int64
  * dlt_gan_sampler_labels (NULL for unconditional ones) before the run. */
 dlt_status dlt_gan_sampler_run(dlt_gan_sampler *sm, int64_t key, const float **images);
 int32_t *dlt_gan_sampler_labels(dlt_gan_sampler *sm);
+/* The generator it runs (image shape resolved). */
+const dlt_gan_spec *dlt_gan_sampler_spec(const dlt_gan_sampler *sm);
 void dlt_gan_sampler_free(dlt_gan_sampler *sm);
 /* The sampler of n samples for a GAN checkpoint: its job's generator, the
  * image shape from /model, the parameters and buffers from the file; graph

@@ -33,5 +33,7 @@ pkginclude_HEADERS += src/train/dlt_fid.h
 libdltrain_la_SOURCES += src/train/gan_sample.c
 # FID-FMNIST at a GAN run's checkpoints
 libdltrain_la_SOURCES += src/train/gan_fid.c
+# `dltrain fid`: FID-FMNIST between two image sets (shards or a generator)
+libdltrain_la_SOURCES += src/train/fid_sets.c
 pkginclude_HEADERS += src/train/dlt_gan_sample.h
 noinst_HEADERS += src/train/gan_sample.h

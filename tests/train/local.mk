@@ -84,6 +84,14 @@ EXTRA_DIST += tests/fixtures/fid.h5 tests/fixtures/fid_make_fixtures.py
 check_PROGRAMS += tests/train/fid_check
 TESTS += tests/train/test_fid_features.sh
 EXTRA_DIST += tests/train/test_fid_features.sh
+# dltrain fid: two shard sets against fid_sets_check's own features, statistics
+# and Jacobi square-root trace; a GAN checkpoint against its run's fid; refusals
+tests_train_fid_check_SOURCES = tests/train/fid_check.c tests/train/fid_ref.c
+tests_train_fid_sets_check_SOURCES = tests/train/fid_sets_check.c tests/train/fid_ref.c
+noinst_HEADERS += tests/train/fid_ref.h
+check_PROGRAMS += tests/train/fid_sets_check
+TESTS += tests/train/test_fid_cli.sh
+EXTRA_DIST += tests/train/test_fid_cli.sh
 # GAN sample grids during training and dltrain sample (png_check decodes with libpng)
 check_PROGRAMS += tests/train/png_check
 TESTS += tests/train/test_gan_sample.sh
