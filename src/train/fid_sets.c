@@ -122,7 +122,8 @@ static dlt_status shard_features(fid_set *s, dlt_fid_net *net, int d)
 }
 
 /* Features of the generator's s->n images: chunk j with key
- * DLT_GAN_FID_KEY - j, sample i of class i mod K (gan_fid.c's set). */
+ * DLT_GAN_FID_KEY - j, sample i of class i mod K (gan_fid.c's set); a VAE's
+ * prior samples lie in [0, 1], a GAN's in [-1, 1]. */
 static dlt_status gen_features(fid_set *s, dlt_fid_net *net, int d)
 {
     const dlt_gan_spec *g = dlt_gan_sampler_spec(s->sm);
@@ -132,10 +133,12 @@ static dlt_status gen_features(fid_set *s, dlt_fid_net *net, int d)
         for (int t = 0; lab && t < CHUNK; t++)
             lab[t] = (int32_t)((j * CHUNK + t) % g->num_classes);
         const float *x;
+        float lo, hi;
         int64_t rows = s->n - j * CHUNK < CHUNK ? s->n - j * CHUNK : CHUNK;
+        dlt_gan_sampler_range(s->sm, &lo, &hi);
         st = dlt_gan_sampler_run(s->sm, DLT_GAN_FID_KEY - j, &x);
         if (st == DLT_OK)
-            st = dlt_fid_net_features(net, x, rows, -1.0f, 1.0f, s->feat + (size_t)j * CHUNK * d);
+            st = dlt_fid_net_features(net, x, rows, lo, hi, s->feat + (size_t)j * CHUNK * d);
     }
     return st;
 }

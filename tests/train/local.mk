@@ -104,6 +104,8 @@ EXTRA_DIST += tests/train/test_gan_fid.sh
 # inputs vae_export writes), 2 ranks x b == 1 rank x 2b, exact resume, the
 # test-set ELBO on 1 and 2 ranks
 check_PROGRAMS += tests/train/vae_export
+# the VAE prior grid against a decoder run of the same z (test_vae.sh (g))
+check_PROGRAMS += tests/train/vae_prior_check
 TESTS += tests/train/test_vae.sh
 EXTRA_DIST += tests/train/test_vae.sh tests/fixtures/vae_step.h5 tests/fixtures/vae_make_fixtures.py
 # CycleGAN's image pool against a naive reference of the ImagePool rule
