@@ -28,7 +28,7 @@ static void usage(FILE *out)
             "       dltrain generate CKPT.h5 --prompt TEXT|--prompt-ids IDS [--ids] [--max-new-tokens N]\n"
             "                        [--temperature T] [--top-k K] [--seed S] [--data GLOB] [--threads N]\n"
             "       dltrain predict CKPT.h5 [--data GLOB] [--out FILE] [--batch N] [--threads N] [--logits]\n"
-            "       dltrain sample CKPT.h5 --out GRID.png [--n N] [--label K] [--seed S]\n"
+            "       dltrain sample CKPT.h5 --out GRID.png [--n N] [--label K] [--seed S] [--data GLOB]\n"
             "       dltrain fid SET1 SET2 --classifier CKPT.h5 [--n N] [--threads N]\n"
             "       dltrain selftest [N]\n"
             "       dltrain --version | --help\n"
@@ -85,7 +85,10 @@ static void usage(FILE *out)
             "                        --seed it is the grid the run wrote at that step; conditional\n"
             "                        models: every image of class K (default: row r of class r mod K);\n"
             "                        a VAE checkpoint: its decoder's means of prior samples z ~ N(0, I)\n"
-            "                        (the run's samples/vae-prior.png without --seed)\n"
+            "                        (the run's samples/vae-prior.png without --seed)\n"            "                        a CycleGAN checkpoint: the first N images (default 8) of each domain\n"
+            "                        of the image-pairs shards GLOB (default: the job's data.val, else\n"
+            "                        data.train) translated, as GRID_a2b2a.png and GRID_b2a2b.png (rows\n"
+            "                        real, translated, reconstructed)\n"
             "  fid SET1 SET2         FID-FMNIST (docs/metrics.md) between two image sets, each a shard\n"
             "                        glob (its first N images) or a GAN checkpoint (N images drawn as\n"
             "                        FID during training draws them), with the features of the\n"
@@ -552,6 +555,8 @@ static int sample(int argc, char **argv)
         double x;
         if (strcmp(a, "--out") == 0 && v)
             o.out = v, i++;
+        else if (strcmp(a, "--data") == 0 && v)
+            o.data = v, i++;
         else if (strcmp(a, "--n") == 0 || strcmp(a, "--label") == 0 || strcmp(a, "--seed") == 0) {
             if (!num_arg("sample", a, v, a[2] == 'n' ? 1 : 0, &x) || (a[2] != 's' && x > 1 << 20))
                 return EXIT_USAGE;
@@ -573,6 +578,18 @@ static int sample(int argc, char **argv)
         fprintf(stderr, "dltrain sample: %s (usage: dltrain sample CKPT.h5 --out GRID.png ...)\n",
                 !o.ckpt ? "no checkpoint given" : "no --out given");
         return EXIT_USAGE;
+    }
+    if (dlt_ckpt_is_cyclegan(o.ckpt)) {
+        dlt_cyclegan_sample_result r;
+        dlt_status st = dlt_cyclegan_sample_ckpt(&o, &r);
+        if (st != DLT_OK) {
+            fprintf(stderr, "dltrain sample: %s\n", dlt_errmsg());
+            return st == DLT_ERR_INVALID || st == DLT_ERR_NOTFOUND ? EXIT_USAGE : EXIT_RUNTIME;
+        }
+        for (int d = 0; d < 2; d++)
+            printf("%s: %s of %d images, %dx%d pixels\n", r.files[d], d ? "B->A->B" : "A->B->A", r.n,
+                   r.w, r.h);
+        return 0;
     }
     int h = 0, w = 0;
     dlt_status st = dlt_gan_sample_ckpt(&o, &h, &w);

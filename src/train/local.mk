@@ -35,5 +35,7 @@ libdltrain_la_SOURCES += src/train/gan_sample.c
 libdltrain_la_SOURCES += src/train/gan_fid.c
 # `dltrain fid`: FID-FMNIST between two image sets (shards or a generator)
 libdltrain_la_SOURCES += src/train/fid_sets.c
+# dltrain sample on a CycleGAN checkpoint: translation grids A->B->A, B->A->B
+libdltrain_la_SOURCES += src/train/cyclegan_sample.c
 pkginclude_HEADERS += src/train/dlt_gan_sample.h
 noinst_HEADERS += src/train/gan_sample.h
