@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dlt_ckpt.h"
 #include "dlt_ckpt_model.h"
 #include "dlt_data.h"
 #include "dlt_gan_sample.h"
@@ -19,6 +18,7 @@
 #include "dlt_job.h"
 #include "dlt_ops.h"
 #include "dlt_png.h"
+#include "gan_sample.h"
 #include "task.h"
 
 int dlt_ckpt_is_cyclegan(const char *ckpt)
@@ -115,19 +115,7 @@ static dlt_status build(const char *ckpt, const dlt_cyclegan_spec *s, uint64_t s
     outs[2] = dlt_cyclegan_generator(g, s, ab[1], "G_BA");
     outs[3] = dlt_cyclegan_generator(g, s, outs[2], "G_AB");
     dlt_graph_set_reuse(g, was);
-    if (dlt_graph_status(g) != DLT_OK)
-        return dlt_seterr(dlt_graph_status(g), "%s: %s", ckpt, dlt_graph_errmsg(g));
-    dlt_status st = dlt_graph_finalize(g, NULL, 0);
-    if (st != DLT_OK)
-        return st;
-    dlt_ckpt_tensors t;
-    dlt_ckpt_state cs;
-    memset(&cs, 0, sizeof cs);
-    dlt_ckpt_tensors_from_graph(g, &t);
-    t.nslots = 0;
-    st = dlt_ckpt_load(ckpt, &t, &cs);
-    dlt_ckpt_state_free(&cs);
-    return st;
+    return dlt_sampler_load_ckpt(g, ckpt);
 }
 
 /* One grid: rows real, translated, reconstructed of n images each. */

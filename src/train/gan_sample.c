@@ -186,6 +186,23 @@ static void model_attr(const char *key, const char *value, void *user)
         s->img_w = atoi(value);
 }
 
+dlt_status dlt_sampler_load_ckpt(dlt_graph *g, const char *ckpt)
+{
+    if (dlt_graph_status(g) != DLT_OK)
+        return dlt_seterr(dlt_graph_status(g), "%s: %s", ckpt, dlt_graph_errmsg(g));
+    dlt_status st = dlt_graph_finalize(g, NULL, 0);
+    if (st != DLT_OK)
+        return st;
+    dlt_ckpt_tensors t;
+    dlt_ckpt_state cs;
+    memset(&cs, 0, sizeof cs);
+    dlt_ckpt_tensors_from_graph(g, &t);
+    t.nslots = 0; /* parameters and buffers; no optimizer state */
+    st = dlt_ckpt_load(ckpt, &t, &cs);
+    dlt_ckpt_state_free(&cs);
+    return st;
+}
+
 /* The whole GAN (generator and discriminator: the checkpoint's tensors) with
  * the checkpoint's parameters and buffers. */
 static dlt_status load_gan(const char *ckpt, const dlt_train_config *c, const dlt_gan_spec *s,
@@ -199,19 +216,7 @@ static dlt_status load_gan(const char *ckpt, const dlt_train_config *c, const dl
     dlt_t label = s->num_classes > 0 ? dlt_input(g, "labels", DLT_I32, 1, ld) : -1;
     dlt_gan_generator(g, s, dlt_input(g, "z", DLT_F32, 2, zd), label);
     dlt_gan_discriminator(g, s, dlt_input(g, "x", DLT_F32, 4, xd), label);
-    if (dlt_graph_status(g) != DLT_OK)
-        return dlt_seterr(dlt_graph_status(g), "%s: %s", ckpt, dlt_graph_errmsg(g));
-    dlt_status st = dlt_graph_finalize(g, NULL, 0);
-    if (st != DLT_OK)
-        return st;
-    dlt_ckpt_tensors t;
-    dlt_ckpt_state cs;
-    memset(&cs, 0, sizeof cs);
-    dlt_ckpt_tensors_from_graph(g, &t);
-    t.nslots = 0;
-    st = dlt_ckpt_load(ckpt, &t, &cs);
-    dlt_ckpt_state_free(&cs);
-    return st;
+    return dlt_sampler_load_ckpt(g, ckpt);
 }
 
 /* The whole VAE (encoder and decoder: the checkpoint's tensors) with the
@@ -227,19 +232,7 @@ static dlt_status load_vae(const char *ckpt, const dlt_train_config *c, const dl
     dlt_t mu, logvar;
     dlt_vae_encoder(g, v, dlt_input(g, "images", DLT_F32, 4, xd), &mu, &logvar);
     dlt_vae_decoder(g, v, dlt_input(g, "z", DLT_F32, 2, zd));
-    if (dlt_graph_status(g) != DLT_OK)
-        return dlt_seterr(dlt_graph_status(g), "%s: %s", ckpt, dlt_graph_errmsg(g));
-    dlt_status st = dlt_graph_finalize(g, NULL, 0);
-    if (st != DLT_OK)
-        return st;
-    dlt_ckpt_tensors t;
-    dlt_ckpt_state cs;
-    memset(&cs, 0, sizeof cs);
-    dlt_ckpt_tensors_from_graph(g, &t);
-    t.nslots = 0;
-    st = dlt_ckpt_load(ckpt, &t, &cs);
-    dlt_ckpt_state_free(&cs);
-    return st;
+    return dlt_sampler_load_ckpt(g, ckpt);
 }
 
 dlt_status dlt_gan_sampler_from_ckpt(const char *ckpt, int n, int label, int has_seed,

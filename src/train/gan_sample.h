@@ -45,7 +45,12 @@ int32_t *dlt_gan_sampler_labels(dlt_gan_sampler *sm);
 /* The generator it runs (image shape resolved). */
 const dlt_gan_spec *dlt_gan_sampler_spec(const dlt_gan_sampler *sm);
 void dlt_gan_sampler_free(dlt_gan_sampler *sm);
-/* The sampler of n samples for a GAN checkpoint: its job's generator, the
+/* Loads checkpoint ckpt's parameters and buffers into g, a graph built with
+ * exactly the checkpoint's tensors (finalized here; a graph error is
+ * reported naming ckpt). */
+dlt_status dlt_sampler_load_ckpt(dlt_graph *g, const char *ckpt);
+/* The sampler of n samples for a GAN checkpoint (or a VAE's: its prior
+ * samples): its job's generator, the
  * image shape from /model, the parameters and buffers from the file; graph
  * seed: the job's unless has_seed. label as above, checked against the
  * model (errors name the checkpoint or the label). */
