@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static uint64_t splitmix64(uint64_t *s)
 {
@@ -117,4 +118,35 @@ void dlt_test_h5_attr_str(hid_t loc, const char *name, char *out, size_t len)
     snprintf(out, len, "%s", s);
     H5free_memory(s);
     H5Tclose(mt), H5Tclose(t), H5Aclose(a);
+}
+
+static uint64_t fnv1a64(const char *s)
+{
+    uint64_t h = 0xCBF29CE484222325ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001B3ULL;
+    return h;
+}
+
+void dlt_test_hash_uniform(const char *name, float *out, size_t n)
+{
+    uint64_t seed = fnv1a64(name);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ULL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        z ^= z >> 31;
+        out[i] = (float)(z >> 40) / 8388608.f - 1.f;
+    }
+}
+
+void dlt_test_hash_param(const char *name, const dlt_shape *shape, float *out)
+{
+    size_t numel = (size_t)dlt_shape_numel(shape), len = strlen(name);
+    dlt_test_hash_uniform(name, out, numel);
+    int bias = len >= 4 && strcmp(name + len - 4, "bias") == 0;
+    float scale = bias ? 0.1f : shape->ndim == 1 ? 0.25f : (float)sqrt(6.0 / (double)(numel / shape->dim[0]));
+    float offset = !bias && shape->ndim == 1 ? 1.f : 0.f;
+    for (size_t i = 0; i < numel; i++)
+        out[i] = out[i] * scale + offset;
 }

@@ -36,6 +36,14 @@ void dlt_test_h5_attr_str(hid_t loc, const char *name, char *out, size_t len);
 /* Writes data (an f32 tensor of shape s) as dataset `name` of loc, creating the
  * groups on its path; 1 on success (tools writing fixture inputs). */
 int dlt_test_h5_write_f32(hid_t loc, const char *name, const dlt_shape *s, const float *data);
+/* The fixture scripts' counter hash (models_make_fixtures.py's hash_uniform):
+ * u_i = (splitmix64(fnv1a64(name) + (i + 1) * 0x9E3779B97F4A7C15) >> 40) / 2^23
+ * - 1 in [-1, 1), exact in f32, so a script and a test fill the same values. */
+void dlt_test_hash_uniform(const char *name, float *out, size_t n);
+/* Its hash_param: a tensor's values from the hash by its name and shape:
+ * biases 0.1 u, other 1-D tensors (normalisation scales, statistics) 1 + 0.25 u,
+ * weights u sqrt(6 / fan_in) with fan_in = numel / dim0. */
+void dlt_test_hash_param(const char *name, const dlt_shape *shape, float *out);
 /* Checks d<r, y>/d wrt against central finite differences along one random
  * direction: builds L = sum(y * r) for a fixed random r, takes dlt_grad, runs
  * the plan, and compares sum_i <grad_i, v_i> with (L(x + eps v) - L(x - eps v)) /

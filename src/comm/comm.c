@@ -79,27 +79,26 @@ void comm_nccl_abort(dlt_comm *c)
 }
 #endif
 
-dlt_status dlt_comm_create(const dlt_world *w, const dlt_comm_config *cfg, dlt_comm **out)
+/* A communicator over the ranks of `base` (world or group), holding its own
+ * duplicates of it: collectives, the watchdog's reports, debug fingerprints
+ * and the ring's point-to-point messages never mix with another's. */
+static dlt_status comm_new(MPI_Comm base, const dlt_comm_config *cfg, dlt_comm **out)
 {
-    dlt_comm_config def = {0};
-    if (!cfg)
-        cfg = &def;
     *out = NULL;
     dlt_comm *c = calloc(1, sizeof *c);
     if (!c)
         return dlt_seterr(DLT_ERR_NOMEM, "comm: out of memory");
     c->bf16_sum = MPI_OP_NULL;
-    c->rank = w->rank;
-    c->size = w->size;
+    MPI_Comm_rank(base, &c->rank);
+    MPI_Comm_size(base, &c->size);
     c->backend = cfg->backend;
+    c->device = cfg->device;
     c->timeout = cfg->timeout_s > 0 ? cfg->timeout_s : 600;
     c->debug = cfg->debug_collectives;
     c->ring_min = cfg->ring_min_bytes < 0 ? -1 : cfg->ring_min_bytes > 0 ? cfg->ring_min_bytes : COMM_RING_MIN_BYTES;
-    if (MPI_Comm_dup(MPI_COMM_WORLD, &c->comm) != MPI_SUCCESS ||
-        MPI_Comm_dup(MPI_COMM_WORLD, &c->watch) != MPI_SUCCESS ||
-        MPI_Comm_dup(MPI_COMM_WORLD, &c->dbg) != MPI_SUCCESS ||
-        MPI_Comm_dup(MPI_COMM_WORLD, &c->ring) != MPI_SUCCESS) {
-        free(c);
+    if (MPI_Comm_dup(base, &c->comm) != MPI_SUCCESS || MPI_Comm_dup(base, &c->watch) != MPI_SUCCESS ||
+        MPI_Comm_dup(base, &c->dbg) != MPI_SUCCESS || MPI_Comm_dup(base, &c->ring) != MPI_SUCCESS) {
+        dlt_comm_free(c);
         return dlt_seterr(DLT_ERR_COMM, "comm: MPI_Comm_dup failed");
     }
     c->fp = calloc((size_t)c->size * 8, sizeof *c->fp);
@@ -121,6 +120,45 @@ dlt_status dlt_comm_create(const dlt_world *w, const dlt_comm_config *cfg, dlt_c
     }
     *out = c;
     return DLT_OK;
+}
+
+dlt_status dlt_comm_create(const dlt_world *w, const dlt_comm_config *cfg, dlt_comm **out)
+{
+    dlt_comm_config def = {0};
+    (void)w; /* its rank and size are MPI_COMM_WORLD's */
+    return comm_new(MPI_COMM_WORLD, cfg ? cfg : &def, out);
+}
+
+dlt_status dlt_comm_split(dlt_comm *c, int color, int key, dlt_comm **out)
+{
+    *out = NULL;
+    /* every rank's (color, key) under the watchdog first: a rank that never
+     * comes is reported and stops the job instead of hanging MPI_Comm_split,
+     * and a bad color fails on every rank alike */
+    double mine[2] = {color, key}, *all = malloc((size_t)c->size * 2 * sizeof *all);
+    if (!all)
+        return dlt_seterr(DLT_ERR_NOMEM, "comm split: out of memory");
+    dlt_status st = comm_host(c, OP_ALLGATHER, mine, all, 2, DLT_COMM_F64, DLT_COMM_SUM, 0);
+    int bad = -1;
+    for (int r = 0; st == DLT_OK && r < c->size && bad < 0; r++)
+        if (all[2 * r] < 0)
+            bad = r;
+    if (st == DLT_OK && bad >= 0)
+        st = dlt_seterr(DLT_ERR_INVALID, "comm split: rank %d's group %.0f must be >= 0", bad, all[2 * bad]);
+    free(all);
+    if (st != DLT_OK)
+        return st;
+    MPI_Comm base;
+    if (MPI_Comm_split(c->comm, color, key, &base) != MPI_SUCCESS)
+        return dlt_seterr(DLT_ERR_COMM, "comm split: MPI_Comm_split failed");
+    dlt_comm_config cfg = {.backend = c->backend,
+                           .device = c->device,
+                           .timeout_s = c->timeout,
+                           .debug_collectives = c->debug,
+                           .ring_min_bytes = c->ring_min};
+    st = comm_new(base, &cfg, out);
+    MPI_Comm_free(&base);
+    return st;
 }
 
 void dlt_comm_free(dlt_comm *c)

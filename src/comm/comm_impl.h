@@ -63,6 +63,7 @@ struct dlt_comm {
     MPI_Comm comm, watch, dbg;
     int rank, size;
     dlt_comm_backend backend;
+    int device; /* NCCL: the CUDA device (dlt_comm_config.device) */
     double timeout;
     int debug;
     int64_t seq, step;

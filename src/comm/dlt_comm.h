@@ -95,6 +95,13 @@ typedef struct {
 
 /* Duplicates MPI_COMM_WORLD (collective). cfg may be NULL (MPI, 600 s). */
 dlt_status dlt_comm_create(const dlt_world *w, const dlt_comm_config *cfg, dlt_comm **out);
+/* Splits c into disjoint groups (collective over c): the ranks passing the
+ * same color (>= 0) form one communicator, ranked by key, then by rank in c.
+ * It has c's backend (NCCL: its own NCCL communicator over the group, on c's
+ * device), timeout and settings, and its own sequence of collectives; free it
+ * before c. A hang inside a group is reported by the group's ranks and stops
+ * the whole job, as on the world. (NAS: one group per child network.) */
+dlt_status dlt_comm_split(dlt_comm *c, int color, int key, dlt_comm **out);
 void dlt_comm_free(dlt_comm *c);
 int dlt_comm_rank(const dlt_comm *c);
 int dlt_comm_size(const dlt_comm *c);

@@ -105,6 +105,13 @@ dlt_t dlt_param_lookup(dlt_graph *g, const char *full_name);
  * module twice: a GAN's discriminator on real images, fakes and interpolates.
  * Returns the previous mode. */
 int dlt_graph_set_reuse(dlt_graph *g, int on);
+/* Freeze mode (on != 0): dlt_param creates a buffer instead of a parameter,
+ * with the same name, shape and initializer: a frozen layer (torch's
+ * requires_grad_(False), e.g. Mask R-CNN's first backbone stages). It is
+ * saved in checkpoints and loaded by name like any parameter, but has no
+ * gradient, no optimizer state and is not counted as trainable; the
+ * backward computes nothing for it. Returns the previous mode. */
+int dlt_graph_set_frozen(dlt_graph *g, int on);
 
 typedef enum {
     DLT_VAL_TEMP = 0, /* produced by a node */

@@ -37,6 +37,7 @@ struct dlt_graph {
     char errmsg[1024];
     int nparams_created, nbuffers_created;
     int reuse; /* dlt_graph_set_reuse: parameters/buffers are looked up, not created */
+    int frozen; /* dlt_graph_set_frozen: dlt_param creates buffers (not trained) */
     int finalized;
     dlt_param_info *params, *buffers; /* layout order */
     int nparams, nbuffers;

@@ -87,12 +87,19 @@ static dlt_t new_state(dlt_graph *g, dlt_value_kind kind, const char *name, int 
 
 dlt_t dlt_param(dlt_graph *g, const char *name, int ndim, const int64_t *dims, dlt_init init)
 {
-    return new_state(g, DLT_VAL_PARAM, name, ndim, dims, init);
+    return new_state(g, g->frozen ? DLT_VAL_BUFFER : DLT_VAL_PARAM, name, ndim, dims, init);
 }
 
 dlt_t dlt_buffer(dlt_graph *g, const char *name, int ndim, const int64_t *dims, dlt_init init)
 {
     return new_state(g, DLT_VAL_BUFFER, name, ndim, dims, init);
+}
+
+int dlt_graph_set_frozen(dlt_graph *g, int on)
+{
+    int prev = g->frozen;
+    g->frozen = on != 0;
+    return prev;
 }
 
 int dlt_graph_set_reuse(dlt_graph *g, int on)

@@ -63,7 +63,10 @@ typedef struct {
     X(accum) X(unary) X(activation) X(binary) X(dropout) X(matmul) X(reduce) X(reduce_ext)     \
     X(softmax) X(metric) X(loss) X(loss_pw) X(conv) X(pool) X(upsample) X(norm) X(shape_ops)   \
     X(shape_slice) X(shape_gather) X(attention)                                              \
-    X(random)
+    X(random)                                                                                  \
+    X(rnn)                                                                                     \
+    X(box)                                                                                     \
+    X(roi)
 
 #define DLT_GPU_KERNEL_LIST_DECL_(name) extern const dlt_gpu_kernel dlt_gpu_kernels_##name[];
 DLT_GPU_KERNEL_LISTS(DLT_GPU_KERNEL_LIST_DECL_)

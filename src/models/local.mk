@@ -11,3 +11,14 @@ noinst_HEADERS += src/models/transformer_impl.h
 libdltrain_la_SOURCES += src/models/gan.c src/models/dcgan.c src/models/cyclegan.c src/models/vae.c
 noinst_HEADERS += src/models/gan_impl.h
 pkginclude_HEADERS += src/models/dlt_gen.h
+# Mask R-CNN's networks (ResNet-FPN backbone, RPN, box and mask heads)
+libdltrain_la_SOURCES += src/models/maskrcnn.c
+pkginclude_HEADERS += src/models/dlt_maskrcnn.h
+# recurrent layers (LSTM, GRU) over the rnn family's cells
+libdltrain_la_SOURCES += src/models/rnn.c
+# child networks from a description (NAS specs)
+libdltrain_la_SOURCES += src/models/spec.c src/models/spec_text.c
+pkginclude_HEADERS += src/models/dlt_spec.h
+# the multi-scale RoI pooler (roi family ops)
+libdltrain_la_SOURCES += src/models/fpn_pool.c
+pkginclude_HEADERS += src/models/dlt_fpn_pool.h

@@ -46,6 +46,44 @@ dlt_t dlt_nn_bn(dlt_graph *g, const char *name, dlt_t x, const dlt_model_spec *s
     return dlt_nn_batch_norm(g, name, x, s->bn_momentum, s->bn_eps, dlt_init_const(zero_gamma ? 0.0 : 1.0));
 }
 
+dlt_t dlt_nn_frozen_bn(dlt_graph *g, const char *name, dlt_t x, float eps)
+{
+    const dlt_shape *xs = dlt_shape_of(g, x);
+    if (!xs)
+        return -1;
+    if (xs->ndim < 2)
+        return dlt_graph_fail(g, DLT_ERR_SHAPE, "%s: frozen batch norm input must be [N, C, ...]", name);
+    int64_t c[1] = {xs->dim[1]}, bc[DLT_MAX_DIMS]; /* [1, C, 1, ...]: broadcast over the rest */
+    for (int i = 0; i < xs->ndim; i++)
+        bc[i] = i == 1 ? xs->dim[1] : 1;
+    dlt_scope_push(g, name);
+    dlt_t w = dlt_buffer(g, "weight", 1, c, dlt_init_const(1));
+    dlt_t b = dlt_buffer(g, "bias", 1, c, dlt_init_const(0));
+    dlt_t rm = dlt_buffer(g, "running_mean", 1, c, dlt_init_const(0));
+    dlt_t rv = dlt_buffer(g, "running_var", 1, c, dlt_init_const(1));
+    dlt_scope_pop(g);
+    dlt_t scale = dlt_mul(g, w, dlt_rsqrt(g, dlt_affine(g, rv, 1.f, eps)));
+    dlt_t shift = dlt_sub(g, b, dlt_mul(g, rm, scale));
+    return dlt_add(g, dlt_mul(g, x, dlt_reshape(g, scale, xs->ndim, bc)), dlt_reshape(g, shift, xs->ndim, bc));
+}
+
+dlt_t dlt_nn_norm(dlt_graph *g, const char *name, dlt_t x, const dlt_model_spec *s, int zero_gamma)
+{
+    if (s->norm == 'f')
+        return dlt_nn_frozen_bn(g, name, x, s->bn_eps);
+    if (s->norm != 'g')
+        return dlt_nn_bn(g, name, x, s, zero_gamma);
+    const dlt_shape *xs = dlt_shape_of(g, x);
+    if (!xs)
+        return -1;
+    int64_t c[1] = {xs->dim[1]};
+    dlt_scope_push(g, name);
+    dlt_t gamma = dlt_param(g, "weight", 1, c, dlt_init_const(zero_gamma ? 0.0 : 1.0));
+    dlt_t beta = dlt_param(g, "bias", 1, c, dlt_init_const(0));
+    dlt_scope_pop(g);
+    return dlt_group_norm(g, x, 32, gamma, beta, s->bn_eps);
+}
+
 dlt_t dlt_nn_linear(dlt_graph *g, const char *name, dlt_t x, int out)
 {
     const dlt_shape *s = dlt_shape_of(g, x);

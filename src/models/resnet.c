@@ -27,7 +27,7 @@ static dlt_t downsample(dlt_graph *g, dlt_t x, int out_c, int stride, const dlt_
 {
     dlt_scope_push(g, "downsample");
     dlt_t y = dlt_nn_conv(g, "0", x, out_c, 1, stride, 0, 0);
-    y = dlt_nn_bn(g, "1", y, s, 0);
+    y = dlt_nn_norm(g, "1", y, s, 0);
     dlt_scope_pop(g);
     return y;
 }
@@ -39,8 +39,8 @@ static dlt_t basic_block(dlt_graph *g, dlt_t x, int planes, int stride, int cifa
     if (!xs)
         return -1;
     int in_c = (int)xs->dim[1];
-    dlt_t y = dlt_relu(g, dlt_nn_bn(g, "bn1", dlt_nn_conv(g, "conv1", x, planes, 3, stride, 1, 0), s, 0));
-    y = dlt_nn_bn(g, "bn2", dlt_nn_conv(g, "conv2", y, planes, 3, 1, 1, 0), s, s->zero_init_residual);
+    dlt_t y = dlt_relu(g, dlt_nn_norm(g, "bn1", dlt_nn_conv(g, "conv1", x, planes, 3, stride, 1, 0), s, 0));
+    y = dlt_nn_norm(g, "bn2", dlt_nn_conv(g, "conv2", y, planes, 3, 1, 1, 0), s, s->zero_init_residual);
     dlt_t sc = x;
     if (stride != 1 || in_c != planes)
         sc = cifar && s->shortcut == 'A' ? shortcut_a(g, x, planes, stride) : downsample(g, x, planes, stride, s);
@@ -54,9 +54,9 @@ static dlt_t bottleneck(dlt_graph *g, dlt_t x, int planes, int stride, const dlt
     if (!xs)
         return -1;
     int in_c = (int)xs->dim[1], out_c = planes * 4;
-    dlt_t y = dlt_relu(g, dlt_nn_bn(g, "bn1", dlt_nn_conv(g, "conv1", x, planes, 1, 1, 0, 0), s, 0));
-    y = dlt_relu(g, dlt_nn_bn(g, "bn2", dlt_nn_conv(g, "conv2", y, planes, 3, stride, 1, 0), s, 0));
-    y = dlt_nn_bn(g, "bn3", dlt_nn_conv(g, "conv3", y, out_c, 1, 1, 0, 0), s, s->zero_init_residual);
+    dlt_t y = dlt_relu(g, dlt_nn_norm(g, "bn1", dlt_nn_conv(g, "conv1", x, planes, 1, 1, 0, 0), s, 0));
+    y = dlt_relu(g, dlt_nn_norm(g, "bn2", dlt_nn_conv(g, "conv2", y, planes, 3, stride, 1, 0), s, 0));
+    y = dlt_nn_norm(g, "bn3", dlt_nn_conv(g, "conv3", y, out_c, 1, 1, 0, 0), s, s->zero_init_residual);
     dlt_t sc = stride != 1 || in_c != out_c ? downsample(g, x, out_c, stride, s) : x;
     return dlt_relu(g, dlt_add(g, y, sc));
 }
@@ -78,7 +78,7 @@ dlt_t dlt_resnet_cifar(dlt_graph *g, const dlt_model_spec *s, int depth, dlt_t x
     if (s->shortcut != 'A' && s->shortcut != 'B')
         return dlt_graph_fail(g, DLT_ERR_INVALID, "CIFAR ResNet shortcut must be 'A' or 'B'");
     int n = (depth - 2) / 6;
-    dlt_t h = dlt_relu(g, dlt_nn_bn(g, "bn1", dlt_nn_conv(g, "conv1", x, 16, 3, 1, 1, 0), s, 0));
+    dlt_t h = dlt_relu(g, dlt_nn_norm(g, "bn1", dlt_nn_conv(g, "conv1", x, 16, 3, 1, 1, 0), s, 0));
     for (int stage = 0; stage < 3; stage++) {
         dlt_scope_pushf(g, "layer%d", stage + 1);
         for (int b = 0; b < n; b++) {
@@ -91,23 +91,27 @@ dlt_t dlt_resnet_cifar(dlt_graph *g, const dlt_model_spec *s, int depth, dlt_t x
     return pool_fc(g, s, h, features);
 }
 
-dlt_t dlt_resnet_imagenet(dlt_graph *g, const dlt_model_spec *s, int depth, dlt_t x, dlt_t *features)
+dlt_t dlt_resnet_imagenet_stages(dlt_graph *g, const dlt_model_spec *s, int depth, dlt_t x, dlt_t c[4])
 {
     static const int blocks[][4] = {{2, 2, 2, 2}, {3, 4, 6, 3}, {3, 4, 6, 3}, {3, 4, 23, 3}, {3, 8, 36, 3}};
     int idx = depth == 18 ? 0 : depth == 34 ? 1 : depth == 50 ? 2 : depth == 101 ? 3 : depth == 152 ? 4 : -1;
     if (idx < 0)
         return dlt_graph_fail(g, DLT_ERR_INVALID, "ImageNet ResNet depth must be 18, 34, 50, 101 or 152 (got %d)",
                               depth);
+    if (s->frozen_stages < 0 || s->frozen_stages > 5)
+        return dlt_graph_fail(g, DLT_ERR_INVALID, "ResNet frozen stages must be 0..5 (got %d)", s->frozen_stages);
     int bott = depth >= 50;
+    int prev = dlt_graph_set_frozen(g, s->frozen_stages >= 1);
     dlt_t h;
     if (s->small_input) {
-        h = dlt_relu(g, dlt_nn_bn(g, "bn1", dlt_nn_conv(g, "conv1", x, 64, 3, 1, 1, 0), s, 0));
+        h = dlt_relu(g, dlt_nn_norm(g, "bn1", dlt_nn_conv(g, "conv1", x, 64, 3, 1, 1, 0), s, 0));
     } else {
-        h = dlt_relu(g, dlt_nn_bn(g, "bn1", dlt_nn_conv(g, "conv1", x, 64, 7, 2, 3, 0), s, 0));
+        h = dlt_relu(g, dlt_nn_norm(g, "bn1", dlt_nn_conv(g, "conv1", x, 64, 7, 2, 3, 0), s, 0));
         dlt_pool2d_opts po = {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}};
         h = dlt_maxpool2d(g, h, &po);
     }
     for (int stage = 0; stage < 4; stage++) {
+        dlt_graph_set_frozen(g, s->frozen_stages >= stage + 2);
         dlt_scope_pushf(g, "layer%d", stage + 1);
         for (int b = 0; b < blocks[idx][stage]; b++) {
             int stride = stage > 0 && b == 0 ? 2 : 1;
@@ -116,6 +120,15 @@ dlt_t dlt_resnet_imagenet(dlt_graph *g, const dlt_model_spec *s, int depth, dlt_
             dlt_scope_pop(g);
         }
         dlt_scope_pop(g);
+        if (c)
+            c[stage] = h;
     }
-    return pool_fc(g, s, h, features);
+    dlt_graph_set_frozen(g, prev);
+    return h;
+}
+
+dlt_t dlt_resnet_imagenet(dlt_graph *g, const dlt_model_spec *s, int depth, dlt_t x, dlt_t *features)
+{
+    dlt_t h = dlt_resnet_imagenet_stages(g, s, depth, x, NULL);
+    return h < 0 ? -1 : pool_fc(g, s, h, features);
 }

@@ -7,11 +7,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "dlt_coco.h"
 #include "dlt_export.h"
 #include "dlt_fid.h"
 #include "dlt_gan_sample.h"
 #include "dlt_job.h"
 #include "dltrain.h"
+#include "vmath.h"
 
 enum { EXIT_RUNTIME = DLT_EXIT_FAILED, EXIT_USAGE = DLT_EXIT_USAGE };
 
@@ -30,6 +32,7 @@ static void usage(FILE *out)
             "       dltrain predict CKPT.h5 [--data GLOB] [--out FILE] [--batch N] [--threads N] [--logits]\n"
             "       dltrain sample CKPT.h5 --out GRID.png [--n N] [--label K] [--seed S] [--data GLOB]\n"
             "       dltrain fid SET1 SET2 --classifier CKPT.h5 [--n N] [--threads N]\n"
+            "       dltrain coco-eval --gt GT.json --dt RESULTS.json [--iou bbox|segm]\n"
             "       dltrain selftest [N]\n"
             "       dltrain --version | --help\n"
             "\n"
@@ -85,7 +88,8 @@ static void usage(FILE *out)
             "                        --seed it is the grid the run wrote at that step; conditional\n"
             "                        models: every image of class K (default: row r of class r mod K);\n"
             "                        a VAE checkpoint: its decoder's means of prior samples z ~ N(0, I)\n"
-            "                        (the run's samples/vae-prior.png without --seed)\n"            "                        a CycleGAN checkpoint: the first N images (default 8) of each domain\n"
+            "                        (the run's samples/vae-prior.png without --seed);\n"
+            "                        a CycleGAN checkpoint: the first N images (default 8) of each domain\n"
             "                        of the image-pairs shards GLOB (default: the job's data.val, else\n"
             "                        data.train) translated, as GRID_a2b2a.png and GRID_b2a2b.png (rows\n"
             "                        real, translated, reconstructed)\n"
@@ -94,6 +98,9 @@ static void usage(FILE *out)
             "                        FID during training draws them), with the features of the\n"
             "                        classifier checkpoint CKPT (N default 10000); prints\n"
             "                        FID-FMNIST <value> (<n1> vs <n2> images)\n"
+            "  coco-eval             COCO box (default) or mask AP/AR of a COCO results file against\n"
+            "                        COCO instances ground truth, as pycocotools' COCOeval computes\n"
+            "                        and prints them (12 lines; docs/metrics.md)\n"
             "  selftest [N]          all-reduce N doubles (default 1048576) across the ranks and check\n"
             "  --version             versions of dltrain, BLAS, MPI, HDF5, CUDA, cuDNN, NCCL\n"
             "  --list-ops            every op (name, family) with the backends that have a kernel for\n"
@@ -640,6 +647,46 @@ static int fid(int argc, char **argv)
     return 0;
 }
 
+/* dltrain coco-eval: COCOeval's 12 numbers of a results file (dlt_coco.h) */
+static int coco_eval(int argc, char **argv)
+{
+    const char *gt_path = NULL, *dt_path = NULL, *iou = "bbox";
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (v && (strcmp(a, "--gt") == 0 || strcmp(a, "--dt") == 0 || strcmp(a, "--iou") == 0)) {
+            *(a[2] == 'g' ? &gt_path : a[2] == 'd' ? &dt_path : &iou) = v;
+            i++;
+        } else {
+            fprintf(stderr, "dltrain coco-eval: unexpected argument '%s' (see dltrain --help)\n",
+                    a);
+            return EXIT_USAGE;
+        }
+    }
+    if (!gt_path || !dt_path || (strcmp(iou, "bbox") != 0 && strcmp(iou, "segm") != 0)) {
+        fprintf(stderr,
+                "dltrain coco-eval: %s (usage: dltrain coco-eval --gt GT.json --dt "
+                "RESULTS.json [--iou bbox|segm])\n",
+                !gt_path ? "no --gt given" : !dt_path ? "no --dt given" : "--iou is bbox or segm");
+        return EXIT_USAGE;
+    }
+    dlt_coco_gt *gt = NULL;
+    dlt_coco_det *dets = NULL;
+    int64_t n = 0;
+    double stats[DLT_COCO_NSTATS];
+    dlt_status st = dlt_coco_gt_load(gt_path, &gt);
+    if (st == DLT_OK)
+        st = dlt_coco_results_load(dt_path, gt, &dets, &n);
+    if (st == DLT_OK)
+        st = dlt_coco_evaluate(gt, dets, n, iou[0] == 's' ? DLT_COCO_SEGM : DLT_COCO_BBOX, stats);
+    if (st == DLT_OK)
+        dlt_coco_print_stats(stdout, stats);
+    else
+        fprintf(stderr, "dltrain coco-eval: %s\n", dlt_errmsg());
+    dlt_coco_dets_free(dets, n);
+    dlt_coco_gt_free(gt);
+    return dlt_exit_for(st);
+}
+
 int main(int argc, char **argv)
 {
     args a;
@@ -649,6 +696,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--version") == 0) {
         dlt_print_build_info(stdout, "dltrain");
+        printf("%s\n", dlt_vmath_describe()); /* the vmath ISA path (src/ops/vmath.h) */
         return 0;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -673,6 +721,8 @@ int main(int argc, char **argv)
         return sample(argc, argv);
     if (strcmp(argv[1], "fid") == 0)
         return fid(argc, argv);
+    if (strcmp(argv[1], "coco-eval") == 0)
+        return coco_eval(argc, argv);
     if (!parse_args(argc, argv, &a)) {
         free(a.sets);
         return EXIT_USAGE;

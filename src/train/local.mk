@@ -39,3 +39,15 @@ libdltrain_la_SOURCES += src/train/fid_sets.c
 libdltrain_la_SOURCES += src/train/cyclegan_sample.c
 pkginclude_HEADERS += src/train/dlt_gan_sample.h
 noinst_HEADERS += src/train/gan_sample.h
+# COCO detection evaluation (box and mask AP/AR as pycocotools' COCOeval), COCO RLE
+# masks, instances and results JSON (cJSON); dltrain coco-eval
+libdltrain_la_SOURCES += src/train/coco_eval.c src/train/coco_rle.c src/train/coco_poly.c \
+	src/train/coco_json.c src/train/coco_gt.c src/train/coco_results.c
+pkginclude_HEADERS += src/train/dlt_coco.h
+noinst_HEADERS += src/train/coco_gt.h
+# detection post-processing (masks pasted into images as torchvision does)
+libdltrain_la_SOURCES += src/train/det_post.c
+pkginclude_HEADERS += src/train/dlt_det_post.h
+# [model.spec] tables to child-network specs, and specs back to job files (model.arch = "spec")
+libdltrain_la_SOURCES += src/train/spec_toml.c
+pkginclude_HEADERS += src/train/dlt_spec_toml.h

@@ -1,9 +1,11 @@
 /* Collectives against hand-computed values (sum, average, max/min, broadcast,
  * all-gather, reduce-scatter with padded uneven blocks, barrier, blocking and
  * non-blocking), metrics, replica broadcast/check, and the world helpers
- * (singleton trap, device, threads, rank table), and the ring all-reduce.
+ * (singleton trap, device, threads, rank table), the ring all-reduce, and
+ * groups split from the world.
  * Run under 2 and 3 ranks. */
 #include <mpi.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -293,6 +295,45 @@ START_TEST(ring_allreduce)
 }
 END_TEST
 
+/* Groups by color, ranked by key (here the reverse of the world order), each
+ * with its own collectives: sums over a group's world ranks, a ring-sized
+ * all-reduce inside it, and a bad color failing on every rank alike. */
+START_TEST(split_groups)
+{
+    int p = world.size, r = world.rank, color = r % 2;
+    dlt_comm *grp = NULL;
+    ck_assert_msg(dlt_comm_split(comm, color, -r, &grp) == DLT_OK, "%s", dlt_errmsg());
+    int want_size = 0, want_rank = 0;
+    double want_sum = 0;
+    for (int q = 0; q < p; q++)
+        if (q % 2 == color) {
+            want_size++, want_sum += q;
+            want_rank += q > r; /* larger world ranks come first */
+        }
+    ck_assert_int_eq(dlt_comm_size(grp), want_size);
+    ck_assert_int_eq(dlt_comm_rank(grp), want_rank);
+    double v = r;
+    ck_assert_int_eq(dlt_comm_allreduce(grp, &v, 1, DLT_COMM_F64, DLT_COMM_SUM, NULL), DLT_OK);
+    ck_assert_double_eq(v, want_sum);
+    enum { N = 40000 }; /* 160 KB: the ring all-reduce when the group has 2+ ranks */
+    float *x = malloc(N * sizeof *x);
+    for (int i = 0; i < N; i++)
+        x[i] = (float)(r + i % 3);
+    ck_assert_int_eq(dlt_comm_allreduce(grp, x, N, DLT_COMM_F32, DLT_COMM_SUM, NULL), DLT_OK);
+    for (int i = 0; i < N; i++)
+        ck_assert_float_eq(x[i], (float)(want_sum + want_size * (i % 3)));
+    free(x);
+    dlt_comm_free(grp);
+    /* the last rank asks for group -1: every rank fails, naming it */
+    dlt_status st = dlt_comm_split(comm, r == p - 1 ? -1 : 0, r, &grp);
+    ck_assert_int_eq(st, DLT_ERR_INVALID);
+    ck_assert_ptr_null(grp);
+    char want[64];
+    snprintf(want, sizeof want, "rank %d's group -1", p - 1);
+    ck_assert_msg(strstr(dlt_errmsg(), want) != NULL, "%s", dlt_errmsg());
+}
+END_TEST
+
 START_TEST(world_helpers)
 {
     int p = world.size;
@@ -348,6 +389,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, metrics_sum);
     tcase_add_test(tc, replica_broadcast_and_check);
     tcase_add_test(tc, ring_allreduce);
+    tcase_add_test(tc, split_groups);
     tcase_add_test(tc, world_helpers);
     suite_add_tcase(s, tc);
     int rc = dlt_test_run(s);

@@ -20,28 +20,7 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-/* The fixture's inputs: u_i = (splitmix64(fnv1a64(name) + (i + 1) *
- * 0x9E3779B97F4A7C15) >> 40) / 2^23 - 1, exact in float32 (the same in the
- * fixture script). */
-static uint64_t fnv1a64(const char *s)
-{
-    uint64_t h = 0xCBF29CE484222325ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001B3ULL;
-    return h;
-}
-
-static void hash_uniform(const char *name, float *out, size_t n)
-{
-    uint64_t seed = fnv1a64(name);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ULL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-        z ^= z >> 31;
-        out[i] = (float)(z >> 40) / 8388608.f - 1.f;
-    }
-}
+/* The fixture's inputs come from dlt_test_hash_uniform (the script's hash). */
 
 static size_t numel(const dlt_graph *g, dlt_t v)
 {
@@ -356,7 +335,7 @@ START_TEST(golden_vs_pytorch)
             continue;
         }
         snprintf(path, sizeof path, "%s/%s", cname, c.in[i].name);
-        hash_uniform(path, d, n);
+        dlt_test_hash_uniform(path, d, n);
         if (strcmp(kind, "vae") == 0 && strcmp(c.in[i].name, "x") == 0)
             for (size_t k = 0; k < n; k++) /* pixels in [0, 1] */
                 ((float *)d)[k] = (((float *)d)[k] + 1.f) * 0.5f;
@@ -435,7 +414,7 @@ START_TEST(wgan_gp_penalty)
     load_params(g, grp, &L);
     char path[256];
     snprintf(path, sizeof path, "%s/x", cname);
-    hash_uniform(path, dlt_plan_data(p, x), numel(g, x));
+    dlt_test_hash_uniform(path, dlt_plan_data(p, x), numel(g, x));
     dlt_exec_opts eo = {.training = 1};
     ck_assert_msg(dlt_plan_run(p, &eo) == DLT_OK, "%s", dlt_errmsg());
     float want;

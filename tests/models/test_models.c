@@ -322,36 +322,6 @@ END_TEST
 
 /* ---------------------------------------------------------------- goldens */
 
-/* The counter hash of models_make_fixtures.py: u_i in [-1, 1), exact in f32. */
-static uint64_t fnv1a64(const char *s)
-{
-    uint64_t h = 0xCBF29CE484222325ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001B3ULL;
-    return h;
-}
-static void hash_uniform(const char *name, float *out, size_t n)
-{
-    uint64_t seed = fnv1a64(name);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ULL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-        z ^= z >> 31;
-        out[i] = (float)(z >> 40) / 8388608.f - 1.f;
-    }
-}
-static void hash_param(const dlt_param_info *p, float *out)
-{
-    hash_uniform(p->name, out, p->numel);
-    size_t len = strlen(p->name);
-    int bias = len >= 4 && strcmp(p->name + len - 4, "bias") == 0;
-    float scale = bias ? 0.1f : p->shape.ndim == 1 ? 0.25f : (float)sqrt(6.0 / (double)(p->numel / p->shape.dim[0]));
-    float offset = !bias && p->shape.ndim == 1 ? 1.f : 0.f;
-    for (size_t i = 0; i < p->numel; i++)
-        out[i] = out[i] * scale + offset;
-}
-
 /* Worst |a - b| over the scale of b (its largest magnitude): errors of f32
  * sums are relative to the magnitudes summed, not to each (possibly tiny) result. */
 static double scaled_err(const float *a, const float *b, size_t n)
@@ -485,7 +455,7 @@ START_TEST(golden_vs_pytorch)
     for (int i = 0; i < dlt_num_params(g); i++) {
         const dlt_param_info *p = dlt_param_at(g, i);
         float *d = dlt_param_data(g, p->value);
-        hash_param(p, d);
+        dlt_test_hash_param(p->name, &p->shape, d);
         if (stored) {
             char path[256];
             size_t n;
@@ -499,7 +469,7 @@ START_TEST(golden_vs_pytorch)
     }
     size_t nx = (size_t)batch * c * h * w, n;
     float *xd = dlt_plan_data(train, x);
-    hash_uniform("input", xd, nx);
+    dlt_test_hash_uniform("input", xd, nx);
     if (stored) {
         float *fx = read_f32(grp, "x", &n);
         ck_assert_int_eq(n, nx);

@@ -11,3 +11,12 @@ check_PROGRAMS += tests/ops/test_ew_fast
 TESTS += tests/ops/test_ew_fast
 include tests/ops/random.mk
 EXTRA_DIST += tests/ops/random.mk
+# rnn family: recurrent cells, layers, categorical sampling
+include tests/ops/rnn.mk
+EXTRA_DIST += tests/ops/rnn.mk
+# box family (detection boxes)
+include tests/ops/box.mk
+EXTRA_DIST += tests/ops/box.mk
+# roi family
+include tests/ops/roi.mk
+EXTRA_DIST += tests/ops/roi.mk

@@ -116,3 +116,24 @@ TESTS += tests/train/test_image_pool
 check_PROGRAMS += tests/train/cyclegan_tool
 TESTS += tests/train/test_cyclegan.sh
 EXTRA_DIST += tests/train/test_cyclegan.sh tests/fixtures/cyclegan_losses.h5 tests/fixtures/cyclegan_make_fixtures.py
+# COCO evaluation against pycocotools (tests/fixtures/coco_eval_make_fixtures.py):
+# RLE encodings, strings, polygons, merges and IoUs, round trips against naive
+# loops; COCOeval's 12 numbers for bbox and segm, summarize()'s lines, results
+# JSON written and read back, malformed ground truth and results files; dltrain
+# coco-eval prints pycocotools' summarize() lines, refuses bad arguments and files
+check_PROGRAMS += tests/train/test_coco_rle tests/train/test_coco_eval
+TESTS += tests/train/test_coco_rle tests/train/test_coco_eval tests/train/test_coco_cli.sh
+tests_train_test_coco_rle_SOURCES = tests/train/test_coco_rle.c tests/train/coco_fixture.c tests/train/coco_fixture.h
+tests_train_test_coco_rle_CPPFLAGS = $(AM_CPPFLAGS) -DDLT_TEST_SRCDIR='"$(abs_top_srcdir)"'
+tests_train_test_coco_eval_SOURCES = tests/train/test_coco_eval.c tests/train/coco_fixture.c tests/train/coco_fixture.h
+tests_train_test_coco_eval_CPPFLAGS = $(AM_CPPFLAGS) -DDLT_TEST_SRCDIR='"$(abs_top_srcdir)"'
+EXTRA_DIST += tests/fixtures/coco_eval_make_fixtures.py tests/fixtures/coco_eval_expected.json \
+	tests/fixtures/coco_eval_gt1.json tests/fixtures/coco_eval_gt2.json tests/fixtures/coco_eval_gt3.json \
+	tests/fixtures/coco_eval_dt1.json tests/fixtures/coco_eval_dt2.json tests/fixtures/coco_eval_dt3.json \
+	tests/fixtures/coco_eval_dt1_segm.json tests/fixtures/coco_eval_dt2_box.json \
+	tests/fixtures/coco_eval_summary1_bbox.txt tests/fixtures/coco_eval_summary1_segm.txt \
+	tests/train/test_coco_cli.sh
+# detection post-processing against torchvision
+check_PROGRAMS += tests/train/test_det_post
+TESTS += tests/train/test_det_post
+EXTRA_DIST += tests/fixtures/det_post.h5 tests/fixtures/det_post_make_fixtures.py
