@@ -25,3 +25,8 @@ bench: bench/transformer_bench
 EXTRA_DIST += bench/lm_bench.sh bench/reference/lm_common.py
 EXTRA_DIST += bench/reference/bert_mini_torch.py bench/reference/gpt_torch.py
 EXTRA_DIST += bench/results
+# NAS children: build, plan, one step and free of random specs (time per child, RSS)
+check_PROGRAMS += bench/nas_children
+bench_nas_children_SOURCES = bench/nas_children.c
+bench_nas_children_LDADD = libdltrain.la $(DLT_DEP_LIBS)
+bench: bench/nas_children

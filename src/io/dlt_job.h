@@ -25,7 +25,8 @@ typedef enum {
     DLT_JOB_INT,
     DLT_JOB_FLOAT, /* an integer is accepted and stored as a float */
     DLT_JOB_BOOL,
-    DLT_JOB_FLOATS /* array of numbers: as many as the default has; up to 16 if it is [] */
+    DLT_JOB_FLOATS, /* array of numbers: as many as the default has; up to 16 if it is [] */
+    DLT_JOB_TABLE   /* a table kept as written, whose reader checks it (model.spec: src/train/spec_toml.c) */
 } dlt_job_kind;
 
 /* One row of the schema. */

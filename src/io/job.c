@@ -203,7 +203,8 @@ static bool allowed_string(const char *allowed, const char *s, size_t len)
 static dlt_status check(const dlt_job_key *k, const dlt_toml_value *v, const char *where, dlt_toml_value **out)
 {
     char got[96], why[128];
-    static const dlt_toml_type want[] = {DLT_TOML_STRING, DLT_TOML_INT, DLT_TOML_FLOAT, DLT_TOML_BOOL, DLT_TOML_ARRAY};
+    static const dlt_toml_type want[] = {DLT_TOML_STRING, DLT_TOML_INT, DLT_TOML_FLOAT, DLT_TOML_BOOL, DLT_TOML_ARRAY,
+                                         DLT_TOML_TABLE};
     dlt_toml_value *c = NULL;
     describe(v, got, sizeof got);
     if (k->kind == DLT_JOB_FLOAT && v->type == DLT_TOML_INT)
@@ -216,6 +217,7 @@ static dlt_status check(const dlt_job_key *k, const dlt_toml_value *v, const cha
                           : k->kind == DLT_JOB_INT    ? "an integer"
                           : k->kind == DLT_JOB_FLOAT  ? "a number"
                           : k->kind == DLT_JOB_BOOL   ? "true or false"
+                          : k->kind == DLT_JOB_TABLE  ? "a table"
                                                       : "an array of numbers",
                           got);
     if (!c)

@@ -14,7 +14,7 @@
 
 static const dlt_job_key schema[] = {
     {"model.name", DLT_JOB_STRING, "\"model\"", NULL, "run name, one folder name (not empty, no '/', not . or .., at most 127 bytes); outputs go to <checkpoint.dir>/<model.name>/"},
-    {"model.arch", DLT_JOB_STRING, "\"mlp\"", NULL, "network, which picks the task: mlp, resnet20/32/44/56/110, resnet18/34/50/101/152, vgg11, vgg16 (classification); bert-tiny/mini/small/medium/base/large (BERT pre-training: MLM + NSP); gpt-tiny/mini/small, gpt2, gpt2-medium (causal language model); gan-mlp (GAN: phased discriminator and generator steps); vae (variational autoencoder: negative ELBO)"},
+    {"model.arch", DLT_JOB_STRING, "\"mlp\"", NULL, "network, which picks the task: mlp, resnet20/32/44/56/110, resnet18/34/50/101/152, vgg11, vgg16 (classification); bert-tiny/mini/small/medium/base/large (BERT pre-training: MLM + NSP); gpt-tiny/mini/small, gpt2, gpt2-medium (causal language model); gan-mlp (GAN: phased discriminator and generator steps); vae (variational autoencoder: negative ELBO); spec (classification: the network of model.spec)"},
     {"model.num_classes", DLT_JOB_INT, "10", "[1, 1048576]", "number of output classes"},
     {"model.shortcut", DLT_JOB_STRING, "\"A\"", "A|B", "CIFAR ResNets: shortcut option A (identity, zero-padded) or B (1x1 projection)"},
     {"model.zero_init_residual", DLT_JOB_BOOL, "false", NULL, "ResNets: zero the last batch-norm scale of each residual block"},
@@ -22,6 +22,7 @@ static const dlt_job_key schema[] = {
     {"model.hidden", DLT_JOB_INT, "256", "[1, 1048576]", "mlp: width of the hidden layers"},
     {"model.layers", DLT_JOB_INT, "2", "[0, 64]", "mlp: number of hidden layers"},
     {"model.dropout", DLT_JOB_FLOAT, "0.0", "[0, 1)", "dropout before the classifier (vgg, mlp); transformers: hidden and attention dropout when set (default: the architecture's, 0.1)"},
+    {"model.spec", DLT_JOB_TABLE, "{}", NULL, "spec: the network as a table: stem_filters = N (optional) and layers = [{ op = \"conv\", kernel = 3 (or kernel_h, kernel_w), filters = 36, stride = 1, skip = [0] }, ...] (docs/models.md, \"spec\")"},
 
     {"data.train", DLT_JOB_STRING, "\"\"", NULL, "training shards: an HDF5 file or a glob such as data/cifar10/train-*.h5"},
     {"data.val", DLT_JOB_STRING, "\"\"", NULL, "validation shards (empty: no evaluation)"},
@@ -148,6 +149,7 @@ static const struct {
     {"model.hidden", "mlp"},
     {"model.layers", "mlp"},
     {"model.dropout", "vgg|mlp|transformer"},
+    {"model.spec", "spec"},
     {"data.augment", "classifier"},
     {"data.crop_padding", "classifier"},
     {"data.mean", "classifier"},
@@ -235,7 +237,7 @@ const dlt_job_key *dlt_job_schema_find(const char *key)
 
 static const char *kind_name(dlt_job_kind k)
 {
-    static const char *const names[] = {"string", "integer", "float", "boolean", "array of floats"};
+    static const char *const names[] = {"string", "integer", "float", "boolean", "array of floats", "table"};
     return names[k];
 }
 
@@ -250,7 +252,7 @@ dlt_status dlt_job_write_reference(FILE *f)
           "written bare), and `dltrain --print-config` prints the resolved job.\n\n"
           "```toml\n[optim]\nname = \"adamw\"\nlr = 3e-4\nbetas = [0.9, 0.95]\n```\n\n"
           "Some keys apply only to some architectures (column \"for\"): `model.arch` belongs to\n"
-          "families: `classifier` (mlp, vgg*, resnet*), `resnet`, `resnet-cifar` (resnet20/32/44/56/110,\n"
+          "families: `classifier` (mlp, vgg*, resnet*, spec), `spec`, `resnet`, `resnet-cifar` (resnet20/32/44/56/110,\n"
           "any 6n+2), `resnet-imagenet` (resnet18/34/50/101/152), `vgg`, `mlp`, `transformer`\n"
           "(bert-*, gpt*), `bert`, `gpt`, `gan` (gan-mlp), `vae`, `cyclegan`. The resolved job (`--print-config`, `<run>/job.toml`, the\n"
           "checkpoint's `job`) leaves out keys that do not apply; setting one in a job file or with\n"

@@ -26,6 +26,8 @@ const char *dlt_arch_families(const char *arch)
         int d = resnet_depth(arch);
         if (d)
             return imagenet_depth(d) ? "classifier resnet resnet-imagenet" : "classifier resnet resnet-cifar";
+        if (!strcmp(arch, "spec"))
+            return "classifier spec";
         return strcmp(arch, "mlp") == 0 ? "classifier mlp" : "classifier vgg";
     }
     dlt_clearerr();
@@ -91,6 +93,18 @@ void dlt_model_describe(const dlt_model_spec *s, dlt_kvlist *kv)
         dlt_kv_int(kv, "layers", s->mlp_layers);
         dlt_kv_str(kv, "activation", "relu");
         dlt_kv_float(kv, "dropout", s->dropout);
+    } else if (strcmp(s->arch, "spec") == 0) {
+        int64_t params = 0;
+        double flops = 0;
+        dlt_kv_str(kv, "family", "spec");
+        dlt_kv_int(kv, "layers", s->net.nlayers);
+        dlt_kv_int(kv, "stem_filters", s->net.stem_filters);
+        if (dlt_spec_measure(&s->net, s->in_channels, s->in_h, s->in_w, s->num_classes, &params, &flops) == DLT_OK)
+            dlt_kv_float(kv, "flops_per_sample", flops);
+        else
+            dlt_clearerr();
+        dlt_kv_str(kv, "head", "global_avgpool+linear");
+        batch_norm(kv, s);
     } else {
         static const char *const cfg11 = "64,M,128,M,256,256,M,512,512,M,512,512,M";
         static const char *const cfg16 = "64,64,M,128,128,M,256,256,256,M,512,512,512,M,512,512,512,M";

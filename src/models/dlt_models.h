@@ -5,6 +5,7 @@
 #define DLT_MODELS_H
 
 #include "dlt_core.h"
+#include "dlt_spec.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -13,7 +14,8 @@ extern "C" {
 /* Image classifiers: resnet20/32/44/56/110 (CIFAR-style, He et al. 2015 §4.2;
  * any depth 6n+2 >= 8 is accepted),
  * resnet18/34/50/101/152 (ImageNet-style, torchvision v1.5: stride in the 3x3
- * conv), vgg11/vgg16 (with batch norm), mlp. */
+ * conv), vgg11/vgg16 (with batch norm), mlp, spec (the network in `net`,
+ * dlt_spec.h). */
 typedef struct {
     char arch[32];
     int in_channels, in_h, in_w, num_classes;
@@ -29,6 +31,7 @@ typedef struct {
     int frozen_stages;      /* leading stages built frozen (dlt_graph_set_frozen): 1 = the
                                stem, 2 = stem and layer1, ... 5 = all (torchvision's
                                trainable_backbone_layers = 5 - frozen_stages) */
+    dlt_spec net;           /* arch "spec": the child network (dlt_spec.h; [model.spec] in a job) */
 } dlt_model_spec;
 
 /* in_channels/in_h/in_w: when > 0, dlt_model_classifier checks that x has

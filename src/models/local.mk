@@ -16,3 +16,6 @@ libdltrain_la_SOURCES += src/models/maskrcnn.c
 pkginclude_HEADERS += src/models/dlt_maskrcnn.h
 # recurrent layers (LSTM, GRU) over the rnn family's cells
 libdltrain_la_SOURCES += src/models/rnn.c
+# child networks from a description (NAS specs)
+libdltrain_la_SOURCES += src/models/spec.c src/models/spec_text.c
+pkginclude_HEADERS += src/models/dlt_spec.h

@@ -7,12 +7,13 @@
 #include "resnet.h"
 
 static const char *const archs[] = {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-                                    "vgg11",    "vgg16",    "mlp"};
+                                    "vgg11",    "vgg16",    "mlp",
+                                    "spec"};
 
 const char *dlt_model_archs(void)
 {
     return "resnet20, resnet32, resnet44, resnet56, resnet110 (CIFAR-style: any depth 6n+2), resnet18, "
-           "resnet34, resnet50, resnet101, resnet152, vgg11, vgg16, mlp";
+           "resnet34, resnet50, resnet101, resnet152, vgg11, vgg16, mlp, spec (a network from a [model.spec] description)";
 }
 
 static int imagenet_depth(int d) { return d == 18 || d == 34 || d == 50 || d == 101 || d == 152; }
@@ -98,6 +99,8 @@ dlt_t dlt_model_classifier_features(dlt_graph *g, const dlt_model_spec *s, dlt_t
                                   : dlt_resnet_cifar(g, s, depth, x, features);
     else if (strcmp(s->arch, "mlp") == 0)
         y = dlt_mlp(g, s, x, features);
+    else if (strcmp(s->arch, "spec") == 0)
+        y = dlt_spec_build(g, &s->net, x, s->num_classes, s->bn_momentum, s->bn_eps, features);
     else
         y = dlt_vgg(g, s, atoi(s->arch + 3), x, features);
     if (features && (y < 0 || dlt_graph_status(g) != DLT_OK))

@@ -4,6 +4,7 @@
 
 #include "dlt_gpu.h"
 #include "dlt_job.h"
+#include "dlt_spec_toml.h"
 #include "dlt_train.h"
 #include "trainer.h"
 
@@ -327,6 +328,9 @@ dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
     if ((st = paths_from_job(job, c)) != DLT_OK)
         return st;
     if ((st = model_from_job(job, c)) != DLT_OK)
+        return st;
+    /* model.arch = "spec": the network is the [model.spec] table */
+    if (!strcmp(c->arch, "spec") && (st = dlt_spec_from_job(job, &c->model.net)) != DLT_OK)
         return st;
     dlt_job_set_families(job, c->task == DLT_TASK_GAN ? "gan" : dlt_arch_families(c->arch));
     if (c->task == DLT_TASK_GAN && (st = gan_from_job(job, c)) != DLT_OK)

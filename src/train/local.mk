@@ -41,3 +41,6 @@ libdltrain_la_SOURCES += src/train/coco_eval.c src/train/coco_rle.c src/train/co
 	src/train/coco_json.c src/train/coco_gt.c src/train/coco_results.c
 pkginclude_HEADERS += src/train/dlt_coco.h
 noinst_HEADERS += src/train/coco_gt.h
+# [model.spec] tables to child-network specs, and specs back to job files (model.arch = "spec")
+libdltrain_la_SOURCES += src/train/spec_toml.c
+pkginclude_HEADERS += src/train/dlt_spec_toml.h

@@ -21,3 +21,7 @@ EXTRA_DIST += tests/fixtures/gen_models.h5 tests/fixtures/gen_make_fixtures.py
 check_PROGRAMS += tests/models/test_maskrcnn
 TESTS += tests/models/test_maskrcnn
 EXTRA_DIST += tests/fixtures/maskrcnn_golden.h5 tests/fixtures/maskrcnn_make_fixtures.py
+# child networks from a spec (model.arch = "spec"): reader, checks, counts, 50 children; against PyTorch
+check_PROGRAMS += tests/models/test_spec tests/models/test_spec_torch
+TESTS += tests/models/test_spec tests/models/test_spec_torch
+EXTRA_DIST += tests/fixtures/nas_spec.h5 tests/fixtures/nas_spec_make_fixtures.py
