@@ -44,3 +44,6 @@ noinst_HEADERS += src/train/coco_gt.h
 # [model.spec] tables to child-network specs, and specs back to job files (model.arch = "spec")
 libdltrain_la_SOURCES += src/train/spec_toml.c
 pkginclude_HEADERS += src/train/dlt_spec_toml.h
+# NAS: the controller (LSTM over Zoph & Le's / ENAS's macro space, REINFORCE)
+libdltrain_la_SOURCES += src/train/nas_controller.c
+pkginclude_HEADERS += src/train/dlt_nas.h

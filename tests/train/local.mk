@@ -123,3 +123,7 @@ EXTRA_DIST += tests/fixtures/coco_eval_make_fixtures.py tests/fixtures/coco_eval
 	tests/fixtures/coco_eval_dt1_segm.json tests/fixtures/coco_eval_dt2_box.json \
 	tests/fixtures/coco_eval_summary1_bbox.txt tests/fixtures/coco_eval_summary1_segm.txt \
 	tests/train/test_coco_cli.sh
+# NAS controller: valid children, same seed same children, REINFORCE gradient
+# against finite differences
+check_PROGRAMS += tests/train/test_nas
+TESTS += tests/train/test_nas
