@@ -15,8 +15,8 @@ pkginclude_HEADERS += src/io/dlt_job.h
 libdltrain_la_SOURCES += src/io/tfevents.c src/io/trace.c
 pkginclude_HEADERS += src/io/dlt_logio.h
 # run outputs: PNG files and sample grids (also TensorBoard image summaries)
-libdltrain_la_SOURCES += src/io/png_write.c src/io/draw.c
-pkginclude_HEADERS += src/io/dlt_png.h src/io/dlt_draw.h
+libdltrain_la_SOURCES += src/io/png_write.c src/io/draw.c src/io/plot.c
+pkginclude_HEADERS += src/io/dlt_png.h src/io/dlt_draw.h src/io/dlt_plot.h
 # export to other frameworks (safetensors)
 libdltrain_la_SOURCES += src/io/export_safetensors.c
 pkginclude_HEADERS += src/io/dlt_export.h

@@ -47,3 +47,6 @@ pkginclude_HEADERS += src/train/dlt_spec_toml.h
 # NAS: the controller (LSTM over Zoph & Le's / ENAS's macro space, REINFORCE)
 libdltrain_la_SOURCES += src/train/nas_controller.c
 pkginclude_HEADERS += src/train/dlt_nas.h
+# detection post-processing (masks pasted into images as torchvision does)
+libdltrain_la_SOURCES += src/train/det_post.c
+pkginclude_HEADERS += src/train/dlt_det_post.h

@@ -21,6 +21,6 @@ check_PROGRAMS += tests/io/test_tfevents tests/io/test_trace
 TESTS += tests/io/test_tfevents tests/io/test_trace
 EXTRA_DIST += tests/fixtures/tfevents_make_vectors.py
 # sample grids, PNG files and TensorBoard image summaries
-check_PROGRAMS += tests/io/test_png tests/io/test_draw
-TESTS += tests/io/test_png tests/io/test_draw
+check_PROGRAMS += tests/io/test_png tests/io/test_draw tests/io/test_plot
+TESTS += tests/io/test_png tests/io/test_draw tests/io/test_plot
 EXTRA_DIST += tests/fixtures/grid.h5 tests/fixtures/grid_make_fixtures.py

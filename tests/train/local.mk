@@ -127,3 +127,7 @@ EXTRA_DIST += tests/fixtures/coco_eval_make_fixtures.py tests/fixtures/coco_eval
 # against finite differences
 check_PROGRAMS += tests/train/test_nas
 TESTS += tests/train/test_nas
+# detection post-processing against torchvision
+check_PROGRAMS += tests/train/test_det_post
+TESTS += tests/train/test_det_post
+EXTRA_DIST += tests/fixtures/det_post.h5 tests/fixtures/det_post_make_fixtures.py
