@@ -45,6 +45,7 @@ typedef struct {
     int children;            /* children sampled per run (rows) */
     double entropy_weight;   /* beta of the entropy bonus */
     int in_c, in_h, in_w;    /* the children's input */
+    int nclasses;            /* the children's classes (their size in search.jsonl) */
     dlt_optim_config optim;  /* the controller's optimizer (Adam 3.5e-4 as ENAS) */
 } dlt_nas_config;
 
@@ -86,6 +87,14 @@ dlt_graph *dlt_nas_graph(dlt_nas_controller *k);
 dlt_optim *dlt_nas_optim(dlt_nas_controller *k);
 /* Sampled decisions per child (categorical and skip draws). */
 int dlt_nas_num_decisions(const dlt_nas_controller *k);
+const dlt_nas_config *dlt_nas_config_of(const dlt_nas_controller *k);
+
+/* `dltrain JOB` for a job with model.arch = "nas" (src/train/nas_job.c):
+ * the search over the world (MPI initialised by the caller or here), or with
+ * print_only the resolved job. resume: --resume's value or NULL. Returns the
+ * exit status (2: a refused job or setting, one line from rank 0). */
+struct dlt_job;
+int dlt_nas_main(struct dlt_job *job, const char *resume, int quiet, int print_only);
 
 /* The spec ENAS's op o (0..5: conv 3x3, conv 5x5, sepconv 3x3, sepconv 5x5,
  * maxpool 3x3, avgpool 3x3) gives a layer. */

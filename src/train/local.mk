@@ -50,3 +50,7 @@ pkginclude_HEADERS += src/train/dlt_nas.h
 # detection post-processing (masks pasted into images as torchvision does)
 libdltrain_la_SOURCES += src/train/det_post.c
 pkginclude_HEADERS += src/train/dlt_det_post.h
+# NAS: the search driver (model.arch = "nas"): groups, children, rewards, state
+libdltrain_la_SOURCES += src/train/nas_search.c src/train/nas_job.c src/train/nas_data.c \
+	src/train/nas_state.c
+noinst_HEADERS += src/train/nas_search.h

@@ -73,6 +73,7 @@ void dlt_nas_config_default(dlt_nas_config *c)
     c->children = 4;
     c->entropy_weight = 1e-4;
     c->in_c = 1, c->in_h = 28, c->in_w = 28;
+    c->nclasses = 10;
     dlt_optim_config_default("adam", &c->optim);
     c->optim.lr = 3.5e-4;
 }
@@ -352,6 +353,10 @@ dlt_optim *dlt_nas_optim(dlt_nas_controller *k)
 int dlt_nas_num_decisions(const dlt_nas_controller *k)
 {
     return k->ndec;
+}
+const dlt_nas_config *dlt_nas_config_of(const dlt_nas_controller *k)
+{
+    return &k->c;
 }
 
 /* Child n's spec from the draws. A stride that would leave fewer than
