@@ -131,3 +131,7 @@ TESTS += tests/train/test_nas
 check_PROGRAMS += tests/train/test_det_post
 TESTS += tests/train/test_det_post
 EXTRA_DIST += tests/fixtures/det_post.h5 tests/fixtures/det_post_make_fixtures.py
+# NAS search end to end: same children with 1 and 2 groups, exact resume,
+# ranks_per_child not dividing the world refused
+TESTS += tests/train/test_nas_search.sh
+EXTRA_DIST += tests/train/test_nas_search.sh
