@@ -257,7 +257,7 @@ static int train(args *a, int argc, char **argv)
     dlt_status st = load_job(a, &job);
     /* model.arch = "nas": an architecture search (src/train/nas_job.c) */
     if (st == DLT_OK && !strcmp(dlt_job_string(job, "model.arch"), "nas")) {
-        rc = dlt_nas_main(job, a->resume, a->quiet, a->print_config || a->dry_run);
+        rc = dlt_nas_main(job, a->resume, a->quiet, a->print_config, a->dry_run);
         goto out;
     }
     if (st == DLT_OK)

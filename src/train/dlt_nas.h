@@ -90,11 +90,13 @@ int dlt_nas_num_decisions(const dlt_nas_controller *k);
 const dlt_nas_config *dlt_nas_config_of(const dlt_nas_controller *k);
 
 /* `dltrain JOB` for a job with model.arch = "nas" (src/train/nas_job.c):
- * the search over the world (MPI initialised by the caller or here), or with
- * print_only the resolved job. resume: --resume's value or NULL. Returns the
- * exit status (2: a refused job or setting, one line from rank 0). */
+ * the search over the world (MPI initialised by the caller or here); with
+ * print_config the resolved job; with dry_run the resolved job and the first
+ * child's model and plan (dlt_train_describe). resume: --resume's value or
+ * NULL. Returns the exit status (2: a refused job or setting, one line from
+ * rank 0). */
 struct dlt_job;
-int dlt_nas_main(struct dlt_job *job, const char *resume, int quiet, int print_only);
+int dlt_nas_main(struct dlt_job *job, const char *resume, int quiet, int print_config, int dry_run);
 
 /* The spec ENAS's op o (0..5: conv 3x3, conv 5x5, sepconv 3x3, sepconv 5x5,
  * maxpool 3x3, avgpool 3x3) gives a layer. */

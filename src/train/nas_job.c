@@ -117,7 +117,7 @@ static void make_dirs(const char *path)
     mkdir(buf, 0777);
 }
 
-int dlt_nas_main(dlt_job *job, const char *resume, int quiet, int print_only)
+int dlt_nas_main(dlt_job *job, const char *resume, int quiet, int print_config, int dry_run)
 {
     dlt_world w;
     if (dlt_world_init(NULL, NULL, &w) != DLT_OK) {
@@ -146,9 +146,39 @@ int dlt_nas_main(dlt_job *job, const char *resume, int quiet, int print_only)
         if (w.rank == 0)
             fprintf(stderr, "dltrain: %s\n", dlt_errmsg());
         rc = DLT_EXIT_USAGE;
-    } else if (print_only) {
+    } else if (print_config) {
         if (w.rank == 0)
             fputs(text ? text : "", stdout);
+    } else if (dry_run) {
+        /* the search's first child as a run would build it */
+        dlt_nas_controller *k = NULL;
+        dlt_spec first;
+        if (w.rank == 0) {
+            printf("# resolved job\n%s\n", text ? text : "");
+            st = dlt_nas_controller_create(&s.ctl, s.seed, &k);
+            if (st == DLT_OK)
+                st = dlt_nas_sample(k, 0, NULL, NULL, NULL);
+            if (st == DLT_OK) {
+                dlt_spec *all = calloc((size_t)s.ctl.children, sizeof *all);
+                st = all ? dlt_nas_sample(k, 0, all, NULL, NULL) : DLT_ERR_NOMEM;
+                if (st == DLT_OK)
+                    first = all[0];
+                free(all);
+            }
+            if (st == DLT_OK) {
+                printf("# nas: %d controller decisions per child; the first child of round 0:\n",
+                       dlt_nas_num_decisions(k));
+                base.model.net = first;
+                /* children are scored on a split of data.train, never on data.val */
+                memcpy(base.val_glob, base.train_glob, sizeof base.val_glob);
+                st = dlt_train_describe(&base, s.ranks_per_child, stdout);
+            }
+            if (st != DLT_OK) {
+                fprintf(stderr, "dltrain: %s\n", dlt_errmsg());
+                rc = DLT_EXIT_USAGE;
+            }
+            dlt_nas_controller_free(k);
+        }
     } else {
         if (w.rank == 0)
             make_dirs(base.run_dir);

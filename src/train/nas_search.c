@@ -106,6 +106,10 @@ static dlt_status train_child(const dlt_nas_search_config *s, const dlt_train_co
     free(text);
     if (st != DLT_OK)
         return dlt_adderr(st, "nas: child %d of round %d", n, round);
+    if (res.preempted) /* the search checkpoints between rounds only */
+        return dlt_seterr(DLT_ERR_COMM,
+                          "nas: stopped by a signal in round %d; --resume auto continues with it",
+                          round);
     *reward = isfinite(res.eval_metric) ? res.eval_metric : 0;
     return DLT_OK;
 }
