@@ -30,3 +30,4 @@ check_PROGRAMS += bench/nas_children
 bench_nas_children_SOURCES = bench/nas_children.c
 bench_nas_children_LDADD = libdltrain.la $(DLT_DEP_LIBS)
 bench: bench/nas_children
+EXTRA_DIST += bench/nas_fmnist.sh
