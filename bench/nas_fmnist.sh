@@ -10,7 +10,7 @@
 #
 #   bench/nas_fmnist.sh [--rounds N] [--children C] [--child-steps S]
 #                       [--val-fraction F] [--retrain-steps K] [--tiny]
-#     --rounds N         search rounds (default 50: the job's hour on 2 cores)
+#     --rounds N         search rounds (default 100: the job's hour on 2 cores)
 #     --children C       children per round (default 4)
 #     --child-steps S    training steps per child (default 150)
 #     --val-fraction F   held-out fraction of the training set (default 0.1)
@@ -22,7 +22,7 @@
 # folder, default .): needs data/fmnist (dlprep fashion-mnist --out data/fmnist)
 # and mpirun. Runs go to runs/nas_bench_*; the load average is printed before
 # and after.
-rounds=50 children=4 steps=150 valf=0.1 retrain=0
+rounds=100 children=4 steps=150 valf=0.1 retrain=0
 while [ $# -gt 0 ]; do
     case $1 in
     --rounds) rounds=$2; shift ;;

@@ -85,6 +85,14 @@ dlt_status dlt_nas_search_from_job(dlt_job *job, dlt_nas_search_config *s, dlt_t
         return st;
     if ((st = dlt_train_config_from_job(job, base)) != DLT_OK)
         return st;
+    return DLT_OK;
+}
+
+dlt_status dlt_nas_search_input(const dlt_job *job, const dlt_train_config *base,
+                                dlt_nas_search_config *s)
+{
+    dlt_nas_config *c = &s->ctl;
+    dlt_status st;
     /* the input the controller's shapes follow: the first training shard's header */
     glob_t g;
     if (glob(base->train_glob, 0, NULL, &g) != 0)
@@ -98,9 +106,7 @@ dlt_status dlt_nas_search_from_job(dlt_job *job, dlt_nas_search_config *s, dlt_t
     const dlt_shard_info *in = dlt_shard_get_info(sh);
     c->in_c = in->c, c->in_h = in->h, c->in_w = in->w, c->nclasses = in->num_classes;
     dlt_shard_close(sh);
-    if ((st = dlt_nas_config_check(c)) != DLT_OK)
-        return st;
-    return DLT_OK;
+    return dlt_nas_config_check(c);
 }
 
 /* mkdir -p of a run folder */
@@ -135,6 +141,8 @@ int dlt_nas_main(dlt_job *job, const char *resume, int quiet, int print_config, 
     dlt_nas_search_config s;
     dlt_train_config base;
     dlt_status st = dlt_nas_search_from_job(job, &s, &base);
+    if (st == DLT_OK && !print_config)
+        st = dlt_nas_search_input(job, &base, &s);
     if (st == DLT_OK && resume && strlen(resume) >= sizeof base.resume)
         st = dlt_seterr(DLT_ERR_INVALID, "--resume: the path is too long");
     if (st == DLT_OK && resume)

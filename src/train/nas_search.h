@@ -41,6 +41,10 @@ typedef struct {
  * child's ("spec") into base; the job is left as a "spec" job (the base of
  * the best children's job files). One-line errors naming the key. */
 dlt_status dlt_nas_search_from_job(dlt_job *job, dlt_nas_search_config *s, dlt_train_config *base);
+/* The children's input shape and classes from the first training shard's
+ * header into s->ctl, then dlt_nas_config_check. */
+dlt_status dlt_nas_search_input(const dlt_job *job, const dlt_train_config *base,
+                                dlt_nas_search_config *s);
 /* The search; collective over the world. `job` (as left by from_job) is the
  * base of the job files written for the best children. */
 dlt_status dlt_nas_search_run(const dlt_nas_search_config *s, const dlt_train_config *base,
