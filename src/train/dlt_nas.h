@@ -47,6 +47,10 @@ typedef struct {
     int in_c, in_h, in_w;    /* the children's input */
     int nclasses;            /* the children's classes (their size in search.jsonl) */
     dlt_optim_config optim;  /* the controller's optimizer (Adam 3.5e-4 as ENAS) */
+    /* Tests, replays: the decisions are not drawn but read from the graph
+     * input "actions" [decisions, children] (dlt_nas_set_actions), in the
+     * order nas_controller.c describes. */
+    int replay;
 } dlt_nas_config;
 
 /* Zoph & Le's space on 1 x 28 x 28 images: 6 layers, kernels 1/3/5/7 (height
@@ -88,6 +92,11 @@ dlt_optim *dlt_nas_optim(dlt_nas_controller *k);
 /* Sampled decisions per child (categorical and skip draws). */
 int dlt_nas_num_decisions(const dlt_nas_controller *k);
 const dlt_nas_config *dlt_nas_config_of(const dlt_nas_controller *k);
+/* Decisions per child for a configuration (the rows of "actions"). */
+int dlt_nas_count_decisions(const dlt_nas_config *c);
+/* replay: the decisions, [decisions][children] i32, for the next sample and
+ * step (DLT_ERR_INVALID without replay). */
+dlt_status dlt_nas_set_actions(dlt_nas_controller *k, const int32_t *actions);
 
 /* `dltrain JOB` for a job with model.arch = "nas" (src/train/nas_job.c):
  * the search over the world (MPI initialised by the caller or here); with

@@ -50,6 +50,7 @@ struct dlt_nas_controller {
     dlt_plan *sample_plan, *grad_plan;
     dlt_optim *opt;
     dlt_t adv, logp, ent, loss;
+    dlt_t actions; /* replay: the decisions' input, else -1 */
     int ndec;
     decision *dec;
     int32_t *draws; /* [ndec][children] after a sample */
@@ -115,6 +116,26 @@ dlt_status dlt_nas_config_check(const dlt_nas_config *c)
     if (c->in_c < 1 || c->in_h < 1 || c->in_w < 1)
         return dlt_seterr(DLT_ERR_INVALID, "nas: input %dx%dx%d is empty", c->in_c, c->in_h,
                           c->in_w);
+    return DLT_OK;
+}
+
+static int layer_kinds(const dlt_nas_config *c, int *kinds);
+
+int dlt_nas_count_decisions(const dlt_nas_config *c)
+{
+    int kinds[8], n = c->nlayers * layer_kinds(c, kinds);
+    for (int i = 2; c->skips && i < c->nlayers; i++)
+        n += i - 1;
+    return n;
+}
+
+dlt_status dlt_nas_set_actions(dlt_nas_controller *k, const int32_t *actions)
+{
+    if (k->actions < 0)
+        return dlt_seterr(DLT_ERR_INVALID, "nas controller: not built with replay");
+    size_t n = (size_t)k->ndec * (size_t)k->c.children * sizeof(int32_t);
+    memcpy(dlt_plan_data(k->sample_plan, k->actions), actions, n);
+    memcpy(dlt_plan_data(k->grad_plan, k->actions), actions, n);
     return DLT_OK;
 }
 
@@ -197,10 +218,10 @@ static void make_params(dlt_graph *g, const dlt_nas_config *c, ctl_params *p)
 
 /* Appends one draw from logits [N, K] with its log-probability and entropy
  * summed into *lp, *en. */
-static dlt_t draw(dlt_graph *g, dlt_t logits, dlt_t *lp, dlt_t *en)
+static dlt_t draw(dlt_graph *g, dlt_t logits, dlt_t fixed, dlt_t *lp, dlt_t *en)
 {
     dlt_categorical_opts o = {.temperature = 1.f, .global = 1, .first_sample = 0};
-    dlt_t a = dlt_categorical_sample(g, logits, &o);
+    dlt_t a = fixed >= 0 ? fixed : dlt_categorical_sample(g, logits, &o);
     dlt_t l = dlt_categorical_log_prob(g, logits, a), e = dlt_categorical_entropy(g, logits);
     *lp = *lp < 0 ? l : dlt_add(g, *lp, l);
     *en = *en < 0 ? e : dlt_add(g, *en, e);
@@ -233,12 +254,25 @@ static dlt_status build(dlt_nas_controller *k)
     /* g_emb [1, H] broadcast to the N rows by an embedding lookup of row 0 */
     dlt_t x = dlt_embedding(g, p.g_emb, dlt_constant(g, DLT_I32, 1, (const int64_t[]){N}, zi));
     dlt_t zcol = dlt_constant(g, DLT_F32, 2, (const int64_t[]){N, 1}, zf);
-    dlt_t lp = -1, en = -1;
+    dlt_t lp = -1, en = -1, *fixed = NULL;
+    if (c->replay) { /* the decisions are an input: actions [decisions, N] */
+        int nd = dlt_nas_count_decisions(c);
+        fixed = calloc((size_t)nd, sizeof *fixed);
+        if (!fixed) {
+            free(anchor), free(zi), free(zf);
+            return dlt_graph_fail(g, DLT_ERR_NOMEM, "nas controller: out of memory"), DLT_ERR_NOMEM;
+        }
+        k->actions = dlt_input(g, "actions", DLT_I32, 2, (const int64_t[]){nd, N});
+        dlt_split(g, k->actions, 0, nd, NULL, fixed);
+        for (int d = 0; d < nd; d++)
+            fixed[d] = dlt_reshape(g, fixed[d], 1, (const int64_t[]){N});
+    }
     for (int i = 0; i < c->nlayers; i++) {
         for (int d = 0; d < nk; d++) {
             int kd = kinds[d];
             dlt_t h = dlt_nn_rnn_step(g, &r, x, hs, cs);
-            dlt_t a = draw(g, dlt_linear(g, h, p.head_w[kd], p.head_b[kd]), &lp, &en);
+            dlt_t a = draw(g, dlt_linear(g, h, p.head_w[kd], p.head_b[kd]),
+                           fixed ? fixed[k->ndec] : -1, &lp, &en);
             k->dec[k->ndec++] = (decision){.kind = kd, .layer = i, .sample = a};
             x = dlt_embedding(g, p.embed[kd], a);
         }
@@ -249,13 +283,13 @@ static dlt_status build(dlt_nas_controller *k)
             for (int j = 0; j + 2 <= i; j++) {
                 dlt_t z = dlt_linear(g, dlt_tanh(g, dlt_add(g, proj[j], cur)), p.v, -1);
                 dlt_t logits = dlt_concat(g, 2, (const dlt_t[]){zcol, z}, 1);
-                dlt_t a = draw(g, logits, &lp, &en);
+                dlt_t a = draw(g, logits, fixed ? fixed[k->ndec] : -1, &lp, &en);
                 k->dec[k->ndec++] = (decision){.kind = -1, .layer = i, .from = j, .sample = a};
             }
         }
         x = anchor[i];
     }
-    free(anchor), free(zi), free(zf);
+    free(anchor), free(zi), free(zf), free(fixed);
     k->logp = lp, k->ent = en;
     k->adv = dlt_input(g, "advantage", DLT_F32, 1, (const int64_t[]){N});
     float inv = 1.f / (float)N;
@@ -314,6 +348,7 @@ dlt_status dlt_nas_controller_create(const dlt_nas_config *c, uint64_t seed,
         return dlt_seterr(DLT_ERR_NOMEM, "nas controller: out of memory");
     }
     k->c = *c;
+    k->actions = -1;
     if ((st = build(k)) != DLT_OK)
         st = dlt_seterr(st, "nas controller: %s", dlt_graph_errmsg(k->g));
     if (st == DLT_OK &&

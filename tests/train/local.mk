@@ -135,3 +135,7 @@ EXTRA_DIST += tests/fixtures/det_post.h5 tests/fixtures/det_post_make_fixtures.p
 # ranks_per_child not dividing the world refused
 TESTS += tests/train/test_nas_search.sh
 EXTRA_DIST += tests/train/test_nas_search.sh
+# the NAS controller's REINFORCE loss and gradients against PyTorch
+check_PROGRAMS += tests/train/test_nas_torch
+TESTS += tests/train/test_nas_torch
+EXTRA_DIST += tests/fixtures/nas_controller.h5 tests/fixtures/nas_controller_make_fixtures.py
