@@ -30,4 +30,10 @@ check_PROGRAMS += bench/nas_children
 bench_nas_children_SOURCES = bench/nas_children.c
 bench_nas_children_LDADD = libdltrain.la $(DLT_DEP_LIBS)
 bench: bench/nas_children
+# the vectorised elementwise math per ISA path against the libm path
+check_PROGRAMS += bench/vmath_bench
+bench_vmath_bench_SOURCES = bench/vmath_bench.c
+bench_vmath_bench_LDADD = libdltrain.la $(DLT_DEP_LIBS)
+bench: bench/vmath_bench
+# NAS: controller against random search, the best child retrained (a script)
 EXTRA_DIST += bench/nas_fmnist.sh

@@ -19,3 +19,6 @@ libdltrain_la_SOURCES += src/models/rnn.c
 # child networks from a description (NAS specs)
 libdltrain_la_SOURCES += src/models/spec.c src/models/spec_text.c
 pkginclude_HEADERS += src/models/dlt_spec.h
+# the multi-scale RoI pooler (roi family ops)
+libdltrain_la_SOURCES += src/models/fpn_pool.c
+pkginclude_HEADERS += src/models/dlt_fpn_pool.h

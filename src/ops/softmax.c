@@ -5,6 +5,7 @@
 #include "dlt_ops.h"
 #include "ops_util.h"
 #include "reduce_impl.h"
+#include "vmath.h"
 
 /* x viewed as [outer, n, inner] around the axis: row r = (o, i) reads
  * x[o n inner + j inner + i] for j < n. */
@@ -48,13 +49,22 @@ static double sm_flops(const dlt_node *n, const dlt_shape *const *in, const dlt_
 }
 
 /* One row per iteration, sums in double: the result does not depend on the
- * thread count. Each element is read before its own write, so out may alias in. */
+ * thread count. Each element is read before its own write, so out may alias in.
+ * Contiguous rows (the last axis) go to the vmath path's row kernel (f32 vector
+ * exp, vmath.h) unless DLT_CPU_ISA=libm. */
 static dlt_status sm_fwd(const dlt_kctx *k, int log_form)
 {
     const float *x = k->in[0];
     float *y = k->out[0];
     sm_geom gm = sm_geometry(k->in_shape[0], DLT_CATTR(k->node, sm_attr)->axis);
     int64_t n = gm.n, st = gm.inner;
+    const dlt_vmath_ops *vm = dlt_vmath();
+    if (vm && st == 1 && n > 0) {
+#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (gm.rows * n > 8192)
+        for (int64_t r = 0; r < gm.rows; r++)
+            vm->softmax_row(x + r * n, y + r * n, n, log_form);
+        return DLT_OK;
+    }
 #pragma omp parallel for schedule(static) num_threads(k->nthreads) if (gm.rows * n > 8192)
     for (int64_t r = 0; r < gm.rows; r++) {
         const float *px = x + sm_base(&gm, r);
@@ -88,6 +98,13 @@ static dlt_status sm_bwd(const dlt_kctx *k, int log_form)
     float *dx = k->out[0];
     sm_geom gm = sm_geometry(k->in_shape[0], DLT_CATTR(k->node, sm_attr)->axis);
     int64_t n = gm.n, st = gm.inner;
+    const dlt_vmath_ops *vm = dlt_vmath();
+    if (vm && st == 1 && n > 0) {
+#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (gm.rows * n > 8192)
+        for (int64_t r = 0; r < gm.rows; r++)
+            vm->softmax_grad_row(dy + r * n, y + r * n, dx + r * n, n, log_form);
+        return DLT_OK;
+    }
 #pragma omp parallel for schedule(static) num_threads(k->nthreads) if (gm.rows * n > 8192)
     for (int64_t r = 0; r < gm.rows; r++) {
         int64_t b = sm_base(&gm, r);

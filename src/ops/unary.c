@@ -7,6 +7,7 @@
 #include "dlt_ops.h"
 #include "ops_util.h"
 #include "unary_math.h"
+#include "vmath.h"
 
 typedef dlt_ew_attr ew_attr;
 
@@ -58,7 +59,13 @@ static dlt_status ew_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *ou
     return DLT_OK;
 }
 
-/* Elementwise, so correct in place (out may alias dy). */
+/* Blocks of the vectorised path: fixed, so the split (and the result) does not
+ * depend on the thread count. */
+#define EW_VM_BLOCK 4096
+
+/* Elementwise, so correct in place (out may alias dy). The kinds and orders
+ * the vmath path (vmath.h) has run in f32 vector code there; the rest, and
+ * everything under DLT_CPU_ISA=libm, per element in double. */
 static dlt_status ew_cpu(const dlt_kctx *k)
 {
     const ew_attr *at = DLT_CATTR(k->node, ew_attr);
@@ -67,6 +74,17 @@ static dlt_status ew_cpu(const dlt_kctx *k)
     float *y = k->out[0];
     double a = at->a, b = at->b;
     int64_t n = dlt_shape_numel(k->out_shape[0]);
+    const dlt_vmath_ops *vm = dlt_vmath();
+    /* a zero-length call says whether the path has this kind and order */
+    if (vm && vm->ew(kind, ord, at->a, at->b, NULL, x, y, 0)) {
+        int64_t nb = (n + EW_VM_BLOCK - 1) / EW_VM_BLOCK;
+#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (n > EW_PAR_MIN)
+        for (int64_t bi = 0; bi < nb; bi++) {
+            int64_t o = bi * EW_VM_BLOCK, len = n - o < EW_VM_BLOCK ? n - o : EW_VM_BLOCK;
+            vm->ew(kind, ord, at->a, at->b, dy ? dy + o : NULL, x + o, y + o, len);
+        }
+        return DLT_OK;
+    }
 #pragma omp parallel for schedule(static) num_threads(k->nthreads) if (n > EW_PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
         double f = dlt_ew_eval(kind, ord, a, b, x[i]);

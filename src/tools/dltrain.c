@@ -13,6 +13,7 @@
 #include "dlt_job.h"
 #include "dlt_nas.h"
 #include "dltrain.h"
+#include "vmath.h"
 
 enum { EXIT_RUNTIME = DLT_EXIT_FAILED, EXIT_USAGE = DLT_EXIT_USAGE };
 
@@ -635,6 +636,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--version") == 0) {
         dlt_print_build_info(stdout, "dltrain");
+        printf("%s\n", dlt_vmath_describe()); /* the vmath ISA path (src/ops/vmath.h) */
         return 0;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

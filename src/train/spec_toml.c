@@ -245,13 +245,18 @@ dlt_status dlt_spec_write_job(FILE *f, const dlt_job *base, const dlt_spec *s)
         st = dlt_job_new(&job);
     if (st == DLT_OK)
         st = dlt_job_load(job, "base job", text, len);
-    int n = dlt_spec_snprint(NULL, 0, s);
-    if (st == DLT_OK && !(value = malloc((size_t)n + 32)))
-        st = dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    /* "model.spec=" and the inline table: a --set assignment */
+    static const char key[] = "model.spec=";
+    size_t n = (size_t)dlt_spec_snprint(NULL, 0, s);
     if (st == DLT_OK) {
-        snprintf(value, (size_t)n + 32, "model.spec=");
-        dlt_spec_snprint(value + strlen(value), (size_t)n + 1, s);
-        st = dlt_job_set(job, value);
+        value = malloc(sizeof key + n);
+        if (value) {
+            memcpy(value, key, sizeof key - 1);
+            dlt_spec_snprint(value + sizeof key - 1, n + 1, s);
+            st = dlt_job_set(job, value);
+        } else {
+            st = dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+        }
     }
     if (st == DLT_OK)
         st = dlt_job_set(job, "model.arch=spec");

@@ -127,3 +127,23 @@ tests_gpu_emu_rnn_SOURCES = tests/gpu/test_gpu_rnn.c
 tests_gpu_emu_rnn_CPPFLAGS = $(EMU_CPPFLAGS)
 tests_gpu_emu_rnn_LDADD = $(EMU_LDADD)
 tests_gpu_emu_rnn_LINK = $(CXXLINK)
+# box family (detection boxes): GPU and emulated kernels against the CPU
+GPU_T_BOX = tests/gpu/test_gpu_box tests/gpu/emu_box
+check_PROGRAMS += $(GPU_T_BOX)
+TESTS += $(GPU_T_BOX)
+EMU_GEN += tests/gpu/emu/k_box.cc
+tests_gpu_emu_box_SOURCES = tests/gpu/test_gpu_box.c
+tests_gpu_emu_box_CPPFLAGS = $(EMU_CPPFLAGS)
+tests_gpu_emu_box_LDADD = $(EMU_LDADD)
+tests_gpu_emu_box_LINK = $(CXXLINK)
+# roi family: RoIAlign, its backward and the level mapper against the CPU
+GPU_T_ROI = tests/gpu/test_gpu_roi tests/gpu/emu_roi
+check_PROGRAMS += $(GPU_T_ROI)
+TESTS += $(GPU_T_ROI)
+EMU_GEN += tests/gpu/emu/k_roi.cc
+# (both read tests/fixtures/roi.h5 from the source tree)
+tests_gpu_test_gpu_roi_CPPFLAGS = $(AM_CPPFLAGS) -DDLT_TEST_SRCDIR='"$(abs_top_srcdir)"'
+tests_gpu_emu_roi_SOURCES = tests/gpu/test_gpu_roi.c
+tests_gpu_emu_roi_CPPFLAGS = $(EMU_CPPFLAGS) -DDLT_TEST_SRCDIR='"$(abs_top_srcdir)"'
+tests_gpu_emu_roi_LDADD = $(EMU_LDADD)
+tests_gpu_emu_roi_LINK = $(CXXLINK)

@@ -9,6 +9,8 @@
 
 #include "dlt_ops.h"
 #include "dlt_test.h"
+#include "unary_impl.h"
+#include "vmath.h"
 
 /* ---------------------------------------------------------------- cases */
 static dlt_t b_exp(dlt_graph *g, dlt_t x) { return dlt_exp(g, x); }
@@ -101,6 +103,18 @@ static void fill_case(const ew_case *c, float *x, size_t n, float margin, uint64
                 x[i] = c->kinks[k] + (x[i] < c->kinks[k] ? -margin : margin);
 }
 
+/* the elementwise kind (unary_impl.h) of a case, -1 for the others */
+static int vm_kind(const char *name)
+{
+    static const char *const names[] = {"exp", "ln", "elu", "selu", "gelu", "gelu_tanh", "sigmoid", "tanh"};
+    static const int kinds[] = {DLT_EW_EXP,  DLT_EW_LOG,       DLT_EW_ELU,     DLT_EW_SELU,
+                                DLT_EW_GELU, DLT_EW_GELU_TANH, DLT_EW_SIGMOID, DLT_EW_TANH};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i]) == 0)
+            return kinds[i];
+    return -1;
+}
+
 /* ---------------------------------------------------------------- forward */
 START_TEST(forward_matches_naive)
 {
@@ -123,9 +137,14 @@ START_TEST(forward_matches_naive)
         dlt_test_eval(g, y, &f, yd);
         /* both sides are double evaluations rounded once to f32: at most one
          * ulp apart (1.2e-7); the floor covers the reference's own cancellation
-         * (e.g. 1 + erf(x) for GELU at x = -4) */
+         * (e.g. 1 + erf(x) for GELU at x = -4). The kinds the vectorised f32
+         * path runs (vmath.h, unless DLT_CPU_ISA=libm) are within 5.5 ulp of
+         * the exact value (tests/ops/test_vmath measures it): 6 ulp here. */
+        double tol = 2.5e-7;
+        if (dlt_vmath() && dlt_vmath()->ew(vm_kind(c->name), 0, 0, 0, NULL, xd, yd, 0))
+            tol = 6 * 1.2e-7;
         double e = dlt_test_max_relerr(yd, ref, n, 1e-6);
-        ck_assert_msg(e <= 2.5e-7, "%s shape %d: relerr %g", c->name, s, e);
+        ck_assert_msg(e <= tol, "%s shape %d: relerr %g (at most %g)", c->name, s, e, tol);
         free(xd), free(yd), free(ref);
         dlt_graph_free(g);
     }

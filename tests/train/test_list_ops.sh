@@ -52,6 +52,10 @@ row stop_gradient shape view view yes -
 row lstm_cell rnn yes $cuda yes src/gpu/k_rnn.cu
 row gru_cell_grad rnn yes $cuda no src/gpu/k_rnn.cu
 row categorical_sample rnn yes $cuda yes src/gpu/k_rnn.cu
+# roi family: RoIAlign and its backward (each the other's gradient), the level index (a rule that gives no gradient)
+row roi_align roi yes $cuda yes src/gpu/k_roi.cu
+row roi_align_backward roi yes $cuda yes src/gpu/k_roi.cu
+row roi_level roi yes $cuda yes src/gpu/k_roi.cu
 
 # the files named: the family's file defines the op, the CUDA source exists
 nf=0

@@ -1,0 +1,90 @@
+/* Vectorised f32 elementwise math (exp, expm1, log, tanh, sigmoid, erf, GELU in
+ * both forms, and the first derivatives the kernels need) with one path per
+ * x86-64 ISA level, chosen once at run time. Internal to libdltrain (the dlt_
+ * names are exported only so that tests and benches can compare the paths).
+ *
+ * The math is one portable source (vmath_math.h, kernels in vmath_kernels.h)
+ * compiled three times: baseline x86-64 (SSE2), AVX2+FMA and AVX-512
+ * (F/DQ/BW/VL), each in its own translation unit (vmath_base.c, vmath_avx2.c,
+ * vmath_avx512.c). dlt_vmath() picks the best path this CPU supports
+ * (__builtin_cpu_supports), or the one named by the environment variable
+ * DLT_CPU_ISA = libm | baseline | avx2 | avx512; "libm" (NULL) keeps the old
+ * per-element double evaluation of unary_math.h. Non-x86 builds have the
+ * baseline path only.
+ *
+ * Every path's results are deterministic (no FP contraction in these files:
+ * fused multiply-adds are written out with VM_FMA) and within a few ulp of the
+ * exact function; tests/ops/test_vmath.c measures it on every path. */
+#ifndef DLT_VMATH_H
+#define DLT_VMATH_H
+
+#include <stdint.h>
+
+typedef enum {
+    DLT_ISA_LIBM = 0,
+    DLT_ISA_BASELINE,
+    DLT_ISA_AVX2,
+    DLT_ISA_AVX512,
+    DLT_ISA_N
+} dlt_cpu_isa;
+
+/* y[i] = f(x[i]) for i < n; y may be x. */
+typedef void (*dlt_vmath_fn)(const float *x, float *y, int64_t n);
+
+/* The vmath functions (dlt_vmath_fn tables index) */
+typedef enum {
+    DLT_VM_EXP = 0,
+    DLT_VM_EXPM1,
+    DLT_VM_LOG,
+    DLT_VM_TANH,
+    DLT_VM_TANH_D1, /* 1 - tanh^2 */
+    DLT_VM_SIGMOID,
+    DLT_VM_SIGMOID_D1, /* s (1 - s) */
+    DLT_VM_ERF,
+    DLT_VM_GELU, /* x Phi(x) */
+    DLT_VM_GELU_D1,
+    DLT_VM_GELU_TANH, /* 0.5 x (1 + tanh(c (x + 0.044715 x^3))) */
+    DLT_VM_GELU_TANH_D1,
+    DLT_VM_NFN
+} dlt_vm_fn_id;
+
+typedef struct {
+    const char *name; /* "baseline", "avx2", "avx512" */
+    dlt_vmath_fn fn[DLT_VM_NFN];
+    /* y = dy * f^(order)(x) (dy NULL: f^(order)(x)) of an elementwise kind
+     * (unary_impl.h) with parameters a, b, if this path has it: returns 0 and
+     * does nothing otherwise (the caller evaluates in double). y may be x or dy. */
+    int (*ew)(int kind, int order, float a, float b, const float *dy, const float *x, float *y,
+              int64_t n);
+    /* One contiguous softmax (log_form 0) or log-softmax row of n > 0 elements
+     * (y may be x); sums in double. */
+    void (*softmax_row)(const float *x, float *y, int64_t n, int log_form);
+    /* Its backward: softmax dx = y (dy - sum(dy y)), log-softmax dx = dy -
+     * exp(y) sum(dy) (dx may be dy). */
+    void (*softmax_grad_row)(const float *dy, const float *y, float *dx, int64_t n, int log_form);
+} dlt_vmath_ops;
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The paths compiled in (vmath_<isa>.c); use dlt_vmath_isa() to get one the CPU runs. */
+extern const dlt_vmath_ops dlt_vmath_base, dlt_vmath_avx2,
+    dlt_vmath_avx512; /* the last two: x86-64 only */
+
+/* The path in use: chosen on the first call (thread-safe), NULL for "libm". */
+const dlt_vmath_ops *dlt_vmath(void);
+/* The path of one ISA level if it is compiled in and this CPU runs it, else NULL
+ * (also NULL for DLT_ISA_LIBM). */
+const dlt_vmath_ops *dlt_vmath_isa(dlt_cpu_isa isa);
+/* Whether the path is compiled into this build at all. */
+int dlt_vmath_compiled(dlt_cpu_isa isa);
+const char *dlt_vmath_isa_name(dlt_cpu_isa isa);
+/* One line saying which path runs and why (for dltrain --version). */
+const char *dlt_vmath_describe(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

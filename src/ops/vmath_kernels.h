@@ -1,0 +1,218 @@
+/* The array kernels of one vmath path (vmath.h): included once by each of
+ * vmath_base.c, vmath_avx2.c and vmath_avx512.c, which define VM_TABLE (the
+ * table's symbol) and VM_ISA_NAME before including it and are compiled with
+ * their ISA's flags. Every loop is a plain `omp simd` loop over vmath_math.h's
+ * inline functions; nothing here depends on the ISA. */
+#include <math.h>
+#include <stddef.h>
+
+#include "unary_impl.h"
+#include "vmath.h"
+#include "vmath_math.h"
+
+#if !defined(VM_TABLE) || !defined(VM_ISA_NAME)
+#error "define VM_TABLE and VM_ISA_NAME before including vmath_kernels.h"
+#endif
+
+/* y[i] = F(x[i]) */
+#define VM_ARRAY(name, F)                                                                          \
+    static void name(const float *x, float *y, int64_t n)                                          \
+    {                                                                                              \
+        _Pragma("omp simd") for (int64_t i = 0; i < n; i++) y[i] = F(x[i]);                        \
+    }
+VM_ARRAY(vk_exp, vm_exp)
+VM_ARRAY(vk_expm1, vm_expm1)
+VM_ARRAY(vk_log, vm_log)
+VM_ARRAY(vk_tanh, vm_tanh)
+VM_ARRAY(vk_tanh_d1, vm_tanh_d1)
+VM_ARRAY(vk_erf, vm_erf)
+VM_ARRAY(vk_gelu, vm_gelu)
+VM_ARRAY(vk_gelu_d1, vm_gelu_d1)
+VM_ARRAY(vk_gelu_tanh, vm_gelu_tanh)
+VM_ARRAY(vk_gelu_tanh_d1, vm_gelu_tanh_d1)
+
+VM_INLINE float vm_sigmoid(float x)
+{
+    float p, q;
+    vm_sigmoid2(x, &p, &q);
+    return p;
+}
+
+VM_INLINE float vm_sigmoid_d1(float x)
+{
+    float p, q;
+    vm_sigmoid2(x, &p, &q);
+    return p * q;
+}
+VM_ARRAY(vk_sigmoid, vm_sigmoid)
+VM_ARRAY(vk_sigmoid_d1, vm_sigmoid_d1)
+
+VM_INLINE float vm_recip(float x)
+{
+    return 1.f / x;
+}
+
+/* y = dy * F(x), or F(x) without dy; y may alias dy or x (same index) */
+#define VM_EW(F)                                                                                   \
+    do {                                                                                           \
+        if (dy) {                                                                                  \
+            _Pragma("omp simd") for (int64_t i = 0; i < n; i++) y[i] = dy[i] * F(x[i]);            \
+        } else {                                                                                   \
+            _Pragma("omp simd") for (int64_t i = 0; i < n; i++) y[i] = F(x[i]);                    \
+        }                                                                                          \
+    } while (0)
+
+/* ELU/SELU: f = b x (x > 0) or b a expm1(x); f' = b or b a exp(x) */
+#define VM_ELU0(v) ((v) > 0.f ? b * (v) : ba * vm_expm1(v))
+#define VM_ELU1(v) ((v) > 0.f ? b : ba * vm_exp(v))
+
+static int vk_ew(int kind, int order, float a, float b, const float *dy, const float *x, float *y,
+                 int64_t n)
+{
+    float ba = b * a;
+    switch (kind) {
+    case DLT_EW_EXP:
+        VM_EW(vm_exp); /* every derivative is exp */
+        return 1;
+    case DLT_EW_LOG:
+        if (order > 1)
+            return 0;
+        if (order == 0)
+            VM_EW(vm_log);
+        else
+            VM_EW(vm_recip);
+        return 1;
+    case DLT_EW_ELU:
+    case DLT_EW_SELU:
+        if (order > 1)
+            return 0;
+        if (order == 0)
+            VM_EW(VM_ELU0);
+        else
+            VM_EW(VM_ELU1);
+        return 1;
+    case DLT_EW_SIGMOID:
+        if (order > 1)
+            return 0;
+        if (order == 0)
+            VM_EW(vm_sigmoid);
+        else
+            VM_EW(vm_sigmoid_d1);
+        return 1;
+    case DLT_EW_TANH:
+        if (order > 1)
+            return 0;
+        if (order == 0)
+            VM_EW(vm_tanh);
+        else
+            VM_EW(vm_tanh_d1);
+        return 1;
+    case DLT_EW_GELU:
+        if (order > 1)
+            return 0;
+        if (order == 0)
+            VM_EW(vm_gelu);
+        else
+            VM_EW(vm_gelu_d1);
+        return 1;
+    case DLT_EW_GELU_TANH:
+        if (order > 1)
+            return 0;
+        if (order == 0)
+            VM_EW(vm_gelu_tanh);
+        else
+            VM_EW(vm_gelu_tanh_d1);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* exp(x - m) with the rounding error of x - m added back (TwoSum): the
+ * difference can be ~100 and its rounding would cost that many ulp */
+VM_INLINE float vm_exp_diff(float x, float m)
+{
+    float d = x - m, bv = d - x;
+    float err = (x - (d - bv)) - (m + bv);
+    err = d == d && vm_abs(d) < 1e30f ? err : 0.f; /* -inf - m: no correction */
+    return vm_exp_hl(d, err);
+}
+
+/* m = max over the row, ignoring NaN as the libm path does (a NaN element
+ * still makes the row NaN through its exp) */
+static float vk_rowmax(const float *x, int64_t n)
+{
+    float m = -__builtin_inff();
+#pragma omp simd reduction(max : m)
+    for (int64_t j = 0; j < n; j++)
+        m = x[j] > m ? x[j] : m;
+    return m;
+}
+
+static void vk_softmax_row(const float *x, float *y, int64_t n, int log_form)
+{
+    float m = vk_rowmax(x, n);
+    double sum = 0;
+    if (log_form) {
+#pragma omp simd reduction(+ : sum)
+        for (int64_t j = 0; j < n; j++)
+            sum += (double)vm_exp_diff(x[j], m);
+        double lse = (double)m + log(sum);
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++)
+            y[j] = (float)((double)x[j] - lse);
+    } else {
+#pragma omp simd reduction(+ : sum)
+        for (int64_t j = 0; j < n; j++) {
+            float e = vm_exp_diff(x[j], m);
+            y[j] = e; /* x[j] is read before: y may be x */
+            sum += (double)e;
+        }
+        double inv = 1 / sum;
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++)
+            y[j] = (float)((double)y[j] * inv);
+    }
+}
+
+static void vk_softmax_grad_row(const float *dy, const float *y, float *dx, int64_t n, int log_form)
+{
+    double s = 0;
+    if (log_form) {
+#pragma omp simd reduction(+ : s)
+        for (int64_t j = 0; j < n; j++)
+            s += (double)dy[j];
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++)
+            dx[j] = (float)((double)dy[j] - (double)vm_exp(y[j]) * s);
+    } else {
+#pragma omp simd reduction(+ : s)
+        for (int64_t j = 0; j < n; j++)
+            s += (double)dy[j] * (double)y[j];
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++)
+            dx[j] = (float)((double)y[j] * ((double)dy[j] - s));
+    }
+}
+
+const dlt_vmath_ops VM_TABLE = {
+    .name = VM_ISA_NAME,
+    .fn =
+        {
+            [DLT_VM_EXP] = vk_exp,
+            [DLT_VM_EXPM1] = vk_expm1,
+            [DLT_VM_LOG] = vk_log,
+            [DLT_VM_TANH] = vk_tanh,
+            [DLT_VM_TANH_D1] = vk_tanh_d1,
+            [DLT_VM_SIGMOID] = vk_sigmoid,
+            [DLT_VM_SIGMOID_D1] = vk_sigmoid_d1,
+            [DLT_VM_ERF] = vk_erf,
+            [DLT_VM_GELU] = vk_gelu,
+            [DLT_VM_GELU_D1] = vk_gelu_d1,
+            [DLT_VM_GELU_TANH] = vk_gelu_tanh,
+            [DLT_VM_GELU_TANH_D1] = vk_gelu_tanh_d1,
+        },
+    .ew = vk_ew,
+    .softmax_row = vk_softmax_row,
+    .softmax_grad_row = vk_softmax_grad_row,
+};

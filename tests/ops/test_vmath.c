@@ -1,0 +1,416 @@
+/* The vectorised f32 math (src/ops/vmath.h) on every ISA path this CPU runs,
+ * against long double libm references: a sweep over the whole f32 range (every
+ * 1021st bit pattern of each sign), a dense sweep of [-20, 20], and the edge
+ * cases (NaN, +-inf, +-0, subnormals, the overflow and underflow thresholds).
+ * Prints the max ulp error per function and path and asserts a bound. For the
+ * derivatives whose formula is a sum that cancels near a zero of f' (GELU's),
+ * the ulp is that of the larger term. A path the CPU lacks is printed as not
+ * checked. Also: the elementwise kernels (y = dy f^(k)(x)) agree bit for bit
+ * with the functions, element results do not depend on the position in the
+ * array (vector body or remainder), and softmax rows match a reference. */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dlt_test.h"
+#include "unary_impl.h"
+#include "vmath.h"
+
+typedef long double ld;
+
+/* reference value and the magnitude whose ulp measures the error */
+typedef ld (*ref_fn)(ld x, ld *scale);
+
+static ld r_exp(ld x, ld *s)
+{
+    return *s = expl(x);
+}
+static ld r_expm1(ld x, ld *s)
+{
+    return *s = expm1l(x);
+}
+static ld r_log(ld x, ld *s)
+{
+    return *s = logl(x);
+}
+static ld r_tanh(ld x, ld *s)
+{
+    return *s = tanhl(x);
+}
+static ld r_tanh_d1(ld x, ld *s)
+{
+    ld c = coshl(x);
+    return *s = 1 / (c * c);
+}
+static ld r_sigmoid(ld x, ld *s)
+{
+    return *s = 1 / (1 + expl(-x));
+}
+static ld r_sigmoid_d1(ld x, ld *s)
+{
+    ld e = expl(-fabsl(x));
+    return *s = e / ((1 + e) * (1 + e));
+}
+static ld r_erf(ld x, ld *s)
+{
+    return *s = erfl(x);
+}
+static ld ncdf(ld x)
+{
+    return 0.5L * erfcl(-x / sqrtl(2.0L));
+}
+static ld npdf(ld x)
+{
+    return expl(-0.5L * x * x) / sqrtl(2 * 3.14159265358979323846264338327950288L);
+}
+static ld r_gelu(ld x, ld *s)
+{
+    return *s = x * ncdf(x);
+}
+/* the derivatives at +-inf: their limits 1 and 0 (the libm path gives NaN) */
+static ld r_gelu_d1(ld x, ld *s)
+{
+    if (isinf(x))
+        return *s = x > 0;
+    ld a = ncdf(x), b = x * npdf(x);
+    *s = fabsl(a) > fabsl(b) ? a : b;
+    return a + b;
+}
+static const ld gt_c = 0.79788456080286535588L, gt_k = 0.044715L;
+/* 0.5 (1 + tanh u) = sigmoid(2u): no cancellation in the left tail */
+static ld r_gelu_tanh(ld x, ld *s)
+{
+    ld u = gt_c * (x + gt_k * x * x * x);
+    return *s = x / (1 + expl(-2 * u));
+}
+static ld r_gelu_tanh_d1(ld x, ld *s)
+{
+    if (isinf(x))
+        return *s = x > 0;
+    ld u = gt_c * (x + gt_k * x * x * x), u1 = gt_c * (1 + 3 * gt_k * x * x);
+    ld p = 1 / (1 + expl(-2 * u)), q = 1 / (1 + expl(2 * u)), b = 2 * x * p * q * u1;
+    *s = fabsl(p) > fabsl(b) ? p : b;
+    return p + b;
+}
+
+typedef struct {
+    dlt_vm_fn_id id;
+    const char *name;
+    ref_fn ref;
+    double bound; /* max ulp error allowed */
+} fcase;
+
+static const fcase fcases[] = {
+    {DLT_VM_EXP, "exp", r_exp, 2},
+    {DLT_VM_EXPM1, "expm1", r_expm1, 3},
+    {DLT_VM_LOG, "log", r_log, 2},
+    {DLT_VM_TANH, "tanh", r_tanh, 3},
+    {DLT_VM_TANH_D1, "tanh'", r_tanh_d1, 4},
+    {DLT_VM_SIGMOID, "sigmoid", r_sigmoid, 3},
+    {DLT_VM_SIGMOID_D1, "sigmoid'", r_sigmoid_d1, 4},
+    {DLT_VM_ERF, "erf", r_erf, 3},
+    {DLT_VM_GELU, "gelu", r_gelu, 6},
+    {DLT_VM_GELU_D1, "gelu'", r_gelu_d1, 6},
+    {DLT_VM_GELU_TANH, "gelu_tanh", r_gelu_tanh, 6},
+    {DLT_VM_GELU_TANH_D1, "gelu_tanh'", r_gelu_tanh_d1, 6},
+};
+#define NF ((int)(sizeof fcases / sizeof fcases[0]))
+
+/* the ulp of an f32 of magnitude |v| (subnormal spacing below FLT_MIN) */
+static double ulp_of(ld v)
+{
+    ld a = fabsl(v);
+    if (a < FLT_MIN)
+        return ldexp(1.0, -149);
+    if (a >= FLT_MAX)
+        return ldexp(1.0, 104);
+    int e;
+    frexpl(a, &e);
+    return ldexp(1.0, e - 24);
+}
+
+static const float edges[] = {
+    0.f,        -0.f,        INFINITY,    -INFINITY, NAN,     -NAN,     FLT_MIN,    -FLT_MIN,
+    1e-45f,     -1e-45f,     1e-40f,      -1e-40f,   FLT_MAX, -FLT_MAX, 1e-30f,     -1e-30f,
+    1e-7f,      -1e-7f,      0.5f,        -0.5f,     1.f,     -1.f,     0.4999999f, 0.5000001f,
+    88.72283f,  88.72284f,   88.8f,       89.f,      100.f,   1e10f,    -87.33654f, -87.4f,
+    -103.97f,   -103.98f,    -104.f,      -110.f,    -150.f,  -1e10f,   9.f,        -9.f,
+    10.f,       -10.f,       13.f,        -13.f,     14.f,    -14.f,    20.f,       -20.f,
+    1e18f,      -1e18f,      1e20f,       -1e20f,    1e30f,   -1e30f,   0.6931472f, -0.6931472f,
+    1.4142135f, 0.70710677f, -0.7517915f,
+};
+#define NEDGE ((int)(sizeof edges / sizeof edges[0]))
+
+/* the inputs: whole-range sweep, dense [-20, 20], edges */
+static float *make_inputs(int64_t *n_out)
+{
+    const uint32_t stride = 4093;
+    int64_t nsweep = 2 * (int64_t)(0x7f800000u / stride + 1), ndense = 400001,
+            n = nsweep + ndense + NEDGE;
+    float *x = malloc((size_t)n * sizeof *x);
+    int64_t k = 0;
+    for (uint32_t u = 0; u < 0x7f800000u; u += stride) {
+        uint32_t v[2] = {u, u | 0x80000000u};
+        for (int s = 0; s < 2; s++)
+            memcpy(&x[k++], &v[s], sizeof(float));
+    }
+    for (int64_t i = 0; i < ndense; i++)
+        x[k++] = (float)(-20.0 + 40.0 * (double)i / (double)(ndense - 1));
+    for (int i = 0; i < NEDGE; i++)
+        x[k++] = edges[i];
+    *n_out = k;
+    return x;
+}
+
+static const char *isa_status(dlt_cpu_isa isa)
+{
+    if (!dlt_vmath_compiled(isa))
+        return "not checked (not in this build)";
+    return dlt_vmath_isa(isa) ? "checked" : "not checked (this CPU lacks it)";
+}
+
+START_TEST(functions_within_ulp_bounds)
+{
+    int64_t n;
+    float *x = make_inputs(&n), *y = malloc((size_t)n * sizeof *y);
+    double *ref = malloc((size_t)n * sizeof *ref), *ulp = malloc((size_t)n * sizeof *ulp);
+    int checked = 0;
+    printf("max ulp error over %lld inputs (bound in brackets):\n%-12s", (long long)n, "");
+    for (int isa = DLT_ISA_BASELINE; isa < DLT_ISA_N; isa++)
+        printf(" %10s", dlt_vmath_isa_name((dlt_cpu_isa)isa));
+    printf("\n");
+    for (int f = 0; f < NF; f++) {
+        const fcase *fc = &fcases[f];
+        for (int64_t i = 0; i < n; i++) {
+            ld s;
+            ld r = fc->ref((ld)x[i], &s);
+            ref[i] = (double)r;
+            ulp[i] = ulp_of(s);
+        }
+        printf("%-12s", fc->name);
+        for (int isa = DLT_ISA_BASELINE; isa < DLT_ISA_N; isa++) {
+            const dlt_vmath_ops *vm = dlt_vmath_isa((dlt_cpu_isa)isa);
+            if (!vm) {
+                printf(" %10s", "-");
+                continue;
+            }
+            checked++;
+            vm->fn[fc->id](x, y, n);
+            double worst = 0;
+            int64_t wi = 0;
+            for (int64_t i = 0; i < n; i++) {
+                double r = ref[i], v = y[i], e;
+                if (isnan(r) || isnan(v)) {
+                    ck_assert_msg(isnan(r) && isnan(v), "%s/%s(%a) = %a, want %a", vm->name,
+                                  fc->name, (double)x[i], v, r);
+                    continue;
+                }
+                if (isinf(r) || isinf(v) || fabs(r) > FLT_MAX) {
+                    ck_assert_msg(v == (float)r, "%s/%s(%a) = %a, want %a", vm->name, fc->name,
+                                  (double)x[i], v, r);
+                    continue;
+                }
+                if (r == 0 && x[i] == 0) /* f(+-0): the sign of the zero too */
+                    ck_assert_msg(v == 0 && signbit(v) == signbit(r), "%s/%s(%a) = %a, want %a",
+                                  vm->name, fc->name, (double)x[i], v, r);
+                e = fabs(v - r) / ulp[i];
+                if (e > worst)
+                    worst = e, wi = i;
+            }
+            printf(" %10.2f", worst);
+            ck_assert_msg(worst <= fc->bound, "%s/%s: %.2f ulp at x = %a (%.9g, want %.9g)",
+                          vm->name, fc->name, worst, (double)x[wi], (double)y[wi], ref[wi]);
+        }
+        printf("  [%g]\n", fc->bound);
+    }
+    for (int isa = DLT_ISA_BASELINE; isa < DLT_ISA_N; isa++)
+        printf("path %-8s: %s\n", dlt_vmath_isa_name((dlt_cpu_isa)isa),
+               isa_status((dlt_cpu_isa)isa));
+    ck_assert_int_gt(checked, 0);
+    free(x), free(y), free(ref), free(ulp);
+}
+END_TEST
+
+/* element i's value does not depend on where it sits (vector body, peeled or
+ * remainder iterations): the same input at every offset of a 67-element array
+ * and alone gives the same bits */
+START_TEST(results_do_not_depend_on_position)
+{
+    float x[67], y[67], one;
+    for (int isa = DLT_ISA_BASELINE; isa < DLT_ISA_N; isa++) {
+        const dlt_vmath_ops *vm = dlt_vmath_isa((dlt_cpu_isa)isa);
+        if (!vm)
+            continue;
+        for (int f = 0; f < DLT_VM_NFN; f++)
+            for (int v = 0; v < 40; v++) {
+                float xv = v < 20 ? edges[v + 16] : -12.f + 0.61f * (float)v;
+                for (int i = 0; i < 67; i++)
+                    x[i] = xv;
+                vm->fn[f](x, y, 67);
+                vm->fn[f](&xv, &one, 1);
+                for (int i = 0; i < 67; i++)
+                    ck_assert_msg(memcmp(&y[i], &one, sizeof one) == 0,
+                                  "%s fn %d x = %a: element %d differs", vm->name, f, (double)xv,
+                                  i);
+            }
+    }
+}
+END_TEST
+
+/* the elementwise kernel: y = dy f^(k)(x) with f^(k) the table's function, for
+ * the kinds and orders the path has; 0 (and y untouched) for the rest */
+START_TEST(ew_kernels_match_functions)
+{
+    enum { N = 1000 };
+    static const struct {
+        int kind, order;
+        dlt_vm_fn_id fn;
+    } map[] = {
+        {DLT_EW_EXP, 0, DLT_VM_EXP},
+        {DLT_EW_EXP, 2, DLT_VM_EXP},
+        {DLT_EW_LOG, 0, DLT_VM_LOG},
+        {DLT_EW_SIGMOID, 0, DLT_VM_SIGMOID},
+        {DLT_EW_SIGMOID, 1, DLT_VM_SIGMOID_D1},
+        {DLT_EW_TANH, 0, DLT_VM_TANH},
+        {DLT_EW_TANH, 1, DLT_VM_TANH_D1},
+        {DLT_EW_GELU, 0, DLT_VM_GELU},
+        {DLT_EW_GELU, 1, DLT_VM_GELU_D1},
+        {DLT_EW_GELU_TANH, 0, DLT_VM_GELU_TANH},
+        {DLT_EW_GELU_TANH, 1, DLT_VM_GELU_TANH_D1},
+    };
+    float x[N], dy[N], y[N], f[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = -15.f + 30.f * (float)i / N + 1e-3f * (float)(i % 7);
+        dy[i] = 0.5f + (float)(i % 13) / 8.f;
+    }
+    for (int isa = DLT_ISA_BASELINE; isa < DLT_ISA_N; isa++) {
+        const dlt_vmath_ops *vm = dlt_vmath_isa((dlt_cpu_isa)isa);
+        if (!vm)
+            continue;
+        for (size_t m = 0; m < sizeof map / sizeof map[0]; m++) {
+            vm->fn[map[m].fn](x, f, N);
+            ck_assert(vm->ew(map[m].kind, map[m].order, 0, 0, NULL, x, y, N));
+            ck_assert(memcmp(y, f, sizeof y) == 0);
+            ck_assert(vm->ew(map[m].kind, map[m].order, 0, 0, dy, x, y, N));
+            for (int i = 0; i < N; i++) {
+                float want = dy[i] * f[i];
+                ck_assert_msg(memcmp(&y[i], &want, sizeof want) == 0, "%s kind %d order %d at %d",
+                              vm->name, map[m].kind, map[m].order, i);
+            }
+        }
+        /* log' = 1/x; ELU/SELU against long double */
+        ck_assert(vm->ew(DLT_EW_LOG, 1, 0, 0, NULL, x, y, N));
+        for (int i = 0; i < N; i++)
+            ck_assert(y[i] == 1.f / x[i]);
+        const float a = 1.6732632423543772848f, b = 1.0507009873554804934f;
+        for (int ord = 0; ord < 2; ord++) {
+            ck_assert(vm->ew(DLT_EW_SELU, ord, a, b, NULL, x, y, N));
+            double worst = 0;
+            for (int i = 0; i < N; i++) {
+                ld r = x[i] > 0 ? (ord ? (ld)b : (ld)b * x[i])
+                                : (ld)b * a * (ord ? expl(x[i]) : expm1l(x[i]));
+                double e = (double)(fabsl(y[i] - r) / ulp_of(r));
+                worst = e > worst ? e : worst;
+            }
+            printf("%s selu%s: max %.2f ulp\n", vm->name, ord ? "'" : "", worst);
+            ck_assert(worst <= 4);
+        }
+        /* not on the vector path: unchanged output, 0 */
+        y[0] = 42.f;
+        ck_assert(!vm->ew(DLT_EW_SOFTPLUS, 0, 1, 20, NULL, x, y, N));
+        ck_assert(!vm->ew(DLT_EW_GELU, 2, 0, 0, NULL, x, y, N));
+        ck_assert(!vm->ew(DLT_EW_POW, 0, 2, 0, NULL, x, y, N));
+        ck_assert(y[0] == 42.f);
+    }
+}
+END_TEST
+
+/* softmax / log-softmax rows and their backward against long double */
+START_TEST(softmax_rows_match_reference)
+{
+    static const int lens[] = {1, 2, 7, 16, 33, 1000};
+    enum { MAXN = 1000 };
+    float x[MAXN], y[MAXN], dy[MAXN], dx[MAXN];
+    ld ref[MAXN];
+    for (int isa = DLT_ISA_BASELINE; isa < DLT_ISA_N; isa++) {
+        const dlt_vmath_ops *vm = dlt_vmath_isa((dlt_cpu_isa)isa);
+        if (!vm)
+            continue;
+        double worst[4] = {0};
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            int n = lens[li];
+            for (int j = 0; j < n; j++) {
+                x[j] = 60.f * sinf(1.3f * (float)j + (float)n) + (j % 5 == 3 ? -INFINITY : 0.f);
+                dy[j] = cosf(0.7f * (float)j);
+            }
+            x[0] = 3.f; /* at least one finite */
+            for (int lf = 0; lf < 2; lf++) {
+                ld m = -INFINITY, s = 0, sd = 0;
+                for (int j = 0; j < n; j++)
+                    m = x[j] > m ? x[j] : m;
+                for (int j = 0; j < n; j++)
+                    s += expl((ld)x[j] - m);
+                for (int j = 0; j < n; j++)
+                    ref[j] = lf ? (ld)x[j] - m - logl(s) : expl((ld)x[j] - m) / s;
+                vm->softmax_row(x, y, n, lf);
+                for (int j = 0; j < n; j++) {
+                    if (isinf(ref[j])) {
+                        ck_assert(y[j] == (float)ref[j]);
+                        continue;
+                    }
+                    /* log form: ulp of the larger of x - m and log(sum) (cancellation) */
+                    ld sc = lf ? fmaxl(fabsl((ld)x[j] - m), logl(s)) : ref[j];
+                    double e = (double)(fabsl(y[j] - ref[j]) / ulp_of(sc));
+                    worst[lf] = e > worst[lf] ? e : worst[lf];
+                }
+                /* backward from this y (f32, as the op sees it) */
+                for (int j = 0; j < n; j++)
+                    sd += lf ? (ld)dy[j] : (ld)dy[j] * y[j];
+                vm->softmax_grad_row(dy, y, dx, n, lf);
+                for (int j = 0; j < n; j++) {
+                    ld p = lf ? expl((ld)y[j]) : (ld)y[j];
+                    ld r = lf ? dy[j] - p * sd : p * (dy[j] - sd);
+                    ld sc = lf ? fmaxl(fabsl(dy[j]), fabsl(p * sd))
+                               : fabsl(p) * fmaxl(fabsl(dy[j]), fabsl(sd));
+                    double e = (double)(fabsl(dx[j] - r) / ulp_of(sc));
+                    worst[2 + lf] = e > worst[2 + lf] ? e : worst[2 + lf];
+                }
+            }
+        }
+        printf("%s rows: softmax %.2f, log_softmax %.2f, softmax_grad %.2f, log_softmax_grad %.2f "
+               "ulp\n",
+               vm->name, worst[0], worst[1], worst[2], worst[3]);
+        for (int i = 0; i < 4; i++)
+            ck_assert(worst[i] <= 4);
+    }
+}
+END_TEST
+
+/* DLT_CPU_ISA is read once; whatever it says, the path in use is one this CPU
+ * runs (or libm) and --version's line names it */
+START_TEST(dispatch_names_the_path)
+{
+    const dlt_vmath_ops *vm = dlt_vmath();
+    const char *d = dlt_vmath_describe();
+    printf("%s\n", d);
+    ck_assert_ptr_nonnull(strstr(d, vm ? vm->name : "libm"));
+    ck_assert_ptr_nonnull(dlt_vmath_isa(DLT_ISA_BASELINE));
+    ck_assert_ptr_null(dlt_vmath_isa(DLT_ISA_LIBM));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("vmath");
+    TCase *t = tcase_create("core");
+    tcase_set_timeout(t, 300);
+    tcase_add_test(t, functions_within_ulp_bounds);
+    tcase_add_test(t, results_do_not_depend_on_position);
+    tcase_add_test(t, ew_kernels_match_functions);
+    tcase_add_test(t, softmax_rows_match_reference);
+    tcase_add_test(t, dispatch_names_the_path);
+    suite_add_tcase(s, t);
+    return dlt_test_run(s);
+}

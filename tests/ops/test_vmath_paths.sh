@@ -1,0 +1,27 @@
+#!/bin/sh
+# The elementwise op tests (PyTorch goldens, naive references and gradient
+# checks: test_unary_golden, test_unary_math) once per CPU math path of
+# src/ops/vmath.h, forced with DLT_CPU_ISA: libm (per-element double), baseline,
+# avx2, avx512. A level this CPU lacks is reported as not checked (dltrain
+# --version says which path a setting gives) and not counted as passed.
+b=${top_builddir:-.}
+for p in dltrain tests/ops/test_unary_golden tests/ops/test_unary_math; do
+    [ -x "$b/$p" ] || { echo "FAIL: $b/$p is not built"; exit 1; }
+done
+checked=
+for isa in libm baseline avx2 avx512; do
+    line=$(DLT_CPU_ISA=$isa "$b/dltrain" --version | grep '^CPU elementwise math:')
+    case $line in
+    "CPU elementwise math: $isa "*) ;;
+    *) echo "$isa: not checked ($line)"; continue ;;
+    esac
+    for t in test_unary_golden test_unary_math; do
+        DLT_CPU_ISA=$isa "$b/tests/ops/$t" >"$t.$isa.out" 2>&1 ||
+            { cat "$t.$isa.out"; echo "FAIL: $t with DLT_CPU_ISA=$isa"; exit 1; }
+        rm -f "$t.$isa.out"
+    done
+    echo "$isa: test_unary_golden and test_unary_math pass"
+    checked="$checked $isa"
+done
+[ -n "$checked" ] || { echo "FAIL: no path checked"; exit 1; }
+echo "paths checked:$checked"
