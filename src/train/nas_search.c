@@ -39,7 +39,8 @@ static double now(void)
 }
 
 /* Random search: the controller's space with uniform choices and skips with
- * probability 1/2 (the controller's at initialisation, about). */
+ * probability 1/2 (the controller's at initialisation, about); the strides
+ * that would collapse the image become 1, as the controller's. */
 static dlt_status random_child(const dlt_nas_config *c, uint64_t seed, int64_t round, int n,
                                dlt_spec *out)
 {
@@ -60,7 +61,17 @@ static dlt_status random_child(const dlt_nas_config *c, uint64_t seed, int64_t r
     sp.stem_filters = c->stem_filters;
     sp.skip_prob = c->skips ? 0.5 : 0;
     uint64_t key = seed * 0x9E3779B97F4A7C15ull + (uint64_t)round * 4096u + (uint64_t)n;
-    return dlt_spec_random(&sp, key, c->in_h, c->in_w, out);
+    dlt_status st = dlt_spec_random(&sp, key, c->in_h, c->in_w, out);
+    /* ENAS: one of its six ops per layer, uniformly (splitmix64 of the key) */
+    for (int i = 0; st == DLT_OK && c->space == DLT_NAS_ENAS && i < out->nlayers; i++) {
+        uint64_t z = key + 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        dlt_nas_enas_op((int)(z % DLT_NAS_ENAS_OPS), &out->layer[i].op, &out->layer[i].kernel_h);
+        out->layer[i].kernel_w = out->layer[i].kernel_h;
+    }
+    return st;
 }
 
 /* One child on this group: its reward (validation top-1). */

@@ -65,6 +65,13 @@ grep -q 'arch = "spec"' part/s/best-1.toml || fail "best-1.toml is not a spec jo
 echo "resume after round 2: round 3's children, rewards and controller equal to an uninterrupted search"
 children part | tail -4 | sed 's/"spec": .*"reward"/.. "reward"/'
 
+# random search in ENAS's space: the same budget, no controller step
+run 1 job.toml -q --set checkpoint.dir=rnd --set nas.rounds=1 --set nas.random=true --set nas.space=enas \
+    >out 2>&1 || { cat out; fail "random search"; }
+[ "$(specs rnd | wc -l)" = 4 ] || fail "random search: $(specs rnd | wc -l) children, expected 4"
+specs rnd | grep -q 'op = ' || fail "random ENAS children without ops"
+echo "random search (enas): $(specs rnd | grep -o 'op = \\"[a-z]*\\"' | sort | uniq -c | tr -s ' ' | tr '\n' ',')"
+
 # a setting the world cannot take: one line, exit 2
 run 2 job.toml --set checkpoint.dir=bad --set nas.ranks_per_child=3 >out 2>err
 rc=$?
