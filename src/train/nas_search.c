@@ -95,6 +95,7 @@ static dlt_status train_child(const dlt_nas_search_config *s, const dlt_train_co
     c.eval_every_steps = s->child_steps; /* one evaluation, at the end */
     c.resume[0] = 0;
     c.tensorboard = 0, c.trace = 0;
+    c.quiet = !base->verbose; /* a line per child below; its own log is its run folder's */
     dlt_train_config_set_total_steps(&c, c.steps);
     /* the child's own job, for its checkpoint */
     char *text = NULL;
@@ -122,6 +123,9 @@ static dlt_status train_child(const dlt_nas_search_config *s, const dlt_train_co
                           "nas: stopped by a signal in round %d; --resume auto continues with it",
                           round);
     *reward = isfinite(res.eval_metric) ? res.eval_metric : 0;
+    if (dlt_comm_rank(group) == 0 && !base->quiet)
+        dlt_log(DLT_LOG_INFO, "nas: round %d child %d: validation top-1 %.4f after %lld steps (%s)",
+                round, n, *reward, (long long)res.steps_done, c.run_dir);
     return DLT_OK;
 }
 
@@ -190,8 +194,9 @@ static dlt_status round_run(const dlt_nas_search_config *s, const dlt_train_conf
         state->round++;
     if (st == DLT_OK && rank == 0)
         dlt_log(DLT_LOG_INFO,
-                "nas: round %d/%d: %d children, mean reward %.4f, best %.4f, baseline %.4f%s%.4g",
-                r + 1, s->rounds, N, (double)mean, (double)best, (double)state->baseline,
+                "nas: round %d (%d of %d) done: %d children, mean reward %.4f, best %.4f, "
+                "baseline %.4f%s%.4g",
+                r, r + 1, s->rounds, N, (double)mean, (double)best, (double)state->baseline,
                 s->random ? "" : ", policy loss ", s->random ? NAN : loss);
     free(specs), free(vals), free(adv);
     return st;
@@ -252,14 +257,15 @@ dlt_status dlt_nas_search_run(const dlt_nas_search_config *s, const dlt_train_co
                     state.n);
     }
     if (st == DLT_OK && w.rank == 0)
-        dlt_log(DLT_LOG_INFO,
-                "nas: %s search, %d rounds x %d children, %d groups of %d ranks, %lld steps per "
-                "child, %d controller decisions per child",
-                s->random                      ? "random"
-                : s->ctl.space == DLT_NAS_ENAS ? "enas"
-                                               : "macro",
-                s->rounds, s->ctl.children, ngroups, s->ranks_per_child, (long long)s->child_steps,
-                dlt_nas_num_decisions(k));
+        dlt_log(
+            DLT_LOG_INFO,
+            "nas: %s search, %d rounds x %d children, %d group(s) of %d rank(s), %lld steps per "
+            "child, %d controller decisions per child",
+            s->random                      ? "random"
+            : s->ctl.space == DLT_NAS_ENAS ? "enas"
+                                           : "macro",
+            s->rounds, s->ctl.children, ngroups, s->ranks_per_child, (long long)s->child_steps,
+            dlt_nas_num_decisions(k));
     while (st == DLT_OK && state.round < s->rounds) {
         st = round_run(s, base, job, k, world, group, ngroups, color, train, val, &state);
         if (st == DLT_OK && w.rank == 0) {
