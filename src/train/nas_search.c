@@ -192,12 +192,14 @@ static dlt_status round_run(const dlt_nas_search_config *s, const dlt_train_conf
     }
     if (st == DLT_OK)
         state->round++;
+    char pl[48] = "";
+    if (!s->random)
+        snprintf(pl, sizeof pl, ", policy loss %.4g", loss);
     if (st == DLT_OK && rank == 0)
         dlt_log(DLT_LOG_INFO,
                 "nas: round %d (%d of %d) done: %d children, mean reward %.4f, best %.4f, "
-                "baseline %.4f%s%.4g",
-                r, r + 1, s->rounds, N, (double)mean, (double)best, (double)state->baseline,
-                s->random ? "" : ", policy loss ", s->random ? NAN : loss);
+                "baseline %.4f%s",
+                r, r + 1, s->rounds, N, (double)mean, (double)best, (double)state->baseline, pl);
     free(specs), free(vals), free(adv);
     return st;
 }
