@@ -84,6 +84,14 @@ EXTRA_DIST += tests/fixtures/fid.h5 tests/fixtures/fid_make_fixtures.py
 check_PROGRAMS += tests/train/fid_check
 TESTS += tests/train/test_fid_features.sh
 EXTRA_DIST += tests/train/test_fid_features.sh
+# dltrain fid: two shard sets against fid_sets_check's own features, statistics
+# and Jacobi square-root trace; a GAN checkpoint against its run's fid; refusals
+tests_train_fid_check_SOURCES = tests/train/fid_check.c tests/train/fid_ref.c
+tests_train_fid_sets_check_SOURCES = tests/train/fid_sets_check.c tests/train/fid_ref.c
+noinst_HEADERS += tests/train/fid_ref.h
+check_PROGRAMS += tests/train/fid_sets_check
+TESTS += tests/train/test_fid_cli.sh
+EXTRA_DIST += tests/train/test_fid_cli.sh
 # GAN sample grids during training and dltrain sample (png_check decodes with libpng)
 check_PROGRAMS += tests/train/png_check
 TESTS += tests/train/test_gan_sample.sh
@@ -96,6 +104,8 @@ EXTRA_DIST += tests/train/test_gan_fid.sh
 # inputs vae_export writes), 2 ranks x b == 1 rank x 2b, exact resume, the
 # test-set ELBO on 1 and 2 ranks
 check_PROGRAMS += tests/train/vae_export
+# the VAE prior grid against a decoder run of the same z (test_vae.sh (g))
+check_PROGRAMS += tests/train/vae_prior_check
 TESTS += tests/train/test_vae.sh
 EXTRA_DIST += tests/train/test_vae.sh tests/fixtures/vae_step.h5 tests/fixtures/vae_make_fixtures.py
 # CycleGAN's image pool against a naive reference of the ImagePool rule
