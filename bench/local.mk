@@ -35,3 +35,5 @@ check_PROGRAMS += bench/vmath_bench
 bench_vmath_bench_SOURCES = bench/vmath_bench.c
 bench_vmath_bench_LDADD = libdltrain.la $(DLT_DEP_LIBS)
 bench: bench/vmath_bench
+# NAS: controller against random search, the best child retrained (a script)
+EXTRA_DIST += bench/nas_fmnist.sh

@@ -12,6 +12,7 @@
 #include "dlt_fid.h"
 #include "dlt_gan_sample.h"
 #include "dlt_job.h"
+#include "dlt_nas.h"
 #include "dltrain.h"
 #include "vmath.h"
 
@@ -268,6 +269,11 @@ static int train(args *a, int argc, char **argv)
         dlt_log_set_level(DLT_LOG_WARN);
     /* every rank reads and checks the job; only rank 0 reports a bad one */
     dlt_status st = load_job(a, &job);
+    /* model.arch = "nas": an architecture search (src/train/nas_job.c) */
+    if (st == DLT_OK && !strcmp(dlt_job_string(job, "model.arch"), "nas")) {
+        rc = dlt_nas_main(job, a->resume, a->quiet, a->print_config, a->dry_run);
+        goto out;
+    }
     if (st == DLT_OK)
         st = dlt_train_config_from_job(job, &cfg);
     if (st != DLT_OK) {

@@ -51,3 +51,10 @@ pkginclude_HEADERS += src/train/dlt_det_post.h
 # [model.spec] tables to child-network specs, and specs back to job files (model.arch = "spec")
 libdltrain_la_SOURCES += src/train/spec_toml.c
 pkginclude_HEADERS += src/train/dlt_spec_toml.h
+# NAS: the controller (LSTM over Zoph & Le's / ENAS's macro space, REINFORCE)
+libdltrain_la_SOURCES += src/train/nas_controller.c
+pkginclude_HEADERS += src/train/dlt_nas.h
+# NAS: the search driver (model.arch = "nas"): groups, children, rewards, state
+libdltrain_la_SOURCES += src/train/nas_search.c src/train/nas_job.c src/train/nas_data.c \
+	src/train/nas_state.c
+noinst_HEADERS += src/train/nas_search.h

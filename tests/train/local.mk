@@ -137,3 +137,11 @@ EXTRA_DIST += tests/fixtures/coco_eval_make_fixtures.py tests/fixtures/coco_eval
 check_PROGRAMS += tests/train/test_det_post
 TESTS += tests/train/test_det_post
 EXTRA_DIST += tests/fixtures/det_post.h5 tests/fixtures/det_post_make_fixtures.py
+# NAS: the controller (valid children, same seed same children, REINFORCE
+# gradient against finite differences; against PyTorch for a fixed decision
+# sequence) and the search end to end (same children with 1 and 2 groups,
+# exact resume, ranks_per_child not dividing the world refused)
+check_PROGRAMS += tests/train/test_nas tests/train/test_nas_torch
+TESTS += tests/train/test_nas tests/train/test_nas_torch tests/train/test_nas_search.sh
+EXTRA_DIST += tests/train/test_nas_search.sh tests/fixtures/nas_controller.h5 \
+	tests/fixtures/nas_controller_make_fixtures.py
