@@ -62,6 +62,10 @@ children part | cmp -s - full.txt || { children part | diff - full.txt; fail "th
     fail "controller parameters or optimizer state differ after the resume"
 for f in reward.png best-1.toml best-3.toml; do [ -s "part/s/$f" ] || fail "no $f"; done
 grep -q 'arch = "spec"' part/s/best-1.toml || fail "best-1.toml is not a spec job"
+! grep -q '^\[nas\]' part/s/best-1.toml || fail "best-1.toml carries the search's [nas] keys"
+"$DLTRAIN" part/s/best-1.toml --print-config >/dev/null 2>out ||
+    { cat out; fail "best-1.toml does not load as a job"; }
+grep -q 'ignored' out && { cat out; fail "best-1.toml has keys that do not apply to a spec network"; }
 echo "resume after round 2: round 3's children, rewards and controller equal to an uninterrupted search"
 children part | tail -4 | sed 's/"spec": .*"reward"/.. "reward"/'
 
