@@ -35,5 +35,7 @@ check_PROGRAMS += bench/vmath_bench
 bench_vmath_bench_SOURCES = bench/vmath_bench.c
 bench_vmath_bench_LDADD = libdltrain.la $(DLT_DEP_LIBS)
 bench: bench/vmath_bench
+# NAS: controller against random search, the best child retrained (a script)
+EXTRA_DIST += bench/nas_fmnist.sh
 # Mask R-CNN on detection-synth beside torchvision (runs once the maskrcnn task is merged)
 EXTRA_DIST += bench/maskrcnn_synth.sh bench/reference/maskrcnn_synth.py

@@ -23,10 +23,20 @@ optimizer and iteration as dltrain:
 
 Prints one line: real images/s (the batch of the discriminator's update per
 iteration) after warm-up iterations, seconds per iteration and the last losses.
+
+With --fid-every K --fid-out DIR it also writes, after every K-th iteration,
+--fid-n generated images as a shard set DIR/iter-<8 digits>/train-00000-of-00001.h5
+(docs/formats.md, image-classification, one class "generated") for
+`dltrain fid` to score (bench/gan_fmnist.sh: FID-FMNIST of both generators):
+the generator in evaluation mode (batch norm's running statistics, as dltrain
+samples), noise from its own fixed seed, pixels round((v + 1) / 2 * 255)
+clamped to 0..255. That time is left out of the timing.
 """
 import argparse
 import glob
+import os
 import time
+import zlib
 
 import h5py
 import numpy as np
@@ -67,6 +77,51 @@ def load(pattern):
     return torch.from_numpy(np.concatenate(xs).transpose(0, 3, 1, 2).copy())  # NHWC -> NCHW, uint8
 
 
+def write_shard(path, images):
+    """images uint8 [N, H, W, C] as an image-classification shard (docs/formats.md):
+    written to path.tmp, renamed once complete; CRC-32 over images, labels,
+    class names (each string's bytes and a NUL)."""
+    n = images.shape[0]
+    labels = np.zeros(n, dtype="<i4")
+    names = ["generated"]
+    crc = zlib.crc32(np.ascontiguousarray(images).tobytes(), 0)
+    crc = zlib.crc32(labels.tobytes(), crc)
+    for s in names:
+        crc = zlib.crc32(s.encode() + b"\0", crc)
+    tmp = path + ".tmp"
+    with h5py.File(tmp, "w") as f:
+        rows = max(1, 65536 // int(np.prod(images.shape[1:])))
+        f.create_dataset("images", data=images, dtype="u1", chunks=(min(rows, n),) + images.shape[1:],
+                         maxshape=(None,) + images.shape[1:], shuffle=True, compression="gzip", compression_opts=4)
+        f.create_dataset("labels", data=labels, chunks=(min(16384, n),), maxshape=(None,), shuffle=True,
+                         compression="gzip", compression_opts=4)
+        f.create_dataset("class_names", data=names, dtype=h5py.string_dtype("utf-8"))
+        f.attrs["format"] = "dltrain-shard"
+        f.attrs["version"] = np.int32(1)
+        f.attrs["kind"] = "image-classification"
+        f.attrs["num_samples"] = np.int64(n)
+        f.attrs["source"] = "bench/reference/dcgan_fmnist.py generator samples"
+        f.attrs["checksum_algorithm"] = "crc32"
+        f.attrs["checksum"] = np.uint32(crc)
+    os.replace(tmp, path)
+
+
+def dump_samples(g, z_dim, n, out_dir, it):
+    """n generator samples (evaluation mode, fixed noise seed) as a shard set."""
+    g.eval()
+    zg = torch.Generator().manual_seed(12345)
+    xs = []
+    with torch.no_grad():
+        for i in range(0, n, 100):
+            m = min(100, n - i)
+            v = g(torch.randn(m, z_dim, 1, 1, generator=zg))
+            xs.append(torch.round(((v + 1) / 2).clamp(0, 1) * 255).to(torch.uint8).permute(0, 2, 3, 1).numpy())
+    g.train()
+    d = os.path.join(out_dir, "iter-%08d" % it)
+    os.makedirs(d, exist_ok=True)
+    write_shard(os.path.join(d, "train-00000-of-00001.h5"), np.concatenate(xs))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--train", default="data/fmnist/train-*.h5")
@@ -76,6 +131,9 @@ def main():
     ap.add_argument("--z-dim", type=int, default=100)
     ap.add_argument("--width", type=int, default=64, help="ngf = ndf")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--fid-every", type=int, default=0, help="write generated shards every K iterations")
+    ap.add_argument("--fid-n", type=int, default=10000, help="images per generated shard set")
+    ap.add_argument("--fid-out", default="", help="folder of the generated shard sets")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
@@ -108,6 +166,11 @@ def main():
             loss_g.backward()
             opt_g.step()
             it += 1
+            if a.fid_every > 0 and a.fid_out and it % a.fid_every == 0:
+                t_dump = time.perf_counter()
+                dump_samples(g, a.z_dim, a.fid_n, a.fid_out, it)
+                if t0 is not None:
+                    t0 += time.perf_counter() - t_dump
     t = time.perf_counter() - t0 if t0 is not None else float("nan")
     timed = a.iters - min(a.warmup, a.iters)
     print("pytorch %s: %d iterations of batch %d, %d threads: %.1f images/s (%.3f s/iteration), "

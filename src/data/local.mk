@@ -27,4 +27,5 @@ libdltrain_la_SOURCES += src/data/text_loader.c
 noinst_HEADERS += src/data/det_internal.h
 libdltrain_la_SOURCES += src/data/det_transform.c src/data/det_loader.c
 libdltrain_la_SOURCES += src/data/det_sink.c src/data/convert_detection_synth.c
-libdltrain_la_SOURCES += src/data/coco_mask.c src/data/convert_coco.c
+libdltrain_la_SOURCES += src/data/coco_rle.c src/data/coco_poly.c src/data/coco_mask.c src/data/convert_coco.c
+pkginclude_HEADERS += src/data/dlt_coco_mask.h

@@ -526,6 +526,12 @@ dlt_status dlt_job_write(FILE *f, const dlt_job *job)
         const dlt_toml_entry *s = dlt_toml_get_entry(out, schema[j].key, (size_t)(dot - schema[j].key));
         dlt_toml_table_remove(s->value, dot + 1, strlen(dot + 1));
     }
+    /* a section none of whose keys apply (a classifier's [gan], a spec's [nas]) goes too */
+    for (size_t i = out->tab.len; i-- > 0;) {
+        const dlt_toml_entry *e = &out->tab.items[i];
+        if (e->value->type == DLT_TOML_TABLE && e->value->tab.len == 0)
+            dlt_toml_table_remove(out, e->key, e->key_len);
+    }
     dlt_status st = dlt_toml_write(f, out);
     dlt_toml_free(out);
     return st;

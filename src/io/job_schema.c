@@ -14,7 +14,7 @@
 
 static const dlt_job_key schema[] = {
     {"model.name", DLT_JOB_STRING, "\"model\"", NULL, "run name, one folder name (not empty, no '/', not . or .., at most 127 bytes); outputs go to <checkpoint.dir>/<model.name>/"},
-    {"model.arch", DLT_JOB_STRING, "\"mlp\"", NULL, "network, which picks the task: mlp, resnet20/32/44/56/110, resnet18/34/50/101/152, vgg11, vgg16 (classification); bert-tiny/mini/small/medium/base/large (BERT pre-training: MLM + NSP); gpt-tiny/mini/small, gpt2, gpt2-medium (causal language model); gan-mlp (GAN: phased discriminator and generator steps); vae (variational autoencoder: negative ELBO); spec (classification: the network of model.spec)"},
+    {"model.arch", DLT_JOB_STRING, "\"mlp\"", NULL, "network, which picks the task: mlp, resnet20/32/44/56/110, resnet18/34/50/101/152, vgg11, vgg16 (classification); bert-tiny/mini/small/medium/base/large (BERT pre-training: MLM + NSP); gpt-tiny/mini/small, gpt2, gpt2-medium (causal language model); gan-mlp (GAN: phased discriminator and generator steps); vae (variational autoencoder: negative ELBO); spec (classification: the network of model.spec); nas (a neural architecture search over spec children: [nas])"},
     {"model.num_classes", DLT_JOB_INT, "10", "[1, 1048576]", "number of output classes"},
     {"model.shortcut", DLT_JOB_STRING, "\"A\"", "A|B", "CIFAR ResNets: shortcut option A (identity, zero-padded) or B (1x1 projection)"},
     {"model.zero_init_residual", DLT_JOB_BOOL, "false", NULL, "ResNets: zero the last batch-norm scale of each residual block"},
@@ -94,7 +94,7 @@ static const dlt_job_key schema[] = {
     {"gan.d_width", DLT_JOB_INT, "0", "[0, 1048576]", "discriminator base width; 0: the architecture's"},
     {"gan.g_norm", DLT_JOB_STRING, "\"auto\"", "auto|batch|none", "generator normalisation: the architecture's (batch), or none (data-parallel equivalence: per-rank batch statistics differ by design)"},
     {"gan.sample_every", DLT_JOB_INT, "500", "[0, 1000000000]", "sample grids of the generator (evaluation mode, fixed noise) every N steps into <run_dir>/samples/step-<N>.png and TensorBoard; 0: only at the end"},
-    {"gan.fid_classifier", DLT_JOB_STRING, "\"\"", NULL, "FID-FMNIST at each checkpoint (checkpoint.every_steps) and at the end: a dltrain classifier checkpoint (ResNet-20 on Fashion-MNIST, scripts/fid-classifier.sh) whose features it compares; empty: off"},
+    {"gan.fid_classifier", DLT_JOB_STRING, "\"\"", NULL, "FID-FMNIST at each checkpoint (checkpoint.every_steps) and at the end, of the generator (GANs) or of the decoder's prior samples (vae): a dltrain classifier checkpoint (ResNet-20 on Fashion-MNIST, scripts/fid-classifier.sh) whose features it compares; empty: off"},
     {"gan.fid_samples", DLT_JOB_INT, "10000", "[2, 100000000]", "generated images of each FID (split over the ranks)"},
     {"gan.fid_data", DLT_JOB_STRING, "\"\"", NULL, "shards of the real images FID compares with (empty: data.val)"},
     {"cyclegan.lambda_cycle", DLT_JOB_FLOAT, "10.0", "[0, inf)", "cyclegan: weight of the cycle-consistency L1 terms (A->B->A, B->A->B)"},
@@ -131,6 +131,28 @@ static const dlt_job_key schema[] = {
     {"log.trace_warmup", DLT_JOB_INT, "5", "[0, 1000000000000]", "steps run before the trace starts (after a start or resume)"},
     {"log.trace_steps", DLT_JOB_INT, "20", "[1, 1000000]", "steps recorded in the trace"},
     {"log.tensorboard", DLT_JOB_BOOL, "false", NULL, "also write TensorBoard event files (events.out.tfevents.*)"},
+    {"nas.rounds", DLT_JOB_INT, "10", "[1, 1000000]", "NAS (model.arch nas): rounds of the search; each samples nas.children children, trains and scores them, then the controller takes one policy-gradient step"},
+    {"nas.children", DLT_JOB_INT, "4", "[1, 4096]", "NAS: children sampled per round (group k of the world trains children k, k + G, ...)"},
+    {"nas.ranks_per_child", DLT_JOB_INT, "1", "[1, 65536]", "NAS: ranks per group: the world splits into groups of this many ranks, each training one child data-parallel at a time (must divide the world)"},
+    {"nas.child_steps", DLT_JOB_INT, "100", "[1, 1000000000]", "NAS: training steps per child (data.batch_size per rank); then its top-1 on the validation split is the reward"},
+    {"nas.val_fraction", DLT_JOB_FLOAT, "0.1", "(0, 1)", "NAS: fraction of data.train held out as the validation split that scores children (data.val, the test set, is never read)"},
+    {"nas.space", DLT_JOB_STRING, "\"macro\"", "macro|enas", "NAS: macro (Zoph & Le: filter height, width, count, stride per layer) or enas (one of ENAS's six ops per layer, filter count, stride); both with anchor-based skips"},
+    {"nas.layers", DLT_JOB_INT, "6", "[1, 64]", "NAS: layers of every child"},
+    {"nas.kernels", DLT_JOB_FLOATS, "[]", "[1, 15]", "NAS, macro: filter sizes to choose from (odd); empty: 1, 3, 5, 7"},
+    {"nas.filters", DLT_JOB_FLOATS, "[]", "[1, 4096]", "NAS: filter counts to choose from; empty: 24, 36, 48, 64"},
+    {"nas.strides", DLT_JOB_FLOATS, "[]", "[1, 4]", "NAS: strides to choose from; empty: 1 (no stride decision). A stride that would collapse the image becomes 1"},
+    {"nas.separate_hw", DLT_JOB_BOOL, "true", NULL, "NAS, macro: filter height and width are separate decisions (false: square filters)"},
+    {"nas.skips", DLT_JOB_BOOL, "true", NULL, "NAS: anchor-based skip connections (P(j -> i) = sigmoid(v^T tanh(W_prev a_j + W_curr a_i)))"},
+    {"nas.stem_filters", DLT_JOB_INT, "0", "[0, 4096]", "NAS: the children's 3x3 stem (0: none)"},
+    {"nas.hidden", DLT_JOB_INT, "64", "[1, 4096]", "NAS: the controller LSTM's units"},
+    {"nas.lstm_layers", DLT_JOB_INT, "1", "[1, 8]", "NAS: the controller LSTM's layers"},
+    {"nas.optim", DLT_JOB_STRING, "\"adam\"", "adam|sgd|rmsprop", "NAS: the controller's optimizer"},
+    {"nas.lr", DLT_JOB_FLOAT, "3.5e-4", "(0, inf)", "NAS: the controller's learning rate (ENAS: Adam 3.5e-4)"},
+    {"nas.entropy_weight", DLT_JOB_FLOAT, "1e-4", "[0, inf)", "NAS: weight of the entropy bonus in the REINFORCE loss"},
+    {"nas.baseline_decay", DLT_JOB_FLOAT, "0.95", "[0, 1)", "NAS: decay of the exponential moving-average reward baseline"},
+    {"nas.random", DLT_JOB_BOOL, "false", NULL, "NAS: random search from the same space (the benchmark's comparison): children drawn uniformly, no controller updates"},
+    {"nas.keep_best", DLT_JOB_INT, "3", "[0, 100]", "NAS: the best children written as job files best-<k>.toml (model.arch spec) ready to retrain"},
+    {"nas.seed", DLT_JOB_INT, "0", "[0, 9007199254740991]", "NAS: seed of the controller and its draws (0: train.seed)"},
 };
 
 /* Keys that only some architectures read, by the families of model.arch
@@ -164,9 +186,9 @@ static const struct {
     {"gan.d_width", "gan"},
     {"gan.g_norm", "gan"},
     {"gan.sample_every", "gan"},
-    {"gan.fid_classifier", "gan"},
-    {"gan.fid_samples", "gan"},
-    {"gan.fid_data", "gan"},
+    {"gan.fid_classifier", "gan|vae"},
+    {"gan.fid_samples", "gan|vae"},
+    {"gan.fid_data", "gan|vae"},
     {"cyclegan.lambda_cycle", "cyclegan"},
     {"cyclegan.lambda_identity", "cyclegan"},
     {"cyclegan.pool_size", "cyclegan"},
@@ -193,6 +215,28 @@ static const struct {
     {"vae.z_dim", "vae"},
     {"vae.width", "vae"},
     {"vae.hidden", "vae"},
+    {"nas.rounds", "nas"},
+    {"nas.children", "nas"},
+    {"nas.ranks_per_child", "nas"},
+    {"nas.child_steps", "nas"},
+    {"nas.val_fraction", "nas"},
+    {"nas.space", "nas"},
+    {"nas.layers", "nas"},
+    {"nas.kernels", "nas"},
+    {"nas.filters", "nas"},
+    {"nas.strides", "nas"},
+    {"nas.separate_hw", "nas"},
+    {"nas.skips", "nas"},
+    {"nas.stem_filters", "nas"},
+    {"nas.hidden", "nas"},
+    {"nas.lstm_layers", "nas"},
+    {"nas.optim", "nas"},
+    {"nas.lr", "nas"},
+    {"nas.entropy_weight", "nas"},
+    {"nas.baseline_decay", "nas"},
+    {"nas.random", "nas"},
+    {"nas.keep_best", "nas"},
+    {"nas.seed", "nas"},
 };
 
 const char *dlt_job_key_families(const char *key)
@@ -217,6 +261,7 @@ static const struct {
     {"vae", "VAE training (model.arch vae; src/train/task_vae.c, src/models/vae.c): the model's sizes. Pixels are scaled to [0, 1] (Bernoulli targets) whatever data.mean and data.std say."},
     {"cyclegan", "CycleGAN training (model.arch cyclegan on image-pairs shards; src/train/task_cyclegan.c): loss weights, the image pool, model sizes."},
     {"phase", "Per-phase overrides of a phased task (GANs: phase `d`, the discriminator or critic, then `g`, the generator, each iteration). Keys are `<phase>_<key>`; a phase name the task does not have is an unknown key."},
+    {"nas", "Neural architecture search (model.arch nas; src/train/nas_*.c): an LSTM controller (Zoph & Le 2017, or ENAS's space) samples child networks (model.spec), groups of ranks train them, REINFORCE with an EMA baseline and an entropy bonus on their validation top-1. The job's other keys are every child's (model.arch spec)."},
     {"dist", "Data-parallel training across ranks."},
     {"log", "Metrics and traces."},
 };
@@ -254,7 +299,7 @@ dlt_status dlt_job_write_reference(FILE *f)
           "Some keys apply only to some architectures (column \"for\"): `model.arch` belongs to\n"
           "families: `classifier` (mlp, vgg*, resnet*, spec), `spec`, `resnet`, `resnet-cifar` (resnet20/32/44/56/110,\n"
           "any 6n+2), `resnet-imagenet` (resnet18/34/50/101/152), `vgg`, `mlp`, `transformer`\n"
-          "(bert-*, gpt*), `bert`, `gpt`, `gan` (gan-mlp), `vae`, `cyclegan`. The resolved job (`--print-config`, `<run>/job.toml`, the\n"
+          "(bert-*, gpt*), `bert`, `gpt`, `gan` (gan-mlp), `vae`, `cyclegan`, `nas` (the search). The resolved job (`--print-config`, `<run>/job.toml`, the\n"
           "checkpoint's `job`) leaves out keys that do not apply; setting one in a job file or with\n"
           "`--set` is not an error (a job may switch `model.arch` with `--set`), but a run and\n"
           "`--dry-run` warn that it is ignored, naming where it was set.\n",

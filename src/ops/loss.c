@@ -8,6 +8,7 @@
 #include "dlt_ops.h"
 #include "loss_impl.h"
 #include "ops_util.h"
+#include "vmath.h"
 
 /* logits [N, C, d...] are seen as [N, C, P]; labels [N, d...] as [N, P] */
 static void ce_dims(const dlt_shape *s, int64_t *N, int64_t *C, int64_t *P)
@@ -78,23 +79,47 @@ static dlt_status ce_cpu(const dlt_kctx *k)
         return DLT_ERR_INVALID;
     double eps = a->smoothing, *l = k->work;
     float *y = k->out[0];
-#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (npos * C > 32768)
-    for (int64_t i = 0; i < npos; i++) {
-        int64_t nn = i / P, pp = i % P;
-        const float *zi = z + nn * C * P + pp;
-        double v = 0;
-        if (lab[i] != a->ignore_index) {
-            double lse = ce_lse(zi, C, P), sz = 0;
-            if (eps != 0)
-                for (int64_t c = 0; c < C; c++)
-                    sz += zi[c * P];
-            v = (1 - eps) * (lse - zi[lab[i] * P]) + eps * (lse - sz / (double)C);
+    /* contiguous rows (P == 1) on a vector path: the row's log-softmax by the
+     * ISA path (sums in double) into a scratch row per thread; otherwise libm
+     * in double */
+    const dlt_vmath_ops *vm = P == 1 ? dlt_vmath() : NULL;
+    int nomem = 0;
+#pragma omp parallel num_threads(k->nthreads) if (npos * C > 32768)
+    {
+        float *row = vm ? malloc((size_t)C * sizeof *row) : NULL;
+        if (vm && !row) {
+#pragma omp atomic write
+            nomem = 1;
         }
-        if (a->reduction == DLT_REDUCE_NONE)
-            y[i] = (float)v;
-        else
-            l[i] = v;
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < npos; i++) {
+            int64_t nn = i / P, pp = i % P;
+            const float *zi = z + nn * C * P + pp;
+            double v = 0;
+            if (lab[i] != a->ignore_index && row) {
+                vm->softmax_row(zi, row, C, 1);
+                double sl = 0;
+                if (eps != 0)
+                    for (int64_t c = 0; c < C; c++)
+                        sl += row[c];
+                v = -(1 - eps) * row[lab[i]] - eps * sl / (double)C;
+            } else if (lab[i] != a->ignore_index && !vm) {
+                double lse = ce_lse(zi, C, P), sz = 0;
+                if (eps != 0)
+                    for (int64_t c = 0; c < C; c++)
+                        sz += zi[c * P];
+                v = (1 - eps) * (lse - zi[lab[i] * P]) + eps * (lse - sz / (double)C);
+            }
+            if (a->reduction == DLT_REDUCE_NONE)
+                y[i] = (float)v;
+            else
+                l[i] = v;
+        }
+        free(row);
     }
+    if (nomem)
+        return dlt_seterr(DLT_ERR_NOMEM, "cross_entropy: out of memory for a row of %lld logits",
+                          (long long)C);
     if (a->reduction != DLT_REDUCE_NONE) {
         double s = 0;
         for (int64_t i = 0; i < npos; i++)
@@ -125,6 +150,7 @@ static dlt_status ce_grad_cpu(const dlt_kctx *k)
     if (cnt < 0)
         return DLT_ERR_INVALID;
     double eps = a->smoothing;
+    const dlt_vmath_ops *vm = P == 1 ? dlt_vmath() : NULL;
 #pragma omp parallel for schedule(static) num_threads(k->nthreads) if (npos * C > 32768)
     for (int64_t i = 0; i < npos; i++) {
         int64_t off = (i / P) * C * P + i % P;
@@ -135,7 +161,16 @@ static dlt_status ce_grad_cpu(const dlt_kctx *k)
                 di[c * P] = 0.f;
             continue;
         }
-        double lse = ce_lse(zi, C, P), sc = ce_scale(a, dy, i, cnt);
+        double sc = ce_scale(a, dy, i, cnt);
+        if (vm) { /* the softmax row by the ISA path (P == 1), then scale and subtract */
+            vm->softmax_row(zi, di, C, 0);
+            for (int64_t c = 0; c < C; c++) {
+                double q = eps / (double)C + (c == lab[i] ? 1 - eps : 0);
+                di[c] = (float)(sc * ((double)di[c] - q));
+            }
+            continue;
+        }
+        double lse = ce_lse(zi, C, P);
         for (int64_t c = 0; c < C; c++) {
             double q = eps / (double)C + (c == lab[i] ? 1 - eps : 0);
             di[c * P] = (float)(sc * (exp(zi[c * P] - lse) - q));
@@ -254,8 +289,8 @@ const dlt_op_def dlt_op_def_cross_entropy = {
     .flops = ce_flops,
 };
 
-dlt_t dlt_cross_entropy(dlt_graph *g, dlt_t logits, dlt_t labels, int ignore_index, float label_smoothing,
-                        dlt_reduction reduction)
+dlt_t dlt_cross_entropy(dlt_graph *g, dlt_t logits, dlt_t labels, int ignore_index,
+                        float label_smoothing, dlt_reduction reduction)
 {
     const dlt_shape *ls = dlt_shape_of(g, labels);
     if (!ls || !dlt_shape_of(g, logits))
@@ -266,10 +301,12 @@ dlt_t dlt_cross_entropy(dlt_graph *g, dlt_t logits, dlt_t labels, int ignore_ind
                               dlt_name_of(g, labels), dlt_shape_str(ls, b, sizeof b));
     }
     if (!(label_smoothing >= 0.f && label_smoothing <= 1.f))
-        return dlt_graph_fail(g, DLT_ERR_INVALID, "cross_entropy: label_smoothing must be in [0, 1], got %g",
+        return dlt_graph_fail(g, DLT_ERR_INVALID,
+                              "cross_entropy: label_smoothing must be in [0, 1], got %g",
                               (double)label_smoothing);
     if (reduction != DLT_REDUCE_MEAN && reduction != DLT_REDUCE_SUM && reduction != DLT_REDUCE_NONE)
-        return dlt_graph_fail(g, DLT_ERR_INVALID, "cross_entropy: reduction must be mean, sum or none");
+        return dlt_graph_fail(g, DLT_ERR_INVALID,
+                              "cross_entropy: reduction must be mean, sum or none");
     ce_attr a = {ignore_index, label_smoothing, (int)reduction};
     dlt_t in[2] = {logits, labels};
     return dlt_node_add(g, &dlt_op_def_cross_entropy, 2, in, &a, sizeof a);
@@ -283,8 +320,9 @@ static int same_shape(dlt_graph *g, const char *op, dlt_t x, dlt_t t)
         return 0;
     if (xs->dtype != DLT_F32 || !dlt_shape_equal(xs, ts)) {
         char a[128], b[128];
-        dlt_graph_fail(g, DLT_ERR_SHAPE, "%s: input '%s' %s and target '%s' %s must be f32 of the same shape",
-                       op, dlt_name_of(g, x), dlt_shape_str(xs, a, sizeof a), dlt_name_of(g, t),
+        dlt_graph_fail(g, DLT_ERR_SHAPE,
+                       "%s: input '%s' %s and target '%s' %s must be f32 of the same shape", op,
+                       dlt_name_of(g, x), dlt_shape_str(xs, a, sizeof a), dlt_name_of(g, t),
                        dlt_shape_str(ts, b, sizeof b));
         return 0;
     }
@@ -330,7 +368,8 @@ dlt_t dlt_l1_loss(dlt_graph *g, dlt_t x, dlt_t t, dlt_reduction r)
 dlt_t dlt_smooth_l1_loss(dlt_graph *g, dlt_t x, dlt_t t, float beta, dlt_reduction r)
 {
     if (!(beta >= 0.f))
-        return dlt_graph_fail(g, DLT_ERR_INVALID, "smooth_l1_loss: beta must be >= 0, got %g", (double)beta);
+        return dlt_graph_fail(g, DLT_ERR_INVALID, "smooth_l1_loss: beta must be >= 0, got %g",
+                              (double)beta);
     if (!same_shape(g, "smooth_l1_loss", x, t))
         return -1;
     return reduce_loss(g, "smooth_l1_loss", dlt_loss_smooth_l1_elem(g, x, t, beta), r);
@@ -339,11 +378,13 @@ dlt_t dlt_smooth_l1_loss(dlt_graph *g, dlt_t x, dlt_t t, float beta, dlt_reducti
 dlt_t dlt_huber_loss(dlt_graph *g, dlt_t x, dlt_t t, float delta, dlt_reduction r)
 {
     if (!(delta > 0.f))
-        return dlt_graph_fail(g, DLT_ERR_INVALID, "huber_loss: delta must be > 0, got %g", (double)delta);
+        return dlt_graph_fail(g, DLT_ERR_INVALID, "huber_loss: delta must be > 0, got %g",
+                              (double)delta);
     if (!same_shape(g, "huber_loss", x, t))
         return -1;
     /* huber(delta) = delta * smooth_l1(beta = delta) */
-    return reduce_loss(g, "huber_loss", dlt_affine(g, dlt_loss_smooth_l1_elem(g, x, t, delta), delta, 0.f), r);
+    return reduce_loss(g, "huber_loss",
+                       dlt_affine(g, dlt_loss_smooth_l1_elem(g, x, t, delta), delta, 0.f), r);
 }
 
 dlt_t dlt_bce_with_logits(dlt_graph *g, dlt_t x, dlt_t t, dlt_t pos_weight, dlt_reduction r)

@@ -9,11 +9,13 @@
 
 #include "dlt_coco.h"
 #include "dlt_export.h"
+#include "dlt_fid.h"
 #include "dlt_gan_sample.h"
 #include "dlt_job.h"
 #include "dlt_maskrcnn_infer.h"
-#include "image_io.h"
+#include "dlt_nas.h"
 #include "dltrain.h"
+#include "image_io.h"
 #include "vmath.h"
 
 enum { EXIT_RUNTIME = DLT_EXIT_FAILED, EXIT_USAGE = DLT_EXIT_USAGE };
@@ -31,7 +33,8 @@ static void usage(FILE *out)
             "       dltrain generate CKPT.h5 --prompt TEXT|--prompt-ids IDS [--ids] [--max-new-tokens N]\n"
             "                        [--temperature T] [--top-k K] [--seed S] [--data GLOB] [--threads N]\n"
             "       dltrain predict CKPT.h5 [--data GLOB] [--out FILE] [--batch N] [--threads N] [--logits]\n"
-            "       dltrain sample CKPT.h5 --out GRID.png [--n N] [--label K] [--seed S]\n"
+            "       dltrain sample CKPT.h5 --out GRID.png [--n N] [--label K] [--seed S] [--data GLOB]\n"
+            "       dltrain fid SET1 SET2 --classifier CKPT.h5 [--n N] [--threads N]\n"
             "       dltrain coco-eval --gt GT.json --dt RESULTS.json [--iou bbox|segm]\n"
             "       dltrain detect CKPT.h5 IMAGE.png [--out OUT.png] [--score S]\n"
             "       dltrain selftest [N]\n"
@@ -87,7 +90,18 @@ static void usage(FILE *out)
             "                        evaluation mode and write their grid (8 columns) as a PNG; the\n"
             "                        run's fixed noise (seed S: the job's unless given), so without\n"
             "                        --seed it is the grid the run wrote at that step; conditional\n"
-            "                        models: every image of class K (default: row r of class r mod K)\n"
+            "                        models: every image of class K (default: row r of class r mod K);\n"
+            "                        a VAE checkpoint: its decoder's means of prior samples z ~ N(0, I)\n"
+            "                        (the run's samples/vae-prior.png without --seed);\n"
+            "                        a CycleGAN checkpoint: the first N images (default 8) of each domain\n"
+            "                        of the image-pairs shards GLOB (default: the job's data.val, else\n"
+            "                        data.train) translated, as GRID_a2b2a.png and GRID_b2a2b.png (rows\n"
+            "                        real, translated, reconstructed)\n"
+            "  fid SET1 SET2         FID-FMNIST (docs/metrics.md) between two image sets, each a shard\n"
+            "                        glob (its first N images) or a GAN checkpoint (N images drawn as\n"
+            "                        FID during training draws them), with the features of the\n"
+            "                        classifier checkpoint CKPT (N default 10000); prints\n"
+            "                        FID-FMNIST <value> (<n1> vs <n2> images)\n"
             "  coco-eval             COCO box (default) or mask AP/AR of a COCO results file against\n"
             "                        COCO instances ground truth, as pycocotools' COCOeval computes\n"
             "                        and prints them (12 lines; docs/metrics.md)\n"
@@ -261,6 +275,11 @@ static int train(args *a, int argc, char **argv)
         dlt_log_set_level(DLT_LOG_WARN);
     /* every rank reads and checks the job; only rank 0 reports a bad one */
     dlt_status st = load_job(a, &job);
+    /* model.arch = "nas": an architecture search (src/train/nas_job.c) */
+    if (st == DLT_OK && !strcmp(dlt_job_string(job, "model.arch"), "nas")) {
+        rc = dlt_nas_main(job, a->resume, a->quiet, a->print_config, a->dry_run);
+        goto out;
+    }
     if (st == DLT_OK)
         st = dlt_train_config_from_job(job, &cfg);
     if (st != DLT_OK) {
@@ -555,6 +574,8 @@ static int sample(int argc, char **argv)
         double x;
         if (strcmp(a, "--out") == 0 && v)
             o.out = v, i++;
+        else if (strcmp(a, "--data") == 0 && v)
+            o.data = v, i++;
         else if (strcmp(a, "--n") == 0 || strcmp(a, "--label") == 0 || strcmp(a, "--seed") == 0) {
             if (!num_arg("sample", a, v, a[2] == 'n' ? 1 : 0, &x) || (a[2] != 's' && x > 1 << 20))
                 return EXIT_USAGE;
@@ -577,6 +598,18 @@ static int sample(int argc, char **argv)
                 !o.ckpt ? "no checkpoint given" : "no --out given");
         return EXIT_USAGE;
     }
+    if (dlt_ckpt_is_cyclegan(o.ckpt)) {
+        dlt_cyclegan_sample_result r;
+        dlt_status st = dlt_cyclegan_sample_ckpt(&o, &r);
+        if (st != DLT_OK) {
+            fprintf(stderr, "dltrain sample: %s\n", dlt_errmsg());
+            return st == DLT_ERR_INVALID || st == DLT_ERR_NOTFOUND ? EXIT_USAGE : EXIT_RUNTIME;
+        }
+        for (int d = 0; d < 2; d++)
+            printf("%s: %s of %d images, %dx%d pixels\n", r.files[d], d ? "B->A->B" : "A->B->A", r.n,
+                   r.w, r.h);
+        return 0;
+    }
     int h = 0, w = 0;
     dlt_status st = dlt_gan_sample_ckpt(&o, &h, &w);
     if (st != DLT_OK) {
@@ -584,6 +617,45 @@ static int sample(int argc, char **argv)
         return st == DLT_ERR_INVALID || st == DLT_ERR_NOTFOUND ? EXIT_USAGE : EXIT_RUNTIME;
     }
     printf("%s: %d images, %dx%d pixels\n", o.out, o.n > 0 ? o.n : DLT_GAN_SAMPLE_N, w, h);
+    return 0;
+}
+
+static int fid(int argc, char **argv)
+{
+    dlt_fid_sets_opts o = {0};
+    int nsets = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        double x;
+        if (strcmp(a, "--classifier") == 0 && v)
+            o.classifier = v, i++;
+        else if (strcmp(a, "--n") == 0 || strcmp(a, "--threads") == 0) {
+            if (!num_arg("fid", a, v, a[2] == 'n' ? 2 : 1, &x) || x > 1e9)
+                return EXIT_USAGE;
+            i++;
+            if (a[2] == 'n')
+                o.n = (int64_t)x;
+            else
+                o.threads = (int)x;
+        } else if (a[0] != '-' && nsets < 2) {
+            o.set[nsets++] = a;
+        } else {
+            fprintf(stderr, "dltrain fid: unexpected argument '%s' (see dltrain --help)\n", a);
+            return EXIT_USAGE;
+        }
+    }
+    if (nsets < 2 || !o.classifier) {
+        fprintf(stderr, "dltrain fid: %s (usage: dltrain fid SET1 SET2 --classifier CKPT.h5 [--n N])\n",
+                nsets < 2 ? "two image sets needed" : "no --classifier given");
+        return EXIT_USAGE;
+    }
+    dlt_fid_sets_result r;
+    dlt_status st = dlt_fid_sets(&o, &r);
+    if (st != DLT_OK) {
+        fprintf(stderr, "dltrain fid: %s\n", dlt_errmsg());
+        return st == DLT_ERR_INVALID || st == DLT_ERR_NOTFOUND ? EXIT_USAGE : EXIT_RUNTIME;
+    }
+    printf("FID-FMNIST %.9g (%lld vs %lld images)\n", r.fid, (long long)r.n[0], (long long)r.n[1]);
     return 0;
 }
 
@@ -731,6 +803,8 @@ int main(int argc, char **argv)
         return predict(argc, argv);
     if (strcmp(argv[1], "sample") == 0)
         return sample(argc, argv);
+    if (strcmp(argv[1], "fid") == 0)
+        return fid(argc, argv);
     if (strcmp(argv[1], "coco-eval") == 0)
         return coco_eval(argc, argv);
     if (strcmp(argv[1], "detect") == 0)

@@ -92,6 +92,40 @@ dlt_status dlt_fid_net_features(dlt_fid_net *net, const float *x, int64_t n, flo
 dlt_status dlt_fid_net_features_u8(dlt_fid_net *net, const uint8_t *hwc, int64_t n,
                                    float *features);
 
+/* ---------------------------------------------------------------- two image sets */
+/* `dltrain fid A B --classifier CKPT [--n N]`: FID-FMNIST (docs/metrics.md)
+ * between two image sets, each named by a glob that matches either
+ *  - image-classification shards: their 8-bit images, the first n in the
+ *    order of the sorted files (all of them when they hold fewer), as
+ *    dlt_fid_net_features_u8 reads them; or
+ *  - exactly one GAN checkpoint: n images of its generator in evaluation
+ *    mode, drawn as FID during training draws them (gan_fid.c: chunk j of
+ *    DLT_GAN_FID_CHUNK samples with exec step key DLT_GAN_FID_KEY - j and the
+ *    job's seed, sample i of class i mod K for conditional models), so the
+ *    value equals the run's `fid` at that checkpoint for the same real set and
+ *    n; tanh outputs, dlt_fid_net_features with [-1, 1].
+ * Both sets must hold images of one shape, which is the classifier's input
+ * (dlt_fid_net_opts). Two-pass statistics of all feature rows
+ * (dlt_fid_stats), then dlt_fid_distance. */
+typedef struct {
+    const char *set[2];     /* shard glob or checkpoint path */
+    const char *classifier; /* the FID-FMNIST classifier checkpoint */
+    int64_t n;              /* images per set: <= 0: 10,000 */
+    int threads;            /* > 0: dlt_set_num_threads */
+} dlt_fid_sets_opts;
+
+typedef struct {
+    double fid;
+    int64_t n[2];     /* images of each set that entered the statistics */
+    int generated[2]; /* 1: the set was a generator checkpoint */
+} dlt_fid_sets_result;
+
+/* Errors name the set ("set 1"/"set 2" and its glob), the file, or the
+ * classifier. DLT_ERR_NOTFOUND when a glob matches nothing, DLT_ERR_INVALID
+ * for shards of another kind or shape, a checkpoint that is no GAN's, or a
+ * set of fewer than 2 images. */
+dlt_status dlt_fid_sets(const dlt_fid_sets_opts *o, dlt_fid_sets_result *r);
+
 #ifdef __cplusplus
 }
 #endif

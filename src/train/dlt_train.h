@@ -138,6 +138,10 @@ typedef struct {
     int cuda_graphs;          /* train.cuda_graphs: plans replayed from CUDA graphs where they can be */          /* dist.reduce_dtype = "bf16": gradients all-reduced in bf16 */
     int debug_collectives;
     int check_every;          /* replica checksum every K steps; 0: start and resume only */
+    /* the communicator the run is collective over (NULL: a duplicate of the
+     * MPI world). NAS children pass their group's (dlt_comm_split); the
+     * caller keeps it, and its backend must suit the device (NCCL on a GPU). */
+    struct dlt_comm *comm;
     /* logging */
     int64_t log_every;
     int quiet, verbose;

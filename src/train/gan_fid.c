@@ -1,5 +1,6 @@
 /* FID-FMNIST during GAN training (docs/metrics.md): at each checkpoint the
- * generator, in evaluation mode, draws gan.fid_samples images, the
+ * generator, in evaluation mode, draws gan.fid_samples images (a VAE: its
+ * decoder's prior samples, sigmoid in [0, 1], dlt_vae_fid_open), the
  * classifier gan.fid_classifier (dlt_fid.h) turns them into feature rows,
  * and the Fréchet distance to the real images' features is reported as
  * `fid`.
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlt_ckpt_model.h"
 #include "dlt_data.h"
 #include "dlt_fid.h"
 #include "gan_sample.h"
@@ -54,7 +56,10 @@ void dlt_gan_fid_free(dlt_gan_fid *f)
     free(f);
 }
 
-dlt_status dlt_gan_fid_open(const dlt_train_config *c, const dlt_gan_spec *s, dlt_gan_fid **out)
+/* The classifier and the sampler: a GAN's generator (v NULL) or a VAE's
+ * decoder of prior samples (s: its image shape). */
+static dlt_status fid_open(const dlt_train_config *c, const dlt_gan_spec *s, const dlt_vae_spec *v,
+                           dlt_gan_fid **out)
 {
     dlt_gan_fid *f = calloc(1, sizeof *f);
     *out = NULL;
@@ -67,7 +72,8 @@ dlt_status dlt_gan_fid_open(const dlt_train_config *c, const dlt_gan_spec *s, dl
     if (st != DLT_OK)
         st = dlt_adderr(st, "gan.fid_classifier");
     if (st == DLT_OK)
-        st = dlt_gan_sampler_create(s, CHUNK, -1, c->seed, &f->sm);
+        st = v ? dlt_vae_sampler_create(v, CHUNK, c->seed, &f->sm)
+               : dlt_gan_sampler_create(s, CHUNK, -1, c->seed, &f->sm);
     if (st == DLT_OK) {
         size_t d = (size_t)(f->d = dlt_fid_net_dim(f->net));
         f->sums = malloc((d + d * d + 1) * sizeof *f->sums);
@@ -81,6 +87,38 @@ dlt_status dlt_gan_fid_open(const dlt_train_config *c, const dlt_gan_spec *s, dl
         return st;
     }
     *out = f;
+    return DLT_OK;
+}
+
+dlt_status dlt_gan_fid_open(const dlt_train_config *c, const dlt_gan_spec *s, dlt_gan_fid **out)
+{
+    return fid_open(c, s, NULL, out);
+}
+
+dlt_status dlt_vae_fid_open(const dlt_train_config *c, const dlt_vae_spec *v, dlt_gan_fid **out)
+{
+    dlt_gan_spec s;
+    memset(&s, 0, sizeof s);
+    s.img_c = v->img_c, s.img_h = v->img_h, s.img_w = v->img_w;
+    return fid_open(c, &s, v, out);
+}
+
+static void no_attr(const char *key, const char *value, void *user)
+{
+    (void)key, (void)value, (void)user;
+}
+
+dlt_status dlt_gan_fid_check(const dlt_train_config *c)
+{
+    if (!c->gan_fid_classifier[0])
+        return DLT_OK;
+    if (!c->gan_fid_data[0] && !c->val_glob[0])
+        return dlt_seterr(DLT_ERR_INVALID,
+                          "gan.fid_classifier is set but neither gan.fid_data nor data.val names "
+                          "the real images");
+    /* a missing classifier fails now, not at the first checkpoint */
+    if (dlt_ckpt_read_model(c->gan_fid_classifier, no_attr, NULL) != DLT_OK)
+        return dlt_adderr(DLT_ERR_INVALID, "gan.fid_classifier");
     return DLT_OK;
 }
 
@@ -159,9 +197,11 @@ static dlt_status add_chunk(dlt_gan_fid *f, int64_t j, int rows)
     for (int t = 0; lab && t < CHUNK; t++)
         lab[t] = (int32_t)((j * CHUNK + t) % f->spec.num_classes);
     const float *x;
+    float lo, hi;
+    dlt_gan_sampler_range(f->sm, &lo, &hi);
     dlt_status st = dlt_gan_sampler_run(f->sm, FID_KEY - j, &x);
     if (st == DLT_OK)
-        st = dlt_fid_net_features(f->net, x, rows, -1.0f, 1.0f, f->feat);
+        st = dlt_fid_net_features(f->net, x, rows, lo, hi, f->feat);
     if (st != DLT_OK)
         return st;
     int d = f->d;

@@ -19,7 +19,8 @@
 #include "task.h"
 
 struct dlt_gan_sampler {
-    dlt_gan_spec spec;
+    dlt_gan_spec spec; /* a VAE's: its image shape, no classes */
+    int vae;           /* a VAE decoder of prior samples: images in [0, 1] */
     int n;
     dlt_graph *g;
     dlt_plan *p;
@@ -35,8 +36,11 @@ void dlt_gan_sampler_free(dlt_gan_sampler *sm)
     free(sm);
 }
 
-dlt_status dlt_gan_sampler_create(const dlt_gan_spec *s, int n, int label, uint64_t seed,
-                                  dlt_gan_sampler **out)
+/* The sampler's graph: noise first (its node id, part of its random
+ * stream, is fixed), then the generator (GAN) or the decoder and its sigmoid
+ * (VAE: the Bernoulli means of prior samples z ~ N(0, I)). */
+static dlt_status create(const dlt_gan_spec *s, const dlt_vae_spec *v, int n, int label,
+                         uint64_t seed, dlt_gan_sampler **out)
 {
     dlt_gan_sampler *sm = calloc(1, sizeof *sm);
     *out = NULL;
@@ -44,12 +48,12 @@ dlt_status dlt_gan_sampler_create(const dlt_gan_spec *s, int n, int label, uint6
         free(sm);
         return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
     }
-    sm->spec = *s, sm->n = n;
-    int64_t zd[2] = {n, s->z_dim}, ld[1] = {n};
-    /* the noise first: its node id (part of its random stream) is fixed */
+    sm->spec = *s, sm->n = n, sm->vae = v != NULL;
+    int64_t zd[2] = {n, v ? v->z_dim : s->z_dim}, ld[1] = {n};
     dlt_t z = dlt_random_normal_samples(sm->g, 2, zd, 0.0f, 1.0f, 0);
     sm->labels = s->num_classes > 0 ? dlt_input(sm->g, "labels", DLT_I32, 1, ld) : -1;
-    sm->images = dlt_gan_generator(sm->g, s, z, sm->labels);
+    sm->images = v ? dlt_sigmoid(sm->g, dlt_vae_decoder(sm->g, v, z))
+                   : dlt_gan_generator(sm->g, s, z, sm->labels);
     dlt_status st = dlt_graph_status(sm->g);
     if (st != DLT_OK)
         st = dlt_seterr(st, "sample grid: %s", dlt_graph_errmsg(sm->g));
@@ -67,6 +71,26 @@ dlt_status dlt_gan_sampler_create(const dlt_gan_spec *s, int n, int label, uint6
     }
     *out = sm;
     return DLT_OK;
+}
+
+dlt_status dlt_gan_sampler_create(const dlt_gan_spec *s, int n, int label, uint64_t seed,
+                                  dlt_gan_sampler **out)
+{
+    return create(s, NULL, n, label, seed, out);
+}
+
+dlt_status dlt_vae_sampler_create(const dlt_vae_spec *v, int n, uint64_t seed,
+                                  dlt_gan_sampler **out)
+{
+    dlt_gan_spec s;
+    memset(&s, 0, sizeof s);
+    s.img_c = v->img_c, s.img_h = v->img_h, s.img_w = v->img_w;
+    return create(&s, v, n, -1, seed, out);
+}
+
+void dlt_gan_sampler_range(const dlt_gan_sampler *sm, float *lo, float *hi)
+{
+    *lo = sm->vae ? 0.0f : -1.0f, *hi = 1.0f;
 }
 
 /* One parameter or buffer of the sampler from src's storage of that name. */
@@ -110,6 +134,11 @@ int32_t *dlt_gan_sampler_labels(dlt_gan_sampler *sm)
     return sm->labels >= 0 ? dlt_plan_data(sm->p, sm->labels) : NULL;
 }
 
+const dlt_gan_spec *dlt_gan_sampler_spec(const dlt_gan_sampler *sm)
+{
+    return &sm->spec;
+}
+
 dlt_status dlt_gan_sampler_grid(dlt_gan_sampler *sm, dlt_image8 *grid)
 {
     const float *x;
@@ -117,6 +146,7 @@ dlt_status dlt_gan_sampler_grid(dlt_gan_sampler *sm, dlt_image8 *grid)
     if (st != DLT_OK)
         return st;
     dlt_grid_opts go = {.cols = DLT_GAN_SAMPLE_COLS};
+    dlt_gan_sampler_range(sm, &go.lo, &go.hi);
     const dlt_gan_spec *s = &sm->spec;
     return dlt_image_grid(x, sm->n, s->img_c, s->img_h, s->img_w, &go, grid);
 }
@@ -156,6 +186,23 @@ static void model_attr(const char *key, const char *value, void *user)
         s->img_w = atoi(value);
 }
 
+dlt_status dlt_sampler_load_ckpt(dlt_graph *g, const char *ckpt)
+{
+    if (dlt_graph_status(g) != DLT_OK)
+        return dlt_seterr(dlt_graph_status(g), "%s: %s", ckpt, dlt_graph_errmsg(g));
+    dlt_status st = dlt_graph_finalize(g, NULL, 0);
+    if (st != DLT_OK)
+        return st;
+    dlt_ckpt_tensors t;
+    dlt_ckpt_state cs;
+    memset(&cs, 0, sizeof cs);
+    dlt_ckpt_tensors_from_graph(g, &t);
+    t.nslots = 0; /* parameters and buffers; no optimizer state */
+    st = dlt_ckpt_load(ckpt, &t, &cs);
+    dlt_ckpt_state_free(&cs);
+    return st;
+}
+
 /* The whole GAN (generator and discriminator: the checkpoint's tensors) with
  * the checkpoint's parameters and buffers. */
 static dlt_status load_gan(const char *ckpt, const dlt_train_config *c, const dlt_gan_spec *s,
@@ -169,19 +216,23 @@ static dlt_status load_gan(const char *ckpt, const dlt_train_config *c, const dl
     dlt_t label = s->num_classes > 0 ? dlt_input(g, "labels", DLT_I32, 1, ld) : -1;
     dlt_gan_generator(g, s, dlt_input(g, "z", DLT_F32, 2, zd), label);
     dlt_gan_discriminator(g, s, dlt_input(g, "x", DLT_F32, 4, xd), label);
-    if (dlt_graph_status(g) != DLT_OK)
-        return dlt_seterr(dlt_graph_status(g), "%s: %s", ckpt, dlt_graph_errmsg(g));
-    dlt_status st = dlt_graph_finalize(g, NULL, 0);
-    if (st != DLT_OK)
-        return st;
-    dlt_ckpt_tensors t;
-    dlt_ckpt_state cs;
-    memset(&cs, 0, sizeof cs);
-    dlt_ckpt_tensors_from_graph(g, &t);
-    t.nslots = 0;
-    st = dlt_ckpt_load(ckpt, &t, &cs);
-    dlt_ckpt_state_free(&cs);
-    return st;
+    return dlt_sampler_load_ckpt(g, ckpt);
+}
+
+/* The whole VAE (encoder and decoder: the checkpoint's tensors) with the
+ * checkpoint's parameters and buffers. */
+static dlt_status load_vae(const char *ckpt, const dlt_train_config *c, const dlt_vae_spec *v,
+                           dlt_graph **out)
+{
+    dlt_graph *g = dlt_graph_create(c->seed);
+    *out = g;
+    if (!g)
+        return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    int64_t zd[2] = {1, v->z_dim}, xd[4] = {1, v->img_c, v->img_h, v->img_w};
+    dlt_t mu, logvar;
+    dlt_vae_encoder(g, v, dlt_input(g, "images", DLT_F32, 4, xd), &mu, &logvar);
+    dlt_vae_decoder(g, v, dlt_input(g, "z", DLT_F32, 2, zd));
+    return dlt_sampler_load_ckpt(g, ckpt);
 }
 
 dlt_status dlt_gan_sampler_from_ckpt(const char *ckpt, int n, int label, int has_seed,
@@ -194,23 +245,29 @@ dlt_status dlt_gan_sampler_from_ckpt(const char *ckpt, int n, int label, int has
     *out = NULL;
     dlt_status st = dlt_task_config_from_ckpt(ckpt, &job, &text, &c);
     dlt_gan_spec s = c.gan;
-    if (st == DLT_OK && c.task != DLT_TASK_GAN)
-        st = dlt_seterr(DLT_ERR_INVALID, "%s: model.arch = %s is not a GAN (one of %s)", ckpt,
-                        c.arch, dlt_gan_archs());
+    int vae = st == DLT_OK && c.task == DLT_TASK_VAE;
+    if (st == DLT_OK && c.task != DLT_TASK_GAN && !vae)
+        st = dlt_seterr(DLT_ERR_INVALID, "%s: model.arch = %s is not a GAN (one of %s) or a VAE",
+                        ckpt, c.arch, dlt_gan_archs());
+    if (vae)
+        s.num_classes = 0;
     if (st == DLT_OK)
         st = dlt_ckpt_read_model(ckpt, model_attr, &s);
     if (st == DLT_OK && (s.img_c <= 0 || s.img_h <= 0 || s.img_w <= 0))
         st = dlt_seterr(DLT_ERR_INVALID, "%s: /model records no image shape", ckpt);
     if (st == DLT_OK && label >= 0 && s.num_classes <= 0)
-        st = dlt_seterr(DLT_ERR_INVALID, "--label %d: %s is unconditional (gan.num_classes = 0)",
-                        label, c.arch);
+        st = dlt_seterr(DLT_ERR_INVALID, "--label %d: %s is unconditional%s", label, c.arch,
+                        vae ? "" : " (gan.num_classes = 0)");
     if (st == DLT_OK && label >= s.num_classes && s.num_classes > 0)
         st = dlt_seterr(DLT_ERR_INVALID, "--label %d: the model has classes 0..%d", label,
                         s.num_classes - 1);
+    dlt_vae_spec v = c.vae;
+    v.img_c = s.img_c, v.img_h = s.img_h, v.img_w = s.img_w;
     if (st == DLT_OK)
-        st = load_gan(ckpt, &c, &s, &g);
+        st = vae ? load_vae(ckpt, &c, &v, &g) : load_gan(ckpt, &c, &s, &g);
     if (st == DLT_OK)
-        st = dlt_gan_sampler_create(&s, n, label, has_seed ? seed : c.seed, out);
+        st = vae ? dlt_vae_sampler_create(&v, n, has_seed ? seed : c.seed, out)
+                 : dlt_gan_sampler_create(&s, n, label, has_seed ? seed : c.seed, out);
     if (st == DLT_OK && (st = dlt_gan_sampler_load(*out, g)) != DLT_OK) {
         dlt_gan_sampler_free(*out);
         *out = NULL;

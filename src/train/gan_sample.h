@@ -19,6 +19,14 @@ typedef struct dlt_gan_sampler dlt_gan_sampler;
  * models; the caller checks the range). */
 dlt_status dlt_gan_sampler_create(const dlt_gan_spec *s, int n, int label, uint64_t seed,
                                   dlt_gan_sampler **out);
+/* A VAE's sampler (vae.c's decoder; v's image shape resolved): z ~ N(0, I)
+ * [n, z_dim] drawn as the GAN's noise is, decoded, and the sigmoid of the
+ * logits (the Bernoulli means), images in [0, 1]; no labels. Everything
+ * below works on it as on a GAN's. */
+dlt_status dlt_vae_sampler_create(const dlt_vae_spec *v, int n, uint64_t seed,
+                                  dlt_gan_sampler **out);
+/* The range of the sampler's images: [-1, 1] (a GAN's tanh), [0, 1] (VAE). */
+void dlt_gan_sampler_range(const dlt_gan_sampler *sm, float *lo, float *hi);
 /* Copies every generator parameter and buffer from src (by name, from src's
  * host storage: download a device graph first). */
 dlt_status dlt_gan_sampler_load(dlt_gan_sampler *sm, dlt_graph *src);
@@ -34,8 +42,15 @@ dlt_status dlt_gan_sampler_write(dlt_gan_sampler *sm, const char *run_dir, int64
  * dlt_gan_sampler_labels (NULL for unconditional ones) before the run. */
 dlt_status dlt_gan_sampler_run(dlt_gan_sampler *sm, int64_t key, const float **images);
 int32_t *dlt_gan_sampler_labels(dlt_gan_sampler *sm);
+/* The generator it runs (image shape resolved). */
+const dlt_gan_spec *dlt_gan_sampler_spec(const dlt_gan_sampler *sm);
 void dlt_gan_sampler_free(dlt_gan_sampler *sm);
-/* The sampler of n samples for a GAN checkpoint: its job's generator, the
+/* Loads checkpoint ckpt's parameters and buffers into g, a graph built with
+ * exactly the checkpoint's tensors (finalized here; a graph error is
+ * reported naming ckpt). */
+dlt_status dlt_sampler_load_ckpt(dlt_graph *g, const char *ckpt);
+/* The sampler of n samples for a GAN checkpoint (or a VAE's: its prior
+ * samples): its job's generator, the
  * image shape from /model, the parameters and buffers from the file; graph
  * seed: the job's unless has_seed. label as above, checked against the
  * model (errors name the checkpoint or the label). */
@@ -51,6 +66,12 @@ dlt_status dlt_gan_sampler_from_ckpt(const char *ckpt, int n, int label, int has
 typedef struct dlt_gan_fid dlt_gan_fid;
 /* Opens the classifier gan.fid_classifier for images of spec s. */
 dlt_status dlt_gan_fid_open(const dlt_train_config *c, const dlt_gan_spec *s, dlt_gan_fid **out);
+/* Before a run: with gan.fid_classifier set, real images must be named
+ * (gan.fid_data or data.val) and the classifier must open; DLT_ERR_INVALID
+ * in one message otherwise. */
+dlt_status dlt_gan_fid_check(const dlt_train_config *c);
+/* The same for a VAE's prior samples (v's image shape resolved). */
+dlt_status dlt_vae_fid_open(const dlt_train_config *c, const dlt_vae_spec *v, dlt_gan_fid **out);
 /* Collective: generates this rank's share with the generator of src (host
  * storage), sums the features over the ranks; *fid on rank 0 (NAN elsewhere). */
 dlt_status dlt_gan_fid_compute(dlt_gan_fid *f, dlt_graph *src, dlt_comm *comm, int rank, int world,

@@ -208,12 +208,18 @@ static void cyclegan_from_job(const dlt_job *job, dlt_train_config *c)
         c->cyclegan.d_layers = (int)dlt_job_int(job, "cyclegan.d_layers");
 }
 
-/* [vae]: the VAE's sizes (the image shape comes from the shards). */
+/* [vae]: the VAE's sizes (the image shape comes from the shards), and
+ * gan.fid_*. */
 static void vae_from_job(const dlt_job *job, dlt_train_config *c)
 {
     c->vae.z_dim = (int)dlt_job_int(job, "vae.z_dim");
     c->vae.width = (int)dlt_job_int(job, "vae.width");
     c->vae.hidden = (int)dlt_job_int(job, "vae.hidden");
+    /* FID of the prior samples: the GAN's keys (job_schema.c: gan|vae) */
+    snprintf(c->gan_fid_classifier, sizeof c->gan_fid_classifier, "%s",
+             dlt_job_string(job, "gan.fid_classifier"));
+    snprintf(c->gan_fid_data, sizeof c->gan_fid_data, "%s", dlt_job_string(job, "gan.fid_data"));
+    c->gan_fid_samples = dlt_job_int(job, "gan.fid_samples");
 }
 
 /* model.arch: an image classifier, or a transformer whose family has a task. */

@@ -33,11 +33,15 @@ pkginclude_HEADERS += src/train/dlt_fid.h
 libdltrain_la_SOURCES += src/train/gan_sample.c
 # FID-FMNIST at a GAN run's checkpoints
 libdltrain_la_SOURCES += src/train/gan_fid.c
+# `dltrain fid`: FID-FMNIST between two image sets (shards or a generator)
+libdltrain_la_SOURCES += src/train/fid_sets.c
+# dltrain sample on a CycleGAN checkpoint: translation grids A->B->A, B->A->B
+libdltrain_la_SOURCES += src/train/cyclegan_sample.c
 pkginclude_HEADERS += src/train/dlt_gan_sample.h
 noinst_HEADERS += src/train/gan_sample.h
 # COCO detection evaluation (box and mask AP/AR as pycocotools' COCOeval), COCO RLE
 # masks, instances and results JSON (cJSON); dltrain coco-eval
-libdltrain_la_SOURCES += src/train/coco_eval.c src/train/coco_rle.c src/train/coco_poly.c \
+libdltrain_la_SOURCES += src/train/coco_eval.c \
 	src/train/coco_json.c src/train/coco_gt.c src/train/coco_results.c
 pkginclude_HEADERS += src/train/dlt_coco.h
 noinst_HEADERS += src/train/coco_gt.h
@@ -47,6 +51,13 @@ pkginclude_HEADERS += src/train/dlt_det_post.h
 # [model.spec] tables to child-network specs, and specs back to job files (model.arch = "spec")
 libdltrain_la_SOURCES += src/train/spec_toml.c
 pkginclude_HEADERS += src/train/dlt_spec_toml.h
+# NAS: the controller (LSTM over Zoph & Le's / ENAS's macro space, REINFORCE)
+libdltrain_la_SOURCES += src/train/nas_controller.c
+pkginclude_HEADERS += src/train/dlt_nas.h
+# NAS: the search driver (model.arch = "nas"): groups, children, rewards, state
+libdltrain_la_SOURCES += src/train/nas_search.c src/train/nas_job.c src/train/nas_data.c \
+	src/train/nas_state.c
+noinst_HEADERS += src/train/nas_search.h
 # Mask R-CNN evaluation on the host: detections back to the source images, pasted masks,
 # RLE, COCOeval box and mask metrics, results JSON
 libdltrain_la_SOURCES += src/train/maskrcnn_eval.c

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlt_models.h"
 #include "dlt_spec_toml.h"
 
 typedef struct {
@@ -260,8 +261,10 @@ dlt_status dlt_spec_write_job(FILE *f, const dlt_job *base, const dlt_spec *s)
     }
     if (st == DLT_OK)
         st = dlt_job_set(job, "model.arch=spec");
-    if (st == DLT_OK)
+    if (st == DLT_OK) { /* only the keys that apply to a spec network (no nas.*, model.hidden, ...) */
+        dlt_job_set_families(job, dlt_arch_families("spec"));
         st = dlt_job_write(f, job);
+    }
     dlt_job_free(job);
     free(value);
     free(text);

@@ -33,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dlt_ckpt_model.h"
 #include "dlt_gen.h"
 #include "dlt_ops.h"
 #include "gan_sample.h"
@@ -120,23 +119,13 @@ void dlt_task_gan_phase_defaults(const dlt_train_config *c, dlt_task_phase *ph)
     }
 }
 
-static void no_attr(const char *key, const char *value, void *user)
-{
-    (void)key, (void)value, (void)user;
-}
-
 static dlt_status check(const dlt_train_config *c, int world)
 {
-    if (c->gan_fid_classifier[0] && !c->gan_fid_data[0] && !c->val_glob[0])
-        return dlt_seterr(DLT_ERR_INVALID,
-                          "gan.fid_classifier is set but neither gan.fid_data nor data.val names "
-                          "the real images");
-    /* a missing classifier fails now, not at the first checkpoint */
-    if (c->gan_fid_classifier[0] &&
-        dlt_ckpt_read_model(c->gan_fid_classifier, no_attr, NULL) != DLT_OK)
-        return dlt_adderr(DLT_ERR_INVALID, "gan.fid_classifier");
+    dlt_status st = dlt_gan_fid_check(c);
+    if (st != DLT_OK)
+        return st;
     dlt_loader *l = NULL;
-    dlt_status st = open_loader(c, 0, world, 1, &l);
+    st = open_loader(c, 0, world, 1, &l);
     if (st != DLT_OK) {
         dlt_adderr(st, "data.train");
         return DLT_ERR_INVALID;

@@ -33,13 +33,22 @@
  * the same shards and batch, draws the same eps for the same image: the
  * metric moves only with the parameters. After each evaluation of the
  * trainer, rank 0 writes its first images over their reconstructions to
- * <run_dir>/samples/vae-recon.png (vae_grid.c). */
+ * <run_dir>/samples/vae-recon.png (vae_grid.c).
+ *
+ * after_step: beside it (after each evaluation, and at the end of every
+ * run) rank 0 writes the prior-sample grid <run_dir>/samples/vae-prior.png
+ * (64 decoder means of z ~ N(0, I) with the GAN grids' fixed key, so
+ * `dltrain sample` of a checkpoint draws the grid again); with
+ * gan.fid_classifier (the GAN's FID keys apply to the VAE too) it reports
+ * FID-FMNIST of gan.fid_samples prior samples at every checkpoint of
+ * checkpoint.every_steps and at the end, as the GAN task does (gan_fid.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dlt_gen.h"
 #include "dlt_ops.h"
+#include "gan_sample.h"
 #include "task.h"
 #include "vae_grid.h"
 
@@ -57,8 +66,11 @@ typedef struct {
     /* the reconstruction grid: rank 0's first evaluation images and logits */
     float *grid_x, *grid_logits;
     int grid_n;
-    int64_t eval_batches; /* batches of the evaluation in progress */
-    int predicting;       /* dltrain predict: no grid into the run folder */
+    int64_t eval_batches;   /* batches of the evaluation in progress */
+    int predicting;         /* dltrain predict: no grid into the run folder */
+    int prior_due;          /* rank 0 wrote a reconstruction grid: the prior grid follows */
+    dlt_gan_sampler *prior; /* the prior grid's decoder (rank 0, made at the first grid) */
+    dlt_gan_fid *fid;       /* FID of prior samples (gan.fid_classifier) */
 } vae_task;
 
 /* Images of the reconstruction grid (one row of them, one of reconstructions). */
@@ -106,7 +118,10 @@ static dlt_status check_shape(const char *key, const dlt_loader *l)
 static dlt_status check(const dlt_train_config *c, int world)
 {
     dlt_loader *tr = NULL, *va = NULL;
-    dlt_status st = open_loader(c, c->train_glob, 1, 0, world, 1, &tr);
+    dlt_status st = dlt_gan_fid_check(c);
+    if (st != DLT_OK)
+        return st;
+    st = open_loader(c, c->train_glob, 1, 0, world, 1, &tr);
     if (st != DLT_OK) {
         dlt_adderr(st, "data.train");
         return DLT_ERR_INVALID;
@@ -260,6 +275,7 @@ static void metrics(const dlt_task *t, int train, const double *sums, dlt_metric
                                                k->c_in, k->h, k->w);
             if (st != DLT_OK)
                 dlt_log(DLT_LOG_WARN, "the VAE's reconstruction grid: %s", dlt_errmsg());
+            k->prior_due = 1;
         }
         k->grid_n = 0;
         k->eval_batches = 0;
@@ -286,6 +302,40 @@ static dlt_status predict(dlt_task *t, dlt_plan *p, const dlt_task_batch *b, int
         st = dlt_pred_file_append(f, "kl", DLT_F32, 0, NULL, kl, b->samples);
     if (st == DLT_OK)
         st = dlt_pred_file_append(f, "mu", DLT_F32, 1, &Z, dlt_plan_data(p, k->mu), b->samples);
+    return st;
+}
+
+/* The prior grid (rank 0, after an evaluation's reconstruction grid and at
+ * the end) and FID at checkpoints (every rank: collective), from the
+ * training graph's parameters. */
+static dlt_status after_step(dlt_task *t, dlt_graph *g, dlt_comm *comm, int64_t step, int last,
+                             dlt_tb_writer *tb, dlt_metrics *m)
+{
+    vae_task *k = t->impl;
+    const dlt_train_config *c = t->c;
+    int64_t ck = c->ckpt_every_steps;
+    int grid = t->rank == 0 && (last || k->prior_due);
+    int fid = c->gan_fid_classifier[0] && (last || (ck > 0 && step % ck == 0));
+    dlt_status st = DLT_OK;
+    k->prior_due = 0;
+    if (grid || fid)
+        st = dlt_graph_download(g, DLT_SYNC_PARAMS | DLT_SYNC_BUFFERS);
+    if (st == DLT_OK && grid && !k->prior)
+        st = dlt_vae_sampler_create(&k->spec, DLT_GAN_SAMPLE_N, c->seed, &k->prior);
+    if (st == DLT_OK && grid)
+        st = dlt_gan_sampler_load(k->prior, g);
+    if (st == DLT_OK && grid)
+        st = dlt_vae_prior_grid(k->prior, c->run_dir, step, tb);
+    if (st == DLT_OK && fid && !k->fid)
+        st = dlt_vae_fid_open(c, &k->spec, &k->fid);
+    if (st == DLT_OK && fid) {
+        double v = NAN;
+        st = dlt_gan_fid_compute(k->fid, g, comm, t->rank, t->world, &v);
+        m->n = 1;
+        m->key[0] = m->label[0] = "fid";
+        m->val[0] = v;
+        m->samples = c->gan_fid_samples;
+    }
     return st;
 }
 
@@ -318,6 +368,8 @@ static void close_task(dlt_task *t)
     free(k->scratch);
     free(k->grid_x);
     free(k->grid_logits);
+    dlt_gan_sampler_free(k->prior);
+    dlt_gan_fid_free(k->fid);
     free(k);
     t->impl = NULL;
 }
@@ -333,6 +385,7 @@ const dlt_task_ops dlt_task_vae = {
     .get_cursor = get_cursor,
     .set_cursor = set_cursor,
     .predict = predict,
+    .after_step = after_step,
     .describe = describe,
     .close = close_task,
 };

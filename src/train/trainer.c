@@ -166,9 +166,14 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
      * compute stream by events), CPU tensors with MPI */
     dlt_comm_config cc = {.backend = dev >= 0 ? DLT_COMM_NCCL : DLT_COMM_MPI, .device = dev,
                           .timeout_s = c->timeout_s, .debug_collectives = c->debug_collectives};
-    if ((st = dlt_comm_create(w, &cc, &r->comm)) != DLT_OK)
+    /* a caller's communicator (a NAS group: c->comm) replaces the world's;
+     * the run then is collective over that group only */
+    if (c->comm)
+        r->comm = c->comm;
+    else if ((st = dlt_comm_create(w, &cc, &r->comm)) != DLT_OK)
         return st;
-    r->rank = w->rank, r->world = w->size;
+    r->rank = c->comm ? dlt_comm_rank(c->comm) : w->rank;
+    r->world = c->comm ? dlt_comm_size(c->comm) : w->size;
     /* one run per run directory, before anything there is read or written;
      * the ranks agree, so a refusal is one line from rank 0 and no hang */
     dlt_status lst = r->rank == 0 ? dlt_run_lock_acquire(c->run_dir, &r->lock) : DLT_OK;
@@ -196,7 +201,7 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
     }
     int threads = c->threads > 0 ? c->threads : dlt_world_default_threads(w);
     dlt_set_num_threads(threads);
-    if ((st = dlt_world_log_table(w, dev, threads)) != DLT_OK)
+    if (!c->comm && (st = dlt_world_log_table(w, dev, threads)) != DLT_OK) /* world-collective */
         return st;
     if ((st = dlt_task_open(c, r->rank, r->world, &r->task)) != DLT_OK)
         return st;
@@ -429,7 +434,8 @@ static void trainer_free(dlt_trainer *r)
     free(r->tg.params);
     free(r->tg.grads);
     dlt_graph_free(r->g);
-    dlt_comm_free(r->comm);
+    if (r->comm != r->c->comm) /* the caller's stays */
+        dlt_comm_free(r->comm);
     dlt_gpu_close(r->gpu);
 }
 

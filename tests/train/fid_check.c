@@ -2,7 +2,7 @@
  * (src/train/fid_features.c) on a ResNet-20 checkpoint that
  * test_fid_features.sh trained for a few steps on synthetic 28x28x1 shards.
  *  - dlt_fid_net_features equals, bit for bit, the pooled activations of the
- *    checkpoint's classifier built here on its own (dlt_model_classifier,
+ *    checkpoint's classifier built here on its own (fid_ref.c: dlt_model_classifier,
  *    the value of shape [batch, 64] it computes), fed with inputs normalised
  *    here ((v + 1) / 2 clamped, minus MEAN, over STD), over 100 images (a
  *    partial last batch) with values beyond [-1, 1];
@@ -18,10 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dlt_ckpt.h"
 #include "dlt_fid.h"
-#include "dlt_models.h"
 #include "dlt_test.h"
+#include "fid_ref.h"
 
 #define B 16
 #define N 100
@@ -31,50 +30,16 @@ static const char *ckpt, *shard, *pred;
 static float mean, stdv;
 static int classes;
 
-/* The classifier as the test builds it: plain dlt_model_classifier, the
- * checkpoint's parameters, an evaluation plan of the logits and the one
- * [B, 64] value the network computes (the global average pool). */
-typedef struct {
-    dlt_graph *g;
-    dlt_plan *p;
-    dlt_t x, logits, pooled;
-} ref_net;
+typedef fid_ref_net ref_net;
 
 static void ref_open(ref_net *r)
 {
-    dlt_model_spec s;
-    ck_assert_int_eq(dlt_model_spec_default("resnet20", &s), DLT_OK);
-    s.in_channels = 1, s.in_h = 28, s.in_w = 28, s.num_classes = classes;
-    r->g = dlt_graph_create(1);
-    int64_t xs[4] = {B, 1, 28, 28};
-    r->x = dlt_input(r->g, "images", DLT_F32, 4, xs);
-    r->logits = dlt_model_classifier(r->g, &s, r->x);
-    ck_assert_int_eq(dlt_graph_status(r->g), DLT_OK);
-    r->pooled = -1;
-    for (dlt_t v = 0; v < dlt_graph_num_values(r->g); v++) {
-        const dlt_shape *sh = dlt_shape_of(r->g, v);
-        if (dlt_kind_of(r->g, v) == DLT_VAL_TEMP && sh->ndim == 2 && sh->dim[0] == B &&
-            sh->dim[1] == 64) {
-            ck_assert_int_eq(r->pooled, -1); /* exactly one */
-            r->pooled = v;
-        }
-    }
-    ck_assert_int_ge(r->pooled, 0);
-    dlt_t outs[2] = {r->logits, r->pooled};
-    ck_assert_int_eq(dlt_plan_create(r->g, 2, outs, NULL, &r->p), DLT_OK);
-    dlt_ckpt_tensors t;
-    dlt_ckpt_state cs;
-    memset(&cs, 0, sizeof cs);
-    dlt_ckpt_tensors_from_graph(r->g, &t);
-    t.nslots = 0;
-    ck_assert_msg(dlt_ckpt_load(ckpt, &t, &cs) == DLT_OK, "%s", dlt_errmsg());
-    dlt_ckpt_state_free(&cs);
+    ck_assert_int_eq(fid_ref_open(r, ckpt, classes, B), 0);
 }
 
 static void ref_close(ref_net *r)
 {
-    dlt_plan_free(r->p);
-    dlt_graph_free(r->g);
+    fid_ref_close(r);
 }
 
 /* logits [n, classes] = f [n, 64] W^T + b with the fc layer of r, in double */

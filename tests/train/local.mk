@@ -84,6 +84,14 @@ EXTRA_DIST += tests/fixtures/fid.h5 tests/fixtures/fid_make_fixtures.py
 check_PROGRAMS += tests/train/fid_check
 TESTS += tests/train/test_fid_features.sh
 EXTRA_DIST += tests/train/test_fid_features.sh
+# dltrain fid: two shard sets against fid_sets_check's own features, statistics
+# and Jacobi square-root trace; a GAN checkpoint against its run's fid; refusals
+tests_train_fid_check_SOURCES = tests/train/fid_check.c tests/train/fid_ref.c
+tests_train_fid_sets_check_SOURCES = tests/train/fid_sets_check.c tests/train/fid_ref.c
+noinst_HEADERS += tests/train/fid_ref.h
+check_PROGRAMS += tests/train/fid_sets_check
+TESTS += tests/train/test_fid_cli.sh
+EXTRA_DIST += tests/train/test_fid_cli.sh
 # GAN sample grids during training and dltrain sample (png_check decodes with libpng)
 check_PROGRAMS += tests/train/png_check
 TESTS += tests/train/test_gan_sample.sh
@@ -96,6 +104,8 @@ EXTRA_DIST += tests/train/test_gan_fid.sh
 # inputs vae_export writes), 2 ranks x b == 1 rank x 2b, exact resume, the
 # test-set ELBO on 1 and 2 ranks
 check_PROGRAMS += tests/train/vae_export
+# the VAE prior grid against a decoder run of the same z (test_vae.sh (g))
+check_PROGRAMS += tests/train/vae_prior_check
 TESTS += tests/train/test_vae.sh
 EXTRA_DIST += tests/train/test_vae.sh tests/fixtures/vae_step.h5 tests/fixtures/vae_make_fixtures.py
 # CycleGAN's image pool against a naive reference of the ImagePool rule
@@ -127,6 +137,14 @@ EXTRA_DIST += tests/fixtures/coco_eval_make_fixtures.py tests/fixtures/coco_eval
 check_PROGRAMS += tests/train/test_det_post
 TESTS += tests/train/test_det_post
 EXTRA_DIST += tests/fixtures/det_post.h5 tests/fixtures/det_post_make_fixtures.py
+# NAS: the controller (valid children, same seed same children, REINFORCE
+# gradient against finite differences; against PyTorch for a fixed decision
+# sequence) and the search end to end (same children with 1 and 2 groups,
+# exact resume, ranks_per_child not dividing the world refused)
+check_PROGRAMS += tests/train/test_nas tests/train/test_nas_torch
+TESTS += tests/train/test_nas tests/train/test_nas_torch tests/train/test_nas_search.sh
+EXTRA_DIST += tests/train/test_nas_search.sh tests/fixtures/nas_controller.h5 \
+	tests/fixtures/nas_controller_make_fixtures.py
 # Mask R-CNN evaluation (maskrcnn_eval.c) against torchvision and pycocotools
 check_PROGRAMS += tests/train/test_maskrcnn_eval
 TESTS += tests/train/test_maskrcnn_eval

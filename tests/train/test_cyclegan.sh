@@ -24,6 +24,13 @@
 #       discriminators' first); a bias that instance norm follows has a zero
 #       true gradient, whose rounding noise Adam scales into full steps, so
 #       those are not compared
+#   (h) dltrain sample of a checkpoint: the first 8 images of each domain of
+#       the job's shards translated, two grids of rows real, translated,
+#       reconstructed (242x92); the real rows are the same for the checkpoints
+#       of steps 3 and 6 and the rest is not (the generators come from the
+#       checkpoint); --n 2 --data gives the first two columns of the 8-image
+#       grids exactly (instance norm: an image's translation does not depend
+#       on the others); image-classification shards and --label refused
 #   (f) the resolved job records both phases' settings (the reference's Adam
 #       2e-4, betas (0.5, 0.999)) and a [phase] override, which the run
 #       applies (phase d's lr in its Adam state: bias-corrected first step
@@ -137,8 +144,38 @@ if have_mpi; then
     echo "(g) 2 ranks x batch 1 == 1 rank x batch 2 without pools: $n tensors within 1e-5 (an Adam step is 2e-4)"
 fi
 
-# (d) image-classification shards are no image pairs
+# (h) dltrain sample: translation grids of a checkpoint
+PNG=$top_builddir/tests/train/png_check
+for s in 3 6; do
+    c=full
+    [ $s = 3 ] && c=cut # the first half of (b)'s resumed run
+    "$DLTRAIN" sample "$c/c/$(ck $s)" --out "t$s.png" >h.out 2>&1 || { cat h.out; fail "(h) dltrain sample (step $s)"; }
+    grep -q "^t${s}_a2b2a.png: A->B->A of 8 images, 242x92 pixels$" h.out &&
+        grep -q "^t${s}_b2a2b.png: B->A->B of 8 images, 242x92 pixels$" h.out || { cat h.out; fail "(h) sample's lines"; }
+done
+for g in a2b2a b2a2b; do
+    out=$("$PNG" "t6_$g.png") || fail "(h) t6_$g.png does not decode"
+    set -- $out
+    [ "$1 $2 $3" = "242 92 1" ] || fail "(h) t6_$g.png is $1x$2 with $3 channels, expected 242x92 gray"
+    # the real row (and its padding): 242 x 32 pixels, the same at both steps
+    "$PNG" "t3_$g.png" "t6_$g.png" 242 32 || fail "(h) $g: the real images differ between the checkpoints"
+    "$PNG" "t3_$g.png" "t6_$g.png" >/dev/null && fail "(h) $g: steps 3 and 6 translate alike (parameters not loaded?)"
+done
+"$DLTRAIN" sample "full/c/$(ck 6)" --n 2 --data "pairs-*.h5" --out n2 >h.out 2>&1 || { cat h.out; fail "(h) --n 2"; }
+for g in a2b2a b2a2b; do
+    "$PNG" "n2_$g.png" "t6_$g.png" 62 92 || fail "(h) --n 2: $g is not the 8-image grid's first 2 columns"
+done
 "$DLPREP" synthetic --num 16 --size 28x28x1 --classes 2 --seed 5 --out cls --quiet || fail "dlprep synthetic"
+"$DLTRAIN" sample "full/c/$(ck 6)" --data "cls/train-*.h5" --out x.png >h.out 2>&1
+rc=$?
+[ $rc -eq 2 ] && [ "$(wc -l <h.out)" -eq 1 ] && grep -q "not image-pairs" h.out || { cat h.out; fail "(h) image shards: exit $rc"; }
+"$DLTRAIN" sample "full/c/$(ck 6)" --label 1 --out x.png >h2.out 2>&1
+rc=$?
+[ $rc -eq 2 ] && [ "$(wc -l <h2.out)" -eq 1 ] || { cat h2.out; fail "(h) --label: exit $rc"; }
+echo "(h) dltrain sample: 242x92 grids A->B->A, B->A->B, real rows equal at steps 3 and 6, the rest not;"
+echo "    --n 2 == the first 2 columns; refused: $(cat h.out); $(cat h2.out)"
+
+# (d) image-classification shards are no image pairs
 run 1 job.toml --quiet --set data.train='"cls/train-*.h5"' --set checkpoint.dir=d >d.out 2>&1
 rc=$?
 [ $rc -eq 2 ] || { cat d.out; fail "(d) image shards: exit $rc, expected 2"; }

@@ -21,6 +21,15 @@
 #       one line, exit 2
 #   (f) the stand-in device: bitwise the CPU's run; the emulated CUDA kernels:
 #       the CPU's parameters and ELBO within 1e-6
+#   (g) the prior-sample grid beside the reconstruction grid: 64 decoder
+#       means of z ~ N(0, I), 8 x 8 images of 8x8 (82 x 82, gray, not
+#       blank); dltrain sample of the final checkpoint draws it again pixel
+#       for pixel; --seed 7 twice is the same grid, --seed 8 another; --n 10
+#       is its first 10 images; --label refused; the decoder's pixels match
+#       vae_prior_check, which decodes the same z in a graph of its own and
+#       maps sigmoid(logits) to bytes by hand
+#   (h) gan.fid_classifier on a VAE: FID of prior samples at checkpoints, as
+#       an eval record, equal to dltrain fid of the checkpoint (within 1e-6)
 . "$top_srcdir/tests/train/lib.sh"
 FIX=$top_srcdir/tests/fixtures
 "$DLPREP" synthetic --num 96 --size 8x8x1 --classes 4 --seed 5 --out data --quiet || fail "dlprep synthetic"
@@ -158,6 +167,62 @@ for prog in "$STANDIN_DLTRAIN" "$top_builddir/tests/gpu/emu_dltrain"; do
     close "$b" "$a" 1e-6 || fail "(f) $tag: test-set ELBO $b, the CPU's $a"
     echo "(f) $tag: the CPU's parameters, test-set ELBO $b (CPU $a)"
 done
+
+# (g) the prior-sample grid (one/v: data.val, 2 steps, an evaluation at the end)
+PNG=$top_builddir/tests/train/png_check
+prior=one/v/samples/vae-prior.png
+out=$("$PNG" "$prior") || fail "(g) no $prior or it does not decode"
+set -- $out
+[ "$1 $2 $3" = "82 82 1" ] || fail "(g) $prior is $1x$2 with $3 channels, expected 82x82 gray"
+[ "$5" -gt "$4" ] || fail "(g) $prior is blank (all $4)"
+"$DLTRAIN" sample one/v/$(ck 2) --out g.png >g.out 2>&1 || { cat g.out; fail "(g) dltrain sample"; }
+grep -q "g.png: 64 images, 82x82 pixels" g.out || { cat g.out; fail "(g) dltrain sample's line"; }
+"$PNG" g.png "$prior" || fail "(g) dltrain sample of the final checkpoint differs from the run's prior grid"
+"$DLTRAIN" sample one/v/$(ck 2) --seed 7 --out s7.png >g.out 2>&1 || { cat g.out; fail "(g) --seed 7"; }
+"$DLTRAIN" sample one/v/$(ck 2) --seed 7 --out s7b.png >g.out 2>&1 || { cat g.out; fail "(g) --seed 7 again"; }
+"$DLTRAIN" sample one/v/$(ck 2) --seed 8 --out s8.png >g.out 2>&1 || { cat g.out; fail "(g) --seed 8"; }
+"$PNG" s7.png s7b.png || fail "(g) --seed 7 twice: different grids"
+"$PNG" s7.png s8.png >/dev/null && fail "(g) --seed 7 and --seed 8 drew the same grid"
+"$PNG" s7.png g.png >/dev/null && fail "(g) --seed 7 drew the run's noise"
+"$DLTRAIN" sample one/v/$(ck 2) --n 10 --out n10.png >g.out 2>&1 || { cat g.out; fail "(g) --n 10"; }
+"$PNG" n10.png g.png 82 12 && "$PNG" n10.png g.png 22 22 || fail "(g) --n 10 is not the 64-grid's first 10 images"
+"$DLTRAIN" sample one/v/$(ck 2) --label 1 --out l.png >g.out 2>&1
+rc=$?
+[ $rc -eq 2 ] && [ "$(wc -l <g.out)" -eq 1 ] && grep -q "unconditional" g.out || { cat g.out; fail "(g) --label on a VAE: exit $rc"; }
+"$top_builddir/tests/train/vae_prior_check" one/v/$(ck 2) "$prior" || fail "(g) vae_prior_check"
+echo "(g) prior grid 82x82 == dltrain sample; --seed 7 reproducible, --seed 8 differs; --n 10 its first 10; --label refused"
+
+# (h) FID of prior samples: a ResNet-20 on the 8x8 shards for 1 step is the classifier
+cat >cls.toml <<'JOB'
+[model]
+name = "c"
+arch = "resnet20"
+[data]
+train = "data/train-*.h5"
+batch_size = 16
+[train]
+steps = 1
+seed = 1
+threads = 1
+[checkpoint]
+dir = "cls"
+[log]
+every_steps = 1000
+JOB
+run 1 cls.toml --quiet >h.out 2>&1 || { cat h.out; fail "(h) classifier"; }
+run 1 job.toml --quiet --set data.val="val/train-*.h5" --set train.steps=2 --set checkpoint.every_steps=1 \
+    --set checkpoint.dir=h --set gan.fid_classifier="cls/c/$(ck 1)" --set gan.fid_samples=150 >h.out 2>&1 ||
+    { cat h.out; fail "(h) VAE with FID"; }
+grep -q "does not apply" h.out && { cat h.out; fail "(h) gan.fid_classifier ignored for the VAE"; }
+grep '"fid"' h/v/metrics.jsonl | sed 's/.*"fid": \([^,}]*\).*/\1/' >h.fid
+[ "$(wc -l <h.fid)" -eq 2 ] || { cat h/v/metrics.jsonl; fail "(h) expected FID records at steps 1 and 2"; }
+"$DLTRAIN" fid h/v/$(ck 2) "val/train-*.h5" --classifier "cls/c/$(ck 1)" --n 150 >h.out 2>&1 ||
+    { cat h.out; fail "(h) dltrain fid of the VAE checkpoint"; }
+grep -q "(150 vs 100 images)" h.out || { cat h.out; fail "(h) dltrain fid's line"; }
+got=$(sed -n 's/^FID-FMNIST \([^ ]*\) .*/\1/p' h.out)
+awk -v a="$got" -v b="$(tail -1 h.fid)" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(b > 0 && d <= 1e-6 * b) }' ||
+    fail "(h) dltrain fid $got, the run reported $(tail -1 h.fid)"
+echo "(h) FID of prior samples $(tr '\n' ' ' <h.fid)at steps 1 and 2; dltrain fid of step 2: $got"
 
 # (e) shards the VAE cannot take: one line naming the key, exit 2
 "$DLPREP" synthetic --num 40 --size 6x6x1 --classes 2 --seed 1 --out d6 --quiet || fail "dlprep synthetic 6x6"

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dlt_coco.h"
+#include "dlt_coco_mask.h"
 
 static int cmp_u64(const void *a, const void *b)
 {

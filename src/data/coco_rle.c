@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dlt_coco.h"
+#include "dlt_coco_mask.h"
 
 void dlt_coco_rle_free(dlt_coco_rle *r)
 {
