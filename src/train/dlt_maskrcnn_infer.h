@@ -46,6 +46,11 @@ void dlt_mrcnn_infer_free(dlt_mrcnn_infer *m); /* NULL is a no-op */
 /* The graph whose parameters and buffers (torchvision's names) the caller
  * fills (dlt_param_lookup / dlt_param_data, or a checkpoint) before a run. */
 dlt_graph *dlt_mrcnn_infer_graph(dlt_mrcnn_infer *m);
+/* Copies every parameter and buffer of m's graph from src's host storage of
+ * the same name (a training graph built with the same spec: download a
+ * device graph first); DLT_ERR_INVALID names the first one missing or of
+ * another size. What a task's evaluation calls before running m. */
+dlt_status dlt_mrcnn_infer_load(dlt_mrcnn_infer *m, dlt_graph *src);
 
 /* Detections of the batch images [B, 3, H, W] (normalised, each image at the
  * top-left, image_sizes [B, 2] its h, w): boxes [B, D, 4], scores [B, D],

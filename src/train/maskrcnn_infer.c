@@ -152,6 +152,30 @@ dlt_graph *dlt_mrcnn_infer_graph(dlt_mrcnn_infer *m)
     return m->g;
 }
 
+/* One parameter or buffer from src's storage of that name. */
+static dlt_status copy_value(dlt_mrcnn_infer *m, dlt_graph *src, const dlt_param_info *pi)
+{
+    dlt_t v = dlt_param_lookup(src, pi->name);
+    if (v < 0)
+        return dlt_seterr(DLT_ERR_INVALID, "Mask R-CNN inference: the model has no '%s'", pi->name);
+    if (dlt_shape_numel(dlt_shape_of(src, v)) != (int64_t)pi->numel)
+        return dlt_seterr(DLT_ERR_INVALID,
+                          "Mask R-CNN inference: '%s' has %lld values, the inference graph %zu",
+                          pi->name, (long long)dlt_shape_numel(dlt_shape_of(src, v)), pi->numel);
+    memcpy(dlt_param_data(m->g, pi->value), dlt_param_data(src, v), pi->numel * sizeof(float));
+    return DLT_OK;
+}
+
+dlt_status dlt_mrcnn_infer_load(dlt_mrcnn_infer *m, dlt_graph *src)
+{
+    dlt_status st = DLT_OK;
+    for (int i = 0; st == DLT_OK && i < dlt_num_params(m->g); i++)
+        st = copy_value(m, src, dlt_param_at(m->g, i));
+    for (int i = 0; st == DLT_OK && i < dlt_num_buffers(m->g); i++)
+        st = copy_value(m, src, dlt_buffer_at(m->g, i));
+    return st;
+}
+
 /* rois [n, 5] of image b from boxes [n, 4] with validity: batch index b, or
  * -1 (pools to zeros) for an empty slot */
 static void to_rois(float *rois, const float *boxes, const float *valid, int n, int b)

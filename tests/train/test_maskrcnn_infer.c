@@ -10,6 +10,7 @@
 
 #include "dlt_det_post.h"
 #include "dlt_maskrcnn_infer.h"
+#include "dlt_ops.h"
 #include "dlt_test.h"
 
 enum { B = 2, S = 64, D = 100, M = 28 };
@@ -93,6 +94,32 @@ START_TEST(maskrcnn_eval_vs_torchvision)
         ck_assert_msg(eb < 0.05 && es < 1e-3 && em < 1e-2, "image %d differs", b);
         free(ws), free(wb), free(wm), free(wl);
     }
+    /* a second inference object with the weights copied by name from the first
+     * (what a task's evaluation does from its training graph): the same bits */
+    dlt_mrcnn_infer *m2;
+    ck_assert_int_eq(dlt_mrcnn_infer_create(&c, &m2), DLT_OK);
+    ck_assert_msg(dlt_mrcnn_infer_load(m2, g) == DLT_OK, "%s", dlt_errmsg());
+    float *b2 = malloc(sizeof(float) * B * D * 4), *s2 = malloc(sizeof(float) * B * D),
+          *v2 = malloc(sizeof(float) * B * D), *m2k = malloc(sizeof(float) * B * D * M * M);
+    int32_t *l2 = malloc(sizeof(int32_t) * B * D);
+    ck_assert_int_eq(dlt_mrcnn_infer_run(m2, x, sizes, b2, s2, l2, v2, m2k), DLT_OK);
+    ck_assert(!memcmp(b2, boxes, sizeof(float) * B * D * 4) &&
+              !memcmp(s2, scores, sizeof(float) * B * D) &&
+              !memcmp(l2, labels, sizeof(int32_t) * B * D) &&
+              !memcmp(m2k, masks, sizeof(float) * B * D * M * M));
+    free(b2), free(s2), free(v2), free(m2k), free(l2);
+    dlt_mrcnn_infer_free(m2);
+    /* a graph without the heads is refused, naming what it lacks */
+    dlt_graph *small = dlt_graph_create(0);
+    dlt_t p = dlt_param(small, "backbone.body.conv1.weight", 4, (const int64_t[]){64, 3, 7, 7},
+                        dlt_init_const(0));
+    ck_assert_int_ge(p, 0);
+    ck_assert_int_eq(dlt_graph_finalize(small, NULL, 0), DLT_OK);
+    ck_assert_int_eq(dlt_mrcnn_infer_create(&c, &m2), DLT_OK);
+    ck_assert_int_eq(dlt_mrcnn_infer_load(m2, small), DLT_ERR_INVALID);
+    printf("load from a partial graph: %s\n", dlt_errmsg());
+    dlt_mrcnn_infer_free(m2);
+    dlt_graph_free(small);
     free(pasted), free(x), free(boxes), free(scores), free(valid), free(masks), free(labels);
     H5Fclose(f);
     dlt_mrcnn_infer_free(m);
