@@ -118,6 +118,15 @@
     X(LSTM_CELL_GRAD, lstm_cell_grad, rnn, rnn)                                                             \
     X(GRU_CELL, gru_cell, rnn, rnn)                                                                         \
     X(GRU_CELL_GRAD, gru_cell_grad, rnn, rnn)                                                               \
-    X(CATEGORICAL_SAMPLE, categorical_sample, rnn, rnn)
+    X(CATEGORICAL_SAMPLE, categorical_sample, rnn, rnn)                                                     \
+    /* detection boxes (box family) */                                                                      \
+    X(BOX_IOU, box_iou, box, box)                                                                           \
+    X(BOX_ENCODE, box_encode, box, box)                                                                     \
+    X(BOX_DECODE, box_decode, box, box)                                                                     \
+    X(BOX_DECODE_GRAD, box_decode_grad, box, box)                                                           \
+    X(BOX_TOPK, box_topk, box, box)                                                                         \
+    X(BOX_NMS, box_nms, box, box)                                                                           \
+    X(BOX_MATCH, box_match, box, box)                                                                       \
+    X(BOX_SAMPLE, box_sample, box, box)
 
 #endif

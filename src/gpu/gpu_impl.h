@@ -64,7 +64,8 @@ typedef struct {
     X(softmax) X(metric) X(loss) X(loss_pw) X(conv) X(pool) X(upsample) X(norm) X(shape_ops)   \
     X(shape_slice) X(shape_gather) X(attention)                                              \
     X(random)                                                                                  \
-    X(rnn)
+    X(rnn)                                                                                     \
+    X(box)
 
 #define DLT_GPU_KERNEL_LIST_DECL_(name) extern const dlt_gpu_kernel dlt_gpu_kernels_##name[];
 DLT_GPU_KERNEL_LISTS(DLT_GPU_KERNEL_LIST_DECL_)

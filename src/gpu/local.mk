@@ -20,6 +20,9 @@ GPU_KERNELS += $(GPU_K_RANDOM)
 # rnn family: recurrent cells, categorical sampling
 GPU_K_RNN = src/gpu/k_rnn.cu
 GPU_KERNELS += $(GPU_K_RNN)
+# box family (detection boxes)
+GPU_K_BOX = src/gpu/k_box.cu
+GPU_KERNELS += $(GPU_K_BOX)
 GPU_SOURCES = src/gpu/gpu.c src/gpu/backend.c src/gpu/selftest.cu src/gpu/k_core.cu src/gpu/k_optim.cu $(GPU_KERNELS)
 pkginclude_HEADERS += src/gpu/dlt_gpu.h
 libdltrain_la_SOURCES += src/gpu/gpu_flag.c

@@ -296,6 +296,88 @@ dlt_t dlt_categorical_sample(dlt_graph *g, dlt_t logits, const dlt_categorical_o
 dlt_t dlt_categorical_log_prob(dlt_graph *g, dlt_t logits, dlt_t idx);
 /* -sum_k p_k log p_k of p = softmax(logits) per row: [N, K] -> [N]. */
 dlt_t dlt_categorical_entropy(dlt_graph *g, dlt_t logits);
+/* ==== detection boxes (box family: box.c) ==== */
+/* Boxes are (x1, y1, x2, y2) in a last axis of size 4, batched over images
+ * in the leading axes, as torchvision's detection code computes them. Ops
+ * that only compare or select give no gradient (constants for dlt_grad). */
+/* Pairwise IoU, a [..., N, 4] x b [..., M, 4] (same leading dims) ->
+ * [..., N, M]; two empty boxes give NaN as torchvision (never above a
+ * threshold). No gradient. */
+dlt_t dlt_box_iou(dlt_graph *g, dlt_t a, dlt_t b);
+/* torchvision's BoxCoder with weights (wx, wy, ww, wh) (NULL: all 1;
+ * Faster R-CNN's box head uses 10, 10, 5, 5). encode: the regression
+ * targets of reference boxes (the matched ground truth) relative to
+ * proposals, both [..., 4] -> [..., 4]; no gradient. decode: deltas
+ * [..., 4K] applied to boxes [..., 4] (same leading dims) -> [..., 4K], with
+ * dw, dh clamped at `clip` before exp (torchvision: log(1000 / 16)); the
+ * gradient flows to the deltas (not the boxes, which torchvision detaches). */
+dlt_t dlt_box_encode(dlt_graph *g, dlt_t reference, dlt_t proposals, const float weights[4]);
+dlt_t dlt_box_decode(dlt_graph *g, dlt_t deltas, dlt_t boxes, const float weights[4], float clip);
+/* The k largest values along the last axis of x (f32), largest first, ties
+ * to the lower index, NaN the largest (torch.topk's order, made stable).
+ * Returns the values [..., k] (a gather of x: the gradient scatters back);
+ * *indices (may be NULL) gets the i32 indices [..., k], which have none. */
+dlt_t dlt_topk(dlt_graph *g, dlt_t x, int64_t k, dlt_t *indices);
+/* Batched greedy NMS: boxes [B, N, 4], scores [B, N]; classes (i32 [B, N],
+ * or -1: one class) keep boxes of different classes from suppressing each
+ * other (torchvision's batched_nms); valid (f32 [B, N], 0 = absent, or -1:
+ * all present) leaves padding out. Boxes go in score order (ties: lower
+ * index first) and each kept box suppresses the later ones of its class
+ * with IoU > iou_threshold. Returns the first K kept indices per image,
+ * i32 [B, K] in score order, as torchvision's kept list; slots past the
+ * last kept one hold index 0 and 0 in *keep_valid (f32 [B, K], 1 = kept;
+ * may be NULL). O(N^2) per image: topk the scores first for large N. */
+dlt_t dlt_nms(dlt_graph *g, dlt_t boxes, dlt_t scores, dlt_t classes, dlt_t valid,
+              float iou_threshold, int64_t k, dlt_t *keep_valid);
+/* torchvision's Matcher: quality [B, G, A] (the IoU of ground truth g with
+ * anchor a), gt_count i32 [B] (the first gt_count[b] rows are real, clamped
+ * to [0, G]; -1: all G) -> i32 [B, A]: the matched ground truth's index,
+ * -1 below `low`, -2 in [low, high). allow_low_quality: anchors that attain
+ * some ground truth's highest quality keep their best match. An image
+ * without ground truth gets -1 everywhere (torchvision raises instead). */
+dlt_t dlt_box_match(dlt_graph *g, dlt_t quality, dlt_t gt_count, float high, float low,
+                    int allow_low_quality);
+/* torchvision's BalancedPositiveNegativeSampler: labels i32 [B, A] (>= 1
+ * positive, 0 negative, < 0 ignored; A <= 2^24) -> f32 [B, A] masks of the
+ * sampled positives (returned) and negatives (*negatives, may be NULL):
+ * min(#pos, int(batch_per_image x positive_fraction)) positives and
+ * min(#neg, batch_per_image - that) negatives per image, a uniformly random
+ * subset drawn from the counter-based RNG keyed by (graph seed, node, step,
+ * global image first_sample + b): new draws every step, the same for the
+ * same seed and step (a resumed run), R ranks x b images the same as one
+ * rank x R b, and the same on CPU and GPU (not torch's random numbers). */
+dlt_t dlt_box_sample(dlt_graph *g, dlt_t labels, int64_t batch_per_image, float positive_fraction,
+                     int64_t first_sample, dlt_t *negatives);
+/* The anchors of one FPN level, as torchvision's AnchorGenerator: for each
+ * cell of a grid_h x grid_w feature map (row-major) the nratios x nsizes
+ * base anchors (ratio-major; half sizes rounded half to even) shifted by the
+ * cell times the stride (image size // grid size), float32:
+ * dlt_anchor_count(...) x 4 values written to out. dlt_anchors adds them to
+ * the graph as a constant [count, 4] (computed once at graph build). */
+int64_t dlt_anchor_count(int nsizes, int nratios, int64_t grid_h, int64_t grid_w);
+dlt_status dlt_anchor_grid(int nsizes, const float *sizes, int nratios, const float *ratios,
+                           int64_t grid_h, int64_t grid_w, int64_t image_h, int64_t image_w,
+                           float *out);
+dlt_t dlt_anchors(dlt_graph *g, int nsizes, const float *sizes, int nratios, const float *ratios,
+                  int64_t grid_h, int64_t grid_w, int64_t image_h, int64_t image_w);
+/* Mask R-CNN's losses (box_loss.c), torchvision's with the sampled elements
+ * as f32 0/1 masks; every count is clamped to >= 1 (nothing sampled: 0, not
+ * torchvision's NaN). RPN: objectness [B, A] logits, deltas and targets
+ * [B, A, 4], pos and neg [B, A] (dlt_box_sample's masks) -> the objectness
+ * BCE averaged over the sampled, returned, and in *box_loss (may be NULL)
+ * smooth-L1 (beta 1/9) summed over the positives / #sampled. RoI heads:
+ * class_logits [R, C], box_regression [R, 4C], labels i32 [R] in [0, C)
+ * (0 background), targets [R, 4] (encoded with 10, 10, 5, 5), sampled
+ * f32 [R] -> cross-entropy averaged over the sampled, returned; *box_loss:
+ * smooth-L1 (beta 1/9) of the label's deltas summed over the sampled
+ * positives / #sampled; *mask_loss (with mask_logits [R, C, M, M] and
+ * mask_targets [R, M, M]; both may be -1 / NULL): BCE of the label's mask
+ * channel averaged over the positives' M x M pixels. */
+dlt_t dlt_rpn_losses(dlt_graph *g, dlt_t objectness, dlt_t deltas, dlt_t targets, dlt_t pos,
+                     dlt_t neg, dlt_t *box_loss);
+dlt_t dlt_roi_losses(dlt_graph *g, dlt_t class_logits, dlt_t box_regression, dlt_t labels,
+                     dlt_t targets, dlt_t sampled, dlt_t mask_logits, dlt_t mask_targets,
+                     dlt_t *box_loss, dlt_t *mask_loss);
 
 #ifdef __cplusplus
 }

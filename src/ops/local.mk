@@ -15,3 +15,6 @@ EXTRA_DIST += src/ops/random.mk
 # rnn family: recurrent cells, categorical sampling
 include src/ops/rnn.mk
 EXTRA_DIST += src/ops/rnn.mk
+# box family (detection boxes)
+include src/ops/box.mk
+EXTRA_DIST += src/ops/box.mk

@@ -127,3 +127,12 @@ tests_gpu_emu_rnn_SOURCES = tests/gpu/test_gpu_rnn.c
 tests_gpu_emu_rnn_CPPFLAGS = $(EMU_CPPFLAGS)
 tests_gpu_emu_rnn_LDADD = $(EMU_LDADD)
 tests_gpu_emu_rnn_LINK = $(CXXLINK)
+# box family (detection boxes): GPU and emulated kernels against the CPU
+GPU_T_BOX = tests/gpu/test_gpu_box tests/gpu/emu_box
+check_PROGRAMS += $(GPU_T_BOX)
+TESTS += $(GPU_T_BOX)
+EMU_GEN += tests/gpu/emu/k_box.cc
+tests_gpu_emu_box_SOURCES = tests/gpu/test_gpu_box.c
+tests_gpu_emu_box_CPPFLAGS = $(EMU_CPPFLAGS)
+tests_gpu_emu_box_LDADD = $(EMU_LDADD)
+tests_gpu_emu_box_LINK = $(CXXLINK)

@@ -14,3 +14,6 @@ EXTRA_DIST += tests/ops/random.mk
 # rnn family: recurrent cells, layers, categorical sampling
 include tests/ops/rnn.mk
 EXTRA_DIST += tests/ops/rnn.mk
+# box family (detection boxes)
+include tests/ops/box.mk
+EXTRA_DIST += tests/ops/box.mk
