@@ -65,7 +65,8 @@ typedef struct {
     X(shape_slice) X(shape_gather) X(attention)                                              \
     X(random)                                                                                  \
     X(rnn)                                                                                     \
-    X(box)
+    X(box)                                                                                     \
+    X(roi)
 
 #define DLT_GPU_KERNEL_LIST_DECL_(name) extern const dlt_gpu_kernel dlt_gpu_kernels_##name[];
 DLT_GPU_KERNEL_LISTS(DLT_GPU_KERNEL_LIST_DECL_)

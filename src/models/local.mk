@@ -16,3 +16,6 @@ libdltrain_la_SOURCES += src/models/maskrcnn.c
 pkginclude_HEADERS += src/models/dlt_maskrcnn.h
 # recurrent layers (LSTM, GRU) over the rnn family's cells
 libdltrain_la_SOURCES += src/models/rnn.c
+# the multi-scale RoI pooler (roi family ops)
+libdltrain_la_SOURCES += src/models/fpn_pool.c
+pkginclude_HEADERS += src/models/dlt_fpn_pool.h

@@ -378,6 +378,41 @@ dlt_t dlt_rpn_losses(dlt_graph *g, dlt_t objectness, dlt_t deltas, dlt_t targets
 dlt_t dlt_roi_losses(dlt_graph *g, dlt_t class_logits, dlt_t box_regression, dlt_t labels,
                      dlt_t targets, dlt_t sampled, dlt_t mask_logits, dlt_t mask_targets,
                      dlt_t *box_loss, dlt_t *mask_loss);
+/* ==== RoIAlign and FPN level assignment (roi family, src/ops/roi.c) ==== */
+/* torchvision.ops.roi_align: x [B, C, H, W], rois f32 [R, 5] (batch index,
+ * x1, y1, x2, y2) with batch_idx = -1, or boxes f32 [R, 4] with an i32
+ * batch_idx [R] -> [R, C, out_h, out_w]. Boxes are in image coordinates,
+ * times spatial_scale (> 0) for the map. sampling_ratio > 0: that many
+ * bilinear samples per bin and axis; <= 0: adaptive, ceil(roi size / bins).
+ * aligned: the -0.5 pixel shift (Detectron2), and no minimum roi size of 1.
+ * A roi whose batch index is outside [0, B) (e.g. -1: a padding slot of a
+ * fixed-size list) pools to zeros and gets no gradient. Differentiable in x
+ * (the backward is an op, roi_align_backward, deterministic on the CPU, with
+ * float atomics on the GPU); the rois get no gradient, as in torchvision. */
+typedef struct {
+    int out_h, out_w;
+    float spatial_scale;
+    int sampling_ratio;
+    int aligned;
+} dlt_roi_align_opts;
+dlt_t dlt_roi_align(dlt_graph *g, dlt_t x, dlt_t rois, dlt_t batch_idx, const dlt_roi_align_opts *o);
+/* The fused multi-level pooler: nlev (1..4) maps of the same B and C,
+ * scales[l] the spatial scale of map l; roi r is pooled once, from map
+ * level[r] (i32 [R], as roi_level gives; a level outside [0, nlev) pools to
+ * zeros). o->spatial_scale is not used. One map needs no level (-1). */
+dlt_t dlt_roi_align_levels(dlt_graph *g, int nlev, const dlt_t *feats, const float *scales,
+                           dlt_t rois, dlt_t batch_idx, dlt_t level, const dlt_roi_align_opts *o);
+/* torchvision's LevelMapper: for rois [R, 5] or boxes [R, 4], the i32 [R]
+ * level floor(canonical_level + log2(sqrt(area) / canonical_scale) + eps)
+ * clamped to [k_min, k_max], minus k_min (FPN: k0 4, 224, eps 1e-6, levels
+ * 2..5). An index: no gradient. */
+typedef struct {
+    int k_min, k_max;
+    float canonical_scale;
+    int canonical_level;
+    float eps;
+} dlt_roi_level_opts;
+dlt_t dlt_roi_level(dlt_graph *g, dlt_t rois, const dlt_roi_level_opts *o);
 
 #ifdef __cplusplus
 }

@@ -18,3 +18,6 @@ EXTRA_DIST += src/ops/rnn.mk
 # box family (detection boxes)
 include src/ops/box.mk
 EXTRA_DIST += src/ops/box.mk
+# roi family
+include src/ops/roi.mk
+EXTRA_DIST += src/ops/roi.mk

@@ -136,3 +136,14 @@ tests_gpu_emu_box_SOURCES = tests/gpu/test_gpu_box.c
 tests_gpu_emu_box_CPPFLAGS = $(EMU_CPPFLAGS)
 tests_gpu_emu_box_LDADD = $(EMU_LDADD)
 tests_gpu_emu_box_LINK = $(CXXLINK)
+# roi family: RoIAlign, its backward and the level mapper against the CPU
+GPU_T_ROI = tests/gpu/test_gpu_roi tests/gpu/emu_roi
+check_PROGRAMS += $(GPU_T_ROI)
+TESTS += $(GPU_T_ROI)
+EMU_GEN += tests/gpu/emu/k_roi.cc
+# (both read tests/fixtures/roi.h5 from the source tree)
+tests_gpu_test_gpu_roi_CPPFLAGS = $(AM_CPPFLAGS) -DDLT_TEST_SRCDIR='"$(abs_top_srcdir)"'
+tests_gpu_emu_roi_SOURCES = tests/gpu/test_gpu_roi.c
+tests_gpu_emu_roi_CPPFLAGS = $(EMU_CPPFLAGS) -DDLT_TEST_SRCDIR='"$(abs_top_srcdir)"'
+tests_gpu_emu_roi_LDADD = $(EMU_LDADD)
+tests_gpu_emu_roi_LINK = $(CXXLINK)

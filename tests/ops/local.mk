@@ -17,3 +17,6 @@ EXTRA_DIST += tests/ops/rnn.mk
 # box family (detection boxes)
 include tests/ops/box.mk
 EXTRA_DIST += tests/ops/box.mk
+# roi family
+include tests/ops/roi.mk
+EXTRA_DIST += tests/ops/roi.mk
