@@ -282,6 +282,111 @@ int dlt_pair_loader_epoch_domain(const dlt_pair_loader *l); /* the larger: 0 = A
 void dlt_pair_loader_sample_shape(const dlt_pair_loader *l, int *c, int *h, int *w);
 const char *dlt_pair_loader_first_path(const dlt_pair_loader *l);
 
+/* ------------------------------------------ detection (Mask R-CNN data) */
+
+/* One image of a detection shard (docs/formats.md). The canvas is the shard's
+ * H×W×C; the image fills its top-left h×w and the rest is zero. Boxes and
+ * masks are in canvas pixels; masks are 0/1 bitmaps of the shard's mask size
+ * (the canvas size for everything dlprep writes). */
+typedef struct {
+    const uint8_t *hwc;     /* [H, W, C] */
+    int h, w;               /* the image within the canvas; 0: the whole canvas */
+    int orig_h, orig_w;     /* the source image's size (before any resize); 0: h, w */
+    int64_t image_id;       /* e.g. COCO's image id */
+    int nboxes;             /* 0..M */
+    const float *boxes;     /* [nboxes, 4] x1, y1, x2, y2 in pixels */
+    const int32_t *classes; /* [nboxes], 1..K-1 (0 is the background) */
+    const uint8_t *iscrowd; /* [nboxes] 0/1; NULL: all 0 */
+    const uint8_t *masks;   /* [nboxes, mask_h, mask_w]; NULL: zeros */
+} dlt_det_sample;
+
+dlt_status dlt_shard_write_det(dlt_shard_writer *w, const dlt_det_sample *s);
+/* The per-image fields dlt_shard_read_detection does not return; any may be NULL.
+ * sizes: h, w (the image in the canvas), orig_h, orig_w; iscrowd: [M]. */
+dlt_status dlt_shard_read_det_meta(dlt_shard *s, int64_t i, int32_t sizes[4],
+                                   int64_t *image_id, uint8_t *iscrowd);
+
+/* dlprep detection-synth: 1-6 Fashion-MNIST items (src_dir as for
+ * dlt_convert_fashion_mnist; train-* from its train set, val-* from t10k) on
+ * canvas×canvas RGB images with exact boxes and masks, classes = FMNIST class
+ * + 1; also OUT/instances_{train,val}.json (COCO ground truth, RLE masks).
+ * num: images in all; o->val_fraction (0: 0.1) of them are val; o->seed. */
+dlt_status dlt_convert_detection_synth(const char *src_dir, int64_t num, int canvas,
+                                       const dlt_convert_opts *o);
+/* dlprep coco: COCO instances JSON + image folder -> detection shards
+ * OUT/PREFIX-*.h5 (PREFIX: o->prefix, default train). Images whose longer side
+ * exceeds max_size (0: 1333) are downscaled to it; max_boxes (0: 100) objects
+ * per image are kept, in file order (see docs/formats.md). */
+dlt_status dlt_convert_coco(const char *images_dir, const char *annotations, int max_size,
+                            int max_boxes, const dlt_convert_opts *o);
+/* COCO masks, exposed for tests: polygon (xy[2k], pycocotools' rasteriser) and
+ * RLE (counts[n] column-major runs, first of zeros) -> h×w row-major 0/1 mask,
+ * OR-ed into out. The compressed counts string decodes into *counts (malloc'd). */
+dlt_status dlt_coco_poly_fill(const double *xy, int k, int h, int w, uint8_t *out);
+dlt_status dlt_coco_rle_fill(const uint32_t *counts, int64_t n, int h, int w, uint8_t *out);
+dlt_status dlt_coco_rle_decode_string(const char *s, uint32_t **counts, int64_t *n);
+
+/* Fixed-shape detection batches (torchvision's GeneralizedRCNNTransform with
+ * static shapes): each image is resized keeping its aspect so that its shorter
+ * side is min_size unless the longer would pass max_size (then the longer is
+ * max_size), normalised, optionally flipped, and placed at the top-left of a
+ * batch_h×batch_w canvas of zeros. Sampling, seeding, per-rank sharding and
+ * prefetching are the image loader's (loader.c). */
+typedef struct {
+    dlt_loader_config base;  /* paths, batch_size, shuffle, seed, drop_last, mean, std,
+                                flip, prefetch, threads, rank, world_size, inmem, verify;
+                                crop_pad must be 0 */
+    int min_size, max_size;  /* default 800, 1333 */
+    int size_divisible;      /* the batch shape is a multiple of it; default 32 */
+    int batch_h, batch_w;    /* 0: the largest resized image of the data set, rounded up */
+    int masks;               /* 1 (default): produce per-box masks; 0: skip them */
+    int skip_crowd;          /* 1: crowd regions are left out of the boxes (torchvision
+                                trains without them); 0 (default): kept, flagged */
+} dlt_det_loader_config;
+
+/* The image loader's defaults with ImageNet's mean and std (as torchvision's
+ * detection models), 800/1333, 32, masks on. */
+void dlt_det_loader_config_default(dlt_det_loader_config *c);
+
+typedef struct {
+    float *images;        /* [B, C, batch_h, batch_w], zero past each image_size */
+    float *boxes;         /* [B, M, 4] x1, y1, x2, y2 in batch pixels; 0 past num_boxes */
+    int32_t *classes;     /* [B, M]; 0 past num_boxes */
+    uint8_t *box_valid;   /* [B, M] 1 for the first num_boxes[b] slots */
+    uint8_t *iscrowd;     /* [B, M] */
+    uint8_t *masks;       /* [B, M, batch_h, batch_w] 0/1, or NULL (config masks = 0) */
+    int32_t *num_boxes;   /* [B] */
+    int32_t *image_sizes; /* [B, 2] h, w of the resized image (the rest is padding) */
+    int32_t *orig_sizes;  /* [B, 2] the source image's h, w */
+    float *scales;        /* [B, 2] resized / source size in y and x: a box of the
+                             source image is box * scale (before the flip) */
+    uint8_t *flipped;     /* [B] */
+    int64_t *image_ids;   /* [B] */
+    int64_t *indices;     /* [B] global sample indices */
+    int size, valid;      /* as dlt_batch */
+    int64_t epoch, step;
+    int last_in_epoch;
+} dlt_det_batch;
+
+typedef struct dlt_det_loader dlt_det_loader;
+
+dlt_status dlt_det_loader_open(const dlt_det_loader_config *cfg, dlt_det_loader **out);
+void dlt_det_loader_close(dlt_det_loader *l);
+/* The batch stays valid until the next call to next, set_cursor or close. */
+dlt_status dlt_det_loader_next(dlt_det_loader *l, dlt_det_batch *batch);
+dlt_loader_cursor dlt_det_loader_get_cursor(const dlt_det_loader *l);
+dlt_status dlt_det_loader_set_cursor(dlt_det_loader *l, dlt_loader_cursor c);
+int64_t dlt_det_loader_num_samples(const dlt_det_loader *l);
+int64_t dlt_det_loader_steps_per_epoch(const dlt_det_loader *l);
+/* C, batch_h, batch_w, M */
+void dlt_det_loader_shape(const dlt_det_loader *l, int *c, int *h, int *w, int *max_boxes);
+int dlt_det_loader_num_classes(const dlt_det_loader *l); /* with the background */
+const char *dlt_det_loader_class_name(const dlt_det_loader *l, int i);
+/* The resized size of an h×w image, exactly as torchvision computes it: s =
+ * min(min_size / min(h, w), max_size / max(h, w)) in float32, then floor(h * s),
+ * floor(w * s) (tests/fixtures/det_resize.h5 holds torchvision's answers). */
+void dlt_det_resized_size(int h, int w, int min_size, int max_size, int *rh, int *rw);
+
 /* The pieces the loader is made of, exposed for tests and other loaders. */
 uint64_t dlt_data_hash(uint64_t a, uint64_t b);
 /* perm[0..n) = the permutation of epoch `epoch` (identity when !shuffle). */

@@ -23,3 +23,8 @@ noinst_HEADERS += src/data/text_corpus.h
 libdltrain_la_SOURCES += src/data/text_bert.c src/data/text_corpus.c
 libdltrain_la_SOURCES += src/data/text_prep.c
 libdltrain_la_SOURCES += src/data/text_loader.c
+# detection (Mask R-CNN data): shards' sample transform, loader, converters
+noinst_HEADERS += src/data/det_internal.h
+libdltrain_la_SOURCES += src/data/det_transform.c src/data/det_loader.c
+libdltrain_la_SOURCES += src/data/det_sink.c src/data/convert_detection_synth.c
+libdltrain_la_SOURCES += src/data/coco_mask.c src/data/convert_coco.c

@@ -37,9 +37,11 @@ static const dlt_ds_desc ds_cls[] = {
     {"images", DS_U8, 4}, {"labels", DS_I32, 1}, {"class_names", DS_STR, 1}};
 static const dlt_ds_desc ds_txt[] = {
     {"tokens", DS_I32, 1}, {"offsets", DS_I64, 1}, {"vocab", DS_STR, 1}};
-static const dlt_ds_desc ds_det[] = {{"images", DS_U8, 4},    {"boxes", DS_F32, 3},
-                                     {"classes", DS_I32, 2},  {"masks", DS_U8, 4},
-                                     {"num_boxes", DS_I32, 1}, {"class_names", DS_STR, 1}};
+static const dlt_ds_desc ds_det[] = {
+    {"images", DS_U8, 4},      {"boxes", DS_F32, 3},       {"classes", DS_I32, 2},
+    {"masks", DS_U8, 4},       {"num_boxes", DS_I32, 1},   {"iscrowd", DS_U8, 2},
+    {"image_sizes", DS_I32, 2}, {"orig_sizes", DS_I32, 2}, {"image_ids", DS_I64, 1},
+    {"class_names", DS_STR, 1}};
 static const dlt_ds_desc ds_pair[] = {{"images_a", DS_U8, 4}, {"images_b", DS_U8, 4}};
 static const dlt_ds_desc ds_bert[] = {
     {"input_ids", DS_I32, 2},           {"token_type_ids", DS_U8, 2},
@@ -52,7 +54,7 @@ int dlt_data_kind_datasets(dlt_shard_kind k, const dlt_ds_desc **out)
     switch (k) {
     case DLT_KIND_IMAGE_CLASSIFICATION: *out = ds_cls; return 3;
     case DLT_KIND_TEXT_TOKENS: *out = ds_txt; return 3;
-    case DLT_KIND_DETECTION: *out = ds_det; return 6;
+    case DLT_KIND_DETECTION: *out = ds_det; return 10;
     case DLT_KIND_IMAGE_PAIRS: *out = ds_pair; return 2;
     case DLT_KIND_BERT_PRETRAINING: *out = ds_bert; return 8;
     default: *out = NULL; return 0;

@@ -50,6 +50,10 @@ dlt_status dlt_shard_describe(FILE *out, const char *path, int verify)
         fprintf(out, "  %-12s uint8 [%lld, %d, %d, %d]\n", "masks", n, in->max_boxes,
                 in->mask_h, in->mask_w);
         fprintf(out, "  %-12s int32 [%lld] (max_boxes %d)\n", "num_boxes", n, in->max_boxes);
+        fprintf(out, "  %-12s uint8 [%lld, %d]\n", "iscrowd", n, in->max_boxes);
+        fprintf(out, "  %-12s int32 [%lld, 2]\n", "image_sizes", n);
+        fprintf(out, "  %-12s int32 [%lld, 2]\n", "orig_sizes", n);
+        fprintf(out, "  %-12s int64 [%lld]\n", "image_ids", n);
         print_names(out, "classes", in->class_names, in->num_classes);
         break;
     case DLT_KIND_IMAGE_PAIRS:

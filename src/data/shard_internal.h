@@ -17,7 +17,7 @@ typedef struct {
     int rank;
 } dlt_ds_desc;
 
-#define DLT_MAX_DATASETS 8
+#define DLT_MAX_DATASETS 10
 
 /* The datasets of a kind, in checksum order; returns their count. */
 int dlt_data_kind_datasets(dlt_shard_kind k, const dlt_ds_desc **out);

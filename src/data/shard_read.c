@@ -150,14 +150,20 @@ static dlt_status check_shapes(dlt_shard *s)
             return st;
         in->max_boxes = (int)m;
         in_ds *bx = get_ds(s, "boxes"), *cl = get_ds(s, "classes"), *mk = get_ds(s, "masks");
+        in_ds *cr = get_ds(s, "iscrowd"), *sz = get_ds(s, "image_sizes");
+        in_ds *osz = get_ds(s, "orig_sizes");
         in->mask_h = (int)mk->dims[2], in->mask_w = (int)mk->dims[3];
         if ((int64_t)bx->dims[1] != m || bx->dims[2] != 4 || (int64_t)cl->dims[1] != m ||
-            (int64_t)mk->dims[1] != m || m < 1)
-            return dlt_seterr(DLT_ERR_SHAPE, "boxes/classes/masks do not match max_boxes = %lld "
-                              "(expected [N,M,4], [N,M], [N,M,h,w])", (long long)m);
-        const char *names[] = {"images", "boxes", "classes", "masks", "num_boxes"};
+            (int64_t)mk->dims[1] != m || (int64_t)cr->dims[1] != m || m < 1)
+            return dlt_seterr(DLT_ERR_SHAPE, "boxes/classes/masks/iscrowd do not match "
+                              "max_boxes = %lld (expected [N,M,4], [N,M], [N,M,h,w], [N,M])",
+                              (long long)m);
+        if (sz->dims[1] != 2 || osz->dims[1] != 2)
+            return dlt_seterr(DLT_ERR_SHAPE, "image_sizes/orig_sizes must be [N,2]");
+        const char *names[] = {"images",  "boxes",       "classes",    "masks",    "num_boxes",
+                               "iscrowd", "image_sizes", "orig_sizes", "image_ids"};
         st = image_shape(s, get_ds(s, "images"));
-        for (int i = 0; i < 5 && !st; i++)
+        for (int i = 0; i < 9 && !st; i++)
             st = expect_rows(get_ds(s, names[i]), n, "num_samples");
         break;
     }
@@ -615,6 +621,21 @@ dlt_status dlt_shard_read_detection(dlt_shard *s, int64_t i, uint8_t *hwc, float
         st = rows_of(s, "classes", i, classes);
     if (!st && masks)
         st = rows_of(s, "masks", i, masks);
+    return st;
+}
+
+dlt_status dlt_shard_read_det_meta(dlt_shard *s, int64_t i, int32_t sizes[4],
+                                   int64_t *image_id, uint8_t *iscrowd)
+{
+    dlt_status st = sample_range(s, DLT_KIND_DETECTION, i, s->info.num_samples);
+    if (!st && sizes)
+        st = rows_of(s, "image_sizes", i, sizes);
+    if (!st && sizes)
+        st = rows_of(s, "orig_sizes", i, sizes + 2);
+    if (!st && image_id)
+        st = rows_of(s, "image_ids", i, image_id);
+    if (!st && iscrowd)
+        st = rows_of(s, "iscrowd", i, iscrowd);
     return st;
 }
 

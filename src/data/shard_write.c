@@ -46,8 +46,10 @@ static void row_dims(const dlt_shard_spec *s, const char *name, hsize_t *dims)
         dims[1] = (hsize_t)s->h, dims[2] = (hsize_t)s->w, dims[3] = (hsize_t)s->c;
     } else if (strcmp(name, "boxes") == 0) {
         dims[1] = (hsize_t)s->max_boxes, dims[2] = 4;
-    } else if (strcmp(name, "classes") == 0) {
+    } else if (strcmp(name, "classes") == 0 || strcmp(name, "iscrowd") == 0) {
         dims[1] = (hsize_t)s->max_boxes;
+    } else if (strcmp(name, "image_sizes") == 0 || strcmp(name, "orig_sizes") == 0) {
+        dims[1] = 2;
     } else if (strcmp(name, "input_ids") == 0 || strcmp(name, "token_type_ids") == 0) {
         dims[1] = (hsize_t)s->seq_len;
     } else if (strncmp(name, "masked_lm_", 10) == 0) {
@@ -310,57 +312,85 @@ dlt_status dlt_shard_write_document(dlt_shard_writer *w, const int32_t *tokens, 
     return done(w, st, &q);
 }
 
-dlt_status dlt_shard_write_detection(dlt_shard_writer *w, const uint8_t *hwc, int nboxes,
-                                     const float *boxes, const int32_t *classes,
-                                     const uint8_t *masks)
+/* Appends one row to d: the first n items of src (item bytes each), then zeros,
+ * so that every row is whole for the checksum's sake. */
+static dlt_status append_padded(out_ds *d, const void *src, int n, size_t item)
+{
+    uint8_t *row = calloc(1, d->row_bytes);
+    if (!row)
+        return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    if (n > 0 && src)
+        memcpy(row, src, (size_t)n * item);
+    dlt_status st = append(d, row, 1);
+    free(row);
+    return st;
+}
+
+static dlt_status check_det(const dlt_shard_writer *w, const dlt_det_sample *x)
+{
+    const dlt_shard_spec *s = &w->spec;
+    if (x->nboxes < 0 || x->nboxes > s->max_boxes)
+        return dlt_seterr(DLT_ERR_INVALID, "%s: %d boxes, the shard holds at most %d", w->path,
+                          x->nboxes, s->max_boxes);
+    if (x->h < 0 || x->h > s->h || x->w < 0 || x->w > s->w || x->orig_h < 0 || x->orig_w < 0)
+        return dlt_seterr(DLT_ERR_INVALID, "%s: image size %dx%d (source %dx%d) does not fit "
+                          "the %dx%d canvas", w->path, x->h, x->w, x->orig_h, x->orig_w, s->h,
+                          s->w);
+    for (int i = 0; i < x->nboxes; i++) {
+        if (x->classes[i] < 0 || x->classes[i] >= s->num_classes)
+            return dlt_seterr(DLT_ERR_INVALID, "%s: box class %d outside 0..%d", w->path,
+                              x->classes[i], s->num_classes - 1);
+        if (x->iscrowd && x->iscrowd[i] > 1)
+            return dlt_seterr(DLT_ERR_INVALID, "%s: iscrowd %d of box %d is not 0 or 1",
+                              w->path, x->iscrowd[i], i);
+    }
+    return DLT_OK;
+}
+
+dlt_status dlt_shard_write_det(dlt_shard_writer *w, const dlt_det_sample *x)
 {
     dlt_h5_quiet q;
     const dlt_shard_spec *s = &w->spec;
     if (s->kind != DLT_KIND_DETECTION)
         return wrong_kind(w, "a detection sample");
-    if (nboxes < 0 || nboxes > s->max_boxes)
-        return dlt_seterr(DLT_ERR_INVALID, "%s: %d boxes, the shard holds at most %d", w->path,
-                          nboxes, s->max_boxes);
-    for (int i = 0; i < nboxes; i++)
-        if (classes[i] < 0 || classes[i] >= s->num_classes)
-            return dlt_seterr(DLT_ERR_INVALID, "%s: box class %d outside 0..%d", w->path,
-                              classes[i], s->num_classes - 1);
-    size_t msz = (size_t)s->mask_h * (size_t)s->mask_w;
-    int32_t cls[s->max_boxes];
-    float box[s->max_boxes * 4];
-    memset(cls, 0, sizeof cls);
-    memset(box, 0, sizeof box);
-    if (nboxes > 0) {
-        memcpy(cls, classes, (size_t)nboxes * sizeof *cls);
-        memcpy(box, boxes, (size_t)nboxes * 4 * sizeof *box);
-    }
+    dlt_status st = check_det(w, x);
+    if (st)
+        return st;
+    int n = x->nboxes;
+    int32_t nb = n, sizes[2] = {x->h ? x->h : s->h, x->w ? x->w : s->w};
+    int32_t orig[2] = {x->orig_h ? x->orig_h : sizes[0], x->orig_w ? x->orig_w : sizes[1]};
+    int64_t id = x->image_id;
     dlt_h5_quiet_begin(&q);
-    out_ds *md = find_ds(w, "masks");
-    dlt_status st = append(find_ds(w, "images"), hwc, 1);
+    st = append(find_ds(w, "images"), x->hwc, 1);
     if (!st)
-        st = append(find_ds(w, "boxes"), box, 1);
+        st = append_padded(find_ds(w, "boxes"), x->boxes, n, 4 * sizeof(float));
     if (!st)
-        st = append(find_ds(w, "classes"), cls, 1);
-    /* masks: the given ones, then zeros, as one row for the checksum's sake */
-    if (!st && nboxes == s->max_boxes)
-        st = append(md, masks, 1);
-    else if (!st) {
-        uint8_t *row = malloc(md->row_bytes);
-        if (!row)
-            st = dlt_seterr(DLT_ERR_NOMEM, "out of memory");
-        else {
-            memset(row, 0, md->row_bytes);
-            if (nboxes > 0)
-                memcpy(row, masks, (size_t)nboxes * msz);
-            st = append(md, row, 1);
-            free(row);
-        }
-    }
-    int32_t nb = nboxes;
+        st = append_padded(find_ds(w, "classes"), x->classes, n, sizeof(int32_t));
+    if (!st)
+        st = append_padded(find_ds(w, "masks"), x->masks, n,
+                           (size_t)s->mask_h * (size_t)s->mask_w);
     if (!st)
         st = append(find_ds(w, "num_boxes"), &nb, 1);
+    if (!st)
+        st = append_padded(find_ds(w, "iscrowd"), x->iscrowd, n, 1);
+    if (!st)
+        st = append(find_ds(w, "image_sizes"), sizes, 1);
+    if (!st)
+        st = append(find_ds(w, "orig_sizes"), orig, 1);
+    if (!st)
+        st = append(find_ds(w, "image_ids"), &id, 1);
     w->nsamples += !st;
     return done(w, st, &q);
+}
+
+dlt_status dlt_shard_write_detection(dlt_shard_writer *w, const uint8_t *hwc, int nboxes,
+                                     const float *boxes, const int32_t *classes,
+                                     const uint8_t *masks)
+{
+    dlt_det_sample x = {0};
+    x.hwc = hwc, x.nboxes = nboxes, x.boxes = boxes, x.classes = classes, x.masks = masks;
+    x.image_id = w->nsamples; /* the row: no better id is known */
+    return dlt_shard_write_det(w, &x);
 }
 
 dlt_status dlt_shard_write_pair_image(dlt_shard_writer *w, int domain, const uint8_t *hwc)

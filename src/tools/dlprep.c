@@ -36,6 +36,13 @@ static void usage(FILE *out)
             "                                 plain-text files or folders (.txt .rst .md .html,\n"
             "                                 optionally .gz) -> GPT token streams (text-tokens)\n"
             "                                 or BERT pretraining instances (bert-pretraining)\n"
+            "  detection-synth [--src DIR] [--n N] [--canvas S] [--seed S]\n"
+            "                                 1-6 Fashion-MNIST items per SxS canvas (default\n"
+            "                                 1000 images, 128): detection shards with boxes and\n"
+            "                                 masks, train-* and val-*, + instances_*.json (COCO)\n"
+            "  coco --images DIR --annotations FILE.json [--max-size S] [--max-boxes M]\n"
+            "                                 COCO instances (polygons, RLE) -> detection shards\n"
+            "                                 (default S 1333, M 100; --prefix names the split)\n"
             "  info SHARD...                  summary of shards, checksum verified\n"
             "  verify SHARD...                verify checksums only (exit status 1 on failure)\n"
             "\n"
@@ -76,6 +83,8 @@ typedef struct {
     const char *pos[64];
     int npos;
     const char *src, *resize, *size, *dom_a, *dom_b;
+    const char *images, *annotations; /* coco */
+    long long det_n, canvas, max_size, max_boxes; /* detection-synth, coco */
     int channels, classes, quiet;
     long long num;
     const char *target, *tokenizer, *docs;
@@ -134,6 +143,21 @@ static int parse_args(int argc, char **argv, args *a)
             a->size = val;
         else if (!strcmp(k, "--a"))
             a->dom_a = val;
+        else if (!strcmp(k, "--images"))
+            a->images = val;
+        else if (!strcmp(k, "--annotations"))
+            a->annotations = val;
+        else if (!strcmp(k, "--n") || !strcmp(k, "--canvas") || !strcmp(k, "--max-size") ||
+                 !strcmp(k, "--max-boxes")) {
+            if (parse_ll(val, &v, k))
+                return -1;
+            if (v < 1 || v > 100000000)
+                return fprintf(stderr, "dlprep: %s %lld is out of range\n", k, v), -1;
+            *(!strcmp(k, "--n")        ? &a->det_n
+              : !strcmp(k, "--canvas") ? &a->canvas
+              : !strcmp(k, "--max-size") ? &a->max_size
+                                         : &a->max_boxes) = v;
+        }
         else if (!strcmp(k, "--b"))
             a->dom_b = val;
         else if (!strcmp(k, "--target"))
@@ -320,6 +344,22 @@ static int run(const char *cmd, args *a)
             return 2;
         st = dlt_convert_fashion_mnist_pair(
             a->src ? a->src : "/usr/share/datasets/fashion-mnist", a->dom_a, a->dom_b, &a->o);
+    } else if (!strcmp(cmd, "detection-synth")) {
+        if (need_pos(a, 0, cmd))
+            return 2;
+        st = dlt_convert_detection_synth(a->src ? a->src : "/usr/share/datasets/fashion-mnist",
+                                         a->det_n ? a->det_n : 1000,
+                                         a->canvas ? (int)a->canvas : 128, &a->o);
+    } else if (!strcmp(cmd, "coco")) {
+        if (need_pos(a, 0, cmd))
+            return 2;
+        if (!a->images || !a->annotations) {
+            fprintf(stderr, "dlprep coco: --images DIR and --annotations FILE.json are both "
+                            "required\n");
+            return 2;
+        }
+        st = dlt_convert_coco(a->images, a->annotations, (int)a->max_size, (int)a->max_boxes,
+                              &a->o);
     } else if (!strcmp(cmd, "synthetic")) {
         if (need_pos(a, 0, cmd))
             return 2;

@@ -25,3 +25,17 @@ TESTS += $(DATA_TESTS6)
 tests_data_test_pairs_SOURCES = tests/data/test_pairs.c tests/data/data_util.c tests/data/data_util.h
 tests_data_test_fmnist_pair_SOURCES = tests/data/test_fmnist_pair.c tests/data/data_util.c \
 	tests/data/data_util.h
+DATA_TESTS7 = tests/data/test_det
+check_PROGRAMS += $(DATA_TESTS7)
+TESTS += $(DATA_TESTS7)
+tests_data_test_det_SOURCES = tests/data/test_det.c tests/data/data_util.c tests/data/data_util.h
+DATA_TESTS8 = tests/data/test_coco
+check_PROGRAMS += $(DATA_TESTS8)
+TESTS += $(DATA_TESTS8)
+tests_data_test_coco_SOURCES = tests/data/test_coco.c tests/data/data_util.c tests/data/data_util.h
+tests_data_test_coco_CPPFLAGS = $(AM_CPPFLAGS) -DDLT_TEST_SRCDIR='"$(abs_top_srcdir)"'
+DATA_TESTS9 = tests/data/test_detsynth
+check_PROGRAMS += $(DATA_TESTS9)
+TESTS += $(DATA_TESTS9)
+tests_data_test_detsynth_SOURCES = tests/data/test_detsynth.c tests/data/data_util.c \
+	tests/data/data_util.h
