@@ -44,3 +44,6 @@ noinst_HEADERS += src/train/coco_gt.h
 # detection post-processing (masks pasted into images as torchvision does)
 libdltrain_la_SOURCES += src/train/det_post.c
 pkginclude_HEADERS += src/train/dlt_det_post.h
+# Mask R-CNN: the training graph (task_maskrcnn.c builds it)
+libdltrain_la_SOURCES += src/train/maskrcnn_graph.c
+noinst_HEADERS += src/train/maskrcnn_graph.h

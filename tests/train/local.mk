@@ -127,3 +127,8 @@ EXTRA_DIST += tests/fixtures/coco_eval_make_fixtures.py tests/fixtures/coco_eval
 check_PROGRAMS += tests/train/test_det_post
 TESTS += tests/train/test_det_post
 EXTRA_DIST += tests/fixtures/det_post.h5 tests/fixtures/det_post_make_fixtures.py
+# Mask R-CNN's training graph: the five losses against torchvision's MaskRCNN
+check_PROGRAMS += tests/train/test_maskrcnn_graph
+TESTS += tests/train/test_maskrcnn_graph
+tests_train_test_maskrcnn_graph_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/train
+EXTRA_DIST += tests/fixtures/maskrcnn_loss.h5 tests/fixtures/maskrcnn_loss_make_fixtures.py
