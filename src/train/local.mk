@@ -45,5 +45,5 @@ noinst_HEADERS += src/train/coco_gt.h
 libdltrain_la_SOURCES += src/train/det_post.c
 pkginclude_HEADERS += src/train/dlt_det_post.h
 # Mask R-CNN: the training graph (task_maskrcnn.c builds it)
-libdltrain_la_SOURCES += src/train/maskrcnn_graph.c
+libdltrain_la_SOURCES += src/train/maskrcnn_graph.c src/train/task_maskrcnn.c
 noinst_HEADERS += src/train/maskrcnn_graph.h
