@@ -608,7 +608,8 @@ dlt_status dlt_train_job_record_defaults(dlt_job *job, const dlt_train_config *c
         dlt_task_cyclegan_phase_defaults(def);
         return record_phases(job, c, def, 2);
     }
-    if (c->task == DLT_TASK_CLASSIFY || c->task == DLT_TASK_VAE || given(job, "model.dropout"))
+    if (c->task == DLT_TASK_CLASSIFY || c->task == DLT_TASK_VAE || c->task == DLT_TASK_MASKRCNN ||
+        given(job, "model.dropout"))
         return DLT_OK;
     char set[64];
     snprintf(set, sizeof set, "model.dropout=%.7g", (double)c->tf.hidden_dropout);
