@@ -46,6 +46,7 @@ typedef struct {
     char norm;                                /* 'f' frozen batch norm, 'b' batch norm, 'g' group norm */
     int fpn_channels, representation, mask_channels;
     int min_size, max_size, max_boxes; /* the loader's resize; M (0: the shards') */
+    int flip;                          /* random horizontal flips */
     float anchor_sizes[5], anchor_ratios[3];
     int nratios;
     int rpn_pre_nms_top_n, rpn_post_nms_top_n, rpn_batch;

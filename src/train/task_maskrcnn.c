@@ -39,7 +39,7 @@ static dlt_status open_loader(const dlt_train_config *c, int train, int rank, in
     lc.base.shuffle = train ? c->shuffle : 0;
     lc.base.seed = c->seed;
     lc.base.drop_last = train ? c->drop_last : 0;
-    lc.base.flip = train ? c->flip : 0;
+    lc.base.flip = train ? c->mrcnn.flip : 0;
     lc.base.prefetch = c->prefetch > 0 ? c->prefetch : 2;
     lc.base.threads = c->loader_threads;
     lc.base.rank = rank;
