@@ -7,7 +7,8 @@
 #       positive: each image has ground truth) the normalisers split exactly
 #       over ranks, so only the order of float sums differs (tolerance 1e-5);
 #   (b) exact resume: 4 steps == 2 + 2 resumed, bitwise;
-#   (c) the progress lines name the five losses.
+#   (c) the progress lines name the five losses; maskrcnn.max_boxes below the
+#       shards' M keeps the first M objects of each image.
 . "${top_srcdir:?}/tests/train/lib.sh"
 
 "$DLPREP" detection-synth --n 40 --canvas 64 --seed 3 --out data >prep.out 2>&1 || { cat prep.out; fail "dlprep detection-synth"; }
@@ -55,6 +56,13 @@ JOB
 run 1 job.toml --set checkpoint.dir=c --set train.steps=1 >c.out 2>&1 || { cat c.out; fail "(c) one step"; }
 grep -q "step 1/1 .*loss .* rpn_obj .* rpn_box .* cls .* box .* mask " c.out || { cat c.out; fail "(c) progress line"; }
 grep "step 1/1" c.out
+# more objects than M (the synthetic images hold up to 6): the first M are kept
+run 1 job.toml --set checkpoint.dir=m2 --set train.steps=1 --set maskrcnn.max_boxes=2 --dry-run >m2.out 2>&1 ||
+    { cat m2.out; fail "(c) max_boxes = 2"; }
+grep -q "up to 2 boxes" m2.out || { cat m2.out; fail "(c) max_boxes = 2 not in the model line"; }
+run 1 job.toml --set checkpoint.dir=m2 --set train.steps=1 --set maskrcnn.max_boxes=2 >m2.out 2>&1 ||
+    { cat m2.out; fail "(c) max_boxes = 2"; }
+grep -q "step 1/1 .*loss [0-9]" m2.out || { cat m2.out; fail "(c) max_boxes = 2: no finite loss"; }
 
 # (b) exact resume
 run 1 job.toml --quiet --set train.steps=4 --set checkpoint.dir=full >b.out 2>&1 || { cat b.out; fail "(b) full run"; }
