@@ -131,6 +131,8 @@
     /* roi family: RoIAlign, its backward, FPN level assignment */                                         \
     X(ROI_ALIGN, roi_align, roi, roi)                                                                       \
     X(ROI_ALIGN_BACKWARD, roi_align_backward, roi, roi)                                                     \
-    X(ROI_LEVEL, roi_level, roi, roi)
+    X(ROI_LEVEL, roi_level, roi, roi)                                                                       \
+    /* i32/f32 conversion (cast family) */                                                                 \
+    X(CAST, cast, cast, cast)
 
 #endif
