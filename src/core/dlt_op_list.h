@@ -127,10 +127,12 @@
     X(BOX_TOPK, box_topk, box, box)                                                                         \
     X(BOX_NMS, box_nms, box, box)                                                                           \
     X(BOX_MATCH, box_match, box, box)                                                                       \
-    X(BOX_SAMPLE, box_sample, box, box)                                                                     \
+    X(BOX_SAMPLE, box_sample, box, box)                                                                    \
     /* roi family: RoIAlign, its backward, FPN level assignment */                                         \
     X(ROI_ALIGN, roi_align, roi, roi)                                                                       \
     X(ROI_ALIGN_BACKWARD, roi_align_backward, roi, roi)                                                     \
-    X(ROI_LEVEL, roi_level, roi, roi)
+    X(ROI_LEVEL, roi_level, roi, roi)                                                                       \
+    /* i32/f32 conversion (cast family) */                                                                 \
+    X(CAST, cast, cast, cast)
 
 #endif

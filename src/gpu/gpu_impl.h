@@ -66,7 +66,8 @@ typedef struct {
     X(random)                                                                                  \
     X(rnn)                                                                                     \
     X(box)                                                                                     \
-    X(roi)
+    X(roi)                                                                                     \
+    X(cast)
 
 #define DLT_GPU_KERNEL_LIST_DECL_(name) extern const dlt_gpu_kernel dlt_gpu_kernels_##name[];
 DLT_GPU_KERNEL_LISTS(DLT_GPU_KERNEL_LIST_DECL_)

@@ -26,6 +26,9 @@ GPU_KERNELS += $(GPU_K_BOX)
 # roi family
 GPU_K_ROI = src/gpu/k_roi.cu
 GPU_KERNELS += $(GPU_K_ROI)
+# cast family (i32/f32 conversion)
+GPU_K_CAST = src/gpu/k_cast.cu
+GPU_KERNELS += $(GPU_K_CAST)
 GPU_SOURCES = src/gpu/gpu.c src/gpu/backend.c src/gpu/selftest.cu src/gpu/k_core.cu src/gpu/k_optim.cu $(GPU_KERNELS)
 pkginclude_HEADERS += src/gpu/dlt_gpu.h
 libdltrain_la_SOURCES += src/gpu/gpu_flag.c

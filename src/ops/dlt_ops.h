@@ -414,6 +414,13 @@ typedef struct {
 } dlt_roi_level_opts;
 dlt_t dlt_roi_level(dlt_graph *g, dlt_t rois, const dlt_roi_level_opts *o);
 
+/* ==== i32/f32 conversion (cast family, src/ops/cast.c) ==== */
+/* y = clamp(x * scale + offset, lo, hi) in double, stored as `to` (f32, or
+ * i32 floored); x f32 or i32, any shape; NaN gives lo. For index arithmetic
+ * (shift a matcher's codes, clamp gather indices, masks from labels); no
+ * gradient. */
+dlt_t dlt_cast(dlt_graph *g, dlt_t x, dlt_dtype to, double scale, double offset, double lo, double hi);
+
 #ifdef __cplusplus
 }
 #endif

@@ -21,3 +21,6 @@ EXTRA_DIST += src/ops/box.mk
 # roi family
 include src/ops/roi.mk
 EXTRA_DIST += src/ops/roi.mk
+# cast family (i32/f32 conversion with an affine map and a clamp)
+include src/ops/cast.mk
+EXTRA_DIST += src/ops/cast.mk

@@ -35,9 +35,25 @@ typedef enum {
     DLT_TASK_BERT,         /* bert-* on bert-pretraining shards */
     DLT_TASK_GAN,          /* GANs (dlt_gan_archs) on image shards: phased steps (task_gan.c) */
     DLT_TASK_VAE,          /* the variational autoencoder ("vae") on image shards (task_vae.c) */
-    DLT_TASK_CYCLEGAN      /* cyclegan on image-pairs shards: phases g, d (task_cyclegan.c) */
+    DLT_TASK_CYCLEGAN,     /* cyclegan on image-pairs shards: phases g, d (task_cyclegan.c) */
+    DLT_TASK_MASKRCNN      /* maskrcnn on detection shards (task_maskrcnn.c) */
 } dlt_task_kind;
 const char *dlt_task_kind_name(dlt_task_kind k); /* "classification", "causal-lm", "bert-pretraining" */
+
+/* [maskrcnn]: Mask R-CNN's sizes and its training-time selection (task_maskrcnn.c). */
+typedef struct {
+    int depth, num_classes, trainable_layers; /* num_classes 0: the shards' (with background) */
+    char norm;                                /* 'f' frozen batch norm, 'b' batch norm, 'g' group norm */
+    int fpn_channels, representation, mask_channels;
+    int min_size, max_size, max_boxes; /* the loader's resize; M (0: the shards') */
+    int flip;                          /* random horizontal flips */
+    float anchor_sizes[5], anchor_ratios[3];
+    int nratios;
+    int rpn_pre_nms_top_n, rpn_post_nms_top_n, rpn_batch;
+    float rpn_positive_fraction, rpn_fg_iou, rpn_bg_iou;
+    int roi_batch, rois, mask_positives;
+    float roi_positive_fraction, roi_fg_iou, roi_bg_iou;
+} dlt_maskrcnn_config;
 
 /* Everything a training run needs, resolved from the job file. */
 enum { DLT_TRAIN_CPU = 0, DLT_TRAIN_CUDA, DLT_TRAIN_AUTO };
@@ -88,6 +104,7 @@ typedef struct {
     dlt_cyclegan_spec cyclegan; /* cyclegan: widths, blocks (img shape from the shards) */
     double cyc_lambda, cyc_lambda_id; /* cyclegan.lambda_cycle, lambda_identity (x lambda_cycle) */
     int cyc_pool;            /* cyclegan.pool_size: generated images kept per domain per rank */
+    dlt_maskrcnn_config mrcnn; /* maskrcnn: maskrcnn.* */
     int optim_given;         /* the job set an optim.* key (GAN phases inherit it then) */
     int nphase_cfg;
     dlt_phase_config phase[DLT_MAX_PHASES];

@@ -222,6 +222,56 @@ static void vae_from_job(const dlt_job *job, dlt_train_config *c)
     c->gan_fid_samples = dlt_job_int(job, "gan.fid_samples");
 }
 
+/* [maskrcnn]: Mask R-CNN's sizes, anchors and the training-time selection. */
+static dlt_status maskrcnn_from_job(const dlt_job *job, dlt_train_config *c)
+{
+    dlt_maskrcnn_config *m = &c->mrcnn;
+    double v[8];
+    m->depth = (int)dlt_job_int(job, "maskrcnn.depth");
+    if (m->depth != 18 && m->depth != 34 && m->depth != 50 && m->depth != 101 && m->depth != 152)
+        return where_err(job, "maskrcnn.depth", "must be 18, 34, 50, 101 or 152", NULL);
+    m->num_classes = (int)dlt_job_int(job, "maskrcnn.num_classes");
+    m->trainable_layers = (int)dlt_job_int(job, "maskrcnn.trainable_layers");
+    const char *norm = dlt_job_string(job, "maskrcnn.norm");
+    if (strcmp(norm, "frozen") && strcmp(norm, "batch") && strcmp(norm, "group"))
+        return where_err(job, "maskrcnn.norm", "must be frozen, batch or group", NULL);
+    m->norm = norm[0] == 'f' ? 'f' : norm[0] == 'b' ? 'b' : 'g';
+    m->fpn_channels = (int)dlt_job_int(job, "maskrcnn.fpn_channels");
+    m->representation = (int)dlt_job_int(job, "maskrcnn.representation");
+    m->mask_channels = (int)dlt_job_int(job, "maskrcnn.mask_channels");
+    m->min_size = (int)dlt_job_int(job, "maskrcnn.min_size");
+    m->max_size = (int)dlt_job_int(job, "maskrcnn.max_size");
+    m->max_boxes = (int)dlt_job_int(job, "maskrcnn.max_boxes");
+    m->flip = dlt_job_bool(job, "maskrcnn.flip");
+    if (floats(job, "maskrcnn.anchor_sizes", v, 8) != 5)
+        return where_err(job, "maskrcnn.anchor_sizes", "must hold 5 sizes (one per FPN level)",
+                         NULL);
+    for (int i = 0; i < 5; i++)
+        m->anchor_sizes[i] = (float)v[i];
+    m->nratios = floats(job, "maskrcnn.anchor_ratios", v, 8);
+    if (m->nratios < 1 || m->nratios > 3)
+        return where_err(job, "maskrcnn.anchor_ratios", "must hold 1 to 3 aspect ratios", NULL);
+    for (int i = 0; i < m->nratios; i++)
+        m->anchor_ratios[i] = (float)v[i];
+    m->rpn_pre_nms_top_n = (int)dlt_job_int(job, "maskrcnn.rpn_pre_nms_top_n");
+    m->rpn_post_nms_top_n = (int)dlt_job_int(job, "maskrcnn.rpn_post_nms_top_n");
+    m->rpn_batch = (int)dlt_job_int(job, "maskrcnn.rpn_batch");
+    m->rpn_positive_fraction = (float)dlt_job_float(job, "maskrcnn.rpn_positive_fraction");
+    m->rpn_fg_iou = (float)dlt_job_float(job, "maskrcnn.rpn_fg_iou");
+    m->rpn_bg_iou = (float)dlt_job_float(job, "maskrcnn.rpn_bg_iou");
+    m->roi_batch = (int)dlt_job_int(job, "maskrcnn.roi_batch");
+    m->roi_positive_fraction = (float)dlt_job_float(job, "maskrcnn.roi_positive_fraction");
+    m->roi_fg_iou = (float)dlt_job_float(job, "maskrcnn.roi_fg_iou");
+    m->roi_bg_iou = (float)dlt_job_float(job, "maskrcnn.roi_bg_iou");
+    m->rois = (int)dlt_job_int(job, "maskrcnn.rois");
+    m->mask_positives = (int)dlt_job_int(job, "maskrcnn.mask_positives");
+    if (m->rpn_bg_iou > m->rpn_fg_iou || m->roi_bg_iou > m->roi_fg_iou)
+        return where_err(
+            job, m->rpn_bg_iou > m->rpn_fg_iou ? "maskrcnn.rpn_bg_iou" : "maskrcnn.roi_bg_iou",
+            "must be <= the matching fg_iou", NULL);
+    return DLT_OK;
+}
+
 /* model.arch: an image classifier, or a transformer whose family has a task. */
 static dlt_status model_from_job(const dlt_job *job, dlt_train_config *c)
 {
@@ -237,6 +287,10 @@ static dlt_status model_from_job(const dlt_job *job, dlt_train_config *c)
         c->task = DLT_TASK_GAN;
         return dlt_gan_spec_default(arch, &c->gan);
     }
+    if (!strcmp(arch, "maskrcnn")) { /* sizes from maskrcnn.* (maskrcnn_from_job) */
+        c->task = DLT_TASK_MASKRCNN;
+        return DLT_OK;
+    }
     if (!strcmp(arch, "vae")) { /* sizes from vae.* (vae_from_job), images from the shards */
         c->task = DLT_TASK_VAE;
         dlt_vae_spec_default(&c->vae);
@@ -250,7 +304,7 @@ static dlt_status model_from_job(const dlt_job *job, dlt_train_config *c)
     dlt_model_spec_default("mlp", &c->model);
     if (dlt_transformer_spec_default(arch, &c->tf) != DLT_OK) {
         char both[1600];
-        snprintf(both, sizeof both, "%.1000s; transformers: %s; generative: %s, cyclegan, vae", msg,
+        snprintf(both, sizeof both, "%.1000s; transformers: %s; generative: %s, cyclegan, vae; detection: maskrcnn", msg,
                  dlt_transformer_archs(), dlt_gan_archs());
         return where_err(job, "model.arch", "", both);
     }
@@ -343,6 +397,11 @@ dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
         return st;
     if (c->task == DLT_TASK_VAE)
         vae_from_job(job, c);
+    if (c->task == DLT_TASK_MASKRCNN) {
+        dlt_job_set_families(job, "maskrcnn");
+        if ((st = maskrcnn_from_job(job, c)) != DLT_OK)
+            return st;
+    }
     if (c->task == DLT_TASK_CYCLEGAN) {
         dlt_job_set_families(job, "cyclegan");
         cyclegan_from_job(job, c);
@@ -560,7 +619,8 @@ dlt_status dlt_train_job_record_defaults(dlt_job *job, const dlt_train_config *c
         dlt_task_cyclegan_phase_defaults(def);
         return record_phases(job, c, def, 2);
     }
-    if (c->task == DLT_TASK_CLASSIFY || c->task == DLT_TASK_VAE || given(job, "model.dropout"))
+    if (c->task == DLT_TASK_CLASSIFY || c->task == DLT_TASK_VAE || c->task == DLT_TASK_MASKRCNN ||
+        given(job, "model.dropout"))
         return DLT_OK;
     char set[64];
     snprintf(set, sizeof set, "model.dropout=%.7g", (double)c->tf.hidden_dropout);

@@ -72,3 +72,6 @@ pkginclude_HEADERS += src/train/dlt_det_picture.h
 libdltrain_la_SOURCES += src/train/maskrcnn_infer.c
 pkginclude_HEADERS += src/train/dlt_maskrcnn_infer.h
 libdltrain_la_SOURCES += src/train/maskrcnn_detect.c
+# Mask R-CNN: the training graph (task_maskrcnn.c builds it)
+libdltrain_la_SOURCES += src/train/maskrcnn_graph.c src/train/task_maskrcnn.c
+noinst_HEADERS += src/train/maskrcnn_graph.h

@@ -20,6 +20,8 @@ const char *dlt_task_kind_name(dlt_task_kind k)
         return "vae";
     case DLT_TASK_CYCLEGAN:
         return "cyclegan";
+    case DLT_TASK_MASKRCNN:
+        return "maskrcnn";
     default:
         return "classification";
     }
@@ -56,6 +58,8 @@ const dlt_task_ops *dlt_task_ops_for(dlt_task_kind k)
         return &dlt_task_vae;
     case DLT_TASK_CYCLEGAN:
         return &dlt_task_cyclegan;
+    case DLT_TASK_MASKRCNN:
+        return &dlt_task_maskrcnn;
     default:
         return &dlt_task_classify;
     }

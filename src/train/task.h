@@ -145,6 +145,7 @@ struct dlt_task {
 extern const dlt_task_ops dlt_task_classify, dlt_task_causal_lm, dlt_task_bert, dlt_task_gan;
 extern const dlt_task_ops dlt_task_vae;
 extern const dlt_task_ops dlt_task_cyclegan; /* task_cyclegan.c */
+extern const dlt_task_ops dlt_task_maskrcnn; /* task_maskrcnn.c */
 /* CycleGAN's phases, ph[0] "g" then ph[1] "d": names and the reference's
  * optimizer (Adam 2e-4, betas (0.5, 0.999)), repeat 1. */
 void dlt_task_cyclegan_phase_defaults(dlt_task_phase *ph);

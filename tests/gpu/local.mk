@@ -147,3 +147,12 @@ tests_gpu_emu_roi_SOURCES = tests/gpu/test_gpu_roi.c
 tests_gpu_emu_roi_CPPFLAGS = $(EMU_CPPFLAGS) -DDLT_TEST_SRCDIR='"$(abs_top_srcdir)"'
 tests_gpu_emu_roi_LDADD = $(EMU_LDADD)
 tests_gpu_emu_roi_LINK = $(CXXLINK)
+# cast family: i32/f32 conversion against the CPU (exact)
+GPU_T_CAST = tests/gpu/test_gpu_cast tests/gpu/emu_cast
+check_PROGRAMS += $(GPU_T_CAST)
+TESTS += $(GPU_T_CAST)
+EMU_GEN += tests/gpu/emu/k_cast.cc
+tests_gpu_emu_cast_SOURCES = tests/gpu/test_gpu_cast.c
+tests_gpu_emu_cast_CPPFLAGS = $(EMU_CPPFLAGS)
+tests_gpu_emu_cast_LDADD = $(EMU_LDADD)
+tests_gpu_emu_cast_LINK = $(CXXLINK)

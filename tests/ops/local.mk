@@ -20,3 +20,6 @@ EXTRA_DIST += tests/ops/box.mk
 # roi family
 include tests/ops/roi.mk
 EXTRA_DIST += tests/ops/roi.mk
+# cast family (i32/f32 conversion)
+include tests/ops/cast.mk
+EXTRA_DIST += tests/ops/cast.mk

@@ -166,3 +166,11 @@ EXTRA_DIST += tests/fixtures/maskrcnn_infer.h5 tests/fixtures/maskrcnn_infer_mak
 # dltrain detect's arguments and errors
 TESTS += tests/train/test_detect_cli.sh
 EXTRA_DIST += tests/train/test_detect_cli.sh
+# Mask R-CNN's training graph: the five losses against torchvision's MaskRCNN
+check_PROGRAMS += tests/train/test_maskrcnn_graph
+TESTS += tests/train/test_maskrcnn_graph
+tests_train_test_maskrcnn_graph_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/train
+EXTRA_DIST += tests/fixtures/maskrcnn_loss.h5 tests/fixtures/maskrcnn_loss_make_fixtures.py
+# the Mask R-CNN task: 2 ranks x b == 1 rank x 2b, exact resume, progress lines
+TESTS += tests/train/test_maskrcnn.sh
+EXTRA_DIST += tests/train/test_maskrcnn.sh

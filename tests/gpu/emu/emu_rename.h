@@ -26,6 +26,7 @@
 #define dlt_gpu_kernels_rnn emu_gpu_kernels_rnn
 #define dlt_gpu_kernels_box emu_gpu_kernels_box
 #define dlt_gpu_kernels_roi emu_gpu_kernels_roi
+#define dlt_gpu_kernels_cast emu_gpu_kernels_cast
 #define dlt_gpu_check emu_gpu_check
 #define dlt_gpu_check_cublas emu_gpu_check_cublas
 #define dlt_gpu_check_cudnn emu_gpu_check_cudnn
