@@ -112,14 +112,21 @@ static dlt_status open_task(dlt_task *t)
     return DLT_OK;
 }
 
+void dlt_task_maskrcnn_spec(const dlt_train_config *c, int classes, dlt_maskrcnn_spec *net)
+{
+    const dlt_maskrcnn_config *m = &c->mrcnn;
+    dlt_maskrcnn_spec_default(net);
+    net->depth = m->depth, net->num_classes = classes, net->trainable_layers = m->trainable_layers;
+    net->norm = m->norm, net->fpn_channels = m->fpn_channels;
+    net->representation = m->representation, net->mask_channels = m->mask_channels;
+    net->anchors = m->nratios;
+}
+
 static void make_spec(const dlt_task *t, const maskrcnn *k, dlt_maskrcnn_train_spec *s)
 {
     const dlt_maskrcnn_config *m = &t->c->mrcnn;
     dlt_maskrcnn_spec net;
-    dlt_maskrcnn_spec_default(&net);
-    net.depth = m->depth, net.num_classes = k->classes, net.trainable_layers = m->trainable_layers;
-    net.norm = m->norm, net.fpn_channels = m->fpn_channels, net.representation = m->representation;
-    net.mask_channels = m->mask_channels, net.anchors = m->nratios;
+    dlt_task_maskrcnn_spec(t->c, k->classes, &net);
     dlt_maskrcnn_train_spec_default(s, &net);
     memcpy(s->sizes, m->anchor_sizes, sizeof s->sizes);
     memcpy(s->ratios, m->anchor_ratios, sizeof s->ratios);

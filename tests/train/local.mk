@@ -166,6 +166,9 @@ EXTRA_DIST += tests/fixtures/maskrcnn_infer.h5 tests/fixtures/maskrcnn_infer_mak
 # dltrain detect's arguments and errors
 TESTS += tests/train/test_detect_cli.sh
 EXTRA_DIST += tests/train/test_detect_cli.sh
+# dltrain detect on a checkpoint of the Mask R-CNN task (the network from its stored job)
+TESTS += tests/train/test_maskrcnn_detect.sh
+EXTRA_DIST += tests/train/test_maskrcnn_detect.sh
 # Mask R-CNN's training graph: the five losses against torchvision's MaskRCNN
 check_PROGRAMS += tests/train/test_maskrcnn_graph
 TESTS += tests/train/test_maskrcnn_graph
