@@ -305,13 +305,13 @@ END_TEST
  * (COCOeval's imgIds = [1]) AP = 1; AR100 1/2 and 1. */
 START_TEST(keep_images)
 {
-    const char *gp = tmp_file(
-        0, "{\"images\":[{\"id\":1,\"height\":100,\"width\":100},"
-           "{\"id\":2,\"height\":100,\"width\":100}],\"categories\":[{\"id\":3}],"
-           "\"annotations\":[{\"id\":1,\"image_id\":1,\"category_id\":3,"
-           "\"bbox\":[10,10,20,20],\"area\":400,\"iscrowd\":0},"
-           "{\"id\":2,\"image_id\":2,\"category_id\":3,"
-           "\"bbox\":[50,50,20,20],\"area\":400,\"iscrowd\":0}]}");
+    const char *gp =
+        tmp_file(0, "{\"images\":[{\"id\":1,\"height\":100,\"width\":100},"
+                    "{\"id\":2,\"height\":100,\"width\":100}],\"categories\":[{\"id\":3}],"
+                    "\"annotations\":[{\"id\":1,\"image_id\":1,\"category_id\":3,"
+                    "\"bbox\":[10,10,20,20],\"area\":400,\"iscrowd\":0},"
+                    "{\"id\":2,\"image_id\":2,\"category_id\":3,"
+                    "\"bbox\":[50,50,20,20],\"area\":400,\"iscrowd\":0}]}");
     dlt_coco_gt *gt = NULL;
     ck_assert_int_eq(dlt_coco_gt_load(gp, &gt), DLT_OK);
     dlt_coco_det d = {.image_id = 1, .category_id = 3, .bbox = {10, 10, 20, 20}, .score = 0.9};
