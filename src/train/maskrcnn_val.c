@@ -127,7 +127,7 @@ static dlt_status write_grid(const dlt_mrcnn_val *v, const dlt_det_batch *b,
     snprintf(path, sizeof path, "%s/samples", v->c->run_dir);
     if (mkdir(path, 0777) != 0 && errno != EEXIST)
         return dlt_seterr(DLT_ERR_IO, "%s: cannot create the directory: %s", path, strerror(errno));
-    snprintf(path, sizeof path, "%s/samples/val-%lld.png", v->c->run_dir, (long long)step);
+    snprintf(path, sizeof path, "%s/samples/val-%08lld.png", v->c->run_dir, (long long)step);
     dlt_det_draw_opts o;
     dlt_det_draw_opts_default(&o);
     dlt_image8 im = {0};
@@ -191,7 +191,7 @@ static dlt_status evaluate(dlt_mrcnn_val *v, dlt_graph *g, int64_t step, dlt_com
             st = dlt_comm_bcast(comm, beat, 1, DLT_COMM_F64, 0, NULL);
     }
     char path[DLT_PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/val_results-%lld.json", c->run_dir, (long long)step);
+    snprintf(path, sizeof path, "%s/val_results-%08lld.json", c->run_dir, (long long)step);
     double segm[DLT_COCO_NSTATS], box[DLT_COCO_NSTATS];
     /* a capped evaluation: COCOeval over the images evaluated */
     if (st == DLT_OK && total < dlt_det_loader_num_samples(v->loader))

@@ -40,7 +40,8 @@ void dlt_mrcnn_val_free(dlt_mrcnn_val *v); /* NULL is a no-op */
  * goes to every rank instead when it is not DLT_OK) evaluates with the
  * weights of g (host copies: download a device graph first), writes
  * <run_dir>/val_results-<step>.json and <run_dir>/samples/val-<step>.png (the
- * first validation batch with its detections); every rank returns rank 0's
+ * step in 8 digits, as checkpoints; the picture: the first validation batch
+ * with its detections); every rank returns rank 0's
  * status and stats (dlt_mrcnn_val_keys' order). *images: images evaluated. */
 dlt_status dlt_mrcnn_val_run(dlt_mrcnn_val *v, dlt_status pre, dlt_graph *g, dlt_comm *comm,
                              int rank, int world, int64_t step, double stats[DLT_MRCNN_VAL_NSTATS],

@@ -3,7 +3,8 @@
 # set with 6 validation images and test_maskrcnn.sh's tiny network:
 #   (a) eval.every_steps = 2, 3 steps: evaluations after steps 2 and 3 (the
 #       last) print the 12 COCO metrics (box_ap .. mask_apl) of all 6 images,
-#       and write val_results-<step>.json and samples/val-<step>.png (the first
+#       and write val_results-<step>.json and samples/val-<step>.png (8-digit
+#       steps; the first
 #       batch: 2 images of 64 x 64 with 2-pixel borders, 134 x 68);
 #   (b) dltrain coco-eval of the results JSON gives the numbers of the
 #       evaluation line (bbox: all six; segm: AP, AP50, AP75, since the file's
@@ -68,7 +69,7 @@ jeval() {
 # evaluation's numbers, to coco-eval's three decimals
 coco_check() {
     for iou in bbox segm; do
-        "$DLTRAIN" coco-eval --gt data/instances_val.json --dt "$1/val_results-$2.json" --iou $iou \
+        "$DLTRAIN" coco-eval --gt data/instances_val.json --dt "$1/val_results-$(printf %08d "$2").json" --iou $iou \
             >ce.out 2>&1 || { cat ce.out; fail "coco-eval $iou of $1"; }
         [ "$iou" = bbox ] && set -- "$1" "$2" box_ap box_ap50 box_ap75 box_aps box_apm box_apl ||
             set -- "$1" "$2" mask_ap mask_ap50 mask_ap75
@@ -97,9 +98,10 @@ for s in 2 3; do
         echo "$line" | grep -q " $k -\{0,1\}[0-9]" || fail "(a) step $s: no $k in '$line'"
     done
     echo "$line" | grep -q "(6 samples)" || fail "(a) step $s: not 6 images: $line"
-    [ -f runs/m/val_results-$s.json ] || fail "(a) no val_results-$s.json"
-    [ "$(png_size runs/m/samples/val-$s.png)" = 134x68 ] ||
-        fail "(a) samples/val-$s.png is $(png_size runs/m/samples/val-$s.png), not 134x68"
+    p=$(printf %08d $s)
+    [ -f runs/m/val_results-$p.json ] || fail "(a) no val_results-$p.json"
+    [ "$(png_size runs/m/samples/val-$p.png)" = 134x68 ] ||
+        fail "(a) samples/val-$p.png is $(png_size runs/m/samples/val-$p.png), not 134x68"
 done
 grep "^eval step 3" a.out
 echo "(a) evaluations after steps 2 and 3: 12 metrics of 6 images, results JSON, a 134x68 grid"
@@ -112,7 +114,7 @@ echo "(b) coco-eval of val_results-3.json gives the evaluation's numbers"
 run 1 job.toml --set train.steps=1 --set maskrcnn.eval_images=3 --set checkpoint.dir=c >c.out 2>&1 ||
     { cat c.out; fail "(c) training"; }
 grep -q "^eval step 1: .*(3 samples)" c.out || { cat c.out; fail "(c) not 3 images evaluated"; }
-nimg=$(grep -o '"image_id":[0-9]*' c/m/val_results-1.json | sort -u | wc -l)
+nimg=$(grep -o '"image_id":[0-9]*' c/m/val_results-00000001.json | sort -u | wc -l)
 [ "$nimg" -ge 1 ] && [ "$nimg" -le 3 ] || fail "(c) detections of $nimg images, not at most 3"
 echo "(c) maskrcnn.eval_images = 3: 3 images evaluated, detections of $nimg of them"
 
