@@ -129,10 +129,10 @@ row "torchvision 1 process x $threads" "$pt_ips" "$1" "$2" "$3" "$4"
 if [ -n "$dlt_ips" ] && [ -n "$dlt_box" ]; then
     set -- $dlt_ips $dlt_box $dlt_segm $pt_ips $pt_box $pt_segm
     row "ratio dltrain / torchvision" \
-        "$(awk -v a="$1" -v b="$6" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')" \
-        "$(awk -v a="$2" -v b="$7" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')" \
-        "$(awk -v a="$3" -v b="$8" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')" \
-        "$(awk -v a="$4" -v b="$9" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')" \
-        "$(awk -v a="$5" -v b="${10}" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')"
+        "$(awk -v a="$1" -v b="$6" 'BEGIN { print (b > 0 ? sprintf("%.2f", a / b) : "n/a") }')" \
+        "$(awk -v a="$2" -v b="$7" 'BEGIN { print (b > 0 ? sprintf("%.2f", a / b) : "n/a") }')" \
+        "$(awk -v a="$3" -v b="$8" 'BEGIN { print (b > 0 ? sprintf("%.2f", a / b) : "n/a") }')" \
+        "$(awk -v a="$4" -v b="$9" 'BEGIN { print (b > 0 ? sprintf("%.2f", a / b) : "n/a") }')" \
+        "$(awk -v a="$5" -v b="${10}" 'BEGIN { print (b > 0 ? sprintf("%.2f", a / b) : "n/a") }')"
 fi
 echo "   load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
