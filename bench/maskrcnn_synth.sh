@@ -10,7 +10,7 @@
 # dltrain / torchvision. Prints figures; asserts nothing.
 #
 #   bench/maskrcnn_synth.sh [--data DIR] [--steps N] [--batch B] [--threads T]
-#                           [--depth 18|50] [--lr LR] [--ref-only]
+#                           [--depth 18|50] [--lr LR] [--eval-images N] [--ref-only]
 #     --data DIR    detection-synth shards + instances_val.json (default
 #                   data/detsynth: dlprep detection-synth --out data/detsynth)
 #     --steps N     training steps of both (default 300; 5 start-up steps untimed)
@@ -18,16 +18,20 @@
 #     --threads T   threads in all, split between the 2 ranks (default: all cores)
 #     --depth D     backbone ResNet depth (default 18)
 #     --lr LR       SGD learning rate after the warm-up (default 0.02)
+#     --eval-images N  the first N val images evaluated by both (default 0: all)
 #     --ref-only    run the torchvision half only
 #
-# The dltrain half needs the Mask R-CNN task (task = "maskrcnn",
-# jobs/maskrcnn_synth.toml) and its evaluation writing a COCO results file
-# (dlt_mrcnn_eval_finish: box and mask per detection) into the run folder as
-# val_results*.json; until those are merged it stops with a line saying so.
-# The job's model and schedule keys must match the flags here (depth, lr,
-# warm-up 100, frozen BN, all stages trainable, canvas-sized images); the
-# script passes steps, batch and threads with --set. Mask AP and AP50 do not
-# depend on which area a results file gives (only APs/m/l do).
+# The dltrain half runs jobs/maskrcnn_synth.toml with --set for the data
+# (train-* and val-* of --data), steps, batch, threads, depth, lr and
+# maskrcnn.eval_images; the task evaluates after the last step and writes
+# the COCO results file val_results-<step>.json into the run folder, which
+# coco-eval scores here. The job's other model keys are its own and not the
+# reference's torchvision defaults: group norm (the reference: frozen BN),
+# 64 FPN channels (256), a 256-wide box head (1024), 64-channel mask head
+# (256), anchors 16..256 (32..512) and 600 / 300 training proposals (2000 /
+# 2000); and a cosine schedule. So the ratios compare two configurations of
+# the same architecture, not one. Mask AP and AP50 do not depend on which
+# area a results file gives (only APs/m/l do).
 #
 # Run from the top of the source tree after building (DLT_BUILD names the
 # build folder, default .). DLT_TORCH_PYTHON names the Python with torch,
@@ -38,6 +42,7 @@ batch=4
 threads=$(nproc 2>/dev/null || echo 2)
 depth=18
 lr=0.02
+eval_images=0
 ref_only=0
 while [ $# -gt 0 ]; do
     case $1 in
@@ -47,8 +52,9 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift ;;
     --depth) depth=$2; shift ;;
     --lr) lr=$2; shift ;;
+    --eval-images) eval_images=$2; shift ;;
     --ref-only) ref_only=1 ;;
-    *) echo "usage: $0 [--data DIR] [--steps N] [--batch B] [--threads T] [--depth D] [--lr LR] [--ref-only]" >&2
+    *) echo "usage: $0 [--data DIR] [--steps N] [--batch B] [--threads T] [--depth D] [--lr LR] [--eval-images N] [--ref-only]" >&2
        exit 2 ;;
     esac
     shift
@@ -93,7 +99,10 @@ if [ "$ref_only" = 0 ]; then
         run mpirun -np 2 --oversubscribe --bind-to none "$dltrain" "$job" --quiet \
             --set train.threads="$per" --set train.steps="$steps" \
             --set data.batch_size=$((batch / 2)) --set log.every_steps=5 \
-            --set checkpoint.dir="$tmp" >"$tmp/dlt.out" 2>&1 || { cat "$tmp/dlt.out"; exit 1; }
+            --set data.train="\"$data/train-*.h5\"" --set data.val="\"$data/val-*.h5\"" \
+            --set maskrcnn.eval_images="$eval_images" --set maskrcnn.depth="$depth" \
+            --set optim.lr="$lr" --set checkpoint.dir="\"$tmp\"" >"$tmp/dlt.out" 2>&1 ||
+            { cat "$tmp/dlt.out"; exit 1; }
         m=$(ls "$tmp"/*/metrics.jsonl 2>/dev/null | head -1)
         dlt_ips=$(awk -F'"samples_per_s": ' 'NR > 1 && $2 != "" { split($2, a, ","); s += 1 / a[1]; n++ }
             END { if (n) printf "%.2f", n / s; else print "n/a" }' "$m")
@@ -110,6 +119,7 @@ fi
 
 run "$py" bench/reference/maskrcnn_synth.py --data "$data" --iters "$steps" --skip 5 \
     --batch "$batch" --threads "$threads" --depth "$depth" --lr "$lr" --out "$tmp/ref" \
+    --eval-limit "$eval_images" \
     >"$tmp/pt.out" 2>&1 || { cat "$tmp/pt.out"; exit 1; }
 pt_ips=$(sed -n 's/^torchvision: \([0-9.]*\) images\/s.*/\1/p' "$tmp/pt.out")
 pt_box=$(ap "$tmp/ref/results_bbox.json" bbox)
@@ -119,10 +129,10 @@ row "torchvision 1 process x $threads" "$pt_ips" "$1" "$2" "$3" "$4"
 if [ -n "$dlt_ips" ] && [ -n "$dlt_box" ]; then
     set -- $dlt_ips $dlt_box $dlt_segm $pt_ips $pt_box $pt_segm
     row "ratio dltrain / torchvision" \
-        "$(awk -v a="$1" -v b="$6" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')" \
-        "$(awk -v a="$2" -v b="$7" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')" \
-        "$(awk -v a="$3" -v b="$8" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')" \
-        "$(awk -v a="$4" -v b="$9" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')" \
-        "$(awk -v a="$5" -v b="${10}" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')"
+        "$(awk -v a="$1" -v b="$6" 'BEGIN { print (b > 0 ? sprintf("%.2f", a / b) : "n/a") }')" \
+        "$(awk -v a="$2" -v b="$7" 'BEGIN { print (b > 0 ? sprintf("%.2f", a / b) : "n/a") }')" \
+        "$(awk -v a="$3" -v b="$8" 'BEGIN { print (b > 0 ? sprintf("%.2f", a / b) : "n/a") }')" \
+        "$(awk -v a="$4" -v b="$9" 'BEGIN { print (b > 0 ? sprintf("%.2f", a / b) : "n/a") }')" \
+        "$(awk -v a="$5" -v b="${10}" 'BEGIN { print (b > 0 ? sprintf("%.2f", a / b) : "n/a") }')"
 fi
 echo "   load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -133,6 +133,7 @@ static const dlt_job_key schema[] = {
     {"maskrcnn.roi_bg_iou", DLT_JOB_FLOAT, "0.5", "[0, 1]", "a proposal with IoU < this is background"},
     {"maskrcnn.rois", DLT_JOB_INT, "512", "[1, 16777216]", "RoIs per image the box head runs on: the sampled ones (roi_batch at most), selected in the plan"},
     {"maskrcnn.mask_positives", DLT_JOB_INT, "128", "[1, 16777216]", "sampled positives per image the mask head runs on (roi_batch x roi_positive_fraction keeps all)"},
+    {"maskrcnn.eval_images", DLT_JOB_INT, "0", "[0, 1000000000]", "validation images (the first of data.val) each evaluation runs inference on for its COCO box and mask metrics; 0: all"},
 
     {"phase.d_optim", DLT_JOB_STRING, "\"\"", NULL, "discriminator (critic) phase: optimizer (sgd, adam, rmsprop, ...); empty: optim.name when any optim key is set, else the architecture's"},
     {"phase.d_lr", DLT_JOB_FLOAT, "0.0", "[0, inf)", "discriminator (critic) phase: learning rate; 0: inherit (as d_optim)"},
@@ -287,6 +288,7 @@ static const struct {
     {"maskrcnn.roi_bg_iou", "maskrcnn"},
     {"maskrcnn.rois", "maskrcnn"},
     {"maskrcnn.mask_positives", "maskrcnn"},
+    {"maskrcnn.eval_images", "maskrcnn"},
 };
 
 const char *dlt_job_key_families(const char *key)

@@ -698,7 +698,7 @@ static int detect(int argc, char **argv)
     dlt_image im = {0};
     dlt_image8 pic = {0};
     dlt_mrcnn_found f = {0};
-    dlt_status st = dlt_mrcnn_ckpt_spec(ckpt, &s, &o.min_size, &o.max_size, &names, &nnames);
+    dlt_status st = dlt_mrcnn_ckpt_spec(ckpt, &s, &o, &names, &nnames);
     o.names = (const char *const *)names;
     if (st == DLT_OK)
         st = dlt_image_load(image, 3, &im);
@@ -714,7 +714,9 @@ static int detect(int argc, char **argv)
                 continue;
             const float *b = f.boxes + 4 * k;
             const char *name = names && f.labels[k] < nnames ? names[f.labels[k]] : NULL;
-            printf("%-12s %.3f  %.1f %.1f %.1f %.1f\n", name ? name : "?", (double)f.scores[k],
+            char num[24];
+            snprintf(num, sizeof num, "class %d", (int)f.labels[k]);
+            printf("%-12s %.3f  %.1f %.1f %.1f %.1f\n", name ? name : num, (double)f.scores[k],
                    (double)b[0], (double)b[1], (double)b[2], (double)b[3]);
             shown++;
         }

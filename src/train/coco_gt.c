@@ -58,6 +58,33 @@ int64_t dlt_coco_gt_num_annotations(const dlt_coco_gt *gt)
     return gt->nann;
 }
 
+dlt_status dlt_coco_gt_keep_images(dlt_coco_gt *gt, const int64_t *ids, int64_t n)
+{
+    uint8_t *keep = calloc((size_t)(gt->nimg ? gt->nimg : 1), 1);
+    if (!keep)
+        return dlt_seterr(DLT_ERR_NOMEM, "%s: out of memory", gt->path);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t k = coco_gt_image_index(gt, ids[i]);
+        if (k < 0) {
+            free(keep);
+            return dlt_seterr(DLT_ERR_NOTFOUND, "%s: no image with id %lld", gt->path,
+                              (long long)ids[i]);
+        }
+        keep[k] = 1;
+    }
+    /* the annotations of the other images go (in file order, as they were) */
+    int64_t m = 0;
+    for (int64_t j = 0; j < gt->nann; j++) {
+        if (keep[coco_gt_image_index(gt, gt->anns[j].image_id)])
+            gt->anns[m++] = gt->anns[j];
+        else
+            dlt_coco_rle_free(&gt->anns[j].rle);
+    }
+    gt->nann = m;
+    free(keep);
+    return DLT_OK;
+}
+
 dlt_status dlt_coco_gt_image_size(const dlt_coco_gt *gt, int64_t image_id, int *h, int *w)
 {
     int64_t i = coco_gt_image_index(gt, image_id);

@@ -46,6 +46,11 @@ int64_t dlt_coco_gt_num_images(const dlt_coco_gt *gt);
 int64_t dlt_coco_gt_num_annotations(const dlt_coco_gt *gt);
 /* Height and width of image `image_id`; DLT_ERR_NOTFOUND for an unknown id. */
 dlt_status dlt_coco_gt_image_size(const dlt_coco_gt *gt, int64_t image_id, int *h, int *w);
+/* Keeps the annotations of the images ids[0..n) only: evaluating detections
+ * of those images then is COCOeval's with params.imgIds = ids (an image with
+ * neither ground truth nor detections counts for nothing). DLT_ERR_NOTFOUND
+ * names an id gt lacks. */
+dlt_status dlt_coco_gt_keep_images(dlt_coco_gt *gt, const int64_t *ids, int64_t n);
 
 /* ---------------------------------------------------------------- detections */
 typedef struct {

@@ -62,6 +62,11 @@ dlt_status dlt_mrcnn_eval_set_categories(dlt_mrcnn_eval *e, const int64_t *ids, 
  * image when its id is not in the ground truth or its source size differs
  * from the ground truth's, or a label outside the category table. */
 dlt_status dlt_mrcnn_eval_add(dlt_mrcnn_eval *e, const dlt_mrcnn_dets *d);
+/* The evaluation of part of the ground truth's images (a capped
+ * validation): dlt_coco_gt_keep_images (COCOeval's params.imgIds). The
+ * results JSON is unchanged; a full evaluation of it counts the other images'
+ * objects as missed. */
+dlt_status dlt_mrcnn_eval_keep_images(dlt_mrcnn_eval *e, const int64_t *ids, int64_t n);
 /* Detections kept so far. */
 int64_t dlt_mrcnn_eval_count(const dlt_mrcnn_eval *e);
 /* The i-th kept detection (its box is x, y, w, h in source pixels; rle set

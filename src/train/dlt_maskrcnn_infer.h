@@ -34,6 +34,8 @@ typedef struct {
     int batch, height, width; /* the padded batch, multiples of 32 */
     dlt_rpn_infer_opts rpn;   /* test time: 1000 / 1000, NMS 0.7 */
     dlt_det_infer_opts det;   /* 0.05, NMS 0.5, 100 detections */
+    float sizes[5];           /* anchor size of each FPN level (32 .. 512) */
+    float ratios[3];          /* spec.anchors aspect ratios (0.5, 1, 2) */
 } dlt_mrcnn_infer_config;
 
 void dlt_mrcnn_infer_config_default(dlt_mrcnn_infer_config *c, const dlt_maskrcnn_spec *s,
@@ -78,6 +80,8 @@ typedef struct {
     int min_size, max_size;   /* the transform's (800, 1333; the job's) */
     dlt_det_draw_opts draw;   /* score_min: the detections drawn */
     const char *const *names; /* class names (NULL: numbers) */
+    float sizes[5];           /* the anchors the network was trained with; */
+    float ratios[3];          /* sizes[0] = 0: torchvision's (32 .. 512; 0.5, 1, 2) */
 } dlt_mrcnn_detect_opts;
 
 /* Detections of one image in its own pixels: n of them, boxes [n, 4], scores,
@@ -99,11 +103,14 @@ dlt_status dlt_mrcnn_detect(const dlt_maskrcnn_spec *s, dlt_mrcnn_load_fn load, 
                             dlt_mrcnn_found *found, dlt_image8 *picture);
 
 /* ---- a checkpoint's network (maskrcnn_detect.c) */
-/* The spec, the transform's sizes and the class names (*names: *nnames
- * malloc'd strings, NULL when the checkpoint has none) a Mask R-CNN
- * checkpoint was trained with. The task's checkpoint keys arrive with the
- * Mask R-CNN task: until then DLT_ERR_UNSUPPORTED naming the file. */
-dlt_status dlt_mrcnn_ckpt_spec(const char *ckpt, dlt_maskrcnn_spec *s, int *min_size, int *max_size,
+/* The spec, the transform's sizes and anchors (o->min_size, max_size,
+ * sizes, ratios; the rest of o untouched) and the class names (*names:
+ * *nnames malloc'd strings, NULL when the checkpoint has none) a checkpoint
+ * of the Mask R-CNN task was trained with: its stored job mapped as the task
+ * maps it (dlt_task_maskrcnn_spec), the class count from its /model.
+ * DLT_ERR_INVALID naming the file and its model.arch for any other
+ * checkpoint. */
+dlt_status dlt_mrcnn_ckpt_spec(const char *ckpt, dlt_maskrcnn_spec *s, dlt_mrcnn_detect_opts *o,
                                char ***names, int *nnames);
 /* A dlt_mrcnn_load_fn for a checkpoint: user is the path; every parameter
  * and buffer by name (dlt_ckpt_load). */

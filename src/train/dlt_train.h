@@ -53,6 +53,7 @@ typedef struct {
     float rpn_positive_fraction, rpn_fg_iou, rpn_bg_iou;
     int roi_batch, rois, mask_positives;
     float roi_positive_fraction, roi_fg_iou, roi_bg_iou;
+    int64_t eval_images; /* validation images each evaluation runs on (0: all of data.val) */
 } dlt_maskrcnn_config;
 
 /* Everything a training run needs, resolved from the job file. */

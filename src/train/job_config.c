@@ -242,6 +242,7 @@ static dlt_status maskrcnn_from_job(const dlt_job *job, dlt_train_config *c)
     m->min_size = (int)dlt_job_int(job, "maskrcnn.min_size");
     m->max_size = (int)dlt_job_int(job, "maskrcnn.max_size");
     m->max_boxes = (int)dlt_job_int(job, "maskrcnn.max_boxes");
+    m->eval_images = dlt_job_int(job, "maskrcnn.eval_images");
     m->flip = dlt_job_bool(job, "maskrcnn.flip");
     if (floats(job, "maskrcnn.anchor_sizes", v, 8) != 5)
         return where_err(job, "maskrcnn.anchor_sizes", "must hold 5 sizes (one per FPN level)",

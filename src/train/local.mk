@@ -75,3 +75,6 @@ libdltrain_la_SOURCES += src/train/maskrcnn_detect.c
 # Mask R-CNN: the training graph (task_maskrcnn.c builds it)
 libdltrain_la_SOURCES += src/train/maskrcnn_graph.c src/train/task_maskrcnn.c
 noinst_HEADERS += src/train/maskrcnn_graph.h
+# Mask R-CNN: the task's evaluation (COCO metrics of inference on data.val, results, grid)
+libdltrain_la_SOURCES += src/train/maskrcnn_val.c
+noinst_HEADERS += src/train/maskrcnn_val.h

@@ -5,9 +5,12 @@
 #include <string.h>
 
 #include "dlt_ckpt.h"
+#include "dlt_ckpt_model.h"
 #include "dlt_data.h"
 #include "dlt_det_post.h"
+#include "dlt_job.h"
 #include "dlt_maskrcnn_infer.h"
+#include "task.h"
 
 dlt_status dlt_mrcnn_transform(const uint8_t *rgb, int h, int w, int min_size, int max_size,
                                float **out, int *rh, int *rw, int *ph, int *pw)
@@ -76,6 +79,10 @@ dlt_status dlt_mrcnn_detect(const dlt_maskrcnn_spec *s, dlt_mrcnn_load_fn load, 
         return st;
     dlt_mrcnn_infer_config c;
     dlt_mrcnn_infer_config_default(&c, s, 1, ph, pw);
+    if (o->sizes[0] > 0) {
+        memcpy(c.sizes, o->sizes, sizeof c.sizes);
+        memcpy(c.ratios, o->ratios, sizeof c.ratios);
+    }
     int D = c.det.detections, M = 28, H = im->h, W = im->w;
     dlt_mrcnn_infer *m = NULL;
     dlt_mrcnn_found f = {.h = H, .w = W};
@@ -131,14 +138,40 @@ dlt_status dlt_mrcnn_detect(const dlt_maskrcnn_spec *s, dlt_mrcnn_load_fn load, 
     return st;
 }
 
-dlt_status dlt_mrcnn_ckpt_spec(const char *ckpt, dlt_maskrcnn_spec *s, int *min_size, int *max_size,
+/* The class count the run took from its shards, from the checkpoint's /model. */
+static void model_attr(const char *key, const char *value, void *user)
+{
+    if (!strcmp(key, "num_classes"))
+        *(int *)user = atoi(value);
+}
+
+dlt_status dlt_mrcnn_ckpt_spec(const char *ckpt, dlt_maskrcnn_spec *s, dlt_mrcnn_detect_opts *o,
                                char ***names, int *nnames)
 {
+    dlt_job *job = NULL;
+    char *text = NULL;
+    dlt_train_config c;
+    int classes = 0;
     dlt_maskrcnn_spec_default(s);
-    *min_size = 800, *max_size = 1333, *names = NULL, *nnames = 0;
-    /* filled at the merge with the task: its job keys -> s, sizes, names */
-    return dlt_seterr(DLT_ERR_UNSUPPORTED,
-                      "%s: reading a Mask R-CNN checkpoint's model needs the maskrcnn task", ckpt);
+    *names = NULL, *nnames = 0;
+    dlt_status st = dlt_task_config_from_ckpt(ckpt, &job, &text, &c);
+    if (st == DLT_OK && c.task != DLT_TASK_MASKRCNN)
+        st = dlt_seterr(DLT_ERR_INVALID, "%s: model.arch = %s is not a Mask R-CNN (maskrcnn)", ckpt,
+                        c.arch);
+    if (st == DLT_OK)
+        st = dlt_ckpt_read_model(ckpt, model_attr, &classes);
+    if (st == DLT_OK && classes < 2)
+        st = dlt_seterr(DLT_ERR_INVALID, "%s: /model records no num_classes", ckpt);
+    if (st == DLT_OK) {
+        dlt_task_maskrcnn_spec(&c, classes, s);
+        o->min_size = c.mrcnn.min_size, o->max_size = c.mrcnn.max_size;
+        memcpy(o->sizes, c.mrcnn.anchor_sizes, sizeof o->sizes);
+        memset(o->ratios, 0, sizeof o->ratios);
+        memcpy(o->ratios, c.mrcnn.anchor_ratios, sizeof(float) * (size_t)c.mrcnn.nratios);
+    }
+    dlt_job_free(job);
+    free(text);
+    return st;
 }
 
 dlt_status dlt_mrcnn_load_ckpt(dlt_graph *g, void *user)

@@ -182,6 +182,11 @@ dlt_status dlt_mrcnn_eval_add(dlt_mrcnn_eval *e, const dlt_mrcnn_dets *d)
     return st;
 }
 
+dlt_status dlt_mrcnn_eval_keep_images(dlt_mrcnn_eval *e, const int64_t *ids, int64_t n)
+{
+    return dlt_coco_gt_keep_images(e->gt, ids, n);
+}
+
 int64_t dlt_mrcnn_eval_count(const dlt_mrcnn_eval *e)
 {
     return e->n;

@@ -20,7 +20,7 @@
 #include "dlt_maskrcnn_infer.h"
 #include "dlt_ops.h"
 
-enum { NLEV = 5, NRATIO = 3, MASK_POOL = 14 };
+enum { NLEV = 5, MASK_POOL = 14 };
 
 struct dlt_mrcnn_infer {
     dlt_mrcnn_infer_config c;
@@ -43,6 +43,9 @@ void dlt_mrcnn_infer_config_default(dlt_mrcnn_infer_config *c, const dlt_maskrcn
     c->batch = batch, c->height = height, c->width = width;
     dlt_rpn_infer_opts_default(&c->rpn);
     dlt_det_infer_opts_default(&c->det, s->num_classes);
+    for (int l = 0; l < NLEV; l++)
+        c->sizes[l] = (float)(32 << l);
+    c->ratios[0] = 0.5f, c->ratios[1] = 1.f, c->ratios[2] = 2.f;
 }
 
 static dlt_status build(dlt_mrcnn_infer *m)
@@ -74,12 +77,12 @@ static dlt_status build(dlt_mrcnn_infer *m)
     m->mask = dlt_maskrcnn_mask_head(g, &c->spec, mp);
     if (m->cls < 0 || m->box < 0 || m->mask < 0)
         return dlt_seterr(DLT_ERR_INVALID, "Mask R-CNN inference: %s", dlt_graph_errmsg(g));
-    /* the anchors: one size per level (32, 64, ..., 512), ratios 0.5, 1, 2 */
-    const float ratios[NRATIO] = {0.5f, 1.f, 2.f};
+    /* the anchors: one size per level (c->sizes), spec.anchors ratios */
+    const int nratio = c->spec.anchors;
     m->total = 0;
     for (int l = 0; l < NLEV; l++) {
         const dlt_shape *s = dlt_shape_of(g, m->obj[l]);
-        m->per_level[l] = dlt_anchor_count(1, NRATIO, s->dim[2], s->dim[3]);
+        m->per_level[l] = dlt_anchor_count(1, nratio, s->dim[2], s->dim[3]);
         m->total += m->per_level[l];
     }
     m->anchors = malloc(sizeof(float) * 4 * (size_t)m->total);
@@ -93,9 +96,8 @@ static dlt_status build(dlt_mrcnn_infer *m)
     int64_t at = 0;
     for (int l = 0; l < NLEV; l++) {
         const dlt_shape *s = dlt_shape_of(g, m->obj[l]);
-        float size = (float)(32 << l);
-        dlt_status st = dlt_anchor_grid(1, &size, NRATIO, ratios, s->dim[2], s->dim[3], c->height,
-                                        c->width, m->anchors + 4 * at);
+        dlt_status st = dlt_anchor_grid(1, &c->sizes[l], nratio, c->ratios, s->dim[2], s->dim[3],
+                                        c->height, c->width, m->anchors + 4 * at);
         if (st != DLT_OK)
             return st;
         at += m->per_level[l];
@@ -115,8 +117,8 @@ dlt_status dlt_mrcnn_infer_create(const dlt_mrcnn_infer_config *c, dlt_mrcnn_inf
 {
     *out = NULL;
     if (c->batch < 1 || c->height < 32 || c->width < 32 || c->height % 32 || c->width % 32 ||
-        c->rpn.post_nms_top_n < 1 || c->det.detections < 1 ||
-        c->det.num_classes != c->spec.num_classes)
+        c->rpn.post_nms_top_n < 1 || c->det.detections < 1 || c->spec.anchors < 1 ||
+        c->spec.anchors > 3 || c->det.num_classes != c->spec.num_classes)
         return dlt_seterr(DLT_ERR_INVALID,
                           "Mask R-CNN inference: batch %d of %dx%d (multiples of 32), %d "
                           "proposals, %d detections, %d classes for a network of %d",

@@ -17,7 +17,7 @@ typedef struct dlt_report_trace dlt_report_trace;
 /* Named metrics of a task (training interval or evaluation). The first is the
  * loss; `key` is the metrics.jsonl key (and TensorBoard's train/<key>,
  * eval/<key>), `label` what progress lines print. */
-#define DLT_MAX_METRICS 8
+#define DLT_MAX_METRICS 16
 typedef struct {
     int n;
     const char *key[DLT_MAX_METRICS], *label[DLT_MAX_METRICS];

@@ -14,6 +14,7 @@
 #include "dlt_comm.h"
 #include "dlt_core.h"
 #include "dlt_data.h"
+#include "dlt_maskrcnn.h"
 #include "dlt_predfile.h"
 #include "dlt_text.h"
 #include "dlt_train.h"
@@ -146,6 +147,10 @@ extern const dlt_task_ops dlt_task_classify, dlt_task_causal_lm, dlt_task_bert, 
 extern const dlt_task_ops dlt_task_vae;
 extern const dlt_task_ops dlt_task_cyclegan; /* task_cyclegan.c */
 extern const dlt_task_ops dlt_task_maskrcnn; /* task_maskrcnn.c */
+/* The Mask R-CNN networks' spec of a job's [maskrcnn] keys with `classes`
+ * classes (the shards', or a checkpoint's /model): what the task builds and
+ * what dltrain detect reads a checkpoint with. */
+void dlt_task_maskrcnn_spec(const dlt_train_config *c, int classes, dlt_maskrcnn_spec *net);
 /* CycleGAN's phases, ph[0] "g" then ph[1] "d": names and the reference's
  * optimizer (Adam 2e-4, betas (0.5, 0.999)), repeat 1. */
 void dlt_task_cyclegan_phase_defaults(dlt_task_phase *ph);

@@ -7,8 +7,10 @@
  * (DLT_GRAD_MEAN: the reducer averages the ranks), and the samplers draw
  * with the global index of each image (rank x batch + b) and the step, so
  * the same images sample the same anchors and RoIs whatever the split.
- * Evaluation (COCO mAP), detection and prediction grids are the inference
- * side's (not here): this task has no validation metrics of its own. */
+ * Evaluation (after_step, with data.val): at the evaluation cadence and at
+ * the end, COCO box and mask metrics of inference on the validation shards
+ * with the training graph's weights, the results JSON and a prediction grid
+ * in the run folder (maskrcnn_val.c: rank 0 evaluates, the others wait). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include "dlt_maskrcnn.h"
 #include "dlt_ops.h"
 #include "maskrcnn_graph.h"
+#include "maskrcnn_val.h"
 #include "task.h"
 
 #define NLOSS 5
@@ -25,6 +28,8 @@ typedef struct {
     int c_in, h, w, max_boxes, classes;
     dlt_maskrcnn_train_spec spec;
     dlt_maskrcnn_train_graph tg;
+    dlt_mrcnn_val *val; /* rank 0, from the first evaluation on */
+    int epoch_done;     /* the training loader finished an epoch since the last evaluation */
 } maskrcnn;
 
 static const char *loss_keys[NLOSS] = {"rpn_obj", "rpn_box", "cls", "box", "mask"};
@@ -82,6 +87,8 @@ static dlt_status check(const dlt_train_config *c, int world)
     }
     st = check_sizes(c, l);
     dlt_det_loader_close(l);
+    if (st == DLT_OK && c->val_glob[0])
+        st = dlt_mrcnn_val_check(c);
     return st;
 }
 
@@ -112,14 +119,21 @@ static dlt_status open_task(dlt_task *t)
     return DLT_OK;
 }
 
+void dlt_task_maskrcnn_spec(const dlt_train_config *c, int classes, dlt_maskrcnn_spec *net)
+{
+    const dlt_maskrcnn_config *m = &c->mrcnn;
+    dlt_maskrcnn_spec_default(net);
+    net->depth = m->depth, net->num_classes = classes, net->trainable_layers = m->trainable_layers;
+    net->norm = m->norm, net->fpn_channels = m->fpn_channels;
+    net->representation = m->representation, net->mask_channels = m->mask_channels;
+    net->anchors = m->nratios;
+}
+
 static void make_spec(const dlt_task *t, const maskrcnn *k, dlt_maskrcnn_train_spec *s)
 {
     const dlt_maskrcnn_config *m = &t->c->mrcnn;
     dlt_maskrcnn_spec net;
-    dlt_maskrcnn_spec_default(&net);
-    net.depth = m->depth, net.num_classes = k->classes, net.trainable_layers = m->trainable_layers;
-    net.norm = m->norm, net.fpn_channels = m->fpn_channels, net.representation = m->representation;
-    net.mask_channels = m->mask_channels, net.anchors = m->nratios;
+    dlt_task_maskrcnn_spec(t->c, k->classes, &net);
     dlt_maskrcnn_train_spec_default(s, &net);
     memcpy(s->sizes, m->anchor_sizes, sizeof s->sizes);
     memcpy(s->ratios, m->anchor_ratios, sizeof s->ratios);
@@ -200,6 +214,7 @@ static dlt_status feed(dlt_task *t, dlt_plan *p, int train, dlt_task_batch *tb)
     tb->weight = b.valid;
     tb->epoch = b.epoch;
     tb->last_in_epoch = b.last_in_epoch;
+    k->epoch_done |= b.last_in_epoch;
     return DLT_OK;
 }
 
@@ -226,6 +241,43 @@ static void metrics(const dlt_task *t, int train, const double *sums, dlt_metric
         total += m->val[1 + i];
     }
     m->val[0] = total;
+}
+
+/* The evaluation (with data.val): every train.eval_every_steps (0: after
+ * each epoch) and after the last step; on rank 0 the network of the training
+ * graph's spec with its weights. */
+static dlt_status after_step(dlt_task *t, dlt_graph *g, dlt_comm *comm, int64_t step, int last,
+                             dlt_tb_writer *tb, dlt_metrics *m)
+{
+    maskrcnn *k = t->impl;
+    const dlt_train_config *c = t->c;
+    (void)tb;
+    if (!c->val_glob[0])
+        return DLT_OK;
+    int due = last || (c->eval_every_steps > 0 ? step % c->eval_every_steps == 0 : k->epoch_done);
+    if (!due)
+        return DLT_OK;
+    k->epoch_done = 0;
+    dlt_status pre = DLT_OK;
+    if (t->rank == 0) {
+        pre = dlt_graph_download(g, DLT_SYNC_PARAMS | DLT_SYNC_BUFFERS);
+        if (pre == DLT_OK && !k->val)
+            pre = dlt_mrcnn_val_open(c, &k->spec.net, &k->val);
+    }
+    double stats[DLT_MRCNN_VAL_NSTATS];
+    int64_t images = 0;
+    dlt_status st =
+        dlt_mrcnn_val_run(k->val, pre, g, comm, t->rank, t->world, step, stats, &images);
+    if (st != DLT_OK)
+        return st;
+    m->n = DLT_MRCNN_VAL_NSTATS;
+    for (int i = 0; i < DLT_MRCNN_VAL_NSTATS; i++) {
+        m->key[i] = m->label[i] = dlt_mrcnn_val_keys[i];
+        m->val[i] = stats[i];
+    }
+    m->best = 0;
+    m->samples = images;
+    return DLT_OK;
 }
 
 static dlt_loader_cursor get_cursor(const dlt_task *t)
@@ -257,6 +309,7 @@ static void close_task(dlt_task *t)
     if (!k)
         return;
     dlt_det_loader_close(k->loader);
+    dlt_mrcnn_val_free(k->val);
     free(k);
     t->impl = NULL;
 }
@@ -271,6 +324,7 @@ const dlt_task_ops dlt_task_maskrcnn = {
     .metrics = metrics,
     .get_cursor = get_cursor,
     .set_cursor = set_cursor,
+    .after_step = after_step,
     .describe = describe,
     .close = close_task,
 };

@@ -166,6 +166,12 @@ EXTRA_DIST += tests/fixtures/maskrcnn_infer.h5 tests/fixtures/maskrcnn_infer_mak
 # dltrain detect's arguments and errors
 TESTS += tests/train/test_detect_cli.sh
 EXTRA_DIST += tests/train/test_detect_cli.sh
+# dltrain detect on a checkpoint of the Mask R-CNN task (the network from its stored job)
+TESTS += tests/train/test_maskrcnn_detect.sh
+EXTRA_DIST += tests/train/test_maskrcnn_detect.sh
+# the Mask R-CNN task's evaluation: COCO metrics as coco-eval gives them, results JSON, grid
+TESTS += tests/train/test_maskrcnn_val.sh
+EXTRA_DIST += tests/train/test_maskrcnn_val.sh
 # Mask R-CNN's training graph: the five losses against torchvision's MaskRCNN
 check_PROGRAMS += tests/train/test_maskrcnn_graph
 TESTS += tests/train/test_maskrcnn_graph

@@ -299,6 +299,42 @@ START_TEST(malformed_json)
 }
 END_TEST
 
+/* dlt_coco_gt_keep_images: two images with one object each, one exact
+ * detection on image 1. Over both images recall is 1/2 (precision 1 up to
+ * it): AP = 51/101 (the recall points 0, .01, ..., .5); over image 1 alone
+ * (COCOeval's imgIds = [1]) AP = 1; AR100 1/2 and 1. */
+START_TEST(keep_images)
+{
+    const char *gp =
+        tmp_file(0, "{\"images\":[{\"id\":1,\"height\":100,\"width\":100},"
+                    "{\"id\":2,\"height\":100,\"width\":100}],\"categories\":[{\"id\":3}],"
+                    "\"annotations\":[{\"id\":1,\"image_id\":1,\"category_id\":3,"
+                    "\"bbox\":[10,10,20,20],\"area\":400,\"iscrowd\":0},"
+                    "{\"id\":2,\"image_id\":2,\"category_id\":3,"
+                    "\"bbox\":[50,50,20,20],\"area\":400,\"iscrowd\":0}]}");
+    dlt_coco_gt *gt = NULL;
+    ck_assert_int_eq(dlt_coco_gt_load(gp, &gt), DLT_OK);
+    dlt_coco_det d = {.image_id = 1, .category_id = 3, .bbox = {10, 10, 20, 20}, .score = 0.9};
+    double all[DLT_COCO_NSTATS], one[DLT_COCO_NSTATS];
+    ck_assert_int_eq(dlt_coco_evaluate(gt, &d, 1, DLT_COCO_BBOX, all), DLT_OK);
+    const int64_t ids[1] = {1}, bad[1] = {7};
+    ck_assert_int_eq(dlt_coco_gt_keep_images(gt, ids, 1), DLT_OK);
+    ck_assert_int_eq(dlt_coco_gt_num_annotations(gt), 1);
+    ck_assert_int_eq(dlt_coco_gt_num_images(gt), 2);
+    ck_assert_int_eq(dlt_coco_evaluate(gt, &d, 1, DLT_COCO_BBOX, one), DLT_OK);
+    printf("keep_images: AP %.6f -> %.6f, AR100 %.3f -> %.3f\n", all[0], one[0], all[8], one[8]);
+    ck_assert_double_eq_tol(all[0], 51.0 / 101.0, 1e-12);
+    ck_assert_double_eq_tol(all[8], 0.5, 1e-12);
+    ck_assert_double_eq_tol(one[0], 1.0, 1e-12);
+    ck_assert_double_eq_tol(one[3], 1.0, 1e-12); /* small: area 400 */
+    ck_assert_double_eq_tol(one[8], 1.0, 1e-12);
+    ck_assert_int_eq(dlt_coco_gt_keep_images(gt, bad, 1), DLT_ERR_NOTFOUND);
+    ck_assert_ptr_nonnull(strstr(dlt_errmsg(), "7"));
+    dlt_coco_gt_free(gt);
+    unlink(gp);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("coco_eval");
@@ -307,6 +343,7 @@ int main(void)
     tcase_add_test(tc, against_pycocotools);
     tcase_add_test(tc, hand_case);
     tcase_add_test(tc, malformed_json);
+    tcase_add_test(tc, keep_images);
     suite_add_tcase(s, tc);
     return dlt_test_run(s);
 }
