@@ -240,6 +240,9 @@ typedef struct {
     int64_t t_0, t_mult;        /* cosine_restarts */
     double eta_min;             /* cosine, cosine_restarts */
     int64_t warmup_steps, total_steps; /* warmup_*, one_cycle (total_steps) */
+    /* The other schedules warm up linearly from warmup_start x their rate
+     * over warmup_steps steps (default 0.001, torchvision's; 0: none). */
+    double warmup_start;
     double num_cycles;          /* warmup_cosine, default 0.5 */
     double lr_end, power;       /* warmup_poly: defaults 1e-7, 1.0 */
     double max_lr, pct_start, div_factor, final_div_factor; /* one_cycle: 0.3, 25, 1e4 */

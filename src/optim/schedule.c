@@ -33,6 +33,7 @@ dlt_status dlt_schedule_init(dlt_schedule *s, const char *name, double base_lr)
     s->kind = (dlt_schedule_kind)k;
     s->base_lr = base_lr;
     s->gamma = 0.1; /* StepLR and MultiStepLR's default; ExponentialLR has none */
+    s->warmup_start = 0.001; /* torchvision's detection reference (warmup_factor 1/1000) */
     s->t_mult = 1;
     s->num_cycles = 0.5;
     s->lr_end = 1e-7, s->power = 1.0;
@@ -49,6 +50,14 @@ dlt_status dlt_schedule_validate(const dlt_schedule *s)
         return dlt_seterr(DLT_ERR_INVALID, "schedule: invalid kind %d", (int)s->kind);
     if (!(s->base_lr >= 0) || isinf(s->base_lr))
         return dlt_seterr(DLT_ERR_INVALID, "%s schedule: invalid lr %g", n, s->base_lr);
+    if ((s->kind == DLT_SCHED_ONE_CYCLE || s->kind == DLT_SCHED_HOLD_LINEAR) && s->warmup_steps != 0)
+        return dlt_seterr(DLT_ERR_INVALID,
+                          "%s schedule: warmup_steps does not apply (%s)", n,
+                          s->kind == DLT_SCHED_ONE_CYCLE ? "its warm-up is pct_start" : "it has no warm-up");
+    if (s->warmup_steps < 0 || !(s->warmup_start >= 0 && s->warmup_start <= 1))
+        return dlt_seterr(DLT_ERR_INVALID,
+                          "%s schedule: warmup_steps must be >= 0 and warmup_start in [0, 1] (got %lld, %g)",
+                          n, (long long)s->warmup_steps, s->warmup_start);
     switch (s->kind) {
     case DLT_SCHED_STEP:
         if (s->step_size <= 0)
@@ -170,10 +179,9 @@ static double warmup_factor(const dlt_schedule *s, int64_t step)
     }
 }
 
-double dlt_schedule_lr(const dlt_schedule *s, int64_t step)
+/* The schedule's own closed form. */
+static double schedule_lr(const dlt_schedule *s, int64_t step)
 {
-    if (step < 0)
-        step = 0;
     switch (s->kind) {
     case DLT_SCHED_CONSTANT:
         return s->base_lr;
@@ -215,4 +223,26 @@ double dlt_schedule_lr(const dlt_schedule *s, int64_t step)
     default:
         return s->base_lr;
     }
+}
+
+/* The warm-up of the schedules that have none of their own: torchvision's
+ * detection and classification references chain LinearLR(start_factor f,
+ * total_iters w) before them, a factor f + (1 - f) * step / w during the first
+ * w steps. The product of the two closed forms equals PyTorch's
+ * ChainedScheduler([LinearLR, S]) for the multiplicative S (step, multistep,
+ * exponential, constant) and defines it for the cosine ones. */
+static int has_own_warmup(dlt_schedule_kind k)
+{
+    return k == DLT_SCHED_WARMUP_LINEAR || k == DLT_SCHED_WARMUP_COSINE || k == DLT_SCHED_WARMUP_POLY ||
+           k == DLT_SCHED_ONE_CYCLE || k == DLT_SCHED_HOLD_LINEAR;
+}
+
+double dlt_schedule_lr(const dlt_schedule *s, int64_t step)
+{
+    if (step < 0)
+        step = 0;
+    double lr = schedule_lr(s, step);
+    if (!has_own_warmup(s->kind) && step < s->warmup_steps)
+        lr *= s->warmup_start + (1.0 - s->warmup_start) * (double)step / (double)s->warmup_steps;
+    return lr;
 }

@@ -73,6 +73,7 @@ static dlt_status schedule_named(const dlt_job *job, const char *key, const char
     s->gamma = dlt_job_float(job, "schedule.gamma");
     s->eta_min = dlt_job_float(job, "schedule.min_lr");
     s->warmup_steps = dlt_job_int(job, "schedule.warmup_steps");
+    s->warmup_start = dlt_job_float(job, "schedule.warmup_start");
     s->hold_steps = dlt_job_int(job, "schedule.hold_steps");
     double ms[DLT_SCHED_MAX_MILESTONES];
     s->nmilestones = floats(job, "schedule.milestones", ms, DLT_SCHED_MAX_MILESTONES);

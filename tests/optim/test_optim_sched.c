@@ -30,6 +30,16 @@ static void s_warmup_poly(dlt_schedule *s)
 {
     s->warmup_steps = 5, s->total_steps = 20, s->lr_end = 1e-4, s->power = 2;
 }
+static void s_multistep_warmup(dlt_schedule *s)
+{
+    s_multistep(s);
+    s->warmup_steps = 5; /* warmup_start: the default 0.001 */
+}
+static void s_exponential_warmup(dlt_schedule *s)
+{
+    s_exponential(s);
+    s->warmup_steps = 4, s->warmup_start = 0.25;
+}
 static void s_one_cycle(dlt_schedule *s) { s->max_lr = 0.5, s->total_steps = 20; }
 
 static const sched_case cases[] = {
@@ -43,6 +53,8 @@ static const sched_case cases[] = {
     {"sched_warmup_linear", "warmup_linear", s_warmup},
     {"sched_warmup_cosine", "warmup_cosine", s_warmup},
     {"sched_warmup_poly", "warmup_poly", s_warmup_poly},
+    {"sched_multistep_warmup", "multistep", s_multistep_warmup},
+    {"sched_exponential_warmup", "exponential", s_exponential_warmup},
     {"sched_one_cycle", "one_cycle", s_one_cycle},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
@@ -165,6 +177,21 @@ START_TEST(errors)
     ck_assert_int_eq(dlt_schedule_validate(&s), DLT_ERR_INVALID);
     ck_assert_str_eq(dlt_errmsg(), "hold_linear schedule: total_steps must be > 0 and hold_steps "
                                    "within [0, total_steps] (got 11 of 10)");
+    /* schedules with a warm-up of their own refuse schedule.warmup_steps */
+    dlt_schedule_init(&s, "one_cycle", 0.1);
+    s.total_steps = 10, s.warmup_steps = 3;
+    ck_assert_int_eq(dlt_schedule_validate(&s), DLT_ERR_INVALID);
+    ck_assert_str_eq(dlt_errmsg(), "one_cycle schedule: warmup_steps does not apply (its warm-up is pct_start)");
+    dlt_schedule_init(&s, "multistep", 0.1);
+    s.warmup_steps = 3, s.warmup_start = 1.5;
+    ck_assert_int_eq(dlt_schedule_validate(&s), DLT_ERR_INVALID);
+    /* by hand: cosine over 10 steps from 1 with a warm-up of 4 steps from 0.5 */
+    dlt_schedule_init(&s, "cosine", 1.0);
+    s.t_max = 10, s.warmup_steps = 4, s.warmup_start = 0.5;
+    ck_assert_int_eq(dlt_schedule_validate(&s), DLT_OK);
+    ck_assert_double_eq_tol(dlt_schedule_lr(&s, 0), 0.5, 1e-15);
+    ck_assert_double_eq_tol(dlt_schedule_lr(&s, 2), 0.75 * (1 + cos(M_PI * 0.2)) / 2, 1e-15);
+    ck_assert_double_eq_tol(dlt_schedule_lr(&s, 4), (1 + cos(M_PI * 0.4)) / 2, 1e-15);
 }
 END_TEST
 
