@@ -157,8 +157,8 @@ static dlt_status open_task(dlt_task *t)
     t->val_steps = 0; /* no validation loop: FID and sample grids are separate tools */
     t->ntrain_sums = S_N;
     t->neval_sums = 0;
-    t->best_higher = 0;
-    t->best_key = "d_loss";
+    t->best_higher = 0; /* FID when the job computes it (after_step) */
+    t->best_key = c->gan_fid_classifier[0] ? "fid" : "d_loss";
     return DLT_OK;
 }
 

@@ -114,8 +114,9 @@ static dlt_status open_task(dlt_task *t)
     t->val_steps = 0;
     t->ntrain_sums = NLOSS;
     t->neval_sums = NLOSS;
-    t->best_higher = 0;
-    t->best_key = "loss";
+    /* evaluated by the after_step hook when data.val is set: box AP */
+    t->best_higher = c->val_glob[0] != '\0';
+    t->best_key = t->best_higher ? "box_ap" : "loss";
     return DLT_OK;
 }
 

@@ -399,6 +399,15 @@ static dlt_status loop(dlt_trainer *r, dlt_train_result *res)
                 return st;
             if (m.n > 0 && r->rank == 0)
                 dlt_report_eval(&r->rep, r->step, r->epoch, &m);
+            /* a hook metric named by the task's best_key (FID, box AP) is its
+             * evaluation metric: the best one is kept like a validation loop's */
+            for (int i = 0; i < m.n; i++)
+                if (t->best_key && m.key[i] && strcmp(m.key[i], t->best_key) == 0) {
+                    res->eval_metric = m.val[i];
+                    r->best_from_hook = 1;
+                    if (better(r, m.val[i], r->best_metric))
+                        r->best_metric = m.val[i];
+                }
             t_log += now() - t0; /* not training throughput */
         }
         int ckpt_due = (c->ckpt_every_steps > 0 && r->step % c->ckpt_every_steps == 0) || flags[1] > 0 ||
@@ -474,8 +483,8 @@ dlt_status dlt_train_run(const dlt_train_config *c, dlt_train_result *res)
     res->already_finished = st == DLT_OK && r.finished;
     if (res->already_finished && r.rank == 0) {
         char best[64] = "";
-        if (r.task->val_steps > 0 && isfinite(r.best_metric))
-            snprintf(best, sizeof best, "; best evaluation metric %.4f", r.best_metric);
+        if (isfinite(r.best_metric) && (r.task->val_steps > 0 || r.best_from_hook))
+            snprintf(best, sizeof best, "; best %s %.4f", r.task->best_key, r.best_metric);
         /* no final loss: none was computed */
         dlt_log(DLT_LOG_INFO, "%s: the run had already finished at step %lld (%s%s); nothing to do", c->run_dir,
                 (long long)r.step, r.last_ckpt, best);

@@ -59,6 +59,7 @@ typedef struct {
     dlt_loader_cursor cursor_next;
     int64_t skipped_steps;  /* by the dynamic loss scaler, this run */
     double best_metric;
+    int best_from_hook; /* best_metric came from the task's after_step metrics */
     dlt_report rep;
     dlt_train_config cfg; /* with the schedule completed from the run length */
     char last_ckpt[DLT_PATH_MAX];

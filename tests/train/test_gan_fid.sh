@@ -75,6 +75,13 @@ fids one/g/metrics.jsonl >a.fid
 awk '{ if (!($1 > 0 && $1 < 1e30)) { print "FID " $1 " is not finite and positive"; exit 1 } }' a.fid || fail "FID value"
 grep -q "eval step 2: fid " a.out || { cat a.out; fail "no eval line with fid"; }
 grep -aq "eval/fid" one/g/events.out.tfevents.* || fail "no eval/fid in the TensorBoard events"
+# the lower FID is the run's best metric, in the last checkpoint and the summary
+best=$(h5dump -m %.17g -d /state/best_metric "one/g/$(ck 2)" | sed -n '/DATA {/,/}/s/^ *(0): //p' | head -1)
+bname=$(h5dump -a /state/best_metric/metric "one/g/$(ck 2)" | sed -n 's/^ *(0): //p' | tr -d '"')
+[ "$bname" = fid ] || fail "best_metric names '$bname', expected fid"
+sort -g a.fid | head -1 | awk -v b="$best" '{ d = $1 - b; if (d < 0) d = -d; if (!(d <= 1e-7 * $1)) { print "best_metric " b ", lowest fid " $1; exit 1 } }' ||
+    fail "best_metric is not the lowest FID"
+grep -q "best fid " a.out || { cat a.out; fail "no best fid in the summary line"; }
 echo "(a) 1 rank: fid $(tr '\n' ' ' <a.fid)at steps 1 and 2"
 
 # (b) two ranks, half the batch each

@@ -104,6 +104,13 @@ for s in 2 3; do
         fail "(a) samples/val-$p.png is $(png_size runs/m/samples/val-$p.png), not 134x68"
 done
 grep "^eval step 3" a.out
+# the best box AP of the two evaluations is the run's best metric (higher is better)
+best=$(h5dump -m %.17g -d /state/best_metric "runs/m/$(ck 3)" | sed -n '/DATA {/,/}/s/^ *(0): //p' | head -1)
+bname=$(h5dump -a /state/best_metric/metric "runs/m/$(ck 3)" | sed -n 's/^ *(0): //p' | tr -d '"')
+[ "$bname" = box_ap ] || fail "(a) best_metric names '$bname', expected box_ap"
+printf '%s\n%s\n' "$(jeval runs/m/metrics.jsonl 2 box_ap)" "$(jeval runs/m/metrics.jsonl 3 box_ap)" | sort -g | tail -1 |
+    awk -v b="$best" '{ d = $1 - b; if (d < 0) d = -d; if (!(d <= 1e-7 * ($1 > 0 ? $1 : 1))) { print "best " b ", highest box_ap " $1; exit 1 } }' ||
+    fail "(a) best_metric is not the highest box AP"
 echo "(a) evaluations after steps 2 and 3: 12 metrics of 6 images, results JSON, a 134x68 grid"
 
 # (b) the results JSON through coco-eval
