@@ -18,8 +18,9 @@ const int kThreads = 256;
 
 // The maps of a roi_align (up to 4): pointers and extents.
 struct roi_maps {
-    const float *x[DLT_ROI_MAX_LEVELS];
+    const void *x[DLT_ROI_MAX_LEVELS];
     int64_t h[DLT_ROI_MAX_LEVELS], w[DLT_ROI_MAX_LEVELS];
+    int u8; // all maps u8 (masks), else f32
 };
 
 roi_src src_of(const roi_attr &a, const dlt_kctx *k, int first, int64_t nbatch)
@@ -51,7 +52,7 @@ __global__ void align_kernel(int64_t n, int64_t c, roi_attr a, roi_src s, roi_ma
         int64_t h = m.h[lev], w = m.w[lev];
         roi_bins q = roi_bins_of(&a, box, a.scale[lev]);
         y[e] = roi_bin_value(&q, (int)(ij / a.pw), (int)(ij % a.pw),
-                             m.x[lev] + (b * c + ch) * h * w, h, w);
+                             roi_plane(m.x[lev], m.u8, b * c + ch, h * w), m.u8, h, w);
     }
 }
 
@@ -98,9 +99,10 @@ dlt_status roi_align_cuda(const dlt_kctx *k)
     if (n == 0)
         return DLT_OK;
     roi_maps m;
+    m.u8 = k->in_shape[0]->dtype == DLT_U8;
     for (int l = 0; l < DLT_ROI_MAX_LEVELS; l++) {
         int src = l < a.nlev ? l : 0;
-        m.x[l] = (const float *)k->in[src];
+        m.x[l] = k->in[src];
         m.h[l] = k->in_shape[src]->dim[2], m.w[l] = k->in_shape[src]->dim[3];
     }
     align_kernel<<<dlt_gpu_blocks(g, n, kThreads), kThreads, 0, g->stream>>>(

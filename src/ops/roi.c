@@ -3,8 +3,9 @@
  * poolers (src/models/fpn_pool.c). The math is in roi_impl.h, shared with
  * the CUDA kernels (src/gpu/k_roi.cu).
  *
- *   roi_align(x_0..x_{L-1}, rois [, batch_idx] [, level]) -> [R, C, PH, PW]
- *     One map (L = 1): every roi from x_0 at spatial_scale, as roi_align. With
+ *   roi_align(x_0..x_{L-1}, rois [, batch_idx] [, level]) -> f32 [R, C, PH, PW]
+ *     Maps are f32, or all u8 (0/1 masks, forward only: no gradient flows to
+ *     them; the samples are the f32 path's bits). One map (L = 1): every roi from x_0 at spatial_scale, as roi_align. With
  *     L = 2..4 maps (the fused multi-level pooler) roi r reads map level[r]
  *     at that map's scale: each roi is pooled once, from its own level. rois
  *     is [R, 5] (batch index, x1, y1, x2, y2) or [R, 4] with an i32 batch
@@ -66,9 +67,12 @@ static dlt_status align_shape(const dlt_node *n, const dlt_shape *in, dlt_shape 
     const roi_attr *a = DLT_CATTR(n, roi_attr);
     char b1[96], b2[96];
     for (int l = 0; l < a->nlev; l++) {
-        if (in[l].dtype != DLT_F32 || in[l].ndim != 4)
-            return dlt_seterr(DLT_ERR_SHAPE, "feature map %d must be f32 [B, C, H, W]; got %s", l,
+        if ((in[l].dtype != DLT_F32 && in[l].dtype != DLT_U8) || in[l].ndim != 4)
+            return dlt_seterr(DLT_ERR_SHAPE, "feature map %d must be f32 (or u8) [B, C, H, W]; got %s", l,
                               shp(&in[l], b1, sizeof b1));
+        if (in[l].dtype != in[0].dtype)
+            return dlt_seterr(DLT_ERR_SHAPE, "feature map %d is %s but map 0 is %s (one element type)", l,
+                              shp(&in[l], b1, sizeof b1), shp(&in[0], b2, sizeof b2));
         if (in[l].dim[0] != in[0].dim[0] || in[l].dim[1] != in[0].dim[1])
             return dlt_seterr(DLT_ERR_SHAPE,
                               "feature map %d is %s but map 0 is %s (B and C must agree)", l,
@@ -124,13 +128,16 @@ static int index_inputs(const roi_attr *a, const dlt_node *n, int k, dlt_t *in)
 }
 
 /* d/d x_l = roi_align_backward(dy) into map l (the rois at level l when there
- * are several maps); nothing for the rois, batch index and level. */
+ * are several maps); nothing for the rois, batch index and level, nor for
+ * u8 maps (masks, data). */
 static dlt_status align_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
     const roi_attr *a = DLT_CATTR(n, roi_attr);
     for (int l = 0; l < a->nlev; l++) {
         roi_attr b = *a;
         const dlt_shape *s = dlt_shape_of(g, n->in[l]);
+        if (s->dtype != DLT_F32)
+            continue;
         b.nlev = 1;
         b.scale[0] = a->scale[l];
         if (a->nlev > 1)
@@ -199,7 +206,7 @@ static dlt_status align_cpu(const dlt_kctx *k)
         }
         const dlt_shape *xs = k->in_shape[lev];
         int64_t h = xs->dim[2], w = xs->dim[3], hw = h * w;
-        const float *xb = (const float *)k->in[lev] + b * c * hw;
+        int u8 = xs->dtype == DLT_U8;
         roi_bins q = roi_bins_of(a, box, a->scale[lev]);
         for (int i = 0; i < a->ph; i++)
             for (int j = 0; j < a->pw; j++) {
@@ -213,7 +220,7 @@ static dlt_status align_cpu(const dlt_kctx *k)
                         if (!roi_tap_at(sy, roi_coord(q.x0, j, q.bw, ix, q.gw), h, w, &t))
                             continue;
                         for (int64_t ch = 0; ch < c; ch++)
-                            yo[ch * bins] += roi_tap_value(&t, xb + ch * hw);
+                            yo[ch * bins] += roi_tap_value(&t, roi_plane(k->in[lev], u8, b * c + ch, hw), u8);
                     }
                 }
                 for (int64_t ch = 0; ch < c; ch++)

@@ -198,18 +198,31 @@ static inline DLT_HD int roi_tap_at(float y, float x, int64_t h, int64_t w, roi_
     return 1;
 }
 
-/* One sample's value from plane p: ((w1 v1 + w2 v2) + w3 v3) + w4 v4. */
-static inline DLT_HD float roi_tap_value(const roi_tap *t, const float *p)
+/* Element o of a plane of f32 values or, u8 set, of u8 values (0/1 masks:
+ * Mask R-CNN's ground truth, a quarter of the bytes; exact in f32). */
+static inline DLT_HD float roi_plane_at(const void *p, int u8, int64_t o)
 {
-    float s = roi_add(roi_mul(t->w[0], p[t->o[0]]), roi_mul(t->w[1], p[t->o[1]]));
-    s = roi_add(s, roi_mul(t->w[2], p[t->o[2]]));
-    return roi_add(s, roi_mul(t->w[3], p[t->o[3]]));
+    return u8 ? (float)((const uint8_t *)p)[o] : ((const float *)p)[o];
+}
+
+/* Plane `k` of x (planes of hw elements, f32 or u8). */
+static inline DLT_HD const void *roi_plane(const void *x, int u8, int64_t k, int64_t hw)
+{
+    return u8 ? (const void *)((const uint8_t *)x + k * hw) : (const void *)((const float *)x + k * hw);
+}
+
+/* One sample's value from plane p: ((w1 v1 + w2 v2) + w3 v3) + w4 v4. */
+static inline DLT_HD float roi_tap_value(const roi_tap *t, const void *p, int u8)
+{
+    float s = roi_add(roi_mul(t->w[0], roi_plane_at(p, u8, t->o[0])), roi_mul(t->w[1], roi_plane_at(p, u8, t->o[1])));
+    s = roi_add(s, roi_mul(t->w[2], roi_plane_at(p, u8, t->o[2])));
+    return roi_add(s, roi_mul(t->w[3], roi_plane_at(p, u8, t->o[3])));
 }
 
 /* One output bin of one channel: the samples summed row by row, then divided
  * by count. The GPU forward calls this per output element; the CPU kernel
  * keeps the same order with the channel loop innermost. */
-static inline DLT_HD float roi_bin_value(const roi_bins *q, int i, int j, const float *plane,
+static inline DLT_HD float roi_bin_value(const roi_bins *q, int i, int j, const void *plane, int u8,
                                          int64_t h, int64_t w)
 {
     float s = 0.f;
@@ -218,7 +231,7 @@ static inline DLT_HD float roi_bin_value(const roi_bins *q, int i, int j, const 
         for (int ix = 0; ix < q->gw; ix++) {
             roi_tap t;
             if (roi_tap_at(y, roi_coord(q->x0, j, q->bw, ix, q->gw), h, w, &t))
-                s = roi_add(s, roi_tap_value(&t, plane));
+                s = roi_add(s, roi_tap_value(&t, plane, u8));
         }
     }
     return roi_div(s, q->count);

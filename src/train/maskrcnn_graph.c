@@ -328,7 +328,7 @@ dlt_t dlt_maskrcnn_train_build(dlt_graph *g, const dlt_maskrcnn_train_spec *s,
     t->gt_labels = dlt_input(g, "gt_labels", DLT_F32, 2, (const int64_t[]){B, M + 1});
     t->gt_count = dlt_input(g, "gt_count", DLT_I32, 1, (const int64_t[]){B});
     t->gt_valid = dlt_input(g, "gt_valid", DLT_F32, 2, (const int64_t[]){B, M});
-    t->gt_masks = dlt_input(g, "gt_masks", DLT_F32, 4, (const int64_t[]){B * M, 1, H, W});
+    t->gt_masks = dlt_input(g, "gt_masks", DLT_U8, 4, (const int64_t[]){B * M, 1, H, W});
     t->image_max = dlt_input(g, "image_max", DLT_F32, 3, (const int64_t[]){B, 1, 4});
     dlt_t p[5];
     if (dlt_maskrcnn_backbone(g, &s->net, t->images, p) < 0)

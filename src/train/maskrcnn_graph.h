@@ -36,7 +36,7 @@ typedef struct {
     dlt_t gt_labels; /* f32 [B, M + 1]: 0 (background), then the classes of the boxes */
     dlt_t gt_count;  /* i32 [B] boxes per image */
     dlt_t gt_valid;  /* f32 [B, M] 1 for the first gt_count slots */
-    dlt_t gt_masks;  /* f32 [B M, 1, H, W] 0/1 */
+    dlt_t gt_masks;  /* u8 [B M, 1, H, W] 0/1 (a quarter of f32's bytes: full-size masks) */
     dlt_t image_max; /* f32 [B, 1, 4]: w, h, w, h of each resized image (box clipping) */
     dlt_t loss;      /* the sum of the five */
     dlt_t rpn_obj, rpn_box, cls, box, mask; /* rank-0 f32 each */

@@ -187,7 +187,8 @@ static dlt_status feed(dlt_task *t, dlt_plan *p, int train, dlt_task_batch *tb)
     const size_t hw = (size_t)h * w;
     memcpy(dlt_plan_data(p, k->tg.images), b.images, (size_t)B * c * hw * sizeof(float));
     float *boxes = dlt_plan_data(p, k->tg.gt_boxes), *labels = dlt_plan_data(p, k->tg.gt_labels);
-    float *valid = dlt_plan_data(p, k->tg.gt_valid), *masks = dlt_plan_data(p, k->tg.gt_masks);
+    float *valid = dlt_plan_data(p, k->tg.gt_valid);
+    uint8_t *masks = dlt_plan_data(p, k->tg.gt_masks);
     float *lim = dlt_plan_data(p, k->tg.image_max);
     int32_t *count = dlt_plan_data(p, k->tg.gt_count);
     for (int i = 0; i < B; i++) {
@@ -203,10 +204,12 @@ static dlt_status feed(dlt_task *t, dlt_plan *p, int train, dlt_task_batch *tb)
                     on ? b.boxes[((size_t)i * lm + j) * 4 + q] : 0.f;
             labels[(size_t)i * (M + 1) + 1 + j] = on ? (float)b.classes[(size_t)i * lm + j] : 0.f;
             valid[(size_t)i * M + j] = (float)on;
-            float *dst = masks + ((size_t)i * M + j) * hw;
+            uint8_t *dst = masks + ((size_t)i * M + j) * hw;
             const uint8_t *src = b.masks ? b.masks + ((size_t)i * lm + j) * hw : NULL;
-            for (size_t q = 0; q < hw; q++)
-                dst[q] = on && src ? (float)src[q] : 0.f;
+            if (on && src)
+                memcpy(dst, src, hw);
+            else
+                memset(dst, 0, hw);
         }
         float ih = (float)b.image_sizes[2 * i], iw = (float)b.image_sizes[2 * i + 1];
         lim[4 * i] = iw, lim[4 * i + 1] = ih, lim[4 * i + 2] = iw, lim[4 * i + 3] = ih;

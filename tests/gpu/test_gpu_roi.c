@@ -3,7 +3,7 @@
  * rois partly and wholly outside, tiny ones, a padding roi with batch index
  * -1) and with boxes [R, 4] plus an i32 batch index (random, including -1 and
  * B: padding), the fused four-level pooler with its roi_level, roi_level
- * alone, and roi_align_backward as a forward op (its gradient runs through
+ * alone, u8 maps (masks; forward only), and roi_align_backward as a forward op (its gradient runs through
  * roi_align: second order). The forward is the CPU's arithmetic in the CPU's
  * order (bit for bit: checked with tolerance 0 where no gradient flows); the backward adds with
  * float atomics in no fixed order on a real GPU, so the gradients are compared within 1e-6 of their
@@ -53,6 +53,20 @@ static int build_align5_fwd(dlt_graph *g, dlt_t *outs, void *user)
     dlt_t r = dlt_constant(g, DLT_F32, 2, (const int64_t[]){12, 5}, rois5);
     dlt_roi_align_opts o = {c->ph, c->pw, c->scale, c->sampling, c->aligned};
     outs[0] = dlt_roi_align(g, dlt_stop_gradient(g, x), r, -1, &o);
+    return 1;
+}
+
+/* u8 maps (0/1 masks, as Mask R-CNN's ground truth): forward only, bit for bit. */
+static int build_align5_u8(dlt_graph *g, dlt_t *outs, void *user)
+{
+    const acase *c = user;
+    uint8_t m[2 * 3 * 10 * 12];
+    for (int i = 0; i < (int)sizeof m; i++)
+        m[i] = (uint8_t)((i * 5 + i / 7) % 3 == 0);
+    dlt_t x = dlt_constant(g, DLT_U8, 4, (const int64_t[]){2, 3, 10, 12}, m);
+    dlt_t r = dlt_constant(g, DLT_F32, 2, (const int64_t[]){12, 5}, rois5);
+    dlt_roi_align_opts o = {c->ph, c->pw, c->scale, c->sampling, c->aligned};
+    outs[0] = dlt_roi_align(g, x, r, -1, &o);
     return 1;
 }
 
@@ -247,6 +261,9 @@ int main(void)
         snprintf(name, sizeof name, "roi_align forward only, aligned %d sampling %d, bit for bit",
                  c->aligned, c->sampling);
         gc_check(name, build_align5_fwd, (void *)c, 0);
+        snprintf(name, sizeof name, "roi_align of u8 masks, aligned %d sampling %d, bit for bit",
+                 c->aligned, c->sampling);
+        gc_check(name, build_align5_u8, (void *)c, 0);
         snprintf(name, sizeof name,
                  "roi_align boxes [50,4] + idx, x [2,16,9,11], aligned %d sampling %d %dx%d",
                  c->aligned, c->sampling, c->ph, c->pw);

@@ -351,6 +351,47 @@ START_TEST(padding_rois_pool_zeros_and_no_gradient)
 }
 END_TEST
 
+/* u8 maps (Mask R-CNN's 0/1 ground-truth masks): the same bits as the f32
+ * map with the same values, fixed and adaptive sampling, aligned or not; no
+ * gradient reaches them (the loss still differentiates w.r.t. f32 inputs). */
+START_TEST(u8_masks_pool_as_their_f32_values)
+{
+    enum { B = 2, C = 2, H = 7, W = 9 };
+    uint8_t m8[B * C * H * W];
+    float m32[B * C * H * W];
+    for (int i = 0; i < B * C * H * W; i++)
+        m32[i] = m8[i] = (uint8_t)(((i * 7 + i / 5) % 3) == 0);
+    for (int v = 0; v < 2; v++) {
+        float *y[2];
+        for (int k = 0; k < 2; k++) {
+            dlt_graph *g = dlt_graph_create(3);
+            dlt_t x = k ? dlt_constant(g, DLT_U8, 4, (const int64_t[]){B, C, H, W}, m8)
+                        : dlt_constant(g, DLT_F32, 4, (const int64_t[]){B, C, H, W}, m32);
+            dlt_t r = dlt_constant(g, DLT_F32, 2, (const int64_t[]){6, 5}, small_rois);
+            dlt_roi_align_opts o = {.out_h = 3, .out_w = 4, .spatial_scale = v ? 0.5f : 1.f,
+                                    .sampling_ratio = v ? -1 : 2, .aligned = v};
+            dlt_t yv = dlt_roi_align(g, x, r, -1, &o);
+            ck_assert_msg(yv >= 0, "%s", dlt_errmsg());
+            y[k] = malloc(6 * C * 12 * sizeof(float));
+            dlt_test_eval(g, yv, NULL, y[k]);
+            dlt_graph_free(g);
+        }
+        ck_assert(memcmp(y[0], y[1], 6 * C * 12 * sizeof(float)) == 0);
+        ck_assert(max_abs(y[1], 6 * C * 12) > 0.1);
+        free(y[0]), free(y[1]);
+    }
+    /* a u8 map next to a differentiated f32 input: no gradient node for it */
+    dlt_graph *g = dlt_graph_create(3);
+    dlt_t m = dlt_constant(g, DLT_U8, 4, (const int64_t[]){B, C, H, W}, m8);
+    dlt_t w = dlt_input(g, "w", DLT_F32, 4, (const int64_t[]){6, C, 3, 4}), gw;
+    dlt_t r = dlt_constant(g, DLT_F32, 2, (const int64_t[]){6, 5}, small_rois);
+    dlt_roi_align_opts o = {.out_h = 3, .out_w = 4, .spatial_scale = 1.f, .sampling_ratio = 2};
+    dlt_t loss = dlt_sum(g, dlt_mul(g, dlt_roi_align(g, m, r, -1, &o), w), 0, NULL, 0);
+    ck_assert_msg(dlt_grad(g, loss, 1, &w, &gw) == DLT_OK, "%s", dlt_errmsg());
+    dlt_graph_free(g);
+}
+END_TEST
+
 /* The CPU backward splits the channels among threads; every dx element sums
  * its terms in one order whatever the split, so 1, 2 and 3 threads agree in
  * every bit (64 channels and 40 rois: past the kernel's serial threshold). */
@@ -412,7 +453,7 @@ START_TEST(bad_shapes_give_one_clear_line)
     g = dlt_graph_create(1);
     x = dlt_input(g, "x", DLT_F32, 3, (const int64_t[]){3, 8, 8});
     dlt_t rois = dlt_input(g, "rois", DLT_F32, 2, (const int64_t[]){10, 5});
-    expect_error(g, dlt_roi_align(g, x, rois, -1, &o), "feature map 0 must be f32 [B, C, H, W]");
+    expect_error(g, dlt_roi_align(g, x, rois, -1, &o), "feature map 0 must be f32 (or u8) [B, C, H, W]");
     dlt_graph_free(g);
 
     g = dlt_graph_create(1);
@@ -455,6 +496,7 @@ int main(void)
     tcase_add_test(tc, fused_levels_and_backward_match_finite_differences);
     tcase_add_test(tc, padding_rois_pool_zeros_and_no_gradient);
     tcase_add_test(tc, backward_is_deterministic_across_thread_counts);
+    tcase_add_test(tc, u8_masks_pool_as_their_f32_values);
     tcase_add_test(tc, bad_shapes_give_one_clear_line);
     suite_add_tcase(s, tc);
     return dlt_test_run(s);

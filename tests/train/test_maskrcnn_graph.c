@@ -58,7 +58,9 @@ static void feed(hid_t f, dlt_plan *p, const dlt_maskrcnn_train_graph *t, int em
     dlt_test_h5_read(f, "masks", H5T_NATIVE_FLOAT, masks, (size_t)B * M * S * S);
     memcpy(dlt_plan_data(p, t->gt_boxes), boxes, sizeof boxes);
     memcpy(dlt_plan_data(p, t->gt_count), counts, sizeof counts);
-    memcpy(dlt_plan_data(p, t->gt_masks), masks, sizeof(float) * B * M * S * S);
+    uint8_t *m8 = dlt_plan_data(p, t->gt_masks); /* 0/1 */
+    for (int i = 0; i < B * M * S * S; i++)
+        m8[i] = (uint8_t)(masks[i] != 0.f);
     float *gl = dlt_plan_data(p, t->gt_labels), *gv = dlt_plan_data(p, t->gt_valid);
     float *lim = dlt_plan_data(p, t->image_max);
     for (int b = 0; b < B; b++) {
