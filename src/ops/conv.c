@@ -169,8 +169,7 @@ static int node_kind(const dlt_node *n)
 }
 
 /* The provider is picked at plan time (conv_provider.c): oneDNN nodes get a
- * primitive as their per-node state (conv_dnnl.c) and no workspace; im2col
- * nodes get no state. */
+ * primitive as their per-node state (conv_dnnl.c), im2col nodes none. */
 static dlt_status conv_prepare(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out,
                                int nthreads, void **state)
 {
@@ -188,7 +187,8 @@ static dlt_status conv_cpu(const dlt_kctx *k)
 {
     const float *bias = k->node->nin == 3 ? k->in[2] : NULL;
     if (k->op_state)
-        return conv_dnnl_run(k->op_state, k->in[0], k->in[1], bias, k->out[0], k->nthreads);
+        return conv_dnnl_run(k->op_state, k->in[0], k->in[1], bias, k->out[0], k->work,
+                             k->work_bytes, k->nthreads);
     conv_geom q = geom_of(DLT_CATTR(k->node, conv_attr), k->in_shape[0], k->in_shape[1], k->out_shape[0]);
     conv_fwd(&q, k->in[0], k->in[1], bias, k->out[0], k->work, k->work_bytes, k->nthreads);
     return DLT_OK;
@@ -198,7 +198,8 @@ static dlt_status convt_cpu(const dlt_kctx *k)
 {
     const float *bias = k->node->nin == 3 ? k->in[2] : NULL;
     if (k->op_state)
-        return conv_dnnl_run(k->op_state, k->in[0], k->in[1], bias, k->out[0], k->nthreads);
+        return conv_dnnl_run(k->op_state, k->in[0], k->in[1], bias, k->out[0], k->work,
+                             k->work_bytes, k->nthreads);
     conv_geom q = geom_of(DLT_CATTR(k->node, conv_attr), k->out_shape[0], k->in_shape[1], k->in_shape[0]);
     conv_bwd_data(&q, k->in[0], k->in[1], bias, k->out[0], k->work, k->work_bytes, k->nthreads);
     return DLT_OK;
@@ -207,19 +208,21 @@ static dlt_status convt_cpu(const dlt_kctx *k)
 static dlt_status wgrad_cpu(const dlt_kctx *k)
 {
     if (k->op_state)
-        return conv_dnnl_run(k->op_state, k->in[0], k->in[1], NULL, k->out[0], k->nthreads);
+        return conv_dnnl_run(k->op_state, k->in[0], k->in[1], NULL, k->out[0], k->work,
+                             k->work_bytes, k->nthreads);
     conv_geom q = geom_of(DLT_CATTR(k->node, conv_attr), k->in_shape[0], k->out_shape[0], k->in_shape[1]);
     conv_bwd_filter(&q, k->in[0], k->in[1], k->out[0], k->work, k->work_bytes, k->nthreads);
     return DLT_OK;
 }
 
-/* im2col's workspace; none for a node oneDNN runs (its buffers are the state's). */
+/* The workspace of the node's provider: im2col's column buffers, or oneDNN's
+ * blocked copies and scratchpad. */
 static size_t conv_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
 {
     conv_geom q = node_geom(n, in, out);
     int kind = node_kind(n);
     if (conv_provider(&q, kind, dlt_get_num_threads()) == CONV_DNNL)
-        return 0;
+        return conv_dnnl_ws(&q, kind, n->nin == 3, dlt_get_num_threads());
     return kind == CONV_FWD    ? conv_fwd_ws(&q, conv_slots(q.n))
            : kind == CONV_DATA ? conv_bwd_data_ws(&q, conv_slots(q.n))
                                : conv_bwd_filter_ws(&q, conv_slots(q.n));

@@ -8,16 +8,18 @@
  *            writes the tensors where they are;
  *   blocked  (default) the primitive picks its layout (format_tag any, in
  *            practice nChw16c / OIhw16i16o on AVX-512) and reorders run around it,
- *            into and out of buffers owned by the state (allocated once).
- * The scratchpad is the state's too (user scratchpad mode): nothing is
- * allocated per call. oneDNN is built with OpenMP (Debian): it uses the
+ *            into and out of buffers in the op's workspace.
+ * The scratchpad is in the workspace too (user scratchpad mode): the plan's
+ * arena holds both for the step only, and nothing is allocated per call. oneDNN is built with OpenMP (Debian): it uses the
  * caller's OpenMP thread count, set to the kernel's for the call. */
 #include "config.h"
 #include "conv_impl.h"
+#include "dlt_ops.h"
 
 #ifndef DLT_HAVE_DNNL
 
 int conv_dnnl_built(void) { return 0; }
+int dlt_conv_dnnl_live(void) { return 0; }
 int conv_dnnl_supports(const conv_geom *q)
 {
     (void)q;
@@ -29,10 +31,15 @@ dlt_status conv_dnnl_create(const conv_geom *q, int kind, int has_bias, int nthr
     *out = NULL;
     return dlt_seterr(DLT_ERR_UNSUPPORTED, "oneDNN convolutions: not built (configure found no libdnnl-dev)");
 }
-dlt_status conv_dnnl_run(conv_dnnl *d, const float *a, const float *b, const float *bias, float *out,
-                         int nthreads)
+size_t conv_dnnl_ws(const conv_geom *q, int kind, int has_bias, int nthreads)
 {
-    (void)d, (void)a, (void)b, (void)bias, (void)out, (void)nthreads;
+    (void)q, (void)kind, (void)has_bias, (void)nthreads;
+    return 0;
+}
+dlt_status conv_dnnl_run(conv_dnnl *d, const float *a, const float *b, const float *bias, float *out,
+                         void *work, size_t work_bytes, int nthreads)
+{
+    (void)d, (void)a, (void)b, (void)bias, (void)out, (void)work, (void)work_bytes, (void)nthreads;
     return dlt_seterr(DLT_ERR_UNSUPPORTED, "oneDNN convolutions: not built");
 }
 void conv_dnnl_free(conv_dnnl *d) { (void)d; }
@@ -63,7 +70,16 @@ struct conv_dnnl {
     dnnl_primitive_t prim;
     dnnl_memory_t scratch;
     port p[PORTS];
+    /* workspace layout: the blocked copies (off[i], ports with a reorder) and
+     * the scratchpad, each 64-byte aligned */
+    size_t off[PORTS], scratch_off, work_need;
 };
+
+static size_t align64(size_t n) { return (n + 63) / 64 * 64; }
+
+static _Atomic int live; /* states made and not yet freed (dlt_conv_dnnl_live) */
+
+int dlt_conv_dnnl_live(void) { return live; }
 
 int conv_dnnl_built(void) { return 1; }
 
@@ -195,8 +211,10 @@ static dnnl_status_t add_port(conv_dnnl *d, dnnl_primitive_desc_t pd, int arg, i
         pt->prim = pt->user;
         return dnnl_success;
     }
-    if ((s = dnnl_memory_create(&pt->prim, pm, d->eng, DNNL_MEMORY_ALLOCATE)))
+    if ((s = dnnl_memory_create(&pt->prim, pm, d->eng, DNNL_MEMORY_NONE)))
         return s;
+    d->off[d->nports - 1] = d->work_need;
+    d->work_need += align64(dnnl_memory_desc_get_size(pm));
     s = is_out ? dnnl_reorder_primitive_desc_create(&rpd, pm, d->eng, user, d->eng, NULL)
                : dnnl_reorder_primitive_desc_create(&rpd, user, d->eng, pm, d->eng, NULL);
     if (!s)
@@ -213,8 +231,13 @@ static dnnl_status_t build(conv_dnnl *d, dnnl_primitive_desc_t pd)
     plain_mds(&d->q, dnnl_nchw, dnnl_oihw, &x, &y, &w, &b, d->kind);
     const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     if ((s = dnnl_primitive_create(&d->prim, pd)) ||
-        (sp && (s = dnnl_memory_create(&d->scratch, sp, d->eng, DNNL_MEMORY_ALLOCATE))))
+        (sp && dnnl_memory_desc_get_size(sp) &&
+         (s = dnnl_memory_create(&d->scratch, sp, d->eng, DNNL_MEMORY_NONE))))
         return s;
+    if (d->scratch) {
+        d->scratch_off = d->work_need;
+        d->work_need += align64(dnnl_memory_desc_get_size(sp));
+    }
     if (d->kind == CONV_FWD) {
         if ((s = add_port(d, pd, DNNL_ARG_SRC, 0, &x)) || (s = add_port(d, pd, DNNL_ARG_WEIGHTS, 0, &w)) ||
             (d->has_bias && (s = add_port(d, pd, DNNL_ARG_BIAS, 0, &b))))
@@ -256,6 +279,7 @@ dlt_status conv_dnnl_create(const conv_geom *q, int kind, int has_bias, int nthr
     }
     omp_set_num_threads(saved);
     dnnl_primitive_desc_destroy(pd);
+    live++;
     *out = d;
     return DLT_OK;
 }
@@ -267,9 +291,23 @@ static dnnl_status_t exec_reorder(conv_dnnl *d, const port *pt)
     return dnnl_primitive_execute(pt->reorder, d->strm, 2, args);
 }
 
-dlt_status conv_dnnl_run(conv_dnnl *d, const float *a, const float *b, const float *bias, float *out,
-                         int nthreads)
+size_t conv_dnnl_ws(const conv_geom *q, int kind, int has_bias, int nthreads)
 {
+    conv_dnnl *d;
+    if (conv_dnnl_create(q, kind, has_bias, nthreads, &d) != DLT_OK)
+        return 0; /* prepare reports the error */
+    size_t n = d->work_need;
+    conv_dnnl_free(d);
+    return n;
+}
+
+dlt_status conv_dnnl_run(conv_dnnl *d, const float *a, const float *b, const float *bias, float *out,
+                         void *work, size_t work_bytes, int nthreads)
+{
+    if (work_bytes < d->work_need)
+        return dlt_seterr(DLT_ERR_INVALID,
+                          "oneDNN convolution: workspace of %zu bytes, expected %zu (threads changed since the plan was made?)",
+                          work_bytes, d->work_need);
     const conv_geom *q = &d->q;
     /* the ports were added in the order: a, b, [bias], out */
     void *h[PORTS] = {(void *)a, (void *)b, d->kind == CONV_FWD && d->has_bias ? (void *)bias : out, out};
@@ -280,12 +318,17 @@ dlt_status conv_dnnl_run(conv_dnnl *d, const float *a, const float *b, const flo
     for (int i = 0; i < d->nports && !s; i++) {
         port *pt = &d->p[i];
         s = dnnl_memory_set_data_handle(pt->user, h[i]);
+        if (!s && pt->prim != pt->user)
+            s = dnnl_memory_set_data_handle(pt->prim, (char *)work + d->off[i]);
         if (!s && !pt->is_out && pt->reorder)
             s = exec_reorder(d, pt);
         args[na++] = (dnnl_exec_arg_t){pt->arg, pt->prim};
     }
-    if (d->scratch)
+    if (d->scratch) {
+        if (!s)
+            s = dnnl_memory_set_data_handle(d->scratch, (char *)work + d->scratch_off);
         args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, d->scratch};
+    }
     if (!s)
         s = dnnl_primitive_execute(d->prim, d->strm, na, args);
     for (int i = 0; i < d->nports && !s; i++)
@@ -329,6 +372,8 @@ void conv_dnnl_free(conv_dnnl *d)
         dnnl_stream_destroy(d->strm);
     if (d->eng)
         dnnl_engine_destroy(d->eng);
+    if (d->prim)
+        live--;
     free(d);
 }
 

@@ -139,10 +139,13 @@ int conv_dnnl_built(void);
 int conv_dnnl_supports(const conv_geom *q);
 /* Creates the primitive for `nthreads` threads; errors name the oneDNN status. */
 dlt_status conv_dnnl_create(const conv_geom *q, int kind, int has_bias, int nthreads, conv_dnnl **out);
+/* Workspace bytes of that primitive (its blocked copies and scratchpad). */
+size_t conv_dnnl_ws(const conv_geom *q, int kind, int has_bias, int nthreads);
 /* Runs it: CONV_FWD y = conv2d(a = x, b = w) + bias, CONV_DATA x = T(a = y, b = w)
- * + bias, CONV_FILTER w = G(a = x, b = y); plain NCHW / OIHW in and out. */
+ * + bias, CONV_FILTER w = G(a = x, b = y); plain NCHW / OIHW in and out; `work`
+ * holds at least conv_dnnl_ws bytes. */
 dlt_status conv_dnnl_run(conv_dnnl *d, const float *a, const float *b, const float *bias, float *out,
-                         int nthreads);
+                         void *work, size_t work_bytes, int nthreads);
 void conv_dnnl_free(conv_dnnl *d);
 
 #ifdef __cplusplus

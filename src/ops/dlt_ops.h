@@ -112,6 +112,9 @@ dlt_t dlt_conv2d_weight_grad(dlt_graph *g, dlt_t x, dlt_t dy, int kh, int kw, co
  * provider runs convolutions (for --version). Plans pick one per node when
  * they are made; DLT_CONV=im2col|dnnl|auto (unset: auto) forces one. */
 int dlt_conv_dnnl_built(void);
+/* oneDNN convolution primitives alive in this process (plans own them; 0
+ * once every plan is freed). */
+int dlt_conv_dnnl_live(void);
 void dlt_conv_provider_info(char *buf, size_t len);
 
 /* Pooling windows (pool.c); zeroed fields take the defaults noted. */

@@ -6,8 +6,8 @@
  *
  * Tolerance: max |dnnl - im2col| <= 1e-5 * (1 + max |im2col|) * sqrt(K), K the
  * products summed per output (f32 sums in another order).
- * Both providers are forced per plan with DLT_CONV; a dnnl plan must have
- * no im2col workspace (a smaller arena), so the test knows oneDNN ran. The
+ * Both providers are forced per plan with DLT_CONV; the dnnl plan must hold
+ * one oneDNN primitive (so oneDNN ran), none once freed. The
  * same plan run twice, and two plans made alike, give the same bits (one
  * and two threads). SKIP (77) only when the library was built without oneDNN. */
 #include <math.h>
@@ -90,11 +90,11 @@ START_TEST(dnnl_matches_im2col)
     net m;
     build(k, &m);
     for (int i = 0; i < NOUT; i++) {
-        dlt_plan *pi = plan_run(&m, i, "im2col"), *pd = plan_run(&m, i, "dnnl");
-        dlt_mem_report ri, rd;
-        dlt_plan_memory(pi, &ri);
-        dlt_plan_memory(pd, &rd);
-        ck_assert_msg(rd.arena_bytes < ri.arena_bytes, "case %d output %d: the dnnl plan kept a workspace", _i, i);
+        dlt_plan *pi = plan_run(&m, i, "im2col");
+        ck_assert_int_eq(dlt_conv_dnnl_live(), 0);
+        dlt_plan *pd = plan_run(&m, i, "dnnl");
+        ck_assert_msg(dlt_conv_dnnl_live() == 1, "case %d output %d: %d oneDNN primitives, expected 1", _i, i,
+                      dlt_conv_dnnl_live());
         size_t n = numel_of(&m, i);
         const float *a = dlt_plan_data(pi, m.out[i]), *b = dlt_plan_data(pd, m.out[i]);
         double mx = 0;
@@ -105,6 +105,7 @@ START_TEST(dnnl_matches_im2col)
         ck_assert_msg(mx > 0.1, "case %d output %d: degenerate reference", _i, i);
         dlt_plan_free(pi);
         dlt_plan_free(pd);
+        ck_assert_int_eq(dlt_conv_dnnl_live(), 0); /* the plan released its state */
     }
     dlt_graph_free(m.g);
 }
