@@ -1,8 +1,11 @@
-/* GFLOP/s of dltrain's conv2d (forward, input gradient, weight gradient) and
- * matmul on ResNet-like shapes, beside OpenBLAS sgemm on the equivalent GEMM
+/* GFLOP/s of dltrain's conv2d (forward, input gradient, weight gradient) on
+ * ResNet-20 and ResNet-50 layer shapes, beside OpenBLAS sgemm on the equivalent GEMM
  * (M = OC, N = batch * OH * OW, K = C * KH * KW) with the same thread count.
  *
- *   bench/conv_bench [threads [min_seconds]]     (make bench builds it)
+ *   bench/conv_bench [threads [min_seconds [name_filter]]]   (make bench builds it)
+ *
+ * Each shape runs on every CPU provider (DLT_CONV=im2col, and with oneDNN its
+ * plain-layout and blocked-layout variants, DLT_CONV_LAYOUT).
  *
  * Benchmarks want OpenBLAS's own kernel choice: run with
  *   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE bench/conv_bench */
@@ -98,71 +101,113 @@ typedef struct {
 
 static double gflops(double flops, double t) { return flops / t * 1e-9; }
 
-static void bench_shape(const shape *s)
+/* The providers compared: DLT_CONV and, for oneDNN, DLT_CONV_LAYOUT. */
+static const struct {
+    const char *label, *conv, *layout;
+} providers[] = {
+    {"im2col", "im2col", "blocked"},
+    {"dnnl-plain", "dnnl", "plain"},
+    {"dnnl-blocked", "dnnl", "blocked"},
+};
+enum { NPROV = sizeof providers / sizeof providers[0] };
+
+static void bench_shape(const shape *s, int nprov)
 {
     int oh = (s->h + 2 * s->pad - s->k) / s->stride + 1, ow = (s->w + 2 * s->pad - s->k) / s->stride + 1;
     double flops = 2.0 * s->n * s->oc * oh * ow * (double)s->c * s->k * s->k;
-    /* the equivalent GEMM of the forward pass */
+    /* the equivalent GEMM of the forward pass, on as many threads as the convolutions */
     gemm_ctx gm = {s->oc, s->n * oh * ow, s->c * s->k * s->k, NULL, NULL, NULL};
     gm.a = rnd((size_t)gm.m * gm.k);
     gm.b = rnd((size_t)gm.k * gm.n);
     gm.c = rnd((size_t)gm.m * gm.n);
+    openblas_set_num_threads(dlt_get_num_threads());
     double t_gemm = best_time(run_sgemm, &gm);
+    openblas_set_num_threads(1);
     free(gm.a), free(gm.b), free(gm.c);
 
     dlt_graph *g = dlt_graph_create(1);
     int64_t xs[4] = {s->n, s->c, s->h, s->w}, ws[4] = {s->oc, s->c, s->k, s->k};
     int64_t ys[4] = {s->n, s->oc, oh, ow};
-    int64_t am[2] = {gm.n, gm.k}, bm[2] = {gm.k, gm.m};
     dlt_t x = dlt_input(g, "x", DLT_F32, 4, xs), w = dlt_input(g, "w", DLT_F32, 4, ws);
     dlt_t dy = dlt_input(g, "dy", DLT_F32, 4, ys);
-    dlt_t ma = dlt_input(g, "a", DLT_F32, 2, am), mb = dlt_input(g, "b", DLT_F32, 2, bm);
     dlt_conv2d_opts o = {.stride = {s->stride, s->stride}, .padding = {s->pad, s->pad}};
     dlt_t y = dlt_conv2d(g, x, w, -1, &o);
     dlt_t gx = dlt_conv2d_input_grad(g, dy, w, s->h, s->w, &o);
     dlt_t gw = dlt_conv2d_weight_grad(g, x, dy, s->k, s->k, &o);
-    dlt_t mm = dlt_matmul(g, ma, mb, 0, 0);
     if (dlt_graph_status(g) != DLT_OK) {
         fprintf(stderr, "%s\n", dlt_graph_errmsg(g));
         exit(1);
     }
-    dlt_t outs[4] = {y, gx, gw, mm};
-    dlt_t ins[5] = {x, w, dy, ma, mb};
-    double t[4];
-    for (int i = 0; i < 4; i++) {
-        dlt_plan *p = plan_for(g, outs[i]);
-        fill_inputs(g, p, 5, ins);
-        t[i] = best_time(run_plan, p);
-        dlt_plan_free(p);
-    }
-    dlt_graph_free(g);
+    dlt_t outs[3] = {y, gx, gw};
+    dlt_t ins[3] = {x, w, dy};
     double ref = gflops(flops, t_gemm);
-    printf("%-22s %6d %6d %6d %8.1f %8.1f %8.1f %4.0f%% %8.1f %4.0f%% %8.1f %4.0f%%\n", s->name, gm.m,
-           gm.n, gm.k, ref, gflops(flops, t[3]), gflops(flops, t[0]), 100 * gflops(flops, t[0]) / ref,
-           gflops(flops, t[1]), 100 * gflops(flops, t[1]) / ref, gflops(flops, t[2]),
-           100 * gflops(flops, t[2]) / ref);
-    fflush(stdout);
+    for (int pv = 0; pv < nprov; pv++) {
+        double t[3], tsum = 0;
+        setenv("DLT_CONV", providers[pv].conv, 1);
+        setenv("DLT_CONV_LAYOUT", providers[pv].layout, 1);
+        for (int i = 0; i < 3; i++) {
+            dlt_plan *p = plan_for(g, outs[i]);
+            fill_inputs(g, p, 3, ins);
+            t[i] = best_time(run_plan, p);
+            tsum += t[i];
+            dlt_plan_free(p);
+        }
+        printf("%-24s %5d %6d %5d %7.1f  %-12s %7.1f %4.0f%% %7.1f %4.0f%% %7.1f %4.0f%% %7.1f %4.0f%%\n",
+               pv ? "" : s->name, gm.m, gm.n, gm.k, ref, providers[pv].label, gflops(flops, t[0]),
+               100 * gflops(flops, t[0]) / ref, gflops(flops, t[1]), 100 * gflops(flops, t[1]) / ref,
+               gflops(flops, t[2]), 100 * gflops(flops, t[2]) / ref, gflops(3 * flops, tsum),
+               100 * gflops(3 * flops, tsum) / ref);
+        fflush(stdout);
+    }
+    unsetenv("DLT_CONV");
+    unsetenv("DLT_CONV_LAYOUT");
+    dlt_graph_free(g);
 }
+
+/* ResNet-20 (CIFAR-style: 16/32/64 channels, 3x3, the 1x1 s2 shortcuts are
+ * option A in the model, no conv) at 28x28 and 32x32, batch 64 and 128; the
+ * distinct conv shapes of ResNet-50 v1.5 at 224x224, batch 32. */
+#define R20(hw, b)                                                                                       \
+    {"r20 3->16 " #hw " b" #b, b, 3, hw, hw, 16, 3, 1, 1},                                                 \
+        {"r20 16->16 " #hw " b" #b, b, 16, hw, hw, 16, 3, 1, 1},                                           \
+        {"r20 s2 16->32 " #hw " b" #b, b, 16, hw, hw, 32, 3, 2, 1},                                        \
+        {"r20 32->32 " #hw "/2 b" #b, b, 32, (hw) / 2, (hw) / 2, 32, 3, 1, 1},                             \
+        {"r20 s2 32->64 " #hw "/2 b" #b, b, 32, (hw) / 2, (hw) / 2, 64, 3, 2, 1},                          \
+        {"r20 64->64 " #hw "/4 b" #b, b, 64, (hw) / 4, (hw) / 4, 64, 3, 1, 1}
+static const shape shapes[] = {
+    R20(28, 64), R20(28, 128), R20(32, 64), R20(32, 128),
+    {"r50 7x7 s2 3->64 224", 32, 3, 224, 224, 64, 7, 2, 3},
+    {"r50 1x1 64->64 56", 32, 64, 56, 56, 64, 1, 1, 0},
+    {"r50 3x3 64->64 56", 32, 64, 56, 56, 64, 3, 1, 1},
+    {"r50 1x1 64->256 56", 32, 64, 56, 56, 256, 1, 1, 0},
+    {"r50 1x1 256->64 56", 32, 256, 56, 56, 64, 1, 1, 0},
+    {"r50 1x1 256->128 56", 32, 256, 56, 56, 128, 1, 1, 0},
+    {"r50 3x3 s2 128->128 56", 32, 128, 56, 56, 128, 3, 2, 1},
+    {"r50 1x1 s2 256->512 56", 32, 256, 56, 56, 512, 1, 2, 0},
+    {"r50 3x3 128->128 28", 32, 128, 28, 28, 128, 3, 1, 1},
+    {"r50 1x1 512->128 28", 32, 512, 28, 28, 128, 1, 1, 0},
+    {"r50 3x3 256->256 14", 32, 256, 14, 14, 256, 3, 1, 1},
+    {"r50 1x1 1024->256 14", 32, 1024, 14, 14, 256, 1, 1, 0},
+    {"r50 3x3 512->512 7", 32, 512, 7, 7, 512, 3, 1, 1},
+    {"r50 1x1 2048->512 7", 32, 2048, 7, 7, 512, 1, 1, 0},
+};
 
 int main(int argc, char **argv)
 {
     int threads = argc > 1 ? atoi(argv[1]) : 0;
     if (argc > 2)
         min_seconds = atof(argv[2]);
+    const char *only = argc > 3 ? argv[3] : NULL; /* shapes whose name contains this */
     dlt_set_num_threads(threads);
-    static const shape shapes[] = {
-        {"3x3 16->16 32x32 b32", 32, 16, 32, 32, 16, 3, 1, 1},
-        {"3x3 32->32 16x16 b32", 32, 32, 16, 16, 32, 3, 1, 1},
-        {"3x3 64->64 8x8 b32", 32, 64, 8, 8, 64, 3, 1, 1},
-        {"3x3 64->64 56x56 b32", 32, 64, 56, 56, 64, 3, 1, 1},
-        {"1x1 256->64 56x56 b32", 32, 256, 56, 56, 64, 1, 1, 0},
-        {"3x3 s2 16->32 32x32 b32", 32, 16, 32, 32, 32, 3, 2, 1},
-        {"3x3 64->64 56x56 b1", 1, 64, 56, 56, 64, 3, 1, 1},
-    };
-    printf("threads %d; GFLOP/s (%% of sgemm on the equivalent M x N x K GEMM)\n", dlt_get_num_threads());
-    printf("%-22s %6s %6s %6s %8s %8s %8s %5s %8s %5s %8s %5s\n", "shape", "M", "N", "K", "sgemm",
-           "matmul", "fwd", "", "bwd-in", "", "bwd-w", "");
+    int nprov = dlt_conv_dnnl_built() ? NPROV : 1;
+    char info[256];
+    dlt_conv_provider_info(info, sizeof info);
+    printf("threads %d; conv: %s\n", dlt_get_num_threads(), info);
+    printf("GFLOP/s (%% of OpenBLAS sgemm on the forward's M x N x K GEMM, same threads); fwd+bwd: all three\n");
+    printf("%-24s %5s %6s %5s %7s  %-12s %7s %5s %7s %5s %7s %5s %7s %5s\n", "shape", "M", "N", "K", "sgemm",
+           "provider", "fwd", "", "bwd-in", "", "bwd-w", "", "fwd+bwd", "");
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-        bench_shape(&shapes[i]);
+        if (!only || strstr(shapes[i].name, only))
+            bench_shape(&shapes[i], nprov);
     return 0;
 }

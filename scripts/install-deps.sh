@@ -13,7 +13,7 @@ apt-get install -y -q --no-install-recommends \
     build-essential autoconf automake libtool pkg-config \
     libopenmpi-dev openmpi-bin \
     libhdf5-dev hdf5-tools \
-    libopenblas-dev \
+    libopenblas-dev libdnnl-dev \
     check libsubunit-dev \
     libpng-dev libjpeg-dev zlib1g-dev libcjson-dev \
     python3 \

@@ -56,6 +56,11 @@ typedef struct {
      * there (not seed/step above), so a run replayed from a captured CUDA
      * graph draws that run's numbers. NULL on the CPU. */
     const uint64_t *run_dev;
+    /* The op's per-node state (dlt_op_def.prepare): made by the plan before
+     * the first run, owned by the plan and released with it; read-only to the
+     * kernel between runs of one plan. NULL for ops without prepare and for
+     * device kernels. */
+    void *op_state;
 } dlt_kctx;
 
 /* Op ids: indices of dlt_op_table and of every backend's kernel array. */
@@ -83,6 +88,18 @@ typedef struct dlt_op_def {
     size_t (*workspace)(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out);
     /* Forward multiply-adds x2 (NULL: counted as 0). */
     double (*flops)(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out);
+    /* Optional per-node state of the CPU kernel, made once at plan time
+     * (algorithm choice, JIT primitives, their scratch): `prepare` runs when a
+     * plan is created (after the workspace rule, with the thread count the
+     * kernels will get) and stores its state, or NULL for none, in *state.
+     * The plan owns the state: it hands it to every run as dlt_kctx.op_state
+     * and calls `release(state)` for a non-NULL state when the plan is freed.
+     * `prepare` sees the node and shapes, never the graph; on error it returns
+     * a status with a short reason (the plan adds op and node) and owns
+     * nothing. Device kernels get no state. Both NULL: none. */
+    dlt_status (*prepare)(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out,
+                          int nthreads, void **state);
+    void (*release)(void *state);
     unsigned flags;
 } dlt_op_def;
 

@@ -102,6 +102,9 @@ void dlt_plan_free(dlt_plan *p)
         return;
     dlt_backend *be = p->be;
     dlt_exec_free(p); /* waits for queued work first */
+    for (int s = 0; p->steps && s < p->nsteps; s++)
+        if (p->steps[s].kind == STEP_NODE && p->steps[s].k.op_state && p->steps[s].k.node->op->release)
+            p->steps[s].k.node->op->release(p->steps[s].k.op_state);
     if (p->inputs_host != p->inputs) /* a host-memory plan has no staging */
         be->release_host(be->ctx, p->inputs_host);
     be->release(be->ctx, p->arena);
@@ -476,8 +479,8 @@ static dlt_status bind_storage(dlt_plan *p, int nout, const dlt_t *outputs)
 }
 
 /* Every kernel's pointers and shapes, resolved once: the step loop only reads
- * them. */
-static void resolve_kernels(dlt_plan *p)
+ * them; then the per-node state of CPU kernels whose op has `prepare`. */
+static dlt_status resolve_kernels(dlt_plan *p)
 {
     dlt_graph *g = p->g;
     for (int s = 0; s < p->nsteps; s++) {
@@ -504,7 +507,15 @@ static void resolve_kernels(dlt_plan *p)
         ps->k.work_bytes = ps->work_bytes;
         ps->k.dev = p->be->ctx;
         ps->k.run_dev = p->run_dev;
+        if (nd->op->prepare && ps->dev_fn == nd->op->cpu) {
+            int nt = p->be->threads ? p->be->threads(p->be->ctx) : 1;
+            dlt_status st = nd->op->prepare(&ps->node_copy, ps->k.in_shape, ps->k.out_shape, nt,
+                                            &ps->k.op_state);
+            if (st != DLT_OK)
+                return dlt_adderr(st, "plan: %s '%s'", nd->op->name, nd->name);
+        }
     }
+    return DLT_OK;
 }
 
 /* The phases in order: finalize the graph; the steps (the nodes the outputs
@@ -562,7 +573,7 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
     else if ((st = bind_storage(p, nout, outputs)) != DLT_OK)
         goto out;
     else
-        resolve_kernels(p);
+        st = resolve_kernels(p);
 out:
     free(al.free);
     free(order);

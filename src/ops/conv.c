@@ -147,45 +147,85 @@ static dlt_status wgrad_shape(const dlt_node *n, const dlt_shape *in, dlt_shape 
     return DLT_OK;
 }
 
+/* The geometry of a node in conv2d terms, whichever of the three ops it is. */
+static conv_geom node_geom(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
+{
+    const conv_attr *a = DLT_CATTR(n, conv_attr);
+    switch (n->op->id) {
+    case DLT_OP_CONV_TRANSPOSE2D:
+        return geom_of(a, out[0], in[1], in[0]);
+    case DLT_OP_CONV2D_WEIGHT_GRAD:
+        return geom_of(a, in[0], out[0], in[1]);
+    default:
+        return geom_of(a, in[0], in[1], out[0]);
+    }
+}
+
+static int node_kind(const dlt_node *n)
+{
+    return n->op->id == DLT_OP_CONV_TRANSPOSE2D      ? CONV_DATA
+           : n->op->id == DLT_OP_CONV2D_WEIGHT_GRAD ? CONV_FILTER
+                                                     : CONV_FWD;
+}
+
+/* The provider is picked at plan time (conv_provider.c): oneDNN nodes get a
+ * primitive as their per-node state (conv_dnnl.c), im2col nodes none. */
+static dlt_status conv_prepare(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out,
+                               int nthreads, void **state)
+{
+    conv_geom q = node_geom(n, in, out);
+    int kind = node_kind(n);
+    *state = NULL;
+    if (conv_provider(&q, kind, dlt_get_num_threads()) != CONV_DNNL)
+        return DLT_OK;
+    return conv_dnnl_create(&q, kind, n->nin == 3, nthreads, (conv_dnnl **)state);
+}
+
+static void conv_release(void *state) { conv_dnnl_free(state); }
+
 static dlt_status conv_cpu(const dlt_kctx *k)
 {
+    const float *bias = k->node->nin == 3 ? k->in[2] : NULL;
+    if (k->op_state)
+        return conv_dnnl_run(k->op_state, k->in[0], k->in[1], bias, k->out[0], k->work,
+                             k->work_bytes, k->nthreads);
     conv_geom q = geom_of(DLT_CATTR(k->node, conv_attr), k->in_shape[0], k->in_shape[1], k->out_shape[0]);
-    conv_fwd(&q, k->in[0], k->in[1], k->node->nin == 3 ? k->in[2] : NULL, k->out[0], k->work,
-             k->work_bytes, k->nthreads);
+    conv_fwd(&q, k->in[0], k->in[1], bias, k->out[0], k->work, k->work_bytes, k->nthreads);
     return DLT_OK;
 }
 
 static dlt_status convt_cpu(const dlt_kctx *k)
 {
+    const float *bias = k->node->nin == 3 ? k->in[2] : NULL;
+    if (k->op_state)
+        return conv_dnnl_run(k->op_state, k->in[0], k->in[1], bias, k->out[0], k->work,
+                             k->work_bytes, k->nthreads);
     conv_geom q = geom_of(DLT_CATTR(k->node, conv_attr), k->out_shape[0], k->in_shape[1], k->in_shape[0]);
-    conv_bwd_data(&q, k->in[0], k->in[1], k->node->nin == 3 ? k->in[2] : NULL, k->out[0], k->work,
-                  k->work_bytes, k->nthreads);
+    conv_bwd_data(&q, k->in[0], k->in[1], bias, k->out[0], k->work, k->work_bytes, k->nthreads);
     return DLT_OK;
 }
 
 static dlt_status wgrad_cpu(const dlt_kctx *k)
 {
+    if (k->op_state)
+        return conv_dnnl_run(k->op_state, k->in[0], k->in[1], NULL, k->out[0], k->work,
+                             k->work_bytes, k->nthreads);
     conv_geom q = geom_of(DLT_CATTR(k->node, conv_attr), k->in_shape[0], k->out_shape[0], k->in_shape[1]);
     conv_bwd_filter(&q, k->in[0], k->in[1], k->out[0], k->work, k->work_bytes, k->nthreads);
     return DLT_OK;
 }
 
+/* The workspace of the node's provider: im2col's column buffers, or oneDNN's
+ * blocked copies and scratchpad. */
 static size_t conv_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
 {
-    conv_geom q = geom_of(DLT_CATTR(n, conv_attr), in[0], in[1], out[0]);
-    return conv_fwd_ws(&q, conv_slots(q.n));
-}
-
-static size_t convt_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
-{
-    conv_geom q = geom_of(DLT_CATTR(n, conv_attr), out[0], in[1], in[0]);
-    return conv_bwd_data_ws(&q, conv_slots(q.n));
-}
-
-static size_t wgrad_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
-{
-    conv_geom q = geom_of(DLT_CATTR(n, conv_attr), in[0], out[0], in[1]);
-    return conv_bwd_filter_ws(&q, conv_slots(q.n));
+    conv_geom q = node_geom(n, in, out);
+    int kind = node_kind(n);
+    if (conv_provider(&q, kind, dlt_get_num_threads()) == CONV_DNNL)
+        return conv_dnnl_ws(&q, kind, n->nin == 3, dlt_get_num_threads());
+    return kind == CONV_FWD    ? conv_fwd_ws(&q, conv_slots(q.n))
+           : kind == CONV_DATA ? conv_bwd_data_ws(&q, conv_slots(q.n))
+                               : conv_bwd_filter_ws(&q, conv_slots(q.n));
 }
 
 static double geom_flops(const conv_geom *q)
@@ -226,6 +266,8 @@ const dlt_op_def dlt_op_def_conv2d = {
     .cpu = conv_cpu,
     .workspace = conv_ws,
     .flops = conv_flops,
+    .prepare = conv_prepare,
+    .release = conv_release,
 };
 const dlt_op_def dlt_op_def_conv_transpose2d = {
     .id = DLT_OP_CONV_TRANSPOSE2D,
@@ -236,8 +278,10 @@ const dlt_op_def dlt_op_def_conv_transpose2d = {
     .shape = convt_shape,
     .grad = convt_grad,
     .cpu = convt_cpu,
-    .workspace = convt_ws,
+    .workspace = conv_ws,
     .flops = convt_flops,
+    .prepare = conv_prepare,
+    .release = conv_release,
 };
 const dlt_op_def dlt_op_def_conv2d_weight_grad = {
     .id = DLT_OP_CONV2D_WEIGHT_GRAD,
@@ -248,8 +292,10 @@ const dlt_op_def dlt_op_def_conv2d_weight_grad = {
     .shape = wgrad_shape,
     .grad = wgrad_grad,
     .cpu = wgrad_cpu,
-    .workspace = wgrad_ws,
+    .workspace = conv_ws,
     .flops = wgrad_flops,
+    .prepare = conv_prepare,
+    .release = conv_release,
 };
 
 static dlt_t add3(dlt_graph *g, const dlt_op_def *op, dlt_t a, dlt_t b, dlt_t c, const conv_attr *at)

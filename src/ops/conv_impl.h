@@ -115,6 +115,39 @@ void conv_bwd_data(const conv_geom *q, const float *y, const float *w, const flo
 void conv_bwd_filter(const conv_geom *q, const float *x, const float *y, float *w, float *work,
                      size_t work_bytes, int nthreads);
 
+/* ---------------------------------------------------------------- providers
+ * Which implementation runs a CPU convolution node is decided once, at plan
+ * time (conv_provider.c): im2col + sgemm above, or oneDNN's primitives
+ * (conv_dnnl.c, when configure found libdnnl-dev), created by the op's
+ * `prepare` and kept in the plan's per-node state. */
+enum { CONV_FWD = 0, CONV_DATA, CONV_FILTER };
+enum { CONV_IM2COL = 0, CONV_DNNL };
+
+/* The provider for a node of kind CONV_* with geometry q, made for `nthreads`
+ * threads: DLT_CONV=im2col|dnnl|auto (unset: auto) forces one; auto follows
+ * the measured rule in conv_provider.c. Falls back to im2col for what oneDNN
+ * cannot do (or when it is not built). The same answer for the workspace
+ * rule and `prepare` of one plan. */
+int conv_provider(const conv_geom *q, int kind, int nthreads);
+
+/* conv_dnnl.c. A oneDNN convolution of one kind and geometry: its primitive,
+ * memory objects and scratchpad, made once. */
+typedef struct conv_dnnl conv_dnnl;
+/* 1 when the library was built with oneDNN. */
+int conv_dnnl_built(void);
+/* 1 when oneDNN handles this geometry (padding it can express). */
+int conv_dnnl_supports(const conv_geom *q);
+/* Creates the primitive for `nthreads` threads; errors name the oneDNN status. */
+dlt_status conv_dnnl_create(const conv_geom *q, int kind, int has_bias, int nthreads, conv_dnnl **out);
+/* Workspace bytes of that primitive (its blocked copies and scratchpad). */
+size_t conv_dnnl_ws(const conv_geom *q, int kind, int has_bias, int nthreads);
+/* Runs it: CONV_FWD y = conv2d(a = x, b = w) + bias, CONV_DATA x = T(a = y, b = w)
+ * + bias, CONV_FILTER w = G(a = x, b = y); plain NCHW / OIHW in and out; `work`
+ * holds at least conv_dnnl_ws bytes. */
+dlt_status conv_dnnl_run(conv_dnnl *d, const float *a, const float *b, const float *bias, float *out,
+                         void *work, size_t work_bytes, int nthreads);
+void conv_dnnl_free(conv_dnnl *d);
+
 #ifdef __cplusplus
 }
 #endif

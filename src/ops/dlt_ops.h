@@ -107,6 +107,15 @@ dlt_t dlt_conv_transpose2d(dlt_graph *g, dlt_t x, dlt_t w, dlt_t b, const dlt_co
 dlt_t dlt_conv2d_input_grad(dlt_graph *g, dlt_t dy, dlt_t w, int64_t h, int64_t wd,
                             const dlt_conv2d_opts *o);
 dlt_t dlt_conv2d_weight_grad(dlt_graph *g, dlt_t x, dlt_t dy, int kh, int kw, const dlt_conv2d_opts *o);
+/* The CPU convolution providers (conv_provider.c): 1 when the library was
+ * built with oneDNN (configure found libdnnl-dev), and a line saying which
+ * provider runs convolutions (for --version). Plans pick one per node when
+ * they are made; DLT_CONV=im2col|dnnl|auto (unset: auto) forces one. */
+int dlt_conv_dnnl_built(void);
+/* oneDNN convolution primitives alive in this process (plans own them; 0
+ * once every plan is freed). */
+int dlt_conv_dnnl_live(void);
+void dlt_conv_provider_info(char *buf, size_t len);
 
 /* Pooling windows (pool.c); zeroed fields take the defaults noted. */
 typedef struct {
