@@ -121,18 +121,16 @@ static dlt_t conv_layer(dlt_graph *g, int idx, dlt_t x, int transposed, int out_
 }
 
 /* Batch norm ('b', DCGAN init) or layer norm over [C, H, W] ('l') named
- * main.<idx>; 'n' returns x. With relu, relu of that (batch norm: one fused
- * node). */
-static dlt_t norm_layer(dlt_graph *g, const dlt_gan_spec *s, char norm, int idx, dlt_t x, int relu)
+ * main.<idx>; 'n' returns x. */
+static dlt_t norm_layer(dlt_graph *g, const dlt_gan_spec *s, char norm, int idx, dlt_t x)
 {
     const dlt_shape *xs = dlt_shape_of(g, x);
     if (!xs || norm == 'n')
-        return xs ? (relu ? dlt_relu(g, x) : x) : -1;
+        return xs ? x : -1;
     dlt_scope_pushf(g, "main.%d", idx);
     dlt_t y;
     if (norm == 'b') {
-        y = dlt_nn_batch_norm_act(g, NULL, x, s->bn_momentum, s->bn_eps, dlt_init_normal(1, 0.02), -1, relu);
-        relu = 0;
+        y = dlt_nn_batch_norm(g, NULL, x, s->bn_momentum, s->bn_eps, dlt_init_normal(1, 0.02));
     } else {
         const int64_t *chw = xs->dim + 1;
         dlt_t gamma = dlt_param(g, "weight", 3, chw, dlt_init_const(1));
@@ -140,7 +138,7 @@ static dlt_t norm_layer(dlt_graph *g, const dlt_gan_spec *s, char norm, int idx,
         y = dlt_layer_norm(g, x, 3, chw, gamma, beta, s->bn_eps);
     }
     dlt_scope_pop(g);
-    return relu ? dlt_relu(g, y) : y;
+    return y;
 }
 
 dlt_t dlt_dcgan_generator(dlt_graph *g, const dlt_gan_spec *s, dlt_t z, dlt_t label)
@@ -162,9 +160,8 @@ dlt_t dlt_dcgan_generator(dlt_graph *g, const dlt_gan_spec *s, dlt_t z, dlt_t la
         if (last)
             break;
         if (s->g_norm != 'n')
-            h = norm_layer(g, s, s->g_norm, idx++, h, 1);
-        else
-            h = dlt_relu(g, h);
+            h = norm_layer(g, s, s->g_norm, idx++, h);
+        h = dlt_relu(g, h);
         idx++; /* the ReLU's slot in the Sequential */
         c /= 2;
     }
@@ -194,7 +191,7 @@ dlt_t dlt_dcgan_discriminator(dlt_graph *g, const dlt_gan_spec *s, dlt_t x, dlt_
         int normed = i > 0 && s->d_norm != 'n';
         h = conv_layer(g, idx++, h, 0, c, 4, 2, 1, s->d_norm != 'b' && !normed);
         if (normed)
-            h = norm_layer(g, s, s->d_norm, idx++, h, 0);
+            h = norm_layer(g, s, s->d_norm, idx++, h);
         h = dlt_leaky_relu(g, h, s->leaky);
         idx++; /* the LeakyReLU's slot */
     }

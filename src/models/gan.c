@@ -93,14 +93,13 @@ dlt_t dlt_gan_with_label(dlt_graph *g, const dlt_gan_spec *s, dlt_t x, dlt_t lab
     return dlt_concat(g, 2, xs, 1);
 }
 
-/* relu of the batch norm over the features of x [N, F] (one fused node), or
- * relu of x without batch norm. */
-static dlt_t bn1d_relu(dlt_graph *g, const dlt_gan_spec *s, const char *name, dlt_t x)
+/* Batch norm over the features of x [N, F]. */
+static dlt_t bn1d(dlt_graph *g, const dlt_gan_spec *s, const char *name, dlt_t x)
 {
     const dlt_shape *xs = dlt_shape_of(g, x);
     if (!xs || s->g_norm != 'b')
-        return xs ? dlt_relu(g, x) : -1;
-    return dlt_nn_batch_norm_act(g, name, x, s->bn_momentum, s->bn_eps, dlt_init_const(1), -1, 1);
+        return xs ? x : -1;
+    return dlt_nn_batch_norm(g, name, x, s->bn_momentum, s->bn_eps, dlt_init_const(1));
 }
 
 static dlt_t mlp_generator(dlt_graph *g, const dlt_gan_spec *s, dlt_t z, dlt_t label)
@@ -108,8 +107,8 @@ static dlt_t mlp_generator(dlt_graph *g, const dlt_gan_spec *s, dlt_t z, dlt_t l
     int w = s->g_width;
     dlt_t h = dlt_gan_with_label(g, s, z, label);
     h = dlt_relu(g, dlt_nn_linear(g, "fc0", h, w));
-    h = bn1d_relu(g, s, "bn1", dlt_nn_linear(g, "fc1", h, 2 * w));
-    h = bn1d_relu(g, s, "bn2", dlt_nn_linear(g, "fc2", h, 4 * w));
+    h = dlt_relu(g, bn1d(g, s, "bn1", dlt_nn_linear(g, "fc1", h, 2 * w)));
+    h = dlt_relu(g, bn1d(g, s, "bn2", dlt_nn_linear(g, "fc2", h, 4 * w)));
     h = dlt_tanh(g, dlt_nn_linear(g, "fc3", h, s->img_c * s->img_h * s->img_w));
     int64_t img[4] = {-1, s->img_c, s->img_h, s->img_w};
     return dlt_reshape(g, h, 4, img);

@@ -273,38 +273,13 @@ static void block_dsums(const float *dy, const float *x, int64_t n, double m, do
     *s2 += a2;
 }
 
-/* block_dsums of the masked dy * (y > 0) (the relu epilogue) */
-static void block_dsums_masked(const float *dy, const float *y, const float *x, int64_t n, double m, double *s1,
-                               double *s2)
+/* t = dy * (y > 0), the relu epilogue's mask (relu_grad's values); t may be dy */
+static void mask_block(const float *dy, const float *y, float *t, int64_t n)
 {
-    double a1 = 0, a2 = 0;
-#pragma omp simd reduction(+ : a1, a2)
-    for (int64_t i = 0; i < n; i++) {
-        float d = y[i] > 0.f ? dy[i] : 0.f;
-        a1 += d;
-        a2 += (double)d * ((double)x[i] - m);
-    }
-    *s1 += a1;
-    *s2 += a2;
-}
-
-/* block_dx of the masked dy, which also goes to dr (NULL: none); dx may be dy */
-static void block_dx_masked(const float *dy, const float *y, const float *x, float *dx, float *dr, int64_t n,
-                            float m, float k0, float k1, float k2)
-{
-    if (dr) {
-#pragma omp simd
-        for (int64_t i = 0; i < n; i++) {
-            float d = y[i] > 0.f ? dy[i] : 0.f;
-            dr[i] = d;
-            dx[i] = k1 * d - k0 - k2 * (x[i] - m);
-        }
-        return;
-    }
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
-        float d = y[i] > 0.f ? dy[i] : 0.f;
-        dx[i] = k1 * d - k0 - k2 * (x[i] - m);
+        float g = dy[i]; /* loaded unconditionally: a conditional load blocks vectorisation */
+        t[i] = y[i] > 0.f ? g : 0.f;
     }
 }
 
@@ -376,8 +351,10 @@ static void group_backward(const dlt_kctx *k, const dlt_norm_attr *a, const floa
 /* Batch statistics, per channel c over A blocks of S:
  * dx = gamma*rstd * (dy - al*mean(dy) - al*(x - m)*rstd^2*mean(dy*(x - m))),
  * and (norm_backward) dbeta = sum(dy), dgamma = rstd * sum(dy*(x - m)). With
- * the relu epilogue (y not NULL) dy is dy * (y > 0) throughout, and dr (not
- * NULL with a residual) receives it: the same two passes over memory. */
+ * the relu epilogue (y not NULL) dy is dy * (y > 0) throughout: the sums pass
+ * writes it to dr (with a residual) or else to dx, and the dx pass reads it
+ * there, so the same two passes over memory give relu_grad's values and the
+ * sums of the composition in the same order (bitwise the same results). */
 static void batch_backward(const dlt_kctx *k, const dlt_norm_attr *a, const float *dy, const float *y,
                            const float *x, const float *mean, const float *rstd, const float *gam, float al,
                            float *dx, float *dg, float *db, float *dr)
@@ -385,6 +362,8 @@ static void batch_backward(const dlt_kctx *k, const dlt_norm_attr *a, const floa
     int64_t A = a->A, C = a->C, S = a->S, M = dlt_norm_count(a);
     int64_t per = S >= BLOCK_MIN ? 1 : (CHUNK / S > 0 ? CHUNK / S : 1);
     int64_t nchunks = (C + per - 1) / per;
+    float *gm = y ? (dr ? dr : dx) : NULL; /* the masked dy (dx may be dy: in place) */
+    const float *g = gm ? gm : dy;          /* what the sums and dx read */
 #pragma omp parallel for schedule(static) num_threads(k->nthreads) if (PAR(A * C * S))
     for (int64_t ch = 0; ch < nchunks; ch++) {
         double s1[CHUNK], s2[CHUNK];
@@ -395,9 +374,8 @@ static void batch_backward(const dlt_kctx *k, const dlt_norm_attr *a, const floa
             for (int64_t cc = 0; cc < nc; cc++) {
                 int64_t o = (i * C + c0 + cc) * S;
                 if (y)
-                    block_dsums_masked(dy + o, y + o, x + o, S, mean[c0 + cc], &s1[cc], &s2[cc]);
-                else
-                    block_dsums(dy + o, x + o, S, mean[c0 + cc], &s1[cc], &s2[cc]);
+                    mask_block(dy + o, y + o, gm + o, S);
+                block_dsums(g + o, x + o, S, mean[c0 + cc], &s1[cc], &s2[cc]);
             }
         float k0[CHUNK], k1[CHUNK], k2[CHUNK];
         for (int64_t cc = 0; cc < nc; cc++) {
@@ -413,11 +391,7 @@ static void batch_backward(const dlt_kctx *k, const dlt_norm_attr *a, const floa
         for (int64_t i = 0; i < A; i++)
             for (int64_t cc = 0; cc < nc; cc++) {
                 int64_t o = (i * C + c0 + cc) * S;
-                if (y)
-                    block_dx_masked(dy + o, y + o, x + o, dx + o, dr ? dr + o : NULL, S, mean[c0 + cc], k0[cc],
-                                    k1[cc], k2[cc]);
-                else
-                    block_dx(dy + o, x + o, dx + o, S, mean[c0 + cc], k0[cc], k1[cc], k2[cc]);
+                block_dx(g + o, x + o, dx + o, S, mean[c0 + cc], k0[cc], k1[cc], k2[cc]);
             }
     }
 }
