@@ -65,6 +65,13 @@ static __device__ __forceinline__ float apply_rn(float x, float m, float r, cons
     float sc = gam ? __fmul_rn(gam[c], r) : r, sh = __fsub_rn(bet ? bet[c] : 0.f, __fmul_rn(m, sc));
     return __fadd_rn(__fmul_rn(x, sc), sh);
 }
+// The epilogue of batch norm: + r (may be NULL), then relu when asked.
+static __device__ __forceinline__ float epi_rn(float v, const float *r, int relu, int64_t i)
+{
+    if (r)
+        v = __fadd_rn(v, r[i]);
+    return relu && !(v > 0.f) ? 0.f : v;
+}
 static __device__ __forceinline__ float dx_rn(float dy, float x, float m, float k0, float k1, float k2)
 {
     return __fsub_rn(__fsub_rn(__fmul_rn(k1, dy), k0), __fmul_rn(k2, __fsub_rn(x, m)));
@@ -161,11 +168,11 @@ struct sum_sq { // x and x^2, shifted by the channel's first value against cance
         return make_double2(d, d * d);
     }
 };
-struct batch_dsums { // dy and dy*(x - mean[c])
-    const float *dy, *x, *mean;
+struct batch_dsums { // dy and dy*(x - mean[c]), dy masked by y > 0 when y (relu epilogue)
+    const float *dy, *x, *mean, *y;
     __device__ double2 operator()(int64_t, int64_t c, int64_t i) const
     {
-        double d = dy[i];
+        double d = !y || y[i] > 0.f ? dy[i] : 0.f;
         return make_double2(d, d * ((double)x[i] - (double)mean[c]));
     }
 };
@@ -247,7 +254,7 @@ static int64_t nparts(const dlt_norm_attr *a)
 static size_t norm_ws(const dlt_node *n, const dlt_shape *const *, const dlt_shape *const *)
 {
     const dlt_norm_attr *a = DLT_CATTR(n, dlt_norm_attr);
-    if (a->kind == DLT_NORM_GROUP && n->nout != 3)
+    if (a->kind == DLT_NORM_GROUP && n->nout != 4)
         return 0;
     return (size_t)(a->C * nparts(a)) * sizeof(double2) + 3 * (size_t)a->C * sizeof(float);
 }
@@ -328,14 +335,15 @@ static __global__ void running_stats_kernel(const float *rm, const float *rv, in
         *alpha = 0.f;
 }
 
-// y = x*sc + sh per channel c = (i / S) % C. y may be x.
+// y = act(x*sc + sh + r) per channel c = (i / S) % C (r may be NULL). y may be x.
 template <typename IT>
 static __global__ void batch_apply_kernel(const float *x, float *y, const float *mean, const float *rstd,
-                                          const float *gam, const float *bet, IT n, IT C, IT S)
+                                          const float *gam, const float *bet, const float *r, int relu, IT n,
+                                          IT C, IT S)
 {
     for (IT i = (IT)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (IT)gridDim.x * blockDim.x) {
         IT c = (i / S) % C;
-        y[i] = apply_rn(x[i], mean[c], rstd[c], gam, bet, (int64_t)c);
+        y[i] = epi_rn(apply_rn(x[i], mean[c], rstd[c], gam, bet, (int64_t)c), r, relu, (int64_t)i);
     }
 }
 
@@ -360,14 +368,18 @@ static __global__ void batch_coef_kernel(const double2 *part, int64_t P, int64_t
     }
 }
 
-// dx = k1*dy - k0 - k2*(x - mean) per channel. dx may be dy.
+// dx = k1*dy - k0 - k2*(x - mean) per channel, dy masked by y > 0 when y
+// (relu epilogue) and then also written to dr when dr. dx may be dy.
 template <typename IT>
-static __global__ void batch_dx_kernel(const float *dy, const float *x, const float *mean, const float *coef,
-                                       float *dx, IT n, IT C, IT S)
+static __global__ void batch_dx_kernel(const float *dy, const float *y, const float *x, const float *mean,
+                                       const float *coef, float *dx, float *dr, IT n, IT C, IT S)
 {
     for (IT i = (IT)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (IT)gridDim.x * blockDim.x) {
         IT c = (i / S) % C;
-        dx[i] = dx_rn(dy[i], x[i], mean[c], coef[c], coef[C + c], coef[2 * C + c]);
+        const float d = !y || y[i] > 0.f ? dy[i] : 0.f;
+        if (dr)
+            dr[i] = d;
+        dx[i] = dx_rn(d, x[i], mean[c], coef[c], coef[C + c], coef[2 * C + c]);
     }
 }
 
@@ -445,17 +457,20 @@ static dlt_status norm_cuda(const dlt_kctx *k)
     if (n == 0)
         return DLT_OK;
     const unsigned nb = dlt_gpu_blocks(g, n, 256);
+    const float *r = a->resid ? (const float *)k->in[DLT_NORM_IN_RES(a)] : NULL;
+    const int relu = a->act == DLT_NORM_ACT_RELU;
     if (fits32(n))
-        batch_apply_kernel<uint32_t><<<nb, 256, 0, g->stream>>>(x, y, mean, rstd, gam, bet, (uint32_t)n,
+        batch_apply_kernel<uint32_t><<<nb, 256, 0, g->stream>>>(x, y, mean, rstd, gam, bet, r, relu, (uint32_t)n,
                                                                 (uint32_t)C, (uint32_t)S);
     else
-        batch_apply_kernel<int64_t><<<nb, 256, 0, g->stream>>>(x, y, mean, rstd, gam, bet, n, C, S);
+        batch_apply_kernel<int64_t><<<nb, 256, 0, g->stream>>>(x, y, mean, rstd, gam, bet, r, relu, n, C, S);
     return dlt_gpu_launched(k, "batch_apply_kernel");
 }
 
 // norm_grad(dy, x, mean, rstd, alpha[, gamma]) -> dx, and norm_backward (with
-// gamma) -> dx, dgamma, dbeta. dx may share dy's storage: every kernel that
-// reads dy across elements runs before the one that writes dx.
+// gamma[, y]) -> dx, dgamma, dbeta, dr (the relu epilogue masks dy by y > 0;
+// dr is the masked dy with a residual). dx may share dy's storage: every
+// kernel that reads dy across elements runs before the one that writes dx.
 static dlt_status norm_grad_cuda(const dlt_kctx *k)
 {
     const dlt_norm_attr *a = DLT_CATTR(k->node, dlt_norm_attr);
@@ -464,27 +479,32 @@ static dlt_status norm_grad_cuda(const dlt_kctx *k)
     const float *mean = (const float *)k->in[2], *rstd = (const float *)k->in[3];
     const float *alpha = (const float *)k->in[4], *gam = a->affine ? (const float *)k->in[5] : NULL;
     float *dx = (float *)k->out[0];
-    float *dg = k->node->nout == 3 ? (float *)k->out[1] : NULL, *db = k->node->nout == 3 ? (float *)k->out[2] : NULL;
+    const bool bwd = k->node->nout == 4;
+    float *dg = bwd ? (float *)k->out[1] : NULL, *db = bwd ? (float *)k->out[2] : NULL;
+    const float *y = bwd && a->act ? (const float *)k->in[DLT_NORM_BWD_Y] : NULL;
+    float *dr = bwd && DLT_NORM_HAS_DR(a) ? (float *)k->out[3] : NULL;
     const int64_t A = a->A, C = a->C, S = a->S, n = A * C * S, N = A * S;
     double2 *part = (double2 *)k->work;
     const int64_t P = nparts(a);
     const unsigned cb = dlt_gpu_blocks(g, C, 256);
     dlt_status st;
+    if (bwd && !DLT_NORM_HAS_DR(a) && (st = set_scalar(k, (float *)k->out[3], 0.f)))
+        return st; // the rank-0 placeholder
     if (a->kind == DLT_NORM_BATCH) {
         if (C == 0)
             return DLT_OK;
         float *coef = (float *)(part + C * P);
-        if (N > 0 && (st = channel_parts(k, a, batch_dsums{dy, x, mean}, part)))
+        if (N > 0 && (st = channel_parts(k, a, batch_dsums{dy, x, mean, y}, part)))
             return st;
         batch_coef_kernel<<<cb, 256, 0, g->stream>>>(part, P, C, N, rstd, gam, alpha, coef, dg, db);
         if ((st = dlt_gpu_launched(k, "batch_coef_kernel")) || n == 0)
             return st;
         const unsigned nb = dlt_gpu_blocks(g, n, 256);
         if (fits32(n))
-            batch_dx_kernel<uint32_t><<<nb, 256, 0, g->stream>>>(dy, x, mean, coef, dx, (uint32_t)n, (uint32_t)C,
-                                                                 (uint32_t)S);
+            batch_dx_kernel<uint32_t><<<nb, 256, 0, g->stream>>>(dy, y, x, mean, coef, dx, dr, (uint32_t)n,
+                                                                 (uint32_t)C, (uint32_t)S);
         else
-            batch_dx_kernel<int64_t><<<nb, 256, 0, g->stream>>>(dy, x, mean, coef, dx, n, C, S);
+            batch_dx_kernel<int64_t><<<nb, 256, 0, g->stream>>>(dy, y, x, mean, coef, dx, dr, n, C, S);
         return dlt_gpu_launched(k, "batch_dx_kernel");
     }
     const int64_t cpg = C / a->G, ng = A * a->G, M = dlt_norm_count(a);

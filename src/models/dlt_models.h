@@ -71,6 +71,25 @@ dlt_t dlt_nn_bn(dlt_graph *g, const char *name, dlt_t x, const dlt_model_spec *s
  * frozen batch norm as dlt_nn_frozen_bn (eps = s->bn_eps), or group norm with
  * 32 groups (torch.nn.GroupNorm: weight 1 (or 0 with zero_gamma), bias 0). */
 dlt_t dlt_nn_norm(dlt_graph *g, const char *name, dlt_t x, const dlt_model_spec *s, int zero_gamma);
+/* dlt_nn_norm followed by an epilogue, y = relu?(norm(x) + residual) (residual
+ * -1: none; relu 0 or 1), with the same parameter and buffer names. Batch norm
+ * is one fused node (dlt_batch_norm_act: one pass over memory forward and
+ * backward); frozen batch norm and group norm add and apply relu as ops. */
+dlt_t dlt_nn_norm_act(dlt_graph *g, const char *name, dlt_t x, const dlt_model_spec *s, int zero_gamma,
+                      dlt_t residual, int relu);
+/* dlt_nn_norm_act in two steps, for blocks whose residual is built after the
+ * normalisation's parameters (torchvision's order: bn2 before the downsample
+ * branch, so parameters are created in the same order as without fusion):
+ * dlt_nn_norm_begin creates the parameters of the norm of x (0 on error, a
+ * sticky graph error), dlt_nn_norm_end adds the nodes. */
+typedef struct {
+    char kind; /* 'b' batch, 'f' frozen batch, 'g' group norm */
+    dlt_t x, w, b, rm, rv;
+    float momentum, eps;
+} dlt_nn_norm_layer;
+int dlt_nn_norm_begin(dlt_graph *g, const char *name, dlt_t x, const dlt_model_spec *s, int zero_gamma,
+                      dlt_nn_norm_layer *l);
+dlt_t dlt_nn_norm_end(dlt_graph *g, const dlt_nn_norm_layer *l, dlt_t residual, int relu);
 /* torchvision's FrozenBatchNorm2d: y = x * scale + shift per channel with
  * scale = weight / sqrt(running_var + eps), shift = bias - running_mean *
  * scale, all four buffers (weight 1, bias 0, mean 0, var 1 until a
@@ -78,9 +97,12 @@ dlt_t dlt_nn_norm(dlt_graph *g, const char *name, dlt_t x, const dlt_model_spec 
 dlt_t dlt_nn_frozen_bn(dlt_graph *g, const char *name, dlt_t x, float eps);
 /* Batch norm of x [N, C, ...] with its parameters (scale from gamma_init, bias
  * zero) and running statistics (0 and 1) under the scope `name` (NULL: the
- * current scope); dlt_nn_bn is this with the spec's momentum and eps. */
+ * current scope); dlt_nn_bn is this with the spec's momentum and eps.
+ * dlt_nn_batch_norm_act adds the fused epilogue relu?(y + residual). */
 dlt_t dlt_nn_batch_norm(dlt_graph *g, const char *name, dlt_t x, float momentum, float eps,
                         dlt_init gamma_init);
+dlt_t dlt_nn_batch_norm_act(dlt_graph *g, const char *name, dlt_t x, float momentum, float eps,
+                            dlt_init gamma_init, dlt_t residual, int relu);
 dlt_t dlt_nn_linear(dlt_graph *g, const char *name, dlt_t x, int out);
 
 /* Recurrent layers (rnn.c), torch.nn.LSTM / torch.nn.GRU with

@@ -32,33 +32,39 @@ static dlt_t downsample(dlt_graph *g, dlt_t x, int out_c, int stride, const dlt_
     return y;
 }
 
-/* conv3x3-bn-relu-conv3x3-bn + shortcut, relu */
+/* conv3x3-bn-relu-conv3x3-bn + shortcut, relu. Norm, residual add and relu
+ * are one fused node with batch norm (dlt_nn_norm_act); bn2's parameters are
+ * created before the downsample branch's, as without fusion. */
 static dlt_t basic_block(dlt_graph *g, dlt_t x, int planes, int stride, int cifar, const dlt_model_spec *s)
 {
     const dlt_shape *xs = dlt_shape_of(g, x);
     if (!xs)
         return -1;
     int in_c = (int)xs->dim[1];
-    dlt_t y = dlt_relu(g, dlt_nn_norm(g, "bn1", dlt_nn_conv(g, "conv1", x, planes, 3, stride, 1, 0), s, 0));
-    y = dlt_nn_norm(g, "bn2", dlt_nn_conv(g, "conv2", y, planes, 3, 1, 1, 0), s, s->zero_init_residual);
+    dlt_t y = dlt_nn_norm_act(g, "bn1", dlt_nn_conv(g, "conv1", x, planes, 3, stride, 1, 0), s, 0, -1, 1);
+    dlt_nn_norm_layer bn2;
+    if (!dlt_nn_norm_begin(g, "bn2", dlt_nn_conv(g, "conv2", y, planes, 3, 1, 1, 0), s, s->zero_init_residual, &bn2))
+        return -1;
     dlt_t sc = x;
     if (stride != 1 || in_c != planes)
         sc = cifar && s->shortcut == 'A' ? shortcut_a(g, x, planes, stride) : downsample(g, x, planes, stride, s);
-    return dlt_relu(g, dlt_add(g, y, sc));
+    return dlt_nn_norm_end(g, &bn2, sc, 1);
 }
 
-/* 1x1 reduce, 3x3 (stride here: v1.5), 1x1 expand x4 */
+/* 1x1 reduce, 3x3 (stride here: v1.5), 1x1 expand x4; fused as basic_block */
 static dlt_t bottleneck(dlt_graph *g, dlt_t x, int planes, int stride, const dlt_model_spec *s)
 {
     const dlt_shape *xs = dlt_shape_of(g, x);
     if (!xs)
         return -1;
     int in_c = (int)xs->dim[1], out_c = planes * 4;
-    dlt_t y = dlt_relu(g, dlt_nn_norm(g, "bn1", dlt_nn_conv(g, "conv1", x, planes, 1, 1, 0, 0), s, 0));
-    y = dlt_relu(g, dlt_nn_norm(g, "bn2", dlt_nn_conv(g, "conv2", y, planes, 3, stride, 1, 0), s, 0));
-    y = dlt_nn_norm(g, "bn3", dlt_nn_conv(g, "conv3", y, out_c, 1, 1, 0, 0), s, s->zero_init_residual);
+    dlt_t y = dlt_nn_norm_act(g, "bn1", dlt_nn_conv(g, "conv1", x, planes, 1, 1, 0, 0), s, 0, -1, 1);
+    y = dlt_nn_norm_act(g, "bn2", dlt_nn_conv(g, "conv2", y, planes, 3, stride, 1, 0), s, 0, -1, 1);
+    dlt_nn_norm_layer bn3;
+    if (!dlt_nn_norm_begin(g, "bn3", dlt_nn_conv(g, "conv3", y, out_c, 1, 1, 0, 0), s, s->zero_init_residual, &bn3))
+        return -1;
     dlt_t sc = stride != 1 || in_c != out_c ? downsample(g, x, out_c, stride, s) : x;
-    return dlt_relu(g, dlt_add(g, y, sc));
+    return dlt_nn_norm_end(g, &bn3, sc, 1);
 }
 
 /* The pooled features the final linear layer reads; features (may be NULL)
@@ -78,7 +84,7 @@ dlt_t dlt_resnet_cifar(dlt_graph *g, const dlt_model_spec *s, int depth, dlt_t x
     if (s->shortcut != 'A' && s->shortcut != 'B')
         return dlt_graph_fail(g, DLT_ERR_INVALID, "CIFAR ResNet shortcut must be 'A' or 'B'");
     int n = (depth - 2) / 6;
-    dlt_t h = dlt_relu(g, dlt_nn_norm(g, "bn1", dlt_nn_conv(g, "conv1", x, 16, 3, 1, 1, 0), s, 0));
+    dlt_t h = dlt_nn_norm_act(g, "bn1", dlt_nn_conv(g, "conv1", x, 16, 3, 1, 1, 0), s, 0, -1, 1);
     for (int stage = 0; stage < 3; stage++) {
         dlt_scope_pushf(g, "layer%d", stage + 1);
         for (int b = 0; b < n; b++) {
@@ -104,9 +110,9 @@ dlt_t dlt_resnet_imagenet_stages(dlt_graph *g, const dlt_model_spec *s, int dept
     int prev = dlt_graph_set_frozen(g, s->frozen_stages >= 1);
     dlt_t h;
     if (s->small_input) {
-        h = dlt_relu(g, dlt_nn_norm(g, "bn1", dlt_nn_conv(g, "conv1", x, 64, 3, 1, 1, 0), s, 0));
+        h = dlt_nn_norm_act(g, "bn1", dlt_nn_conv(g, "conv1", x, 64, 3, 1, 1, 0), s, 0, -1, 1);
     } else {
-        h = dlt_relu(g, dlt_nn_norm(g, "bn1", dlt_nn_conv(g, "conv1", x, 64, 7, 2, 3, 0), s, 0));
+        h = dlt_nn_norm_act(g, "bn1", dlt_nn_conv(g, "conv1", x, 64, 7, 2, 3, 0), s, 0, -1, 1);
         dlt_pool2d_opts po = {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}};
         h = dlt_maxpool2d(g, h, &po);
     }

@@ -128,7 +128,7 @@ static dlt_t conv(ctx *c, const char *name, dlt_t x, int out_c, int kh, int kw, 
 
 static dlt_t bn_relu(ctx *c, dlt_t x)
 {
-    return dlt_relu(c->g, dlt_nn_batch_norm(c->g, "bn", x, c->momentum, c->eps, dlt_init_const(1)));
+    return dlt_nn_batch_norm_act(c->g, "bn", x, c->momentum, c->eps, dlt_init_const(1), -1, 1);
 }
 
 /* One layer's op on its (concatenated) input. */

@@ -33,7 +33,7 @@ dlt_t dlt_vgg(dlt_graph *g, const dlt_model_spec *s, int depth, dlt_t x, dlt_t *
         snprintf(name, sizeof name, "%d", idx);
         h = dlt_nn_conv(g, name, h, cfg[i], 3, 1, 1, 1);
         snprintf(name, sizeof name, "%d", idx + 1);
-        h = dlt_relu(g, dlt_nn_bn(g, name, h, s, 0));
+        h = dlt_nn_batch_norm_act(g, name, h, s->bn_momentum, s->bn_eps, dlt_init_const(1), -1, 1); /* bn + relu */
         idx += 3;
     }
     dlt_scope_pop(g);

@@ -148,6 +148,15 @@ dlt_t dlt_upsample_bilinear2d(dlt_graph *g, dlt_t x, int sh, int sw);
  * [C] or both -1. Second-order gradients are supported. */
 dlt_t dlt_batch_norm(dlt_graph *g, dlt_t x, dlt_t gamma, dlt_t beta, dlt_t running_mean, dlt_t running_var,
                      float momentum, float eps);
+/* Activation of a fused epilogue. */
+typedef enum { DLT_ACT_NONE = 0, DLT_ACT_RELU = 1 } dlt_act;
+/* Batch norm with a fused epilogue, y = act(batch_norm(x) + residual), in one
+ * node and one pass over memory (residual: x's shape, or -1 for none); its
+ * gradient is one norm_backward node that also masks dy by y > 0 and gives
+ * the residual's gradient. Equal to the composition dlt_batch_norm, dlt_add,
+ * dlt_relu to float rounding (the sum is rounded once, as there). */
+dlt_t dlt_batch_norm_act(dlt_graph *g, dlt_t x, dlt_t gamma, dlt_t beta, dlt_t running_mean, dlt_t running_var,
+                         float momentum, float eps, dlt_t residual, dlt_act act);
 /* Layer norm over the last nnorm dims, which must equal normalized_shape;
  * gamma/beta: normalized_shape (or both -1). */
 dlt_t dlt_layer_norm(dlt_graph *g, dlt_t x, int nnorm, const int64_t *normalized_shape, dlt_t gamma,

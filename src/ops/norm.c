@@ -28,7 +28,10 @@ static dlt_status norm_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *
             return dlt_seterr(DLT_ERR_DTYPE, "inputs must be f32");
     if (dlt_shape_numel(&in[0]) != a->A * a->C * a->S)
         return dlt_seterr(DLT_ERR_SHAPE, "input does not match the normalisation geometry");
-    for (int i = 1; i < n->nin; i++) /* gamma, beta, running statistics: one per channel */
+    int np = n->nin - (a->resid ? 1 : 0);
+    if (a->resid && !dlt_shape_equal(&in[np], &in[0]))
+        return dlt_seterr(DLT_ERR_SHAPE, "the residual must have x's shape");
+    for (int i = 1; i < np; i++) /* gamma, beta, running statistics: one per channel */
         if (dlt_shape_numel(&in[i]) != a->C)
             return dlt_seterr(DLT_ERR_SHAPE, "parameter %d must have %lld elements", i, (long long)a->C);
     int64_t ns = dlt_norm_nstats(a);
@@ -47,9 +50,15 @@ static dlt_status norm_grad_shape(const dlt_node *n, const dlt_shape *in, dlt_sh
     if (dlt_shape_numel(&in[2]) != dlt_norm_nstats(a) || dlt_shape_numel(&in[3]) != dlt_norm_nstats(a) ||
         dlt_shape_numel(&in[4]) != 1 || (a->affine && dlt_shape_numel(&in[5]) != a->C))
         return dlt_seterr(DLT_ERR_SHAPE, "statistics do not match the normalisation geometry");
+    if ((n->nin == 7) != (n->op->nout == 4 && a->act != DLT_NORM_ACT_NONE))
+        return dlt_seterr(DLT_ERR_INVALID, "the saved output y is an input exactly when the epilogue has a relu");
+    if (n->nin == 7 && !dlt_shape_equal(&in[DLT_NORM_BWD_Y], &in[0]))
+        return dlt_seterr(DLT_ERR_SHAPE, "dy and y must have the same shape");
     out[0] = in[0];
-    if (n->op->nout == 3) /* norm_backward: dgamma, dbeta */
+    if (n->op->nout == 4) { /* norm_backward: dgamma, dbeta, dr */
         out[1] = out[2] = in[5];
+        out[3] = DLT_NORM_HAS_DR(a) ? in[0] : dlt_shape_make(DLT_F32, 0, NULL);
+    }
     return DLT_OK;
 }
 
@@ -74,8 +83,8 @@ const dlt_op_def dlt_op_def_norm_backward = {
     .id = DLT_OP_NORM_BACKWARD,
     .name = "norm_backward",
     .nin_min = 6,
-    .nin_max = 6,
-    .nout = 3,
+    .nin_max = 7,
+    .nout = 4,
     .shape = norm_grad_shape,
     .grad = dlt_norm_backward_grad,
     .cpu = dlt_norm_grad_cpu,
@@ -86,7 +95,7 @@ const dlt_op_def dlt_op_def_batch_norm = {
     .id = DLT_OP_BATCH_NORM,
     .name = "batch_norm",
     .nin_min = 1,
-    .nin_max = 5,
+    .nin_max = 6,
     .nout = 4,
     .shape = norm_shape,
     .grad = dlt_norm_fwd_grad,
@@ -124,6 +133,7 @@ dlt_t dlt_norm_grad_node(dlt_graph *g, const dlt_norm_attr *a, dlt_t dy, dlt_t x
 {
     dlt_norm_attr b = *a;
     b.affine = gamma >= 0;
+    b.act = DLT_NORM_ACT_NONE, b.resid = 0; /* no epilogue: the rules mask dy themselves */
     dlt_t in[6] = {dy, x, mean, rstd, alpha, gamma};
     return dlt_node_add(g, &dlt_op_def_norm_grad, b.affine ? 6 : 5, in, &b, sizeof b);
 }
@@ -179,6 +189,12 @@ static const dlt_shape *f32_input(dlt_graph *g, const char *op, dlt_t x, int min
 dlt_t dlt_batch_norm(dlt_graph *g, dlt_t x, dlt_t gamma, dlt_t beta, dlt_t running_mean, dlt_t running_var,
                      float momentum, float eps)
 {
+    return dlt_batch_norm_act(g, x, gamma, beta, running_mean, running_var, momentum, eps, -1, DLT_ACT_NONE);
+}
+
+dlt_t dlt_batch_norm_act(dlt_graph *g, dlt_t x, dlt_t gamma, dlt_t beta, dlt_t running_mean, dlt_t running_var,
+                         float momentum, float eps, dlt_t residual, dlt_act act)
+{
     const dlt_shape *s = f32_input(g, "batch_norm", x, 2);
     if (!s)
         return -1;
@@ -189,7 +205,11 @@ dlt_t dlt_batch_norm(dlt_graph *g, dlt_t x, dlt_t gamma, dlt_t beta, dlt_t runni
     a.eps = eps, a.momentum = momentum;
     if (!(eps > 0.f) || !(momentum >= 0.f && momentum <= 1.f))
         return dlt_graph_fail(g, DLT_ERR_INVALID, "batch_norm: eps must be > 0 and momentum in [0, 1]");
-    dlt_t in[5] = {x};
+    if (act != DLT_ACT_NONE && act != DLT_ACT_RELU)
+        return dlt_graph_fail(g, DLT_ERR_INVALID, "batch_norm: activation must be DLT_ACT_NONE or DLT_ACT_RELU, got %d",
+                              (int)act);
+    a.act = act == DLT_ACT_RELU ? DLT_NORM_ACT_RELU : DLT_NORM_ACT_NONE;
+    dlt_t in[6] = {x};
     int nin = pack_affine(g, "batch_norm", &a, gamma, beta, in, 1);
     if (nin < 0)
         return -1;
@@ -204,6 +224,18 @@ dlt_t dlt_batch_norm(dlt_graph *g, dlt_t x, dlt_t gamma, dlt_t beta, dlt_t runni
         a.running = 1;
         in[nin++] = running_mean;
         in[nin++] = running_var;
+    }
+    if (residual >= 0) {
+        const dlt_shape *rs = dlt_shape_of(g, residual);
+        char b1[128], b2[128];
+        if (!rs)
+            return -1;
+        if (!dlt_shape_equal(rs, s))
+            return dlt_graph_fail(g, DLT_ERR_SHAPE, "batch_norm: residual '%s' is %s, expected x's shape %s",
+                                  dlt_name_of(g, residual), dlt_shape_str(rs, b1, sizeof b1),
+                                  dlt_shape_str(s, b2, sizeof b2));
+        a.resid = 1;
+        in[nin++] = residual;
     }
     return dlt_node_add(g, &dlt_op_def_batch_norm, nin, in, &a, sizeof a);
 }

@@ -61,9 +61,18 @@ static dlt_t xhat(dlt_graph *g, const geom *q, dlt_t x, dlt_t mean, dlt_t rstd)
 }
 static dlt_t acc(dlt_graph *g, dlt_t a, dlt_t b) { return a < 0 ? b : dlt_add(g, a, b); }
 
+static dlt_t relu_mask(dlt_graph *g, dlt_t v, dlt_t y)
+{
+    dlt_t in[2] = {v, y};
+    return dlt_node_add(g, &dlt_op_def_relu_grad, 2, in, NULL, 0);
+}
+
 /* Forward rule. With batch statistics (alpha = 1) mean and rstd depend on x:
  * d mean/dx = 1/M, d rstd/dx = -rstd^2 * xhat / M; alpha = 0 turns both off.
- * With gamma, one norm_backward node gives dx, dgamma and dbeta. */
+ * With gamma, one norm_backward node gives dx, dgamma and dbeta, and with an
+ * epilogue (y = act(bn(x) + r)) it also masks dy by the saved y > 0 and gives
+ * the residual's gradient dr (dy itself without relu). Without gamma the
+ * epilogue's mask is a relu_grad node before norm_grad. */
 dlt_status dlt_norm_fwd_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
 {
     const dlt_norm_attr *a = DLT_CATTR(n, dlt_norm_attr);
@@ -73,12 +82,17 @@ dlt_status dlt_norm_fwd_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, d
     if (dy[0] >= 0) {
         if (a->affine) {
             dlt_norm_attr b = *a;
-            dlt_t in[6] = {dy[0], x, mean, rstd, alpha, gamma};
-            d = dlt_node_add(g, &dlt_op_def_norm_backward, 6, in, &b, sizeof b);
+            dlt_t in[7] = {dy[0], x, mean, rstd, alpha, gamma, n->out[0]};
+            d = dlt_node_add(g, &dlt_op_def_norm_backward, a->act ? 7 : 6, in, &b, sizeof b);
             dx[DLT_NORM_IN_GAMMA] = dlt_node_output(g, d, 1);
             dx[DLT_NORM_IN_GAMMA + 1] = like(g, dlt_node_output(g, d, 2), n->in[DLT_NORM_IN_GAMMA + 1]);
+            if (a->resid)
+                dx[DLT_NORM_IN_RES(a)] = DLT_NORM_HAS_DR(a) ? dlt_node_output(g, d, 3) : dy[0];
         } else {
-            d = dlt_norm_grad_node(g, a, dy[0], x, mean, rstd, alpha, -1);
+            dlt_t m = a->act ? relu_mask(g, dy[0], n->out[0]) : dy[0];
+            d = dlt_norm_grad_node(g, a, m, x, mean, rstd, alpha, -1);
+            if (a->resid)
+                dx[DLT_NORM_IN_RES(a)] = m;
         }
     }
     if (dy[1] >= 0) {
@@ -139,13 +153,12 @@ dlt_status dlt_norm_grad_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, 
  * (for dgamma) and vb (for dbeta), P = vg[c]*gy in the group view:
  *   dgy += vg[c]*xhat + vb[c],  dx += P*rstd,
  *   dmean -= sum P*rstd,  drstd += sum P*(x - mean) (sums per statistic). */
-dlt_status dlt_norm_backward_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
+static void backward_rule(dlt_graph *g, const dlt_norm_attr *a, const dlt_t *in, const dlt_t *dy, dlt_t *dx)
 {
-    const dlt_norm_attr *a = DLT_CATTR(n, dlt_norm_attr);
     geom q = geom_of(a);
-    dlt_t gy = n->in[0], x = n->in[1], mean = n->in[2], rstd = n->in[3], gamma = n->in[5];
+    dlt_t gy = in[0], x = in[1], mean = in[2], rstd = in[3], gamma = in[5];
     if (dy[0] >= 0)
-        dx_rule(g, &q, n->in, gamma, dy[0], dx);
+        dx_rule(g, &q, in, gamma, dy[0], dx);
     if (dy[1] >= 0) {
         dlt_t vg = r3(g, dy[1], q.gam), xm = dlt_sub(g, r3(g, x, q.gv), r3(g, mean, q.sv));
         dlt_t rs = r3(g, rstd, q.sv);
@@ -161,5 +174,25 @@ dlt_status dlt_norm_backward_grad(dlt_graph *g, const dlt_node *n, const dlt_t *
         dlt_t vb = dlt_broadcast_to(g, r3(g, dy[2], q.gam), &cs);
         dx[0] = acc(g, dx[0], like(g, vb, x));
     }
+}
+
+/* With a relu epilogue the node is the plain rule applied to gm = dy*(y > 0)
+ * (the mask is piecewise constant: y gets no gradient), and dr = gm. */
+dlt_status dlt_norm_backward_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
+{
+    const dlt_norm_attr *a = DLT_CATTR(n, dlt_norm_attr);
+    if (a->act == DLT_NORM_ACT_NONE) {
+        backward_rule(g, a, n->in, dy, dx);
+        return DLT_OK;
+    }
+    dlt_t y = n->in[DLT_NORM_BWD_Y], in[6];
+    for (int i = 0; i < 6; i++)
+        in[i] = n->in[i];
+    in[0] = relu_mask(g, n->in[0], y);
+    backward_rule(g, a, in, dy, dx);
+    if (DLT_NORM_HAS_DR(a) && dy[3] >= 0)
+        dx[0] = acc(g, dx[0], dy[3]);
+    if (dx[0] >= 0)
+        dx[0] = relu_mask(g, dx[0], y);
     return DLT_OK;
 }

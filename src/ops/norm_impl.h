@@ -16,22 +16,35 @@ enum { DLT_NORM_BATCH = 0, DLT_NORM_GROUP = 1 };
  * layer norm: rows, normalized size, 1). Batch statistics are per channel
  * (over A and S); group statistics are per (a, group of C/G channels), so
  * each group is a contiguous block. gamma/beta are per channel. */
+/* Epilogue of batch norm (act, resid): y = act(bn(x) + r), act none or relu
+ * (DLT_NORM_ACT_*), r an optional input shaped like x. The backward op takes
+ * the saved y for ReLU's mask and gives dr = dy * (y > 0) as its output 3. */
 typedef struct {
     int kind, affine, running;
     int64_t A, C, S, G;
     float eps, momentum;
+    int act, resid;
 } dlt_norm_attr;
 
-/* inputs: x [, gamma, beta] [, running_mean, running_var] */
+enum { DLT_NORM_ACT_NONE = 0, DLT_NORM_ACT_RELU = 1 };
+
+/* inputs: x [, gamma, beta] [, running_mean, running_var] [, residual] */
 #define DLT_NORM_IN_GAMMA 1
 #define DLT_NORM_IN_RMEAN(a) (1 + 2 * (a)->affine)
+#define DLT_NORM_IN_RES(a) (1 + 2 * (a)->affine + 2 * (a)->running)
+/* norm_backward: input 6 is the forward's y when act is relu (norm_grad has no
+ * epilogue: without gamma the rule masks dy with a relu_grad node) */
+#define DLT_NORM_BWD_Y 6
+/* norm_backward's output 3: dr when the epilogue has a residual and a relu */
+#define DLT_NORM_HAS_DR(a) ((a)->resid && (a)->act)
 
 int64_t dlt_norm_nstats(const dlt_norm_attr *a); /* number of (mean, rstd) pairs */
 int64_t dlt_norm_count(const dlt_norm_attr *a);  /* elements per statistic */
 
-/* dlt_op_def_norm_backward: norm_backward(dy, x, mean, rstd, alpha, gamma) ->
- * dx, dgamma, dbeta, the affine backward in one node (dgamma and dbeta shaped
- * like gamma). */
+/* dlt_op_def_norm_backward: norm_backward(dy, x, mean, rstd, alpha, gamma[, y])
+ * -> dx, dgamma, dbeta, dr: the affine backward in one node (dgamma and dbeta
+ * shaped like gamma). With a relu epilogue dy is masked by y > 0 first; dr is
+ * that masked dy when the epilogue has a residual (else a rank-0 zero). */
 dlt_status dlt_norm_backward_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
 
 /* CPU kernels (norm_kernels.c): the forward ops, and norm_grad/norm_backward */

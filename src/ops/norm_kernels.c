@@ -101,15 +101,51 @@ static void channel_moments_rows(const float *x, int64_t A, int64_t C, int64_t S
     }
 }
 
+/* The epilogue's inputs: a residual shaped like x (or NULL) and a relu flag. */
+typedef struct {
+    const float *r;
+    int relu;
+} epilogue;
+
+/* y = x * sc + sh over n values, then + r and relu per the epilogue; y may be x */
+static void map_block(const float *x, float *y, int64_t n, float sc, float sh, const epilogue *e, int64_t o)
+{
+    if (!e->r && !e->relu) {
+#pragma omp simd
+        for (int64_t s = 0; s < n; s++)
+            y[s] = x[s] * sc + sh;
+    } else if (!e->r) {
+#pragma omp simd
+        for (int64_t s = 0; s < n; s++) {
+            float v = x[s] * sc + sh;
+            y[s] = v > 0.f ? v : 0.f;
+        }
+    } else {
+        const float *r = e->r + o;
+        if (e->relu) {
+#pragma omp simd
+            for (int64_t s = 0; s < n; s++) {
+                float v = (x[s] * sc + sh) + r[s];
+                y[s] = v > 0.f ? v : 0.f;
+            }
+        } else {
+#pragma omp simd
+            for (int64_t s = 0; s < n; s++)
+                y[s] = (x[s] * sc + sh) + r[s];
+        }
+    }
+}
+
 static void apply_channels(const float *x, float *y, int64_t A, int64_t C, int64_t S, int64_t c0, int64_t nc,
-                           const float *mean, const float *rstd, const float *gam, const float *bet);
+                           const float *mean, const float *rstd, const float *gam, const float *bet,
+                           const epilogue *e);
 
 /* Batch statistics per channel into mean/rstd and (training with running
  * buffers) the running statistics, unbiased variance as torch keeps it; then
  * y for the same channels while their values are still in cache (one
  * parallel region, one pass over memory for the statistics). */
 static void batch_stats(const dlt_kctx *k, const dlt_norm_attr *a, const float *x, float *mean, float *rstd,
-                        const float *gam, const float *bet, float *y)
+                        const float *gam, const float *bet, const epilogue *e, float *y)
 {
     int64_t A = a->A, C = a->C, S = a->S, M = dlt_norm_count(a);
     float *rm = NULL, *rv = NULL;
@@ -137,29 +173,27 @@ static void batch_stats(const dlt_kctx *k, const dlt_norm_attr *a, const float *
                 rv[c] = (1.f - mo) * rv[c] + mo * (float)(v[cc] / (double)(M - 1));
             }
         }
-        apply_channels(x, y, A, C, S, c0, nc, mean, rstd, gam, bet);
+        apply_channels(x, y, A, C, S, c0, nc, mean, rstd, gam, bet, e);
     }
 }
 
-/* y = x * sc + sh for channels [c0, c0 + nc) of batch statistics */
+/* y = x * sc + sh (and the epilogue) for channels [c0, c0 + nc) of batch statistics */
 static void apply_channels(const float *x, float *y, int64_t A, int64_t C, int64_t S, int64_t c0, int64_t nc,
-                           const float *mean, const float *rstd, const float *gam, const float *bet)
+                           const float *mean, const float *rstd, const float *gam, const float *bet,
+                           const epilogue *e)
 {
     for (int64_t i = 0; i < A; i++)
         for (int64_t c = c0; c < c0 + nc; c++) {
             float m = mean[c], r = rstd[c];
             float sc = gam ? gam[c] * r : r, sh = (bet ? bet[c] : 0.f) - m * sc;
-            const float *px = x + (i * C + c) * S;
-            float *py = y + (i * C + c) * S;
-#pragma omp simd
-            for (int64_t s = 0; s < S; s++)
-                py[s] = px[s] * sc + sh;
+            int64_t o = (i * C + c) * S;
+            map_block(x + o, y + o, S, sc, sh, e, o);
         }
 }
 
-/* y = x * sc + sh with sc = gamma[c] * rstd, sh = beta[c] - mean * sc */
+/* y = x * sc + sh with sc = gamma[c] * rstd, sh = beta[c] - mean * sc, and the epilogue */
 static void apply(const dlt_norm_attr *a, const float *x, const float *mean, const float *rstd,
-                  const float *gam, const float *bet, float *y, int nthreads)
+                  const float *gam, const float *bet, const epilogue *e, float *y, int nthreads)
 {
     int64_t A = a->A, C = a->C, S = a->S, G = a->G, cpg = a->kind == DLT_NORM_BATCH ? 1 : C / G;
     int batch = a->kind == DLT_NORM_BATCH;
@@ -170,11 +204,7 @@ static void apply(const dlt_norm_attr *a, const float *x, const float *mean, con
             int64_t st = batch ? c : (ac / C) * G + c / cpg;
             float m = mean[st], r = rstd[st];
             float sc = gam ? gam[c] * r : r, sh = (bet ? bet[c] : 0.f) - m * sc;
-            const float *px = x + ac * S;
-            float *py = y + ac * S;
-#pragma omp simd
-            for (int64_t s = 0; s < S; s++)
-                py[s] = px[s] * sc + sh;
+            map_block(x + ac * S, y + ac * S, S, sc, sh, e, ac * S);
         }
         return;
     }
@@ -185,10 +215,8 @@ static void apply(const dlt_norm_attr *a, const float *x, const float *mean, con
             int64_t st = batch ? c : i * G + c / cpg;
             float m = mean[st], r = rstd[st];
             float sc = gam ? gam[c] * r : r, sh = (bet ? bet[c] : 0.f) - m * sc;
-            const float *px = x + (i * C + c) * S;
-            float *py = y + (i * C + c) * S;
-            for (int64_t s = 0; s < S; s++)
-                py[s] = px[s] * sc + sh;
+            int64_t o = (i * C + c) * S;
+            map_block(x + o, y + o, S, sc, sh, e, o);
         }
     }
 }
@@ -201,6 +229,7 @@ dlt_status dlt_norm_cpu(const dlt_kctx *k)
     const float *bet = a->affine ? k->in[DLT_NORM_IN_GAMMA + 1] : NULL;
     float *mean = k->out[1], *rstd = k->out[2], *alpha = k->out[3];
     int64_t A = a->A, C = a->C, S = a->S, M = dlt_norm_count(a);
+    epilogue e = {a->resid ? k->in[DLT_NORM_IN_RES(a)] : NULL, a->act == DLT_NORM_ACT_RELU};
     if (a->kind == DLT_NORM_GROUP) {
         int64_t ng = A * a->G;
 #pragma omp parallel for schedule(static) num_threads(k->nthreads) if (PAR(A * C * S))
@@ -214,7 +243,7 @@ dlt_status dlt_norm_cpu(const dlt_kctx *k)
     } else if (k->training || !a->running) {
         if (M < 2 && a->running && k->training)
             return dlt_seterr(DLT_ERR_SHAPE, "training needs more than one value per channel");
-        batch_stats(k, a, x, mean, rstd, gam, bet, k->out[0]);
+        batch_stats(k, a, x, mean, rstd, gam, bet, &e, k->out[0]);
         *alpha = 1.f;
         return DLT_OK;
     } else {
@@ -225,7 +254,7 @@ dlt_status dlt_norm_cpu(const dlt_kctx *k)
         }
         *alpha = 0.f;
     }
-    apply(a, x, mean, rstd, gam, bet, k->out[0], k->nthreads);
+    apply(a, x, mean, rstd, gam, bet, &e, k->out[0], k->nthreads);
     return DLT_OK;
 }
 
@@ -242,6 +271,16 @@ static void block_dsums(const float *dy, const float *x, int64_t n, double m, do
     }
     *s1 += a1;
     *s2 += a2;
+}
+
+/* t = dy * (y > 0), the relu epilogue's mask (relu_grad's values); t may be dy */
+static void mask_block(const float *dy, const float *y, float *t, int64_t n)
+{
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+        float g = dy[i]; /* loaded unconditionally: a conditional load blocks vectorisation */
+        t[i] = y[i] > 0.f ? g : 0.f;
+    }
 }
 
 /* dx = k1 * dy - k0 - k2 * (x - m) over n values; dx may be dy (in place) */
@@ -311,14 +350,20 @@ static void group_backward(const dlt_kctx *k, const dlt_norm_attr *a, const floa
 
 /* Batch statistics, per channel c over A blocks of S:
  * dx = gamma*rstd * (dy - al*mean(dy) - al*(x - m)*rstd^2*mean(dy*(x - m))),
- * and (norm_backward) dbeta = sum(dy), dgamma = rstd * sum(dy*(x - m)). */
-static void batch_backward(const dlt_kctx *k, const dlt_norm_attr *a, const float *dy, const float *x,
-                           const float *mean, const float *rstd, const float *gam, float al, float *dx,
-                           float *dg, float *db)
+ * and (norm_backward) dbeta = sum(dy), dgamma = rstd * sum(dy*(x - m)). With
+ * the relu epilogue (y not NULL) dy is dy * (y > 0) throughout: the sums pass
+ * writes it to dr (with a residual) or else to dx, and the dx pass reads it
+ * there, so the same two passes over memory give relu_grad's values and the
+ * sums of the composition in the same order (bitwise the same results). */
+static void batch_backward(const dlt_kctx *k, const dlt_norm_attr *a, const float *dy, const float *y,
+                           const float *x, const float *mean, const float *rstd, const float *gam, float al,
+                           float *dx, float *dg, float *db, float *dr)
 {
     int64_t A = a->A, C = a->C, S = a->S, M = dlt_norm_count(a);
     int64_t per = S >= BLOCK_MIN ? 1 : (CHUNK / S > 0 ? CHUNK / S : 1);
     int64_t nchunks = (C + per - 1) / per;
+    float *gm = y ? (dr ? dr : dx) : NULL; /* the masked dy (dx may be dy: in place) */
+    const float *g = gm ? gm : dy;          /* what the sums and dx read */
 #pragma omp parallel for schedule(static) num_threads(k->nthreads) if (PAR(A * C * S))
     for (int64_t ch = 0; ch < nchunks; ch++) {
         double s1[CHUNK], s2[CHUNK];
@@ -328,7 +373,9 @@ static void batch_backward(const dlt_kctx *k, const dlt_norm_attr *a, const floa
         for (int64_t i = 0; i < A; i++)
             for (int64_t cc = 0; cc < nc; cc++) {
                 int64_t o = (i * C + c0 + cc) * S;
-                block_dsums(dy + o, x + o, S, mean[c0 + cc], &s1[cc], &s2[cc]);
+                if (y)
+                    mask_block(dy + o, y + o, gm + o, S);
+                block_dsums(g + o, x + o, S, mean[c0 + cc], &s1[cc], &s2[cc]);
             }
         float k0[CHUNK], k1[CHUNK], k2[CHUNK];
         for (int64_t cc = 0; cc < nc; cc++) {
@@ -344,23 +391,28 @@ static void batch_backward(const dlt_kctx *k, const dlt_norm_attr *a, const floa
         for (int64_t i = 0; i < A; i++)
             for (int64_t cc = 0; cc < nc; cc++) {
                 int64_t o = (i * C + c0 + cc) * S;
-                block_dx(dy + o, x + o, dx + o, S, mean[c0 + cc], k0[cc], k1[cc], k2[cc]);
+                block_dx(g + o, x + o, dx + o, S, mean[c0 + cc], k0[cc], k1[cc], k2[cc]);
             }
     }
 }
 
 /* norm_grad(dy, x, mean, rstd, alpha[, gamma]) -> dx, and norm_backward (the
- * same inputs with gamma) -> dx, dgamma, dbeta. dx may share dy's storage: every
- * element of dy is read by the sums before the block that overwrites it. */
+ * same inputs with gamma[, y]) -> dx, dgamma, dbeta, dr. dx may share dy's
+ * storage: every element of dy is read by the sums before the block that
+ * overwrites it. */
 dlt_status dlt_norm_grad_cpu(const dlt_kctx *k)
 {
     const dlt_norm_attr *a = DLT_CATTR(k->node, dlt_norm_attr);
     const float *dy = k->in[0], *x = k->in[1], *mean = k->in[2], *rstd = k->in[3];
     const float *gam = a->affine ? k->in[5] : NULL;
     float al = *(const float *)k->in[4], *dx = k->out[0];
-    float *dg = k->node->nout == 3 ? k->out[1] : NULL, *db = k->node->nout == 3 ? k->out[2] : NULL;
+    int bwd = k->node->nout == 4;
+    float *dg = bwd ? k->out[1] : NULL, *db = bwd ? k->out[2] : NULL;
+    if (bwd && !DLT_NORM_HAS_DR(a))
+        *(float *)k->out[3] = 0.f; /* the rank-0 placeholder */
     if (a->kind == DLT_NORM_BATCH) {
-        batch_backward(k, a, dy, x, mean, rstd, gam, al, dx, dg, db);
+        const float *y = bwd && a->act ? k->in[DLT_NORM_BWD_Y] : NULL;
+        batch_backward(k, a, dy, y, x, mean, rstd, gam, al, dx, dg, db, bwd && DLT_NORM_HAS_DR(a) ? k->out[3] : NULL);
         return DLT_OK;
     }
     /* the parameter sums read dy, so they run before dx may overwrite it */

@@ -1,6 +1,7 @@
 /* GPU norm kernels (src/gpu/k_norm.cu) against the CPU: batch norm in training
  * (batch statistics) and eval (running statistics) mode, layer norm, group and
- * instance norm, with and without gamma/beta, with the saved statistics as
+ * instance norm, with and without gamma/beta, batch norm's fused epilogue
+ * (relu, residual), with the saved statistics as
  * outputs, second order through norm_grad, and the running statistics after
  * training steps. Exits 77 without a CUDA device. */
 #include <math.h>
@@ -25,6 +26,7 @@ typedef struct {
     int stats;   /* also return the saved mean and rstd */
     int second;  /* return d/dx (and d/dgamma) of sum(w * y^2) instead of y */
     int offset;  /* x in [50, 51): a large mean against the variance */
+    int epi;     /* BN epilogue (dlt_batch_norm_act): 1 relu, 2 residual, 3 both */
 } ncase;
 
 static dlt_t norm_of(dlt_graph *g, const ncase *c, dlt_t x)
@@ -47,6 +49,10 @@ static dlt_t norm_of(dlt_graph *g, const ncase *c, dlt_t x)
         if (c->running) {
             rm = dlt_buffer(g, "running_mean", 1, pd, dlt_init_uniform(-0.5, 0.5));
             rv = dlt_buffer(g, "running_var", 1, pd, dlt_init_uniform(0.5, 2.0));
+        }
+        if (c->epi) {
+            dlt_t r = c->epi & 2 ? gc_input(g, "r", c->ndim, c->dim, -1.f, 1.f) : -1;
+            return dlt_batch_norm_act(g, x, gamma, beta, rm, rv, 0.1f, EPS, r, c->epi & 1 ? DLT_ACT_RELU : DLT_ACT_NONE);
         }
         return dlt_batch_norm(g, x, gamma, beta, rm, rv, 0.1f, EPS);
     case LN:
@@ -169,45 +175,54 @@ static int running_case(const char *name, const ncase *c)
 /* ---------------------------------------------------------------- cases */
 /* batch norm: NCHW and [N, C], S = 1 and S > 1, several parts per channel
  * (64*32*32 and 1000 rows), odd sizes, size-1 dims */
-static const ncase bn_nchw = {BN, 4, {4, 3, 5, 7}, 0, 1, 1, 0, 0, 0};
-static const ncase bn_nc = {BN, 2, {37, 20}, 0, 1, 1, 0, 0, 0};
-static const ncase bn_big = {BN, 4, {64, 8, 32, 32}, 0, 1, 1, 0, 0, 0};
-static const ncase bn_rows = {BN, 2, {1000, 40}, 0, 1, 1, 0, 0, 0};
-static const ncase bn_plain = {BN, 4, {2, 5, 33, 17}, 0, 0, 0, 0, 0, 0};
-static const ncase bn_3d = {BN, 3, {3, 5, 7}, 0, 0, 1, 0, 0, 0};
-static const ncase bn_ones = {BN, 4, {5, 2, 1, 1}, 0, 1, 1, 0, 0, 0};
-static const ncase bn_wide = {BN, 2, {3, 1100}, 0, 1, 1, 0, 0, 0};
-static const ncase bn_stats = {BN, 4, {6, 4, 3, 3}, 0, 1, 1, 1, 0, 0};
-static const ncase bn_offset = {BN, 4, {8, 3, 9, 9}, 0, 1, 1, 0, 0, 1};
-static const ncase bn_second = {BN, 4, {4, 3, 5, 5}, 0, 1, 1, 0, 1, 0};
-static const ncase bn_second_nc = {BN, 2, {9, 6}, 0, 0, 1, 0, 1, 0};
+static const ncase bn_nchw = {BN, 4, {4, 3, 5, 7}, 0, 1, 1, 0, 0, 0, 0};
+static const ncase bn_nc = {BN, 2, {37, 20}, 0, 1, 1, 0, 0, 0, 0};
+static const ncase bn_big = {BN, 4, {64, 8, 32, 32}, 0, 1, 1, 0, 0, 0, 0};
+static const ncase bn_rows = {BN, 2, {1000, 40}, 0, 1, 1, 0, 0, 0, 0};
+static const ncase bn_plain = {BN, 4, {2, 5, 33, 17}, 0, 0, 0, 0, 0, 0, 0};
+static const ncase bn_3d = {BN, 3, {3, 5, 7}, 0, 0, 1, 0, 0, 0, 0};
+static const ncase bn_ones = {BN, 4, {5, 2, 1, 1}, 0, 1, 1, 0, 0, 0, 0};
+static const ncase bn_wide = {BN, 2, {3, 1100}, 0, 1, 1, 0, 0, 0, 0};
+static const ncase bn_stats = {BN, 4, {6, 4, 3, 3}, 0, 1, 1, 1, 0, 0, 0};
+static const ncase bn_offset = {BN, 4, {8, 3, 9, 9}, 0, 1, 1, 0, 0, 1, 0};
+static const ncase bn_second = {BN, 4, {4, 3, 5, 5}, 0, 1, 1, 0, 1, 0, 0};
+static const ncase bn_second_nc = {BN, 2, {9, 6}, 0, 0, 1, 0, 1, 0, 0};
+/* fused epilogue act(bn(x) + r): relu, residual, both; no affine (relu_grad
+ * path); several parts per channel; second order through the epilogue */
+static const ncase bn_relu = {BN, 4, {4, 3, 5, 7}, 0, 1, 1, 0, 0, 0, 1};
+static const ncase bn_res = {BN, 4, {4, 3, 5, 7}, 0, 1, 1, 0, 0, 0, 2};
+static const ncase bn_res_relu = {BN, 4, {4, 3, 5, 7}, 0, 1, 1, 0, 0, 0, 3};
+static const ncase bn_res_relu_nc = {BN, 2, {37, 20}, 0, 1, 1, 0, 0, 0, 3};
+static const ncase bn_res_relu_plain = {BN, 4, {2, 5, 3, 3}, 0, 0, 1, 0, 0, 0, 3};
+static const ncase bn_res_relu_big = {BN, 4, {64, 8, 16, 16}, 0, 1, 1, 0, 0, 0, 3};
+static const ncase bn_res_relu_second = {BN, 4, {4, 3, 5, 5}, 0, 1, 1, 0, 1, 0, 3};
 /* layer norm over the last dim (odd widths) and the last two */
-static const ncase ln_33 = {LN, 2, {7, 33}, 1, 1, 0, 0, 0, 0};
-static const ncase ln_768 = {LN, 3, {2, 5, 768}, 1, 1, 0, 0, 0, 0};
-static const ncase ln_1000 = {LN, 2, {3, 1000}, 1, 0, 0, 0, 0, 0};
-static const ncase ln_rows = {LN, 2, {300, 96}, 1, 1, 0, 0, 0, 0};
-static const ncase ln_two = {LN, 4, {2, 3, 4, 5}, 2, 1, 0, 0, 0, 0};
-static const ncase ln_one = {LN, 2, {1, 7}, 1, 1, 0, 0, 0, 0};
-static const ncase ln_big = {LN, 2, {5, 40000}, 1, 1, 0, 0, 0, 0};
-static const ncase ln_stats = {LN, 2, {6, 50}, 1, 1, 0, 1, 0, 0};
-static const ncase ln_offset = {LN, 2, {16, 129}, 1, 1, 0, 0, 0, 1};
-static const ncase ln_second = {LN, 2, {5, 33}, 1, 1, 0, 0, 1, 0};
-static const ncase ln_second_plain = {LN, 3, {2, 3, 17}, 1, 0, 0, 0, 1, 0};
+static const ncase ln_33 = {LN, 2, {7, 33}, 1, 1, 0, 0, 0, 0, 0};
+static const ncase ln_768 = {LN, 3, {2, 5, 768}, 1, 1, 0, 0, 0, 0, 0};
+static const ncase ln_1000 = {LN, 2, {3, 1000}, 1, 0, 0, 0, 0, 0, 0};
+static const ncase ln_rows = {LN, 2, {300, 96}, 1, 1, 0, 0, 0, 0, 0};
+static const ncase ln_two = {LN, 4, {2, 3, 4, 5}, 2, 1, 0, 0, 0, 0, 0};
+static const ncase ln_one = {LN, 2, {1, 7}, 1, 1, 0, 0, 0, 0, 0};
+static const ncase ln_big = {LN, 2, {5, 40000}, 1, 1, 0, 0, 0, 0, 0};
+static const ncase ln_stats = {LN, 2, {6, 50}, 1, 1, 0, 1, 0, 0, 0};
+static const ncase ln_offset = {LN, 2, {16, 129}, 1, 1, 0, 0, 0, 1, 0};
+static const ncase ln_second = {LN, 2, {5, 33}, 1, 1, 0, 0, 1, 0, 0};
+static const ncase ln_second_plain = {LN, 3, {2, 3, 17}, 1, 0, 0, 0, 1, 0, 0};
 /* group norm: groups 1, 2, C; [N, C] input; instance norm */
-static const ncase gn_1 = {GN, 4, {2, 6, 3, 5}, 1, 1, 0, 0, 0, 0};
-static const ncase gn_2 = {GN, 4, {2, 6, 3, 5}, 2, 1, 0, 0, 0, 0};
-static const ncase gn_c = {GN, 4, {2, 6, 3, 5}, 6, 1, 0, 0, 0, 0};
-static const ncase gn_plain = {GN, 4, {3, 6, 2, 2}, 3, 0, 0, 0, 0, 0};
-static const ncase gn_nc = {GN, 2, {4, 8}, 2, 1, 0, 0, 0, 0};
-static const ncase gn_big = {GN, 4, {4, 32, 16, 16}, 8, 1, 0, 0, 0, 0};
-static const ncase gn_stats = {GN, 3, {2, 4, 9}, 2, 1, 0, 1, 0, 0};
-static const ncase gn_second = {GN, 4, {2, 4, 3, 3}, 2, 1, 0, 0, 1, 0};
-static const ncase in_aff = {IN, 4, {2, 3, 4, 5}, 0, 1, 0, 0, 0, 0};
-static const ncase in_plain = {IN, 3, {1, 4, 9}, 0, 0, 0, 0, 0, 0};
+static const ncase gn_1 = {GN, 4, {2, 6, 3, 5}, 1, 1, 0, 0, 0, 0, 0};
+static const ncase gn_2 = {GN, 4, {2, 6, 3, 5}, 2, 1, 0, 0, 0, 0, 0};
+static const ncase gn_c = {GN, 4, {2, 6, 3, 5}, 6, 1, 0, 0, 0, 0, 0};
+static const ncase gn_plain = {GN, 4, {3, 6, 2, 2}, 3, 0, 0, 0, 0, 0, 0};
+static const ncase gn_nc = {GN, 2, {4, 8}, 2, 1, 0, 0, 0, 0, 0};
+static const ncase gn_big = {GN, 4, {4, 32, 16, 16}, 8, 1, 0, 0, 0, 0, 0};
+static const ncase gn_stats = {GN, 3, {2, 4, 9}, 2, 1, 0, 1, 0, 0, 0};
+static const ncase gn_second = {GN, 4, {2, 4, 3, 3}, 2, 1, 0, 0, 1, 0, 0};
+static const ncase in_aff = {IN, 4, {2, 3, 4, 5}, 0, 1, 0, 0, 0, 0, 0};
+static const ncase in_plain = {IN, 3, {1, 4, 9}, 0, 0, 0, 0, 0, 0, 0};
 /* running statistics */
-static const ncase run_nchw = {BN, 4, {4, 3, 5, 7}, 0, 1, 1, 0, 0, 0};
-static const ncase run_nc = {BN, 2, {300, 33}, 0, 0, 1, 0, 0, 0};
-static const ncase run_big = {BN, 4, {32, 5, 20, 20}, 0, 1, 1, 0, 0, 0};
+static const ncase run_nchw = {BN, 4, {4, 3, 5, 7}, 0, 1, 1, 0, 0, 0, 0};
+static const ncase run_nc = {BN, 2, {300, 33}, 0, 0, 1, 0, 0, 0, 0};
+static const ncase run_big = {BN, 4, {32, 5, 20, 20}, 0, 1, 1, 0, 0, 0, 0};
 
 int main(void)
 {
@@ -234,6 +249,16 @@ int main(void)
     check("batch_norm second order train", &bn_second, 0);
     check("batch_norm second order eval", &bn_second, 1);
     check("batch_norm [9,6] second order train", &bn_second_nc, 0);
+    check("batch_norm + relu train", &bn_relu, 0);
+    check("batch_norm + relu eval", &bn_relu, 1);
+    check("batch_norm + residual train", &bn_res, 0);
+    check("batch_norm + residual, relu train", &bn_res_relu, 0);
+    check("batch_norm + residual, relu eval", &bn_res_relu, 1);
+    check("batch_norm [37,20] + residual, relu train", &bn_res_relu_nc, 0);
+    check("batch_norm no affine + residual, relu train", &bn_res_relu_plain, 0);
+    check("batch_norm [64,8,16,16] + residual, relu train (parts)", &bn_res_relu_big, 0);
+    check("batch_norm + residual, relu second order train", &bn_res_relu_second, 0);
+    check("batch_norm + residual, relu second order eval", &bn_res_relu_second, 1);
 
     check("layer_norm [7,33]", &ln_33, 0);
     check("layer_norm [2,5,768]", &ln_768, 0);
