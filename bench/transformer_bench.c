@@ -4,7 +4,8 @@
  * bert-mini 8 128 2 5 and the architecture's vocabulary; jobs/bert_mini.toml's
  * shards have 8192, jobs/gpt_small.toml's 4096). Forward + backward of the pre-training loss
  * (BERT: MLM on 15% of positions + NSP; GPT: next token), gradients into
- * the flat buffer; no optimizer. Prints tokens/s and the slowest ops. */
+ * the flat buffer; no optimizer. Prints tokens/s and the slowest ops; with
+ * DLT_BENCH_NODES=N in the environment also the N slowest nodes (by name). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,23 @@ int main(int argc, char **argv)
         ops[k] = ops[best], tm[k] = tm[best], ops[best] = to, tm[best] = tt;
         printf("  %-18s %5.1f%%\n", ops[k], 100 * tm[k] / total);
     }
+    const char *env = getenv("DLT_BENCH_NODES");
+    int top = env ? atoi(env) : 0, nsteps = dlt_plan_num_steps(p);
+    int *order = top > 0 ? malloc((size_t)nsteps * sizeof *order) : NULL;
+    for (int i = 0; order && i < nsteps; i++)
+        order[i] = i;
+    for (int k = 0; order && k < top && k < nsteps; k++) {
+        int best = k;
+        for (int j = k + 1; j < nsteps; j++)
+            if (dlt_plan_step_time(p, order[j]) > dlt_plan_step_time(p, order[best]))
+                best = j;
+        int o = order[k];
+        order[k] = order[best], order[best] = o;
+        const char *op = dlt_plan_step_op(p, order[k]), *nm = dlt_plan_step_name(p, order[k]);
+        printf("  %5.1f%% %-14s %s\n", 100 * dlt_plan_step_time(p, order[k]) / total,
+               op ? op : "(copy)", nm ? nm : "");
+    }
+    free(order);
     free(params), free(grads);
     dlt_plan_free(p);
     dlt_graph_free(g);
