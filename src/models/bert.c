@@ -2,8 +2,12 @@
  * post-LN encoder layers, learned positions, token types, embedding
  * LayerNorm + dropout, tanh pooler on the first token, MLM head (dense, GELU,
  * LayerNorm, decoder tied to the word embeddings plus its own bias) and NSP
- * head. */
+ * head. The MLM head may run on a fixed number of gathered positions per
+ * sequence instead of all of them (DESIGN.md decision 5: fixed maxima, the
+ * unused slots ignored by the loss): the vocabulary projection is the
+ * costliest layer of a small BERT, and only the masked tokens have labels. */
 #include <math.h>
+#include <stdint.h>
 
 #include "transformer_impl.h"
 
@@ -84,8 +88,33 @@ static dlt_t bert_mlm_head(dlt_graph *g, const dlt_transformer_spec *s, dlt_t se
     return y;
 }
 
+/* seq [B, T, C] at positions i32 [B, P] -> [B, P, C]: torch.gather along T
+ * with the positions repeated over C (so the step checks each is in [0, T),
+ * and the gradient is gather's deterministic scatter-add). */
+static dlt_t bert_gather_positions(dlt_graph *g, dlt_t seq, dlt_t pos)
+{
+    const dlt_shape *ss = dlt_shape_of(g, seq), *ps = dlt_shape_of(g, pos);
+    if (!ss || !ps)
+        return -1;
+    if (ps->dtype != DLT_I32 || ps->ndim != 2 || ps->dim[0] != ss->dim[0])
+        return dlt_graph_fail(g, DLT_ERR_SHAPE, "bert: mlm_positions '%s' must be i32 [B, P] with B = %lld",
+                              dlt_name_of(g, pos), (long long)ss->dim[0]);
+    int64_t B = ps->dim[0], P = ps->dim[1], d3[3] = {B, P, 1};
+    dlt_shape full = *ss;
+    full.dim[1] = P;
+    dlt_t f = dlt_reshape(g, dlt_cast(g, pos, DLT_F32, 1, 0, INT32_MIN, INT32_MAX), 3, d3);
+    dlt_t idx = dlt_cast(g, dlt_broadcast_to(g, f, &full), DLT_I32, 1, 0, INT32_MIN, INT32_MAX);
+    return dlt_gather(g, seq, 1, idx);
+}
+
 dlt_t dlt_bert(dlt_graph *g, const dlt_transformer_spec *s, dlt_t ids, dlt_t token_types,
                dlt_t mask, int heads, dlt_bert_out *out)
+{
+    return dlt_bert_at(g, s, ids, token_types, mask, heads, -1, out);
+}
+
+dlt_t dlt_bert_at(dlt_graph *g, const dlt_transformer_spec *s, dlt_t ids, dlt_t token_types,
+                  dlt_t mask, int heads, dlt_t mlm_positions, dlt_bert_out *out)
 {
     dlt_bert_out none = {-1, -1, -1, -1};
     if (out)
@@ -118,7 +147,8 @@ dlt_t dlt_bert(dlt_graph *g, const dlt_transformer_spec *s, dlt_t ids, dlt_t tok
     dlt_t mlm = -1, nsp = -1;
     dlt_scope_push(g, "cls");
     if (heads & DLT_BERT_MLM)
-        mlm = bert_mlm_head(g, s, x, wte);
+        mlm = bert_mlm_head(g, s, mlm_positions >= 0 ? bert_gather_positions(g, x, mlm_positions) : x,
+                            wte);
     if (heads & DLT_BERT_NSP)
         nsp = dlt_tf_linear(g, "seq_relationship", pooled, 2, dlt_init_normal(0, s->init_std));
     dlt_scope_pop(g);

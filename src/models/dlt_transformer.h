@@ -84,7 +84,7 @@ enum { DLT_BERT_POOLER = 1, DLT_BERT_MLM = 2, DLT_BERT_NSP = 4, DLT_BERT_PRETRAI
 typedef struct {
     dlt_t sequence;   /* [B, T, C] last encoder layer */
     dlt_t pooled;     /* [B, C] tanh(dense(sequence[:, 0])) (-1 without the pooler) */
-    dlt_t mlm_logits; /* [B, T, vocab] (-1 without DLT_BERT_MLM) */
+    dlt_t mlm_logits; /* [B, T, vocab], [B, P, vocab] from dlt_bert_at (-1 without DLT_BERT_MLM) */
     dlt_t nsp_logits; /* [B, 2] (-1 without DLT_BERT_NSP) */
 } dlt_bert_out;
 /* ids i32 [B, T] (T <= max_len); token_types i32 [B, T] or -1 (all type 0);
@@ -93,6 +93,15 @@ typedef struct {
  * heads: DLT_BERT_* flags (NSP implies the pooler). Returns out->sequence. */
 dlt_t dlt_bert(dlt_graph *g, const dlt_transformer_spec *s, dlt_t ids, dlt_t token_types,
                dlt_t mask, int heads, dlt_bert_out *out);
+/* dlt_bert with the MLM head evaluated at mlm_positions only: i32 [B, P],
+ * positions in [0, T) of each sequence (the shards' masked_lm_positions;
+ * checked when the step runs), out->mlm_logits [B, P, vocab]. A fixed P (the
+ * data's max_predictions) with the unused slots pointing anywhere valid, say 0,
+ * and labelled -100 gives the all-positions MLM loss and gradients with
+ * labels [B, P] (the masked tokens' ids) instead of [B, T], at P / T of the
+ * head's cost. mlm_positions -1: every position, as dlt_bert. */
+dlt_t dlt_bert_at(dlt_graph *g, const dlt_transformer_spec *s, dlt_t ids, dlt_t token_types,
+                  dlt_t mask, int heads, dlt_t mlm_positions, dlt_bert_out *out);
 
 /* ---- GPT-2: ids i32 [B, T] -> logits [B, T, vocab]; *hidden (may be NULL)
  * receives the final LayerNorm's output [B, T, C]. */
@@ -109,7 +118,9 @@ dlt_t dlt_seq2seq(dlt_graph *g, const dlt_transformer_spec *s, dlt_t src, dlt_t 
  * the global count). */
 #define DLT_IGNORE_INDEX (-100)
 /* Cross-entropy of logits [B, T, V] against labels i32 [B, T] (MLM: -100 at
- * unmasked positions; seq2seq: the target tokens, -100 at padding). */
+ * unmasked positions, or logits [B, P, V] of dlt_bert_at against the masked
+ * tokens [B, P], -100 at unused slots; seq2seq: the target tokens, -100 at
+ * padding). */
 dlt_t dlt_token_loss(dlt_graph *g, dlt_t logits, dlt_t labels, dlt_reduction red);
 dlt_t dlt_mlm_loss(dlt_graph *g, dlt_t mlm_logits, dlt_t labels, dlt_reduction red);
 /* nsp_logits [B, 2], labels i32 [B] (0: B follows A, 1: random). */

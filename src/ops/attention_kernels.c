@@ -7,13 +7,16 @@
  * backward one (batch, head) per iteration, because dk and dv of a head sum
  * over all its query blocks and the sum order must not depend on threads.
  * Inside a parallel loop dlt_gemm runs on the calling thread; when there are
- * fewer items than threads the loop is serial and each GEMM is split instead. */
+ * fewer items than threads the loop is serial and each GEMM is split instead.
+ * The softmax rows' exp runs on the vector path of vmath.h (libm's expf per
+ * element under DLT_CPU_ISA=libm). */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
 #include "attention_impl.h"
 #include "dlt_ops.h"
+#include "vmath.h"
 
 typedef struct {
     attn_geom gm;
@@ -24,6 +27,7 @@ typedef struct {
     uint64_t seed, stream;
     float keep_scale;
     int gemm_nt;
+    const dlt_vmath_ops *vm; /* the vector exp of the softmax rows; NULL: libm */
 } attn_run;
 
 static dlt_status attn_run_init(attn_run *r, const dlt_kctx *k, const attn_attr *a,
@@ -39,6 +43,7 @@ static dlt_status attn_run_init(attn_run *r, const dlt_kctx *k, const attn_attr 
     r->seed = k->seed;
     r->stream = attn_stream(a->id, k->step);
     r->keep_scale = 1.0f / (1.0f - a->p);
+    r->vm = dlt_vmath();
     if (r->mask_kind == ATTN_MASK_LENGTHS) {
         const int32_t *len = mask;
         for (int64_t b = 0; b < r->gm.B; b++)
@@ -107,6 +112,26 @@ static inline int keep_elem(const attn_run *r, int64_t b, int64_t h, int64_t i, 
     return dlt_rng_uniform(r->seed, r->stream, c) >= r->a->p;
 }
 
+/* m = max of s[0..n); unless it is -inf, s = exp(s - m) and the sum is returned */
+static double exp_max_row(const dlt_vmath_ops *vm, float *s, int64_t n, float *m)
+{
+    if (vm)
+        return vm->exp_max_row(s, s, n, m);
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < n; j++)
+        mx = s[j] > mx ? s[j] : mx;
+    *m = mx;
+    if (mx == -INFINITY)
+        return 0;
+    double sum = 0;
+    for (int64_t j = 0; j < n; j++) {
+        float e = expf(s[j] - mx);
+        s[j] = e;
+        sum += e;
+    }
+    return sum;
+}
+
 /* Keys a block of query rows [i0, i0 + rows) can see: causal rows stop at
  * their own index (top-left aligned, as torch's tril mask). */
 static int64_t keys_for(const attn_run *r, int64_t i0, int64_t rows)
@@ -137,19 +162,12 @@ static void fwd_block(const attn_run *r, const fwd_io *io, int64_t b, int64_t h,
         int64_t i = i0 + t;
         float *s = S + t * kn;
         mask_row(r, b, i, s, kn);
-        float m = -INFINITY;
-        for (int64_t j = 0; j < kn; j++)
-            m = s[j] > m ? s[j] : m;
+        float m;
+        double sum = exp_max_row(r->vm, s, kn, &m);
         if (m == -INFINITY) { /* every key masked: zero output, lse -inf */
             memset(s, 0, (size_t)kn * sizeof *s);
             lse[t] = -INFINITY;
             continue;
-        }
-        double sum = 0;
-        for (int64_t j = 0; j < kn; j++) {
-            float e = expf(s[j] - m);
-            s[j] = e;
-            sum += e;
         }
         lse[t] = (float)(m + log(sum));
         float inv = (float)(1.0 / sum);
@@ -246,12 +264,16 @@ static void bwd_block(const attn_run *r, const bwd_io *io, int64_t b, int64_t h,
         float D = (float)d;
         if (r->drop) {
             float ks = r->keep_scale;
+            if (r->vm) /* p = exp(s - l) first, on the vector path */
+                r->vm->lse_grad_row(s, NULL, kn, l, D);
             for (int64_t j = 0; j < kn; j++) {
-                float p = expf(s[j] - l);
+                float p = r->vm ? s[j] : expf(s[j] - l);
                 int keep = keep_elem(r, b, h, i, j);
                 gp[j] = p * ((keep ? gp[j] * ks : 0.f) - D);
                 s[j] = keep ? p * ks : 0.f;
             }
+        } else if (r->vm) {
+            r->vm->lse_grad_row(s, gp, kn, l, D);
         } else {
             for (int64_t j = 0; j < kn; j++) {
                 float p = expf(s[j] - l);

@@ -62,6 +62,14 @@ typedef struct {
     /* Its backward: softmax dx = y (dy - sum(dy y)), log-softmax dx = dy -
      * exp(y) sum(dy) (dx may be dy). */
     void (*softmax_grad_row)(const float *dy, const float *y, float *dx, int64_t n, int log_form);
+    /* Attention's score rows (attention_kernels.c), whose softmax keeps the
+     * log-sum-exp. Forward: *m = max of x[0..n); when it is -inf (every key
+     * masked) nothing else happens and 0 is returned, otherwise y = exp(x - *m)
+     * (y may be x) and their sum, in double, is returned. */
+    double (*exp_max_row)(const float *x, float *y, int64_t n, float *m);
+    /* Backward from the row's log-sum-exp l: p = exp(s - l) into s, and
+     * unless g is NULL g = p (g - d) (the softmax gradient given d = sum(g p)). */
+    void (*lse_grad_row)(float *s, float *g, int64_t n, float l, float d);
 } dlt_vmath_ops;
 
 #ifdef __cplusplus

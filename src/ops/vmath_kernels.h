@@ -195,6 +195,38 @@ static void vk_softmax_grad_row(const float *dy, const float *y, float *dx, int6
     }
 }
 
+static double vk_exp_max_row(const float *x, float *y, int64_t n, float *m)
+{
+    float mx = vk_rowmax(x, n);
+    *m = mx;
+    if (mx == -__builtin_inff())
+        return 0;
+    double sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < n; j++) {
+        float e = vm_exp_diff(x[j], mx);
+        y[j] = e;
+        sum += (double)e;
+    }
+    return sum;
+}
+
+static void vk_lse_grad_row(float *s, float *g, int64_t n, float l, float d)
+{
+    if (!g) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++)
+            s[j] = vm_exp_diff(s[j], l);
+        return;
+    }
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++) {
+        float p = vm_exp_diff(s[j], l);
+        s[j] = p;
+        g[j] = p * (g[j] - d);
+    }
+}
+
 const dlt_vmath_ops VM_TABLE = {
     .name = VM_ISA_NAME,
     .fn =
@@ -215,4 +247,6 @@ const dlt_vmath_ops VM_TABLE = {
     .ew = vk_ew,
     .softmax_row = vk_softmax_row,
     .softmax_grad_row = vk_softmax_grad_row,
+    .exp_max_row = vk_exp_max_row,
+    .lse_grad_row = vk_lse_grad_row,
 };

@@ -12,8 +12,12 @@
  * micro-steps, so the accumulated gradient is the mean of the micro-batches'
  * (again as the usual `loss / accumulation_steps`).
  *
- * Labels: mlm_positions/ids/weights are scattered into a [B, L] label tensor
- * (-100 elsewhere); padded rows carry -100 everywhere and as NSP label. The
+ * The MLM head runs at the shards' masked_lm_positions only (dlt_bert_at,
+ * P = max_predictions slots per sequence): the logits are [B, P, V] and the
+ * labels [B, P], the masked tokens' ids where masked_lm_weights > 0 and -100
+ * in the unused slots (which point at position 0); the mean over the labelled
+ * slots is the all-positions loss. Padded rows carry -100 everywhere and as
+ * NSP label. The
  * loader's attention mask (f32 1/0) becomes the i32 keep flags dlt_bert takes.
  * Metrics: loss, MLM and NSP losses, MLM accuracy over masked tokens, NSP
  * accuracy over sequences. */
@@ -26,8 +30,8 @@
 
 typedef struct {
     dlt_text_loaders io; /* first: the shared cursor/close helpers read it */
-    int L, vocab;
-    dlt_t ids, types, mask, mlm_labels, nsp_labels;
+    int L, P, vocab;
+    dlt_t ids, types, mask, mlm_positions, mlm_labels, nsp_labels;
     dlt_t loss, mlm_loss, nsp_loss, mlm_logits, nsp_logits;
 } bert;
 
@@ -60,8 +64,9 @@ static dlt_status open_task(dlt_task *t)
     return DLT_OK;
 }
 
-/* The shards' sequence length: one batch tells (the loader keeps it private). */
-static dlt_status seq_len(bert *k, int *L)
+/* The shards' sequence length and masked positions per sequence: one batch
+ * tells (the loader keeps them private). */
+static dlt_status seq_len(bert *k, int *L, int *P)
 {
     dlt_loader_cursor c = dlt_text_loader_get_cursor(k->io.loader);
     dlt_text_batch b;
@@ -69,6 +74,7 @@ static dlt_status seq_len(bert *k, int *L)
     if (st == DLT_OK)
         st = dlt_text_loader_set_cursor(k->io.loader, c);
     *L = b.seq_len;
+    *P = b.max_predictions;
     return st;
 }
 
@@ -79,20 +85,21 @@ static dlt_status build(dlt_task *t, dlt_graph *g, dlt_task_graph *tg)
     dlt_status st = dlt_transformer_spec_check(&s);
     if (st != DLT_OK)
         return dlt_adderr(st, "model.arch = %s", t->c->arch);
-    if ((st = seq_len(k, &k->L)) != DLT_OK)
+    if ((st = seq_len(k, &k->L, &k->P)) != DLT_OK)
         return st;
     if (k->L > s.max_len)
         return dlt_seterr(DLT_ERR_INVALID,
                           "data.train: sequences of %d tokens, longer than %s's %d positions", k->L,
                           t->c->arch, s.max_len);
-    int64_t d[2] = {t->c->batch_size, k->L};
+    int64_t d[2] = {t->c->batch_size, k->L}, dp[2] = {t->c->batch_size, k->P};
     k->ids = dlt_input(g, "input_ids", DLT_I32, 2, d);
     k->types = dlt_input(g, "token_type_ids", DLT_I32, 2, d);
     k->mask = dlt_input(g, "attention_mask", DLT_I32, 2, d);
-    k->mlm_labels = dlt_input(g, "mlm_labels", DLT_I32, 2, d);
+    k->mlm_positions = dlt_input(g, "mlm_positions", DLT_I32, 2, dp);
+    k->mlm_labels = dlt_input(g, "mlm_labels", DLT_I32, 2, dp);
     k->nsp_labels = dlt_input(g, "nsp_labels", DLT_I32, 1, d);
     dlt_bert_out o;
-    dlt_bert(g, &s, k->ids, k->types, k->mask, DLT_BERT_PRETRAIN, &o);
+    dlt_bert_at(g, &s, k->ids, k->types, k->mask, DLT_BERT_PRETRAIN, k->mlm_positions, &o);
     k->mlm_logits = dlt_set_name(g, o.mlm_logits, "mlm_logits");
     k->nsp_logits = dlt_set_name(g, o.nsp_logits, "nsp_logits");
     k->mlm_loss = dlt_mlm_loss(g, k->mlm_logits, k->mlm_labels, DLT_REDUCE_MEAN);
@@ -119,23 +126,22 @@ static dlt_status feed(dlt_task *t, dlt_plan *p, int train, dlt_task_batch *tb)
     dlt_status st = dlt_text_loader_next(train ? k->io.loader : k->io.val, &b);
     if (st != DLT_OK)
         return st;
-    size_t L = (size_t)k->L, P = (size_t)b.max_predictions, n = (size_t)b.size * L;
+    size_t L = (size_t)k->L, P = (size_t)k->P, n = (size_t)b.size * L;
+    if (b.max_predictions != k->P)
+        return dlt_seterr(DLT_ERR_INVALID, "data: %d masked positions per sequence, the model was built for %d",
+                          b.max_predictions, k->P);
     int32_t *ids = dlt_plan_data(p, k->ids), *tt = dlt_plan_data(p, k->types),
-            *mask = dlt_plan_data(p, k->mask);
+            *mask = dlt_plan_data(p, k->mask), *pos = dlt_plan_data(p, k->mlm_positions);
     int32_t *y = dlt_plan_data(p, k->mlm_labels), *nsp = dlt_plan_data(p, k->nsp_labels);
     memcpy(ids, b.input_ids, n * sizeof *ids);
     memcpy(tt, b.token_type_ids, n * sizeof *tt);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         mask[i] = b.attention_mask[i] != 0.f;
-        y[i] = DLT_IGNORE_LABEL;
-    }
-    for (int i = 0; i < b.valid; i++) {
-        for (size_t j = 0; j < P; j++) {
-            size_t q = (size_t)i * P + j;
-            int32_t pos = b.mlm_positions[q];
-            if (b.mlm_weights[q] > 0 && pos >= 0 && (size_t)pos < L)
-                y[(size_t)i * L + (size_t)pos] = b.mlm_ids[q];
-        }
+    for (size_t q = 0; q < (size_t)b.size * P; q++) {
+        int32_t at = q < (size_t)b.valid * P ? b.mlm_positions[q] : -1;
+        int use = at >= 0 && (size_t)at < L && b.mlm_weights[q] > 0;
+        pos[q] = use ? at : 0;
+        y[q] = use ? b.mlm_ids[q] : DLT_IGNORE_LABEL;
     }
     for (int i = 0; i < b.size; i++)
         nsp[i] = i < b.valid ? b.nsp_labels[i] : DLT_IGNORE_LABEL;
@@ -151,15 +157,15 @@ static void accumulate(dlt_task *t, dlt_plan *p, int train, const dlt_task_batch
     bert *k = t->impl;
     const int32_t *y = dlt_plan_data(p, k->mlm_labels), *nsp = dlt_plan_data(p, k->nsp_labels);
     const float *ml = dlt_plan_data(p, k->mlm_logits), *nl = dlt_plan_data(p, k->nsp_logits);
-    int64_t L = k->L, V = k->vocab, masked = 0, hits = 0, nhits = 0;
+    int64_t P = k->P, V = k->vocab, masked = 0, hits = 0, nhits = 0;
     (void)train;
     for (int i = 0; i < b->samples; i++) {
-        for (int64_t j = 0; j < L; j++) {
-            int32_t lab = y[i * L + j];
+        for (int64_t j = 0; j < P; j++) {
+            int32_t lab = y[i * P + j];
             if (lab == DLT_IGNORE_LABEL)
                 continue;
             masked++;
-            hits += dlt_task_argmax(ml + (i * L + j) * V, V) == lab;
+            hits += dlt_task_argmax(ml + (i * P + j) * V, V) == lab;
         }
         nhits += dlt_task_argmax(nl + 2 * i, 2) == nsp[i];
     }
@@ -190,23 +196,25 @@ static void metrics(const dlt_task *t, int train, const double *sums, dlt_metric
     m->best = 3;
 }
 
-/* Per sequence: its ids, the MLM prediction at every position and the label
- * where a token was masked (-100 elsewhere), the NSP logits, prediction and
- * label; with logits the MLM logits [L, V]. */
+/* Per sequence: its ids, the masked positions (P slots), the MLM prediction
+ * and label at each (-100: an unused slot), the NSP logits, prediction and
+ * label; with logits the MLM logits [P, V]. */
 static dlt_status predict(dlt_task *t, dlt_plan *p, const dlt_task_batch *b, int logits,
                           dlt_pred_file *f)
 {
     bert *k = t->impl;
     const float *ml = dlt_plan_data(p, k->mlm_logits), *nl = dlt_plan_data(p, k->nsp_logits);
-    int64_t n = b->samples, L = k->L, two = 2, lv[2] = {L, k->vocab};
-    int32_t *mp = dlt_task_argmax_rows(ml, n * L, k->vocab), *np = dlt_task_argmax_rows(nl, n, 2);
+    int64_t n = b->samples, L = k->L, P = k->P, two = 2, pv[2] = {P, k->vocab};
+    int32_t *mp = dlt_task_argmax_rows(ml, n * P, k->vocab), *np = dlt_task_argmax_rows(nl, n, 2);
     dlt_status st = mp && np ? DLT_OK : dlt_seterr(DLT_ERR_NOMEM, "out of memory");
     if (st == DLT_OK)
         st = dlt_pred_file_append(f, "input_ids", DLT_I32, 1, &L, dlt_plan_data(p, k->ids), n);
     if (st == DLT_OK)
-        st = dlt_pred_file_append(f, "mlm_pred", DLT_I32, 1, &L, mp, n);
+        st = dlt_pred_file_append(f, "mlm_positions", DLT_I32, 1, &P, dlt_plan_data(p, k->mlm_positions), n);
     if (st == DLT_OK)
-        st = dlt_pred_file_append(f, "mlm_label", DLT_I32, 1, &L, dlt_plan_data(p, k->mlm_labels), n);
+        st = dlt_pred_file_append(f, "mlm_pred", DLT_I32, 1, &P, mp, n);
+    if (st == DLT_OK)
+        st = dlt_pred_file_append(f, "mlm_label", DLT_I32, 1, &P, dlt_plan_data(p, k->mlm_labels), n);
     if (st == DLT_OK)
         st = dlt_pred_file_append(f, "nsp_logits", DLT_F32, 1, &two, nl, n);
     if (st == DLT_OK)
@@ -214,7 +222,7 @@ static dlt_status predict(dlt_task *t, dlt_plan *p, const dlt_task_batch *b, int
     if (st == DLT_OK)
         st = dlt_pred_file_append(f, "nsp_label", DLT_I32, 0, NULL, dlt_plan_data(p, k->nsp_labels), n);
     if (st == DLT_OK && logits)
-        st = dlt_pred_file_append(f, "mlm_logits", DLT_F32, 2, lv, ml, n);
+        st = dlt_pred_file_append(f, "mlm_logits", DLT_F32, 2, pv, ml, n);
     free(mp);
     free(np);
     return st;

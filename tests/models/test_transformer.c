@@ -1,6 +1,7 @@
 /* Transformer builders: parameter counts against closed-form formulas (and
  * the published GPT-2 / BERT numbers), output shapes, parameter names,
- * spec and input errors, and a few SGD steps lowering the loss with dropout on. */
+ * spec and input errors, a few SGD steps lowering the loss with dropout on, and
+ * BERT's MLM head at the masked positions only against the all-positions one. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,6 +230,97 @@ START_TEST(training_lowers_the_loss)
 }
 END_TEST
 
+/* One BERT-tiny MLM + NSP step without dropout on a fixed batch, the MLM
+ * head at every position (labels [B, T]) or at P gathered slots (labels
+ * [B, P]); the loss, the parameter gradients and the gathered logits
+ * returned, all allocated here. */
+enum { MB = 2, MT = 10, MP = 4, MV = 37 };
+static const int32_t mlm_pos[MB][MP] = {{1, 6, 3, 0}, {2, 9, 0, 0}};
+static const int32_t mlm_lab[MB][MP] = {{7, 19, 0, -100}, {42 % MV, 5, -100, -100}};
+
+static float mlm_step(int gathered, float **grads, size_t *ngrads, float *logits)
+{
+    dlt_transformer_spec s;
+    ck_assert(dlt_transformer_spec_default("bert-tiny", &s) == DLT_OK);
+    s.vocab = MV, s.max_len = 16, s.hidden_dropout = s.attn_dropout = 0.f;
+    dlt_graph *g = dlt_graph_create(3);
+    int64_t d[2] = {MB, MT}, dp[2] = {MB, MP};
+    dlt_t ids = dlt_input(g, "ids", DLT_I32, 2, d), nsp = dlt_input(g, "nsp", DLT_I32, 1, d);
+    dlt_t pos = gathered ? dlt_input(g, "pos", DLT_I32, 2, dp) : -1;
+    dlt_t lab = dlt_input(g, "labels", DLT_I32, 2, gathered ? dp : d);
+    dlt_bert_out o;
+    dlt_bert_at(g, &s, ids, -1, -1, DLT_BERT_PRETRAIN, pos, &o);
+    dlt_t loss = dlt_add(g, dlt_mlm_loss(g, o.mlm_logits, lab, DLT_REDUCE_MEAN),
+                         dlt_nsp_loss(g, o.nsp_logits, nsp, DLT_REDUCE_MEAN));
+    int np;
+    dlt_t *params, *gr;
+    ck_assert_msg(dlt_grad_params(g, loss, &np, &params, &gr) == DLT_OK, "%s",
+                  dlt_graph_status(g) ? dlt_graph_errmsg(g) : dlt_errmsg());
+    dlt_t outs[2] = {loss, o.mlm_logits};
+    dlt_plan_opts po = {.ngrads = np, .grad_params = params, .grad_values = gr};
+    dlt_plan *p = NULL;
+    ck_assert_msg(dlt_plan_create(g, 2, outs, &po, &p) == DLT_OK, "%s", dlt_errmsg());
+    int32_t *x = dlt_plan_data(p, ids), *y = dlt_plan_data(p, lab), *ns = dlt_plan_data(p, nsp);
+    for (int i = 0; i < MB * MT; i++)
+        x[i] = (i * 11 + 5) % MV;
+    for (int i = 0; !gathered && i < MB * MT; i++)
+        y[i] = -100;
+    ns[0] = 0, ns[1] = 1;
+    for (int b = 0; b < MB; b++)
+        for (int j = 0; j < MP; j++) {
+            if (gathered) {
+                ((int32_t *)dlt_plan_data(p, pos))[b * MP + j] = mlm_pos[b][j];
+                y[b * MP + j] = mlm_lab[b][j];
+            } else if (mlm_lab[b][j] != -100) {
+                y[b * MT + mlm_pos[b][j]] = mlm_lab[b][j];
+            }
+        }
+    dlt_exec_opts eo = {.training = 1, .step = 1};
+    ck_assert_msg(dlt_plan_run(p, &eo) == DLT_OK, "%s", dlt_errmsg());
+    const float *ml = dlt_plan_data(p, o.mlm_logits);
+    for (int b = 0; b < MB; b++)
+        for (int j = 0; j < MP; j++)
+            memcpy(logits + (b * MP + j) * MV,
+                   ml + (gathered ? b * MP + j : b * MT + mlm_pos[b][j]) * MV, MV * sizeof *ml);
+    float l = *(const float *)dlt_plan_data(p, loss);
+    *ngrads = dlt_params_numel(g);
+    *grads = malloc(*ngrads * sizeof **grads);
+    memcpy(*grads, dlt_grads_data(g), *ngrads * sizeof **grads);
+    if (gathered) { /* a position outside [0, T) fails the step, naming it */
+        ((int32_t *)dlt_plan_data(p, pos))[3] = MT;
+        ck_assert_int_eq(dlt_plan_run(p, &eo), DLT_ERR_INVALID);
+        ck_assert_msg(strstr(dlt_errmsg(), "index 10 at position"), "%s", dlt_errmsg());
+    }
+    free(params), free(gr);
+    dlt_plan_free(p);
+    dlt_graph_free(g);
+    return l;
+}
+
+/* The MLM head at the masked positions only gives the all-positions loss,
+ * gradients and (at those positions) logits, to rounding. */
+START_TEST(mlm_head_at_masked_positions)
+{
+    float *ga, *gm, la[MB * MP * MV], lm[MB * MP * MV];
+    size_t na, nm;
+    float all = mlm_step(0, &ga, &na, la), at = mlm_step(1, &gm, &nm, lm);
+    printf("MLM + NSP loss: all positions %.7f, masked positions %.7f\n", (double)all, (double)at);
+    ck_assert_msg(fabsf(all - at) <= 1e-6f * fabsf(all), "loss %.9g vs %.9g", (double)all, (double)at);
+    ck_assert_uint_eq(na, nm);
+    double gmax = 0, dmax = 0;
+    for (size_t i = 0; i < na; i++) {
+        gmax = fmax(gmax, fabs(ga[i]));
+        dmax = fmax(dmax, fabs((double)ga[i] - gm[i]));
+    }
+    printf("gradients: max |g| %.3g, max difference %.3g\n", gmax, dmax);
+    ck_assert_msg(gmax > 0 && dmax <= 1e-5 * gmax, "gradients differ by %g (max %g)", dmax, gmax);
+    for (int i = 0; i < MB * MP * MV; i++)
+        ck_assert_msg(fabsf(la[i] - lm[i]) <= 1e-5f * (1 + fabsf(la[i])), "logit %d: %g vs %g", i,
+                      (double)la[i], (double)lm[i]);
+    free(ga), free(gm);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("transformer");
@@ -238,6 +330,7 @@ static Suite *suite(void)
     tcase_add_test(t, shapes_and_names);
     tcase_add_test(t, errors_are_reported);
     tcase_add_test(t, training_lowers_the_loss);
+    tcase_add_test(t, mlm_head_at_masked_positions);
     suite_add_tcase(s, t);
     return s;
 }

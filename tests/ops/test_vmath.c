@@ -7,7 +7,8 @@
  * the ulp is that of the larger term. A path the CPU lacks is printed as not
  * checked. Also: the elementwise kernels (y = dy f^(k)(x)) agree bit for bit
  * with the functions, element results do not depend on the position in the
- * array (vector body or remainder), and softmax rows match a reference. */
+ * array (vector body or remainder), and softmax rows (and attention's, which
+ * keep the log-sum-exp) match a reference. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -388,6 +389,72 @@ START_TEST(softmax_rows_match_reference)
 }
 END_TEST
 
+/* attention's rows (exp_max_row, lse_grad_row) against long double, with
+ * masked (-inf) keys, scores far below the maximum (exp underflows) and
+ * large ones (rounding of s - m would cost ulp without the correction) */
+START_TEST(attention_rows_match_reference)
+{
+    static const int lens[] = {1, 3, 16, 37, 128, 1000};
+    enum { MAXN = 1000 };
+    float x[MAXN], y[MAXN], g[MAXN], s2[MAXN];
+    for (int isa = DLT_ISA_BASELINE; isa < DLT_ISA_N; isa++) {
+        const dlt_vmath_ops *vm = dlt_vmath_isa((dlt_cpu_isa)isa);
+        if (!vm)
+            continue;
+        double worst[3] = {0};
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            int n = lens[li];
+            for (int sc = 0; sc < 3; sc++) {
+                float amp = sc == 0 ? 3.f : sc == 1 ? 90.f : 3e4f;
+                for (int j = 0; j < n; j++) {
+                    x[j] = amp * sinf(1.7f * (float)j + (float)n) + (j % 7 == 5 ? -INFINITY : 0.f);
+                    g[j] = cosf(0.9f * (float)j) * (j % 11 == 4 ? 1e20f : 1.f);
+                }
+                x[0] = amp; /* the maximum, finite */
+                float m;
+                double sum = vm->exp_max_row(x, y, n, &m);
+                ck_assert(m == amp);
+                ld rs = 0;
+                for (int j = 0; j < n; j++) {
+                    ld r = expl((ld)x[j] - m);
+                    rs += r;
+                    if (r == 0) {
+                        ck_assert(y[j] == 0.f || y[j] < FLT_MIN);
+                        continue;
+                    }
+                    double e = (double)(fabsl(y[j] - r) / ulp_of(r));
+                    worst[0] = e > worst[0] ? e : worst[0];
+                }
+                ck_assert(fabsl(sum - rs) <= 1e-6L * rs);
+                /* backward from lse = m + log(sum) (f32, as the forward stores it) */
+                float l = (float)(m + log(sum)), d = 0.37f;
+                memcpy(s2, x, (size_t)n * sizeof *x);
+                float gin[MAXN];
+                memcpy(gin, g, (size_t)n * sizeof *g);
+                vm->lse_grad_row(x, g, n, l, d);
+                for (int j = 0; j < n; j++) {
+                    ld p = expl((ld)s2[j] - l);
+                    double e = p == 0 ? (x[j] < FLT_MIN ? 0 : 1e9) : (double)(fabsl(x[j] - p) / ulp_of(p));
+                    worst[1] = e > worst[1] ? e : worst[1];
+                    /* the gradient from the f32 p the kernel stored (a subnormal p is inexact) */
+                    ld r = (ld)x[j] * ((ld)gin[j] - d), scale = fabsl((ld)x[j]) * fmaxl(fabsl((ld)gin[j]), fabsl((ld)d));
+                    e = scale == 0 ? (g[j] == 0 ? 0 : 1e9) : (double)(fabsl(g[j] - r) / ulp_of(scale));
+                    worst[2] = e > worst[2] ? e : worst[2];
+                }
+                vm->lse_grad_row(s2, NULL, n, l, d); /* p only */
+                for (int j = 0; j < n; j++)
+                    ck_assert(s2[j] == x[j]);
+            }
+        }
+        printf("%s attention rows: exp(x - max) %.2f, exp(s - lse) %.2f, p (g - d) %.2f ulp\n", vm->name,
+               worst[0], worst[1], worst[2]);
+        fflush(stdout);
+        for (int i = 0; i < 3; i++)
+            ck_assert(worst[i] <= 4);
+    }
+}
+END_TEST
+
 /* DLT_CPU_ISA is read once; whatever it says, the path in use is one this CPU
  * runs (or libm) and --version's line names it */
 START_TEST(dispatch_names_the_path)
@@ -410,6 +477,7 @@ int main(void)
     tcase_add_test(t, results_do_not_depend_on_position);
     tcase_add_test(t, ew_kernels_match_functions);
     tcase_add_test(t, softmax_rows_match_reference);
+    tcase_add_test(t, attention_rows_match_reference);
     tcase_add_test(t, dispatch_names_the_path);
     suite_add_tcase(s, t);
     return dlt_test_run(s);
