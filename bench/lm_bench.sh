@@ -9,8 +9,9 @@
 # For each: the loss curve side by side (means over each log interval, from
 # dltrain's metrics.jsonl and PyTorch's lines), tokens/s per run and per rank
 # (the first interval is warm-up and not counted), CPU seconds per step, the
-# ratio dltrain / PyTorch, and the validation loss (GPT: perplexity) after the
-# last step.
+# ratio dltrain / PyTorch, the peak resident memory of each process (each
+# dltrain rank on its own, /usr/bin/time's %M) and its ratio, and the
+# validation loss (GPT: perplexity) after the last step.
 #
 #   bench/lm_bench.sh [--steps N] [--long] [--threads T] [--ranks R] [--only bert|gpt]
 #     --steps N    optimizer steps per run (default 20: a few minutes in all);
@@ -63,7 +64,9 @@ trap 'rm -rf "$tmp"' EXIT
 [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # the same environment for both: no OpenBLAS core/cache overrides
 run() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS="$threads" "$@"; }
-timed() { out=$1; shift; run /usr/bin/time -f "%U %S %e" -o "$out" "$@"; }
+timed() { out=$1; shift; run /usr/bin/time -f "%U %S %e %M" -o "$out" "$@"; }
+# under mpirun: each rank's peak resident set in KiB, in FILE.RANK
+perrank='exec /usr/bin/time -f %M -o "$0.${OMPI_COMM_WORLD_RANK:-0}" "$@"'
 
 echo "== $(uname -n): $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "   $steps steps (warm-up $warmup, log every $every); dltrain $ranks ranks x $per thread(s);" \
@@ -94,7 +97,8 @@ print(" ".join(shlex.quote(str(x)) for x in ["--lr", o["lr"], "--betas", *o["bet
 ') || return 1
     eval "set -- \"\$@\" $opt"
     echo "== $m: $job, $ranks x batch $b x $L tokens, $steps steps"
-    timed "$tmp/t_dlt_$m" mpirun -np "$ranks" --oversubscribe --bind-to none "$build/dltrain" "$job" --quiet \
+    timed "$tmp/t_dlt_$m" mpirun -np "$ranks" --oversubscribe --bind-to none \
+        sh -c "$perrank" "$tmp/rss_$m" "$build/dltrain" "$job" --quiet \
         --set data.train="$tmp/$m/train-*.h5" --set data.val="$tmp/$m/val-*.h5" \
         --set train.steps="$steps" --set schedule.warmup_steps="$warmup" --set log.every_steps="$every" \
         --set eval.every_steps="$steps" --set checkpoint.every_steps="$steps" \
@@ -111,7 +115,7 @@ print(" ".join(shlex.quote(str(x)) for x in ["--lr", o["lr"], "--betas", *o["bet
         --metrics "$tmp/pt_$m.jsonl" "$@" >"$tmp/pt_$m.out" 2>&1 || { cat "$tmp/pt_$m.out"; return 1; }
     /usr/bin/python3 - "$m" "$L" "$ranks" "$steps" "$tmp/runs/$name/metrics.jsonl" "$tmp/pt_$m.jsonl" \
         "$tmp/t_dlt_$m" "$tmp/t_pt_$m" "$tmp/pt_$m.out" "$tmp/one/$name/metrics.jsonl" "$tmp/t_one_$m" \
-        "$threads" <<'EOF'
+        "$threads" "$tmp/rss_$m" <<'EOF'
 import json, math, sys
 m, L, ranks, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 dl = [json.loads(s) for s in open(sys.argv[5])]
@@ -139,8 +143,10 @@ def rate(lines, key, per_token):
         prev = d["step"]
     return n / t if t > 0 else math.nan
 def cpu(path):
-    u, s, e = map(float, open(path).read().split()[-3:])
+    u, s, e = map(float, open(path).read().split()[-4:-1])
     return (u + s) / steps, e
+def rss(path):  # peak resident set in MiB (/usr/bin/time's %M, KiB)
+    return float(open(path).read().split()[-1]) / 1024
 tl = rate(tr, "samples_per_s", 1.0) * L          # samples/s of the whole run -> tokens/s
 tp = rate(pt, "tokens_per_s", 1.0)
 cd, wd = cpu(sys.argv[7])
@@ -155,6 +161,11 @@ print("%-30s %13.0f %13.0f %11.2f %8.0f" % ("dltrain 1 rank x %d threads" % T, t
 print("%-30s %13.0f %13.0f %11.2f %8.0f" % ("pytorch 1 process x %d threads" % T, tp, tp, cp, wp))
 print("ratio dltrain / pytorch, tokens/s per run: %.2f (%d ranks), %.2f (1 rank); CPU s/step and wall s: whole"
       " runs, start-up and validation included" % (tl / tp, ranks, t1 / tp))
+rr = [rss("%s.%d" % (sys.argv[13], r)) for r in range(ranks)]
+r1, rp = rss(sys.argv[11]), rss(sys.argv[8])
+print("peak resident MiB per rank: dltrain %d ranks %s, 1 rank %.0f; pytorch %.0f; ratio dltrain / pytorch"
+      " %.2f (largest of %d ranks), %.2f (1 rank)" % (ranks, " / ".join("%.0f" % r for r in rr), r1, rp,
+                                                     max(rr) / rp, ranks, r1 / rp))
 pl = open(sys.argv[9]).read().strip().splitlines()[-1]
 val = pl.split(", val ", 1)[1] if ", val " in pl else "n/a"
 if ev:

@@ -39,3 +39,5 @@ bench: bench/vmath_bench
 EXTRA_DIST += bench/nas_fmnist.sh
 # Mask R-CNN on detection-synth beside torchvision (runs once the maskrcnn task is merged)
 EXTRA_DIST += bench/maskrcnn_synth.sh bench/reference/maskrcnn_synth.py
+# issue 21's table in one run (dltrain beside PyTorch, peak RSS, conv vs sgemm) and the OpenMP wait policies
+EXTRA_DIST += bench/cpu_table.sh bench/omp_wait.sh bench/reference/resnet50_cpu_torch.py
