@@ -1,25 +1,132 @@
-/* GEMM for CPU kernels: OpenBLAS runs single-threaded and dltrain splits the
- * output over its own OpenMP threads. Two thread pools on one set of cores
- * (OpenBLAS's pthreads waking while OpenMP workers spin) cost more than a third
- * of the step time in measurements, and one pool keeps the result independent
- * of anything but the thread count. */
+/* GEMM for CPU kernels: the library (OpenBLAS, or oneDNN's sgemm) runs
+ * single-threaded and dltrain splits the output over its own OpenMP threads.
+ * Two thread pools on one set of cores (OpenBLAS's pthreads waking while
+ * OpenMP workers spin) cost more than a third of the step time in
+ * measurements, and one pool keeps the result independent of anything but the
+ * thread count.
+ *
+ * Which library: OpenBLAS picks its kernels by CPU model at load time, and a
+ * model newer than the OpenBLAS build falls back to an SSE3 core ("Prescott")
+ * on a CPU with AVX-512: Debian 12's OpenBLAS 0.3.21 on an Emerald Rapids node
+ * runs 31-60 GFLOP/s per thread where oneDNN's sgemm, which dispatches on CPU
+ * features, runs 100-168 (bench/results/gemm-2026-12-06.txt). So when dltrain
+ * is built with oneDNN and OpenBLAS's core is below what the CPU runs (no
+ * AVX2 kernels on an AVX2+FMA CPU), dnnl_sgemm runs the GEMMs; OpenBLAS with
+ * its right core is faster than oneDNN's sgemm and keeps them.
+ * DLT_GEMM=openblas|dnnl|auto (unset: auto) forces one: it is read once, at
+ * the first GEMM. */
+#include "config.h"
+
 #include <cblas.h>
 #include <omp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#ifdef DLT_HAVE_DNNL
+#include <dnnl.h>
+#endif
 
 #include "dlt_opdef.h"
+
+enum { GEMM_OPENBLAS, GEMM_DNNL };
+static int provider = GEMM_OPENBLAS;
+static const char *provider_why = "";
+static pthread_once_t provider_once = PTHREAD_ONCE_INIT;
+
+/* OpenBLAS cores with AVX2+FMA (or wider) kernels, as openblas_get_corename()
+ * names them. */
+static int openblas_core_has_avx2(const char *core)
+{
+    static const char *const wide[] = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"};
+    for (size_t i = 0; i < sizeof wide / sizeof *wide; i++)
+        if (core && strcasecmp(core, wide[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static void choose_provider(void)
+{
+    const char *e = getenv("DLT_GEMM");
+    int forced = -1;
+    if (e && strcmp(e, "openblas") == 0)
+        forced = GEMM_OPENBLAS;
+    else if (e && strcmp(e, "dnnl") == 0)
+        forced = GEMM_DNNL;
+#ifndef DLT_HAVE_DNNL
+    (void)forced;
+    provider = GEMM_OPENBLAS;
+    provider_why = "built without oneDNN";
+#else
+    if (forced >= 0) {
+        provider = forced;
+        provider_why = forced == GEMM_DNNL ? "DLT_GEMM=dnnl" : "DLT_GEMM=openblas";
+        return;
+    }
+    __builtin_cpu_init();
+    int cpu_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (cpu_avx2 && !openblas_core_has_avx2(openblas_get_corename())) {
+        provider = GEMM_DNNL;
+        provider_why = "OpenBLAS's core has no AVX2 kernels for this CPU";
+    } else {
+        provider = GEMM_OPENBLAS;
+        provider_why = "OpenBLAS's core fits this CPU";
+    }
+    if (e && *e && strcmp(e, "auto") != 0)
+        provider_why = "DLT_GEMM ignored: not openblas|dnnl|auto";
+#endif
+}
+
+static int gemm_provider(void)
+{
+    pthread_once(&provider_once, choose_provider);
+    return provider;
+}
+
+void dlt_gemm_provider_info(char *buf, size_t len)
+{
+    int p = gemm_provider();
+    snprintf(buf, len, "%s (%s; OpenBLAS core %s)", p == GEMM_DNNL ? "oneDNN sgemm" : "OpenBLAS", provider_why,
+             openblas_get_corename());
+}
+
+/* One GEMM on the calling thread. */
+static void gemm1(CBLAS_TRANSPOSE TA, CBLAS_TRANSPOSE TB, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+#ifdef DLT_HAVE_DNNL
+    if (provider == GEMM_DNNL && k > 0) {
+        /* outside a parallel region oneDNN would fork omp_get_max_threads() */
+        int outer = !omp_in_parallel() ? omp_get_max_threads() : 1;
+        if (outer > 1)
+            omp_set_num_threads(1);
+        dnnl_status_t s = dnnl_sgemm(TA == CblasTrans ? 'T' : 'N', TB == CblasTrans ? 'T' : 'N', m, n, k, alpha,
+                                     a, lda, b, ldb, beta, c, ldc);
+        if (outer > 1)
+            omp_set_num_threads(outer);
+        if (s == dnnl_success)
+            return;
+    }
+#endif
+    cblas_sgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
 
 void dlt_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
               const float *b, int64_t ldb, float beta, float *c, int64_t ldc, int nthreads)
 {
     CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+    if (m <= 0 || n <= 0)
+        return;
+    gemm_provider();
     /* below ~1 MFLOP per thread the fork costs more than it saves */
     double flops = 2.0 * (double)m * (double)n * (double)k;
     int nt = nthreads;
     if (omp_in_parallel() || nt <= 1 || flops < 2e6 * nt)
         nt = 1;
     if (nt == 1) {
-        cblas_sgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c,
-                    (int)ldc);
+        gemm1(TA, TB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     /* split the longer output dimension in blocks of 16 rows/columns */
@@ -36,12 +143,10 @@ void dlt_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, cons
             continue;
         if (by_rows) {
             const float *as = ta ? a + lo : a + lo * lda;
-            cblas_sgemm(CblasRowMajor, TA, TB, (int)(hi - lo), (int)n, (int)k, alpha, as, (int)lda, b, (int)ldb,
-                        beta, c + lo * ldc, (int)ldc);
+            gemm1(TA, TB, hi - lo, n, k, alpha, as, lda, b, ldb, beta, c + lo * ldc, ldc);
         } else {
             const float *bs = tb ? b + lo * ldb : b + lo;
-            cblas_sgemm(CblasRowMajor, TA, TB, (int)m, (int)(hi - lo), (int)k, alpha, a, (int)lda, bs, (int)ldb,
-                        beta, c + lo, (int)ldc);
+            gemm1(TA, TB, m, hi - lo, k, alpha, a, lda, bs, ldb, beta, c + lo, ldc);
         }
     }
 }

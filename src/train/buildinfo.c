@@ -7,6 +7,7 @@
 #include "config.h"
 #include "dlt_comm.h"
 #include "dlt_gpu.h"
+#include "dlt_opdef.h"
 #include "dlt_ops.h"
 
 static void cuda_ver(char *buf, size_t len, int v)
@@ -30,6 +31,8 @@ void dlt_print_build_info(FILE *out, const char *prog)
     char conv[256];
     dlt_conv_provider_info(conv, sizeof conv);
     fprintf(out, "  conv CPU : %s\n", conv);
+    dlt_gemm_provider_info(conv, sizeof conv);
+    fprintf(out, "  GEMM CPU : %s\n", conv);
     if (!dlt_gpu_built()) {
         fprintf(out, "  CUDA     : not built (configure --with-cuda)\n");
         return;

@@ -13,3 +13,6 @@ tests_core_test_backend_SOURCES = tests/core/test_backend.c tests/core/lazydev.c
 # the bf16 conversions (src/core/dlt_bf16.h) the bf16 gradient reduction uses
 check_PROGRAMS += tests/core/test_bf16
 TESTS += tests/core/test_bf16
+# dlt_gemm on OpenBLAS and on oneDNN's sgemm, against double loops
+check_PROGRAMS += tests/core/test_gemm
+TESTS += tests/core/test_gemm
