@@ -8,8 +8,9 @@
  * Which library: OpenBLAS picks its kernels by CPU model at load time, and a
  * model newer than the OpenBLAS build falls back to an SSE3 core ("Prescott")
  * on a CPU with AVX-512: Debian 12's OpenBLAS 0.3.21 on an Emerald Rapids node
- * runs 31-60 GFLOP/s per thread where oneDNN's sgemm, which dispatches on CPU
- * features, runs 100-168 (bench/results/gemm-2026-12-06.txt). So when dltrain
+ * runs 10-23 GFLOP/s on one thread where oneDNN's sgemm, which dispatches on
+ * CPU features, runs 69-140 on the transformers' and im2col's shapes
+ * (bench/gemm_bench, bench/results/gemm-2026-12-06.txt). So when dltrain
  * is built with oneDNN and OpenBLAS's core is below what the CPU runs (no
  * AVX2 kernels on an AVX2+FMA CPU), dnnl_sgemm runs the GEMMs; OpenBLAS with
  * its right core is faster than oneDNN's sgemm and keeps them.
