@@ -37,6 +37,7 @@ static int provider = GEMM_OPENBLAS;
 static const char *provider_why = "";
 static pthread_once_t provider_once = PTHREAD_ONCE_INIT;
 
+#ifdef DLT_HAVE_DNNL
 /* OpenBLAS cores with AVX2+FMA (or wider) kernels, as openblas_get_corename()
  * names them. */
 static int openblas_core_has_avx2(const char *core)
@@ -47,6 +48,7 @@ static int openblas_core_has_avx2(const char *core)
             return 1;
     return 0;
 }
+#endif
 
 static void choose_provider(void)
 {
