@@ -299,6 +299,10 @@ static void group_param_grads(const dlt_kctx *k, const dlt_norm_attr *a, const f
 {
     int64_t A = a->A, C = a->C, S = a->S, G = a->G, cpg = C / G;
     int64_t per = S >= BLOCK_MIN ? 1 : (CHUNK / S > 0 ? CHUNK / S : 1);
+    /* layer norm (S = 1): each thread its own run of channels (a channel's
+     * sum is over i in order whichever thread owns it: the same bits) */
+    if (S == 1 && k->nthreads > 1 && C / k->nthreads < per)
+        per = (C + k->nthreads - 1) / k->nthreads;
     int64_t nchunks = (C + per - 1) / per;
 #pragma omp parallel for schedule(static) num_threads(k->nthreads) if (PAR(A * C * S))
     for (int64_t ch = 0; ch < nchunks; ch++) {
@@ -306,6 +310,19 @@ static void group_param_grads(const dlt_kctx *k, const dlt_norm_attr *a, const f
         int64_t c0 = ch * per, nc = C - c0 < per ? C - c0 : per;
         for (int64_t cc = 0; cc < nc; cc++)
             s1[cc] = s2[cc] = 0;
+        if (S == 1) { /* one value per (i, c): the sums below with no call per value */
+            for (int64_t i = 0; i < A; i++) {
+                const float *pd = dy + i * C + c0, *px = x + i * C + c0;
+                const float *pm = mean + i * G, *pr = rstd + i * G;
+#pragma omp simd
+                for (int64_t cc = 0; cc < nc; cc++) {
+                    int64_t st = (c0 + cc) / cpg;
+                    double d = pd[cc];
+                    s1[cc] += d;
+                    s2[cc] += d * ((double)px[cc] - pm[st]) * pr[st];
+                }
+            }
+        } else
         for (int64_t i = 0; i < A; i++)
             for (int64_t cc = 0; cc < nc; cc++) {
                 int64_t c = c0 + cc, st = i * G + c / cpg, o = (i * C + c) * S;
@@ -333,6 +350,19 @@ static void group_backward(const dlt_kctx *k, const dlt_norm_attr *a, const floa
         float *po = dx + gi * M;
         const float *pg = gam ? gam + (gi % G) * cpg : NULL;
         double m = mean[gi], r = rstd[gi], s1 = 0, s2 = 0;
+        if (S == 1) { /* layer norm: a row of single values, the same sums in order */
+            for (int64_t ci = 0; ci < cpg; ci++) {
+                double gc = pg ? pg[ci] : 1.0, d = pd[ci];
+                s1 += gc * d;
+                s2 += gc * (d * ((double)px[ci] - m));
+            }
+            double c1 = al * s1 / (double)M, c2 = al * s2 * r / (double)M;
+            float k0 = (float)(r * c1), k2 = (float)(r * r * c2), mf = (float)m;
+#pragma omp simd
+            for (int64_t ci = 0; ci < cpg; ci++)
+                po[ci] = (float)(r * (pg ? pg[ci] : 1.0)) * pd[ci] - k0 - k2 * (px[ci] - mf);
+            continue;
+        }
         for (int64_t ci = 0; ci < cpg; ci++) {
             double b1 = 0, b2 = 0, gc = pg ? pg[ci] : 1.0;
             block_dsums(pd + ci * S, px + ci * S, S, m, &b1, &b2);
