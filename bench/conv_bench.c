@@ -1,6 +1,8 @@
 /* GFLOP/s of dltrain's conv2d (forward, input gradient, weight gradient) on
- * ResNet-20 and ResNet-50 layer shapes, beside OpenBLAS sgemm on the equivalent GEMM
- * (M = OC, N = batch * OH * OW, K = C * KH * KW) with the same thread count.
+ * ResNet-20 and ResNet-50 layer shapes, beside this machine's sgemm on the
+ * equivalent GEMM (M = OC, N = batch * OH * OW, K = C * KH * KW) with the same
+ * thread count: dlt_gemm, the GEMM dltrain's kernels run (OpenBLAS, or oneDNN's
+ * sgemm where OpenBLAS runs a core below the CPU's; src/core/gemm.c).
  *
  *   bench/conv_bench [threads [min_seconds [name_filter]]]   (make bench builds it)
  *
@@ -9,12 +11,12 @@
  *
  * Benchmarks want OpenBLAS's own kernel choice: run with
  *   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE bench/conv_bench */
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "dlt_opdef.h"
 #include "dlt_ops.h"
 
 static double now(void)
@@ -51,8 +53,7 @@ typedef struct {
 static void run_sgemm(void *p)
 {
     gemm_ctx *g = p;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->m, g->n, g->k, 1.f, g->a, g->k, g->b, g->n,
-                0.f, g->c, g->n);
+    dlt_gemm(0, 0, g->m, g->n, g->k, 1.f, g->a, g->k, g->b, g->n, 0.f, g->c, g->n, dlt_get_num_threads());
 }
 
 static void run_plan(void *p)
@@ -120,9 +121,7 @@ static void bench_shape(const shape *s, int nprov)
     gm.a = rnd((size_t)gm.m * gm.k);
     gm.b = rnd((size_t)gm.k * gm.n);
     gm.c = rnd((size_t)gm.m * gm.n);
-    openblas_set_num_threads(dlt_get_num_threads());
     double t_gemm = best_time(run_sgemm, &gm);
-    openblas_set_num_threads(1);
     free(gm.a), free(gm.b), free(gm.c);
 
     dlt_graph *g = dlt_graph_create(1);
@@ -203,7 +202,9 @@ int main(int argc, char **argv)
     char info[256];
     dlt_conv_provider_info(info, sizeof info);
     printf("threads %d; conv: %s\n", dlt_get_num_threads(), info);
-    printf("GFLOP/s (%% of OpenBLAS sgemm on the forward's M x N x K GEMM, same threads); fwd+bwd: all three\n");
+    dlt_gemm_provider_info(info, sizeof info);
+    printf("sgemm: dlt_gemm on %s\n", info);
+    printf("GFLOP/s (%% of sgemm on the forward's M x N x K GEMM, same threads); fwd+bwd: all three\n");
     printf("%-24s %5s %6s %5s %7s  %-12s %7s %5s %7s %5s %7s %5s %7s %5s\n", "shape", "M", "N", "K", "sgemm",
            "provider", "fwd", "", "bwd-in", "", "bwd-w", "", "fwd+bwd", "");
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
