@@ -105,11 +105,20 @@ static void mask_row(const attn_run *r, int64_t b, int64_t i, float *s, int64_t 
     }
 }
 
-static inline int keep_elem(const attn_run *r, int64_t b, int64_t h, int64_t i, int64_t j)
+/* The dropout draws of score row (b, h, i): element j's counter is the row's
+ * base + j. `u` gets dlt_rng_uniform of keys [j0, j0 + n) (n <= DROP_CHUNK), on
+ * the vector path when there is one; key j is kept when u >= p. */
+#define DROP_CHUNK 256
+static void drop_draws(const attn_run *r, int64_t b, int64_t h, int64_t i, int64_t j0, int64_t n, float *u)
 {
     const attn_geom *gm = &r->gm;
-    uint64_t c = (uint64_t)(((b * gm->H + h) * gm->Tq + i) * gm->Tk + j);
-    return dlt_rng_uniform(r->seed, r->stream, c) >= r->a->p;
+    uint64_t c0 = (uint64_t)(((b * gm->H + h) * gm->Tq + i) * gm->Tk + j0);
+    if (r->vm) {
+        r->vm->rng_uniform(r->seed, r->stream, c0, n, u);
+        return;
+    }
+    for (int64_t j = 0; j < n; j++)
+        u[j] = dlt_rng_uniform(r->seed, r->stream, c0 + (uint64_t)j);
 }
 
 /* m = max of s[0..n); unless it is -inf, s = exp(s - m) and the sum is returned */
@@ -172,9 +181,13 @@ static void fwd_block(const attn_run *r, const fwd_io *io, int64_t b, int64_t h,
         lse[t] = (float)(m + log(sum));
         float inv = (float)(1.0 / sum);
         if (r->drop) {
-            float ks = inv * r->keep_scale;
-            for (int64_t j = 0; j < kn; j++)
-                s[j] = keep_elem(r, b, h, i, j) ? s[j] * ks : 0.f;
+            float ks = inv * r->keep_scale, p = r->a->p, u[DROP_CHUNK];
+            for (int64_t j0 = 0; j0 < kn; j0 += DROP_CHUNK) {
+                int64_t len = kn - j0 < DROP_CHUNK ? kn - j0 : DROP_CHUNK;
+                drop_draws(r, b, h, i, j0, len, u);
+                for (int64_t j = 0; j < len; j++)
+                    s[j0 + j] = u[j] >= p ? s[j0 + j] * ks : 0.f;
+            }
         } else {
             for (int64_t j = 0; j < kn; j++)
                 s[j] *= inv;
@@ -263,14 +276,19 @@ static void bwd_block(const attn_run *r, const bwd_io *io, int64_t b, int64_t h,
             d -= io->dlse[hl + t];
         float D = (float)d;
         if (r->drop) {
-            float ks = r->keep_scale;
+            float ks = r->keep_scale, pd = r->a->p, u[DROP_CHUNK];
             if (r->vm) /* p = exp(s - l) first, on the vector path */
                 r->vm->lse_grad_row(s, NULL, kn, l, D);
-            for (int64_t j = 0; j < kn; j++) {
-                float p = r->vm ? s[j] : expf(s[j] - l);
-                int keep = keep_elem(r, b, h, i, j);
-                gp[j] = p * ((keep ? gp[j] * ks : 0.f) - D);
-                s[j] = keep ? p * ks : 0.f;
+            for (int64_t j0 = 0; j0 < kn; j0 += DROP_CHUNK) {
+                int64_t len = kn - j0 < DROP_CHUNK ? kn - j0 : DROP_CHUNK;
+                drop_draws(r, b, h, i, j0, len, u);
+                for (int64_t jj = 0; jj < len; jj++) {
+                    int64_t j = j0 + jj;
+                    float p = r->vm ? s[j] : expf(s[j] - l);
+                    int keep = u[jj] >= pd;
+                    gp[j] = p * ((keep ? gp[j] * ks : 0.f) - D);
+                    s[j] = keep ? p * ks : 0.f;
+                }
             }
         } else if (r->vm) {
             r->vm->lse_grad_row(s, gp, kn, l, D);

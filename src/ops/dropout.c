@@ -6,6 +6,9 @@
  * itself and every order of differentiation works. */
 #include "dlt_ops.h"
 #include "dropout_impl.h"
+#include "vmath.h"
+
+#define DROP_BLOCK 1024
 #include "ops_util.h"
 
 static dlt_status dropout_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *out)
@@ -32,9 +35,23 @@ static dlt_status dropout_cpu(const dlt_kctx *k)
     }
     uint64_t stream = dlt_dropout_stream(a->id, k->step), seed = k->seed;
     float p = a->p, scale = 1.0f / (1.0f - p);
+    const dlt_vmath_ops *vm = dlt_vmath();
+    if (!vm) { /* DLT_CPU_ISA=libm: one scalar draw per element */
 #pragma omp parallel for schedule(static) num_threads(k->nthreads) if (n > 8192)
-    for (int64_t i = 0; i < n; i++)
-        y[i] = dlt_rng_uniform(seed, stream, (uint64_t)i) >= p ? x[i] * scale : 0.f;
+        for (int64_t i = 0; i < n; i++)
+            y[i] = dlt_rng_uniform(seed, stream, (uint64_t)i) >= p ? x[i] * scale : 0.f;
+        return DLT_OK;
+    }
+    /* the same draws, a block at a time on the vector path */
+    int64_t nb = (n + DROP_BLOCK - 1) / DROP_BLOCK;
+#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (n > 8192)
+    for (int64_t b = 0; b < nb; b++) {
+        float u[DROP_BLOCK];
+        int64_t i0 = b * DROP_BLOCK, len = n - i0 < DROP_BLOCK ? n - i0 : DROP_BLOCK;
+        vm->rng_uniform(seed, stream, (uint64_t)i0, len, u);
+        for (int64_t j = 0; j < len; j++)
+            y[i0 + j] = u[j] >= p ? x[i0 + j] * scale : 0.f;
+    }
     return DLT_OK;
 }
 

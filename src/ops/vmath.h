@@ -70,6 +70,9 @@ typedef struct {
     /* Backward from the row's log-sum-exp l: p = exp(s - l) into s, and
      * unless g is NULL g = p (g - d) (the softmax gradient given d = sum(g p)). */
     void (*lse_grad_row)(float *s, float *g, int64_t n, float l, float d);
+    /* u[i] = dlt_rng_uniform(seed, stream, c0 + i) for i < n, the same bits
+     * (dropout's masks, attention's dropout). */
+    void (*rng_uniform)(uint64_t seed, uint64_t stream, uint64_t c0, int64_t n, float *u);
 } dlt_vmath_ops;
 
 #ifdef __cplusplus

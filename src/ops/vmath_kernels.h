@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "dlt_opdef.h"
 #include "unary_impl.h"
 #include "vmath.h"
 #include "vmath_math.h"
@@ -227,6 +228,19 @@ static void vk_lse_grad_row(float *s, float *g, int64_t n, float l, float d)
     }
 }
 
+/* u[i] = dlt_rng_uniform(seed, stream, c0 + i): the same mix with the
+ * per-(seed, stream) part hoisted, and the 24-bit integer converted through
+ * int32 (exact, and a conversion every ISA level vectorises). */
+static void vk_rng_uniform(uint64_t seed, uint64_t stream, uint64_t c0, int64_t n, float *u)
+{
+    uint64_t key = dlt_rng_mix(seed ^ dlt_rng_mix(stream + 0x9e3779b97f4a7c15ull));
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t z = dlt_rng_mix(key + (c0 + (uint64_t)i) * 0x9e3779b97f4a7c15ull);
+        u[i] = (float)(int32_t)(z >> 40) * (1.0f / 16777216.0f);
+    }
+}
+
 const dlt_vmath_ops VM_TABLE = {
     .name = VM_ISA_NAME,
     .fn =
@@ -249,4 +263,5 @@ const dlt_vmath_ops VM_TABLE = {
     .softmax_grad_row = vk_softmax_grad_row,
     .exp_max_row = vk_exp_max_row,
     .lse_grad_row = vk_lse_grad_row,
+    .rng_uniform = vk_rng_uniform,
 };
