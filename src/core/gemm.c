@@ -12,8 +12,10 @@
  * CPU features, runs 69-140 on the transformers' and im2col's shapes
  * (bench/gemm_bench, bench/results/gemm-2026-12-06.txt). So when dltrain
  * is built with oneDNN and OpenBLAS's core is below what the CPU runs (no
- * AVX2 kernels on an AVX2+FMA CPU), dnnl_sgemm runs the GEMMs; OpenBLAS with
- * its right core is faster than oneDNN's sgemm and keeps them.
+ * AVX2 kernels on an AVX2+FMA CPU), dnnl_sgemm runs the GEMMs. OpenBLAS with
+ * its right core keeps them: on one thread it is about as fast as oneDNN's
+ * sgemm (SkylakeX core on the same CPU: 0.6-2x per shape either way, on a
+ * loaded machine), and machines where it fits keep the results they had.
  * DLT_GEMM=openblas|dnnl|auto (unset: auto) forces one: it is read once, at
  * the first GEMM. */
 #include "config.h"
