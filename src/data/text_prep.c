@@ -128,7 +128,8 @@ static dlt_status encode_all(const dlt_corpus *c, const dlt_tokenizer *tok, int 
     if (!st) {
         int64_t at = 0;
         for (int k = 0; k < threads; k++) {
-            memcpy(*ids + at, jobs[k].ids.ids, (size_t)jobs[k].ids.n * sizeof **ids);
+            if (jobs[k].ids.n) /* a job with no text has no buffer */
+                memcpy(*ids + at, jobs[k].ids.ids, (size_t)jobs[k].ids.n * sizeof **ids);
             at += jobs[k].ids.n;
         }
         (*off)[0] = 0;

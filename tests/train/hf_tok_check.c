@@ -101,7 +101,8 @@ static void read_vocab(const char *dir)
 {
     char path[2048];
     snprintf(path, sizeof path, "%s/vocab.json", dir);
-    const char *p = slurp(path);
+    char *text = slurp(path);
+    const char *p = text;
     while (*p == ' ' || *p == '\n')
         p++;
     if (*p++ != '{')
@@ -126,16 +127,19 @@ static void read_vocab(const char *dir)
         nvocab++;
         p = end;
     }
+    free(text);
     for (int i = 0; i < nvocab; i++)
         if (!vocab[i])
             die("vocab.json: ids are not 0..V-1", NULL);
 }
 
+static char *merges_text; /* merges[] point into it */
+
 static void read_merges(const char *dir)
 {
     char path[2048];
     snprintf(path, sizeof path, "%s/merges.txt", dir);
-    char *s = slurp(path), *save = NULL;
+    char *s = merges_text = slurp(path), *save = NULL;
     merges = calloc(strlen(s) + 1, sizeof *merges);
     /* GPT2Tokenizer drops the first line whatever it says */
     if (strncmp(s, "#version", 8) != 0)
@@ -198,6 +202,7 @@ static void bpe(const unsigned char *p, size_t n)
                 strcmp(w[i + 1], sp + 1) == 0) {
                 char *j = malloc(strlen(w[i]) + strlen(w[i + 1]) + 1);
                 strcat(strcpy(j, w[i]), w[i + 1]);
+                free(w[i]), free(w[i + 1]);
                 w[o++] = j, i += 2;
             } else {
                 w[o++] = w[i++];
@@ -213,6 +218,9 @@ static void bpe(const unsigned char *p, size_t n)
         printf(first ? "%d" : " %d", id);
         first = 0;
     }
+    for (size_t i = 0; i < m; i++)
+        free(w[i]);
+    free(w);
 }
 
 enum { LETTER, DIGIT, SPACE, OTHER };
@@ -285,5 +293,8 @@ int main(int argc, char **argv)
     fprintf(stderr, "hf_tok_check: %d tokens, %d merges, 256 bytes\n", nvocab, nmerges);
     pretokenize((const unsigned char *)argv[2], strlen(argv[2]));
     printf("\n");
+    for (int i = 0; i < nvocab; i++)
+        free(vocab[i]);
+    free(merges), free(merges_text);
     return 0;
 }

@@ -54,6 +54,7 @@ static int linear(char **a)
     double *pred = read_all(a[0], "pred", qd, &r);
     double *y = read_all(a[0], "label", yd, &r);
     double mean = atof(a[3]), std = atof(a[4]), worst = 0;
+    int rc = 1;
     hsize_t N = id[0], C = wd[0], D = wd[1], hits = 0;
     if (id[1] * id[2] * id[3] != D || bd[0] != C)
         die("the checkpoint's head does not fit the images", NULL);
@@ -63,7 +64,7 @@ static int linear(char **a)
                "samples of %llu classes\n",
                (unsigned long long)pd[0], (unsigned long long)pd[1], (unsigned long long)qd[0],
                (unsigned long long)yd[0], (unsigned long long)N, (unsigned long long)C);
-        return 1;
+        goto done;
     }
     for (hsize_t i = 0; i < N; i++) {
         hsize_t best = 0;
@@ -79,13 +80,16 @@ static int linear(char **a)
         if (pred[i] != (double)best || y[i] != lab[i]) {
             printf("pred_check: sample %llu: pred %g (argmax %llu), label %g (shard %g)\n",
                    (unsigned long long)i, pred[i], (unsigned long long)best, y[i], lab[i]);
-            return 1;
+            goto done;
         }
         hits += pred[i] == y[i];
     }
     printf("%llu samples, logits within %.2g of x W^T + b, top1 %.9g\n", (unsigned long long)N,
            worst, (double)hits / (double)N);
-    return worst < 1e-5 ? 0 : 1;
+    rc = worst < 1e-5 ? 0 : 1;
+done:
+    free(w), free(b), free(img), free(lab), free(lg), free(pred), free(y);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -99,6 +103,7 @@ int main(int argc, char **argv)
         for (hsize_t i = 0; i < d[0]; i++)
             s += x[i];
         printf("%.9g\n", s / (double)d[0]);
+        free(x);
         return 0;
     }
     if (argc == 5 && strcmp(argv[1], "top1") == 0) {
@@ -111,6 +116,7 @@ int main(int argc, char **argv)
             if (y[i] != -100)
                 n++, h += p[i] == y[i];
         printf("%.9g\n", h / n);
+        free(p), free(y);
         return 0;
     }
     die("usage: pred_check linear|mean|top1 ...", NULL);
