@@ -139,10 +139,19 @@ static inline DLT_HD uint64_t dlt_rng_mix(uint64_t z)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
+/* dlt_rng_u64 in two parts, so that array kernels hoist the per-(seed, stream)
+ * key out of their loops: dlt_rng_u64 = dlt_rng_keyed(dlt_rng_key(seed, stream), counter). */
+static inline DLT_HD uint64_t dlt_rng_key(uint64_t seed, uint64_t stream)
+{
+    return dlt_rng_mix(seed ^ dlt_rng_mix(stream + 0x9e3779b97f4a7c15ull));
+}
+static inline DLT_HD uint64_t dlt_rng_keyed(uint64_t key, uint64_t counter)
+{
+    return dlt_rng_mix(key + counter * 0x9e3779b97f4a7c15ull);
+}
 static inline DLT_HD uint64_t dlt_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter)
 {
-    return dlt_rng_mix(dlt_rng_mix(seed ^ dlt_rng_mix(stream + 0x9e3779b97f4a7c15ull)) +
-                       counter * 0x9e3779b97f4a7c15ull);
+    return dlt_rng_keyed(dlt_rng_key(seed, stream), counter);
 }
 /* Uniform in [0, 1) with 24 random bits (exact in f32). */
 static inline DLT_HD float dlt_rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter)

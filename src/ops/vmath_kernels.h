@@ -228,15 +228,15 @@ static void vk_lse_grad_row(float *s, float *g, int64_t n, float l, float d)
     }
 }
 
-/* u[i] = dlt_rng_uniform(seed, stream, c0 + i): the same mix with the
- * per-(seed, stream) part hoisted, and the 24-bit integer converted through
- * int32 (exact, and a conversion every ISA level vectorises). */
+/* u[i] = dlt_rng_uniform(seed, stream, c0 + i): the key hoisted, and the
+ * 24-bit integer converted through int32 (exact, and a conversion every ISA
+ * level vectorises). */
 static void vk_rng_uniform(uint64_t seed, uint64_t stream, uint64_t c0, int64_t n, float *u)
 {
-    uint64_t key = dlt_rng_mix(seed ^ dlt_rng_mix(stream + 0x9e3779b97f4a7c15ull));
+    uint64_t key = dlt_rng_key(seed, stream);
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
-        uint64_t z = dlt_rng_mix(key + (c0 + (uint64_t)i) * 0x9e3779b97f4a7c15ull);
+        uint64_t z = dlt_rng_keyed(key, c0 + (uint64_t)i);
         u[i] = (float)(int32_t)(z >> 40) * (1.0f / 16777216.0f);
     }
 }
