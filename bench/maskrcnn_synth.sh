@@ -17,7 +17,7 @@
 #     --batch B     global batch (default 4: 2 ranks x 2)
 #     --threads T   threads in all, split between the 2 ranks (default: all cores)
 #     --depth D     backbone ResNet depth (default 18)
-#     --lr LR       SGD learning rate after the warm-up (default 0.02)
+#     --lr LR       SGD learning rate after the warm-up (default: the job's optim.lr)
 #     --eval-images N  the first N val images evaluated by both (default 0: all)
 #     --ref-only    run the torchvision half only
 #
@@ -25,12 +25,14 @@
 # (train-* and val-* of --data), steps, batch, threads, depth, lr and
 # maskrcnn.eval_images; the task evaluates after the last step and writes
 # the COCO results file val_results-<step>.json into the run folder, which
-# coco-eval scores here. The job's other model keys are its own and not the
-# reference's torchvision defaults: group norm (the reference: frozen BN),
-# 64 FPN channels (256), a 256-wide box head (1024), 64-channel mask head
-# (256), anchors 16..256 (32..512) and 600 / 300 training proposals (2000 /
-# 2000); and a cosine schedule. So the ratios compare two configurations of
-# the same architecture, not one. Mask AP and AP50 do not depend on which
+# coco-eval scores here. The reference gets the job's other keys, read from
+# the job file: [maskrcnn] norm, trainable_layers, fpn_channels,
+# representation, mask_channels, anchor_sizes, rpn_pre_nms_top_n,
+# rpn_post_nms_top_n, roi_batch, min_size, max_size and flip, schedule.name
+# (constant or cosine, over the --steps of the run) and warmup_steps, and
+# train.grad_clip; a key the job does not set is torchvision's default on
+# both sides. So both train the same configuration of the same architecture
+# (dry-run parameter counts equal). Mask AP and AP50 do not depend on which
 # area a results file gives (only APs/m/l do).
 #
 # Run from the top of the source tree after building (DLT_BUILD names the
@@ -41,7 +43,7 @@ steps=300
 batch=4
 threads=$(nproc 2>/dev/null || echo 2)
 depth=18
-lr=0.02
+lr=
 eval_images=0
 ref_only=0
 while [ $# -gt 0 ]; do
@@ -64,6 +66,32 @@ py=${DLT_TORCH_PYTHON:-/usr/bin/python3}
 dltrain=$build/dltrain
 job=jobs/maskrcnn_synth.toml
 gt=$data/instances_val.json
+[ -f "$job" ] || { echo "no $job" >&2; exit 2; }
+# the value of KEY in [SECTION] of the job file (arrays as a,b,c), or DEFAULT
+jobkey() {
+    v=$(awk -v sec="[$1]" -v key="$2" '
+        /^[[:space:]]*\[/ { in_sec = ($1 == sec); next }
+        in_sec && $1 == key && $2 == "=" {
+            sub(/^[^=]*=[[:space:]]*/, ""); sub(/[[:space:]]*#.*$/, "")
+            gsub(/[][" ]/, ""); print; exit
+        }' "$job")
+    echo "${v:-$3}"
+}
+[ -n "$lr" ] || lr=$(jobkey optim lr 0.02)
+flip=
+[ "$(jobkey maskrcnn flip true)" = true ] && flip=--flip
+ref_keys="--norm $(jobkey maskrcnn norm frozen | sed 's/^batch$/bn/')
+    --trainable $(jobkey maskrcnn trainable_layers 3)
+    --fpn-channels $(jobkey maskrcnn fpn_channels 256)
+    --representation $(jobkey maskrcnn representation 1024)
+    --mask-channels $(jobkey maskrcnn mask_channels 256)
+    --anchor-sizes $(jobkey maskrcnn anchor_sizes 32,64,128,256,512)
+    --rpn-pre-nms $(jobkey maskrcnn rpn_pre_nms_top_n 2000)
+    --rpn-post-nms $(jobkey maskrcnn rpn_post_nms_top_n 2000)
+    --roi-batch $(jobkey maskrcnn roi_batch 512)
+    --min-size $(jobkey maskrcnn min_size 800) --max-size $(jobkey maskrcnn max_size 1333)
+    --schedule $(jobkey schedule name constant) --warmup-iters $(jobkey schedule warmup_steps 0)
+    --grad-clip $(jobkey train grad_clip 0) $flip"
 [ -x "$dltrain" ] || { echo "no $dltrain (set DLT_BUILD to the build folder)" >&2; exit 2; }
 ls "$data"/train-*.h5 >/dev/null 2>&1 && [ -f "$gt" ] ||
     { echo "no shards or $gt in $data: dlprep detection-synth --out $data" >&2; exit 2; }
@@ -85,15 +113,14 @@ ap() {
 }
 
 echo "== $(uname -n): $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "   $steps steps of global batch $batch, ResNet-$depth-FPN, $threads threads; $data"
+echo "   $steps steps of global batch $batch, ResNet-$depth-FPN, $threads threads, lr $lr; $data"
+echo "   the job's keys for torchvision:" $ref_keys
 row() { printf '%-34s %9s %9s %9s %9s %9s\n' "$@"; }
 row "" "images/s" "box AP" "box AP50" "mask AP" "mask AP50"
 
 dlt_ips= dlt_box= dlt_segm=
 if [ "$ref_only" = 0 ]; then
-    if [ ! -f "$job" ]; then
-        echo "dltrain: no $job yet (the Mask R-CNN task is not merged): skipped"
-    elif ! command -v mpirun >/dev/null 2>&1; then
+    if ! command -v mpirun >/dev/null 2>&1; then
         echo "dltrain: no mpirun (the job runs on 2 ranks): skipped"
     else
         run mpirun -np 2 --oversubscribe --bind-to none "$dltrain" "$job" --quiet \
@@ -119,7 +146,7 @@ fi
 
 run "$py" bench/reference/maskrcnn_synth.py --data "$data" --iters "$steps" --skip 5 \
     --batch "$batch" --threads "$threads" --depth "$depth" --lr "$lr" --out "$tmp/ref" \
-    --eval-limit "$eval_images" \
+    --eval-limit "$eval_images" $ref_keys \
     >"$tmp/pt.out" 2>&1 || { cat "$tmp/pt.out"; exit 1; }
 pt_ips=$(sed -n 's/^torchvision: \([0-9.]*\) images\/s.*/\1/p' "$tmp/pt.out")
 pt_box=$(ap "$tmp/ref/results_bbox.json" bbox)

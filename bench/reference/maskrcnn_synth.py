@@ -8,17 +8,25 @@ Mask R-CNN task has a baseline for speed and box / mask mAP.
       --threads 2 --out /tmp/ref
 
 Model: torchvision's MaskRCNN with a ResNet-FPN backbone of --depth (18 or
-50, random init: nothing downloads), --norm frozen|bn (FrozenBatchNorm2d as
-torchvision with a pretrained backbone, or BatchNorm2d), --trainable stages
-(trainable_backbone_layers), num_classes from the shards, the transform's
-min_size / max_size (--min-size, --max-size; the canvas size by default, so
-images are not resized) and torchvision's other defaults (anchors 32..512 x
-0.5/1/2, RPN 2000/2000 train and 1000/1000 test, 512 RoIs at 25 %
-positives, 28x28 masks, score 0.05, NMS 0.5, 100 detections).
+50, random init: nothing downloads) and the keys of a dltrain [maskrcnn]
+table, each defaulting to torchvision's value: --norm frozen|bn|group
+(FrozenBatchNorm2d as torchvision with a pretrained backbone, BatchNorm2d, or
+GroupNorm with 32 groups, dltrain's norm = "group"), --trainable stages
+(trainable_backbone_layers), --fpn-channels (256), --representation (the box
+head's MLP width, 1024), --mask-channels (the mask head's conv width, 256),
+--anchor-sizes (32,64,128,256,512; ratios 0.5/1/2), --rpn-pre-nms and
+--rpn-post-nms (training: 2000 / 2000; test: torchvision's 1000 / 1000, as
+dltrain's inference), --roi-batch (RoIs sampled per image, 512 at 25 %
+positives), num_classes from the shards, the transform's min_size / max_size
+(--min-size, --max-size; the canvas size by default, so images are not
+resized), 28x28 masks, score 0.05, NMS 0.5, 100 detections.
 Schedule: SGD (--lr 0.02, momentum 0.9, weight decay 1e-4) with a linear
-warm-up over --warmup-iters from lr / 1000 (torchvision's reference), then
---iters iterations in all of --batch images (shuffled each epoch, the last
-partial batch dropped, horizontal flips with probability 0.5 when --flip).
+warm-up over --warmup-iters from lr / 1000 (torchvision's reference),
+multiplied by --schedule constant|cosine (cosine: to 0 over --iters, as
+dltrain's cosine with t_max = the run's steps), gradients clipped to global
+norm --grad-clip (0: none), --iters iterations in all of --batch images
+(shuffled each epoch, the last partial batch dropped, horizontal flips with
+probability 0.5 when --flip).
 Images/s counts the iterations after --skip (start-up) iterations.
 
 Evaluation: every val image through model.eval(); the detections (boxes
@@ -38,9 +46,16 @@ import time
 import h5py
 import numpy as np
 import torch
+import math
+
+import torchvision
 from torchvision.models.detection import MaskRCNN
-from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.backbone_utils import BackboneWithFPN
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.ops import misc as misc_nn_ops
+from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
 
 def load(pattern):
@@ -86,6 +101,35 @@ def rle(mask):
     return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": [int(c) for c in counts]}
 
 
+def build(a, num_classes, min_size, max_size):
+    """torchvision's maskrcnn_resnet50_fpn put together from its parts, so that
+    the widths, anchors, proposal counts and normalisation follow the flags"""
+    norm = {"frozen": misc_nn_ops.FrozenBatchNorm2d, "bn": torch.nn.BatchNorm2d,
+            "group": lambda c: torch.nn.GroupNorm(32, c)}[a.norm]
+    body = getattr(torchvision.models, f"resnet{a.depth}")(weights=None, norm_layer=norm)
+    # trainable_backbone_layers as torchvision's _resnet_fpn_extractor counts them
+    train = ["layer4", "layer3", "layer2", "layer1", "conv1"][:a.trainable]
+    if a.trainable == 5:
+        train.append("bn1")
+    for name, p in body.named_parameters():
+        if not any(name.startswith(t) for t in train):
+            p.requires_grad_(False)
+    c1 = body.inplanes // 8  # layer1's output channels: 64 (ResNet-18/34) or 256
+    backbone = BackboneWithFPN(body, {"layer1": "0", "layer2": "1", "layer3": "2", "layer4": "3"},
+                               [c1, 2 * c1, 4 * c1, 8 * c1], a.fpn_channels,
+                               extra_blocks=LastLevelMaxPool())
+    sizes = tuple((float(x),) for x in a.anchor_sizes.split(","))
+    anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * len(sizes))
+    f, r, m = a.fpn_channels, a.representation, a.mask_channels
+    # num_classes is the predictors' (MaskRCNN refuses it beside them)
+    return MaskRCNN(backbone, num_classes=None, min_size=min_size, max_size=max_size,
+                    rpn_anchor_generator=anchors, rpn_pre_nms_top_n_train=a.rpn_pre_nms,
+                    rpn_post_nms_top_n_train=a.rpn_post_nms, box_batch_size_per_image=a.roi_batch,
+                    box_head=TwoMLPHead(f * 7 * 7, r), box_predictor=FastRCNNPredictor(r, num_classes),
+                    mask_head=MaskRCNNHeads(f, (m, m, m, m), 1),
+                    mask_predictor=MaskRCNNPredictor(m, m, num_classes))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
@@ -94,8 +138,17 @@ def main():
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--depth", type=int, default=18)
-    ap.add_argument("--norm", choices=["frozen", "bn"], default="frozen")
+    ap.add_argument("--norm", choices=["frozen", "bn", "group"], default="frozen")
     ap.add_argument("--trainable", type=int, default=5)
+    ap.add_argument("--fpn-channels", type=int, default=256)
+    ap.add_argument("--representation", type=int, default=1024)
+    ap.add_argument("--mask-channels", type=int, default=256)
+    ap.add_argument("--anchor-sizes", default="32,64,128,256,512")
+    ap.add_argument("--rpn-pre-nms", type=int, default=2000)
+    ap.add_argument("--rpn-post-nms", type=int, default=2000)
+    ap.add_argument("--roi-batch", type=int, default=512)
+    ap.add_argument("--schedule", choices=["constant", "cosine"], default="constant")
+    ap.add_argument("--grad-clip", type=float, default=0.0)
     ap.add_argument("--min-size", type=int, default=0)
     ap.add_argument("--max-size", type=int, default=0)
     ap.add_argument("--lr", type=float, default=0.02)
@@ -113,15 +166,15 @@ def main():
     val, _ = load(os.path.join(a.data, "val-*.h5"))
     canvas = max(max(it["image"].shape[1:]) for it in train)
     min_size, max_size = a.min_size or canvas, a.max_size or canvas
-    norm = misc_nn_ops.FrozenBatchNorm2d if a.norm == "frozen" else torch.nn.BatchNorm2d
-    backbone = resnet_fpn_backbone(backbone_name=f"resnet{a.depth}", weights=None, norm_layer=norm,
-                                   trainable_layers=a.trainable)
-    model = MaskRCNN(backbone, num_classes=len(names), min_size=min_size, max_size=max_size)
+    model = build(a, len(names), min_size, max_size)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=a.lr, momentum=0.9, weight_decay=1e-4)
-    warm = max(1, min(a.warmup_iters, a.iters))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda it: 1.0 if it >= warm else 1e-3 * (1 - it / warm) + it / warm)
+    warm = a.warmup_iters  # as dltrain: a warm-up longer than the run never ends
+
+    def factor(it):
+        w = 1.0 if it >= warm else 1e-3 * (1 - it / warm) + it / warm
+        return w * ((1 + math.cos(math.pi * it / a.iters)) / 2 if a.schedule == "cosine" else 1.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
     g = torch.Generator().manual_seed(a.seed)
     model.train()
@@ -140,6 +193,8 @@ def main():
         total = sum(losses.values())
         opt.zero_grad()
         total.backward()
+        if a.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, a.grad_clip)
         opt.step()
         sched.step()
         loss = total.item()
