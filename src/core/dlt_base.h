@@ -98,6 +98,11 @@ dlt_status dlt_dtype_parse(const char *name, dlt_dtype *t);
  * (start with crc = 0). Shards and checkpoints carry it (docs/formats.md). */
 uint32_t dlt_crc32(uint32_t crc, const void *p, size_t n);
 
+/* Checks the DLT_* variables that choose CPU kernels (DLT_GEMM, DLT_CONV,
+ * DLT_CONV_LAYOUT, DLT_CPU_ISA): DLT_OK when each is unset, empty or one of
+ * its values; otherwise DLT_ERR_INVALID naming the variable and its values. */
+dlt_status dlt_env_check(void);
+
 /* Library version string, e.g. "0.1.0". */
 const char *dlt_version(void);
 

@@ -789,6 +789,10 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (dlt_env_check() != DLT_OK) {
+        fprintf(stderr, "dltrain: %s\n", dlt_errmsg());
+        return EXIT_USAGE;
+    }
     if (strcmp(argv[1], "--print-job-reference") == 0)
         return dlt_job_write_reference(stdout) == DLT_OK ? 0 : EXIT_RUNTIME;
     if (strcmp(argv[1], "--list-ops") == 0) {
