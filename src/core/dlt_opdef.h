@@ -169,6 +169,9 @@ void dlt_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, cons
               const float *b, int64_t ldb, float beta, float *c, int64_t ldc, int nthreads);
 /* Which library dlt_gemm runs and why, for --version (DLT_GEMM=openblas|dnnl|auto). */
 void dlt_gemm_provider_info(char *buf, size_t len);
+/* NULL, or one sentence when dlt_gemm runs OpenBLAS on a core below the CPU
+ * (no AVX2 kernels on an AVX2+FMA CPU): the trainer warns with it at start-up. */
+const char *dlt_gemm_warning(void);
 
 #ifdef __cplusplus
 }

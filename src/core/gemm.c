@@ -39,7 +39,6 @@ static int provider = GEMM_OPENBLAS;
 static const char *provider_why = "";
 static pthread_once_t provider_once = PTHREAD_ONCE_INIT;
 
-#ifdef DLT_HAVE_DNNL
 /* OpenBLAS cores with AVX2+FMA (or wider) kernels, as openblas_get_corename()
  * names them. */
 static int openblas_core_has_avx2(const char *core)
@@ -50,7 +49,20 @@ static int openblas_core_has_avx2(const char *core)
             return 1;
     return 0;
 }
+
+/* 1 when the CPU runs AVX2+FMA but OpenBLAS's core has no AVX2 kernels */
+static int openblas_core_below_cpu(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           !openblas_core_has_avx2(openblas_get_corename());
+#else
+    return 0;
 #endif
+}
+
+static int slow_core; /* OpenBLAS runs the GEMMs on a core below the CPU's */
 
 static void choose_provider(void)
 {
@@ -60,6 +72,7 @@ static void choose_provider(void)
         forced = GEMM_OPENBLAS;
     else if (e && strcmp(e, "dnnl") == 0)
         forced = GEMM_DNNL;
+    int below = openblas_core_below_cpu();
 #ifndef DLT_HAVE_DNNL
     (void)forced;
     provider = GEMM_OPENBLAS;
@@ -68,20 +81,17 @@ static void choose_provider(void)
     if (forced >= 0) {
         provider = forced;
         provider_why = forced == GEMM_DNNL ? "DLT_GEMM=dnnl" : "DLT_GEMM=openblas";
-        return;
-    }
-    __builtin_cpu_init();
-    int cpu_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (cpu_avx2 && !openblas_core_has_avx2(openblas_get_corename())) {
+    } else if (below) {
         provider = GEMM_DNNL;
         provider_why = "OpenBLAS's core has no AVX2 kernels for this CPU";
     } else {
         provider = GEMM_OPENBLAS;
         provider_why = "OpenBLAS's core fits this CPU";
     }
-    if (e && *e && strcmp(e, "auto") != 0)
+    if (forced < 0 && e && *e && strcmp(e, "auto") != 0)
         provider_why = "DLT_GEMM ignored: not openblas|dnnl|auto";
 #endif
+    slow_core = provider == GEMM_OPENBLAS && below;
 }
 
 static int gemm_provider(void)
@@ -95,6 +105,21 @@ void dlt_gemm_provider_info(char *buf, size_t len)
     int p = gemm_provider();
     snprintf(buf, len, "%s (%s; OpenBLAS core %s)", p == GEMM_DNNL ? "oneDNN sgemm" : "OpenBLAS", provider_why,
              openblas_get_corename());
+}
+
+const char *dlt_gemm_warning(void)
+{
+    gemm_provider();
+    if (!slow_core)
+        return NULL;
+#ifdef DLT_HAVE_DNNL
+    return "GEMMs run OpenBLAS's core without AVX2 kernels on a CPU with AVX2+FMA (DLT_GEMM=openblas), "
+           "several times below the CPU: unset DLT_GEMM to run oneDNN's sgemm";
+#else
+    return "GEMMs run OpenBLAS's core without AVX2 kernels on a CPU with AVX2+FMA (OpenBLAS predates this "
+           "CPU model), several times below the CPU: set OPENBLAS_CORETYPE (e.g. Haswell or SkylakeX) or "
+           "rebuild with libdnnl-dev for oneDNN's sgemm";
+#endif
 }
 
 /* One GEMM on the calling thread. */

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "dlt_backend.h"
+#include "dlt_opdef.h"
 #include "trainer.h"
 
 /* The first stop signal decides what the stop means (SIGUSR1: requeue,
@@ -201,6 +202,9 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
     }
     int threads = c->threads > 0 ? c->threads : dlt_world_default_threads(w);
     dlt_set_num_threads(threads);
+    const char *slow = r->be == dlt_cpu_backend() && r->rank == 0 ? dlt_gemm_warning() : NULL;
+    if (slow)
+        dlt_log(DLT_LOG_WARN, "%s", slow);
     if (!c->comm && (st = dlt_world_log_table(w, dev, threads)) != DLT_OK) /* world-collective */
         return st;
     if ((st = dlt_task_open(c, r->rank, r->world, &r->task)) != DLT_OK)

@@ -7,6 +7,7 @@
  * inside a parallel region gives the bits of the single-threaded call, and
  * that a second identical split call gives the same bits; that the OpenMP
  * thread count is left as it was; and that --version's line names the library that ran. */
+#include <ctype.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -161,6 +162,25 @@ START_TEST(version_line_names_the_library)
         ck_assert_msg(strncmp(info, "oneDNN sgemm (DLT_GEMM=dnnl", 27) == 0, "%s", info);
     else
         ck_assert_msg(strncmp(info, "OpenBLAS (", 10) == 0, "%s", info);
+    /* the start-up warning: exactly when OpenBLAS runs and its core, named in
+     * the line, is one without AVX2 kernels on a CPU that has AVX2 and FMA */
+    static const char *const wide[] = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"};
+    char lower[256], needle[64];
+    for (size_t i = 0; i < sizeof lower; i++)
+        lower[i] = (char)tolower((unsigned char)info[i]);
+    int wide_core = 0;
+    for (size_t i = 0; i < sizeof wide / sizeof *wide; i++) {
+        snprintf(needle, sizeof needle, "openblas core %s)", wide[i]);
+        wide_core |= strstr(lower, needle) != NULL;
+    }
+    int cpu_avx2 = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    cpu_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    int openblas = strncmp(info, "OpenBLAS (", 10) == 0;
+    const char *w = dlt_gemm_warning();
+    ck_assert_msg((w != NULL) == (openblas && cpu_avx2 && !wide_core), "%s / warning %s", info, w ? w : "none");
 }
 END_TEST
 
