@@ -16,6 +16,9 @@ EXTRA_DIST += tests/train/test_cli.sh
 # dltrain --list-ops: the op table's rows against dlt_op_list.h and known facts
 TESTS += tests/train/test_list_ops.sh
 EXTRA_DIST += tests/train/test_list_ops.sh
+# docs/jobs.md against dltrain --print-job-reference
+TESTS += tests/train/test_job_docs.sh
+EXTRA_DIST += tests/train/test_job_docs.sh
 # language-model tasks: gpt-tiny and bert-tiny learn, 2 ranks, exact resume,
 # dltrain generate, wrong architecture/data combinations
 TESTS += tests/train/test_lm.sh
