@@ -14,7 +14,7 @@
 
 static const dlt_job_key schema[] = {
     {"model.name", DLT_JOB_STRING, "\"model\"", NULL, "run name, one folder name (not empty, no '/', not . or .., at most 127 bytes); outputs go to <checkpoint.dir>/<model.name>/"},
-    {"model.arch", DLT_JOB_STRING, "\"mlp\"", NULL, "network, which picks the task: mlp, resnet20/32/44/56/110, resnet18/34/50/101/152, vgg11, vgg16 (classification); bert-tiny/mini/small/medium/base/large (BERT pre-training: MLM + NSP); gpt-tiny/mini/small, gpt2, gpt2-medium (causal language model); gan-mlp (GAN: phased discriminator and generator steps); vae (variational autoencoder: negative ELBO); spec (classification: the network of model.spec); nas (a neural architecture search over spec children: [nas]); maskrcnn (Mask R-CNN on detection shards: the five training losses)"},
+    {"model.arch", DLT_JOB_STRING, "\"mlp\"", NULL, "network, which picks the task: mlp, resnet20/32/44/56/110, resnet18/34/50/101/152, vgg11, vgg16 (classification); bert-tiny/mini/small/medium/base/large (BERT pre-training: MLM + NSP); gpt-tiny/mini/small, gpt2, gpt2-medium (causal language model); gan-mlp, dcgan, cgan, wgan, wgan-gp (GANs: phased discriminator and generator steps); cyclegan (unpaired image translation: two generators, two discriminators); vae (variational autoencoder: negative ELBO); spec (classification: the network of model.spec); nas (a neural architecture search over spec children: [nas]); maskrcnn (Mask R-CNN on detection shards: the five training losses)"},
     {"model.num_classes", DLT_JOB_INT, "10", "[1, 1048576]", "number of output classes"},
     {"model.shortcut", DLT_JOB_STRING, "\"A\"", "A|B", "CIFAR ResNets: shortcut option A (identity, zero-padded) or B (1x1 projection)"},
     {"model.zero_init_residual", DLT_JOB_BOOL, "false", NULL, "ResNets: zero the last batch-norm scale of each residual block"},
@@ -310,7 +310,7 @@ static const struct {
     {"train", "Length and numerics of the run."},
     {"eval", "Evaluation on `data.val`."},
     {"checkpoint", "Checkpoints (HDF5) and where run outputs go."},
-    {"gan", "GAN training (model.arch gan-mlp; src/train/task_gan.c): losses and model sizes."},
+    {"gan", "GAN training (model.arch gan-mlp, dcgan, cgan, wgan, wgan-gp; src/train/task_gan.c): losses and model sizes."},
     {"vae", "VAE training (model.arch vae; src/train/task_vae.c, src/models/vae.c): the model's sizes. Pixels are scaled to [0, 1] (Bernoulli targets) whatever data.mean and data.std say."},
     {"maskrcnn", "Mask R-CNN training (model.arch maskrcnn on detection shards; src/train/task_maskrcnn.c, maskrcnn_graph.c): the backbone and heads, the loader's resize, anchors, and the training-time matching and sampling (torchvision's defaults). Images are normalised with ImageNet's mean and std."},
     {"cyclegan", "CycleGAN training (model.arch cyclegan on image-pairs shards; src/train/task_cyclegan.c): loss weights, the image pool, model sizes."},
@@ -353,7 +353,7 @@ dlt_status dlt_job_write_reference(FILE *f)
           "Some keys apply only to some architectures (column \"for\"): `model.arch` belongs to\n"
           "families: `classifier` (mlp, vgg*, resnet*, spec), `spec`, `resnet`, `resnet-cifar` (resnet20/32/44/56/110,\n"
           "any 6n+2), `resnet-imagenet` (resnet18/34/50/101/152), `vgg`, `mlp`, `transformer`\n"
-          "(bert-*, gpt*), `bert`, `gpt`, `gan` (gan-mlp), `vae`, `cyclegan`, `nas` (the search). The resolved job (`--print-config`, `<run>/job.toml`, the\n"
+          "(bert-*, gpt*), `bert`, `gpt`, `gan` (gan-mlp, dcgan, cgan, wgan, wgan-gp), `vae`, `cyclegan`, `nas` (the search). The resolved job (`--print-config`, `<run>/job.toml`, the\n"
           "checkpoint's `job`) leaves out keys that do not apply; setting one in a job file or with\n"
           "`--set` is not an error (a job may switch `model.arch` with `--set`), but a run and\n"
           "`--dry-run` warn that it is ignored, naming where it was set.\n",

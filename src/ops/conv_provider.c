@@ -55,9 +55,9 @@ void dlt_conv_provider_info(char *buf, size_t len)
     const char *e = getenv("DLT_CONV");
     const char *how = forced() == CONV_IM2COL ? "im2col + sgemm (DLT_CONV=im2col)"
                       : forced() == CONV_DNNL ? "oneDNN for every supported shape (DLT_CONV=dnnl)"
-                                              : "oneDNN by the per-shape rule, im2col + sgemm otherwise";
+                                              : "oneDNN for every shape it supports, im2col + sgemm otherwise";
     if (e && *e && strcmp(e, "auto") && strcmp(e, "im2col") && strcmp(e, "dnnl"))
-        how = "oneDNN by the per-shape rule (DLT_CONV ignored: not im2col|dnnl|auto)";
+        how = "oneDNN for every shape it supports (DLT_CONV ignored: not im2col|dnnl|auto)";
 #ifdef DLT_HAVE_DNNL
     const dnnl_version_t *v = dnnl_version();
     snprintf(buf, len, "oneDNN %d.%d.%d, %s", v->major, v->minor, v->patch, how);
