@@ -21,7 +21,8 @@ have_mpi() { command -v "${MPIRUN%% *}" >/dev/null 2>&1; }
 need_mpi() { have_mpi || { echo "SKIP: no mpirun"; exit 77; }; }
 
 # run NP ARGS...: dltrain on NP ranks (1: no launcher), killed after RUN_TIMEOUT s
-RUN_TIMEOUT=${RUN_TIMEOUT:-120}
+# (120, times DLT_TEST_SLOW: 4 in a sanitizer build)
+RUN_TIMEOUT=${RUN_TIMEOUT:-$((120 * ${DLT_TEST_SLOW:-1}))}
 run() {
     np=$1
     shift
