@@ -33,8 +33,9 @@ void dlt_print_build_info(FILE *out, const char *prog)
     fprintf(out, "  conv CPU : %s\n", conv);
     dlt_gemm_provider_info(conv, sizeof conv);
     fprintf(out, "  GEMM CPU : %s\n", conv);
-    if (dlt_gemm_warning())
-        fprintf(out, "  warning  : %s\n", dlt_gemm_warning());
+    const char *slow = dlt_gemm_warning();
+    if (slow)
+        fprintf(out, "  warning  : %s\n", slow);
     if (!dlt_gpu_built()) {
         fprintf(out, "  CUDA     : not built (configure --with-cuda)\n");
         return;
