@@ -28,13 +28,63 @@ static int push(contrib_list *l, dlt_t v)
 
 static int is_float(dlt_dtype t) { return t == DLT_F32 || t == DLT_F16 || t == DLT_BF16; }
 
+int dlt_graph_set_recompute(dlt_graph *g, int on)
+{
+    int prev = !g->no_recompute;
+    g->no_recompute = on == 0;
+    return prev;
+}
+
+/* Recompute mode: for each forward node in `order` whose op can rebuild its
+ * output 0 (dlt_op_def.recompute) and whose output 0 and input 0 are both
+ * read by backward nodes (ids from `first` on: input 0 stays in memory
+ * anyway), the backward nodes read the rebuilt value instead. The topological order reaches a rebuilt value from the first
+ * backward node that reads it, so it is computed just before it is needed and
+ * output 0 dies after its last forward use. */
+static dlt_status recompute_outputs(dlt_graph *g, const int *order, int norder, int first)
+{
+    int last = g->nnodes;
+    dlt_t *sub = malloc(((size_t)g->nvals + 1) * sizeof *sub);
+    if (!sub)
+        return dlt_seterr(DLT_ERR_NOMEM, "dlt_grad: out of memory");
+    for (int v = 0; v < g->nvals; v++)
+        sub[v] = -2; /* -2: no backward reader, -1: read, not rebuilt */
+    for (int j = first; j < last; j++)
+        for (int i = 0; i < DLT_N(g, j).nin; i++)
+            sub[DLT_N(g, j).in[i]] = -1;
+    int any = 0;
+    for (int k = 0; k < norder; k++) {
+        dlt_node nd = DLT_N(g, order[k]); /* copy: the rule grows the graph */
+        if (!nd.op->recompute || sub[nd.out[0]] != -1 || nd.nin < 1 || sub[nd.in[0]] != -1)
+            continue;
+        dlt_scope_pushf(g, "grad.%s", nd.name);
+        dlt_t r = nd.op->recompute(g, &nd);
+        dlt_scope_pop(g);
+        if (g->status) {
+            free(sub);
+            dlt_seterr(g->status, "%s", g->errmsg);
+            return dlt_adderr(g->status, "dlt_grad: recomputing %s ('%s')", nd.op->name, nd.name);
+        }
+        if (r >= 0)
+            sub[nd.out[0]] = r, any = 1;
+    }
+    for (int j = first; any && j < last; j++)
+        for (int i = 0; i < DLT_N(g, j).nin; i++) {
+            dlt_t v = DLT_N(g, j).in[i];
+            if (sub[v] >= 0)
+                DLT_N(g, j).in[i] = sub[v];
+        }
+    free(sub);
+    return DLT_OK;
+}
+
 dlt_status dlt_grad(dlt_graph *g, dlt_t loss, int nwrt, const dlt_t *wrt, dlt_t *grads)
 {
     dlt_status st = DLT_OK;
     int *order = NULL, norder = 0;
     contrib_list *contrib = NULL;
     unsigned char *depends = NULL;
-    int nvals0 = g->nvals;
+    int nvals0 = g->nvals, nnodes0 = g->nnodes;
 
     if (g->status)
         return dlt_seterr(g->status, "%s", g->errmsg);
@@ -142,6 +192,8 @@ dlt_status dlt_grad(dlt_graph *g, dlt_t loss, int nwrt, const dlt_t *wrt, dlt_t 
             goto done;
         }
     }
+    if (!g->no_recompute)
+        st = recompute_outputs(g, order, norder, nnodes0);
 done:
     if (contrib)
         for (int i = 0; i < nvals0; i++)

@@ -112,6 +112,14 @@ int dlt_graph_set_reuse(dlt_graph *g, int on);
  * gradient, no optimizer state and is not counted as trainable; the
  * backward computes nothing for it. Returns the previous mode. */
 int dlt_graph_set_frozen(dlt_graph *g, int on);
+/* Recompute mode (on != 0, the default): dlt_grad gives backward nodes
+ * recomputed copies of forward outputs whose op can rebuild them cheaply from
+ * values the backward keeps anyway (dlt_op_def.recompute: batch norm + relu),
+ * so those outputs are freed after their last forward use. The recomputed
+ * values are bitwise the originals: results do not change, peak activation
+ * memory drops (ResNet-50: one copy of every bottleneck's inner activations)
+ * for one extra elementwise pass each. Returns the previous mode. */
+int dlt_graph_set_recompute(dlt_graph *g, int on);
 
 typedef enum {
     DLT_VAL_TEMP = 0, /* produced by a node */

@@ -95,6 +95,7 @@
     X(LAYER_NORM, layer_norm, norm, norm)                                                                   \
     X(NORM_GRAD, norm_grad, norm, norm)                                                                     \
     X(NORM_BACKWARD, norm_backward, norm, norm)                                                             \
+    X(NORM_APPLY, norm_apply, norm, norm)                                                                   \
     X(RESHAPE, reshape, shape, shape)                                                                       \
     X(STOP_GRADIENT, stop_gradient, shape, shape)                                                           \
     X(PERMUTE, permute, shape_ops, shape_ops)                                                               \

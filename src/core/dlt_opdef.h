@@ -100,6 +100,17 @@ typedef struct dlt_op_def {
     dlt_status (*prepare)(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out,
                           int nthreads, void **state);
     void (*release)(void *state);
+    /* Optional: append nodes that recompute output 0 from input 0, the node's
+     * other outputs and parameters, and return the recomputed value, or -1
+     * with the graph's status unchanged where that is not worth it. In
+     * recompute mode (dlt_graph_set_recompute, the default) dlt_grad asks for
+     * it where the backward reads both output 0 and input 0, and gives the
+     * recomputed value to the backward nodes that read output 0, so output 0
+     * need not stay in memory from the forward to the backward (batch norm +
+     * relu: rebuilt from x and the statistics just before the next
+     * convolution's weight gradient needs it). The value must be bitwise
+     * output 0's. NULL: output 0 is kept. */
+    dlt_t (*recompute)(dlt_graph *g, const dlt_node *n);
     unsigned flags;
 } dlt_op_def;
 

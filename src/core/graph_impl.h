@@ -38,6 +38,7 @@ struct dlt_graph {
     int nparams_created, nbuffers_created;
     int reuse; /* dlt_graph_set_reuse: parameters/buffers are looked up, not created */
     int frozen; /* dlt_graph_set_frozen: dlt_param creates buffers (not trained) */
+    int no_recompute; /* dlt_graph_set_recompute(g, 0): dlt_grad keeps every forward output */
     int finalized;
     dlt_param_info *params, *buffers; /* layout order */
     int nparams, nbuffers;

@@ -527,8 +527,32 @@ static dlt_status norm_grad_cuda(const dlt_kctx *k)
     return dlt_gpu_launched(k, "group_dx_kernel");
 }
 
+// norm_apply(x, mean, rstd[, gamma, beta]) -> act(x*sc + sh): batch norm's
+// output rebuilt for the backward by the forward's own apply kernel.
+static dlt_status norm_apply_cuda(const dlt_kctx *k)
+{
+    const dlt_norm_attr *a = DLT_CATTR(k->node, dlt_norm_attr);
+    struct dlt_gpu *g = dlt_gpu_of(k);
+    const float *x = (const float *)k->in[0], *mean = (const float *)k->in[1], *rstd = (const float *)k->in[2];
+    const float *gam = a->affine ? (const float *)k->in[3] : NULL, *bet = a->affine ? (const float *)k->in[4] : NULL;
+    const float *no_resid = NULL;
+    float *y = (float *)k->out[0];
+    const int64_t C = a->C, S = a->S, n = a->A * C * S;
+    const int relu = a->act == DLT_NORM_ACT_RELU;
+    if (n == 0)
+        return DLT_OK;
+    const unsigned nb = dlt_gpu_blocks(g, n, 256);
+    if (fits32(n))
+        batch_apply_kernel<uint32_t><<<nb, 256, 0, g->stream>>>(x, y, mean, rstd, gam, bet, no_resid, relu, (uint32_t)n,
+                                                                (uint32_t)C, (uint32_t)S);
+    else
+        batch_apply_kernel<int64_t><<<nb, 256, 0, g->stream>>>(x, y, mean, rstd, gam, bet, no_resid, relu, n, C, S);
+    return dlt_gpu_launched(k, "batch_apply_kernel");
+}
+
 extern "C" const dlt_gpu_kernel dlt_gpu_kernels_norm[] = {
     {DLT_OP_BATCH_NORM, norm_cuda, norm_ws},        {DLT_OP_GROUP_NORM, norm_cuda, norm_ws},
     {DLT_OP_LAYER_NORM, norm_cuda, norm_ws},        {DLT_OP_NORM_GRAD, norm_grad_cuda, norm_ws},
-    {DLT_OP_NORM_BACKWARD, norm_grad_cuda, norm_ws}, {DLT_OP_COUNT, NULL, NULL},
+    {DLT_OP_NORM_BACKWARD, norm_grad_cuda, norm_ws}, {DLT_OP_NORM_APPLY, norm_apply_cuda, NULL},
+    {DLT_OP_COUNT, NULL, NULL},
 };

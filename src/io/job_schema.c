@@ -69,6 +69,7 @@ static const dlt_job_key schema[] = {
     {"train.loss_scale_window", DLT_JOB_INT, "2000", "[1, 2147483647]", "dynamic loss scaling: steps without inf/NaN gradients before the scale doubles (an overflow skips the step and halves it)"},
     {"train.label_smoothing", DLT_JOB_FLOAT, "0.0", "[0, 1]", "classification: label smoothing of the cross-entropy"},
     {"train.threads", DLT_JOB_INT, "0", "[0, 1024]", "CPU threads per rank; 0: the node's cores divided by its ranks"},
+    {"train.recompute", DLT_JOB_BOOL, "true", NULL, "rebuild batch norm's outputs (without a residual) in the backward from its input and statistics instead of keeping them from the forward: bitwise the same results, less activation memory (ResNet-50 b32: 2.55 -> 2.07 GiB), one more elementwise pass per layer"},
     {"train.cuda_graphs", DLT_JOB_BOOL, "false", NULL, "GPU: replay each step's kernels from a captured CUDA graph (training on one rank; evaluation on any)"},
     {"train.nonfinite", DLT_JOB_STRING, "\"stop\"", "stop|skip", "a NaN/Inf gradient stops the run, or skips that step"},
 

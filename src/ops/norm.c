@@ -7,7 +7,10 @@
  * eval mode). The backward op norm_grad is written with alpha as an input, so
  * the static backward graph is right in both modes and the mode is only read by
  * the forward kernel (k->training). With gamma, the backward is one
- * norm_backward node giving dx, dgamma and dbeta. Gradient rules are in
+ * norm_backward node giving dx, dgamma and dbeta. In recompute mode the
+ * backward reads batch norm's y (the next layer's weight gradient, the relu
+ * mask) from a norm_apply node that rebuilds it from x and the statistics
+ * (norm_recompute), so y is freed after the forward. Gradient rules are in
  * norm_grad.c, CPU kernels in norm_kernels.c. */
 #include <string.h>
 
@@ -62,6 +65,46 @@ static dlt_status norm_grad_shape(const dlt_node *n, const dlt_shape *in, dlt_sh
     return DLT_OK;
 }
 
+/* norm_apply(x, mean, rstd[, gamma, beta]): batch statistics, no residual */
+static dlt_status norm_apply_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *out)
+{
+    const dlt_norm_attr *a = DLT_CATTR(n, dlt_norm_attr);
+    if (a->kind != DLT_NORM_BATCH || a->resid || a->running || (n->nin == 5) != (a->affine != 0))
+        return dlt_seterr(DLT_ERR_INVALID, "norm_apply takes batch statistics, gamma and beta when affine, no residual");
+    for (int i = 0; i < n->nin; i++)
+        if (in[i].dtype != DLT_F32)
+            return dlt_seterr(DLT_ERR_DTYPE, "inputs must be f32");
+    if (dlt_shape_numel(&in[0]) != a->A * a->C * a->S)
+        return dlt_seterr(DLT_ERR_SHAPE, "input does not match the normalisation geometry");
+    for (int i = 1; i < n->nin; i++)
+        if (dlt_shape_numel(&in[i]) != a->C)
+            return dlt_seterr(DLT_ERR_SHAPE, "input %d must have %lld elements", i, (long long)a->C);
+    out[0] = in[0];
+    return DLT_OK;
+}
+
+/* Batch norm's output 0 rebuilt for the backward (dlt_op_def.recompute) from
+ * x and the saved statistics with the forward's arithmetic: y bit for bit,
+ * in training and eval mode alike. Not with a residual epilogue: the residual
+ * would have to stay in memory instead. */
+static dlt_t norm_recompute(dlt_graph *g, const dlt_node *n)
+{
+    const dlt_norm_attr *a = DLT_CATTR(n, dlt_norm_attr);
+    if (a->kind != DLT_NORM_BATCH || a->resid)
+        return -1;
+    dlt_norm_attr b = *a;
+    b.running = 0;
+    dlt_t in[5] = {n->in[0], n->out[1], n->out[2], -1, -1};
+    if (a->affine)
+        in[3] = n->in[DLT_NORM_IN_GAMMA], in[4] = n->in[DLT_NORM_IN_GAMMA + 1];
+    return dlt_node_add(g, &dlt_op_def_norm_apply, a->affine ? 5 : 3, in, &b, sizeof b);
+}
+
+static double apply_flops(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
+{
+    return 2.0 * (double)dlt_shape_numel(in[0]);
+}
+
 static double norm_flops(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
 {
     return 8.0 * (double)dlt_shape_numel(in[0]);
@@ -91,6 +134,18 @@ const dlt_op_def dlt_op_def_norm_backward = {
     .flops = norm_flops,
     .flags = DLT_OP_INPLACE,
 };
+const dlt_op_def dlt_op_def_norm_apply = {
+    .id = DLT_OP_NORM_APPLY,
+    .name = "norm_apply",
+    .nin_min = 3,
+    .nin_max = 5,
+    .nout = 1,
+    .shape = norm_apply_shape,
+    .grad = dlt_norm_apply_grad,
+    .cpu = dlt_norm_apply_cpu,
+    .flops = apply_flops,
+    .flags = DLT_OP_INPLACE,
+};
 const dlt_op_def dlt_op_def_batch_norm = {
     .id = DLT_OP_BATCH_NORM,
     .name = "batch_norm",
@@ -101,6 +156,7 @@ const dlt_op_def dlt_op_def_batch_norm = {
     .grad = dlt_norm_fwd_grad,
     .cpu = dlt_norm_cpu,
     .flops = norm_flops,
+    .recompute = norm_recompute,
     .flags = DLT_OP_INPLACE | DLT_OP_STATEFUL,
 };
 const dlt_op_def dlt_op_def_group_norm = {

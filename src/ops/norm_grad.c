@@ -196,3 +196,31 @@ dlt_status dlt_norm_backward_grad(dlt_graph *g, const dlt_node *n, const dlt_t *
         dx[0] = relu_mask(g, dx[0], y);
     return DLT_OK;
 }
+
+/* norm_apply(x, mean, rstd[, gamma, beta]) = act(x*sc + sh) per channel with
+ * sc = gamma*rstd, sh = beta - mean*sc. With u = dy masked by y > 0 (relu)
+ * and per-channel sums Su = sum u, Sx = sum u*x:
+ *   dx = u*sc,  dbeta = Su,  dmean = -sc*Su,
+ *   dsc = Sx - mean*Su,  dgamma = dsc*rstd,  drstd = dsc*gamma. */
+dlt_status dlt_norm_apply_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
+{
+    static const int ax[2] = {0, 2};
+    const dlt_norm_attr *a = DLT_CATTR(n, dlt_norm_attr);
+    geom q = geom_of(a);
+    dlt_t x = n->in[0], mean = n->in[1], rstd = n->in[2], gamma = a->affine ? n->in[3] : -1;
+    if (dy[0] < 0)
+        return DLT_OK;
+    dlt_t U = r3(g, a->act ? relu_mask(g, dy[0], n->out[0]) : dy[0], q.cv);
+    dlt_t m = r3(g, mean, q.gam), rs = r3(g, rstd, q.gam);
+    dlt_t gm = gamma >= 0 ? r3(g, gamma, q.gam) : -1, sc = gamma >= 0 ? dlt_mul(g, gm, rs) : rs;
+    dlt_t Su = dlt_sum(g, U, 2, ax, 1), Sx = dlt_sum(g, dlt_mul(g, U, r3(g, x, q.cv)), 2, ax, 1);
+    dlt_t dsc = dlt_sub(g, Sx, dlt_mul(g, m, Su));
+    dx[0] = like(g, dlt_mul(g, U, sc), x);
+    dx[1] = like(g, dlt_affine(g, dlt_mul(g, sc, Su), -1.f, 0.f), mean);
+    dx[2] = like(g, gamma >= 0 ? dlt_mul(g, dsc, gm) : dsc, rstd);
+    if (gamma >= 0) {
+        dx[3] = like(g, dlt_mul(g, dsc, rs), gamma);
+        dx[4] = like(g, Su, n->in[4]);
+    }
+    return DLT_OK;
+}

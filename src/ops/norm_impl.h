@@ -47,8 +47,15 @@ int64_t dlt_norm_count(const dlt_norm_attr *a);  /* elements per statistic */
  * that masked dy when the epilogue has a residual (else a rank-0 zero). */
 dlt_status dlt_norm_backward_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
 
-/* CPU kernels (norm_kernels.c): the forward ops, and norm_grad/norm_backward */
+/* dlt_op_def_norm_apply: norm_apply(x, mean, rstd[, gamma, beta]) -> y =
+ * act(x * sc + sh) per channel with sc = gamma * rstd, sh = beta - mean * sc:
+ * batch norm's affine map and relu from given statistics, with the forward
+ * kernel's arithmetic (batch statistics only, no residual). */
+dlt_status dlt_norm_apply_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);
+
+/* CPU kernels (norm_kernels.c): the forward ops, norm_apply, and norm_grad/norm_backward */
 dlt_status dlt_norm_cpu(const dlt_kctx *k);
+dlt_status dlt_norm_apply_cpu(const dlt_kctx *k);
 dlt_status dlt_norm_grad_cpu(const dlt_kctx *k);
 dlt_t dlt_norm_grad_node(dlt_graph *g, const dlt_norm_attr *a, dlt_t dy, dlt_t x, dlt_t mean, dlt_t rstd,
                          dlt_t alpha, dlt_t gamma);

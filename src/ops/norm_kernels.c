@@ -269,6 +269,16 @@ dlt_status dlt_norm_cpu(const dlt_kctx *k)
     return DLT_OK;
 }
 
+/* norm_apply: apply()'s arithmetic, as the forward's, so y is bitwise the same */
+dlt_status dlt_norm_apply_cpu(const dlt_kctx *k)
+{
+    const dlt_norm_attr *a = DLT_CATTR(k->node, dlt_norm_attr);
+    epilogue e = {NULL, a->act == DLT_NORM_ACT_RELU};
+    const float *gam = a->affine ? k->in[3] : NULL, *bet = a->affine ? k->in[4] : NULL;
+    apply(a, k->in[0], k->in[1], k->in[2], gam, bet, &e, k->out[0], k->nthreads);
+    return DLT_OK;
+}
+
 /* ---------------------------------------------------------------- backward */
 
 /* sums of dy and dy * (x - m) over n contiguous values, in double */

@@ -152,8 +152,9 @@ typedef struct {
     double bucket_mb;
     double timeout_s;
     int zero;
-    int reduce_bf16;
-    int cuda_graphs;          /* train.cuda_graphs: plans replayed from CUDA graphs where they can be */          /* dist.reduce_dtype = "bf16": gradients all-reduced in bf16 */
+    int reduce_bf16;          /* dist.reduce_dtype = "bf16": gradients all-reduced in bf16 */
+    int cuda_graphs;          /* train.cuda_graphs: plans replayed from CUDA graphs where they can be */
+    int recompute;            /* train.recompute: dlt_graph_set_recompute of the training graph */
     int debug_collectives;
     int check_every;          /* replica checksum every K steps; 0: start and resume only */
     /* the communicator the run is collective over (NULL: a duplicate of the

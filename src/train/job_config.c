@@ -44,6 +44,7 @@ void dlt_train_config_default(dlt_train_config *c)
     c->optim.lr = 0.1, c->optim.momentum = 0.9, c->optim.weight_decay = 1e-4;
     dlt_schedule_init(&c->schedule, "constant", 0.1);
     c->accumulate = 1;
+    c->recompute = 1;
     c->epochs = 1;
     c->eval_batch_size = 0;
     c->keep_last = 3;
@@ -527,6 +528,7 @@ dlt_status dlt_train_config_from_job(dlt_job *job, dlt_train_config *c)
     c->timeout_s = dlt_job_float(job, "dist.timeout_s");
     c->zero = (int)dlt_job_int(job, "dist.zero");
     c->cuda_graphs = dlt_job_bool(job, "train.cuda_graphs");
+    c->recompute = dlt_job_bool(job, "train.recompute");
     /* what phased training (trainer_phase.c) does not do */
     int phased = c->task == DLT_TASK_GAN || c->task == DLT_TASK_CYCLEGAN;
     if (phased && c->loss_scaling != DLT_LOSS_SCALE_NONE)

@@ -212,6 +212,7 @@ static dlt_status setup(dlt_trainer *r, const dlt_world *w)
     r->g = dlt_graph_create(c->seed);
     if (!r->g)
         return dlt_seterr(DLT_ERR_NOMEM, "out of memory");
+    dlt_graph_set_recompute(r->g, c->recompute);
     if ((st = dlt_graph_set_backend(r->g, r->be)) != DLT_OK)
         return st;
     if ((st = r->task->ops->build(r->task, r->g, &r->tg)) != DLT_OK)
@@ -594,6 +595,8 @@ dlt_status dlt_train_describe(const dlt_train_config *c, int world_size, FILE *o
     if (st == DLT_OK && !(g = dlt_graph_create(c->seed)))
         st = dlt_seterr(DLT_ERR_NOMEM, "out of memory");
     if (st == DLT_OK)
+        dlt_graph_set_recompute(g, c->recompute);
+    if (st == DLT_OK)
         st = t->ops->build(t, g, &tg);
     if (st == DLT_OK && tg.nphases > 0) {
         st = describe_phases(c, t, g, &tg, world_size, out);
@@ -603,17 +606,20 @@ dlt_status dlt_train_describe(const dlt_train_config *c, int world_size, FILE *o
         return st;
     }
     free_phase_lists(&tg); /* a build that failed half-way */
-    /* ZeRO-1's shards follow the reducer's buckets: lay the parameters out as
-     * the run does (a reducer without communicator: layout and buckets only) */
+    /* Lay the parameters out and order the plan as the run does (a reducer
+     * without communicator: layout and buckets only), so the activation
+     * memory printed is the run's and ZeRO-1's shards follow its buckets */
     dlt_dist *dist = NULL;
     dlt_reducer *red = NULL;
     dlt_reducer_config rc = {.bucket_mb = c->bucket_mb, .contract = tg.contract};
-    if (st == DLT_OK && c->zero && (st = dlt_dist_create(NULL, g, tg.nparams, tg.params, tg.grads, &rc, &dist)) == DLT_OK)
+    if (st == DLT_OK && (st = dlt_dist_create(NULL, g, tg.nparams, tg.params, tg.grads, &rc, &dist)) == DLT_OK &&
+        c->zero)
         red = dlt_dist_reducer(dist);
     if (st == DLT_OK) {
         /* sizes only: a dry run must not allocate the activations */
-        dlt_plan_opts po = {.ngrads = tg.nparams, .grad_params = tg.params, .grad_values = tg.grads,
-                            .measure_only = 1};
+        dlt_plan_opts po = {.measure_only = 1};
+        dlt_dist_plan_opts(dist, &po);
+        po.accumulate = c->accumulate > 1;
         st = dlt_plan_create(g, tg.nouts, tg.outs, &po, &p);
     }
     if (st == DLT_OK) {

@@ -2,7 +2,8 @@
  * (batch statistics) and eval (running statistics) mode, layer norm, group and
  * instance norm, with and without gamma/beta, batch norm's fused epilogue
  * (relu, residual), with the saved statistics as
- * outputs, second order through norm_grad, and the running statistics after
+ * outputs, second order through norm_grad and through the norm_apply nodes
+ * that recompute y for the backward, and the running statistics after
  * training steps. Exits 77 without a CUDA device. */
 #include <math.h>
 #include <stdio.h>
@@ -191,6 +192,10 @@ static const ncase bn_second_nc = {BN, 2, {9, 6}, 0, 0, 1, 0, 1, 0, 0};
  * path); several parts per channel; second order through the epilogue */
 static const ncase bn_relu = {BN, 4, {4, 3, 5, 7}, 0, 1, 1, 0, 0, 0, 1};
 static const ncase bn_res = {BN, 4, {4, 3, 5, 7}, 0, 1, 1, 0, 0, 0, 2};
+/* second order through a recomputed output (norm_apply and its rule: y is
+ * read by the backward of y^2) */
+static const ncase bn_relu_second = {BN, 4, {4, 3, 5, 5}, 0, 1, 1, 0, 1, 0, 1};
+static const ncase bn_relu_second_plain = {BN, 2, {9, 6}, 0, 0, 1, 0, 1, 0, 1};
 static const ncase bn_res_relu = {BN, 4, {4, 3, 5, 7}, 0, 1, 1, 0, 0, 0, 3};
 static const ncase bn_res_relu_nc = {BN, 2, {37, 20}, 0, 1, 1, 0, 0, 0, 3};
 static const ncase bn_res_relu_plain = {BN, 4, {2, 5, 3, 3}, 0, 0, 1, 0, 0, 0, 3};
@@ -251,6 +256,9 @@ int main(void)
     check("batch_norm [9,6] second order train", &bn_second_nc, 0);
     check("batch_norm + relu train", &bn_relu, 0);
     check("batch_norm + relu eval", &bn_relu, 1);
+    check("batch_norm + relu second order train", &bn_relu_second, 0);
+    check("batch_norm + relu second order eval", &bn_relu_second, 1);
+    check("batch_norm [9,6] no affine + relu second order train", &bn_relu_second_plain, 0);
     check("batch_norm + residual train", &bn_res, 0);
     check("batch_norm + residual, relu train", &bn_res_relu, 0);
     check("batch_norm + residual, relu eval", &bn_res_relu, 1);
