@@ -15,7 +15,7 @@ static const struct {
 } vars[] = {
     {"DLT_GEMM", {"openblas", "dnnl", "auto", NULL}},
     {"DLT_CONV", {"im2col", "dnnl", "auto", NULL}},
-    {"DLT_CONV_LAYOUT", {"plain", "blocked", NULL}},
+    {"DLT_CONV_LAYOUT", {"plain", "blocked", "auto", NULL}},
     {"DLT_CPU_ISA", {"libm", "baseline", "avx2", "avx512", NULL}},
 };
 

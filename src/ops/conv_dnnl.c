@@ -3,12 +3,14 @@
  * its C API, created once per plan node (the op's `prepare`, conv.c).
  *
  * Our tensors are plain NCHW / OIHW. Two ways to hand them to oneDNN, chosen
- * by DLT_CONV_LAYOUT (measured in bench/conv_bench, see docs/architecture.md):
+ * per shape (blocked_layout; DLT_CONV_LAYOUT=plain|blocked forces one; measured
+ * in bench/conv_bench, see docs/architecture.md):
  *   plain    the primitive is made for plain memory descriptors and reads and
- *            writes the tensors where they are;
- *   blocked  (default) the primitive picks its layout (format_tag any, in
- *            practice nChw16c / OIhw16i16o on AVX-512) and reorders run around it,
- *            into and out of buffers in the op's workspace.
+ *            writes the tensors where they are (1x1 convolutions with at least
+ *            14 x 14 output pixels);
+ *   blocked  the primitive picks its layout (format_tag any, in practice
+ *            nChw16c / OIhw16i16o on AVX-512) and reorders run around it, into
+ *            and out of buffers in the op's workspace (every other shape).
  * The scratchpad is in the workspace too (user scratchpad mode): the plan's
  * arena holds both for the step only, and nothing is allocated per call. oneDNN is built with OpenMP (Debian): it uses the
  * caller's OpenMP thread count, set to the kernel's for the call. */
@@ -117,10 +119,23 @@ static void geom_dims(const conv_geom *q, dnnl_dims_t st, dnnl_dims_t dl, dnnl_d
     pr[1] = (q->ow - 1) * q->sw + (int64_t)(q->kw - 1) * q->dw + 1 - q->w - q->pw;
 }
 
-static int blocked_layout(void)
+/* The layout of a shape (DLT_CONV_LAYOUT unset or auto): plain for 1x1
+ * convolutions whose output has at least 14 x 14 pixels, blocked for every
+ * other. bench/conv_bench on an idle AVX-512 VM, 2 threads
+ * (bench/results/conv-2026-12-07-idle.txt), forward and both gradients
+ * together: plain ran ResNet-50's 1x1 layers at 56 to 14 pixels at 1.1-1.5x
+ * blocked's speed (64->64 at 56: 248 against 162 GFLOP/s); blocked won the 1x1
+ * layer at 7 pixels (222 against 175), every 3x3 layer of ResNet-20 and
+ * ResNet-50 (1.2-9x), and the 7x7 stem's forward and weight gradient, the two
+ * passes a stem runs (226 and 174 against 89 and 113). */
+static int blocked_layout(const conv_geom *q)
 {
     const char *e = getenv("DLT_CONV_LAYOUT");
-    return !(e && strcmp(e, "plain") == 0);
+    if (e && strcmp(e, "plain") == 0)
+        return 0;
+    if (e && strcmp(e, "blocked") == 0)
+        return 1;
+    return !(q->kh == 1 && q->kw == 1 && q->oh * q->ow >= 14 * 14);
 }
 
 /* The primitive descriptor of one kind (with its forward hint for the
@@ -174,7 +189,7 @@ int conv_dnnl_supports(const conv_geom *q)
         return 0;
     int ok = 1;
     for (int kind = CONV_FWD; ok && kind <= CONV_FILTER; kind++) {
-        ok = make_pd(eng, q, kind, 0, blocked_layout(), &pd) == dnnl_success;
+        ok = make_pd(eng, q, kind, 0, blocked_layout(q), &pd) == dnnl_success;
         if (pd)
             dnnl_primitive_desc_destroy(pd);
     }
@@ -269,7 +284,7 @@ dlt_status conv_dnnl_create(const conv_geom *q, int kind, int has_bias, int nthr
     int saved = omp_get_max_threads();
     omp_set_num_threads(nthreads > 0 ? nthreads : 1);
     if ((s = dnnl_engine_create(&d->eng, dnnl_cpu, 0)) || (s = dnnl_stream_create(&d->strm, d->eng, dnnl_stream_default_flags)) ||
-        (s = make_pd(d->eng, q, kind, has_bias, blocked_layout(), &pd)) || (s = build(d, pd))) {
+        (s = make_pd(d->eng, q, kind, has_bias, blocked_layout(q), &pd)) || (s = build(d, pd))) {
         omp_set_num_threads(saved);
         if (pd)
             dnnl_primitive_desc_destroy(pd);

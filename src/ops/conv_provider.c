@@ -56,13 +56,17 @@ void dlt_conv_provider_info(char *buf, size_t len)
     const char *how = forced() == CONV_IM2COL ? "im2col + sgemm (DLT_CONV=im2col)"
                       : forced() == CONV_DNNL ? "oneDNN for every supported shape (DLT_CONV=dnnl)"
                                               : "oneDNN for every shape it supports, im2col + sgemm otherwise";
+    const char *lay = getenv("DLT_CONV_LAYOUT");
+    const char *layout = lay && !strcmp(lay, "plain")     ? "plain layout (DLT_CONV_LAYOUT=plain)"
+                         : lay && !strcmp(lay, "blocked") ? "blocked layout (DLT_CONV_LAYOUT=blocked)"
+                                                          : "plain layout for 1x1 at >= 14x14 pixels, blocked otherwise";
     if (e && *e && strcmp(e, "auto") && strcmp(e, "im2col") && strcmp(e, "dnnl"))
         how = "oneDNN for every shape it supports (DLT_CONV ignored: not im2col|dnnl|auto)";
 #ifdef DLT_HAVE_DNNL
     const dnnl_version_t *v = dnnl_version();
-    snprintf(buf, len, "oneDNN %d.%d.%d, %s", v->major, v->minor, v->patch, how);
+    snprintf(buf, len, "oneDNN %d.%d.%d, %s; %s", v->major, v->minor, v->patch, how, layout);
 #else
-    (void)how;
+    (void)how, (void)layout;
     snprintf(buf, len, "im2col + sgemm (built without oneDNN)");
 #endif
 }
