@@ -7,7 +7,8 @@
  *   bench/conv_bench [threads [min_seconds [name_filter]]]   (make bench builds it)
  *
  * Each shape runs on every CPU provider (DLT_CONV=im2col, and with oneDNN its
- * plain-layout and blocked-layout variants, DLT_CONV_LAYOUT).
+ * plain-layout and blocked-layout variants and the per-shape rule plans use by
+ * default, dnnl-auto: DLT_CONV_LAYOUT=plain|blocked|auto).
  *
  * Benchmarks want OpenBLAS's own kernel choice: run with
  *   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE bench/conv_bench */
@@ -109,6 +110,7 @@ static const struct {
     {"im2col", "im2col", "blocked"},
     {"dnnl-plain", "dnnl", "plain"},
     {"dnnl-blocked", "dnnl", "blocked"},
+    {"dnnl-auto", "dnnl", "auto"},
 };
 enum { NPROV = sizeof providers / sizeof providers[0] };
 

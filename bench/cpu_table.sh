@@ -207,9 +207,9 @@ if has conv; then
         # the columns counted from the end of each shape line: ... sgemm
         # provider fwd fwd% bwd-in bwd-in% bwd-w bwd-w% fwd+bwd fwd+bwd%;
         # the summary takes fwd+bwd% of the provider plans use by default
-        # (oneDNN's blocked layout when built with it, else im2col)
+        # (oneDNN with its per-shape layout when built with it, else im2col)
         want=im2col
-        head -1 "$tmp/conv.out" | grep -q 'oneDNN [0-9]' && want=dnnl-blocked
+        head -1 "$tmp/conv.out" | grep -q 'oneDNN [0-9]' && want=dnnl-auto
         awk -v want="$want" '
             NF >= 12 && $NF ~ /%$/ && $(NF-8) == want {
                 pct = $NF + 0
