@@ -38,9 +38,10 @@ int dlt_graph_set_recompute(dlt_graph *g, int on)
 /* Recompute mode: for each forward node in `order` whose op can rebuild its
  * output 0 (dlt_op_def.recompute) and whose output 0 and input 0 are both
  * read by backward nodes (ids from `first` on: input 0 stays in memory
- * anyway), the backward nodes read the rebuilt value instead. The topological order reaches a rebuilt value from the first
- * backward node that reads it, so it is computed just before it is needed and
- * output 0 dies after its last forward use. */
+ * anyway), the backward nodes read the rebuilt value instead. The
+ * topological order reaches a rebuilt value from the first backward node
+ * that reads it, so it is computed just before it is needed and output 0
+ * dies after its last forward use. */
 static dlt_status recompute_outputs(dlt_graph *g, const int *order, int norder, int first)
 {
     int last = g->nnodes;
