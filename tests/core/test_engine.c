@@ -72,6 +72,47 @@ START_TEST(mlp_forward_matches_naive)
 }
 END_TEST
 
+/* matmul with every transpose pair against naive double loops, on shapes
+ * where the CPU kernel runs A^T B as (B^T A)^T (m >= 2n: _i 0) and where it
+ * does not (_i 1), on 1 and 2 threads (bitwise the same). */
+START_TEST(matmul_transposes_match_naive)
+{
+    const int64_t M = _i ? 20 : 70, N = _i ? 70 : 20, K = 33;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            dlt_graph *g = dlt_graph_create(1);
+            int64_t as[2] = {ta ? K : M, ta ? M : K}, bs[2] = {tb ? N : K, tb ? K : N};
+            dlt_t a = dlt_input(g, "a", DLT_F32, 2, as), b = dlt_input(g, "b", DLT_F32, 2, bs);
+            dlt_t y = dlt_matmul(g, a, b, ta, tb);
+            dlt_plan *p;
+            ck_assert_int_eq(dlt_plan_create(g, 1, &y, NULL, &p), DLT_OK);
+            float *ad = dlt_plan_data(p, a), *bd = dlt_plan_data(p, b), got[2][70 * 20];
+            dlt_test_fill_uniform(ad, (size_t)(M * K), -1, 1, 31);
+            dlt_test_fill_uniform(bd, (size_t)(K * N), -1, 1, 32);
+            for (int t = 0; t < 2; t++) {
+                dlt_set_num_threads(t + 1);
+                dlt_exec_opts eo = {0};
+                ck_assert_int_eq(dlt_plan_run(p, &eo), DLT_OK);
+                memcpy(got[t], dlt_plan_data(p, y), (size_t)(M * N) * 4);
+            }
+            ck_assert_msg(memcmp(got[0], got[1], (size_t)(M * N) * 4) == 0, "ta %d tb %d: thread-count dependent",
+                          ta, tb);
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t j = 0; j < N; j++) {
+                    double r = 0;
+                    for (int64_t k = 0; k < K; k++)
+                        r += (double)(ta ? ad[k * M + i] : ad[i * K + k]) * (tb ? bd[j * K + k] : bd[k * N + j]);
+                    ck_assert_msg(fabs(got[0][i * N + j] - r) <= 1e-5 * (1 + fabs(r)),
+                                  "ta %d tb %d y[%lld,%lld] = %g, expected %g", ta, tb, (long long)i, (long long)j,
+                                  (double)got[0][i * N + j], r);
+                }
+            dlt_plan_free(p);
+            dlt_graph_free(g);
+        }
+    dlt_set_num_threads(0);
+}
+END_TEST
+
 START_TEST(mlp_gradients_match_finite_differences)
 {
     mlp m = build_mlp(6, 5, 7, 3);
@@ -416,6 +457,7 @@ int main(void)
     TCase *tc = tcase_create("engine");
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, mlp_forward_matches_naive, 0, 3);
+    tcase_add_loop_test(tc, matmul_transposes_match_naive, 0, 2);
     tcase_add_test(tc, mlp_gradients_match_finite_differences);
     tcase_add_test(tc, second_order_matches_finite_differences);
     tcase_add_test(tc, broadcast_and_reduce_gradients);
