@@ -518,6 +518,32 @@ static dlt_status resolve_kernels(dlt_plan *p)
     return DLT_OK;
 }
 
+/* The depth-first order visits the roots by their producer's node id: the
+ * forward's outputs first, then the gradients in the order dlt_grad created
+ * them, which is the order the backward can finish them. So each weight
+ * gradient runs as soon as its inputs exist and the saved activations die
+ * early, whatever order the caller lists outputs and gradients in: visited in
+ * parameter order, the first layer's gradient would pull the whole
+ * data-gradient chain ahead of every weight gradient. Leaves go last; ties
+ * keep the caller's order. Only the visiting order changes, not the bindings. */
+static void order_roots(const dlt_graph *g, dlt_t *roots, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!dlt_valid(g, roots[i]))
+            return; /* dlt_topo_order reports it, by its position */
+    for (int i = 1; i < n; i++) {
+        dlt_t v = roots[i];
+        int key = DLT_V(g, v).node >= 0 ? DLT_V(g, v).node : INT_MAX, j = i;
+        for (; j > 0; j--) {
+            dlt_t u = roots[j - 1];
+            if ((DLT_V(g, u).node >= 0 ? DLT_V(g, u).node : INT_MAX) <= key)
+                break;
+            roots[j] = u;
+        }
+        roots[j] = v;
+    }
+}
+
 /* The phases in order: finalize the graph; the steps (the nodes the outputs
  * and gradients need, topologically ordered, plus gradient copies); the
  * backend's kernels; per-value tables; lifetimes; arena offsets; storage;
@@ -552,6 +578,7 @@ dlt_status dlt_plan_create(dlt_graph *g, int nout, const dlt_t *outputs, const d
         roots[i] = outputs[i];
     for (int i = 0; i < ngr; i++)
         roots[nout + i] = o->grad_values[i];
+    order_roots(g, roots, nout + ngr);
     if ((st = dlt_topo_order(g, nout + ngr, roots, &order, &norder)) != DLT_OK ||
         (st = build_steps(p, order, norder, o, direct)) != DLT_OK)
         goto out;

@@ -6,12 +6,10 @@
  * orders the parameters by the node id of their gradient's producer:
  * dlt_grad appends backward nodes as it walks from the loss towards the
  * inputs, so a smaller producer id means a gradient that backward can finish
- * earlier (the last layer's first). Binding the gradients in that order
- * (dlt_dist_plan_opts) also makes the planner's depth-first topological
- * order emit them in that order; bound in creation order it would compute
- * the first layer's gradient first and every bucket would be ready only at
- * the end. Gradients that are leaves (zeros, for parameters the loss does not
- * use) go last. Offset 0 of the gradient buffer is thus the first gradient
+ * earlier (the last layer's first). The planner visits gradients in that
+ * order too, whatever order they are bound in (plan.c, order_roots), so the
+ * buckets become ready in index order as the backward runs. Gradients that
+ * are leaves (zeros, for parameters the loss does not use) go last. Offset 0 of the gradient buffer is thus the first gradient
  * produced, and bucket 0 (small, 1 MiB by default) is reduced first.
  *
  * Ranges. Each reduced parameter's gradient is one range of the flat

@@ -26,7 +26,7 @@ typedef struct {
     dlt_graph *g;
     dlt_t x, loss;
     int nparams;
-    dlt_t params[8];
+    dlt_t params[12];
 } net;
 
 /* x [NB, 3, HW, HW] -> conv 3x3 -> bn(+relu) -> conv 3x3 -> bn(+relu, +residual) -> conv 1x1 -> sum(* R) */
@@ -177,6 +177,57 @@ START_TEST(recompute_shrinks_the_arena)
 }
 END_TEST
 
+/* The planner visits outputs and gradients by producer id (plan.c,
+ * order_roots): a 4-layer MLP with batch norm (no workspaces, so the arena is
+ * activations only) gets the same plan memory with its gradients bound in
+ * parameter order, the first layer's first, as bound in the order the
+ * backward makes them. Visited in parameter order, the first layer's
+ * gradient would pull the whole data-gradient chain ahead of every weight
+ * gradient and keep their inputs alive. */
+START_TEST(planner_orders_gradients_by_producer)
+{
+    dlt_mem_report r[2];
+    for (int sorted = 0; sorted < 2; sorted++) {
+        net m;
+        memset(&m, 0, sizeof m);
+        m.g = dlt_graph_create(3);
+        int64_t xd[2] = {256, 64}, wd[2] = {64, 64}, c = 64;
+        dlt_t h = m.x = dlt_input(m.g, "x", DLT_F32, 2, xd);
+        for (int l = 0; l < 4; l++) {
+            char nm[16];
+            snprintf(nm, sizeof nm, "w%d", l);
+            dlt_t w = dlt_param(m.g, nm, 2, wd, dlt_init_uniform(-0.2, 0.2));
+            snprintf(nm, sizeof nm, "g%d", l);
+            dlt_t gm = dlt_param(m.g, nm, 1, &c, dlt_init_const(1));
+            snprintf(nm, sizeof nm, "b%d", l);
+            dlt_t bt = dlt_param(m.g, nm, 1, &c, dlt_init_const(0));
+            m.params[m.nparams++] = w, m.params[m.nparams++] = gm, m.params[m.nparams++] = bt;
+            h = dlt_batch_norm_act(m.g, dlt_matmul(m.g, h, w, 0, 1), gm, bt, -1, -1, 0.1f, EPS, -1, DLT_ACT_RELU);
+        }
+        m.loss = dlt_sum(m.g, dlt_mul(m.g, h, h), 0, NULL, 0);
+        ck_assert_msg(dlt_graph_status(m.g) == DLT_OK, "%s", dlt_graph_errmsg(m.g));
+        dlt_t gr[12], pg[12], pp[12];
+        ck_assert_int_eq(dlt_grad(m.g, m.loss, m.nparams, m.params, gr), DLT_OK);
+        memcpy(pg, gr, sizeof pg), memcpy(pp, m.params, sizeof pp);
+        if (sorted) /* the trainer's binding order (src/dist): by producer */
+            for (int i = 0; i < m.nparams; i++)
+                for (int j = i + 1; j < m.nparams; j++)
+                    if (dlt_producer_id(m.g, pg[j]) < dlt_producer_id(m.g, pg[i])) {
+                        dlt_t t = pg[i];
+                        pg[i] = pg[j], pg[j] = t, t = pp[i], pp[i] = pp[j], pp[j] = t;
+                    }
+        dlt_plan_opts o = {.ngrads = m.nparams, .grad_params = pp, .grad_values = pg, .measure_only = 1};
+        dlt_plan *p;
+        ck_assert_msg(dlt_plan_create(m.g, 1, &m.loss, &o, &p) == DLT_OK, "%s", dlt_errmsg());
+        dlt_plan_memory(p, &r[sorted]);
+        dlt_plan_free(p);
+        dlt_graph_free(m.g);
+    }
+    ck_assert_msg(r[0].arena_bytes == r[1].arena_bytes, "arena %zu bound in parameter order, %zu by producer",
+                  r[0].arena_bytes, r[1].arena_bytes);
+}
+END_TEST
+
 /* norm_apply(x, mean, rstd[, gamma, beta]) with all five as free variables */
 START_TEST(norm_apply_finite_differences)
 {
@@ -268,6 +319,7 @@ int main(void)
     tcase_set_timeout(t, 120);
     tcase_add_test(t, recompute_is_bitwise);
     tcase_add_test(t, recompute_shrinks_the_arena);
+    tcase_add_test(t, planner_orders_gradients_by_producer);
     tcase_add_test(t, norm_apply_finite_differences);
     tcase_add_test(t, second_order_through_recompute);
     tcase_add_test(t, norm_apply_refuses_a_residual);
