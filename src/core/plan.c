@@ -526,20 +526,21 @@ static dlt_status resolve_kernels(dlt_plan *p)
  * parameter order, the first layer's gradient would pull the whole
  * data-gradient chain ahead of every weight gradient. Leaves go last; ties
  * keep the caller's order. Only the visiting order changes, not the bindings. */
+static int root_key(const dlt_graph *g, dlt_t v)
+{
+    return DLT_V(g, v).node >= 0 ? DLT_V(g, v).node : INT_MAX;
+}
+
 static void order_roots(const dlt_graph *g, dlt_t *roots, int n)
 {
     for (int i = 0; i < n; i++)
         if (!dlt_valid(g, roots[i]))
             return; /* dlt_topo_order reports it, by its position */
-    for (int i = 1; i < n; i++) {
+    for (int i = 1; i < n; i++) { /* insertion sort: stable */
         dlt_t v = roots[i];
-        int key = DLT_V(g, v).node >= 0 ? DLT_V(g, v).node : INT_MAX, j = i;
-        for (; j > 0; j--) {
-            dlt_t u = roots[j - 1];
-            if ((DLT_V(g, u).node >= 0 ? DLT_V(g, u).node : INT_MAX) <= key)
-                break;
-            roots[j] = u;
-        }
+        int j = i;
+        for (; j > 0 && root_key(g, roots[j - 1]) > root_key(g, v); j--)
+            roots[j] = roots[j - 1];
         roots[j] = v;
     }
 }

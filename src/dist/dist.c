@@ -9,8 +9,9 @@
  * earlier (the last layer's first). The planner visits gradients in that
  * order too, whatever order they are bound in (plan.c, order_roots), so the
  * buckets become ready in index order as the backward runs. Gradients that
- * are leaves (zeros, for parameters the loss does not use) go last. Offset 0 of the gradient buffer is thus the first gradient
- * produced, and bucket 0 (small, 1 MiB by default) is reduced first.
+ * are leaves (zeros, for parameters the loss does not use) go last. Offset 0
+ * of the gradient buffer is thus the first gradient produced, and bucket 0
+ * (small, 1 MiB by default) is reduced first.
  *
  * Ranges. Each reduced parameter's gradient is one range of the flat
  * gradient buffer, in layout order, from its offset to the next parameter's

@@ -400,6 +400,24 @@ static __global__ void group_param_kernel(const double2 *part, int64_t P, int64_
 // 32-bit indices (cheaper divisions) where every index fits.
 static bool fits32(int64_t n) { return n < (int64_t)INT32_MAX; }
 
+// batch_apply_kernel over n = A*C*S values (nothing for n = 0): the forward's
+// affine map and epilogue, and norm_apply's
+static dlt_status launch_apply(const dlt_kctx *k, const float *x, float *y, const float *mean, const float *rstd,
+                               const float *gam, const float *bet, const float *r, int relu, int64_t n, int64_t C,
+                               int64_t S)
+{
+    struct dlt_gpu *g = dlt_gpu_of(k);
+    if (n == 0)
+        return DLT_OK;
+    const unsigned nb = dlt_gpu_blocks(g, n, 256);
+    if (fits32(n))
+        batch_apply_kernel<uint32_t><<<nb, 256, 0, g->stream>>>(x, y, mean, rstd, gam, bet, r, relu, (uint32_t)n,
+                                                                (uint32_t)C, (uint32_t)S);
+    else
+        batch_apply_kernel<int64_t><<<nb, 256, 0, g->stream>>>(x, y, mean, rstd, gam, bet, r, relu, n, C, S);
+    return dlt_gpu_launched(k, "batch_apply_kernel");
+}
+
 static dlt_status norm_cuda(const dlt_kctx *k)
 {
     const dlt_norm_attr *a = DLT_CATTR(k->node, dlt_norm_attr);
@@ -454,17 +472,8 @@ static dlt_status norm_cuda(const dlt_kctx *k)
         if ((st = dlt_gpu_launched(k, "running_stats_kernel")))
             return st;
     }
-    if (n == 0)
-        return DLT_OK;
-    const unsigned nb = dlt_gpu_blocks(g, n, 256);
     const float *r = a->resid ? (const float *)k->in[DLT_NORM_IN_RES(a)] : NULL;
-    const int relu = a->act == DLT_NORM_ACT_RELU;
-    if (fits32(n))
-        batch_apply_kernel<uint32_t><<<nb, 256, 0, g->stream>>>(x, y, mean, rstd, gam, bet, r, relu, (uint32_t)n,
-                                                                (uint32_t)C, (uint32_t)S);
-    else
-        batch_apply_kernel<int64_t><<<nb, 256, 0, g->stream>>>(x, y, mean, rstd, gam, bet, r, relu, n, C, S);
-    return dlt_gpu_launched(k, "batch_apply_kernel");
+    return launch_apply(k, x, y, mean, rstd, gam, bet, r, a->act == DLT_NORM_ACT_RELU, n, C, S);
 }
 
 // norm_grad(dy, x, mean, rstd, alpha[, gamma]) -> dx, and norm_backward (with
@@ -532,22 +541,11 @@ static dlt_status norm_grad_cuda(const dlt_kctx *k)
 static dlt_status norm_apply_cuda(const dlt_kctx *k)
 {
     const dlt_norm_attr *a = DLT_CATTR(k->node, dlt_norm_attr);
-    struct dlt_gpu *g = dlt_gpu_of(k);
-    const float *x = (const float *)k->in[0], *mean = (const float *)k->in[1], *rstd = (const float *)k->in[2];
     const float *gam = a->affine ? (const float *)k->in[3] : NULL, *bet = a->affine ? (const float *)k->in[4] : NULL;
     const float *no_resid = NULL;
-    float *y = (float *)k->out[0];
-    const int64_t C = a->C, S = a->S, n = a->A * C * S;
-    const int relu = a->act == DLT_NORM_ACT_RELU;
-    if (n == 0)
-        return DLT_OK;
-    const unsigned nb = dlt_gpu_blocks(g, n, 256);
-    if (fits32(n))
-        batch_apply_kernel<uint32_t><<<nb, 256, 0, g->stream>>>(x, y, mean, rstd, gam, bet, no_resid, relu, (uint32_t)n,
-                                                                (uint32_t)C, (uint32_t)S);
-    else
-        batch_apply_kernel<int64_t><<<nb, 256, 0, g->stream>>>(x, y, mean, rstd, gam, bet, no_resid, relu, n, C, S);
-    return dlt_gpu_launched(k, "batch_apply_kernel");
+    return launch_apply(k, (const float *)k->in[0], (float *)k->out[0], (const float *)k->in[1],
+                        (const float *)k->in[2], gam, bet, no_resid, a->act == DLT_NORM_ACT_RELU, a->A * a->C * a->S,
+                        a->C, a->S);
 }
 
 extern "C" const dlt_gpu_kernel dlt_gpu_kernels_norm[] = {

@@ -4,6 +4,7 @@
 #include "dlt_ops.h"
 #include "ops_util.h"
 #include "reduce_impl.h"
+#include "shape_util.h"
 
 static void mat_dims(const dlt_shape *s, int t, int64_t *rows, int64_t *cols)
 {
@@ -41,35 +42,17 @@ static dlt_status mm_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *ou
  * T = B^T A [n, m] into the workspace, then C = T^T: oneDNN's sgemm ran the
  * LM head's 4096x256x2048 product at 53-55 GFLOP/s and its transpose at
  * 83-100 on one thread (1024x256x2048: 113 against 134). A function of the
- * shapes, so the result depends on the thread count no more than before. */
-static int flipped(const mm_attr *at, const dlt_shape *sa, const dlt_shape *sb, const dlt_shape *so)
+ * shapes, so the result depends on the thread count no more than before.
+ * The transpose is the shape family's tiled dlt_strided_copy. */
+static int flipped(const mm_attr *at, const dlt_shape *sa, const dlt_shape *sb)
 {
-    int64_t m, kk, n, kb;
-    mat_dims(sa, at->ta, &m, &kk);
-    mat_dims(sb, at->tb, &kb, &n);
-    (void)kk, (void)kb;
-    return at->ta && !at->tb && sa->ndim == 2 && sb->ndim == 2 && so->ndim == 2 && m >= 2 * n && n > 0;
+    /* a [k, m], b [k, n] */
+    return at->ta && !at->tb && sa->ndim == 2 && sb->ndim == 2 && sa->dim[1] >= 2 * sb->dim[1] && sb->dim[1] > 0;
 }
 
 static size_t mm_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
 {
-    if (!flipped(DLT_CATTR(n, mm_attr), in[0], in[1], out[0]))
-        return 0;
-    return (size_t)dlt_shape_numel(out[0]) * sizeof(float);
-}
-
-/* y[m, n] = t[n, m]^T in 32 x 32 tiles */
-static void transpose_into(const float *t, float *y, int64_t m, int64_t n, int nthreads)
-{
-    int64_t tm = (m + 31) / 32, tn = (n + 31) / 32;
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (m * n > DLT_EW_PAR_MIN)
-    for (int64_t b = 0; b < tm * tn; b++) {
-        int64_t i0 = (b / tn) * 32, j0 = (b % tn) * 32;
-        int64_t i1 = i0 + 32 < m ? i0 + 32 : m, j1 = j0 + 32 < n ? j0 + 32 : n;
-        for (int64_t i = i0; i < i1; i++)
-            for (int64_t j = j0; j < j1; j++)
-                y[i * n + j] = t[j * m + i];
-    }
+    return flipped(DLT_CATTR(n, mm_attr), in[0], in[1]) ? (size_t)dlt_shape_numel(out[0]) * sizeof(float) : 0;
 }
 
 static dlt_status mm_cpu(const dlt_kctx *k)
@@ -83,10 +66,11 @@ static dlt_status mm_cpu(const dlt_kctx *k)
     mat_dims(sb, at->tb, &kb, &n);
     int64_t lda = sa->dim[sa->ndim - 1], ldb = sb->dim[sb->ndim - 1];
     int64_t nbatch = dlt_shape_numel(so) / (m * n);
-    if (flipped(at, sa, sb, so)) { /* T = B^T A, y = T^T */
+    if (flipped(at, sa, sb)) { /* T = B^T A, y = T^T (the shape family's tiled copy) */
         float *t = k->work;
         dlt_gemm(1, 0, n, m, kk, 1.f, b, ldb, a, lda, 0.f, t, m, k->nthreads);
-        transpose_into(t, y, m, n, k->nthreads);
+        dlt_strided_copy(sizeof(float), 2, (const int64_t[]){m, n}, t, (const int64_t[]){1, m}, y,
+                         (const int64_t[]){n, 1}, k->nthreads);
         return DLT_OK;
     }
     if (sb->ndim == 2 && !at->ta) {

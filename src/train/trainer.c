@@ -606,20 +606,18 @@ dlt_status dlt_train_describe(const dlt_train_config *c, int world_size, FILE *o
         return st;
     }
     free_phase_lists(&tg); /* a build that failed half-way */
-    /* Lay the parameters out and order the plan as the run does (a reducer
-     * without communicator: layout and buckets only), so the activation
-     * memory printed is the run's and ZeRO-1's shards follow its buckets */
+    /* ZeRO-1's shards follow the reducer's buckets: lay the parameters out as
+     * the run does (a reducer without communicator: layout and buckets only) */
     dlt_dist *dist = NULL;
     dlt_reducer *red = NULL;
     dlt_reducer_config rc = {.bucket_mb = c->bucket_mb, .contract = tg.contract};
-    if (st == DLT_OK && (st = dlt_dist_create(NULL, g, tg.nparams, tg.params, tg.grads, &rc, &dist)) == DLT_OK &&
-        c->zero)
+    if (st == DLT_OK && c->zero && (st = dlt_dist_create(NULL, g, tg.nparams, tg.params, tg.grads, &rc, &dist)) == DLT_OK)
         red = dlt_dist_reducer(dist);
     if (st == DLT_OK) {
-        /* sizes only: a dry run must not allocate the activations */
-        dlt_plan_opts po = {.measure_only = 1};
-        dlt_dist_plan_opts(dist, &po);
-        po.accumulate = c->accumulate > 1;
+        /* sizes only: a dry run must not allocate the activations; the
+         * planner orders the gradients as the run's plan does (order_roots) */
+        dlt_plan_opts po = {.ngrads = tg.nparams, .grad_params = tg.params, .grad_values = tg.grads,
+                            .accumulate = c->accumulate > 1, .measure_only = 1};
         st = dlt_plan_create(g, tg.nouts, tg.outs, &po, &p);
     }
     if (st == DLT_OK) {

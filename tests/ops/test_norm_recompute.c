@@ -77,26 +77,15 @@ static net build(int recompute, int affine, int relu, int resid)
     return m;
 }
 
-static int cmp_producer(const void *a, const void *b, void *g)
-{
-    int pa = dlt_producer_id(g, *(const dlt_t *)a), pb = dlt_producer_id(g, *(const dlt_t *)b);
-    return (pa > pb) - (pa < pb);
-}
-
-/* The plan of the loss and its gradients wrt every parameter, bound in the
- * order the trainer binds them (by producer id, as src/dist does), which is
- * the order the backward finishes them; the loss is the only output. */
+/* The plan of the loss and its gradients wrt every parameter, bound in
+ * parameter order (the planner visits them in the order the backward makes
+ * them: planner_orders_gradients_by_producer below); the loss is the only
+ * output. */
 static dlt_plan *plan_of(net *m, int measure)
 {
-    dlt_t gr[8], pg[8], pp[8];
+    dlt_t gr[12];
     ck_assert_msg(dlt_grad(m->g, m->loss, m->nparams, m->params, gr) == DLT_OK, "%s", dlt_errmsg());
-    memcpy(pg, gr, (size_t)m->nparams * sizeof *pg);
-    qsort_r(pg, (size_t)m->nparams, sizeof *pg, cmp_producer, m->g);
-    for (int i = 0; i < m->nparams; i++)
-        for (int j = 0; j < m->nparams; j++)
-            if (gr[j] == pg[i])
-                pp[i] = m->params[j];
-    dlt_plan_opts o = {.ngrads = m->nparams, .grad_params = pp, .grad_values = pg, .measure_only = measure};
+    dlt_plan_opts o = {.ngrads = m->nparams, .grad_params = m->params, .grad_values = gr, .measure_only = measure};
     dlt_plan *p;
     ck_assert_msg(dlt_plan_create(m->g, 1, &m->loss, &o, &p) == DLT_OK, "%s", dlt_errmsg());
     return p;
