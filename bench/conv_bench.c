@@ -6,9 +6,11 @@
  *
  *   bench/conv_bench [threads [min_seconds [name_filter]]]   (make bench builds it)
  *
- * Each shape runs on every CPU provider (DLT_CONV=im2col, and with oneDNN its
- * plain-layout and blocked-layout variants and the per-shape rule plans use by
- * default, dnnl-auto: DLT_CONV_LAYOUT=plain|blocked|auto).
+ * Each shape runs on every CPU provider: DLT_CONV=im2col, with oneDNN its
+ * plain-layout and blocked-layout variants (DLT_CONV=dnnl,
+ * DLT_CONV_LAYOUT=plain|blocked), and `auto`, what plans run by default
+ * (DLT_CONV=auto: oneDNN with its per-shape layout, the direct data gradient
+ * for images of <= 4 channels; src/ops/conv_provider.c).
  *
  * Benchmarks want OpenBLAS's own kernel choice: run with
  *   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE bench/conv_bench */
@@ -106,15 +108,16 @@ static double gflops(double flops, double t) { return flops / t * 1e-9; }
 /* The providers compared: DLT_CONV and, for oneDNN, DLT_CONV_LAYOUT. */
 static const struct {
     const char *label, *conv, *layout;
+    int dnnl; /* needs oneDNN */
 } providers[] = {
-    {"im2col", "im2col", "blocked"},
-    {"dnnl-plain", "dnnl", "plain"},
-    {"dnnl-blocked", "dnnl", "blocked"},
-    {"dnnl-auto", "dnnl", "auto"},
+    {"im2col", "im2col", "blocked", 0},
+    {"dnnl-plain", "dnnl", "plain", 1},
+    {"dnnl-blocked", "dnnl", "blocked", 1},
+    {"auto", "auto", "auto", 0},
 };
 enum { NPROV = sizeof providers / sizeof providers[0] };
 
-static void bench_shape(const shape *s, int nprov)
+static void bench_shape(const shape *s)
 {
     int oh = (s->h + 2 * s->pad - s->k) / s->stride + 1, ow = (s->w + 2 * s->pad - s->k) / s->stride + 1;
     double flops = 2.0 * s->n * s->oc * oh * ow * (double)s->c * s->k * s->k;
@@ -142,7 +145,9 @@ static void bench_shape(const shape *s, int nprov)
     dlt_t outs[3] = {y, gx, gw};
     dlt_t ins[3] = {x, w, dy};
     double ref = gflops(flops, t_gemm);
-    for (int pv = 0; pv < nprov; pv++) {
+    for (int pv = 0, first = 1; pv < NPROV; pv++) {
+        if (providers[pv].dnnl && !dlt_conv_dnnl_built())
+            continue;
         double t[3], tsum = 0;
         setenv("DLT_CONV", providers[pv].conv, 1);
         setenv("DLT_CONV_LAYOUT", providers[pv].layout, 1);
@@ -154,11 +159,12 @@ static void bench_shape(const shape *s, int nprov)
             dlt_plan_free(p);
         }
         printf("%-24s %5d %6d %5d %7.1f  %-12s %7.1f %4.0f%% %7.1f %4.0f%% %7.1f %4.0f%% %7.1f %4.0f%%\n",
-               pv ? "" : s->name, gm.m, gm.n, gm.k, ref, providers[pv].label, gflops(flops, t[0]),
+               first ? s->name : "", gm.m, gm.n, gm.k, ref, providers[pv].label, gflops(flops, t[0]),
                100 * gflops(flops, t[0]) / ref, gflops(flops, t[1]), 100 * gflops(flops, t[1]) / ref,
                gflops(flops, t[2]), 100 * gflops(flops, t[2]) / ref, gflops(3 * flops, tsum),
                100 * gflops(3 * flops, tsum) / ref);
         fflush(stdout);
+        first = 0;
     }
     unsetenv("DLT_CONV");
     unsetenv("DLT_CONV_LAYOUT");
@@ -200,7 +206,6 @@ int main(int argc, char **argv)
         min_seconds = atof(argv[2]);
     const char *only = argc > 3 ? argv[3] : NULL; /* shapes whose name contains this */
     dlt_set_num_threads(threads);
-    int nprov = dlt_conv_dnnl_built() ? NPROV : 1;
     char info[256];
     dlt_conv_provider_info(info, sizeof info);
     printf("threads %d; conv: %s\n", dlt_get_num_threads(), info);
@@ -211,6 +216,6 @@ int main(int argc, char **argv)
            "provider", "fwd", "", "bwd-in", "", "bwd-w", "", "fwd+bwd", "");
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         if (!only || strstr(shapes[i].name, only))
-            bench_shape(&shapes[i], nprov);
+            bench_shape(&shapes[i]);
     return 0;
 }

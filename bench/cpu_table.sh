@@ -24,13 +24,15 @@
 # the largest rank against PyTorch's one process with the global batch).
 # A summary table with every row and ratio ends the output.
 #
-#   bench/cpu_table.sh [--steps N] [--only ROWS] [--threads T] [--quick]
+#   bench/cpu_table.sh [--steps N] [--only ROWS] [--threads T] [--isa I] [--quick]
 #     --steps N    steps of the ResNet-20 and language-model runs (default 40;
 #                  the first fifth is warm-up and not counted); ResNet-50 runs
 #                  1 + max(N/10, 2) steps, the first one not counted
 #     --only ROWS  comma-separated rows: resnet20,resnet50,bert,gpt,conv
 #                  (default all: about 15 minutes on 2 idle cores)
 #     --threads T  threads per run (default: all cores); 2 ranks get T/2 each
+#     --isa I      native (default) or avx2: both sides held to AVX2+FMA code,
+#                  as on an AVX2-only node (bench/isa_env.sh says how)
 #     --quick      a few steps per row and short conv timings: checks that
 #                  the script works (figures are rough)
 #
@@ -48,13 +50,15 @@ steps=40
 only=resnet20,resnet50,bert,gpt,conv
 threads=$(nproc 2>/dev/null || echo 2)
 quick=0
+isa=native
 while [ $# -gt 0 ]; do
     case $1 in
     --steps) steps=$2; shift ;;
     --only) only=$2; shift ;;
     --threads) threads=$2; shift ;;
     --quick) quick=1 ;;
-    *) echo "usage: $0 [--steps N] [--only resnet20,resnet50,bert,gpt,conv] [--threads T] [--quick]" >&2; exit 2 ;;
+    --isa) isa=$2; shift ;;
+    *) echo "usage: $0 [--steps N] [--only resnet20,resnet50,bert,gpt,conv] [--threads T] [--isa native|avx2] [--quick]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -85,8 +89,11 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dlt_table.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-# the same environment for both: no OpenBLAS core/cache overrides
-run() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS="$threads" "$@"; }
+# the same environment for both (bench/isa_env.sh: --isa)
+DLT_BENCH_ISA=$isa
+export DLT_BENCH_ISA
+. "$(dirname "$0")/isa_env.sh"
+run() { isa_env OMP_NUM_THREADS="$threads" "$@"; }
 # timed FILE CMD...: "user sys wall peak-KiB" of CMD in FILE
 timed() { f=$1; shift; run /usr/bin/time -f "%U %S %e %M" -o "$f" "$@"; }
 # under mpirun: each rank's peak resident set in KiB, in FILE.RANK
@@ -108,10 +115,11 @@ fail() { echo "   FAILED: $1 (output follows)"; tail -20 "$2"; }
 
 echo "== dltrain / PyTorch on $(uname -n), $(date -u '+%F %T') UTC: $(nproc) cores," \
     "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
-echo "   $("$dltrain" --version | head -1); $("$dltrain" --version | grep -i 'elementwise math')"
-echo "   $("$dltrain" --version | grep 'BLAS')"
+echo "   $(run "$dltrain" --version | head -1); $(run "$dltrain" --version | grep -i 'elementwise math')"
+echo "   $(run "$dltrain" --version | grep 'BLAS' | sed 's/^ *//')"
+echo "   $(isa_line); pytorch CPU capability $(run "$py" -c 'import torch; print(torch.backends.cpu.get_cpu_capability())')"
 echo "   $("$py" -c 'import torch, torchvision; print("pytorch", torch.__version__, "torchvision", torchvision.__version__, "(%s)" % torch.__file__.rsplit("/", 2)[0])')"
-echo "   $threads threads per run (2 ranks: $half each); OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE unset;" \
+echo "   $threads threads per run (2 ranks: $half each);" \
     "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset} GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-unset}"
 [ $quick = 1 ] && echo "   --quick: a few steps per row, figures are rough"
 echo "   load average at start: $(load)"
@@ -206,10 +214,9 @@ if has conv; then
         run "$build/bench/conv_bench" "$threads" "$conv_s" >"$tmp/conv.out" 2>&1 || fail "conv_bench" "$tmp/conv.out"
         # the columns counted from the end of each shape line: ... sgemm
         # provider fwd fwd% bwd-in bwd-in% bwd-w bwd-w% fwd+bwd fwd+bwd%;
-        # the summary takes fwd+bwd% of the provider plans use by default
-        # (oneDNN with its per-shape layout when built with it, else im2col)
-        want=im2col
-        head -1 "$tmp/conv.out" | grep -q 'oneDNN [0-9]' && want=dnnl-auto
+        # the summary takes fwd+bwd% of `auto`, the providers plans use by
+        # default (src/ops/conv_provider.c)
+        want=auto
         awk -v want="$want" '
             NF >= 12 && $NF ~ /%$/ && $(NF-8) == want {
                 pct = $NF + 0
@@ -229,7 +236,7 @@ if has conv; then
 fi
 
 echo
-echo "== summary: dltrain / PyTorch ($("$py" -c 'import torch; print("pytorch", torch.__version__)'))," \
+echo "== summary: dltrain / PyTorch ($("$py" -c 'import torch; print("pytorch", torch.__version__)'), ISA $isa)," \
     "$threads threads per run; goals: images/s >= 1.3 (ResNet-20), >= 1.1 (ResNet-50), tokens/s >= 1.5," \
     "peak RSS <= 0.7"
 printf '%-38s %9s %9s %6s   %8s %8s %6s   %s\n' "row" "dltrain" "pytorch" "ratio" "RSS dlt" "RSS pt" \

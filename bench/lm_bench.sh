@@ -25,6 +25,7 @@
 # folder, default .). The corpus is Debian's linux-doc-6.1 (apt-get install
 # linux-doc-6.1): Documentation/process and admin-guide are made into shards in
 # a temporary folder with the jobs' own dlprep commands (seconds).
+# DLT_BENCH_ISA=avx2 holds both to AVX2+FMA code (bench/isa_env.sh).
 # DLT_TORCH_PYTHON names the Python with torch and h5py (default /usr/bin/python3,
 # Debian's python3-torch). Wall-clock figures depend on what else runs: the load
 # average is printed before and after, and CPU seconds per step beside them.
@@ -62,8 +63,9 @@ per=$((threads / ranks > 0 ? threads / ranks : 1))
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dlt_lmbench.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-# the same environment for both: no OpenBLAS core/cache overrides
-run() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS="$threads" "$@"; }
+# the same environment for both (bench/isa_env.sh: DLT_BENCH_ISA)
+. "$(dirname "$0")/isa_env.sh"
+run() { isa_env OMP_NUM_THREADS="$threads" "$@"; }
 timed() { out=$1; shift; run /usr/bin/time -f "%U %S %e %M" -o "$out" "$@"; }
 # under mpirun: each rank's peak resident set in KiB, in FILE.RANK
 perrank='exec /usr/bin/time -f %M -o "$0.${OMPI_COMM_WORLD_RANK:-0}" "$@"'
@@ -71,6 +73,7 @@ perrank='exec /usr/bin/time -f %M -o "$0.${OMPI_COMM_WORLD_RANK:-0}" "$@"'
 echo "== $(uname -n): $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "   $steps steps (warm-up $warmup, log every $every); dltrain $ranks ranks x $per thread(s);" \
     "$("$py" -c 'import torch; print("pytorch", torch.__version__)') 1 process x $threads threads"
+echo "   $(isa_line); $(run "$build/dltrain" --version | grep 'GEMM CPU' | sed 's/^ *//')"
 
 # the shards, as the jobs' comments make them
 run "$build/dlprep" text "$D/process" "$D/admin-guide" --target bert --vocab-size 8192 --seq-len 128 \

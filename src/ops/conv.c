@@ -169,19 +169,26 @@ static int node_kind(const dlt_node *n)
 }
 
 /* The provider is picked at plan time (conv_provider.c): oneDNN nodes get a
- * primitive as their per-node state (conv_dnnl.c), im2col nodes none. */
+ * primitive as their per-node state (conv_dnnl.c), direct nodes the address
+ * of direct_node (nothing to free), im2col nodes none. */
+static const char direct_node;
+
 static dlt_status conv_prepare(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out,
                                int nthreads, void **state)
 {
     conv_geom q = node_geom(n, in, out);
-    int kind = node_kind(n);
-    *state = NULL;
-    if (conv_provider(&q, kind, dlt_get_num_threads()) != CONV_DNNL)
+    int kind = node_kind(n), prov = conv_provider(&q, kind, dlt_get_num_threads());
+    *state = prov == CONV_DIRECT ? (void *)&direct_node : NULL;
+    if (prov != CONV_DNNL)
         return DLT_OK;
     return conv_dnnl_create(&q, kind, n->nin == 3, nthreads, (conv_dnnl **)state);
 }
 
-static void conv_release(void *state) { conv_dnnl_free(state); }
+static void conv_release(void *state)
+{
+    if (state != &direct_node)
+        conv_dnnl_free(state);
+}
 
 static dlt_status conv_cpu(const dlt_kctx *k)
 {
@@ -197,11 +204,14 @@ static dlt_status conv_cpu(const dlt_kctx *k)
 static dlt_status convt_cpu(const dlt_kctx *k)
 {
     const float *bias = k->node->nin == 3 ? k->in[2] : NULL;
-    if (k->op_state)
+    conv_geom q = geom_of(DLT_CATTR(k->node, conv_attr), k->out_shape[0], k->in_shape[1], k->in_shape[0]);
+    if (k->op_state == &direct_node)
+        conv_direct_data(&q, k->in[0], k->in[1], bias, k->out[0], k->work, k->work_bytes, k->nthreads);
+    else if (k->op_state)
         return conv_dnnl_run(k->op_state, k->in[0], k->in[1], bias, k->out[0], k->work,
                              k->work_bytes, k->nthreads);
-    conv_geom q = geom_of(DLT_CATTR(k->node, conv_attr), k->out_shape[0], k->in_shape[1], k->in_shape[0]);
-    conv_bwd_data(&q, k->in[0], k->in[1], bias, k->out[0], k->work, k->work_bytes, k->nthreads);
+    else
+        conv_bwd_data(&q, k->in[0], k->in[1], bias, k->out[0], k->work, k->work_bytes, k->nthreads);
     return DLT_OK;
 }
 
@@ -215,14 +225,16 @@ static dlt_status wgrad_cpu(const dlt_kctx *k)
     return DLT_OK;
 }
 
-/* The workspace of the node's provider: im2col's column buffers, or oneDNN's
- * blocked copies and scratchpad. */
+/* The workspace of the node's provider: im2col's column buffers, oneDNN's
+ * blocked copies and scratchpad, or the direct kernel's padded responses. */
 static size_t conv_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
 {
     conv_geom q = node_geom(n, in, out);
-    int kind = node_kind(n);
-    if (conv_provider(&q, kind, dlt_get_num_threads()) == CONV_DNNL)
+    int kind = node_kind(n), prov = conv_provider(&q, kind, dlt_get_num_threads());
+    if (prov == CONV_DNNL)
         return conv_dnnl_ws(&q, kind, n->nin == 3, dlt_get_num_threads());
+    if (prov == CONV_DIRECT)
+        return conv_direct_ws(&q, conv_slots(q.n));
     return kind == CONV_FWD    ? conv_fwd_ws(&q, conv_slots(q.n))
            : kind == CONV_DATA ? conv_bwd_data_ws(&q, conv_slots(q.n))
                                : conv_bwd_filter_ws(&q, conv_slots(q.n));

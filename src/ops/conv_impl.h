@@ -16,7 +16,7 @@ extern "C" {
  * "response" Y [N, OC, OH, OW] = conv2d(X, W), and W [OC, C / groups, KH, KW].
  * conv2d computes Y, conv_transpose2d computes X (the adjoint), and
  * conv2d_weight_grad computes W. */
-typedef struct {
+typedef struct conv_geom {
     int64_t n, c, h, w;
     int64_t oc, oh, ow;
     int kh, kw, sh, sw, ph, pw, dh, dw, groups;
@@ -121,7 +121,7 @@ void conv_bwd_filter(const conv_geom *q, const float *x, const float *y, float *
  * (conv_dnnl.c, when configure found libdnnl-dev), created by the op's
  * `prepare` and kept in the plan's per-node state. */
 enum { CONV_FWD = 0, CONV_DATA, CONV_FILTER };
-enum { CONV_IM2COL = 0, CONV_DNNL };
+enum { CONV_IM2COL = 0, CONV_DNNL, CONV_DIRECT };
 
 /* The provider for a node of kind CONV_* with geometry q, made for `nthreads`
  * threads: DLT_CONV=im2col|dnnl|auto (unset: auto) forces one; auto follows
@@ -129,6 +129,37 @@ enum { CONV_IM2COL = 0, CONV_DNNL };
  * cannot do (or when it is not built). The same answer for the workspace
  * rule and `prepare` of one plan. */
 int conv_provider(const conv_geom *q, int kind, int nthreads);
+
+/* conv_direct.c: the data gradient (conv_transpose2d) of a convolution whose
+ * image has few channels (a network's input layer; a GAN generator's last
+ * layer), where im2col's column matrix has only C KH KW rows and the GEMM
+ * runs far below peak. x is computed directly, vector lanes along image rows:
+ * the image splits into stride phases (rows ih = py + sh i, columns
+ * iw = px + sw j), and in one phase every kernel tap (ky, kx) that reaches it
+ * reads the response at (i + ey, j + ex), a fixed shift. The response is
+ * first copied into a zero-padded buffer (conv_direct_layout), so every shift
+ * is an unconditional vector load, and each tile of R rows x NB vectors x C
+ * channels keeps its sums in registers over all (o, ky, kx). Each element's
+ * sum runs in the same (o, ky, kx) order whatever the tile and thread count.
+ * The kernel is vector code, built per ISA level with vmath's paths
+ * (dlt_vmath_ops.conv_data_image) and picked with them. */
+/* CONV_DIRECT_TILE: sums per tile (R C NB), so at most that many rows. */
+enum { CONV_DIRECT_MAX_C = 4, CONV_DIRECT_MAX_K = 32, CONV_DIRECT_TILE = 24 };
+typedef struct conv_direct_layout {
+    int64_t pt, pl;         /* the response's origin in the padded buffer */
+    int64_t hp, wp;         /* padded rows and columns per response channel */
+    int64_t jr;             /* columns computed per phase row: ceil(W / sw) rounded up to 16 */
+} conv_direct_layout;
+/* 1 when the direct kernel handles q: groups 1, no dilation, C <= CONV_DIRECT_MAX_C,
+ * kernels up to CONV_DIRECT_MAX_K a side. */
+int conv_direct_supports(const conv_geom *q);
+void conv_direct_layout_of(const conv_geom *q, conv_direct_layout *l);
+/* Workspace bytes: one padded response per slot. */
+size_t conv_direct_ws(const conv_geom *q, int slots);
+/* x = conv_transpose2d(y, w) + bias (bias may be NULL), images split over
+ * the slots that fit `work`. */
+void conv_direct_data(const conv_geom *q, const float *y, const float *w, const float *bias, float *x,
+                      float *work, size_t work_bytes, int nthreads);
 
 /* conv_dnnl.c. A oneDNN convolution of one kind and geometry: its primitive,
  * memory objects and scratchpad, made once. */

@@ -5,7 +5,10 @@
  * set (tests, benchmarks); unset or auto follows the rule below, made from
  * bench/conv_bench on ResNet-20 and ResNet-50 layer shapes
  * (bench/results/conv-2026-12-06.txt). oneDNN runs only what it can express;
- * everything else stays on im2col + sgemm. */
+ * everything else stays on im2col + sgemm. The data gradient of an image with
+ * at most CONV_DIRECT_MAX_C channels runs the direct kernel (conv_direct.c)
+ * unless a provider is forced: oneDNN and im2col ran it at 18-25% of sgemm
+ * on ResNet's input layers (bench/conv_bench). */
 #include "config.h"
 
 #include <stdio.h>
@@ -42,6 +45,8 @@ static int rule(const conv_geom *q, int kind, int nthreads)
 int conv_provider(const conv_geom *q, int kind, int nthreads)
 {
     int f = forced();
+    if (f < 0 && kind == CONV_DATA && conv_direct_supports(q))
+        return CONV_DIRECT;
     if (f == CONV_IM2COL || !conv_dnnl_built())
         return CONV_IM2COL;
     int want = f == CONV_DNNL ? CONV_DNNL : rule(q, kind, nthreads);
@@ -55,7 +60,8 @@ void dlt_conv_provider_info(char *buf, size_t len)
     const char *e = getenv("DLT_CONV");
     const char *how = forced() == CONV_IM2COL ? "im2col + sgemm (DLT_CONV=im2col)"
                       : forced() == CONV_DNNL ? "oneDNN for every supported shape (DLT_CONV=dnnl)"
-                                              : "oneDNN for every shape it supports, im2col + sgemm otherwise";
+                                              : "oneDNN for every shape it supports, im2col + sgemm otherwise; "
+                                                "direct data gradient for images of <= 4 channels";
     const char *lay = getenv("DLT_CONV_LAYOUT");
     const char *layout = lay && !strcmp(lay, "plain")     ? "plain layout (DLT_CONV_LAYOUT=plain)"
                          : lay && !strcmp(lay, "blocked") ? "blocked layout (DLT_CONV_LAYOUT=blocked)"
@@ -67,6 +73,7 @@ void dlt_conv_provider_info(char *buf, size_t len)
     snprintf(buf, len, "oneDNN %d.%d.%d, %s; %s", v->major, v->minor, v->patch, how, layout);
 #else
     (void)how, (void)layout;
-    snprintf(buf, len, "im2col + sgemm (built without oneDNN)");
+    snprintf(buf, len, "im2col + sgemm (built without oneDNN)%s",
+             forced() == CONV_IM2COL ? "" : "; direct data gradient for images of <= 4 channels");
 #endif
 }

@@ -48,6 +48,9 @@ typedef enum {
     DLT_VM_NFN
 } dlt_vm_fn_id;
 
+struct conv_geom;
+struct conv_direct_layout;
+
 typedef struct {
     const char *name; /* "baseline", "avx2", "avx512" */
     dlt_vmath_fn fn[DLT_VM_NFN];
@@ -73,6 +76,13 @@ typedef struct {
     /* u[i] = dlt_rng_uniform(seed, stream, c0 + i) for i < n, the same bits
      * (dropout's masks, attention's dropout). */
     void (*rng_uniform)(uint64_t seed, uint64_t stream, uint64_t c0, int64_t n, float *u);
+    /* One image of conv_direct_data (conv_impl.h, conv_direct_kernels.h):
+     * x [C, H, W] = conv_transpose2d(y [OC, OH, OW], w) + bias (bias may be
+     * NULL), through `pad`, a buffer of OC * l->hp * l->wp floats whose
+     * padding is zeroed when `fresh` and must be left as the last call left
+     * it otherwise. */
+    void (*conv_data_image)(const struct conv_geom *q, const struct conv_direct_layout *l, const float *y,
+                            const float *w, const float *bias, float *x, float *pad, int fresh);
 } dlt_vmath_ops;
 
 #ifdef __cplusplus

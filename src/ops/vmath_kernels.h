@@ -241,6 +241,8 @@ static void vk_rng_uniform(uint64_t seed, uint64_t stream, uint64_t c0, int64_t 
     }
 }
 
+#include "conv_direct_kernels.h"
+
 const dlt_vmath_ops VM_TABLE = {
     .name = VM_ISA_NAME,
     .fn =
@@ -264,4 +266,5 @@ const dlt_vmath_ops VM_TABLE = {
     .exp_max_row = vk_exp_max_row,
     .lse_grad_row = vk_lse_grad_row,
     .rng_uniform = vk_rng_uniform,
+    .conv_data_image = vk_conv_data_image,
 };
