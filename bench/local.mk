@@ -40,7 +40,7 @@ EXTRA_DIST += bench/nas_fmnist.sh
 # Mask R-CNN on detection-synth beside torchvision (runs once the maskrcnn task is merged)
 EXTRA_DIST += bench/maskrcnn_synth.sh bench/reference/maskrcnn_synth.py
 # issue 21's table in one run (dltrain beside PyTorch, peak RSS, conv vs sgemm) and the OpenMP wait policies
-EXTRA_DIST += bench/cpu_table.sh bench/omp_wait.sh bench/reference/resnet50_cpu_torch.py
+EXTRA_DIST += bench/cpu_table.sh bench/isa_env.sh bench/omp_wait.sh bench/reference/resnet50_cpu_torch.py
 # GEMM libraries side by side on one thread (OpenBLAS's core vs oneDNN's sgemm)
 check_PROGRAMS += bench/gemm_bench
 bench_gemm_bench_SOURCES = bench/gemm_bench.c

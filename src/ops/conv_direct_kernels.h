@@ -79,6 +79,8 @@ enum { CD_ACC = 24 };
 enum { CD_ACC = 12 };
 #endif
 _Static_assert((int)CD_ACC <= (int)CONV_DIRECT_TILE, "the padded layout leaves CONV_DIRECT_TILE rows for a tile");
+/* The most sums a tile has: R = 1 when C NB > CD_ACC (C, NB <= 4). */
+enum { CD_ACCMAX = CD_ACC > 16 ? CD_ACC : 16 };
 #define CD_ROWS(C, NB) (CD_ACC / ((C) * (NB)) > 0 ? CD_ACC / ((C) * (NB)) : 1)
 #define CD_NBMAX(C) (CD_ACC / (4 * (C)) > 4 ? 4 : CD_ACC / (4 * (C)) < 1 ? 1 : CD_ACC / (4 * (C)))
 
@@ -97,7 +99,7 @@ typedef struct {
  * where it is inlined, so acc lives in registers. */
 VM_INLINE void cd_tile(const cd_phase *p, int C, int NB, int R, const float *base, float *out)
 {
-    cd_vec acc[CD_ACC];
+    cd_vec acc[CD_ACCMAX];
 #pragma GCC unroll 24
     for (int a = 0; a < R * C * NB; a++)
         acc[a] = CD_ZERO();
@@ -170,7 +172,7 @@ static void vk_conv_data_image(const conv_geom *q, const conv_direct_layout *l, 
     int C = (int)q->c;
     cd_phase p = {.w = w, .wp = l->wp, .khw = (int64_t)q->kh * q->kw, .kw = q->kw, .oc = q->oc,
                   .chan = l->hp * l->wp};
-    float out[CD_ACC * CD_VW];
+    float out[CD_ACCMAX * CD_VW];
     for (int py = 0; py < q->sh && py < q->h; py++) {
         int64_t ip = (q->h - py + q->sh - 1) / q->sh;
         p.nky = 0;
