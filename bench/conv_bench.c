@@ -173,7 +173,8 @@ static void bench_shape(const shape *s)
 
 /* ResNet-20 (CIFAR-style: 16/32/64 channels, 3x3, the 1x1 s2 shortcuts are
  * option A in the model, no conv) at 28x28 and 32x32, batch 64 and 128; the
- * distinct conv shapes of ResNet-50 v1.5 at 224x224, batch 32. */
+ * distinct conv shapes of ResNet-50 v1.5 at 224x224, batch 32; the DCGAN
+ * image layer. */
 #define R20(hw, b)                                                                                       \
     {"r20 3->16 " #hw " b" #b, b, 3, hw, hw, 16, 3, 1, 1},                                                 \
         {"r20 16->16 " #hw " b" #b, b, 16, hw, hw, 16, 3, 1, 1},                                           \
@@ -197,6 +198,11 @@ static const shape shapes[] = {
     {"r50 1x1 1024->256 14", 32, 1024, 14, 14, 256, 1, 1, 0},
     {"r50 3x3 512->512 7", 32, 512, 7, 7, 512, 3, 1, 1},
     {"r50 1x1 2048->512 7", 32, 2048, 7, 7, 512, 1, 1, 0},
+    /* jobs/dcgan_fmnist.toml's image layer (the discriminator's first conv;
+     * its bwd-in is also the generator's last ConvTranspose), batch 64 */
+    {"dcgan 4x4 s2 1->64 28", 64, 1, 28, 28, 64, 4, 2, 1},
+    /* jobs/resnet20_fmnist.toml's input layer (one channel) */
+    {"r20 1->16 28 b64", 64, 1, 28, 28, 16, 3, 1, 1},
 };
 
 int main(int argc, char **argv)

@@ -14,7 +14,7 @@ static const struct {
     const char *values[5]; /* the accepted values, NULL-terminated */
 } vars[] = {
     {"DLT_GEMM", {"openblas", "dnnl", "auto", NULL}},
-    {"DLT_CONV", {"im2col", "dnnl", "auto", NULL}},
+    {"DLT_CONV", {"im2col", "dnnl", "direct", "auto", NULL}},
     {"DLT_CONV_LAYOUT", {"plain", "blocked", "auto", NULL}},
     {"DLT_CPU_ISA", {"libm", "baseline", "avx2", "avx512", NULL}},
 };

@@ -5,10 +5,18 @@
  * set (tests, benchmarks); unset or auto follows the rule below, made from
  * bench/conv_bench on ResNet-20 and ResNet-50 layer shapes
  * (bench/results/conv-2026-12-06.txt). oneDNN runs only what it can express;
- * everything else stays on im2col + sgemm. The data gradient of an image with
- * at most CONV_DIRECT_MAX_C channels runs the direct kernel (conv_direct.c)
- * unless a provider is forced: oneDNN and im2col ran it at 18-25% of sgemm
- * on ResNet's input layers (bench/conv_bench). */
+ * everything else stays on im2col + sgemm.
+ *
+ * The data gradient of an image with at most CONV_DIRECT_MAX_C channels (an
+ * input layer; a GAN generator's last layer) is the exception: oneDNN ran it
+ * at 7-25% of sgemm in either layout. The direct kernel (conv_direct.c) runs
+ * it when the image has 2-4 channels and the response fewer than 64
+ * (ResNet-20's 3->16: 100-140 GFLOP/s against im2col's 60-85); im2col
+ * otherwise, whose GEMM then has K = OC >= 64 or a single image channel to
+ * scatter into (ResNet-50's 7x7 3->64: im2col 140-185, direct 120;
+ * DCGAN's 4x4 s2 1->64: im2col 120, direct 42; ResNet-20's 1->16: im2col
+ * 66, direct 51). DLT_CONV=direct forces the direct kernel wherever it
+ * applies (tests). */
 #include "config.h"
 
 #include <stdio.h>
@@ -22,7 +30,7 @@
 #include <dnnl.h>
 #endif
 
-/* The forced provider: CONV_IM2COL, CONV_DNNL, or -1 (auto). */
+/* The forced provider: CONV_IM2COL, CONV_DNNL, CONV_DIRECT or -1 (auto). */
 static int forced(void)
 {
     const char *e = getenv("DLT_CONV");
@@ -32,25 +40,31 @@ static int forced(void)
         return CONV_IM2COL;
     if (strcmp(e, "dnnl") == 0)
         return CONV_DNNL;
+    if (strcmp(e, "direct") == 0)
+        return CONV_DIRECT;
     return -1;
 }
 
 /* The measured rule (auto). */
 static int rule(const conv_geom *q, int kind, int nthreads)
 {
-    (void)q, (void)kind, (void)nthreads;
+    (void)nthreads;
+    if (kind == CONV_DATA && q->groups == 1 && q->c <= CONV_DIRECT_MAX_C)
+        return q->c >= 2 && q->oc < 64 && conv_direct_supports(q) ? CONV_DIRECT : CONV_IM2COL;
     return CONV_DNNL;
 }
 
 int conv_provider(const conv_geom *q, int kind, int nthreads)
 {
     int f = forced();
-    if (f < 0 && kind == CONV_DATA && conv_direct_supports(q))
+    if (f == CONV_DIRECT && kind == CONV_DATA && conv_direct_supports(q))
         return CONV_DIRECT;
-    if (f == CONV_IM2COL || !conv_dnnl_built())
+    int want = f == CONV_IM2COL || f == CONV_DNNL ? f : rule(q, kind, nthreads);
+    if (want == CONV_DIRECT)
+        return CONV_DIRECT;
+    if (want == CONV_IM2COL || !conv_dnnl_built())
         return CONV_IM2COL;
-    int want = f == CONV_DNNL ? CONV_DNNL : rule(q, kind, nthreads);
-    return want == CONV_DNNL && conv_dnnl_supports(q) ? CONV_DNNL : CONV_IM2COL;
+    return conv_dnnl_supports(q) ? CONV_DNNL : CONV_IM2COL;
 }
 
 int dlt_conv_dnnl_built(void) { return conv_dnnl_built(); }
@@ -58,22 +72,27 @@ int dlt_conv_dnnl_built(void) { return conv_dnnl_built(); }
 void dlt_conv_provider_info(char *buf, size_t len)
 {
     const char *e = getenv("DLT_CONV");
-    const char *how = forced() == CONV_IM2COL ? "im2col + sgemm (DLT_CONV=im2col)"
-                      : forced() == CONV_DNNL ? "oneDNN for every supported shape (DLT_CONV=dnnl)"
-                                              : "oneDNN for every shape it supports, im2col + sgemm otherwise; "
-                                                "direct data gradient for images of <= 4 channels";
+    const char *how = forced() == CONV_IM2COL   ? "im2col + sgemm (DLT_CONV=im2col)"
+                      : forced() == CONV_DNNL   ? "oneDNN for every supported shape (DLT_CONV=dnnl)"
+                      : forced() == CONV_DIRECT ? "the direct kernel for every data gradient it handles (DLT_CONV=direct)"
+                                                : "oneDNN for every shape it supports, im2col + sgemm otherwise; data "
+                                                  "gradients of <= 4 image channels: direct for 2-4 and < 64 "
+                                                  "response channels, else im2col";
     const char *lay = getenv("DLT_CONV_LAYOUT");
     const char *layout = lay && !strcmp(lay, "plain")     ? "plain layout (DLT_CONV_LAYOUT=plain)"
                          : lay && !strcmp(lay, "blocked") ? "blocked layout (DLT_CONV_LAYOUT=blocked)"
                                                           : "plain layout for 1x1 at >= 14x14 pixels, blocked otherwise";
-    if (e && *e && strcmp(e, "auto") && strcmp(e, "im2col") && strcmp(e, "dnnl"))
-        how = "oneDNN for every shape it supports (DLT_CONV ignored: not im2col|dnnl|auto)";
+    if (e && *e && strcmp(e, "auto") && strcmp(e, "im2col") && strcmp(e, "dnnl") && strcmp(e, "direct"))
+        how = "oneDNN for every shape it supports (DLT_CONV ignored: not im2col|dnnl|direct|auto)";
 #ifdef DLT_HAVE_DNNL
     const dnnl_version_t *v = dnnl_version();
     snprintf(buf, len, "oneDNN %d.%d.%d, %s; %s", v->major, v->minor, v->patch, how, layout);
 #else
     (void)how, (void)layout;
     snprintf(buf, len, "im2col + sgemm (built without oneDNN)%s",
-             forced() == CONV_IM2COL ? "" : "; direct data gradient for images of <= 4 channels");
+             forced() == CONV_IM2COL ? ""
+             : forced() == CONV_DIRECT
+                 ? "; the direct kernel for every data gradient it handles (DLT_CONV=direct)"
+                 : "; the direct kernel for data gradients of 2-4 image channels and < 64 response channels");
 #endif
 }

@@ -1,12 +1,13 @@
 /* The direct data-gradient convolution (src/ops/conv_direct.c), which plans
- * use for the data gradient and conv_transpose2d of images with <= 4
- * channels: against naive scatter loops in double, on geometries that reach
+ * use for the data gradient and conv_transpose2d of images with 2-4 channels
+ * and fewer than 64 response channels (forced here with DLT_CONV=direct for
+ * every geometry it handles): against naive scatter loops in double, on geometries that reach
  * every part of the kernel (one to four channels; strides 1, 2, 3 and unequal;
  * 1x1 stride 2, whose phases include ones no tap reaches; padding up to k - 1;
  * rows wider than a tile and one pixel high; sizes the stride does not divide;
  * bias). The plan must have run the direct kernel (dlt_conv_direct_images)
  * and an im2col plan must not; results are bitwise the same on 1 and 2
- * threads. tests/ops/test_vmath_paths.sh runs this once per vector path.
+ * threads. The default provider rule picks it where it should and only there. tests/ops/test_vmath_paths.sh runs this once per vector path.
  *
  * Tolerance: max |direct - ref| <= 1e-5 * (1 + max |ref|) * sqrt(K), K = OC KH KW
  * the products summed per element (f32 sums in another order). */
@@ -118,7 +119,7 @@ START_TEST(direct_matches_naive)
     for (int t = 1; t <= 2; t++) {
         dlt_set_num_threads(t);
         long long before = dlt_conv_direct_images();
-        dlt_plan *p = plan_run(&m, NULL);
+        dlt_plan *p = plan_run(&m, "direct");
         ck_assert_msg(dlt_conv_direct_images() == before + k->n, "case %d: the direct kernel ran %lld images, not %d",
                       _i, dlt_conv_direct_images() - before, k->n);
         const float *x = dlt_plan_data(p, m.x);
@@ -152,17 +153,47 @@ START_TEST(direct_matches_naive)
 }
 END_TEST
 
-/* Five channels go to the other providers. */
-START_TEST(five_channels_not_direct)
+/* The default rule: direct for 2-4 image channels and < 64 response
+ * channels; not for one image channel, 64 response channels or 5 image
+ * channels (im2col or oneDNN run those), nor when DLT_CONV=direct meets a
+ * geometry it does not handle (dilation). */
+START_TEST(default_rule)
 {
-    dcase k = {2, 5, 8, 8, 4, 3, 3, 1, 1, 1, 1, 0};
-    net m;
-    build(&k, &m);
+    static const struct {
+        dcase k;
+        int direct;
+    } want[] = {
+        {{2, 3, 8, 8, 16, 3, 3, 1, 1, 1, 1, 0}, 1},
+        {{2, 4, 8, 8, 63, 3, 3, 2, 2, 1, 1, 0}, 1},
+        {{2, 1, 8, 8, 16, 3, 3, 1, 1, 1, 1, 0}, 0},
+        {{2, 3, 8, 8, 64, 3, 3, 1, 1, 1, 1, 0}, 0},
+        {{2, 5, 8, 8, 4, 3, 3, 1, 1, 1, 1, 0}, 0},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        net m;
+        build(&want[i].k, &m);
+        long long before = dlt_conv_direct_images();
+        dlt_plan *p = plan_run(&m, NULL);
+        ck_assert_msg(dlt_conv_direct_images() - before == (want[i].direct ? want[i].k.n : 0),
+                      "rule case %zu: direct ran %lld images", i, dlt_conv_direct_images() - before);
+        dlt_plan_free(p);
+        dlt_graph_free(m.g);
+    }
+    /* dilation 2: DLT_CONV=direct falls back */
+    int64_t ys[4] = {1, 4, 4, 4}, ws[4] = {4, 2, 3, 3};
+    dlt_conv2d_opts o = {{1, 1}, {1, 1}, {2, 2}, 1, {0, 0}};
+    dlt_graph *g = dlt_graph_create(3);
+    dlt_t x = dlt_conv2d_input_grad(g, dlt_input(g, "y", DLT_F32, 4, ys), dlt_input(g, "w", DLT_F32, 4, ws), 6, 6, &o);
+    ck_assert_msg(dlt_graph_status(g) == DLT_OK, "%s", dlt_graph_errmsg(g));
+    dlt_plan *p = NULL;
     long long before = dlt_conv_direct_images();
-    dlt_plan *p = plan_run(&m, NULL);
+    setenv("DLT_CONV", "direct", 1);
+    ck_assert_msg(dlt_plan_create(g, 1, &x, NULL, &p) == DLT_OK, "%s", dlt_errmsg());
+    unsetenv("DLT_CONV");
+    ck_assert_msg(dlt_plan_run(p, NULL) == DLT_OK, "%s", dlt_errmsg());
     ck_assert_int_eq(dlt_conv_direct_images(), before);
     dlt_plan_free(p);
-    dlt_graph_free(m.g);
+    dlt_graph_free(g);
 }
 END_TEST
 
@@ -172,7 +203,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, direct_matches_naive, 0, NCASES);
-    tcase_add_test(tc, five_channels_not_direct);
+    tcase_add_test(tc, default_rule);
     suite_add_tcase(s, tc);
     return dlt_test_run(s);
 }
