@@ -1,9 +1,10 @@
 #!/bin/sh
 # Issue 21's comparison table in one run: dltrain beside PyTorch on this
-# machine, each row in the same environment (OPENBLAS_CORETYPE and
-# OPENBLAS_L2_SIZE unset for both, the same thread count), with the load
-# average before and after each row, the torch version and the CPU ISA path
-# dltrain runs (dltrain --version). Prints figures; asserts nothing.
+# machine, each row in the same environment (bench/isa_env.sh: by default
+# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for both; the same thread
+# count), with the load average before and after each row, the torch version
+# and the CPU ISA path dltrain runs (dltrain --version). Prints figures;
+# asserts nothing.
 #
 #   resnet20  ResNet-20 Fashion-MNIST, global batch 128 (jobs/resnet20_fmnist.toml
 #             against bench/reference/resnet20_fmnist_torch.py): images/s of
@@ -116,7 +117,7 @@ fail() { echo "   FAILED: $1 (output follows)"; tail -20 "$2"; }
 echo "== dltrain / PyTorch on $(uname -n), $(date -u '+%F %T') UTC: $(nproc) cores," \
     "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
 echo "   $(run "$dltrain" --version | head -1); $(run "$dltrain" --version | grep -i 'elementwise math')"
-echo "   $(run "$dltrain" --version | grep 'BLAS' | sed 's/^ *//')"
+run "$dltrain" --version | grep 'BLAS' | sed 's/^ */   /'
 echo "   $(isa_line); pytorch CPU capability $(run "$py" -c 'import torch; print(torch.backends.cpu.get_cpu_capability())')"
 echo "   $("$py" -c 'import torch, torchvision; print("pytorch", torch.__version__, "torchvision", torchvision.__version__, "(%s)" % torch.__file__.rsplit("/", 2)[0])')"
 echo "   $threads threads per run (2 ranks: $half each);" \

@@ -124,7 +124,7 @@ enum { CONV_FWD = 0, CONV_DATA, CONV_FILTER };
 enum { CONV_IM2COL = 0, CONV_DNNL, CONV_DIRECT };
 
 /* The provider for a node of kind CONV_* with geometry q, made for `nthreads`
- * threads: DLT_CONV=im2col|dnnl|auto (unset: auto) forces one; auto follows
+ * threads: DLT_CONV=im2col|dnnl|direct|auto (unset: auto) forces one; auto follows
  * the measured rule in conv_provider.c. Falls back to im2col for what oneDNN
  * cannot do (or when it is not built). The same answer for the workspace
  * rule and `prepare` of one plan. */

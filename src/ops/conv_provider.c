@@ -1,7 +1,7 @@
 /* Which provider runs a CPU convolution node: decided once per node at plan
  * time, by the same function for the op's workspace rule and its `prepare`.
  *
- * DLT_CONV=im2col|dnnl|auto forces a provider for the plans made while it is
+ * DLT_CONV=im2col|dnnl|direct|auto forces a provider for the plans made while it is
  * set (tests, benchmarks); unset or auto follows the rule below, made from
  * bench/conv_bench on ResNet-20 and ResNet-50 layer shapes
  * (bench/results/conv-2026-12-06.txt). oneDNN runs only what it can express;

@@ -110,7 +110,7 @@ dlt_t dlt_conv2d_weight_grad(dlt_graph *g, dlt_t x, dlt_t dy, int kh, int kw, co
 /* The CPU convolution providers (conv_provider.c): 1 when the library was
  * built with oneDNN (configure found libdnnl-dev), and a line saying which
  * provider runs convolutions (for --version). Plans pick one per node when
- * they are made; DLT_CONV=im2col|dnnl|auto (unset: auto) forces one. */
+ * they are made; DLT_CONV=im2col|dnnl|direct|auto (unset: auto) forces one. */
 int dlt_conv_dnnl_built(void);
 /* oneDNN convolution primitives alive in this process (plans own them; 0
  * once every plan is freed). */

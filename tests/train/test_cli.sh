@@ -117,7 +117,7 @@ expect_usage "two job files" "unexpected argument" job.toml job.toml
 expect_usage "--set without a value" '^dltrain: --set needs a value' job.toml --set
 # a mistyped kernel-choice variable (src/core/env.c) is an error, not a silent fallback
 DLT_GEMM=mkl expect_usage "unknown DLT_GEMM" '^dltrain: environment: DLT_GEMM=mkl is not openblas, dnnl or auto' job.toml
-DLT_CONV=winograd expect_usage "unknown DLT_CONV" '^dltrain: environment: DLT_CONV=winograd is not im2col, dnnl or auto' job.toml
+DLT_CONV=winograd expect_usage "unknown DLT_CONV" '^dltrain: environment: DLT_CONV=winograd is not im2col, dnnl, direct or auto' job.toml
 DLT_CONV_LAYOUT=nhwc expect_usage "unknown DLT_CONV_LAYOUT" 'DLT_CONV_LAYOUT=nhwc is not plain, blocked or auto' job.toml
 DLT_CPU_ISA=sse4 expect_usage "unknown DLT_CPU_ISA" 'DLT_CPU_ISA=sse4 is not libm, baseline, avx2 or avx512' job.toml
 expect_usage "NCCL for CPU tensors" 'dist.backend = "nccl" needs train.device = "cuda"' job.toml --set dist.backend=nccl
