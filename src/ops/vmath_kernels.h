@@ -67,11 +67,24 @@ VM_INLINE float vm_recip(float x)
 #define VM_ELU0(v) ((v) > 0.f ? b * (v) : ba * vm_expm1(v))
 #define VM_ELU1(v) ((v) > 0.f ? b : ba * vm_exp(v))
 
+/* LeakyReLU: f = x (x > 0) or a x; f' = 1 or a. One f32 product, as the
+ * double path's (a product of two floats is exact in double), so the same bits. */
+#define VM_LEAKY0(v) ((v) > 0.f ? (v) : a * (v))
+#define VM_LEAKY1(v) ((v) > 0.f ? 1.f : a)
+
 static int vk_ew(int kind, int order, float a, float b, const float *dy, const float *x, float *y,
                  int64_t n)
 {
     float ba = b * a;
     switch (kind) {
+    case DLT_EW_LEAKY_RELU:
+        if (order > 1)
+            return 0;
+        if (order == 0)
+            VM_EW(VM_LEAKY0);
+        else
+            VM_EW(VM_LEAKY1);
+        return 1;
     case DLT_EW_EXP:
         VM_EW(vm_exp); /* every derivative is exp */
         return 1;

@@ -18,6 +18,7 @@
 #include "dlt_test.h"
 #include "dlt_opdef.h"
 #include "unary_impl.h"
+#include "unary_math.h"
 #include "vmath.h"
 
 typedef long double ld;
@@ -319,6 +320,21 @@ START_TEST(ew_kernels_match_functions)
             printf("%s selu%s: max %.2f ulp\n", vm->name, ord ? "'" : "", worst);
             ck_assert(worst <= 4);
         }
+        /* LeakyReLU and its derivative: f bitwise the double evaluation of the
+         * libm path (one rounding of an exact product), and dy f as the other
+         * kinds, the f32 product of dy and f */
+        for (int ord = 0; ord < 2; ord++)
+            for (int with_dy = 0; with_dy < 2; with_dy++) {
+                const float slope = 0.2f;
+                ck_assert(vm->ew(DLT_EW_LEAKY_RELU, ord, slope, 0, with_dy ? dy : NULL, x, y, N));
+                for (int i = 0; i < N; i++) {
+                    float fv = (float)dlt_ew_eval(DLT_EW_LEAKY_RELU, ord, slope, 0, x[i]);
+                    float want = with_dy ? dy[i] * fv : fv;
+                    ck_assert_msg(memcmp(&y[i], &want, sizeof want) == 0,
+                                  "%s leaky_relu order %d%s at %d: %a, not %a", vm->name, ord,
+                                  with_dy ? " with dy" : "", i, y[i], want);
+                }
+            }
         /* not on the vector path: unchanged output, 0 */
         y[0] = 42.f;
         ck_assert(!vm->ew(DLT_EW_SOFTPLUS, 0, 1, 20, NULL, x, y, N));
