@@ -72,7 +72,7 @@ enum { CD_VW = 1 };
  * vectors has R = CD_ACC / (C NB) rows. NB is kept small enough for R >= 4:
  * the R rows of a tile read R + (taps per phase column) - 1 response rows
  * per channel, not R times the taps, so taller tiles take less from the
- * caches per multiply-add (ResNet-50's 7x7 input layer: 82 -> GFLOP/s). */
+ * caches per multiply-add. */
 #if defined(__AVX512F__)
 enum { CD_ACC = 24 };
 #else
@@ -94,9 +94,9 @@ typedef struct {
     int64_t oc, chan;          /* response channels; floats per padded channel */
 } cd_phase;
 
-/* The tile at phase row i0 and column j0 (relative to the padded origin,
- * already in p->pad) into out [R][C][NB CD_VW]. C, NB and R are constants
- * where it is inlined, so acc lives in registers. */
+/* One tile into out [R][C][NB CD_VW]: base points at the padded response's
+ * channel 0 at the tile's first phase row and column (shift 0). C, NB and R
+ * are constants where it is inlined, so acc lives in registers. */
 VM_INLINE void cd_tile(const cd_phase *p, int C, int NB, int R, const float *base, float *out)
 {
     cd_vec acc[CD_ACCMAX];
