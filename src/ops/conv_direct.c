@@ -4,6 +4,7 @@
  * the split of images over threads. */
 #include <omp.h>
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include "conv_impl.h"
 #include "dlt_ops.h"
@@ -19,20 +20,20 @@ int conv_direct_supports(const conv_geom *q)
            q->kh <= CONV_DIRECT_MAX_K && q->kw <= CONV_DIRECT_MAX_K && q->sh >= 1 && q->sw >= 1;
 }
 
-/* The smallest and largest shift (p + pad - k) / s over the phases p < s and
- * taps k < kn that reach them. */
+/* The smallest and largest shift over the phases p < s and the taps that
+ * reach them (conv_phase_taps). */
 static void shift_range(int s, int pad, int kn, int64_t *lo, int64_t *hi)
 {
-    *lo = *hi = 0;
-    int any = 0;
+    int k[CONV_DIRECT_MAX_K];
+    int64_t e[CONV_DIRECT_MAX_K];
+    *lo = INT64_MAX, *hi = INT64_MIN;
     for (int p = 0; p < s; p++)
-        for (int k = 0; k < kn; k++)
-            if ((p + pad - k) % s == 0) {
-                int64_t e = (p + pad - k) / s;
-                *lo = any && *lo < e ? *lo : e;
-                *hi = any && *hi > e ? *hi : e;
-                any = 1;
-            }
+        for (int i = 0, n = conv_phase_taps(p, pad, s, kn, k, e); i < n; i++) {
+            *lo = e[i] < *lo ? e[i] : *lo;
+            *hi = e[i] > *hi ? e[i] : *hi;
+        }
+    if (*lo > *hi) /* no taps at all (kn = 0) */
+        *lo = *hi = 0;
 }
 
 /* Rows: a tile reads phase rows i + ey for i < ceil(H / sh) rounded up by at
@@ -51,14 +52,17 @@ void conv_direct_layout_of(const conv_geom *q, conv_direct_layout *l)
     l->wp = l->pl + (q->ow > l->jr + exhi ? q->ow : l->jr + exhi);
 }
 
-static size_t pad_floats(const conv_geom *q)
+static size_t pad_floats(const conv_geom *q, const conv_direct_layout *l)
+{
+    return (size_t)(q->oc * l->hp * l->wp);
+}
+
+size_t conv_direct_ws(const conv_geom *q, int slots)
 {
     conv_direct_layout l;
     conv_direct_layout_of(q, &l);
-    return (size_t)(q->oc * l.hp * l.wp);
+    return (size_t)slots * pad_floats(q, &l) * sizeof(float);
 }
-
-size_t conv_direct_ws(const conv_geom *q, int slots) { return (size_t)slots * pad_floats(q) * sizeof(float); }
 
 /* The vmath path in use; the baseline one when the elementwise math runs libm
  * (DLT_CPU_ISA=libm says nothing about convolutions). */
@@ -73,7 +77,7 @@ void conv_direct_data(const conv_geom *q, const float *y, const float *w, const 
 {
     conv_direct_layout l;
     conv_direct_layout_of(q, &l);
-    size_t per = pad_floats(q);
+    size_t per = pad_floats(q, &l);
     int64_t fit = per ? (int64_t)(work_bytes / sizeof(float) / per) : 0;
     int64_t slots = nthreads < q->n ? nthreads : q->n;
     slots = slots < fit ? slots : fit;

@@ -175,20 +175,10 @@ static void vk_conv_data_image(const conv_geom *q, const conv_direct_layout *l, 
     float out[CD_ACCMAX * CD_VW];
     for (int py = 0; py < q->sh && py < q->h; py++) {
         int64_t ip = (q->h - py + q->sh - 1) / q->sh;
-        p.nky = 0;
-        for (int ky = 0; ky < q->kh; ky++)
-            if ((py + q->ph - ky) % q->sh == 0) {
-                p.ky[p.nky] = ky;
-                p.ey[p.nky++] = (py + q->ph - ky) / q->sh;
-            }
+        p.nky = conv_phase_taps(py, q->ph, q->sh, q->kh, p.ky, p.ey);
         for (int px = 0; px < q->sw && px < q->w; px++) {
             int64_t jp = (q->w - px + q->sw - 1) / q->sw;
-            p.nkx = 0;
-            for (int kx = 0; kx < q->kw; kx++)
-                if ((px + q->pw - kx) % q->sw == 0) {
-                    p.kx[p.nkx] = kx;
-                    p.ex[p.nkx++] = (px + q->pw - kx) / q->sw;
-                }
+            p.nkx = conv_phase_taps(px, q->pw, q->sw, q->kw, p.kx, p.ex);
             for (int64_t j0 = 0; j0 < jp; j0 += (int64_t)CD_NBMAX(C) * CD_VW) {
                 int64_t left = (jp - j0 + CD_VW - 1) / CD_VW;
                 int nb = left < CD_NBMAX(C) ? (int)left : CD_NBMAX(C);

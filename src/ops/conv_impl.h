@@ -150,6 +150,19 @@ typedef struct conv_direct_layout {
     int64_t hp, wp;         /* padded rows and columns per response channel */
     int64_t jr;             /* columns computed per phase row: ceil(W / sw) rounded up to 16 */
 } conv_direct_layout;
+/* The taps k < kn of one axis (stride s, padding pad) that reach stride phase
+ * p, those with p + pad - k divisible by s, into k[], and their shifts
+ * (p + pad - k) / s into e[]; returns how many (at most kn). */
+static inline int conv_phase_taps(int p, int pad, int s, int kn, int *k, int64_t *e)
+{
+    int n = 0;
+    for (int t = 0; t < kn; t++)
+        if ((p + pad - t) % s == 0) {
+            k[n] = t;
+            e[n++] = (p + pad - t) / s;
+        }
+    return n;
+}
 /* 1 when the direct kernel handles q: groups 1, no dilation, C <= CONV_DIRECT_MAX_C,
  * kernels up to CONV_DIRECT_MAX_K a side. */
 int conv_direct_supports(const conv_geom *q);
