@@ -42,15 +42,12 @@ static dlt_status dropout_cpu(const dlt_kctx *k)
             y[i] = dlt_rng_uniform(seed, stream, (uint64_t)i) >= p ? x[i] * scale : 0.f;
         return DLT_OK;
     }
-    /* the same draws, a block at a time on the vector path */
+    /* the same draws and products, a block at a time on the vector path */
     int64_t nb = (n + DROP_BLOCK - 1) / DROP_BLOCK;
 #pragma omp parallel for schedule(static) num_threads(k->nthreads) if (n > 8192)
     for (int64_t b = 0; b < nb; b++) {
-        float u[DROP_BLOCK];
         int64_t i0 = b * DROP_BLOCK, len = n - i0 < DROP_BLOCK ? n - i0 : DROP_BLOCK;
-        vm->rng_uniform(seed, stream, (uint64_t)i0, len, u);
-        for (int64_t j = 0; j < len; j++)
-            y[i0 + j] = u[j] >= p ? x[i0 + j] * scale : 0.f;
+        vm->dropout(seed, stream, (uint64_t)i0, len, p, scale, x + i0, y + i0);
     }
     return DLT_OK;
 }

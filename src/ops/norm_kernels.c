@@ -4,10 +4,13 @@
  * Data is seen as [A, C, S]. Statistics are accumulated in double over blocks
  * whose partition depends only on the shape, and the parallel loops run over
  * independent statistics or channels, so results are bitwise independent of
- * the thread count. Inner loops are `omp simd` so GCC vectorises them at -O2. */
+ * the thread count. The passes over a contiguous block run on the vector path
+ * the CPU has (vmath.h's norm table, norm_block_kernels.h; the baseline path
+ * when DLT_CPU_ISA=libm); the rest are `omp simd` loops built for baseline. */
 #include <math.h>
 
 #include "norm_impl.h"
+#include "vmath.h"
 
 /* below this many elements per block, per-block bookkeeping dominates: the
  * batch-statistics loops switch to row-major sweeps over chunks of channels */
@@ -15,32 +18,20 @@
 #define CHUNK 256
 #define PAR(n) ((n) > 32768)
 
-static double block_sum(const float *x, int64_t n)
+/* the block passes of the path in use */
+static const dlt_vmath_ops *nk(void)
 {
-    double s = 0;
-#pragma omp simd reduction(+ : s)
-    for (int64_t i = 0; i < n; i++)
-        s += x[i];
-    return s;
-}
-
-static double block_sqdev(const float *x, int64_t n, double m)
-{
-    double q = 0;
-#pragma omp simd reduction(+ : q)
-    for (int64_t i = 0; i < n; i++) {
-        double d = (double)x[i] - m;
-        q += d * d;
-    }
-    return q;
+    const dlt_vmath_ops *v = dlt_vmath();
+    return v ? v : &dlt_vmath_base;
 }
 
 /* Mean and biased variance of n contiguous values (two passes, in double). */
 static void moments(const float *x, int64_t n, double *mean, double *var)
 {
-    double m = block_sum(x, n) / (double)n;
+    const dlt_vmath_ops *v = nk();
+    double m = v->norm.sum(x, n) / (double)n;
     *mean = m;
-    *var = block_sqdev(x, n, m) / (double)n;
+    *var = v->norm.sqdev(x, n, m) / (double)n;
 }
 
 /* Per-channel mean and sum of squared deviations of [A, C, S] data: each
@@ -49,10 +40,11 @@ static void moments(const float *x, int64_t n, double *mean, double *var)
 static void channel_moments_blocked(const float *x, int64_t A, int64_t C, int64_t S, int64_t c, double *mean,
                                     double *sqdev)
 {
+    const dlt_vmath_ops *v = nk();
     double n = 0, m = 0, m2 = 0;
     for (int64_t a = 0; a < A; a++) {
         const float *p = x + (a * C + c) * S;
-        double bm = block_sum(p, S) / (double)S, bq = block_sqdev(p, S, bm);
+        double bm = v->norm.sum(p, S) / (double)S, bq = v->norm.sqdev(p, S, bm);
         double nb = (double)S, nn = n + nb, d = bm - m;
         m += d * nb / nn;
         m2 += bq + d * d * n * nb / nn;
@@ -107,33 +99,10 @@ typedef struct {
     int relu;
 } epilogue;
 
-/* y = x * sc + sh over n values, then + r and relu per the epilogue; y may be x */
+/* y = x * sc + sh over n values at offset o of x's tensor, then the epilogue; y may be x */
 static void map_block(const float *x, float *y, int64_t n, float sc, float sh, const epilogue *e, int64_t o)
 {
-    if (!e->r && !e->relu) {
-#pragma omp simd
-        for (int64_t s = 0; s < n; s++)
-            y[s] = x[s] * sc + sh;
-    } else if (!e->r) {
-#pragma omp simd
-        for (int64_t s = 0; s < n; s++) {
-            float v = x[s] * sc + sh;
-            y[s] = v > 0.f ? v : 0.f;
-        }
-    } else {
-        const float *r = e->r + o;
-        if (e->relu) {
-#pragma omp simd
-            for (int64_t s = 0; s < n; s++) {
-                float v = (x[s] * sc + sh) + r[s];
-                y[s] = v > 0.f ? v : 0.f;
-            }
-        } else {
-#pragma omp simd
-            for (int64_t s = 0; s < n; s++)
-                y[s] = (x[s] * sc + sh) + r[s];
-        }
-    }
+    nk()->norm.map(x, y, n, sc, sh, e->r ? e->r + o : NULL, e->relu);
 }
 
 static void apply_channels(const float *x, float *y, int64_t A, int64_t C, int64_t S, int64_t c0, int64_t nc,
@@ -212,13 +181,14 @@ static void apply(const dlt_norm_attr *a, const float *x, const float *mean, con
 #pragma omp parallel for schedule(static) num_threads(nthreads) if (PAR(A * C * S))
     for (int64_t i = 0; i < A; i++) {
         if (S == 1 && !batch && !e->r && !e->relu) { /* map_block's arithmetic, no call per value */
-            const float *px = x + i * C, *pm = mean + i * G, *pr = rstd + i * G;
-            float *py = y + i * C;
+            for (int64_t gi = 0; gi < G; gi++) { /* a group's channels share m and r */
+                const float *px = x + i * C, *pg = gam, *pb = bet;
+                float *py = y + i * C, m = mean[i * G + gi], r = rstd[i * G + gi];
 #pragma omp simd
-            for (int64_t c = 0; c < C; c++) {
-                float m = pm[c / cpg], r = pr[c / cpg];
-                float sc = gam ? gam[c] * r : r, sh = (bet ? bet[c] : 0.f) - m * sc;
-                py[c] = px[c] * sc + sh;
+                for (int64_t c = gi * cpg; c < (gi + 1) * cpg; c++) {
+                    float sc = pg ? pg[c] * r : r, sh = (pb ? pb[c] : 0.f) - m * sc;
+                    py[c] = px[c] * sc + sh;
+                }
             }
             continue;
         }
@@ -284,33 +254,14 @@ dlt_status dlt_norm_apply_cpu(const dlt_kctx *k)
 /* sums of dy and dy * (x - m) over n contiguous values, in double */
 static void block_dsums(const float *dy, const float *x, int64_t n, double m, double *s1, double *s2)
 {
-    double a1 = 0, a2 = 0;
-#pragma omp simd reduction(+ : a1, a2)
-    for (int64_t i = 0; i < n; i++) {
-        a1 += dy[i];
-        a2 += (double)dy[i] * ((double)x[i] - m);
-    }
-    *s1 += a1;
-    *s2 += a2;
-}
-
-/* t = dy * (y > 0), the relu epilogue's mask (relu_grad's values); t may be dy */
-static void mask_block(const float *dy, const float *y, float *t, int64_t n)
-{
-#pragma omp simd
-    for (int64_t i = 0; i < n; i++) {
-        float g = dy[i]; /* loaded unconditionally: a conditional load blocks vectorisation */
-        t[i] = y[i] > 0.f ? g : 0.f;
-    }
+    nk()->norm.dsums(dy, NULL, NULL, x, n, m, s1, s2);
 }
 
 /* dx = k1 * dy - k0 - k2 * (x - m) over n values; dx may be dy (in place) */
 static void block_dx(const float *dy, const float *x, float *dx, int64_t n, float m, float k0, float k1,
                      float k2)
 {
-#pragma omp simd
-    for (int64_t i = 0; i < n; i++)
-        dx[i] = k1 * dy[i] - k0 - k2 * (x[i] - m);
+    nk()->norm.dx(dy, x, dx, n, m, k0, k1, k2);
 }
 
 /* Per-channel sum(dy) and sum(dy * xhat) of group statistics (dbeta, dgamma of
@@ -334,13 +285,17 @@ static void group_param_grads(const dlt_kctx *k, const dlt_norm_attr *a, const f
         if (S == 1) { /* one value per (i, c): the sums below with no call per value */
             for (int64_t i = 0; i < A; i++) {
                 const float *pd = dy + i * C + c0, *px = x + i * C + c0;
-                const float *pm = mean + i * G, *pr = rstd + i * G;
+                /* runs of channels in one group, which share its statistics */
+                for (int64_t lo = 0, hi; lo < nc; lo = hi) {
+                    int64_t st = (c0 + lo) / cpg;
+                    hi = (st + 1) * cpg - c0 < nc ? (st + 1) * cpg - c0 : nc;
+                    double m = mean[i * G + st], r = rstd[i * G + st];
 #pragma omp simd
-                for (int64_t cc = 0; cc < nc; cc++) {
-                    int64_t st = (c0 + cc) / cpg;
-                    double d = pd[cc];
-                    s1[cc] += d;
-                    s2[cc] += d * ((double)px[cc] - pm[st]) * pr[st];
+                    for (int64_t cc = lo; cc < hi; cc++) {
+                        double d = pd[cc];
+                        s1[cc] += d;
+                        s2[cc] += d * ((double)px[cc] - m) * r;
+                    }
                 }
             }
         } else
@@ -371,17 +326,11 @@ static void group_backward(const dlt_kctx *k, const dlt_norm_attr *a, const floa
         float *po = dx + gi * M;
         const float *pg = gam ? gam + (gi % G) * cpg : NULL;
         double m = mean[gi], r = rstd[gi], s1 = 0, s2 = 0;
-        if (S == 1) { /* layer norm: a row of single values, the same sums in order */
-            for (int64_t ci = 0; ci < cpg; ci++) {
-                double gc = pg ? pg[ci] : 1.0, d = pd[ci];
-                s1 += gc * d;
-                s2 += gc * (d * ((double)px[ci] - m));
-            }
+        if (S == 1) { /* layer norm: a row of single values, on the vector path */
+            const dlt_vmath_ops *v = nk();
+            v->norm.row_dsums(pd, px, pg, cpg, m, &s1, &s2);
             double c1 = al * s1 / (double)M, c2 = al * s2 * r / (double)M;
-            float k0 = (float)(r * c1), k2 = (float)(r * r * c2), mf = (float)m;
-#pragma omp simd
-            for (int64_t ci = 0; ci < cpg; ci++)
-                po[ci] = (float)(r * (pg ? pg[ci] : 1.0)) * pd[ci] - k0 - k2 * (px[ci] - mf);
+            v->norm.row_dx(pd, px, pg, po, cpg, r, (float)(r * c1), (float)(r * r * c2), (float)m);
             continue;
         }
         for (int64_t ci = 0; ci < cpg; ci++) {
@@ -424,9 +373,8 @@ static void batch_backward(const dlt_kctx *k, const dlt_norm_attr *a, const floa
         for (int64_t i = 0; i < A; i++)
             for (int64_t cc = 0; cc < nc; cc++) {
                 int64_t o = (i * C + c0 + cc) * S;
-                if (y)
-                    mask_block(dy + o, y + o, gm + o, S);
-                block_dsums(g + o, x + o, S, mean[c0 + cc], &s1[cc], &s2[cc]);
+                nk()->norm.dsums(dy + o, y ? y + o : NULL, gm ? gm + o : NULL, x + o, S, mean[c0 + cc],
+                                 &s1[cc], &s2[cc]);
             }
         float k0[CHUNK], k1[CHUNK], k2[CHUNK];
         for (int64_t cc = 0; cc < nc; cc++) {

@@ -83,6 +83,33 @@ typedef struct {
      * it otherwise. */
     void (*conv_data_image)(const struct conv_geom *q, const struct conv_direct_layout *l, const float *y,
                             const float *w, const float *bias, float *x, float *pad, int fresh);
+    /* y[i] = x[i] / (1 - p) where dlt_rng_uniform(seed, stream, c0 + i) >= p,
+     * else 0 (dropout's forward and backward; scale = 1 / (1 - p)); y may be x. */
+    void (*dropout)(uint64_t seed, uint64_t stream, uint64_t c0, int64_t n, float p, float scale,
+                    const float *x, float *y);
+    /* The normalisation family's passes over one contiguous block
+     * (norm_block_kernels.h, used by norm_kernels.c on every path, "libm"
+     * included): sums in double, maps in f32 with the same bits on every path. */
+    struct {
+        double (*sum)(const float *x, int64_t n);
+        double (*sqdev)(const float *x, int64_t n, double m); /* sum (x - m)^2 */
+        /* y = x sc + sh, + r unless r is NULL, max(., 0) when relu; y may be x */
+        void (*map)(const float *x, float *y, int64_t n, float sc, float sh, const float *r, int relu);
+        /* *s1 += sum g, *s2 += sum g (x - m), g = dy, or with y given g = dy (y > 0)
+         * written to t (t may be dy) */
+        void (*dsums)(const float *dy, const float *y, float *t, const float *x, int64_t n, double m,
+                      double *s1, double *s2);
+        /* dx = k1 dy - k0 - k2 (x - m); dx may be dy */
+        void (*dx)(const float *dy, const float *x, float *dx, int64_t n, float m, float k0, float k1,
+                   float k2);
+        /* a layer norm row (a value per channel, gam per channel or NULL for 1):
+         * *s1 = sum gam dy, *s2 = sum gam dy (x - m) */
+        void (*row_dsums)(const float *dy, const float *x, const float *gam, int64_t n, double m, double *s1,
+                          double *s2);
+        /* and its dx = (f32)(r gam) dy - k0 - k2 (x - m); dx may be dy */
+        void (*row_dx)(const float *dy, const float *x, const float *gam, float *dx, int64_t n, double r,
+                       float k0, float k2, float m);
+    } norm;
 } dlt_vmath_ops;
 
 #ifdef __cplusplus

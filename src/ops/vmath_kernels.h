@@ -254,7 +254,21 @@ static void vk_rng_uniform(uint64_t seed, uint64_t stream, uint64_t c0, int64_t 
     }
 }
 
+/* dropout: vk_rng_uniform's draw and the select in one loop */
+static void vk_dropout(uint64_t seed, uint64_t stream, uint64_t c0, int64_t n, float p, float scale,
+                       const float *x, float *y)
+{
+    uint64_t key = dlt_rng_key(seed, stream);
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t z = dlt_rng_keyed(key, c0 + (uint64_t)i);
+        float u = (float)(int32_t)(z >> 40) * (1.0f / 16777216.0f), v = x[i] * scale;
+        y[i] = u >= p ? v : 0.f;
+    }
+}
+
 #include "conv_direct_kernels.h"
+#include "norm_block_kernels.h"
 
 const dlt_vmath_ops VM_TABLE = {
     .name = VM_ISA_NAME,
@@ -280,4 +294,12 @@ const dlt_vmath_ops VM_TABLE = {
     .lse_grad_row = vk_lse_grad_row,
     .rng_uniform = vk_rng_uniform,
     .conv_data_image = vk_conv_data_image,
+    .dropout = vk_dropout,
+    .norm = {.sum = vk_norm_sum,
+             .sqdev = vk_norm_sqdev,
+             .map = vk_norm_map,
+             .dsums = vk_norm_dsums,
+             .dx = vk_norm_dx,
+             .row_dsums = vk_norm_row_dsums,
+             .row_dx = vk_norm_row_dx},
 };

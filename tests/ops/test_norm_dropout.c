@@ -1,11 +1,13 @@
-/* Dropout: mask reproducibility per (seed, step), kept fraction, inverted
- * scaling, the backward reusing the forward mask, eval identity, errors. */
+/* Dropout: the mask against the counter RNG, reproducibility per (seed,
+ * step), kept fraction, inverted scaling, the backward reusing the forward
+ * mask, eval identity, errors. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dlt_ops.h"
 #include "dlt_test.h"
+#include "dropout_impl.h"
 
 #define N 4099 /* odd size */
 
@@ -59,10 +61,14 @@ START_TEST(mask_depends_on_seed_and_step_only)
     net a = build(p, 77, c), b = build(p, 77, c);
     run(&a, x, 1, 5, ya_, g1);
     run(&b, x, 1, 5, yb_, NULL);
+    /* the documented mask: element i is kept when the scalar counter RNG's
+     * draw at (graph seed, the node's stream at this step, i) is >= p */
+    uint64_t stream = dlt_dropout_stream(DLT_CATTR(dlt_producer(a.g, a.y), dropout_attr)->id, 5);
     int64_t kept = 0, diff_step = 0;
     for (int i = 0; i < N; i++) {
         ck_assert_float_eq(ya_[i], yb_[i]); /* same (seed, step): same mask */
         int keep = ya_[i] != 0.f;
+        ck_assert_int_eq(keep, dlt_rng_uniform(77, stream, (uint64_t)i) >= p);
         kept += keep;
         /* inverted scaling, and the backward applies the same mask and scale */
         float want = keep ? x[i] / (1.0f - p) : 0.f;
