@@ -79,15 +79,15 @@ static dlt_status ce_cpu(const dlt_kctx *k)
         return DLT_ERR_INVALID;
     double eps = a->smoothing, *l = k->work;
     float *y = k->out[0];
-    /* contiguous rows (P == 1) on a vector path: the row's log-softmax by the
-     * ISA path (sums in double) into a scratch row per thread; otherwise libm
-     * in double */
+    /* contiguous rows (P == 1) on a vector path: the row's log-sum-exp by the
+     * ISA path (sums in double), and with label smoothing its log-softmax row
+     * into a scratch row per thread; otherwise libm in double */
     const dlt_vmath_ops *vm = P == 1 ? dlt_vmath() : NULL;
     int nomem = 0;
 #pragma omp parallel num_threads(k->nthreads) if (npos * C > 32768)
     {
-        float *row = vm ? malloc((size_t)C * sizeof *row) : NULL;
-        if (vm && !row) {
+        float *row = vm && eps != 0 ? malloc((size_t)C * sizeof *row) : NULL;
+        if (vm && eps != 0 && !row) {
 #pragma omp atomic write
             nomem = 1;
         }
@@ -96,12 +96,13 @@ static dlt_status ce_cpu(const dlt_kctx *k)
             int64_t nn = i / P, pp = i % P;
             const float *zi = z + nn * C * P + pp;
             double v = 0;
-            if (lab[i] != a->ignore_index && row) {
+            if (lab[i] != a->ignore_index && vm && eps == 0) { /* row[label] without the row */
+                v = -(double)(float)((double)zi[lab[i]] - vm->lse_row(zi, C));
+            } else if (lab[i] != a->ignore_index && row) {
                 vm->softmax_row(zi, row, C, 1);
                 double sl = 0;
-                if (eps != 0)
-                    for (int64_t c = 0; c < C; c++)
-                        sl += row[c];
+                for (int64_t c = 0; c < C; c++)
+                    sl += row[c];
                 v = -(1 - eps) * row[lab[i]] - eps * sl / (double)C;
             } else if (lab[i] != a->ignore_index && !vm) {
                 double lse = ce_lse(zi, C, P), sz = 0;
@@ -162,12 +163,8 @@ static dlt_status ce_grad_cpu(const dlt_kctx *k)
             continue;
         }
         double sc = ce_scale(a, dy, i, cnt);
-        if (vm) { /* the softmax row by the ISA path (P == 1), then scale and subtract */
-            vm->softmax_row(zi, di, C, 0);
-            for (int64_t c = 0; c < C; c++) {
-                double q = eps / (double)C + (c == lab[i] ? 1 - eps : 0);
-                di[c] = (float)(sc * ((double)di[c] - q));
-            }
+        if (vm) { /* the softmax row, scaled and subtracted, by the ISA path (P == 1) */
+            vm->ce_grad_row(zi, di, C, lab[i], eps, sc);
             continue;
         }
         double lse = ce_lse(zi, C, P);

@@ -65,6 +65,11 @@ typedef struct {
     /* Its backward: softmax dx = y (dy - sum(dy y)), log-softmax dx = dy -
      * exp(y) sum(dy) (dx may be dy). */
     void (*softmax_grad_row)(const float *dy, const float *y, float *dx, int64_t n, int log_form);
+    /* The row's log-sum-exp as softmax_row's log form computes it (y = x - it). */
+    double (*lse_row)(const float *x, int64_t n);
+    /* Cross-entropy's gradient row d = sc (p - q), p = softmax_row(z) (f32),
+     * q = eps / n + (1 - eps) [j == label] (d may be z). */
+    void (*ce_grad_row)(const float *z, float *d, int64_t n, int64_t label, double eps, double sc);
     /* Attention's score rows (attention_kernels.c), whose softmax keeps the
      * log-sum-exp. Forward: *m = max of x[0..n); when it is -inf (every key
      * masked) nothing else happens and 0 is returned, otherwise y = exp(x - *m)

@@ -163,19 +163,27 @@ static float vk_rowmax(const float *x, int64_t n)
     return m;
 }
 
-static void vk_softmax_row(const float *x, float *y, int64_t n, int log_form)
+/* log sum exp of the row, the sum in double */
+static double vk_lse_row(const float *x, int64_t n)
 {
     float m = vk_rowmax(x, n);
     double sum = 0;
-    if (log_form) {
 #pragma omp simd reduction(+ : sum)
-        for (int64_t j = 0; j < n; j++)
-            sum += (double)vm_exp_diff(x[j], m);
-        double lse = (double)m + log(sum);
+    for (int64_t j = 0; j < n; j++)
+        sum += (double)vm_exp_diff(x[j], m);
+    return (double)m + log(sum);
+}
+
+static void vk_softmax_row(const float *x, float *y, int64_t n, int log_form)
+{
+    if (log_form) {
+        double lse = vk_lse_row(x, n);
 #pragma omp simd
         for (int64_t j = 0; j < n; j++)
             y[j] = (float)((double)x[j] - lse);
     } else {
+        float m = vk_rowmax(x, n);
+        double sum = 0;
 #pragma omp simd reduction(+ : sum)
         for (int64_t j = 0; j < n; j++) {
             float e = vm_exp_diff(x[j], m);
@@ -207,6 +215,29 @@ static void vk_softmax_grad_row(const float *dy, const float *y, float *dx, int6
         for (int64_t j = 0; j < n; j++)
             dx[j] = (float)((double)y[j] * ((double)dy[j] - s));
     }
+}
+
+/* Cross-entropy's gradient row: d = sc (softmax(z) - q), q = eps / n + (1 - eps)
+ * at the label (the smoothed one-hot); the softmax rounded to f32 first, as
+ * softmax_row gives it. d may be z. */
+static void vk_ce_grad_row(const float *z, float *d, int64_t n, int64_t label, double eps, double sc)
+{
+    float m = vk_rowmax(z, n);
+    double sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < n; j++) {
+        float e = vm_exp_diff(z[j], m);
+        d[j] = e; /* z[j] is read before: d may be z */
+        sum += (double)e;
+    }
+    double inv = 1 / sum, q0 = eps / (double)n;
+    float pl = (float)((double)d[label] * inv);
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++) {
+        float p = (float)((double)d[j] * inv);
+        d[j] = (float)(sc * ((double)p - q0));
+    }
+    d[label] = (float)(sc * ((double)pl - (q0 + (1 - eps))));
 }
 
 static double vk_exp_max_row(const float *x, float *y, int64_t n, float *m)
@@ -290,6 +321,8 @@ const dlt_vmath_ops VM_TABLE = {
     .ew = vk_ew,
     .softmax_row = vk_softmax_row,
     .softmax_grad_row = vk_softmax_grad_row,
+    .lse_row = vk_lse_row,
+    .ce_grad_row = vk_ce_grad_row,
     .exp_max_row = vk_exp_max_row,
     .lse_grad_row = vk_lse_grad_row,
     .rng_uniform = vk_rng_uniform,
