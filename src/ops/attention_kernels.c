@@ -105,18 +105,20 @@ static void mask_row(const attn_run *r, int64_t b, int64_t i, float *s, int64_t 
     }
 }
 
-/* The dropout draws of score row (b, h, i): element j's counter is the row's
- * base + j. `u` gets dlt_rng_uniform of keys [j0, j0 + n) (n <= DROP_CHUNK), on
- * the vector path when there is one; key j is kept when u >= p. */
+/* The dropout draws of score row (b, h, i): key j's counter is the row's
+ * base + j, and it is kept when dlt_rng_uniform(seed, stream, counter) >= p.
+ * The vector path draws inside its own row loops (vmath.h's dropout and
+ * lse_grad_drop_row); libm's gets `u` for keys [j0, j0 + n) (n <= DROP_CHUNK). */
 #define DROP_CHUNK 256
-static void drop_draws(const attn_run *r, int64_t b, int64_t h, int64_t i, int64_t j0, int64_t n, float *u)
+static uint64_t drop_counter(const attn_run *r, int64_t b, int64_t h, int64_t i)
 {
     const attn_geom *gm = &r->gm;
-    uint64_t c0 = (uint64_t)(((b * gm->H + h) * gm->Tq + i) * gm->Tk + j0);
-    if (r->vm) {
-        r->vm->rng_uniform(r->seed, r->stream, c0, n, u);
-        return;
-    }
+    return (uint64_t)(((b * gm->H + h) * gm->Tq + i) * gm->Tk);
+}
+
+static void drop_draws(const attn_run *r, int64_t b, int64_t h, int64_t i, int64_t j0, int64_t n, float *u)
+{
+    uint64_t c0 = drop_counter(r, b, h, i) + (uint64_t)j0;
     for (int64_t j = 0; j < n; j++)
         u[j] = dlt_rng_uniform(r->seed, r->stream, c0 + (uint64_t)j);
 }
@@ -180,7 +182,9 @@ static void fwd_block(const attn_run *r, const fwd_io *io, int64_t b, int64_t h,
         }
         lse[t] = (float)(m + log(sum));
         float inv = (float)(1.0 / sum);
-        if (r->drop) {
+        if (r->drop && r->vm) { /* draws and select in one vector pass */
+            r->vm->dropout(r->seed, r->stream, drop_counter(r, b, h, i), kn, r->a->p, inv * r->keep_scale, s, s);
+        } else if (r->drop) {
             float ks = inv * r->keep_scale, p = r->a->p, u[DROP_CHUNK];
             for (int64_t j0 = 0; j0 < kn; j0 += DROP_CHUNK) {
                 int64_t len = kn - j0 < DROP_CHUNK ? kn - j0 : DROP_CHUNK;
@@ -275,16 +279,17 @@ static void bwd_block(const attn_run *r, const bwd_io *io, int64_t b, int64_t h,
         if (io->dlse)
             d -= io->dlse[hl + t];
         float D = (float)d;
-        if (r->drop) {
+        if (r->drop && r->vm) {
+            r->vm->lse_grad_drop_row(s, gp, kn, l, D, r->seed, r->stream, drop_counter(r, b, h, i), r->a->p,
+                                     r->keep_scale);
+        } else if (r->drop) {
             float ks = r->keep_scale, pd = r->a->p, u[DROP_CHUNK];
-            if (r->vm) /* p = exp(s - l) first, on the vector path */
-                r->vm->lse_grad_row(s, NULL, kn, l, D);
             for (int64_t j0 = 0; j0 < kn; j0 += DROP_CHUNK) {
                 int64_t len = kn - j0 < DROP_CHUNK ? kn - j0 : DROP_CHUNK;
                 drop_draws(r, b, h, i, j0, len, u);
                 for (int64_t jj = 0; jj < len; jj++) {
                     int64_t j = j0 + jj;
-                    float p = r->vm ? s[j] : expf(s[j] - l);
+                    float p = expf(s[j] - l);
                     int keep = u[jj] >= pd;
                     gp[j] = p * ((keep ? gp[j] * ks : 0.f) - D);
                     s[j] = keep ? p * ks : 0.f;

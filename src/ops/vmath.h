@@ -78,9 +78,11 @@ typedef struct {
     /* Backward from the row's log-sum-exp l: p = exp(s - l) into s, and
      * unless g is NULL g = p (g - d) (the softmax gradient given d = sum(g p)). */
     void (*lse_grad_row)(float *s, float *g, int64_t n, float l, float d);
-    /* u[i] = dlt_rng_uniform(seed, stream, c0 + i) for i < n, the same bits
-     * (dropout's masks, attention's dropout). */
-    void (*rng_uniform)(uint64_t seed, uint64_t stream, uint64_t c0, int64_t n, float *u);
+    /* The same under attention's dropout: p = exp(s - l); key j is kept when
+     * dlt_rng_uniform(seed, stream, c0 + j) >= pd; g = p ((kept ? g ks : 0) - d)
+     * and s = kept ? p ks : 0. */
+    void (*lse_grad_drop_row)(float *s, float *g, int64_t n, float l, float d, uint64_t seed, uint64_t stream,
+                              uint64_t c0, float pd, float ks);
     /* One image of conv_direct_data (conv_impl.h, conv_direct_kernels.h):
      * x [C, H, W] = conv_transpose2d(y [OC, OH, OW], w) + bias (bias may be
      * NULL), through `pad`, a buffer of OC * l->hp * l->wp floats whose

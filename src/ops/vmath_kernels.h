@@ -272,20 +272,9 @@ static void vk_lse_grad_row(float *s, float *g, int64_t n, float l, float d)
     }
 }
 
-/* u[i] = dlt_rng_uniform(seed, stream, c0 + i): the key hoisted, and the
- * 24-bit integer converted through int32 (exact, and a conversion every ISA
- * level vectorises). */
-static void vk_rng_uniform(uint64_t seed, uint64_t stream, uint64_t c0, int64_t n, float *u)
-{
-    uint64_t key = dlt_rng_key(seed, stream);
-#pragma omp simd
-    for (int64_t i = 0; i < n; i++) {
-        uint64_t z = dlt_rng_keyed(key, c0 + (uint64_t)i);
-        u[i] = (float)(int32_t)(z >> 40) * (1.0f / 16777216.0f);
-    }
-}
-
-/* dropout: vk_rng_uniform's draw and the select in one loop */
+/* dropout: the draw dlt_rng_uniform(seed, stream, c0 + i) with the key hoisted
+ * and the 24-bit integer converted through int32 (exact, and a conversion
+ * every ISA level vectorises), and the select, in one loop */
 static void vk_dropout(uint64_t seed, uint64_t stream, uint64_t c0, int64_t n, float p, float scale,
                        const float *x, float *y)
 {
@@ -295,6 +284,24 @@ static void vk_dropout(uint64_t seed, uint64_t stream, uint64_t c0, int64_t n, f
         uint64_t z = dlt_rng_keyed(key, c0 + (uint64_t)i);
         float u = (float)(int32_t)(z >> 40) * (1.0f / 16777216.0f), v = x[i] * scale;
         y[i] = u >= p ? v : 0.f;
+    }
+}
+
+/* lse_grad_row under dropout: p = exp(s - l), key j of the row kept when
+ * dlt_rng_uniform(seed, stream, c0 + j) >= pd; g = p ((kept ? g ks : 0) - d)
+ * and s = kept ? p ks : 0 (the dropped probabilities, for dv) */
+static void vk_lse_grad_drop_row(float *s, float *g, int64_t n, float l, float d, uint64_t seed,
+                                 uint64_t stream, uint64_t c0, float pd, float ks)
+{
+    uint64_t key = dlt_rng_key(seed, stream);
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++) {
+        uint64_t z = dlt_rng_keyed(key, c0 + (uint64_t)j);
+        float u = (float)(int32_t)(z >> 40) * (1.0f / 16777216.0f);
+        float p = vm_exp_diff(s[j], l), gk = g[j] * ks, pk = p * ks;
+        int keep = u >= pd;
+        g[j] = p * ((keep ? gk : 0.f) - d);
+        s[j] = keep ? pk : 0.f;
     }
 }
 
@@ -325,9 +332,9 @@ const dlt_vmath_ops VM_TABLE = {
     .ce_grad_row = vk_ce_grad_row,
     .exp_max_row = vk_exp_max_row,
     .lse_grad_row = vk_lse_grad_row,
-    .rng_uniform = vk_rng_uniform,
     .conv_data_image = vk_conv_data_image,
     .dropout = vk_dropout,
+    .lse_grad_drop_row = vk_lse_grad_drop_row,
     .norm = {.sum = vk_norm_sum,
              .sqdev = vk_norm_sqdev,
              .map = vk_norm_map,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attention_impl.h"
 #include "dlt_ops.h"
 #include "dlt_test.h"
 
@@ -352,8 +353,13 @@ START_TEST(dropout_drops_probabilities)
     dlt_exec_opts eo = {.training = 1, .step = 5};
     ck_assert(dlt_plan_run(p, &eo) == DLT_OK);
     memcpy(y, dlt_plan_data(p, b.y), b.no * sizeof *y);
+    /* the documented mask: key j of row (bh, i) is kept when the scalar
+     * counter RNG's draw at (bh Tq + i) Tk + j of the node's stream is >= p */
+    uint64_t stream = attn_stream(DLT_CATTR(dlt_producer(b.g, b.y), attn_attr)->id, 5);
     size_t dropped = 0;
-    for (size_t i = 0; i < b.no; i++) {
+    for (size_t i = 0; i < b.no; i++) { /* i = (bh Tq + row) Dv + e, and e is the key j */
+        int kept = dlt_rng_uniform(77, stream, (uint64_t)i) >= pdrop;
+        ck_assert_msg(kept == (y[i] != 0.f), "element %zu: kept %d, output %g", i, kept, (double)y[i]);
         if (y[i] == 0.f) {
             dropped++;
             continue;

@@ -474,15 +474,19 @@ END_TEST
 
 /* DLT_CPU_ISA is read once; whatever it says, the path in use is one this CPU
  * runs (or libm) and --version's line names it */
-/* The counter-based uniform draws (dropout's masks) on every path: the bits
- * of the scalar dlt_rng_uniform for any seed, stream, start and length, and
- * the hand-checkable edge: the 24-bit value k maps to exactly k / 2^24. */
-START_TEST(rng_uniform_equals_scalar_draws)
+/* Dropout's draws and select (vmath.h's dropout) on every path: element i
+ * is x[i] * scale exactly when the scalar dlt_rng_uniform at start + i is
+ * >= p, else 0, for any seed, stream, start and length, in place too; p set
+ * to a draw's own value keeps that element (>=); and the hand-checkable edge
+ * of the draw: the 24-bit value k maps to exactly k / 2^24. */
+START_TEST(dropout_equals_scalar_draws)
 {
     static const uint64_t seeds[] = {0, 1, 0x123456789abcdefull, ~0ull};
     static const uint64_t starts[] = {0, 1, 1000003, 0xfffffffffffff000ull};
     static const int64_t lens[] = {1, 7, 16, 33, 256};
-    float u[256];
+    float x[256], y[256];
+    for (int i = 0; i < 256; i++)
+        x[i] = 0.5f + (float)(i % 13) * 0.37f;
     int checked = 0;
     for (int isa = DLT_ISA_BASELINE; isa < DLT_ISA_N; isa++) {
         const dlt_vmath_ops *vm = dlt_vmath_isa((dlt_cpu_isa)isa);
@@ -490,20 +494,31 @@ START_TEST(rng_uniform_equals_scalar_draws)
             continue;
         for (size_t a = 0; a < sizeof seeds / sizeof *seeds; a++)
             for (size_t c = 0; c < sizeof starts / sizeof *starts; c++)
-                for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
-                    uint64_t stream = seeds[a] * 31 + c;
-                    vm->rng_uniform(seeds[a], stream, starts[c], lens[l], u);
-                    for (int64_t i = 0; i < lens[l]; i++) {
-                        float want = dlt_rng_uniform(seeds[a], stream, starts[c] + (uint64_t)i);
-                        ck_assert_msg(memcmp(&u[i], &want, sizeof want) == 0 && u[i] >= 0.f && u[i] < 1.f,
-                                      "%s: seed %llx start %llx i %lld: %.9g, scalar %.9g", vm->name,
-                                      (unsigned long long)seeds[a], (unsigned long long)starts[c], (long long)i,
-                                      u[i], want);
-                        uint32_t k = (uint32_t)(dlt_rng_u64(seeds[a], stream, starts[c] + (uint64_t)i) >> 40);
-                        ck_assert(u[i] == (float)((double)k / 16777216.0));
+                for (size_t l = 0; l < sizeof lens / sizeof *lens; l++)
+                    for (int pi = 0; pi < 3; pi++) {
+                        uint64_t stream = seeds[a] * 31 + c;
+                        float p = pi == 0 ? 0.1f
+                                : pi == 1 ? 0.7f
+                                          : dlt_rng_uniform(seeds[a], stream, starts[c]); /* element 0's */
+                        float scale = 1.f / (1.f - p);
+                        int inplace = (int)(l % 2);
+                        if (inplace)
+                            memcpy(y, x, sizeof x);
+                        vm->dropout(seeds[a], stream, starts[c], lens[l], p, scale, inplace ? y : x, y);
+                        for (int64_t i = 0; i < lens[l]; i++) {
+                            float u = dlt_rng_uniform(seeds[a], stream, starts[c] + (uint64_t)i);
+                            uint32_t k = (uint32_t)(dlt_rng_u64(seeds[a], stream, starts[c] + (uint64_t)i) >> 40);
+                            ck_assert(u == (float)((double)k / 16777216.0) && u >= 0.f && u < 1.f);
+                            float want = u >= p ? x[i] * scale : 0.f;
+                            ck_assert_msg(memcmp(&y[i], &want, sizeof want) == 0,
+                                          "%s: seed %llx start %llx i %lld p %.9g: %.9g, scalar %.9g", vm->name,
+                                          (unsigned long long)seeds[a], (unsigned long long)starts[c],
+                                          (long long)i, p, y[i], want);
+                        }
+                        if (pi == 2)
+                            ck_assert(y[0] != 0.f); /* u == p is kept */
+                        checked++;
                     }
-                    checked++;
-                }
     }
     ck_assert_int_gt(checked, 0);
 }
@@ -530,7 +545,7 @@ int main(void)
     tcase_add_test(t, ew_kernels_match_functions);
     tcase_add_test(t, softmax_rows_match_reference);
     tcase_add_test(t, attention_rows_match_reference);
-    tcase_add_test(t, rng_uniform_equals_scalar_draws);
+    tcase_add_test(t, dropout_equals_scalar_draws);
     tcase_add_test(t, dispatch_names_the_path);
     suite_add_tcase(s, t);
     return dlt_test_run(s);
