@@ -55,6 +55,26 @@ static size_t mm_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_sha
     return flipped(DLT_CATTR(n, mm_attr), in[0], in[1]) ? (size_t)dlt_shape_numel(out[0]) * sizeof(float) : 0;
 }
 
+/* Product i of a batch: its operands' offsets from the broadcast strides. */
+static void mm_one(const mm_attr *at, const dlt_shape *sa, const dlt_shape *sb, const float *a, const float *b,
+                   float *y, const dlt_shape *bo, const int64_t *stra, const int64_t *strb, int64_t i, int nthreads)
+{
+    int64_t m, kk, kb, n;
+    mat_dims(sa, at->ta, &m, &kk);
+    mat_dims(sb, at->tb, &kb, &n);
+    int64_t lda = sa->dim[sa->ndim - 1], ldb = sb->dim[sb->ndim - 1];
+    int64_t asz = sa->dim[sa->ndim - 2] * sa->dim[sa->ndim - 1];
+    int64_t bsz = sb->dim[sb->ndim - 2] * sb->dim[sb->ndim - 1];
+    int64_t oa = 0, ob = 0, r = i;
+    for (int d = bo->ndim - 1; d >= 0; d--) {
+        int64_t idx = r % bo->dim[d];
+        r /= bo->dim[d];
+        oa += idx * stra[d];
+        ob += idx * strb[d];
+    }
+    dlt_gemm(at->ta, at->tb, m, n, kk, 1.f, a + oa * asz, lda, b + ob * bsz, ldb, 0.f, y + i * m * n, n, nthreads);
+}
+
 static dlt_status mm_cpu(const dlt_kctx *k)
 {
     const mm_attr *at = DLT_CATTR(k->node, mm_attr);
@@ -83,21 +103,19 @@ static dlt_status mm_cpu(const dlt_kctx *k)
     int64_t stra[DLT_MAX_DIMS], strb[DLT_MAX_DIMS];
     dlt_broadcast_strides(&ba, &bo, stra);
     dlt_broadcast_strides(&bb, &bo, strb);
-    int64_t asz = sa->dim[sa->ndim - 2] * sa->dim[sa->ndim - 1];
-    int64_t bsz = sb->dim[sb->ndim - 2] * sb->dim[sb->ndim - 1];
-    /* many small products: one per thread; few large ones: split each */
-    int par = nbatch >= k->nthreads && k->nthreads > 1;
-#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (par)
-    for (int64_t i = 0; i < nbatch; i++) {
-        int64_t oa = 0, ob = 0, r = i;
-        for (int d = bo.ndim - 1; d >= 0; d--) {
-            int64_t idx = r % bo.dim[d];
-            r /= bo.dim[d];
-            oa += idx * stra[d];
-            ob += idx * strb[d];
-        }
-        dlt_gemm(at->ta, at->tb, m, n, kk, 1.f, a + oa * asz, lda, b + ob * bsz, ldb, 0.f, y + i * m * n, n,
-                 par ? 1 : k->nthreads);
+    /* Many small products: one per thread. Few large ones: one after the
+     * other, each split by dlt_gemm; not inside an `if (0)` parallel
+     * region, whose serialized team would make every split GEMM fork a
+     * nested team of new threads (GPT-mini: 24 thread creations per step,
+     * the new threads landing on a busy core, its weight gradients 2x
+     * slower than the same GEMM from the outermost level). */
+    if (nbatch >= k->nthreads && k->nthreads > 1) {
+#pragma omp parallel for schedule(static) num_threads(k->nthreads)
+        for (int64_t i = 0; i < nbatch; i++)
+            mm_one(at, sa, sb, a, b, y, &bo, stra, strb, i, 1);
+    } else {
+        for (int64_t i = 0; i < nbatch; i++)
+            mm_one(at, sa, sb, a, b, y, &bo, stra, strb, i, k->nthreads);
     }
     return DLT_OK;
 }

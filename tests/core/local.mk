@@ -16,3 +16,6 @@ TESTS += tests/core/test_bf16
 # dlt_gemm on OpenBLAS and on oneDNN's sgemm, against double loops
 check_PROGRAMS += tests/core/test_gemm
 TESTS += tests/core/test_gemm
+# kernels reuse the OpenMP thread pool (no thread created by later steps)
+check_PROGRAMS += tests/core/test_thread_pool
+TESTS += tests/core/test_thread_pool
