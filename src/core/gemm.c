@@ -5,17 +5,19 @@
  * measurements, and one pool keeps the result independent of anything but the
  * thread count.
  *
- * Which library: OpenBLAS picks its kernels by CPU model at load time, and a
- * model newer than the OpenBLAS build falls back to an SSE3 core ("Prescott")
- * on a CPU with AVX-512: Debian 12's OpenBLAS 0.3.21 on an Emerald Rapids node
- * runs 10-23 GFLOP/s on one thread where oneDNN's sgemm, which dispatches on
- * CPU features, runs 69-140 on the transformers' and im2col's shapes
- * (bench/gemm_bench, bench/results/gemm-2026-12-06.txt). So when dltrain
- * is built with oneDNN and OpenBLAS's core is below what the CPU runs (no
- * AVX2 kernels on an AVX2+FMA CPU), dnnl_sgemm runs the GEMMs. OpenBLAS with
- * its right core keeps them: on one thread it is about as fast as oneDNN's
- * sgemm (SkylakeX core on the same CPU: 0.6-2x per shape either way, on a
- * loaded machine), and machines where it fits keep the results they had.
+ * Which library: when dltrain is built with oneDNN, dnnl_sgemm runs the
+ * GEMMs. It dispatches on CPU features at run time, while OpenBLAS picks its
+ * kernels by CPU model at load time and falls back to an SSE3 core
+ * ("Prescott") on a model newer than its build: Debian 12's OpenBLAS 0.3.21
+ * on an Emerald Rapids node runs 10-23 GFLOP/s on one thread where oneDNN's
+ * sgemm runs 69-140 (bench/gemm_bench, bench/results/gemm-2026-12-06.txt).
+ * Where OpenBLAS's core does fit, oneDNN's sgemm is still as fast or faster
+ * in whole steps: on AVX-512 (OpenBLAS's SkylakeX core, 2026-12-07,
+ * bench/transformer_bench interleaved) GPT-mini 264 against 293 ms per step
+ * on 2 threads and 520 against 572 on 1, BERT-mini 305 against 332 and 591
+ * against 641; with both held to AVX2 (Haswell core) GPT-mini 388-391 against
+ * 384-385 ms. Without oneDNN, OpenBLAS runs them, with a warning when its
+ * core has no AVX2 kernels on a CPU that has them.
  * DLT_GEMM=openblas|dnnl|auto (unset: auto) forces one: it is read once, at
  * the first GEMM. */
 #include "config.h"
@@ -81,12 +83,9 @@ static void choose_provider(void)
     if (forced >= 0) {
         provider = forced;
         provider_why = forced == GEMM_DNNL ? "DLT_GEMM=dnnl" : "DLT_GEMM=openblas";
-    } else if (below) {
-        provider = GEMM_DNNL;
-        provider_why = "OpenBLAS's core has no AVX2 kernels for this CPU";
     } else {
-        provider = GEMM_OPENBLAS;
-        provider_why = "OpenBLAS's core fits this CPU";
+        provider = GEMM_DNNL;
+        provider_why = "oneDNN dispatches on the CPU's features";
     }
     if (forced < 0 && e && *e && strcmp(e, "auto") != 0)
         provider_why = "DLT_GEMM ignored: not openblas|dnnl|auto";

@@ -204,7 +204,17 @@ int main(int argc, char **argv)
     (void)argc;
     const char *p = getenv("DLT_GEMM");
     if (!p || (strcmp(p, "openblas") != 0 && strcmp(p, "dnnl") != 0)) {
-        int rc = run_with("/proc/self/exe", "openblas");
+        int rc = 0;
+        if (!p || strcmp(p, "auto") == 0) { /* the automatic choice: oneDNN whenever built with it */
+            char info[256];
+            dlt_gemm_provider_info(info, sizeof info);
+            const char *want = dlt_conv_dnnl_built() ? "oneDNN sgemm (oneDNN dispatches" : "OpenBLAS (built without";
+            if (strncmp(info, want, strlen(want)) != 0) {
+                printf("%s: automatic GEMM library: %s, expected \"%s...\"\n", argv[0], info, want);
+                rc = 1;
+            }
+        }
+        rc |= run_with("/proc/self/exe", "openblas");
         if (dlt_conv_dnnl_built())
             rc |= run_with("/proc/self/exe", "dnnl");
         else
