@@ -201,6 +201,15 @@ static void fwd_block(const attn_run *r, const fwd_io *io, int64_t b, int64_t h,
 }
 
 /* inputs q, k, v [, mask]; outputs o, lse */
+/* Item it of the forward: one query block of one (batch, head). */
+static void fwd_item(const attn_run *r, const fwd_io *io, int64_t it, int64_t nqb, float *work)
+{
+    const attn_geom *gm = &r->gm;
+    int64_t bh = it / nqb, i0 = (it % nqb) * ATTN_BQ;
+    int64_t rows = gm->Tq - i0 < ATTN_BQ ? gm->Tq - i0 : ATTN_BQ;
+    fwd_block(r, io, bh / gm->H, bh % gm->H, i0, rows, work);
+}
+
 dlt_status attn_fwd_cpu(const dlt_kctx *k)
 {
     const attn_attr *a = DLT_CATTR(k->node, attn_attr);
@@ -217,13 +226,16 @@ dlt_status attn_fwd_cpu(const dlt_kctx *k)
     int nt = attn_threads(&r, k, items, slot);
     float *work = k->work;
     int64_t slot_floats = (int64_t)(slot / sizeof(float));
-    /* interleaved: causal blocks late in a head have more keys than early ones */
-#pragma omp parallel for schedule(static, 1) num_threads(nt) if (nt > 1)
-    for (int64_t it = 0; it < items; it++) {
-        int64_t bh = it / nqb, i0 = (it % nqb) * ATTN_BQ;
-        int64_t rows = gm->Tq - i0 < ATTN_BQ ? gm->Tq - i0 : ATTN_BQ;
-        fwd_block(&r, &io, bh / gm->H, bh % gm->H, i0, rows,
-                  work + omp_get_thread_num() * slot_floats);
+    /* interleaved: causal blocks late in a head have more keys than early
+     * ones. One thread: a plain loop, each GEMM split (not an if (0)
+     * parallel region, inside which a split GEMM forks new threads). */
+    if (nt > 1) {
+#pragma omp parallel for schedule(static, 1) num_threads(nt)
+        for (int64_t it = 0; it < items; it++)
+            fwd_item(&r, &io, it, nqb, work + omp_get_thread_num() * slot_floats);
+    } else {
+        for (int64_t it = 0; it < items; it++)
+            fwd_item(&r, &io, it, nqb, work);
     }
     return DLT_OK;
 }
@@ -312,6 +324,19 @@ static void bwd_block(const attn_run *r, const bwd_io *io, int64_t b, int64_t h,
 }
 
 /* inputs q, k, v, o, lse [, dO] [, mask] [, dlse]; outputs dq, dk, dv */
+/* Item it of the backward: one (batch, head), its query blocks in order. */
+static void bwd_item(const attn_run *r, const bwd_io *io, int64_t it, float *A, float *B)
+{
+    const attn_geom *gm = &r->gm;
+    int64_t b = it / gm->H, h = it % gm->H;
+    zero_rows(io->dk + attn_base(gm, b, h, gm->Tk, gm->D), gm->Tk, gm->D, attn_ld(gm, gm->D));
+    zero_rows(io->dv + attn_base(gm, b, h, gm->Tk, gm->Dv), gm->Tk, gm->Dv, attn_ld(gm, gm->Dv));
+    for (int64_t i0 = 0; i0 < gm->Tq; i0 += ATTN_BQ) {
+        int64_t rows = gm->Tq - i0 < ATTN_BQ ? gm->Tq - i0 : ATTN_BQ;
+        bwd_block(r, io, b, h, i0, rows, A, B);
+    }
+}
+
 dlt_status attn_bwd_cpu(const dlt_kctx *k)
 {
     const attn_attr *a = DLT_CATTR(k->node, attn_attr);
@@ -332,16 +357,15 @@ dlt_status attn_bwd_cpu(const dlt_kctx *k)
     int nt = attn_threads(&r, k, items, slot);
     int64_t slot_floats = (int64_t)(slot / sizeof(float)), half = slot_floats / 2;
     float *work = k->work;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-    for (int64_t it = 0; it < items; it++) {
-        int64_t b = it / gm->H, h = it % gm->H;
-        float *A = work + omp_get_thread_num() * slot_floats;
-        zero_rows(io.dk + attn_base(gm, b, h, gm->Tk, gm->D), gm->Tk, gm->D, attn_ld(gm, gm->D));
-        zero_rows(io.dv + attn_base(gm, b, h, gm->Tk, gm->Dv), gm->Tk, gm->Dv, attn_ld(gm, gm->Dv));
-        for (int64_t i0 = 0; i0 < gm->Tq; i0 += ATTN_BQ) {
-            int64_t rows = gm->Tq - i0 < ATTN_BQ ? gm->Tq - i0 : ATTN_BQ;
-            bwd_block(&r, &io, b, h, i0, rows, A, A + half);
+    if (nt > 1) {
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int64_t it = 0; it < items; it++) {
+            float *A = work + omp_get_thread_num() * slot_floats;
+            bwd_item(&r, &io, it, A, A + half);
         }
+    } else { /* a plain loop, as the forward's */
+        for (int64_t it = 0; it < items; it++)
+            bwd_item(&r, &io, it, work, work + half);
     }
     return DLT_OK;
 }

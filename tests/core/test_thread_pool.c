@@ -7,7 +7,7 @@
  * counts pthread_create calls by interposing it (this executable's
  * definition comes before libc's; the real one is the next in the lookup
  * order) around training steps of matmuls in every transpose and batch
- * form, of a GPT block and of ResNet-20. */
+ * form, of attention, of a GPT block and of ResNet-20. */
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -59,7 +59,7 @@ static int threads_created_by_steps(dlt_graph *g, dlt_t loss, void (*fill)(dlt_p
 
 typedef struct {
     dlt_graph *g;
-    dlt_t in[2];
+    dlt_t in[3];
 } two_inputs;
 
 static void fill_two(dlt_plan *p, void *user)
@@ -96,6 +96,39 @@ START_TEST(matmul_steps_create_no_threads)
         int n = threads_created_by_steps(g, loss, fill_two, &t);
         ck_assert_msg(n == 0, "case %zu (ta %d tb %d, batch %lld): %d threads created by 3 steps", c, ta, tb,
                       (long long)cases[c].batch, n);
+        dlt_graph_free(g);
+    }
+}
+END_TEST
+
+static void fill_three(dlt_plan *p, void *user)
+{
+    const two_inputs *t = user;
+    fill_two(p, user);
+    const dlt_shape *s = dlt_shape_of(t->g, t->in[2]);
+    dlt_test_fill_uniform(dlt_plan_data(p, t->in[2]), (size_t)dlt_shape_numel(s), -1, 1, 9);
+}
+
+/* Attention with fewer (batch, head) pairs than threads: the backward's loop
+ * over them runs on one thread and splits each GEMM (512 keys, head size 64:
+ * 2 * 64 * 512 * 64 flops per block product); with B * H = 4 the loops are
+ * parallel. Causal and not. */
+START_TEST(attention_steps_create_no_threads)
+{
+    for (int c = 0; c < 4; c++) {
+        int64_t B = c < 2 ? 1 : 2, H = c < 2 ? 1 : 2, T = 512, D = 64;
+        dlt_graph *g = dlt_graph_create(1);
+        int64_t qs[4] = {B, H, T, D};
+        two_inputs t = {.g = g};
+        t.in[0] = dlt_param(g, "q", 4, qs, dlt_init_uniform(-1, 1));
+        t.in[1] = dlt_param(g, "k", 4, qs, dlt_init_uniform(-1, 1));
+        t.in[2] = dlt_param(g, "v", 4, qs, dlt_init_uniform(-1, 1));
+        dlt_attention_opts o = {.causal = c % 2};
+        dlt_t y = dlt_attention(g, t.in[0], t.in[1], t.in[2], -1, &o, NULL);
+        dlt_t loss = dlt_sum(g, dlt_mul(g, y, y), 0, NULL, 0);
+        int n = threads_created_by_steps(g, loss, fill_three, &t);
+        ck_assert_msg(n == 0, "B %lld H %lld causal %d: %d threads created by 3 steps", (long long)B,
+                      (long long)H, c % 2, n);
         dlt_graph_free(g);
     }
 }
@@ -166,6 +199,7 @@ int main(void)
     TCase *tc = tcase_create("thread_pool");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, matmul_steps_create_no_threads);
+    tcase_add_test(tc, attention_steps_create_no_threads);
     tcase_add_test(tc, gpt_steps_create_no_threads);
     tcase_add_test(tc, resnet_steps_create_no_threads);
     suite_add_tcase(s, tc);
