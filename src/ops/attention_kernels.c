@@ -200,7 +200,6 @@ static void fwd_block(const attn_run *r, const fwd_io *io, int64_t b, int64_t h,
     dlt_gemm(0, 0, rows, gm->Dv, kn, 1.f, S, kn, v, ldv, 0.f, o, ldv, r->gemm_nt);
 }
 
-/* inputs q, k, v [, mask]; outputs o, lse */
 /* Item it of the forward: one query block of one (batch, head). */
 static void fwd_item(const attn_run *r, const fwd_io *io, int64_t it, int64_t nqb, float *work)
 {
@@ -210,6 +209,7 @@ static void fwd_item(const attn_run *r, const fwd_io *io, int64_t it, int64_t nq
     fwd_block(r, io, bh / gm->H, bh % gm->H, i0, rows, work);
 }
 
+/* inputs q, k, v [, mask]; outputs o, lse */
 dlt_status attn_fwd_cpu(const dlt_kctx *k)
 {
     const attn_attr *a = DLT_CATTR(k->node, attn_attr);
@@ -323,7 +323,6 @@ static void bwd_block(const attn_run *r, const bwd_io *io, int64_t b, int64_t h,
     dlt_gemm(1, 0, kn, gm->D, rows, scale, G, kn, q, ldq, 1.f, io->dk + hk, ldq, r->gemm_nt);
 }
 
-/* inputs q, k, v, o, lse [, dO] [, mask] [, dlse]; outputs dq, dk, dv */
 /* Item it of the backward: one (batch, head), its query blocks in order. */
 static void bwd_item(const attn_run *r, const bwd_io *io, int64_t it, float *A, float *B)
 {
@@ -337,6 +336,7 @@ static void bwd_item(const attn_run *r, const bwd_io *io, int64_t it, float *A, 
     }
 }
 
+/* inputs q, k, v, o, lse [, dO] [, mask] [, dlse]; outputs dq, dk, dv */
 dlt_status attn_bwd_cpu(const dlt_kctx *k)
 {
     const attn_attr *a = DLT_CATTR(k->node, attn_attr);
