@@ -163,6 +163,20 @@ static float vk_rowmax(const float *x, int64_t n)
     return m;
 }
 
+/* y = exp(x - m) over the row (y may be x: each x[j] is read before y[j] is
+ * written); returns their sum in double */
+static double vk_exp_row(const float *x, float *y, int64_t n, float m)
+{
+    double sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < n; j++) {
+        float e = vm_exp_diff(x[j], m);
+        y[j] = e;
+        sum += (double)e;
+    }
+    return sum;
+}
+
 /* log sum exp of the row, the sum in double */
 static double vk_lse_row(const float *x, int64_t n)
 {
@@ -182,15 +196,7 @@ static void vk_softmax_row(const float *x, float *y, int64_t n, int log_form)
         for (int64_t j = 0; j < n; j++)
             y[j] = (float)((double)x[j] - lse);
     } else {
-        float m = vk_rowmax(x, n);
-        double sum = 0;
-#pragma omp simd reduction(+ : sum)
-        for (int64_t j = 0; j < n; j++) {
-            float e = vm_exp_diff(x[j], m);
-            y[j] = e; /* x[j] is read before: y may be x */
-            sum += (double)e;
-        }
-        double inv = 1 / sum;
+        double inv = 1 / vk_exp_row(x, y, n, vk_rowmax(x, n));
 #pragma omp simd
         for (int64_t j = 0; j < n; j++)
             y[j] = (float)((double)y[j] * inv);
@@ -222,15 +228,7 @@ static void vk_softmax_grad_row(const float *dy, const float *y, float *dx, int6
  * softmax_row gives it. d may be z. */
 static void vk_ce_grad_row(const float *z, float *d, int64_t n, int64_t label, double eps, double sc)
 {
-    float m = vk_rowmax(z, n);
-    double sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < n; j++) {
-        float e = vm_exp_diff(z[j], m);
-        d[j] = e; /* z[j] is read before: d may be z */
-        sum += (double)e;
-    }
-    double inv = 1 / sum, q0 = eps / (double)n;
+    double inv = 1 / vk_exp_row(z, d, n, vk_rowmax(z, n)), q0 = eps / (double)n;
     float pl = (float)((double)d[label] * inv);
 #pragma omp simd
     for (int64_t j = 0; j < n; j++) {
@@ -244,16 +242,7 @@ static double vk_exp_max_row(const float *x, float *y, int64_t n, float *m)
 {
     float mx = vk_rowmax(x, n);
     *m = mx;
-    if (mx == -__builtin_inff())
-        return 0;
-    double sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < n; j++) {
-        float e = vm_exp_diff(x[j], mx);
-        y[j] = e;
-        sum += (double)e;
-    }
-    return sum;
+    return mx == -__builtin_inff() ? 0 : vk_exp_row(x, y, n, mx);
 }
 
 static void vk_lse_grad_row(float *s, float *g, int64_t n, float l, float d)
