@@ -172,9 +172,10 @@ static inline DLT_HD float dlt_rng_uniform(uint64_t seed, uint64_t stream, uint6
 uint64_t dlt_hash_str(const char *s); /* FNV-1a 64 */
 
 /* Row-major C = alpha op(A) op(B) + beta C for CPU kernels. The GEMM library
- * (oneDNN's sgemm when built with it, else OpenBLAS: gemm.c) always runs on one thread (dlt_set_num_threads): this splits the
- * output over up to `nthreads` OpenMP threads, or runs on the calling thread
- * when called inside a parallel region. Use it instead of cblas_sgemm. */
+ * (oneDNN's sgemm when built with it, else OpenBLAS: gemm.c) always runs on
+ * one thread (dlt_set_num_threads): this splits the output over up to
+ * `nthreads` OpenMP threads, or runs on the calling thread when called
+ * inside a parallel region. Use it instead of cblas_sgemm. */
 void dlt_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
               const float *b, int64_t ldb, float beta, float *c, int64_t ldc, int nthreads);
 /* Which library dlt_gemm runs and why, for --version (DLT_GEMM=openblas|dnnl|auto). */

@@ -55,24 +55,28 @@ static size_t mm_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_sha
     return flipped(DLT_CATTR(n, mm_attr), in[0], in[1]) ? (size_t)dlt_shape_numel(out[0]) * sizeof(float) : 0;
 }
 
-/* Product i of a batch: its operands' offsets from the broadcast strides. */
-static void mm_one(const mm_attr *at, const dlt_shape *sa, const dlt_shape *sb, const float *a, const float *b,
-                   float *y, const dlt_shape *bo, const int64_t *stra, const int64_t *strb, int64_t i, int nthreads)
+/* A batch of products y_i = op(a_i) op(b_i) with broadcast batch strides. */
+typedef struct {
+    const mm_attr *at;
+    const float *a, *b;
+    float *y;
+    int64_t m, n, kk, lda, ldb, asz, bsz;
+    dlt_shape bo; /* the batch dimensions of y */
+    int64_t stra[DLT_MAX_DIMS], strb[DLT_MAX_DIMS];
+} mm_batch;
+
+/* Product i of the batch, its GEMM split over nthreads. */
+static void mm_one(const mm_batch *q, int64_t i, int nthreads)
 {
-    int64_t m, kk, kb, n;
-    mat_dims(sa, at->ta, &m, &kk);
-    mat_dims(sb, at->tb, &kb, &n);
-    int64_t lda = sa->dim[sa->ndim - 1], ldb = sb->dim[sb->ndim - 1];
-    int64_t asz = sa->dim[sa->ndim - 2] * sa->dim[sa->ndim - 1];
-    int64_t bsz = sb->dim[sb->ndim - 2] * sb->dim[sb->ndim - 1];
     int64_t oa = 0, ob = 0, r = i;
-    for (int d = bo->ndim - 1; d >= 0; d--) {
-        int64_t idx = r % bo->dim[d];
-        r /= bo->dim[d];
-        oa += idx * stra[d];
-        ob += idx * strb[d];
+    for (int d = q->bo.ndim - 1; d >= 0; d--) {
+        int64_t idx = r % q->bo.dim[d];
+        r /= q->bo.dim[d];
+        oa += idx * q->stra[d];
+        ob += idx * q->strb[d];
     }
-    dlt_gemm(at->ta, at->tb, m, n, kk, 1.f, a + oa * asz, lda, b + ob * bsz, ldb, 0.f, y + i * m * n, n, nthreads);
+    dlt_gemm(q->at->ta, q->at->tb, q->m, q->n, q->kk, 1.f, q->a + oa * q->asz, q->lda, q->b + ob * q->bsz, q->ldb,
+             0.f, q->y + i * q->m * q->n, q->n, nthreads);
 }
 
 static dlt_status mm_cpu(const dlt_kctx *k)
@@ -98,11 +102,12 @@ static dlt_status mm_cpu(const dlt_kctx *k)
         dlt_gemm(0, at->tb, m * nbatch, n, kk, 1.f, a, lda, b, ldb, 0.f, y, n, k->nthreads);
         return DLT_OK;
     }
-    dlt_shape ba = *sa, bb = *sb, bo = *so;
-    ba.ndim -= 2, bb.ndim -= 2, bo.ndim -= 2;
-    int64_t stra[DLT_MAX_DIMS], strb[DLT_MAX_DIMS];
-    dlt_broadcast_strides(&ba, &bo, stra);
-    dlt_broadcast_strides(&bb, &bo, strb);
+    mm_batch q = {.at = at, .a = a, .b = b, .y = y, .m = m, .n = n, .kk = kk, .lda = lda, .ldb = ldb,
+                  .asz = sa->dim[sa->ndim - 2] * lda, .bsz = sb->dim[sb->ndim - 2] * ldb, .bo = *so};
+    dlt_shape ba = *sa, bb = *sb;
+    ba.ndim -= 2, bb.ndim -= 2, q.bo.ndim -= 2;
+    dlt_broadcast_strides(&ba, &q.bo, q.stra);
+    dlt_broadcast_strides(&bb, &q.bo, q.strb);
     /* Many small products: one per thread. Few large ones: one after the
      * other, each split by dlt_gemm; not inside an `if (0)` parallel
      * region, whose serialized team would make every split GEMM fork a
@@ -112,10 +117,10 @@ static dlt_status mm_cpu(const dlt_kctx *k)
     if (nbatch >= k->nthreads && k->nthreads > 1) {
 #pragma omp parallel for schedule(static) num_threads(k->nthreads)
         for (int64_t i = 0; i < nbatch; i++)
-            mm_one(at, sa, sb, a, b, y, &bo, stra, strb, i, 1);
+            mm_one(&q, i, 1);
     } else {
         for (int64_t i = 0; i < nbatch; i++)
-            mm_one(at, sa, sb, a, b, y, &bo, stra, strb, i, k->nthreads);
+            mm_one(&q, i, k->nthreads);
     }
     return DLT_OK;
 }
