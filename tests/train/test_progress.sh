@@ -28,7 +28,8 @@ jsteps=$(sed -n 's|^{"step": \([0-9]*\), "epoch": [0-9]*, "loss".*|\1|p' grid/t/
 [ "$jsteps" = "10 20 25 30 40 50 60 " ] || fail "metrics.jsonl training records at $jsteps"
 
 # A rate under 1 sample/s: batch 1, a line every step, the process stopped for
-# 3 s in between; then stopped for good (SIGKILL: the lines are flushed)
+# 3 s in between; then, two lines later, stopped for good (SIGKILL: the lines
+# are flushed)
 timeout 60 "$DLTRAIN" job.toml --set data.batch_size=1 --set train.accumulate=1 --set log.every_steps=1 \
     --set train.steps=1000000 --set schedule.name=constant --set schedule.warmup_steps=0 \
     --set model.hidden=512 --set checkpoint.dir=slow >slow.out 2>&1 &
@@ -37,10 +38,16 @@ i=0
 while [ ! -s slow/t/metrics.jsonl ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 target=$(pgrep -P "$pid")
 [ -n "$target" ] || fail "slow: dltrain is not running"
+lines() { grep -c '^step [0-9]*/' slow.out; }
 kill -STOP "$target"
 sleep 3
+n=$(lines)
 kill -CONT "$target"
-sleep 0.5
+# The first line after the stop may have been timed before it (written while
+# stopped half-way); the one after it is timed across the stop. Wait for both,
+# however loaded the machine is.
+i=0
+while [ "$(lines)" -lt $((n + 2)) ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 kill -KILL "$target"
 wait "$pid"
 slow=$(sed -n 's|^step \([0-9]*\)/[0-9]* .*  \([0-9.e+-]*\) samples/s .*|\1 \2|p' slow.out |
