@@ -240,7 +240,7 @@ static void start_bucket(dlt_reducer *r, int b)
     float *g = r->grads + bk->lo;
     size_t n = bk->hi - bk->lo;
     dlt_status st = DLT_OK;
-    if (r->cfg.contract == DLT_GRAD_MEAN && r->local_weight != 1.0)
+    if (r->cfg.contract == DLT_GRAD_MEAN && r->local_weight != 1.0 && r->c->size > 1)
         st = scale_grads(r, g, r->local_weight, n);
     void *buf = g;
     int type = DLT_COMM_F32;
@@ -346,6 +346,10 @@ dlt_status dlt_reducer_finish(dlt_reducer *r)
     /* with a power-of-two loss scale S, (g S) * ((1/S) / count) rounds exactly
      * as g * (1 / count) does */
     double inv = r->global_count > 0 ? r->unscale / r->global_count : 0;
+    /* one rank's mean gradient is already the global mean: start_bucket left
+     * it unweighted, and only the loss scale is undone */
+    if (r->cfg.contract == DLT_GRAD_MEAN && r->c->size == 1)
+        inv = r->global_count > 0 ? r->unscale : 0;
     int p = r->c->size, me = r->c->rank;
     for (int b = 0; b < r->nb; b++) {
         reducer_bucket *bk = &r->b[b];
@@ -368,7 +372,7 @@ dlt_status dlt_reducer_finish(dlt_reducer *r)
         }
         if (r->cfg.bf16)
             st = from_bf16(r, g + lo, r->shadow + bk->lo + (r->c->backend == DLT_COMM_MPI ? 0 : lo), n);
-        if (st == DLT_OK && !bk->scaled)
+        if (st == DLT_OK && !bk->scaled && inv != 1.0) /* x * 1 is x: no pass */
             st = scale_grads(r, g + lo, inv, n);
         keep_error(r, st);
     }

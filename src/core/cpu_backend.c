@@ -16,15 +16,13 @@
 #include "dlt_bf16.h"
 #include "dlt_core.h"
 
-#define CPU_ALIGN 64
 #define SUMSQ_MIN_CHUNK 65536
 #define SUMSQ_MAX_CHUNKS 256
 
 static dlt_status c_alloc(void *ctx, size_t bytes, void **p)
 {
     (void)ctx;
-    size_t n = (bytes ? bytes + CPU_ALIGN - 1 : CPU_ALIGN) / CPU_ALIGN * CPU_ALIGN;
-    *p = aligned_alloc(CPU_ALIGN, n);
+    *p = dlt_host_alloc(bytes, 0); /* 64-byte aligned; huge pages from 4 MiB */
     return *p ? DLT_OK : dlt_seterr(DLT_ERR_NOMEM, "cpu: cannot allocate %zu bytes", bytes);
 }
 

@@ -98,10 +98,19 @@ dlt_status dlt_dtype_parse(const char *name, dlt_dtype *t);
  * (start with crc = 0). Shards and checkpoints carry it (docs/formats.md). */
 uint32_t dlt_crc32(uint32_t crc, const void *p, size_t n);
 
-/* Checks the DLT_* variables that choose CPU kernels (DLT_GEMM, DLT_CONV,
- * DLT_CONV_LAYOUT, DLT_CPU_ISA): DLT_OK when each is unset, empty or one of
+/* Checks the DLT_* variables that choose CPU kernels and memory (DLT_GEMM,
+ * DLT_CONV, DLT_CONV_LAYOUT, DLT_CPU_ISA, DLT_HUGEPAGES): DLT_OK when each is unset, empty or one of
  * its values; otherwise DLT_ERR_INVALID naming the variable and its values. */
 dlt_status dlt_env_check(void);
+
+/* A host buffer of `bytes` (zeroed when `zero`), released with free(): 64-byte
+ * aligned, and from 4 MiB on 2 MiB aligned on transparent huge pages unless
+ * DLT_HUGEPAGES=off (hostmem.c says why). NULL when out of memory. */
+void *dlt_host_alloc(size_t bytes, int zero);
+/* 0 when DLT_HUGEPAGES=off, else 1 */
+int dlt_hugepages_on(void);
+/* One line for --version: the page policy and the kernel's THP mode. */
+void dlt_hugepages_info(char *buf, size_t len);
 
 /* Library version string, e.g. "0.1.0". */
 const char *dlt_version(void);

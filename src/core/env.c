@@ -1,6 +1,6 @@
-/* The DLT_* environment variables that choose CPU kernels, checked in one
+/* The DLT_* environment variables that choose CPU kernels and memory, checked in one
  * place. Each module reads its own variable when it first needs it (gemm.c,
- * conv_provider.c, conv_dnnl.c, vmath.c) and falls back to its automatic
+ * conv_provider.c, conv_dnnl.c, vmath.c, hostmem.c) and falls back to its automatic
  * choice on a value it does not know, saying so in `--version`; the tools
  * call dlt_env_check() at start-up so that a mistyped value is one error
  * line instead of a silent fallback. */
@@ -17,6 +17,7 @@ static const struct {
     {"DLT_CONV", {"im2col", "dnnl", "direct", "auto", NULL}},
     {"DLT_CONV_LAYOUT", {"plain", "blocked", "auto", NULL}},
     {"DLT_CPU_ISA", {"libm", "baseline", "avx2", "avx512", NULL}},
+    {"DLT_HUGEPAGES", {"on", "off", NULL}},
 };
 
 dlt_status dlt_env_check(void)

@@ -209,8 +209,8 @@ dlt_status dlt_graph_finalize(dlt_graph *g, const dlt_t *order, int norder)
         st = layout(g, DLT_VAL_BUFFER, NULL, 0, &g->buffers, &g->nbuffers, &g->bnumel);
     if (st != DLT_OK)
         return st;
-    g->pdata = calloc(g->pnumel ? g->pnumel : 1, sizeof(float));
-    g->gdata = calloc(g->pnumel ? g->pnumel : 1, sizeof(float));
+    g->pdata = dlt_host_alloc((g->pnumel ? g->pnumel : 1) * sizeof(float), 1);
+    g->gdata = dlt_host_alloc((g->pnumel ? g->pnumel : 1) * sizeof(float), 1);
     g->bdata = calloc(g->bnumel ? g->bnumel : 1, sizeof(float));
     if (!g->pdata || !g->gdata || !g->bdata)
         return dlt_seterr(DLT_ERR_NOMEM, "out of memory allocating %zu parameters", g->pnumel);

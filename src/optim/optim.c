@@ -262,7 +262,7 @@ dlt_status dlt_optim_create_sharded(const dlt_optim_config *cfg, const dlt_param
     for (int r = 0; r < DLT_SLOT_NROLES; r++) {
         if (!uses_role(cfg, r))
             continue;
-        o->role[r] = calloc(o->state_n ? o->state_n : 1, sizeof(float));
+        o->role[r] = dlt_host_alloc((o->state_n ? o->state_n : 1) * sizeof(float), 1);
         if (!o->role[r]) {
             dlt_optim_free(o);
             return dlt_seterr(DLT_ERR_NOMEM, "optimizer: out of memory for %zu-element state",

@@ -33,6 +33,8 @@ void dlt_print_build_info(FILE *out, const char *prog)
     fprintf(out, "  conv CPU : %s\n", conv);
     dlt_gemm_provider_info(conv, sizeof conv);
     fprintf(out, "  GEMM CPU : %s\n", conv);
+    dlt_hugepages_info(conv, sizeof conv);
+    fprintf(out, "  memory   : %s\n", conv);
     const char *slow = dlt_gemm_warning();
     if (slow)
         fprintf(out, "  warning  : %s\n", slow);

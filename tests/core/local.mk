@@ -19,3 +19,6 @@ TESTS += tests/core/test_gemm
 # kernels reuse the OpenMP thread pool (no thread created by later steps)
 check_PROGRAMS += tests/core/test_thread_pool
 TESTS += tests/core/test_thread_pool
+# large host buffers on huge pages (src/core/hostmem.c)
+check_PROGRAMS += tests/core/test_hostmem
+TESTS += tests/core/test_hostmem
