@@ -113,7 +113,7 @@ int main(int argc, char **argv)
     const dlt_vmath_ops *paths[DLT_ISA_N] = {0};
     for (int i = DLT_ISA_BASELINE; i < DLT_ISA_N; i++) {
         paths[i] = dlt_vmath_isa((dlt_cpu_isa)i);
-        printf(" %9s %6s", dlt_vmath_isa_name((dlt_cpu_isa)i), "x");
+        printf(" %9s %6s", dlt_cpu_isa_name((dlt_cpu_isa)i), "x");
     }
     printf("\n");
     for (int c = 0; c < NC; c++) {
@@ -133,8 +133,8 @@ int main(int argc, char **argv)
     }
     for (int i = DLT_ISA_BASELINE; i < DLT_ISA_N; i++)
         if (!paths[i])
-            printf("path %s: not measured (%s)\n", dlt_vmath_isa_name((dlt_cpu_isa)i),
-                   dlt_vmath_compiled((dlt_cpu_isa)i) ? "this CPU lacks it" : "not in this build");
+            printf("path %s: not measured (%s)\n", dlt_cpu_isa_name((dlt_cpu_isa)i),
+                   dlt_cpu_isa_compiled((dlt_cpu_isa)i) ? "this CPU lacks it" : "not in this build");
     printf("%s\n", dlt_vmath_describe());
     free(x), free(y);
     return sink == 12345.f; /* keeps the results live */

@@ -202,6 +202,9 @@ static dlt_status scale_grads(dlt_reducer *r, float *g, double a, size_t n)
 {
     if (r->on_dev)
         return r->dev.scale(r->dev.ctx, g, a, n);
+    /* per element: the same bits on any number of threads (one rank's
+     * 17.9 MB of GPT-mini gradients: 6 ms on one thread) */
+#pragma omp parallel for schedule(static) if (n >= 32768)
     for (size_t i = 0; i < n; i++)
         g[i] = (float)(g[i] * a);
     return DLT_OK;

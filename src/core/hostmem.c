@@ -67,6 +67,8 @@ void dlt_hugepages_info(char *buf, size_t len)
     if (!dlt_hugepages_on())
         snprintf(buf, len, "small pages (DLT_HUGEPAGES=off; kernel THP %s)", mode);
     else
-        snprintf(buf, len, "2 MiB huge pages asked for host buffers >= 4 MiB (kernel THP %s%s)", mode,
-                 strcmp(mode, "never") == 0 || strcmp(mode, "not available") == 0 ? ": small pages" : "");
+        snprintf(buf, len, "2 MiB huge pages asked for host buffers >= 4 MiB (kernel THP %s%s)",
+                 mode,
+                 strcmp(mode, "never") == 0 || strcmp(mode, "not available") == 0 ? ": small pages"
+                                                                                  : "");
 }

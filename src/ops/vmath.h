@@ -10,7 +10,8 @@
  * (__builtin_cpu_supports), or the one named by the environment variable
  * DLT_CPU_ISA = libm | baseline | avx2 | avx512; "libm" (NULL) keeps the old
  * per-element double evaluation of unary_math.h. Non-x86 builds have the
- * baseline path only.
+ * baseline path only. The choice itself is dlt_cpu_isa_chosen() (src/core),
+ * which the optimizer's update loops follow too.
  *
  * Every path's results are deterministic (no FP contraction in these files:
  * fused multiply-adds are written out with VM_FMA) and within a few ulp of the
@@ -20,13 +21,7 @@
 
 #include <stdint.h>
 
-typedef enum {
-    DLT_ISA_LIBM = 0,
-    DLT_ISA_BASELINE,
-    DLT_ISA_AVX2,
-    DLT_ISA_AVX512,
-    DLT_ISA_N
-} dlt_cpu_isa;
+#include "dlt_cpu_isa.h" /* the levels, and the choice of one (src/core/cpu_isa.c) */
 
 /* y[i] = f(x[i]) for i < n; y may be x. */
 typedef void (*dlt_vmath_fn)(const float *x, float *y, int64_t n);
@@ -132,9 +127,6 @@ const dlt_vmath_ops *dlt_vmath(void);
 /* The path of one ISA level if it is compiled in and this CPU runs it, else NULL
  * (also NULL for DLT_ISA_LIBM). */
 const dlt_vmath_ops *dlt_vmath_isa(dlt_cpu_isa isa);
-/* Whether the path is compiled into this build at all. */
-int dlt_vmath_compiled(dlt_cpu_isa isa);
-const char *dlt_vmath_isa_name(dlt_cpu_isa isa);
 /* One line saying which path runs and why (for dltrain --version). */
 const char *dlt_vmath_describe(void);
 

@@ -1,16 +1,21 @@
-/* Update loops over one parameter's elements. The per-element rules
+/* Update loops over one parameter's elements: the coefficients, the choice of
+ * the ISA level's loops (optim_loops.h) and LAMB's two phases. The per-element rules
  * (optim_elem.h, shared with the GPU kernel) are transcribed from PyTorch
  * 1.13's torch/optim/<name>.py `_single_tensor_*` functions. Arithmetic is in
  * double; state is rounded to float where PyTorch stores it (so later uses see
  * the same stored value), which keeps trajectories within a few float ulps of
  * PyTorch's. */
+#include "config.h"
+
 #include <math.h>
 
+#include "dlt_cpu_isa.h"
 #include "optim_impl.h"
 
 #define PFOR _Pragma("omp parallel for schedule(static) if (n >= 32768)")
 
-void dlt_optim_coef_init(const dlt_optim_config *cfg, double lr, double wd, int64_t t, dlt_optim_coef *k)
+void dlt_optim_coef_init(const dlt_optim_config *cfg, double lr, double wd, int64_t t,
+                         dlt_optim_coef *k)
 {
     const double bc1 = 1 - pow(cfg->beta1, (double)t), bc2 = 1 - pow(cfg->beta2, (double)t);
     *k = (dlt_optim_coef){0};
@@ -34,71 +39,43 @@ void dlt_optim_coef_init(const dlt_optim_config *cfg, double lr, double wd, int6
     k->clr = lr / (1 + (double)(t - 1) * cfg->lr_decay);
 }
 
-static void sgd(const dlt_optim_coef *k, const dlt_optim_chunk *c)
+/* The loops of an ISA level: avx2 vectors for avx2 and avx512 (see
+ * optim_loops.h for why not 512-bit ones), baseline otherwise. */
+const dlt_optim_loops *dlt_optim_loops_isa(int isa)
 {
-    const size_t n = c->n;
-    float *p = c->p, *buf = c->s[DLT_SLOT_MOMENTUM_BUFFER];
-    const float *g = c->g;
-    PFOR
-    for (size_t i = 0; i < n; i++)
-        dlt_sgd_elem(k, &p[i], g[i], buf ? &buf[i] : NULL);
-}
-
-static void adam(const dlt_optim_config *cfg, const dlt_optim_coef *k, const dlt_optim_chunk *c)
-{
-    const size_t n = c->n;
-    float *p = c->p, *m = c->s[DLT_SLOT_EXP_AVG], *v = c->s[DLT_SLOT_EXP_AVG_SQ];
-    float *vmax = cfg->amsgrad ? c->s[DLT_SLOT_MAX_EXP_AVG_SQ] : NULL;
-    const float *g = c->g;
-    PFOR
-    for (size_t i = 0; i < n; i++)
-        dlt_adam_elem(k, &p[i], g[i], &m[i], &v[i], vmax ? &vmax[i] : NULL);
-}
-
-static void rmsprop(const dlt_optim_config *cfg, const dlt_optim_coef *k, const dlt_optim_chunk *c)
-{
-    const size_t n = c->n;
-    float *p = c->p, *sq = c->s[DLT_SLOT_SQUARE_AVG];
-    float *ga = cfg->centered ? c->s[DLT_SLOT_GRAD_AVG] : NULL;
-    float *buf = cfg->momentum > 0 ? c->s[DLT_SLOT_MOMENTUM_BUFFER] : NULL;
-    const float *g = c->g;
-    PFOR
-    for (size_t i = 0; i < n; i++)
-        dlt_rmsprop_elem(k, &p[i], g[i], &sq[i], ga ? &ga[i] : NULL, buf ? &buf[i] : NULL);
-}
-
-static void adadelta(const dlt_optim_coef *k, const dlt_optim_chunk *c)
-{
-    const size_t n = c->n;
-    float *p = c->p, *sq = c->s[DLT_SLOT_SQUARE_AVG], *acc = c->s[DLT_SLOT_ACC_DELTA];
-    const float *g = c->g;
-    PFOR
-    for (size_t i = 0; i < n; i++)
-        dlt_adadelta_elem(k, &p[i], g[i], &sq[i], &acc[i]);
-}
-
-static void adagrad(const dlt_optim_coef *k, const dlt_optim_chunk *c)
-{
-    const size_t n = c->n;
-    float *p = c->p, *sum = c->s[DLT_SLOT_SUM];
-    const float *g = c->g;
-    PFOR
-    for (size_t i = 0; i < n; i++)
-        dlt_adagrad_elem(k, &p[i], g[i], &sum[i]);
+    if (!dlt_cpu_isa_supported((dlt_cpu_isa)isa) && isa != DLT_ISA_LIBM)
+        return NULL;
+#ifdef DLT_HAVE_X86_ISA
+    if (isa == DLT_ISA_AVX2 || isa == DLT_ISA_AVX512)
+        return &dlt_optim_loops_avx2;
+#endif
+    return &dlt_optim_loops_base;
 }
 
 void dlt_optim_kernel(const dlt_optim_config *cfg, const dlt_optim_chunk *c)
 {
     dlt_optim_coef k;
     dlt_optim_coef_init(cfg, c->lr, c->wd, c->t, &k);
+    const dlt_optim_loops *L = dlt_optim_loops_isa(dlt_cpu_isa_chosen());
     switch (cfg->kind) {
-    case DLT_OPTIM_SGD: sgd(&k, c); break;
+    case DLT_OPTIM_SGD:
+        L->sgd(&k, c);
+        break;
     case DLT_OPTIM_ADAM:
-    case DLT_OPTIM_ADAMW: adam(cfg, &k, c); break;
-    case DLT_OPTIM_RMSPROP: rmsprop(cfg, &k, c); break;
-    case DLT_OPTIM_ADADELTA: adadelta(&k, c); break;
-    case DLT_OPTIM_ADAGRAD: adagrad(&k, c); break;
-    default: break; /* LAMB goes through its two phases */
+    case DLT_OPTIM_ADAMW:
+        L->adam(cfg, &k, c);
+        break;
+    case DLT_OPTIM_RMSPROP:
+        L->rmsprop(cfg, &k, c);
+        break;
+    case DLT_OPTIM_ADADELTA:
+        L->adadelta(&k, c);
+        break;
+    case DLT_OPTIM_ADAGRAD:
+        L->adagrad(&k, c);
+        break;
+    default:
+        break; /* LAMB goes through its two phases */
     }
 }
 
@@ -129,10 +106,9 @@ void dlt_optim_lamb_apply(const dlt_optim_config *cfg, const dlt_optim_chunk *c,
     const size_t n = c->n;
     dlt_optim_coef k;
     dlt_optim_coef_init(cfg, c->lr, c->wd, c->t, &k);
-    const double step = dlt_lamb_step(&k, sums[0], sums[1], cfg->lamb_skip_adapt_no_decay && c->wd == 0);
+    const double step =
+        dlt_lamb_step(&k, sums[0], sums[1], cfg->lamb_skip_adapt_no_decay && c->wd == 0);
     float *p = c->p;
     const float *m = c->s[DLT_SLOT_EXP_AVG], *v = c->s[DLT_SLOT_EXP_AVG_SQ];
-    PFOR
-    for (size_t i = 0; i < n; i++)
-        dlt_lamb_apply_elem(&k, step, &p[i], m[i], v[i]);
+    PFOR for (size_t i = 0; i < n; i++) dlt_lamb_apply_elem(&k, step, &p[i], m[i], v[i]);
 }

@@ -82,6 +82,21 @@ void dlt_optim_lamb_moments(const dlt_optim_config *cfg, const dlt_optim_chunk *
 void dlt_optim_lamb_apply(const dlt_optim_config *cfg, const dlt_optim_chunk *c,
                           const double sums[2]);
 
+/* The element-wise loops of one ISA level (optim_loops.h); every level
+ * computes the same bits. */
+typedef struct {
+    void (*sgd)(const dlt_optim_coef *k, const dlt_optim_chunk *c);
+    void (*adam)(const dlt_optim_config *cfg, const dlt_optim_coef *k, const dlt_optim_chunk *c);
+    void (*rmsprop)(const dlt_optim_config *cfg, const dlt_optim_coef *k, const dlt_optim_chunk *c);
+    void (*adadelta)(const dlt_optim_coef *k, const dlt_optim_chunk *c);
+    void (*adagrad)(const dlt_optim_coef *k, const dlt_optim_chunk *c);
+} dlt_optim_loops;
+extern const dlt_optim_loops dlt_optim_loops_base, dlt_optim_loops_avx2; /* avx2: x86-64 only */
+/* The table of an ISA level (dlt_cpu_isa): libm and baseline get the baseline
+ * table, avx2 and avx512 the avx2 one where it is compiled in; NULL for a
+ * level this build or CPU lacks. */
+const dlt_optim_loops *dlt_optim_loops_isa(int isa);
+
 /* Large element-wise loops go parallel; they are per-element, so the result
  * does not depend on the thread count. */
 #define DLT_OPTIM_PAR_MIN 32768

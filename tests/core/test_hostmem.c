@@ -73,7 +73,8 @@ START_TEST(large_buffer_on_huge_pages)
     long kib = anon_huge_kib(p);
     printf("kernel THP mode %s: the 6 MiB buffer has %ld KiB of huge pages\n", mode, kib);
     if (strcmp(mode, "always") == 0 || strcmp(mode, "madvise") == 0)
-        ck_assert_msg(kib >= 2048, "THP %s, but the touched 6 MiB buffer has %ld KiB of huge pages", mode, kib);
+        ck_assert_msg(kib >= 2048, "THP %s, but the touched 6 MiB buffer has %ld KiB of huge pages",
+                      mode, kib);
     else
         ck_assert_msg(kib <= 0, "THP %s, but the buffer has %ld KiB of huge pages", mode, kib);
     free(p);

@@ -169,7 +169,7 @@ static float *make_inputs(int64_t *n_out)
 
 static const char *isa_status(dlt_cpu_isa isa)
 {
-    if (!dlt_vmath_compiled(isa))
+    if (!dlt_cpu_isa_compiled(isa))
         return "not checked (not in this build)";
     return dlt_vmath_isa(isa) ? "checked" : "not checked (this CPU lacks it)";
 }
@@ -182,7 +182,7 @@ START_TEST(functions_within_ulp_bounds)
     int checked = 0;
     printf("max ulp error over %lld inputs (bound in brackets):\n%-12s", (long long)n, "");
     for (int isa = DLT_ISA_BASELINE; isa < DLT_ISA_N; isa++)
-        printf(" %10s", dlt_vmath_isa_name((dlt_cpu_isa)isa));
+        printf(" %10s", dlt_cpu_isa_name((dlt_cpu_isa)isa));
     printf("\n");
     for (int f = 0; f < NF; f++) {
         const fcase *fc = &fcases[f];
@@ -229,7 +229,7 @@ START_TEST(functions_within_ulp_bounds)
         printf("  [%g]\n", fc->bound);
     }
     for (int isa = DLT_ISA_BASELINE; isa < DLT_ISA_N; isa++)
-        printf("path %-8s: %s\n", dlt_vmath_isa_name((dlt_cpu_isa)isa),
+        printf("path %-8s: %s\n", dlt_cpu_isa_name((dlt_cpu_isa)isa),
                isa_status((dlt_cpu_isa)isa));
     ck_assert_int_gt(checked, 0);
     free(x), free(y), free(ref), free(ulp);

@@ -1,6 +1,6 @@
 # tests/optim: Check tests of src/optim (included by tests/local.mk)
 OPTIM_TESTS = tests/optim/test_optim_traj tests/optim/test_optim_sched \
-	tests/optim/test_optim_misc tests/optim/test_optim_shard
+	tests/optim/test_optim_misc tests/optim/test_optim_shard tests/optim/test_optim_isa
 check_PROGRAMS += $(OPTIM_TESTS)
 TESTS += $(OPTIM_TESTS)
 # The fixture path for runs outside `make check` (which sets top_srcdir).
