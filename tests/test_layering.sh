@@ -50,7 +50,8 @@ KNOWN_VIOLATIONS='
 #           core types only: status, dtypes, logging (dlt_base.h), bf16
 #           conversion (dlt_bf16.h), device memory and streams (dlt_backend.h);
 #           comm sees flat buffers, ranges, element types and streams, never
-#           a graph.
+#           a graph. optim also follows core's choice of the CPU's ISA level
+#           (dlt_cpu_isa.h) for its vectorised update loops, as ops' vmath does.
 #   io      core types, and dlt_core.h for the value types checkpoints and
 #           exports describe parameters with (dlt_shape, dlt_param_info,
 #           dlt_kvlist).
@@ -71,7 +72,7 @@ ops: core
 gpu: core ops ops:*_impl.h ops:ops_util.h ops:shape_util.h ops:unary_math.h optim:optim_elem.h optim:dlt_optim.h
 comm: core:dlt_base.h core:dlt_bf16.h core:dlt_backend.h
 data: core:dlt_base.h core:dlt_bf16.h core:dlt_backend.h
-optim: core:dlt_base.h core:dlt_bf16.h core:dlt_backend.h
+optim: core:dlt_base.h core:dlt_bf16.h core:dlt_backend.h core:dlt_cpu_isa.h
 io: core:dlt_base.h core:dlt_bf16.h core:dlt_backend.h core:dlt_core.h
 models: core ops:dlt_ops.h
 dist: core comm optim
