@@ -42,7 +42,47 @@ static double sum_run(const float *x, int64_t n)
 }
 
 #define RED_BLOCKS 1024 /* partial sums of a full reduction */
-#define RED_COLS 512     /* output columns accumulated together */
+#define RED_COLS 512    /* output columns accumulated together */
+#define RED_ROWS 256    /* reduced rows per partial sum of a narrow column sum */
+
+/* Row blocks of a reduction whose innermost axis is kept ("column sums",
+ * e.g. a bias gradient: [2048, 1024] summed over its rows): when it has few
+ * column tasks (at most 8 of RED_COLS outputs), its reduced rows are cut in
+ * blocks of RED_ROWS, summed apart into the workspace and combined in order,
+ * so that it runs on every thread (a [2048, 256] bias gradient had one task).
+ * 1 otherwise. Depends on the shape only: so does the summation order. */
+static int64_t col_row_blocks(const dlt_red_nest *q)
+{
+    if (q->inner_reduced || q->nk == 0 || q->nred < 2 * RED_ROWS)
+        return 1;
+    int64_t K = q->kdim[q->nk - 1], tasks = q->nout / K * ((K + RED_COLS - 1) / RED_COLS);
+    return tasks <= 8 ? (q->nred + RED_ROWS - 1) / RED_ROWS : 1;
+}
+
+static size_t reduce_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
+{
+    (void)out;
+    dlt_red_nest q;
+    dlt_red_nest_init(&q, in[0], DLT_CATTR(n, reduce_attr)->reduce);
+    int64_t nb = col_row_blocks(&q);
+    return nb > 1 ? (size_t)(nb * q.nout) * sizeof(double) : 0;
+}
+
+/* Column sums of reduced rows [r0, r1) of outputs [c0, c0 + n) of kept row
+ * `row` (K outputs per kept row) into acc[0..n) */
+static void col_sum(const dlt_red_nest *q, const float *x, int64_t row, int64_t c0, int64_t n,
+                    int64_t r0, int64_t r1, double *acc)
+{
+    const float *base = x + nest_off(q->nk - 1, q->kdim, q->kstr, row) + c0;
+    for (int64_t j = 0; j < n; j++)
+        acc[j] = 0;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *p = base + nest_off(q->nr, q->rdim, q->rstr, r);
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++)
+            acc[j] += p[j];
+    }
+}
 
 /* Sums in double. Every output's summation order depends only on the shape
  * (fixed blocks, combined in order), not on the thread count. */
@@ -91,19 +131,31 @@ static dlt_status reduce_cpu(const dlt_kctx *k)
     }
     /* innermost axis kept: rows of K outputs accumulate contiguous vectors */
     int64_t K = q.kdim[q.nk - 1], nrow = q.nout / K, per = (K + RED_COLS - 1) / RED_COLS;
+    int64_t nb = col_row_blocks(&q);
+    if (nb > 1) { /* partial sums of row blocks, then their sum in block order */
+        double *part = k->work;
+#pragma omp parallel for schedule(static) num_threads(k->nthreads)
+        for (int64_t t = 0; t < nb * nrow * per; t++) {
+            int64_t b = t / (nrow * per), u = t % (nrow * per);
+            int64_t row = u / per, c0 = (u % per) * RED_COLS,
+                    n = K - c0 < RED_COLS ? K - c0 : RED_COLS;
+            int64_t r1 = (b + 1) * RED_ROWS < q.nred ? (b + 1) * RED_ROWS : q.nred;
+            col_sum(&q, x, row, c0, n, b * RED_ROWS, r1, part + b * q.nout + row * K + c0);
+        }
+#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (par)
+        for (int64_t o = 0; o < q.nout; o++) {
+            double s = 0;
+            for (int64_t b = 0; b < nb; b++)
+                s += part[b * q.nout + o];
+            y[o] = (float)(s * scale);
+        }
+        return DLT_OK;
+    }
 #pragma omp parallel for schedule(static) num_threads(k->nthreads) if (par)
     for (int64_t t = 0; t < nrow * per; t++) {
         double acc[RED_COLS];
         int64_t row = t / per, c0 = (t % per) * RED_COLS, n = K - c0 < RED_COLS ? K - c0 : RED_COLS;
-        const float *base = x + nest_off(q.nk - 1, q.kdim, q.kstr, row) + c0;
-        for (int64_t j = 0; j < n; j++)
-            acc[j] = 0;
-        for (int64_t r = 0; r < q.nred; r++) {
-            const float *p = base + nest_off(q.nr, q.rdim, q.rstr, r);
-#pragma omp simd
-            for (int64_t j = 0; j < n; j++)
-                acc[j] += p[j];
-        }
+        col_sum(&q, x, row, c0, n, 0, q.nred, acc);
         float *py = y + row * K + c0;
         for (int64_t j = 0; j < n; j++)
             py[j] = (float)(acc[j] * scale);
@@ -125,7 +177,8 @@ static dlt_status reduce_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, 
     return DLT_OK;
 }
 
-static double reduce_flops(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
+static double reduce_flops(const dlt_node *n, const dlt_shape *const *in,
+                           const dlt_shape *const *out)
 {
     return (double)dlt_shape_numel(in[0]);
 }
@@ -140,6 +193,7 @@ const dlt_op_def dlt_op_def_sum = {
     .grad = reduce_grad,
     .cpu = reduce_cpu,
     .flops = reduce_flops,
+    .workspace = reduce_ws,
 };
 
 static dlt_t reduce(dlt_graph *g, dlt_t x, int naxes, const int *axes, int keepdim, int mean)
@@ -216,7 +270,8 @@ static dlt_status bto_cpu(const dlt_kctx *k)
     dlt_bcast_init(&it, k->in_shape[0], k->in_shape[0], k->out_shape[0]);
     int64_t sa = dlt_bcast_sa(&it);
     dlt_ew_split sp = dlt_ew_split_make(it.rows, it.cols, k->nthreads);
-#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (it.rows * it.cols > DLT_EW_PAR_MIN)
+#pragma omp parallel for schedule(static)                                                          \
+    num_threads(k->nthreads) if (it.rows * it.cols > DLT_EW_PAR_MIN)
     for (int64_t t = 0; t < sp.ntasks; t++) {
         int64_t r, c0, n, oa, ob;
         dlt_ew_task(&sp, t, &r, &c0, &n);

@@ -1,5 +1,5 @@
-/* Softmax / log-softmax over an axis, max / min (first index on ties) and
- * variance: forward against naive loops, gradients against finite differences
+/* Softmax / log-softmax over an axis, max / min (first index on ties),
+ * variance and column sums: forward against naive loops, gradients against finite differences
  * (first and second order), in-place planning, and bad-argument messages. */
 #include <math.h>
 #include <stdio.h>
@@ -17,8 +17,8 @@ typedef struct {
 } sm_case;
 
 static const sm_case sm_cases[] = {
-    {2, {1, 5, 0}, 1},  {2, {4, 7, 0}, 0},  {2, {4, 7, 0}, -1}, {3, {2, 3, 4}, 0},
-    {3, {2, 3, 4}, 1},  {3, {2, 3, 4}, 2},  {3, {3, 1, 2}, 1},  {2, {9000, 3, 0}, 1},
+    {2, {1, 5, 0}, 1}, {2, {4, 7, 0}, 0}, {2, {4, 7, 0}, -1}, {3, {2, 3, 4}, 0},
+    {3, {2, 3, 4}, 1}, {3, {2, 3, 4}, 2}, {3, {3, 1, 2}, 1},  {2, {9000, 3, 0}, 1},
 };
 #define NSM ((int)(sizeof sm_cases / sizeof sm_cases[0]))
 
@@ -54,7 +54,8 @@ START_TEST(softmax_forward_matches_naive)
         dlt_t x = dlt_input(g, "x", DLT_F32, c->rank, c->dims);
         dlt_t y = log_form ? dlt_log_softmax(g, x, c->axis) : dlt_softmax(g, x, c->axis);
         size_t n = (size_t)dlt_shape_numel(dlt_shape_of(g, x));
-        float *xd = malloc(n * sizeof *xd), *yd = malloc(n * sizeof *yd), *ref = malloc(n * sizeof *ref);
+        float *xd = malloc(n * sizeof *xd), *yd = malloc(n * sizeof *yd),
+              *ref = malloc(n * sizeof *ref);
         dlt_test_fill_uniform(xd, n, -5, 5, 40 + (uint64_t)_i);
         xd[0] += 1000; /* overflows exp() unless shifted by the maximum */
         softmax_ref(c, xd, ref, log_form);
@@ -96,10 +97,12 @@ START_TEST(softmax_gradients_first_and_second_order)
         float r[32];
         dlt_test_fill_uniform(r, n, -1, 1, 52);
         dlt_t rc = dlt_constant(g, DLT_F32, c->rank, c->dims, r);
-        ck_assert_int_eq(dlt_grad(g, dlt_sum(g, dlt_mul(g, dlt_mul(g, y, y), rc), 0, NULL, 0), 1, &x, &gx),
-                         DLT_OK);
+        ck_assert_int_eq(
+            dlt_grad(g, dlt_sum(g, dlt_mul(g, dlt_mul(g, y, y), rc), 0, NULL, 0), 1, &x, &gx),
+            DLT_OK);
         dlt_test_gradcheck(g, dlt_mul(g, gx, gx), 1, &x, &f, 1e-3, 53, &an, &nu);
-        printf("softmax case %d log %d: 2nd order analytic %.6f numeric %.6f\n", _i, log_form, an, nu);
+        printf("softmax case %d log %d: 2nd order analytic %.6f numeric %.6f\n", _i, log_form, an,
+               nu);
         dlt_test_assert_close(log_form ? "log_softmax 2nd" : "softmax 2nd", an, nu, 3e-3, 2e-4);
         dlt_graph_free(g);
     }
@@ -116,7 +119,8 @@ START_TEST(inplace_chain_with_poison)
     for (int poison = 0; poison < 2; poison++) {
         dlt_graph *g = dlt_graph_create(1);
         dlt_t x = dlt_input(g, "x", DLT_F32, 2, dims);
-        dlt_t y = dlt_log_softmax(g, dlt_softmax(g, dlt_gelu(g, dlt_tanh(g, dlt_sigmoid(g, x)), 0), 0), 1);
+        dlt_t y = dlt_log_softmax(
+            g, dlt_softmax(g, dlt_gelu(g, dlt_tanh(g, dlt_sigmoid(g, x)), 0), 0), 1);
         dlt_plan *p;
         dlt_plan_opts o = {.poison = poison};
         ck_assert_int_eq(dlt_plan_create(g, 1, &y, &o, &p), DLT_OK);
@@ -160,14 +164,15 @@ END_TEST
 typedef struct {
     int naxes, axes[3], keepdim;
 } rd_case;
-static const rd_case rd_cases[] = {{0, {0}, 0},       {1, {0}, 0},    {1, {1}, 1}, {1, {-1}, 0},
-                                   {2, {0, 2}, 1},    {2, {2, 0}, 0}, {3, {0, 1, 2}, 1}};
+static const rd_case rd_cases[] = {{0, {0}, 0},    {1, {0}, 0},    {1, {1}, 1},      {1, {-1}, 0},
+                                   {2, {0, 2}, 1}, {2, {2, 0}, 0}, {3, {0, 1, 2}, 1}};
 #define NRD ((int)(sizeof rd_cases / sizeof rd_cases[0]))
 
 /* For x [3,4,5] and a case: group id of every element, and the group count. */
 static int group_of(const rd_case *c, int64_t i, int *ngroups)
 {
-    int red[3] = {0, 0, 0}, idx[3] = {(int)(i / 20), (int)(i / 5 % 4), (int)(i % 5)}, dims[3] = {3, 4, 5};
+    int red[3] = {0, 0, 0}, idx[3] = {(int)(i / 20), (int)(i / 5 % 4), (int)(i % 5)},
+        dims[3] = {3, 4, 5};
     for (int k = 0; k < c->naxes; k++)
         red[(c->axes[k] + 3) % 3] = 1;
     if (c->naxes == 0)
@@ -212,7 +217,8 @@ START_TEST(max_min_forward_and_tie_gradients)
         ck_assert_int_eq(ys->ndim, c->keepdim ? 3 : 3 - (c->naxes ? c->naxes : 3));
         /* gradient of sum(y * r[:ng]): r[g] lands on the first extremum of group g only */
         dlt_t rc = dlt_constant(g, DLT_F32, ys->ndim, ys->dim, r);
-        ck_assert_int_eq(dlt_grad(g, dlt_sum(g, dlt_mul(g, y, rc), 0, NULL, 0), 1, &x, &gx), DLT_OK);
+        ck_assert_int_eq(dlt_grad(g, dlt_sum(g, dlt_mul(g, y, rc), 0, NULL, 0), 1, &x, &gx),
+                         DLT_OK);
         const void *data[1] = {xd};
         dlt_gc_feed f = {1, &x, data, 0};
         dlt_test_eval(g, y, &f, yd);
@@ -244,7 +250,8 @@ START_TEST(max_gradients_first_and_second_order)
     double an, nu;
     dlt_t y = dlt_max(g, x, c->naxes, c->axes, c->keepdim);
     dlt_test_gradcheck(g, y, 1, &x, &f, 1e-3, 71, &an, &nu);
-    dlt_test_assert_close("max", an, nu, 1e-3, 2e-4); /* linear near x: exact up to f32 loss rounding */
+    dlt_test_assert_close("max", an, nu, 1e-3,
+                          2e-4); /* linear near x: exact up to f32 loss rounding */
     /* second order through max_grad / max_pick: max over a smooth map of x */
     /* x plus a small smooth term (< 0.045, under the 0.05 spacing of x) */
     dlt_t h = dlt_add(g, x, dlt_affine(g, dlt_square(g, dlt_matmul(g, x, w, 0, 0)), 0.02f, 0.f));
@@ -370,6 +377,64 @@ static void expect_error(dlt_graph *g, dlt_t v, dlt_status st, const char *msg)
     dlt_graph_free(g);
 }
 
+/* ---------------------------------------------------------------- column sums */
+/* Sums that keep the innermost axis (a bias gradient): against double sums,
+ * and the same bits on 1, 2 and 3 threads. The first three have few column
+ * tasks and are summed in row blocks (reduce.c's col_row_blocks), the last
+ * in whole columns. */
+typedef struct {
+    int rank;
+    int64_t dims[3];
+    int axis;
+} col_case;
+
+static const col_case col_cases[] = {
+    {2, {2048, 256, 0}, 0},
+    {3, {3, 600, 70}, 1},
+    {2, {1000, 1300, 0}, 0},
+    {2, {600, 5000, 0}, 0},
+};
+#define NCOL ((int)(sizeof col_cases / sizeof col_cases[0]))
+
+START_TEST(column_sums_match_double_on_any_thread_count)
+{
+    const col_case *c = &col_cases[_i];
+    int64_t outer = c->rank == 3 ? c->dims[0] : 1, n = c->dims[c->axis], K = c->dims[c->rank - 1];
+    size_t total = (size_t)(outer * n * K), nout = (size_t)(outer * K);
+    float *xd = malloc(total * sizeof *xd), *yd = malloc(nout * sizeof *yd),
+          *y1 = malloc(nout * sizeof *y1), *ref = malloc(nout * sizeof *ref);
+    dlt_test_fill_uniform(xd, total, -1, 1, 90 + (uint64_t)_i);
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t j = 0; j < K; j++) {
+            double s = 0;
+            for (int64_t r = 0; r < n; r++)
+                s += xd[(o * n + r) * K + j];
+            ref[o * K + j] = (float)s;
+        }
+    for (int threads = 1; threads <= 3; threads++) {
+        dlt_set_num_threads(threads);
+        dlt_graph *g = dlt_graph_create(1);
+        dlt_t x = dlt_input(g, "x", DLT_F32, c->rank, c->dims);
+        int ax = c->axis;
+        dlt_t y = dlt_sum(g, x, 1, &ax, 0);
+        ck_assert_msg(y >= 0, "%s", dlt_graph_errmsg(g));
+        const void *data[1] = {xd};
+        dlt_gc_feed f = {1, &x, data, 0};
+        dlt_test_eval(g, y, &f, yd);
+        ck_assert_double_le(dlt_test_max_abserr(yd, ref, nout),
+                            1e-4); /* |sum| <= ~60, f32 rounding 4e-6 */
+        if (threads == 1)
+            memcpy(y1, yd, nout * sizeof *yd);
+        else
+            ck_assert_msg(memcmp(y1, yd, nout * sizeof *yd) == 0, "%d threads: other bits than 1",
+                          threads);
+        dlt_graph_free(g);
+    }
+    dlt_set_num_threads(2);
+    free(xd), free(yd), free(y1), free(ref);
+}
+END_TEST
+
 START_TEST(bad_arguments_have_exact_messages)
 {
     int64_t d2[2] = {4, 6}, d3[1] = {3};
@@ -413,6 +478,7 @@ int main(void)
     tcase_add_loop_test(tc, var_forward_matches_naive, 0, NRD);
     tcase_add_test(tc, var_degenerate_counts_follow_torch);
     tcase_add_loop_test(tc, var_gradients_first_and_second_order, 0, NRD);
+    tcase_add_loop_test(tc, column_sums_match_double_on_any_thread_count, 0, NCOL);
     tcase_add_test(tc, bad_arguments_have_exact_messages);
     suite_add_tcase(s, tc);
     return dlt_test_run(s);
