@@ -57,14 +57,28 @@ static dlt_status c_add(void *ctx, float *dst, const float *src, size_t n)
     return DLT_OK;
 }
 
-/* Element by element: the thread count changes no bit. */
+/* Element by element: the thread count changes no bit. Two loops, not an
+ * `if` clause: GCC vectorises neither branch of `parallel for if (...)`, and
+ * the scalar double multiply cost clipping 2.7 ms per GPT-mini step (4.5 M
+ * gradients, 2 threads). */
 static dlt_status c_scale(void *ctx, float *x, double a, size_t n)
 {
     (void)ctx;
-#pragma omp parallel for schedule(static) if (n >= 32768)
-    for (size_t i = 0; i < n; i++)
-        x[i] = (float)(x[i] * a);
+    dlt_host_scale(x, a, n);
     return DLT_OK;
+}
+
+void dlt_host_scale(float *x, double a, size_t n)
+{
+    if (n >= 32768) {
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++)
+            x[i] = (float)(x[i] * a);
+    } else {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++)
+            x[i] = (float)(x[i] * a);
+    }
 }
 
 /* WGAN's weight clipping: element by element, like scale. */
@@ -75,6 +89,24 @@ static dlt_status c_clamp(void *ctx, float *x, float lo, float hi, size_t n)
     for (size_t i = 0; i < n; i++)
         x[i] = dlt_clamp_elem(x[i], lo, hi);
     return DLT_OK;
+}
+
+/* sum of x[i]^2 in double over SUMSQ_LANES interleaved accumulators (lane j:
+ * i = j mod SUMSQ_LANES, in order), added pairwise, then the tail in order:
+ * a fixed order that vectorises (one accumulator was a chain of dependent
+ * adds, 3.6 ms per GPT-mini step on 2 threads), the same bits on any ISA. */
+#define SUMSQ_LANES 8
+static double sumsq_run(const float *x, size_t n)
+{
+    double a[SUMSQ_LANES] = {0};
+    size_t i = 0;
+    for (; i + SUMSQ_LANES <= n; i += SUMSQ_LANES)
+        for (int j = 0; j < SUMSQ_LANES; j++)
+            a[j] += (double)x[i + j] * (double)x[i + j];
+    double s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    for (; i < n; i++)
+        s += (double)x[i] * (double)x[i];
+    return s;
 }
 
 double dlt_host_sumsq(const float *x, size_t n)
@@ -89,10 +121,7 @@ double dlt_host_sumsq(const float *x, size_t n)
 #pragma omp parallel for schedule(static) if (nchunks > 1)
     for (long c = 0; c < nchunks; c++) {
         size_t lo = (size_t)c * chunk, hi = lo + chunk < n ? lo + chunk : n;
-        double s = 0;
-        for (size_t i = lo; i < hi; i++)
-            s += (double)x[i] * (double)x[i];
-        part[c] = s;
+        part[c] = sumsq_run(x + lo, hi - lo);
     }
     double total = 0;
     for (long c = 0; c < nchunks; c++)

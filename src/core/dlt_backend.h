@@ -119,6 +119,9 @@ dlt_backend *dlt_cpu_backend(void);
 /* Sum of x[i]^2 in double over chunks fixed by n alone, added in order: the
  * same bits for any thread count (the CPU backend's sumsq, dlt_grad_sumsq). */
 double dlt_host_sumsq(const float *x, size_t n);
+/* x[i] = (float)(x[i] * a), vectorised, on the team from 32768 elements: the
+ * CPU backend's scale, and the reducer's on host gradients. */
+void dlt_host_scale(float *x, double a, size_t n);
 
 /* The events of dlt_backend.record / wait_host. */
 enum {
