@@ -103,10 +103,13 @@ uint32_t dlt_crc32(uint32_t crc, const void *p, size_t n);
  * its values; otherwise DLT_ERR_INVALID naming the variable and its values. */
 dlt_status dlt_env_check(void);
 
-/* A host buffer of `bytes` (zeroed when `zero`), released with free(): 64-byte
- * aligned, and from 4 MiB on 2 MiB aligned on transparent huge pages unless
- * DLT_HUGEPAGES=off (hostmem.c says why). NULL when out of memory. */
+/* A host buffer of `bytes`, zeroed when `zero`, 64-byte aligned; from 4 MiB
+ * on, 2 MiB aligned and on transparent huge pages unless DLT_HUGEPAGES=off
+ * (hostmem.c says why); a zeroed one from 4 MiB is its own mapping, zero
+ * until touched. NULL when out of memory. Released with dlt_host_free and the
+ * same bytes and zero (free() for one not zeroed). */
 void *dlt_host_alloc(size_t bytes, int zero);
+void dlt_host_free(void *p, size_t bytes, int zero);
 /* 0 when DLT_HUGEPAGES=off, else 1 */
 int dlt_hugepages_on(void);
 /* One line for --version: the page policy and the kernel's THP mode. */

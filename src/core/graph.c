@@ -38,8 +38,8 @@ void dlt_graph_free(dlt_graph *g)
     free(g->scope);
     free(g->params);
     free(g->buffers);
-    free(g->pdata);
-    free(g->gdata);
+    dlt_host_free(g->pdata, (g->pnumel ? g->pnumel : 1) * sizeof(float), 1); /* as params.c made them */
+    dlt_host_free(g->gdata, (g->pnumel ? g->pnumel : 1) * sizeof(float), 1);
     free(g->bdata);
     free(g);
 }

@@ -10,6 +10,7 @@
  * huge pages; ResNet-20's step_bench 146-149 -> 139-143 ms.
  * DLT_HUGEPAGES=off keeps every buffer on small pages (and the old alignment);
  * a kernel without THP, or set to "never", ignores the advice. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,20 +28,69 @@ int dlt_hugepages_on(void)
     return !(e && strcmp(e, "off") == 0);
 }
 
+/* Asks for huge pages over the whole pages of [p, p + n) (advice: refused,
+ * it changes nothing). */
+static void advise_huge(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    uintptr_t lo = ((uintptr_t)p + 4095) & ~(uintptr_t)4095,
+              hi = ((uintptr_t)p + n) & ~(uintptr_t)4095;
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+    (void)p, (void)n;
+#endif
+}
+
+/* A zeroed buffer from HUGE_MIN bytes on is its own anonymous mapping of
+ * whole 2 MiB blocks, 2 MiB aligned: zero until touched, so one that is never
+ * written (a device run's host gradients) costs no memory, as calloc's did.
+ * Over-allocated by a block, then the unaligned head and the tail unmapped. */
+static void *map_zeroed(size_t n)
+{
+    size_t len = n + HUGE_PAGE;
+    char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    uintptr_t a = ((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+    size_t head = a - (uintptr_t)m;
+    if (head)
+        munmap(m, head);
+    if (len - head > n)
+        munmap((char *)a + n, len - head - n);
+    return (void *)a;
+}
+
+static size_t whole_blocks(size_t bytes)
+{
+    return (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+}
+
 void *dlt_host_alloc(size_t bytes, int zero)
 {
-    size_t al = bytes >= HUGE_MIN && dlt_hugepages_on() ? HUGE_PAGE : SMALL_ALIGN;
+    int huge = bytes >= HUGE_MIN && dlt_hugepages_on();
+    if (zero && bytes >= HUGE_MIN) {
+        void *p = map_zeroed(whole_blocks(bytes));
+        if (p && huge)
+            advise_huge(p, whole_blocks(bytes));
+        return p;
+    }
+    size_t al = huge ? HUGE_PAGE : SMALL_ALIGN;
     size_t n = (bytes ? bytes + al - 1 : al) / al * al;
     void *p = aligned_alloc(al, n);
-    if (!p)
-        return NULL;
-#ifdef MADV_HUGEPAGE
-    if (al == HUGE_PAGE)
-        (void)madvise(p, n, MADV_HUGEPAGE); /* advice: refused, it changes nothing */
-#endif
-    if (zero)
+    if (p && huge)
+        advise_huge(p, n);
+    if (p && zero)
         memset(p, 0, n);
     return p;
+}
+
+void dlt_host_free(void *p, size_t bytes, int zero)
+{
+    if (p && zero && bytes >= HUGE_MIN)
+        munmap(p, whole_blocks(bytes));
+    else
+        free(p);
 }
 
 /* The bracketed word of the kernel's THP mode ("always", "madvise" or

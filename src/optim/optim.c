@@ -295,7 +295,7 @@ void dlt_optim_free(dlt_optim *o)
         free(o->params[i].name);
     dlt_optim_dev_free(o);
     for (int r = 0; r < DLT_SLOT_NROLES; r++)
-        free(o->role[r]);
+        dlt_host_free(o->role[r], (o->state_n ? o->state_n : 1) * sizeof(float), 1);
     free(o->params);
     free(o->own);
     free(o->sums);
