@@ -123,6 +123,19 @@ double dlt_host_sumsq(const float *x, size_t n);
  * CPU backend's scale, and the reducer's on host gradients. */
 void dlt_host_scale(float *x, double a, size_t n);
 
+/* `for (size_t i = 0; i < n; i++) stmt;` under `omp simd`, split over the
+ * OpenMP team when n >= min. Two loops, not `parallel for simd if (...)`:
+ * GCC 12 vectorises neither branch of that form. Element i's result does not
+ * depend on the split, so neither do the bits. */
+#define DLT_SIMD_FOR(n, min, stmt)                                                                   \
+    do {                                                                                             \
+        if ((n) >= (min)) {                                                                          \
+            _Pragma("omp parallel for simd schedule(static)") for (size_t i = 0; i < (n); i++) stmt; \
+        } else {                                                                                     \
+            _Pragma("omp simd") for (size_t i = 0; i < (n); i++) stmt;                               \
+        }                                                                                            \
+    } while (0)
+
 /* The events of dlt_backend.record / wait_host. */
 enum {
     DLT_EV_OUTPUTS = 0, /* compute: a run's outputs are in host memory */

@@ -28,15 +28,12 @@ int dlt_hugepages_on(void)
     return !(e && strcmp(e, "off") == 0);
 }
 
-/* Asks for huge pages over the whole pages of [p, p + n) (advice: refused,
+/* Asks for huge pages over [p, p + n), whole 2 MiB blocks (advice: refused,
  * it changes nothing). */
 static void advise_huge(void *p, size_t n)
 {
 #ifdef MADV_HUGEPAGE
-    uintptr_t lo = ((uintptr_t)p + 4095) & ~(uintptr_t)4095,
-              hi = ((uintptr_t)p + n) & ~(uintptr_t)4095;
-    if (hi > lo)
-        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+    (void)madvise(p, n, MADV_HUGEPAGE);
 #else
     (void)p, (void)n;
 #endif

@@ -9,10 +9,9 @@
 
 #include <math.h>
 
+#include "dlt_backend.h"
 #include "dlt_cpu_isa.h"
 #include "optim_impl.h"
-
-#define PFOR _Pragma("omp parallel for schedule(static) if (n >= 32768)")
 
 void dlt_optim_coef_init(const dlt_optim_config *cfg, double lr, double wd, int64_t t,
                          dlt_optim_coef *k)
@@ -41,10 +40,8 @@ void dlt_optim_coef_init(const dlt_optim_config *cfg, double lr, double wd, int6
 
 /* The loops of an ISA level: avx2 vectors for avx2 and avx512 (see
  * optim_loops.h for why not 512-bit ones), baseline otherwise. */
-const dlt_optim_loops *dlt_optim_loops_isa(int isa)
+static const dlt_optim_loops *loops_of(dlt_cpu_isa isa)
 {
-    if (!dlt_cpu_isa_supported((dlt_cpu_isa)isa) && isa != DLT_ISA_LIBM)
-        return NULL;
 #ifdef DLT_HAVE_X86_ISA
     if (isa == DLT_ISA_AVX2 || isa == DLT_ISA_AVX512)
         return &dlt_optim_loops_avx2;
@@ -52,11 +49,18 @@ const dlt_optim_loops *dlt_optim_loops_isa(int isa)
     return &dlt_optim_loops_base;
 }
 
+const dlt_optim_loops *dlt_optim_loops_isa(int isa)
+{
+    return isa == DLT_ISA_LIBM || dlt_cpu_isa_supported((dlt_cpu_isa)isa)
+               ? loops_of((dlt_cpu_isa)isa)
+               : NULL;
+}
+
 void dlt_optim_kernel(const dlt_optim_config *cfg, const dlt_optim_chunk *c)
 {
     dlt_optim_coef k;
     dlt_optim_coef_init(cfg, c->lr, c->wd, c->t, &k);
-    const dlt_optim_loops *L = dlt_optim_loops_isa(dlt_cpu_isa_chosen());
+    const dlt_optim_loops *L = loops_of(dlt_cpu_isa_chosen()); /* supported, or libm */
     switch (cfg->kind) {
     case DLT_OPTIM_SGD:
         L->sgd(&k, c);
@@ -110,5 +114,5 @@ void dlt_optim_lamb_apply(const dlt_optim_config *cfg, const dlt_optim_chunk *c,
         dlt_lamb_step(&k, sums[0], sums[1], cfg->lamb_skip_adapt_no_decay && c->wd == 0);
     float *p = c->p;
     const float *m = c->s[DLT_SLOT_EXP_AVG], *v = c->s[DLT_SLOT_EXP_AVG_SQ];
-    PFOR for (size_t i = 0; i < n; i++) dlt_lamb_apply_elem(&k, step, &p[i], m[i], v[i]);
+    DLT_SIMD_FOR(n, DLT_OPTIM_PAR_MIN, dlt_lamb_apply_elem(&k, step, &p[i], m[i], v[i]));
 }

@@ -11,19 +11,12 @@
  * AdamW over 4.47 M elements on 2 threads of an AVX-512 machine: 11 ms per
  * element in scalar code, 6.8 ms on baseline SSE2 vectors, 5.1 ms with AVX2;
  * AVX-512 vectors were slower (5.3-5.4 ms: 512-bit double sqrt and division),
- * so the avx512 level runs the avx2 table (optim_kernels.c). */
+ * so the avx512 level runs the avx2 table (kernels.c). */
+#include "dlt_backend.h"
 #include "optim_impl.h"
 
-/* `for i < n: stmt` over vectors, on the team when n is large. Two loops, not
- * an if clause: GCC 12 vectorises neither branch of `parallel for simd if (...)`. */
-#define OL_FOR(stmt)                                                                               \
-    do {                                                                                           \
-        if (n >= DLT_OPTIM_PAR_MIN) {                                                              \
-            _Pragma("omp parallel for simd schedule(static)") for (size_t i = 0; i < n; i++) stmt; \
-        } else {                                                                                   \
-            _Pragma("omp simd") for (size_t i = 0; i < n; i++) stmt;                               \
-        }                                                                                          \
-    } while (0)
+/* `for i < n: stmt` over vectors, on the team when n is large */
+#define OL_FOR(stmt) DLT_SIMD_FOR(n, DLT_OPTIM_PAR_MIN, stmt)
 
 static void ol_sgd(const dlt_optim_coef *k, const dlt_optim_chunk *c)
 {
