@@ -25,7 +25,8 @@ static double now(void)
 
 typedef struct {
     const char *name;
-    int kind, order; /* for the libm path; kind -1: softmax rows of `order` elements */
+    int kind, order; /* for the libm path; kind -1: softmax rows of `order` elements; order -1:
+                        f and f' in one pass (ew2) */
     dlt_vm_fn_id fn;
     float lo, hi; /* input range */
 } bcase;
@@ -41,17 +42,27 @@ static const bcase cases[] = {
     {"gelu'", DLT_EW_GELU, 1, DLT_VM_GELU_D1, -5, 5},
     {"gelu_tanh", DLT_EW_GELU_TANH, 0, DLT_VM_GELU_TANH, -5, 5},
     {"gelu_tanh'", DLT_EW_GELU_TANH, 1, DLT_VM_GELU_TANH_D1, -5, 5},
+    {"gelu, '", DLT_EW_GELU, -1, 0, -5, 5},
+    {"gelu_tanh, '", DLT_EW_GELU_TANH, -1, 0, -5, 5},
     {"softmax/128", -1, 128, 0, -8, 8},
     {"softmax/4096", -1, 4096, 0, -8, 8},
 };
 #define NC ((int)(sizeof cases / sizeof cases[0]))
 
 static float sink;
+static float dbuf[N]; /* f' of the one-pass cases */
 
 /* the libm path: the loop of unary.c's ew_cpu before vmath, and softmax.c's
  * contiguous row loop */
 static void libm_run(const bcase *c, const float *x, float *y)
 {
+    if (c->kind >= 0 && c->order < 0) {
+        for (int64_t i = 0; i < N; i++) {
+            y[i] = (float)dlt_ew_eval(c->kind, 0, 0, 0, x[i]);
+            dbuf[i] = (float)dlt_ew_eval(c->kind, 1, 0, 0, x[i]);
+        }
+        return;
+    }
     if (c->kind >= 0) {
         for (int64_t i = 0; i < N; i++)
             y[i] = (float)dlt_ew_eval(c->kind, c->order, 0, 0, x[i]);
@@ -72,6 +83,10 @@ static void libm_run(const bcase *c, const float *x, float *y)
 
 static void vm_run(const dlt_vmath_ops *vm, const bcase *c, const float *x, float *y)
 {
+    if (c->kind >= 0 && c->order < 0) {
+        vm->ew2(c->kind, 0, 0, x, y, dbuf, N);
+        return;
+    }
     if (c->kind >= 0) {
         vm->fn[c->fn](x, y, N);
         return;

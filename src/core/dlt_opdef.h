@@ -117,7 +117,10 @@ typedef struct dlt_op_def {
 enum {
     DLT_OP_INPLACE = 1u << 0, /* output 0 may reuse input 0's storage */
     DLT_OP_VIEW = 1u << 1,    /* output 0 aliases input 0's storage (no kernel) */
-    DLT_OP_STATEFUL = 1u << 2 /* writes buffers (batch norm running stats) */
+    DLT_OP_STATEFUL = 1u << 2, /* writes buffers (batch norm running stats) */
+    /* outputs after the first are optional: a plan in which nothing reads one
+     * gives it no storage, and the kernel gets NULL for it and skips it */
+    DLT_OP_OPT_OUTPUTS = 1u << 3
 };
 
 /* Every op's definition (dlt_op_def_<name>, in its family's file), and the

@@ -414,6 +414,8 @@ static dlt_status assign_offsets(dlt_plan *p, allocator *al, dlt_workspace_fn *d
                 dlt_t v = nd->out[j];
                 if (p->root[v] != v || p->loc[v] != LOC_NONE)
                     continue;
+                if (j > 0 && (nd->op->flags & DLT_OP_OPT_OUTPUTS) && p->last[v] == -1)
+                    continue; /* an optional output nothing reads: no storage, NULL to the kernel */
                 dlt_t r0 = nd->nin > 0 ? p->root[nd->in[0]] : -1;
                 p->act_bytes += align_up(vbytes(g, v));
                 if (j == 0 && (nd->op->flags & DLT_OP_INPLACE) && r0 >= 0 && p->loc[r0] == LOC_ARENA &&

@@ -12,7 +12,8 @@
 namespace {
 
 // ---------------------------------------------------------------- unary kinds
-// Forward (NIN 1): f(x). Derivative (NIN 2, p0 = dy, p1 = x): dy * f^(k)(x).
+// Forward (NIN 1): f(x), and f'(x) into output 1 where the op has one and the
+// plan gives it storage. Derivative (NIN 2, p0 = dy, p1 = x): dy * f^(k)(x).
 template <int KIND, bool DER>
 struct EwF {
     int order;
@@ -32,6 +33,14 @@ dlt_status ew_launch(const dlt_kctx *k, const dlt_ew_attr *at, int64_t n)
     if (k->node->nin == 2) {
         EwF<KIND, true> f = {at->order, at->a, at->b};
         return map_launch<2>(k, "ew_grad_kernel", n, (const float *)k->in[0], (const float *)k->in[1], y, f);
+    }
+    if (k->node->op->nout == 2 && k->out[1]) {
+        // a forward that keeps f'(x) (unary.c's EW_DEFS_D1): d first, as y may be x
+        EwF<KIND, false> f1 = {1, at->a, at->b};
+        dlt_status st =
+            map_launch<1>(k, "ew_d1_kernel", n, (const float *)k->in[0], (const float *)NULL, (float *)k->out[1], f1);
+        if (st != DLT_OK)
+            return st;
     }
     EwF<KIND, false> f = {at->order, at->a, at->b};
     return map_launch<1>(k, "ew_kernel", n, (const float *)k->in[0], (const float *)NULL, y, f);

@@ -54,6 +54,10 @@ typedef struct {
      * does nothing otherwise (the caller evaluates in double). y may be x or dy. */
     int (*ew)(int kind, int order, float a, float b, const float *dy, const float *x, float *y,
               int64_t n);
+    /* y = f(x) and d = f'(x) of a kind in one pass, with the bits of ew's
+     * orders 0 and 1, if this path has it: returns 0 and does nothing
+     * otherwise. y may be x; d is neither. */
+    int (*ew2)(int kind, float a, float b, const float *x, float *y, float *d, int64_t n);
     /* One contiguous softmax (log_form 0) or log-softmax row of n > 0 elements
      * (y may be x); sums in double. */
     void (*softmax_row)(const float *x, float *y, int64_t n, int log_form);

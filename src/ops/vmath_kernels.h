@@ -142,6 +142,34 @@ static int vk_ew(int kind, int order, float a, float b, const float *dy, const f
     }
 }
 
+/* y = f(x) and d = f'(x) in one pass, for the kinds whose forward keeps its
+ * derivative (unary.c): the same bits as ew's orders 0 and 1 (one inline
+ * source; the shared parts are computed once). y may be x: x[i] is read
+ * before y[i] and d[i] are written; d is neither. */
+#define VM_EW2(F, D1)                                                                              \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; i++)                                            \
+    {                                                                                              \
+        float v = x[i];                                                                            \
+        y[i] = F(v);                                                                               \
+        d[i] = D1(v);                                                                              \
+    }
+
+static int vk_ew2(int kind, float a, float b, const float *x, float *y, float *d, int64_t n)
+{
+    (void)a;
+    (void)b;
+    switch (kind) {
+    case DLT_EW_GELU:
+        VM_EW2(vm_gelu, vm_gelu_d1);
+        return 1;
+    case DLT_EW_GELU_TANH:
+        VM_EW2(vm_gelu_tanh, vm_gelu_tanh_d1);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* exp(x - m) with the rounding error of x - m added back (TwoSum): the
  * difference can be ~100 and its rounding would cost that many ulp */
 VM_INLINE float vm_exp_diff(float x, float m)
@@ -315,6 +343,7 @@ const dlt_vmath_ops VM_TABLE = {
             [DLT_VM_GELU_TANH_D1] = vk_gelu_tanh_d1,
         },
     .ew = vk_ew,
+    .ew2 = vk_ew2,
     .softmax_row = vk_softmax_row,
     .softmax_grad_row = vk_softmax_grad_row,
     .lse_row = vk_lse_row,

@@ -1,7 +1,8 @@
 /* Elementwise math and activations of the unary family: forward against naive
  * double references, first-order gradients against finite differences, the
  * derivative chain f' f'' f''' (each against finite differences of the order
- * below), WGAN-GP style second order, PReLU, tensor ** tensor, and errors. */
+ * below), WGAN-GP style second order, the GELUs' kept derivative, PReLU,
+ * tensor ** tensor, and errors. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "dlt_ops.h"
 #include "dlt_test.h"
+#include "plan_impl.h"
 #include "unary_impl.h"
 #include "vmath.h"
 
@@ -281,6 +283,63 @@ START_TEST(second_order_matches_finite_differences)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- kept derivative */
+/* The GELUs' forward also writes d = f'(x) (output 1) when the plan reads it,
+ * and the first-order gradient is the f32 product dy d. d is bitwise the
+ * derivative op's f'(x) (dy = 1), the forward's value is unchanged, and on the
+ * vector paths (where the derivative op is the same f32 product) dx is
+ * bitwise the derivative op's dy f'(x); under libm that op rounds dy f' once,
+ * in double. A plan without the backward gives d no storage. Sizes above the
+ * threading threshold, with a ragged block. */
+START_TEST(gelu_forward_keeps_its_derivative)
+{
+    const dlt_gelu_approx approx = _i ? DLT_GELU_TANH : DLT_GELU_EXACT;
+    const dlt_ew_kind kind = _i ? DLT_EW_GELU_TANH : DLT_EW_GELU;
+    enum { N = 3 * 20011 };
+    dlt_graph *g = dlt_graph_create(5);
+    int64_t dims[2] = {3, 20011};
+    dlt_t x = dlt_input(g, "x", DLT_F32, 2, dims), r = dlt_input(g, "r", DLT_F32, 2, dims);
+    dlt_t y = dlt_gelu(g, x, approx), d = dlt_node_output(g, y, 1), dx;
+    ck_assert_int_ge(d, 0);
+    ck_assert_int_eq(dlt_grad(g, dlt_sum(g, dlt_mul(g, y, r), 0, NULL, 0), 1, &x, &dx), DLT_OK);
+    /* the derivative op from x: dy f'(x) and f'(x) */
+    dlt_t ref = dlt_ew_deriv(g, r, x, kind, 1, 0, 0);
+    dlt_t ref1 = dlt_ew_deriv(g, dlt_affine(g, x, 0.f, 1.f), x, kind, 1, 0, 0);
+    float *xd = malloc(N * sizeof *xd), *rd = malloc(N * sizeof *rd), *y0 = malloc(N * sizeof *y0);
+    dlt_test_fill_uniform(xd, N, -6, 6, 31);
+    dlt_test_fill_uniform(rd, N, -2, 2, 32);
+    dlt_plan *fwd = NULL, *both = NULL;
+    dlt_t outs[5] = {y, dx, ref, d, ref1};
+    ck_assert_msg(dlt_plan_create(g, 1, &y, NULL, &fwd) == DLT_OK, "%s", dlt_errmsg());
+    ck_assert_msg(dlt_plan_create(g, 5, outs, NULL, &both) == DLT_OK, "%s", dlt_errmsg());
+    ck_assert_ptr_null(dlt_plan_ptr(fwd, d));
+    memcpy(dlt_plan_data(fwd, x), xd, N * sizeof *xd);
+    ck_assert_int_eq(dlt_plan_run(fwd, NULL), DLT_OK);
+    memcpy(y0, dlt_plan_data(fwd, y), N * sizeof *y0);
+    memcpy(dlt_plan_data(both, x), xd, N * sizeof *xd);
+    memcpy(dlt_plan_data(both, r), rd, N * sizeof *rd);
+    ck_assert_int_eq(dlt_plan_run(both, NULL), DLT_OK);
+    const float *y1 = dlt_plan_data(both, y), *g1 = dlt_plan_data(both, dx), *g0 = dlt_plan_data(both, ref);
+    const float *d1 = dlt_plan_data(both, d), *f1 = dlt_plan_data(both, ref1);
+    int vec = dlt_vmath() != NULL;
+    for (int i = 0; i < N; i++) {
+        float want = rd[i] * d1[i];
+        ck_assert_msg(memcmp(&y1[i], &y0[i], sizeof *y0) == 0, "y at %d (x %a): %a, alone %a", i, xd[i], y1[i],
+                      y0[i]);
+        ck_assert_msg(memcmp(&d1[i], &f1[i], sizeof *f1) == 0, "d at %d (x %a): %a, derivative op %a", i, xd[i],
+                      d1[i], f1[i]);
+        ck_assert_msg(memcmp(&g1[i], &want, sizeof want) == 0, "dx at %d (x %a): %a, dy d %a", i, xd[i], g1[i],
+                      want);
+        ck_assert_msg(!vec || memcmp(&g1[i], &g0[i], sizeof *g0) == 0, "dx at %d (x %a): %a, derivative op %a", i,
+                      xd[i], g1[i], g0[i]);
+    }
+    dlt_plan_free(fwd);
+    dlt_plan_free(both);
+    free(xd), free(rd), free(y0);
+    dlt_graph_free(g);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- prelu */
 START_TEST(prelu_forward_and_gradients)
 {
@@ -431,6 +490,7 @@ int main(void)
     tcase_add_loop_test(tc, derivative_chain_matches_finite_differences, 0, NCASES);
     tcase_add_test(tc, derivative_order_beyond_closed_forms_is_an_error);
     tcase_add_loop_test(tc, second_order_matches_finite_differences, 0, NCASES);
+    tcase_add_loop_test(tc, gelu_forward_keeps_its_derivative, 0, 2);
     tcase_add_test(tc, prelu_forward_and_gradients);
     tcase_add_test(tc, prelu_second_order);
     tcase_add_test(tc, pow_tensor_forward_and_gradients);

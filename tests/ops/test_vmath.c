@@ -303,6 +303,25 @@ START_TEST(ew_kernels_match_functions)
                               vm->name, map[m].kind, map[m].order, i);
             }
         }
+        /* f and f' in one pass: the bits of the two functions, also in place */
+        static const struct {
+            int kind;
+            dlt_vm_fn_id f, d1;
+        } two[] = {{DLT_EW_GELU, DLT_VM_GELU, DLT_VM_GELU_D1},
+                   {DLT_EW_GELU_TANH, DLT_VM_GELU_TANH, DLT_VM_GELU_TANH_D1}};
+        for (size_t m = 0; m < sizeof two / sizeof two[0]; m++) {
+            float d[N], d1[N];
+            vm->fn[two[m].f](x, f, N);
+            vm->fn[two[m].d1](x, d1, N);
+            ck_assert(vm->ew2(two[m].kind, 0, 0, x, y, d, N));
+            ck_assert_msg(memcmp(y, f, sizeof y) == 0 && memcmp(d, d1, sizeof d) == 0, "%s ew2 kind %d",
+                          vm->name, two[m].kind);
+            memcpy(y, x, sizeof y);
+            ck_assert(vm->ew2(two[m].kind, 0, 0, y, y, d, N));
+            ck_assert_msg(memcmp(y, f, sizeof y) == 0 && memcmp(d, d1, sizeof d) == 0, "%s ew2 kind %d in place",
+                          vm->name, two[m].kind);
+        }
+        ck_assert(!vm->ew2(DLT_EW_TANH, 0, 0, x, y, f, 0));
         /* log' = 1/x; ELU/SELU against long double */
         ck_assert(vm->ew(DLT_EW_LOG, 1, 0, 0, NULL, x, y, N));
         for (int i = 0; i < N; i++)

@@ -64,7 +64,7 @@ for r in $(grep -v '^#' "$out" | tail -n +2 | awk '{print $1 ":" $2 ":" $6}'); d
     fam=${rest%%:*} cu=${rest#*:}
     f=$src/src/ops/$fam.c
     [ "$fam" = accum ] && f=$src/src/core/accum.c
-    grep -q "dlt_op_def_$op = \|EW_DEFS([A-Z_]*, ${op%_grad})" "$f" 2>/dev/null || { bad "$op: not defined in $f"; nf=1; }
+    grep -q "dlt_op_def_$op = \|EW_DEFS\(_D1\)\?([A-Z_]*, ${op%_grad})" "$f" 2>/dev/null || { bad "$op: not defined in $f"; nf=1; }
     [ "$cu" = - ] || [ "$cu" = "src/gpu/k_$fam.cu" ] || { bad "$op: CUDA source $cu, not its family's"; nf=1; }
     id=$(echo "$op" | tr a-z A-Z)
     [ "$cu" = - ] || grep -q "{DLT_OP_$id, \|EW_ENTRIES(${id%_GRAD})" "$src/$cu" 2>/dev/null ||
