@@ -116,7 +116,7 @@ static __global__ void __launch_bounds__(FA_THREADS)
             continue;
         bool none = m[r] == -INFINITY;
         float inv = none ? 0.f : 1.f / l[r];
-        float *orow = o + fa_row(a, b, h, a.Tq, Dv, i);
+        float *orow = o + fa_orow(a, b, h, a.Tq, Dv, i);
 #pragma unroll
         for (int c = 0; c < NC; c++) {
             int col = lane + 32 * c;
@@ -144,7 +144,7 @@ static __global__ void __launch_bounds__(FA_THREADS)
          row += wstep) {
         const int64_t bh = row / a.Tq, i = row % a.Tq, b = bh / a.H, h = bh % a.H;
         const float *qi = q + fa_row(a, b, h, a.Tq, a.D, i);
-        float *oi = o + fa_row(a, b, h, a.Tq, a.Dv, i);
+        float *oi = o + fa_orow(a, b, h, a.Tq, a.Dv, i);
         const int64_t kend = fa_key_end(a, i);
         float m = -INFINITY, l = 0.f;
         for (int64_t j = 0; j < kend; j++) {
@@ -207,6 +207,7 @@ extern "C" dlt_status fa_setup(attn_dev *a, const dlt_kctx *k, const dlt_shape *
         return dlt_seterr(DLT_ERR_SHAPE, "attention: head size too large for the GPU kernel");
     a->B = gm.B;
     a->H = gm.H;
+    a->Hin = gm.Hin;
     a->Tq = gm.Tq;
     a->Tk = gm.Tk;
     a->D = (int)gm.D;
@@ -225,6 +226,21 @@ extern "C" dlt_status fa_setup(attn_dev *a, const dlt_kctx *k, const dlt_shape *
     a->id = at->id;
     a->flag = dlt_gpu_of(k)->d_flag;
     return DLT_OK;
+}
+
+// k's and v's first heads (packed: hk and hv heads into one tensor's rows)
+extern "C" const float *fa_k_ptr(const dlt_kctx *k)
+{
+    const attn_attr *at = DLT_CATTR(k->node, attn_attr);
+    attn_geom gm = dlt_attn_geometry(at, k->in_shape[0], k->in_shape[1], k->in_shape[2]);
+    return (const float *)k->in[1] + gm.hk * gm.D;
+}
+
+extern "C" const float *fa_v_ptr(const dlt_kctx *k)
+{
+    const attn_attr *at = DLT_CATTR(k->node, attn_attr);
+    attn_geom gm = dlt_attn_geometry(at, k->in_shape[0], k->in_shape[1], k->in_shape[2]);
+    return (const float *)k->in[2] + gm.hv * gm.Dv;
 }
 
 extern "C" int fa_smem_fits(const dlt_kctx *k, size_t bytes)
@@ -261,8 +277,7 @@ static dlt_status fa_fwd_launch(const attn_dev &a, const dlt_kctx *k, int64_t nb
     if (st != DLT_OK)
         return st;
     fa_fwd_tiled<NC><<<(unsigned)nblk, FA_THREADS, smem, g->stream>>>(
-        a, (const float *)k->in[0], (const float *)k->in[1], (const float *)k->in[2],
-        (float *)k->out[0], (float *)k->out[1], nqb);
+        a, (const float *)k->in[0], fa_k_ptr(k), fa_v_ptr(k), (float *)k->out[0], (float *)k->out[1], nqb);
     return dlt_gpu_launched(k, "fa_fwd_tiled");
 }
 
@@ -296,8 +311,8 @@ static dlt_status attention_cuda(const dlt_kctx *k)
     }
     struct dlt_gpu *g = dlt_gpu_of(k);
     fa_fwd_rows<<<dlt_gpu_blocks(g, a.B * a.H * a.Tq * 32, FA_THREADS), FA_THREADS, 0,
-                  g->stream>>>(a, (const float *)k->in[0], (const float *)k->in[1],
-                               (const float *)k->in[2], (float *)k->out[0], (float *)k->out[1]);
+                  g->stream>>>(a, (const float *)k->in[0], fa_k_ptr(k), fa_v_ptr(k), (float *)k->out[0],
+                               (float *)k->out[1]);
     return dlt_gpu_launched(k, "fa_fwd_rows");
 }
 

@@ -23,6 +23,7 @@
 
 struct attn_dev {
     int64_t B, H, Tq, Tk;
+    int64_t Hin; // heads per row of q, k, v and their gradients: H, or 3H packed
     int D, Dv, bthd;
     float scale;
     int causal;
@@ -47,11 +48,25 @@ static __device__ __forceinline__ void fa_rng(attn_dev &a)
     }
 }
 
-// Offset of row t of head (b, h) in a tensor of T rows of width W (either layout).
-static __device__ __forceinline__ int64_t fa_row(const attn_dev &a, int64_t b, int64_t h,
-                                                  int64_t T, int64_t W, int64_t t)
+// Offset of row t of head (b, h) in a tensor of T rows of width W (either
+// layout) with hs heads per row (BTHD).
+static __device__ __forceinline__ int64_t fa_row_hs(const attn_dev &a, int64_t hs, int64_t b, int64_t h,
+                                                     int64_t T, int64_t W, int64_t t)
 {
-    return a.bthd ? ((b * T + t) * a.H + h) * W : ((b * a.H + h) * T + t) * W;
+    return a.bthd ? ((b * T + t) * hs + h) * W : ((b * a.H + h) * T + t) * W;
+}
+// ... of q, k, v and their gradients (Hin heads per row; k's and v's pointers
+// start at their heads, attention_impl.h's hk and hv)
+static __device__ __forceinline__ int64_t fa_row(const attn_dev &a, int64_t b, int64_t h, int64_t T,
+                                                  int64_t W, int64_t t)
+{
+    return fa_row_hs(a, a.Hin, b, h, T, W, t);
+}
+// ... of o and dO (H heads per row)
+static __device__ __forceinline__ int64_t fa_orow(const attn_dev &a, int64_t b, int64_t h, int64_t T,
+                                                   int64_t W, int64_t t)
+{
+    return fa_row_hs(a, a.H, b, h, T, W, t);
 }
 
 // The scaled score of query i and key j (j < Tk) after the causal and padding
@@ -141,6 +156,10 @@ size_t fa_backward_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_s
 // Dynamic shared memory above 48 KiB needs an opt-in per kernel; fits: 1
 // when the device allows that much for one block (else the row kernels run).
 int fa_smem_fits(const dlt_kctx *k, size_t bytes);
+// k's and v's first heads: inputs 1 and 2, hk and hv heads into the rows
+// (packed: all three inputs are one tensor)
+const float *fa_k_ptr(const dlt_kctx *k);
+const float *fa_v_ptr(const dlt_kctx *k);
 dlt_status fa_smem_optin(const void *fn, size_t bytes, const dlt_kctx *k, const char *name);
 #ifdef __cplusplus
 }

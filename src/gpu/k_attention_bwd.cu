@@ -19,7 +19,7 @@ static __global__ void __launch_bounds__(FA_THREADS)
         const int64_t bh = row / a.Tq, i = row % a.Tq, b = bh / a.H, h = bh % a.H;
         double t = 0;
         if (dO) {
-            int64_t off = fa_row(a, b, h, a.Tq, a.Dv, i);
+            int64_t off = fa_orow(a, b, h, a.Tq, a.Dv, i);
             for (int c = lane; c < a.Dv; c += 32)
                 t += (double)o[off + c] * dO[off + c];
         }
@@ -51,16 +51,17 @@ static __device__ __forceinline__ float fa_ds(const attn_dev &a, int64_t b, int6
     return p * (g - di);
 }
 
-// Copy rows [r0, r0 + n) of a head's tensor (T rows of width W) into shared
-// memory with row stride ld, zeros past T (and everywhere when x is NULL).
+// Copy rows [r0, r0 + n) of a head's tensor (T rows of width W, hs heads per
+// row: a.Hin for q, k, v, a.H for dO) into shared memory with row stride ld,
+// zeros past T (and everywhere when x is NULL).
 static __device__ __forceinline__ void fa_load(const attn_dev &a, float *dst, int ld,
-                                               const float *__restrict__ x, int64_t b, int64_t h,
-                                               int64_t T, int W, int64_t r0, int n)
+                                               const float *__restrict__ x, int64_t hs, int64_t b,
+                                               int64_t h, int64_t T, int W, int64_t r0, int n)
 {
     for (int e = threadIdx.x; e < n * W; e += FA_THREADS) {
         int r = e / W, d = e % W;
         int64_t t = r0 + r;
-        dst[r * ld + d] = x && t < T ? x[fa_row(a, b, h, T, W, t) + d] : 0.f;
+        dst[r * ld + d] = x && t < T ? x[fa_row_hs(a, hs, b, h, T, W, t) + d] : 0.f;
     }
 }
 
@@ -88,8 +89,8 @@ static __global__ void __launch_bounds__(FA_THREADS)
     const int64_t b = bh / a.H, h = bh % a.H, i0 = qb * FA_ROWS;
     const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
 
-    fa_load(a, Qs, D, q, b, h, a.Tq, D, i0, FA_ROWS);
-    fa_load(a, Os, Dv, dO, b, h, a.Tq, Dv, i0, FA_ROWS);
+    fa_load(a, Qs, D, q, a.Hin, b, h, a.Tq, D, i0, FA_ROWS);
+    fa_load(a, Os, Dv, dO, a.H, b, h, a.Tq, Dv, i0, FA_ROWS);
     float li[FA_RPW], di[FA_RPW], acc[FA_RPW][NC];
 #pragma unroll
     for (int r = 0; r < FA_RPW; r++) {
@@ -105,8 +106,8 @@ static __global__ void __launch_bounds__(FA_THREADS)
         kend = i0 + FA_ROWS;
     for (int64_t j0 = 0; j0 < kend; j0 += FA_COLS) {
         __syncthreads();
-        fa_load(a, Ks, ldk, k, b, h, a.Tk, D, j0, FA_COLS);
-        fa_load(a, Vs, ldv, v, b, h, a.Tk, Dv, j0, FA_COLS);
+        fa_load(a, Ks, ldk, k, a.Hin, b, h, a.Tk, D, j0, FA_COLS);
+        fa_load(a, Vs, ldv, v, a.Hin, b, h, a.Tk, Dv, j0, FA_COLS);
         __syncthreads();
         const int64_t j = j0 + lane;
         float s[FA_RPW], dp[FA_RPW];
@@ -188,8 +189,8 @@ static __global__ void __launch_bounds__(FA_THREADS)
     const int64_t b = bh / a.H, h = bh % a.H, j0 = kb * FA_ROWS;
     const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
 
-    fa_load(a, Ks, D, k, b, h, a.Tk, D, j0, FA_ROWS);
-    fa_load(a, Vs, Dv, v, b, h, a.Tk, Dv, j0, FA_ROWS);
+    fa_load(a, Ks, D, k, a.Hin, b, h, a.Tk, D, j0, FA_ROWS);
+    fa_load(a, Vs, Dv, v, a.Hin, b, h, a.Tk, Dv, j0, FA_ROWS);
     float gk[FA_RPW][NC], gv[FA_RPW][NC];
 #pragma unroll
     for (int r = 0; r < FA_RPW; r++)
@@ -199,8 +200,8 @@ static __global__ void __launch_bounds__(FA_THREADS)
     // causal: query i sees key j only when i >= j
     for (int64_t i0 = a.causal ? j0 : 0; i0 < a.Tq; i0 += FA_COLS) {
         __syncthreads();
-        fa_load(a, Qs, ldq, q, b, h, a.Tq, D, i0, FA_COLS);
-        fa_load(a, Os, ldo, dO, b, h, a.Tq, Dv, i0, FA_COLS);
+        fa_load(a, Qs, ldq, q, a.Hin, b, h, a.Tq, D, i0, FA_COLS);
+        fa_load(a, Os, ldo, dO, a.H, b, h, a.Tq, Dv, i0, FA_COLS);
         __syncthreads();
         const int64_t i = i0 + lane;
         const float li = i < a.Tq ? lse[bh * a.Tq + i] : -INFINITY;
@@ -284,7 +285,7 @@ static __global__ void __launch_bounds__(FA_THREADS)
          row += wstep) {
         const int64_t bh = row / a.Tq, i = row % a.Tq, b = bh / a.H, h = bh % a.H;
         const float *qi = q + fa_row(a, b, h, a.Tq, a.D, i);
-        const float *oi = dO ? dO + fa_row(a, b, h, a.Tq, a.Dv, i) : NULL;
+        const float *oi = dO ? dO + fa_orow(a, b, h, a.Tq, a.Dv, i) : NULL;
         float *gi = dq + fa_row(a, b, h, a.Tq, a.D, i);
         const float li = lse[row], di = dl[row];
         const int64_t kend = fa_key_end(a, i);
@@ -348,7 +349,7 @@ static __global__ void __launch_bounds__(FA_THREADS)
                 float x = fa_mask(a, b, i, j, fa_dot_warp(qi, kj, a.D, lane) * a.scale);
                 if (x == -INFINITY)
                     continue;
-                const float *oi = dO ? dO + fa_row(a, b, h, a.Tq, a.Dv, i) : NULL;
+                const float *oi = dO ? dO + fa_orow(a, b, h, a.Tq, a.Dv, i) : NULL;
                 float dp = oi ? fa_dot_warp(oi, vj, a.Dv, lane) : 0.f;
                 float pd, ds = fa_ds(a, b, h, i, j, x, li, dl[bh * a.Tq + i], dp, &pd);
 #pragma unroll
@@ -434,10 +435,13 @@ extern "C" dlt_status fa_backward_cuda(const dlt_kctx *k)
     if (st != DLT_OK)
         return st;
     struct dlt_gpu *g = dlt_gpu_of(k);
-    fa_bwd_io io = {(const float *)k->in[0], (const float *)k->in[1], (const float *)k->in[2],
-                    (const float *)k->in[3], (const float *)k->in[4], dO, dlse,
-                    (float *)k->out[0], (float *)k->out[1], (float *)k->out[2],
-                    (float *)k->work};
+    // packed: dk and dv are k's and v's heads of output 0 (outputs 1, 2 unused)
+    attn_geom gm = dlt_attn_geometry(at, k->in_shape[0], k->in_shape[1], k->in_shape[2]);
+    float *dq = (float *)k->out[0];
+    float *dk = gm.packed ? dq + gm.hk * gm.D : (float *)k->out[1];
+    float *dv = gm.packed ? dq + gm.hv * gm.Dv : (float *)k->out[2];
+    fa_bwd_io io = {(const float *)k->in[0], fa_k_ptr(k), fa_v_ptr(k), (const float *)k->in[3],
+                    (const float *)k->in[4], dO, dlse, dq, dk, dv, (float *)k->work};
     int64_t nq = a.B * a.H * a.Tq, nk = a.B * a.H * a.Tk;
     int wide = fa_nc(a.D > a.Dv ? a.D : a.Dv);
     bool tiled = wide <= FA_MAXNC && fa_smem_fits(k, fa_bwd_smem(a));

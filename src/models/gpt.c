@@ -1,8 +1,8 @@
 /* GPT-2 (Radford et al. 2019) as Hugging Face's GPT2LMHeadModel computes it:
  * pre-LN causal blocks, learned positions, embedding dropout, final
  * LayerNorm, output projection tied to the token embeddings. Weights keep
- * GPT-2's Conv1D layout [in, out]; the fused c_attn projection is split into
- * q, k, v along its output columns. */
+ * GPT-2's Conv1D layout [in, out]; the fused c_attn projection holds q, k, v
+ * along its output columns, which attention reads in place (packed layout). */
 #include <math.h>
 
 #include "transformer_impl.h"
@@ -13,9 +13,8 @@ static dlt_t gpt_block(dlt_graph *g, const dlt_transformer_spec *s, dlt_t x)
     double std = s->init_std, proj_std = s->init_std / sqrt(2.0 * s->layers);
     dlt_t h = dlt_tf_layer_norm(g, "ln_1", x, s->layer_norm_eps);
     dlt_scope_push(g, "attn");
-    dlt_t qkv = dlt_tf_conv1d(g, "c_attn", h, 3 * C, std), p[3];
-    dlt_split(g, qkv, -1, 3, NULL, p);
-    dlt_t a = dlt_tf_heads_attention(g, p[0], p[1], p[2], s->heads, -1, 1, s->attn_dropout);
+    dlt_t qkv = dlt_tf_conv1d(g, "c_attn", h, 3 * C, std);
+    dlt_t a = dlt_tf_packed_attention(g, qkv, s->heads, -1, 1, s->attn_dropout);
     a = dlt_dropout(g, dlt_tf_conv1d(g, "c_proj", a, C, proj_std), s->hidden_dropout);
     dlt_scope_pop(g);
     x = dlt_add(g, x, a);

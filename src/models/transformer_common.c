@@ -153,6 +153,18 @@ dlt_t dlt_tf_heads_attention(dlt_graph *g, dlt_t q, dlt_t k, dlt_t v, int heads,
     return dlt_reshape(g, y, 3, dy);
 }
 
+dlt_t dlt_tf_packed_attention(dlt_graph *g, dlt_t qkv, int heads, dlt_t mask, int causal, float dropout)
+{
+    const dlt_shape *s = dlt_shape_of(g, qkv);
+    if (!s || s->ndim != 3 || s->dim[2] % 3 != 0)
+        return dlt_graph_fail(g, DLT_ERR_SHAPE, "attention: packed q, k, v must be [B, T, 3C]");
+    int64_t B = s->dim[0], T = s->dim[1], C = s->dim[2] / 3;
+    int64_t dp[4] = {B, T, 3 * (int64_t)heads, C / heads}, dy[3] = {B, T, C};
+    dlt_attention_opts o = {0, causal, dropout, DLT_ATTN_PACKED};
+    dlt_t y = dlt_attention(g, dlt_reshape(g, qkv, 4, dp), -1, -1, mask, &o, NULL);
+    return dlt_reshape(g, y, 3, dy);
+}
+
 dlt_t dlt_tf_positions(dlt_graph *g, dlt_t table, int64_t T)
 {
     const dlt_shape *s = dlt_shape_of(g, table);

@@ -11,6 +11,9 @@ dlt_t dlt_tf_linear(dlt_graph *g, const char *name, dlt_t x, int out, dlt_init w
 dlt_t dlt_tf_conv1d(dlt_graph *g, const char *name, dlt_t x, int out, double std);
 dlt_t dlt_tf_layer_norm(dlt_graph *g, const char *name, dlt_t x, float eps);
 /* q [B, Tq, C], k, v [B, Tk, C] -> softmax(q k^T / sqrt(C / heads) + masks) v [B, Tq, C]. */
+/* The same on q, k, v packed in one [B, T, 3C] tensor (GPT-2's c_attn output:
+ * q's C columns, then k's, then v's), with no split and no concat. */
+dlt_t dlt_tf_packed_attention(dlt_graph *g, dlt_t qkv, int heads, dlt_t mask, int causal, float dropout);
 dlt_t dlt_tf_heads_attention(dlt_graph *g, dlt_t q, dlt_t k, dlt_t v, int heads, dlt_t mask,
                              int causal, float dropout);
 /* Rows [0, T) of a position table [max_len, C]: [T, C] (broadcasts over the batch). */

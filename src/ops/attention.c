@@ -15,7 +15,7 @@ attn_geom dlt_attn_geometry(const attn_attr *a, const dlt_shape *q, const dlt_sh
                             const dlt_shape *v)
 {
     attn_geom gm;
-    gm.bthd = a->layout == DLT_ATTN_BTHD;
+    gm.bthd = a->layout != DLT_ATTN_BHTD;
     int th = gm.bthd ? 1 : 2, hh = gm.bthd ? 2 : 1;
     gm.B = q->dim[0];
     gm.H = q->dim[hh];
@@ -23,6 +23,14 @@ attn_geom dlt_attn_geometry(const attn_attr *a, const dlt_shape *q, const dlt_sh
     gm.Tk = k->dim[th];
     gm.D = q->dim[3];
     gm.Dv = v->dim[3];
+    gm.Hin = gm.H;
+    gm.hk = gm.hv = 0;
+    gm.packed = a->layout == DLT_ATTN_PACKED;
+    if (gm.packed) {
+        gm.H = gm.Hin / 3;
+        gm.hk = gm.H;
+        gm.hv = 2 * gm.H;
+    }
     return gm;
 }
 
@@ -43,7 +51,8 @@ size_t attn_slot_bytes(const attn_geom *gm, int nbuf)
 
 static const char *layout_name(int layout)
 {
-    return layout == DLT_ATTN_BTHD ? "[B, T, H, D]" : "[B, H, T, D]";
+    return layout == DLT_ATTN_PACKED ? "[B, T, 3H, D] (packed)"
+                                     : layout == DLT_ATTN_BTHD ? "[B, T, H, D]" : "[B, H, T, D]";
 }
 
 /* q, k, v and the optional mask; outputs o (q's layout, last dim Dv) and lse [B, H, Tq]. */
@@ -55,7 +64,10 @@ static dlt_status check_qkv(const attn_attr *a, const dlt_shape *q, const dlt_sh
     if (q->ndim != 4 || k->ndim != 4 || v->ndim != 4)
         return dlt_seterr(DLT_ERR_SHAPE, "q, k and v must have rank 4 (%s)",
                           layout_name(a->layout));
-    int th = a->layout == DLT_ATTN_BTHD ? 1 : 2, hh = 3 - th;
+    if (a->layout == DLT_ATTN_PACKED && (q->dim[2] % 3 != 0 || q->dim[2] == 0))
+        return dlt_seterr(DLT_ERR_SHAPE, "packed q, k, v must be [B, T, 3H, D]: %lld heads is not 3H",
+                          (long long)q->dim[2]);
+    int th = a->layout == DLT_ATTN_BHTD ? 2 : 1, hh = 3 - th;
     if (k->dim[0] != q->dim[0] || v->dim[0] != q->dim[0])
         return dlt_seterr(DLT_ERR_SHAPE, "q, k and v must have the same batch size");
     if (k->dim[hh] != q->dim[hh] || v->dim[hh] != q->dim[hh])
@@ -87,6 +99,7 @@ static dlt_status attn_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *
     attn_geom gm = dlt_attn_geometry(a, &in[0], &in[1], &in[2]);
     out[0] = in[0];
     out[0].dim[3] = gm.Dv;
+    out[0].dim[a->layout == DLT_ATTN_BHTD ? 1 : 2] = gm.H;
     int64_t ld[3] = {gm.B, gm.H, gm.Tq};
     out[1] = dlt_shape_make(DLT_F32, 3, ld);
     out[1].device = in[0].device;
@@ -107,11 +120,12 @@ static dlt_status attn_bwd_shape(const dlt_node *n, const dlt_shape *in, dlt_sha
     int64_t ld[3] = {gm.B, gm.H, gm.Tq};
     dlt_shape os[2] = {in[0], dlt_shape_make(DLT_F32, 3, ld)};
     os[0].dim[3] = gm.Dv;
+    os[0].dim[a->layout == DLT_ATTN_BHTD ? 1 : 2] = gm.H;
     if (!dlt_shape_equal(&in[3], &os[0]) || (dO && !dlt_shape_equal(dO, &os[0])))
         return dlt_seterr(DLT_ERR_SHAPE, "o and its gradient must have the output's shape");
     if (!dlt_shape_equal(&in[4], &os[1]) || (dl && !dlt_shape_equal(dl, &os[1])))
         return dlt_seterr(DLT_ERR_SHAPE, "lse and its gradient must be [B, H, Tq]");
-    out[0] = in[0];
+    out[0] = in[0]; /* packed: the whole packed gradient (outputs 1, 2 unused) */
     out[1] = in[1];
     out[2] = in[2];
     return DLT_OK;
@@ -180,6 +194,7 @@ const dlt_op_def dlt_op_def_attention_grad = {
     .cpu = attn_bwd_cpu,
     .workspace = attn_bwd_ws,
     .flops = attn_bwd_flops,
+    .flags = DLT_OP_OPT_OUTPUTS, /* packed: dk and dv are in output 0 */
 };
 
 static dlt_status attn_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx)
@@ -199,7 +214,7 @@ static dlt_status attn_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dl
     dlt_t dq = dlt_node_add(g, &dlt_op_def_attention_grad, nin, in, &a, sizeof a);
     if (dq < 0)
         return dlt_graph_status(g);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < (a.layout == DLT_ATTN_PACKED ? 1 : 3); i++)
         dx[i] = dlt_node_output(g, dq, i);
     return DLT_OK;
 }
@@ -219,8 +234,13 @@ dlt_t dlt_attention(dlt_graph *g, dlt_t q, dlt_t k, dlt_t v, dlt_t mask,
         return dlt_graph_fail(g, DLT_ERR_INVALID,
                               "attention: scale must be finite and >= 0 (0: 1/sqrt(D)), got %g",
                               (double)o->scale);
-    if (o->layout != DLT_ATTN_BHTD && o->layout != DLT_ATTN_BTHD)
+    if (o->layout != DLT_ATTN_BHTD && o->layout != DLT_ATTN_BTHD && o->layout != DLT_ATTN_PACKED)
         return dlt_graph_fail(g, DLT_ERR_INVALID, "attention: unknown layout %d", (int)o->layout);
+    if (o->layout == DLT_ATTN_PACKED) {
+        if (k >= 0 || v >= 0)
+            return dlt_graph_fail(g, DLT_ERR_INVALID, "attention: packed q, k, v come as q alone (k = v = -1)");
+        k = v = q;
+    }
     const dlt_shape *qs = dlt_shape_of(g, q);
     if (!qs || !dlt_shape_of(g, k) || !dlt_shape_of(g, v) || (mask >= 0 && !dlt_shape_of(g, mask)))
         return -1;

@@ -17,7 +17,7 @@ typedef struct {
     float scale; /* resolved: never 0 */
     float p;     /* attention dropout */
     int causal;
-    int layout;  /* DLT_ATTN_BHTD or DLT_ATTN_BTHD */
+    int layout;  /* DLT_ATTN_BHTD, DLT_ATTN_BTHD or DLT_ATTN_PACKED (inputs 0-2 are one value) */
     uint64_t id; /* dropout stream id, shared by the forward and backward nodes */
     /* backward only: which optional inputs follow q, k, v, o, lse */
     int has_do, has_mask, has_dlse;
@@ -25,10 +25,15 @@ typedef struct {
 
 /* Sizes and the per-head addressing of one call. A head's rows of a tensor
  * with T rows of width W start at base(b, h) and are ld floats apart:
- * BHTD: ((b H + h) T) W, ld W; BTHD: (b T H + h) W, ld H W. */
+ * BHTD: ((b H + h) T) W, ld W; BTHD: (b T H + h) W, ld H W. The inputs q, k,
+ * v (and their gradients) have Hin heads per row: H, or 3H when packed, where
+ * k's heads start hk heads into the row and v's hv (attn_in_*); the output o
+ * (and dO) always has H. */
 typedef struct {
     int64_t B, H, Tq, Tk, D, Dv;
     int bthd;
+    int64_t Hin, hk, hv; /* unpacked: H, 0, 0; packed: 3H, H, 2H */
+    int packed;          /* q, k, v are one tensor, and so are their gradients */
 } attn_geom;
 
 static inline int64_t attn_base(const attn_geom *gm, int64_t b, int64_t h, int64_t T, int64_t W)
@@ -38,6 +43,14 @@ static inline int64_t attn_base(const attn_geom *gm, int64_t b, int64_t h, int64
 static inline int64_t attn_ld(const attn_geom *gm, int64_t W)
 {
     return gm->bthd ? gm->H * W : W;
+}
+static inline int64_t attn_in_base(const attn_geom *gm, int64_t b, int64_t h, int64_t T, int64_t W)
+{
+    return gm->bthd ? (b * T * gm->Hin + h) * W : ((b * gm->H + h) * T) * W;
+}
+static inline int64_t attn_in_ld(const attn_geom *gm, int64_t W)
+{
+    return gm->bthd ? gm->Hin * W : W;
 }
 
 /* The dropout stream of one node at one step: the forward and backward

@@ -162,11 +162,12 @@ static void fwd_block(const attn_run *r, const fwd_io *io, int64_t b, int64_t h,
                       int64_t rows, float *S)
 {
     const attn_geom *gm = &r->gm;
-    int64_t ldq = attn_ld(gm, gm->D), ldv = attn_ld(gm, gm->Dv), kn = keys_for(r, i0, rows);
-    const float *q = io->q + attn_base(gm, b, h, gm->Tq, gm->D) + i0 * ldq;
-    const float *k = io->k + attn_base(gm, b, h, gm->Tk, gm->D);
-    const float *v = io->v + attn_base(gm, b, h, gm->Tk, gm->Dv);
-    float *o = io->o + attn_base(gm, b, h, gm->Tq, gm->Dv) + i0 * ldv;
+    int64_t ldq = attn_in_ld(gm, gm->D), ldv = attn_in_ld(gm, gm->Dv), ldo = attn_ld(gm, gm->Dv);
+    int64_t kn = keys_for(r, i0, rows);
+    const float *q = io->q + attn_in_base(gm, b, h, gm->Tq, gm->D) + i0 * ldq;
+    const float *k = io->k + attn_in_base(gm, b, h, gm->Tk, gm->D);
+    const float *v = io->v + attn_in_base(gm, b, h, gm->Tk, gm->Dv);
+    float *o = io->o + attn_base(gm, b, h, gm->Tq, gm->Dv) + i0 * ldo;
     float *lse = io->lse + (b * gm->H + h) * gm->Tq + i0;
     dlt_gemm(0, 1, rows, kn, gm->D, r->a->scale, q, ldq, k, ldq, 0.f, S, kn, r->gemm_nt);
     for (int64_t t = 0; t < rows; t++) {
@@ -197,7 +198,7 @@ static void fwd_block(const attn_run *r, const fwd_io *io, int64_t b, int64_t h,
                 s[j] *= inv;
         }
     }
-    dlt_gemm(0, 0, rows, gm->Dv, kn, 1.f, S, kn, v, ldv, 0.f, o, ldv, r->gemm_nt);
+    dlt_gemm(0, 0, rows, gm->Dv, kn, 1.f, S, kn, v, ldv, 0.f, o, ldo, r->gemm_nt);
 }
 
 /* Item it of the forward: one query block of one (batch, head). */
@@ -220,7 +221,9 @@ dlt_status attn_fwd_cpu(const dlt_kctx *k)
     if (st != DLT_OK)
         return st;
     const attn_geom *gm = &r.gm;
-    fwd_io io = {k->in[0], k->in[1], k->in[2], k->out[0], k->out[1]};
+    /* k and v start hk and hv heads into their rows (packed: one tensor) */
+    fwd_io io = {k->in[0], (const float *)k->in[1] + gm->hk * gm->D, (const float *)k->in[2] + gm->hv * gm->Dv,
+                 k->out[0], k->out[1]};
     int64_t nqb = (gm->Tq + ATTN_BQ - 1) / ATTN_BQ, items = gm->B * gm->H * nqb;
     size_t slot = attn_slot_bytes(gm, 1);
     int nt = attn_threads(&r, k, items, slot);
@@ -258,18 +261,19 @@ static void bwd_block(const attn_run *r, const bwd_io *io, int64_t b, int64_t h,
                       int64_t rows, float *A, float *G)
 {
     const attn_geom *gm = &r->gm;
-    int64_t ldq = attn_ld(gm, gm->D), ldv = attn_ld(gm, gm->Dv), kn = keys_for(r, i0, rows);
-    int64_t hq = attn_base(gm, b, h, gm->Tq, gm->D) + i0 * ldq,
-            hk = attn_base(gm, b, h, gm->Tk, gm->D);
-    int64_t ho = attn_base(gm, b, h, gm->Tq, gm->Dv) + i0 * ldv,
-            hv = attn_base(gm, b, h, gm->Tk, gm->Dv);
+    int64_t ldq = attn_in_ld(gm, gm->D), ldv = attn_in_ld(gm, gm->Dv), ldo = attn_ld(gm, gm->Dv);
+    int64_t kn = keys_for(r, i0, rows);
+    int64_t hq = attn_in_base(gm, b, h, gm->Tq, gm->D) + i0 * ldq,
+            hk = attn_in_base(gm, b, h, gm->Tk, gm->D);
+    int64_t ho = attn_base(gm, b, h, gm->Tq, gm->Dv) + i0 * ldo,
+            hv = attn_in_base(gm, b, h, gm->Tk, gm->Dv);
     int64_t hl = (b * gm->H + h) * gm->Tq + i0;
     const float *q = io->q + hq, *k = io->k + hk, *v = io->v + hv;
     const float *dO = io->dO ? io->dO + ho : NULL;
     float scale = r->a->scale;
     dlt_gemm(0, 1, rows, kn, gm->D, scale, q, ldq, k, ldq, 0.f, A, kn, r->gemm_nt);
     if (dO)
-        dlt_gemm(0, 1, rows, kn, gm->Dv, 1.f, dO, ldv, v, ldv, 0.f, G, kn, r->gemm_nt);
+        dlt_gemm(0, 1, rows, kn, gm->Dv, 1.f, dO, ldo, v, ldv, 0.f, G, kn, r->gemm_nt);
     else
         memset(G, 0, (size_t)(rows * kn) * sizeof *G);
     for (int64_t t = 0; t < rows; t++) {
@@ -284,7 +288,7 @@ static void bwd_block(const attn_run *r, const bwd_io *io, int64_t b, int64_t h,
         mask_row(r, b, i, s, kn);
         double d = 0;
         if (dO) {
-            const float *oi = io->o + ho + t * ldv, *di = dO + t * ldv;
+            const float *oi = io->o + ho + t * ldo, *di = dO + t * ldo;
             for (int64_t c = 0; c < gm->Dv; c++)
                 d += (double)oi[c] * di[c];
         }
@@ -318,7 +322,7 @@ static void bwd_block(const attn_run *r, const bwd_io *io, int64_t b, int64_t h,
         }
     }
     if (dO)
-        dlt_gemm(1, 0, kn, gm->Dv, rows, 1.f, A, kn, dO, ldv, 1.f, io->dv + hv, ldv, r->gemm_nt);
+        dlt_gemm(1, 0, kn, gm->Dv, rows, 1.f, A, kn, dO, ldo, 1.f, io->dv + hv, ldv, r->gemm_nt);
     dlt_gemm(0, 0, rows, gm->D, kn, scale, G, kn, k, ldq, 0.f, io->dq + hq, ldq, r->gemm_nt);
     dlt_gemm(1, 0, kn, gm->D, rows, scale, G, kn, q, ldq, 1.f, io->dk + hk, ldq, r->gemm_nt);
 }
@@ -328,8 +332,8 @@ static void bwd_item(const attn_run *r, const bwd_io *io, int64_t it, float *A, 
 {
     const attn_geom *gm = &r->gm;
     int64_t b = it / gm->H, h = it % gm->H;
-    zero_rows(io->dk + attn_base(gm, b, h, gm->Tk, gm->D), gm->Tk, gm->D, attn_ld(gm, gm->D));
-    zero_rows(io->dv + attn_base(gm, b, h, gm->Tk, gm->Dv), gm->Tk, gm->Dv, attn_ld(gm, gm->Dv));
+    zero_rows(io->dk + attn_in_base(gm, b, h, gm->Tk, gm->D), gm->Tk, gm->D, attn_in_ld(gm, gm->D));
+    zero_rows(io->dv + attn_in_base(gm, b, h, gm->Tk, gm->Dv), gm->Tk, gm->Dv, attn_in_ld(gm, gm->Dv));
     for (int64_t i0 = 0; i0 < gm->Tq; i0 += ATTN_BQ) {
         int64_t rows = gm->Tq - i0 < ATTN_BQ ? gm->Tq - i0 : ATTN_BQ;
         bwd_block(r, io, b, h, i0, rows, A, B);
@@ -350,8 +354,12 @@ dlt_status attn_bwd_cpu(const dlt_kctx *k)
     if (st != DLT_OK)
         return st;
     const attn_geom *gm = &r.gm;
-    bwd_io io = {k->in[0], k->in[1], k->in[2],  k->in[3],  k->in[4],
-                 dO,       dlse,     k->out[0], k->out[1], k->out[2]};
+    /* packed: k, v and their gradients start hk and hv heads into the rows of
+     * one tensor each (outputs 1 and 2 are unused) */
+    float *dq = k->out[0], *dk = gm->packed ? dq + gm->hk * gm->D : k->out[1];
+    float *dv = gm->packed ? dq + gm->hv * gm->Dv : k->out[2];
+    bwd_io io = {k->in[0], (const float *)k->in[1] + gm->hk * gm->D, (const float *)k->in[2] + gm->hv * gm->Dv,
+                 k->in[3], k->in[4], dO, dlse, dq, dk, dv};
     int64_t items = gm->B * gm->H;
     size_t slot = attn_slot_bytes(gm, 2);
     int nt = attn_threads(&r, k, items, slot);

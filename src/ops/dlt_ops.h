@@ -262,8 +262,12 @@ dlt_t dlt_gather(dlt_graph *g, dlt_t x, int axis, dlt_t idx);
 /* ==== scaled dot-product attention (attention family) ==== */
 /* (attention family: add declarations here) */
 /* Layouts of q, k, v and the output: [B, H, T, D] (torch's), or [B, T, H, D]
- * (what a linear layer followed by a reshape gives; no permutes needed). */
-typedef enum { DLT_ATTN_BHTD = 0, DLT_ATTN_BTHD = 1 } dlt_attn_layout;
+ * (what a linear layer followed by a reshape gives; no permutes needed), or
+ * packed: q, k and v are one tensor [B, T, 3H, D], q's H heads then k's then
+ * v's (GPT-2's c_attn output reshaped; pass it as q, and k = v = -1), the
+ * output [B, T, H, D]; its gradient is one packed tensor too, so no split
+ * before and no concat after. */
+typedef enum { DLT_ATTN_BHTD = 0, DLT_ATTN_BTHD = 1, DLT_ATTN_PACKED = 2 } dlt_attn_layout;
 typedef struct {
     float scale;    /* 0: 1 / sqrt(D) */
     int causal;     /* query i sees keys j <= i (top-left aligned, as torch's tril) */

@@ -3,7 +3,8 @@
  * flags, f32 additive), dropout in training mode (masks must match bit for
  * bit) and eval mode, o and/or lse as outputs (so the backward runs with and
  * without dO and dlse), Tq != Tk, sizes that are not multiples of the tiles,
- * head sizes 1..128 (tiled kernels) and wider (row kernels). Rows that see no
+ * head sizes 1..128 (tiled kernels) and wider (row kernels), and the packed
+ * layout (q, k, v and their gradients in one tensor). Rows that see no
  * key (lse -inf) only appear in cases that compare o alone, since -inf
  * cannot be compared as a difference. Exits 77 without a CUDA device. */
 #include <stdio.h>
@@ -17,7 +18,7 @@ enum { OUT_O = 1, OUT_LSE = 2, OUT_BOTH = 3 };
 
 typedef struct {
     int64_t B, H, Tq, Tk, D, Dv;
-    int bthd, causal;
+    int bthd, causal; /* bthd 2: packed, q, k, v one [B, T, 3H, D] tensor (Tq = Tk, D = Dv) */
     int mask, len_lo; /* M_LEN: lengths drawn from [len_lo, Tk] */
     float dropout, scale, range;
     int outs;
@@ -39,8 +40,14 @@ static int build(dlt_graph *g, dlt_t *outs, void *user)
     snprintf(qn, sizeof qn, "q_r%g", (double)c->range);
     snprintf(kn, sizeof kn, "k_r%g", (double)c->range);
     float r = c->range > 0 ? c->range : 1.f;
-    dlt_t q = qkv(g, c, qn, c->Tq, c->D, r), k = qkv(g, c, kn, c->Tk, c->D, r);
-    dlt_t v = qkv(g, c, "v", c->Tk, c->Dv, 1.f), m = -1;
+    dlt_t q, k = -1, v = -1, m = -1;
+    if (c->bthd == 2) {
+        int64_t pd[4] = {c->B, c->Tq, 3 * c->H, c->D};
+        q = gc_input(g, qn, 4, pd, -r, r);
+    } else {
+        q = qkv(g, c, qn, c->Tq, c->D, r), k = qkv(g, c, kn, c->Tk, c->D, r);
+        v = qkv(g, c, "v", c->Tk, c->Dv, 1.f);
+    }
     int64_t md[2] = {c->B, c->Tk};
     switch (c->mask) {
     case M_LEN:
@@ -57,7 +64,7 @@ static int build(dlt_graph *g, dlt_t *outs, void *user)
         break;
     }
     dlt_attention_opts o = {c->scale, c->causal, c->dropout,
-                            c->bthd ? DLT_ATTN_BTHD : DLT_ATTN_BHTD};
+                            c->bthd == 2 ? DLT_ATTN_PACKED : c->bthd ? DLT_ATTN_BTHD : DLT_ATTN_BHTD};
     dlt_t lse = -1, y = dlt_attention(g, q, k, v, m, &o, &lse);
     if (y < 0)
         return 0;
@@ -118,5 +125,10 @@ int main(void)
 
     acase wide_keep = {2, 2, 5, 7, 200, 24, 1, 0, M_KEEP, 0, 0.f, 0.f, 0.f, OUT_O};
     gc_check("bthd Tq5 Tk7 D200 Dv24 keep flags, o only (row kernels)", build, &wide_keep, TOL);
+    acase packed = {2, 2, 65, 65, 64, 64, 2, 1, M_LEN, 1, 0.1f, 0.f, 0.f, OUT_BOTH};
+    gc_check("packed causal T65 D64 lengths [1, Tk] dropout 0.1", build, &packed, TOL);
+
+    acase packed_rows = {2, 1, 9, 9, 136, 136, 2, 0, M_NONE, 0, 0.2f, 0.f, 0.f, OUT_BOTH};
+    gc_check("packed T9 D136 dropout 0.2 (row kernels)", build, &packed_rows, TOL);
     return gc_finish();
 }

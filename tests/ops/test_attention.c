@@ -1,7 +1,8 @@
 /* Scaled dot-product attention: forward, log-sum-exp and gradients against a
  * naive reference that materialises the softmax in double; finite
  * differences (eval and training with dropout); the dropout mask itself;
- * thread-count independence; argument errors. */
+ * thread-count independence; the packed layout against separate q, k, v;
+ * argument errors. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -437,6 +438,60 @@ START_TEST(thread_counts_agree)
 }
 END_TEST
 
+/* The packed layout (q, k, v as one [B, T, 3H, D] tensor) against the same
+ * tensor split into q, k, v [B, T, H, D]: output, log-sum-exp and the
+ * gradient of the packed tensor (through split's concat on the other side),
+ * with a key-length mask and causal, training without dropout (the dropout
+ * stream is per node). The same arithmetic on other strides: equal to GEMM
+ * rounding. */
+START_TEST(packed_matches_separate)
+{
+    const int64_t B = 3, T = 70, H = 2, D = 16;
+    const int causal = _i;
+    dlt_graph *g = dlt_graph_create(31);
+    int64_t xd[4] = {B, T, 3 * H, D}, bd[1] = {B};
+    dlt_t x = dlt_input(g, "qkv", DLT_F32, 4, xd), len = dlt_input(g, "len", DLT_I32, 1, bd);
+    dlt_attention_opts po = {0, causal, 0.f, DLT_ATTN_PACKED}, so = {0, causal, 0.f, DLT_ATTN_BTHD};
+    dlt_t lp, ls, p[3];
+    dlt_t yp = dlt_attention(g, x, -1, -1, len, &po, &lp);
+    ck_assert_msg(yp >= 0, "%s", dlt_graph_errmsg(g));
+    dlt_split(g, x, 2, 3, NULL, p);
+    dlt_t ys = dlt_attention(g, p[0], p[1], p[2], len, &so, &ls);
+    ck_assert_msg(ys >= 0, "%s", dlt_graph_errmsg(g));
+    int64_t od[4] = {B, T, H, D}, lsd[3] = {B, H, T};
+    ck_assert(dlt_shape_equal(dlt_shape_of(g, yp), dlt_shape_of(g, ys)));
+    size_t no = (size_t)(B * T * H * D), nl = (size_t)(B * H * T), nx = 3 * no;
+    float *r = malloc(no * sizeof *r), *rl = malloc(nl * sizeof *rl), *xv = malloc(nx * sizeof *xv);
+    dlt_test_fill_uniform(r, no, -1, 1, 41);
+    dlt_test_fill_uniform(rl, nl, -1, 1, 42);
+    dlt_test_fill_uniform(xv, nx, -2, 2, 43);
+    dlt_t cr = dlt_constant(g, DLT_F32, 4, od, r), crl = dlt_constant(g, DLT_F32, 3, lsd, rl);
+    dlt_t gx[2];
+    for (int s = 0; s < 2; s++) {
+        dlt_t y = s ? ys : yp, l = s ? ls : lp;
+        dlt_t loss = dlt_add(g, dlt_sum(g, dlt_mul(g, y, cr), 0, NULL, 0), dlt_sum(g, dlt_mul(g, l, crl), 0, NULL, 0));
+        ck_assert_int_eq(dlt_grad(g, loss, 1, &x, &gx[s]), DLT_OK);
+    }
+    dlt_t outs[6] = {yp, ys, lp, ls, gx[0], gx[1]};
+    dlt_plan *pl = NULL;
+    ck_assert_msg(dlt_plan_create(g, 6, outs, NULL, &pl) == DLT_OK, "%s", dlt_errmsg());
+    int32_t lens[3] = {70, 33, 1};
+    memcpy(dlt_plan_data(pl, x), xv, nx * sizeof *xv);
+    memcpy(dlt_plan_data(pl, len), lens, sizeof lens);
+    dlt_exec_opts eo = {.training = 1, .step = 2};
+    ck_assert_int_eq(dlt_plan_run(pl, &eo), DLT_OK);
+    size_t sz[3] = {no, nl, nx};
+    for (int i = 0; i < 3; i++) {
+        const float *a = dlt_plan_data(pl, outs[2 * i]), *b = dlt_plan_data(pl, outs[2 * i + 1]);
+        double e = dlt_test_max_relerr(a, b, sz[i], 1e-3);
+        ck_assert_msg(e < 1e-5, "causal %d output %d: packed against separate %g", causal, i, e);
+    }
+    dlt_plan_free(pl);
+    free(r), free(rl), free(xv);
+    dlt_graph_free(g);
+}
+END_TEST
+
 static void expect_error(dlt_graph *g, dlt_t y, const char *msg)
 {
     ck_assert_int_eq(y, -1);
@@ -536,6 +591,7 @@ static Suite *suite(void)
     tcase_add_loop_test(t, gradcheck_eval_and_dropout, 0, 2 * NCASES);
     tcase_add_test(t, dropout_drops_probabilities);
     tcase_add_test(t, thread_counts_agree);
+    tcase_add_loop_test(t, packed_matches_separate, 0, 2);
     tcase_add_test(t, bad_arguments_are_reported);
     tcase_add_test(t, second_order_is_reported_unsupported);
     suite_add_tcase(s, t);
