@@ -120,7 +120,11 @@ enum {
     DLT_OP_STATEFUL = 1u << 2, /* writes buffers (batch norm running stats) */
     /* outputs after the first are optional: a plan in which nothing reads one
      * gives it no storage, and the kernel gets NULL for it and skips it */
-    DLT_OP_OPT_OUTPUTS = 1u << 3
+    DLT_OP_OPT_OUTPUTS = 1u << 3,
+    /* with INPLACE: output 0 may reuse any input's storage of its size, tried
+     * in input order (elementwise binary ops: each output element reads its
+     * own index of a full-size input before writing it) */
+    DLT_OP_INPLACE_ANY = 1u << 4
 };
 
 /* Every op's definition (dlt_op_def_<name>, in its family's file), and the

@@ -416,10 +416,18 @@ static dlt_status assign_offsets(dlt_plan *p, allocator *al, dlt_workspace_fn *d
                     continue;
                 if (j > 0 && (nd->op->flags & DLT_OP_OPT_OUTPUTS) && p->last[v] == -1)
                     continue; /* an optional output nothing reads: no storage, NULL to the kernel */
-                dlt_t r0 = nd->nin > 0 ? p->root[nd->in[0]] : -1;
+                /* the input whose block output 0 takes over: input 0 (INPLACE), or
+                 * the first that qualifies (INPLACE_ANY) */
+                dlt_t r0 = -1;
+                int ntry = !(nd->op->flags & DLT_OP_INPLACE) || j > 0 ? 0
+                           : (nd->op->flags & DLT_OP_INPLACE_ANY) ? nd->nin : nd->nin > 0;
+                for (int i = 0; i < ntry && r0 < 0; i++) {
+                    dlt_t r = p->root[nd->in[i]];
+                    if (p->loc[r] == LOC_ARENA && p->last[r] == s && vbytes(g, r) == vbytes(g, v))
+                        r0 = r;
+                }
                 p->act_bytes += align_up(vbytes(g, v));
-                if (j == 0 && (nd->op->flags & DLT_OP_INPLACE) && r0 >= 0 && p->loc[r0] == LOC_ARENA &&
-                    p->last[r0] == s && vbytes(g, r0) == vbytes(g, v)) {
+                if (r0 >= 0) {
                     p->off[v] = p->off[r0];
                     p->inplace_of[v] = r0;
                     p->last[r0] = -(s + 2); /* handed over at step s: not freed below */

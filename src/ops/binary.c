@@ -107,7 +107,7 @@ const dlt_op_def dlt_op_def_add = {
     .grad = bin_grad,
     .cpu = bin_cpu,
     .flops = bin_flops,
-    .flags = DLT_OP_INPLACE,
+    .flags = DLT_OP_INPLACE | DLT_OP_INPLACE_ANY,
 };
 const dlt_op_def dlt_op_def_sub = {
     .id = DLT_OP_SUB,
@@ -119,7 +119,7 @@ const dlt_op_def dlt_op_def_sub = {
     .grad = bin_grad,
     .cpu = bin_cpu,
     .flops = bin_flops,
-    .flags = DLT_OP_INPLACE,
+    .flags = DLT_OP_INPLACE | DLT_OP_INPLACE_ANY,
 };
 const dlt_op_def dlt_op_def_mul = {
     .id = DLT_OP_MUL,
@@ -131,7 +131,7 @@ const dlt_op_def dlt_op_def_mul = {
     .grad = bin_grad,
     .cpu = bin_cpu,
     .flops = bin_flops,
-    .flags = DLT_OP_INPLACE,
+    .flags = DLT_OP_INPLACE | DLT_OP_INPLACE_ANY,
 };
 const dlt_op_def dlt_op_def_div = {
     .id = DLT_OP_DIV,
@@ -143,7 +143,7 @@ const dlt_op_def dlt_op_def_div = {
     .grad = bin_grad,
     .cpu = bin_cpu,
     .flops = bin_flops,
-    .flags = DLT_OP_INPLACE,
+    .flags = DLT_OP_INPLACE | DLT_OP_INPLACE_ANY,
 };
 
 static dlt_t binary(dlt_graph *g, const dlt_op_def *op, int kind, dlt_t a, dlt_t b)

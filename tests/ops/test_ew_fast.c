@@ -10,6 +10,7 @@
 #include "dlt_ops.h"
 #include "dlt_test.h"
 #include "graph_impl.h"
+#include "plan_impl.h"
 
 typedef struct {
     int na, nb;
@@ -80,8 +81,10 @@ static void run_threads(dlt_plan *p, int threads, int training)
 }
 
 /* add, sub, mul, div: bitwise equal to the naive float expression with 1 and
- * 3 threads. The input a goes through relu first, so the binary op's input 0
- * is a temporary the planner may overwrite in place. */
+ * 3 threads. Both inputs go through relu first (b is positive), so they are
+ * temporaries the planner may overwrite in place: input 0's, or, where relu(a)
+ * stays alive as a plan output, input 1's when it has the output's size
+ * (DLT_OP_INPLACE_ANY; the test checks that the planner did). */
 START_TEST(binary_patterns_match_naive)
 {
     const bcase *c = &bcases[_i];
@@ -91,24 +94,28 @@ START_TEST(binary_patterns_match_naive)
     float *ad = malloc((size_t)na * 4), *bd = malloc((size_t)nb * 4), *ref = malloc((size_t)no * 4);
     dlt_test_fill_uniform(ad, (size_t)na, -1, 2, 1 + (uint64_t)_i);
     dlt_test_fill_uniform(bd, (size_t)nb, 0.5f, 2, 2 + (uint64_t)_i);
-    for (int kind = 0; kind < 4; kind++) {
+    for (int kind = 0; kind < 8; kind++) {
+        int keep_a = kind >= 4;
         dlt_graph *g = dlt_graph_create(1);
         dlt_t a = dlt_input(g, "a", DLT_F32, c->na, c->a), b = dlt_input(g, "b", DLT_F32, c->nb, c->b);
-        dlt_t ra = dlt_relu(g, a), y;
-        switch (kind) {
-        case 0: y = dlt_add(g, ra, b); break;
-        case 1: y = dlt_sub(g, ra, b); break;
-        case 2: y = dlt_mul(g, ra, b); break;
-        default: y = dlt_div(g, ra, b); break;
+        dlt_t ra = dlt_relu(g, a), rb = dlt_relu(g, b), y;
+        switch (kind % 4) {
+        case 0: y = dlt_add(g, ra, rb); break;
+        case 1: y = dlt_sub(g, ra, rb); break;
+        case 2: y = dlt_mul(g, ra, rb); break;
+        default: y = dlt_div(g, ra, rb); break;
         }
         ck_assert_msg(dlt_graph_status(g) == DLT_OK, "%s", dlt_graph_errmsg(g));
         for (int64_t o = 0; o < no; o++) {
             float x = ad[src_index(nd, od, c->na, c->a, o)], w = bd[src_index(nd, od, c->nb, c->b, o)];
             x = x > 0.f ? x : 0.f;
-            ref[o] = kind == 0 ? x + w : kind == 1 ? x - w : kind == 2 ? x * w : x / w;
+            ref[o] = kind % 4 == 0 ? x + w : kind % 4 == 1 ? x - w : kind % 4 == 2 ? x * w : x / w;
         }
         dlt_plan *p;
-        ck_assert_int_eq(dlt_plan_create(g, 1, &y, NULL, &p), DLT_OK);
+        dlt_t outs[2] = {y, ra};
+        ck_assert_int_eq(dlt_plan_create(g, keep_a ? 2 : 1, outs, NULL, &p), DLT_OK);
+        if (keep_a && nb == no)
+            ck_assert_int_eq(p->inplace_of[y], rb);
         for (int t = 1; t <= 3; t += 2) {
             memcpy(dlt_plan_data(p, a), ad, (size_t)na * 4);
             memcpy(dlt_plan_data(p, b), bd, (size_t)nb * 4);
