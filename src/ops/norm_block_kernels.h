@@ -92,6 +92,20 @@ static void vk_norm_dx(const float *dy, const float *x, float *dx, int64_t n, fl
         dx[i] = k1 * dy[i] - k0 - k2 * (x[i] - m);
 }
 
+/* The parameter sums of one row of a layer norm's backward, per channel:
+ * s1[c] += dy[c], s2[c] += dy[c] (x[c] - m) r, in double (the same operations
+ * in the same order on every path: element c depends on column c only) */
+static void vk_norm_col_dsums(const float *dy, const float *x, int64_t n, double m, double r, double *s1,
+                              double *s2)
+{
+#pragma omp simd
+    for (int64_t c = 0; c < n; c++) {
+        double d = dy[c];
+        s1[c] += d;
+        s2[c] += d * ((double)x[c] - m) * r;
+    }
+}
+
 /* One row of a layer norm's backward (one value per channel): *s1 = sum g dy,
  * *s2 = sum g dy (x - m), g = gam[i] or 1 without gamma, in double */
 static void vk_norm_row_dsums(const float *dy, const float *x, const float *gam, int64_t n, double m, double *s1,

@@ -283,19 +283,15 @@ static void group_param_grads(const dlt_kctx *k, const dlt_norm_attr *a, const f
         for (int64_t cc = 0; cc < nc; cc++)
             s1[cc] = s2[cc] = 0;
         if (S == 1) { /* one value per (i, c): the sums below with no call per value */
+            const dlt_vmath_ops *v = nk();
             for (int64_t i = 0; i < A; i++) {
                 const float *pd = dy + i * C + c0, *px = x + i * C + c0;
                 /* runs of channels in one group, which share its statistics */
                 for (int64_t lo = 0, hi; lo < nc; lo = hi) {
                     int64_t st = (c0 + lo) / cpg;
                     hi = (st + 1) * cpg - c0 < nc ? (st + 1) * cpg - c0 : nc;
-                    double m = mean[i * G + st], r = rstd[i * G + st];
-#pragma omp simd
-                    for (int64_t cc = lo; cc < hi; cc++) {
-                        double d = pd[cc];
-                        s1[cc] += d;
-                        s2[cc] += d * ((double)px[cc] - m) * r;
-                    }
+                    v->norm.col_dsums(pd + lo, px + lo, hi - lo, mean[i * G + st], rstd[i * G + st], s1 + lo,
+                                      s2 + lo);
                 }
             }
         } else

@@ -112,6 +112,10 @@ typedef struct {
          * *s1 = sum gam dy, *s2 = sum gam dy (x - m) */
         void (*row_dsums)(const float *dy, const float *x, const float *gam, int64_t n, double m, double *s1,
                           double *s2);
+        /* and its parameter sums, per channel c < n: s1[c] += dy[c],
+         * s2[c] += dy[c] (x[c] - m) r */
+        void (*col_dsums)(const float *dy, const float *x, int64_t n, double m, double r, double *s1,
+                          double *s2);
         /* and its dx = (f32)(r gam) dy - k0 - k2 (x - m); dx may be dy */
         void (*row_dx)(const float *dy, const float *x, const float *gam, float *dx, int64_t n, double r,
                        float k0, float k2, float m);

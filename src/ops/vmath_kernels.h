@@ -359,5 +359,6 @@ const dlt_vmath_ops VM_TABLE = {
              .dsums = vk_norm_dsums,
              .dx = vk_norm_dx,
              .row_dsums = vk_norm_row_dsums,
+             .col_dsums = vk_norm_col_dsums,
              .row_dx = vk_norm_row_dx},
 };

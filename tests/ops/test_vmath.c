@@ -543,6 +543,37 @@ START_TEST(dropout_equals_scalar_draws)
 }
 END_TEST
 
+/* layer norm's per-channel parameter sums (norm.col_dsums): bitwise the scalar
+ * double loop on every path, accumulated over three rows of 301 channels */
+START_TEST(col_dsums_equal_scalar_loop)
+{
+    enum { C = 301, R = 3 };
+    float dy[R][C], x[R][C];
+    const double m[R] = {0.25, -1.5, 3.0}, r[R] = {1.75, 0.3, 12.5};
+    for (int i = 0; i < R; i++)
+        for (int c = 0; c < C; c++) {
+            dy[i][c] = (float)sin(0.37 * (i * C + c)) * 3.f;
+            x[i][c] = (float)cos(0.11 * (i * C + c)) * 5.f;
+        }
+    double w1[C] = {0}, w2[C] = {0};
+    for (int i = 0; i < R; i++)
+        for (int c = 0; c < C; c++) {
+            double d = dy[i][c];
+            w1[c] += d;
+            w2[c] += d * ((double)x[i][c] - m[i]) * r[i];
+        }
+    for (int isa = DLT_ISA_BASELINE; isa < DLT_ISA_N; isa++) {
+        const dlt_vmath_ops *vm = dlt_vmath_isa((dlt_cpu_isa)isa);
+        if (!vm)
+            continue;
+        double s1[C] = {0}, s2[C] = {0};
+        for (int i = 0; i < R; i++)
+            vm->norm.col_dsums(dy[i], x[i], C, m[i], r[i], s1, s2);
+        ck_assert_msg(memcmp(s1, w1, sizeof s1) == 0 && memcmp(s2, w2, sizeof s2) == 0, "%s col_dsums", vm->name);
+    }
+}
+END_TEST
+
 START_TEST(dispatch_names_the_path)
 {
     const dlt_vmath_ops *vm = dlt_vmath();
@@ -565,6 +596,7 @@ int main(void)
     tcase_add_test(t, softmax_rows_match_reference);
     tcase_add_test(t, attention_rows_match_reference);
     tcase_add_test(t, dropout_equals_scalar_draws);
+    tcase_add_test(t, col_dsums_equal_scalar_loop);
     tcase_add_test(t, dispatch_names_the_path);
     suite_add_tcase(s, t);
     return dlt_test_run(s);
