@@ -74,14 +74,11 @@ static void col_sum(const dlt_red_nest *q, const float *x, int64_t row, int64_t 
                     int64_t r0, int64_t r1, double *acc)
 {
     const float *base = x + nest_off(q->nk - 1, q->kdim, q->kstr, row) + c0;
+    const dlt_vmath_ops *v = dlt_vmath() ? dlt_vmath() : &dlt_vmath_base; /* per column: any path's bits */
     for (int64_t j = 0; j < n; j++)
         acc[j] = 0;
-    for (int64_t r = r0; r < r1; r++) {
-        const float *p = base + nest_off(q->nr, q->rdim, q->rstr, r);
-#pragma omp simd
-        for (int64_t j = 0; j < n; j++)
-            acc[j] += p[j];
-    }
+    for (int64_t r = r0; r < r1; r++)
+        v->col_add(base + nest_off(q->nr, q->rdim, q->rstr, r), acc, n);
 }
 
 /* Sums in double. Every output's summation order depends only on the shape

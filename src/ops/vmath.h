@@ -69,6 +69,9 @@ typedef struct {
     /* Cross-entropy's gradient row d = sc (p - q), p = softmax_row(z) (f32),
      * q = eps / n + (1 - eps) [j == label] (d may be z). */
     void (*ce_grad_row)(const float *z, float *d, int64_t n, int64_t label, double eps, double sc);
+    /* acc[j] += x[j] for j < n, in double (reduce.c's column sums; the same
+     * bits on every path) */
+    void (*col_add)(const float *x, double *acc, int64_t n);
     /* Attention's score rows (attention_kernels.c), whose softmax keeps the
      * log-sum-exp. Forward: *m = max of x[0..n); when it is -inf (every key
      * masked) nothing else happens and 0 is returned, otherwise y = exp(x - *m)

@@ -266,6 +266,15 @@ static void vk_ce_grad_row(const float *z, float *d, int64_t n, int64_t label, d
     d[label] = (float)(sc * ((double)pl - (q0 + (1 - eps))));
 }
 
+/* acc[j] += x[j] in double (a column sum's row): no cross-lane sums, so the
+ * same bits on every path */
+static void vk_col_add(const float *x, double *acc, int64_t n)
+{
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++)
+        acc[j] += x[j];
+}
+
 static double vk_exp_max_row(const float *x, float *y, int64_t n, float *m)
 {
     float mx = vk_rowmax(x, n);
@@ -348,6 +357,7 @@ const dlt_vmath_ops VM_TABLE = {
     .softmax_grad_row = vk_softmax_grad_row,
     .lse_row = vk_lse_row,
     .ce_grad_row = vk_ce_grad_row,
+    .col_add = vk_col_add,
     .exp_max_row = vk_exp_max_row,
     .lse_grad_row = vk_lse_grad_row,
     .conv_data_image = vk_conv_data_image,

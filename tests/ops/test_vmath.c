@@ -543,9 +543,10 @@ START_TEST(dropout_equals_scalar_draws)
 }
 END_TEST
 
-/* layer norm's per-channel parameter sums (norm.col_dsums): bitwise the scalar
- * double loop on every path, accumulated over three rows of 301 channels */
-START_TEST(col_dsums_equal_scalar_loop)
+/* layer norm's per-channel parameter sums (norm.col_dsums) and a column
+ * sum's rows (col_add): bitwise the scalar double loops on every path,
+ * accumulated over three rows of 301 channels */
+START_TEST(column_sums_equal_scalar_loops)
 {
     enum { C = 301, R = 3 };
     float dy[R][C], x[R][C];
@@ -570,6 +571,12 @@ START_TEST(col_dsums_equal_scalar_loop)
         for (int i = 0; i < R; i++)
             vm->norm.col_dsums(dy[i], x[i], C, m[i], r[i], s1, s2);
         ck_assert_msg(memcmp(s1, w1, sizeof s1) == 0 && memcmp(s2, w2, sizeof s2) == 0, "%s col_dsums", vm->name);
+        /* a column sum's rows (col_add) */
+        double a[C] = {0};
+        for (int i = 0; i < R; i++)
+            vm->col_add(x[i], a, C);
+        for (int c = 0; c < C; c++)
+            ck_assert_msg(a[c] == ((double)x[0][c] + x[1][c]) + x[2][c], "%s col_add at %d", vm->name, c);
     }
 }
 END_TEST
@@ -596,7 +603,7 @@ int main(void)
     tcase_add_test(t, softmax_rows_match_reference);
     tcase_add_test(t, attention_rows_match_reference);
     tcase_add_test(t, dropout_equals_scalar_draws);
-    tcase_add_test(t, col_dsums_equal_scalar_loop);
+    tcase_add_test(t, column_sums_equal_scalar_loops);
     tcase_add_test(t, dispatch_names_the_path);
     suite_add_tcase(s, t);
     return dlt_test_run(s);
