@@ -228,19 +228,10 @@ extern "C" dlt_status fa_setup(attn_dev *a, const dlt_kctx *k, const dlt_shape *
     return DLT_OK;
 }
 
-// k's and v's first heads (packed: hk and hv heads into one tensor's rows)
-extern "C" const float *fa_k_ptr(const dlt_kctx *k)
+extern "C" attn_ptrs fa_pointers(const dlt_kctx *k, int backward)
 {
-    const attn_attr *at = DLT_CATTR(k->node, attn_attr);
-    attn_geom gm = dlt_attn_geometry(at, k->in_shape[0], k->in_shape[1], k->in_shape[2]);
-    return (const float *)k->in[1] + gm.hk * gm.D;
-}
-
-extern "C" const float *fa_v_ptr(const dlt_kctx *k)
-{
-    const attn_attr *at = DLT_CATTR(k->node, attn_attr);
-    attn_geom gm = dlt_attn_geometry(at, k->in_shape[0], k->in_shape[1], k->in_shape[2]);
-    return (const float *)k->in[2] + gm.hv * gm.Dv;
+    attn_geom gm = dlt_attn_geometry(DLT_CATTR(k->node, attn_attr), k->in_shape[0], k->in_shape[1], k->in_shape[2]);
+    return attn_pointers(&gm, k, backward);
 }
 
 extern "C" int fa_smem_fits(const dlt_kctx *k, size_t bytes)
@@ -276,8 +267,9 @@ static dlt_status fa_fwd_launch(const attn_dev &a, const dlt_kctx *k, int64_t nb
     dlt_status st = fa_smem_optin((const void *)fa_fwd_tiled<NC>, smem, k, "fa_fwd_tiled");
     if (st != DLT_OK)
         return st;
-    fa_fwd_tiled<NC><<<(unsigned)nblk, FA_THREADS, smem, g->stream>>>(
-        a, (const float *)k->in[0], fa_k_ptr(k), fa_v_ptr(k), (float *)k->out[0], (float *)k->out[1], nqb);
+    attn_ptrs p = fa_pointers(k, 0);
+    fa_fwd_tiled<NC><<<(unsigned)nblk, FA_THREADS, smem, g->stream>>>(a, p.q, p.k, p.v, (float *)k->out[0],
+                                                                     (float *)k->out[1], nqb);
     return dlt_gpu_launched(k, "fa_fwd_tiled");
 }
 
@@ -310,9 +302,9 @@ static dlt_status attention_cuda(const dlt_kctx *k)
         }
     }
     struct dlt_gpu *g = dlt_gpu_of(k);
-    fa_fwd_rows<<<dlt_gpu_blocks(g, a.B * a.H * a.Tq * 32, FA_THREADS), FA_THREADS, 0,
-                  g->stream>>>(a, (const float *)k->in[0], fa_k_ptr(k), fa_v_ptr(k), (float *)k->out[0],
-                               (float *)k->out[1]);
+    attn_ptrs p = fa_pointers(k, 0);
+    fa_fwd_rows<<<dlt_gpu_blocks(g, a.B * a.H * a.Tq * 32, FA_THREADS), FA_THREADS, 0, g->stream>>>(
+        a, p.q, p.k, p.v, (float *)k->out[0], (float *)k->out[1]);
     return dlt_gpu_launched(k, "fa_fwd_rows");
 }
 

@@ -156,10 +156,8 @@ size_t fa_backward_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_s
 // Dynamic shared memory above 48 KiB needs an opt-in per kernel; fits: 1
 // when the device allows that much for one block (else the row kernels run).
 int fa_smem_fits(const dlt_kctx *k, size_t bytes);
-// k's and v's first heads: inputs 1 and 2, hk and hv heads into the rows
-// (packed: all three inputs are one tensor)
-const float *fa_k_ptr(const dlt_kctx *k);
-const float *fa_v_ptr(const dlt_kctx *k);
+// attn_pointers (attention_impl.h) of this node's geometry
+attn_ptrs fa_pointers(const dlt_kctx *k, int backward);
 dlt_status fa_smem_optin(const void *fn, size_t bytes, const dlt_kctx *k, const char *name);
 #ifdef __cplusplus
 }

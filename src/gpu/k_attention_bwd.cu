@@ -435,13 +435,9 @@ extern "C" dlt_status fa_backward_cuda(const dlt_kctx *k)
     if (st != DLT_OK)
         return st;
     struct dlt_gpu *g = dlt_gpu_of(k);
-    // packed: dk and dv are k's and v's heads of output 0 (outputs 1, 2 unused)
-    attn_geom gm = dlt_attn_geometry(at, k->in_shape[0], k->in_shape[1], k->in_shape[2]);
-    float *dq = (float *)k->out[0];
-    float *dk = gm.packed ? dq + gm.hk * gm.D : (float *)k->out[1];
-    float *dv = gm.packed ? dq + gm.hv * gm.Dv : (float *)k->out[2];
-    fa_bwd_io io = {(const float *)k->in[0], fa_k_ptr(k), fa_v_ptr(k), (const float *)k->in[3],
-                    (const float *)k->in[4], dO, dlse, dq, dk, dv, (float *)k->work};
+    attn_ptrs p = fa_pointers(k, 1);
+    fa_bwd_io io = {p.q, p.k, p.v, (const float *)k->in[3], (const float *)k->in[4], dO, dlse, p.dq, p.dk, p.dv,
+                    (float *)k->work};
     int64_t nq = a.B * a.H * a.Tq, nk = a.B * a.H * a.Tk;
     int wide = fa_nc(a.D > a.Dv ? a.D : a.Dv);
     bool tiled = wide <= FA_MAXNC && fa_smem_fits(k, fa_bwd_smem(a));

@@ -36,21 +36,53 @@ typedef struct {
     int packed;          /* q, k, v are one tensor, and so are their gradients */
 } attn_geom;
 
+/* ... in a tensor with hs heads per row (BTHD) */
+static inline int64_t attn_base_hs(const attn_geom *gm, int64_t hs, int64_t b, int64_t h, int64_t T, int64_t W)
+{
+    return gm->bthd ? (b * T * hs + h) * W : ((b * gm->H + h) * T) * W;
+}
+static inline int64_t attn_ld_hs(const attn_geom *gm, int64_t hs, int64_t W)
+{
+    return gm->bthd ? hs * W : W;
+}
+/* o and dO (H heads per row) */
 static inline int64_t attn_base(const attn_geom *gm, int64_t b, int64_t h, int64_t T, int64_t W)
 {
-    return gm->bthd ? (b * T * gm->H + h) * W : ((b * gm->H + h) * T) * W;
+    return attn_base_hs(gm, gm->H, b, h, T, W);
 }
 static inline int64_t attn_ld(const attn_geom *gm, int64_t W)
 {
-    return gm->bthd ? gm->H * W : W;
+    return attn_ld_hs(gm, gm->H, W);
 }
+/* q, k, v and their gradients (Hin heads per row, from attn_pointers' starts) */
 static inline int64_t attn_in_base(const attn_geom *gm, int64_t b, int64_t h, int64_t T, int64_t W)
 {
-    return gm->bthd ? (b * T * gm->Hin + h) * W : ((b * gm->H + h) * T) * W;
+    return attn_base_hs(gm, gm->Hin, b, h, T, W);
 }
 static inline int64_t attn_in_ld(const attn_geom *gm, int64_t W)
 {
-    return gm->bthd ? gm->Hin * W : W;
+    return attn_ld_hs(gm, gm->Hin, W);
+}
+
+/* Where q, k, v (inputs 0-2) and the backward's dq, dk, dv (outputs 0-2)
+ * start, for the CPU and CUDA kernels alike: k's and v's first heads are hk
+ * and hv heads into their rows; packed, the three gradients are output 0's
+ * (outputs 1 and 2 are optional and unused). dq, dk, dv are NULL for the
+ * forward. */
+typedef struct {
+    const float *q, *k, *v;
+    float *dq, *dk, *dv;
+} attn_ptrs;
+static inline attn_ptrs attn_pointers(const attn_geom *gm, const dlt_kctx *k, int backward)
+{
+    attn_ptrs p = {(const float *)k->in[0], (const float *)k->in[1] + gm->hk * gm->D,
+                   (const float *)k->in[2] + gm->hv * gm->Dv, NULL, NULL, NULL};
+    if (backward) {
+        p.dq = (float *)k->out[0];
+        p.dk = gm->packed ? p.dq + gm->hk * gm->D : (float *)k->out[1];
+        p.dv = gm->packed ? p.dq + gm->hv * gm->Dv : (float *)k->out[2];
+    }
+    return p;
 }
 
 /* The dropout stream of one node at one step: the forward and backward

@@ -221,9 +221,8 @@ dlt_status attn_fwd_cpu(const dlt_kctx *k)
     if (st != DLT_OK)
         return st;
     const attn_geom *gm = &r.gm;
-    /* k and v start hk and hv heads into their rows (packed: one tensor) */
-    fwd_io io = {k->in[0], (const float *)k->in[1] + gm->hk * gm->D, (const float *)k->in[2] + gm->hv * gm->Dv,
-                 k->out[0], k->out[1]};
+    attn_ptrs pt = attn_pointers(gm, k, 0);
+    fwd_io io = {pt.q, pt.k, pt.v, k->out[0], k->out[1]};
     int64_t nqb = (gm->Tq + ATTN_BQ - 1) / ATTN_BQ, items = gm->B * gm->H * nqb;
     size_t slot = attn_slot_bytes(gm, 1);
     int nt = attn_threads(&r, k, items, slot);
@@ -354,12 +353,8 @@ dlt_status attn_bwd_cpu(const dlt_kctx *k)
     if (st != DLT_OK)
         return st;
     const attn_geom *gm = &r.gm;
-    /* packed: k, v and their gradients start hk and hv heads into the rows of
-     * one tensor each (outputs 1 and 2 are unused) */
-    float *dq = k->out[0], *dk = gm->packed ? dq + gm->hk * gm->D : k->out[1];
-    float *dv = gm->packed ? dq + gm->hv * gm->Dv : k->out[2];
-    bwd_io io = {k->in[0], (const float *)k->in[1] + gm->hk * gm->D, (const float *)k->in[2] + gm->hv * gm->Dv,
-                 k->in[3], k->in[4], dO, dlse, dq, dk, dv};
+    attn_ptrs pt = attn_pointers(gm, k, 1);
+    bwd_io io = {pt.q, pt.k, pt.v, k->in[3], k->in[4], dO, dlse, pt.dq, pt.dk, pt.dv};
     int64_t items = gm->B * gm->H;
     size_t slot = attn_slot_bytes(gm, 2);
     int nt = attn_threads(&r, k, items, slot);

@@ -64,14 +64,6 @@ size_t conv_direct_ws(const conv_geom *q, int slots)
     return (size_t)slots * pad_floats(q, &l) * sizeof(float);
 }
 
-/* The vmath path in use; the baseline one when the elementwise math runs libm
- * (DLT_CPU_ISA=libm says nothing about convolutions). */
-static const dlt_vmath_ops *path(void)
-{
-    const dlt_vmath_ops *v = dlt_vmath();
-    return v ? v : &dlt_vmath_base;
-}
-
 void conv_direct_data(const conv_geom *q, const float *y, const float *w, const float *bias, float *x,
                       float *work, size_t work_bytes, int nthreads)
 {
@@ -82,7 +74,7 @@ void conv_direct_data(const conv_geom *q, const float *y, const float *w, const 
     int64_t slots = nthreads < q->n ? nthreads : q->n;
     slots = slots < fit ? slots : fit;
     slots = slots > 1 ? slots : 1; /* the workspace rule gives at least one */
-    const dlt_vmath_ops *v = path();
+    const dlt_vmath_ops *v = dlt_vmath_vec(); /* DLT_CPU_ISA=libm says nothing about convolutions */
     int64_t xs = q->c * q->h * q->w, ys = q->oc * q->oh * q->ow;
     /* fixed image ranges per slot; an image's bits do not depend on which */
 #pragma omp parallel for schedule(static, 1) num_threads((int)slots) if (slots > 1)

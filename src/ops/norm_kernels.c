@@ -18,17 +18,10 @@
 #define CHUNK 256
 #define PAR(n) ((n) > 32768)
 
-/* the block passes of the path in use */
-static const dlt_vmath_ops *nk(void)
-{
-    const dlt_vmath_ops *v = dlt_vmath();
-    return v ? v : &dlt_vmath_base;
-}
-
 /* Mean and biased variance of n contiguous values (two passes, in double). */
 static void moments(const float *x, int64_t n, double *mean, double *var)
 {
-    const dlt_vmath_ops *v = nk();
+    const dlt_vmath_ops *v = dlt_vmath_vec();
     double m = v->norm.sum(x, n) / (double)n;
     *mean = m;
     *var = v->norm.sqdev(x, n, m) / (double)n;
@@ -40,7 +33,7 @@ static void moments(const float *x, int64_t n, double *mean, double *var)
 static void channel_moments_blocked(const float *x, int64_t A, int64_t C, int64_t S, int64_t c, double *mean,
                                     double *sqdev)
 {
-    const dlt_vmath_ops *v = nk();
+    const dlt_vmath_ops *v = dlt_vmath_vec();
     double n = 0, m = 0, m2 = 0;
     for (int64_t a = 0; a < A; a++) {
         const float *p = x + (a * C + c) * S;
@@ -102,7 +95,7 @@ typedef struct {
 /* y = x * sc + sh over n values at offset o of x's tensor, then the epilogue; y may be x */
 static void map_block(const float *x, float *y, int64_t n, float sc, float sh, const epilogue *e, int64_t o)
 {
-    nk()->norm.map(x, y, n, sc, sh, e->r ? e->r + o : NULL, e->relu);
+    dlt_vmath_vec()->norm.map(x, y, n, sc, sh, e->r ? e->r + o : NULL, e->relu);
 }
 
 static void apply_channels(const float *x, float *y, int64_t A, int64_t C, int64_t S, int64_t c0, int64_t nc,
@@ -254,14 +247,14 @@ dlt_status dlt_norm_apply_cpu(const dlt_kctx *k)
 /* sums of dy and dy * (x - m) over n contiguous values, in double */
 static void block_dsums(const float *dy, const float *x, int64_t n, double m, double *s1, double *s2)
 {
-    nk()->norm.dsums(dy, NULL, NULL, x, n, m, s1, s2);
+    dlt_vmath_vec()->norm.dsums(dy, NULL, NULL, x, n, m, s1, s2);
 }
 
 /* dx = k1 * dy - k0 - k2 * (x - m) over n values; dx may be dy (in place) */
 static void block_dx(const float *dy, const float *x, float *dx, int64_t n, float m, float k0, float k1,
                      float k2)
 {
-    nk()->norm.dx(dy, x, dx, n, m, k0, k1, k2);
+    dlt_vmath_vec()->norm.dx(dy, x, dx, n, m, k0, k1, k2);
 }
 
 /* Per-channel sum(dy) and sum(dy * xhat) of group statistics (dbeta, dgamma of
@@ -283,7 +276,7 @@ static void group_param_grads(const dlt_kctx *k, const dlt_norm_attr *a, const f
         for (int64_t cc = 0; cc < nc; cc++)
             s1[cc] = s2[cc] = 0;
         if (S == 1) { /* one value per (i, c): the sums below with no call per value */
-            const dlt_vmath_ops *v = nk();
+            const dlt_vmath_ops *v = dlt_vmath_vec();
             for (int64_t i = 0; i < A; i++) {
                 const float *pd = dy + i * C + c0, *px = x + i * C + c0;
                 /* runs of channels in one group, which share its statistics */
@@ -323,7 +316,7 @@ static void group_backward(const dlt_kctx *k, const dlt_norm_attr *a, const floa
         const float *pg = gam ? gam + (gi % G) * cpg : NULL;
         double m = mean[gi], r = rstd[gi], s1 = 0, s2 = 0;
         if (S == 1) { /* layer norm: a row of single values, on the vector path */
-            const dlt_vmath_ops *v = nk();
+            const dlt_vmath_ops *v = dlt_vmath_vec();
             v->norm.row_dsums(pd, px, pg, cpg, m, &s1, &s2);
             double c1 = al * s1 / (double)M, c2 = al * s2 * r / (double)M;
             v->norm.row_dx(pd, px, pg, po, cpg, r, (float)(r * c1), (float)(r * r * c2), (float)m);
@@ -369,7 +362,7 @@ static void batch_backward(const dlt_kctx *k, const dlt_norm_attr *a, const floa
         for (int64_t i = 0; i < A; i++)
             for (int64_t cc = 0; cc < nc; cc++) {
                 int64_t o = (i * C + c0 + cc) * S;
-                nk()->norm.dsums(dy + o, y ? y + o : NULL, gm ? gm + o : NULL, x + o, S, mean[c0 + cc],
+                dlt_vmath_vec()->norm.dsums(dy + o, y ? y + o : NULL, gm ? gm + o : NULL, x + o, S, mean[c0 + cc],
                                  &s1[cc], &s2[cc]);
             }
         float k0[CHUNK], k1[CHUNK], k2[CHUNK];

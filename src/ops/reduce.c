@@ -74,7 +74,7 @@ static void col_sum(const dlt_red_nest *q, const float *x, int64_t row, int64_t 
                     int64_t r0, int64_t r1, double *acc)
 {
     const float *base = x + nest_off(q->nk - 1, q->kdim, q->kstr, row) + c0;
-    const dlt_vmath_ops *v = dlt_vmath() ? dlt_vmath() : &dlt_vmath_base; /* per column: any path's bits */
+    const dlt_vmath_ops *v = dlt_vmath_vec(); /* per column: any path's bits */
     for (int64_t j = 0; j < n; j++)
         acc[j] = 0;
     for (int64_t r = r0; r < r1; r++)

@@ -31,6 +31,12 @@ const dlt_vmath_ops *dlt_vmath(void)
     return table_of(dlt_cpu_isa_chosen());
 }
 
+const dlt_vmath_ops *dlt_vmath_vec(void)
+{
+    const dlt_vmath_ops *v = dlt_vmath();
+    return v ? v : &dlt_vmath_base;
+}
+
 const char *dlt_vmath_describe(void)
 {
     static char line[224];

@@ -135,6 +135,9 @@ extern const dlt_vmath_ops dlt_vmath_base, dlt_vmath_avx2,
 
 /* The path in use: chosen on the first call (thread-safe), NULL for "libm". */
 const dlt_vmath_ops *dlt_vmath(void);
+/* The same for passes with no libm form (normalisation blocks, column sums,
+ * the direct convolution): the baseline path under "libm". Never NULL. */
+const dlt_vmath_ops *dlt_vmath_vec(void);
 /* The path of one ISA level if it is compiled in and this CPU runs it, else NULL
  * (also NULL for DLT_ISA_LIBM). */
 const dlt_vmath_ops *dlt_vmath_isa(dlt_cpu_isa isa);
