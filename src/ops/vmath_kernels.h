@@ -2,13 +2,15 @@
  * vmath_base.c, vmath_avx2.c and vmath_avx512.c, which define VM_TABLE (the
  * table's symbol) and VM_ISA_NAME before including it and are compiled with
  * their ISA's flags. Every loop is a plain `omp simd` loop over vmath_math.h's
- * inline functions; nothing here depends on the ISA. */
+ * inline functions; nothing here depends on the ISA but the dropout draws
+ * (vmath_draw.h) and the direct convolution (conv_direct_kernels.h). */
 #include <math.h>
 #include <stddef.h>
 
 #include "dlt_opdef.h"
 #include "unary_impl.h"
 #include "vmath.h"
+#include "vmath_draw.h"
 #include "vmath_math.h"
 
 #if !defined(VM_TABLE) || !defined(VM_ISA_NAME)
@@ -300,17 +302,35 @@ static void vk_lse_grad_row(float *s, float *g, int64_t n, float l, float d)
 
 /* dropout: the draw dlt_rng_uniform(seed, stream, c0 + i) with the key hoisted
  * and the 24-bit integer converted through int32 (exact, and a conversion
- * every ISA level vectorises), and the select, in one loop */
+ * every ISA level vectorises), and the select, in one loop; where the loop
+ * would not vectorise (VK_DRAW_SPLIT, vmath_draw.h) the draws come a block at
+ * a time from vk_draw24 and the select follows */
+enum { VK_DRAW_BLOCK = 256 };
 static void vk_dropout(uint64_t seed, uint64_t stream, uint64_t c0, int64_t n, float p, float scale,
                        const float *x, float *y)
 {
     uint64_t key = dlt_rng_key(seed, stream);
+#if !VK_DRAW_SPLIT
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         uint64_t z = dlt_rng_keyed(key, c0 + (uint64_t)i);
         float u = (float)(int32_t)(z >> 40) * (1.0f / 16777216.0f), v = x[i] * scale;
         y[i] = u >= p ? v : 0.f;
     }
+#else
+    float u[VK_DRAW_BLOCK];
+    for (int64_t i0 = 0; i0 < n; i0 += VK_DRAW_BLOCK) {
+        int64_t len = n - i0 < VK_DRAW_BLOCK ? n - i0 : VK_DRAW_BLOCK;
+        vk_draw24(key, c0 + (uint64_t)i0, len, u);
+        const float *xb = x + i0;
+        float *yb = y + i0;
+#pragma omp simd
+        for (int64_t i = 0; i < len; i++) {
+            float v = xb[i] * scale;
+            yb[i] = u[i] >= p ? v : 0.f;
+        }
+    }
+#endif
 }
 
 /* lse_grad_row under dropout: p = exp(s - l), key j of the row kept when
@@ -320,6 +340,7 @@ static void vk_lse_grad_drop_row(float *s, float *g, int64_t n, float l, float d
                                  uint64_t stream, uint64_t c0, float pd, float ks)
 {
     uint64_t key = dlt_rng_key(seed, stream);
+#if !VK_DRAW_SPLIT
 #pragma omp simd
     for (int64_t j = 0; j < n; j++) {
         uint64_t z = dlt_rng_keyed(key, c0 + (uint64_t)j);
@@ -329,6 +350,21 @@ static void vk_lse_grad_drop_row(float *s, float *g, int64_t n, float l, float d
         g[j] = p * ((keep ? gk : 0.f) - d);
         s[j] = keep ? pk : 0.f;
     }
+#else
+    float u[VK_DRAW_BLOCK];
+    for (int64_t j0 = 0; j0 < n; j0 += VK_DRAW_BLOCK) {
+        int64_t len = n - j0 < VK_DRAW_BLOCK ? n - j0 : VK_DRAW_BLOCK;
+        vk_draw24(key, c0 + (uint64_t)j0, len, u);
+        float *sb = s + j0, *gb = g + j0;
+#pragma omp simd
+        for (int64_t j = 0; j < len; j++) {
+            float p = vm_exp_diff(sb[j], l), gk = gb[j] * ks, pk = p * ks;
+            int keep = u[j] >= pd;
+            gb[j] = p * ((keep ? gk : 0.f) - d);
+            sb[j] = keep ? pk : 0.f;
+        }
+    }
+#endif
 }
 
 #include "conv_direct_kernels.h"

@@ -502,9 +502,9 @@ START_TEST(dropout_equals_scalar_draws)
 {
     static const uint64_t seeds[] = {0, 1, 0x123456789abcdefull, ~0ull};
     static const uint64_t starts[] = {0, 1, 1000003, 0xfffffffffffff000ull};
-    static const int64_t lens[] = {1, 7, 16, 33, 256};
-    float x[256], y[256];
-    for (int i = 0; i < 256; i++)
+    static const int64_t lens[] = {1, 7, 16, 33, 256, 300}; /* 300: past a draw block */
+    float x[320], y[320];
+    for (int i = 0; i < 320; i++)
         x[i] = 0.5f + (float)(i % 13) * 0.37f;
     int checked = 0;
     for (int isa = DLT_ISA_BASELINE; isa < DLT_ISA_N; isa++) {
