@@ -115,6 +115,8 @@ int dlt_conv_dnnl_built(void);
 /* oneDNN convolution primitives alive in this process (plans own them; 0
  * once every plan is freed). */
 int dlt_conv_dnnl_live(void);
+/* Images whose weight gradient ran split over threads, one-thread primitives per slice (conv_dnnl.c). */
+long long dlt_conv_dnnl_split_images(void);
 /* Images run by the direct data-gradient kernel in this process (the data
  * gradient of images with <= 4 channels, unless DLT_CONV forces a provider). */
 long long dlt_conv_direct_images(void);

@@ -7,7 +7,8 @@
  * Tolerance: max |dnnl - im2col| <= 1e-5 * (1 + max |im2col|) * sqrt(K), K the
  * products summed per output (f32 sums in another order).
  * Both providers are forced per plan with DLT_CONV; the dnnl plan must hold
- * one oneDNN primitive (so oneDNN ran), none once freed. The
+ * one oneDNN primitive (so oneDNN ran), none once freed; with two threads the
+ * last case's weight gradient runs split by images (conv_dnnl.c). The
  * same plan run twice, and two plans made alike, give the same bits (one
  * and two threads). SKIP (77) only when the library was built without oneDNN. */
 #include <math.h>
@@ -30,7 +31,9 @@ static const dcase cases[] = {
     {2, 32, 7, 7, 20, 1, 2, 0, 1, 1},  /* 1x1 stride 2 (negative right padding) */
     {4, 17, 14, 14, 33, 3, 2, 1, 1, 1}, /* odd channels above one block */
     {2, 8, 6, 6, 8, 3, 1, 1, 1, 8},    /* depthwise */
+    {4, 2, 20, 20, 4, 3, 1, 1, 1, 1},  /* weights small beside the input: split over threads */
 };
+enum { SPLIT_CASE = 7 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 enum { NOUT = 4 };
 
@@ -92,7 +95,11 @@ START_TEST(dnnl_matches_im2col)
     for (int i = 0; i < NOUT; i++) {
         dlt_plan *pi = plan_run(&m, i, "im2col");
         ck_assert_int_eq(dlt_conv_dnnl_live(), 0);
+        long long split0 = dlt_conv_dnnl_split_images();
         dlt_plan *pd = plan_run(&m, i, "dnnl");
+        /* the weight gradient of the split case ran one slice per thread (two threads) */
+        if (i == 2 && _i == SPLIT_CASE && dlt_get_num_threads() == 2)
+            ck_assert_msg(dlt_conv_dnnl_split_images() == split0 + k->n, "case %d: weight gradient not split", _i);
         ck_assert_msg(dlt_conv_dnnl_live() == 1, "case %d output %d: %d oneDNN primitives, expected 1", _i, i,
                       dlt_conv_dnnl_live());
         size_t n = numel_of(&m, i);
@@ -119,8 +126,8 @@ START_TEST(dnnl_deterministic)
     int saved = dlt_get_num_threads();
     for (int t = 1; t <= 2; t++) {
         dlt_set_num_threads(t);
-        static const int pick[3] = {0, 2, 5};
-        for (int ci = 0; ci < 3; ci++) {
+        static const int pick[4] = {0, 2, 5, SPLIT_CASE};
+        for (int ci = 0; ci < 4; ci++) {
             int c = pick[ci];
             net m;
             build(&cases[c], &m);
