@@ -181,6 +181,9 @@ typedef struct conv_dnnl conv_dnnl;
 int conv_dnnl_built(void);
 /* 1 when oneDNN handles this geometry (padding it can express). */
 int conv_dnnl_supports(const conv_geom *q);
+/* 1 when oneDNN's primitive of this kind would pad the image's channels to
+ * more than twice their count (conv_dnnl.c): the rule takes im2col then. */
+int conv_dnnl_pads_image(const conv_geom *q, int kind);
 /* Creates the primitive for `nthreads` threads; errors name the oneDNN status. */
 dlt_status conv_dnnl_create(const conv_geom *q, int kind, int has_bias, int nthreads, conv_dnnl **out);
 /* Workspace bytes of that primitive (its blocked copies and scratchpad). */

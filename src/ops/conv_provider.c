@@ -16,7 +16,11 @@
  * scatter into (ResNet-50's 7x7 3->64: im2col 140-185, direct 120;
  * DCGAN's 4x4 s2 1->64: im2col 120, direct 42; ResNet-20's 1->16: im2col
  * 66, direct 51). DLT_CONV=direct forces the direct kernel wherever it
- * applies (tests). */
+ * applies (tests).
+ *
+ * A kind whose oneDNN primitive would pad the image's channels to more than
+ * twice their count goes to im2col too (conv_dnnl_pads_image: AVX2 code's
+ * weight gradient of a one-channel image, 20 GFLOP/s against im2col's 63-80). */
 #include "config.h"
 
 #include <stdio.h>
@@ -51,7 +55,7 @@ static int rule(const conv_geom *q, int kind, int nthreads)
     (void)nthreads;
     if (kind == CONV_DATA && q->groups == 1 && q->c <= CONV_DIRECT_MAX_C)
         return q->c >= 2 && q->oc < 64 && conv_direct_supports(q) ? CONV_DIRECT : CONV_IM2COL;
-    return CONV_DNNL;
+    return conv_dnnl_built() && conv_dnnl_pads_image(q, kind) ? CONV_IM2COL : CONV_DNNL;
 }
 
 int conv_provider(const conv_geom *q, int kind, int nthreads)
@@ -77,7 +81,8 @@ void dlt_conv_provider_info(char *buf, size_t len)
                       : forced() == CONV_DIRECT ? "the direct kernel for every data gradient it handles (DLT_CONV=direct)"
                                                 : "oneDNN for every shape it supports, im2col + sgemm otherwise; data "
                                                   "gradients of <= 4 image channels: direct for 2-4 and < 64 "
-                                                  "response channels, else im2col";
+                                                  "response channels, else im2col; im2col where oneDNN would pad "
+                                                  "the image's channels beyond twice their count";
     const char *lay = getenv("DLT_CONV_LAYOUT");
     const char *layout = lay && !strcmp(lay, "plain")     ? "plain layout (DLT_CONV_LAYOUT=plain)"
                          : lay && !strcmp(lay, "blocked") ? "blocked layout (DLT_CONV_LAYOUT=blocked)"
