@@ -16,6 +16,7 @@ static const struct {
     {"DLT_GEMM", {"openblas", "dnnl", "auto", NULL}},
     {"DLT_CONV", {"im2col", "dnnl", "direct", "auto", NULL}},
     {"DLT_CONV_LAYOUT", {"plain", "blocked", "auto", NULL}},
+    {"DLT_CONV_WSPLIT", {"off", "auto", NULL}},
     {"DLT_CPU_ISA", {"libm", "baseline", "avx2", "avx512", NULL}},
     {"DLT_HUGEPAGES", {"on", "off", NULL}},
 };

@@ -318,7 +318,7 @@ static dnnl_status_t build(conv_dnnl *d, dnnl_primitive_desc_t pd)
  * threaded backward-weights scaled 1.57-1.77x from 1 to 2 threads on
  * ResNet-20's shapes with AVX2 code (the forward and the data gradient 2.0x):
  * split, ResNet-20's weight gradients ran 1.04-1.6x faster there
- * (bench/conv_bench, DLT_CONV_WSPLIT=0 against unset) and its 2-thread step
+ * (bench/conv_bench, DLT_CONV_WSPLIT=off against unset) and its 2-thread step
  * spent 53-54 ms in them instead of 62 (bench/step_bench). With AVX-512 code
  * the same shapes were within noise either way. Where the weights are not
  * small beside a slice's input the partial sums cost more than the split
@@ -329,8 +329,8 @@ static dnnl_status_t build(conv_dnnl *d, dnnl_primitive_desc_t pd)
  * T, fixed by the plan. */
 static int split_of(const conv_geom *q, int kind, int nthreads)
 {
-    const char *e = getenv("DLT_CONV_WSPLIT"); /* 0: oneDNN's own threading (benchmarks) */
-    if (e && strcmp(e, "0") == 0)
+    const char *e = getenv("DLT_CONV_WSPLIT"); /* off: oneDNN's own threading (benchmarks) */
+    if (e && strcmp(e, "off") == 0)
         return 1;
     if (kind != CONV_FILTER || nthreads < 2 || q->n % nthreads != 0)
         return 1;

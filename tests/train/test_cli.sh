@@ -120,6 +120,7 @@ DLT_GEMM=mkl expect_usage "unknown DLT_GEMM" '^dltrain: environment: DLT_GEMM=mk
 DLT_CONV=winograd expect_usage "unknown DLT_CONV" '^dltrain: environment: DLT_CONV=winograd is not im2col, dnnl, direct or auto' job.toml
 DLT_CONV_LAYOUT=nhwc expect_usage "unknown DLT_CONV_LAYOUT" 'DLT_CONV_LAYOUT=nhwc is not plain, blocked or auto' job.toml
 DLT_CPU_ISA=sse4 expect_usage "unknown DLT_CPU_ISA" 'DLT_CPU_ISA=sse4 is not libm, baseline, avx2 or avx512' job.toml
+DLT_CONV_WSPLIT=0 expect_usage "unknown DLT_CONV_WSPLIT" 'DLT_CONV_WSPLIT=0 is not off or auto' job.toml
 expect_usage "NCCL for CPU tensors" 'dist.backend = "nccl" needs train.device = "cuda"' job.toml --set dist.backend=nccl
 expect_usage "loss scale beyond f32" 'train.loss_scale_init is beyond the f32 range' \
     job.toml --set train.precision=fp16 --set train.loss_scale_init=1e39
