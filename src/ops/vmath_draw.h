@@ -14,6 +14,14 @@
 #include <stdint.h>
 
 #include "dlt_opdef.h"
+#include "vmath_math.h"
+
+/* dlt_rng_uniform's value for counter c under key, the 24-bit integer
+ * converted through int32 (exact, and a conversion every ISA level vectorises) */
+VM_INLINE float vm_draw24(uint64_t key, uint64_t c)
+{
+    return (float)(int32_t)(dlt_rng_keyed(key, c) >> 40) * (1.0f / 16777216.0f);
+}
 
 #if defined(__AVX2__) && !defined(__AVX512DQ__)
 #include <immintrin.h>
@@ -61,7 +69,7 @@ static void vk_draw24(uint64_t key, uint64_t c0, int64_t n, float *u)
         }
     }
     for (; i < n; i++)
-        u[i] = (float)(int32_t)(dlt_rng_keyed(key, c0 + (uint64_t)i) >> 40) * (1.0f / 16777216.0f);
+        u[i] = vm_draw24(key, c0 + (uint64_t)i);
 }
 #else
 #define VK_DRAW_SPLIT 0

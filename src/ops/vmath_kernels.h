@@ -300,69 +300,66 @@ static void vk_lse_grad_row(float *s, float *g, int64_t n, float l, float d)
     }
 }
 
-/* dropout: the draw dlt_rng_uniform(seed, stream, c0 + i) with the key hoisted
- * and the 24-bit integer converted through int32 (exact, and a conversion
- * every ISA level vectorises), and the select, in one loop; where the loop
- * would not vectorise (VK_DRAW_SPLIT, vmath_draw.h) the draws come a block at
- * a time from vk_draw24 and the select follows */
+/* dropout: the draws dlt_rng_uniform(seed, stream, c0 + i) (vm_draw24, the
+ * key hoisted) and the select. Where the loop vectorises with the draw in it,
+ * one loop; where it would not (VK_DRAW_SPLIT, vmath_draw.h) the draws come a
+ * block at a time from vk_draw24 and the same select follows. */
 enum { VK_DRAW_BLOCK = 256 };
+
+VM_INLINE float vk_drop_at(float u, float x, float p, float scale)
+{
+    float v = x * scale;
+    return u >= p ? v : 0.f;
+}
+
 static void vk_dropout(uint64_t seed, uint64_t stream, uint64_t c0, int64_t n, float p, float scale,
                        const float *x, float *y)
 {
     uint64_t key = dlt_rng_key(seed, stream);
 #if !VK_DRAW_SPLIT
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++) {
-        uint64_t z = dlt_rng_keyed(key, c0 + (uint64_t)i);
-        float u = (float)(int32_t)(z >> 40) * (1.0f / 16777216.0f), v = x[i] * scale;
-        y[i] = u >= p ? v : 0.f;
-    }
+    for (int64_t i = 0; i < n; i++)
+        y[i] = vk_drop_at(vm_draw24(key, c0 + (uint64_t)i), x[i], p, scale);
 #else
     float u[VK_DRAW_BLOCK];
     for (int64_t i0 = 0; i0 < n; i0 += VK_DRAW_BLOCK) {
         int64_t len = n - i0 < VK_DRAW_BLOCK ? n - i0 : VK_DRAW_BLOCK;
         vk_draw24(key, c0 + (uint64_t)i0, len, u);
-        const float *xb = x + i0;
-        float *yb = y + i0;
 #pragma omp simd
-        for (int64_t i = 0; i < len; i++) {
-            float v = xb[i] * scale;
-            yb[i] = u[i] >= p ? v : 0.f;
-        }
+        for (int64_t i = 0; i < len; i++)
+            y[i0 + i] = vk_drop_at(u[i], x[i0 + i], p, scale);
     }
 #endif
 }
 
 /* lse_grad_row under dropout: p = exp(s - l), key j of the row kept when
  * dlt_rng_uniform(seed, stream, c0 + j) >= pd; g = p ((kept ? g ks : 0) - d)
- * and s = kept ? p ks : 0 (the dropped probabilities, for dv) */
+ * and s = kept ? p ks : 0 (the dropped probabilities, for dv). One element,
+ * u its draw: */
+VM_INLINE void vk_lse_drop_at(float u, float *s, float *g, float l, float d, float pd, float ks)
+{
+    float p = vm_exp_diff(*s, l), gk = *g * ks, pk = p * ks;
+    int keep = u >= pd;
+    *g = p * ((keep ? gk : 0.f) - d);
+    *s = keep ? pk : 0.f;
+}
+
 static void vk_lse_grad_drop_row(float *s, float *g, int64_t n, float l, float d, uint64_t seed,
                                  uint64_t stream, uint64_t c0, float pd, float ks)
 {
     uint64_t key = dlt_rng_key(seed, stream);
 #if !VK_DRAW_SPLIT
 #pragma omp simd
-    for (int64_t j = 0; j < n; j++) {
-        uint64_t z = dlt_rng_keyed(key, c0 + (uint64_t)j);
-        float u = (float)(int32_t)(z >> 40) * (1.0f / 16777216.0f);
-        float p = vm_exp_diff(s[j], l), gk = g[j] * ks, pk = p * ks;
-        int keep = u >= pd;
-        g[j] = p * ((keep ? gk : 0.f) - d);
-        s[j] = keep ? pk : 0.f;
-    }
+    for (int64_t j = 0; j < n; j++)
+        vk_lse_drop_at(vm_draw24(key, c0 + (uint64_t)j), &s[j], &g[j], l, d, pd, ks);
 #else
     float u[VK_DRAW_BLOCK];
     for (int64_t j0 = 0; j0 < n; j0 += VK_DRAW_BLOCK) {
         int64_t len = n - j0 < VK_DRAW_BLOCK ? n - j0 : VK_DRAW_BLOCK;
         vk_draw24(key, c0 + (uint64_t)j0, len, u);
-        float *sb = s + j0, *gb = g + j0;
 #pragma omp simd
-        for (int64_t j = 0; j < len; j++) {
-            float p = vm_exp_diff(sb[j], l), gk = gb[j] * ks, pk = p * ks;
-            int keep = u[j] >= pd;
-            gb[j] = p * ((keep ? gk : 0.f) - d);
-            sb[j] = keep ? pk : 0.f;
-        }
+        for (int64_t j = 0; j < len; j++)
+            vk_lse_drop_at(u[j], &s[j0 + j], &g[j0 + j], l, d, pd, ks);
     }
 #endif
 }
