@@ -8,7 +8,8 @@
  *
  * Each shape runs on every CPU provider: DLT_CONV=im2col, with oneDNN its
  * plain-layout and blocked-layout variants (DLT_CONV=dnnl,
- * DLT_CONV_LAYOUT=plain|blocked), and `auto`, what plans run by default
+ * DLT_CONV_LAYOUT=plain|blocked), `direct` (auto, except that every data
+ * gradient the direct kernel handles runs on it), and `auto`, what plans run by default
  * (DLT_CONV=auto: oneDNN with its per-shape layout, the direct data gradient
  * for images of <= 4 channels; src/ops/conv_provider.c).
  *
@@ -113,6 +114,7 @@ static const struct {
     {"im2col", "im2col", "blocked", 0},
     {"dnnl-plain", "dnnl", "plain", 1},
     {"dnnl-blocked", "dnnl", "blocked", 1},
+    {"direct", "direct", "auto", 0}, /* auto, but the direct data gradient wherever it applies */
     {"auto", "auto", "auto", 0},
 };
 enum { NPROV = sizeof providers / sizeof providers[0] };

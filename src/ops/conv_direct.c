@@ -1,7 +1,7 @@
 /* The direct data-gradient convolution for images with few channels
  * (conv_impl.h says what and why; the kernel is conv_direct_kernels.h, one
- * copy per vmath ISA path): the padded buffer's layout, the workspace, and
- * the split of images over threads. */
+ * copy per vmath ISA path): the padded buffer's layout and workspace of the
+ * paths that read a padded copy, and the split of images over threads. */
 #include <omp.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -57,8 +57,12 @@ static size_t pad_floats(const conv_geom *q, const conv_direct_layout *l)
     return (size_t)(q->oc * l->hp * l->wp);
 }
 
+int conv_direct_in_place(void) { return dlt_vmath_vec()->conv_data_in_place; }
+
 size_t conv_direct_ws(const conv_geom *q, int slots)
 {
+    if (conv_direct_in_place())
+        return 0;
     conv_direct_layout l;
     conv_direct_layout_of(q, &l);
     return (size_t)slots * pad_floats(q, &l) * sizeof(float);
@@ -69,10 +73,12 @@ void conv_direct_data(const conv_geom *q, const float *y, const float *w, const 
 {
     conv_direct_layout l;
     conv_direct_layout_of(q, &l);
-    size_t per = pad_floats(q, &l);
-    int64_t fit = per ? (int64_t)(work_bytes / sizeof(float) / per) : 0;
+    size_t per = conv_direct_in_place() ? 0 : pad_floats(q, &l);
     int64_t slots = nthreads < q->n ? nthreads : q->n;
-    slots = slots < fit ? slots : fit;
+    if (per) {
+        int64_t fit = (int64_t)(work_bytes / sizeof(float) / per);
+        slots = slots < fit ? slots : fit;
+    }
     slots = slots > 1 ? slots : 1; /* the workspace rule gives at least one */
     const dlt_vmath_ops *v = dlt_vmath_vec(); /* DLT_CPU_ISA=libm says nothing about convolutions */
     int64_t xs = q->c * q->h * q->w, ys = q->oc * q->oh * q->ow;
@@ -80,6 +86,7 @@ void conv_direct_data(const conv_geom *q, const float *y, const float *w, const 
 #pragma omp parallel for schedule(static, 1) num_threads((int)slots) if (slots > 1)
     for (int64_t t = 0; t < slots; t++)
         for (int64_t i = q->n * t / slots; i < q->n * (t + 1) / slots; i++)
-            v->conv_data_image(q, &l, y + i * ys, w, bias, x + i * xs, work + (size_t)t * per, i == q->n * t / slots);
+            v->conv_data_image(q, &l, y + i * ys, w, bias, x + i * xs, per ? work + (size_t)t * per : NULL,
+                               i == q->n * t / slots);
     atomic_fetch_add(&images_run, q->n);
 }

@@ -1,6 +1,7 @@
 /* The direct data-gradient convolution of one vmath path (conv_impl.h,
  * "conv_direct.c"): included by vmath_kernels.h, so compiled once per ISA
- * level with that level's flags; the vector type below follows the flags.
+ * level with that level's flags; the vector type (conv_direct_vec.h) follows
+ * the flags.
  *
  * One image: x [C, H, W] = conv_transpose2d(y [OC, OH, OW], w [OC, C, KH, KW]).
  * In the stride phase (py, px) (rows ih = py + sh i, columns iw = px + sw j)
@@ -8,138 +9,161 @@
  * and the kx likewise, each at a fixed shift ey = (py + ph - ky) / sh,
  * ex = (px + pw - kx) / sw:
  *
- *   x[c, py + sh i, px + sw j] = sum over o, (ky, ey), (kx, ex) of
+ *   x[c, py + sh i, px + sw j] = sum over o, (kx, ex), (ky, ey) of
  *                                w[o, c, ky, kx] * y[o, i + ey, j + ex]
  *
- * with y zero outside [0, OH) x [0, OW). y is copied into the zero-padded
- * buffer `pad` first (conv_direct_layout), so every shifted row is a plain
- * vector load. A tile is R phase rows x NB vectors x all C channels: its R C NB
- * sums stay in registers over the whole (o, ky, kx) loop, and each load of y
- * feeds C fused multiply-adds. Tiles may run past the phase's last row or
- * column into the padding; those lanes are dropped when the tile is stored. */
+ * with y zero outside [0, OH) x [0, OW). The taps of a phase are ky0,
+ * ky0 + sh, ... with shifts e0, e0 - 1, ...: consecutive. A tile is R phase
+ * rows x NB vectors x all C channels, its R C NB sums in registers over the
+ * whole (o, kx, ky) loop. For one (o, kx) and a group of up to CD_G(C)
+ * consecutive vertical taps, each response row the tile needs is loaded once
+ * and feeds every (tile row, tap) pair it meets and all C channels:
+ * R + G - 1 loads for R G C multiply-adds.
+ *
+ * How the response is read depends on the path (CD_PADDED):
+ * - AVX-512 reads it where it is: masked loads give zeros for the columns
+ *   outside [0, OW) at no cost, and rows outside [0, OH) are skipped.
+ * - The narrower paths first copy it into a zero-padded buffer
+ *   (conv_direct_layout), so every load is a plain one: AVX2's masked load
+ *   costs more than a load, its masks take registers out of 16, and the
+ *   branches around rows cost more than the copy (measured: ResNet-20's
+ *   3->16 data gradient at 45-67 GFLOP/s read in place, 89 padded).
+ * Each element's sum runs in the same (o, kx, ky) order whatever the tile
+ * and thread count. */
 #include <string.h>
 
+#include "conv_direct_vec.h"
 #include "conv_impl.h"
 
+/* Per path: CD_PADDED; CD_G(C), the vertical taps per group; CD_ACC(C), the
+ * sums per tile. A tile of C channels and NB vectors has R = CD_ACC(C) /
+ * (C NB) rows; NB is kept small enough for R >= 4. AVX-512's 32 registers
+ * hold the sums, C G weights and a load. AVX2's 16 hold 12 sums, C weights
+ * and a load for C > 1; the shared rows of C = 1 pay for 10 sums and 3 weights. */
 #if defined(__AVX512F__)
-#include <immintrin.h>
-typedef __m512 cd_vec;
-enum { CD_VW = 16 };
-#define CD_ZERO() _mm512_setzero_ps()
-#define CD_LOAD(p) _mm512_loadu_ps(p)
-#define CD_STORE(p, v) _mm512_storeu_ps((p), (v))
-#define CD_SET1(s) _mm512_set1_ps(s)
-#define CD_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
-#elif defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-typedef __m256 cd_vec;
-enum { CD_VW = 8 };
-#define CD_ZERO() _mm256_setzero_ps()
-#define CD_LOAD(p) _mm256_loadu_ps(p)
-#define CD_STORE(p, v) _mm256_storeu_ps((p), (v))
-#define CD_SET1(s) _mm256_set1_ps(s)
-#define CD_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
-#elif defined(__SSE2__)
-#include <emmintrin.h>
-typedef __m128 cd_vec;
-enum { CD_VW = 4 };
-#define CD_ZERO() _mm_setzero_ps()
-#define CD_LOAD(p) _mm_loadu_ps(p)
-#define CD_STORE(p, v) _mm_storeu_ps((p), (v))
-#define CD_SET1(s) _mm_set1_ps(s)
-#define CD_FMA(a, b, c) _mm_add_ps(_mm_mul_ps((a), (b)), (c))
+#define CD_PADDED 0
+#define CD_G(C) 3
+#define CD_ACC(C) ((C) <= 2 ? 24 : (C) == 3 ? 18 : 16)
 #else
-typedef float cd_vec;
-enum { CD_VW = 1 };
-#define CD_ZERO() 0.f
-#define CD_LOAD(p) (*(p))
-#define CD_STORE(p, v) (*(p) = (v))
-#define CD_SET1(s) (s)
-#define CD_FMA(a, b, c) ((a) * (b) + (c))
+#define CD_PADDED 1
+#define CD_G(C) ((C) == 1 ? 3 : 1)
+#define CD_ACC(C) ((C) == 1 ? 10 : 12)
 #endif
+enum { CD_GMAX = 3, CD_ACCMAX = 24 };
+_Static_assert(CD_G(1) <= CD_GMAX && CD_G(4) <= CD_GMAX, "cd_tile dispatches groups of 1 to 3 taps");
+_Static_assert((int)CD_ACCMAX <= (int)CONV_DIRECT_TILE, "the padded layout leaves CONV_DIRECT_TILE rows for a tile");
+#define CD_ROWS(C, NB) (CD_ACC(C) / ((C) * (NB)) > 0 ? CD_ACC(C) / ((C) * (NB)) : 1)
+#define CD_NBMAX(C) (CD_ACC(C) / (4 * (C)) > 4 ? 4 : CD_ACC(C) / (4 * (C)) < 1 ? 1 : CD_ACC(C) / (4 * (C)))
 
-/* CD_KEEP(v): v stays in a register. Without it GCC folds the response load
- * into each of the C multiply-adds that use it, C loads (most of them split
- * across cache lines) instead of one: half the speed. */
-#if defined(__SSE2__) && defined(__GNUC__)
-#define CD_KEEP(v) __asm__("" : "+v"(v))
-#else
-#define CD_KEEP(v) ((void)0)
-#endif
-
-/* Sums per tile: 12 of 16 vector registers (24 of AVX-512's 32) leave room
- * for the loads and the C broadcast weights. A tile of C channels and NB
- * vectors has R = CD_ACC / (C NB) rows. NB is kept small enough for R >= 4:
- * the R rows of a tile read R + (taps per phase column) - 1 response rows
- * per channel, not R times the taps, so taller tiles take less from the
- * caches per multiply-add. */
-#if defined(__AVX512F__)
-enum { CD_ACC = 24 };
-#else
-enum { CD_ACC = 12 };
-#endif
-_Static_assert((int)CD_ACC <= (int)CONV_DIRECT_TILE, "the padded layout leaves CONV_DIRECT_TILE rows for a tile");
-/* The most sums a tile has: R = 1 when C NB > CD_ACC (C, NB <= 4). */
-enum { CD_ACCMAX = CD_ACC > 16 ? CD_ACC : 16 };
-#define CD_ROWS(C, NB) (CD_ACC / ((C) * (NB)) > 0 ? CD_ACC / ((C) * (NB)) : 1)
-#define CD_NBMAX(C) (CD_ACC / (4 * (C)) > 4 ? 4 : CD_ACC / (4 * (C)) < 1 ? 1 : CD_ACC / (4 * (C)))
-
-/* One phase of one image: its taps and where to read. */
+/* One phase of one image: its taps, where to read and where to write. The
+ * response is read at y + row * ys + column, channel o at o * ycs: y itself
+ * (ys = OW) or its padded copy (ys = the padded row, origin at (0, 0)). */
 typedef struct {
-    const float *w;
-    int64_t wp, khw;   /* padded row length; KH KW */
-    int nky, nkx, kw;
+    const float *y, *w, *bias;
+    float *x;
+    int64_t ys, ycs;      /* the response's row and channel strides */
+    int64_t oc, oh, ow;   /* the response */
+    int64_t h, wd;        /* the image */
+    int64_t ip, jp;       /* the phase's rows and columns */
+    int64_t khw;          /* KH KW */
+    int kw, py, px, sh, sw;
+    int nky, nkx;
     int ky[CONV_DIRECT_MAX_K], kx[CONV_DIRECT_MAX_K]; /* the taps reaching this phase ... */
     int64_t ey[CONV_DIRECT_MAX_K], ex[CONV_DIRECT_MAX_K]; /* ... and their shifts */
-    int64_t oc, chan;          /* response channels; floats per padded channel */
 } cd_phase;
 
-/* One tile into out [R][C][NB CD_VW]: base points at the padded response's
- * channel 0 at the tile's first phase row and column (shift 0). C, NB and R
- * are constants where it is inlined, so acc lives in registers. */
-VM_INLINE void cd_tile(const cd_phase *p, int C, int NB, int R, const float *base, float *out)
+/* The tile at phase rows [i0, i0 + R) and columns [j0, j0 + NB CD_VW):
+ * C, NB, R and G = CD_G(C) are constants where it is inlined. Rows past ip and columns
+ * past jp are computed and not stored. */
+VM_INLINE void cd_tile(const cd_phase *p, int C, int NB, int R, int G, int64_t i0, int64_t j0)
 {
     cd_vec acc[CD_ACCMAX];
 #pragma GCC unroll 24
     for (int a = 0; a < R * C * NB; a++)
         acc[a] = CD_ZERO();
     for (int64_t o = 0; o < p->oc; o++) {
-        const float *yo = base + o * p->chan;
+        const float *yo = p->y + o * p->ycs;
         const float *wo = p->w + o * C * p->khw;
-        for (int a = 0; a < p->nky; a++) {
-            const float *yr = yo + p->ey[a] * p->wp;
-            const float *wa = wo + (int64_t)p->ky[a] * p->kw;
-            for (int b = 0; b < p->nkx; b++) {
-                const float *yb = yr + p->ex[b];
-                const float *wb = wa + p->kx[b];
-                cd_vec wv[CONV_DIRECT_MAX_C];
+        for (int b = 0; b < p->nkx; b++) {
+            int64_t jc = j0 + p->ex[b];
+            cd_mask m[4];
 #pragma GCC unroll 4
-                for (int c = 0; c < C; c++)
-                    wv[c] = CD_SET1(wb[c * p->khw]);
-#pragma GCC unroll 24
-                for (int r = 0; r < R; r++)
+            for (int v = 0; v < NB; v++)
+                m[v] = cd_mask_of(jc + v * CD_VW, CD_PADDED ? p->ys : p->ow);
+            for (int g = 0; g < p->nky; g += G) {
+                int ng = p->nky - g < G ? p->nky - g : G;
+                /* tap t of the group (t < ng) is ky[g + ng - 1 - t], shift
+                 * e + t: tile row r reads response row lo + r + t */
+                int64_t lo = i0 + p->ey[g + ng - 1];
+                cd_vec wv[CD_GMAX][CONV_DIRECT_MAX_C];
+#pragma GCC unroll 3
+                for (int t = 0; t < G; t++)
+#pragma GCC unroll 4
+                    for (int c = 0; c < C; c++)
+                        wv[t][c] = t < ng ? CD_SET1(wo[c * p->khw + (int64_t)p->ky[g + ng - 1 - t] * p->kw + p->kx[b]])
+                                          : CD_ZERO();
+                /* the group reads rows d < R + ng - 1; in place, those of
+                 * [d0, d1) exist (lo + d in [0, OH)) */
+                int64_t d0 = lo < 0 ? -lo : 0, d1 = p->oh - lo;
+                const float *yr = yo + lo * p->ys + jc;
+#pragma GCC unroll 26
+                for (int d = 0; d < R + G - 1; d++) {
+                    if (d >= R + ng - 1 || (!CD_PADDED && (d < d0 || d >= d1)))
+                        continue;
 #pragma GCC unroll 4
                     for (int v = 0; v < NB; v++) {
-                        cd_vec yv = CD_LOAD(yb + r * p->wp + v * CD_VW);
+                        const float *src = yr + d * p->ys + v * CD_VW;
+                        cd_vec yv = CD_PADDED ? CD_LOADU(src) : CD_MLOAD(src, m[v]);
                         CD_KEEP(yv);
+#pragma GCC unroll 3
+                        for (int t = 0; t < G; t++) {
+                            int r = d - t;
+                            if (r < 0 || r >= R || t >= ng)
+                                continue;
 #pragma GCC unroll 4
-                        for (int c = 0; c < C; c++)
-                            acc[(r * C + c) * NB + v] = CD_FMA(yv, wv[c], acc[(r * C + c) * NB + v]);
+                            for (int c = 0; c < C; c++)
+                                acc[(r * C + c) * NB + v] = CD_FMA(yv, wv[t][c], acc[(r * C + c) * NB + v]);
+                        }
                     }
+                }
             }
         }
     }
+    cd_mask ms[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < NB; v++)
+        ms[v] = cd_mask_of(j0 + v * CD_VW, p->jp);
 #pragma GCC unroll 24
-    for (int a = 0; a < R * C * NB; a++)
-        CD_STORE(out + a * CD_VW, acc[a]);
+    for (int r = 0; r < R; r++) {
+        if (i0 + r >= p->ip)
+            break;
+        int64_t ih = p->py + p->sh * (i0 + r);
+#pragma GCC unroll 4
+        for (int c = 0; c < C; c++) {
+            float *dst = p->x + (c * p->h + ih) * p->wd + p->px + p->sw * j0;
+            cd_vec bv = CD_SET1(p->bias ? p->bias[c] : 0.f);
+#pragma GCC unroll 4
+            for (int v = 0; v < NB; v++) {
+                cd_vec s = CD_ADD(acc[(r * C + c) * NB + v], bv);
+                if (p->sw == 1) {
+                    CD_MSTORE(dst + v * CD_VW, s, ms[v]);
+                } else {
+                    float t[CD_VW];
+                    CD_STORE(t, s);
+                    for (int64_t l = 0; l < CD_VW && j0 + v * CD_VW + l < p->jp; l++)
+                        dst[(v * CD_VW + l) * p->sw] = t[l];
+                }
+            }
+        }
+    }
 }
 
 #define CD_CASE(C, NB)                                                                             \
     case (C) * 8 + (NB):                                                                           \
-        cd_tile(p, C, NB, CD_ROWS(C, NB), base, out);                                              \
+        cd_tile(p, C, NB, CD_ROWS(C, NB), CD_G(C), i0, j0);                                               \
         break;
 
-static void cd_tile_any(const cd_phase *p, int C, int NB, const float *base, float *out)
+static void cd_tile_any(const cd_phase *p, int C, int NB, int64_t i0, int64_t j0)
 {
     switch (C * 8 + NB) {
         CD_CASE(1, 1) CD_CASE(1, 2) CD_CASE(1, 3) CD_CASE(1, 4)
@@ -168,39 +192,29 @@ static void cd_fill_pad(const conv_geom *q, const conv_direct_layout *l, const f
 static void vk_conv_data_image(const conv_geom *q, const conv_direct_layout *l, const float *y, const float *w,
                                const float *bias, float *x, float *pad, int fresh)
 {
-    cd_fill_pad(q, l, y, pad, fresh);
     int C = (int)q->c;
-    cd_phase p = {.w = w, .wp = l->wp, .khw = (int64_t)q->kh * q->kw, .kw = q->kw, .oc = q->oc,
-                  .chan = l->hp * l->wp};
-    float out[CD_ACCMAX * CD_VW];
+    cd_phase p = {.y = y, .w = w, .bias = bias, .x = x, .ys = q->ow, .ycs = q->oh * q->ow, .oc = q->oc,
+                  .oh = q->oh, .ow = q->ow, .h = q->h, .wd = q->w, .khw = (int64_t)q->kh * q->kw, .kw = q->kw,
+                  .sh = q->sh, .sw = q->sw};
+    if (CD_PADDED) {
+        cd_fill_pad(q, l, y, pad, fresh);
+        p.y = pad + l->pt * l->wp + l->pl;
+        p.ys = l->wp;
+        p.ycs = l->hp * l->wp;
+    }
     for (int py = 0; py < q->sh && py < q->h; py++) {
-        int64_t ip = (q->h - py + q->sh - 1) / q->sh;
+        p.py = py;
+        p.ip = (q->h - py + q->sh - 1) / q->sh;
         p.nky = conv_phase_taps(py, q->ph, q->sh, q->kh, p.ky, p.ey);
         for (int px = 0; px < q->sw && px < q->w; px++) {
-            int64_t jp = (q->w - px + q->sw - 1) / q->sw;
+            p.px = px;
+            p.jp = (q->w - px + q->sw - 1) / q->sw;
             p.nkx = conv_phase_taps(px, q->pw, q->sw, q->kw, p.kx, p.ex);
-            for (int64_t j0 = 0; j0 < jp; j0 += (int64_t)CD_NBMAX(C) * CD_VW) {
-                int64_t left = (jp - j0 + CD_VW - 1) / CD_VW;
+            for (int64_t j0 = 0; j0 < p.jp; j0 += (int64_t)CD_NBMAX(C) * CD_VW) {
+                int64_t left = (p.jp - j0 + CD_VW - 1) / CD_VW;
                 int nb = left < CD_NBMAX(C) ? (int)left : CD_NBMAX(C);
-                int rows = CD_ROWS(C, nb);
-                int64_t cols = jp - j0 < (int64_t)nb * CD_VW ? jp - j0 : (int64_t)nb * CD_VW;
-                for (int64_t i0 = 0; i0 < ip; i0 += rows) {
-                    cd_tile_any(&p, C, nb, pad + (l->pt + i0) * l->wp + l->pl + j0, out);
-                    for (int r = 0; r < rows && i0 + r < ip; r++) {
-                        int64_t ih = py + q->sh * (i0 + r);
-                        for (int c = 0; c < C; c++) {
-                            const float *src = out + (int64_t)(r * C + c) * nb * CD_VW;
-                            float *dst = x + (c * q->h + ih) * q->w + px + q->sw * j0;
-                            float b = bias ? bias[c] : 0.f;
-                            if (q->sw == 1)
-                                for (int64_t j = 0; j < cols; j++)
-                                    dst[j] = src[j] + b;
-                            else
-                                for (int64_t j = 0; j < cols; j++)
-                                    dst[j * q->sw] = src[j] + b;
-                        }
-                    }
-                }
+                for (int64_t i0 = 0; i0 < p.ip; i0 += CD_ROWS(C, nb))
+                    cd_tile_any(&p, C, nb, i0, j0);
             }
         }
     }

@@ -136,11 +136,14 @@ int conv_provider(const conv_geom *q, int kind, int nthreads);
  * runs far below peak. x is computed directly, vector lanes along image rows:
  * the image splits into stride phases (rows ih = py + sh i, columns
  * iw = px + sw j), and in one phase every kernel tap (ky, kx) that reaches it
- * reads the response at (i + ey, j + ex), a fixed shift. The response is
- * first copied into a zero-padded buffer (conv_direct_layout), so every shift
- * is an unconditional vector load, and each tile of R rows x NB vectors x C
- * channels keeps its sums in registers over all (o, ky, kx). Each element's
- * sum runs in the same (o, ky, kx) order whatever the tile and thread count.
+ * reads the response at (i + ey, j + ex), a fixed shift. AVX-512 reads the
+ * response where it is, with masked loads at its edges; the narrower paths
+ * first copy it into a zero-padded buffer (conv_direct_layout), so every
+ * shift is an unconditional vector load. Each tile of R rows x NB vectors x C
+ * channels keeps its sums in registers over all (o, kx, ky), and each
+ * response row it loads feeds up to 3 vertical taps (AVX-512; AVX2 for one
+ * channel). Each element's sum runs
+ * in the same (o, kx, ky) order whatever the tile and thread count.
  * The kernel is vector code, built per ISA level with vmath's paths
  * (dlt_vmath_ops.conv_data_image) and picked with them. */
 /* CONV_DIRECT_TILE: sums per tile (R C NB), so at most that many rows. */
@@ -152,7 +155,8 @@ typedef struct conv_direct_layout {
 } conv_direct_layout;
 /* The taps k < kn of one axis (stride s, padding pad) that reach stride phase
  * p, those with p + pad - k divisible by s, into k[], and their shifts
- * (p + pad - k) / s into e[]; returns how many (at most kn). */
+ * (p + pad - k) / s into e[]: k ascending, so e descends by one from tap to
+ * tap; returns how many (at most kn). */
 static inline int conv_phase_taps(int p, int pad, int s, int kn, int *k, int64_t *e)
 {
     int n = 0;
@@ -167,7 +171,9 @@ static inline int conv_phase_taps(int p, int pad, int s, int kn, int *k, int64_t
  * kernels up to CONV_DIRECT_MAX_K a side. */
 int conv_direct_supports(const conv_geom *q);
 void conv_direct_layout_of(const conv_geom *q, conv_direct_layout *l);
-/* Workspace bytes: one padded response per slot. */
+/* 1 when the chosen vmath path reads the response in place (no workspace). */
+int conv_direct_in_place(void);
+/* Workspace bytes: one padded response per slot; 0 in place. */
 size_t conv_direct_ws(const conv_geom *q, int slots);
 /* x = conv_transpose2d(y, w) + bias (bias may be NULL), images split over
  * the slots that fit `work`. */

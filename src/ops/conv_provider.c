@@ -10,12 +10,14 @@
  * The data gradient of an image with at most CONV_DIRECT_MAX_C channels (an
  * input layer; a GAN generator's last layer) is the exception: oneDNN ran it
  * at 7-25% of sgemm in either layout. The direct kernel (conv_direct.c) runs
- * it when the image has 2-4 channels and the response fewer than 64
- * (ResNet-20's 3->16: 100-140 GFLOP/s against im2col's 60-85); im2col
- * otherwise, whose GEMM then has K = OC >= 64 or a single image channel to
- * scatter into (ResNet-50's 7x7 3->64: im2col 140-185, direct 120;
- * DCGAN's 4x4 s2 1->64: im2col 120, direct 42; ResNet-20's 1->16: im2col
- * 66, direct 51). DLT_CONV=direct forces the direct kernel wherever it
+ * it when the response has fewer than 64 channels and the image 2-4
+ * (ResNet-20's 3->16: 145 GFLOP/s against im2col's 86 on AVX-512, 88
+ * against 74-77 on AVX2), or one at stride 1 where the kernel reads the
+ * response in place (AVX-512: ResNet-20's 1->16 at 110 against 67; AVX2's
+ * padded copy ties with im2col at 60). im2col otherwise, whose GEMM then has
+ * K = OC >= 64 or a single image channel to scatter into (ResNet-50's 7x7
+ * 3->64: im2col 140-185, direct 120; DCGAN's 4x4 s2 1->64: im2col 98-114,
+ * direct 49-75). DLT_CONV=direct forces the direct kernel wherever it
  * applies (tests).
  *
  * A kind whose oneDNN primitive would pad the image's channels to more than
@@ -53,8 +55,11 @@ static int forced(void)
 static int rule(const conv_geom *q, int kind, int nthreads)
 {
     (void)nthreads;
-    if (kind == CONV_DATA && q->groups == 1 && q->c <= CONV_DIRECT_MAX_C)
-        return q->c >= 2 && q->oc < 64 && conv_direct_supports(q) ? CONV_DIRECT : CONV_IM2COL;
+    if (kind == CONV_DATA && q->groups == 1 && q->c <= CONV_DIRECT_MAX_C) {
+        int direct = q->oc < 64 && conv_direct_supports(q) &&
+                     (q->c >= 2 || (q->sh == 1 && q->sw == 1 && conv_direct_in_place()));
+        return direct ? CONV_DIRECT : CONV_IM2COL;
+    }
     return conv_dnnl_built() && conv_dnnl_pads_image(q, kind) ? CONV_IM2COL : CONV_DNNL;
 }
 
@@ -80,8 +85,9 @@ void dlt_conv_provider_info(char *buf, size_t len)
                       : forced() == CONV_DNNL   ? "oneDNN for every supported shape (DLT_CONV=dnnl)"
                       : forced() == CONV_DIRECT ? "the direct kernel for every data gradient it handles (DLT_CONV=direct)"
                                                 : "oneDNN for every shape it supports, im2col + sgemm otherwise; data "
-                                                  "gradients of <= 4 image channels: direct for 2-4 and < 64 "
-                                                  "response channels, else im2col; im2col where oneDNN would pad "
+                                                  "gradients of <= 4 image channels: direct for 2-4 (1 at stride 1 "
+                                                  "on AVX-512) and < 64 response channels, else im2col; im2col "
+                                                  "where oneDNN would pad "
                                                   "the image's channels beyond twice their count";
     const char *lay = getenv("DLT_CONV_LAYOUT");
     const char *layout = lay && !strcmp(lay, "plain")     ? "plain layout (DLT_CONV_LAYOUT=plain)"
@@ -98,6 +104,7 @@ void dlt_conv_provider_info(char *buf, size_t len)
              forced() == CONV_IM2COL ? ""
              : forced() == CONV_DIRECT
                  ? "; the direct kernel for every data gradient it handles (DLT_CONV=direct)"
-                 : "; the direct kernel for data gradients of 2-4 image channels and < 64 response channels");
+                 : "; the direct kernel for data gradients of 2-4 image channels (1 at stride 1 on AVX-512) and < "
+                   "64 response channels");
 #endif
 }

@@ -87,11 +87,12 @@ typedef struct {
                               uint64_t c0, float pd, float ks);
     /* One image of conv_direct_data (conv_impl.h, conv_direct_kernels.h):
      * x [C, H, W] = conv_transpose2d(y [OC, OH, OW], w) + bias (bias may be
-     * NULL), through `pad`, a buffer of OC * l->hp * l->wp floats whose
-     * padding is zeroed when `fresh` and must be left as the last call left
-     * it otherwise. */
+     * NULL). Unless conv_data_in_place, through `pad`, a buffer of
+     * OC * l->hp * l->wp floats whose padding is zeroed when `fresh` and must
+     * be left as the last call left it otherwise; in place, pad may be NULL. */
     void (*conv_data_image)(const struct conv_geom *q, const struct conv_direct_layout *l, const float *y,
                             const float *w, const float *bias, float *x, float *pad, int fresh);
+    int conv_data_in_place; /* reads y where it is (AVX-512's masked loads) */
     /* y[i] = x[i] / (1 - p) where dlt_rng_uniform(seed, stream, c0 + i) >= p,
      * else 0 (dropout's forward and backward; scale = 1 / (1 - p)); y may be x. */
     void (*dropout)(uint64_t seed, uint64_t stream, uint64_t c0, int64_t n, float p, float scale,

@@ -394,6 +394,7 @@ const dlt_vmath_ops VM_TABLE = {
     .exp_max_row = vk_exp_max_row,
     .lse_grad_row = vk_lse_grad_row,
     .conv_data_image = vk_conv_data_image,
+    .conv_data_in_place = !CD_PADDED,
     .dropout = vk_dropout,
     .lse_grad_drop_row = vk_lse_grad_drop_row,
     .norm = {.sum = vk_norm_sum,

@@ -18,6 +18,7 @@
 
 #include "dlt_ops.h"
 #include "dlt_test.h"
+#include "vmath.h"
 
 typedef struct {
     int n, c, h, w, oc, kh, kw, sh, sw, ph, pw, bias;
@@ -159,18 +160,23 @@ START_TEST(direct_matches_naive)
 END_TEST
 
 /* The default rule: direct for 2-4 image channels and < 64 response
- * channels; not for one image channel, 64 response channels or 5 image
- * channels (im2col or oneDNN run those), nor when DLT_CONV=direct meets a
- * geometry it does not handle (dilation). */
+ * channels, and for one image channel at stride 1 where the path reads the
+ * response in place (AVX-512); not for one image channel at stride 2, 64
+ * response channels or 5 image channels (im2col or oneDNN run those), nor
+ * when DLT_CONV=direct meets a geometry it does not handle (dilation). */
 START_TEST(default_rule)
 {
-    static const struct {
+    int in_place = dlt_vmath_vec()->conv_data_in_place;
+    ck_assert_int_eq(in_place, strcmp(dlt_vmath_vec()->name, "avx512") == 0);
+    const struct {
         dcase k;
         int direct;
     } want[] = {
         {{2, 3, 8, 8, 16, 3, 3, 1, 1, 1, 1, 0}, 1},
         {{2, 4, 8, 8, 63, 3, 3, 2, 2, 1, 1, 0}, 1},
-        {{2, 1, 8, 8, 16, 3, 3, 1, 1, 1, 1, 0}, 0},
+        {{2, 1, 8, 8, 16, 3, 3, 1, 1, 1, 1, 0}, in_place},
+        {{2, 1, 8, 8, 16, 4, 4, 2, 2, 1, 1, 0}, 0},
+        {{2, 1, 8, 8, 64, 3, 3, 1, 1, 1, 1, 0}, 0},
         {{2, 3, 8, 8, 64, 3, 3, 1, 1, 1, 1, 0}, 0},
         {{2, 5, 8, 8, 4, 3, 3, 1, 1, 1, 1, 0}, 0},
     };
