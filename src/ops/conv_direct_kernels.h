@@ -72,9 +72,50 @@ typedef struct {
     int64_t ey[CONV_DIRECT_MAX_K], ex[CONV_DIRECT_MAX_K]; /* ... and their shifts */
 } cd_phase;
 
+/* One group of NG consecutive vertical taps of one (o, kx) into the tile at
+ * (i0, jc - ex): tap t (t < NG) is ky[k0 + NG - 1 - t], whose shift is the
+ * group's lowest plus t, so tile row r reads response row lo + r + t. Row d
+ * of the group (d < R + NG - 1; in place, only those of [d0, d1) exist) is
+ * loaded once and feeds tile rows r = d - t. C, NB, R and NG are constants
+ * where it is inlined, so acc stays in registers. */
+VM_INLINE void cd_group(const cd_phase *p, cd_vec *acc, const float *yo, const float *wb, const cd_mask *m,
+                        int64_t i0, int64_t jc, int k0, int C, int NB, int R, int NG)
+{
+    int64_t lo = i0 + p->ey[k0 + NG - 1];
+    cd_vec wv[CD_GMAX][CONV_DIRECT_MAX_C];
+#pragma GCC unroll 3
+    for (int t = 0; t < NG; t++)
+#pragma GCC unroll 4
+        for (int c = 0; c < C; c++)
+            wv[t][c] = CD_SET1(wb[c * p->khw + (int64_t)p->ky[k0 + NG - 1 - t] * p->kw]);
+    int64_t d0 = lo < 0 ? -lo : 0, d1 = p->oh - lo;
+    const float *yr = yo + lo * p->ys + jc;
+#pragma GCC unroll 26
+    for (int d = 0; d < R + NG - 1; d++) {
+        if (!CD_PADDED && (d < d0 || d >= d1))
+            continue;
+#pragma GCC unroll 4
+        for (int v = 0; v < NB; v++) {
+            const float *src = yr + d * p->ys + v * CD_VW;
+            cd_vec yv = CD_PADDED ? CD_LOADU(src) : CD_MLOAD(src, m[v]);
+            CD_KEEP(yv);
+#pragma GCC unroll 3
+            for (int t = 0; t < NG; t++) {
+                int r = d - t;
+                if (r < 0 || r >= R)
+                    continue;
+#pragma GCC unroll 4
+                for (int c = 0; c < C; c++)
+                    acc[(r * C + c) * NB + v] = CD_FMA(yv, wv[t][c], acc[(r * C + c) * NB + v]);
+            }
+        }
+    }
+}
+
 /* The tile at phase rows [i0, i0 + R) and columns [j0, j0 + NB CD_VW):
- * C, NB, R and G = CD_G(C) are constants where it is inlined. Rows past ip and columns
- * past jp are computed and not stored. */
+ * C, NB, R and G = CD_G(C) are constants where it is inlined. The taps of a
+ * column go in groups of G, the last group of what is left (1 or 2 taps).
+ * Rows past ip and columns past jp are computed and not stored. */
 VM_INLINE void cd_tile(const cd_phase *p, int C, int NB, int R, int G, int64_t i0, int64_t j0)
 {
     cd_vec acc[CD_ACCMAX];
@@ -86,47 +127,18 @@ VM_INLINE void cd_tile(const cd_phase *p, int C, int NB, int R, int G, int64_t i
         const float *wo = p->w + o * C * p->khw;
         for (int b = 0; b < p->nkx; b++) {
             int64_t jc = j0 + p->ex[b];
+            const float *wb = wo + p->kx[b];
             cd_mask m[4];
 #pragma GCC unroll 4
             for (int v = 0; v < NB; v++)
                 m[v] = cd_mask_of(jc + v * CD_VW, CD_PADDED ? p->ys : p->ow);
-            for (int g = 0; g < p->nky; g += G) {
-                int ng = p->nky - g < G ? p->nky - g : G;
-                /* tap t of the group (t < ng) is ky[g + ng - 1 - t], shift
-                 * e + t: tile row r reads response row lo + r + t */
-                int64_t lo = i0 + p->ey[g + ng - 1];
-                cd_vec wv[CD_GMAX][CONV_DIRECT_MAX_C];
-#pragma GCC unroll 3
-                for (int t = 0; t < G; t++)
-#pragma GCC unroll 4
-                    for (int c = 0; c < C; c++)
-                        wv[t][c] = t < ng ? CD_SET1(wo[c * p->khw + (int64_t)p->ky[g + ng - 1 - t] * p->kw + p->kx[b]])
-                                          : CD_ZERO();
-                /* the group reads rows d < R + ng - 1; in place, those of
-                 * [d0, d1) exist (lo + d in [0, OH)) */
-                int64_t d0 = lo < 0 ? -lo : 0, d1 = p->oh - lo;
-                const float *yr = yo + lo * p->ys + jc;
-#pragma GCC unroll 26
-                for (int d = 0; d < R + G - 1; d++) {
-                    if (d >= R + ng - 1 || (!CD_PADDED && (d < d0 || d >= d1)))
-                        continue;
-#pragma GCC unroll 4
-                    for (int v = 0; v < NB; v++) {
-                        const float *src = yr + d * p->ys + v * CD_VW;
-                        cd_vec yv = CD_PADDED ? CD_LOADU(src) : CD_MLOAD(src, m[v]);
-                        CD_KEEP(yv);
-#pragma GCC unroll 3
-                        for (int t = 0; t < G; t++) {
-                            int r = d - t;
-                            if (r < 0 || r >= R || t >= ng)
-                                continue;
-#pragma GCC unroll 4
-                            for (int c = 0; c < C; c++)
-                                acc[(r * C + c) * NB + v] = CD_FMA(yv, wv[t][c], acc[(r * C + c) * NB + v]);
-                        }
-                    }
-                }
-            }
+            int g = 0;
+            for (; g + G <= p->nky; g += G)
+                cd_group(p, acc, yo, wb, m, i0, jc, g, C, NB, R, G);
+            if (G >= 3 && p->nky - g == 2)
+                cd_group(p, acc, yo, wb, m, i0, jc, g, C, NB, R, 2);
+            else if (G >= 2 && p->nky - g == 1)
+                cd_group(p, acc, yo, wb, m, i0, jc, g, C, NB, R, 1);
         }
     }
     cd_mask ms[4];

@@ -11,13 +11,13 @@
  * input layer; a GAN generator's last layer) is the exception: oneDNN ran it
  * at 7-25% of sgemm in either layout. The direct kernel (conv_direct.c) runs
  * it when the response has fewer than 64 channels and the image 2-4
- * (ResNet-20's 3->16: 145 GFLOP/s against im2col's 86 on AVX-512, 88
- * against 74-77 on AVX2), or one at stride 1 where the kernel reads the
- * response in place (AVX-512: ResNet-20's 1->16 at 110 against 67; AVX2's
- * padded copy ties with im2col at 60). im2col otherwise, whose GEMM then has
+ * (ResNet-20's 3->16: 175 GFLOP/s against im2col's 87 on AVX-512, 82-88
+ * against 74-78 on AVX2), or one at stride 1 where the kernel reads the
+ * response in place (AVX-512: ResNet-20's 1->16 at 124 against 68; AVX2's
+ * padded copy about ties with im2col, 63 against 59). im2col otherwise, whose GEMM then has
  * K = OC >= 64 or a single image channel to scatter into (ResNet-50's 7x7
- * 3->64: im2col 140-185, direct 120; DCGAN's 4x4 s2 1->64: im2col 98-114,
- * direct 49-75). DLT_CONV=direct forces the direct kernel wherever it
+ * 3->64: im2col 140-185, direct 120; DCGAN's 4x4 s2 1->64: im2col 99-115,
+ * direct 61-89). DLT_CONV=direct forces the direct kernel wherever it
  * applies (tests).
  *
  * A kind whose oneDNN primitive would pad the image's channels to more than
