@@ -240,6 +240,7 @@ static dlt_status phase_update(dlt_trainer *r, int k, int64_t key0, double *sums
             return st;
         dlt_exec_opts eo = {.training = 1, .step = key0 + m, .rng_stream = (uint64_t)r->rank};
         dlt_dist_exec_opts(ph->dist, &eo);
+        dlt_report_trace_plan(&r->rep, ph->plan, &eo);
         if ((st = dlt_plan_run(ph->plan, &eo)) != DLT_OK ||
             (st = dlt_plan_wait(ph->plan)) != DLT_OK)
             return dlt_adderr(st, "phase %s", ph->def->name);
@@ -252,6 +253,7 @@ static dlt_status phase_update(dlt_trainer *r, int k, int64_t key0, double *sums
     }
     if ((st = dlt_dist_finish(ph->dist)) != DLT_OK)
         return st;
+    dlt_report_trace_buckets(&r->rep);
     if (k == 0)
         r->samples_seen += (int64_t)dlt_reducer_global_samples(ph->red);
     double sumsq = 0;
@@ -261,6 +263,7 @@ static dlt_status phase_update(dlt_trainer *r, int k, int64_t key0, double *sums
     if (!isfinite(sumsq))
         return dlt_seterr(DLT_ERR_NONFINITE, "step %lld: non-finite gradient in phase %s",
                           (long long)r->step + 1, ph->def->name);
+    double t_opt = dlt_report_trace_now(&r->rep);
     if (ph->grad_clip > 0) {
         /* clip_grad_norm_'s coefficient over this phase's gradients */
         float coef = (float)(ph->grad_clip / (ph->gnorm + 1e-6));
@@ -276,6 +279,7 @@ static dlt_status phase_update(dlt_trainer *r, int k, int64_t key0, double *sums
     if (ph->clip_value > 0)
         st = be->clamp(be->ctx, dlt_params_dev(r->g) + ph->lo, (float)-ph->clip_value,
                        (float)ph->clip_value, n);
+    dlt_report_trace_span(&r->rep, "optimizer step", "optimizer", t_opt);
     return st;
 }
 
