@@ -7,7 +7,7 @@ noinst_HEADERS += src/optim/optim_impl.h src/optim/optim_elem.h
 # its flags: no FP contraction (the same bits on every level), sqrt without
 # errno and loop-invariant branches hoisted (so that `omp simd` vectorises)
 noinst_HEADERS += src/optim/optim_loops.h
-OPTIM_LOOP_CFLAGS = $(AM_CFLAGS) -ffp-contract=off -fno-math-errno -funswitch-loops
+OPTIM_LOOP_CFLAGS = $(AM_CFLAGS) -ffp-contract=off -fno-math-errno -fno-trapping-math -funswitch-loops
 noinst_LTLIBRARIES += src/optim/liboptim_loops_base.la
 src_optim_liboptim_loops_base_la_SOURCES = src/optim/optim_loops_base.c
 src_optim_liboptim_loops_base_la_CFLAGS = $(OPTIM_LOOP_CFLAGS)

@@ -56,28 +56,36 @@ static inline DLT_HD void dlt_sgd_elem(const dlt_optim_coef *c, float *p, float 
     *p = (float)((double)*p - c->lr * d);
 }
 
-/* Adam (L2 weight decay folded into the gradient) and AdamW (decoupled). */
-static inline DLT_HD void dlt_adam_elem(const dlt_optim_coef *c, float *p, float g, float *m, float *v,
-                                        float *vmax)
+/* Adam (L2 weight decay folded into the gradient: l2) and AdamW (decoupled),
+ * the two options arguments so that a loop can make them constants: the loop
+ * then has no branch and vectorises (optim_loops.h). The AMSGrad maximum is
+ * a select, not a conditional store, for the same reason. */
+static inline DLT_HD void dlt_adam_elem_as(const dlt_optim_coef *c, int decoupled, int l2, float *p, float g,
+                                           float *m, float *v, float *vmax)
 {
     double gi = c->sign * (double)g;
     double pi = *p;
-    if (c->decoupled)
+    if (decoupled)
         pi = (float)(pi * c->decay);
-    else if (c->wd != 0)
+    else if (l2)
         gi += c->wd * pi;
     float mi = (float)(c->b1 * (double)*m + (1 - c->b1) * gi);
     float vi = (float)(c->b2 * (double)*v + (1 - c->b2) * gi * gi);
     *m = mi, *v = vi;
     double vd = vi;
     if (vmax) {
-        if (*vmax > vi)
-            vd = *vmax;
-        else
-            *vmax = vi;
+        float vx = *vmax > vi ? *vmax : vi;
+        *vmax = vx;
+        vd = vx;
     }
     double denom = sqrt(vd) / c->bc2_sqrt + c->eps;
     *p = (float)(pi - c->step_size * (double)mi / denom);
+}
+
+static inline DLT_HD void dlt_adam_elem(const dlt_optim_coef *c, float *p, float g, float *m, float *v,
+                                        float *vmax)
+{
+    dlt_adam_elem_as(c, c->decoupled, !c->decoupled && c->wd != 0, p, g, m, v, vmax);
 }
 
 static inline DLT_HD void dlt_rmsprop_elem(const dlt_optim_coef *c, float *p, float g, float *sq, float *ga,

@@ -1,7 +1,7 @@
 /* The optimizer's update loops of every ISA level (src/optim/optim_loops.h)
  * give the same bits as optim_elem.h's rules applied one element at a time
  * in this file's scalar loops: SGD (plain, momentum, Nesterov, first step),
- * Adam, AdamW, AMSGrad, RMSprop (plain, centered with momentum), Adadelta
+ * Adam, AdamW, AMSGrad (with each), RMSprop (plain, centered, momentum, both), Adadelta
  * and Adagrad, weight decay and maximize, on a parallel chunk (n >= 32768)
  * and a short one with a vector remainder. */
 #include <stdio.h>
@@ -41,6 +41,14 @@ static void centered(dlt_optim_config *c)
 {
     c->centered = 1, c->momentum = 0.5;
 }
+static void centered_only(dlt_optim_config *c)
+{
+    c->centered = 1;
+}
+static void rms_momentum(dlt_optim_config *c)
+{
+    c->momentum = 0.5;
+}
 
 static const optim_case cases[] = {
     {"sgd", "sgd", NULL, 0, 3},
@@ -50,8 +58,12 @@ static const optim_case cases[] = {
     {"adam wd, maximize", "adam", maximize, 1e-2, 5},
     {"adamw", "adamw", NULL, 0.1, 7},
     {"adam amsgrad", "adam", amsgrad, 0, 2},
+    {"adam wd amsgrad", "adam", amsgrad, 1e-2, 3},
+    {"adamw amsgrad", "adamw", amsgrad, 0.1, 3},
     {"rmsprop", "rmsprop", NULL, 0, 4},
     {"rmsprop centered momentum", "rmsprop", centered, 1e-3, 4},
+    {"rmsprop centered", "rmsprop", centered_only, 0, 4},
+    {"rmsprop momentum, wd", "rmsprop", rms_momentum, 1e-3, 4},
     {"adadelta", "adadelta", NULL, 0, 4},
     {"adagrad", "adagrad", NULL, 1e-3, 4},
 };
