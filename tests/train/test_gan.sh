@@ -20,6 +20,8 @@
 #       between phases
 #   (e) bad [phase] keys: one line, exit 2; a phase's own schedule
 #   (f) on the emulated CUDA kernels, the CPU's parameters (to rounding)
+#   (g) log.trace: each phase's plan nodes (forward, backward), all-reduce
+#       buckets and optimizer steps are in the trace beside steps and data
 . "$top_srcdir/tests/train/lib.sh"
 "$DLPREP" synthetic --num 96 --size 8x8x1 --classes 4 --seed 5 --out data --quiet || fail "dlprep synthetic"
 cat >job.toml <<'JOB'
@@ -214,4 +216,13 @@ if [ -x "$EMU" ]; then
 else
     echo "(f) skipped: tests/gpu/emu_dltrain not built"
 fi
+# (g) the trace of a phased run (tests/io/test_trace checks the JSON and the
+# categories present)
+JCHECK=$top_builddir/tests/io/test_trace
+DLTRAIN=$PLAIN_DLTRAIN
+run 1 job.toml --quiet --set train.steps=3 --set log.trace=true --set log.trace_warmup=1 --set log.trace_steps=2 \
+    --set checkpoint.dir=tr >g.out 2>&1 || { cat g.out; fail "(g) traced run"; }
+"$JCHECK" --check tr/g/trace-rank0.json forward backward data allreduce allreduce_wait optimizer step >g.txt ||
+    { cat g.txt; fail "(g) the trace of a phased run lacks a category"; }
+echo "(g) trace: $(cat g.txt)"
 echo "PASS ($(($(date +%s) - t_start)) s)"
