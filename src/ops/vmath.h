@@ -69,6 +69,11 @@ typedef struct {
     /* Cross-entropy's gradient row d = sc (p - q), p = softmax_row(z) (f32),
      * q = eps / n + (1 - eps) [j == label] (d may be z). */
     void (*ce_grad_row)(const float *z, float *d, int64_t n, int64_t label, double eps, double sc);
+    /* BCE with logits over n elements in f32 (p NULL: pos_weight 1): order 0
+     * the loss -(p t log sigmoid(x) + (1 - t) log sigmoid(-x)), order 1 its
+     * derivative in x, sigmoid(x) (1 - t + p t) - p t (loss_impl.h's BCE and
+     * BCE_DX, which libm's path evaluates in double). */
+    void (*bce)(int order, const float *x, const float *t, const float *p, float *y, int64_t n);
     /* acc[j] += x[j] for j < n, in double (reduce.c's column sums; the same
      * bits on every path) */
     void (*col_add)(const float *x, double *acc, int64_t n);

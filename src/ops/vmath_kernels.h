@@ -364,6 +364,40 @@ static void vk_lse_grad_drop_row(float *s, float *g, int64_t n, float l, float d
 #endif
 }
 
+/* BCE with logits (loss_impl.h's BCE and BCE_DX) in f32, p NULL for a
+ * pos_weight of 1:
+ *   order 0: y = p t softplus(-x) + (1 - t) softplus(x)
+ *            (= -(p t log sigmoid(x) + (1 - t) log sigmoid(-x))),
+ *            softplus(+-x) = max(+-x, 0) + log1p(exp(-|x|)), one exp and one
+ *            log for both; log1p(e) = log(u) e / (u - 1), u = 1 + e (exact
+ *            to a few ulp, e itself when u rounds to 1)
+ *   order 1: y = sigmoid(x) (1 - t + p t) - p t */
+VM_INLINE float vm_log1p_small(float e)
+{
+    float u = 1.f + e;
+    return u == 1.f ? e : vm_log(u) * (e / (u - 1.f));
+}
+
+static void vk_bce(int order, const float *x, const float *t, const float *p, float *y, int64_t n)
+{
+    if (order == 0) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) {
+            float xi = x[i], ti = t[i], pi = p ? p[i] : 1.f;
+            float l = vm_log1p_small(vm_exp(-vm_abs(xi)));
+            float sp_neg = (xi < 0.f ? -xi : 0.f) + l, sp_pos = (xi > 0.f ? xi : 0.f) + l;
+            y[i] = pi * ti * sp_neg + (1.f - ti) * sp_pos;
+        }
+    } else {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) {
+            float sg, sm, ti = t[i], pi = p ? p[i] : 1.f;
+            vm_sigmoid2(x[i], &sg, &sm);
+            y[i] = sg * (1.f - ti + pi * ti) - pi * ti;
+        }
+    }
+}
+
 #include "conv_direct_kernels.h"
 #include "norm_block_kernels.h"
 
@@ -390,6 +424,7 @@ const dlt_vmath_ops VM_TABLE = {
     .softmax_grad_row = vk_softmax_grad_row,
     .lse_row = vk_lse_row,
     .ce_grad_row = vk_ce_grad_row,
+    .bce = vk_bce,
     .col_add = vk_col_add,
     .exp_max_row = vk_exp_max_row,
     .lse_grad_row = vk_lse_grad_row,

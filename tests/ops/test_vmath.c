@@ -425,6 +425,52 @@ START_TEST(softmax_rows_match_reference)
 }
 END_TEST
 
+/* BCE with logits and its x-derivative (vmath.h's bce) against long double,
+ * over logits from -40 to 40 (log1p of a tiny exp(-|x|); the sigmoid's
+ * saturation), targets 0 to 1, pos_weight 1 (p NULL) and others: the loss to
+ * a few ulp of its value (both terms are >= 0), the derivative to a few ulp
+ * of the larger of its two terms (they cancel near the minimum). */
+START_TEST(bce_matches_reference)
+{
+    enum { N = 803 };
+    static float x[N], t[N], p[N], y[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = -40.f + 80.f * (float)i / (N - 1) + 0.013f * (float)(i % 7);
+        t[i] = (float)(i % 5) / 4.f + (i % 3 == 1 ? 0.07f : 0.f);
+        t[i] = t[i] > 1.f ? 1.f : t[i];
+        p[i] = 0.5f + (float)(i % 4);
+    }
+    for (int isa = DLT_ISA_BASELINE; isa < DLT_ISA_N; isa++) {
+        const dlt_vmath_ops *vm = dlt_vmath_isa((dlt_cpu_isa)isa);
+        if (!vm)
+            continue;
+        double worst[2] = {0};
+        for (int withp = 0; withp < 2; withp++)
+            for (int order = 0; order < 2; order++) {
+                vm->bce(order, x, t, withp ? p : NULL, y, N);
+                for (int i = 0; i < N; i++) {
+                    ld xi = x[i], ti = t[i], pi = withp ? p[i] : 1;
+                    ld l = log1pl(expl(-fabsl(xi)));
+                    ld a, b; /* the two terms */
+                    if (order == 0) {
+                        a = pi * ti * (fmaxl(-xi, 0) + l);
+                        b = (1 - ti) * (fmaxl(xi, 0) + l);
+                    } else {
+                        ld s = 1 / (1 + expl(-xi));
+                        a = s * (1 - ti + pi * ti);
+                        b = -pi * ti;
+                    }
+                    ld ref = a + b, sc = fmaxl(fmaxl(fabsl(a), fabsl(b)), 1e-30L);
+                    double e = (double)(fabsl((ld)y[i] - ref) / ulp_of(sc));
+                    worst[order] = e > worst[order] ? e : worst[order];
+                }
+            }
+        printf("%s bce: loss %.2f, derivative %.2f ulp\n", vm->name, worst[0], worst[1]);
+        ck_assert(worst[0] <= 4 && worst[1] <= 4);
+    }
+}
+END_TEST
+
 /* attention's rows (exp_max_row, lse_grad_row) against long double, with
  * masked (-inf) keys, scores far below the maximum (exp underflows) and
  * large ones (rounding of s - m would cost ulp without the correction) */
@@ -601,6 +647,7 @@ int main(void)
     tcase_add_test(t, results_do_not_depend_on_position);
     tcase_add_test(t, ew_kernels_match_functions);
     tcase_add_test(t, softmax_rows_match_reference);
+    tcase_add_test(t, bce_matches_reference);
     tcase_add_test(t, attention_rows_match_reference);
     tcase_add_test(t, dropout_equals_scalar_draws);
     tcase_add_test(t, column_sums_equal_scalar_loops);
