@@ -186,7 +186,10 @@ static roi_src src_of(const roi_attr *a, const dlt_kctx *k, int first, int64_t n
 /* One roi per task; within it bin by bin, sample by sample, with the channel
  * loop innermost (the weights are computed once per sample), so every output
  * is the sum roi_bin_value forms, in its order: any thread count gives the
- * same bits, and so does the GPU. */
+ * same bits, and so does the GPU. The sums of a bin live in a block of
+ * ALIGN_CBLK contiguous floats while its samples are added (accumulating in
+ * the output, one float every ph pw, cost a fifth of the forward). */
+enum { ALIGN_CBLK = 256 };
 static dlt_status align_cpu(const dlt_kctx *k)
 {
     const roi_attr *a = DLT_CATTR(k->node, roi_attr);
@@ -208,23 +211,35 @@ static dlt_status align_cpu(const dlt_kctx *k)
         int64_t h = xs->dim[2], w = xs->dim[3], hw = h * w;
         int u8 = xs->dtype == DLT_U8;
         roi_bins q = roi_bins_of(a, box, a->scale[lev]);
+        float acc[ALIGN_CBLK];
         for (int i = 0; i < a->ph; i++)
             for (int j = 0; j < a->pw; j++) {
                 float *yo = yr + i * a->pw + j; /* channel ch at yo[ch * bins] */
-                for (int64_t ch = 0; ch < c; ch++)
-                    yo[ch * bins] = 0.f;
-                for (int iy = 0; iy < q.gh; iy++) {
-                    float sy = roi_coord(q.y0, i, q.bh, iy, q.gh);
-                    for (int ix = 0; ix < q.gw; ix++) {
-                        roi_tap t;
-                        if (!roi_tap_at(sy, roi_coord(q.x0, j, q.bw, ix, q.gw), h, w, &t))
-                            continue;
-                        for (int64_t ch = 0; ch < c; ch++)
-                            yo[ch * bins] += roi_tap_value(&t, roi_plane(k->in[lev], u8, b * c + ch, hw), u8);
+                /* the sums run in a contiguous block of channels, not in
+                 * the output's stride: the same additions in the same order */
+                for (int64_t c0 = 0; c0 < c; c0 += ALIGN_CBLK) {
+                    int64_t nc = c - c0 < ALIGN_CBLK ? c - c0 : ALIGN_CBLK;
+                    for (int64_t ch = 0; ch < nc; ch++)
+                        acc[ch] = 0.f;
+                    for (int iy = 0; iy < q.gh; iy++) {
+                        float sy = roi_coord(q.y0, i, q.bh, iy, q.gh);
+                        for (int ix = 0; ix < q.gw; ix++) {
+                            roi_tap t;
+                            if (!roi_tap_at(sy, roi_coord(q.x0, j, q.bw, ix, q.gw), h, w, &t))
+                                continue;
+                            if (u8) {
+                                for (int64_t ch = 0; ch < nc; ch++)
+                                    acc[ch] += roi_tap_value(&t, roi_plane(k->in[lev], 1, b * c + c0 + ch, hw), 1);
+                            } else {
+                                const float *pl = (const float *)k->in[lev] + (b * c + c0) * hw;
+                                for (int64_t ch = 0; ch < nc; ch++, pl += hw)
+                                    acc[ch] += roi_tap_value(&t, pl, 0);
+                            }
+                        }
                     }
+                    for (int64_t ch = 0; ch < nc; ch++)
+                        yo[(c0 + ch) * bins] = acc[ch] / q.count;
                 }
-                for (int64_t ch = 0; ch < c; ch++)
-                    yo[ch * bins] /= q.count;
             }
     }
     return DLT_OK;
