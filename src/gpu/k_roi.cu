@@ -70,15 +70,12 @@ __global__ void align_bwd_kernel(int64_t n, roi_attr a, roi_src s, const float *
         roi_bins q = roi_bins_of(&a, box, a.scale[0]);
         int i = (int)(ij / a.pw), j = (int)(ij % a.pw);
         float gv = dy[e], *p = dx + (b * c + ch) * h * w;
-        for (int iy = 0; iy < q.gh; iy++) {
-            float sy = roi_coord(q.y0, i, q.bh, iy, q.gh);
-            for (int ix = 0; ix < q.gw; ix++) {
-                roi_tap t;
-                if (!roi_tap_at(sy, roi_coord(q.x0, j, q.bw, ix, q.gw), h, w, &t))
-                    continue;
-                for (int u = 0; u < 4; u++)
-                    atomicAdd(p + t.o[u], roi_div(roi_mul(gv, t.w[u]), q.count));
-            }
+        for (int64_t sm = 0; sm < (int64_t)q.gh * q.gw; sm++) {
+            roi_tap t;
+            if (!roi_sample_tap(&q, i, j, sm, h, w, &t))
+                continue;
+            for (int u = 0; u < 4; u++)
+                atomicAdd(p + t.o[u], roi_div(roi_mul(gv, t.w[u]), q.count));
         }
     }
 }

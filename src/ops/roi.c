@@ -221,20 +221,17 @@ static dlt_status align_cpu(const dlt_kctx *k)
                     int64_t nc = c - c0 < ALIGN_CBLK ? c - c0 : ALIGN_CBLK;
                     for (int64_t ch = 0; ch < nc; ch++)
                         acc[ch] = 0.f;
-                    for (int iy = 0; iy < q.gh; iy++) {
-                        float sy = roi_coord(q.y0, i, q.bh, iy, q.gh);
-                        for (int ix = 0; ix < q.gw; ix++) {
-                            roi_tap t;
-                            if (!roi_tap_at(sy, roi_coord(q.x0, j, q.bw, ix, q.gw), h, w, &t))
-                                continue;
-                            if (u8) {
-                                for (int64_t ch = 0; ch < nc; ch++)
-                                    acc[ch] += roi_tap_value(&t, roi_plane(k->in[lev], 1, b * c + c0 + ch, hw), 1);
-                            } else {
-                                const float *pl = (const float *)k->in[lev] + (b * c + c0) * hw;
-                                for (int64_t ch = 0; ch < nc; ch++, pl += hw)
-                                    acc[ch] += roi_tap_value(&t, pl, 0);
-                            }
+                    for (int64_t sm = 0; sm < (int64_t)q.gh * q.gw; sm++) {
+                        roi_tap t;
+                        if (!roi_sample_tap(&q, i, j, sm, h, w, &t))
+                            continue;
+                        if (u8) {
+                            for (int64_t ch = 0; ch < nc; ch++)
+                                acc[ch] += roi_tap_value(&t, roi_plane(k->in[lev], 1, b * c + c0 + ch, hw), 1);
+                        } else {
+                            const float *pl = (const float *)k->in[lev] + (b * c + c0) * hw;
+                            for (int64_t ch = 0; ch < nc; ch++, pl += hw)
+                                acc[ch] += roi_tap_value(&t, pl, 0);
                         }
                     }
                     for (int64_t ch = 0; ch < nc; ch++)
@@ -279,17 +276,14 @@ static dlt_status align_bwd_cpu(const dlt_kctx *k)
                 for (int j = 0; j < a->pw; j++) {
                     const float *g =
                         dy + r * c * bins + i * a->pw + j; /* channel ch: g[ch * bins] */
-                    for (int iy = 0; iy < q.gh; iy++) {
-                        float sy = roi_coord(q.y0, i, q.bh, iy, q.gh);
-                        for (int ix = 0; ix < q.gw; ix++) {
-                            roi_tap t;
-                            if (!roi_tap_at(sy, roi_coord(q.x0, j, q.bw, ix, q.gw), h, w, &t))
-                                continue;
-                            for (int64_t ch = c0; ch < c1; ch++) {
-                                float gv = g[ch * bins], *p = dx + (b * c + ch) * hw;
-                                for (int u = 0; u < 4; u++)
-                                    p[t.o[u]] += roi_div(roi_mul(gv, t.w[u]), q.count);
-                            }
+                    for (int64_t sm = 0; sm < (int64_t)q.gh * q.gw; sm++) {
+                        roi_tap t;
+                        if (!roi_sample_tap(&q, i, j, sm, h, w, &t))
+                            continue;
+                        for (int64_t ch = c0; ch < c1; ch++) {
+                            float gv = g[ch * bins], *p = dx + (b * c + ch) * hw;
+                            for (int u = 0; u < 4; u++)
+                                p[t.o[u]] += roi_div(roi_mul(gv, t.w[u]), q.count);
                         }
                     }
                 }

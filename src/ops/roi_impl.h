@@ -200,6 +200,16 @@ static inline DLT_HD int roi_tap_at(float y, float x, int64_t h, int64_t w, roi_
 
 /* Element o of a plane of f32 values or, u8 set, of u8 values (0/1 masks:
  * Mask R-CNN's ground truth, a quarter of the bytes; exact in f32). */
+/* Sample s of bin (i, j), s < gh gw, row by row (iy = s / gw, ix = s % gw):
+ * its taps into *t; 0 when the sample is outside the map. Every kernel walks
+ * a bin's samples with this, in this order. */
+static inline DLT_HD int roi_sample_tap(const roi_bins *q, int i, int j, int64_t s, int64_t h, int64_t w,
+                                        roi_tap *t)
+{
+    int iy = (int)(s / q->gw), ix = (int)(s % q->gw);
+    return roi_tap_at(roi_coord(q->y0, i, q->bh, iy, q->gh), roi_coord(q->x0, j, q->bw, ix, q->gw), h, w, t);
+}
+
 static inline DLT_HD float roi_plane_at(const void *p, int u8, int64_t o)
 {
     return u8 ? (float)((const uint8_t *)p)[o] : ((const float *)p)[o];
@@ -226,13 +236,10 @@ static inline DLT_HD float roi_bin_value(const roi_bins *q, int i, int j, const 
                                          int64_t h, int64_t w)
 {
     float s = 0.f;
-    for (int iy = 0; iy < q->gh; iy++) {
-        float y = roi_coord(q->y0, i, q->bh, iy, q->gh);
-        for (int ix = 0; ix < q->gw; ix++) {
-            roi_tap t;
-            if (roi_tap_at(y, roi_coord(q->x0, j, q->bw, ix, q->gw), h, w, &t))
-                s = roi_add(s, roi_tap_value(&t, plane, u8));
-        }
+    for (int64_t k = 0; k < (int64_t)q->gh * q->gw; k++) {
+        roi_tap t;
+        if (roi_sample_tap(q, i, j, k, h, w, &t))
+            s = roi_add(s, roi_tap_value(&t, plane, u8));
     }
     return roi_div(s, q->count);
 }
