@@ -44,10 +44,12 @@
 #define CD_PADDED 0
 #define CD_G(C) 3
 #define CD_ACC(C) ((C) <= 2 ? 24 : (C) == 3 ? 18 : 16)
+#define CD_ROWLOAD(p, m) CD_MLOAD((p), (m))
 #else
 #define CD_PADDED 1
 #define CD_G(C) ((C) == 1 ? 3 : 1)
 #define CD_ACC(C) ((C) == 1 ? 10 : 12)
+#define CD_ROWLOAD(p, m) CD_LOADU(p)
 #endif
 enum { CD_GMAX = 3, CD_ACCMAX = 24 };
 _Static_assert(CD_G(1) <= CD_GMAX && CD_G(4) <= CD_GMAX, "cd_tile dispatches groups of 1 to 3 taps");
@@ -97,7 +99,7 @@ VM_INLINE void cd_group(const cd_phase *p, cd_vec *acc, const float *yo, const f
 #pragma GCC unroll 4
         for (int v = 0; v < NB; v++) {
             const float *src = yr + d * p->ys + v * CD_VW;
-            cd_vec yv = CD_PADDED ? CD_LOADU(src) : CD_MLOAD(src, m[v]);
+            cd_vec yv = CD_ROWLOAD(src, m[v]);
             CD_KEEP(yv);
 #pragma GCC unroll 3
             for (int t = 0; t < NG; t++) {
@@ -128,10 +130,11 @@ VM_INLINE void cd_tile(const cd_phase *p, int C, int NB, int R, int G, int64_t i
         for (int b = 0; b < p->nkx; b++) {
             int64_t jc = j0 + p->ex[b];
             const float *wb = wo + p->kx[b];
-            cd_mask m[4];
+            cd_mask m[4]; /* the columns in [0, OW), read in place */
+            (void)m;
 #pragma GCC unroll 4
-            for (int v = 0; v < NB; v++)
-                m[v] = cd_mask_of(jc + v * CD_VW, CD_PADDED ? p->ys : p->ow);
+            for (int v = 0; v < NB && !CD_PADDED; v++)
+                m[v] = cd_mask_of(jc + v * CD_VW, p->ow);
             int g = 0;
             for (; g + G <= p->nky; g += G)
                 cd_group(p, acc, yo, wb, m, i0, jc, g, C, NB, R, G);

@@ -1,10 +1,10 @@
 /* The vector type of the direct convolution kernels (conv_direct_kernels.h),
  * following the flags of the vmath path that includes it: loads and stores,
- * and masked ones that touch only the lanes of a window [0, n) of a row, so
- * a kernel can read a shifted row of the response or the image where it is,
- * without a zero-padded copy. A masked load returns 0 in the lanes outside
- * the window and reads no memory there (AVX-512's and AVX2's masked moves do
- * not fault on masked lanes; the narrower paths load lane by lane). */
+ * and masked stores that touch only the lanes of a window [0, n) of a row.
+ * AVX-512 has a masked load too (CD_MLOAD: zeros in the lanes outside the
+ * window, no memory read there, no fault), so its kernel reads a shifted row
+ * of the response where it is; the narrower paths read a zero-padded copy
+ * with plain loads (conv_direct_kernels.h says why). */
 #ifndef DLT_CONV_DIRECT_VEC_H
 #define DLT_CONV_DIRECT_VEC_H
 
@@ -34,7 +34,6 @@ enum { CD_VW = 8 };
 #define CD_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define CD_STORE(p, v) _mm256_storeu_ps((p), (v))
 #define CD_LOADU(p) _mm256_loadu_ps(p)
-#define CD_MLOAD(p, m) _mm256_maskload_ps((p), (m))
 #define CD_MSTORE(p, v, m) _mm256_maskstore_ps((p), (m), (v))
 #else
 #if defined(__SSE2__)
@@ -61,13 +60,6 @@ enum { CD_VW = 1 };
 typedef struct {
     int lo, hi;
 } cd_mask;
-static inline cd_vec cd_mload(const float *p, cd_mask m)
-{
-    float t[CD_VW] = {0};
-    for (int l = m.lo; l < m.hi; l++)
-        t[l] = p[l];
-    return CD_LOADU(t);
-}
 static inline void cd_mstore(float *p, cd_vec v, cd_mask m)
 {
     float t[CD_VW];
@@ -75,7 +67,6 @@ static inline void cd_mstore(float *p, cd_vec v, cd_mask m)
     for (int l = m.lo; l < m.hi; l++)
         p[l] = t[l];
 }
-#define CD_MLOAD(p, m) cd_mload((p), (m))
 #define CD_MSTORE(p, v, m) cd_mstore((p), (v), (m))
 #endif
 

@@ -13,6 +13,7 @@
 
 #include "dlt_ops.h"
 #include "loss_impl.h"
+#include "ops_util.h"
 #include "vmath.h"
 
 #define NONE (-1)  /* derivative is zero (everywhere or almost everywhere) */
@@ -62,13 +63,7 @@ static dlt_status pw_cpu(const dlt_kctx *k)
     int64_t n = dlt_shape_numel(k->out_shape[0]);
     const dlt_vmath_ops *vm = dlt_vmath();
     if (vm && (fn == BCE || fn == BCE_DX)) { /* the vector path, in f32 (vmath.h) */
-        enum { BLOCK = 4096 };
-        int64_t nb = (n + BLOCK - 1) / BLOCK;
-#pragma omp parallel for schedule(static) num_threads(k->nthreads) if (n > 8192)
-        for (int64_t b = 0; b < nb; b++) {
-            int64_t lo = b * BLOCK, len = n - lo < BLOCK ? n - lo : BLOCK;
-            vm->bce(fn == BCE ? 0 : 1, x + lo, t + lo, p ? p + lo : NULL, y + lo, len);
-        }
+        DLT_VM_BLOCKS(n, k->nthreads, vm->bce(fn == BCE ? 0 : 1, x + o, t + o, p ? p + o : NULL, y + o, len));
         return DLT_OK;
     }
 #pragma omp parallel for schedule(static) num_threads(k->nthreads) if (n > 8192)

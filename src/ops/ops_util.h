@@ -52,4 +52,20 @@ static inline void dlt_ew_task(const dlt_ew_split *s, int64_t t, int64_t *r, int
 /* Elementwise loops of more elements than this go parallel. */
 #define DLT_EW_PAR_MIN 32768
 
+/* A vector-path pass (vmath.h) over n elements in blocks of DLT_VM_BLOCK:
+ * `call` sees the block as [o, o + len). The blocks are fixed, so the split,
+ * and the result, do not depend on the thread count; more than 8192 elements
+ * go to `nthreads` threads. */
+#define DLT_VM_BLOCK 4096
+#define DLT_VM_BLOCKS(n, nthreads, call)                                                                     \
+    do {                                                                                                     \
+        int64_t n_ = (n), nb_ = (n_ + DLT_VM_BLOCK - 1) / DLT_VM_BLOCK;                                      \
+        int nt_ = (nthreads);                                                                                \
+        _Pragma("omp parallel for schedule(static) num_threads(nt_) if (n_ > 8192)")                         \
+        for (int64_t bi_ = 0; bi_ < nb_; bi_++) {                                                            \
+            int64_t o = bi_ * DLT_VM_BLOCK, len = n_ - o < DLT_VM_BLOCK ? n_ - o : DLT_VM_BLOCK;             \
+            call;                                                                                            \
+        }                                                                                                    \
+    } while (0)
+
 #endif

@@ -61,20 +61,6 @@ static dlt_status ew_shape(const dlt_node *n, const dlt_shape *in, dlt_shape *ou
     return DLT_OK;
 }
 
-/* Blocks of the vectorised path: fixed, so the split (and the result) does not
- * depend on the thread count. */
-#define EW_VM_BLOCK 4096
-/* `call` on every block [o, o + len) of the n elements, on the team when large */
-#define EW_VM_BLOCKS(call)                                                                                   \
-    do {                                                                                                     \
-        int64_t nb_ = (n + EW_VM_BLOCK - 1) / EW_VM_BLOCK;                                                   \
-        _Pragma("omp parallel for schedule(static) num_threads(k->nthreads) if (n > EW_PAR_MIN)")            \
-        for (int64_t bi_ = 0; bi_ < nb_; bi_++) {                                                            \
-            int64_t o = bi_ * EW_VM_BLOCK, len = n - o < EW_VM_BLOCK ? n - o : EW_VM_BLOCK;                  \
-            call;                                                                                            \
-        }                                                                                                    \
-    } while (0)
-
 /* Elementwise, so correct in place (out may alias dy). The kinds and orders
  * the vmath path (vmath.h) has run in f32 vector code there; the rest, and
  * everything under DLT_CPU_ISA=libm, per element in double. */
@@ -90,7 +76,7 @@ static dlt_status ew_cpu(const dlt_kctx *k)
     float *d = k->node->op->nout == 2 ? k->out[1] : NULL; /* f'(x), when the plan reads it */
     if (d) {
         if (vm && vm->ew2(kind, at->a, at->b, x, y, d, 0)) {
-            EW_VM_BLOCKS(vm->ew2(kind, at->a, at->b, x + o, y + o, d + o, len));
+            DLT_VM_BLOCKS(n, k->nthreads, vm->ew2(kind, at->a, at->b, x + o, y + o, d + o, len));
             return DLT_OK;
         }
 #pragma omp parallel for schedule(static) num_threads(k->nthreads) if (n > EW_PAR_MIN)
@@ -103,7 +89,7 @@ static dlt_status ew_cpu(const dlt_kctx *k)
     }
     /* a zero-length call says whether the path has this kind and order */
     if (vm && vm->ew(kind, ord, at->a, at->b, NULL, x, y, 0)) {
-        EW_VM_BLOCKS(vm->ew(kind, ord, at->a, at->b, dy ? dy + o : NULL, x + o, y + o, len));
+        DLT_VM_BLOCKS(n, k->nthreads, vm->ew(kind, ord, at->a, at->b, dy ? dy + o : NULL, x + o, y + o, len));
         return DLT_OK;
     }
 #pragma omp parallel for schedule(static) num_threads(k->nthreads) if (n > EW_PAR_MIN)
