@@ -29,8 +29,10 @@ jsteps=$(sed -n 's|^{"step": \([0-9]*\), "epoch": [0-9]*, "loss".*|\1|p' grid/t/
 
 # A rate under 1 sample/s: batch 1, a line every step, the process stopped for
 # 3 s in between; then, two lines later, stopped for good (SIGKILL: the lines
-# are flushed)
-timeout 60 "$DLTRAIN" job.toml --set data.batch_size=1 --set train.accumulate=1 --set log.every_steps=1 \
+# are flushed). The timeout is only a safety net: it must outlast the waits
+# below (30 s for the first line, 3 s stopped, 30 s for two more lines), or
+# it ends the run before the lines it waits for (a CI failure: a 60 s limit).
+timeout 300 "$DLTRAIN" job.toml --set data.batch_size=1 --set train.accumulate=1 --set log.every_steps=1 \
     --set train.steps=1000000 --set schedule.name=constant --set schedule.warmup_steps=0 \
     --set model.hidden=512 --set checkpoint.dir=slow >slow.out 2>&1 &
 pid=$!
@@ -48,12 +50,15 @@ kill -CONT "$target"
 # however loaded the machine is.
 i=0
 while [ "$(lines)" -lt $((n + 2)) ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+got=$(lines)
 kill -KILL "$target"
 wait "$pid"
+[ "$got" -ge $((n + 2)) ] ||
+    { tail -5 slow.out; fail "slow: $((got - n)) progress lines in 30 s after SIGCONT, expected 2"; }
 slow=$(sed -n 's|^step \([0-9]*\)/[0-9]* .*  \([0-9.e+-]*\) samples/s .*|\1 \2|p' slow.out |
     awk '$2 < 1 { print; exit }')
 echo "slow step, rate: $slow"
-[ -n "$slow" ] || fail "no progress line under 1 sample/s (the process was stopped for 3 s)"
+[ -n "$slow" ] || { tail -5 slow.out; fail "no progress line under 1 sample/s (the process was stopped for 3 s)"; }
 set -- $slow
 [ "$2" != 0 ] || fail "a rate under 1 sample/s is printed as 0"
 want=$(sed -n "s|^{\"step\": $1, .*\"samples_per_s\": \([0-9.e+-]*\),.*|\1|p" slow/t/metrics.jsonl)
