@@ -18,8 +18,27 @@
  * against 641; with both held to AVX2 (Haswell core) GPT-mini 388-391 against
  * 384-385 ms. Without oneDNN, OpenBLAS runs them, with a warning when its
  * core has no AVX2 kernels on a CPU that has them.
- * DLT_GEMM=openblas|dnnl|auto (unset: auto) forces one: it is read once, at
- * the first GEMM. */
+ *
+ * Except where oneDNN runs AVX2 code: there (an AVX2-only node, or
+ * DNNL_MAX_CPU_ISA=AVX2) its sgemm is weak on wide products with a long k
+ * and a transposed operand, and OpenBLAS's AVX2 core (Haswell, Zen) is not,
+ * so auto runs products with n >= 256 and either TN with k >= 256 (weight
+ * gradients) or NT with k >= 512 (long data gradients) on OpenBLAS,
+ * everything else on oneDNN. Measured one thread, AVX2 code on a Sapphire
+ * Rapids core (bench/gemm_bench, 2026-12-07): GPT-mini's TN weight gradients
+ * 79-91 GFLOP/s on oneDNN against 92-98 on OpenBLAS at 256-2048 tokens, its
+ * NT data gradients at k 1024-4096 80-88 against 90-95 (k 768: even);
+ * oneDNN keeps the forwards (101-104 against 94-96), the short-k NT
+ * products, im2col's narrow TN weight gradients (n 64: 93-95 against 88) and
+ * the attention heads' small products (96-102 against 83-89). A GPT-mini
+ * step on one thread 730 -> 704-712 ms. With AVX-512 code oneDNN is ahead on
+ * these shapes (OpenBLAS's SkylakeX core 5-13% behind; the one exception,
+ * TN with m >= 2n, matmul.c runs flipped) and runs them all. The choice is a
+ * function of the whole product's shape and the CPU, made before a GEMM is
+ * split over threads, so results depend on the thread count no more than
+ * before.
+ * DLT_GEMM=openblas|dnnl|auto (unset: auto) forces one library for every
+ * product: it is read once, at the first GEMM. */
 #include "config.h"
 
 #include <cblas.h>
@@ -65,6 +84,16 @@ static int openblas_core_below_cpu(void)
 }
 
 static int slow_core; /* OpenBLAS runs the GEMMs on a core below the CPU's */
+static int long_k_openblas; /* auto, oneDNN at AVX2 code, OpenBLAS's core AVX2: the rule above */
+
+#ifdef DLT_HAVE_DNNL
+/* oneDNN's sgemm runs AVX-512 code on this CPU (DNNL_MAX_CPU_ISA honoured) */
+static int dnnl_runs_avx512(void)
+{
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return ((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core) == (unsigned)dnnl_cpu_isa_avx512_core;
+}
+#endif
 
 static void choose_provider(void)
 {
@@ -86,6 +115,9 @@ static void choose_provider(void)
     } else {
         provider = GEMM_DNNL;
         provider_why = "oneDNN dispatches on the CPU's features";
+        long_k_openblas = !dnnl_runs_avx512() && openblas_core_has_avx2(openblas_get_corename());
+        if (long_k_openblas)
+            provider_why = "oneDNN at AVX2 code: OpenBLAS for n >= 256 and TN k >= 256 or NT k >= 512";
     }
     if (forced < 0 && e && *e && strcmp(e, "auto") != 0)
         provider_why = "DLT_GEMM ignored: not openblas|dnnl|auto";
@@ -121,12 +153,26 @@ const char *dlt_gemm_warning(void)
 #endif
 }
 
-/* One GEMM on the calling thread. */
-static void gemm1(CBLAS_TRANSPOSE TA, CBLAS_TRANSPOSE TB, int64_t m, int64_t n, int64_t k, float alpha,
-                  const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+/* The products the rule above gives OpenBLAS: wide (n >= 256) with a long
+ * k, decided on the whole GEMM before it is split over threads, so every
+ * block of it runs the same library. */
+static int long_k_product(CBLAS_TRANSPOSE TA, CBLAS_TRANSPOSE TB, int64_t n, int64_t k)
+{
+    if (!long_k_openblas || n < 256)
+        return 0;
+    if (TA == CblasTrans && TB == CblasNoTrans)
+        return k >= 256;
+    return TA == CblasNoTrans && TB == CblasTrans && k >= 512;
+}
+
+/* One GEMM on the calling thread, on oneDNN unless `openblas` (or built
+ * without it, or oneDNN refused the arguments). */
+static void gemm1(int openblas, CBLAS_TRANSPOSE TA, CBLAS_TRANSPOSE TB, int64_t m, int64_t n, int64_t k,
+                  float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                  int64_t ldc)
 {
 #ifdef DLT_HAVE_DNNL
-    if (provider == GEMM_DNNL && k > 0) {
+    if (!openblas && k > 0) {
         /* outside a parallel region oneDNN would fork omp_get_max_threads() */
         int outer = !omp_in_parallel() ? omp_get_max_threads() : 1;
         if (outer > 1)
@@ -148,14 +194,14 @@ void dlt_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, cons
     CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
     if (m <= 0 || n <= 0)
         return;
-    gemm_provider();
+    int openblas = gemm_provider() == GEMM_OPENBLAS || long_k_product(TA, TB, n, k);
     /* below ~1 MFLOP per thread the fork costs more than it saves */
     double flops = 2.0 * (double)m * (double)n * (double)k;
     int nt = nthreads;
     if (omp_in_parallel() || nt <= 1 || flops < 2e6 * nt)
         nt = 1;
     if (nt == 1) {
-        gemm1(TA, TB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        gemm1(openblas, TA, TB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     /* split the longer output dimension in blocks of 16 rows/columns */
@@ -172,10 +218,10 @@ void dlt_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, cons
             continue;
         if (by_rows) {
             const float *as = ta ? a + lo : a + lo * lda;
-            gemm1(TA, TB, hi - lo, n, k, alpha, as, lda, b, ldb, beta, c + lo * ldc, ldc);
+            gemm1(openblas, TA, TB, hi - lo, n, k, alpha, as, lda, b, ldb, beta, c + lo * ldc, ldc);
         } else {
             const float *bs = tb ? b + lo * ldb : b + lo;
-            gemm1(TA, TB, m, hi - lo, k, alpha, a, lda, bs, ldb, beta, c + lo, ldc);
+            gemm1(openblas, TA, TB, m, hi - lo, k, alpha, a, lda, bs, ldb, beta, c + lo, ldc);
         }
     }
 }

@@ -1,7 +1,12 @@
 /* dlt_gemm (src/core/gemm.c), the GEMM every CPU kernel calls, on each library
  * it can run: the program runs itself once with DLT_GEMM=openblas and, when
  * dltrain is built with oneDNN, once with DLT_GEMM=dnnl (the choice is made
- * once per process). Each run checks, against a naive double-precision loop:
+ * once per process), and, on an x86 CPU with AVX2 and FMA and a build with
+ * oneDNN, once automatic with both libraries held to AVX2 code
+ * (DNNL_MAX_CPU_ISA=AVX2, OPENBLAS_CORETYPE=Haswell), where the choice is per
+ * product: that run also checks which library ran each kind of product (its
+ * bits equal that library's own call). Each run checks, against a naive
+ * double-precision loop:
  * every transpose combination, padded leading dimensions, alpha and beta
  * (beta = 0 overwrites NaN), k = 0, odd shapes on 1-3 threads; that a call
  * inside a parallel region gives the bits of the single-threaded call, and
@@ -13,12 +18,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "config.h"
+
+#include <cblas.h>
 
 #include "dlt_opdef.h"
 #include "dlt_ops.h"
 #include "dlt_test.h"
+
+#ifdef DLT_HAVE_DNNL
+#include <dnnl.h>
+#endif
 
 typedef struct {
     int ta, tb;
@@ -84,8 +98,11 @@ static void check_case(gemm_case *g, float alpha, float beta, int nthreads, floa
 
 START_TEST(against_double_loops)
 {
-    static const int64_t shapes[][3] = {{1, 1, 1}, {17, 33, 65}, {128, 96, 300}, {3, 1000, 7},
-                                        {300, 2, 50}, {64, 64, 1}, {40, 130, 257}};
+    /* the last two: products src/core/gemm.c's rule at AVX2 code gives
+     * OpenBLAS (n >= 256, TN k >= 256, NT k >= 512) */
+    static const int64_t shapes[][3] = {{1, 1, 1},    {17, 33, 65},  {128, 96, 300},  {3, 1000, 7},
+                                        {300, 2, 50}, {64, 64, 1},   {40, 130, 257}, {33, 260, 300},
+                                        {20, 300, 530}};
     static const float ab[][2] = {{1, 0}, {0.7f, -0.3f}, {-2, 1}};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         for (int t = 0; t < 4; t++)
@@ -160,6 +177,9 @@ START_TEST(version_line_names_the_library)
     const char *want = getenv("DLT_GEMM");
     if (want && strcmp(want, "dnnl") == 0)
         ck_assert_msg(strncmp(info, "oneDNN sgemm (DLT_GEMM=dnnl", 27) == 0, "%s", info);
+    else if (want && strcmp(want, "auto") == 0)
+        ck_assert_msg(strncmp(info, "oneDNN sgemm (oneDNN at AVX2 code: OpenBLAS for n >= 256", 56) == 0, "%s",
+                      info);
     else
         ck_assert_msg(strncmp(info, "OpenBLAS (", 10) == 0, "%s", info);
     /* the start-up warning: exactly when OpenBLAS runs and its core, named in
@@ -184,11 +204,65 @@ START_TEST(version_line_names_the_library)
 }
 END_TEST
 
-/* Runs this program again with DLT_GEMM=`provider`; its exit status. */
+#ifdef DLT_HAVE_DNNL
+/* At AVX2 code (the auto child): each kind of product gives the bits of the
+ * library the rule names, called directly, and not the other's (the two
+ * differ on every case here, so a wrong pick cannot pass). */
+static void expect_library(int ta, int tb, int64_t m, int64_t n, int64_t k, int openblas)
+{
+    gemm_case g;
+    make_case(&g, ta, tb, m, n, k, 0, 31 + (uint64_t)(m + n + k));
+    size_t nc = (size_t)(m * n);
+    float *got = malloc(nc * sizeof(float)), *ob = malloc(nc * sizeof(float)), *dn = malloc(nc * sizeof(float));
+    ck_assert(got && ob && dn);
+    dlt_gemm(ta, tb, m, n, k, 1, g.a, g.lda, g.b, g.ldb, 0, got, g.ldc, 1);
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
+                (int)k, 1, g.a, (int)g.lda, g.b, (int)g.ldb, 0, ob, (int)g.ldc);
+    omp_set_num_threads(1);
+    ck_assert(dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1, g.a, g.lda, g.b, g.ldb, 0, dn, g.ldc) ==
+              dnnl_success);
+    ck_assert_msg(memcmp(ob, dn, nc * sizeof(float)) != 0, "the libraries agree bit for bit: no check");
+    ck_assert_msg(memcmp(got, openblas ? ob : dn, nc * sizeof(float)) == 0,
+                  "ta %d tb %d %lldx%lldx%lld: dlt_gemm's bits are not %s's", ta, tb, (long long)m, (long long)n,
+                  (long long)k, openblas ? "OpenBLAS" : "oneDNN");
+    free(got), free(ob), free(dn);
+    free_case(&g);
+}
+
+START_TEST(auto_at_avx2_picks_per_product)
+{
+    expect_library(1, 0, 64, 320, 300, 1);  /* weight gradient, wide: OpenBLAS */
+    expect_library(1, 0, 320, 64, 300, 0);  /* narrow (im2col's): oneDNN */
+    expect_library(1, 0, 64, 320, 200, 0);  /* short k: oneDNN */
+    expect_library(0, 1, 64, 300, 600, 1);  /* long data gradient: OpenBLAS */
+    expect_library(0, 1, 64, 300, 300, 0);  /* short k: oneDNN */
+    expect_library(0, 0, 64, 300, 600, 0);  /* forwards: oneDNN */
+    expect_library(1, 1, 64, 300, 600, 0);
+}
+END_TEST
+#endif
+
+/* OpenBLAS's core has AVX2 kernels (the names src/core/gemm.c knows) */
+static int openblas_core_avx2(void)
+{
+    static const char *const wide[] = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"};
+    const char *core = openblas_get_corename();
+    for (size_t i = 0; i < sizeof wide / sizeof *wide; i++)
+        if (core && strcasecmp(core, wide[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Runs this program again with DLT_GEMM=`provider` (auto: both libraries
+ * held to AVX2 code); its exit status. */
 static int run_with(const char *self, const char *provider)
 {
     pid_t pid = fork();
     if (pid == 0) {
+        if (strcmp(provider, "auto") == 0) {
+            setenv("DNNL_MAX_CPU_ISA", "AVX2", 1);
+            setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+        }
         setenv("DLT_GEMM", provider, 1);
         execl(self, self, (char *)NULL);
         _exit(127);
@@ -203,12 +277,21 @@ int main(int argc, char **argv)
 {
     (void)argc;
     const char *p = getenv("DLT_GEMM");
-    if (!p || (strcmp(p, "openblas") != 0 && strcmp(p, "dnnl") != 0)) {
+    /* auto from the parent: held to AVX2 code (the parent's own auto run is the plain check below) */
+    int auto_avx2 = p && strcmp(p, "auto") == 0 && getenv("DNNL_MAX_CPU_ISA") &&
+                    strcmp(getenv("DNNL_MAX_CPU_ISA"), "AVX2") == 0;
+    if (!auto_avx2 && (!p || (strcmp(p, "openblas") != 0 && strcmp(p, "dnnl") != 0))) {
         int rc = 0;
         if (!p || strcmp(p, "auto") == 0) { /* the automatic choice: oneDNN whenever built with it */
             char info[256];
             dlt_gemm_provider_info(info, sizeof info);
             const char *want = dlt_conv_dnnl_built() ? "oneDNN sgemm (oneDNN dispatches" : "OpenBLAS (built without";
+#ifdef DLT_HAVE_DNNL
+            /* an AVX2-only CPU (or DNNL_MAX_CPU_ISA below AVX-512) with OpenBLAS's core at AVX2: per product */
+            unsigned isa = (unsigned)dnnl_get_effective_cpu_isa(), wide = (unsigned)dnnl_cpu_isa_avx512_core;
+            if ((isa & wide) != wide && openblas_core_avx2())
+                want = "oneDNN sgemm (oneDNN at AVX2 code";
+#endif
             if (strncmp(info, want, strlen(want)) != 0) {
                 printf("%s: automatic GEMM library: %s, expected \"%s...\"\n", argv[0], info, want);
                 rc = 1;
@@ -219,6 +302,15 @@ int main(int argc, char **argv)
             rc |= run_with("/proc/self/exe", "dnnl");
         else
             printf("%s: built without oneDNN: OpenBLAS only\n", argv[0]);
+        int avx2 = 0;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_cpu_init();
+        avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+        if (dlt_conv_dnnl_built() && avx2)
+            rc |= run_with("/proc/self/exe", "auto");
+        else
+            printf("%s: no AVX2+FMA or no oneDNN: the per-product rule at AVX2 code is not checked\n", argv[0]);
         return rc ? 1 : 0;
     }
     printf("== DLT_GEMM=%s\n", p);
@@ -229,6 +321,10 @@ int main(int argc, char **argv)
     tcase_add_test(tc, beta_zero_overwrites_nan_and_k_zero_scales);
     tcase_add_test(tc, bits_do_not_depend_on_where_it_runs);
     tcase_add_test(tc, version_line_names_the_library);
+#ifdef DLT_HAVE_DNNL
+    if (auto_avx2)
+        tcase_add_test(tc, auto_at_avx2_picks_per_product);
+#endif
     suite_add_tcase(s, tc);
     return dlt_test_run(s);
 }
