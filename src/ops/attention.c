@@ -159,8 +159,10 @@ static size_t ws_for(const attn_geom *gm, int64_t items, int nbuf)
 
 static size_t attn_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
 {
-    attn_geom gm = dlt_attn_geometry(DLT_CATTR(n, attn_attr), in[0], in[1], in[2]);
-    return ws_for(&gm, gm.B * gm.H * ((gm.Tq + ATTN_BQ - 1) / ATTN_BQ), 1);
+    const attn_attr *a = DLT_CATTR(n, attn_attr);
+    attn_geom gm = dlt_attn_geometry(a, in[0], in[1], in[2]);
+    int64_t bq = attn_block_rows(a);
+    return ws_for(&gm, gm.B * gm.H * ((gm.Tq + bq - 1) / bq), 1);
 }
 
 static size_t attn_bwd_ws(const dlt_node *n, const dlt_shape *const *in,

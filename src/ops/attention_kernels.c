@@ -1,8 +1,9 @@
 /* CPU kernels of scaled dot-product attention, flash-attention style: the
  * forward keeps only the log-sum-exp of each score row, and the backward
  * recomputes the probabilities from q, k and it. Work is split in blocks of
- * ATTN_BQ query rows, so a thread never holds more than ATTN_BQ x Tk scores
- * (two such blocks in the backward), never a whole B x H x Tq x Tk tensor.
+ * attn_block_rows() query rows (ATTN_BQ, half that when causal), so a thread
+ * never holds more than ATTN_BQ x Tk scores (two such blocks in the
+ * backward), never a whole B x H x Tq x Tk tensor.
  * The forward runs one (batch, head, query block) per iteration; the
  * backward one (batch, head) per iteration, because dk and dv of a head sum
  * over all its query blocks and the sum order must not depend on threads.
@@ -205,8 +206,8 @@ static void fwd_block(const attn_run *r, const fwd_io *io, int64_t b, int64_t h,
 static void fwd_item(const attn_run *r, const fwd_io *io, int64_t it, int64_t nqb, float *work)
 {
     const attn_geom *gm = &r->gm;
-    int64_t bh = it / nqb, i0 = (it % nqb) * ATTN_BQ;
-    int64_t rows = gm->Tq - i0 < ATTN_BQ ? gm->Tq - i0 : ATTN_BQ;
+    int64_t bq = attn_block_rows(r->a), bh = it / nqb, i0 = (it % nqb) * bq;
+    int64_t rows = gm->Tq - i0 < bq ? gm->Tq - i0 : bq;
     fwd_block(r, io, bh / gm->H, bh % gm->H, i0, rows, work);
 }
 
@@ -223,7 +224,7 @@ dlt_status attn_fwd_cpu(const dlt_kctx *k)
     const attn_geom *gm = &r.gm;
     attn_ptrs pt = attn_pointers(gm, k, 0);
     fwd_io io = {pt.q, pt.k, pt.v, k->out[0], k->out[1]};
-    int64_t nqb = (gm->Tq + ATTN_BQ - 1) / ATTN_BQ, items = gm->B * gm->H * nqb;
+    int64_t bq = attn_block_rows(a), nqb = (gm->Tq + bq - 1) / bq, items = gm->B * gm->H * nqb;
     size_t slot = attn_slot_bytes(gm, 1);
     int nt = attn_threads(&r, k, items, slot);
     float *work = k->work;
@@ -333,8 +334,9 @@ static void bwd_item(const attn_run *r, const bwd_io *io, int64_t it, float *A, 
     int64_t b = it / gm->H, h = it % gm->H;
     zero_rows(io->dk + attn_in_base(gm, b, h, gm->Tk, gm->D), gm->Tk, gm->D, attn_in_ld(gm, gm->D));
     zero_rows(io->dv + attn_in_base(gm, b, h, gm->Tk, gm->Dv), gm->Tk, gm->Dv, attn_in_ld(gm, gm->Dv));
-    for (int64_t i0 = 0; i0 < gm->Tq; i0 += ATTN_BQ) {
-        int64_t rows = gm->Tq - i0 < ATTN_BQ ? gm->Tq - i0 : ATTN_BQ;
+    int64_t bq = attn_block_rows(r->a);
+    for (int64_t i0 = 0; i0 < gm->Tq; i0 += bq) {
+        int64_t rows = gm->Tq - i0 < bq ? gm->Tq - i0 : bq;
         bwd_block(r, io, b, h, i0, rows, A, B);
     }
 }
