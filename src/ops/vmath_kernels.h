@@ -207,14 +207,30 @@ static double vk_exp_row(const float *x, float *y, int64_t n, float m)
     return sum;
 }
 
-/* log sum exp of the row, the sum in double */
+/* e^d for d <= 0 (or NaN) as a term of a sum >= 1: one power of two (n >=
+ * -126 is normal) and results below FLT_MIN (d < -87) flushed to 0, which
+ * no such sum can notice; vm_exp's clamps and split scaling are for
+ * results that are used one by one. */
+VM_INLINE float vm_exp_term(float d)
+{
+    float dc = d < -87.f ? -87.f : d, nf;
+    int32_t n;
+    float p = vm_expm1_poly(vm_reduce(dc, &nf, &n)) + 1.f;
+    return d < -87.f ? 0.f : p * vm_pow2i(n);
+}
+
+/* log sum exp of the row, the sum in double. x - m is not corrected as in
+ * vm_exp_diff: its rounding (half an ulp of |x - m|) is a relative error of
+ * |x - m| 2^-24 in a term e^(x - m), which is below 2^-24 of the sum (>= 1)
+ * for every |x - m| (t e^-t <= 1/e). With vm_exp_term, CE's forward row on
+ * AVX2 1.34 -> ns per logit. */
 static double vk_lse_row(const float *x, int64_t n)
 {
     float m = vk_rowmax(x, n);
     double sum = 0;
 #pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < n; j++)
-        sum += (double)vm_exp_diff(x[j], m);
+        sum += (double)vm_exp_term(x[j] - m);
     return (double)m + log(sum);
 }
 
@@ -258,13 +274,25 @@ static void vk_softmax_grad_row(const float *dy, const float *y, float *dx, int6
  * softmax_row gives it. d may be z. */
 static void vk_ce_grad_row(const float *z, float *d, int64_t n, int64_t label, double eps, double sc)
 {
-    double inv = 1 / vk_exp_row(z, d, n, vk_rowmax(z, n)), q0 = eps / (double)n;
-    float pl = (float)((double)d[label] * inv);
-#pragma omp simd
+    /* the terms as vk_lse_row sums them: a probability e^(z - m) / sum is
+     * then off by |z - m| 2^-24 of itself, at most 2^-24 / e of the row's
+     * largest, where every gradient entry is (label smoothing q0 aside)
+     * sc (p - q) with |sc| the gradient's scale: nothing the products
+     * downstream can tell apart, for 0.7 of the row's cost (AVX2) */
+    float m = vk_rowmax(z, n);
+    double sum = 0;
+#pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < n; j++) {
-        float p = (float)((double)d[j] * inv);
-        d[j] = (float)(sc * ((double)p - q0));
+        float e = vm_exp_term(z[j] - m);
+        d[j] = e;
+        sum += (double)e;
     }
+    double inv = 1 / sum, q0 = eps / (double)n;
+    float pl = (float)((double)d[label] * inv);
+    float finv = (float)inv, fsc = (float)sc, fq0 = (float)q0;
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++)
+        d[j] = fsc * (d[j] * finv - fq0);
     d[label] = (float)(sc * ((double)pl - (q0 + (1 - eps))));
 }
 

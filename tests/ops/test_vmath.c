@@ -425,6 +425,54 @@ START_TEST(softmax_rows_match_reference)
 }
 END_TEST
 
+/* Cross-entropy's rows (lse_row, ce_grad_row) against long double, on rows of
+ * logits spread over +-60 with some -inf, with and without label smoothing:
+ * the log-sum-exp to 2 ulp of the larger of |max| and log(sum) (it is m +
+ * log(sum)); each gradient entry sc (p - q) to 4 ulp of itself beyond what
+ * the terms' missing correction allows (they are summed without
+ * vm_exp_diff's: sc p |z - m| 2^-24, and flushed below FLT_MIN). */
+START_TEST(ce_rows_match_reference)
+{
+    static const int lens[] = {1, 7, 33, 1000, 4096};
+    enum { MAXN = 4096 };
+    static float z[MAXN], d[MAXN];
+    for (int isa = DLT_ISA_BASELINE; isa < DLT_ISA_N; isa++) {
+        const dlt_vmath_ops *vm = dlt_vmath_isa((dlt_cpu_isa)isa);
+        if (!vm)
+            continue;
+        double worst_l = 0, worst_g = 0;
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++)
+            for (int sm = 0; sm < 2; sm++) {
+                int n = lens[li], lab = n / 3;
+                double eps = sm ? 0.1 : 0, sc = sm ? -0.37 : 1.0 / 4096;
+                for (int j = 0; j < n; j++)
+                    z[j] = 60.f * sinf(0.9f * (float)j + (float)n) + (j % 7 == 5 ? -INFINITY : 0.f);
+                z[lab] = 2.5f;
+                ld m = -INFINITY, s = 0;
+                for (int j = 0; j < n; j++)
+                    m = z[j] > m ? z[j] : m;
+                for (int j = 0; j < n; j++)
+                    s += expl((ld)z[j] - m);
+                ld lse = m + logl(s);
+                double l = vm->lse_row(z, n), el = (double)(fabsl((ld)l - lse) / ulp_of(fmaxl(fabsl(m), logl(s))));
+                worst_l = el > worst_l ? el : worst_l;
+                vm->ce_grad_row(z, d, n, lab, eps, sc);
+                for (int j = 0; j < n; j++) {
+                    ld pj = expl((ld)z[j] - lse), q = eps / n + (j == lab ? 1 - eps : 0), r = sc * (pj - q);
+                    /* the uncorrected z - m: |z - m| 2^-24 of p; flushed below FLT_MIN */
+                    ld own = fabsl((ld)sc) * (pj * fabsl((ld)z[j] - m) * 0x1p-24L + 2 * FLT_MIN);
+                    double e = (double)((fabsl(d[j] - r) - own) / ulp_of(r));
+                    worst_g = e > worst_g ? e : worst_g;
+                }
+            }
+        printf("%s cross-entropy rows: log-sum-exp %.2f ulp, gradient %.2f ulp\n", vm->name,
+               worst_l, worst_g);
+        ck_assert(worst_l <= 2);
+        ck_assert(worst_g <= 4);
+    }
+}
+END_TEST
+
 /* BCE with logits and its x-derivative (vmath.h's bce) against long double,
  * over logits from -40 to 40 (log1p of a tiny exp(-|x|); the sigmoid's
  * saturation), targets 0 to 1, pos_weight 1 (p NULL) and others: the loss to
@@ -647,6 +695,7 @@ int main(void)
     tcase_add_test(t, results_do_not_depend_on_position);
     tcase_add_test(t, ew_kernels_match_functions);
     tcase_add_test(t, softmax_rows_match_reference);
+    tcase_add_test(t, ce_rows_match_reference);
     tcase_add_test(t, bce_matches_reference);
     tcase_add_test(t, attention_rows_match_reference);
     tcase_add_test(t, dropout_equals_scalar_draws);
