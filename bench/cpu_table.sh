@@ -25,16 +25,19 @@
 # the largest rank against PyTorch's one process with the global batch).
 # A summary table with every row and ratio ends the output.
 #
-#   bench/cpu_table.sh [--steps N] [--only ROWS] [--threads T] [--isa I] [--quick]
+#   bench/cpu_table.sh [--steps N] [--only ROWS] [--threads T] [--isa I] [--rounds K] [--quick]
 #     --steps N    steps of the ResNet-20 and language-model runs (default 40;
 #                  the first fifth is warm-up and not counted); ResNet-50 runs
 #                  1 + max(N/10, 2) steps, the first one not counted
 #     --only ROWS  comma-separated rows: resnet20,resnet50,bert,gpt,conv
-#                  (default all: about 15 minutes on 2 idle cores)
+#                  (default all: about 25 minutes on 2 idle cores)
 #     --threads T  threads per run (default: all cores); 2 ranks get T/2 each
 #     --isa I      native (default) or avx2: both sides held to AVX2+FMA code,
 #                  as on an AVX2-only node (bench/isa_env.sh says how)
-#     --quick      a few steps per row and short conv timings: checks that
+#     --rounds K   rounds of the language-model rows (lm_bench.sh --repeat:
+#                  dltrain and PyTorch runs interleaved, medians; default 3,
+#                  as single runs of either side moved by 10-15% here)
+#     --quick      a few steps per row and short conv timings, 1 round: checks that
 #                  the script works (figures are rough)
 #
 # Run from the top of the source tree after building (DLT_BUILD names the build
@@ -52,6 +55,7 @@ only=resnet20,resnet50,bert,gpt,conv
 threads=$(nproc 2>/dev/null || echo 2)
 quick=0
 isa=native
+rounds=3
 while [ $# -gt 0 ]; do
     case $1 in
     --steps) steps=$2; shift ;;
@@ -59,7 +63,8 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift ;;
     --quick) quick=1 ;;
     --isa) isa=$2; shift ;;
-    *) echo "usage: $0 [--steps N] [--only resnet20,resnet50,bert,gpt,conv] [--threads T] [--isa native|avx2] [--quick]" >&2; exit 2 ;;
+    --rounds) rounds=$2; shift ;;
+    *) echo "usage: $0 [--steps N] [--only resnet20,resnet50,bert,gpt,conv] [--threads T] [--isa native|avx2] [--rounds K] [--quick]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -69,8 +74,9 @@ for r in $(echo "$only" | tr , ' '); do
 done
 case $steps in ''|*[!0-9]*) echo "--steps: expected a positive integer, got '$steps'" >&2; exit 2 ;; esac
 [ "$steps" -ge 5 ] || { echo "--steps: expected at least 5, got $steps" >&2; exit 2; }
+case $rounds in ''|*[!0-9]*|0) echo "--rounds: expected a positive integer, got '$rounds'" >&2; exit 2 ;; esac
 if [ $quick = 1 ]; then
-    steps=10 r50=3 lmsteps=5 conv_s=0.2
+    steps=10 r50=3 lmsteps=5 conv_s=0.2 rounds=1
 else
     r50=$((1 + (steps / 10 > 2 ? steps / 10 : 2))) lmsteps=$steps conv_s=1
 fi
@@ -188,10 +194,11 @@ for m in bert gpt; do
     has $m || continue
     l0=$(load)
     echo
-    echo "== $m via bench/lm_bench.sh --only $m --steps $lmsteps --threads $threads; load average $l0"
+    echo "== $m via bench/lm_bench.sh --only $m --steps $lmsteps --threads $threads --repeat $rounds;" \
+        "load average $l0"
     DLT_BUILD=$build DLT_TORCH_PYTHON=$py run sh bench/lm_bench.sh --only $m --steps "$lmsteps" \
-        --threads "$threads" --ranks 2 >"$tmp/lm_$m.out" 2>&1 || fail "lm_bench.sh" "$tmp/lm_$m.out"
-    sed -n '/^dltrain\|^pytorch\|^ratio\|^peak\|^validation\|^ *tokens\/s/p' "$tmp/lm_$m.out" | sed 's/^/   /'
+        --threads "$threads" --ranks 2 --repeat "$rounds" >"$tmp/lm_$m.out" 2>&1 || fail "lm_bench.sh" "$tmp/lm_$m.out"
+    sed -n '/^round\|^dltrain\|^pytorch\|^ratio\|^peak\|^validation\|^ *tokens\/s/p' "$tmp/lm_$m.out" | sed 's/^/   /'
     l1=$(load)
     echo "   load average after: $l1"
     tok() { sed -n "s/^$1 *\([0-9]*\) .*/\1/p" "$tmp/lm_$m.out" | head -1; }

@@ -13,13 +13,18 @@
 # dltrain rank on its own, /usr/bin/time's %M) and its ratio, and the
 # validation loss (GPT: perplexity) after the last step.
 #
-#   bench/lm_bench.sh [--steps N] [--long] [--threads T] [--ranks R] [--only bert|gpt]
+#   bench/lm_bench.sh [--steps N] [--long] [--threads T] [--ranks R] [--only bert|gpt] [--repeat K]
 #     --steps N    optimizer steps per run (default 20: a few minutes in all);
 #                  the schedule spans them, warm-up N/10 (the jobs' 50 of 500)
 #     --long       the jobs' own 500 steps and 50 warm-up steps (an hour or more)
 #     --threads T  threads in all (default: all cores); dltrain's ranks get T/R each
 #     --ranks R    dltrain ranks (default 2, as the jobs intend)
 #     --only M     run one model
+#     --repeat K   K rounds of the three runs (dltrain R ranks, dltrain 1 rank,
+#                  PyTorch), interleaved so that a slow spell of the machine
+#                  falls on all three alike; each round's tokens/s are printed
+#                  and the table shows their medians (default 1). Single runs
+#                  of either side moved by up to 10-15% between runs here.
 #
 # Run from the top of the source tree after building (DLT_BUILD names the build
 # folder, default .). The corpus is Debian's linux-doc-6.1 (apt-get install
@@ -34,14 +39,16 @@ long=0
 threads=$(nproc 2>/dev/null || echo 2)
 ranks=2
 only=
+repeat=1
 while [ $# -gt 0 ]; do
     case $1 in
+    --repeat) repeat=$2; shift ;;
     --steps) steps=$2; shift ;;
     --long) long=1 ;;
     --threads) threads=$2; shift ;;
     --ranks) ranks=$2; shift ;;
     --only) only=$2; shift ;;
-    *) echo "usage: $0 [--steps N] [--long] [--threads T] [--ranks R] [--only bert|gpt]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--steps N] [--long] [--threads T] [--ranks R] [--only bert|gpt] [--repeat K]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -59,6 +66,7 @@ D=/usr/share/doc/linux-doc-6.1/Documentation
 [ -d "$D/process" ] || { echo "no $D: apt-get install linux-doc-6.1" >&2; exit 2; }
 "$py" -c 'import torch, h5py' 2>/dev/null ||
     { echo "$py has no torch or h5py (apt-get install python3-torch python3-h5py, or set DLT_TORCH_PYTHON)" >&2; exit 2; }
+case $repeat in ''|*[!0-9]*|0) echo "--repeat: expected a positive integer, got '$repeat'" >&2; exit 2 ;; esac
 per=$((threads / ranks > 0 ? threads / ranks : 1))
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dlt_lmbench.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -99,30 +107,38 @@ print(" ".join(shlex.quote(str(x)) for x in ["--lr", o["lr"], "--betas", *o["bet
       "--clip", j["train"]["grad_clip"], "--seed", j["train"]["seed"], "--arch", j["model"]["arch"]]))
 ') || return 1
     eval "set -- \"\$@\" $opt"
-    echo "== $m: $job, $ranks x batch $b x $L tokens, $steps steps"
-    timed "$tmp/t_dlt_$m" mpirun -np "$ranks" --oversubscribe --bind-to none \
-        sh -c "$perrank" "$tmp/rss_$m" "$build/dltrain" "$job" --quiet \
-        --set data.train="$tmp/$m/train-*.h5" --set data.val="$tmp/$m/val-*.h5" \
-        --set train.steps="$steps" --set schedule.warmup_steps="$warmup" --set log.every_steps="$every" \
-        --set eval.every_steps="$steps" --set checkpoint.every_steps="$steps" \
-        --set train.threads="$per" --set checkpoint.dir="$tmp/runs" >"$tmp/dlt_$m.out" 2>&1 ||
-        { cat "$tmp/dlt_$m.out"; return 1; }
-    # dltrain in PyTorch's layout: one rank with all the threads and the global batch
-    timed "$tmp/t_one_$m" "$build/dltrain" "$job" --quiet \
-        --set data.train="$tmp/$m/train-*.h5" --set data.val= --set data.batch_size="$gb" \
-        --set train.steps="$steps" --set schedule.warmup_steps="$warmup" --set log.every_steps="$every" \
-        --set checkpoint.every_steps="$steps" --set train.threads="$threads" \
-        --set checkpoint.dir="$tmp/one" >"$tmp/one_$m.out" 2>&1 || { cat "$tmp/one_$m.out"; return 1; }
-    timed "$tmp/t_pt_$m" "$py" "$script" --train "$tmp/$m/train-*.h5" --val "$tmp/$m/val-*.h5" \
-        --steps "$steps" --warmup "$warmup" --log-every "$every" --batch "$gb" --threads "$threads" \
-        --metrics "$tmp/pt_$m.jsonl" "$@" >"$tmp/pt_$m.out" 2>&1 || { cat "$tmp/pt_$m.out"; return 1; }
-    /usr/bin/python3 - "$m" "$L" "$ranks" "$steps" "$tmp/runs/$name/metrics.jsonl" "$tmp/pt_$m.jsonl" \
-        "$tmp/t_dlt_$m" "$tmp/t_pt_$m" "$tmp/pt_$m.out" "$tmp/one/$name/metrics.jsonl" "$tmp/t_one_$m" \
-        "$threads" "$tmp/rss_$m" <<'EOF'
-import json, math, sys
+    echo "== $m: $job, $ranks x batch $b x $L tokens, $steps steps, $repeat round(s)"
+    k=1
+    while [ $k -le "$repeat" ]; do
+        # round k: files with suffix .k
+        timed "$tmp/t_dlt_$m.$k" mpirun -np "$ranks" --oversubscribe --bind-to none \
+            sh -c "$perrank" "$tmp/rss_$m.$k" "$build/dltrain" "$job" --quiet \
+            --set data.train="$tmp/$m/train-*.h5" --set data.val="$tmp/$m/val-*.h5" \
+            --set train.steps="$steps" --set schedule.warmup_steps="$warmup" --set log.every_steps="$every" \
+            --set eval.every_steps="$steps" --set checkpoint.every_steps="$steps" \
+            --set train.threads="$per" --set checkpoint.dir="$tmp/runs.$k" >"$tmp/dlt_$m.out" 2>&1 ||
+            { cat "$tmp/dlt_$m.out"; return 1; }
+        # dltrain in PyTorch's layout: one rank with all the threads and the global batch
+        timed "$tmp/t_one_$m.$k" "$build/dltrain" "$job" --quiet \
+            --set data.train="$tmp/$m/train-*.h5" --set data.val= --set data.batch_size="$gb" \
+            --set train.steps="$steps" --set schedule.warmup_steps="$warmup" --set log.every_steps="$every" \
+            --set checkpoint.every_steps="$steps" --set train.threads="$threads" \
+            --set checkpoint.dir="$tmp/one.$k" >"$tmp/one_$m.out" 2>&1 || { cat "$tmp/one_$m.out"; return 1; }
+        timed "$tmp/t_pt_$m.$k" "$py" "$script" --train "$tmp/$m/train-*.h5" --val "$tmp/$m/val-*.h5" \
+            --steps "$steps" --warmup "$warmup" --log-every "$every" --batch "$gb" --threads "$threads" \
+            --metrics "$tmp/pt_$m.$k.jsonl" "$@" >"$tmp/pt_$m.$k.out" 2>&1 || { cat "$tmp/pt_$m.$k.out"; return 1; }
+        k=$((k + 1))
+    done
+    /usr/bin/python3 - "$m" "$L" "$ranks" "$steps" "$tmp" "$name" "$threads" "$repeat" <<'EOF'
+import json, math, statistics, sys
 m, L, ranks, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-dl = [json.loads(s) for s in open(sys.argv[5])]
-pt = [json.loads(s) for s in open(sys.argv[6])]
+tmp, name, T, K = sys.argv[5], sys.argv[6], int(sys.argv[7]), int(sys.argv[8])
+def lines(path):
+    return [json.loads(s) for s in open(path)]
+# round 1's runs give the loss curves, validation and memory (every round
+# trains the same steps from the same seed); the speeds are each round's
+dl = lines("%s/runs.1/%s/metrics.jsonl" % (tmp, name))
+pt = lines("%s/pt_%s.1.jsonl" % (tmp, m))
 tr = [d for d in dl if "loss" in d]
 ev = [d["eval"] for d in dl if "eval" in d]
 cols = ["loss", "mlm_loss", "nsp_loss", "mlm_accuracy"] if m == "bert" else ["loss"]
@@ -150,26 +166,34 @@ def cpu(path):
     return (u + s) / steps, e
 def rss(path):  # peak resident set in MiB (/usr/bin/time's %M, KiB)
     return float(open(path).read().split()[-1]) / 1024
-tl = rate(tr, "samples_per_s", 1.0) * L          # samples/s of the whole run -> tokens/s
-tp = rate(pt, "tokens_per_s", 1.0)
-cd, wd = cpu(sys.argv[7])
-cp, wp = cpu(sys.argv[8])
-one = [d for d in (json.loads(s) for s in open(sys.argv[10])) if "loss" in d]
-t1 = rate(one, "samples_per_s", 1.0) * L
-c1, w1 = cpu(sys.argv[11])
-T = int(sys.argv[12])
+def one_run(k):
+    return [d for d in lines("%s/one.%d/%s/metrics.jsonl" % (tmp, k, name)) if "loss" in d]
+speeds = []  # per round: dltrain R ranks, dltrain 1 rank, pytorch (tokens/s per run)
+for k in range(1, K + 1):
+    trk = [d for d in lines("%s/runs.%d/%s/metrics.jsonl" % (tmp, k, name)) if "loss" in d]
+    speeds.append((rate(trk, "samples_per_s", 1.0) * L, rate(one_run(k), "samples_per_s", 1.0) * L,
+                   rate(lines("%s/pt_%s.%d.jsonl" % (tmp, m, k)), "tokens_per_s", 1.0)))
+if K > 1:
+    for k, (a, b, c) in enumerate(speeds, 1):
+        print("round %d tokens/s: dltrain %d ranks %.0f, 1 rank %.0f; pytorch %.0f; ratios %.2f, %.2f"
+              % (k, ranks, a, b, c, a / c, b / c))
+tl, t1, tp = (statistics.median(x[i] for x in speeds) for i in range(3))
+cd, wd = cpu("%s/t_dlt_%s.1" % (tmp, m))
+cp, wp = cpu("%s/t_pt_%s.1" % (tmp, m))
+c1, w1 = cpu("%s/t_one_%s.1" % (tmp, m))
+med = " (medians of %d rounds)" % K if K > 1 else ""
 print("%-30s %13s %13s %11s %8s" % ("", "tokens/s/run", "tokens/s/rank", "CPU s/step", "wall s"))
 print("%-30s %13.0f %13.0f %11.2f %8.0f" % ("dltrain %d ranks x %d thread(s)" % (ranks, max(T // ranks, 1)), tl, tl / ranks, cd, wd))
 print("%-30s %13.0f %13.0f %11.2f %8.0f" % ("dltrain 1 rank x %d threads" % T, t1, t1, c1, w1))
 print("%-30s %13.0f %13.0f %11.2f %8.0f" % ("pytorch 1 process x %d threads" % T, tp, tp, cp, wp))
-print("ratio dltrain / pytorch, tokens/s per run: %.2f (%d ranks), %.2f (1 rank); CPU s/step and wall s: whole"
-      " runs, start-up and validation included" % (tl / tp, ranks, t1 / tp))
-rr = [rss("%s.%d" % (sys.argv[13], r)) for r in range(ranks)]
-r1, rp = rss(sys.argv[11]), rss(sys.argv[8])
+print("ratio dltrain / pytorch, tokens/s per run%s: %.2f (%d ranks), %.2f (1 rank); CPU s/step and wall s: whole"
+      " runs (round 1), start-up and validation included" % (med, tl / tp, ranks, t1 / tp))
+rr = [rss("%s/rss_%s.1.%d" % (tmp, m, r)) for r in range(ranks)]
+r1, rp = rss("%s/t_one_%s.1" % (tmp, m)), rss("%s/t_pt_%s.1" % (tmp, m))
 print("peak resident MiB per rank: dltrain %d ranks %s, 1 rank %.0f; pytorch %.0f; ratio dltrain / pytorch"
       " %.2f (largest of %d ranks), %.2f (1 rank)" % (ranks, " / ".join("%.0f" % r for r in rr), r1, rp,
                                                      max(rr) / rp, ranks, r1 / rp))
-pl = open(sys.argv[9]).read().strip().splitlines()[-1]
+pl = open("%s/pt_%s.1.out" % (tmp, m)).read().strip().splitlines()[-1]
 val = pl.split(", val ", 1)[1] if ", val " in pl else "n/a"
 if ev:
     e = ev[-1]
