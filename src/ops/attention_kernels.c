@@ -229,11 +229,15 @@ dlt_status attn_fwd_cpu(const dlt_kctx *k)
     int nt = attn_threads(&r, k, items, slot);
     float *work = k->work;
     int64_t slot_floats = (int64_t)(slot / sizeof(float));
-    /* interleaved: causal blocks late in a head have more keys than early
-     * ones. One thread: a plain loop, each GEMM split (not an if (0)
-     * parallel region, inside which a split GEMM forks new threads). */
+    /* dynamic: causal blocks late in a head have more keys than early ones,
+     * and an interleaved static split gave 2 threads the even and the odd
+     * blocks of every head (GPT-mini's 4 blocks: 128 against 192 keys; the
+     * forward 8.8 -> 7.9 ms per step, AVX-512). Each item writes its own rows: the bits do not
+     * depend on who runs it. One thread: a plain loop, each GEMM split (not
+     * an if (0) parallel region, inside which a split GEMM forks new
+     * threads). */
     if (nt > 1) {
-#pragma omp parallel for schedule(static, 1) num_threads(nt)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
         for (int64_t it = 0; it < items; it++)
             fwd_item(&r, &io, it, nqb, work + omp_get_thread_num() * slot_floats);
     } else {
@@ -252,6 +256,25 @@ static void zero_rows(float *x, int64_t rows, int64_t w, int64_t ld)
 {
     for (int64_t i = 0; i < rows; i++)
         memset(x + i * ld, 0, (size_t)w * sizeof *x);
+}
+
+/* a . b over n values in double, in four interleaved partial sums (one
+ * chain of dependent adds waited on the adder's latency: GPT-mini's
+ * backward 16.0 -> 15.1 ms per step on 2 threads, AVX-512) */
+static double row_dot(const float *a, const float *b, int64_t n)
+{
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t c = 0;
+    for (; c + 4 <= n; c += 4) {
+        s0 += (double)a[c] * b[c];
+        s1 += (double)a[c + 1] * b[c + 1];
+        s2 += (double)a[c + 2] * b[c + 2];
+        s3 += (double)a[c + 3] * b[c + 3];
+    }
+    double d = (s0 + s1) + (s2 + s3);
+    for (; c < n; c++)
+        d += (double)a[c] * b[c];
+    return d;
 }
 
 /* dS = P (dP - D) with D_i = dO_i . O_i - dlse_i (the softmax backward,
@@ -286,12 +309,7 @@ static void bwd_block(const attn_run *r, const bwd_io *io, int64_t b, int64_t h,
             continue;
         }
         mask_row(r, b, i, s, kn);
-        double d = 0;
-        if (dO) {
-            const float *oi = io->o + ho + t * ldo, *di = dO + t * ldo;
-            for (int64_t c = 0; c < gm->Dv; c++)
-                d += (double)oi[c] * di[c];
-        }
+        double d = dO ? row_dot(io->o + ho + t * ldo, dO + t * ldo, gm->Dv) : 0;
         if (io->dlse)
             d -= io->dlse[hl + t];
         float D = (float)d;
