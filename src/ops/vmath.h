@@ -64,7 +64,8 @@ typedef struct {
     /* Its backward: softmax dx = y (dy - sum(dy y)), log-softmax dx = dy -
      * exp(y) sum(dy) (dx may be dy). */
     void (*softmax_grad_row)(const float *dy, const float *y, float *dx, int64_t n, int log_form);
-    /* The row's log-sum-exp as softmax_row's log form computes it (y = x - it). */
+    /* Cross-entropy's log-sum-exp of a row (its terms as ce_grad_row's: within
+     * 2^-24 of the sum, not softmax_row's log form's few ulp near 0). */
     double (*lse_row)(const float *x, int64_t n);
     /* Cross-entropy's gradient row d = sc (p - q), p = softmax_row(z) (f32),
      * q = eps / n + (1 - eps) [j == label] (d may be z). */
