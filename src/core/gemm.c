@@ -171,7 +171,9 @@ static void gemm1(int openblas, CBLAS_TRANSPOSE TA, CBLAS_TRANSPOSE TB, int64_t 
                   float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                   int64_t ldc)
 {
-#ifdef DLT_HAVE_DNNL
+#ifndef DLT_HAVE_DNNL
+    (void)openblas;
+#else
     if (!openblas && k > 0) {
         /* outside a parallel region oneDNN would fork omp_get_max_threads() */
         int outer = !omp_in_parallel() ? omp_get_max_threads() : 1;
