@@ -242,6 +242,7 @@ START_TEST(auto_at_avx2_picks_per_product)
 END_TEST
 #endif
 
+#ifdef DLT_HAVE_DNNL
 /* OpenBLAS's core has AVX2 kernels (the names src/core/gemm.c knows) */
 static int openblas_core_avx2(void)
 {
@@ -252,6 +253,7 @@ static int openblas_core_avx2(void)
             return 1;
     return 0;
 }
+#endif
 
 /* Runs this program again with DLT_GEMM=`provider` (auto: both libraries
  * held to AVX2 code); its exit status. */
