@@ -193,20 +193,6 @@ static float vk_rowmax(const float *x, int64_t n)
     return m;
 }
 
-/* y = exp(x - m) over the row (y may be x: each x[j] is read before y[j] is
- * written); returns their sum in double */
-static double vk_exp_row(const float *x, float *y, int64_t n, float m)
-{
-    double sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < n; j++) {
-        float e = vm_exp_diff(x[j], m);
-        y[j] = e;
-        sum += (double)e;
-    }
-    return sum;
-}
-
 /* e^d for d <= 0 (or NaN) as a term of a sum >= 1: one power of two (n >=
  * -126 is normal) and results below FLT_MIN (d < -87) flushed to 0, which
  * no such sum can notice; vm_exp's clamps and split scaling are for
@@ -219,17 +205,36 @@ VM_INLINE float vm_exp_term(float d)
     return d < -87.f ? 0.f : p * vm_pow2i(n);
 }
 
+/* sum of e^(x - m) over the row in double, each term by vm_exp_diff
+ * (corrected) or vm_exp_term, and stored to y when `store`; the flags are
+ * constants at every call, so each caller gets its own straight loop */
+VM_INLINE double vk_exp_sum(const float *x, float *y, int64_t n, float m, int corrected, int store)
+{
+    double sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < n; j++) {
+        float e = corrected ? vm_exp_diff(x[j], m) : vm_exp_term(x[j] - m);
+        if (store)
+            y[j] = e;
+        sum += (double)e;
+    }
+    return sum;
+}
+
+/* y = exp(x - m) over the row (y may be x: each x[j] is read before y[j] is
+ * written); returns their sum in double */
+static double vk_exp_row(const float *x, float *y, int64_t n, float m)
+{
+    return vk_exp_sum(x, y, n, m, 1, 1);
+}
+
 /* log sum exp of the row, the sum in double (softmax_row's log form: its
  * values near 0 are x - m - log(sum) with log(sum) small, so the terms keep
  * vm_exp_diff's correction) */
 static double vk_lse_row(const float *x, int64_t n)
 {
     float m = vk_rowmax(x, n);
-    double sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < n; j++)
-        sum += (double)vm_exp_diff(x[j], m);
-    return (double)m + log(sum);
+    return (double)m + log(vk_exp_sum(x, NULL, n, m, 1, 0));
 }
 
 /* Cross-entropy's log-sum-exp of a row, for its loss lse - z[label]: x - m
@@ -241,11 +246,7 @@ static double vk_lse_row(const float *x, int64_t n)
 static double vk_ce_lse_row(const float *x, int64_t n)
 {
     float m = vk_rowmax(x, n);
-    double sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < n; j++)
-        sum += (double)vm_exp_term(x[j] - m);
-    return (double)m + log(sum);
+    return (double)m + log(vk_exp_sum(x, NULL, n, m, 0, 0));
 }
 
 static void vk_softmax_row(const float *x, float *y, int64_t n, int log_form)
@@ -284,8 +285,8 @@ static void vk_softmax_grad_row(const float *dy, const float *y, float *dx, int6
 }
 
 /* Cross-entropy's gradient row: d = sc (softmax(z) - q), q = eps / n + (1 - eps)
- * at the label (the smoothed one-hot); the softmax rounded to f32 first, as
- * softmax_row gives it. d may be z. */
+ * at the label (the smoothed one-hot), in f32 but for the label's entry.
+ * d may be z. */
 static void vk_ce_grad_row(const float *z, float *d, int64_t n, int64_t label, double eps, double sc)
 {
     /* the terms as vk_ce_lse_row sums them: a probability e^(z - m) / sum is
@@ -293,15 +294,7 @@ static void vk_ce_grad_row(const float *z, float *d, int64_t n, int64_t label, d
      * largest, where every gradient entry is (label smoothing q0 aside)
      * sc (p - q) with |sc| the gradient's scale: nothing the products
      * downstream can tell apart, for 0.7 of the row's cost (AVX2) */
-    float m = vk_rowmax(z, n);
-    double sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < n; j++) {
-        float e = vm_exp_term(z[j] - m);
-        d[j] = e;
-        sum += (double)e;
-    }
-    double inv = 1 / sum, q0 = eps / (double)n;
+    double inv = 1 / vk_exp_sum(z, d, n, vk_rowmax(z, n), 0, 1), q0 = eps / (double)n;
     float pl = (float)((double)d[label] * inv);
     float finv = (float)inv, fsc = (float)sc, fq0 = (float)q0;
 #pragma omp simd

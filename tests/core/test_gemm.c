@@ -170,6 +170,11 @@ START_TEST(bits_do_not_depend_on_where_it_runs)
 }
 END_TEST
 
+/* OpenBLAS cores with AVX2 kernels, as openblas_get_corename() names them
+ * (the list src/core/gemm.c knows) */
+static const char *const avx2_cores[] = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"};
+#define NAVX2_CORES (sizeof avx2_cores / sizeof *avx2_cores)
+
 START_TEST(version_line_names_the_library)
 {
     char info[256];
@@ -184,13 +189,12 @@ START_TEST(version_line_names_the_library)
         ck_assert_msg(strncmp(info, "OpenBLAS (", 10) == 0, "%s", info);
     /* the start-up warning: exactly when OpenBLAS runs and its core, named in
      * the line, is one without AVX2 kernels on a CPU that has AVX2 and FMA */
-    static const char *const wide[] = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"};
     char lower[256], needle[64];
     for (size_t i = 0; i < sizeof lower; i++)
         lower[i] = (char)tolower((unsigned char)info[i]);
     int wide_core = 0;
-    for (size_t i = 0; i < sizeof wide / sizeof *wide; i++) {
-        snprintf(needle, sizeof needle, "openblas core %s)", wide[i]);
+    for (size_t i = 0; i < NAVX2_CORES; i++) {
+        snprintf(needle, sizeof needle, "openblas core %s)", avx2_cores[i]);
         wide_core |= strstr(lower, needle) != NULL;
     }
     int cpu_avx2 = 0;
@@ -243,13 +247,12 @@ END_TEST
 #endif
 
 #ifdef DLT_HAVE_DNNL
-/* OpenBLAS's core has AVX2 kernels (the names src/core/gemm.c knows) */
+/* OpenBLAS's core has AVX2 kernels */
 static int openblas_core_avx2(void)
 {
-    static const char *const wide[] = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"};
     const char *core = openblas_get_corename();
-    for (size_t i = 0; i < sizeof wide / sizeof *wide; i++)
-        if (core && strcasecmp(core, wide[i]) == 0)
+    for (size_t i = 0; i < NAVX2_CORES; i++)
+        if (core && strcasecmp(core, avx2_cores[i]) == 0)
             return 1;
     return 0;
 }
