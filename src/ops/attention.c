@@ -41,11 +41,13 @@ int dlt_attn_mask_kind(const dlt_shape *m)
     return m->ndim == 1 ? ATTN_MASK_LENGTHS : ATTN_MASK_KEEP;
 }
 
-size_t attn_slot_bytes(const attn_geom *gm, int nbuf)
+size_t attn_slot_bytes(const attn_geom *gm, int backward)
 {
-    int64_t rows = gm->Tq < ATTN_BQ ? gm->Tq : ATTN_BQ;
+    /* score blocks, then the head's K^T and V (the backward's K^T, K and V^T) */
+    int64_t blk = attn_block_floats(gm);
+    int64_t n = backward ? 2 * blk + (2 * gm->D + gm->Dv) * gm->Tk : blk + (gm->D + gm->Dv) * gm->Tk;
     /* 64-byte multiples keep every thread's scores on their own cache lines */
-    size_t b = (size_t)(rows * gm->Tk * nbuf) * sizeof(float);
+    size_t b = (size_t)n * sizeof(float);
     return (b + 63) & ~(size_t)63;
 }
 
@@ -147,14 +149,14 @@ static double attn_bwd_flops(const dlt_node *n, const dlt_shape *const *in,
 }
 
 /* One slot of scratch per thread the plan may run with, no more than items. */
-static size_t ws_for(const attn_geom *gm, int64_t items, int nbuf)
+static size_t ws_for(const attn_geom *gm, int64_t items, int backward)
 {
     int64_t t = dlt_get_num_threads();
     if (t > items)
         t = items;
     if (t < 1)
         t = 1;
-    return (size_t)t * attn_slot_bytes(gm, nbuf);
+    return (size_t)t * attn_slot_bytes(gm, backward);
 }
 
 static size_t attn_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out)
@@ -162,14 +164,14 @@ static size_t attn_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_s
     const attn_attr *a = DLT_CATTR(n, attn_attr);
     attn_geom gm = dlt_attn_geometry(a, in[0], in[1], in[2]);
     int64_t bq = attn_block_rows(a);
-    return ws_for(&gm, gm.B * gm.H * ((gm.Tq + bq - 1) / bq), 1);
+    return ws_for(&gm, gm.B * gm.H * ((gm.Tq + bq - 1) / bq), 0);
 }
 
 static size_t attn_bwd_ws(const dlt_node *n, const dlt_shape *const *in,
                           const dlt_shape *const *out)
 {
     attn_geom gm = dlt_attn_geometry(DLT_CATTR(n, attn_attr), in[0], in[1], in[2]);
-    return ws_for(&gm, gm.B * gm.H, 2);
+    return ws_for(&gm, gm.B * gm.H, 1);
 }
 
 static dlt_status attn_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);

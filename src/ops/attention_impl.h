@@ -108,8 +108,15 @@ static inline int64_t attn_block_rows(const attn_attr *a)
 attn_geom dlt_attn_geometry(const attn_attr *a, const dlt_shape *q, const dlt_shape *k,
                             const dlt_shape *v);
 int dlt_attn_mask_kind(const dlt_shape *m);
-/* Bytes of scratch one thread needs (nbuf score blocks of ATTN_BQ x Tk). */
-size_t attn_slot_bytes(const attn_geom *gm, int nbuf);
+/* Floats of one score block in a thread's scratch: ATTN_BQ (or Tq) rows of Tk */
+static inline int64_t attn_block_floats(const attn_geom *gm)
+{
+    return (gm->Tq < ATTN_BQ ? gm->Tq : ATTN_BQ) * gm->Tk;
+}
+
+/* Bytes of scratch one thread needs: the forward one score block of ATTN_BQ
+ * x Tk, a head's K^T and V; the backward two blocks, K^T, K and V^T. */
+size_t attn_slot_bytes(const attn_geom *gm, int backward);
 
 dlt_status attn_fwd_cpu(const dlt_kctx *k);
 dlt_status attn_bwd_cpu(const dlt_kctx *k);

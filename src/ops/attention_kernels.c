@@ -4,11 +4,14 @@
  * attn_block_rows() query rows (ATTN_BQ, half that when causal), so a thread
  * never holds more than ATTN_BQ x Tk scores (two such blocks in the
  * backward), never a whole B x H x Tq x Tk tensor.
- * The forward runs one (batch, head, query block) per iteration; the
- * backward one (batch, head) per iteration, because dk and dv of a head sum
- * over all its query blocks and the sum order must not depend on threads.
- * Inside a parallel loop dlt_gemm runs on the calling thread; when there are
- * fewer items than threads the loop is serial and each GEMM is split instead.
+ * The forward runs the query blocks of one (batch, head) per iteration
+ * (one block per iteration when there are few heads); the backward one
+ * (batch, head) per iteration, because dk and dv of a head sum over all its
+ * query blocks and the sum order must not depend on threads. An iteration
+ * first lays out the head's keys and values for its products (attn_mm),
+ * which run on the calling thread; when there are fewer items than threads
+ * the loop is serial and each product's rows are split instead. Every
+ * result has the same bits on any number of threads.
  * The softmax rows' exp runs on the vector path of vmath.h (libm's expf per
  * element under DLT_CPU_ISA=libm). */
 #include <math.h>
@@ -29,6 +32,7 @@ typedef struct {
     float keep_scale;
     int gemm_nt;
     const dlt_vmath_ops *vm; /* the vector exp of the softmax rows; NULL: libm */
+    const dlt_vmath_ops *vv; /* K^T, V^T and the small products: never NULL */
 } attn_run;
 
 static dlt_status attn_run_init(attn_run *r, const dlt_kctx *k, const attn_attr *a,
@@ -45,6 +49,7 @@ static dlt_status attn_run_init(attn_run *r, const dlt_kctx *k, const attn_attr 
     r->stream = attn_stream(a->id, k->step);
     r->keep_scale = 1.0f / (1.0f - a->p);
     r->vm = dlt_vmath();
+    r->vv = dlt_vmath_vec();
     if (r->mask_kind == ATTN_MASK_LENGTHS) {
         const int32_t *len = mask;
         for (int64_t b = 0; b < r->gm.B; b++)
@@ -154,24 +159,109 @@ static int64_t keys_for(const attn_run *r, int64_t i0, int64_t rows)
     return kn;
 }
 
+/* C = alpha op(A) B (+ C when beta is 1), B [k, n] row-major: every product
+ * of a head, once K and V are laid out transposed where they are used so
+ * (K^T for the scores, V^T for dP), by the small products of vmath_gemm.h
+ * (a library sgemm packs both operands on every call: at these sizes as
+ * much traffic as arithmetic). With fewer items than threads the rows of C
+ * are split over gemm_nt threads; each element is the same chain of
+ * multiply-adds whoever computes it, so the bits do not depend on the
+ * thread count. */
+static void attn_mm(const attn_run *r, int ta, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                    int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    int64_t sai = ta ? 1 : lda, sap = ta ? lda : 1;
+    int nt = r->gemm_nt;
+    if (nt <= 1 || m < 2 * nt) {
+        r->vv->gemm_small(m, n, k, alpha, a, sai, sap, b, ldb, beta, c, ldc);
+        return;
+    }
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int t = 0; t < nt; t++) {
+        int64_t i0 = m * t / nt, i1 = m * (t + 1) / nt;
+        r->vv->gemm_small(i1 - i0, n, k, alpha, a + i0 * sai, sai, sap, b, ldb, beta, c + i0 * ldc, ldc);
+    }
+}
+
+/* The next item's operand rows, requested into L2 a few at a time while
+ * this item computes. A head's rows are KB apart (packed q, k, v: 3 KB for
+ * heads of 64), each on another page, where the hardware prefetchers do not
+ * follow: read cold, laying out K and V cost a head as much as two of its
+ * products. All of them at once stalled on the miss queue; spread over the
+ * score rows they arrive in time. */
+enum { PF_MAX = 5 };
+typedef struct {
+    const float *base[PF_MAX];
+    int64_t ld[PF_MAX], rows[PF_MAX], w[PF_MAX];
+    int n, cur;    /* tensors, the one being requested */
+    int64_t row;   /* its next row */
+    int64_t per;   /* rows per step */
+} pf_stream;
+
+static void pf_add(pf_stream *s, const float *p, int64_t rows, int64_t w, int64_t ld)
+{
+    if (s->n < PF_MAX)
+        s->base[s->n] = p, s->rows[s->n] = rows, s->w[s->n] = w, s->ld[s->n++] = ld;
+}
+
+/* spread what was added over `steps` calls of pf_step */
+static void pf_plan(pf_stream *s, int64_t steps)
+{
+    int64_t total = 0;
+    for (int t = 0; t < s->n; t++)
+        total += s->rows[t];
+    s->per = steps > 0 ? (total + steps - 1) / steps : total;
+}
+
+static void pf_step(pf_stream *s)
+{
+    for (int64_t k = 0; k < s->per && s->cur < s->n; k++) {
+        const float *p = s->base[s->cur] + s->row * s->ld[s->cur];
+        for (int64_t c = 0; c < s->w[s->cur]; c += 64 / (int64_t)sizeof(float))
+            __builtin_prefetch(p + c, 0, 2);
+        if (++s->row == s->rows[s->cur])
+            s->cur++, s->row = 0;
+    }
+}
+
 typedef struct {
     const float *q, *k, *v;
     float *o, *lse;
 } fwd_io;
 
-static void fwd_block(const attn_run *r, const fwd_io *io, int64_t b, int64_t h, int64_t i0,
-                      int64_t rows, float *S)
+/* A head's keys and values laid out for the products: K^T [D, n] (rows n
+ * apart) and V [n, Dv] with its rows contiguous. In place, V's rows are
+ * Hin Dv floats apart (packed q, k, v: 3 KB for heads of 64), and the rows a
+ * product streams through one vector column then share four of L1's 64
+ * sets. */
+typedef struct {
+    float *kt, *vc;
+    int64_t n;
+} head_kv;
+
+static head_kv pack_kv(const attn_run *r, const float *k, const float *v, int64_t n, float *at)
 {
     const attn_geom *gm = &r->gm;
-    int64_t ldq = attn_in_ld(gm, gm->D), ldv = attn_in_ld(gm, gm->Dv), ldo = attn_ld(gm, gm->Dv);
+    head_kv p = {at, at + gm->D * n, n};
+    r->vv->transpose(k, n, gm->D, attn_in_ld(gm, gm->D), p.kt, n);
+    int64_t ldv = attn_in_ld(gm, gm->Dv);
+    for (int64_t j = 0; j < n; j++)
+        memcpy(p.vc + j * gm->Dv, v + j * ldv, (size_t)gm->Dv * sizeof *v);
+    return p;
+}
+
+static void fwd_block(const attn_run *r, const fwd_io *io, int64_t b, int64_t h, int64_t i0,
+                      int64_t rows, float *S, const head_kv *kv, pf_stream *pf)
+{
+    const attn_geom *gm = &r->gm;
+    int64_t ldq = attn_in_ld(gm, gm->D), ldo = attn_ld(gm, gm->Dv);
     int64_t kn = keys_for(r, i0, rows);
     const float *q = io->q + attn_in_base(gm, b, h, gm->Tq, gm->D) + i0 * ldq;
-    const float *k = io->k + attn_in_base(gm, b, h, gm->Tk, gm->D);
-    const float *v = io->v + attn_in_base(gm, b, h, gm->Tk, gm->Dv);
     float *o = io->o + attn_base(gm, b, h, gm->Tq, gm->Dv) + i0 * ldo;
     float *lse = io->lse + (b * gm->H + h) * gm->Tq + i0;
-    dlt_gemm(0, 1, rows, kn, gm->D, r->a->scale, q, ldq, k, ldq, 0.f, S, kn, r->gemm_nt);
+    attn_mm(r, 0, rows, kn, gm->D, r->a->scale, q, ldq, kv->kt, kv->n, 0.f, S, kn);
     for (int64_t t = 0; t < rows; t++) {
+        pf_step(pf);
         int64_t i = i0 + t;
         float *s = S + t * kn;
         mask_row(r, b, i, s, kn);
@@ -199,16 +289,35 @@ static void fwd_block(const attn_run *r, const fwd_io *io, int64_t b, int64_t h,
                 s[j] *= inv;
         }
     }
-    dlt_gemm(0, 0, rows, gm->Dv, kn, 1.f, S, kn, v, ldv, 0.f, o, ldo, r->gemm_nt);
+    attn_mm(r, 0, rows, gm->Dv, kn, 1.f, S, kn, kv->vc, gm->Dv, 0.f, o, ldo);
 }
 
-/* Item it of the forward: one query block of one (batch, head). */
-static void fwd_item(const attn_run *r, const fwd_io *io, int64_t it, int64_t nqb, float *work)
+/* Item it of the forward: query blocks [part nqb / split, (part + 1) nqb /
+ * split) of one (batch, head), it = (b H + h) split + part, with the keys
+ * and values they see laid out once. work: a score block, then K^T and V.
+ * Whole heads (split 1) ask for the next head's rows on the way. */
+static void fwd_item(const attn_run *r, const fwd_io *io, int64_t it, int64_t nqb, int64_t split, float *work)
 {
     const attn_geom *gm = &r->gm;
-    int64_t bq = attn_block_rows(r->a), bh = it / nqb, i0 = (it % nqb) * bq;
-    int64_t rows = gm->Tq - i0 < bq ? gm->Tq - i0 : bq;
-    fwd_block(r, io, bh / gm->H, bh % gm->H, i0, rows, work);
+    pf_stream pf;
+    memset(&pf, 0, sizeof pf);
+    if (split == 1 && it + 1 < gm->B * gm->H) {
+        int64_t nb = (it + 1) / gm->H, nh = (it + 1) % gm->H, ldq = attn_in_ld(gm, gm->D);
+        pf_add(&pf, io->k + attn_in_base(gm, nb, nh, gm->Tk, gm->D), gm->Tk, gm->D, ldq);
+        pf_add(&pf, io->v + attn_in_base(gm, nb, nh, gm->Tk, gm->Dv), gm->Tk, gm->Dv, attn_in_ld(gm, gm->Dv));
+        pf_add(&pf, io->q + attn_in_base(gm, nb, nh, gm->Tq, gm->D), gm->Tq, gm->D, ldq);
+        pf_plan(&pf, gm->Tq);
+    }
+    int64_t bq = attn_block_rows(r->a), bh = it / split, part = it % split;
+    int64_t b = bh / gm->H, h = bh % gm->H;
+    int64_t q0 = part * nqb / split, q1 = (part + 1) * nqb / split;
+    int64_t last = (q1 - 1) * bq, n = keys_for(r, last, gm->Tq - last < bq ? gm->Tq - last : bq);
+    head_kv kv = pack_kv(r, io->k + attn_in_base(gm, b, h, gm->Tk, gm->D),
+                         io->v + attn_in_base(gm, b, h, gm->Tk, gm->Dv), n, work + attn_block_floats(gm));
+    for (int64_t qb = q0; qb < q1; qb++) {
+        int64_t i0 = qb * bq, rows = gm->Tq - i0 < bq ? gm->Tq - i0 : bq;
+        fwd_block(r, io, b, h, i0, rows, work, &kv, &pf);
+    }
 }
 
 /* inputs q, k, v [, mask]; outputs o, lse */
@@ -224,25 +333,32 @@ dlt_status attn_fwd_cpu(const dlt_kctx *k)
     const attn_geom *gm = &r.gm;
     attn_ptrs pt = attn_pointers(gm, k, 0);
     fwd_io io = {pt.q, pt.k, pt.v, k->out[0], k->out[1]};
-    int64_t bq = attn_block_rows(a), nqb = (gm->Tq + bq - 1) / bq, items = gm->B * gm->H * nqb;
-    size_t slot = attn_slot_bytes(gm, 1);
+    /* a head's blocks in one item, which lays out its keys and values once,
+     * where there are heads enough to go round; else one block per item */
+    int64_t bq = attn_block_rows(a), nqb = (gm->Tq + bq - 1) / bq;
+    int64_t split = gm->B * gm->H >= 4 * (int64_t)k->nthreads ? 1 : nqb, items = gm->B * gm->H * split;
+    size_t slot = attn_slot_bytes(gm, 0);
     int nt = attn_threads(&r, k, items, slot);
     float *work = k->work;
     int64_t slot_floats = (int64_t)(slot / sizeof(float));
-    /* dynamic: causal blocks late in a head have more keys than early ones,
-     * and an interleaved static split gave 2 threads the even and the odd
-     * blocks of every head (GPT-mini's 4 blocks: 128 against 192 keys; the
-     * forward 8.8 -> 7.9 ms per step, AVX-512). Each item writes its own rows: the bits do not
-     * depend on who runs it. One thread: a plain loop, each GEMM split (not
-     * an if (0) parallel region, inside which a split GEMM forks new
-     * threads). */
-    if (nt > 1) {
+    /* Whole heads: in runs, so that a thread's next item is it + 1, whose
+     * rows it asks for. Single blocks: dynamic, because causal blocks late in
+     * a head have more keys than early ones (an interleaved static split gave
+     * 2 threads the even and the odd blocks of every head). Each item writes
+     * its own rows: the bits do not depend on who runs it. One thread: a
+     * plain loop, each product's rows split (not an if (0) parallel region,
+     * inside which a split product forks new threads). */
+    if (nt > 1 && split == 1) {
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int64_t it = 0; it < items; it++)
+            fwd_item(&r, &io, it, nqb, split, work + omp_get_thread_num() * slot_floats);
+    } else if (nt > 1) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
         for (int64_t it = 0; it < items; it++)
-            fwd_item(&r, &io, it, nqb, work + omp_get_thread_num() * slot_floats);
+            fwd_item(&r, &io, it, nqb, split, work + omp_get_thread_num() * slot_floats);
     } else {
         for (int64_t it = 0; it < items; it++)
-            fwd_item(&r, &io, it, nqb, work);
+            fwd_item(&r, &io, it, nqb, split, work);
     }
     return DLT_OK;
 }
@@ -281,7 +397,7 @@ static double row_dot(const float *a, const float *b, int64_t n)
  * including lse's own gradient P); under dropout dP is the gradient of the
  * dropped probabilities scaled back, and A becomes the dropped P for dv. */
 static void bwd_block(const attn_run *r, const bwd_io *io, int64_t b, int64_t h, int64_t i0,
-                      int64_t rows, float *A, float *G)
+                      int64_t rows, float *A, float *G, const float *kt, const float *vt, pf_stream *pf)
 {
     const attn_geom *gm = &r->gm;
     int64_t ldq = attn_in_ld(gm, gm->D), ldv = attn_in_ld(gm, gm->Dv), ldo = attn_ld(gm, gm->Dv);
@@ -291,17 +407,19 @@ static void bwd_block(const attn_run *r, const bwd_io *io, int64_t b, int64_t h,
     int64_t ho = attn_base(gm, b, h, gm->Tq, gm->Dv) + i0 * ldo,
             hv = attn_in_base(gm, b, h, gm->Tk, gm->Dv);
     int64_t hl = (b * gm->H + h) * gm->Tq + i0;
-    const float *q = io->q + hq, *k = io->k + hk, *v = io->v + hv;
+    const float *q = io->q + hq;
     const float *dO = io->dO ? io->dO + ho : NULL;
     float scale = r->a->scale;
-    dlt_gemm(0, 1, rows, kn, gm->D, scale, q, ldq, k, ldq, 0.f, A, kn, r->gemm_nt);
+    int64_t Tk = gm->Tk;
+    attn_mm(r, 0, rows, kn, gm->D, scale, q, ldq, kt, Tk, 0.f, A, kn);
     if (dO)
-        dlt_gemm(0, 1, rows, kn, gm->Dv, 1.f, dO, ldo, v, ldv, 0.f, G, kn, r->gemm_nt);
+        attn_mm(r, 0, rows, kn, gm->Dv, 1.f, dO, ldo, vt, Tk, 0.f, G, kn);
     else
         memset(G, 0, (size_t)(rows * kn) * sizeof *G);
     for (int64_t t = 0; t < rows; t++) {
         int64_t i = i0 + t;
         float *s = A + t * kn, *gp = G + t * kn;
+        pf_step(pf);
         float l = io->lse[hl + t];
         if (l == -INFINITY) {
             memset(s, 0, (size_t)kn * sizeof *s);
@@ -340,22 +458,48 @@ static void bwd_block(const attn_run *r, const bwd_io *io, int64_t b, int64_t h,
         }
     }
     if (dO)
-        dlt_gemm(1, 0, kn, gm->Dv, rows, 1.f, A, kn, dO, ldo, 1.f, io->dv + hv, ldv, r->gemm_nt);
-    dlt_gemm(0, 0, rows, gm->D, kn, scale, G, kn, k, ldq, 0.f, io->dq + hq, ldq, r->gemm_nt);
-    dlt_gemm(1, 0, kn, gm->D, rows, scale, G, kn, q, ldq, 1.f, io->dk + hk, ldq, r->gemm_nt);
+        attn_mm(r, 1, kn, gm->Dv, rows, 1.f, A, kn, dO, ldo, 1.f, io->dv + hv, ldv);
+    attn_mm(r, 0, rows, gm->D, kn, scale, G, kn, io->k + hk, ldq, 0.f, io->dq + hq, ldq);
+    attn_mm(r, 1, kn, gm->D, rows, scale, G, kn, q, ldq, 1.f, io->dk + hk, ldq);
 }
 
-/* Item it of the backward: one (batch, head), its query blocks in order. */
-static void bwd_item(const attn_run *r, const bwd_io *io, int64_t it, float *A, float *B)
+/* item it's K, V, Q (and O, dO) rows, spread over the previous item's score rows */
+static void bwd_prefetch(const attn_run *r, const bwd_io *io, int64_t it, pf_stream *pf)
+{
+    const attn_geom *gm = &r->gm;
+    memset(pf, 0, sizeof *pf);
+    if (it < gm->B * gm->H) {
+        int64_t b = it / gm->H, h = it % gm->H, ldq = attn_in_ld(gm, gm->D), ldo = attn_ld(gm, gm->Dv);
+        pf_add(pf, io->k + attn_in_base(gm, b, h, gm->Tk, gm->D), gm->Tk, gm->D, ldq);
+        pf_add(pf, io->v + attn_in_base(gm, b, h, gm->Tk, gm->Dv), gm->Tk, gm->Dv, attn_in_ld(gm, gm->Dv));
+        pf_add(pf, io->q + attn_in_base(gm, b, h, gm->Tq, gm->D), gm->Tq, gm->D, ldq);
+        if (io->dO) {
+            pf_add(pf, io->o + attn_base(gm, b, h, gm->Tq, gm->Dv), gm->Tq, gm->Dv, ldo);
+            pf_add(pf, io->dO + attn_base(gm, b, h, gm->Tq, gm->Dv), gm->Tq, gm->Dv, ldo);
+        }
+    }
+    pf_plan(pf, gm->Tq);
+}
+
+/* Item it of the backward: one (batch, head), its query blocks in order.
+ * A: two score blocks, then the head's K^T and V^T. */
+static void bwd_item(const attn_run *r, const bwd_io *io, int64_t it, float *A)
 {
     const attn_geom *gm = &r->gm;
     int64_t b = it / gm->H, h = it % gm->H;
+    int64_t blk = attn_block_floats(gm), ldq = attn_in_ld(gm, gm->D), ldv = attn_in_ld(gm, gm->Dv);
+    float *B = A + blk, *kt = B + blk, *vt = kt + gm->D * gm->Tk;
+    const float *k = io->k + attn_in_base(gm, b, h, gm->Tk, gm->D);
+    r->vv->transpose(k, gm->Tk, gm->D, ldq, kt, gm->Tk);
+    r->vv->transpose(io->v + attn_in_base(gm, b, h, gm->Tk, gm->Dv), gm->Tk, gm->Dv, ldv, vt, gm->Tk);
+    pf_stream pf;
+    bwd_prefetch(r, io, it + 1, &pf);
     zero_rows(io->dk + attn_in_base(gm, b, h, gm->Tk, gm->D), gm->Tk, gm->D, attn_in_ld(gm, gm->D));
     zero_rows(io->dv + attn_in_base(gm, b, h, gm->Tk, gm->Dv), gm->Tk, gm->Dv, attn_in_ld(gm, gm->Dv));
     int64_t bq = attn_block_rows(r->a);
     for (int64_t i0 = 0; i0 < gm->Tq; i0 += bq) {
         int64_t rows = gm->Tq - i0 < bq ? gm->Tq - i0 : bq;
-        bwd_block(r, io, b, h, i0, rows, A, B);
+        bwd_block(r, io, b, h, i0, rows, A, B, kt, vt, &pf);
     }
 }
 
@@ -376,19 +520,18 @@ dlt_status attn_bwd_cpu(const dlt_kctx *k)
     attn_ptrs pt = attn_pointers(gm, k, 1);
     bwd_io io = {pt.q, pt.k, pt.v, k->in[3], k->in[4], dO, dlse, pt.dq, pt.dk, pt.dv};
     int64_t items = gm->B * gm->H;
-    size_t slot = attn_slot_bytes(gm, 2);
+    size_t slot = attn_slot_bytes(gm, 1);
     int nt = attn_threads(&r, k, items, slot);
-    int64_t slot_floats = (int64_t)(slot / sizeof(float)), half = slot_floats / 2;
+    int64_t slot_floats = (int64_t)(slot / sizeof(float));
     float *work = k->work;
     if (nt > 1) {
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int64_t it = 0; it < items; it++) {
-            float *A = work + omp_get_thread_num() * slot_floats;
-            bwd_item(&r, &io, it, A, A + half);
+            bwd_item(&r, &io, it, work + omp_get_thread_num() * slot_floats);
         }
     } else { /* a plain loop, as the forward's */
         for (int64_t it = 0; it < items; it++)
-            bwd_item(&r, &io, it, work, work + half);
+            bwd_item(&r, &io, it, work);
     }
     return DLT_OK;
 }

@@ -130,6 +130,15 @@ typedef struct {
         void (*row_dx)(const float *dy, const float *x, const float *gam, float *dx, int64_t n, double r,
                        float k0, float k2, float m);
     } norm;
+    /* C = alpha op(A) B (+ C when beta is 1; beta 0 does not read C) for
+     * small products (vmath_gemm.h: attention's per-head products), C [M, N]
+     * rows ldc apart, A(i, p) = a[i sai + p sap] (any strides: A or A^T),
+     * B [K, N] with contiguous rows ldb apart. Each C element sums over p in
+     * order: its bits do not depend on M, N or its place. */
+    void (*gemm_small)(int64_t M, int64_t N, int64_t K, float alpha, const float *a, int64_t sai, int64_t sap,
+                       const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+    /* y[c ldy + r] = x[r ldx + c] for r < rows, c < cols */
+    void (*transpose)(const float *x, int64_t rows, int64_t cols, int64_t ldx, float *y, int64_t ldy);
 } dlt_vmath_ops;
 
 #ifdef __cplusplus

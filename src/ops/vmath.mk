@@ -4,7 +4,7 @@
 # without trapping math (selects of values computed anyway must if-convert).
 libdltrain_la_SOURCES += src/ops/vmath.c
 noinst_HEADERS += src/ops/vmath.h src/ops/vmath_math.h src/ops/vmath_kernels.h src/ops/vmath_draw.h src/ops/conv_direct_kernels.h src/ops/conv_direct_vec.h \
-	src/ops/norm_block_kernels.h
+	src/ops/norm_block_kernels.h src/ops/vmath_gemm.h
 EXTRA_DIST += src/ops/vmath_fit.py
 VMATH_CFLAGS = $(AM_CFLAGS) -ffp-contract=off -fno-trapping-math
 noinst_LTLIBRARIES += src/ops/libvmath_base.la

@@ -435,6 +435,7 @@ static void vk_bce(int order, const float *x, const float *t, const float *p, fl
 
 #include "conv_direct_kernels.h"
 #include "norm_block_kernels.h"
+#include "vmath_gemm.h"
 
 const dlt_vmath_ops VM_TABLE = {
     .name = VM_ISA_NAME,
@@ -475,4 +476,6 @@ const dlt_vmath_ops VM_TABLE = {
              .row_dsums = vk_norm_row_dsums,
              .col_dsums = vk_norm_col_dsums,
              .row_dx = vk_norm_row_dx},
+    .gemm_small = vk_gemm_small,
+    .transpose = vk_transpose,
 };

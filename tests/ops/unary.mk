@@ -7,8 +7,8 @@ tests_ops_test_unary_golden_CPPFLAGS = $(AM_CPPFLAGS) -DUNARY_SRCDIR='"$(abs_top
 EXTRA_DIST += tests/fixtures/unary_make_fixtures.py tests/fixtures/unary_act.h5 \
 	tests/fixtures/unary_softmax.h5
 # the vectorised f32 math on every ISA path this CPU runs (src/ops/vmath.h)
-check_PROGRAMS += tests/ops/test_vmath
-TESTS += tests/ops/test_vmath
+check_PROGRAMS += tests/ops/test_vmath tests/ops/test_vmath_gemm
+TESTS += tests/ops/test_vmath tests/ops/test_vmath_gemm
 # the op tests above once per DLT_CPU_ISA path (needs dltrain for --version)
 TESTS += tests/ops/test_vmath_paths.sh
 EXTRA_DIST += tests/ops/test_vmath_paths.sh
