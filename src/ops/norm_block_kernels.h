@@ -135,7 +135,14 @@ static void vk_norm_row_dsums(const float *dy, const float *x, const float *gam,
 static void vk_norm_row_dx(const float *dy, const float *x, const float *gam, float *dx, int64_t n, double r,
                            float k0, float k2, float m)
 {
+    if (gam) {
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++)
-        dx[i] = (float)(r * (gam ? gam[i] : 1.0)) * dy[i] - k0 - k2 * (x[i] - m);
+        for (int64_t i = 0; i < n; i++)
+            dx[i] = (float)(r * gam[i]) * dy[i] - k0 - k2 * (x[i] - m);
+    } else { /* the same bits; with the select inside, AVX2 code ran 10 ns per element */
+        float rf = (float)r;
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++)
+            dx[i] = rf * dy[i] - k0 - k2 * (x[i] - m);
+    }
 }

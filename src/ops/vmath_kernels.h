@@ -413,12 +413,17 @@ VM_INLINE float vm_log1p_small(float e)
     return u == 1.f ? e : vm_log(u) * (e / (u - 1.f));
 }
 
-static void vk_bce(int order, const float *x, const float *t, const float *p, float *y, int64_t n)
+/* one order with or without p: `order` and `has_p` are constants at every
+ * call, so each is its own straight loop (a select on p inside the loop ran
+ * AVX2 code one element at a time, 13-16 ns per element) with pi = 1.f the
+ * same arithmetic, so the same bits */
+VM_INLINE void vk_bce_loop(int order, int has_p, const float *x, const float *t, const float *p, float *y,
+                           int64_t n)
 {
     if (order == 0) {
 #pragma omp simd
         for (int64_t i = 0; i < n; i++) {
-            float xi = x[i], ti = t[i], pi = p ? p[i] : 1.f;
+            float xi = x[i], ti = t[i], pi = has_p ? p[i] : 1.f;
             float l = vm_log1p_small(vm_exp(-vm_abs(xi)));
             float sp_neg = (xi < 0.f ? -xi : 0.f) + l, sp_pos = (xi > 0.f ? xi : 0.f) + l;
             y[i] = pi * ti * sp_neg + (1.f - ti) * sp_pos;
@@ -426,11 +431,23 @@ static void vk_bce(int order, const float *x, const float *t, const float *p, fl
     } else {
 #pragma omp simd
         for (int64_t i = 0; i < n; i++) {
-            float sg, sm, ti = t[i], pi = p ? p[i] : 1.f;
+            float sg, sm, ti = t[i], pi = has_p ? p[i] : 1.f;
             vm_sigmoid2(x[i], &sg, &sm);
             y[i] = sg * (1.f - ti + pi * ti) - pi * ti;
         }
     }
+}
+
+static void vk_bce(int order, const float *x, const float *t, const float *p, float *y, int64_t n)
+{
+    if (order == 0 && p)
+        vk_bce_loop(0, 1, x, t, p, y, n);
+    else if (order == 0)
+        vk_bce_loop(0, 0, x, t, NULL, y, n);
+    else if (p)
+        vk_bce_loop(1, 1, x, t, p, y, n);
+    else
+        vk_bce_loop(1, 0, x, t, NULL, y, n);
 }
 
 #include "conv_direct_kernels.h"
