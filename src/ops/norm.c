@@ -131,6 +131,7 @@ const dlt_op_def dlt_op_def_norm_backward = {
     .shape = norm_grad_shape,
     .grad = dlt_norm_backward_grad,
     .cpu = dlt_norm_grad_cpu,
+    .workspace = dlt_norm_backward_ws,
     .flops = norm_flops,
     .flags = DLT_OP_INPLACE,
 };

@@ -57,6 +57,11 @@ dlt_status dlt_norm_apply_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy,
 dlt_status dlt_norm_cpu(const dlt_kctx *k);
 dlt_status dlt_norm_apply_cpu(const dlt_kctx *k);
 dlt_status dlt_norm_grad_cpu(const dlt_kctx *k);
+/* Rows per block of the layer norm backward's parameter sums (norm_kernels.c):
+ * a constant, so that the sums' order depends on the shape only. */
+#define NORM_LN_ROWS 32
+/* norm_backward's CPU scratch: the layer norm's per-block parameter sums */
+size_t dlt_norm_backward_ws(const dlt_node *n, const dlt_shape *const *in, const dlt_shape *const *out);
 dlt_t dlt_norm_grad_node(dlt_graph *g, const dlt_norm_attr *a, dlt_t dy, dlt_t x, dlt_t mean, dlt_t rstd,
                          dlt_t alpha, dlt_t gamma);
 dlt_status dlt_norm_fwd_grad(dlt_graph *g, const dlt_node *n, const dlt_t *dy, dlt_t *dx);

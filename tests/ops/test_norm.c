@@ -397,6 +397,71 @@ START_TEST(batch_norm_matches_torch)
 }
 END_TEST
 
+/* A layer norm's dgamma and dbeta come from per-block sums of NORM_LN_ROWS
+ * rows added in block order (norm_kernels.c): with more rows than a block
+ * (not a multiple of it) and enough elements for the threaded loops, they
+ * match naive double sums and are bitwise the same with 1 and 4 threads, as
+ * dx is. */
+START_TEST(layer_norm_param_grads_blocked)
+{
+    const ncase c = {LN, 2, {100, 400}, 1, 1};
+    built b = build(&c, 77);
+    size_t n = (size_t)b.n, C = (size_t)b.C;
+    float *cd = malloc(n * sizeof(float));
+    dlt_test_fill_uniform(cd, n, -1, 1, 5);
+    dlt_t s = dlt_sum(b.g, dlt_mul(b.g, b.y, dlt_constant(b.g, DLT_F32, 2, c.dim, cd)), 0, NULL, 0), gr[3];
+    dlt_t wrt[3] = {b.x, b.gamma, b.beta};
+    ck_assert_int_eq(dlt_grad(b.g, s, 3, wrt, gr), DLT_OK);
+    dlt_plan *p;
+    ck_assert_int_eq(dlt_plan_create(b.g, 3, gr, NULL, &p), DLT_OK);
+    size_t sz[3] = {n, C, C};
+    float *out[2][3];
+    int saved = dlt_get_num_threads();
+    for (int t = 0; t < 2; t++) {
+        dlt_set_num_threads(t ? 4 : 1);
+        memcpy(dlt_plan_data(p, b.x), b.xd, n * sizeof(float));
+        dlt_exec_opts eo = {.training = 1};
+        ck_assert_int_eq(dlt_plan_run(p, &eo), DLT_OK);
+        for (int k = 0; k < 3; k++) {
+            out[t][k] = malloc(sz[k] * sizeof(float));
+            memcpy(out[t][k], dlt_plan_data(p, gr[k]), sz[k] * sizeof(float));
+        }
+    }
+    dlt_set_num_threads(saved);
+    for (int k = 0; k < 3; k++)
+        ck_assert_int_eq(memcmp(out[0][k], out[1][k], sz[k] * sizeof(float)), 0);
+    /* dbeta[c] = sum_a cd, dgamma[c] = sum_a cd xhat, xhat from double statistics */
+    double *rg = calloc(C, sizeof(double)), *rb = calloc(C, sizeof(double)), *mg = calloc(C, sizeof(double));
+    for (int64_t a = 0; a < b.A; a++) {
+        const float *xr = b.xd + a * b.C;
+        double m = 0, q = 0;
+        for (int64_t j = 0; j < b.C; j++)
+            m += xr[j];
+        m /= (double)b.C;
+        for (int64_t j = 0; j < b.C; j++)
+            q += (xr[j] - m) * (xr[j] - m);
+        double r = 1 / sqrt(q / (double)b.C + EPS);
+        for (int64_t j = 0; j < b.C; j++) {
+            double g = cd[a * b.C + j], xh = (xr[j] - m) * r;
+            rb[j] += g;
+            rg[j] += g * xh;
+            mg[j] += fabs(g * xh) + fabs(g);
+        }
+    }
+    for (size_t j = 0; j < C; j++) {
+        ck_assert_msg(fabs(out[0][2][j] - rb[j]) <= 1e-6 * mg[j], "dbeta[%zu] = %g, want %g", j, out[0][2][j], rb[j]);
+        ck_assert_msg(fabs(out[0][1][j] - rg[j]) <= 1e-6 * mg[j], "dgamma[%zu] = %g, want %g", j, out[0][1][j],
+                      rg[j]);
+    }
+    for (int t = 0; t < 2; t++)
+        for (int k = 0; k < 3; k++)
+            free(out[t][k]);
+    free(rg), free(rb), free(mg), free(cd);
+    dlt_plan_free(p);
+    unbuild(&b);
+}
+END_TEST
+
 START_TEST(layer_norm_matches_torch)
 {
     int64_t d[3] = {3, 4, 5};
@@ -465,6 +530,7 @@ static Suite *suite(void)
     tcase_add_test(t, batch_norm_without_running_stats_uses_batch_stats);
     tcase_add_test(t, batch_norm_matches_torch);
     tcase_add_test(t, layer_norm_matches_torch);
+    tcase_add_test(t, layer_norm_param_grads_blocked);
     tcase_add_test(t, bad_arguments_are_reported);
     suite_add_tcase(s, t);
     return s;
