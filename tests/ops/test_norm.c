@@ -203,6 +203,25 @@ START_TEST(second_order_matches_finite_differences)
 }
 END_TEST
 
+/* Runs plan p (training) from b's input on 1 and then 4 threads; res[t][k]
+ * gets a copy of outs[k] (sz[k] floats) of run t, to free. */
+static void run_on_1_and_4_threads(dlt_plan *p, const built *b, int nout, const dlt_t *outs, const size_t *sz,
+                                   float *res[2][3])
+{
+    int saved = dlt_get_num_threads();
+    for (int t = 0; t < 2; t++) {
+        dlt_set_num_threads(t ? 4 : 1);
+        memcpy(dlt_plan_data(p, b->x), b->xd, (size_t)b->n * sizeof(float));
+        dlt_exec_opts eo = {.training = 1};
+        ck_assert_int_eq(dlt_plan_run(p, &eo), DLT_OK);
+        for (int k = 0; k < nout; k++) {
+            res[t][k] = malloc(sz[k] * sizeof(float));
+            memcpy(res[t][k], dlt_plan_data(p, outs[k]), sz[k] * sizeof(float));
+        }
+    }
+    dlt_set_num_threads(saved);
+}
+
 /* Inputs above the OpenMP threshold: forward and input gradient match the
  * naive reference and are bitwise the same with 1 and 4 threads. */
 START_TEST(large_inputs_are_thread_count_independent)
@@ -211,7 +230,7 @@ START_TEST(large_inputs_are_thread_count_independent)
     const ncase *c = &big[_i];
     built b = build(c, 500 + (uint64_t)_i);
     size_t n = (size_t)b.n;
-    float *cd = malloc(n * sizeof(float)), *out[2][2], *ref = malloc(n * sizeof(float));
+    float *cd = malloc(n * sizeof(float)), *out[2][3], *ref = malloc(n * sizeof(float));
     dlt_test_fill_uniform(cd, n, -1, 1, 3);
     const dlt_shape *ys = dlt_shape_of(b.g, b.y);
     dlt_t s = dlt_sum(b.g, dlt_mul(b.g, b.y, dlt_constant(b.g, DLT_F32, ys->ndim, ys->dim, cd)), 0, NULL, 0), gx;
@@ -219,18 +238,8 @@ START_TEST(large_inputs_are_thread_count_independent)
     dlt_t outs[2] = {b.y, gx};
     dlt_plan *p;
     ck_assert_int_eq(dlt_plan_create(b.g, 2, outs, NULL, &p), DLT_OK);
-    int saved = dlt_get_num_threads();
-    for (int t = 0; t < 2; t++) {
-        dlt_set_num_threads(t ? 4 : 1);
-        memcpy(dlt_plan_data(p, b.x), b.xd, n * sizeof(float));
-        dlt_exec_opts eo = {.training = 1};
-        ck_assert_int_eq(dlt_plan_run(p, &eo), DLT_OK);
-        for (int k = 0; k < 2; k++) {
-            out[t][k] = malloc(n * sizeof(float));
-            memcpy(out[t][k], dlt_plan_data(p, outs[k]), n * sizeof(float));
-        }
-    }
-    dlt_set_num_threads(saved);
+    size_t sz[2] = {n, n};
+    run_on_1_and_4_threads(p, &b, 2, outs, sz, out);
     ck_assert_int_eq(memcmp(out[0][0], out[1][0], n * sizeof(float)), 0);
     ck_assert_int_eq(memcmp(out[0][1], out[1][1], n * sizeof(float)), 0);
     ref_norm(&b, c->kind == BN, b.xd, dlt_param_data(b.g, b.gamma), dlt_param_data(b.g, b.beta), ref);
@@ -416,18 +425,7 @@ START_TEST(layer_norm_param_grads_blocked)
     ck_assert_int_eq(dlt_plan_create(b.g, 3, gr, NULL, &p), DLT_OK);
     size_t sz[3] = {n, C, C};
     float *out[2][3];
-    int saved = dlt_get_num_threads();
-    for (int t = 0; t < 2; t++) {
-        dlt_set_num_threads(t ? 4 : 1);
-        memcpy(dlt_plan_data(p, b.x), b.xd, n * sizeof(float));
-        dlt_exec_opts eo = {.training = 1};
-        ck_assert_int_eq(dlt_plan_run(p, &eo), DLT_OK);
-        for (int k = 0; k < 3; k++) {
-            out[t][k] = malloc(sz[k] * sizeof(float));
-            memcpy(out[t][k], dlt_plan_data(p, gr[k]), sz[k] * sizeof(float));
-        }
-    }
-    dlt_set_num_threads(saved);
+    run_on_1_and_4_threads(p, &b, 3, gr, sz, out);
     for (int k = 0; k < 3; k++)
         ck_assert_int_eq(memcmp(out[0][k], out[1][k], sz[k] * sizeof(float)), 0);
     /* dbeta[c] = sum_a cd, dgamma[c] = sum_a cd xhat, xhat from double statistics */
