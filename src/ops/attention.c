@@ -43,9 +43,9 @@ int dlt_attn_mask_kind(const dlt_shape *m)
 
 size_t attn_slot_bytes(const attn_geom *gm, int backward)
 {
-    /* score blocks, then the head's K^T and V (the backward's K^T, K and V^T) */
+    /* score blocks, then the head's K^T and V (the backward's K^T and V^T) */
     int64_t blk = attn_block_floats(gm);
-    int64_t n = backward ? 2 * blk + (2 * gm->D + gm->Dv) * gm->Tk : blk + (gm->D + gm->Dv) * gm->Tk;
+    int64_t n = backward ? 2 * blk + (gm->D + gm->Dv) * gm->Tk : blk + (gm->D + gm->Dv) * gm->Tk;
     /* 64-byte multiples keep every thread's scores on their own cache lines */
     size_t b = (size_t)n * sizeof(float);
     return (b + 63) & ~(size_t)63;

@@ -115,7 +115,7 @@ static inline int64_t attn_block_floats(const attn_geom *gm)
 }
 
 /* Bytes of scratch one thread needs: the forward one score block of ATTN_BQ
- * x Tk, a head's K^T and V; the backward two blocks, K^T, K and V^T. */
+ * x Tk, a head's K^T and V; the backward two blocks, K^T and V^T. */
 size_t attn_slot_bytes(const attn_geom *gm, int backward);
 
 dlt_status attn_fwd_cpu(const dlt_kctx *k);
