@@ -229,25 +229,55 @@ typedef struct {
     float *o, *lse;
 } fwd_io;
 
-/* A head's keys and values laid out for the products: K^T [D, n] (rows n
- * apart) and V [n, Dv] with its rows contiguous. In place, V's rows are
- * Hin Dv floats apart (packed q, k, v: 3 KB for heads of 64), and the rows a
- * product streams through one vector column then share four of L1's 64
- * sets. */
+/* The first n keys and values of head (b, h) laid out for the products,
+ * in (D + Dv) n floats at `at`: K^T [D, n] (rows n apart) for both passes,
+ * then the forward's V [n, Dv] with its rows contiguous or the backward's
+ * V^T [Dv, n]. In place, V's rows are Hin Dv floats apart (packed q, k, v:
+ * 3 KB for heads of 64), and the rows a product streams through one vector
+ * column then share four of L1's 64 sets. */
 typedef struct {
-    float *kt, *vc;
+    float *kt, *vc, *vt; /* vc forward, vt backward; the other NULL */
     int64_t n;
 } head_kv;
 
-static head_kv pack_kv(const attn_run *r, const float *k, const float *v, int64_t n, float *at)
+static head_kv pack_kv(const attn_run *r, const float *k, const float *v, int64_t b, int64_t h, int64_t n,
+                       float *at, int backward)
 {
     const attn_geom *gm = &r->gm;
-    head_kv p = {at, at + gm->D * n, n};
-    r->vv->transpose(k, n, gm->D, attn_in_ld(gm, gm->D), p.kt, n);
     int64_t ldv = attn_in_ld(gm, gm->Dv);
-    for (int64_t j = 0; j < n; j++)
-        memcpy(p.vc + j * gm->Dv, v + j * ldv, (size_t)gm->Dv * sizeof *v);
+    k += attn_in_base(gm, b, h, gm->Tk, gm->D);
+    v += attn_in_base(gm, b, h, gm->Tk, gm->Dv);
+    head_kv p = {.kt = at, .n = n};
+    r->vv->transpose(k, n, gm->D, attn_in_ld(gm, gm->D), p.kt, n);
+    if (backward) {
+        p.vt = at + gm->D * n;
+        r->vv->transpose(v, n, gm->Dv, ldv, p.vt, n);
+    } else {
+        p.vc = at + gm->D * n;
+        for (int64_t j = 0; j < n; j++)
+            memcpy(p.vc + j * gm->Dv, v + j * ldv, (size_t)gm->Dv * sizeof *v);
+    }
     return p;
+}
+
+/* Head it's (= b H + h) K, V and Q rows (and O and dO where given) as a
+ * prefetch stream spread over Tq score rows; none past the last head. */
+static void head_prefetch(const attn_run *r, const float *q, const float *k, const float *v, const float *o,
+                          const float *dO, int64_t it, pf_stream *pf)
+{
+    const attn_geom *gm = &r->gm;
+    memset(pf, 0, sizeof *pf);
+    if (it < gm->B * gm->H) {
+        int64_t b = it / gm->H, h = it % gm->H, ldq = attn_in_ld(gm, gm->D), ldo = attn_ld(gm, gm->Dv);
+        pf_add(pf, k + attn_in_base(gm, b, h, gm->Tk, gm->D), gm->Tk, gm->D, ldq);
+        pf_add(pf, v + attn_in_base(gm, b, h, gm->Tk, gm->Dv), gm->Tk, gm->Dv, attn_in_ld(gm, gm->Dv));
+        pf_add(pf, q + attn_in_base(gm, b, h, gm->Tq, gm->D), gm->Tq, gm->D, ldq);
+        if (o && dO) {
+            pf_add(pf, o + attn_base(gm, b, h, gm->Tq, gm->Dv), gm->Tq, gm->Dv, ldo);
+            pf_add(pf, dO + attn_base(gm, b, h, gm->Tq, gm->Dv), gm->Tq, gm->Dv, ldo);
+        }
+    }
+    pf_plan(pf, gm->Tq);
 }
 
 static void fwd_block(const attn_run *r, const fwd_io *io, int64_t b, int64_t h, int64_t i0,
@@ -299,21 +329,13 @@ static void fwd_block(const attn_run *r, const fwd_io *io, int64_t b, int64_t h,
 static void fwd_item(const attn_run *r, const fwd_io *io, int64_t it, int64_t nqb, int64_t split, float *work)
 {
     const attn_geom *gm = &r->gm;
-    pf_stream pf;
-    memset(&pf, 0, sizeof pf);
-    if (split == 1 && it + 1 < gm->B * gm->H) {
-        int64_t nb = (it + 1) / gm->H, nh = (it + 1) % gm->H, ldq = attn_in_ld(gm, gm->D);
-        pf_add(&pf, io->k + attn_in_base(gm, nb, nh, gm->Tk, gm->D), gm->Tk, gm->D, ldq);
-        pf_add(&pf, io->v + attn_in_base(gm, nb, nh, gm->Tk, gm->Dv), gm->Tk, gm->Dv, attn_in_ld(gm, gm->Dv));
-        pf_add(&pf, io->q + attn_in_base(gm, nb, nh, gm->Tq, gm->D), gm->Tq, gm->D, ldq);
-        pf_plan(&pf, gm->Tq);
-    }
+    pf_stream pf; /* whole heads only: it + 1 is another head's first block otherwise */
+    head_prefetch(r, io->q, io->k, io->v, NULL, NULL, split == 1 ? it + 1 : gm->B * gm->H, &pf);
     int64_t bq = attn_block_rows(r->a), bh = it / split, part = it % split;
     int64_t b = bh / gm->H, h = bh % gm->H;
     int64_t q0 = part * nqb / split, q1 = (part + 1) * nqb / split;
     int64_t last = (q1 - 1) * bq, n = keys_for(r, last, gm->Tq - last < bq ? gm->Tq - last : bq);
-    head_kv kv = pack_kv(r, io->k + attn_in_base(gm, b, h, gm->Tk, gm->D),
-                         io->v + attn_in_base(gm, b, h, gm->Tk, gm->Dv), n, work + attn_block_floats(gm));
+    head_kv kv = pack_kv(r, io->k, io->v, b, h, n, work + attn_block_floats(gm), 0);
     for (int64_t qb = q0; qb < q1; qb++) {
         int64_t i0 = qb * bq, rows = gm->Tq - i0 < bq ? gm->Tq - i0 : bq;
         fwd_block(r, io, b, h, i0, rows, work, &kv, &pf);
@@ -397,7 +419,7 @@ static double row_dot(const float *a, const float *b, int64_t n)
  * including lse's own gradient P); under dropout dP is the gradient of the
  * dropped probabilities scaled back, and A becomes the dropped P for dv. */
 static void bwd_block(const attn_run *r, const bwd_io *io, int64_t b, int64_t h, int64_t i0,
-                      int64_t rows, float *A, float *G, const float *kt, const float *vt, pf_stream *pf)
+                      int64_t rows, float *A, float *G, const head_kv *kv, pf_stream *pf)
 {
     const attn_geom *gm = &r->gm;
     int64_t ldq = attn_in_ld(gm, gm->D), ldv = attn_in_ld(gm, gm->Dv), ldo = attn_ld(gm, gm->Dv);
@@ -410,10 +432,9 @@ static void bwd_block(const attn_run *r, const bwd_io *io, int64_t b, int64_t h,
     const float *q = io->q + hq;
     const float *dO = io->dO ? io->dO + ho : NULL;
     float scale = r->a->scale;
-    int64_t Tk = gm->Tk;
-    attn_mm(r, 0, rows, kn, gm->D, scale, q, ldq, kt, Tk, 0.f, A, kn);
+    attn_mm(r, 0, rows, kn, gm->D, scale, q, ldq, kv->kt, kv->n, 0.f, A, kn);
     if (dO)
-        attn_mm(r, 0, rows, kn, gm->Dv, 1.f, dO, ldo, vt, Tk, 0.f, G, kn);
+        attn_mm(r, 0, rows, kn, gm->Dv, 1.f, dO, ldo, kv->vt, kv->n, 0.f, G, kn);
     else
         memset(G, 0, (size_t)(rows * kn) * sizeof *G);
     for (int64_t t = 0; t < rows; t++) {
@@ -463,43 +484,23 @@ static void bwd_block(const attn_run *r, const bwd_io *io, int64_t b, int64_t h,
     attn_mm(r, 1, kn, gm->D, rows, scale, G, kn, q, ldq, 1.f, io->dk + hk, ldq);
 }
 
-/* item it's K, V, Q (and O, dO) rows, spread over the previous item's score rows */
-static void bwd_prefetch(const attn_run *r, const bwd_io *io, int64_t it, pf_stream *pf)
-{
-    const attn_geom *gm = &r->gm;
-    memset(pf, 0, sizeof *pf);
-    if (it < gm->B * gm->H) {
-        int64_t b = it / gm->H, h = it % gm->H, ldq = attn_in_ld(gm, gm->D), ldo = attn_ld(gm, gm->Dv);
-        pf_add(pf, io->k + attn_in_base(gm, b, h, gm->Tk, gm->D), gm->Tk, gm->D, ldq);
-        pf_add(pf, io->v + attn_in_base(gm, b, h, gm->Tk, gm->Dv), gm->Tk, gm->Dv, attn_in_ld(gm, gm->Dv));
-        pf_add(pf, io->q + attn_in_base(gm, b, h, gm->Tq, gm->D), gm->Tq, gm->D, ldq);
-        if (io->dO) {
-            pf_add(pf, io->o + attn_base(gm, b, h, gm->Tq, gm->Dv), gm->Tq, gm->Dv, ldo);
-            pf_add(pf, io->dO + attn_base(gm, b, h, gm->Tq, gm->Dv), gm->Tq, gm->Dv, ldo);
-        }
-    }
-    pf_plan(pf, gm->Tq);
-}
-
 /* Item it of the backward: one (batch, head), its query blocks in order.
- * A: two score blocks, then the head's K^T and V^T. */
+ * A: two score blocks, then the head's K^T and V^T (pack_kv). */
 static void bwd_item(const attn_run *r, const bwd_io *io, int64_t it, float *A)
 {
     const attn_geom *gm = &r->gm;
     int64_t b = it / gm->H, h = it % gm->H;
-    int64_t blk = attn_block_floats(gm), ldq = attn_in_ld(gm, gm->D), ldv = attn_in_ld(gm, gm->Dv);
-    float *B = A + blk, *kt = B + blk, *vt = kt + gm->D * gm->Tk;
-    const float *k = io->k + attn_in_base(gm, b, h, gm->Tk, gm->D);
-    r->vv->transpose(k, gm->Tk, gm->D, ldq, kt, gm->Tk);
-    r->vv->transpose(io->v + attn_in_base(gm, b, h, gm->Tk, gm->Dv), gm->Tk, gm->Dv, ldv, vt, gm->Tk);
+    int64_t blk = attn_block_floats(gm);
+    float *B = A + blk;
+    head_kv kv = pack_kv(r, io->k, io->v, b, h, gm->Tk, B + blk, 1);
     pf_stream pf;
-    bwd_prefetch(r, io, it + 1, &pf);
+    head_prefetch(r, io->q, io->k, io->v, io->o, io->dO, it + 1, &pf);
     zero_rows(io->dk + attn_in_base(gm, b, h, gm->Tk, gm->D), gm->Tk, gm->D, attn_in_ld(gm, gm->D));
     zero_rows(io->dv + attn_in_base(gm, b, h, gm->Tk, gm->Dv), gm->Tk, gm->Dv, attn_in_ld(gm, gm->Dv));
     int64_t bq = attn_block_rows(r->a);
     for (int64_t i0 = 0; i0 < gm->Tq; i0 += bq) {
         int64_t rows = gm->Tq - i0 < bq ? gm->Tq - i0 : bq;
-        bwd_block(r, io, b, h, i0, rows, A, B, kt, vt, &pf);
+        bwd_block(r, io, b, h, i0, rows, A, B, &kv, &pf);
     }
 }
 
