@@ -287,6 +287,17 @@ static void group_param_grads(const dlt_kctx *k, const dlt_norm_attr *a, const f
     }
 }
 
+/* One group's dx when S = 1 (a layer norm row, or its G groups): a run of n
+ * single values with their own gamma (pg, or NULL), on the vector path */
+static void layer_row_dx(const dlt_vmath_ops *v, const float *dy, const float *x, const float *pg, float *dx,
+                         int64_t n, double m, double r, float al)
+{
+    double s1 = 0, s2 = 0;
+    v->norm.row_dsums(dy, x, pg, n, m, &s1, &s2);
+    double c1 = al * s1 / (double)n, c2 = al * s2 * r / (double)n;
+    v->norm.row_dx(dy, x, pg, dx, n, r, (float)(r * c1), (float)(r * r * c2), (float)m);
+}
+
 /* Group statistics: each group of M = C/G*S values is contiguous. With
  * u = dy * gamma[c]: dx = rstd * (u - al*mean(u) - al*xhat*mean(u*xhat)). */
 static void group_backward(const dlt_kctx *k, const dlt_norm_attr *a, const float *dy, const float *x,
@@ -299,11 +310,8 @@ static void group_backward(const dlt_kctx *k, const dlt_norm_attr *a, const floa
         float *po = dx + gi * M;
         const float *pg = gam ? gam + (gi % G) * cpg : NULL;
         double m = mean[gi], r = rstd[gi], s1 = 0, s2 = 0;
-        if (S == 1) { /* layer norm: a row of single values, on the vector path */
-            const dlt_vmath_ops *v = dlt_vmath_vec();
-            v->norm.row_dsums(pd, px, pg, cpg, m, &s1, &s2);
-            double c1 = al * s1 / (double)M, c2 = al * s2 * r / (double)M;
-            v->norm.row_dx(pd, px, pg, po, cpg, r, (float)(r * c1), (float)(r * r * c2), (float)m);
+        if (S == 1) { /* layer norm */
+            layer_row_dx(dlt_vmath_vec(), pd, px, pg, po, cpg, m, r, al);
             continue;
         }
         for (int64_t ci = 0; ci < cpg; ci++) {
@@ -394,12 +402,8 @@ static void layer_backward(const dlt_kctx *k, const dlt_norm_attr *a, const floa
         for (int64_t i = bk * NORM_LN_ROWS; i < i1; i++)
             for (int64_t gr = 0; gr < G; gr++) { /* dx may be dy: its sums first */
                 int64_t gi = i * G + gr, o = gi * cpg;
-                const float *pg = gam ? gam + gr * cpg : NULL;
-                double m = mean[gi], r = rstd[gi], s1 = 0, s2 = 0;
-                v->norm.col_dsums(dy + o, x + o, cpg, m, r, p1 + gr * cpg, p2 + gr * cpg);
-                v->norm.row_dsums(dy + o, x + o, pg, cpg, m, &s1, &s2);
-                double c1 = al * s1 / (double)cpg, c2 = al * s2 * r / (double)cpg;
-                v->norm.row_dx(dy + o, x + o, pg, dx + o, cpg, r, (float)(r * c1), (float)(r * r * c2), (float)m);
+                v->norm.col_dsums(dy + o, x + o, cpg, mean[gi], rstd[gi], p1 + gr * cpg, p2 + gr * cpg);
+                layer_row_dx(v, dy + o, x + o, gam ? gam + gr * cpg : NULL, dx + o, cpg, mean[gi], rstd[gi], al);
             }
     }
 #pragma omp parallel for schedule(static) num_threads(k->nthreads) if (PAR(nb * C))
